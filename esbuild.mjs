@@ -1,0 +1,335 @@
+// The one build script (shape of microsoft/vscode-extension-samples esbuild-sample/esbuild.js).
+//
+//   node esbuild.mjs                      build everything whose sources exist
+//   node esbuild.mjs --only runtime       build a subset (repeatable: runtime|tests|examples|bench)
+//   node esbuild.mjs --watch              rebuild on change (entry lists are read once: restart after adding files)
+//   node esbuild.mjs --production         release build (library source maps embed their sources)
+//
+// esbuild never typechecks: `npm run typecheck` does. The only tsc run here emits the runtime's .d.ts files.
+
+import * as esbuild from 'esbuild';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = import.meta.dirname;
+process.chdir(root);
+
+const groupNames = ['runtime', 'tests', 'examples', 'bench'];
+
+const { values: flags } = parseArgs({
+	options: {
+		watch: { type: 'boolean', default: false },
+		production: { type: 'boolean', default: false },
+		only: { type: 'string', multiple: true, default: [] },
+	},
+});
+for (const name of flags.only) {
+	if (!groupNames.includes(name)) {
+		console.error(`esbuild.mjs: unknown --only ${name} (expected one of ${groupNames.join(', ')})`);
+		process.exit(2);
+	}
+}
+const watch = flags.watch;
+const production = flags.production;
+const selected = flags.only.length > 0 ? new Set(flags.only) : new Set(groupNames);
+
+/** Relative '/'-separated paths of the files under `dir` (recursive) accepted by `keep`; [] if `dir` is missing. */
+function listFiles(dir, keep) {
+	if (!existsSync(dir)) return [];
+	return readdirSync(dir, { recursive: true, withFileTypes: true })
+		.filter((entry) => entry.isFile())
+		.map((entry) => path.relative(root, path.join(entry.parentPath ?? entry.path, entry.name)).split(path.sep).join('/'))
+		.filter(keep)
+		.sort();
+}
+
+const isTs = (file) => file.endsWith('.ts') && !file.endsWith('.d.ts');
+
+/** Options shared by every Node target. */
+const nodeDefaults = {
+	platform: 'node',
+	target: 'node20',
+	logLevel: 'silent', // the logging plugin below reports instead
+};
+
+/** Bundled Node programs run from this checkout: `fleche` and other packages stay imports, resolved by Node. */
+const nodeProgram = {
+	...nodeDefaults,
+	bundle: true,
+	packages: 'external',
+	// test/tsconfig.json maps `fleche` to runtime/src for the typechecker, and esbuild would follow that `paths`
+	// entry and inline the sources; named externals win over it, so tests load the built package.
+	external: ['fleche', 'fleche/*'],
+	format: 'esm',
+	sourcemap: 'linked',
+	sourcesContent: false,
+};
+
+/** The runtime library: one output file per source file (no bundling), in two module formats. */
+function runtimeLibrary(format, outdir) {
+	return {
+		...nodeDefaults,
+		entryPoints: listFiles('runtime/src', isTs),
+		outbase: 'runtime/src',
+		outdir,
+		bundle: false,
+		format,
+		sourcemap: 'linked',
+		// `src/` is not published, so release maps carry their sources.
+		sourcesContent: production,
+		// The runtime guards `import.meta.url` itself; in the CJS build it is knowingly undefined.
+		logOverride: format === 'cjs' ? { 'empty-import-meta': 'silent' } : {},
+	};
+}
+
+/**
+ * Every build target. `clean` is removed before the first build; `packageType` writes `<outdir>/package.json`
+ * so Node reads the `.js` files in the right module system; `after` runs once the group's builds are done
+ * (and again after each rebuild in watch mode). A target with no entry points is skipped.
+ *
+ * Later issues add two groups here: `extension` (cjs, `external: ['vscode']`, minified with --production →
+ * dist/extension.js) and `webview` (iife, platform browser → dist/webview/).
+ */
+const groups = {
+	runtime: {
+		clean: ['runtime/dist'],
+		after: emitRuntimeDeclarations,
+		targets: [
+			{ name: 'runtime-esm', packageType: 'module', options: runtimeLibrary('esm', 'runtime/dist/esm') },
+			{ name: 'runtime-cjs', packageType: 'commonjs', options: runtimeLibrary('cjs', 'runtime/dist/cjs') },
+		],
+	},
+	tests: {
+		clean: ['out/test-node'],
+		targets: [
+			{
+				// test/**/*.test.ts (helpers in test/support/ are inlined) and test/fixtures/**/*.ts one-to-one
+				// (child-process and worker scripts). Not named `test`: Node 20 would run every .js under it.
+				name: 'tests-node',
+				packageType: 'module',
+				options: {
+					...nodeProgram,
+					entryPoints: listFiles('test', (file) => {
+						if (!isTs(file)) return false;
+						if (file.startsWith('test/fixtures/')) return true;
+						if (/^test\/(integration|bench|support)\//.test(file)) return false;
+						return file.endsWith('.test.ts');
+					}),
+					outbase: 'test',
+					outdir: 'out/test-node',
+				},
+			},
+		],
+	},
+	examples: {
+		clean: ['out/examples'],
+		targets: [
+			{
+				name: 'examples',
+				packageType: 'module',
+				options: {
+					...nodeProgram,
+					entryPoints: listFiles('runtime/examples', (file) => isTs(file) && path.dirname(file) === 'runtime/examples'),
+					outdir: 'out/examples',
+				},
+			},
+		],
+	},
+	bench: {
+		clean: ['out/bench'],
+		targets: [
+			{
+				name: 'bench',
+				packageType: 'module',
+				options: {
+					...nodeProgram,
+					entryPoints: existsSync('test/bench/bench.ts') ? ['test/bench/bench.ts'] : [],
+					outdir: 'out/bench',
+				},
+			},
+		],
+	},
+};
+
+/**
+ * Prints build start/end and every error/warning in the format of the esbuild problem matchers
+ * (`connor4312.esbuild-problem-matchers`, used by the samples' tasks.json). With several contexts
+ * building at once, "started" is printed when the first starts and "finished" when the last ends.
+ */
+let activeBuilds = 0;
+const problemMatcherPlugin = (targetName) => ({
+	name: 'esbuild-problem-matcher',
+	setup(build) {
+		build.onStart(() => {
+			if (activeBuilds++ === 0) console.log('[watch] build started');
+		});
+		build.onEnd((result) => {
+			for (const { text, location } of result.warnings) {
+				console.error(`▲ [WARNING] ${text} [${targetName}]`);
+				if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
+			}
+			for (const { text, location } of result.errors) {
+				console.error(`✘ [ERROR] ${text} [${targetName}]`);
+				if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
+			}
+			if (--activeBuilds === 0) console.log('[watch] build finished');
+		});
+	},
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runtime declarations: tsc emits once into dist/types; the .d.ts files are copied beside both builds so that
+// `dist/esm/index.d.ts` and `dist/cjs/index.d.ts` exist (the exports map points there).
+
+const tscBin = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+/** Resolves true when tsc exits 0; prints tsc's diagnostics (problem-matcher `$tsc` format) otherwise. */
+function emitRuntimeDeclarations() {
+	rmSync('runtime/dist/types', { recursive: true, force: true });
+	const args = [tscBin, '-p', 'runtime', '--emitDeclarationOnly', '--pretty', 'false'];
+	return new Promise((resolve) => {
+		const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+		let output = '';
+		child.stdout.on('data', (chunk) => (output += chunk));
+		child.stderr.on('data', (chunk) => (output += chunk));
+		child.on('error', (err) => {
+			console.error(`✘ [ERROR] could not start tsc: ${err.message} [runtime-types]`);
+			resolve(false);
+		});
+		child.on('close', (code) => {
+			for (const format of ['esm', 'cjs']) copyDeclarations('runtime/dist/types', `runtime/dist/${format}`);
+			if (code === 0) return resolve(true);
+			const errors = output.match(/error TS\d+/g)?.length ?? 0;
+			const why = errors > 0 ? `${errors} type error(s) in runtime/src` : 'no diagnostics (tsc itself failed; see below)';
+			console.error(
+				`✘ [ERROR] runtime declarations: \`tsc -p runtime --emitDeclarationOnly\` exited ${code}: ${why}. ` +
+					'The .js output was built; the .d.ts files are missing or incomplete. [runtime-types]',
+			);
+			process.stderr.write(output.endsWith('\n') ? output : `${output}\n`);
+			resolve(false);
+		});
+	});
+}
+
+function copyDeclarations(from, to) {
+	for (const file of listFiles(from, (f) => f.endsWith('.d.ts'))) {
+		const target = path.join(to, path.relative(from, file));
+		mkdirSync(path.dirname(target), { recursive: true });
+		copyFileSync(file, target);
+	}
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Runs `task` (async, returns ok) after builds end, one at a time; calls that arrive while it runs coalesce. */
+function serialized(task) {
+	let running = null;
+	let again = false;
+	const run = async () => {
+		if (running) {
+			again = true;
+			return running;
+		}
+		running = (async () => {
+			let ok;
+			do {
+				again = false;
+				ok = await task();
+			} while (again);
+			return ok;
+		})();
+		try {
+			return await running;
+		} finally {
+			running = null;
+		}
+	};
+	return run;
+}
+
+async function main() {
+	const started = performance.now();
+	const work = [];
+	const contexts = [];
+	let failed = false;
+
+	for (const [groupName, group] of Object.entries(groups)) {
+		if (!selected.has(groupName)) continue;
+		const targets = group.targets.filter((t) => t.options.entryPoints.length > 0);
+		if (targets.length === 0) {
+			console.log(`skipped ${groupName}: no sources yet`);
+			continue;
+		}
+		for (const dir of group.clean) rmSync(dir, { recursive: true, force: true });
+		for (const { packageType, options } of targets) {
+			mkdirSync(options.outdir, { recursive: true });
+			writeFileSync(path.join(options.outdir, 'package.json'), `${JSON.stringify({ type: packageType })}\n`);
+		}
+
+		const after = group.after && serialized(group.after);
+		// In watch mode the group's `after` step follows every successful build of its first target.
+		const afterEachBuild = {
+			name: 'after-group',
+			setup(build) {
+				build.onEnd((result) => {
+					if (result.errors.length === 0) void after();
+				});
+			},
+		};
+
+		for (const [index, target] of targets.entries()) {
+			const plugins = [problemMatcherPlugin(target.name)];
+			if (watch && after && index === 0) plugins.push(afterEachBuild);
+			work.push(
+				(async () => {
+					const ctx = await esbuild.context({ ...target.options, plugins });
+					contexts.push(ctx);
+					if (watch) return;
+					const t0 = performance.now();
+					try {
+						await ctx.rebuild();
+						const { entryPoints, outdir } = target.options;
+						console.log(`built ${target.name}: ${entryPoints.length} entries → ${outdir} (${ms(t0)})`);
+					} catch {
+						failed = true; // the plugin printed the errors
+					}
+				})(),
+			);
+		}
+		// The declaration step reads only sources, so it runs alongside the esbuild builds.
+		if (after && !watch) {
+			work.push(
+				(async () => {
+					const t0 = performance.now();
+					if (await after()) console.log(`built ${groupName} declarations (${ms(t0)})`);
+					else failed = true;
+				})(),
+			);
+		}
+	}
+
+	await Promise.all(work);
+
+	if (watch) {
+		// watch() starts with a full build.
+		await Promise.all(contexts.map((ctx) => ctx.watch()));
+		return;
+	}
+	await Promise.all(contexts.map((ctx) => ctx.dispose()));
+	if (failed) {
+		console.error(`build failed (${ms(started)})`);
+		process.exitCode = 1;
+	} else {
+		console.log(`build done${production ? ' (production)' : ''} (${ms(started)})`);
+	}
+}
+
+const ms = (since) => `${Math.round(performance.now() - since)} ms`;
+
+main().catch((err) => {
+	console.error(err);
+	process.exit(1);
+});

@@ -1,0 +1,95 @@
+// ESLint flat config: @eslint/js recommended everywhere, typescript-eslint's type-checked rules on TypeScript,
+// and the folder boundary rules of house-style.md ("Boundary rules and how each is enforced").
+// Each folder's boundary block must stay disjoint from the others: a later block that sets the same rule
+// replaces the earlier options instead of merging them.
+
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+	globalIgnores(['**/node_modules/', '**/dist/', 'out/', '.cache/', '.vscode-test/', '**/*.d.ts']),
+
+	{
+		// Build, test-orchestration and CI scripts, and plain JS fixtures: Node programs.
+		files: ['**/*.{js,mjs,cjs}'],
+		extends: [js.configs.recommended],
+		languageOptions: { globals: globals.node },
+	},
+
+	{
+		files: ['**/*.ts'],
+		extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+		languageOptions: {
+			parserOptions: {
+				// Explicit projects rather than `projectService`: runtime/examples/** is covered only by
+				// test/tsconfig.json, and the nearest-tsconfig lookup would give it the runtime's (or the root's)
+				// options. The first project that includes a file wins, so runtime sources get runtime's types.
+				// Add extension/tsconfig.json and webview/tsconfig.json here when those folders arrive.
+				project: ['./runtime/tsconfig.json', './test/tsconfig.json'],
+				tsconfigRootDir: import.meta.dirname,
+			},
+		},
+		rules: {
+			'@typescript-eslint/no-floating-promises': [
+				'error',
+				{
+					// node:test's test()/describe() return promises the runner tracks itself.
+					allowForKnownSafeCalls: [
+						{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+					],
+				},
+			],
+			'@typescript-eslint/no-misused-promises': 'error',
+			'@typescript-eslint/consistent-type-imports': 'error',
+			'@typescript-eslint/switch-exhaustiveness-check': 'error',
+			// A leading `_` marks a name that must exist but is unused on purpose: parameters required by an
+			// interface (storage stubs), `for (const _ of it)` counters, skipped tuple slots.
+			'@typescript-eslint/no-unused-vars': [
+				'error',
+				{
+					argsIgnorePattern: '^_',
+					varsIgnorePattern: '^_',
+					caughtErrorsIgnorePattern: '^_',
+					destructuredArrayIgnorePattern: '^_',
+				},
+			],
+		},
+	},
+
+	{
+		files: ['runtime/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-restricted-imports': [
+				'error',
+				{
+					paths: [{ name: 'vscode', message: 'The runtime is a plain Node library: no VS Code API.' }],
+					patterns: [
+						{
+							regex: '(^|/)(extension|webview)(/|$)',
+							message: 'The runtime must not depend on the extension or the webview.',
+						},
+					],
+				},
+			],
+		},
+	},
+
+	{
+		files: ['extension/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-restricted-imports': [
+				'error',
+				{
+					patterns: [
+						{
+							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect'],
+							message: "The extension uses the runtime only through 'fleche' and 'fleche/inspect'.",
+						},
+					],
+				},
+			],
+		},
+	},
+);

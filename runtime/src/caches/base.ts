@@ -1,0 +1,179 @@
+// reference §1.10, §2.4, §6: the operations every cache offers, most of them built on a few primitives.
+import type { CallRecord, Metadata, Call } from '../call.js';
+import { identityPrefix, lookupKey } from '../call.js';
+import { digest, Digest } from '../digest.js';
+import { KeyError, Rejected, FlecheError } from '../errors.js';
+import type { StorageConfig } from '../storage/base.js';
+import { shrinkKeys } from '../storage/keys.js';
+import { warn } from '../log.js';
+import { LazyCall } from '../lazyCall.js';
+import { QueryIterator, matches, type QueryFilter } from '../query.js';
+
+/** A hit: the stored record and a fresh copy of its result. */
+export interface Hit {
+	readonly record: CallRecord;
+	readonly value: unknown;
+}
+
+/** What the wrapper hands to {@link BaseCache.prepare} on a miss: the sealed key and the live argument values. */
+export interface PendingCall {
+	readonly key: string;
+	readonly name: string;
+	readonly module: string | null;
+	readonly version: string | number | null;
+	readonly codeDigest: string | null;
+	/** Live values by parameter name (signature order); a `Digest` stands for a value not held in this process. */
+	readonly values: Readonly<Record<string, unknown>>;
+	/** Digests of those values, same order. */
+	readonly digests: Readonly<Record<string, string>>;
+}
+
+/**
+ * A call whose arguments are stored and whose key is sealed, waiting for its result (reference §1.11). Commit it
+ * once with the result, or abandon it (nothing is recorded).
+ */
+export interface PreparedCall {
+	readonly key: string;
+	/** Stores the result and the call record; returns the result's digest. Throws `Rejected` when refused. */
+	commit(result: unknown, metadata: Metadata, options?: { async?: boolean }): string;
+	/** Gives up: nothing is recorded. Idempotent. */
+	abandon(): void;
+}
+
+/** Plain-data description of a cache, from which a worker or another process can open the same store. */
+export type CacheConfig =
+	| { readonly type: 'cache'; readonly values: StorageConfig; readonly calls: StorageConfig }
+	| { readonly type: string; readonly [option: string]: unknown };
+
+/** Options of {@link BaseCache.transfer} and `QueryIterator.transfer`. */
+export interface TransferOptions {
+	/** Evict each call from its source once it was written to the target. @default false */
+	readonly pop?: boolean;
+	/** Replace calls the target already has. @default false */
+	readonly overwrite?: boolean;
+}
+
+/**
+ * The base of every cache. Subclasses provide storage primitives; loading, querying, saving whole calls,
+ * shrinking keys and transfers are built on them here.
+ */
+export abstract class BaseCache {
+	/** Hot path of a cached call: the record and result under a full key, or `undefined` on a miss. */
+	abstract lookup(key: string): Hit | undefined;
+	/** Stores the argument values and seals the key before the body runs. Throws `Rejected` when refused. */
+	abstract prepare(call: PendingCall): PreparedCall;
+	/** The record under a full key; `KeyError` on a miss. */
+	abstract loadRecord(key: string): CallRecord;
+	/** A fresh copy of the value under a full value digest; `KeyError` on a miss. */
+	abstract loadValue(key: string): unknown;
+	/** Stores a value under its digest (computed when not given); returns the digest. */
+	abstract saveValue(value: unknown, key?: string): string;
+	/** Stores (or replaces) a call record. */
+	abstract saveRecord(record: CallRecord): void;
+	/** Whether a call record is held under a full key or a prefix. */
+	abstract contains(key: string): boolean;
+	/** Removes a call record (values stay; see `gc`). `KeyError` when it is not there. */
+	abstract evict(key: string): void;
+	/** Every call record, optionally of one function name. */
+	abstract records(filter?: { readonly name?: string }): Iterable<CallRecord>;
+	/** Expands a prefix of a call key or value digest (reference §2.4). */
+	abstract expand(prefix: string): string;
+	/** Every key held (calls and values), for `shrink`. */
+	abstract keys(): Iterable<string>;
+	/** Plain-data description from which the same store can be opened elsewhere. */
+	abstract toConfig(): CacheConfig;
+
+	/**
+	 * The call under a key or key prefix, as a {@link LazyCall} that loads argument values and the result on access.
+	 * @throws KeyError when nothing is stored under it.
+	 */
+	load(key: string | Digest): LazyCall {
+		const full = this.resolveKey(key);
+		return new LazyCall(this.loadRecord(full), this);
+	}
+
+	/**
+	 * Stores a whole call (arguments, result and record) at once, outside a cached function; returns its key.
+	 * @throws Rejected when the cache refuses it or a value cannot be stored.
+	 */
+	save(call: Call): string {
+		if (call.result === undefined) throw new Rejected('A call without a result (undefined) cannot be saved');
+		const digests: Record<string, string> = {};
+		for (const name in call.arguments) digests[name] = digest(call.arguments[name]);
+		const key = lookupKey(identityPrefix(call), digests);
+		const prepared = this.prepare({
+			key,
+			name: call.name,
+			module: call.module,
+			version: call.version,
+			codeDigest: call.codeDigest,
+			values: call.arguments,
+			digests,
+		});
+		prepared.commit(call.result, call.metadata ?? {});
+		return key;
+	}
+
+	/** Query the stored calls (reference §6); without a filter, every call. The result is re-iterable and lazy. */
+	query(filter: QueryFilter = {}): QueryIterator {
+		return new QueryIterator(() => this.matching(filter), this);
+	}
+
+	/** @internal */
+	*matching(filter: QueryFilter): Iterable<LazyCall> {
+		const byName = filter.name === undefined ? undefined : { name: filter.name };
+		for (const record of this.records(byName)) {
+			if (matches(filter, record, this)) yield new LazyCall(record, this);
+		}
+	}
+
+	/**
+	 * Shortest unambiguous prefixes (at least 4 characters) of the given keys among everything this cache holds.
+	 */
+	shrink(key: string): string;
+	shrink(...keys: string[]): string[];
+	shrink(...keys: string[]): string | string[] {
+		const shrunk = shrinkKeys(keys, this.keys());
+		return keys.length === 1 ? shrunk[0]! : shrunk;
+	}
+
+	/** Copies every call (records and values) into `target` (reference §6 `transfer`); returns how many were written. */
+	transfer(target: BaseCache, options: TransferOptions = {}): number {
+		return this.query().transfer(target, options);
+	}
+
+	/** @internal Copies one call with its values; false when skipped because the target has it. */
+	importCall(call: LazyCall, overwrite: boolean): boolean {
+		if (!overwrite && this.contains(call.key)) {
+			warn('FLECHE_TRANSFER_SKIPPED', `Not transferring ${call.key}: already exists in target and overwrite=false`);
+			return false;
+		}
+		const source = call.cache;
+		const digests = [...Object.values(call.argumentDigests)];
+		if (call.resultDigest !== null) digests.push(call.resultDigest);
+		for (const d of digests) {
+			let value: unknown;
+			try {
+				value = source.loadValue(d);
+			} catch (err) {
+				if (KeyError.is(err)) continue; // the source only had the digest (reference §1.11)
+				throw err;
+			}
+			this.saveValue(value, d);
+		}
+		this.saveRecord(call.record);
+		return true;
+	}
+
+	/** @internal Expands prefixes and unwraps `Digest`s. */
+	resolveKey(key: string | Digest): string {
+		const text = Digest.is(key) ? key.hex : key;
+		if (typeof text !== 'string') throw new KeyError(String(text));
+		return text.length === 64 ? text.toLowerCase() : this.expand(text);
+	}
+}
+
+/** True for errors a cache raises on purpose (refusals, misses); anything else is a bug or an I/O fault. */
+export function isCacheError(err: unknown): boolean {
+	return FlecheError.is(err);
+}

@@ -1,0 +1,206 @@
+// reference §1.10 `Cache`, §1.11 `PreparedCall`: a value storage and a call storage working as one cache.
+import type { CallRecord, Metadata } from '../call.js';
+import { digest, Digest } from '../digest.js';
+import { AmbiguousDigestError, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
+import { warnOnce } from '../log.js';
+import type { CallStorage, ValueStorage } from '../storage/base.js';
+import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+
+/**
+ * A cache made of a value storage and a call storage (reference §1.10). Values are content-addressed and stored
+ * once; call records are separate and queryable without loading values.
+ * @example
+ * ```ts
+ * import { Cache, ValueFile, CallFile, cache } from 'fleche';
+ * const store = new Cache(new ValueFile({ root: '.cache/values' }), new CallFile({ root: '.cache/calls' }));
+ * using _ = cache(store);
+ * ```
+ */
+export class Cache extends BaseCache {
+	constructor(
+		/** Where argument values and results live, under their digests. */
+		readonly values: ValueStorage,
+		/** Where call records live, under their lookup keys. */
+		readonly calls: CallStorage,
+	) {
+		super();
+	}
+
+	lookup(key: string): Hit | undefined {
+		let record: CallRecord;
+		try {
+			record = this.calls.get(key);
+		} catch (err) {
+			if (KeyError.is(err)) return undefined;
+			throw err;
+		}
+		if (record.result === null) return undefined;
+		try {
+			return { record, value: this.values.get(record.result) };
+		} catch (err) {
+			// A record whose result value is gone or corrupt is a miss; the rerun writes both again.
+			if (KeyError.is(err)) return undefined;
+			throw err;
+		}
+	}
+
+	prepare(call: PendingCall): PreparedCall {
+		for (const name in call.values) {
+			const value = call.values[name];
+			if (Digest.is(value)) continue;
+			try {
+				this.values.put(call.digests[name]!, value);
+			} catch (err) {
+				if (!SaveError.is(err)) throw err;
+				// Python keeps a digest-only reference (reference §1.11): the call still caches, the argument just
+				// cannot be shown or rerun later.
+				warnOnce(
+					`arg-not-stored:${call.module}:${call.name}:${name}`,
+					'FLECHE_ARGUMENT_NOT_STORED',
+					`Argument '${name}' of ${call.name} could not be stored (${err.message}); caching by its digest only`,
+					{ fn: `${call.module}:${call.name}`, cause: err },
+				);
+			}
+		}
+		return new Prepared(this, call);
+	}
+
+	loadRecord(key: string): CallRecord {
+		return this.calls.get(key);
+	}
+
+	loadValue(key: string | Digest): unknown {
+		const text = Digest.is(key) ? key.hex : key;
+		return this.values.get(text.length === 64 ? text : this.values.expand(text));
+	}
+
+	saveValue(value: unknown, key?: string): string {
+		let k: string;
+		if (key !== undefined) k = key;
+		else {
+			try {
+				k = digest(value);
+			} catch (err) {
+				if (Indigestible.is(err)) throw new SaveError(`Cannot store a value fleche cannot digest: ${err.message}`, { cause: err });
+				throw err;
+			}
+		}
+		this.values.put(k, value);
+		return k;
+	}
+
+	saveRecord(record: CallRecord): void {
+		this.calls.put(record);
+	}
+
+	contains(key: string | Digest): boolean {
+		const text = Digest.is(key) ? key.hex : key;
+		if (text.length === 64) return this.calls.contains(text);
+		try {
+			return this.calls.contains(this.calls.expand(text));
+		} catch (err) {
+			if (KeyError.is(err)) return false;
+			throw err;
+		}
+	}
+
+	evict(key: string | Digest): void {
+		const text = Digest.is(key) ? key.hex : key;
+		this.calls.evict(text.length === 64 ? text : this.calls.expand(text));
+	}
+
+	records(filter?: { readonly name?: string }): Iterable<CallRecord> {
+		return this.calls.records(filter);
+	}
+
+	expand(prefix: string): string {
+		const found = new Set<string>();
+		let ambiguous: AmbiguousDigestError | undefined;
+		for (const storage of [this.calls, this.values]) {
+			try {
+				found.add(storage.expand(prefix));
+			} catch (err) {
+				if (AmbiguousDigestError.is(err)) ambiguous = err;
+				else if (!KeyError.is(err)) throw err;
+			}
+		}
+		if (ambiguous !== undefined) throw ambiguous;
+		if (found.size === 1) return [...found][0]!;
+		if (found.size > 1) throw new AmbiguousDigestError(prefix, prefix.length + 1);
+		throw new KeyError(prefix, `No call or value matches prefix ${prefix}`);
+	}
+
+	*keys(): Iterable<string> {
+		yield* this.calls.list();
+		yield* this.values.list();
+	}
+
+	/**
+	 * Removes values no call record refers to (left behind by `evict`, abandoned calls, or interrupted runs).
+	 * Returns the digests it removed.
+	 */
+	gc(): Set<string> {
+		const live = new Set<string>();
+		for (const record of this.calls.records()) {
+			for (const name in record.arguments) live.add(record.arguments[name]!);
+			if (record.result !== null) live.add(record.result);
+		}
+		const removed = new Set<string>();
+		for (const key of [...this.values.list()]) {
+			if (live.has(key)) continue;
+			try {
+				this.values.evict(key);
+				removed.add(key);
+			} catch (err) {
+				if (!KeyError.is(err)) throw err; // removed by someone else meanwhile
+			}
+		}
+		return removed;
+	}
+
+	toConfig(): CacheConfig {
+		return { type: 'cache', values: this.values.toConfig(), calls: this.calls.toConfig() };
+	}
+}
+
+class Prepared implements PreparedCall {
+	private state: 'open' | 'committed' | 'abandoned' = 'open';
+
+	constructor(
+		private readonly cache: Cache,
+		private readonly call: PendingCall,
+	) {}
+
+	get key(): string {
+		return this.call.key;
+	}
+
+	commit(result: unknown, metadata: Metadata, options?: { async?: boolean }): string {
+		if (this.state !== 'open') throw new Error(`PreparedCall ${this.call.key} was already ${this.state}`);
+		this.state = 'committed';
+		let resultKey: string;
+		try {
+			resultKey = this.cache.saveValue(result);
+		} catch (err) {
+			if (Rejected.is(err)) throw err;
+			throw new SaveError(`Could not store the result of ${this.call.name}: ${(err as Error).message}`, { cause: err });
+		}
+		const record: CallRecord = {
+			key: this.call.key,
+			name: this.call.name,
+			module: this.call.module,
+			version: this.call.version,
+			codeDigest: this.call.codeDigest,
+			arguments: this.call.digests,
+			result: resultKey,
+			metadata,
+			...(options?.async ? { async: true } : {}),
+		};
+		this.cache.saveRecord(record);
+		return resultKey;
+	}
+
+	abandon(): void {
+		if (this.state === 'open') this.state = 'abandoned';
+	}
+}

@@ -1,0 +1,70 @@
+// reference §1.10 `CacheWrapper`, `RefreshingCache`: caches that change one policy of another cache.
+import type { CallRecord } from '../call.js';
+import { KeyError } from '../errors.js';
+import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+
+/** A cache that forwards everything to `inner`; subclasses override the policy they change. */
+export abstract class CacheWrapper extends BaseCache {
+	constructor(
+		/** The wrapped cache. */
+		readonly inner: BaseCache,
+	) {
+		super();
+	}
+	lookup(key: string): Hit | undefined {
+		return this.inner.lookup(key);
+	}
+	prepare(call: PendingCall): PreparedCall {
+		return this.inner.prepare(call);
+	}
+	loadRecord(key: string): CallRecord {
+		return this.inner.loadRecord(key);
+	}
+	loadValue(key: string): unknown {
+		return this.inner.loadValue(key);
+	}
+	saveValue(value: unknown, key?: string): string {
+		return this.inner.saveValue(value, key);
+	}
+	saveRecord(record: CallRecord): void {
+		this.inner.saveRecord(record);
+	}
+	contains(key: string): boolean {
+		return this.inner.contains(key);
+	}
+	evict(key: string): void {
+		this.inner.evict(key);
+	}
+	records(filter?: { readonly name?: string }): Iterable<CallRecord> {
+		return this.inner.records(filter);
+	}
+	expand(prefix: string): string {
+		return this.inner.expand(prefix);
+	}
+	keys(): Iterable<string> {
+		return this.inner.keys();
+	}
+	toConfig(): CacheConfig {
+		return this.inner.toConfig();
+	}
+}
+
+/**
+ * Every lookup misses, so every cached call inside runs again and overwrites its entry; used by
+ * `f.fleche.rerun(...)` (reference §1.3, §6 rerun semantics). Values still load, so digests passed as arguments work.
+ * @example
+ * ```ts
+ * cache(new RefreshingCache(cache()), () => compute(3)); // recomputes compute(3) and everything it calls
+ * ```
+ */
+export class RefreshingCache extends CacheWrapper {
+	override lookup(): Hit | undefined {
+		return undefined;
+	}
+	override contains(): boolean {
+		return false;
+	}
+	override loadRecord(key: string): CallRecord {
+		throw new KeyError(key, `Refreshing: ${key} is treated as missing`);
+	}
+}

@@ -1,0 +1,31 @@
+// reference §1.1: the public API of the `fleche` package.
+export { fleche, isFleche, type Fleche, type FlecheHelpers, type FlecheDecorator, type MetadataFilter } from './wrapper.js';
+export type { FlecheOptions } from './options.js';
+export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions } from './state.js';
+export { BoundWrapper, bind, type Bound, type BoundState } from './bound.js';
+export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest } from './digest.js';
+export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json, type Metadata } from './call.js';
+export { LazyCall } from './lazyCall.js';
+export { QueryIterator, type QueryFilter, type CallKey, type TableRow, type TableOptions } from './query.js';
+export { BaseCache, type Hit, type PendingCall, type PreparedCall, type CacheConfig, type TransferOptions } from './caches/base.js';
+export { Cache } from './caches/cache.js';
+export { CacheWrapper, RefreshingCache } from './caches/wrapper.js';
+export { cacheByName, defaultRoot, fileCache } from './config.js';
+export { Runtime, Environment, Git, Tags, type MetaData, type MetaDataConfig, type MetaCall } from './metadata.js';
+export type { ValueStorage, CallStorage, KeyManagement, StorageConfig } from './storage/base.js';
+export { ValueMemory, CallMemory } from './storage/memory.js';
+export { ValueVoid, CallVoid } from './storage/void.js';
+export { ValueFile, CallFile, type ValueFileOptions, type CallFileOptions } from './storage/file.js';
+export { registerSerializer, type Serializer } from './storage/serializers.js';
+export {
+	FlecheError,
+	KeyError,
+	Indigestible,
+	Rejected,
+	SaveError,
+	AmbiguousDigestError,
+	CorruptEntry,
+	SignatureError,
+} from './errors.js';
+export { setLogger, resetLogger, type LogRecord, type LogSink, type LogLevel } from './log.js';
+export { flecheVersion } from './version.js';

@@ -1,0 +1,183 @@
+// reference §1.9: metadata recorded with every cached call — Runtime, Environment, Git, Tags.
+import { execFileSync } from 'node:child_process';
+import { hostname, userInfo } from 'node:os';
+import type { Call, Json } from './call.js';
+import { flecheVersion } from './version.js';
+
+/** A call as metadata sees it: identity and live argument values, and after the body ran, its result. */
+export type MetaCall = Call;
+
+/**
+ * A source of metadata for cached calls (reference §1.9). `pre` runs before the body, `post` after it (with
+ * `call.result` set); what they return is stored under `name` in the call record. Values must be JSON.
+ */
+export interface MetaData {
+	/** Namespace under which the values are stored, e.g. `'runtime'`. */
+	readonly name: string;
+	/** Values known before the body runs. @default `{}` */
+	pre?(call: MetaCall): Record<string, Json>;
+	/** Values known after the body ran; merged over `pre`'s (later keys win). @default `{}` */
+	post?(pre: Record<string, Json>, call: MetaCall): Record<string, Json>;
+	/** Plain-data description, so metadata can travel to a worker with a bound call. */
+	toConfig?(): MetaDataConfig;
+}
+
+/** Plain-data form of the built-in metadata sources. */
+export type MetaDataConfig =
+	| { readonly type: 'Runtime' }
+	| { readonly type: 'Environment' }
+	| { readonly type: 'Git' }
+	| { readonly type: 'Tags'; readonly tags: Readonly<Record<string, Json>> };
+
+/**
+ * Timing of each call: `timestart`/`timestop` (seconds since the epoch), `walltime` (seconds), `cputime` and
+ * `systime` (seconds of user and system CPU of the whole process over the call; overlapping async calls bleed into
+ * each other's CPU figures, as in Python). The default metadata.
+ * @example
+ * ```ts
+ * meta(new Runtime(), new Environment());
+ * ```
+ */
+export class Runtime implements MetaData {
+	readonly name = 'runtime';
+
+	pre(): Record<string, Json> {
+		const cpu = process.cpuUsage();
+		return { timestart: Date.now() / 1000, cputime: cpu.user / 1e6, systime: cpu.system / 1e6 };
+	}
+
+	post(pre: Record<string, Json>): Record<string, Json> {
+		const stop = Date.now() / 1000;
+		const cpu = process.cpuUsage();
+		const start = typeof pre.timestart === 'number' ? pre.timestart : stop;
+		return {
+			timestart: start,
+			timestop: stop,
+			walltime: stop - start,
+			cputime: cpu.user / 1e6 - (typeof pre.cputime === 'number' ? pre.cputime : 0),
+			systime: cpu.system / 1e6 - (typeof pre.systime === 'number' ? pre.systime : 0),
+		};
+	}
+
+	toConfig(): MetaDataConfig {
+		return { type: 'Runtime' };
+	}
+}
+
+/**
+ * Where a call ran: `hostname`, `username`, `cwd`, `fleche_version`, `node_version`, `platform`.
+ * @example
+ * ```ts
+ * meta(new Runtime(), new Environment());
+ * ```
+ */
+export class Environment implements MetaData {
+	readonly name = 'environment';
+
+	pre(): Record<string, Json> {
+		let username: string | null = null;
+		try {
+			username = userInfo().username;
+		} catch {
+			// no passwd entry for this uid (containers)
+		}
+		return {
+			hostname: hostname(),
+			username,
+			cwd: process.cwd(),
+			fleche_version: flecheVersion,
+			node_version: process.version,
+			platform: process.platform,
+		};
+	}
+
+	toConfig(): MetaDataConfig {
+		return { type: 'Environment' };
+	}
+}
+
+type GitInfo = { root: string | null; commit: string | null; branch: string | null; dirty: boolean | null };
+const gitByCwd = new Map<string, { at: number; info: GitInfo }>();
+const gitTtlMs = 2000;
+
+function git(args: string[], cwd: string): string | null {
+	try {
+		return execFileSync('git', args, { cwd, timeout: 2000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+	} catch {
+		return null;
+	}
+}
+
+/**
+ * The git state of the working directory: `root`, `commit`, `branch` (`'HEAD'` when detached), `dirty`. All `null`
+ * outside a repository or without git. Results are reused for 2 s per folder: four `git` processes per cached call
+ * would dominate short calls.
+ * @example
+ * ```ts
+ * meta(new Runtime(), new Git());
+ * ```
+ */
+export class Git implements MetaData {
+	readonly name = 'git';
+
+	pre(): Record<string, Json> {
+		const cwd = process.cwd();
+		const cached = gitByCwd.get(cwd);
+		if (cached && Date.now() - cached.at < gitTtlMs) return { ...cached.info };
+		const root = git(['rev-parse', '--show-toplevel'], cwd);
+		const info: GitInfo =
+			root === null
+				? { root: null, commit: null, branch: null, dirty: null }
+				: {
+						root,
+						commit: git(['rev-parse', 'HEAD'], cwd),
+						branch: git(['rev-parse', '--abbrev-ref', 'HEAD'], cwd),
+						dirty: (git(['status', '--porcelain'], cwd) ?? '') !== '',
+					};
+		gitByCwd.set(cwd, { at: Date.now(), info });
+		return { ...info };
+	}
+
+	toConfig(): MetaDataConfig {
+		return { type: 'Git' };
+	}
+}
+
+/**
+ * Free-form labels stored under `tags`; several `Tags` merge into one namespace, later ones winning.
+ * Usually set through `tags({...})` or `project(name)`.
+ * @example
+ * ```ts
+ * meta(new Runtime(), new Tags({ project: 'alpha', run: 3 }));
+ * ```
+ */
+export class Tags implements MetaData {
+	readonly name = 'tags';
+	readonly tags: Readonly<Record<string, Json>>;
+
+	constructor(tags: Record<string, Json>) {
+		this.tags = { ...tags };
+	}
+
+	pre(): Record<string, Json> {
+		return { ...this.tags };
+	}
+
+	toConfig(): MetaDataConfig {
+		return { type: 'Tags', tags: this.tags };
+	}
+}
+
+/** Rebuilds metadata sources from their plain-data form (for bound calls in workers). @internal */
+export function metadataFromConfig(config: MetaDataConfig): MetaData {
+	switch (config.type) {
+		case 'Runtime':
+			return new Runtime();
+		case 'Environment':
+			return new Environment();
+		case 'Git':
+			return new Git();
+		case 'Tags':
+			return new Tags({ ...config.tags });
+	}
+}

@@ -1,0 +1,265 @@
+// reference §1.3, §1.5, §10: what identifies a wrapped function — its name, module, parameters and code digest.
+// JavaScript has no runtime signature, so parameters are read from the function's source with a real parser.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join, relative, sep, isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findSourceMap } from 'node:module';
+import { parseExpressionAt, type Node as AcornNode } from 'acorn';
+
+/** One declared parameter of a wrapped function. */
+export interface Param {
+	readonly name: string;
+	/** `...rest`: collects every remaining argument into one array-valued argument. */
+	readonly rest: boolean;
+	/** A literal default (`b = 10`), applied when the argument is `undefined`, so `f(1)` and `f(1, 10)` share a key. */
+	readonly default?: { readonly value: unknown };
+}
+
+type AnyNode = AcornNode & Record<string, unknown>;
+
+const noDefault = Symbol('no literal default');
+
+function literalValue(node: AnyNode): unknown {
+	switch (node.type) {
+		case 'Literal':
+			return node.regex ? noDefault : 'bigint' in node && node.bigint !== undefined ? BigInt(node.bigint as string) : node.value;
+		case 'Identifier':
+			return node.name === 'undefined' ? undefined : noDefault;
+		case 'UnaryExpression': {
+			const arg = literalValue(node.argument as AnyNode);
+			if (node.operator === '-' && (typeof arg === 'number' || typeof arg === 'bigint')) return -arg;
+			return noDefault;
+		}
+		case 'TemplateLiteral': {
+			const quasis = node.quasis as AnyNode[];
+			if ((node.expressions as unknown[]).length > 0 || quasis.length !== 1) return noDefault;
+			return (quasis[0]!.value as { cooked: string }).cooked;
+		}
+		case 'ArrayExpression': {
+			const out: unknown[] = [];
+			for (const el of node.elements as (AnyNode | null)[]) {
+				if (el === null || el.type === 'SpreadElement') return noDefault;
+				const v = literalValue(el);
+				if (v === noDefault) return noDefault;
+				out.push(v);
+			}
+			return out;
+		}
+		case 'ObjectExpression': {
+			const out: Record<string, unknown> = {};
+			for (const prop of node.properties as AnyNode[]) {
+				if (prop.type !== 'Property' || prop.computed || prop.kind !== 'init' || prop.method) return noDefault;
+				const key = prop.key as AnyNode;
+				const name = key.type === 'Identifier' ? (key.name as string) : String(key.value);
+				const v = literalValue(prop.value as AnyNode);
+				if (v === noDefault) return noDefault;
+				out[name] = v;
+			}
+			return out;
+		}
+		default:
+			return noDefault;
+	}
+}
+
+function functionNode(source: string): AnyNode | undefined {
+	// Function and arrow sources parse as expressions; method shorthand (`m(a) {}`, `async m(a) {}`) only inside an
+	// object literal. Class methods and getters come out as method shorthand too.
+	for (const [text, unwrap] of [
+		[`(${source})`, (n: AnyNode) => n],
+		[`({${source}})`, (n: AnyNode) => ((n.properties as AnyNode[])[0]?.value as AnyNode | undefined) ?? n],
+	] as const) {
+		try {
+			const node = unwrap(parseExpressionAt(text, 0, { ecmaVersion: 'latest' }) as AnyNode);
+			if (node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression') return node;
+		} catch {
+			// try the next shape
+		}
+	}
+	return undefined;
+}
+
+/**
+ * Reads parameter names from a function's source: `function f(a, b = 2, ...rest)` → `a`, `b` (default 2), `rest`.
+ * Destructured parameters are named by position (`arg0`). Returns `undefined` for native or bound functions.
+ * @internal
+ */
+export function readParams(fn: (...args: never[]) => unknown): Param[] | undefined {
+	let source: string;
+	try {
+		source = Function.prototype.toString.call(fn);
+	} catch {
+		return undefined;
+	}
+	if (source.includes('[native code]')) return undefined;
+	const node = functionNode(source);
+	if (!node) return undefined;
+	return (node.params as AnyNode[]).map((p, i): Param => {
+		if (p.type === 'Identifier') return { name: p.name as string, rest: false };
+		if (p.type === 'RestElement') {
+			const arg = p.argument as AnyNode;
+			return { name: arg.type === 'Identifier' ? (arg.name as string) : `arg${i}`, rest: true };
+		}
+		if (p.type === 'AssignmentPattern') {
+			const left = p.left as AnyNode;
+			const name = left.type === 'Identifier' ? (left.name as string) : `arg${i}`;
+			const v = literalValue(p.right as AnyNode);
+			return v === noDefault ? { name, rest: false } : { name, rest: false, default: { value: v } };
+		}
+		return { name: `arg${i}`, rest: false };
+	});
+}
+
+/** Where `fleche()` was called from, mapped through source maps when the process has them. */
+export interface CallSite {
+	readonly file: string;
+	/** 1-based. */
+	readonly line: number;
+	/** 1-based. */
+	readonly column: number;
+}
+
+function toPath(file: string): string {
+	return file.startsWith('file:') ? fileURLToPath(file) : file;
+}
+
+/**
+ * The first stack frame above `skip`. V8's structured call sites are raw (compiled) positions, so when a source
+ * map is registered for the file (`--enable-source-maps`, tsx, ts-node) the original `.ts` position is used: the
+ * identity must match what the editor sees.
+ * @internal
+ */
+export function callerSite(skip: (...args: never[]) => unknown): CallSite | undefined {
+	// eslint-disable-next-line @typescript-eslint/unbound-method -- saved to be put back, never called here
+	const original = Error.prepareStackTrace;
+	const limit = Error.stackTraceLimit;
+	let sites: NodeJS.CallSite[] = [];
+	try {
+		Error.stackTraceLimit = 3;
+		Error.prepareStackTrace = (_err, cs) => cs;
+		const holder: { stack?: NodeJS.CallSite[] } = {};
+		Error.captureStackTrace(holder, skip);
+		sites = holder.stack ?? [];
+	} finally {
+		Error.prepareStackTrace = original;
+		Error.stackTraceLimit = limit;
+	}
+	for (const site of sites) {
+		const raw = site.getFileName() ?? site.getScriptNameOrSourceURL();
+		if (!raw || raw.startsWith('node:')) continue;
+		const line = site.getLineNumber() ?? 1;
+		const column = site.getColumnNumber() ?? 1;
+		const file = toPath(raw);
+		try {
+			const map = findSourceMap(raw) ?? findSourceMap(file);
+			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(
+				line - 1,
+				column - 1,
+			);
+			if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
+				let source = entry.originalSource;
+				if (!source.startsWith('file:') && !isAbsolute(source)) source = join(dirname(file), source);
+				return { file: toPath(source), line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+			}
+		} catch {
+			// no usable source map: fall back to the raw position
+		}
+		return { file, line, column };
+	}
+	return undefined;
+}
+
+const packageRoots = new Map<string, string | undefined>();
+
+function hasName(pkgJson: string): boolean {
+	try {
+		const parsed = JSON.parse(readFileSync(pkgJson, 'utf8')) as { name?: unknown };
+		return typeof parsed.name === 'string' && parsed.name.length > 0;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * The folder of the nearest `package.json` that has a `name`, walking up from `dir`. Unnamed ones are skipped:
+ * build tools drop `{"type":"module"}` markers into output folders, and those must not change a function's module.
+ * @internal
+ */
+export function packageRoot(dir: string): string | undefined {
+	if (packageRoots.has(dir)) return packageRoots.get(dir);
+	let found: string | undefined;
+	let firstAny: string | undefined;
+	for (let d = dir; ; d = dirname(d)) {
+		const candidate = join(d, 'package.json');
+		if (existsSync(candidate)) {
+			firstAny ??= d;
+			if (hasName(candidate)) {
+				found = d;
+				break;
+			}
+		}
+		if (dirname(d) === d) break;
+	}
+	found ??= firstAny;
+	packageRoots.set(dir, found);
+	return found;
+}
+
+/**
+ * A function's module: its file relative to its package root, with `/` separators, so it is the same on every
+ * machine and checkout (`src/math.ts`).
+ * @internal
+ */
+export function moduleOf(file: string): string {
+	const root = packageRoot(dirname(file));
+	const rel = root === undefined ? file : relative(root, file);
+	return rel.split(sep).join('/');
+}
+
+const sources = new Map<string, string | undefined>();
+
+function readSource(file: string): string | undefined {
+	if (!sources.has(file)) {
+		try {
+			sources.set(file, readFileSync(file, 'utf8'));
+		} catch {
+			sources.set(file, undefined);
+		}
+	}
+	return sources.get(file);
+}
+
+const assignment = [
+	// export const add = fleche(   /   let add: Fn = fleche(
+	/(?:^|[\s;{(])(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=;]+)?=\s*(?:[\w$.]+\s*\.\s*)?$/,
+	// exports.add = (0, fleche_1.fleche)(   /   module.exports.add = …
+	/(?:^|[\s;{(])(?:module\.)?exports\.([A-Za-z_$][\w$]*)\s*=\s*(?:\(0,\s*[\w$.]+\)|[\w$.]+\s*\.\s*)?$/,
+	// obj.add = fleche(   /   this.add = fleche(   /   add = fleche(
+	/(?:^|[\s;{(.])([A-Za-z_$][\w$]*)\s*=\s*$/,
+	// { add: fleche(   /   static add = fleche( in a class body
+	/(?:^|[\s,{])([A-Za-z_$][\w$]*)\s*[:=]\s*$/,
+];
+
+/**
+ * The name of the variable a call at `site` is assigned to: `export const add = fleche((a, b) => a + b)` → `add`.
+ * Reads the text before the call, which may span lines (`const add =\n  fleche(…)`).
+ * @internal
+ */
+export function assignedName(site: CallSite): string | undefined {
+	const text = readSource(site.file);
+	if (text === undefined) return undefined;
+	let offset = 0;
+	for (let line = 1; line < site.line; line++) {
+		const next = text.indexOf('\n', offset);
+		if (next < 0) return undefined;
+		offset = next + 1;
+	}
+	const before = text.slice(Math.max(0, offset - 400), offset + site.column - 1);
+	// The call site column points at the callee (`fleche` or `(0, fleche_1.fleche)`); drop it.
+	const head = before.replace(/(?:\(0,\s*)?[\w$.]*fleche[\w$]*\)?\s*$/, '');
+	for (const re of assignment) {
+		const m = re.exec(head);
+		if (m?.[1] && m[1] !== 'fleche') return m[1];
+	}
+	return undefined;
+}

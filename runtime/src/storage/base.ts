@@ -1,0 +1,61 @@
+// reference §1.12, §2.4: the storage layers every backend implements. All operations are synchronous so that a
+// synchronous cached function can hit or miss without becoming async.
+import type { CallRecord } from '../call.js';
+
+/**
+ * Where a storage lives, as plain data that can cross a worker boundary and be opened again there
+ * (reference §3.2: workers get configuration, never live handles).
+ */
+export type StorageConfig =
+	| { readonly type: 'memory' }
+	| { readonly type: 'void' }
+	| {
+			readonly type: 'file';
+			readonly root: string;
+			readonly serializer?: 'v8' | 'json';
+			readonly compress?: boolean;
+			/** Hex-encoded keys; the first signs, all verify. */
+			readonly secretKey?: readonly string[];
+	  }
+	| { readonly type: string; readonly [option: string]: unknown };
+
+/** Key operations common to value and call storage (reference §1.12 `KeyManagement`). */
+export interface KeyManagement {
+	/** Every full key held. */
+	list(): Iterable<string>;
+	/** Whether `key` (a full 64-hex key) is held. Never throws for a missing key. */
+	contains(key: string): boolean;
+	/** Removes `key`; throws {@link KeyError} when it is not there. */
+	evict(key: string): void;
+	/**
+	 * The full key for a prefix of at least 4 hex characters (reference §2.4); throws `KeyError` when nothing
+	 * matches and `AmbiguousDigestError` when several keys do.
+	 */
+	expand(prefix: string): string;
+	/** Plain-data description of this storage, or where it cannot be reopened elsewhere, its type alone. */
+	toConfig(): StorageConfig;
+}
+
+/** Content-addressed value storage: each value under `digest(value)` (reference §2.1). */
+export interface ValueStorage extends KeyManagement {
+	/**
+	 * Stores `value` under `key` (its digest, already computed by the caller) unless already held.
+	 * Throws {@link SaveError} when the value cannot be serialized or written.
+	 */
+	put(key: string, value: unknown): void;
+	/**
+	 * Returns a fresh copy of the value under `key`. Throws {@link KeyError} on a miss; a corrupt or tampered entry
+	 * is reported once through the logger, removed, and also thrown as `KeyError`.
+	 */
+	get(key: string): unknown;
+}
+
+/** Call-record storage, queryable without loading any value (reference §2.1). */
+export interface CallStorage extends KeyManagement {
+	/** Writes (or overwrites) the record under `record.key`. Throws {@link SaveError} when it cannot be written. */
+	put(record: CallRecord): void;
+	/** The record under `key`; `KeyError` on a miss; corrupt records are reported, removed and thrown as misses. */
+	get(key: string): CallRecord;
+	/** Every record, optionally only those of one function name (a backend may use an index for that). */
+	records(filter?: { readonly name?: string }): Iterable<CallRecord>;
+}

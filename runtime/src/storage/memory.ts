@@ -1,0 +1,166 @@
+// reference §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
+import type { CallRecord } from '../call.js';
+import { KeyError, SaveError } from '../errors.js';
+import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
+import { assertKey, expandPrefix, isKey } from './keys.js';
+
+function typeName(value: unknown): string {
+	if (value === null) return 'null';
+	if (typeof value !== 'object') return typeof value;
+	const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+	return typeof name === 'string' && name !== '' ? name : 'object';
+}
+
+/**
+ * A deep copy, so that neither the caller mutating what it stored nor mutating what it loaded changes the store —
+ * the same isolation a file store gives. Immutable primitives are returned as they are: the common hot path.
+ */
+function copy(value: unknown): unknown {
+	const type = typeof value;
+	if (value === null || (type !== 'object' && type !== 'function' && type !== 'symbol')) return value;
+	return structuredClone(value);
+}
+
+function copyIn(value: unknown, what: string): unknown {
+	try {
+		return copy(value);
+	} catch (err) {
+		const reason = err instanceof Error ? err.message : String(err);
+		throw new SaveError(`Cannot store ${what} of type ${typeName(value)} in memory: ${reason}`, { cause: err });
+	}
+}
+
+/**
+ * Value storage in a `Map`, for tests and for caching within one process. Values are structured-cloned on `put` and
+ * `get`, so a value must be cloneable (no functions, symbols or class identity: instances come back as plain objects).
+ *
+ * @example
+ * ```ts
+ * import { Cache, ValueMemory, CallMemory } from 'fleche';
+ * const shared = new Map<string, unknown>();
+ * const a = new Cache(new ValueMemory(shared), new CallMemory());
+ * const b = new Cache(new ValueMemory(shared), new CallMemory()); // sees a's values
+ * ```
+ */
+export class ValueMemory implements ValueStorage {
+	readonly #values: Map<string, unknown>;
+
+	/**
+	 * @param values - the map to keep values in; pass the same map to several storages to share them.
+	 * @default a new, private `Map`
+	 */
+	constructor(values: Map<string, unknown> = new Map()) {
+		this.#values = values;
+	}
+
+	/** Stores a copy of `value` unless `key` is held; {@link SaveError} when it cannot be structured-cloned. */
+	put(key: string, value: unknown): void {
+		assertKey(key);
+		if (this.#values.has(key)) return;
+		this.#values.set(key, copyIn(value, 'a value'));
+	}
+
+	/** A fresh copy of the value under `key`; {@link KeyError} on a miss. */
+	get(key: string): unknown {
+		assertKey(key);
+		const value = this.#values.get(key);
+		if (value === undefined && !this.#values.has(key)) throw new KeyError(key);
+		return copy(value);
+	}
+
+	/** Whether `key` is held; false for anything that is not a full key. */
+	contains(key: string): boolean {
+		return isKey(key) && this.#values.has(key);
+	}
+
+	/** Removes `key`; {@link KeyError} when it is not held. */
+	evict(key: string): void {
+		assertKey(key);
+		if (!this.#values.delete(key)) throw new KeyError(key);
+	}
+
+	/** A snapshot of the keys, so evicting while iterating is safe. */
+	list(): string[] {
+		return [...this.#values.keys()];
+	}
+
+	/** The full key for a prefix of at least 4 characters (reference §2.4). */
+	expand(prefix: string): string {
+		return expandPrefix(prefix, this.#values.keys());
+	}
+
+	/** `{ type: 'memory' }`: the contents do not travel to another process. */
+	toConfig(): StorageConfig {
+		return { type: 'memory' };
+	}
+}
+
+/**
+ * Call-record storage in a `Map`; records are copied on `put` and `get`.
+ *
+ * @example
+ * ```ts
+ * import { CallMemory } from 'fleche';
+ * const calls = new CallMemory();
+ * calls.put(record);
+ * [...calls.records({ name: record.name })]; // [a copy of record]
+ * ```
+ */
+export class CallMemory implements CallStorage {
+	readonly #records: Map<string, CallRecord>;
+
+	/**
+	 * @param records - the map to keep records in, by key; pass the same map to several storages to share them.
+	 * @default a new, private `Map`
+	 */
+	constructor(records: Map<string, CallRecord> = new Map()) {
+		this.#records = records;
+	}
+
+	/** Stores (or replaces) a copy of `record` under `record.key`. */
+	put(record: CallRecord): void {
+		assertKey(record.key);
+		this.#records.set(record.key, copyIn(record, 'the call record') as CallRecord);
+	}
+
+	/** A copy of the record under `key`; {@link KeyError} on a miss. */
+	get(key: string): CallRecord {
+		assertKey(key);
+		const record = this.#records.get(key);
+		if (record === undefined) throw new KeyError(key);
+		return structuredClone(record);
+	}
+
+	/** Copies of the records, optionally only those with `name`. */
+	*records(filter?: { readonly name?: string }): Generator<CallRecord, void, undefined> {
+		for (const record of this.#records.values()) {
+			if (filter?.name === undefined || record.name === filter.name) yield structuredClone(record);
+		}
+	}
+
+	/** Whether `key` is held; false for anything that is not a full key. */
+	contains(key: string): boolean {
+		return isKey(key) && this.#records.has(key);
+	}
+
+	/** Removes `key`; {@link KeyError} when it is not held. */
+	evict(key: string): void {
+		assertKey(key);
+		if (!this.#records.delete(key)) throw new KeyError(key);
+	}
+
+	/** A snapshot of the keys, so evicting while iterating is safe. */
+	list(): string[] {
+		return [...this.#records.keys()];
+	}
+
+	/** The full key for a prefix of at least 4 characters (reference §2.4). */
+	expand(prefix: string): string {
+		return expandPrefix(prefix, this.#records.keys());
+	}
+
+	/** `{ type: 'memory' }`: the contents do not travel to another process. */
+	toConfig(): StorageConfig {
+		return { type: 'memory' };
+	}
+}

@@ -1,0 +1,88 @@
+// A small benchmark harness: medians of repeated batches, ratios computed within the same run.
+import { performance } from 'node:perf_hooks';
+
+/** One measured case. */
+export interface Measurement {
+	readonly group: string;
+	readonly name: string;
+	/** Median time per operation, in nanoseconds. */
+	readonly nsPerOp: number;
+	/** Interquartile spread of the per-op samples, in nanoseconds (noise indicator). */
+	readonly iqrNs: number;
+	readonly samples: number;
+	readonly opsPerSample: number;
+}
+
+function quantile(sorted: number[], q: number): number {
+	const pos = (sorted.length - 1) * q;
+	const lo = Math.floor(pos);
+	const hi = Math.ceil(pos);
+	return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/** Options of one measurement. */
+export interface MeasureOptions {
+	/** Operations per sample. @default chosen so a sample lasts ~20 ms */
+	readonly ops?: number;
+	/** Samples taken. @default 15 */
+	readonly samples?: number;
+	/** Run once per sample before timing (not timed), e.g. to reset state. */
+	readonly setup?: () => void | Promise<void>;
+}
+
+/**
+ * Measures `op(i)` — `i` counts up across the whole measurement so misses can use fresh arguments.
+ * Sync and async operations are both supported; async ones are awaited one at a time.
+ */
+export async function measure(
+	group: string,
+	name: string,
+	op: (i: number) => unknown,
+	options: MeasureOptions = {},
+): Promise<Measurement> {
+	let i = 0;
+	const runBatch = async (n: number): Promise<number> => {
+		const t0 = performance.now();
+		for (let k = 0; k < n; k++) {
+			const r = op(i++);
+			if (r instanceof Promise) await r;
+		}
+		return performance.now() - t0;
+	};
+	let ops = options.ops;
+	if (ops === undefined) {
+		// Calibrate: double until a batch takes ≥ 5 ms, then size for ~20 ms samples.
+		let n = 1;
+		for (;;) {
+			const ms = await runBatch(n);
+			if (ms >= 5 || n >= 1 << 20) {
+				ops = Math.max(1, Math.round((n * 20) / Math.max(ms, 0.001)));
+				break;
+			}
+			n *= 2;
+		}
+	}
+	const samples: number[] = [];
+	const count = options.samples ?? 15;
+	for (let s = 0; s < count; s++) {
+		if (options.setup) await options.setup();
+		samples.push(((await runBatch(ops)) * 1e6) / ops);
+	}
+	samples.sort((a, b) => a - b);
+	return {
+		group,
+		name,
+		nsPerOp: quantile(samples, 0.5),
+		iqrNs: quantile(samples, 0.75) - quantile(samples, 0.25),
+		samples: count,
+		opsPerSample: ops,
+	};
+}
+
+/** Formats nanoseconds for people. */
+export function formatNs(ns: number): string {
+	if (ns < 1000) return `${ns.toFixed(0)} ns`;
+	if (ns < 1e6) return `${(ns / 1000).toFixed(ns < 1e4 ? 2 : 1)} µs`;
+	if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
+	return `${(ns / 1e9).toFixed(2)} s`;
+}

@@ -1,0 +1,33 @@
+// Fresh caches for tests: real files in a temp folder removed after the test file, or real memory storage.
+import { after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cache, ValueFile, CallFile, ValueMemory, CallMemory } from 'fleche';
+
+const made: string[] = [];
+after(() => {
+	for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A new empty folder under the OS temp dir, removed when the test file ends. */
+export function freshDir(prefix = 'fleche-test-'): string {
+	const d = mkdtempSync(join(tmpdir(), prefix));
+	made.push(d);
+	return d;
+}
+
+/** A file cache in a new temp folder (values under `root/values`, calls under `root/calls`). */
+export function fileStore(options: { secretKey?: string } = {}): { cache: Cache; root: string } {
+	const root = freshDir();
+	const cache = new Cache(
+		new ValueFile({ root: join(root, 'values'), ...(options.secretKey ? { secretKey: options.secretKey } : {}) }),
+		new CallFile({ root: join(root, 'calls') }),
+	);
+	return { cache, root };
+}
+
+/** A new in-memory cache. */
+export function memoryStore(): Cache {
+	return new Cache(new ValueMemory(), new CallMemory());
+}
