@@ -87,15 +87,21 @@ interface Bound_ {
 	/** Argument values by recorded name (ignored ones left out), in order. */
 	names: string[];
 	values: unknown[];
+	/** `"name":` fragments of the key text, parallel to `names`. */
+	heads: string[];
 }
+
+const thisHead = `${JSON.stringify('this')}:`;
 
 /** Maps call arguments onto parameter names, applying literal defaults; `this` first for methods. */
 function bindArguments(profile: Profile, thisArg: unknown, args: readonly unknown[]): Bound_ {
 	const names: string[] = [];
 	const values: unknown[] = [];
+	const heads: string[] = [];
 	if (profile.method) {
 		names.push('this');
 		values.push(thisArg);
+		heads.push(thisHead);
 	}
 	const slots = profile.slots;
 	let i = 0;
@@ -110,15 +116,17 @@ function bindArguments(profile: Profile, thisArg: unknown, args: readonly unknow
 		if (!slot.keyed) continue;
 		names.push(slot.param.name);
 		values.push(v);
+		heads.push(slot.head);
 	}
 	// Arguments past the declared ones still reach the body (through `arguments`), so they must be in the key.
 	if (profile.restIndex < 0) {
 		for (; i < args.length; i++) {
 			names.push(`#${i}`);
 			values.push(args[i]);
+			heads.push(`${JSON.stringify(`#${i}`)}:`);
 		}
 	}
-	return { names, values };
+	return { names, values, heads };
 }
 
 function recordOf(names: readonly string[], values: readonly unknown[]): Record<string, unknown> {
@@ -151,18 +159,23 @@ class Wrapped<F extends AnyFn> {
 	 * The key of a call, with the argument values and digests it was computed from. Top-level `Digest` arguments
 	 * are replaced by the value they stand for (reference §1.4 step 2), so `f(D(k))` is `f(value)`.
 	 */
-	key(profile: Profile, c: BaseCache, thisArg: unknown, args: readonly unknown[]) {
-		const { names, values } = bindArguments(profile, thisArg, args);
+	key(profile: Profile, c: BaseCache, thisArg: unknown, given: readonly unknown[]) {
+		let args = given;
+		for (let i = 0; i < given.length; i++) {
+			const v = given[i];
+			if (!Digest.is(v)) continue;
+			if (args === given) args = [...given];
+			(args as unknown[])[i] = c.loadValue(v.hex.length === 64 ? v.hex : c.expand(v.hex));
+		}
+		const { names, values, heads } = bindArguments(profile, thisArg, args);
 		const digests: string[] = new Array<string>(values.length);
 		let text = profile.prefix;
 		for (let i = 0; i < values.length; i++) {
-			let v = values[i];
-			if (Digest.is(v)) values[i] = v = c.loadValue(v.hex.length === 64 ? v.hex : c.expand(v.hex));
-			const d = digestArgument(v, names[i]!);
+			const d = digestArgument(values[i], names[i]!);
 			digests[i] = d;
-			text += `${JSON.stringify(names[i])}:${d}\n`;
+			text += heads[i]! + d + '\n';
 		}
-		return { key: sha256(text), names, values, digests };
+		return { key: sha256(text), names, values, digests, args: args as unknown[] };
 	}
 
 	call(thisArg: unknown, args: unknown[]): unknown {
@@ -178,6 +191,7 @@ class Wrapped<F extends AnyFn> {
 			});
 			return this.fn.apply(thisArg, args);
 		}
+		args = k.args;
 		for (const name of profile.options.require) {
 			const at = k.names.indexOf(name);
 			if (at < 0 || k.values[at] === undefined) {

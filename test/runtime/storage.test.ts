@@ -212,14 +212,19 @@ function describeStorage(name: string, factory: (root: string) => { values: Valu
 		});
 
 		describe('calls', () => {
-			it('round-trips a record and returns copies', () => {
+			it('round-trips a record; what get returns cannot change the store (a copy, or frozen)', () => {
 				const { calls } = open();
 				const record = makeRecord();
 				calls.put(record);
+				(record.metadata['tags'] as Record<string, unknown>)['project'] = 'changed after put';
 				const back = calls.get(record.key);
-				assert.deepStrictEqual(back, record);
-				(back.metadata['tags'] as Record<string, unknown>)['project'] = 'changed';
-				assert.deepStrictEqual(calls.get(record.key), record);
+				assert.equal(back.metadata['tags']?.['project'], makeRecord().metadata['tags']?.['project']);
+				try {
+					(back.metadata['tags'] as Record<string, unknown>)['project'] = 'changed';
+				} catch (err) {
+					assert.ok(err instanceof TypeError, 'a frozen record refuses the change');
+				}
+				assert.deepStrictEqual(calls.get(record.key), makeRecord());
 			});
 
 			it('keeps the async flag', () => {

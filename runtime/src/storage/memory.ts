@@ -103,9 +103,17 @@ export class ValueMemory implements ValueStorage {
  * import { CallMemory } from 'fleche';
  * const calls = new CallMemory();
  * calls.put(record);
- * [...calls.records({ name: record.name })]; // [a copy of record]
+ * [...calls.records({ name: record.name })]; // [record, frozen]
  * ```
  */
+function deepFreeze<T>(value: T): T {
+	if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+		Object.freeze(value);
+		for (const v of Object.values(value)) deepFreeze(v);
+	}
+	return value;
+}
+
 export class CallMemory implements CallStorage {
 	readonly #records: Map<string, CallRecord>;
 
@@ -117,24 +125,29 @@ export class CallMemory implements CallStorage {
 		this.#records = records;
 	}
 
-	/** Stores (or replaces) a copy of `record` under `record.key`. */
+	/** Stores (or replaces) a deeply frozen copy of `record` under `record.key`. */
 	put(record: CallRecord): void {
 		assertKey(record.key);
-		this.#records.set(record.key, copyIn(record, 'the call record') as CallRecord);
+		this.#records.set(record.key, deepFreeze(copyIn(record, 'the call record') as CallRecord));
 	}
 
-	/** A copy of the record under `key`; {@link KeyError} on a miss. */
+	/**
+	 * The record under `key`; {@link KeyError} on a miss. Records are plain data and frozen, so the stored object
+	 * itself is returned: copying it would cost more than the rest of a cache hit.
+	 */
 	get(key: string): CallRecord {
-		assertKey(key);
 		const record = this.#records.get(key);
-		if (record === undefined) throw new KeyError(key);
-		return structuredClone(record);
+		if (record === undefined) {
+			assertKey(key);
+			throw new KeyError(key);
+		}
+		return record;
 	}
 
-	/** Copies of the records, optionally only those with `name`. */
+	/** The (frozen) records, optionally only those with `name`. */
 	*records(filter?: { readonly name?: string }): Generator<CallRecord, void, undefined> {
 		for (const record of this.#records.values()) {
-			if (filter?.name === undefined || record.name === filter.name) yield structuredClone(record);
+			if (filter?.name === undefined || record.name === filter.name) yield record;
 		}
 	}
 

@@ -1,0 +1,955 @@
+// reference §1.2, §2.3: content digests of argument values (`digest`, `D`, `Digest`, digest hooks).
+
+/*
+ * The digest scheme (TypeScript-native; deliberately NOT compatible with Python fleche, whose scheme leans on CPython
+ * type names and the numeric `hash()`).
+ *
+ * Every value maps to the lowercase hex SHA-256 of a UTF-8 "encoding" string that starts with a type tag and a colon,
+ * so values of different types can never share an encoding. Tags never contain ':' and every payload is
+ * self-delimiting, so each encoding can be parsed back unambiguously (that is what rules out collisions):
+ *
+ *   n:<String(x) | -0>          number (all NaNs equal, -0 distinct)   b:<decimal>   bigint
+ *   s:<text>  su:<JSON>         string (su: when it has lone surrogates, which UTF-8 would otherwise merge with U+FFFD)
+ *   true / false / null / undefined (constant digests)
+ *   a:<h>,<h>,…                 array, element digests in order (holes are `undefined`)
+ *   o:<txt(key)>=<h>,…          plain object, own enumerable string keys sorted, symbol keys ignored
+ *   i:<txt(class)>|<body>       class instance: class name + the same body as a plain object
+ *   E:<txt(class)>|<h(name)>,<h(message)>,<body>                           Error
+ *   M:<kh>:<vh>,…  S:<h>,…      Map and Set: entry digests sorted, so insertion order is irrelevant
+ *   d:<getTime()>  r:<txt(source)><flags>  U:<href>  Q:<search params>   Date, RegExp, URL, URLSearchParams
+ *   T:<element type>:<length>:<sha256 of the view's bytes>                typed array (B: Buffer, V: DataView,
+ *                               AB: ArrayBuffer, SAB: SharedArrayBuffer); bytes in platform (little-endian) order
+ *   h:<txt(class)>|<h>          what a digest hook or a [digestSymbol]() method returned, salted with the class name
+ *   X:<h>                       boxed primitive (`new Number(1)`), cyc:<distance>  back-reference to an ancestor
+ *
+ * txt(s) is `<length>:<s>` (or `u<JSON>` for text with lone surrogates); <h> is a child's digest. Containers hash
+ * their children's hex digests, never the children themselves: that is the Merkle property, so a `Digest` (whose
+ * digest is its own hex, verbatim) can stand in for any nested value. Subclasses of Array/Map/Set/Date/RegExp add
+ * `~<txt(class)>` to their tag. A `Digest` may hold a short prefix; the ',' separators keep those unambiguous too.
+ *
+ * Traversal is depth first with one shared table per top-level call: an object already finished reuses its digest
+ * (so DAGs are linear), an object still in progress is a cycle and digests as `cyc:<distance>`. Inside a cycle an
+ * object's digest is the one from its first visit; traversal order is fixed (sorted keys, Map entries sorted by key
+ * digest), so the result is still a pure function of the graph.
+ */
+
+import { createHash, hash, type Hash } from 'node:crypto';
+import { types as nodeTypes } from 'node:util';
+import { Indigestible } from './errors.js';
+
+// Re-exported so the digest API can be imported as one unit (Python's `fleche.digest` also exposes `Indigestible`).
+export { Indigestible } from './errors.js';
+
+/**
+ * The method key a class implements to choose its own digest: `[digestSymbol]()` returns a {@link Digest} or a
+ * 64-hex string (used verbatim), or any other value (digested in turn, salted with the class name). A registered
+ * symbol, so it is shared by every copy of the package and needs no import to implement.
+ *
+ * @example
+ * class Point {
+ *   constructor(readonly x: number, readonly y: number, private cache = new Map()) {}
+ *   [digestSymbol]() { return [this.x, this.y]; } // the cache is not part of the identity
+ * }
+ * digest(new Point(1, 2)) === digest(new Point(1, 2, new Map([[1, 1]]))); // true
+ */
+export const digestSymbol: unique symbol = Symbol.for('fleche.digest');
+
+const DIGEST_BRAND = Symbol.for('fleche.Digest');
+const HEX64 = /^[0-9a-f]{64}$/;
+const LOWER_HEX_1_64 = /^[0-9a-f]{1,64}$/;
+const HEX_1_64 = /^[0-9a-fA-F]{1,64}$/;
+
+/**
+ * True when `s` is a full digest: exactly 64 lowercase hex characters.
+ *
+ * @example
+ * isHexDigest(digest(1)); // true
+ * isHexDigest('ABC');     // false
+ */
+export function isHexDigest(s: string): boolean {
+	return typeof s === 'string' && s.length === 64 && HEX64.test(s);
+}
+
+/**
+ * A digest held as a value: passing one where a value is expected stands for the value it is the digest of, because
+ * `digest(new Digest(h)) === h` and containers hash their children's digests. It may be a short prefix of a digest
+ * (1 to 64 hex characters); the cache expands those.
+ *
+ * @example
+ * const d = new Digest('ABC123');
+ * d.hex;                        // 'abc123'
+ * digest(d);                    // 'abc123'
+ * digest([1, D(x)]) === digest([1, x]); // true for any x
+ */
+export class Digest {
+	/** The digest (or prefix) as lowercase hex. */
+	readonly hex: string;
+
+	/**
+	 * @param hex 1 to 64 hex characters, any case; anything else throws a `TypeError`.
+	 * @example
+	 * new Digest('0f'); // Digest(0f)
+	 */
+	constructor(hex: string) {
+		if (typeof hex !== 'string' || !HEX_1_64.test(hex)) {
+			throw new TypeError(`A Digest is 1 to 64 hex characters, got ${describeForError(hex)}`);
+		}
+		this.hex = hex.toLowerCase();
+	}
+
+	/**
+	 * The hex text, so a Digest interpolates like a string.
+	 * @example
+	 * `${new Digest('ab')}`; // 'ab'
+	 */
+	toString(): string {
+		return this.hex;
+	}
+
+	/**
+	 * The hex text, so a Digest serializes as a JSON string.
+	 * @example
+	 * JSON.stringify({ k: new Digest('ab') }); // '{"k":"ab"}'
+	 */
+	toJSON(): string {
+		return this.hex;
+	}
+
+	/**
+	 * True when `x` is a Digest from any copy of the package (ESM and CJS builds, or two versions), which
+	 * `instanceof` would miss: Digests carry a brand under `Symbol.for('fleche.Digest')`.
+	 * @example
+	 * Digest.is(D('ab')); // true
+	 * Digest.is('ab');    // false
+	 */
+	static is(x: unknown): x is Digest {
+		return typeof x === 'object' && x !== null && (x as Branded)[DIGEST_BRAND] === true;
+	}
+}
+
+interface Branded {
+	[DIGEST_BRAND]?: unknown;
+	hex?: unknown;
+}
+
+// On the prototype, not a field, so instances stay one property wide; the brand is what `Digest.is` trusts.
+Object.defineProperty(Digest.prototype, DIGEST_BRAND, { value: true });
+Object.defineProperty(Digest.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+	value(this: Digest) {
+		return `Digest(${this.hex})`;
+	},
+});
+
+/**
+ * Reference §1.2: a {@link Digest} for `value`. A string of 1 to 64 hex characters is taken to BE a digest (or a
+ * prefix of one) and wrapped verbatim; anything else, including `""` and non-hex strings, is digested. A Digest
+ * comes back as is. Use it to pass a value you only know by its digest.
+ *
+ * @example
+ * D('abc').hex;             // 'abc' (a prefix, verbatim)
+ * D('xyz').hex;             // digest('xyz')
+ * D({ a: 1 }).hex;          // digest({ a: 1 })
+ * digest([D(big)]) === digest([big]); // true
+ */
+export function D(value: unknown): Digest {
+	if (Digest.is(value)) return value;
+	if (typeof value === 'string' && HEX_1_64.test(value)) return new Digest(value);
+	return new Digest(digest(value));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Hooks
+
+interface Hook {
+	readonly cls: abstract new (...args: never[]) => unknown;
+	readonly fn: (value: never) => unknown;
+}
+
+/** Newest first, so a later registration overrides an earlier one for overlapping types. */
+const hooks: Hook[] = [];
+
+/**
+ * Registers how to digest instances of `Class` (matched with `instanceof`, newest hook first, before every other
+ * rule except `Digest`s). `fn` returns a {@link Digest} or a 64-hex string (used verbatim) or any other value, which
+ * is digested salted with the value's class name. Registering the same class again replaces its hook.
+ *
+ * @example
+ * addHook(Temporal.PlainDate, (d) => d.toString());
+ * addHook(Model, (m) => m.weightsDigest); // a 64-hex string, used as is
+ */
+export function addHook<T>(Class: abstract new (...args: never[]) => T, fn: (value: T) => unknown): void {
+	if (typeof Class !== 'function') throw new TypeError('addHook(Class, fn): Class must be a class or constructor');
+	if (typeof fn !== 'function') throw new TypeError('addHook(Class, fn): fn must be a function');
+	removeHook(Class);
+	hooks.unshift({ cls: Class, fn: fn as (value: never) => unknown });
+}
+
+/**
+ * Removes the hook registered for exactly `Class` (not for its subclasses); true if there was one.
+ *
+ * @example
+ * addHook(Point, (p) => [p.x, p.y]);
+ * removeHook(Point); // true
+ * removeHook(Point); // false
+ */
+export function removeHook(Class: abstract new (...args: never[]) => unknown): boolean {
+	const i = hooks.findIndex((h) => h.cls === Class);
+	if (i < 0) return false;
+	hooks.splice(i, 1);
+	return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Leaves
+
+/**
+ * Above this many characters an encoding is streamed into a Hash: huge containers never hit V8's string length
+ * limit, and flattening many short rope strings is much cheaper than one long one (measured: 64 KiB is ~4x faster
+ * per element than 1 MiB).
+ */
+const CHUNK = 1 << 16;
+/** The primitive caches are cleared wholesale when full: cheaper than LRU bookkeeping on a ~300 ns hash. */
+const CACHE_MAX = 4096;
+const SHORT_STRING = 64;
+
+const numCache = new Map<number, string>();
+const strCache = new Map<string, string>();
+
+function sha(text: string): string {
+	return hash('sha256', text, 'hex');
+}
+
+const H_TRUE = sha('true');
+const H_FALSE = sha('false');
+const H_NULL = sha('null');
+const H_UNDEFINED = sha('undefined');
+const H_ZERO = sha('n:0');
+const H_NEG_ZERO = sha('n:-0');
+
+// Not in the ES2023 lib typings yet, but present since Node 20 (V8 11.x).
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** Self-delimiting text: `<length>:<s>`, or `u<JSON>` when `s` has lone surrogates that UTF-8 cannot carry. */
+function txt(s: string): string {
+	return isWellFormed(s) ? s.length + ':' + s : 'u' + JSON.stringify(s);
+}
+
+function digestNumber(v: number): string {
+	// Map keys use SameValueZero, which merges 0 and -0, so zeros bypass the cache.
+	if (v === 0) return Object.is(v, -0) ? H_NEG_ZERO : H_ZERO;
+	let h = numCache.get(v);
+	if (h === undefined) {
+		h = sha('n:' + String(v));
+		if (numCache.size >= CACHE_MAX) numCache.clear();
+		numCache.set(v, h);
+	}
+	return h;
+}
+
+function hashString(v: string): string {
+	return isWellFormed(v) ? sha('s:' + v) : sha('su:' + JSON.stringify(v));
+}
+
+function digestString(v: string): string {
+	if (v.length > SHORT_STRING) return hashString(v);
+	let h = strCache.get(v);
+	if (h === undefined) {
+		h = hashString(v);
+		if (strCache.size >= CACHE_MAX) strCache.clear();
+		strCache.set(v, h);
+	}
+	return h;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Traversal: an explicit stack of frames rather than recursion, so nesting depth is limited by MAX_DEPTH (and the
+// heap), never by the call stack: a million-deep linked list digests like any other value.
+
+/**
+ * Deeper than this is refused: it bounds memory when a getter generates an endless chain of fresh objects, which
+ * would otherwise run until the process dies.
+ */
+const MAX_DEPTH = 1 << 21;
+/** Frames kept for reuse between calls; a rare very deep call does not pin its frames forever. */
+const FRAME_POOL = 1024;
+/**
+ * Ancestors this shallow are found by scanning the open frames, which is cheaper than a Map: inserting an object
+ * into a Map makes V8 allocate its identity hash (~300 ns, as much as a SHA-256 of a short string).
+ */
+const SCAN = 32;
+/**
+ * Only subtrees of at least this many containers are memoized. That still bounds the work on any DAG (or cyclic
+ * graph) to about MEMO_MIN times its number of edges, without paying a Map insert for every small object.
+ */
+const MEMO_MIN = 8;
+/** Binary leaves at least this large are memoized too (a shared 64 MB array is hashed once per call). */
+const MEMO_BYTES = 1 << 16;
+
+// What a frame's children are and how their digests are folded in (see `enter`, `accept`, `finish`).
+const F_BODY = 0; // own enumerable properties obj[names[i]] (plain objects, class instances, an Error's fields)
+const F_ARRAY = 1; // obj[i]
+const F_SET = 2; // items[i], digests collected in hexes, sorted at the end
+const F_MAP_KEYS = 3; // items[i] (the keys); then the frame becomes F_MAP_VALUES
+const F_MAP_VALUES = 4; // values[order[i]] with `order` = entries sorted by key digest
+const F_ERROR_HEAD = 5; // items = [name, message]; then the frame becomes F_BODY over the error's own fields
+const F_ONE = 6; // items[0], what a hook or [digestSymbol]() returned; `label` is its path segment
+
+const NO_STRINGS: string[] = [];
+const NO_ITEMS: unknown[] = [];
+const NO_NUMBERS: number[] = [];
+const NOTHING: object = Object.freeze({});
+
+/** Fields are always initialised with the same types so V8 keeps every frame on one hidden class. */
+class Frame {
+	kind = F_BODY;
+	obj: object = NOTHING;
+	i = 0;
+	n = 0;
+	/** `ctx.visits` when the frame opened: the size of its subtree decides whether it is memoized. */
+	start = 0;
+	/** The encoding built so far (streamed into `hasher` once it grows past CHUNK). */
+	s = '';
+	hasher: Hash | undefined = undefined;
+	names: string[] = NO_STRINGS;
+	items: unknown[] = NO_ITEMS;
+	values: unknown[] = NO_ITEMS;
+	hexes: string[] = NO_STRINGS;
+	pairs: string[] = NO_STRINGS;
+	order: number[] = NO_NUMBERS;
+	/** Set/Map: the encoding prefix; Error: the body prefix; F_ONE: the path segment of its child. */
+	label = '';
+}
+
+/** State of one top-level `digest` call. */
+class Ctx {
+	busy = false;
+	/** Finished objects with big enough subtrees → their digest, reused on the next meeting. */
+	readonly memo = new Map<object, string>();
+	/** Open objects at depth >= SCAN → their depth (shallower ones are found in `frames`); meeting one is a cycle. */
+	readonly deep = new Map<object, number>();
+	/** Frames opened so far in this call. */
+	visits = 0;
+	readonly frames: Frame[] = [];
+	/** Index of the innermost open frame, -1 before the root opens; error paths are read off frames[0..top]. */
+	top = -1;
+}
+
+/** Reused unless `digest` is re-entered (a hook or a [digestSymbol]() method that calls `digest` itself). */
+const shared = new Ctx();
+
+/**
+ * Thrown by the traversal for values it refuses; the catch in `digestRoot` turns it into an Indigestible once the
+ * path is known, so the hot path never builds path strings.
+ */
+class Refusal {
+	constructor(readonly make: (path: string) => Indigestible) {}
+}
+
+/**
+ * The digest of any value: 64 lowercase hex characters (SHA-256). Equal content gives equal digests in every
+ * process: object key order and Map/Set insertion order do not matter; array order and types do (`1`, `1n`, `'1'`
+ * and `true` all differ, as do `0` and `-0`). A {@link Digest} digests to its own hex, so it can stand in for the
+ * value anywhere inside a structure. Class instances digest as their class name plus own enumerable fields; private
+ * `#fields` are invisible, so give such classes a `[digestSymbol]()` method or register an {@link addHook}. Throws
+ * {@link Indigestible}, and nothing else, for functions without a digest method, symbols, Promises, WeakMaps,
+ * iterators, getters that throw and absurdly deep nesting; its `path` says where, e.g. `[2].callback`.
+ *
+ * @example
+ * digest({ a: 1, b: [1, 2] }) === digest({ b: [1, 2], a: 1 });        // true
+ * digest(1) !== digest(1n) && digest(1) !== digest('1');               // true
+ * digest([1, D({ big: 'value' })]) === digest([1, { big: 'value' }]); // true
+ */
+export function digest(value: unknown): string {
+	switch (typeof value) {
+		case 'number':
+			return digestNumber(value);
+		case 'string':
+			return digestString(value);
+		case 'boolean':
+			return value ? H_TRUE : H_FALSE;
+		case 'undefined':
+			return H_UNDEFINED;
+		case 'bigint':
+			return sha('b:' + value.toString());
+		case 'symbol':
+			throw symbolRefusal.make('');
+		default:
+			if (value === null) return H_NULL;
+			return digestRoot(value as object);
+	}
+}
+
+function digestRoot(value: object): string {
+	const ctx = shared.busy ? new Ctx() : shared;
+	ctx.busy = true;
+	try {
+		return run(ctx, value);
+	} catch (err) {
+		throw toIndigestible(ctx, err);
+	} finally {
+		ctx.memo.clear();
+		ctx.deep.clear();
+		ctx.visits = 0;
+		ctx.top = -1;
+		if (ctx.frames.length > FRAME_POOL) ctx.frames.length = FRAME_POOL;
+		ctx.busy = false;
+	}
+}
+
+function run(ctx: Ctx, root: object): string {
+	const first = enterObject(ctx, root, 0);
+	if (first !== null) return first;
+	const frames = ctx.frames;
+	let top = 0;
+	for (;;) {
+		const f = frames[top]!;
+		if (f.i < f.n) {
+			let h: string | null;
+			switch (f.kind) {
+				case F_BODY:
+					// Plain property access on purpose: getters run (and may throw, see toIndigestible).
+					h = enter(ctx, (f.obj as Record<string, unknown>)[f.names[f.i]!], top + 1);
+					break;
+				case F_ARRAY:
+					h = enter(ctx, (f.obj as unknown[])[f.i], top + 1);
+					break;
+				case F_MAP_VALUES:
+					h = enter(ctx, f.values[f.order[f.i]!], top + 1);
+					break;
+				default:
+					h = enter(ctx, f.items[f.i], top + 1);
+					break;
+			}
+			if (h === null) top++;
+			else accept(f, h);
+			continue;
+		}
+		const h = finish(f);
+		if (h === null) continue; // the frame moved on to its next phase
+		if (top >= SCAN) ctx.deep.delete(f.obj);
+		if (ctx.visits - f.start >= MEMO_MIN) ctx.memo.set(f.obj, h);
+		release(f);
+		if (top === 0) {
+			ctx.top = -1;
+			return h;
+		}
+		ctx.top = --top;
+		accept(frames[top]!, h);
+	}
+}
+
+/** Folds a child's digest into its parent's encoding. */
+function accept(f: Frame, h: string): void {
+	switch (f.kind) {
+		case F_BODY:
+			f.s += txt(f.names[f.i]!) + '=' + h + ',';
+			break;
+		case F_ARRAY:
+			f.s += h + ',';
+			break;
+		case F_MAP_VALUES:
+			f.pairs[f.i] = f.hexes[f.order[f.i]!]! + ':' + h;
+			break;
+		case F_ONE:
+			f.s += h;
+			break;
+		default:
+			f.hexes[f.i] = h;
+			break;
+	}
+	f.i++;
+	if (f.s.length > CHUNK) {
+		(f.hasher ??= createHash('sha256')).update(f.s);
+		f.s = '';
+	}
+}
+
+/** The frame's digest once all children are in, or null when it has switched to a second phase. */
+function finish(f: Frame): string | null {
+	switch (f.kind) {
+		case F_SET:
+			return joinSorted(f.label, f.hexes);
+		case F_MAP_KEYS: {
+			// Values are visited in key-digest order, not insertion order, so even inside a cycle (where the first
+			// visit fixes an object's digest) a Map's digest does not depend on the order its entries were set.
+			const hexes = f.hexes;
+			const order = Array.from({ length: f.n }, (_, i) => i);
+			order.sort((x, y) => (hexes[x]! < hexes[y]! ? -1 : hexes[x]! > hexes[y]! ? 1 : x - y));
+			f.order = order;
+			f.pairs = new Array<string>(f.n);
+			f.kind = F_MAP_VALUES;
+			f.i = 0;
+			return null;
+		}
+		case F_MAP_VALUES:
+			return joinSorted(f.label, f.pairs);
+		case F_ERROR_HEAD: {
+			const names = Object.keys(f.obj);
+			names.sort();
+			f.s = f.label + f.hexes[0]! + ',' + f.hexes[1]! + ',';
+			f.names = names;
+			f.n = names.length;
+			f.i = 0;
+			f.kind = F_BODY;
+			return null;
+		}
+		default:
+			return f.hasher === undefined ? sha(f.s) : f.hasher.update(f.s).digest('hex');
+	}
+}
+
+function joinSorted(prefix: string, parts: string[]): string {
+	parts.sort();
+	let s = prefix;
+	let hasher: Hash | undefined;
+	for (let i = 0; i < parts.length; i++) {
+		s += parts[i]! + ',';
+		if (s.length > CHUNK) {
+			(hasher ??= createHash('sha256')).update(s);
+			s = '';
+		}
+	}
+	return hasher === undefined ? sha(s) : hasher.update(s).digest('hex');
+}
+
+/** Opens a frame at `depth`. Callers do everything that can throw first, so an error's path stays the parent's. */
+function push(ctx: Ctx, depth: number, kind: number, obj: object, n: number, s: string): Frame {
+	if (depth >= MAX_DEPTH) throw tooDeepRefusal;
+	let f = ctx.frames[depth];
+	if (f === undefined) {
+		f = new Frame();
+		ctx.frames[depth] = f;
+	}
+	f.kind = kind;
+	f.obj = obj;
+	f.i = 0;
+	f.n = n;
+	f.s = s;
+	f.hasher = undefined;
+	f.start = ctx.visits++;
+	if (depth >= SCAN) ctx.deep.set(obj, depth);
+	ctx.top = depth;
+	return f;
+}
+
+/** Drops the frame's references so a pooled frame does not keep user data alive. */
+function release(f: Frame): void {
+	f.obj = NOTHING;
+	f.s = '';
+	f.hasher = undefined;
+	f.names = NO_STRINGS;
+	f.items = NO_ITEMS;
+	f.values = NO_ITEMS;
+	f.hexes = NO_STRINGS;
+	f.pairs = NO_STRINGS;
+	f.order = NO_NUMBERS;
+}
+
+/** The digest of `v` if it needs no frame, else null after opening a frame for it at `depth`. */
+function enter(ctx: Ctx, v: unknown, depth: number): string | null {
+	switch (typeof v) {
+		case 'number':
+			return digestNumber(v);
+		case 'string':
+			return digestString(v);
+		case 'boolean':
+			return v ? H_TRUE : H_FALSE;
+		case 'undefined':
+			return H_UNDEFINED;
+		case 'bigint':
+			return sha('b:' + v.toString());
+		case 'symbol':
+			throw symbolRefusal;
+		default:
+			if (v === null) return H_NULL;
+			return enterObject(ctx, v as object, depth);
+	}
+}
+
+const ObjectProto = Object.prototype;
+const ArrayProto = Array.prototype;
+const objectToString = Object.prototype.toString;
+const getPrototypeOf = Object.getPrototypeOf;
+const typedArrayProto: object = getPrototypeOf(Int8Array.prototype);
+/** Intrinsic getters: they read internal slots, so subclasses and other realms cannot fake the answers. */
+const typedArrayTag = Object.getOwnPropertyDescriptor(typedArrayProto, Symbol.toStringTag)!.get as (
+	this: unknown,
+) => string | undefined;
+const typedArrayLength = Object.getOwnPropertyDescriptor(typedArrayProto, 'length')!.get as (this: unknown) => number;
+const dataViewByteLength = Object.getOwnPropertyDescriptor(DataView.prototype, 'byteLength')!.get as (
+	this: unknown,
+) => number;
+const IteratorProto: object = getPrototypeOf(getPrototypeOf([][Symbol.iterator]()));
+const AsyncIteratorProto: object = getPrototypeOf(getPrototypeOf((async function* () {})()));
+
+function enterObject(ctx: Ctx, v: object, depth: number): string | null {
+	const memo = ctx.memo.get(v);
+	if (memo !== undefined) return memo;
+	// Meeting an open ancestor again is a cycle: it digests as its distance, which is deterministic.
+	const frames = ctx.frames;
+	const scan = depth < SCAN ? depth : SCAN;
+	for (let d = 0; d < scan; d++) if (frames[d]!.obj === v) return sha('cyc:' + (depth - d));
+	if (depth > SCAN) {
+		const d = ctx.deep.get(v);
+		if (d !== undefined) return sha('cyc:' + (depth - d));
+	}
+	if ((v as Branded)[DIGEST_BRAND] === true) return brandedHex(v as Branded);
+
+	for (let i = 0; i < hooks.length; i++) {
+		const hook = hooks[i]!;
+		if (v instanceof hook.cls) {
+			const who = `the digest hook for ${hook.cls.name || 'an anonymous class'}`;
+			return custom(ctx, v, depth, callUser(() => hook.fn(v as never), who), `<digest hook for ${hook.cls.name}>`);
+		}
+	}
+	const method = (v as { [digestSymbol]?: unknown })[digestSymbol];
+	if (typeof method === 'function') {
+		const who = `the [Symbol.for('fleche.digest')]() method of ${className(v) || 'an object'}`;
+		return custom(ctx, v, depth, callUser(() => method.call(v), who), "[Symbol.for('fleche.digest')]()");
+	}
+	if (typeof v === 'function') throw functionRefusal(v);
+
+	const proto: object | null = getPrototypeOf(v);
+	if (proto === ObjectProto || proto === null) return pushBody(ctx, v, depth, 'o:');
+	if (Array.isArray(v)) {
+		// Read the length before opening the frame: on a Proxy it can throw.
+		const n = v.length;
+		push(ctx, depth, F_ARRAY, v, n, proto === ArrayProto ? 'a:' : 'a' + sub(proto, 'Array') + ':');
+		return null;
+	}
+	if (ArrayBuffer.isView(v)) {
+		const h = digestView(v, proto);
+		if (v.byteLength >= MEMO_BYTES) ctx.memo.set(v, h);
+		return h;
+	}
+
+	switch (objectToString.call(v)) {
+		case '[object Map]':
+			if (v instanceof Map || nodeTypes.isMap(v)) return pushMap(ctx, v as Map<unknown, unknown>, depth, proto);
+			break;
+		case '[object Set]':
+			if (v instanceof Set || nodeTypes.isSet(v)) return pushSet(ctx, v as Set<unknown>, depth, proto);
+			break;
+		case '[object Date]':
+			// The intrinsic getTime throws on a fake Date; an invalid date gives NaN, distinct from every valid one.
+			return sha('d' + sub(proto, 'Date') + ':' + Date.prototype.getTime.call(v));
+		case '[object RegExp]': {
+			const re = v as RegExp;
+			return sha('r' + sub(proto, 'RegExp') + ':' + txt(String(re.source)) + String(re.flags));
+		}
+		case '[object Error]':
+			return pushError(ctx, v as Error, depth, proto);
+		case '[object ArrayBuffer]':
+			if (nodeTypes.isArrayBuffer(v)) {
+				return sha('AB:' + v.byteLength + ':' + hash('sha256', new Uint8Array(v), 'hex'));
+			}
+			break;
+		case '[object SharedArrayBuffer]':
+			if (nodeTypes.isSharedArrayBuffer(v)) {
+				return sha('SAB:' + v.byteLength + ':' + hash('sha256', new Uint8Array(v), 'hex'));
+			}
+			break;
+		case '[object URL]':
+			if (v instanceof URL) return sha('U:' + txt(v.href));
+			break;
+		case '[object URLSearchParams]':
+			if (v instanceof URLSearchParams) return sha('Q:' + txt(v.toString()));
+			break;
+		case '[object Number]':
+		case '[object String]':
+		case '[object Boolean]':
+		case '[object BigInt]':
+		case '[object Symbol]':
+			if (nodeTypes.isBoxedPrimitive(v)) return digestBoxed(v);
+			break;
+		default:
+			break;
+	}
+	const tag = objectToString.call(v).slice(8, -1);
+	if (Object.hasOwn(INDIGESTIBLE, tag)) throw builtinRefusal(article(tag), INDIGESTIBLE[tag]!);
+	if (IteratorProto.isPrototypeOf(v) || AsyncIteratorProto.isPrototypeOf(v)) {
+		throw builtinRefusal('an iterator', INDIGESTIBLE['Iterator']!);
+	}
+	const name = proto === null ? '' : protoName(proto);
+	// A plain object from another realm (a vm context) has that realm's Object.prototype but is still plain.
+	if (name === 'Object' && getPrototypeOf(proto) === null) return pushBody(ctx, v, depth, 'o:');
+	return pushBody(ctx, v, depth, 'i:' + txt(name) + '|');
+}
+
+function pushBody(ctx: Ctx, o: object, depth: number, prefix: string): null {
+	const names = Object.keys(o);
+	names.sort();
+	push(ctx, depth, F_BODY, o, names.length, prefix).names = names;
+	return null;
+}
+
+function pushMap(ctx: Ctx, m: Map<unknown, unknown>, depth: number, proto: object | null): null {
+	// Snapshot first: a getter reached while digesting could otherwise mutate the Map under the iteration.
+	const keys: unknown[] = [];
+	const values: unknown[] = [];
+	for (const [k, val] of Map.prototype.entries.call(m)) {
+		keys.push(k);
+		values.push(val);
+	}
+	const f = push(ctx, depth, F_MAP_KEYS, m, keys.length, '');
+	f.items = keys;
+	f.values = values;
+	f.hexes = new Array<string>(keys.length);
+	f.label = 'M' + sub(proto, 'Map') + ':';
+	return null;
+}
+
+function pushSet(ctx: Ctx, set: Set<unknown>, depth: number, proto: object | null): null {
+	const items = Array.from(Set.prototype.values.call(set));
+	const f = push(ctx, depth, F_SET, set, items.length, '');
+	f.items = items;
+	f.hexes = new Array<string>(items.length);
+	f.label = 'S' + sub(proto, 'Set') + ':';
+	return null;
+}
+
+function pushError(ctx: Ctx, e: Error, depth: number, proto: object | null): null {
+	const items = [e.name, e.message];
+	const f = push(ctx, depth, F_ERROR_HEAD, e, 2, '');
+	f.items = items;
+	f.hexes = new Array<string>(2);
+	f.label = 'E:' + txt(proto === null ? '' : protoName(proto)) + '|';
+	return null;
+}
+
+/** A hook's or [digestSymbol]()'s result: a digest verbatim, else digested in turn under the class-name salt. */
+function custom(ctx: Ctx, v: object, depth: number, r: unknown, segment: string): string | null {
+	if (Digest.is(r)) return brandedHex(r as Branded);
+	if (typeof r === 'string' && r.length === 64 && HEX64.test(r)) return r;
+	const f = push(ctx, depth, F_ONE, v, 1, 'h:' + txt(className(v)) + '|');
+	f.items = [r];
+	f.label = segment;
+	return null;
+}
+
+function callUser(call: () => unknown, who: string): unknown {
+	try {
+		return call();
+	} catch (err) {
+		throw new Refusal((path) => {
+			if (Indigestible.is(err)) {
+				return new Indigestible(path + err.path, `${err.message} (inside ${who}${at(path)})`, { cause: err });
+			}
+			return new Indigestible(path, `Cannot digest the value${at(path)}: ${who} threw ${describeError(err)}`, {
+				cause: err,
+			});
+		});
+	}
+}
+
+function brandedHex(v: Branded): string {
+	const hex = v.hex;
+	if (typeof hex === 'string') {
+		if (LOWER_HEX_1_64.test(hex)) return hex;
+		if (HEX_1_64.test(hex)) return hex.toLowerCase();
+	}
+	throw builtinRefusal('a malformed Digest', 'its hex is not 1 to 64 hex characters');
+}
+
+function digestBoxed(v: object): string {
+	let prim: unknown;
+	if (nodeTypes.isNumberObject(v)) prim = Number.prototype.valueOf.call(v);
+	else if (nodeTypes.isStringObject(v)) prim = String.prototype.valueOf.call(v);
+	else if (nodeTypes.isBooleanObject(v)) prim = Boolean.prototype.valueOf.call(v);
+	else if (nodeTypes.isBigIntObject(v)) prim = BigInt.prototype.valueOf.call(v);
+	else throw symbolRefusal; // the only other boxed primitive
+	return sha('X:' + digest(prim));
+}
+
+function digestView(v: ArrayBufferView, proto: object | null): string {
+	// crypto.hash reads exactly the view's bytes (byteOffset/byteLength) in place: no copy, full hashing speed.
+	const bytes = hash('sha256', v as NodeJS.TypedArray | DataView, 'hex');
+	const elementType = typedArrayTag.call(v);
+	if (elementType === undefined) {
+		return sha('V' + sub(proto, 'DataView') + ':' + dataViewByteLength.call(v) + ':' + bytes);
+	}
+	const length = typedArrayLength.call(v);
+	const name = proto === null ? '' : protoName(proto);
+	if (name === elementType) return sha('T:' + elementType + ':' + length + ':' + bytes);
+	if (name === 'Buffer' && Buffer.isBuffer(v)) return sha('B:' + length + ':' + bytes);
+	return sha('T~' + txt(name) + elementType + ':' + length + ':' + bytes);
+}
+
+/** '' for the built-in itself (or its twin from another realm), else `~<txt(class)>` so subclasses differ. */
+function sub(proto: object | null, base: string): string {
+	const name = proto === null ? '' : protoName(proto);
+	return name === base ? '' : '~' + txt(name);
+}
+
+function protoName(proto: object): string {
+	const ctor = (proto as { constructor?: unknown }).constructor;
+	if (typeof ctor !== 'function') return '';
+	const name = (ctor as { name?: unknown }).name;
+	return typeof name === 'string' ? name : '';
+}
+
+function className(v: object): string {
+	const proto: object | null = getPrototypeOf(v);
+	return proto === null ? '' : protoName(proto);
+}
+
+/** Built-ins whose content cannot be read synchronously or without side effects, with the advice to give. */
+const INDIGESTIBLE: Readonly<Record<string, string>> = {
+	Promise: 'await it first and pass the result',
+	WeakMap: 'its entries cannot be enumerated',
+	WeakSet: 'its entries cannot be enumerated',
+	WeakRef: 'its target can vanish at any time',
+	FinalizationRegistry: 'its entries cannot be enumerated',
+	Generator: 'reading it would consume it; pass an array instead',
+	AsyncGenerator: 'reading it would consume it; pass an array instead',
+	Iterator: 'reading it would consume it; pass an array instead',
+	'Array Iterator': 'reading it would consume it; pass an array instead',
+	'String Iterator': 'reading it would consume it; pass an array instead',
+	'Map Iterator': 'reading it would consume it; pass an array instead',
+	'Set Iterator': 'reading it would consume it; pass an array instead',
+	'RegExp String Iterator': 'reading it would consume it; pass an array instead',
+	Blob: 'its bytes are only readable asynchronously; pass await blob.arrayBuffer() instead',
+	File: 'its bytes are only readable asynchronously; pass await file.arrayBuffer() instead',
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const MAX_PATH_SEGMENTS = 40;
+
+function at(path: string): string {
+	return path === '' ? '' : ` at ${path}`;
+}
+
+const symbolRefusal = new Refusal(
+	(path) =>
+		new Indigestible(path, `Cannot digest a symbol${at(path)}: symbols have no content that is stable across processes`),
+);
+
+const tooDeepRefusal = new Refusal(
+	(path) =>
+		new Indigestible(
+			path,
+			`Cannot digest a value nested more than ${MAX_DEPTH} levels deep${at(path)} (an endlessly generated ` +
+				`structure?); give the outer object a [Symbol.for('fleche.digest')]() method`,
+		),
+);
+
+function builtinRefusal(what: string, why: string): Refusal {
+	return new Refusal(
+		(path) => new Indigestible(path, `Cannot digest ${what}${at(path)}: ${why}, or register a digest with addHook()`),
+	);
+}
+
+function functionRefusal(fn: object): Refusal {
+	let what = 'a function';
+	try {
+		const name = (fn as { name?: unknown }).name;
+		const isClass = /^class\b/.test(Function.prototype.toString.call(fn));
+		what = (isClass ? 'a class' : 'a function') + (typeof name === 'string' && name !== '' ? ` (${name})` : '');
+	} catch {
+		// A Proxy around a function can refuse both; the generic wording is still right.
+	}
+	return new Refusal(
+		(path) =>
+			new Indigestible(
+				path,
+				`Cannot digest ${what}${at(path)}: pass a fleche function or give it a [Symbol.for('fleche.digest')]() method`,
+			),
+	);
+}
+
+/** The one place errors become Indigestible: refusals get their path, foreign errors (getters, traps) are wrapped. */
+function toIndigestible(ctx: Ctx, err: unknown): Indigestible {
+	let path = '';
+	try {
+		path = pathOf(ctx);
+	} catch {
+		// A path is a courtesy; never let building it replace the real error.
+	}
+	for (let d = 0; d <= ctx.top; d++) release(ctx.frames[d]!);
+	if (err instanceof Refusal) return err.make(path);
+	if (Indigestible.is(err)) return err;
+	return new Indigestible(path, `Cannot digest the value${at(path)}: reading it threw ${describeError(err)}`, {
+		cause: err,
+	});
+}
+
+/** Path of the value being worked on: each open frame's current step (long paths keep their two ends). */
+function pathOf(ctx: Ctx): string {
+	const n = ctx.top + 1;
+	const parts: string[] = [];
+	if (n <= MAX_PATH_SEGMENTS) {
+		for (let d = 0; d < n; d++) parts.push(segmentOf(ctx.frames[d]!));
+	} else {
+		for (let d = 0; d < 20; d++) parts.push(segmentOf(ctx.frames[d]!));
+		parts.push(`…(${n - 30} more)…`);
+		for (let d = n - 10; d < n; d++) parts.push(segmentOf(ctx.frames[d]!));
+	}
+	return parts.join('');
+}
+
+function segmentOf(f: Frame): string {
+	const i = f.i;
+	if (i >= f.n) return '';
+	switch (f.kind) {
+		case F_BODY: {
+			const k = f.names[i]!;
+			return IDENTIFIER.test(k) ? '.' + k : '[' + JSON.stringify(k) + ']';
+		}
+		case F_ARRAY:
+			return `[${i}]`;
+		case F_SET:
+			return `.values()[${i}]`;
+		case F_MAP_KEYS:
+			return `.keys()[${i}]`;
+		case F_MAP_VALUES: {
+			const j = f.order[i]!;
+			const k = f.items[j];
+			return isPrimitive(k) ? `.get(${reprPrimitive(k)})` : `.get(<key #${j}>)`;
+		}
+		case F_ERROR_HEAD:
+			return i === 0 ? '.name' : '.message';
+		default:
+			return f.label;
+	}
+}
+
+function isPrimitive(x: unknown): boolean {
+	return x === null || (typeof x !== 'object' && typeof x !== 'function');
+}
+
+function reprPrimitive(k: unknown): string {
+	switch (typeof k) {
+		case 'string':
+			return JSON.stringify(k);
+		case 'bigint':
+			return String(k) + 'n';
+		case 'number':
+			return Object.is(k, -0) ? '-0' : String(k);
+		default:
+			return String(k);
+	}
+}
+
+function describeError(err: unknown): string {
+	try {
+		if (err instanceof Error) return `${err.name}: ${err.message}`;
+		return String(err);
+	} catch {
+		return 'an unprintable value';
+	}
+}
+
+function describeForError(x: unknown): string {
+	try {
+		return typeof x === 'string' ? JSON.stringify(x) : typeof x;
+	} catch {
+		return typeof x;
+	}
+}
+
+function article(tag: string): string {
+	return (/^[AEIOU]/.test(tag) ? 'an ' : 'a ') + tag;
+}
