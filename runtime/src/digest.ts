@@ -208,12 +208,18 @@ export function removeHook(Class: abstract new (...args: never[]) => unknown): b
  * per element than 1 MiB).
  */
 const CHUNK = 1 << 16;
-/** The primitive caches are cleared wholesale when full: cheaper than LRU bookkeeping on a ~300 ns hash. */
-const CACHE_MAX = 4096;
+/**
+ * Digests of recently seen numbers and short strings, in direct-mapped tables (a slot is simply overwritten on a
+ * collision). A Map with eviction was measured 2.5x slower than no cache on a stream of distinct values; this costs
+ * a few ns on a miss and turns a repeated value (a cache hit calling `f(42)` again) into ~10 ns instead of a hash.
+ */
+const SLOTS = 4096; // a power of two: slot indexes are the top 12 bits of a 32-bit mix
+const SLOT_SHIFT = 20;
 const SHORT_STRING = 64;
-
-const numCache = new Map<number, string>();
-const strCache = new Map<string, string>();
+const numKeys = new Float64Array(SLOTS).fill(NaN); // NaN never equals anything, so empty slots never hit
+const numValues: string[] = new Array<string>(SLOTS).fill('');
+const strKeys: (string | undefined)[] = new Array<string | undefined>(SLOTS).fill(undefined);
+const strValues: string[] = new Array<string>(SLOTS).fill('');
 
 function sha(text: string): string {
 	return hash('sha256', text, 'hex');
@@ -235,14 +241,14 @@ function txt(s: string): string {
 }
 
 function digestNumber(v: number): string {
-	// Map keys use SameValueZero, which merges 0 and -0, so zeros bypass the cache.
+	// === cannot tell 0 from -0, so zeros bypass the cache.
 	if (v === 0) return Object.is(v, -0) ? H_NEG_ZERO : H_ZERO;
-	let h = numCache.get(v);
-	if (h === undefined) {
-		h = sha('n:' + String(v));
-		if (numCache.size >= CACHE_MAX) numCache.clear();
-		numCache.set(v, h);
-	}
+	// Mixes the integer part with 32 bits of fraction, so 0.1, 0.2, … spread over the table too.
+	const slot = Math.imul((v | 0) ^ ((v * 4294967296) | 0), 0x9e3779b1) >>> SLOT_SHIFT;
+	if (numKeys[slot] === v) return numValues[slot]!;
+	const h = sha('n:' + String(v));
+	numKeys[slot] = v;
+	numValues[slot] = h;
 	return h;
 }
 
@@ -251,13 +257,21 @@ function hashString(v: string): string {
 }
 
 function digestString(v: string): string {
-	if (v.length > SHORT_STRING) return hashString(v);
-	let h = strCache.get(v);
-	if (h === undefined) {
-		h = hashString(v);
-		if (strCache.size >= CACHE_MAX) strCache.clear();
-		strCache.set(v, h);
+	const n = v.length;
+	if (n > SHORT_STRING) return hashString(v);
+	// A few characters, not all: the slot only has to spread typical keys ('item17', 'red', …), not be unique.
+	let x = Math.imul(n, 0x9e3779b1);
+	if (n !== 0) {
+		x = Math.imul(x ^ v.charCodeAt(0), 0x01000193);
+		x = Math.imul(x ^ v.charCodeAt(n - 1), 0x01000193);
+		x = Math.imul(x ^ v.charCodeAt(n >> 1), 0x01000193);
+		if (n > 2) x = Math.imul(x ^ v.charCodeAt(n - 2) ^ (v.charCodeAt(n - 3) << 16), 0x01000193);
 	}
+	const slot = Math.imul(x, 0x9e3779b1) >>> SLOT_SHIFT;
+	if (strKeys[slot] === v) return strValues[slot]!;
+	const h = hashString(v);
+	strKeys[slot] = v;
+	strValues[slot] = h;
 	return h;
 }
 

@@ -1,5 +1,15 @@
 // reference §1.1: the public API of the `fleche` package.
-export { fleche, isFleche, type Fleche, type FlecheHelpers, type FlecheDecorator, type MetadataFilter } from './wrapper.js';
+export {
+	fleche,
+	isFleche,
+	findFleche,
+	listFleche,
+	type Fleche,
+	type FlecheHelpers,
+	type FlecheDecorator,
+	type FlecheLocation,
+	type MetadataFilter,
+} from './wrapper.js';
 export type { FlecheOptions } from './options.js';
 export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions } from './state.js';
 export { BoundWrapper, bind, type Bound, type BoundState } from './bound.js';
@@ -10,7 +20,16 @@ export { QueryIterator, type QueryFilter, type CallKey, type TableRow, type Tabl
 export { BaseCache, type Hit, type PendingCall, type PreparedCall, type CacheConfig, type TransferOptions } from './caches/base.js';
 export { Cache } from './caches/cache.js';
 export { CacheWrapper, RefreshingCache } from './caches/wrapper.js';
-export { cacheByName, defaultRoot, fileCache } from './config.js';
+export {
+	cacheByName,
+	cacheFromConfig,
+	defaultRoot,
+	fileCache,
+	registerStorage,
+	registerCacheType,
+	type StorageFactory,
+	type CacheFactory,
+} from './config.js';
 export { Runtime, Environment, Git, Tags, type MetaData, type MetaDataConfig, type MetaCall } from './metadata.js';
 export type { ValueStorage, CallStorage, KeyManagement, StorageConfig } from './storage/base.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';

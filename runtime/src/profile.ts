@@ -112,7 +112,10 @@ export function readParams(fn: (...args: never[]) => unknown): Param[] | undefin
 
 /** Where `fleche()` was called from, mapped through source maps when the process has them. */
 export interface CallSite {
+	/** The source file (source-mapped when possible): what identity and the editor use. */
 	readonly file: string;
+	/** The file the process actually loaded (compiled JavaScript): what a worker or rerun imports. */
+	readonly loadedFile: string;
 	/** 1-based. */
 	readonly line: number;
 	/** 1-based. */
@@ -159,12 +162,12 @@ export function callerSite(skip: (...args: never[]) => unknown): CallSite | unde
 			if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
 				let source = entry.originalSource;
 				if (!source.startsWith('file:') && !isAbsolute(source)) source = join(dirname(file), source);
-				return { file: toPath(source), line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+				return { file: toPath(source), loadedFile: file, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
 			}
 		} catch {
 			// no usable source map: fall back to the raw position
 		}
-		return { file, line, column };
+		return { file, loadedFile: file, line, column };
 	}
 	return undefined;
 }

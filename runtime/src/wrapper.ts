@@ -1,5 +1,6 @@
 // reference §1.3, §1.4, §3.3: fleche(fn, options) — the cached call, its helpers and Promise pass-through.
 import { hash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { identityPrefix, type Call, type FunctionIdentity, type Json, type Metadata } from './call.js';
 import type { BaseCache, PreparedCall } from './caches/base.js';
 import { RefreshingCache } from './caches/wrapper.js';
@@ -27,6 +28,8 @@ export interface FlecheHelpers<F extends AnyFn> {
 	readonly params: readonly string[];
 	/** The original, uncached function. */
 	readonly fn: F;
+	/** Where `fleche()` was called, when it could be found. */
+	readonly location: FlecheLocation | undefined;
 	/** The call these arguments make, with live values; nothing runs. */
 	call(...args: Parameters<F>): Call;
 	/** The lookup key of a call with these arguments. */
@@ -46,6 +49,16 @@ export interface FlecheHelpers<F extends AnyFn> {
 	evict(...args: Parameters<F>): boolean;
 	/** This function with these leading arguments, bound to the active cache and metadata. */
 	bind<A extends readonly unknown[]>(...args: A): Bound<F, A>;
+}
+
+/** Where a cached function was defined. */
+export interface FlecheLocation {
+	/** The source file (source-mapped to `.ts` when the process has source maps), absolute. */
+	readonly source: string;
+	/** The file the process loaded (compiled JavaScript), absolute: what a worker or a rerun imports. */
+	readonly loaded: string;
+	/** 1-based line of the `fleche(...)` call in `source`. */
+	readonly line: number;
 }
 
 /** A cached function: the same signature as `F`, plus its helpers on `.fleche`. */
@@ -212,6 +225,7 @@ class Wrapped<F extends AnyFn> {
 		}
 		if (hit !== undefined) {
 			if (isDebug()) log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${k.key}`);
+			c.noteHit(hit.record);
 			return this.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
 		}
 		const pending = this.inFlight.get(c)?.get(k.key);
@@ -241,6 +255,7 @@ class Wrapped<F extends AnyFn> {
 			warn('FLECHE_REJECTED', `Cache rejected save: ${profile.identity.name} runs uncached (${(err as Error).message})`, { fn: profile.label, cause: err });
 		}
 		let result: unknown;
+		const started = performance.now();
 		try {
 			result = this.fn.apply(thisArg, args);
 		} catch (err) {
@@ -248,7 +263,7 @@ class Wrapped<F extends AnyFn> {
 			throw err;
 		}
 		if (!isThenable(result)) {
-			this.finish(c, profile, k.key, prepared, view, sources, metadata, result, false);
+			this.finish(c, profile, k.key, prepared, view, sources, metadata, result, false, started);
 			return result;
 		}
 		let map = this.inFlight.get(c);
@@ -261,7 +276,7 @@ class Wrapped<F extends AnyFn> {
 		result.then(
 			(value) => {
 				done();
-				this.finish(c, profile, k.key, prepared, view, sources, metadata, value, true);
+				this.finish(c, profile, k.key, prepared, view, sources, metadata, value, true, started);
 			},
 			() => {
 				done();
@@ -281,7 +296,9 @@ class Wrapped<F extends AnyFn> {
 		metadata: Metadata,
 		result: unknown,
 		async: boolean,
+		started: number,
 	): void {
+		const seconds = (performance.now() - started) / 1000;
 		try {
 			if (result === undefined) {
 				prepared?.abandon();
@@ -308,7 +325,8 @@ class Wrapped<F extends AnyFn> {
 					warnOnce(`meta-post:${m.name}`, 'FLECHE_METADATA_FAILED', `Metadata '${m.name}' failed: ${(err as Error).message}`, { cause: err });
 				}
 			}
-			prepared.commit(result, metadata, { async });
+			const record = prepared.commit(result, metadata, { async });
+			c.noteMiss(record, seconds);
 			if (isDebug()) log('debug', 'FLECHE_SAVE', `Saving result for ${profile.label} with key ${key}`);
 		} catch (err) {
 			// Whatever goes wrong while saving, the caller still gets its result.
@@ -363,7 +381,7 @@ function checkParamOptions(params: readonly Param[], options: ResolvedOptions, l
 	}
 }
 
-function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F): FlecheHelpers<F> {
+function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite | undefined): FlecheHelpers<F> {
 	const keyOf = (args: unknown[]) => {
 		const c = activeCache();
 		const profile = w.profile(undefined);
@@ -378,6 +396,7 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F): FlecheHelpers<
 			return profile0().params.map((p) => p.name);
 		},
 		fn: w.fn,
+		location: site && { source: site.file, loaded: site.loadedFile, line: site.line },
 		call: (...args: Parameters<F>) => {
 			const k = keyOf(args);
 			return { ...k.profile.identity, arguments: recordOf(k.names, k.values) };
@@ -438,11 +457,42 @@ function wrapFunction<F extends AnyFn>(fn: F, options: ResolvedOptions, site: Ca
 	const wrapped = function (this: unknown, ...args: unknown[]) {
 		return w.call(this, args);
 	} as unknown as F;
-	return decorate(wrapped, w, fn, profile.identity.name);
+	const result = decorate(wrapped, w, fn, profile.identity.name, site);
+	register(profile.identity, result);
+	return result;
 }
 
-function decorate<F extends AnyFn>(wrapped: F, w: Wrapped<F>, fn: F, name: string): Fleche<F> {
-	const helpers = makeHelpers(w, wrapped);
+const registryKey = Symbol.for('fleche.registry');
+
+function registry(): Map<string, Fleche<AnyFn>> {
+	const g = globalThis as { [registryKey]?: Map<string, Fleche<AnyFn>> };
+	return (g[registryKey] ??= new Map<string, Fleche<AnyFn>>());
+}
+
+function register(identity: FunctionIdentity, f: Fleche<AnyFn>): void {
+	registry().set(`${identity.module ?? ''}\0${identity.name}`, f);
+}
+
+/**
+ * The cached function with this identity among those created in this process so far (the last one created wins),
+ * or `undefined`. Workers and reruns import a module and then find its functions this way.
+ * @example
+ * ```ts
+ * await import(file);
+ * const f = findFleche('src/math.ts', 'add');
+ * ```
+ */
+export function findFleche(module: string | null, name: string): Fleche<AnyFn> | undefined {
+	return registry().get(`${module ?? ''}\0${name}`);
+}
+
+/** Every cached function created in this process, by identity. */
+export function listFleche(): Fleche<AnyFn>[] {
+	return [...registry().values()];
+}
+
+function decorate<F extends AnyFn>(wrapped: F, w: Wrapped<F>, fn: F, name: string, site: CallSite | undefined): Fleche<F> {
+	const helpers = makeHelpers(w, wrapped, site);
 	Object.defineProperty(wrapped, 'name', { value: name });
 	Object.defineProperty(wrapped, 'length', { value: fn.length });
 	Object.defineProperty(wrapped, 'fleche', { value: helpers, enumerable: false });

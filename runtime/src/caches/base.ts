@@ -34,8 +34,8 @@ export interface PendingCall {
  */
 export interface PreparedCall {
 	readonly key: string;
-	/** Stores the result and the call record; returns the result's digest. Throws `Rejected` when refused. */
-	commit(result: unknown, metadata: Metadata, options?: { async?: boolean }): string;
+	/** Stores the result and the call record; returns the record. Throws `Rejected` when refused. */
+	commit(result: unknown, metadata: Metadata, options?: { async?: boolean }): CallRecord;
 	/** Gives up: nothing is recorded. Idempotent. */
 	abandon(): void;
 }
@@ -82,6 +82,20 @@ export abstract class BaseCache {
 	abstract keys(): Iterable<string>;
 	/** Plain-data description from which the same store can be opened elsewhere. */
 	abstract toConfig(): CacheConfig;
+
+	/**
+	 * Statistics hook: a cached function hit `record`. Persistent caches count hits in memory and flush them in
+	 * batches; a hit must never wait for a disk write. @internal
+	 */
+	noteHit(record: CallRecord): void {
+		void record;
+	}
+
+	/** Statistics hook: a miss was computed in `seconds` and stored as `record`. @internal */
+	noteMiss(record: CallRecord, seconds: number): void {
+		void record;
+		void seconds;
+	}
 
 	/**
 	 * The call under a key or key prefix, as a {@link LazyCall} that loads argument values and the result on access.

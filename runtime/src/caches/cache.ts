@@ -175,7 +175,7 @@ class Prepared implements PreparedCall {
 		return this.call.key;
 	}
 
-	commit(result: unknown, metadata: Metadata, options?: { async?: boolean }): string {
+	commit(result: unknown, metadata: Metadata, options?: { async?: boolean }): CallRecord {
 		if (this.state !== 'open') throw new Error(`PreparedCall ${this.call.key} was already ${this.state}`);
 		this.state = 'committed';
 		let resultKey: string;
@@ -197,7 +197,7 @@ class Prepared implements PreparedCall {
 			...(options?.async ? { async: true } : {}),
 		};
 		this.cache.saveRecord(record);
-		return resultKey;
+		return record;
 	}
 
 	abandon(): void {

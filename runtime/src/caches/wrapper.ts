@@ -47,6 +47,12 @@ export abstract class CacheWrapper extends BaseCache {
 	toConfig(): CacheConfig {
 		return this.inner.toConfig();
 	}
+	override noteHit(record: CallRecord): void {
+		this.inner.noteHit(record);
+	}
+	override noteMiss(record: CallRecord, seconds: number): void {
+		this.inner.noteMiss(record, seconds);
+	}
 }
 
 /**
