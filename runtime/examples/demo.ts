@@ -26,7 +26,7 @@ async function timed<T>(label: string, hit: boolean, run: () => T | Promise<T>):
 	const value = await run();
 	const ms = performance.now() - t0;
 	const shown = typeof value === 'string' ? `${value.slice(0, 16)}…` : String(value);
-	console.log(`  ${hit ? 'hit ' : 'miss'}  ${label.padEnd(34)} = ${shown.padEnd(18)} ${ms.toFixed(ms < 1 ? 3 : 1).padStart(9)} ms`);
+	console.log(`  ${hit ? 'hit ' : 'miss'}  ${label.padEnd(42)} = ${shown.padEnd(18)} ${ms.toFixed(ms < 1 ? 3 : 1).padStart(9)} ms`);
 	return value;
 }
 
