@@ -59,6 +59,12 @@ export default defineConfig(
 	},
 
 	{
+		// Tests and benchmarks wrap `async` functions that never await on purpose: they are the subjects.
+		files: ['test/**/*.ts'],
+		rules: { '@typescript-eslint/require-await': 'off' },
+	},
+
+	{
 		files: ['runtime/**/*.ts'],
 		rules: {
 			'@typescript-eslint/no-restricted-imports': [

@@ -16,7 +16,7 @@ export const countPrimes = fleche((n: number): number => {
 });
 
 /** Derives a key the slow way (PBKDF2, 300k rounds): the kind of work worth caching across runs. */
-export const deriveKey = fleche(async (password: string, salt: string, rounds = 300_000): Promise<string> => {
+export const deriveKey = fleche(async (password: string, salt: string, rounds: number = 300_000): Promise<string> => {
 	await Promise.resolve();
 	return pbkdf2Sync(password, salt, rounds, 32, 'sha256').toString('hex');
 });

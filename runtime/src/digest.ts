@@ -54,10 +54,10 @@ export { Indigestible } from './errors.js';
  */
 export const digestSymbol: unique symbol = Symbol.for('fleche.digest');
 
-const DIGEST_BRAND = Symbol.for('fleche.Digest');
-const HEX64 = /^[0-9a-f]{64}$/;
-const LOWER_HEX_1_64 = /^[0-9a-f]{1,64}$/;
-const HEX_1_64 = /^[0-9a-fA-F]{1,64}$/;
+const digestBrand = Symbol.for('fleche.Digest');
+const fullHex = /^[0-9a-f]{64}$/;
+const lowerHexPrefix = /^[0-9a-f]{1,64}$/;
+const hexPrefix = /^[0-9a-fA-F]{1,64}$/;
 
 /**
  * True when `s` is a full digest: exactly 64 lowercase hex characters.
@@ -67,7 +67,7 @@ const HEX_1_64 = /^[0-9a-fA-F]{1,64}$/;
  * isHexDigest('ABC');     // false
  */
 export function isHexDigest(s: string): boolean {
-	return typeof s === 'string' && s.length === 64 && HEX64.test(s);
+	return typeof s === 'string' && s.length === 64 && fullHex.test(s);
 }
 
 /**
@@ -91,7 +91,7 @@ export class Digest {
 	 * new Digest('0f'); // Digest(0f)
 	 */
 	constructor(hex: string) {
-		if (typeof hex !== 'string' || !HEX_1_64.test(hex)) {
+		if (typeof hex !== 'string' || !hexPrefix.test(hex)) {
 			throw new TypeError(`A Digest is 1 to 64 hex characters, got ${describeForError(hex)}`);
 		}
 		this.hex = hex.toLowerCase();
@@ -123,17 +123,17 @@ export class Digest {
 	 * Digest.is('ab');    // false
 	 */
 	static is(x: unknown): x is Digest {
-		return typeof x === 'object' && x !== null && (x as Branded)[DIGEST_BRAND] === true;
+		return typeof x === 'object' && x !== null && (x as Branded)[digestBrand] === true;
 	}
 }
 
 interface Branded {
-	[DIGEST_BRAND]?: unknown;
+	[digestBrand]?: unknown;
 	hex?: unknown;
 }
 
 // On the prototype, not a field, so instances stay one property wide; the brand is what `Digest.is` trusts.
-Object.defineProperty(Digest.prototype, DIGEST_BRAND, { value: true });
+Object.defineProperty(Digest.prototype, digestBrand, { value: true });
 Object.defineProperty(Digest.prototype, Symbol.for('nodejs.util.inspect.custom'), {
 	value(this: Digest) {
 		return `Digest(${this.hex})`;
@@ -153,7 +153,7 @@ Object.defineProperty(Digest.prototype, Symbol.for('nodejs.util.inspect.custom')
  */
 export function D(value: unknown): Digest {
 	if (Digest.is(value)) return value;
-	if (typeof value === 'string' && HEX_1_64.test(value)) return new Digest(value);
+	if (typeof value === 'string' && hexPrefix.test(value)) return new Digest(value);
 	return new Digest(digest(value));
 }
 
@@ -181,7 +181,7 @@ export function addHook<T>(Class: abstract new (...args: never[]) => T, fn: (val
 	if (typeof Class !== 'function') throw new TypeError('addHook(Class, fn): Class must be a class or constructor');
 	if (typeof fn !== 'function') throw new TypeError('addHook(Class, fn): fn must be a function');
 	removeHook(Class);
-	hooks.unshift({ cls: Class, fn: fn as (value: never) => unknown });
+	hooks.unshift({ cls: Class, fn });
 }
 
 /**
@@ -207,30 +207,30 @@ export function removeHook(Class: abstract new (...args: never[]) => unknown): b
  * limit, and flattening many short rope strings is much cheaper than one long one (measured: 64 KiB is ~4x faster
  * per element than 1 MiB).
  */
-const CHUNK = 1 << 16;
+const chunkChars = 1 << 16;
 /**
  * Digests of recently seen numbers and short strings, in direct-mapped tables (a slot is simply overwritten on a
  * collision). A Map with eviction was measured 2.5x slower than no cache on a stream of distinct values; this costs
  * a few ns on a miss and turns a repeated value (a cache hit calling `f(42)` again) into ~10 ns instead of a hash.
  */
-const SLOTS = 4096; // a power of two: slot indexes are the top 12 bits of a 32-bit mix
-const SLOT_SHIFT = 20;
-const SHORT_STRING = 64;
-const numKeys = new Float64Array(SLOTS).fill(NaN); // NaN never equals anything, so empty slots never hit
-const numValues: string[] = new Array<string>(SLOTS).fill('');
-const strKeys: (string | undefined)[] = new Array<string | undefined>(SLOTS).fill(undefined);
-const strValues: string[] = new Array<string>(SLOTS).fill('');
+const cacheSlots = 4096; // a power of two: slot indexes are the top 12 bits of a 32-bit mix
+const slotShift = 20;
+const shortString = 64;
+const numKeys = new Float64Array(cacheSlots).fill(NaN); // NaN never equals anything, so empty slots never hit
+const numValues: string[] = new Array<string>(cacheSlots).fill('');
+const strKeys: (string | undefined)[] = new Array<string | undefined>(cacheSlots).fill(undefined);
+const strValues: string[] = new Array<string>(cacheSlots).fill('');
 
 function sha(text: string): string {
 	return hash('sha256', text, 'hex');
 }
 
-const H_TRUE = sha('true');
-const H_FALSE = sha('false');
-const H_NULL = sha('null');
-const H_UNDEFINED = sha('undefined');
-const H_ZERO = sha('n:0');
-const H_NEG_ZERO = sha('n:-0');
+const digestOfTrue = sha('true');
+const digestOfFalse = sha('false');
+const digestOfNull = sha('null');
+const digestOfUndefined = sha('undefined');
+const digestOfZero = sha('n:0');
+const digestOfNegativeZero = sha('n:-0');
 
 // Not in the ES2023 lib typings yet, but present since Node 20 (V8 11.x).
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
@@ -242,9 +242,9 @@ function txt(s: string): string {
 
 function digestNumber(v: number): string {
 	// === cannot tell 0 from -0, so zeros bypass the cache.
-	if (v === 0) return Object.is(v, -0) ? H_NEG_ZERO : H_ZERO;
+	if (v === 0) return Object.is(v, -0) ? digestOfNegativeZero : digestOfZero;
 	// Mixes the integer part with 32 bits of fraction, so 0.1, 0.2, … spread over the table too.
-	const slot = Math.imul((v | 0) ^ ((v * 4294967296) | 0), 0x9e3779b1) >>> SLOT_SHIFT;
+	const slot = Math.imul((v | 0) ^ ((v * 4294967296) | 0), 0x9e3779b1) >>> slotShift;
 	if (numKeys[slot] === v) return numValues[slot]!;
 	const h = sha('n:' + String(v));
 	numKeys[slot] = v;
@@ -258,7 +258,7 @@ function hashString(v: string): string {
 
 function digestString(v: string): string {
 	const n = v.length;
-	if (n > SHORT_STRING) return hashString(v);
+	if (n > shortString) return hashString(v);
 	// A few characters, not all: the slot only has to spread typical keys ('item17', 'red', …), not be unique.
 	let x = Math.imul(n, 0x9e3779b1);
 	if (n !== 0) {
@@ -267,7 +267,7 @@ function digestString(v: string): string {
 		x = Math.imul(x ^ v.charCodeAt(n >> 1), 0x01000193);
 		if (n > 2) x = Math.imul(x ^ v.charCodeAt(n - 2) ^ (v.charCodeAt(n - 3) << 16), 0x01000193);
 	}
-	const slot = Math.imul(x, 0x9e3779b1) >>> SLOT_SHIFT;
+	const slot = Math.imul(x, 0x9e3779b1) >>> slotShift;
 	if (strKeys[slot] === v) return strValues[slot]!;
 	const h = hashString(v);
 	strKeys[slot] = v;
@@ -276,61 +276,61 @@ function digestString(v: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Traversal: an explicit stack of frames rather than recursion, so nesting depth is limited by MAX_DEPTH (and the
-// heap), never by the call stack: a million-deep linked list digests like any other value.
+// Traversal: an explicit stack of frames rather than recursion, so nesting depth is limited by maxDepth, never by
+// the call stack (a recursive version overflowed at ~1,900 levels, depending on the caller's own stack use).
 
 /**
- * Deeper than this is refused: it bounds memory when a getter generates an endless chain of fresh objects, which
- * would otherwise run until the process dies.
+ * Deeper than this is refused with an Indigestible. It bounds time and memory (~40 MB of frames and tables) when a
+ * getter generates an endless chain of fresh objects, which would otherwise run until the process dies.
  */
-const MAX_DEPTH = 1 << 21;
+const maxDepth = 100_000;
 /** Frames kept for reuse between calls; a rare very deep call does not pin its frames forever. */
-const FRAME_POOL = 1024;
+const framePool = 1024;
 /**
  * Ancestors this shallow are found by scanning the open frames, which is cheaper than a Map: inserting an object
  * into a Map makes V8 allocate its identity hash (~300 ns, as much as a SHA-256 of a short string).
  */
-const SCAN = 32;
+const scanDepth = 32;
 /**
  * Only subtrees of at least this many containers are memoized. That still bounds the work on any DAG (or cyclic
- * graph) to about MEMO_MIN times its number of edges, without paying a Map insert for every small object.
+ * graph) to about memoMinFrames times its number of edges, without paying a Map insert for every small object.
  */
-const MEMO_MIN = 8;
+const memoMinFrames = 8;
 /** Binary leaves at least this large are memoized too (a shared 64 MB array is hashed once per call). */
-const MEMO_BYTES = 1 << 16;
+const memoMinBytes = 1 << 16;
 
 // What a frame's children are and how their digests are folded in (see `enter`, `accept`, `finish`).
-const F_BODY = 0; // own enumerable properties obj[names[i]] (plain objects, class instances, an Error's fields)
-const F_ARRAY = 1; // obj[i]
-const F_SET = 2; // items[i], digests collected in hexes, sorted at the end
-const F_MAP_KEYS = 3; // items[i] (the keys); then the frame becomes F_MAP_VALUES
-const F_MAP_VALUES = 4; // values[order[i]] with `order` = entries sorted by key digest
-const F_ERROR_HEAD = 5; // items = [name, message]; then the frame becomes F_BODY over the error's own fields
-const F_ONE = 6; // items[0], what a hook or [digestSymbol]() returned; `label` is its path segment
+const bodyFrame = 0; // own enumerable properties obj[names[i]] (plain objects, class instances, an Error's fields)
+const arrayFrame = 1; // obj[i]
+const setFrame = 2; // items[i], digests collected in hexes, sorted at the end
+const mapKeysFrame = 3; // items[i] (the keys); then the frame becomes mapValuesFrame
+const mapValuesFrame = 4; // values[order[i]] with `order` = entries sorted by key digest
+const errorHeadFrame = 5; // items = [name, message]; then the frame becomes bodyFrame over the error's own fields
+const oneFrame = 6; // items[0], what a hook or [digestSymbol]() returned; `label` is its path segment
 
-const NO_STRINGS: string[] = [];
-const NO_ITEMS: unknown[] = [];
-const NO_NUMBERS: number[] = [];
-const NOTHING: object = Object.freeze({});
+const noStrings: string[] = [];
+const noItems: unknown[] = [];
+const noNumbers: number[] = [];
+const nothing: object = Object.freeze({});
 
 /** Fields are always initialised with the same types so V8 keeps every frame on one hidden class. */
 class Frame {
-	kind = F_BODY;
-	obj: object = NOTHING;
+	kind = bodyFrame;
+	obj: object = nothing;
 	i = 0;
 	n = 0;
 	/** `ctx.visits` when the frame opened: the size of its subtree decides whether it is memoized. */
 	start = 0;
-	/** The encoding built so far (streamed into `hasher` once it grows past CHUNK). */
+	/** The encoding built so far (streamed into `hasher` once it grows past chunkChars). */
 	s = '';
 	hasher: Hash | undefined = undefined;
-	names: string[] = NO_STRINGS;
-	items: unknown[] = NO_ITEMS;
-	values: unknown[] = NO_ITEMS;
-	hexes: string[] = NO_STRINGS;
-	pairs: string[] = NO_STRINGS;
-	order: number[] = NO_NUMBERS;
-	/** Set/Map: the encoding prefix; Error: the body prefix; F_ONE: the path segment of its child. */
+	names: string[] = noStrings;
+	items: unknown[] = noItems;
+	values: unknown[] = noItems;
+	hexes: string[] = noStrings;
+	pairs: string[] = noStrings;
+	order: number[] = noNumbers;
+	/** Set/Map: the encoding prefix; Error: the body prefix; oneFrame: the path segment of its child. */
 	label = '';
 }
 
@@ -339,7 +339,7 @@ class Ctx {
 	busy = false;
 	/** Finished objects with big enough subtrees → their digest, reused on the next meeting. */
 	readonly memo = new Map<object, string>();
-	/** Open objects at depth >= SCAN → their depth (shallower ones are found in `frames`); meeting one is a cycle. */
+	/** Open objects at depth >= scanDepth → their depth (shallower ones are found in `frames`); meeting one is a cycle. */
 	readonly deep = new Map<object, number>();
 	/** Frames opened so far in this call. */
 	visits = 0;
@@ -355,8 +355,10 @@ const shared = new Ctx();
  * Thrown by the traversal for values it refuses; the catch in `digestRoot` turns it into an Indigestible once the
  * path is known, so the hot path never builds path strings.
  */
-class Refusal {
-	constructor(readonly make: (path: string) => Indigestible) {}
+class Refusal extends Error {
+	constructor(readonly make: (path: string) => Indigestible) {
+		super('fleche digest refusal (internal, converted to Indigestible)');
+	}
 }
 
 /**
@@ -380,16 +382,18 @@ export function digest(value: unknown): string {
 		case 'string':
 			return digestString(value);
 		case 'boolean':
-			return value ? H_TRUE : H_FALSE;
+			return value ? digestOfTrue : digestOfFalse;
 		case 'undefined':
-			return H_UNDEFINED;
+			return digestOfUndefined;
 		case 'bigint':
 			return sha('b:' + value.toString());
 		case 'symbol':
 			throw symbolRefusal.make('');
-		default:
-			if (value === null) return H_NULL;
-			return digestRoot(value as object);
+		case 'object':
+			if (value === null) return digestOfNull;
+			return digestRoot(value);
+		case 'function':
+			return digestRoot(value);
 	}
 }
 
@@ -405,7 +409,7 @@ function digestRoot(value: object): string {
 		ctx.deep.clear();
 		ctx.visits = 0;
 		ctx.top = -1;
-		if (ctx.frames.length > FRAME_POOL) ctx.frames.length = FRAME_POOL;
+		if (ctx.frames.length > framePool) ctx.frames.length = framePool;
 		ctx.busy = false;
 	}
 }
@@ -420,14 +424,14 @@ function run(ctx: Ctx, root: object): string {
 		if (f.i < f.n) {
 			let h: string | null;
 			switch (f.kind) {
-				case F_BODY:
+				case bodyFrame:
 					// Plain property access on purpose: getters run (and may throw, see toIndigestible).
 					h = enter(ctx, (f.obj as Record<string, unknown>)[f.names[f.i]!], top + 1);
 					break;
-				case F_ARRAY:
+				case arrayFrame:
 					h = enter(ctx, (f.obj as unknown[])[f.i], top + 1);
 					break;
-				case F_MAP_VALUES:
+				case mapValuesFrame:
 					h = enter(ctx, f.values[f.order[f.i]!], top + 1);
 					break;
 				default:
@@ -440,8 +444,8 @@ function run(ctx: Ctx, root: object): string {
 		}
 		const h = finish(f);
 		if (h === null) continue; // the frame moved on to its next phase
-		if (top >= SCAN) ctx.deep.delete(f.obj);
-		if (ctx.visits - f.start >= MEMO_MIN) ctx.memo.set(f.obj, h);
+		if (top >= scanDepth) ctx.deep.delete(f.obj);
+		if (ctx.visits - f.start >= memoMinFrames) ctx.memo.set(f.obj, h);
 		release(f);
 		if (top === 0) {
 			ctx.top = -1;
@@ -455,16 +459,16 @@ function run(ctx: Ctx, root: object): string {
 /** Folds a child's digest into its parent's encoding. */
 function accept(f: Frame, h: string): void {
 	switch (f.kind) {
-		case F_BODY:
+		case bodyFrame:
 			f.s += txt(f.names[f.i]!) + '=' + h + ',';
 			break;
-		case F_ARRAY:
+		case arrayFrame:
 			f.s += h + ',';
 			break;
-		case F_MAP_VALUES:
+		case mapValuesFrame:
 			f.pairs[f.i] = f.hexes[f.order[f.i]!]! + ':' + h;
 			break;
-		case F_ONE:
+		case oneFrame:
 			f.s += h;
 			break;
 		default:
@@ -472,7 +476,7 @@ function accept(f: Frame, h: string): void {
 			break;
 	}
 	f.i++;
-	if (f.s.length > CHUNK) {
+	if (f.s.length > chunkChars) {
 		(f.hasher ??= createHash('sha256')).update(f.s);
 		f.s = '';
 	}
@@ -481,9 +485,9 @@ function accept(f: Frame, h: string): void {
 /** The frame's digest once all children are in, or null when it has switched to a second phase. */
 function finish(f: Frame): string | null {
 	switch (f.kind) {
-		case F_SET:
+		case setFrame:
 			return joinSorted(f.label, f.hexes);
-		case F_MAP_KEYS: {
+		case mapKeysFrame: {
 			// Values are visited in key-digest order, not insertion order, so even inside a cycle (where the first
 			// visit fixes an object's digest) a Map's digest does not depend on the order its entries were set.
 			const hexes = f.hexes;
@@ -491,20 +495,20 @@ function finish(f: Frame): string | null {
 			order.sort((x, y) => (hexes[x]! < hexes[y]! ? -1 : hexes[x]! > hexes[y]! ? 1 : x - y));
 			f.order = order;
 			f.pairs = new Array<string>(f.n);
-			f.kind = F_MAP_VALUES;
+			f.kind = mapValuesFrame;
 			f.i = 0;
 			return null;
 		}
-		case F_MAP_VALUES:
+		case mapValuesFrame:
 			return joinSorted(f.label, f.pairs);
-		case F_ERROR_HEAD: {
+		case errorHeadFrame: {
 			const names = Object.keys(f.obj);
 			names.sort();
 			f.s = f.label + f.hexes[0]! + ',' + f.hexes[1]! + ',';
 			f.names = names;
 			f.n = names.length;
 			f.i = 0;
-			f.kind = F_BODY;
+			f.kind = bodyFrame;
 			return null;
 		}
 		default:
@@ -518,7 +522,7 @@ function joinSorted(prefix: string, parts: string[]): string {
 	let hasher: Hash | undefined;
 	for (let i = 0; i < parts.length; i++) {
 		s += parts[i]! + ',';
-		if (s.length > CHUNK) {
+		if (s.length > chunkChars) {
 			(hasher ??= createHash('sha256')).update(s);
 			s = '';
 		}
@@ -528,7 +532,7 @@ function joinSorted(prefix: string, parts: string[]): string {
 
 /** Opens a frame at `depth`. Callers do everything that can throw first, so an error's path stays the parent's. */
 function push(ctx: Ctx, depth: number, kind: number, obj: object, n: number, s: string): Frame {
-	if (depth >= MAX_DEPTH) throw tooDeepRefusal;
+	if (depth >= maxDepth) throw tooDeepRefusal;
 	let f = ctx.frames[depth];
 	if (f === undefined) {
 		f = new Frame();
@@ -541,22 +545,22 @@ function push(ctx: Ctx, depth: number, kind: number, obj: object, n: number, s: 
 	f.s = s;
 	f.hasher = undefined;
 	f.start = ctx.visits++;
-	if (depth >= SCAN) ctx.deep.set(obj, depth);
+	if (depth >= scanDepth) ctx.deep.set(obj, depth);
 	ctx.top = depth;
 	return f;
 }
 
 /** Drops the frame's references so a pooled frame does not keep user data alive. */
 function release(f: Frame): void {
-	f.obj = NOTHING;
+	f.obj = nothing;
 	f.s = '';
 	f.hasher = undefined;
-	f.names = NO_STRINGS;
-	f.items = NO_ITEMS;
-	f.values = NO_ITEMS;
-	f.hexes = NO_STRINGS;
-	f.pairs = NO_STRINGS;
-	f.order = NO_NUMBERS;
+	f.names = noStrings;
+	f.items = noItems;
+	f.values = noItems;
+	f.hexes = noStrings;
+	f.pairs = noStrings;
+	f.order = noNumbers;
 }
 
 /** The digest of `v` if it needs no frame, else null after opening a frame for it at `depth`. */
@@ -567,47 +571,45 @@ function enter(ctx: Ctx, v: unknown, depth: number): string | null {
 		case 'string':
 			return digestString(v);
 		case 'boolean':
-			return v ? H_TRUE : H_FALSE;
+			return v ? digestOfTrue : digestOfFalse;
 		case 'undefined':
-			return H_UNDEFINED;
+			return digestOfUndefined;
 		case 'bigint':
 			return sha('b:' + v.toString());
 		case 'symbol':
 			throw symbolRefusal;
-		default:
-			if (v === null) return H_NULL;
-			return enterObject(ctx, v as object, depth);
+		case 'object':
+			if (v === null) return digestOfNull;
+			return enterObject(ctx, v, depth);
+		case 'function':
+			return enterObject(ctx, v, depth);
 	}
 }
 
-const ObjectProto = Object.prototype;
-const ArrayProto = Array.prototype;
-const objectToString = Object.prototype.toString;
-const getPrototypeOf = Object.getPrototypeOf;
-const typedArrayProto: object = getPrototypeOf(Int8Array.prototype);
+const objectProto = Object.prototype;
+const arrayProto = Array.prototype;
+const objectToString = intrinsic<string>(Object.prototype, 'toString');
+const getPrototypeOf = Object.getPrototypeOf as (o: object) => object | null;
+const typedArrayProto = getPrototypeOf(Int8Array.prototype)!;
 /** Intrinsic getters: they read internal slots, so subclasses and other realms cannot fake the answers. */
-const typedArrayTag = Object.getOwnPropertyDescriptor(typedArrayProto, Symbol.toStringTag)!.get as (
-	this: unknown,
-) => string | undefined;
-const typedArrayLength = Object.getOwnPropertyDescriptor(typedArrayProto, 'length')!.get as (this: unknown) => number;
-const dataViewByteLength = Object.getOwnPropertyDescriptor(DataView.prototype, 'byteLength')!.get as (
-	this: unknown,
-) => number;
-const IteratorProto: object = getPrototypeOf(getPrototypeOf([][Symbol.iterator]()));
-const AsyncIteratorProto: object = getPrototypeOf(getPrototypeOf((async function* () {})()));
+const typedArrayTag = intrinsicGetter<string | undefined>(typedArrayProto, Symbol.toStringTag);
+const typedArrayLength = intrinsicGetter<number>(typedArrayProto, 'length');
+const dataViewByteLength = intrinsicGetter<number>(DataView.prototype, 'byteLength');
+const iteratorProto = getPrototypeOf(getPrototypeOf([][Symbol.iterator]())!)!;
+const asyncIteratorProto = getPrototypeOf(getPrototypeOf((async function* () {})())!)!;
 
 function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 	const memo = ctx.memo.get(v);
 	if (memo !== undefined) return memo;
 	// Meeting an open ancestor again is a cycle: it digests as its distance, which is deterministic.
 	const frames = ctx.frames;
-	const scan = depth < SCAN ? depth : SCAN;
+	const scan = depth < scanDepth ? depth : scanDepth;
 	for (let d = 0; d < scan; d++) if (frames[d]!.obj === v) return sha('cyc:' + (depth - d));
-	if (depth > SCAN) {
+	if (depth > scanDepth) {
 		const d = ctx.deep.get(v);
 		if (d !== undefined) return sha('cyc:' + (depth - d));
 	}
-	if ((v as Branded)[DIGEST_BRAND] === true) return brandedHex(v as Branded);
+	if ((v as Branded)[digestBrand] === true) return brandedHex(v);
 
 	for (let i = 0; i < hooks.length; i++) {
 		const hook = hooks[i]!;
@@ -624,16 +626,16 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 	if (typeof v === 'function') throw functionRefusal(v);
 
 	const proto: object | null = getPrototypeOf(v);
-	if (proto === ObjectProto || proto === null) return pushBody(ctx, v, depth, 'o:');
+	if (proto === objectProto || proto === null) return pushBody(ctx, v, depth, 'o:');
 	if (Array.isArray(v)) {
 		// Read the length before opening the frame: on a Proxy it can throw.
 		const n = v.length;
-		push(ctx, depth, F_ARRAY, v, n, proto === ArrayProto ? 'a:' : 'a' + sub(proto, 'Array') + ':');
+		push(ctx, depth, arrayFrame, v, n, proto === arrayProto ? 'a:' : 'a' + sub(proto, 'Array') + ':');
 		return null;
 	}
 	if (ArrayBuffer.isView(v)) {
 		const h = digestView(v, proto);
-		if (v.byteLength >= MEMO_BYTES) ctx.memo.set(v, h);
+		if (v.byteLength >= memoMinBytes) ctx.memo.set(v, h);
 		return h;
 	}
 
@@ -646,7 +648,7 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 			break;
 		case '[object Date]':
 			// The intrinsic getTime throws on a fake Date; an invalid date gives NaN, distinct from every valid one.
-			return sha('d' + sub(proto, 'Date') + ':' + Date.prototype.getTime.call(v));
+			return sha('d' + sub(proto, 'Date') + ':' + dateGetTime.call(v));
 		case '[object RegExp]': {
 			const re = v as RegExp;
 			return sha('r' + sub(proto, 'RegExp') + ':' + txt(String(re.source)) + String(re.flags));
@@ -680,20 +682,26 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 			break;
 	}
 	const tag = objectToString.call(v).slice(8, -1);
-	if (Object.hasOwn(INDIGESTIBLE, tag)) throw builtinRefusal(article(tag), INDIGESTIBLE[tag]!);
-	if (IteratorProto.isPrototypeOf(v) || AsyncIteratorProto.isPrototypeOf(v)) {
-		throw builtinRefusal('an iterator', INDIGESTIBLE['Iterator']!);
-	}
+	if (Object.hasOwn(indigestibleBuiltins, tag)) throw builtinRefusal(article(tag), indigestibleBuiltins[tag]!);
+	if (isIterator(proto)) throw builtinRefusal('an iterator', indigestibleBuiltins['Iterator']!);
 	const name = proto === null ? '' : protoName(proto);
 	// A plain object from another realm (a vm context) has that realm's Object.prototype but is still plain.
 	if (name === 'Object' && getPrototypeOf(proto) === null) return pushBody(ctx, v, depth, 'o:');
 	return pushBody(ctx, v, depth, 'i:' + txt(name) + '|');
 }
 
+/** Built-in iterators and generators (and classes extending Iterator): reading them would consume them. */
+function isIterator(proto: object | null): boolean {
+	for (let p = proto; p !== null; p = getPrototypeOf(p)) {
+		if (p === iteratorProto || p === asyncIteratorProto) return true;
+	}
+	return false;
+}
+
 function pushBody(ctx: Ctx, o: object, depth: number, prefix: string): null {
 	const names = Object.keys(o);
 	names.sort();
-	push(ctx, depth, F_BODY, o, names.length, prefix).names = names;
+	push(ctx, depth, bodyFrame, o, names.length, prefix).names = names;
 	return null;
 }
 
@@ -701,11 +709,11 @@ function pushMap(ctx: Ctx, m: Map<unknown, unknown>, depth: number, proto: objec
 	// Snapshot first: a getter reached while digesting could otherwise mutate the Map under the iteration.
 	const keys: unknown[] = [];
 	const values: unknown[] = [];
-	for (const [k, val] of Map.prototype.entries.call(m)) {
+	for (const [k, val] of m) {
 		keys.push(k);
 		values.push(val);
 	}
-	const f = push(ctx, depth, F_MAP_KEYS, m, keys.length, '');
+	const f = push(ctx, depth, mapKeysFrame, m, keys.length, '');
 	f.items = keys;
 	f.values = values;
 	f.hexes = new Array<string>(keys.length);
@@ -714,8 +722,8 @@ function pushMap(ctx: Ctx, m: Map<unknown, unknown>, depth: number, proto: objec
 }
 
 function pushSet(ctx: Ctx, set: Set<unknown>, depth: number, proto: object | null): null {
-	const items = Array.from(Set.prototype.values.call(set));
-	const f = push(ctx, depth, F_SET, set, items.length, '');
+	const items = Array.from(set);
+	const f = push(ctx, depth, setFrame, set, items.length, '');
 	f.items = items;
 	f.hexes = new Array<string>(items.length);
 	f.label = 'S' + sub(proto, 'Set') + ':';
@@ -724,7 +732,7 @@ function pushSet(ctx: Ctx, set: Set<unknown>, depth: number, proto: object | nul
 
 function pushError(ctx: Ctx, e: Error, depth: number, proto: object | null): null {
 	const items = [e.name, e.message];
-	const f = push(ctx, depth, F_ERROR_HEAD, e, 2, '');
+	const f = push(ctx, depth, errorHeadFrame, e, 2, '');
 	f.items = items;
 	f.hexes = new Array<string>(2);
 	f.label = 'E:' + txt(proto === null ? '' : protoName(proto)) + '|';
@@ -733,9 +741,9 @@ function pushError(ctx: Ctx, e: Error, depth: number, proto: object | null): nul
 
 /** A hook's or [digestSymbol]()'s result: a digest verbatim, else digested in turn under the class-name salt. */
 function custom(ctx: Ctx, v: object, depth: number, r: unknown, segment: string): string | null {
-	if (Digest.is(r)) return brandedHex(r as Branded);
-	if (typeof r === 'string' && r.length === 64 && HEX64.test(r)) return r;
-	const f = push(ctx, depth, F_ONE, v, 1, 'h:' + txt(className(v)) + '|');
+	if (Digest.is(r)) return brandedHex(r);
+	if (typeof r === 'string' && r.length === 64 && fullHex.test(r)) return r;
+	const f = push(ctx, depth, oneFrame, v, 1, 'h:' + txt(className(v)) + '|');
 	f.items = [r];
 	f.label = segment;
 	return null;
@@ -759,21 +767,35 @@ function callUser(call: () => unknown, who: string): unknown {
 function brandedHex(v: Branded): string {
 	const hex = v.hex;
 	if (typeof hex === 'string') {
-		if (LOWER_HEX_1_64.test(hex)) return hex;
-		if (HEX_1_64.test(hex)) return hex.toLowerCase();
+		if (lowerHexPrefix.test(hex)) return hex;
+		if (hexPrefix.test(hex)) return hex.toLowerCase();
 	}
 	throw builtinRefusal('a malformed Digest', 'its hex is not 1 to 64 hex characters');
 }
 
 function digestBoxed(v: object): string {
 	let prim: unknown;
-	if (nodeTypes.isNumberObject(v)) prim = Number.prototype.valueOf.call(v);
-	else if (nodeTypes.isStringObject(v)) prim = String.prototype.valueOf.call(v);
-	else if (nodeTypes.isBooleanObject(v)) prim = Boolean.prototype.valueOf.call(v);
-	else if (nodeTypes.isBigIntObject(v)) prim = BigInt.prototype.valueOf.call(v);
+	if (nodeTypes.isNumberObject(v)) prim = numberValueOf.call(v);
+	else if (nodeTypes.isStringObject(v)) prim = stringValueOf.call(v);
+	else if (nodeTypes.isBooleanObject(v)) prim = booleanValueOf.call(v);
+	else if (nodeTypes.isBigIntObject(v)) prim = bigintValueOf.call(v);
 	else throw symbolRefusal; // the only other boxed primitive
 	return sha('X:' + digest(prim));
 }
+
+/** Built-in methods taken from the prototype once: they read internal slots, so an override cannot lie. */
+function intrinsic<T>(proto: object, key: string): (this: unknown) => T {
+	return (Object.getOwnPropertyDescriptor(proto, key) as { value: (this: unknown) => T }).value;
+}
+
+function intrinsicGetter<T>(proto: object, key: string | symbol): (this: unknown) => T {
+	return (Object.getOwnPropertyDescriptor(proto, key) as { get: (this: unknown) => T }).get;
+}
+const numberValueOf = intrinsic<number>(Number.prototype, 'valueOf');
+const stringValueOf = intrinsic<string>(String.prototype, 'valueOf');
+const booleanValueOf = intrinsic<boolean>(Boolean.prototype, 'valueOf');
+const bigintValueOf = intrinsic<bigint>(BigInt.prototype, 'valueOf');
+const dateGetTime = intrinsic<number>(Date.prototype, 'getTime');
 
 function digestView(v: ArrayBufferView, proto: object | null): string {
 	// crypto.hash reads exactly the view's bytes (byteOffset/byteLength) in place: no copy, full hashing speed.
@@ -808,7 +830,7 @@ function className(v: object): string {
 }
 
 /** Built-ins whose content cannot be read synchronously or without side effects, with the advice to give. */
-const INDIGESTIBLE: Readonly<Record<string, string>> = {
+const indigestibleBuiltins: Readonly<Record<string, string>> = {
 	Promise: 'await it first and pass the result',
 	WeakMap: 'its entries cannot be enumerated',
 	WeakSet: 'its entries cannot be enumerated',
@@ -829,8 +851,8 @@ const INDIGESTIBLE: Readonly<Record<string, string>> = {
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-const MAX_PATH_SEGMENTS = 40;
+const identifierName = /^[A-Za-z_$][\w$]*$/;
+const maxPathSegments = 40;
 
 function at(path: string): string {
 	return path === '' ? '' : ` at ${path}`;
@@ -845,7 +867,7 @@ const tooDeepRefusal = new Refusal(
 	(path) =>
 		new Indigestible(
 			path,
-			`Cannot digest a value nested more than ${MAX_DEPTH} levels deep${at(path)} (an endlessly generated ` +
+			`Cannot digest a value nested more than ${maxDepth} levels deep${at(path)} (an endlessly generated ` +
 				`structure?); give the outer object a [Symbol.for('fleche.digest')]() method`,
 		),
 );
@@ -894,7 +916,7 @@ function toIndigestible(ctx: Ctx, err: unknown): Indigestible {
 function pathOf(ctx: Ctx): string {
 	const n = ctx.top + 1;
 	const parts: string[] = [];
-	if (n <= MAX_PATH_SEGMENTS) {
+	if (n <= maxPathSegments) {
 		for (let d = 0; d < n; d++) parts.push(segmentOf(ctx.frames[d]!));
 	} else {
 		for (let d = 0; d < 20; d++) parts.push(segmentOf(ctx.frames[d]!));
@@ -908,22 +930,22 @@ function segmentOf(f: Frame): string {
 	const i = f.i;
 	if (i >= f.n) return '';
 	switch (f.kind) {
-		case F_BODY: {
+		case bodyFrame: {
 			const k = f.names[i]!;
-			return IDENTIFIER.test(k) ? '.' + k : '[' + JSON.stringify(k) + ']';
+			return identifierName.test(k) ? '.' + k : '[' + JSON.stringify(k) + ']';
 		}
-		case F_ARRAY:
+		case arrayFrame:
 			return `[${i}]`;
-		case F_SET:
+		case setFrame:
 			return `.values()[${i}]`;
-		case F_MAP_KEYS:
+		case mapKeysFrame:
 			return `.keys()[${i}]`;
-		case F_MAP_VALUES: {
+		case mapValuesFrame: {
 			const j = f.order[i]!;
 			const k = f.items[j];
 			return isPrimitive(k) ? `.get(${reprPrimitive(k)})` : `.get(<key #${j}>)`;
 		}
-		case F_ERROR_HEAD:
+		case errorHeadFrame:
 			return i === 0 ? '.name' : '.message';
 		default:
 			return f.label;
@@ -935,16 +957,10 @@ function isPrimitive(x: unknown): boolean {
 }
 
 function reprPrimitive(k: unknown): string {
-	switch (typeof k) {
-		case 'string':
-			return JSON.stringify(k);
-		case 'bigint':
-			return String(k) + 'n';
-		case 'number':
-			return Object.is(k, -0) ? '-0' : String(k);
-		default:
-			return String(k);
-	}
+	if (typeof k === 'string') return JSON.stringify(k);
+	if (typeof k === 'bigint') return String(k) + 'n';
+	if (Object.is(k, -0)) return '-0';
+	return String(k);
 }
 
 function describeError(err: unknown): string {

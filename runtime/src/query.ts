@@ -98,8 +98,8 @@ function compare(a: unknown, b: unknown): number {
 	if (a === b) return 0;
 	if (a === undefined || a === null) return 1;
 	if (b === undefined || b === null) return -1;
-	const sa = typeof a === 'object' ? JSON.stringify(a) : String(a as string);
-	const sb = typeof b === 'object' ? JSON.stringify(b) : String(b as string);
+	const sa = sortText(a);
+	const sb = sortText(b);
 	return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
@@ -346,5 +346,24 @@ export class QueryIterator implements Iterable<LazyCall> {
 			}
 			return row;
 		});
+	}
+}
+
+/** A stable text for values of different kinds, so sorting mixed columns is total. */
+function sortText(v: unknown): string {
+	switch (typeof v) {
+		case 'object':
+			return JSON.stringify(v);
+		case 'string':
+			return v;
+		case 'number':
+		case 'boolean':
+		case 'bigint':
+		case 'undefined':
+			return String(v);
+		case 'symbol':
+			return v.toString();
+		case 'function':
+			return v.name;
 	}
 }

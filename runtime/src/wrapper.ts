@@ -16,12 +16,17 @@ import { BoundWrapper, type Bound } from './bound.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
 type AnyFn = (...args: any[]) => any;
+/**
+ * The functions `fleche()` accepts. `never[]` rather than `any[]` parameters so that a default parameter of an arrow
+ * function passed inline (`fleche((a: number, b = 10) => …)`) keeps its inferred type instead of becoming `any`.
+ */
+export type CacheableFunction = (...args: never[]) => unknown;
 
 /** Metadata filter of a query: `{ namespace: { key: value } }`, `undefined` = any. */
 export type MetadataFilter = NonNullable<QueryFilter['metadata']>;
 
 /** The helpers on `f.fleche` (reference §1.3). Arguments are those of the wrapped function. */
-export interface FlecheHelpers<F extends AnyFn> {
+export interface FlecheHelpers<F extends CacheableFunction> {
 	/** The function's identity: name, module, version and code digest as they enter the key. */
 	readonly identity: FunctionIdentity;
 	/** Parameter names, in order, as recorded. */
@@ -62,7 +67,7 @@ export interface FlecheLocation {
 }
 
 /** A cached function: the same signature as `F`, plus its helpers on `.fleche`. */
-export type Fleche<F extends AnyFn> = F & { readonly fleche: FlecheHelpers<F> };
+export type Fleche<F extends CacheableFunction> = F & { readonly fleche: FlecheHelpers<F> };
 
 const wrapperKey = Symbol.for('fleche.wrapper');
 
@@ -267,7 +272,7 @@ class Wrapped<F extends AnyFn> {
 			return result;
 		}
 		let map = this.inFlight.get(c);
-		if (!map) this.inFlight.set(c, (map = new Map()));
+		if (!map) this.inFlight.set(c, (map = new Map<string, PromiseLike<unknown>>()));
 		map.set(k.key, result);
 		const done = () => {
 			if (map.get(k.key) === result) map.delete(k.key);
@@ -558,13 +563,13 @@ export type FlecheDecorator = <This, Args extends unknown[], R>(
  * slowSquare.fleche.contains(3); // true
  * ```
  */
-export function fleche<F extends AnyFn>(fn: F, options?: FlecheOptions): Fleche<F>;
+export function fleche<F extends CacheableFunction>(fn: F, options?: FlecheOptions): Fleche<F>;
 export function fleche(options?: FlecheOptions): FlecheDecorator;
-export function fleche<F extends AnyFn>(fn: F, context: ClassMethodDecoratorContext): F;
+export function fleche<F extends CacheableFunction>(fn: F, context: ClassMethodDecoratorContext): F;
 export function fleche(a?: unknown, b?: unknown): unknown {
 	const site = callerSite(fleche);
 	if (typeof a === 'function') {
-		if (typeof b === 'object' && b !== null && 'kind' in b && (b as { kind: unknown }).kind === 'method') {
+		if (typeof b === 'object' && b !== null && 'kind' in b && (b).kind === 'method') {
 			return decorateMethod(a as AnyFn, b as ClassMethodDecoratorContext, validateOptions(undefined), site);
 		}
 		return wrapFunction(a as AnyFn, validateOptions(b), site);

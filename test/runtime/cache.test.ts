@@ -183,7 +183,7 @@ describe('Git metadata (reference §1.9)', () => {
 			assert.equal(info.commit, head);
 			assert.equal(info.branch, 'main');
 			assert.equal(info.dirty, false);
-			assert.ok(String(info.root).endsWith(repo.split('/').pop()!));
+			assert.ok(typeof info.root === 'string' && info.root.endsWith(repo.split('/').pop()!));
 			const store = memoryStore();
 			cache(store, () => meta(new Git(), () => cube(11)));
 			assert.equal(store.query().only().metadata.git?.commit, head);

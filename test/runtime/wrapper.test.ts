@@ -212,7 +212,7 @@ describe('arguments and keys', () => {
 	test('extra arguments beyond the declared ones are part of the key', () => {
 		using _ = cache(memoryStore());
 		const f = fleche(function varargs(a: number) {
-			// eslint-disable-next-line prefer-rest-params
+			 
 			return a + arguments.length;
 		});
 		assert.equal((f as (...a: number[]) => number)(1, 2, 3), 4);
