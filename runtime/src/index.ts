@@ -9,9 +9,10 @@ export {
 	type FlecheDecorator,
 	type FlecheLocation,
 	type MetadataFilter,
+	type CacheableFunction,
 } from './wrapper.js';
 export type { FlecheOptions } from './options.js';
-export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions } from './state.js';
+export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions, type CacheOptions } from './state.js';
 export { BoundWrapper, bind, type Bound, type BoundState } from './bound.js';
 export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest } from './digest.js';
 export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json, type Metadata } from './call.js';
@@ -20,6 +21,11 @@ export { QueryIterator, type QueryFilter, type CallKey, type TableRow, type Tabl
 export { BaseCache, type Hit, type PendingCall, type PreparedCall, type CacheConfig, type TransferOptions } from './caches/base.js';
 export { Cache } from './caches/cache.js';
 export { CacheWrapper, RefreshingCache } from './caches/wrapper.js';
+export { CacheStack } from './caches/cacheStack.js';
+export { CachePool } from './caches/cachePool.js';
+export { ReadOnlyCache } from './caches/readOnlyCache.js';
+export { FilteredCache } from './caches/filteredCache.js';
+export { SizeLimitedCache, type SizeLimitedOptions } from './caches/sizeLimitedCache.js';
 export {
 	cacheByName,
 	cacheFromConfig,
@@ -27,11 +33,18 @@ export {
 	fileCache,
 	registerStorage,
 	registerCacheType,
+	loadConfig,
+	reloadConfig,
+	FlecheConfig,
+	ConfigError,
+	type LoadConfigOptions,
+	type ConfigSource,
 	type StorageFactory,
 	type CacheFactory,
 } from './config.js';
 export { Runtime, Environment, Git, Tags, type MetaData, type MetaDataConfig, type MetaCall } from './metadata.js';
-export type { ValueStorage, CallStorage, KeyManagement, StorageConfig } from './storage/base.js';
+export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats, StatsStorage } from './storage/base.js';
+export { flushStats, isStatsStorage } from './stats.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';
 export { ValueVoid, CallVoid } from './storage/void.js';
 export { ValueFile, CallFile, type ValueFileOptions, type CallFileOptions } from './storage/file.js';

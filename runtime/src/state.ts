@@ -1,8 +1,8 @@
-// reference §1.6, §1.7, §10: the active cache and metadata — sticky, scoped, and following `await`s.
+// reference §1.6, §1.7, §4, §10: the active cache and metadata — sticky, scoped, and following `await`s.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BaseCache } from './caches/base.js';
-import { cacheByName } from './config.js';
-import { Runtime, Tags, type MetaData } from './metadata.js';
+import { cacheByName, configuredMetadata } from './config.js';
+import { Tags, type MetaData } from './metadata.js';
 import type { Json } from './call.js';
 
 /** The active cache and metadata of one execution context. */
@@ -38,12 +38,10 @@ export function activeCache(): BaseCache {
 	return frame?.cache ?? st.root.cache ?? cacheByName('default');
 }
 
-const defaultMetadata: readonly MetaData[] = Object.freeze([new Runtime()]);
-
-/** @internal The active metadata sources. */
+/** @internal The active metadata sources; by default `[default] metadata` of `fleche.toml`, else `[Runtime]`. */
 export function activeMetadata(): readonly MetaData[] {
 	const frame = st.als.getStore();
-	return frame?.metadata ?? st.root.metadata ?? defaultMetadata;
+	return frame?.metadata ?? st.root.metadata ?? configuredMetadata();
 }
 
 /** @internal Runs `fn` with the given frame values in force (values left `undefined` are inherited). */
@@ -111,29 +109,46 @@ function toCache(c: BaseCache | string): BaseCache {
 	throw new TypeError(`cache() takes a cache object or a cache name, not ${typeof c}`);
 }
 
+/** Options of {@link cache}. */
+export interface CacheOptions {
+	/**
+	 * Put the cache in front of the active one instead of replacing it: `cache().push(c)`, a {@link CacheStack}
+	 * whose saves go to `c` and whose reads fall through to what was active.
+	 * @default false
+	 */
+	readonly stack?: boolean;
+}
+
 /**
  * Reads or sets the active cache (reference §1.6).
  *
- * - `cache()` returns the active cache (by default the persistent project-local `.fleche/` store).
+ * - `cache()` returns the active cache (by default the one `[default]` of `fleche.toml` names, else the persistent
+ *   project-local `.fleche/` store).
  * - `cache(c)` makes `c` active from now on (sticky) and returns a {@link CacheScope}; `using _ = cache(c)` restores
  *   the previous cache at the end of the block — the `with cache(c):` of Python.
  * - `cache(c, fn)` runs `fn` with `c` active and returns what it returns; the cache follows `fn`'s `await`s.
+ * - `cache(c, { stack: true })` (and `cache(c, { stack: true }, fn)`) puts `c` in front of the active cache.
  *
  * `c` is a cache object or a name: `'memory'` (one in-memory cache per process), `'void'` (stores nothing,
- * every call runs) or `'default'`.
+ * every call runs), `'default'`, or a section of `fleche.toml`; the same name is always the same instance.
+ * @throws ConfigError for a name no `fleche.toml` defines.
  * @example
  * ```ts
  * import { cache, Cache, ValueMemory, CallMemory } from 'fleche';
  * using _ = cache('memory');
  * const r = await cache(new Cache(new ValueMemory(), new CallMemory()), () => compute(3));
+ * using __ = cache('memory', { stack: true }); // memory in front of what was active
  * ```
  */
 export function cache(): BaseCache;
-export function cache(c: BaseCache | string): CacheScope;
+export function cache(c: BaseCache | string, options?: CacheOptions): CacheScope;
 export function cache<T>(c: BaseCache | string, fn: () => T): T;
-export function cache<T>(c?: BaseCache | string, fn?: () => T): BaseCache | CacheScope | T {
+export function cache<T>(c: BaseCache | string, options: CacheOptions, fn: () => T): T;
+export function cache<T>(c?: BaseCache | string, a?: CacheOptions | (() => T), b?: () => T): BaseCache | CacheScope | T {
 	if (c === undefined) return activeCache();
-	const resolved = toCache(c);
+	let resolved = toCache(c);
+	const fn = typeof a === 'function' ? a : b;
+	if (typeof a === 'object' && a !== null && a.stack === true) resolved = activeCache().push(resolved);
 	if (fn !== undefined) return runIn({ cache: resolved }, fn);
 	return new CacheScope(resolved, setSticky('cache', resolved));
 }
@@ -146,7 +161,7 @@ export interface MetaOptions {
 
 /**
  * Reads or sets the active metadata sources (reference §1.6, §1.9); same forms as {@link cache}.
- * The default is `[new Runtime()]`.
+ * The default is `[default] metadata` of `fleche.toml`, else `[new Runtime()]`.
  * @example
  * ```ts
  * import { meta, Runtime, Environment } from 'fleche';

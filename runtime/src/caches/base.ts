@@ -8,6 +8,26 @@ import { shrinkKeys } from '../storage/keys.js';
 import { warn } from '../log.js';
 import { LazyCall } from '../lazyCall.js';
 import { QueryIterator, matches, type QueryFilter } from '../query.js';
+import type { CacheStack } from './cacheStack.js';
+import type { FilteredCache } from './filteredCache.js';
+import type { ReadOnlyCache } from './readOnlyCache.js';
+
+/**
+ * Constructors of the compositions, filled in by their own modules when they load. They extend `BaseCache`, so this
+ * module cannot import them without an import cycle that breaks depending on which module loads first. @internal
+ */
+export const compositions: {
+	stack?: (caches: readonly BaseCache[]) => CacheStack;
+	readonly?: (cache: BaseCache) => ReadOnlyCache;
+	filter?: (cache: BaseCache, predicate: ((call: LazyCall) => boolean) | QueryFilter) => FilteredCache;
+} = {};
+
+function composition<K extends keyof typeof compositions>(name: K): NonNullable<(typeof compositions)[K]> {
+	const make = compositions[name];
+	/* c8 ignore next -- every entry point of the package loads the composition modules */
+	if (make === undefined) throw new Error(`fleche: the ${name} composition is not loaded`);
+	return make;
+}
 
 /** A hit: the stored record and a fresh copy of its result. */
 export interface Hit {
@@ -156,6 +176,43 @@ export abstract class BaseCache {
 		return this.query().transfer(target, options);
 	}
 
+	/**
+	 * A view of this cache that refuses every write (reference §1.10 `readonly()`): saves and evicts throw
+	 * `Rejected`, and a cached function run against it executes and returns its result without storing it.
+	 * @example
+	 * ```ts
+	 * using _ = cache(teamCache.readonly()); // use the shared results, never write to them
+	 * ```
+	 */
+	readonly(): ReadOnlyCache {
+		return composition('readonly')(this);
+	}
+
+	/**
+	 * A read-only view holding only the calls that pass `predicate`: a function of the call, or a query filter
+	 * (reference §1.10 `filter()`). Other calls are misses.
+	 * @example
+	 * ```ts
+	 * const alpha = cache().filter({ metadata: { tags: { project: 'alpha' } } });
+	 * ```
+	 */
+	filter(predicate: ((call: LazyCall) => boolean) | QueryFilter): FilteredCache {
+		return composition('filter')(this, predicate);
+	}
+
+	/**
+	 * A {@link CacheStack} with `cache` in front of this one (reference §1.10 `push()`): saves go to `cache`, reads
+	 * fall through to this cache and are copied into `cache`. Stacks are flattened, never nested.
+	 * @example
+	 * ```ts
+	 * const fast = persistent.push(new Cache(new ValueMemory(), new CallMemory()));
+	 * ```
+	 */
+	push(cache: BaseCache): CacheStack {
+		const front = isStack(cache) ? cache.stack : [cache];
+		return composition('stack')([...front, ...(isStack(this) ? this.stack : [this])]);
+	}
+
 	/** @internal Copies one call with its values; false when skipped because the target has it. */
 	importCall(call: LazyCall, overwrite: boolean): boolean {
 		if (!overwrite && this.contains(call.key)) {
@@ -185,6 +242,14 @@ export abstract class BaseCache {
 		if (typeof text !== 'string') throw new KeyError(String(text));
 		return text.length === 64 ? text.toLowerCase() : this.expand(text);
 	}
+}
+
+/** @internal Marks a {@link CacheStack} without importing it (see {@link compositions}). */
+export const stackBrand = Symbol.for('fleche.cacheStack');
+
+/** @internal */
+export function isStack(cache: BaseCache): cache is CacheStack {
+	return (cache as { [stackBrand]?: boolean })[stackBrand] === true;
 }
 
 /** True for errors a cache raises on purpose (refusals, misses); anything else is a bug or an I/O fault. */

@@ -1,9 +1,12 @@
-// reference §1.10 `Cache`, §1.11 `PreparedCall`: a value storage and a call storage working as one cache.
+// reference §1.10 `Cache`, §1.11 `PreparedCall`: a value storage and a call storage working as one cache; issue 6
+// hit/miss statistics.
 import type { CallRecord, Metadata } from '../call.js';
 import { digest, Digest } from '../digest.js';
 import { AmbiguousDigestError, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
 import { warnOnce } from '../log.js';
-import type { CallStorage, ValueStorage } from '../storage/base.js';
+import type { CallStats, CallStorage, ValueStorage } from '../storage/base.js';
+import { CallVoid } from '../storage/void.js';
+import { isStatsStorage, StatsCounter } from '../stats.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
 
 /**
@@ -17,6 +20,9 @@ import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedC
  * ```
  */
 export class Cache extends BaseCache {
+	/** Created on the first hit or miss; `null` when the call storage keeps nothing (void). */
+	#counter: StatsCounter | null | undefined;
+
 	constructor(
 		/** Where argument values and results live, under their digests. */
 		readonly values: ValueStorage,
@@ -160,6 +166,44 @@ export class Cache extends BaseCache {
 
 	toConfig(): CacheConfig {
 		return { type: 'cache', values: this.values.toConfig(), calls: this.calls.toConfig() };
+	}
+
+	#stats(): StatsCounter | null {
+		if (this.#counter === undefined) {
+			const calls = this.calls;
+			this.#counter = calls instanceof CallVoid ? null : new StatsCounter(isStatsStorage(calls) ? calls : null);
+		}
+		return this.#counter;
+	}
+
+	/** Counts a hit in memory; storages that persist statistics get it in the next batch (within a second). @internal */
+	override noteHit(record: CallRecord): void {
+		(this.#counter ?? this.#stats())?.hit(record);
+	}
+
+	/** Counts a miss and its compute time, like {@link Cache.noteHit}. @internal */
+	override noteMiss(record: CallRecord, seconds: number): void {
+		(this.#counter ?? this.#stats())?.miss(record, seconds);
+	}
+
+	/**
+	 * Hit/miss statistics per call, summed over every process that used this store: what the call storage persisted
+	 * (file and SQL storages do) plus what this process counted and has not written yet. With a call storage that
+	 * persists nothing (memory), the counts of this process only. Calls evicted since keep their statistics.
+	 * @example
+	 * ```ts
+	 * const hits = cache().stats({ name: 'fetchPage' }).reduce((n, s) => n + s.hits, 0);
+	 * ```
+	 */
+	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
+		const counter = this.#stats();
+		if (counter !== null) return counter.stats(filter);
+		return isStatsStorage(this.calls) ? [...this.calls.stats(filter)] : [];
+	}
+
+	/** Writes the statistics this cache counted to its call storage now instead of within the next second. */
+	flushStats(): void {
+		this.#counter?.flush();
 	}
 }
 

@@ -1,4 +1,4 @@
-// reference §1.10 `CacheWrapper`, `RefreshingCache`: caches that change one policy of another cache.
+// reference §1.10 `CacheWrapper`, `RefreshingCache`, §6 rerun: caches that change one policy of another cache.
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
@@ -46,6 +46,15 @@ export abstract class CacheWrapper extends BaseCache {
 	}
 	toConfig(): CacheConfig {
 		return this.inner.toConfig();
+	}
+	/**
+	 * The inner cache's `gc()`: removes values no call record refers to and returns their digests.
+	 * @throws TypeError when the inner cache has no `gc()`.
+	 */
+	gc(): Set<string> {
+		const gc = (this.inner as { gc?: () => Set<string> }).gc;
+		if (typeof gc !== 'function') throw new TypeError(`${this.inner.constructor.name} has no gc()`);
+		return gc.call(this.inner);
 	}
 	override noteHit(record: CallRecord): void {
 		this.inner.noteHit(record);

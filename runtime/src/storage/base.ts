@@ -59,3 +59,31 @@ export interface CallStorage extends KeyManagement {
 	/** Every record, optionally only those of one function name (a backend may use an index for that). */
 	records(filter?: { readonly name?: string }): Iterable<CallRecord>;
 }
+
+/** Per-call statistics, summed: what the editor shows. */
+export interface CallStats {
+	/** The call's lookup key. */
+	readonly key: string;
+	/** Function name of the call. */
+	readonly name: string;
+	/** Module of the call's function; `null` when not hashed. */
+	readonly module: string | null;
+	/** Times a cached function returned this call's stored result. */
+	readonly hits: number;
+	/** Times this call was computed (and stored). */
+	readonly misses: number;
+	/** Last hit, in seconds since the epoch; `null` when never hit. */
+	readonly lastHit: number | null;
+	/** Seconds spent computing the misses. */
+	readonly computeSeconds: number;
+	/** Sum over the hits of the call's compute time: the time the cache saved. */
+	readonly savedSeconds: number;
+}
+
+/** Storages that persist statistics implement this; deltas are added, never replaced, so processes can share. */
+export interface StatsStorage {
+	/** Adds these deltas (counts and seconds are summed, `lastHit` takes the latest). */
+	addStats(deltas: readonly CallStats[]): void;
+	/** The summed statistics of every call (evicted ones included), optionally of one function. */
+	stats(filter?: { readonly name?: string; readonly module?: string | null }): Iterable<CallStats>;
+}

@@ -35,8 +35,28 @@
 //
 // Call file format: UTF-8 JSON `{ "format": "fleche.call/1", "record": { key, name, module, version, codeDigest,
 // arguments, result, metadata[, async] } }`, validated field by field on read and checked against its own key.
-import { randomUUID } from 'node:crypto';
+//
+// Hit/miss statistics of a call root (issue 6) live in its `.stats/` folder, which `list()` skips (not a 64-hex name):
+//
+//   calls/.stats/build1-4242-9f3a6c01.jsonl            journal of one CallFile in one process: only it appends
+//   calls/.stats/build1-4242-9f3a6c01.3.closed.jsonl   a journal its writer rotated away; never written again
+//   calls/.stats/snapshot.json                          merged totals, and the names of the journals merged into it
+//   calls/.stats/.compact.lock                          held (exclusive create) while a process compacts
+//
+// Why journals: several processes count hits at once, and a hit must never wait for a disk write. Each writer
+// appends whole batches (one `appendFileSync` of one line per flush, at most once a second) to a file no other
+// process writes, so writers never contend and never lose each other's deltas; a torn last line (a crash mid-append)
+// is skipped. Readers sum the snapshot and every journal not listed as merged in it. Compaction folds journals that
+// can no longer grow (rotated, or whose process on this host is gone, or untouched for an hour on another host) into
+// a new snapshot written to a temporary and renamed into place, then deletes them; a crash between the rename and the
+// deletes double-counts nothing, because the snapshot names what it merged. It runs under the lock file (a lock older
+// than 30 s is stale and taken over), when a reader finds many such journals or a writer starts on a crowded folder.
+//
+// Journal line: `{"t":<epoch s>,"d":[[key, name, module, hits, misses, lastHit|null, computeSeconds, savedSeconds], …]}`.
+// Snapshot: `{"format":"fleche.stats/1","merged":[journal names],"stats":[[same tuple], …]}`.
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
+	appendFileSync,
 	closeSync,
 	existsSync,
 	mkdirSync,
@@ -45,17 +65,19 @@ import {
 	readdirSync,
 	readFileSync,
 	renameSync,
+	statSync,
 	unlinkSync,
+	writeFileSync,
 	writeSync,
 	writevSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { resolve, sep } from 'node:path';
 import * as zlib from 'node:zlib';
 import { recordKey, type CallRecord, type Metadata } from '../call.js';
 import { CorruptEntry, KeyError, Rejected, SaveError, SignatureError } from '../errors.js';
 import { warn, warnOnce } from '../log.js';
-import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
+import type { CallStats, CallStorage, StatsStorage, StorageConfig, ValueStorage } from './base.js';
 import { assertKey, expandPrefix, isKey } from './keys.js';
 import { signerFor, SIGNATURE_LENGTH, type SecretKeyOption, type Signer } from './security.js';
 import { findSerializer, getSerializer, type BuiltinSerializerName, type Serializer } from './serializers.js';
@@ -422,6 +444,16 @@ export class ValueFile implements ValueStorage {
 		return listKeys(this.root);
 	}
 
+	/** Bytes on disk of the file for `key` (header and signature included); `undefined` when there is none. */
+	sizeOf(key: string): number | undefined {
+		if (!isKey(key)) return undefined;
+		try {
+			return statSync(this.#dir + key).size;
+		} catch {
+			return undefined;
+		}
+	}
+
 	/** The full key for a prefix of at least 4 characters (reference §2.4). */
 	expand(prefix: string): string {
 		return expandIn(this.root, prefix);
@@ -431,6 +463,228 @@ export class ValueFile implements ValueStorage {
 	toConfig(): StorageConfig {
 		const config = { type: 'file', root: this.root, serializer: this.serializer, compress: this.compress } as const;
 		return this.#signer ? { ...config, secretKey: this.#signer.hexKeys } : config;
+	}
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics journals (see the top of this module).
+
+const STATS_DIR = '.stats';
+const SNAPSHOT = 'snapshot.json';
+const STATS_FORMAT = 'fleche.stats/1';
+const LOCK = '.compact.lock';
+/** A writer starts a new journal past this size, so the old one can be compacted while the writer lives on. */
+const ROTATE_BYTES = 1 << 20;
+/** A reader compacts when it finds at least this many journals that can be merged. */
+const COMPACT_AT = 16;
+/** A writer compacts before its first write when the folder holds more entries than this. */
+const CROWDED = 64;
+const STALE_LOCK_MS = 30_000;
+/** A journal of a process on another host is merged once nobody has appended to it for this long. */
+const FOREIGN_IDLE_MS = 3_600_000;
+
+const journalName = /^(.+)-(\d+)-([0-9a-f]+)(?:\.(\d+)\.closed)?\.jsonl$/;
+const thisHost = hostname().replace(/[^A-Za-z0-9_.]/g, '_') || 'host';
+
+type StatsTuple = [string, string, string | null, number, number, number | null, number, number];
+
+function toTuple(s: CallStats): StatsTuple {
+	return [s.key, s.name, s.module, s.hits, s.misses, s.lastHit, s.computeSeconds, s.savedSeconds];
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+function fromTuple(t: unknown): CallStats | undefined {
+	if (!Array.isArray(t) || t.length !== 8) return undefined;
+	const [key, name, module, hits, misses, lastHit, computeSeconds, savedSeconds] = t as unknown[];
+	if (!isKey(key) || typeof name !== 'string' || !(module === null || typeof module === 'string')) return undefined;
+	if (!isCount(hits) || !isCount(misses) || !isCount(computeSeconds) || !isCount(savedSeconds)) return undefined;
+	if (!(lastHit === null || isCount(lastHit))) return undefined;
+	return { key: key as string, name, module, hits, misses, lastHit, computeSeconds, savedSeconds };
+}
+
+function addInto(into: Map<string, CallStats>, add: CallStats): void {
+	const have = into.get(add.key);
+	if (have === undefined) {
+		into.set(add.key, add);
+		return;
+	}
+	const lastHit = have.lastHit === null ? add.lastHit : add.lastHit === null ? have.lastHit : Math.max(have.lastHit, add.lastHit);
+	into.set(add.key, {
+		key: add.key,
+		name: have.name,
+		module: have.module,
+		hits: have.hits + add.hits,
+		misses: have.misses + add.misses,
+		lastHit,
+		computeSeconds: have.computeSeconds + add.computeSeconds,
+		savedSeconds: have.savedSeconds + add.savedSeconds,
+	});
+}
+
+/** Adds every delta of a journal's text; a line that does not parse (a torn last line) is skipped. */
+function readJournal(text: string, into: Map<string, CallStats>): void {
+	let start = 0;
+	while (start < text.length) {
+		let end = text.indexOf('\n', start);
+		if (end < 0) end = text.length;
+		const line = text.slice(start, end);
+		start = end + 1;
+		if (line === '') continue;
+		let batch: unknown;
+		try {
+			batch = JSON.parse(line);
+		} catch {
+			continue;
+		}
+		const deltas = (batch as { d?: unknown } | null)?.d;
+		if (!Array.isArray(deltas)) continue;
+		for (const t of deltas) {
+			const s = fromTuple(t);
+			if (s !== undefined) addInto(into, s);
+		}
+	}
+}
+
+interface Snapshot {
+	readonly merged: readonly string[];
+	readonly stats: Map<string, CallStats>;
+}
+
+function readSnapshot(dir: string): Snapshot {
+	let text: string;
+	try {
+		text = readFileSync(`${dir}${sep}${SNAPSHOT}`, 'utf8');
+	} catch (err) {
+		if (isAbsent(err)) return { merged: [], stats: new Map() };
+		throw err;
+	}
+	const stats = new Map<string, CallStats>();
+	try {
+		const raw = JSON.parse(text) as { format?: unknown; merged?: unknown; stats?: unknown };
+		if (raw.format !== STATS_FORMAT || !Array.isArray(raw.merged) || !Array.isArray(raw.stats)) throw new Error(`not a ${STATS_FORMAT} snapshot`);
+		for (const t of raw.stats) {
+			const s = fromTuple(t);
+			if (s !== undefined) addInto(stats, s);
+		}
+		return { merged: raw.merged.filter((n): n is string => typeof n === 'string'), stats };
+	} catch (err) {
+		warnOnce(`stats-snapshot:${dir}`, 'FLECHE_CORRUPT_ENTRY', `Corrupt statistics snapshot ${dir}${sep}${SNAPSHOT} (${errorText(err)}); its totals are ignored`);
+		return { merged: [], stats };
+	}
+}
+
+function listDir(dir: string): string[] {
+	try {
+		return readdirSync(dir);
+	} catch (err) {
+		if (isAbsent(err)) return [];
+		throw err;
+	}
+}
+
+function processGone(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return false;
+	} catch (err) {
+		return errorCode(err) === 'ESRCH';
+	}
+}
+
+/** Whether nobody can append to this journal any more, so compaction may fold it into the snapshot. */
+function journalFinished(dir: string, name: string, ownJournal: string | undefined): boolean {
+	const m = journalName.exec(name);
+	if (m === null || name === ownJournal) return false;
+	if (m[4] !== undefined) return true;
+	if (m[1] === thisHost) return Number(m[2]) !== process.pid && processGone(Number(m[2]));
+	try {
+		return Date.now() - statSync(`${dir}${sep}${name}`).mtimeMs > FOREIGN_IDLE_MS;
+	} catch {
+		return false;
+	}
+}
+
+function takeLock(dir: string): boolean {
+	const lock = `${dir}${sep}${LOCK}`;
+	for (let attempt = 0; attempt < 2; attempt++) {
+		try {
+			closeSync(openSync(lock, 'wx'));
+			return true;
+		} catch (err) {
+			if (errorCode(err) !== 'EEXIST') return false;
+			try {
+				if (Date.now() - statSync(lock).mtimeMs < STALE_LOCK_MS) return false;
+				// Left by a process killed while compacting: compaction is idempotent, so taking it over is safe.
+				unlinkSync(lock);
+			} catch {
+				// Released meanwhile: try again.
+			}
+		}
+	}
+	return false;
+}
+
+/** Folds finished journals into a new snapshot; skipped when another process holds the lock. */
+function compactStats(dir: string, ownJournal: string | undefined): void {
+	if (!takeLock(dir)) return;
+	try {
+		const snapshot = readSnapshot(dir);
+		const names = new Set(listDir(dir));
+		for (const name of snapshot.merged) if (names.has(name)) removeQuietly(`${dir}${sep}${name}`);
+		const merged: string[] = [];
+		const stats = snapshot.stats;
+		const already = new Set(snapshot.merged);
+		for (const name of names) {
+			if (already.has(name) || !journalFinished(dir, name, ownJournal)) continue;
+			let text: string;
+			try {
+				text = readFileSync(`${dir}${sep}${name}`, 'utf8');
+			} catch {
+				continue;
+			}
+			readJournal(text, stats);
+			merged.push(name);
+		}
+		if (merged.length === 0) return;
+		const body = JSON.stringify({ format: STATS_FORMAT, merged, stats: [...stats.values()].map(toTuple) });
+		const temp = `${dir}${sep}.${randomUUID()}.tmp`;
+		try {
+			writeFileSync(temp, body);
+			renameSync(temp, `${dir}${sep}${SNAPSHOT}`);
+		} catch (err) {
+			removeQuietly(temp);
+			throw err;
+		}
+		for (const name of merged) removeQuietly(`${dir}${sep}${name}`);
+	} finally {
+		removeQuietly(`${dir}${sep}${LOCK}`);
+	}
+}
+
+/** Sums the snapshot and every journal not merged into it; retries when a compaction or rotation moved files. */
+function readStats(dir: string, ownJournal: string | undefined): { stats: Map<string, CallStats>; finished: number } {
+	for (let attempt = 0; ; attempt++) {
+		const names = listDir(dir).filter((n) => journalName.test(n));
+		const snapshot = readSnapshot(dir);
+		const merged = new Set(snapshot.merged);
+		const stats = snapshot.stats;
+		let vanished = false;
+		let finished = 0;
+		for (const name of names) {
+			if (merged.has(name)) continue;
+			let text: string;
+			try {
+				text = readFileSync(`${dir}${sep}${name}`, 'utf8');
+			} catch (err) {
+				if (!isAbsent(err)) throw err;
+				vanished = true;
+				break;
+			}
+			readJournal(text, stats);
+			if (journalFinished(dir, name, ownJournal)) finished++;
+		}
+		if (!vanished || attempt >= 5) return { stats, finished };
 	}
 }
 
@@ -505,15 +759,21 @@ function parseRecord(raw: unknown, key: string): CallRecord {
  * for (const record of calls.records({ name: 'fetchPrices' })) console.log(record.key, record.metadata);
  * ```
  */
-export class CallFile implements CallStorage {
+export class CallFile implements CallStorage, StatsStorage {
 	/** Absolute folder holding the files. */
 	readonly root: string;
 	readonly #dir: string;
+	readonly #statsDir: string;
+	/** This instance's statistics journal (a file name in `#statsDir`), chosen on the first write. */
+	#journal: string | undefined;
+	#journalBytes = 0;
+	#journalSeq = 0;
 
 	/** Nothing is touched on disk until the first `put`. */
 	constructor(options: CallFileOptions) {
 		this.root = resolveRoot(options.root);
 		this.#dir = this.root + sep;
+		this.#statsDir = this.#dir + STATS_DIR;
 	}
 
 	/** Writes (or atomically replaces) the file for `record.key`. */
@@ -615,5 +875,54 @@ export class CallFile implements CallStorage {
 	/** `{ type: 'file', root }`. */
 	toConfig(): StorageConfig {
 		return { type: 'file', root: this.root };
+	}
+
+	/**
+	 * Appends one batch of statistics deltas to this instance's journal under `root/.stats/` (one write; see the top
+	 * of this module). Throws {@link SaveError} when it cannot be written.
+	 */
+	addStats(deltas: readonly CallStats[]): void {
+		if (deltas.length === 0) return;
+		const line = `${JSON.stringify({ t: Date.now() / 1000, d: deltas.map(toTuple) })}\n`;
+		try {
+			if (this.#journal === undefined) {
+				mkdirSync(this.#statsDir, { recursive: true });
+				if (listDir(this.#statsDir).length > CROWDED) compactStats(this.#statsDir, undefined);
+				this.#journal = `${thisHost}-${process.pid}-${randomBytes(4).toString('hex')}.jsonl`;
+			} else if (this.#journalBytes > ROTATE_BYTES) {
+				// The full journal moves aside under a name that says it is finished; appends start a new file.
+				const closed = this.#journal.replace(/\.jsonl$/, `.${++this.#journalSeq}.closed.jsonl`);
+				renameSync(`${this.#statsDir}${sep}${this.#journal}`, `${this.#statsDir}${sep}${closed}`);
+				this.#journalBytes = 0;
+			}
+			appendFileSync(`${this.#statsDir}${sep}${this.#journal}`, line);
+			this.#journalBytes += line.length;
+		} catch (err) {
+			throw new SaveError(`Cannot write cache statistics to ${this.#statsDir}: ${errorText(err)}`, { cause: err });
+		}
+	}
+
+	/**
+	 * The summed statistics of every call of this root, written by any process (evicted calls included), optionally of
+	 * one function; compacts the journals when many have accumulated.
+	 */
+	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
+		const { stats, finished } = readStats(this.#statsDir, this.#journal);
+		if (finished >= COMPACT_AT) {
+			try {
+				compactStats(this.#statsDir, this.#journal);
+			} catch (err) {
+				warnOnce(`stats-compact:${this.#statsDir}`, 'FLECHE_STATS_NOT_SAVED', `Could not compact cache statistics in ${this.#statsDir}: ${errorText(err)}`, {
+					cause: err,
+				});
+			}
+		}
+		const out: CallStats[] = [];
+		for (const s of stats.values()) {
+			if (filter?.name !== undefined && s.name !== filter.name) continue;
+			if (filter?.module !== undefined && s.module !== filter.module) continue;
+			out.push(s);
+		}
+		return out;
 	}
 }

@@ -1,0 +1,187 @@
+// Hit/miss statistics (new; not in the Python reference, see issue 6): counted in memory on the hot path, flushed in
+// batches to call storages that persist them (`StatsStorage`), read back by tools through `fleche/inspect`.
+//
+// A hit only touches a Map and a few numbers: the disk write happens at most once per `flushMs` (a timer that does
+// not keep the process alive) and once more, synchronously, when the process exits normally.
+//
+// `lastHit` is stamped when the counter flushes (or, for memory storage, on its timer and when read), not on every
+// hit: reading the clock would be the most expensive part of counting a hit. It is late by at most the flush interval
+// (1 s) while the event loop is free.
+//
+// `savedSeconds` of a hit is the compute time recorded for that call: its `runtime.walltime` metadata (written by the
+// default `Runtime` metadata), else the average compute time of the misses of that key seen by this process since
+// the last flush, else 0. Reading the stored statistics on the hot path to find an average would cost a disk read.
+import type { CallRecord } from './call.js';
+import { warnOnce } from './log.js';
+import type { CallStats, StatsStorage } from './storage/base.js';
+
+/** Whether a storage persists statistics (implements {@link StatsStorage}). */
+export function isStatsStorage(storage: unknown): storage is StatsStorage {
+	return (
+		typeof storage === 'object' &&
+		storage !== null &&
+		typeof (storage as Partial<StatsStorage>).addStats === 'function' &&
+		typeof (storage as Partial<StatsStorage>).stats === 'function'
+	);
+}
+
+/** Mutable counts of one key; becomes a {@link CallStats} delta when flushed. */
+class Entry implements CallStats {
+	hits = 0;
+	misses = 0;
+	lastHit: number | null = null;
+	computeSeconds = 0;
+	savedSeconds = 0;
+	/** Hit since the last stamp of `lastHit`. */
+	unstamped = false;
+
+	constructor(
+		readonly key: string,
+		readonly name: string,
+		readonly module: string | null,
+	) {}
+}
+
+/** How long a counter waits before writing what it counted. */
+const defaultFlushMs = 1000;
+
+const dirty = new Set<StatsCounter>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+	if (exitHookInstalled) return;
+	exitHookInstalled = true;
+	// 'exit' handlers must be synchronous: every StatsStorage flush is (an appendFileSync, an in-memory SQL update).
+	process.on('exit', flushStats);
+}
+
+/**
+ * Writes every statistic counted so far in this process (or thread) to its storage now, instead of within the next
+ * second. Runs by itself when the process exits normally; call it before ending a worker thread with
+ * `worker.terminate()` or a process with a signal, which skip exit handlers.
+ * @example
+ * ```ts
+ * import { flushStats } from 'fleche';
+ * process.on('SIGTERM', () => { flushStats(); process.exit(143); });
+ * ```
+ */
+export function flushStats(): void {
+	for (const counter of [...dirty]) counter.flush();
+}
+
+/** Sums statistics by key: counts and seconds add up, `lastHit` is the latest. @internal */
+export function mergeStats(into: Map<string, CallStats>, add: CallStats): void {
+	const have = into.get(add.key);
+	if (have === undefined) {
+		const { key, name, module, hits, misses, lastHit, computeSeconds, savedSeconds } = add;
+		into.set(key, { key, name, module, hits, misses, lastHit, computeSeconds, savedSeconds });
+		return;
+	}
+	into.set(add.key, {
+		key: add.key,
+		name: have.name,
+		module: have.module,
+		hits: have.hits + add.hits,
+		misses: have.misses + add.misses,
+		lastHit: have.lastHit === null ? add.lastHit : add.lastHit === null ? have.lastHit : Math.max(have.lastHit, add.lastHit),
+		computeSeconds: have.computeSeconds + add.computeSeconds,
+		savedSeconds: have.savedSeconds + add.savedSeconds,
+	});
+}
+
+function matchesFilter(s: CallStats, filter: { readonly name?: string; readonly module?: string | null } | undefined): boolean {
+	if (filter === undefined) return true;
+	if (filter.name !== undefined && s.name !== filter.name) return false;
+	if (filter.module !== undefined && s.module !== filter.module) return false;
+	return true;
+}
+
+/**
+ * Counts the hits and misses of one cache. With a target storage, counts are deltas flushed in batches; without one
+ * (memory storage) they are totals kept for the life of the process.
+ * @internal
+ */
+export class StatsCounter {
+	#counts = new Map<string, Entry>();
+	/** Entries hit since `lastHit` was last stamped. */
+	#unstamped: Entry[] = [];
+	#scheduled = false;
+	readonly #target: StatsStorage | null;
+	readonly #flushMs: number;
+
+	constructor(target: StatsStorage | null, flushMs = defaultFlushMs) {
+		this.#target = target;
+		this.#flushMs = flushMs;
+	}
+
+	#entry(record: CallRecord): Entry {
+		let e = this.#counts.get(record.key);
+		if (e === undefined) {
+			e = new Entry(record.key, record.name, record.module);
+			this.#counts.set(record.key, e);
+		}
+		if (!this.#scheduled) this.#schedule();
+		return e;
+	}
+
+	hit(record: CallRecord): void {
+		const e = this.#entry(record);
+		e.hits++;
+		if (!e.unstamped) {
+			e.unstamped = true;
+			this.#unstamped.push(e);
+		}
+		const wall = record.metadata.runtime?.walltime;
+		e.savedSeconds += typeof wall === 'number' ? wall : e.misses > 0 ? e.computeSeconds / e.misses : 0;
+	}
+
+	miss(record: CallRecord, seconds: number): void {
+		const e = this.#entry(record);
+		e.misses++;
+		e.computeSeconds += seconds;
+	}
+
+	#schedule(): void {
+		this.#scheduled = true;
+		dirty.add(this);
+		installExitHook();
+		setTimeout(() => this.flush(), this.#flushMs).unref();
+	}
+
+	#stamp(): void {
+		if (this.#unstamped.length === 0) return;
+		const now = Date.now() / 1000;
+		for (const e of this.#unstamped) {
+			e.lastHit = now;
+			e.unstamped = false;
+		}
+		this.#unstamped = [];
+	}
+
+	/** Writes the pending deltas to the target now (one batch); without a target, only stamps `lastHit`. */
+	flush(): void {
+		this.#scheduled = false;
+		dirty.delete(this);
+		this.#stamp();
+		if (this.#target === null || this.#counts.size === 0) return;
+		const batch = [...this.#counts.values()];
+		this.#counts = new Map();
+		try {
+			this.#target.addStats(batch);
+		} catch (err) {
+			// Statistics are advisory: a full disk or a read-only store must not break the program that counts.
+			warnOnce(`stats-flush:${(err as Error)?.message}`, 'FLECHE_STATS_NOT_SAVED', `Could not save cache statistics: ${(err as Error)?.message ?? String(err)}`, {
+				cause: err,
+			});
+		}
+	}
+
+	/** Stored statistics plus what this counter has not flushed yet, summed per key. */
+	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
+		this.#stamp();
+		const out = new Map<string, CallStats>();
+		if (this.#target !== null) for (const s of this.#target.stats(filter)) mergeStats(out, s);
+		for (const e of this.#counts.values()) if (matchesFilter(e, filter)) mergeStats(out, e);
+		return [...out.values()];
+	}
+}
