@@ -1,6 +1,10 @@
-// reference §1.7: BoundWrapper — a callable that carries the cache and metadata that were active when it was bound.
-import type { BaseCache } from './caches/base.js';
-import type { MetaData } from './metadata.js';
+// reference §1.7, §3.2: BoundWrapper — a callable that carries the cache and metadata that were active when it was
+// bound, and its plain-data form (a BoundCall) that a worker thread or another process can run.
+import type { BaseCache, CacheConfig } from './caches/base.js';
+import type { FunctionIdentity, Metadata } from './call.js';
+import { Digest } from './digest.js';
+import { warnOnce } from './log.js';
+import type { MetaData, MetaDataConfig } from './metadata.js';
 import { activeCache, activeMetadata, runIn } from './state.js';
 
 const boundKey = Symbol.for('fleche.bound');
@@ -68,4 +72,150 @@ export const BoundWrapper = {
  */
 export function bind<F extends (...args: never[]) => unknown, A extends readonly unknown[]>(fn: F, ...args: A): Bound<F, A> {
 	return BoundWrapper.bind(fn, ...args);
+}
+
+/**
+ * A bound call as plain data (structured-clone-able): what a worker needs to run a cached function with the cache
+ * and metadata of the process that bound it. Built by {@link describeBound}; run by {@link runBoundCall}.
+ */
+export interface BoundCall {
+	/** Marks the object as a bound call (and its format version). */
+	readonly fleche: 'boundCall/1';
+	/** Identity of the cached function: `module` and `name` as in its key (see `findFleche`). */
+	readonly module: string | null;
+	readonly name: string;
+	/** Absolute path of the JavaScript file the binding process loaded the function from: what the worker imports. */
+	readonly file: string;
+	/**
+	 * The bound cache's description (`cache.toConfig()`), or `null` when it cannot travel (it holds memory storage):
+	 * the worker then runs with a fresh in-memory cache and sends its record back for the caller to store.
+	 */
+	readonly cache: CacheConfig | null;
+	/** The bound metadata sources that have a plain-data form (others are left out with a warning). */
+	readonly metadata: readonly MetaDataConfig[];
+	/** All arguments, bound ones first; top-level `Digest`s are sent as `{ flecheDigest: hex }`. */
+	readonly args: readonly unknown[];
+	/** The key the binding process computed, so a worker can tell when cloning changed an argument; `null` if unknown. */
+	readonly key: string | null;
+}
+
+/** What running a {@link BoundCall} returns. */
+export interface BoundReply {
+	/** Marks the object as a reply (and its format version). */
+	readonly fleche: 'boundReply/1';
+	/** The function's result. */
+	readonly value: unknown;
+	/** The key the worker stored the call under (`null` when it could not compute one). */
+	readonly key: string | null;
+	/**
+	 * When the bound cache could not travel: the metadata and async flag of the record the worker made, for the
+	 * caller to store with the result in its own (memory) cache. `null` when the worker's cache already holds it, or
+	 * nothing was cached (an `undefined` result).
+	 */
+	readonly record: { readonly metadata: Metadata; readonly async: boolean } | null;
+}
+
+/** A cached function as bound.ts sees it (wrapper.ts imports this module, so it is described, not imported). */
+interface FlecheLike {
+	(...args: unknown[]): unknown;
+	readonly fleche: {
+		readonly identity: FunctionIdentity;
+		readonly location: { readonly loaded: string } | undefined;
+		digest(...args: unknown[]): string;
+	};
+}
+
+/** @internal Whether `fn` is a function wrapped by `fleche()`. */
+export function isFlecheLike(fn: unknown): fn is FlecheLike {
+	return typeof fn === 'function' && typeof (fn as { fleche?: { identity?: unknown } }).fleche?.identity === 'object';
+}
+
+/** @internal Whether a cache description can be opened elsewhere with the same contents (no memory storage in it). */
+export function configTravels(config: unknown): boolean {
+	if (Array.isArray(config)) return config.every(configTravels);
+	if (typeof config !== 'object' || config === null) return true;
+	if ((config as { type?: unknown }).type === 'memory') return false;
+	return Object.values(config).every(configTravels);
+}
+
+/** @internal The plain-data form of a cache, or `null` when it cannot travel. */
+export function travellingConfig(c: BaseCache): CacheConfig | null {
+	try {
+		const config = c.toConfig();
+		return configTravels(config) ? config : null;
+	} catch {
+		return null;
+	}
+}
+
+const digestTag = 'flecheDigest';
+
+/** @internal Builds the plain-data call; `key` is computed with `c` active when not given. */
+export function describeCall(fn: unknown, c: BaseCache, metadata: readonly MetaData[], args: readonly unknown[], key?: string | null): BoundCall {
+	if (!isFlecheLike(fn)) throw new TypeError('Only functions wrapped by fleche() can be sent to a worker (it imports them by module and name)');
+	const { identity, location } = fn.fleche;
+	if (!location) throw new TypeError(`${identity.name} cannot be sent to a worker: the file that defines it is unknown`);
+	const configs: MetaDataConfig[] = [];
+	for (const m of metadata) {
+		const config = m.toConfig?.();
+		if (config) configs.push(config);
+		else warnOnce(`bound-meta:${m.name}`, 'FLECHE_METADATA_NOT_SENT', `Metadata '${m.name}' has no toConfig() and is not recorded for calls run in workers`);
+	}
+	if (key === undefined) {
+		try {
+			key = runIn({ cache: c }, () => fn.fleche.digest(...args));
+		} catch {
+			key = null;
+		}
+	}
+	return {
+		fleche: 'boundCall/1',
+		module: identity.module,
+		name: identity.name,
+		file: location.loaded,
+		cache: travellingConfig(c),
+		metadata: configs,
+		args: args.map((a) => (Digest.is(a) ? { [digestTag]: a.hex } : a)),
+		key,
+	};
+}
+
+/** @internal The arguments of a received call, `Digest`s restored. */
+export function receivedArgs(call: BoundCall): unknown[] {
+	return call.args.map((a) => {
+		const hex = typeof a === 'object' && a !== null ? (a as Record<string, unknown>)[digestTag] : undefined;
+		return typeof hex === 'string' && Object.keys(a as object).length === 1 ? new Digest(hex) : a;
+	});
+}
+
+/**
+ * The plain-data form of a bound cached function (with optional further arguments), to send to a worker thread or
+ * another process: function identity and file, the bound cache's configuration (never a live handle), the bound
+ * metadata and the arguments. Run it there with {@link runBoundCall} (the `fleche/worker` and
+ * `fleche/worker/piscina` entries do).
+ *
+ * A memory cache cannot travel: the description then carries `cache: null`, the worker computes with a fresh
+ * in-memory cache and its reply carries the record, which `wrapExecutor` pools store in the bound cache.
+ * @throws TypeError when the bound function is not a `fleche()` function (a worker could not import it).
+ * @example
+ * ```ts
+ * using _ = cache(fileCache('/tmp/store'));
+ * const call = describeBound(bind(expensive), 3);
+ * const reply = await pool.queue((worker) => worker.run(call)); // threads.js pool of fleche/worker threads
+ * ```
+ */
+export function describeBound(bound: (...args: never[]) => unknown, ...args: readonly unknown[]): BoundCall {
+	const state = BoundWrapper.stateOf(bound);
+	if (state) return describeCall(state.fn, state.cache, state.metadata, [...state.args, ...args]);
+	return describeCall(bound, activeCache(), activeMetadata(), args);
+}
+
+/** Whether a value is a {@link BoundCall}. */
+export function isBoundCall(value: unknown): value is BoundCall {
+	return typeof value === 'object' && value !== null && (value as { fleche?: unknown }).fleche === 'boundCall/1';
+}
+
+/** Whether a value is a {@link BoundReply}. */
+export function isBoundReply(value: unknown): value is BoundReply {
+	return typeof value === 'object' && value !== null && (value as { fleche?: unknown }).fleche === 'boundReply/1';
 }

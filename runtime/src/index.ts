@@ -14,6 +14,9 @@ export {
 export type { FlecheOptions } from './options.js';
 export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions, type CacheOptions } from './state.js';
 export { BoundWrapper, bind, type Bound, type BoundState } from './bound.js';
+export { describeBound, isBoundCall, isBoundReply, type BoundCall, type BoundReply } from './bound.js';
+export { runBoundCall } from './workerRun.js';
+export { wrapExecutor, threadsWorker, workerFile, WorkerExited, type Submit, type WrappedExecutor, type WrapExecutorOptions } from './executor.js';
 export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest } from './digest.js';
 export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json, type Metadata } from './call.js';
 export { LazyCall } from './lazyCall.js';
@@ -48,6 +51,7 @@ export { flushStats, isStatsStorage } from './stats.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';
 export { ValueVoid, CallVoid } from './storage/void.js';
 export { ValueFile, CallFile, type ValueFileOptions, type CallFileOptions } from './storage/file.js';
+export { CallSql, type CallSqlOptions } from './storage/sql.js';
 export { registerSerializer, type Serializer } from './storage/serializers.js';
 export {
 	FlecheError,

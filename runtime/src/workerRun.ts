@@ -1,0 +1,77 @@
+// reference §1.7, §3.2: running a BoundCall where it arrives — a worker thread, another process, or this one.
+import { pathToFileURL } from 'node:url';
+import { isBoundCall, receivedArgs, type BoundCall, type BoundReply } from './bound.js';
+import type { BaseCache } from './caches/base.js';
+import { Cache } from './caches/cache.js';
+import { cacheFromConfig } from './config.js';
+import { KeyError } from './errors.js';
+import { warnOnce } from './log.js';
+import { metadataFromConfig } from './metadata.js';
+import { runIn } from './state.js';
+import { flushStats } from './stats.js';
+import { CallMemory, ValueMemory } from './storage/memory.js';
+import { findFleche } from './wrapper.js';
+
+/** Stores opened from descriptions, reused by later calls in this thread (opening a file store reads its folder). */
+const opened = new Map<string, BaseCache>();
+
+function openCache(call: BoundCall): BaseCache {
+	// A cache that cannot travel is replaced by a fresh one per call: its record goes back in the reply.
+	if (call.cache === null) return new Cache(new ValueMemory(), new CallMemory());
+	const id = JSON.stringify(call.cache);
+	let c = opened.get(id);
+	if (!c) opened.set(id, (c = cacheFromConfig(call.cache)));
+	return c;
+}
+
+/**
+ * Runs a {@link BoundCall}: imports the function's module, finds the cached function by its identity, and calls
+ * it with the bound cache and metadata in force (nested fleche calls inside use them too). The result lands in
+ * the bound store (file, SQL); for a cache that could not travel, the reply carries the record instead.
+ * @throws TypeError when the module does not define that cached function; whatever the function throws.
+ * @example
+ * ```ts
+ * // a custom worker
+ * parentPort.on('message', async (call) => parentPort.postMessage(await runBoundCall(call)));
+ * ```
+ */
+export async function runBoundCall(call: BoundCall): Promise<BoundReply> {
+	if (!isBoundCall(call)) throw new TypeError('runBoundCall() takes a bound call made by describeBound() or wrapExecutor()');
+	let f = findFleche(call.module, call.name);
+	if (!f) {
+		await import(pathToFileURL(call.file).href);
+		f = findFleche(call.module, call.name);
+	}
+	if (!f) {
+		throw new TypeError(`${call.file} does not define the cached function ${call.module ?? '?'}:${call.name} (is it created when the module loads?)`);
+	}
+	const fn = f;
+	const c = openCache(call);
+	const args = receivedArgs(call);
+	const metadata = call.metadata.map(metadataFromConfig);
+	try {
+		const value: unknown = await runIn({ cache: c, metadata }, (): unknown => fn(...(args as never[])));
+		let key: string | null = null;
+		try {
+			key = runIn({ cache: c }, () => fn.fleche.digest(...(args as never[])));
+		} catch {
+			// an argument without a digest: the call ran uncached
+		}
+		if (key !== null && call.key !== null && key !== call.key) {
+			warnOnce(`bound-key:${call.module ?? ''}:${call.name}`, 'FLECHE_KEY_CHANGED', `Arguments of ${call.name} changed when copied to the worker (class instances lose their class); its result is stored under another key than the caller looks up`);
+		}
+		let record: BoundReply['record'] = null;
+		if (call.cache === null && key !== null) {
+			try {
+				const r = c.loadRecord(key);
+				record = { metadata: r.metadata, async: r.async === true };
+			} catch (err) {
+				if (!KeyError.is(err)) throw err;
+			}
+		}
+		return { fleche: 'boundReply/1', value, key, record };
+	} finally {
+		// A worker may be terminated at any moment: its hit counts must not wait for a batch.
+		flushStats();
+	}
+}
