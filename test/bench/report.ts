@@ -1,0 +1,67 @@
+// The bench's shared record: every measurement and target row of one run, so each bench part (bench.ts,
+// sqlBench.ts, executorBench.ts, …) reports into the same table.
+import { measure, formatNs, type Measurement, type MeasureOptions } from './harness.ts';
+
+/** One row of the targets table. `met` is null for rows that only inform (no target). */
+export interface TargetRow {
+	readonly target: string;
+	readonly value: string;
+	readonly goal: string;
+	readonly met: boolean | null;
+	/** How far from the goal, e.g. "3.2× under" or "+40 % over"; empty for informational rows. */
+	readonly margin: string;
+	readonly note: string;
+}
+
+/** A fixed figure of Python fleche (reference §7), shown beside ours. */
+export interface AnchorRow {
+	readonly operation: string;
+	readonly python: string;
+	readonly ours: string;
+}
+
+export const results: Measurement[] = [];
+export const rows: TargetRow[] = [];
+export const anchors: AnchorRow[] = [];
+
+/** Measures one case, records it and prints one line. */
+export async function run(
+	group: string,
+	name: string,
+	op: (i: number) => unknown,
+	opts?: MeasureOptions,
+): Promise<Measurement> {
+	const m = await measure(group, name, op, opts);
+	results.push(m);
+	console.log(`  ${group.padEnd(22)} ${name.padEnd(38)} ${formatNs(m.nsPerOp).padStart(10)}  (±${formatNs(m.iqrNs / 2)})`);
+	return m;
+}
+
+/**
+ * Records a target row. `measured` and `limit` are in the same unit; `higherIsBetter` for throughputs.
+ * The margin says by how much the goal was met or missed (ratio when met, percent over when missed).
+ */
+export function target(
+	name: string,
+	measured: number,
+	limit: number,
+	text: { value: string; goal: string; note?: string },
+	higherIsBetter = false,
+): void {
+	const met = higherIsBetter ? measured >= limit : measured <= limit;
+	const ratio = higherIsBetter ? measured / limit : limit / measured;
+	const margin = met
+		? `${ratio.toFixed(ratio < 10 ? 2 : 0)}× ${higherIsBetter ? 'above' : 'under'}`
+		: `${((1 / ratio - 1) * 100).toFixed(0)} % ${higherIsBetter ? 'short' : 'over'}`;
+	rows.push({ target: name, value: text.value, goal: text.goal, met, margin, note: text.note ?? '' });
+}
+
+/** Records an informational row (no target). */
+export function info(name: string, value: string, note = ''): void {
+	rows.push({ target: name, value, goal: '—', met: null, margin: '', note });
+}
+
+/** Records a Python anchor beside our figure for the same operation. */
+export function anchor(operation: string, python: string, ours: string): void {
+	anchors.push({ operation, python, ours });
+}
