@@ -16,6 +16,7 @@ import { Environment, Git, Runtime, type MetaData } from './metadata.js';
 import { ValueMemory, CallMemory } from './storage/memory.js';
 import { ValueVoid, CallVoid } from './storage/void.js';
 import { ValueFile, CallFile } from './storage/file.js';
+import { CallSql } from './storage/sql.js';
 import { packageRoot } from './profile.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -61,6 +62,12 @@ function storageFromConfig(config: StorageConfig, kind: 'values' | 'calls'): Val
 				...(c.compress !== undefined ? { compress: c.compress } : {}),
 				...(c.secretKey !== undefined ? { secretKey: [...c.secretKey] } : {}),
 			});
+		}
+		case 'sql': {
+			const path = (config as { path?: unknown }).path;
+			if (kind === 'values') throw new TypeError(`An 'sql' storage holds call records only`);
+			if (typeof path !== 'string' || path === '') throw new TypeError(`An 'sql' storage needs a 'path'`);
+			return new CallSql({ path });
 		}
 		default: {
 			const factory = storageTypes().get(config.type);

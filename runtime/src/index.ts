@@ -51,6 +51,7 @@ export { flushStats, isStatsStorage } from './stats.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';
 export { ValueVoid, CallVoid } from './storage/void.js';
 export { ValueFile, CallFile, type ValueFileOptions, type CallFileOptions } from './storage/file.js';
+export { CallSql, type CallSqlOptions } from './storage/sql.js';
 export { registerSerializer, type Serializer } from './storage/serializers.js';
 export {
 	FlecheError,

@@ -1,0 +1,87 @@
+// Pure: fleche sites + statistics → what each CodeLens shows and does.
+import { commandIds } from '../constants.js';
+import { identityKey, type FlecheSite } from './flecheSites.js';
+import { lensTitle, type Counts } from './format.js';
+
+/** Statistics of one function, summed over the caches of the workspace folder. */
+export interface FunctionCounts extends Counts {
+	readonly module: string | null;
+	readonly name: string;
+}
+
+/** What a lens shows; `codeLensProvider.ts` maps it one-to-one onto a `vscode.CodeLens`. */
+export interface LensSpec {
+	readonly line: number;
+	readonly column: number;
+	readonly title: string;
+	readonly tooltip: string;
+	readonly command: string;
+	readonly args: readonly unknown[];
+}
+
+/** Arguments of the `fleche.lensActions` command a lens runs. */
+export interface LensTarget {
+	readonly module: string | null;
+	readonly name: string;
+	/** The document the lens sits in, as a URI string (for the folder whose caches count). */
+	readonly uri: string;
+}
+
+/** Sums counts of the same identity across several caches. */
+export function mergeCounts(lists: readonly (readonly FunctionCounts[])[]): Map<string, FunctionCounts> {
+	const out = new Map<string, FunctionCounts>();
+	for (const list of lists) {
+		for (const fn of list) {
+			const key = identityKey(fn);
+			const prev = out.get(key);
+			out.set(
+				key,
+				prev
+					? { module: fn.module, name: fn.name, hits: prev.hits + fn.hits, misses: prev.misses + fn.misses, calls: prev.calls + fn.calls }
+					: { module: fn.module, name: fn.name, hits: fn.hits, misses: fn.misses, calls: fn.calls },
+			);
+		}
+	}
+	return out;
+}
+
+const zero: Counts = { hits: 0, misses: 0, calls: 0 };
+
+/** One lens per site: counts of the function with exactly that identity (zeros until it is first called). */
+export function lensSpecs(sites: readonly FlecheSite[], counts: ReadonlyMap<string, Counts>, uri: string): LensSpec[] {
+	return sites.map((site) => {
+		const c = counts.get(identityKey(site)) ?? zero;
+		const target: LensTarget = { module: site.module, name: site.name, uri };
+		return {
+			line: site.line,
+			column: site.column,
+			title: lensTitle(c),
+			tooltip: `${site.module === null ? '' : `${site.module} · `}${site.name}: rerun, invalidate, explain a miss…`,
+			command: commandIds.lensActions,
+			args: [target],
+		};
+	});
+}
+
+/** The entries of the quick pick a lens opens, in order; `id` says what each does. */
+export interface LensAction {
+	readonly id: 'rerunCall' | 'rerunAll' | 'evictFunction' | 'explainMiss' | 'showInTree' | 'showDetails';
+	readonly label: string;
+	readonly description?: string;
+}
+
+export function lensActions(counts: Counts): LensAction[] {
+	const actions: LensAction[] = [];
+	if (counts.calls > 0) {
+		actions.push(
+			{ id: 'rerunCall', label: '$(debug-rerun) Rerun a cached call…' },
+			{ id: 'rerunAll', label: `$(run-all) Rerun all ${counts.calls} cached calls` },
+			{ id: 'evictFunction', label: `$(trash) Invalidate ${counts.calls === 1 ? 'the cached call' : `all ${counts.calls} cached calls`}` },
+		);
+	}
+	actions.push({ id: 'explainMiss', label: '$(question) Explain a miss…', description: 'why would a call not hit the cache' });
+	if (counts.calls > 0) {
+		actions.push({ id: 'showDetails', label: '$(graph) Show function details' }, { id: 'showInTree', label: '$(list-tree) Show in Fleche view' });
+	}
+	return actions;
+}

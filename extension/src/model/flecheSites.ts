@@ -1,0 +1,364 @@
+// Pure: finds the functions a source file caches with fleche and computes the identity (module + name) the
+// runtime will give them, following runtime/src/wrapper.ts (`wrapFunction`, `decorateMethod`, `resolveIdentity`)
+// and runtime/src/profile.ts (`moduleOf`, `packageRoot`, `assignedName`).
+//
+// Parser: acorn (already bundled as a runtime dependency) with @sveltejs/acorn-typescript (~200 KB, pure JS, the
+// maintained fork Svelte uses). The TypeScript compiler would add ~3 MB minified to the bundle; @babel/parser
+// ~0.5 MB next to an acorn we ship anyway; oxc-parser loads a native module.
+import { Parser, type Node as AcornNode } from 'acorn';
+import { tsPlugin } from '@sveltejs/acorn-typescript';
+
+/** One cached function found in a source file. */
+export interface FlecheSite {
+	/** The identity name the runtime computes: `add`, `Shapes.area`, or the `name` option. */
+	readonly name: string;
+	/** The identity module: the `module` option, else the file relative to its package root; null when `hashModule: false`. */
+	readonly module: string | null;
+	readonly kind: 'function' | 'method';
+	/** 0-based line and column of where the lens goes (the declaration, decorators included). */
+	readonly line: number;
+	readonly column: number;
+	/** 0-based line of the end of the wrapped function. */
+	readonly endLine: number;
+	/** 0-based offsets of the declaration. */
+	readonly start: number;
+	readonly end: number;
+}
+
+export interface FindSitesOptions {
+	/** The file name, for the dialect: `.ts/.mts/.cts/.tsx` TypeScript, `.jsx/.tsx` JSX. */
+	readonly fileName: string;
+	/** The module the runtime derives from the file's location (see {@link moduleOf}); null when it has no file. */
+	readonly module: string | null;
+}
+
+type AnyNode = AcornNode & Record<string, unknown>;
+
+const parsers = new Map<string, typeof Parser>();
+
+function parserFor(jsx: boolean): typeof Parser {
+	const id = jsx ? 'jsx' : 'ts';
+	let p = parsers.get(id);
+	if (!p) {
+		p = Parser.extend(tsPlugin({ jsx }) as never);
+		parsers.set(id, p);
+	}
+	return p;
+}
+
+function parse(text: string, fileName: string): AnyNode | undefined {
+	const jsxFirst = /\.[jt]sx$/i.test(fileName);
+	for (const jsx of [jsxFirst, !jsxFirst]) {
+		for (const sourceType of ['module', 'script'] as const) {
+			try {
+				return parserFor(jsx).parse(text, {
+					ecmaVersion: 'latest',
+					sourceType,
+					locations: true,
+					allowHashBang: true,
+					allowReturnOutsideFunction: true,
+					allowAwaitOutsideFunction: true,
+					allowImportExportEverywhere: true,
+				}) as unknown as AnyNode;
+			} catch {
+				// try the next dialect
+			}
+		}
+	}
+	return undefined;
+}
+
+function isNode(value: unknown): value is AnyNode {
+	return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+/** Calls `visit(node, parents)` on every node, parents outermost first. */
+function walk(root: AnyNode, visit: (node: AnyNode, parents: readonly AnyNode[]) => void): void {
+	const parents: AnyNode[] = [];
+	const go = (node: AnyNode): void => {
+		visit(node, parents);
+		parents.push(node);
+		for (const key in node) {
+			if (key === 'loc' || key === 'range' || key === 'start' || key === 'end' || key === 'type') continue;
+			const child = node[key];
+			if (Array.isArray(child)) {
+				for (const c of child) if (isNode(c)) go(c);
+			} else if (isNode(child)) go(child);
+		}
+		parents.pop();
+	};
+	go(root);
+}
+
+/** The names under which this file can call `fleche` (imports, renames, `require`), and namespace objects. */
+function flecheBindings(program: AnyNode): { names: Set<string>; namespaces: Set<string>; imported: Map<string, string> } {
+	const names = new Set(['fleche']);
+	const namespaces = new Set<string>();
+	// local name → imported name, for functions passed by reference (`fleche(slow)` names the function `slow`).
+	const imported = new Map<string, string>();
+	walk(program, (node) => {
+		if (node.type === 'ImportDeclaration') {
+			const fromFleche = (node.source as AnyNode).value === 'fleche';
+			for (const spec of node.specifiers as AnyNode[]) {
+				const local = (spec.local as AnyNode).name as string;
+				if (spec.type === 'ImportSpecifier') {
+					const importedNode = spec.imported as AnyNode;
+					const importedName = (importedNode.name ?? importedNode.value) as string;
+					if (fromFleche && importedName === 'fleche') names.add(local);
+					else imported.set(local, importedName);
+				} else if (fromFleche) namespaces.add(local);
+			}
+		} else if (node.type === 'VariableDeclarator' && isRequireFleche(node.init as AnyNode | null)) {
+			const id = node.id as AnyNode;
+			if (id.type === 'Identifier') namespaces.add(id.name as string);
+			else if (id.type === 'ObjectPattern') {
+				for (const prop of id.properties as AnyNode[]) {
+					const key = prop.key as AnyNode | undefined;
+					const value = prop.value as AnyNode | undefined;
+					if (prop.type === 'Property' && key?.type === 'Identifier' && key.name === 'fleche' && value?.type === 'Identifier') {
+						names.add(value.name as string);
+					}
+				}
+			}
+		}
+	});
+	return { names, namespaces, imported };
+}
+
+function isRequireFleche(init: AnyNode | null): boolean {
+	if (!init || init.type !== 'CallExpression') return false;
+	const callee = init.callee as AnyNode;
+	const arg = (init.arguments as AnyNode[])[0];
+	return callee.type === 'Identifier' && callee.name === 'require' && arg?.type === 'Literal' && arg.value === 'fleche';
+}
+
+/** Removes TS-only wrappers around an expression: `x as T`, `x!`, `<T>x`, `x satisfies T`. */
+function unwrapTs(node: AnyNode): AnyNode {
+	let n = node;
+	while (
+		n.type === 'TSAsExpression' ||
+		n.type === 'TSNonNullExpression' ||
+		n.type === 'TSTypeAssertion' ||
+		n.type === 'TSSatisfiesExpression' ||
+		n.type === 'TSInstantiationExpression' ||
+		n.type === 'ParenthesizedExpression'
+	) {
+		n = n.expression as AnyNode;
+	}
+	return n;
+}
+
+function isFlecheCallee(callee: AnyNode, b: ReturnType<typeof flecheBindings>): boolean {
+	const c = unwrapTs(callee);
+	if (c.type === 'Identifier') return b.names.has(c.name as string);
+	// `fl.fleche(...)` for a namespace import, and `(0, fleche_1.fleche)(...)` in compiled CommonJS.
+	if (c.type === 'MemberExpression' && !c.computed) {
+		const prop = c.property as AnyNode;
+		return prop.type === 'Identifier' && prop.name === 'fleche';
+	}
+	if (c.type === 'SequenceExpression') {
+		const last = (c.expressions as AnyNode[]).at(-1);
+		return last !== undefined && isFlecheCallee(last, b);
+	}
+	return false;
+}
+
+interface IdentityOptions {
+	name?: string;
+	module?: string;
+	hashModule?: boolean;
+}
+
+/** The identity options written as literals in an options object (other values cannot be known statically). */
+function literalOptions(node: AnyNode | undefined): IdentityOptions {
+	const out: IdentityOptions = {};
+	if (!node) return out;
+	const obj = unwrapTs(node);
+	if (obj.type !== 'ObjectExpression') return out;
+	for (const prop of obj.properties as AnyNode[]) {
+		if (prop.type !== 'Property' || prop.computed) continue;
+		const key = prop.key as AnyNode;
+		const keyName = (key.type === 'Identifier' ? key.name : key.value) as string;
+		const value = unwrapTs(prop.value as AnyNode);
+		const literal = value.type === 'Literal' ? value.value : value.type === 'TemplateLiteral' ? templateText(value) : undefined;
+		if (keyName === 'name' && typeof literal === 'string') out.name = literal;
+		if (keyName === 'module' && typeof literal === 'string') out.module = literal;
+		if (keyName === 'hashModule' && typeof literal === 'boolean') out.hashModule = literal;
+	}
+	return out;
+}
+
+function templateText(node: AnyNode): string | undefined {
+	const quasis = node.quasis as AnyNode[];
+	if ((node.expressions as unknown[]).length > 0 || quasis.length !== 1) return undefined;
+	return (quasis[0]!.value as { cooked: string }).cooked;
+}
+
+function keyName(key: AnyNode, computed: unknown): string | undefined {
+	if (key.type === 'Identifier' && !computed) return key.name as string;
+	if (key.type === 'PrivateIdentifier') return `#${key.name as string}`;
+	if (key.type === 'Literal') return String(key.value);
+	return undefined;
+}
+
+/** The runtime's `fn.name` for the wrapped expression, when it has one (named function, function reference). */
+function ownName(fn: AnyNode, b: ReturnType<typeof flecheBindings>): string | undefined {
+	const f = unwrapTs(fn);
+	if ((f.type === 'FunctionExpression' || f.type === 'ClassExpression') && f.id) return (f.id as AnyNode).name as string;
+	if (f.type === 'Identifier') return b.imported.get(f.name as string) ?? (f.name as string);
+	return undefined;
+}
+
+/**
+ * The name the runtime infers from what the call is assigned to (`const add = fleche(…)`, `exports.add = …`,
+ * `this.add = …`, `{ add: fleche(…) }`, a class field), or undefined. `parents` ends with the call's parent.
+ */
+function assignedName(call: AnyNode, parents: readonly AnyNode[]): { name: string; owner: AnyNode } | undefined {
+	let child = call;
+	let i = parents.length - 1;
+	// `fleche(…) as T`, `fleche(…)!`: the text before the call is unchanged, so the runtime still sees the assignment.
+	while (i >= 0 && unwrapTs(parents[i]!) !== parents[i] && (parents[i]!.expression as AnyNode | undefined) === child) {
+		child = parents[i]!;
+		i--;
+	}
+	const parent = parents[i];
+	if (!parent) return undefined;
+	switch (parent.type) {
+		case 'VariableDeclarator': {
+			const id = parent.id as AnyNode;
+			if (parent.init !== child || id.type !== 'Identifier') return undefined;
+			const decl = parents[i - 1];
+			const exported = parents[i - 2];
+			const owner = exported?.type === 'ExportNamedDeclaration' ? exported : (decl ?? parent);
+			return { name: id.name as string, owner };
+		}
+		case 'AssignmentExpression': {
+			if (parent.right !== child || parent.operator !== '=') return undefined;
+			const left = parent.left as AnyNode;
+			const statement = parents[i - 1]?.type === 'ExpressionStatement' ? parents[i - 1]! : parent;
+			if (left.type === 'Identifier') return { name: left.name as string, owner: statement };
+			if (left.type === 'MemberExpression' && !left.computed) {
+				const prop = left.property as AnyNode;
+				if (prop.type === 'Identifier') return { name: prop.name as string, owner: statement };
+			}
+			return undefined;
+		}
+		case 'Property':
+		case 'PropertyDefinition': {
+			if (parent.value !== child) return undefined;
+			const name = keyName(parent.key as AnyNode, parent.computed);
+			return name === undefined ? undefined : { name, owner: parent };
+		}
+		default:
+			return undefined;
+	}
+}
+
+function className(cls: AnyNode, parents: readonly AnyNode[]): string {
+	if (cls.id) return (cls.id as AnyNode).name as string;
+	// `const Foo = class { … }` names the class `Foo`; `export default class {}` is `default`.
+	const parent = parents.at(-1);
+	if (parent?.type === 'VariableDeclarator' && (parent.id as AnyNode).type === 'Identifier') return (parent.id as AnyNode).name as string;
+	if (parent?.type === 'ExportDefaultDeclaration') return 'default';
+	return '<anonymous class>';
+}
+
+/**
+ * Every `fleche(fn, options?)` call and `@fleche` / `@fleche(options)` method in `text`, with the identity the
+ * runtime gives each. Returns `undefined` when the text does not parse (keep the previous result while typing).
+ * Calls whose name the runtime cannot infer (it throws at wrap time) are left out.
+ */
+export function findFlecheSites(text: string, options: FindSitesOptions): FlecheSite[] | undefined {
+	if (!text.includes('fleche')) return [];
+	const program = parse(text, options.fileName);
+	if (!program) return undefined;
+	const bindings = flecheBindings(program);
+	const sites: FlecheSite[] = [];
+	const moduleFor = (o: IdentityOptions): string | null => (o.hashModule === false ? null : (o.module ?? options.module));
+	const loc = (node: AnyNode) => (node.loc as { start: { line: number; column: number }; end: { line: number } });
+
+	walk(program, (node, parents) => {
+		if (node.type === 'CallExpression' && isFlecheCallee(node.callee as AnyNode, bindings)) {
+			const [fn, opts] = node.arguments as AnyNode[];
+			if (!fn || fn.type === 'ObjectExpression' || fn.type === 'SpreadElement') return; // decorator factory
+			const o = literalOptions(opts);
+			const assigned = assignedName(node, parents);
+			const name = o.name ?? ownName(fn, bindings) ?? assigned?.name;
+			if (name === undefined) return;
+			const owner = assigned?.owner ?? node;
+			sites.push({
+				name,
+				module: moduleFor(o),
+				kind: 'function',
+				line: loc(owner).start.line - 1,
+				column: loc(owner).start.column,
+				endLine: loc(owner).end.line - 1,
+				start: owner.start,
+				end: owner.end,
+			});
+			return;
+		}
+		if (node.type === 'ClassDeclaration' || node.type === 'ClassExpression') {
+			const cls = className(node, parents);
+			for (const member of (node.body as AnyNode).body as AnyNode[]) {
+				if (member.type !== 'MethodDefinition' || member.kind !== 'method') continue;
+				const decorators = (member.decorators as AnyNode[] | undefined) ?? [];
+				for (const decorator of decorators) {
+					const expr = unwrapTs(decorator.expression as AnyNode);
+					const isCall = expr.type === 'CallExpression';
+					if (!isFlecheCallee(isCall ? (expr.callee as AnyNode) : expr, bindings)) continue;
+					const o = isCall ? literalOptions((expr.arguments as AnyNode[])[0]) : {};
+					const method = keyName(member.key as AnyNode, member.computed);
+					if (method === undefined && o.name === undefined) continue;
+					const first = decorators[0] ?? member;
+					const start = Math.min(first.start, member.start);
+					const firstLoc = first.start <= member.start ? loc(first) : loc(member);
+					sites.push({
+						name: o.name ?? `${cls}.${method}`,
+						module: moduleFor(o),
+						kind: 'method',
+						line: firstLoc.start.line - 1,
+						column: firstLoc.start.column,
+						endLine: loc(member).end.line - 1,
+						start,
+						end: member.end,
+					});
+					break;
+				}
+			}
+		}
+	});
+	return sites.sort((a, b) => a.start - b.start);
+}
+
+/** What a folder's `package.json` says about package roots: absent, present without a `name`, or named. */
+export type PackageJsonProbe = (dir: string) => 'none' | 'unnamed' | 'named';
+
+/**
+ * The runtime's module of a file (runtime/src/profile.ts `moduleOf`): its path relative to the nearest folder whose
+ * `package.json` has a `name` (else the nearest with any `package.json`), `/`-separated. `file` is absolute and
+ * uses `/` or `\`; `probe` reads the disk (the only impure part, injected).
+ */
+export function moduleOf(file: string, probe: PackageJsonProbe): string {
+	const sep = file.includes('\\') && !file.includes('/') ? '\\' : '/';
+	const parts = file.split(/[\\/]/);
+	let firstAny: number | undefined;
+	let found: number | undefined;
+	for (let n = parts.length - 1; n >= 1; n--) {
+		const dir = parts.slice(0, n).join(sep) || sep;
+		const kind = probe(dir);
+		if (kind === 'none') continue;
+		firstAny ??= n;
+		if (kind === 'named') {
+			found = n;
+			break;
+		}
+	}
+	const at = found ?? firstAny;
+	return at === undefined ? parts.join('/') : parts.slice(at).join('/');
+}
+
+/** The identity key the lens and the statistics agree on. */
+export function identityKey(fn: { readonly module: string | null; readonly name: string }): string {
+	return `${fn.module ?? ''}\0${fn.name}`;
+}

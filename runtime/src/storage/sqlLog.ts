@@ -1,0 +1,386 @@
+// reference §2.6 "SQL", §3.4: the file-level protocol of the SQLite call store (see `sqlSchema.ts` for the formats):
+// the lock, the change log (header, checksummed lines, appends) and the snapshot header. Plain `node:fs`, no sql.js,
+// so the calling thread can append synchronously and the sql worker can read and compact with the same rules.
+import { createHash, randomUUID } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { applicationId, lockStaleMs, logFormat, suffix } from './sqlSchema.js';
+
+/** First line of a log: which snapshot generations its body extends, and where it came from. */
+export interface LogHeader {
+	readonly log: string;
+	/** Unique name of this log file. */
+	readonly id: string;
+	/** Generation of the snapshot written when this log was made; its body up to `merged` bytes is in it. */
+	readonly base: number;
+	/** Generation of the snapshot before `base` (body from byte 0 applies on top of it); null for a first log. */
+	readonly prev: number | null;
+	/** Bytes of the body already merged into snapshot `base`. */
+	readonly merged: number;
+	/** Id of the log this one continues, whose body from byte `skip` on is this body's start. */
+	readonly from: string | null;
+	readonly skip: number;
+}
+
+/** Paths of one store. */
+export interface StorePaths {
+	readonly db: string;
+	readonly log: string;
+	readonly lock: string;
+	readonly breakLock: string;
+	readonly compact: string;
+}
+
+/** The files beside `db`. */
+export function storePaths(db: string): StorePaths {
+	return { db, log: db + suffix.log, lock: db + suffix.lock, breakLock: db + suffix.breakLock, compact: db + suffix.compact };
+}
+
+/** A unique dot-prefixed temporary sibling of `file` (same folder, so the rename is atomic). */
+export function tempSibling(file: string): string {
+	return join(dirname(file), `.${basename(file)}.${randomUUID()}.tmp`);
+}
+
+export function errorCode(err: unknown): string | undefined {
+	return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
+}
+
+export function errorText(err: unknown): string {
+	return err instanceof Error ? err.message : String(err);
+}
+
+export function removeQuietly(file: string): void {
+	try {
+		unlinkSync(file);
+	} catch {
+		// Already gone, or replaced by another process: either way not ours to report.
+	}
+}
+
+const checksumLength = 8;
+
+function checksum(json: string): string {
+	return createHash('sha256').update(json).digest('hex').slice(0, checksumLength);
+}
+
+/** One log line: `<first 8 hex of sha256(json)> <json>\n`. */
+export function encodeLine(entry: unknown): string {
+	const json = JSON.stringify(entry);
+	return `${checksum(json)} ${json}\n`;
+}
+
+/**
+ * The entries of the complete lines of `text` (a line without its newline is not read). A line with a wrong checksum
+ * or that is not JSON is counted in `bad` and skipped.
+ */
+export function decodeLines(text: string): { entries: unknown[]; consumed: number; bad: number } {
+	const entries: unknown[] = [];
+	let bad = 0;
+	let start = 0;
+	for (;;) {
+		const end = text.indexOf('\n', start);
+		if (end < 0) break;
+		const line = text.slice(start, end);
+		start = end + 1;
+		if (line === '') continue;
+		const json = line.slice(checksumLength + 1);
+		if (line.charCodeAt(checksumLength) !== 32 || checksum(json) !== line.slice(0, checksumLength)) {
+			bad++;
+			continue;
+		}
+		try {
+			entries.push(JSON.parse(json));
+		} catch {
+			bad++;
+		}
+	}
+	return { entries, consumed: Buffer.byteLength(text.slice(0, start)), bad };
+}
+
+function isHeader(raw: unknown): raw is LogHeader {
+	if (typeof raw !== 'object' || raw === null) return false;
+	const h = raw as Record<string, unknown>;
+	return (
+		h['log'] === logFormat &&
+		typeof h['id'] === 'string' &&
+		Number.isInteger(h['base']) &&
+		(h['prev'] === null || Number.isInteger(h['prev'])) &&
+		Number.isInteger(h['merged']) &&
+		(h['from'] === null || typeof h['from'] === 'string') &&
+		Number.isInteger(h['skip'])
+	);
+}
+
+/** An open log: its header, where its body starts, and the identity of the file. */
+export interface OpenLog {
+	readonly header: LogHeader;
+	readonly bodyStart: number;
+	readonly ino: number;
+	readonly size: number;
+}
+
+/** Reads the header of the log at `path`; null when there is no log, or when its first line is not a valid header. */
+export function readLogHeader(path: string): OpenLog | null {
+	let fd: number;
+	try {
+		fd = openSync(path, 'r');
+	} catch (err) {
+		if (errorCode(err) === 'ENOENT') return null;
+		throw err;
+	}
+	try {
+		const st = fstatSync(fd);
+		const buf = Buffer.alloc(Math.min(st.size, 4096));
+		const n = readSync(fd, buf, 0, buf.length, 0);
+		const nl = buf.subarray(0, n).indexOf(10);
+		if (nl < 0) return null;
+		const { entries } = decodeLines(buf.toString('utf8', 0, nl + 1));
+		const header = entries[0];
+		if (!isHeader(header)) return null;
+		return { header, bodyStart: nl + 1, ino: st.ino, size: st.size };
+	} finally {
+		closeSync(fd);
+	}
+}
+
+/** Bytes `[from, to)` of the file at `path` (to = its end when omitted), with the file's identity. */
+export function readRange(path: string, from: number, to?: number): { bytes: Buffer; ino: number; size: number } {
+	const fd = openSync(path, 'r');
+	try {
+		const st = fstatSync(fd);
+		const end = Math.min(to ?? st.size, st.size);
+		const bytes = Buffer.alloc(Math.max(0, end - from));
+		let done = 0;
+		while (done < bytes.length) {
+			const n = readSync(fd, bytes, done, bytes.length - done, from + done);
+			if (n === 0) break;
+			done += n;
+		}
+		return { bytes: bytes.subarray(0, done), ino: st.ino, size: st.size };
+	} finally {
+		closeSync(fd);
+	}
+}
+
+/** What the first 100 bytes of a snapshot say. */
+export interface SnapshotHeader {
+	/** `user_version`: the generation (0 when there is no file). */
+	readonly generation: number;
+	/** `'none'`: no file; `'fleche'`: ours; `'plain'`: SQLite without an application id; `'foreign'`: another application's; `'garbage'`: not SQLite. */
+	readonly kind: 'none' | 'fleche' | 'plain' | 'foreign' | 'garbage';
+	readonly ino: number;
+	readonly size: number;
+}
+
+const sqliteMagic = 'SQLite format 3\u0000';
+
+/** Reads the snapshot's header (a few bytes) without opening it as a database. */
+export function readSnapshotHeader(path: string): SnapshotHeader {
+	let fd: number;
+	try {
+		fd = openSync(path, 'r');
+	} catch (err) {
+		if (errorCode(err) === 'ENOENT') return { generation: 0, kind: 'none', ino: 0, size: 0 };
+		throw err;
+	}
+	try {
+		const st = fstatSync(fd);
+		const buf = Buffer.alloc(100);
+		const n = readSync(fd, buf, 0, 100, 0);
+		if (n < 100 || buf.toString('latin1', 0, 16) !== sqliteMagic) return { generation: 0, kind: 'garbage', ino: st.ino, size: st.size };
+		const app = buf.readUInt32BE(68);
+		const kind = app === applicationId ? 'fleche' : app === 0 ? 'plain' : 'foreign';
+		return { generation: buf.readInt32BE(60), kind, ino: st.ino, size: st.size };
+	} finally {
+		closeSync(fd);
+	}
+}
+
+/** Writes `data` to a temporary sibling of `file` and renames it over `file`. */
+export function writeAtomic(file: string, data: string | Uint8Array): void {
+	const temp = tempSibling(file);
+	try {
+		writeFileSync(temp, data);
+		renameSync(temp, file);
+	} catch (err) {
+		removeQuietly(temp);
+		throw err;
+	}
+}
+
+/** A new log header line extending snapshot `base` from scratch. */
+export function freshHeader(base: number): LogHeader {
+	return { log: logFormat, id: randomUUID(), base, prev: null, merged: 0, from: null, skip: 0 };
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks this thread for `ms` (the lock is held for microseconds, so waiting briefly beats an async API). */
+export function sleepSync(ms: number): void {
+	Atomics.wait(sleeper, 0, 0, ms);
+}
+
+const thisHost = hostname();
+
+function processAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (err) {
+		return errorCode(err) === 'EPERM';
+	}
+}
+
+/** Owner of a lock or marker file, as written into it. */
+interface LockOwner {
+	readonly pid: number;
+	readonly host: string;
+	readonly thread: number;
+	readonly time: number;
+	readonly token: string;
+}
+
+function readOwner(path: string): { owner: LockOwner | null; mtimeMs: number } | null {
+	try {
+		const mtimeMs = statSync(path).mtimeMs;
+		let owner: LockOwner | null = null;
+		try {
+			const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
+			if (typeof raw.pid === 'number' && typeof raw.host === 'string' && typeof raw.token === 'string') owner = raw as LockOwner;
+		} catch {
+			// Created but not written yet (or the writer was killed in between): judged by its age alone.
+		}
+		return { owner, mtimeMs };
+	} catch (err) {
+		if (errorCode(err) === 'ENOENT') return null;
+		throw err;
+	}
+}
+
+/** Whether the holder of a lock can no longer release it. */
+function isStale(found: { owner: LockOwner | null; mtimeMs: number }, staleMs: number): boolean {
+	const age = Date.now() - found.mtimeMs;
+	if (found.owner === null) return age > 1000;
+	if (found.owner.host === thisHost && !processAlive(found.owner.pid)) return true;
+	return age > staleMs;
+}
+
+/** A lock file this thread holds, kept open so that releasing it can check it is still the same file. */
+export interface HeldLock {
+	readonly path: string;
+	readonly fd: number;
+}
+
+function tryCreate(path: string, token: string): HeldLock | null {
+	let fd: number;
+	try {
+		fd = openSync(path, 'wx');
+	} catch (err) {
+		if (errorCode(err) === 'EEXIST') return null;
+		throw err;
+	}
+	try {
+		const owner: LockOwner = { pid: process.pid, host: thisHost, thread: threadId, time: Date.now(), token };
+		writeSync(fd, JSON.stringify(owner));
+	} catch (err) {
+		closeSync(fd);
+		removeQuietly(path);
+		throw err;
+	}
+	return { path, fd };
+}
+
+/**
+ * Removes the lock at `path` if it is still the stale one that was found, under the break lock so that two
+ * processes breaking it at once cannot remove a fresh lock taken in between.
+ */
+function breakStale(path: string, breakPath: string, found: { owner: LockOwner | null }): void {
+	const held = tryCreate(breakPath, randomUUID());
+	if (held === null) {
+		const other = readOwner(breakPath);
+		// The break lock is held for microseconds; one older than a second was left by a killed process.
+		if (other !== null && Date.now() - other.mtimeMs > 1000) removeQuietly(breakPath);
+		return;
+	}
+	try {
+		const again = readOwner(path);
+		if (again !== null && (again.owner?.token ?? null) === (found.owner?.token ?? null)) removeQuietly(path);
+	} finally {
+		releaseLock(held);
+	}
+}
+
+/**
+ * Takes the lock file at `paths.lock` (exclusive create), waiting with short sleeps while another thread or process
+ * holds it and breaking it when its holder is dead or it is older than `staleMs`.
+ * @throws Error after `timeoutMs`.
+ */
+export function acquireLock(paths: { lock: string; breakLock: string }, timeoutMs = 30_000, staleMs = lockStaleMs): HeldLock {
+	const token = randomUUID();
+	const deadline = Date.now() + timeoutMs;
+	let pause = 0.2;
+	for (;;) {
+		const held = tryCreate(paths.lock, token);
+		if (held !== null) return held;
+		const found = readOwner(paths.lock);
+		if (found !== null && isStale(found, staleMs)) {
+			breakStale(paths.lock, paths.breakLock, found);
+			continue;
+		}
+		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for the lock ${paths.lock}`);
+		sleepSync(pause * (0.5 + Math.random()));
+		pause = Math.min(pause * 2, 8);
+	}
+}
+
+/** Takes the lock file only if it is free (or stale); null when someone else holds it. */
+export function tryAcquire(path: string, breakPath: string, staleMs: number): HeldLock | null {
+	const token = randomUUID();
+	const held = tryCreate(path, token);
+	if (held !== null) return held;
+	const found = readOwner(path);
+	if (found === null || !isStale(found, staleMs)) return null;
+	breakStale(path, breakPath, found);
+	return tryCreate(path, token);
+}
+
+/** Releases a lock; leaves the file alone if it was broken meanwhile and someone else holds it now. */
+export function releaseLock(held: HeldLock): void {
+	try {
+		if (fstatSync(held.fd).ino === statSync(held.path).ino) unlinkSync(held.path);
+	} catch {
+		// Already removed (broken as stale): nothing of ours to remove.
+	} finally {
+		closeSync(held.fd);
+	}
+}
+
+/**
+ * Makes sure the log at `paths.log` extends the current snapshot, replacing it by a fresh one when it is missing or
+ * belongs to neither the current snapshot nor the one before (a store the user removed, or files copied together
+ * from different moments). Call under the lock. Returns the log's inode.
+ */
+export function ensureLog(paths: StorePaths): number {
+	const log = readLogHeader(paths.log);
+	const snapshot = readSnapshotHeader(paths.db);
+	if (log !== null && (log.header.base === snapshot.generation || log.header.prev === snapshot.generation)) return log.ino;
+	writeAtomic(paths.log, encodeLine(freshHeader(snapshot.generation)));
+	return statSync(paths.log).ino;
+}
+
+/**
+ * Appends `text` (whole lines) to the open log `fd` whose size is `size`. Call under the lock, so `size` is exact. A
+ * log that does not end in a newline (a writer was killed mid-append) is ended first, so the torn fragment becomes one
+ * bad line instead of spoiling this one.
+ */
+export function appendToLog(fd: number, size: number, text: string): void {
+	let out = text;
+	if (size > 0) {
+		const last = Buffer.alloc(1);
+		readSync(fd, last, 0, 1, size - 1);
+		if (last[0] !== 10) out = `\n${text}`;
+	}
+	writeSync(fd, out);
+}

@@ -1,0 +1,584 @@
+// reference §2.6 "SQL": the worker thread that owns one sql.js database for `CallSql` (see `sql.ts` for why a
+// worker): loads the snapshot, follows the change log, answers queries, and compacts the log into a new snapshot.
+//
+// The calling thread posts `{ op, args }` on the port and blocks in `Atomics.wait` on `flag`; this thread posts the
+// reply on the same port and then sets and notifies `flag`, so the caller can take the reply synchronously with
+// `receiveMessageOnPort`. Warnings found here travel back in the reply: the caller's logger is the user's.
+import { randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { type MessagePort, workerData } from 'node:worker_threads';
+import initSqlJs, { type Database, type SqlJsStatic, type Statement } from 'sql.js';
+import {
+	acquireLock,
+	decodeLines,
+	encodeLine,
+	errorCode,
+	errorText,
+	readLogHeader,
+	readRange,
+	readSnapshotHeader,
+	releaseLock,
+	removeQuietly,
+	storePaths,
+	tempSibling,
+	tryAcquire,
+	type LogHeader,
+	type StorePaths,
+} from './sqlLog.js';
+import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './sqlSchema.js';
+
+/** What the calling thread passes in `workerData`. */
+export interface SqlWorkerData {
+	/** Absolute path of the snapshot, or `':memory:'`. */
+	readonly path: string;
+	readonly flag: SharedArrayBuffer;
+	readonly port: MessagePort;
+	/** Unmerged log bytes that trigger a compaction. */
+	readonly compactBytes: number;
+	/** A log idle this long with unmerged lines is compacted, so the SQLite file stays close to current. */
+	readonly idleCompactMs: number;
+}
+
+/** A request from the calling thread. */
+export interface SqlRequest {
+	readonly op: string;
+	readonly args: readonly unknown[];
+}
+
+/** A reply; `warnings` are logged by the calling thread. */
+export type SqlReply =
+	| { readonly ok: true; readonly value: unknown; readonly warnings: readonly SqlWarning[] }
+	| { readonly ok: false; readonly error: string; readonly warnings: readonly SqlWarning[] };
+
+/** A warning raised in the worker, logged once per `once` key by the calling thread. */
+export interface SqlWarning {
+	readonly code: string;
+	readonly message: string;
+	readonly once?: string;
+}
+
+const data = workerData as SqlWorkerData;
+const flag = new Int32Array(data.flag);
+const memory = data.path === ':memory:';
+const paths: StorePaths = storePaths(data.path);
+let warnings: SqlWarning[] = [];
+
+function warn(code: string, message: string, once?: string): void {
+	warnings.push(once === undefined ? { code, message } : { code, message, once });
+}
+
+let SQL: SqlJsStatic;
+let db: Database;
+/** Statements by SQL text, prepared once; `db.export()` frees them all, so they are dropped then. */
+let statements = new Map<string, Statement>();
+
+/** State of the snapshot behind `db`: `'corrupt'` and `'garbage'` are replaced by the next compaction, `'foreign'` and `'newer'` never written. */
+let snapshotState: 'none' | 'ok' | 'corrupt' | 'foreign' | 'newer' = 'none';
+let snapshotIno = 0;
+
+/** Which log `db` follows and how much of its body it holds. `logId` null: no log followed (none, or ignored). */
+let logId: string | null = null;
+let logIno = 0;
+let bodyStart = 0;
+/** Bytes of the followed log's body applied to `db`. */
+let applied = 0;
+let lastGrowth = Date.now();
+let lastSize = 0;
+
+function stmt(text: string): Statement {
+	let s = statements.get(text);
+	if (s === undefined) {
+		s = db.prepare(text);
+		statements.set(text, s);
+	}
+	return s;
+}
+
+function run(text: string, params: (string | number | null)[]): void {
+	const s = stmt(text);
+	s.run(params);
+}
+
+function rows(text: string, params: (string | number | null)[] = []): unknown[][] {
+	const s = stmt(text);
+	try {
+		s.bind(params);
+		const out: unknown[][] = [];
+		while (s.step()) out.push(s.get());
+		return out;
+	} finally {
+		s.reset();
+	}
+}
+
+function freshDatabase(): Database {
+	const fresh = new SQL.Database();
+	fresh.exec(connectionPragmas);
+	fresh.exec(`BEGIN; ${schemaV1}
+		INSERT INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion}'), ('created_by', 'fleche for TypeScript');
+		PRAGMA application_id = ${applicationId}; COMMIT;`);
+	return fresh;
+}
+
+function replaceDatabase(next: Database): void {
+	for (const s of statements.values()) s.free();
+	statements = new Map();
+	db?.close();
+	db = next;
+}
+
+function hasTable(d: Database, name: string): boolean {
+	return d.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${name}'`).length > 0;
+}
+
+/** Brings a legacy store (Python fleche's three tables, no application id) or an older schema up to date, in memory. */
+function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
+	if (!hasTable(d, 'calls')) return 'foreign';
+	let version = 0;
+	if (hasTable(d, 'fleche_info')) {
+		const found = d.exec(sql.schemaVersion)[0]?.values[0]?.[0];
+		version = Number(found ?? 0);
+	}
+	if (version > schemaVersion) return 'newer';
+	if (version === schemaVersion) return 'ok';
+	d.exec('BEGIN');
+	if (version === 0) {
+		// A Python fleche store: same three tables, without this port's additions.
+		const columns = d.exec('PRAGMA table_info(calls)')[0]?.values.map((r) => r[1]) ?? [];
+		if (!columns.includes('async')) d.exec('ALTER TABLE calls ADD COLUMN async INTEGER NULL');
+		d.exec(`CREATE INDEX IF NOT EXISTS calls_name ON calls (name);
+			CREATE TABLE IF NOT EXISTS stats (key VARCHAR(64) PRIMARY KEY NOT NULL, name TEXT NOT NULL, module TEXT NULL,
+				hits INTEGER NOT NULL DEFAULT 0, misses INTEGER NOT NULL DEFAULT 0, last_hit REAL NULL,
+				compute_seconds REAL NOT NULL DEFAULT 0, saved_seconds REAL NOT NULL DEFAULT 0);
+			CREATE INDEX IF NOT EXISTS stats_name ON stats (name);
+			CREATE TABLE IF NOT EXISTS fleche_info (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);`);
+		version = 1;
+	}
+	for (; version < schemaVersion; version++) d.exec(migrations[version - 1] ?? '');
+	d.exec(`INSERT OR REPLACE INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion}');
+		PRAGMA application_id = ${applicationId}; COMMIT;`);
+	return 'ok';
+}
+
+/** Whether the file's own header says it is complete: its size is at least page size × page count. */
+function truncated(bytes: Uint8Array): boolean {
+	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+	const rawPageSize = view.getUint16(16);
+	const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+	const pages = view.getUint32(28);
+	// The in-header page count is only valid when the change counter matches "version-valid-for".
+	if (view.getUint32(24) !== view.getUint32(92)) return false;
+	return bytes.byteLength < pageSize * pages || pageSize < 512;
+}
+
+/** Loads the snapshot into a new `db` (an empty one when missing or unusable) and returns its generation. */
+function loadSnapshot(): number {
+	const head = readSnapshotHeader(paths.db);
+	snapshotIno = head.ino;
+	if (head.kind === 'none') {
+		snapshotState = 'none';
+		replaceDatabase(freshDatabase());
+		return 0;
+	}
+	const corrupt = (why: string): number => {
+		warn('FLECHE_CORRUPT_ENTRY', `Corrupt cache database ${paths.db} (${why}): it reads as empty and is replaced by the next write`, `corrupt:${paths.db}:${head.ino}`);
+		snapshotState = 'corrupt';
+		replaceDatabase(freshDatabase());
+		return head.generation;
+	};
+	if (head.kind === 'garbage') return corrupt('not an SQLite database');
+	if (head.kind === 'foreign') {
+		warn('FLECHE_FOREIGN_STORE', `${paths.db} is another application's SQLite database: fleche neither reads nor writes it`, `foreign:${paths.db}`);
+		snapshotState = 'foreign';
+		replaceDatabase(freshDatabase());
+		return head.generation;
+	}
+	let bytes: Uint8Array;
+	try {
+		bytes = readFileSync(paths.db);
+	} catch (err) {
+		if (errorCode(err) === 'ENOENT') return loadSnapshot();
+		throw err;
+	}
+	if (truncated(bytes)) return corrupt('truncated');
+	let loaded: Database;
+	try {
+		loaded = new SQL.Database(bytes);
+		loaded.exec(connectionPragmas);
+		const check = loaded.exec('PRAGMA quick_check(1)')[0]?.values[0]?.[0];
+		if (check !== 'ok') throw new Error(String(check));
+	} catch (err) {
+		return corrupt(errorText(err));
+	}
+	let state: 'ok' | 'foreign' | 'newer';
+	try {
+		state = migrate(loaded);
+	} catch (err) {
+		loaded.close();
+		return corrupt(errorText(err));
+	}
+	if (state === 'foreign') {
+		loaded.close();
+		warn('FLECHE_FOREIGN_STORE', `${paths.db} is an SQLite database without fleche tables: fleche neither reads nor writes it`, `foreign:${paths.db}`);
+		snapshotState = 'foreign';
+		replaceDatabase(freshDatabase());
+		return head.generation;
+	}
+	if (state === 'newer') warn('FLECHE_UNREADABLE_ENTRY', `${paths.db} was written by a newer fleche (schema above ${schemaVersion}): read as is, never written`, `newer:${paths.db}`);
+	snapshotState = state;
+	replaceDatabase(loaded);
+	return head.generation;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Applying log entries
+
+function isObject(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function applyPut(r: unknown): void {
+	if (!isObject(r) || typeof r['key'] !== 'string' || typeof r['name'] !== 'string' || !isObject(r['arguments']) || !isObject(r['metadata'])) {
+		throw new Error('a put line without a record');
+	}
+	const key = r['key'];
+	run(sql.deleteCall, [key]);
+	const flagValue = r['async'] === true ? 1 : r['async'] === false ? 0 : null;
+	run(sql.insertCall, [
+		key,
+		r['name'],
+		typeof r['module'] === 'string' ? r['module'] : null,
+		JSON.stringify(r['version'] ?? null),
+		typeof r['codeDigest'] === 'string' ? r['codeDigest'] : null,
+		typeof r['result'] === 'string' ? r['result'] : null,
+		flagValue,
+	]);
+	let position = 0;
+	for (const [name, digest] of Object.entries(r['arguments'])) run(sql.insertArgument, [key, position++, name, String(digest)]);
+	for (const [ns, value] of Object.entries(r['metadata'])) run(sql.insertMetadata, [key, ns, JSON.stringify(value)]);
+}
+
+function applyEntry(entry: unknown): void {
+	if (!Array.isArray(entry)) throw new Error('not an entry');
+	switch (entry[0]) {
+		case 'put':
+			applyPut(entry[1]);
+			return;
+		case 'evict':
+			if (typeof entry[1] !== 'string') throw new Error('an evict line without a key');
+			run(sql.deleteCall, [entry[1]]);
+			return;
+		case 'clear':
+			db.exec('DELETE FROM calls');
+			return;
+		case 'stats': {
+			if (!Array.isArray(entry[1])) throw new Error('a stats line without deltas');
+			for (const raw of entry[1] as unknown[]) {
+				const s = parseStats(raw);
+				run(sql.addStats, [s.key, s.name, s.module, s.hits, s.misses, s.lastHit, s.computeSeconds, s.savedSeconds]);
+			}
+			return;
+		}
+		default:
+			throw new Error(`unknown entry ${JSON.stringify(entry[0])}`);
+	}
+}
+
+function applyEntries(entries: readonly unknown[]): void {
+	if (entries.length === 0) return;
+	db.exec('BEGIN');
+	try {
+		for (const entry of entries) {
+			try {
+				db.exec('SAVEPOINT line');
+				applyEntry(entry);
+				db.exec('RELEASE line');
+			} catch (err) {
+				db.exec('ROLLBACK TO line; RELEASE line');
+				warn('FLECHE_CORRUPT_ENTRY', `Skipped a bad line in the cache log ${paths.log}: ${errorText(err)}`, `badline:${paths.log}`);
+			}
+		}
+		db.exec('COMMIT');
+	} catch (err) {
+		db.exec('ROLLBACK');
+		throw err;
+	}
+}
+
+/** Applies the complete lines from `applied` on. */
+function readBody(): void {
+	const { bytes } = readRange(paths.log, bodyStart + applied);
+	const end = bytes.lastIndexOf(10) + 1;
+	if (end > 0) {
+		const { entries, consumed, bad } = decodeLines(bytes.toString('utf8', 0, end));
+		if (bad > 0) warn('FLECHE_CORRUPT_ENTRY', `Skipped ${bad} damaged line(s) in the cache log ${paths.log}`, `badline:${paths.log}`);
+		applyEntries(entries);
+		applied += consumed;
+	}
+}
+
+/** Starts following `log` from the point snapshot `generation` holds; false when the log does not extend it. */
+function follow(log: { header: LogHeader; bodyStart: number; ino: number }, generation: number): boolean {
+	const start = log.header.base === generation ? log.header.merged : log.header.prev === generation ? 0 : -1;
+	if (start < 0) return false;
+	logId = log.header.id;
+	logIno = log.ino;
+	bodyStart = log.bodyStart;
+	applied = start;
+	return true;
+}
+
+/** Loads the snapshot and starts following the log if it extends it; false when they disagree. */
+function reloadOnce(): boolean {
+	const generation = loadSnapshot();
+	const log = readLogHeader(paths.log);
+	logId = null;
+	logIno = log?.ino ?? 0;
+	return log === null || follow(log, generation);
+}
+
+/** Reloads everything: the snapshot, then the log that extends it (under the lock when they disagree). */
+function reload(): void {
+	if (!reloadOnce()) {
+		// A compaction may be between its two renames; under the lock the files agree, or the log belongs to a store
+		// that is gone (it is then ignored, and the next writer replaces it).
+		const held = acquireLock(paths);
+		try {
+			reloadOnce();
+		} finally {
+			releaseLock(held);
+		}
+	}
+	if (logId !== null) readBody();
+}
+
+/** Brings `db` up to date with the files; cheap (one `stat`) when nothing changed. */
+function catchUp(): void {
+	if (memory) return;
+	let st;
+	try {
+		st = statSync(paths.log);
+	} catch (err) {
+		if (errorCode(err) !== 'ENOENT') throw err;
+		// No log: only a new or removed snapshot can change what this store holds.
+		const head = readSnapshotHeader(paths.db);
+		if (head.ino !== snapshotIno || logId !== null) reload();
+		return;
+	}
+	if (st.ino === logIno) {
+		if (logId !== null && st.size > bodyStart + applied) readBody();
+		return;
+	}
+	const log = readLogHeader(paths.log);
+	if (log !== null && logId !== null && log.header.from === logId && applied >= log.header.skip) {
+		// A compaction continued the log this database follows: keep going in the new file.
+		logId = log.header.id;
+		logIno = log.ino;
+		bodyStart = log.bodyStart;
+		applied -= log.header.skip;
+		readBody();
+		return;
+	}
+	reload();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compaction: the log's lines so far become a new snapshot, written beside and renamed over the old one.
+
+function newGeneration(avoid: readonly (number | null)[]): number {
+	for (;;) {
+		const g = (Math.random() * 0x100000000) | 0;
+		if (g !== 0 && !avoid.includes(g)) return g;
+	}
+}
+
+/** Runs a compaction if the log is big enough (or idle with unmerged lines) and no other process is compacting. */
+function maybeCompact(force = false): boolean {
+	if (memory) return false;
+	if (!force) {
+		let size: number;
+		try {
+			size = statSync(paths.log).size;
+		} catch {
+			return false;
+		}
+		const log = readLogHeader(paths.log);
+		if (log === null) return false;
+		const unmerged = size - log.bodyStart - log.header.merged;
+		if (size !== lastSize) {
+			lastSize = size;
+			lastGrowth = Date.now();
+		}
+		if (unmerged <= 0) return false;
+		if (unmerged < data.compactBytes && Date.now() - lastGrowth < data.idleCompactMs) return false;
+	}
+	const claim = tryAcquire(paths.compact, paths.breakLock, 120_000);
+	if (claim === null) return false;
+	try {
+		return compact();
+	} finally {
+		releaseLock(claim);
+	}
+}
+
+function compact(): boolean {
+	let held = acquireLock(paths);
+	let log;
+	let head;
+	try {
+		catchUp();
+		log = readLogHeader(paths.log);
+		head = readSnapshotHeader(paths.db);
+	} finally {
+		releaseLock(held);
+	}
+	if (log === null || log.header.id !== logId) return false;
+	if (snapshotState === 'foreign' || snapshotState === 'newer' || head.kind === 'foreign') return false;
+	const skip = log.header.base === head.generation ? log.header.merged : log.header.prev === head.generation ? 0 : -1;
+	if (skip < 0 || applied < skip) return false;
+	const generation = newGeneration([head.generation, log.header.base, log.header.prev]);
+	db.exec(`PRAGMA user_version = ${generation}; PRAGMA application_id = ${applicationId};`);
+	for (const s of statements.values()) s.free();
+	statements = new Map();
+	const bytes = db.export();
+	// export() closes and reopens the connection: its settings are gone.
+	db.exec(connectionPragmas);
+	const snapshotTemp = tempSibling(paths.db);
+	const logTemp = tempSibling(paths.log);
+	try {
+		writeFileSync(snapshotTemp, bytes);
+		held = acquireLock(paths);
+		try {
+			const nowLog = readLogHeader(paths.log);
+			const nowHead = readSnapshotHeader(paths.db);
+			if (nowLog === null || nowLog.ino !== log.ino || nowHead.ino !== head.ino) return false;
+			const tail = readRange(paths.log, log.bodyStart + skip).bytes;
+			const complete = tail.subarray(0, tail.lastIndexOf(10) + 1);
+			const header: LogHeader = { log: logFormat, id: randomUUID(), base: generation, prev: head.generation, merged: applied - skip, from: log.header.id, skip };
+			writeFileSync(logTemp, Buffer.concat([Buffer.from(encodeLine(header)), complete]));
+			// The log goes first: until the snapshot follows, its `prev` still names the old snapshot, so a reader (or a
+			// crash right here) sees the old snapshot plus every line, and nothing is lost.
+			renameSync(logTemp, paths.log);
+			if (snapshotState === 'corrupt' && head.kind !== 'none') {
+				try {
+					renameSync(paths.db, `${paths.db}.corrupt`);
+				} catch {
+					// Keeping a copy for inspection is a courtesy; the rename below replaces it anyway.
+				}
+			}
+			renameSync(snapshotTemp, paths.db);
+			const newLog = statSync(paths.log);
+			logId = header.id;
+			logIno = newLog.ino;
+			bodyStart = Buffer.byteLength(encodeLine(header));
+			applied -= skip;
+			snapshotIno = statSync(paths.db).ino;
+			snapshotState = 'ok';
+			return true;
+		} finally {
+			releaseLock(held);
+		}
+	} finally {
+		removeQuietly(snapshotTemp);
+		removeQuietly(logTemp);
+	}
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+function handle(request: SqlRequest): unknown {
+	const { op, args } = request;
+	if (op === 'apply') {
+		applyEntries(args[0] as unknown[]);
+		return null;
+	}
+	if (op === 'compact') return maybeCompact(true);
+	catchUp();
+	switch (op) {
+		case 'ready':
+			return null;
+		case 'get':
+			return rows(sql.recordByKey, [args[0] as string])[0]?.[0] ?? null;
+		case 'contains':
+			return rows(sql.contains, [args[0] as string]).length > 0;
+		case 'keys':
+			return rows(sql.allKeys).map((r) => r[0]);
+		case 'range':
+			return rows(sql.keyRange, args as [string, string, number]).map((r) => r[0]);
+		case 'records':
+			return (args[0] === null ? rows(sql.allRecords) : rows(sql.recordsByName, [args[0] as string]))[0]?.[0] ?? '[]';
+		case 'stats':
+			return args[0] === null ? rows(sql.allStats) : rows(sql.statsByName, [args[0] as string]);
+		case 'count':
+			return rows(sql.countCalls)[0]?.[0] ?? 0;
+		default:
+			throw new Error(`unknown request ${op}`);
+	}
+}
+
+function reply(message: SqlReply): void {
+	data.port.postMessage(message);
+	Atomics.store(flag, 0, 1);
+	Atomics.notify(flag, 0);
+}
+
+async function start(): Promise<void> {
+	SQL = await initSqlJs();
+	if (memory) replaceDatabase(freshDatabase());
+	else reload();
+}
+
+const ready = start();
+let failed: string | null = null;
+ready.catch((err: unknown) => {
+	failed = `Cannot open the cache database ${data.path}: ${errorText(err)}`;
+});
+
+data.port.on('message', (request: SqlRequest) => {
+	void ready.then(
+		() => answer(request),
+		() => answer(request),
+	);
+});
+
+function answer(request: SqlRequest): void {
+	if (failed !== null) {
+		reply({ ok: false, error: failed, warnings: [] });
+		return;
+	}
+	try {
+		const value = handle(request);
+		reply({ ok: true, value, warnings: flush() });
+	} catch (err) {
+		const text = errorText(err);
+		if (/malformed|not a database/i.test(text)) {
+			warn('FLECHE_CORRUPT_ENTRY', `Corrupt cache database ${paths.db} (${text}): reloading it`, `corrupt:${paths.db}`);
+			try {
+				reload();
+			} catch {
+				// Reported with the request's failure below.
+			}
+		}
+		reply({ ok: false, error: text, warnings: flush() });
+	}
+}
+
+function flush(): SqlWarning[] {
+	const out = warnings;
+	warnings = [];
+	return out;
+}
+
+if (!memory) {
+	const timer = setInterval(() => {
+		void ready.then(() => {
+			try {
+				maybeCompact();
+			} catch (err) {
+				warn('FLECHE_COMPACT_FAILED', `Could not compact the cache log ${paths.log}: ${errorText(err)}`, `compact:${paths.log}`);
+			}
+		});
+	}, 500);
+	timer.unref();
+}
