@@ -6,6 +6,7 @@ import { AmbiguousDigestError, KeyError, Rejected, SaveError, Indigestible } fro
 import { warnOnce } from '../log.js';
 import type { CallStats, CallStorage, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
+import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
 
@@ -132,8 +133,9 @@ export class Cache extends BaseCache {
 		}
 		if (ambiguous !== undefined) throw ambiguous;
 		if (found.size === 1) return [...found][0]!;
-		if (found.size > 1) throw new AmbiguousDigestError(prefix, prefix.length + 1);
-		throw new KeyError(prefix, `No call or value matches prefix ${prefix}`);
+		if (found.size === 0) throw new KeyError(prefix, `No call or value matches prefix ${prefix}`);
+		// A call key and a value digest share the prefix: the message names the length that tells them apart.
+		return expandPrefix(prefix, found);
 	}
 
 	*keys(): Iterable<string> {

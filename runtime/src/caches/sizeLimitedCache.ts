@@ -1,6 +1,7 @@
 // reference §1.10 `SizeLimitedCache` (#710, #920, #161): a cache that keeps at most `maxSize` calls.
 import type { CallRecord, Metadata } from '../call.js';
 import { KeyError } from '../errors.js';
+import type { CallStats } from '../storage/base.js';
 import type { BaseCache, CacheConfig, Hit, PendingCall, PreparedCall } from './base.js';
 import { CacheWrapper } from './wrapper.js';
 
@@ -21,13 +22,28 @@ function timestop(record: CallRecord): number {
 	return typeof t === 'number' ? t : -Infinity;
 }
 
+/** Last hit per key from the persisted statistics of `cache` (a {@link Cache} over file or SQL storage), if any. */
+function lastHits(cache: BaseCache): Map<string, number> {
+	const out = new Map<string, number>();
+	const stats = (cache as { stats?: () => Iterable<CallStats> }).stats;
+	if (typeof stats !== 'function') return out;
+	try {
+		for (const s of stats.call(cache)) if (s.lastHit !== null) out.set(s.key, s.lastHit);
+	} catch {
+		// Statistics are advisory: without them the order falls back to when each call was computed.
+	}
+	return out;
+}
+
 /**
  * Keeps at most `maxSize` calls in `inner` (reference §1.10; `max_size = N` in `fleche.toml`): after each save, while
  * more are held, the least recently used call record is evicted. Lookups and loads count as use, unlike Python's
  * random choice. Only call records are evicted; their values stay until `gc()`.
  *
  * The order is tracked in this process, in memory. It is built lazily, the first time a save needs it, by listing
- * every record of `inner` (oldest `runtime.timestop` first): for a file store that reads one file per call, about
+ * every record of `inner`, ordered by when each was last used: its last hit in the hit/miss statistics of the store
+ * (file and SQL stores keep them across processes), else when it was computed (`runtime.timestop`; calls without
+ * it count as the oldest). For a file store that reads one file per call, about
  * 30 µs each, so 3 s for 100,000 calls; then about 100 bytes per call. Uses seen before that moment are replayed on
  * top. Calls saved by other processes are not seen until a cache reopens the store, so with several writers the limit
  * is approximate.
@@ -121,7 +137,9 @@ export class SizeLimitedCache extends CacheWrapper {
 
 	private order(): Map<string, null> {
 		if (this.#order !== undefined) return this.#order;
-		const records = [...this.inner.records()].sort((a, b) => timestop(a) - timestop(b));
+		const hits = lastHits(this.inner);
+		const used = (r: CallRecord): number => Math.max(timestop(r), hits.get(r.key) ?? -Infinity);
+		const records = [...this.inner.records()].map((r) => ({ key: r.key, used: used(r) })).sort((a, b) => a.used - b.used);
 		const order = new Map<string, null>(records.map((r) => [r.key, null]));
 		for (const key of this.#early!.keys()) {
 			if (!order.has(key)) continue;
