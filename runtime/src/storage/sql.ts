@@ -126,18 +126,10 @@ function toStats(row: unknown[]): CallStats {
 }
 
 /** The record as stored: known fields only, in a fixed order. */
-function storedShape(record: CallRecord): CallRecord {
-	return {
-		key: record.key,
-		name: record.name,
-		module: record.module,
-		version: record.version,
-		codeDigest: record.codeDigest,
-		arguments: record.arguments,
-		result: record.result,
-		metadata: record.metadata,
-		...(record.async === undefined ? {} : { async: record.async }),
-	};
+function storedShape(r: CallRecord): CallRecord {
+	const { key, name, module, version, codeDigest, result, metadata } = r;
+	const shape = { key, name, module, version, codeDigest, arguments: r.arguments, result, metadata };
+	return r.async === undefined ? shape : { ...shape, async: r.async };
 }
 
 /**
