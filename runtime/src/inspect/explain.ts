@@ -1,0 +1,169 @@
+// issue 6 "The `fleche` CLI" (`fleche explain`): why a call would miss — the nearest cached call of the function and
+// what differs (an argument, the version, the code digest, the module).
+import type { CallRecord } from '../call.js';
+import { digest } from '../digest.js';
+import { Indigestible } from '../errors.js';
+import type { LazyCall } from '../lazyCall.js';
+import { findFleche } from '../wrapper.js';
+import { shortText } from './format.js';
+import type { CallSummary, FunctionRef, Store } from './store.js';
+
+/** One way the nearest cached call differs from the call asked about. */
+export interface Difference {
+	readonly field: 'argument' | 'version' | 'codeDigest' | 'module' | 'name';
+	/** The argument name, for `field: 'argument'`. */
+	readonly name?: string;
+	/** The cached call's side, as short text (`(absent)` when it has no such argument). */
+	readonly cached: string;
+	/** The asked call's side, as short text. */
+	readonly now: string;
+}
+
+/** Why a call of `fn` with some arguments would hit or miss. */
+export interface Explanation {
+	/** Whether the store holds this exact call. */
+	readonly hit: boolean;
+	/** The key the call would have; `null` when the function is not loaded in this process (see `findFleche`). */
+	readonly key: string | null;
+	/** The cached call of the function closest to the one asked about (fewest differences, then newest). */
+	readonly nearest: CallSummary | null;
+	readonly differences: readonly Difference[];
+	/** One sentence for people. */
+	readonly message: string;
+}
+
+const ABSENT = '(absent)';
+
+/** Positional arguments for a call from arguments by parameter name (extra positional ones are stored as `#i`). */
+export function positionalArgs(params: readonly string[], named: Readonly<Record<string, unknown>>): unknown[] {
+	const out: unknown[] = [];
+	let last = -1;
+	params.forEach((p, i) => {
+		if (p in named) {
+			out[i] = named[p];
+			last = Math.max(last, i);
+		}
+	});
+	for (const name in named) {
+		const m = /^#(\d+)$/.exec(name);
+		if (m === null) continue;
+		const i = Number(m[1]);
+		out[i] = named[name];
+		last = Math.max(last, i);
+	}
+	out.length = last + 1;
+	return out;
+}
+
+function safeDigest(value: unknown): string | null {
+	try {
+		return digest(value);
+	} catch (err) {
+		if (Indigestible.is(err)) return null;
+		throw err;
+	}
+}
+
+function describeValue(cache: Store['cache'], hex: string): string {
+	try {
+		return shortText(cache.loadValue(hex));
+	} catch {
+		return `<digest ${hex.slice(0, 12)}>`;
+	}
+}
+
+function short(value: string | number | null): string {
+	if (value === null) return 'null';
+	return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? `${value.slice(0, 12)}…` : JSON.stringify(value);
+}
+
+/**
+ * Why a call of `fn` with `args` (by parameter name) would miss in `store`: the nearest cached call of a function of
+ * that name and what differs. When the function is loaded in this process (the CLI imports the user's module first),
+ * its key, version and code digest come from it; otherwise only the arguments and module can be compared.
+ * @example
+ * ```ts
+ * import { openStore, explain } from 'fleche/inspect';
+ * const why = explain(openStore('.fleche'), { module: 'src/prices.ts', name: 'fetchPrices' }, { day: '2024-05-01' });
+ * console.log(why.message); // "Nearest cached call 3f2a9c… differs in argument day: cached '2024-04-30', now '2024-05-01'."
+ * ```
+ */
+export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<string, unknown>>): Explanation {
+	const module = fn.module ?? null;
+	const f = findFleche(module, fn.name);
+	let key: string | null = null;
+	let identity: { module: string | null; version: string | number | null; codeDigest: string | null } | null = null;
+	let values: Readonly<Record<string, unknown>> = args;
+	if (f !== undefined) {
+		const positional = positionalArgs(f.fleche.params, args);
+		identity = f.fleche.identity;
+		values = f.fleche.call(...positional).arguments;
+		key = f.fleche.digest(...positional);
+	}
+	const digests: Record<string, string | null> = {};
+	for (const name in values) digests[name] = safeDigest(values[name]);
+	const hit = key !== null && store.cache.contains(key);
+
+	const candidates: CallRecord[] = [];
+	for (const record of store.cache.records({ name: fn.name })) if (record.name === fn.name) candidates.push(record);
+	const label = `${module ?? '?'}:${fn.name}`;
+	if (candidates.length === 0) {
+		return { hit, key, nearest: null, differences: [], message: `Miss: no call of ${label} is cached.` };
+	}
+
+	const differencesOf = (record: CallRecord): Difference[] => {
+		const out: Difference[] = [];
+		if (record.module !== module) out.push({ field: 'module', cached: short(record.module), now: short(module) });
+		if (identity !== null && record.version !== identity.version) out.push({ field: 'version', cached: short(record.version), now: short(identity.version) });
+		if (identity !== null && record.codeDigest !== identity.codeDigest) {
+			out.push({ field: 'codeDigest', cached: short(record.codeDigest), now: short(identity.codeDigest) });
+		}
+		const names = new Set([...Object.keys(record.arguments), ...Object.keys(values)]);
+		for (const name of names) {
+			const stored = record.arguments[name];
+			const now = digests[name];
+			if (stored !== undefined && now !== undefined && stored === now) continue;
+			out.push({
+				field: 'argument',
+				name,
+				cached: stored === undefined ? ABSENT : describeValue(store.cache, stored),
+				now: name in values ? shortText(values[name]) : ABSENT,
+			});
+		}
+		return out;
+	};
+
+	let best: { record: CallRecord; diffs: Difference[]; time: number } | undefined;
+	for (const record of candidates) {
+		const diffs = differencesOf(record);
+		const time = typeof record.metadata.runtime?.timestop === 'number' ? record.metadata.runtime.timestop : -Infinity;
+		if (best === undefined || diffs.length < best.diffs.length || (diffs.length === best.diffs.length && time > best.time)) {
+			best = { record, diffs, time };
+		}
+	}
+	const { record, diffs } = best!;
+	let nearest: CallSummary | null;
+	try {
+		nearest = store.call(record.key);
+	} catch {
+		nearest = null; // evicted meanwhile
+	}
+	const id = `${record.key.slice(0, 12)}…`;
+	let message: string;
+	if (hit) message = `Cached: the call has key ${key!.slice(0, 12)}… and the store holds it.`;
+	else if (diffs.length === 0) {
+		message =
+			key === null
+				? `Nearest cached call ${id} has the same module and arguments; ${label} is not loaded here, so its version and code digest could not be compared.`
+				: `Nearest cached call ${id} matches on every compared field, but the key differs (${key.slice(0, 12)}… vs ${id}).`;
+	} else {
+		const parts = diffs.map((d) => (d.field === 'argument' ? `argument ${d.name}: cached ${d.cached}, now ${d.now}` : `${d.field}: cached ${d.cached}, now ${d.now}`));
+		message = `Miss: nearest cached call ${id} differs in ${parts.join('; ')}.`;
+	}
+	return { hit, key, nearest, differences: diffs, message };
+}
+
+/** @internal The stored arguments of a call as positional arguments for `f.fleche.rerun(...)`. */
+export function storedArguments(call: LazyCall, params: readonly string[]): unknown[] {
+	return positionalArgs(params, call.arguments);
+}

@@ -1,0 +1,184 @@
+// reference §4 (configuration discovery) for tools, issue 6 "Public read API for tools": which caches a folder can
+// see, and how a name, a path or a CacheLocation becomes a cache description that can be opened.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { CacheConfig } from '../caches/base.js';
+import { ConfigError, loadConfig, type FlecheConfig } from '../config.js';
+import { warn } from '../log.js';
+import { resolveRoot } from '../storage/file.js';
+
+/** A cache a tool can open: from fleche.toml (any section), the default `.fleche/` store, or a path given by the user. */
+export interface CacheLocation {
+	/** Section name (`'default'`, `'team'`, …) or the path as given. */
+	readonly name: string;
+	/** Absolute folder of the store; `null` for memory/void and compositions without one root. */
+	readonly root: string | null;
+	/** `'file'`, `'sql'`, `'memory'`, `'void'`, `'stack'`, `'pool'`, or a registered storage type. */
+	readonly kind: string;
+	/** Absolute path of the fleche.toml that declared it; `null` for the built-in default and user paths. */
+	readonly source: string | null;
+	/** Whether the store exists on disk yet (false: nothing cached yet). */
+	readonly exists: boolean;
+	/** Whether the configuration makes it read-only (`read_only = true`). */
+	readonly readOnly: boolean;
+	/** The plain-data description `openStore` opens (JSON-safe, so a location can cross a process boundary). */
+	readonly config: CacheConfig;
+}
+
+interface Described {
+	readonly root: string | null;
+	readonly kind: string;
+	readonly exists: boolean;
+	readonly readOnly: boolean;
+}
+
+type Storage = { readonly type: string; readonly root?: unknown; readonly path?: unknown };
+
+function storageOf(value: unknown): Storage {
+	return typeof value === 'object' && value !== null && typeof (value as Storage).type === 'string' ? (value as Storage) : { type: 'unknown' };
+}
+
+function isDir(path: string): boolean {
+	try {
+		return statSync(path).isDirectory();
+	} catch {
+		return false;
+	}
+}
+
+/** Root folder, kind and existence of a cache description (wrappers such as read-only describe their inner cache). */
+export function describeConfig(config: CacheConfig): Described {
+	const c = config as Record<string, unknown>;
+	switch (config.type) {
+		case 'cache': {
+			const values = storageOf(c.values);
+			const calls = storageOf(c.calls);
+			if (calls.type === 'sql' && typeof calls.path === 'string') {
+				const memory = calls.path === ':memory:';
+				return { kind: 'sql', root: memory ? null : dirname(calls.path), exists: !memory && existsSync(calls.path), readOnly: false };
+			}
+			if (calls.type === 'file' && typeof calls.root === 'string') {
+				const callRoot = resolveRoot(calls.root);
+				const valueRoot = values.type === 'file' && typeof values.root === 'string' ? resolveRoot(values.root) : null;
+				const root = valueRoot !== null && dirname(valueRoot) !== dirname(callRoot) ? callRoot : dirname(callRoot);
+				return { kind: 'file', root, exists: isDir(callRoot), readOnly: false };
+			}
+			return { kind: calls.type === values.type ? calls.type : `${values.type}+${calls.type}`, root: null, exists: false, readOnly: false };
+		}
+		case 'readonly':
+			return { ...describeConfig(c.cache as CacheConfig), readOnly: true };
+		case 'sizeLimited':
+		case 'filtered':
+			return describeConfig(c.cache as CacheConfig);
+		case 'stack':
+		case 'pool': {
+			const members = Array.isArray(c.caches) ? (c.caches as CacheConfig[]).map(describeConfig) : [];
+			return { kind: config.type, root: null, exists: members.some((m) => m.exists), readOnly: config.type === 'pool' };
+		}
+		default:
+			return { kind: config.type, root: null, exists: false, readOnly: false };
+	}
+}
+
+/** The description of the store in a folder: `calls.db` (SQL calls), else `calls/`+`values/` (files), else its `.fleche/`. */
+export function folderConfig(folder: string): CacheConfig | undefined {
+	if (existsSync(join(folder, 'calls.db'))) {
+		return { type: 'cache', values: { type: 'file', root: join(folder, 'values') }, calls: { type: 'sql', path: join(folder, 'calls.db') } };
+	}
+	if (isDir(join(folder, 'calls')) || isDir(join(folder, 'values'))) {
+		return { type: 'cache', values: { type: 'file', root: join(folder, 'values') }, calls: { type: 'file', root: join(folder, 'calls') } };
+	}
+	if (isDir(join(folder, '.fleche'))) return folderConfig(join(folder, '.fleche'));
+	return undefined;
+}
+
+function locationOf(name: string, config: CacheConfig, source: string | null): CacheLocation {
+	return { name, source, config, ...describeConfig(config) };
+}
+
+function configLocation(config: FlecheConfig, name: string): CacheLocation | undefined {
+	try {
+		return locationOf(name, config.cacheConfig(name), config.source(name)?.file ?? null);
+	} catch (err) {
+		// One broken section must not hide the other caches from a tool; the error names file and line.
+		if (!ConfigError.is(err)) throw err;
+		warn('FLECHE_CONFIG_ERROR', err.message, { cause: err });
+		return undefined;
+	}
+}
+
+function looksLikePath(text: string): boolean {
+	return isAbsolute(text) || text.startsWith('.') || text.startsWith('~') || text.includes('/') || text.includes('\\');
+}
+
+/**
+ * Caches visible from `folder`: `default` first, then every section of the `fleche.toml` files found from `folder`
+ * upward (reference §4), then `extra` cache names or store paths (a user setting). Entries with the same store root
+ * are listed once.
+ * @throws ConfigError when a `fleche.toml` is not valid TOML; a single invalid section is skipped with a warning.
+ * @example
+ * ```ts
+ * import { discoverCaches, openStore } from 'fleche/inspect';
+ * for (const location of discoverCaches(workspaceFolder)) console.log(location.name, location.root, location.exists);
+ * ```
+ */
+export function discoverCaches(folder: string, extra: readonly string[] = []): CacheLocation[] {
+	const cwd = resolve(folder);
+	const config = loadConfig({ cwd });
+	const out: CacheLocation[] = [];
+	const seen = new Set<string>();
+	const add = (location: CacheLocation | undefined): void => {
+		if (location === undefined) return;
+		const id = location.root !== null ? `${location.kind}:${location.root}` : `name:${location.name}`;
+		if (seen.has(id)) return;
+		seen.add(id);
+		out.push(location);
+	};
+	add(configLocation(config, 'default'));
+	for (const name of config.names()) add(configLocation(config, name));
+	for (const item of extra) {
+		if (typeof item !== 'string' || item === '') continue;
+		if (!looksLikePath(item) && (config.names().includes(item) || item === 'default')) {
+			add(configLocation(config, item));
+			continue;
+		}
+		const path = resolveRoot(isAbsolute(item) || item.startsWith('~') ? item : join(cwd, item));
+		const found = folderConfig(path);
+		add(
+			found !== undefined
+				? locationOf(item, found, null)
+				: { name: item, root: path, kind: 'file', source: null, exists: false, readOnly: false, config: fileConfig(path) },
+		);
+	}
+	return out;
+}
+
+function fileConfig(root: string): CacheConfig {
+	return { type: 'cache', values: { type: 'file', root: join(root, 'values') }, calls: { type: 'file', root: join(root, 'calls') } };
+}
+
+/**
+ * The location a tool means by `target`: a {@link CacheLocation} as is; a string that looks like a path (or names an
+ * existing folder that is no cache name) is a store folder; anything else is a cache name of the `fleche.toml` seen
+ * from `cwd`.
+ * @throws ConfigError for an unknown cache name or a folder that holds no store.
+ */
+export function resolveLocation(target: CacheLocation | string, cwd: string): CacheLocation {
+	if (typeof target !== 'string') {
+		if (target.config !== undefined) return target;
+		if (target.root !== null) return resolveLocation(target.root, cwd);
+		return resolveLocation(target.name, cwd);
+	}
+	if (target === '') throw new ConfigError('An empty cache name or path');
+	if (!looksLikePath(target)) {
+		const config = loadConfig({ cwd });
+		if (target === 'default' || target === 'memory' || target === 'void' || config.names().includes(target)) {
+			return locationOf(target, config.cacheConfig(target), config.source(target)?.file ?? null);
+		}
+		if (!isDir(resolve(cwd, target))) return locationOf(target, config.cacheConfig(target), null); // throws, naming the known caches
+	}
+	const path = resolveRoot(isAbsolute(target) || target.startsWith('~') ? target : join(cwd, target));
+	const found = folderConfig(path);
+	if (found === undefined) throw new ConfigError(`No fleche store at ${path} (expected calls/ and values/, or calls.db)`);
+	return locationOf(target, found, null);
+}

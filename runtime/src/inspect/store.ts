@@ -1,0 +1,513 @@
+// issue 6 "Public read API for tools": a store opened for inspection — functions, pages of calls with argument
+// summaries, sizes and statistics, one call in detail, evict/clear/gc, totals and change notifications — built only on
+// the public cache and storage interfaces (reference §1.10, §1.12, §2.4, §6), so file and SQL stores work alike.
+//
+// Speed: reading 100,000 call files costs seconds, so a file call storage is read once into an in-memory index and
+// then kept current cheaply. The calls folder's mtime changes with every create, delete and replace (writes are a
+// rename into place); when it has not changed and no watch event named a file, the index is current. When it has,
+// only the listing is diffed and the files named by fs.watch events (replaced records) are read again. An mtime
+// within the last moment is not trusted (coarse filesystem clocks), like git's racy-index rule.
+import { statSync, type FSWatcher, watch } from 'node:fs';
+import { join } from 'node:path';
+import type { CallRecord } from '../call.js';
+import type { BaseCache } from '../caches/base.js';
+import { Cache } from '../caches/cache.js';
+import { Digest } from '../digest.js';
+import { AmbiguousDigestError, KeyError } from '../errors.js';
+import { LazyCall } from '../lazyCall.js';
+import type { CallStats } from '../storage/base.js';
+import { CallFile, ValueFile } from '../storage/file.js';
+import { mergeStats } from '../stats.js';
+import { argsText, shortText } from './format.js';
+import type { CacheLocation } from './location.js';
+import { watchFolders, type Disposable } from './watch.js';
+
+/** A cached function, as tools name it. */
+export interface FunctionRef {
+	/** Module path relative to its package root (`src/math.ts`); `null` when the module is not hashed. */
+	readonly module: string | null;
+	/** Function name. */
+	readonly name: string;
+}
+
+/** A function with stored calls, and its statistics summed over every process that used the store. */
+export interface FunctionSummary extends FunctionRef {
+	/** Cached calls now stored. */
+	readonly calls: number;
+	/** Hits, over the function's lifetime (evicted calls included). */
+	readonly hits: number;
+	/** Misses (computed and stored calls), over the function's lifetime. */
+	readonly misses: number;
+	/** Last hit, in seconds since the epoch; `null` when never hit. */
+	readonly lastHit: number | null;
+	/** Seconds spent computing misses. */
+	readonly computeSeconds: number;
+	/** Seconds the hits saved. */
+	readonly savedSeconds: number;
+	/** Distinct versions among the stored calls. */
+	readonly versions: readonly (string | number | null)[];
+}
+
+/** One stored call, summarised for a list. */
+export interface CallSummary extends FunctionRef {
+	/** The 64-hex call key. */
+	readonly key: string;
+	readonly version: string | number | null;
+	/** Argument name → short one-line text (at most 80 characters, cut with `…`). */
+	readonly args: Readonly<Record<string, string>>;
+	/** `a=1, b='x'` (at most 120 characters). */
+	readonly argsText: string;
+	/** When the call was stored, in seconds since the epoch (Runtime metadata, else the record file's mtime). */
+	readonly created: number | null;
+	/** Seconds computing (Runtime metadata `walltime`). */
+	readonly duration: number | null;
+	/** Bytes of the stored result value, when the value storage can tell. */
+	readonly size: number | null;
+	readonly hits: number;
+	readonly misses: number;
+	readonly lastHit: number | null;
+}
+
+/** One stored call with its values loaded. */
+export interface CallDetail extends CallSummary {
+	readonly codeDigest: string | null;
+	/** Loaded argument values; the digest hex when a value cannot be loaded. */
+	readonly arguments: Readonly<Record<string, unknown>>;
+	/** The result, or why it cannot be loaded. */
+	readonly result: { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };
+	readonly metadata: Readonly<Record<string, unknown>>;
+	/** Digests of the arguments as stored, by name. */
+	readonly argumentDigests: Readonly<Record<string, string>>;
+	/** Digest of the result value. */
+	readonly resultDigest: string | null;
+}
+
+/** Totals of a store. */
+export interface StoreTotals {
+	readonly calls: number;
+	readonly functions: number;
+	readonly hits: number;
+	readonly misses: number;
+	readonly savedSeconds: number;
+}
+
+/** A store opened for inspection (see `openStore`). Synchronous, like the runtime's storages. */
+export interface Store {
+	/** Where it is. */
+	readonly location: CacheLocation;
+	/** The cache itself, for tools that run calls against it (`fleche rerun`). */
+	readonly cache: BaseCache;
+	/** Functions with at least one stored call, by module then name. */
+	functions(): FunctionSummary[];
+	/** A page of the stored calls of `fn`, newest first, and how many there are. @default page `{ offset: 0, limit: 100 }` */
+	calls(fn: FunctionRef, page?: { offset?: number; limit?: number }): { total: number; calls: CallSummary[] };
+	/** One call by key or key prefix. @throws KeyError (none) / AmbiguousDigestError (several) */
+	call(keyOrPrefix: string): CallDetail;
+	/** Resolves keys or prefixes of calls (all first, so a bad one evicts nothing), then evicts them; returns how many. */
+	evict(keysOrPrefixes: string | readonly string[]): number;
+	/** Evicts every stored call of `fn`; returns how many. */
+	evictFunction(fn: FunctionRef): number;
+	/** Evicts every call, then removes the values nothing refers to any more; returns how many calls. */
+	clear(): number;
+	/** Removes values no call refers to; returns how many. */
+	gc(): number;
+	totals(): StoreTotals;
+	/** Calls `listener` (debounced) after the store changed on disk, by this or another process. @default debounceMs 250 */
+	watch(listener: () => void, options?: { debounceMs?: number }): Disposable;
+	/** Releases watchers and the index. */
+	close(): void;
+}
+
+const DEFAULT_LIMIT = 100;
+/** An mtime this recent may hide a later change within the same filesystem clock tick. */
+const RACY_NS = 200_000_000n;
+
+/** The `Cache`s under a composition (stack layers, pool members, wrapped caches). */
+export function leafCaches(cache: BaseCache): Cache[] {
+	if (cache instanceof Cache) return [cache];
+	const c = cache as { stack?: unknown; caches?: unknown; inner?: unknown };
+	const members = Array.isArray(c.stack) ? c.stack : Array.isArray(c.caches) ? c.caches : c.inner !== undefined ? [c.inner] : [];
+	return (members as BaseCache[]).flatMap(leafCaches);
+}
+
+function isAbsent(err: unknown): boolean {
+	const code = (err as NodeJS.ErrnoException | null)?.code;
+	return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** In-memory copy of a file call storage's records, kept current (see the top of this module). */
+class FileIndex {
+	readonly records = new Map<string, CallRecord>();
+	/** Changes whenever `records` does, so derived lists can be reused. */
+	generation = 0;
+	#mtime: bigint | null = null;
+	#built = false;
+	#watcher: FSWatcher | null = null;
+	/** Files named by watch events since the last refresh; `null` = an event without a name (re-read everything). */
+	#dirty: Set<string> | null = new Set();
+
+	constructor(readonly calls: CallFile) {}
+
+	#startWatch(): void {
+		try {
+			this.#watcher = watch(this.calls.root, { persistent: false }, (_event, name) => {
+				if (name === null || name === undefined) this.#dirty = null;
+				else this.#dirty?.add(String(name));
+			});
+			this.#watcher.on('error', () => this.#stopWatch());
+		} catch {
+			this.#watcher = null;
+		}
+	}
+
+	#stopWatch(): void {
+		this.#watcher?.close();
+		this.#watcher = null;
+		this.#built = false; // without events, replaced records can only be seen by reading everything again
+	}
+
+	refresh(): void {
+		let mtime: bigint;
+		try {
+			mtime = statSync(this.calls.root, { bigint: true }).mtimeNs;
+		} catch (err) {
+			if (!isAbsent(err)) throw err;
+			if (this.records.size > 0) this.generation++;
+			this.records.clear();
+			this.#mtime = null;
+			this.#stopWatch();
+			return;
+		}
+		if (this.#built && this.#mtime === mtime && this.#dirty !== null && this.#dirty.size === 0) return;
+		const trusted = BigInt(Date.now()) * 1_000_000n - mtime > RACY_NS ? mtime : null;
+		if (!this.#built || this.#watcher === null || this.#dirty === null) {
+			// The watcher starts before the read, so no change made during the read goes unnoticed.
+			if (this.#watcher === null) this.#startWatch();
+			this.#dirty = new Set();
+			this.records.clear();
+			for (const record of this.calls.records()) this.records.set(record.key, record);
+			this.#built = true;
+		} else {
+			const dirty = this.#dirty;
+			this.#dirty = new Set();
+			const names = new Set(this.calls.list());
+			for (const key of this.records.keys()) if (!names.has(key)) this.records.delete(key);
+			for (const key of names) {
+				if (this.records.has(key) && !dirty.has(key)) continue;
+				try {
+					this.records.set(key, this.calls.get(key));
+				} catch (err) {
+					if (!KeyError.is(err)) throw err;
+					this.records.delete(key); // removed meanwhile, or corrupt (reported and removed by the storage)
+				}
+			}
+		}
+		this.#mtime = trusted;
+		this.generation++;
+	}
+
+	close(): void {
+		this.#watcher?.close();
+		this.#watcher = null;
+	}
+}
+
+function functionId(module: string | null, name: string): string {
+	return `${module ?? ''}\0${name}`;
+}
+
+function numberAt(record: CallRecord, field: string): number | null {
+	const v = record.metadata.runtime?.[field];
+	return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function messageOf(err: unknown): string {
+	return err instanceof Error ? err.message : String(err);
+}
+
+/** @internal Use `openStore`. */
+export class InspectStore implements Store {
+	readonly #leaves: Cache[];
+	readonly #index: FileIndex | null;
+	/** Creation times from file mtimes, for records without Runtime metadata. */
+	readonly #mtimes = new Map<string, number | null>();
+	#byFunction: { generation: number; map: Map<string, CallRecord[]> } | null = null;
+	readonly #watches = new Set<Disposable>();
+
+	constructor(
+		readonly location: CacheLocation,
+		readonly cache: BaseCache,
+	) {
+		this.#leaves = leafCaches(cache);
+		const only = cache instanceof Cache ? cache : undefined;
+		this.#index = only !== undefined && only.calls instanceof CallFile ? new FileIndex(only.calls) : null;
+	}
+
+	/** Every stored record (the index's, kept current, or read afresh from storages that query fast themselves). */
+	#records(): Iterable<CallRecord> {
+		if (this.#index === null) return this.cache.records();
+		this.#index.refresh();
+		return this.#index.records.values();
+	}
+
+	/** Records grouped by function; reused while the index has not changed. */
+	#grouped(): Map<string, CallRecord[]> {
+		const generation = this.#index === null ? -1 : (this.#index.refresh(), this.#index.generation);
+		if (this.#byFunction !== null && generation >= 0 && this.#byFunction.generation === generation) return this.#byFunction.map;
+		const map = new Map<string, CallRecord[]>();
+		for (const record of this.#index === null ? this.cache.records() : this.#index.records.values()) {
+			const id = functionId(record.module, record.name);
+			let list = map.get(id);
+			if (list === undefined) map.set(id, (list = []));
+			list.push(record);
+		}
+		this.#byFunction = { generation, map };
+		return map;
+	}
+
+	#stats(filter?: { name?: string; module?: string | null }): Map<string, CallStats> {
+		const out = new Map<string, CallStats>();
+		for (const leaf of this.#leaves) for (const s of leaf.stats(filter)) mergeStats(out, s);
+		return out;
+	}
+
+	functions(): FunctionSummary[] {
+		const stats = this.#stats();
+		const perFunction = new Map<string, { hits: number; misses: number; lastHit: number | null; computeSeconds: number; savedSeconds: number }>();
+		for (const s of stats.values()) {
+			const id = functionId(s.module, s.name);
+			const have = perFunction.get(id);
+			if (have === undefined) {
+				perFunction.set(id, { hits: s.hits, misses: s.misses, lastHit: s.lastHit, computeSeconds: s.computeSeconds, savedSeconds: s.savedSeconds });
+				continue;
+			}
+			have.hits += s.hits;
+			have.misses += s.misses;
+			have.computeSeconds += s.computeSeconds;
+			have.savedSeconds += s.savedSeconds;
+			if (s.lastHit !== null && (have.lastHit === null || s.lastHit > have.lastHit)) have.lastHit = s.lastHit;
+		}
+		const out: FunctionSummary[] = [];
+		for (const [id, records] of this.#grouped()) {
+			const first = records[0]!;
+			const versions = [...new Set(records.map((r) => r.version))];
+			const s = perFunction.get(id);
+			out.push({
+				module: first.module,
+				name: first.name,
+				calls: records.length,
+				hits: s?.hits ?? 0,
+				misses: s?.misses ?? 0,
+				lastHit: s?.lastHit ?? null,
+				computeSeconds: s?.computeSeconds ?? 0,
+				savedSeconds: s?.savedSeconds ?? 0,
+				versions,
+			});
+		}
+		return out.sort((a, b) => (a.module ?? '').localeCompare(b.module ?? '') || a.name.localeCompare(b.name));
+	}
+
+	#created(record: CallRecord): number | null {
+		const t = numberAt(record, 'timestop') ?? numberAt(record, 'timestart');
+		if (t !== null) return t;
+		if (this.#mtimes.has(record.key)) return this.#mtimes.get(record.key) ?? null;
+		let found: number | null = null;
+		for (const leaf of this.#leaves) {
+			if (!(leaf.calls instanceof CallFile)) continue;
+			try {
+				found = statSync(join(leaf.calls.root, record.key)).mtimeMs / 1000;
+				break;
+			} catch {
+				// not in this layer
+			}
+		}
+		this.#mtimes.set(record.key, found);
+		return found;
+	}
+
+	#size(digest: string | null): number | null {
+		if (digest === null) return null;
+		for (const leaf of this.#leaves) {
+			if (!(leaf.values instanceof ValueFile)) continue;
+			try {
+				return statSync(join(leaf.values.root, digest)).size;
+			} catch {
+				// not in this layer
+			}
+		}
+		return null;
+	}
+
+	#summary(record: CallRecord, stats: ReadonlyMap<string, CallStats>, values?: Record<string, unknown>): CallSummary {
+		const loaded = values ?? new LazyCall(record, this.cache).arguments;
+		const args: Record<string, string> = {};
+		for (const name in loaded) args[name] = shortText(loaded[name]);
+		const s = stats.get(record.key);
+		return {
+			module: record.module,
+			name: record.name,
+			key: record.key,
+			version: record.version,
+			args,
+			argsText: argsText(args),
+			created: this.#created(record),
+			duration: numberAt(record, 'walltime'),
+			size: this.#size(record.result),
+			hits: s?.hits ?? 0,
+			misses: s?.misses ?? 0,
+			lastHit: s?.lastHit ?? null,
+		};
+	}
+
+	calls(fn: FunctionRef, page: { offset?: number; limit?: number } = {}): { total: number; calls: CallSummary[] } {
+		const records = this.#grouped().get(functionId(fn.module ?? null, fn.name)) ?? [];
+		const dated = records.map((r) => [this.#created(r) ?? -Infinity, r] as const);
+		dated.sort((a, b) => b[0] - a[0] || (a[1].key < b[1].key ? -1 : 1));
+		const offset = Math.max(0, Math.floor(page.offset ?? 0));
+		const limit = Math.max(0, Math.floor(page.limit ?? DEFAULT_LIMIT));
+		const slice = dated.slice(offset, offset + limit);
+		const stats = slice.length > 0 ? this.#stats({ name: fn.name, module: fn.module ?? null }) : new Map<string, CallStats>();
+		return { total: records.length, calls: slice.map(([, r]) => this.#summary(r, stats)) };
+	}
+
+	/** The full key of a stored call from a key or prefix, looking only at call keys (not value digests). */
+	#resolve(keyOrPrefix: string): string {
+		if (typeof keyOrPrefix !== 'string' || !/^[0-9a-fA-F]{4,64}$/.test(keyOrPrefix)) {
+			throw new KeyError(String(keyOrPrefix), `Not a call key or key prefix (4 to 64 hex characters): ${String(keyOrPrefix)}`);
+		}
+		const prefix = keyOrPrefix.toLowerCase();
+		const found = new Set<string>();
+		if (this.#index !== null) {
+			this.#index.refresh();
+			if (prefix.length === 64) {
+				if (this.#index.records.has(prefix)) found.add(prefix);
+			} else for (const key of this.#index.records.keys()) if (key.startsWith(prefix)) found.add(key);
+		} else if (this.#leaves.length > 0) {
+			for (const leaf of this.#leaves) {
+				try {
+					found.add(leaf.calls.expand(prefix));
+				} catch (err) {
+					if (AmbiguousDigestError.is(err)) throw err;
+					if (!KeyError.is(err)) throw err;
+				}
+			}
+		} else {
+			for (const record of this.cache.records()) if (record.key.startsWith(prefix)) found.add(record.key);
+		}
+		if (found.size === 0) throw new KeyError(prefix, `No cached call matches ${prefix}`);
+		if (found.size > 1) throw new AmbiguousDigestError(prefix, prefix.length + 1);
+		return [...found][0]!;
+	}
+
+	call(keyOrPrefix: string): CallDetail {
+		const key = this.#resolve(keyOrPrefix);
+		const record = this.cache.loadRecord(key);
+		const lazy = new LazyCall(record, this.cache);
+		const loaded = lazy.arguments;
+		const argumentsOut: Record<string, unknown> = {};
+		for (const name in loaded) {
+			const v = loaded[name];
+			argumentsOut[name] = Digest.is(v) ? v.hex : v;
+		}
+		let result: CallDetail['result'];
+		if (record.result === null) result = { ok: false, error: 'The call has no stored result (pending)' };
+		else {
+			try {
+				result = { ok: true, value: this.cache.loadValue(record.result) };
+			} catch (err) {
+				result = { ok: false, error: KeyError.is(err) ? `The result value ${record.result.slice(0, 12)}… is missing or unreadable` : messageOf(err) };
+			}
+		}
+		const stats = this.#stats({ name: record.name, module: record.module });
+		return {
+			...this.#summary(record, stats, loaded),
+			codeDigest: record.codeDigest,
+			arguments: argumentsOut,
+			result,
+			metadata: record.metadata,
+			argumentDigests: record.arguments,
+			resultDigest: record.result,
+		};
+	}
+
+	#evictKeys(keys: Iterable<string>): number {
+		let n = 0;
+		for (const key of keys) {
+			try {
+				this.cache.evict(key);
+				n++;
+			} catch (err) {
+				if (!KeyError.is(err)) throw err; // evicted by someone else meanwhile
+			}
+		}
+		return n;
+	}
+
+	evict(keysOrPrefixes: string | readonly string[]): number {
+		const list = typeof keysOrPrefixes === 'string' ? [keysOrPrefixes] : keysOrPrefixes;
+		const keys = new Set(list.map((k) => this.#resolve(k)));
+		return this.#evictKeys(keys);
+	}
+
+	evictFunction(fn: FunctionRef): number {
+		const records = this.#grouped().get(functionId(fn.module ?? null, fn.name)) ?? [];
+		return this.#evictKeys(records.map((r) => r.key));
+	}
+
+	clear(): number {
+		const n = this.#evictKeys([...this.#records()].map((r) => r.key));
+		this.gc();
+		return n;
+	}
+
+	gc(): number {
+		let n = 0;
+		for (const leaf of this.#leaves) n += leaf.gc().size;
+		return n;
+	}
+
+	totals(): StoreTotals {
+		let calls = 0;
+		const grouped = this.#grouped();
+		for (const records of grouped.values()) calls += records.length;
+		let hits = 0;
+		let misses = 0;
+		let savedSeconds = 0;
+		for (const s of this.#stats().values()) {
+			hits += s.hits;
+			misses += s.misses;
+			savedSeconds += s.savedSeconds;
+		}
+		return { calls, functions: grouped.size, hits, misses, savedSeconds };
+	}
+
+	watch(listener: () => void, options: { debounceMs?: number } = {}): Disposable {
+		const folders = new Set<string>();
+		for (const leaf of this.#leaves) {
+			for (const storage of [leaf.values, leaf.calls]) {
+				const config = storage.toConfig() as { type: string; root?: unknown; path?: unknown };
+				if (typeof config.root === 'string') {
+					folders.add(config.root);
+					if (storage === leaf.calls) folders.add(join(config.root, '.stats'));
+				} else if (typeof config.path === 'string' && config.path !== ':memory:') {
+					// SQL: the database, its change log and lock live side by side.
+					folders.add(join(config.path, '..'));
+				}
+			}
+		}
+		const handle = watchFolders([...folders], listener, options.debounceMs ?? 250);
+		const tracked: Disposable = {
+			dispose: () => {
+				handle.dispose();
+				this.#watches.delete(tracked);
+			},
+		};
+		this.#watches.add(tracked);
+		return tracked;
+	}
+
+	close(): void {
+		for (const w of [...this.#watches]) w.dispose();
+		this.#index?.close();
+	}
+}

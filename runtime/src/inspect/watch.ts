@@ -1,0 +1,79 @@
+// issue 6 "Public read API for tools": store change notifications. fs.watch on the store's folders (non-recursive:
+// recursive watching is not available on every platform Node 20 supports), debounced; folders that do not exist yet
+// (a store nothing was cached in, the statistics folder before the first flush) are polled until they appear.
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+
+/** A change subscription; `dispose()` stops it (idempotent). */
+export interface Disposable {
+	dispose(): void;
+}
+
+/** How often a folder that does not exist yet is checked for. */
+const POLL_MS = 500;
+
+/**
+ * Calls `listener` once, `debounceMs` after the last of a burst of changes in any of `folders`, whoever made them
+ * (this process or another). A folder created later is picked up within {@link POLL_MS}, and its creation counts as
+ * a change; a watched folder that is removed goes back to being polled. Watchers never keep the process alive.
+ */
+export function watchFolders(folders: readonly string[], listener: () => void, debounceMs: number): Disposable {
+	let disposed = false;
+	let timer: NodeJS.Timeout | undefined;
+	const watchers = new Map<string, FSWatcher>();
+	const fire = (): void => {
+		if (disposed) return;
+		if (timer !== undefined) clearTimeout(timer);
+		timer = setTimeout(() => {
+			timer = undefined;
+			if (disposed) return;
+			try {
+				listener();
+			} catch {
+				// A listener that throws must not stop the watch; tools report their own errors.
+			}
+		}, debounceMs);
+	};
+	/** Starts watching `folder` if it exists and is not watched yet; true when it is watched now. */
+	const arm = (folder: string): boolean => {
+		if (watchers.has(folder)) return true;
+		if (!existsSync(folder)) return false;
+		let w: FSWatcher;
+		try {
+			w = watch(folder, { persistent: false }, () => {
+				fire();
+				// A new sub-folder (the statistics folder, `calls/` of a new store) may be one of ours.
+				for (const f of folders) arm(f);
+			});
+		} catch {
+			return false;
+		}
+		w.on('error', () => {
+			w.close();
+			watchers.delete(folder);
+			fire();
+		});
+		watchers.set(folder, w);
+		return true;
+	};
+	for (const folder of folders) arm(folder);
+	// Polling covers folders that do not exist yet and watchers lost to errors: one stat per missing folder.
+	const poll = setInterval(() => {
+		let appeared = false;
+		for (const folder of folders) {
+			if (watchers.has(folder)) continue;
+			if (arm(folder)) appeared = true;
+		}
+		if (appeared) fire();
+	}, POLL_MS);
+	poll.unref();
+	return {
+		dispose(): void {
+			if (disposed) return;
+			disposed = true;
+			clearInterval(poll);
+			if (timer !== undefined) clearTimeout(timer);
+			for (const w of watchers.values()) w.close();
+			watchers.clear();
+		},
+	};
+}
