@@ -1,7 +1,7 @@
 // The one build script (shape of microsoft/vscode-extension-samples esbuild-sample/esbuild.js).
 //
 //   node esbuild.mjs                      build everything whose sources exist
-//   node esbuild.mjs --only runtime       build a subset (repeatable: runtime|tests|examples|bench)
+//   node esbuild.mjs --only runtime       build a subset (repeatable: runtime|tests|examples|bench|stress)
 //   node esbuild.mjs --watch              rebuild on change (entry lists are read once: restart after adding files)
 //   node esbuild.mjs --production         release build (library source maps embed their sources)
 //
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 const root = import.meta.dirname;
 process.chdir(root);
 
-const groupNames = ['runtime', 'tests', 'examples', 'bench'];
+const groupNames = ['runtime', 'tests', 'examples', 'bench', 'stress'];
 
 const { values: flags } = parseArgs({
 	options: {
@@ -134,6 +134,23 @@ const groups = {
 					...nodeProgram,
 					entryPoints: listFiles('runtime/examples', (file) => isTs(file) && path.dirname(file) === 'runtime/examples'),
 					outdir: 'out/examples',
+				},
+			},
+		],
+	},
+	stress: {
+		clean: ['out/stress'],
+		targets: [
+			{
+				// test/stress/**/*.ts one-to-one (the *.stress.ts files are node:test files run by the `stress` step of
+				// test/run.mjs, never by the fast node tier; the rest are their child-process and worker scripts).
+				name: 'stress',
+				packageType: 'module',
+				options: {
+					...nodeProgram,
+					entryPoints: listFiles('test/stress', (file) => isTs(file) && file !== 'test/stress/shared.ts'),
+					outbase: 'test/stress',
+					outdir: 'out/stress',
 				},
 			},
 		],

@@ -1,7 +1,7 @@
 // `npm test`: typecheck, lint, build, then the test tiers. Stops at the first failing step.
 //
 //   node test/run.mjs                          everything
-//   node test/run.mjs --only build --only node  a subset (typecheck|lint|build|node|node24), in the usual order
+//   node test/run.mjs --only build --only node  a subset (typecheck|lint|build|node|node24|stress), in the usual order
 //   node test/run.mjs --skip-node24
 //
 // Env: CI=true makes an unavailable Node 24 a failure (otherwise a warning); FLECHE_TOOLS_CACHE overrides the
@@ -42,6 +42,9 @@ const steps = [
 	// Test tiers.
 	{ name: 'node', run: () => nodeTier('node', process.execPath) },
 	{ name: 'node24', run: runNode24Tier },
+	// Reliability suite (load, faults, bad input; test/stress/, built to out/stress/): minutes, not seconds, so it
+	// runs after the fast tiers and one file at a time (each file starts its own processes).
+	{ name: 'stress', run: () => nodeTier('stress', process.execPath, stressFiles(), 1) },
 	// integration (VS Code extension host via code-server + chromium, mocha tdd; see vscode-testing.md):
 	// added here by the integration issue as { name: 'integration', run: ... }.
 ];
@@ -89,11 +92,20 @@ function testFiles() {
 		.sort();
 }
 
+/** The compiled stress files (`out/stress/*.stress.js`; their fixtures sit beside them). */
+function stressFiles() {
+	const dir = 'out/stress';
+	if (!existsSync(dir)) return [];
+	return readdirSync(dir)
+		.filter((file) => file.endsWith('.stress.js'))
+		.map((file) => path.join(dir, file))
+		.sort();
+}
+
 const counts = { passed: 0, failed: 0 };
 
 /** Runs the node tier with `nodeBin`: spec output to the console, TAP to a file whose totals are counted. */
-async function nodeTier(name, nodeBin) {
-	const files = testFiles();
+async function nodeTier(name, nodeBin, files = testFiles(), concurrency = 2) {
 	if (files.length === 0) {
 		console.error(`no compiled tests under ${testOutDir}/ (run the build step first)`);
 		return { ok: false, code: null };
@@ -106,7 +118,7 @@ async function nodeTier(name, nodeBin) {
 		args: [
 			'--test',
 			'--enable-source-maps',
-			'--test-concurrency=2',
+			`--test-concurrency=${concurrency}`,
 			'--test-reporter=spec',
 			'--test-reporter-destination=stdout',
 			'--test-reporter=tap',

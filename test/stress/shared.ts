@@ -1,0 +1,154 @@
+// Pieces shared by the stress tests and the child/worker scripts they start (inlined into each bundle by esbuild):
+// the stores, the cached functions (identical source, so identical keys in every process) and a seeded generator.
+import { join } from 'node:path';
+import * as fleche from 'fleche';
+import { Cache, CallFile, ValueFile, type CallStorage, type StatsStorage } from 'fleche';
+
+/** `CallSql` once the SQL store is exported by the runtime; null before (the SQL parts are then skipped). */
+type CallSqlCtor = new (options: { path: string }) => CallStorage & StatsStorage;
+export const CallSql: CallSqlCtor | null = ((fleche as Record<string, unknown>)['CallSql'] as CallSqlCtor | undefined) ?? null;
+
+export type StoreKind = 'file' | 'sql';
+
+/** A cache over `root`: values always in files, call records in files or in one SQLite database. */
+export function openCache(root: string, kind: StoreKind, secretKey?: string): { cache: Cache; calls: CallStorage & StatsStorage } {
+	let calls: CallStorage & StatsStorage;
+	if (kind === 'sql') {
+		if (CallSql === null) throw new Error('CallSql is not exported by the runtime');
+		calls = new CallSql({ path: join(root, 'calls.db') });
+	} else {
+		calls = new CallFile({ root: join(root, 'calls') });
+	}
+	const values = new ValueFile({ root: join(root, 'values'), ...(secretKey === undefined ? {} : { secretKey }) });
+	return { cache: new Cache(values, calls), calls };
+}
+
+/** Counts body runs (= misses) of the functions below in this thread. */
+export const bodyRuns = { count: 0 };
+
+/** What `work(p, t, i)` returns; a reader checks every field, so a mixed-up or partial entry cannot pass. */
+export function expectedWork(p: number, t: number, i: number): { p: number; t: number; i: number; pad: string } {
+	return { p, t, i, pad: `${p}.${t}.${i}:`.padEnd(16 + (i % 200) * 8, 'x') };
+}
+
+export const work = fleche.fleche(
+	(p: number, t: number, i: number) => {
+		bodyRuns.count++;
+		return expectedWork(p, t, i);
+	},
+	{ name: 'work', module: 'stress' },
+);
+
+/** Written by every thread with the same arguments: concurrent writers of one key. */
+export const shared = fleche.fleche(
+	(i: number) => {
+		bodyRuns.count++;
+		return { i, double: i * 2 };
+	},
+	{ name: 'shared', module: 'stress' },
+);
+
+/** A large result, so a writer killed at a random instant is often in the middle of writing a file. */
+export function expectedBig(i: number): string {
+	return `big ${i} `.repeat(20_000);
+}
+
+export const big = fleche.fleche(
+	(i: number) => {
+		bodyRuns.count++;
+		return expectedBig(i);
+	},
+	{ name: 'big', module: 'stress' },
+);
+
+/** Mulberry32: a small seeded PRNG, so every process generates the same values. */
+export function prng(seed: number): () => number {
+	let a = seed >>> 0;
+	return () => {
+		a = (a + 0x6d2b79f5) >>> 0;
+		let t = a;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+class Point {
+	constructor(
+		readonly x: number,
+		readonly y: number,
+	) {}
+}
+
+/**
+ * The `n`-th generated argument value for `seed`: primitives (NaN, -0, ±Infinity, bigints, lone surrogates), nested
+ * objects and arrays, Maps, Sets, typed arrays, Dates, RegExps, class instances, cycles, symbols, functions and
+ * (every 1,000th) a huge string. Deterministic: the same (seed, n) builds the same value in any process.
+ */
+export function generate(seed: number, n: number): unknown {
+	const rnd = prng(seed * 1_000_003 + n);
+	const int = (k: number) => Math.floor(rnd() * k);
+	const text = () => {
+		const pool = ['a', 'é', '𝄞', '\u0000', '\ud800', ':', ',', '=', '"', ' ', 'z', '\n'];
+		let s = '';
+		for (let k = int(12); k > 0; k--) s += pool[int(pool.length)]!;
+		return s;
+	};
+	const leaf = (): unknown => {
+		switch (int(16)) {
+			case 0: return NaN;
+			case 1: return -0;
+			case 2: return 0;
+			case 3: return int(2) ? Infinity : -Infinity;
+			case 4: return rnd() * 1e6 - 5e5;
+			case 5: return BigInt(int(1e9)) * BigInt(int(1e9)) * (int(2) ? 1n : -1n);
+			case 6: return text();
+			case 7: return int(2) === 0;
+			case 8: return null;
+			case 9: return undefined;
+			case 10: return Symbol(text());
+			case 11: return Symbol.for('fleche-stress');
+			case 12: return (x: number) => x + int(10);
+			case 13: return new Date(int(2 ** 40));
+			case 14: return new RegExp(`a${int(9)}`, int(2) ? 'g' : 'i');
+			default: return int(1000);
+		}
+	};
+	const build = (depth: number): unknown => {
+		if (depth <= 0) return leaf();
+		switch (int(11)) {
+			case 0: case 1: {
+				const o: Record<string, unknown> = {};
+				for (let k = int(6); k > 0; k--) o[text() || `k${k}`] = build(depth - 1);
+				return o;
+			}
+			case 2: case 3: return Array.from({ length: int(6) }, () => build(depth - 1));
+			case 4: return new Map(Array.from({ length: int(5) }, () => [build(depth - 2), build(depth - 1)]));
+			case 5: return new Set(Array.from({ length: int(5) }, () => build(depth - 1)));
+			case 6: {
+				const kinds = [Uint8Array, Int16Array, Float32Array, Float64Array, BigInt64Array] as const;
+				const K = kinds[int(kinds.length)]!;
+				const a = new K(int(64));
+				for (let k = 0; k < a.length; k++) a[k] = (K === BigInt64Array ? BigInt(int(1000)) : rnd() * 100) as never;
+				return a;
+			}
+			case 7: {
+				// A cycle: an object (or array) that holds itself, possibly through a child.
+				const o: Record<string, unknown> = { v: build(depth - 1) };
+				if (int(2)) o['self'] = o;
+				else o['child'] = { back: o, list: [o] };
+				return o;
+			}
+			case 8: return new Point(rnd(), int(10));
+			case 9: return Buffer.from(text());
+			default: return leaf();
+		}
+	};
+	if (n % 1000 === 999) return 'huge '.repeat(2_000_000 + int(1000)); // ~10 MB
+	return build(1 + int(5));
+}
+
+/** Prints one JSON line the parent test reads back (stdout is only ever this line). */
+export function report(value: unknown): void {
+	process.stdout.write(`${JSON.stringify(value)}\n`);
+}
