@@ -522,27 +522,40 @@ function addInto(into: Map<string, CallStats>, add: CallStats): void {
 	});
 }
 
-/** Adds every delta of a journal's text; a line that does not parse (a torn last line) is skipped. */
-function readJournal(text: string, into: Map<string, CallStats>): void {
+/**
+ * Adds every delta of a journal's text. A damaged line (or delta) is skipped with a warning, once per journal; an
+ * unfinished last line is an append in progress unless the journal is finished (its writer crashed mid-append).
+ */
+function readJournal(text: string, into: Map<string, CallStats>, file: string, finished: boolean): void {
 	let start = 0;
+	let bad = 0;
 	while (start < text.length) {
 		let end = text.indexOf('\n', start);
-		if (end < 0) end = text.length;
+		if (end < 0) {
+			if (!finished) break;
+			end = text.length;
+		}
 		const line = text.slice(start, end);
 		start = end + 1;
 		if (line === '') continue;
-		let batch: unknown;
+		let deltas: unknown;
 		try {
-			batch = JSON.parse(line);
+			deltas = (JSON.parse(line) as { d?: unknown } | null)?.d;
 		} catch {
+			deltas = undefined;
+		}
+		if (!Array.isArray(deltas)) {
+			bad++;
 			continue;
 		}
-		const deltas = (batch as { d?: unknown } | null)?.d;
-		if (!Array.isArray(deltas)) continue;
 		for (const t of deltas) {
 			const s = fromTuple(t);
 			if (s !== undefined) addInto(into, s);
+			else bad++;
 		}
+	}
+	if (bad > 0) {
+		warnOnce(`stats-journal:${file}`, 'FLECHE_CORRUPT_ENTRY', `Corrupt statistics journal ${file}: ${bad} damaged line(s) or entries skipped`);
 	}
 }
 
@@ -643,7 +656,7 @@ function compactStats(dir: string, ownJournal: string | undefined): void {
 			} catch {
 				continue;
 			}
-			readJournal(text, stats);
+			readJournal(text, stats, `${dir}${sep}${name}`, true);
 			merged.push(name);
 		}
 		if (merged.length === 0) return;
@@ -681,8 +694,9 @@ function readStats(dir: string, ownJournal: string | undefined): { stats: Map<st
 				vanished = true;
 				break;
 			}
-			readJournal(text, stats);
-			if (journalFinished(dir, name, ownJournal)) finished++;
+			const done = journalFinished(dir, name, ownJournal);
+			readJournal(text, stats, `${dir}${sep}${name}`, done);
+			if (done) finished++;
 		}
 		if (!vanished || attempt >= 5) return { stats, finished };
 	}

@@ -1,0 +1,285 @@
+// issue 6 "Hit/miss statistics": per-call and per-function counts, batched journal writes, exit flush, several real
+// processes sharing one file store, evicted calls, and damaged journals.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fleche, cache, meta, fileCache, flushStats, Runtime, CallFile, type CallStats, type Cache } from 'fleche';
+import { captureLogs } from '../support/logs.ts';
+import { freshDir, memoryStore } from '../support/stores.ts';
+import { runNode } from '../support/tmp.ts';
+
+const logs = captureLogs();
+
+/** A cached function that spends about `ms` milliseconds computing. */
+function slow(name: string, ms = 15) {
+	let runs = 0;
+	const f = fleche(
+		(x: number) => {
+			runs++;
+			const until = performance.now() + ms;
+			while (performance.now() < until);
+			return x * 10;
+		},
+		{ name, module: 'stats.ts' },
+	);
+	return { f, runs: () => runs };
+}
+
+function byKey(stats: Iterable<CallStats>): Map<string, CallStats> {
+	return new Map([...stats].map((s) => [s.key, s]));
+}
+
+function sum(stats: Iterable<CallStats>): { hits: number; misses: number; computeSeconds: number; savedSeconds: number } {
+	const out = { hits: 0, misses: 0, computeSeconds: 0, savedSeconds: 0 };
+	for (const s of stats) {
+		out.hits += s.hits;
+		out.misses += s.misses;
+		out.computeSeconds += s.computeSeconds;
+		out.savedSeconds += s.savedSeconds;
+	}
+	return out;
+}
+
+/** Every journal file under `calls/.stats` with its text (the snapshot excluded). */
+function journals(root: string): Record<string, string> {
+	const dir = join(root, 'calls', '.stats');
+	if (!existsSync(dir)) return {};
+	const out: Record<string, string> = {};
+	for (const name of readdirSync(dir).sort()) if (name.endsWith('.jsonl')) out[name] = readFileSync(join(dir, name), 'utf8');
+	return out;
+}
+
+const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} vs ${b}`);
+
+describe('counting', () => {
+	test('hits, misses, lastHit, computeSeconds and savedSeconds per call, summed per function, read back from the storage', () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f');
+		const { f: g } = slow('g', 1);
+		using _m = meta([new Runtime()]);
+		using _c = cache(store);
+		const before = Date.now() / 1000;
+		f(1);
+		f(1);
+		f(1);
+		f(1);
+		f(2);
+		g(1);
+		g(1);
+		flushStats();
+		const after = Date.now() / 1000;
+
+		// Read through a new instance of the call storage: what another process would see.
+		const stored = byKey(new CallFile({ root: join(root, 'calls') }).stats());
+		assert.equal(stored.size, 3);
+		const f1 = stored.get(f.fleche.digest(1))!;
+		assert.deepEqual([f1.name, f1.module, f1.hits, f1.misses], ['f', 'stats.ts', 3, 1]);
+		assert.ok(f1.computeSeconds >= 0.015 && f1.computeSeconds < 1, `computeSeconds ${f1.computeSeconds}`);
+		const walltime = store.load(f.fleche.digest(1)).metadata.runtime!.walltime as number;
+		close(f1.savedSeconds, 3 * walltime, 'each hit saved the recorded compute time');
+		assert.ok(f1.lastHit !== null && f1.lastHit >= before && f1.lastHit <= after, `lastHit ${f1.lastHit}`);
+		const f2 = stored.get(f.fleche.digest(2))!;
+		assert.deepEqual([f2.hits, f2.misses, f2.lastHit, f2.savedSeconds], [0, 1, null, 0]);
+
+		const perFunction = sum(store.stats({ name: 'f' }));
+		assert.equal(perFunction.hits, 3);
+		assert.equal(perFunction.misses, 2);
+		close(perFunction.computeSeconds, f1.computeSeconds + f2.computeSeconds, 'compute seconds add up');
+		assert.equal(sum(store.stats({ name: 'g', module: 'stats.ts' })).hits, 1);
+		assert.equal(store.stats({ name: 'g', module: 'elsewhere.ts' }).length, 0);
+	});
+
+	test('what this process has not flushed yet is included; a memory store counts for this process only', () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f', 0);
+		cache(store, () => [f(1), f(1)]);
+		assert.equal(sum(store.stats()).hits, 1, 'counted before any flush');
+		assert.equal(sum(fileCache(root).stats()).hits, 0, 'but not yet on disk');
+		store.flushStats();
+		assert.equal(sum(fileCache(root).stats()).hits, 1);
+		assert.equal(sum(store.stats()).hits, 1, 'flushed counts are not counted twice');
+
+		const memory = memoryStore();
+		cache(memory, () => [f(3), f(3), f(3)]);
+		assert.deepEqual([sum(memory.stats()).hits, sum(memory.stats()).misses], [2, 1]);
+	});
+
+	test('evicted calls keep their statistics, and a recomputation adds a miss', () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f', 0);
+		const key = f.fleche.digest(5);
+		cache(store, () => [f(5), f(5)]);
+		store.evict(key);
+		store.flushStats();
+		const kept = byKey(fileCache(root).stats()).get(key);
+		assert.deepEqual([kept?.hits, kept?.misses], [1, 1]);
+		cache(store, () => f(5));
+		store.flushStats();
+		const again = byKey(fileCache(root).stats()).get(key);
+		assert.deepEqual([again?.hits, again?.misses], [1, 2]);
+	});
+
+	test('a read-only view counts nothing: it writes nothing', () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f', 0);
+		cache(store, () => f(1));
+		cache(store.readonly(), () => [f(1), f(1), f(2)]);
+		store.flushStats();
+		const total = sum(store.stats());
+		assert.deepEqual([total.hits, total.misses], [0, 1]);
+	});
+});
+
+describe('batching: a hit never writes to disk', () => {
+	test('a thousand hits leave the journal untouched until the flush, which appends one line', () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f', 0);
+		using _ = cache(store);
+		f(1);
+		flushStats();
+		const baseline = journals(root);
+		assert.equal(Object.keys(baseline).length, 1, 'one journal for this process');
+		for (let i = 0; i < 1000; i++) f(1);
+		assert.deepEqual(journals(root), baseline, 'no write during the hits');
+		flushStats();
+		const [name, text] = Object.entries(journals(root))[0]!;
+		assert.ok(text.startsWith(baseline[name]!), 'appended, never rewritten');
+		const added = text.slice(baseline[name]!.length).split('\n').filter(Boolean);
+		assert.equal(added.length, 1, 'one batch');
+		const batch = JSON.parse(added[0]!) as { d: unknown[][] };
+		assert.equal(batch.d.length, 1);
+		assert.equal(batch.d[0]![3], 1000, 'the 1000 hits of one key in one delta');
+	});
+
+	test('without an explicit flush, the batch is written within about a second', async () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f', 0);
+		cache(store, () => [f(1), f(1)]);
+		assert.deepEqual(journals(root), {});
+		await new Promise((r) => setTimeout(r, 1300));
+		assert.equal(sum(fileCache(root).stats()).hits, 1);
+	});
+});
+
+// Child processes import the ESM build, like a user's program.
+const esmEntry = createRequire(import.meta.url).resolve('fleche').replace(/cjs([/\\])index\.js$/, 'esm$1index.js');
+
+/** Writes a child script that opens the file store at `root` and runs `body` with `f` (a cached x*10). */
+function childScript(dir: string, body: string): string {
+	const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mjs`);
+	writeFileSync(
+		script,
+		`import { fleche, cache, fileCache, flushStats } from ${JSON.stringify(esmEntry)};
+const [root, from, count] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+cache(fileCache(root));
+const f = fleche((x) => x * 10, { name: 'f', module: 'stats.ts' });
+${body}
+`,
+	);
+	return script;
+}
+
+describe('real processes', () => {
+	test('statistics are flushed at the normal exit of a child process', async () => {
+		const root = freshDir();
+		const script = childScript(root, `f(1); for (let i = 0; i < count; i++) f(1); // no flushStats(): the exit hook writes`);
+		const run = await runNode(script, [root, '0', '7']);
+		assert.equal(run.code, 0, run.stderr);
+		const s = byKey(fileCache(root).stats());
+		const { f } = slow('f', 0);
+		assert.deepEqual([s.get(f.fleche.digest(1))?.hits, s.get(f.fleche.digest(1))?.misses], [7, 1]);
+	});
+
+	test('two child processes counting into one file store at the same time add up exactly', async () => {
+		const root = freshDir();
+		const { f } = slow('f', 0);
+		cache(fileCache(root), () => {
+			for (let x = 0; x < 10; x++) f(x);
+		});
+		flushStats();
+		// Each child: 500 hits over the 10 seeded calls, flushed in several batches, and `count` misses of its own.
+		const script = childScript(
+			root,
+			`for (let i = 0; i < 500; i++) { f(i % 10); if (i % 97 === 0) { flushStats(); await new Promise((r) => setTimeout(r, 5)); } }
+for (let i = 0; i < count; i++) f(from + i);`,
+		);
+		const [a, b] = await Promise.all([runNode(script, [root, '100', '20']), runNode(script, [root, '200', '30'])]);
+		assert.equal(a.code, 0, a.stderr);
+		assert.equal(b.code, 0, b.stderr);
+		const stats = byKey(fileCache(root).stats({ name: 'f' }));
+		for (let x = 0; x < 10; x++) assert.equal(stats.get(f.fleche.digest(x))?.hits, 100, `f(${x})`);
+		const total = sum(stats.values());
+		assert.equal(total.hits, 1000);
+		assert.equal(total.misses, 10 + 20 + 30);
+	});
+});
+
+describe('journals on disk', () => {
+	/** Writes a journal as another process on this host would (a pid that no longer exists, so it is finished). */
+	function writeJournal(root: string, name: string, lines: readonly string[]): void {
+		const dir = join(root, 'calls', '.stats');
+		mkdirSync(dir, { recursive: true });
+		writeFileSync(join(dir, name), lines.join(''));
+	}
+	const host = hostname().replace(/[^A-Za-z0-9_.]/g, '_') || 'host';
+	const key = (i: number): string => i.toString(16).padStart(64, '0');
+	const line = (i: number, hits: number): string => `${JSON.stringify({ t: 1, d: [[key(i), 'f', 'm', hits, 1, 100 + hits, 0.5, hits * 0.5]] })}\n`;
+	const deadPid = 2 ** 22 + 1; // above the largest pid_max Linux allows
+
+	test('a damaged journal line is skipped with a warning naming the journal; the others still count', () => {
+		const root = freshDir();
+		const name = `${host}-${deadPid}-0badf00d.jsonl`;
+		writeJournal(root, name, [line(1, 2), '{"t":1,"d":[[not json\n', `${JSON.stringify({ t: 1, d: [['zz', 'f', 'm', -1, 0, null, 0, 0]] })}\n`, line(1, 3), '{"t":1,"d":[["torn']);
+		logs.clear();
+		const s = byKey(fileCache(root).stats());
+		assert.deepEqual([s.get(key(1))?.hits, s.get(key(1))?.misses, s.get(key(1))?.lastHit, s.get(key(1))?.savedSeconds], [5, 2, 103, 2.5]);
+		assert.equal(s.size, 1);
+		const warned = logs.codes('FLECHE_CORRUPT_ENTRY');
+		assert.equal(warned.length, 1);
+		assert.ok(warned[0]!.message.includes(name) && /3 damaged/.test(warned[0]!.message), warned[0]!.message);
+	});
+
+	test("an unfinished last line of a live writer's journal is an append in progress: skipped silently", () => {
+		const root = freshDir();
+		writeJournal(root, `${host}-${process.pid}-00000001.jsonl`, [line(2, 4), '{"t":1,"d":[["half']);
+		logs.clear();
+		assert.equal(byKey(fileCache(root).stats()).get(key(2))?.hits, 4);
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 0);
+	});
+
+	test('finished journals are compacted into a snapshot without changing any total', () => {
+		const root = freshDir();
+		for (let j = 0; j < 20; j++) writeJournal(root, `${host}-${deadPid}-${j.toString(16).padStart(8, '0')}.jsonl`, [line(j % 3, 1), line(7, 2)]);
+		const first = byKey(fileCache(root).stats());
+		const dir = join(root, 'calls', '.stats');
+		assert.ok(existsSync(join(dir, 'snapshot.json')), 'compacted');
+		assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.jsonl')), [], 'the merged journals are gone');
+		assert.deepEqual(first, byKey(fileCache(root).stats()), 'same totals before and after');
+		assert.equal(first.get(key(7))?.hits, 40);
+		assert.equal(first.get(key(7))?.misses, 20);
+		assert.equal([0, 1, 2].reduce((n, i) => n + (first.get(key(i))?.hits ?? 0), 0), 20);
+	});
+});
+
+describe('the statistics of a cache instance', () => {
+	test('stats() of a Cache opened twice on one root: each instance flushes its own counts, none is lost', () => {
+		const root = freshDir();
+		const [one, two] = [fileCache(root), fileCache(root)] as [Cache, Cache];
+		const { f } = slow('f', 0);
+		cache(one, () => f(1));
+		cache(one, () => f(1));
+		cache(two, () => [f(1), f(1)]);
+		flushStats();
+		const s = byKey(fileCache(root).stats()).get(f.fleche.digest(1));
+		assert.deepEqual([s?.hits, s?.misses], [3, 1]);
+	});
+});
