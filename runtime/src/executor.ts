@@ -292,7 +292,14 @@ function submitAdapter(executor: object, original: (...args: unknown[]) => unkno
 interface RawWorker extends EventEmitter {
 	readonly threadId: number;
 	terminate(): Promise<number>;
+	postMessage(value: unknown, transferList?: readonly unknown[]): void;
 }
+
+/**
+ * The worker {@link threadsWorker} returns: a threads.js `Worker` (for its `spawn()`), which is a `worker_threads`
+ * Worker with `addEventListener`/`removeEventListener`.
+ */
+export type ThreadsWorker = RawWorker & EventTarget;
 
 /** A spawned threads.js thread exposing `run` (a `fleche/worker` thread). */
 interface ThreadLike {
@@ -381,7 +388,7 @@ export function workerFile(kind: 'threads' | 'piscina'): string {
  * const pool = wrapExecutor(Pool(() => spawn(threadsWorker()), 4));
  * ```
  */
-export function threadsWorker(file?: string, options?: object): RawWorker {
+export function threadsWorker(file?: string, options?: object): ThreadsWorker {
 	const threads = loadThreads();
 	guardThreadsSignals();
 	const target = resolve(file ?? workerFile('threads'));
@@ -405,7 +412,7 @@ export function threadsWorker(file?: string, options?: object): RawWorker {
 	});
 	errorWatched.add(worker);
 	respawns.set(worker, () => threads.spawn(threadsWorker(file, options)));
-	return worker;
+	return worker as ThreadsWorker;
 }
 
 function threadSymbol(thread: object, description: string): symbol | undefined {

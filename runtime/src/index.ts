@@ -16,7 +16,7 @@ export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions, type C
 export { BoundWrapper, bind, type Bound, type BoundState } from './bound.js';
 export { describeBound, isBoundCall, isBoundReply, type BoundCall, type BoundReply } from './bound.js';
 export { runBoundCall } from './workerRun.js';
-export { wrapExecutor, threadsWorker, workerFile, WorkerExited, type Submit, type WrappedExecutor, type WrapExecutorOptions } from './executor.js';
+export { wrapExecutor, threadsWorker, workerFile, WorkerExited, type ThreadsWorker, type Submit, type WrappedExecutor, type WrapExecutorOptions } from './executor.js';
 export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest } from './digest.js';
 export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json, type Metadata } from './call.js';
 export { LazyCall } from './lazyCall.js';
