@@ -1,0 +1,412 @@
+// issue 6 "The `fleche` CLI": `fleche ls|show|stats|evict|gc|rerun|explain`, on `fleche/inspect`. Human output by
+// default, JSON lines with `--json` (protocol.ts). Bad input is one line (stderr, or an `error` line on stdout with
+// --json) and exit code 1, or 2 for usage errors.
+import { inspect } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
+import { cache as useCache } from '../state.js';
+import { FlecheError } from '../errors.js';
+import { LazyCall } from '../lazyCall.js';
+import { Digest } from '../digest.js';
+import { setLogger, type LogRecord } from '../log.js';
+import { findFleche } from '../wrapper.js';
+import { explain, openStore, type FunctionRef, type FunctionSummary, type Store } from '../inspect/index.js';
+import { positionalArgs } from '../inspect/explain.js';
+import { findModuleFile, importUserModule, projectRoots } from './loadModule.js';
+import { jsonSafe, PROTOCOL_VERSION, type CliMessage } from './protocol.js';
+
+/** A usage error: exit code 2. */
+class UsageError extends Error {}
+
+interface GlobalOptions {
+	cache?: string;
+	root?: string;
+	cwd?: string;
+	json?: boolean;
+}
+
+/** Where the CLI writes; replaceable for embedding. */
+export interface CliIO {
+	readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+	readonly stderr: NodeJS.WritableStream;
+}
+
+function oneLine(text: string): string {
+	return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function errorName(err: unknown): string | undefined {
+	if (FlecheError.is(err)) return (err as Error).name;
+	return undefined;
+}
+
+function fmtSeconds(s: number | null): string {
+	if (s === null) return '-';
+	if (s === 0) return '0s';
+	if (Math.round(s * 1e6) < 1000) return `${Math.round(s * 1e6)}µs`;
+	if (s < 1) return `${(s * 1e3).toFixed(1)}ms`;
+	if (s < 120) return `${s.toFixed(2)}s`;
+	return `${(s / 60).toFixed(1)}min`;
+}
+
+function fmtBytes(n: number | null): string {
+	if (n === null) return '-';
+	if (n < 1024) return `${n} B`;
+	if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+	return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+function fmtTime(t: number | null): string {
+	return t === null ? '-' : new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+	const widths: number[] = [];
+	for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+	return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/** `name` or `module:name` → the one stored function it names. */
+function findFunction(store: Store, spec: string): FunctionSummary {
+	const at = spec.lastIndexOf(':');
+	const module = at > 0 ? spec.slice(0, at) : undefined;
+	const name = at > 0 ? spec.slice(at + 1) : spec;
+	const matches = store.functions().filter((f) => f.name === name && (module === undefined || f.module === module));
+	if (matches.length === 1) return matches[0]!;
+	if (matches.length === 0) throw new FlecheCliError(`No cached function ${spec} in ${store.location.root ?? store.location.name}`);
+	throw new FlecheCliError(`${spec} is ambiguous: ${matches.map((f) => `${f.module ?? '?'}:${f.name}`).join(', ')} (use module:name)`);
+}
+
+/** A failure with a message meant for the user as is (exit code 1). */
+class FlecheCliError extends Error {}
+
+/** The runner of one CLI invocation. */
+class Cli {
+	#json = false;
+	#stores: Store[] = [];
+
+	constructor(private readonly io: CliIO) {}
+
+	emit(message: CliMessage): void {
+		this.io.stdout.write(`${JSON.stringify(message)}\n`);
+	}
+
+	out(text: string): void {
+		this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+	}
+
+	get json(): boolean {
+		return this.#json;
+	}
+
+	setJson(on: boolean): void {
+		this.#json = on;
+	}
+
+	fail(err: unknown, usage: boolean): number {
+		const message = oneLine(err instanceof Error ? err.message : String(err));
+		const name = errorName(err);
+		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'error', message, ...(name !== undefined ? { error: name } : {}) });
+		else this.io.stderr.write(`fleche: ${message}\n`);
+		return usage ? 2 : 1;
+	}
+
+	open(opts: GlobalOptions): Store {
+		if (opts.cache !== undefined && opts.root !== undefined) throw new UsageError('Give --cache NAME or --root PATH, not both');
+		const cwd = opts.cwd;
+		const store =
+			opts.root !== undefined
+				? openStore(opts.root.startsWith('.') || opts.root.includes('/') || opts.root.includes('\\') ? opts.root : `./${opts.root}`, { ...(cwd !== undefined ? { cwd } : {}) })
+				: openStore(opts.cache ?? 'default', { ...(cwd !== undefined ? { cwd } : {}) });
+		this.#stores.push(store);
+		return store;
+	}
+
+	close(): void {
+		for (const s of this.#stores) s.close();
+	}
+
+	ls(opts: GlobalOptions & { limit: number; offset: number }, spec: string | undefined): void {
+		const store = this.open(opts);
+		if (spec === undefined) {
+			const functions = store.functions();
+			if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'functions', cache: store.location, functions });
+			if (functions.length === 0) return this.out(`No cached calls in ${store.location.root ?? store.location.name}`);
+			const rows = [['FUNCTION', 'MODULE', 'CALLS', 'HITS', 'MISSES', 'SAVED']];
+			for (const f of functions) rows.push([f.name, f.module ?? '-', String(f.calls), String(f.hits), String(f.misses), fmtSeconds(f.savedSeconds)]);
+			return this.out(table(rows));
+		}
+		const fn = findFunction(store, spec);
+		const ref: FunctionRef = { module: fn.module, name: fn.name };
+		const page = store.calls(ref, { offset: opts.offset, limit: opts.limit });
+		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'calls', function: ref, total: page.total, offset: opts.offset, calls: page.calls });
+		const rows = [['KEY', 'CREATED', 'DURATION', 'SIZE', 'HITS', 'ARGUMENTS']];
+		const keys = page.calls.length > 1 ? store.cache.shrink(...page.calls.map((c) => c.key)) : page.calls.map((c) => store.cache.shrink(c.key));
+		page.calls.forEach((c, i) => rows.push([keys[i]!, fmtTime(c.created), fmtSeconds(c.duration), fmtBytes(c.size), String(c.hits), c.argsText]));
+		this.out(table(rows));
+		const shown = page.calls.length;
+		if (shown < page.total) this.out(`(${opts.offset + 1}–${opts.offset + shown} of ${page.total}; --offset/--limit for more)`);
+	}
+
+	show(opts: GlobalOptions, prefix: string): void {
+		const store = this.open(opts);
+		const call = store.call(prefix);
+		const render = (v: unknown): string => inspect(v, { depth: 6, colors: false, breakLength: 100, maxArrayLength: 100 });
+		const argumentsText: Record<string, string> = {};
+		for (const name in call.arguments) argumentsText[name] = render(call.arguments[name]);
+		const resultText = call.result.ok ? render(call.result.value) : `<${call.result.error}>`;
+		if (this.#json) {
+			const safe = {
+				...call,
+				arguments: jsonSafe(call.arguments) as Record<string, unknown>,
+				result: call.result.ok ? { ok: true as const, value: jsonSafe(call.result.value) } : call.result,
+			};
+			return this.emit({ v: PROTOCOL_VERSION, type: 'call', call: safe, argumentsText, resultText });
+		}
+		const lines = [
+			`key:         ${call.key}`,
+			`function:    ${call.module ?? '?'}:${call.name}`,
+			`version:     ${call.version === null ? '-' : String(call.version)}`,
+			`code digest: ${call.codeDigest ?? '-'}`,
+			`created:     ${fmtTime(call.created)}`,
+			`duration:    ${fmtSeconds(call.duration)}`,
+			`size:        ${fmtBytes(call.size)}`,
+			`hits:        ${call.hits}   misses: ${call.misses}   last hit: ${fmtTime(call.lastHit)}`,
+			'arguments:',
+			...Object.entries(argumentsText).map(([k, v]) => `  ${k} = ${v.replace(/\n/g, '\n    ')}`),
+			`result:      ${resultText.replace(/\n/g, '\n  ')}`,
+			'metadata:',
+			...Object.entries(call.metadata).map(([ns, v]) => `  ${ns}: ${inspect(v, { depth: 3, breakLength: Infinity, colors: false })}`),
+		];
+		this.out(lines.join('\n'));
+	}
+
+	stats(opts: GlobalOptions): void {
+		const store = this.open(opts);
+		const totals = store.totals();
+		const functions = store.functions();
+		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'stats', cache: store.location, totals, functions });
+		const ratio = totals.hits + totals.misses > 0 ? ` (${((100 * totals.hits) / (totals.hits + totals.misses)).toFixed(1)}% hits)` : '';
+		this.out(
+			[
+				`cache:     ${store.location.name} (${store.location.kind}${store.location.root !== null ? ` at ${store.location.root}` : ''})`,
+				`calls:     ${totals.calls} in ${totals.functions} function${totals.functions === 1 ? '' : 's'}`,
+				`hits:      ${totals.hits}   misses: ${totals.misses}${ratio}`,
+				`saved:     ${fmtSeconds(totals.savedSeconds)}`,
+			].join('\n'),
+		);
+	}
+
+	evict(opts: GlobalOptions & { function?: string; all?: boolean }, prefixes: readonly string[]): void {
+		const modes = [prefixes.length > 0, opts.function !== undefined, opts.all === true].filter(Boolean).length;
+		if (modes !== 1) throw new UsageError('evict needs exactly one of: <key-prefix…>, --function F, --all');
+		const store = this.open(opts);
+		let count: number;
+		if (opts.all) count = store.clear();
+		else if (opts.function !== undefined) count = store.evictFunction(findFunction(store, opts.function));
+		else count = store.evict(prefixes);
+		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'evicted', count });
+		this.out(`Evicted ${count} call${count === 1 ? '' : 's'}`);
+	}
+
+	gc(opts: GlobalOptions): void {
+		const removed = this.open(opts).gc();
+		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'gc', removed });
+		this.out(`Removed ${removed} orphaned value${removed === 1 ? '' : 's'}`);
+	}
+
+	/** Imports the module of a recorded function and returns the live cached function. */
+	async #load(store: Store, opts: GlobalOptions, fn: FunctionRef): Promise<NonNullable<ReturnType<typeof findFleche>>> {
+		if (fn.module === null) throw new FlecheCliError(`${fn.name} was cached without a module (hashModule: false): there is no module to import`);
+		const file = findModuleFile(fn.module, projectRoots({ cwd: opts.cwd, storeRoot: store.location.root }));
+		await importUserModule(file);
+		const f = findFleche(fn.module, fn.name);
+		if (f === undefined) throw new FlecheCliError(`${file} does not define a cached function ${fn.name} (module ${fn.module})`);
+		return f;
+	}
+
+	async rerun(opts: GlobalOptions & { function?: string }, prefix: string | undefined): Promise<number> {
+		if ((prefix === undefined) === (opts.function === undefined)) throw new UsageError('rerun needs exactly one of: <key-prefix>, --function F');
+		const store = this.open(opts);
+		const keys: string[] = [];
+		if (prefix !== undefined) keys.push(store.call(prefix).key);
+		else {
+			const fn = findFunction(store, opts.function!);
+			const all = store.calls(fn, { limit: Number.MAX_SAFE_INTEGER });
+			keys.push(...all.calls.map((c) => c.key).reverse()); // oldest first: rerun in the order they were made
+		}
+		const total = keys.length;
+		const bar = !this.#json && this.io.stdout.isTTY === true && total > 1 ? await progressBar(total) : undefined;
+		let ok = 0;
+		let failed = 0;
+		const errors: string[] = [];
+		for (const [done, key] of keys.entries()) {
+			if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'progress', done, total });
+			let newKey: string | undefined;
+			try {
+				const record = store.cache.loadRecord(key);
+				const f = await this.#load(store, opts, { module: record.module, name: record.name });
+				const named = new LazyCall(record, store.cache).arguments;
+				for (const name in named) {
+					if (Digest.is(named[name])) throw new FlecheCliError(`argument ${name} was stored as a digest only (its value could not be saved), so the call cannot be rerun`);
+				}
+				const args = positionalArgs(f.fleche.params, named);
+				const result: unknown = useCache(store.cache, () => {
+					const k = f.fleche.digest(...args);
+					if (k !== key) newKey = k;
+					return f.fleche.rerun(...args) as unknown;
+				});
+				await result;
+				ok++;
+				if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'rerun', key, ok: true, ...(newKey !== undefined ? { newKey } : {}) });
+			} catch (err) {
+				failed++;
+				const message = oneLine(err instanceof Error ? err.message : String(err));
+				if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'rerun', key, ok: false, error: message });
+				else errors.push(`${key.slice(0, 12)}: ${message}`);
+			}
+			bar?.update(done + 1);
+		}
+		bar?.stop();
+		if (this.#json) {
+			this.emit({ v: PROTOCOL_VERSION, type: 'progress', done: total, total });
+			this.emit({ v: PROTOCOL_VERSION, type: 'done', ok, failed });
+		} else {
+			for (const e of errors) this.io.stderr.write(`fleche: rerun failed: ${e}\n`);
+			this.out(`Reran ${ok} call${ok === 1 ? '' : 's'}${failed > 0 ? `, ${failed} failed` : ''}`);
+		}
+		return failed > 0 ? 1 : 0;
+	}
+
+	async explain(opts: GlobalOptions, spec: string, argsJson: string): Promise<void> {
+		let parsed: unknown;
+		try {
+			parsed = JSON.parse(argsJson);
+		} catch (err) {
+			throw new UsageError(`<args-json> is not JSON: ${(err as Error).message}`);
+		}
+		if (typeof parsed !== 'object' || parsed === null) throw new UsageError('<args-json> must be a JSON object (by parameter name) or array (positional)');
+		const store = this.open(opts);
+		const at = spec.lastIndexOf(':');
+		let ref: FunctionRef;
+		if (at > 0) ref = { module: spec.slice(0, at), name: spec.slice(at + 1) };
+		else {
+			const known = store.functions().filter((f) => f.name === spec);
+			if (known.length > 1) throw new FlecheCliError(`${spec} is ambiguous: ${known.map((f) => `${f.module ?? '?'}:${f.name}`).join(', ')} (use module:name)`);
+			if (known.length === 0) throw new FlecheCliError(`No cached function ${spec}: give it as module:name`);
+			ref = { module: known[0]!.module, name: spec };
+		}
+		const f = await this.#load(store, opts, ref);
+		let named: Record<string, unknown>;
+		if (Array.isArray(parsed)) {
+			named = {};
+			const params = f.fleche.params;
+			(parsed as unknown[]).forEach((v, i) => {
+				named[params[i] ?? `#${i}`] = v;
+			});
+		} else named = parsed as Record<string, unknown>;
+		const explanation = useCache(store.cache, () => explain(store, ref, named));
+		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'explain', function: ref, explanation });
+		const lines = [explanation.message];
+		for (const d of explanation.differences) {
+			lines.push(`  ${d.field === 'argument' ? `argument ${d.name ?? ''}` : d.field}: cached ${d.cached}  now ${d.now}`);
+		}
+		this.out(lines.join('\n'));
+	}
+}
+
+async function progressBar(total: number): Promise<{ update(n: number): void; stop(): void }> {
+	const { SingleBar, Presets } = (await import('cli-progress')).default;
+	const bar = new SingleBar({ format: 'rerun [{bar}] {value}/{total} {eta_formatted}', hideCursor: true, stream: process.stdout }, Presets.shades_classic);
+	bar.start(total, 0);
+	return bar;
+}
+
+function positiveInt(name: string): (value: string) => number {
+	return (value) => {
+		const n = Number(value);
+		if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a whole number ≥ 0, got ${value}`);
+		return n;
+	};
+}
+
+/**
+ * Runs the `fleche` command line with `argv` (as `process.argv`: node, script, then arguments) and resolves to the exit
+ * code: 0 success, 1 failure, 2 usage error.
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv);
+ * ```
+ */
+export async function main(argv: readonly string[] = process.argv, io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+	const cli = new Cli(io);
+	cli.setJson(argv.includes('--json'));
+	// Warnings (corrupt entries skipped, …) go to stderr as one line each, never into the JSON on stdout.
+	setLogger((r: LogRecord) => io.stderr.write(`fleche: warning: ${oneLine(r.message)}\n`));
+	let code = 0;
+	const program = new Command('fleche')
+		.description('Inspect and manage fleche caches')
+		.addOption(new Option('--cache <name>', 'cache name from fleche.toml (default: "default")'))
+		.addOption(new Option('--root <path>', 'store folder (values/ and calls/ or calls.db)'))
+		.addOption(new Option('--cwd <dir>', 'folder whose fleche.toml and project apply (default: the working directory)'))
+		.addOption(new Option('--json', 'JSON lines on stdout'))
+		.exitOverride()
+		.configureOutput({ writeErr: () => {}, writeOut: (s) => io.stdout.write(s) })
+		.showSuggestionAfterError(false);
+	const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals();
+
+	program
+		.command('ls')
+		.description('list cached functions, or the calls of one (newest first)')
+		.argument('[function]', 'name or module:name')
+		.option('--limit <n>', 'calls per page', positiveInt('--limit'), 50)
+		.option('--offset <n>', 'calls to skip', positiveInt('--offset'), 0)
+		.action((spec: string | undefined, _o, cmd: Command) => cli.ls(cmd.optsWithGlobals<GlobalOptions & { limit: number; offset: number }>(), spec));
+	program
+		.command('show')
+		.description('show one call: arguments, result, metadata, statistics')
+		.argument('<key-prefix>')
+		.action((prefix: string, _o, cmd: Command) => cli.show(globals(cmd), prefix));
+	program
+		.command('stats')
+		.description('hit/miss statistics of the cache')
+		.action((_o, cmd: Command) => cli.stats(globals(cmd)));
+	program
+		.command('evict')
+		.description('remove calls: by key prefix, every call of a function, or all')
+		.argument('[key-prefix...]')
+		.option('--function <f>', 'every call of this function (name or module:name)')
+		.option('--all', 'every call in the cache')
+		.action((prefixes: string[], _o, cmd: Command) => cli.evict(cmd.optsWithGlobals<GlobalOptions & { function?: string; all?: boolean }>(), prefixes));
+	program
+		.command('gc')
+		.description('remove values no call refers to')
+		.action((_o, cmd: Command) => cli.gc(globals(cmd)));
+	program
+		.command('rerun')
+		.description("run calls again with their stored arguments (imports the function's module) and overwrite them")
+		.argument('[key-prefix]')
+		.option('--function <f>', 'every call of this function (name or module:name)')
+		.action(async (prefix: string | undefined, _o, cmd: Command) => {
+			code = await cli.rerun(cmd.optsWithGlobals(), prefix);
+		});
+	program
+		.command('explain')
+		.description('why a call misses: the nearest cached call and what differs')
+		.argument('<function>', 'name or module:name')
+		.argument('<args-json>', 'arguments as a JSON object (by name) or array (positional)')
+		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(globals(cmd), spec, argsJson));
+
+	try {
+		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, rerun, explain); see fleche --help');
+		await program.parseAsync([...argv]);
+		return code;
+	} catch (err) {
+		if (err instanceof CommanderError) {
+			if (err.exitCode === 0) return 0; // --help, --version
+			return cli.fail(new Error(err.message.replace(/^error: /, '')), true);
+		}
+		return cli.fail(err, err instanceof UsageError);
+	} finally {
+		cli.close();
+	}
+}
