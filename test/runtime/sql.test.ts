@@ -1,0 +1,344 @@
+// reference §2.6 "SQL", issue 6: CallSql on real files, real child processes and real worker threads.
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import initSqlJs from 'sql.js';
+import {
+	AmbiguousDigestError,
+	Cache,
+	CallSql,
+	KeyError,
+	SaveError,
+	ValueFile,
+	cache,
+	cacheFromConfig,
+	fleche,
+	recordKey,
+	type CallRecord,
+	type CallStats,
+} from 'fleche';
+import { captureLogs } from '../support/logs.js';
+import { hexOf, writerRecord } from '../support/sqlRecord.js';
+import { runNode, tmpDir } from '../support/tmp.js';
+
+const writer = fileURLToPath(new URL('../fixtures/sqlWriter.js', import.meta.url));
+const logs = captureLogs();
+const isKeyError = (err: unknown): boolean => KeyError.is(err);
+
+function open(dir: string, options: { compactBytes?: number; idleCompactMs?: number } = {}): CallSql {
+	return new CallSql({ path: join(dir, 'calls.db'), ...options });
+}
+
+function makeRecord(name = 'add', args: Record<string, string> = { a: hexOf('1'), b: hexOf('2') }, result: string | null = hexOf('3')): CallRecord {
+	const identity = { name, module: 'src/math.js', version: '1.2', codeDigest: hexOf('code') };
+	return { key: recordKey({ ...identity, arguments: args }), ...identity, arguments: args, result, metadata: { runtime: { walltime: 0.5 }, tags: { project: 'alpha' } } };
+}
+
+/** Opens the SQLite file alone with a plain sql.js, as another tool would, and counts its calls. */
+async function countInSnapshot(db: string): Promise<number> {
+	const SQL = await initSqlJs();
+	const d = new SQL.Database(fs.readFileSync(db));
+	try {
+		assert.equal(d.exec('PRAGMA quick_check')[0]?.values[0]?.[0], 'ok');
+		assert.notEqual(d.exec('PRAGMA journal_mode')[0]?.values[0]?.[0], 'wal');
+		return Number(d.exec('SELECT count(*) FROM calls')[0]?.values[0]?.[0]);
+	} finally {
+		d.close();
+	}
+}
+
+describe('CallSql storage', () => {
+	it('round-trips records with every field, replaces on put, and keeps the async flag', (t) => {
+		const calls = open(tmpDir(t));
+		t.after(() => calls.close());
+		const record = makeRecord();
+		calls.put(record);
+		assert.deepStrictEqual(calls.get(record.key), record);
+		const updated = { ...record, result: hexOf('other'), metadata: { runtime: { walltime: 2 } } };
+		calls.put(updated);
+		assert.deepStrictEqual(calls.get(record.key), updated);
+		const later = { ...makeRecord('later'), async: true };
+		calls.put(later);
+		assert.equal(calls.get(later.key).async, true);
+		const pending = makeRecord('pending', { a: hexOf('p') }, null);
+		calls.put(pending);
+		assert.equal(calls.get(pending.key).result, null);
+		assert.equal(calls.list().length, 3);
+	});
+
+	it('lists, filters by name, expands prefixes, evicts', (t) => {
+		const calls = open(tmpDir(t));
+		t.after(() => calls.close());
+		const add = makeRecord('add');
+		const add2 = makeRecord('add', { a: hexOf('5'), b: hexOf('6') });
+		const mul = makeRecord('mul');
+		for (const r of [add, add2, mul]) calls.put(r);
+		assert.deepStrictEqual(calls.list().sort(), [add.key, add2.key, mul.key].sort());
+		assert.deepStrictEqual(calls.records({ name: 'add' }).map((r) => r.key).sort(), [add.key, add2.key].sort());
+		assert.equal(calls.records().length, 3);
+		assert.deepStrictEqual(calls.records({ name: 'none' }), []);
+		assert.equal(calls.expand(mul.key.slice(0, 12)), mul.key);
+		assert.equal(calls.expand(mul.key), mul.key);
+		assert.throws(() => calls.expand('abc'), isKeyError);
+		assert.equal(calls.contains(mul.key), true);
+		calls.evict(mul.key);
+		assert.equal(calls.contains(mul.key), false);
+		assert.throws(() => calls.get(mul.key), isKeyError);
+		assert.throws(() => calls.evict(mul.key), isKeyError);
+		assert.equal(calls.evictMany([add.key, add2.key, mul.key]), 2);
+		assert.deepStrictEqual(calls.list(), []);
+	});
+
+	it('reports an ambiguous prefix like the other storages', (t) => {
+		const calls = open(tmpDir(t));
+		t.after(() => calls.close());
+		// Among 1,000 keys some two share their first 4 hex digits (birthday bound over 65,536 prefixes).
+		const byPrefix = new Map<string, CallRecord[]>();
+		for (let i = 0; i < 1000; i++) {
+			const r = makeRecord('f', { a: hexOf(String(i)) });
+			byPrefix.set(r.key.slice(0, 4), [...(byPrefix.get(r.key.slice(0, 4)) ?? []), r]);
+		}
+		const records = [...byPrefix.values()].find((group) => group.length > 1)!;
+		for (const r of records) calls.put(r);
+		assert.throws(() => calls.expand(records[0]!.key.slice(0, 4)), (err) => AmbiguousDigestError.is(err));
+	});
+
+	it('rejects invalid keys and records whose key does not match their fields', (t) => {
+		const dir = tmpDir(t);
+		const calls = open(dir);
+		t.after(() => calls.close());
+		for (const bad of ['../x', '', 'abc', hexOf('x').toUpperCase(), `${hexOf('x')}0`]) {
+			assert.throws(() => calls.get(bad), isKeyError, `get ${bad}`);
+			assert.throws(() => calls.evict(bad), isKeyError, `evict ${bad}`);
+			assert.throws(() => calls.put({ ...makeRecord(), key: bad }), isKeyError, `put ${bad}`);
+			assert.equal(calls.contains(bad), false);
+		}
+		assert.throws(() => calls.put({ ...makeRecord(), key: hexOf('wrong') }), (err) => SaveError.is(err));
+		assert.throws(() => calls.put(makeRecord('f', { a: 'not-a-digest' })), (err) => SaveError.is(err));
+		assert.deepStrictEqual(fs.readdirSync(dir), [], 'nothing written, no worker needed');
+	});
+
+	it('sums statistics deltas from several instances and filters them', (t) => {
+		const dir = tmpDir(t);
+		const a = open(dir);
+		const b = open(dir);
+		t.after(() => (a.close(), b.close()));
+		const r = makeRecord();
+		const delta = (hits: number, lastHit: number | null): CallStats => ({ key: r.key, name: r.name, module: r.module, hits, misses: 1, lastHit, computeSeconds: 0.5, savedSeconds: hits * 0.5 });
+		a.addStats([delta(2, 100)]);
+		b.addStats([delta(3, 50)]);
+		const [s] = b.stats({ name: 'add' });
+		assert.deepStrictEqual(s, { key: r.key, name: 'add', module: 'src/math.js', hits: 5, misses: 2, lastHit: 100, computeSeconds: 1, savedSeconds: 2.5 });
+		assert.deepStrictEqual(a.stats({ name: 'other' }), []);
+		assert.deepStrictEqual(a.stats({ module: null }), []);
+		a.compact();
+		assert.equal(open(dir).stats()[0]?.hits, 5, 'statistics survive compaction, counted once');
+	});
+
+	it('compacts into a complete SQLite file that plain sql.js reads, and keeps working across compactions', async (t) => {
+		const dir = tmpDir(t);
+		const calls = open(dir);
+		const other = open(dir);
+		t.after(() => (calls.close(), other.close()));
+		for (let i = 0; i < 50; i++) calls.put(writerRecord(`a${i}`));
+		assert.equal(other.list().length, 50);
+		assert.equal(calls.compact(), true);
+		for (let i = 0; i < 30; i++) calls.put(writerRecord(`b${i}`));
+		assert.equal(other.list().length, 80, 'a reader follows the continued log without losing lines');
+		assert.equal(await countInSnapshot(join(dir, 'calls.db')), 50);
+		assert.equal(other.compact(), true);
+		assert.equal(await countInSnapshot(join(dir, 'calls.db')), 80);
+		assert.equal(open(dir).list().length, 80);
+		assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+	});
+
+	it('the first call of a sync cached function works with no init step, then hits', (t) => {
+		const dir = tmpDir(t);
+		const store = new Cache(new ValueFile({ root: join(dir, 'values') }), open(dir));
+		let runs = 0;
+		const double = fleche(function double(n: number) {
+			runs++;
+			return n * 2;
+		});
+		assert.equal(cache(store, () => double(21)), 42);
+		assert.equal(cache(store, () => double(21)), 42);
+		assert.equal(runs, 1);
+		const fresh = new Cache(new ValueFile({ root: join(dir, 'values') }), open(dir));
+		assert.equal(cache(fresh, () => double(21)), 42);
+		assert.equal(runs, 1, 'another instance (another worker) sees the stored call');
+	});
+
+	it('is built from config: the sql template puts calls in root/calls.db', (t) => {
+		const dir = tmpDir(t);
+		const store = cacheFromConfig({ type: 'cache', values: { type: 'file', root: join(dir, 'values') }, calls: { type: 'sql', path: join(dir, 'calls.db') } });
+		const r = makeRecord();
+		(store as Cache).calls.put(r);
+		assert.ok(fs.existsSync(join(dir, 'calls.db.log')));
+		assert.deepStrictEqual(open(dir).get(r.key), r);
+	});
+
+	it('queries one function among many calls through the name index', (t) => {
+		const calls = open(tmpDir(t));
+		t.after(() => calls.close());
+		for (let i = 0; i < 3000; i++) calls.put(writerRecord(`q${i}`));
+		calls.compact();
+		const started = performance.now();
+		const found = calls.records({ name: 'fn0' });
+		const ms = performance.now() - started;
+		assert.equal(found.length, Array.from({ length: 3000 }, (_, i) => `q${i}`).filter((l) => l.length % 3 === 0).length);
+		assert.ok(found.every((r) => r.name === 'fn0'));
+		assert.ok(ms < 500, `query took ${ms} ms`);
+	});
+});
+
+describe('CallSql across processes and threads', () => {
+	it('loses no record with 4 processes × 2 worker threads × 500 calls, compacting meanwhile', async (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const runs = await Promise.all([0, 1, 2, 3].map((p) => runNode(writer, [db, `p${p}`, '500', '2', '65536'], { timeoutMs: 120_000 })));
+		for (const run of runs) assert.equal(run.code, 0, run.stderr);
+		const calls = open(dir);
+		t.after(() => calls.close());
+		const keys = new Set(calls.list());
+		assert.equal(keys.size, 4000);
+		for (let p = 0; p < 4; p++) for (let th = 0; th < 2; th++) for (let i = 0; i < 500; i++) assert.ok(keys.has(writerRecord(`p${p}.${th}/${i}`).key), `p${p}.${th}/${i}`);
+		assert.ok(fs.existsSync(db), 'compactions wrote the SQLite file while writers were running');
+		calls.compact();
+		assert.equal(await countInSnapshot(db), 4000);
+		assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.endsWith('.lock')), []);
+	});
+
+	it('a writer killed with SIGKILL leaves a store that opens, and its stale lock is recovered', async (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const child = spawn(process.execPath, [writer, db, 'k', 'forever'], { stdio: ['ignore', 'pipe', 'inherit'] });
+		await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+		await new Promise((r) => setTimeout(r, 100));
+		child.kill('SIGKILL');
+		await new Promise((r) => child.once('exit', r));
+		// Whatever the kill interrupted, plant the worst case too: a lock held by the dead process.
+		fs.writeFileSync(`${db}.lock`, JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname(), thread: 0, time: Date.now(), token: 'dead' }));
+		const calls = open(dir);
+		t.after(() => calls.close());
+		const started = Date.now();
+		calls.put(makeRecord());
+		assert.ok(Date.now() - started < 2000, 'the stale lock was broken at once');
+		const count = calls.list().length;
+		assert.ok(count > 20, `kept the killed writer's ${count} complete records`);
+		for (let i = 0; i < 20; i++) assert.ok(calls.contains(writerRecord(`k/${i}`).key));
+		assert.equal(calls.compact(), true);
+		assert.equal(await countInSnapshot(db), count);
+	});
+
+	it('a lock older than the stale limit is taken over even when its owner is unknown', (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		fs.writeFileSync(`${db}.lock`, '');
+		const old = new Date(Date.now() - 60_000);
+		fs.utimesSync(`${db}.lock`, old, old);
+		const calls = open(dir);
+		t.after(() => calls.close());
+		calls.put(makeRecord());
+		assert.equal(calls.list().length, 1);
+	});
+
+	it('a call is visible to another process well within 1 s', async (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const reader = open(dir);
+		t.after(() => reader.close());
+		const key = writerRecord('v/0').key;
+		assert.equal(reader.contains(key), false);
+		const child = runNode(writer, [db, 'v', 'exit', '1']);
+		// The child prints nothing; poll as a watcher would until the record appears.
+		let seenAt = 0;
+		for (let i = 0; i < 3000 && seenAt === 0; i++) {
+			if (reader.contains(key)) seenAt = Date.now();
+			else await new Promise((r) => setTimeout(r, 5));
+		}
+		const exit = await child;
+		assert.equal(exit.code, 0, exit.stderr);
+		assert.ok(seenAt > 0, 'seen');
+		assert.ok(seenAt - fs.statSync(`${db}.log`).mtimeMs < 1000, 'seen within 1 s of the write');
+	});
+
+	it('everything is on disk at process exit: records and statistics', async (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const run = await runNode(writer, [db, 'e', 'exit', '300']);
+		assert.equal(run.code, 0, run.stderr);
+		const calls = open(dir);
+		t.after(() => calls.close());
+		assert.equal(calls.list().length, 300);
+		assert.equal(calls.stats()[0]?.hits, 3);
+	});
+
+	it('worker threads that end write everything before they exit', async (t) => {
+		const dir = tmpDir(t);
+		const run = await runNode(writer, [join(dir, 'calls.db'), 'w', '40', '3']);
+		assert.equal(run.code, 0, run.stderr);
+		assert.equal(open(dir).list().length, 120);
+	});
+});
+
+describe('CallSql with a damaged file', () => {
+	async function damaged(t: TestContext, damage: (db: string) => void): Promise<void> {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const first = open(dir);
+		for (let i = 0; i < 200; i++) first.put(writerRecord(`d${i}`));
+		first.compact();
+		first.close();
+		fs.rmSync(`${db}.log`);
+		damage(db);
+		logs.clear();
+		const calls = open(dir);
+		t.after(() => calls.close());
+		assert.throws(() => calls.get(writerRecord('d1').key), isKeyError);
+		assert.ok(logs.codes('FLECHE_CORRUPT_ENTRY').some((r) => r.message.includes(db)), JSON.stringify(logs.records));
+		// The store keeps working, and the next compaction replaces the damaged file (kept aside for inspection).
+		const r = makeRecord();
+		calls.put(r);
+		assert.deepStrictEqual(calls.get(r.key), r);
+		assert.equal(calls.compact(), true);
+		assert.equal(await countInSnapshot(db), 1);
+		assert.ok(fs.existsSync(`${db}.corrupt`));
+	}
+
+	it('a truncated SQLite file reads as empty with a warning', async (t) => {
+		await damaged(t, (db) => fs.truncateSync(db, Math.floor(fs.statSync(db).size / 2)));
+	});
+
+	it('a file of garbage reads as empty with a warning', async (t) => {
+		await damaged(t, (db) => fs.writeFileSync(db, 'this is not a database'.repeat(100)));
+	});
+
+	it('damaged pages in the middle read as empty with a warning', async (t) => {
+		await damaged(t, (db) => {
+			const bytes = fs.readFileSync(db);
+			bytes.fill(0xa5, 4096 + 100, bytes.length - 100);
+			fs.writeFileSync(db, bytes);
+		});
+	});
+
+	it('a damaged log line is skipped with a warning; the lines after it still apply', (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const calls = open(dir);
+		for (let i = 0; i < 3; i++) calls.put(writerRecord(`l${i}`));
+		calls.close();
+		const lines = fs.readFileSync(`${db}.log`, 'utf8').split('\n');
+		lines[2] = lines[2]!.replace('writer.js', 'writer.jx');
+		fs.writeFileSync(`${db}.log`, `${lines.join('\n')}half a line without its newline`);
+		logs.clear();
+		const again = open(dir);
+		t.after(() => again.close());
+		assert.equal(again.list().length, 2);
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 1);
+		again.put(writerRecord('after'));
+		assert.equal(again.list().length, 3, 'an append after a torn tail starts on its own line');
+	});
+});
