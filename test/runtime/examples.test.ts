@@ -1,0 +1,47 @@
+// The runnable examples (runtime/examples/, built to out/examples/) print what the concurrency notebook states.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { freshDir } from '../support/stores.ts';
+import { runNode } from '../support/tmp.ts';
+
+const examples = new URL('../../examples/', import.meta.url);
+
+test('concurrency.ts prints every result the notebook states', async () => {
+	// From an unrelated folder: workers find the functions' module by its file, not by the current folder.
+	const r = await runNode(new URL('concurrency.js', examples), [], { cwd: freshDir(), timeoutMs: 60_000 });
+	assert.equal(r.code, 0, r.stderr);
+	assert.equal(r.stderr, '');
+	assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+		'## 1. BoundWrapper.bind — explicit state capture',
+		'### 1a. Thread pool',
+		'Results: [ 1, 3, 5, 7 ]',
+		'In my_cache: true',
+		'### 1b. Passing a bound callable around',
+		'Results: [ 1, 3, 5, 7 ]',
+		'In my_cache: true',
+		'### 1c. Worker pool with file storage',
+		'Results: [ 0, 1, 8, 27, 64 ]',
+		'Cached: true',
+		'### 1d. A pool with resource options (executorlib.SingleNodeExecutor)',
+		'Results: [ 0, 1, 8, 27, 64 ]',
+		'In shared_cache: true',
+		'## 2. Promise pass-through — cache async return values',
+		'First call returns a Promise: true',
+		'Result: 16',
+		'Cached: true',
+		'Second call is the cached value: 16',
+		'Tasks run for it: 0',
+		'## 3. wrapExecutor — transparent submit interception',
+		'### 3a. Thread pool: cache hits skip the executor',
+		'First-pass results: [ 0, 3, 6, 9 ]',
+		'All already done? true',
+		'Cached results: [ 0, 3, 6, 9 ]',
+		'Tasks queued: 0',
+		'### 3b. Worker pool with a file-backed cache',
+		'Results: [ 0, 1, 8, 27, 64 ]',
+		'Cached: true',
+		'### 3c. Executor-specific options are split by a declared list',
+		'Result: 125',
+		'Resources went to the executor: [ { cores: 4 } ]',
+	]);
+});
