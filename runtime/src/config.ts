@@ -246,25 +246,21 @@ const headerLine = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$/;
 const assignLine = /^\s*([A-Za-z0-9_\-."' ]+?)\s*=/;
 
 /**
- * The line declaring `path` (such as `['layered', 1, 'values', 'type']`) in `text`, best effort: the header of the
- * top-level table (the n-th `[[name]]` for an array index), then the line under it whose key path shares the most
- * segments with the rest of `path`.
+ * The line declaring `path` (such as `['team', 'pool', 1, 'values', 'type']`) in `text`, best effort: every header and
+ * key line gets the path it declares (array-of-tables headers `[[a.b]]` counted per array, so the n-th element has
+ * index n - 1), and the first line sharing the longest leading part of `path` wins.
  */
 function findLine(text: string | undefined, path: readonly (string | number)[]): number | undefined {
 	if (text === undefined || path.length === 0) return undefined;
 	const lines = text.split(/\r?\n/);
-	const top = String(path[0]);
-	const index = typeof path[1] === 'number' ? path[1] : 0;
-	const target = path.slice(1).filter((k): k is string => typeof k === 'string');
-	let start = -1;
-	let current: string[] | undefined;
-	let seenHeader = false;
-	let occurrence = 0;
+	/** Elements seen so far of each array of tables, by its dotted name. */
+	const arrays = new Map<string, number>();
+	let current: (string | number)[] = [];
 	let best = -1;
 	let bestDepth = 0;
-	const consider = (keys: readonly string[], line: number): void => {
+	const consider = (at: readonly (string | number)[], line: number): void => {
 		let depth = 0;
-		while (depth < keys.length && depth < target.length && keys[depth] === target[depth]) depth++;
+		while (depth < at.length && depth < path.length && at[depth] === path[depth]) depth++;
 		if (depth > bestDepth) {
 			bestDepth = depth;
 			best = line;
@@ -274,33 +270,28 @@ function findLine(text: string | undefined, path: readonly (string | number)[]):
 		const line = lines[i]!;
 		const header = headerLine.exec(line);
 		if (header) {
-			seenHeader = true;
 			const keys = splitKey(header[2]!);
-			if (keys[0] !== top) {
-				if (start >= 0) break;
-				current = undefined;
-				continue;
+			const isArray = header[1] === '[[';
+			const at: (string | number)[] = [];
+			for (let k = 0; k < keys.length; k++) {
+				at.push(keys[k]!);
+				const name = keys.slice(0, k + 1).join('.');
+				if (isArray && k === keys.length - 1) {
+					const n = arrays.get(name) ?? 0;
+					arrays.set(name, n + 1);
+					// A new element: arrays nested in the previous one start again.
+					for (const nested of arrays.keys()) if (nested.startsWith(`${name}.`)) arrays.delete(nested);
+					at.push(n);
+				} else if (arrays.has(name)) at.push(arrays.get(name)! - 1);
 			}
-			if (header[1] === '[[' && keys.length === 1) {
-				if (start >= 0) break; // the next element of the array
-				if (occurrence++ < index) continue;
-			}
-			if (start < 0) start = i;
-			current = keys.slice(1);
+			current = at;
 			consider(current, i);
 			continue;
 		}
 		const assign = assignLine.exec(line);
-		if (!assign) continue;
-		const keys = splitKey(assign[1]!);
-		if (!seenHeader && keys[0] === top) {
-			// Dotted keys at the root: `name.values.type = ...`.
-			if (start < 0) start = i;
-			consider(keys.slice(1), i);
-		} else if (current !== undefined) consider([...current, ...keys], i);
+		if (assign) consider([...current, ...splitKey(assign[1]!)], i);
 	}
-	if (start < 0) return undefined;
-	return (best >= 0 ? best : start) + 1;
+	return best >= 0 ? best + 1 : undefined;
 }
 
 /** One parsed configuration file. */

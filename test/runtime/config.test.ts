@@ -167,6 +167,48 @@ calls = { type = "sql", path = "../x.db" }
 	});
 });
 
+describe('discovery stops where it should', () => {
+	test('from HOME itself only its own file is read; files above HOME are never opened (a broken one is harmless)', () => {
+		const l = layout();
+		write(join(l.base, 'fleche.toml'), '[broken\n');
+		write(join(l.home, 'fleche.toml'), '[home]\ntemplate = "memory"\n');
+		assert.deepEqual(l.load(l.home).files, [join(l.home, 'fleche.toml')]);
+		assert.deepEqual(l.load().files, [join(l.home, 'fleche.toml')]);
+	});
+
+	test('root = true in the closest file keeps even a broken HOME and XDG file from being read', () => {
+		const l = layout();
+		write(join(l.home, 'fleche.toml'), '[broken\n');
+		write(join(l.xdg, 'fleche', 'cache.toml'), '[broken\n');
+		write(join(l.cwd, 'fleche.toml'), '[default]\nroot = true\ncache = "here"\n\n[here]\ntemplate = "memory"\n');
+		const config = l.load();
+		assert.deepEqual(config.files, [join(l.cwd, 'fleche.toml')]);
+		assert.equal(config.defaultName, 'here');
+	});
+
+	test('relative paths inside stack layers, pool members and inline tables are rebased onto their own file', () => {
+		const l = layout();
+		write(
+			join(l.home, 'fleche.toml'),
+			'[[layered]]\ntemplate = "memory"\n[[layered]]\ntemplate = "file"\nroot = "far"\n\n[team]\n[[team.pool]]\nvalues = { type = "file", root = "a/v" }\ncalls = { type = "file", root = "a/c" }\n',
+		);
+		write(join(l.project, 'fleche.toml'), '[near]\ntemplate = "file"\nroot = "./n"\n');
+		const config = l.load();
+		assert.deepEqual(config.cacheConfig('layered'), {
+			type: 'stack',
+			caches: [
+				{ type: 'cache', values: { type: 'memory' }, calls: { type: 'memory' } },
+				{ type: 'cache', values: { type: 'file', root: join(l.home, 'far', 'values') }, calls: { type: 'file', root: join(l.home, 'far', 'calls') } },
+			],
+		});
+		assert.deepEqual(config.cacheConfig('team'), {
+			type: 'pool',
+			caches: [{ type: 'cache', values: { type: 'file', root: join(l.home, 'a', 'v') }, calls: { type: 'file', root: join(l.home, 'a', 'c') } }],
+		});
+		assert.equal((config.cacheConfig('near') as { calls: { root: string } }).calls.root, join(l.project, 'n', 'calls'));
+	});
+});
+
 describe('sections (reference §4)', () => {
 	test('memory, void and file storages, with the file options mapped onto ValueFile', () => {
 		const config = fromToml(`
@@ -391,6 +433,120 @@ template = "sql"
 		throwsAt(() => fromToml('[default]\nroot = "yes"\n'), '/proj/fleche.toml', 2, /'root' must be true or false/);
 		throwsAt(() => fromToml('[default]\ncolour = "blue"\n'), '/proj/fleche.toml', 2, /unknown key 'colour' in \[default\]/);
 		throwsAt(() => fromToml('[x]\nvalues.type = "memory"\n').open('x'), '/proj/fleche.toml', 1, /needs both 'values' and 'calls'/);
+	});
+});
+
+describe('errors name the file and the line, wherever the section is', () => {
+	test('a semantic error in a farther file names that file; a TOML error in the XDG file names it', () => {
+		const l = layout();
+		const far = write(join(l.home, 'fleche.toml'), '# team store\n[team]\nvalues.type = "memory"\ncalls.type = "redis"\n');
+		write(join(l.project, 'fleche.toml'), '[default]\ncache = "team"\n');
+		const config = l.load();
+		throwsAt(() => config.open('team'), far, 4, /\[team\.calls\] unknown storage type 'redis' \(built in: memory, void, file, sql; others need registerStorage\(\)\)/);
+		throwsAt(() => config.cacheConfig('default'), far, 4, /unknown storage type 'redis'/);
+		const xdg = write(join(l.xdg, 'fleche', 'cache.toml'), '[a]\ntemplate = "memory"\n[a]\ntemplate = "void"\n');
+		throwsAt(() => l.load(), xdg, 3, /invalid TOML/);
+	});
+
+	test('the n-th [[name.pool]] member or [[name]] layer (not the first one), and bad max_size / read_only values', () => {
+		const config = fromToml(`[team]
+[[team.pool]]
+template = "memory"
+
+[[team.pool]]
+template = "memroy"
+
+[[layers]]
+template = "memory"
+[[layers]]
+template = "memory"
+[[layers]]
+template = "file"
+root = "r"
+read_only = "yes"
+
+[big]
+template = "memory"
+max_size = 1.5
+`);
+		throwsAt(() => config.open('team'), '/proj/fleche.toml', 6, /\[team\.pool\.#2\] unknown template "memroy"/);
+		throwsAt(() => config.open('layers'), '/proj/fleche.toml', 15, /\[layers\.#3\] 'read_only' must be true or false/);
+		throwsAt(() => config.open('big'), '/proj/fleche.toml', 19, /'max_size' must be a positive integer/);
+		assert.deepEqual(config.source('layers'), { file: '/proj/fleche.toml', line: 8 });
+	});
+});
+
+describe('configured caches behave as configured', () => {
+	const run = (c: fleche.BaseCache, f: (x: number) => number, x: number): number => fleche.cache(c, () => f(x));
+	const square = () => {
+		const runs: number[] = [];
+		const f = fleche.fleche(
+			(x: number) => {
+				runs.push(x);
+				return x * x;
+			},
+			{ name: 'square', module: 'config.ts' },
+		);
+		return { f, runs };
+	};
+
+	test('read_only: results already stored are hits; a miss runs and returns, and nothing is written', () => {
+		const dir = freshDir();
+		const writable = FlecheConfig.fromToml('[s]\ntemplate = "file"\nroot = "store"\n', { file: join(dir, 'fleche.toml') }).open('s');
+		const readOnly = FlecheConfig.fromToml('[s]\ntemplate = "file"\nroot = "store"\nread_only = true\n', { file: join(dir, 'fleche.toml') }).open('s');
+		const { f, runs } = square();
+		run(writable, f, 2);
+		const warnings: string[] = [];
+		fleche.setLogger((r) => warnings.push(r.code));
+		try {
+			assert.equal(run(readOnly, f, 2), 4);
+			assert.equal(run(readOnly, f, 3), 9);
+			assert.equal(run(readOnly, f, 3), 9);
+		} finally {
+			fleche.resetLogger();
+		}
+		assert.deepEqual(warnings, ['FLECHE_REJECTED', 'FLECHE_REJECTED']);
+		assert.deepEqual(runs, [2, 3, 3]);
+		assert.equal(writable.contains(f.fleche.digest(3)), false);
+		assert.throws(() => readOnly.evict(f.fleche.digest(2)), (err: unknown) => fleche.Rejected.is(err));
+	});
+
+	test('max_size keeps that many calls; a [[name]] stack back-fills its first layer; a [[name.pool]] reads every member', () => {
+		const dir = freshDir();
+		const config = FlecheConfig.fromToml(
+			`[small]
+template = "file"
+root = "small"
+max_size = 2
+
+[[layered]]
+template = "memory"
+[[layered]]
+template = "file"
+root = "small"
+
+[team]
+[[team.pool]]
+template = "file"
+root = "alice"
+[[team.pool]]
+template = "file"
+root = "small"
+`,
+			{ file: join(dir, 'fleche.toml') },
+		);
+		const { f, runs } = square();
+		const small = config.open('small');
+		for (const x of [1, 2, 3]) run(small, f, x);
+		assert.equal(small.query().count(), 2);
+		assert.equal(small.contains(f.fleche.digest(1)), false);
+
+		const layered = config.open('layered') as CacheStack;
+		assert.equal(run(layered, f, 3), 9);
+		assert.equal(layered.stack[0]!.contains(f.fleche.digest(3)), true, 'back-filled into memory');
+		const team = config.open('team');
+		assert.equal(run(team, f, 2), 4);
+		assert.deepEqual(runs, [1, 2, 3], 'hits through the stack and the pool');
 	});
 });
 
