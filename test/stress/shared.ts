@@ -129,7 +129,7 @@ export function generate(seed: number, n: number): unknown {
 				const kinds = [Uint8Array, Int16Array, Float32Array, Float64Array, BigInt64Array] as const;
 				const K = kinds[int(kinds.length)]!;
 				const a = new K(int(64));
-				for (let k = 0; k < a.length; k++) a[k] = (K === BigInt64Array ? BigInt(int(1000)) : rnd() * 100) as never;
+				for (let k = 0; k < a.length; k++) a[k] = (K === BigInt64Array ? BigInt(int(1000)) : rnd() * 100);
 				return a;
 			}
 			case 7: {
