@@ -223,6 +223,40 @@ for (let i = 0; i < count; i++) f(from + i);`,
 	});
 });
 
+describe('worker threads', () => {
+	test('each worker thread flushes its counts when it ends; they add up with the main thread', async () => {
+		const root = freshDir();
+		const script = join(root, 'worker.mjs');
+		writeFileSync(
+			script,
+			`import { workerData } from 'node:worker_threads';
+import { fleche, cache, fileCache } from ${JSON.stringify(esmEntry)};
+cache(fileCache(workerData.root));
+const f = fleche((x) => x * 10, { name: 'f', module: 'stats.ts' });
+for (let i = 0; i < 40; i++) f(i % 4);
+`,
+		);
+		const { Worker } = await import('node:worker_threads');
+		await Promise.all(
+			[0, 1].map(
+				(i) =>
+					new Promise<void>((resolve, reject) => {
+						const w = new Worker(script, { workerData: { root }, name: `stats-${i}` });
+						w.on('error', reject);
+						w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`))));
+					}),
+			),
+		);
+		const { f } = slow('f', 0);
+		cache(fileCache(root), () => f(0));
+		flushStats();
+		const total = sum(fileCache(root).stats());
+		// 80 calls over 4 keys: each key computed once or twice (the two threads may race on a miss), the rest hits.
+		assert.equal(total.hits + total.misses, 81);
+		assert.ok(total.misses >= 4 && total.misses <= 8, `misses ${total.misses}`);
+	});
+});
+
 describe('journals on disk', () => {
 	/** Writes a journal as another process on this host would (a pid that no longer exists, so it is finished). */
 	function writeJournal(root: string, name: string, lines: readonly string[]): void {
@@ -254,6 +288,16 @@ describe('journals on disk', () => {
 		logs.clear();
 		assert.equal(byKey(fileCache(root).stats()).get(key(2))?.hits, 4);
 		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 0);
+	});
+
+	test('a damaged snapshot is ignored with a warning; the journals still count', () => {
+		const root = freshDir();
+		writeJournal(root, `${host}-${deadPid}-0000000a.jsonl`, [line(3, 6)]);
+		writeFileSync(join(root, 'calls', '.stats', 'snapshot.json'), '{"format":"fleche.stats/1","merged":[');
+		logs.clear();
+		assert.equal(byKey(fileCache(root).stats()).get(key(3))?.hits, 6);
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 1);
+		assert.match(logs.codes('FLECHE_CORRUPT_ENTRY')[0]!.message, /snapshot\.json/);
 	});
 
 	test('finished journals are compacted into a snapshot without changing any total', () => {
