@@ -98,7 +98,7 @@ test(`faults: SIGKILL a writer at random points ${KILLS} times`, { timeout: 240_
 /** Runs the degraded writer (optionally under a shell prefix such as `ulimit -f`) and checks result + warning. */
 async function degraded(label: string, root: string, expectWarning: RegExp, opts: { uid?: number; ulimitBlocks?: number } = {}) {
 	const args = [writer, 'degraded', root, '0', '3'];
-	const env = { ...process.env, HOME: root };
+	const env: NodeJS.ProcessEnv = { ...process.env, HOME: root };
 	delete env['NODE_TEST_CONTEXT'];
 	let out: { code: number | null; stdout: string; stderr: string };
 	if (opts.uid !== undefined || opts.ulimitBlocks !== undefined) {
