@@ -1,7 +1,7 @@
 // The one build script (shape of microsoft/vscode-extension-samples esbuild-sample/esbuild.js).
 //
 //   node esbuild.mjs                      build everything whose sources exist
-//   node esbuild.mjs --only runtime       build a subset (repeatable: runtime|tests|examples|bench|stress)
+//   node esbuild.mjs --only runtime       build a subset (repeatable: runtime|tests|examples|bench|stress|extension|webview)
 //   node esbuild.mjs --watch              rebuild on change (entry lists are read once: restart after adding files)
 //   node esbuild.mjs --production         release build (library source maps embed their sources)
 //
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 const root = import.meta.dirname;
 process.chdir(root);
 
-const groupNames = ['runtime', 'tests', 'examples', 'bench', 'stress'];
+const groupNames = ['runtime', 'tests', 'examples', 'bench', 'stress', 'extension', 'webview'];
 
 const { values: flags } = parseArgs({
 	options: {
@@ -90,8 +90,6 @@ function runtimeLibrary(format, outdir) {
  * so Node reads the `.js` files in the right module system; `after` runs once the group's builds are done
  * (and again after each rebuild in watch mode). A target with no entry points is skipped.
  *
- * Later issues add two groups here: `extension` (cjs, `external: ['vscode']`, minified with --production →
- * dist/extension.js) and `webview` (iife, platform browser → dist/webview/).
  */
 const groups = {
 	runtime: {
@@ -155,6 +153,64 @@ const groups = {
 			},
 		],
 	},
+	// The VS Code extension (dist/extension.js, cjs, `vscode` external) with `fleche` and `fleche/inspect` bundled from
+	// source (extension/tsconfig.json paths), the SQL storage's worker beside it, and the runtime CLI as
+	// dist/runtime/cli.js: the fallback `fleche` the extension spawns when the workspace has none installed.
+	extension: {
+		clean: ['dist/extension.js', 'dist/extension.js.map', 'dist/sqlWorker.js', 'dist/sqlWorker.js.map', 'dist/runtime'],
+		after: copySqlWasm,
+		targets: [
+			{
+				name: 'extension',
+				packageType: 'commonjs',
+				options: extensionBundle('dist', [
+					{ in: 'extension/src/extension.ts', out: 'extension' },
+					{ in: 'runtime/src/storage/sqlWorker.ts', out: 'sqlWorker' },
+				]),
+			},
+			{
+				name: 'extension-cli',
+				packageType: 'commonjs',
+				options: {
+					...extensionBundle('dist/runtime', [{ in: 'runtime/src/cli/main.ts', out: 'cli' }]),
+					// main.ts exports main() (bin/fleche.mjs runs it); this bundle is the program itself.
+					footer: { js: 'module.exports.main(process.argv).then((code) => { process.exitCode = code; });' },
+				},
+			},
+			{
+				name: 'extension-cli-sql',
+				packageType: 'commonjs',
+				options: extensionBundle('dist/runtime', [{ in: 'runtime/src/storage/sqlWorker.ts', out: 'sqlWorker' }]),
+			},
+		],
+	},
+	// The details webview: one browser script and its stylesheet.
+	webview: {
+		clean: ['dist/webview'],
+		targets: [
+			{
+				name: 'webview',
+				packageType: 'module',
+				options: {
+					entryPoints: existsSync('webview/src/main.ts')
+						? [
+								{ in: 'webview/src/main.ts', out: 'details' },
+								{ in: 'webview/src/styles.css', out: 'details' },
+							]
+						: [],
+					outdir: 'dist/webview',
+					bundle: true,
+					format: 'iife',
+					platform: 'browser',
+					target: 'es2022',
+					tsconfig: 'webview/tsconfig.json',
+					minify: production,
+					sourcemap: production ? false : 'linked',
+					logLevel: 'silent',
+				},
+			},
+		],
+	},
 	bench: {
 		clean: ['out/bench'],
 		targets: [
@@ -170,6 +226,34 @@ const groups = {
 		],
 	},
 };
+
+/** A Node program bundled whole for the extension host (no node_modules ship in the .vsix). */
+function extensionBundle(outdir, entryPoints) {
+	return {
+		...nodeDefaults,
+		entryPoints: existsSync('extension/src/extension.ts') ? entryPoints : [],
+		outdir,
+		bundle: true,
+		format: 'cjs',
+		external: ['vscode', 'esbuild'],
+		tsconfig: 'extension/tsconfig.json',
+		minify: production,
+		sourcemap: production ? false : 'linked',
+		sourcesContent: false,
+		// The runtime guards `import.meta.url` itself (CJS has __filename).
+		logOverride: { 'empty-import-meta': 'silent' },
+	};
+}
+
+/** sql.js looks for its .wasm beside the script that loads it: both sqlWorker.js bundles. */
+function copySqlWasm() {
+	const wasm = createRequire(import.meta.url).resolve('sql.js/dist/sql-wasm.wasm');
+	for (const dir of ['dist', 'dist/runtime']) {
+		mkdirSync(dir, { recursive: true });
+		copyFileSync(wasm, path.join(dir, 'sql-wasm.wasm'));
+	}
+	return Promise.resolve(true);
+}
 
 /**
  * Prints build start/end and every error/warning in the format of the esbuild problem matchers

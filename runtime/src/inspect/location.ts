@@ -1,7 +1,7 @@
 // reference §4 (configuration discovery) for tools, issue 6 "Public read API for tools": which caches a folder can
 // see, and how a name, a path or a CacheLocation becomes a cache description that can be opened.
-import { existsSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { CacheConfig } from '../caches/base.js';
 import { ConfigError, loadConfig, type FlecheConfig } from '../config.js';
 import { warn } from '../log.js';
@@ -46,6 +46,11 @@ function isDir(path: string): boolean {
 	}
 }
 
+/** The SQL storage writes its change log (`calls.db.log`) before the first snapshot (`calls.db`). */
+function sqlExists(path: string): boolean {
+	return existsSync(path) || existsSync(`${path}.log`);
+}
+
 /** Root folder, kind and existence of a cache description (wrappers such as read-only describe their inner cache). */
 export function describeConfig(config: CacheConfig): Described {
 	const c = config as Record<string, unknown>;
@@ -55,7 +60,7 @@ export function describeConfig(config: CacheConfig): Described {
 			const calls = storageOf(c.calls);
 			if (calls.type === 'sql' && typeof calls.path === 'string') {
 				const memory = calls.path === ':memory:';
-				return { kind: 'sql', root: memory ? null : dirname(calls.path), exists: !memory && existsSync(calls.path), readOnly: false };
+				return { kind: 'sql', root: memory ? null : dirname(calls.path), exists: !memory && sqlExists(calls.path), readOnly: false };
 			}
 			if (calls.type === 'file' && typeof calls.root === 'string') {
 				const callRoot = resolveRoot(calls.root);
@@ -80,15 +85,19 @@ export function describeConfig(config: CacheConfig): Described {
 	}
 }
 
-/** The description of the store in a folder: `calls.db` (SQL calls), else `calls/`+`values/` (files), else its `.fleche/`. */
+/**
+ * The description of the store in a folder: `calls.db` (SQL calls), else `calls/`+`values/` (files), else its
+ * `.fleche/`; an empty folder (or one named `.fleche`) is a file store nothing was cached in yet.
+ */
 export function folderConfig(folder: string): CacheConfig | undefined {
-	if (existsSync(join(folder, 'calls.db'))) {
+	if (sqlExists(join(folder, 'calls.db'))) {
 		return { type: 'cache', values: { type: 'file', root: join(folder, 'values') }, calls: { type: 'sql', path: join(folder, 'calls.db') } };
 	}
 	if (isDir(join(folder, 'calls')) || isDir(join(folder, 'values'))) {
 		return { type: 'cache', values: { type: 'file', root: join(folder, 'values') }, calls: { type: 'file', root: join(folder, 'calls') } };
 	}
 	if (isDir(join(folder, '.fleche'))) return folderConfig(join(folder, '.fleche'));
+	if (isDir(folder) && (basename(folder) === '.fleche' || readdirSync(folder).length === 0)) return fileConfig(folder);
 	return undefined;
 }
 
@@ -96,9 +105,18 @@ function locationOf(name: string, config: CacheConfig, source: string | null): C
 	return { name, source, config, ...describeConfig(config) };
 }
 
+/** The file that declared a cache; for `default`, only when `[default] cache` chose it (else it is built in). */
+function sourceOf(config: FlecheConfig, name: string): string | null {
+	if (name === 'default') {
+		const def = config.tables.default as { cache?: unknown } | undefined;
+		if (def?.cache === undefined) return null;
+	}
+	return config.source(name)?.file ?? null;
+}
+
 function configLocation(config: FlecheConfig, name: string): CacheLocation | undefined {
 	try {
-		return locationOf(name, config.cacheConfig(name), config.source(name)?.file ?? null);
+		return locationOf(name, config.cacheConfig(name), sourceOf(config, name));
 	} catch (err) {
 		// One broken section must not hide the other caches from a tool; the error names file and line.
 		if (!ConfigError.is(err)) throw err;
@@ -173,7 +191,7 @@ export function resolveLocation(target: CacheLocation | string, cwd: string): Ca
 	if (!looksLikePath(target)) {
 		const config = loadConfig({ cwd });
 		if (target === 'default' || target === 'memory' || target === 'void' || config.names().includes(target)) {
-			return locationOf(target, config.cacheConfig(target), config.source(target)?.file ?? null);
+			return locationOf(target, config.cacheConfig(target), sourceOf(config, target));
 		}
 		if (!isDir(resolve(cwd, target))) return locationOf(target, config.cacheConfig(target), null); // throws, naming the known caches
 	}

@@ -506,8 +506,15 @@ export class InspectStore implements Store {
 		return tracked;
 	}
 
+	/** Also closes storages that hold resources (the SQL storage's worker thread): `openStore` opened them. */
 	close(): void {
 		for (const w of [...this.#watches]) w.dispose();
 		this.#index?.close();
+		for (const leaf of this.#leaves) {
+			for (const storage of [leaf.calls, leaf.values]) {
+				const closable = storage as { close?: unknown };
+				if (typeof closable.close === 'function') (closable.close as () => void).call(storage);
+			}
+		}
 	}
 }

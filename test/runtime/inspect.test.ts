@@ -1,0 +1,318 @@
+// issue 6 "Public read API for tools": fleche/inspect over real file (and SQL) stores written by the real runtime.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 'fleche';
+import { openStore, discoverCaches, explain, KeyError, AmbiguousDigestError, ConfigError, type Store } from 'fleche/inspect';
+import { freshDir } from '../support/stores.ts';
+import { captureLogs } from '../support/logs.ts';
+import { runNode, tmpDir } from '../support/tmp.ts';
+import { userProject } from '../support/project.ts';
+
+const logs = captureLogs();
+
+const square = fleche((x: number) => x * x, { name: 'square' });
+const greet = fleche((name: string, punctuation = '!') => `hello ${name}${punctuation}`, { name: 'greet', version: 2 });
+
+/** A file store (in a `.fleche`-like folder) holding 5 calls of `square` and 2 of `greet`, 3 hits of square(1). */
+function seeded(): { root: string; store: Store } {
+	const root = join(freshDir(), '.fleche');
+	const c = fileCache(root);
+	cache(c, () => {
+		using _ = meta(new Runtime());
+		for (let x = 1; x <= 5; x++) {
+			square(x);
+			// Distinct timestamps (millisecond clock), so "newest first" has one right order.
+			for (const until = Date.now() + 2; Date.now() < until; );
+		}
+		square(1);
+		square(1);
+		square(1);
+		greet('ada');
+		greet('bob', '?');
+	});
+	flushStats();
+	return { root, store: openStore(root) };
+}
+
+function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
+	const started = Date.now();
+	return new Promise((resolve, reject) => {
+		const tick = (): void => {
+			if (predicate()) return resolve();
+			if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
+			setTimeout(tick, 20);
+		};
+		tick();
+	});
+}
+
+describe('fleche/inspect', () => {
+	test('functions(): calls, hits, misses and versions per function', (t) => {
+		const { store } = seeded();
+		t.after(() => store.close());
+		const fns = store.functions();
+		assert.deepEqual(
+			fns.map((f) => [f.name, f.calls]),
+			[
+				['greet', 2],
+				['square', 5],
+			],
+		);
+		const sq = fns.find((f) => f.name === 'square')!;
+		assert.equal(sq.hits, 3);
+		assert.equal(sq.misses, 5);
+		assert.ok(sq.lastHit !== null && sq.lastHit > Date.now() / 1000 - 60);
+		assert.deepEqual(fns.find((f) => f.name === 'greet')!.versions, [2]);
+		assert.deepEqual(store.totals(), { calls: 7, functions: 2, hits: 3, misses: 7, savedSeconds: store.totals().savedSeconds });
+	});
+
+	test('calls(): newest first, paged, with argument texts, sizes, durations and per-call statistics', (t) => {
+		const { store } = seeded();
+		t.after(() => store.close());
+		const fn = { module: store.functions().find((f) => f.name === 'square')!.module, name: 'square' };
+		const all = store.calls(fn);
+		assert.equal(all.total, 5);
+		assert.deepEqual(
+			all.calls.map((c) => c.args.x),
+			['5', '4', '3', '2', '1'],
+		);
+		const one = all.calls[4]!;
+		assert.equal(one.argsText, 'x=1');
+		assert.equal(one.hits, 3);
+		assert.equal(one.misses, 1);
+		assert.ok(one.size !== null && one.size > 0);
+		assert.ok(one.created !== null && one.duration !== null);
+		const page = store.calls(fn, { offset: 1, limit: 2 });
+		assert.equal(page.total, 5);
+		assert.deepEqual(
+			page.calls.map((c) => c.args.x),
+			['4', '3'],
+		);
+		const greetFn = { module: fn.module, name: 'greet' };
+		assert.deepEqual(store.calls(greetFn).calls.map((c) => c.argsText).sort(), ["name='ada', punctuation='!'", "name='bob', punctuation='?'"]);
+	});
+
+	test('long argument values are cut to one short line', (t) => {
+		const root = freshDir();
+		const echo = fleche((value: unknown) => value, { name: 'echo' });
+		cache(fileCache(root), () => echo({ text: 'x'.repeat(500), nested: { list: Array.from({ length: 100 }, (_, i) => i) } }));
+		const store = openStore(root);
+		t.after(() => store.close());
+		const [call] = store.calls({ module: store.functions()[0]!.module, name: 'echo' }).calls;
+		assert.ok(call!.args.value!.length <= 80 && call!.args.value!.endsWith('…'), call!.args.value);
+		assert.ok(!call!.args.value!.includes('\n'));
+		assert.ok(call!.argsText.length <= 120);
+	});
+
+	test('call(): by prefix, with loaded arguments, result and metadata; KeyError and AmbiguousDigestError', (t) => {
+		const { store } = seeded();
+		t.after(() => store.close());
+		const key = square.fleche.digest(3);
+		const detail = store.call(key.slice(0, 8));
+		assert.equal(detail.key, key);
+		assert.deepEqual(detail.arguments, { x: 3 });
+		assert.deepEqual(detail.result, { ok: true, value: 9 });
+		assert.equal(typeof (detail.metadata.runtime as { walltime?: unknown }).walltime, 'number');
+		assert.throws(() => store.call('0000000000'), (err) => KeyError.is(err));
+		assert.throws(() => store.call('zz-not-hex'), (err) => KeyError.is(err));
+
+		// Two keys sharing their first 4 characters make that prefix ambiguous.
+		const seen = new Map<string, number>();
+		let pair: [number, number] | undefined;
+		for (let i = 100; pair === undefined; i++) {
+			const p = square.fleche.digest(i).slice(0, 4);
+			const other = seen.get(p);
+			if (other !== undefined) pair = [other, i];
+			else seen.set(p, i);
+		}
+		const root = freshDir();
+		cache(fileCache(root), () => pair.forEach((x) => square(x)));
+		const two = openStore(root);
+		t.after(() => two.close());
+		assert.throws(() => two.call(square.fleche.digest(pair[0]).slice(0, 4)), (err) => AmbiguousDigestError.is(err));
+		assert.equal(two.evict(square.fleche.digest(pair[0])), 1);
+	});
+
+	test('evict(), evictFunction(), gc() and clear() change the store and return counts', (t) => {
+		const { root, store } = seeded();
+		t.after(() => store.close());
+		const k1 = square.fleche.digest(1);
+		const k2 = square.fleche.digest(2);
+		assert.throws(() => store.evict([k1.slice(0, 8), '00000000']), (err) => KeyError.is(err), 'an unknown prefix evicts nothing');
+		assert.equal(store.calls({ module: store.functions()[1]!.module, name: 'square' }).total, 5);
+		assert.equal(store.evict([k1.slice(0, 8), k2]), 2);
+		assert.equal(store.functions().find((f) => f.name === 'square')!.calls, 3);
+		assert.ok(store.gc() >= 1, 'values only the evicted calls used are orphaned');
+		assert.equal(store.evictFunction({ module: store.functions()[0]!.module, name: 'greet' }), 2);
+		assert.deepEqual(
+			store.functions().map((f) => f.name),
+			['square'],
+		);
+		assert.equal(store.clear(), 3);
+		assert.deepEqual(store.functions(), []);
+		assert.deepEqual(readdirSync(join(root, 'calls')).filter((n) => /^[0-9a-f]{64}$/.test(n)), []);
+		assert.deepEqual(readdirSync(join(root, 'values')).filter((n) => /^[0-9a-f]{64}$/.test(n)), [], 'clear() also removes the values');
+	});
+
+	test('the index notices calls written, replaced and evicted behind its back', (t) => {
+		const root = freshDir();
+		const c = fileCache(root);
+		cache(c, () => square(10));
+		const store = openStore(root);
+		t.after(() => store.close());
+		const fn = { module: store.functions()[0]!.module, name: 'square' };
+		assert.equal(store.calls(fn).total, 1);
+		cache(c, () => square(11));
+		assert.equal(store.calls(fn).total, 2);
+		c.evict(square.fleche.digest(10));
+		assert.deepEqual(
+			store.calls(fn).calls.map((call) => call.args.x),
+			['11'],
+		);
+	});
+
+	test('a corrupt call file is skipped with a warning, never a crash', (t) => {
+		const { root, store } = seeded();
+		t.after(() => store.close());
+		logs.clear();
+		writeFileSync(join(root, 'calls', 'ab'.repeat(32)), '{ not json');
+		writeFileSync(join(root, 'calls', 'cd'.repeat(32)), JSON.stringify({ format: 'fleche.call/1', record: { key: 'cd'.repeat(32) } }));
+		const fresh = openStore(root);
+		t.after(() => fresh.close());
+		assert.equal(fresh.totals().calls, 7);
+		assert.ok(logs.codes('FLECHE_CORRUPT_ENTRY').length >= 2, JSON.stringify(logs.records));
+	});
+
+	test('watch() notices a call written by another process, debounced into one notification', async (t) => {
+		const project = userProject({
+			'src/child.js': [
+				"import { fleche, cache, fileCache } from 'fleche';",
+				"const twice = fleche((x) => 2 * x, { name: 'twice' });",
+				'cache(fileCache(process.argv[2]), () => { for (let i = 0; i < 20; i++) twice(i); });',
+			].join('\n'),
+		}, t);
+		const root = join(project, '.fleche');
+		mkdirSync(root);
+		const store = openStore(root);
+		t.after(() => store.close());
+		assert.deepEqual(store.functions(), []);
+		let notified = 0;
+		const sub = store.watch(() => notified++, { debounceMs: 300 });
+		t.after(() => sub.dispose());
+		const child = await runNode(join(project, 'src/child.js'), [root], { cwd: project });
+		assert.equal(child.code, 0, child.stderr);
+		await waitFor(() => notified > 0, 5000, 'the watch listener');
+		assert.deepEqual(
+			store.functions().map((f) => [f.name, f.calls]),
+			[['twice', 20]],
+		);
+		await new Promise((r) => setTimeout(r, 500));
+		assert.ok(notified <= 2, `40 file writes coalesce (got ${notified} notifications)`);
+		sub.dispose();
+		const before = notified;
+		cache(fileCache(root), () => square(99));
+		await new Promise((r) => setTimeout(r, 600));
+		assert.equal(notified, before, 'no notification after dispose()');
+	});
+
+	test('watch() on a store that does not exist yet fires when it is created', async (t) => {
+		const root = join(freshDir(), '.fleche');
+		const store = openStore({ name: 'new', root, kind: 'file', source: null, exists: false, readOnly: false, config: fileCache(root).toConfig() });
+		t.after(() => store.close());
+		let notified = 0;
+		const sub = store.watch(() => notified++, { debounceMs: 50 });
+		t.after(() => sub.dispose());
+		cache(fileCache(root), () => square(7));
+		await waitFor(() => notified > 0, 5000, 'the watch listener');
+		assert.equal(store.totals().calls, 1);
+	});
+
+	test('discoverCaches(): default, fleche.toml sections with their source file, and extra paths', () => {
+		const project = tmpDir();
+		writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'p' }));
+		writeFileSync(join(project, 'fleche.toml'), '[default]\nroot = true\n\n[team]\ntemplate = "file"\nroot = "shared/team"\n\n[scratch]\ntemplate = "memory"\n');
+		const other = join(tmpDir(), 'store');
+		cache(fileCache(other), () => square(1));
+		const found = discoverCaches(project, [other, 'team']);
+		assert.deepEqual(
+			found.map((l) => [l.name, l.kind, l.exists]),
+			[
+				['default', 'file', false],
+				['team', 'file', false],
+				['scratch', 'memory', false],
+				[other, 'file', true],
+			],
+		);
+		assert.equal(found[0]!.root, join(project, '.fleche'));
+		assert.equal(found[0]!.source, null);
+		assert.equal(found[1]!.root, join(project, 'shared', 'team'));
+		assert.equal(found[1]!.source, join(project, 'fleche.toml'));
+		assert.equal(found[2]!.root, null);
+		// Locations are plain data: they survive JSON (the extension passes them around) and open.
+		const team = openStore(JSON.parse(JSON.stringify(found[1])) as typeof found[0]);
+		assert.deepEqual(team.functions(), []);
+		team.close();
+		const byName = openStore('team', { cwd: project });
+		assert.equal(byName.location.root, join(project, 'shared', 'team'));
+		byName.close();
+		assert.throws(() => openStore('nope', { cwd: project }), (err) => ConfigError.is(err));
+		assert.throws(() => openStore(join(project, 'missing')), (err) => ConfigError.is(err));
+		// A project folder opens its .fleche.
+		cache(fileCache(join(project, '.fleche')), () => square(2));
+		const viaProject = openStore(project);
+		assert.equal(viaProject.location.root, join(project, '.fleche'));
+		assert.equal(viaProject.totals().calls, 1);
+		viaProject.close();
+	});
+
+	test('explain(): names the differing argument of the nearest cached call', (t) => {
+		const { store } = seeded();
+		t.after(() => store.close());
+		const module = store.functions()[0]!.module;
+		const miss = explain(store, { module, name: 'greet' }, { name: 'ada', punctuation: '.' });
+		assert.equal(miss.hit, false);
+		assert.equal(miss.key, greet.fleche.digest('ada', '.'));
+		assert.deepEqual(miss.differences, [{ field: 'argument', name: 'punctuation', cached: "'!'", now: "'.'" }]);
+		assert.match(miss.message, /punctuation/);
+		assert.equal(miss.nearest?.key, greet.fleche.digest('ada'));
+		const hit = explain(store, { module, name: 'square' }, { x: 4 });
+		assert.equal(hit.hit, true);
+		const none = explain(store, { module, name: 'nothing' }, {});
+		assert.equal(none.nearest, null);
+		assert.equal(none.key, null);
+	});
+
+	test('an SQL store (template "sql") reads, evicts and watches like a file store', async (t) => {
+		const project = tmpDir(t);
+		writeFileSync(join(project, 'fleche.toml'), '[db]\ntemplate = "sql"\nroot = "store"\n');
+		const c = loadConfig({ cwd: project }).open('db');
+		cache(c, () => {
+			for (let x = 1; x <= 3; x++) square(x);
+			square(1);
+		});
+		flushStats();
+		const [location] = discoverCaches(project).filter((l) => l.name === 'db');
+		assert.equal(location!.kind, 'sql');
+		assert.equal(location!.root, join(project, 'store'));
+		assert.equal(location!.exists, true);
+		const store = openStore('db', { cwd: project });
+		t.after(() => store.close());
+		const fn = { module: store.functions()[0]!.module, name: 'square' };
+		await waitFor(() => store.functions()[0]?.hits === 1, 3000, 'the SQL statistics');
+		assert.equal(store.calls(fn).total, 3);
+		assert.deepEqual(store.call(square.fleche.digest(2).slice(0, 6)).result, { ok: true, value: 4 });
+		let notified = 0;
+		const sub = store.watch(() => notified++, { debounceMs: 50 });
+		t.after(() => sub.dispose());
+		assert.equal(store.evict(square.fleche.digest(3)), 1);
+		await waitFor(() => notified > 0, 5000, 'the SQL watch');
+		assert.equal(store.calls(fn).total, 2);
+		const reopened = openStore(join(project, 'store'));
+		t.after(() => reopened.close());
+		assert.equal(reopened.location.kind, 'sql');
+		assert.equal(reopened.totals().calls, 2);
+		(c as unknown as { calls: { close(): void } }).calls.close();
+	});
+});
