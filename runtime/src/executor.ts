@@ -119,7 +119,7 @@ export function wrapExecutor<E extends object>(executor: E, options: WrapExecuto
 		if (state !== undefined && isFlecheLike(state.fn)) {
 			return submitCached(adapter, declared, state.fn, state.cache, state.metadata, [...state.args, ...given]);
 		}
-		if (state === undefined && isFlecheLike(fn)) return submitCached(adapter, declared, fn, activeCache(), undefined, given);
+		if (state === undefined && isFlecheLike(fn)) return submitCached(adapter, declared, fn, undefined, undefined, given);
 		return adapter.passThrough(fn, given);
 	};
 	Object.defineProperty(submit, wrappedMark, { value: true });
@@ -155,15 +155,17 @@ function submitCached(
 	adapter: Adapter,
 	declared: ReadonlySet<string>,
 	fn: (...args: never[]) => unknown,
-	c: BaseCache,
+	bound: BaseCache | undefined,
 	metadata: readonly MetaData[] | undefined,
 	all: readonly unknown[],
 ): Promise<unknown> {
 	const { args, options } = splitOptions(all, declared);
 	const f = fn as unknown as { fleche: { digest(...a: unknown[]): string } };
+	// `undefined`: the active cache (no scope to enter on the hot path of a hit).
+	const c = bound ?? activeCache();
 	let key: string | null = null;
 	try {
-		key = c === activeCache() ? f.fleche.digest(...args) : runIn({ cache: c }, () => f.fleche.digest(...args));
+		key = bound === undefined ? f.fleche.digest(...args) : runIn({ cache: bound }, () => f.fleche.digest(...args));
 	} catch (err) {
 		// No digest for an argument: the worker runs it uncached (and says so).
 		if (!Indigestible.is(err)) return Promise.reject(asError(err));

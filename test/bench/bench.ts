@@ -12,7 +12,9 @@ import objectHash from 'object-hash';
 import pMemoize from 'p-memoize';
 import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile, CallFile, setLogger } from 'fleche';
 import { formatNs } from './harness.ts';
+import { executorBench } from './executorBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
+import { sqlBench } from './sqlBench.ts';
 
 setLogger(null);
 
@@ -164,6 +166,8 @@ try {
 	console.log(`fleche bench — node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model ?? '?'})`);
 	await overheads();
 	await digests();
+	await executorBench();
+	await sqlBench({ run, target, info });
 } finally {
 	rmSync(tmp, { recursive: true, force: true });
 }

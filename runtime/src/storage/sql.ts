@@ -17,7 +17,7 @@
 // - The SQLite file is only ever replaced by a rename, never rewritten in place, and never uses WAL, so any reader
 //   (this runtime, Python fleche, the sqlite3 shell) opening it sees a complete database: everything up to the last
 //   compaction, the rest being in the log.
-import { closeSync, fstatSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -78,7 +78,10 @@ class SqlClient {
 		this.#port = port1;
 		this.#timeoutMs = timeoutMs;
 		const workerData: SqlWorkerData = { ...data, flag, port: port2 };
-		this.#worker = new Worker(workerFile(), { workerData, transferList: [port2] });
+		const file = workerFile();
+		// A worker that cannot load reports it through an event this blocked thread would never see: check first.
+		if (!existsSync(file)) throw new Error(`The SQL store's worker module ${file} is missing (a bundle must ship storage/sqlWorker.js beside it)`);
+		this.#worker = new Worker(file, { workerData, transferList: [port2] });
 		// Neither the worker nor its port may keep the process alive: writes never wait for it.
 		this.#worker.unref();
 		this.#worker.on('error', (err) => {
