@@ -14,7 +14,6 @@ import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile,
 import { formatNs } from './harness.ts';
 import { executorBench } from './executorBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
-import { sqlBench } from './sqlBench.ts';
 
 setLogger(null);
 
@@ -167,7 +166,6 @@ try {
 	await overheads();
 	await digests();
 	await executorBench();
-	await sqlBench({ run, target, info });
 } finally {
 	rmSync(tmp, { recursive: true, force: true });
 }
