@@ -14,6 +14,7 @@ import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile,
 import { formatNs } from './harness.ts';
 import { executorBench } from './executorBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
+import { sqlBench } from './sqlBench.ts';
 
 setLogger(null);
 
@@ -166,6 +167,7 @@ try {
 	await overheads();
 	await digests();
 	await executorBench();
+	await sqlBench({ run, target, info });
 } finally {
 	rmSync(tmp, { recursive: true, force: true });
 }
