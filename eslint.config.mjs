@@ -26,8 +26,7 @@ export default defineConfig(
 				// Explicit projects rather than `projectService`: runtime/examples/** is covered only by
 				// test/tsconfig.json, and the nearest-tsconfig lookup would give it the runtime's (or the root's)
 				// options. The first project that includes a file wins, so runtime sources get runtime's types.
-				// Add extension/tsconfig.json and webview/tsconfig.json here when those folders arrive.
-				project: ['./runtime/tsconfig.json', './test/tsconfig.json'],
+				project: ['./runtime/tsconfig.json', './extension/tsconfig.json', './webview/tsconfig.json', './test/tsconfig.json'],
 				tsconfigRootDir: import.meta.dirname,
 			},
 		},
@@ -84,6 +83,7 @@ export default defineConfig(
 
 	{
 		files: ['extension/**/*.ts'],
+		ignores: ['extension/src/model/**'],
 		rules: {
 			'@typescript-eslint/no-restricted-imports': [
 				'error',
@@ -93,6 +93,71 @@ export default defineConfig(
 							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect'],
 							message: "The extension uses the runtime only through 'fleche' and 'fleche/inspect'.",
 						},
+						{
+							regex: '(^|/)webview/src/(?!protocol(\\.js)?$)',
+							message: 'The extension shares only webview/src/protocol.ts with the webview.',
+						},
+					],
+				},
+			],
+		},
+	},
+
+	{
+		// The view models are plain data in, plain data out: node:test reaches them without VS Code.
+		files: ['extension/src/model/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-restricted-imports': [
+				'error',
+				{
+					paths: [
+						{ name: 'vscode', message: 'model/ is pure: VS Code types and calls belong in views/, commands/ or data/.' },
+						{ name: 'node:fs', message: 'model/ is pure: inject what it needs to know of the disk.' },
+						{ name: 'node:child_process', message: 'model/ is pure: processes belong in data/.' },
+						{ name: 'fs', message: 'model/ is pure.' },
+						{ name: 'child_process', message: 'model/ is pure.' },
+					],
+					patterns: [
+						{
+							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect'],
+							message: "The extension uses the runtime only through 'fleche' and 'fleche/inspect'.",
+						},
+						{
+							regex: '(^|/)webview/src/(?!protocol(\\.js)?$)',
+							message: 'The extension shares only webview/src/protocol.ts with the webview.',
+						},
+					],
+				},
+			],
+		},
+	},
+
+	{
+		// The node tier runs outside VS Code: these tests reach the extension only through its pure model/.
+		files: ['test/extension/**/*.ts', 'test/webview/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-restricted-imports': [
+				'error',
+				{
+					paths: [{ name: 'vscode', message: 'Node-tier tests run without VS Code: test extension/src/model/** instead.' }],
+					patterns: [{ regex: '(^|/)extension/src/(?!model/|constants(\\.js)?$)', message: 'Node-tier tests import only extension/src/model/** and constants.' }],
+				},
+			],
+		},
+	},
+
+	{
+		// The webview is a browser page: no VS Code API, no Node, nothing of the extension; the runtime as types only.
+		files: ['webview/**/*.ts'],
+		rules: {
+			'@typescript-eslint/no-restricted-imports': [
+				'error',
+				{
+					paths: [{ name: 'vscode', message: 'The webview talks to the extension only through protocol.ts messages.' }],
+					patterns: [
+						{ regex: '^node:', message: 'The webview runs in a browser.' },
+						{ regex: '(^|/)extension(/|$)', message: 'The webview imports nothing from the extension.' },
+						{ group: ['fleche', 'fleche/*'], allowTypeImports: true, message: 'The webview may use runtime types only.' },
 					],
 				},
 			],

@@ -39,6 +39,12 @@ export interface ValueEntry {
 /** Which section of a call a value path starts from. */
 export type ValueSection = 'arguments' | 'result' | 'metadata';
 
+/** A labelled, already formatted fact (`took` → `1.2 s`), shown in a table. */
+export interface Fact {
+	readonly label: string;
+	readonly value: string;
+}
+
 export interface CallDetailsState {
 	readonly view: 'call';
 	readonly version: typeof protocolVersion;
@@ -60,6 +66,8 @@ export interface CallDetailsState {
 	readonly arguments: ValueNode;
 	readonly result: { readonly ok: true; readonly value: ValueNode } | { readonly ok: false; readonly error: string };
 	readonly metadata: ValueNode;
+	/** Timings, size, hit statistics, version and digests as text, in display order. */
+	readonly facts: readonly Fact[];
 	/** Seconds since the epoch when the state was made (ages are relative to it). */
 	readonly now: number;
 }
@@ -73,6 +81,8 @@ export interface CallPoint {
 	readonly hits: number;
 	readonly misses: number;
 	readonly lastHit: number | null;
+	/** Tooltip of the point: arguments, age, duration, hits. */
+	readonly label: string;
 }
 
 export interface FunctionDetailsState {
@@ -90,6 +100,9 @@ export interface FunctionDetailsState {
 	readonly versions: readonly (string | number | null)[];
 	/** The newest calls (at most a few hundred), newest first. */
 	readonly points: readonly CallPoint[];
+	readonly facts: readonly Fact[];
+	/** Axis labels: oldest and newest creation time, longest duration, most hits. */
+	readonly axes: { readonly from: string; readonly to: string; readonly maxDuration: string; readonly maxHits: string };
 	readonly now: number;
 }
 

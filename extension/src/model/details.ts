@@ -4,11 +4,13 @@ import {
 	protocolVersion,
 	type CallDetailsState,
 	type CallPoint,
+	type Fact,
 	type FunctionDetailsState,
 	type ValueEntry,
 	type ValueNode,
 } from '../../../webview/src/protocol.js';
 import type { CallInfo, FunctionInfo } from './callTree.js';
+import { countsText, formatAge, formatBytes, formatDuration, formatTimestamp, hitRatio, plural, truncate } from './format.js';
 
 export interface ValueLimits {
 	/** Entries per container page. @default 100 */
@@ -170,8 +172,23 @@ export function callDetailsState(cache: string, call: CallDetailInfo, nowSeconds
 		arguments: toValueNode(call.arguments, limits),
 		result: call.result.ok ? { ok: true, value: toValueNode(call.result.value, limits) } : { ok: false, error: call.result.error },
 		metadata: toValueNode(call.metadata, limits),
+		facts: callFacts(call, nowSeconds),
 		now: nowSeconds,
 	};
+}
+
+export function callFacts(call: CallDetailInfo, nowSeconds: number): Fact[] {
+	return [
+		{ label: 'function', value: call.module === null ? call.name : `${call.module} · ${call.name}` },
+		{ label: 'created', value: `${formatTimestamp(call.created)} (${formatAge(call.created, nowSeconds)})` },
+		{ label: 'took', value: formatDuration(call.duration) },
+		{ label: 'result size', value: formatBytes(call.size) },
+		{ label: 'hits', value: `${plural(call.hits, 'hit')} · ${plural(call.misses, 'miss', 'misses')} (hit ratio ${hitRatio(call.hits, call.misses)})` },
+		{ label: 'last hit', value: call.lastHit === null ? 'never' : `${formatTimestamp(call.lastHit)} (${formatAge(call.lastHit, nowSeconds)})` },
+		{ label: 'version', value: call.version === null ? '—' : String(call.version) },
+		{ label: 'key', value: call.key },
+		{ label: 'code digest', value: call.codeDigest ?? '—' },
+	];
 }
 
 /** The section a "load more" path starts from, as the extension holds it. */
@@ -190,7 +207,10 @@ export function functionDetailsState(cache: string, fn: FunctionInfo, calls: rea
 		hits: c.hits,
 		misses: c.misses,
 		lastHit: c.lastHit,
+		label: `${truncate(`${c.name}(${c.argsText})`, 100)}\n${formatTimestamp(c.created)} · took ${formatDuration(c.duration)} · ${plural(c.hits, 'hit')}`,
 	}));
+	const created = calls.map((c) => c.created).filter((t): t is number => t !== null);
+	const durations = calls.map((c) => c.duration).filter((t): t is number => t !== null);
 	return {
 		view: 'function',
 		version: protocolVersion,
@@ -205,6 +225,20 @@ export function functionDetailsState(cache: string, fn: FunctionInfo, calls: rea
 		savedSeconds: fn.savedSeconds,
 		versions: fn.versions,
 		points,
+		facts: [
+			{ label: 'function', value: fn.module === null ? fn.name : `${fn.module} · ${fn.name}` },
+			{ label: 'statistics', value: `${countsText(fn)} (hit ratio ${hitRatio(fn.hits, fn.misses)})` },
+			{ label: 'computing', value: formatDuration(fn.computeSeconds) },
+			{ label: 'saved by hits', value: formatDuration(fn.savedSeconds) },
+			{ label: 'last hit', value: fn.lastHit === null ? 'never' : `${formatTimestamp(fn.lastHit)} (${formatAge(fn.lastHit, nowSeconds)})` },
+			{ label: 'versions', value: fn.versions.length === 0 ? '—' : fn.versions.map((v) => (v === null ? '(none)' : String(v))).join(', ') },
+		],
+		axes: {
+			from: created.length > 0 ? formatTimestamp(Math.min(...created)) : '—',
+			to: created.length > 0 ? formatTimestamp(Math.max(...created)) : '—',
+			maxDuration: durations.length > 0 ? formatDuration(Math.max(...durations)) : '—',
+			maxHits: String(Math.max(0, ...calls.map((c) => c.hits))),
+		},
 		now: nowSeconds,
 	};
 }

@@ -40,7 +40,7 @@ function parserFor(jsx: boolean): typeof Parser {
 	const id = jsx ? 'jsx' : 'ts';
 	let p = parsers.get(id);
 	if (!p) {
-		p = Parser.extend(tsPlugin({ jsx }) as never);
+		p = Parser.extend(tsPlugin({ jsx }));
 		parsers.set(id, p);
 	}
 	return p;

@@ -1,0 +1,68 @@
+// Explain Miss: why would this call not hit the cache? The CLI computes it in the user's Node (it can import the
+// function, so version and code changes show); when the CLI cannot run, fleche/inspect explains from the store
+// alone (arguments only).
+import * as vscode from 'vscode';
+import { explain } from 'fleche/inspect';
+import { getConfig } from '../config.js';
+import { runCli } from '../data/cliRunner.js';
+import { functionLabel } from '../model/format.js';
+import { errorMessage, log } from '../log.js';
+import type { Services } from './services.js';
+import { resolveFunction, type FunctionTarget } from './targets.js';
+
+/** The newest cached call's arguments as JSON, to start editing from. */
+function exampleArgs(s: Services, fn: FunctionTarget): string {
+	try {
+		const cache = fn.cache ?? s.client.cachesOf(fn)[0]?.id;
+		if (cache === undefined) return '{}';
+		const newest = s.client.calls(cache, fn, 0, 1).calls[0];
+		if (!newest) return '{}';
+		return JSON.stringify(s.client.findCall(newest.key, cache).call.arguments) ?? '{}';
+	} catch {
+		return '{}';
+	}
+}
+
+export async function explainMiss(s: Services, arg?: unknown, argsJson?: unknown): Promise<string | undefined> {
+	const fn = await resolveFunction(s.client, arg, 'Explain a miss of which function?');
+	if (!fn) return undefined;
+	const text =
+		typeof argsJson === 'string'
+			? argsJson
+			: await vscode.window.showInputBox({
+					title: `Explain a miss of ${fn.name}`,
+					prompt: 'Arguments by parameter name, as JSON',
+					value: exampleArgs(s, fn),
+					validateInput: (v) => {
+						try {
+							const parsed: unknown = JSON.parse(v);
+							return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? undefined : 'An object: {"a": 1, "b": "x"}';
+						} catch (err) {
+							return errorMessage(err);
+						}
+					},
+				});
+	if (text === undefined) return undefined;
+	const args = JSON.parse(text) as Record<string, unknown>;
+	const entry = fn.cache !== undefined ? s.client.entryOf(fn.cache) : s.client.cachesOf(fn)[0];
+	const cwd = entry?.folderPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
+	let message: string | undefined;
+	try {
+		const run = await runCli(
+			['explain', functionLabel(fn), text, ...(entry?.location.root ? ['--root', entry.location.root] : []), '--cwd', cwd],
+			{ node: getConfig().nodePath, cwd, bundledCli: s.bundledCli, log: (l) => log.info(l) },
+		);
+		for (const m of run.messages) {
+			const explanation = m.type === 'other' && m.raw.type === 'explain' ? (m.raw.explanation as { message?: unknown } | undefined) : undefined;
+			if (typeof explanation?.message === 'string') message = explanation.message;
+			if (m.type === 'error') log.warn(`fleche explain: ${m.message}`);
+		}
+	} catch (err) {
+		log.warn(`fleche explain could not run (${errorMessage(err)}); explaining from the store alone`);
+	}
+	if (message === undefined && entry) message = explain(s.client.store(entry.id), { module: fn.module, name: fn.name }, args).message;
+	message ??= `${functionLabel(fn)} has no cached calls to compare with.`;
+	log.info(`explain ${functionLabel(fn)} ${text}: ${message}`);
+	void vscode.window.showInformationMessage(message);
+	return message;
+}

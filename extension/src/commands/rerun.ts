@@ -1,0 +1,65 @@
+// Rerun: the runtime CLI in the user's Node runs the stored calls again (spec `.rerun` semantics: recompute and
+// overwrite), with a cancellable progress notification; tree and lenses update afterwards.
+import * as vscode from 'vscode';
+import { getConfig } from '../config.js';
+import { runCli } from '../data/cliRunner.js';
+import { rerunSummary } from '../model/cliMessages.js';
+import { functionLabel } from '../model/format.js';
+import { log, logChannel } from '../log.js';
+import type { Services } from './services.js';
+import { resolveCall, resolveFunction } from './targets.js';
+
+/** `--root PATH` for a cache with a folder, `--cache NAME` otherwise; `--cwd` the folder it was found from. */
+function cacheArgs(s: Services, cache: string | undefined): { args: string[]; cwd: string } {
+	const entry = cache === undefined ? undefined : s.client.entryOf(cache);
+	const folder = entry?.folderPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
+	const args = entry === undefined ? [] : entry.location.root !== null ? ['--root', entry.location.root] : ['--cache', entry.location.name];
+	return { args: [...args, '--cwd', folder], cwd: folder };
+}
+
+async function rerun(s: Services, title: string, cliArgs: string[], cache: string | undefined): Promise<boolean> {
+	const { args, cwd } = cacheArgs(s, cache);
+	const result = await vscode.window.withProgress(
+		{ location: vscode.ProgressLocation.Notification, title, cancellable: true },
+		async (progress, token) => {
+			let last = 0;
+			return runCli(['rerun', ...cliArgs, ...args], {
+				node: getConfig().nodePath,
+				cwd,
+				bundledCli: s.bundledCli,
+				token,
+				log: (line) => log.info(line),
+				onMessage: (m) => {
+					if (m.type !== 'progress' || m.total <= 0) return;
+					const pct = (m.done / m.total) * 100;
+					progress.report({ message: `${m.done} of ${m.total}`, increment: pct - last });
+					last = pct;
+				},
+			});
+		},
+	);
+	await s.refresh();
+	const summary = rerunSummary(result.messages, result.cancelled);
+	for (const f of summary.failures) log.error(`rerun ${f}`);
+	if (!summary.ok || (!result.ok && !result.cancelled)) {
+		const text = summary.ok ? `Rerun failed (exit code ${result.code ?? 'signal'}): ${result.stderr.trim().split('\n').at(-1) ?? ''}` : summary.text;
+		log.error(text);
+		if (result.cancelled) void vscode.window.showInformationMessage(summary.text);
+		else if ((await vscode.window.showErrorMessage(text, 'Show Log')) === 'Show Log') logChannel().show(true);
+		return false;
+	}
+	void vscode.window.showInformationMessage(summary.text);
+	return true;
+}
+
+export async function rerunCall(s: Services, arg?: unknown): Promise<boolean> {
+	const target = await resolveCall(s.client, arg, 'Rerun which call?');
+	if (!target) return false;
+	return rerun(s, `Rerunning ${target.key.slice(0, 12)}…`, [target.key], target.cache);
+}
+
+export async function rerunFunction(s: Services, arg?: unknown): Promise<boolean> {
+	const fn = await resolveFunction(s.client, arg, 'Rerun every cached call of which function?');
+	if (!fn) return false;
+	return rerun(s, `Rerunning ${fn.name}…`, ['--function', functionLabel(fn)], fn.cache);
+}

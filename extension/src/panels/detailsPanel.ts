@@ -1,0 +1,174 @@
+// Hosts the details webview (webview/src): one panel per call or function, state pushed as protocol messages,
+// "load more" answered from the value the extension holds, buttons dispatched to the extension's commands.
+import * as vscode from 'vscode';
+import { commandIds, webviewTypes } from '../constants.js';
+import type { CacheClient } from '../data/cacheClient.js';
+import { Disposable } from '../disposable.js';
+import { callDetailsState, functionDetailsState, moreAt, sectionRoot, type CallDetailInfo } from '../model/details.js';
+import { functionLabel } from '../model/format.js';
+import { errorMessage, log } from '../log.js';
+import { fromWebview, isDetailsState, type DetailsState, type ToWebview } from '../../../webview/src/protocol.js';
+import { detailsHtml } from './detailsHtml.js';
+
+/** Newest calls drawn in the function view's charts. */
+const chartPoints = 500;
+
+type Target = { readonly kind: 'call'; readonly cache: string; readonly key: string } | { readonly kind: 'function'; readonly cache: string; readonly module: string | null; readonly name: string };
+
+class DetailsPanel extends Disposable {
+	state: DetailsState | undefined;
+	private call: CallDetailInfo | undefined;
+
+	constructor(
+		readonly panel: vscode.WebviewPanel,
+		readonly target: Target,
+		private readonly client: CacheClient,
+		private readonly extensionUri: vscode.Uri,
+		onDispose: () => void,
+	) {
+		super();
+		panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
+		panel.webview.html = detailsHtml(panel.webview, extensionUri, panel.title);
+		this._register(panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)));
+		this._register(
+			panel.onDidDispose(() => {
+				onDispose();
+				this.dispose();
+			}),
+		);
+		this.load();
+	}
+
+	/** Reads the target again and pushes the new state (after a store change). */
+	load(): void {
+		const now = Date.now() / 1000;
+		try {
+			if (this.target.kind === 'call') {
+				const { call } = this.client.findCall(this.target.key, this.target.cache);
+				this.call = call;
+				this.state = callDetailsState(this.target.cache, call, now);
+				this.panel.title = `${call.name}(${call.argsText})`;
+			} else {
+				const fn = { module: this.target.module, name: this.target.name };
+				const summary = this.client.entryOf(this.target.cache)?.functions?.find((f) => f.name === fn.name && f.module === fn.module);
+				if (!summary) throw new Error(`${functionLabel(fn)} has no cached calls any more`);
+				const { calls } = this.client.calls(this.target.cache, fn, 0, chartPoints);
+				this.state = functionDetailsState(this.target.cache, summary, calls, now);
+				this.panel.title = `fleche: ${fn.name}`;
+			}
+			this.post({ type: 'state', state: this.state });
+		} catch (err) {
+			this.post({ type: 'error', message: errorMessage(err) });
+		}
+	}
+
+	private post(message: ToWebview): void {
+		void this.panel.webview.postMessage(message);
+	}
+
+	private receive(m: unknown): void {
+		if (fromWebview.isReady(m)) {
+			if (this.state) this.post({ type: 'state', state: this.state });
+		} else if (fromWebview.isLoadMore(m)) {
+			const root = this.call && sectionRoot(this.call, m.section);
+			const node = root === undefined ? undefined : moreAt(root, m.path, m.offset);
+			if (node) this.post({ type: 'more', requestId: m.requestId, section: m.section, path: m.path, offset: m.offset, node });
+			else this.post({ type: 'error', requestId: m.requestId, message: 'That value is no longer in the cache; refresh the panel.' });
+		} else if (fromWebview.isAction(m)) {
+			void this.act(m.action, m.key);
+		} else {
+			log.warn(`Ignored an unknown message from the details webview: ${JSON.stringify(m)?.slice(0, 200)}`);
+		}
+	}
+
+	private async act(action: 'rerun' | 'evict' | 'openCall' | 'refresh', key: string | undefined): Promise<void> {
+		const t = this.target;
+		if (action === 'refresh') return this.load();
+		const callKey = key ?? (t.kind === 'call' ? t.key : undefined);
+		if (action === 'openCall') {
+			if (callKey !== undefined) await vscode.commands.executeCommand(commandIds.showCallDetails, { key: callKey, cache: t.cache });
+			return;
+		}
+		// Without a key the function panel's buttons act on the whole function.
+		const arg = callKey !== undefined ? { key: callKey, cache: t.cache } : t.kind === 'function' ? { module: t.module, name: t.name, cache: t.cache } : undefined;
+		if (arg === undefined) return;
+		const command =
+			action === 'rerun'
+				? callKey !== undefined
+					? commandIds.rerunCall
+					: commandIds.rerunFunction
+				: callKey !== undefined
+					? commandIds.evictCall
+					: commandIds.evictFunction;
+		await vscode.commands.executeCommand(command, arg);
+	}
+}
+
+export class DetailsPanels extends Disposable {
+	private readonly panels = new Map<string, DetailsPanel>();
+
+	constructor(
+		private readonly client: CacheClient,
+		private readonly extensionUri: vscode.Uri,
+	) {
+		super();
+		this._register(client.onDidChange(() => this.reloadAll()));
+		this._register({
+			dispose: () => {
+				for (const p of this.panels.values()) p.panel.dispose();
+			},
+		});
+		for (const viewType of [webviewTypes.callDetails, webviewTypes.functionDetails]) {
+			this._register(
+				vscode.window.registerWebviewPanelSerializer(viewType, {
+					deserializeWebviewPanel: (panel: vscode.WebviewPanel, state: unknown) => {
+						if (!isDetailsState(state)) {
+							panel.dispose();
+							return Promise.resolve();
+						}
+						const target: Target = state.view === 'call' ? { kind: 'call', cache: state.cache, key: state.key } : { kind: 'function', cache: state.cache, module: state.module, name: state.name };
+						this.adopt(panel, target);
+						return Promise.resolve();
+					},
+				}),
+			);
+		}
+	}
+
+	private idOf(t: Target): string {
+		return t.kind === 'call' ? `call:${t.cache}\0${t.key}` : `fn:${t.cache}\0${t.module ?? ''}\0${t.name}`;
+	}
+
+	private adopt(panel: vscode.WebviewPanel, target: Target): DetailsPanel {
+		const id = this.idOf(target);
+		const p = new DetailsPanel(panel, target, this.client, this.extensionUri, () => this.panels.delete(id));
+		this.panels.set(id, p);
+		return p;
+	}
+
+	show(target: Target): void {
+		const existing = this.panels.get(this.idOf(target));
+		if (existing) {
+			existing.load();
+			existing.panel.reveal();
+			return;
+		}
+		const viewType = target.kind === 'call' ? webviewTypes.callDetails : webviewTypes.functionDetails;
+		const title = target.kind === 'call' ? `fleche call ${target.key.slice(0, 12)}` : `fleche: ${target.name}`;
+		const panel = vscode.window.createWebviewPanel(viewType, title, vscode.ViewColumn.Active, {
+			enableScripts: true,
+			retainContextWhenHidden: false,
+			localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview')],
+		});
+		this.adopt(panel, target);
+	}
+
+	private reloadAll(): void {
+		for (const p of this.panels.values()) p.load();
+	}
+
+	/** For the test API: what each open panel shows. */
+	list(): { viewType: string; title: string; state: unknown }[] {
+		return [...this.panels.values()].map((p) => ({ viewType: p.panel.viewType, title: p.panel.title, state: p.state }));
+	}
+}

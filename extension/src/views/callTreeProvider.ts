@@ -1,0 +1,107 @@
+// TreeDataProvider adapter: asks the cache client for data, lets model/callTree.ts decide the rows, and maps each
+// TreeNodeSpec one-to-one onto a vscode.TreeItem. Calls load lazily, a page at a time.
+import * as vscode from 'vscode';
+import { callPageSize, contextKeys } from '../constants.js';
+import type { CacheClient } from '../data/cacheClient.js';
+import { Disposable } from '../disposable.js';
+import { callNodes, cacheNodes, errorNode, functionNodes, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
+import { errorMessage, log } from '../log.js';
+
+const nowSeconds = (): number => Date.now() / 1000;
+
+export class CallTreeProvider extends Disposable implements vscode.TreeDataProvider<TreeNodeSpec> {
+	private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<TreeNodeSpec | undefined>());
+	readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+	private readonly parents = new Map<string, TreeNodeSpec | undefined>();
+	/** Calls shown per function node id (grows with "Load more…"). */
+	private readonly shown = new Map<string, number>();
+
+	constructor(private readonly client: CacheClient) {
+		super();
+	}
+
+	refresh(): void {
+		this.parents.clear();
+		this._onDidChangeTreeData.fire(undefined);
+	}
+
+	/** "Load more…" under a function: one more page, keeping what is shown. */
+	loadMore(data: Extract<NodeData, { kind: 'more' }>): void {
+		const fnId = `fn:${data.cache}\0${data.module ?? ''}\0${data.name}`;
+		this.shown.set(fnId, data.offset + callPageSize);
+		this._onDidChangeTreeData.fire(this.findNode(fnId));
+	}
+
+	private findNode(id: string): TreeNodeSpec | undefined {
+		for (const parent of this.parents.values()) if (parent?.id === id) return parent;
+		return undefined;
+	}
+
+	getTreeItem(spec: TreeNodeSpec): vscode.TreeItem {
+		const item = new vscode.TreeItem(
+			spec.label,
+			spec.collapsible
+				? spec.expanded
+					? vscode.TreeItemCollapsibleState.Expanded
+					: vscode.TreeItemCollapsibleState.Collapsed
+				: vscode.TreeItemCollapsibleState.None,
+		);
+		item.id = spec.id;
+		item.description = spec.description;
+		item.tooltip = spec.tooltip;
+		item.contextValue = spec.contextValue;
+		if (spec.icon) item.iconPath = new vscode.ThemeIcon(spec.icon);
+		if (spec.command) item.command = { command: spec.command.id, title: spec.command.title, arguments: [...spec.command.args] };
+		return item;
+	}
+
+	getParent(spec: TreeNodeSpec): TreeNodeSpec | undefined {
+		return this.parents.get(spec.id);
+	}
+
+	getChildren(spec?: TreeNodeSpec): TreeNodeSpec[] {
+		const children = this.children(spec);
+		for (const child of children) this.parents.set(child.id, spec);
+		return children;
+	}
+
+	private children(spec?: TreeNodeSpec): TreeNodeSpec[] {
+		const data = spec?.data;
+		try {
+			if (!data) {
+				const entries = this.client.entries().filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined);
+				void vscode.commands.executeCommand('setContext', contextKeys.cacheFound, entries.length > 0);
+				// No rows at all lets the welcome view explain how to start.
+				return cacheNodes(
+					entries.map((e) => ({
+						cache: e.location,
+						folder: e.folder,
+						totals: e.functions ? { calls: e.functions.reduce((n, f) => n + f.calls, 0), functions: e.functions.length } : null,
+						...(e.error !== undefined ? { error: e.error } : {}),
+					})),
+				);
+			}
+			switch (data.kind) {
+				case 'cache': {
+					const entry = this.client.entryOf(data.cache);
+					if (!entry) return [];
+					if (entry.error !== undefined) return [errorNode(data.cache, entry.error)];
+					return functionNodes(data.cache, entry.functions ?? [], nowSeconds());
+				}
+				case 'function': {
+					const limit = this.shown.get(spec.id) ?? callPageSize;
+					const fn = { module: data.module, name: data.name };
+					const page = this.client.calls(data.cache, fn, 0, limit);
+					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds());
+				}
+				case 'call':
+				case 'more':
+				case 'message':
+					return [];
+			}
+		} catch (err) {
+			log.error(`Cannot list ${spec?.label ?? 'caches'}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+			return [errorNode(spec?.id ?? 'root', errorMessage(err))];
+		}
+	}
+}
