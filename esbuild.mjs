@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 const root = import.meta.dirname;
 process.chdir(root);
 
-const groupNames = ['runtime', 'tests', 'examples', 'bench', 'stress', 'extension', 'webview'];
+const groupNames = ['runtime', 'tests', 'examples', 'bench', 'stress', 'extension', 'webview', 'integration'];
 
 const { values: flags } = parseArgs({
 	options: {
@@ -112,6 +112,8 @@ const groups = {
 					...nodeProgram,
 					entryPoints: listFiles('test', (file) => {
 						if (!isTs(file)) return false;
+						// The workspace the integration tier opens in VS Code: user code, run only by its seed script.
+						if (file.startsWith('test/fixtures/workspace/')) return false;
 						if (file.startsWith('test/fixtures/')) return true;
 						if (/^test\/(integration|bench|support)\//.test(file)) return false;
 						return file.endsWith('.test.ts');
@@ -140,13 +142,13 @@ const groups = {
 		clean: ['out/stress'],
 		targets: [
 			{
-				// test/stress/**/*.ts one-to-one (the *.stress.ts files are node:test files run by the `stress` step of
-				// test/run.mjs, never by the fast node tier; the rest are their child-process and worker scripts).
+				// test/stress/*.stress.ts (node:test files run by the `stress` step of test/run.mjs, never by the fast node
+				// tier) and test/stress/fixtures/**/*.ts (their child-process and worker scripts), one-to-one.
 				name: 'stress',
 				packageType: 'module',
 				options: {
 					...nodeProgram,
-					entryPoints: listFiles('test/stress', (file) => isTs(file) && file !== 'test/stress/shared.ts'),
+					entryPoints: listFiles('test/stress', (file) => isTs(file) && (file.endsWith('.stress.ts') || file.startsWith('test/stress/fixtures/'))),
 					outbase: 'test/stress',
 					outdir: 'out/stress',
 				},
@@ -207,6 +209,30 @@ const groups = {
 					minify: production,
 					sourcemap: production ? false : 'linked',
 					logLevel: 'silent',
+				},
+			},
+		],
+	},
+	// The extension integration suite (test/integration/suite/, mocha tdd, run inside the extension host by
+	// test/integration/runSuite.mjs or runDesktop.mjs): cjs, one file per suite file; `vscode` comes from the host and
+	// `mocha` from this checkout's node_modules.
+	integration: {
+		clean: ['out/test-integration'],
+		targets: [
+			{
+				name: 'integration',
+				packageType: 'commonjs',
+				options: {
+					...nodeDefaults,
+					entryPoints: listFiles('test/integration/suite', (file) => isTs(file) && !file.endsWith('/support.ts')),
+					outbase: 'test/integration/suite',
+					outdir: 'out/test-integration/suite',
+					bundle: true,
+					format: 'cjs',
+					target: 'node20',
+					external: ['vscode', 'mocha'],
+					sourcemap: 'linked',
+					sourcesContent: false,
 				},
 			},
 		],

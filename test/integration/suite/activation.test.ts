@@ -1,0 +1,66 @@
+// Activation, contributions and settings of the installed extension in a real extension host.
+import assert from 'node:assert/strict';
+import { suite, test } from 'mocha';
+import * as vscode from 'vscode';
+import { api, extensionId } from './support.js';
+
+const contractCommands = [
+	'fleche.refreshCalls',
+	'fleche.rerunCall',
+	'fleche.rerunFunction',
+	'fleche.evictCall',
+	'fleche.evictFunction',
+	'fleche.clearCache',
+	'fleche.showCallDetails',
+	'fleche.showFunctionDetails',
+	'fleche.explainMiss',
+	'fleche.lensActions',
+	'fleche.showLog',
+];
+
+suite('activation', () => {
+	test('the extension activates in a workspace with a store and returns the FlecheApi', async () => {
+		const ext = vscode.extensions.getExtension(extensionId);
+		assert.ok(ext, `${extensionId} not found`);
+		const fleche = await api();
+		assert.equal(ext.isActive, true);
+		assert.equal(fleche.version, 1);
+		for (const member of ['refresh', 'lensTitles', 'openPanels'] as const) assert.equal(typeof fleche[member], 'function', member);
+		assert.equal(typeof fleche.tree.getChildren, 'function');
+		assert.equal(typeof fleche.onDidRefresh, 'function');
+	});
+
+	test('every command of the contract is registered', async () => {
+		await api();
+		const all = new Set(await vscode.commands.getCommands(true));
+		const missing = contractCommands.filter((id) => !all.has(id));
+		assert.deepEqual(missing, [], `commands not registered: ${missing.join(', ')}`);
+	});
+
+	test('the manifest contributes the view container, the view and the settings with their defaults', () => {
+		const ext = vscode.extensions.getExtension(extensionId);
+		const contributes = (ext?.packageJSON as { contributes?: Record<string, unknown> }).contributes ?? {};
+		const containers = (contributes.viewsContainers as { activitybar?: { id: string }[] } | undefined)?.activitybar ?? [];
+		assert.ok(containers.some((c) => c.id === 'fleche'), 'activity bar container `fleche`');
+		const views = (contributes.views as Record<string, { id: string }[]> | undefined)?.fleche ?? [];
+		assert.ok(views.some((v) => v.id === 'fleche.calls'), 'view `fleche.calls` in container `fleche`');
+		const config = vscode.workspace.getConfiguration('fleche');
+		assert.equal(config.get('codeLens.enabled'), true);
+		assert.deepEqual(config.get('caches'), []);
+		assert.equal(config.get('node.path'), 'node');
+	});
+
+	test('the view opens through its real command and the refresh and log commands run', async () => {
+		await api();
+		await vscode.commands.executeCommand('workbench.view.extension.fleche');
+		await vscode.commands.executeCommand('fleche.calls.focus');
+		await vscode.commands.executeCommand('fleche.refreshCalls');
+		await vscode.commands.executeCommand('fleche.showLog');
+	});
+
+	test('it runs in code-server or VS Code proper, with the real API', () => {
+		// Recorded so a run's log says which host was tested (the desktop runner executes this same suite).
+		assert.match(vscode.version, /^\d+\.\d+\.\d+/);
+		console.log(`host: ${vscode.env.appName} ${vscode.version}, remote ${vscode.env.remoteName ?? 'none'}, node ${process.version}`);
+	});
+});

@@ -1,0 +1,48 @@
+// Rerun from the editor: the extension spawns the runtime CLI (a real child process running the user's module), and
+// the tree and the lenses pick up the new counts from the store.
+import assert from 'node:assert/strict';
+import { suite, suiteSetup, test } from 'mocha';
+import * as vscode from 'vscode';
+import { api, callNodes, fileUri, functionNode, lensTitle, seeded, waitFor, type FlecheApi } from './support.js';
+
+/** The counts in a function row's label + description. */
+async function countsOf(fleche: FlecheApi, name: string): Promise<string> {
+	const row = await functionNode(fleche, name);
+	return `${row?.label ?? ''} ${row?.description ?? ''}`;
+}
+
+suite('rerun', () => {
+	let fleche: FlecheApi;
+	suiteSetup(async () => {
+		fleche = await api();
+		await fleche.refresh();
+	});
+
+	test('rerunCall({ key }) recomputes one call in a child process: one more miss in the tree and the lens', async () => {
+		const calls = await callNodes(fleche, 'add');
+		const one = calls.find((c) => `${c.label} ${c.description ?? ''}`.includes('a=1, b=2'));
+		assert.ok(one, 'the add(1, 2) row');
+		assert.match(await countsOf(fleche, 'add'), /\b3 misses\b/);
+		await vscode.commands.executeCommand('fleche.rerunCall', { key: one.data?.key });
+		await waitFor('add to show 4 misses', async () => /\b4 misses\b/.test(await countsOf(fleche, 'add')) || undefined);
+		const want = lensTitle(seeded.add.hits, seeded.add.misses + 1, seeded.add.calls);
+		await waitFor(`the add lens to read "${want}"`, async () =>
+			(await fleche.lensTitles(fileUri('src/math.js').toString())).includes(want) || undefined,
+		);
+	});
+
+	test('rerunFunction({ module, name }) recomputes every cached call of the function', async () => {
+		await vscode.commands.executeCommand('fleche.rerunFunction', { module: seeded.slowSquare.module, name: 'slowSquare' });
+		const want = seeded.slowSquare.misses + seeded.slowSquare.calls;
+		await waitFor(`slowSquare to show ${want} misses`, async () =>
+			new RegExp(`\\b${want} misses\\b`).test(await countsOf(fleche, 'slowSquare')) || undefined,
+		);
+		// A rerun replaces values, it does not add calls.
+		assert.equal((await callNodes(fleche, 'slowSquare')).length, seeded.slowSquare.calls);
+	});
+
+	test('a TypeScript module reruns too (transpiled by the CLI)', async () => {
+		await vscode.commands.executeCommand('fleche.rerunFunction', { module: seeded.label.module, name: 'label' });
+		await waitFor('label to show 2 misses', async () => /\b2 misses\b/.test(await countsOf(fleche, 'label')) || undefined);
+	});
+});
