@@ -9,8 +9,9 @@
 // (1 s) while the event loop is free.
 //
 // `savedSeconds` of a hit is the compute time recorded for that call: its `runtime.walltime` metadata (written by the
-// default `Runtime` metadata), else the average compute time of the misses of that key seen by this process since
-// the last flush, else 0. Reading the stored statistics on the hot path to find an average would cost a disk read.
+// default `Runtime` metadata), else the compute time of the last miss of that key seen by this process (remembered
+// for the most recent `rememberedComputes` such keys), else 0. Reading the stored statistics on the hot path to find
+// the compute time would cost a disk read.
 import type { CallRecord } from './call.js';
 import { warnOnce } from './log.js';
 import type { CallStats, StatsStorage } from './storage/base.js';
@@ -44,6 +45,8 @@ class Entry implements CallStats {
 
 /** How long a counter waits before writing what it counted. */
 const defaultFlushMs = 1000;
+/** Keys whose compute time a counter remembers when their records carry no `runtime.walltime`. */
+const rememberedComputes = 10_000;
 
 const dirty = new Set<StatsCounter>();
 let exitHookInstalled = false;
@@ -106,6 +109,8 @@ export class StatsCounter {
 	/** Entries hit since `lastHit` was last stamped. */
 	#unstamped: Entry[] = [];
 	#scheduled = false;
+	/** Compute seconds of the last miss per key, for records without `runtime.walltime`; oldest first. */
+	readonly #computed = new Map<string, number>();
 	readonly #target: StatsStorage | null;
 	readonly #flushMs: number;
 
@@ -132,13 +137,18 @@ export class StatsCounter {
 			this.#unstamped.push(e);
 		}
 		const wall = record.metadata.runtime?.walltime;
-		e.savedSeconds += typeof wall === 'number' ? wall : e.misses > 0 ? e.computeSeconds / e.misses : 0;
+		e.savedSeconds += typeof wall === 'number' ? wall : (this.#computed.get(record.key) ?? 0);
 	}
 
 	miss(record: CallRecord, seconds: number): void {
 		const e = this.#entry(record);
 		e.misses++;
 		e.computeSeconds += seconds;
+		if (typeof record.metadata.runtime?.walltime === 'number') return;
+		const computed = this.#computed;
+		computed.delete(record.key);
+		computed.set(record.key, seconds);
+		if (computed.size > rememberedComputes) computed.delete(computed.keys().next().value!);
 	}
 
 	#schedule(): void {

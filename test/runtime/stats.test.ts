@@ -93,6 +93,23 @@ describe('counting', () => {
 		assert.equal(store.stats({ name: 'g', module: 'elsewhere.ts' }).length, 0);
 	});
 
+	test('without Runtime metadata, a hit after a flush still saves the compute time of its miss', () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f', 20);
+		using _m = meta([]);
+		using _c = cache(store);
+		f(1);
+		flushStats();
+		f(1);
+		f(1);
+		flushStats();
+		const s = byKey(fileCache(root).stats()).get(f.fleche.digest(1))!;
+		assert.equal(s.hits, 2);
+		assert.ok(s.computeSeconds >= 0.02, `computeSeconds ${s.computeSeconds}`);
+		close(s.savedSeconds, 2 * s.computeSeconds, 'each hit saved the time its miss took');
+	});
+
 	test('what this process has not flushed yet is included; a memory store counts for this process only', () => {
 		const root = freshDir();
 		const store = fileCache(root);
