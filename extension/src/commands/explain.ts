@@ -8,7 +8,7 @@ import { runCli } from '../data/cliRunner.js';
 import { functionLabel } from '../model/format.js';
 import { errorMessage, log } from '../log.js';
 import type { Services } from './services.js';
-import { resolveFunction, type FunctionTarget } from './targets.js';
+import { functionArg, resolveFunction, type FunctionTarget } from './targets.js';
 
 /** The newest cached call's arguments as JSON, to start editing from. */
 function exampleArgs(s: Services, fn: FunctionTarget): string {
@@ -23,25 +23,28 @@ function exampleArgs(s: Services, fn: FunctionTarget): string {
 	}
 }
 
+function askArgs(s: Services, fn: FunctionTarget): Thenable<string | undefined> {
+	return vscode.window.showInputBox({
+		title: `Explain a miss of ${fn.name}`,
+		prompt: 'Arguments by parameter name, as JSON',
+		value: exampleArgs(s, fn),
+		validateInput: (v) => {
+			try {
+				const parsed: unknown = JSON.parse(v);
+				return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? undefined : 'An object: {"a": 1, "b": "x"}';
+			} catch (err) {
+				return errorMessage(err);
+			}
+		},
+	});
+}
+
 export async function explainMiss(s: Services, arg?: unknown, argsJson?: unknown): Promise<string | undefined> {
 	const fn = await resolveFunction(s.client, arg, 'Explain a miss of which function?');
 	if (!fn) return undefined;
-	const text =
-		typeof argsJson === 'string'
-			? argsJson
-			: await vscode.window.showInputBox({
-					title: `Explain a miss of ${fn.name}`,
-					prompt: 'Arguments by parameter name, as JSON',
-					value: exampleArgs(s, fn),
-					validateInput: (v) => {
-						try {
-							const parsed: unknown = JSON.parse(v);
-							return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? undefined : 'An object: {"a": 1, "b": "x"}';
-						} catch (err) {
-							return errorMessage(err);
-						}
-					},
-				});
+	// Called on a function (tree, lens, API) without arguments: explain the newest cached call as it would run now,
+	// which shows a changed version or code. From the palette: ask for the arguments, starting from that call's.
+	const text = typeof argsJson === 'string' ? argsJson : functionArg(arg) !== undefined ? exampleArgs(s, fn) : await askArgs(s, fn);
 	if (text === undefined) return undefined;
 	const args = JSON.parse(text) as Record<string, unknown>;
 	const entry = fn.cache !== undefined ? s.client.entryOf(fn.cache) : s.client.cachesOf(fn)[0];

@@ -99,6 +99,11 @@ export class CacheClient extends Disposable {
 
 	private entry(id: string, c: OpenCache): CacheEntry {
 		const base = { id, location: c.located.location, folder: c.located.folder, folderPath: c.located.folderPath };
+		const { location } = c.located;
+		// A folder named in the `fleche.caches` setting that holds no store is a mistake to show, not an empty cache.
+		if (!location.exists && location.source === null && location.name !== 'default' && location.root !== null) {
+			return { ...base, error: `No fleche store at ${location.root} (expected calls/ and values/, or calls.db)` };
+		}
 		const store = this.open(c);
 		if (!store) return { ...base, error: c.error ?? 'cannot open' };
 		if (!c.functions) {

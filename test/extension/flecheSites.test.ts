@@ -1,0 +1,209 @@
+// extension/src/model/flecheSites.ts: every common way to cache a function is found, with exactly the identity the
+// runtime gives it — checked by running the same source through the real runtime and reading the store back with
+// fleche/inspect, which is what the lenses are matched against.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { transform } from 'esbuild';
+import { cache } from 'fleche';
+import { openStore } from 'fleche/inspect';
+import { findFlecheSites, identityKey, moduleOf, type FlecheSite, type PackageJsonProbe } from '../../extension/src/model/flecheSites.ts';
+import { fileStore } from '../support/stores.ts';
+import { tmpDir } from '../support/tmp.ts';
+
+const probe: PackageJsonProbe = (dir) => {
+	const file = join(dir, 'package.json');
+	if (!existsSync(file)) return 'none';
+	try {
+		const name = (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name;
+		return typeof name === 'string' && name !== '' ? 'named' : 'unnamed';
+	} catch {
+		return 'unnamed';
+	}
+};
+
+/** A project folder with a named package.json and `fleche` resolvable (linked to this checkout's runtime). */
+function project(t: Parameters<typeof tmpDir>[0]): string {
+	const dir = tmpDir(t);
+	writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'proj', type: 'module' }));
+	mkdirSync(join(dir, 'node_modules'));
+	const runtime = dirname(createRequire(import.meta.url).resolve('fleche/package.json'));
+	symlinkSync(runtime, join(dir, 'node_modules', 'fleche'), 'dir');
+	return dir;
+}
+
+const identities = (sites: readonly { module: string | null; name: string }[]): string[] =>
+	sites.map((s) => `${s.module ?? '(null)'} :: ${s.name}`).sort();
+
+const jsForms = `import { fleche } from 'fleche';
+import { fleche as cached } from 'fleche';
+import * as fl from 'fleche';
+
+export const add = fleche((a, b) => a + b);
+export const named = fleche(function inner(x) {
+	return x;
+});
+export const withOptions = fleche(async (x) => x * 2, { version: 3 });
+export const renamed = fleche((x) => x, { name: 'customName' });
+export const moved = fleche((x) => x, { module: 'lib/other.js' });
+export const unhashed = fleche((x) => x, { hashModule: false });
+export const aliased = cached((x) => x + 1);
+export const spaced = fl.fleche((x) => x - 1);
+export let multi =
+	fleche((x) => x);
+function slowThing(x) {
+	return x;
+}
+export const byRef = fleche(slowThing);
+export const holder = { inObject: fleche((x) => x) };
+export class Holder {
+	static field = fleche((x) => x);
+}
+export const bag = {};
+bag.assigned = fleche((y) => y);
+// fleche in a comment and a string: 'fleche(x)' is no call
+export const notCached = (x) => x;
+`;
+
+const tsForms = `import { fleche } from 'fleche';
+
+interface Box<T> { value: T }
+
+export class Shapes {
+	constructor(readonly scale: number) {}
+
+	@fleche()
+	area(side: number): number {
+		return side * side * this.scale;
+	}
+
+	@fleche({ version: 2 })
+	async perimeter(side: number): Promise<number> {
+		return 4 * side;
+	}
+
+	@fleche({ name: 'custom.volume' })
+	volume(side: number): number {
+		return side ** 3;
+	}
+
+	plain(): number {
+		return 1;
+	}
+}
+
+export const label = fleche(<T,>(box: Box<T>, prefix: string = 'x'): string => prefix + String(box.value));
+export const typed: (n: number) => number = fleche((n: number) => n as number);
+`;
+
+describe('findFlecheSites', () => {
+	test('JavaScript forms: the same identities the runtime stores', async (t) => {
+		const dir = project(t);
+		const file = join(dir, 'src', 'forms.js');
+		mkdirSync(dirname(file));
+		writeFileSync(file, jsForms);
+		const { cache: store, root } = fileStore();
+		const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+		const fns = [
+			'add', 'named', 'withOptions', 'renamed', 'moved', 'unhashed', 'aliased', 'spaced', 'multi', 'byRef',
+		].map((k) => mod[k] as (x: number, y?: number) => unknown);
+		fns.push((mod.holder as { inObject: (x: number) => unknown }).inObject);
+		fns.push((mod.Holder as { field: (x: number) => unknown }).field);
+		fns.push((mod.bag as { assigned: (x: number) => unknown }).assigned);
+		await cache(store, async () => {
+			for (const f of fns) await f(1, 2);
+		});
+		const stored = openStore(root).functions();
+		assert.equal(stored.length, 13);
+
+		const sites = findFlecheSites(jsForms, { fileName: file, module: moduleOf(file, probe) });
+		assert.ok(sites);
+		assert.deepEqual(identities(sites), identities(stored));
+		assert.equal(moduleOf(file, probe), 'src/forms.js');
+	});
+
+	test('TypeScript: @fleche() methods are Class.method, typed consts and generics parse', async (t) => {
+		const dir = project(t);
+		const file = join(dir, 'src', 'shapes.js');
+		mkdirSync(dirname(file));
+		// The runtime runs compiled JavaScript (TS 5 decorators lowered); the editor shows the TypeScript.
+		const { code } = await transform(tsForms, { loader: 'ts', format: 'esm', target: 'es2022' });
+		writeFileSync(file, code);
+		const { cache: store, root } = fileStore();
+		const mod = (await import(pathToFileURL(file).href)) as {
+			Shapes: new (scale: number) => { area(s: number): number; perimeter(s: number): Promise<number>; volume(s: number): number };
+			label: (box: { value: number }) => string;
+			typed: (n: number) => number;
+		};
+		await cache(store, async () => {
+			const s = new mod.Shapes(1);
+			s.area(2);
+			await s.perimeter(2);
+			s.volume(2);
+			mod.label({ value: 1 });
+			mod.typed(3);
+		});
+		const stored = openStore(root).functions();
+
+		const sites = findFlecheSites(tsForms, { fileName: join(dir, 'src', 'shapes.ts'), module: moduleOf(file, probe) });
+		assert.ok(sites);
+		assert.deepEqual(identities(sites), identities(stored));
+		const area = sites.find((s) => s.name === 'Shapes.area');
+		assert.equal(area?.kind, 'method');
+		// The lens sits on the decorator line, the first line of the method's declaration.
+		assert.equal(tsForms.split('\n')[area!.line]?.trim(), '@fleche()');
+	});
+
+	test('lens lines are the declarations, in source order', () => {
+		const text = `import { fleche } from 'fleche';\n\nexport const a = fleche((x) => x);\n\nexport const b =\n  fleche(function b(y) { return y; });\n`;
+		const sites = findFlecheSites(text, { fileName: '/p/a.js', module: 'a.js' })!;
+		assert.deepEqual(
+			sites.map((s: FlecheSite) => [s.name, s.line, s.column, s.kind]),
+			[
+				['a', 2, 0, 'function'],
+				['b', 4, 0, 'function'],
+			],
+		);
+	});
+
+	test('names the runtime cannot infer are left out, like fleche() would throw', () => {
+		const text = `import { fleche } from 'fleche';\nexport default fleche((x) => x);\nfoo(fleche((x) => x));\n`;
+		assert.deepEqual(findFlecheSites(text, { fileName: 'a.js', module: 'a.js' }), []);
+	});
+
+	test('require() forms of CommonJS', () => {
+		const text = `const { fleche } = require('fleche');\nconst f = require('fleche');\nexports.one = fleche((x) => x);\nmodule.exports.two = f.fleche((x) => x);\n`;
+		assert.deepEqual(identities(findFlecheSites(text, { fileName: 'a.cjs', module: 'a.cjs' })!), ['a.cjs :: one', 'a.cjs :: two']);
+	});
+
+	test('JSX and TSX files parse', () => {
+		const tsx = `import { fleche } from 'fleche';\nexport const view = fleche((n: number) => <div>{n}</div>);\n`;
+		assert.deepEqual(identities(findFlecheSites(tsx, { fileName: 'v.tsx', module: 'v.tsx' })!), ['v.tsx :: view']);
+	});
+
+	test('a file that does not parse gives undefined (the provider keeps its last sites)', () => {
+		assert.equal(findFlecheSites('import { fleche } from "fleche";\nexport const a = fleche((x) => ', { fileName: 'a.ts', module: 'a.ts' }), undefined);
+	});
+
+	test('files without the word fleche are not parsed', () => {
+		assert.deepEqual(findFlecheSites('this is not { valid', { fileName: 'a.ts', module: 'a.ts' }), []);
+	});
+
+	test('moduleOf: nearest named package.json; unnamed ones (build output markers) are skipped', () => {
+		const layout: Record<string, 'named' | 'unnamed'> = { '/repo': 'named', '/repo/dist': 'unnamed', '/repo/packages/lib': 'named' };
+		const p: PackageJsonProbe = (dir) => layout[dir] ?? 'none';
+		assert.equal(moduleOf('/repo/dist/esm/math.js', p), 'dist/esm/math.js');
+		assert.equal(moduleOf('/repo/packages/lib/src/a.ts', p), 'src/a.ts');
+		assert.equal(moduleOf('/other/a.ts', (dir) => (dir === '/other' ? 'unnamed' : 'none')), 'a.ts');
+		assert.equal(moduleOf('/nowhere/a.ts', () => 'none'), '/nowhere/a.ts');
+		assert.equal(moduleOf('C:\\repo\\src\\a.ts', (dir) => (dir === 'C:\\repo' ? 'named' : 'none')), 'src/a.ts');
+	});
+
+	test('identityKey separates module and name', () => {
+		assert.notEqual(identityKey({ module: 'a', name: 'b:c' }), identityKey({ module: 'a:b', name: 'c' }));
+		assert.equal(identityKey({ module: null, name: 'f' }), '\0f');
+	});
+});
