@@ -186,6 +186,16 @@ describe('discovery stops where it should', () => {
 		assert.equal(config.defaultName, 'here');
 	});
 
+	test('the XDG file is the lowest layer: every fleche.toml overrides its tables, its other tables stay visible', () => {
+		const l = layout();
+		write(join(l.xdg, 'fleche', 'cache.toml'), '[default]\ncache = "team"\n\n[team]\ntemplate = "memory"\n\n[shared]\ntemplate = "file"\nroot = "xdg-store"\n');
+		write(join(l.home, 'fleche.toml'), '[team]\ntemplate = "void"\n');
+		const config = l.load();
+		assert.equal(config.source('team')?.file, join(l.home, 'fleche.toml'));
+		assert.deepEqual(config.cacheConfig('default'), { type: 'cache', values: { type: 'void' }, calls: { type: 'void' } });
+		assert.equal((config.cacheConfig('shared') as { calls: { root: string } }).calls.root, join(l.xdg, 'fleche', 'xdg-store', 'calls'));
+	});
+
 	test('relative paths inside stack layers, pool members and inline tables are rebased onto their own file', () => {
 		const l = layout();
 		write(
