@@ -12,6 +12,7 @@ import {
 	meta,
 	digest,
 	fileCache,
+	cacheFromConfig,
 	Runtime,
 	CacheStack,
 	CachePool,
@@ -222,6 +223,27 @@ describe('ReadOnlyCache (reference §1.10)', () => {
 		assert.throws(() => view.evict(key), rejected);
 		assert.throws(() => view.gc(), rejected);
 		assert.equal(inner.contains(key), true);
+	});
+});
+
+describe('FilteredCache (reference §1.10)', () => {
+	test('only accepted calls are visible; others are misses; writes are refused; a query filter travels as config', () => {
+		const store = memoryStore();
+		const k1 = store.save({ ...call('g', 1, 'one'), metadata: { tags: { project: 'alpha' } } });
+		const k2 = store.save({ ...call('g', 2, 'two'), metadata: { tags: { project: 'beta' } } });
+		for (const view of [store.filter({ metadata: { tags: { project: 'alpha' } } }), store.filter((c) => c.metadata.tags?.project === 'alpha')]) {
+			assert.equal(view.load(k1).result, 'one');
+			assert.throws(() => view.load(k2), KeyError);
+			assert.equal(view.contains(k2), false);
+			assert.equal(view.lookup(k2), undefined);
+			assert.deepEqual([...view.query().results()], ['one']);
+			assert.throws(() => view.save(call('g', 3, 'three')), rejected);
+			assert.throws(() => view.evict(k1), rejected);
+		}
+		const reopened = cacheFromConfig(store.filter({ arguments: { x: 2 } }).toConfig());
+		assert.equal(reopened.query().count(), 0, 'memory storage reopens empty, but the filter came along');
+		assert.deepEqual((reopened.toConfig() as { filter: unknown }).filter, { arguments: { x: digest(2) } });
+		assert.throws(() => store.filter(() => true).toConfig(), TypeError);
 	});
 });
 
