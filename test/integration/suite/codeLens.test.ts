@@ -36,8 +36,9 @@ suite('CodeLens', () => {
 		const byLine = new Map(lenses.map((l) => [l.range.start.line, l.command?.title]));
 		assert.equal(lenses.length, 2, `titles: ${JSON.stringify(lenses.map((l) => l.command?.title))}`);
 		assert.equal(expected('Shapes.area'), 'fleche: 1 hit · 1 miss · 1 cached');
-		const decorator = await lineOf(uri, '@fleche()');
-		const areaLine = [...byLine.keys()].find((line) => line === decorator || line === decorator + 1);
+		// On the decorator (the declaration starts there) or on the method's own line.
+		const method = await lineOf(uri, 'area(width');
+		const areaLine = [...byLine.keys()].find((line) => line === method - 1 || line === method);
 		assert.ok(areaLine !== undefined, `a lens on the decorated method (lines ${[...byLine.keys()].join(', ')})`);
 		assert.equal(byLine.get(areaLine), expected('Shapes.area'));
 		assert.equal(byLine.get(await lineOf(uri, 'export const label')), expected('label'));
