@@ -140,7 +140,7 @@ export default defineConfig(
 				'error',
 				{
 					paths: [{ name: 'vscode', message: 'Node-tier tests run without VS Code: test extension/src/model/** instead.' }],
-					patterns: [{ regex: '(^|/)extension/src/(?!model/|constants(\\.js)?$)', message: 'Node-tier tests import only extension/src/model/** and constants.' }],
+					patterns: [{ regex: '(^|/)extension/src/(?!model/|constants(\\.[jt]s)?$)', message: 'Node-tier tests import only extension/src/model/** and constants.' }],
 				},
 			],
 		},

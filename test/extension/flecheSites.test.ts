@@ -154,7 +154,7 @@ describe('findFlecheSites', () => {
 		const area = sites.find((s) => s.name === 'Shapes.area');
 		assert.equal(area?.kind, 'method');
 		// The lens sits on the decorator line, the first line of the method's declaration.
-		assert.equal(tsForms.split('\n')[area!.line]?.trim(), '@fleche()');
+		assert.equal(tsForms.split('\n')[area.line]?.trim(), '@fleche()');
 	});
 
 	test('lens lines are the declarations, in source order', () => {

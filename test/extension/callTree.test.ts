@@ -1,0 +1,112 @@
+// extension/src/model/callTree.ts: the rows of the Fleche view from inspect snapshots.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { commandIds, treeContext } from '../../extension/src/constants.ts';
+import { callNodes, cacheId, cacheNodes, errorNode, functionNodes, type CallInfo, type CacheInfo, type FunctionInfo } from '../../extension/src/model/callTree.ts';
+
+const now = 1_800_000_000;
+const defaultCache: CacheInfo = { name: 'default', root: '/w/.fleche', kind: 'file', source: null, exists: true };
+const team: CacheInfo = { name: 'team', root: '/shared/team', kind: 'sql', source: '/w/fleche.toml', exists: true };
+
+const fn = (over: Partial<FunctionInfo> = {}): FunctionInfo => ({
+	module: 'src/math.ts',
+	name: 'add',
+	calls: 5,
+	hits: 12,
+	misses: 3,
+	lastHit: now - 120,
+	computeSeconds: 3.5,
+	savedSeconds: 10,
+	versions: [null],
+	...over,
+});
+
+const call = (i: number, over: Partial<CallInfo> = {}): CallInfo => ({
+	module: 'src/math.ts',
+	name: 'add',
+	key: i.toString(16).padStart(64, '0'),
+	version: null,
+	args: { a: String(i), b: "'x'" },
+	argsText: `a=${i}, b='x'`,
+	created: now - 3600,
+	duration: 0.25,
+	size: 2048,
+	hits: 1,
+	misses: 0,
+	lastHit: null,
+	...over,
+});
+
+test('cache rows: the default store reads .fleche, declared ones their section name; expanded', () => {
+	const rows = cacheNodes([
+		{ cache: defaultCache, folder: 'w', totals: { calls: 5, functions: 2 } },
+		{ cache: team, folder: 'w', totals: null },
+	]);
+	assert.deepEqual(
+		rows.map((r) => [r.label, r.description, r.contextValue, r.expanded]),
+		[
+			['.fleche', 'file · 2 functions · 5 cached', treeContext.cache, true],
+			['team', 'sql', treeContext.cache, true],
+		],
+	);
+	assert.deepEqual(rows[0]!.data, { kind: 'cache', cache: '/w/.fleche', folder: 'w' });
+	assert.match(rows[1]!.tooltip!, /declared in \/w\/fleche\.toml/);
+	assert.equal(cacheId({ ...team, root: null }), 'team');
+});
+
+test('folder names appear only with several workspace folders; unreadable caches are marked', () => {
+	const rows = cacheNodes([
+		{ cache: defaultCache, folder: 'a', totals: { calls: 1, functions: 1 } },
+		{ cache: { ...defaultCache, root: '/b/.fleche' }, folder: 'b', error: 'EACCES' },
+	]);
+	assert.equal(rows[0]!.description, 'a · file · 1 function · 1 cached');
+	assert.equal(rows[1]!.contextValue, `${treeContext.cache}+error`);
+	assert.match(rows[1]!.tooltip!, /EACCES/);
+	const err = errorNode('x', 'Unexpected token in calls/abc');
+	assert.equal(err.contextValue, treeContext.error);
+	assert.equal(err.command?.id, commandIds.showLog);
+});
+
+test('function rows: name, module and hits · misses · cached, sorted by name', () => {
+	const rows = functionNodes('/w/.fleche', [fn({ name: 'zeta', calls: 1, hits: 1, misses: 1 }), fn(), fn({ module: null, name: 'add', calls: 0 })], now);
+	assert.deepEqual(
+		rows.map((r) => [r.label, r.description, r.collapsible]),
+		[
+			['add', '12 hits · 3 misses · 0 cached', false],
+			['add', 'src/math.ts · 12 hits · 3 misses · 5 cached', true],
+			['zeta', 'src/math.ts · 1 hit · 1 miss · 1 cached', true],
+		],
+	);
+	assert.equal(rows[1]!.contextValue, treeContext.function);
+	assert.deepEqual(rows[1]!.data, { kind: 'function', cache: '/w/.fleche', module: 'src/math.ts', name: 'add' });
+	assert.match(rows[1]!.tooltip!, /hit ratio 80%/);
+	assert.match(rows[1]!.tooltip!, /last hit 2 min ago/);
+	assert.equal(new Set(rows.map((r) => r.id)).size, 3, 'ids are unique');
+	assert.equal(functionNodes('/w/.fleche', [], now)[0]!.label, 'Nothing cached yet');
+});
+
+test('call rows: argument summary, age · duration · size, full arguments in the tooltip, click shows details', () => {
+	const [row] = callNodes('/w/.fleche', { module: 'src/math.ts', name: 'add' }, { total: 1, offset: 0, calls: [call(7)] }, now);
+	assert.ok(row);
+	assert.equal(row.label, "a=7, b='x'");
+	assert.equal(row.description, '1 h ago · 250 ms · 2.0 KB');
+	assert.equal(row.contextValue, treeContext.call);
+	assert.match(row.tooltip!, /^add\(\n {2}a = 7\n {2}b = 'x'\n\)/);
+	assert.match(row.tooltip!, /key 0{63}7/);
+	assert.deepEqual(row.command, { id: commandIds.showCallDetails, title: 'Show Details', args: [{ key: call(7).key, cache: '/w/.fleche' }] });
+	const [noArgs] = callNodes('c', { module: null, name: 'f' }, { total: 1, offset: 0, calls: [call(1, { args: {}, argsText: '' })] }, now);
+	assert.equal(noArgs!.label, '()');
+});
+
+test('a page of a long list ends with "Load more…", which asks for the next offset', () => {
+	const page = Array.from({ length: 200 }, (_, i) => call(i));
+	const rows = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 100_000, offset: 0, calls: page }, now);
+	assert.equal(rows.length, 201);
+	const more = rows.at(-1)!;
+	assert.equal(more.label, 'Load more…');
+	assert.equal(more.description, '200 of 100000 shown');
+	assert.equal(more.command?.id, commandIds.loadMoreCalls);
+	assert.deepEqual(more.data, { kind: 'more', cache: 'c', module: 'src/math.ts', name: 'add', offset: 200 });
+	const last = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 250, offset: 200, calls: page.slice(0, 50) }, now);
+	assert.equal(last.length, 50, 'no "Load more…" after the last page');
+});

@@ -1,0 +1,36 @@
+// extension/src/model/cliMessages.ts: the CLI's JSON lines (runtime/src/cli/protocol.ts v1) as the extension reads them.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCliLine, rerunSummary } from '../../extension/src/model/cliMessages.ts';
+
+test('protocol lines parse; other output is not a message', () => {
+	assert.deepEqual(parseCliLine('{"v":1,"type":"progress","done":1,"total":3}'), { v: 1, type: 'progress', done: 1, total: 3 });
+	assert.deepEqual(parseCliLine('{"v":1,"type":"rerun","key":"ab","ok":false,"error":"boom"}'), { v: 1, type: 'rerun', key: 'ab', ok: false, error: 'boom' });
+	assert.deepEqual(parseCliLine('{"v":1,"type":"done","ok":2,"failed":1}\r'), { v: 1, type: 'done', ok: 2, failed: 1 });
+	assert.deepEqual(parseCliLine('{"v":1,"type":"error","message":"no"}'), { v: 1, type: 'error', message: 'no' });
+	assert.equal(parseCliLine('hello from user code'), undefined);
+	assert.equal(parseCliLine('{"v":2,"type":"done"}'), undefined);
+	assert.equal(parseCliLine('{not json'), undefined);
+	// A newer message type is kept whole, so explain's payload can be read.
+	const other = parseCliLine('{"v":1,"type":"explain","explanation":{"message":"m"}}');
+	assert.equal(other?.type, 'other');
+	// Malformed known types become `other` rather than half-typed messages.
+	assert.equal(parseCliLine('{"v":1,"type":"progress","done":"x"}')?.type, 'other');
+});
+
+test('rerun summaries', () => {
+	const lines = [
+		'{"v":1,"type":"progress","done":0,"total":2}',
+		'{"v":1,"type":"rerun","key":"aaaaaaaaaaaaaaaa","ok":true}',
+		'{"v":1,"type":"rerun","key":"bbbbbbbbbbbbbbbb","ok":false,"error":"TypeError: x"}',
+		'{"v":1,"type":"done","ok":1,"failed":1}',
+	].map((l) => parseCliLine(l)!);
+	assert.deepEqual(rerunSummary(lines, false), { ok: false, text: 'Rerun: 1 succeeded, 1 failed', failures: ['bbbbbbbbbbbb: TypeError: x'] });
+	assert.deepEqual(rerunSummary(lines.slice(0, 2), false), { ok: true, text: 'Reran 1 call', failures: [] });
+	assert.equal(rerunSummary(lines.slice(0, 2), true).text, 'Rerun cancelled after 1 call');
+	assert.deepEqual(rerunSummary([parseCliLine('{"v":1,"type":"error","message":"No cached call abc"}')!], false), {
+		ok: false,
+		text: 'Rerun failed: No cached call abc',
+		failures: [],
+	});
+});
