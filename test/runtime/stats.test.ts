@@ -176,6 +176,23 @@ describe('batching: a hit never writes to disk', () => {
 		assert.equal(batch.d[0]![3], 1000, 'the 1000 hits of one key in one delta');
 	});
 
+	test('statistics that cannot be written are one warning, never a failure of the cached function', () => {
+		const root = freshDir();
+		const store = fileCache(root);
+		const { f } = slow('f', 0);
+		cache(store, () => f(1));
+		writeFileSync(join(root, 'calls', '.stats'), 'not a folder');
+		logs.clear();
+		assert.deepEqual(
+			cache(store, () => [f(1), f(1)]),
+			[10, 10],
+		);
+		flushStats();
+		cache(store, () => f(1));
+		flushStats();
+		assert.equal(logs.codes('FLECHE_STATS_NOT_SAVED').length, 1);
+	});
+
 	test('without an explicit flush, the batch is written within about a second', async () => {
 		const root = freshDir();
 		const store = fileCache(root);
