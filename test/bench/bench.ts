@@ -13,6 +13,7 @@ import pMemoize from 'p-memoize';
 import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile, CallFile, setLogger } from 'fleche';
 import { formatNs } from './harness.ts';
 import { executorBench } from './executorBench.ts';
+import { extensionBench } from './extensionBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
 import { sqlBench } from './sqlBench.ts';
 
@@ -168,6 +169,7 @@ try {
 	await digests();
 	await executorBench();
 	await sqlBench({ run, target, info });
+	await extensionBench();
 } finally {
 	rmSync(tmp, { recursive: true, force: true });
 }
