@@ -1,7 +1,7 @@
 // `npm test`: typecheck, lint, build, then the test tiers. Stops at the first failing step.
 //
 //   node test/run.mjs                          everything
-//   node test/run.mjs --only build --only node  a subset (typecheck|lint|build|node|node24|stress), in the usual order
+//   node test/run.mjs --only build --only node  a subset (typecheck|lint|build|node|node24|stress|integration), in the usual order
 //   node test/run.mjs --skip-node24
 //
 // Env: CI=true makes an unavailable Node 24 a failure (otherwise a warning); FLECHE_TOOLS_CACHE overrides the
@@ -45,8 +45,9 @@ const steps = [
 	// Reliability suite (load, faults, bad input; test/stress/, built to out/stress/): minutes, not seconds, so it
 	// runs after the fast tiers and one file at a time (each file starts its own processes).
 	{ name: 'stress', run: () => nodeTier('stress', process.execPath, stressFiles(), 1) },
-	// integration (VS Code extension host via code-server + chromium, mocha tdd; see vscode-testing.md):
-	// added here by the integration issue as { name: 'integration', run: ... }.
+	// VS Code extension host via code-server + chromium (mocha tdd suite, then the browser end-to-end test; see
+	// vscode-testing.md). test/integration/setup.mjs installs chromium, Node 24 and code-server when missing.
+	{ name: 'integration', run: runIntegrationTier },
 ];
 
 // --- arguments -----------------------------------------------------------------------------------------------------
@@ -184,6 +185,21 @@ async function runNode24Tier() {
 }
 
 const seconds = (since) => `${((performance.now() - since) / 1000).toFixed(1)}s`;
+
+/** The integration tier (test/integration/run.mjs), in-process; its passed/failed counts join the final line. */
+async function runIntegrationTier() {
+	try {
+		const { runIntegration } = await import('./integration/run.mjs');
+		const result = await runIntegration();
+		counts.passed += result.passed;
+		counts.failed += result.failed;
+		return { ok: result.ok, code: result.ok ? 0 : 1 };
+	} catch (err) {
+		console.error(`integration: ${err instanceof Error ? err.message : String(err)}`);
+		counts.failed += 1;
+		return { ok: false, code: null };
+	}
+}
 
 // --- main ----------------------------------------------------------------------------------------------------------
 

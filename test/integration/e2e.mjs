@@ -33,6 +33,7 @@ function packageVsix(out) {
 	if (result.status !== 0) throw new Error(`vsce package failed (exit ${result.status}):\n${result.stderr}${result.stdout}`);
 }
 
+/** Resolves `{ code, passed, failed }` over the checks below (code 0 = all passed). */
 export async function runE2e({ tools, keep = false } = {}) {
 	tools ??= await ensureTools();
 	const dir = mkdtempSync(path.join(tmpdir(), 'fleche-e2e-'));
@@ -174,10 +175,10 @@ export async function runE2e({ tools, keep = false } = {}) {
 
 		const failed = checks.filter((c) => !c.ok).length;
 		console.log(`end-to-end ${failed === 0 ? 'passed' : 'failed'}: ${checks.length - failed}/${checks.length} checks in ${((performance.now() - started) / 1000).toFixed(1)}s; screenshots in ${path.relative(repo, shots)}/`);
-		return failed === 0 ? 0 : 1;
+		return { code: failed === 0 ? 0 : 1, passed: checks.length - failed, failed };
 	} catch (err) {
 		console.error(`end-to-end failed: ${err instanceof Error ? err.message : String(err)}`);
-		return 1;
+		return { code: 1, passed: checks.filter((c) => c.ok).length, failed: Math.max(1, checks.filter((c) => !c.ok).length) };
 	} finally {
 		limit.cancel();
 		await browser?.context.close().catch(() => {});
@@ -189,5 +190,5 @@ export async function runE2e({ tools, keep = false } = {}) {
 
 if (import.meta.filename === path.resolve(process.argv[1] ?? '')) {
 	const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false } } });
-	process.exitCode = await runE2e({ keep: values.keep });
+	process.exitCode = (await runE2e({ keep: values.keep })).code;
 }

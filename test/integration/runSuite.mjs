@@ -15,6 +15,7 @@ import { makeWorkspace } from './workspace.mjs';
 
 const overallMs = 4 * 60_000;
 
+/** Resolves `{ code, passed, failed }` (code 0 = every test passed). */
 export async function runSuite({ tools, keep = false } = {}) {
 	tools ??= await ensureTools();
 	const suiteIndex = path.join(repo, 'out', 'test-integration', 'suite', 'index.js');
@@ -38,8 +39,12 @@ export async function runSuite({ tools, keep = false } = {}) {
 		const { page } = browser;
 		let finish;
 		const exited = new Promise((resolve) => (finish = resolve));
+		const counts = { passed: 0, failed: 0 };
 		await page.exposeFunction('codeAutomationLog', (type, args) => {
 			const line = format(...(Array.isArray(args) ? args : [args]));
+			// mocha's spec reporter summary, for test/run.mjs's final count.
+			const summary = /^\s*(\d+) (passing|failing)\b/.exec(line);
+			if (summary) counts[summary[2] === 'passing' ? 'passed' : 'failed'] = Number(summary[1]);
 			if (type === 'error') console.error(line);
 			else console.log(line);
 		});
@@ -47,7 +52,9 @@ export async function runSuite({ tools, keep = false } = {}) {
 		await page.goto(url);
 		const code = await Promise.race([exited, limit.promise]);
 		console.log(`integration suite ${code === 0 ? 'passed' : `failed (exit ${code})`} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-		return code;
+		// A run that failed before mocha summarised (no tests ran) still counts as one failure.
+		if (code !== 0 && counts.failed === 0) counts.failed = 1;
+		return { code, ...counts };
 	} finally {
 		limit.cancel();
 		await browser?.context.close().catch(() => {});
@@ -60,7 +67,7 @@ export async function runSuite({ tools, keep = false } = {}) {
 if (import.meta.filename === path.resolve(process.argv[1] ?? '')) {
 	const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false } } });
 	try {
-		process.exitCode = await runSuite({ keep: values.keep });
+		process.exitCode = (await runSuite({ keep: values.keep })).code;
 	} catch (err) {
 		console.error(`integration suite: ${err instanceof Error ? err.message : String(err)}`);
 		process.exitCode = 1;

@@ -88,7 +88,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 		} catch (err) {
 			last = err;
 		}
-		if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+		if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
 		await new Promise((resolve) => setTimeout(resolve, 200));
 	}
 }
