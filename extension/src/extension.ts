@@ -1,6 +1,7 @@
 // activate/deactivate only: builds the services, registers everything into context.subscriptions, and returns the
 // FlecheApi of the contract (used by the integration tests and open to other extensions).
 import * as vscode from 'vscode';
+import { resetLogger, setLogger } from 'fleche';
 import { registerCommands } from './commands/registerCommands.js';
 import type { Services } from './commands/services.js';
 import { affects, getConfig } from './config.js';
@@ -29,6 +30,9 @@ export interface FlecheApi {
 export function activate(context: vscode.ExtensionContext): FlecheApi {
 	context.subscriptions.push(logChannel(), { dispose: disposeLog });
 	log.info(`fleche ${String((context.extension.packageJSON as { version?: unknown }).version)} activating`);
+	// The runtime's warnings (corrupt entries skipped, unreadable statistics) go to the Fleche log, not the host's stderr.
+	setLogger((record) => (record.level === 'error' ? log.error : log.warn)(`[${record.code}] ${record.message}`));
+	context.subscriptions.push({ dispose: resetLogger });
 
 	const client = new CacheClient(() => getConfig().caches);
 	const tree = new CallTreeProvider(client);
