@@ -206,8 +206,13 @@ export function receivedArgs(call: BoundCall): unknown[] {
  */
 export function describeBound(bound: (...args: never[]) => unknown, ...args: readonly unknown[]): BoundCall {
 	const state = BoundWrapper.stateOf(bound);
-	if (state) return describeCall(state.fn, state.cache, state.metadata, [...state.args, ...args]);
-	return describeCall(bound, activeCache(), activeMetadata(), args);
+	const call = state
+		? describeCall(state.fn, state.cache, state.metadata, [...state.args, ...args])
+		: describeCall(bound, activeCache(), activeMetadata(), args);
+	if (call.cache === null) {
+		warnOnce(`bound-memory:${call.module ?? ''}:${call.name}`, 'FLECHE_CACHE_NOT_SENT', `The cache bound to ${call.name} holds memory storage, which a worker cannot reach: results come back in the reply's record (wrapExecutor stores them), or use file or SQL storage`);
+	}
+	return call;
 }
 
 /** Whether a value is a {@link BoundCall}. */

@@ -118,6 +118,7 @@ describe('bind with a thread pool (notebook 1a, 1b)', () => {
 		assert.equal(call.key, cache(fileCache(store), () => fns.cube.fleche.digest(3)));
 		// A memory cache cannot travel: documented as `cache: null`, the reply then carries the record.
 		assert.equal(cache(memoryStore(), () => describeBound(bind(fns.cube), 3)).cache, null);
+		assert.equal(logs.codes('FLECHE_CACHE_NOT_SENT').length, 1, 'and says so');
 		// A function a worker could not import is a clear error.
 		assert.throws(() => describeBound(bind((x: number) => x)), /Only functions wrapped by fleche\(\)/);
 	});
