@@ -264,6 +264,8 @@ function extensionBundle(outdir, entryPoints) {
 		external: ['vscode', 'esbuild'],
 		tsconfig: 'extension/tsconfig.json',
 		minify: production,
+		// The runtime's typed errors are named after their classes (`new.target.name`): minified names would break them.
+		keepNames: true,
 		sourcemap: production ? false : 'linked',
 		sourcesContent: false,
 		// The runtime guards `import.meta.url` itself (CJS has __filename).
