@@ -69,11 +69,15 @@ function functionNode(source: string): AnyNode | undefined {
 		[`(${source})`, (n: AnyNode) => n],
 		[`({${source}})`, (n: AnyNode) => ((n.properties as AnyNode[])[0]?.value as AnyNode | undefined) ?? n],
 	] as const) {
-		try {
-			const node = unwrap(parseExpressionAt(text, 0, { ecmaVersion: 'latest' }) as AnyNode);
-			if (node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression') return node;
-		} catch {
-			// try the next shape
+		// Module goal first: bodies of ES module functions may use `import.meta`; script goal second, for sloppy-mode
+		// sources that use `await` or `yield` as plain identifiers.
+		for (const sourceType of ['module', 'script'] as const) {
+			try {
+				const node = unwrap(parseExpressionAt(text, 0, { ecmaVersion: 'latest', sourceType }) as AnyNode);
+				if (node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression') return node;
+			} catch {
+				// try the next goal or shape
+			}
 		}
 	}
 	return undefined;

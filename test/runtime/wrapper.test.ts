@@ -129,6 +129,12 @@ describe('arguments and keys', () => {
 		assert.notEqual(f.fleche.digest(1, 10), f.fleche.digest(1, 10, 5));
 	});
 
+	test('parameters are read from bodies that use module-only syntax (import.meta)', () => {
+		const f = fleche((file: string, base = 2) => `${import.meta.url}:${file}:${base}`, { name: 'f' });
+		assert.deepEqual(f.fleche.params, ['file', 'base']);
+		assert.deepEqual(f.fleche.call('x').arguments, { file: 'x', base: 2 });
+	});
+
 	test('destructured parameters are named by position; `params` names them explicitly', () => {
 		const f = fleche(({ a }: { a: number }, [b]: number[]) => a + (b ?? 0), { name: 'f' });
 		assert.deepEqual(f.fleche.params, ['arg0', 'arg1']);
