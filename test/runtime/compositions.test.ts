@@ -242,7 +242,7 @@ describe('FilteredCache (reference §1.10)', () => {
 		}
 		const reopened = cacheFromConfig(store.filter({ arguments: { x: 2 } }).toConfig());
 		assert.equal(reopened.query().count(), 0, 'memory storage reopens empty, but the filter came along');
-		assert.deepEqual((reopened.toConfig() as { filter: unknown }).filter, { arguments: { x: digest(2) } });
+		assert.deepEqual((reopened.toConfig() as Readonly<Record<string, unknown>>).filter, { arguments: { x: digest(2) } });
 		assert.throws(() => store.filter(() => true).toConfig(), TypeError);
 	});
 });
