@@ -15,7 +15,7 @@ import { deadline, installVsix, launchChromium, repo, startCodeServer } from './
 import { ensureTools } from './setup.mjs';
 import { makeWorkspace } from './workspace.mjs';
 
-const overallMs = 4 * 60_000;
+const overallMs = 5 * 60_000;
 const shots = path.join(repo, 'out', 'integration', 'screenshots');
 const xss = '<img src=x onerror=alert(1)>';
 
@@ -94,7 +94,7 @@ export async function runE2e({ tools, keep = false } = {}) {
 		};
 		const lensText = () => page.locator('.codelens-decoration a').allInnerTexts();
 		const waitLens = (title) =>
-			page.locator('.codelens-decoration a', { hasText: title }).first().waitFor({ state: 'visible', timeout: 30_000 });
+			page.locator('.codelens-decoration a', { hasText: title }).first().waitFor({ state: 'visible', timeout: 60_000 });
 
 		console.log('end-to-end (code-server + chromium):');
 		await check('the workbench loads the folder', async () => {
@@ -104,7 +104,7 @@ export async function runE2e({ tools, keep = false } = {}) {
 
 		await check('the Fleche view lists the cached functions', async () => {
 			await page.locator('.activitybar [aria-label^="Fleche"]').first().click();
-			await page.getByRole('treeitem', { name: /\.fleche/ }).first().waitFor({ timeout: 30_000 });
+			await page.getByRole('treeitem', { name: /\.fleche/ }).first().waitFor({ timeout: 60_000 });
 			for (const name of ['add', 'slowSquare', 'greet', 'Shapes.area', 'label']) {
 				const exact = new RegExp(`^${name.replace('.', '\\.')}$`);
 				await page.locator('[role=treeitem] .label-name', { hasText: exact }).first().waitFor();

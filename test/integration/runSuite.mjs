@@ -13,7 +13,7 @@ import { ensureTools } from './setup.mjs';
 import { deadline, launchChromium, repo, startCodeServer } from './harness.mjs';
 import { makeWorkspace } from './workspace.mjs';
 
-const overallMs = 4 * 60_000;
+const overallMs = 5 * 60_000;
 
 /** Resolves `{ code, passed, failed }` (code 0 = every test passed). */
 export async function runSuite({ tools, keep = false } = {}) {

@@ -122,6 +122,8 @@ async function ensureCodeServer(cache, node24) {
 			// npm 11 skips dependencies' install scripts unless allowed; code-server's postinstall (and the npm it
 			// runs inside lib/vscode, which inherits this variable) must build its native modules.
 			npm_config_dangerously_allow_all_scripts: 'true',
+			// node-gyp compiles with every core (its default is one job).
+			JOBS: 'max',
 		};
 		await installPrefix(prefix, `${pkg}@${version}`, ok, env);
 	}
