@@ -5,8 +5,14 @@
 // - sql.js keeps a database in memory and can only persist it by exporting the whole file, and it initialises
 //   asynchronously. So the SQLite file (the *snapshot*) is never written per call. Each change is one checksummed
 //   line appended, under a lock file held for microseconds, to the *log* beside it, synchronously in the calling
-//   thread: when `put` returns the record is on disk, visible to every other reader, and nothing is left to flush
-//   at exit (of the process or of a worker thread).
+//   thread. A put into an idle store is on disk when it returns; puts that follow it within `writeDelayMs` are
+//   coalesced and appended together under one lock (taking the lock costs far more than the line), at the latest
+//   `writeDelayMs` later, before any read through the worker, at `flush()`/`close()`, and at the exit of the process
+//   or worker thread (`process.on('exit')`). Only a kill (SIGKILL, `worker.terminate()`) can lose that last window.
+// - Each instance remembers the records it wrote or read (up to `knownRecords`), valid as of a position in the log.
+//   A hit on one of them costs one `stat` of the log instead of a worker round trip: when the log grew, the new
+//   lines are scanned (not parsed: the key is at a fixed place in a put or evict line) and the keys they touch are
+//   forgotten; a compaction's continued log is followed like the worker follows it; anything else forgets all.
 // - Reads go to a worker thread that owns the sql.js database: it loads the snapshot, applies the log's new lines
 //   before each answer (one `stat` when nothing changed), and answers queries. The calling thread waits for the
 //   answer with `Atomics.wait`, so reads are synchronous too, including the very first one, which waits for sql.js
@@ -21,13 +27,28 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, statSync, type S
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { recordKey, type CallRecord } from '../call.js';
+import type { CallRecord } from '../call.js';
 import { KeyError, SaveError } from '../errors.js';
 import { warn, warnOnce } from '../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from './base.js';
 import { resolveRoot } from './file.js';
 import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from './keys.js';
-import { acquireLock, appendToLog, encodeLine, ensureLog, errorCode, errorText, readSnapshotHeader, releaseLock, storePaths, type HeldLock, type StorePaths } from './sqlLog.js';
+import {
+	acquireLock,
+	appendToLog,
+	encodeJsonLine,
+	encodeLine,
+	ensureLog,
+	errorCode,
+	errorText,
+	readLogHeader,
+	readRange,
+	readSnapshotHeader,
+	releaseLock,
+	storePaths,
+	type HeldLock,
+	type StorePaths,
+} from './sqlLog.js';
 import { BadRecord, parseRecord } from './sqlSchema.js';
 import type { SqlReply, SqlWorkerData } from './sqlWorker.js';
 
@@ -50,6 +71,20 @@ export interface CallSqlOptions {
 	 * @default 2000
 	 */
 	readonly idleCompactMs?: number;
+	/**
+	 * Puts that follow another write within this many milliseconds are held and appended together (one lock for
+	 * many records); a held put is written at the latest this long after it was made, before any read that needs
+	 * the worker, at {@link CallSql.flush}, {@link CallSql.close} and at the exit of the process or worker thread.
+	 * A put into an idle store is always written before it returns. 0 writes every put before it returns.
+	 * @default 25
+	 */
+	readonly writeDelayMs?: number;
+	/**
+	 * How many records written or read by this instance are remembered to answer hits without the worker (checked
+	 * against the log with one `stat` per read). 0 disables it.
+	 * @default 10_000
+	 */
+	readonly knownRecords?: number;
 	/**
 	 * How long a read waits for the worker (sql.js start, a compaction in progress) before failing.
 	 * @default 60_000
@@ -136,13 +171,53 @@ function storedShape(r: CallRecord): CallRecord {
 }
 
 /**
+ * Instances of this thread holding unwritten lines, each with its way to write them: every read through a worker,
+ * and the thread's exit, writes them all (a failure is a warning: the caller of those puts is gone).
+ */
+const unwritten = new Map<CallSql, () => void>();
+let exitHooked = false;
+
+function writeAllPending(): void {
+	for (const writeLater of [...unwritten.values()]) writeLater();
+}
+
+/** One change waiting to be appended: its log line, and the record it puts (remembered once on disk). */
+interface PendingLine {
+	readonly line: string;
+	readonly record?: CallRecord;
+	readonly evict?: string;
+}
+
+/** How far this instance has read the log: records it remembers are those of the log up to `offset` of file `ino`. */
+interface LogPosition {
+	readonly ino: number;
+	readonly id: string;
+	readonly bodyStart: number;
+	offset: number;
+}
+
+/** Log line prefixes after the 9 characters of checksum and space; the key follows at once (see `storedShape`). */
+const putPrefix = '["put",{"key":"';
+const evictPrefix = '["evict","';
+const statsPrefix = '["stats",';
+
+function deepFreeze<T>(value: T): T {
+	if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+		Object.freeze(value);
+		for (const v of Object.values(value)) deepFreeze(v);
+	}
+	return value;
+}
+
+/**
  * Call storage in one SQLite file with the reference's tables (§2.6: `calls`, `arguments`, `metadata`) plus hit/miss
  * statistics, shared safely by any number of processes and threads. Values stay in a {@link ValueFile} beside it
  * (the `sql` template of `fleche.toml`: values at `root/values`, calls at `root/calls.db`).
  *
- * Every method is synchronous. Writes append to a log beside the file and are visible to other processes as soon as
- * they return; reads are answered by a worker thread that owns the database (see the design notes at the top of
- * `storage/sql.ts`).
+ * Every method is synchronous. Writes append to a log beside the file: a put into an idle store is on disk when it
+ * returns, puts in quick succession are appended together within `writeDelayMs` (and at exit); reads are answered
+ * by a worker thread that owns the database, or at once for records this instance wrote or read and that the log
+ * shows unchanged (see the design notes at the top of `storage/sql.ts`).
  *
  * @example
  * ```ts
@@ -162,6 +237,21 @@ export class CallSql implements CallStorage, StatsStorage {
 	#client: SqlClient | undefined;
 	/** The log this instance appends to, kept open while it is still the file at the log's path. */
 	#log: { readonly fd: number; readonly ino: number } | undefined;
+	/** Lines not written yet, oldest first, and when the first of them was made. */
+	#pending: PendingLine[] = [];
+	#pendingSince = 0;
+	#lastWrite = -Infinity;
+	#timer: ReturnType<typeof setTimeout> | undefined;
+	readonly #writeLater = (): void => {
+		try {
+			this.#flushPending();
+		} catch (err) {
+			warn('FLECHE_SAVE_FAILED', `${errorText(err)}; these calls will be recomputed`, { cause: err });
+		}
+	};
+	/** Records known to be current as of {@link #seen} (insertion order = age, for the size cap). */
+	readonly #known = new Map<string, CallRecord>();
+	#seen: LogPosition | undefined;
 
 	/** Nothing is read or written, and no worker started, until the first use. */
 	constructor(options: CallSqlOptions) {
@@ -172,18 +262,26 @@ export class CallSql implements CallStorage, StatsStorage {
 		this.#options = {
 			compactBytes: options.compactBytes ?? 4 * 1024 * 1024,
 			idleCompactMs: options.idleCompactMs ?? 2000,
+			writeDelayMs: options.writeDelayMs ?? 25,
+			knownRecords: options.knownRecords ?? 10_000,
 			timeoutMs: options.timeoutMs ?? 60_000,
 		};
 	}
 
-	#request(op: string, ...args: unknown[]): unknown {
+	#worker(): SqlClient {
 		this.#client ??= new SqlClient({ path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs }, this.#options.timeoutMs);
-		return this.#client.request(op, ...args);
+		return this.#client;
+	}
+
+	#request(op: string, ...args: unknown[]): unknown {
+		// The worker reads the log: whatever this thread holds back must be in it first.
+		if (unwritten.size > 0) writeAllPending();
+		return this.#worker().request(op, ...args);
 	}
 
 	/** Whether nothing was ever stored here: then reads can answer without starting the worker. */
 	#empty(): boolean {
-		if (this.#client !== undefined || this.#memory) return false;
+		if (this.#client !== undefined || this.#memory || this.#pending.length > 0) return false;
 		for (const file of [this.#paths.log, this.#paths.db]) {
 			try {
 				statSync(file);
@@ -195,13 +293,97 @@ export class CallSql implements CallStorage, StatsStorage {
 		return true;
 	}
 
-	/** Appends entries to the log under the lock (or hands them to the worker for `:memory:`). */
-	#append(entries: readonly unknown[], what: string): void {
-		if (this.#memory) {
-			this.#request('apply', entries);
+	#remember(record: CallRecord): void {
+		if (this.#options.knownRecords <= 0) return;
+		this.#known.delete(record.key);
+		this.#known.set(record.key, record);
+		if (this.#known.size > this.#options.knownRecords) {
+			const oldest = this.#known.keys().next();
+			if (oldest.done !== true) this.#known.delete(oldest.value);
+		}
+	}
+
+	#forgetAll(): void {
+		this.#known.clear();
+		this.#seen = undefined;
+	}
+
+	/** Forgets the remembered records that the log's lines in `bytes` (complete lines only) touch; returns the bytes read. */
+	#scan(bytes: Buffer): number {
+		const end = bytes.lastIndexOf(10) + 1;
+		if (end === 0) return 0;
+		const text = bytes.toString('latin1', 0, end);
+		for (let start = 0; start < end; ) {
+			const nl = text.indexOf('\n', start);
+			const body = start + 9;
+			if (text.startsWith(putPrefix, body)) this.#known.delete(text.slice(body + putPrefix.length, body + putPrefix.length + 64));
+			else if (text.startsWith(evictPrefix, body)) this.#known.delete(text.slice(body + evictPrefix.length, body + evictPrefix.length + 64));
+			else if (!text.startsWith(statsPrefix, body) && nl > start) {
+				// A line of another kind (or a torn one): anything may have changed.
+				this.#known.clear();
+			}
+			start = nl + 1;
+		}
+		return end;
+	}
+
+	/**
+	 * Brings {@link #known} up to the log's current end: one `stat` when nothing changed, a scan of the new lines when
+	 * it grew, following a compaction's continued log; forgets everything when the log was replaced otherwise.
+	 */
+	#sync(): void {
+		if (this.#memory) return;
+		let st: Stats;
+		try {
+			st = statSync(this.#paths.log);
+		} catch {
+			this.#forgetAll();
 			return;
 		}
-		const text = entries.map(encodeLine).join('');
+		let seen = this.#seen;
+		if (seen !== undefined && st.ino === seen.ino) {
+			if (st.size === seen.offset) return;
+			if (st.size < seen.offset) {
+				this.#forgetAll();
+				return;
+			}
+		} else {
+			const open = readLogHeader(this.#paths.log);
+			if (open === null) {
+				this.#forgetAll();
+				return;
+			}
+			const { header } = open;
+			const read = seen === undefined ? -1 : seen.offset - seen.bodyStart;
+			if (seen === undefined || header.from !== seen.id || read < header.skip) {
+				// Nothing remembered is known to be current in this log: start afresh from its end.
+				this.#known.clear();
+				this.#seen = { ino: open.ino, id: header.id, bodyStart: open.bodyStart, offset: open.size };
+				return;
+			}
+			// A compaction continued the log read so far: the same lines follow at a new place.
+			seen = this.#seen = { ino: open.ino, id: header.id, bodyStart: open.bodyStart, offset: open.bodyStart + read - header.skip };
+		}
+		if (this.#known.size === 0) {
+			seen.offset = st.size;
+			return;
+		}
+		try {
+			const range = readRange(this.#paths.log, seen.offset);
+			if (range.ino !== seen.ino) {
+				this.#forgetAll();
+				return;
+			}
+			seen.offset += this.#scan(range.bytes);
+		} catch {
+			this.#forgetAll();
+		}
+	}
+
+	/** Appends lines to the log under the lock; remembers what they put once they are on disk. */
+	#write(lines: readonly PendingLine[], what: string): void {
+		this.#lastWrite = performance.now();
+		const text = lines.length === 1 ? lines[0]!.line : lines.map((l) => l.line).join('');
 		let held: HeldLock | undefined;
 		try {
 			try {
@@ -227,27 +409,107 @@ export class CallSql implements CallStorage, StatsStorage {
 				st = fstatSync(fd);
 				this.#log = { fd, ino: st.ino };
 			}
-			appendToLog(this.#log.fd, st.size, text);
+			// Under the lock the log cannot change: what this instance remembers is brought up to its end first.
+			this.#sync();
+			const written = appendToLog(this.#log.fd, st.size, text);
+			const seen = this.#seen;
+			if (seen !== undefined && seen.ino === this.#log.ino && seen.offset === st.size) seen.offset += written;
+			else this.#forgetAll();
+			// Only a worker compacts, and hits on remembered records need none: a writer whose log outgrows the
+			// compaction size starts its worker (in the background, nothing waits for it) to keep the log short.
+			if (this.#client === undefined && st.size + written > this.#options.compactBytes) this.#worker();
 		} catch (err) {
+			for (const l of lines) if (l.record !== undefined && this.#known.get(l.record.key) === l.record) this.#known.delete(l.record.key);
 			throw new SaveError(`Cannot write ${what} to the cache database ${this.path}: ${errorText(err)}`, { cause: err });
 		} finally {
 			if (held !== undefined) releaseLock(held);
 		}
+		for (const l of lines) {
+			if (l.record !== undefined) this.#remember(l.record);
+			else if (l.evict !== undefined) this.#known.delete(l.evict);
+		}
 	}
 
-	/** Writes (or replaces) the record under `record.key`; visible to every reader when this returns. */
+	/**
+	 * Writes a change now when the store was idle, else holds it to be written with the ones that follow (see
+	 * {@link CallSqlOptions.writeDelayMs}).
+	 */
+	#enqueue(line: PendingLine, what: string): void {
+		const delay = this.#options.writeDelayMs;
+		const now = performance.now();
+		if (this.#pending.length === 0) {
+			if (delay <= 0 || now - this.#lastWrite >= delay) {
+				this.#write([line], what);
+				return;
+			}
+			this.#pendingSince = now;
+			unwritten.set(this, this.#writeLater);
+			if (!exitHooked) {
+				exitHooked = true;
+				process.on('exit', writeAllPending);
+			}
+			this.#timer = setTimeout(this.#writeLater, delay);
+			this.#timer.unref();
+		}
+		this.#pending.push(line);
+		if (line.record !== undefined) this.#remember(line.record);
+		if (now - this.#pendingSince >= delay || this.#pending.length >= 10_000) this.#flushPending();
+	}
+
+	#takePending(): PendingLine[] {
+		const lines = this.#pending;
+		this.#pending = [];
+		unwritten.delete(this);
+		if (this.#timer !== undefined) clearTimeout(this.#timer);
+		this.#timer = undefined;
+		return lines;
+	}
+
+	#flushPending(): void {
+		const lines = this.#takePending();
+		if (lines.length > 0) this.#write(lines, `${lines.length} call records`);
+	}
+
+	/**
+	 * Writes the puts held back (see {@link CallSqlOptions.writeDelayMs}) now. Called by itself before reads through
+	 * the worker, at `close()` and at the exit of the process or thread.
+	 * @throws SaveError when they cannot be written (they are dropped: the calls are recomputed next time).
+	 */
+	flush(): void {
+		if (this.#pending.length > 0) this.#flushPending();
+	}
+
+	/** Writes (or replaces) the record under `record.key`; visible to every reader within `writeDelayMs`. */
 	put(record: CallRecord): void {
 		assertKey(record.key);
-		let stored: CallRecord;
+		let checked: CallRecord;
+		let json: string;
 		try {
-			if (recordKey(record) !== record.key) throw new Error('record.key is not the lookup key of its fields');
-			stored = storedShape(record);
-			// Refuse now what `get` would reject later (a bad digest, metadata that is not an object…).
-			parseRecord(JSON.parse(JSON.stringify(stored)), record.key);
+			json = JSON.stringify(storedShape(record));
+			// Refuse now what `get` would reject later (a bad digest, metadata that is not an object, a key that is not
+			// the lookup key of the fields…); the checked copy is exactly what a later `get` returns.
+			checked = deepFreeze(parseRecord(JSON.parse(json), record.key));
 		} catch (err) {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
 		}
-		this.#append([['put', stored]], `the call record ${record.key}`);
+		if (this.#memory) {
+			this.#request('apply', [['put', checked]]);
+			this.#remember(checked);
+			return;
+		}
+		this.#enqueue({ line: encodeJsonLine(`["put",${json}]`), record: checked }, `the call record ${record.key}`);
+	}
+
+	/** Appends entries now (evictions and statistics), after any held puts so the log keeps their order. */
+	#append(entries: readonly unknown[], what: string, evicted: readonly string[] = []): void {
+		for (const key of evicted) this.#known.delete(key);
+		if (this.#memory) {
+			this.#request('apply', entries);
+			return;
+		}
+		const lines: PendingLine[] = [...this.#takePending(), ...entries.map((entry) => ({ line: encodeLine(entry) }))];
+		for (const key of evicted) lines.push({ line: '', evict: key });
+		this.#write(lines, what);
 	}
 
 	/** Checks one stored record; a bad one is reported, evicted and `undefined`. */
@@ -258,19 +520,32 @@ export class CallSql implements CallStorage, StatsStorage {
 			if (!(err instanceof BadRecord)) throw err;
 			const bad = key ?? String((raw as { key?: unknown } | null)?.key);
 			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in ${this.path}: ${err.message}; removed it so it is recomputed`);
-			if (isKey(bad)) this.#append([['evict', bad]], `the removal of ${bad}`);
+			if (isKey(bad)) this.#append([['evict', bad]], `the removal of ${bad}`, [bad]);
 			return undefined;
 		}
+	}
+
+	/** A remembered record still current, after one `stat` of the log. */
+	#recall(key: string): CallRecord | undefined {
+		if (this.#known.size === 0) return undefined;
+		this.#sync();
+		return this.#known.get(key);
 	}
 
 	/** The record under `key`; a record that fails its checks is reported, removed and a miss. */
 	get(key: string): CallRecord {
 		assertKey(key);
+		const known = this.#recall(key);
+		if (known !== undefined) return known;
 		if (this.#empty()) throw new KeyError(key);
+		if (unwritten.size > 0) writeAllPending();
+		// Where the log is now: the answer is at least that current, so it can be remembered from here on.
+		this.#sync();
 		const json = this.#request('get', key);
 		if (typeof json !== 'string') throw new KeyError(key);
 		const record = this.#check(JSON.parse(json), key);
 		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.path} was corrupt`);
+		if (this.#seen !== undefined || this.#memory) this.#remember(deepFreeze(record));
 		return record;
 	}
 
@@ -288,7 +563,9 @@ export class CallSql implements CallStorage, StatsStorage {
 
 	/** Whether a record for `key` is held; false for anything that is not a full key. */
 	contains(key: string): boolean {
-		if (!isKey(key) || this.#empty()) return false;
+		if (!isKey(key)) return false;
+		if (this.#recall(key) !== undefined) return true;
+		if (this.#empty()) return false;
 		return this.#request('contains', key) === true;
 	}
 
@@ -296,7 +573,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	evict(key: string): void {
 		assertKey(key);
 		if (!this.contains(key)) throw new KeyError(key);
-		this.#append([['evict', key]], `the removal of ${key}`);
+		this.#append([['evict', key]], `the removal of ${key}`, [key]);
 	}
 
 	/**
@@ -305,7 +582,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	 */
 	evictMany(keys: Iterable<string>): number {
 		const held = [...keys].filter((key) => this.contains(key));
-		if (held.length > 0) this.#append(held.map((key) => ['evict', key]), `the removal of ${held.length} calls`);
+		if (held.length > 0) this.#append(held.map((key) => ['evict', key]), `the removal of ${held.length} calls`, held);
 		return held.length;
 	}
 
@@ -331,7 +608,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		return { type: 'sql', path: this.path };
 	}
 
-	/** Appends one batch of statistics deltas to the log (one write); they are summed into the `stats` table. */
+	/** Appends one batch of statistics deltas to the log (one write, with any held puts); they are summed into the `stats` table. */
 	addStats(deltas: readonly CallStats[]): void {
 		if (deltas.length === 0) return;
 		this.#append([['stats', deltas]], 'cache statistics');
@@ -354,8 +631,16 @@ export class CallSql implements CallStorage, StatsStorage {
 		return this.#request('compact') === true;
 	}
 
-	/** Stops this instance's worker thread; the next read starts a new one. Nothing is lost: writes are already on disk. */
+	/** Writes the held puts and stops this instance's worker thread; the next read starts a new one. */
 	close(): void {
+		try {
+			this.flush();
+		} finally {
+			this.#closeWorker();
+		}
+	}
+
+	#closeWorker(): void {
 		this.#client?.close();
 		this.#client = undefined;
 		if (this.#log !== undefined) closeSync(this.#log.fd);

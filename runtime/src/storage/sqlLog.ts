@@ -67,7 +67,11 @@ function checksum(json: string): string {
 
 /** One log line: `<first 8 hex of sha256(json)> <json>\n`. */
 export function encodeLine(entry: unknown): string {
-	const json = JSON.stringify(entry);
+	return encodeJsonLine(JSON.stringify(entry));
+}
+
+/** {@link encodeLine} of an entry already in JSON. */
+export function encodeJsonLine(json: string): string {
 	return `${checksum(json)} ${json}\n`;
 }
 
@@ -373,14 +377,17 @@ export function ensureLog(paths: StorePaths): number {
 /**
  * Appends `text` (whole lines) to the open log `fd` whose size is `size`. Call under the lock, so `size` is exact. A
  * log that does not end in a newline (a writer was killed mid-append) is ended first, so the torn fragment becomes one
- * bad line instead of spoiling this one.
+ * bad line instead of spoiling this one. Returns the number of bytes written.
  */
-export function appendToLog(fd: number, size: number, text: string): void {
+export function appendToLog(fd: number, size: number, text: string): number {
 	let out = text;
 	if (size > 0) {
 		const last = Buffer.alloc(1);
 		readSync(fd, last, 0, 1, size - 1);
 		if (last[0] !== 10) out = `\n${text}`;
 	}
-	writeSync(fd, out);
+	const bytes = Buffer.from(out);
+	let done = 0;
+	while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, size + done);
+	return bytes.length;
 }

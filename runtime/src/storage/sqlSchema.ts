@@ -127,22 +127,20 @@ export const migrations: readonly string[] = [];
 export const connectionPragmas =
 	'PRAGMA foreign_keys = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -65536;';
 
-/** One call as a single JSON object, built by SQLite (one JSON.parse instead of a row per argument). */
-const recordJson = `json_object(
-	'key', c.key, 'name', c.name, 'module', c.module, 'version', json(c.version), 'codeDigest', c.code_digest,
-	'result', c.result, 'async', c.async,
-	'arguments', json((SELECT json_group_array(json_array(a.name, a.value)) FROM
-		(SELECT name, value FROM arguments WHERE call_key = c.key ORDER BY position) AS a)),
-	'metadata', json((SELECT json_group_object(m.name, json(m.data)) FROM metadata AS m WHERE m.call_key = c.key)))`;
+const callColumns = 'key, name, module, version, code_digest, result, async';
 
 /** Queries and statements, by use. `?` parameters in order. */
 export const sql = {
-	/** One row, one column: the JSON text of the record under `?`. */
-	recordByKey: `SELECT ${recordJson} FROM calls AS c WHERE c.key = ?`,
-	/** One row, one column: a JSON array of the records of function `?` (uses `calls_name`). */
-	recordsByName: `SELECT json_group_array(${recordJson}) FROM calls AS c WHERE c.name = ?`,
-	/** One row, one column: a JSON array of every record. */
-	allRecords: `SELECT json_group_array(${recordJson}) FROM calls AS c`,
+	/** Plain columns of the calls, their arguments and their metadata, by key, by function name, or all (each row led by the call key). */
+	callByKey: `SELECT ${callColumns} FROM calls WHERE key = ?`,
+	argumentsByKey: 'SELECT call_key, position, name, value FROM arguments WHERE call_key = ?',
+	metadataByKey: 'SELECT call_key, name, data FROM metadata WHERE call_key = ?',
+	callsByName: `SELECT ${callColumns} FROM calls WHERE name = ?`,
+	argumentsByName: 'SELECT a.call_key, a.position, a.name, a.value FROM calls AS c JOIN arguments AS a ON a.call_key = c.key WHERE c.name = ?',
+	metadataByName: 'SELECT m.call_key, m.name, m.data FROM calls AS c JOIN metadata AS m ON m.call_key = c.key WHERE c.name = ?',
+	allCalls: `SELECT ${callColumns} FROM calls`,
+	allArguments: 'SELECT call_key, position, name, value FROM arguments',
+	allMetadata: 'SELECT call_key, name, data FROM metadata',
 	contains: 'SELECT 1 FROM calls WHERE key = ?',
 	/** Keys in `[?, ?)`, sorted, at most `?` of them: prefix expansion. */
 	keyRange: 'SELECT key FROM calls WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',

@@ -290,9 +290,10 @@ function applyEntries(entries: readonly unknown[]): void {
 	try {
 		for (const entry of entries) {
 			try {
-				db.exec('SAVEPOINT line');
+				// Prepared once: parsing the savepoint statements per line cost as much as applying the line.
+				run('SAVEPOINT line', []);
 				applyEntry(entry);
-				db.exec('RELEASE line');
+				run('RELEASE line', []);
 			} catch (err) {
 				db.exec('ROLLBACK TO line; RELEASE line');
 				warn('FLECHE_CORRUPT_ENTRY', `Skipped a bad line in the cache log ${paths.log}: ${errorText(err)}`, `badline:${paths.log}`);
@@ -487,6 +488,40 @@ function compact(): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
 
+/**
+ * The records the three queries select (calls, their arguments, their metadata; each row led by the call key), as
+ * the JSON text the calling thread parses: built here from plain columns, because SQLite's JSON functions with one
+ * correlated subquery per call were the larger part of a query's time. `version` and metadata `data` are stored as
+ * JSON and pasted in as they are; the caller checks every record anyway. `single`: the one record's object or null.
+ */
+function recordsJson(calls: string, args: string, metadata: string, params: string[], single: boolean): string | null {
+	const argumentsOf = new Map<string, [number, string][]>();
+	for (const [key, position, name, value] of rows(args, params) as [string, number, string, string][]) {
+		const list = argumentsOf.get(key);
+		const item: [number, string] = [position, `[${JSON.stringify(name)},${JSON.stringify(value)}]`];
+		if (list === undefined) argumentsOf.set(key, [item]);
+		else list.push(item);
+	}
+	const metadataOf = new Map<string, string[]>();
+	for (const [key, name, data] of rows(metadata, params) as [string, string, string][]) {
+		const item = `${JSON.stringify(name)}:${data}`;
+		const list = metadataOf.get(key);
+		if (list === undefined) metadataOf.set(key, [item]);
+		else list.push(item);
+	}
+	const out: string[] = [];
+	for (const [key, name, module, version, codeDigest, result, flag] of rows(calls, params) as [string, string, string | null, string | null, string | null, string | null, number | null][]) {
+		const argumentList = (argumentsOf.get(key) ?? []).sort((a, b) => a[0] - b[0]).map((a) => a[1]);
+		out.push(
+			`{"key":${JSON.stringify(key)},"name":${JSON.stringify(name)},"module":${JSON.stringify(module)},"version":${version ?? 'null'},` +
+				`"codeDigest":${JSON.stringify(codeDigest)},"result":${JSON.stringify(result)},"async":${JSON.stringify(flag)},` +
+				`"arguments":[${argumentList.join(',')}],"metadata":{${(metadataOf.get(key) ?? []).join(',')}}}`,
+		);
+	}
+	if (single) return out[0] ?? null;
+	return `[${out.join(',')}]`;
+}
+
 function handle(request: SqlRequest): unknown {
 	const { op, args } = request;
 	if (op === 'apply') {
@@ -499,7 +534,7 @@ function handle(request: SqlRequest): unknown {
 		case 'ready':
 			return null;
 		case 'get':
-			return rows(sql.recordByKey, [args[0] as string])[0]?.[0] ?? null;
+			return recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [args[0] as string], true);
 		case 'contains':
 			return rows(sql.contains, [args[0] as string]).length > 0;
 		case 'keys':
@@ -507,7 +542,9 @@ function handle(request: SqlRequest): unknown {
 		case 'range':
 			return rows(sql.keyRange, args as [string, string, number]).map((r) => r[0]);
 		case 'records':
-			return (args[0] === null ? rows(sql.allRecords) : rows(sql.recordsByName, [args[0] as string]))[0]?.[0] ?? '[]';
+			return args[0] === null
+				? recordsJson(sql.allCalls, sql.allArguments, sql.allMetadata, [], false)
+				: recordsJson(sql.callsByName, sql.argumentsByName, sql.metadataByName, [args[0] as string], false);
 		case 'stats':
 			return args[0] === null ? rows(sql.allStats) : rows(sql.statsByName, [args[0] as string]);
 		case 'count':
@@ -570,15 +607,18 @@ function flush(): SqlWarning[] {
 	return out;
 }
 
+function compactIfDue(): void {
+	try {
+		maybeCompact();
+	} catch (err) {
+		warn('FLECHE_COMPACT_FAILED', `Could not compact the cache log ${paths.log}: ${errorText(err)}`, `compact:${paths.log}`);
+	}
+}
+
 if (!memory) {
-	const timer = setInterval(() => {
-		void ready.then(() => {
-			try {
-				maybeCompact();
-			} catch (err) {
-				warn('FLECHE_COMPACT_FAILED', `Could not compact the cache log ${paths.log}: ${errorText(err)}`, `compact:${paths.log}`);
-			}
-		});
-	}, 500);
+	const timer = setInterval(() => void ready.then(compactIfDue), 500);
 	timer.unref();
+	// A writer starts its worker when the log has outgrown `compactBytes` and may not live another tick: check soon
+	// after the start, once the requests already waiting are answered.
+	void ready.then(() => setTimeout(compactIfDue, 20).unref());
 }
