@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fleche, cache, meta, fileCache, flushStats, Runtime, CallFile, type CallStats, type Cache } from 'fleche';
+import { fleche, cache, meta, fileCache, flushStats, Runtime, CallFile, CacheStack, type CallStats, type Cache } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { freshDir, memoryStore } from '../support/stores.ts';
 import { runNode } from '../support/tmp.ts';
@@ -140,6 +140,22 @@ describe('counting', () => {
 		store.flushStats();
 		const again = byKey(fileCache(root).stats()).get(key);
 		assert.deepEqual([again?.hits, again?.misses], [1, 2]);
+	});
+
+	test('a stack counts hits in the layer the call came from, even once it was copied into a memory layer in front', () => {
+		const root = freshDir();
+		const { f } = slow('f', 0);
+		cache(fileCache(root), () => f(1));
+		flushStats();
+		const front = memoryStore();
+		const stack = new CacheStack([front, fileCache(root)]);
+		cache(stack, () => [f(1), f(1), f(1), f(2), f(2)]);
+		flushStats();
+		const s = byKey(fileCache(root).stats());
+		assert.deepEqual([s.get(f.fleche.digest(1))?.hits, s.get(f.fleche.digest(1))?.misses], [3, 1], 'all three hits, not only the first');
+		assert.equal(s.get(f.fleche.digest(2)), undefined, 'a call computed in the stack belongs to the first layer');
+		const inFront = sum(front.stats());
+		assert.deepEqual([inFront.hits, inFront.misses], [1, 1]);
 	});
 
 	test('a read-only view counts nothing: it writes nothing', () => {

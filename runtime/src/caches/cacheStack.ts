@@ -15,6 +15,9 @@ import { allKeys, expandAcross, firstHit, uniqueRecords } from './members.js';
  * flatten instead. Back-fill is atomic within a process (the check and the copy run without yielding), so
  * concurrent calls never copy one call twice; across processes, file stores' atomic renames make a double copy
  * harmless.
+ *
+ * Hit statistics go to the layer the call was found in, and keep going there after it was copied into the first layer
+ * (so a memory layer in front of a file store leaves the hit counts in the file store, where tools read them).
  * @example
  * ```ts
  * import { CacheStack, Cache, ValueMemory, CallMemory, cache } from 'fleche';
@@ -29,6 +32,11 @@ export class CacheStack extends BaseCache {
 	readonly stack: readonly BaseCache[];
 	/** The layer that served the last hit, so its statistics get it; reads are synchronous, so it cannot be stale. */
 	#servedBy: BaseCache | undefined;
+	/**
+	 * The layer each back-filled call came from. Later hits served by the first layer are counted there: the first
+	 * layer is often memory, whose statistics no tool sees, while the call's history lives in the persistent layer.
+	 */
+	readonly #filledFrom = new Map<string, BaseCache>();
 	readonly #filling = new Set<string>();
 	#warnedRejected = false;
 
@@ -107,6 +115,7 @@ export class CacheStack extends BaseCache {
 				else if (!KeyError.is(err)) throw err;
 			}
 		}
+		this.#filledFrom.delete(full);
 		if (evicted) return;
 		throw refused ?? new KeyError(full);
 	}
@@ -153,10 +162,12 @@ export class CacheStack extends BaseCache {
 	override noteHit(record: CallRecord): void {
 		const layer = this.#servedBy ?? this.first;
 		this.#servedBy = undefined;
-		layer.noteHit(record);
+		(layer === this.first ? (this.#filledFrom.get(record.key) ?? layer) : layer).noteHit(record);
 	}
 
 	override noteMiss(record: CallRecord, seconds: number): void {
+		// Computed again and saved in the first layer: its hits are the first layer's from now on.
+		this.#filledFrom.delete(record.key);
 		this.first.noteMiss(record, seconds);
 	}
 
@@ -178,6 +189,7 @@ export class CacheStack extends BaseCache {
 				else first.saveValue(result, record.result);
 			}
 			first.saveRecord(record);
+			this.#filledFrom.set(key, from);
 		} catch (err) {
 			if (!this.#warnedRejected || !Rejected.is(err)) {
 				if (Rejected.is(err)) this.#warnedRejected = true;
