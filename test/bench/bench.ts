@@ -3,7 +3,7 @@
 // into report.ts; the Python fleche figures of reference §7 are fixed anchors beside ours.
 import { createHash, hash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cacache from 'cacache';
@@ -163,6 +163,7 @@ async function digests(): Promise<void> {
 	anchor('digest: Numpy int array len>100', '4.4 ms', `${formatNs(ours.nsPerOp)} for 64 MB`);
 }
 
+const startLoad = loadavg()[0]!;
 try {
 	console.log(`fleche bench — node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model ?? '?'})`);
 	await overheads();
@@ -184,13 +185,15 @@ const anchorTable = [
 	'| --- | --- | --- |',
 	...anchors.map((a) => `| ${a.operation} | ${a.python} | ${a.ours} |`),
 ].join('\n');
-const header = `fleche bench, node ${process.version}, ${cpus().length} cpus, ${new Date().toISOString()}. Medians; ratios are within this run.`;
+// Load average at start and end: these machines are shared, and a high load explains a noisy run.
+const load = `load average ${startLoad.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`;
+const header = `fleche bench, node ${process.version}, ${cpus().length} cpus, ${load}, ${new Date().toISOString()}. Medians; ratios are within this run; spreads (IQR) in results.json.`;
 console.log(`\n${table}\n\n${anchorTable}\n`);
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', '..', 'test', 'bench');
 writeFileSync(
 	join(outDir, 'results.json'),
-	JSON.stringify({ node: process.version, cpus: cpus().length, date: new Date().toISOString(), results, targets: rows, anchors }, null, 2),
+	JSON.stringify({ node: process.version, cpus: cpus().length, load, date: new Date().toISOString(), results, targets: rows, anchors }, null, 2),
 );
 writeFileSync(join(outDir, 'results.md'), `${header}\n\n${table}\n\n${anchorTable}\n`);
 console.log(`wrote test/bench/results.json and test/bench/results.md`);
