@@ -75,6 +75,14 @@ let statements = new Map<string, Statement>();
 /** State of the snapshot behind `db`: `'corrupt'` and `'garbage'` are replaced by the next compaction, `'foreign'` and `'newer'` never written. */
 let snapshotState: 'none' | 'ok' | 'corrupt' | 'foreign' | 'newer' = 'none';
 let snapshotIno = 0;
+/**
+ * The snapshot (by inode) whose pages proved damaged after it loaded: it then reads as empty. Opening does not
+ * check every page (that was most of the time to open a large store); damage shows as an SQLite error on the query
+ * that meets it, or in the check that runs before a compaction rewrites the file, and the request is answered again.
+ */
+let distrustedIno = -1;
+/** The snapshot (by inode) whose every page was checked: one this worker wrote, or one checked before compacting. */
+let verifiedIno = -1;
 
 /** Which log `db` follows and how much of its body it holds. `logId` null: no log followed (none, or ignored). */
 let logId: string | null = null;
@@ -187,6 +195,7 @@ function loadSnapshot(): number {
 		return head.generation;
 	};
 	if (head.kind === 'garbage') return corrupt('not an SQLite database');
+	if (head.ino === distrustedIno) return corrupt('damaged pages');
 	if (head.kind === 'foreign') {
 		warn('FLECHE_FOREIGN_STORE', `${paths.db} is another application's SQLite database: fleche neither reads nor writes it`, `foreign:${paths.db}`);
 		snapshotState = 'foreign';
@@ -205,8 +214,6 @@ function loadSnapshot(): number {
 	try {
 		loaded = new SQL.Database(bytes);
 		loaded.exec(connectionPragmas);
-		const check = loaded.exec('PRAGMA quick_check(1)')[0]?.values[0]?.[0];
-		if (check !== 'ok') throw new Error(String(check));
 	} catch (err) {
 		return corrupt(errorText(err));
 	}
@@ -422,7 +429,29 @@ function maybeCompact(force = false): boolean {
 	}
 }
 
+/** Reads the snapshot as empty from now on, after its pages proved damaged. */
+function distrust(why: string): void {
+	warn('FLECHE_CORRUPT_ENTRY', `Corrupt cache database ${paths.db} (${why}): it reads as empty and is replaced by the next write`, `corrupt:${paths.db}:${snapshotIno}`);
+	distrustedIno = snapshotIno;
+	reload();
+}
+
+function isDamage(text: string): boolean {
+	return /malformed|not a database|corrupt/i.test(text);
+}
+
 function compact(): boolean {
+	// Damaged pages would be exported into the new file: check them all once before the first rewrite.
+	if (snapshotState === 'ok' && verifiedIno !== snapshotIno) {
+		let check: unknown;
+		try {
+			check = db.exec('PRAGMA quick_check(1)')[0]?.values[0]?.[0];
+		} catch (err) {
+			check = errorText(err);
+		}
+		verifiedIno = snapshotIno;
+		if (check !== 'ok') distrust(String(check));
+	}
 	let held = acquireLock(paths);
 	let log;
 	let head;
@@ -474,6 +503,7 @@ function compact(): boolean {
 			bodyStart = Buffer.byteLength(encodeLine(header));
 			applied -= skip;
 			snapshotIno = statSync(paths.db).ino;
+			verifiedIno = snapshotIno;
 			snapshotState = 'ok';
 			return true;
 		} finally {
@@ -585,11 +615,19 @@ function answer(request: SqlRequest): void {
 		return;
 	}
 	try {
-		const value = handle(request);
+		let value: unknown;
+		try {
+			value = handle(request);
+		} catch (err) {
+			if (!isDamage(errorText(err)) || snapshotState !== 'ok') throw err;
+			// The query met damaged pages of the snapshot: it reads as empty from now on, and the request is answered again.
+			distrust(errorText(err));
+			value = handle(request);
+		}
 		reply({ ok: true, value, warnings: flush() });
 	} catch (err) {
 		const text = errorText(err);
-		if (/malformed|not a database/i.test(text)) {
+		if (isDamage(text)) {
 			warn('FLECHE_CORRUPT_ENTRY', `Corrupt cache database ${paths.db} (${text}): reloading it`, `corrupt:${paths.db}`);
 			try {
 				reload();
