@@ -194,6 +194,65 @@ describe('CallSql storage', () => {
 	});
 });
 
+describe('CallSql write batching and remembered records', () => {
+	it('holds puts that follow a write, writes them within writeDelayMs, before reads and at flush', async (t) => {
+		const dir = tmpDir(t);
+		const log = join(dir, 'calls.db.log');
+		const logged = (r: CallRecord): boolean => fs.readFileSync(log, 'utf8').includes(r.key);
+		const writer = new CallSql({ path: join(dir, 'calls.db'), writeDelayMs: 300 });
+		const reader = open(dir);
+		t.after(() => (writer.close(), reader.close()));
+		const [first, second, third, fourth] = ['h1', 'h2', 'h3', 'h4'].map(writerRecord) as [CallRecord, CallRecord, CallRecord, CallRecord];
+		writer.put(first);
+		assert.equal(logged(first), true, 'a put into an idle store is on disk when it returns');
+		writer.put(second);
+		assert.equal(logged(second), false, 'held');
+		assert.deepStrictEqual(writer.get(second.key), second, 'the writer reads its own held put without writing it');
+		assert.equal(logged(second), false, 'still held');
+		await new Promise((r) => setTimeout(r, 600));
+		assert.equal(logged(second), true, 'written by the timer');
+		await new Promise((r) => setTimeout(r, 400));
+		writer.put(third);
+		assert.equal(logged(third), true, 'idle again: written at once');
+		writer.put(fourth);
+		assert.equal(logged(fourth), false, 'held');
+		assert.equal(reader.contains(fourth.key), true, 'a read through a worker in this thread writes what the thread holds first');
+		const fifth = writerRecord('h5');
+		writer.put(fifth);
+		writer.flush();
+		assert.equal(logged(fifth), true, 'written by flush()');
+		assert.equal(reader.list().length, 5);
+		assert.equal(fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"put"')).length, 5, 'each put once');
+	});
+
+	it('a remembered record is forgotten when another instance evicts or replaces it, across compactions', (t) => {
+		const dir = tmpDir(t);
+		const a = open(dir);
+		const b = open(dir);
+		t.after(() => (a.close(), b.close()));
+		const r = makeRecord();
+		a.put(r);
+		assert.deepStrictEqual(a.get(r.key), r);
+		b.evict(r.key);
+		assert.throws(() => a.get(r.key), isKeyError, 'an evict line makes it forget the record');
+		assert.equal(a.contains(r.key), false);
+		b.put(r);
+		assert.deepStrictEqual(a.get(r.key), r, 'read back through the worker, then remembered');
+		const updated = { ...r, metadata: { runtime: { walltime: 9 } } };
+		b.put(updated);
+		b.flush();
+		assert.deepStrictEqual(a.get(r.key), updated, 'a put line of its key makes it forget the old one');
+		for (let i = 0; i < 20; i++) a.put(writerRecord(`c${i}`));
+		assert.equal(b.compact(), true);
+		b.evict(writerRecord('c3').key);
+		assert.equal(a.contains(writerRecord('c3').key), false, 'followed into the continued log');
+		assert.equal(a.contains(writerRecord('c4').key), true);
+		fs.rmSync(join(dir, 'calls.db.log'));
+		fs.rmSync(join(dir, 'calls.db'));
+		assert.equal(a.contains(writerRecord('c4').key), false, 'a removed store forgets everything');
+	});
+});
+
 describe('CallSql across processes and threads', () => {
 	it('loses no record with 4 processes × 2 worker threads × 500 calls, compacting meanwhile', async (t) => {
 		const dir = tmpDir(t);

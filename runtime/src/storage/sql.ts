@@ -382,7 +382,6 @@ export class CallSql implements CallStorage, StatsStorage {
 
 	/** Appends lines to the log under the lock; remembers what they put once they are on disk. */
 	#write(lines: readonly PendingLine[], what: string): void {
-		this.#lastWrite = performance.now();
 		const text = lines.length === 1 ? lines[0]!.line : lines.map((l) => l.line).join('');
 		let held: HeldLock | undefined;
 		try {
@@ -423,6 +422,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			throw new SaveError(`Cannot write ${what} to the cache database ${this.path}: ${errorText(err)}`, { cause: err });
 		} finally {
 			if (held !== undefined) releaseLock(held);
+			this.#lastWrite = performance.now();
 		}
 		for (const l of lines) {
 			if (l.record !== undefined) this.#remember(l.record);
