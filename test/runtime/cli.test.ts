@@ -320,6 +320,32 @@ describe('fleche CLI', () => {
 		assert.deepEqual(all.at(-1), { v: 1, type: 'done', ok: 0, failed: 1 });
 	});
 
+	test('rerun of an @fleche() class method says why it cannot (its `this` is not recorded)', async (t) => {
+		const d = userProject(
+			{
+				'src/shapes.mjs': [
+					"import { fleche } from 'fleche';",
+					'export class Shapes {',
+					'\tscale = 2;',
+					'\t@fleche() area(w, h) { return w * h * this.scale; }',
+					'}',
+					'',
+				].join('\n'),
+				'seed.ts': "import { Shapes } from './src/shapes.mjs';\nnew Shapes().area(2, 3);\n",
+			},
+			t,
+		);
+		// Decorators are not in Node 20's JavaScript yet: esbuild lowers them, as a user's build would.
+		await build({ entryPoints: [join(d, 'src', 'shapes.mjs')], outfile: join(d, 'src', 'shapes.mjs'), allowOverwrite: true, format: 'esm', target: 'node20', logLevel: 'silent' });
+		await build({ entryPoints: [join(d, 'seed.ts')], outfile: join(d, 'seed.mjs'), bundle: true, packages: 'external', platform: 'node', format: 'esm', logLevel: 'silent' });
+		const seeded = await runNode(join(d, 'seed.mjs'), [], { cwd: d });
+		assert.equal(seeded.code, 0, seeded.stderr);
+		const r = await fleche_(d, 'rerun', '--function', 'Shapes.area');
+		assert.equal(r.code, 1, r.stderr);
+		assert.match(r.stderr, /Shapes\.area looks like an @fleche\(\) class method: its `this` is not recorded/);
+		assert.match(r.stdout, /Reran 0 calls, 1 failed/);
+	});
+
 	test('usage errors exit 2', async () => {
 		assertOneLineError(await fleche_(dir), 2, /Missing command/);
 		assertOneLineError(await fleche_(dir, 'evict'), 2, /exactly one of/);

@@ -220,7 +220,12 @@ class Cli {
 		const file = findModuleFile(fn.module, projectRoots({ cwd: opts.cwd, storeRoot: store.location.root }));
 		await importUserModule(file);
 		const f = findFleche(fn.module, fn.name);
-		if (f === undefined) throw new FlecheCliError(`${file} does not define a cached function ${fn.name} (module ${fn.module})`);
+		if (f === undefined) {
+			// A decorated method registers nothing at import: its class name is only known once `this` exists, and
+			// `this` is not part of the record, so there is nothing to call it on.
+			if (fn.name.includes('.')) throw new FlecheCliError(`${fn.name} looks like an @fleche() class method: its \`this\` is not recorded, so it can only be rerun from your own code`);
+			throw new FlecheCliError(`${file} does not define a cached function ${fn.name} (module ${fn.module})`);
+		}
 		return f;
 	}
 
