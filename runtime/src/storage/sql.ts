@@ -25,7 +25,7 @@
 //   compaction, the rest being in the log.
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { CallRecord } from '../call.js';
 import { KeyError, SaveError } from '../errors.js';
@@ -49,7 +49,7 @@ import {
 	type HeldLock,
 	type StorePaths,
 } from './sqlLog.js';
-import { BadRecord, parseRecord } from './sqlSchema.js';
+import { BadRecord, parseRecord, stateFailed, stateWord } from './sqlSchema.js';
 import type { SqlReply, SqlWorkerData } from './sqlWorker.js';
 
 /** Options of {@link CallSql}. */
@@ -86,7 +86,8 @@ export interface CallSqlOptions {
 	 */
 	readonly knownRecords?: number;
 	/**
-	 * How long a read waits for the worker (sql.js start, a compaction in progress) before failing.
+	 * How long a read waits for the worker (sql.js start, a compaction in progress); past it, and at once when the
+	 * worker failed (its module did not load, it crashed), reads answer misses with one `FLECHE_READ_ERROR` warning.
 	 * @default 60_000
 	 */
 	readonly timeoutMs?: number;
@@ -98,61 +99,114 @@ function workerFile(): string {
 	return join(dirname(here), 'sqlWorker.js');
 }
 
+/**
+ * What the worker thread runs first: a guard that no failure can get past, around the worker's module. The calling
+ * thread waits in `Atomics.wait` with its event loop blocked, so the worker's `error` and `exit` events would only
+ * reach it after the whole timeout: instead, a module that cannot load, an uncaught exception or an exit writes
+ * `failed` into the state word and wakes the caller, with the reason on the port. Plain CommonJS (`eval`), so it
+ * runs whatever the module format of the worker (`require` for the CommonJS build and bundles, `import()` for ESM).
+ */
+const bootstrap = `'use strict';
+const { workerData } = require('node:worker_threads');
+const flag = new Int32Array(workerData.flag);
+function fail(reason) {
+	if (Atomics.load(flag, ${stateWord}) === ${stateFailed}) return;
+	const text = reason instanceof Error ? reason.message : String(reason);
+	try { workerData.port.postMessage({ ok: false, fatal: true, error: text, warnings: [] }); } catch {}
+	Atomics.store(flag, ${stateWord}, ${stateFailed});
+	Atomics.store(flag, 0, 1);
+	Atomics.notify(flag, 0);
+}
+process.on('uncaughtException', (err) => { fail(err); process.exit(1); });
+process.on('exit', (code) => fail('the worker thread exited (code ' + code + ')'));
+if (workerData.cjs) {
+	try { require(workerData.module); } catch (err) { fail(err); process.exit(1); }
+} else {
+	import(workerData.moduleUrl).catch((err) => { fail(err); process.exit(1); });
+}`;
+
+/** A worker that failed (could not load, crashed, exited) or did not answer in time: reads are then misses. */
+class WorkerFailed extends Error {}
+
 /** Synchronous request/reply channel to one worker thread. */
 class SqlClient {
 	readonly #worker: Worker;
 	readonly #port: MessagePort;
+	/** Word 0: a reply is waiting; word {@link stateWord}: {@link stateFailed} once the worker failed. */
 	readonly #flag: Int32Array;
 	readonly #timeoutMs: number;
 	#dead: string | null = null;
 
-	constructor(data: Omit<SqlWorkerData, 'flag' | 'port'>, timeoutMs: number) {
-		const flag = new SharedArrayBuffer(4);
+	constructor(data: Omit<SqlWorkerData, 'flag' | 'port' | 'module' | 'moduleUrl' | 'cjs'>, timeoutMs: number) {
+		const flag = new SharedArrayBuffer(8);
 		const { port1, port2 } = new MessageChannel();
 		this.#flag = new Int32Array(flag);
 		this.#port = port1;
 		this.#timeoutMs = timeoutMs;
-		const workerData: SqlWorkerData = { ...data, flag, port: port2 };
 		const file = workerFile();
-		// A worker that cannot load reports it through an event this blocked thread would never see: check first.
-		if (!existsSync(file)) throw new Error(`The SQL store's worker module ${file} is missing (a bundle must ship storage/sqlWorker.js beside it)`);
-		this.#worker = new Worker(file, { workerData, transferList: [port2] });
+		const workerData: SqlWorkerData = { ...data, flag, port: port2, module: file, moduleUrl: pathToFileURL(file).href, cjs: typeof __filename === 'string' };
+		if (!existsSync(file)) throw new WorkerFailed(`The SQL store's worker module ${file} is missing (a bundle must ship storage/sqlWorker.js beside it)`);
+		this.#worker = new Worker(bootstrap, { eval: true, workerData, transferList: [port2] });
 		// Neither the worker nor its port may keep the process alive: writes never wait for it.
 		this.#worker.unref();
+		// Seen only while this thread is not waiting (a failure in between requests is also in the state word).
 		this.#worker.on('error', (err) => {
-			this.#dead = errorText(err);
+			this.#dead ??= errorText(err);
 		});
 		this.#worker.on('exit', () => {
 			this.#dead ??= 'the worker thread exited';
 		});
 	}
 
+	#failed(): boolean {
+		return Atomics.load(this.#flag, stateWord) === stateFailed;
+	}
+
 	request(op: string, ...args: unknown[]): unknown {
-		if (this.#dead !== null) throw new Error(`The cache database worker is gone: ${this.#dead}`);
+		if (this.#dead === null && this.#failed()) {
+			const last = this.#take();
+			this.#dead = last !== undefined && !last.ok ? last.error : 'the worker thread failed';
+		}
+		if (this.#dead !== null) throw new WorkerFailed(`The cache database worker is gone: ${this.#dead}`);
 		Atomics.store(this.#flag, 0, 0);
 		this.#port.postMessage({ op, args });
 		const deadline = Date.now() + this.#timeoutMs;
 		for (;;) {
 			Atomics.wait(this.#flag, 0, 0, 100);
-			const message = receiveMessageOnPort(this.#port);
-			if (message !== undefined) {
-				const reply = message.message as SqlReply;
-				for (const w of reply.warnings) {
-					if (w.once !== undefined) warnOnce(w.once, w.code, w.message);
-					else warn(w.code, w.message);
+			const reply = this.#take();
+			if (reply !== undefined) {
+				if (!reply.ok && reply.fatal === true) {
+					this.close(reply.error);
+					throw new WorkerFailed(`The cache database worker failed: ${reply.error}`);
 				}
 				if (!reply.ok) throw new Error(reply.error);
 				return reply.value;
 			}
-			if (this.#dead !== null || Date.now() > deadline) {
-				this.close();
-				throw new Error(`The cache database worker did not answer within ${this.#timeoutMs} ms`);
+			if (this.#failed()) {
+				this.close('the worker thread failed');
+				throw new WorkerFailed('The cache database worker failed without a reason');
+			}
+			if (Date.now() > deadline) {
+				this.close(`no answer within ${this.#timeoutMs} ms`);
+				throw new WorkerFailed(`The cache database worker did not answer within ${this.#timeoutMs} ms`);
 			}
 		}
 	}
 
-	close(): void {
-		this.#dead ??= 'closed';
+	/** The next message on the port, its warnings logged. */
+	#take(): SqlReply | undefined {
+		const message = receiveMessageOnPort(this.#port);
+		if (message === undefined) return undefined;
+		const reply = message.message as SqlReply;
+		for (const w of reply.warnings) {
+			if (w.once !== undefined) warnOnce(w.once, w.code, w.message);
+			else warn(w.code, w.message);
+		}
+		return reply;
+	}
+
+	close(reason = 'closed'): void {
+		this.#dead ??= reason;
 		this.#port.close();
 		void this.#worker.terminate();
 	}
@@ -273,10 +327,33 @@ export class CallSql implements CallStorage, StatsStorage {
 		return this.#client;
 	}
 
+	/** Starts the worker for its compactions; the line is written already, so a worker that cannot start is not this write's failure. */
+	#startCompactor(): void {
+		try {
+			this.#worker();
+		} catch {
+			// The next read reports it.
+		}
+	}
+
 	#request(op: string, ...args: unknown[]): unknown {
 		// The worker reads the log: whatever this thread holds back must be in it first.
 		if (unwritten.size > 0) writeAllPending();
 		return this.#worker().request(op, ...args);
+	}
+
+	/**
+	 * A read through the worker; `miss` when the worker failed or did not answer (one warning per store): a cache
+	 * that cannot be read recomputes, it does not fail the call.
+	 */
+	#read(miss: unknown, op: string, ...args: unknown[]): unknown {
+		try {
+			return this.#request(op, ...args);
+		} catch (err) {
+			if (!(err instanceof WorkerFailed)) throw err;
+			warnOnce(`sqlworker:${this.path}`, 'FLECHE_READ_ERROR', `Cannot read the cache database ${this.path}: ${err.message}; its calls read as misses`, { cause: err });
+			return miss;
+		}
 	}
 
 	/** Whether nothing was ever stored here: then reads can answer without starting the worker. */
@@ -416,7 +493,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			else this.#forgetAll();
 			// Only a worker compacts, and hits on remembered records need none: a writer whose log outgrows the
 			// compaction size starts its worker (in the background, nothing waits for it) to keep the log short.
-			if (this.#client === undefined && st.size + written > this.#options.compactBytes) this.#worker();
+			if (this.#client === undefined && st.size + written > this.#options.compactBytes) this.#startCompactor();
 		} catch (err) {
 			for (const l of lines) if (l.record !== undefined && this.#known.get(l.record.key) === l.record) this.#known.delete(l.record.key);
 			throw new SaveError(`Cannot write ${what} to the cache database ${this.path}: ${errorText(err)}`, { cause: err });
@@ -541,7 +618,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		if (unwritten.size > 0) writeAllPending();
 		// Where the log is now: the answer is at least that current, so it can be remembered from here on.
 		this.#sync();
-		const json = this.#request('get', key);
+		const json = this.#read(null, 'get', key);
 		if (typeof json !== 'string') throw new KeyError(key);
 		const record = this.#check(JSON.parse(json), key);
 		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.path} was corrupt`);
@@ -552,7 +629,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	/** Every record, or those of one function name (an index lookup); bad records are reported and skipped. */
 	records(filter?: { readonly name?: string }): CallRecord[] {
 		if (this.#empty()) return [];
-		const json = this.#request('records', filter?.name ?? null) as string;
+		const json = this.#read('[]', 'records', filter?.name ?? null) as string;
 		const out: CallRecord[] = [];
 		for (const raw of JSON.parse(json) as unknown[]) {
 			const record = this.#check(raw);
@@ -566,7 +643,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		if (!isKey(key)) return false;
 		if (this.#recall(key) !== undefined) return true;
 		if (this.#empty()) return false;
-		return this.#request('contains', key) === true;
+		return this.#read(false, 'contains', key) === true;
 	}
 
 	/** Removes the record under `key`; {@link KeyError} when there is none. Its statistics stay. */
@@ -589,7 +666,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	/** Every key held. */
 	list(): string[] {
 		if (this.#empty()) return [];
-		return this.#request('keys') as string[];
+		return this.#read([], 'keys') as string[];
 	}
 
 	/** The full key for a prefix of at least 4 characters (reference §2.4), by an index range scan. */
@@ -600,7 +677,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			throw new KeyError(prefix);
 		}
 		// Keys are lowercase hex, so every key starting with `prefix` sorts in [prefix, prefix + 'g').
-		return expandPrefix(prefix, this.#request('range', prefix, `${prefix}g`, 2) as string[]);
+		return expandPrefix(prefix, this.#read([], 'range', prefix, `${prefix}g`, 2) as string[]);
 	}
 
 	/** `{ type: 'sql', path }`. */
@@ -617,7 +694,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	/** Summed statistics of every call ever counted here (evicted ones included), optionally of one function. */
 	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
 		if (this.#empty()) return [];
-		const rows = this.#request('stats', filter?.name ?? null) as unknown[][];
+		const rows = this.#read([], 'stats', filter?.name ?? null) as unknown[][];
 		const out = rows.map(toStats);
 		return filter?.module === undefined ? out : out.filter((s) => s.module === filter.module);
 	}

@@ -37,6 +37,11 @@ export interface SqlWorkerData {
 	readonly compactBytes: number;
 	/** A log idle this long with unmerged lines is compacted, so the SQLite file stays close to current. */
 	readonly idleCompactMs: number;
+	/** This module's path, loaded with `require` by the calling thread's guard when `cjs`. */
+	readonly module: string;
+	/** This module's URL, loaded with `import()` by the guard otherwise. */
+	readonly moduleUrl: string;
+	readonly cjs: boolean;
 }
 
 /** A request from the calling thread. */
@@ -45,10 +50,10 @@ export interface SqlRequest {
 	readonly args: readonly unknown[];
 }
 
-/** A reply; `warnings` are logged by the calling thread. */
+/** A reply; `warnings` are logged by the calling thread. `fatal`: sent by the guard around this module, the worker is gone. */
 export type SqlReply =
 	| { readonly ok: true; readonly value: unknown; readonly warnings: readonly SqlWarning[] }
-	| { readonly ok: false; readonly error: string; readonly warnings: readonly SqlWarning[] };
+	| { readonly ok: false; readonly error: string; readonly warnings: readonly SqlWarning[]; readonly fatal?: true };
 
 /** A warning raised in the worker, logged once per `once` key by the calling thread. */
 export interface SqlWarning {
