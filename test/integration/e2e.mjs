@@ -23,7 +23,8 @@ const xss = '<img src=x onerror=alert(1)>';
 const lens = (hits, misses, cached) =>
 	`fleche: ${hits} ${hits === 1 ? 'hit' : 'hits'} · ${misses} ${misses === 1 ? 'miss' : 'misses'} · ${cached} cached`;
 
-function packageVsix(out) {
+/** Packages this checkout's current build (dist/) as a `.vsix` at `out`, with vsce, offline. */
+export function packageVsix(out) {
 	const vsce = path.join(repo, 'node_modules', '@vscode', 'vsce', 'vsce');
 	const result = spawnSync(
 		process.execPath,
@@ -171,6 +172,8 @@ export async function runE2e({ tools, keep = false } = {}) {
 			const text = await frame.locator('body').innerText();
 			if (!/name/.test(text)) throw new Error(`the argument name is not shown: ${text.slice(0, 200)}`);
 			await shot('details-webview');
+			// Headless page screenshots leave cross-origin webview frames blank: capture the frame's own body too.
+			await frame.locator('body').screenshot({ path: path.join(shots, `${String(++step).padStart(2, '0')}-details-webview-content.png`) });
 		});
 
 		const failed = checks.filter((c) => !c.ok).length;

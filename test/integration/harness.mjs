@@ -49,7 +49,8 @@ export function scratchEnv(dir) {
 
 /**
  * Starts code-server (with Node 24) on a free port. `smokeTest` enables the test payload (level 1). Resolves once
- * /healthz answers; `stop()` kills its whole process group (the extension host and tsserver outlive the page).
+ * /healthz answers; `stop()` kills its whole process group (the extension host and tsserver outlive the page);
+ * `exited` resolves when code-server exits.
  */
 export async function startCodeServer({ tools, dir, smokeTest = false, extensionsDir, settings = {}, log = 'code-server.log' }) {
 	const port = await freePort();
@@ -80,16 +81,18 @@ export async function startCodeServer({ tools, dir, smokeTest = false, extension
 	child.stdout.pipe(out);
 	child.stderr.pipe(out);
 	let exited = false;
-	child.on('exit', () => (exited = true));
-	const stop = () => {
-		if (child.pid === undefined) return;
+	const gone = new Promise((resolve) => child.on('exit', () => resolve((exited = true))));
+	/** Signals the whole group (default SIGKILL); resolves once code-server itself has exited. */
+	const stop = (signal = 'SIGKILL') => {
+		if (child.pid === undefined || exited) return gone;
 		try {
-			process.kill(-child.pid, 'SIGKILL');
+			process.kill(-child.pid, signal);
 		} catch {
 			// already gone
 		}
+		return gone;
 	};
-	process.once('exit', stop);
+	process.once('exit', () => void stop());
 	const server = `http://127.0.0.1:${port}`;
 	const deadline = Date.now() + 60_000;
 	for (;;) {
@@ -106,7 +109,7 @@ export async function startCodeServer({ tools, dir, smokeTest = false, extension
 		}
 		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
-	return { server, host: `127.0.0.1:${port}`, port, stop };
+	return { server, host: `127.0.0.1:${port}`, port, stop, exited: gone };
 }
 
 /** Installs a `.vsix` into an extensions folder with code-server's own CLI. */

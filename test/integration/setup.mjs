@@ -46,9 +46,9 @@ const versionOf = (bin, args = ['--version']) =>
 	existsSync(bin) ? spawnSync(bin, args, { encoding: 'utf8' }).stdout?.trim() : undefined;
 
 /** `/usr/bin/chromium` (and the kerberos headers code-server builds against), installed with apt when root. */
-async function ensureAptPackages() {
+async function ensureAptPackages({ browser = true } = {}) {
 	const chromium = () => chromiumCandidates.find((file) => existsSync(file));
-	if (chromium() && existsSync(gssapiHeader)) return chromium();
+	if ((chromium() || !browser) && existsSync(gssapiHeader)) return chromium();
 	const missing = `${chromium() ? '' : 'chromium '}${existsSync(gssapiHeader) ? '' : 'libkrb5-dev'}`.trim();
 	if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
 		throw new Error(
@@ -132,13 +132,14 @@ async function ensureCodeServer(cache, node24) {
 
 /**
  * Installs what is missing and resolves the tools: `{ chromium, node24, codeServer }` where `codeServer` is the
- * code-server entry script, to be run with `node24`.
+ * code-server entry script, to be run with `node24`. `browser: false` (the editor without tests) does not require
+ * chromium.
  */
-export async function ensureTools() {
+export async function ensureTools({ browser = true } = {}) {
 	const t0 = performance.now();
 	const cache = toolsCache();
 	mkdirSync(cache, { recursive: true });
-	const chromium = await ensureAptPackages();
+	const chromium = await ensureAptPackages({ browser });
 	const node24 = await ensureNode24(cache);
 	const codeServer = await ensureCodeServer(cache, node24);
 	const elapsed = performance.now() - t0;
