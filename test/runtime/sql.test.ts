@@ -3,8 +3,10 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import initSqlJs from 'sql.js';
 import {
 	AmbiguousDigestError,
@@ -20,6 +22,7 @@ import {
 	type CallRecord,
 	type CallStats,
 } from 'fleche';
+import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { hexOf, writerRecord } from '../support/sqlRecord.js';
 import { runNode, tmpDir } from '../support/tmp.js';
@@ -399,5 +402,98 @@ describe('CallSql with a damaged file', () => {
 		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 1);
 		again.put(writerRecord('after'));
 		assert.equal(again.list().length, 3, 'an append after a torn tail starts on its own line');
+	});
+});
+
+describe('CallSql never waits out its timeout', () => {
+	/** Far below the 60 s worker timeout, generous for a loaded machine. */
+	const promptly = 10_000;
+
+	function garbageStore(t: TestContext, bytes: Buffer | string): string {
+		const dir = tmpDir(t);
+		fs.mkdirSync(join(dir, 'values'));
+		fs.writeFileSync(join(dir, 'calls.db'), bytes);
+		logs.clear();
+		return dir;
+	}
+
+	for (const [what, bytes] of [
+		['random bytes', randomBytes(8192)],
+		['a text file', 'name,value\nthis is not SQLite\n'.repeat(50)],
+		['an SQLite header over random pages', Buffer.concat([Buffer.from('SQLite format 3\u0000', 'latin1'), Buffer.alloc(84), randomBytes(8092)])],
+	] as const) {
+		it(`a calls.db of ${what} answers misses at once with one warning`, (t) => {
+			const dir = garbageStore(t, bytes);
+			const calls = open(dir);
+			t.after(() => calls.close());
+			const start = performance.now();
+			assert.throws(() => calls.get(writerRecord('g').key), isKeyError);
+			assert.deepStrictEqual(calls.list(), []);
+			assert.deepStrictEqual(calls.records(), []);
+			const elapsed = performance.now() - start;
+			assert.ok(elapsed < promptly, `took ${elapsed} ms`);
+			assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').filter((r) => r.message.includes(join(dir, 'calls.db'))).length, 1, JSON.stringify(logs.records));
+		});
+	}
+
+	it('openStore from fleche/inspect on a garbage calls.db lists nothing and does not throw', (t) => {
+		const dir = garbageStore(t, randomBytes(4096));
+		const start = performance.now();
+		const store = openStore(dir);
+		t.after(() => store.close());
+		assert.deepStrictEqual(store.functions(), []);
+		const elapsed = performance.now() - start;
+		assert.ok(elapsed < promptly, `took ${elapsed} ms`);
+		assert.ok(logs.codes('FLECHE_CORRUPT_ENTRY').length >= 1, JSON.stringify(logs.records));
+	});
+
+	/**
+	 * A copy of the built package whose SQL worker module is replaced by `worker`, and a script that reads a store
+	 * through it (a real worker thread that cannot load or that dies); prints the read's outcome and its time.
+	 */
+	async function withWorker(t: TestContext, worker: string): Promise<{ elapsed: number; out: string; stderr: string }> {
+		const dir = tmpDir(t);
+		const pkg = join(dir, 'pkg');
+		fs.cpSync(dirname(fileURLToPath(import.meta.resolve('fleche'))), pkg, { recursive: true });
+		fs.writeFileSync(join(pkg, 'storage', 'sqlWorker.js'), worker);
+		// Bare imports of the copy (sql.js…) resolve through the repository's node_modules.
+		fs.symlinkSync(join(dirname(createRequire(import.meta.url).resolve('sql.js')), '..', '..'), join(dir, 'node_modules'), 'dir');
+		const store = join(dir, 'store');
+		const first = open(store);
+		first.put(writerRecord('w'));
+		first.close();
+		const script = join(dir, 'read.mjs');
+		fs.writeFileSync(
+			script,
+			`import { CallSql } from './pkg/index.js';
+			const calls = new CallSql({ path: ${JSON.stringify(join(store, 'calls.db'))} });
+			const start = performance.now();
+			const keys = calls.list();
+			const again = calls.contains(${JSON.stringify(writerRecord('x').key)});
+			console.log(JSON.stringify({ elapsed: performance.now() - start, out: keys.length + ' ' + again }));`,
+		);
+		const run = await runNode(script, [], { timeoutMs: 120_000 });
+		assert.equal(run.code, 0, run.stderr);
+		const result = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { elapsed: number; out: string };
+		return { ...result, stderr: run.stderr };
+	}
+
+	it('a worker module that cannot load makes reads misses at once, with one warning', async (t) => {
+		const { elapsed, out, stderr } = await withWorker(t, "import 'fleche-no-such-package';\n");
+		assert.ok(elapsed < promptly, `took ${elapsed} ms`);
+		assert.equal(out, '0 false');
+		assert.equal(stderr.split('FLECHE_READ_ERROR').length - 1, 1, stderr);
+		assert.match(stderr, /fleche-no-such-package/);
+	});
+
+	it('a worker that crashes in the middle of a request makes reads misses at once, with one warning', async (t) => {
+		const crash = `import { workerData } from 'node:worker_threads';
+			workerData.port.on('message', () => { throw new Error('crashed in the middle of a request'); });
+			await new Promise(() => setInterval(() => {}, 1000));\n`;
+		const { elapsed, out, stderr } = await withWorker(t, crash);
+		assert.ok(elapsed < promptly, `took ${elapsed} ms`);
+		assert.equal(out, '0 false');
+		assert.equal(stderr.split('FLECHE_READ_ERROR').length - 1, 1, stderr);
+		assert.match(stderr, /crashed in the middle of a request/);
 	});
 });
