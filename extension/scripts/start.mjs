@@ -106,7 +106,9 @@ async function main() {
 		return;
 	}
 	const dir = path.join(path.dirname(workspace), 'demo-editor');
-	const { server, url } = await openEditor({ workspace, dir });
+	const { server, url } = await openEditor({ workspace, dir }).catch((err) => {
+		throw new Error(`${err instanceof Error ? err.message : String(err)}\n(the demo ran; \`npm start -- --no-editor\` skips the editor)`);
+	});
 	let stopping = false;
 	const shutdown = async (signal) => {
 		if (stopping) return;
