@@ -1,45 +1,23 @@
 // Pure: snapshots of the stores (fleche/inspect shapes) → tree rows. callTreeProvider.ts maps each TreeNodeSpec
 // one-to-one onto a vscode.TreeItem and makes no decisions of its own.
+import type { CacheLocation, CallSummary, FunctionSummary } from 'fleche/inspect';
 import { commandIds, treeContext } from '../constants.js';
 import { countsText, formatAge, formatBytes, formatDuration, formatTimestamp, functionLabel, hitRatio, plural, truncate } from './format.js';
 
-/** What the tree needs of a `CacheLocation` (fleche/inspect). */
-export interface CacheInfo {
-	readonly name: string;
-	readonly root: string | null;
-	readonly kind: string;
-	readonly source: string | null;
-	readonly exists: boolean;
-}
+/** What the tree needs of a `CacheLocation`. */
+export type CacheInfo = Pick<CacheLocation, 'name' | 'root' | 'kind' | 'source' | 'exists'>;
 
 /** What the tree needs of a `FunctionSummary`. */
-export interface FunctionInfo {
-	readonly module: string | null;
-	readonly name: string;
-	readonly calls: number;
-	readonly hits: number;
-	readonly misses: number;
-	readonly lastHit: number | null;
-	readonly computeSeconds: number;
-	readonly savedSeconds: number;
-	readonly versions: readonly (string | number | null)[];
-}
+export type FunctionInfo = Pick<
+	FunctionSummary,
+	'module' | 'name' | 'calls' | 'hits' | 'misses' | 'lastHit' | 'computeSeconds' | 'savedSeconds' | 'versions'
+>;
 
 /** What the tree needs of a `CallSummary`. */
-export interface CallInfo {
-	readonly module: string | null;
-	readonly name: string;
-	readonly key: string;
-	readonly version: string | number | null;
-	readonly args: Readonly<Record<string, string>>;
-	readonly argsText: string;
-	readonly created: number | null;
-	readonly duration: number | null;
-	readonly size: number | null;
-	readonly hits: number;
-	readonly misses: number;
-	readonly lastHit: number | null;
-}
+export type CallInfo = Pick<
+	CallSummary,
+	'module' | 'name' | 'key' | 'version' | 'args' | 'argsText' | 'created' | 'duration' | 'size' | 'hits' | 'misses' | 'lastHit'
+>;
 
 export type NodeData =
 	| { readonly kind: 'cache'; readonly cache: string; readonly folder: string | null }
