@@ -442,7 +442,8 @@ export class CallSql implements CallStorage, StatsStorage {
 			seen = this.#seen = { ino: open.ino, id: header.id, bodyStart: open.bodyStart, offset: open.bodyStart + read - header.skip };
 		}
 		if (this.#known.size === 0) {
-			seen.offset = st.size;
+			// `st` may be of a log replaced since: only the file `seen` names is measured again.
+			seen.offset = seen.ino === st.ino ? st.size : seen.offset;
 			return;
 		}
 		try {

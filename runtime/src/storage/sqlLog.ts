@@ -125,8 +125,12 @@ export interface OpenLog {
 	readonly size: number;
 }
 
-/** Reads the header of the log at `path`; null when there is no log, or when its first line is not a valid header. */
-export function readLogHeader(path: string): OpenLog | null {
+/**
+ * Opens the log at `path` and reads its header, keeping the file open: its inode cannot be reused by another file
+ * while `fd` is open, so comparing inodes against it is a sound test of "still the same log" (the caller closes it).
+ * Null (nothing left open) when there is no log, or when its first line is not a valid header.
+ */
+export function openLog(path: string): (OpenLog & { readonly fd: number }) | null {
 	let fd: number;
 	try {
 		fd = openSync(path, 'r');
@@ -134,6 +138,7 @@ export function readLogHeader(path: string): OpenLog | null {
 		if (errorCode(err) === 'ENOENT') return null;
 		throw err;
 	}
+	let kept = false;
 	try {
 		const st = fstatSync(fd);
 		const buf = Buffer.alloc(Math.min(st.size, 4096));
@@ -143,26 +148,40 @@ export function readLogHeader(path: string): OpenLog | null {
 		const { entries } = decodeLines(buf.toString('utf8', 0, nl + 1));
 		const header = entries[0];
 		if (!isHeader(header)) return null;
-		return { header, bodyStart: nl + 1, ino: st.ino, size: st.size };
+		kept = true;
+		return { header, bodyStart: nl + 1, ino: st.ino, size: st.size, fd };
 	} finally {
-		closeSync(fd);
+		if (!kept) closeSync(fd);
 	}
 }
 
-/** Bytes `[from, to)` of the file at `path` (to = its end when omitted), with the file's identity. */
-export function readRange(path: string, from: number, to?: number): { bytes: Buffer; ino: number; size: number } {
+/** Reads the header of the log at `path`; null when there is no log, or when its first line is not a valid header. */
+export function readLogHeader(path: string): OpenLog | null {
+	const open = openLog(path);
+	if (open === null) return null;
+	closeSync(open.fd);
+	const { header, bodyStart, ino, size } = open;
+	return { header, bodyStart, ino, size };
+}
+
+/** Bytes `[from, end)` of the open file `fd`, with its size. */
+export function readRangeOf(fd: number, from: number): { bytes: Buffer; size: number } {
+	const size = fstatSync(fd).size;
+	const bytes = Buffer.alloc(Math.max(0, size - from));
+	let done = 0;
+	while (done < bytes.length) {
+		const n = readSync(fd, bytes, done, bytes.length - done, from + done);
+		if (n === 0) break;
+		done += n;
+	}
+	return { bytes: bytes.subarray(0, done), size };
+}
+
+/** Bytes `[from, end)` of the file at `path`, with the file's identity. */
+export function readRange(path: string, from: number): { bytes: Buffer; ino: number; size: number } {
 	const fd = openSync(path, 'r');
 	try {
-		const st = fstatSync(fd);
-		const end = Math.min(to ?? st.size, st.size);
-		const bytes = Buffer.alloc(Math.max(0, end - from));
-		let done = 0;
-		while (done < bytes.length) {
-			const n = readSync(fd, bytes, done, bytes.length - done, from + done);
-			if (n === 0) break;
-			done += n;
-		}
-		return { bytes: bytes.subarray(0, done), ino: st.ino, size: st.size };
+		return { ...readRangeOf(fd, from), ino: fstatSync(fd).ino };
 	} finally {
 		closeSync(fd);
 	}

@@ -5,7 +5,7 @@
 // reply on the same port and then sets and notifies `flag`, so the caller can take the reply synchronously with
 // `receiveMessageOnPort`. Warnings found here travel back in the reply: the caller's logger is the user's.
 import { randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { type MessagePort, workerData } from 'node:worker_threads';
 import initSqlJs, { type Database, type SqlJsStatic, type Statement } from 'sql.js';
 import {
@@ -14,8 +14,10 @@ import {
 	encodeLine,
 	errorCode,
 	errorText,
+	openLog,
 	readLogHeader,
 	readRange,
+	readRangeOf,
 	readSnapshotHeader,
 	releaseLock,
 	removeQuietly,
@@ -23,6 +25,7 @@ import {
 	tempSibling,
 	tryAcquire,
 	type LogHeader,
+	type OpenLog,
 	type StorePaths,
 } from './sqlLog.js';
 import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './sqlSchema.js';
@@ -91,7 +94,11 @@ let verifiedIno = -1;
 
 /** Which log `db` follows and how much of its body it holds. `logId` null: no log followed (none, or ignored). */
 let logId: string | null = null;
+/** The log file `db` follows (held open, see {@link holdLog}) and its inode; 0 and null when none. */
 let logIno = 0;
+let logFd: number | null = null;
+/** A log opened with its file kept open. */
+type OpenedLog = NonNullable<ReturnType<typeof openLog>>;
 let bodyStart = 0;
 /** Bytes of the followed log's body applied to `db`. */
 let applied = 0;
@@ -214,6 +221,9 @@ function loadSnapshot(): number {
 		if (errorCode(err) === 'ENOENT') return loadSnapshot();
 		throw err;
 	}
+	// The header was read from an earlier open: a compaction may have renamed a new snapshot in since, and these
+	// bytes must be read with their own generation or the log would be applied from the wrong point.
+	if (bytes.byteLength >= 100 && Buffer.from(bytes.buffer, bytes.byteOffset, 100).readInt32BE(60) !== head.generation) return loadSnapshot();
 	if (truncated(bytes)) return corrupt('truncated');
 	let loaded: Database;
 	try {
@@ -318,9 +328,23 @@ function applyEntries(entries: readonly unknown[]): void {
 	}
 }
 
-/** Applies the complete lines from `applied` on. */
+/**
+ * Makes `log` (opened with {@link openLog}) the file `logIno` names, keeping it open and closing the one before. Reads
+ * take no lock and compactions replace the log by a rename, so the log must be held open: a closed file's inode is
+ * soon reused (a later compaction's continued log often gets it), and a `stat` would then take a new file for the one
+ * followed, read it at the old offsets and answer without lines that were appended before the request (a put that
+ * already returned read as missing), or skip lines for good.
+ */
+function holdLog(log: OpenedLog | null): void {
+	if (logFd !== null) closeSync(logFd);
+	logFd = log?.fd ?? null;
+	logIno = log?.ino ?? 0;
+}
+
+/** Applies the complete lines from `applied` on, read from the held file itself (never by path: see {@link holdLog}). */
 function readBody(): void {
-	const { bytes } = readRange(paths.log, bodyStart + applied);
+	if (logFd === null) return;
+	const { bytes } = readRangeOf(logFd, bodyStart + applied);
 	const end = bytes.lastIndexOf(10) + 1;
 	if (end > 0) {
 		const { entries, consumed, bad } = decodeLines(bytes.toString('utf8', 0, end));
@@ -331,11 +355,10 @@ function readBody(): void {
 }
 
 /** Starts following `log` from the point snapshot `generation` holds; false when the log does not extend it. */
-function follow(log: { header: LogHeader; bodyStart: number; ino: number }, generation: number): boolean {
+function follow(log: OpenedLog, generation: number): boolean {
 	const start = log.header.base === generation ? log.header.merged : log.header.prev === generation ? 0 : -1;
 	if (start < 0) return false;
 	logId = log.header.id;
-	logIno = log.ino;
 	bodyStart = log.bodyStart;
 	applied = start;
 	return true;
@@ -344,9 +367,9 @@ function follow(log: { header: LogHeader; bodyStart: number; ino: number }, gene
 /** Loads the snapshot and starts following the log if it extends it; false when they disagree. */
 function reloadOnce(): boolean {
 	const generation = loadSnapshot();
-	const log = readLogHeader(paths.log);
+	const log = openLog(paths.log);
 	logId = null;
-	logIno = log?.ino ?? 0;
+	holdLog(log);
 	return log === null || follow(log, generation);
 }
 
@@ -365,7 +388,10 @@ function reload(): void {
 	if (logId !== null) readBody();
 }
 
-/** Brings `db` up to date with the files; cheap (one `stat`) when nothing changed. */
+/**
+ * Brings `db` up to date with the files; cheap (one `stat`) when nothing changed. Every line appended before it
+ * started is applied when it returns: a caller's own put is visible to its next read, whatever compactions ran.
+ */
 function catchUp(): void {
 	if (memory) return;
 	let st;
@@ -378,20 +404,22 @@ function catchUp(): void {
 		if (head.ino !== snapshotIno || logId !== null) reload();
 		return;
 	}
+	// The held file: whatever a compaction renamed since the stat, every line appended before it is in there.
 	if (st.ino === logIno) {
 		if (logId !== null && st.size > bodyStart + applied) readBody();
 		return;
 	}
-	const log = readLogHeader(paths.log);
+	const log = openLog(paths.log);
 	if (log !== null && logId !== null && log.header.from === logId && applied >= log.header.skip) {
 		// A compaction continued the log this database follows: keep going in the new file.
 		logId = log.header.id;
-		logIno = log.ino;
+		holdLog(log);
 		bodyStart = log.bodyStart;
 		applied -= log.header.skip;
 		readBody();
 		return;
 	}
+	if (log !== null) closeSync(log.fd);
 	reload();
 }
 
@@ -486,7 +514,8 @@ function compact(): boolean {
 		try {
 			const nowLog = readLogHeader(paths.log);
 			const nowHead = readSnapshotHeader(paths.db);
-			if (nowLog === null || nowLog.ino !== log.ino || nowHead.ino !== head.ino) return false;
+			// By id and generation: the inodes of files replaced meanwhile may have been reused by their successors.
+			if (nowLog === null || nowLog.header.id !== log.header.id || nowHead.ino !== head.ino || nowHead.generation !== head.generation) return false;
 			const tail = readRange(paths.log, log.bodyStart + skip).bytes;
 			const complete = tail.subarray(0, tail.lastIndexOf(10) + 1);
 			const header: LogHeader = { log: logFormat, id: randomUUID(), base: generation, prev: head.generation, merged: applied - skip, from: log.header.id, skip };
@@ -502,9 +531,8 @@ function compact(): boolean {
 				}
 			}
 			renameSync(snapshotTemp, paths.db);
-			const newLog = statSync(paths.log);
 			logId = header.id;
-			logIno = newLog.ino;
+			holdLog(openLog(paths.log));
 			bodyStart = Buffer.byteLength(encodeLine(header));
 			applied -= skip;
 			snapshotIno = statSync(paths.db).ino;
