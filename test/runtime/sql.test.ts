@@ -273,6 +273,20 @@ describe('CallSql across processes and threads', () => {
 		assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.endsWith('.lock')), []);
 	});
 
+	it('a put is always visible to its own worker at once, while other processes compact the log every few calls', async (t) => {
+		// Each thread reads every 5th record back through its worker (`expand`) while compactions keep replacing the
+		// log: the worker must never answer from a stale or wrong log file (a freed log inode reused by a later one).
+		for (let round = 0; round < 2; round++) {
+			const dir = tmpDir(t);
+			const db = join(dir, 'calls.db');
+			const runs = await Promise.all([0, 1].map((p) => runNode(writer, [db, `r${round}p${p}`, '500', '2', '4096', '5'], { timeoutMs: 120_000 })));
+			for (const run of runs) assert.equal(run.code, 0, run.stderr);
+			const calls = open(dir);
+			t.after(() => calls.close());
+			assert.equal(calls.list().length, 2000);
+		}
+	});
+
 	it('a writer killed with SIGKILL leaves a store that opens, and its stale lock is recovered', async (t) => {
 		const dir = tmpDir(t);
 		const db = join(dir, 'calls.db');

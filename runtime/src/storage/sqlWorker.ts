@@ -25,7 +25,6 @@ import {
 	tempSibling,
 	tryAcquire,
 	type LogHeader,
-	type OpenLog,
 	type StorePaths,
 } from './sqlLog.js';
 import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './sqlSchema.js';
