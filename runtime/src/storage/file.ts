@@ -77,6 +77,7 @@ import * as zlib from 'node:zlib';
 import { recordKey, type CallRecord, type Metadata } from '../call.js';
 import { CorruptEntry, KeyError, Rejected, SaveError, SignatureError } from '../errors.js';
 import { warn, warnOnce } from '../log.js';
+import { mergeStats } from '../stats.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig, ValueStorage } from './base.js';
 import { assertKey, expandPrefix, isKey } from './keys.js';
 import { signerFor, SIGNATURE_LENGTH, type SecretKeyOption, type Signer } from './security.js';
@@ -503,25 +504,6 @@ function fromTuple(t: unknown): CallStats | undefined {
 	return { key: key as string, name, module, hits, misses, lastHit, computeSeconds, savedSeconds };
 }
 
-function addInto(into: Map<string, CallStats>, add: CallStats): void {
-	const have = into.get(add.key);
-	if (have === undefined) {
-		into.set(add.key, add);
-		return;
-	}
-	const lastHit = have.lastHit === null ? add.lastHit : add.lastHit === null ? have.lastHit : Math.max(have.lastHit, add.lastHit);
-	into.set(add.key, {
-		key: add.key,
-		name: have.name,
-		module: have.module,
-		hits: have.hits + add.hits,
-		misses: have.misses + add.misses,
-		lastHit,
-		computeSeconds: have.computeSeconds + add.computeSeconds,
-		savedSeconds: have.savedSeconds + add.savedSeconds,
-	});
-}
-
 /**
  * Adds every delta of a journal's text. A damaged line (or delta) is skipped with a warning, once per journal; an
  * unfinished last line is an append in progress unless the journal is finished (its writer crashed mid-append).
@@ -550,7 +532,7 @@ function readJournal(text: string, into: Map<string, CallStats>, file: string, f
 		}
 		for (const t of deltas) {
 			const s = fromTuple(t);
-			if (s !== undefined) addInto(into, s);
+			if (s !== undefined) mergeStats(into, s);
 			else bad++;
 		}
 	}
@@ -578,7 +560,7 @@ function readSnapshot(dir: string): Snapshot {
 		if (raw.format !== STATS_FORMAT || !Array.isArray(raw.merged) || !Array.isArray(raw.stats)) throw new Error(`not a ${STATS_FORMAT} snapshot`);
 		for (const t of raw.stats) {
 			const s = fromTuple(t);
-			if (s !== undefined) addInto(stats, s);
+			if (s !== undefined) mergeStats(stats, s);
 		}
 		return { merged: raw.merged.filter((n): n is string => typeof n === 'string'), stats };
 	} catch (err) {
