@@ -14,6 +14,7 @@ import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile,
 import { formatNs } from './harness.ts';
 import { executorBench } from './executorBench.ts';
 import { extensionBench } from './extensionBench.ts';
+import { inspectBench } from './inspectBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
 import { sqlBench } from './sqlBench.ts';
 
@@ -166,11 +167,19 @@ async function digests(): Promise<void> {
 const startLoad = loadavg()[0]!;
 try {
 	console.log(`fleche bench — node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model ?? '?'})`);
-	await overheads();
-	await digests();
-	await executorBench();
-	await sqlBench({ run, target, info });
-	await extensionBench();
+	// `npm run bench -- overheads inspect` runs only the named parts (results.md then holds only their rows).
+	const parts: Record<string, () => Promise<void>> = {
+		overheads,
+		digests,
+		executors: executorBench,
+		sql: () => sqlBench({ run, target, info }),
+		inspect: () => inspectBench({ run, target, info }),
+		extension: extensionBench,
+	};
+	const wanted = process.argv.slice(2);
+	const unknown = wanted.filter((name) => !(name in parts));
+	if (unknown.length > 0) throw new Error(`unknown bench part(s) ${unknown.join(', ')}; the parts are ${Object.keys(parts).join(', ')}`);
+	for (const [name, part] of Object.entries(parts)) if (wanted.length === 0 || wanted.includes(name)) await part();
 } finally {
 	rmSync(tmp, { recursive: true, force: true });
 }

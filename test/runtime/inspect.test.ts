@@ -1,7 +1,7 @@
 // issue 6 "Public read API for tools": fleche/inspect over real file (and SQL) stores written by the real runtime.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 'fleche';
 import { openStore, discoverCaches, explain, KeyError, AmbiguousDigestError, ConfigError, type Store } from 'fleche/inspect';
@@ -171,6 +171,144 @@ describe('fleche/inspect', () => {
 			store.calls(fn).calls.map((call) => call.args.x),
 			['11'],
 		);
+	});
+
+	describe('the persisted summary index (calls/.inspect/index.json)', () => {
+		const indexFile = (root: string): string => join(root, 'calls', '.inspect', 'index.json');
+		/** Waits out the racy window: a folder mtime this old is trusted and persisted with the index. */
+		const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
+		/** Lists the store in a store of its own, so the index is built and persisted. */
+		const list = (root: string): number => {
+			const s = openStore(root);
+			try {
+				return s.totals().calls;
+			} finally {
+				s.close();
+			}
+		};
+
+		test('a later open lists from the index without reading a call file', async () => {
+			const { root, store } = seeded();
+			store.close();
+			assert.equal(list(root), 7);
+			assert.ok(existsSync(indexFile(root)), 'the first open persisted its index');
+			// Creating calls/.inspect changed the folder, too recently to trust; a later open verifies by stat and
+			// then persists the folder state the index is current for.
+			await settle();
+			assert.equal(list(root), 7);
+			// Damage a call file in place (same inode, size and mtime): CallFile never writes in place, so only a
+			// reader that opens the file can notice. The index is trusted because the folder did not change.
+			const victim = square.fleche.digest(4);
+			const path = join(root, 'calls', victim);
+			const { mtime, size } = statSync(path);
+			writeFileSync(path, 'x'.repeat(size));
+			utimesSync(path, mtime, mtime);
+			logs.clear();
+			const second = openStore(root);
+			try {
+				assert.equal(second.totals().calls, 7);
+				assert.deepEqual(logs.codes('FLECHE_CORRUPT_ENTRY'), [], 'no call file was read to list the store');
+				assert.ok(second.calls({ module: second.functions()[1]!.module, name: 'square' }).calls.some((c) => c.key === victim));
+			} finally {
+				second.close();
+			}
+		});
+
+		test('calls added, replaced and evicted between opens are seen, and the index is brought up to date', async () => {
+			const { root, store } = seeded();
+			store.close();
+			list(root);
+			await settle();
+			list(root);
+			const c = fileCache(root);
+			const before = openStore(root);
+			const sqModule = before.functions().find((f) => f.name === 'square')!.module;
+			const createdOf3 = before.calls({ module: sqModule, name: 'square' }).calls.find((x) => x.args.x === '3')!.created;
+			before.close();
+			cache(c, () => {
+				using _ = meta(new Runtime());
+				square(6);
+				square.fleche.rerun(3); // same key, a new record file renamed into place
+			});
+			c.evict(square.fleche.digest(2));
+			const after = openStore(root);
+			try {
+				const calls = after.calls({ module: sqModule, name: 'square' }).calls;
+				assert.deepEqual(calls.map((x) => x.args.x).sort(), ['1', '3', '4', '5', '6']);
+				assert.ok(calls.find((x) => x.args.x === '3')!.created! > createdOf3!, 'the replaced record is read again');
+			} finally {
+				after.close();
+			}
+			const persisted = readFileSync(indexFile(root), 'utf8');
+			assert.ok(persisted.includes(square.fleche.digest(6)) && !persisted.includes(square.fleche.digest(2)), 'the index on disk follows');
+		});
+
+		test('a changed call seen by a watching store is persisted for the next open', async () => {
+			const { root, store } = seeded();
+			const fn = { module: store.functions()[1]!.module, name: 'square' };
+			const c = fileCache(root);
+			cache(c, () => square(7));
+			assert.equal(store.calls(fn).total, 6);
+			await new Promise((resolve) => setTimeout(resolve, 1500));
+			assert.ok(readFileSync(indexFile(root), 'utf8').includes(square.fleche.digest(7)), 'persisted from the timer');
+			store.close();
+			const next = openStore(root);
+			try {
+				assert.equal(next.calls(fn).total, 6);
+			} finally {
+				next.close();
+			}
+		});
+
+		test('a corrupt, foreign or unwritable index only costs the slow path', () => {
+			const { root, store } = seeded();
+			store.close();
+			list(root);
+			for (const text of ['{ not json', JSON.stringify({ format: 'something else', calls: [] }), JSON.stringify({ format: 'fleche.inspect-index/1', dir: null, functions: [], calls: [['k', 5, 1, 1, 1, null]] })]) {
+				writeFileSync(indexFile(root), text);
+				logs.clear();
+				const s = openStore(root);
+				try {
+					assert.equal(s.totals().calls, 7, text);
+					assert.deepEqual(logs.records, [], 'an unusable index is not worth a warning');
+				} finally {
+					s.close();
+				}
+				assert.doesNotThrow(() => JSON.parse(readFileSync(indexFile(root), 'utf8')) as unknown, 'rewritten');
+			}
+			// A folder in the index file's place: it cannot be written, and listing still works.
+			rmSync(join(root, 'calls', '.inspect'), { recursive: true, force: true });
+			mkdirSync(indexFile(root), { recursive: true });
+			const s = openStore(root);
+			try {
+				assert.equal(s.totals().calls, 7);
+			} finally {
+				s.close();
+			}
+		});
+
+		test('the index is invisible to the cache: not a call, not in statistics, gone with clear()', async () => {
+			const { root, store } = seeded();
+			store.close();
+			list(root);
+			assert.ok(existsSync(indexFile(root)));
+			const c = fileCache(root);
+			assert.equal([...c.records()].length, 7);
+			const again = openStore(root);
+			try {
+				assert.equal(again.clear(), 7);
+				assert.equal(again.totals().calls, 0);
+			} finally {
+				again.close();
+			}
+			await settle();
+			const empty = openStore(root);
+			try {
+				assert.equal(empty.totals().calls, 0);
+			} finally {
+				empty.close();
+			}
+		});
 	});
 
 	test('a corrupt call file is skipped with a warning, never a crash', (t) => {

@@ -16,7 +16,8 @@ export { KeyError, AmbiguousDigestError, CorruptEntry, ConfigError } from '../in
 /**
  * Opens a store for inspection: a {@link CacheLocation} (from `discoverCaches`), a cache name of the `fleche.toml`
  * seen from `options.cwd`, or a store folder (with `values/` and `calls/` or `calls.db`, or a project folder with a
- * `.fleche/`). Nothing is written until a change is asked for. Corrupt entries are skipped with a warning.
+ * `.fleche/`). Nothing is written until a change is asked for, except inspect's summary index of a file store
+ * (`calls/.inspect/`, so the next process lists it fast). Corrupt entries are skipped with a warning.
  * @throws ConfigError for an unknown cache name, invalid configuration, or a folder that holds no store.
  * @example
  * ```ts

@@ -2,12 +2,10 @@
 // summaries, sizes and statistics, one call in detail, evict/clear/gc, totals and change notifications — built only on
 // the public cache and storage interfaces (reference §1.10, §1.12, §2.4, §6), so file and SQL stores work alike.
 //
-// Speed: reading 100,000 call files costs seconds, so a file call storage is read once into an in-memory index and
-// then kept current cheaply. The calls folder's mtime changes with every create, delete and replace (writes are a
-// rename into place); when it has not changed and no watch event named a file, the index is current. When it has,
-// only the listing is diffed and the files named by fs.watch events (replaced records) are read again. An mtime
-// within the last moment is not trusted (coarse filesystem clocks), like git's racy-index rule.
-import { statSync, type FSWatcher, watch } from 'node:fs';
+// Speed: reading 100,000 call files costs seconds, so a file call storage is listed through inspect's summary index
+// (fileIndex.ts): persisted next to the calls, verified cheaply on open, kept current by fs.watch while open. Full
+// records are read only for the calls a page shows.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallRecord } from '../call.js';
 import type { BaseCache } from '../caches/base.js';
@@ -18,6 +16,7 @@ import { LazyCall } from '../lazyCall.js';
 import type { CallStats } from '../storage/base.js';
 import { CallFile, ValueFile } from '../storage/file.js';
 import { mergeStats } from '../stats.js';
+import { durationOf, entryOf, FileIndex, type Entry } from './fileIndex.js';
 import { argsText, shortText } from './format.js';
 import type { CacheLocation } from './location.js';
 import { watchFolders, type Disposable } from './watch.js';
@@ -119,8 +118,6 @@ export interface Store {
 }
 
 const DEFAULT_LIMIT = 100;
-/** An mtime this recent may hide a later change within the same filesystem clock tick. */
-const RACY_NS = 200_000_000n;
 
 /** The `Cache`s under a composition (stack layers, pool members, wrapped caches). */
 export function leafCaches(cache: BaseCache): Cache[] {
@@ -130,95 +127,8 @@ export function leafCaches(cache: BaseCache): Cache[] {
 	return (members as BaseCache[]).flatMap(leafCaches);
 }
 
-function isAbsent(err: unknown): boolean {
-	const code = (err as NodeJS.ErrnoException | null)?.code;
-	return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** In-memory copy of a file call storage's records, kept current (see the top of this module). */
-class FileIndex {
-	readonly records = new Map<string, CallRecord>();
-	/** Changes whenever `records` does, so derived lists can be reused. */
-	generation = 0;
-	#mtime: bigint | null = null;
-	#built = false;
-	#watcher: FSWatcher | null = null;
-	/** Files named by watch events since the last refresh; `null` = an event without a name (re-read everything). */
-	#dirty: Set<string> | null = new Set();
-
-	constructor(readonly calls: CallFile) {}
-
-	#startWatch(): void {
-		try {
-			this.#watcher = watch(this.calls.root, { persistent: false }, (_event, name) => {
-				if (name === null || name === undefined) this.#dirty = null;
-				else this.#dirty?.add(String(name));
-			});
-			this.#watcher.on('error', () => this.#stopWatch());
-		} catch {
-			this.#watcher = null;
-		}
-	}
-
-	#stopWatch(): void {
-		this.#watcher?.close();
-		this.#watcher = null;
-		this.#built = false; // without events, replaced records can only be seen by reading everything again
-	}
-
-	refresh(): void {
-		let mtime: bigint;
-		try {
-			mtime = statSync(this.calls.root, { bigint: true }).mtimeNs;
-		} catch (err) {
-			if (!isAbsent(err)) throw err;
-			if (this.records.size > 0) this.generation++;
-			this.records.clear();
-			this.#mtime = null;
-			this.#stopWatch();
-			return;
-		}
-		if (this.#built && this.#mtime === mtime && this.#dirty !== null && this.#dirty.size === 0) return;
-		const trusted = BigInt(Date.now()) * 1_000_000n - mtime > RACY_NS ? mtime : null;
-		if (!this.#built || this.#watcher === null || this.#dirty === null) {
-			// The watcher starts before the read, so no change made during the read goes unnoticed.
-			if (this.#watcher === null) this.#startWatch();
-			this.#dirty = new Set();
-			this.records.clear();
-			for (const record of this.calls.records()) this.records.set(record.key, record);
-			this.#built = true;
-		} else {
-			const dirty = this.#dirty;
-			this.#dirty = new Set();
-			const names = new Set(this.calls.list());
-			for (const key of this.records.keys()) if (!names.has(key)) this.records.delete(key);
-			for (const key of names) {
-				if (this.records.has(key) && !dirty.has(key)) continue;
-				try {
-					this.records.set(key, this.calls.get(key));
-				} catch (err) {
-					if (!KeyError.is(err)) throw err;
-					this.records.delete(key); // removed meanwhile, or corrupt (reported and removed by the storage)
-				}
-			}
-		}
-		this.#mtime = trusted;
-		this.generation++;
-	}
-
-	close(): void {
-		this.#watcher?.close();
-		this.#watcher = null;
-	}
-}
-
 function functionId(module: string | null, name: string): string {
 	return `${module ?? ''}\0${name}`;
-}
-
-function numberAt(record: CallRecord, field: string): number | null {
-	const v = record.metadata.runtime?.[field];
-	return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 function messageOf(err: unknown): string {
@@ -231,7 +141,7 @@ export class InspectStore implements Store {
 	readonly #index: FileIndex | null;
 	/** Creation times from file mtimes, for records without Runtime metadata. */
 	readonly #mtimes = new Map<string, number | null>();
-	#byFunction: { generation: number; map: Map<string, CallRecord[]> } | null = null;
+	#byFunction: { generation: number; map: Map<string, Entry[]> } | null = null;
 	readonly #watches = new Set<Disposable>();
 
 	constructor(
@@ -243,19 +153,19 @@ export class InspectStore implements Store {
 		this.#index = only !== undefined && only.calls instanceof CallFile ? new FileIndex(only.calls) : null;
 	}
 
-	/** Every stored record (the index's, kept current, or read afresh from storages that query fast themselves). */
-	#records(): Iterable<CallRecord> {
-		if (this.#index === null) return this.cache.records();
+	/** Every stored call (the index's, kept current, or read afresh from storages that query fast themselves). */
+	#entries(): Iterable<Entry> {
+		if (this.#index === null) return [...this.cache.records()].map(entryOf);
 		this.#index.refresh();
-		return this.#index.records.values();
+		return this.#index.entries();
 	}
 
 	/** Records grouped by function; reused while the index has not changed. */
-	#grouped(): Map<string, CallRecord[]> {
+	#grouped(): Map<string, Entry[]> {
 		const generation = this.#index === null ? -1 : (this.#index.refresh(), this.#index.generation);
 		if (this.#byFunction !== null && generation >= 0 && this.#byFunction.generation === generation) return this.#byFunction.map;
-		const map = new Map<string, CallRecord[]>();
-		for (const record of this.#index === null ? this.cache.records() : this.#index.records.values()) {
+		const map = new Map<string, Entry[]>();
+		for (const record of this.#entries()) {
 			const id = functionId(record.module, record.name);
 			let list = map.get(id);
 			if (list === undefined) map.set(id, (list = []));
@@ -307,9 +217,8 @@ export class InspectStore implements Store {
 		return out.sort((a, b) => (a.module ?? '').localeCompare(b.module ?? '') || a.name.localeCompare(b.name));
 	}
 
-	#created(record: CallRecord): number | null {
-		const t = numberAt(record, 'timestop') ?? numberAt(record, 'timestart');
-		if (t !== null) return t;
+	#created(record: Entry): number | null {
+		if (record.created !== null) return record.created;
 		if (this.#mtimes.has(record.key)) return this.#mtimes.get(record.key) ?? null;
 		let found: number | null = null;
 		for (const leaf of this.#leaves) {
@@ -338,21 +247,33 @@ export class InspectStore implements Store {
 		return null;
 	}
 
-	#summary(record: CallRecord, stats: ReadonlyMap<string, CallStats>, values?: Record<string, unknown>): CallSummary {
-		const loaded = values ?? new LazyCall(record, this.cache).arguments;
+	/** The full record of a listed call; `null` when it went away since the listing (or turned out corrupt). */
+	#record(entry: Entry): CallRecord | null {
+		if (entry.record !== undefined) return entry.record;
+		try {
+			return this.cache.loadRecord(entry.key);
+		} catch (err) {
+			if (!KeyError.is(err)) throw err;
+			return null;
+		}
+	}
+
+	#summary(entry: Entry, stats: ReadonlyMap<string, CallStats>, values?: Record<string, unknown>): CallSummary {
+		const record = this.#record(entry);
+		const loaded = values ?? (record === null ? {} : new LazyCall(record, this.cache).arguments);
 		const args: Record<string, string> = {};
 		for (const name in loaded) args[name] = shortText(loaded[name]);
-		const s = stats.get(record.key);
+		const s = stats.get(entry.key);
 		return {
-			module: record.module,
-			name: record.name,
-			key: record.key,
-			version: record.version,
+			module: entry.module,
+			name: entry.name,
+			key: entry.key,
+			version: entry.version,
 			args,
 			argsText: argsText(args),
-			created: this.#created(record),
-			duration: numberAt(record, 'walltime'),
-			size: this.#size(record.result),
+			created: this.#created(entry),
+			duration: record === null ? null : durationOf(record),
+			size: this.#size(record?.result ?? null),
 			hits: s?.hits ?? 0,
 			misses: s?.misses ?? 0,
 			lastHit: s?.lastHit ?? null,
@@ -380,8 +301,8 @@ export class InspectStore implements Store {
 		if (this.#index !== null) {
 			this.#index.refresh();
 			if (prefix.length === 64) {
-				if (this.#index.records.has(prefix)) found.add(prefix);
-			} else for (const key of this.#index.records.keys()) if (key.startsWith(prefix)) found.add(key);
+				if (this.#index.has(prefix)) found.add(prefix);
+			} else for (const key of this.#index.keys()) if (key.startsWith(prefix)) found.add(key);
 		} else if (this.#leaves.length > 0) {
 			for (const leaf of this.#leaves) {
 				try {
@@ -420,7 +341,7 @@ export class InspectStore implements Store {
 		}
 		const stats = this.#stats({ name: record.name, module: record.module });
 		return {
-			...this.#summary(record, stats, loaded),
+			...this.#summary(entryOf(record), stats, loaded),
 			codeDigest: record.codeDigest,
 			arguments: argumentsOut,
 			result,
@@ -455,7 +376,7 @@ export class InspectStore implements Store {
 	}
 
 	clear(): number {
-		const n = this.#evictKeys([...this.#records()].map((r) => r.key));
+		const n = this.#evictKeys([...this.#entries()].map((r) => r.key));
 		this.gc();
 		return n;
 	}
