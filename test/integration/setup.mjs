@@ -65,10 +65,18 @@ async function ensureAptPackages({ browser = true } = {}) {
 }
 
 /**
+ * The environment without the `npm_*` variables an enclosing `npm test` exports. A nested npm reads
+ * `npm_config_*` as its own configuration: `npm_config_user_agent` names the outer npm's Node (20), and
+ * code-server's postinstall takes the Node version from that user agent, so it refused to build under `npm test`
+ * even though the nested npm ran on Node 24.
+ */
+const npmFreeEnv = () => Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+
+/**
  * `npm install` of one pinned package into `prefix`, staged beside it and renamed into place, so a concurrent or
  * interrupted run never sees half an install. `check(stagedPrefix)` says whether the result is usable.
  */
-async function installPrefix(prefix, spec, check, env = process.env) {
+async function installPrefix(prefix, spec, check, env = npmFreeEnv()) {
 	const staging = `${prefix}.tmp-${process.pid}`;
 	rmSync(staging, { recursive: true, force: true });
 	mkdirSync(staging, { recursive: true });
@@ -115,7 +123,7 @@ async function ensureCodeServer(cache, node24) {
 	};
 	if (!ok(prefix)) {
 		const env = {
-			...process.env,
+			...npmFreeEnv(),
 			PATH: `${path.dirname(node24.bin)}${path.delimiter}${process.env.PATH ?? ''}`,
 			// node-gyp builds against the Node 24 headers shipped in the package, not the system Node's.
 			npm_config_nodedir: node24.home,

@@ -1,11 +1,12 @@
 // reference §2.6 "SQL", issue 6: CallSql on real files, real child processes and real worker threads.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import initSqlJs from 'sql.js';
 import {
@@ -307,6 +308,40 @@ describe('CallSql across processes and threads', () => {
 		for (let i = 0; i < 20; i++) assert.ok(calls.contains(writerRecord(`k/${i}`).key));
 		assert.equal(calls.compact(), true);
 		assert.equal(await countInSnapshot(db), count);
+	});
+
+	it('a compaction removes the temporary files of writers that died mid-compaction, and only those', (t) => {
+		// A process that exits (or is killed) while its worker exports a snapshot runs no cleanup: the snapshot-sized
+		// temp would stay forever. Plant what such writers leave, beside ones a live writer may still be renaming.
+		const dir = tmpDir(t);
+		const calls = open(dir);
+		t.after(() => calls.close());
+		calls.put(makeRecord());
+		const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+		const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+		const uuid = () => randomUUID();
+		const plant = (name: string, ageMs = 0): string => {
+			fs.writeFileSync(join(dir, name), randomBytes(64));
+			const when = new Date(Date.now() - ageMs);
+			fs.utimesSync(join(dir, name), when, when);
+			return name;
+		};
+		const gone = [
+			plant(`.calls.db.${host}-${deadPid}.${uuid()}.tmp`),
+			plant(`.calls.db.log.${host}-${deadPid}.${uuid()}.tmp`),
+			plant(`.calls.db.ffffffff-${process.pid}.${uuid()}.tmp`, 300_000),
+		];
+		const kept = [
+			plant(`.calls.db.${host}-${process.pid}.${uuid()}.tmp`),
+			plant(`.calls.db.ffffffff-${deadPid}.${uuid()}.tmp`),
+			plant(`.other.db.${host}-${deadPid}.${uuid()}.tmp`),
+			plant('.calls.db.not-a-temp.tmp', 300_000),
+		];
+		assert.equal(calls.compact(), true);
+		const left = fs.readdirSync(dir);
+		for (const name of gone) assert.ok(!left.includes(name), `removed ${name}`);
+		for (const name of kept) assert.ok(left.includes(name), `kept ${name}`);
+		assert.equal(calls.list().length, 1);
 	});
 
 	it('a lock older than the stale limit is taken over even when its owner is unknown', (t) => {

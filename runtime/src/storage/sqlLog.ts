@@ -2,7 +2,7 @@
 // the lock, the change log (header, checksummed lines, appends) and the snapshot header. Plain `node:fs`, no sql.js,
 // so the calling thread can append synchronously and the sql worker can read and compact with the same rules.
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -38,9 +38,55 @@ export function storePaths(db: string): StorePaths {
 	return { db, log: db + suffix.log, lock: db + suffix.lock, breakLock: db + suffix.breakLock, compact: db + suffix.compact };
 }
 
-/** A unique dot-prefixed temporary sibling of `file` (same folder, so the rename is atomic). */
+/**
+ * A unique dot-prefixed temporary sibling of `file` (same folder, so the rename is atomic), named after its writer
+ * (`.<file>.<host tag>-<pid>.<uuid>.tmp`) so that {@link sweepTemps} can tell one a dead process left behind.
+ */
 export function tempSibling(file: string): string {
-	return join(dirname(file), `.${basename(file)}.${randomUUID()}.tmp`);
+	return join(dirname(file), `.${basename(file)}.${hostTag}-${process.pid}.${randomUUID()}.tmp`);
+}
+
+/** A temporary file nobody is writing any more is removed after this long even when its writer cannot be checked. */
+export const tempStaleMs = 120_000;
+
+/**
+ * Removes the temporary siblings of the store's snapshot and log that their writers can no longer finish: a process
+ * that exits (or a worker thread that is terminated) in the middle of a compaction runs no cleanup, and a snapshot
+ * temp is as large as the store. Call while holding the compaction claim: only its holder writes snapshot temps, and
+ * log temps live for the instant between their write and their rename. Returns the names removed.
+ */
+export function sweepTemps(paths: StorePaths, now = Date.now()): string[] {
+	const folder = dirname(paths.db);
+	// Longest first: the log's temps also start with the snapshot's prefix.
+	const prefixes = [`.${basename(paths.log)}.`, `.${basename(paths.db)}.`];
+	const removed: string[] = [];
+	let names: string[];
+	try {
+		names = readdirSync(folder);
+	} catch {
+		return removed;
+	}
+	for (const name of names) {
+		if (!name.endsWith('.tmp')) continue;
+		const prefix = prefixes.find((p) => name.startsWith(p));
+		if (prefix === undefined) continue;
+		const owner = /^([0-9a-f]{8})-(\d+)\.[0-9a-f-]{36}\.tmp$/.exec(name.slice(prefix.length));
+		if (owner === null) continue;
+		const file = join(folder, name);
+		let age: number;
+		try {
+			age = now - statSync(file).mtimeMs;
+		} catch {
+			continue;
+		}
+		const pid = Number(owner[2]);
+		const writerGone = owner[1] === hostTag && pid !== process.pid && !processAlive(pid);
+		if (writerGone || age > tempStaleMs) {
+			removeQuietly(file);
+			removed.push(name);
+		}
+	}
+	return removed;
 }
 
 export function errorCode(err: unknown): string | undefined {
@@ -246,6 +292,8 @@ export function sleepSync(ms: number): void {
 }
 
 const thisHost = hostname();
+/** Temp names carry this instead of the host name, which may be long or hold characters a file name cannot. */
+const hostTag = createHash('sha256').update(thisHost).digest('hex').slice(0, 8);
 
 function processAlive(pid: number): boolean {
 	try {

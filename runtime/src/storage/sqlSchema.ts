@@ -7,7 +7,10 @@
 //   /proj/.fleche/calls.db.log                append-only log of changes not yet merged into the snapshot (JSON lines)
 //   /proj/.fleche/calls.db.lock               lock file: held while appending a batch (µs) or compacting
 //   /proj/.fleche/calls.db.lock.break         held for the instant a stale lock is removed
-//   /proj/.fleche/.calls.db.<uuid>.tmp        a snapshot being written (renamed over calls.db when complete)
+//   /proj/.fleche/.calls.db.<host>-<pid>.<uuid>.tmp      a snapshot being written (renamed over calls.db when
+//                                                         complete); `<host>` is 8 hex digits of the host name's
+//                                                         SHA-256. The compactor removes those whose writer died.
+//   /proj/.fleche/.calls.db.log.<host>-<pid>.<uuid>.tmp  a log being replaced (written under the lock)
 //
 // Invariants:
 // - The snapshot is always a complete SQLite file: it is exported, written to a temporary sibling and renamed over.
@@ -35,7 +38,8 @@
 //
 // Lock file content (UTF-8 JSON): `{"pid":123,"host":"build1","thread":0,"time":<epoch ms>,"token":"<uuid>"}`.
 // A lock is stale when its host is this host and its pid is no longer alive, or when it is older than
-// {@link lockStaleMs} (a holder refreshes its mtime between the steps of a long compaction).
+// {@link lockStaleMs}: the lock is only held for appends, header checks and renames, never for the long steps of a
+// compaction (catching up with the log, exporting the snapshot), which run outside it.
 import { recordKey, type CallRecord, type Metadata } from '../call.js';
 import type { CallStats } from './base.js';
 import { isKey } from './keys.js';

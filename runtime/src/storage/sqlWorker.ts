@@ -22,7 +22,9 @@ import {
 	releaseLock,
 	removeQuietly,
 	storePaths,
+	sweepTemps,
 	tempSibling,
+	tempStaleMs,
 	tryAcquire,
 	type LogHeader,
 	type StorePaths,
@@ -452,9 +454,10 @@ function maybeCompact(force = false): boolean {
 		if (unmerged <= 0) return false;
 		if (unmerged < data.compactBytes && Date.now() - lastGrowth < data.idleCompactMs) return false;
 	}
-	const claim = tryAcquire(paths.compact, paths.breakLock, 120_000);
+	const claim = tryAcquire(paths.compact, paths.breakLock, tempStaleMs);
 	if (claim === null) return false;
 	try {
+		sweepTemps(paths);
 		return compact();
 	} finally {
 		releaseLock(claim);
@@ -484,6 +487,9 @@ function compact(): boolean {
 		verifiedIno = snapshotIno;
 		if (check !== 'ok') distrust(String(check));
 	}
+	// Most of the catching up happens before the lock: a worker far behind may need seconds, and waiting writers would
+	// take a lock held that long for stale and break it.
+	catchUp();
 	let held = acquireLock(paths);
 	let log;
 	let head;
