@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { hostname, userInfo } from 'node:os';
 import type { Call, Json } from './call.js';
+import { epochSeconds } from './clock.js';
 import { flecheVersion } from './version.js';
 
 /** A call as metadata sees it: identity and live argument values, and after the body ran, its result. */
@@ -43,11 +44,11 @@ export class Runtime implements MetaData {
 
 	pre(): Record<string, Json> {
 		const cpu = process.cpuUsage();
-		return { timestart: Date.now() / 1000, cputime: cpu.user / 1e6, systime: cpu.system / 1e6 };
+		return { timestart: epochSeconds(), cputime: cpu.user / 1e6, systime: cpu.system / 1e6 };
 	}
 
 	post(pre: Record<string, Json>): Record<string, Json> {
-		const stop = Date.now() / 1000;
+		const stop = epochSeconds();
 		const cpu = process.cpuUsage();
 		const start = typeof pre.timestart === 'number' ? pre.timestart : stop;
 		return {

@@ -13,6 +13,7 @@
 // for the most recent `rememberedComputes` such keys), else 0. Reading the stored statistics on the hot path to find
 // the compute time would cost a disk read.
 import type { CallRecord } from './call.js';
+import { epochSeconds } from './clock.js';
 import { warnOnce } from './log.js';
 import type { CallStats, StatsStorage } from './storage/base.js';
 
@@ -160,7 +161,7 @@ export class StatsCounter {
 
 	#stamp(): void {
 		if (this.#unstamped.length === 0) return;
-		const now = Date.now() / 1000;
+		const now = epochSeconds();
 		for (const e of this.#unstamped) {
 			e.lastHit = now;
 			e.unstamped = false;
