@@ -200,3 +200,11 @@ describe('Git metadata (reference §1.9)', () => {
 		}
 	});
 });
+
+test('a cache prints as its class and configuration, so a log line says which store it means', () => {
+	const root = freshDir();
+	const c = new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') }));
+	const text = String(c);
+	assert.match(text, /^Cache \{"type":"cache"/);
+	assert.ok(text.includes(JSON.stringify(join(root, 'calls'))), text);
+});

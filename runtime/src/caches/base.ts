@@ -103,6 +103,16 @@ export abstract class BaseCache {
 	/** Plain-data description from which the same store can be opened elsewhere. */
 	abstract toConfig(): CacheConfig;
 
+	/** The class and its configuration, e.g. `Cache {"type":"cache","values":{…},"calls":{…}}`, for logs and messages. */
+	toString(): string {
+		try {
+			return `${this.constructor.name} ${JSON.stringify(this.toConfig())}`;
+		} catch {
+			// A cache whose configuration cannot be described (one over a custom storage) is still named.
+			return this.constructor.name;
+		}
+	}
+
 	/**
 	 * Statistics hook: a cached function hit `record`. Persistent caches count hits in memory and flush them in
 	 * batches; a hit must never wait for a disk write. @internal
