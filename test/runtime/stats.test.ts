@@ -2,7 +2,7 @@
 // processes sharing one file store, evicted calls, and damaged journals.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -376,4 +376,35 @@ describe('the statistics of a cache instance', () => {
 		const s = byKey(fileCache(root).stats()).get(f.fleche.digest(1));
 		assert.deepEqual([s?.hits, s?.misses], [3, 1]);
 	});
+});
+
+test('a reader re-reads the statistics folder only when it changed, and sees every change', () => {
+	const root = freshDir();
+	const reader = new CallFile({ root });
+	const writer = new CallFile({ root });
+	const key = (i: number): string => i.toString(16).padStart(64, '0');
+	const delta = (i: number, hits: number): CallStats => ({ key: key(i), name: 'f', module: 'm.ts', hits, misses: 0, lastHit: 1, computeSeconds: 0, savedSeconds: 0 });
+	const hitsOf = (i: number): number => reader.stats().find((s) => s.key === key(i))?.hits ?? 0;
+	writer.addStats([delta(1, 2), delta(2, 5)]);
+	assert.equal(hitsOf(1), 2);
+	writer.addStats([delta(1, 3)]);
+	assert.equal(hitsOf(1), 5, "another instance's append is seen by the next read");
+
+	// Journals only grow and snapshots are only renamed into place: a file rewritten in place with its size, inode and
+	// mtime kept is taken for unchanged, which is how the reader knows not to parse it again. (A whole second, so that
+	// the mtime can be put back exactly.)
+	const statsDir = join(root, '.stats');
+	const [journal] = readdirSync(statsDir).filter((n) => n.endsWith('.jsonl'));
+	const file = join(statsDir, journal!);
+	const when = new Date('2026-01-01T00:00:00Z');
+	utimesSync(file, when, when);
+	assert.deepEqual(reader.stats({ name: 'f' }).map((s) => s.hits).sort(), [5, 5]);
+	const { ino, size } = statSync(file);
+	writeFileSync(file, readFileSync(file, 'utf8').replace('"f"', '"g"'));
+	utimesSync(file, when, when);
+	assert.deepEqual([statSync(file).ino, statSync(file).size], [ino, size]);
+	assert.deepEqual(reader.stats({ name: 'g' }), [], 'read from memory');
+	writer.addStats([delta(3, 1)]);
+	assert.equal(reader.stats({ name: 'g' }).length, 1, 'a change makes it read the folder again');
+	assert.equal(hitsOf(3), 1);
 });

@@ -532,7 +532,7 @@ function readJournal(text: string, into: Map<string, CallStats>, file: string, f
 		}
 		for (const t of deltas) {
 			const s = fromTuple(t);
-			if (s !== undefined) mergeStats(into, s);
+			if (s !== undefined) mergeStats(into, s, true);
 			else bad++;
 		}
 	}
@@ -560,7 +560,7 @@ function readSnapshot(dir: string): Snapshot {
 		if (raw.format !== STATS_FORMAT || !Array.isArray(raw.merged) || !Array.isArray(raw.stats)) throw new Error(`not a ${STATS_FORMAT} snapshot`);
 		for (const t of raw.stats) {
 			const s = fromTuple(t);
-			if (s !== undefined) mergeStats(stats, s);
+			if (s !== undefined) mergeStats(stats, s, true);
 		}
 		return { merged: raw.merged.filter((n): n is string => typeof n === 'string'), stats };
 	} catch (err) {
@@ -684,6 +684,23 @@ function readStats(dir: string, ownJournal: string | undefined): { stats: Map<st
 	}
 }
 
+/**
+ * What the statistics folder holds, as names with inode, size and mtime: journals only grow (by appends) and the
+ * snapshot is only replaced (by a rename), so equal stamps mean equal contents. `null` when it cannot be read.
+ */
+function statsStamp(dir: string): string | null {
+	try {
+		const parts: string[] = [];
+		for (const name of listDir(dir).sort()) {
+			const st = statSync(`${dir}${sep}${name}`);
+			parts.push(`${name}:${st.ino}:${st.size}:${st.mtimeMs}`);
+		}
+		return parts.join('\n');
+	} catch {
+		return null;
+	}
+}
+
 /** Options of {@link CallFile}. */
 export interface CallFileOptions {
 	/** Folder that holds one JSON file per call record; a leading `~` means the home folder. Created on the first write. */
@@ -764,6 +781,11 @@ export class CallFile implements CallStorage, StatsStorage {
 	#journal: string | undefined;
 	#journalBytes = 0;
 	#journalSeq = 0;
+	/**
+	 * The last statistics read and the stamp of the folder they were read from. A tool lists functions, then pages of
+	 * calls, each with statistics: parsing 100,000 calls' journal lines again for each took longer than the listing.
+	 */
+	#statsRead: { readonly stamp: string; readonly stats: Map<string, CallStats> } | undefined;
 
 	/** Nothing is touched on disk until the first `put`. */
 	constructor(options: CallFileOptions) {
@@ -903,14 +925,22 @@ export class CallFile implements CallStorage, StatsStorage {
 	 * one function; compacts the journals when many have accumulated.
 	 */
 	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
-		const { stats, finished } = readStats(this.#statsDir, this.#journal);
-		if (finished >= COMPACT_AT) {
-			try {
-				compactStats(this.#statsDir, this.#journal);
-			} catch (err) {
-				warnOnce(`stats-compact:${this.#statsDir}`, 'FLECHE_STATS_NOT_SAVED', `Could not compact cache statistics in ${this.#statsDir}: ${errorText(err)}`, {
-					cause: err,
-				});
+		// Stamped before reading: a change in between makes the next stamp differ, so it is read again then.
+		const stamp = statsStamp(this.#statsDir);
+		let stats: Map<string, CallStats>;
+		if (stamp !== null && this.#statsRead?.stamp === stamp) stats = this.#statsRead.stats;
+		else {
+			const read = readStats(this.#statsDir, this.#journal);
+			stats = read.stats;
+			this.#statsRead = stamp === null ? undefined : { stamp, stats };
+			if (read.finished >= COMPACT_AT) {
+				try {
+					compactStats(this.#statsDir, this.#journal);
+				} catch (err) {
+					warnOnce(`stats-compact:${this.#statsDir}`, 'FLECHE_STATS_NOT_SAVED', `Could not compact cache statistics in ${this.#statsDir}: ${errorText(err)}`, {
+						cause: err,
+					});
+				}
 			}
 		}
 		const out: CallStats[] = [];
