@@ -156,10 +156,11 @@ const groups = {
 		],
 	},
 	// The VS Code extension (dist/extension.js, cjs, `vscode` external) with `fleche` and `fleche/inspect` bundled from
-	// source (extension/tsconfig.json paths), the SQL storage's worker beside it, and the runtime CLI as
-	// dist/runtime/cli.js: the fallback `fleche` the extension spawns when the workspace has none installed.
+	// source (extension/tsconfig.json paths), the SQL storage's worker beside it, and the runtime CLI as dist/cli.js:
+	// the fallback `fleche` the extension spawns when the workspace has none installed. Both bundles look for
+	// sqlWorker.js and sql-wasm.wasm beside themselves, so they share one copy of each.
 	extension: {
-		clean: ['dist/extension.js', 'dist/extension.js.map', 'dist/sqlWorker.js', 'dist/sqlWorker.js.map', 'dist/runtime'],
+		clean: ['dist/extension.js', 'dist/extension.js.map', 'dist/cli.js', 'dist/cli.js.map', 'dist/sqlWorker.js', 'dist/sqlWorker.js.map', 'dist/runtime'],
 		after: copySqlWasm,
 		targets: [
 			{
@@ -174,15 +175,10 @@ const groups = {
 				name: 'extension-cli',
 				packageType: 'commonjs',
 				options: {
-					...extensionBundle('dist/runtime', [{ in: 'runtime/src/cli/main.ts', out: 'cli' }]),
+					...extensionBundle('dist', [{ in: 'runtime/src/cli/main.ts', out: 'cli' }]),
 					// main.ts exports main() (bin/fleche.mjs runs it); this bundle is the program itself.
 					footer: { js: 'module.exports.main(process.argv).then((code) => { process.exitCode = code; });' },
 				},
-			},
-			{
-				name: 'extension-cli-sql',
-				packageType: 'commonjs',
-				options: extensionBundle('dist/runtime', [{ in: 'runtime/src/storage/sqlWorker.ts', out: 'sqlWorker' }]),
 			},
 		],
 	},
@@ -273,13 +269,11 @@ function extensionBundle(outdir, entryPoints) {
 	};
 }
 
-/** sql.js looks for its .wasm beside the script that loads it: both sqlWorker.js bundles. */
+/** sql.js looks for its .wasm beside the script that loads it (dist/sqlWorker.js). */
 function copySqlWasm() {
 	const wasm = createRequire(import.meta.url).resolve('sql.js/dist/sql-wasm.wasm');
-	for (const dir of ['dist', 'dist/runtime']) {
-		mkdirSync(dir, { recursive: true });
-		copyFileSync(wasm, path.join(dir, 'sql-wasm.wasm'));
-	}
+	mkdirSync('dist', { recursive: true });
+	copyFileSync(wasm, path.join('dist', 'sql-wasm.wasm'));
 	return Promise.resolve(true);
 }
 

@@ -60,7 +60,7 @@ export function activate(context: vscode.ExtensionContext): FlecheApi {
 		treeView,
 		lenses,
 		panels,
-		bundledCli: vscode.Uri.joinPath(context.extensionUri, 'dist', 'runtime', 'cli.js').fsPath,
+		bundledCli: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath,
 		refresh,
 	};
 	context.subscriptions.push(...registerCommands(services));

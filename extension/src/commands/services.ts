@@ -12,7 +12,7 @@ export interface Services {
 	readonly treeView: vscode.TreeView<TreeNodeSpec>;
 	readonly lenses: CodeLensController;
 	readonly panels: DetailsPanels;
-	/** dist/runtime/cli.js inside the extension: the CLI used when the workspace has no fleche installed. */
+	/** dist/cli.js inside the extension: the CLI used when the workspace has no fleche installed. */
 	readonly bundledCli: string;
 	/** Re-reads every store and updates tree, lenses and panels. */
 	refresh(): Promise<void>;

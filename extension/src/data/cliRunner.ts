@@ -21,7 +21,7 @@ export interface CliOptions {
 	readonly node: string;
 	/** Where the CLI runs (the workspace folder): its package resolves the user's modules. */
 	readonly cwd: string;
-	/** The CLI file shipped inside the extension (`dist/runtime/cli.js`), used when the workspace has no fleche. */
+	/** The CLI file shipped inside the extension (`dist/cli.js`), used when the workspace has no fleche. */
 	readonly bundledCli: string;
 	readonly token?: vscode.CancellationToken;
 	readonly onMessage?: (message: CliMessage) => void;
