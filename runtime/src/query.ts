@@ -1,7 +1,7 @@
 // reference §6: querying stored calls — filters, a re-iterable chainable iterator, tables and transfers.
 import type { CallRecord, Json } from './call.js';
 import { digest, Digest } from './digest.js';
-import { Indigestible, KeyError } from './errors.js';
+import { Indigestible, KeyError, Rejected } from './errors.js';
 import { warn } from './log.js';
 import type { LazyCall } from './lazyCall.js';
 import type { BaseCache, TransferOptions } from './caches/base.js';
@@ -303,10 +303,18 @@ export class QueryIterator implements Iterable<LazyCall> {
 		return n;
 	}
 
-	/** Copies the matching calls, with their values, into `target`; returns how many were written. */
+	/**
+	 * Copies the matching calls, with their values, into `target`; returns how many were written.
+	 * @throws Rejected before copying anything when `pop` is asked of a read-only source (a pool, a read-only cache).
+	 */
 	transfer(target: BaseCache, options: TransferOptions = {}): number {
+		const calls = [...this];
+		const fixed = options.pop === true ? calls.find((c) => c.cache.readOnly) : undefined;
+		if (fixed !== undefined) {
+			throw new Rejected(`Cannot transfer with pop from a read-only ${fixed.cache.constructor.name}: transfer without pop, then evict from the store that holds the calls`);
+		}
 		let n = 0;
-		for (const c of [...this]) {
+		for (const c of calls) {
 			if (!target.importCall(c, options.overwrite ?? false)) continue;
 			n++;
 			if (options.pop) c.cache.evict(c.key);

@@ -352,6 +352,21 @@ describe('transfer (reference §6)', () => {
 		assert.equal(new CachePool([a, b]).transfer(merged), 2);
 		assert.deepEqual([...merged.query().results()].sort(), ['one', 'two']);
 	});
+
+	test('pop from a read-only source is refused before anything is copied', () => {
+		const [a, b] = [memoryStore(), memoryStore()];
+		a.save(call('g', 1, 'one'));
+		b.save(call('g', 2, 'two'));
+		for (const source of [new CachePool([a, b]), new ReadOnlyCache(a), new SizeLimitedCache(new ReadOnlyCache(b), { maxSize: 5 })]) {
+			assert.equal(source.readOnly, true, source.constructor.name);
+			const target = memoryStore();
+			assert.throws(() => source.transfer(target, { pop: true }), (err: unknown) => Rejected.is(err) && /read-only .*without pop/.test((err as Error).message));
+			assert.equal(target.query().count(), 0, `${source.constructor.name}: nothing copied`);
+		}
+		assert.equal(a.query().count() + b.query().count(), 2, 'the sources are untouched');
+		assert.equal(new SizeLimitedCache(a, { maxSize: 5 }).readOnly, false);
+		assert.equal(a.readOnly, false);
+	});
 });
 
 describe('gc (reference §1.10)', () => {

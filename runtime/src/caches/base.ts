@@ -103,6 +103,14 @@ export abstract class BaseCache {
 	/** Plain-data description from which the same store can be opened elsewhere. */
 	abstract toConfig(): CacheConfig;
 
+	/**
+	 * Whether this cache refuses every save and evict (`ReadOnlyCache`, `FilteredCache`, `CachePool`, and wrappers
+	 * of them), so that an operation that would write can refuse before it starts instead of halfway.
+	 */
+	get readOnly(): boolean {
+		return false;
+	}
+
 	/** The class and its configuration, e.g. `Cache {"type":"cache","values":{…},"calls":{…}}`, for logs and messages. */
 	toString(): string {
 		try {

@@ -39,6 +39,10 @@ export class CachePool extends BaseCache {
 		return undefined;
 	}
 
+	override get readOnly(): boolean {
+		return true;
+	}
+
 	/** Digest-only: nothing is stored, and the commit is refused. */
 	prepare(call: PendingCall): PreparedCall {
 		return refusedPrepare(call.key, 'A CachePool is read-only');

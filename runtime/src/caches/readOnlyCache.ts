@@ -21,6 +21,10 @@ export class ReadOnlyCache extends CacheWrapper {
 	/** What the `Rejected` errors say. */
 	protected readonly refusal: string = 'The cache is read-only';
 
+	override get readOnly(): boolean {
+		return true;
+	}
+
 	/** Digest-only: nothing is stored, and the commit is refused. */
 	override prepare(call: PendingCall): PreparedCall {
 		return refusedPrepare(call.key, this.refusal);

@@ -11,6 +11,9 @@ export abstract class CacheWrapper extends BaseCache {
 	) {
 		super();
 	}
+	override get readOnly(): boolean {
+		return this.inner.readOnly;
+	}
 	lookup(key: string): Hit | undefined {
 		return this.inner.lookup(key);
 	}
