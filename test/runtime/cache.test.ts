@@ -208,3 +208,32 @@ test('a cache prints as its class and configuration, so a log line says which st
 	assert.match(text, /^Cache \{"type":"cache"/);
 	assert.ok(text.includes(JSON.stringify(join(root, 'calls'))), text);
 });
+
+test('one recompute repairs a damaged record together with the damaged values it names', () => {
+	const { cache: store, root } = fileStore();
+	let runs = 0;
+	const label = fleche(
+		(n: number) => {
+			runs++;
+			return `label ${n}`;
+		},
+		{ name: 'label' },
+	);
+	cache(store, () => label(7));
+	const key = label.fleche.digest(7);
+	const record = join(root, 'calls', key);
+	const result = join(root, 'values', digest('label 7'));
+	const argument = join(root, 'values', digest(7));
+	// A value file that exists is never rewritten, so without a check the recompute would leave these two damaged.
+	for (const file of [record, result, argument]) writeFileSync(file, readFileSync(file).subarray(0, 20));
+	logs.clear();
+	assert.equal(cache(store, () => label(7)), 'label 7');
+	assert.equal(runs, 2, 'recomputed');
+	assert.equal(logs.records.filter((r) => r.code === 'FLECHE_CORRUPT_ENTRY').length, 3, 'each damaged file reported once');
+	logs.clear();
+	assert.equal(cache(store, () => label(7)), 'label 7');
+	assert.equal(runs, 2, 'a hit after one recompute');
+	assert.deepEqual(logs.records, []);
+	assert.deepEqual(store.loadRecord(key).arguments, { n: digest(7) });
+	assert.equal(store.loadValue(digest(7)), 7, 'the argument value is whole again');
+});

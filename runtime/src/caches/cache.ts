@@ -2,7 +2,7 @@
 // hit/miss statistics.
 import type { CallRecord, Metadata } from '../call.js';
 import { digest, Digest } from '../digest.js';
-import { AmbiguousDigestError, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
+import { AmbiguousDigestError, CorruptEntry, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
 import { warnOnce } from '../log.js';
 import type { CallStats, CallStorage, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
@@ -33,22 +33,57 @@ export class Cache extends BaseCache {
 		super();
 	}
 
+	/**
+	 * Keys whose call record was found damaged, or named a result value that could not be read. Their values may be
+	 * damaged too, but a value file that exists is never rewritten (it is content-addressed): the recompute checks
+	 * them first, so that one recompute repairs the entry instead of the next read finding the damaged value.
+	 */
+	readonly #suspect = new Set<string>();
+
 	lookup(key: string): Hit | undefined {
 		let record: CallRecord;
 		try {
 			record = this.calls.get(key);
 		} catch (err) {
-			if (KeyError.is(err)) return undefined;
+			if (KeyError.is(err)) {
+				if (CorruptEntry.is((err as Error).cause)) this.#suspectOf(key);
+				return undefined;
+			}
 			throw err;
 		}
 		if (record.result === null) return undefined;
 		try {
 			return { record, value: this.values.get(record.result) };
 		} catch (err) {
-			// A record whose result value is gone or corrupt is a miss; the rerun writes both again.
-			if (KeyError.is(err)) return undefined;
+			// A record whose result value is gone or corrupt is a miss; the rerun writes both again. The record may name
+			// the wrong value (a damaged digest that still reads as one), so the rerun checks the values it writes.
+			if (KeyError.is(err)) {
+				this.#suspectOf(key);
+				return undefined;
+			}
 			throw err;
 		}
+	}
+
+	#suspectOf(key: string): void {
+		// Damage is rare; a store that is damaged everywhere must not make this set grow without bound.
+		if (this.#suspect.size >= 1024) this.#suspect.clear();
+		this.#suspect.add(key);
+	}
+
+	/** Reads the value under `key` if `callKey`'s record was damaged: a damaged value file is reported and removed. @internal */
+	verifyValue(callKey: string, key: string): void {
+		if (!this.#suspect.has(callKey)) return;
+		try {
+			this.values.get(key);
+		} catch (err) {
+			if (!KeyError.is(err)) throw err;
+		}
+	}
+
+	/** The recompute of a damaged entry was saved: its values are whole again. @internal */
+	repaired(callKey: string): void {
+		this.#suspect.delete(callKey);
 	}
 
 	prepare(call: PendingCall): PreparedCall {
@@ -56,6 +91,7 @@ export class Cache extends BaseCache {
 			const value = call.values[name];
 			if (Digest.is(value)) continue;
 			try {
+				this.verifyValue(call.key, call.digests[name]!);
 				this.values.put(call.digests[name]!, value);
 			} catch (err) {
 				if (!SaveError.is(err)) throw err;
@@ -82,16 +118,7 @@ export class Cache extends BaseCache {
 	}
 
 	saveValue(value: unknown, key?: string): string {
-		let k: string;
-		if (key !== undefined) k = key;
-		else {
-			try {
-				k = digest(value);
-			} catch (err) {
-				if (Indigestible.is(err)) throw new SaveError(`Cannot store a value fleche cannot digest: ${err.message}`, { cause: err });
-				throw err;
-			}
-		}
+		const k = key ?? digestForSave(value);
 		this.values.put(k, value);
 		return k;
 	}
@@ -209,6 +236,16 @@ export class Cache extends BaseCache {
 	}
 }
 
+/** The digest a value is stored under. @throws SaveError when it cannot be digested. */
+function digestForSave(value: unknown): string {
+	try {
+		return digest(value);
+	} catch (err) {
+		if (Indigestible.is(err)) throw new SaveError(`Cannot store a value fleche cannot digest: ${err.message}`, { cause: err });
+		throw err;
+	}
+}
+
 class Prepared implements PreparedCall {
 	private state: 'open' | 'committed' | 'abandoned' = 'open';
 
@@ -226,7 +263,9 @@ class Prepared implements PreparedCall {
 		this.state = 'committed';
 		let resultKey: string;
 		try {
-			resultKey = this.cache.saveValue(result);
+			resultKey = digestForSave(result);
+			this.cache.verifyValue(this.call.key, resultKey);
+			this.cache.saveValue(result, resultKey);
 		} catch (err) {
 			if (Rejected.is(err)) throw err;
 			throw new SaveError(`Could not store the result of ${this.call.name}: ${(err as Error).message}`, { cause: err });
@@ -243,6 +282,7 @@ class Prepared implements PreparedCall {
 			...(options?.async ? { async: true } : {}),
 		};
 		this.cache.saveRecord(record);
+		this.cache.repaired(this.call.key);
 		return record;
 	}
 
