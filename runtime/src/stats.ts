@@ -14,6 +14,7 @@
 // the compute time would cost a disk read.
 import type { CallRecord } from './call.js';
 import { epochSeconds } from './clock.js';
+import { beforeShutdown, flushOrder } from './shutdown.js';
 import { warnOnce } from './log.js';
 import type { CallStats, StatsStorage } from './storage/base.js';
 
@@ -55,14 +56,15 @@ let exitHookInstalled = false;
 function installExitHook(): void {
 	if (exitHookInstalled) return;
 	exitHookInstalled = true;
-	// 'exit' handlers must be synchronous: every StatsStorage flush is (an appendFileSync, an in-memory SQL update).
-	process.on('exit', flushStats);
+	// Shutdown tasks must be synchronous: every StatsStorage flush is (an appendFileSync, an in-memory SQL update).
+	beforeShutdown(flushOrder.stats, flushStats);
 }
 
 /**
  * Writes every statistic counted so far in this process (or thread) to its storage now, instead of within the next
- * second. Runs by itself when the process exits normally; call it before ending a worker thread with
- * `worker.terminate()` or a process with a signal, which skip exit handlers.
+ * second. Runs by itself when the process exits normally, and in the main thread at SIGINT, SIGTERM and SIGHUP (the
+ * process then still ends by that signal unless the program handles it); call it before ending a worker thread with
+ * `worker.terminate()`, which skips exit handlers.
  * @example
  * ```ts
  * import { flushStats } from 'fleche';

@@ -7,8 +7,9 @@
 //   line appended, under a lock file held for microseconds, to the *log* beside it, synchronously in the calling
 //   thread. A put into an idle store is on disk when it returns; puts that follow it within `writeDelayMs` are
 //   coalesced and appended together under one lock (taking the lock costs far more than the line), at the latest
-//   `writeDelayMs` later, before any read through the worker, at `flush()`/`close()`, and at the exit of the process
-//   or worker thread (`process.on('exit')`). Only a kill (SIGKILL, `worker.terminate()`) can lose that last window.
+//   `writeDelayMs` later, before any read through the worker, at `flush()`/`close()`, at the exit of the process or
+//   worker thread, and at SIGINT/SIGTERM/SIGHUP (`beforeShutdown`). Only SIGKILL or `worker.terminate()` can lose
+//   that last window.
 // - Each instance remembers the records it wrote or read (up to `knownRecords`), valid as of a position in the log.
 //   A hit on one of them costs one `stat` of the log instead of a worker round trip: when the log grew, the new
 //   lines are scanned (not parsed: the key is at a fixed place in a put or evict line) and the keys they touch are
@@ -31,6 +32,7 @@ import type { CallRecord } from '../call.js';
 import { KeyError, SaveError } from '../errors.js';
 import { warn, warnOnce } from '../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from './base.js';
+import { beforeShutdown, flushOrder } from '../shutdown.js';
 import { resolveRoot } from './file.js';
 import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from './keys.js';
 import {
@@ -524,7 +526,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			unwritten.set(this, this.#writeLater);
 			if (!exitHooked) {
 				exitHooked = true;
-				process.on('exit', writeAllPending);
+				beforeShutdown(flushOrder.sql, writeAllPending);
 			}
 			this.#timer = setTimeout(this.#writeLater, delay);
 			this.#timer.unref();
