@@ -2,7 +2,7 @@
 // processes sharing one file store, evicted calls, and damaged journals.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -405,7 +405,38 @@ test('a reader re-reads the statistics folder only when it changed, and sees eve
 	utimesSync(file, when, when);
 	assert.deepEqual([statSync(file).ino, statSync(file).size], [ino, size]);
 	assert.deepEqual(reader.stats({ name: 'g' }), [], 'read from memory');
-	writer.addStats([delta(3, 1)]);
-	assert.equal(reader.stats({ name: 'g' }).length, 1, 'a change makes it read the folder again');
-	assert.equal(hitsOf(3), 1);
+	// An append is read from where the last read ended: only the new line, not the rewritten ones before it.
+	writer.addStats([delta(3, 1), delta(1, 10)]);
+	assert.deepEqual([hitsOf(3), hitsOf(1)], [1, 15]);
+	assert.deepEqual(reader.stats({ name: 'g' }), [], 'lines read before are not read again');
+	// A journal replaced by another file (a new inode, as a rotation or compaction makes) is read again in full.
+	writeFileSync(`${file}.new`, readFileSync(file));
+	renameSync(`${file}.new`, file);
+	assert.deepEqual(
+		reader.stats({ name: 'g' }).map((s) => [s.key, s.hits]),
+		[[key(1), 15]],
+		'read again in full: the rewritten line names the call g',
+	);
+});
+
+test('statistics read incrementally add up like a full read, while writers append and compact', () => {
+	const root = freshDir();
+	const key = (i: number): string => i.toString(16).padStart(64, '0');
+	const reader = new CallFile({ root });
+	const full = (): Map<string, number> => new Map(new CallFile({ root }).stats().map((s) => [s.key, s.hits]));
+	const seen = (): Map<string, number> => new Map(reader.stats().map((s) => [s.key, s.hits]));
+	let expected = 0;
+	for (let round = 0; round < 40; round++) {
+		// A new writer instance each round starts a journal of its own; old journals stay until compacted.
+		const writer = new CallFile({ root });
+		for (let i = 0; i < 5; i++) writer.addStats([{ key: key((round * 7 + i) % 13), name: 'f', module: 'm.ts', hits: 1, misses: 0, lastHit: round, computeSeconds: 0, savedSeconds: 0 }]);
+		// And a journal some writer rotated away: finished, so from 16 of them on a read compacts them into the snapshot.
+		const closed = `${hostname()}-1-${round.toString(16).padStart(8, '0')}.1.closed.jsonl`;
+		writeFileSync(join(root, '.stats', closed), `${JSON.stringify({ t: round, d: [[key(round % 13), 'f', 'm.ts', 2, 0, round, 0, 0]] })}\n`);
+		expected += 7;
+		const before = seen();
+		assert.deepEqual(before, full(), `round ${round}`);
+		assert.equal([...before.values()].reduce((a, b) => a + b, 0), expected);
+	}
+	assert.ok(existsSync(join(root, '.stats', 'snapshot.json')), 'compactions ran meanwhile');
 });

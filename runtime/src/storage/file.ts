@@ -59,11 +59,13 @@ import {
 	appendFileSync,
 	closeSync,
 	existsSync,
+	fstatSync,
 	mkdirSync,
 	openSync,
 	opendirSync,
 	readdirSync,
 	readFileSync,
+	readSync,
 	renameSync,
 	statSync,
 	unlinkSync,
@@ -508,7 +510,7 @@ function fromTuple(t: unknown): CallStats | undefined {
  * Adds every delta of a journal's text. A damaged line (or delta) is skipped with a warning, once per journal; an
  * unfinished last line is an append in progress unless the journal is finished (its writer crashed mid-append).
  */
-function readJournal(text: string, into: Map<string, CallStats>, file: string, finished: boolean): void {
+function readJournal(text: string, into: Map<string, CallStats>, file: string, finished: boolean, merge = (d: CallStats) => mergeStats(into, d, true)): void {
 	let start = 0;
 	let bad = 0;
 	while (start < text.length) {
@@ -532,7 +534,7 @@ function readJournal(text: string, into: Map<string, CallStats>, file: string, f
 		}
 		for (const t of deltas) {
 			const s = fromTuple(t);
-			if (s !== undefined) mergeStats(into, s, true);
+			if (s !== undefined) merge(s);
 			else bad++;
 		}
 	}
@@ -657,31 +659,105 @@ function compactStats(dir: string, ownJournal: string | undefined): void {
 	}
 }
 
+/** How far a journal was read: its inode, and the byte after its last complete line read. */
+interface JournalRead {
+	readonly ino: number;
+	readonly offset: number;
+}
+
+/** Statistics summed from the folder, with what is needed to read only what is appended later. */
+interface StatsRead {
+	readonly stats: Map<string, CallStats>;
+	/** Journals read (not merged into the snapshot), by name. */
+	readonly journals: Map<string, JournalRead>;
+	/** Journals the snapshot says it holds. */
+	readonly merged: ReadonlySet<string>;
+	/** How many journals nobody appends to any more (compaction folds them in from {@link COMPACT_AT} on). */
+	readonly finished: number;
+}
+
+/** The bytes of `path` from `from` on, with the file's inode; null when it is gone. */
+function readFrom(path: string, from: number): { ino: number; size: number; bytes: Buffer } | null {
+	let fd: number;
+	try {
+		fd = openSync(path, 'r');
+	} catch (err) {
+		if (isAbsent(err)) return null;
+		throw err;
+	}
+	try {
+		const { ino, size } = fstatSync(fd);
+		const bytes = Buffer.allocUnsafe(Math.max(0, size - from));
+		let done = 0;
+		while (done < bytes.length) {
+			const n = readSync(fd, bytes, done, bytes.length - done, from + done);
+			if (n === 0) break;
+			done += n;
+		}
+		return { ino, size, bytes: bytes.subarray(0, done) };
+	} finally {
+		closeSync(fd);
+	}
+}
+
 /** Sums the snapshot and every journal not merged into it; retries when a compaction or rotation moved files. */
-function readStats(dir: string, ownJournal: string | undefined): { stats: Map<string, CallStats>; finished: number } {
+function readStats(dir: string, ownJournal: string | undefined): StatsRead {
 	for (let attempt = 0; ; attempt++) {
 		const names = listDir(dir).filter((n) => journalName.test(n));
 		const snapshot = readSnapshot(dir);
 		const merged = new Set(snapshot.merged);
 		const stats = snapshot.stats;
+		const journals = new Map<string, JournalRead>();
 		let vanished = false;
 		let finished = 0;
 		for (const name of names) {
 			if (merged.has(name)) continue;
-			let text: string;
-			try {
-				text = readFileSync(`${dir}${sep}${name}`, 'utf8');
-			} catch (err) {
-				if (!isAbsent(err)) throw err;
+			const read = readFrom(`${dir}${sep}${name}`, 0);
+			if (read === null) {
 				vanished = true;
 				break;
 			}
 			const done = journalFinished(dir, name, ownJournal);
-			readJournal(text, stats, `${dir}${sep}${name}`, done);
+			// An unfinished journal's last line may be an append in progress: it is read (in full) next time.
+			const end = done ? read.bytes.length : read.bytes.lastIndexOf(10) + 1;
+			readJournal(read.bytes.toString('utf8', 0, end), stats, `${dir}${sep}${name}`, done);
+			journals.set(name, { ino: read.ino, offset: end });
 			if (done) finished++;
 		}
-		if (!vanished || attempt >= 5) return { stats, finished };
+		if (!vanished || attempt >= 5) return { stats, journals, merged, finished };
 	}
+}
+
+/**
+ * `previous` brought up to date by reading only what was appended to its journals since, and any new journal; null
+ * when a journal was replaced, shrank or went away (a compaction or a rotation ran: read everything again). The
+ * objects of `previous.stats` are not changed (callers may still hold them): a key with new deltas gets a copy.
+ */
+function readAppended(dir: string, ownJournal: string | undefined, previous: StatsRead): StatsRead | null {
+	const names = listDir(dir).filter((n) => journalName.test(n) && !previous.merged.has(n));
+	const present = new Set(names);
+	for (const name of previous.journals.keys()) if (!present.has(name)) return null;
+	const stats = new Map(previous.stats);
+	const copied = new Set<string>();
+	const merge = (d: CallStats): void => {
+		const have = stats.get(d.key);
+		if (have !== undefined && !copied.has(d.key)) stats.set(d.key, { ...have });
+		copied.add(d.key);
+		mergeStats(stats, d, true);
+	};
+	const journals = new Map(previous.journals);
+	let finished = 0;
+	for (const name of names) {
+		const known = previous.journals.get(name);
+		const read = readFrom(`${dir}${sep}${name}`, known?.offset ?? 0);
+		if (read === null || (known !== undefined && (read.ino !== known.ino || read.size < known.offset))) return null;
+		const done = journalFinished(dir, name, ownJournal);
+		if (done) finished++;
+		const end = read.bytes.lastIndexOf(10) + 1;
+		if (end > 0) readJournal(read.bytes.toString('utf8', 0, end), stats, `${dir}${sep}${name}`, true, merge);
+		journals.set(name, { ino: read.ino, offset: (known?.offset ?? 0) + end });
+	}
+	return { stats, journals, merged: previous.merged, finished };
 }
 
 /**
@@ -699,6 +775,11 @@ function statsStamp(dir: string): string | null {
 	} catch {
 		return null;
 	}
+}
+
+/** The snapshot's line of a {@link statsStamp} ('' when there is none). */
+function snapshotStamp(stamp: string): string {
+	return stamp.split('\n').find((line) => line.startsWith(`${SNAPSHOT}:`)) ?? '';
 }
 
 /** Options of {@link CallFile}. */
@@ -785,7 +866,7 @@ export class CallFile implements CallStorage, StatsStorage {
 	 * The last statistics read and the stamp of the folder they were read from. A tool lists functions, then pages of
 	 * calls, each with statistics: parsing 100,000 calls' journal lines again for each took longer than the listing.
 	 */
-	#statsRead: { readonly stamp: string; readonly stats: Map<string, CallStats> } | undefined;
+	#statsRead: { readonly stamp: string; readonly snapshot: string; readonly read: StatsRead } | undefined;
 
 	/** Nothing is touched on disk until the first `put`. */
 	constructor(options: CallFileOptions) {
@@ -921,28 +1002,36 @@ export class CallFile implements CallStorage, StatsStorage {
 	}
 
 	/**
+	 * The statistics of the folder now: the last ones read when nothing changed, brought up to date by reading only
+	 * the appended lines when journals grew, else read in full (and compacted when many journals are finished).
+	 */
+	#currentStats(): Map<string, CallStats> {
+		// Stamped before reading: a change in between makes the next stamp differ, so it is read again then.
+		const stamp = statsStamp(this.#statsDir);
+		const last = this.#statsRead;
+		if (stamp !== null && last?.stamp === stamp) return last.read.stats;
+		const snapshot = stamp === null ? null : snapshotStamp(stamp);
+		let read = last !== undefined && snapshot !== null && last.snapshot === snapshot ? readAppended(this.#statsDir, this.#journal, last.read) : null;
+		read ??= readStats(this.#statsDir, this.#journal);
+		this.#statsRead = stamp === null || snapshot === null ? undefined : { stamp, snapshot, read };
+		if (read.finished >= COMPACT_AT) {
+			try {
+				compactStats(this.#statsDir, this.#journal);
+			} catch (err) {
+				warnOnce(`stats-compact:${this.#statsDir}`, 'FLECHE_STATS_NOT_SAVED', `Could not compact cache statistics in ${this.#statsDir}: ${errorText(err)}`, {
+					cause: err,
+				});
+			}
+		}
+		return read.stats;
+	}
+
+	/**
 	 * The summed statistics of every call of this root, written by any process (evicted calls included), optionally of
 	 * one function; compacts the journals when many have accumulated.
 	 */
 	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
-		// Stamped before reading: a change in between makes the next stamp differ, so it is read again then.
-		const stamp = statsStamp(this.#statsDir);
-		let stats: Map<string, CallStats>;
-		if (stamp !== null && this.#statsRead?.stamp === stamp) stats = this.#statsRead.stats;
-		else {
-			const read = readStats(this.#statsDir, this.#journal);
-			stats = read.stats;
-			this.#statsRead = stamp === null ? undefined : { stamp, stats };
-			if (read.finished >= COMPACT_AT) {
-				try {
-					compactStats(this.#statsDir, this.#journal);
-				} catch (err) {
-					warnOnce(`stats-compact:${this.#statsDir}`, 'FLECHE_STATS_NOT_SAVED', `Could not compact cache statistics in ${this.#statsDir}: ${errorText(err)}`, {
-						cause: err,
-					});
-				}
-			}
-		}
+		const stats = this.#currentStats();
 		const out: CallStats[] = [];
 		for (const s of stats.values()) {
 			if (filter?.name !== undefined && s.name !== filter.name) continue;
