@@ -3,10 +3,10 @@
 // TypeScript modules are transpiled the way the runtime CLI does it (esbuild, inline source map beside the original)
 // so their identity is the `.ts` file, exactly as in a user's own process.
 //
-//   node test/integration/seed.mjs <workspace>      (spawned by workspace.mjs)
+//   node test/integration/seed.mjs <workspace>      (spawned by workspace.mjs; $FLECHE_SEED_SQL: seed an SQL store too)
 
 import * as esbuild from 'esbuild';
-import { flushStats } from 'fleche';
+import { Cache, CallSql, ValueFile, cache, flushStats } from 'fleche';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,6 +57,22 @@ shape.area(3, 4);
 shape.area(3, 4);
 // label: 1 cached call, 1 miss.
 shapes.label('apples', 3);
+
+// An SQL store elsewhere ($FLECHE_SEED_SQL, added to the editor through the `fleche.caches` setting): add(5, 5)
+// twice and add(6, 6), so 2 cached calls, 1 hit, 2 misses, in the SQLite file the runtime writes.
+const sqlRoot = process.env.FLECHE_SEED_SQL;
+if (sqlRoot) {
+	const calls = new CallSql({ path: path.join(sqlRoot, 'calls.db') });
+	cache(new Cache(new ValueFile({ root: path.join(sqlRoot, 'values') }), calls), () => {
+		math.add(5, 5);
+		math.add(5, 5);
+		math.add(6, 6);
+	});
+	flushStats();
+	// Merges the log into the SQLite file, as a long-running program's store would be.
+	calls.compact();
+	calls.close();
+}
 
 flushStats();
 console.log(JSON.stringify({ seeded: workspace }));

@@ -1,7 +1,7 @@
 // Makes the fixture workspace the integration tier opens: a temporary copy of test/fixtures/workspace/ with
 // `node_modules/fleche` linked to this checkout's runtime, whose `.fleche/` store is produced by running the
-// fixture's functions with the real runtime (seed.mjs), never committed. The corrupt variant adds a second cache,
-// declared in fleche.toml, whose call storage is unreadable, and a garbage call record in the default store.
+// fixture's functions with the real runtime (seed.mjs), never committed. The suite's variant (`corrupt`) also makes
+// broken stores beside the workspace, and an SQL store seeded by the runtime.
 
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -31,7 +31,7 @@ export function makeWorkspace(dir, { corrupt = false, node = process.execPath } 
 		cwd: workspace,
 		encoding: 'utf8',
 		// The default store must be the workspace's own, whatever the caller's environment says.
-		env: { ...process.env, FLECHE_ROOT: '', NODE_OPTIONS: '' },
+		env: { ...process.env, FLECHE_ROOT: '', NODE_OPTIONS: '', FLECHE_SEED_SQL: corrupt ? sqlStore(workspace) : '' },
 		timeout: 60_000,
 	});
 	if (result.status !== 0) {
@@ -40,6 +40,14 @@ export function makeWorkspace(dir, { corrupt = false, node = process.execPath } 
 	if (corrupt) corruptWorkspace(workspace);
 	return workspace;
 }
+
+/** The SQL store the suite variant adds through `fleche.caches`: `extra-stores/sql/` beside the workspace. */
+export function sqlStore(workspace) {
+	return path.join(path.dirname(workspace), 'extra-stores', 'sql');
+}
+
+/** What seed.mjs puts into the SQL store. */
+export const seededSql = { add: { module: 'src/math.js', calls: 2, hits: 1, misses: 2 } };
 
 /**
  * The corrupt variant, in `corrupt-stores/` beside the workspace (the suite adds them through `fleche.caches`):
