@@ -160,7 +160,7 @@ const groups = {
 	// the fallback `fleche` the extension spawns when the workspace has none installed. Both bundles look for
 	// sqlWorker.js and sql-wasm.wasm beside themselves, so they share one copy of each.
 	extension: {
-		clean: ['dist/extension.js', 'dist/extension.js.map', 'dist/cli.js', 'dist/cli.js.map', 'dist/sqlWorker.js', 'dist/sqlWorker.js.map', 'dist/runtime'],
+		clean: ['dist/extension.js', 'dist/extension.js.map', 'dist/storeHost.js', 'dist/storeHost.js.map', 'dist/cli.js', 'dist/cli.js.map', 'dist/sqlWorker.js', 'dist/sqlWorker.js.map', 'dist/runtime'],
 		after: copySqlWasm,
 		targets: [
 			{
@@ -168,6 +168,8 @@ const groups = {
 				packageType: 'commonjs',
 				options: extensionBundle('dist', [
 					{ in: 'extension/src/extension.ts', out: 'extension' },
+					// The worker thread that reads the stores (extension/src/data/storeHost.ts).
+					{ in: 'extension/src/data/storeHost.ts', out: 'storeHost' },
 					{ in: 'runtime/src/storage/sqlWorker.ts', out: 'sqlWorker' },
 				]),
 			},

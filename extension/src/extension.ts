@@ -34,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): FlecheApi {
 	setLogger((record) => (record.level === 'error' ? log.error : log.warn)(`[${record.code}] ${record.message}`));
 	context.subscriptions.push({ dispose: resetLogger });
 
-	const client = new CacheClient(() => getConfig().caches);
+	const client = new CacheClient(() => getConfig().caches, vscode.Uri.joinPath(context.extensionUri, 'dist', 'storeHost.js').fsPath);
 	const tree = new CallTreeProvider(client);
 	const treeView = vscode.window.createTreeView(viewIds.calls, { treeDataProvider: tree, showCollapseAll: true });
 	const lenses = new CodeLensController(client);
@@ -79,11 +79,11 @@ export function activate(context: vscode.ExtensionContext): FlecheApi {
 
 	return {
 		version: 1,
-		tree: { getChildren: (node) => Promise.resolve(tree.getChildren(node)) },
+		tree: { getChildren: (node) => tree.getChildren(node) },
 		refresh,
 		lensTitles: async (uri) => {
 			const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
-			return lenses.provider.specsOf(document).map((spec) => spec.title);
+			return (await lenses.provider.specsOf(document)).map((spec) => spec.title);
 		},
 		openPanels: () => panels.list(),
 		onDidRefresh: onDidRefresh.event,

@@ -3,7 +3,8 @@
 // TypeScript modules are transpiled the way the runtime CLI does it (esbuild, inline source map beside the original)
 // so their identity is the `.ts` file, exactly as in a user's own process.
 //
-//   node test/integration/seed.mjs <workspace>      (spawned by workspace.mjs; $FLECHE_SEED_SQL: seed an SQL store too)
+//   node test/integration/seed.mjs <workspace>      (spawned by workspace.mjs; $FLECHE_SEED_SQL, $FLECHE_SEED_BIG:
+//                                                    seed an SQL store and a store of 40,000 calls too)
 
 import * as esbuild from 'esbuild';
 import { Cache, CallSql, ValueFile, cache, flushStats } from 'fleche';
@@ -60,6 +61,7 @@ shapes.label('apples', 3);
 
 // An SQL store elsewhere ($FLECHE_SEED_SQL, added to the editor through the `fleche.caches` setting): add(5, 5)
 // twice and add(6, 6), so 2 cached calls, 1 hit, 2 misses, in the SQLite file the runtime writes.
+const bigCalls = 40_000;
 const sqlRoot = process.env.FLECHE_SEED_SQL;
 if (sqlRoot) {
 	const calls = new CallSql({ path: path.join(sqlRoot, 'calls.db') });
@@ -72,6 +74,17 @@ if (sqlRoot) {
 	// Merges the log into the SQLite file, as a long-running program's store would be.
 	calls.compact();
 	calls.close();
+}
+
+// A big file store elsewhere ($FLECHE_SEED_BIG = folder), to show that reading it does not block the editor:
+// 40,000 calls of 20 functions, as a long-running program leaves them.
+const bigRoot = process.env.FLECHE_SEED_BIG;
+if (bigRoot) {
+	const { fileCache, fleche } = await import('fleche');
+	const fns = Array.from({ length: 20 }, (_, f) => fleche((a, b) => `${b}:${a * f}`, { name: `work${f}`, module: 'src/work.js', params: ['a', 'b'] }));
+	cache(fileCache(bigRoot), () => {
+		for (let i = 0; i < bigCalls; i++) fns[i % 20](i, `text ${i}`);
+	});
 }
 
 flushStats();

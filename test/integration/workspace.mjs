@@ -31,8 +31,8 @@ export function makeWorkspace(dir, { corrupt = false, node = process.execPath } 
 		cwd: workspace,
 		encoding: 'utf8',
 		// The default store must be the workspace's own, whatever the caller's environment says.
-		env: { ...process.env, FLECHE_ROOT: '', NODE_OPTIONS: '', FLECHE_SEED_SQL: corrupt ? sqlStore(workspace) : '' },
-		timeout: 60_000,
+		env: { ...process.env, FLECHE_ROOT: '', NODE_OPTIONS: '', FLECHE_SEED_SQL: corrupt ? sqlStore(workspace) : '', FLECHE_SEED_BIG: corrupt ? bigStore(workspace) : '' },
+		timeout: 180_000,
 	});
 	if (result.status !== 0) {
 		throw new Error(`seeding ${workspace} failed (exit ${result.status}):\n${result.stderr}${result.stdout}`);
@@ -44,6 +44,11 @@ export function makeWorkspace(dir, { corrupt = false, node = process.execPath } 
 /** The SQL store the suite variant adds through `fleche.caches`: `extra-stores/sql/` beside the workspace. */
 export function sqlStore(workspace) {
 	return path.join(path.dirname(workspace), 'extra-stores', 'sql');
+}
+
+/** A file store of 40,000 calls (seed.mjs) beside the workspace: `extra-stores/big/`. */
+export function bigStore(workspace) {
+	return path.join(path.dirname(workspace), 'extra-stores', 'big');
 }
 
 /** What seed.mjs puts into the SQL store. */

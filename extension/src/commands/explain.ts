@@ -2,7 +2,6 @@
 // function, so version and code changes show); when the CLI cannot run, fleche/inspect explains from the store
 // alone (arguments only).
 import * as vscode from 'vscode';
-import { explain } from 'fleche/inspect';
 import { getConfig } from '../config.js';
 import { runCli } from '../data/cliRunner.js';
 import { functionLabel } from '../model/format.js';
@@ -11,23 +10,23 @@ import type { Services } from './services.js';
 import { functionArg, resolveFunction, type FunctionTarget } from './targets.js';
 
 /** The newest cached call's arguments as JSON, to start editing from. */
-function exampleArgs(s: Services, fn: FunctionTarget): string {
+async function exampleArgs(s: Services, fn: FunctionTarget): Promise<string> {
 	try {
-		const cache = fn.cache ?? s.client.cachesOf(fn)[0]?.id;
+		const cache = fn.cache ?? (await s.client.cachesOf(fn))[0]?.id;
 		if (cache === undefined) return '{}';
-		const newest = s.client.calls(cache, fn, 0, 1).calls[0];
+		const newest = (await s.client.calls(cache, fn, 0, 1)).calls[0];
 		if (!newest) return '{}';
-		return JSON.stringify(s.client.findCall(newest.key, cache).call.arguments) ?? '{}';
+		return JSON.stringify((await s.client.findCall(newest.key, cache)).call.arguments) ?? '{}';
 	} catch {
 		return '{}';
 	}
 }
 
-function askArgs(s: Services, fn: FunctionTarget): Thenable<string | undefined> {
+async function askArgs(s: Services, fn: FunctionTarget): Promise<string | undefined> {
 	return vscode.window.showInputBox({
 		title: `Explain a miss of ${fn.name}`,
 		prompt: 'Arguments by parameter name, as JSON',
-		value: exampleArgs(s, fn),
+		value: await exampleArgs(s, fn),
 		validateInput: (v) => {
 			try {
 				const parsed: unknown = JSON.parse(v);
@@ -44,10 +43,10 @@ export async function explainMiss(s: Services, arg?: unknown, argsJson?: unknown
 	if (!fn) return undefined;
 	// Called on a function (tree, lens, API) without arguments: explain the newest cached call as it would run now,
 	// which shows a changed version or code. From the palette: ask for the arguments, starting from that call's.
-	const text = typeof argsJson === 'string' ? argsJson : functionArg(arg) !== undefined ? exampleArgs(s, fn) : await askArgs(s, fn);
+	const text = typeof argsJson === 'string' ? argsJson : functionArg(arg) !== undefined ? await exampleArgs(s, fn) : await askArgs(s, fn);
 	if (text === undefined) return undefined;
 	const args = JSON.parse(text) as Record<string, unknown>;
-	const entry = fn.cache !== undefined ? s.client.entryOf(fn.cache) : s.client.cachesOf(fn)[0];
+	const entry = fn.cache !== undefined ? await s.client.entryOf(fn.cache) : (await s.client.cachesOf(fn))[0];
 	const cwd = entry?.folderPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
 	let message: string | undefined;
 	try {
@@ -63,7 +62,7 @@ export async function explainMiss(s: Services, arg?: unknown, argsJson?: unknown
 	} catch (err) {
 		log.warn(`fleche explain could not run (${errorMessage(err)}); explaining from the store alone`);
 	}
-	if (message === undefined && entry) message = explain(s.client.store(entry.id), { module: fn.module, name: fn.name }, args).message;
+	if (message === undefined && entry) message = (await s.client.explain(entry.id, fn, args)).message;
 	message ??= `${functionLabel(fn)} has no cached calls to compare with.`;
 	log.info(`explain ${functionLabel(fn)} ${text}: ${message}`);
 	void vscode.window.showInformationMessage(message);

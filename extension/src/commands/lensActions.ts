@@ -13,7 +13,7 @@ export async function runLensActions(s: Services, arg?: unknown): Promise<void> 
 	if (!fn) return;
 	const uri = (arg as Partial<LensTarget>).uri;
 	const folder = uri ? vscode.workspace.getWorkspaceFolder(vscode.Uri.parse(uri))?.uri.fsPath : undefined;
-	const counts = s.client.countsFor(folder).get(identityKey(fn)) ?? { hits: 0, misses: 0, calls: 0 };
+	const counts = (await s.client.countsFor(folder)).get(identityKey(fn)) ?? { hits: 0, misses: 0, calls: 0 };
 	const picked = await vscode.window.showQuickPick(lensActions(counts), { title: functionLabel(fn) });
 	if (!picked) return;
 	const target = { module: fn.module, name: fn.name };
@@ -44,10 +44,10 @@ export async function runLensActions(s: Services, arg?: unknown): Promise<void> 
 }
 
 async function revealFunction(s: Services, fn: { module: string | null; name: string }): Promise<void> {
-	for (const cacheNode of s.tree.getChildren()) {
-		const match = s.tree
-			.getChildren(cacheNode)
-			.find((n: TreeNodeSpec) => n.data?.kind === 'function' && n.data.name === fn.name && n.data.module === fn.module);
+	for (const cacheNode of await s.tree.getChildren()) {
+		const match = (await s.tree.getChildren(cacheNode)).find(
+			(n: TreeNodeSpec) => n.data?.kind === 'function' && n.data.name === fn.name && n.data.module === fn.module,
+		);
 		if (match) {
 			await s.treeView.reveal(match, { select: true, focus: true, expand: true });
 			return;

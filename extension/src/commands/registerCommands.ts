@@ -38,15 +38,15 @@ const handlers: Record<CommandId, Handler> = {
 	[commandIds.showCallDetails]: async (s, arg) => {
 		const target = await resolveCall(s.client, arg, 'Show which call?');
 		if (!target) return;
-		const { cache, call } = s.client.findCall(target.key, target.cache);
-		s.panels.show({ kind: 'call', cache, key: call.key });
+		const { cache, call } = await s.client.findCall(target.key, target.cache);
+		await s.panels.show({ kind: 'call', cache, key: call.key });
 	},
 	[commandIds.showFunctionDetails]: async (s, arg) => {
 		const fn = await resolveFunction(s.client, arg, 'Show which function?');
 		if (!fn) return;
-		const cache = fn.cache ?? s.client.cachesOf(fn)[0]?.id;
+		const cache = fn.cache ?? (await s.client.cachesOf(fn))[0]?.id;
 		if (cache === undefined) throw new Error(`${fn.name} has no cached calls`);
-		s.panels.show({ kind: 'function', cache, module: fn.module, name: fn.name });
+		await s.panels.show({ kind: 'function', cache, module: fn.module, name: fn.name });
 	},
 	[commandIds.explainMiss]: (s, arg, argsJson) => explainMiss(s, arg, argsJson),
 	[commandIds.lensActions]: (s, arg) => runLensActions(s, arg),

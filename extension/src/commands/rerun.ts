@@ -10,15 +10,15 @@ import type { Services } from './services.js';
 import { resolveCall, resolveFunction } from './targets.js';
 
 /** `--root PATH` for a cache with a folder, `--cache NAME` otherwise; `--cwd` the folder it was found from. */
-function cacheArgs(s: Services, cache: string | undefined): { args: string[]; cwd: string } {
-	const entry = cache === undefined ? undefined : s.client.entryOf(cache);
+async function cacheArgs(s: Services, cache: string | undefined): Promise<{ args: string[]; cwd: string }> {
+	const entry = cache === undefined ? undefined : await s.client.entryOf(cache);
 	const folder = entry?.folderPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
 	const args = entry === undefined ? [] : entry.location.root !== null ? ['--root', entry.location.root] : ['--cache', entry.location.name];
 	return { args: [...args, '--cwd', folder], cwd: folder };
 }
 
 async function rerun(s: Services, title: string, cliArgs: string[], cache: string | undefined): Promise<boolean> {
-	const { args, cwd } = cacheArgs(s, cache);
+	const { args, cwd } = await cacheArgs(s, cache);
 	const result = await vscode.window.withProgress(
 		{ location: vscode.ProgressLocation.Notification, title, cancellable: true },
 		async (progress, token) => {

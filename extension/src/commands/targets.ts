@@ -56,7 +56,7 @@ function cacheLabel(e: CacheEntry): string {
 }
 
 export async function pickCache(client: CacheClient, placeHolder: string): Promise<string | undefined> {
-	const entries = client.entries().filter((e) => e.error === undefined && (e.functions?.length ?? 0) > 0);
+	const entries = (await client.entries()).filter((e) => e.error === undefined && (e.functions?.length ?? 0) > 0);
 	if (entries.length === 0) {
 		void vscode.window.showInformationMessage('Nothing is cached in this workspace yet.');
 		return undefined;
@@ -70,14 +70,14 @@ export async function pickCache(client: CacheClient, placeHolder: string): Promi
 }
 
 export async function pickFunction(client: CacheClient, placeHolder: string, cache?: string): Promise<FunctionTarget | undefined> {
-	const items = client
-		.entries()
+	const entries = await client.entries();
+	const items = entries
 		.filter((e) => e.error === undefined && (cache === undefined || e.id === cache))
 		.flatMap((e) =>
 			(e.functions ?? []).map((f) => ({
 				label: f.name,
 				description: `${f.module ?? ''} · ${countsText(f)}`,
-				detail: client.entries().length > 1 ? cacheLabel(e) : undefined,
+				detail: entries.length > 1 ? cacheLabel(e) : undefined,
 				target: { cache: e.id, module: f.module, name: f.name } satisfies FunctionTarget,
 			})),
 		);
@@ -91,9 +91,10 @@ export async function pickFunction(client: CacheClient, placeHolder: string, cac
 
 /** A call of `fn` (the newest few hundred), picked by its arguments. */
 export async function pickCallOf(client: CacheClient, fn: FunctionTarget, placeHolder: string): Promise<CallTarget | undefined> {
-	const caches = fn.cache !== undefined ? [fn.cache] : client.cachesOf(fn).map((e) => e.id);
-	const items = caches.flatMap((cache) =>
-		client.calls(cache, fn, 0, 500).calls.map((c) => ({
+	const caches = fn.cache !== undefined ? [fn.cache] : (await client.cachesOf(fn)).map((e) => e.id);
+	const pages = await Promise.all(caches.map(async (cache) => ({ cache, page: await client.calls(cache, fn, 0, 500) })));
+	const items = pages.flatMap(({ cache, page }) =>
+		page.calls.map((c) => ({
 			label: truncate(c.argsText === '' ? '()' : c.argsText, 100),
 			description: `${formatAge(c.created, now())} · ${formatDuration(c.duration)} · ${c.key.slice(0, 12)}`,
 			target: { cache, key: c.key } satisfies CallTarget,

@@ -1,12 +1,16 @@
-// Owns the open fleche/inspect stores of the workspace: which caches each folder sees, one Store handle per cache,
-// snapshots of their function lists, and one debounced change event for the tree and the lenses.
+// Owns the caches of the workspace for the views: which caches each folder sees, snapshots of their function lists,
+// and one debounced change event for the tree and the lenses. The stores themselves are opened and read in a worker
+// thread (storeHost.ts): listing a store of 100,000 calls takes a large part of a second, and the extension host,
+// which every extension shares, must not wait for it. So every read here is asynchronous.
+import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
-import { openStore, type CallDetail, type CallSummary, type FunctionRef, type FunctionSummary, type Store } from 'fleche/inspect';
+import type { CallDetail, CallSummary, Explanation, FunctionRef, FunctionSummary } from 'fleche/inspect';
 import { cacheId, type CacheInfo } from '../model/callTree.js';
 import { mergeCounts, type FunctionCounts } from '../model/codeLens.js';
 import { Disposable } from '../disposable.js';
 import { errorMessage, log } from '../log.js';
 import { locateCaches, type LocatedCache } from './cacheLocator.js';
+import type { StoreChanged, StoreLog, StoreOp, StoreOps, StoreReply, StoreRequest } from './storeProtocol.js';
 
 /** One cache as the views see it: where it is, and its functions or why they cannot be read. */
 export interface CacheEntry {
@@ -20,48 +24,137 @@ export interface CacheEntry {
 }
 
 interface OpenCache {
+	readonly id: string;
 	readonly located: LocatedCache;
-	store?: Store;
-	watch?: { dispose(): void };
+	/** Settles when the worker opened the store (true) or could not (false, with `error`). */
+	opened?: Promise<boolean>;
 	functions?: FunctionSummary[];
+	/** The listing in progress, shared by concurrent readers. */
+	listing?: Promise<FunctionSummary[]>;
+	/** Bumped by every change, so that a listing started before it is not kept. */
+	version: number;
 	error?: string;
+}
+
+interface Pending {
+	resolve(value: unknown): void;
+	reject(err: Error): void;
 }
 
 export class CacheClient extends Disposable {
 	private caches = new Map<string, OpenCache>();
 	private discovered = false;
+	private worker: Worker | undefined;
+	private nextId = 1;
+	private readonly pending = new Map<number, Pending>();
 	private readonly _onDidChange = this._register(new vscode.EventEmitter<void>());
 	/** Fires (debounced by the stores) after any store changed on disk, or after the set of caches changed. */
 	readonly onDidChange = this._onDidChange.event;
 
-	constructor(private readonly extraCaches: () => readonly string[]) {
+	/**
+	 * @param extraCaches the `fleche.caches` setting.
+	 * @param workerFile dist/storeHost.js inside the extension.
+	 */
+	constructor(
+		private readonly extraCaches: () => readonly string[],
+		private readonly workerFile: string,
+	) {
 		super();
-		this._register({ dispose: () => this.closeAll() });
+		this._register({ dispose: () => this.stop('the extension was deactivated') });
 	}
 
-	/** Forgets every snapshot and re-runs discovery (fleche.toml edits, settings changes, Refresh). */
+	/** Forgets every snapshot, closes the stores and re-runs discovery (fleche.toml edits, settings changes, Refresh). */
 	reset(): void {
-		this.closeAll();
+		for (const c of this.caches.values()) if (c.opened !== undefined) void this.request('close', { cache: c.id }).catch(() => undefined);
+		this.caches.clear();
 		this.discovered = false;
 		this._onDidChange.fire();
 	}
 
 	/** Forgets snapshots but keeps stores open (they re-read what changed). */
 	invalidate(): void {
-		for (const c of this.caches.values()) c.functions = undefined;
+		for (const c of this.caches.values()) {
+			c.functions = undefined;
+			c.listing = undefined;
+			c.version++;
+		}
 	}
 
-	private closeAll(): void {
-		for (const c of this.caches.values()) {
-			c.watch?.dispose();
-			try {
-				c.store?.close();
-			} catch {
-				// already closed
-			}
-		}
-		this.caches.clear();
+	/** Tells listeners now (after this process changed a store, without waiting for the watcher). */
+	changed(): void {
+		this.invalidate();
+		this._onDidChange.fire();
 	}
+
+	// --- the worker ----------------------------------------------------------------------------------------------
+
+	private ensureWorker(): Worker {
+		if (this.worker !== undefined) return this.worker;
+		const worker = new Worker(this.workerFile);
+		// Its open stores keep nothing alive that the extension host must wait for at shutdown.
+		worker.unref();
+		worker.on('message', (message: StoreReply | StoreChanged | StoreLog) => this.received(message));
+		worker.on('error', (err) => {
+			log.error(`The cache reader stopped: ${errorMessage(err)}`);
+			this.lost(err.message);
+		});
+		worker.on('exit', (code) => {
+			if (this.worker === worker) this.lost(`it exited with code ${code}`);
+		});
+		this.worker = worker;
+		return worker;
+	}
+
+	private received(message: StoreReply | StoreChanged | StoreLog): void {
+		if ('log' in message) {
+			(message.log.level === 'error' ? log.error : log.warn)(`[${message.log.code}] ${message.log.message}`);
+			return;
+		}
+		if ('changed' in message) {
+			const c = this.caches.get(message.changed);
+			if (c === undefined) return;
+			// A store that did not exist at discovery may have a fleche.toml-declared sibling now: look again.
+			if (!c.located.location.exists) return this.reset();
+			c.functions = undefined;
+			c.listing = undefined;
+			c.version++;
+			this._onDidChange.fire();
+			return;
+		}
+		const waiting = this.pending.get(message.id);
+		if (waiting === undefined) return;
+		this.pending.delete(message.id);
+		if (message.ok) waiting.resolve(message.value);
+		else waiting.reject(Object.assign(new Error(message.message), { name: message.name }));
+	}
+
+	/** The worker is gone: what waited fails, and the next request starts a new one that opens the stores again. */
+	private lost(reason: string): void {
+		this.worker = undefined;
+		for (const waiting of this.pending.values()) waiting.reject(new Error(`The cache reader stopped (${reason})`));
+		this.pending.clear();
+		for (const c of this.caches.values()) {
+			c.opened = undefined;
+			c.listing = undefined;
+		}
+	}
+
+	private stop(reason: string): void {
+		const worker = this.worker;
+		this.lost(reason);
+		void worker?.terminate();
+	}
+
+	private request<K extends StoreOp>(op: K, args: StoreOps[K]['args']): Promise<StoreOps[K]['value']> {
+		const worker = this.ensureWorker();
+		const id = this.nextId++;
+		return new Promise<StoreOps[K]['value']>((resolve, reject) => {
+			this.pending.set(id, { resolve, reject });
+			worker.postMessage({ id, op, args } satisfies StoreRequest<K>);
+		});
+	}
+
+	// --- caches ---------------------------------------------------------------------------------------------------
 
 	private discover(): void {
 		if (this.discovered) return;
@@ -69,81 +162,92 @@ export class CacheClient extends Disposable {
 		const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => ({ name: f.name, path: f.uri.fsPath }));
 		for (const located of locateCaches(folders, this.extraCaches(), (m) => log.warn(m))) {
 			const id = cacheId(located.location);
-			if (!this.caches.has(id)) this.caches.set(id, { located });
+			if (!this.caches.has(id)) this.caches.set(id, { id, located, version: 0 });
 		}
 	}
 
-	private open(c: OpenCache): Store | undefined {
-		if (c.store) return c.store;
-		if (c.error !== undefined) return undefined;
-		try {
-			c.store = openStore(c.located.location, { cwd: c.located.folderPath });
-			c.watch = c.store.watch(() => {
-				// A store that did not exist at discovery may have a fleche.toml-declared sibling now: look again.
-				if (!c.located.location.exists) return this.reset();
-				c.functions = undefined;
-				this._onDidChange.fire();
-			});
-		} catch (err) {
-			c.error = errorMessage(err);
-			log.error(`Cannot open cache ${c.located.location.name} (${c.located.location.root ?? c.located.location.kind}): ${errorMessage(err)}`);
-		}
-		return c.store;
+	private open(c: OpenCache): Promise<boolean> {
+		if (c.error !== undefined) return Promise.resolve(false);
+		c.opened ??= this.request('open', { cache: c.id, location: c.located.location, cwd: c.located.folderPath }).then(
+			() => true,
+			(err: unknown) => {
+				c.error = errorMessage(err);
+				log.error(`Cannot open cache ${c.located.location.name} (${c.located.location.root ?? c.located.location.kind}): ${errorMessage(err)}`);
+				return false;
+			},
+		);
+		return c.opened;
 	}
 
 	/** Every cache, with its functions read (from the snapshot when nothing changed). */
-	entries(): CacheEntry[] {
+	entries(): Promise<CacheEntry[]> {
 		this.discover();
-		return [...this.caches.entries()].map(([id, c]) => this.entry(id, c));
+		return Promise.all([...this.caches.values()].map((c) => this.entry(c)));
 	}
 
-	private entry(id: string, c: OpenCache): CacheEntry {
-		const base = { id, location: c.located.location, folder: c.located.folder, folderPath: c.located.folderPath };
+	private async entry(c: OpenCache): Promise<CacheEntry> {
+		const base = { id: c.id, location: c.located.location, folder: c.located.folder, folderPath: c.located.folderPath };
 		const { location } = c.located;
 		// A folder named in the `fleche.caches` setting that holds no store is a mistake to show, not an empty cache.
 		if (!location.exists && location.source === null && location.name !== 'default' && location.root !== null) {
 			return { ...base, error: `No fleche store at ${location.root} (expected calls/ and values/, or calls.db)` };
 		}
-		const store = this.open(c);
-		if (!store) return { ...base, error: c.error ?? 'cannot open' };
-		if (!c.functions) {
-			try {
-				c.functions = store.functions();
-			} catch (err) {
-				log.error(`Cannot list ${c.located.location.name}: ${errorMessage(err)}`);
-				return { ...base, error: errorMessage(err) };
-			}
+		if (!(await this.open(c))) return { ...base, error: c.error ?? 'cannot open' };
+		if (c.functions) return { ...base, functions: c.functions };
+		try {
+			return { ...base, functions: await this.list(c) };
+		} catch (err) {
+			log.error(`Cannot list ${c.located.location.name}: ${errorMessage(err)}`);
+			return { ...base, error: errorMessage(err) };
 		}
-		return { ...base, functions: c.functions };
 	}
 
-	entryOf(id: string): CacheEntry | undefined {
+	private list(c: OpenCache): Promise<FunctionSummary[]> {
+		if (c.listing) return c.listing;
+		const version = c.version;
+		const listing = this.request('functions', { cache: c.id }).then((functions) => {
+			if (c.version === version) c.functions = functions;
+			return functions;
+		});
+		c.listing = listing;
+		// A failed listing is not kept: the next read tries again.
+		listing.catch(() => undefined).finally(() => {
+			if (c.listing === listing) c.listing = undefined;
+		});
+		return listing;
+	}
+
+	entryOf(id: string): Promise<CacheEntry | undefined> {
 		this.discover();
 		const c = this.caches.get(id);
-		return c && this.entry(id, c);
+		return c ? this.entry(c) : Promise.resolve(undefined);
 	}
 
-	store(id: string): Store {
+	/** The open cache `id`, or a clear error. */
+	private async opened(id: string): Promise<OpenCache> {
 		this.discover();
 		const c = this.caches.get(id);
 		if (!c) throw new Error(`No cache ${id} in this workspace`);
-		const store = this.open(c);
-		if (!store) throw new Error(`Cannot open cache ${c.located.location.name}: ${c.error ?? 'unknown error'}`);
-		return store;
+		if (!(await this.open(c))) throw new Error(`Cannot open cache ${c.located.location.name}: ${c.error ?? 'unknown error'}`);
+		return c;
 	}
 
-	calls(id: string, fn: FunctionRef, offset: number, limit: number): { total: number; calls: CallSummary[] } {
-		return this.store(id).calls(fn, { offset, limit });
+	async calls(id: string, fn: FunctionRef, offset: number, limit: number): Promise<{ total: number; calls: CallSummary[] }> {
+		const c = await this.opened(id);
+		return this.request('calls', { cache: c.id, fn: { module: fn.module, name: fn.name }, offset, limit });
 	}
 
 	/** The cache that holds a call key (or unique prefix), searching every cache when `id` is not given. */
-	findCall(keyOrPrefix: string, id?: string): { cache: string; call: CallDetail } {
-		if (id !== undefined) return { cache: id, call: this.store(id).call(keyOrPrefix) };
+	async findCall(keyOrPrefix: string, id?: string): Promise<{ cache: string; call: CallDetail }> {
+		if (id !== undefined) {
+			const c = await this.opened(id);
+			return { cache: id, call: await this.request('call', { cache: c.id, key: keyOrPrefix }) };
+		}
 		let firstError: Error | undefined;
-		for (const entry of this.entries()) {
+		for (const entry of await this.entries()) {
 			if (entry.error !== undefined) continue;
 			try {
-				return { cache: entry.id, call: this.store(entry.id).call(keyOrPrefix) };
+				return { cache: entry.id, call: await this.request('call', { cache: entry.id, key: keyOrPrefix }) };
 			} catch (err) {
 				firstError ??= err instanceof Error ? err : new Error(String(err));
 			}
@@ -152,8 +256,8 @@ export class CacheClient extends Disposable {
 	}
 
 	/** Caches holding calls of `fn` (all of them when `id` is given and holds it). */
-	cachesOf(fn: FunctionRef, id?: string): CacheEntry[] {
-		return this.entries().filter(
+	async cachesOf(fn: FunctionRef, id?: string): Promise<CacheEntry[]> {
+		return (await this.entries()).filter(
 			(e) => (id === undefined || e.id === id) && e.functions?.some((f) => f.name === fn.name && f.module === fn.module),
 		);
 	}
@@ -162,16 +266,34 @@ export class CacheClient extends Disposable {
 	 * Counts per function identity for the lenses of a document in `folderPath`: summed over the caches found from
 	 * that folder (and the caches from the settings).
 	 */
-	countsFor(folderPath: string | undefined): Map<string, FunctionCounts> {
-		const lists = this.entries()
+	async countsFor(folderPath: string | undefined): Promise<Map<string, FunctionCounts>> {
+		const lists = (await this.entries())
 			.filter((e) => folderPath === undefined || e.folderPath === folderPath || e.folder === null)
 			.map((e) => (e.functions ?? []).map((f) => ({ module: f.module, name: f.name, hits: f.hits, misses: f.misses, calls: f.calls })));
 		return mergeCounts(lists);
 	}
 
-	/** Tells listeners now (after this process changed a store, without waiting for the watcher). */
-	changed(): void {
-		this.invalidate();
-		this._onDidChange.fire();
+	/** Evicts calls by key or prefix from cache `id`; returns how many. */
+	async evict(id: string, keys: readonly string[]): Promise<number> {
+		const c = await this.opened(id);
+		return this.request('evict', { cache: c.id, keys: [...keys] });
+	}
+
+	/** Evicts every call of `fn` from cache `id`; returns how many. */
+	async evictFunction(id: string, fn: FunctionRef): Promise<number> {
+		const c = await this.opened(id);
+		return this.request('evictFunction', { cache: c.id, fn: { module: fn.module, name: fn.name } });
+	}
+
+	/** Evicts every call of cache `id` and removes the values nothing refers to; returns how many calls. */
+	async clear(id: string): Promise<number> {
+		const c = await this.opened(id);
+		return this.request('clear', { cache: c.id });
+	}
+
+	/** Why `fn(args)` would miss in cache `id`, from the store alone (fleche/inspect `explain`). */
+	async explain(id: string, fn: FunctionRef, args: Record<string, unknown>): Promise<Explanation> {
+		const c = await this.opened(id);
+		return this.request('explain', { cache: c.id, fn: { module: fn.module, name: fn.name }, args });
 	}
 }

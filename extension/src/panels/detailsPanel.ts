@@ -18,6 +18,7 @@ type Target = { readonly kind: 'call'; readonly cache: string; readonly key: str
 class DetailsPanel extends Disposable {
 	state: DetailsState | undefined;
 	private call: CallDetailInfo | undefined;
+	private loads = 0;
 
 	constructor(
 		readonly panel: vscode.WebviewPanel,
@@ -36,28 +37,32 @@ class DetailsPanel extends Disposable {
 				this.dispose();
 			}),
 		);
-		this.load();
 	}
 
 	/** Reads the target again and pushes the new state (after a store change). */
-	load(): void {
+	async load(): Promise<void> {
+		// Reads finish in any order: only the latest one may show what it read.
+		const load = ++this.loads;
 		const now = Date.now() / 1000;
 		try {
 			if (this.target.kind === 'call') {
-				const { call } = this.client.findCall(this.target.key, this.target.cache);
+				const { call } = await this.client.findCall(this.target.key, this.target.cache);
+				if (load !== this.loads) return;
 				this.call = call;
 				this.state = callDetailsState(this.target.cache, call, now);
 				this.panel.title = `${call.name}(${call.argsText})`;
 			} else {
 				const fn = { module: this.target.module, name: this.target.name };
-				const summary = this.client.entryOf(this.target.cache)?.functions?.find((f) => f.name === fn.name && f.module === fn.module);
+				const summary = (await this.client.entryOf(this.target.cache))?.functions?.find((f) => f.name === fn.name && f.module === fn.module);
 				if (!summary) throw new Error(`${functionLabel(fn)} has no cached calls any more`);
-				const { calls } = this.client.calls(this.target.cache, fn, 0, chartPoints);
+				const { calls } = await this.client.calls(this.target.cache, fn, 0, chartPoints);
+				if (load !== this.loads) return;
 				this.state = functionDetailsState(this.target.cache, summary, calls, now);
 				this.panel.title = `fleche: ${fn.name}`;
 			}
 			this.post({ type: 'state', state: this.state });
 		} catch (err) {
+			if (load !== this.loads) return;
 			this.post({ type: 'error', message: errorMessage(err) });
 		}
 	}
@@ -127,8 +132,7 @@ export class DetailsPanels extends Disposable {
 							return Promise.resolve();
 						}
 						const target: Target = state.view === 'call' ? { kind: 'call', cache: state.cache, key: state.key } : { kind: 'function', cache: state.cache, module: state.module, name: state.name };
-						this.adopt(panel, target);
-						return Promise.resolve();
+						return this.adopt(panel, target).load();
 					},
 				}),
 			);
@@ -146,12 +150,12 @@ export class DetailsPanels extends Disposable {
 		return p;
 	}
 
-	show(target: Target): void {
+	/** Opens (or reveals) the panel of `target`; resolves once it shows what the store holds now. */
+	async show(target: Target): Promise<void> {
 		const existing = this.panels.get(this.idOf(target));
 		if (existing) {
-			existing.load();
 			existing.panel.reveal();
-			return;
+			return existing.load();
 		}
 		const viewType = target.kind === 'call' ? webviewTypes.callDetails : webviewTypes.functionDetails;
 		const title = target.kind === 'call' ? `fleche call ${target.key.slice(0, 12)}` : `fleche: ${target.name}`;
@@ -160,11 +164,11 @@ export class DetailsPanels extends Disposable {
 			retainContextWhenHidden: false,
 			localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview')],
 		});
-		this.adopt(panel, target);
+		return this.adopt(panel, target).load();
 	}
 
 	private reloadAll(): void {
-		for (const p of this.panels.values()) p.load();
+		for (const p of this.panels.values()) void p.load();
 	}
 
 	/** For the test API: what each open panel shows. */

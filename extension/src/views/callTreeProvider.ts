@@ -59,17 +59,17 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 		return this.parents.get(spec.id);
 	}
 
-	getChildren(spec?: TreeNodeSpec): TreeNodeSpec[] {
-		const children = this.children(spec);
+	async getChildren(spec?: TreeNodeSpec): Promise<TreeNodeSpec[]> {
+		const children = await this.children(spec);
 		for (const child of children) this.parents.set(child.id, spec);
 		return children;
 	}
 
-	private children(spec?: TreeNodeSpec): TreeNodeSpec[] {
+	private async children(spec?: TreeNodeSpec): Promise<TreeNodeSpec[]> {
 		const data = spec?.data;
 		try {
 			if (!data) {
-				const entries = this.client.entries().filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined);
+				const entries = (await this.client.entries()).filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined);
 				void vscode.commands.executeCommand('setContext', contextKeys.cacheFound, entries.length > 0);
 				// No rows at all lets the welcome view explain how to start.
 				return cacheNodes(
@@ -83,7 +83,7 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 			}
 			switch (data.kind) {
 				case 'cache': {
-					const entry = this.client.entryOf(data.cache);
+					const entry = await this.client.entryOf(data.cache);
 					if (!entry) return [];
 					if (entry.error !== undefined) return [errorNode(data.cache, entry.error)];
 					return functionNodes(data.cache, entry.functions ?? [], nowSeconds());
@@ -91,7 +91,7 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 				case 'function': {
 					const limit = this.shown.get(spec.id) ?? callPageSize;
 					const fn = { module: data.module, name: data.name };
-					const page = this.client.calls(data.cache, fn, 0, limit);
+					const page = await this.client.calls(data.cache, fn, 0, limit);
 					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds());
 				}
 				case 'call':

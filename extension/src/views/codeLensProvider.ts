@@ -58,16 +58,16 @@ export class CodeLensProvider extends Disposable implements vscode.CodeLensProvi
 		return sites;
 	}
 
-	specsOf(document: vscode.TextDocument): LensSpec[] {
+	async specsOf(document: vscode.TextDocument): Promise<LensSpec[]> {
 		const sites = this.sitesOf(document);
 		if (sites.length === 0) return [];
 		const folder = vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath;
-		return lensSpecs(sites, this.client.countsFor(folder), document.uri.toString());
+		return lensSpecs(sites, await this.client.countsFor(folder), document.uri.toString());
 	}
 
-	provideCodeLenses(document: vscode.TextDocument, token: vscode.CancellationToken): vscode.CodeLens[] {
+	async provideCodeLenses(document: vscode.TextDocument, token: vscode.CancellationToken): Promise<vscode.CodeLens[]> {
 		if (token.isCancellationRequested) return [];
-		return this.specsOf(document).map(
+		return (await this.specsOf(document)).map(
 			(spec) =>
 				new vscode.CodeLens(new vscode.Range(spec.line, spec.column, spec.line, spec.column), {
 					title: spec.title,

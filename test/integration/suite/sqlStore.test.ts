@@ -1,20 +1,14 @@
 // An SQL store (sql.js in the extension host, through the runtime's read API) added through the `fleche.caches`
 // setting: listed with its counts, summed into the lenses, its calls shown in details and invalidated.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
-import { api, fileUri, lensTitle, seeded, waitFor, workspaceFolder, type FlecheApi, type TreeNodeSpec } from './support.js';
+import { api, extraStore, fileUri, lensTitle, seeded, waitFor, type FlecheApi, type TreeNodeSpec } from './support.js';
 
 /** test/integration/workspace.mjs `seededSql`: add(5, 5) twice and add(6, 6). */
 const inSql = { calls: 2, hits: 1, misses: 2 };
 
-const sqlStore = (): string => {
-	const folder = path.join(path.dirname(workspaceFolder().uri.fsPath), 'extra-stores', 'sql');
-	assert.ok(existsSync(path.join(folder, 'calls.db')), `no ${folder}/calls.db: run the suite on a workspace made with makeWorkspace(dir, { corrupt: true })`);
-	return folder;
-};
+const sqlStore = (): string => extraStore('sql', 'calls.db');
 
 suite('SQL store', () => {
 	let fleche: FlecheApi;

@@ -1,5 +1,7 @@
 // Helpers the integration suite files share (inlined into each bundle): the extension's API, tree walking, waiting.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import * as vscode from 'vscode';
 
 /** The contract's tree row (extension/src/model/callTree.ts), as the API hands it out. */
@@ -106,4 +108,14 @@ export async function lensesOf(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
 
 export function flecheLenses(lenses: readonly vscode.CodeLens[]): vscode.CodeLens[] {
 	return lenses.filter((l) => l.command?.title.startsWith('fleche:'));
+}
+
+/**
+ * A store test/integration/workspace.mjs seeds beside the workspace (`extra-stores/<name>`, the suite's variant),
+ * checked to hold `marker` (`calls` or `calls.db`).
+ */
+export function extraStore(name: string, marker: string): string {
+	const folder = path.join(path.dirname(workspaceFolder().uri.fsPath), 'extra-stores', name);
+	assert.ok(existsSync(path.join(folder, marker)), `no ${folder}/${marker}: run the suite on a workspace made with makeWorkspace(dir, { corrupt: true })`);
+	return folder;
 }

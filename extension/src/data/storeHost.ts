@@ -1,0 +1,62 @@
+// The store worker: a worker thread of the extension host that owns the open fleche/inspect stores and answers the
+// client's requests one at a time (storeProtocol.ts). Only the runtime's read API runs here, never user code.
+import { parentPort } from 'node:worker_threads';
+import { setLogger } from 'fleche';
+import { explain, openStore, type Store } from 'fleche/inspect';
+import type { StoreChanged, StoreLog, StoreOps, StoreReply, StoreRequest } from './storeProtocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('storeHost.js runs as a worker thread of the Fleche extension');
+
+// The runtime's warnings go to the Fleche log in the extension host, not to this thread's stderr.
+setLogger((record) => port.postMessage({ log: { level: record.level, code: record.code, message: record.message } } satisfies StoreLog));
+
+const open = new Map<string, { store: Store; watch: { dispose(): void } }>();
+
+function store(cache: string): Store {
+	const entry = open.get(cache);
+	if (entry === undefined) throw new Error(`The cache ${cache} is not open`);
+	return entry.store;
+}
+
+type Handlers = { [K in keyof StoreOps]: (args: StoreOps[K]['args']) => StoreOps[K]['value'] };
+
+const handlers: Handlers = {
+	open({ cache, location, cwd }) {
+		if (open.has(cache)) return null;
+		const s = openStore(location, { cwd });
+		const watch = s.watch(() => port.postMessage({ changed: cache } satisfies StoreChanged));
+		open.set(cache, { store: s, watch });
+		return null;
+	},
+	close({ cache }) {
+		const entry = open.get(cache);
+		open.delete(cache);
+		entry?.watch.dispose();
+		entry?.store.close();
+		return null;
+	},
+	functions: ({ cache }) => store(cache).functions(),
+	calls: ({ cache, fn, offset, limit }) => store(cache).calls(fn, { offset, limit }),
+	call: ({ cache, key }) => store(cache).call(key),
+	evict: ({ cache, keys }) => store(cache).evict(keys),
+	evictFunction: ({ cache, fn }) => store(cache).evictFunction(fn),
+	clear: ({ cache }) => store(cache).clear(),
+	explain: ({ cache, fn, args }) => explain(store(cache), fn, args),
+};
+
+port.on('message', (request: StoreRequest) => {
+	let reply: StoreReply;
+	try {
+		const handler = handlers[request.op] as (args: unknown) => unknown;
+		reply = { id: request.id, ok: true, value: handler(request.args) };
+	} catch (err) {
+		reply = { id: request.id, ok: false, name: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) };
+	}
+	try {
+		port.postMessage(reply);
+	} catch (err) {
+		// A value that cannot be cloned (a stored result no structured clone can carry) is an error for that request.
+		port.postMessage({ id: request.id, ok: false, name: 'DataCloneError', message: `Cannot send the answer to the editor: ${err instanceof Error ? err.message : String(err)}` } satisfies StoreReply);
+	}
+});

@@ -1,0 +1,38 @@
+// The messages between the extension host and its store worker (storeHost.ts), which owns every open fleche/inspect
+// Store: reading a store of 100,000 calls takes a large part of a second, and the extension host (shared with every
+// other extension) must not wait for it. Plain data only: each message crosses a worker boundary (structured clone).
+import type { CacheLocation, CallDetail, CallSummary, Explanation, FunctionRef, FunctionSummary } from 'fleche/inspect';
+
+/** What each operation takes and answers. `cache` is the id the client gave the store when it opened it. */
+export interface StoreOps {
+	open: { args: { cache: string; location: CacheLocation; cwd: string }; value: null };
+	close: { args: { cache: string }; value: null };
+	functions: { args: { cache: string }; value: FunctionSummary[] };
+	calls: { args: { cache: string; fn: FunctionRef; offset: number; limit: number }; value: { total: number; calls: CallSummary[] } };
+	call: { args: { cache: string; key: string }; value: CallDetail };
+	evict: { args: { cache: string; keys: string[] }; value: number };
+	evictFunction: { args: { cache: string; fn: FunctionRef }; value: number };
+	clear: { args: { cache: string }; value: number };
+	explain: { args: { cache: string; fn: FunctionRef; args: Record<string, unknown> }; value: Explanation };
+}
+
+export type StoreOp = keyof StoreOps;
+
+export interface StoreRequest<K extends StoreOp = StoreOp> {
+	readonly id: number;
+	readonly op: K;
+	readonly args: StoreOps[K]['args'];
+}
+
+/** The answer to request `id`; a failure carries the error's class name (`KeyError`, …) and message. */
+export type StoreReply = { readonly id: number; readonly ok: true; readonly value: unknown } | { readonly id: number; readonly ok: false; readonly name: string; readonly message: string };
+
+/** Sent without a request: a store changed on disk (debounced by the store's watcher). */
+export interface StoreChanged {
+	readonly changed: string;
+}
+
+/** Sent without a request: a runtime warning from reading a store (a corrupt entry skipped, …) for the Fleche log. */
+export interface StoreLog {
+	readonly log: { readonly level: string; readonly code: string; readonly message: string };
+}
