@@ -580,6 +580,17 @@ export function fleche(a?: unknown, b?: unknown): unknown {
 	return decorator;
 }
 
+/**
+ * The parameter names (without `this`) of a method decorated with `@fleche()`, as called on `thisArg`; undefined
+ * for anything else. A rerun rebuilds the call's positional arguments from them. @internal
+ */
+export function methodParams(method: unknown, thisArg: unknown): string[] | undefined {
+	const w = typeof method === 'function' ? (method as { [wrapperKey]?: Wrapped<AnyFn> })[wrapperKey] : undefined;
+	if (w === undefined) return undefined;
+	const profile = w.profile(thisArg);
+	return profile.method ? profile.params.map((p) => p.name) : undefined;
+}
+
 /** Whether a value is a function wrapped by {@link fleche}. */
 export function isFleche(value: unknown): value is Fleche<AnyFn> {
 	return typeof value === 'function' && (value as { [wrapperKey]?: unknown })[wrapperKey] !== undefined;

@@ -320,30 +320,54 @@ describe('fleche CLI', () => {
 		assert.deepEqual(all.at(-1), { v: 1, type: 'done', ok: 0, failed: 1 });
 	});
 
-	test('rerun of an @fleche() class method says why it cannot (its `this` is not recorded)', async (t) => {
+	test('rerun of an @fleche() class method rebuilds `this` from its stored fields; an unexported class says why it cannot', async (t) => {
 		const d = userProject(
 			{
 				'src/shapes.mjs': [
 					"import { fleche } from 'fleche';",
 					'export class Shapes {',
 					'\tscale = 2;',
-					'\t@fleche() area(w, h) { return w * h * this.scale; }',
+					'\t@fleche() area(w, h) { globalThis.areaRuns = (globalThis.areaRuns ?? 0) + 1; return w * h * this.scale; }',
 					'}',
+					'class Hidden {',
+					'\t@fleche() twice(x) { return 2 * x; }',
+					'}',
+					'export const hidden = () => new Hidden().twice(4);',
 					'',
 				].join('\n'),
-				'seed.ts': "import { Shapes } from './src/shapes.mjs';\nnew Shapes().area(2, 3);\n",
+				'seed.ts': "import { Shapes, hidden } from './src/shapes.mjs';\nconst big = new Shapes();\nbig.scale = 10;\nbig.area(2, 3);\nnew Shapes().area(2, 3);\nhidden();\n",
 			},
 			t,
 		);
 		// Decorators are not in Node 20's JavaScript yet: esbuild lowers them, as a user's build would.
 		await build({ entryPoints: [join(d, 'src', 'shapes.mjs')], outfile: join(d, 'src', 'shapes.mjs'), allowOverwrite: true, format: 'esm', target: 'node20', logLevel: 'silent' });
-		await build({ entryPoints: [join(d, 'seed.ts')], outfile: join(d, 'seed.mjs'), bundle: true, packages: 'external', platform: 'node', format: 'esm', logLevel: 'silent' });
+		// Not bundled: the methods' module must stay src/shapes.mjs, where the rerun finds the exported class.
+		await build({ entryPoints: [join(d, 'seed.ts')], outfile: join(d, 'seed.mjs'), platform: 'node', format: 'esm', logLevel: 'silent' });
 		const seeded = await runNode(join(d, 'seed.mjs'), [], { cwd: d });
 		assert.equal(seeded.code, 0, seeded.stderr);
-		const r = await fleche_(d, 'rerun', '--function', 'Shapes.area');
-		assert.equal(r.code, 1, r.stderr);
-		assert.match(r.stderr, /Shapes\.area looks like an @fleche\(\) class method: its `this` is not recorded/);
-		assert.match(r.stdout, /Reran 0 calls, 1 failed/);
+		const before = lines(await fleche_(d, 'ls', 'Shapes.area', '--json')).find((l) => l.type === 'calls') as { calls: { key: string }[] } | undefined;
+		assert.equal(before?.calls.length, 2, 'two instances, two calls: `this` is part of the key');
+
+		const r = await fleche_(d, 'rerun', '--function', 'Shapes.area', '--json');
+		assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
+		const reruns = lines(r).filter((l) => l.type === 'rerun');
+		assert.deepEqual(
+			reruns.map((l) => [l.ok, l.newKey]).sort(),
+			[
+				[true, undefined],
+				[true, undefined],
+			],
+			'each call recomputed under its own key',
+		);
+		const results = await Promise.all(
+			before.calls.map(async (c) => (one(await fleche_(d, 'show', c.key, '--json'), 'call') as { call: { result: { value: unknown } } }).call.result),
+		);
+		assert.deepEqual(results.map((x) => JSON.stringify(x)).sort(), [JSON.stringify({ ok: true, value: 12 }), JSON.stringify({ ok: true, value: 60 })].sort(), 'this.scale came back: 2·3·2 and 2·3·10');
+
+		const hidden = await fleche_(d, 'rerun', '--function', 'Hidden.twice');
+		assert.equal(hidden.code, 1, hidden.stderr);
+		assert.match(hidden.stderr, /does not export a class Hidden with an @fleche\(\) method twice/);
+		assert.match(hidden.stdout, /Reran 0 calls, 1 failed/);
 	});
 
 	test('usage errors exit 2', async () => {

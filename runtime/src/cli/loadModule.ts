@@ -48,10 +48,10 @@ export function findModuleFile(module: string, roots: readonly string[]): string
 	throw new ModuleLoadError(`Cannot find module ${module} (looked in ${roots.join(', ')})`);
 }
 
-const loaded = new Map<string, Promise<void>>();
+const loaded = new Map<string, Promise<Record<string, unknown>>>();
 
-/** Imports `file` once per process; `.ts`/`.mts`/`.cts` are transpiled with esbuild first. */
-export function importUserModule(file: string): Promise<void> {
+/** Imports `file` once per process (`.ts`/`.mts`/`.cts` transpiled with esbuild first); resolves its exports. */
+export function importUserModule(file: string): Promise<Record<string, unknown>> {
 	let p = loaded.get(file);
 	if (p === undefined) {
 		p = typescript.has(extname(file)) ? importTypeScript(file) : importFile(file);
@@ -60,15 +60,15 @@ export function importUserModule(file: string): Promise<void> {
 	return p;
 }
 
-async function importFile(file: string): Promise<void> {
+async function importFile(file: string): Promise<Record<string, unknown>> {
 	try {
-		await import(pathToFileURL(file).href);
+		return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 	} catch (err) {
 		throw new ModuleLoadError(`Cannot import ${file}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 	}
 }
 
-async function importTypeScript(file: string): Promise<void> {
+async function importTypeScript(file: string): Promise<Record<string, unknown>> {
 	let esbuild: typeof Esbuild;
 	try {
 		esbuild = await import('esbuild');
@@ -97,7 +97,7 @@ async function importTypeScript(file: string): Promise<void> {
 	}
 	process.setSourceMapsEnabled(true);
 	try {
-		await importFile(out);
+		return await importFile(out);
 	} finally {
 		try {
 			unlinkSync(out);

@@ -8,7 +8,10 @@ import { FlecheError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
 import { Digest } from '../digest.js';
 import { setLogger, type LogRecord } from '../log.js';
-import { findFleche } from '../wrapper.js';
+import { findFleche, isFleche, methodParams } from '../wrapper.js';
+import { activeCache, runIn } from '../state.js';
+import { RefreshingCache } from '../caches/wrapper.js';
+import type { CallRecord } from '../call.js';
 import { explain, openStore, type FunctionRef, type FunctionSummary, type Store } from '../inspect/index.js';
 import { positionalArgs } from '../inspect/explain.js';
 import { findModuleFile, importUserModule, projectRoots } from './loadModule.js';
@@ -16,6 +19,10 @@ import { jsonSafe, PROTOCOL_VERSION, type CliMessage } from './protocol.js';
 
 /** A usage error: exit code 2. */
 class UsageError extends Error {}
+
+/** A class, as a module exports it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor signature
+type AnyClass = abstract new (...args: any[]) => object;
 
 interface GlobalOptions {
 	cache?: string;
@@ -221,12 +228,49 @@ class Cli {
 		await importUserModule(file);
 		const f = findFleche(fn.module, fn.name);
 		if (f === undefined) {
-			// A decorated method registers nothing at import: its class name is only known once `this` exists, and
-			// `this` is not part of the record, so there is nothing to call it on.
-			if (fn.name.includes('.')) throw new FlecheCliError(`${fn.name} looks like an @fleche() class method: its \`this\` is not recorded, so it can only be rerun from your own code`);
+			if (fn.name.includes('.')) throw new FlecheCliError(`${fn.name} looks like an @fleche() class method: explain works on cached functions`);
 			throw new FlecheCliError(`${file} does not define a cached function ${fn.name} (module ${fn.module})`);
 		}
 		return f;
+	}
+
+	/**
+	 * Imports the module of a recorded call and rebuilds the call, to be run again under the store's cache with
+	 * {@link RefreshingCache} (the `rerun` helper's semantics). A cached function is found in the registry its module
+	 * fills at import. A method decorated with `@fleche()` registers nothing (its class is only known once `this`
+	 * exists): its class is taken from the module's exports, and `this` rebuilt on its prototype from the stored
+	 * fields, which are what its digest is made of. `onNewKey` hears of a key that differs from the recorded one (the
+	 * function's identity changed since).
+	 */
+	async #rebuild(store: Store, opts: GlobalOptions, record: CallRecord, named: Record<string, unknown>, onNewKey: (key: string) => void): Promise<() => unknown> {
+		const { module, name } = record;
+		if (module === null) throw new FlecheCliError(`${name} was cached without a module (hashModule: false): there is no module to import`);
+		const file = findModuleFile(module, projectRoots({ cwd: opts.cwd, storeRoot: store.location.root }));
+		const exports = await importUserModule(file);
+		const f = findFleche(module, name);
+		if (f !== undefined) {
+			const args = positionalArgs(f.fleche.params, named);
+			return () =>
+				useCache(store.cache, () => {
+					const k = f.fleche.digest(...args);
+					if (k !== record.key) onNewKey(k);
+					return f.fleche.rerun(...args) as unknown;
+				});
+		}
+		const dot = name.lastIndexOf('.');
+		if (dot < 0 || !('this' in named)) throw new FlecheCliError(`${file} does not define a cached function ${name} (module ${module})`);
+		const [className, methodName] = [name.slice(0, dot), name.slice(dot + 1)];
+		const owner = Object.values(exports).find(
+			(v): v is AnyClass => typeof v === 'function' && v.name === className && isFleche((v.prototype as Record<string, unknown> | undefined)?.[methodName]),
+		);
+		if (owner === undefined) throw new FlecheCliError(`${file} does not export a class ${className} with an @fleche() method ${methodName}, so the call cannot be rebuilt`);
+		const self = named['this'];
+		if (typeof self !== 'object' || self === null) throw new FlecheCliError(`the stored \`this\` of ${name} is not an object`);
+		const instance = Object.assign(Object.create(owner.prototype as object) as object, self);
+		const method = (owner.prototype as Record<string, (...a: unknown[]) => unknown>)[methodName]!;
+		const { this: _, ...rest } = named;
+		const args = positionalArgs(methodParams(method, instance) ?? [], rest);
+		return () => useCache(store.cache, () => runIn({ cache: new RefreshingCache(activeCache()) }, () => method.apply(instance, args)));
 	}
 
 	async rerun(opts: GlobalOptions & { function?: string }, prefix: string | undefined): Promise<number> {
@@ -249,18 +293,12 @@ class Cli {
 			let newKey: string | undefined;
 			try {
 				const record = store.cache.loadRecord(key);
-				const f = await this.#load(store, opts, { module: record.module, name: record.name });
-				const named = new LazyCall(record, store.cache).arguments;
+				const named = { ...new LazyCall(record, store.cache).arguments };
 				for (const name in named) {
 					if (Digest.is(named[name])) throw new FlecheCliError(`argument ${name} was stored as a digest only (its value could not be saved), so the call cannot be rerun`);
 				}
-				const args = positionalArgs(f.fleche.params, named);
-				const result: unknown = useCache(store.cache, () => {
-					const k = f.fleche.digest(...args);
-					if (k !== key) newKey = k;
-					return f.fleche.rerun(...args) as unknown;
-				});
-				await result;
+				const run = await this.#rebuild(store, opts, record, named, (k) => (newKey = k));
+				await run();
 				ok++;
 				if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'rerun', key, ok: true, ...(newKey !== undefined ? { newKey } : {}) });
 			} catch (err) {

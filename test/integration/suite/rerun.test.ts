@@ -45,4 +45,10 @@ suite('rerun', () => {
 		await vscode.commands.executeCommand('fleche.rerunFunction', { module: seeded.label.module, name: 'label' });
 		await waitFor('label to show 2 misses', async () => /\b2 misses\b/.test(await countsOf(fleche, 'label')) || undefined);
 	});
+
+	test('an @fleche() method reruns on an instance rebuilt from its stored `this`', async () => {
+		const want = seeded['Shapes.area'].misses + 1;
+		await vscode.commands.executeCommand('fleche.rerunFunction', { module: seeded['Shapes.area'].module, name: 'Shapes.area' });
+		await waitFor(`Shapes.area to show ${want} misses`, async () => new RegExp(`\\b${want} miss(es)?\\b`).test(await countsOf(fleche, 'Shapes.area')) || undefined);
+	});
 });
