@@ -59,13 +59,11 @@ import {
 	appendFileSync,
 	closeSync,
 	existsSync,
-	fstatSync,
 	mkdirSync,
 	openSync,
 	opendirSync,
 	readdirSync,
 	readFileSync,
-	readSync,
 	renameSync,
 	statSync,
 	unlinkSync,
@@ -80,6 +78,7 @@ import { recordKey, type CallRecord, type Metadata } from '../call.js';
 import { CorruptEntry, KeyError, Rejected, SaveError, SignatureError } from '../errors.js';
 import { warn, warnOnce } from '../log.js';
 import { mergeStats } from '../stats.js';
+import { readRange } from './fileRange.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig, ValueStorage } from './base.js';
 import { assertKey, expandPrefix, isKey } from './keys.js';
 import { signerFor, SIGNATURE_LENGTH, type SecretKeyOption, type Signer } from './security.js';
@@ -676,27 +675,13 @@ interface StatsRead {
 	readonly finished: number;
 }
 
-/** The bytes of `path` from `from` on, with the file's inode; null when it is gone. */
+/** The bytes of `path` from `from` on, with the file's inode and size; null when it is gone. */
 function readFrom(path: string, from: number): { ino: number; size: number; bytes: Buffer } | null {
-	let fd: number;
 	try {
-		fd = openSync(path, 'r');
+		return readRange(path, from);
 	} catch (err) {
 		if (isAbsent(err)) return null;
 		throw err;
-	}
-	try {
-		const { ino, size } = fstatSync(fd);
-		const bytes = Buffer.allocUnsafe(Math.max(0, size - from));
-		let done = 0;
-		while (done < bytes.length) {
-			const n = readSync(fd, bytes, done, bytes.length - done, from + done);
-			if (n === 0) break;
-			done += n;
-		}
-		return { ino, size, bytes: bytes.subarray(0, done) };
-	} finally {
-		closeSync(fd);
 	}
 }
 
@@ -761,25 +746,24 @@ function readAppended(dir: string, ownJournal: string | undefined, previous: Sta
 }
 
 /**
- * What the statistics folder holds, as names with inode, size and mtime: journals only grow (by appends) and the
- * snapshot is only replaced (by a rename), so equal stamps mean equal contents. `null` when it cannot be read.
+ * What the statistics folder holds, as names with inode, size and mtime (`all`), and the snapshot's part of it:
+ * journals only grow (by appends) and the snapshot is only replaced (by a rename), so equal stamps mean equal
+ * contents. `null` when it cannot be read.
  */
-function statsStamp(dir: string): string | null {
+function statsStamp(dir: string): { readonly all: string; readonly snapshot: string } | null {
 	try {
 		const parts: string[] = [];
+		let snapshot = '';
 		for (const name of listDir(dir).sort()) {
 			const st = statSync(`${dir}${sep}${name}`);
-			parts.push(`${name}:${st.ino}:${st.size}:${st.mtimeMs}`);
+			const part = `${name}:${st.ino}:${st.size}:${st.mtimeMs}`;
+			if (name === SNAPSHOT) snapshot = part;
+			parts.push(part);
 		}
-		return parts.join('\n');
+		return { all: parts.join('\n'), snapshot };
 	} catch {
 		return null;
 	}
-}
-
-/** The snapshot's line of a {@link statsStamp} ('' when there is none). */
-function snapshotStamp(stamp: string): string {
-	return stamp.split('\n').find((line) => line.startsWith(`${SNAPSHOT}:`)) ?? '';
 }
 
 /** Options of {@link CallFile}. */
@@ -866,7 +850,7 @@ export class CallFile implements CallStorage, StatsStorage {
 	 * The last statistics read and the stamp of the folder they were read from. A tool lists functions, then pages of
 	 * calls, each with statistics: parsing 100,000 calls' journal lines again for each took longer than the listing.
 	 */
-	#statsRead: { readonly stamp: string; readonly snapshot: string; readonly read: StatsRead } | undefined;
+	#statsRead: { readonly stamp: { readonly all: string; readonly snapshot: string }; readonly read: StatsRead } | undefined;
 
 	/** Nothing is touched on disk until the first `put`. */
 	constructor(options: CallFileOptions) {
@@ -1009,11 +993,10 @@ export class CallFile implements CallStorage, StatsStorage {
 		// Stamped before reading: a change in between makes the next stamp differ, so it is read again then.
 		const stamp = statsStamp(this.#statsDir);
 		const last = this.#statsRead;
-		if (stamp !== null && last?.stamp === stamp) return last.read.stats;
-		const snapshot = stamp === null ? null : snapshotStamp(stamp);
-		let read = last !== undefined && snapshot !== null && last.snapshot === snapshot ? readAppended(this.#statsDir, this.#journal, last.read) : null;
+		if (stamp !== null && last?.stamp.all === stamp.all) return last.read.stats;
+		let read = stamp !== null && last?.stamp.snapshot === stamp.snapshot ? readAppended(this.#statsDir, this.#journal, last.read) : null;
 		read ??= readStats(this.#statsDir, this.#journal);
-		this.#statsRead = stamp === null || snapshot === null ? undefined : { stamp, snapshot, read };
+		this.#statsRead = stamp === null ? undefined : { stamp, read };
 		if (read.finished >= COMPACT_AT) {
 			try {
 				compactStats(this.#statsDir, this.#journal);

@@ -44,13 +44,13 @@ import {
 	errorCode,
 	errorText,
 	readLogHeader,
-	readRange,
 	readSnapshotHeader,
 	releaseLock,
 	storePaths,
 	type HeldLock,
 	type StorePaths,
 } from './sqlLog.js';
+import { readRange } from './fileRange.js';
 import { BadRecord, parseRecord, stateFailed, stateWord } from './sqlSchema.js';
 import type { SqlReply, SqlWorkerData } from './sqlWorker.js';
 

@@ -210,29 +210,6 @@ export function readLogHeader(path: string): OpenLog | null {
 	return { header, bodyStart, ino, size };
 }
 
-/** Bytes `[from, end)` of the open file `fd`, with its size. */
-export function readRangeOf(fd: number, from: number): { bytes: Buffer; size: number } {
-	const size = fstatSync(fd).size;
-	const bytes = Buffer.alloc(Math.max(0, size - from));
-	let done = 0;
-	while (done < bytes.length) {
-		const n = readSync(fd, bytes, done, bytes.length - done, from + done);
-		if (n === 0) break;
-		done += n;
-	}
-	return { bytes: bytes.subarray(0, done), size };
-}
-
-/** Bytes `[from, end)` of the file at `path`, with the file's identity. */
-export function readRange(path: string, from: number): { bytes: Buffer; ino: number; size: number } {
-	const fd = openSync(path, 'r');
-	try {
-		return { ...readRangeOf(fd, from), ino: fstatSync(fd).ino };
-	} finally {
-		closeSync(fd);
-	}
-}
-
 /** What the first 100 bytes of a snapshot say. */
 export interface SnapshotHeader {
 	/** `user_version`: the generation (0 when there is no file). */

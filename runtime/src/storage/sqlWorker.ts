@@ -16,8 +16,6 @@ import {
 	errorText,
 	openLog,
 	readLogHeader,
-	readRange,
-	readRangeOf,
 	readSnapshotHeader,
 	releaseLock,
 	removeQuietly,
@@ -29,6 +27,7 @@ import {
 	type LogHeader,
 	type StorePaths,
 } from './sqlLog.js';
+import { readRange, readRangeOf } from './fileRange.js';
 import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './sqlSchema.js';
 
 /** What the calling thread passes in `workerData`. */
