@@ -7,7 +7,8 @@ import { Cache, ValueFile, CallFile, ValueMemory, CallMemory } from 'fleche';
 
 const made: string[] = [];
 after(() => {
-	for (const d of made) rmSync(d, { recursive: true, force: true });
+	// Retried like tmpDir's: a worker thread of a pool the test ended may still append its last batch to a store.
+	for (const d of made) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
 });
 
 /** A new empty folder under the OS temp dir, removed when the test file ends. */
