@@ -170,7 +170,7 @@ const groups = {
 					{ in: 'extension/src/extension.ts', out: 'extension' },
 					// The worker thread that reads the stores (extension/src/data/storeHost.ts).
 					{ in: 'extension/src/data/storeHost.ts', out: 'storeHost' },
-					{ in: 'runtime/src/storage/sqlWorker.ts', out: 'sqlWorker' },
+					{ in: 'runtime/src/storage/sql/sqlWorker.ts', out: 'sqlWorker' },
 				]),
 			},
 			{

@@ -15,8 +15,9 @@ import { FlecheError } from './errors.js';
 import { Environment, Git, Runtime, type MetaData } from './metadata.js';
 import { ValueMemory, CallMemory } from './storage/memory.js';
 import { ValueVoid, CallVoid } from './storage/void.js';
-import { ValueFile, CallFile } from './storage/file.js';
-import { CallSql } from './storage/sql.js';
+import { CallFile } from './storage/file/calls.js';
+import { ValueFile } from './storage/file/values.js';
+import { CallSql } from './storage/sql/store.js';
 import { packageRoot } from './profile.js';
 
 // ---------------------------------------------------------------------------------------------------------------

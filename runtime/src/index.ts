@@ -16,7 +16,8 @@ export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions, type C
 export { BoundWrapper, bind, type Bound, type BoundState } from './bound.js';
 export { describeBound, isBoundCall, isBoundReply, type BoundCall, type BoundReply } from './bound.js';
 export { runBoundCall } from './workerRun.js';
-export { wrapExecutor, threadsWorker, workerFile, WorkerExited, type ThreadsWorker, type Submit, type WrappedExecutor, type WrapExecutorOptions } from './executor.js';
+export { threadsWorker, workerFile, WorkerExited, type ThreadsWorker } from './executor/threads.js';
+export { wrapExecutor, type Submit, type WrappedExecutor, type WrapExecutorOptions } from './executor/wrapExecutor.js';
 export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest } from './digest.js';
 export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json, type Metadata } from './call.js';
 export { LazyCall } from './lazyCall.js';
@@ -50,8 +51,9 @@ export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats
 export { flushStats, isStatsStorage } from './stats.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';
 export { ValueVoid, CallVoid } from './storage/void.js';
-export { ValueFile, CallFile, type ValueFileOptions, type CallFileOptions } from './storage/file.js';
-export { CallSql, type CallSqlOptions } from './storage/sql.js';
+export { ValueFile, type ValueFileOptions } from './storage/file/values.js';
+export { CallFile, type CallFileOptions } from './storage/file/calls.js';
+export { CallSql, type CallSqlOptions } from './storage/sql/store.js';
 export { registerSerializer, type Serializer } from './storage/serializers.js';
 export {
 	FlecheError,

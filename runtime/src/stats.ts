@@ -16,7 +16,7 @@ import type { CallRecord } from './call.js';
 import { epochSeconds } from './clock.js';
 import { beforeShutdown, flushOrder } from './shutdown.js';
 import { warnOnce } from './log.js';
-import type { CallStats, StatsStorage } from './storage/base.js';
+import { mergeStats, type CallStats, type StatsStorage } from './storage/base.js';
 
 /** Whether a storage persists statistics (implements {@link StatsStorage}). */
 export function isStatsStorage(storage: unknown): storage is StatsStorage {
@@ -73,33 +73,6 @@ function installExitHook(): void {
  */
 export function flushStats(): void {
 	for (const counter of [...dirty]) counter.flush();
-}
-
-/** {@link CallStats} as `mergeStats` keeps them: its own objects, summed into in place. */
-type Summed = { -readonly [K in keyof CallStats]: CallStats[K] };
-
-/**
- * Sums statistics by key: counts and seconds add up, `lastHit` is the latest. The map owns its values: `add` is
- * copied on insertion unless `owned` (a fresh object nobody else holds, as parsed from a file), and later deltas are
- * added in place, because opening a store of 100,000 calls merges as many deltas and a new object for each was most of
- * the time spent. @internal
- */
-export function mergeStats(into: Map<string, CallStats>, add: CallStats, owned = false): void {
-	const have: Summed | undefined = into.get(add.key);
-	if (have === undefined) {
-		if (owned) {
-			into.set(add.key, add);
-			return;
-		}
-		const { key, name, module, hits, misses, lastHit, computeSeconds, savedSeconds } = add;
-		into.set(key, { key, name, module, hits, misses, lastHit, computeSeconds, savedSeconds });
-		return;
-	}
-	have.hits += add.hits;
-	have.misses += add.misses;
-	if (add.lastHit !== null && (have.lastHit === null || add.lastHit > have.lastHit)) have.lastHit = add.lastHit;
-	have.computeSeconds += add.computeSeconds;
-	have.savedSeconds += add.savedSeconds;
 }
 
 function matchesFilter(s: CallStats, filter: { readonly name?: string; readonly module?: string | null } | undefined): boolean {

@@ -504,7 +504,7 @@ describe('CallSql never waits out its timeout', () => {
 		const dir = tmpDir(t);
 		const pkg = join(dir, 'pkg');
 		fs.cpSync(dirname(fileURLToPath(import.meta.resolve('fleche'))), pkg, { recursive: true });
-		fs.writeFileSync(join(pkg, 'storage', 'sqlWorker.js'), worker);
+		fs.writeFileSync(join(pkg, 'storage', 'sql', 'sqlWorker.js'), worker);
 		// Bare imports of the copy (sql.js…) resolve through the repository's node_modules.
 		fs.symlinkSync(join(dirname(createRequire(import.meta.url).resolve('sql.js')), '..', '..'), join(dir, 'node_modules'), 'dir');
 		const store = join(dir, 'store');

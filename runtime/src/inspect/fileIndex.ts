@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { join, sep } from 'node:path';
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
-import type { CallFile } from '../storage/file.js';
+import type { CallFile } from '../storage/file/calls.js';
 
 /** What inspect lists of one stored call; the full record is loaded only for the calls shown. */
 export interface Entry {

@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { CacheConfig } from '../caches/base.js';
 import { ConfigError, loadConfig, type FlecheConfig } from '../config.js';
 import { warn } from '../log.js';
-import { resolveRoot } from '../storage/file.js';
+import { resolveRoot } from '../storage/fsUtil.js';
 
 /** A cache a tool can open: from fleche.toml (any section), the default `.fleche/` store, or a path given by the user. */
 export interface CacheLocation {

@@ -28,30 +28,27 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, statSync, type S
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import type { CallRecord } from '../call.js';
-import { KeyError, SaveError } from '../errors.js';
-import { warn, warnOnce } from '../log.js';
-import type { CallStats, CallStorage, StatsStorage, StorageConfig } from './base.js';
-import { beforeShutdown, flushOrder } from '../shutdown.js';
-import { resolveRoot } from './file.js';
-import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from './keys.js';
+import type { CallRecord } from '../../call.js';
+import { KeyError, SaveError } from '../../errors.js';
+import { warn, warnOnce } from '../../log.js';
+import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
+import { beforeShutdown, flushOrder } from '../../shutdown.js';
+import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
 import {
 	acquireLock,
 	appendToLog,
 	encodeJsonLine,
 	encodeLine,
 	ensureLog,
-	errorCode,
-	errorText,
 	readLogHeader,
 	readSnapshotHeader,
 	releaseLock,
 	storePaths,
 	type HeldLock,
 	type StorePaths,
-} from './sqlLog.js';
-import { readRange } from './fileRange.js';
-import { BadRecord, parseRecord, stateFailed, stateWord } from './sqlSchema.js';
+} from './log.js';
+import { errorCode, errorText, readRange, resolveRoot } from '../fsUtil.js';
+import { BadRecord, parseRecord, stateFailed, stateWord } from './schema.js';
 import type { SqlReply, SqlWorkerData } from './sqlWorker.js';
 
 /** Options of {@link CallSql}. */
@@ -147,7 +144,7 @@ class SqlClient {
 		this.#timeoutMs = timeoutMs;
 		const file = workerFile();
 		const workerData: SqlWorkerData = { ...data, flag, port: port2, module: file, moduleUrl: pathToFileURL(file).href, cjs: typeof __filename === 'string' };
-		if (!existsSync(file)) throw new WorkerFailed(`The SQL store's worker module ${file} is missing (a bundle must ship storage/sqlWorker.js beside it)`);
+		if (!existsSync(file)) throw new WorkerFailed(`The SQL store's worker module ${file} is missing (a bundle must ship storage/sql/sqlWorker.js beside it)`);
 		this.#worker = new Worker(bootstrap, { eval: true, workerData, transferList: [port2] });
 		// Neither the worker nor its port may keep the process alive: writes never wait for it.
 		this.#worker.unref();

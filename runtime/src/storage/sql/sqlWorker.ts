@@ -12,13 +12,10 @@ import {
 	acquireLock,
 	decodeLines,
 	encodeLine,
-	errorCode,
-	errorText,
 	openLog,
 	readLogHeader,
 	readSnapshotHeader,
 	releaseLock,
-	removeQuietly,
 	storePaths,
 	sweepTemps,
 	tempSibling,
@@ -26,9 +23,9 @@ import {
 	tryAcquire,
 	type LogHeader,
 	type StorePaths,
-} from './sqlLog.js';
-import { readRange, readRangeOf } from './fileRange.js';
-import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './sqlSchema.js';
+} from './log.js';
+import { errorCode, errorText, removeQuietly, readRange, readRangeOf } from '../fsUtil.js';
+import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './schema.js';
 
 /** What the calling thread passes in `workerData`. */
 export interface SqlWorkerData {

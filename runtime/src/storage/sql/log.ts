@@ -6,7 +6,8 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, re
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { applicationId, lockStaleMs, logFormat, suffix } from './sqlSchema.js';
+import { errorCode, removeQuietly } from '../fsUtil.js';
+import { applicationId, lockStaleMs, logFormat, suffix } from './schema.js';
 
 /** First line of a log: which snapshot generations its body extends, and where it came from. */
 export interface LogHeader {
@@ -89,21 +90,8 @@ export function sweepTemps(paths: StorePaths, now = Date.now()): string[] {
 	return removed;
 }
 
-export function errorCode(err: unknown): string | undefined {
-	return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
-}
 
-export function errorText(err: unknown): string {
-	return err instanceof Error ? err.message : String(err);
-}
 
-export function removeQuietly(file: string): void {
-	try {
-		unlinkSync(file);
-	} catch {
-		// Already gone, or replaced by another process: either way not ours to report.
-	}
-}
 
 const checksumLength = 8;
 

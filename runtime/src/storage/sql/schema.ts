@@ -40,9 +40,9 @@
 // A lock is stale when its host is this host and its pid is no longer alive, or when it is older than
 // {@link lockStaleMs}: the lock is only held for appends, header checks and renames, never for the long steps of a
 // compaction (catching up with the log, exporting the snapshot), which run outside it.
-import { recordKey, type CallRecord, type Metadata } from '../call.js';
-import type { CallStats } from './base.js';
-import { isKey } from './keys.js';
+import { recordKey, type CallRecord, type Metadata } from '../../call.js';
+import type { CallStats } from '../base.js';
+import { isKey } from '../keys.js';
 
 /** Schema version this runtime writes; {@link migrations} bring older files up to it. */
 export const schemaVersion = 1;

@@ -1,0 +1,36 @@
+// What every kind of executor is to wrapExecutor: an adapter that runs one missed call (a Job) there, or passes
+// anything that is not a cached function through untouched.
+import { describeCall, type BoundCall } from '../bound.js';
+import type { BaseCache } from '../caches/base.js';
+import type { MetaData } from '../metadata.js';
+
+/** One miss on its way to the executor; the plain-data and callable forms are built only if the executor needs them. */
+export interface Job {
+	readonly fn: (...args: never[]) => unknown;
+	readonly cache: BaseCache;
+	readonly metadata: readonly MetaData[];
+	readonly args: readonly unknown[];
+	readonly key: string | null;
+}
+
+export interface Adapter {
+	/** Option names every submission may carry for this kind of executor. */
+	readonly options: readonly string[];
+	run(job: Job, options: Readonly<Record<string, unknown>>): Promise<unknown>;
+	passThrough(fn: unknown, args: readonly unknown[]): unknown;
+}
+
+/** Executors reject with Errors; anything else thrown is wrapped so callers can rely on it. */
+export function asError(err: unknown): Error {
+	return err instanceof Error ? err : new Error(String(err));
+}
+
+export function abortError(signal: AbortSignal): Error {
+	const reason = signal.reason as unknown;
+	return reason instanceof Error ? reason : new DOMException('The submission was aborted', 'AbortError');
+}
+
+/** The plain-data form of a job, as it crosses into a worker. */
+export function describe(job: Job): BoundCall {
+	return describeCall(job.fn, job.cache, job.metadata, job.args, job.key);
+}

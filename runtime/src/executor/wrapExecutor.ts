@@ -1,0 +1,200 @@
+// reference §1.8, §3.2: wrapExecutor — cached submissions to threads.js pools (./threads.ts), piscina and any
+// `{ submit }` executor (./piscina.ts): hits resolve here, misses go to the executor bound to the active cache.
+import { performance } from 'node:perf_hooks';
+import { BoundWrapper, isBoundReply, isFlecheLike, type BoundReply } from '../bound.js';
+import type { BaseCache } from '../caches/base.js';
+import type { Call } from '../call.js';
+import { digest } from '../digest.js';
+import { Indigestible } from '../errors.js';
+import { warn } from '../log.js';
+import type { MetaData } from '../metadata.js';
+import { activeCache, activeMetadata, runIn } from '../state.js';
+import { asError, type Adapter, type Job } from './adapter.js';
+import { isPiscina, piscinaAdapter, submitAdapter } from './piscina.js';
+import { isThreadsPool, threadsAdapter } from './threads.js';
+
+/** `submit(fn, ...args)` of a wrapped executor: resolves with `fn(...args)`, from the cache when it can. */
+export type Submit = <F extends (...args: never[]) => unknown>(fn: F, ...args: unknown[]) => Promise<Awaited<ReturnType<F>>>;
+
+/** An executor after {@link wrapExecutor}: the same object, with a caching `submit`. */
+export type WrappedExecutor<E> = E & { submit: Submit };
+
+/** Options of {@link wrapExecutor}. */
+export interface WrapExecutorOptions {
+	/**
+	 * Names of the executor's own options (executorlib's `resource_dict`, dask's `resources`…). When the last
+	 * argument of a submission is a plain object with any of these keys, those keys go to the executor and the
+	 * rest (if any) stay the function's last argument. Added to the built-in names: `signal` for threads.js pools,
+	 * `signal` and `transferList` for piscina, none for other executors.
+	 * @default []
+	 */
+	readonly executorOptions?: readonly string[];
+	/**
+	 * threads.js: spawns a replacement when a worker dies. Workers made by {@link threadsWorker} are replaced without
+	 * it; without either, a dead worker's slot rejects the tasks it is given.
+	 * @default undefined
+	 */
+	readonly respawn?: () => Promise<unknown>;
+}
+
+const wrappedMark = Symbol.for('fleche.wrappedSubmit');
+
+/** Calls in flight per cache and key, shared by every wrapped executor: identical submissions run once. */
+const inFlight = new WeakMap<BaseCache, Map<string, Promise<unknown>>>();
+
+/**
+ * Makes an executor cache-aware (reference §3.2), in place: returns the same object, with a `submit(fn, ...args)`
+ * that
+ * - resolves at once from the active cache on a hit, without touching the executor;
+ * - on a miss, sends the call bound to the active cache and metadata (or, for a function made by `bind()`, the
+ *   ones it carries) to the executor's workers, which store the result in that cache;
+ * - queues identical submissions that arrive while one is running only once;
+ * - with a memory cache (which workers cannot reach), stores the result the worker computed in the parent;
+ * - passes anything but cached functions to the executor untouched.
+ *
+ * Works on a threads.js `Pool` of {@link threadsWorker} threads (a non-fleche function is queued as a threads.js
+ * task `(thread, ...args) => …`), a piscina pool on {@link workerFile}`('piscina')`, and any object with a
+ * `submit(fn, ...args)` (which receives an in-process bound function). Wrapping twice changes nothing.
+ *
+ * threads.js 1.7.0 defects are guarded: a worker that dies mid-task rejects its task with {@link WorkerExited}
+ * and is replaced, and threads.js's SIGINT/SIGTERM handlers (which exit with code 0) are removed.
+ * @example
+ * ```ts
+ * import { Pool, spawn } from 'threads';
+ * const pool = wrapExecutor(Pool(() => spawn(threadsWorker()), 2));
+ * using _ = cache(fileCache('/tmp/store'));
+ * await Promise.all([1, 2, 3].map((x) => pool.submit(expensive, x))); // run in workers, stored
+ * await pool.submit(expensive, 2);                                     // hit: no task queued
+ * ```
+ */
+export function wrapExecutor<E extends object>(executor: E, options: WrapExecutorOptions = {}): WrappedExecutor<E> {
+	const target = executor as E & { submit?: unknown };
+	if (typeof target.submit === 'function' && (target.submit as { [wrappedMark]?: boolean })[wrappedMark]) return target as WrappedExecutor<E>;
+	let adapter: Adapter;
+	if (isThreadsPool(executor)) adapter = threadsAdapter(executor, options.respawn);
+	else if (isPiscina(executor)) adapter = piscinaAdapter(executor);
+	else if (typeof target.submit === 'function') adapter = submitAdapter(executor, target.submit as (...args: unknown[]) => unknown);
+	else throw new TypeError('wrapExecutor() takes a threads.js Pool, a piscina pool or an object with submit(fn, ...args)');
+	const declared = new Set([...adapter.options, ...(options.executorOptions ?? [])]);
+	const submit = function (fn: unknown, ...given: unknown[]): unknown {
+		const state = BoundWrapper.stateOf(fn);
+		if (state !== undefined && isFlecheLike(state.fn)) {
+			return submitCached(adapter, declared, state.fn, state.cache, state.metadata, [...state.args, ...given]);
+		}
+		if (state === undefined && isFlecheLike(fn)) return submitCached(adapter, declared, fn, undefined, undefined, given);
+		return adapter.passThrough(fn, given);
+	};
+	Object.defineProperty(submit, wrappedMark, { value: true });
+	Object.defineProperty(target, 'submit', { value: submit, configurable: true, writable: true, enumerable: false });
+	return target as WrappedExecutor<E>;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+	if (typeof value !== 'object' || value === null) return false;
+	const proto = Object.getPrototypeOf(value) as unknown;
+	return proto === Object.prototype || proto === null;
+}
+
+/** Splits declared executor options off a trailing plain-object argument (by name, never by guessing). */
+function splitOptions(args: readonly unknown[], declared: ReadonlySet<string>): { args: readonly unknown[]; options: Record<string, unknown> } {
+	const last = args[args.length - 1];
+	const options: Record<string, unknown> = {};
+	if (declared.size === 0 || !isPlainObject(last)) return { args, options };
+	let rest: Record<string, unknown> | undefined;
+	let found = false;
+	for (const name of Object.keys(last)) {
+		if (declared.has(name)) {
+			found = true;
+			options[name] = last[name];
+		} else (rest ??= {})[name] = last[name];
+	}
+	if (!found) return { args, options };
+	const head = args.slice(0, -1);
+	return { args: rest ? [...head, rest] : head, options };
+}
+
+function submitCached(
+	adapter: Adapter,
+	declared: ReadonlySet<string>,
+	fn: (...args: never[]) => unknown,
+	bound: BaseCache | undefined,
+	metadata: readonly MetaData[] | undefined,
+	all: readonly unknown[],
+): Promise<unknown> {
+	const { args, options } = splitOptions(all, declared);
+	const f = fn as unknown as { fleche: { digest(...a: unknown[]): string } };
+	// `undefined`: the active cache (no scope to enter on the hot path of a hit).
+	const c = bound ?? activeCache();
+	let key: string | null = null;
+	try {
+		key = bound === undefined ? f.fleche.digest(...args) : runIn({ cache: bound }, () => f.fleche.digest(...args));
+	} catch (err) {
+		// No digest for an argument: the worker runs it uncached (and says so).
+		if (!Indigestible.is(err)) return Promise.reject(asError(err));
+	}
+	const shared = options['signal'] === undefined;
+	if (key !== null) {
+		let hit;
+		try {
+			hit = c.lookup(key);
+		} catch (err) {
+			warn('FLECHE_LOOKUP_FAILED', `Cache lookup failed, treating it as a miss: ${(err as Error).message}`, { cause: err });
+		}
+		if (hit !== undefined) {
+			c.noteHit(hit.record);
+			return Promise.resolve(hit.value);
+		}
+		// A submission with its own abort signal is not shared: aborting it must not cancel another caller's call.
+		const pending = shared ? inFlight.get(c)?.get(key) : undefined;
+		if (pending !== undefined) return pending;
+	}
+	const job: Job = { fn, cache: c, metadata: metadata ?? activeMetadata(), args, key };
+	const started = performance.now();
+	let promise: Promise<unknown>;
+	try {
+		promise = adapter.run(job, options).then((result) => accept(job, result, started));
+	} catch (err) {
+		return Promise.reject(asError(err));
+	}
+	if (key !== null && shared) {
+		let map = inFlight.get(c);
+		if (!map) inFlight.set(c, (map = new Map<string, Promise<unknown>>()));
+		map.set(key, promise);
+		const done = (): void => {
+			if (map.get(key) === promise) map.delete(key);
+		};
+		promise.then(done, done);
+	}
+	return promise;
+}
+
+/** The value a worker's reply carries; a cache the worker could not reach (memory) gets its record here. */
+function accept(job: Job, result: unknown, started: number): unknown {
+	if (!isBoundReply(result)) return result;
+	if (result.record !== null && job.key !== null) recordInParent(job, job.key, result, (performance.now() - started) / 1000);
+	return result.value;
+}
+
+function recordInParent(job: Job, key: string, reply: BoundReply, seconds: number): void {
+	const { cache: c } = job;
+	const f = job.fn as unknown as { fleche: { call(...a: unknown[]): Call } };
+	try {
+		if (c.contains(key)) return;
+		const view = runIn({ cache: c }, () => f.fleche.call(...job.args));
+		const digests: Record<string, string> = {};
+		for (const name in view.arguments) digests[name] = digest(view.arguments[name]);
+		const prepared = c.prepare({
+			key,
+			name: view.name,
+			module: view.module,
+			version: view.version,
+			codeDigest: view.codeDigest,
+			values: view.arguments,
+			digests,
+		});
+		const record = prepared.commit(reply.value, reply.record?.metadata ?? {}, { async: reply.record?.async === true });
+		c.noteMiss(record, seconds);
+	} catch (err) {
+		warn('FLECHE_REJECTED', `Cache rejected save of a result computed in a worker: ${(err as Error).message}`, { cause: err });
+	}
+}

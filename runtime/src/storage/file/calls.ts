@@ -1,0 +1,276 @@
+// The file store's call records (reference §2.6): one JSON file per call key. Layout and invariants shared with
+// value files are described in ./entries.ts.
+//
+// Call file format: UTF-8 JSON `{ "format": "fleche.call/1", "record": { key, name, module, version, codeDigest,
+// arguments, result, metadata[, async] } }`, validated field by field on read and checked against its own key.
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, opendirSync, renameSync } from 'node:fs';
+import { sep } from 'node:path';
+import { recordKey, type CallRecord, type Metadata } from '../../call.js';
+import { CorruptEntry, KeyError, SaveError } from '../../errors.js';
+import { warnOnce } from '../../log.js';
+import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
+import { assertKey, isKey } from '../keys.js';
+import { discard, evictFile, expandIn, listKeys, readEntry, Unreadable, writeAtomic } from './entries.js';
+import { COMPACT_AT, compactStats, CROWDED, listDir, readAppended, readStats, ROTATE_BYTES, STATS_DIR, type StatsRead, statsStamp, thisHost, toTuple } from './statsJournal.js';
+import { resolveRoot, errorText, isAbsent } from '../fsUtil.js';
+
+const CALL_FORMAT = 'fleche.call/1';
+
+export interface CallFileOptions {
+	/** Folder that holds one JSON file per call record; a leading `~` means the home folder. Created on the first write. */
+	readonly root: string;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isDigestOrNull(value: unknown): value is string | null {
+	return value === null || isKey(value);
+}
+
+/** A fresh, validated record with only the known fields, or throws {@link CorruptEntry} saying what is wrong. */
+function parseRecord(raw: unknown, key: string): CallRecord {
+	const corrupt = (reason: string): never => {
+		throw new CorruptEntry(key, reason);
+	};
+	if (!isPlainObject(raw)) return corrupt('not a JSON object');
+	const format = raw['format'];
+	if (format !== CALL_FORMAT) {
+		const version = typeof format === 'string' ? /^fleche\.call\/(\d+)$/.exec(format)?.[1] : undefined;
+		if (version !== undefined && Number(version) > 1) throw new Unreadable(`written in call record format ${String(format)}; this fleche reads ${CALL_FORMAT}`);
+		corrupt(`unknown format ${JSON.stringify(format)}`);
+	}
+	const r = raw['record'];
+	if (!isPlainObject(r)) return corrupt('no record object');
+	if (!isKey(r['key'])) corrupt('record.key is not a 64-hex key');
+	if (typeof r['name'] !== 'string') corrupt('record.name is not a string');
+	if (!(r['module'] === null || typeof r['module'] === 'string')) corrupt('record.module is not a string or null');
+	const version = r['version'];
+	if (!(version === null || typeof version === 'string' || (typeof version === 'number' && Number.isFinite(version)))) {
+		corrupt('record.version is not a string, number or null');
+	}
+	if (!isDigestOrNull(r['codeDigest'])) corrupt('record.codeDigest is not a 64-hex digest or null');
+	if (!isDigestOrNull(r['result'])) corrupt('record.result is not a 64-hex digest or null');
+	const args = r['arguments'];
+	if (!isPlainObject(args)) return corrupt('record.arguments is not an object');
+	for (const name in args) if (!isKey(args[name])) corrupt(`record.arguments.${name} is not a 64-hex digest`);
+	const metadata = r['metadata'];
+	if (!isPlainObject(metadata)) return corrupt('record.metadata is not an object');
+	for (const ns in metadata) if (!isPlainObject(metadata[ns])) corrupt(`record.metadata.${ns} is not an object`);
+	if (!(r['async'] === undefined || typeof r['async'] === 'boolean')) corrupt('record.async is not a boolean');
+	const record: CallRecord = {
+		key: r['key'] as string,
+		name: r['name'] as string,
+		module: r['module'] as string | null,
+		version: version as string | number | null,
+		codeDigest: r['codeDigest'] as string | null,
+		arguments: args as Record<string, string>,
+		result: r['result'] as string | null,
+		metadata: metadata as Metadata,
+		...(r['async'] === undefined ? {} : { async: r['async'] as boolean }),
+	};
+	if (record.key !== key) corrupt(`holds the record of key ${record.key} (misplaced or edited)`);
+	if (recordKey(record) !== key) corrupt('record fields do not hash to its key (edited)');
+	return record;
+}
+
+/**
+ * Call storage with one UTF-8 JSON file per record under `root` (reference §2.6), readable by other tools. Records
+ * are checked against their own key on read, so an edited, misplaced or damaged file is a miss, reported and removed.
+ *
+ * @example
+ * ```ts
+ * import { CallFile } from 'fleche';
+ * const calls = new CallFile({ root: '.fleche/calls' });
+ * for (const record of calls.records({ name: 'fetchPrices' })) console.log(record.key, record.metadata);
+ * ```
+ */
+export class CallFile implements CallStorage, StatsStorage {
+	/** Absolute folder holding the files. */
+	readonly root: string;
+	readonly #dir: string;
+	readonly #statsDir: string;
+	/** This instance's statistics journal (a file name in `#statsDir`), chosen on the first write. */
+	#journal: string | undefined;
+	#journalBytes = 0;
+	#journalSeq = 0;
+	/**
+	 * The last statistics read and the stamp of the folder they were read from. A tool lists functions, then pages of
+	 * calls, each with statistics: parsing 100,000 calls' journal lines again for each took longer than the listing.
+	 */
+	#statsRead: { readonly stamp: { readonly all: string; readonly snapshot: string }; readonly read: StatsRead } | undefined;
+
+	/** Nothing is touched on disk until the first `put`. */
+	constructor(options: CallFileOptions) {
+		this.root = resolveRoot(options.root);
+		this.#dir = this.root + sep;
+		this.#statsDir = this.#dir + STATS_DIR;
+	}
+
+	/** Writes (or atomically replaces) the file for `record.key`. */
+	put(record: CallRecord): void {
+		assertKey(record.key);
+		let text: string;
+		try {
+			if (recordKey(record) !== record.key) throw new Error('record.key is not the lookup key of its fields');
+			const stored: CallRecord = {
+				key: record.key,
+				name: record.name,
+				module: record.module,
+				version: record.version,
+				codeDigest: record.codeDigest,
+				arguments: record.arguments,
+				result: record.result,
+				metadata: record.metadata,
+				...(record.async === undefined ? {} : { async: record.async }),
+			};
+			const envelope = { format: CALL_FORMAT, record: stored };
+			text = JSON.stringify(envelope, null, 2);
+			// Refuse now what `get` would reject as corrupt later (a bad digest, metadata that is not an object…).
+			parseRecord(JSON.parse(text), record.key);
+		} catch (err) {
+			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
+		}
+		writeAtomic(this.root, this.#dir + record.key, [Buffer.from(`${text}\n`, 'utf8')], false);
+	}
+
+	/** The record under `key`; a damaged, edited or misplaced file is reported, removed and a miss. */
+	get(key: string): CallRecord {
+		assertKey(key);
+		const file = this.#dir + key;
+		const bytes = readEntry(file, key);
+		try {
+			let raw: unknown;
+			try {
+				raw = JSON.parse(bytes.toString('utf8'));
+			} catch (err) {
+				throw new CorruptEntry(key, `not valid JSON (${errorText(err)})`);
+			}
+			return parseRecord(raw, key);
+		} catch (err) {
+			throw discard(file, key, err);
+		}
+	}
+
+	/**
+	 * Every readable record, reading the folder lazily one file at a time; damaged files are reported, removed and
+	 * skipped.
+	 */
+	*records(filter?: { readonly name?: string }): Generator<CallRecord, void, undefined> {
+		let dir;
+		try {
+			dir = opendirSync(this.root);
+		} catch (err) {
+			if (isAbsent(err)) return;
+			throw err;
+		}
+		try {
+			for (let entry = dir.readSync(); entry !== null; entry = dir.readSync()) {
+				if (!isKey(entry.name)) continue;
+				let record: CallRecord;
+				try {
+					record = this.get(entry.name);
+				} catch (err) {
+					// Removed by another process since the listing, or damaged (already reported).
+					if (KeyError.is(err)) continue;
+					throw err;
+				}
+				if (filter?.name !== undefined && record.name !== filter.name) continue;
+				yield record;
+			}
+		} finally {
+			dir.closeSync();
+		}
+	}
+
+	/** Whether a file for `key` exists (not read); false for anything that is not a full key. */
+	contains(key: string): boolean {
+		return isKey(key) && existsSync(this.#dir + key);
+	}
+
+	/** Deletes the file for `key`; {@link KeyError} when there is none. */
+	evict(key: string): void {
+		evictFile(this.root, key);
+	}
+
+	/** Every key with a file; empty when the root does not exist. */
+	list(): string[] {
+		return listKeys(this.root);
+	}
+
+	/** The full key for a prefix of at least 4 characters (reference §2.4). */
+	expand(prefix: string): string {
+		return expandIn(this.root, prefix);
+	}
+
+	/** `{ type: 'file', root }`. */
+	toConfig(): StorageConfig {
+		return { type: 'file', root: this.root };
+	}
+
+	/**
+	 * Appends one batch of statistics deltas to this instance's journal under `root/.stats/` (one write; see the top
+	 * of this module). Throws {@link SaveError} when it cannot be written.
+	 */
+	addStats(deltas: readonly CallStats[]): void {
+		if (deltas.length === 0) return;
+		const line = `${JSON.stringify({ t: Date.now() / 1000, d: deltas.map(toTuple) })}\n`;
+		try {
+			if (this.#journal === undefined) {
+				mkdirSync(this.#statsDir, { recursive: true });
+				if (listDir(this.#statsDir).length > CROWDED) compactStats(this.#statsDir, undefined);
+				this.#journal = `${thisHost}-${process.pid}-${randomBytes(4).toString('hex')}.jsonl`;
+			} else if (this.#journalBytes > ROTATE_BYTES) {
+				// The full journal moves aside under a name that says it is finished; appends start a new file.
+				const closed = this.#journal.replace(/\.jsonl$/, `.${++this.#journalSeq}.closed.jsonl`);
+				renameSync(`${this.#statsDir}${sep}${this.#journal}`, `${this.#statsDir}${sep}${closed}`);
+				this.#journalBytes = 0;
+			}
+			appendFileSync(`${this.#statsDir}${sep}${this.#journal}`, line);
+			this.#journalBytes += line.length;
+		} catch (err) {
+			throw new SaveError(`Cannot write cache statistics to ${this.#statsDir}: ${errorText(err)}`, { cause: err });
+		}
+	}
+
+	/**
+	 * The statistics of the folder now: the last ones read when nothing changed, brought up to date by reading only
+	 * the appended lines when journals grew, else read in full (and compacted when many journals are finished).
+	 */
+	#currentStats(): Map<string, CallStats> {
+		// Stamped before reading: a change in between makes the next stamp differ, so it is read again then.
+		const stamp = statsStamp(this.#statsDir);
+		const last = this.#statsRead;
+		if (stamp !== null && last?.stamp.all === stamp.all) return last.read.stats;
+		let read = stamp !== null && last?.stamp.snapshot === stamp.snapshot ? readAppended(this.#statsDir, this.#journal, last.read) : null;
+		read ??= readStats(this.#statsDir, this.#journal);
+		this.#statsRead = stamp === null ? undefined : { stamp, read };
+		if (read.finished >= COMPACT_AT) {
+			try {
+				compactStats(this.#statsDir, this.#journal);
+			} catch (err) {
+				warnOnce(`stats-compact:${this.#statsDir}`, 'FLECHE_STATS_NOT_SAVED', `Could not compact cache statistics in ${this.#statsDir}: ${errorText(err)}`, {
+					cause: err,
+				});
+			}
+		}
+		return read.stats;
+	}
+
+	/**
+	 * The summed statistics of every call of this root, written by any process (evicted calls included), optionally of
+	 * one function; compacts the journals when many have accumulated.
+	 */
+	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
+		const stats = this.#currentStats();
+		const out: CallStats[] = [];
+		for (const s of stats.values()) {
+			if (filter?.name !== undefined && s.name !== filter.name) continue;
+			if (filter?.module !== undefined && s.module !== filter.module) continue;
+			out.push(s);
+		}
+		return out;
+	}
+}

@@ -1,0 +1,175 @@
+// reference §1.12, §2.6, §5: the file store keeps values and call records one file per key (the pickle family's
+// layout); this module holds what both kinds of entry share: atomic writes, reads, listing and removal by key.
+// Formats: values in ./values.ts, call records in ./calls.ts, hit/miss statistics in ./statsJournal.ts.
+//
+// Sample on-disk paths (values and calls live in separate roots):
+//
+//   ~/.cache/fleche/values/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+//   ~/.cache/fleche/values/.3b0c4f1e-8a6d-4c52-b2a7-5d1c0e7f9a21.tmp   (a write in progress)
+//   ~/.cache/fleche/calls/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+//
+// Invariants:
+// - A file is named by its full 64-hex key and nothing else lives under a 64-hex name; dot-files are temporaries.
+// - A file appears complete or not at all: it is written under a unique dot-prefixed temporary name in the same
+//   folder and renamed into place, which is atomic on one filesystem. No lock is taken: several processes may write
+//   the same root at once; two writers of one value key write the same content, so whichever rename lands last wins
+//   harmlessly.
+// - Files are never fsynced (it is a cache). A crash can leave a short or garbage file; the length and checksum in
+//   every value file, and the strict shape check of call files, turn that into a miss that deletes the file, so the
+//   rerun of the function rewrites it.
+// - A file this version cannot read but that is not damaged (a newer format version, a serializer this process has
+//   not registered) is a miss that is reported once and left in place for the process that can read it.
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { sep } from 'node:path';
+import * as zlib from 'node:zlib';
+import { KeyError, Rejected, SaveError, SignatureError } from '../../errors.js';
+import { warn, warnOnce } from '../../log.js';
+import { assertKey, expandPrefix, isKey } from '../keys.js';
+import { errorCode, errorText, isAbsent, removeQuietly } from '../fsUtil.js';
+
+/** Why an entry cannot be read here although it is not damaged; it is left on disk for a reader that can. */
+export class Unreadable extends Error {}
+
+export function typeName(value: unknown): string {
+	if (value === null) return 'null';
+	if (typeof value !== 'object') return typeof value;
+	const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+	return typeof name === 'string' && name !== '' ? name : 'object';
+}
+
+export const crc32: (data: Uint8Array, value?: number) => number =
+	typeof zlib.crc32 === 'function' ? zlib.crc32 : softwareCrc32;
+
+let crcTable: Int32Array | undefined;
+
+// zlib.crc32 arrived in Node 20.15; older Node 20 releases fall back to the table-driven version.
+function softwareCrc32(data: Uint8Array, value = 0): number {
+	if (crcTable === undefined) {
+		crcTable = new Int32Array(256);
+		for (let n = 0; n < 256; n++) {
+			let c = n;
+			for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+			crcTable[n] = c;
+		}
+	}
+	let crc = ~value;
+	for (let i = 0; i < data.length; i++) crc = (crcTable[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+	return ~crc >>> 0;
+}
+
+function writeAll(fd: number, chunks: readonly Uint8Array[]): void {
+	let total = 0;
+	for (const chunk of chunks) total += chunk.byteLength;
+	const written = writevSync(fd, chunks);
+	if (written === total) return;
+	// A short write is rare on regular files; finish the rest byte range by byte range.
+	let skip = written;
+	for (const chunk of chunks) {
+		if (skip >= chunk.byteLength) {
+			skip -= chunk.byteLength;
+			continue;
+		}
+		let offset = skip;
+		skip = 0;
+		while (offset < chunk.byteLength) offset += writeSync(fd, chunk, offset, chunk.byteLength - offset);
+	}
+}
+
+/**
+ * Writes `chunks` to `file` atomically: a unique dot-prefixed temporary sibling, then a rename over `file`. Creates
+ * the root on the first write. Throws {@link SaveError} naming the root on any failure, after removing the temporary.
+ * With `keepExisting`, a failed rename onto a file that exists (Windows refuses to replace a file another process
+ * holds open) counts as success: a content-addressed file that exists is already right.
+ */
+export function writeAtomic(root: string, file: string, chunks: readonly Uint8Array[], keepExisting: boolean): void {
+	const temp = `${root}${sep}.${randomUUID()}.tmp`;
+	let fd: number | undefined;
+	try {
+		try {
+			fd = openSync(temp, 'wx');
+		} catch (err) {
+			if (errorCode(err) !== 'ENOENT') throw err;
+			// The root is created lazily so that opening a storage that is only ever read creates nothing.
+			mkdirSync(root, { recursive: true });
+			fd = openSync(temp, 'wx');
+		}
+		writeAll(fd, chunks);
+		closeSync(fd);
+		fd = undefined;
+		try {
+			renameSync(temp, file);
+		} catch (err) {
+			if (!(keepExisting && existsSync(file))) throw err;
+			removeQuietly(temp);
+		}
+	} catch (err) {
+		if (fd !== undefined) {
+			try {
+				closeSync(fd);
+			} catch {
+				// Already failing; the original error is the one worth reporting.
+			}
+		}
+		removeQuietly(temp);
+		// Node's message already carries the code and the path: "EACCES: permission denied, open '…'".
+		throw new SaveError(`Cannot write to the cache folder ${root}: ${errorText(err)}`, { cause: err });
+	}
+}
+
+/** Reads `file`, turning "not there" into a plain miss and any other read failure into a reported miss. */
+export function readEntry(file: string, key: string): Buffer {
+	try {
+		return readFileSync(file);
+	} catch (err) {
+		if (isAbsent(err)) throw new KeyError(key);
+		const message = `Cannot read cache file ${file}: ${errorText(err)}`;
+		warn('FLECHE_READ_ERROR', message, { cause: err });
+		throw new KeyError(key, message, { cause: err });
+	}
+}
+
+/** Reports a corrupt entry once, removes it so the rerun rewrites it, and returns the miss to throw. */
+export function discard(file: string, key: string, err: unknown): KeyError {
+	if (err instanceof Unreadable) {
+		warnOnce(`unreadable:${err.message}`, 'FLECHE_UNREADABLE_ENTRY', `Cannot read cache file ${file}: ${err.message}`);
+		return new KeyError(key, `Cannot read cache file ${file}: ${err.message}`, { cause: err });
+	}
+	const reason = errorText(err);
+	const signature = SignatureError.is(err);
+	const message = `${signature ? 'Rejected' : 'Corrupt'} cache file ${file}: ${reason}; removed it so it is recomputed`;
+	warn(signature ? 'FLECHE_BAD_SIGNATURE' : 'FLECHE_CORRUPT_ENTRY', message, { cause: err });
+	removeQuietly(file);
+	return new KeyError(key, message, { cause: err });
+}
+
+export function listKeys(root: string): string[] {
+	let names: string[];
+	try {
+		names = readdirSync(root);
+	} catch (err) {
+		if (isAbsent(err)) return [];
+		throw err;
+	}
+	// Only full 64-hex names are entries: this skips dot-files, `*.tmp` temporaries and anything a user dropped in.
+	return names.filter(isKey);
+}
+
+export function evictFile(root: string, key: string): void {
+	assertKey(key);
+	try {
+		unlinkSync(`${root}${sep}${key}`);
+	} catch (err) {
+		if (isAbsent(err)) throw new KeyError(key);
+		throw new Rejected(`Cannot remove cache file ${root}${sep}${key}: ${errorText(err)}`, { cause: err });
+	}
+}
+
+export function expandIn(root: string, prefix: string): string {
+	// A full key needs no directory listing, which costs time proportional to the store.
+	if (isKey(prefix)) {
+		if (existsSync(`${root}${sep}${prefix}`)) return prefix;
+		throw new KeyError(prefix);
+	}
+	return expandPrefix(prefix, typeof prefix === 'string' && prefix.length >= 4 ? listKeys(root) : []);
+}

@@ -1,0 +1,63 @@
+// File-system helpers shared by the on-disk stores (the file store's entries and journals, the SQL store's database,
+// log and temporaries): where a root is, how a failure is named, how a file is removed or its appended tail read.
+import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { resolve, sep } from 'node:path';
+
+/** @internal Expands a leading `~` to the home folder and makes `root` absolute. */
+export function resolveRoot(root: string): string {
+	if (typeof root !== 'string' || root === '') throw new TypeError('A file storage needs a non-empty `root` folder');
+	if (root === '~') return homedir();
+	if (root.startsWith('~/') || root.startsWith(`~${sep}`)) return resolve(homedir(), root.slice(2));
+	return resolve(root);
+}
+
+/** The `code` of a Node system error (`ENOENT`, …), if it has one. */
+export function errorCode(err: unknown): string | undefined {
+	return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
+}
+
+export function errorText(err: unknown): string {
+	return err instanceof Error ? err.message : String(err);
+}
+
+/** The path, or a folder on it, does not exist. */
+export function isAbsent(err: unknown): boolean {
+	const code = errorCode(err);
+	return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+export function removeQuietly(file: string): void {
+	try {
+		unlinkSync(file);
+	} catch {
+		// Best effort: another process may have removed or replaced it already.
+	}
+}
+
+// Reading the tail of a file that other processes append to (the SQL store's log, the file store's statistics
+// journals): from a byte offset to the end as it is now, with the file's identity, through one open descriptor.
+
+/** Bytes `[from, end)` of the open file `fd`, with its size and inode. */
+export function readRangeOf(fd: number, from: number): { bytes: Buffer; size: number; ino: number } {
+	const { size, ino } = fstatSync(fd);
+	// Only the bytes read are handed out (the subarray below), so the buffer need not be zeroed first.
+	const bytes = Buffer.allocUnsafe(Math.max(0, size - from));
+	let done = 0;
+	while (done < bytes.length) {
+		const n = readSync(fd, bytes, done, bytes.length - done, from + done);
+		if (n === 0) break;
+		done += n;
+	}
+	return { bytes: bytes.subarray(0, done), size, ino };
+}
+
+/** Bytes `[from, end)` of the file at `path`, with the file's identity. */
+export function readRange(path: string, from: number): { bytes: Buffer; ino: number; size: number } {
+	const fd = openSync(path, 'r');
+	try {
+		return readRangeOf(fd, from);
+	} finally {
+		closeSync(fd);
+	}
+}
