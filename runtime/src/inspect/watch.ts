@@ -67,11 +67,11 @@ export function watchFolders(folders: readonly string[], listener: () => void, d
  * `listener`, called once `debounceMs` after the last of a burst of `fire()`s; `cancel()` drops a pending call for good.
  * A listener that throws does not stop later calls: tools report their own errors.
  */
-export function debounced(listener: () => void, debounceMs: number): { fire(): void; cancel(): void } {
+export function debounced(listener: () => void, debounceMs: number): { readonly fire: () => void; readonly cancel: () => void } {
 	let timer: NodeJS.Timeout | undefined;
 	let cancelled = false;
 	return {
-		fire(): void {
+		fire: (): void => {
 			if (cancelled) return;
 			if (timer !== undefined) clearTimeout(timer);
 			timer = setTimeout(() => {
@@ -83,7 +83,7 @@ export function debounced(listener: () => void, debounceMs: number): { fire(): v
 				}
 			}, debounceMs);
 		},
-		cancel(): void {
+		cancel: (): void => {
 			cancelled = true;
 			if (timer !== undefined) clearTimeout(timer);
 			timer = undefined;

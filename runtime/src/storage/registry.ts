@@ -40,12 +40,13 @@ const roles: readonly StorageRole[] = ['values', 'calls'];
 export function registerStorageKind<C extends StorageConfig, V extends ValueStorage, K extends CallStorage>(kind: StorageKind<C, V, K>): void {
 	const type = (kind as { type?: unknown } | null)?.type;
 	if (typeof type !== 'string' || type === '') throw new TypeError('registerStorageKind() needs a kind with a type name');
-	if (!Array.isArray(kind.roles) || kind.roles.length === 0 || !kind.roles.every((r) => roles.includes(r))) {
+	const kindRoles: unknown = kind.roles;
+	if (!Array.isArray(kindRoles) || kindRoles.length === 0 || !kindRoles.every((r) => roles.includes(r as StorageRole))) {
 		throw new TypeError(`The storage kind '${type}' needs roles: ['values'], ['calls'] or both`);
 	}
 	if (typeof kind.open !== 'function') throw new TypeError(`The storage kind '${type}' needs an open(config, role) function`);
 	if (builtin(type) !== undefined) throw new TypeError(`'${type}' is a built-in storage type: register yours under another name`);
-	registered().set(type, kind as unknown as StorageKind);
+	registered().set(type, kind);
 }
 
 /**
