@@ -58,7 +58,8 @@ function cacheType(type: string): CacheFactory | undefined {
 
 /**
  * Registers a composite cache type for {@link cacheFromConfig}. Built in: `stack`, `pool`, `readonly`,
- * `sizeLimited`, `filtered`.
+ * `sizeLimited`, `filtered`. Registering a type again replaces the earlier factory.
+ * @throws TypeError for `cache` or a built-in type.
  * @example
  * ```ts
  * registerCacheType('audited', (config) => new AuditedCache(cacheFromConfig(config.cache as CacheConfig)));

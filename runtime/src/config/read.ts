@@ -334,13 +334,21 @@ function storageConfig(value: unknown, role: StorageRole, where: Where, vocabula
 	return out as StorageConfig;
 }
 
+/** The kinds that offer a template: `file, sql, …`. */
+function templateNames(vocabulary: ConfigVocabulary): string {
+	return vocabulary.storages
+		.list()
+		.filter((k) => k.template !== undefined)
+		.map((k) => k.type)
+		.join(', ');
+}
+
 /** `template = "<type>"`: both storages from the kind's template. */
 function templateStorages(table: Table, where: Where, vocabulary: ConfigVocabulary): { values: StorageConfig; calls: StorageConfig } {
 	const template = table.template;
 	const kind = typeof template === 'string' ? vocabulary.storages.get(template) : undefined;
 	if (kind?.template === undefined) {
-		const templates = vocabulary.storages.list().filter((k) => k.template !== undefined).map((k) => k.type);
-		throw where.error(`unknown template ${JSON.stringify(template)} (use one of: ${templates.join(', ')})`, 'template');
+		throw where.error(`unknown template ${JSON.stringify(template)} (use one of: ${templateNames(vocabulary)})`, 'template');
 	}
 	return kind.template(table, new TableReader(where, vocabulary, ['template', 'read_only', 'max_size']));
 }
@@ -381,7 +389,7 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 	} else {
 		checkKeys(value, ['values', 'calls', 'read_only', 'max_size'], where, 'a cache');
 		if (value.values === undefined || value.calls === undefined) {
-			throw where.error(`a cache needs both 'values' and 'calls' storages (or a template)`);
+			throw where.error(`a cache needs both 'values' and 'calls' storages (or a template: ${templateNames(vocabulary)})`);
 		}
 		config = { type: 'cache', values: storageConfig(value.values, 'values', where.at('values'), vocabulary), calls: storageConfig(value.calls, 'calls', where.at('calls'), vocabulary) };
 	}
