@@ -23,7 +23,7 @@ import {
 	type ValueStorage,
 } from 'fleche';
 import { ConfigError, discoverCaches, openStore } from 'fleche/inspect';
-import { tmpDir } from '../support/tmp.ts';
+import { tmpDir, waitFor } from '../support/tmp.ts';
 
 /** Keys and values as `<folder>/<key>.json`: enough of a storage to be real, nothing more. */
 class JsonFolder {
@@ -132,18 +132,6 @@ const jsonDir: StorageKind<JsonDirConfig & StorageConfig, JsonValues, JsonCalls>
 registerStorageKind(jsonDir);
 
 const square = fleche((x: number) => x * x, { name: 'square', module: 'src/math.ts' });
-
-function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
-	const started = Date.now();
-	return new Promise((resolve, reject) => {
-		const tick = (): void => {
-			if (predicate()) return resolve();
-			if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-			setTimeout(tick, 20);
-		};
-		tick();
-	});
-}
 
 describe('storage kinds', () => {
 	test('a registered kind is configured from fleche.toml, stores calls, and is listed by fleche/inspect with its capabilities', async (t) => {
