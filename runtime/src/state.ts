@@ -1,7 +1,7 @@
 // reference §1.6, §1.7, §4, §10: the active cache and metadata — sticky, scoped, and following `await`s.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BaseCache } from './caches/base.js';
-import { cacheByName, configuredMetadata } from './config.js';
+import { cacheByName, configuredMetadata } from './config/build.js';
 import { Tags, type MetaData } from './metadata.js';
 import type { Json } from './call.js';
 

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { isBoundCall, receivedArgs, type BoundCall, type BoundReply } from './bound.js';
 import type { BaseCache } from './caches/base.js';
 import { Cache } from './caches/cache.js';
-import { cacheFromConfig } from './config.js';
+import { cacheFromConfig } from './config/build.js';
 import { KeyError } from './errors.js';
 import { warnOnce } from './log.js';
 import { metadataFromConfig } from './metadata.js';

@@ -7,7 +7,7 @@ import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 
 import { openStore, discoverCaches, explain, KeyError, AmbiguousDigestError, ConfigError, type Store } from 'fleche/inspect';
 import { freshDir } from '../support/stores.ts';
 import { captureLogs } from '../support/logs.ts';
-import { runNode, tmpDir } from '../support/tmp.ts';
+import { runNode, tmpDir, waitFor } from '../support/tmp.ts';
 import { userProject } from '../support/project.ts';
 
 const logs = captureLogs();
@@ -34,18 +34,6 @@ function seeded(): { root: string; store: Store } {
 	});
 	flushStats();
 	return { root, store: openStore(root) };
-}
-
-function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
-	const started = Date.now();
-	return new Promise((resolve, reject) => {
-		const tick = (): void => {
-			if (predicate()) return resolve();
-			if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-			setTimeout(tick, 20);
-		};
-		tick();
-	});
 }
 
 describe('fleche/inspect', () => {

@@ -43,7 +43,8 @@ interface Pending {
 
 export class CacheClient extends Disposable {
 	private caches = new Map<string, OpenCache>();
-	private discovered = false;
+	/** Discovery of the caches, once per reset (it runs in the worker). */
+	private discovered: Promise<void> | undefined;
 	private worker: Worker | undefined;
 	private nextId = 1;
 	private readonly pending = new Map<number, Pending>();
@@ -66,8 +67,8 @@ export class CacheClient extends Disposable {
 	/** Forgets every snapshot, closes the stores and re-runs discovery (fleche.toml edits, settings changes, Refresh). */
 	reset(): void {
 		for (const c of this.caches.values()) if (c.opened !== undefined) void this.request('close', { cache: c.id }).catch(() => undefined);
-		this.caches.clear();
-		this.discovered = false;
+		this.caches = new Map();
+		this.discovered = undefined;
 		this._onDidChange.fire();
 	}
 
@@ -156,14 +157,27 @@ export class CacheClient extends Disposable {
 
 	// --- caches ---------------------------------------------------------------------------------------------------
 
-	private discover(): void {
-		if (this.discovered) return;
-		this.discovered = true;
+	private discover(): Promise<void> {
+		if (this.discovered !== undefined) return this.discovered;
 		const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => ({ name: f.name, path: f.uri.fsPath }));
-		for (const located of locateCaches(folders, this.extraCaches(), (m) => log.warn(m))) {
-			const id = cacheId(located.location);
-			if (!this.caches.has(id)) this.caches.set(id, { id, located, version: 0 });
-		}
+		const caches = this.caches;
+		const discovered = this.request('discover', { folders: folders.map((f) => f.path), extra: [...this.extraCaches()] }).then(
+			(found) => {
+				// A reset while discovering replaced the map: this discovery's result is stale.
+				if (this.caches !== caches) return;
+				for (const located of locateCaches(folders, found, (m) => log.warn(m))) {
+					const id = cacheId(located.location);
+					if (!caches.has(id)) caches.set(id, { id, located, version: 0 });
+				}
+			},
+			(err: unknown) => {
+				log.error(`Cannot discover the fleche caches: ${errorMessage(err)}`);
+				// The next read tries again.
+				if (this.discovered === discovered) this.discovered = undefined;
+			},
+		);
+		this.discovered = discovered;
+		return discovered;
 	}
 
 	private open(c: OpenCache): Promise<boolean> {
@@ -180,8 +194,8 @@ export class CacheClient extends Disposable {
 	}
 
 	/** Every cache, with its functions read (from the snapshot when nothing changed). */
-	entries(): Promise<CacheEntry[]> {
-		this.discover();
+	async entries(): Promise<CacheEntry[]> {
+		await this.discover();
 		return Promise.all([...this.caches.values()].map((c) => this.entry(c)));
 	}
 
@@ -217,15 +231,15 @@ export class CacheClient extends Disposable {
 		return listing;
 	}
 
-	entryOf(id: string): Promise<CacheEntry | undefined> {
-		this.discover();
+	async entryOf(id: string): Promise<CacheEntry | undefined> {
+		await this.discover();
 		const c = this.caches.get(id);
-		return c ? this.entry(c) : Promise.resolve(undefined);
+		return c ? this.entry(c) : undefined;
 	}
 
 	/** The open cache `id`, or a clear error. */
 	private async opened(id: string): Promise<OpenCache> {
-		this.discover();
+		await this.discover();
 		const c = this.caches.get(id);
 		if (!c) throw new Error(`No cache ${id} in this workspace`);
 		if (!(await this.open(c))) throw new Error(`Cannot open cache ${c.located.location.name}: ${c.error ?? 'unknown error'}`);

@@ -1,7 +1,8 @@
 // Which caches each workspace folder sees: the runtime's own discovery (fleche.toml from the folder upward, the
-// default `.fleche/` store) plus the `fleche.caches` setting, de-duplicated across folders.
-import { discoverCaches, type CacheLocation } from 'fleche/inspect';
-import { errorMessage } from '../log.js';
+// default `.fleche/` store) plus the `fleche.caches` setting, run by the store worker (storeHost.ts), then
+// de-duplicated across folders here. Type-only imports: the extension host's bundle holds no storage code.
+import type { CacheLocation } from 'fleche/inspect';
+import type { FolderCaches } from './storeProtocol.js';
 
 export interface LocatedCache {
 	readonly location: CacheLocation;
@@ -13,22 +14,22 @@ export interface LocatedCache {
 /** Storage kinds with nothing on disk to show. */
 const transient = new Set(['memory', 'void']);
 
+/** The caches of `folders` from what discovery found in each (`found[i]` for `folders[i]`), each cache once. */
 export function locateCaches(
 	folders: readonly { readonly name: string; readonly path: string }[],
-	extra: readonly string[],
+	found: readonly FolderCaches[],
 	warn: (message: string) => void,
 ): LocatedCache[] {
 	const out: LocatedCache[] = [];
 	const seen = new Set<string>();
-	for (const folder of folders) {
-		let locations: CacheLocation[];
-		try {
-			locations = discoverCaches(folder.path, extra);
-		} catch (err) {
-			warn(`Cannot read the fleche configuration of ${folder.path}: ${errorMessage(err)}`);
+	for (const [i, folder] of folders.entries()) {
+		const caches = found[i];
+		if (caches === undefined) continue;
+		if ('error' in caches) {
+			warn(`Cannot read the fleche configuration of ${folder.path}: ${caches.error}`);
 			continue;
 		}
-		for (const location of locations) {
+		for (const location of caches.locations) {
 			if (transient.has(location.kind)) continue;
 			const id = location.root ?? `${folder.path}#${location.name}`;
 			if (seen.has(id)) continue;

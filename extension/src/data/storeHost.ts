@@ -2,7 +2,7 @@
 // client's requests one at a time (storeProtocol.ts). Only the runtime's read API runs here, never user code.
 import { parentPort } from 'node:worker_threads';
 import { setLogger } from 'fleche';
-import { explain, openStore, type Store } from 'fleche/inspect';
+import { discoverCaches, explain, openStore, type Store } from 'fleche/inspect';
 import type { StoreChanged, StoreLog, StoreOps, StoreReply, StoreRequest } from './storeProtocol.js';
 
 const port = parentPort;
@@ -22,6 +22,14 @@ function store(cache: string): Store {
 type Handlers = { [K in keyof StoreOps]: (args: StoreOps[K]['args']) => StoreOps[K]['value'] };
 
 const handlers: Handlers = {
+	discover: ({ folders, extra }) =>
+		folders.map((folder) => {
+			try {
+				return { locations: discoverCaches(folder, extra) };
+			} catch (err) {
+				return { error: err instanceof Error ? err.message : String(err) };
+			}
+		}),
 	open({ cache, location, cwd }) {
 		if (open.has(cache)) return null;
 		const s = openStore(location, { cwd });

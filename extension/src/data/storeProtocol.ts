@@ -3,8 +3,13 @@
 // other extension) must not wait for it. Plain data only: each message crosses a worker boundary (structured clone).
 import type { CacheLocation, CallDetail, CallSummary, Explanation, FunctionRef, FunctionSummary } from 'fleche/inspect';
 
+/** The caches one workspace folder sees (fleche/inspect `discoverCaches`), or why its configuration cannot be read. */
+export type FolderCaches = { readonly locations: CacheLocation[] } | { readonly error: string };
+
 /** What each operation takes and answers. `cache` is the id the client gave the store when it opened it. */
 export interface StoreOps {
+	/** Discovery reads fleche.toml files and looks at store folders: storage code, so it runs here too. */
+	discover: { args: { folders: string[]; extra: string[] }; value: FolderCaches[] };
 	open: { args: { cache: string; location: CacheLocation; cwd: string }; value: null };
 	close: { args: { cache: string }; value: null };
 	functions: { args: { cache: string }; value: FunctionSummary[] };

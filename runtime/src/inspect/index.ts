@@ -2,8 +2,7 @@
 // `fleche/inspect` entry point — how the CLI and the VS Code extension find, read and change stores. No tool reads
 // the files or the database directly.
 import { resolve } from 'node:path';
-// The package entry registers the compositions (and the SQL storage) that cacheFromConfig may need.
-import { cacheFromConfig } from '../index.js';
+import { cacheFromConfig } from '../config/build.js';
 import { resolveLocation, type CacheLocation } from './location.js';
 import { InspectStore, type Store } from './store.js';
 
@@ -11,7 +10,8 @@ export { discoverCaches, type CacheLocation } from './location.js';
 export type { Store, FunctionRef, FunctionSummary, CallSummary, CallDetail, StoreTotals } from './store.js';
 export { explain, type Explanation, type Difference } from './explain.js';
 export type { Disposable } from './watch.js';
-export { KeyError, AmbiguousDigestError, CorruptEntry, ConfigError } from '../index.js';
+export { KeyError, AmbiguousDigestError, CorruptEntry } from '../errors.js';
+export { ConfigError } from '../config/read.js';
 
 /**
  * Opens a store for inspection: a {@link CacheLocation} (from `discoverCaches`), a cache name of the `fleche.toml`

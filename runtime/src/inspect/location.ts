@@ -1,11 +1,15 @@
 // reference §4 (configuration discovery) for tools, issue 6 "Public read API for tools": which caches a folder can
 // see, and how a name, a path or a CacheLocation becomes a cache description that can be opened.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { CacheConfig } from '../caches/base.js';
-import { ConfigError, loadConfig, type FlecheConfig } from '../config.js';
+import { loadConfig, type FlecheConfig } from '../config/build.js';
+import { ConfigError, fileCacheConfig } from '../config/read.js';
 import { warn } from '../log.js';
+import type { StorageConfig } from '../storage/base.js';
 import { resolveRoot } from '../storage/fsUtil.js';
+import type { StorageRole, StorageSite } from '../storage/kinds.js';
+import { storageKinds } from '../storage/registry.js';
 
 /** A cache a tool can open: from fleche.toml (any section), the default `.fleche/` store, or a path given by the user. */
 export interface CacheLocation {
@@ -13,7 +17,7 @@ export interface CacheLocation {
 	readonly name: string;
 	/** Absolute folder of the store; `null` for memory/void and compositions without one root. */
 	readonly root: string | null;
-	/** `'file'`, `'sql'`, `'memory'`, `'void'`, `'stack'`, `'pool'`, or a registered storage type. */
+	/** The type of its calls' storage (`'file'`, `'sql'`, a registered kind…), `'stack'`, `'pool'`, or `values+calls` types when they differ and have no root. */
 	readonly kind: string;
 	/** Absolute path of the fleche.toml that declared it; `null` for the built-in default and user paths. */
 	readonly source: string | null;
@@ -32,10 +36,15 @@ interface Described {
 	readonly readOnly: boolean;
 }
 
-type Storage = { readonly type: string; readonly root?: unknown; readonly path?: unknown };
+/** The type a storage description names (`'unknown'` for a malformed one). */
+function typeOf(value: unknown): string {
+	const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+	return typeof type === 'string' ? type : 'unknown';
+}
 
-function storageOf(value: unknown): Storage {
-	return typeof value === 'object' && value !== null && typeof (value as Storage).type === 'string' ? (value as Storage) : { type: 'unknown' };
+/** Where a storage description's kind says it is; nowhere for kinds that do not say. */
+export function siteOf(config: unknown, role: StorageRole): StorageSite {
+	return storageKinds.get(typeOf(config))?.locate?.(config as StorageConfig, role) ?? { root: null, exists: false, watch: [] };
 }
 
 function isDir(path: string): boolean {
@@ -46,29 +55,19 @@ function isDir(path: string): boolean {
 	}
 }
 
-/** The SQL storage writes its change log (`calls.db.log`) before the first snapshot (`calls.db`). */
-function sqlExists(path: string): boolean {
-	return existsSync(path) || existsSync(`${path}.log`);
-}
-
-/** Root folder, kind and existence of a cache description (wrappers such as read-only describe their inner cache). */
+/**
+ * Root folder, kind and existence of a cache description (wrappers such as read-only describe their inner cache). A
+ * cache is where its calls are: their storage's kind names it and gives its root.
+ */
 export function describeConfig(config: CacheConfig): Described {
 	const c = config as Record<string, unknown>;
 	switch (config.type) {
 		case 'cache': {
-			const values = storageOf(c.values);
-			const calls = storageOf(c.calls);
-			if (calls.type === 'sql' && typeof calls.path === 'string') {
-				const memory = calls.path === ':memory:';
-				return { kind: 'sql', root: memory ? null : dirname(calls.path), exists: !memory && sqlExists(calls.path), readOnly: false };
-			}
-			if (calls.type === 'file' && typeof calls.root === 'string') {
-				const callRoot = resolveRoot(calls.root);
-				const valueRoot = values.type === 'file' && typeof values.root === 'string' ? resolveRoot(values.root) : null;
-				const root = valueRoot !== null && dirname(valueRoot) !== dirname(callRoot) ? callRoot : dirname(callRoot);
-				return { kind: 'file', root, exists: isDir(callRoot), readOnly: false };
-			}
-			return { kind: calls.type === values.type ? calls.type : `${values.type}+${calls.type}`, root: null, exists: false, readOnly: false };
+			const values = typeOf(c.values);
+			const calls = typeOf(c.calls);
+			const site = siteOf(c.calls, 'calls');
+			if (site.root !== null) return { kind: calls, root: site.root, exists: site.exists, readOnly: false };
+			return { kind: calls === values ? calls : `${values}+${calls}`, root: null, exists: false, readOnly: false };
 		}
 		case 'readonly':
 			return { ...describeConfig(c.cache as CacheConfig), readOnly: true };
@@ -86,18 +85,17 @@ export function describeConfig(config: CacheConfig): Described {
 }
 
 /**
- * The description of the store in a folder: `calls.db` (SQL calls), else `calls/`+`values/` (files), else its
- * `.fleche/`; an empty folder (or one named `.fleche`) is a file store nothing was cached in yet.
+ * The description of the store in a folder, in the layout of the first kind that recognises it (kinds registered
+ * later are asked first, so a `calls.db` beside `values/` is an SQL store), else its `.fleche/`; an empty folder (or
+ * one named `.fleche`) is a file store nothing was cached in yet.
  */
 export function folderConfig(folder: string): CacheConfig | undefined {
-	if (sqlExists(join(folder, 'calls.db'))) {
-		return { type: 'cache', values: { type: 'file', root: join(folder, 'values') }, calls: { type: 'sql', path: join(folder, 'calls.db') } };
-	}
-	if (isDir(join(folder, 'calls')) || isDir(join(folder, 'values'))) {
-		return { type: 'cache', values: { type: 'file', root: join(folder, 'values') }, calls: { type: 'file', root: join(folder, 'calls') } };
+	for (const kind of [...storageKinds.list()].reverse()) {
+		const pair = kind.recognize?.(folder);
+		if (pair !== undefined) return { type: 'cache', ...pair };
 	}
 	if (isDir(join(folder, '.fleche'))) return folderConfig(join(folder, '.fleche'));
-	if (isDir(folder) && (basename(folder) === '.fleche' || readdirSync(folder).length === 0)) return fileConfig(folder);
+	if (isDir(folder) && (basename(folder) === '.fleche' || readdirSync(folder).length === 0)) return fileCacheConfig(folder);
 	return undefined;
 }
 
@@ -165,14 +163,10 @@ export function discoverCaches(folder: string, extra: readonly string[] = []): C
 		add(
 			found !== undefined
 				? locationOf(item, found, null)
-				: { name: item, root: path, kind: 'file', source: null, exists: false, readOnly: false, config: fileConfig(path) },
+				: { name: item, root: path, kind: 'file', source: null, exists: false, readOnly: false, config: fileCacheConfig(path) },
 		);
 	}
 	return out;
-}
-
-function fileConfig(root: string): CacheConfig {
-	return { type: 'cache', values: { type: 'file', root: join(root, 'values') }, calls: { type: 'file', root: join(root, 'calls') } };
 }
 
 /**

@@ -2,11 +2,10 @@
 // summaries, sizes and statistics, one call in detail, evict/clear/gc, totals and change notifications — built only on
 // the public cache and storage interfaces (reference §1.10, §1.12, §2.4, §6), so file and SQL stores work alike.
 //
-// Speed: reading 100,000 call files costs seconds, so a file call storage is listed through inspect's summary index
-// (fileIndex.ts): persisted next to the calls, verified cheaply on open, kept current by fs.watch while open. Full
-// records are read only for the calls a page shows.
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+// What differs between kinds of storage is asked of the storage's kind (storage/kinds.ts), never of its class: sizes
+// of values, creation times, what to watch, what to close. Speed: reading 100,000 call files costs seconds, so a call
+// storage whose kind offers a summary index (the file store's, persisted next to the calls, verified cheaply on open,
+// kept current by fs.watch while open) is listed through it. Full records are read only for the calls a page shows.
 import type { CallRecord } from '../call.js';
 import type { BaseCache } from '../caches/base.js';
 import { Cache } from '../caches/cache.js';
@@ -14,13 +13,12 @@ import { Digest } from '../digest.js';
 import { AmbiguousDigestError, KeyError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
 import type { CallStats } from '../storage/base.js';
-import { CallFile } from '../storage/file/calls.js';
-import { ValueFile } from '../storage/file/values.js';
 import { mergeStats } from '../storage/base.js';
-import { durationOf, entryOf, FileIndex, type Entry } from './fileIndex.js';
+import { durationOf, entryOf, type IndexEntry as Entry, type SummaryIndex } from '../storage/kinds.js';
+import { kindOf } from '../storage/registry.js';
 import { argsText, shortText } from './format.js';
-import type { CacheLocation } from './location.js';
-import { watchFolders, type Disposable } from './watch.js';
+import { siteOf, type CacheLocation } from './location.js';
+import { debounced, watchFolders, type Disposable } from './watch.js';
 
 /** A cached function, as tools name it. */
 export interface FunctionRef {
@@ -139,7 +137,7 @@ function messageOf(err: unknown): string {
 /** @internal Use `openStore`. */
 export class InspectStore implements Store {
 	readonly #leaves: Cache[];
-	readonly #index: FileIndex | null;
+	readonly #index: SummaryIndex | null;
 	/** Creation times from file mtimes, for records without Runtime metadata. */
 	readonly #mtimes = new Map<string, number | null>();
 	#byFunction: { generation: number; map: Map<string, Entry[]> } | null = null;
@@ -151,7 +149,7 @@ export class InspectStore implements Store {
 	) {
 		this.#leaves = leafCaches(cache);
 		const only = cache instanceof Cache ? cache : undefined;
-		this.#index = only !== undefined && only.calls instanceof CallFile ? new FileIndex(only.calls) : null;
+		this.#index = only === undefined ? null : (kindOf(only.calls)?.summaryIndex?.(only.calls) ?? null);
 	}
 
 	/** Every stored call (the index's, kept current, or read afresh from storages that query fast themselves). */
@@ -223,13 +221,8 @@ export class InspectStore implements Store {
 		if (this.#mtimes.has(record.key)) return this.#mtimes.get(record.key) ?? null;
 		let found: number | null = null;
 		for (const leaf of this.#leaves) {
-			if (!(leaf.calls instanceof CallFile)) continue;
-			try {
-				found = statSync(join(leaf.calls.root, record.key)).mtimeMs / 1000;
-				break;
-			} catch {
-				// not in this layer
-			}
+			found = kindOf(leaf.calls)?.created?.(leaf.calls, record.key) ?? null;
+			if (found !== null) break;
 		}
 		this.#mtimes.set(record.key, found);
 		return found;
@@ -238,12 +231,8 @@ export class InspectStore implements Store {
 	#size(digest: string | null): number | null {
 		if (digest === null) return null;
 		for (const leaf of this.#leaves) {
-			if (!(leaf.values instanceof ValueFile)) continue;
-			try {
-				return statSync(join(leaf.values.root, digest)).size;
-			} catch {
-				// not in this layer
-			}
+			const size = kindOf(leaf.values)?.valueSize?.(leaf.values, digest) ?? null;
+			if (size !== null) return size;
 		}
 		return null;
 	}
@@ -404,23 +393,25 @@ export class InspectStore implements Store {
 	}
 
 	watch(listener: () => void, options: { debounceMs?: number } = {}): Disposable {
+		const debounceMs = options.debounceMs ?? 250;
 		const folders = new Set<string>();
+		// Kinds that notify by themselves (a database server) are debounced like folder events.
+		const notified = debounced(listener, debounceMs);
+		const subscriptions: Disposable[] = [];
 		for (const leaf of this.#leaves) {
-			for (const storage of [leaf.values, leaf.calls]) {
-				const config = storage.toConfig() as { type: string; root?: unknown; path?: unknown };
-				if (typeof config.root === 'string') {
-					folders.add(config.root);
-					if (storage === leaf.calls) folders.add(join(config.root, '.stats'));
-				} else if (typeof config.path === 'string' && config.path !== ':memory:') {
-					// SQL: the database, its change log and lock live side by side.
-					folders.add(join(config.path, '..'));
-				}
+			for (const [storage, role] of [[leaf.values, 'values'], [leaf.calls, 'calls']] as const) {
+				const kind = kindOf(storage);
+				const config = storage.toConfig();
+				if (kind?.subscribe !== undefined) subscriptions.push(kind.subscribe(config, role, notified.fire));
+				else for (const folder of siteOf(config, role).watch) folders.add(folder);
 			}
 		}
-		const handle = watchFolders([...folders], listener, options.debounceMs ?? 250);
+		const handle = watchFolders([...folders], listener, debounceMs);
 		const tracked: Disposable = {
 			dispose: () => {
 				handle.dispose();
+				for (const s of subscriptions) s.dispose();
+				notified.cancel();
 				this.#watches.delete(tracked);
 			},
 		};
@@ -432,11 +423,6 @@ export class InspectStore implements Store {
 	close(): void {
 		for (const w of [...this.#watches]) w.dispose();
 		this.#index?.close();
-		for (const leaf of this.#leaves) {
-			for (const storage of [leaf.calls, leaf.values]) {
-				const closable = storage as { close?: unknown };
-				if (typeof closable.close === 'function') (closable.close as () => void).call(storage);
-			}
-		}
+		for (const leaf of this.#leaves) for (const storage of [leaf.calls, leaf.values]) kindOf(storage)?.close?.(storage);
 	}
 }

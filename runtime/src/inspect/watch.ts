@@ -2,11 +2,9 @@
 // recursive watching is not available on every platform Node 20 supports), debounced; folders that do not exist yet
 // (a store nothing was cached in, the statistics folder before the first flush) are polled until they appear.
 import { existsSync, watch, type FSWatcher } from 'node:fs';
+import type { Disposable } from '../storage/kinds.js';
 
-/** A change subscription; `dispose()` stops it (idempotent). */
-export interface Disposable {
-	dispose(): void;
-}
+export type { Disposable };
 
 /** How often a folder that does not exist yet is checked for. */
 const POLL_MS = 500;
@@ -18,21 +16,8 @@ const POLL_MS = 500;
  */
 export function watchFolders(folders: readonly string[], listener: () => void, debounceMs: number): Disposable {
 	let disposed = false;
-	let timer: NodeJS.Timeout | undefined;
 	const watchers = new Map<string, FSWatcher>();
-	const fire = (): void => {
-		if (disposed) return;
-		if (timer !== undefined) clearTimeout(timer);
-		timer = setTimeout(() => {
-			timer = undefined;
-			if (disposed) return;
-			try {
-				listener();
-			} catch {
-				// A listener that throws must not stop the watch; tools report their own errors.
-			}
-		}, debounceMs);
-	};
+	const { fire, cancel } = debounced(listener, debounceMs);
 	/** Starts watching `folder` if it exists and is not watched yet; true when it is watched now. */
 	const arm = (folder: string): boolean => {
 		if (watchers.has(folder)) return true;
@@ -71,9 +56,37 @@ export function watchFolders(folders: readonly string[], listener: () => void, d
 			if (disposed) return;
 			disposed = true;
 			clearInterval(poll);
-			if (timer !== undefined) clearTimeout(timer);
+			cancel();
 			for (const w of watchers.values()) w.close();
 			watchers.clear();
+		},
+	};
+}
+
+/**
+ * `listener`, called once `debounceMs` after the last of a burst of `fire()`s; `cancel()` drops a pending call for good.
+ * A listener that throws does not stop later calls: tools report their own errors.
+ */
+export function debounced(listener: () => void, debounceMs: number): { readonly fire: () => void; readonly cancel: () => void } {
+	let timer: NodeJS.Timeout | undefined;
+	let cancelled = false;
+	return {
+		fire: (): void => {
+			if (cancelled) return;
+			if (timer !== undefined) clearTimeout(timer);
+			timer = setTimeout(() => {
+				timer = undefined;
+				try {
+					listener();
+				} catch {
+					// see above
+				}
+			}, debounceMs);
+		},
+		cancel: (): void => {
+			cancelled = true;
+			if (timer !== undefined) clearTimeout(timer);
+			timer = undefined;
 		},
 	};
 }

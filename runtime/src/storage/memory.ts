@@ -3,6 +3,7 @@ import type { CallRecord } from '../call.js';
 import { KeyError, SaveError } from '../errors.js';
 import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
 import { assertKey, expandPrefix, isKey } from './keys.js';
+import { optionlessKind, type StorageKind } from './kinds.js';
 
 function typeName(value: unknown): string {
 	if (value === null) return 'null';
@@ -177,3 +178,6 @@ export class CallMemory implements CallStorage {
 		return { type: 'memory' };
 	}
 }
+
+/** The `memory` storage kind: each storage opened from `{ type: 'memory' }` starts empty (contents never travel). */
+export const memoryKind: StorageKind = optionlessKind('memory', (role) => (role === 'values' ? new ValueMemory() : new CallMemory()));

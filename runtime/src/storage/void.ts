@@ -3,6 +3,7 @@ import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
 import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
 import { assertKey, expandPrefix } from './keys.js';
+import { optionlessKind, type StorageKind } from './kinds.js';
 
 /**
  * Value storage that stores nothing: `put` succeeds and forgets, `get` always misses. For turning caching off
@@ -105,3 +106,6 @@ export class CallVoid implements CallStorage {
 		return { type: 'void' };
 	}
 }
+
+/** The `void` storage kind: stores nothing. */
+export const voidKind: StorageKind = optionlessKind('void', (role) => (role === 'values' ? new ValueVoid() : new CallVoid()));

@@ -1,152 +1,18 @@
-// reference §1.6, §1.10, §4: cache names, fleche.toml discovery and merging, and caches from plain-data descriptions.
+// reference §1.6, §4: reading configuration — `fleche.toml` discovery and merging, and each cache section turned into
+// its plain-data description (`CacheConfig`), with errors that name file and line. Storage tables are read by their
+// storage kind (storage/kinds.ts), which the caller hands in: this module imports no storage and builds nothing
+// (config/build.ts turns descriptions into caches).
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import type { BaseCache, CacheConfig } from './caches/base.js';
-import type { CallStorage, StorageConfig, ValueStorage } from './storage/base.js';
-import { Cache } from './caches/cache.js';
-import { CachePool } from './caches/cachePool.js';
-import { CacheStack } from './caches/cacheStack.js';
-import { FilteredCache, filterFromConfig, type FilterConfig } from './caches/filteredCache.js';
-import { ReadOnlyCache } from './caches/readOnlyCache.js';
-import { SizeLimitedCache } from './caches/sizeLimitedCache.js';
-import { FlecheError } from './errors.js';
-import { Environment, Git, Runtime, type MetaData } from './metadata.js';
-import { ValueMemory, CallMemory } from './storage/memory.js';
-import { ValueVoid, CallVoid } from './storage/void.js';
-import { CallFile } from './storage/file/calls.js';
-import { ValueFile } from './storage/file/values.js';
-import { CallSql } from './storage/sql/store.js';
-import { packageRoot } from './profile.js';
+import type { CacheConfig } from '../caches/base.js';
+import { FlecheError } from '../errors.js';
+import { Environment, Git, Runtime, type MetaData } from '../metadata.js';
+import { packageRoot } from '../profile.js';
+import type { StorageConfig } from '../storage/base.js';
+import type { StorageKinds, StorageRole, TomlReader, TomlTable } from '../storage/kinds.js';
 
-// ---------------------------------------------------------------------------------------------------------------
-// Plain-data descriptions → caches (what workers and other processes use to reopen a cache)
-
-/** Builds a storage from its plain-data description. */
-export type StorageFactory = (config: StorageConfig, kind: 'values' | 'calls') => ValueStorage | CallStorage;
-
-const storagesKey = Symbol.for('fleche.storageTypes');
-
-function storageTypes(): Map<string, StorageFactory> {
-	const g = globalThis as { [storagesKey]?: Map<string, StorageFactory> };
-	return (g[storagesKey] ??= new Map<string, StorageFactory>());
-}
-
-/**
- * Registers a storage type, so configurations (`fleche.toml` sections, caches sent to workers) can name it.
- * Built in: `memory`, `void`, `file`; `sql` registers itself. In `fleche.toml`, the keys of a registered type's table
- * reach `factory` with snake_case names turned into camelCase (`lock_timeout` → `lockTimeout`).
- * @example
- * ```ts
- * registerStorage('redis', (config, kind) => (kind === 'values' ? new ValueRedis(config) : new CallRedis(config)));
- * ```
- */
-export function registerStorage(type: string, factory: StorageFactory): void {
-	if (typeof type !== 'string' || type === '') throw new TypeError('registerStorage() needs a type name');
-	storageTypes().set(type, factory);
-}
-
-function storageFromConfig(config: StorageConfig, kind: 'values' | 'calls'): ValueStorage | CallStorage {
-	switch (config.type) {
-		case 'memory':
-			return kind === 'values' ? new ValueMemory() : new CallMemory();
-		case 'void':
-			return kind === 'values' ? new ValueVoid() : new CallVoid();
-		case 'file': {
-			const c = config as Extract<StorageConfig, { type: 'file' }>;
-			if (typeof c.root !== 'string' || c.root === '') throw new TypeError(`A file storage needs a 'root'`);
-			if (kind === 'calls') return new CallFile({ root: c.root });
-			return new ValueFile({
-				root: c.root,
-				...(c.serializer !== undefined ? { serializer: c.serializer } : {}),
-				...(c.compress !== undefined ? { compress: c.compress } : {}),
-				...(c.secretKey !== undefined ? { secretKey: [...c.secretKey] } : {}),
-			});
-		}
-		case 'sql': {
-			const path = (config as { path?: unknown }).path;
-			if (kind === 'values') throw new TypeError(`An 'sql' storage holds call records only`);
-			if (typeof path !== 'string' || path === '') throw new TypeError(`An 'sql' storage needs a 'path'`);
-			return new CallSql({ path });
-		}
-		default: {
-			const factory = storageTypes().get(config.type);
-			if (!factory) throw new TypeError(`Unknown storage type '${config.type}'`);
-			return factory(config, kind);
-		}
-	}
-}
-
-/**
- * Opens a cache from its plain-data description ({@link BaseCache.toConfig}): how a worker thread or another
- * process reaches the same store. Memory storage opens empty: its contents never travel. Compositions (`stack`,
- * `pool`, `readonly`, `sizeLimited`, `filtered`) open their members recursively.
- * @example
- * ```ts
- * const again = cacheFromConfig(cache().toConfig());
- * ```
- */
-export function cacheFromConfig(config: CacheConfig): BaseCache {
-	if (typeof config !== 'object' || config === null || typeof config.type !== 'string') {
-		throw new TypeError('cacheFromConfig() takes a cache description such as cache().toConfig()');
-	}
-	if (config.type !== 'cache') {
-		const factory = cacheTypes().get(config.type);
-		if (!factory) throw new TypeError(`Unknown cache type '${config.type}'`);
-		return factory(config);
-	}
-	const c = config as Extract<CacheConfig, { type: 'cache' }>;
-	return new Cache(storageFromConfig(c.values, 'values') as ValueStorage, storageFromConfig(c.calls, 'calls') as CallStorage);
-}
-
-/** Builds a composite cache (a stack, a pool, a read-only view…) from its plain-data description. */
-export type CacheFactory = (config: CacheConfig) => BaseCache;
-
-const cacheTypesKey = Symbol.for('fleche.cacheTypes');
-
-function cacheTypes(): Map<string, CacheFactory> {
-	const g = globalThis as { [cacheTypesKey]?: Map<string, CacheFactory> };
-	return (g[cacheTypesKey] ??= new Map<string, CacheFactory>());
-}
-
-/**
- * Registers a composite cache type for {@link cacheFromConfig}. Built in: `stack`, `pool`, `readonly`,
- * `sizeLimited`, `filtered`.
- * @example
- * ```ts
- * registerCacheType('audited', (config) => new AuditedCache(cacheFromConfig(config.cache as CacheConfig)));
- * ```
- */
-export function registerCacheType(type: string, factory: CacheFactory): void {
-	if (typeof type !== 'string' || type === '' || type === 'cache') throw new TypeError(`registerCacheType() needs a new type name`);
-	cacheTypes().set(type, factory);
-}
-
-/** A composite's own options, read loosely: its factory validates them. */
-type Options = Readonly<Record<string, unknown>>;
-
-function membersOf(config: CacheConfig, field: string): BaseCache[] {
-	const list = (config as Options)[field];
-	if (!Array.isArray(list)) throw new TypeError(`A '${config.type}' cache description needs a '${field}' array`);
-	return list.map((c) => cacheFromConfig(c as CacheConfig));
-}
-
-function innerOf(config: CacheConfig): BaseCache {
-	return cacheFromConfig((config as Options).cache as CacheConfig);
-}
-
-// Registered in this module, which every entry point loads, so reopening never depends on import order.
-registerCacheType('stack', (config) => new CacheStack(membersOf(config, 'caches')));
-registerCacheType('pool', (config) => new CachePool(membersOf(config, 'caches')));
-registerCacheType('readonly', (config) => new ReadOnlyCache(innerOf(config)));
-registerCacheType('sizeLimited', (config) => new SizeLimitedCache(innerOf(config), { maxSize: (config as Options).maxSize as number }));
-registerCacheType('filtered', (config) => new FilteredCache(innerOf(config), filterFromConfig((config as Options).filter as FilterConfig)));
-
-// ---------------------------------------------------------------------------------------------------------------
-// fleche.toml
-
-/** A problem in a `fleche.toml` file (or the XDG `cache.toml`): the message starts with `file:line:`. */
 export class ConfigError extends FlecheError {
 	/** The configuration file, when the problem is in one. */
 	readonly file: string | undefined;
@@ -295,8 +161,8 @@ function findLine(text: string | undefined, path: readonly (string | number)[]):
 	return best >= 0 ? best + 1 : undefined;
 }
 
-/** One parsed configuration file. */
-interface ConfigDocument {
+/** @internal One parsed configuration file. */
+export interface ConfigDocument {
 	readonly file: string;
 	readonly text: string;
 	readonly data: Table;
@@ -312,7 +178,8 @@ function readDocument(file: string, home: string): ConfigDocument {
 	return parseDocument(text, file, home);
 }
 
-function parseDocument(text: string, file: string, home: string): ConfigDocument {
+/** @internal A configuration file's text, parsed, its relative paths rebased onto its folder. */
+export function parseDocument(text: string, file: string, home: string): ConfigDocument {
 	let data: Table;
 	try {
 		data = parse(text);
@@ -406,110 +273,84 @@ function boolOption(table: Table, key: string, where: Where): boolean | undefine
 	return v;
 }
 
-function secretKeyOption(table: Table, where: Where): readonly string[] | undefined {
-	const v = table.secret_key;
-	if (v === undefined) return undefined;
-	if (typeof v === 'string') return v.split(':');
-	if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v;
-	throw where.error(`'secret_key' must be a hex string or an array of hex strings`, 'secret_key');
+
+/** What reading asks of the building side (config/build.ts): the storage kinds, and which composite cache types exist. */
+export interface ConfigVocabulary {
+	readonly storages: StorageKinds;
+	/** Whether `type` names a registered composite cache (`stack`, `pool`, …), for sections with a `type`. */
+	isCacheType(type: string): boolean;
 }
 
-const fileValueKeys = ['type', 'root', 'serializer', 'compress', 'secret_key'];
+/** A storage kind's view of the table it reads: errors at this table, and the keys every such table may have. */
+class TableReader implements TomlReader {
+	constructor(
+		private readonly where: Where,
+		private readonly vocabulary: ConfigVocabulary,
+		/** Keys allowed whatever the kind (`type`; a template's `template`, `read_only`, `max_size`). */
+		private readonly common: readonly string[],
+	) {}
 
-function fileStorage(table: Table, kind: 'values' | 'calls', where: Where): StorageConfig {
-	checkKeys(table, kind === 'values' ? fileValueKeys : ['type', 'root'], where, `a '${kind}' storage of type 'file'`);
-	const root = stringOption(table, 'root', where);
-	if (root === undefined) throw where.error(`a 'file' storage needs a 'root' folder`);
-	const serializer = stringOption(table, 'serializer', where);
-	const compress = boolOption(table, 'compress', where);
-	const secretKey = secretKeyOption(table, where);
-	return {
-		type: 'file',
-		root,
-		...(serializer !== undefined ? { serializer } : {}),
-		...(compress !== undefined ? { compress } : {}),
-		...(secretKey !== undefined ? { secretKey } : {}),
-	};
+	error(message: string, key?: string): ConfigError {
+		return this.where.error(message, key);
+	}
+
+	keys(table: TomlTable, allowed: readonly string[], what: string): void {
+		checkKeys(table, [...this.common, ...allowed], this.where, what);
+	}
+
+	string(table: TomlTable, key: string): string | undefined {
+		return stringOption(table, key, this.where);
+	}
+
+	boolean(table: TomlTable, key: string): boolean | undefined {
+		return boolOption(table, key, this.where);
+	}
+
+	storage(value: unknown, role: StorageRole, key: string): StorageConfig {
+		return storageConfig(value, role, this.where.at(key), this.vocabulary);
+	}
 }
 
-function sqlPath(table: Table, where: Where): string {
-	const path = stringOption(table, 'path', where);
-	const url = stringOption(table, 'url', where);
-	if (path !== undefined && url !== undefined) throw where.error(`give either 'path' or 'url', not both`, 'url');
-	if (path !== undefined) return path;
-	if (url === undefined) throw where.error(`an 'sql' storage needs a 'path' (or a 'sqlite:///…' url)`);
-	if (url === 'sqlite://' || url === 'sqlite:///:memory:') return ':memory:';
-	const m = sqliteUrl.exec(url);
-	if (!m || m[1] === '') throw where.error(`only 'sqlite:///<path>' urls are supported (the SQL store is SQLite), got '${url}'`, 'url');
-	return m[1]!;
-}
-
-function storageConfig(value: unknown, kind: 'values' | 'calls', where: Where): StorageConfig {
+/** A `values` or `calls` table (or a type name alone), read by the kind it names. */
+function storageConfig(value: unknown, role: StorageRole, where: Where, vocabulary: ConfigVocabulary): StorageConfig {
+	const kinds = vocabulary.storages;
 	if (typeof value === 'string') value = { type: value };
-	if (!isTable(value)) throw where.error(`'${kind}' must be a table with a 'type' (memory, void, file${kind === 'calls' ? ', sql' : ''})`);
+	if (!isTable(value)) throw where.error(`'${role}' must be a table with a 'type' (${kinds.known(role)})`);
 	const type = value.type;
-	if (typeof type !== 'string') throw where.error(`'${kind}' needs a 'type' (memory, void, file${kind === 'calls' ? ', sql' : ''})`);
-	switch (type) {
-		case 'memory':
-		case 'void':
-			checkKeys(value, ['type'], where, `a '${type}' storage`);
-			return { type };
-		case 'file':
-			return fileStorage(value, kind, where);
-		case 'sql':
-			if (kind === 'values') throw where.error(`'sql' stores call records only: use 'file' for values`, 'type');
-			checkKeys(value, ['type', 'path', 'url'], where, `an 'sql' storage`);
-			return { type: 'sql', path: sqlPath(value, where) };
-		default: {
-			if (pythonStorageTypes.has(type)) throw where.error(`'${type}' is a Python storage type: use type = "file"`, 'type');
-			if (!storageTypes().has(type)) {
-				throw where.error(`unknown storage type '${type}' (built in: memory, void, file, sql; others need registerStorage())`, 'type');
-			}
-			const out: Record<string, unknown> = { type };
-			for (const key of Object.keys(value)) if (key !== 'type') out[snakeToCamel(key)] = value[key];
-			return out as StorageConfig;
-		}
+	if (typeof type !== 'string') throw where.error(`'${role}' needs a 'type' (${kinds.known(role)})`);
+	const kind = kinds.get(type);
+	if (kind === undefined) {
+		if (pythonStorageTypes.has(type)) throw where.error(`'${type}' is a Python storage type: use type = "file"`, 'type');
+		throw where.error(`unknown storage type '${type}' (${kinds.known()}; others need registerStorage())`, 'type');
 	}
+	if (!kind.roles.includes(role)) {
+		const other = role === 'values' ? 'call records' : 'values';
+		throw where.error(`'${type}' stores ${other} only: use another type for ${role} (${kinds.known(role)})`, 'type');
+	}
+	if (kind.fromToml !== undefined) return kind.fromToml(value, role, new TableReader(where, vocabulary, ['type']));
+	// A kind registered by its factory alone takes the keys as they are, in the spelling of its options.
+	const out: Record<string, unknown> = { type };
+	for (const key of Object.keys(value)) if (key !== 'type') out[snakeToCamel(key)] = value[key];
+	return out as StorageConfig;
 }
 
-const templates = ['file', 'sql', 'memory', 'void'];
+/** The kinds that offer a template: `file, sql, …`. */
+function templateNames(vocabulary: ConfigVocabulary): string {
+	return vocabulary.storages
+		.list()
+		.filter((k) => k.template !== undefined)
+		.map((k) => k.type)
+		.join(', ');
+}
 
-function templateStorages(table: Table, where: Where): { values: StorageConfig; calls: StorageConfig } {
+/** `template = "<type>"`: both storages from the kind's template. */
+function templateStorages(table: Table, where: Where, vocabulary: ConfigVocabulary): { values: StorageConfig; calls: StorageConfig } {
 	const template = table.template;
-	switch (template) {
-		case 'memory':
-		case 'void':
-			checkKeys(table, ['template', 'read_only', 'max_size'], where, `a '${template}' template`);
-			return { values: { type: template }, calls: { type: template } };
-		case 'file':
-		case 'sql': {
-			const own = template === 'file' ? ['calls'] : ['path', 'url'];
-			checkKeys(table, ['template', 'root', 'serializer', 'compress', 'secret_key', 'values', 'read_only', 'max_size', ...own], where, `a '${template}' template`);
-			const root = stringOption(table, 'root', where);
-			if (root === undefined) throw where.error(`the '${template}' template needs a 'root' folder`);
-			const values =
-				table.values !== undefined
-					? storageConfig(table.values, 'values', where.at('values'))
-					: fileStorage(
-							{
-								root: join(root, 'values'),
-								...(table.serializer !== undefined ? { serializer: table.serializer } : {}),
-								...(table.compress !== undefined ? { compress: table.compress } : {}),
-								...(table.secret_key !== undefined ? { secret_key: table.secret_key } : {}),
-							},
-							'values',
-							where,
-						);
-			if (template === 'file') {
-				const calls = table.calls !== undefined ? storageConfig(table.calls, 'calls', where.at('calls')) : ({ type: 'file', root: join(root, 'calls') } as StorageConfig);
-				return { values, calls };
-			}
-			const explicit = table.path !== undefined || table.url !== undefined;
-			return { values, calls: { type: 'sql', path: explicit ? sqlPath(table, where) : join(root, 'calls.db') } };
-		}
-		default:
-			throw where.error(`unknown template ${JSON.stringify(template)} (use one of: ${templates.join(', ')})`, 'template');
+	const kind = typeof template === 'string' ? vocabulary.storages.get(template) : undefined;
+	if (kind?.template === undefined) {
+		throw where.error(`unknown template ${JSON.stringify(template)} (use one of: ${templateNames(vocabulary)})`, 'template');
 	}
+	return kind.template(table, new TableReader(where, vocabulary, ['template', 'read_only', 'max_size']));
 }
 
 /**
@@ -517,10 +358,10 @@ function templateStorages(table: Table, where: Where): { values: StorageConfig; 
  * with `pool` a pool; `template` expands; a registered cache `type` passes through; otherwise `values` + `calls`;
  * then `max_size` wraps in a size limit and `read_only` in a read-only view.
  */
-function sectionConfig(value: unknown, where: Where): CacheConfig {
+function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabulary): CacheConfig {
 	if (Array.isArray(value)) {
 		if (value.length === 0) throw where.error('an empty stack: give at least one [[layer]]');
-		return { type: 'stack', caches: value.map((layer, i) => sectionConfig(layer, where.at(i))) };
+		return { type: 'stack', caches: value.map((layer, i) => sectionConfig(layer, where.at(i), vocabulary)) };
 	}
 	if (!isTable(value)) throw where.error('a cache must be a table ([name]) or an array of tables ([[name]])');
 	const readOnly = boolOption(value, 'read_only', where) ?? false;
@@ -533,14 +374,13 @@ function sectionConfig(value: unknown, where: Where): CacheConfig {
 		checkKeys(value, ['pool', 'read_only'], where, 'a pool');
 		const pool = value.pool;
 		if (!Array.isArray(pool)) throw where.error(`'pool' must be an array of tables ([[name.pool]])`, 'pool');
-		config = { type: 'pool', caches: pool.map((member, i) => sectionConfig(member, where.at('pool', i))) };
+		config = { type: 'pool', caches: pool.map((member, i) => sectionConfig(member, where.at('pool', i), vocabulary)) };
 	} else if ('template' in value) {
-		const { values, calls } = templateStorages(value, where);
-		config = { type: 'cache', values, calls };
+		config = { type: 'cache', ...templateStorages(value, where, vocabulary) };
 	} else if ('type' in value) {
 		const type = value.type;
 		if (type === 'ssh') throw where.error(`'ssh' caches are not supported in this port`, 'type');
-		if (typeof type !== 'string' || !cacheTypes().has(type) || type === 'cache') {
+		if (typeof type !== 'string' || !vocabulary.isCacheType(type) || type === 'cache') {
 			throw where.error(`unknown cache type ${JSON.stringify(type)}: a cache section has 'values' and 'calls' tables, a 'template', or a 'pool'`, 'type');
 		}
 		const out: Record<string, unknown> = { type };
@@ -549,28 +389,30 @@ function sectionConfig(value: unknown, where: Where): CacheConfig {
 	} else {
 		checkKeys(value, ['values', 'calls', 'read_only', 'max_size'], where, 'a cache');
 		if (value.values === undefined || value.calls === undefined) {
-			throw where.error(`a cache needs both 'values' and 'calls' storages (or a template = "file" | "sql" | "memory" | "void")`);
+			throw where.error(`a cache needs both 'values' and 'calls' storages (or a template: ${templateNames(vocabulary)})`);
 		}
-		config = { type: 'cache', values: storageConfig(value.values, 'values', where.at('values')), calls: storageConfig(value.calls, 'calls', where.at('calls')) };
+		config = { type: 'cache', values: storageConfig(value.values, 'values', where.at('values'), vocabulary), calls: storageConfig(value.calls, 'calls', where.at('calls'), vocabulary) };
 	}
 	if (maxSize !== undefined) config = { type: 'sizeLimited', cache: config, maxSize };
 	if (readOnly) config = { type: 'readonly', cache: config };
 	return config;
 }
 
-function fileCacheConfig(root: string): CacheConfig {
+/** The description of a file cache under `root` (values in `root/values`, calls in `root/calls`): the default store. */
+export function fileCacheConfig(root: string): CacheConfig {
 	return { type: 'cache', values: { type: 'file', root: join(root, 'values') }, calls: { type: 'file', root: join(root, 'calls') } };
 }
 
 /**
- * The merged `fleche.toml` configuration of a folder (reference §4), as {@link loadConfig} returns it: which files
- * were read, where each cache was declared, and the plain-data description of each cache by name.
+ * The merged `fleche.toml` configuration of a folder (reference §4), read but not built: which files were read, where
+ * each cache was declared, and the plain-data description of each cache by name. `FlecheConfig` (config/build.ts)
+ * adds opening caches.
  *
  * How `cache('default')` is chosen: `$FLECHE_ROOT` when set (a file store there, whatever the files say); else
  * `[default] cache`, a section name or an inline `[default.cache]` table; else the project-local `.fleche/` store next
  * to the nearest `package.json`. An unknown name is a {@link ConfigError}, never a silent in-memory fallback.
  */
-export class FlecheConfig {
+export class ParsedConfig {
 	/** The files merged, closest first (the XDG `cache.toml` last when it was used). */
 	readonly files: readonly string[];
 	/** Merged top-level tables, relative paths already rebased onto their file's folder. */
@@ -578,10 +420,12 @@ export class FlecheConfig {
 	/** The folder the configuration was loaded for. */
 	readonly cwd: string;
 	readonly #sources: ReadonlyMap<string, ConfigDocument>;
+	readonly #vocabulary: ConfigVocabulary;
 
-	/** @internal Use {@link loadConfig} or {@link FlecheConfig.fromToml}. */
-	constructor(documents: readonly ConfigDocument[], cwd: string) {
+	/** @internal Use `loadConfig` or `FlecheConfig.fromToml`. */
+	constructor(documents: readonly ConfigDocument[], cwd: string, vocabulary: ConfigVocabulary) {
 		this.cwd = cwd;
+		this.#vocabulary = vocabulary;
 		this.files = documents.map((d) => d.file);
 		const tables: Record<string, unknown> = {};
 		const sources = new Map<string, ConfigDocument>();
@@ -614,19 +458,6 @@ export class FlecheConfig {
 		}
 	}
 
-	/**
-	 * A configuration from TOML text alone, without discovery: relative paths are rebased onto the folder of `file`.
-	 * @example
-	 * ```ts
-	 * const config = FlecheConfig.fromToml('[results]\ntemplate = "file"\nroot = ".results"\n', { file: '/p/fleche.toml' });
-	 * config.open('results');
-	 * ```
-	 */
-	static fromToml(text: string, options: { readonly file?: string; readonly home?: string } = {}): FlecheConfig {
-		const file = resolve(options.file ?? join(process.cwd(), 'fleche.toml'));
-		return new FlecheConfig([parseDocument(text, file, options.home ?? homedir())], dirname(file));
-	}
-
 	private where(name: string): Where {
 		const doc = this.#sources.get(name);
 		return new Where(doc?.file, doc?.text, [name]);
@@ -651,7 +482,7 @@ export class FlecheConfig {
 	}
 
 	/**
-	 * The plain-data description of the cache called `name`, for {@link cacheFromConfig} (or a worker).
+	 * The plain-data description of the cache called `name`, for `cacheFromConfig` (or a worker).
 	 * @throws ConfigError for an unknown name or a section that is not a valid cache; the message names the file and line.
 	 */
 	cacheConfig(name = 'default'): CacheConfig {
@@ -667,7 +498,7 @@ export class FlecheConfig {
 			const ref = isTable(def) ? def.cache : undefined;
 			if (ref === undefined) return fileCacheConfig(defaultRoot(this.cwd));
 			const where = this.where('default');
-			if (typeof ref !== 'string') return sectionConfig(ref, where.at('cache'));
+			if (typeof ref !== 'string') return sectionConfig(ref, where.at('cache'), this.#vocabulary);
 			if (ref === 'default' || seen.includes(ref)) throw where.error(`[default] cache = '${ref}' refers to itself`, 'cache');
 			if (!reservedNames.has(ref) && !(ref in this.tables)) {
 				throw where.error(`cache = '${ref}' names no cache: ${this.known()}`, 'cache');
@@ -675,7 +506,7 @@ export class FlecheConfig {
 			return this.resolve(ref, [...seen, 'default']);
 		}
 		if (!(name in this.tables)) throw new ConfigError(`Unknown cache name '${name}': ${this.known()}`);
-		return sectionConfig(this.tables[name], this.where(name));
+		return sectionConfig(this.tables[name], this.where(name), this.#vocabulary);
 	}
 
 	private known(): string {
@@ -683,14 +514,6 @@ export class FlecheConfig {
 		const defined = names.length > 0 ? `defined: ${names.join(', ')}` : 'no cache is defined';
 		const files = this.files.length > 0 ? ` in ${this.files.join(', ')}` : ` (no fleche.toml found from ${this.cwd})`;
 		return `${defined}${files}; built in: memory, void, default`;
-	}
-
-	/**
-	 * A new cache for `name` (not interned: {@link cacheByName} and `cache(name)` return one instance per name).
-	 * @throws ConfigError as {@link cacheConfig}.
-	 */
-	open(name = 'default'): BaseCache {
-		return cacheFromConfig(this.cacheConfig(name));
 	}
 
 	/**
@@ -730,7 +553,9 @@ export class FlecheConfig {
  * for (const name of config.names()) console.log(name, config.source(name), config.cacheConfig(name));
  * ```
  */
-export function loadConfig(options: LoadConfigOptions | string = {}): FlecheConfig {
+
+/** @internal The files `loadConfig` merges (see there), parsed, closest first. */
+export function readDocuments(options: LoadConfigOptions | string = {}): { documents: ConfigDocument[]; cwd: string } {
 	const opts: LoadConfigOptions = typeof options === 'string' ? { cwd: options } : options;
 	const cwd = resolve(opts.cwd ?? process.cwd());
 	const home = resolve(opts.home ?? homedir());
@@ -750,69 +575,7 @@ export function loadConfig(options: LoadConfigOptions | string = {}): FlecheConf
 		const file = xdgFile(home, xdg);
 		if (isFile(file)) documents.push(readDocument(file, home));
 	}
-	return new FlecheConfig(documents, cwd);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The process's configuration and cache names
-
-interface ConfigState {
-	config?: FlecheConfig;
-	error?: Error;
-	metadata?: readonly MetaData[];
-	caches: Map<string, BaseCache>;
-}
-
-const configKey = Symbol.for('fleche.config');
-
-function configState(): ConfigState {
-	const g = globalThis as { [configKey]?: ConfigState };
-	return (g[configKey] ??= { caches: new Map() });
-}
-
-/** @internal The configuration of this process: loaded once, on first use, from `process.cwd()`. */
-export function currentConfig(): FlecheConfig {
-	const s = configState();
-	if (s.config !== undefined) return s.config;
-	// A broken file fails every use the same way until reloadConfig(), without re-reading it each time.
-	if (s.error !== undefined) throw s.error;
-	try {
-		return (s.config = loadConfig());
-	} catch (err) {
-		s.error = err instanceof Error ? err : new Error(String(err));
-		throw s.error;
-	}
-}
-
-/**
- * Forgets the configuration read so far and the caches opened by name from it (`'memory'` and `'void'` are kept),
- * then reads it again, from `options` (default: the working directory). For tests and long-running tools whose files
- * changed; the active cache, if set with `cache(c)`, is not changed.
- * @throws ConfigError as {@link loadConfig}.
- * @example
- * ```ts
- * writeFileSync('fleche.toml', '[default]\ncache = "memory"\n');
- * reloadConfig();
- * ```
- */
-export function reloadConfig(options?: LoadConfigOptions | string): FlecheConfig {
-	const s = configState();
-	s.config = undefined;
-	s.error = undefined;
-	s.metadata = undefined;
-	for (const name of [...s.caches.keys()]) if (!reservedNames.has(name)) s.caches.delete(name);
-	try {
-		return (s.config = loadConfig(options));
-	} catch (err) {
-		s.error = err instanceof Error ? err : new Error(String(err));
-		throw s.error;
-	}
-}
-
-/** @internal `[default] metadata` of the process's configuration; `[Runtime]` without one. */
-export function configuredMetadata(): readonly MetaData[] {
-	const s = configState();
-	return (s.metadata ??= Object.freeze(currentConfig().metadata()));
+	return { documents, cwd };
 }
 
 /**
@@ -823,51 +586,4 @@ export function defaultRoot(cwd: string = process.cwd()): string {
 	const env = process.env.FLECHE_ROOT;
 	if (env !== undefined && env !== '') return env;
 	return join(packageRoot(cwd) ?? cwd, '.fleche');
-}
-
-/** A file cache with values under `root/values` and calls under `root/calls` (the `file` template). */
-export function fileCache(root: string): Cache {
-	return new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') }));
-}
-
-/**
- * The cache behind a name (reference §1.6, §4), opened on first use and then the same instance every time.
- * Reserved: `'memory'` (one in-memory cache for the process) and `'void'` (stores nothing), whatever the configuration
- * says; `'default'`: `$FLECHE_ROOT` when set, else `[default] cache` of `fleche.toml`, else the persistent
- * project-local `.fleche/` store. Any other name is a section of `fleche.toml`.
- * @throws ConfigError for a name no file defines (unlike Python, no silent in-memory fallback) or an invalid section.
- * @example
- * ```ts
- * cacheByName('results') === cacheByName('results'); // true
- * ```
- */
-export function cacheByName(name: string): BaseCache {
-	const caches = configState().caches;
-	let c = caches.get(name);
-	if (c) return c;
-	if (typeof name !== 'string') throw new TypeError('A cache name is a string');
-	switch (name) {
-		case 'memory':
-			c = new Cache(new ValueMemory(), new CallMemory());
-			break;
-		case 'void':
-			c = new Cache(new ValueVoid(), new CallVoid());
-			break;
-		case 'default': {
-			const env = process.env.FLECHE_ROOT;
-			if (env !== undefined && env !== '') c = fileCache(env);
-			else {
-				const config = currentConfig();
-				const described = config.cacheConfig('default'); // throws for a name that is not defined
-				const ref = config.defaultName;
-				// A named default is that cache itself, so cache('default') === cache(name).
-				c = ref !== undefined ? cacheByName(ref) : cacheFromConfig(described);
-			}
-			break;
-		}
-		default:
-			c = currentConfig().open(name);
-	}
-	caches.set(name, c);
-	return c;
 }

@@ -1,5 +1,5 @@
-// issue 3 "Stays responsive with 100,000 cached calls" (reference §1.10 file storage, §6 queries): inspect's summary
-// index of a file call storage — in memory, kept current, and persisted under `calls/.inspect/index.json` so that a new
+// issue 3 "Stays responsive with 100,000 cached calls" (reference §1.10 file storage, §6 queries): the summary index
+// of a file call storage (the file kind's `summaryIndex`, what fleche/inspect lists) — in memory, kept current, and persisted under `calls/.inspect/index.json` so that a new
 // process (each CLI run, each extension start) does not read every call file again.
 //
 // Reading 100,000 record files costs seconds; a stat of each costs most of a second; listing the folder a tenth. So:
@@ -17,21 +17,11 @@
 import { closeSync, type FSWatcher, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join, sep } from 'node:path';
-import type { CallRecord } from '../call.js';
-import { KeyError } from '../errors.js';
-import type { CallFile } from '../storage/file/calls.js';
-
-/** What inspect lists of one stored call; the full record is loaded only for the calls shown. */
-export interface Entry {
-	readonly key: string;
-	readonly module: string | null;
-	readonly name: string;
-	readonly version: string | number | null;
-	/** Seconds since the epoch (Runtime metadata, else the record file's mtime); `null` when unknown. */
-	readonly created: number | null;
-	/** The full record, when it was at hand (storages other than files); loaded on demand otherwise. */
-	readonly record?: CallRecord;
-}
+import type { CallRecord } from '../../call.js';
+import { KeyError } from '../../errors.js';
+import { isAbsent } from '../fsUtil.js';
+import { entryOf, type IndexEntry as Entry, type SummaryIndex } from '../kinds.js';
+import type { CallFile } from './calls.js';
 
 /** Identifies one version of a call file: a rename into place always brings a new inode. */
 interface Stamp {
@@ -52,31 +42,6 @@ const FORMAT = 'fleche.inspect-index/1';
 const RACY_NS = 200_000_000n;
 /** Delay before an incrementally refreshed index is persisted (see the top of this module). */
 const PERSIST_MS = 1000;
-
-function isAbsent(err: unknown): boolean {
-	const code = (err as NodeJS.ErrnoException | null)?.code;
-	return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function numberAt(record: CallRecord, field: string): number | null {
-	const v = record.metadata.runtime?.[field];
-	return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-/** When a call was stored according to its Runtime metadata. */
-export function createdOf(record: CallRecord): number | null {
-	return numberAt(record, 'timestop') ?? numberAt(record, 'timestart');
-}
-
-/** Seconds the call computed (Runtime metadata `walltime`). */
-export function durationOf(record: CallRecord): number | null {
-	return numberAt(record, 'walltime');
-}
-
-/** The list entry of a record read from anywhere but the indexed files. */
-export function entryOf(record: CallRecord): Entry {
-	return { key: record.key, module: record.module, name: record.name, version: record.version, created: createdOf(record), record };
-}
 
 function stampOf(path: string): Stamp | undefined {
 	const st = lstatSync(path, { throwIfNoEntry: false });
@@ -165,7 +130,7 @@ function writeIndex(folder: string, dir: string | null, calls: ReadonlyMap<strin
 }
 
 /** In-memory copy of a file call storage's list entries, kept current and persisted (see the top of this module). */
-export class FileIndex {
+export class FileIndex implements SummaryIndex {
 	readonly #calls = new Map<string, Indexed>();
 	/** Changes whenever the entries do, so derived lists can be reused. */
 	generation = 0;

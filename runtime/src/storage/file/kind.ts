@@ -1,0 +1,122 @@
+// The `file` storage kind (see storage/kinds.ts): one file per value under `<store>/values`, one JSON record per call
+// under `<store>/calls`, statistics journals in `calls/.stats/`, and a summary index for tools in `calls/.inspect/`.
+//
+//   [name]                                  [name.values]                      [name.calls]
+//   template = "file"                       type = "file"                      type = "file"
+//   root = ".results"                       root = ".results/values"           root = ".results/calls"
+//   serializer = "json"  # values           serializer, compress, secret_key
+//   compress = true      # values
+//   secret_key = "hex…"  # values
+//   values = { … }       # instead of <root>/values
+//   calls = { … }        # instead of <root>/calls
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { StorageConfig } from '../base.js';
+import { resolveRoot } from '../fsUtil.js';
+import type { StorageKind, StorageRole, StorageSite, TomlReader, TomlTable } from '../kinds.js';
+import { CallFile } from './calls.js';
+import { STATS_DIR } from './statsJournal.js';
+import { FileIndex } from './summaryIndex.js';
+import { ValueFile } from './values.js';
+
+/** The configuration of a file storage (what {@link ValueFile.toConfig} and {@link CallFile.toConfig} return). */
+export type FileConfig = Extract<StorageConfig, { type: 'file' }>;
+
+const valueKeys = ['root', 'serializer', 'compress', 'secret_key'];
+
+function isDir(path: string): boolean {
+	try {
+		return statSync(path).isDirectory();
+	} catch {
+		return false;
+	}
+}
+
+function secretKeyOption(table: TomlTable, toml: TomlReader): readonly string[] | undefined {
+	const v = table.secret_key;
+	if (v === undefined) return undefined;
+	if (typeof v === 'string') return v.split(':');
+	if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v;
+	throw toml.error(`'secret_key' must be a hex string or an array of hex strings`, 'secret_key');
+}
+
+function fromToml(table: TomlTable, role: StorageRole, toml: TomlReader): FileConfig {
+	toml.keys(table, role === 'values' ? valueKeys : ['root'], `a '${role}' storage of type 'file'`);
+	const root = toml.string(table, 'root');
+	if (root === undefined) throw toml.error(`a 'file' storage needs a 'root' folder`);
+	const serializer = toml.string(table, 'serializer');
+	const compress = toml.boolean(table, 'compress');
+	const secretKey = secretKeyOption(table, toml);
+	return {
+		type: 'file',
+		root,
+		...(serializer !== undefined ? { serializer: serializer as FileConfig['serializer'] } : {}),
+		...(compress !== undefined ? { compress } : {}),
+		...(secretKey !== undefined ? { secretKey } : {}),
+	};
+}
+
+/**
+ * The value storage of a template (`file` and `sql`): its `values` table, else file values under `<root>/values` with
+ * the template's value options. Also returns the template's `root`, which both templates require.
+ */
+export function templateValues(table: TomlTable, toml: TomlReader, template: string): { root: string; values: StorageConfig } {
+	const root = toml.string(table, 'root');
+	if (root === undefined) throw toml.error(`the '${template}' template needs a 'root' folder`);
+	if (table.values !== undefined) return { root, values: toml.storage(table.values, 'values', 'values') };
+	const options: Record<string, unknown> = { root: join(root, 'values') };
+	for (const key of valueKeys) if (key !== 'root' && table[key] !== undefined) options[key] = table[key];
+	return { root, values: fromToml(options, 'values', toml) };
+}
+
+/** The configuration of a file cache under `root` (values in `root/values`, calls in `root/calls`). */
+export function filePair(root: string): { values: FileConfig; calls: FileConfig } {
+	return { values: { type: 'file', root: join(root, 'values') }, calls: { type: 'file', root: join(root, 'calls') } };
+}
+
+/** The `file` storage kind. */
+export const fileKind: StorageKind<FileConfig, ValueFile, CallFile> = {
+	type: 'file',
+	roles: ['values', 'calls'],
+	fromToml,
+	template(table, toml) {
+		toml.keys(table, [...valueKeys, 'values', 'calls'], `a 'file' template`);
+		const { root, values } = templateValues(table, toml, 'file');
+		const calls = table.calls !== undefined ? toml.storage(table.calls, 'calls', 'calls') : filePair(root).calls;
+		return { values, calls };
+	},
+	open(config, role) {
+		if (typeof config.root !== 'string' || config.root === '') throw new TypeError(`A file storage needs a 'root'`);
+		if (role === 'calls') return new CallFile({ root: config.root });
+		return new ValueFile({
+			root: config.root,
+			...(config.serializer !== undefined ? { serializer: config.serializer } : {}),
+			...(config.compress !== undefined ? { compress: config.compress } : {}),
+			...(config.secretKey !== undefined ? { secretKey: [...config.secretKey] } : {}),
+		});
+	},
+	/** The store is the folder above `values/` and `calls/`; the calls' statistics journals change without the calls. */
+	locate(config, role): StorageSite {
+		if (typeof config.root !== 'string' || config.root === '') return { root: null, exists: false, watch: [] };
+		const root = resolveRoot(config.root);
+		return { root: dirname(root), exists: isDir(root), watch: role === 'calls' ? [root, join(root, STATS_DIR)] : [root] };
+	},
+	recognize(folder) {
+		return isDir(join(folder, 'calls')) || isDir(join(folder, 'values')) ? filePair(folder) : undefined;
+	},
+	valueSize(values, digest) {
+		try {
+			return statSync(join(values.root, digest)).size;
+		} catch {
+			return null;
+		}
+	},
+	created(calls, key) {
+		try {
+			return statSync(join(calls.root, key)).mtimeMs / 1000;
+		} catch {
+			return null;
+		}
+	},
+	summaryIndex: (calls) => new FileIndex(calls),
+};

@@ -1,0 +1,72 @@
+// The `sql` storage kind (see storage/kinds.ts): call records in one SQLite file (with its change log `<file>.log`
+// beside it); it holds no values, so its template keeps values in files.
+//
+//   [name]                                  [name.calls]
+//   template = "sql"                        type = "sql"
+//   root = ".results"    # values there     path = ".results/calls.db"    # or url = "sqlite:///…"
+//   path = "…"           # else <root>/calls.db
+//   serializer, compress, secret_key, values = { … }   (as for the file template)
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { StorageConfig } from '../base.js';
+import { filePair, templateValues } from '../file/kind.js';
+import { resolveRoot } from '../fsUtil.js';
+import type { StorageKind, StorageSite, TomlReader, TomlTable } from '../kinds.js';
+import { CallSql } from './store.js';
+
+/** The configuration of an SQL call storage (what {@link CallSql.toConfig} returns). */
+export interface SqlConfig {
+	readonly type: 'sql';
+	/** The SQLite file, or `':memory:'`. */
+	readonly path: string;
+}
+
+const sqliteUrl = /^sqlite:\/\/\/(.*)$/s;
+
+function sqlPath(table: TomlTable, toml: TomlReader): string {
+	const path = toml.string(table, 'path');
+	const url = toml.string(table, 'url');
+	if (path !== undefined && url !== undefined) throw toml.error(`give either 'path' or 'url', not both`, 'url');
+	if (path !== undefined) return path;
+	if (url === undefined) throw toml.error(`an 'sql' storage needs a 'path' (or a 'sqlite:///…' url)`);
+	if (url === 'sqlite://' || url === 'sqlite:///:memory:') return ':memory:';
+	const m = sqliteUrl.exec(url);
+	if (!m || m[1] === '') throw toml.error(`only 'sqlite:///<path>' urls are supported (the SQL store is SQLite), got '${url}'`, 'url');
+	return m[1]!;
+}
+
+/** The SQL storage writes its change log (`calls.db.log`) before the first snapshot (`calls.db`). */
+function sqlExists(path: string): boolean {
+	return existsSync(path) || existsSync(`${path}.log`);
+}
+
+/** The `sql` storage kind. */
+export const sqlKind: StorageKind<SqlConfig & StorageConfig, never, CallSql> = {
+	type: 'sql',
+	roles: ['calls'],
+	fromToml(table, _role, toml) {
+		toml.keys(table, ['path', 'url'], `an 'sql' storage`);
+		return { type: 'sql', path: sqlPath(table, toml) };
+	},
+	template(table, toml) {
+		toml.keys(table, ['root', 'serializer', 'compress', 'secret_key', 'values', 'path', 'url'], `a 'sql' template`);
+		const { root, values } = templateValues(table, toml, 'sql');
+		const explicit = table.path !== undefined || table.url !== undefined;
+		return { values, calls: { type: 'sql', path: explicit ? sqlPath(table, toml) : join(root, 'calls.db') } };
+	},
+	open(config) {
+		if (typeof config.path !== 'string' || config.path === '') throw new TypeError(`An 'sql' storage needs a 'path'`);
+		return new CallSql({ path: config.path });
+	},
+	/** The store is the database's folder, where its change log and lock live too. */
+	locate(config): StorageSite {
+		if (typeof config.path !== 'string' || config.path === '' || config.path === ':memory:') return { root: null, exists: false, watch: [] };
+		const path = resolveRoot(config.path);
+		return { root: dirname(path), exists: sqlExists(path), watch: [dirname(path)] };
+	},
+	recognize(folder) {
+		const path = join(folder, 'calls.db');
+		return sqlExists(path) ? { values: filePair(folder).values, calls: { type: 'sql', path } } : undefined;
+	},
+	close: (calls) => calls.close(),
+};
