@@ -15,6 +15,10 @@ export const commandIds = {
 	explainMiss: 'fleche.explainMiss',
 	lensActions: 'fleche.lensActions',
 	showLog: 'fleche.showLog',
+	filterFunctions: 'fleche.filterFunctions',
+	clearFilter: 'fleche.clearFilter',
+	sortFunctions: 'fleche.sortFunctions',
+	goToDefinition: 'fleche.goToDefinition',
 	/** Tree-only: the "Load more…" row of a long call list. */
 	loadMoreCalls: 'fleche.loadMoreCalls',
 } as const;
@@ -29,6 +33,10 @@ export const webviewTypes = { callDetails: 'fleche.callDetails', functionDetails
 export const contextKeys = {
 	/** True once a workspace folder has a store with at least one cached call. */
 	cacheFound: 'fleche.cacheFound',
+	/** True from activation until the view's first listing of the caches has resolved. */
+	loading: 'fleche.loading',
+	/** True while a filter narrows the view's function rows. */
+	filtered: 'fleche.filtered',
 	/** True while the CodeLens setting is on. */
 	codeLensEnabled: 'fleche.codeLensEnabled',
 } as const;

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { commandIds, treeContext } from '../../extension/src/constants.ts';
-import { callNodes, cacheId, cacheNodes, errorNode, functionNodes, type CallInfo, type CacheInfo, type FunctionInfo } from '../../extension/src/model/callTree.ts';
+import { callNodes, cacheId, cacheNodes, errorNode, functionNodes, viewNode, type CallInfo, type CacheInfo, type FunctionInfo } from '../../extension/src/model/callTree.ts';
+import { markdownCode } from '../../extension/src/model/format.ts';
+import { arrangeFunctions, defaultTreeView, definitionGlob } from '../../extension/src/model/treeView.ts';
 
 const now = 1_800_000_000;
 const defaultCache: CacheInfo = { name: 'default', root: '/w/.fleche', kind: 'file', source: null, exists: true };
@@ -73,8 +75,8 @@ test('function rows: name, module and hits · misses · cached, sorted by name',
 		rows.map((r) => [r.label, r.description, r.collapsible]),
 		[
 			['add', '12 hits · 3 misses · 0 cached', false],
-			['add', 'src/math.ts · 12 hits · 3 misses · 5 cached', true],
-			['zeta', 'src/math.ts · 1 hit · 1 miss · 1 cached', true],
+			['add', '12 hits · 3 misses · 5 cached · src/math.ts', true],
+			['zeta', '1 hit · 1 miss · 1 cached · src/math.ts', true],
 		],
 	);
 	assert.equal(rows[1]!.contextValue, treeContext.function);
@@ -85,11 +87,12 @@ test('function rows: name, module and hits · misses · cached, sorted by name',
 	assert.equal(functionNodes('/w/.fleche', [], now)[0]!.label, 'Nothing cached yet');
 });
 
-test('call rows: argument summary, age · duration · size, full arguments in the tooltip, click shows details', () => {
+test('call rows: argument summary, age · duration · hits, full arguments in the tooltip, click shows details', () => {
 	const [row] = callNodes('/w/.fleche', { module: 'src/math.ts', name: 'add' }, { total: 1, offset: 0, calls: [call(7)] }, now);
 	assert.ok(row);
 	assert.equal(row.label, "a=7, b='x'");
-	assert.equal(row.description, '1 h ago · 250 ms · 2.0 KB');
+	assert.equal(row.description, '1 h ago · 250 ms · 1 hit');
+	assert.match(row.tooltip!, /result 2\.0 KB/);
 	assert.equal(row.contextValue, treeContext.call);
 	assert.match(row.tooltip!, /^add\(\n {2}a = 7\n {2}b = 'x'\n\)/);
 	assert.match(row.tooltip!, /key 0{63}7/);
@@ -109,4 +112,73 @@ test('a page of a long list ends with "Load more…", which asks for the next of
 	assert.deepEqual(more.data, { kind: 'more', cache: 'c', module: 'src/math.ts', name: 'add', offset: 200 });
 	const last = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 250, offset: 200, calls: page.slice(0, 50) }, now);
 	assert.equal(last.length, 50, 'no "Load more…" after the last page');
+});
+
+test('call labels fit a default-width sidebar: long argument lists are cut, the whole call is in the hover', () => {
+	const long = call(3, { argsText: `rows=${'x'.repeat(200)}` });
+	const [row] = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 1, offset: 0, calls: [long] }, now);
+	assert.ok(row!.label.length <= 48, row!.label);
+	assert.ok(row!.label.endsWith('…'));
+	assert.match(row!.markdown!, /a = 3/);
+});
+
+test('a call stored by another version than the newest call is marked stale (icon, context, hover); equal versions are not', () => {
+	const calls = [call(1, { version: '1.0', created: now - 7200 }), call(2, { version: '2.0', created: now - 60 }), call(3, { version: '2.0', created: now - 600 })];
+	const rows = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 3, offset: 0, calls }, now);
+	assert.deepEqual(
+		rows.map((r) => [r.icon, r.contextValue]),
+		[
+			['history', `${treeContext.call}+stale`],
+			['symbol-event', treeContext.call],
+			['symbol-event', treeContext.call],
+		],
+	);
+	assert.match(rows[0]!.markdown!, /stale: stored by version 1\.0; the newest calls are version 2\.0/);
+	// The menus that act on calls still match a stale row.
+	assert.match(rows[0]!.contextValue, /^fleche:call\b/);
+});
+
+test('hovers carry store contents only inside code fences that the contents cannot close', () => {
+	const hostile = call(4, { args: { a: '```\n[run](command:fleche.clearCache) <img src=x onerror=alert(1)>' }, argsText: 'a=…' });
+	const [row] = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 1, offset: 0, calls: [hostile] }, now);
+	const md = row!.markdown!;
+	const fence = md.match(/^(`{3,})ts$/m)?.[1];
+	assert.ok(fence && fence.length >= 4, `the fence outgrows the three backticks inside: ${md}`);
+	// Outside the fences there is nothing of the argument.
+	const outside = md.split(fence).filter((_, i) => i % 2 === 0).join('');
+	assert.doesNotMatch(outside, /command:|<img/);
+	assert.equal(markdownCode('plain'), '```\nplain\n```');
+	assert.equal(markdownCode('a ```` b', 'ts'), '`````ts\na ```` b\n`````');
+});
+
+test('filter and sort: name or module contains the text (any case); orders by hits, calls, recency, saved time, name', () => {
+	const fns = [
+		fn({ name: 'add', hits: 5, calls: 9, lastHit: now - 50, savedSeconds: 1 }),
+		fn({ name: 'area', module: 'src/shapes.ts', hits: 20, calls: 1, lastHit: null, savedSeconds: 30 }),
+		fn({ name: 'greet', module: 'src/text.ts', hits: 0, calls: 4, lastHit: now - 5, savedSeconds: 0 }),
+	];
+	const names = (view: Parameters<typeof arrangeFunctions>[1]): string[] => arrangeFunctions(fns, view).map((f) => f.name);
+	assert.deepEqual(names(defaultTreeView), ['add', 'area', 'greet']);
+	assert.deepEqual(names({ filter: 'A', sort: 'name' }), ['add', 'area']);
+	assert.deepEqual(names({ filter: 'shapes', sort: 'name' }), ['area']);
+	assert.deepEqual(names({ filter: '', sort: 'hits' }), ['area', 'add', 'greet']);
+	assert.deepEqual(names({ filter: '', sort: 'calls' }), ['add', 'greet', 'area']);
+	assert.deepEqual(names({ filter: '', sort: 'recent' }), ['greet', 'add', 'area']);
+	assert.deepEqual(names({ filter: '', sort: 'saved' }), ['area', 'add', 'greet']);
+	assert.deepEqual(fns.map((f) => f.name), ['add', 'area', 'greet'], 'the input is not reordered');
+
+	const rows = functionNodes('c', fns, now, { filter: 'zzz', sort: 'name' });
+	assert.deepEqual(rows.map((r) => [r.label, r.contextValue]), [['No function matches "zzz"', treeContext.empty]]);
+	assert.match(rows[0]!.tooltip!, /3 functions hidden/);
+	assert.equal(viewNode('c', defaultTreeView, 3, 3), undefined, 'no header row when nothing narrows the view');
+	const header = viewNode('c', { filter: 'a', sort: 'hits' }, 2, 3)!;
+	assert.equal(header.label, 'Filter "a" · sorted by most hits');
+	assert.equal(header.description, '2 of 3 functions');
+});
+
+test('definitionGlob: a module path matched literally under any folder; none for a module-less identity', () => {
+	assert.equal(definitionGlob('src/math.ts'), '**/src/math.ts');
+	assert.equal(definitionGlob('src/[id]/page{1}.ts'), '**/src/[[]id[]]/page[{]1[}].ts');
+	assert.equal(definitionGlob('src\\win.ts'), '**/src/win.ts');
+	assert.equal(definitionGlob(null), undefined);
 });

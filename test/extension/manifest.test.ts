@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { commandIds, configSection, extensionId, settings, treeContext, viewContainerId, viewIds } from '../../extension/src/constants.ts';
+import { commandIds, configSection, contextKeys, extensionId, settings, treeContext, viewContainerId, viewIds } from '../../extension/src/constants.ts';
 
 const rootDir = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -28,7 +28,7 @@ interface Manifest {
 	contributes: {
 		viewsContainers: { activitybar: { id: string; title: string; icon: string }[] };
 		views: Record<string, { id: string; name: string }[]>;
-		viewsWelcome: { view: string; contents: string }[];
+		viewsWelcome: { view: string; contents: string; when?: string }[];
 		commands: Command[];
 		menus: Record<string, MenuItem[]>;
 		configuration: { properties: Record<string, { default?: unknown; markdownDescription?: string; scope?: string }> };
@@ -93,8 +93,19 @@ test('view container, view and welcome content', () => {
 		[viewIds.calls],
 	);
 	assert.ok(existsSync(`${rootDir}${c.viewsContainers.activitybar[0]!.icon}`), 'the activity bar icon exists');
-	assert.equal(c.viewsWelcome[0]?.view, viewIds.calls);
-	assert.match(c.viewsWelcome[0].contents, /command:fleche\.refreshCalls/);
+	// Two welcome states of the one view: loading (until the first listing resolves), then empty; never both.
+	assert.deepEqual(
+		c.viewsWelcome.map((w) => [w.view, w.when]),
+		[
+			[viewIds.calls, contextKeys.loading],
+			[viewIds.calls, `!${contextKeys.loading}`],
+		],
+	);
+	assert.match(c.viewsWelcome[0]!.contents, /^Reading the caches/);
+	const empty = c.viewsWelcome[1]!.contents;
+	assert.match(empty, /command:fleche\.refreshCalls/);
+	// Welcome content renders links but no Markdown code spans: a backtick would show as a literal character.
+	assert.doesNotMatch(empty.replace(/\[[^\]]*\]\([^)]*\)/g, ''), /`/);
 });
 
 test('settings: the constants name exactly the contributed properties, each documented with a default and scope', () => {

@@ -5,11 +5,13 @@ import { commandIds, type CommandId } from '../constants.js';
 import { logChannel, showError } from '../log.js';
 import type { NodeData } from '../model/callTree.js';
 import { explainMiss } from './explain.js';
+import { goToDefinition } from './goToDefinition.js';
 import { clearCache, evictCall, evictFunction } from './evict.js';
 import { runLensActions } from './lensActions.js';
 import { rerunCall, rerunFunction } from './rerun.js';
 import type { Services } from './services.js';
 import { resolveCall, resolveFunction } from './targets.js';
+import { clearFilter, filterFunctions, sortFunctions } from './treeView.js';
 
 type Handler = (s: Services, ...args: unknown[]) => unknown;
 
@@ -26,6 +28,10 @@ const titles: Record<CommandId, string> = {
 	[commandIds.lensActions]: 'fleche',
 	[commandIds.showLog]: 'Cannot show the log',
 	[commandIds.loadMoreCalls]: 'Cannot load more calls',
+	[commandIds.filterFunctions]: 'Cannot filter',
+	[commandIds.clearFilter]: 'Cannot clear the filter',
+	[commandIds.sortFunctions]: 'Cannot sort',
+	[commandIds.goToDefinition]: 'Cannot go to the definition',
 };
 
 const handlers: Record<CommandId, Handler> = {
@@ -52,6 +58,10 @@ const handlers: Record<CommandId, Handler> = {
 	[commandIds.lensActions]: (s, arg) => runLensActions(s, arg),
 	[commandIds.showLog]: () => logChannel().show(true),
 	[commandIds.loadMoreCalls]: (s, arg) => s.tree.loadMore(arg as Extract<NodeData, { kind: 'more' }>),
+	[commandIds.filterFunctions]: (s, arg) => filterFunctions(s, arg),
+	[commandIds.clearFilter]: (s) => clearFilter(s),
+	[commandIds.sortFunctions]: (s, arg) => sortFunctions(s, arg),
+	[commandIds.goToDefinition]: (s, arg) => goToDefinition(s, arg),
 };
 
 export function registerCommands(s: Services): vscode.Disposable[] {

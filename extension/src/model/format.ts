@@ -81,3 +81,13 @@ export function hitRatio(hits: number, misses: number): string {
 	const total = hits + misses;
 	return total === 0 ? '—' : `${Math.round((hits / total) * 100)}%`;
 }
+
+/**
+ * `text` as a fenced Markdown code block that nothing inside can close or turn into markup: the fence is longer than
+ * any run of backticks in the text. Hovers render store contents (untrusted) only this way.
+ */
+export function markdownCode(text: string, language = ''): string {
+	const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+	const fence = '`'.repeat(Math.max(3, longest + 1));
+	return `${fence}${language}\n${text}\n${fence}`;
+}

@@ -4,7 +4,8 @@ import * as vscode from 'vscode';
 import { callPageSize, contextKeys } from '../constants.js';
 import type { CacheClient } from '../data/cacheClient.js';
 import { Disposable } from '../disposable.js';
-import { callNodes, cacheNodes, errorNode, functionNodes, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
+import { callNodes, cacheNodes, errorNode, functionNodes, viewNode, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
+import { arrangeFunctions, defaultTreeView, type TreeViewOptions } from '../model/treeView.js';
 import { errorMessage, log } from '../log.js';
 
 const nowSeconds = (): number => Date.now() / 1000;
@@ -15,9 +16,24 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 	private readonly parents = new Map<string, TreeNodeSpec | undefined>();
 	/** Calls shown per function node id (grows with "Load more…"). */
 	private readonly shown = new Map<string, number>();
+	private viewOptions: TreeViewOptions = defaultTreeView;
+	/** Until the first listing of the caches resolves, the view shows "loading", not the empty-workspace welcome. */
+	private loaded = false;
 
 	constructor(private readonly client: CacheClient) {
 		super();
+		void vscode.commands.executeCommand('setContext', contextKeys.loading, true);
+	}
+
+	/** How function rows are filtered and ordered (the Filter… and Sort By… commands). */
+	get view(): TreeViewOptions {
+		return this.viewOptions;
+	}
+
+	setView(view: Partial<TreeViewOptions>): void {
+		this.viewOptions = { ...this.viewOptions, ...view };
+		void vscode.commands.executeCommand('setContext', contextKeys.filtered, this.viewOptions.filter.trim() !== '');
+		this.refresh();
 	}
 
 	refresh(): void {
@@ -48,7 +64,15 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 		);
 		item.id = spec.id;
 		item.description = spec.description;
-		item.tooltip = spec.tooltip;
+		if (spec.markdown !== undefined) {
+			// Store contents sit only inside code blocks of the Markdown; no command links, no HTML.
+			const hover = new vscode.MarkdownString(spec.markdown);
+			hover.isTrusted = false;
+			hover.supportHtml = false;
+			item.tooltip = hover;
+		} else {
+			item.tooltip = spec.tooltip;
+		}
 		item.contextValue = spec.contextValue;
 		if (spec.icon) item.iconPath = new vscode.ThemeIcon(spec.icon);
 		if (spec.command) item.command = { command: spec.command.id, title: spec.command.title, arguments: [...spec.command.args] };
@@ -71,6 +95,10 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 			if (!data) {
 				const entries = (await this.client.entries()).filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined);
 				void vscode.commands.executeCommand('setContext', contextKeys.cacheFound, entries.length > 0);
+				if (!this.loaded) {
+					this.loaded = true;
+					void vscode.commands.executeCommand('setContext', contextKeys.loading, false);
+				}
 				// No rows at all lets the welcome view explain how to start.
 				return cacheNodes(
 					entries.map((e) => ({
@@ -86,7 +114,9 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 					const entry = await this.client.entryOf(data.cache);
 					if (!entry) return [];
 					if (entry.error !== undefined) return [errorNode(data.cache, entry.error)];
-					return functionNodes(data.cache, entry.functions ?? [], nowSeconds());
+					const functions = entry.functions ?? [];
+					const header = viewNode(data.cache, this.viewOptions, arrangeFunctions(functions, this.viewOptions).length, functions.length);
+					return [...(header ? [header] : []), ...functionNodes(data.cache, functions, nowSeconds(), this.viewOptions)];
 				}
 				case 'function': {
 					const limit = this.shown.get(spec.id) ?? callPageSize;
