@@ -1,0 +1,288 @@
+// Throwaway PostgreSQL and Redis servers for the tests of the team store and the distributed executor: Debian's
+// packages (installed with apt when missing and root), on 127.0.0.1 with a random free port and a temporary data
+// folder, stopped and removed by `close()`. `stop()`/`start()` keep the port and the data, for outage tests.
+// Nothing here listens beyond loopback. Inlined into each test bundle by esbuild.
+import { execFile, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const host = '127.0.0.1';
+const isRoot = process.getuid?.() === 0;
+
+interface Run {
+	readonly code: number | null;
+	readonly stdout: string;
+	readonly stderr: string;
+}
+
+/** Runs a command to its end, never throwing for its exit status (the caller decides what a failure means). */
+function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+	return new Promise((resolve) => {
+		execFile(cmd, args, { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+			const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+			resolve({ code, stdout, stderr: err !== null && typeof err.code !== 'number' ? `${stderr}${err.message}` : stderr });
+		});
+	});
+}
+
+/** Throws a named failure with what the command printed: a server that cannot start fails its tier, never skips. */
+async function must(what: string, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string> {
+	const r = await run(cmd, args, env);
+	if (r.code !== 0) throw new Error(`${what} failed (${cmd} exited ${String(r.code)}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+	return r.stdout;
+}
+
+/** A port nobody listens on now: the kernel's pick for a socket bound to loopback and closed again. */
+function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const probe = createServer();
+		probe.once('error', reject);
+		probe.listen(0, host, () => {
+			const address = probe.address();
+			probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+		});
+	});
+}
+
+/** Installs Debian packages when `binary` is missing (root only; apt waits for another apt's lock up to 10 min). */
+async function ensurePackage(binary: () => string | undefined, packages: readonly string[]): Promise<string> {
+	const found = binary();
+	if (found !== undefined) return found;
+	if (!isRoot || !existsSync('/usr/bin/apt-get')) {
+		throw new Error(`${packages.join(', ')} missing; install with: sudo apt-get install -y --no-install-recommends ${packages.join(' ')}`);
+	}
+	const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+	const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+	await must('apt-get update', 'apt-get', [...lock, 'update', '-qq'], env);
+	await must(`apt-get install ${packages.join(' ')}`, 'apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...packages], env);
+	const installed = binary();
+	if (installed === undefined) throw new Error(`apt-get installed ${packages.join(' ')} but its binaries are still missing`);
+	return installed;
+}
+
+/** The newest Debian PostgreSQL's bin folder (`/usr/lib/postgresql/<major>/bin`), if installed. */
+function postgresBin(): string | undefined {
+	const base = '/usr/lib/postgresql';
+	if (!existsSync(base)) return undefined;
+	const majors = readdirSync(base)
+		.filter((d) => /^\d+$/.test(d) && existsSync(join(base, d, 'bin', 'pg_ctl')))
+		.sort((a, b) => Number(b) - Number(a));
+	return majors[0] === undefined ? undefined : join(base, majors[0], 'bin');
+}
+
+function redisBin(): string | undefined {
+	return existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined;
+}
+
+/** A throwaway PostgreSQL cluster. */
+export interface PostgresServer {
+	/** `postgres://postgres[:password]@127.0.0.1:<port>/postgres` */
+	readonly url: string;
+	readonly port: number;
+	/** The superuser's password, or undefined when the cluster trusts every local connection. */
+	readonly password: string | undefined;
+	/** Creates a fresh database (one per test) and returns its URL. */
+	database(name?: string): Promise<string>;
+	/** Runs SQL through `psql` against a database of this cluster (the test's independent view of the server). */
+	psql(sql: string, database?: string): Promise<string>;
+	/** Stops the server (fast shutdown), keeping its port and data. */
+	stop(): Promise<void>;
+	/** Starts it again on the same port, with the same data. */
+	start(): Promise<void>;
+	/** Stops it and removes its data folder. */
+	close(): Promise<void>;
+}
+
+export interface PostgresOptions {
+	/** With a password, the cluster authenticates with SCRAM-SHA-256 (wrong passwords are refused); without, trust. */
+	readonly password?: string;
+}
+
+let databases = 0;
+
+/**
+ * Starts a throwaway PostgreSQL cluster (Debian's `postgresql`, installed when missing). PostgreSQL refuses to run as
+ * root, so as root it runs as the `postgres` system user in a folder that user owns.
+ */
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
+	const bin = await ensurePackage(postgresBin, ['postgresql']);
+	const dir = mkdtempSync(join(tmpdir(), 'fleche-pg-'));
+	const as = (cmd: string, args: readonly string[]): [string, string[]] => (isRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), [...args]]);
+	if (isRoot) chownSync(dir, Number(await must('id -u postgres', 'id', ['-u', 'postgres'])), Number(await must('id -g postgres', 'id', ['-g', 'postgres'])));
+	const data = join(dir, 'data');
+	const auth = ['-U', 'postgres', '--no-sync'];
+	if (options.password !== undefined) {
+		const pwfile = join(dir, 'pwfile');
+		writeFileSync(pwfile, `${options.password}\n`, { mode: 0o600 });
+		if (isRoot) chownSync(pwfile, Number(await must('id -u postgres', 'id', ['-u', 'postgres'])), 0);
+		auth.push('-A', 'scram-sha-256', `--pwfile=${pwfile}`);
+	} else {
+		auth.push('-A', 'trust');
+	}
+	await must('initdb', ...as('initdb', ['-D', data, ...auth]));
+	let port = 0;
+	const pgCtlStart = async (): Promise<Run> =>
+		run(...as('pg_ctl', ['-D', data, '-o', `-p ${port} -h ${host} -k ${dir} -c fsync=off -c full_page_writes=off`, '-l', join(dir, 'log'), '-w', '-t', '120', 'start']));
+	// The free port can be taken between the probe and the bind: try a few.
+	for (let attempt = 0; ; attempt++) {
+		port = await freePort();
+		const r = await pgCtlStart();
+		if (r.code === 0) break;
+		const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '';
+		if (attempt >= 4 || !/could not (bind|create listen)/i.test(log)) {
+			rmSync(dir, { recursive: true, force: true });
+			throw new Error(`PostgreSQL did not start on ${host}:${port}: ${(r.stderr || r.stdout).trim()}\n${log.slice(-2000)}`);
+		}
+	}
+	const userinfo = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`;
+	const urlOf = (db: string): string => `postgres://${userinfo}@${host}:${port}/${db}`;
+	const clientEnv = { ...process.env, ...(options.password === undefined ? {} : { PGPASSWORD: options.password }) };
+	const psql = (sql: string, db = 'postgres'): Promise<string> =>
+		must('psql', 'psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', 'postgres', '-d', db, '-c', sql], clientEnv);
+	let running = true;
+	return {
+		get url() {
+			return urlOf('postgres');
+		},
+		port,
+		password: options.password,
+		async database(name = `fleche_test_${process.pid}_${++databases}`) {
+			await psql(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+			return urlOf(name);
+		},
+		psql,
+		async stop() {
+			if (!running) return;
+			await must('pg_ctl stop', ...as('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']));
+			running = false;
+		},
+		async start() {
+			if (running) return;
+			const r = await pgCtlStart();
+			if (r.code !== 0) throw new Error(`PostgreSQL did not restart on port ${port}: ${(r.stderr || r.stdout).trim()}`);
+			running = true;
+		},
+		async close() {
+			try {
+				if (running) await run(...as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']));
+				running = false;
+			} finally {
+				rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+			}
+		},
+	};
+}
+
+/** A throwaway Redis server, without persistence. */
+export interface RedisServer {
+	/** `redis://127.0.0.1:<port>` */
+	readonly url: string;
+	readonly port: number;
+	/** Sends one inline command and returns the first line of the reply (`+PONG`, `:1`, `-ERR …`). */
+	command(line: string): Promise<string>;
+	/** Stops the server (its data goes with it: no persistence), keeping the port. */
+	stop(): Promise<void>;
+	/** Starts it again on the same port. */
+	start(): Promise<void>;
+	/** Stops it and removes its folder. */
+	close(): Promise<void>;
+}
+
+/** One inline command over a fresh connection; rejects when nothing listens. */
+function redisCommand(port: number, line: string, timeoutMs = 5000): Promise<string> {
+	return new Promise((resolve, reject) => {
+		const socket = connect({ host, port });
+		let reply = '';
+		const done = (err?: Error): void => {
+			socket.destroy();
+			if (err) reject(err);
+			else resolve(reply.split('\r\n')[0] ?? '');
+		};
+		socket.setTimeout(timeoutMs, () => done(new Error(`Redis on port ${port} did not answer ${line}`)));
+		socket.once('error', done);
+		socket.once('connect', () => socket.write(`${line}\r\n`));
+		socket.on('data', (chunk) => {
+			reply += chunk.toString('utf8');
+			if (reply.includes('\r\n')) done();
+		});
+	});
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, ceilingMs = 60_000): Promise<void> {
+	const until = Date.now() + ceilingMs;
+	while (!(await check())) {
+		if (Date.now() > until) throw new Error(`${what} (waited ${ceilingMs / 1000} s)`);
+		await new Promise((r) => setTimeout(r, 50));
+	}
+}
+
+/** Starts a throwaway Redis (Debian's `redis-server`, installed when missing) on a random loopback port. */
+export async function startRedis(): Promise<RedisServer> {
+	const bin = await ensurePackage(redisBin, ['redis-server']);
+	const dir = mkdtempSync(join(tmpdir(), 'fleche-redis-'));
+	const pidfile = join(dir, 'redis.pid');
+	let port = 0;
+	const answers = async (): Promise<boolean> => (await redisCommand(port, 'PING').catch(() => '')) === '+PONG';
+	const launch = async (): Promise<void> => {
+		const child = spawn(bin, ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, '--pidfile', pidfile, '--logfile', join(dir, 'redis.log'), '--daemonize', 'yes'], { stdio: 'ignore' });
+		const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+		if (code !== 0) throw new Error(`redis-server exited ${String(code)}: ${existsSync(join(dir, 'redis.log')) ? readFileSync(join(dir, 'redis.log'), 'utf8').slice(-2000) : ''}`);
+		await waitFor(`Redis did not answer PING on ${host}:${port}`, answers);
+	};
+	const halt = async (): Promise<void> => {
+		const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : NaN;
+		if (!Number.isInteger(pid)) return;
+		try {
+			process.kill(pid, 'SIGTERM');
+		} catch {
+			return; // already gone
+		}
+		await waitFor(`Redis (pid ${pid}) did not stop`, async () => {
+			try {
+				process.kill(pid, 0);
+				return false;
+			} catch {
+				return true;
+			}
+		});
+	};
+	for (let attempt = 0; ; attempt++) {
+		port = await freePort();
+		try {
+			await launch();
+			break;
+		} catch (err) {
+			await halt();
+			if (attempt >= 4) {
+				rmSync(dir, { recursive: true, force: true });
+				throw err;
+			}
+		}
+	}
+	let running = true;
+	return {
+		url: `redis://${host}:${port}`,
+		port,
+		command: (line) => redisCommand(port, line),
+		async stop() {
+			if (!running) return;
+			await halt();
+			running = false;
+		},
+		async start() {
+			if (running) return;
+			await launch();
+			running = true;
+		},
+		async close() {
+			try {
+				await halt();
+				running = false;
+			} finally {
+				rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+			}
+		},
+	};
+}
