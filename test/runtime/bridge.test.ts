@@ -4,7 +4,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SyncWorker, WorkerFailed, WorkerRequestError } from 'fleche/bridge';
@@ -104,6 +104,17 @@ describe('the SQL store under every way of starting Node', () => {
 
 	it("node -e with import('fleche') (the ESM build under a global __filename '[eval]'): hits", (t) => {
 		assertStoreHits(t, () => ['-e', `import('fleche').then((m) => {\n${storeBody}\n}).catch((err) => { console.error(err); process.exitCode = 1; });`]);
+	});
+
+	it("node -e with import('fleche'): the executors' worker entries are found too", () => {
+		const run = runChild(['-e', "import('fleche').then((m) => console.log(JSON.stringify([m.workerFile('threads'), m.workerFile('piscina')])));"]);
+		assert.equal(run.status, 0, run.stderr);
+		const files = JSON.parse(run.stdout) as string[];
+		assert.deepEqual(
+			files.map((f) => existsSync(f)),
+			[true, true],
+			run.stdout,
+		);
 	});
 
 	it('node --import <a loader that defines __filename and registers hooks>: hits', (t) => {
