@@ -157,8 +157,9 @@ interface Waiting {
  * It starts at once; the first request waits for the module to load and for whatever it awaits before serving.
  *
  * The worker ignores the parent's `execArgv` and `NODE_OPTIONS` (loaders, `--import`, `-e`, `--input-type`: only
- * diagnostics options are kept); its `process.env` is otherwise a copy of the parent's. When it fails — its module is missing or does not load, an uncaught exception, an exit — a waiting
- * request throws {@link WorkerFailed} at once with the cause, not after its time-out, and so does every later one.
+ * diagnostics options are kept); its `process.env` is otherwise a copy of the parent's. When it fails — its module
+ * is missing or does not load, an uncaught exception, an exit — a waiting request throws {@link WorkerFailed} at
+ * once with the cause, not after its time-out, and so does every later one.
  *
  * @example
  * ```ts
