@@ -3,13 +3,13 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BoundCall, BoundReply } from '../bound.js';
+import { moduleFile } from '../bridge/moduleFile.js';
 import { FlecheError } from '../errors.js';
 import { abortError, asError, describe, type Adapter } from './adapter.js';
 
-// The CJS build has no import.meta; the ESM build has no __filename.
-const thisFile: string = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
+// import.meta.url first: under `node -e` (or a CommonJS shim) the ESM build sees a global `__filename` not its own.
+const thisFile: string = moduleFile(import.meta.url, () => __filename);
 
 /**
  * A worker thread died (it exited, crashed, or was terminated to cancel its task) while running a submitted call.

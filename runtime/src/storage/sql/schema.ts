@@ -59,12 +59,6 @@ export const suffix = { log: '.log', lock: '.lock', breakLock: '.lock.break', co
 /** A lock older than this (ms since its mtime) is stale whoever holds it. */
 export const lockStaleMs = 10_000;
 
-/** Index, in the Int32Array shared with the SQL worker, of the word that says the worker failed (word 0: a reply is waiting). */
-export const stateWord = 1;
-
-/** Value of {@link stateWord} once the worker can no longer answer (its module did not load, it crashed or exited). */
-export const stateFailed = 2;
-
 /**
  * Version 1 of the schema. `calls`, `arguments` and `metadata` are the reference's three tables (§2.6), column for
  * column; `calls.async` and the `stats` and `fleche_info` tables are additions of this port.

@@ -1,13 +1,13 @@
-// reference §2.6 "SQL": the worker thread that owns one sql.js database for `CallSql` (see `sql.ts` for why a
+// reference §2.6 "SQL": the worker thread that owns one sql.js database for `CallSql` (see `store.ts` for why a
 // worker): loads the snapshot, follows the change log, answers queries, and compacts the log into a new snapshot.
 //
-// The calling thread posts `{ op, args }` on the port and blocks in `Atomics.wait` on `flag`; this thread posts the
-// reply on the same port and then sets and notifies `flag`, so the caller can take the reply synchronously with
-// `receiveMessageOnPort`. Warnings found here travel back in the reply: the caller's logger is the user's.
+// Started by the store through the synchronous bridge (bridge/syncWorker.ts): requests `{ op, args }` arrive through
+// `serve()`, in order, and are answered once sql.js has started. Warnings found here travel back with the replies
+// (`warnCaller`): the caller's logger is the user's.
 import { randomUUID } from 'node:crypto';
 import { closeSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { type MessagePort, workerData } from 'node:worker_threads';
 import initSqlJs, { type Database, type SqlJsStatic, type Statement } from 'sql.js';
+import { serve, warnCaller as warn, workerInput } from '../../bridge/serve.js';
 import {
 	acquireLock,
 	decodeLines,
@@ -27,50 +27,25 @@ import {
 import { errorCode, errorText, removeQuietly, readRange, readRangeOf } from '../fsUtil.js';
 import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './schema.js';
 
-/** What the calling thread passes in `workerData`. */
+/** What the store passes as the worker's input. */
 export interface SqlWorkerData {
 	/** Absolute path of the snapshot, or `':memory:'`. */
 	readonly path: string;
-	readonly flag: SharedArrayBuffer;
-	readonly port: MessagePort;
 	/** Unmerged log bytes that trigger a compaction. */
 	readonly compactBytes: number;
 	/** A log idle this long with unmerged lines is compacted, so the SQLite file stays close to current. */
 	readonly idleCompactMs: number;
-	/** This module's path, loaded with `require` by the calling thread's guard when `cjs`. */
-	readonly module: string;
-	/** This module's URL, loaded with `import()` by the guard otherwise. */
-	readonly moduleUrl: string;
-	readonly cjs: boolean;
 }
 
-/** A request from the calling thread. */
+/** A request from the store. */
 export interface SqlRequest {
 	readonly op: string;
 	readonly args: readonly unknown[];
 }
 
-/** A reply; `warnings` are logged by the calling thread. `fatal`: sent by the guard around this module, the worker is gone. */
-export type SqlReply =
-	| { readonly ok: true; readonly value: unknown; readonly warnings: readonly SqlWarning[] }
-	| { readonly ok: false; readonly error: string; readonly warnings: readonly SqlWarning[]; readonly fatal?: true };
-
-/** A warning raised in the worker, logged once per `once` key by the calling thread. */
-export interface SqlWarning {
-	readonly code: string;
-	readonly message: string;
-	readonly once?: string;
-}
-
-const data = workerData as SqlWorkerData;
-const flag = new Int32Array(data.flag);
+const data = workerInput<SqlWorkerData>();
 const memory = data.path === ':memory:';
 const paths: StorePaths = storePaths(data.path);
-let warnings: SqlWarning[] = [];
-
-function warn(code: string, message: string, once?: string): void {
-	warnings.push(once === undefined ? { code, message } : { code, message, once });
-}
 
 let SQL: SqlJsStatic;
 let db: Database;
@@ -618,12 +593,6 @@ function handle(request: SqlRequest): unknown {
 	}
 }
 
-function reply(message: SqlReply): void {
-	data.port.postMessage(message);
-	Atomics.store(flag, 0, 1);
-	Atomics.notify(flag, 0);
-}
-
 async function start(): Promise<void> {
 	SQL = await initSqlJs();
 	if (memory) replaceDatabase(freshDatabase());
@@ -636,29 +605,25 @@ ready.catch((err: unknown) => {
 	failed = `Cannot open the cache database ${data.path}: ${errorText(err)}`;
 });
 
-data.port.on('message', (request: SqlRequest) => {
-	void ready.then(
-		() => answer(request),
-		() => answer(request),
-	);
-});
+// Every request waits for the same start, so they are answered in the order they came.
+serve((request) =>
+	ready.then(
+		() => answer(request as SqlRequest),
+		() => answer(request as SqlRequest),
+	),
+);
 
-function answer(request: SqlRequest): void {
-	if (failed !== null) {
-		reply({ ok: false, error: failed, warnings: [] });
-		return;
-	}
+function answer(request: SqlRequest): unknown {
+	if (failed !== null) throw new Error(failed);
 	try {
-		let value: unknown;
 		try {
-			value = handle(request);
+			return handle(request);
 		} catch (err) {
 			if (!isDamage(errorText(err)) || snapshotState !== 'ok') throw err;
 			// The query met damaged pages of the snapshot: it reads as empty from now on, and the request is answered again.
 			distrust(errorText(err));
-			value = handle(request);
+			return handle(request);
 		}
-		reply({ ok: true, value, warnings: flush() });
 	} catch (err) {
 		const text = errorText(err);
 		if (isDamage(text)) {
@@ -666,17 +631,11 @@ function answer(request: SqlRequest): void {
 			try {
 				reload();
 			} catch {
-				// Reported with the request's failure below.
+				// Reported with the request's failure.
 			}
 		}
-		reply({ ok: false, error: text, warnings: flush() });
+		throw err;
 	}
-}
-
-function flush(): SqlWarning[] {
-	const out = warnings;
-	warnings = [];
-	return out;
 }
 
 function compactIfDue(): void {

@@ -16,18 +16,19 @@
 //   forgotten; a compaction's continued log is followed like the worker follows it; anything else forgets all.
 // - Reads go to a worker thread that owns the sql.js database: it loads the snapshot, applies the log's new lines
 //   before each answer (one `stat` when nothing changed), and answers queries. The calling thread waits for the
-//   answer with `Atomics.wait`, so reads are synchronous too, including the very first one, which waits for sql.js
-//   to start (about 50–100 ms once per thread). A store with no files yet answers misses without starting it.
+//   answer through the synchronous bridge (bridge/syncWorker.ts: `Atomics.wait`, fail-fast guard, time-out), so
+//   reads are synchronous too, including the very first one, which waits for sql.js to start (about 50–100 ms once
+//   per thread). A store with no files yet answers misses without starting it.
 // - The worker compacts: when the log's unmerged part passes `compactBytes` (or stops growing for a while) it
 //   exports its database as a new snapshot to a temporary file, and under the lock renames a continued log and then
 //   the snapshot into place. Readers follow the continued log without reloading; a crash at any step loses nothing.
 // - The SQLite file is only ever replaced by a rename, never rewritten in place, and never uses WAL, so any reader
 //   (this runtime, Python fleche, the sqlite3 shell) opening it sees a complete database: everything up to the last
 //   compaction, the rest being in the log.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { moduleFile } from '../../bridge/moduleFile.js';
+import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
 import type { CallRecord } from '../../call.js';
 import { KeyError, SaveError } from '../../errors.js';
 import { warn, warnOnce } from '../../log.js';
@@ -48,8 +49,8 @@ import {
 	type StorePaths,
 } from './log.js';
 import { errorCode, errorText, readRange, resolveRoot } from '../fsUtil.js';
-import { BadRecord, parseRecord, stateFailed, stateWord } from './schema.js';
-import type { SqlReply, SqlWorkerData } from './sqlWorker.js';
+import { BadRecord, parseRecord } from './schema.js';
+import type { SqlRequest, SqlWorkerData } from './sqlWorker.js';
 
 /** Options of {@link CallSql}. */
 export interface CallSqlOptions {
@@ -92,123 +93,9 @@ export interface CallSqlOptions {
 	readonly timeoutMs?: number;
 }
 
-/** Where the worker's module is: beside this one, in whichever module format this copy was built. */
-function workerFile(): string {
-	const here = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
-	return join(dirname(here), 'sqlWorker.js');
-}
-
-/**
- * What the worker thread runs first: a guard that no failure can get past, around the worker's module. The calling
- * thread waits in `Atomics.wait` with its event loop blocked, so the worker's `error` and `exit` events would only
- * reach it after the whole timeout: instead, a module that cannot load, an uncaught exception or an exit writes
- * `failed` into the state word and wakes the caller, with the reason on the port. Plain CommonJS (`eval`), so it
- * runs whatever the module format of the worker (`require` for the CommonJS build and bundles, `import()` for ESM).
- */
-const bootstrap = `'use strict';
-const { workerData } = require('node:worker_threads');
-const flag = new Int32Array(workerData.flag);
-function fail(reason) {
-	if (Atomics.load(flag, ${stateWord}) === ${stateFailed}) return;
-	const text = reason instanceof Error ? reason.message : String(reason);
-	try { workerData.port.postMessage({ ok: false, fatal: true, error: text, warnings: [] }); } catch {}
-	Atomics.store(flag, ${stateWord}, ${stateFailed});
-	Atomics.store(flag, 0, 1);
-	Atomics.notify(flag, 0);
-}
-process.on('uncaughtException', (err) => { fail(err); process.exit(1); });
-process.on('exit', (code) => fail('the worker thread exited (code ' + code + ')'));
-if (workerData.cjs) {
-	try { require(workerData.module); } catch (err) { fail(err); process.exit(1); }
-} else {
-	import(workerData.moduleUrl).catch((err) => { fail(err); process.exit(1); });
-}`;
-
-/** A worker that failed (could not load, crashed, exited) or did not answer in time: reads are then misses. */
-class WorkerFailed extends Error {}
-
-/** Synchronous request/reply channel to one worker thread. */
-class SqlClient {
-	readonly #worker: Worker;
-	readonly #port: MessagePort;
-	/** Word 0: a reply is waiting; word {@link stateWord}: {@link stateFailed} once the worker failed. */
-	readonly #flag: Int32Array;
-	readonly #timeoutMs: number;
-	#dead: string | null = null;
-
-	constructor(data: Omit<SqlWorkerData, 'flag' | 'port' | 'module' | 'moduleUrl' | 'cjs'>, timeoutMs: number) {
-		const flag = new SharedArrayBuffer(8);
-		const { port1, port2 } = new MessageChannel();
-		this.#flag = new Int32Array(flag);
-		this.#port = port1;
-		this.#timeoutMs = timeoutMs;
-		const file = workerFile();
-		const workerData: SqlWorkerData = { ...data, flag, port: port2, module: file, moduleUrl: pathToFileURL(file).href, cjs: typeof __filename === 'string' };
-		if (!existsSync(file)) throw new WorkerFailed(`The SQL store's worker module ${file} is missing (a bundle must ship storage/sql/sqlWorker.js beside it)`);
-		this.#worker = new Worker(bootstrap, { eval: true, workerData, transferList: [port2] });
-		// Neither the worker nor its port may keep the process alive: writes never wait for it.
-		this.#worker.unref();
-		// Seen only while this thread is not waiting (a failure in between requests is also in the state word).
-		this.#worker.on('error', (err) => {
-			this.#dead ??= errorText(err);
-		});
-		this.#worker.on('exit', () => {
-			this.#dead ??= 'the worker thread exited';
-		});
-	}
-
-	#failed(): boolean {
-		return Atomics.load(this.#flag, stateWord) === stateFailed;
-	}
-
-	request(op: string, ...args: unknown[]): unknown {
-		if (this.#dead === null && this.#failed()) {
-			const last = this.#take();
-			this.#dead = last !== undefined && !last.ok ? last.error : 'the worker thread failed';
-		}
-		if (this.#dead !== null) throw new WorkerFailed(`The cache database worker is gone: ${this.#dead}`);
-		Atomics.store(this.#flag, 0, 0);
-		this.#port.postMessage({ op, args });
-		const deadline = Date.now() + this.#timeoutMs;
-		for (;;) {
-			Atomics.wait(this.#flag, 0, 0, 100);
-			const reply = this.#take();
-			if (reply !== undefined) {
-				if (!reply.ok && reply.fatal === true) {
-					this.close(reply.error);
-					throw new WorkerFailed(`The cache database worker failed: ${reply.error}`);
-				}
-				if (!reply.ok) throw new Error(reply.error);
-				return reply.value;
-			}
-			if (this.#failed()) {
-				this.close('the worker thread failed');
-				throw new WorkerFailed('The cache database worker failed without a reason');
-			}
-			if (Date.now() > deadline) {
-				this.close(`no answer within ${this.#timeoutMs} ms`);
-				throw new WorkerFailed(`The cache database worker did not answer within ${this.#timeoutMs} ms`);
-			}
-		}
-	}
-
-	/** The next message on the port, its warnings logged. */
-	#take(): SqlReply | undefined {
-		const message = receiveMessageOnPort(this.#port);
-		if (message === undefined) return undefined;
-		const reply = message.message as SqlReply;
-		for (const w of reply.warnings) {
-			if (w.once !== undefined) warnOnce(w.once, w.code, w.message);
-			else warn(w.code, w.message);
-		}
-		return reply;
-	}
-
-	close(reason = 'closed'): void {
-		this.#dead ??= reason;
-		this.#port.close();
-		void this.#worker.terminate();
-	}
+/** The worker's module: beside this one, in whichever form this copy was built (one file per module, or a bundle). */
+function sqlWorkerFile(): string {
+	return join(dirname(moduleFile(import.meta.url, () => __filename)), 'sqlWorker.js');
 }
 
 function toStats(row: unknown[]): CallStats {
@@ -287,7 +174,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	readonly #options: Required<Omit<CallSqlOptions, 'path'>>;
 	readonly #paths: StorePaths;
 	readonly #memory: boolean;
-	#client: SqlClient | undefined;
+	#client: SyncWorker | undefined;
 	/** The log this instance appends to, kept open while it is still the file at the log's path. */
 	#log: { readonly fd: number; readonly ino: number } | undefined;
 	/** Lines not written yet, oldest first, and when the first of them was made. */
@@ -321,8 +208,13 @@ export class CallSql implements CallStorage, StatsStorage {
 		};
 	}
 
-	#worker(): SqlClient {
-		this.#client ??= new SqlClient({ path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs }, this.#options.timeoutMs);
+	#worker(): SyncWorker {
+		this.#client ??= new SyncWorker({
+			module: sqlWorkerFile(),
+			name: 'cache database',
+			input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs } satisfies SqlWorkerData,
+			timeoutMs: this.#options.timeoutMs,
+		});
 		return this.#client;
 	}
 
@@ -338,7 +230,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	#request(op: string, ...args: unknown[]): unknown {
 		// The worker reads the log: whatever this thread holds back must be in it first.
 		if (unwritten.size > 0) writeAllPending();
-		return this.#worker().request(op, ...args);
+		return this.#worker().request({ op, args } satisfies SqlRequest);
 	}
 
 	/**
@@ -349,7 +241,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		try {
 			return this.#request(op, ...args);
 		} catch (err) {
-			if (!(err instanceof WorkerFailed)) throw err;
+			if (!WorkerFailed.is(err)) throw err;
 			warnOnce(`sqlworker:${this.path}`, 'FLECHE_READ_ERROR', `Cannot read the cache database ${this.path}: ${err.message}; its calls read as misses`, { cause: err });
 			return miss;
 		}

@@ -1,0 +1,68 @@
+// The messages between a SyncWorker (syncWorker.ts, in the calling thread) and the worker it started (serve.ts and
+// the start-up guard, in the worker thread). Both sides are built from this repository, so nothing here is versioned.
+//
+// Requests and replies travel on a MessagePort of their own (`workerData.port`). The calling thread may be blocked
+// in `Atomics.wait`, with its event loop stopped, so every reply is followed by a signal in shared memory:
+//   word {@link replyWord}: set to 1 (and notified) after each reply is posted; the caller sets it back to 0 before
+//     it looks at the port, so a reply posted in between wakes it at once.
+//   word {@link stateWord}: {@link stateFailed} once the worker can no longer answer (its module did not load, an
+//     uncaught exception, an exit), set by the guard that wraps the worker's module, with a fatal reply on the port.
+import type { MessagePort } from 'node:worker_threads';
+
+/** Index of the word in the shared Int32Array that says a reply was posted. */
+export const replyWord = 0;
+
+/** Index of the word that says the worker failed. */
+export const stateWord = 1;
+
+/** Value of {@link stateWord} once the worker can no longer answer. */
+export const stateFailed = 2;
+
+/** The id of the fatal reply the guard posts when the worker fails (request ids start at 1). */
+export const fatalId = -1;
+
+/**
+ * `Symbol.for` key of the global that `serve()` sets in the worker thread: the guard checks it once the module has
+ * loaded, so a module that forgot to serve fails at once instead of letting every request time out.
+ */
+export const servingKey = 'fleche.bridge.serving';
+
+/** What a SyncWorker passes in `workerData`. */
+export interface BridgeData {
+	/** Marks a worker started by a SyncWorker. */
+	readonly fleche: 'bridge';
+	readonly port: MessagePort;
+	/** Two Int32 words: see the top of this file. */
+	readonly flag: SharedArrayBuffer;
+	/** Absolute path of the worker's module. */
+	readonly module: string;
+	/** The same as a file URL, for `import()`. */
+	readonly moduleUrl: string;
+	/** Whether to `require` the module first (a CommonJS runtime); `import()` otherwise, or when it is an ES module. */
+	readonly cjs: boolean;
+	/** What the caller gave as `input`. */
+	readonly input: unknown;
+}
+
+/** A request from the calling thread. */
+export interface BridgeRequest {
+	readonly id: number;
+	readonly message: unknown;
+}
+
+/** A warning raised in the worker, logged by the calling thread (once per `once` key when it has one). */
+export interface BridgeWarning {
+	readonly code: string;
+	readonly message: string;
+	readonly once?: string;
+}
+
+/** The reply to request `id` with the warnings raised since the last reply; `fatal`: the worker is gone. */
+export type BridgeReply =
+	| { readonly id: number; readonly ok: true; readonly value: unknown; readonly warnings: readonly BridgeWarning[] }
+	| { readonly id: number; readonly ok: false; readonly error: string; readonly warnings: readonly BridgeWarning[]; readonly fatal?: true };
+
+/** Whether `data` is what a SyncWorker passes (a worker started otherwise has other `workerData`). */
+export function isBridgeData(data: unknown): data is BridgeData {
+	return typeof data === 'object' && data !== null && (data as { fleche?: unknown }).fleche === 'bridge';
+}
