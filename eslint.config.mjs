@@ -90,8 +90,8 @@ export default defineConfig(
 				{
 					patterns: [
 						{
-							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect'],
-							message: "The extension uses the runtime only through 'fleche' and 'fleche/inspect'.",
+							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect', '!fleche/identity', '!fleche/protocol'],
+							message: "The extension uses the runtime only through 'fleche', 'fleche/inspect', 'fleche/identity' and 'fleche/protocol'.",
 						},
 						{
 							regex: '(^|/)webview/src/(?!protocol(\\.js)?$)',
@@ -119,8 +119,8 @@ export default defineConfig(
 					],
 					patterns: [
 						{
-							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect'],
-							message: "The extension uses the runtime only through 'fleche' and 'fleche/inspect'.",
+							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect', '!fleche/identity', '!fleche/protocol'],
+							message: "The extension uses the runtime only through 'fleche', 'fleche/inspect', 'fleche/identity' and 'fleche/protocol'.",
 						},
 						{
 							regex: '(^|/)webview/src/(?!protocol(\\.js)?$)',
