@@ -94,7 +94,10 @@ export function methodIdentityName(option: string | undefined, className: string
  * The identity module: `null` when `hashModule` is false, else the `module` option, else the module of the calling
  * file (`fileModule`, {@link moduleOf}; `null` when the call has no file).
  */
-export function identityModule(options: { readonly module?: string | null | undefined; readonly hashModule?: boolean | undefined }, fileModule: string | null): string | null {
+export function identityModule(
+	options: { readonly module?: string | null | undefined; readonly hashModule?: boolean | undefined },
+	fileModule: string | null,
+): string | null {
 	if (options.hashModule === false) return null;
 	return options.module ?? fileModule;
 }

@@ -160,10 +160,7 @@ export function callerSite(skip: (...args: never[]) => unknown): CallSite | unde
 		const file = toPath(raw);
 		try {
 			const map = findSourceMap(raw) ?? findSourceMap(file);
-			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(
-				line - 1,
-				column - 1,
-			);
+			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(line - 1, column - 1);
 			if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
 				let source = entry.originalSource;
 				if (!source.startsWith('file:') && !isAbsolute(source)) source = join(dirname(file), source);

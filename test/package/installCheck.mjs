@@ -39,7 +39,10 @@ try {
 		const proj = path.join(work, omitOptional ? 'lean' : 'full');
 		mkdirSync(path.join(proj, 'src'), { recursive: true });
 		writeFileSync(path.join(proj, 'package.json'), JSON.stringify({ name: 'proj', type: 'module', private: true }));
-		writeFileSync(path.join(proj, 'src', 'math.mjs'), "import { fleche } from 'fleche';\nexport const square = fleche((x) => x * x);\nconsole.log(square(7));\n");
+		writeFileSync(
+			path.join(proj, 'src', 'math.mjs'),
+			"import { fleche } from 'fleche';\nexport const square = fleche((x) => x * x);\nconsole.log(square(7));\n",
+		);
 		writeFileSync(path.join(proj, 'src', 'tri.ts'), "import { fleche } from 'fleche';\nexport const tri = fleche((n: number): number => (n * (n + 1)) / 2);\n");
 		run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', ...(omitOptional ? ['--omit=optional'] : []), tarball], proj);
 		const bin = path.join(proj, 'node_modules', '.bin', process.platform === 'win32' ? 'fleche.cmd' : 'fleche');
@@ -53,7 +56,11 @@ try {
 		expect(run(bin, ['ls'], proj), /square\s+src\/math\.mjs[\s\S]*tri\s+src\/tri\.ts/, `${label}: \`fleche ls\` lists both`);
 		expect(run(bin, ['rerun', '--function', 'square'], proj), /Reran 1 call/, `${label}: \`fleche rerun\` of a JavaScript call`);
 		if (omitOptional) {
-			expect(run(bin, ['rerun', '--function', 'tri'], proj, { fail: true }), /Cannot load esbuild to transpile/, `${label}: a TypeScript rerun says esbuild is missing`);
+			expect(
+				run(bin, ['rerun', '--function', 'tri'], proj, { fail: true }),
+				/Cannot load esbuild to transpile/,
+				`${label}: a TypeScript rerun says esbuild is missing`,
+			);
 		} else {
 			expect(run(bin, ['rerun', '--function', 'tri'], proj), /Reran 1 call/, `${label}: \`fleche rerun\` of a TypeScript call`);
 		}

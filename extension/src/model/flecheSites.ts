@@ -281,7 +281,7 @@ export function findFlecheSites(text: string, options: FindSitesOptions): Fleche
 	const bindings = flecheBindings(program);
 	const sites: FlecheSite[] = [];
 	const moduleFor = (o: IdentityOptions): string | null => identityModule(o, options.module);
-	const loc = (node: AnyNode) => (node.loc as { start: { line: number; column: number }; end: { line: number } });
+	const loc = (node: AnyNode) => node.loc as { start: { line: number; column: number }; end: { line: number } };
 
 	walk(program, (node, parents) => {
 		if (node.type === 'CallExpression' && isFlecheCallee(node.callee as AnyNode, bindings)) {

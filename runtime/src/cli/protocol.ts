@@ -93,7 +93,8 @@ export interface ExplainLine extends Line<'explain'> {
 }
 
 /** Every line the CLI prints with `--json`. */
-export type CliMessage = ErrorLine | ProgressLine | RerunLine | DoneLine | FunctionsLine | CallsLine | CallLine | StatsLine | EvictedLine | GcLine | ExplainLine;
+export type CliMessage =
+	ErrorLine | ProgressLine | RerunLine | DoneLine | FunctionsLine | CallsLine | CallLine | StatsLine | EvictedLine | GcLine | ExplainLine;
 
 const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'explain']);
 
