@@ -1,5 +1,5 @@
 // ESLint flat config: @eslint/js recommended everywhere, typescript-eslint's type-checked rules on TypeScript,
-// and the folder boundary rules of house-style.md ("Boundary rules and how each is enforced").
+// and the folder boundary rules of docs/architecture.md.
 // Each folder's boundary block must stay disjoint from the others: a later block that sets the same rule
 // replaces the earlier options instead of merging them.
 

@@ -15,6 +15,8 @@ export const commandIds = {
 	explainMiss: 'fleche.explainMiss',
 	lensActions: 'fleche.lensActions',
 	showLog: 'fleche.showLog',
+	/** Opens the README bundled in the extension (the welcome view's "Read how to start"). */
+	showReadme: 'fleche.showReadme',
 	/** Tree-only: the "Load more…" row of a long call list. */
 	loadMoreCalls: 'fleche.loadMoreCalls',
 } as const;

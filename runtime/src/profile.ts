@@ -1,4 +1,4 @@
-// reference §1.3, §1.5, §10: what identifies a wrapped function — its name, module, parameters and code digest.
+// docs/behaviour.md §1.3, §1.5, §10: what identifies a wrapped function — its name, module, parameters and code digest.
 // JavaScript has no runtime signature, so parameters are read from the function's source with a real parser.
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';

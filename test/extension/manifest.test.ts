@@ -95,6 +95,10 @@ test('view container, view and welcome content', () => {
 	assert.ok(existsSync(`${rootDir}${c.viewsContainers.activitybar[0]!.icon}`), 'the activity bar icon exists');
 	assert.equal(c.viewsWelcome[0]?.view, viewIds.calls);
 	assert.match(c.viewsWelcome[0].contents, /command:fleche\.refreshCalls/);
+	// Links work inside the .vsix, offline: commands, and the README it ships, never a web page.
+	assert.match(c.viewsWelcome[0].contents, /\(command:fleche\.showReadme\)/);
+	assert.doesNotMatch(c.viewsWelcome[0].contents, /\]\(https?:/);
+	assert.ok(manifest.files.includes('README.md'), 'the README the welcome view opens is in the .vsix');
 });
 
 test('settings: the constants name exactly the contributed properties, each documented with a default and scope', () => {
