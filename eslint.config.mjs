@@ -1,5 +1,5 @@
 // ESLint flat config: @eslint/js recommended everywhere, typescript-eslint's type-checked rules on TypeScript,
-// and the folder boundary rules of house-style.md ("Boundary rules and how each is enforced").
+// and the folder boundary rules of docs/architecture.md.
 // Each folder's boundary block must stay disjoint from the others: a later block that sets the same rule
 // replaces the earlier options instead of merging them.
 
@@ -90,8 +90,8 @@ export default defineConfig(
 				{
 					patterns: [
 						{
-							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect'],
-							message: "The extension uses the runtime only through 'fleche' and 'fleche/inspect'.",
+							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect', '!fleche/identity', '!fleche/protocol'],
+							message: "The extension uses the runtime only through 'fleche', 'fleche/inspect', 'fleche/identity' and 'fleche/protocol'.",
 						},
 						{
 							regex: '(^|/)webview/src/(?!protocol(\\.js)?$)',
@@ -119,8 +119,8 @@ export default defineConfig(
 					],
 					patterns: [
 						{
-							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect'],
-							message: "The extension uses the runtime only through 'fleche' and 'fleche/inspect'.",
+							group: ['**/runtime/**', 'fleche/*', '!fleche/inspect', '!fleche/identity', '!fleche/protocol'],
+							message: "The extension uses the runtime only through 'fleche', 'fleche/inspect', 'fleche/identity' and 'fleche/protocol'.",
 						},
 						{
 							regex: '(^|/)webview/src/(?!protocol(\\.js)?$)',

@@ -46,7 +46,7 @@ const steps = [
 	// runs after the fast tiers and one file at a time (each file starts its own processes).
 	{ name: 'stress', run: () => nodeTier('stress', process.execPath, stressFiles(), 1) },
 	// VS Code extension host via code-server + chromium (mocha tdd suite, then the browser end-to-end test; see
-	// vscode-testing.md). test/integration/setup.mjs installs chromium, Node 24 and code-server when missing.
+	// docs/editor-testing.md). test/integration/setup.mjs installs chromium, Node 24 and code-server when missing.
 	{ name: 'integration', run: runIntegrationTier },
 ];
 

@@ -19,6 +19,8 @@ export const commandIds = {
 	clearFilter: 'fleche.clearFilter',
 	sortFunctions: 'fleche.sortFunctions',
 	goToDefinition: 'fleche.goToDefinition',
+	/** Opens the README bundled in the extension (the welcome view's "Read how to start"). */
+	showReadme: 'fleche.showReadme',
 	/** Tree-only: the "Load more…" row of a long call list. */
 	loadMoreCalls: 'fleche.loadMoreCalls',
 } as const;

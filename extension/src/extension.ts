@@ -61,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): FlecheApi {
 		lenses,
 		panels,
 		bundledCli: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath,
+		readme: vscode.Uri.joinPath(context.extensionUri, 'README.md'),
 		refresh,
 	};
 	context.subscriptions.push(...registerCommands(services));

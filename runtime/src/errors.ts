@@ -1,4 +1,4 @@
-// reference §1.10, §1.12, §1.12b, §5: the error types fleche throws or converts into misses.
+// docs/behaviour.md §1.10, §1.12, §1.12b, §5: the error types fleche throws or converts into misses.
 
 /**
  * Each error class carries a brand under a registered symbol, so `X.is(err)` still works when two copies of the
@@ -93,7 +93,7 @@ export class SaveError extends Rejected {
 }
 register('SaveError', 'Rejected');
 
-/** A short key prefix matches more than one entry (reference §2.4). */
+/** A short key prefix matches more than one entry (docs/behaviour.md §2.4). */
 export class AmbiguousDigestError extends FlecheError {
 	readonly prefix: string;
 
@@ -123,7 +123,7 @@ export class CorruptEntry extends FlecheError {
 }
 register('CorruptEntry', 'FlecheError');
 
-/** Tampered, unsigned or wrongly signed file while a secret key is configured (reference §5). */
+/** Tampered, unsigned or wrongly signed file while a secret key is configured (docs/behaviour.md §5). */
 export class SignatureError extends CorruptEntry {
 	static override is(err: unknown): err is SignatureError {
 		return hasBrand(err, 'SignatureError');

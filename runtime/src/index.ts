@@ -1,4 +1,4 @@
-// reference §1.1: the public API of the `fleche` package.
+// docs/behaviour.md §1.1: the public API of the `fleche` package.
 export {
 	fleche,
 	isFleche,

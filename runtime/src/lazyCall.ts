@@ -1,4 +1,4 @@
-// reference §1.11 `LazyCall`: a stored call whose argument values and result load on access.
+// docs/behaviour.md §1.11 `LazyCall`: a stored call whose argument values and result load on access.
 import type { CallRecord, Call, Metadata } from './call.js';
 import { Digest } from './digest.js';
 import { KeyError } from './errors.js';

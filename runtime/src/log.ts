@@ -1,4 +1,4 @@
-// reference §1.12c: every message fleche emits goes through this one logger, so users can silence or redirect it.
+// docs/behaviour.md §1.12c: every message fleche emits goes through this one logger, so users can silence or redirect it.
 
 /** Severity of a log record. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

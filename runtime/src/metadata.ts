@@ -1,4 +1,4 @@
-// reference §1.9: metadata recorded with every cached call — Runtime, Environment, Git, Tags.
+// docs/behaviour.md §1.9: metadata recorded with every cached call — Runtime, Environment, Git, Tags.
 import { execFileSync } from 'node:child_process';
 import { hostname, userInfo } from 'node:os';
 import type { Call, Json } from './call.js';
@@ -9,7 +9,7 @@ import { flecheVersion } from './version.js';
 export type MetaCall = Call;
 
 /**
- * A source of metadata for cached calls (reference §1.9). `pre` runs before the body, `post` after it (with
+ * A source of metadata for cached calls (docs/behaviour.md §1.9). `pre` runs before the body, `post` after it (with
  * `call.result` set); what they return is stored under `name` in the call record. Values must be JSON.
  */
 export interface MetaData {

@@ -1,4 +1,4 @@
-// reference §1.3: the options of fleche(fn, options), validated eagerly so misuse fails at wrap time.
+// docs/behaviour.md §1.3: the options of fleche(fn, options), validated eagerly so misuse fails at wrap time.
 import type { MetaData } from './metadata.js';
 
 /**

@@ -1,10 +1,11 @@
-// reference §1.3, §1.5, §10: what identifies a wrapped function — its name, module, parameters and code digest.
+// docs/behaviour.md §1.3, §1.5, §10: what identifies a wrapped function — its name, module, parameters and code digest.
 // JavaScript has no runtime signature, so parameters are read from the function's source with a real parser.
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join, relative, sep, isAbsolute } from 'node:path';
+import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findSourceMap } from 'node:module';
 import { parseExpressionAt, type Node as AcornNode } from 'acorn';
+import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
 
 /** One declared parameter of a wrapped function. */
 export interface Param {
@@ -159,10 +160,7 @@ export function callerSite(skip: (...args: never[]) => unknown): CallSite | unde
 		const file = toPath(raw);
 		try {
 			const map = findSourceMap(raw) ?? findSourceMap(file);
-			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(
-				line - 1,
-				column - 1,
-			);
+			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(line - 1, column - 1);
 			if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
 				let source = entry.originalSource;
 				if (!source.startsWith('file:') && !isAbsolute(source)) source = join(dirname(file), source);
@@ -176,51 +174,41 @@ export function callerSite(skip: (...args: never[]) => unknown): CallSite | unde
 	return undefined;
 }
 
-const packageRoots = new Map<string, string | undefined>();
+const probes = new Map<string, ReturnType<PackageJsonProbe>>();
 
-function hasName(pkgJson: string): boolean {
-	try {
-		const parsed = JSON.parse(readFileSync(pkgJson, 'utf8')) as { name?: unknown };
-		return typeof parsed.name === 'string' && parsed.name.length > 0;
-	} catch {
-		return false;
+/** The disk's answer for the identity rule: is there a `package.json` in `dir`, and does it have a `name`. Cached. */
+const probeDisk: PackageJsonProbe = (dir) => {
+	let kind = probes.get(dir);
+	if (kind === undefined) {
+		const candidate = join(dir, 'package.json');
+		if (!existsSync(candidate)) kind = 'none';
+		else {
+			try {
+				const parsed = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: unknown };
+				kind = typeof parsed.name === 'string' && parsed.name.length > 0 ? 'named' : 'unnamed';
+			} catch {
+				kind = 'unnamed';
+			}
+		}
+		probes.set(dir, kind);
 	}
-}
+	return kind;
+};
 
 /**
- * The folder of the nearest `package.json` that has a `name`, walking up from `dir`. Unnamed ones are skipped:
- * build tools drop `{"type":"module"}` markers into output folders, and those must not change a function's module.
+ * The folder of the nearest `package.json` that has a `name`, walking up from `dir` (identity.ts `packageRootOf`).
  * @internal
  */
 export function packageRoot(dir: string): string | undefined {
-	if (packageRoots.has(dir)) return packageRoots.get(dir);
-	let found: string | undefined;
-	let firstAny: string | undefined;
-	for (let d = dir; ; d = dirname(d)) {
-		const candidate = join(d, 'package.json');
-		if (existsSync(candidate)) {
-			firstAny ??= d;
-			if (hasName(candidate)) {
-				found = d;
-				break;
-			}
-		}
-		if (dirname(d) === d) break;
-	}
-	found ??= firstAny;
-	packageRoots.set(dir, found);
-	return found;
+	return packageRootOf(dir, probeDisk);
 }
 
 /**
- * A function's module: its file relative to its package root, with `/` separators, so it is the same on every
- * machine and checkout (`src/math.ts`).
+ * A function's module: its file relative to its package root, with `/` separators (identity.ts `moduleOf`).
  * @internal
  */
 export function moduleOf(file: string): string {
-	const root = packageRoot(dirname(file));
-	const rel = root === undefined ? file : relative(root, file);
-	return rel.split(sep).join('/');
+	return moduleOfFile(file, probeDisk);
 }
 
 const sources = new Map<string, string | undefined>();
@@ -236,11 +224,17 @@ function readSource(file: string): string | undefined {
 	return sources.get(file);
 }
 
+// A TypeScript type annotation up to the `=` of the initialiser: any text but `;` and `=`, except inside `=>`.
+const annotation = String.raw`:(?:=>|[^=;])+`;
+
 const assignment = [
-	// export const add = fleche(   /   let add: Fn = fleche(
-	/(?:^|[\s;{(])(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=;]+)?=\s*(?:[\w$.]+\s*\.\s*)?$/,
+	// export const add = fleche(   /   let add: Fn = fleche(   /   const add: (n: number) => number = fleche(
+	new RegExp(String.raw`(?:^|[\s;{(])(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?:${annotation})?=\s*(?:[\w$.]+\s*\.\s*)?$`),
 	// exports.add = (0, fleche_1.fleche)(   /   module.exports.add = …
 	/(?:^|[\s;{(])(?:module\.)?exports\.([A-Za-z_$][\w$]*)\s*=\s*(?:\(0,\s*[\w$.]+\)|[\w$.]+\s*\.\s*)?$/,
+	// static add: (n: number) => number = fleche(   (a class field with a type annotation, on one line: an
+	// annotation allowed to span lines would reach back into an earlier `key: value` without a semicolon)
+	/(?:^|\n)[ \t]*(?:(?:static|readonly|public|private|protected|declare|override|accessor)\s+)*([A-Za-z_$#][\w$]*)[ \t]*[?!]?[ \t]*:(?:=>|[^=;\n])+=\s*$/,
 	// obj.add = fleche(   /   this.add = fleche(   /   add = fleche(
 	/(?:^|[\s;{(.])([A-Za-z_$][\w$]*)\s*=\s*$/,
 	// { add: fleche(   /   static add = fleche( in a class body

@@ -1,4 +1,4 @@
-// reference §6: querying stored calls — filters, a re-iterable chainable iterator, tables and transfers.
+// docs/behaviour.md §6: querying stored calls — filters, a re-iterable chainable iterator, tables and transfers.
 import type { CallRecord, Json } from './call.js';
 import { digest, Digest } from './digest.js';
 import { Indigestible, KeyError, Rejected } from './errors.js';

@@ -1,4 +1,4 @@
-// Hit/miss statistics (new; not in the Python reference, see issue 6): counted in memory on the hot path, flushed in
+// Hit/miss statistics (docs/behaviour.md §11; the Python library has none): counted in memory on the hot path, flushed in
 // batches to call storages that persist them (`StatsStorage`), read back by tools through `fleche/inspect`.
 //
 // A hit only touches a Map and a few numbers: the disk write happens at most once per `flushMs` (a timer that does

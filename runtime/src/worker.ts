@@ -1,4 +1,4 @@
-// reference §3.2: the threads.js worker entry (`fleche/worker`) that runs bound calls sent by wrapExecutor pools.
+// docs/behaviour.md §3.2: the threads.js worker entry (`fleche/worker`) that runs bound calls sent by wrapExecutor pools.
 import { createRequire } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { moduleFile } from './bridge/moduleFile.js';

@@ -1,4 +1,4 @@
-// reference §3.2: the piscina worker entry (`fleche/worker/piscina`): the task is a BoundCall, the result its reply.
+// docs/behaviour.md §3.2: the piscina worker entry (`fleche/worker/piscina`): the task is a BoundCall, the result its reply.
 import type { BoundCall, BoundReply } from './bound.js';
 import { runBoundCall } from './workerRun.js';
 

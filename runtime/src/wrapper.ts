@@ -10,6 +10,7 @@ import { isDebug, log, warn, warnOnce } from './log.js';
 import type { MetaData } from './metadata.js';
 import { validateOptions, type FlecheOptions, type ResolvedOptions } from './options.js';
 import { assignedName, callerSite, moduleOf, readParams, type CallSite, type Param } from './profile.js';
+import { functionIdentityName, identityKey, identityModule, methodIdentityName, ownFunctionName } from './identity.js';
 import type { QueryFilter, QueryIterator } from './query.js';
 import { activeCache, activeMetadata, runIn } from './state.js';
 import { BoundWrapper, type Bound } from './bound.js';
@@ -362,19 +363,12 @@ function resolveParams(fn: AnyFn, options: ResolvedOptions): Param[] {
 }
 
 function resolveIdentity(options: ResolvedOptions, fn: AnyFn, site: CallSite | undefined, name: string | undefined): FunctionIdentity {
-	const module = options.module ?? (site ? moduleOf(site.file) : null);
 	return {
 		name: name!,
-		module: options.hashModule ? module : null,
+		module: identityModule(options, site ? moduleOf(site.file) : null),
 		version: options.hashVersion ? (options.version ?? null) : null,
 		codeDigest: options.hashCode ? digest(Function.prototype.toString.call(fn)) : null,
 	};
-}
-
-function functionName(fn: AnyFn): string | undefined {
-	const n = fn.name;
-	if (typeof n !== 'string' || n === '' || n === 'anonymous' || n.startsWith('bound ')) return undefined;
-	return n;
 }
 
 function checkParamOptions(params: readonly Param[], options: ResolvedOptions, label: string): void {
@@ -450,7 +444,7 @@ function wrapFunction<F extends AnyFn>(fn: F, options: ResolvedOptions, site: Ca
 	if (typeof fn !== 'function') throw new TypeError('fleche() takes a function to cache');
 	if ((fn as { [wrapperKey]?: unknown })[wrapperKey]) return fn as Fleche<F>;
 	const params = resolveParams(fn, options);
-	const name = options.name ?? functionName(fn) ?? (site ? assignedName(site) : undefined);
+	const name = functionIdentityName(options.name, ownFunctionName(fn.name), site ? assignedName(site) : undefined);
 	if (name === undefined) {
 		throw new TypeError(
 			`fleche() could not find a name for this function${site ? ` (${site.file}:${site.line})` : ''}: pass one with fleche(fn, { name: '...' })`,
@@ -475,7 +469,7 @@ function registry(): Map<string, Fleche<AnyFn>> {
 }
 
 function register(identity: FunctionIdentity, f: Fleche<AnyFn>): void {
-	registry().set(`${identity.module ?? ''}\0${identity.name}`, f);
+	registry().set(identityKey(identity), f);
 }
 
 /**
@@ -488,7 +482,7 @@ function register(identity: FunctionIdentity, f: Fleche<AnyFn>): void {
  * ```
  */
 export function findFleche(module: string | null, name: string): Fleche<AnyFn> | undefined {
-	return registry().get(`${module ?? ''}\0${name}`);
+	return registry().get(identityKey({ module, name }));
 }
 
 /** Every cached function created in this process, by identity. */
@@ -522,8 +516,7 @@ function decorateMethod<F extends AnyFn>(method: F, context: ClassMethodDecorato
 		const key = owner ?? make;
 		let p = profiles.get(key);
 		if (!p) {
-			const ownerName = owner?.name || '<anonymous class>';
-			const name = options.name ?? `${ownerName}.${methodName}`;
+			const name = methodIdentityName(options.name, owner?.name, methodName);
 			p = new Profile(resolveIdentity(options, method, site, name), params, options, true);
 			profiles.set(key, p);
 		}

@@ -1,6 +1,6 @@
 // `npm run bench`: fleche against the bare function and its peers, measured side by side in one run.
 // Reports medians and ratios from this run; targets are checked against the same run's figures. Each part records
-// into report.ts; the Python fleche figures of reference §7 are fixed anchors beside ours.
+// into report.ts; the Python fleche figures of docs/behaviour.md §7 are fixed anchors beside ours.
 import { createHash, hash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
@@ -190,7 +190,7 @@ const table = [
 	...rows.map((r) => `| ${r.target} | ${r.value} | ${r.goal} | ${r.met === null ? '—' : r.met ? 'yes' : '**no**'} | ${r.margin} | ${r.note} |`),
 ].join('\n');
 const anchorTable = [
-	'| operation | Python fleche (reference §7, fixed) | fleche for TypeScript (this run) |',
+	'| operation | Python fleche (docs/behaviour.md §7, fixed) | fleche for TypeScript (this run) |',
 	'| --- | --- | --- |',
 	...anchors.map((a) => `| ${a.operation} | ${a.python} | ${a.ours} |`),
 ].join('\n');

@@ -1,4 +1,4 @@
-// Bench part (issue 4): submit-to-result through wrapExecutor over threads.js and piscina, against the bare pools,
+// Bench part (docs/behaviour.md §3.2, §7): submit-to-result through wrapExecutor over threads.js and piscina, against the bare pools,
 // and 10,000 cached submissions (target ≤ 50 ms, zero tasks queued).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// Bench of the extension's side (issue 5): the time to build what the Fleche view and the CodeLenses show for
+// Bench of the extension's side (docs/behaviour.md §7, §14): the time to build what the Fleche view and the CodeLenses show for
 // 100,000 stored calls, with the extension's pure model (extension/src/model). Its input is what fleche/inspect
 // returns (FunctionSummary / CallSummary shapes), generated here: reading a store is the SQL/file benches' part.
 import { cacheNodes, callNodes, functionNodes, type CallInfo, type FunctionInfo } from '../../extension/src/model/callTree.js';

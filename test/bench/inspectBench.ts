@@ -1,5 +1,5 @@
-// Bench of fleche/inspect over a file store of 100,000 calls (issue 3 "stays responsive with 100,000 cached calls",
-// issue 6 read API): what the extension and the CLI pay to list a store when they start. The peer is the bare work
+// Bench of fleche/inspect over a file store of 100,000 calls (docs/behaviour.md §12, responsive with
+// 100,000 cached calls): what the extension and the CLI pay to list a store when they start. The peer is the bare work
 // any tool without an index does: list the calls folder and JSON.parse every call file.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -13,7 +13,7 @@ export interface TargetRow {
 	readonly note: string;
 }
 
-/** A fixed figure of Python fleche (reference §7), shown beside ours. */
+/** A fixed figure of Python fleche (docs/behaviour.md §7), shown beside ours. */
 export interface AnchorRow {
 	readonly operation: string;
 	readonly python: string;

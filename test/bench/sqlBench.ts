@@ -1,4 +1,4 @@
-// Bench of the SQL call store (issue 6): sustained saves/s and query-by-name latency at 1k, 10k and 100k stored
+// Bench of the SQL call store (docs/behaviour.md §2.6, §7): sustained saves/s and query-by-name latency at 1k, 10k and 100k stored
 // calls, open time, peak memory, and fleche hit/miss on SQL beside the file store.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// extension/src/model/cliMessages.ts: the CLI's JSON lines (runtime/src/cli/protocol.ts v1) as the extension reads them.
+// extension/src/model/cliMessages.ts: the CLI's JSON lines (types from `fleche/protocol`, runtime/src/cli/protocol.ts) as the extension reads them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCliLine, rerunSummary } from '../../extension/src/model/cliMessages.ts';
@@ -6,6 +6,10 @@ import { parseCliLine, rerunSummary } from '../../extension/src/model/cliMessage
 test('protocol lines parse; other output is not a message', () => {
 	assert.deepEqual(parseCliLine('{"v":1,"type":"progress","done":1,"total":3}'), { v: 1, type: 'progress', done: 1, total: 3 });
 	assert.deepEqual(parseCliLine('{"v":1,"type":"rerun","key":"ab","ok":false,"error":"boom"}'), { v: 1, type: 'rerun', key: 'ab', ok: false, error: 'boom' });
+	// Every field of the runtime's protocol survives (the hand copy this replaced had lost `newKey`).
+	assert.deepEqual(parseCliLine('{"v":1,"type":"rerun","key":"ab","ok":true,"newKey":"cd"}'), { v: 1, type: 'rerun', key: 'ab', ok: true, newKey: 'cd' });
+	assert.deepEqual(parseCliLine('{"v":1,"type":"error","message":"no","error":"KeyError"}'), { v: 1, type: 'error', message: 'no', error: 'KeyError' });
+	assert.equal(parseCliLine('{"v":1,"type":"rerun","key":"ab","ok":true,"newKey":5}')?.type, 'other');
 	assert.deepEqual(parseCliLine('{"v":1,"type":"done","ok":2,"failed":1}\r'), { v: 1, type: 'done', ok: 2, failed: 1 });
 	assert.deepEqual(parseCliLine('{"v":1,"type":"error","message":"no"}'), { v: 1, type: 'error', message: 'no' });
 	assert.equal(parseCliLine('hello from user code'), undefined);

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
-import { cache } from 'fleche';
+import { cache, type Fleche } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { findFlecheSites, identityKey, moduleOf, type FlecheSite, type PackageJsonProbe } from '../../extension/src/model/flecheSites.ts';
 import { fileStore } from '../support/stores.ts';
@@ -155,6 +155,46 @@ describe('findFlecheSites', () => {
 		assert.equal(area?.kind, 'method');
 		// The lens sits on the decorator line, the first line of the method's declaration.
 		assert.equal(tsForms.split('\n')[area.line]?.trim(), '@fleche()');
+	});
+
+	test('a .ts file built to dist/ with source maps: the runtime identities of its functions are the sites of the .ts file', async (t) => {
+		// What a user's build does: sources in src/, output in dist/ behind an unnamed `{"type":"module"}` marker, a
+		// source map beside the output. The runtime maps the call site back to src/shapes.ts and computes identities
+		// through fleche/identity; the editor computes them from the .ts text through the same module.
+		process.setSourceMapsEnabled(true);
+		const dir = project(t);
+		const source = join(dir, 'src', 'shapes.ts');
+		const built = join(dir, 'dist', 'shapes.js');
+		mkdirSync(dirname(source));
+		mkdirSync(dirname(built));
+		// A class field with an annotation: compiled without a source map it becomes `__publicField(C, 'twice', …)`,
+		// which names nothing; through the map the runtime reads the .ts line.
+		const text = `${tsForms}\nexport class Maths {\n\tstatic twice: (n: number) => number = fleche((n: number) => n * 2);\n}\n`;
+		writeFileSync(source, text);
+		writeFileSync(join(dir, 'dist', 'package.json'), JSON.stringify({ type: 'module' }));
+		const { code } = await transform(text, { loader: 'ts', format: 'esm', target: 'es2022', sourcemap: 'inline', sourcefile: '../src/shapes.ts' });
+		writeFileSync(built, code);
+		const mod = (await import(pathToFileURL(built).href)) as Record<string, unknown> & {
+			Shapes: new (scale: number) => { area(s: number): number };
+			Maths: Record<string, unknown>;
+		};
+		const sites = findFlecheSites(text, { fileName: source, module: moduleOf(source, probe) });
+		assert.ok(sites);
+		const byKey = new Map(sites.map((s) => [identityKey(s), s]));
+		// `typed` and `twice` carry type annotations containing `=>` before their `=`: the runtime reads the name from the
+		// .ts text the source map points at, so the annotation must not be mistaken for the assignment.
+		const functions = { label: mod.label, typed: mod.typed, twice: mod.Maths.twice };
+		for (const [name, f] of Object.entries(functions)) {
+			const identity = (f as Fleche<(n: number) => number>).fleche.identity;
+			assert.deepEqual({ module: identity.module, name: identity.name }, { module: 'src/shapes.ts', name });
+			assert.equal(byKey.get(identityKey(identity))?.kind, 'function', name);
+		}
+		// A method's identity exists once `this` does: read it from the record the runtime stores.
+		const { cache: store, root } = fileStore();
+		cache(store, () => new mod.Shapes(1).area(2));
+		const [stored] = openStore(root).functions();
+		assert.deepEqual({ module: stored?.module, name: stored?.name }, { module: 'src/shapes.ts', name: 'Shapes.area' });
+		assert.equal(byKey.get(identityKey(stored!))?.kind, 'method');
 	});
 
 	test('lens lines are the declarations, in source order', () => {

@@ -106,6 +106,10 @@ test('view container, view and welcome content', () => {
 	assert.match(empty, /command:fleche\.refreshCalls/);
 	// Welcome content renders links but no Markdown code spans: a backtick would show as a literal character.
 	assert.doesNotMatch(empty.replace(/\[[^\]]*\]\([^)]*\)/g, ''), /`/);
+	// Links work inside the .vsix, offline: commands, and the README it ships, never a web page.
+	assert.match(empty, /\(command:fleche\.showReadme\)/);
+	assert.doesNotMatch(empty, /\]\(https?:/);
+	assert.ok(manifest.files.includes('README.md'), 'the README the welcome view opens is in the .vsix');
 });
 
 test('settings: the constants name exactly the contributed properties, each documented with a default and scope', () => {

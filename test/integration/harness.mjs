@@ -1,6 +1,6 @@
 // Shared pieces of the two integration drivers (runSuite.mjs, e2e.mjs): code-server on 127.0.0.1 with its own
 // user-data, extensions and XDG folders, and Debian chromium through playwright-core, both confined to a scratch
-// folder and killed on every exit path (see ../shared/reference/vscode-testing.md).
+// folder and killed on every exit path (see docs/editor-testing.md).
 
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Installs what the integration tier needs and is not in the project's devDependencies (see
-// ../shared/reference/vscode-testing.md): Debian chromium (+ libkrb5-dev, which code-server's `kerberos` module
+// docs/editor-testing.md): Debian chromium (+ libkrb5-dev, which code-server's `kerberos` module
 // builds against), Node 24 from npm (code-server's postinstall accepts only Node 24) and code-server from npm.
 // Node 24 and code-server go into a per-user cache outside the clone ($FLECHE_TOOLS_CACHE, default
 // ~/.cache/fleche-dev/), keyed by the pinned versions, so CI's fresh clones reuse them. Idempotent: when

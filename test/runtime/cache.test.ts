@@ -1,4 +1,4 @@
-// reference §1.10, §2.4, §5: Cache over real storages — keys, gc, corrupt and tampered entries seen from a function.
+// docs/behaviour.md §1.10, §2.4, §5: Cache over real storages — keys, gc, corrupt and tampered entries seen from a function.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
@@ -30,7 +30,7 @@ describe('Cache', () => {
 		assert.equal(readdirSync(join(root, 'calls')).length, 2);
 	});
 
-	test('save(call) stores a whole call; load/contains/evict accept prefixes; expand and shrink (reference §2.4)', () => {
+	test('save(call) stores a whole call; load/contains/evict accept prefixes; expand and shrink (docs/behaviour.md §2.4)', () => {
 		const store = memoryStore();
 		const key = store.save({ name: 'manual', module: 'm.ts', version: null, codeDigest: null, arguments: { a: 1 }, result: 'one' });
 		assert.equal(store.contains(key), true);
@@ -95,7 +95,7 @@ describe('Cache', () => {
 		assert.equal(runs, 3);
 	});
 
-	test('signed values (reference §5): tampered, unsigned or wrong-key entries are misses that rerun and overwrite', () => {
+	test('signed values (docs/behaviour.md §5): tampered, unsigned or wrong-key entries are misses that rerun and overwrite', () => {
 		const keyA = 'aa'.repeat(32);
 		const { cache: signed, root } = fileStore({ secretKey: keyA });
 		runs = 0;
@@ -168,7 +168,7 @@ cache(c, () => { for (let i = 0; i < 150; i++) { f(i); f(1000 * (id + 1) + i); }
 	});
 });
 
-describe('Git metadata (reference §1.9)', () => {
+describe('Git metadata (docs/behaviour.md §1.9)', () => {
 	test('root, commit, branch and dirty inside a repository; null outside', () => {
 		const repo = freshDir();
 		const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();

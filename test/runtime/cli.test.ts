@@ -1,4 +1,4 @@
-// issue 6 "The `fleche` CLI": the real `fleche` binary in child processes, against stores written by real user modules
+// docs/behaviour.md §13 (the `fleche` CLI): the real `fleche` binary in child processes, against stores written by real user modules
 // (JavaScript and TypeScript) in a temp project that resolves `fleche` to this checkout.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// reference §1.10, §2.4, §1.3 and §6 (rerun): cache compositions over real storages — stacks, pools, read-only
+// docs/behaviour.md §1.10, §2.4, §1.3 and §6 (rerun): cache compositions over real storages — stacks, pools, read-only
 // views, size limits, transfer, gc, key prefixes, and rerun.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,7 +66,7 @@ function collidingValues(): { a: number; b: number; prefix: string; needed: numb
 	}
 }
 
-describe('CacheStack (reference §1.10)', () => {
+describe('CacheStack (docs/behaviour.md §1.10)', () => {
 	test('saves go to the first layer; a hit in a later layer is returned and back-filled into the first', () => {
 		const fast = memoryStore();
 		const { cache: slow } = fileStore();
@@ -149,7 +149,7 @@ describe('CacheStack (reference §1.10)', () => {
 	});
 });
 
-describe('CachePool (reference §1.10)', () => {
+describe('CachePool (docs/behaviour.md §1.10)', () => {
 	test('a read-only union: first member that has it, no back-fill, queries deduplicated', () => {
 		const [a, b] = [memoryStore(), memoryStore()];
 		const k1 = a.save(call('g', 1, 'a1'));
@@ -198,7 +198,7 @@ describe('CachePool (reference §1.10)', () => {
 	});
 });
 
-describe('ReadOnlyCache (reference §1.10)', () => {
+describe('ReadOnlyCache (docs/behaviour.md §1.10)', () => {
 	test('reads through; a miss runs the body and returns its result with a warning; nothing is written', () => {
 		const { cache: inner, root } = fileStore();
 		const { f, runs } = squares();
@@ -226,7 +226,7 @@ describe('ReadOnlyCache (reference §1.10)', () => {
 	});
 });
 
-describe('FilteredCache (reference §1.10)', () => {
+describe('FilteredCache (docs/behaviour.md §1.10)', () => {
 	test('only accepted calls are visible; others are misses; writes are refused; a query filter travels as config', () => {
 		const store = memoryStore();
 		const k1 = store.save({ ...call('g', 1, 'one'), metadata: { tags: { project: 'alpha' } } });
@@ -247,7 +247,7 @@ describe('FilteredCache (reference §1.10)', () => {
 	});
 });
 
-describe('SizeLimitedCache (reference §1.10, #161)', () => {
+describe('SizeLimitedCache (docs/behaviour.md §1.10)', () => {
 	test('evicts the least recently USED call: a hit or a load refreshes it (not FIFO, not random)', () => {
 		const inner = memoryStore();
 		const limited = new SizeLimitedCache(inner, { maxSize: 3 });
@@ -311,7 +311,7 @@ describe('SizeLimitedCache (reference §1.10, #161)', () => {
 	});
 });
 
-describe('transfer (reference §6)', () => {
+describe('transfer (docs/behaviour.md §6)', () => {
 	test('copies records and values; skips existing calls with a warning unless overwrite; pop moves', () => {
 		const source = memoryStore();
 		const { cache: target } = fileStore();
@@ -369,7 +369,7 @@ describe('transfer (reference §6)', () => {
 	});
 });
 
-describe('gc (reference §1.10)', () => {
+describe('gc (docs/behaviour.md §1.10)', () => {
 	test('removes only values no call refers to; shared values and every remaining call stay whole', () => {
 		const { cache: store, root } = fileStore();
 		const pair = fleche((a: number[], b: string) => `${a.length}${b}`, { name: 'pair' });
@@ -397,7 +397,7 @@ describe('gc (reference §1.10)', () => {
 	});
 });
 
-describe('expand and shrink of short key prefixes (reference §2.4)', () => {
+describe('expand and shrink of short key prefixes (docs/behaviour.md §2.4)', () => {
 	test('unique prefixes expand; too short, unknown and ambiguous ones are errors naming the length needed', () => {
 		const store = memoryStore();
 		const key = store.save(call('g', 'prefix', 'r'));
@@ -459,7 +459,7 @@ describe('expand and shrink of short key prefixes (reference §2.4)', () => {
 	});
 });
 
-describe('rerun (reference §1.3, §6)', () => {
+describe('rerun (docs/behaviour.md §1.3, §6)', () => {
 	for (const [kind, open] of [
 		['memory', () => ({ store: memoryStore(), reopen: undefined as (() => Cache) | undefined })],
 		[

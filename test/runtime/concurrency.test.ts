@@ -1,4 +1,4 @@
-// Concurrency (reference §1.7, §3): bound calls and wrapExecutor over real worker threads (threads.js, piscina),
+// Concurrency (docs/behaviour.md §1.7, §3): bound calls and wrapExecutor over real worker threads (threads.js, piscina),
 // Promise pass-through, and the threads.js 1.7.0 guards.
 import assert from 'node:assert/strict';
 import { spawn as spawnChild } from 'node:child_process';
@@ -369,7 +369,7 @@ describe('threads.js guards in a separate process', () => {
 	});
 });
 
-describe('Promise pass-through (reference §3.3)', () => {
+describe('Promise pass-through (docs/behaviour.md §3.3)', () => {
 	function counted<T>(body: (x: number) => Promise<T>) {
 		const calls = { n: 0 };
 		const fn = fleche(

@@ -1,4 +1,4 @@
-// reference §1.6, §4: fleche.toml discovery, merging, rebasing, sections, templates, errors, and cache names.
+// docs/behaviour.md §1.6, §4: fleche.toml discovery, merging, rebasing, sections, templates, errors, and cache names.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -65,7 +65,7 @@ function throwsAt(fn: () => unknown, file: string, line: number | undefined, pat
 	});
 }
 
-describe('discovery and merging (reference §4)', () => {
+describe('discovery and merging (docs/behaviour.md §4)', () => {
 	test('every fleche.toml from the working directory up to HOME (inclusive), closest first, then the XDG file', () => {
 		const l = layout();
 		write(join(l.base, 'fleche.toml'), '[above]\ntemplate = "memory"\n');
@@ -219,7 +219,7 @@ describe('discovery stops where it should', () => {
 	});
 });
 
-describe('sections (reference §4)', () => {
+describe('sections (docs/behaviour.md §4)', () => {
 	test('memory, void and file storages, with the file options mapped onto ValueFile', () => {
 		const config = fromToml(`
 [m]

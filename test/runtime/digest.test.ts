@@ -1,4 +1,4 @@
-// reference §1.2, §2.3: the TypeScript digest scheme — type tags, order rules, Merkle property, cycles, errors.
+// docs/behaviour.md §1.2, §2.3: the TypeScript digest scheme — type tags, order rules, Merkle property, cycles, errors.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// issue 6 "Public read API for tools": fleche/inspect over real file (and SQL) stores written by the real runtime.
+// docs/behaviour.md §12 (`fleche/inspect`): fleche/inspect over real file (and SQL) stores written by the real runtime.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';

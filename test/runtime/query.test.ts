@@ -1,4 +1,4 @@
-// reference §6: the query API — filters, the chainable re-iterable iterator, tables, transfer and eviction.
+// docs/behaviour.md §6: the query API — filters, the chainable re-iterable iterator, tables, transfer and eviction.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fleche, cache, tags, D, digest, Tags, meta, Runtime, type LazyCall } from 'fleche';

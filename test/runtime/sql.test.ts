@@ -1,4 +1,4 @@
-// reference §2.6 "SQL", issue 6: CallSql on real files, real child processes and real worker threads.
+// docs/behaviour.md §2.6 "SQL": CallSql on real files, real child processes and real worker threads.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

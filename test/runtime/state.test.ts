@@ -1,4 +1,4 @@
-// reference §1.6, §1.7, §10: the active cache and metadata — sticky, scoped, following awaits, bound.
+// docs/behaviour.md §1.6, §1.7, §10: the active cache and metadata — sticky, scoped, following awaits, bound.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync, readdirSync } from 'node:fs';
@@ -182,7 +182,7 @@ describe('meta(), tags(), project()', () => {
 });
 
 describe('bind', () => {
-	test('a bound function carries the cache and metadata active at bind time (reference §1.7)', async () => {
+	test('a bound function carries the cache and metadata active at bind time (docs/behaviour.md §1.7)', async () => {
 		const a = memoryStore();
 		const bound = cache(a, () => project('p', () => BoundWrapper.bind(add)));
 		const elsewhere = memoryStore();

@@ -1,4 +1,4 @@
-// issue 6 "Hit/miss statistics": per-call and per-function counts, batched journal writes, exit flush, several real
+// docs/behaviour.md §11 (hit/miss statistics): per-call and per-function counts, batched journal writes, exit flush, several real
 // processes sharing one file store, evicted calls, and damaged journals.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// reference §1.12, §2.4, §2.6, §5: behaviour of the memory, void and file storages, on real files (no fs mocks).
+// docs/behaviour.md §1.12, §2.4, §2.6, §5: behaviour of the memory, void and file storages, on real files (no fs mocks).
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -172,7 +172,7 @@ function describeStorage(name: string, factory: (root: string) => { values: Valu
 				assert.deepStrictEqual(logs, [], 'a plain miss is not worth a warning');
 			});
 
-			it('expands prefixes (reference §2.4)', () => {
+			it('expands prefixes (docs/behaviour.md §2.4)', () => {
 				const { values } = open();
 				const a = prefixed('abcd0', '1');
 				const b = prefixed('abcd0', '2');
@@ -493,7 +493,7 @@ describe('ValueFile', () => {
 		for (const key of [k('n1'), k('n2'), k('u')]) assert.equal(fs.existsSync(fileOf(key)), true);
 	});
 
-	describe('signing (reference §5)', () => {
+	describe('signing (docs/behaviour.md §5)', () => {
 		const keyA = '00112233445566778899aabbccddeeff';
 		const keyB = 'ffeeddccbbaa99887766554433221100';
 

@@ -1,4 +1,4 @@
-// reference §1.3, §1.4: fleche(fn) — signatures, identity, keys, semantics of hits and misses.
+// docs/behaviour.md §1.3, §1.4: fleche(fn) — signatures, identity, keys, semantics of hits and misses.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fleche, cache, D, digest, KeyError, Runtime, meta, Cache, ValueFile, CallFile, type Fleche } from 'fleche';
@@ -293,7 +293,7 @@ describe('what is (not) cached', () => {
 		assert.equal(runs, 2);
 	});
 
-	test('a body that returns a Promise has it passed through and cached on resolution (reference §3.3)', async () => {
+	test('a body that returns a Promise has it passed through and cached on resolution (docs/behaviour.md §3.3)', async () => {
 		using _ = cache(memoryStore());
 		let runs = 0;
 		const inner = Promise.resolve(16);
@@ -385,7 +385,7 @@ describe('helpers on f.fleche', () => {
 		assert.equal(f.fleche.query({}, { metadata: { tags: {} } }).count(), 0);
 	});
 
-	test('query works when module and version are not hashed (unlike Python #916)', () => {
+	test('query works when module and version are not hashed (unlike the Python library; docs/behaviour.md §1.3)', () => {
 		using _ = cache(memoryStore());
 		const f = fleche((x: number) => x, { name: 'unhashed', version: 3, hashVersion: false, hashModule: false });
 		f(1);

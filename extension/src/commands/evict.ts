@@ -1,4 +1,4 @@
-// Invalidate (the reference's `evict`): one call, one function's calls, or a whole cache; asks first unless called
+// Invalidate (`evict`, docs/behaviour.md §1.10): one call, one function's calls, or a whole cache; asks first unless called
 // with `{ confirm: false }`.
 import * as vscode from 'vscode';
 import { functionLabel, plural } from '../model/format.js';

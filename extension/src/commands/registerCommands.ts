@@ -27,6 +27,7 @@ const titles: Record<CommandId, string> = {
 	[commandIds.explainMiss]: 'Explain Miss failed',
 	[commandIds.lensActions]: 'fleche',
 	[commandIds.showLog]: 'Cannot show the log',
+	[commandIds.showReadme]: 'Cannot open the README',
 	[commandIds.loadMoreCalls]: 'Cannot load more calls',
 	[commandIds.filterFunctions]: 'Cannot filter',
 	[commandIds.clearFilter]: 'Cannot clear the filter',
@@ -57,6 +58,8 @@ const handlers: Record<CommandId, Handler> = {
 	[commandIds.explainMiss]: (s, arg, argsJson) => explainMiss(s, arg, argsJson),
 	[commandIds.lensActions]: (s, arg) => runLensActions(s, arg),
 	[commandIds.showLog]: () => logChannel().show(true),
+	// The built-in Markdown preview; the README ships in the .vsix (package.json `files`), so this works offline.
+	[commandIds.showReadme]: (s) => vscode.commands.executeCommand('markdown.showPreview', s.readme),
 	[commandIds.loadMoreCalls]: (s, arg) => s.tree.loadMore(arg as Extract<NodeData, { kind: 'more' }>),
 	[commandIds.filterFunctions]: (s, arg) => filterFunctions(s, arg),
 	[commandIds.clearFilter]: (s) => clearFilter(s),

@@ -14,6 +14,8 @@ export interface Services {
 	readonly panels: DetailsPanels;
 	/** dist/cli.js inside the extension: the CLI used when the workspace has no fleche installed. */
 	readonly bundledCli: string;
+	/** README.md inside the extension: how to start, readable without a network. */
+	readonly readme: vscode.Uri;
 	/** Re-reads every store and updates tree, lenses and panels. */
 	refresh(): Promise<void>;
 }

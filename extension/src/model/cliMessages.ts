@@ -1,15 +1,41 @@
-// Pure: the CLI's JSON lines (runtime/src/cli/protocol.ts, `{"v":1,"type":…}`) as the extension reads them.
-// Unknown types are kept (as `other`) so a newer CLI does not break an older extension.
+// Pure: the CLI's JSON lines as the extension reads them. The contract, every line type and its fields, is the
+// runtime's own `fleche/protocol` (runtime/src/cli/protocol.ts), imported here as types: there is no second copy to
+// drift. This file checks the fields of the lines the extension acts on (a store or CLI is untrusted input) and keeps
+// every other line whole as `other`, so a newer CLI does not break an older extension.
+import type { DoneLine, ErrorLine, ProgressLine, RerunLine } from 'fleche/protocol';
 
-export type CliMessage =
-	| { readonly v: 1; readonly type: 'progress'; readonly done: number; readonly total: number }
-	| { readonly v: 1; readonly type: 'rerun'; readonly key: string; readonly ok: boolean; readonly error?: string }
-	| { readonly v: 1; readonly type: 'done'; readonly ok: number; readonly failed: number }
-	| { readonly v: 1; readonly type: 'error'; readonly message: string }
-	| { readonly v: 1; readonly type: 'other'; readonly raw: Readonly<Record<string, unknown>> };
+/** A protocol line this extension does not act on, or one whose fields do not check out: kept whole. */
+export interface OtherLine {
+	readonly v: 1;
+	readonly type: 'other';
+	readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** What {@link parseCliLine} returns: a checked line of the runtime's protocol, or `other`. */
+export type CliMessage = ProgressLine | RerunLine | DoneLine | ErrorLine | OtherLine;
+
+type Known = Exclude<CliMessage, OtherLine>;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
 	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const optionalString = (value: unknown): boolean => value === undefined || typeof value === 'string';
+
+/** Whether the fields the extension reads have their protocol types (the line is then returned as it is). */
+function wellFormed(m: Record<string, unknown>): boolean {
+	switch (m.type) {
+		case 'progress':
+			return typeof m.done === 'number' && typeof m.total === 'number';
+		case 'rerun':
+			return typeof m.key === 'string' && typeof m.ok === 'boolean' && optionalString(m.error) && optionalString(m.newKey);
+		case 'done':
+			return typeof m.ok === 'number' && typeof m.failed === 'number';
+		case 'error':
+			return typeof m.message === 'string' && optionalString(m.error);
+		default:
+			return false;
+	}
 }
 
 /** One stdout line → a message, or undefined when it is not a protocol line (plain output of the user's code). */
@@ -22,24 +48,9 @@ export function parseCliLine(line: string): CliMessage | undefined {
 	} catch {
 		return undefined;
 	}
-	if (!isRecord(m) || m.v !== 1 || typeof m.type !== 'string') return undefined;
-	switch (m.type) {
-		case 'progress':
-			if (typeof m.done === 'number' && typeof m.total === 'number') return { v: 1, type: 'progress', done: m.done, total: m.total };
-			break;
-		case 'rerun':
-			if (typeof m.key === 'string' && typeof m.ok === 'boolean') {
-				return { v: 1, type: 'rerun', key: m.key, ok: m.ok, ...(typeof m.error === 'string' ? { error: m.error } : {}) };
-			}
-			break;
-		case 'done':
-			if (typeof m.ok === 'number' && typeof m.failed === 'number') return { v: 1, type: 'done', ok: m.ok, failed: m.failed };
-			break;
-		case 'error':
-			if (typeof m.message === 'string') return { v: 1, type: 'error', message: m.message };
-			break;
-	}
-	return { v: 1, type: 'other', raw: m };
+	// `satisfies` pins the version to the runtime's PROTOCOL_VERSION: a bump there fails to compile here.
+	if (!isRecord(m) || m.v !== (1 satisfies ProgressLine['v']) || typeof m.type !== 'string') return undefined;
+	return wellFormed(m) ? (m as unknown as Known) : { v: 1, type: 'other', raw: m };
 }
 
 /** The outcome of a rerun run, for one notification. */

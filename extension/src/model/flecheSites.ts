@@ -1,12 +1,17 @@
 // Pure: finds the functions a source file caches with fleche and computes the identity (module + name) the
-// runtime will give them, following runtime/src/wrapper.ts (`wrapFunction`, `decorateMethod`, `resolveIdentity`)
-// and runtime/src/profile.ts (`moduleOf`, `packageRoot`, `assignedName`).
+// runtime will give them. The rule itself (precedence of the `name` option, own name and assigned name; `Class.method`;
+// the module relative to the package root; the identity key) is the runtime's own `fleche/identity`
+// (runtime/src/identity.ts), which wrapper.ts and profile.ts use too; what is found here is only what the runtime
+// learns from the running function and its call site (own name, assigned variable, class name), read from the AST.
 //
 // Parser: acorn (already bundled as a runtime dependency) with @sveltejs/acorn-typescript (~200 KB, pure JS, the
 // maintained fork Svelte uses). The TypeScript compiler would add ~3 MB minified to the bundle; @babel/parser
 // ~0.5 MB next to an acorn we ship anyway; oxc-parser loads a native module.
 import { Parser, type Node as AcornNode } from 'acorn';
 import { tsPlugin } from '@sveltejs/acorn-typescript';
+import { functionIdentityName, identityModule, methodIdentityName, ownFunctionName } from 'fleche/identity';
+
+export { identityKey, moduleOf, type PackageJsonProbe } from 'fleche/identity';
 
 /** One cached function found in a source file. */
 export interface FlecheSite {
@@ -204,8 +209,8 @@ function keyName(key: AnyNode, computed: unknown): string | undefined {
 /** The runtime's `fn.name` for the wrapped expression, when it has one (named function, function reference). */
 function ownName(fn: AnyNode, b: ReturnType<typeof flecheBindings>): string | undefined {
 	const f = unwrapTs(fn);
-	if ((f.type === 'FunctionExpression' || f.type === 'ClassExpression') && f.id) return (f.id as AnyNode).name as string;
-	if (f.type === 'Identifier') return b.imported.get(f.name as string) ?? (f.name as string);
+	if ((f.type === 'FunctionExpression' || f.type === 'ClassExpression') && f.id) return ownFunctionName((f.id as AnyNode).name);
+	if (f.type === 'Identifier') return ownFunctionName(b.imported.get(f.name as string) ?? f.name);
 	return undefined;
 }
 
@@ -254,13 +259,14 @@ function assignedName(call: AnyNode, parents: readonly AnyNode[]): { name: strin
 	}
 }
 
-function className(cls: AnyNode, parents: readonly AnyNode[]): string {
+/** The runtime's `constructor.name` of the class; `undefined` when it has none. */
+function className(cls: AnyNode, parents: readonly AnyNode[]): string | undefined {
 	if (cls.id) return (cls.id as AnyNode).name as string;
 	// `const Foo = class { … }` names the class `Foo`; `export default class {}` is `default`.
 	const parent = parents.at(-1);
 	if (parent?.type === 'VariableDeclarator' && (parent.id as AnyNode).type === 'Identifier') return (parent.id as AnyNode).name as string;
 	if (parent?.type === 'ExportDefaultDeclaration') return 'default';
-	return '<anonymous class>';
+	return undefined;
 }
 
 /**
@@ -274,8 +280,8 @@ export function findFlecheSites(text: string, options: FindSitesOptions): Fleche
 	if (!program) return undefined;
 	const bindings = flecheBindings(program);
 	const sites: FlecheSite[] = [];
-	const moduleFor = (o: IdentityOptions): string | null => (o.hashModule === false ? null : (o.module ?? options.module));
-	const loc = (node: AnyNode) => (node.loc as { start: { line: number; column: number }; end: { line: number } });
+	const moduleFor = (o: IdentityOptions): string | null => identityModule(o, options.module);
+	const loc = (node: AnyNode) => node.loc as { start: { line: number; column: number }; end: { line: number } };
 
 	walk(program, (node, parents) => {
 		if (node.type === 'CallExpression' && isFlecheCallee(node.callee as AnyNode, bindings)) {
@@ -283,7 +289,7 @@ export function findFlecheSites(text: string, options: FindSitesOptions): Fleche
 			if (!fn || fn.type === 'ObjectExpression' || fn.type === 'SpreadElement') return; // decorator factory
 			const o = literalOptions(opts);
 			const assigned = assignedName(node, parents);
-			const name = o.name ?? ownName(fn, bindings) ?? assigned?.name;
+			const name = functionIdentityName(o.name, ownName(fn, bindings), assigned?.name);
 			if (name === undefined) return;
 			const owner = assigned?.owner ?? node;
 			sites.push({
@@ -309,12 +315,13 @@ export function findFlecheSites(text: string, options: FindSitesOptions): Fleche
 					if (!isFlecheCallee(isCall ? (expr.callee as AnyNode) : expr, bindings)) continue;
 					const o = isCall ? literalOptions((expr.arguments as AnyNode[])[0]) : {};
 					const method = keyName(member.key as AnyNode, member.computed);
-					if (method === undefined && o.name === undefined) continue;
+					const name = method === undefined ? o.name : methodIdentityName(o.name, cls, method);
+					if (name === undefined) continue;
 					const first = decorators[0] ?? member;
 					const start = Math.min(first.start, member.start);
 					const firstLoc = first.start <= member.start ? loc(first) : loc(member);
 					sites.push({
-						name: o.name ?? `${cls}.${method}`,
+						name,
 						module: moduleFor(o),
 						kind: 'method',
 						line: firstLoc.start.line - 1,
@@ -329,36 +336,4 @@ export function findFlecheSites(text: string, options: FindSitesOptions): Fleche
 		}
 	});
 	return sites.sort((a, b) => a.start - b.start);
-}
-
-/** What a folder's `package.json` says about package roots: absent, present without a `name`, or named. */
-export type PackageJsonProbe = (dir: string) => 'none' | 'unnamed' | 'named';
-
-/**
- * The runtime's module of a file (runtime/src/profile.ts `moduleOf`): its path relative to the nearest folder whose
- * `package.json` has a `name` (else the nearest with any `package.json`), `/`-separated. `file` is absolute and
- * uses `/` or `\`; `probe` reads the disk (the only impure part, injected).
- */
-export function moduleOf(file: string, probe: PackageJsonProbe): string {
-	const sep = file.includes('\\') && !file.includes('/') ? '\\' : '/';
-	const parts = file.split(/[\\/]/);
-	let firstAny: number | undefined;
-	let found: number | undefined;
-	for (let n = parts.length - 1; n >= 1; n--) {
-		const dir = parts.slice(0, n).join(sep) || sep;
-		const kind = probe(dir);
-		if (kind === 'none') continue;
-		firstAny ??= n;
-		if (kind === 'named') {
-			found = n;
-			break;
-		}
-	}
-	const at = found ?? firstAny;
-	return at === undefined ? parts.join('/') : parts.slice(at).join('/');
-}
-
-/** The identity key the lens and the statistics agree on. */
-export function identityKey(fn: { readonly module: string | null; readonly name: string }): string {
-	return `${fn.module ?? ''}\0${fn.name}`;
 }

@@ -1,4 +1,4 @@
-// reference §1.10, §2.4, §6: the operations every cache offers, most of them built on a few primitives.
+// docs/behaviour.md §1.10, §2.4, §6: the operations every cache offers, most of them built on a few primitives.
 import type { CallRecord, Metadata, Call } from '../call.js';
 import { identityPrefix, lookupKey } from '../call.js';
 import { digest, Digest } from '../digest.js';
@@ -49,7 +49,7 @@ export interface PendingCall {
 }
 
 /**
- * A call whose arguments are stored and whose key is sealed, waiting for its result (reference §1.11). Commit it
+ * A call whose arguments are stored and whose key is sealed, waiting for its result (docs/behaviour.md §1.11). Commit it
  * once with the result, or abandon it (nothing is recorded).
  */
 export interface PreparedCall {
@@ -96,7 +96,7 @@ export abstract class BaseCache {
 	abstract evict(key: string): void;
 	/** Every call record, optionally of one function name. */
 	abstract records(filter?: { readonly name?: string }): Iterable<CallRecord>;
-	/** Expands a prefix of a call key or value digest (reference §2.4). */
+	/** Expands a prefix of a call key or value digest (docs/behaviour.md §2.4). */
 	abstract expand(prefix: string): string;
 	/** Every key held (calls and values), for `shrink`. */
 	abstract keys(): Iterable<string>;
@@ -166,7 +166,7 @@ export abstract class BaseCache {
 		return key;
 	}
 
-	/** Query the stored calls (reference §6); without a filter, every call. The result is re-iterable and lazy. */
+	/** Query the stored calls (docs/behaviour.md §6); without a filter, every call. The result is re-iterable and lazy. */
 	query(filter: QueryFilter = {}): QueryIterator {
 		return new QueryIterator(() => this.matching(filter), this);
 	}
@@ -189,13 +189,13 @@ export abstract class BaseCache {
 		return keys.length === 1 ? shrunk[0]! : shrunk;
 	}
 
-	/** Copies every call (records and values) into `target` (reference §6 `transfer`); returns how many were written. */
+	/** Copies every call (records and values) into `target` (docs/behaviour.md §6 `transfer`); returns how many were written. */
 	transfer(target: BaseCache, options: TransferOptions = {}): number {
 		return this.query().transfer(target, options);
 	}
 
 	/**
-	 * A view of this cache that refuses every write (reference §1.10 `readonly()`): saves and evicts throw
+	 * A view of this cache that refuses every write (docs/behaviour.md §1.10 `readonly()`): saves and evicts throw
 	 * `Rejected`, and a cached function run against it executes and returns its result without storing it.
 	 * @example
 	 * ```ts
@@ -208,7 +208,7 @@ export abstract class BaseCache {
 
 	/**
 	 * A read-only view holding only the calls that pass `predicate`: a function of the call, or a query filter
-	 * (reference §1.10 `filter()`). Other calls are misses.
+	 * (docs/behaviour.md §1.10 `filter()`). Other calls are misses.
 	 * @example
 	 * ```ts
 	 * const alpha = cache().filter({ metadata: { tags: { project: 'alpha' } } });
@@ -219,7 +219,7 @@ export abstract class BaseCache {
 	}
 
 	/**
-	 * A {@link CacheStack} with `cache` in front of this one (reference §1.10 `push()`): saves go to `cache`, reads
+	 * A {@link CacheStack} with `cache` in front of this one (docs/behaviour.md §1.10 `push()`): saves go to `cache`, reads
 	 * fall through to this cache and are copied into `cache`. Stacks are flattened, never nested.
 	 * @example
 	 * ```ts
@@ -245,7 +245,7 @@ export abstract class BaseCache {
 			try {
 				value = source.loadValue(d);
 			} catch (err) {
-				if (KeyError.is(err)) continue; // the source only had the digest (reference §1.11)
+				if (KeyError.is(err)) continue; // the source only had the digest (docs/behaviour.md §1.11)
 				throw err;
 			}
 			this.saveValue(value, d);

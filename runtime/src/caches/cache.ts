@@ -1,4 +1,4 @@
-// reference §1.10 `Cache`, §1.11 `PreparedCall`: a value storage and a call storage working as one cache; issue 6
+// docs/behaviour.md §1.10 `Cache`, §1.11 `PreparedCall`: a value storage and a call storage working as one cache; §11
 // hit/miss statistics.
 import type { CallRecord, Metadata } from '../call.js';
 import { digest, Digest } from '../digest.js';
@@ -11,7 +11,7 @@ import { isStatsStorage, StatsCounter } from '../stats.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
 
 /**
- * A cache made of a value storage and a call storage (reference §1.10). Values are content-addressed and stored
+ * A cache made of a value storage and a call storage (docs/behaviour.md §1.10). Values are content-addressed and stored
  * once; call records are separate and queryable without loading values.
  * @example
  * ```ts
@@ -95,7 +95,7 @@ export class Cache extends BaseCache {
 				this.values.put(call.digests[name]!, value);
 			} catch (err) {
 				if (!SaveError.is(err)) throw err;
-				// Python keeps a digest-only reference (reference §1.11): the call still caches, the argument just
+				// Python keeps a digest-only reference (docs/behaviour.md §1.11): the call still caches, the argument just
 				// cannot be shown or rerun later.
 				warnOnce(
 					`arg-not-stored:${call.module}:${call.name}:${name}`,

@@ -1,11 +1,11 @@
-// reference §1.10 `CachePool`, §2.4, §6: a read-only union of caches.
+// docs/behaviour.md §1.10 `CachePool`, §2.4, §6: a read-only union of caches.
 import type { CallRecord } from '../call.js';
 import { Rejected } from '../errors.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
 import { allKeys, expandAcross, firstHit, refusedPrepare, uniqueRecords } from './members.js';
 
 /**
- * Several caches read as one, and never written (reference §1.10): a read takes the first member that has the call
+ * Several caches read as one, and never written (docs/behaviour.md §1.10): a read takes the first member that has the call
  * or value and copies nothing; `contains` is true when any member has it; queries list each call once, in member
  * order. Saves and evicts throw `Rejected`, and a cached function run against a pool executes and returns its result
  * uncached. An empty pool is harmless: every read misses. A pool is a good {@link BaseCache.transfer} source for

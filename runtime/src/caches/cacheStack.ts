@@ -1,4 +1,4 @@
-// reference §1.10 `CacheStack`, §2.4, §3.4: layered caches — saves go to the first, reads fall through and back-fill it.
+// docs/behaviour.md §1.10 `CacheStack`, §2.4, §3.4: layered caches — saves go to the first, reads fall through and back-fill it.
 import type { CallRecord } from '../call.js';
 import { KeyError, Rejected } from '../errors.js';
 import { warn } from '../log.js';
@@ -6,7 +6,7 @@ import { BaseCache, compositions, isStack, stackBrand, type CacheConfig, type Hi
 import { allKeys, expandAcross, firstHit, uniqueRecords } from './members.js';
 
 /**
- * Caches in layers, fastest first (reference §1.10): saves go to the first layer; a read tries each layer in order,
+ * Caches in layers, fastest first (docs/behaviour.md §1.10): saves go to the first layer; a read tries each layer in order,
  * and a call found in a later layer is copied into the first (back-fill) so the next read is fast. `loadValue` takes
  * the first layer that has the value and copies nothing. `evict` removes the call from every layer. Queries list
  * each call once, first layer first.
@@ -208,7 +208,7 @@ function copyValue(key: string, from: BaseCache, to: BaseCache): void {
 	try {
 		value = from.loadValue(key);
 	} catch (err) {
-		if (KeyError.is(err)) return; // the source only had the digest (reference §1.11)
+		if (KeyError.is(err)) return; // the source only had the digest (docs/behaviour.md §1.11)
 		throw err;
 	}
 	to.saveValue(value, key);

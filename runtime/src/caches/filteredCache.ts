@@ -1,4 +1,4 @@
-// reference §1.10 `FilteredCache`, §6: a read-only view holding only the calls that pass a predicate.
+// docs/behaviour.md §1.10 `FilteredCache`, §6: a read-only view holding only the calls that pass a predicate.
 import type { CallRecord, Json } from '../call.js';
 import { digest, Digest } from '../digest.js';
 import { KeyError } from '../errors.js';
@@ -23,7 +23,7 @@ export interface FilterConfig {
 }
 
 /**
- * A read-only view of `inner` that holds only the calls `predicate` accepts (reference §1.10; `c.filter(...)`): the
+ * A read-only view of `inner` that holds only the calls `predicate` accepts (docs/behaviour.md §1.10; `c.filter(...)`): the
  * others are misses for `lookup`, `load` and `contains`, and do not appear in queries. `predicate` is a function of
  * the call or a {@link QueryFilter}. Writes throw `Rejected` as in {@link ReadOnlyCache}.
  *

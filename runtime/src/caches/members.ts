@@ -1,11 +1,11 @@
-// reference §1.10, §2.4: what caches made of several member caches (stacks, pools) share.
+// docs/behaviour.md §1.10, §2.4: what caches made of several member caches (stacks, pools) share.
 import type { CallRecord, Metadata } from '../call.js';
 import { AmbiguousDigestError, KeyError, Rejected } from '../errors.js';
 import { expandPrefix, MIN_PREFIX_LENGTH } from '../storage/keys.js';
 import type { BaseCache, PreparedCall } from './base.js';
 
 /**
- * The one full key a prefix stands for across members (reference §2.4: "stacks combine"): members that agree give
+ * The one full key a prefix stands for across members (docs/behaviour.md §2.4: "stacks combine"): members that agree give
  * that key, members that expand it to different keys make it ambiguous, and the length needed is then the longest
  * common prefix of the candidates plus one. @internal
  */
@@ -57,7 +57,7 @@ export function firstHit<T>(members: readonly BaseCache[], key: string, read: (m
 }
 
 /**
- * The prepared call of a cache that stores nothing (reference §1.10 `ReadOnlyCache.prepare` is digest-only): the
+ * The prepared call of a cache that stores nothing (docs/behaviour.md §1.10 `ReadOnlyCache.prepare` is digest-only): the
  * body runs, and its commit is refused, so the caller gets its result uncached with the wrapper's
  * "Cache rejected save" warning. @internal
  */

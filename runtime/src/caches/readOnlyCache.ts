@@ -1,4 +1,4 @@
-// reference §1.10 `ReadOnlyCache`: a view of a cache that reads everything and writes nothing.
+// docs/behaviour.md §1.10 `ReadOnlyCache`: a view of a cache that reads everything and writes nothing.
 import type { CallRecord } from '../call.js';
 import { Rejected } from '../errors.js';
 import { compositions, type BaseCache, type CacheConfig, type PendingCall, type PreparedCall } from './base.js';
@@ -6,7 +6,7 @@ import { refusedPrepare } from './members.js';
 import { CacheWrapper } from './wrapper.js';
 
 /**
- * A cache that reads through to `inner` and refuses every write (reference §1.10; `c.readonly()`; `read_only = true`
+ * A cache that reads through to `inner` and refuses every write (docs/behaviour.md §1.10; `c.readonly()`; `read_only = true`
  * in `fleche.toml`). Saves, evicts and `gc()` throw `Rejected`. `prepare` stores nothing, so a cached function run
  * against it executes, returns its result, and warns "Cache rejected save" instead of storing it.
  *

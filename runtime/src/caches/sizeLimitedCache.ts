@@ -1,4 +1,4 @@
-// reference §1.10 `SizeLimitedCache` (#710, #920, #161): a cache that keeps at most `maxSize` calls.
+// docs/behaviour.md §1.10 `SizeLimitedCache`: a cache that keeps at most `maxSize` calls.
 import type { CallRecord, Metadata } from '../call.js';
 import { KeyError } from '../errors.js';
 import type { CallStats } from '../storage/base.js';
@@ -36,7 +36,7 @@ function lastHits(cache: BaseCache): Map<string, number> {
 }
 
 /**
- * Keeps at most `maxSize` calls in `inner` (reference §1.10; `max_size = N` in `fleche.toml`): after each save, while
+ * Keeps at most `maxSize` calls in `inner` (docs/behaviour.md §1.10; `max_size = N` in `fleche.toml`): after each save, while
  * more are held, the least recently used call record is evicted. Lookups and loads count as use, unlike Python's
  * random choice. Only call records are evicted; their values stay until `gc()`.
  *

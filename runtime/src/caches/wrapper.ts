@@ -1,4 +1,4 @@
-// reference §1.10 `CacheWrapper`, `RefreshingCache`, §6 rerun: caches that change one policy of another cache.
+// docs/behaviour.md §1.10 `CacheWrapper`, `RefreshingCache`, §6 rerun: caches that change one policy of another cache.
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
@@ -69,7 +69,7 @@ export abstract class CacheWrapper extends BaseCache {
 
 /**
  * Every lookup misses, so every cached call inside runs again and overwrites its entry; used by
- * `f.fleche.rerun(...)` (reference §1.3, §6 rerun semantics). Values still load, so digests passed as arguments work.
+ * `f.fleche.rerun(...)` (docs/behaviour.md §1.3, §6 rerun semantics). Values still load, so digests passed as arguments work.
  * @example
  * ```ts
  * cache(new RefreshingCache(cache()), () => compute(3)); // recomputes compute(3) and everything it calls

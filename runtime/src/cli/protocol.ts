@@ -1,6 +1,10 @@
-// issue 6 "The `fleche` CLI": the JSON-lines contract between `fleche … --json` and the tools that spawn it (the
-// VS Code extension). One JSON object per line on stdout, each `{ "v": 1, "type": … }`. Bump `PROTOCOL_VERSION`
-// only for changes an old reader would misread; adding a message type or a field is not one.
+// The JSON-lines contract between `fleche … --json` and the tools that spawn it (docs/architecture.md "The CLI and
+// its protocol"). One JSON object per line on stdout, each `{ "v": 1, "type": … }`. Bump `PROTOCOL_VERSION` only for
+// changes an old reader would misread; adding a message type or a field is not one.
+//
+// The one source of the contract: exported as `fleche/protocol`, and the VS Code extension imports its types from
+// here (extension/src/model/cliMessages.ts). Keep it pure (type-only imports, no side effects) so that importing it
+// pulls nothing else of the runtime into a bundle.
 import type { CallDetail, CallSummary, Explanation, FunctionRef, FunctionSummary, StoreTotals } from '../inspect/index.js';
 import type { CacheLocation } from '../inspect/location.js';
 
@@ -89,7 +93,8 @@ export interface ExplainLine extends Line<'explain'> {
 }
 
 /** Every line the CLI prints with `--json`. */
-export type CliMessage = ErrorLine | ProgressLine | RerunLine | DoneLine | FunctionsLine | CallsLine | CallLine | StatsLine | EvictedLine | GcLine | ExplainLine;
+export type CliMessage =
+	ErrorLine | ProgressLine | RerunLine | DoneLine | FunctionsLine | CallsLine | CallLine | StatsLine | EvictedLine | GcLine | ExplainLine;
 
 const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'explain']);
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { suite, test } from 'mocha';
 import * as vscode from 'vscode';
-import { api, extensionId } from './support.js';
+import { api, extensionId, waitFor } from './support.js';
 
 const contractCommands = [
 	'fleche.refreshCalls',
@@ -16,6 +16,7 @@ const contractCommands = [
 	'fleche.explainMiss',
 	'fleche.lensActions',
 	'fleche.showLog',
+	'fleche.showReadme',
 ];
 
 suite('activation', () => {
@@ -56,6 +57,18 @@ suite('activation', () => {
 		await vscode.commands.executeCommand('fleche.calls.focus');
 		await vscode.commands.executeCommand('fleche.refreshCalls');
 		await vscode.commands.executeCommand('fleche.showLog');
+	});
+
+	test("the welcome view's 'Read how to start' opens the README shipped with the extension, without a network", async () => {
+		await api();
+		const welcome = ((vscode.extensions.getExtension(extensionId)?.packageJSON as { contributes?: { viewsWelcome?: { contents: string }[] } }).contributes
+			?.viewsWelcome ?? [])[0]?.contents;
+		const link = /\[Read how to start\]\(command:([\w.]+)\)/.exec(welcome ?? '')?.[1];
+		assert.equal(link, 'fleche.showReadme');
+		await vscode.commands.executeCommand(link);
+		const tabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs.map((t) => t.label));
+		await waitFor('a README.md preview tab', () => tabs().some((l) => l.includes('README.md')));
+		await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 	});
 
 	test('it runs in code-server or VS Code proper, with the real API', () => {
