@@ -76,6 +76,9 @@ export abstract class CacheWrapper extends BaseCache {
  * ```
  */
 export class RefreshingCache extends CacheWrapper {
+	override get refreshing(): boolean {
+		return true;
+	}
 	override lookup(): Hit | undefined {
 		return undefined;
 	}
