@@ -57,6 +57,11 @@ export function abortError(signal: AbortSignal): Error {
 	return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
 }
 
+/** Executors and stores reject with Errors; anything else thrown is wrapped so callers can rely on it. @internal */
+export function asError(err: unknown): Error {
+	return err instanceof Error ? err : new Error(String(err));
+}
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
 	return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as PromiseLike<unknown>).then === 'function';
 }
@@ -117,7 +122,8 @@ class InFlight {
 				},
 				(err: unknown) => {
 					signal.removeEventListener('abort', onAbort);
-					reject(err as Error);
+					// eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the computation's own rejection, passed on unchanged
+					reject(err);
 				},
 			);
 		});
@@ -365,7 +371,7 @@ export function submitCall(target: CallTarget, c: BaseCache, given: readonly unk
 		// Uncached calls are said once by the worker that runs them.
 		if (!hasRequired(profile, k, false)) k = undefined;
 	} catch (err) {
-		if (!Indigestible.is(err)) return Promise.reject(err as Error);
+		if (!Indigestible.is(err)) return Promise.reject(asError(err));
 	}
 	if (k === undefined) return start(run, null, signal, (reply) => (isBoundReply(reply) ? reply.value : reply));
 	const hit = lookup(c, profile, k.key);
@@ -397,7 +403,7 @@ function start(run: RunSubmission, key: string | null, signal: AbortSignal | und
 	try {
 		return Promise.resolve(run(key, signal)).then(accept);
 	} catch (err) {
-		return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+		return Promise.reject(asError(err));
 	}
 }
 

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Piscina } from 'piscina';
 import initSqlJs from 'sql.js';
-import { Pool, spawn } from 'threads';
 import {
 	cache,
 	Cache,
@@ -15,7 +14,6 @@ import {
 	CallSql,
 	digest,
 	fleche,
-	threadsWorker,
 	ValueFile,
 	workerFile,
 	wrapExecutor,
@@ -26,31 +24,24 @@ import {
 } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
+import { loadFixture } from '../support/fixtures.ts';
 import type * as Concurrency from '../fixtures/concurrencyFns.ts';
 import type * as Protocol from '../fixtures/protocolFns.ts';
 
-const fixtures = new URL('../fixtures/', import.meta.url);
-const fns = (await import(new URL('concurrencyFns.js', fixtures).href)) as typeof Concurrency;
-const { slowWhere } = (await import(new URL('protocolFns.js', fixtures).href)) as typeof Protocol;
 const logs = captureLogs();
+// Loaded from the built files, the ones a worker imports, so both sides hold the same functions.
+const fns = await loadFixture<typeof Concurrency>('concurrencyFns.js');
+const { slowWhere } = await loadFixture<typeof Protocol>('protocolFns.js');
 
-interface Events {
-	subscribe(o: { next(e: { type: string }): void; error(err: unknown): void }): unknown;
+/** A wrapped piscina pool of fleche workers with `maxThreads` threads, destroyed after the file. */
+function piscinaPool(maxThreads: number) {
+	const pool = wrapExecutor(new Piscina({ filename: workerFile('piscina'), maxThreads, minThreads: 1 }));
+	after(() => pool.destroy());
+	return pool;
 }
 
-/** A wrapped threads.js pool of fleche workers, and how many tasks it has been given. */
-function threadsPool(size: number) {
-	const pool = wrapExecutor(Pool(() => spawn(threadsWorker()), size));
-	const counts = { queued: 0 };
-	(pool.events() as Events).subscribe({
-		next: (e) => {
-			if (e.type === 'taskQueued') counts.queued++;
-		},
-		error: () => undefined,
-	});
-	after(() => pool.terminate(true));
-	return { pool, counts };
-}
+/** The signals of two callers of the same call. */
+const twoCallers = () => [new AbortController(), new AbortController()] as const;
 
 /** Polls until `predicate` holds; fails after a generous ceiling instead of asserting on elapsed time. */
 async function until(predicate: () => boolean, what: string): Promise<void> {
@@ -59,21 +50,20 @@ async function until(predicate: () => boolean, what: string): Promise<void> {
 }
 
 describe('one table of calls in flight', () => {
-	test('a direct async call, then a threads.js submission of the same call while it runs: the body runs once, here', async () => {
-		const { pool, counts } = threadsPool(1);
+	test('a direct async call, then a submission of the same call while it runs: the body runs once, here', async () => {
+		const pool = piscinaPool(1);
 		const store = memoryStore();
 		const direct = cache(store, () => slowWhere(300, 'direct first'));
 		const submitted = cache(store, () => pool.submit(slowWhere, 300, 'direct first'));
 		const [a, b] = await Promise.all([direct, submitted]);
 		assert.deepEqual(a, { tag: 'direct first', threadId: 0 });
 		assert.deepEqual(b, a, 'the submission got the direct call’s result');
-		assert.equal(counts.queued, 0, 'the submission never reached the pool');
+		assert.equal(pool.completed, 0, 'the submission never reached the pool');
 		assert.equal(cache(store, () => slowWhere.fleche.contains(300, 'direct first')), true);
 	});
 
-	test('a piscina submission, then a direct call of the same call while it runs: the body runs once, in the worker', async () => {
-		const pool = wrapExecutor(new Piscina({ filename: workerFile('piscina'), maxThreads: 1, minThreads: 1 }));
-		after(() => pool.destroy());
+	test('a submission, then a direct call of the same call while it runs: the body runs once, in the worker', async () => {
+		const pool = piscinaPool(1);
 		const { cache: store } = fileStore();
 		const submitted = cache(store, () => pool.submit(slowWhere, 300, 'submitted first'));
 		const direct = cache(store, () => slowWhere(300, 'submitted first'));
@@ -103,6 +93,16 @@ describe('cancellation per caller', () => {
 		{ name: 'abortable' },
 	);
 
+	/** Two identical calls of `abortable(x)`, with these signals, and the one computation's own signal. */
+	function twoCalls(x: number, signals: readonly [AbortSignal, AbortSignal | undefined]) {
+		const store = memoryStore();
+		const before = runs;
+		const first = cache(store, () => abortable(x, signals[0]));
+		const second = cache(store, () => abortable(x, signals[1]));
+		assert.equal(runs, before + 1, 'one computation');
+		return { store, before, first, second, bodySignal: bodySignals.at(-1)! };
+	}
+
 	test('an AbortSignal argument does not enter the key: calls that differ only by their signal share it', () => {
 		const key = abortable.fleche.digest(1);
 		assert.equal(abortable.fleche.digest(1, new AbortController().signal), key);
@@ -111,14 +111,8 @@ describe('cancellation per caller', () => {
 	});
 
 	test('two identical calls, one caller aborts: it rejects with AbortError, the other gets the result, the body is not aborted', async () => {
-		const store = memoryStore();
-		const a = new AbortController();
-		const b = new AbortController();
-		const before = runs;
-		const first = cache(store, () => abortable(1, a.signal));
-		const second = cache(store, () => abortable(1, b.signal));
-		assert.equal(runs, before + 1, 'one computation');
-		const bodySignal = bodySignals.at(-1)!;
+		const [a, b] = twoCallers();
+		const { store, before, first, second, bodySignal } = twoCalls(1, [a.signal, b.signal]);
 		a.abort();
 		await assert.rejects(first, { name: 'AbortError' });
 		assert.equal(bodySignal.aborted, false, 'the other caller still waits');
@@ -132,13 +126,8 @@ describe('cancellation per caller', () => {
 	});
 
 	test('both callers abort: the body’s signal aborts, nothing is stored, and the next caller starts afresh', async () => {
-		const store = memoryStore();
-		const a = new AbortController();
-		const b = new AbortController();
-		const before = runs;
-		const first = cache(store, () => abortable(5, a.signal));
-		const second = cache(store, () => abortable(5, b.signal));
-		const bodySignal = bodySignals.at(-1)!;
+		const [a, b] = twoCallers();
+		const { store, before, first, second, bodySignal } = twoCalls(5, [a.signal, b.signal]);
 		a.abort();
 		assert.equal(bodySignal.aborted, false);
 		b.abort();
@@ -154,12 +143,8 @@ describe('cancellation per caller', () => {
 	});
 
 	test('a caller without a signal never gives up: another caller’s abort does not abort the body', async () => {
-		const store = memoryStore();
 		const a = new AbortController();
-		const before = runs;
-		const first = cache(store, () => abortable(7, a.signal));
-		const second = cache(store, () => abortable(7));
-		const bodySignal = bodySignals.at(-1)!;
+		const { before, first, second, bodySignal } = twoCalls(7, [a.signal, undefined]);
 		a.abort();
 		await assert.rejects(first, { name: 'AbortError' });
 		assert.equal(bodySignal.aborted, false);
@@ -169,25 +154,22 @@ describe('cancellation per caller', () => {
 	});
 
 	test('two identical submissions, one aborted: it rejects, the other gets the result from one task', async () => {
-		const { pool, counts } = threadsPool(1);
+		const pool = piscinaPool(1);
 		const store = memoryStore();
-		const a = new AbortController();
-		const b = new AbortController();
+		const [a, b] = twoCallers();
 		const first = cache(store, () => pool.submit(fns.sleepy, 300, 9, { signal: a.signal }));
 		const second = cache(store, () => pool.submit(fns.sleepy, 300, 9, { signal: b.signal }));
 		a.abort();
 		await assert.rejects(first, { name: 'AbortError' });
 		assert.equal(await second, 9);
-		assert.equal(counts.queued, 1, 'the identical submission shared the task');
+		assert.equal(pool.completed, 1, 'the identical submission shared the task');
 		assert.equal(cache(store, () => fns.sleepy.fleche.contains(300, 9)), true, 'the task ran to the end and was stored');
 	});
 
-	test('two identical submissions, both aborted: the running task is aborted (piscina)', { timeout: 120_000 }, async () => {
-		const pool = wrapExecutor(new Piscina({ filename: workerFile('piscina'), maxThreads: 1, minThreads: 1 }));
-		after(() => pool.destroy());
+	test('two identical submissions, both aborted: the running task is aborted', { timeout: 120_000 }, async () => {
+		const pool = piscinaPool(1);
 		const store = memoryStore();
-		const a = new AbortController();
-		const b = new AbortController();
+		const [a, b] = twoCallers();
 		// A task far longer than the test's ceiling: only an abort frees the pool's one worker.
 		const first = cache(store, () => pool.submit(fns.sleepy, 600_000, 11, { signal: a.signal }));
 		const second = cache(store, () => pool.submit(fns.sleepy, 600_000, 11, { signal: b.signal }));

@@ -25,12 +25,7 @@ export interface Adapter {
 	passThrough(fn: unknown, args: readonly unknown[]): unknown;
 }
 
-/** Executors reject with Errors; anything else thrown is wrapped so callers can rely on it. */
-export function asError(err: unknown): Error {
-	return err instanceof Error ? err : new Error(String(err));
-}
-
-export { abortError } from '../protocol.js';
+export { abortError, asError } from '../protocol.js';
 
 /** The plain-data form of a job, as it crosses into a worker. */
 export function describe(job: Job): BoundCall {
