@@ -22,6 +22,7 @@ import {
 	type PendingCall,
 	type PreparedCall,
 } from 'fleche';
+import { explain, openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
 import { loadFixture } from '../support/fixtures.ts';
@@ -275,6 +276,28 @@ describe('records carry their key scheme', () => {
 		assert.equal(runs, before + 2, 'a stale row is a miss');
 		assert.equal(stale.calls.get(key).scheme, 'fleche.call/1', 'the recompute replaced it');
 		assert.deepEqual(logs.records, []);
+	});
+});
+
+describe('one key', () => {
+	test('explain keys a call as the call itself does: defaults, ignored arguments, the same digests', () => {
+		const { cache: store, root } = fileStore();
+		const scaled = fleche((x: number, scale = 10, verbose = false) => (verbose ? x : x * scale), {
+			name: 'scaled',
+			module: 'test/protocol',
+			ignore: 'verbose',
+		});
+		assert.equal(cache(store, () => scaled(2)), 20);
+		const ref = { module: 'test/protocol', name: 'scaled' };
+		const hit = explain(openStore(root), ref, { x: 2, verbose: true });
+		assert.equal(hit.hit, true);
+		assert.equal(hit.key, scaled.fleche.digest(2));
+		const miss = explain(openStore(root), ref, { x: 2, scale: 3 });
+		assert.equal(miss.hit, false);
+		assert.deepEqual(
+			miss.differences.map((d) => [d.field, d.name]),
+			[['argument', 'scale']],
+		);
 	});
 });
 
