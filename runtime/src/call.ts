@@ -1,5 +1,4 @@
 // reference §1.11, §2.1, §2.2: the records a cache holds and the lookup key that addresses them.
-import { hash } from 'node:crypto';
 
 /** A JSON value: what metadata may hold. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -34,6 +33,11 @@ export interface CallRecord extends FunctionIdentity {
 	readonly metadata: Metadata;
 	/** True when the function returned a Promise: hits then return an already-resolved Promise too. */
 	readonly async?: boolean;
+	/**
+	 * The key scheme that computed `key` (`fleche.call/1`); absent in records written before records named it, which
+	 * were keyed under `fleche.call/1`. A record of another scheme is stale: a miss, never damage (see ./key.ts).
+	 */
+	readonly scheme?: string;
 }
 
 /** A call with live argument values, before or after it ran (Python's `Call`). */
@@ -44,28 +48,8 @@ export interface Call extends FunctionIdentity {
 	readonly result?: unknown;
 }
 
-const keyScheme = 'fleche.call/1';
-
 /**
- * Digest of a function identity, the fixed part of every lookup key of that function; computed once per wrapper.
- * @internal
+ * The lookup key of a call record (recomputed from its fields; used to verify records read from disk). The key is
+ * composed in ./key.ts, with everything else about keys.
  */
-export function identityPrefix(identity: FunctionIdentity): string {
-	return `${keyScheme}\n${JSON.stringify([identity.name, identity.module, identity.version, identity.codeDigest])}\n`;
-}
-
-/**
- * The lookup key of a call: SHA-256 over the identity prefix and `"name":digest` lines in signature order.
- * Argument *digests* go in, never values, so a call keyed from live values and one keyed from a stored record agree.
- * @internal
- */
-export function lookupKey(prefix: string, argumentDigests: Readonly<Record<string, string>>): string {
-	let text = prefix;
-	for (const name in argumentDigests) text += `${JSON.stringify(name)}:${argumentDigests[name]}\n`;
-	return hash('sha256', text, 'hex');
-}
-
-/** The lookup key of a call record (recomputed from its fields; used to verify records read from disk). */
-export function recordKey(record: FunctionIdentity & { arguments: Readonly<Record<string, string>> }): string {
-	return lookupKey(identityPrefix(record), record.arguments);
-}
+export { recordKey } from './key.js';

@@ -4,9 +4,9 @@ import { isBoundCall, receivedArgs, type BoundCall, type BoundReply } from './bo
 import type { BaseCache } from './caches/base.js';
 import { Cache } from './caches/cache.js';
 import { cacheFromConfig } from './config/build.js';
-import { KeyError } from './errors.js';
 import { warnOnce } from './log.js';
 import { metadataFromConfig } from './metadata.js';
+import { cachedCall, targetOf, type Outcome } from './protocol.js';
 import { runIn } from './state.js';
 import { flushStats } from './stats.js';
 import { CallMemory, ValueMemory } from './storage/memory.js';
@@ -26,7 +26,8 @@ function openCache(call: BoundCall): BaseCache {
 
 /**
  * Runs a {@link BoundCall}: imports the function's module, finds the cached function by its identity, and calls
- * it with the bound cache and metadata in force (nested fleche calls inside use them too). The result lands in
+ * it through the cached-call protocol with the bound cache and metadata in force (nested fleche calls inside use them
+ * too). It was sent to compute, so it never waits for an identical call in flight in this thread. The result lands in
  * the bound store (file, SQL); for a cache that could not travel, the reply carries the record instead.
  * @throws TypeError when the module does not define that cached function; whatever the function throws.
  * @example
@@ -45,30 +46,20 @@ export async function runBoundCall(call: BoundCall): Promise<BoundReply> {
 	if (!f) {
 		throw new TypeError(`${call.file} does not define the cached function ${call.module ?? '?'}:${call.name} (is it created when the module loads?)`);
 	}
-	const fn = f;
+	const target = targetOf(f)!;
 	const c = openCache(call);
 	const args = receivedArgs(call);
 	const metadata = call.metadata.map(metadataFromConfig);
 	try {
-		const value: unknown = await runIn({ cache: c, metadata }, (): unknown => fn(...(args as never[])));
-		let key: string | null = null;
-		try {
-			key = runIn({ cache: c }, () => fn.fleche.digest(...(args as never[])));
-		} catch {
-			// an argument without a digest: the call ran uncached
-		}
+		// The protocol reports the key it used and the record it hit or made: nothing is keyed or read twice.
+		const outcome: Outcome = { key: null, record: undefined };
+		const value: unknown = await runIn({ cache: c, metadata }, () => cachedCall(target, c, undefined, args, outcome));
+		const { key } = outcome;
 		if (key !== null && call.key !== null && key !== call.key) {
 			warnOnce(`bound-key:${call.module ?? ''}:${call.name}`, 'FLECHE_KEY_CHANGED', `Arguments of ${call.name} changed when copied to the worker (class instances lose their class); its result is stored under another key than the caller looks up`);
 		}
-		let record: BoundReply['record'] = null;
-		if (call.cache === null && key !== null) {
-			try {
-				const r = c.loadRecord(key);
-				record = { metadata: r.metadata, async: r.async === true };
-			} catch (err) {
-				if (!KeyError.is(err)) throw err;
-			}
-		}
+		const r = call.cache === null ? outcome.record : undefined;
+		const record: BoundReply['record'] = r === undefined ? null : { metadata: r.metadata, async: r.async === true };
 		return { fleche: 'boundReply/1', value, key, record };
 	} finally {
 		// A worker may be terminated at any moment: its hit counts must not wait for a batch.

@@ -1,18 +1,16 @@
 // reference §1.3, §1.4, §3.3: fleche(fn, options) — the cached call, its helpers and Promise pass-through.
 import { hash } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { identityPrefix, type Call, type FunctionIdentity, type Json, type Metadata } from './call.js';
-import type { BaseCache, PreparedCall } from './caches/base.js';
+import { type Call, type FunctionIdentity, type Json } from './call.js';
 import { RefreshingCache } from './caches/wrapper.js';
-import { digest, Digest, digestSymbol } from './digest.js';
-import { Indigestible, KeyError, FlecheError } from './errors.js';
-import { isDebug, log, warn, warnOnce } from './log.js';
-import type { MetaData } from './metadata.js';
+import { digest, digestSymbol } from './digest.js';
+import { KeyError } from './errors.js';
+import { byName, KeyProfile } from './key.js';
 import { validateOptions, type FlecheOptions, type ResolvedOptions } from './options.js';
 import { assignedName, callerSite, moduleOf, readParams, type CallSite, type Param } from './profile.js';
 import { functionIdentityName, identityKey, identityModule, methodIdentityName, ownFunctionName } from './identity.js';
+import { cachedCall, keyOf as keyCallOf, markTarget, targetOf, type CallTarget } from './protocol.js';
 import type { QueryFilter, QueryIterator } from './query.js';
-import { activeCache, activeMetadata, runIn } from './state.js';
+import { activeCache, runIn } from './state.js';
 import { BoundWrapper, type Bound } from './bound.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
@@ -70,288 +68,32 @@ export interface FlecheLocation {
 /** A cached function: the same signature as `F`, plus its helpers on `.fleche`. */
 export type Fleche<F extends CacheableFunction> = F & { readonly fleche: FlecheHelpers<F> };
 
-const wrapperKey = Symbol.for('fleche.wrapper');
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-	return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as PromiseLike<unknown>).then === 'function';
-}
-
 function isAsyncFunction(fn: AnyFn): boolean {
 	const ctor = (fn as { constructor?: { name?: string } }).constructor?.name;
 	return ctor === 'AsyncFunction' || ctor === 'AsyncGeneratorFunction';
 }
 
-/** Everything fixed about a wrapped function. */
-class Profile {
-	readonly prefix: string;
-	readonly label: string;
-	/** `"name":` fragments of the key text, per parameter; computed once. */
-	readonly slots: readonly { readonly param: Param; readonly keyed: boolean; readonly head: string }[];
-	readonly restIndex: number;
-
-	constructor(
-		readonly identity: FunctionIdentity,
-		readonly params: readonly Param[],
-		readonly options: ResolvedOptions,
-		readonly method: boolean,
-	) {
-		this.prefix = identityPrefix(identity);
-		this.label = `${identity.module ?? '?'}:${identity.name}`;
-		this.slots = params.map((param) => ({ param, keyed: !options.ignore.has(param.name), head: `${JSON.stringify(param.name)}:` }));
-		this.restIndex = params.findIndex((p) => p.rest);
-	}
-}
-
-interface Bound_ {
-	/** Argument values by recorded name (ignored ones left out), in order. */
-	names: string[];
-	values: unknown[];
-	/** `"name":` fragments of the key text, parallel to `names`. */
-	heads: string[];
-}
-
-const thisHead = `${JSON.stringify('this')}:`;
-
-/** Maps call arguments onto parameter names, applying literal defaults; `this` first for methods. */
-function bindArguments(profile: Profile, thisArg: unknown, args: readonly unknown[]): Bound_ {
-	const names: string[] = [];
-	const values: unknown[] = [];
-	const heads: string[] = [];
-	if (profile.method) {
-		names.push('this');
-		values.push(thisArg);
-		heads.push(thisHead);
-	}
-	const slots = profile.slots;
-	let i = 0;
-	for (; i < slots.length; i++) {
-		const slot = slots[i]!;
-		let v: unknown;
-		if (slot.param.rest) v = args.slice(i);
-		else {
-			v = args[i];
-			if (v === undefined && slot.param.default) v = slot.param.default.value;
-		}
-		if (!slot.keyed) continue;
-		names.push(slot.param.name);
-		values.push(v);
-		heads.push(slot.head);
-	}
-	// Arguments past the declared ones still reach the body (through `arguments`), so they must be in the key.
-	if (profile.restIndex < 0) {
-		for (; i < args.length; i++) {
-			names.push(`#${i}`);
-			values.push(args[i]);
-			heads.push(`${JSON.stringify(`#${i}`)}:`);
-		}
-	}
-	return { names, values, heads };
-}
-
-function recordOf(names: readonly string[], values: readonly unknown[]): Record<string, unknown> {
-	const out: Record<string, unknown> = {};
-	for (let i = 0; i < names.length; i++) out[names[i]!] = values[i];
-	return out;
-}
-
-/** The state of one wrapped function. */
-class Wrapped<F extends AnyFn> {
-	private readonly inFlight = new WeakMap<BaseCache, Map<string, PromiseLike<unknown>>>();
+/** The state of one wrapped function: what the cached-call protocol (./protocol.ts) calls. */
+class Wrapped<F extends AnyFn> implements CallTarget {
 	readonly isAsync: boolean;
-	private profileCache?: Profile;
+	private profileCache?: KeyProfile;
 
 	constructor(
 		readonly fn: F,
-		private readonly makeProfile: (thisArg: unknown) => Profile,
+		private readonly makeProfile: (thisArg: unknown) => KeyProfile,
 		private readonly lazyProfile: boolean,
 	) {
 		this.isAsync = isAsyncFunction(fn);
 		if (!lazyProfile) this.profileCache = makeProfile(undefined);
 	}
 
-	profile(thisArg: unknown): Profile {
+	profile(thisArg: unknown): KeyProfile {
 		if (!this.lazyProfile) return this.profileCache!;
 		return this.makeProfile(thisArg);
 	}
 
-	/**
-	 * The key of a call, with the argument values and digests it was computed from. Top-level `Digest` arguments
-	 * are replaced by the value they stand for (reference §1.4 step 2), so `f(D(k))` is `f(value)`.
-	 */
-	key(profile: Profile, c: BaseCache, thisArg: unknown, given: readonly unknown[]) {
-		let args = given;
-		for (let i = 0; i < given.length; i++) {
-			const v = given[i];
-			if (!Digest.is(v)) continue;
-			if (args === given) args = [...given];
-			(args as unknown[])[i] = c.loadValue(v.hex.length === 64 ? v.hex : c.expand(v.hex));
-		}
-		const { names, values, heads } = bindArguments(profile, thisArg, args);
-		const digests: string[] = new Array<string>(values.length);
-		let text = profile.prefix;
-		for (let i = 0; i < values.length; i++) {
-			const d = digestArgument(values[i], names[i]!);
-			digests[i] = d;
-			text += heads[i]! + d + '\n';
-		}
-		return { key: sha256(text), names, values, digests, args: args as unknown[] };
-	}
-
 	call(thisArg: unknown, args: unknown[]): unknown {
-		const c = activeCache();
-		const profile = this.profile(thisArg);
-		let k: ReturnType<Wrapped<F>['key']>;
-		try {
-			k = this.key(profile, c, thisArg, args);
-		} catch (err) {
-			if (!Indigestible.is(err)) throw err;
-			warnOnce(`indigestible:${profile.label}:${err.path}`, 'FLECHE_INDIGESTIBLE', `No hash for argument ${err.path} of ${profile.identity.name}, running uncached: ${err.message}`, {
-				fn: profile.label,
-			});
-			return this.fn.apply(thisArg, args);
-		}
-		args = k.args;
-		for (const name of profile.options.require) {
-			const at = k.names.indexOf(name);
-			if (at < 0 || k.values[at] === undefined) {
-				warn('FLECHE_MISSING_REQUIRED', `Missing required arguments for caching: ${name} (${profile.identity.name} runs uncached)`, {
-					fn: profile.label,
-				});
-				return this.fn.apply(thisArg, args);
-			}
-		}
-		let hit;
-		try {
-			hit = c.lookup(k.key);
-		} catch (err) {
-			warn('FLECHE_LOOKUP_FAILED', `Cache lookup failed for ${profile.identity.name}, treating it as a miss: ${(err as Error).message}`, {
-				fn: profile.label,
-				cause: err,
-			});
-		}
-		if (hit !== undefined) {
-			if (isDebug()) log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${k.key}`);
-			c.noteHit(hit.record);
-			return this.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
-		}
-		const pending = this.inFlight.get(c)?.get(k.key);
-		if (pending !== undefined) return pending;
-		return this.miss(c, profile, k, thisArg, args);
-	}
-
-	private miss(c: BaseCache, profile: Profile, k: ReturnType<Wrapped<F>['key']>, thisArg: unknown, args: unknown[]): unknown {
-		const { identity } = profile;
-		const argRecord = recordOf(k.names, k.values);
-		const view: Call = { ...identity, arguments: argRecord };
-		const sources: readonly MetaData[] = profile.options.meta.length ? [...activeMetadata(), ...profile.options.meta] : activeMetadata();
-		const metadata: Metadata = {};
-		for (const m of sources) {
-			if (!m.pre) continue;
-			try {
-				metadata[m.name] = { ...metadata[m.name], ...m.pre(view) };
-			} catch (err) {
-				warnOnce(`meta-pre:${m.name}`, 'FLECHE_METADATA_FAILED', `Metadata '${m.name}' failed: ${(err as Error).message}`, { cause: err });
-			}
-		}
-		let prepared: PreparedCall | undefined;
-		try {
-			// Seals the key and stores the argument values before the body can mutate them.
-			prepared = c.prepare({ ...identity, key: k.key, values: argRecord, digests: recordOf(k.names, k.digests) as Record<string, string> });
-		} catch (err) {
-			warn('FLECHE_REJECTED', `Cache rejected save: ${profile.identity.name} runs uncached (${(err as Error).message})`, { fn: profile.label, cause: err });
-		}
-		let result: unknown;
-		const started = performance.now();
-		try {
-			result = this.fn.apply(thisArg, args);
-		} catch (err) {
-			prepared?.abandon();
-			throw err;
-		}
-		if (!isThenable(result)) {
-			this.finish(c, profile, k.key, prepared, view, sources, metadata, result, false, started);
-			return result;
-		}
-		let map = this.inFlight.get(c);
-		if (!map) this.inFlight.set(c, (map = new Map<string, PromiseLike<unknown>>()));
-		map.set(k.key, result);
-		const done = () => {
-			if (map.get(k.key) === result) map.delete(k.key);
-		};
-		// Registered before the caller can attach its own handlers, so the entry is saved by the time they run.
-		result.then(
-			(value) => {
-				done();
-				this.finish(c, profile, k.key, prepared, view, sources, metadata, value, true, started);
-			},
-			() => {
-				done();
-				prepared?.abandon();
-			},
-		);
-		return result;
-	}
-
-	private finish(
-		c: BaseCache,
-		profile: Profile,
-		key: string,
-		prepared: PreparedCall | undefined,
-		view: Call,
-		sources: readonly MetaData[],
-		metadata: Metadata,
-		result: unknown,
-		async: boolean,
-		started: number,
-	): void {
-		const seconds = (performance.now() - started) / 1000;
-		try {
-			if (result === undefined) {
-				prepared?.abandon();
-				if (c instanceof RefreshingCache) {
-					try {
-						c.evict(key);
-						warn('FLECHE_UNDEFINED_RESULT', `${profile.identity.name} returned undefined during rerun, evicted stale cache entry`, { fn: profile.label });
-					} catch (err) {
-						if (!KeyError.is(err)) throw err;
-					}
-				}
-				warnOnce(`undefined:${profile.label}`, 'FLECHE_UNDEFINED_RESULT', `${profile.identity.name} returned undefined, not caching (return null to cache "nothing")`, {
-					fn: profile.label,
-				});
-				return;
-			}
-			if (!prepared) return;
-			const after: Call = { ...view, result };
-			for (const m of sources) {
-				if (!m.post) continue;
-				try {
-					metadata[m.name] = { ...metadata[m.name], ...m.post(metadata[m.name] ?? {}, after) };
-				} catch (err) {
-					warnOnce(`meta-post:${m.name}`, 'FLECHE_METADATA_FAILED', `Metadata '${m.name}' failed: ${(err as Error).message}`, { cause: err });
-				}
-			}
-			const record = prepared.commit(result, metadata, { async });
-			c.noteMiss(record, seconds);
-			if (isDebug()) log('debug', 'FLECHE_SAVE', `Saving result for ${profile.label} with key ${key}`);
-		} catch (err) {
-			// Whatever goes wrong while saving, the caller still gets its result.
-			const why = FlecheError.is(err) ? err.message : String((err as Error)?.message ?? err);
-			warn('FLECHE_REJECTED', `Cache rejected save: ${profile.identity.name} (${why})`, { fn: profile.label, cause: err });
-		}
-	}
-}
-
-function sha256(text: string): string {
-	return hash('sha256', text, 'hex');
-}
-
-function digestArgument(value: unknown, name: string): string {
-	try {
-		return digest(value);
-	} catch (err) {
-		if (Indigestible.is(err)) throw new Indigestible(`${name}${err.path}`, err.message, { cause: err });
-		throw err;
+		return cachedCall(this, activeCache(), thisArg, args);
 	}
 }
 
@@ -383,8 +125,7 @@ function checkParamOptions(params: readonly Param[], options: ResolvedOptions, l
 function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite | undefined): FlecheHelpers<F> {
 	const keyOf = (args: unknown[]) => {
 		const c = activeCache();
-		const profile = w.profile(undefined);
-		return { c, profile, ...w.key(profile, c, undefined, args) };
+		return { c, ...keyCallOf(w, args, c) };
 	};
 	const profile0 = () => w.profile(undefined);
 	return {
@@ -398,7 +139,7 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 		location: site && { source: site.file, loaded: site.loadedFile, line: site.line },
 		call: (...args: Parameters<F>) => {
 			const k = keyOf(args);
-			return { ...k.profile.identity, arguments: recordOf(k.names, k.values) };
+			return { ...k.profile.identity, arguments: byName(k.names, k.values) };
 		},
 		digest: (...args: Parameters<F>) => keyOf(args).key,
 		contains: (...args: Parameters<F>) => {
@@ -442,7 +183,7 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 
 function wrapFunction<F extends AnyFn>(fn: F, options: ResolvedOptions, site: CallSite | undefined): Fleche<F> {
 	if (typeof fn !== 'function') throw new TypeError('fleche() takes a function to cache');
-	if ((fn as { [wrapperKey]?: unknown })[wrapperKey]) return fn as Fleche<F>;
+	if (targetOf(fn) !== undefined) return fn as Fleche<F>;
 	const params = resolveParams(fn, options);
 	const name = functionIdentityName(options.name, ownFunctionName(fn.name), site ? assignedName(site) : undefined);
 	if (name === undefined) {
@@ -451,7 +192,7 @@ function wrapFunction<F extends AnyFn>(fn: F, options: ResolvedOptions, site: Ca
 		);
 	}
 	checkParamOptions(params, options, name);
-	const profile = new Profile(resolveIdentity(options, fn, site, name), params, options, false);
+	const profile = new KeyProfile(resolveIdentity(options, fn, site, name), params, options, false);
 	const w = new Wrapped(fn, () => profile, false);
 	const wrapped = function (this: unknown, ...args: unknown[]) {
 		return w.call(this, args);
@@ -495,10 +236,10 @@ function decorate<F extends AnyFn>(wrapped: F, w: Wrapped<F>, fn: F, name: strin
 	Object.defineProperty(wrapped, 'name', { value: name });
 	Object.defineProperty(wrapped, 'length', { value: fn.length });
 	Object.defineProperty(wrapped, 'fleche', { value: helpers, enumerable: false });
-	Object.defineProperty(wrapped, wrapperKey, { value: w });
+	markTarget(wrapped, w);
 	// A fleche function passed as an argument digests by its identity, like Python's `__digest__` on wrappers.
 	Object.defineProperty(wrapped, digestSymbol, {
-		value: () => sha256(`fleche.function/1\n${JSON.stringify(helpers.identity)}`),
+		value: () => hash('sha256', `fleche.function/1\n${JSON.stringify(helpers.identity)}`, 'hex'),
 	});
 	return wrapped as Fleche<F>;
 }
@@ -509,15 +250,15 @@ function decorateMethod<F extends AnyFn>(method: F, context: ClassMethodDecorato
 	const methodName = options.name ?? String(context.name);
 	const params = resolveParams(method, options);
 	checkParamOptions(params, options, methodName);
-	const profiles = new WeakMap<object, Profile>();
-	const make = (thisArg: unknown): Profile => {
+	const profiles = new WeakMap<object, KeyProfile>();
+	const make = (thisArg: unknown): KeyProfile => {
 		// The class name is only known once `this` exists: an instance (its constructor) or the class (static).
 		const owner = (context.static ? thisArg : (thisArg as object | undefined)?.constructor) as (AnyFn & object) | undefined;
 		const key = owner ?? make;
 		let p = profiles.get(key);
 		if (!p) {
 			const name = methodIdentityName(options.name, owner?.name, methodName);
-			p = new Profile(resolveIdentity(options, method, site, name), params, options, true);
+			p = new KeyProfile(resolveIdentity(options, method, site, name), params, options, true);
 			profiles.set(key, p);
 		}
 		return p;
@@ -527,7 +268,7 @@ function decorateMethod<F extends AnyFn>(method: F, context: ClassMethodDecorato
 		return w.call(this, args);
 	} as unknown as F;
 	Object.defineProperty(wrapped, 'name', { value: methodName });
-	Object.defineProperty(wrapped, wrapperKey, { value: w });
+	markTarget(wrapped, w);
 	return wrapped;
 }
 
@@ -578,7 +319,7 @@ export function fleche(a?: unknown, b?: unknown): unknown {
  * for anything else. A rerun rebuilds the call's positional arguments from them. @internal
  */
 export function methodParams(method: unknown, thisArg: unknown): string[] | undefined {
-	const w = typeof method === 'function' ? (method as { [wrapperKey]?: Wrapped<AnyFn> })[wrapperKey] : undefined;
+	const w = targetOf(method);
 	if (w === undefined) return undefined;
 	const profile = w.profile(thisArg);
 	return profile.method ? profile.params.map((p) => p.name) : undefined;
@@ -586,7 +327,7 @@ export function methodParams(method: unknown, thisArg: unknown): string[] | unde
 
 /** Whether a value is a function wrapped by {@link fleche}. */
 export function isFleche(value: unknown): value is Fleche<AnyFn> {
-	return typeof value === 'function' && (value as { [wrapperKey]?: unknown })[wrapperKey] !== undefined;
+	return targetOf(value) !== undefined;
 }
 
 export type { Json };

@@ -1,7 +1,7 @@
 // docs/behaviour.md §1.10, §2.4, §6: the operations every cache offers, most of them built on a few primitives.
 import type { CallRecord, Metadata, Call } from '../call.js';
-import { identityPrefix, lookupKey } from '../call.js';
-import { digest, Digest } from '../digest.js';
+import { Digest } from '../digest.js';
+import { argumentDigest, identityPrefix, lookupKey } from '../key.js';
 import { KeyError, Rejected, FlecheError } from '../errors.js';
 import type { StorageConfig } from '../storage/base.js';
 import { shrinkKeys } from '../storage/keys.js';
@@ -111,6 +111,14 @@ export abstract class BaseCache {
 		return false;
 	}
 
+	/**
+	 * Whether every lookup of this cache misses on purpose so that calls run again and overwrite their entries
+	 * (`RefreshingCache`, for reruns): a call that then returns `undefined` evicts the entry it would have replaced.
+	 */
+	get refreshing(): boolean {
+		return false;
+	}
+
 	/** The class and its configuration, e.g. `Cache {"type":"cache","values":{…},"calls":{…}}`, for logs and messages. */
 	toString(): string {
 		try {
@@ -151,7 +159,7 @@ export abstract class BaseCache {
 	save(call: Call): string {
 		if (call.result === undefined) throw new Rejected('A call without a result (undefined) cannot be saved');
 		const digests: Record<string, string> = {};
-		for (const name in call.arguments) digests[name] = digest(call.arguments[name]);
+		for (const name in call.arguments) digests[name] = argumentDigest(call.arguments[name], name);
 		const key = lookupKey(identityPrefix(call), digests);
 		const prepared = this.prepare({
 			key,

@@ -3,6 +3,7 @@
 import type { CallRecord, Metadata } from '../call.js';
 import { digest, Digest } from '../digest.js';
 import { AmbiguousDigestError, CorruptEntry, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
+import { isStale, KEY_SCHEME } from '../key.js';
 import { warnOnce } from '../log.js';
 import type { CallStats, CallStorage, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
@@ -51,7 +52,8 @@ export class Cache extends BaseCache {
 			}
 			throw err;
 		}
-		if (record.result === null) return undefined;
+		// A record of another key scheme is stale: a miss, recomputed and overwritten, never damage.
+		if (record.result === null || isStale(record)) return undefined;
 		try {
 			return { record, value: this.values.get(record.result) };
 		} catch (err) {
@@ -280,6 +282,7 @@ class Prepared implements PreparedCall {
 			result: resultKey,
 			metadata,
 			...(options?.async ? { async: true } : {}),
+			scheme: KEY_SCHEME,
 		};
 		this.cache.saveRecord(record);
 		this.cache.repaired(this.call.key);

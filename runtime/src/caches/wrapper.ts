@@ -14,6 +14,9 @@ export abstract class CacheWrapper extends BaseCache {
 	override get readOnly(): boolean {
 		return this.inner.readOnly;
 	}
+	override get refreshing(): boolean {
+		return this.inner.refreshing;
+	}
 	lookup(key: string): Hit | undefined {
 		return this.inner.lookup(key);
 	}
@@ -76,6 +79,9 @@ export abstract class CacheWrapper extends BaseCache {
  * ```
  */
 export class RefreshingCache extends CacheWrapper {
+	override get refreshing(): boolean {
+		return true;
+	}
 	override lookup(): Hit | undefined {
 		return undefined;
 	}

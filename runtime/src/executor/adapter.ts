@@ -16,19 +16,16 @@ export interface Job {
 export interface Adapter {
 	/** Option names every submission may carry for this kind of executor. */
 	readonly options: readonly string[];
+	/**
+	 * The executor calls the cached function in this process (a bound callable), so the call enters the table of calls
+	 * in flight through the wrapper rather than as a submission.
+	 */
+	readonly inProcess?: boolean;
 	run(job: Job, options: Readonly<Record<string, unknown>>): Promise<unknown>;
 	passThrough(fn: unknown, args: readonly unknown[]): unknown;
 }
 
-/** Executors reject with Errors; anything else thrown is wrapped so callers can rely on it. */
-export function asError(err: unknown): Error {
-	return err instanceof Error ? err : new Error(String(err));
-}
-
-export function abortError(signal: AbortSignal): Error {
-	const reason = signal.reason as unknown;
-	return reason instanceof Error ? reason : new DOMException('The submission was aborted', 'AbortError');
-}
+export { abortError, asError } from '../protocol.js';
 
 /** The plain-data form of a job, as it crosses into a worker. */
 export function describe(job: Job): BoundCall {

@@ -30,6 +30,7 @@ export function piscinaAdapter(pool: PiscinaLike): Adapter {
 export function submitAdapter(executor: object, original: (...args: unknown[]) => unknown): Adapter {
 	return {
 		options: [],
+		inProcess: true,
 		run: (job, options) => {
 			const bound = runIn({ cache: job.cache, metadata: job.metadata }, () => BoundWrapper.bind(job.fn, ...job.args));
 			const result = Object.keys(options).length > 0 ? original.call(executor, bound, options) : original.call(executor, bound);

@@ -1,15 +1,11 @@
 // reference §1.8, §3.2: wrapExecutor — cached submissions to threads.js pools (./threads.ts), piscina and any
 // `{ submit }` executor (./piscina.ts): hits resolve here, misses go to the executor bound to the active cache.
-import { performance } from 'node:perf_hooks';
-import { BoundWrapper, isBoundReply, isFlecheLike, type BoundReply } from '../bound.js';
+import { BoundWrapper, isFlecheLike } from '../bound.js';
 import type { BaseCache } from '../caches/base.js';
-import type { Call } from '../call.js';
-import { digest } from '../digest.js';
-import { Indigestible } from '../errors.js';
-import { warn } from '../log.js';
 import type { MetaData } from '../metadata.js';
-import { activeCache, activeMetadata, runIn } from '../state.js';
-import { asError, type Adapter, type Job } from './adapter.js';
+import { submitCall, targetOf } from '../protocol.js';
+import { activeCache, activeMetadata } from '../state.js';
+import type { Adapter, Job } from './adapter.js';
 import { isPiscina, piscinaAdapter, submitAdapter } from './piscina.js';
 import { isThreadsPool, threadsAdapter } from './threads.js';
 
@@ -39,16 +35,16 @@ export interface WrapExecutorOptions {
 
 const wrappedMark = Symbol.for('fleche.wrappedSubmit');
 
-/** Calls in flight per cache and key, shared by every wrapped executor: identical submissions run once. */
-const inFlight = new WeakMap<BaseCache, Map<string, Promise<unknown>>>();
-
 /**
  * Makes an executor cache-aware (reference §3.2), in place: returns the same object, with a `submit(fn, ...args)`
  * that
  * - resolves at once from the active cache on a hit, without touching the executor;
  * - on a miss, sends the call bound to the active cache and metadata (or, for a function made by `bind()`, the
  *   ones it carries) to the executor's workers, which store the result in that cache;
- * - queues identical submissions that arrive while one is running only once;
+ * - queues identical submissions that arrive while one is running only once, and shares a call of the same
+ *   function with the same arguments made directly while it runs (one table of calls in flight, ../protocol.ts);
+ * - with a `signal` option, cancels only that submission's wait: the task is aborted once every submission (and
+ *   direct call) waiting for it has given up;
  * - with a memory cache (which workers cannot reach), stores the result the worker computed in the parent;
  * - passes anything but cached functions to the executor untouched.
  *
@@ -122,79 +118,13 @@ function submitCached(
 	all: readonly unknown[],
 ): Promise<unknown> {
 	const { args, options } = splitOptions(all, declared);
-	const f = fn as unknown as { fleche: { digest(...a: unknown[]): string } };
+	const target = targetOf(fn);
+	if (target === undefined) return Promise.reject(new TypeError('submit() takes functions made by fleche()'));
 	// `undefined`: the active cache (no scope to enter on the hot path of a hit).
 	const c = bound ?? activeCache();
-	let key: string | null = null;
-	try {
-		key = bound === undefined ? f.fleche.digest(...args) : runIn({ cache: bound }, () => f.fleche.digest(...args));
-	} catch (err) {
-		// No digest for an argument: the worker runs it uncached (and says so).
-		if (!Indigestible.is(err)) return Promise.reject(asError(err));
-	}
-	const shared = options['signal'] === undefined;
-	if (key !== null) {
-		let hit;
-		try {
-			hit = c.lookup(key);
-		} catch (err) {
-			warn('FLECHE_LOOKUP_FAILED', `Cache lookup failed, treating it as a miss: ${(err as Error).message}`, { cause: err });
-		}
-		if (hit !== undefined) {
-			c.noteHit(hit.record);
-			return Promise.resolve(hit.value);
-		}
-		// A submission with its own abort signal is not shared: aborting it must not cancel another caller's call.
-		const pending = shared ? inFlight.get(c)?.get(key) : undefined;
-		if (pending !== undefined) return pending;
-	}
-	const job: Job = { fn, cache: c, metadata: metadata ?? activeMetadata(), args, key };
-	const started = performance.now();
-	let promise: Promise<unknown>;
-	try {
-		promise = adapter.run(job, options).then((result) => accept(job, result, started));
-	} catch (err) {
-		return Promise.reject(asError(err));
-	}
-	if (key !== null && shared) {
-		let map = inFlight.get(c);
-		if (!map) inFlight.set(c, (map = new Map<string, Promise<unknown>>()));
-		map.set(key, promise);
-		const done = (): void => {
-			if (map.get(key) === promise) map.delete(key);
-		};
-		promise.then(done, done);
-	}
-	return promise;
-}
-
-/** The value a worker's reply carries; a cache the worker could not reach (memory) gets its record here. */
-function accept(job: Job, result: unknown, started: number): unknown {
-	if (!isBoundReply(result)) return result;
-	if (result.record !== null && job.key !== null) recordInParent(job, job.key, result, (performance.now() - started) / 1000);
-	return result.value;
-}
-
-function recordInParent(job: Job, key: string, reply: BoundReply, seconds: number): void {
-	const { cache: c } = job;
-	const f = job.fn as unknown as { fleche: { call(...a: unknown[]): Call } };
-	try {
-		if (c.contains(key)) return;
-		const view = runIn({ cache: c }, () => f.fleche.call(...job.args));
-		const digests: Record<string, string> = {};
-		for (const name in view.arguments) digests[name] = digest(view.arguments[name]);
-		const prepared = c.prepare({
-			key,
-			name: view.name,
-			module: view.module,
-			version: view.version,
-			codeDigest: view.codeDigest,
-			values: view.arguments,
-			digests,
-		});
-		const record = prepared.commit(reply.value, reply.record?.metadata ?? {}, { async: reply.record?.async === true });
-		c.noteMiss(record, seconds);
-	} catch (err) {
-		warn('FLECHE_REJECTED', `Cache rejected save of a result computed in a worker: ${(err as Error).message}`, { cause: err });
-	}
+	const signal = options['signal'] as AbortSignal | undefined;
+	return submitCall(target, c, args, signal, adapter.inProcess !== true, (key, computation) => {
+		const job: Job = { fn, cache: c, metadata: metadata ?? activeMetadata(), args, key };
+		return adapter.run(job, computation === signal ? options : { ...options, signal: computation });
+	});
 }

@@ -1,9 +1,10 @@
 // issue 6 "The `fleche` CLI" (`fleche explain`): why a call would miss — the nearest cached call of the function and
 // what differs (an argument, the version, the code digest, the module).
 import type { CallRecord } from '../call.js';
-import { digest } from '../digest.js';
 import { Indigestible } from '../errors.js';
+import { argumentDigest, byName } from '../key.js';
 import type { LazyCall } from '../lazyCall.js';
+import { keyOf, targetOf } from '../protocol.js';
 import { findFleche } from '../wrapper.js';
 import { shortText } from './format.js';
 import type { CallSummary, FunctionRef, Store } from './store.js';
@@ -55,9 +56,9 @@ export function positionalArgs(params: readonly string[], named: Readonly<Record
 	return out;
 }
 
-function safeDigest(value: unknown): string | null {
+function safeDigest(value: unknown, name: string): string | null {
 	try {
-		return digest(value);
+		return argumentDigest(value, name);
 	} catch (err) {
 		if (Indigestible.is(err)) return null;
 		throw err;
@@ -94,14 +95,16 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 	let key: string | null = null;
 	let identity: { module: string | null; version: string | number | null; codeDigest: string | null } | null = null;
 	let values: Readonly<Record<string, unknown>> = args;
-	if (f !== undefined) {
-		const positional = positionalArgs(f.fleche.params, args);
-		identity = f.fleche.identity;
-		values = f.fleche.call(...positional).arguments;
-		key = f.fleche.digest(...positional);
-	}
-	const digests: Record<string, string | null> = {};
-	for (const name in values) digests[name] = safeDigest(values[name]);
+	let digests: Record<string, string | null> = {};
+	const target = targetOf(f);
+	if (target !== undefined) {
+		// Keyed as the call itself would be: defaults, ignored and extra arguments, the same digests.
+		const k = keyOf(target, positionalArgs(f!.fleche.params, args), store.cache);
+		identity = k.profile.identity;
+		values = byName(k.names, k.values);
+		digests = byName(k.names, k.digests);
+		key = k.key;
+	} else for (const name in values) digests[name] = safeDigest(values[name], name);
 	const hit = key !== null && store.cache.contains(key);
 
 	const candidates: CallRecord[] = [];

@@ -2,11 +2,14 @@
 // value files are described in ./entries.ts.
 //
 // Call file format: UTF-8 JSON `{ "format": "fleche.call/1", "record": { key, name, module, version, codeDigest,
-// arguments, result, metadata[, async] } }`, validated field by field on read and checked against its own key.
+// arguments, result, metadata[, async][, scheme] } }`, validated field by field on read and checked against its own
+// key. `scheme` names the key scheme that computed `key` (absent: `fleche.call/1`); a record of another scheme is
+// stale, not damage: read without the key check and kept (the cache treats it as a miss; see ../../key.ts).
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, opendirSync, renameSync } from 'node:fs';
 import { sep } from 'node:path';
-import { recordKey, type CallRecord, type Metadata } from '../../call.js';
+import type { CallRecord, Metadata } from '../../call.js';
+import { isSchemeName, keyHolds } from '../../key.js';
 import { CorruptEntry, KeyError, SaveError } from '../../errors.js';
 import { warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
@@ -60,6 +63,7 @@ function parseRecord(raw: unknown, key: string): CallRecord {
 	if (!isPlainObject(metadata)) return corrupt('record.metadata is not an object');
 	for (const ns in metadata) if (!isPlainObject(metadata[ns])) corrupt(`record.metadata.${ns} is not an object`);
 	if (!(r['async'] === undefined || typeof r['async'] === 'boolean')) corrupt('record.async is not a boolean');
+	if (!(r['scheme'] === undefined || isSchemeName(r['scheme']))) corrupt('record.scheme is not a key scheme name');
 	const record: CallRecord = {
 		key: r['key'] as string,
 		name: r['name'] as string,
@@ -70,9 +74,10 @@ function parseRecord(raw: unknown, key: string): CallRecord {
 		result: r['result'] as string | null,
 		metadata: metadata as Metadata,
 		...(r['async'] === undefined ? {} : { async: r['async'] as boolean }),
+		...(r['scheme'] === undefined ? {} : { scheme: r['scheme'] as string }),
 	};
 	if (record.key !== key) corrupt(`holds the record of key ${record.key} (misplaced or edited)`);
-	if (recordKey(record) !== key) corrupt('record fields do not hash to its key (edited)');
+	if (!keyHolds(record)) corrupt('record fields do not hash to its key (edited)');
 	return record;
 }
 
@@ -114,7 +119,7 @@ export class CallFile implements CallStorage, StatsStorage {
 		assertKey(record.key);
 		let text: string;
 		try {
-			if (recordKey(record) !== record.key) throw new Error('record.key is not the lookup key of its fields');
+			if (!keyHolds(record)) throw new Error('record.key is not the lookup key of its fields');
 			const stored: CallRecord = {
 				key: record.key,
 				name: record.name,
@@ -125,6 +130,7 @@ export class CallFile implements CallStorage, StatsStorage {
 				result: record.result,
 				metadata: record.metadata,
 				...(record.async === undefined ? {} : { async: record.async }),
+				...(record.scheme === undefined ? {} : { scheme: record.scheme }),
 			};
 			const envelope = { format: CALL_FORMAT, record: stored };
 			text = JSON.stringify(envelope, null, 2);

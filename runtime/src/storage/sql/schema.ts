@@ -32,7 +32,8 @@
 //
 //   {"log":"fleche.sql-log/1","base":<generation>,"id":"<uuid>"}    first line only
 //   ["put",<record>]               a call record (the CallRecord shape: key, name, module, version, codeDigest,
-//                                  arguments, result, metadata[, async]); replaces any earlier record of its key
+//                                  arguments, result, metadata[, async][, scheme]); replaces any earlier record of
+//                                  its key
 //   ["evict","<key>"]              a tombstone: hides the key in the snapshot and in earlier lines
 //   ["stats",[<CallStats>, …]]     statistics deltas, added to what the snapshot holds
 //
@@ -40,12 +41,13 @@
 // A lock is stale when its host is this host and its pid is no longer alive, or when it is older than
 // {@link lockStaleMs}: the lock is only held for appends, header checks and renames, never for the long steps of a
 // compaction (catching up with the log, exporting the snapshot), which run outside it.
-import { recordKey, type CallRecord, type Metadata } from '../../call.js';
+import type { CallRecord, Metadata } from '../../call.js';
+import { isSchemeName, keyHolds } from '../../key.js';
 import type { CallStats } from '../base.js';
 import { isKey } from '../keys.js';
 
 /** Schema version this runtime writes; {@link migrations} bring older files up to it. */
-export const schemaVersion = 1;
+export const schemaVersion = 2;
 
 /** `PRAGMA application_id` of every fleche store: ASCII "FLCH". */
 export const applicationId = 0x464c4348;
@@ -118,10 +120,13 @@ CREATE TABLE fleche_info (
 
 /**
  * Numbered migrations: `migrations[n - 1]` turns a version-`n` database into version `n + 1`, and runs in the same
- * transaction as the update of `fleche_info.schema_version`. Empty while version 1 is the only one; a file of a
- * version above {@link schemaVersion} is read as an empty store and never written (a newer runtime owns it).
+ * transaction as the update of `fleche_info.schema_version`; a fresh database is {@link schemaV1} followed by all of
+ * them. A file of a version above {@link schemaVersion} is read as is and never written (a newer runtime owns it).
+ *
+ * - 1 → 2: `calls.scheme`, the key scheme that computed the call's key (`NULL`: `fleche.call/1`, every row written
+ *   before the column existed). A row of another scheme is stale: read without the key check, served as a miss.
  */
-export const migrations: readonly string[] = [];
+export const migrations: readonly string[] = ['ALTER TABLE calls ADD COLUMN scheme TEXT NULL;'];
 
 /**
  * Connection settings (not stored in the file). The database lives in sql.js's in-memory file system, owned by one
@@ -131,7 +136,7 @@ export const migrations: readonly string[] = [];
 export const connectionPragmas =
 	'PRAGMA foreign_keys = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -65536;';
 
-const callColumns = 'key, name, module, version, code_digest, result, async';
+const callColumns = 'key, name, module, version, code_digest, result, async, scheme';
 
 /** Queries and statements, by use. `?` parameters in order. */
 export const sql = {
@@ -153,7 +158,7 @@ export const sql = {
 	deleteCall: 'DELETE FROM calls WHERE key = ?',
 	deleteArguments: 'DELETE FROM arguments WHERE call_key = ?',
 	deleteMetadata: 'DELETE FROM metadata WHERE call_key = ?',
-	insertCall: 'INSERT INTO calls (key, name, module, version, code_digest, result, async) VALUES (?, ?, ?, ?, ?, ?, ?)',
+	insertCall: 'INSERT INTO calls (key, name, module, version, code_digest, result, async, scheme) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
 	insertArgument: 'INSERT INTO arguments (call_key, position, name, value) VALUES (?, ?, ?, ?)',
 	insertMetadata: 'INSERT INTO metadata (call_key, name, data) VALUES (?, ?, ?)',
 	/** Adds a statistics delta: counts and seconds sum, `last_hit` keeps the latest. */
@@ -235,6 +240,8 @@ export function parseRecord(raw: unknown, expectedKey?: string): CallRecord {
 	}
 	const flag = raw['async'];
 	if (flag !== undefined && flag !== null && flag !== true && flag !== false && flag !== 1 && flag !== 0) bad('async is not a boolean');
+	const scheme = raw['scheme'];
+	if (scheme !== undefined && scheme !== null && !isSchemeName(scheme)) bad('scheme is not a key scheme name');
 	const record: CallRecord = {
 		key: key as string,
 		name: name as string,
@@ -245,8 +252,10 @@ export function parseRecord(raw: unknown, expectedKey?: string): CallRecord {
 		result: result as string | null,
 		metadata: meta,
 		...(flag === true || flag === 1 ? { async: true } : flag === false || flag === 0 ? { async: false } : {}),
+		...(typeof scheme === 'string' ? { scheme } : {}),
 	};
-	if (recordKey(record) !== record.key) bad('record fields do not hash to its key (edited)');
+	// A record of another key scheme is stale, not edited: it is kept, and the cache reads it as a miss.
+	if (!keyHolds(record)) bad('record fields do not hash to its key (edited)');
 	return record;
 }
 

@@ -106,7 +106,7 @@ function rows(text: string, params: (string | number | null)[] = []): unknown[][
 function freshDatabase(): Database {
 	const fresh = new SQL.Database();
 	fresh.exec(connectionPragmas);
-	fresh.exec(`BEGIN; ${schemaV1}
+	fresh.exec(`BEGIN; ${schemaV1} ${migrations.join('\n')}
 		INSERT INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion}'), ('created_by', 'fleche for TypeScript');
 		PRAGMA application_id = ${applicationId}; COMMIT;`);
 	return fresh;
@@ -246,6 +246,7 @@ function applyPut(r: unknown): void {
 		typeof r['codeDigest'] === 'string' ? r['codeDigest'] : null,
 		typeof r['result'] === 'string' ? r['result'] : null,
 		flagValue,
+		typeof r['scheme'] === 'string' ? r['scheme'] : null,
 	]);
 	let position = 0;
 	for (const [name, digest] of Object.entries(r['arguments'])) run(sql.insertArgument, [key, position++, name, String(digest)]);
@@ -549,11 +550,11 @@ function recordsJson(calls: string, args: string, metadata: string, params: stri
 		else list.push(item);
 	}
 	const out: string[] = [];
-	for (const [key, name, module, version, codeDigest, result, flag] of rows(calls, params) as [string, string, string | null, string | null, string | null, string | null, number | null][]) {
+	for (const [key, name, module, version, codeDigest, result, flag, scheme] of rows(calls, params) as [string, string, string | null, string | null, string | null, string | null, number | null, string | null][]) {
 		const argumentList = (argumentsOf.get(key) ?? []).sort((a, b) => a[0] - b[0]).map((a) => a[1]);
 		out.push(
 			`{"key":${JSON.stringify(key)},"name":${JSON.stringify(name)},"module":${JSON.stringify(module)},"version":${version ?? 'null'},` +
-				`"codeDigest":${JSON.stringify(codeDigest)},"result":${JSON.stringify(result)},"async":${JSON.stringify(flag)},` +
+				`"codeDigest":${JSON.stringify(codeDigest)},"result":${JSON.stringify(result)},"async":${JSON.stringify(flag)},"scheme":${JSON.stringify(scheme)},` +
 				`"arguments":[${argumentList.join(',')}],"metadata":{${(metadataOf.get(key) ?? []).join(',')}}}`,
 		);
 	}

@@ -107,7 +107,8 @@ function toStats(row: unknown[]): CallStats {
 function storedShape(r: CallRecord): CallRecord {
 	const { key, name, module, version, codeDigest, result, metadata } = r;
 	const shape = { key, name, module, version, codeDigest, arguments: r.arguments, result, metadata };
-	return r.async === undefined ? shape : { ...shape, async: r.async };
+	const flagged = r.async === undefined ? shape : { ...shape, async: r.async };
+	return r.scheme === undefined ? flagged : { ...flagged, scheme: r.scheme };
 }
 
 /**

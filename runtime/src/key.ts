@@ -1,0 +1,219 @@
+// reference §1.4, §2.2: the call key — how a call's identity and arguments become the 64-hex key that addresses its
+// record. The one place that composes it: the wrapper, the executor, the worker entries, `explain`, `BaseCache.save`
+// and the stores that check records read back all come here.
+//
+// Key scheme `fleche.call/1`: the key is the SHA-256 (lowercase hex) of the UTF-8 text
+//
+//   fleche.call/1\n
+//   JSON.stringify([name, module, version, codeDigest])\n
+//   JSON.stringify(argumentName) ":" digest(value) "\n"      one line per keyed argument, in signature order
+//
+// Keyed arguments: `this` first for a decorated method; each declared parameter not in `ignore`, an omitted one taking
+// its literal default; a rest parameter as one array; arguments past the declared ones as `#2`, `#3`, …. A top-level
+// `Digest` argument stands for the value it names (looked up in the cache), so `f(D(k))` is `f(value)`. A top-level
+// AbortSignal is not data: it keys as `undefined` (an omitted argument), so calls that differ only by their signal
+// share one key. Argument *digests* go in, never values, so a key computed from live values and one recomputed from a
+// stored record agree.
+//
+// Records carry the scheme that computed their key in `scheme`; a record without the field was written before the
+// field existed, under `fleche.call/1`. A record of a scheme other than {@link KEY_SCHEME} is *stale*: its key cannot
+// be checked here and it is never served (a miss, recomputed and overwritten), but it is not damage either — stores
+// keep it and say nothing.
+import { hash } from 'node:crypto';
+import type { BaseCache } from './caches/base.js';
+import type { FunctionIdentity } from './call.js';
+import { digest, Digest } from './digest.js';
+import { Indigestible } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import type { Param } from './profile.js';
+
+/** The key scheme this runtime computes keys with, and writes into the records it makes. */
+export const KEY_SCHEME = 'fleche.call/1';
+
+/** The scheme of a record that does not name one: every record written before records carried their scheme. */
+const UNMARKED_SCHEME = 'fleche.call/1';
+
+/** Whether a stored `scheme` field is a well-formed scheme name (printable ASCII, no spaces, at most 64 characters). */
+export function isSchemeName(value: unknown): value is string {
+	return typeof value === 'string' && /^[\x21-\x7e]{1,64}$/.test(value);
+}
+
+/** Whether a record was keyed under another scheme than this runtime's: a miss that is neither checked nor damage. */
+export function isStale(record: { readonly scheme?: string }): boolean {
+	return (record.scheme ?? UNMARKED_SCHEME) !== KEY_SCHEME;
+}
+
+/**
+ * The first line of every key text of one function (scheme and identity); computed once per wrapper.
+ * @internal
+ */
+export function identityPrefix(identity: FunctionIdentity): string {
+	return `${KEY_SCHEME}\n${JSON.stringify([identity.name, identity.module, identity.version, identity.codeDigest])}\n`;
+}
+
+/** `"name":`, the start of an argument's line in the key text. @internal */
+export function argumentHead(name: string): string {
+	return `${JSON.stringify(name)}:`;
+}
+
+/**
+ * The key from its identity prefix and, in signature order, each keyed argument's head and digest: the one place the
+ * key text is put together. @internal
+ */
+export function composeKey(prefix: string, heads: readonly string[], digests: readonly string[]): string {
+	let text = prefix;
+	for (let i = 0; i < digests.length; i++) text += heads[i]! + digests[i]! + '\n';
+	return hash('sha256', text, 'hex');
+}
+
+/** The key of a call from its identity prefix and its argument digests by name (in signature order). @internal */
+export function lookupKey(prefix: string, argumentDigests: Readonly<Record<string, string>>): string {
+	const heads: string[] = [];
+	const digests: string[] = [];
+	for (const name in argumentDigests) {
+		heads.push(argumentHead(name));
+		digests.push(argumentDigests[name]!);
+	}
+	return composeKey(prefix, heads, digests);
+}
+
+/**
+ * The lookup key of a call record under this runtime's scheme, recomputed from its fields (stores use it to check
+ * the records they read back).
+ */
+export function recordKey(record: FunctionIdentity & { arguments: Readonly<Record<string, string>> }): string {
+	return lookupKey(identityPrefix(record), record.arguments);
+}
+
+/**
+ * Whether a record read back can be trusted to sit under its key: its fields hash to it, or it is stale (another
+ * scheme's key, which this runtime cannot check and never serves). False means edited or damaged. @internal
+ */
+export function keyHolds(record: FunctionIdentity & { readonly key: string; readonly scheme?: string; arguments: Readonly<Record<string, string>> }): boolean {
+	return isStale(record) || recordKey(record) === record.key;
+}
+
+/**
+ * The digest of one argument value, the one way every caller computes it.
+ * @throws Indigestible naming the argument (`name` then the path inside the value).
+ * @internal
+ */
+export function argumentDigest(value: unknown, name: string): string {
+	try {
+		return digest(value);
+	} catch (err) {
+		if (Indigestible.is(err)) throw new Indigestible(`${name}${err.path}`, err.message, { cause: err });
+		throw err;
+	}
+}
+
+/** Whether a value is an AbortSignal: a caller's means of giving up, never part of a key. @internal */
+export function isAbortSignal(value: unknown): value is AbortSignal {
+	return typeof value === 'object' && value !== null && value instanceof AbortSignal;
+}
+
+/** Everything fixed about how one wrapped function's calls are keyed; built once per function (per class for methods). */
+export class KeyProfile {
+	readonly prefix: string;
+	/** `module:name`, for messages. */
+	readonly label: string;
+	/** Per declared parameter: whether it is keyed and its head in the key text; computed once. */
+	readonly slots: readonly { readonly param: Param; readonly keyed: boolean; readonly head: string }[];
+	readonly restIndex: number;
+
+	constructor(
+		readonly identity: FunctionIdentity,
+		readonly params: readonly Param[],
+		readonly options: ResolvedOptions,
+		/** A decorated method: `this` is keyed as the first argument. */
+		readonly method: boolean,
+	) {
+		this.prefix = identityPrefix(identity);
+		this.label = `${identity.module ?? '?'}:${identity.name}`;
+		this.slots = params.map((param) => ({ param, keyed: !options.ignore.has(param.name), head: argumentHead(param.name) }));
+		this.restIndex = params.findIndex((p) => p.rest);
+	}
+}
+
+/** A call keyed: what went into its key, and the arguments its body receives. */
+export interface KeyedCall {
+	readonly key: string;
+	/** Keyed argument names (ignored ones left out), in order. */
+	readonly names: readonly string[];
+	/** Their values as keyed (a signal as `undefined`), parallel to `names`. */
+	readonly values: readonly unknown[];
+	/** Their digests, parallel to `names`. */
+	readonly digests: readonly string[];
+	/** The arguments for the body: top-level `Digest`s replaced by their values, signals as given. */
+	readonly args: unknown[];
+	/** Positions in `args` of AbortSignal arguments; `undefined` when there are none. */
+	readonly signals: readonly number[] | undefined;
+}
+
+const thisHead = argumentHead('this');
+
+/**
+ * Keys a call: binds the arguments to parameter names and computes digests and key (see the top of this module).
+ * `c` is asked for the values of top-level `Digest` arguments.
+ * @throws Indigestible when an argument has no digest; KeyError when a `Digest` argument names no stored value.
+ * @internal
+ */
+export function keyCall(profile: KeyProfile, c: BaseCache, thisArg: unknown, given: readonly unknown[]): KeyedCall {
+	let args = given as unknown[];
+	let keyedArgs = given;
+	let signals: number[] | undefined;
+	for (let i = 0; i < given.length; i++) {
+		const v = given[i];
+		if (typeof v !== 'object' || v === null) continue;
+		if (Digest.is(v)) {
+			if (args === given) args = [...given];
+			args[i] = c.loadValue(v.hex.length === 64 ? v.hex : c.expand(v.hex));
+		} else if (isAbortSignal(v)) (signals ??= []).push(i);
+	}
+	if (signals !== undefined) {
+		const copy = [...args];
+		for (const i of signals) copy[i] = undefined;
+		keyedArgs = copy;
+	} else keyedArgs = args;
+	const names: string[] = [];
+	const values: unknown[] = [];
+	const heads: string[] = [];
+	if (profile.method) {
+		names.push('this');
+		values.push(thisArg);
+		heads.push(thisHead);
+	}
+	const slots = profile.slots;
+	let i = 0;
+	for (; i < slots.length; i++) {
+		const slot = slots[i]!;
+		let v: unknown;
+		if (slot.param.rest) v = keyedArgs.slice(i);
+		else {
+			v = keyedArgs[i];
+			if (v === undefined && slot.param.default) v = slot.param.default.value;
+		}
+		if (!slot.keyed) continue;
+		names.push(slot.param.name);
+		values.push(v);
+		heads.push(slot.head);
+	}
+	// Arguments past the declared ones still reach the body (through `arguments`), so they must be in the key.
+	if (profile.restIndex < 0) {
+		for (; i < keyedArgs.length; i++) {
+			names.push(`#${i}`);
+			values.push(keyedArgs[i]);
+			heads.push(argumentHead(`#${i}`));
+		}
+	}
+	const digests = new Array<string>(values.length);
+	for (let j = 0; j < values.length; j++) digests[j] = argumentDigest(values[j], names[j]!);
+	return { key: composeKey(profile.prefix, heads, digests), names, values, digests, args, signals };
+}
+
+/** `{ name: item }` for parallel lists of names and items. @internal */
+export function byName<T>(names: readonly string[], items: readonly T[]): Record<string, T> {
+	const out: Record<string, T> = {};
+	for (let i = 0; i < names.length; i++) out[names[i]!] = items[i]!;
+	return out;
+}

@@ -1,0 +1,414 @@
+// reference §1.4, §1.11, §3.2: the cached-call protocol, written once — arguments → digests → key (./key.ts) →
+// lookup → hit, or share the call in flight, or prepare → run → commit → statistics. A direct call (wrapper.ts), a
+// submission to an executor (executor/wrapExecutor.ts) and the worker entry that runs a submission (workerRun.ts) all
+// go through here, and share one table of calls in flight per cache: a direct call and a submission of the same call
+// while it runs make one computation.
+//
+// Cancellation. An AbortSignal is never part of a key (./key.ts). Every caller that waits for a computation waits with
+// its own signal, which cancels only its own wait: it rejects with the signal's reason (an AbortError unless the
+// caller gave another). The computation has a signal of its own — what the body receives in place of its AbortSignal
+// arguments, or what the executor receives as the submission's `signal` — which aborts only once every caller has
+// given up; a caller without a signal never gives up. A computation every caller gave up leaves the table at once, so
+// a later caller starts afresh instead of waiting for one being aborted.
+import { performance } from 'node:perf_hooks';
+import { isBoundReply } from './bound.js';
+import type { BaseCache, Hit, PreparedCall } from './caches/base.js';
+import type { Call, CallRecord, Metadata } from './call.js';
+import { FlecheError, Indigestible, KeyError } from './errors.js';
+import { byName, keyCall, type KeyedCall, type KeyProfile } from './key.js';
+import { isDebug, log, warn, warnOnce } from './log.js';
+import type { MetaData } from './metadata.js';
+import { activeCache, activeMetadata } from './state.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
+type AnyFn = (...args: any[]) => any;
+
+/** A cached function as the protocol sees it: the wrapper's state of one function. @internal */
+export interface CallTarget {
+	/** The original, uncached function. */
+	readonly fn: AnyFn;
+	/** Declared `async`: its callers always get a Promise, so a direct call may wait for a submission of the same call. */
+	readonly isAsync: boolean;
+	/** How its calls are keyed (for a decorated method, per class of `this`). */
+	profile(thisArg: unknown): KeyProfile;
+}
+
+const targetKey = Symbol.for('fleche.wrapper');
+
+/** The protocol's view of a function made by `fleche()` (or a decorated method), or `undefined`. @internal */
+export function targetOf(fn: unknown): CallTarget | undefined {
+	return typeof fn === 'function' ? (fn as { [targetKey]?: CallTarget })[targetKey] : undefined;
+}
+
+/** Marks `wrapped` as the cached form of `target`. @internal */
+export function markTarget(wrapped: object, target: CallTarget): void {
+	Object.defineProperty(wrapped, targetKey, { value: target });
+}
+
+/** What the worker entry learns about a call it ran: the key it used (`null`: uncached) and the record hit or made. */
+export interface Outcome {
+	key: string | null;
+	record: CallRecord | undefined;
+}
+
+/** The error a caller whose signal aborted rejects with: the signal's reason when it is an Error. @internal */
+export function abortError(signal: AbortSignal): Error {
+	const reason = signal.reason as unknown;
+	return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** Executors and stores reject with Errors; anything else thrown is wrapped so callers can rely on it. @internal */
+export function asError(err: unknown): Error {
+	return err instanceof Error ? err : new Error(String(err));
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+	return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as PromiseLike<unknown>).then === 'function';
+}
+
+// Calls in flight
+
+/** Calls in flight per cache and key; a cache is a scope (a rerun's refreshing cache shares with nobody). */
+const inFlight = new WeakMap<BaseCache, Map<string, InFlight>>();
+
+function tableOf(c: BaseCache): Map<string, InFlight> {
+	let table = inFlight.get(c);
+	if (table === undefined) inFlight.set(c, (table = new Map<string, InFlight>()));
+	return table;
+}
+
+/** One computation in flight and the callers waiting for it. */
+class InFlight {
+	/** Callers with a signal still waiting. */
+	#holders = 0;
+	/** Some caller waits without a signal: the computation is never aborted. */
+	#pinned = false;
+
+	constructor(
+		private readonly table: Map<string, InFlight>,
+		private readonly key: string,
+		readonly promise: PromiseLike<unknown>,
+		/** Aborts the computation's own signal; `undefined` when it was started without one. */
+		private readonly controller: AbortController | undefined,
+		/** The body runs in this process and returned a promise: any direct caller may wait for it. */
+		readonly direct: boolean,
+	) {
+		if (controller?.signal.aborted !== true) table.set(key, this);
+	}
+
+	/** The computation ended: later callers look the key up again. */
+	settled(): void {
+		if (this.table.get(this.key) === this) this.table.delete(this.key);
+	}
+
+	/** A caller's wait: the computation's own promise, or with a signal, one that rejects as soon as it aborts. */
+	join(signal: AbortSignal | undefined): PromiseLike<unknown> {
+		if (signal === undefined) {
+			this.#pinned = true;
+			return this.promise;
+		}
+		if (signal.aborted) return Promise.reject(abortError(signal));
+		this.#holders++;
+		return new Promise((resolve, reject) => {
+			const onAbort = (): void => {
+				reject(abortError(signal));
+				this.#leave(signal);
+			};
+			signal.addEventListener('abort', onAbort, { once: true });
+			this.promise.then(
+				(value) => {
+					signal.removeEventListener('abort', onAbort);
+					resolve(value);
+				},
+				(err: unknown) => {
+					signal.removeEventListener('abort', onAbort);
+					// eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the computation's own rejection, passed on unchanged
+					reject(err);
+				},
+			);
+		});
+	}
+
+	#leave(signal: AbortSignal): void {
+		if (--this.#holders > 0 || this.#pinned) return;
+		this.settled();
+		this.controller?.abort(signal.reason);
+	}
+}
+
+// The steps
+
+function warnIndigestible(profile: KeyProfile, err: Indigestible): void {
+	warnOnce(`indigestible:${profile.label}:${err.path}`, 'FLECHE_INDIGESTIBLE', `No hash for argument ${err.path} of ${profile.identity.name}, running uncached: ${err.message}`, {
+		fn: profile.label,
+	});
+}
+
+/** Whether every `require`d argument is there; says which is missing when `loud`. */
+function hasRequired(profile: KeyProfile, k: KeyedCall, loud: boolean): boolean {
+	for (const name of profile.options.require) {
+		const at = k.names.indexOf(name);
+		if (at < 0 || k.values[at] === undefined) {
+			if (loud) {
+				warn('FLECHE_MISSING_REQUIRED', `Missing required arguments for caching: ${name} (${profile.identity.name} runs uncached)`, {
+					fn: profile.label,
+				});
+			}
+			return false;
+		}
+	}
+	return true;
+}
+
+/** The lookup: a failing cache is a miss (said every time); a hit counts in the statistics. */
+function lookup(c: BaseCache, profile: KeyProfile, key: string): Hit | undefined {
+	let hit: Hit | undefined;
+	try {
+		hit = c.lookup(key);
+	} catch (err) {
+		warn('FLECHE_LOOKUP_FAILED', `Cache lookup failed for ${profile.identity.name}, treating it as a miss: ${(err as Error).message}`, {
+			fn: profile.label,
+			cause: err,
+		});
+		return undefined;
+	}
+	if (hit !== undefined) {
+		if (isDebug()) log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${key}`);
+		c.noteHit(hit.record);
+	}
+	return hit;
+}
+
+/** The signal a caller waits with: its one AbortSignal argument, or one that aborts when any of several does. */
+function callerSignal(k: KeyedCall): AbortSignal | undefined {
+	if (k.signals === undefined) return undefined;
+	const signals = k.signals.map((i) => k.args[i] as AbortSignal);
+	if (signals.length === 1) return signals[0];
+	// `AbortSignal.any` is newer than the Node versions this package supports.
+	const any = new AbortController();
+	for (const s of signals) {
+		if (s.aborted) any.abort(s.reason);
+		else s.addEventListener('abort', () => any.abort(s.reason), { once: true });
+	}
+	return any.signal;
+}
+
+/** Stores the argument values and seals the key; a refusal is said and the call runs uncached. */
+function prepare(c: BaseCache, profile: KeyProfile, k: KeyedCall, values: Readonly<Record<string, unknown>>): PreparedCall | undefined {
+	try {
+		return c.prepare({ ...profile.identity, key: k.key, values, digests: byName(k.names, k.digests) });
+	} catch (err) {
+		warn('FLECHE_REJECTED', `Cache rejected save: ${profile.identity.name} runs uncached (${(err as Error).message})`, { fn: profile.label, cause: err });
+		return undefined;
+	}
+}
+
+/** Commits a result and counts the miss; `undefined` results are never stored (and evict the entry in a rerun). */
+function commit(
+	c: BaseCache,
+	profile: KeyProfile,
+	k: KeyedCall,
+	prepared: PreparedCall | undefined,
+	result: unknown,
+	metadata: () => Metadata,
+	async: boolean,
+	seconds: number,
+): CallRecord | undefined {
+	try {
+		if (result === undefined) {
+			prepared?.abandon();
+			if (c.refreshing) {
+				try {
+					c.evict(k.key);
+					warn('FLECHE_UNDEFINED_RESULT', `${profile.identity.name} returned undefined during rerun, evicted stale cache entry`, { fn: profile.label });
+				} catch (err) {
+					if (!KeyError.is(err)) throw err;
+				}
+			}
+			warnOnce(`undefined:${profile.label}`, 'FLECHE_UNDEFINED_RESULT', `${profile.identity.name} returned undefined, not caching (return null to cache "nothing")`, {
+				fn: profile.label,
+			});
+			return undefined;
+		}
+		if (!prepared) return undefined;
+		const record = prepared.commit(result, metadata(), { async });
+		c.noteMiss(record, seconds);
+		if (isDebug()) log('debug', 'FLECHE_SAVE', `Saving result for ${profile.label} with key ${k.key}`);
+		return record;
+	} catch (err) {
+		// Whatever goes wrong while saving, the caller still gets its result.
+		const why = FlecheError.is(err) ? err.message : String((err as Error)?.message ?? err);
+		warn('FLECHE_REJECTED', `Cache rejected save: ${profile.identity.name} (${why})`, { fn: profile.label, cause: err });
+		return undefined;
+	}
+}
+
+/** Metadata gathered before the body runs (`pre`), then completed with the result (`post`). */
+function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Metadata; after(result: unknown): Metadata } {
+	const sources: readonly MetaData[] = profile.options.meta.length ? [...activeMetadata(), ...profile.options.meta] : activeMetadata();
+	const metadata: Metadata = {};
+	for (const m of sources) {
+		if (!m.pre) continue;
+		try {
+			metadata[m.name] = { ...metadata[m.name], ...m.pre(view) };
+		} catch (err) {
+			warnOnce(`meta-pre:${m.name}`, 'FLECHE_METADATA_FAILED', `Metadata '${m.name}' failed: ${(err as Error).message}`, { cause: err });
+		}
+	}
+	return {
+		metadata,
+		after(result: unknown): Metadata {
+			const done: Call = { ...view, result };
+			for (const m of sources) {
+				if (!m.post) continue;
+				try {
+					metadata[m.name] = { ...metadata[m.name], ...m.post(metadata[m.name] ?? {}, done) };
+				} catch (err) {
+					warnOnce(`meta-post:${m.name}`, 'FLECHE_METADATA_FAILED', `Metadata '${m.name}' failed: ${(err as Error).message}`, { cause: err });
+				}
+			}
+			return metadata;
+		},
+	};
+}
+
+/**
+ * Runs a missed call in this process: metadata, prepare, the body (given the computation's signal in place of its
+ * AbortSignal arguments), then commit and statistics; a promise result is entered in the table of calls in flight.
+ */
+function runHere(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined): unknown {
+	const values = byName(k.names, k.values);
+	const meta = metadataRun(profile, { ...profile.identity, arguments: values });
+	const prepared = prepare(c, profile, k, values);
+	let args = k.args;
+	let signal: AbortSignal | undefined;
+	let controller: AbortController | undefined;
+	if (k.signals !== undefined) {
+		signal = callerSignal(k)!;
+		controller = new AbortController();
+		if (signal.aborted) controller.abort(signal.reason);
+		args = [...k.args];
+		for (const i of k.signals) args[i] = controller.signal;
+	}
+	const started = performance.now();
+	let result: unknown;
+	try {
+		result = target.fn.apply(thisArg, args);
+	} catch (err) {
+		prepared?.abandon();
+		throw err;
+	}
+	if (!isThenable(result)) {
+		const record = commit(c, profile, k, prepared, result, () => meta.after(result), false, (performance.now() - started) / 1000);
+		if (outcome !== undefined) outcome.record = record;
+		return result;
+	}
+	const entry = new InFlight(tableOf(c), k.key, result, controller, true);
+	// Registered before any caller can attach its own handlers, so the entry is saved by the time they run.
+	result.then(
+		(value) => {
+			entry.settled();
+			const record = commit(c, profile, k, prepared, value, () => meta.after(value), true, (performance.now() - started) / 1000);
+			if (outcome !== undefined) outcome.record = record;
+		},
+		() => {
+			entry.settled();
+			prepared?.abandon();
+		},
+	);
+	return entry.join(signal);
+}
+
+/**
+ * A call of a cached function in this process, with `c` as the cache: a hit returns the stored result (in a resolved
+ * Promise for async functions), an identical call in flight is waited for, anything else runs here and is stored.
+ * Arguments without a digest, or a missing `require`d one, run the body uncached (and say so).
+ * @param outcome - for the worker entry: filled with the key used and the record hit or committed; such a call never
+ *   waits for one in flight (it was sent to compute: waiting for a submission could wait for itself).
+ * @internal
+ */
+export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, given: unknown[], outcome?: Outcome): unknown {
+	const profile = target.profile(thisArg);
+	let k: KeyedCall;
+	try {
+		k = keyCall(profile, c, thisArg, given);
+	} catch (err) {
+		if (!Indigestible.is(err)) throw err;
+		warnIndigestible(profile, err);
+		return target.fn.apply(thisArg, given);
+	}
+	if (!hasRequired(profile, k, true)) return target.fn.apply(thisArg, k.args);
+	const hit = lookup(c, profile, k.key);
+	if (outcome !== undefined) {
+		outcome.key = k.key;
+		outcome.record = hit?.record;
+	} else if (hit === undefined) {
+		const pending = inFlight.get(c)?.get(k.key);
+		// A function that is not async can only wait for a computation that returned a promise in this process.
+		if (pending !== undefined && (target.isAsync || pending.direct)) return pending.join(callerSignal(k));
+	}
+	if (hit !== undefined) return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
+	return runHere(target, c, profile, k, thisArg, outcome);
+}
+
+/** How a submission's executor runs a missed call: with its key (`null`: uncached) and the computation's signal. */
+export type RunSubmission = (key: string | null, signal: AbortSignal | undefined) => PromiseLike<unknown>;
+
+/**
+ * A submission of a cached call to an executor, with `c` as the cache: a hit resolves here without the executor; an
+ * identical call in flight (submitted, or called directly and still running) is waited for with the caller's own
+ * signal; otherwise `run` sends the call off. A worker's reply that carries its record (the cache could not travel
+ * to it) is committed here, with the worker's metadata.
+ * @param share - whether the submission enters the table of calls in flight; an executor that runs the call in this
+ *   process through the wrapper enters it there instead (entering it twice would make the call wait for itself).
+ * @internal
+ */
+export function submitCall(target: CallTarget, c: BaseCache, given: readonly unknown[], signal: AbortSignal | undefined, share: boolean, run: RunSubmission): Promise<unknown> {
+	const profile = target.profile(undefined);
+	let k: KeyedCall | undefined;
+	try {
+		k = keyCall(profile, c, undefined, given);
+		// Uncached calls are said once by the worker that runs them.
+		if (!hasRequired(profile, k, false)) k = undefined;
+	} catch (err) {
+		if (!Indigestible.is(err)) return Promise.reject(asError(err));
+	}
+	if (k === undefined) return start(run, null, signal, (reply) => (isBoundReply(reply) ? reply.value : reply));
+	const hit = lookup(c, profile, k.key);
+	if (hit !== undefined) return Promise.resolve(hit.value);
+	const pending = inFlight.get(c)?.get(k.key);
+	if (pending !== undefined) return Promise.resolve(pending.join(signal));
+	const controller = signal === undefined || !share ? undefined : new AbortController();
+	if (signal?.aborted === true) controller?.abort(signal.reason);
+	const keyed = k;
+	const started = performance.now();
+	const promise = start(run, k.key, controller?.signal ?? signal, (reply) => {
+		if (!isBoundReply(reply)) return reply;
+		if (reply.record !== null) {
+			const { metadata, async } = reply.record;
+			const prepared = prepare(c, profile, keyed, byName(keyed.names, keyed.values));
+			commit(c, profile, keyed, prepared, reply.value, () => metadata, async, (performance.now() - started) / 1000);
+		}
+		return reply.value;
+	});
+	if (!share) return promise;
+	const entry = new InFlight(tableOf(c), k.key, promise, controller, false);
+	const settled = (): void => entry.settled();
+	promise.then(settled, settled);
+	return Promise.resolve(entry.join(signal));
+}
+
+/** `run` started now, its reply turned into the caller's value; a synchronous throw is a rejection. */
+function start(run: RunSubmission, key: string | null, signal: AbortSignal | undefined, accept: (reply: unknown) => unknown): Promise<unknown> {
+	try {
+		return Promise.resolve(run(key, signal)).then(accept);
+	} catch (err) {
+		return Promise.reject(asError(err));
+	}
+}
+
+/** The key of a call with these arguments (and its parts), with the active cache resolving `Digest` arguments. @internal */
+export function keyOf(target: CallTarget, args: readonly unknown[], c: BaseCache = activeCache()): KeyedCall & { readonly profile: KeyProfile } {
+	const profile = target.profile(undefined);
+	return { profile, ...keyCall(profile, c, undefined, args) };
+}
