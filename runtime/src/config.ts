@@ -17,6 +17,7 @@ import { ValueMemory, CallMemory } from './storage/memory.js';
 import { ValueVoid, CallVoid } from './storage/void.js';
 import { CallFile } from './storage/file/calls.js';
 import { ValueFile } from './storage/file/values.js';
+import { parseSecretKeys } from './storage/security.js';
 import { CallSql } from './storage/sql/store.js';
 import { packageRoot } from './profile.js';
 
@@ -56,7 +57,7 @@ function storageFromConfig(config: StorageConfig, kind: 'values' | 'calls'): Val
 		case 'file': {
 			const c = config as Extract<StorageConfig, { type: 'file' }>;
 			if (typeof c.root !== 'string' || c.root === '') throw new TypeError(`A file storage needs a 'root'`);
-			if (kind === 'calls') return new CallFile({ root: c.root });
+			if (kind === 'calls') return new CallFile({ root: c.root, ...(c.secretKey !== undefined ? { secretKey: [...c.secretKey] } : {}) });
 			return new ValueFile({
 				root: c.root,
 				...(c.serializer !== undefined ? { serializer: c.serializer } : {}),
@@ -409,15 +410,21 @@ function boolOption(table: Table, key: string, where: Where): boolean | undefine
 function secretKeyOption(table: Table, where: Where): readonly string[] | undefined {
 	const v = table.secret_key;
 	if (v === undefined) return undefined;
-	if (typeof v === 'string') return v.split(':');
-	if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v;
-	throw where.error(`'secret_key' must be a hex string or an array of hex strings`, 'secret_key');
+	const keys = typeof v === 'string' ? v.split(':') : Array.isArray(v) && v.every((s) => typeof s === 'string') ? v : undefined;
+	if (keys === undefined) throw where.error(`'secret_key' must be a hex string or an array of hex strings`, 'secret_key');
+	try {
+		// Checked here, not when the storage opens, so the error names this file and line.
+		parseSecretKeys(keys);
+	} catch (err) {
+		throw where.error(`'secret_key': ${(err as Error).message.replace(/^secretKey /, '')}`, 'secret_key');
+	}
+	return keys;
 }
 
 const fileValueKeys = ['type', 'root', 'serializer', 'compress', 'secret_key'];
 
 function fileStorage(table: Table, kind: 'values' | 'calls', where: Where): StorageConfig {
-	checkKeys(table, kind === 'values' ? fileValueKeys : ['type', 'root'], where, `a '${kind}' storage of type 'file'`);
+	checkKeys(table, kind === 'values' ? fileValueKeys : ['type', 'root', 'secret_key'], where, `a '${kind}' storage of type 'file'`);
 	const root = stringOption(table, 'root', where);
 	if (root === undefined) throw where.error(`a 'file' storage needs a 'root' folder`);
 	const serializer = stringOption(table, 'serializer', where);
@@ -501,7 +508,10 @@ function templateStorages(table: Table, where: Where): { values: StorageConfig; 
 							where,
 						);
 			if (template === 'file') {
-				const calls = table.calls !== undefined ? storageConfig(table.calls, 'calls', where.at('calls')) : ({ type: 'file', root: join(root, 'calls') } as StorageConfig);
+				const calls =
+					table.calls !== undefined
+						? storageConfig(table.calls, 'calls', where.at('calls'))
+						: fileStorage({ root: join(root, 'calls'), ...(table.secret_key !== undefined ? { secret_key: table.secret_key } : {}) }, 'calls', where);
 				return { values, calls };
 			}
 			const explicit = table.path !== undefined || table.url !== undefined;

@@ -238,7 +238,8 @@ describe('fleche CLI', () => {
 		const k = addTwin.fleche.digest(1, 1);
 		const byKey = one(await fleche_(d, 'evict', k.slice(0, 8), '--json'), 'evicted');
 		assert.equal(byKey.count, 1);
-		const gc = one(await fleche_(d, 'gc', '--json'), 'gc');
+		assert.equal(one(await fleche_(d, 'gc', '--json'), 'gc').removed, 0, 'values younger than the grace period stay');
+		const gc = one(await fleche_(d, 'gc', '--grace', '0', '--json'), 'gc');
 		assert.ok((gc.removed as number) >= 1, JSON.stringify(gc));
 		const byFunction = await fleche_(d, 'evict', '--function', 'area');
 		assert.equal(byFunction.code, 0, byFunction.stderr);
