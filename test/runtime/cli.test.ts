@@ -2,7 +2,7 @@
 // (JavaScript and TypeScript) in a temp project that resolves `fleche` to this checkout.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { fleche } from 'fleche';
@@ -180,11 +180,13 @@ describe('fleche CLI', () => {
 		const all = lines(r);
 		assert.deepEqual(
 			all.map((l) => l.type),
-			['progress', 'rerun', 'progress', 'done'],
+			['progress', 'module', 'rerun', 'progress', 'done'],
 		);
 		assert.deepEqual(all[0], { v: 1, type: 'progress', done: 0, total: 1 });
-		assert.deepEqual(all[1], { v: 1, type: 'rerun', key, ok: true });
-		assert.deepEqual(all[3], { v: 1, type: 'done', ok: 1, failed: 0 });
+		assert.equal(all[1]!.file, realpathSync(join(dir, all[1]!.module as string)), 'the file it runs is named before it runs');
+		assert.equal(all[1]!.project, dir);
+		assert.deepEqual(all[2], { v: 1, type: 'rerun', key, ok: true });
+		assert.deepEqual(all[4], { v: 1, type: 'done', ok: 1, failed: 0 });
 		assert.deepEqual(runs(dir), ['add'], 'the body ran again');
 		const after = one(await fleche_(dir, 'show', key, '--json'), 'call') as { call: { metadata: { runtime: { timestop: number } } } };
 		assert.ok(after.call.metadata.runtime.timestop > before.call.metadata.runtime.timestop, 'the entry was rewritten');
