@@ -122,7 +122,8 @@ export function workerFile(kind: 'threads' | 'piscina'): string {
 /**
  * A threads.js `Worker` running `file` (default: {@link workerFile}`('threads')`), for `spawn()` in a `Pool`, with
  * the threads.js 1.7.0 defects guarded: an absolute `file` works from any folder (threads.js prepends the caller's
- * folder), a file that throws while loading makes `spawn()` reject instead of crashing the process, the worker is
+ * folder), a file that throws or exits while loading makes `spawn()` reject at once (instead of crashing the process,
+ * or waiting for threads.js's 10 s init timeout), the worker is
  * replaced when it dies in a wrapped pool, and threads.js's SIGINT/SIGTERM handlers (exit code 0) are removed.
  * @param file a worker module that `expose`s `run` (see `flecheWorker` of `fleche/worker`).
  * @param options `worker_threads` Worker options.
@@ -145,15 +146,36 @@ export function threadsWorker(file?: string, options?: object): ThreadsWorker {
 		worker.off('message', onInit);
 	};
 	worker.on('message', onInit);
+	// threads.js only rejects spawn() on an `uncaughtError` message: a load error would otherwise crash the process,
+	// and a worker that exits while loading would only be noticed at threads.js's 10 s init timeout. Node removes a
+	// worker's 'message' listeners before its 'exit' event, so spawn()'s listener is kept here to be called directly.
+	type Listener = (event: { data: unknown }) => void;
+	const initListeners = new Set<Listener>();
+	const listening = worker as unknown as { addEventListener(name: string, l: Listener): void; removeEventListener(name: string, l: Listener): void };
+	const addListener = listening.addEventListener.bind(worker);
+	const removeListener = listening.removeEventListener.bind(worker);
+	Object.assign(worker, {
+		addEventListener: (name: string, listener: Listener): void => {
+			if (name === 'message' && !initialized) initListeners.add(listener);
+			addListener(name, listener);
+		},
+		removeEventListener: (name: string, listener: Listener): void => {
+			initListeners.delete(listener);
+			removeListener(name, listener);
+		},
+	});
+	let reported = false;
+	const failLoad = (name: string, message: string, stack?: string): void => {
+		if (initialized || reported) return;
+		reported = true;
+		const data = { type: 'uncaughtError', error: { __error_marker: '$$error', name, message, stack } };
+		for (const listener of [...initListeners]) listener({ data });
+	};
 	worker.on('error', (err: Error) => {
 		lastErrors.set(worker, err);
-		if (initialized) return;
-		// threads.js only rejects spawn() on this message; a load error would otherwise crash the process.
-		worker.emit('message', {
-			type: 'uncaughtError',
-			error: { __error_marker: '$$error', name: err.name, message: `Worker ${target} failed to load: ${err.message}`, stack: err.stack },
-		});
+		failLoad(err.name, `Worker ${target} failed to load: ${err.message}`, err.stack);
 	});
+	worker.once('exit', (code: number) => failLoad('WorkerExited', `Worker ${target} exited with code ${code} while loading`));
 	errorWatched.add(worker);
 	respawns.set(worker, () => threads.spawn(threadsWorker(file, options)));
 	return worker as ThreadsWorker;
