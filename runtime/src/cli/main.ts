@@ -51,7 +51,7 @@ const unsafeChars = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066
  * overrides that reorder what it shows) written out as `\x1b`/`\u202e`: store contents are untrusted, and human
  * output goes to a terminal. `--json` output is left exact (JSON escapes them itself).
  */
-export function terminalSafe(text: string): string {
+function terminalSafe(text: string): string {
 	return text.replace(unsafeChars, (c) => {
 		const code = c.charCodeAt(0);
 		return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
