@@ -23,7 +23,7 @@ export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json
 export { LazyCall } from './lazyCall.js';
 export { QueryIterator, type QueryFilter, type CallKey, type TableRow, type TableOptions } from './query.js';
 export { BaseCache, type Hit, type PendingCall, type PreparedCall, type CacheConfig, type TransferOptions } from './caches/base.js';
-export { Cache } from './caches/cache.js';
+export { Cache, DEFAULT_GC_GRACE_SECONDS, type GcOptions } from './caches/cache.js';
 export { CacheWrapper, RefreshingCache } from './caches/wrapper.js';
 export { CacheStack } from './caches/cacheStack.js';
 export { CachePool } from './caches/cachePool.js';

@@ -124,3 +124,21 @@ test('settings: the constants name exactly the contributed properties, each docu
 	assert.deepEqual(c.configuration.properties['fleche.caches']?.default, []);
 	assert.equal(c.configuration.properties['fleche.node.path']?.default, 'node');
 });
+
+test('workspace trust: limited support, with rerun and explain (which run project code) disabled in Restricted Mode', () => {
+	const trust = (manifest as unknown as { capabilities?: { untrustedWorkspaces?: { supported?: unknown; description?: unknown; restrictedConfigurations?: unknown } } })
+		.capabilities?.untrustedWorkspaces;
+	assert.equal(trust?.supported, 'limited');
+	assert.match(String(trust?.description), /Rerun/);
+	// The Node executable that runs project code must not come from an untrusted workspace's settings.
+	assert.deepEqual(trust?.restrictedConfigurations, [`${configSection}.${settings.nodePath}`]);
+	const runsCode = new Set<string>([commandIds.rerunCall, commandIds.rerunFunction, commandIds.explainMiss]);
+	for (const cmd of c.commands) {
+		const enablement = (cmd as Command & { enablement?: string }).enablement;
+		if (runsCode.has(cmd.command)) assert.equal(enablement, 'isWorkspaceTrusted', cmd.command);
+		else assert.doesNotMatch(enablement ?? '', /isWorkspaceTrusted/, `${cmd.command} works in Restricted Mode`);
+	}
+	for (const [menu, items] of Object.entries(c.menus)) {
+		for (const item of items) if (runsCode.has(item.command)) assert.match(item.when ?? '', /isWorkspaceTrusted/, `${menu}: ${item.command}`);
+	}
+});

@@ -2,7 +2,7 @@
 // (JavaScript and TypeScript) in a temp project that resolves `fleche` to this checkout.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { fleche } from 'fleche';
@@ -180,11 +180,13 @@ describe('fleche CLI', () => {
 		const all = lines(r);
 		assert.deepEqual(
 			all.map((l) => l.type),
-			['progress', 'rerun', 'progress', 'done'],
+			['progress', 'module', 'rerun', 'progress', 'done'],
 		);
 		assert.deepEqual(all[0], { v: 1, type: 'progress', done: 0, total: 1 });
-		assert.deepEqual(all[1], { v: 1, type: 'rerun', key, ok: true });
-		assert.deepEqual(all[3], { v: 1, type: 'done', ok: 1, failed: 0 });
+		assert.equal(all[1]!.file, realpathSync(join(dir, all[1]!.module as string)), 'the file it runs is named before it runs');
+		assert.equal(all[1]!.project, dir);
+		assert.deepEqual(all[2], { v: 1, type: 'rerun', key, ok: true });
+		assert.deepEqual(all[4], { v: 1, type: 'done', ok: 1, failed: 0 });
 		assert.deepEqual(runs(dir), ['add'], 'the body ran again');
 		const after = one(await fleche_(dir, 'show', key, '--json'), 'call') as { call: { metadata: { runtime: { timestop: number } } } };
 		assert.ok(after.call.metadata.runtime.timestop > before.call.metadata.runtime.timestop, 'the entry was rewritten');
@@ -238,7 +240,8 @@ describe('fleche CLI', () => {
 		const k = addTwin.fleche.digest(1, 1);
 		const byKey = one(await fleche_(d, 'evict', k.slice(0, 8), '--json'), 'evicted');
 		assert.equal(byKey.count, 1);
-		const gc = one(await fleche_(d, 'gc', '--json'), 'gc');
+		assert.equal(one(await fleche_(d, 'gc', '--json'), 'gc').removed, 0, 'values younger than the grace period stay');
+		const gc = one(await fleche_(d, 'gc', '--grace', '0', '--json'), 'gc');
 		assert.ok((gc.removed as number) >= 1, JSON.stringify(gc));
 		const byFunction = await fleche_(d, 'evict', '--function', 'area');
 		assert.equal(byFunction.code, 0, byFunction.stderr);

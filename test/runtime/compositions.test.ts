@@ -378,14 +378,14 @@ describe('gc (docs/behaviour.md §1.10)', () => {
 			pair([1, 2], 'y'); // values: 'y', '2y'
 		});
 		const orphan = store.saveValue({ left: 'behind' });
-		assert.deepEqual(store.gc(), new Set([orphan]), 'only the orphan');
+		assert.deepEqual(store.gc({ graceSeconds: 0 }), new Set([orphan]), 'only the orphan');
 		store.evict(pair.fleche.digest([1, 2], 'y'));
-		assert.deepEqual([...store.gc()].sort(), [digest('y'), digest('2y')].sort(), 'the shared [1,2] stays');
+		assert.deepEqual([...store.gc({ graceSeconds: 0 })].sort(), [digest('y'), digest('2y')].sort(), 'the shared [1,2] stays');
 		const call1 = store.load(pair.fleche.digest([1, 2], 'x'));
 		assert.deepEqual(call1.arguments, { a: [1, 2], b: 'x' });
 		assert.equal(call1.result, '2x');
 		assert.equal(readdirSync(join(root, 'values')).length, 3);
-		assert.equal(store.gc().size, 0, 'idempotent');
+		assert.equal(store.gc({ graceSeconds: 0 }).size, 0, 'idempotent');
 	});
 
 	test('on a stack, every layer is collected; read-only views refuse', () => {

@@ -132,7 +132,8 @@ describe('fleche/inspect', () => {
 		assert.equal(store.calls({ module: store.functions()[1]!.module, name: 'square' }).total, 5);
 		assert.equal(store.evict([k1.slice(0, 8), k2]), 2);
 		assert.equal(store.functions().find((f) => f.name === 'square')!.calls, 3);
-		assert.ok(store.gc() >= 1, 'values only the evicted calls used are orphaned');
+		assert.equal(store.gc(), 0, 'young orphans stay for the grace period');
+		assert.ok(store.gc({ graceSeconds: 0 }) >= 1, 'values only the evicted calls used are orphaned');
 		assert.equal(store.evictFunction({ module: store.functions()[0]!.module, name: 'greet' }), 2);
 		assert.deepEqual(
 			store.functions().map((f) => f.name),

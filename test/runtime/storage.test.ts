@@ -333,16 +333,21 @@ describe('void storage', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // File specifics
 
-/** Builds a value file by hand from the documented layout (file.ts header comment). */
-function buildValueFile(o: { name: string; payload: Uint8Array; version?: number; flags?: number; sign?: Buffer }): Buffer {
+/**
+ * Builds a value file by hand from the documented layout (values.ts header comment): format 2 with the file's own
+ * `key`, format 1 (no key field) without one.
+ */
+function buildValueFile(o: { name: string; payload: Uint8Array; key?: string; version?: number; flags?: number; sign?: Buffer }): Buffer {
 	const name = Buffer.from(o.name, 'latin1');
-	const head = Buffer.alloc(11 + name.length);
+	const keyField = o.key === undefined ? Buffer.alloc(0) : Buffer.from(o.key, 'hex');
+	const head = Buffer.alloc(11 + name.length + keyField.length);
 	head.write('FLCH', 0, 'latin1');
-	head[4] = o.version ?? 1;
+	head[4] = o.version ?? (o.key === undefined ? 1 : 2);
 	head[5] = (o.flags ?? 0) | (o.sign ? 2 : 0);
 	head[6] = name.length;
 	name.copy(head, 7);
-	head.writeUInt32LE(o.payload.byteLength, 7 + name.length);
+	keyField.copy(head, 7 + name.length);
+	head.writeUInt32LE(o.payload.byteLength, 7 + name.length + keyField.length);
 	const body = Buffer.concat([head, o.payload]);
 	const crc = Buffer.alloc(4);
 	crc.writeUInt32LE(zlib.crc32(body), 0);
@@ -400,12 +405,13 @@ describe('ValueFile', () => {
 		values.put(k('h'), 'hello');
 		const bytes = fs.readFileSync(fileOf(k('h')));
 		assert.equal(bytes.toString('latin1', 0, 4), 'FLCH');
-		assert.equal(bytes[4], 1);
+		assert.equal(bytes[4], 2);
 		assert.equal(bytes[5], 0);
 		assert.equal(bytes.toString('latin1', 7, 7 + (bytes[6] ?? 0)), 'v8');
-		const payloadLength = bytes.readUInt32LE(9);
-		assert.equal(bytes.length, 13 + payloadLength + 4);
-		assert.equal(bytes.readUInt32LE(13 + payloadLength), zlib.crc32(bytes.subarray(0, 13 + payloadLength)));
+		assert.equal(bytes.toString('hex', 9, 41), k('h'), 'the file names its own key');
+		const payloadLength = bytes.readUInt32LE(41);
+		assert.equal(bytes.length, 45 + payloadLength + 4);
+		assert.equal(bytes.readUInt32LE(45 + payloadLength), zlib.crc32(bytes.subarray(0, 45 + payloadLength)));
 	});
 
 	it('reads a file built by hand from the documented layout', () => {
@@ -415,6 +421,25 @@ describe('ValueFile', () => {
 		assert.deepStrictEqual(values.get(k('hand')), { a: [1, 2] });
 		fs.writeFileSync(fileOf(k('gz')), buildValueFile({ name: 'json', flags: 1, payload: zlib.gzipSync('"zipped"') }));
 		assert.equal(values.get(k('gz')), 'zipped');
+		fs.writeFileSync(fileOf(k('v2')), buildValueFile({ name: 'json', key: k('v2'), payload: Buffer.from('"two"') }));
+		assert.equal(values.get(k('v2')), 'two');
+		assert.deepStrictEqual(logs, [], 'format 1 files (no key field) are still read when unsigned');
+	});
+
+	it('a value file moved or copied over another is a miss, signed or not; the next put replaces it', () => {
+		for (const secretKey of ['', '00112233445566778899aabbccddeeff']) {
+			const values = open({ secretKey });
+			values.put(k(`gold${secretKey}`), 1000);
+			values.put(k(`sand${secretKey}`), 3);
+			fs.copyFileSync(fileOf(k(`gold${secretKey}`)), fileOf(k(`sand${secretKey}`)));
+			logs = [];
+			assert.throws(() => values.get(k(`sand${secretKey}`)), (err) => KeyError.is(err) && /holds the value of/.test(err.message), secretKey);
+			assert.deepStrictEqual(codes(), [secretKey === '' ? 'FLECHE_CORRUPT_ENTRY' : 'FLECHE_BAD_SIGNATURE']);
+			assert.equal(fs.existsSync(fileOf(k(`sand${secretKey}`))), true, 'a read leaves it in place');
+			values.put(k(`sand${secretKey}`), 3);
+			assert.equal(values.get(k(`sand${secretKey}`)), 3, 'the recompute replaced it');
+			assert.equal(values.get(k(`gold${secretKey}`)), 1000);
+		}
 	});
 
 	it('describes itself with toConfig', () => {
@@ -433,7 +458,7 @@ describe('ValueFile', () => {
 		});
 	});
 
-	describe('damaged files are a miss, reported once and removed', () => {
+	describe('damaged files are a miss, reported, left in place, and replaced by the next put', () => {
 		const damages: Record<string, (bytes: Buffer) => Buffer> = {
 			truncated: (b) => b.subarray(0, b.length - 10),
 			'cut to 3 bytes': (b) => b.subarray(0, 3),
@@ -455,7 +480,9 @@ describe('ValueFile', () => {
 				assert.throws(() => values.get(k('d')), isKeyError);
 				assert.deepStrictEqual(codes(), ['FLECHE_CORRUPT_ENTRY']);
 				assert.ok(logs[0]?.message.includes(fileOf(k('d'))), 'the warning names the file');
-				assert.equal(fs.existsSync(fileOf(k('d'))), false, 'the file is removed');
+				assert.equal(fs.existsSync(fileOf(k('d'))), true, 'a read removes nothing');
+				assert.throws(() => new ValueFile({ root: values.root }).get(k('d')), isKeyError, 'still a miss for another reader');
+				logs = logs.slice(0, 1);
 				// The rerun rewrites it.
 				values.put(k('d'), value);
 				assert.deepStrictEqual(values.get(k('d')), value);
@@ -475,7 +502,7 @@ describe('ValueFile', () => {
 				logs = [];
 				assert.throws(() => values.get(k('f')), isKeyError, `byte ${i}`);
 				assert.deepStrictEqual(codes(), ['FLECHE_CORRUPT_ENTRY'], `byte ${i}`);
-				assert.equal(fs.existsSync(fileOf(k('f'))), false, `byte ${i}`);
+				assert.deepStrictEqual(fs.readFileSync(fileOf(k('f'))), bytes, `byte ${i}: left as it was`);
 			}
 		});
 	});
@@ -483,8 +510,8 @@ describe('ValueFile', () => {
 	it('a newer format version or an unregistered serializer is a miss that keeps the file, reported once', () => {
 		const values = open();
 		fs.mkdirSync(values.root, { recursive: true });
-		fs.writeFileSync(fileOf(k('n1')), buildValueFile({ name: 'json', version: 2, payload: Buffer.from('1') }));
-		fs.writeFileSync(fileOf(k('n2')), buildValueFile({ name: 'json', version: 2, payload: Buffer.from('2') }));
+		fs.writeFileSync(fileOf(k('n1')), buildValueFile({ name: 'json', version: 3, payload: Buffer.from('1') }));
+		fs.writeFileSync(fileOf(k('n2')), buildValueFile({ name: 'json', version: 3, payload: Buffer.from('2') }));
 		fs.writeFileSync(fileOf(k('u')), buildValueFile({ name: 'no-such-codec', payload: Buffer.from('1') }));
 		assert.throws(() => values.get(k('n1')), isKeyError);
 		assert.throws(() => values.get(k('n2')), isKeyError);
@@ -510,12 +537,24 @@ describe('ValueFile', () => {
 		it('matches a hand-built signed file', () => {
 			const values = open({ secretKey: keyA });
 			fs.mkdirSync(values.root, { recursive: true });
-			const file = buildValueFile({ name: 'json', payload: Buffer.from('[1]'), sign: Buffer.from(keyA, 'hex') });
+			const file = buildValueFile({ name: 'json', key: k('hs'), payload: Buffer.from('[1]'), sign: Buffer.from(keyA, 'hex') });
 			fs.writeFileSync(fileOf(k('hs')), file);
 			assert.deepStrictEqual(values.get(k('hs')), [1]);
 		});
 
-		it('a tampered file is a miss, reported once and removed', () => {
+		it('a signed file of format 1 (its signature does not cover its key) is a miss with a key, read without; one put replaces it', () => {
+			const values = open({ secretKey: keyA });
+			fs.mkdirSync(values.root, { recursive: true });
+			fs.writeFileSync(fileOf(k('old')), buildValueFile({ name: 'json', payload: Buffer.from('"old"'), sign: Buffer.from(keyA, 'hex') }));
+			assert.throws(() => values.get(k('old')), (err) => KeyError.is(err) && /format 1/.test(err.message));
+			assert.deepStrictEqual(codes(), ['FLECHE_BAD_SIGNATURE']);
+			assert.equal(open().get(k('old')), 'old', 'no key configured: signatures are not checked');
+			values.put(k('old'), 'old');
+			assert.equal(values.get(k('old')), 'old');
+			assert.equal(fs.readFileSync(fileOf(k('old')))[4], 2, 'rewritten in format 2');
+		});
+
+		it('a tampered file is a miss, reported once and left in place', () => {
 			const values = open({ secretKey: keyA });
 			values.put(k('t'), 'the real value');
 			const bytes = fs.readFileSync(fileOf(k('t')));
@@ -524,23 +563,23 @@ describe('ValueFile', () => {
 			assert.throws(() => values.get(k('t')), isKeyError);
 			assert.deepStrictEqual(codes(), ['FLECHE_BAD_SIGNATURE']);
 			assert.ok(logs[0]?.message.includes(fileOf(k('t'))));
-			assert.equal(fs.existsSync(fileOf(k('t'))), false);
+			assert.deepStrictEqual(fs.readFileSync(fileOf(k('t'))), bytes);
 		});
 
 		it('a tampered file with a recomputed checksum is still caught', () => {
 			const values = open({ secretKey: keyA });
 			fs.mkdirSync(values.root, { recursive: true });
-			const forged = buildValueFile({ name: 'json', payload: Buffer.from('"forged"'), sign: Buffer.from(keyB, 'hex') });
+			const forged = buildValueFile({ name: 'json', key: k('forged'), payload: Buffer.from('"forged"'), sign: Buffer.from(keyB, 'hex') });
 			fs.writeFileSync(fileOf(k('forged')), forged);
 			assert.throws(() => values.get(k('forged')), isKeyError);
 			assert.deepStrictEqual(codes(), ['FLECHE_BAD_SIGNATURE']);
 		});
 
-		it('a file signed with another key is a miss', () => {
+		it('a file signed with another key is a miss for that reader, and stays valid for the writer', () => {
 			open({ secretKey: keyA }).put(k('w'), 1);
 			assert.throws(() => open({ secretKey: keyB }).get(k('w')), isKeyError);
 			assert.deepStrictEqual(codes(), ['FLECHE_BAD_SIGNATURE']);
-			assert.equal(fs.existsSync(fileOf(k('w'))), false);
+			assert.equal(open({ secretKey: keyA }).get(k('w')), 1);
 		});
 
 		it('an unsigned file is a miss when a key is configured', () => {
@@ -744,7 +783,7 @@ describe('CallFile', () => {
 		'JSON that is not an object': () => '[1, 2]',
 	};
 	for (const [label, edit] of Object.entries(edits)) {
-		it(`a file with ${label} is a miss, reported once and removed`, () => {
+		it(`a file with ${label} is a miss, reported once and left in place`, () => {
 			const calls = open();
 			const record = makeRecord();
 			calls.put(record);
@@ -755,9 +794,53 @@ describe('CallFile', () => {
 			assert.throws(() => calls.get(record.key), isKeyError);
 			assert.deepStrictEqual(codes(), ['FLECHE_CORRUPT_ENTRY']);
 			assert.ok(logs[0]?.message.includes(fileOf(record.key)));
-			assert.equal(fs.existsSync(fileOf(record.key)), false);
+			assert.equal(fs.readFileSync(fileOf(record.key), 'utf8'), edited, 'a read changes nothing');
+			calls.put(record);
+			assert.deepStrictEqual(calls.get(record.key), record, 'the next put of the key replaces it');
 		});
 	}
+
+	describe('signed records', () => {
+		const keyA = '00112233445566778899aabbccddeeff';
+		const keyB = 'ffeeddccbbaa99887766554433221100';
+		const signed = (secretKey: string) => new CallFile({ root: path.join(dir, 'calls'), secretKey });
+
+		it('carry an HMAC over the record, key included; read back under the same key, or with no key at all', () => {
+			const calls = signed(keyA);
+			const record = makeRecord();
+			calls.put(record);
+			const parsed = JSON.parse(fs.readFileSync(fileOf(record.key), 'utf8')) as { signature?: string };
+			const expected = createHmac('sha256', Buffer.from(keyA, 'hex')).update(`fleche.call/1\n${JSON.stringify(record)}`).digest('hex');
+			assert.equal(parsed.signature, expected);
+			assert.deepStrictEqual(calls.get(record.key), record);
+			assert.deepStrictEqual(open().get(record.key), record);
+			assert.deepStrictEqual(calls.toConfig(), { type: 'file', root: calls.root, secretKey: [keyA] });
+			assert.deepStrictEqual(logs, []);
+		});
+
+		it('a record edited to name another result (its key still matches) is a miss', () => {
+			const calls = signed(keyA);
+			const record = makeRecord();
+			calls.put(record);
+			const text = fs.readFileSync(fileOf(record.key), 'utf8');
+			fs.writeFileSync(fileOf(record.key), text.replace(`"result": "${record.result!}"`, `"result": "${k('gold')}"`));
+			assert.deepStrictEqual(open().get(record.key).result, k('gold'), 'unsigned, the edit goes unnoticed: its key does not cover the result');
+			assert.throws(() => calls.get(record.key), (err) => KeyError.is(err) && /signature does not match/.test(err.message));
+			assert.deepStrictEqual(codes(), ['FLECHE_BAD_SIGNATURE']);
+		});
+
+		it('an unsigned record, or one signed with another key, is a miss that stays on disk; the put of the key re-signs it', () => {
+			const record = makeRecord();
+			open().put(record);
+			assert.throws(() => signed(keyA).get(record.key), (err) => KeyError.is(err) && /not signed/.test(err.message));
+			signed(keyB).put(record);
+			assert.throws(() => signed(keyA).get(record.key), isKeyError);
+			assert.deepStrictEqual(codes(), ['FLECHE_BAD_SIGNATURE', 'FLECHE_BAD_SIGNATURE']);
+			assert.deepStrictEqual(signed(keyB).get(record.key), record, 'still valid for its writer');
+			signed(keyA).put(record);
+			assert.deepStrictEqual(signed(keyA).get(record.key), record);
+		});
+	});
 
 	it('a record copied under another key is a miss', () => {
 		const calls = open();
@@ -791,7 +874,7 @@ describe('CallFile', () => {
 		const seen = [...iterator].map((r) => r.key).sort();
 		assert.deepStrictEqual(seen, good.map((r) => r.key).sort());
 		assert.deepStrictEqual(codes(), ['FLECHE_CORRUPT_ENTRY']);
-		assert.equal(fs.existsSync(fileOf(k('corrupt'))), false);
+		assert.equal(fs.readFileSync(fileOf(k('corrupt')), 'utf8'), '{ nope', 'listing removes nothing');
 	});
 
 	it('records() of a missing root is empty', () => {

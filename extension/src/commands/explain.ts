@@ -6,6 +6,7 @@ import { getConfig } from '../config.js';
 import { runCli } from '../data/cliRunner.js';
 import { functionLabel } from '../model/format.js';
 import { errorMessage, log } from '../log.js';
+import { requireTrust } from './rerun.js';
 import type { Services } from './services.js';
 import { functionArg, resolveFunction, type FunctionTarget } from './targets.js';
 
@@ -39,6 +40,7 @@ async function askArgs(s: Services, fn: FunctionTarget): Promise<string | undefi
 }
 
 export async function explainMiss(s: Services, arg?: unknown, argsJson?: unknown): Promise<string | undefined> {
+	if (!requireTrust('Explain Miss')) return undefined;
 	const fn = await resolveFunction(s.client, arg, 'Explain a miss of which function?');
 	if (!fn) return undefined;
 	// Called on a function (tree, lens, API) without arguments: explain the newest cached call as it would run now,

@@ -9,6 +9,17 @@ import { log, logChannel } from '../log.js';
 import type { Services } from './services.js';
 import { resolveCall, resolveFunction } from './targets.js';
 
+/**
+ * Whether the workspace is trusted, saying why not when it is not: rerun and explain run the project's code (the
+ * modules the stored calls name) with Node, which Restricted Mode forbids. The manifest disables the commands there
+ * too (`capabilities.untrustedWorkspaces`); this covers callers that reach them otherwise (lenses, the API).
+ */
+export function requireTrust(action: string): boolean {
+	if (vscode.workspace.isTrusted) return true;
+	void vscode.window.showWarningMessage(`${action} runs this project's code, so it is disabled in Restricted Mode: trust the workspace to use it.`);
+	return false;
+}
+
 /** `--root PATH` for a cache with a folder, `--cache NAME` otherwise; `--cwd` the folder it was found from. */
 async function cacheArgs(s: Services, cache: string | undefined): Promise<{ args: string[]; cwd: string }> {
 	const entry = cache === undefined ? undefined : await s.client.entryOf(cache);
@@ -53,12 +64,14 @@ async function rerun(s: Services, title: string, cliArgs: string[], cache: strin
 }
 
 export async function rerunCall(s: Services, arg?: unknown): Promise<boolean> {
+	if (!requireTrust('Rerun')) return false;
 	const target = await resolveCall(s.client, arg, 'Rerun which call?');
 	if (!target) return false;
 	return rerun(s, `Rerunning ${target.key.slice(0, 12)}…`, [target.key], target.cache);
 }
 
 export async function rerunFunction(s: Services, arg?: unknown): Promise<boolean> {
+	if (!requireTrust('Rerun')) return false;
 	const fn = await resolveFunction(s.client, arg, 'Rerun every cached call of which function?');
 	if (!fn) return false;
 	return rerun(s, `Rerunning ${fn.name}…`, ['--function', functionLabel(fn)], fn.cache);

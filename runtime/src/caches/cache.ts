@@ -36,8 +36,9 @@ export class Cache extends BaseCache {
 
 	/**
 	 * Keys whose call record was found damaged, or named a result value that could not be read. Their values may be
-	 * damaged too, but a value file that exists is never rewritten (it is content-addressed): the recompute checks
-	 * them first, so that one recompute repairs the entry instead of the next read finding the damaged value.
+	 * damaged too, but a value file that exists is never rewritten (it is content-addressed): the recompute reads
+	 * them first, so that the storage knows them as damaged and its `put` replaces them, and one recompute repairs the
+	 * entry instead of the next read finding the damaged value.
 	 */
 	readonly #suspect = new Set<string>();
 
@@ -73,7 +74,7 @@ export class Cache extends BaseCache {
 		this.#suspect.add(key);
 	}
 
-	/** Reads the value under `key` if `callKey`'s record was damaged: a damaged value file is reported and removed. @internal */
+	/** Reads the value under `key` if `callKey`'s record was damaged: a damaged value is reported, and replaced by the `put` that follows. @internal */
 	verifyValue(callKey: string, key: string): void {
 		if (!this.#suspect.has(callKey)) return;
 		try {
@@ -108,6 +109,17 @@ export class Cache extends BaseCache {
 			}
 		}
 		return new Prepared(this, call);
+	}
+
+	/**
+	 * Marks the argument values of `call` as in use now, just before its record is written: they were stored when the
+	 * call started, perhaps longer ago than a concurrent gc's grace period. (Never written again here: the function
+	 * may have changed the objects it was given.) @internal
+	 */
+	refreshArguments(call: PendingCall): void {
+		const values = this.values;
+		if (values.refresh === undefined) return;
+		for (const name in call.values) if (!Digest.is(call.values[name])) values.refresh(call.digests[name]!);
 	}
 
 	loadRecord(key: string): CallRecord {
@@ -173,25 +185,39 @@ export class Cache extends BaseCache {
 	}
 
 	/**
-	 * Removes values no call record refers to (left behind by `evict`, abandoned calls, or interrupted runs).
-	 * Returns the digests it removed.
+	 * Removes values no call record refers to (left behind by `evict`, abandoned calls, or interrupted runs), and
+	 * temporaries of writers that were killed. Safe beside writers in other processes: a value written or refreshed
+	 * (stored again by a call that refers to it) within the grace period is kept, so a call being committed never loses
+	 * its arguments or result. Returns the digests it removed.
+	 * @example
+	 * ```ts
+	 * cache().gc({ graceSeconds: 0 }); // nothing else writes: remove every orphan now
+	 * ```
 	 */
-	gc(): Set<string> {
+	gc(options?: GcOptions): Set<string> {
+		const graceSeconds = options?.graceSeconds ?? DEFAULT_GC_GRACE_SECONDS;
+		if (!(graceSeconds >= 0)) throw new TypeError(`gc(): graceSeconds must be a number ≥ 0, got ${String(graceSeconds)}`);
+		const graceMs = graceSeconds * 1000;
+		// Values are listed before records are read: a value stored after the listing is not a candidate at all, and
+		// one stored before it belongs to a record written after it (its writer stores values first), or is young.
+		const candidates = [...this.values.list()];
 		const live = new Set<string>();
 		for (const record of this.calls.records()) {
 			for (const name in record.arguments) live.add(record.arguments[name]!);
 			if (record.result !== null) live.add(record.result);
 		}
 		const removed = new Set<string>();
-		for (const key of [...this.values.list()]) {
+		const values = this.values;
+		for (const key of candidates) {
 			if (live.has(key)) continue;
 			try {
-				this.values.evict(key);
-				removed.add(key);
+				if (values.evictIdle !== undefined ? values.evictIdle(key, graceMs) : (values.evict(key), true)) removed.add(key);
 			} catch (err) {
 				if (!KeyError.is(err)) throw err; // removed by someone else meanwhile
 			}
 		}
+		values.sweep?.(graceMs);
+		this.calls.sweep?.(graceMs);
 		return removed;
 	}
 
@@ -248,6 +274,20 @@ function digestForSave(value: unknown): string {
 	}
 }
 
+/** How long `gc()` keeps a value after it was last written or referred to, by default: 10 minutes. */
+export const DEFAULT_GC_GRACE_SECONDS = 600;
+
+/** Options of `gc()`. */
+export interface GcOptions {
+	/**
+	 * Values written or referred to by a stored call within this many seconds are kept, and so are writers'
+	 * temporaries: another process may be about to commit a call naming them. `0` removes every orphan now (only
+	 * safe when nothing else writes the store).
+	 * @default 600
+	 */
+	readonly graceSeconds?: number;
+}
+
 class Prepared implements PreparedCall {
 	private state: 'open' | 'committed' | 'abandoned' = 'open';
 
@@ -272,6 +312,7 @@ class Prepared implements PreparedCall {
 			if (Rejected.is(err)) throw err;
 			throw new SaveError(`Could not store the result of ${this.call.name}: ${(err as Error).message}`, { cause: err });
 		}
+		this.cache.refreshArguments(this.call);
 		const record: CallRecord = {
 			key: this.call.key,
 			name: this.call.name,

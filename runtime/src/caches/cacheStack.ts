@@ -3,6 +3,7 @@ import type { CallRecord } from '../call.js';
 import { KeyError, Rejected } from '../errors.js';
 import { warn } from '../log.js';
 import { BaseCache, compositions, isStack, stackBrand, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import type { GcOptions } from './cache.js';
 import { allKeys, expandAcross, firstHit, uniqueRecords } from './members.js';
 
 /**
@@ -145,13 +146,13 @@ export class CacheStack extends BaseCache {
 	/**
 	 * Runs `gc()` on every layer that has one (layers that refuse are skipped) and returns every value digest removed.
 	 */
-	gc(): Set<string> {
+	gc(options?: GcOptions): Set<string> {
 		const removed = new Set<string>();
 		for (const layer of this.stack) {
-			const gc = (layer as { gc?: () => Set<string> }).gc;
+			const gc = (layer as { gc?: (options?: GcOptions) => Set<string> }).gc;
 			if (typeof gc !== 'function') continue;
 			try {
-				for (const key of gc.call(layer)) removed.add(key);
+				for (const key of gc.call(layer, options)) removed.add(key);
 			} catch (err) {
 				if (!Rejected.is(err)) throw err;
 			}

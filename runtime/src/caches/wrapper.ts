@@ -2,6 +2,7 @@
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import type { GcOptions } from './cache.js';
 
 /** A cache that forwards everything to `inner`; subclasses override the policy they change. */
 export abstract class CacheWrapper extends BaseCache {
@@ -57,10 +58,10 @@ export abstract class CacheWrapper extends BaseCache {
 	 * The inner cache's `gc()`: removes values no call record refers to and returns their digests.
 	 * @throws TypeError when the inner cache has no `gc()`.
 	 */
-	gc(): Set<string> {
-		const gc = (this.inner as { gc?: () => Set<string> }).gc;
+	gc(options?: GcOptions): Set<string> {
+		const gc = (this.inner as { gc?: (options?: GcOptions) => Set<string> }).gc;
 		if (typeof gc !== 'function') throw new TypeError(`${this.inner.constructor.name} has no gc()`);
-		return gc.call(this.inner);
+		return gc.call(this.inner, options);
 	}
 	override noteHit(record: CallRecord): void {
 		this.inner.noteHit(record);

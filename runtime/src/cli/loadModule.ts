@@ -2,8 +2,8 @@
 // `explain` run the user's own cached functions in the CLI's process (never in an editor's). TypeScript is
 // transpiled on the fly with esbuild, loaded lazily: plain JavaScript projects never load it.
 import { randomBytes } from 'node:crypto';
-import { existsSync, unlinkSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { existsSync, realpathSync, unlinkSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Esbuild from 'esbuild';
 import { packageRoot } from '../profile.js';
@@ -16,36 +16,57 @@ export class ModuleLoadError extends Error {
 }
 
 /**
- * Folders a recorded module path may be relative to, most likely first: the package root of `--cwd` when given, the
- * project that holds the store (the folder around its `.fleche`), then the working directory's package root.
+ * The project whose files `rerun` and `explain` may run: the package root (nearest `package.json`) of `--cwd`, else of
+ * the working directory. A store is untrusted input: the module a call record names is looked up only there (and in
+ * the store's own project when that lies inside it: a package of a monorepo), never elsewhere.
  */
-export function projectRoots(options: { cwd?: string | undefined; storeRoot: string | null }): string[] {
-	const out: string[] = [];
-	const add = (dir: string | undefined): void => {
-		if (dir !== undefined && !out.includes(dir)) out.push(dir);
-	};
-	if (options.cwd !== undefined) {
-		const cwd = resolve(options.cwd);
-		add(packageRoot(cwd));
-		add(cwd);
-	}
-	if (options.storeRoot !== null) {
-		const project = dirname(options.storeRoot);
-		add(packageRoot(project));
-		add(project);
-	}
-	add(packageRoot(process.cwd()));
-	add(process.cwd());
-	return out;
+export function projectRoot(cwd: string | undefined): string {
+	const dir = resolve(cwd ?? process.cwd());
+	return packageRoot(dir) ?? dir;
 }
 
-/** The file of a recorded module path under the first root that has it. */
-export function findModuleFile(module: string, roots: readonly string[]): string {
-	for (const root of roots) {
-		const file = join(root, ...module.split('/'));
-		if (existsSync(file)) return file;
+function realOrSelf(path: string): string {
+	try {
+		return realpathSync(path);
+	} catch {
+		return resolve(path);
 	}
-	throw new ModuleLoadError(`Cannot find module ${module} (looked in ${roots.join(', ')})`);
+}
+
+function isInside(folder: string, path: string): boolean {
+	const rel = relative(folder, path);
+	return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * The file of the module path a call record names, checked before anything runs: a plain relative path (no `..`,
+ * no absolute path, no backslash), a file that exists under the project (see {@link projectRoot}), whose real path
+ * (symbolic links followed) is still inside it and not inside the store's own folder.
+ * @throws ModuleLoadError naming the module and why it is refused.
+ */
+export function resolveModuleFile(module: string, options: { project: string; storeRoot: string | null }): string {
+	const { project } = options;
+	const refuse = (why: string): never => {
+		throw new ModuleLoadError(`Refusing to run module ${JSON.stringify(module)} named by the store: ${why}`);
+	};
+	const parts = module.split('/');
+	if (module === '' || module.includes('\\') || module.includes('\0') || isAbsolute(module) || /^[A-Za-z]:/.test(module) || parts.some((p) => p === '' || p === '.' || p === '..')) {
+		refuse(`not a plain path inside the project ${project}`);
+	}
+	const realProject = realOrSelf(project);
+	const realStore = options.storeRoot === null ? null : realOrSelf(options.storeRoot);
+	// The store's own project, when it is a package inside this one (module paths are relative to a package root).
+	const storeProject = options.storeRoot === null ? undefined : packageRoot(dirname(options.storeRoot));
+	const roots = [project, ...(storeProject !== undefined && storeProject !== project && isInside(realProject, realOrSelf(storeProject)) ? [storeProject] : [])];
+	for (const root of roots) {
+		const file = join(root, ...parts);
+		if (!existsSync(file)) continue;
+		const real = realOrSelf(file);
+		if (!isInside(realProject, real)) refuse(`${file} leads to ${real}, outside the project ${project}`);
+		if (realStore !== null && isInside(realStore, real)) refuse(`${file} is inside the store's own folder ${options.storeRoot}`);
+		return real;
+	}
+	throw new ModuleLoadError(`Cannot find module ${module} in the project ${roots.join(' or ')} (rerun and explain only run files of the project: give its folder with --cwd)`);
 }
 
 const loaded = new Map<string, Promise<Record<string, unknown>>>();

@@ -1,20 +1,21 @@
-// issue 6 "The `fleche` CLI": `fleche ls|show|stats|evict|gc|rerun|explain`, on `fleche/inspect`. Human output by
+// issue 6 "The `fleche` CLI": `fleche ls|show|stats|evict|gc|verify|rerun|explain`, on `fleche/inspect`. Human output by
 // default, JSON lines with `--json` (protocol.ts). Bad input is one line (stderr, or an `error` line on stdout with
 // --json) and exit code 1, or 2 for usage errors.
+import { statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { cache as useCache } from '../state.js';
 import { FlecheError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
 import { Digest } from '../digest.js';
-import { setLogger, type LogRecord } from '../log.js';
+import { setLogger, type LogRecord, type LogSink } from '../log.js';
 import { findFleche, isFleche, methodParams } from '../wrapper.js';
 import { activeCache, runIn } from '../state.js';
 import { RefreshingCache } from '../caches/wrapper.js';
 import type { CallRecord } from '../call.js';
 import { explain, openStore, type FunctionRef, type FunctionSummary, type Store } from '../inspect/index.js';
 import { positionalArgs } from '../inspect/explain.js';
-import { findModuleFile, importUserModule, projectRoots } from './loadModule.js';
+import { importUserModule, projectRoot, resolveModuleFile } from './loadModule.js';
 import { jsonSafe, PROTOCOL_VERSION, type CliMessage } from './protocol.js';
 
 /** A usage error: exit code 2. */
@@ -39,6 +40,22 @@ export interface CliIO {
 
 function oneLine(text: string): string {
 	return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+// C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const unsafeChars = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with the characters that would drive the terminal (escape sequences that clear it or set its title, bidi
+ * overrides that reorder what it shows) written out as `\x1b`/`\u202e`: store contents are untrusted, and human
+ * output goes to a terminal. `--json` output is left exact (JSON escapes them itself).
+ */
+function terminalSafe(text: string): string {
+	return text.replace(unsafeChars, (c) => {
+		const code = c.charCodeAt(0);
+		return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+	});
 }
 
 function errorName(err: unknown): string | undefined {
@@ -68,8 +85,10 @@ function fmtTime(t: number | null): string {
 
 function table(rows: readonly (readonly string[])[]): string {
 	const widths: number[] = [];
-	for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-	return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+	// Escaped before measuring, so that an escaped cell keeps its column aligned.
+	const safe = rows.map((row) => row.map((cell) => terminalSafe(oneLine(cell))));
+	for (const row of safe) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+	return safe.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
 /** `name` or `module:name` → the one stored function it names. */
@@ -98,7 +117,23 @@ class Cli {
 	}
 
 	out(text: string): void {
-		this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+		const safe = terminalSafe(text);
+		this.io.stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+	}
+
+	/** A line on stderr, made safe for the terminal. */
+	note(text: string): void {
+		this.io.stderr.write(`fleche: ${terminalSafe(oneLine(text))}\n`);
+	}
+
+	readonly #announced = new Set<string>();
+
+	/** Says which file of the user's is about to be imported (and so run), once per file. */
+	#announce(file: string, module: string, project: string): void {
+		if (this.#announced.has(file)) return;
+		this.#announced.add(file);
+		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'module', module, file, project });
+		else this.note(`importing ${file} (module ${module} of ${project})`);
 	}
 
 	get json(): boolean {
@@ -113,13 +148,22 @@ class Cli {
 		const message = oneLine(err instanceof Error ? err.message : String(err));
 		const name = errorName(err);
 		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'error', message, ...(name !== undefined ? { error: name } : {}) });
-		else this.io.stderr.write(`fleche: ${message}\n`);
+		else this.note(message);
 		return usage ? 2 : 1;
 	}
 
 	open(opts: GlobalOptions): Store {
 		if (opts.cache !== undefined && opts.root !== undefined) throw new UsageError('Give --cache NAME or --root PATH, not both');
 		const cwd = opts.cwd;
+		if (cwd !== undefined) {
+			let isDir = false;
+			try {
+				isDir = statSync(cwd).isDirectory();
+			} catch {
+				// reported below
+			}
+			if (!isDir) throw new UsageError(`--cwd ${cwd} is not a folder`);
+		}
 		const store =
 			opts.root !== undefined
 				? openStore(opts.root.startsWith('.') || opts.root.includes('/') || opts.root.includes('\\') ? opts.root : `./${opts.root}`, { ...(cwd !== undefined ? { cwd } : {}) })
@@ -151,7 +195,8 @@ class Cli {
 		page.calls.forEach((c, i) => rows.push([keys[i]!, fmtTime(c.created), fmtSeconds(c.duration), fmtBytes(c.size), String(c.hits), c.argsText]));
 		this.out(table(rows));
 		const shown = page.calls.length;
-		if (shown < page.total) this.out(`(${opts.offset + 1}–${opts.offset + shown} of ${page.total}; --offset/--limit for more)`);
+		if (shown === 0 && page.total > 0) this.out(`(0 of ${page.total} shown; --offset/--limit for more)`);
+		else if (shown < page.total) this.out(`(${opts.offset + 1}–${opts.offset + shown} of ${page.total}; --offset/--limit for more)`);
 	}
 
 	show(opts: GlobalOptions, prefix: string): void {
@@ -215,16 +260,48 @@ class Cli {
 		this.out(`Evicted ${count} call${count === 1 ? '' : 's'}`);
 	}
 
-	gc(opts: GlobalOptions): void {
-		const removed = this.open(opts).gc();
+	gc(opts: GlobalOptions & { grace?: number }): void {
+		const removed = this.open(opts).gc(opts.grace !== undefined ? { graceSeconds: opts.grace } : undefined);
 		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'gc', removed });
 		this.out(`Removed ${removed} orphaned value${removed === 1 ? '' : 's'}`);
+	}
+
+	verify(opts: GlobalOptions & { delete?: boolean }, sink: LogSink): number {
+		const store = this.open(opts);
+		// Each damaged entry is this command's report, not a warning besides it.
+		setLogger(null);
+		let report;
+		try {
+			report = store.verify({ remove: opts.delete === true });
+		} finally {
+			setLogger(sink);
+		}
+		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'verify', ...report });
+		else {
+			const lines = report.damaged.map((d) => `damaged ${d.kind} ${d.key}: ${d.reason}`);
+			const n = report.damaged.length;
+			lines.push(
+				n === 0
+					? `Checked ${report.checked} entries: none damaged`
+					: `Checked ${report.checked} entries: ${n} damaged${opts.delete ? `, ${report.removed} removed` : ' (fleche verify --delete removes them)'}`,
+			);
+			this.out(lines.join('\n'));
+		}
+		return report.damaged.length > report.removed ? 1 : 0;
+	}
+
+	/** The checked file of a recorded module path (see {@link resolveModuleFile}), announced before it is imported. */
+	#moduleFile(store: Store, opts: GlobalOptions, module: string): string {
+		const project = projectRoot(opts.cwd);
+		const file = resolveModuleFile(module, { project, storeRoot: store.location.root });
+		this.#announce(file, module, project);
+		return file;
 	}
 
 	/** Imports the module of a recorded function and returns the live cached function. */
 	async #load(store: Store, opts: GlobalOptions, fn: FunctionRef): Promise<NonNullable<ReturnType<typeof findFleche>>> {
 		if (fn.module === null) throw new FlecheCliError(`${fn.name} was cached without a module (hashModule: false): there is no module to import`);
-		const file = findModuleFile(fn.module, projectRoots({ cwd: opts.cwd, storeRoot: store.location.root }));
+		const file = this.#moduleFile(store, opts, fn.module);
 		await importUserModule(file);
 		const f = findFleche(fn.module, fn.name);
 		if (f === undefined) {
@@ -245,7 +322,7 @@ class Cli {
 	async #rebuild(store: Store, opts: GlobalOptions, record: CallRecord, named: Record<string, unknown>, onNewKey: (key: string) => void): Promise<() => unknown> {
 		const { module, name } = record;
 		if (module === null) throw new FlecheCliError(`${name} was cached without a module (hashModule: false): there is no module to import`);
-		const file = findModuleFile(module, projectRoots({ cwd: opts.cwd, storeRoot: store.location.root }));
+		const file = this.#moduleFile(store, opts, module);
 		const exports = await importUserModule(file);
 		const f = findFleche(module, name);
 		if (f !== undefined) {
@@ -384,7 +461,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 	const cli = new Cli(io);
 	cli.setJson(argv.includes('--json'));
 	// Warnings (corrupt entries skipped, …) go to stderr as one line each, never into the JSON on stdout.
-	setLogger((r: LogRecord) => io.stderr.write(`fleche: warning: ${oneLine(r.message)}\n`));
+	const sink = (r: LogRecord): void => void io.stderr.write(`fleche: warning: ${terminalSafe(oneLine(r.message))}\n`);
+	setLogger(sink);
 	let code = 0;
 	const program = new Command('fleche')
 		.description('Inspect and manage fleche caches')
@@ -422,8 +500,16 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.action((prefixes: string[], _o, cmd: Command) => cli.evict(cmd.optsWithGlobals<GlobalOptions & { function?: string; all?: boolean }>(), prefixes));
 	program
 		.command('gc')
-		.description('remove values no call refers to')
-		.action((_o, cmd: Command) => cli.gc(globals(cmd)));
+		.description('remove values no call refers to, and temporaries of killed writers')
+		.option('--grace <seconds>', 'keep values written or used this recently (a writer may be committing a call that needs them)', positiveInt('--grace'))
+		.action((_o, cmd: Command) => cli.gc(cmd.optsWithGlobals<GlobalOptions & { grace?: number }>()));
+	program
+		.command('verify')
+		.description('read every call and value and report the damaged ones (exit 1 when there are); --delete removes them')
+		.option('--delete', 'remove the damaged entries')
+		.action((_o, cmd: Command) => {
+			code = cli.verify(cmd.optsWithGlobals<GlobalOptions & { delete?: boolean }>(), sink);
+		});
 	program
 		.command('rerun')
 		.description("run calls again with their stored arguments (imports the function's module) and overwrite them")
@@ -440,7 +526,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(globals(cmd), spec, argsJson));
 
 	try {
-		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, rerun, explain); see fleche --help');
+		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, rerun, explain); see fleche --help');
 		await program.parseAsync([...argv]);
 		return code;
 	} catch (err) {

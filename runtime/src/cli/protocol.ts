@@ -86,6 +86,23 @@ export interface GcLine extends Line<'gc'> {
 	readonly removed: number;
 }
 
+/** `rerun`, `explain`: the user's file about to be imported (and so run), before it is; once per file. */
+export interface ModuleLine extends Line<'module'> {
+	/** The module path the call record names. */
+	readonly module: string;
+	/** The absolute file it resolved to, inside `project`. */
+	readonly file: string;
+	/** The project folder files are run from. */
+	readonly project: string;
+}
+
+/** `verify`: the entries that failed their checks, and how many of them `--delete` removed. */
+export interface VerifyLine extends Line<'verify'> {
+	readonly checked: number;
+	readonly damaged: readonly { readonly kind: 'call' | 'value'; readonly key: string; readonly reason: string }[];
+	readonly removed: number;
+}
+
 /** `explain`. */
 export interface ExplainLine extends Line<'explain'> {
 	readonly function: FunctionRef;
@@ -94,9 +111,21 @@ export interface ExplainLine extends Line<'explain'> {
 
 /** Every line the CLI prints with `--json`. */
 export type CliMessage =
-	ErrorLine | ProgressLine | RerunLine | DoneLine | FunctionsLine | CallsLine | CallLine | StatsLine | EvictedLine | GcLine | ExplainLine;
+	| ErrorLine
+	| ProgressLine
+	| RerunLine
+	| DoneLine
+	| FunctionsLine
+	| CallsLine
+	| CallLine
+	| StatsLine
+	| EvictedLine
+	| GcLine
+	| VerifyLine
+	| ModuleLine
+	| ExplainLine;
 
-const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'explain']);
+const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'verify', 'module', 'explain']);
 
 /** Whether `value` is a line of this protocol version (the `type` is known; fields are trusted). */
 export function isCliMessage(value: unknown): value is CliMessage {

@@ -455,6 +455,8 @@ export class ParsedConfig {
 				throw this.where('default').error(`'cache' must be a cache name or a table ([default.cache])`, 'cache');
 			}
 			if (def.root !== undefined && typeof def.root !== 'boolean') throw this.where('default').error(`'root' must be true or false`, 'root');
+			// Checked now, not at the first miss that gathers metadata, so that every tool reports a misspelt source.
+			if (def.metadata !== undefined) this.metadata();
 		}
 	}
 

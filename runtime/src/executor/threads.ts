@@ -56,6 +56,7 @@ interface ThreadsTask extends PromiseLike<unknown> {
 interface ThreadsPool {
 	queue(task: (thread: ThreadLike) => Promise<unknown>): ThreadsTask;
 	events(): unknown;
+	settled(allowResolvingImmediately?: boolean): Promise<unknown>;
 	terminate(force?: boolean): Promise<void>;
 }
 
@@ -121,7 +122,8 @@ export function workerFile(kind: 'threads' | 'piscina'): string {
 /**
  * A threads.js `Worker` running `file` (default: {@link workerFile}`('threads')`), for `spawn()` in a `Pool`, with
  * the threads.js 1.7.0 defects guarded: an absolute `file` works from any folder (threads.js prepends the caller's
- * folder), a file that throws while loading makes `spawn()` reject instead of crashing the process, the worker is
+ * folder), a file that throws or exits while loading makes `spawn()` reject at once (instead of crashing the process,
+ * or waiting for threads.js's 10 s init timeout), the worker is
  * replaced when it dies in a wrapped pool, and threads.js's SIGINT/SIGTERM handlers (exit code 0) are removed.
  * @param file a worker module that `expose`s `run` (see `flecheWorker` of `fleche/worker`).
  * @param options `worker_threads` Worker options.
@@ -144,15 +146,36 @@ export function threadsWorker(file?: string, options?: object): ThreadsWorker {
 		worker.off('message', onInit);
 	};
 	worker.on('message', onInit);
+	// threads.js only rejects spawn() on an `uncaughtError` message: a load error would otherwise crash the process,
+	// and a worker that exits while loading would only be noticed at threads.js's 10 s init timeout. Node removes a
+	// worker's 'message' listeners before its 'exit' event, so spawn()'s listener is kept here to be called directly.
+	type Listener = (event: { data: unknown }) => void;
+	const initListeners = new Set<Listener>();
+	const listening = worker as unknown as { addEventListener(name: string, l: Listener): void; removeEventListener(name: string, l: Listener): void };
+	const addListener = listening.addEventListener.bind(worker);
+	const removeListener = listening.removeEventListener.bind(worker);
+	Object.assign(worker, {
+		addEventListener: (name: string, listener: Listener): void => {
+			if (name === 'message' && !initialized) initListeners.add(listener);
+			addListener(name, listener);
+		},
+		removeEventListener: (name: string, listener: Listener): void => {
+			initListeners.delete(listener);
+			removeListener(name, listener);
+		},
+	});
+	let reported = false;
+	const failLoad = (name: string, message: string, stack?: string): void => {
+		if (initialized || reported) return;
+		reported = true;
+		const data = { type: 'uncaughtError', error: { __error_marker: '$$error', name, message, stack } };
+		for (const listener of [...initListeners]) listener({ data });
+	};
 	worker.on('error', (err: Error) => {
 		lastErrors.set(worker, err);
-		if (initialized) return;
-		// threads.js only rejects spawn() on this message; a load error would otherwise crash the process.
-		worker.emit('message', {
-			type: 'uncaughtError',
-			error: { __error_marker: '$$error', name: err.name, message: `Worker ${target} failed to load: ${err.message}`, stack: err.stack },
-		});
+		failLoad(err.name, `Worker ${target} failed to load: ${err.message}`, err.stack);
 	});
+	worker.once('exit', (code: number) => failLoad('WorkerExited', `Worker ${target} exited with code ${code} while loading`));
 	errorWatched.add(worker);
 	respawns.set(worker, () => threads.spawn(threadsWorker(file, options)));
 	return worker as ThreadsWorker;
@@ -231,8 +254,55 @@ function settle(promise: PromiseLike<unknown>, ok: (value: unknown) => void, fai
 	);
 }
 
+/** Pools whose `terminate` is already guarded. */
+const terminateGuarded = new WeakSet<object>();
+
+/**
+ * Replaces threads.js's `terminate` on `pool` with one that works in every state and lets the process end. threads.js
+ * 1.7.0's rejects with the failure of any task still running (an aborted task's worker exits as it is stopped), and
+ * then terminates no thread; and it gives up at the first slot whose worker died and could not be replaced (its
+ * `init` rejected), or that holds no thread (`thread[$terminate] is not a function`), leaving the other threads
+ * alive and the process running. Here: wait for the queue and running tasks unless `force`, whatever their outcome;
+ * close the pool (threads.js's own terminate, its errors ignored); then terminate every thread any slot holds or
+ * comes to hold (a replacement spawned as a worker died), each on its own.
+ */
+function guardTerminate(pool: ThreadsPool): void {
+	if (terminateGuarded.has(pool)) return;
+	terminateGuarded.add(pool);
+	const original = pool.terminate.bind(pool);
+	const internals = pool as unknown as ThreadsPoolInternals;
+	pool.terminate = async (force?: boolean): Promise<void> => {
+		if (!force && !internals.isClosing) {
+			try {
+				await pool.settled(true);
+			} catch {
+				// A worker that never started: nothing to wait for.
+			}
+		}
+		await original(true).catch(() => undefined);
+		const seen = new Set<Promise<unknown>>();
+		for (;;) {
+			const inits = (internals.workers ?? []).map((slot) => slot.init).filter((init) => !seen.has(init));
+			if (inits.length === 0) break;
+			for (const init of inits) seen.add(init);
+			await Promise.allSettled(
+				inits.map(async (init) => {
+					const thread = await init;
+					if (typeof thread !== 'object' || thread === null) return;
+					const raw = rawWorkerOf(thread);
+					const s = threadSymbol(thread, 'thread.terminate');
+					const terminate = s === undefined ? undefined : (thread as Record<symbol, unknown>)[s];
+					if (typeof terminate === 'function') await (terminate as () => Promise<void>)();
+					else await raw?.terminate();
+				}),
+			);
+		}
+	};
+}
+
 export function threadsAdapter(pool: ThreadsPool, respawn: (() => Promise<unknown>) | undefined): Adapter {
 	guardThreadsSignals();
+	guardTerminate(pool);
 	return {
 		options: ['signal'],
 		run: (job, options) => {
@@ -240,7 +310,11 @@ export function threadsAdapter(pool: ThreadsPool, respawn: (() => Promise<unknow
 			const signal = options['signal'] as AbortSignal | undefined;
 			if (signal?.aborted) return Promise.reject(abortError(signal));
 			let stop: (() => void) | undefined;
-			const task = pool.queue((thread) => runOnThread(pool, thread, call, (s) => (stop = s), respawn));
+			const task = pool.queue((thread) =>
+				// Aborted while its slot waited for a replacement worker to start (threads.js hands the task over then,
+				// past `cancel`): it must not start at all, or it runs unstoppable and terminate waits for it.
+				signal?.aborted ? Promise.reject(abortError(signal)) : runOnThread(pool, thread, call, (s) => (stop = s), respawn),
+			);
 			const done = new Promise<unknown>((ok, fail) => {
 				task.then(ok, fail);
 			});

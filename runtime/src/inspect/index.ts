@@ -7,7 +7,7 @@ import { resolveLocation, type CacheLocation } from './location.js';
 import { InspectStore, type Store } from './store.js';
 
 export { discoverCaches, type CacheLocation } from './location.js';
-export type { Store, FunctionRef, FunctionSummary, CallSummary, CallDetail, StoreTotals } from './store.js';
+export type { Store, FunctionRef, FunctionSummary, CallSummary, CallDetail, StoreTotals, VerifyReport } from './store.js';
 export { explain, type Explanation, type Difference } from './explain.js';
 export type { Disposable } from './watch.js';
 export { KeyError, AmbiguousDigestError, CorruptEntry } from '../errors.js';

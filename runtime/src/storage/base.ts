@@ -34,6 +34,14 @@ export interface KeyManagement {
 	expand(prefix: string): string;
 	/** Plain-data description of this storage, or where it cannot be reopened elsewhere, its type alone. */
 	toConfig(): StorageConfig;
+	/**
+	 * Removes `key` unless it was written or refreshed (by a `put` of the same key) in the last `graceMs` milliseconds,
+	 * so that `gc` beside writers in other processes never removes what a call being committed refers to. Returns
+	 * whether it removed it; `KeyError` when it is not there. Storages only one process uses need not have it.
+	 */
+	evictIdle?(key: string, graceMs: number): boolean;
+	/** Removes temporaries left by writers that were killed, when not written for `graceMs`; returns how many. */
+	sweep?(graceMs: number): number;
 }
 
 /** Content-addressed value storage: each value under `digest(value)` (reference §2.1). */
@@ -45,16 +53,22 @@ export interface ValueStorage extends KeyManagement {
 	put(key: string, value: unknown): void;
 	/**
 	 * Returns a fresh copy of the value under `key`. Throws {@link KeyError} on a miss; a corrupt or tampered entry
-	 * is reported once through the logger, removed, and also thrown as `KeyError`.
+	 * is reported through the logger and also thrown as `KeyError` (never removed by a read: the next `put` of the same
+	 * key replaces it).
 	 */
 	get(key: string): unknown;
+	/**
+	 * Marks the value under `key` as in use now, so that `gc`'s grace period counts from now (a call that refers to
+	 * it is about to be committed); returns whether it is held. Storages only one process uses need not have it.
+	 */
+	refresh?(key: string): boolean;
 }
 
 /** Call-record storage, queryable without loading any value (reference §2.1). */
 export interface CallStorage extends KeyManagement {
 	/** Writes (or overwrites) the record under `record.key`. Throws {@link SaveError} when it cannot be written. */
 	put(record: CallRecord): void;
-	/** The record under `key`; `KeyError` on a miss; corrupt records are reported, removed and thrown as misses. */
+	/** The record under `key`; `KeyError` on a miss; corrupt records are reported and thrown as misses (left in place). */
 	get(key: string): CallRecord;
 	/** Every record, optionally only those of one function name (a backend may use an index for that). */
 	records(filter?: { readonly name?: string }): Iterable<CallRecord>;

@@ -2,19 +2,25 @@
 // value files are described in ./entries.ts.
 //
 // Call file format: UTF-8 JSON `{ "format": "fleche.call/1", "record": { key, name, module, version, codeDigest,
-// arguments, result, metadata[, async][, scheme] } }`, validated field by field on read and checked against its own
-// key. `scheme` names the key scheme that computed `key` (absent: `fleche.call/1`); a record of another scheme is
-// stale, not damage: read without the key check and kept (the cache treats it as a miss; see ../../key.ts).
+// arguments, result, metadata[, async][, scheme] }[, "signature": hex] }`, validated field by field on read and checked
+// against its own key (the key is a digest of the identity and arguments, so a record moved over another's name is
+// a miss even unsigned). `scheme` names the key scheme that computed `key` (absent: `fleche.call/1`); a record of
+// another scheme is stale, not damage: read without the key check and kept (the cache treats it as a miss; see
+// ../../key.ts). With a secret key configured, `signature` is the HMAC-SHA256 (first key) of `fleche.call/1\n` + the
+// JSON of the validated record as read back (fields in the order above, `scheme` included), so it covers the key, the
+// result digest and the metadata: a record edited to name another result is a miss. Without a key it is not written
+// and not checked; with one, an unsigned or wrongly signed record is a miss (the recompute rewrites it).
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, opendirSync, renameSync } from 'node:fs';
 import { sep } from 'node:path';
 import type { CallRecord, Metadata } from '../../call.js';
 import { isSchemeName, keyHolds } from '../../key.js';
-import { CorruptEntry, KeyError, SaveError } from '../../errors.js';
+import { CorruptEntry, KeyError, SaveError, SignatureError } from '../../errors.js';
 import { warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
 import { assertKey, isKey } from '../keys.js';
-import { discard, evictFile, expandIn, listKeys, readEntry, Unreadable, writeAtomic } from './entries.js';
+import { evictFile, expandIn, listKeys, readEntry, rejectEntry, sweepTemporaries, Unreadable, writeAtomic } from './entries.js';
+import { signerFor, type SecretKeyOption, type Signer } from '../security.js';
 import { COMPACT_AT, compactStats, CROWDED, listDir, readAppended, readStats, ROTATE_BYTES, STATS_DIR, type StatsRead, statsStamp, thisHost, toTuple } from './statsJournal.js';
 import { resolveRoot, errorText, isAbsent } from '../fsUtil.js';
 
@@ -23,6 +29,19 @@ const CALL_FORMAT = 'fleche.call/1';
 export interface CallFileOptions {
 	/** Folder that holds one JSON file per call record; a leading `~` means the home folder. Created on the first write. */
 	readonly root: string;
+	/**
+	 * Key(s) to sign new records with and to verify records against, as for `ValueFile`: with a key, unsigned or
+	 * wrongly signed records are misses. An empty string turns signing off even when `FLECHE_SECRET_KEY` is set.
+	 * @default the colon-separated hex keys in `FLECHE_SECRET_KEY`, else no signing
+	 */
+	readonly secretKey?: SecretKeyOption;
+}
+
+const SIGNED_PREFIX = Buffer.from(`${CALL_FORMAT}\n`, 'utf8');
+
+/** The signature of a validated record: over its JSON, as {@link parseRecord} returns it (fixed field order). */
+function recordSignature(signer: Signer, record: CallRecord): string {
+	return signer.sign([SIGNED_PREFIX, Buffer.from(JSON.stringify(record), 'utf8')]).toString('latin1');
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -97,6 +116,7 @@ export class CallFile implements CallStorage, StatsStorage {
 	readonly root: string;
 	readonly #dir: string;
 	readonly #statsDir: string;
+	readonly #signer: Signer | null;
 	/** This instance's statistics journal (a file name in `#statsDir`), chosen on the first write. */
 	#journal: string | undefined;
 	#journalBytes = 0;
@@ -107,9 +127,13 @@ export class CallFile implements CallStorage, StatsStorage {
 	 */
 	#statsRead: { readonly stamp: { readonly all: string; readonly snapshot: string }; readonly read: StatsRead } | undefined;
 
-	/** Nothing is touched on disk until the first `put`. */
+	/**
+	 * Nothing is touched on disk until the first `put`.
+	 * @throws TypeError for a secret key that is not hex.
+	 */
 	constructor(options: CallFileOptions) {
 		this.root = resolveRoot(options.root);
+		this.#signer = signerFor(options.secretKey);
 		this.#dir = this.root + sep;
 		this.#statsDir = this.#dir + STATS_DIR;
 	}
@@ -132,17 +156,22 @@ export class CallFile implements CallStorage, StatsStorage {
 				...(record.async === undefined ? {} : { async: record.async }),
 				...(record.scheme === undefined ? {} : { scheme: record.scheme }),
 			};
-			const envelope = { format: CALL_FORMAT, record: stored };
+			const envelope: { format: string; record: CallRecord; signature?: string } = { format: CALL_FORMAT, record: stored };
+			// Refuse now what `get` would reject as corrupt later (a bad digest, metadata that is not an object…), and
+			// sign the record as `get` will read it back.
+			const readBack = parseRecord(JSON.parse(JSON.stringify(envelope)), record.key);
+			if (this.#signer) envelope.signature = recordSignature(this.#signer, readBack);
 			text = JSON.stringify(envelope, null, 2);
-			// Refuse now what `get` would reject as corrupt later (a bad digest, metadata that is not an object…).
-			parseRecord(JSON.parse(text), record.key);
 		} catch (err) {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
 		}
 		writeAtomic(this.root, this.#dir + record.key, [Buffer.from(`${text}\n`, 'utf8')], false);
 	}
 
-	/** The record under `key`; a damaged, edited or misplaced file is reported, removed and a miss. */
+	/**
+	 * The record under `key`; a damaged, edited or misplaced file (or with a secret key, an unsigned or wrongly signed
+	 * one) is reported and a miss. It is left on disk: the recompute's `put` replaces it.
+	 */
 	get(key: string): CallRecord {
 		assertKey(key);
 		const file = this.#dir + key;
@@ -154,16 +183,23 @@ export class CallFile implements CallStorage, StatsStorage {
 			} catch (err) {
 				throw new CorruptEntry(key, `not valid JSON (${errorText(err)})`);
 			}
-			return parseRecord(raw, key);
+			const record = parseRecord(raw, key);
+			if (this.#signer) this.#verify(raw, record, key);
+			return record;
 		} catch (err) {
-			throw discard(file, key, err);
+			throw rejectEntry(file, key, err);
 		}
 	}
 
-	/**
-	 * Every readable record, reading the folder lazily one file at a time; damaged files are reported, removed and
-	 * skipped.
-	 */
+	#verify(raw: unknown, record: CallRecord, key: string): void {
+		const signature = (raw as { signature?: unknown }).signature;
+		if (typeof signature !== 'string') throw new SignatureError(key, 'not signed, but a secret key is configured');
+		if (!this.#signer!.verify([SIGNED_PREFIX, Buffer.from(JSON.stringify(record), 'utf8')], Buffer.from(signature, 'latin1'))) {
+			throw new SignatureError(key, 'signature does not match any configured secret key (tampered, or signed with another key)');
+		}
+	}
+
+	/** Every readable record, reading the folder lazily one file at a time; damaged files are reported and skipped. */
 	*records(filter?: { readonly name?: string }): Generator<CallRecord, void, undefined> {
 		let dir;
 		try {
@@ -201,6 +237,11 @@ export class CallFile implements CallStorage, StatsStorage {
 		evictFile(this.root, key);
 	}
 
+	/** Removes temporaries of killed writers not written for `graceMs`; how many. */
+	sweep(graceMs: number): number {
+		return sweepTemporaries(this.root, graceMs);
+	}
+
 	/** Every key with a file; empty when the root does not exist. */
 	list(): string[] {
 		return listKeys(this.root);
@@ -211,9 +252,9 @@ export class CallFile implements CallStorage, StatsStorage {
 		return expandIn(this.root, prefix);
 	}
 
-	/** `{ type: 'file', root }`. */
+	/** `{ type: 'file', root, secretKey? }`; the keys, when any, as hex strings. */
 	toConfig(): StorageConfig {
-		return { type: 'file', root: this.root };
+		return this.#signer ? { type: 'file', root: this.root, secretKey: this.#signer.hexKeys } : { type: 'file', root: this.root };
 	}
 
 	/**
@@ -243,7 +284,8 @@ export class CallFile implements CallStorage, StatsStorage {
 
 	/**
 	 * The statistics of the folder now: the last ones read when nothing changed, brought up to date by reading only
-	 * the appended lines when journals grew, else read in full (and compacted when many journals are finished).
+	 * the appended lines when journals grew, else read in full (and compacted when many journals are finished, by an
+	 * instance that writes statistics: a read-only tool never rewrites the journals).
 	 */
 	#currentStats(): Map<string, CallStats> {
 		// Stamped before reading: a change in between makes the next stamp differ, so it is read again then.
@@ -253,7 +295,7 @@ export class CallFile implements CallStorage, StatsStorage {
 		let read = stamp !== null && last?.stamp.snapshot === stamp.snapshot ? readAppended(this.#statsDir, this.#journal, last.read) : null;
 		read ??= readStats(this.#statsDir, this.#journal);
 		this.#statsRead = stamp === null ? undefined : { stamp, read };
-		if (read.finished >= COMPACT_AT) {
+		if (read.finished >= COMPACT_AT && this.#journal !== undefined) {
 			try {
 				compactStats(this.#statsDir, this.#journal);
 			} catch (err) {
@@ -267,7 +309,7 @@ export class CallFile implements CallStorage, StatsStorage {
 
 	/**
 	 * The summed statistics of every call of this root, written by any process (evicted calls included), optionally of
-	 * one function; compacts the journals when many have accumulated.
+	 * one function; an instance that has written statistics compacts the journals when many have accumulated.
 	 */
 	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
 		const stats = this.#currentStats();

@@ -15,12 +15,17 @@
 //   the same root at once; two writers of one value key write the same content, so whichever rename lands last wins
 //   harmlessly.
 // - Files are never fsynced (it is a cache). A crash can leave a short or garbage file; the length and checksum in
-//   every value file, and the strict shape check of call files, turn that into a miss that deletes the file, so the
-//   rerun of the function rewrites it.
+//   every value file, and the strict shape check of call files, turn that into a miss, so the rerun of the function
+//   rewrites it.
+// - Reading never deletes or rewrites anything: a file that fails its checks (damaged, tampered, or signed with a key
+//   this reader does not have) is a reported miss and stays where it is. It is replaced by the next write of the same
+//   key, and removed only by an explicit `gc` (temporaries) or `fleche verify --delete` (damaged entries).
 // - A file this version cannot read but that is not damaged (a newer format version, a serializer this process has
 //   not registered) is a miss that is reported once and left in place for the process that can read it.
+// - Temporaries of writers that were killed mid-write stay behind; `gc` removes the ones older than its grace period
+//   (a live writer's temporary is younger: its mtime moves with every write).
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
 import { sep } from 'node:path';
 import * as zlib from 'node:zlib';
 import { KeyError, Rejected, SaveError, SignatureError } from '../../errors.js';
@@ -117,6 +122,23 @@ export function writeAtomic(root: string, file: string, chunks: readonly Uint8Ar
 	}
 }
 
+/**
+ * Whether `file` exists, refreshing its mtime when it does: a writer about to refer to an existing value from a new
+ * call record shows `gc` that the value is in use (gc keeps files younger than its grace period). Costs what the
+ * existence check it replaces cost: one system call.
+ */
+export function refreshIfPresent(file: string): boolean {
+	try {
+		const now = new Date();
+		utimesSync(file, now, now);
+		return true;
+	} catch (err) {
+		if (isAbsent(err)) return false;
+		// Not ours to touch (a shared store, another user's file): it exists, which is all a content-addressed write needs.
+		return existsSync(file);
+	}
+}
+
 /** Reads `file`, turning "not there" into a plain miss and any other read failure into a reported miss. */
 export function readEntry(file: string, key: string): Buffer {
 	try {
@@ -129,17 +151,20 @@ export function readEntry(file: string, key: string): Buffer {
 	}
 }
 
-/** Reports a corrupt entry once, removes it so the rerun rewrites it, and returns the miss to throw. */
-export function discard(file: string, key: string, err: unknown): KeyError {
+/**
+ * Reports an entry that failed its checks and returns the miss to throw. The file is left in place: a reader never
+ * deletes (with another secret key, or another version of fleche, the "bad" file may be valid); the recompute's write
+ * of the same key replaces it, and `fleche verify --delete` removes it.
+ */
+export function rejectEntry(file: string, key: string, err: unknown): KeyError {
 	if (err instanceof Unreadable) {
 		warnOnce(`unreadable:${err.message}`, 'FLECHE_UNREADABLE_ENTRY', `Cannot read cache file ${file}: ${err.message}`);
 		return new KeyError(key, `Cannot read cache file ${file}: ${err.message}`, { cause: err });
 	}
 	const reason = errorText(err);
 	const signature = SignatureError.is(err);
-	const message = `${signature ? 'Rejected' : 'Corrupt'} cache file ${file}: ${reason}; removed it so it is recomputed`;
+	const message = `${signature ? 'Rejected' : 'Corrupt'} cache file ${file}: ${reason}; treated as a miss (a recompute replaces it)`;
 	warn(signature ? 'FLECHE_BAD_SIGNATURE' : 'FLECHE_CORRUPT_ENTRY', message, { cause: err });
-	removeQuietly(file);
 	return new KeyError(key, message, { cause: err });
 }
 
@@ -163,6 +188,86 @@ export function evictFile(root: string, key: string): void {
 		if (isAbsent(err)) throw new KeyError(key);
 		throw new Rejected(`Cannot remove cache file ${root}${sep}${key}: ${errorText(err)}`, { cause: err });
 	}
+}
+
+/**
+ * Removes the file of `key` unless it was written or refreshed (see `ValueFile.put`) within the last `graceMs`:
+ * returns whether it removed it. A writer that refreshes the file between the age check and the removal is noticed
+ * (the file is moved aside first and its mtime read again), and the file is put back.
+ */
+export function evictIdle(root: string, key: string, graceMs: number): boolean {
+	assertKey(key);
+	const file = `${root}${sep}${key}`;
+	const fail = (err: unknown): never => {
+		if (isAbsent(err)) throw new KeyError(key);
+		throw new Rejected(`Cannot remove cache file ${file}: ${errorText(err)}`, { cause: err });
+	};
+	if (graceMs <= 0) {
+		evictFile(root, key);
+		return true;
+	}
+	const cutoff = Date.now() - graceMs;
+	try {
+		if (statSync(file).mtimeMs > cutoff) return false;
+	} catch (err) {
+		fail(err);
+	}
+	const aside = `${root}${sep}.${randomUUID()}.gc`;
+	try {
+		renameSync(file, aside);
+	} catch (err) {
+		fail(err);
+	}
+	let fresh: boolean;
+	try {
+		fresh = statSync(aside).mtimeMs > cutoff;
+	} catch {
+		fresh = false;
+	}
+	if (fresh) {
+		try {
+			// link, not rename: a file a writer recreated meanwhile is as good and stays.
+			linkSync(aside, file);
+		} catch (err) {
+			if (errorCode(err) !== 'EEXIST') {
+				try {
+					renameSync(aside, file);
+				} catch {
+					// Best effort; the writer whose refresh failed writes the file again.
+				}
+			}
+		}
+	}
+	removeQuietly(aside);
+	return !fresh;
+}
+
+/** What `writeAtomic` and `evictIdle` name their temporaries: a dot, a UUID, `.tmp` or `.gc`. */
+const temporaryName = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(?:tmp|gc)$/;
+
+/** Removes the temporaries under `root` not written for `graceMs` (left by killed writers); returns how many. */
+export function sweepTemporaries(root: string, graceMs: number): number {
+	let names: string[];
+	try {
+		names = readdirSync(root);
+	} catch (err) {
+		if (isAbsent(err)) return 0;
+		throw err;
+	}
+	const cutoff = Date.now() - graceMs;
+	let removed = 0;
+	for (const name of names) {
+		if (!temporaryName.test(name)) continue;
+		try {
+			const st = lstatSync(`${root}${sep}${name}`);
+			if (!st.isFile() || st.mtimeMs > cutoff) continue;
+			unlinkSync(`${root}${sep}${name}`);
+			removed++;
+		} catch {
+			// Renamed into place or removed by its writer or another gc meanwhile.
+		}
+	}
+	return removed;
 }
 
 export function expandIn(root: string, prefix: string): string {

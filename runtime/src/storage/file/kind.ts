@@ -13,6 +13,7 @@ import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StorageConfig } from '../base.js';
 import { resolveRoot } from '../fsUtil.js';
+import { parseSecretKeys } from '../security.js';
 import type { StorageKind, StorageRole, StorageSite, TomlReader, TomlTable } from '../kinds.js';
 import { CallFile } from './calls.js';
 import { STATS_DIR } from './statsJournal.js';
@@ -35,13 +36,20 @@ function isDir(path: string): boolean {
 function secretKeyOption(table: TomlTable, toml: TomlReader): readonly string[] | undefined {
 	const v = table.secret_key;
 	if (v === undefined) return undefined;
-	if (typeof v === 'string') return v.split(':');
-	if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v;
-	throw toml.error(`'secret_key' must be a hex string or an array of hex strings`, 'secret_key');
+	const keys = typeof v === 'string' ? v.split(':') : Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : undefined;
+	if (keys === undefined) throw toml.error(`'secret_key' must be a hex string or an array of hex strings`, 'secret_key');
+	try {
+		// Checked here, not when the storage opens, so the error names this file and line.
+		parseSecretKeys(keys);
+	} catch (err) {
+		throw toml.error(`'secret_key': ${(err as Error).message.replace(/^secretKey /, '')}`, 'secret_key');
+	}
+	return keys;
 }
 
 function fromToml(table: TomlTable, role: StorageRole, toml: TomlReader): FileConfig {
-	toml.keys(table, role === 'values' ? valueKeys : ['root'], `a '${role}' storage of type 'file'`);
+	// Call records are signed with the same keys as values (signed records prove which call they are).
+	toml.keys(table, role === 'values' ? valueKeys : ['root', 'secret_key'], `a '${role}' storage of type 'file'`);
 	const root = toml.string(table, 'root');
 	if (root === undefined) throw toml.error(`a 'file' storage needs a 'root' folder`);
 	const serializer = toml.string(table, 'serializer');
@@ -82,12 +90,15 @@ export const fileKind: StorageKind<FileConfig, ValueFile, CallFile> = {
 	template(table, toml) {
 		toml.keys(table, [...valueKeys, 'values', 'calls'], `a 'file' template`);
 		const { root, values } = templateValues(table, toml, 'file');
-		const calls = table.calls !== undefined ? toml.storage(table.calls, 'calls', 'calls') : filePair(root).calls;
+		const calls =
+			table.calls !== undefined
+				? toml.storage(table.calls, 'calls', 'calls')
+				: fromToml({ root: filePair(root).calls.root, ...(table.secret_key !== undefined ? { secret_key: table.secret_key } : {}) }, 'calls', toml);
 		return { values, calls };
 	},
 	open(config, role) {
 		if (typeof config.root !== 'string' || config.root === '') throw new TypeError(`A file storage needs a 'root'`);
-		if (role === 'calls') return new CallFile({ root: config.root });
+		if (role === 'calls') return new CallFile({ root: config.root, ...(config.secretKey !== undefined ? { secretKey: [...config.secretKey] } : {}) });
 		return new ValueFile({
 			root: config.root,
 			...(config.serializer !== undefined ? { serializer: config.serializer } : {}),

@@ -14,7 +14,8 @@
 // can no longer grow (rotated, or whose process on this host is gone, or untouched for an hour on another host) into
 // a new snapshot written to a temporary and renamed into place, then deletes them; a crash between the rename and the
 // deletes double-counts nothing, because the snapshot names what it merged. It runs under the lock file (a lock older
-// than 30 s is stale and taken over), when a reader finds many such journals or a writer starts on a crowded folder.
+// than 30 s is stale and taken over), when a writer reading the statistics finds many such journals or a writer starts
+// on a crowded folder; a process that only reads (`fleche ls`, the editor) never compacts, rewrites or deletes them.
 //
 // Journal line: `{"t":<epoch s>,"d":[[key, name, module, hits, misses, lastHit|null, computeSeconds, savedSeconds], …]}`.
 // Snapshot: `{"format":"fleche.stats/1","merged":[journal names],"stats":[[same tuple], …]}`.
@@ -33,7 +34,7 @@ const STATS_FORMAT = 'fleche.stats/1';
 const LOCK = '.compact.lock';
 /** A writer starts a new journal past this size, so the old one can be compacted while the writer lives on. */
 export const ROTATE_BYTES = 1 << 20;
-/** A reader compacts when it finds at least this many journals that can be merged. */
+/** A writer reading the statistics compacts when it finds at least this many journals that can be merged. */
 export const COMPACT_AT = 16;
 /** A writer compacts before its first write when the folder holds more entries than this. */
 export const CROWDED = 64;

@@ -14,6 +14,8 @@
 //   event loop has polled, so events for every change before that mtime were applied.
 // The index lives in a subfolder so writing it changes neither the calls folder's mtime nor its watch events, and
 // CallFile skips it like `.stats/`. A missing, corrupt, foreign or unwritable index only costs the slow path, silently.
+// A reader that rejected a record (damaged, or signed with a key it lacks) does not persist its entries, which lack
+// that call; the listing shows what the last accepting reader saw, and showing a call reads and checks its record.
 import { closeSync, type FSWatcher, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join, sep } from 'node:path';
@@ -146,6 +148,12 @@ export class FileIndex implements SummaryIndex {
 	#timer: NodeJS.Timeout | null = null;
 	/** How many index files this instance wrote (tests and benches observe it). */
 	persisted = 0;
+	/**
+	 * Whether this instance found a record it could not accept (damaged, or signed with a key it does not have). Its
+	 * entries then lack calls another reader may accept, so it never persists them: a reader with the wrong key must
+	 * not hide the store from the next one (the index is trusted without reading the records).
+	 */
+	#rejectedAny = false;
 
 	constructor(readonly calls: CallFile) {
 		this.#folder = join(calls.root, INDEX_DIR);
@@ -202,7 +210,9 @@ export class FileIndex implements SummaryIndex {
 			record = this.calls.get(key);
 		} catch (err) {
 			if (!KeyError.is(err)) throw err;
-			return undefined; // removed meanwhile, or corrupt (reported and removed by the storage)
+			// Removed meanwhile (no cause), or failed this reader's checks (reported by the storage, left in place).
+			if ((err as Error).cause !== undefined) this.#rejectedAny = true;
+			return undefined;
 		}
 		const entry = entryOf(record);
 		return { entry: { key, module: entry.module, name: entry.name, version: entry.version, created: entry.created ?? stamp.mtimeMs / 1000 }, stamp };
@@ -299,6 +309,10 @@ export class FileIndex implements SummaryIndex {
 	}
 
 	#persist(dir: bigint | null): void {
+		if (this.#rejectedAny) {
+			this.#unsaved = false;
+			return;
+		}
 		if (writeIndex(this.#folder, dir === null ? null : String(dir), this.#calls)) this.persisted++;
 		this.#unsaved = false;
 	}

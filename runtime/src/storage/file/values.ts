@@ -1,20 +1,32 @@
 // The file store's value files (reference §1.12, §5): one file per content digest. Layout and invariants shared
 // with call records are described in ./entries.ts.
 //
-// Value file format, version 1 (all integers little-endian):
+// Value file format, version 2 (all integers little-endian):
 //
 //   offset   size  field
 //   0        4     magic "FLCH"
-//   4        1     format version = 1
+//   4        1     format version = 2
 //   5        1     flags: bit 0 = payload gzip-compressed, bit 1 = signed; other bits 0
 //   6        1     n = length of the serializer name (1–255)
 //   7        n     serializer name, ASCII ("v8", "json", or a registerSerializer name)
-//   7+n      4     L = payload length (uint32)
-//   11+n     L     payload: the serializer's bytes (a gzip member when compressed)
-//   11+n+L   4     CRC-32 of bytes [0, 11+n+L)
-//   15+n+L   64    signed only: lowercase hex HMAC-SHA256 with the first secret key over bytes [0, 15+n+L)
+//   7+n      32    the file's own key (its 64-hex name as 32 raw bytes)
+//   39+n     4     L = payload length (uint32)
+//   43+n     L     payload: the serializer's bytes (a gzip member when compressed)
+//   43+n+L   4     CRC-32 of bytes [0, 43+n+L)
+//   47+n+L   64    signed only: lowercase hex HMAC-SHA256 with the first secret key over bytes [0, 47+n+L)
 //
-// The file length must be exactly 15+n+L (+64 when signed).
+// The file length must be exactly 47+n+L (+64 when signed). A file whose key field is not its name is a miss: a
+// value file moved or copied over another (by accident, or to make one call return another's result) is caught
+// with a 32-byte comparison instead of digesting the value again, and in a signed file the signature covers the key.
+//
+// Version 1 (written before 0.2) is version 2 without the key field. An unsigned version 1 file is still read (its
+// name cannot be checked); a signed one is a miss when a secret key is configured, because its signature does not
+// say which value it is: the recompute writes it again in version 2.
+//
+// Reading never removes or rewrites a file (another reader, with another key or a newer fleche, may read it). A
+// damaged file is a miss; the instance remembers its key, so the recompute's `put` of the same key replaces it.
+// A `put` of a value that exists refreshes its mtime instead: `gc` keeps values younger than its grace period, so a
+// value a writer is about to refer to from a new call record is not collected under it.
 import { existsSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -23,11 +35,12 @@ import type { StorageConfig, ValueStorage } from '../base.js';
 import { assertKey, isKey } from '../keys.js';
 import { signerFor, SIGNATURE_LENGTH, type SecretKeyOption, type Signer } from '../security.js';
 import { findSerializer, getSerializer, type BuiltinSerializerName, type Serializer } from '../serializers.js';
-import { crc32, discard, evictFile, expandIn, listKeys, readEntry, typeName, Unreadable, writeAtomic } from './entries.js';
+import { crc32, evictFile, evictIdle, expandIn, listKeys, readEntry, refreshIfPresent, rejectEntry, sweepTemporaries, typeName, Unreadable, writeAtomic } from './entries.js';
 import { resolveRoot, errorText } from '../fsUtil.js';
 
 const MAGIC = Buffer.from('FLCH', 'latin1');
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
+const KEY_BYTES = 32;
 const FLAG_GZIP = 1;
 const FLAG_SIGNED = 2;
 const KNOWN_FLAGS = FLAG_GZIP | FLAG_SIGNED;
@@ -85,6 +98,11 @@ export class ValueFile implements ValueStorage {
 	readonly #dir: string;
 	/** Magic, version, flags and serializer name: identical for every file this instance writes. */
 	readonly #headerStart: Buffer;
+	/**
+	 * Keys whose file this instance found damaged or wrongly signed. Reads leave such a file in place; a `put` of the
+	 * same key (the recompute) replaces it instead of taking the file's existence for "already stored".
+	 */
+	readonly #rejected = new Set<string>();
 
 	/**
 	 * Nothing is touched on disk until the first `put`.
@@ -105,11 +123,14 @@ export class ValueFile implements ValueStorage {
 		]);
 	}
 
-	/** Stores `value` under `key` unless a file for `key` exists. */
+	/**
+	 * Stores `value` under `key` unless a file for `key` exists (then its mtime is refreshed, so that a concurrent
+	 * `gc` keeps it); a file this instance found damaged is replaced.
+	 */
 	put(key: string, value: unknown): void {
 		assertKey(key);
 		const file = this.#dir + key;
-		if (existsSync(file)) return;
+		if (!(this.#rejected.size > 0 && this.#rejected.has(key)) && refreshIfPresent(file)) return;
 		let payload: Uint8Array;
 		try {
 			payload = this.#codec.serialize(value);
@@ -120,7 +141,7 @@ export class ValueFile implements ValueStorage {
 			});
 		}
 		const start = this.#headerStart;
-		const headerLength = start.length + 4;
+		const headerLength = start.length + KEY_BYTES + 4;
 		const total = headerLength + payload.byteLength + CRC_LENGTH + (this.#signer ? SIGNATURE_LENGTH : 0);
 		if (total > MAX_FILE_LENGTH) {
 			throw new SaveError(`Cannot store a value of type ${typeName(value)}: ${total} bytes serialized, more than the 2 GiB a file may hold`);
@@ -128,16 +149,21 @@ export class ValueFile implements ValueStorage {
 		// Header and trailer share one allocation; the payload is written from where the serializer left it (writev).
 		const frame = Buffer.allocUnsafe(headerLength + CRC_LENGTH);
 		start.copy(frame, 0);
-		frame.writeUInt32LE(payload.byteLength, start.length);
+		frame.write(key, start.length, KEY_BYTES, 'hex');
+		frame.writeUInt32LE(payload.byteLength, start.length + KEY_BYTES);
 		const header = frame.subarray(0, headerLength);
 		const crc = frame.subarray(headerLength);
 		crc.writeUInt32LE(crc32(payload, crc32(header)), 0);
 		const chunks: Uint8Array[] = [header, payload, crc];
 		if (this.#signer) chunks.push(this.#signer.sign(chunks));
 		writeAtomic(this.root, file, chunks, true);
+		this.#rejected.delete(key);
 	}
 
-	/** A fresh copy of the value under `key`; a corrupt or badly signed file is reported, removed and a miss. */
+	/**
+	 * A fresh copy of the value under `key`. A damaged file, one that holds another key's value, or (with a secret key)
+	 * one not signed by a configured key is reported and a miss; it is left on disk.
+	 */
 	get(key: string): unknown {
 		assertKey(key);
 		const file = this.#dir + key;
@@ -145,7 +171,12 @@ export class ValueFile implements ValueStorage {
 		try {
 			return this.#decode(bytes, key);
 		} catch (err) {
-			throw discard(file, key, err);
+			if (!(err instanceof Unreadable)) {
+				// Bounded: a store damaged everywhere must not make this grow without limit.
+				if (this.#rejected.size >= 1024) this.#rejected.clear();
+				this.#rejected.add(key);
+			}
+			throw rejectEntry(file, key, err);
 		}
 	}
 
@@ -159,14 +190,16 @@ export class ValueFile implements ValueStorage {
 		}
 		const version = bytes[4] as number;
 		if (version > FORMAT_VERSION) throw new Unreadable(`written in value file format ${version}; this fleche reads format ${FORMAT_VERSION}`);
-		if (version !== FORMAT_VERSION) corrupt(`unknown format version ${version}`);
+		if (version !== FORMAT_VERSION && version !== 1) corrupt(`unknown format version ${version}`);
 		const flags = bytes[5] as number;
 		if ((flags & ~KNOWN_FLAGS) !== 0) corrupt(`unknown flags 0x${flags.toString(16)}`);
 		const nameLength = bytes[6] as number;
 		if (nameLength === 0) corrupt('empty serializer name');
-		const headerLength = 7 + nameLength + 4;
+		// Version 1 has no key field.
+		const keyLength = version === 1 ? 0 : KEY_BYTES;
+		const headerLength = 7 + nameLength + keyLength + 4;
 		if (length < headerLength) corrupt(`truncated (${length} bytes)`);
-		const payloadEnd = headerLength + bytes.readUInt32LE(7 + nameLength);
+		const payloadEnd = headerLength + bytes.readUInt32LE(7 + nameLength + keyLength);
 		const signed = (flags & FLAG_SIGNED) !== 0;
 		const expected = payloadEnd + CRC_LENGTH + (signed ? SIGNATURE_LENGTH : 0);
 		if (length < expected) corrupt(`truncated (${length} of ${expected} bytes)`);
@@ -175,9 +208,15 @@ export class ValueFile implements ValueStorage {
 		// With a key configured, the signature is checked first so that tampering is reported as such.
 		if (this.#signer) {
 			if (!signed) throw new SignatureError(key, 'not signed, but a secret key is configured');
+			if (keyLength === 0) throw new SignatureError(key, 'signed in value file format 1, whose signature does not cover which value it is');
 			if (!this.#signer.verify([bytes.subarray(0, checked)], bytes.subarray(checked))) {
 				throw new SignatureError(key, 'signature does not match any configured secret key (tampered, or signed with another key)');
 			}
+		}
+		// The key field against the name: 32 bytes compared, where digesting the value again would cost a full pass.
+		if (keyLength !== 0 && bytes.toString('hex', 7 + nameLength, 7 + nameLength + KEY_BYTES) !== key) {
+			const holds = `holds the value of ${bytes.toString('hex', 7 + nameLength, 7 + nameLength + KEY_BYTES)} (moved or copied over another value)`;
+			throw this.#signer ? new SignatureError(key, holds) : new CorruptEntry(key, holds);
 		}
 		if (crc32(bytes.subarray(0, payloadEnd)) !== bytes.readUInt32LE(payloadEnd)) corrupt('checksum mismatch');
 		const name = bytes.toString('latin1', 7, 7 + nameLength);
@@ -204,6 +243,21 @@ export class ValueFile implements ValueStorage {
 	/** Deletes the file for `key`; {@link KeyError} when there is none. */
 	evict(key: string): void {
 		evictFile(this.root, key);
+	}
+
+	/** Refreshes the mtime of the file for `key` (see `gc`); whether there is one. */
+	refresh(key: string): boolean {
+		return isKey(key) && refreshIfPresent(this.#dir + key);
+	}
+
+	/** Deletes the file for `key` unless it was written or refreshed in the last `graceMs`; whether it did. */
+	evictIdle(key: string, graceMs: number): boolean {
+		return evictIdle(this.root, key, graceMs);
+	}
+
+	/** Removes temporaries of killed writers not written for `graceMs`; how many. */
+	sweep(graceMs: number): number {
+		return sweepTemporaries(this.root, graceMs);
 	}
 
 	/** Every key with a file; empty when the root does not exist. */
