@@ -8,7 +8,7 @@ import { digest, Digest, digestSymbol } from './digest.js';
 import { Indigestible, KeyError, FlecheError } from './errors.js';
 import { isDebug, log, warn, warnOnce } from './log.js';
 import type { MetaData } from './metadata.js';
-import { validateOptions, type FlecheOptions, type ResolvedOptions } from './options.js';
+import { resolveVersion, validateOptions, type FlecheOptions, type ResolvedOptions } from './options.js';
 import { assignedName, callerSite, moduleOf, readParams, type CallSite, type Param } from './profile.js';
 import type { QueryFilter, QueryIterator } from './query.js';
 import { activeCache, activeMetadata, runIn } from './state.js';
@@ -147,6 +147,13 @@ function bindArguments(profile: Profile, thisArg: unknown, args: readonly unknow
 	return { names, values, heads };
 }
 
+/** Whether the caller passed parameter `name`: a default value must not satisfy `require`. */
+function passed(profile: Profile, args: readonly unknown[], name: string): boolean {
+	const i = profile.params.findIndex((p) => p.name === name);
+	if (i < 0) return false;
+	return profile.params[i]!.rest ? args.length > i : args[i] !== undefined;
+}
+
 function recordOf(names: readonly string[], values: readonly unknown[]): Record<string, unknown> {
 	const out: Record<string, unknown> = {};
 	for (let i = 0; i < names.length; i++) out[names[i]!] = values[i];
@@ -211,8 +218,7 @@ class Wrapped<F extends AnyFn> {
 		}
 		args = k.args;
 		for (const name of profile.options.require) {
-			const at = k.names.indexOf(name);
-			if (at < 0 || k.values[at] === undefined) {
+			if (!passed(profile, args, name)) {
 				warn('FLECHE_MISSING_REQUIRED', `Missing required arguments for caching: ${name} (${profile.identity.name} runs uncached)`, {
 					fn: profile.label,
 				});
@@ -366,7 +372,7 @@ function resolveIdentity(options: ResolvedOptions, fn: AnyFn, site: CallSite | u
 	return {
 		name: name!,
 		module: options.hashModule ? module : null,
-		version: options.hashVersion ? (options.version ?? null) : null,
+		version: options.hashVersion ? resolveVersion(options.version, site?.loadedFile) : null,
 		codeDigest: options.hashCode ? digest(Function.prototype.toString.call(fn)) : null,
 	};
 }
@@ -386,13 +392,14 @@ function checkParamOptions(params: readonly Param[], options: ResolvedOptions, l
 	}
 }
 
-function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite | undefined): FlecheHelpers<F> {
+/** The helpers of a function, or of a decorated method as seen on `thisArg` (its instance, or its class if static). */
+function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite | undefined, thisArg?: unknown): FlecheHelpers<F> {
 	const keyOf = (args: unknown[]) => {
 		const c = activeCache();
-		const profile = w.profile(undefined);
-		return { c, profile, ...w.key(profile, c, undefined, args) };
+		const profile = w.profile(thisArg);
+		return { c, profile, ...w.key(profile, c, thisArg, args) };
 	};
-	const profile0 = () => w.profile(undefined);
+	const profile0 = () => w.profile(thisArg);
 	return {
 		get identity() {
 			return profile0().identity;
@@ -431,7 +438,7 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 			};
 			return activeCache().query(filter);
 		},
-		rerun: (...args: Parameters<F>) => runIn({ cache: new RefreshingCache(activeCache()) }, () => wrapped(...args) as ReturnType<F>),
+		rerun: (...args: Parameters<F>) => runIn({ cache: new RefreshingCache(activeCache()) }, () => wrapped.apply(thisArg, args) as ReturnType<F>),
 		evict: (...args: Parameters<F>) => {
 			const k = keyOf(args);
 			try {
@@ -535,7 +542,32 @@ function decorateMethod<F extends AnyFn>(method: F, context: ClassMethodDecorato
 	} as unknown as F;
 	Object.defineProperty(wrapped, 'name', { value: methodName });
 	Object.defineProperty(wrapped, wrapperKey, { value: w });
+	if (!context.private) context.addInitializer(function (this: unknown) {
+		methodHelpers(this, context.name, wrapped, w, site);
+	});
 	return wrapped;
+}
+
+/**
+ * Gives `owner.method` helpers bound to `owner` (reference §1.3 on methods): a static method gets them on itself;
+ * an instance gets a non-enumerable own copy of the method that carries them, so it is neither keyed nor stored.
+ * An override in a subclass is left alone.
+ */
+function methodHelpers<F extends AnyFn>(owner: unknown, name: string | symbol, wrapped: F, w: Wrapped<F>, site: CallSite | undefined): void {
+	if ((typeof owner !== 'object' && typeof owner !== 'function') || owner === null) return;
+	if ((owner as Record<string | symbol, unknown>)[name] !== wrapped) return;
+	if (typeof owner === 'function') {
+		Object.defineProperty(wrapped, 'fleche', { value: makeHelpers(w, wrapped, site, owner), configurable: true });
+		return;
+	}
+	const own = function (this: unknown, ...args: unknown[]) {
+		return w.call(this, args);
+	} as unknown as F;
+	let helpers: FlecheHelpers<F> | undefined;
+	Object.defineProperty(own, 'name', { value: wrapped.name });
+	Object.defineProperty(own, wrapperKey, { value: w });
+	Object.defineProperty(own, 'fleche', { get: () => (helpers ??= makeHelpers(w, wrapped, site, owner)) });
+	Object.defineProperty(owner, name, { value: own, writable: true, configurable: true, enumerable: false });
 }
 
 /** A TS 5 standard method decorator. */
