@@ -91,7 +91,7 @@ function checkOptions(options: unknown): RegisterClassOptions {
 	if (name !== undefined && (typeof name !== 'string' || name === '')) {
 		throw new TypeError('registerClass(): option name must be a non-empty string');
 	}
-	return options as RegisterClassOptions;
+	return options;
 }
 
 function register<C extends AnyClass>(Class: C, options: RegisterClassOptions): C {
@@ -141,7 +141,6 @@ type Patch = readonly unknown[];
 const getPrototypeOf = Object.getPrototypeOf as (o: object) => object | null;
 const objectProto = Object.prototype;
 const arrayProto = Array.prototype;
-const typedArrayProto = getPrototypeOf(Int8Array.prototype)!;
 
 /** Built-in prototypes structured clone keeps as they are. */
 const kept = new Set<object>([
@@ -157,11 +156,10 @@ const kept = new Set<object>([
 	String.prototype,
 	Boolean.prototype,
 	BigInt.prototype,
-	...[Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array]
-		.concat([Float64Array, BigInt64Array, BigUint64Array] as never[])
-		.map((C) => C.prototype as object),
+	...[Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array].map((C) => C.prototype),
+	...[Float64Array, BigInt64Array, BigUint64Array].map((C) => C.prototype as object),
 ]);
-if (typeof SharedArrayBuffer === 'function') kept.add(SharedArrayBuffer.prototype);
+if (typeof SharedArrayBuffer === 'function') kept.add(SharedArrayBuffer.prototype as object);
 
 /** Built-in errors by prototype; the nearest one is what an unregistered Error subclass is restored as. */
 const builtinErrors = new Map<object, string>(
@@ -355,7 +353,7 @@ function replaceAll(root: unknown, replace: Map<object, unknown>): unknown {
 			}
 			for (const [k, x] of entries) todo.push(k, x);
 		} else if (v instanceof Set) {
-			const items = [...v];
+			const items: unknown[] = [...(v as Set<unknown>)];
 			if (items.some((x) => swap(x) !== x)) {
 				v.clear();
 				for (const x of items) v.add(swap(x));
@@ -364,9 +362,10 @@ function replaceAll(root: unknown, replace: Map<object, unknown>): unknown {
 		} else {
 			for (const k of Object.getOwnPropertyNames(v)) {
 				const d = Object.getOwnPropertyDescriptor(v, k);
-				if (d === undefined || !('value' in d) || typeof d.value !== 'object' || d.value === null) continue;
-				if (replace.has(d.value)) Object.defineProperty(v, k, { value: replace.get(d.value) });
-				else todo.push(d.value);
+				const x = d !== undefined && 'value' in d ? (d.value as unknown) : undefined;
+				if (typeof x !== 'object' || x === null) continue;
+				if (replace.has(x)) Object.defineProperty(v, k, { value: replace.get(x) });
+				else todo.push(x);
 			}
 		}
 	}

@@ -124,7 +124,7 @@ export function validateOptions(options: unknown): ResolvedOptions {
 	return {
 		...(o.name !== undefined ? { name: o.name as string } : {}),
 		...(o.module !== undefined ? { module: o.module as string } : {}),
-		...(o.version !== undefined ? { version: o.version as string | number | PackageVersion } : {}),
+		...(o.version !== undefined ? { version: o.version } : {}),
 		hashVersion: (o.hashVersion as boolean | undefined) ?? true,
 		hashModule: (o.hashModule as boolean | undefined) ?? true,
 		hashCode: (o.hashCode as boolean | undefined) ?? false,
