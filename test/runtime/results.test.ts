@@ -310,6 +310,23 @@ function randomGraph(rand: () => number): GraphSpec {
 	});
 }
 
+/**
+ * Variants of `spec` that weak cycle encodings confuse with it: for each edge u→k, a copy k' of node k (same slots,
+ * same targets) takes that edge. Equivalent to `spec` exactly when k is outside every cycle.
+ */
+function unshared(spec: GraphSpec): GraphSpec[] {
+	const out: GraphSpec[] = [];
+	spec.forEach((node, u) =>
+		node.slots.forEach((slot, i) => {
+			if (slot.to === undefined) return;
+			const copy = spec.length;
+			const nodes = spec.map((n, j) => (j !== u ? n : { ...n, slots: n.slots.map((s, m) => (m === i ? { key: s.key, to: copy } : s)) }));
+			out.push([...nodes, spec[slot.to]!]);
+		}),
+	);
+	return out;
+}
+
 /** Builds the objects of a spec (creating them in the order `order`, which must not matter); returns node 0. */
 function build(spec: GraphSpec, order: readonly number[] = spec.map((_, i) => i)): unknown {
 	const objs: Record<string, unknown>[] = new Array<Record<string, unknown>>(spec.length);
@@ -424,11 +441,22 @@ describe('cyclic values', () => {
 		const digests = specs.map((s) => digest(build(s)));
 		let equalPairs = 0;
 		let cyclic = 0;
+		let unsharedCycles = 0;
 		for (let i = 0; i < specs.length; i++) {
 			if (reach(specs[i]!).some((row, k) => row[k])) cyclic++;
 			// The same graph built in another order, and built again, digests the same.
 			const reversed = specs[i]!.map((_, k) => specs[i]!.length - 1 - k);
 			assert.equal(digest(build(specs[i]!, reversed)), digests[i], `seed ${seed}, graph #${i}: ${JSON.stringify(specs[i])}`);
+			for (const variant of unshared(specs[i]!)) {
+				const eq = equivalent(specs[i]!, variant);
+				if (!eq) unsharedCycles++;
+				assert.equal(
+					digest(build(variant)) === digests[i],
+					eq,
+					`seed ${seed}: graph #${i} and its variant are ${eq ? '' : 'not '}equivalent but their digests ${eq ? 'differ' : 'are equal'}:\n` +
+						`${JSON.stringify(specs[i])}\n${JSON.stringify(variant)}`,
+				);
+			}
 			for (let j = i + 1; j < specs.length; j++) {
 				const eq = equivalent(specs[i]!, specs[j]!);
 				if (eq) equalPairs++;
@@ -443,6 +471,24 @@ describe('cyclic values', () => {
 		// The property is only tested if the sample has both cycles and equal pairs.
 		assert.ok(cyclic > 100, `${cyclic} cyclic graphs`);
 		assert.ok(equalPairs > 50, `${equalPairs} equivalent pairs`);
+		assert.ok(unsharedCycles > 100, `${unsharedCycles} variants that unshare a node of a cycle`);
+	});
+
+	test('long cycles (deeper than the ancestor scan) digest by their shape', () => {
+		const ring = (labels: readonly number[], chord?: [number, number]) => {
+			const nodes = labels.map((label) => ({ label, next: null as unknown, extra: null as unknown }));
+			nodes.forEach((n, i) => (n.next = nodes[(i + 1) % nodes.length]));
+			if (chord) nodes[chord[0]]!.extra = nodes[chord[1]];
+			return nodes[0];
+		};
+		const labels = Array.from({ length: 100 }, (_, i) => i % 7);
+		assert.equal(digest(ring(labels)), digest(ring(labels)));
+		assert.equal(digest(ring(labels, [60, 10])), digest(ring(labels, [60, 10])));
+		const distinct = [ring(labels), ring(labels, [60, 10]), ring(labels, [60, 11]), ring(labels, [10, 60]), ring(labels.slice(0, 99)), ring([...labels, 2])];
+		assert.equal(new Set(distinct.map((r) => digest(r))).size, distinct.length);
+		// A ring of identical nodes looks the same from every node, and twice around is not once around.
+		assert.equal(digest(ring(Array.from({ length: 50 }, () => 1))), digest(ring(Array.from({ length: 50 }, () => 1)).next));
+		assert.notEqual(digest(ring(Array.from({ length: 50 }, () => 1))), digest(ring(Array.from({ length: 100 }, () => 1))));
 	});
 
 	test('a digest inside a cyclic value does not depend on what was digested before it in the same call', () => {
