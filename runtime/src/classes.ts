@@ -172,10 +172,26 @@ const errorsByName = new Map<string, AnyClass>(
 /** Properties structured clone keeps on an Error itself. */
 const errorKept = new Set(['stack', 'message', 'cause']);
 
+/** Depth of {@link savingResult} calls: the warnings about classes that cannot be restored are about results. */
+let savingResults = 0;
+
+/**
+ * Runs `fn`, which stores the result of a call: an instance of a class that cannot be restored warns there (an
+ * argument value, such as `this` of a decorated method, is stored the same way but does not warn). @internal
+ */
+export function savingResult<T>(fn: () => T): T {
+	savingResults++;
+	try {
+		return fn();
+	} finally {
+		savingResults--;
+	}
+}
+
 /**
  * What structured clone would lose in `value`, as patches (see the file header), or `undefined` when nothing is lost.
- * Warns once per class whose instances cannot be restored. Objects a clone cannot hold (functions, symbols…) are
- * left for the clone to refuse.
+ * While saving a result, warns once per class whose instances cannot be restored. Objects a clone cannot hold
+ * (functions, symbols…) are left for the clone to refuse.
  */
 export function findPatches(value: unknown): Patch[] | undefined {
 	if (typeof value !== 'object' || value === null) return undefined;
@@ -239,7 +255,7 @@ function patchFor(v: object, proto: object | null, todo: unknown[]): Patch | und
 	if (name !== undefined) return [0, v, name];
 	const className = protoName(proto);
 	// Another realm's plain object (a vm context) clones as a plain object: nothing is lost.
-	if (className === 'Object' && getPrototypeOf(proto) === null) return undefined;
+	if (savingResults === 0 || (className === 'Object' && getPrototypeOf(proto) === null)) return undefined;
 	warnOnce(
 		`class-not-restored:${className}`,
 		'FLECHE_CLASS_NOT_RESTORED',
@@ -264,7 +280,7 @@ function errorPatch(e: Error, proto: object, todo: unknown[]): Patch {
 	if (name !== undefined) return [2, e, name, props];
 	let builtin: string | undefined;
 	for (let p: object | null = proto; p !== null && builtin === undefined; p = getPrototypeOf(p)) builtin = builtinErrors.get(p);
-	if (!builtinErrors.has(proto)) {
+	if (savingResults > 0 && !builtinErrors.has(proto)) {
 		const className = protoName(proto);
 		warnOnce(
 			`class-not-restored:${className}`,
@@ -297,15 +313,17 @@ export function applyPatches(value: unknown, patches: unknown): unknown {
 		if (!Array.isArray(p) || typeof p[1] !== 'object' || p[1] === null) throw new Error('malformed class patch');
 		const target = p[1] as object;
 		switch (p[0]) {
-			case 0:
-				Object.setPrototypeOf(target, classNamed(p[2]).prototype as object);
+			case 0: {
+				const Class = classNamed(p[2]);
+				if (Class !== undefined) Object.setPrototypeOf(target, Class.prototype as object);
 				break;
+			}
 			case 1:
 			case 2: {
 				if (!(target instanceof Error) || !Array.isArray(p[3])) throw new Error('malformed error patch');
 				const Class = p[0] === 1 ? errorsByName.get(p[2] as string) : classNamed(p[2]);
-				if (Class === undefined) throw new Error('malformed error patch');
-				Object.setPrototypeOf(target, Class.prototype as object);
+				if (Class === undefined && p[0] === 1) throw new Error('malformed error patch');
+				if (Class !== undefined) Object.setPrototypeOf(target, Class.prototype as object);
 				for (const prop of p[3] as unknown[]) {
 					if (!Array.isArray(prop) || typeof prop[0] !== 'string') throw new Error('malformed error patch');
 					Object.defineProperty(target, prop[0], { value: prop[1], enumerable: prop[2] === true, writable: true, configurable: true });
@@ -328,10 +346,26 @@ export function applyPatches(value: unknown, patches: unknown): unknown {
 	return replace === undefined ? value : replaceAll(value, replace);
 }
 
-function classNamed(name: unknown): AnyClass {
+/** Depth of {@link readingForDisplay} calls: while above 0, unregistered classes read as plain objects. */
+let forDisplay = 0;
+
+/**
+ * Runs `fn` with values whose class is not registered here read as plain objects instead of being misses: for tools
+ * that show stored values (the CLI, the editor), never for the hits of cached functions. @internal
+ */
+export function readingForDisplay<T>(fn: () => T): T {
+	forDisplay++;
+	try {
+		return fn();
+	} finally {
+		forDisplay--;
+	}
+}
+
+function classNamed(name: unknown): AnyClass | undefined {
 	if (typeof name !== 'string') throw new Error('malformed class patch');
 	const Class = reg.byName.get(name);
-	if (Class === undefined) throw new ClassNotRegistered(name);
+	if (Class === undefined && forDisplay === 0) throw new ClassNotRegistered(name);
 	return Class;
 }
 

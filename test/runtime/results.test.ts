@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fleche, cache, digest, D, Digest, DIGEST_LENGTH, registerClass, type BaseCache, type Cache, type Fleche } from 'fleche';
+import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
 
@@ -178,12 +179,12 @@ describe('a hit returns what the miss returned', () => {
 		const script = join(root, 'reader.mjs');
 		writeFileSync(
 			script,
-			`import { Cache, ValueFile, CallFile, cache, fleche, registerClass, setLogger } from ${JSON.stringify(entry)};
+			`import { fileCache, cache, fleche, registerClass, setLogger } from ${JSON.stringify(entry)};
 const warnings = [];
 setLogger((r) => warnings.push(r.code));
 class Point { constructor(x) { this.x = x; } }
 if (process.argv[2] === 'register') registerClass(Point, { name: 'test.Point' });
-const c = new Cache(new ValueFile({ root: ${JSON.stringify(join(root, 'v'))} }), new CallFile({ root: ${JSON.stringify(join(root, 'c'))} }));
+const c = fileCache(${JSON.stringify(join(root, 'store'))});
 let runs = 0;
 const f = fleche((x) => { runs++; return new Point(x); }, { name: 'f' });
 const r = cache(c, () => f(1));
@@ -197,6 +198,15 @@ console.log(JSON.stringify({ runs, point: r instanceof Point, warnings }));`,
 		assert.ok(unregistered.warnings.includes('FLECHE_UNREADABLE_ENTRY'));
 		assert.ok(!unregistered.warnings.includes('FLECHE_CORRUPT_ENTRY'));
 		assert.deepEqual(run(true), { runs: 0, point: true, warnings: [] }, 'the stored value was kept for readers that have the class');
+
+		// Tools that show stored values (CLI, editor) read it as a plain object instead of failing.
+		const store = openStore(join(root, 'store'));
+		try {
+			const [call] = store.calls({ module: store.functions()[0]!.module, name: 'f' }).calls;
+			assert.deepEqual(store.call(call!.key).result, { ok: true, value: { x: 1 } });
+		} finally {
+			store.close();
+		}
 	});
 });
 
@@ -475,11 +485,16 @@ describe('cyclic values', () => {
 	});
 
 	test('long cycles (deeper than the ancestor scan) digest by their shape', () => {
-		const ring = (labels: readonly number[], chord?: [number, number]) => {
-			const nodes = labels.map((label) => ({ label, next: null as unknown, extra: null as unknown }));
-			nodes.forEach((n, i) => (n.next = nodes[(i + 1) % nodes.length]));
-			if (chord) nodes[chord[0]]!.extra = nodes[chord[1]];
-			return nodes[0];
+		interface RingNode {
+			label: number;
+			next: RingNode | null;
+			extra: RingNode | null;
+		}
+		const ring = (labels: readonly number[], chord?: [number, number]): RingNode => {
+			const nodes: RingNode[] = labels.map((label) => ({ label, next: null, extra: null }));
+			nodes.forEach((n, i) => (n.next = nodes[(i + 1) % nodes.length]!));
+			if (chord) nodes[chord[0]]!.extra = nodes[chord[1]]!;
+			return nodes[0]!;
 		};
 		const labels = Array.from({ length: 100 }, (_, i) => i % 7);
 		assert.equal(digest(ring(labels)), digest(ring(labels)));
@@ -564,6 +579,7 @@ describe('reference features', () => {
 		const h = (model: Model) => (model as unknown as { predict: Fleche<(x: number) => number> }).predict.fleche;
 		const m = new Model(2);
 		const other = new Model(3);
+		logs.clear();
 		assert.equal(h(m).contains(5), false);
 		assert.equal(m.predict(5), 10);
 		assert.equal(h(m).contains(5), true);
@@ -579,6 +595,7 @@ describe('reference features', () => {
 		assert.equal(h(m).evict(5), true);
 		assert.equal(h(m).contains(5), false);
 		assert.deepEqual(Object.keys(m), ['scale'], 'nothing enumerable is added to the instance');
+		assert.equal(logs.codes('FLECHE_CLASS_NOT_RESTORED').length, 0, '`this` is an argument: stored as before, no warning');
 		assert.equal(new Tuned(1).predict(4), -4, 'a subclass override still wins');
 	});
 });
