@@ -22,6 +22,7 @@
  *   h:<txt(class)>|<h>          what a digest hook or a [digestSymbol]() method returned, salted with the class name
  *   X:<h>                       boxed primitive (`new Number(1)`)
  *   G:<b>,<b>,…                 the entry of a cycle: body hashes of the cycle's members (below)
+ *   R:<h>:<rank>                a member of a cycle digested before in the same call, past rewalkBudget (below)
  *
  * txt(s) is `<length>:<s>` (or `u<JSON>` for text with lone surrogates); <h> is a child's digest. Containers hash
  * their children's hex digests, never the children themselves: that is the Merkle property, so a `Digest` (whose
@@ -41,7 +42,9 @@
  * digest exactly when their cycles have the same shape, member for member, and the values outside them are equal.
  * Sharing inside a cycle is visible (`a→b→a` differs from `a→b→a'→b'→a`). A member's digest as a value of its own
  * is that of the cycle entered through it. Values without cycles never contain `^` or `G:`, so their digests are
- * those of the scheme before cycles were encoded this way. Sets and Map keys are walked in insertion order, so a
+ * those of the scheme before cycles were encoded this way. A cycle entered again at another member is walked again from
+ * there, up to rewalkBudget frames per call; past it, `R:` names the member by the cycle's first digest and its
+ * position in that walk (exact, but order-dependent). Sets and Map keys are walked in insertion order, so a
  * cycle through them can digest differently for another insertion order: a miss, never a wrong hit.
  */
 
@@ -360,6 +363,14 @@ const scanDepth = 32;
  * graph) to about memoMinFrames times its number of edges, without paying a Map insert for every small object.
  */
 const memoMinFrames = 8;
+/**
+ * A cycle entered again at another member is walked again from there (its digest depends on the entry), which is
+ * quadratic when many outside references point into one big cycle (an array of all the nodes of a graph whose edges
+ * go both ways). Past this many frames in one call, such a member digests instead as the cycle's first digest plus
+ * its position: still exact (never shared by another structure), but then equal values reached in another order can
+ * digest differently, which costs a miss, never a wrong hit.
+ */
+const rewalkBudget = 1 << 17;
 /** Binary leaves at least this large are memoized too (a shared 64 MB array is hashed once per call). */
 const memoMinBytes = 1 << 16;
 
@@ -408,6 +419,9 @@ class Frame {
 /** A strongly connected part (a cycle) closed earlier in this call; `open` counts its members with an open frame. */
 class Scc {
 	open = 0;
+	/** Its digest as entered the first time, and each member's position in that walk. */
+	digest = '';
+	readonly rank = new Map<object, number>();
 }
 
 /** State of one top-level `digest` call. */
@@ -632,16 +646,25 @@ function finish(f: Frame): string | null {
  */
 function closeCycle(ctx: Ctx, f: Frame, body: string): string {
 	const hasher = createHash('sha256').update('G:' + body);
-	const scc = ctx.sccOf.get(f.obj) ?? new Scc();
-	ctx.sccOf.set(f.obj, scc);
+	const known = ctx.sccOf.get(f.obj);
+	const scc = known ?? new Scc();
+	if (known === undefined) {
+		ctx.sccOf.set(f.obj, scc);
+		scc.rank.set(f.obj, 0);
+	}
 	for (let i = f.idx + 1; i < ctx.sp; i++) {
 		hasher.update(',' + ctx.hashes[i]!);
 		const m = ctx.members[i]!;
 		ctx.done.delete(m);
-		ctx.sccOf.set(m, scc);
+		if (known === undefined) {
+			ctx.sccOf.set(m, scc);
+			scc.rank.set(m, i - f.idx);
+		}
 		ctx.members[i] = undefined;
 	}
-	return hasher.digest('hex');
+	const h = hasher.digest('hex');
+	if (known === undefined) scc.digest = h;
+	return h;
 }
 
 /** A reference from the object open at `depth - 1` to the object at position `target` of the cycle stack. */
@@ -754,6 +777,10 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 	if (ctx.done.size !== 0) {
 		const i = ctx.done.get(v);
 		if (i !== undefined) return backRef(ctx, depth, i);
+	}
+	if (ctx.visits > rewalkBudget && ctx.sccOf.size !== 0) {
+		const scc = ctx.sccOf.get(v);
+		if (scc !== undefined && scc.open === 0) return sha('R:' + scc.digest + ':' + scc.rank.get(v)!);
 	}
 	if ((v as Branded)[digestBrand] === true) return brandedHex(v);
 

@@ -506,6 +506,28 @@ describe('cyclic values', () => {
 		assert.notEqual(digest(ring(Array.from({ length: 50 }, () => 1))), digest(ring(Array.from({ length: 100 }, () => 1))));
 	});
 
+	test('a graph whose edges go both ways, listed node by node, is not walked once per node', () => {
+		let reads = 0;
+		const graph = (n: number) => {
+			const nodes = Array.from({ length: n }, (_, id) => ({ id, links: [] as unknown[] }));
+			nodes.forEach((node, i) => {
+				const neighbours = [nodes[(i + 1) % n], nodes[(i + n - 1) % n], nodes[(i * 7) % n]];
+				Object.defineProperty(node, 'links', {
+					enumerable: true,
+					get: () => {
+						reads++;
+						return neighbours;
+					},
+				});
+			});
+			return { nodes };
+		};
+		const h = digest(graph(3000));
+		assert.ok(reads < 300_000, `${reads} reads for 3000 nodes (walking the cycle once per node would be 9,000,000)`);
+		assert.equal(digest(graph(3000)), h);
+		assert.notEqual(digest(graph(2999)), h);
+	});
+
 	test('a digest inside a cyclic value does not depend on what was digested before it in the same call', () => {
 		// a <-> b: digest([a, b]) must use b's digest as a root, not as a member of a's cycle.
 		const mk = () => {
