@@ -172,20 +172,31 @@ const errorsByName = new Map<string, AnyClass>(
 /** Properties structured clone keeps on an Error itself. */
 const errorKept = new Set(['stack', 'message', 'cause']);
 
-/** Depth of {@link savingResult} calls: the warnings about classes that cannot be restored are about results. */
-let savingResults = 0;
+/** A flag in force while a function runs (nested runs included); the process is synchronous in between. */
+class Scoped {
+	#depth = 0;
+	get on(): boolean {
+		return this.#depth > 0;
+	}
+	run<T>(fn: () => T): T {
+		this.#depth++;
+		try {
+			return fn();
+		} finally {
+			this.#depth--;
+		}
+	}
+}
+
+/** On while a result is stored: the warnings about classes that cannot be restored are about results. */
+const savingResults = new Scoped();
 
 /**
  * Runs `fn`, which stores the result of a call: an instance of a class that cannot be restored warns there (an
  * argument value, such as `this` of a decorated method, is stored the same way but does not warn). @internal
  */
 export function savingResult<T>(fn: () => T): T {
-	savingResults++;
-	try {
-		return fn();
-	} finally {
-		savingResults--;
-	}
+	return savingResults.run(fn);
 }
 
 /**
@@ -255,7 +266,7 @@ function patchFor(v: object, proto: object | null, todo: unknown[]): Patch | und
 	if (name !== undefined) return [0, v, name];
 	const className = protoName(proto);
 	// Another realm's plain object (a vm context) clones as a plain object: nothing is lost.
-	if (savingResults === 0 || (className === 'Object' && getPrototypeOf(proto) === null)) return undefined;
+	if (!savingResults.on || (className === 'Object' && getPrototypeOf(proto) === null)) return undefined;
 	warnOnce(
 		`class-not-restored:${className}`,
 		'FLECHE_CLASS_NOT_RESTORED',
@@ -280,7 +291,7 @@ function errorPatch(e: Error, proto: object, todo: unknown[]): Patch {
 	if (name !== undefined) return [2, e, name, props];
 	let builtin: string | undefined;
 	for (let p: object | null = proto; p !== null && builtin === undefined; p = getPrototypeOf(p)) builtin = builtinErrors.get(p);
-	if (savingResults > 0 && !builtinErrors.has(proto)) {
+	if (savingResults.on && !builtinErrors.has(proto)) {
 		const className = protoName(proto);
 		warnOnce(
 			`class-not-restored:${className}`,
@@ -346,26 +357,21 @@ export function applyPatches(value: unknown, patches: unknown): unknown {
 	return replace === undefined ? value : replaceAll(value, replace);
 }
 
-/** Depth of {@link readingForDisplay} calls: while above 0, unregistered classes read as plain objects. */
-let forDisplay = 0;
+/** On while tools read values to show them: unregistered classes then read as plain objects. */
+const forDisplay = new Scoped();
 
 /**
  * Runs `fn` with values whose class is not registered here read as plain objects instead of being misses: for tools
  * that show stored values (the CLI, the editor), never for the hits of cached functions. @internal
  */
 export function readingForDisplay<T>(fn: () => T): T {
-	forDisplay++;
-	try {
-		return fn();
-	} finally {
-		forDisplay--;
-	}
+	return forDisplay.run(fn);
 }
 
 function classNamed(name: unknown): AnyClass | undefined {
 	if (typeof name !== 'string') throw new Error('malformed class patch');
 	const Class = reg.byName.get(name);
-	if (Class === undefined && forDisplay === 0) throw new ClassNotRegistered(name);
+	if (Class === undefined && !forDisplay.on) throw new ClassNotRegistered(name);
 	return Class;
 }
 

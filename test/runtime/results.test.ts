@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fleche, cache, digest, D, Digest, DIGEST_LENGTH, registerClass, type BaseCache, type Cache, type Fleche } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.ts';
+import { prng } from '../support/prng.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
 
 const logs = captureLogs();
@@ -296,17 +297,6 @@ interface NodeSpec {
 }
 type GraphSpec = readonly NodeSpec[];
 
-function mulberry32(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
 function randomGraph(rand: () => number): GraphSpec {
 	const n = 1 + Math.floor(rand() * 4);
 	return Array.from({ length: n }, () => {
@@ -446,7 +436,7 @@ describe('cyclic values', () => {
 
 	test('digest equality coincides with structural equivalence on random small graphs (seeded)', () => {
 		const seed = Number(process.env['FLECHE_PROPERTY_SEED'] ?? 20261205);
-		const rand = mulberry32(seed);
+		const rand = prng(seed);
 		const specs: GraphSpec[] = Array.from({ length: 300 }, () => randomGraph(rand));
 		const digests = specs.map((s) => digest(build(s)));
 		let equalPairs = 0;
