@@ -449,7 +449,13 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 				throw err;
 			}
 		},
-		bind: <A extends readonly unknown[]>(...args: A) => BoundWrapper.bind(wrapped, ...args) as unknown as Bound<F, A>,
+		bind: <A extends readonly unknown[]>(...args: A) => {
+			// A method's helpers bind its instance (or class) too.
+			const target = thisArg === undefined ? wrapped : (function (this: unknown, ...rest: unknown[]) {
+				return wrapped.apply(thisArg, rest) as unknown;
+			} as unknown as F);
+			return BoundWrapper.bind(target, ...args) as unknown as Bound<F, A>;
+		},
 	};
 }
 

@@ -604,6 +604,8 @@ describe('reference features', () => {
 		assert.equal([...h(m).query()].length, 1);
 		assert.equal(h(m).rerun(5), 10);
 		assert.equal(runs, 2);
+		assert.equal(h(m).bind(5)(), 10, 'bind() keeps the instance');
+		assert.equal(runs, 2, 'and hits');
 		assert.equal(h(m).evict(5), true);
 		assert.equal(h(m).contains(5), false);
 		assert.deepEqual(Object.keys(m), ['scale'], 'nothing enumerable is added to the instance');
