@@ -22,7 +22,7 @@
  *   h:<txt(class)>|<h>          what a digest hook or a [digestSymbol]() method returned, salted with the class name
  *   X:<h>                       boxed primitive (`new Number(1)`)
  *   G:<b>,<b>,…                 the entry of a cycle: body hashes of the cycle's members (below)
- *   R:<h>:<rank>                a member of a cycle digested before in the same call, past rewalkBudget (below)
+ *   R:<h>:<rank>                a member of a cycle walked maxWalks times already in the same call (below)
  *
  * txt(s) is `<length>:<s>` (or `u<JSON>` for text with lone surrogates); <h> is a child's digest. Containers hash
  * their children's hex digests, never the children themselves: that is the Merkle property, so a `Digest` (whose
@@ -43,7 +43,7 @@
  * Sharing inside a cycle is visible (`a→b→a` differs from `a→b→a'→b'→a`). A member's digest as a value of its own
  * is that of the cycle entered through it. Values without cycles never contain `^` or `G:`, so their digests are
  * those of the scheme before cycles were encoded this way. A cycle entered again at another member is walked again from
- * there, up to rewalkBudget frames per call; past it, `R:` names the member by the cycle's first digest and its
+ * there, up to maxWalks times per call; then `R:` names the member by the cycle's first digest and its
  * position in that walk (exact, but order-dependent). Sets and Map keys are walked in insertion order, so a
  * cycle through them can digest differently for another insertion order: a miss, never a wrong hit.
  */
@@ -366,11 +366,11 @@ const memoMinFrames = 8;
 /**
  * A cycle entered again at another member is walked again from there (its digest depends on the entry), which is
  * quadratic when many outside references point into one big cycle (an array of all the nodes of a graph whose edges
- * go both ways). Past this many frames in one call, such a member digests instead as the cycle's first digest plus
- * its position: still exact (never shared by another structure), but then equal values reached in another order can
- * digest differently, which costs a miss, never a wrong hit.
+ * go both ways). After this many walks of one cycle in one call, such a member digests instead as the cycle's first
+ * digest plus its position: still exact (never shared by another structure), but then equal values reached in
+ * another order can digest differently, which costs a miss, never a wrong hit.
  */
-const rewalkBudget = 1 << 17;
+const maxWalks = 2;
 /** Binary leaves at least this large are memoized too (a shared 64 MB array is hashed once per call). */
 const memoMinBytes = 1 << 16;
 
@@ -419,6 +419,8 @@ class Frame {
 /** A strongly connected part (a cycle) closed earlier in this call; `open` counts its members with an open frame. */
 class Scc {
 	open = 0;
+	/** How many times it was walked in this call. */
+	walks = 1;
 	/** Its digest as entered the first time, and each member's position in that walk. */
 	digest = '';
 	readonly rank = new Map<object, number>();
@@ -564,10 +566,12 @@ function run(ctx: Ctx, root: object): string {
 			if (f.low < parent.low) parent.low = f.low;
 			h = '^' + (parent.idx - f.idx);
 		} else {
-			h = ctx.sp - 1 > f.idx || f.selfRef ? closeCycle(ctx, f, body) : body;
+			const entry = ctx.sp - 1 > f.idx || f.selfRef;
+			h = entry ? closeCycle(ctx, f, body) : body;
 			ctx.sp = f.idx;
 			// Only closed objects have a digest of their own: one inside an open cycle depends on where it was entered.
-			if (ctx.visits - f.start >= memoMinFrames) ctx.memo.set(f.obj, h);
+			// A cycle's entry is always kept, so that entering it there again never counts as another walk.
+			if (entry || ctx.visits - f.start >= memoMinFrames) ctx.memo.set(f.obj, h);
 		}
 		release(f);
 		if (top === 0) {
@@ -778,9 +782,12 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 		const i = ctx.done.get(v);
 		if (i !== undefined) return backRef(ctx, depth, i);
 	}
-	if (ctx.visits > rewalkBudget && ctx.sccOf.size !== 0) {
+	if (ctx.sccOf.size !== 0) {
 		const scc = ctx.sccOf.get(v);
-		if (scc !== undefined && scc.open === 0) return sha('R:' + scc.digest + ':' + scc.rank.get(v)!);
+		if (scc !== undefined && scc.open === 0) {
+			if (scc.walks >= maxWalks) return sha('R:' + scc.digest + ':' + scc.rank.get(v)!);
+			scc.walks++;
+		}
 	}
 	if ((v as Branded)[digestBrand] === true) return brandedHex(v);
 
