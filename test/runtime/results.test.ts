@@ -513,7 +513,7 @@ describe('cyclic values', () => {
 			return { nodes };
 		};
 		const h = digest(graph(3000));
-		assert.ok(reads < 300_000, `${reads} reads for 3000 nodes (walking the cycle once per node would be 9,000,000)`);
+		assert.ok(reads <= 4 * 3000, `${reads} reads for 3000 nodes (walking the cycle once per node would be 9,000,000)`);
 		assert.equal(digest(graph(3000)), h);
 		assert.notEqual(digest(graph(2999)), h);
 	});
