@@ -20,17 +20,32 @@
  *   T:<element type>:<length>:<sha256 of the view's bytes>                typed array (B: Buffer, V: DataView,
  *                               AB: ArrayBuffer, SAB: SharedArrayBuffer); bytes in platform (little-endian) order
  *   h:<txt(class)>|<h>          what a digest hook or a [digestSymbol]() method returned, salted with the class name
- *   X:<h>                       boxed primitive (`new Number(1)`), cyc:<distance>  back-reference to an ancestor
+ *   X:<h>                       boxed primitive (`new Number(1)`)
+ *   G:<b>,<b>,…                 the entry of a cycle: body hashes of the cycle's members (below)
+ *   R:<h>:<rank>                a member of a cycle walked maxWalks times already in the same call (below)
  *
  * txt(s) is `<length>:<s>` (or `u<JSON>` for text with lone surrogates); <h> is a child's digest. Containers hash
  * their children's hex digests, never the children themselves: that is the Merkle property, so a `Digest` (whose
  * digest is its own hex, verbatim) can stand in for any nested value. Subclasses of Array/Map/Set/Date/RegExp add
  * `~<txt(class)>` to their tag. A `Digest` may hold a short prefix; the ',' separators keep those unambiguous too.
  *
- * Traversal is depth first with one shared table per top-level call: an object already finished reuses its digest
- * (so DAGs are linear), an object still in progress is a cycle and digests as `cyc:<distance>`. Inside a cycle an
- * object's digest is the one from its first visit; traversal order is fixed (sorted keys, Map entries sorted by key
- * digest), so the result is still a pure function of the graph.
+ * Traversal is depth first with one shared table per top-level call: an object already finished reuses its digest,
+ * so DAGs are linear and sharing is invisible (`[x, x]` digests like `[x, structuredClone(x)]`).
+ *
+ * Cycles (Tarjan's strongly connected components, found during the same traversal): an object that can reach
+ * itself is a member of a cycle. Inside a cycle, a child that is a member of the same cycle is written `^<d>`
+ * instead of a digest, where d is the difference of the two objects' positions in the order the cycle's members
+ * were first met (a back, forward or cross reference alike; `^0` is a self-reference). A member's encoding with
+ * those references is its body, hashed as <b>. The object through which the traversal entered the cycle digests
+ * as `G:` and the body hashes of all members in first-met order, itself first. That is a canonical encoding of the
+ * cycle as seen from its entry (child order is fixed: sorted keys, array order), so two cyclic values share a
+ * digest exactly when their cycles have the same shape, member for member, and the values outside them are equal.
+ * Sharing inside a cycle is visible (`a→b→a` differs from `a→b→a'→b'→a`). A member's digest as a value of its own
+ * is that of the cycle entered through it. Values without cycles never contain `^` or `G:`, so their digests are
+ * those of the scheme before cycles were encoded this way. A cycle entered again at another member is walked again from
+ * there, up to maxWalks times per call; then `R:` names the member by the cycle's first digest and its
+ * position in that walk (exact, but order-dependent). Sets and Map keys are walked in insertion order, so a
+ * cycle through them can digest differently for another insertion order: a miss, never a wrong hit.
  */
 
 import { createHash, hash, type Hash } from 'node:crypto';
@@ -123,8 +138,60 @@ export class Digest {
 	 * Digest.is('ab');    // false
 	 */
 	static is(x: unknown): x is Digest {
-		return typeof x === 'object' && x !== null && (x as Branded)[digestBrand] === true;
+		if (typeof x !== 'object' || x === null) return false;
+		try {
+			return (x as Branded)[digestBrand] === true;
+		} catch {
+			// A revoked or throwing Proxy is not a Digest; digesting it reports it as Indigestible instead.
+			return false;
+		}
 	}
+
+	/**
+	 * The full digest this prefix stands for among the keys and values of `cache` (reference §1.12b `expand`).
+	 * @param cache - where to look. @default the active cache
+	 * @throws KeyError when nothing matches, AmbiguousDigestError when several do.
+	 * @example
+	 * D('3fa9').expand().hex; // '3fa9…' (64 characters)
+	 */
+	expand(cache?: KeyCache): Digest {
+		return new Digest(keyCache(cache).expand(this.hex));
+	}
+
+	/**
+	 * The shortest unambiguous prefix (at least 4 characters) of this digest among the keys and values of `cache`
+	 * (reference §1.12b `shrink`); a prefix is expanded first.
+	 * @param cache - where to look. @default the active cache
+	 * @throws KeyError when the digest is not held there.
+	 * @example
+	 * D(key).shrink().hex; // e.g. '3fa9'
+	 */
+	shrink(cache?: KeyCache): Digest {
+		const c = keyCache(cache);
+		return new Digest(c.shrink(this.hex.length === DIGEST_LENGTH ? this.hex : c.expand(this.hex)));
+	}
+}
+
+/** Length of a full digest in hex characters (SHA-256): 64. */
+export const DIGEST_LENGTH = 64;
+
+/** What {@link Digest.expand} and {@link Digest.shrink} need of a cache (every `BaseCache` has both). */
+export interface KeyCache {
+	expand(prefix: string): string;
+	shrink(key: string): string;
+}
+
+/**
+ * @internal Where `Digest.expand()`/`shrink()` find the active cache: filled in by state.ts when it loads, so that
+ * digest.ts (imported by nearly everything) does not import the cache machinery.
+ */
+export const activeKeyCache: { get?: () => KeyCache } = {};
+
+function keyCache(cache: KeyCache | undefined): KeyCache {
+	if (cache !== undefined) return cache;
+	const get = activeKeyCache.get;
+	if (get === undefined) throw new TypeError('Digest.expand()/shrink(): no active cache is loaded; pass a cache');
+	return get();
 }
 
 interface Branded {
@@ -296,6 +363,14 @@ const scanDepth = 32;
  * graph) to about memoMinFrames times its number of edges, without paying a Map insert for every small object.
  */
 const memoMinFrames = 8;
+/**
+ * A cycle entered again at another member is walked again from there (its digest depends on the entry), which is
+ * quadratic when many outside references point into one big cycle (an array of all the nodes of a graph whose edges
+ * go both ways). After this many walks of one cycle in one call, such a member digests instead as the cycle's first
+ * digest plus its position: still exact (never shared by another structure), but then equal values reached in
+ * another order can digest differently, which costs a miss, never a wrong hit.
+ */
+const maxWalks = 2;
 /** Binary leaves at least this large are memoized too (a shared 64 MB array is hashed once per call). */
 const memoMinBytes = 1 << 16;
 
@@ -332,6 +407,23 @@ class Frame {
 	order: number[] = noNumbers;
 	/** Set/Map: the encoding prefix; Error: the body prefix; oneFrame: the path segment of its child. */
 	label = '';
+	/** Position on the cycle stack (Tarjan's), and the lowest position this object's subtree refers back to. */
+	idx = 0;
+	low = 0;
+	/** The object refers to itself directly: a cycle of one. */
+	selfRef = false;
+	/** The cycle this object was found in earlier in this call, while re-entering it from another object. */
+	scc: Scc | undefined = undefined;
+}
+
+/** A strongly connected part (a cycle) closed earlier in this call; `open` counts its members with an open frame. */
+class Scc {
+	open = 0;
+	/** How many times it was walked in this call. */
+	walks = 1;
+	/** Its digest as entered the first time, and each member's position in that walk. */
+	digest = '';
+	readonly rank = new Map<object, number>();
 }
 
 /** State of one top-level `digest` call. */
@@ -346,6 +438,16 @@ class Ctx {
 	readonly frames: Frame[] = [];
 	/** Index of the innermost open frame, -1 before the root opens; error paths are read off frames[0..top]. */
 	top = -1;
+	/**
+	 * The cycle stack: open objects and finished ones whose cycle is still open. `sp` is its height; finished members
+	 * are in `done` (→ position), with their body hashes in `hashes` and themselves in `members` (by position).
+	 */
+	sp = 0;
+	readonly done = new Map<object, number>();
+	readonly hashes: string[] = [];
+	readonly members: (object | undefined)[] = [];
+	/** Members of cycles closed so far in this call → their cycle. */
+	readonly sccOf = new Map<object, Scc>();
 }
 
 /** Reused unless `digest` is re-entered (a hook or a [digestSymbol]() method that calls `digest` itself). */
@@ -407,6 +509,13 @@ function digestRoot(value: object): string {
 	} finally {
 		ctx.memo.clear();
 		ctx.deep.clear();
+		if (ctx.sp !== 0 || ctx.sccOf.size !== 0) {
+			ctx.done.clear();
+			ctx.sccOf.clear();
+			ctx.hashes.length = 0;
+			ctx.members.length = 0;
+			ctx.sp = 0;
+		}
 		ctx.visits = 0;
 		ctx.top = -1;
 		if (ctx.frames.length > framePool) ctx.frames.length = framePool;
@@ -442,10 +551,28 @@ function run(ctx: Ctx, root: object): string {
 			else accept(f, h);
 			continue;
 		}
-		const h = finish(f);
-		if (h === null) continue; // the frame moved on to its next phase
+		const body = finish(f);
+		if (body === null) continue; // the frame moved on to its next phase
 		if (top >= scanDepth) ctx.deep.delete(f.obj);
-		if (ctx.visits - f.start >= memoMinFrames) ctx.memo.set(f.obj, h);
+		if (f.scc !== undefined) f.scc.open--;
+		let h: string;
+		if (f.low < f.idx) {
+			// Part of a cycle through an ancestor (never the root, whose idx is 0): it stays on the cycle stack until
+			// the cycle's entry closes, and its parent gets a reference to it instead of a digest.
+			const parent = frames[top - 1]!;
+			ctx.hashes[f.idx] = body;
+			ctx.members[f.idx] = f.obj;
+			ctx.done.set(f.obj, f.idx);
+			if (f.low < parent.low) parent.low = f.low;
+			h = '^' + (parent.idx - f.idx);
+		} else {
+			const entry = ctx.sp - 1 > f.idx || f.selfRef;
+			h = entry ? closeCycle(ctx, f, body) : body;
+			ctx.sp = f.idx;
+			// Only closed objects have a digest of their own: one inside an open cycle depends on where it was entered.
+			// A cycle's entry is always kept, so that entering it there again never counts as another walk.
+			if (entry || ctx.visits - f.start >= memoMinFrames) ctx.memo.set(f.obj, h);
+		}
 		release(f);
 		if (top === 0) {
 			ctx.top = -1;
@@ -516,6 +643,42 @@ function finish(f: Frame): string | null {
 	}
 }
 
+/**
+ * The digest of a cycle's entry `f`: the body hashes of every member in the order they were first met (the cycle
+ * stack holds exactly them, from `f` up). Their references to each other are relative positions on that stack, so
+ * the result depends only on the graph as seen from `f`.
+ */
+function closeCycle(ctx: Ctx, f: Frame, body: string): string {
+	const hasher = createHash('sha256').update('G:' + body);
+	const known = ctx.sccOf.get(f.obj);
+	const scc = known ?? new Scc();
+	if (known === undefined) {
+		ctx.sccOf.set(f.obj, scc);
+		scc.rank.set(f.obj, 0);
+	}
+	for (let i = f.idx + 1; i < ctx.sp; i++) {
+		hasher.update(',' + ctx.hashes[i]!);
+		const m = ctx.members[i]!;
+		ctx.done.delete(m);
+		if (known === undefined) {
+			ctx.sccOf.set(m, scc);
+			scc.rank.set(m, i - f.idx);
+		}
+		ctx.members[i] = undefined;
+	}
+	const h = hasher.digest('hex');
+	if (known === undefined) scc.digest = h;
+	return h;
+}
+
+/** A reference from the object open at `depth - 1` to the object at position `target` of the cycle stack. */
+function backRef(ctx: Ctx, depth: number, target: number): string {
+	const parent = ctx.frames[depth - 1]!;
+	if (target < parent.low) parent.low = target;
+	if (target === parent.idx) parent.selfRef = true;
+	return '^' + (parent.idx - target);
+}
+
 function joinSorted(prefix: string, parts: string[]): string {
 	parts.sort();
 	let s = prefix;
@@ -545,6 +708,10 @@ function push(ctx: Ctx, depth: number, kind: number, obj: object, n: number, s: 
 	f.s = s;
 	f.hasher = undefined;
 	f.start = ctx.visits++;
+	f.idx = f.low = ctx.sp++;
+	f.selfRef = false;
+	if (ctx.sccOf.size === 0) f.scc = undefined;
+	else if ((f.scc = ctx.sccOf.get(obj)) !== undefined) f.scc.open++;
 	if (depth >= scanDepth) ctx.deep.set(obj, depth);
 	ctx.top = depth;
 	return f;
@@ -561,6 +728,7 @@ function release(f: Frame): void {
 	f.hexes = noStrings;
 	f.pairs = noStrings;
 	f.order = noNumbers;
+	f.scc = undefined;
 }
 
 /** The digest of `v` if it needs no frame, else null after opening a frame for it at `depth`. */
@@ -600,14 +768,26 @@ const asyncIteratorProto = getPrototypeOf(getPrototypeOf((async function* () {})
 
 function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 	const memo = ctx.memo.get(v);
-	if (memo !== undefined) return memo;
-	// Meeting an open ancestor again is a cycle: it digests as its distance, which is deterministic.
+	// A memoized cycle entry is not reused while its cycle is being walked again from another of its members.
+	if (memo !== undefined && (ctx.sccOf.size === 0 || !((ctx.sccOf.get(v)?.open ?? 0) > 0))) return memo;
+	// Meeting an object on the cycle stack again (an open ancestor, or a finished member of an open cycle) is a cycle.
 	const frames = ctx.frames;
 	const scan = depth < scanDepth ? depth : scanDepth;
-	for (let d = 0; d < scan; d++) if (frames[d]!.obj === v) return sha('cyc:' + (depth - d));
+	for (let d = 0; d < scan; d++) if (frames[d]!.obj === v) return backRef(ctx, depth, frames[d]!.idx);
 	if (depth > scanDepth) {
 		const d = ctx.deep.get(v);
-		if (d !== undefined) return sha('cyc:' + (depth - d));
+		if (d !== undefined) return backRef(ctx, depth, frames[d]!.idx);
+	}
+	if (ctx.done.size !== 0) {
+		const i = ctx.done.get(v);
+		if (i !== undefined) return backRef(ctx, depth, i);
+	}
+	if (ctx.sccOf.size !== 0) {
+		const scc = ctx.sccOf.get(v);
+		if (scc !== undefined && scc.open === 0) {
+			if (scc.walks >= maxWalks) return sha('R:' + scc.digest + ':' + scc.rank.get(v)!);
+			scc.walks++;
+		}
 	}
 	if ((v as Branded)[digestBrand] === true) return brandedHex(v);
 

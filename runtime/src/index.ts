@@ -18,7 +18,8 @@ export { describeBound, isBoundCall, isBoundReply, type BoundCall, type BoundRep
 export { runBoundCall } from './workerRun.js';
 export { threadsWorker, workerFile, WorkerExited, type ThreadsWorker } from './executor/threads.js';
 export { wrapExecutor, type Submit, type WrappedExecutor, type WrapExecutorOptions } from './executor/wrapExecutor.js';
-export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest } from './digest.js';
+export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest, DIGEST_LENGTH, type KeyCache } from './digest.js';
+export { registerClass, type RegisterClassOptions } from './classes.js';
 export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json, type Metadata } from './call.js';
 export { LazyCall } from './lazyCall.js';
 export { QueryIterator, type QueryFilter, type CallKey, type TableRow, type TableOptions } from './query.js';

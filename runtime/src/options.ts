@@ -1,5 +1,6 @@
 // docs/behaviour.md §1.3: the options of fleche(fn, options), validated eagerly so misuse fails at wrap time.
 import type { MetaData } from './metadata.js';
+import { packageVersion } from './profile.js';
 
 /**
  * Options of {@link fleche}.
@@ -19,8 +20,12 @@ export interface FlecheOptions {
 	 * `package.json`, with `/` separators (source-mapped to the `.ts` file when the process has source maps).
 	 */
 	readonly module?: string;
-	/** A version: bump it to invalidate every cached call of the function. @default undefined (none) */
-	readonly version?: string | number;
+	/**
+	 * A version: bump it to invalidate every cached call of the function. `{ from: 'package.json' }` takes the
+	 * `version` of the nearest named `package.json` above the file that called `fleche()` (as loaded, so an installed
+	 * package gives its installed version), read once when the function is wrapped. @default undefined (none)
+	 */
+	readonly version?: string | number | PackageVersion;
 	/** Put `version` into the key. @default true */
 	readonly hashVersion?: boolean;
 	/** Put `module` into the key (false: the same function moved to another file keeps its cache). @default true */
@@ -40,6 +45,31 @@ export interface FlecheOptions {
 	readonly params?: readonly string[];
 }
 
+/** The `version` option that asks for the version of the function's package. */
+export interface PackageVersion {
+	readonly from: 'package.json';
+}
+
+function isPackageVersion(v: unknown): v is PackageVersion {
+	return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && (v as { from?: unknown }).from === 'package.json';
+}
+
+/**
+ * The version that enters a function's identity: the option as given, or its package's version for
+ * `{ from: 'package.json' }`. @throws TypeError when that package has no version. @internal
+ */
+export function resolveVersion(version: ResolvedOptions['version'], loadedFile: string | undefined): string | number | null {
+	if (version === undefined) return null;
+	if (!isPackageVersion(version)) return version;
+	const found = loadedFile === undefined ? undefined : packageVersion(loadedFile);
+	if (found === undefined) {
+		throw new TypeError(
+			`fleche(): version: { from: 'package.json' } found no package.json with a version above ${loadedFile ?? 'the calling file (unknown)'}`,
+		);
+	}
+	return found;
+}
+
 const known = new Set(['name', 'module', 'version', 'hashVersion', 'hashModule', 'hashCode', 'ignore', 'require', 'meta', 'params']);
 
 function names(value: unknown, option: string): string[] {
@@ -55,7 +85,7 @@ function names(value: unknown, option: string): string[] {
 export interface ResolvedOptions {
 	readonly name?: string;
 	readonly module?: string;
-	readonly version?: string | number;
+	readonly version?: string | number | PackageVersion;
 	readonly hashVersion: boolean;
 	readonly hashModule: boolean;
 	readonly hashCode: boolean;
@@ -78,8 +108,8 @@ export function validateOptions(options: unknown): ResolvedOptions {
 			throw new TypeError(`fleche(): option '${k}' must be a non-empty string`);
 		}
 	}
-	if (o.version !== undefined && typeof o.version !== 'string' && typeof o.version !== 'number') {
-		throw new TypeError("fleche(): option 'version' must be a string or a number");
+	if (o.version !== undefined && typeof o.version !== 'string' && typeof o.version !== 'number' && !isPackageVersion(o.version)) {
+		throw new TypeError("fleche(): option 'version' must be a string, a number or { from: 'package.json' }");
 	}
 	for (const k of ['hashVersion', 'hashModule', 'hashCode'] as const) {
 		if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`fleche(): option '${k}' must be a boolean`);

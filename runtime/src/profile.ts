@@ -204,6 +204,21 @@ export function packageRoot(dir: string): string | undefined {
 }
 
 /**
+ * The `version` of the nearest named `package.json` above `file`, or `undefined` when there is none or it has no
+ * string version. @internal
+ */
+export function packageVersion(file: string): string | undefined {
+	const root = packageRoot(dirname(file));
+	if (root === undefined) return undefined;
+	try {
+		const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: unknown }).version;
+		return typeof version === 'string' && version !== '' ? version : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+/**
  * A function's module: its file relative to its package root, with `/` separators (identity.ts `moduleOf`).
  * @internal
  */

@@ -145,10 +145,16 @@ function warnIndigestible(profile: KeyProfile, err: Indigestible): void {
 }
 
 /** Whether every `require`d argument is there; says which is missing when `loud`. */
+/** Whether the caller passed parameter `name`: a literal default value must not satisfy `require`. */
+function passed(profile: KeyProfile, args: readonly unknown[], name: string): boolean {
+	const i = profile.params.findIndex((p) => p.name === name);
+	if (i < 0) return false;
+	return profile.params[i]!.rest ? args.length > i : args[i] !== undefined;
+}
+
 function hasRequired(profile: KeyProfile, k: KeyedCall, loud: boolean): boolean {
 	for (const name of profile.options.require) {
-		const at = k.names.indexOf(name);
-		if (at < 0 || k.values[at] === undefined) {
+		if (!passed(profile, k.args, name)) {
 			if (loud) {
 				warn('FLECHE_MISSING_REQUIRED', `Missing required arguments for caching: ${name} (${profile.identity.name} runs uncached)`, {
 					fn: profile.label,
@@ -408,7 +414,7 @@ function start(run: RunSubmission, key: string | null, signal: AbortSignal | und
 }
 
 /** The key of a call with these arguments (and its parts), with the active cache resolving `Digest` arguments. @internal */
-export function keyOf(target: CallTarget, args: readonly unknown[], c: BaseCache = activeCache()): KeyedCall & { readonly profile: KeyProfile } {
-	const profile = target.profile(undefined);
-	return { profile, ...keyCall(profile, c, undefined, args) };
+export function keyOf(target: CallTarget, args: readonly unknown[], c: BaseCache = activeCache(), thisArg?: unknown): KeyedCall & { readonly profile: KeyProfile } {
+	const profile = target.profile(thisArg);
+	return { profile, ...keyCall(profile, c, thisArg, args) };
 }

@@ -2,6 +2,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BaseCache } from './caches/base.js';
 import { cacheByName, configuredMetadata } from './config/build.js';
+import { activeKeyCache } from './digest.js';
 import { Tags, type MetaData } from './metadata.js';
 import type { Json } from './call.js';
 
@@ -26,6 +27,9 @@ function state(): State {
 }
 
 const st = state();
+
+// Digest.expand()/shrink() default to the active cache; digest.ts cannot import this module (it would cycle).
+activeKeyCache.get = activeCache;
 
 /** @internal The frame in force here. */
 export function currentFrame(): Frame {

@@ -5,7 +5,7 @@ import { RefreshingCache } from './caches/wrapper.js';
 import { digest, digestSymbol } from './digest.js';
 import { KeyError } from './errors.js';
 import { byName, KeyProfile } from './key.js';
-import { validateOptions, type FlecheOptions, type ResolvedOptions } from './options.js';
+import { resolveVersion, validateOptions, type FlecheOptions, type ResolvedOptions } from './options.js';
 import { assignedName, callerSite, moduleOf, readParams, type CallSite, type Param } from './profile.js';
 import { functionIdentityName, identityKey, identityModule, methodIdentityName, ownFunctionName } from './identity.js';
 import { cachedCall, keyOf as keyCallOf, markTarget, targetOf, type CallTarget } from './protocol.js';
@@ -108,7 +108,7 @@ function resolveIdentity(options: ResolvedOptions, fn: AnyFn, site: CallSite | u
 	return {
 		name: name!,
 		module: identityModule(options, site ? moduleOf(site.file) : null),
-		version: options.hashVersion ? (options.version ?? null) : null,
+		version: options.hashVersion ? resolveVersion(options.version, site?.loadedFile) : null,
 		codeDigest: options.hashCode ? digest(Function.prototype.toString.call(fn)) : null,
 	};
 }
@@ -122,12 +122,13 @@ function checkParamOptions(params: readonly Param[], options: ResolvedOptions, l
 	}
 }
 
-function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite | undefined): FlecheHelpers<F> {
+/** The helpers of a function, or of a decorated method as seen on `thisArg` (its instance, or its class if static). */
+function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite | undefined, thisArg?: unknown): FlecheHelpers<F> {
 	const keyOf = (args: unknown[]) => {
 		const c = activeCache();
-		return { c, ...keyCallOf(w, args, c) };
+		return { c, ...keyCallOf(w, args, c, thisArg) };
 	};
-	const profile0 = () => w.profile(undefined);
+	const profile0 = () => w.profile(thisArg);
 	return {
 		get identity() {
 			return profile0().identity;
@@ -166,7 +167,7 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 			};
 			return activeCache().query(filter);
 		},
-		rerun: (...args: Parameters<F>) => runIn({ cache: new RefreshingCache(activeCache()) }, () => wrapped(...args) as ReturnType<F>),
+		rerun: (...args: Parameters<F>) => runIn({ cache: new RefreshingCache(activeCache()) }, () => wrapped.apply(thisArg, args) as ReturnType<F>),
 		evict: (...args: Parameters<F>) => {
 			const k = keyOf(args);
 			try {
@@ -177,7 +178,16 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 				throw err;
 			}
 		},
-		bind: <A extends readonly unknown[]>(...args: A) => BoundWrapper.bind(wrapped, ...args) as unknown as Bound<F, A>,
+		bind: <A extends readonly unknown[]>(...args: A) => {
+			// A method's helpers bind its instance (or class) too.
+			const target =
+				thisArg === undefined
+					? wrapped
+					: (function (this: unknown, ...rest: unknown[]) {
+							return wrapped.apply(thisArg, rest) as unknown;
+						} as unknown as F);
+			return BoundWrapper.bind(target, ...args) as unknown as Bound<F, A>;
+		},
 	};
 }
 
@@ -269,7 +279,34 @@ function decorateMethod<F extends AnyFn>(method: F, context: ClassMethodDecorato
 	} as unknown as F;
 	Object.defineProperty(wrapped, 'name', { value: methodName });
 	markTarget(wrapped, w);
+	if (!context.private) {
+		context.addInitializer(function (this: unknown) {
+			methodHelpers(this, context.name, wrapped, w, site);
+		});
+	}
 	return wrapped;
+}
+
+/**
+ * Gives `owner.method` helpers bound to `owner`: a static method gets them on itself; an instance gets a
+ * non-enumerable own copy of the method that carries them, so it is neither keyed nor stored. An override in a
+ * subclass is left alone.
+ */
+function methodHelpers<F extends AnyFn>(owner: unknown, name: string | symbol, wrapped: F, w: Wrapped<F>, site: CallSite | undefined): void {
+	if ((typeof owner !== 'object' && typeof owner !== 'function') || owner === null) return;
+	if ((owner as Record<string | symbol, unknown>)[name] !== wrapped) return;
+	if (typeof owner === 'function') {
+		Object.defineProperty(wrapped, 'fleche', { value: makeHelpers(w, wrapped, site, owner), configurable: true });
+		return;
+	}
+	const own = function (this: unknown, ...args: unknown[]) {
+		return w.call(this, args);
+	} as unknown as F;
+	let helpers: FlecheHelpers<F> | undefined;
+	Object.defineProperty(own, 'name', { value: wrapped.name });
+	markTarget(own, w);
+	Object.defineProperty(own, 'fleche', { get: () => (helpers ??= makeHelpers(w, wrapped, site, owner)) });
+	Object.defineProperty(owner, name, { value: own, writable: true, configurable: true, enumerable: false });
 }
 
 /** A TS 5 standard method decorator. */

@@ -781,7 +781,8 @@ describe('stability', () => {
 			'd49b55e5b25252007a87988034435ae7a994f6634e9680add12fe7e7efdb7c53',
 			'abc',
 			'd2c2026b50276d9b4890b1190a18badcade64d93f1e76d888b305743cc504936',
-			'99d80486e7d64e58a455d870fb8e3f6dc8c14bcc35aaa79703901efdfbbbcf81',
+			// The one cyclic value: cycles are encoded as canonical graphs since issue 13 (this was 99d80486…).
+			'9a26aa58b426ca378eddcb61989de4ec0e468b8d41cafe67331a41fc76bcef33',
 		];
 		assert.deepEqual(
 			makeValues({ D, Digest }).map((v) => digest(v)),

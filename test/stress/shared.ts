@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import * as fleche from 'fleche';
 import { Cache, CallFile, ValueFile, type CallStorage, type StatsStorage } from 'fleche';
+import { prng } from '../support/prng.ts';
 
 /** `CallSql` once the SQL store is exported by the runtime; null before (the SQL parts are then skipped). */
 type CallSqlCtor = new (options: { path: string }) => CallStorage & StatsStorage;
@@ -61,17 +62,7 @@ export const big = fleche.fleche(
 	{ name: 'big', module: 'stress' },
 );
 
-/** Mulberry32: a small seeded PRNG, so every process generates the same values. */
-export function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+export { prng };
 
 class Point {
 	constructor(

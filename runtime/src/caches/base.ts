@@ -7,7 +7,7 @@ import type { StorageConfig } from '../storage/base.js';
 import { shrinkKeys } from '../storage/keys.js';
 import { warn } from '../log.js';
 import { LazyCall } from '../lazyCall.js';
-import { QueryIterator, matches, type QueryFilter } from '../query.js';
+import { QueryIterator, matches, type QueryFilter, type TableOptions, type TableRow } from '../query.js';
 import type { CacheStack } from './cacheStack.js';
 import type { FilteredCache } from './filteredCache.js';
 import type { ReadOnlyCache } from './readOnlyCache.js';
@@ -177,6 +177,18 @@ export abstract class BaseCache {
 	/** Query the stored calls (docs/behaviour.md §6); without a filter, every call. The result is re-iterable and lazy. */
 	query(filter: QueryFilter = {}): QueryIterator {
 		return new QueryIterator(() => this.matching(filter), this);
+	}
+
+	/**
+	 * One row per stored call (reference §6 `table()`): identity, flattened metadata and the requested arguments and
+	 * result, keys shrunk to short prefixes. The same as `this.query().table(options)`.
+	 * @example
+	 * ```ts
+	 * console.table(cache().table({ arguments: true }));
+	 * ```
+	 */
+	table(options?: TableOptions): TableRow[] {
+		return this.query().table(options);
 	}
 
 	/** @internal */

@@ -1,6 +1,7 @@
 // docs/behaviour.md §1.10 `Cache`, §1.11 `PreparedCall`: a value storage and a call storage working as one cache; §11
 // hit/miss statistics.
 import type { CallRecord, Metadata } from '../call.js';
+import { savingResult } from '../classes.js';
 import { digest, Digest } from '../digest.js';
 import { AmbiguousDigestError, CorruptEntry, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
 import { isStale, KEY_SCHEME } from '../key.js';
@@ -307,7 +308,7 @@ class Prepared implements PreparedCall {
 		try {
 			resultKey = digestForSave(result);
 			this.cache.verifyValue(this.call.key, resultKey);
-			this.cache.saveValue(result, resultKey);
+			savingResult(() => this.cache.saveValue(result, resultKey));
 		} catch (err) {
 			if (Rejected.is(err)) throw err;
 			throw new SaveError(`Could not store the result of ${this.call.name}: ${(err as Error).message}`, { cause: err });

@@ -1,6 +1,7 @@
 // issue 6 "The `fleche` CLI" (`fleche explain`): why a call would miss — the nearest cached call of the function and
 // what differs (an argument, the version, the code digest, the module).
 import type { CallRecord } from '../call.js';
+import { readingForDisplay } from '../classes.js';
 import { Indigestible } from '../errors.js';
 import { argumentDigest, byName } from '../key.js';
 import type { LazyCall } from '../lazyCall.js';
@@ -67,7 +68,7 @@ function safeDigest(value: unknown, name: string): string | null {
 
 function describeValue(cache: Store['cache'], hex: string): string {
 	try {
-		return shortText(cache.loadValue(hex));
+		return shortText(readingForDisplay(() => cache.loadValue(hex)));
 	} catch {
 		return `<digest ${hex.slice(0, 12)}>`;
 	}

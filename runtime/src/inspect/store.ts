@@ -9,6 +9,7 @@
 import type { CallRecord } from '../call.js';
 import type { BaseCache } from '../caches/base.js';
 import { Cache, type GcOptions } from '../caches/cache.js';
+import { readingForDisplay } from '../classes.js';
 import { Digest } from '../digest.js';
 import { AmbiguousDigestError, CorruptEntry, KeyError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
@@ -272,7 +273,7 @@ export class InspectStore implements Store {
 
 	#summary(entry: Entry, stats: ReadonlyMap<string, CallStats>, values?: Record<string, unknown>): CallSummary {
 		const record = this.#record(entry);
-		const loaded = values ?? (record === null ? {} : new LazyCall(record, this.cache).arguments);
+		const loaded = values ?? (record === null ? {} : readingForDisplay(() => new LazyCall(record, this.cache).arguments));
 		const args: Record<string, string> = {};
 		for (const name in loaded) args[name] = shortText(loaded[name]);
 		const s = stats.get(entry.key);
@@ -336,7 +337,7 @@ export class InspectStore implements Store {
 		const key = this.#resolve(keyOrPrefix);
 		const record = this.cache.loadRecord(key);
 		const lazy = new LazyCall(record, this.cache);
-		const loaded = lazy.arguments;
+		const loaded = readingForDisplay(() => lazy.arguments);
 		const argumentsOut: Record<string, unknown> = {};
 		for (const name in loaded) {
 			const v = loaded[name];
@@ -346,7 +347,8 @@ export class InspectStore implements Store {
 		if (record.result === null) result = { ok: false, error: 'The call has no stored result (pending)' };
 		else {
 			try {
-				result = { ok: true, value: this.cache.loadValue(record.result) };
+				const hex = record.result;
+				result = { ok: true, value: readingForDisplay(() => this.cache.loadValue(hex)) };
 			} catch (err) {
 				result = { ok: false, error: KeyError.is(err) ? `The result value ${record.result.slice(0, 12)}… is missing or unreadable` : messageOf(err) };
 			}

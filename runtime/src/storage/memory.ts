@@ -1,9 +1,16 @@
 // reference §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
 import type { CallRecord } from '../call.js';
+import { applyPatches, ClassNotRegistered, findPatches } from '../classes.js';
 import { KeyError, SaveError } from '../errors.js';
+import { warnOnce } from '../log.js';
 import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
 import { assertKey, expandPrefix, isKey } from './keys.js';
 import { optionlessKind, type StorageKind } from './kinds.js';
+
+/** A stored value that needs class patches to come back as it went in (see classes.ts). */
+class Patched {
+	constructor(readonly pair: readonly [unknown, unknown[]]) {}
+}
 
 function typeName(value: unknown): string {
 	if (value === null) return 'null';
@@ -22,18 +29,33 @@ function copy(value: unknown): unknown {
 	return structuredClone(value);
 }
 
-function copyIn(value: unknown, what: string): unknown {
+function copyIn(value: unknown, what: string, keepClasses = false): unknown {
 	try {
-		return copy(value);
+		const patches = keepClasses ? findPatches(value) : undefined;
+		return patches === undefined ? copy(value) : new Patched(structuredClone([value, patches] as const));
 	} catch (err) {
 		const reason = err instanceof Error ? err.message : String(err);
 		throw new SaveError(`Cannot store ${what} of type ${typeName(value)} in memory: ${reason}`, { cause: err });
 	}
 }
 
+/** A copy of a stored value with its classes restored, as the 'v8' serializer does (see classes.ts). */
+function copyOut(key: string, value: unknown): unknown {
+	if (!(value instanceof Patched)) return copy(value);
+	const [v, patches] = structuredClone(value.pair);
+	try {
+		return applyPatches(v, patches);
+	} catch (err) {
+		if (!(err instanceof ClassNotRegistered)) throw err;
+		warnOnce(`unreadable:${err.message}`, 'FLECHE_UNREADABLE_ENTRY', `Cannot read value ${key} from memory: ${err.message}`);
+		throw new KeyError(key, `Cannot read value ${key} from memory: ${err.message}`, { cause: err });
+	}
+}
+
 /**
  * Value storage in a `Map`, for tests and for caching within one process. Values are structured-cloned on `put` and
- * `get`, so a value must be cloneable (no functions, symbols or class identity: instances come back as plain objects).
+ * `get`, so a value must be cloneable (no functions or symbols); instances of classes registered with
+ * `registerClass`, Error subclasses and URLs come back as such, other class instances as plain objects.
  *
  * @example
  * ```ts
@@ -58,7 +80,7 @@ export class ValueMemory implements ValueStorage {
 	put(key: string, value: unknown): void {
 		assertKey(key);
 		if (this.#values.has(key)) return;
-		this.#values.set(key, copyIn(value, 'a value'));
+		this.#values.set(key, copyIn(value, 'a value', true));
 	}
 
 	/** A fresh copy of the value under `key`; {@link KeyError} on a miss. */
@@ -66,7 +88,7 @@ export class ValueMemory implements ValueStorage {
 		assertKey(key);
 		const value = this.#values.get(key);
 		if (value === undefined && !this.#values.has(key)) throw new KeyError(key);
-		return copy(value);
+		return copyOut(key, value);
 	}
 
 	/** Whether `key` is held; false for anything that is not a full key. */

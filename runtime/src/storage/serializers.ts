@@ -1,5 +1,6 @@
 // reference §1.12, §2.6, §10: value codecs for file storage, the TypeScript stand-in for pickle/cloudpickle/dill.
 import * as v8 from 'node:v8';
+import { applyPatches, findPatches } from '../classes.js';
 import { SaveError } from '../errors.js';
 
 /**
@@ -17,12 +18,31 @@ export interface Serializer {
 export type BuiltinSerializerName = 'v8' | 'json';
 
 /**
+ * Prefix of a 'v8' payload that carries class patches (see classes.ts): `[value, patches]` follows. A plain payload
+ * starts with V8's version tag 0xFF, so the two never mix, and values without classes are stored as they always were.
+ */
+const classEnvelope = Buffer.from([0x46, 0x4c, 0x43, 0x01]); // "FLC" 1
+
+/**
  * Node's structured-clone wire format: keeps `Map`, `Set`, `Date`, `RegExp`, `BigInt`, typed arrays, `Error`s and
- * cycles. Class instances come back as plain objects and functions cannot be stored, as with `structuredClone`.
+ * cycles. Instances of classes registered with `registerClass`, Error subclasses, `URL` and `URLSearchParams` are
+ * restored too (the classes are recorded beside the value); other class instances come back as plain objects and
+ * functions cannot be stored, as with `structuredClone`.
  */
 const v8Serializer: Serializer = {
-	serialize: (value) => v8.serialize(value),
-	deserialize: (bytes) => v8.deserialize(bytes) as unknown,
+	serialize(value) {
+		const patches = findPatches(value);
+		if (patches === undefined) return v8.serialize(value);
+		return Buffer.concat([classEnvelope, v8.serialize([value, patches])]);
+	},
+	deserialize(bytes) {
+		if (bytes.length < classEnvelope.length || bytes[0] !== classEnvelope[0] || !classEnvelope.equals(bytes.subarray(0, 4))) {
+			return v8.deserialize(bytes) as unknown;
+		}
+		const pair = v8.deserialize(bytes.subarray(classEnvelope.length)) as unknown;
+		if (!Array.isArray(pair) || pair.length !== 2) throw new Error('malformed class envelope');
+		return applyPatches(pair[0], pair[1]);
+	},
 };
 
 /**

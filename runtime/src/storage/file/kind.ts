@@ -36,7 +36,7 @@ function isDir(path: string): boolean {
 function secretKeyOption(table: TomlTable, toml: TomlReader): readonly string[] | undefined {
 	const v = table.secret_key;
 	if (v === undefined) return undefined;
-	const keys = typeof v === 'string' ? v.split(':') : Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : undefined;
+	const keys = typeof v === 'string' ? v.split(':') : Array.isArray(v) && v.every((s) => typeof s === 'string') ? v : undefined;
 	if (keys === undefined) throw toml.error(`'secret_key' must be a hex string or an array of hex strings`, 'secret_key');
 	try {
 		// Checked here, not when the storage opens, so the error names this file and line.

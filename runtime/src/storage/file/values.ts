@@ -30,6 +30,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import * as zlib from 'node:zlib';
+import { ClassNotRegistered } from '../../classes.js';
 import { CorruptEntry, SaveError, SignatureError } from '../../errors.js';
 import type { StorageConfig, ValueStorage } from '../base.js';
 import { assertKey, isKey } from '../keys.js';
@@ -231,6 +232,8 @@ export class ValueFile implements ValueStorage {
 		try {
 			return codec.deserialize(payload);
 		} catch (err) {
+			// Not damage: a reader that registers the class can read it, so it stays (and this read is a miss).
+			if (err instanceof ClassNotRegistered) throw new Unreadable(err.message, { cause: err });
 			return corrupt(`cannot be deserialized by '${name}': ${errorText(err)}`);
 		}
 	}
