@@ -109,7 +109,13 @@ export function argumentDigest(value: unknown, name: string): string {
 
 /** Whether a value is an AbortSignal: a caller's means of giving up, never part of a key. @internal */
 export function isAbortSignal(value: unknown): value is AbortSignal {
-	return typeof value === 'object' && value !== null && value instanceof AbortSignal;
+	if (typeof value !== 'object' || value === null) return false;
+	try {
+		return value instanceof AbortSignal;
+	} catch {
+		// A revoked or throwing Proxy: not a signal; digesting it says why it cannot be keyed.
+		return false;
+	}
 }
 
 /** Everything fixed about how one wrapped function's calls are keyed; built once per function (per class for methods). */
