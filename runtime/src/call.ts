@@ -47,9 +47,3 @@ export interface Call extends FunctionIdentity {
 	readonly metadata?: Metadata;
 	readonly result?: unknown;
 }
-
-/**
- * The lookup key of a call record (recomputed from its fields; used to verify records read from disk). The key is
- * composed in ./key.ts, with everything else about keys.
- */
-export { recordKey } from './key.js';

@@ -20,7 +20,8 @@ export { threadsWorker, workerFile, WorkerExited, type ThreadsWorker } from './e
 export { wrapExecutor, type Submit, type WrappedExecutor, type WrapExecutorOptions } from './executor/wrapExecutor.js';
 export { digest, D, Digest, addHook, removeHook, digestSymbol, isHexDigest, DIGEST_LENGTH, type KeyCache } from './digest.js';
 export { registerClass, type RegisterClassOptions } from './classes.js';
-export { recordKey, type Call, type CallRecord, type FunctionIdentity, type Json, type Metadata } from './call.js';
+export type { Call, CallRecord, FunctionIdentity, Json, Metadata } from './call.js';
+export { recordKey } from './key.js';
 export { LazyCall } from './lazyCall.js';
 export { QueryIterator, type QueryFilter, type CallKey, type TableRow, type TableOptions } from './query.js';
 export { BaseCache, type Hit, type PendingCall, type PreparedCall, type CacheConfig, type TransferOptions } from './caches/base.js';

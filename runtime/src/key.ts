@@ -20,7 +20,6 @@
 // be checked here and it is never served (a miss, recomputed and overwritten), but it is not damage either — stores
 // keep it and say nothing.
 import { hash } from 'node:crypto';
-import type { BaseCache } from './caches/base.js';
 import type { FunctionIdentity } from './call.js';
 import { digest, Digest } from './digest.js';
 import { Indigestible } from './errors.js';
@@ -158,13 +157,19 @@ export interface KeyedCall {
 
 const thisHead = argumentHead('this');
 
+/** What keying asks of a cache (a `BaseCache`): the values behind `Digest` arguments. Structural, so keys sit below caches. */
+export interface ValueSource {
+	loadValue(digest: string): unknown;
+	expand(prefix: string): string;
+}
+
 /**
  * Keys a call: binds the arguments to parameter names and computes digests and key (see the top of this module).
  * `c` is asked for the values of top-level `Digest` arguments.
  * @throws Indigestible when an argument has no digest; KeyError when a `Digest` argument names no stored value.
  * @internal
  */
-export function keyCall(profile: KeyProfile, c: BaseCache, thisArg: unknown, given: readonly unknown[]): KeyedCall {
+export function keyCall(profile: KeyProfile, c: ValueSource, thisArg: unknown, given: readonly unknown[]): KeyedCall {
 	let args = given as unknown[];
 	let keyedArgs = given;
 	let signals: number[] | undefined;

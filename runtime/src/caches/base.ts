@@ -294,3 +294,14 @@ export function isStack(cache: BaseCache): cache is CacheStack {
 export function isCacheError(err: unknown): boolean {
 	return FlecheError.is(err);
 }
+
+/** Options of `gc()`. */
+export interface GcOptions {
+	/**
+	 * Values written or referred to by a stored call within this many seconds are kept, and so are writers'
+	 * temporaries: another process may be about to commit a call naming them. `0` removes every orphan now (only
+	 * safe when nothing else writes the store).
+	 * @default 600
+	 */
+	readonly graceSeconds?: number;
+}

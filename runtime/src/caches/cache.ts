@@ -10,7 +10,9 @@ import type { CallStats, CallStorage, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
 import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
-import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, type CacheConfig, type GcOptions, type Hit, type PendingCall, type PreparedCall } from './base.js';
+
+export type { GcOptions } from './base.js';
 
 /**
  * A cache made of a value storage and a call storage (docs/behaviour.md §1.10). Values are content-addressed and stored
@@ -278,16 +280,6 @@ function digestForSave(value: unknown): string {
 /** How long `gc()` keeps a value after it was last written or referred to, by default: 10 minutes. */
 export const DEFAULT_GC_GRACE_SECONDS = 600;
 
-/** Options of `gc()`. */
-export interface GcOptions {
-	/**
-	 * Values written or referred to by a stored call within this many seconds are kept, and so are writers'
-	 * temporaries: another process may be about to commit a call naming them. `0` removes every orphan now (only
-	 * safe when nothing else writes the store).
-	 * @default 600
-	 */
-	readonly graceSeconds?: number;
-}
 
 class Prepared implements PreparedCall {
 	private state: 'open' | 'committed' | 'abandoned' = 'open';

@@ -3,7 +3,7 @@ import type { CallRecord } from '../call.js';
 import { KeyError, Rejected } from '../errors.js';
 import { warn } from '../log.js';
 import { BaseCache, compositions, isStack, stackBrand, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
-import type { GcOptions } from './cache.js';
+import type { GcOptions } from './base.js';
 import { allKeys, expandAcross, firstHit, uniqueRecords } from './members.js';
 
 /**

@@ -2,7 +2,7 @@
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
 import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
-import type { GcOptions } from './cache.js';
+import type { GcOptions } from './base.js';
 
 /** A cache that forwards everything to `inner`; subclasses override the policy they change. */
 export abstract class CacheWrapper extends BaseCache {
