@@ -84,6 +84,9 @@ describe('cache().query', () => {
 		});
 		assert.equal(store.query({ name: 'area' }).latest().arguments.w, 2);
 		assert.equal(store.query({ name: 'area' }).oldest().arguments.w, 1);
+		// The same, met in the other order: the timestamps decide, not the position.
+		assert.equal(store.query({ name: 'area' }).sorted('w', true).latest().arguments.w, 2);
+		assert.equal(store.query({ name: 'area' }).sorted('w', true).oldest().arguments.w, 1);
 		const undated = memoryStore();
 		cache(undated, () => meta(new Tags({ t: 1 }), () => area(5, 5)));
 		assert.throws(() => undated.query().latest(), /Runtime/);
@@ -189,14 +192,14 @@ describe('cache().query, edge by edge', () => {
 
 	test('sorted: numbers, bigints and dates by value, null and undefined last, mixed kinds by text; default key is the key', () => {
 		const store = memoryStore();
-		const values: unknown[] = [10, 9, null, 2n, 100n, -1, 'b', 'a', undefined, true, new Date(2000, 1, 1), new Date(1999, 1, 1), { z: 1 }, [3]];
+		const values: unknown[] = [10, 9, null, 100n, 2n, -1, 'b', 'a', undefined, true, new Date(2000, 1, 1), new Date(1999, 1, 1), { z: 1 }, [3]];
 		cache(store, () => values.forEach((v, i) => point({ i, v })));
 		const order = (items: LazyCall[]) => items.map((c) => (c.arguments.p as { i: number }).i);
 		const byV = (c: LazyCall) => (c.arguments.p as { v: unknown }).v;
 		const q = store.query({ name: 'point' });
 		const sorted = order([...q.filter((c) => typeof byV(c) === 'number').sorted(byV)]);
 		assert.deepEqual(sorted, [5, 1, 0]);
-		assert.deepEqual(order([...q.filter((c) => typeof byV(c) === 'bigint').sorted(byV)]), [3, 4]);
+		assert.deepEqual(order([...q.filter((c) => typeof byV(c) === 'bigint').sorted(byV)]), [4, 3]);
 		assert.deepEqual(order([...q.filter((c) => byV(c) instanceof Date).sorted(byV)]), [11, 10]);
 		assert.deepEqual(order([...q.filter((c) => typeof byV(c) === 'string').sorted(byV, true)]), [6, 7]);
 		const all = order([...q.sorted(byV)]);
@@ -268,6 +271,37 @@ describe('cache().query, edge by edge', () => {
 		assert.equal(readOnly.query({ name: 'area' }).transfer(target), 6, 'without pop it copies');
 	});
 
+	test('sorted by a key of any kind: one total order by text, null and undefined last', () => {
+		const store = memoryStore();
+		const keys: unknown[] = [{ z: 1 }, 'm', undefined, Symbol('k'), function zeta() {}, true, null, [3], 7n, 'A'];
+		cache(store, () => keys.forEach((_, i) => point(i)));
+		const order = [...store.query({ name: 'point' }).sorted((c) => keys[c.arguments.p as number])].map((c) => c.arguments.p);
+		// By text: '7' < 'A' < 'Symbol(k)' < '[3]' < 'm' < 'true' < 'zeta' (a function's name) < '{"z":1}' (JSON).
+		assert.deepEqual(order.slice(0, 8), [8, 9, 3, 7, 1, 5, 4, 0]);
+		assert.deepEqual(order.slice(8).sort(), [2, 6]);
+	});
+
+	test('messages, racing evictions and errors that must not be swallowed', () => {
+		const store = seeded();
+		logs.clear();
+		assert.equal(store.query({ arguments: { w: Symbol('no digest') } }).count(), 0);
+		assert.match(logs.codes('FLECHE_QUERY_INDIGESTIBLE')[0]!.message, /^No hash for query argument: /);
+		assert.throws(() => memoryStore().query().latest(), { name: 'RangeError', message: 'Query matched no call' });
+		const readOnly = new ReadOnlyCache(seeded());
+		assert.throws(() => readOnly.query({ name: 'area' }).evict(), (err: unknown) => Rejected.is(err), 'a refusal is not "already gone"');
+		assert.throws(() => readOnly.query({ name: 'area' }).transfer(memoryStore(), { pop: true }), /read-only ReadOnlyCache/);
+	});
+
+	test('metadata values of different kinds never match: a string is not an object, null is not an object', () => {
+		const store = memoryStore();
+		cache(store, () => tags({ s: 'ab', n: null, o: { 0: 'a' } }, () => point('kinds')));
+		const only = (filter: Record<string, unknown>) => store.query({ metadata: { tags: filter } as never }).count();
+		assert.equal(only({ s: 'ab', n: null, o: { 0: 'a' } }), 1);
+		assert.equal(only({ s: { 0: 'a', 1: 'b' } }), 0);
+		assert.equal(only({ o: 'a' }), 0);
+		assert.equal(only({ n: {} }), 0);
+	});
+
 	test('table(): timestamps become Dates, an argument named like a column gets a_, one call shrinks alone', () => {
 		const store = memoryStore();
 		const batched = fleche((name: string, batch: number) => `${name}${batch}`, { name: 'batched' });
@@ -280,7 +314,12 @@ describe('cache().query, edge by edge', () => {
 		assert.equal(row!.batch, 'tagged');
 		assert.equal(row!.a_batch, 1);
 		assert.equal(row!.result, 'n1');
-		assert.ok(row!.key.length < 64 && store.query().only().key.startsWith(row!.key));
+		assert.equal(row!.key, store.shrink(store.query().only().key));
+		assert.ok(Math.abs((row!.timestop as Date).getTime() - Date.now()) < 86_400_000, 'seconds became milliseconds');
+		assert.equal(typeof row!.cputime, 'number', 'only timestart and timestop become Dates');
+		assert.deepEqual(store.query().table(), store.query().table({ arguments: [] }), 'no argument columns unless asked');
+		const many = seeded().query({ name: 'area' }).table();
+		assert.ok(many.every((r) => r.key.length < 64), 'every row is shrunk, not only the first');
 		assert.equal('result' in store.query().table()[0]!, false, 'results only when asked');
 		assert.deepEqual(Object.keys(store.query().table({ arguments: ['batch'] })[0]!).filter((k) => k.startsWith('a_')), ['a_batch']);
 	});
