@@ -273,12 +273,19 @@ describe('cache().query, edge by edge', () => {
 
 	test('sorted by a key of any kind: one total order by text, null and undefined last', () => {
 		const store = memoryStore();
-		const keys: unknown[] = [{ z: 1 }, 'm', undefined, Symbol('k'), function zeta() {}, true, null, [3], 7n, 'A'];
+		const keys: unknown[] = [{ z: 1 }, 'm', undefined, Symbol('k'), function zeta() {}, true, null, [3], 7n, 'A', 42];
 		cache(store, () => keys.forEach((_, i) => point(i)));
 		const order = [...store.query({ name: 'point' }).sorted((c) => keys[c.arguments.p as number])].map((c) => c.arguments.p);
-		// By text: '7' < 'A' < 'Symbol(k)' < '[3]' < 'm' < 'true' < 'zeta' (a function's name) < '{"z":1}' (JSON).
-		assert.deepEqual(order.slice(0, 8), [8, 9, 3, 7, 1, 5, 4, 0]);
-		assert.deepEqual(order.slice(8).sort(), [2, 6]);
+		// By text: '42' < '7' < 'A' < 'Symbol(k)' < '[3]' < 'm' < 'true' < 'zeta' (a function's name) < '{"z":1}' (JSON).
+		assert.deepEqual(order.slice(0, 9), [10, 8, 9, 3, 7, 1, 5, 4, 0]);
+		assert.deepEqual(order.slice(9).sort(), [2, 6]);
+		// Several of a kind, met in no particular order: the comparison is asked both ways round.
+		const bigints = [5n, 1n, 9n, 3n, 7n];
+		const texts = ['d', 'a', 'e', 'b', 'c'];
+		const byIndex = (of: readonly unknown[]) =>
+			[...store.query({ name: 'point' }).filter((c) => (c.arguments.p as number) < of.length).sorted((c) => of[c.arguments.p as number])].map((c) => c.arguments.p);
+		assert.deepEqual(byIndex(bigints), [1, 3, 0, 4, 2]);
+		assert.deepEqual(byIndex(texts), [1, 3, 4, 0, 2]);
 	});
 
 	test('messages, racing evictions and errors that must not be swallowed', () => {
