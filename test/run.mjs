@@ -9,6 +9,11 @@
 //
 // The last lines printed are the Node test runner's own summary for the last node tier, then one line
 // `N passed, N failed` summing every node tier that ran (counts read from each run's TAP file).
+//
+// A skipped test fails its tier (and counts as failed) unless its reason starts with `machine lacks:` (a tool, a
+// privilege or a platform this machine does not have): a test that quietly stops running must not look green.
+// Skips and todo tests (known bugs, which may fail without failing the run) are listed, with their reasons, between
+// the runner's summary and the count line.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -105,6 +110,14 @@ function stressFiles() {
 
 const counts = { passed: 0, failed: 0 };
 
+/** The only reasons a test may be skipped without failing the run: facts about the machine, not about the code. */
+const allowedSkip = /^machine lacks: \S/;
+
+/** Skipped tests in a TAP file (`ok N - name # SKIP reason`, at any nesting depth), with their reasons. */
+function skipsIn(tap) {
+	return [...tap.matchAll(/^\s*ok \d+ - (.*?) # SKIP\b *(.*)$/gim)].map(([, name, reason]) => ({ name, reason }));
+}
+
 /** Runs the node tier with `nodeBin`: spec output to the console, TAP to a file whose totals are counted. */
 async function nodeTier(name, nodeBin, files = testFiles(), concurrency = 2) {
 	if (files.length === 0) {
@@ -129,12 +142,28 @@ async function nodeTier(name, nodeBin, files = testFiles(), concurrency = 2) {
 	});
 	const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
 	const total = (key) => Number(tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
+	const skips = skipsIn(tap);
+	const unexplained = skips.filter((s) => !allowedSkip.test(s.reason));
 	counts.passed += total('pass');
-	// A cancelled test (timeout, crashed file) did not pass either.
-	counts.failed += total('fail') + total('cancelled');
+	// A cancelled test (timeout, crashed file) did not pass either, nor did a test skipped for no machine fact.
+	counts.failed += total('fail') + total('cancelled') + unexplained.length;
 	if (!/^# pass \d+$/m.test(tap)) {
 		console.error(`the ${name} tier produced no TAP summary in ${tapFile}`);
 		return { ok: false, code: result.code };
+	}
+	if (total('skipped') !== skips.length) {
+		console.error(`the ${name} tier reports ${total('skipped')} skipped tests, of which ${skips.length} were found in ${tapFile}`);
+		return { ok: false, code: result.code };
+	}
+	// A todo test runs and may fail without failing the run: it names a known bug, so it is listed, never hidden.
+	for (const [, test, reason] of tap.matchAll(/^\s*(?:not )?ok \d+ - (.*?) # TODO\b *(.*)$/gim)) console.warn(`⚠ todo: ${test} (${reason})`);
+	for (const { name: test, reason } of skips) {
+		const allowed = allowedSkip.test(reason);
+		(allowed ? console.warn : console.error)(`${allowed ? '⚠ skipped' : '✘ skipped without a machine reason'}: ${test} (${reason || 'no reason given'})`);
+	}
+	if (unexplained.length > 0) {
+		console.error(`✘ the ${name} tier skipped ${unexplained.length} test(s) for a reason other than "machine lacks: …"`);
+		return { ok: false, code: result.code, summarized: true };
 	}
 	return { ...result, summarized: true };
 }

@@ -19,6 +19,7 @@ import {
 	SizeLimitedCache,
 	ValueFile,
 	CallFile,
+	CallSql,
 	ValueMemory,
 	CallMemory,
 	ValueVoid,
@@ -285,11 +286,10 @@ template = "void"
 		assert.deepEqual(config.cacheConfig('v'), { type: 'cache', values: { type: 'void' }, calls: { type: 'void' } });
 	});
 
-	test('the sql template opens the real SQL call store', { skip: !('CallSql' in fleche) && 'CallSql is not exported yet' }, () => {
+	test('the sql template opens the real SQL call store', () => {
 		const dir = freshDir();
 		const config = FlecheConfig.fromToml('[s]\ntemplate = "sql"\nroot = "store"\n', { file: join(dir, 'fleche.toml') });
 		const c = config.open('s') as Cache;
-		const CallSql = (fleche as unknown as Record<string, new (...a: never[]) => unknown>).CallSql!;
 		assert.ok(c.calls instanceof CallSql);
 		assert.ok(c.values instanceof ValueFile);
 		const key = c.save({ name: 'f', module: 'm', version: null, codeDigest: null, arguments: { x: 1 }, result: 2 });

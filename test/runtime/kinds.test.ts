@@ -23,7 +23,8 @@ import {
 	type ValueStorage,
 } from 'fleche';
 import { ConfigError, discoverCaches, openStore } from 'fleche/inspect';
-import { tmpDir, waitFor } from '../support/tmp.ts';
+import { tmpDir } from '../support/tmp.ts';
+import { waitFor } from '../support/poll.ts';
 
 /** Keys and values as `<folder>/<key>.json`: enough of a storage to be real, nothing more. */
 class JsonFolder {
@@ -175,7 +176,7 @@ describe('storage kinds', () => {
 		const sub = store.watch(() => notified++, { debounceMs: 50 });
 		t.after(() => sub.dispose());
 		cache(config.open('mine'), () => square(4));
-		await waitFor(() => notified > 0, 5000, 'the watch on the kind’s folder');
+		await waitFor('the watch on the kind’s folder', () => notified > 0);
 		assert.equal(store.totals().calls, 4);
 
 		// close(): the kind releases the storages openStore opened.

@@ -26,6 +26,7 @@ import {
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { hexOf, writerRecord } from '../support/sqlRecord.js';
+import { waitFor } from '../support/poll.js';
 import { runNode, tmpDir } from '../support/tmp.js';
 
 const writer = fileURLToPath(new URL('../fixtures/sqlWriter.js', import.meta.url));
@@ -189,12 +190,10 @@ describe('CallSql storage', () => {
 		t.after(() => calls.close());
 		for (let i = 0; i < 3000; i++) calls.put(writerRecord(`q${i}`));
 		calls.compact();
-		const started = performance.now();
+		// How fast is a bench row (test/bench/sqlBench.ts), not a pass/fail here.
 		const found = calls.records({ name: 'fn0' });
-		const ms = performance.now() - started;
 		assert.equal(found.length, Array.from({ length: 3000 }, (_, i) => `q${i}`).filter((l) => l.length % 3 === 0).length);
 		assert.ok(found.every((r) => r.name === 'fn0'));
-		assert.ok(ms < 500, `query took ${ms} ms`);
 	});
 });
 
@@ -213,8 +212,8 @@ describe('CallSql write batching and remembered records', () => {
 		assert.equal(logged(second), false, 'held');
 		assert.deepStrictEqual(writer.get(second.key), second, 'the writer reads its own held put without writing it');
 		assert.equal(logged(second), false, 'still held');
-		await new Promise((r) => setTimeout(r, 600));
-		assert.equal(logged(second), true, 'written by the timer');
+		await waitFor('the timer to write the held put', () => logged(second));
+		// At least writeDelayMs after that write: the store is idle again (a lower bound, so load cannot break it).
 		await new Promise((r) => setTimeout(r, 400));
 		writer.put(third);
 		assert.equal(logged(third), true, 'idle again: written at once');
@@ -296,13 +295,17 @@ describe('CallSql across processes and threads', () => {
 		await new Promise((r) => setTimeout(r, 100));
 		child.kill('SIGKILL');
 		await new Promise((r) => child.once('exit', r));
-		// Whatever the kill interrupted, plant the worst case too: a lock held by the dead process.
-		fs.writeFileSync(`${db}.lock`, JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname(), thread: 0, time: Date.now(), token: 'dead' }));
+		// Whatever the kill interrupted, plant the worst case too: a lock held by the dead process. Its time lies in
+		// the future, so it never goes stale by age: only seeing that its owner is dead frees it (else the put
+		// below times out waiting for it and throws).
+		const lock = `${db}.lock`;
+		fs.writeFileSync(lock, JSON.stringify({ pid: child.pid, host: hostname(), thread: 0, time: Date.now() + 3_600_000, token: 'dead' }));
+		const future = new Date(Date.now() + 3_600_000);
+		fs.utimesSync(lock, future, future);
 		const calls = open(dir);
 		t.after(() => calls.close());
-		const started = Date.now();
 		calls.put(makeRecord());
-		assert.ok(Date.now() - started < 2000, 'the stale lock was broken at once');
+		assert.ok(!fs.existsSync(lock), 'the dead writer\'s lock was broken, and ours released');
 		const count = calls.list().length;
 		assert.ok(count > 20, `kept the killed writer's ${count} complete records`);
 		for (let i = 0; i < 20; i++) assert.ok(calls.contains(writerRecord(`k/${i}`).key));
@@ -356,24 +359,18 @@ describe('CallSql across processes and threads', () => {
 		assert.equal(calls.list().length, 1);
 	});
 
-	it('a call is visible to another process well within 1 s', async (t) => {
+	it('a call another process wrote is seen at the next read, by a reader that looked before', async (t) => {
 		const dir = tmpDir(t);
 		const db = join(dir, 'calls.db');
 		const reader = open(dir);
 		t.after(() => reader.close());
 		const key = writerRecord('v/0').key;
 		assert.equal(reader.contains(key), false);
-		const child = runNode(writer, [db, 'v', 'exit', '1']);
-		// The child prints nothing; poll as a watcher would until the record appears.
-		let seenAt = 0;
-		for (let i = 0; i < 3000 && seenAt === 0; i++) {
-			if (reader.contains(key)) seenAt = Date.now();
-			else await new Promise((r) => setTimeout(r, 5));
-		}
-		const exit = await child;
-		assert.equal(exit.code, 0, exit.stderr);
-		assert.ok(seenAt > 0, 'seen');
-		assert.ok(seenAt - fs.statSync(`${db}.log`).mtimeMs < 1000, 'seen within 1 s of the write');
+		const child = await runNode(writer, [db, 'v', 'exit', '1']);
+		assert.equal(child.code, 0, child.stderr);
+		// Nothing to wait for: the record is on disk, and a read checks the log, never an older view of it.
+		assert.equal(reader.contains(key), true);
+		assert.deepStrictEqual(reader.get(key), writerRecord('v/0'));
 	});
 
 	it('everything is on disk at process exit: records and statistics', async (t) => {

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fleche, cache, meta, fileCache, flushStats, Runtime, CallFile, CacheStack, type CallStats, type Cache } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
+import { waitFor } from '../support/poll.ts';
 import { freshDir, memoryStore } from '../support/stores.ts';
 import { runNode } from '../support/tmp.ts';
 
@@ -216,8 +217,7 @@ describe('batching: a hit never writes to disk', () => {
 		const { f } = slow('f', 0);
 		cache(store, () => [f(1), f(1)]);
 		assert.deepEqual(journals(root), {});
-		await new Promise((r) => setTimeout(r, 1300));
-		assert.equal(sum(fileCache(root).stats()).hits, 1);
+		await waitFor('the timer to write the statistics', () => sum(fileCache(root).stats()).hits === 1);
 	});
 });
 

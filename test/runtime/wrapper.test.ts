@@ -1,7 +1,7 @@
 // docs/behaviour.md §1.3, §1.4: fleche(fn) — signatures, identity, keys, semantics of hits and misses.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fleche, cache, D, digest, KeyError, Runtime, meta, Cache, ValueFile, CallFile, type Fleche } from 'fleche';
+import { fleche, cache, D, digest, KeyError, Runtime, meta, Cache, ValueFile, CallFile, ValueMemory, CallMemory, type Fleche, type PendingCall, type PreparedCall } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { fileStore, memoryStore } from '../support/stores.ts';
 
@@ -255,6 +255,54 @@ describe('what is (not) cached', () => {
 		assert.equal(await f(1), 1);
 		assert.equal(await f(1), 1);
 		assert.equal(runs, 2);
+	});
+
+	test('a call that throws, rejects or returns undefined gives its prepared call up: a cache leasing keys serves the next call', async () => {
+		// A cache whose prepared calls hold something until commit or abandon (here a lease on the key, as a cache
+		// that guards against two writers would): a body that fails must not keep it, or the key never caches again.
+		class Leasing extends Cache {
+			readonly leased = new Set<string>();
+			override prepare(call: PendingCall): PreparedCall {
+				if (this.leased.has(call.key)) throw new Error(`${call.key} is leased by an earlier call`);
+				const prepared = super.prepare(call);
+				this.leased.add(call.key);
+				const release = (): void => void this.leased.delete(call.key);
+				return {
+					key: prepared.key,
+					commit: (result, metadata, options) => {
+						release();
+						return prepared.commit(result, metadata, options);
+					},
+					abandon: () => {
+						release();
+						prepared.abandon();
+					},
+				};
+			}
+		}
+		const store = new Leasing(new ValueMemory(), new CallMemory());
+		using _ = cache(store);
+		logs.clear();
+		let runs = 0;
+		const throws = fleche((x: number) => {
+			if (runs++ === 0) throw new Error('boom');
+			return x;
+		}, { name: 'throwsOnce' });
+		const rejects = fleche(async (x: number) => {
+			if (runs++ === 2) throw new Error('nope');
+			return x;
+		}, { name: 'rejectsOnce' });
+		const undef = fleche((x: number) => (runs++ === 4 ? undefined : x), { name: 'undefinedOnce' });
+		assert.throws(() => throws(1), /boom/);
+		assert.equal(throws(1), 1);
+		await assert.rejects(rejects(2), /nope/);
+		assert.equal(await rejects(2), 2);
+		assert.equal(undef(3), undefined);
+		assert.equal(undef(3), 3);
+		assert.deepEqual([...store.leased], [], 'every prepared call was committed or abandoned');
+		assert.deepEqual(logs.codes('FLECHE_REJECTED'), []);
+		assert.deepEqual([throws.fleche.contains(1), rejects.fleche.contains(2), undef.fleche.contains(3)], [true, true, true]);
+		assert.equal(runs, 6);
 	});
 
 	test('undefined is never cached (one warning per function); null is', () => {

@@ -12,13 +12,12 @@ import { cache, meta } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { runNode, tmpDir } from '../support/tmp.ts';
 import { digestOutcomes } from './digestOutcomes.ts';
-import { bodyRuns, expectedWork, openCache, prng, work } from './shared.ts';
+import { bodyRuns, expectedWork, openCache, prng, withSeed, work } from './shared.ts';
 
 const VALUES = 10_000;
 const child = new URL('./fixtures/digestChild.js', import.meta.url);
 
-test(`bad input: ${VALUES} generated values digest deterministically, only Indigestible, never hang`, { timeout: 240_000 }, async () => {
-	const seed = Number(process.env['FLECHE_STRESS_SEED'] ?? Date.now() % 1e9);
+test(`bad input: ${VALUES} generated values digest deterministically, only Indigestible, never hang`, { timeout: 240_000 }, () => withSeed(async (seed) => {
 	const t0 = performance.now();
 	// Two processes at once (the child and this one), then this one again on freshly generated values.
 	const inChild = runNode(child, [String(seed), String(VALUES)], { timeoutMs: 200_000 });
@@ -42,7 +41,7 @@ test(`bad input: ${VALUES} generated values digest deterministically, only Indig
 			`${first.length - digested.length} Indigestible, 0 unexpected errors, 0 hangs, identical in 2 runs and 2 processes ` +
 			`(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
 	);
-});
+}));
 
 /** The 64-hex entry files under a folder. */
 function entries(dir: string): string[] {

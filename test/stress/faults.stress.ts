@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { captureLogs } from '../support/logs.ts';
 import { runNode, tmpDir } from '../support/tmp.ts';
-import { expectedBig, openCache, prng } from './shared.ts';
+import { expectedBig, openCache, prng, withSeed } from './shared.ts';
 
 const writer = fileURLToPath(new URL('./fixtures/faultWriter.js', import.meta.url));
 const KILLS = 20;
@@ -57,10 +57,10 @@ const totals = (root: string) => {
 	return { hits: stats.reduce((s, x) => s + x.hits, 0), misses: stats.reduce((s, x) => s + x.misses, 0) };
 };
 
-test(`faults: SIGKILL a writer at random points ${KILLS} times`, { timeout: 240_000 }, async () => {
+test(`faults: SIGKILL a writer at random points ${KILLS} times`, { timeout: 240_000 }, () => withSeed(async (seed) => {
 	const logs = captureLogs();
 	const root = tmpDir();
-	const rnd = prng(Number(process.env['FLECHE_STRESS_SEED'] ?? Date.now() % 1e9));
+	const rnd = prng(seed);
 	let start = 3;
 	let checked = 0;
 	const announced: number[] = [];
@@ -97,9 +97,9 @@ test(`faults: SIGKILL a writer at random points ${KILLS} times`, { timeout: 240_
 	assert.deepEqual(logs.records.map((r) => `${r.code}: ${r.message}`), [], 'a killed writer left something that warns');
 	console.log(
 		`stress faults (SIGKILL): ${KILLS} faults injected, ${checked} entries verified whole (${announced.length} announced), ${before.misses} misses + ${before.hits} hits in statistics, ` +
-			`stale lock recovered (${journalsBefore} → ${journalsAfter} journals), lost = 0, partial reads = 0`,
+			`stale lock recovered (${journalsBefore} → ${journalsAfter} journals), lost = 0, partial reads = 0 (seed ${seed})`,
 	);
-});
+}));
 
 /** Runs the degraded writer (optionally under a shell prefix such as `ulimit -f`) and checks result + warning. */
 async function degraded(label: string, root: string, expectWarning: RegExp, opts: { uid?: number; ulimitBlocks?: number } = {}) {

@@ -1,5 +1,5 @@
 // GC race (issue 14): `gc` runs again and again while writer processes commit calls, into a file store (and an SQL
-// store when the runtime exports CallSql). Every committed call keeps its arguments and result, including values that
+// store). Every committed call keeps its arguments and result, including values that
 // were old orphans until a writer referred to them again (stored again: the write refreshes the file's age, which
 // gc's grace period counts from); orphans nobody refers to are still collected.
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { captureLogs } from '../support/logs.ts';
 import { runNode, tmpDir } from '../support/tmp.ts';
-import { agedValue, CallSql, openCache, type StoreKind } from './shared.ts';
+import { agedValue, openCache, type StoreKind } from './shared.ts';
 
 const PROCESSES = 3;
 const N = 500; // calls per process
@@ -66,6 +66,6 @@ async function race(kind: StoreKind): Promise<void> {
 }
 
 test('gc race: gc beside writers of a file store loses no value of a committed call', { timeout: 300_000 }, () => race('file'));
-test('gc race: gc beside writers of an SQL store loses no value of a committed call', { timeout: 300_000, skip: CallSql === null ? 'CallSql is not exported' : false }, () =>
+test('gc race: gc beside writers of an SQL store loses no value of a committed call', { timeout: 300_000 }, () =>
 	race('sql'),
 );

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { captureLogs } from '../support/logs.ts';
 import { runNode, tmpDir } from '../support/tmp.ts';
-import { CallSql, expectedWork, openCache, shared, work, type StoreKind } from './shared.ts';
+import { expectedWork, openCache, shared, work, type StoreKind } from './shared.ts';
 
 const PROCESSES = 4;
 const THREADS = 2;
@@ -62,6 +62,4 @@ async function load(kind: StoreKind): Promise<void> {
 }
 
 test('load: 4 processes × 2 threads on one file store', { timeout: 180_000 }, () => load('file'));
-test('load: 4 processes × 2 threads on one SQL store', { timeout: 180_000, skip: CallSql === null && 'CallSql is not exported yet' }, () =>
-	load('sql'),
-);
+test('load: 4 processes × 2 threads on one SQL store', { timeout: 180_000 }, () => load('sql'));

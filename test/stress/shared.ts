@@ -2,12 +2,8 @@
 // the stores, the cached functions (identical source, so identical keys in every process) and a seeded generator.
 import { join } from 'node:path';
 import * as fleche from 'fleche';
-import { Cache, CallFile, ValueFile, type CallStorage, type StatsStorage } from 'fleche';
+import { Cache, CallFile, CallSql, ValueFile, type CallStorage, type StatsStorage } from 'fleche';
 import { prng } from '../support/prng.ts';
-
-/** `CallSql` once the SQL store is exported by the runtime; null before (the SQL parts are then skipped). */
-type CallSqlCtor = new (options: { path: string }) => CallStorage & StatsStorage;
-export const CallSql: CallSqlCtor | null = ((fleche as Record<string, unknown>)['CallSql'] as CallSqlCtor | undefined) ?? null;
 
 export type StoreKind = 'file' | 'sql';
 
@@ -15,7 +11,6 @@ export type StoreKind = 'file' | 'sql';
 export function openCache(root: string, kind: StoreKind, secretKey?: string): { cache: Cache; calls: CallStorage & StatsStorage } {
 	let calls: CallStorage & StatsStorage;
 	if (kind === 'sql') {
-		if (CallSql === null) throw new Error('CallSql is not exported by the runtime');
 		calls = new CallSql({ path: join(root, 'calls.db') });
 	} else {
 		calls = new CallFile({ root: join(root, 'calls') });
@@ -61,6 +56,34 @@ export const big = fleche.fleche(
 	},
 	{ name: 'big', module: 'stress' },
 );
+
+/** The seed of every CI run (CI=true) without FLECHE_STRESS_SEED: a red CI run reruns identically. */
+export const ciSeed = 20_261_205;
+
+/**
+ * The stress tier's random seed: FLECHE_STRESS_SEED when set; {@link ciSeed} under CI=true; otherwise a new one per
+ * run, so local runs keep exploring. @throws Error when FLECHE_STRESS_SEED is not a non-negative integer.
+ */
+export function stressSeed(env: NodeJS.ProcessEnv = process.env): number {
+	const given = env['FLECHE_STRESS_SEED'];
+	if (given !== undefined && given !== '') {
+		const seed = Number(given);
+		if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`FLECHE_STRESS_SEED must be a non-negative integer, got '${given}'`);
+		return seed;
+	}
+	return env['CI'] === 'true' ? ciSeed : Date.now() % 1e9;
+}
+
+/** Runs `body` with {@link stressSeed}; when it fails, prints the seed that reproduces the failure. */
+export async function withSeed<T>(body: (seed: number) => T | Promise<T>): Promise<T> {
+	const seed = stressSeed();
+	try {
+		return await body(seed);
+	} catch (err) {
+		console.error(`stress: failed with seed ${seed}; rerun with FLECHE_STRESS_SEED=${seed} to reproduce`);
+		throw err;
+	}
+}
 
 export { prng };
 

@@ -97,16 +97,3 @@ export function runNode(
 		});
 	});
 }
-
-/** Resolves once `predicate()` is true (checked every 20 ms); rejects naming `what` after `ms`. */
-export function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
-	const started = Date.now();
-	return new Promise((resolve, reject) => {
-		const tick = (): void => {
-			if (predicate()) return resolve();
-			if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-			setTimeout(tick, 20);
-		};
-		tick();
-	});
-}

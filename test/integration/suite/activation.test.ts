@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { suite, test } from 'mocha';
 import * as vscode from 'vscode';
-import { api, extensionId, waitFor } from './support.js';
+import { api, extensionId, functionNodes, logText, seeded, waitFor } from './support.js';
 
 const contractCommands = [
 	'fleche.refreshCalls',
@@ -51,12 +51,29 @@ suite('activation', () => {
 		assert.equal(config.get('node.path'), 'node');
 	});
 
-	test('the view opens through its real command and the refresh and log commands run', async () => {
-		await api();
+	test('the view opens through its real command, refresh re-reads the stores and the log shows what happened', async () => {
+		const fleche = await api();
 		await vscode.commands.executeCommand('workbench.view.extension.fleche');
 		await vscode.commands.executeCommand('fleche.calls.focus');
-		await vscode.commands.executeCommand('fleche.refreshCalls');
-		await vscode.commands.executeCommand('fleche.showLog');
+		let refreshed = 0;
+		const sub = fleche.onDidRefresh(() => refreshed++);
+		try {
+			await vscode.commands.executeCommand('fleche.refreshCalls');
+			await waitFor('a refresh event', () => refreshed > 0);
+		} finally {
+			sub.dispose();
+		}
+		// After the refresh the tree lists the store again, from scratch: every seeded function is back.
+		const names = await waitFor('the seeded functions listed again', async () => {
+			const listed = (await functionNodes(fleche)).map((n) => String(n.data?.name)).sort();
+			return listed.length === Object.keys(seeded).length ? listed : undefined;
+		});
+		assert.deepEqual(names, Object.keys(seeded).sort());
+		// The channel's document fills in after it is shown: poll until the activation line is there.
+		await waitFor('the activation line in the Fleche log', async () => {
+			const shown = await logText();
+			return shown !== undefined && /fleche \S+ activating/.test(shown) ? shown : undefined;
+		});
 	});
 
 	test("the welcome view's 'Read how to start' opens the README shipped with the extension, without a network", async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
-import { api, callNodes, seeded, waitFor, xss, type FlecheApi } from './support.js';
+import { api, callNodes, fileUri, flecheLenses, lensesOf, lensTitle, logText, recordQuickPicks, seeded, waitFor, xss, type FlecheApi } from './support.js';
 
 suite('details and read-only commands', () => {
 	let fleche: FlecheApi;
@@ -32,22 +32,62 @@ suite('details and read-only commands', () => {
 		);
 	});
 
-	test('showFunctionDetails({ module, name }) opens the per-function webview', async () => {
+	test('showFunctionDetails({ module, name }) opens the per-function webview with its counts and calls', async () => {
 		await vscode.commands.executeCommand('fleche.showFunctionDetails', { module: seeded.add.module, name: 'add' });
 		const panel = await waitFor('a function details panel', () => fleche.openPanels().find((p) => p.viewType === 'fleche.functionDetails'));
-		assert.ok(JSON.stringify(panel.state).includes('add'), JSON.stringify(panel.state).slice(0, 300));
+		const state = panel.state as { view: string; module: string | null; name: string; calls: number; hits: number; misses: number; points: { key: string }[] };
+		assert.deepEqual(
+			{ view: state.view, name: state.name, calls: state.calls, hits: state.hits, misses: state.misses },
+			{ view: 'function', name: 'add', calls: seeded.add.calls, hits: seeded.add.hits, misses: seeded.add.misses },
+		);
+		assert.ok(state.module?.endsWith(seeded.add.module), String(state.module));
+		const keys = (await callNodes(fleche, 'add')).map((c) => String(c.data?.key)).sort();
+		assert.deepEqual(state.points.map((p) => p.key).sort(), keys, 'one point per cached call');
 	});
 
-	test('explainMiss({ module, name }) runs without an error', async () => {
-		await vscode.commands.executeCommand('fleche.explainMiss', { module: seeded.add.module, name: 'add' });
+	test('explainMiss({ module, name }) explains the newest cached call as it would run now: a hit', async () => {
+		const keys = (await callNodes(fleche, 'add')).map((c) => String(c.data?.key));
+		const message = await vscode.commands.executeCommand<string | undefined>('fleche.explainMiss', { module: seeded.add.module, name: 'add' });
+		const hit = /^Cached: the call has key ([0-9a-f]{12})… and the store holds it\.$/.exec(message ?? '');
+		assert.ok(hit, `the unchanged add would hit, got: ${message}`);
+		assert.ok(keys.some((k) => k.startsWith(hit[1]!)), `${hit[1]} is one of add's cached calls ${keys.join(', ')}`);
+		const logged = await waitFor('the explanation in the Fleche log', async () => (await logText())?.includes(message!) || undefined);
+		assert.ok(logged);
 	});
 
-	test('lensActions opens its quick pick (dismissed) without an error', async () => {
-		const run = vscode.commands.executeCommand('fleche.lensActions', { module: seeded.add.module, name: 'add' });
-		// The pick waits for a person; close it the way Escape does.
-		await new Promise((resolve) => setTimeout(resolve, 1000));
-		await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-		await run;
+	test('lensActions shows the lens quick pick with the actions for add (dismissed: nothing runs)', async () => {
+		const uri = fileUri(seeded.add.module);
+		const lens = flecheLenses(await lensesOf(uri)).find((l) => l.command?.title === lensTitle(seeded.add.hits, seeded.add.misses, seeded.add.calls));
+		assert.ok(lens?.command, 'the lens above add');
+		const picks = recordQuickPicks();
+		const panelsBefore = fleche.openPanels().length;
+		try {
+			const run = vscode.commands.executeCommand(lens.command.command, ...((lens.command.arguments ?? []) as unknown[]));
+			const [shown] = await waitFor('the lens quick pick', () => (picks.seen.length > 0 ? picks.seen : undefined));
+			assert.deepEqual(
+				shown!.items.map((i) => i.label),
+				[
+					'$(debug-rerun) Rerun a cached call…',
+					`$(run-all) Rerun all ${seeded.add.calls} cached calls`,
+					`$(trash) Invalidate all ${seeded.add.calls} cached calls`,
+					'$(question) Explain a miss…',
+					'$(graph) Show function details',
+					'$(list-tree) Show in Fleche view',
+				],
+			);
+			assert.match(String(shown!.options?.title), /\badd\b/);
+			// The pick waits for a person; close it the way Escape does, until the command returns.
+			let returned = false;
+			void Promise.resolve(run).then(() => (returned = true));
+			await waitFor('the command to return once dismissed', async () => {
+				await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+				return returned || undefined;
+			});
+			assert.equal(picks.seen.length, 1, 'no second pick (nothing was chosen)');
+			assert.equal(fleche.openPanels().length, panelsBefore, 'no panel opened');
+		} finally {
+			picks.dispose();
+		}
 	});
 
 	test('panels close with their editors', async () => {

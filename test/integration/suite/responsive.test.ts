@@ -2,6 +2,7 @@
 // thread: a call into the tree provider returns at once, and the extension host, which every extension shares, is
 // free while the listing runs.
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
 import { api, extraStore, waitFor, type FlecheApi } from './support.js';
@@ -20,7 +21,11 @@ suite('responsiveness', () => {
 
 	test('the first listing of 40,000 calls does not block the extension host', async () => {
 		const started = performance.now();
-		// The longest time a call into the tree provider kept this thread (the extension host's) to itself.
+		// How busy this thread (the extension host's) was while the listing ran: a share of the time, whatever the
+		// machine's speed or load. Read in this thread, the store kept it busy nearly all along (measured: one call
+		// into the tree held it 883 of the listing's 1065 ms); read in the worker, this thread mostly waits.
+		const busyBefore = performance.eventLoopUtilization();
+		// The longest time a call into the tree provider kept this thread to itself (reported, not asserted).
 		let longestBlock = 0;
 		await config().update('caches', [bigStore()], vscode.ConfigurationTarget.Workspace);
 		const row = await waitFor(
@@ -33,10 +38,13 @@ suite('responsiveness', () => {
 			},
 			60_000,
 		);
+		const busy = performance.eventLoopUtilization(busyBefore).utilization;
 		const took = performance.now() - started;
 		assert.ok(!row.contextValue.includes('error'), JSON.stringify(row));
-		// Reading the store in this thread makes one call as long as the whole listing (measured: 883 of 1065 ms).
-		assert.ok(longestBlock < took / 3, `a call into the tree blocked the extension host for ${longestBlock.toFixed(0)} ms; the listing took ${took.toFixed(0)} ms`);
-		console.log(`    listing 40,000 calls took ${took.toFixed(0)} ms; the longest call into the tree held the extension host ${longestBlock.toFixed(1)} ms`);
+		assert.ok(busy < 0.5, `the extension host was busy ${(busy * 100).toFixed(0)} % of the ${took.toFixed(0)} ms listing`);
+		console.log(
+			`    listing 40,000 calls took ${took.toFixed(0)} ms; the extension host was busy ${(busy * 100).toFixed(0)} % of it, ` +
+				`the longest call into the tree held it ${longestBlock.toFixed(1)} ms`,
+		);
 	});
 });

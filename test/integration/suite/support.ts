@@ -119,3 +119,35 @@ export function extraStore(name: string, marker: string): string {
 	assert.ok(existsSync(path.join(folder, marker)), `no ${folder}/${marker}: run the suite on a workspace made with makeWorkspace(dir, { corrupt: true })`);
 	return folder;
 }
+
+/**
+ * The Fleche log channel's text, read from the document VS Code keeps for a shown output channel (scheme `output`);
+ * undefined while the channel was never shown. Shows it first with the extension's own command.
+ */
+export async function logText(): Promise<string | undefined> {
+	await vscode.commands.executeCommand('fleche.showLog');
+	const doc = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'output' && /fleche/i.test(d.uri.toString()) && /Fleche/.test(d.uri.path));
+	return doc?.getText();
+}
+
+/** What one `vscode.window.showQuickPick` call was given. */
+export interface QuickPickSeen {
+	readonly items: readonly vscode.QuickPickItem[];
+	readonly options: vscode.QuickPickOptions | undefined;
+}
+
+/**
+ * Records the items of every quick pick the extension shows from now until `dispose()`, and still shows the real one.
+ * The suite is loaded from the extension's own folder, so it shares the extension's `vscode` API object.
+ */
+export function recordQuickPicks(): { readonly seen: QuickPickSeen[]; dispose(): void } {
+	const window = vscode.window as { showQuickPick: typeof vscode.window.showQuickPick };
+	const real = window.showQuickPick;
+	const seen: QuickPickSeen[] = [];
+	window.showQuickPick = (async (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>, options?: vscode.QuickPickOptions, token?: vscode.CancellationToken) => {
+		const resolved = await items;
+		seen.push({ items: resolved, options });
+		return real(resolved, options, token);
+	}) as unknown as typeof vscode.window.showQuickPick;
+	return { seen, dispose: () => void (window.showQuickPick = real) };
+}

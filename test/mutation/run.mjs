@@ -1,0 +1,105 @@
+// `npm run test:mutation`: Stryker mutation testing of the runtime's core modules, one module group at a time, each
+// judged only by the test files that cover it (so a group finishes in minutes on a small machine). Slow: not part of
+// `npm test` or CI's default path. Results: out/mutation/<group>/index.html and mutation.json, a summary in
+// out/mutation/summary.json; what survives and why is kept in docs/mutation.md.
+//
+//   node test/mutation/run.mjs                 every group
+//   node test/mutation/run.mjs query digest    some groups (names below)
+//   node test/mutation/run.mjs --list          the groups, their modules and tests
+//
+// How: Stryker instruments the group's modules in place (every mutant compiled in, one chosen per run by the
+// environment variable __STRYKER_ACTIVE_MUTANT__, which child processes and worker threads inherit), builds the
+// runtime and the tests once (`buildCommand`), then runs `node --test` on the group's test files per mutant
+// (`commandRunner`: node:test needs no plugin). In place, because the tests import the built package through the
+// workspace link `node_modules/fleche -> ../runtime`, which a sandbox copy would not redirect. The sources are
+// restored when the run ends; do not commit while it runs. Env: STRYKER_CONCURRENCY (default 2).
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Stryker } from '@stryker-mutator/core';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+process.chdir(root);
+
+const tests = (...names) => names.map((n) => `out/test-node/runtime/${n}.test.js`);
+
+/** Module groups: the files Stryker mutates, and the test files that must notice. */
+export const groups = {
+	query: { mutate: ['runtime/src/query.ts'], tests: tests('query') },
+	digest: { mutate: ['runtime/src/digest.ts'], tests: tests('digest') },
+	callKey: { mutate: ['runtime/src/call.ts', 'runtime/src/storage/keys.ts'], tests: tests('digest', 'wrapper', 'storage') },
+	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'compositions', 'cache') },
+	storages: {
+		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
+		tests: tests('storage', 'sql', 'stats'),
+	},
+	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency') },
+};
+
+const { values: flags, positionals } = parseArgs({ options: { list: { type: 'boolean', default: false } }, allowPositionals: true });
+if (flags.list) {
+	for (const [name, g] of Object.entries(groups)) console.log(`${name}: ${g.mutate.join(' ')}  ←  ${g.tests.join(' ')}`);
+	process.exit(0);
+}
+const unknown = positionals.filter((p) => !(p in groups));
+if (unknown.length > 0) {
+	console.error(`test/mutation/run.mjs: unknown group ${unknown.join(', ')} (expected ${Object.keys(groups).join(', ')})`);
+	process.exit(2);
+}
+const selected = positionals.length > 0 ? positionals : Object.keys(groups);
+
+/** Stryker's score: detected (killed or timed out) over every valid mutant (those that compiled and were run). */
+function score(results) {
+	const count = (...statuses) => results.filter((r) => statuses.includes(r.status)).length;
+	const detected = count('Killed', 'Timeout');
+	const undetected = count('Survived', 'NoCoverage');
+	return { detected, undetected, errors: count('CompileError', 'RuntimeError'), ignored: count('Ignored'), score: detected / Math.max(1, detected + undetected) };
+}
+
+const summary = {};
+let failed = false;
+for (const name of selected) {
+	const group = groups[name];
+	const outDir = path.join('out', 'mutation', name);
+	mkdirSync(outDir, { recursive: true });
+	console.log(`\n=== mutation: ${name} (${group.mutate.join(', ')}) ===`);
+	const stryker = new Stryker({
+		testRunner: 'command',
+		commandRunner: { command: `node --test --enable-source-maps --test-concurrency=1 --test-reporter=dot ${group.tests.join(' ')}` },
+		buildCommand: 'node esbuild.mjs --only runtime --only tests',
+		inPlace: true,
+		mutate: group.mutate,
+		// Mutated sources are not type-correct: `// @ts-nocheck` on them (only), so the declaration step still emits.
+		disableTypeChecks: group.mutate.length === 1 ? group.mutate[0] : `{${group.mutate.join(',')}}`,
+		coverageAnalysis: 'off',
+		concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
+		// A loaded machine varies a lot: a mutant that makes the tests hang is caught by a generous timeout, not a tight one.
+		timeoutFactor: 3,
+		timeoutMS: 30_000,
+		tempDirName: path.join('out', '.stryker-tmp'),
+		cleanTempDir: true,
+		reporters: ['html', 'json', 'clear-text', 'progress'],
+		htmlReporter: { fileName: path.join(outDir, 'index.html') },
+		jsonReporter: { fileName: path.join(outDir, 'mutation.json') },
+		clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+		thresholds: { high: 90, low: 85, break: null },
+		logLevel: 'info',
+		fileLogLevel: 'off',
+	});
+	try {
+		const results = await stryker.runMutationTest();
+		summary[name] = { modules: group.mutate, tests: group.tests, ...score(results), survived: results.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage').map((r) => ({ file: r.fileName, line: r.location.start.line, mutator: r.mutatorName, replacement: r.replacement })) };
+		console.log(`mutation ${name}: ${(summary[name].score * 100).toFixed(1)} % killed (${summary[name].detected} of ${summary[name].detected + summary[name].undetected})`);
+	} catch (err) {
+		failed = true;
+		console.error(`mutation ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+		summary[name] = { modules: group.mutate, tests: group.tests, error: String(err) };
+	}
+}
+const summaryFile = path.join('out', 'mutation', 'summary.json');
+const previous = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : {};
+writeFileSync(summaryFile, `${JSON.stringify({ ...previous, ...summary }, null, '\t')}\n`);
+console.log(`\nsummary: ${summaryFile}`);
+for (const [name, s] of Object.entries(summary)) console.log(`  ${name}: ${s.error ? `error (${s.error})` : `${(s.score * 100).toFixed(1)} % (${s.undetected} survived)`}`);
+process.exitCode = failed ? 1 : 0;
