@@ -411,7 +411,9 @@ async function main() {
 			if (watch && after && index === 0) plugins.push(afterEachBuild);
 			work.push(
 				(async () => {
-					const ctx = await esbuild.context({ ...target.options, plugins });
+					// esbuild took the caller's working directory when it was imported, before the chdir above: entry
+					// points are relative to this folder whatever folder the script was started from.
+					const ctx = await esbuild.context({ ...target.options, absWorkingDir: root, plugins });
 					contexts.push(ctx);
 					if (watch) return;
 					const t0 = performance.now();
