@@ -48,8 +48,7 @@ export function startOptions(args = process.argv.slice(2), env = process.env) {
 			help: { type: 'boolean', short: 'h', default: false },
 		},
 	});
-	const port =
-		values.port !== undefined ? parsePort(values.port) : env.FLECHE_PORT ? parsePort(env.FLECHE_PORT, 'FLECHE_PORT') : undefined;
+	const port = values.port !== undefined ? parsePort(values.port) : env.FLECHE_PORT ? parsePort(env.FLECHE_PORT, 'FLECHE_PORT') : undefined;
 	return {
 		noEditor: values['no-editor'] || ['1', 'true'].includes(env.FLECHE_NO_EDITOR ?? ''),
 		fresh: values.fresh,
@@ -65,7 +64,11 @@ export function checkPortFree(port) {
 		const server = createServer();
 		server.once('error', (err) => {
 			const taken = err.code === 'EADDRINUSE' || err.code === 'EACCES';
-			reject(new Error(taken ? `port ${port} on 127.0.0.1 is ${err.code === 'EACCES' ? 'not allowed' : 'in use'}; choose another with --port or FLECHE_PORT` : err.message));
+			reject(
+				new Error(
+					taken ? `port ${port} on 127.0.0.1 is ${err.code === 'EACCES' ? 'not allowed' : 'in use'}; choose another with --port or FLECHE_PORT` : err.message,
+				),
+			);
 		});
 		server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
 	});

@@ -28,13 +28,13 @@ interface StartOptions {
 	workspace: string;
 }
 interface StartModule {
-	startOptions(args: string[], env: Record<string, string | undefined>): StartOptions;
-	checkPortFree(port: number): Promise<void>;
+	startOptions: (args: string[], env: Record<string, string | undefined>) => StartOptions;
+	checkPortFree: (port: number) => Promise<void>;
 }
 interface SetupModule {
-	aptPackagesFor(options?: { browser?: boolean }): string[];
-	missingAptPackages(options: { browser?: boolean }, exists: (file: string) => boolean): string[];
-	aptInstallArgs(packages: string[]): string[];
+	aptPackagesFor: (options?: { browser?: boolean }) => string[];
+	missingAptPackages: (options: { browser?: boolean }, exists: (file: string) => boolean) => string[];
+	aptInstallArgs: (packages: string[]) => string[];
 }
 const importScript = async <T>(file: string): Promise<T> => (await import(pathToFileURL(file).href)) as T;
 
@@ -145,7 +145,10 @@ test('the tool setup apt-installs only what is missing for its caller: no chromi
 	assert.deepEqual(missingAptPackages({ browser: false }, nothing), ['libkrb5-dev']);
 	assert.deepEqual(missingAptPackages({ browser: false }, headersOnly), [], 'npm start installs nothing once the headers are there');
 	assert.deepEqual(missingAptPackages({ browser: true }, headersOnly), ['chromium']);
-	assert.deepEqual(missingAptPackages({ browser: true }, (file) => file === '/usr/bin/chromium-browser' || headersOnly(file)), []);
+	assert.deepEqual(
+		missingAptPackages({ browser: true }, (file) => file === '/usr/bin/chromium-browser' || headersOnly(file)),
+		[],
+	);
 	assert.deepEqual(missingAptPackages({ browser: true }, everything), []);
 
 	const args = aptInstallArgs(['chromium']);
