@@ -48,17 +48,29 @@ const elapsed = (since) => {
  * `progress`, prints `… <progress>: <elapsed>` every `heartbeatMs` while it runs (npm and apt can be silent for
  * minutes).
  */
-export function run(cmd, args, { progress, heartbeatMs: every = heartbeatMs, ...options } = {}) {
+export async function run(cmd, args, options = {}) {
+	return (await runCapturing(cmd, args, options, false)).code;
+}
+
+/** `run`, also resolving what the command printed when `capture` (its output still goes to stderr as it comes). */
+function runCapturing(cmd, args, { progress, heartbeatMs: every = heartbeatMs, ...options } = {}, capture = true) {
 	console.error(`$ ${[cmd, ...args].join(' ')}`);
 	const t0 = performance.now();
 	const heartbeat = progress && setInterval(() => console.error(`… ${progress}: ${elapsed(t0)}`), every);
+	let output = '';
 	return new Promise((resolve) => {
-		const child = spawn(cmd, args, { stdio: ['ignore', 2, 2], ...options });
+		const child = spawn(cmd, args, { stdio: ['ignore', capture ? 'pipe' : 2, capture ? 'pipe' : 2], ...options });
+		for (const stream of capture ? [child.stdout, child.stderr] : []) {
+			stream.on('data', (chunk) => {
+				output += chunk;
+				process.stderr.write(chunk);
+			});
+		}
 		child.on('error', (err) => {
 			console.error(`could not start ${cmd}: ${err.message}`);
-			resolve(-1);
+			resolve({ code: -1, output });
 		});
-		child.on('close', (code) => resolve(code ?? -1));
+		child.on('close', (code) => resolve({ code: code ?? -1, output }));
 	}).finally(() => clearInterval(heartbeat));
 }
 
@@ -80,6 +92,22 @@ export const aptInstallArgs = (packages) => [
 	'install', '-y', '-q', '--no-install-recommends', '--no-upgrade', '-o', `DPkg::Lock::Timeout=${dpkgLockTimeoutSeconds}`, ...packages,
 ];
 
+/**
+ * `apt-get update`, tried again every 5 s while another apt holds the package lists' lock (up to the dpkg lock's
+ * wait): apt's `DPkg::Lock::Timeout` covers `install` but not `update`, which fails at once on that lock.
+ */
+async function aptUpdate(env) {
+	const t0 = performance.now();
+	for (;;) {
+		const { code, output } = await runCapturing('apt-get', ['update', '-qq'], { env, progress: 'apt-get update' });
+		if (code === 0) return;
+		const locked = /could not get lock|unable to lock/i.test(output);
+		if (!locked || performance.now() - t0 > dpkgLockTimeoutSeconds * 1000) throw new Error(`apt-get update failed (exit ${code})`);
+		console.error(`another apt holds the package lists' lock; waiting for it (${elapsed(t0)} so far)…`);
+		await new Promise((resolve) => setTimeout(resolve, 5_000));
+	}
+}
+
 /** Installs the missing apt packages (as root); resolves `/usr/bin/chromium` when there is one. */
 async function ensureAptPackages({ browser = true } = {}) {
 	const chromium = () => chromiumCandidates.find((file) => existsSync(file));
@@ -93,8 +121,7 @@ async function ensureAptPackages({ browser = true } = {}) {
 	console.error(`installing ${missing.join(' ')} with apt (waits for the dpkg lock if another apt runs)…`);
 	const t0 = performance.now();
 	const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-	const lock = ['-o', `DPkg::Lock::Timeout=${dpkgLockTimeoutSeconds}`];
-	if ((await run('apt-get', ['update', '-qq', ...lock], { env, progress: 'apt-get update' })) !== 0) throw new Error('apt-get update failed');
+	await aptUpdate(env);
 	const code = await run('apt-get', aptInstallArgs(missing), { env, progress: `apt-get install ${missing.join(' ')}` });
 	const left = missingAptPackages({ browser });
 	if (code !== 0 || left.length > 0) throw new Error(`apt-get install ${missing.join(' ')} failed (exit ${code})`);
