@@ -280,8 +280,9 @@ function copySqlWasm() {
 }
 
 /**
- * Prints build start/end and every error/warning in the format of the esbuild problem matchers
- * (`connor4312.esbuild-problem-matchers`, used by the samples' tasks.json). With several contexts
+ * Prints every error/warning in the format of the esbuild problem matchers (`connor4312.esbuild-problem-matchers`,
+ * used by the samples' tasks.json) and, in watch mode only, the `[watch] build started/finished` lines those matchers
+ * wait for (a one-off build reports each target itself; the lines would only mislead there). With several contexts
  * building at once, "started" is printed when the first starts and "finished" when the last ends.
  */
 let activeBuilds = 0;
@@ -289,7 +290,7 @@ const problemMatcherPlugin = (targetName) => ({
 	name: 'esbuild-problem-matcher',
 	setup(build) {
 		build.onStart(() => {
-			if (activeBuilds++ === 0) console.log('[watch] build started');
+			if (activeBuilds++ === 0 && watch) console.log('[watch] build started');
 		});
 		build.onEnd((result) => {
 			for (const { text, location } of result.warnings) {
@@ -300,7 +301,7 @@ const problemMatcherPlugin = (targetName) => ({
 				console.error(`✘ [ERROR] ${text} [${targetName}]`);
 				if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
 			}
-			if (--activeBuilds === 0) console.log('[watch] build finished');
+			if (--activeBuilds === 0 && watch) console.log('[watch] build finished');
 		});
 	},
 });
@@ -410,7 +411,9 @@ async function main() {
 			if (watch && after && index === 0) plugins.push(afterEachBuild);
 			work.push(
 				(async () => {
-					const ctx = await esbuild.context({ ...target.options, plugins });
+					// esbuild took the caller's working directory when it was imported, before the chdir above: entry
+					// points are relative to this folder whatever folder the script was started from.
+					const ctx = await esbuild.context({ ...target.options, absWorkingDir: root, plugins });
 					contexts.push(ctx);
 					if (watch) return;
 					const t0 = performance.now();

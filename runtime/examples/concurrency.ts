@@ -44,8 +44,8 @@ async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> 
 }
 
 /**
- * executorlib's `SingleNodeExecutor` in miniature: a pool whose `submit(fn, ...args, { resources })` takes its own
- * resource options, running bound calls in piscina worker threads.
+ * A pool that takes resource options of its own, `submit(fn, ...args, { resources })`, running bound calls in piscina
+ * worker threads (the part executorlib's `SingleNodeExecutor` plays in the Python notebook).
  */
 class ResourcePool {
 	readonly granted: unknown[] = [];
@@ -74,7 +74,7 @@ console.log('### 1a. Thread pool');
 	const myCache = memoryCache();
 	const results = await cache(myCache, () => Promise.all([0, 1, 2, 3].map((x) => pool.submit(BoundWrapper.bind(add), x, x + 1))));
 	console.log('Results:', results); // [1, 3, 5, 7]
-	console.log('In my_cache:', myCache.contains(cache(myCache, () => add.fleche.digest(0, 1)))); // true
+	console.log('In myCache:', myCache.contains(cache(myCache, () => add.fleche.digest(0, 1)))); // true
 	await pool.terminate();
 }
 
@@ -86,7 +86,7 @@ console.log('### 1b. Passing a bound callable around');
 	const pool = threadPool(2);
 	const results = await Promise.all([0, 1, 2, 3].map((x) => pool.submit(boundAdd, x, x + 1)));
 	console.log('Results:', results); // [1, 3, 5, 7]
-	console.log('In my_cache:', myCache.contains(cache(myCache, () => add.fleche.digest(0, 1)))); // true
+	console.log('In myCache:', myCache.contains(cache(myCache, () => add.fleche.digest(0, 1)))); // true
 	await pool.terminate();
 }
 
@@ -102,13 +102,13 @@ await withTempDir(async (dir) => {
 	await pool.terminate();
 });
 
-console.log('### 1d. A pool with resource options (executorlib.SingleNodeExecutor)');
+console.log('### 1d. A piscina pool that takes resource options with each task');
 await withTempDir(async (dir) => {
 	const sharedCache = fileStore(dir);
 	const executor = new ResourcePool();
 	const results = await cache(sharedCache, () => Promise.all([0, 1, 2, 3, 4].map((x) => executor.submit(BoundWrapper.bind(cubeSne), x))));
 	console.log('Results:', results); // [0, 1, 8, 27, 64]
-	console.log('In shared_cache:', sharedCache.contains(cache(sharedCache, () => cubeSne.fleche.digest(3)))); // true
+	console.log('In sharedCache:', sharedCache.contains(cache(sharedCache, () => cubeSne.fleche.digest(3)))); // true
 	await executor.close();
 });
 

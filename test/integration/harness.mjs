@@ -48,12 +48,12 @@ export function scratchEnv(dir) {
 }
 
 /**
- * Starts code-server (with Node 24) on a free port. `smokeTest` enables the test payload (level 1). Resolves once
+ * Starts code-server (with Node 24) on `port`, or a free port when none is given. `smokeTest` enables the test payload (level 1). Resolves once
  * /healthz answers; `stop()` kills its whole process group (the extension host and tsserver outlive the page);
  * `exited` resolves when code-server exits.
  */
-export async function startCodeServer({ tools, dir, smokeTest = false, extensionsDir, settings = {}, log = 'code-server.log' }) {
-	const port = await freePort();
+export async function startCodeServer({ tools, dir, port, smokeTest = false, extensionsDir, settings = {}, log = 'code-server.log' }) {
+	port ??= await freePort();
 	const userDir = path.join(dir, 'user');
 	mkdirSync(path.join(userDir, 'User'), { recursive: true });
 	writeFileSync(path.join(userDir, 'User', 'settings.json'), JSON.stringify({ ...userSettings, ...settings }, null, '\t'));
