@@ -142,3 +142,16 @@ test('workspace trust: limited support, with rerun and explain (which run projec
 		for (const item of items) if (runsCode.has(item.command)) assert.match(item.when ?? '', /isWorkspaceTrusted/, `${menu}: ${item.command}`);
 	}
 });
+
+test('every relative link of the README resolves inside the repository and inside the .vsix (its files list)', () => {
+	const readme = readFileSync(`${rootDir}README.md`, 'utf8');
+	const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((href) => !/^[a-z][a-z0-9+.-]*:/i.test(href) && !href.startsWith('#'));
+	assert.ok(links.length > 0, 'the README links into the repository');
+	const shipped = (file: string): boolean =>
+		manifest.files.some((pattern) => (pattern.endsWith('/**') ? file.startsWith(pattern.slice(0, -2)) : file === pattern));
+	for (const href of links) {
+		const file = href.split('#')[0]!.replace(/^\.\//, '');
+		assert.ok(existsSync(`${rootDir}${file}`), `${href} exists`);
+		assert.ok(shipped(file), `${href} is packed into the .vsix (package.json files)`);
+	}
+});
