@@ -4,7 +4,21 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findSourceMap } from 'node:module';
-import { parseExpressionAt, type Node as AcornNode } from 'acorn';
+import { createRequire } from 'node:module';
+import type { Node as AcornNode, parseExpressionAt as ParseExpressionAt } from 'acorn';
+import { moduleFile } from './bridge/moduleFile.js';
+
+/**
+ * acorn, loaded on the first function whose parameters are read rather than when `fleche` is imported: its 230 kB
+ * were a fifth of the import. Its CommonJS build, through `require`, so that both of our builds can load it
+ * synchronously; acorn keeps no state, so which of its builds answers does not matter.
+ */
+let parseExpression: typeof ParseExpressionAt | undefined;
+function parseExpressionAt(...args: Parameters<typeof ParseExpressionAt>): ReturnType<typeof ParseExpressionAt> {
+	// import.meta.url first: under `node -e` (or a CommonJS shim) the ESM build sees a global `__filename` not its own.
+	parseExpression ??= (createRequire(moduleFile(import.meta.url, () => __filename))('acorn') as { parseExpressionAt: typeof ParseExpressionAt }).parseExpressionAt;
+	return parseExpression(...args);
+}
 import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
 
 /** One declared parameter of a wrapped function. */
