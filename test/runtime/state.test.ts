@@ -161,13 +161,13 @@ describe('meta(), tags(), project()', () => {
 		spin(3e7);
 		for (const n of [1, 2, 3]) add(n, 100);
 		const busy = spin.fleche.query({ n: 3e7 }).only().metadata.runtime!;
-		assert.ok((busy.cputime as number) > 0, `busy cputime ${String(busy.cputime)}`);
+		assert.ok((busy.cputime as number) > 0, `busy cputime ${JSON.stringify(busy.cputime)}`);
 		assert.ok((busy.cputime as number) + (busy.systime as number) >= 0);
 		for (const n of [1, 2, 3]) {
 			const rt = add.fleche.query({ a: n, b: 100 }).only().metadata.runtime!;
-			for (const k of ['cputime', 'systime', 'walltime']) assert.ok((rt[k] as number) >= 0, `${k} ${String(rt[k])}`);
+			for (const k of ['cputime', 'systime', 'walltime']) assert.ok((rt[k] as number) >= 0, `${k} ${JSON.stringify(rt[k])}`);
 			// A trivial call cannot have used anywhere near the CPU of the busy one.
-			assert.ok((rt.cputime as number) < (busy.cputime as number), `cheap ${String(rt.cputime)} vs busy ${String(busy.cputime)}`);
+			assert.ok((rt.cputime as number) < (busy.cputime as number), `cheap ${JSON.stringify(rt.cputime)} vs busy ${JSON.stringify(busy.cputime)}`);
 		}
 	});
 
