@@ -4,7 +4,28 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findSourceMap } from 'node:module';
-import { parseExpressionAt, type Node as AcornNode } from 'acorn';
+import { createRequire } from 'node:module';
+import type { Node as AcornNode, parseExpressionAt as ParseExpressionAt } from 'acorn';
+
+type Acorn = { parseExpressionAt: typeof ParseExpressionAt };
+
+/**
+ * acorn, loaded on the first function whose parameters are read rather than when `fleche` is imported: its 230 kB
+ * were a fifth of the import. The ESM build requires acorn's CommonJS build from its own location (acorn keeps no
+ * state, so which of its builds answers does not matter); the CommonJS build, where `import.meta.url` is undefined,
+ * calls `require('acorn')` itself, which a bundler (the extension's) still sees and bundles.
+ */
+function loadAcorn(): Acorn {
+	const url = import.meta.url as string | undefined;
+	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load, see above
+	return (url !== undefined ? createRequire(url)('acorn') : require('acorn')) as Acorn;
+}
+
+let acorn: Acorn | undefined;
+function parseExpressionAt(...args: Parameters<typeof ParseExpressionAt>): ReturnType<typeof ParseExpressionAt> {
+	acorn ??= loadAcorn();
+	return acorn.parseExpressionAt(...args);
+}
 import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
 
 /** One declared parameter of a wrapped function. */

@@ -5,7 +5,7 @@ import { readdirSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { fleche, cache, Cache, ValueFile, CallFile, KeyError, AmbiguousDigestError, digest, Git, meta } from 'fleche';
+import { fleche, cache, Cache, ValueFile, CallFile, ValueMemory, CallMemory, type CallRecord, KeyError, AmbiguousDigestError, digest, Git, meta } from 'fleche';
 import { fileStore, memoryStore, freshDir } from '../support/stores.ts';
 import { captureLogs } from '../support/logs.ts';
 
@@ -17,6 +17,30 @@ const cube = fleche((x: number) => {
 }, { name: 'cube' });
 
 describe('Cache', () => {
+	test('memory lookup: an absent key, a record naming a missing value and a record naming no key are misses, not errors', () => {
+		const records = new Map<string, CallRecord>();
+		const store = new Cache(new ValueMemory(), new CallMemory(records));
+		let runs = 0;
+		const twice = fleche((x: number) => (runs++, 2 * x), { name: 'twice' });
+		using _ = cache(store);
+		assert.equal(store.lookup(twice.fleche.digest(1)), undefined);
+		assert.equal(twice(1), 2);
+		assert.equal(twice(1), 2);
+		assert.equal(runs, 1);
+		const key = twice.fleche.digest(1);
+		const record = records.get(key)!;
+		records.set(key, { ...record, result: 'f'.repeat(64) });
+		assert.equal(store.lookup(key), undefined);
+		assert.equal(twice(1), 2);
+		assert.equal(runs, 2);
+		records.set(key, { ...record, result: 'not a key' });
+		assert.equal(store.lookup(key), undefined);
+		assert.equal(twice(1), 2);
+		assert.equal(runs, 3);
+		assert.equal(twice(1), 2);
+		assert.equal(runs, 3);
+	});
+
 	test('values are content-addressed and stored once; call records are separate', () => {
 		const { cache: store, root } = fileStore();
 		const same = fleche((x: number[]) => x, { name: 'same' });

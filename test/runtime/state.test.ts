@@ -149,6 +149,28 @@ describe('meta(), tags(), project()', () => {
 		assert.ok((rt.timestop as number) >= (rt.timestart as number));
 	});
 
+	test('Runtime cputime counts the CPU a call spends, also when calls follow each other closely', () => {
+		using _ = cache(memoryStore());
+		const spin = fleche((n: number) => {
+			let x = 0;
+			for (let i = 0; i < n; i++) x = (x + Math.sqrt(i)) % 1e9;
+			return x;
+		}, { name: 'spin' });
+		// A cheap call right before the busy one: the busy one may start from the reading the cheap one ended with.
+		add(7, 7);
+		spin(3e7);
+		for (const n of [1, 2, 3]) add(n, 100);
+		const busy = spin.fleche.query({ n: 3e7 }).only().metadata.runtime!;
+		assert.ok((busy.cputime as number) > 0, `busy cputime ${JSON.stringify(busy.cputime)}`);
+		assert.ok((busy.cputime as number) + (busy.systime as number) >= 0);
+		for (const n of [1, 2, 3]) {
+			const rt = add.fleche.query({ a: n, b: 100 }).only().metadata.runtime!;
+			for (const k of ['cputime', 'systime', 'walltime']) assert.ok((rt[k] as number) >= 0, `${k} ${JSON.stringify(rt[k])}`);
+			// A trivial call cannot have used anywhere near the CPU of the busy one.
+			assert.ok((rt.cputime as number) < (busy.cputime as number), `cheap ${JSON.stringify(rt.cputime)} vs busy ${JSON.stringify(busy.cputime)}`);
+		}
+	});
+
 	test('meta(items) is sticky and restorable; meta(items, fn) is scoped; tags and project stack', () => {
 		using _ = cache(memoryStore());
 		assert.ok(meta()[0] instanceof Runtime);

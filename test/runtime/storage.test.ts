@@ -303,6 +303,32 @@ describe('memory storage', () => {
 		assert.deepStrictEqual(new CallMemory(records).get(record.key), record);
 	});
 
+	it('find() returns a record, or undefined for an absent key, and rejects a key that is not one', () => {
+		const calls = new CallMemory();
+		const record = makeRecord();
+		calls.put(record);
+		assert.deepStrictEqual(calls.find(record.key), record);
+		assert.equal(calls.find(k('absent')), undefined);
+		assert.throws(() => calls.find('../x'), isKeyError);
+	});
+
+	it('stores a copy of a record: plain data, and records with non-plain metadata, are isolated from the caller', () => {
+		const calls = new CallMemory();
+		const date = new Date(0);
+		const proto = JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>;
+		const record = { ...makeRecord(), metadata: { runtime: { walltime: 1 }, tags: { list: [1, [2, 3]], when: date as unknown as string, odd: proto } } } as unknown as CallRecord;
+		calls.put(record);
+		(record.metadata.runtime as { walltime: number }).walltime = 2;
+		date.setTime(5);
+		const stored = calls.get(record.key);
+		assert.equal(stored.metadata.runtime!.walltime, 1);
+		assert.ok(Object.isFrozen(stored.metadata.tags));
+		assert.equal((stored.metadata.tags!.when as unknown as Date).getTime(), 0);
+		assert.ok(Object.hasOwn(stored.metadata.tags!.odd as object, '__proto__'));
+		assert.equal(({} as { polluted?: boolean }).polluted, undefined);
+		assert.deepStrictEqual(stored.metadata.tags!.list, [1, [2, 3]]);
+	});
+
 	it('describes itself as memory', () => {
 		assert.deepStrictEqual(new ValueMemory().toConfig(), { type: 'memory' });
 		assert.deepStrictEqual(new CallMemory().toConfig(), { type: 'memory' });
@@ -323,6 +349,7 @@ describe('void storage', () => {
 		const record = makeRecord();
 		calls.put(record);
 		assert.throws(() => calls.get(record.key), isKeyError);
+		assert.equal(calls.find(record.key), undefined);
 		assert.deepStrictEqual([...calls.records()], []);
 		assert.deepStrictEqual([...calls.list()], []);
 		assert.deepStrictEqual(values.toConfig(), { type: 'void' });

@@ -46,9 +46,9 @@ export class Cache extends BaseCache {
 	readonly #suspect = new Set<string>();
 
 	lookup(key: string): Hit | undefined {
-		let record: CallRecord;
+		let record: CallRecord | undefined;
 		try {
-			record = this.calls.get(key);
+			record = this.calls.find === undefined ? this.calls.get(key) : this.calls.find(key);
 		} catch (err) {
 			if (KeyError.is(err)) {
 				if (CorruptEntry.is((err as Error).cause)) this.#suspectOf(key);
@@ -57,7 +57,7 @@ export class Cache extends BaseCache {
 			throw err;
 		}
 		// A record of another key scheme is stale: a miss, recomputed and overwritten, never damage.
-		if (record.result === null || isStale(record)) return undefined;
+		if (record === undefined || record.result === null || isStale(record)) return undefined;
 		try {
 			return { record, value: this.values.get(record.result) };
 		} catch (err) {

@@ -75,6 +75,12 @@ export class CallVoid implements CallStorage {
 		throw new KeyError(key);
 	}
 
+	/** Always `undefined`: every lookup is a miss, without a `KeyError` for each. */
+	find(key: string): CallRecord | undefined {
+		assertKey(key);
+		return undefined;
+	}
+
 	/** Always empty. */
 	*records(_filter?: { readonly name?: string }): Generator<CallRecord, void, undefined> {
 		// Nothing is ever stored.
