@@ -3,9 +3,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findSourceMap } from 'node:module';
-import { createRequire } from 'node:module';
+import { createRequire, findSourceMap } from 'node:module';
 import type { Node as AcornNode, parseExpressionAt as ParseExpressionAt } from 'acorn';
+import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
 
 type Acorn = { parseExpressionAt: typeof ParseExpressionAt };
 
@@ -26,7 +26,6 @@ function parseExpressionAt(...args: Parameters<typeof ParseExpressionAt>): Retur
 	acorn ??= loadAcorn();
 	return acorn.parseExpressionAt(...args);
 }
-import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
 
 /** One declared parameter of a wrapped function. */
 export interface Param {
