@@ -137,7 +137,7 @@ describe('rerun and explain: what the import of the user module runs, and what i
 		const after = await counts(dir);
 		assert.deepEqual(after.square, before.square, 'square: called twice by the import, counted never');
 		assert.deepEqual(after.guarded, before.guarded, 'guarded: not called at all');
-		assert.equal(after.double!.hits, before.double!.hits, 'double(1) from the import is no hit of the user');
-		assert.equal(after.double!.misses, before.double!.misses + 1, 'the rerun of double(5) is the one call counted');
+		assert.equal(after.double!.hits, before.double.hits, 'double(1) from the import is no hit of the user');
+		assert.equal(after.double!.misses, before.double.misses + 1, 'the rerun of double(5) is the one call counted');
 	});
 });

@@ -38,8 +38,12 @@ suite('details and read-only commands', () => {
 		assert.ok(JSON.stringify(panel.state).includes('add'), JSON.stringify(panel.state).slice(0, 300));
 	});
 
-	test('explainMiss({ module, name }) runs without an error', async () => {
-		await vscode.commands.executeCommand('fleche.explainMiss', { module: seeded.add.module, name: 'add' });
+	test('explainMiss({ module, name }, args) opens the whole explanation as a document, computed from the store alone', async () => {
+		const message = await vscode.commands.executeCommand<string | undefined>('fleche.explainMiss', { module: seeded.add.module, name: 'add' }, '{"a":40,"b":2}');
+		assert.match(String(message), /^Miss: nearest cached call /);
+		const doc = await waitFor('the explanation document', () => vscode.workspace.textDocuments.find((d) => d.languageId === 'markdown' && d.getText().startsWith('# Explain: ')));
+		assert.ok(doc.getText().includes(String(message)), doc.getText());
+		assert.match(doc.getText(), /nothing was imported or run/);
 	});
 
 	test('lensActions opens its quick pick (dismissed) without an error', async () => {
