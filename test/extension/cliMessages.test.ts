@@ -48,6 +48,9 @@ test('what a rerun ran: the imported files, named once each, in the outcome', ()
 		'{"v":1,"type":"module","module":"src/c.ts","file":7}',
 	].map((l) => parseCliLine(l)!);
 	assert.deepEqual(importedFiles(messages), ['/p/src/a.ts', '/p/src/b.ts']);
-	assert.equal(rerunRanText('Reran 1 call', ['/p/src/a.ts']), 'Reran 1 call. Imported /p/src/a.ts: top-level code there ran too, unless guarded with isRerun().');
+	assert.equal(
+		rerunRanText('Reran 1 call', ['/p/src/a.ts']),
+		'Reran 1 call. Imported /p/src/a.ts: top-level code there ran too, unless guarded with isRerun().',
+	);
 	assert.equal(rerunRanText('Reran 0 calls', []), 'Reran 0 calls');
 });

@@ -58,7 +58,13 @@ function marker(dir: string): string[] | null {
 }
 
 interface Explained {
-	explanation: { hit: boolean; key: string | null; keyedBy: string | null; differences: { field: string; name?: string; cached: string; now: string }[]; message: string };
+	explanation: {
+		hit: boolean;
+		key: string | null;
+		keyedBy: string | null;
+		differences: { field: string; name?: string; cached: string; now: string }[];
+		message: string;
+	};
 }
 
 describe('rerun and explain: what the import of the user module runs, and what it counts', () => {

@@ -39,9 +39,15 @@ suite('details and read-only commands', () => {
 	});
 
 	test('explainMiss({ module, name }, args) opens the whole explanation as a document, computed from the store alone', async () => {
-		const message = await vscode.commands.executeCommand<string | undefined>('fleche.explainMiss', { module: seeded.add.module, name: 'add' }, '{"a":40,"b":2}');
+		const message = await vscode.commands.executeCommand<string | undefined>(
+			'fleche.explainMiss',
+			{ module: seeded.add.module, name: 'add' },
+			'{"a":40,"b":2}',
+		);
 		assert.match(String(message), /^Miss: nearest cached call /);
-		const doc = await waitFor('the explanation document', () => vscode.workspace.textDocuments.find((d) => d.languageId === 'markdown' && d.getText().startsWith('# Explain: ')));
+		const doc = await waitFor('the explanation document', () =>
+			vscode.workspace.textDocuments.find((d) => d.languageId === 'markdown' && d.getText().startsWith('# Explain: ')),
+		);
 		assert.ok(doc.getText().includes(String(message)), doc.getText());
 		assert.match(doc.getText(), /nothing was imported or run/);
 	});
