@@ -42,7 +42,7 @@ suite('details and read-only commands', () => {
 		const message = await vscode.commands.executeCommand<string | undefined>(
 			'fleche.explainMiss',
 			{ module: seeded.add.module, name: 'add' },
-			'{"a":40,"b":2}',
+			'{"a":1000,"b":7}',
 		);
 		assert.match(String(message), /^Miss: nearest cached call /);
 		const doc = await waitFor('the explanation document', () =>
