@@ -1,7 +1,7 @@
 // The `npm start` demo: caches real work into the persistent project store and shows hits and misses.
 import { pbkdf2Sync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { fleche, cache, project, defaultRoot } from 'fleche';
+import { fleche, cache, project, defaultRoot, isRerun } from 'fleche';
 
 /** Counts primes below `n` with a sieve: ~50 ms for 5 million. */
 export const countPrimes = fleche((n: number): number => {
@@ -52,4 +52,5 @@ async function main(): Promise<void> {
 	console.log(`latest deriveKey call: key ${latest.key.slice(0, 12)}…, args ${JSON.stringify(latest.arguments)}, ${Number(rt?.walltime ?? 0).toFixed(3)} s wall`);
 }
 
-await main();
+// `fleche rerun` and Explain Miss import this file for its cached functions: run the demo only when it is the program.
+if (!isRerun()) await main();

@@ -48,6 +48,7 @@ export type { StorageKind, StorageRole, StorageSite, StoragePair, TomlReader, To
 export { Runtime, Environment, Git, Tags, type MetaData, type MetaDataConfig, type MetaCall } from './metadata.js';
 export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats, StatsStorage } from './storage/base.js';
 export { flushStats, isStatsStorage } from './stats.js';
+export { isRerun, RERUN_ENV } from './rerunMode.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';
 export { ValueVoid, CallVoid } from './storage/void.js';
 export { ValueFile, type ValueFileOptions } from './storage/file/values.js';

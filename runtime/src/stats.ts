@@ -12,11 +12,37 @@
 // default `Runtime` metadata), else the compute time of the last miss of that key seen by this process (remembered
 // for the most recent `rememberedComputes` such keys), else 0. Reading the stored statistics on the hot path to find
 // the compute time would cost a disk read.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CallRecord } from './call.js';
 import { epochSeconds } from './clock.js';
 import { beforeShutdown, flushOrder } from './shutdown.js';
 import { warnOnce } from './log.js';
 import { mergeStats, type CallStats, type StatsStorage } from './storage/base.js';
+
+// The gate of `fleche rerun` and `fleche explain` (issue 12): importing the user's module runs its top-level code, and
+// the cached calls that code makes by accident are not the user's hits and misses. While the gate is closed only calls
+// made inside `counted(...)` (the CLI's own rerun of the target, and whatever that call awaits) are counted; the
+// closed gate is one boolean on the hot path. One gate per process even when the ESM and CJS builds are both loaded.
+interface Gate {
+	closed: boolean;
+	readonly counting: AsyncLocalStorage<true>;
+}
+const gateKey = Symbol.for('fleche.statsGate');
+const gate: Gate = ((globalThis as { [gateKey]?: Gate })[gateKey] ??= { closed: false, counting: new AsyncLocalStorage<true>() });
+
+/**
+ * Stops counting statistics in this process, for good, except inside {@link counted}: calls the user's module makes
+ * after the CLI's command is over (a `main()` not awaited, a timer) are no more the user's than those during it.
+ * @internal
+ */
+export function closeStatsGate(): void {
+	gate.closed = true;
+}
+
+/** Runs `fn` (and what it awaits) with its calls counted although the gate is closed. @internal */
+export function counted<T>(fn: () => T): T {
+	return gate.counting.run(true, fn);
+}
 
 /** Whether a storage persists statistics (implements {@link StatsStorage}). */
 export function isStatsStorage(storage: unknown): storage is StatsStorage {
@@ -113,6 +139,7 @@ export class StatsCounter {
 	}
 
 	hit(record: CallRecord): void {
+		if (gate.closed && gate.counting.getStore() !== true) return;
 		const e = this.#entry(record);
 		e.hits++;
 		if (!e.unstamped) {
@@ -124,6 +151,7 @@ export class StatsCounter {
 	}
 
 	miss(record: CallRecord, seconds: number): void {
+		if (gate.closed && gate.counting.getStore() !== true) return;
 		const e = this.#entry(record);
 		e.misses++;
 		e.computeSeconds += seconds;

@@ -1,7 +1,7 @@
 // extension/src/model/cliMessages.ts: the CLI's JSON lines (types from `fleche/protocol`, runtime/src/cli/protocol.ts) as the extension reads them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCliLine, rerunSummary } from '../../extension/src/model/cliMessages.ts';
+import { importedFiles, parseCliLine, rerunRanText, rerunSummary } from '../../extension/src/model/cliMessages.ts';
 
 test('protocol lines parse; other output is not a message', () => {
 	assert.deepEqual(parseCliLine('{"v":1,"type":"progress","done":1,"total":3}'), { v: 1, type: 'progress', done: 1, total: 3 });
@@ -37,4 +37,20 @@ test('rerun summaries', () => {
 		text: 'Rerun failed: No cached call abc',
 		failures: [],
 	});
+});
+
+test('what a rerun ran: the imported files, named once each, in the outcome', () => {
+	const messages = [
+		'{"v":1,"type":"module","module":"src/a.ts","file":"/p/src/a.ts","project":"/p"}',
+		'{"v":1,"type":"rerun","key":"aaaaaaaaaaaaaaaa","ok":true}',
+		'{"v":1,"type":"module","module":"src/b.ts","file":"/p/src/b.ts","project":"/p"}',
+		'{"v":1,"type":"module","module":"src/a.ts","file":"/p/src/a.ts","project":"/p"}',
+		'{"v":1,"type":"module","module":"src/c.ts","file":7}',
+	].map((l) => parseCliLine(l)!);
+	assert.deepEqual(importedFiles(messages), ['/p/src/a.ts', '/p/src/b.ts']);
+	assert.equal(
+		rerunRanText('Reran 1 call', ['/p/src/a.ts']),
+		'Reran 1 call. Imported /p/src/a.ts: top-level code there ran too, unless guarded with isRerun().',
+	);
+	assert.equal(rerunRanText('Reran 0 calls', []), 'Reran 0 calls');
 });

@@ -141,7 +141,12 @@ describe('2. rerun and explain run only files of the project', () => {
 			assert.equal(rerun.code, 1, `${module}: ${rerun.stderr}`);
 			assert.match(rerun.stderr, /Refusing to run module/, module);
 			assert.match(rerun.stderr, why, module);
-			const explain = await cli(dir, ['explain', `${module}:evil`, '{}']);
+			// The store alone explains a call with the recorded arguments (none here) without importing anything;
+			// --import asks for the module, which is refused.
+			const fromStore = await cli(dir, ['explain', `${module}:evil`, '{}']);
+			assert.equal(fromStore.code, 0, `${module}: ${fromStore.stderr}`);
+			assert.match(fromStore.stdout, /^Cached: .*\n\(from the store alone, nothing imported/, module);
+			const explain = await cli(dir, ['explain', `${module}:evil`, '{}', '--import']);
 			assert.equal(explain.code, 1, `${module}: ${explain.stderr}`);
 			assert.match(explain.stderr, why, module);
 			calls.evict(record.key);

@@ -1,9 +1,10 @@
 // Rerun: the runtime CLI in the user's Node runs the stored calls again (spec `.rerun` semantics: recompute and
-// overwrite), with a cancellable progress notification; tree and lenses update afterwards.
+// overwrite), with a cancellable progress notification; tree and lenses update afterwards. The CLI imports the
+// function's module, which runs its top-level code too: the progress and the outcome say so, and name the file.
 import * as vscode from 'vscode';
 import { getConfig } from '../config.js';
 import { runCli } from '../data/cliRunner.js';
-import { rerunSummary } from '../model/cliMessages.js';
+import { importedFiles, rerunRanText, rerunSummary } from '../model/cliMessages.js';
 import { functionLabel } from '../model/format.js';
 import { log, logChannel } from '../log.js';
 import type { Services } from './services.js';
@@ -34,6 +35,7 @@ async function rerun(s: Services, title: string, cliArgs: string[], cache: strin
 		{ location: vscode.ProgressLocation.Notification, title, cancellable: true },
 		async (progress, token) => {
 			let last = 0;
+			progress.report({ message: "importing the function's module: its top-level code runs too, unless guarded with isRerun()" });
 			return runCli(['rerun', ...cliArgs, ...args], {
 				node: getConfig().nodePath,
 				cwd,
@@ -41,6 +43,7 @@ async function rerun(s: Services, title: string, cliArgs: string[], cache: strin
 				token,
 				log: (line) => log.info(line),
 				onMessage: (m) => {
+					if (m.type === 'other' && m.raw.type === 'module' && typeof m.raw.file === 'string') progress.report({ message: `imported ${m.raw.file}` });
 					if (m.type !== 'progress' || m.total <= 0) return;
 					const pct = (m.done / m.total) * 100;
 					progress.report({ message: `${m.done} of ${m.total}`, increment: pct - last });
@@ -59,7 +62,7 @@ async function rerun(s: Services, title: string, cliArgs: string[], cache: strin
 		else if ((await vscode.window.showErrorMessage(text, 'Show Log')) === 'Show Log') logChannel().show(true);
 		return false;
 	}
-	void vscode.window.showInformationMessage(summary.text);
+	void vscode.window.showInformationMessage(rerunRanText(summary.text, importedFiles(result.messages)));
 	return true;
 }
 

@@ -76,3 +76,16 @@ export function rerunSummary(messages: readonly CliMessage[], cancelled: boolean
 	if (failed > 0) return { ok: false, text: `Rerun: ${ok} succeeded, ${failed} failed`, failures };
 	return { ok: true, text: `Reran ${ok} call${ok === 1 ? '' : 's'}`, failures };
 }
+
+/** The user files the CLI imported (its `module` lines), in order, each once: their top-level code ran. */
+export function importedFiles(messages: readonly CliMessage[]): string[] {
+	const files = new Set<string>();
+	for (const m of messages) if (m.type === 'other' && m.raw.type === 'module' && typeof m.raw.file === 'string') files.add(m.raw.file);
+	return [...files];
+}
+
+/** What a rerun ran, for people: the calls, and the files whose top-level code the import ran too. */
+export function rerunRanText(summaryText: string, files: readonly string[]): string {
+	if (files.length === 0) return summaryText;
+	return `${summaryText}. Imported ${files.join(', ')}: top-level code there ran too, unless guarded with isRerun().`;
+}

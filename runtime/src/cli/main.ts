@@ -11,6 +11,8 @@ import { Digest } from '../digest.js';
 import { setLogger, type LogRecord, type LogSink } from '../log.js';
 import { findFleche, isFleche, methodParams } from '../wrapper.js';
 import { activeCache, runIn } from '../state.js';
+import { closeStatsGate, counted } from '../stats.js';
+import { enterRerun } from '../rerunMode.js';
 import { RefreshingCache } from '../caches/wrapper.js';
 import type { CallRecord } from '../call.js';
 import { explain, openStore, type FunctionRef, type FunctionSummary, type Store } from '../inspect/index.js';
@@ -133,7 +135,8 @@ class Cli {
 		if (this.#announced.has(file)) return;
 		this.#announced.add(file);
 		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'module', module, file, project });
-		else this.note(`importing ${file} (module ${module} of ${project})`);
+		// Importing runs the module's top-level code, not only the cached function: say so where the user looks.
+		else this.note(`importing ${file} (module ${module} of ${project}): its top-level code runs too, unless it checks isRerun() from 'fleche'`);
 	}
 
 	get json(): boolean {
@@ -350,6 +353,16 @@ class Cli {
 		return () => useCache(store.cache, () => runIn({ cache: new RefreshingCache(activeCache()) }, () => method.apply(instance, args)));
 	}
 
+	/**
+	 * Marks this process as a rerun's for the user's module (`isRerun()`) and stops counting statistics but for the
+	 * CLI's own calls ({@link counted}): what the module's top-level code calls on import is not the user's. For the
+	 * rest of the process: the module stays imported, and what it started may still be running.
+	 */
+	#asRerun(): void {
+		enterRerun();
+		closeStatsGate();
+	}
+
 	async rerun(opts: GlobalOptions & { function?: string }, prefix: string | undefined): Promise<number> {
 		if ((prefix === undefined) === (opts.function === undefined)) throw new UsageError('rerun needs exactly one of: <key-prefix>, --function F');
 		const store = this.open(opts);
@@ -360,6 +373,7 @@ class Cli {
 			const all = store.calls(fn, { limit: Number.MAX_SAFE_INTEGER });
 			keys.push(...all.calls.map((c) => c.key).reverse()); // oldest first: rerun in the order they were made
 		}
+		this.#asRerun();
 		const total = keys.length;
 		const bar = !this.#json && this.io.stdout.isTTY === true && total > 1 ? await progressBar(total) : undefined;
 		let ok = 0;
@@ -375,7 +389,7 @@ class Cli {
 					if (Digest.is(named[name])) throw new FlecheCliError(`argument ${name} was stored as a digest only (its value could not be saved), so the call cannot be rerun`);
 				}
 				const run = await this.#rebuild(store, opts, record, named, (k) => (newKey = k));
-				await run();
+				await counted(run);
 				ok++;
 				if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'rerun', key, ok: true, ...(newKey !== undefined ? { newKey } : {}) });
 			} catch (err) {
@@ -397,7 +411,7 @@ class Cli {
 		return failed > 0 ? 1 : 0;
 	}
 
-	async explain(opts: GlobalOptions, spec: string, argsJson: string): Promise<void> {
+	async explain(opts: GlobalOptions & { import?: boolean }, spec: string, argsJson: string): Promise<void> {
 		let parsed: unknown;
 		try {
 			parsed = JSON.parse(argsJson);
@@ -415,21 +429,32 @@ class Cli {
 			if (known.length === 0) throw new FlecheCliError(`No cached function ${spec}: give it as module:name`);
 			ref = { module: known[0]!.module, name: spec };
 		}
-		const f = await this.#load(store, opts, ref);
-		let named: Record<string, unknown>;
-		if (Array.isArray(parsed)) {
-			named = {};
-			const params = f.fleche.params;
-			(parsed as unknown[]).forEach((v, i) => {
-				named[params[i] ?? `#${i}`] = v;
-			});
-		} else named = parsed as Record<string, unknown>;
-		const explanation = useCache(store.cache, () => explain(store, ref, named));
+		// Arguments by name that a cached call of the function has exactly: the store keys the call, nothing is imported.
+		// Otherwise (positional arguments, other names, --import) the module is imported to key it as it would run now.
+		let explanation = Array.isArray(parsed) || opts.import === true ? undefined : useCache(store.cache, () => explain(store, ref, parsed as Record<string, unknown>));
+		if (explanation?.keyedBy !== 'store') {
+			this.#asRerun();
+			const f = await this.#load(store, opts, ref);
+			let named: Record<string, unknown>;
+			if (Array.isArray(parsed)) {
+				named = {};
+				const params = f.fleche.params;
+				(parsed as unknown[]).forEach((v, i) => {
+					named[params[i] ?? `#${i}`] = v;
+				});
+			} else named = parsed as Record<string, unknown>;
+			explanation = useCache(store.cache, () => explain(store, ref, named));
+		}
 		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'explain', function: ref, explanation });
 		const lines = [explanation.message];
 		for (const d of explanation.differences) {
 			lines.push(`  ${d.field === 'argument' ? `argument ${d.name ?? ''}` : d.field}: cached ${d.cached}  now ${d.now}`);
 		}
+		lines.push(
+			explanation.keyedBy === 'store'
+				? `(from the store alone, nothing imported: assumes the code of ${ref.name} is unchanged since its newest cached call; --import compares with the current code)`
+				: `(keyed by ${ref.name} as imported from its module now)`,
+		);
 		this.out(lines.join('\n'));
 	}
 }
@@ -512,7 +537,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		});
 	program
 		.command('rerun')
-		.description("run calls again with their stored arguments (imports the function's module) and overwrite them")
+		.description("run calls again with their stored arguments and overwrite them (imports the function's module, which runs its top-level code: guard it with isRerun())")
 		.argument('[key-prefix]')
 		.option('--function <f>', 'every call of this function (name or module:name)')
 		.action(async (prefix: string | undefined, _o, cmd: Command) => {
@@ -520,10 +545,11 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		});
 	program
 		.command('explain')
-		.description('why a call misses: the nearest cached call and what differs')
+		.description('why a call misses: the nearest cached call and what differs (from the store alone when it can; else imports the module)')
 		.argument('<function>', 'name or module:name')
 		.argument('<args-json>', 'arguments as a JSON object (by name) or array (positional)')
-		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(globals(cmd), spec, argsJson));
+		.option('--import', "import the function's module even when the store alone can key the call (compares its current version and code)")
+		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(cmd.optsWithGlobals<GlobalOptions & { import?: boolean }>(), spec, argsJson));
 
 	try {
 		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, rerun, explain); see fleche --help');

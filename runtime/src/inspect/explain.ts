@@ -3,7 +3,7 @@
 import type { CallRecord } from '../call.js';
 import { readingForDisplay } from '../classes.js';
 import { Indigestible } from '../errors.js';
-import { argumentDigest, byName } from '../key.js';
+import { argumentDigest, byName, identityPrefix, isStale, lookupKey } from '../key.js';
 import type { LazyCall } from '../lazyCall.js';
 import { keyOf, targetOf } from '../protocol.js';
 import { findFleche } from '../wrapper.js';
@@ -25,8 +25,18 @@ export interface Difference {
 export interface Explanation {
 	/** Whether the store holds this exact call. */
 	readonly hit: boolean;
-	/** The key the call would have; `null` when the function is not loaded in this process (see `findFleche`). */
+	/**
+	 * The key the call would have; `null` when it could not be computed: the function is not loaded in this process
+	 * (see `findFleche`) and no cached call of it has exactly the argument names given.
+	 */
 	readonly key: string | null;
+	/**
+	 * How `key` was computed: `'function'` by the function loaded in this process, as its call would be (its current
+	 * version, code, defaults and ignored arguments); `'store'` from the store alone, with the identity (version, code
+	 * digest) and argument names of the newest cached call that has exactly the arguments given — what the call's key
+	 * is if the code has not changed since; `null` when there is no key.
+	 */
+	readonly keyedBy: 'function' | 'store' | null;
 	/** The cached call of the function closest to the one asked about (fewest differences, then newest). */
 	readonly nearest: CallSummary | null;
 	readonly differences: readonly Difference[];
@@ -97,6 +107,9 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 	let identity: { module: string | null; version: string | number | null; codeDigest: string | null } | null = null;
 	let values: Readonly<Record<string, unknown>> = args;
 	let digests: Record<string, string | null> = {};
+	let keyedBy: Explanation['keyedBy'] = null;
+	const candidates: CallRecord[] = [];
+	for (const record of store.cache.records({ name: fn.name })) if (record.name === fn.name) candidates.push(record);
 	const target = targetOf(f);
 	if (target !== undefined) {
 		// Keyed as the call itself would be: defaults, ignored and extra arguments, the same digests.
@@ -105,14 +118,21 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 		values = byName(k.names, k.values);
 		digests = byName(k.names, k.digests);
 		key = k.key;
-	} else for (const name in values) digests[name] = safeDigest(values[name], name);
+		keyedBy = 'function';
+	} else {
+		for (const name in values) digests[name] = safeDigest(values[name], name);
+		const basis = storeBasis(candidates, module, digests);
+		if (basis !== undefined) {
+			identity = basis;
+			key = lookupKey(identityPrefix(basis), Object.fromEntries(Object.keys(basis.arguments).map((name) => [name, digests[name]!])));
+			keyedBy = 'store';
+		}
+	}
 	const hit = key !== null && store.cache.contains(key);
 
-	const candidates: CallRecord[] = [];
-	for (const record of store.cache.records({ name: fn.name })) if (record.name === fn.name) candidates.push(record);
 	const label = `${module ?? '?'}:${fn.name}`;
 	if (candidates.length === 0) {
-		return { hit, key, nearest: null, differences: [], message: `Miss: no call of ${label} is cached.` };
+		return { hit, key, keyedBy, nearest: null, differences: [], message: `Miss: no call of ${label} is cached.` };
 	}
 
 	const differencesOf = (record: CallRecord): Difference[] => {
@@ -140,7 +160,7 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 	let best: { record: CallRecord; diffs: Difference[]; time: number } | undefined;
 	for (const record of candidates) {
 		const diffs = differencesOf(record);
-		const time = typeof record.metadata.runtime?.timestop === 'number' ? record.metadata.runtime.timestop : -Infinity;
+		const time = stopTime(record);
 		if (best === undefined || diffs.length < best.diffs.length || (diffs.length === best.diffs.length && time > best.time)) {
 			best = { record, diffs, time };
 		}
@@ -154,7 +174,12 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 	}
 	const id = `${record.key.slice(0, 12)}…`;
 	let message: string;
-	if (hit) message = `Cached: the call has key ${key!.slice(0, 12)}… and the store holds it.`;
+	if (hit) {
+		message =
+			keyedBy === 'store'
+				? `Cached: with the code of its newest cached call, the call has key ${key!.slice(0, 12)}… and the store holds it.`
+				: `Cached: the call has key ${key!.slice(0, 12)}… and the store holds it.`;
+	}
 	else if (diffs.length === 0) {
 		message =
 			key === null
@@ -164,7 +189,29 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 		const parts = diffs.map((d) => (d.field === 'argument' ? `argument ${d.name}: cached ${d.cached}, now ${d.now}` : `${d.field}: cached ${d.cached}, now ${d.now}`));
 		message = `Miss: nearest cached call ${id} differs in ${parts.join('; ')}.`;
 	}
-	return { hit, key, nearest, differences: diffs, message };
+	return { hit, key, keyedBy, nearest, differences: diffs, message };
+}
+
+function stopTime(record: CallRecord): number {
+	const stop = record.metadata.runtime?.timestop;
+	return typeof stop === 'number' ? stop : -Infinity;
+}
+
+/**
+ * The newest cached call of the function (same module) under this runtime's key scheme whose arguments are exactly the
+ * ones given, each with a digest: its identity and argument order key the call without importing anything.
+ */
+function storeBasis(candidates: readonly CallRecord[], module: string | null, digests: Readonly<Record<string, string | null>>): CallRecord | undefined {
+	const given = Object.keys(digests);
+	if (given.some((name) => digests[name] === null)) return undefined;
+	let best: CallRecord | undefined;
+	for (const record of candidates) {
+		if (record.module !== module || isStale(record)) continue;
+		const names = Object.keys(record.arguments);
+		if (names.length !== given.length || !names.every((name) => name in digests)) continue;
+		if (best === undefined || stopTime(record) > stopTime(best)) best = record;
+	}
+	return best;
 }
 
 /** @internal The stored arguments of a call as positional arguments for `f.fleche.rerun(...)`. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
-import { api, callNodes, fileUri, flecheLenses, lensesOf, lensTitle, logText, recordQuickPicks, seeded, waitFor, xss, type FlecheApi } from './support.js';
+import { api, callNodes, fileUri, flecheLenses, lensesOf, lensTitle, recordQuickPicks, seeded, waitFor, xss, type FlecheApi } from './support.js';
 
 suite('details and read-only commands', () => {
 	let fleche: FlecheApi;
@@ -45,14 +45,18 @@ suite('details and read-only commands', () => {
 		assert.deepEqual(state.points.map((p) => p.key).sort(), keys, 'one point per cached call');
 	});
 
-	test('explainMiss({ module, name }) explains the newest cached call as it would run now: a hit', async () => {
-		const keys = (await callNodes(fleche, 'add')).map((c) => String(c.data?.key));
-		const message = await vscode.commands.executeCommand<string | undefined>('fleche.explainMiss', { module: seeded.add.module, name: 'add' });
-		const hit = /^Cached: the call has key ([0-9a-f]{12})… and the store holds it\.$/.exec(message ?? '');
-		assert.ok(hit, `the unchanged add would hit, got: ${message}`);
-		assert.ok(keys.some((k) => k.startsWith(hit[1]!)), `${hit[1]} is one of add's cached calls ${keys.join(', ')}`);
-		const logged = await waitFor('the explanation in the Fleche log', async () => (await logText())?.includes(message!) || undefined);
-		assert.ok(logged);
+	test('explainMiss({ module, name }, args) opens the whole explanation as a document, computed from the store alone', async () => {
+		const message = await vscode.commands.executeCommand<string | undefined>(
+			'fleche.explainMiss',
+			{ module: seeded.add.module, name: 'add' },
+			'{"a":1000,"b":7}',
+		);
+		assert.match(String(message), /^Miss: nearest cached call /);
+		const doc = await waitFor('the explanation document', () =>
+			vscode.workspace.textDocuments.find((d) => d.languageId === 'markdown' && d.getText().startsWith('# Explain: ')),
+		);
+		assert.ok(doc.getText().includes(String(message)), doc.getText());
+		assert.match(doc.getText(), /nothing was imported or run/);
 	});
 
 	test('lensActions shows the lens quick pick with the actions for add (dismissed: nothing runs)', async () => {
