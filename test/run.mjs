@@ -1,7 +1,7 @@
 // `npm test`: typecheck, lint, build, then the test tiers. Stops at the first failing step.
 //
 //   node test/run.mjs                          everything
-//   node test/run.mjs --only build --only node  a subset (typecheck|lint|build|node|node24|stress|integration), in the usual order
+//   node test/run.mjs --only build --only node  a subset (typecheck|lint|format|build|node|node24|stress|integration), in the usual order
 //   node test/run.mjs --skip-node24
 //
 // Env: CI=true makes an unavailable Node 24 a failure (otherwise a warning); FLECHE_TOOLS_CACHE overrides the
@@ -43,6 +43,7 @@ function npm(...args) {
 const steps = [
 	{ name: 'typecheck', run: () => command(npm('run', 'typecheck')) },
 	{ name: 'lint', run: () => command(npm('run', 'lint')) },
+	{ name: 'format', run: () => command(npm('run', 'format:check')) },
 	{ name: 'build', run: () => command({ cmd: process.execPath, args: ['esbuild.mjs'] }) },
 	// Test tiers.
 	{ name: 'node', run: () => nodeTier('node', process.execPath) },

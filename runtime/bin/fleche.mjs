@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `fleche` command (issue 6): the built CLI lives in dist/esm/cli/main.js.
+// The `fleche` command (docs/behaviour.md §13): the built CLI lives in dist/esm/cli/main.js.
 import { main } from '../dist/esm/cli/main.js';
 
 process.exitCode = await main(process.argv);

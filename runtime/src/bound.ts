@@ -1,4 +1,4 @@
-// reference §1.7, §3.2: BoundWrapper — a callable that carries the cache and metadata that were active when it was
+// docs/behaviour.md §1.7, §3.2: BoundWrapper — a callable that carries the cache and metadata that were active when it was
 // bound, and its plain-data form (a BoundCall) that a worker thread or another process can run.
 import type { BaseCache, CacheConfig } from './caches/base.js';
 import type { FunctionIdentity, Metadata } from './call.js';
@@ -29,7 +29,7 @@ export type Bound<F extends (...args: never[]) => unknown, A extends readonly un
 ) => ReturnType<F>) & { readonly [boundKey]: BoundState<F> };
 
 /**
- * Binds a function to the cache and metadata active now (reference §1.7). The bound function ignores whatever is
+ * Binds a function to the cache and metadata active now (docs/behaviour.md §1.7). The bound function ignores whatever is
  * active where it is later called: nested fleche calls inside it use the bound cache too.
  * @example
  * ```ts
@@ -43,7 +43,7 @@ export const BoundWrapper = {
 	bind<F extends (...args: never[]) => unknown, A extends readonly unknown[]>(fn: F, ...args: A): Bound<F, A> {
 		if (typeof fn !== 'function') throw new TypeError('BoundWrapper.bind() takes a function');
 		const inner = (fn as { [boundKey]?: BoundState }) [boundKey];
-		// Binding a bound function again keeps the first binding's cache (reference #722/#724: no double binding).
+		// Binding a bound function again keeps the first binding's cache (docs/behaviour.md §1.7: no double binding).
 		const state: BoundState<F> = inner
 			? { ...(inner as BoundState<F>), args: [...inner.args, ...args] }
 			: { fn, args, cache: activeCache(), metadata: activeMetadata() };

@@ -1,9 +1,9 @@
-// reference §1.11, §2.1, §2.2: the records a cache holds and the lookup key that addresses them.
+// docs/behaviour.md §1.11, §2.1, §2.2: the records a cache holds and the lookup key that addresses them.
 
 /** A JSON value: what metadata may hold. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-/** Metadata of a call, by namespace: `{ runtime: { walltime: 0.2 }, tags: { project: 'alpha' } }` (reference §1.9). */
+/** Metadata of a call, by namespace: `{ runtime: { walltime: 0.2 }, tags: { project: 'alpha' } }` (docs/behaviour.md §1.9). */
 export type Metadata = Record<string, Record<string, Json>>;
 
 /** What identifies a cached function, independent of its arguments. */

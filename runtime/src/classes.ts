@@ -1,4 +1,4 @@
-// reference §1.12 (pickle restores classes): which classes a stored value is restored to, and how.
+// docs/behaviour.md §1.12 (pickle restores classes): which classes a stored value is restored to, and how.
 
 /*
  * Structured clone (the 'v8' serializer, the memory store) keeps a value's data but not its classes: an instance

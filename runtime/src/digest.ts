@@ -1,4 +1,4 @@
-// reference §1.2, §2.3: content digests of argument values (`digest`, `D`, `Digest`, digest hooks).
+// docs/behaviour.md §1.2, §2.3: content digests of argument values (`digest`, `D`, `Digest`, digest hooks).
 
 /*
  * The digest scheme (TypeScript-native; deliberately NOT compatible with Python fleche, whose scheme leans on CPython
@@ -148,7 +148,7 @@ export class Digest {
 	}
 
 	/**
-	 * The full digest this prefix stands for among the keys and values of `cache` (reference §1.12b `expand`).
+	 * The full digest this prefix stands for among the keys and values of `cache` (docs/behaviour.md §1.12b `expand`).
 	 * @param cache - where to look. @default the active cache
 	 * @throws KeyError when nothing matches, AmbiguousDigestError when several do.
 	 * @example
@@ -160,7 +160,7 @@ export class Digest {
 
 	/**
 	 * The shortest unambiguous prefix (at least 4 characters) of this digest among the keys and values of `cache`
-	 * (reference §1.12b `shrink`); a prefix is expanded first.
+	 * (docs/behaviour.md §1.12b `shrink`); a prefix is expanded first.
 	 * @param cache - where to look. @default the active cache
 	 * @throws KeyError when the digest is not held there.
 	 * @example
@@ -208,7 +208,7 @@ Object.defineProperty(Digest.prototype, Symbol.for('nodejs.util.inspect.custom')
 });
 
 /**
- * Reference §1.2: a {@link Digest} for `value`. A string of 1 to 64 hex characters is taken to BE a digest (or a
+ * docs/behaviour.md §1.2: a {@link Digest} for `value`. A string of 1 to 64 hex characters is taken to BE a digest (or a
  * prefix of one) and wrapped verbatim; anything else, including `""` and non-hex strings, is digested. A Digest
  * comes back as is. Use it to pass a value you only know by its digest.
  *

@@ -1,4 +1,4 @@
-// reference §1.4, §2.2: the call key — how a call's identity and arguments become the 64-hex key that addresses its
+// docs/behaviour.md §1.4, §2.2: the call key — how a call's identity and arguments become the 64-hex key that addresses its
 // record. The one place that composes it: the wrapper, the executor, the worker entries, `explain`, `BaseCache.save`
 // and the stores that check records read back all come here.
 //

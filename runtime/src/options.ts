@@ -63,9 +63,7 @@ export function resolveVersion(version: ResolvedOptions['version'], loadedFile: 
 	if (!isPackageVersion(version)) return version;
 	const found = loadedFile === undefined ? undefined : packageVersion(loadedFile);
 	if (found === undefined) {
-		throw new TypeError(
-			`fleche(): version: { from: 'package.json' } found no package.json with a version above ${loadedFile ?? 'the calling file (unknown)'}`,
-		);
+		throw new TypeError(`fleche(): version: { from: 'package.json' } found no package.json with a version above ${loadedFile ?? 'the calling file (unknown)'}`);
 	}
 	return found;
 }

@@ -1,4 +1,4 @@
-// reference §1.4, §1.11, §3.2: the cached-call protocol, written once — arguments → digests → key (./key.ts) →
+// docs/behaviour.md §1.4, §1.11, §3.2: the cached-call protocol, written once — arguments → digests → key (./key.ts) →
 // lookup → hit, or share the call in flight, or prepare → run → commit → statistics. A direct call (wrapper.ts), a
 // submission to an executor (executor/wrapExecutor.ts) and the worker entry that runs a submission (workerRun.ts) all
 // go through here, and share one table of calls in flight per cache: a direct call and a submission of the same call
@@ -139,9 +139,14 @@ class InFlight {
 // The steps
 
 function warnIndigestible(profile: KeyProfile, err: Indigestible): void {
-	warnOnce(`indigestible:${profile.label}:${err.path}`, 'FLECHE_INDIGESTIBLE', `No hash for argument ${err.path} of ${profile.identity.name}, running uncached: ${err.message}`, {
-		fn: profile.label,
-	});
+	warnOnce(
+		`indigestible:${profile.label}:${err.path}`,
+		'FLECHE_INDIGESTIBLE',
+		`No hash for argument ${err.path} of ${profile.identity.name}, running uncached: ${err.message}`,
+		{
+			fn: profile.label,
+		},
+	);
 }
 
 /** Whether every `require`d argument is there; says which is missing when `loud`. */
@@ -231,9 +236,14 @@ function commit(
 					if (!KeyError.is(err)) throw err;
 				}
 			}
-			warnOnce(`undefined:${profile.label}`, 'FLECHE_UNDEFINED_RESULT', `${profile.identity.name} returned undefined, not caching (return null to cache "nothing")`, {
-				fn: profile.label,
-			});
+			warnOnce(
+				`undefined:${profile.label}`,
+				'FLECHE_UNDEFINED_RESULT',
+				`${profile.identity.name} returned undefined, not caching (return null to cache "nothing")`,
+				{
+					fn: profile.label,
+				},
+			);
 			return undefined;
 		}
 		if (!prepared) return undefined;
@@ -369,7 +379,14 @@ export type RunSubmission = (key: string | null, signal: AbortSignal | undefined
  *   process through the wrapper enters it there instead (entering it twice would make the call wait for itself).
  * @internal
  */
-export function submitCall(target: CallTarget, c: BaseCache, given: readonly unknown[], signal: AbortSignal | undefined, share: boolean, run: RunSubmission): Promise<unknown> {
+export function submitCall(
+	target: CallTarget,
+	c: BaseCache,
+	given: readonly unknown[],
+	signal: AbortSignal | undefined,
+	share: boolean,
+	run: RunSubmission,
+): Promise<unknown> {
 	const profile = target.profile(undefined);
 	let k: KeyedCall | undefined;
 	try {
@@ -414,7 +431,12 @@ function start(run: RunSubmission, key: string | null, signal: AbortSignal | und
 }
 
 /** The key of a call with these arguments (and its parts), with the active cache resolving `Digest` arguments. @internal */
-export function keyOf(target: CallTarget, args: readonly unknown[], c: BaseCache = activeCache(), thisArg?: unknown): KeyedCall & { readonly profile: KeyProfile } {
+export function keyOf(
+	target: CallTarget,
+	args: readonly unknown[],
+	c: BaseCache = activeCache(),
+	thisArg?: unknown,
+): KeyedCall & { readonly profile: KeyProfile } {
 	const profile = target.profile(thisArg);
 	return { profile, ...keyCall(profile, c, thisArg, args) };
 }

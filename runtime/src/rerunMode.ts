@@ -1,4 +1,4 @@
-// issue 12: `fleche rerun` and `fleche explain` import the user's module to find the cached function, and importing a
+// Rerun trust (docs/behaviour.md §13): `fleche rerun` and `fleche explain` import the user's module to find the cached function, and importing a
 // module runs its top-level code. `isRerun()` lets that code tell such an import from a run of its own, e.g.
 // `if (!isRerun()) await main();`. The CLI sets the environment variable before it imports anything, so the answer
 // is the same in the module's top-level code, in worker threads and in child processes the rerun starts.

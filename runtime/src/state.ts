@@ -1,4 +1,4 @@
-// reference §1.6, §1.7, §4, §10: the active cache and metadata — sticky, scoped, and following `await`s.
+// docs/behaviour.md §1.6, §1.7, §4, §10: the active cache and metadata — sticky, scoped, and following `await`s.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BaseCache } from './caches/base.js';
 import { cacheByName, configuredMetadata } from './config/build.js';
@@ -124,7 +124,7 @@ export interface CacheOptions {
 }
 
 /**
- * Reads or sets the active cache (reference §1.6).
+ * Reads or sets the active cache (docs/behaviour.md §1.6).
  *
  * - `cache()` returns the active cache (by default the one `[default]` of `fleche.toml` names, else the persistent
  *   project-local `.fleche/` store).
@@ -164,7 +164,7 @@ export interface MetaOptions {
 }
 
 /**
- * Reads or sets the active metadata sources (reference §1.6, §1.9); same forms as {@link cache}.
+ * Reads or sets the active metadata sources (docs/behaviour.md §1.6, §1.9); same forms as {@link cache}.
  * The default is `[default] metadata` of `fleche.toml`, else `[new Runtime()]`.
  * @example
  * ```ts

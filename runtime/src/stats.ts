@@ -19,7 +19,7 @@ import { beforeShutdown, flushOrder } from './shutdown.js';
 import { warnOnce } from './log.js';
 import { mergeStats, type CallStats, type StatsStorage } from './storage/base.js';
 
-// The gate of `fleche rerun` and `fleche explain` (issue 12): importing the user's module runs its top-level code, and
+// The gate of `fleche rerun` and `fleche explain`: importing the user's module runs its top-level code, and
 // the cached calls that code makes by accident are not the user's hits and misses. While the gate is closed only calls
 // made inside `counted(...)` (the CLI's own rerun of the target, and whatever that call awaits) are counted; the
 // closed gate is one boolean on the hot path. One gate per process even when the ESM and CJS builds are both loaded.

@@ -1,4 +1,4 @@
-// reference §1.3, §1.4, §3.3: fleche(fn, options) — the cached call, its helpers and Promise pass-through.
+// docs/behaviour.md §1.3, §1.4, §3.3: fleche(fn, options) — the cached call, its helpers and Promise pass-through.
 import { hash } from 'node:crypto';
 import { type Call, type FunctionIdentity, type Json } from './call.js';
 import { RefreshingCache } from './caches/wrapper.js';
@@ -24,7 +24,7 @@ export type CacheableFunction = (...args: never[]) => unknown;
 /** Metadata filter of a query: `{ namespace: { key: value } }`, `undefined` = any. */
 export type MetadataFilter = NonNullable<QueryFilter['metadata']>;
 
-/** The helpers on `f.fleche` (reference §1.3). Arguments are those of the wrapped function. */
+/** The helpers on `f.fleche` (docs/behaviour.md §1.3). Arguments are those of the wrapped function. */
 export interface FlecheHelpers<F extends CacheableFunction> {
 	/** The function's identity: name, module, version and code digest as they enter the key. */
 	readonly identity: FunctionIdentity;
@@ -156,7 +156,7 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 		query: (args?: Readonly<Record<string, unknown>>, options?: { readonly metadata?: MetadataFilter }) => {
 			const { identity } = profile0();
 			// Filter on the identity as recorded (null module/version when not hashed), so such functions match
-			// (unlike Python's #916).
+			// (unlike the Python library's helper; docs/behaviour.md §1.3).
 			const filter: QueryFilter = {
 				name: identity.name,
 				module: identity.module,
@@ -316,7 +316,7 @@ export type FlecheDecorator = <This, Args extends unknown[], R>(
 ) => (this: This, ...args: Args) => R;
 
 /**
- * Caches a function (reference §1.3–§1.4): its results are stored under a SHA-256 digest of its identity and its
+ * Caches a function (docs/behaviour.md §1.3–§1.4): its results are stored under a SHA-256 digest of its identity and its
  * arguments, in the active cache (by default the persistent `.fleche/` store of the project).
  *
  * The result has the same signature: a synchronous function stays synchronous (a hit returns the value), an

@@ -54,7 +54,13 @@ function score(results) {
 	const count = (...statuses) => results.filter((r) => statuses.includes(r.status)).length;
 	const detected = count('Killed', 'Timeout');
 	const undetected = count('Survived', 'NoCoverage');
-	return { detected, undetected, errors: count('CompileError', 'RuntimeError'), ignored: count('Ignored'), score: detected / Math.max(1, detected + undetected) };
+	return {
+		detected,
+		undetected,
+		errors: count('CompileError', 'RuntimeError'),
+		ignored: count('Ignored'),
+		score: detected / Math.max(1, detected + undetected),
+	};
 }
 
 const summary = {};
@@ -89,8 +95,17 @@ for (const name of selected) {
 	});
 	try {
 		const results = await stryker.runMutationTest();
-		summary[name] = { modules: group.mutate, tests: group.tests, ...score(results), survived: results.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage').map((r) => ({ file: r.fileName, line: r.location.start.line, mutator: r.mutatorName, replacement: r.replacement })) };
-		console.log(`mutation ${name}: ${(summary[name].score * 100).toFixed(1)} % killed (${summary[name].detected} of ${summary[name].detected + summary[name].undetected})`);
+		summary[name] = {
+			modules: group.mutate,
+			tests: group.tests,
+			...score(results),
+			survived: results
+				.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')
+				.map((r) => ({ file: r.fileName, line: r.location.start.line, mutator: r.mutatorName, replacement: r.replacement })),
+		};
+		console.log(
+			`mutation ${name}: ${(summary[name].score * 100).toFixed(1)} % killed (${summary[name].detected} of ${summary[name].detected + summary[name].undetected})`,
+		);
 	} catch (err) {
 		failed = true;
 		console.error(`mutation ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -101,5 +116,6 @@ const summaryFile = path.join('out', 'mutation', 'summary.json');
 const previous = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : {};
 writeFileSync(summaryFile, `${JSON.stringify({ ...previous, ...summary }, null, '\t')}\n`);
 console.log(`\nsummary: ${summaryFile}`);
-for (const [name, s] of Object.entries(summary)) console.log(`  ${name}: ${s.error ? `error (${s.error})` : `${(s.score * 100).toFixed(1)} % (${s.undetected} survived)`}`);
+for (const [name, s] of Object.entries(summary))
+	console.log(`  ${name}: ${s.error ? `error (${s.error})` : `${(s.score * 100).toFixed(1)} % (${s.undetected} survived)`}`);
 process.exitCode = failed ? 1 : 0;

@@ -163,9 +163,15 @@ describe('SyncWorker', () => {
 
 	it("a handler's error fails that request only, with the handler's message", async (t) => {
 		const worker = start(t);
-		assert.throws(() => worker.request({ op: 'throw', message: 'no such row' }), (err: unknown) => WorkerRequestError.is(err) && err.message === 'no such row');
+		assert.throws(
+			() => worker.request({ op: 'throw', message: 'no such row' }),
+			(err: unknown) => WorkerRequestError.is(err) && err.message === 'no such row',
+		);
 		await assert.rejects(worker.call({ op: 'reject', message: 'refused' }), (err: unknown) => WorkerRequestError.is(err) && err.message === 'refused');
-		assert.throws(() => worker.request({ op: 'uncloneable' }), (err: unknown) => WorkerRequestError.is(err) && /cannot be sent/.test(err.message));
+		assert.throws(
+			() => worker.request({ op: 'uncloneable' }),
+			(err: unknown) => WorkerRequestError.is(err) && /cannot be sent/.test(err.message),
+		);
 		assert.equal(worker.request({ op: 'echo', value: 'still serving' }), 'still serving');
 	});
 
@@ -195,13 +201,19 @@ describe('SyncWorker', () => {
 			(err: unknown) => WorkerFailed.is(err) && err.message === `The test worker (${echoWorker}) did not answer within 300 ms`,
 		);
 		await assert.rejects(waiting, (err: unknown) => WorkerFailed.is(err) && /did not answer within 300 ms/.test(err.message));
-		assert.throws(() => worker.request({ op: 'echo', value: 1 }), (err: unknown) => WorkerFailed.is(err) && /did not answer within 300 ms/.test(err.message));
+		assert.throws(
+			() => worker.request({ op: 'echo', value: 1 }),
+			(err: unknown) => WorkerFailed.is(err) && /did not answer within 300 ms/.test(err.message),
+		);
 		await assert.rejects(worker.call({ op: 'echo', value: 1 }, { timeoutMs: 300 }), (err: unknown) => WorkerFailed.is(err));
 	});
 
 	it('a call without an answer in time rejects, and ends the worker', async (t) => {
 		const worker = start(t);
-		await assert.rejects(worker.call({ op: 'never' }, { timeoutMs: 200 }), (err: unknown) => WorkerFailed.is(err) && /did not answer within 200 ms/.test(err.message));
+		await assert.rejects(
+			worker.call({ op: 'never' }, { timeoutMs: 200 }),
+			(err: unknown) => WorkerFailed.is(err) && /did not answer within 200 ms/.test(err.message),
+		);
 		assert.match(worker.failure ?? '', /did not answer within 200 ms/);
 	});
 
@@ -213,7 +225,10 @@ describe('SyncWorker', () => {
 			() => worker.request({ op: 'exit', code: 3 }),
 			(err: unknown) => WorkerFailed.is(err) && err.message === `The test worker (${echoWorker}) failed: the worker thread exited (code 3)`,
 		);
-		assert.throws(() => worker.request({ op: 'echo', value: 1 }), (err: unknown) => WorkerFailed.is(err) && /exited \(code 3\)/.test(err.message));
+		assert.throws(
+			() => worker.request({ op: 'echo', value: 1 }),
+			(err: unknown) => WorkerFailed.is(err) && /exited \(code 3\)/.test(err.message),
+		);
 	});
 
 	it("an uncaught exception in the worker fails the waiting request with the exception's message", (t) => {
@@ -237,12 +252,18 @@ describe('SyncWorker', () => {
 
 	it('a module that loads without calling serve() fails at once', (t) => {
 		const worker = start(t, { module: silentWorker, timeoutMs: 60_000 });
-		assert.throws(() => worker.request('anything'), (err: unknown) => WorkerFailed.is(err) && err.message === `The test worker (${silentWorker}) failed: its module loaded without calling serve()`);
+		assert.throws(
+			() => worker.request('anything'),
+			(err: unknown) => WorkerFailed.is(err) && err.message === `The test worker (${silentWorker}) failed: its module loaded without calling serve()`,
+		);
 	});
 
 	it('a missing module is refused when starting, naming the file', (t) => {
 		const module = join(tmpDir(t), 'gone.js');
-		assert.throws(() => new SyncWorker({ module, name: 'test' }), (err: unknown) => WorkerFailed.is(err) && err.message.includes(module));
+		assert.throws(
+			() => new SyncWorker({ module, name: 'test' }),
+			(err: unknown) => WorkerFailed.is(err) && err.message.includes(module),
+		);
 		assert.throws(() => new SyncWorker({ module: 'relative.js', name: 'test' }), TypeError);
 		assert.throws(() => new SyncWorker({ module: echoWorker, name: 'test', timeoutMs: 0 }), RangeError);
 	});
@@ -252,7 +273,10 @@ describe('SyncWorker', () => {
 		const waiting = worker.call({ op: 'never' });
 		worker.close();
 		await assert.rejects(waiting, (err: unknown) => WorkerFailed.is(err) && err.message === `The test worker (${echoWorker}) was closed`);
-		assert.throws(() => worker.request({ op: 'echo', value: 1 }), (err: unknown) => WorkerFailed.is(err) && /was closed/.test(err.message));
+		assert.throws(
+			() => worker.request({ op: 'echo', value: 1 }),
+			(err: unknown) => WorkerFailed.is(err) && /was closed/.test(err.message),
+		);
 	});
 
 	it("the worker's warnings reach the caller's logger, once per key when they have one", (t) => {

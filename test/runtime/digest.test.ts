@@ -781,7 +781,7 @@ describe('stability', () => {
 			'd49b55e5b25252007a87988034435ae7a994f6634e9680add12fe7e7efdb7c53',
 			'abc',
 			'd2c2026b50276d9b4890b1190a18badcade64d93f1e76d888b305743cc504936',
-			// The one cyclic value: cycles are encoded as canonical graphs since issue 13 (this was 99d80486…).
+			// The one cyclic value: cycles are encoded as canonical graphs since classes and cycles were made faithful (this was 99d80486…).
 			'9a26aa58b426ca378eddcb61989de4ec0e468b8d41cafe67331a41fc76bcef33',
 		];
 		assert.deepEqual(

@@ -49,7 +49,11 @@ class JsonFolder {
 	}
 
 	list(): string[] {
-		return existsSync(this.folder) ? readdirSync(this.folder).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)) : [];
+		return existsSync(this.folder)
+			? readdirSync(this.folder)
+					.filter((n) => n.endsWith('.json'))
+					.map((n) => n.slice(0, -5))
+			: [];
 	}
 
 	contains(key: string): boolean {
@@ -155,7 +159,10 @@ describe('storage kinds', () => {
 		assert.equal(readdirSync(join(project, 'store', 'calls')).length, 3, 'three record files written by the kind');
 
 		const location = discoverCaches(project).find((l) => l.name === 'mine');
-		assert.deepEqual([location?.kind, location?.root, location?.exists, location?.source], ['jsondir', join(project, 'store'), true, join(project, 'fleche.toml')]);
+		assert.deepEqual(
+			[location?.kind, location?.root, location?.exists, location?.source],
+			['jsondir', join(project, 'store'), true, join(project, 'fleche.toml')],
+		);
 		const store = openStore('mine', { cwd: project });
 		assert.deepEqual(
 			store.functions().map((f) => [f.module, f.name, f.calls]),
@@ -187,31 +194,60 @@ describe('storage kinds', () => {
 	});
 
 	test("a kind's TOML errors name file and line; a kind that holds one role refuses the other", () => {
-		const config = FlecheConfig.fromToml('[a]\nvalues = { type = "jsondir", rooot = "x" }\ncalls = "memory"\n\n[b]\ncalls = { type = "jsondir" }\nvalues = "memory"\n', {
-			file: '/proj/fleche.toml',
-		});
-		assert.throws(() => config.cacheConfig('a'), (err: unknown) => ConfigError.is(err) && /^\/proj\/fleche\.toml:2: \[a\.values\] unknown key 'rooot' in a 'values' storage of type 'jsondir' \(allowed: type, root\)/.test((err as Error).message));
-		assert.throws(() => config.cacheConfig('b'), (err: unknown) => ConfigError.is(err) && /^\/proj\/fleche\.toml:6: \[b\.calls\] a 'jsondir' storage needs a 'root'/.test((err as Error).message));
+		const config = FlecheConfig.fromToml(
+			'[a]\nvalues = { type = "jsondir", rooot = "x" }\ncalls = "memory"\n\n[b]\ncalls = { type = "jsondir" }\nvalues = "memory"\n',
+			{
+				file: '/proj/fleche.toml',
+			},
+		);
+		assert.throws(
+			() => config.cacheConfig('a'),
+			(err: unknown) =>
+				ConfigError.is(err) &&
+				/^\/proj\/fleche\.toml:2: \[a\.values\] unknown key 'rooot' in a 'values' storage of type 'jsondir' \(allowed: type, root\)/.test(
+					(err as Error).message,
+				),
+		);
+		assert.throws(
+			() => config.cacheConfig('b'),
+			(err: unknown) => ConfigError.is(err) && /^\/proj\/fleche\.toml:6: \[b\.calls\] a 'jsondir' storage needs a 'root'/.test((err as Error).message),
+		);
 		registerStorageKind({ type: 'callsonly', roles: ['calls'], open: () => new JsonCalls('/nowhere') });
 		const roles = FlecheConfig.fromToml('[c]\nvalues = "callsonly"\ncalls = "callsonly"\n', { file: '/proj/fleche.toml' });
-		assert.throws(() => roles.cacheConfig('c'), /\[c\.values\] 'callsonly' stores call records only: use another type for values \(built in: memory, void, file; registered: jsondir\)/);
-		assert.throws(() => cacheFromConfig({ type: 'cache', values: { type: 'callsonly' }, calls: { type: 'memory' } }), /An 'callsonly' storage holds call records only/);
+		assert.throws(
+			() => roles.cacheConfig('c'),
+			/\[c\.values\] 'callsonly' stores call records only: use another type for values \(built in: memory, void, file; registered: jsondir\)/,
+		);
+		assert.throws(
+			() => cacheFromConfig({ type: 'cache', values: { type: 'callsonly' }, calls: { type: 'memory' } }),
+			/An 'callsonly' storage holds call records only/,
+		);
 	});
 
 	test('an unknown storage type is reported with the kinds that are built in and registered', () => {
 		const config = FlecheConfig.fromToml('[x]\nvalues = "memory"\ncalls = { type = "redis" }\n', { file: '/proj/fleche.toml' });
 		const listed = /unknown storage type 'redis' \(built in: memory, void, file, sql; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/;
-		assert.throws(() => config.open('x'), (err: unknown) => ConfigError.is(err) && listed.test((err as Error).message));
+		assert.throws(
+			() => config.open('x'),
+			(err: unknown) => ConfigError.is(err) && listed.test((err as Error).message),
+		);
 		assert.throws(
 			() => cacheFromConfig({ type: 'cache', values: { type: 'memory' }, calls: { type: 'redis' } }),
 			/Unknown storage type "redis" \(built in: memory, void, file, sql; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/,
 		);
 		const templates = FlecheConfig.fromToml('[y]\ntemplate = "jsondir"\n', { file: '/proj/fleche.toml' });
-		assert.throws(() => templates.cacheConfig('y'), /unknown template "jsondir" \(use one of: memory, void, file, sql\)/, 'a kind without template() is no template');
+		assert.throws(
+			() => templates.cacheConfig('y'),
+			/unknown template "jsondir" \(use one of: memory, void, file, sql\)/,
+			'a kind without template() is no template',
+		);
 	});
 
 	test('built-in types cannot be replaced, and a kind needs its parts', () => {
-		assert.throws(() => registerStorageKind({ type: 'file', roles: ['values', 'calls'], open: () => new JsonCalls('/nowhere') }), /'file' is a built-in storage type/);
+		assert.throws(
+			() => registerStorageKind({ type: 'file', roles: ['values', 'calls'], open: () => new JsonCalls('/nowhere') }),
+			/'file' is a built-in storage type/,
+		);
 		assert.throws(() => registerStorage('sql', () => new JsonCalls('/nowhere')), /'sql' is a built-in storage type/);
 		assert.throws(() => registerStorageKind({ type: 'nothing', roles: [], open: () => new JsonCalls('/nowhere') }), /needs roles/);
 		// The factory form: keys reach it in camelCase, for either role.

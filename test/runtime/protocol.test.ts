@@ -1,4 +1,4 @@
-// The cached-call protocol (issue 9 item 3, issue 13 cancellation, issue 17): one table of calls in flight shared by
+// The cached-call protocol (with per-caller cancellation): one table of calls in flight shared by
 // direct calls and pool submissions, cancellation per caller, records that carry their key scheme (another scheme is
 // stale, never damage), the `refreshing` capability and the abandon of a prepared call.
 import assert from 'node:assert/strict';
@@ -60,7 +60,10 @@ describe('one table of calls in flight', () => {
 		assert.deepEqual(a, { tag: 'direct first', threadId: 0 });
 		assert.deepEqual(b, a, 'the submission got the direct call’s result');
 		assert.equal(pool.completed, 0, 'the submission never reached the pool');
-		assert.equal(cache(store, () => slowWhere.fleche.contains(300, 'direct first')), true);
+		assert.equal(
+			cache(store, () => slowWhere.fleche.contains(300, 'direct first')),
+			true,
+		);
 	});
 
 	test('a submission, then a direct call of the same call while it runs: the body runs once, in the worker', async () => {
@@ -72,7 +75,11 @@ describe('one table of calls in flight', () => {
 		assert.notEqual(a.threadId, 0, 'computed in a worker thread');
 		assert.deepEqual(b, a, 'the direct call waited for the worker instead of running the body itself');
 		assert.equal(pool.completed, 1);
-		assert.equal(cache(store, () => slowWhere.fleche.contains(300, 'submitted first')), true, 'the worker stored it');
+		assert.equal(
+			cache(store, () => slowWhere.fleche.contains(300, 'submitted first')),
+			true,
+			'the worker stored it',
+		);
 	});
 });
 
@@ -120,7 +127,10 @@ describe('cancellation per caller', () => {
 		release.shift()!();
 		assert.equal(await second, 2);
 		assert.equal(runs, before + 1);
-		assert.equal(cache(store, () => abortable.fleche.contains(1)), true);
+		assert.equal(
+			cache(store, () => abortable.fleche.contains(1)),
+			true,
+		);
 		// A hit ignores the signal it is given.
 		assert.equal(await cache(store, () => abortable(1, new AbortController().signal)), 2);
 		assert.equal(runs, before + 1);
@@ -136,7 +146,10 @@ describe('cancellation per caller', () => {
 		await assert.rejects(second, { name: 'AbortError' });
 		assert.equal(bodySignal.aborted, true, 'every caller gave up: the computation is aborted');
 		release.shift();
-		assert.equal(cache(store, () => abortable.fleche.contains(5)), false);
+		assert.equal(
+			cache(store, () => abortable.fleche.contains(5)),
+			false,
+		);
 		const third = cache(store, () => abortable(5));
 		assert.equal(runs, before + 2, 'a new caller does not wait for the aborted computation');
 		release.shift()!();
@@ -164,7 +177,11 @@ describe('cancellation per caller', () => {
 		await assert.rejects(first, { name: 'AbortError' });
 		assert.equal(await second, 9);
 		assert.equal(pool.completed, 1, 'the identical submission shared the task');
-		assert.equal(cache(store, () => fns.sleepy.fleche.contains(300, 9)), true, 'the task ran to the end and was stored');
+		assert.equal(
+			cache(store, () => fns.sleepy.fleche.contains(300, 9)),
+			true,
+			'the task ran to the end and was stored',
+		);
 	});
 
 	test('two identical submissions, both aborted: the running task is aborted', { timeout: 120_000 }, async () => {
@@ -180,7 +197,10 @@ describe('cancellation per caller', () => {
 		await assert.rejects(first, { name: 'AbortError' });
 		await assert.rejects(second, { name: 'AbortError' });
 		assert.equal(await cache(store, () => pool.submit(fns.cube, 3)), 27, 'the worker is free again');
-		assert.equal(cache(store, () => fns.sleepy.fleche.contains(600_000, 11)), false);
+		assert.equal(
+			cache(store, () => fns.sleepy.fleche.contains(600_000, 11)),
+			false,
+		);
 	});
 });
 
@@ -205,13 +225,19 @@ describe('records carry their key scheme', () => {
 		};
 		const schemeOnDisk = () => (JSON.parse(fs.readFileSync(file, 'utf8')) as { record: { scheme?: string } }).record.scheme;
 		logs.clear();
-		assert.equal(cache(store, () => twice(1)), 2);
+		assert.equal(
+			cache(store, () => twice(1)),
+			2,
+		);
 		assert.equal(runs, 1);
 		assert.equal(schemeOnDisk(), 'fleche.call/1', 'new records name their scheme');
 
 		// Written by today's build: no scheme field, read as the current scheme.
 		edit((r) => delete r['scheme']);
-		assert.equal(cache(store, () => twice(1)), 2);
+		assert.equal(
+			cache(store, () => twice(1)),
+			2,
+		);
 		assert.equal(runs, 1, 'a record without a scheme is a hit');
 
 		// Claims another scheme: read back as it is, never deleted, never served.
@@ -219,7 +245,10 @@ describe('records carry their key scheme', () => {
 		assert.equal(store.calls.get(key).scheme, 'fleche.call/2');
 		assert.equal([...store.records()].length, 1);
 		assert.ok(fs.existsSync(file), 'reading a stale record keeps it');
-		assert.equal(cache(store, () => twice(1)), 2);
+		assert.equal(
+			cache(store, () => twice(1)),
+			2,
+		);
 		assert.equal(runs, 2, 'a stale record is a miss');
 		assert.equal(schemeOnDisk(), 'fleche.call/1', 'the recompute replaced it');
 
@@ -230,7 +259,10 @@ describe('records carry their key scheme', () => {
 		});
 		assert.doesNotThrow(() => store.calls.get(key));
 		assert.ok(fs.existsSync(file));
-		assert.equal(cache(store, () => twice(1)), 2);
+		assert.equal(
+			cache(store, () => twice(1)),
+			2,
+		);
 		assert.equal(runs, 3);
 		assert.equal(store.loadRecord(key).scheme, 'fleche.call/1');
 		assert.deepEqual(logs.records, [], 'no corruption reported, nothing warned');
@@ -247,7 +279,10 @@ describe('records carry their key scheme', () => {
 		const key = twice.fleche.digest(2);
 		const first = open();
 		const before = runs;
-		assert.equal(cache(first.store, () => twice(2)), 4);
+		assert.equal(
+			cache(first.store, () => twice(2)),
+			4,
+		);
 		assert.equal(first.calls.get(key).scheme, 'fleche.call/1');
 		first.calls.compact();
 		first.calls.close();
@@ -264,15 +299,23 @@ describe('records carry their key scheme', () => {
 		logs.clear();
 		const legacy = open();
 		assert.equal(legacy.calls.get(key).scheme, undefined);
-		assert.equal(cache(legacy.store, () => twice(2)), 4);
+		assert.equal(
+			cache(legacy.store, () => twice(2)),
+			4,
+		);
 		assert.equal(runs, before + 1, 'a row without a scheme is a hit');
 		legacy.calls.close();
 
-		rewrite("ALTER TABLE calls ADD COLUMN scheme TEXT NULL; UPDATE fleche_info SET value = '2' WHERE name = 'schema_version'; UPDATE calls SET scheme = 'fleche.call/2';");
+		rewrite(
+			"ALTER TABLE calls ADD COLUMN scheme TEXT NULL; UPDATE fleche_info SET value = '2' WHERE name = 'schema_version'; UPDATE calls SET scheme = 'fleche.call/2';",
+		);
 		const stale = open();
 		assert.equal(stale.calls.get(key).scheme, 'fleche.call/2', 'read back, not rejected');
 		assert.deepEqual(stale.calls.list(), [key], 'and not removed');
-		assert.equal(cache(stale.store, () => twice(2)), 4);
+		assert.equal(
+			cache(stale.store, () => twice(2)),
+			4,
+		);
 		assert.equal(runs, before + 2, 'a stale row is a miss');
 		assert.equal(stale.calls.get(key).scheme, 'fleche.call/1', 'the recompute replaced it');
 		assert.deepEqual(logs.records, []);
@@ -287,7 +330,10 @@ describe('one key', () => {
 			module: 'test/protocol',
 			ignore: 'verbose',
 		});
-		assert.equal(cache(store, () => scaled(2)), 20);
+		assert.equal(
+			cache(store, () => scaled(2)),
+			20,
+		);
 		const ref = { module: 'test/protocol', name: 'scaled' };
 		const hit = explain(openStore(root), ref, { x: 2, verbose: true });
 		assert.equal(hit.hit, true);
@@ -336,9 +382,15 @@ describe('prepared calls and cache capabilities', () => {
 		assert.deepEqual([watching.abandoned, watching.committed], [1, 0]);
 		await assert.rejects(cache(watching, () => outcome('reject')) as Promise<unknown>, /rejected/);
 		assert.deepEqual([watching.abandoned, watching.committed], [2, 0]);
-		assert.equal(cache(watching, () => outcome('undefined')), undefined);
+		assert.equal(
+			cache(watching, () => outcome('undefined')),
+			undefined,
+		);
 		assert.deepEqual([watching.abandoned, watching.committed], [3, 0]);
-		assert.equal(cache(watching, () => outcome('fine')), 'fine');
+		assert.equal(
+			cache(watching, () => outcome('fine')),
+			'fine',
+		);
 		assert.deepEqual([watching.abandoned, watching.committed], [3, 1]);
 	});
 
@@ -354,11 +406,20 @@ describe('prepared calls and cache capabilities', () => {
 		const store = memoryStore();
 		let answer: number | undefined = 1;
 		const maybe = fleche((x: number) => answer && x, { name: 'maybe' });
-		assert.equal(cache(store, () => maybe(3)), 3);
+		assert.equal(
+			cache(store, () => maybe(3)),
+			3,
+		);
 		answer = undefined;
 		logs.clear();
-		assert.equal(cache(new Recomputing(store), () => maybe(3)), undefined);
-		assert.equal(cache(store, () => maybe.fleche.contains(3)), false);
+		assert.equal(
+			cache(new Recomputing(store), () => maybe(3)),
+			undefined,
+		);
+		assert.equal(
+			cache(store, () => maybe.fleche.contains(3)),
+			false,
+		);
 		assert.match(logs.codes('FLECHE_UNDEFINED_RESULT')[0]!.message, /during rerun, evicted/);
 	});
 });

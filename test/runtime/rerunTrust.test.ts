@@ -1,4 +1,4 @@
-// issue 12 "Rerun that users can trust": `fleche rerun` and `fleche explain` import the user's module, which runs its
+// Rerun that users can trust: `fleche rerun` and `fleche explain` import the user's module, which runs its
 // top-level code. The real `fleche` binary in child processes, against a real project whose module writes a marker file
 // and calls its own cached functions at top level (awaited, and not awaited: after the CLI's command is over).
 import { before, describe, test } from 'node:test';

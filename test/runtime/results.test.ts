@@ -151,7 +151,10 @@ describe('a hit returns what the miss returned', () => {
 		const warnings = logs.codes('FLECHE_CLASS_NOT_RESTORED');
 		assert.equal(warnings.length, 1);
 		assert.match(warnings[0]!.message, /Loose.*registerClass\(Loose\)/);
-		assert.deepEqual(hit, [{ v: 1 }, { v: 2 }].map((o) => Object.assign(Object.create(Object.prototype) as object, o)));
+		assert.deepEqual(
+			hit,
+			[{ v: 1 }, { v: 2 }].map((o) => Object.assign(Object.create(Object.prototype) as object, o)),
+		);
 	});
 
 	test('an unregistered Error subclass warns and comes back as its nearest built-in error', () => {
@@ -191,7 +194,12 @@ const f = fleche((x) => { runs++; return new Point(x); }, { name: 'f' });
 const r = cache(c, () => f(1));
 console.log(JSON.stringify({ runs, point: r instanceof Point, warnings }));`,
 		);
-		const run = (register: boolean) => JSON.parse(execFileSync(process.execPath, [script, register ? 'register' : ''], { encoding: 'utf8' })) as { runs: number; point: boolean; warnings: string[] };
+		const run = (register: boolean) =>
+			JSON.parse(execFileSync(process.execPath, [script, register ? 'register' : ''], { encoding: 'utf8' })) as {
+				runs: number;
+				point: boolean;
+				warnings: string[];
+			};
 		assert.deepEqual(run(true), { runs: 1, point: true, warnings: [] });
 		assert.deepEqual(run(true), { runs: 0, point: true, warnings: [] }, 'a hit returns the instance');
 		const unregistered = run(false);
@@ -212,7 +220,7 @@ console.log(JSON.stringify({ runs, point: r instanceof Point, warnings }));`,
 });
 
 describe('keys', () => {
-	test("require sees the arguments as passed: a literal default does not satisfy it", () => {
+	test('require sees the arguments as passed: a literal default does not satisfy it', () => {
 		using _ = cache(memoryStore());
 		let runs = 0;
 		const g = fleche(

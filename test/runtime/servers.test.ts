@@ -29,8 +29,11 @@ test('PostgreSQL: a fresh database per test, answering on loopback, with the dat
 
 test('PostgreSQL: a wrong password is refused (SCRAM, not trust)', async () => {
 	const r = await new Promise<string>((resolve) => {
-		execFile('psql', ['-X', '-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT 1'], { env: { ...process.env, PGPASSWORD: 'wrong' } }, (err, _out, stderr) =>
-			resolve(err ? stderr : 'connected'),
+		execFile(
+			'psql',
+			['-X', '-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT 1'],
+			{ env: { ...process.env, PGPASSWORD: 'wrong' } },
+			(err, _out, stderr) => resolve(err ? stderr : 'connected'),
 		);
 	});
 	assert.match(r, /password authentication failed/);

@@ -1,4 +1,4 @@
-// issue 14 "A store is untrusted input": signed means verified (an entry proves what it is, not only that its bytes
+// A store is untrusted input: signed means verified (an entry proves what it is, not only that its bytes
 // are whole), reading never destroys, rerun and explain never run a stranger's file, gc beside writers loses nothing,
 // a pool terminates in every state, store contents cannot drive the terminal, and the small failures of bad input.
 // Real files, real child processes (the `fleche` binary, a threads.js pool), no mocks.
@@ -46,12 +46,12 @@ const priceSources = {
 		"const runs = new URL('../runs.txt', import.meta.url);",
 		'const table = { sand: 3, gold: 1000 };',
 		'export const price = fleche((item) => {',
-		"\tappendFileSync(runs, `${item}\\n`);",
+		'\tappendFileSync(runs, `${item}\\n`);',
 		'\treturn table[item];',
 		'});',
 		'',
 	].join('\n'),
-	'seed.mjs': ["import { price } from './src/price.js';", "for (const item of process.argv.slice(2)) price(item);", ''].join('\n'),
+	'seed.mjs': ["import { price } from './src/price.js';", 'for (const item of process.argv.slice(2)) price(item);', ''].join('\n'),
 };
 
 async function seeded(secret?: string, items: readonly string[] = ['sand', 'gold']): Promise<{ dir: string; store: string }> {
@@ -68,7 +68,10 @@ describe('1. an entry proves what it is', () => {
 	for (const secretKey of [undefined, keyA]) {
 		test(`a value file moved over another is a miss, not the other call's result (${secretKey ? 'signed' : 'unsigned'})`, () => {
 			const root = freshDir();
-			const store = new Cache(new ValueFile({ root: join(root, 'values'), secretKey: secretKey ?? '' }), new CallFile({ root: join(root, 'calls'), secretKey: secretKey ?? '' }));
+			const store = new Cache(
+				new ValueFile({ root: join(root, 'values'), secretKey: secretKey ?? '' }),
+				new CallFile({ root: join(root, 'calls'), secretKey: secretKey ?? '' }),
+			);
 			cache(store, () => [price('sand'), price('gold')]);
 			const valueOf = (v: number): string => join(root, 'values', digest(v));
 			writeFileSync(valueOf(3), readFileSync(valueOf(1000)));
@@ -80,8 +83,15 @@ describe('1. an entry proves what it is', () => {
 			);
 			assert.ok(logs.records.length >= 1, 'the swap is reported');
 			for (const r of logs.records) assert.match(r.message, /holds the value of/);
-			assert.equal(cache(store, () => price('sand')), 3, 'one recompute repaired it');
-			assert.equal(cache(store, () => price('gold')), 1000);
+			assert.equal(
+				cache(store, () => price('sand')),
+				3,
+				'one recompute repaired it',
+			);
+			assert.equal(
+				cache(store, () => price('gold')),
+				1000,
+			);
 		});
 	}
 
@@ -104,7 +114,11 @@ describe('1. an entry proves what it is', () => {
 			logs.records.map((r) => r.code),
 			['FLECHE_BAD_SIGNATURE'],
 		);
-		assert.equal(cache(open(''), () => price.fleche.load('sand')), 3, 'rewritten and signed again by the recompute');
+		assert.equal(
+			cache(open(''), () => price.fleche.load('sand')),
+			3,
+			'rewritten and signed again by the recompute',
+		);
 		logs.clear();
 		assert.equal(
 			cache(open(keyB), () => price('sand')),
@@ -210,7 +224,10 @@ describe('3. reading never deletes or rewrites', () => {
 		mkdirSync(statsDir, { recursive: true });
 		const key = fleche((item: string) => item, { name: 'price', module: 'src/price.js' }).fleche.digest('sand');
 		for (let i = 0; i < 20; i++) {
-			writeFileSync(join(statsDir, `otherhost-${i}-00000000.1.closed.jsonl`), `${JSON.stringify({ t: 1, d: [[key, 'price', 'src/price.js', 1, 0, 1, 0, 0]] })}\n`);
+			writeFileSync(
+				join(statsDir, `otherhost-${i}-00000000.1.closed.jsonl`),
+				`${JSON.stringify({ t: 1, d: [[key, 'price', 'src/price.js', 1, 0, 1, 0, 0]] })}\n`,
+			);
 		}
 		const listing = (): string[] => readdirSync(statsDir).sort();
 		const before = listing();
@@ -247,7 +264,7 @@ describe('4 and 9. gc keeps what writers are committing, and removes what killed
 		assert.deepEqual([...store.gc({ graceSeconds: 0 })].sort(), [young, reused].sort());
 	});
 
-	test("temporaries of killed writers older than the grace period are removed from both folders; others stay", () => {
+	test('temporaries of killed writers older than the grace period are removed from both folders; others stay', () => {
 		const root = freshDir();
 		const store = new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') }));
 		store.saveValue('x');
@@ -295,7 +312,13 @@ describe('8. store contents cannot drive the terminal', () => {
 		values.put(digest(1), 1);
 		const identity = { name: `price${hostile}`, module: `src/${hostile}.js`, version: hostile, codeDigest: null };
 		const args = { [`item${hostile}`]: digest(hostile) };
-		const record: CallRecord = { key: recordKey({ ...identity, arguments: args }), ...identity, arguments: args, result: digest(1), metadata: { tags: { note: hostile } } };
+		const record: CallRecord = {
+			key: recordKey({ ...identity, arguments: args }),
+			...identity,
+			arguments: args,
+			result: digest(1),
+			metadata: { tags: { note: hostile } },
+		};
 		new CallFile({ root: join(store, 'calls') }).put(record);
 		const outputs: RunNodeResult[] = [];
 		for (const a of [['ls'], ['ls', `src/${hostile}.js:price${hostile}`], ['show', record.key], ['show', record.key.slice(0, 8)], ['ls', 'nothing\x1b[2J']]) {

@@ -1,4 +1,4 @@
-// GC race (issue 14): `gc` runs again and again while writer processes commit calls, into a file store (and an SQL
+// GC race: `gc` runs again and again while writer processes commit calls, into a file store (and an SQL
 // store). Every committed call keeps its arguments and result, including values that
 // were old orphans until a writer referred to them again (stored again: the write refreshes the file's age, which
 // gc's grace period counts from); orphans nobody refers to are still collected.
@@ -61,11 +61,14 @@ async function race(kind: StoreKind): Promise<void> {
 	// The reused values may be collected before a writer first refers to them (then the writer stores them again).
 	assert.ok(collected >= orphans.length && collected <= orphans.length + reused.length, `collected ${collected}`);
 	assert.ok(collections >= 5, `gc ran ${collections} times beside the writers`);
-	assert.deepEqual(logs.records.map((r) => `${r.code}: ${r.message}`), []);
-	console.log(`stress gc race (${kind}): ${PROCESSES} writers × ${N} calls while gc ran ${collections} times; ${calls} calls whole, lost = 0, ${collected} old orphans collected`);
+	assert.deepEqual(
+		logs.records.map((r) => `${r.code}: ${r.message}`),
+		[],
+	);
+	console.log(
+		`stress gc race (${kind}): ${PROCESSES} writers × ${N} calls while gc ran ${collections} times; ${calls} calls whole, lost = 0, ${collected} old orphans collected`,
+	);
 }
 
 test('gc race: gc beside writers of a file store loses no value of a committed call', { timeout: 300_000 }, () => race('file'));
-test('gc race: gc beside writers of an SQL store loses no value of a committed call', { timeout: 300_000 }, () =>
-	race('sql'),
-);
+test('gc race: gc beside writers of an SQL store loses no value of a committed call', { timeout: 300_000 }, () => race('sql'));

@@ -167,7 +167,7 @@ export function report(value: unknown): void {
 	process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-/** A value stored long before a gc race (issue 14): aged, orphaned, then referred to again by new calls. */
+/** A value stored long before a gc race: aged, orphaned, then referred to again by new calls. */
 export function agedValue(i: number): { aged: number; pad: string } {
 	return { aged: i, pad: 'a'.repeat(64 + i) };
 }

@@ -109,7 +109,8 @@ let databases = 0;
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
 	const bin = await ensurePackage(postgresBin, ['postgresql']);
 	const dir = mkdtempSync(join(tmpdir(), 'fleche-pg-'));
-	const as = (cmd: string, args: readonly string[]): [string, string[]] => (isRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), [...args]]);
+	const as = (cmd: string, args: readonly string[]): [string, string[]] =>
+		isRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), [...args]];
 	if (isRoot) chownSync(dir, Number(await must('id -u postgres', 'id', ['-u', 'postgres'])), Number(await must('id -g postgres', 'id', ['-g', 'postgres'])));
 	const data = join(dir, 'data');
 	const auth = ['-U', 'postgres', '--no-sync'];
@@ -124,7 +125,20 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 	await must('initdb', ...as('initdb', ['-D', data, ...auth]));
 	let port = 0;
 	const pgCtlStart = async (): Promise<Run> =>
-		run(...as('pg_ctl', ['-D', data, '-o', `-p ${port} -h ${host} -k ${dir} -c fsync=off -c full_page_writes=off`, '-l', join(dir, 'log'), '-w', '-t', '120', 'start']));
+		run(
+			...as('pg_ctl', [
+				'-D',
+				data,
+				'-o',
+				`-p ${port} -h ${host} -k ${dir} -c fsync=off -c full_page_writes=off`,
+				'-l',
+				join(dir, 'log'),
+				'-w',
+				'-t',
+				'120',
+				'start',
+			]),
+		);
 	// The free port can be taken between the probe and the bind: try a few.
 	for (let attempt = 0; ; attempt++) {
 		port = await freePort();
@@ -226,9 +240,33 @@ export async function startRedis(): Promise<RedisServer> {
 	let port = 0;
 	const answers = async (): Promise<boolean> => (await redisCommand(port, 'PING').catch(() => '')) === '+PONG';
 	const launch = async (): Promise<void> => {
-		const child = spawn(bin, ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, '--pidfile', pidfile, '--logfile', join(dir, 'redis.log'), '--daemonize', 'yes'], { stdio: 'ignore' });
+		const child = spawn(
+			bin,
+			[
+				'--port',
+				String(port),
+				'--bind',
+				host,
+				'--save',
+				'',
+				'--appendonly',
+				'no',
+				'--dir',
+				dir,
+				'--pidfile',
+				pidfile,
+				'--logfile',
+				join(dir, 'redis.log'),
+				'--daemonize',
+				'yes',
+			],
+			{ stdio: 'ignore' },
+		);
 		const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-		if (code !== 0) throw new Error(`redis-server exited ${String(code)}: ${existsSync(join(dir, 'redis.log')) ? readFileSync(join(dir, 'redis.log'), 'utf8').slice(-2000) : ''}`);
+		if (code !== 0)
+			throw new Error(
+				`redis-server exited ${String(code)}: ${existsSync(join(dir, 'redis.log')) ? readFileSync(join(dir, 'redis.log'), 'utf8').slice(-2000) : ''}`,
+			);
 		await waitFor(`Redis did not answer PING on ${host}:${port}`, answers);
 	};
 	const halt = async (): Promise<void> => {

@@ -21,5 +21,7 @@ export async function goToDefinition(s: Services, arg: unknown): Promise<vscode.
 		const at = new vscode.Position(site.line, site.column);
 		return vscode.window.showTextDocument(document, { selection: new vscode.Range(at, at), preview: false });
 	}
-	throw new Error(`Cannot find ${fn.name} in the workspace: no file ${fn.module ?? ''} wraps it with fleche (looked in ${files.length} ${files.length === 1 ? 'file' : 'files'})`);
+	throw new Error(
+		`Cannot find ${fn.name} in the workspace: no file ${fn.module ?? ''} wraps it with fleche (looked in ${files.length} ${files.length === 1 ? 'file' : 'files'})`,
+	);
 }

@@ -1,4 +1,4 @@
-// Explain Miss, as people read it (issue 12): the whole explanation as a Markdown document, never a toast cut off
+// Explain Miss, as people read it: the whole explanation as a Markdown document, never a toast cut off
 // mid-sentence, and what the explanation had to run to be computed.
 import type { Explanation } from 'fleche/inspect';
 

@@ -20,7 +20,17 @@ import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { FlecheError } from '../errors.js';
 import { warn, warnOnce } from '../log.js';
-import { type BridgeData, type BridgeReply, type BridgeRequest, type BridgeWarning, fatalId, replyWord, servingKey, stateFailed, stateWord } from './protocol.js';
+import {
+	type BridgeData,
+	type BridgeReply,
+	type BridgeRequest,
+	type BridgeWarning,
+	fatalId,
+	replyWord,
+	servingKey,
+	stateFailed,
+	stateWord,
+} from './protocol.js';
 
 /** Options of {@link SyncWorker}. */
 export interface SyncWorkerOptions {
@@ -195,13 +205,20 @@ export class SyncWorker {
 		this.module = module;
 		this.name = name;
 		this.#timeoutMs = checkTimeout(timeoutMs);
-		if (!existsSync(module)) throw new WorkerFailed(`Cannot start the ${name} worker: its module ${module} is missing (a bundle must ship it beside the code that starts it)`);
+		if (!existsSync(module))
+			throw new WorkerFailed(`Cannot start the ${name} worker: its module ${module} is missing (a bundle must ship it beside the code that starts it)`);
 		const flag = new SharedArrayBuffer(8);
 		const { port1, port2 } = new MessageChannel();
 		this.#signal = new Int32Array(flag);
 		this.#port = port1;
 		const workerData: BridgeData = { fleche: 'bridge', port: port2, flag, module, moduleUrl: pathToFileURL(module).href, cjs: !esm, input };
-		this.#worker = new Worker(bootstrap, { eval: true, workerData, transferList: [port2], execArgv: diagnosticOptions(process.execArgv), env: workerEnv(process.env) });
+		this.#worker = new Worker(bootstrap, {
+			eval: true,
+			workerData,
+			transferList: [port2],
+			execArgv: diagnosticOptions(process.execArgv),
+			env: workerEnv(process.env),
+		});
 		this.#worker.unref();
 		// Seen only while this thread is not blocked in a request (which reads the state word instead). The guard's
 		// reply says more than the event: it is taken first.
@@ -256,7 +273,9 @@ export class SyncWorker {
 		this.#port.postMessage({ id, message } satisfies BridgeRequest);
 		this.#port.ref();
 		return new Promise((resolve, reject) => {
-			const timer = Number.isFinite(timeoutMs) ? setTimeout(() => this.#fail(`${this.#describe()} did not answer within ${timeoutMs} ms`), timeoutMs) : undefined;
+			const timer = Number.isFinite(timeoutMs)
+				? setTimeout(() => this.#fail(`${this.#describe()} did not answer within ${timeoutMs} ms`), timeoutMs)
+				: undefined;
 			// The port holds the process while answers are due; the timer alone does not need to.
 			timer?.unref();
 			this.#waiting.set(id, { resolve, reject, timer });

@@ -180,7 +180,7 @@ export abstract class BaseCache {
 	}
 
 	/**
-	 * One row per stored call (reference §6 `table()`): identity, flattened metadata and the requested arguments and
+	 * One row per stored call (docs/behaviour.md §6 `table()`): identity, flattened metadata and the requested arguments and
 	 * result, keys shrunk to short prefixes. The same as `this.query().table(options)`.
 	 * @example
 	 * ```ts

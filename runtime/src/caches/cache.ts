@@ -280,7 +280,6 @@ function digestForSave(value: unknown): string {
 /** How long `gc()` keeps a value after it was last written or referred to, by default: 10 minutes. */
 export const DEFAULT_GC_GRACE_SECONDS = 600;
 
-
 class Prepared implements PreparedCall {
 	private state: 'open' | 'committed' | 'abandoned' = 'open';
 

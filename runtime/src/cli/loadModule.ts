@@ -1,4 +1,4 @@
-// issue 6 "The `fleche` CLI": importing the user's module named by a recorded function identity, so `rerun` and
+// docs/behaviour.md §13 (the `fleche` CLI): importing the user's module named by a recorded function identity, so `rerun` and
 // `explain` run the user's own cached functions in the CLI's process (never in an editor's). TypeScript is
 // transpiled on the fly with esbuild, loaded lazily: plain JavaScript projects never load it.
 import { randomBytes } from 'node:crypto';
@@ -50,7 +50,14 @@ export function resolveModuleFile(module: string, options: { project: string; st
 		throw new ModuleLoadError(`Refusing to run module ${JSON.stringify(module)} named by the store: ${why}`);
 	};
 	const parts = module.split('/');
-	if (module === '' || module.includes('\\') || module.includes('\0') || isAbsolute(module) || /^[A-Za-z]:/.test(module) || parts.some((p) => p === '' || p === '.' || p === '..')) {
+	if (
+		module === '' ||
+		module.includes('\\') ||
+		module.includes('\0') ||
+		isAbsolute(module) ||
+		/^[A-Za-z]:/.test(module) ||
+		parts.some((p) => p === '' || p === '.' || p === '..')
+	) {
 		refuse(`not a plain path inside the project ${project}`);
 	}
 	const realProject = realOrSelf(project);
@@ -66,7 +73,9 @@ export function resolveModuleFile(module: string, options: { project: string; st
 		if (realStore !== null && isInside(realStore, real)) refuse(`${file} is inside the store's own folder ${options.storeRoot}`);
 		return real;
 	}
-	throw new ModuleLoadError(`Cannot find module ${module} in the project ${roots.join(' or ')} (rerun and explain only run files of the project: give its folder with --cwd)`);
+	throw new ModuleLoadError(
+		`Cannot find module ${module} in the project ${roots.join(' or ')} (rerun and explain only run files of the project: give its folder with --cwd)`,
+	);
 }
 
 const loaded = new Map<string, Promise<Record<string, unknown>>>();

@@ -1,4 +1,4 @@
-// issue 6 "The `fleche` CLI": `fleche ls|show|stats|evict|gc|verify|rerun|explain`, on `fleche/inspect`. Human output by
+// docs/behaviour.md §13 (the `fleche` CLI): `fleche ls|show|stats|evict|gc|verify|rerun|explain`, on `fleche/inspect`. Human output by
 // default, JSON lines with `--json` (protocol.ts). Bad input is one line (stderr, or an `error` line on stdout with
 // --json) and exit code 1, or 2 for usage errors.
 import { statSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// reference §1.6, §1.10, §4: building caches from configuration — plain-data descriptions (`CacheConfig`, what
+// docs/behaviour.md §1.6, §1.10, §4: building caches from configuration — plain-data descriptions (`CacheConfig`, what
 // config/read.ts makes of `fleche.toml` and what `toConfig()` returns) become caches, storages through their storage
 // kind (storage/registry.ts), compositions through the composite cache types below; and the process's caches by name.
 // Every built-in is listed here or in the storage registry; nothing registers itself by being imported.
@@ -66,7 +66,8 @@ function cacheType(type: string): CacheFactory | undefined {
  * ```
  */
 export function registerCacheType(type: string, factory: CacheFactory): void {
-	if (typeof type !== 'string' || type === '' || type === 'cache' || builtinCacheTypes.has(type)) throw new TypeError(`registerCacheType() needs a new type name`);
+	if (typeof type !== 'string' || type === '' || type === 'cache' || builtinCacheTypes.has(type))
+		throw new TypeError(`registerCacheType() needs a new type name`);
 	registeredCacheTypes().set(type, factory);
 }
 
@@ -102,7 +103,7 @@ const vocabulary: ConfigVocabulary = {
 // fleche.toml
 
 /**
- * The merged `fleche.toml` configuration of a folder (reference §4), as {@link loadConfig} returns it: which files
+ * The merged `fleche.toml` configuration of a folder (docs/behaviour.md §4), as {@link loadConfig} returns it: which files
  * were read, where each cache was declared, the plain-data description of each cache by name, and the caches opened
  * from them.
  *
@@ -139,7 +140,7 @@ export class FlecheConfig extends ParsedConfig {
 }
 
 /**
- * Finds and merges the `fleche.toml` files that apply to a folder (reference §4): every `fleche.toml` from `cwd` up to
+ * Finds and merges the `fleche.toml` files that apply to a folder (docs/behaviour.md §4): every `fleche.toml` from `cwd` up to
  * the home folder (inclusive; files above it are ignored), then `$XDG_CONFIG_HOME/fleche/cache.toml` as the lowest
  * layer. A closer file's top-level table replaces the same-named table of farther files; other tables stay visible.
  * A file with `[default] root = true` stops the search: farther files and the XDG file are ignored. Relative `root`,
@@ -230,7 +231,7 @@ export function fileCache(root: string): Cache {
 }
 
 /**
- * The cache behind a name (reference §1.6, §4), opened on first use and then the same instance every time.
+ * The cache behind a name (docs/behaviour.md §1.6, §4), opened on first use and then the same instance every time.
  * Reserved: `'memory'` (one in-memory cache for the process) and `'void'` (stores nothing), whatever the configuration
  * says; `'default'`: `$FLECHE_ROOT` when set, else `[default] cache` of `fleche.toml`, else the persistent
  * project-local `.fleche/` store. Any other name is a section of `fleche.toml`.
@@ -260,4 +261,3 @@ export function cacheByName(name: string): BaseCache {
 	caches.set(name, c);
 	return c;
 }
-

@@ -1,4 +1,4 @@
-// reference §1.6, §4: reading configuration — `fleche.toml` discovery and merging, and each cache section turned into
+// docs/behaviour.md §1.6, §4: reading configuration — `fleche.toml` discovery and merging, and each cache section turned into
 // its plain-data description (`CacheConfig`), with errors that name file and line. Storage tables are read by their
 // storage kind (storage/kinds.ts), which the caller hands in: this module imports no storage and builds nothing
 // (config/build.ts turns descriptions into caches).
@@ -273,7 +273,6 @@ function boolOption(table: Table, key: string, where: Where): boolean | undefine
 	return v;
 }
 
-
 /** What reading asks of the building side (config/build.ts): the storage kinds, and which composite cache types exist. */
 export interface ConfigVocabulary {
 	readonly storages: StorageKinds;
@@ -354,7 +353,7 @@ function templateStorages(table: Table, where: Where, vocabulary: ConfigVocabula
 }
 
 /**
- * The plain-data description of one configured cache (reference §4 dispatch order): an array is a stack; a table
+ * The plain-data description of one configured cache (docs/behaviour.md §4 dispatch order): an array is a stack; a table
  * with `pool` a pool; `template` expands; a registered cache `type` passes through; otherwise `values` + `calls`;
  * then `max_size` wraps in a size limit and `read_only` in a read-only view.
  */
@@ -391,7 +390,11 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 		if (value.values === undefined || value.calls === undefined) {
 			throw where.error(`a cache needs both 'values' and 'calls' storages (or a template: ${templateNames(vocabulary)})`);
 		}
-		config = { type: 'cache', values: storageConfig(value.values, 'values', where.at('values'), vocabulary), calls: storageConfig(value.calls, 'calls', where.at('calls'), vocabulary) };
+		config = {
+			type: 'cache',
+			values: storageConfig(value.values, 'values', where.at('values'), vocabulary),
+			calls: storageConfig(value.calls, 'calls', where.at('calls'), vocabulary),
+		};
 	}
 	if (maxSize !== undefined) config = { type: 'sizeLimited', cache: config, maxSize };
 	if (readOnly) config = { type: 'readonly', cache: config };
@@ -404,7 +407,7 @@ export function fileCacheConfig(root: string): CacheConfig {
 }
 
 /**
- * The merged `fleche.toml` configuration of a folder (reference §4), read but not built: which files were read, where
+ * The merged `fleche.toml` configuration of a folder (docs/behaviour.md §4), read but not built: which files were read, where
  * each cache was declared, and the plain-data description of each cache by name. `FlecheConfig` (config/build.ts)
  * adds opening caches.
  *
@@ -540,7 +543,7 @@ export class ParsedConfig {
 }
 
 /**
- * Finds and merges the `fleche.toml` files that apply to a folder (reference §4): every `fleche.toml` from `cwd` up to
+ * Finds and merges the `fleche.toml` files that apply to a folder (docs/behaviour.md §4): every `fleche.toml` from `cwd` up to
  * the home folder (inclusive; files above it are ignored), then `$XDG_CONFIG_HOME/fleche/cache.toml` as the lowest
  * layer. A closer file's top-level table replaces the same-named table of farther files; other tables stay visible.
  * A file with `[default] root = true` stops the search: farther files and the XDG file are ignored. Relative `root`,

@@ -1,4 +1,4 @@
-// reference §1.8, §3.2: wrapExecutor — cached submissions to threads.js pools (./threads.ts), piscina and any
+// docs/behaviour.md §1.8, §3.2: wrapExecutor — cached submissions to threads.js pools (./threads.ts), piscina and any
 // `{ submit }` executor (./piscina.ts): hits resolve here, misses go to the executor bound to the active cache.
 import { BoundWrapper, isFlecheLike } from '../bound.js';
 import type { BaseCache } from '../caches/base.js';
@@ -36,7 +36,7 @@ export interface WrapExecutorOptions {
 const wrappedMark = Symbol.for('fleche.wrappedSubmit');
 
 /**
- * Makes an executor cache-aware (reference §3.2), in place: returns the same object, with a `submit(fn, ...args)`
+ * Makes an executor cache-aware (docs/behaviour.md §3.2), in place: returns the same object, with a `submit(fn, ...args)`
  * that
  * - resolves at once from the active cache on a hit, without touching the executor;
  * - on a miss, sends the call bound to the active cache and metadata (or, for a function made by `bind()`, the

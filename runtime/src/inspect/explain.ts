@@ -1,4 +1,4 @@
-// issue 6 "The `fleche` CLI" (`fleche explain`): why a call would miss — the nearest cached call of the function and
+// docs/behaviour.md §12 (`fleche explain`): why a call would miss — the nearest cached call of the function and
 // what differs (an argument, the version, the code digest, the module).
 import type { CallRecord } from '../call.js';
 import { readingForDisplay } from '../classes.js';

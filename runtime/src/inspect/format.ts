@@ -1,4 +1,4 @@
-// issue 6 "Public read API for tools": the one-line texts tools show for stored argument values.
+// docs/behaviour.md §12 (`fleche/inspect`): the one-line texts tools show for stored argument values.
 import { inspect } from 'node:util';
 import { Digest } from '../digest.js';
 

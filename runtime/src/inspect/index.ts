@@ -1,4 +1,4 @@
-// issue 6 "Public read API for tools" (reference §4 discovery, §1.10 caches, §2.4 prefixes, §6 queries): the
+// docs/behaviour.md §12 (`fleche/inspect`; §4 discovery, §1.10 caches, §2.4 prefixes, §6 queries): the
 // `fleche/inspect` entry point — how the CLI and the VS Code extension find, read and change stores. No tool reads
 // the files or the database directly.
 import { resolve } from 'node:path';

@@ -1,4 +1,4 @@
-// reference §4 (configuration discovery) for tools, issue 6 "Public read API for tools": which caches a folder can
+// docs/behaviour.md §4 (configuration discovery) for tools, docs/behaviour.md §12 (`fleche/inspect`): which caches a folder can
 // see, and how a name, a path or a CacheLocation becomes a cache description that can be opened.
 import { readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
@@ -129,7 +129,7 @@ function looksLikePath(text: string): boolean {
 
 /**
  * Caches visible from `folder`: `default` first, then every section of the `fleche.toml` files found from `folder`
- * upward (reference §4), then `extra` cache names or store paths (a user setting). Entries with the same store root
+ * upward (docs/behaviour.md §4), then `extra` cache names or store paths (a user setting). Entries with the same store root
  * are listed once.
  * @throws ConfigError when a `fleche.toml` is not valid TOML; a single invalid section is skipped with a warning.
  * @example

@@ -1,6 +1,6 @@
-// issue 6 "Public read API for tools": a store opened for inspection — functions, pages of calls with argument
+// docs/behaviour.md §12 (`fleche/inspect`): a store opened for inspection — functions, pages of calls with argument
 // summaries, sizes and statistics, one call in detail, evict/clear/gc, totals and change notifications — built only on
-// the public cache and storage interfaces (reference §1.10, §1.12, §2.4, §6), so file and SQL stores work alike.
+// the public cache and storage interfaces (docs/behaviour.md §1.10, §1.12, §2.4, §6), so file and SQL stores work alike.
 //
 // What differs between kinds of storage is asked of the storage's kind (storage/kinds.ts), never of its class: sizes
 // of values, creation times, what to watch, what to close. Speed: reading 100,000 call files costs seconds, so a call
@@ -456,7 +456,10 @@ export class InspectStore implements Store {
 		const notified = debounced(listener, debounceMs);
 		const subscriptions: Disposable[] = [];
 		for (const leaf of this.#leaves) {
-			for (const [storage, role] of [[leaf.values, 'values'], [leaf.calls, 'calls']] as const) {
+			for (const [storage, role] of [
+				[leaf.values, 'values'],
+				[leaf.calls, 'calls'],
+			] as const) {
 				const kind = kindOf(storage);
 				const config = storage.toConfig();
 				if (kind?.subscribe !== undefined) subscriptions.push(kind.subscribe(config, role, notified.fire));

@@ -1,4 +1,4 @@
-// issue 6 "Public read API for tools": store change notifications. fs.watch on the store's folders (non-recursive:
+// docs/behaviour.md §12 (`fleche/inspect`): store change notifications. fs.watch on the store's folders (non-recursive:
 // recursive watching is not available on every platform Node 20 supports), debounced; folders that do not exist yet
 // (a store nothing was cached in, the statistics folder before the first flush) are polled until they appear.
 import { existsSync, watch, type FSWatcher } from 'node:fs';

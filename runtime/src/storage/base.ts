@@ -1,10 +1,10 @@
-// reference §1.12, §2.4: the storage layers every backend implements. All operations are synchronous so that a
+// docs/behaviour.md §1.12, §2.4: the storage layers every backend implements. All operations are synchronous so that a
 // synchronous cached function can hit or miss without becoming async.
 import type { CallRecord } from '../call.js';
 
 /**
  * Where a storage lives, as plain data that can cross a worker boundary and be opened again there
- * (reference §3.2: workers get configuration, never live handles).
+ * (docs/behaviour.md §3.2: workers get configuration, never live handles).
  */
 export type StorageConfig =
 	| { readonly type: 'memory' }
@@ -19,7 +19,7 @@ export type StorageConfig =
 	  }
 	| { readonly type: string; readonly [option: string]: unknown };
 
-/** Key operations common to value and call storage (reference §1.12 `KeyManagement`). */
+/** Key operations common to value and call storage (docs/behaviour.md §1.12 `KeyManagement`). */
 export interface KeyManagement {
 	/** Every full key held. */
 	list(): Iterable<string>;
@@ -28,7 +28,7 @@ export interface KeyManagement {
 	/** Removes `key`; throws {@link KeyError} when it is not there. */
 	evict(key: string): void;
 	/**
-	 * The full key for a prefix of at least 4 hex characters (reference §2.4); throws `KeyError` when nothing
+	 * The full key for a prefix of at least 4 hex characters (docs/behaviour.md §2.4); throws `KeyError` when nothing
 	 * matches and `AmbiguousDigestError` when several keys do.
 	 */
 	expand(prefix: string): string;
@@ -44,7 +44,7 @@ export interface KeyManagement {
 	sweep?(graceMs: number): number;
 }
 
-/** Content-addressed value storage: each value under `digest(value)` (reference §2.1). */
+/** Content-addressed value storage: each value under `digest(value)` (docs/behaviour.md §2.1). */
 export interface ValueStorage extends KeyManagement {
 	/**
 	 * Stores `value` under `key` (its digest, already computed by the caller) unless already held.
@@ -64,7 +64,7 @@ export interface ValueStorage extends KeyManagement {
 	refresh?(key: string): boolean;
 }
 
-/** Call-record storage, queryable without loading any value (reference §2.1). */
+/** Call-record storage, queryable without loading any value (docs/behaviour.md §2.1). */
 export interface CallStorage extends KeyManagement {
 	/** Writes (or overwrites) the record under `record.key`. Throws {@link SaveError} when it cannot be written. */
 	put(record: CallRecord): void;

@@ -1,10 +1,10 @@
-// reference §2.4: key validation, prefix expansion and shrinking shared by every storage backend.
+// docs/behaviour.md §2.4: key validation, prefix expansion and shrinking shared by every storage backend.
 import { AmbiguousDigestError, KeyError } from '../errors.js';
 
 /** Length of a full key: a lowercase hex SHA-256 digest. */
 export const KEY_LENGTH = 64;
 
-/** Shortest prefix `expand` accepts; shorter ones would match too much to be useful (reference §2.4). */
+/** Shortest prefix `expand` accepts; shorter ones would match too much to be useful (docs/behaviour.md §2.4). */
 export const MIN_PREFIX_LENGTH = 4;
 
 const keyPattern = /^[0-9a-f]{64}$/;
@@ -35,7 +35,7 @@ function commonPrefixLength(a: string, b: string): number {
 }
 
 /**
- * The one key in `keys` that starts with `prefix` (reference §2.4).
+ * The one key in `keys` that starts with `prefix` (docs/behaviour.md §2.4).
  *
  * @param prefix - at least {@link MIN_PREFIX_LENGTH} characters; a full key is returned when it is in `keys`.
  * @param keys - every key held; iterated once, never sorted.
@@ -65,7 +65,7 @@ export function expandPrefix(prefix: string, keys: Iterable<string>): string {
 }
 
 /**
- * The shortest unambiguous prefix of each key among `all` (reference §2.4 `shrink`): at least
+ * The shortest unambiguous prefix of each key among `all` (docs/behaviour.md §2.4 `shrink`): at least
  * {@link MIN_PREFIX_LENGTH} characters, and one more than the longest prefix the key shares with its sorted neighbours
  * (any other key sharing a longer prefix would have to sort between the key and that neighbour).
  *

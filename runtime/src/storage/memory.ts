@@ -1,4 +1,4 @@
-// reference §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
+// docs/behaviour.md §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
 import type { CallRecord } from '../call.js';
 import { applyPatches, ClassNotRegistered, findPatches } from '../classes.js';
 import { KeyError, SaveError } from '../errors.js';
@@ -145,7 +145,7 @@ export class ValueMemory implements ValueStorage {
 		return [...this.#values.keys()];
 	}
 
-	/** The full key for a prefix of at least 4 characters (reference §2.4). */
+	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4). */
 	expand(prefix: string): string {
 		return expandPrefix(prefix, this.#values.keys());
 	}
@@ -236,7 +236,7 @@ export class CallMemory implements CallStorage {
 		return [...this.#records.keys()];
 	}
 
-	/** The full key for a prefix of at least 4 characters (reference §2.4). */
+	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4). */
 	expand(prefix: string): string {
 		return expandPrefix(prefix, this.#records.keys());
 	}

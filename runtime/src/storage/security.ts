@@ -1,4 +1,4 @@
-// reference §5: HMAC-SHA256 signing of stored files, with key rotation (first key signs, every key verifies).
+// docs/behaviour.md §5: HMAC-SHA256 signing of stored files, with key rotation (first key signs, every key verifies).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**

@@ -1,4 +1,4 @@
-// reference §1.12, §2.6, §10: value codecs for file storage, the TypeScript stand-in for pickle/cloudpickle/dill.
+// docs/behaviour.md §1.12, §2.6, §10: value codecs for file storage, the TypeScript stand-in for pickle/cloudpickle/dill.
 import * as v8 from 'node:v8';
 import { applyPatches, findPatches } from '../classes.js';
 import { SaveError } from '../errors.js';

@@ -1,4 +1,4 @@
-// reference §1.12 `ValueVoid`/`CallVoid`: storages that keep nothing, so every lookup is a miss.
+// docs/behaviour.md §1.12 `ValueVoid`/`CallVoid`: storages that keep nothing, so every lookup is a miss.
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
 import type { CallStorage, StorageConfig, ValueStorage } from './base.js';

@@ -10,7 +10,8 @@ async function rows(fleche: FlecheApi): Promise<TreeNodeSpec[]> {
 	return fleche.tree.getChildren(await defaultCache(fleche));
 }
 
-const functionNames = (all: readonly TreeNodeSpec[]): string[] => all.filter((r) => r.contextValue.startsWith('fleche:function')).map((r) => String(r.data?.name));
+const functionNames = (all: readonly TreeNodeSpec[]): string[] =>
+	all.filter((r) => r.contextValue.startsWith('fleche:function')).map((r) => String(r.data?.name));
 
 suite('browse', () => {
 	let fleche: FlecheApi;
@@ -35,11 +36,18 @@ suite('browse', () => {
 		assert.deepEqual(functionNames(await rows(fleche)).sort(), ['Shapes.area', 'label']);
 
 		await vscode.commands.executeCommand('fleche.filterFunctions', 'no such function');
-		assert.deepEqual((await rows(fleche)).map((r) => r.label), ['Filter "no such function"', 'No function matches "no such function"']);
+		assert.deepEqual(
+			(await rows(fleche)).map((r) => r.label),
+			['Filter "no such function"', 'No function matches "no such function"'],
+		);
 
 		await vscode.commands.executeCommand('fleche.clearFilter');
 		assert.deepEqual(functionNames(await rows(fleche)).sort(), Object.keys(seeded).sort());
-		assert.equal((await rows(fleche)).some((r) => r.contextValue === 'fleche:empty'), false, 'no header row without a filter');
+		assert.equal(
+			(await rows(fleche)).some((r) => r.contextValue === 'fleche:empty'),
+			false,
+			'no header row without a filter',
+		);
 	});
 
 	test('Sort Functions By… orders the rows by hits (ties by name) and back by name', async () => {
@@ -49,7 +57,10 @@ suite('browse', () => {
 			.map(([name]) => name);
 		assert.deepEqual(functionNames(await rows(fleche)), byHits);
 		await vscode.commands.executeCommand('fleche.sortFunctions', 'name');
-		assert.deepEqual(functionNames(await rows(fleche)), Object.keys(seeded).sort((a, b) => a.localeCompare(b)));
+		assert.deepEqual(
+			functionNames(await rows(fleche)),
+			Object.keys(seeded).sort((a, b) => a.localeCompare(b)),
+		);
 	});
 
 	test('Go to Definition on a function row opens its file at the declaration the lens sits on', async () => {

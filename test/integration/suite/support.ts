@@ -144,7 +144,11 @@ export function recordQuickPicks(): { readonly seen: QuickPickSeen[]; dispose():
 	const window = vscode.window as { showQuickPick: typeof vscode.window.showQuickPick };
 	const real = window.showQuickPick;
 	const seen: QuickPickSeen[] = [];
-	window.showQuickPick = (async (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>, options?: vscode.QuickPickOptions, token?: vscode.CancellationToken) => {
+	window.showQuickPick = (async (
+		items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>,
+		options?: vscode.QuickPickOptions,
+		token?: vscode.CancellationToken,
+	) => {
 		const resolved = await items;
 		seen.push({ items: resolved, options });
 		return real(resolved, options, token);

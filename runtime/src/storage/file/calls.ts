@@ -1,4 +1,4 @@
-// The file store's call records (reference §2.6): one JSON file per call key. Layout and invariants shared with
+// The file store's call records (docs/behaviour.md §2.6): one JSON file per call key. Layout and invariants shared with
 // value files are described in ./entries.ts.
 //
 // Call file format: UTF-8 JSON `{ "format": "fleche.call/1", "record": { key, name, module, version, codeDigest,
@@ -101,7 +101,7 @@ function parseRecord(raw: unknown, key: string): CallRecord {
 }
 
 /**
- * Call storage with one UTF-8 JSON file per record under `root` (reference §2.6), readable by other tools. Records
+ * Call storage with one UTF-8 JSON file per record under `root` (docs/behaviour.md §2.6), readable by other tools. Records
  * are checked against their own key on read, so an edited, misplaced or damaged file is a miss, reported and removed.
  *
  * @example
@@ -247,7 +247,7 @@ export class CallFile implements CallStorage, StatsStorage {
 		return listKeys(this.root);
 	}
 
-	/** The full key for a prefix of at least 4 characters (reference §2.4). */
+	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4). */
 	expand(prefix: string): string {
 		return expandIn(this.root, prefix);
 	}

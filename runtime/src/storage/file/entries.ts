@@ -1,4 +1,4 @@
-// reference §1.12, §2.6, §5: the file store keeps values and call records one file per key (the pickle family's
+// docs/behaviour.md §1.12, §2.6, §5: the file store keeps values and call records one file per key (the pickle family's
 // layout); this module holds what both kinds of entry share: atomic writes, reads, listing and removal by key.
 // Formats: values in ./values.ts, call records in ./calls.ts, hit/miss statistics in ./statsJournal.ts.
 //

@@ -1,6 +1,6 @@
 // The file store's hit/miss statistics journals.
 //
-// Hit/miss statistics of a call root (issue 6) live in its `.stats/` folder, which `list()` skips (not a 64-hex name):
+// Hit/miss statistics of a call root (docs/behaviour.md §11) live in its `.stats/` folder, which `list()` skips (not a 64-hex name):
 //
 //   calls/.stats/build1-4242-9f3a6c01.jsonl            journal of one CallFile in one process: only it appends
 //   calls/.stats/build1-4242-9f3a6c01.3.closed.jsonl   a journal its writer rotated away; never written again

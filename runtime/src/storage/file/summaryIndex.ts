@@ -1,4 +1,4 @@
-// issue 3 "Stays responsive with 100,000 cached calls" (reference §1.10 file storage, §6 queries): the summary index
+// docs/behaviour.md §12 (responsive with 100,000 cached calls; §1.10 file storage, §6 queries): the summary index
 // of a file call storage (the file kind's `summaryIndex`, what fleche/inspect lists) — in memory, kept current, and persisted under `calls/.inspect/index.json` so that a new
 // process (each CLI run, each extension start) does not read every call file again.
 //

@@ -1,4 +1,4 @@
-// The file store's value files (reference §1.12, §5): one file per content digest. Layout and invariants shared
+// The file store's value files (docs/behaviour.md §1.12, §5): one file per content digest. Layout and invariants shared
 // with call records are described in ./entries.ts.
 //
 // Value file format, version 2 (all integers little-endian):
@@ -75,7 +75,7 @@ export interface ValueFileOptions {
 }
 
 /**
- * Value storage with one file per value under `root` (reference §2.6): content-addressed, so a file once written is
+ * Value storage with one file per value under `root` (docs/behaviour.md §2.6): content-addressed, so a file once written is
  * never rewritten. Safe for several processes sharing the root; see the file format at the top of this module.
  *
  * @example
@@ -278,7 +278,7 @@ export class ValueFile implements ValueStorage {
 		}
 	}
 
-	/** The full key for a prefix of at least 4 characters (reference §2.4). */
+	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4). */
 	expand(prefix: string): string {
 		return expandIn(this.root, prefix);
 	}

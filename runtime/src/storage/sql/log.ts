@@ -1,4 +1,4 @@
-// reference §2.6 "SQL", §3.4: the file-level protocol of the SQLite call store (see `sqlSchema.ts` for the formats):
+// docs/behaviour.md §2.6 "SQL", §3.4: the file-level protocol of the SQLite call store (see `sqlSchema.ts` for the formats):
 // the lock, the change log (header, checksummed lines, appends) and the snapshot header. Plain `node:fs`, no sql.js,
 // so the calling thread can append synchronously and the sql worker can read and compact with the same rules.
 import { createHash, randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// reference §2.6 "SQL", §1.12: the on-disk contract of the SQLite call store — tables, schema version and numbered
+// docs/behaviour.md §2.6 "SQL", §1.12: the on-disk contract of the SQLite call store — tables, schema version and numbered
 // migrations, the write-ahead log beside the database, the lock file, and the strict record check every read uses.
 //
 // Files of a store opened as `CallSql({ path: '/proj/.fleche/calls.db' })`:
@@ -62,10 +62,10 @@ export const suffix = { log: '.log', lock: '.lock', breakLock: '.lock.break', co
 export const lockStaleMs = 10_000;
 
 /**
- * Version 1 of the schema. `calls`, `arguments` and `metadata` are the reference's three tables (§2.6), column for
+ * Version 1 of the schema. `calls`, `arguments` and `metadata` are the three tables of docs/behaviour.md §2.6, column for
  * column; `calls.async` and the `stats` and `fleche_info` tables are additions of this port.
  *
- * - `calls.version` is JSON-encoded (`null`, `"1.2"`, `3`); a legacy INTEGER value is accepted on read (#578).
+ * - `calls.version` is JSON-encoded (`null`, `"1.2"`, `3`); a legacy INTEGER value is accepted on read (docs/behaviour.md §2.6).
  * - `calls.result` is the result's value digest, `NULL` while pending; `calls.async` is 1 when the function returned
  *   a Promise (hits then return a resolved Promise), else `NULL`.
  * - `arguments` hold the argument digests of a call in signature order (`position` 0, 1, …).

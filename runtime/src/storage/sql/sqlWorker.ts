@@ -1,4 +1,4 @@
-// reference §2.6 "SQL": the worker thread that owns one sql.js database for `CallSql` (see `store.ts` for why a
+// docs/behaviour.md §2.6 "SQL": the worker thread that owns one sql.js database for `CallSql` (see `store.ts` for why a
 // worker): loads the snapshot, follows the change log, answers queries, and compacts the log into a new snapshot.
 //
 // Started by the store through the synchronous bridge (bridge/syncWorker.ts): requests `{ op, args }` arrive through

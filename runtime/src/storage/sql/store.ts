@@ -1,4 +1,4 @@
-// reference §1.12, §2.6 "SQL", issue 6: `CallSql`, call records (and hit/miss statistics) in one SQLite file, on
+// docs/behaviour.md §1.12, §2.6 "SQL", §11: `CallSql`, call records (and hit/miss statistics) in one SQLite file, on
 // sql.js (WebAssembly) so that it runs in any Node and in the VS Code extension host without a native addon.
 //
 // Design (the formats are in `sqlSchema.ts`, the file protocol in `sqlLog.ts`):
@@ -151,7 +151,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Call storage in one SQLite file with the reference's tables (§2.6: `calls`, `arguments`, `metadata`) plus hit/miss
+ * Call storage in one SQLite file with the tables of docs/behaviour.md (§2.6: `calls`, `arguments`, `metadata`) plus hit/miss
  * statistics, shared safely by any number of processes and threads. Values stay in a {@link ValueFile} beside it
  * (the `sql` template of `fleche.toml`: values at `root/values`, calls at `root/calls.db`).
  *
@@ -562,7 +562,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		return this.#read([], 'keys') as string[];
 	}
 
-	/** The full key for a prefix of at least 4 characters (reference §2.4), by an index range scan. */
+	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4), by an index range scan. */
 	expand(prefix: string): string {
 		if (typeof prefix !== 'string' || prefix.length < MIN_PREFIX_LENGTH || this.#empty()) return expandPrefix(prefix, []);
 		if (isKey(prefix)) {
