@@ -2,7 +2,13 @@
 import type { CallRecord, Call, Metadata } from './call.js';
 import { Digest } from './digest.js';
 import { KeyError } from './errors.js';
-import type { BaseCache } from './caches/base.js';
+
+/**
+ * The cache a stored call belongs to and that queries read: `BaseCache`. caches/base.ts declares it so by augmenting
+ * this interface, which lets calls and queries sit below the caches that hold them without an import cycle.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by caches/base.ts
+export interface CallCache {}
 
 /**
  * A call found in a cache. Identity and metadata are at hand; `arguments` and `result` load from value storage on
@@ -13,7 +19,7 @@ export class LazyCall {
 		/** The stored record. */
 		readonly record: CallRecord,
 		/** The cache it came from (loads go there). */
-		readonly cache: BaseCache,
+		readonly cache: CallCache,
 	) {}
 
 	/** The lookup key. */

@@ -3,8 +3,15 @@ import type { CallRecord, Json } from './call.js';
 import { digest, Digest } from './digest.js';
 import { Indigestible, KeyError, Rejected } from './errors.js';
 import { warn } from './log.js';
-import type { LazyCall } from './lazyCall.js';
-import type { BaseCache, TransferOptions } from './caches/base.js';
+import type { CallCache, LazyCall } from './lazyCall.js';
+
+/** Options of `BaseCache.transfer` and {@link QueryIterator.transfer}. */
+export interface TransferOptions {
+	/** Evict each call from its source once it was written to the target. @default false */
+	readonly pop?: boolean;
+	/** Replace calls the target already has. @default false */
+	readonly overwrite?: boolean;
+}
 
 /**
  * What to look for. Every field is optional; `undefined` means "any". Argument values match by digest (so a `D()`
@@ -27,7 +34,7 @@ export interface QueryFilter {
 	readonly result?: unknown;
 }
 
-function digestMatches(template: unknown, stored: string | null, cache: BaseCache): boolean {
+function digestMatches(template: unknown, stored: string | null, cache: CallCache): boolean {
 	if (stored === null) return false;
 	if (Digest.is(template)) {
 		if (template.hex.length === 64) return template.hex === stored;
@@ -51,7 +58,7 @@ function jsonEqual(a: unknown, b: unknown): boolean {
 }
 
 /** Whether a record matches a filter. An indigestible template value matches nothing (with a warning). @internal */
-export function matches(filter: QueryFilter, record: CallRecord, cache: BaseCache): boolean {
+export function matches(filter: QueryFilter, record: CallRecord, cache: CallCache): boolean {
 	if (filter.name !== undefined && filter.name !== record.name) return false;
 	if (filter.module !== undefined && filter.module !== record.module) return false;
 	if (filter.version !== undefined && filter.version !== record.version) return false;
@@ -134,7 +141,7 @@ export class QueryIterator implements Iterable<LazyCall> {
 	constructor(
 		private readonly source: () => Iterable<LazyCall>,
 		/** The cache the calls come from, when there is a single one. */
-		readonly cache?: BaseCache,
+		readonly cache?: CallCache,
 	) {}
 
 	[Symbol.iterator](): Iterator<LazyCall> {
@@ -307,7 +314,7 @@ export class QueryIterator implements Iterable<LazyCall> {
 	 * Copies the matching calls, with their values, into `target`; returns how many were written.
 	 * @throws Rejected before copying anything when `pop` is asked of a read-only source (a pool, a read-only cache).
 	 */
-	transfer(target: BaseCache, options: TransferOptions = {}): number {
+	transfer(target: CallCache, options: TransferOptions = {}): number {
 		const calls = [...this];
 		const fixed = options.pop === true ? calls.find((c) => c.cache.readOnly) : undefined;
 		if (fixed !== undefined) {

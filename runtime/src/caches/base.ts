@@ -7,20 +7,30 @@ import type { StorageConfig } from '../storage/base.js';
 import { shrinkKeys } from '../storage/keys.js';
 import { warn } from '../log.js';
 import { LazyCall } from '../lazyCall.js';
-import { QueryIterator, matches, type QueryFilter, type TableOptions, type TableRow } from '../query.js';
-import type { CacheStack } from './cacheStack.js';
-import type { FilteredCache } from './filteredCache.js';
-import type { ReadOnlyCache } from './readOnlyCache.js';
+import { QueryIterator, matches, type QueryFilter, type TableOptions, type TableRow, type TransferOptions } from '../query.js';
+
+export type { TransferOptions } from '../query.js';
 
 /**
  * Constructors of the compositions, filled in by their own modules when they load. They extend `BaseCache`, so this
  * module cannot import them without an import cycle that breaks depending on which module loads first. @internal
  */
 export const compositions: {
-	stack?: (caches: readonly BaseCache[]) => CacheStack;
-	readonly?: (cache: BaseCache) => ReadOnlyCache;
-	filter?: (cache: BaseCache, predicate: ((call: LazyCall) => boolean) | QueryFilter) => FilteredCache;
+	stack?: (caches: readonly BaseCache[]) => Composition<'stack'>;
+	readonly?: (cache: BaseCache) => Composition<'readonly'>;
+	filter?: (cache: BaseCache, predicate: ((call: LazyCall) => boolean) | QueryFilter) => Composition<'filter'>;
 } = {};
+
+/**
+ * The classes of the compositions by name (`stack`: `CacheStack`, `readonly`: `ReadOnlyCache`, `filter`:
+ * `FilteredCache`). Each composition's module adds its own entry (module augmentation), so that the methods below are
+ * typed with the subclass while this module imports none of them.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by the composition modules
+export interface CompositionTypes {}
+
+/** The class of composition `K`, or `BaseCache` where its module is not part of the program. */
+export type Composition<K extends string> = K extends keyof CompositionTypes ? CompositionTypes[K] : BaseCache;
 
 function composition<K extends keyof typeof compositions>(name: K): NonNullable<(typeof compositions)[K]> {
 	const make = compositions[name];
@@ -60,18 +70,17 @@ export interface PreparedCall {
 	abandon(): void;
 }
 
+declare module '../lazyCall.js' {
+	/** Stored calls and queries belong to caches: see `CallCache`. */
+	// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the whole point: CallCache is BaseCache
+	interface CallCache extends BaseCache {}
+}
+
 /** Plain-data description of a cache, from which a worker or another process can open the same store. */
 export type CacheConfig =
 	| { readonly type: 'cache'; readonly values: StorageConfig; readonly calls: StorageConfig }
 	| { readonly type: string; readonly [option: string]: unknown };
 
-/** Options of {@link BaseCache.transfer} and `QueryIterator.transfer`. */
-export interface TransferOptions {
-	/** Evict each call from its source once it was written to the target. @default false */
-	readonly pop?: boolean;
-	/** Replace calls the target already has. @default false */
-	readonly overwrite?: boolean;
-}
 
 /**
  * The base of every cache. Subclasses provide storage primitives; loading, querying, saving whole calls,
@@ -222,7 +231,7 @@ export abstract class BaseCache {
 	 * using _ = cache(teamCache.readonly()); // use the shared results, never write to them
 	 * ```
 	 */
-	readonly(): ReadOnlyCache {
+	readonly(): Composition<'readonly'> {
 		return composition('readonly')(this);
 	}
 
@@ -234,19 +243,19 @@ export abstract class BaseCache {
 	 * const alpha = cache().filter({ metadata: { tags: { project: 'alpha' } } });
 	 * ```
 	 */
-	filter(predicate: ((call: LazyCall) => boolean) | QueryFilter): FilteredCache {
+	filter(predicate: ((call: LazyCall) => boolean) | QueryFilter): Composition<'filter'> {
 		return composition('filter')(this, predicate);
 	}
 
 	/**
-	 * A {@link CacheStack} with `cache` in front of this one (docs/behaviour.md §1.10 `push()`): saves go to `cache`, reads
+	 * A `CacheStack` with `cache` in front of this one (docs/behaviour.md §1.10 `push()`): saves go to `cache`, reads
 	 * fall through to this cache and are copied into `cache`. Stacks are flattened, never nested.
 	 * @example
 	 * ```ts
 	 * const fast = persistent.push(new Cache(new ValueMemory(), new CallMemory()));
 	 * ```
 	 */
-	push(cache: BaseCache): CacheStack {
+	push(cache: BaseCache): Composition<'stack'> {
 		const front = isStack(cache) ? cache.stack : [cache];
 		return composition('stack')([...front, ...(isStack(this) ? this.stack : [this])]);
 	}
@@ -282,11 +291,11 @@ export abstract class BaseCache {
 	}
 }
 
-/** @internal Marks a {@link CacheStack} without importing it (see {@link compositions}). */
+/** @internal Marks a `CacheStack` without importing it (see {@link compositions}). */
 export const stackBrand = Symbol.for('fleche.cacheStack');
 
 /** @internal */
-export function isStack(cache: BaseCache): cache is CacheStack {
+export function isStack(cache: BaseCache): cache is Composition<'stack'> & BaseCache {
 	return (cache as { [stackBrand]?: boolean })[stackBrand] === true;
 }
 

@@ -216,3 +216,9 @@ function copyValue(key: string, from: BaseCache, to: BaseCache): void {
 }
 
 compositions.stack = (caches) => new CacheStack(caches);
+
+declare module './base.js' {
+	interface CompositionTypes {
+		stack: CacheStack;
+	}
+}

@@ -139,3 +139,9 @@ export function filterFromConfig(config: FilterConfig): QueryFilter {
 }
 
 compositions.filter = (cache, predicate) => new FilteredCache(cache, predicate);
+
+declare module './base.js' {
+	interface CompositionTypes {
+		filter: FilteredCache;
+	}
+}

@@ -70,3 +70,9 @@ export class ReadOnlyCache extends CacheWrapper {
 }
 
 compositions.readonly = (cache: BaseCache) => new ReadOnlyCache(cache);
+
+declare module './base.js' {
+	interface CompositionTypes {
+		readonly: ReadOnlyCache;
+	}
+}
