@@ -1,18 +1,17 @@
 // Type-level tests: the composition methods of every cache are typed with the composition's own class, although
 // caches/base.ts imports none of them (each composition module declares its entry; see `CompositionTypes`). Checked
 // by `tsc -p test` in `npm run typecheck`, never run.
-import { BaseCache, Cache, CacheStack, CallMemory, FilteredCache, ReadOnlyCache, ValueMemory, type LazyCall } from 'fleche';
+import { Cache, CallMemory, ValueMemory, type BaseCache, type CacheStack, type FilteredCache, type LazyCall, type ReadOnlyCache } from 'fleche';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
 
-declare const base: BaseCache;
 const memory = new Cache(new ValueMemory(), new CallMemory());
 
 export type Compositions = [
-	Expect<Equal<ReturnType<typeof base.readonly>, ReadOnlyCache>>,
-	Expect<Equal<ReturnType<typeof base.filter>, FilteredCache>>,
-	Expect<Equal<ReturnType<typeof base.push>, CacheStack>>,
+	Expect<Equal<ReturnType<BaseCache['readonly']>, ReadOnlyCache>>,
+	Expect<Equal<ReturnType<BaseCache['filter']>, FilteredCache>>,
+	Expect<Equal<ReturnType<BaseCache['push']>, CacheStack>>,
 	Expect<Equal<ReturnType<typeof memory.push>, CacheStack>>,
 	// A stored call's cache is the whole BaseCache API, not a narrower view.
 	Expect<Equal<Pick<LazyCall['cache'], 'readonly' | 'push' | 'query'>, Pick<BaseCache, 'readonly' | 'push' | 'query'>>>,
