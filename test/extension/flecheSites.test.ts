@@ -10,7 +10,15 @@ import { pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
 import { cache, type Fleche } from 'fleche';
 import { openStore } from 'fleche/inspect';
-import { findFlecheSites, identityKey, moduleOf, type FlecheSite, type PackageJsonProbe } from '../../extension/src/model/flecheSites.ts';
+import {
+	findFlecheSites,
+	identityKey,
+	localModuleCandidates,
+	moduleOf,
+	type FlecheSite,
+	type ImportResolver,
+	type PackageJsonProbe,
+} from '../../extension/src/model/flecheSites.ts';
 import { fileStore } from '../support/stores.ts';
 import { tmpDir } from '../support/tmp.ts';
 
@@ -34,6 +42,12 @@ function project(t: Parameters<typeof tmpDir>[0]): string {
 	symlinkSync(runtime, join(dir, 'node_modules', 'fleche'), 'dir');
 	return dir;
 }
+
+/** What the editor's resolver does, on the real disk: the first candidate file that exists. */
+const diskResolver: ImportResolver = (specifier, fromFile) => {
+	const fileName = localModuleCandidates(specifier, fromFile).find((f) => existsSync(f));
+	return fileName === undefined ? undefined : { fileName, text: readFileSync(fileName, 'utf8') };
+};
 
 const identities = (sites: readonly { module: string | null; name: string }[]): string[] =>
 	sites.map((s) => `${s.module ?? '(null)'} :: ${s.name}`).sort();
@@ -195,6 +209,66 @@ describe('findFlecheSites', () => {
 		const [stored] = openStore(root).functions();
 		assert.deepEqual({ module: stored?.module, name: stored?.name }, { module: 'src/shapes.ts', name: 'Shapes.area' });
 		assert.equal(byKey.get(identityKey(stored!))?.kind, 'method');
+	});
+
+	test('aliases exported by local modules are found, checked against what the runtime stores', async (t) => {
+		const dir = project(t);
+		const src = join(dir, 'src');
+		mkdirSync(src);
+		writeFileSync(join(src, 'cacheUtils.js'), `export { fleche as memo } from 'fleche';\n`);
+		// A second hop, an exported binding, a default export and a cycle back to the first file.
+		writeFileSync(
+			join(src, 'more.js'),
+			`import { fleche } from 'fleche';\nexport * from './cacheUtils.js';\nexport const keep = fleche;\nexport default fleche;\nexport * from './use.js';\n`,
+		);
+		const use = `import { memo as cachedBy } from './cacheUtils.js';
+import * as more from './more.js';
+import dflt from './more.js';
+import { keep } from './more.js';
+const other = { fleche: (f, _o) => f };
+export const viaAlias = cachedBy((x) => x + 1);
+export const viaNamespace = more.memo((x) => x + 2);
+export const viaBinding = keep((x) => x + 3);
+export const viaDefault = dflt((x) => x + 4);
+export const notOurs = other.fleche((x) => x + 5);
+`;
+		const file = join(src, 'use.js');
+		writeFileSync(file, use);
+		const mod = (await import(pathToFileURL(file).href)) as Record<string, (x: number) => unknown>;
+		const { cache: store, root } = fileStore();
+		await cache(store, async () => {
+			for (const name of ['viaAlias', 'viaNamespace', 'viaBinding', 'viaDefault', 'notOurs']) await mod[name]!(1);
+		});
+		const stored = openStore(root).functions();
+		assert.equal(stored.length, 4, 'other.fleche is not fleche: it caches nothing');
+
+		const sites = findFlecheSites(use, { fileName: file, module: moduleOf(file, probe), resolveImport: diskResolver });
+		assert.ok(sites);
+		assert.deepEqual(identities(sites), identities(stored));
+		// Without a resolver only what the file itself says is known: no lens on the aliases, and still none on other.fleche.
+		assert.deepEqual(findFlecheSites(use, { fileName: file, module: moduleOf(file, probe) }), []);
+	});
+
+	test('a TypeScript project: ./x.js names x.ts, extensionless and index imports resolve, CommonJS re-exports count', (t) => {
+		const dir = tmpDir(t);
+		mkdirSync(join(dir, 'lib'));
+		writeFileSync(join(dir, 'memo.ts'), `import { fleche } from 'fleche';\nexport const memo = fleche;\n`);
+		writeFileSync(join(dir, 'lib', 'index.ts'), `export { memo as libMemo } from '../memo.js';\n`);
+		writeFileSync(join(dir, 'cjs.cjs'), `const f = require('fleche');\nexports.cjsMemo = f.fleche;\n`);
+		const text = `import { memo } from './memo.js';\nimport { libMemo } from './lib';\nconst { cjsMemo } = require('./cjs.cjs');\nexport const a = memo((x: number) => x);\nexport const b = libMemo((x: number) => x);\nexport const c = cjsMemo((x: number) => x);\n`;
+		const sites = findFlecheSites(text, { fileName: join(dir, 'use.ts'), module: 'use.ts', resolveImport: diskResolver });
+		assert.deepEqual(identities(sites!), ['use.ts :: a', 'use.ts :: b', 'use.ts :: c']);
+		assert.deepEqual(localModuleCandidates('./a.js', '/p/src/b.ts'), ['/p/src/a.ts', '/p/src/a.js']);
+		assert.equal(localModuleCandidates('../a', '/p/src/b.ts')[0], '/p/a.ts');
+		assert.ok(localModuleCandidates('./dir', '/p/b.ts').includes('/p/dir/index.ts'));
+	});
+
+	test('a member named fleche on anything but a namespace of fleche is no cached function', () => {
+		const text = `import * as fl from 'fleche';\nconst other = makeOther();\nexport const a = other.fleche((x) => x);\nexport const b = this.fleche((x) => x);\nexport const c = fl.fleche((x) => x);\nexport const d = fl.other((x) => x);\n`;
+		assert.deepEqual(identities(findFlecheSites(text, { fileName: 'a.js', module: 'a.js' })!), ['a.js :: c']);
+		// TypeScript's CommonJS output for \`import * as fl from 'fleche'\` wraps the require in a helper.
+		const compiled = `const fl = __importStar(require("fleche"));\nexports.e = (0, fl.fleche)((x) => x);\n`;
+		assert.deepEqual(identities(findFlecheSites(compiled, { fileName: 'a.cjs', module: 'a.cjs' })!), ['a.cjs :: e']);
 	});
 
 	test('lens lines are the declarations, in source order', () => {

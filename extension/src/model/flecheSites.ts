@@ -7,6 +7,7 @@
 // Parser: acorn (already bundled as a runtime dependency) with @sveltejs/acorn-typescript (~200 KB, pure JS, the
 // maintained fork Svelte uses). The TypeScript compiler would add ~3 MB minified to the bundle; @babel/parser
 // ~0.5 MB next to an acorn we ship anyway; oxc-parser loads a native module.
+import { dirname, join } from 'node:path';
 import { Parser, type Node as AcornNode } from 'acorn';
 import { tsPlugin } from '@sveltejs/acorn-typescript';
 import { functionIdentityName, identityModule, methodIdentityName, ownFunctionName } from 'fleche/identity';
@@ -35,6 +36,8 @@ export interface FindSitesOptions {
 	readonly fileName: string;
 	/** The module the runtime derives from the file's location (see {@link moduleOf}); null when it has no file. */
 	readonly module: string | null;
+	/** Reads local modules this file imports from, to recognise aliases of fleche they export. */
+	readonly resolveImport?: ImportResolver;
 }
 
 type AnyNode = AcornNode & Record<string, unknown>;
@@ -95,32 +98,105 @@ function walk(root: AnyNode, visit: (node: AnyNode, parents: readonly AnyNode[])
 	go(root);
 }
 
-/** The names under which this file can call `fleche` (imports, renames, `require`), and namespace objects. */
-function flecheBindings(program: AnyNode): { names: Set<string>; namespaces: Set<string>; imported: Map<string, string> } {
+/**
+ * Reads another module of the project for a relative specifier (`./cacheUtils`), as Node or a bundler would resolve
+ * it from `fromFile`; undefined when there is no such file or it cannot be read. Lets an alias exported by a local
+ * module (`export { fleche as memo } from 'fleche'`) be recognised where it is imported.
+ */
+export type ImportResolver = (specifier: string, fromFile: string) => { readonly fileName: string; readonly text: string } | undefined;
+
+const sourceExtensions = ['.ts', '.tsx', '.mts', '.cts', '.js', '.jsx', '.mjs', '.cjs'];
+const tsForJs: Record<string, string> = { '.js': '.ts', '.jsx': '.tsx', '.mjs': '.mts', '.cjs': '.cts' };
+
+/**
+ * The files a relative specifier may name, in the order a TypeScript project resolves them: `./a.js` is `./a.ts`
+ * when that exists (TypeScript's ESM convention), an extensionless `./a` tries each source extension, then
+ * `./a/index.*`. The caller takes the first that exists.
+ */
+export function localModuleCandidates(specifier: string, fromFile: string): string[] {
+	const base = join(dirname(fromFile), specifier);
+	const ext = /\.[cm]?[jt]sx?$/i.exec(base)?.[0].toLowerCase();
+	if (ext !== undefined) {
+		const ts = tsForJs[ext];
+		return ts === undefined ? [base] : [base.slice(0, -ext.length) + ts, base];
+	}
+	return [...sourceExtensions.map((e) => base + e), ...sourceExtensions.map((e) => join(base, `index${e}`))];
+}
+
+/** How deep a chain of local re-exports is followed (`a` re-exports `b` which re-exports fleche…). */
+const maxReexportDepth = 8;
+
+interface Bindings {
+	/** Local names that are `fleche` itself. */
+	readonly names: Set<string>;
+	/** Local namespace objects (`import * as fl`, `require(…)`) → their members that are `fleche`. */
+	readonly namespaces: Map<string, Set<string>>;
+	/** Local name → imported name, for functions passed by reference (`fleche(slow)` names the function `slow`). */
+	readonly imported: Map<string, string>;
+}
+
+interface Resolution {
+	readonly fileName: string;
+	readonly resolve: ImportResolver | undefined;
+	/** Files on the current chain of re-exports, against cycles. */
+	readonly chain: readonly string[];
+}
+
+const isRelative = (specifier: unknown): specifier is string => typeof specifier === 'string' && /^\.\.?(\/|$)/.test(specifier);
+
+/** The names under which module `source` exports `fleche` (`fleche` for the package itself), seen from `r`. */
+function exportedFleche(source: unknown, r: Resolution): ReadonlySet<string> {
+	if (source === 'fleche') return new Set(['fleche']);
+	if (!isRelative(source) || !r.resolve || r.chain.length >= maxReexportDepth) return new Set();
+	const target = r.resolve(source, r.fileName);
+	if (!target || r.chain.includes(target.fileName)) return new Set();
+	return flecheExports(target.text, { fileName: target.fileName, resolve: r.resolve, chain: [...r.chain, target.fileName] });
+}
+
+/** Whether a text can name fleche at all: it says `fleche`, or it imports or re-exports a local module that might. */
+function mayNameFleche(text: string, resolve: ImportResolver | undefined): boolean {
+	return text.includes('fleche') || (resolve !== undefined && /(?:\bfrom|\bimport|\brequire)\s*\(?\s*['"]\.\.?\//.test(text));
+}
+
+/** The names under which this file can call `fleche` (imports, renames, `require`, local re-exports), and namespaces. */
+function flecheBindings(program: AnyNode, r: Resolution): Bindings {
 	const names = new Set(['fleche']);
-	const namespaces = new Set<string>();
-	// local name → imported name, for functions passed by reference (`fleche(slow)` names the function `slow`).
+	const namespaces = new Map<string, Set<string>>();
 	const imported = new Map<string, string>();
 	walk(program, (node) => {
 		if (node.type === 'ImportDeclaration') {
-			const fromFleche = (node.source as AnyNode).value === 'fleche';
-			for (const spec of node.specifiers as AnyNode[]) {
+			const specifiers = node.specifiers as AnyNode[];
+			if (specifiers.length === 0) return;
+			const exported = exportedFleche((node.source as AnyNode).value, r);
+			for (const spec of specifiers) {
 				const local = (spec.local as AnyNode).name as string;
-				if (spec.type === 'ImportSpecifier') {
-					const importedNode = spec.imported as AnyNode;
-					const importedName = (importedNode.name ?? importedNode.value) as string;
-					if (fromFleche && importedName === 'fleche') names.add(local);
-					else imported.set(local, importedName);
-				} else if (fromFleche) namespaces.add(local);
+				if (spec.type === 'ImportNamespaceSpecifier') {
+					if (exported.size > 0) namespaces.set(local, new Set(exported));
+					continue;
+				}
+				if (spec.type === 'ImportDefaultSpecifier') {
+					// `import fl from 'fleche'` is the CommonJS namespace under interop; a local module may export it as default.
+					if ((node.source as AnyNode).value === 'fleche') namespaces.set(local, new Set(exported));
+					else if (exported.has('default')) names.add(local);
+					continue;
+				}
+				const importedNode = spec.imported as AnyNode;
+				const importedName = (importedNode.name ?? importedNode.value) as string;
+				if (exported.has(importedName)) names.add(local);
+				else imported.set(local, importedName);
 			}
-		} else if (node.type === 'VariableDeclarator' && isRequireFleche(node.init as AnyNode | null)) {
+		} else if (node.type === 'VariableDeclarator') {
+			const source = requiredModule(node.init as AnyNode | null);
+			if (source === undefined) return;
+			const exported = exportedFleche(source, r);
+			if (exported.size === 0) return;
 			const id = node.id as AnyNode;
-			if (id.type === 'Identifier') namespaces.add(id.name as string);
+			if (id.type === 'Identifier') namespaces.set(id.name as string, new Set(exported));
 			else if (id.type === 'ObjectPattern') {
 				for (const prop of id.properties as AnyNode[]) {
 					const key = prop.key as AnyNode | undefined;
 					const value = prop.value as AnyNode | undefined;
-					if (prop.type === 'Property' && key?.type === 'Identifier' && key.name === 'fleche' && value?.type === 'Identifier') {
+					if (prop.type === 'Property' && key?.type === 'Identifier' && exported.has(key.name as string) && value?.type === 'Identifier') {
 						names.add(value.name as string);
 					}
 				}
@@ -130,11 +206,58 @@ function flecheBindings(program: AnyNode): { names: Set<string>; namespaces: Set
 	return { names, namespaces, imported };
 }
 
-function isRequireFleche(init: AnyNode | null): boolean {
-	if (!init || init.type !== 'CallExpression') return false;
+/**
+ * The module a `require('…')` initialiser loads, also through an interop helper (`__importStar(require('…'))`, what
+ * TypeScript emits for `import * as` in CommonJS); undefined for anything else.
+ */
+function requiredModule(init: AnyNode | null): unknown {
+	if (!init || init.type !== 'CallExpression') return undefined;
 	const callee = init.callee as AnyNode;
 	const arg = (init.arguments as AnyNode[])[0];
-	return callee.type === 'Identifier' && callee.name === 'require' && arg?.type === 'Literal' && arg.value === 'fleche';
+	if (callee.type === 'Identifier' && callee.name === 'require') return arg?.type === 'Literal' ? arg.value : undefined;
+	return (init.arguments as AnyNode[]).length === 1 && arg?.type === 'CallExpression' ? requiredModule(arg) : undefined;
+}
+
+/** The names under which a module exports `fleche`: re-exports, exported aliases, `exports.x = fleche`. */
+function flecheExports(text: string, r: Resolution): ReadonlySet<string> {
+	const out = new Set<string>();
+	if (!mayNameFleche(text, r.resolve)) return out;
+	const program = parse(text, r.fileName);
+	if (!program) return out;
+	const b = flecheBindings(program, r);
+	const isFleche = (node: AnyNode | null | undefined): boolean => node !== null && node !== undefined && isFlecheCallee(node, b);
+	const exportName = (node: AnyNode): string => (node.name ?? node.value) as string;
+	for (const statement of program.body as AnyNode[]) {
+		if (statement.type === 'ExportAllDeclaration') {
+			// `export * as ns from …` exports a namespace object, not fleche itself.
+			if (!statement.exported) for (const name of exportedFleche((statement.source as AnyNode).value, r)) if (name !== 'default') out.add(name);
+		} else if (statement.type === 'ExportNamedDeclaration') {
+			const fromSource = statement.source ? exportedFleche((statement.source as AnyNode).value, r) : undefined;
+			for (const spec of statement.specifiers as AnyNode[]) {
+				const local = exportName(spec.local as AnyNode);
+				if (fromSource ? fromSource.has(local) : b.names.has(local)) out.add(exportName(spec.exported as AnyNode));
+			}
+			const declaration = statement.declaration as AnyNode | null;
+			if (declaration?.type === 'VariableDeclaration') {
+				for (const d of declaration.declarations as AnyNode[]) {
+					if ((d.id as AnyNode).type === 'Identifier' && isFleche(d.init as AnyNode | null)) out.add((d.id as AnyNode).name as string);
+				}
+			}
+		} else if (statement.type === 'ExportDefaultDeclaration') {
+			if (isFleche(statement.declaration as AnyNode)) out.add('default');
+		} else if (statement.type === 'ExpressionStatement') {
+			// CommonJS: `exports.memo = fleche`, `module.exports.memo = fleche`.
+			const e = statement.expression as AnyNode;
+			if (e.type !== 'AssignmentExpression' || e.operator !== '=' || !isFleche(e.right as AnyNode)) continue;
+			const left = e.left as AnyNode;
+			const object = left.type === 'MemberExpression' && !left.computed ? (left.object as AnyNode) : undefined;
+			const isExports =
+				(object?.type === 'Identifier' && object.name === 'exports') ||
+				(object?.type === 'MemberExpression' && (object.object as AnyNode).name === 'module' && (object.property as AnyNode).name === 'exports');
+			if (isExports) out.add((left.property as AnyNode).name as string);
+		}
+	}
+	return out;
 }
 
 /** Removes TS-only wrappers around an expression: `x as T`, `x!`, `<T>x`, `x satisfies T`. */
@@ -153,13 +276,15 @@ function unwrapTs(node: AnyNode): AnyNode {
 	return n;
 }
 
-function isFlecheCallee(callee: AnyNode, b: ReturnType<typeof flecheBindings>): boolean {
+function isFlecheCallee(callee: AnyNode, b: Bindings): boolean {
 	const c = unwrapTs(callee);
 	if (c.type === 'Identifier') return b.names.has(c.name as string);
-	// `fl.fleche(...)` for a namespace import, and `(0, fleche_1.fleche)(...)` in compiled CommonJS.
+	// `fl.fleche(...)` for a namespace import, and `(0, fleche_1.fleche)(...)` in compiled CommonJS — but only on a
+	// namespace of fleche (or of a local module re-exporting it): `other.fleche(...)` is someone else's method.
 	if (c.type === 'MemberExpression' && !c.computed) {
+		const object = unwrapTs(c.object as AnyNode);
 		const prop = c.property as AnyNode;
-		return prop.type === 'Identifier' && prop.name === 'fleche';
+		return object.type === 'Identifier' && prop.type === 'Identifier' && b.namespaces.get(object.name as string)?.has(prop.name as string) === true;
 	}
 	if (c.type === 'SequenceExpression') {
 		const last = (c.expressions as AnyNode[]).at(-1);
@@ -207,7 +332,7 @@ function keyName(key: AnyNode, computed: unknown): string | undefined {
 }
 
 /** The runtime's `fn.name` for the wrapped expression, when it has one (named function, function reference). */
-function ownName(fn: AnyNode, b: ReturnType<typeof flecheBindings>): string | undefined {
+function ownName(fn: AnyNode, b: Bindings): string | undefined {
 	const f = unwrapTs(fn);
 	if ((f.type === 'FunctionExpression' || f.type === 'ClassExpression') && f.id) return ownFunctionName((f.id as AnyNode).name);
 	if (f.type === 'Identifier') return ownFunctionName(b.imported.get(f.name as string) ?? f.name);
@@ -275,10 +400,10 @@ function className(cls: AnyNode, parents: readonly AnyNode[]): string | undefine
  * Calls whose name the runtime cannot infer (it throws at wrap time) are left out.
  */
 export function findFlecheSites(text: string, options: FindSitesOptions): FlecheSite[] | undefined {
-	if (!text.includes('fleche')) return [];
+	if (!mayNameFleche(text, options.resolveImport)) return [];
 	const program = parse(text, options.fileName);
 	if (!program) return undefined;
-	const bindings = flecheBindings(program);
+	const bindings = flecheBindings(program, { fileName: options.fileName, resolve: options.resolveImport, chain: [options.fileName] });
 	const sites: FlecheSite[] = [];
 	const moduleFor = (o: IdentityOptions): string | null => identityModule(o, options.module);
 	const loc = (node: AnyNode) => node.loc as { start: { line: number; column: number }; end: { line: number } };

@@ -1,12 +1,12 @@
 // CodeLensProvider adapter: fleche sites of the document (model/flecheSites.ts) + the folder's counts
 // (model/codeLens.ts) → one vscode.CodeLens per LensSpec, mapped field for field.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { CacheClient } from '../data/cacheClient.js';
 import { Disposable } from '../disposable.js';
 import { lensSpecs, type LensSpec } from '../model/codeLens.js';
-import { findFlecheSites, moduleOf, type FlecheSite, type PackageJsonProbe } from '../model/flecheSites.js';
+import { findFlecheSites, localModuleCandidates, moduleOf, type FlecheSite, type ImportResolver, type PackageJsonProbe } from '../model/flecheSites.js';
 
 export const lensSelector: vscode.DocumentSelector = [
 	{ language: 'typescript' },
@@ -21,16 +21,49 @@ export class CodeLensProvider extends Disposable implements vscode.CodeLensProvi
 	/** Last sites per document, kept while the text does not parse (typing). */
 	private readonly sites = new Map<string, { version: number; sites: FlecheSite[] }>();
 	private readonly packageJsons = new Map<string, 'none' | 'unnamed' | 'named'>();
+	/** Local modules read for their re-exports of fleche, by file, valid while their stamp holds. */
+	private readonly modules = new Map<string, { stamp: string; text: string }>();
 
 	constructor(private readonly client: CacheClient) {
 		super();
 		this._register(vscode.workspace.onDidCloseTextDocument((d) => this.sites.delete(d.uri.toString())));
+		// A saved module may have started or stopped re-exporting fleche: the sites of files importing it change too.
+		this._register(
+			vscode.workspace.onDidSaveTextDocument(() => {
+				this.sites.clear();
+				this._onDidChangeCodeLenses.fire();
+			}),
+		);
 	}
 
 	refresh(): void {
 		this.packageJsons.clear();
+		this.modules.clear();
 		this._onDidChangeCodeLenses.fire();
 	}
+
+	private readonly resolveImport: ImportResolver = (specifier, fromFile) => {
+		for (const fileName of localModuleCandidates(specifier, fromFile)) {
+			let stat;
+			try {
+				stat = statSync(fileName);
+			} catch {
+				continue;
+			}
+			if (!stat.isFile()) continue;
+			const stamp = `${stat.mtimeMs}:${stat.size}`;
+			const known = this.modules.get(fileName);
+			if (known?.stamp === stamp) return { fileName, text: known.text };
+			try {
+				const text = readFileSync(fileName, 'utf8');
+				this.modules.set(fileName, { stamp, text });
+				return { fileName, text };
+			} catch {
+				return undefined;
+			}
+		}
+		return undefined;
+	};
 
 	private readonly probe: PackageJsonProbe = (dir) => {
 		let kind = this.packageJsons.get(dir);
@@ -52,7 +85,8 @@ export class CodeLensProvider extends Disposable implements vscode.CodeLensProvi
 		const cached = this.sites.get(key);
 		if (cached?.version === document.version) return cached.sites;
 		const module = document.uri.scheme === 'file' ? moduleOf(document.uri.fsPath, this.probe) : null;
-		const found = findFlecheSites(document.getText(), { fileName: document.fileName, module });
+		const resolveImport = document.uri.scheme === 'file' ? this.resolveImport : undefined;
+		const found = findFlecheSites(document.getText(), { fileName: document.fileName, module, resolveImport });
 		const sites = found ?? cached?.sites ?? [];
 		this.sites.set(key, { version: document.version, sites });
 		return sites;
