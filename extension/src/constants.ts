@@ -13,6 +13,7 @@ export const commandIds = {
 	showCallDetails: 'fleche.showCallDetails',
 	showFunctionDetails: 'fleche.showFunctionDetails',
 	explainMiss: 'fleche.explainMiss',
+	runWithArguments: 'fleche.runWithArguments',
 	lensActions: 'fleche.lensActions',
 	showLog: 'fleche.showLog',
 	filterFunctions: 'fleche.filterFunctions',

@@ -39,13 +39,13 @@ test('each site gets the counts of exactly its identity, summed over caches; unk
 test('the quick pick offers rerun/invalidate only when something is cached', () => {
 	assert.deepEqual(
 		lensActions({ hits: 0, misses: 0, calls: 0 }).map((a) => a.id),
-		['explainMiss'],
+		['runWithArguments', 'explainMiss'],
 	);
 	const full = lensActions({ hits: 3, misses: 2, calls: 2 });
 	assert.deepEqual(
 		full.map((a) => a.id),
-		['rerunCall', 'rerunAll', 'evictFunction', 'explainMiss', 'showDetails', 'showInTree'],
+		['runWithArguments', 'rerunCall', 'rerunAll', 'evictFunction', 'explainMiss', 'showDetails', 'showInTree'],
 	);
-	assert.match(full[1]!.label, /Rerun all 2 cached calls/);
-	assert.match(lensActions({ hits: 0, misses: 1, calls: 1 })[2]!.label, /Invalidate the cached call/);
+	assert.match(full[2]!.label, /Rerun all 2 cached calls/);
+	assert.match(lensActions({ hits: 0, misses: 1, calls: 1 })[3]!.label, /Invalidate the cached call/);
 });

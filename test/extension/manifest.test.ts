@@ -132,7 +132,7 @@ test('workspace trust: limited support, with rerun and explain (which run projec
 	assert.match(String(trust?.description), /Rerun/);
 	// The Node executable that runs project code must not come from an untrusted workspace's settings.
 	assert.deepEqual(trust?.restrictedConfigurations, [`${configSection}.${settings.nodePath}`]);
-	const runsCode = new Set<string>([commandIds.rerunCall, commandIds.rerunFunction, commandIds.explainMiss]);
+	const runsCode = new Set<string>([commandIds.rerunCall, commandIds.rerunFunction, commandIds.explainMiss, commandIds.runWithArguments]);
 	for (const cmd of c.commands) {
 		const enablement = (cmd as Command & { enablement?: string }).enablement;
 		if (runsCode.has(cmd.command)) assert.equal(enablement, 'isWorkspaceTrusted', cmd.command);

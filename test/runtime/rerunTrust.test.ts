@@ -1,4 +1,4 @@
-// Rerun that users can trust: `fleche rerun` and `fleche explain` import the user's module, which runs its
+// Rerun that users can trust: `fleche rerun`, `fleche call` and `fleche explain` import the user's module, which runs its
 // top-level code. The real `fleche` binary in child processes, against a real project whose module writes a marker file
 // and calls its own cached functions at top level (awaited, and not awaited: after the CLI's command is over).
 import { before, describe, test } from 'node:test';
@@ -19,6 +19,7 @@ const sources = {
 		'export const double = fleche((x) => x * 2);',
 		'export const square = fleche((x) => x * x);',
 		'export const guarded = fleche((x) => x + 1);',
+		'export const boom = fleche((x) => {\n\tthrow new RangeError(`boom ${x}`);\n});',
 		'// A careless module: cached calls at top level, one awaited, one left running past the import.',
 		'square(3);',
 		'double(1);',
@@ -145,5 +146,42 @@ describe('rerun and explain: what the import of the user module runs, and what i
 		assert.deepEqual(after.guarded, before.guarded, 'guarded: not called at all');
 		assert.equal(after.double!.hits, before.double.hits, 'double(1) from the import is no hit of the user');
 		assert.equal(after.double!.misses, before.double.misses + 1, 'the rerun of double(5) is the one call counted');
+	});
+
+	test('call with new arguments: a miss runs and stores, the same call again is a hit, by name or positional; only those calls count', async (t) => {
+		t.after(() => rmSync(join(dir, 'marker.txt'), { force: true }));
+		const before = await counts(dir);
+		const first = json(await cli(dir, 'call', 'double', '{"x":11}', '--json'), 'ran');
+		assert.deepEqual(first, [
+			{ v: 1, type: 'ran', function: { module: 'src/work.js', name: 'double' }, key: doubleTwin.fleche.digest(11), hit: false, ok: true, resultText: '22' },
+		]);
+		const again = json(await cli(dir, 'call', 'src/work.js:double', '[11]', '--json'), 'ran')[0];
+		assert.equal(again?.hit, true);
+		assert.equal(again?.key, doubleTwin.fleche.digest(11));
+		const human = await cli(dir, 'call', 'double', '{"x":11}');
+		assert.equal(human.code, 0, human.stderr);
+		assert.match(human.stdout, /^hit: [0-9a-f]+\nresult: 22\n/);
+		assert.deepEqual(marker(dir), ['imported rerun=true', 'imported rerun=true', 'imported rerun=true'], 'each call imported the module as a rerun');
+		const after = await counts(dir);
+		assert.deepEqual(after.double, { calls: before.double!.calls + 1, hits: before.double!.hits + 2, misses: before.double!.misses + 1 });
+		assert.deepEqual(after.square, before.square, 'the import counted nothing');
+	});
+
+	test('call of a function that throws: exit 1, the error reaches the caller, nothing is stored', async (t) => {
+		t.after(() => rmSync(join(dir, 'marker.txt'), { force: true }));
+		const r = await cli(dir, 'call', 'src/work.js:boom', '{"x":3}', '--json');
+		assert.equal(r.code, 1, r.stderr);
+		const ran = r.stdout.split('\n').find((l) => l.includes('"ran"'));
+		assert.ok(ran, r.stdout + r.stderr);
+		const line = JSON.parse(ran) as Record<string, unknown>;
+		assert.equal(line.ok, false);
+		assert.equal(line.error, 'RangeError: boom 3');
+		const human = await cli(dir, 'call', 'src/work.js:boom', '[3]');
+		assert.equal(human.code, 1);
+		assert.match(human.stderr, /fleche: boom threw: RangeError: boom 3/);
+		assert.equal((await counts(dir)).boom, undefined, 'no call of boom was stored');
+		const bad = await cli(dir, 'call', 'double', '5');
+		assert.equal(bad.code, 2, 'usage error');
+		assert.match(bad.stderr, /must be a JSON object/);
 	});
 });

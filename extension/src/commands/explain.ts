@@ -12,36 +12,8 @@ import { functionLabel } from '../model/format.js';
 import { errorMessage, log } from '../log.js';
 import { requireTrust } from './rerun.js';
 import type { Services } from './services.js';
-import { resolveFunction, type FunctionTarget } from './targets.js';
-
-/** The newest cached call's arguments as JSON, to start editing from. */
-async function exampleArgs(s: Services, fn: FunctionTarget): Promise<string> {
-	try {
-		const cache = fn.cache ?? (await s.client.cachesOf(fn))[0]?.id;
-		if (cache === undefined) return '{}';
-		const newest = (await s.client.calls(cache, fn, 0, 1)).calls[0];
-		if (!newest) return '{}';
-		return JSON.stringify((await s.client.findCall(newest.key, cache)).call.arguments) ?? '{}';
-	} catch {
-		return '{}';
-	}
-}
-
-async function askArgs(s: Services, fn: FunctionTarget): Promise<string | undefined> {
-	return vscode.window.showInputBox({
-		title: `Explain a miss of ${fn.name}`,
-		prompt: 'Arguments by parameter name, as JSON (named as the cached calls name them, nothing is imported; else the module is imported, which runs its top-level code)',
-		value: await exampleArgs(s, fn),
-		validateInput: (v) => {
-			try {
-				const parsed: unknown = JSON.parse(v);
-				return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? undefined : 'An object: {"a": 1, "b": "x"}';
-			} catch (err) {
-				return errorMessage(err);
-			}
-		},
-	});
-}
+import { askArgs } from './askArgs.js';
+import { resolveFunction } from './targets.js';
 
 export async function explainMiss(s: Services, arg?: unknown, argsJson?: unknown): Promise<string | undefined> {
 	if (!requireTrust('Explain Miss')) return undefined;
@@ -49,7 +21,14 @@ export async function explainMiss(s: Services, arg?: unknown, argsJson?: unknown
 	if (!fn) return undefined;
 	// From the lens, the tree or the palette: ask for the arguments, starting from the newest cached call's (a
 	// function's own call is "Cached", which explains nothing). Callers with arguments (the API, tests) give them.
-	const text = typeof argsJson === 'string' ? argsJson : await askArgs(s, fn);
+	const text =
+		typeof argsJson === 'string'
+			? argsJson
+			: await askArgs(s, fn, {
+					title: `Explain a miss of ${fn.name}`,
+					prompt: 'Arguments by parameter name, as JSON (named as the cached calls name them, nothing is imported; else the module is imported, which runs its top-level code)',
+					positional: false,
+				});
 	if (text === undefined) return undefined;
 	const args = JSON.parse(text) as Record<string, unknown>;
 	const entry = fn.cache !== undefined ? await s.client.entryOf(fn.cache) : (await s.client.cachesOf(fn))[0];

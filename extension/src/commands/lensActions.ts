@@ -1,4 +1,4 @@
-// The quick pick a CodeLens opens: rerun one or all cached calls, invalidate, explain a miss, show details/tree.
+// The quick pick a CodeLens opens: run with new arguments, rerun one or all cached calls, invalidate, explain a miss, show details/tree.
 import * as vscode from 'vscode';
 import { commandIds } from '../constants.js';
 import { lensActions, type LensTarget } from '../model/codeLens.js';
@@ -30,6 +30,9 @@ export async function runLensActions(s: Services, arg?: unknown): Promise<void> 
 			if (await confirm(`Invalidate every cached call of ${functionLabel(fn)}?`, undefined)) {
 				await vscode.commands.executeCommand(commandIds.evictFunction, target, { confirm: false });
 			}
+			return;
+		case 'runWithArguments':
+			await vscode.commands.executeCommand(commandIds.runWithArguments, target);
 			return;
 		case 'explainMiss':
 			await vscode.commands.executeCommand(commandIds.explainMiss, target);

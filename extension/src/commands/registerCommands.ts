@@ -9,6 +9,7 @@ import { goToDefinition } from './goToDefinition.js';
 import { clearCache, evictCall, evictFunction } from './evict.js';
 import { runLensActions } from './lensActions.js';
 import { rerunCall, rerunFunction } from './rerun.js';
+import { runWithArguments } from './runWithArguments.js';
 import type { Services } from './services.js';
 import { resolveCall, resolveFunction } from './targets.js';
 import { clearFilter, filterFunctions, sortFunctions } from './treeView.js';
@@ -25,6 +26,7 @@ const titles: Record<CommandId, string> = {
 	[commandIds.showCallDetails]: 'Cannot show the call',
 	[commandIds.showFunctionDetails]: 'Cannot show the function',
 	[commandIds.explainMiss]: 'Explain Miss failed',
+	[commandIds.runWithArguments]: 'Run with New Arguments failed',
 	[commandIds.lensActions]: 'fleche',
 	[commandIds.showLog]: 'Cannot show the log',
 	[commandIds.showReadme]: 'Cannot open the README',
@@ -56,6 +58,7 @@ const handlers: Record<CommandId, Handler> = {
 		await s.panels.show({ kind: 'function', cache, module: fn.module, name: fn.name });
 	},
 	[commandIds.explainMiss]: (s, arg, argsJson) => explainMiss(s, arg, argsJson),
+	[commandIds.runWithArguments]: (s, arg, argsJson) => runWithArguments(s, arg, argsJson),
 	[commandIds.lensActions]: (s, arg) => runLensActions(s, arg),
 	[commandIds.showLog]: () => logChannel().show(true),
 	// The built-in Markdown preview; the README ships in the .vsix (package.json `files`), so this works offline.

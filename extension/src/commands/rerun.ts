@@ -22,7 +22,7 @@ export function requireTrust(action: string): boolean {
 }
 
 /** `--root PATH` for a cache with a folder, `--cache NAME` otherwise; `--cwd` the folder it was found from. */
-async function cacheArgs(s: Services, cache: string | undefined): Promise<{ args: string[]; cwd: string }> {
+export async function cacheArgs(s: Services, cache: string | undefined): Promise<{ args: string[]; cwd: string }> {
 	const entry = cache === undefined ? undefined : await s.client.entryOf(cache);
 	const folder = entry?.folderPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
 	const args = entry === undefined ? [] : entry.location.root !== null ? ['--root', entry.location.root] : ['--cache', entry.location.name];

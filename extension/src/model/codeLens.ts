@@ -65,13 +65,13 @@ export function lensSpecs(sites: readonly FlecheSite[], counts: ReadonlyMap<stri
 
 /** The entries of the quick pick a lens opens, in order; `id` says what each does. */
 export interface LensAction {
-	readonly id: 'rerunCall' | 'rerunAll' | 'evictFunction' | 'explainMiss' | 'showInTree' | 'showDetails';
+	readonly id: 'runWithArguments' | 'rerunCall' | 'rerunAll' | 'evictFunction' | 'explainMiss' | 'showInTree' | 'showDetails';
 	readonly label: string;
 	readonly description?: string;
 }
 
 export function lensActions(counts: Counts): LensAction[] {
-	const actions: LensAction[] = [];
+	const actions: LensAction[] = [{ id: 'runWithArguments', label: '$(play) Run with new arguments…', description: 'a hit if cached, else run and stored' }];
 	if (counts.calls > 0) {
 		actions.push(
 			{ id: 'rerunCall', label: '$(debug-rerun) Rerun a cached call…' },

@@ -411,27 +411,51 @@ class Cli {
 		return failed > 0 ? 1 : 0;
 	}
 
-	async explain(opts: GlobalOptions & { import?: boolean }, spec: string, argsJson: string): Promise<void> {
-		let parsed: unknown;
-		try {
-			parsed = JSON.parse(argsJson);
-		} catch (err) {
-			throw new UsageError(`<args-json> is not JSON: ${(err as Error).message}`);
-		}
-		if (typeof parsed !== 'object' || parsed === null) throw new UsageError('<args-json> must be a JSON object (by parameter name) or array (positional)');
-		const store = this.open(opts);
+	/** The function a `<function>` argument names: `module:name`, or a name that one stored function has. */
+	#functionRef(store: Store, spec: string): FunctionRef {
 		const at = spec.lastIndexOf(':');
-		let ref: FunctionRef;
-		if (at > 0) ref = { module: spec.slice(0, at), name: spec.slice(at + 1) };
-		else {
-			const known = store.functions().filter((f) => f.name === spec);
-			if (known.length > 1) throw new FlecheCliError(`${spec} is ambiguous: ${known.map((f) => `${f.module ?? '?'}:${f.name}`).join(', ')} (use module:name)`);
-			if (known.length === 0) throw new FlecheCliError(`No cached function ${spec}: give it as module:name`);
-			ref = { module: known[0]!.module, name: spec };
+		if (at > 0) return { module: spec.slice(0, at), name: spec.slice(at + 1) };
+		const known = store.functions().filter((f) => f.name === spec);
+		if (known.length > 1) throw new FlecheCliError(`${spec} is ambiguous: ${known.map((f) => `${f.module ?? '?'}:${f.name}`).join(', ')} (use module:name)`);
+		if (known.length === 0) throw new FlecheCliError(`No cached function ${spec}: give it as module:name`);
+		return { module: known[0]!.module, name: spec };
+	}
+
+	/**
+	 * Calls a cached function with new arguments under the store's cache, as the user's code would: a hit returns the
+	 * stored result, a miss runs the function (imported from its module, like rerun) and stores it. Counted in the
+	 * statistics like any call of the user's.
+	 */
+	async call(opts: GlobalOptions, spec: string, argsJson: string): Promise<number> {
+		const parsed = parseArgsJson(argsJson);
+		const store = this.open(opts);
+		const ref = this.#functionRef(store, spec);
+		this.#asRerun();
+		const f = await this.#load(store, opts, ref);
+		const args = Array.isArray(parsed) ? (parsed) : positionalArgs(f.fleche.params, parsed);
+		const key = useCache(store.cache, () => f.fleche.digest(...args));
+		const hit = store.cache.contains(key);
+		const render = (v: unknown): string => inspect(v, { depth: 6, colors: false, breakLength: 100, maxArrayLength: 100 });
+		let outcome: { ok: true; resultText: string } | { ok: false; error: string };
+		try {
+			const value = await counted(() => useCache(store.cache, () => f(...args) as unknown));
+			outcome = { ok: true, resultText: render(value) };
+		} catch (err) {
+			outcome = { ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
 		}
+		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'ran', function: ref, key, hit, ...outcome });
+		else if (outcome.ok) this.out(`${hit ? 'hit' : 'miss, computed and stored'}: ${store.cache.shrink(key)}\nresult: ${outcome.resultText.replace(/\n/g, '\n  ')}`);
+		else this.io.stderr.write(`fleche: ${ref.name} threw: ${oneLine(outcome.error)}\n`);
+		return outcome.ok ? 0 : 1;
+	}
+
+	async explain(opts: GlobalOptions & { import?: boolean }, spec: string, argsJson: string): Promise<void> {
+		const parsed = parseArgsJson(argsJson);
+		const store = this.open(opts);
+		const ref = this.#functionRef(store, spec);
 		// Arguments by name that a cached call of the function has exactly: the store keys the call, nothing is imported.
 		// Otherwise (positional arguments, other names, --import) the module is imported to key it as it would run now.
-		let explanation = Array.isArray(parsed) || opts.import === true ? undefined : useCache(store.cache, () => explain(store, ref, parsed as Record<string, unknown>));
+		let explanation = Array.isArray(parsed) || opts.import === true ? undefined : useCache(store.cache, () => explain(store, ref, parsed));
 		if (explanation?.keyedBy !== 'store') {
 			this.#asRerun();
 			const f = await this.#load(store, opts, ref);
@@ -439,10 +463,10 @@ class Cli {
 			if (Array.isArray(parsed)) {
 				named = {};
 				const params = f.fleche.params;
-				(parsed as unknown[]).forEach((v, i) => {
+				(parsed).forEach((v, i) => {
 					named[params[i] ?? `#${i}`] = v;
 				});
-			} else named = parsed as Record<string, unknown>;
+			} else named = parsed;
 			explanation = useCache(store.cache, () => explain(store, ref, named));
 		}
 		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'explain', function: ref, explanation });
@@ -457,6 +481,18 @@ class Cli {
 		);
 		this.out(lines.join('\n'));
 	}
+}
+
+/** `<args-json>`: an object of arguments by parameter name, or an array of positional ones. */
+function parseArgsJson(argsJson: string): Record<string, unknown> | unknown[] {
+	let parsed: unknown;
+	try {
+		parsed = JSON.parse(argsJson);
+	} catch (err) {
+		throw new UsageError(`<args-json> is not JSON: ${(err as Error).message}`);
+	}
+	if (typeof parsed !== 'object' || parsed === null) throw new UsageError('<args-json> must be a JSON object (by parameter name) or array (positional)');
+	return parsed as Record<string, unknown> | unknown[];
 }
 
 async function progressBar(total: number): Promise<{ update(n: number): void; stop(): void }> {
@@ -544,6 +580,14 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 			code = await cli.rerun(cmd.optsWithGlobals(), prefix);
 		});
 	program
+		.command('call')
+		.description("call a cached function with new arguments under this cache: a hit returns the stored result, a miss runs it and stores it (imports the function's module, which runs its top-level code: guard it with isRerun())")
+		.argument('<function>', 'name or module:name')
+		.argument('<args-json>', 'arguments as a JSON object (by name) or array (positional)')
+		.action(async (spec: string, argsJson: string, _o, cmd: Command) => {
+			code = await cli.call(cmd.optsWithGlobals(), spec, argsJson);
+		});
+	program
 		.command('explain')
 		.description('why a call misses: the nearest cached call and what differs (from the store alone when it can; else imports the module)')
 		.argument('<function>', 'name or module:name')
@@ -552,7 +596,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(cmd.optsWithGlobals<GlobalOptions & { import?: boolean }>(), spec, argsJson));
 
 	try {
-		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, rerun, explain); see fleche --help');
+		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, rerun, call, explain); see fleche --help');
 		await program.parseAsync([...argv]);
 		return code;
 	} catch (err) {

@@ -109,6 +109,20 @@ export interface ExplainLine extends Line<'explain'> {
 	readonly explanation: Explanation;
 }
 
+/** `call`: the outcome of calling a cached function with new arguments. */
+export interface RanLine extends Line<'ran'> {
+	readonly function: FunctionRef;
+	/** The call's key under the current code. */
+	readonly key: string;
+	/** Whether the store held the call before (a hit), or it ran and was stored (a miss). */
+	readonly hit: boolean;
+	readonly ok: boolean;
+	/** The result as `util.inspect` renders it, when `ok`. */
+	readonly resultText?: string;
+	/** What the function threw (`Name: message`), when not `ok`. */
+	readonly error?: string;
+}
+
 /** Every line the CLI prints with `--json`. */
 export type CliMessage =
 	| ErrorLine
@@ -123,9 +137,25 @@ export type CliMessage =
 	| GcLine
 	| VerifyLine
 	| ModuleLine
-	| ExplainLine;
+	| ExplainLine
+	| RanLine;
 
-const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'verify', 'module', 'explain']);
+const types = new Set<string>([
+	'error',
+	'progress',
+	'rerun',
+	'done',
+	'functions',
+	'calls',
+	'call',
+	'stats',
+	'evicted',
+	'gc',
+	'verify',
+	'module',
+	'explain',
+	'ran',
+]);
 
 /** Whether `value` is a line of this protocol version (the `type` is known; fields are trusted). */
 export function isCliMessage(value: unknown): value is CliMessage {

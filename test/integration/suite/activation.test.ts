@@ -14,6 +14,7 @@ const contractCommands = [
 	'fleche.showCallDetails',
 	'fleche.showFunctionDetails',
 	'fleche.explainMiss',
+	'fleche.runWithArguments',
 	'fleche.lensActions',
 	'fleche.showLog',
 	'fleche.showReadme',

@@ -71,6 +71,7 @@ suite('details and read-only commands', () => {
 			assert.deepEqual(
 				shown!.items.map((i) => i.label),
 				[
+					'$(play) Run with new arguments…',
 					'$(debug-rerun) Rerun a cached call…',
 					`$(run-all) Rerun all ${seeded.add.calls} cached calls`,
 					`$(trash) Invalidate all ${seeded.add.calls} cached calls`,
