@@ -42,6 +42,7 @@ const CACHE_FORMAT = 'fleche.code-cache/1';
 const RACY_MS = 200;
 /** How many hex digits of each file digest a call record keeps (enough to tell which file changed). */
 const SHORT = 16;
+const ABSENT = '(absent)';
 
 const typescriptLoaders: Readonly<Record<string, Esbuild.Loader>> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.jsx': 'jsx' };
 const javascript = new Set(['.js', '.mjs', '.cjs']);
@@ -421,3 +422,45 @@ export function codeMetadata(graph: CodeGraph): { files: Record<string, string>;
 		missing: [...graph.missing],
 	};
 }
+
+/** One way the code a call was keyed with differs from the code now: a project file, or a package's version. */
+export interface CodeChange {
+	readonly field: 'file' | 'package';
+	/** The file (relative to the package root) or package name; a missing specifier is a file `spec from file`. */
+	readonly name: string;
+	/** `(absent)` when the cached call's code did not have it. */
+	readonly cached: string;
+	/** `(absent)` when the code now does not have it. */
+	readonly now: string;
+}
+
+function record(value: unknown): Readonly<Record<string, unknown>> | undefined {
+	return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
+ * What changed between the code a call was keyed with (its `code` metadata, {@link codeMetadata}; untrusted, as read
+ * from a store) and the code now; `undefined` when the record has no readable `code` metadata. @internal
+ */
+export function codeChanges(cached: unknown, now: CodeGraph): CodeChange[] | undefined {
+	const old = record(cached);
+	const oldFiles = record(old?.files);
+	const oldPackages = record(old?.packages);
+	if (oldFiles === undefined || oldPackages === undefined) return undefined;
+	const text = (value: unknown): string => (typeof value === 'string' ? value : ABSENT);
+	const out: CodeChange[] = [];
+	const compare = (field: CodeChange['field'], before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, string>>, width: number): void => {
+		for (const name of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+			const was = text(before[name]);
+			const is = after[name] === undefined ? ABSENT : after[name].slice(0, width);
+			if (was !== is) out.push({ field, name, cached: was, now: is });
+		}
+	};
+	compare('file', oldFiles, now.files, SHORT);
+	compare('package', oldPackages, now.packages, Infinity);
+	const oldMissing = Array.isArray(old?.missing) ? (old.missing as unknown[]).filter((m): m is string => typeof m === 'string') : [];
+	const missing = (list: readonly string[]) => Object.fromEntries(list.map((m) => [m, 'missing']));
+	compare('file', missing(oldMissing), missing(now.missing), Infinity);
+	return out;
+}
+
