@@ -98,9 +98,28 @@ function stringLiteral(node: unknown): string | undefined {
 	return undefined;
 }
 
-/** The specifiers a program imports statically, by `import()` with a literal, or by `require()` with a literal. */
-function importsOf(program: AstNode): string[] {
-	const out = new Set<string>();
+/**
+ * One walk over a program's syntax tree: its text without what does not change meaning (positions, and how literals
+ * were spelt), and the specifiers it imports statically, by `import()` with a literal, or by `require()` with a
+ * literal. The text is built as one string and hashed once: a hash update per node costs more than the parse.
+ */
+function walkProgram(program: AstNode): { text: string; imports: string[] } {
+	const imports = new Set<string>();
+	let text = '';
+	const value = (v: unknown): void => {
+		if (isNode(v)) visit(v);
+		else if (Array.isArray(v)) {
+			text += '[';
+			for (const item of v) {
+				value(item);
+				text += ',';
+			}
+			text += ']';
+		} else if (typeof v === 'bigint') text += `${v}n`;
+		else if (typeof v === 'object' && v !== null && !(v instanceof RegExp)) text += JSON.stringify(v);
+		else if (typeof v === 'string') text += JSON.stringify(v);
+		else text += String(v);
+	};
 	const visit = (node: AstNode): void => {
 		let spec: string | undefined;
 		if (node.type === 'ImportDeclaration' || node.type === 'ExportNamedDeclaration' || node.type === 'ExportAllDeclaration') spec = stringLiteral(node.source);
@@ -110,26 +129,19 @@ function importsOf(program: AstNode): string[] {
 			const args = node.arguments as unknown[];
 			if (callee.type === 'Identifier' && callee.name === 'require' && args.length === 1) spec = stringLiteral(args[0]);
 		}
-		if (spec !== undefined) out.add(spec);
+		if (spec !== undefined) imports.add(spec);
+		text += `(${node.type}`;
+		const literal = node.type === 'Literal';
 		for (const key in node) {
-			const value = node[key];
-			if (Array.isArray(value)) {
-				for (const item of value) if (isNode(item)) visit(item);
-			} else if (isNode(value)) visit(value);
+			if (key === 'type' || key === 'start' || key === 'end' || (literal && key === 'raw')) continue;
+			text += ` ${key}:`;
+			// A regular expression literal's value is a RegExp (or null); its `regex` field says pattern and flags.
+			value(node[key]);
 		}
+		text += ')';
 	};
 	visit(program);
-	return [...out];
-}
-
-/** The syntax tree as text, without what does not change meaning: positions, and how literals were spelt. */
-function treeText(program: AstNode): string {
-	return JSON.stringify(program, function (this: unknown, key: string, value: unknown) {
-		if (key === 'start' || key === 'end') return undefined;
-		if (key === 'raw' && (this as { type?: unknown }).type === 'Literal') return undefined;
-		if (typeof value === 'bigint') return `${value}n`;
-		return value;
-	});
+	return { text, imports: [...imports] };
 }
 
 function parse(code: string): AstNode {
@@ -164,8 +176,8 @@ function readCode(file: string, bytes: Buffer): FileCode {
 			// es2022 lowers what acorn does not parse yet (decorators); the output is only digested, never run.
 			code = loadEsbuild(file).transformSync(code, { loader, sourcefile: file, target: 'es2022', legalComments: 'none', logLevel: 'silent' }).code;
 		}
-		const program = parse(code);
-		return { digest: sha(`${SCHEME}\ntree\n${treeText(program)}`), imports: importsOf(program) };
+		const { text, imports } = walkProgram(parse(code));
+		return { digest: sha(`${SCHEME}\ntree\n${text}`), imports };
 	} catch (err) {
 		if (err instanceof TypeError && err.message.startsWith('fleche():')) throw err;
 		warnOnce(`deep-parse:${file}`, 'FLECHE_DEEP_CODE', `hashCode 'deep': cannot parse ${file} (${(err as Error).message}); its bytes are digested and its imports not followed`);

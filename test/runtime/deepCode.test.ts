@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
+import { ConfigError, FlecheConfig, fleche } from 'fleche';
 import { runNode, type RunNodeResult } from '../support/tmp.ts';
 import { runtimeDir, userProject } from '../support/project.ts';
 
@@ -299,5 +300,18 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 		const r = await run(dir, [3], await bundle());
 		assert.notEqual(r.digest, first.digest);
 		assert.equal(r.runs, 2);
+	});
+});
+
+describe("hashCode: 'deep' options", () => {
+	test("hashCode takes true, false or 'deep'; fleche.toml's hash_code the same, naming the file and line otherwise", () => {
+		assert.throws(() => fleche((a: number) => a, { name: 'f', hashCode: 'shallow' as 'deep' }), /option 'hashCode' must be true, false or 'deep'/);
+		assert.equal(FlecheConfig.fromToml('[default]\nhash_code = "deep"\n').hashCode(), 'deep');
+		assert.equal(FlecheConfig.fromToml('[default]\nhash_code = true\n').hashCode(), true);
+		assert.equal(FlecheConfig.fromToml('[default]\ncache = "memory"\n').hashCode(), undefined);
+		assert.throws(
+			() => FlecheConfig.fromToml('[default]\nhash_code = "yes"\n', { file: '/p/fleche.toml' }),
+			(err: Error) => err instanceof ConfigError && /fleche\.toml:2/.test(err.message) && /'hash_code' must be true, false or "deep"/.test(err.message),
+		);
 	});
 });
