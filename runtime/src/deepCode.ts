@@ -72,9 +72,12 @@ function loadEsbuild(file: string): EsbuildApi {
 		// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load
 		esbuild = (url !== undefined ? createRequire(url)('esbuild') : require('esbuild')) as EsbuildApi;
 	} catch (err) {
-		throw new TypeError(`fleche(): hashCode: 'deep' reads ${file}, which needs esbuild to transpile (npm install --save-dev esbuild): ${(err as Error).message}`, {
-			cause: err,
-		});
+		throw new TypeError(
+			`fleche(): hashCode: 'deep' reads ${file}, which needs esbuild to transpile (npm install --save-dev esbuild): ${(err as Error).message}`,
+			{
+				cause: err,
+			},
+		);
 	}
 	return esbuild;
 }
@@ -180,7 +183,11 @@ function readCode(file: string, bytes: Buffer): FileCode {
 		return { digest: sha(`${SCHEME}\ntree\n${text}`), imports };
 	} catch (err) {
 		if (err instanceof TypeError && err.message.startsWith('fleche():')) throw err;
-		warnOnce(`deep-parse:${file}`, 'FLECHE_DEEP_CODE', `hashCode 'deep': cannot parse ${file} (${(err as Error).message}); its bytes are digested and its imports not followed`);
+		warnOnce(
+			`deep-parse:${file}`,
+			'FLECHE_DEEP_CODE',
+			`hashCode 'deep': cannot parse ${file} (${(err as Error).message}); its bytes are digested and its imports not followed`,
+		);
 		return { digest: sha(Buffer.concat([Buffer.from(`${SCHEME}\nbytes\n`), bytes])), imports: [] };
 	}
 }
@@ -415,10 +422,15 @@ export function deepCode(entry: string): CodeGraph {
 		}
 	}
 	saveMemory(memory);
-	const sorted = <T>(record: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+	const sorted = <T>(record: Record<string, T>): Record<string, T> =>
+		Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 	const body = { files: sorted(files), packages: sorted(packages), missing: [...new Set(missing)].sort() };
 	const graph: CodeGraph = { digest: sha(`${SCHEME}\n${JSON.stringify(body)}`), ...body };
-	log('debug', 'FLECHE_DEEP_CODE', `hashCode 'deep': ${toPosix(relative(root, entry))} runs ${queue.length} files and ${Object.keys(packages).length} packages`);
+	log(
+		'debug',
+		'FLECHE_DEEP_CODE',
+		`hashCode 'deep': ${toPosix(relative(root, entry))} runs ${queue.length} files and ${Object.keys(packages).length} packages`,
+	);
 	graphs.set(entry, graph);
 	return graph;
 }
@@ -475,4 +487,3 @@ export function codeChanges(cached: unknown, now: CodeGraph): CodeChange[] | und
 	compare('file', missing(oldMissing), missing(now.missing), Infinity);
 	return out;
 }
-

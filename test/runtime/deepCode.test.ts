@@ -51,7 +51,7 @@ const runner = [
 	'console.log(JSON.stringify({',
 	'\tout, digest: job.fleche.identity.codeDigest, key: job.fleche.digest(args[0]), runs,',
 	"\tdigested: events.filter((m) => m.includes(': digested ')).map((m) => m.split(': digested ')[1]),",
-	"\tgraphs: events.filter((m) => / runs \\d+ files/.test(m)).length,",
+	'\tgraphs: events.filter((m) => / runs \\d+ files/.test(m)).length,',
 	'}));',
 	'',
 ].join('\n');
@@ -68,7 +68,13 @@ function cli(dir: string, ...args: string[]): Promise<RunNodeResult> {
 }
 
 interface Explained {
-	explanation: { hit: boolean; keyedBy: string; codeFromFiles?: boolean; message: string; differences: { field: string; name?: string; cached: string; now: string }[] };
+	explanation: {
+		hit: boolean;
+		keyedBy: string;
+		codeFromFiles?: boolean;
+		message: string;
+		differences: { field: string; name?: string; cached: string; now: string }[];
+	};
 }
 
 async function explainJson(dir: string, args = '{"n":1}', ...flags: string[]): Promise<Explained> {
@@ -148,17 +154,7 @@ describe("hashCode: 'deep' (JavaScript)", () => {
 		assert.equal(first.runs, 2, 'job(1) twice in one process: the second is a hit');
 		assert.deepEqual(
 			[...first.digested].sort(),
-			[
-				'src/base.cjs',
-				'src/conf.js',
-				'src/data.json',
-				'src/helper.js',
-				'src/lazy.js',
-				'src/legacy.cjs',
-				'src/lib/index.js',
-				'src/job.js',
-				'src/mid.js',
-			].sort(),
+			['src/base.cjs', 'src/conf.js', 'src/data.json', 'src/helper.js', 'src/lazy.js', 'src/legacy.cjs', 'src/lib/index.js', 'src/job.js', 'src/mid.js'].sort(),
 			'each file once: relative and .cjs require, #imports, a folder index, a literal dynamic import, JSON',
 		);
 		assert.equal(first.graphs, 1, 'computed once per process, for two functions and four calls');
@@ -279,7 +275,11 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 	test('the graph is followed through TypeScript sources: .js specifiers, a folder index, type-only imports dropped', async () => {
 		first = await run(dir, [3], await bundle());
 		assert.deepEqual(first.out, [10]);
-		assert.deepEqual([...first.digested].sort(), ['src/geo.ts', 'src/job.ts', 'src/math/index.ts'], 'types.ts is imported for types only: no code runs from it');
+		assert.deepEqual(
+			[...first.digested].sort(),
+			['src/geo.ts', 'src/job.ts', 'src/math/index.ts'],
+			'types.ts is imported for types only: no code runs from it',
+		);
 		assert.equal(first.graphs, 1);
 	});
 
