@@ -134,7 +134,7 @@ export function validateOptions(options: unknown): ResolvedOptions {
 		...(o.version !== undefined ? { version: o.version } : {}),
 		hashVersion: (o.hashVersion as boolean | undefined) ?? true,
 		hashModule: (o.hashModule as boolean | undefined) ?? true,
-		...(o.hashCode !== undefined ? { hashCode: o.hashCode as boolean | 'deep' } : {}),
+		...(o.hashCode !== undefined ? { hashCode: o.hashCode } : {}),
 		ignore: new Set(names(o.ignore, 'ignore')),
 		require: new Set(names(o.require, 'require')),
 		meta,
