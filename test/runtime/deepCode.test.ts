@@ -4,10 +4,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { build } from 'esbuild';
 import { ConfigError, FlecheConfig, fleche } from 'fleche';
 import { runNode, type RunNodeResult } from '../support/tmp.ts';
-import { runtimeDir, userProject } from '../support/project.ts';
+import { bundleTypeScript, runtimeDir, userProject } from '../support/project.ts';
 
 const bin = join(runtimeDir, 'bin', 'fleche.mjs');
 
@@ -258,16 +257,7 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 
 	/** Bundles src/job.ts as tsx or a build would run it: one file with an inline source map to the .ts sources. */
 	async function bundle(): Promise<string> {
-		await build({
-			entryPoints: [join(dir, 'src/job.ts')],
-			outfile: join(dir, 'dist/job.mjs'),
-			bundle: true,
-			packages: 'external',
-			platform: 'node',
-			format: 'esm',
-			sourcemap: 'inline',
-			logLevel: 'silent',
-		});
+		await bundleTypeScript(join(dir, 'src/job.ts'), join(dir, 'dist/job.mjs'));
 		return './dist/job.mjs';
 	}
 
