@@ -325,9 +325,18 @@ function isRemembered(value: unknown): value is Remembered {
 	);
 }
 
-function openMemory(root: string | undefined): Memory {
-	const modules = root === undefined ? undefined : join(root, 'node_modules');
-	const file = modules !== undefined && isDirectory(modules) ? join(modules, '.cache', 'fleche', 'code.json') : undefined;
+const memories = new Map<string, Memory>();
+
+/** The remembered digests of a package root: read once per process, shared by every entry file under it. */
+function openMemory(root: string): Memory {
+	let memory = memories.get(root);
+	if (memory === undefined) memories.set(root, (memory = readMemory(root)));
+	return memory;
+}
+
+function readMemory(root: string): Memory {
+	const modules = join(root, 'node_modules');
+	const file = isDirectory(modules) ? join(modules, '.cache', 'fleche', 'code.json') : undefined;
 	const files = new Map<string, Remembered>();
 	if (file !== undefined) {
 		try {

@@ -293,6 +293,54 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 	});
 });
 
+describe("hashCode: 'deep': what cannot be remembered or resolved", () => {
+	const dir = userProject({});
+	write(dir, 'run.mjs', runner);
+	write(
+		dir,
+		'src/job.js',
+		[
+			"import { fleche } from 'fleche';",
+			"import { appendFileSync } from 'node:fs';",
+			"import { step } from './fresh.js';",
+			"export const job = fleche((n) => { appendFileSync('runs.txt', 'job\\n'); return step(n); }, { hashCode: 'deep' });",
+			"export const other = fleche((n) => n, { hashCode: 'deep' });",
+			// Never runs: the specifier names no file yet, and counts as its text.
+			"export const later = () => import('./plugin.js');",
+			'',
+		].join('\n'),
+	);
+	const fresh = join(dir, 'src/fresh.js');
+	writeFileSync(fresh, 'export const step = (n) => n + 1;\n');
+	// An mtime not safely in the past (here, ahead of the clock): the same clock tick could hide a later edit.
+	const ahead = (Date.now() + 3_600_000) / 1000;
+	utimesSync(fresh, ahead, ahead);
+
+	test('a file modified within the last moment is digested again by every process (the racy-mtime rule)', async () => {
+		const one = await run(dir);
+		const two = await run(dir);
+		assert.deepEqual(one.digested.sort(), ['src/fresh.js', 'src/job.js']);
+		assert.deepEqual(two.digested, ['src/fresh.js'], 'job.js is remembered, fresh.js is not');
+		assert.equal(two.digest, one.digest);
+		assert.equal(two.runs, 1, 'a hit all the same');
+	});
+
+	test('an import that resolves to nothing counts as its text: creating the file is a miss, and explain says it is no longer missing', async () => {
+		write(dir, 'src/plugin.js', 'export default 1;\n');
+		const why = await explainJson(dir);
+		assert.deepEqual(
+			why.explanation.differences.map((d) => [d.field, d.name, d.cached, d.now]),
+			[
+				['file', 'src/plugin.js', '(absent)', why.explanation.differences[0]!.now],
+				['file', './plugin.js from src/job.js', 'missing', '(absent)'],
+			],
+		);
+		assert.match(why.explanation.message, /src\/plugin\.js added; \.\/plugin\.js from src\/job\.js resolves now/);
+		const r = await run(dir);
+		assert.equal(r.runs, 2, 'a miss');
+	});
+});
+
 describe("hashCode: 'deep' options", () => {
 	test("hashCode takes true, false or 'deep'; fleche.toml's hash_code the same, naming the file and line otherwise", () => {
 		assert.throws(() => fleche((a: number) => a, { name: 'f', hashCode: 'shallow' as 'deep' }), /option 'hashCode' must be true, false or 'deep'/);

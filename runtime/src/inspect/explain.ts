@@ -58,6 +58,7 @@ export interface Explanation {
 }
 
 const ABSENT = '(absent)';
+const MISSING = 'missing';
 
 /** Positional arguments for a call from arguments by parameter name (extra positional ones are stored as `#i`). */
 export function positionalArgs(params: readonly string[], named: Readonly<Record<string, unknown>>): unknown[] {
@@ -215,7 +216,12 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 }
 
 function describeDifference(d: Difference): string {
-	if (d.field === 'file') return d.cached === ABSENT ? `${d.name} added` : d.now === ABSENT ? `${d.name} removed` : `${d.name} changed`;
+	if (d.field === 'file') {
+		// A specifier that resolved to nothing is recorded as `spec from file`, valued 'missing'.
+		if (d.cached === MISSING) return `${d.name} resolves now`;
+		if (d.now === MISSING) return `${d.name} resolves to nothing`;
+		return d.cached === ABSENT ? `${d.name} added` : d.now === ABSENT ? `${d.name} removed` : `${d.name} changed`;
+	}
 	if (d.field === 'argument' || d.field === 'package') return `${d.field} ${d.name}: cached ${d.cached}, now ${d.now}`;
 	return `${d.field}: cached ${d.cached}, now ${d.now}`;
 }
