@@ -334,14 +334,35 @@ function openMemory(root: string): Memory {
 	return memory;
 }
 
+let digestersText: string | undefined;
+
+/**
+ * What file digests were made with: this scheme, and the versions of acorn and esbuild (read from their package.json
+ * files, without loading esbuild). Remembered digests made with others are dropped, so that a key never depends on
+ * whether a digest was remembered.
+ */
+function digesters(): string {
+	if (digestersText !== undefined) return digestersText;
+	const url = import.meta.url as string | undefined;
+	const versionOf = (name: string): string => {
+		try {
+			const file = url !== undefined ? createRequire(url).resolve(`${name}/package.json`) : require.resolve(`${name}/package.json`);
+			return readVersion(file) ?? 'none';
+		} catch {
+			return 'none';
+		}
+	};
+	return (digestersText = `${SCHEME} acorn@${versionOf('acorn')} esbuild@${versionOf('esbuild')}`);
+}
+
 function readMemory(root: string): Memory {
 	const modules = join(root, 'node_modules');
 	const file = isDirectory(modules) ? join(modules, '.cache', 'fleche', 'code.json') : undefined;
 	const files = new Map<string, Remembered>();
 	if (file !== undefined) {
 		try {
-			const saved = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; files?: unknown };
-			if (saved.format === CACHE_FORMAT && typeof saved.files === 'object' && saved.files !== null) {
+			const saved = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; digesters?: unknown; files?: unknown };
+			if (saved.format === CACHE_FORMAT && saved.digesters === digesters() && typeof saved.files === 'object' && saved.files !== null) {
 				for (const [path, entry] of Object.entries(saved.files)) if (isRemembered(entry)) files.set(path, entry);
 			}
 		} catch {
@@ -356,7 +377,7 @@ function saveMemory(memory: Memory): void {
 	const tmp = `${memory.file}.${process.pid}.tmp`;
 	try {
 		mkdirSync(dirname(memory.file), { recursive: true });
-		writeFileSync(tmp, JSON.stringify({ format: CACHE_FORMAT, files: Object.fromEntries(memory.files) }));
+		writeFileSync(tmp, JSON.stringify({ format: CACHE_FORMAT, digesters: digesters(), files: Object.fromEntries(memory.files) }));
 		renameSync(tmp, memory.file);
 		memory.dirty = false;
 	} catch {
