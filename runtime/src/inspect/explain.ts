@@ -106,7 +106,9 @@ function short(value: string | number | null): string {
 /**
  * Why a call of `fn` with `args` (by parameter name) would miss in `store`: the nearest cached call of a function of
  * that name and what differs. When the function is loaded in this process (the CLI imports the user's module first),
- * its key, version and code digest come from it; otherwise only the arguments and module can be compared.
+ * its key, version and code digest come from it; otherwise only the arguments and module can be compared — and, for
+ * a function cached with `hashCode: 'deep'` when `options.project` is given, its code, read from the project's files
+ * (parsed, never run), so a miss names the file that changed (`src/util.ts changed`).
  * @example
  * ```ts
  * import { openStore, explain } from 'fleche/inspect';
