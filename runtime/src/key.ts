@@ -21,6 +21,7 @@
 // keep it and say nothing.
 import { hash } from 'node:crypto';
 import type { FunctionIdentity } from './call.js';
+import type { CodeGraph } from './deepCode.js';
 import { digest, Digest } from './digest.js';
 import { Indigestible } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -132,6 +133,8 @@ export class KeyProfile {
 		readonly options: ResolvedOptions,
 		/** A decorated method: `this` is keyed as the first argument. */
 		readonly method: boolean,
+		/** With `hashCode: 'deep'`, the code graph whose digest is `identity.codeDigest`; recorded with each call. */
+		readonly code?: CodeGraph,
 	) {
 		this.prefix = identityPrefix(identity);
 		this.label = `${identity.module ?? '?'}:${identity.name}`;

@@ -30,8 +30,13 @@ export interface FlecheOptions {
 	readonly hashVersion?: boolean;
 	/** Put `module` into the key (false: the same function moved to another file keeps its cache). @default true */
 	readonly hashModule?: boolean;
-	/** Put a digest of the function's source (`fn.toString()`) into the key, so editing it invalidates. @default false */
-	readonly hashCode?: boolean;
+	/**
+	 * Put the function's code into the key, so that editing it invalidates: `true` digests the function's own source
+	 * (`fn.toString()`); `'deep'` digests the code it runs — its module and every project module that imports,
+	 * transitively, by what the code means (comments and formatting do not count), plus the versions of the packages
+	 * imported from `node_modules` (docs/behaviour.md §1.3). @default `[default] hash_code` of fleche.toml, else false
+	 */
+	readonly hashCode?: boolean | 'deep';
 	/** Parameters left out of the key and of the record (a logger, a progress callback). @default [] */
 	readonly ignore?: string | readonly string[];
 	/** Parameters that must be passed for the call to be cached; a call without one runs uncached with a warning. @default [] */
@@ -86,7 +91,8 @@ export interface ResolvedOptions {
 	readonly version?: string | number | PackageVersion;
 	readonly hashVersion: boolean;
 	readonly hashModule: boolean;
-	readonly hashCode: boolean;
+	/** `undefined`: as `[default] hash_code` of the process's fleche.toml says, read when the function is first used. */
+	readonly hashCode?: boolean | 'deep';
 	readonly ignore: ReadonlySet<string>;
 	readonly require: ReadonlySet<string>;
 	readonly meta: readonly MetaData[];
@@ -109,8 +115,11 @@ export function validateOptions(options: unknown): ResolvedOptions {
 	if (o.version !== undefined && typeof o.version !== 'string' && typeof o.version !== 'number' && !isPackageVersion(o.version)) {
 		throw new TypeError("fleche(): option 'version' must be a string, a number or { from: 'package.json' }");
 	}
-	for (const k of ['hashVersion', 'hashModule', 'hashCode'] as const) {
+	for (const k of ['hashVersion', 'hashModule'] as const) {
 		if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`fleche(): option '${k}' must be a boolean`);
+	}
+	if (o.hashCode !== undefined && typeof o.hashCode !== 'boolean' && o.hashCode !== 'deep') {
+		throw new TypeError("fleche(): option 'hashCode' must be true, false or 'deep'");
 	}
 	const meta = o.meta === undefined ? [] : Array.isArray(o.meta) ? (o.meta as MetaData[]) : [o.meta as MetaData];
 	for (const m of meta) {
@@ -125,7 +134,7 @@ export function validateOptions(options: unknown): ResolvedOptions {
 		...(o.version !== undefined ? { version: o.version } : {}),
 		hashVersion: (o.hashVersion as boolean | undefined) ?? true,
 		hashModule: (o.hashModule as boolean | undefined) ?? true,
-		hashCode: (o.hashCode as boolean | undefined) ?? false,
+		...(o.hashCode !== undefined ? { hashCode: o.hashCode } : {}),
 		ignore: new Set(names(o.ignore, 'ignore')),
 		require: new Set(names(o.require, 'require')),
 		meta,

@@ -4,10 +4,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire, findSourceMap } from 'node:module';
-import type { Node as AcornNode, parseExpressionAt as ParseExpressionAt } from 'acorn';
+import type { Node as AcornNode, parse as Parse, parseExpressionAt as ParseExpressionAt } from 'acorn';
 import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
 
-type Acorn = { parseExpressionAt: typeof ParseExpressionAt };
+type Acorn = { parseExpressionAt: typeof ParseExpressionAt; parse: typeof Parse };
 
 /**
  * acorn, loaded on the first function whose parameters are read rather than when `fleche` is imported: its 230 kB
@@ -25,6 +25,12 @@ let acorn: Acorn | undefined;
 function parseExpressionAt(...args: Parameters<typeof ParseExpressionAt>): ReturnType<typeof ParseExpressionAt> {
 	acorn ??= loadAcorn();
 	return acorn.parseExpressionAt(...args);
+}
+
+/** @internal acorn's `parse`, loaded on first use like `parseExpressionAt` (a module's code, for `hashCode: 'deep'`). */
+export function parseProgram(...args: Parameters<typeof Parse>): ReturnType<typeof Parse> {
+	acorn ??= loadAcorn();
+	return acorn.parse(...args);
 }
 
 /** One declared parameter of a wrapped function. */

@@ -18,6 +18,7 @@ import { FlecheError, Indigestible, KeyError } from './errors.js';
 import { byName, keyCall, type KeyedCall, type KeyProfile } from './key.js';
 import { isDebug, log, warn, warnOnce } from './log.js';
 import type { MetaData } from './metadata.js';
+import { codeMetadata } from './deepCode.js';
 import { activeCache, activeMetadata } from './state.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
@@ -262,7 +263,8 @@ function commit(
 /** Metadata gathered before the body runs (`pre`), then completed with the result (`post`). */
 function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Metadata; after(result: unknown): Metadata } {
 	const sources: readonly MetaData[] = profile.options.meta.length ? [...activeMetadata(), ...profile.options.meta] : activeMetadata();
-	const metadata: Metadata = {};
+	// hashCode 'deep': which files and packages the key covered, so that explain can name the one that changed.
+	const metadata: Metadata = profile.code === undefined ? {} : { code: codeMetadata(profile.code) };
 	for (const m of sources) {
 		if (!m.pre) continue;
 		try {

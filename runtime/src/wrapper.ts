@@ -1,7 +1,10 @@
 // docs/behaviour.md §1.3, §1.4, §3.3: fleche(fn, options) — the cached call, its helpers and Promise pass-through.
 import { hash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { type Call, type FunctionIdentity, type Json } from './call.js';
 import { RefreshingCache } from './caches/wrapper.js';
+import { configuredHashCode } from './config/build.js';
+import { deepCode } from './deepCode.js';
 import { digest, digestSymbol } from './digest.js';
 import { KeyError } from './errors.js';
 import { byName, KeyProfile } from './key.js';
@@ -84,11 +87,11 @@ class Wrapped<F extends AnyFn> implements CallTarget {
 		private readonly lazyProfile: boolean,
 	) {
 		this.isAsync = isAsyncFunction(fn);
-		if (!lazyProfile) this.profileCache = makeProfile(undefined);
 	}
 
 	profile(thisArg: unknown): KeyProfile {
-		if (!this.lazyProfile) return this.profileCache!;
+		// Made on first use, not when wrapped: the code digest may read fleche.toml and the module graph.
+		if (!this.lazyProfile) return (this.profileCache ??= this.makeProfile(undefined));
 		return this.makeProfile(thisArg);
 	}
 
@@ -104,13 +107,29 @@ function resolveParams(fn: AnyFn, options: ResolvedOptions): Param[] {
 	return readParams(fn) ?? [{ name: 'args', rest: true }];
 }
 
-function resolveIdentity(options: ResolvedOptions, fn: AnyFn, site: CallSite | undefined, name: string | undefined): FunctionIdentity {
+/** The identity but its code digest: resolved when the function is wrapped, so a bad `version` fails there. */
+function resolveIdentity(options: ResolvedOptions, site: CallSite | undefined, name: string): Omit<FunctionIdentity, 'codeDigest'> {
 	return {
-		name: name!,
+		name,
 		module: identityModule(options, site ? moduleOf(site.file) : null),
 		version: options.hashVersion ? resolveVersion(options.version, site?.loadedFile) : null,
-		codeDigest: options.hashCode ? digest(Function.prototype.toString.call(fn)) : null,
 	};
+}
+
+/** The file whose module graph `hashCode: 'deep'` follows: the source (`.ts` under source maps) when it is on disk. */
+function entryFile(site: CallSite | undefined, name: string): string {
+	if (site === undefined) throw new TypeError(`fleche(${name}): hashCode: 'deep' needs the file that called fleche(), and it could not be found`);
+	return existsSync(site.file) ? site.file : site.loadedFile;
+}
+
+/** The key profile, with the code digest `hashCode` (or else fleche.toml's `[default] hash_code`) asks for. */
+function makeProfile(base: Omit<FunctionIdentity, 'codeDigest'>, fn: AnyFn, site: CallSite | undefined, params: readonly Param[], options: ResolvedOptions, method: boolean): KeyProfile {
+	const mode = options.hashCode ?? configuredHashCode();
+	if (mode === 'deep') {
+		const code = deepCode(entryFile(site, base.name));
+		return new KeyProfile({ ...base, codeDigest: code.digest }, params, options, method, code);
+	}
+	return new KeyProfile({ ...base, codeDigest: mode ? digest(Function.prototype.toString.call(fn)) : null }, params, options, method);
 }
 
 function checkParamOptions(params: readonly Param[], options: ResolvedOptions, label: string): void {
@@ -202,13 +221,13 @@ function wrapFunction<F extends AnyFn>(fn: F, options: ResolvedOptions, site: Ca
 		);
 	}
 	checkParamOptions(params, options, name);
-	const profile = new KeyProfile(resolveIdentity(options, fn, site, name), params, options, false);
-	const w = new Wrapped(fn, () => profile, false);
+	const base = resolveIdentity(options, site, name);
+	const w = new Wrapped(fn, () => makeProfile(base, fn, site, params, options, false), false);
 	const wrapped = function (this: unknown, ...args: unknown[]) {
 		return w.call(this, args);
 	} as unknown as F;
-	const result = decorate(wrapped, w, fn, profile.identity.name, site);
-	register(profile.identity, result);
+	const result = decorate(wrapped, w, fn, base.name, site);
+	register(base, result);
 	return result;
 }
 
@@ -219,7 +238,7 @@ function registry(): Map<string, Fleche<AnyFn>> {
 	return (g[registryKey] ??= new Map<string, Fleche<AnyFn>>());
 }
 
-function register(identity: FunctionIdentity, f: Fleche<AnyFn>): void {
+function register(identity: Pick<FunctionIdentity, 'module' | 'name'>, f: Fleche<AnyFn>): void {
 	registry().set(identityKey(identity), f);
 }
 
@@ -268,7 +287,7 @@ function decorateMethod<F extends AnyFn>(method: F, context: ClassMethodDecorato
 		let p = profiles.get(key);
 		if (!p) {
 			const name = methodIdentityName(options.name, owner?.name, methodName);
-			p = new KeyProfile(resolveIdentity(options, method, site, name), params, options, true);
+			p = makeProfile(resolveIdentity(options, site, name), method, site, params, options, true);
 			profiles.set(key, p);
 		}
 		return p;

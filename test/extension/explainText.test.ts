@@ -36,3 +36,18 @@ test('it says what ran: nothing (from the store), or the imported file whose top
 	assert.match(explanationMarkdown('f', '{}', { ...miss, key: null, keyedBy: null }, { via: 'store' }), /the CLI could not run/);
 	assert.doesNotMatch(explanationMarkdown('f', '{}', { ...miss, key: null, keyedBy: null }, { via: 'store' }), /Key:/);
 });
+
+test("hashCode 'deep': the file or package that changed is named in its row; code read from files is said", () => {
+	const deep: Explanation = {
+		...miss,
+		codeFromFiles: true,
+		differences: [
+			{ field: 'file', name: 'src/util.ts', cached: '0123456789abcdef', now: 'fedcba9876543210' },
+			{ field: 'package', name: 'lodash', cached: '4.17.20', now: '4.17.21' },
+		],
+	};
+	const md = explanationMarkdown('src/job.ts:job', '{"n":1}', deep, { via: 'cli' });
+	assert.match(md, /^\| file `src\/util\.ts` \| `0123456789abcdef` \| `fedcba9876543210` \|$/m);
+	assert.match(md, /^\| package `lodash` \| `4\.17\.20` \| `4\.17\.21` \|$/m);
+	assert.match(md, /the code from its files as they read now/);
+});

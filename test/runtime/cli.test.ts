@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { fleche } from 'fleche';
 import { runNode, type RunNodeResult } from '../support/tmp.ts';
-import { runtimeDir, userProject } from '../support/project.ts';
+import { bundleTypeScript, runtimeDir, userProject } from '../support/project.ts';
 
 const bin = join(runtimeDir, 'bin', 'fleche.mjs');
 
@@ -47,16 +47,7 @@ const sources = {
 /** A project with the user modules and `seed.mjs` (seed.ts bundled with an inline source map, as tsx would). */
 async function project(): Promise<string> {
 	const dir = userProject(sources);
-	await build({
-		entryPoints: [join(dir, 'seed.ts')],
-		outfile: join(dir, 'seed.mjs'),
-		bundle: true,
-		packages: 'external',
-		platform: 'node',
-		format: 'esm',
-		sourcemap: 'inline',
-		logLevel: 'silent',
-	});
+	await bundleTypeScript(join(dir, 'seed.ts'), join(dir, 'seed.mjs'));
 	return dir;
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, type TestContext } from 'node:test';
+import { build } from 'esbuild';
 import { tmpDir } from './tmp.ts';
 
 // Registered at load, so projects made inside `before` hooks live until the file ends (an `after` registered
@@ -33,4 +34,12 @@ export function userProject(files: Readonly<Record<string, string>>, t?: Pick<Te
 		writeFileSync(join(dir, path), text);
 	}
 	return dir;
+}
+
+/**
+ * Bundles a user's TypeScript `entry` into one ESM `outfile` with an inline source map to the `.ts` sources, packages
+ * (`fleche` among them) left as imports: how tsx or a build runs it, so identities name the `.ts` files.
+ */
+export async function bundleTypeScript(entry: string, outfile: string): Promise<void> {
+	await build({ entryPoints: [entry], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', sourcemap: 'inline', logLevel: 'silent' });
 }

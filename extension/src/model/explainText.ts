@@ -28,7 +28,8 @@ export function explanationMarkdown(label: string, argsJson: string, explanation
 	if (explanation.differences.length > 0) {
 		lines.push('| What differs | Cached call | This call |', '| --- | --- | --- |');
 		for (const d of explanation.differences) {
-			lines.push(`| ${d.field === 'argument' ? `argument ${cell(d.name ?? '')}` : d.field} | ${cell(d.cached)} | ${cell(d.now)} |`);
+			// An argument, a file or a package (hashCode 'deep') is named: `file src/util.ts`.
+			lines.push(`| ${d.name !== undefined ? `${d.field} ${cell(d.name)}` : d.field} | ${cell(d.cached)} | ${cell(d.now)} |`);
 		}
 		lines.push('');
 	}
@@ -42,7 +43,9 @@ function sourceText(explanation: Explanation, source: ExplainSource): string {
 		return `Computed by the \`fleche\` CLI, which imported ${code(source.imported)}: importing a module runs its top-level code too (guard it with \`isRerun()\` from \`fleche\`).`;
 	}
 	if (explanation.keyedBy === 'store') {
-		return 'Computed from the store alone: nothing was imported or run. The key assumes the code is unchanged since the newest cached call with these argument names.';
+		return explanation.codeFromFiles === true
+			? 'Computed without importing anything: the arguments from the store, the code from its files as they read now (read and parsed, not run).'
+			: 'Computed from the store alone: nothing was imported or run. The key assumes the code is unchanged since the newest cached call with these argument names.';
 	}
 	return source.via === 'cli'
 		? 'Computed by the `fleche` CLI without importing anything.'

@@ -432,7 +432,7 @@ class Cli {
 		const ref = this.#functionRef(store, spec);
 		this.#asRerun();
 		const f = await this.#load(store, opts, ref);
-		const args = Array.isArray(parsed) ? (parsed) : positionalArgs(f.fleche.params, parsed);
+		const args = Array.isArray(parsed) ? parsed : positionalArgs(f.fleche.params, parsed);
 		const key = useCache(store.cache, () => f.fleche.digest(...args));
 		const hit = store.cache.contains(key);
 		const render = (v: unknown): string => inspect(v, { depth: 6, colors: false, breakLength: 100, maxArrayLength: 100 });
@@ -455,7 +455,8 @@ class Cli {
 		const ref = this.#functionRef(store, spec);
 		// Arguments by name that a cached call of the function has exactly: the store keys the call, nothing is imported.
 		// Otherwise (positional arguments, other names, --import) the module is imported to key it as it would run now.
-		let explanation = Array.isArray(parsed) || opts.import === true ? undefined : useCache(store.cache, () => explain(store, ref, parsed));
+		const project = { project: projectRoot(opts.cwd) };
+		let explanation = Array.isArray(parsed) || opts.import === true ? undefined : useCache(store.cache, () => explain(store, ref, parsed, project));
 		if (explanation?.keyedBy !== 'store') {
 			this.#asRerun();
 			const f = await this.#load(store, opts, ref);
@@ -463,21 +464,23 @@ class Cli {
 			if (Array.isArray(parsed)) {
 				named = {};
 				const params = f.fleche.params;
-				(parsed).forEach((v, i) => {
+				parsed.forEach((v, i) => {
 					named[params[i] ?? `#${i}`] = v;
 				});
 			} else named = parsed;
-			explanation = useCache(store.cache, () => explain(store, ref, named));
+			explanation = useCache(store.cache, () => explain(store, ref, named, project));
 		}
 		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'explain', function: ref, explanation });
 		const lines = [explanation.message];
 		for (const d of explanation.differences) {
-			lines.push(`  ${d.field === 'argument' ? `argument ${d.name ?? ''}` : d.field}: cached ${d.cached}  now ${d.now}`);
+			lines.push(`  ${d.name !== undefined ? `${d.field} ${d.name}` : d.field}: cached ${d.cached}  now ${d.now}`);
 		}
 		lines.push(
-			explanation.keyedBy === 'store'
-				? `(from the store alone, nothing imported: assumes the code of ${ref.name} is unchanged since its newest cached call; --import compares with the current code)`
-				: `(keyed by ${ref.name} as imported from its module now)`,
+			explanation.keyedBy !== 'store'
+				? `(keyed by ${ref.name} as imported from its module now)`
+				: explanation.codeFromFiles === true
+					? `(nothing imported: the store's arguments, and the code of ${ref.name} as its files read now)`
+					: `(from the store alone, nothing imported: assumes the code of ${ref.name} is unchanged since its newest cached call; --import compares with the current code)`,
 		);
 		this.out(lines.join('\n'));
 	}

@@ -225,6 +225,11 @@ export function configuredMetadata(): readonly MetaData[] {
 	return (s.metadata ??= Object.freeze(currentConfig().metadata()));
 }
 
+/** @internal `[default] hash_code` of the process's configuration: the `hashCode` of functions that do not set it. */
+export function configuredHashCode(): boolean | 'deep' {
+	return currentConfig().hashCode() ?? false;
+}
+
 /** A file cache with values under `root/values` and calls under `root/calls` (the `file` template). */
 export function fileCache(root: string): Cache {
 	return cacheFromConfig(fileCacheConfig(root)) as Cache;

@@ -60,7 +60,7 @@ function isTable(value: unknown): value is Table {
 }
 
 const reservedNames = new Set(['memory', 'void']);
-const defaultKeys = new Set(['cache', 'metadata', 'root']);
+const defaultKeys = new Set(['cache', 'metadata', 'root', 'hash_code']);
 const configurableMetadata: Record<string, () => MetaData> = {
 	Runtime: () => new Runtime(),
 	Environment: () => new Environment(),
@@ -460,6 +460,7 @@ export class ParsedConfig {
 			if (def.root !== undefined && typeof def.root !== 'boolean') throw this.where('default').error(`'root' must be true or false`, 'root');
 			// Checked now, not at the first miss that gathers metadata, so that every tool reports a misspelt source.
 			if (def.metadata !== undefined) this.metadata();
+			if (def.hash_code !== undefined) this.hashCode();
 		}
 	}
 
@@ -519,6 +520,18 @@ export class ParsedConfig {
 		const defined = names.length > 0 ? `defined: ${names.join(', ')}` : 'no cache is defined';
 		const files = this.files.length > 0 ? ` in ${this.files.join(', ')}` : ` (no fleche.toml found from ${this.cwd})`;
 		return `${defined}${files}; built in: memory, void, default`;
+	}
+
+	/**
+	 * `[default] hash_code`: the `hashCode` of every cached function that does not set it (`true`, `false` or
+	 * `"deep"`, docs/behaviour.md §1.3); `undefined` when unset.
+	 * @throws ConfigError for any other value.
+	 */
+	hashCode(): boolean | 'deep' | undefined {
+		const def = this.tables.default;
+		const value = isTable(def) ? def.hash_code : undefined;
+		if (value === undefined || typeof value === 'boolean' || value === 'deep') return value;
+		throw this.where('default').error(`'hash_code' must be true, false or "deep"`, 'hash_code');
 	}
 
 	/**

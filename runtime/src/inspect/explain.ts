@@ -1,6 +1,9 @@
 // docs/behaviour.md §12 (`fleche explain`): why a call would miss — the nearest cached call of the function and
 // what differs (an argument, the version, the code digest, the module).
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { CallRecord } from '../call.js';
+import { codeChanges, deepCode, type CodeGraph } from '../deepCode.js';
 import { readingForDisplay } from '../classes.js';
 import { Indigestible } from '../errors.js';
 import { argumentDigest, byName, identityPrefix, isStale, lookupKey } from '../key.js';
@@ -12,8 +15,13 @@ import type { CallSummary, FunctionRef, Store } from './store.js';
 
 /** One way the nearest cached call differs from the call asked about. */
 export interface Difference {
-	readonly field: 'argument' | 'version' | 'codeDigest' | 'module' | 'name';
-	/** The argument name, for `field: 'argument'`. */
+	/**
+	 * What differs. With `hashCode: 'deep'` a code change is named: `'file'` (a project file, `name` its path relative
+	 * to the package root: `src/util.ts` changed, or was added or removed) or `'package'` (`name` the package, its
+	 * version cached and now), instead of one `'codeDigest'` difference.
+	 */
+	readonly field: 'argument' | 'version' | 'codeDigest' | 'module' | 'name' | 'file' | 'package';
+	/** The argument name, for `field: 'argument'`; the file or package, for `'file'` and `'package'`. */
 	readonly name?: string;
 	/** The cached call's side, as short text (`(absent)` when it has no such argument). */
 	readonly cached: string;
@@ -37,6 +45,11 @@ export interface Explanation {
 	 * is if the code has not changed since; `null` when there is no key.
 	 */
 	readonly keyedBy: 'function' | 'store' | null;
+	/**
+	 * With `keyedBy: 'store'`: whether the code digest is the code now, read from the project's files without
+	 * running anything (a function with `hashCode: 'deep'`, and `project` given), rather than the cached call's.
+	 */
+	readonly codeFromFiles?: boolean;
 	/** The cached call of the function closest to the one asked about (fewest differences, then newest). */
 	readonly nearest: CallSummary | null;
 	readonly differences: readonly Difference[];
@@ -45,6 +58,7 @@ export interface Explanation {
 }
 
 const ABSENT = '(absent)';
+const MISSING = 'missing';
 
 /** Positional arguments for a call from arguments by parameter name (extra positional ones are stored as `#i`). */
 export function positionalArgs(params: readonly string[], named: Readonly<Record<string, unknown>>): unknown[] {
@@ -92,7 +106,9 @@ function short(value: string | number | null): string {
 /**
  * Why a call of `fn` with `args` (by parameter name) would miss in `store`: the nearest cached call of a function of
  * that name and what differs. When the function is loaded in this process (the CLI imports the user's module first),
- * its key, version and code digest come from it; otherwise only the arguments and module can be compared.
+ * its key, version and code digest come from it; otherwise only the arguments and module can be compared — and, for
+ * a function cached with `hashCode: 'deep'` when `options.project` is given, its code, read from the project's files
+ * (parsed, never run), so a miss names the file that changed (`src/util.ts changed`).
  * @example
  * ```ts
  * import { openStore, explain } from 'fleche/inspect';
@@ -100,11 +116,13 @@ function short(value: string | number | null): string {
  * console.log(why.message); // "Nearest cached call 3f2a9c… differs in argument day: cached '2024-04-30', now '2024-05-01'."
  * ```
  */
-export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<string, unknown>>): Explanation {
+export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<string, unknown>>, options: ExplainOptions = {}): Explanation {
 	const module = fn.module ?? null;
 	const f = findFleche(module, fn.name);
 	let key: string | null = null;
 	let identity: { module: string | null; version: string | number | null; codeDigest: string | null } | null = null;
+	let code: CodeGraph | undefined;
+	let codeFromFiles = false;
 	let values: Readonly<Record<string, unknown>> = args;
 	let digests: Record<string, string | null> = {};
 	let keyedBy: Explanation['keyedBy'] = null;
@@ -115,6 +133,7 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 		// Keyed as the call itself would be: defaults, ignored and extra arguments, the same digests.
 		const k = keyOf(target, positionalArgs(f!.fleche.params, args), store.cache);
 		identity = k.profile.identity;
+		code = k.profile.code;
 		values = byName(k.names, k.values);
 		digests = byName(k.names, k.digests);
 		key = k.key;
@@ -123,16 +142,20 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 		for (const name in values) digests[name] = safeDigest(values[name], name);
 		const basis = storeBasis(candidates, module, digests);
 		if (basis !== undefined) {
-			identity = basis;
-			key = lookupKey(identityPrefix(basis), Object.fromEntries(Object.keys(basis.arguments).map((name) => [name, digests[name]!])));
+			code = options.project === undefined || module === null || basis.metadata.code === undefined ? undefined : codeOnDisk(options.project, module);
+			codeFromFiles = code !== undefined;
+			const keyed = code === undefined ? basis : { ...basis, codeDigest: code.digest };
+			identity = keyed;
+			key = lookupKey(identityPrefix(keyed), Object.fromEntries(Object.keys(basis.arguments).map((name) => [name, digests[name]!])));
 			keyedBy = 'store';
 		}
 	}
 	const hit = key !== null && store.cache.contains(key);
 
 	const label = `${module ?? '?'}:${fn.name}`;
+	const how = keyedBy === 'store' ? { keyedBy, codeFromFiles } : { keyedBy };
 	if (candidates.length === 0) {
-		return { hit, key, keyedBy, nearest: null, differences: [], message: `Miss: no call of ${label} is cached.` };
+		return { hit, key, ...how, nearest: null, differences: [], message: `Miss: no call of ${label} is cached.` };
 	}
 
 	const differencesOf = (record: CallRecord): Difference[] => {
@@ -140,7 +163,9 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 		if (record.module !== module) out.push({ field: 'module', cached: short(record.module), now: short(module) });
 		if (identity !== null && record.version !== identity.version) out.push({ field: 'version', cached: short(record.version), now: short(identity.version) });
 		if (identity !== null && record.codeDigest !== identity.codeDigest) {
-			out.push({ field: 'codeDigest', cached: short(record.codeDigest), now: short(identity.codeDigest) });
+			const changes = code === undefined ? undefined : codeChanges(record.metadata.code, code);
+			if (changes !== undefined && changes.length > 0) out.push(...changes);
+			else out.push({ field: 'codeDigest', cached: short(record.codeDigest), now: short(identity.codeDigest) });
 		}
 		const names = new Set([...Object.keys(record.arguments), ...Object.keys(values)]);
 		for (const name of names) {
@@ -176,7 +201,7 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 	let message: string;
 	if (hit) {
 		message =
-			keyedBy === 'store'
+			keyedBy === 'store' && !codeFromFiles
 				? `Cached: with the code of its newest cached call, the call has key ${key!.slice(0, 12)}… and the store holds it.`
 				: `Cached: the call has key ${key!.slice(0, 12)}… and the store holds it.`;
 	}
@@ -186,10 +211,44 @@ export function explain(store: Store, fn: FunctionRef, args: Readonly<Record<str
 				? `Nearest cached call ${id} has the same module and arguments; ${label} is not loaded here, so its version and code digest could not be compared.`
 				: `Nearest cached call ${id} matches on every compared field, but the key differs (${key.slice(0, 12)}… vs ${id}).`;
 	} else {
-		const parts = diffs.map((d) => (d.field === 'argument' ? `argument ${d.name}: cached ${d.cached}, now ${d.now}` : `${d.field}: cached ${d.cached}, now ${d.now}`));
+		const parts = diffs.map(describeDifference);
 		message = `Miss: nearest cached call ${id} differs in ${parts.join('; ')}.`;
 	}
-	return { hit, key, keyedBy, nearest, differences: diffs, message };
+	return { hit, key, ...how, nearest, differences: diffs, message };
+}
+
+function describeDifference(d: Difference): string {
+	if (d.field === 'file') {
+		// A specifier that resolved to nothing is recorded as `spec from file`, valued 'missing'.
+		if (d.cached === MISSING) return `${d.name} resolves now`;
+		if (d.now === MISSING) return `${d.name} resolves to nothing`;
+		return d.cached === ABSENT ? `${d.name} added` : d.now === ABSENT ? `${d.name} removed` : `${d.name} changed`;
+	}
+	if (d.field === 'argument' || d.field === 'package') return `${d.field} ${d.name}: cached ${d.cached}, now ${d.now}`;
+	return `${d.field}: cached ${d.cached}, now ${d.now}`;
+}
+
+/** Options of {@link explain}. */
+export interface ExplainOptions {
+	/**
+	 * The project folder the store's module paths are relative to (a package root). Given, a function cached with
+	 * `hashCode: 'deep'` is compared with the code in its files now even when nothing is imported: they are read and
+	 * parsed, never run.
+	 */
+	readonly project?: string;
+}
+
+/** The code graph of `module` (a path from an untrusted store) in `project`, when it names a file inside it. */
+function codeOnDisk(project: string, module: string): CodeGraph | undefined {
+	const parts = module.split('/');
+	if (module.includes('\\') || module.includes('\0') || isAbsolute(module) || parts.some((p) => p === '' || p === '.' || p === '..')) return undefined;
+	const file = join(project, ...parts);
+	if (!existsSync(file)) return undefined;
+	try {
+		return deepCode(file);
+	} catch {
+		return undefined;
+	}
 }
 
 function stopTime(record: CallRecord): number {

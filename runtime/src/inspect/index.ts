@@ -8,7 +8,7 @@ import { InspectStore, type Store } from './store.js';
 
 export { discoverCaches, type CacheLocation } from './location.js';
 export type { Store, FunctionRef, FunctionSummary, CallSummary, CallDetail, StoreTotals, VerifyReport } from './store.js';
-export { explain, type Explanation, type Difference } from './explain.js';
+export { explain, type Explanation, type Difference, type ExplainOptions } from './explain.js';
 export type { Disposable } from './watch.js';
 export { KeyError, AmbiguousDigestError, CorruptEntry } from '../errors.js';
 export { ConfigError } from '../config/read.js';
