@@ -58,7 +58,7 @@ function fixture(): void {
 	sql.flush();
 	sql.compact();
 	sql.close();
-	symlinkSync(join(fileStore, 'values'), join(sqlStore, 'values'), 'dir');
+	symlinkSync(join('..', 'file', 'values'), join(sqlStore, 'values'), 'dir');
 	console.log(`  SQL store filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 	writeFileSync(ready, `${FIXTURE_FORMAT}\n`);
 }
