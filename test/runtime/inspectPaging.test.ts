@@ -123,3 +123,38 @@ describe('fleche/inspect paging at a few thousand calls', () => {
 		);
 	});
 });
+
+describe('CallFile.records({ name }) through the summary index', () => {
+	test('reads only the named function, and stays exact as calls are written, replaced and evicted', (t) => {
+		const root = tmpDir(t);
+		const values = new ValueFile({ root: join(root, 'values') });
+		const calls = new CallFile({ root: join(root, 'calls') });
+		const c = new Cache(values, calls);
+		const names = (name: string): string[] => [...calls.records({ name })].map((r) => r.key).sort();
+		const truth = (name: string): string[] =>
+			[...calls.records()]
+				.filter((r) => r.name === name)
+				.map((r) => r.key)
+				.sort();
+		cache(c, () => {
+			for (let i = 0; i < 40; i++) work(i);
+			for (let i = 0; i < 10; i++) other(i);
+		});
+		assert.equal(names('work').length, 40);
+		assert.deepEqual(names('other'), truth('other'));
+		// Written, evicted and replaced behind the first query's back, in the same synchronous run (no watch event
+		// delivered yet): the next query still sees exactly what is there.
+		cache(c, () => {
+			for (let i = 40; i < 45; i++) work(i);
+			work.fleche.rerun(3);
+		});
+		c.evict(work.fleche.digest(0));
+		assert.deepEqual(names('work'), truth('work'));
+		assert.equal(names('work').length, 44);
+		// Another instance (a new process) starts from the index persisted by the first, verified against the folder.
+		const again = new CallFile({ root: join(root, 'calls') });
+		cache(c, () => work(99));
+		assert.deepEqual([...again.records({ name: 'work' })].map((r) => r.key).sort(), truth('work'));
+		assert.deepEqual([...again.records({ name: 'nothing' })], []);
+	});
+});

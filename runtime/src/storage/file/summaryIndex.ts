@@ -30,7 +30,14 @@ import type { CallRecord } from '../../call.js';
 import { KeyError } from '../../errors.js';
 import { isAbsent } from '../fsUtil.js';
 import { entryOf, type IndexEntry as Entry, type SummaryIndex } from '../kinds.js';
-import type { CallFile } from './calls.js';
+
+/** What the index reads: a file call storage (CallFile, which uses this index for its queries by name). */
+export interface IndexedCalls {
+	/** Absolute folder of the call files. */
+	readonly root: string;
+	get(key: string): CallRecord;
+	list(): string[];
+}
 
 /** Identifies one version of a call file: a rename into place always brings a new inode. */
 interface Stamp {
@@ -179,7 +186,7 @@ export class FileIndex implements SummaryIndex {
 	 */
 	#rejectedAny = false;
 
-	constructor(readonly calls: CallFile) {
+	constructor(readonly calls: IndexedCalls) {
 		const folder = indexFolder();
 		this.#file = folder === null ? null : join(folder, `${createHash('sha256').update(calls.root).digest('hex').slice(0, 32)}.json`);
 	}
