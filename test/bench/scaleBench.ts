@@ -168,7 +168,7 @@ export async function scaleBench(report: Report): Promise<void> {
 		const fns = workFunctions();
 		const SAVES = 3000;
 		let rate = 0;
-		await cache(target, () => {
+		cache(target, () => {
 			using _ = meta(new Runtime());
 			sqlCalls.contains('0'.repeat(64)); // the worker started and the store loaded: the rate is of saves alone
 			const t0 = performance.now();

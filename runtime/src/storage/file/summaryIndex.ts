@@ -163,7 +163,7 @@ function writeIndex(file: string, root: string, dir: string | null, calls: Reado
 
 /** In-memory copy of a file call storage's list entries, kept current and persisted (see the top of this module). */
 export class FileIndex implements SummaryIndex {
-	readonly #calls = new Map<string, Indexed>();
+	#calls = new Map<string, Indexed>();
 	/** Changes whenever the entries do, so derived lists can be reused. */
 	generation = 0;
 	/** The trusted folder mtime the entries are current for, once built. */
@@ -298,9 +298,9 @@ export class FileIndex implements SummaryIndex {
 		if (changed) this.#persist(trusted);
 	}
 
-	#replace(calls: ReadonlyMap<string, Indexed>): void {
-		this.#calls.clear();
-		for (const [key, indexed] of calls) this.#calls.set(key, indexed);
+	#replace(calls: Map<string, Indexed>): void {
+		// Adopted, not copied: every caller hands over a map of its own (copying 100,000 entries cost a second).
+		this.#calls = calls;
 		this.generation++;
 	}
 
