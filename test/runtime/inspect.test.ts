@@ -42,6 +42,19 @@ function seeded(): { root: string; store: Store } {
 	return { root, store: openStore(root) };
 }
 
+/** A project whose `fleche.toml` names an SQL store `db` holding square(1..3), square(1) hit once. */
+function sqlProject(t: Parameters<typeof tmpDir>[0]): { project: string; c: ReturnType<ReturnType<typeof loadConfig>['open']> } {
+	const project = tmpDir(t);
+	writeFileSync(join(project, 'fleche.toml'), '[db]\ntemplate = "sql"\nroot = "store"\n');
+	const c = loadConfig({ cwd: project }).open('db');
+	cache(c, () => {
+		for (let x = 1; x <= 3; x++) square(x);
+		square(1);
+	});
+	flushStats();
+	return { project, c };
+}
+
 describe('fleche/inspect', () => {
 	test('functions(): calls, hits, misses and versions per function', (t) => {
 		const { store } = seeded();
@@ -373,14 +386,7 @@ describe('fleche/inspect', () => {
 		});
 
 		test('SQL store: listing, paging, showing and watching leave every file byte-identical', async (t) => {
-			const project = tmpDir(t);
-			writeFileSync(join(project, 'fleche.toml'), '[db]\ntemplate = "sql"\nroot = "store"\n');
-			const c = loadConfig({ cwd: project }).open('db');
-			cache(c, () => {
-				for (let x = 1; x <= 3; x++) square(x);
-				square(1);
-			});
-			flushStats();
+			const { project, c } = sqlProject(t);
 			const calls = (c as unknown as { calls: { compact(): boolean; close(): void } }).calls;
 			calls.compact();
 			calls.close();
@@ -510,14 +516,7 @@ describe('fleche/inspect', () => {
 	});
 
 	test('an SQL store (template "sql") reads, evicts and watches like a file store', async (t) => {
-		const project = tmpDir(t);
-		writeFileSync(join(project, 'fleche.toml'), '[db]\ntemplate = "sql"\nroot = "store"\n');
-		const c = loadConfig({ cwd: project }).open('db');
-		cache(c, () => {
-			for (let x = 1; x <= 3; x++) square(x);
-			square(1);
-		});
-		flushStats();
+		const { project, c } = sqlProject(t);
 		const [location] = discoverCaches(project).filter((l) => l.name === 'db');
 		assert.equal(location!.kind, 'sql');
 		assert.equal(location!.root, join(project, 'store'));
