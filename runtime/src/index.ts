@@ -44,7 +44,7 @@ export {
 } from './config/build.js';
 export { defaultRoot, ConfigError, ParsedConfig, type LoadConfigOptions, type ConfigSource } from './config/read.js';
 export { registerStorage, registerStorageKind, type StorageFactory } from './storage/registry.js';
-export type { StorageKind, StorageRole, StorageSite, StoragePair, TomlReader, TomlTable, SummaryIndex, IndexEntry, Disposable } from './storage/kinds.js';
+export type { StorageKind, StorageRole, StorageSite, StoragePair, TomlReader, TomlTable, SummaryIndex, IndexEntry, Listing, ListedFunction, Disposable } from './storage/kinds.js';
 export { Runtime, Environment, Git, Tags, type MetaData, type MetaDataConfig, type MetaCall } from './metadata.js';
 export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats, StatsStorage } from './storage/base.js';
 export { flushStats, isStatsStorage } from './stats.js';

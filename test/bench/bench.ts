@@ -18,6 +18,7 @@ import { executorBench } from './executorBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
+import { scaleBench } from './scaleBench.ts';
 import { sqlBench } from './sqlBench.ts';
 
 setLogger(null);
@@ -230,6 +231,7 @@ try {
 		executors: executorBench,
 		sql: () => sqlBench({ run, target, info }),
 		inspect: () => inspectBench({ run, target, info }),
+		scale: () => scaleBench({ run, target, info }),
 		extension: extensionBench,
 	};
 	const wanted = process.argv.slice(2);

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, relative } from 'node:path';
 import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 'fleche';
 import { openStore, discoverCaches, explain, KeyError, AmbiguousDigestError, ConfigError, type Store } from 'fleche/inspect';
 import { freshDir } from '../support/stores.ts';
@@ -13,6 +14,9 @@ import { userProject } from '../support/project.ts';
 import { waitFor } from '../support/poll.ts';
 
 const logs = captureLogs();
+// Persisted summary indexes go to the user's cache folder; these tests keep theirs in a folder of their own.
+const indexDir = tmpDir();
+process.env['FLECHE_INDEX_DIR'] = indexDir;
 
 const square = fleche((x: number) => x * x, { name: 'square' });
 const greet = fleche((name: string, punctuation = '!') => `hello ${name}${punctuation}`, { name: 'greet', version: 2 });
@@ -36,6 +40,19 @@ function seeded(): { root: string; store: Store } {
 	});
 	flushStats();
 	return { root, store: openStore(root) };
+}
+
+/** A project whose `fleche.toml` names an SQL store `db` holding square(1..3), square(1) hit once. */
+function sqlProject(t: Parameters<typeof tmpDir>[0]): { project: string; c: ReturnType<ReturnType<typeof loadConfig>['open']> } {
+	const project = tmpDir(t);
+	writeFileSync(join(project, 'fleche.toml'), '[db]\ntemplate = "sql"\nroot = "store"\n');
+	const c = loadConfig({ cwd: project }).open('db');
+	cache(c, () => {
+		for (let x = 1; x <= 3; x++) square(x);
+		square(1);
+	});
+	flushStats();
+	return { project, c };
 }
 
 describe('fleche/inspect', () => {
@@ -164,8 +181,8 @@ describe('fleche/inspect', () => {
 		);
 	});
 
-	describe('the persisted summary index (calls/.inspect/index.json)', () => {
-		const indexFile = (root: string): string => join(root, 'calls', '.inspect', 'index.json');
+	describe('the persisted summary index (in FLECHE_INDEX_DIR, outside the store)', () => {
+		const indexFile = (root: string): string => join(indexDir, `${createHash('sha256').update(join(root, 'calls')).digest('hex').slice(0, 32)}.json`);
 		/** Waits out the racy window: a folder mtime this old is trusted and persisted with the index. */
 		const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
 		/** Lists the store in a store of its own, so the index is built and persisted. */
@@ -183,8 +200,8 @@ describe('fleche/inspect', () => {
 			store.close();
 			assert.equal(list(root), 7);
 			assert.ok(existsSync(indexFile(root)), 'the first open persisted its index');
-			// Creating calls/.inspect changed the folder, too recently to trust; a later open verifies by stat and
-			// then persists the folder state the index is current for.
+			// The calls were written too recently for their folder's mtime to be trusted; a later open verifies by
+			// stat and then persists the folder state the index is current for.
 			await settle();
 			assert.equal(list(root), 7);
 			// Damage a call file in place (same inode, size and mtime): CallFile never writes in place, so only a
@@ -254,7 +271,9 @@ describe('fleche/inspect', () => {
 			const { root, store } = seeded();
 			store.close();
 			list(root);
-			for (const text of ['{ not json', JSON.stringify({ format: 'something else', calls: [] }), JSON.stringify({ format: 'fleche.inspect-index/1', dir: null, functions: [], calls: [['k', 5, 1, 1, 1, null]] })]) {
+			for (const text of ['{ not json', JSON.stringify({ format: 'something else', calls: [] }), JSON.stringify({ format: 'fleche.inspect-index/2', root: join(root, 'calls'), dir: null, functions: [], calls: [['k', 5, 1, 1, 1, null]] }),
+				// Another folder's index (a copied cache folder): trusted, it would list that folder's calls here.
+				JSON.stringify({ format: 'fleche.inspect-index/2', root: '/elsewhere/calls', dir: String(statSync(join(root, 'calls'), { bigint: true }).mtimeNs), functions: [], calls: [] })]) {
 				writeFileSync(indexFile(root), text);
 				logs.clear();
 				const s = openStore(root);
@@ -267,7 +286,7 @@ describe('fleche/inspect', () => {
 				assert.doesNotThrow(() => JSON.parse(readFileSync(indexFile(root), 'utf8')) as unknown, 'rewritten');
 			}
 			// A folder in the index file's place: it cannot be written, and listing still works.
-			rmSync(join(root, 'calls', '.inspect'), { recursive: true, force: true });
+			rmSync(indexFile(root), { force: true });
 			mkdirSync(indexFile(root), { recursive: true });
 			assert.equal(list(root), 7);
 		});
@@ -293,6 +312,88 @@ describe('fleche/inspect', () => {
 			} finally {
 				empty.close();
 			}
+		});
+	});
+
+	describe('reading never writes to the store', () => {
+		/** Every file and folder under `root`: path → bytes digest and mtime (folders: mtime and names). */
+		const snapshot = (root: string): Map<string, string> => {
+			const out = new Map<string, string>();
+			const walk = (dir: string): void => {
+				const names = readdirSync(dir).sort();
+				out.set(relative(root, dir) || '.', `dir ${statSync(dir).mtimeMs} ${names.join(',')}`);
+				for (const name of names) {
+					const path = join(dir, name);
+					if (statSync(path).isDirectory()) walk(path);
+					else out.set(relative(root, path), `${createHash('sha256').update(readFileSync(path)).digest('hex')} ${statSync(path).mtimeMs}`);
+				}
+			};
+			walk(root);
+			return out;
+		};
+		/** What the editor and `fleche ls/show/stats` do, from a fresh open each time. */
+		const browse = async (target: string): Promise<void> => {
+			const store = openStore(target);
+			try {
+				let heard = 0;
+				const sub = store.watch(() => heard++, { debounceMs: 20 });
+				const fns = store.functions();
+				assert.ok(fns.length > 0);
+				for (const fn of fns) {
+					const page = store.calls(fn, { offset: 0, limit: 2 });
+					assert.ok(page.calls.length > 0);
+					store.calls(fn, { offset: 2, limit: 100 });
+					assert.equal(store.call(page.calls[0]!.key.slice(0, 8)).key, page.calls[0]!.key);
+				}
+				store.totals();
+				explain(store, { module: fns[0]!.module, name: fns[0]!.name }, { x: 2 });
+				// Let watchers and timers (an index persisted from a timer) run.
+				await new Promise((resolve) => setTimeout(resolve, 1200));
+				sub.dispose();
+				assert.equal(heard, 0, 'nothing changed, so no change was heard');
+			} finally {
+				store.close();
+			}
+		};
+
+		test('file store: listing, paging, showing and watching leave every file byte-identical', async () => {
+			const { root, store } = seeded();
+			store.close();
+			// Old enough for the folder's mtime to be trusted, so the second round lists from a persisted index.
+			await new Promise((resolve) => setTimeout(resolve, 300));
+			const before = snapshot(root);
+			await browse(root);
+			await browse(root);
+			assert.deepEqual(snapshot(root), before);
+			assert.ok(readdirSync(indexDir).length > 0, 'the index was persisted outside the store');
+		});
+
+		test('file store: with FLECHE_INDEX_DIR empty nothing is persisted anywhere, and listing still works', async (t) => {
+			const { root, store } = seeded();
+			store.close();
+			process.env['FLECHE_INDEX_DIR'] = '';
+			t.after(() => (process.env['FLECHE_INDEX_DIR'] = indexDir));
+			const before = snapshot(root);
+			const indexes = readdirSync(indexDir);
+			const s = openStore(root);
+			try {
+				assert.equal(s.totals().calls, 7);
+			} finally {
+				s.close();
+			}
+			assert.deepEqual(snapshot(root), before);
+			assert.deepEqual(readdirSync(indexDir), indexes, 'no index written where it would otherwise go');
+		});
+
+		test('SQL store: listing, paging, showing and watching leave every file byte-identical', async (t) => {
+			const { project, c } = sqlProject(t);
+			const calls = (c as unknown as { calls: { compact(): boolean; close(): void } }).calls;
+			calls.compact();
+			calls.close();
+			const root = join(project, 'store');
+			const before = snapshot(root);
+			await browse(root);
+			assert.deepEqual(snapshot(root), before);
 		});
 	});
 
@@ -415,14 +516,7 @@ describe('fleche/inspect', () => {
 	});
 
 	test('an SQL store (template "sql") reads, evicts and watches like a file store', async (t) => {
-		const project = tmpDir(t);
-		writeFileSync(join(project, 'fleche.toml'), '[db]\ntemplate = "sql"\nroot = "store"\n');
-		const c = loadConfig({ cwd: project }).open('db');
-		cache(c, () => {
-			for (let x = 1; x <= 3; x++) square(x);
-			square(1);
-		});
-		flushStats();
+		const { project, c } = sqlProject(t);
 		const [location] = discoverCaches(project).filter((l) => l.name === 'db');
 		assert.equal(location!.kind, 'sql');
 		assert.equal(location!.root, join(project, 'store'));

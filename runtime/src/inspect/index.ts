@@ -16,8 +16,9 @@ export { ConfigError } from '../config/read.js';
 /**
  * Opens a store for inspection: a {@link CacheLocation} (from `discoverCaches`), a cache name of the `fleche.toml`
  * seen from `options.cwd`, or a store folder (with `values/` and `calls/` or `calls.db`, or a project folder with a
- * `.fleche/`). Nothing is written until a change is asked for, except inspect's summary index of a file store
- * (`calls/.inspect/`, so the next process lists it fast). Corrupt entries are skipped with a warning.
+ * `.fleche/`). Nothing is written to the store until a change is asked for (`evict`, `clear`, `gc`, `verify` with
+ * `remove`); the summary index that lets the next process list a file store fast is kept in the user's cache folder
+ * (`FLECHE_INDEX_DIR`, docs/behaviour.md §12). Corrupt entries are skipped with a warning.
  * @throws ConfigError for an unknown cache name, invalid configuration, or a folder that holds no store.
  * @example
  * ```ts

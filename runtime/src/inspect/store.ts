@@ -3,9 +3,11 @@
 // the public cache and storage interfaces (docs/behaviour.md §1.10, §1.12, §2.4, §6), so file and SQL stores work alike.
 //
 // What differs between kinds of storage is asked of the storage's kind (storage/kinds.ts), never of its class: sizes
-// of values, creation times, what to watch, what to close. Speed: reading 100,000 call files costs seconds, so a call
-// storage whose kind offers a summary index (the file store's, persisted next to the calls, verified cheaply on open,
-// kept current by fs.watch while open) is listed through it. Full records are read only for the calls a page shows.
+// of values, creation times, what to watch, what to close. Speed: reading 100,000 call records costs seconds, so a call
+// storage whose kind answers the listing itself (the SQL store: counts by `GROUP BY`, pages by `ORDER BY … LIMIT`) is
+// asked, and one whose kind offers a summary index (the file store's, persisted outside the store, verified cheaply on
+// open, kept current by fs.watch while open) is listed through it. Full records are read only for the calls a page
+// shows. Nothing here writes to the store unless a change is asked for.
 import type { CallRecord } from '../call.js';
 import type { BaseCache } from '../caches/base.js';
 import { Cache, type GcOptions } from '../caches/cache.js';
@@ -15,7 +17,7 @@ import { AmbiguousDigestError, CorruptEntry, KeyError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
 import type { CallStats } from '../storage/base.js';
 import { mergeStats } from '../storage/base.js';
-import { durationOf, entryOf, type IndexEntry as Entry, type SummaryIndex } from '../storage/kinds.js';
+import { durationOf, entryOf, type IndexEntry as Entry, type Listing, type SummaryIndex } from '../storage/kinds.js';
 import { kindOf } from '../storage/registry.js';
 import { argsText, shortText } from './format.js';
 import { siteOf, type CacheLocation } from './location.js';
@@ -153,6 +155,10 @@ function functionId(module: string | null, name: string): string {
 	return `${module ?? ''}\0${name}`;
 }
 
+function byFunction(a: FunctionRef, b: FunctionRef): number {
+	return (a.module ?? '').localeCompare(b.module ?? '') || a.name.localeCompare(b.name);
+}
+
 function messageOf(err: unknown): string {
 	return err instanceof Error ? err.message : String(err);
 }
@@ -161,6 +167,7 @@ function messageOf(err: unknown): string {
 export class InspectStore implements Store {
 	readonly #leaves: Cache[];
 	readonly #index: SummaryIndex | null;
+	readonly #listing: Listing | null;
 	/** Creation times from file mtimes, for records without Runtime metadata. */
 	readonly #mtimes = new Map<string, number | null>();
 	#byFunction: { generation: number; map: Map<string, Entry[]> } | null = null;
@@ -172,7 +179,9 @@ export class InspectStore implements Store {
 	) {
 		this.#leaves = leafCaches(cache);
 		const only = cache instanceof Cache ? cache : undefined;
-		this.#index = only === undefined ? null : (kindOf(only.calls)?.summaryIndex?.(only.calls) ?? null);
+		const kind = only === undefined ? undefined : kindOf(only.calls);
+		this.#listing = only === undefined ? null : (kind?.listing?.(only.calls) ?? null);
+		this.#index = only === undefined || this.#listing !== null ? null : (kind?.summaryIndex?.(only.calls) ?? null);
 	}
 
 	/** Every stored call (the index's, kept current, or read afresh from storages that query fast themselves). */
@@ -204,20 +213,24 @@ export class InspectStore implements Store {
 	}
 
 	functions(): FunctionSummary[] {
-		const stats = this.#stats();
+		if (this.#listing !== null) return this.#listing.functions().sort(byFunction);
+		// Summed straight into per-function totals: a per-key map of 100,000 calls' statistics first cost more than
+		// reading them (sums and maxima do not depend on how keys are grouped, so leaves need no merging either).
 		const perFunction = new Map<string, { hits: number; misses: number; lastHit: number | null; computeSeconds: number; savedSeconds: number }>();
-		for (const s of stats.values()) {
-			const id = functionId(s.module, s.name);
-			const have = perFunction.get(id);
-			if (have === undefined) {
-				perFunction.set(id, { hits: s.hits, misses: s.misses, lastHit: s.lastHit, computeSeconds: s.computeSeconds, savedSeconds: s.savedSeconds });
-				continue;
+		for (const leaf of this.#leaves) {
+			for (const s of leaf.stats()) {
+				const id = functionId(s.module, s.name);
+				const have = perFunction.get(id);
+				if (have === undefined) {
+					perFunction.set(id, { hits: s.hits, misses: s.misses, lastHit: s.lastHit, computeSeconds: s.computeSeconds, savedSeconds: s.savedSeconds });
+					continue;
+				}
+				have.hits += s.hits;
+				have.misses += s.misses;
+				have.computeSeconds += s.computeSeconds;
+				have.savedSeconds += s.savedSeconds;
+				if (s.lastHit !== null && (have.lastHit === null || s.lastHit > have.lastHit)) have.lastHit = s.lastHit;
 			}
-			have.hits += s.hits;
-			have.misses += s.misses;
-			have.computeSeconds += s.computeSeconds;
-			have.savedSeconds += s.savedSeconds;
-			if (s.lastHit !== null && (have.lastHit === null || s.lastHit > have.lastHit)) have.lastHit = s.lastHit;
 		}
 		const out: FunctionSummary[] = [];
 		for (const [id, records] of this.#grouped()) {
@@ -236,7 +249,7 @@ export class InspectStore implements Store {
 				versions,
 			});
 		}
-		return out.sort((a, b) => (a.module ?? '').localeCompare(b.module ?? '') || a.name.localeCompare(b.name));
+		return out.sort(byFunction);
 	}
 
 	#created(record: Entry): number | null {
@@ -294,14 +307,21 @@ export class InspectStore implements Store {
 	}
 
 	calls(fn: FunctionRef, page: { offset?: number; limit?: number } = {}): { total: number; calls: CallSummary[] } {
-		const records = this.#grouped().get(functionId(fn.module ?? null, fn.name)) ?? [];
-		const dated = records.map((r) => [this.#created(r) ?? -Infinity, r] as const);
-		dated.sort((a, b) => b[0] - a[0] || (a[1].key < b[1].key ? -1 : 1));
 		const offset = Math.max(0, Math.floor(page.offset ?? 0));
 		const limit = Math.max(0, Math.floor(page.limit ?? DEFAULT_LIMIT));
-		const slice = dated.slice(offset, offset + limit);
+		let total: number;
+		let slice: readonly Entry[];
+		if (this.#listing !== null) {
+			({ total, entries: slice } = this.#listing.page({ module: fn.module ?? null, name: fn.name }, offset, limit));
+		} else {
+			const records = this.#grouped().get(functionId(fn.module ?? null, fn.name)) ?? [];
+			const dated = records.map((r) => [this.#created(r) ?? -Infinity, r] as const);
+			dated.sort((a, b) => b[0] - a[0] || (a[1].key < b[1].key ? -1 : 1));
+			total = records.length;
+			slice = dated.slice(offset, offset + limit).map(([, r]) => r);
+		}
 		const stats = slice.length > 0 ? this.#stats({ name: fn.name, module: fn.module ?? null }) : new Map<string, CallStats>();
-		return { total: records.length, calls: slice.map(([, r]) => this.#summary(r, stats)) };
+		return { total, calls: slice.map((r) => this.#summary(r, stats)) };
 	}
 
 	/** The full key of a stored call from a key or prefix, looking only at call keys (not value digests). */
@@ -385,7 +405,9 @@ export class InspectStore implements Store {
 	}
 
 	evictFunction(fn: FunctionRef): number {
-		const records = this.#grouped().get(functionId(fn.module ?? null, fn.name)) ?? [];
+		const ref = { module: fn.module ?? null, name: fn.name };
+		const records =
+			this.#listing !== null ? this.#listing.page(ref, 0, Number.MAX_SAFE_INTEGER).entries : (this.#grouped().get(functionId(ref.module, ref.name)) ?? []);
 		return this.#evictKeys(records.map((r) => r.key));
 	}
 
@@ -436,17 +458,28 @@ export class InspectStore implements Store {
 
 	totals(): StoreTotals {
 		let calls = 0;
-		const grouped = this.#grouped();
-		for (const records of grouped.values()) calls += records.length;
+		let functions = 0;
+		if (this.#listing !== null) {
+			for (const fn of this.#listing.functions()) {
+				calls += fn.calls;
+				functions++;
+			}
+		} else {
+			const grouped = this.#grouped();
+			for (const records of grouped.values()) calls += records.length;
+			functions = grouped.size;
+		}
 		let hits = 0;
 		let misses = 0;
 		let savedSeconds = 0;
-		for (const s of this.#stats().values()) {
-			hits += s.hits;
-			misses += s.misses;
-			savedSeconds += s.savedSeconds;
+		for (const leaf of this.#leaves) {
+			for (const s of leaf.stats()) {
+				hits += s.hits;
+				misses += s.misses;
+				savedSeconds += s.savedSeconds;
+			}
 		}
-		return { calls, functions: grouped.size, hits, misses, savedSeconds };
+		return { calls, functions, hits, misses, savedSeconds };
 	}
 
 	watch(listener: () => void, options: { debounceMs?: number } = {}): Disposable {

@@ -5,7 +5,8 @@
 //   reading   fleche.toml table → plain configuration (`fromToml`, `template`): config/read.ts asks the record;
 //   building  plain configuration → a storage (`open`): config/build.ts asks the record;
 //   tools     where it is, whether it exists, how to hear of changes (`locate`, `recognize`, `subscribe`), and what an
-//             open storage can tell beyond the storage interfaces (`valueSize`, `created`, `summaryIndex`, `close`):
+//             open storage can tell beyond the storage interfaces (`valueSize`, `created`, `summaryIndex`, `listing`,
+//             `close`):
 //             fleche/inspect asks the record.
 //
 // Every member but `type`, `roles` and `open` is optional: a kind without `fromToml` takes its table's keys as they are
@@ -83,6 +84,37 @@ export interface SummaryIndex {
 	close(): void;
 }
 
+/** A function with stored calls as a {@link Listing} counts it. */
+export interface ListedFunction {
+	readonly module: string | null;
+	readonly name: string;
+	/** Calls now stored. */
+	readonly calls: number;
+	/** Distinct versions among them. */
+	readonly versions: readonly (string | number | null)[];
+	/** Statistics summed over the function's keys (evicted calls included), as {@link CallStats} holds them per key. */
+	readonly hits: number;
+	readonly misses: number;
+	readonly lastHit: number | null;
+	readonly computeSeconds: number;
+	readonly savedSeconds: number;
+}
+
+/**
+ * The tools' listing questions answered by the storage itself, where it answers them fastest (a database: `GROUP BY`
+ * and `ORDER BY … LIMIT`), so that a tool never loads every record: what a kind offers instead of a
+ * {@link SummaryIndex} when it can query.
+ */
+export interface Listing {
+	/** Every function with stored calls, with counts and summed statistics. */
+	functions(): ListedFunction[];
+	/**
+	 * A page of one function's calls, newest first (`created` descending, unknown last, then by key), with full
+	 * records, and how many calls the function has.
+	 */
+	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; entries: IndexEntry[] };
+}
+
 /**
  * One type of storage: its configuration, its construction, and what tools can know of it. Register a new kind with
  * `registerStorageKind`; `C` is the kind's configuration, `V` and `K` the value and call storages it opens (the
@@ -119,6 +151,8 @@ export interface StorageKind<C extends StorageConfig = StorageConfig, V extends 
 	created?(storage: K, key: string): number | null;
 	/** A summary index of the storage's records (see {@link SummaryIndex}). */
 	summaryIndex?(storage: K): SummaryIndex;
+	/** The listing answered by the storage itself (see {@link Listing}); preferred over `summaryIndex`. */
+	listing?(storage: K): Listing;
 	/** Releases what an open storage holds (a worker thread, a connection). */
 	close?(storage: V | K): void;
 }

@@ -23,6 +23,7 @@ import { evictFile, expandIn, listKeys, readEntry, rejectEntry, sweepTemporaries
 import { signerFor, type SecretKeyOption, type Signer } from '../security.js';
 import { COMPACT_AT, compactStats, CROWDED, listDir, readAppended, readStats, ROTATE_BYTES, STATS_DIR, type StatsRead, statsStamp, thisHost, toTuple } from './statsJournal.js';
 import { resolveRoot, errorText, isAbsent } from '../fsUtil.js';
+import { FileIndex } from './summaryIndex.js';
 
 const CALL_FORMAT = 'fleche.call/1';
 
@@ -126,6 +127,8 @@ export class CallFile implements CallStorage, StatsStorage {
 	 * calls, each with statistics: parsing 100,000 calls' journal lines again for each took longer than the listing.
 	 */
 	#statsRead: { readonly stamp: { readonly all: string; readonly snapshot: string }; readonly read: StatsRead } | undefined;
+	/** Which file holds which function, for queries by name; made by the first such query. */
+	#index: FileIndex | undefined;
 
 	/**
 	 * Nothing is touched on disk until the first `put`.
@@ -199,8 +202,16 @@ export class CallFile implements CallStorage, StatsStorage {
 		}
 	}
 
-	/** Every readable record, reading the folder lazily one file at a time; damaged files are reported and skipped. */
+	/**
+	 * Every readable record, reading the folder lazily one file at a time; damaged files are reported and skipped.
+	 * With a name, only that function's files are read: the summary index (./summaryIndex.ts; kept in memory, and in
+	 * the user's cache folder for the next process, never in the store) says which they are.
+	 */
 	*records(filter?: { readonly name?: string }): Generator<CallRecord, void, undefined> {
+		if (filter?.name !== undefined) {
+			yield* this.#named(filter.name);
+			return;
+		}
 		let dir;
 		try {
 			dir = opendirSync(this.root);
@@ -224,6 +235,25 @@ export class CallFile implements CallStorage, StatsStorage {
 			}
 		} finally {
 			dir.closeSync();
+		}
+	}
+
+	/** The records of one function name: the index's keys of that name, each file read and checked. */
+	*#named(name: string): Generator<CallRecord, void, undefined> {
+		this.#index ??= new FileIndex(this);
+		this.#index.refresh();
+		const keys: string[] = [];
+		for (const entry of this.#index.entries()) if (entry.name === name) keys.push(entry.key);
+		for (const key of keys) {
+			let record: CallRecord;
+			try {
+				record = this.get(key);
+			} catch (err) {
+				if (KeyError.is(err)) continue; // removed since, or damaged (reported)
+				throw err;
+			}
+			// A key is a digest of the name, so a file replaced since holds the same function; checked all the same.
+			if (record.name === name) yield record;
 		}
 	}
 

@@ -1,5 +1,6 @@
 // The `file` storage kind (see storage/kinds.ts): one file per value under `<store>/values`, one JSON record per call
-// under `<store>/calls`, statistics journals in `calls/.stats/`, and a summary index for tools in `calls/.inspect/`.
+// under `<store>/calls`, statistics journals in `calls/.stats/`, and a summary index for tools (kept outside the store,
+// in the user's cache folder: summaryIndex.ts).
 //
 //   [name]                                  [name.values]                      [name.calls]
 //   template = "file"                       type = "file"                      type = "file"

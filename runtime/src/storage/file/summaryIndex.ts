@@ -1,6 +1,13 @@
 // docs/behaviour.md §12 (responsive with 100,000 cached calls; §1.10 file storage, §6 queries): the summary index
-// of a file call storage (the file kind's `summaryIndex`, what fleche/inspect lists) — in memory, kept current, and persisted under `calls/.inspect/index.json` so that a new
+// of a file call storage (the file kind's `summaryIndex`, what fleche/inspect lists) — in memory, kept current, and
+// persisted in the user's cache folder (never in the store: a tool that only reads writes nothing there) so that a new
 // process (each CLI run, each extension start) does not read every call file again.
+//
+// Where it is persisted: `$FLECHE_INDEX_DIR/<first 32 hex of SHA-256 of the calls folder>.json`; without that
+// variable `<user cache folder>/fleche/inspect/…` (`$XDG_CACHE_HOME`, else `~/.cache` on Linux,
+// `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows). `FLECHE_INDEX_DIR=` (empty) keeps it in memory only.
+// The file names the calls folder it describes, and one naming another folder (a hash collision, a copied cache
+// folder) is not used.
 //
 // Reading 100,000 record files costs seconds; a stat of each costs most of a second; listing the folder a tenth. So:
 // - The calls folder's mtime changes with every create, delete and replace (CallFile writes by renaming into place).
@@ -12,18 +19,25 @@
 // - While open, fs.watch events name replaced files, so a refresh only diffs the listing and reads the named files.
 //   Such incremental states are persisted from a timer, for the folder mtime of the refresh before it: by then the
 //   event loop has polled, so events for every change before that mtime were applied.
-// The index lives in a subfolder so writing it changes neither the calls folder's mtime nor its watch events, and
-// CallFile skips it like `.stats/`. A missing, corrupt, foreign or unwritable index only costs the slow path, silently.
+// A missing, corrupt, foreign or unwritable index only costs the slow path, silently.
 // A reader that rejected a record (damaged, or signed with a key it lacks) does not persist its entries, which lack
 // that call; the listing shows what the last accepting reader saw, and showing a call reads and checks its record.
 import { closeSync, type FSWatcher, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
-import { join, sep } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { homedir } from 'node:os';
+import { dirname, join, sep } from 'node:path';
 import type { CallRecord } from '../../call.js';
 import { KeyError } from '../../errors.js';
 import { isAbsent } from '../fsUtil.js';
 import { entryOf, type IndexEntry as Entry, type SummaryIndex } from '../kinds.js';
-import type { CallFile } from './calls.js';
+
+/** What the index reads: a file call storage (CallFile, which uses this index for its queries by name). */
+export interface IndexedCalls {
+	/** Absolute folder of the call files. */
+	readonly root: string;
+	get(key: string): CallRecord;
+	list(): string[];
+}
 
 /** Identifies one version of a call file: a rename into place always brings a new inode. */
 interface Stamp {
@@ -37,13 +51,27 @@ interface Indexed {
 	readonly stamp: Stamp;
 }
 
-const INDEX_DIR = '.inspect';
-const INDEX_FILE = 'index.json';
-const FORMAT = 'fleche.inspect-index/1';
+const FORMAT = 'fleche.inspect-index/2';
 /** An mtime this recent may hide a later change within the same filesystem clock tick. */
 const RACY_NS = 200_000_000n;
 /** Delay before an incrementally refreshed index is persisted (see the top of this module). */
 const PERSIST_MS = 1000;
+
+/** The folder persisted indexes live in (see the top of this module); `null`: keep them in memory only. */
+export function indexFolder(env: NodeJS.ProcessEnv = process.env): string | null {
+	const chosen = env['FLECHE_INDEX_DIR'];
+	if (chosen !== undefined) return chosen === '' ? null : chosen;
+	const xdg = env['XDG_CACHE_HOME'];
+	const base =
+		xdg !== undefined && xdg.startsWith('/')
+			? xdg
+			: process.platform === 'win32'
+				? (env['LOCALAPPDATA'] ?? join(homedir(), 'AppData', 'Local'))
+				: process.platform === 'darwin'
+					? join(homedir(), 'Library', 'Caches')
+					: join(homedir(), '.cache');
+	return join(base, 'fleche', 'inspect');
+}
 
 function stampOf(path: string): Stamp | undefined {
 	const st = lstatSync(path, { throwIfNoEntry: false });
@@ -59,18 +87,19 @@ function isVersion(v: unknown): v is string | number | null {
 }
 
 /**
- * The persisted index: `{ format, dir, functions: [[module, name, version]…], calls: [[key, fn, ino, size, mtimeMs,
+ * The persisted index: `{ format, root, dir, functions: [[module, name, version]…], calls: [[key, fn, ino, size, mtimeMs,
  * created]…] }`, functions shared so the file stays about 100 bytes a call. `undefined` when absent or unusable.
  */
-function readIndex(file: string): { dir: string | null; calls: Map<string, Indexed> } | undefined {
+function readIndex(file: string, root: string): { dir: string | null; calls: Map<string, Indexed> } | undefined {
 	let raw: unknown;
 	try {
 		raw = JSON.parse(readFileSync(file, 'utf8'));
 	} catch {
 		return undefined;
 	}
-	const doc = raw as { format?: unknown; dir?: unknown; functions?: unknown; calls?: unknown } | null;
-	if (doc === null || typeof doc !== 'object' || doc.format !== FORMAT || !Array.isArray(doc.functions) || !Array.isArray(doc.calls)) return undefined;
+	const doc = raw as { format?: unknown; root?: unknown; dir?: unknown; functions?: unknown; calls?: unknown } | null;
+	if (doc === null || typeof doc !== 'object' || doc.format !== FORMAT || doc.root !== root || !Array.isArray(doc.functions) || !Array.isArray(doc.calls))
+		return undefined;
 	if (doc.dir !== null && typeof doc.dir !== 'string') return undefined;
 	const fns: { module: string | null; name: string; version: string | number | null }[] = [];
 	for (const f of doc.functions as unknown[]) {
@@ -90,7 +119,7 @@ function readIndex(file: string): { dir: string | null; calls: Map<string, Index
 }
 
 /** Writes the index atomically (temp file + rename); false when it cannot (read-only store, full disk…). */
-function writeIndex(folder: string, dir: string | null, calls: ReadonlyMap<string, Indexed>): boolean {
+function writeIndex(file: string, root: string, dir: string | null, calls: ReadonlyMap<string, Indexed>): boolean {
 	const fnIds = new Map<string, number>();
 	const functions: unknown[] = [];
 	const rows: unknown[] = [];
@@ -103,7 +132,8 @@ function writeIndex(folder: string, dir: string | null, calls: ReadonlyMap<strin
 		}
 		rows.push([entry.key, fn, stamp.ino, stamp.size, stamp.mtimeMs, entry.created]);
 	}
-	const text = JSON.stringify({ format: FORMAT, dir, functions, calls: rows });
+	const text = JSON.stringify({ format: FORMAT, root, dir, functions, calls: rows });
+	const folder = dirname(file);
 	const temp = `${folder}${sep}.${randomUUID()}.tmp`;
 	let fd: number | undefined;
 	try {
@@ -112,7 +142,7 @@ function writeIndex(folder: string, dir: string | null, calls: ReadonlyMap<strin
 		writeSync(fd, text);
 		closeSync(fd);
 		fd = undefined;
-		renameSync(temp, join(folder, INDEX_FILE));
+		renameSync(temp, file);
 		return true;
 	} catch {
 		if (fd !== undefined) {
@@ -133,7 +163,7 @@ function writeIndex(folder: string, dir: string | null, calls: ReadonlyMap<strin
 
 /** In-memory copy of a file call storage's list entries, kept current and persisted (see the top of this module). */
 export class FileIndex implements SummaryIndex {
-	readonly #calls = new Map<string, Indexed>();
+	#calls = new Map<string, Indexed>();
 	/** Changes whenever the entries do, so derived lists can be reused. */
 	generation = 0;
 	/** The trusted folder mtime the entries are current for, once built. */
@@ -142,7 +172,8 @@ export class FileIndex implements SummaryIndex {
 	#watcher: FSWatcher | null = null;
 	/** Files named by watch events since the last refresh; `null` = an event without a name (verify everything). */
 	#dirty: Set<string> | null = new Set();
-	readonly #folder: string;
+	/** Where the index is persisted; `null` when only in memory. */
+	readonly #file: string | null;
 	/** Entries changed since the index was last persisted. */
 	#unsaved = false;
 	#timer: NodeJS.Timeout | null = null;
@@ -155,8 +186,9 @@ export class FileIndex implements SummaryIndex {
 	 */
 	#rejectedAny = false;
 
-	constructor(readonly calls: CallFile) {
-		this.#folder = join(calls.root, INDEX_DIR);
+	constructor(readonly calls: IndexedCalls) {
+		const folder = indexFolder();
+		this.#file = folder === null ? null : join(folder, `${createHash('sha256').update(calls.root).digest('hex').slice(0, 32)}.json`);
 	}
 
 	/** The current entries (call `refresh` first). */
@@ -237,17 +269,8 @@ export class FileIndex implements SummaryIndex {
 		// The watcher starts before anything is read, so no change made meanwhile goes unnoticed.
 		if (this.#watcher === null) this.#startWatch();
 		this.#dirty = new Set();
-		const indexFile = join(this.#folder, INDEX_FILE);
 		// Rebuilt after the watcher failed: the entries at hand, verified like a persisted index.
-		const saved = this.#calls.size > 0 ? { dir: null, calls: new Map(this.#calls) } : readIndex(indexFile);
-		// Created before the folder mtime is taken, so that creating it does not make the index stale at once.
-		if (saved === undefined) {
-			try {
-				mkdirSync(this.#folder);
-			} catch {
-				// exists, or a read-only store
-			}
-		}
+		const saved = this.#calls.size > 0 ? { dir: null, calls: new Map(this.#calls) } : this.#file === null ? undefined : readIndex(this.#file, this.calls.root);
 		const mtime = this.#dirMtime();
 		if (mtime === undefined) return this.refresh();
 		const trusted = BigInt(Date.now()) * 1_000_000n - mtime > RACY_NS ? mtime : null;
@@ -275,9 +298,9 @@ export class FileIndex implements SummaryIndex {
 		if (changed) this.#persist(trusted);
 	}
 
-	#replace(calls: ReadonlyMap<string, Indexed>): void {
-		this.#calls.clear();
-		for (const [key, indexed] of calls) this.#calls.set(key, indexed);
+	#replace(calls: Map<string, Indexed>): void {
+		// Adopted, not copied: every caller hands over a map of its own (copying 100,000 entries cost a second).
+		this.#calls = calls;
 		this.generation++;
 	}
 
@@ -313,7 +336,7 @@ export class FileIndex implements SummaryIndex {
 			this.#unsaved = false;
 			return;
 		}
-		if (writeIndex(this.#folder, dir === null ? null : String(dir), this.#calls)) this.persisted++;
+		if (this.#file !== null && writeIndex(this.#file, this.calls.root, dir === null ? null : String(dir), this.#calls)) this.persisted++;
 		this.#unsaved = false;
 	}
 

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { StorageConfig } from '../base.js';
 import { filePair, templateValues } from '../file/kind.js';
 import { resolveRoot } from '../fsUtil.js';
-import type { StorageKind, StorageSite, TomlReader, TomlTable } from '../kinds.js';
+import { entryOf, type StorageKind, type StorageSite, type TomlReader, type TomlTable } from '../kinds.js';
 import { CallSql } from './store.js';
 
 /** The configuration of an SQL call storage (what {@link CallSql.toConfig} returns). */
@@ -68,5 +68,12 @@ export const sqlKind: StorageKind<SqlConfig & StorageConfig, never, CallSql> = {
 		const path = join(folder, 'calls.db');
 		return sqlExists(path) ? { values: filePair(folder).values, calls: { type: 'sql', path } } : undefined;
 	},
+	listing: (calls) => ({
+		functions: () => calls.functions(),
+		page(fn, offset, limit) {
+			const { total, records } = calls.page(fn, offset, limit);
+			return { total, entries: records.map(entryOf) };
+		},
+	}),
 	close: (calls) => calls.close(),
 };

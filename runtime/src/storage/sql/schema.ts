@@ -174,6 +174,25 @@ export const sql = {
 	/** Statistics rows as `[key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds]`. */
 	allStats: 'SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats',
 	statsByName: 'SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE name = ?',
+	/**
+	 * The tools' listing (docs/behaviour.md §12), answered by the database instead of every record: functions with their
+	 * number of calls and distinct versions (JSON texts), and their summed statistics.
+	 */
+	functions: 'SELECT module, name, count(*), json_group_array(DISTINCT version) FROM calls GROUP BY module, name',
+	functionStats: 'SELECT module, name, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds) FROM stats GROUP BY module, name',
+	/** How many calls one function (`name`, `module` — `IS`, so that null matches null) has. */
+	countFunction: 'SELECT count(*) FROM calls WHERE name = ? AND module IS ?',
+	/**
+	 * Keys of a page of one function's calls (`name`, `module`, limit, offset), newest first by the Runtime metadata's
+	 * `timestop` (else `timestart`; a number, checked, since the JSON is untrusted and a malformed text must not fail
+	 * the query), calls without one last, then by key.
+	 */
+	functionPage: `SELECT c.key, CASE WHEN NOT json_valid(m.data) THEN NULL
+			WHEN json_type(m.data, '$.timestop') IN ('integer', 'real') THEN json_extract(m.data, '$.timestop')
+			WHEN json_type(m.data, '$.timestart') IN ('integer', 'real') THEN json_extract(m.data, '$.timestart') END AS created
+		FROM calls AS c LEFT JOIN metadata AS m ON m.call_key = c.key AND m.name = 'runtime'
+		WHERE c.name = ? AND c.module IS ?
+		ORDER BY created IS NULL, created DESC, c.key LIMIT ? OFFSET ?`,
 	schemaVersion: "SELECT value FROM fleche_info WHERE name = 'schema_version'",
 	tables: "SELECT name FROM sqlite_master WHERE type = 'table'",
 } as const;

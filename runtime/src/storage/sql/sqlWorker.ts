@@ -589,6 +589,16 @@ function handle(request: SqlRequest): unknown {
 			return args[0] === null ? rows(sql.allStats) : rows(sql.statsByName, [args[0] as string]);
 		case 'count':
 			return rows(sql.countCalls)[0]?.[0] ?? 0;
+		case 'functions':
+			return { functions: rows(sql.functions), stats: rows(sql.functionStats) };
+		case 'page': {
+			// One function's calls, newest first, and the records of one page of them (checked by the caller).
+			const [name, module, offset, limit] = args as [string, string | null, number, number];
+			const total = rows(sql.countFunction, [name, module])[0]?.[0] ?? 0;
+			const page = rows(sql.functionPage, [name, module, limit, offset]);
+			const records = page.map(([key]) => recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key as string], true) ?? 'null');
+			return `{"total":${Number(total)},"records":[${records.join(',')}]}`;
+		}
 		default:
 			throw new Error(`unknown request ${op}`);
 	}

@@ -33,6 +33,7 @@ import type { CallRecord } from '../../call.js';
 import { KeyError, SaveError } from '../../errors.js';
 import { warn, warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
+import type { ListedFunction } from '../kinds.js';
 import { beforeShutdown, flushOrder } from '../../shutdown.js';
 import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
 import {
@@ -180,6 +181,8 @@ export class CallSql implements CallStorage, StatsStorage {
 	#log: { readonly fd: number; readonly ino: number } | undefined;
 	/** Lines not written yet, oldest first, and when the first of them was made. */
 	#pending: PendingLine[] = [];
+	/** The keys {@link #pending} puts. */
+	readonly #pendingKeys = new Set<string>();
 	#pendingSince = 0;
 	#lastWrite = -Infinity;
 	#timer: ReturnType<typeof setTimeout> | undefined;
@@ -235,6 +238,25 @@ export class CallSql implements CallStorage, StatsStorage {
 	}
 
 	/**
+	 * A question about one key through the worker. What this thread holds back changes its answer only when it puts
+	 * that key (evictions and statistics are never held): only then is it written first. So a miss does not undo the
+	 * batching of the saves before it (and make the worker replay them one flush at a time).
+	 */
+	#readKey(miss: unknown, op: 'get' | 'contains', key: string): unknown {
+		for (const other of unwritten.keys()) {
+			if (other.#pendingKeys.has(key)) {
+				writeAllPending();
+				break;
+			}
+		}
+		try {
+			return this.#worker().request({ op, args: [key] } satisfies SqlRequest);
+		} catch (err) {
+			return this.#failed(err, miss);
+		}
+	}
+
+	/**
 	 * A read through the worker; `miss` when the worker failed or did not answer (one warning per store): a cache
 	 * that cannot be read recomputes, it does not fail the call.
 	 */
@@ -242,10 +264,14 @@ export class CallSql implements CallStorage, StatsStorage {
 		try {
 			return this.#request(op, ...args);
 		} catch (err) {
-			if (!WorkerFailed.is(err)) throw err;
-			warnOnce(`sqlworker:${this.path}`, 'FLECHE_READ_ERROR', `Cannot read the cache database ${this.path}: ${err.message}; its calls read as misses`, { cause: err });
-			return miss;
+			return this.#failed(err, miss);
 		}
+	}
+
+	#failed(err: unknown, miss: unknown): unknown {
+		if (!WorkerFailed.is(err)) throw err;
+		warnOnce(`sqlworker:${this.path}`, 'FLECHE_READ_ERROR', `Cannot read the cache database ${this.path}: ${err.message}; its calls read as misses`, { cause: err });
+		return miss;
 	}
 
 	/** Whether nothing was ever stored here: then reads can answer without starting the worker. */
@@ -422,13 +448,17 @@ export class CallSql implements CallStorage, StatsStorage {
 			this.#timer.unref();
 		}
 		this.#pending.push(line);
-		if (line.record !== undefined) this.#remember(line.record);
+		if (line.record !== undefined) {
+			this.#pendingKeys.add(line.record.key);
+			this.#remember(line.record);
+		}
 		if (now - this.#pendingSince >= delay || this.#pending.length >= 10_000) this.#flushPending();
 	}
 
 	#takePending(): PendingLine[] {
 		const lines = this.#pending;
 		this.#pending = [];
+		this.#pendingKeys.clear();
 		unwritten.delete(this);
 		if (this.#timer !== undefined) clearTimeout(this.#timer);
 		this.#timer = undefined;
@@ -508,10 +538,9 @@ export class CallSql implements CallStorage, StatsStorage {
 		const known = this.#recall(key);
 		if (known !== undefined) return known;
 		if (this.#empty()) throw new KeyError(key);
-		if (unwritten.size > 0) writeAllPending();
 		// Where the log is now: the answer is at least that current, so it can be remembered from here on.
 		this.#sync();
-		const json = this.#read(null, 'get', key);
+		const json = this.#readKey(null, 'get', key);
 		if (typeof json !== 'string') throw new KeyError(key);
 		const record = this.#check(JSON.parse(json), key);
 		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.path} was corrupt`);
@@ -531,12 +560,67 @@ export class CallSql implements CallStorage, StatsStorage {
 		return out;
 	}
 
+	/**
+	 * The functions with stored calls, counted by the database (docs/behaviour.md §12): how many calls each has, their
+	 * distinct versions and their summed statistics. What tools list first, without loading any record.
+	 */
+	functions(): ListedFunction[] {
+		if (this.#empty()) return [];
+		const answer = this.#read({ functions: [], stats: [] }, 'functions') as { functions: unknown[][]; stats: unknown[][] };
+		const stats = new Map<string, unknown[]>();
+		for (const row of answer.stats) stats.set(JSON.stringify([row[0], row[1]]), row);
+		const out: ListedFunction[] = [];
+		for (const [module, name, calls, versionsJson] of answer.functions) {
+			if (typeof name !== 'string' || (module !== null && typeof module !== 'string')) continue;
+			const versions: (string | number | null)[] = [];
+			try {
+				for (const text of JSON.parse(String(versionsJson)) as unknown[]) {
+					const v = typeof text === 'string' ? (JSON.parse(text) as unknown) : null;
+					if (v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) versions.push(v);
+				}
+			} catch {
+				// A version that is not JSON is the row's damage, reported when the record is read.
+			}
+			const s = stats.get(JSON.stringify([module, name]));
+			const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+			out.push({
+				module,
+				name,
+				calls: num(calls),
+				versions,
+				hits: num(s?.[2]),
+				misses: num(s?.[3]),
+				lastHit: typeof s?.[4] === 'number' ? s[4] : null,
+				computeSeconds: num(s?.[5]),
+				savedSeconds: num(s?.[6]),
+			});
+		}
+		return out;
+	}
+
+	/**
+	 * A page of one function's stored calls, newest first (Runtime metadata `timestop`, calls without one last, then by
+	 * key), and how many it has: sorted and cut by the database, so only the page's records are read and checked.
+	 */
+	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
+		if (this.#empty()) return { total: 0, records: [] };
+		const json = this.#read('{"total":0,"records":[]}', 'page', fn.name, fn.module, Math.max(0, offset), Math.max(0, limit)) as string;
+		const answer = JSON.parse(json) as { total: number; records: unknown[] };
+		const records: CallRecord[] = [];
+		for (const raw of answer.records) {
+			if (raw === null) continue;
+			const record = this.#check(raw);
+			if (record !== undefined) records.push(record);
+		}
+		return { total: answer.total, records };
+	}
+
 	/** Whether a record for `key` is held; false for anything that is not a full key. */
 	contains(key: string): boolean {
 		if (!isKey(key)) return false;
 		if (this.#recall(key) !== undefined) return true;
 		if (this.#empty()) return false;
-		return this.#read(false, 'contains', key) === true;
+		return this.#readKey(false, 'contains', key) === true;
 	}
 
 	/** Removes the record under `key`; {@link KeyError} when there is none. Its statistics stay. */
