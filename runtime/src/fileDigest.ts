@@ -23,7 +23,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -130,8 +130,8 @@ function statOf(path: string): BigIntStats {
 	}
 }
 
-/** Hex SHA-256 of the file's bytes, from the stat cache when the stat still matches and the entry is not racy. */
-function bytesHash(path: string, st: BigIntStats): string {
+/** The remembered hash of the file's bytes when the stat still matches and the entry is not racy. */
+function trusted(path: string, st: BigIntStats): string | undefined {
 	const known = state.entries.get(path);
 	if (
 		known !== undefined &&
@@ -142,8 +142,17 @@ function bytesHash(path: string, st: BigIntStats): string {
 		known.ctimeNs === st.ctimeNs &&
 		known.stampedNs - known.mtimeNs > RACY_NS
 	) {
-		state.counters.statOnly++;
 		return known.bytes;
+	}
+	return undefined;
+}
+
+/** Hex SHA-256 of the file's bytes, from the stat cache when the stat still matches and the entry is not racy. */
+function bytesHash(path: string, st: BigIntStats): string {
+	const known = trusted(path, st);
+	if (known !== undefined) {
+		state.counters.statOnly++;
+		return known;
 	}
 	const stampedNs = BigInt(Date.now()) * 1_000_000n;
 	const hasher = createHash('sha256');
@@ -206,6 +215,33 @@ function node(path: string, name: string, st: BigIntStats, open: readonly bigint
 		tree += txt(child) + '=' + (e.kind === 'file' ? `f${e.size}:${e.bytes}` : `d${e.tree}`) + ',';
 	}
 	return { kind: 'dir', name, path, entries, tree: sha(tree) };
+}
+
+/**
+ * The bytes of a file digested a moment ago, checked to be those bytes: by the stat cache when it still vouches for
+ * the file before and after the read (no second hash), else by hashing what was read.
+ * @throws FileUnreadable when it cannot be read or no longer holds the bytes `leaf` names.
+ */
+export function readFileBytes(leaf: FileLeaf): Buffer {
+	let body: Buffer;
+	let before: BigIntStats;
+	let after: BigIntStats | undefined;
+	try {
+		before = statSync(leaf.path, { bigint: true });
+		body = readFileSync(leaf.path);
+		after = statSync(leaf.path, { bigint: true, throwIfNoEntry: false });
+	} catch (err) {
+		throw new FileUnreadable(`cannot read ${leaf.path}: ${describeError(err)}`);
+	}
+	const vouched = trusted(leaf.path, before) === leaf.bytes && after !== undefined && trusted(leaf.path, after) === leaf.bytes;
+	if (body.length === leaf.size && (vouched || hashCounted(body) === leaf.bytes)) return body;
+	throw new FileUnreadable(`${leaf.path} changed while it was being stored`);
+}
+
+function hashCounted(body: Buffer): string {
+	state.counters.hashed++;
+	state.counters.bytesHashed += body.length;
+	return createHash('sha256').update(body).digest('hex');
 }
 
 /** True when `v` is a URL with the `file:` scheme (the only URLs that are file values). */

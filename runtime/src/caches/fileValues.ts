@@ -12,8 +12,7 @@
 // globalThis so that the ESM and CommonJS copies of the package register one class each. A user value cannot
 // pose as an envelope without registering a class under those names. Faithful: names, bytes and the tree. Not
 // kept: permissions, times, owners, symbolic links (stored as what they point to), and where the file was.
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -21,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { registerClass } from '../classes.js';
 import { CorruptEntry, KeyError, SaveError } from '../errors.js';
 import { warn } from '../log.js';
-import { bufferDigest, FileUnreadable, isFileUrl, readFileNode, type FileNode } from '../fileDigest.js';
+import { bufferDigest, FileUnreadable, isFileUrl, readFileBytes, readFileNode, type FileLeaf, type FileNode } from '../fileDigest.js';
 import { beforeShutdown } from '../shutdown.js';
 import type { ValueStorage } from '../storage/base.js';
 
@@ -133,7 +132,7 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 		}
 		const key = bufferDigest(n.size, n.bytes);
 		bodies[key] = n.size;
-		putBody(values, key, n.path, n.size, n.bytes);
+		putBody(values, key, n);
 		return new StoredFile(n.name, key, n.size, null, false);
 	};
 	const walk = (v: unknown, at: string): unknown => {
@@ -191,27 +190,24 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 	return { envelope: new FileValue(walk(value, 'value')), bodies };
 }
 
-function putBody(values: ValueStorage, key: string, path: string, size: number, bytes: string): void {
+function putBody(values: ValueStorage, key: string, leaf: FileLeaf): void {
 	if (values.contains(key)) {
 		values.refresh?.(key);
 		return;
 	}
-	if (size > MAX_BODY) throw new SaveError(`Cannot store ${path}: ${size} bytes, more than the 2 GiB a stored value may hold`);
+	if (leaf.size > MAX_BODY) throw new SaveError(`Cannot store ${leaf.path}: ${leaf.size} bytes, more than the 2 GiB a stored value may hold`);
 	let body: Buffer;
 	try {
-		body = readFileSync(path);
+		body = readFileBytes(leaf);
 	} catch (err) {
-		throw new SaveError(`Cannot store ${path}: ${(err as Error).message}`, { cause: err });
-	}
-	// The digest was taken a moment ago; the bytes stored under it must be those bytes.
-	if (body.length !== size || createHash('sha256').update(body).digest('hex') !== bytes) {
-		throw new SaveError(`Cannot store ${path}: it changed while it was being stored`);
+		if (!(err instanceof FileUnreadable)) throw err;
+		throw new SaveError(`Cannot store ${leaf.path}: ${err.message}`, { cause: err });
 	}
 	try {
 		values.put(key, body);
 	} catch (err) {
 		throw new SaveError(
-			`This value storage cannot hold file bodies, so ${path} is not stored (a file value is stored by its bytes, never ` +
+			`This value storage cannot hold file bodies, so ${leaf.path} is not stored (a file value is stored by its bytes, never ` +
 				`by its location; use a storage that holds Buffers, such as a file store with the 'v8' serializer): ${(err as Error).message}`,
 			{ cause: err },
 		);
