@@ -46,7 +46,7 @@ function bareSha(path: string): string {
 	const buffer = Buffer.allocUnsafe(CHUNK);
 	const fd = openSync(path, 'r');
 	try {
-		for (let n; (n = readSync(fd, buffer, 0, CHUNK, null)) > 0; ) hasher.update(buffer.subarray(0, n));
+		for (let n; (n = readSync(fd, buffer, 0, CHUNK, null)) > 0;) hasher.update(buffer.subarray(0, n));
 	} finally {
 		closeSync(fd);
 	}

@@ -122,7 +122,12 @@ describe('a file: URL argument is keyed by its name and bytes', () => {
 		put(join(dir, 'y', 'in.txt'), 'diff');
 		fn(shape('z')); // rewrites z/in.txt as 'same'
 		assert.equal(runs, 1);
-		fn({ list: [pathToFileURL(join(dir, 'y', 'in.txt'))], map: new Map([['k', pathToFileURL(join(dir, 'z', 'in.txt'))]]), set: new Set([pathToFileURL(join(dir, 'z', 'in.txt'))]), deep: { f: pathToFileURL(join(dir, 'z', 'in.txt')) } });
+		fn({
+			list: [pathToFileURL(join(dir, 'y', 'in.txt'))],
+			map: new Map([['k', pathToFileURL(join(dir, 'z', 'in.txt'))]]),
+			set: new Set([pathToFileURL(join(dir, 'z', 'in.txt'))]),
+			deep: { f: pathToFileURL(join(dir, 'z', 'in.txt')) },
+		});
 		assert.equal(runs, 2, 'one nested file differs: a miss');
 	});
 });
@@ -162,7 +167,9 @@ describe('a file: URL result is stored by content', () => {
 		using _ = cache(store);
 		const out = freshDir();
 		const bytes = Buffer.alloc(100_000, 7);
-		const two = fleche(() => [put(join(out, 'a.bin'), bytes), new Map([['b', put(join(out, 'b.bin'), bytes)]]), { dir: pathToFileURL(out + '/') }], { name: 'two' });
+		const two = fleche(() => [put(join(out, 'a.bin'), bytes), new Map([['b', put(join(out, 'b.bin'), bytes)]]), { dir: pathToFileURL(out + '/') }], {
+			name: 'two',
+		});
 		two();
 		const values = store.values as ValueFile;
 		const buffer = digest(bytes);
@@ -201,7 +208,10 @@ describe('a file: URL result is stored by content', () => {
 		}
 		const f = fleche(() => new Holder(put(join(freshDir(), 'h.txt'), 'H')), { name: 'holder' });
 		f();
-		assert.match(logs.codes('FLECHE_REJECTED')[0]!.message, /inside the Holder at value: file values are stored by content in arrays, plain objects, Maps and Sets only/);
+		assert.match(
+			logs.codes('FLECHE_REJECTED')[0]!.message,
+			/inside the Holder at value: file values are stored by content in arrays, plain objects, Maps and Sets only/,
+		);
 	});
 });
 
