@@ -472,7 +472,9 @@ class Refusal extends Error {
  * value anywhere inside a structure. Class instances digest as their class name plus own enumerable fields; private
  * `#fields` are invisible, so give such classes a `[digestSymbol]()` method or register an {@link addHook}. Throws
  * {@link Indigestible}, and nothing else, for functions without a digest method, symbols, Promises, WeakMaps,
- * iterators, getters that throw and absurdly deep nesting; its `path` says where, e.g. `[2].callback`.
+ * iterators, getters that throw and absurdly deep nesting; its `path` says where, e.g. `[2].callback`. A `file:` URL
+ * digests as what the file holds (its name and bytes; a directory as its tree), read through a stat cache, and is
+ * Indigestible when the path does not exist (docs/behaviour.md §1.2a).
  *
  * @example
  * digest({ a: 1, b: [1, 2] }) === digest({ b: [1, 2], a: 1 });        // true

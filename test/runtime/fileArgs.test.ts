@@ -188,6 +188,36 @@ describe('a file: URL result is stored by content', () => {
 		assert.deepEqual(readFileSync((two() as [URL])[0]), bytes);
 	});
 
+	test('a memory store materialises results too', () => {
+		using _ = cache(memoryStore());
+		const out = freshDir();
+		let runs = 0;
+		const f = fleche(() => (runs++, put(join(out, 'm.txt'), 'M')), { name: 'memoryFile' });
+		f();
+		const hit = f();
+		assert.equal(runs, 1);
+		assert.equal(basename(fileURLToPath(hit)), 'm.txt');
+		assert.notEqual(dirname(fileURLToPath(hit)), out);
+		assert.equal(readFileSync(hit, 'utf8'), 'M');
+	});
+
+	test('stored bytes that are gone make the call a miss with a warning; the recompute stores them again', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		logs.clear();
+		const out = freshDir();
+		let runs = 0;
+		const f = fleche(() => (runs++, put(join(out, 'gone.txt'), 'G')), { name: 'gone' });
+		f();
+		const values = store.values as ValueFile;
+		values.evict(digest(Buffer.from('G')));
+		f();
+		assert.equal(runs, 2, 'a miss');
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 1);
+		assert.equal(readFileSync(f(), 'utf8'), 'G');
+		assert.equal(runs, 2, 'repaired: a hit');
+	});
+
 	test('a storage that cannot hold bytes refuses a file result with a clear error; the caller still gets it', () => {
 		using _ = cache(new Cache(new ValueFile({ root: join(freshDir(), 'values'), serializer: 'json' }), new CallMemory()));
 		logs.clear();
