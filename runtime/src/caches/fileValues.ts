@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { registerClass } from '../classes.js';
+import { pushContents, registerClass, walkObjects } from '../classes.js';
 import { CorruptEntry, KeyError, SaveError } from '../errors.js';
 import { warn } from '../log.js';
 import { bufferDigest, FileUnreadable, isFileUrl, readFileBytes, readFileNode, type FileLeaf, type FileNode } from '../fileDigest.js';
@@ -70,38 +70,13 @@ const MAX_BODY = 2 ** 31 - 1 - 4096;
 
 const getPrototypeOf = Object.getPrototypeOf as (o: object) => object | null;
 
-/** Whether a file URL is reachable from `value` (through any object's own enumerable values, Maps and Sets). */
+/** Whether a file URL is reachable from `value` (through arrays, Maps, Sets and any object's own enumerable values). */
 function holdsFile(value: unknown): boolean {
-	if (typeof value !== 'object' || value === null) return false;
-	const seen = new Set<object>();
-	const todo: unknown[] = [value];
-	while (todo.length > 0) {
-		const v = todo.pop();
-		if (typeof v !== 'object' || v === null || seen.has(v)) continue;
-		seen.add(v);
-		if (v instanceof URL) {
-			if (v.protocol === 'file:') return true;
-			continue;
-		}
-		if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
-		if (Array.isArray(v)) {
-			for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object') todo.push(v[i]);
-			continue;
-		}
-		if (v instanceof Map) {
-			for (const [k, x] of v) todo.push(k, x);
-			continue;
-		}
-		if (v instanceof Set) {
-			for (const x of v) todo.push(x);
-			continue;
-		}
-		for (const k of Object.keys(v)) {
-			const x = (v as Record<string, unknown>)[k];
-			if (typeof x === 'object') todo.push(x);
-		}
-	}
-	return false;
+	return walkObjects(value, (v, todo) => {
+		if (v instanceof URL) return v.protocol === 'file:';
+		pushContents(v, todo);
+		return false;
+	});
 }
 
 /** What packing a value produced: the envelope to store, and the keys of the file bodies it refers to (with sizes). */
