@@ -2,7 +2,20 @@
 // a git-like stat cache so that a repeat call on an unchanged file costs a stat.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+	closeSync,
+	ftruncateSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	statSync,
+	symlinkSync,
+	utimesSync,
+	writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Cache, CallMemory, cache, digest, fleche, ValueFile, ValueMemory } from 'fleche';
@@ -99,6 +112,26 @@ describe('a file: URL argument is keyed by its name and bytes', () => {
 		assert.match(warnings[0]!.message, /nope\.csv: it does not exist/);
 		assert.throws(() => fn(missing), /ENOENT/, 'the body runs (and here fails to read it)');
 		assert.equal(runs(), 1);
+	});
+
+	test('a symbolic link is keyed as what it points to, under its own name; a link cycle runs uncached', () => {
+		using _ = cache(memoryStore());
+		logs.clear();
+		const dir = freshDir();
+		const target = put(join(dir, 'real', 'data.csv'), 'linked');
+		mkdirSync(join(dir, 'links'));
+		symlinkSync(fileURLToPath(target), join(dir, 'links', 'data.csv'));
+		assert.equal(digest(pathToFileURL(join(dir, 'links', 'data.csv'))), digest(target));
+		mkdirSync(join(dir, 'loop'));
+		symlinkSync(join(dir, 'loop'), join(dir, 'loop', 'again'));
+		let runs = 0;
+		const list = fleche((u: URL) => (runs++, readdirSync(u).length), { name: 'listLoop' });
+		list(pathToFileURL(join(dir, 'loop')));
+		list(pathToFileURL(join(dir, 'loop')));
+		assert.equal(runs, 2, 'uncached');
+		const warnings = logs.codes('FLECHE_INDIGESTIBLE');
+		assert.equal(warnings.length, 1);
+		assert.match(warnings[0]!.message, /cycle of symbolic links/);
 	});
 
 	test('files nested in arrays, plain objects, Maps and Sets are keyed by content too', () => {
