@@ -122,11 +122,13 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 				if (!(err instanceof FileUnreadable)) throw err;
 				throw new SaveError(`Cannot store the file URL at ${at}: ${err.message}`, { cause: err });
 			}
+			if (n.name === '') throw new SaveError(`Cannot store the file URL at ${at}: ${v.href} has no name to give a copy`);
 			const stored = store(n, v.pathname.endsWith('/'));
 			copies.set(v, stored);
 			return stored;
 		}
-		if (!holdsFile(v)) return v;
+		// Containers are copied whole (one pass over the value, which holds a file somewhere); other objects are kept
+		// unless they hold one, which cannot be stored by content there.
 		const proto = getPrototypeOf(v);
 		if (Array.isArray(v) && proto === Array.prototype) {
 			const out: unknown[] = [];
@@ -157,6 +159,7 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 			for (const k of Object.keys(v)) out[k] = walk((v as Record<string, unknown>)[k], `${at}.${k}`);
 			return out;
 		}
+		if (!holdsFile(v)) return v;
 		throw new SaveError(
 			`Cannot store the file URL inside the ${proto?.constructor?.name ?? 'object'} at ${at}: file values are stored by ` +
 				'content in arrays, plain objects, Maps and Sets only',
