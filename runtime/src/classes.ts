@@ -205,28 +205,40 @@ export function savingResult<T>(fn: () => T): T {
  * (functions, symbols…) are left for the clone to refuse.
  */
 export function findPatches(value: unknown): Patch[] | undefined {
-	if (typeof value !== 'object' || value === null) return undefined;
 	let patches: Patch[] | undefined;
+	walkObjects(value, (v, todo) => {
+		const proto = getPrototypeOf(v);
+		if (proto === objectProto) {
+			pushValues(v, todo);
+			return false;
+		}
+		if (proto === arrayProto) {
+			const a = v as unknown[];
+			for (let i = 0; i < a.length; i++) if (typeof a[i] === 'object') todo.push(a[i]);
+			return false;
+		}
+		const patch = patchFor(v, proto, todo);
+		if (patch !== undefined) (patches ??= []).push(patch);
+		return false;
+	});
+	return patches;
+}
+
+/**
+ * Visits every object reachable from `value` once, depth first without recursion: `visit` pushes the children it
+ * wants walked onto `todo`, and returning true stops the walk. Whether it was stopped. @internal
+ */
+export function walkObjects(value: unknown, visit: (v: object, todo: unknown[]) => boolean): boolean {
+	if (typeof value !== 'object' || value === null) return false;
 	const seen = new Set<object>();
 	const todo: unknown[] = [value];
 	while (todo.length > 0) {
 		const v = todo.pop();
 		if (typeof v !== 'object' || v === null || seen.has(v)) continue;
 		seen.add(v);
-		const proto = getPrototypeOf(v);
-		if (proto === objectProto) {
-			pushValues(v, todo);
-			continue;
-		}
-		if (proto === arrayProto) {
-			const a = v as unknown[];
-			for (let i = 0; i < a.length; i++) if (typeof a[i] === 'object') todo.push(a[i]);
-			continue;
-		}
-		const patch = patchFor(v, proto, todo);
-		if (patch !== undefined) (patches ??= []).push(patch);
+		if (visit(v, todo)) return true;
 	}
-	return patches;
+	return false;
 }
 
 function pushValues(o: object, todo: unknown[]): void {
@@ -236,7 +248,8 @@ function pushValues(o: object, todo: unknown[]): void {
 	}
 }
 
-function pushContents(v: object, todo: unknown[]): void {
+/** Pushes the objects `v` holds (entries, elements, own enumerable values) onto `todo`. @internal */
+export function pushContents(v: object, todo: unknown[]): void {
 	if (v instanceof Map) {
 		for (const [k, x] of v) todo.push(k, x);
 	} else if (v instanceof Set) {

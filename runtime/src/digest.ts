@@ -17,6 +17,7 @@
  *   E:<txt(class)>|<h(name)>,<h(message)>,<body>                           Error
  *   M:<kh>:<vh>,…  S:<h>,…      Map and Set: entry digests sorted, so insertion order is irrelevant
  *   d:<getTime()>  r:<txt(source)><flags>  U:<href>  Q:<search params>   Date, RegExp, URL, URLSearchParams
+ *   F:…  Y:…                    a `file:` URL: the file's name and bytes, or a directory's tree (fileDigest.ts)
  *   T:<element type>:<length>:<sha256 of the view's bytes>                typed array (B: Buffer, V: DataView,
  *                               AB: ArrayBuffer, SAB: SharedArrayBuffer); bytes in platform (little-endian) order
  *   h:<txt(class)>|<h>          what a digest hook or a [digestSymbol]() method returned, salted with the class name
@@ -51,6 +52,7 @@
 import { createHash, hash, type Hash } from 'node:crypto';
 import { types as nodeTypes } from 'node:util';
 import { Indigestible } from './errors.js';
+import { fileNodeDigest, FileUnreadable, readFileNode } from './fileDigest.js';
 
 // Re-exported so the digest API can be imported as one unit (Python's `fleche.digest` also exposes `Indigestible`).
 export { Indigestible } from './errors.js';
@@ -470,7 +472,9 @@ class Refusal extends Error {
  * value anywhere inside a structure. Class instances digest as their class name plus own enumerable fields; private
  * `#fields` are invisible, so give such classes a `[digestSymbol]()` method or register an {@link addHook}. Throws
  * {@link Indigestible}, and nothing else, for functions without a digest method, symbols, Promises, WeakMaps,
- * iterators, getters that throw and absurdly deep nesting; its `path` says where, e.g. `[2].callback`.
+ * iterators, getters that throw and absurdly deep nesting; its `path` says where, e.g. `[2].callback`. A `file:` URL
+ * digests as what the file holds (its name and bytes; a directory as its tree), read through a stat cache, and is
+ * Indigestible when the path does not exist (docs/behaviour.md §1.2a).
  *
  * @example
  * digest({ a: 1, b: [1, 2] }) === digest({ b: [1, 2], a: 1 });        // true
@@ -846,7 +850,7 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 			}
 			break;
 		case '[object URL]':
-			if (v instanceof URL) return sha('U:' + txt(v.href));
+			if (v instanceof URL) return v.protocol === 'file:' ? digestFileUrl(v) : sha('U:' + txt(v.href));
 			break;
 		case '[object URLSearchParams]':
 			if (v instanceof URLSearchParams) return sha('Q:' + txt(v.toString()));
@@ -1007,6 +1011,16 @@ function protoName(proto: object): string {
 function className(v: object): string {
 	const proto: object | null = getPrototypeOf(v);
 	return proto === null ? '' : protoName(proto);
+}
+
+/** docs/behaviour.md §1.2a: a `file:` URL digests as the file's name and bytes, or a directory's tree (fileDigest.ts). */
+function digestFileUrl(url: URL): string {
+	try {
+		return fileNodeDigest(readFileNode(url));
+	} catch (err) {
+		if (!(err instanceof FileUnreadable)) throw err;
+		throw new Refusal((path) => new Indigestible(path, `Cannot digest the file URL${at(path)}: ${err.message}`));
+	}
 }
 
 /** Built-ins whose content cannot be read synchronously or without side effects, with the advice to give. */

@@ -15,6 +15,7 @@ import pMemoize from 'p-memoize';
 import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile, CallFile, Runtime, setLogger } from 'fleche';
 import { formatNs } from './harness.ts';
 import { executorBench } from './executorBench.ts';
+import { fileBench } from './fileBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
@@ -232,6 +233,7 @@ try {
 		sql: () => sqlBench({ run, target, info }),
 		inspect: () => inspectBench({ run, target, info }),
 		scale: () => scaleBench({ run, target, info }),
+		files: () => fileBench({ run, target, info }),
 		extension: extensionBench,
 	};
 	const wanted = process.argv.slice(2);

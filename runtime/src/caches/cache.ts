@@ -10,6 +10,7 @@ import type { CallStats, CallStorage, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
 import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
+import { packFiles, unpackFiles, type Packed } from './fileValues.js';
 import { BaseCache, type CacheConfig, type GcOptions, type Hit, type PendingCall, type PreparedCall } from './base.js';
 
 export type { GcOptions } from './base.js';
@@ -59,7 +60,7 @@ export class Cache extends BaseCache {
 		// A record of another key scheme is stale: a miss, recomputed and overwritten, never damage.
 		if (record === undefined || record.result === null || isStale(record)) return undefined;
 		try {
-			return { record, value: this.values.get(record.result) };
+			return { record, value: unpackFiles(this.values.get(record.result), this.values, record.result) };
 		} catch (err) {
 			// A record whose result value is gone or corrupt is a miss; the rerun writes both again. The record may name
 			// the wrong value (a damaged digest that still reads as one), so the rerun checks the values it writes.
@@ -93,12 +94,15 @@ export class Cache extends BaseCache {
 	}
 
 	prepare(call: PendingCall): PreparedCall {
+		const bodies: Record<string, number> = {};
 		for (const name in call.values) {
 			const value = call.values[name];
 			if (Digest.is(value)) continue;
 			try {
 				this.verifyValue(call.key, call.digests[name]!);
-				this.values.put(call.digests[name]!, value);
+				const packed = packFiles(value, this.values);
+				this.values.put(call.digests[name]!, packed === undefined ? value : packed.envelope);
+				if (packed !== undefined) Object.assign(bodies, packed.bodies);
 			} catch (err) {
 				if (!SaveError.is(err)) throw err;
 				// Python keeps a digest-only reference (docs/behaviour.md §1.11): the call still caches, the argument just
@@ -111,7 +115,7 @@ export class Cache extends BaseCache {
 				);
 			}
 		}
-		return new Prepared(this, call);
+		return new Prepared(this, call, bodies);
 	}
 
 	/**
@@ -131,13 +135,36 @@ export class Cache extends BaseCache {
 
 	loadValue(key: string | Digest): unknown {
 		const text = Digest.is(key) ? key.hex : key;
-		return this.values.get(text.length === 64 ? text : this.values.expand(text));
+		const full = text.length === 64 ? text : this.values.expand(text);
+		return unpackFiles(this.values.get(full), this.values, full);
 	}
 
 	saveValue(value: unknown, key?: string): string {
+		const packed = packFiles(value, this.values);
+		if (packed !== undefined) return this.#savePacked(packed, key);
 		const k = key ?? digestForSave(value);
 		this.values.put(k, value);
 		return k;
+	}
+
+	/**
+	 * A value holding files is stored under the digest of its stored form, which names every file and directory: a
+	 * directory's own name is not part of its digest as an argument, but a hit must give it back.
+	 */
+	#savePacked(packed: Packed, key: string | undefined): string {
+		const k = key ?? digestForSave(packed.envelope);
+		this.values.put(k, packed.envelope);
+		return k;
+	}
+
+	/** Stores a result: its key, and the keys of the file bodies it refers to. @internal */
+	saveResult(value: unknown, callKey: string): { key: string; bodies: Readonly<Record<string, number>> } {
+		const packed = packFiles(value, this.values);
+		const key = digestForSave(packed === undefined ? value : packed.envelope);
+		this.verifyValue(callKey, key);
+		if (packed === undefined) this.values.put(key, value);
+		else this.#savePacked(packed, key);
+		return { key, bodies: packed?.bodies ?? {} };
 	}
 
 	saveRecord(record: CallRecord): void {
@@ -208,6 +235,9 @@ export class Cache extends BaseCache {
 		for (const record of this.calls.records()) {
 			for (const name in record.arguments) live.add(record.arguments[name]!);
 			if (record.result !== null) live.add(record.result);
+			// The bytes of the files a call's arguments and result hold (see ./fileValues.ts).
+			const files = record.metadata?.[FILES_METADATA];
+			if (files !== undefined && files !== null && typeof files === 'object') for (const body in files) live.add(body);
 		}
 		const removed = new Set<string>();
 		const values = this.values;
@@ -280,12 +310,17 @@ function digestForSave(value: unknown): string {
 /** How long `gc()` keeps a value after it was last written or referred to, by default: 10 minutes. */
 export const DEFAULT_GC_GRACE_SECONDS = 600;
 
+/** The metadata namespace naming the file bodies (key → bytes) a call's stored values refer to; gc keeps them. */
+export const FILES_METADATA = 'files';
+
 class Prepared implements PreparedCall {
 	private state: 'open' | 'committed' | 'abandoned' = 'open';
 
 	constructor(
 		private readonly cache: Cache,
 		private readonly call: PendingCall,
+		/** File bodies the argument values refer to. */
+		private readonly bodies: Record<string, number>,
 	) {}
 
 	get key(): string {
@@ -296,10 +331,11 @@ class Prepared implements PreparedCall {
 		if (this.state !== 'open') throw new Error(`PreparedCall ${this.call.key} was already ${this.state}`);
 		this.state = 'committed';
 		let resultKey: string;
+		let bodies = this.bodies;
 		try {
-			resultKey = digestForSave(result);
-			this.cache.verifyValue(this.call.key, resultKey);
-			savingResult(() => this.cache.saveValue(result, resultKey));
+			const saved = savingResult(() => this.cache.saveResult(result, this.call.key));
+			resultKey = saved.key;
+			bodies = { ...bodies, ...saved.bodies };
 		} catch (err) {
 			if (Rejected.is(err)) throw err;
 			throw new SaveError(`Could not store the result of ${this.call.name}: ${(err as Error).message}`, { cause: err });
@@ -313,7 +349,7 @@ class Prepared implements PreparedCall {
 			codeDigest: this.call.codeDigest,
 			arguments: this.call.digests,
 			result: resultKey,
-			metadata,
+			metadata: Object.keys(bodies).length === 0 ? metadata : { ...metadata, [FILES_METADATA]: bodies },
 			...(options?.async ? { async: true } : {}),
 			scheme: KEY_SCHEME,
 		};

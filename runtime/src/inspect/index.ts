@@ -12,6 +12,7 @@ export { explain, type Explanation, type Difference, type ExplainOptions } from 
 export type { Disposable } from './watch.js';
 export { KeyError, AmbiguousDigestError, CorruptEntry } from '../errors.js';
 export { ConfigError } from '../config/read.js';
+export { fileDigestCounters, type FileDigestCounters } from '../fileDigest.js';
 
 /**
  * Opens a store for inspection: a {@link CacheLocation} (from `discoverCaches`), a cache name of the `fleche.toml`

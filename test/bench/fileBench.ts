@@ -1,0 +1,96 @@
+// Bench of file arguments (docs/behaviour.md §1.2a, files by content): a cached call whose argument is a 1 GiB file.
+// Unchanged, a hit must cost a stat, not a hash (the stat cache); changed, the key costs one streaming SHA-256 at the
+// speed of a bare one. The peer is the bare streaming SHA-256 of the same file, what keying by content costs without
+// a stat cache. The file is written once with real (pseudo-random) bytes, so the page cache, not a sparse file's
+// holes, is what the reads come from in both columns.
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cache, digest, fileCache, fleche } from 'fleche';
+import { fileDigestCounters } from 'fleche/inspect';
+import { formatNs } from './harness.ts';
+import type * as reportModule from './report.ts';
+
+type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
+
+const SIZE = 1 << 30;
+const CHUNK = 1 << 20;
+
+/** Writes SIZE bytes of a cheap pseudo-random pattern (a chunk rotated per MiB) with an mtime an hour old. */
+function writeBig(path: string): void {
+	const chunk = createHash('sha512');
+	const block = Buffer.alloc(CHUNK);
+	for (let i = 0; i < CHUNK; i += 64) chunk.copy().update(String(i)).digest().copy(block, i);
+	const fd = openSync(path, 'w');
+	try {
+		for (let off = 0; off < SIZE; off += CHUNK) {
+			block.writeUInt32LE(off / CHUNK, 0);
+			writeSync(fd, block, 0, CHUNK, off);
+		}
+	} finally {
+		closeSync(fd);
+	}
+	age(path);
+}
+
+/** An mtime well before now, so the stat cache trusts its entry at once (the racy rule). */
+function age(path: string): void {
+	const old = Date.now() / 1000 - 3600;
+	utimesSync(path, old, old);
+}
+
+function bareSha(path: string): string {
+	const hasher = createHash('sha256');
+	const buffer = Buffer.allocUnsafe(CHUNK);
+	const fd = openSync(path, 'r');
+	try {
+		for (let n; (n = readSync(fd, buffer, 0, CHUNK, null)) > 0;) hasher.update(buffer.subarray(0, n));
+	} finally {
+		closeSync(fd);
+	}
+	return hasher.digest('hex');
+}
+
+export async function fileBench(report: Report): Promise<void> {
+	console.log('\na cached call whose argument is a 1 GiB file (file: URL)');
+	const dir = mkdtempSync(join(tmpdir(), 'fleche-filebench-'));
+	try {
+		const path = join(dir, 'input.bin');
+		writeBig(path);
+		const url = pathToFileURL(path);
+		const bare = await report.run('bare sha256', 'streaming SHA-256 of the 1 GiB file', () => bareSha(path), { ops: 1, samples: 3 });
+		const size = fleche((u: URL) => statSync(u).size, { name: 'size', module: 'bench' });
+		await cache(fileCache(join(dir, 'store')), async () => {
+			size(url); // the miss: hashes the file once and stores its bytes
+			const before = fileDigestCounters();
+			const hit = await report.run('fleche file', 'hit, 1 GiB file argument unchanged', () => size(url), { samples: 9 });
+			const during = fileDigestCounters();
+			report.target('1 GiB file argument, unchanged: hit', hit.nsPerOp, 1_000_000, {
+				value: formatNs(hit.nsPerOp),
+				goal: 'stat only (≤ 1 ms, no hash)',
+				note: `${during.hashed - before.hashed} hashes and ${during.statOnly - before.statOnly} stat-only answers during the hits; bare SHA-256 of the file ${formatNs(bare.nsPerOp)} (×${(bare.nsPerOp / hit.nsPerOp).toFixed(0)})`,
+			});
+		});
+		// A changed file: one byte rewritten and the mtime set back before each sample, so every digest hashes it once.
+		let flip = 0;
+		const changed = await report.run('digest', 'digest(file URL) after a change, 1 GiB', () => digest(url), {
+			ops: 1,
+			samples: 3,
+			setup: () => {
+				const fd = openSync(path, 'r+');
+				writeSync(fd, Buffer.from([++flip & 0xff]), 0, 1, SIZE - 1);
+				closeSync(fd);
+				age(path);
+			},
+		});
+		report.target('1 GiB file argument, changed: one streaming hash', changed.nsPerOp, bare.nsPerOp * 1.25, {
+			value: formatNs(changed.nsPerOp),
+			goal: '≤ 1.25× bare SHA-256',
+			note: `bare streaming SHA-256 ${formatNs(bare.nsPerOp)} (×${(changed.nsPerOp / bare.nsPerOp).toFixed(2)})`,
+		});
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}

@@ -1,0 +1,343 @@
+// docs/behaviour.md §1.2a: file: URLs as arguments and results — keyed by name and bytes, stored by content, with
+// a git-like stat cache so that a repeat call on an unchanged file costs a stat.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+	closeSync,
+	ftruncateSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	statSync,
+	symlinkSync,
+	utimesSync,
+	writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Cache, CallMemory, cache, digest, fleche, ValueFile, ValueMemory } from 'fleche';
+import { fileDigestCounters } from 'fleche/inspect';
+import { captureLogs } from '../support/logs.ts';
+import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
+
+const logs = captureLogs();
+
+/** Writes `text` at `path` (making folders) with an mtime an hour old, so the stat cache may trust it at once. */
+function put(path: string, text: string | Buffer): URL {
+	mkdirSync(dirname(path), { recursive: true });
+	writeFileSync(path, text);
+	const old = Date.now() / 1000 - 3600;
+	utimesSync(path, old, old);
+	return pathToFileURL(path);
+}
+
+/** A cached function that reads its file (or lists its directory) and counts its runs. */
+function reader() {
+	let runs = 0;
+	const fn = fleche(
+		(input: URL) => {
+			runs++;
+			return statSync(input).isDirectory() ? readdirSync(input).join(',') : readFileSync(input, 'utf8');
+		},
+		{ name: 'reader' },
+	);
+	return { fn, runs: () => runs };
+}
+
+describe('a file: URL argument is keyed by its name and bytes', () => {
+	test('moving the file is a hit; editing a byte or renaming it is a miss', () => {
+		using _ = cache(fileStore().cache);
+		const dir = freshDir();
+		const { fn, runs } = reader();
+		const a = put(join(dir, 'a', 'data.csv'), 'x,y\n1,2\n');
+		fn(a);
+		assert.equal(runs(), 1);
+		const moved = join(dir, 'b', 'data.csv');
+		mkdirSync(dirname(moved));
+		renameSync(fileURLToPath(a), moved);
+		assert.equal(fn(pathToFileURL(moved)), 'x,y\n1,2\n');
+		assert.equal(runs(), 1, 'same name and bytes in another folder: a hit');
+		put(moved, 'x,y\n1,3\n');
+		fn(pathToFileURL(moved));
+		assert.equal(runs(), 2, 'one byte edited: a miss');
+		const renamed = join(dir, 'b', 'other.csv');
+		renameSync(moved, renamed);
+		fn(pathToFileURL(renamed));
+		assert.equal(runs(), 3, 'renamed: a miss');
+		assert.equal(digest(pathToFileURL(renamed)), digest(put(join(dir, 'c', 'other.csv'), 'x,y\n1,3\n')));
+		assert.notEqual(digest(pathToFileURL(renamed)), digest(new URL('https://example.com/other.csv')));
+	});
+
+	test('a directory is keyed by its tree, not by its own name', () => {
+		using _ = cache(memoryStore());
+		const root = freshDir();
+		const { fn, runs } = reader();
+		const tree = (top: string): URL => {
+			put(join(top, 'a.txt'), 'A');
+			put(join(top, 'sub', 'b.txt'), 'B');
+			return pathToFileURL(top);
+		};
+		const first = tree(join(root, 'one'));
+		fn(first);
+		fn(tree(join(root, 'two')));
+		assert.equal(runs(), 1, 'an equal tree under another name: a hit');
+		const top = join(root, 'one');
+		put(join(top, 'sub', 'b.txt'), 'b');
+		fn(first);
+		assert.equal(runs(), 2, 'a nested file edited: a miss');
+		renameSync(join(top, 'sub', 'b.txt'), join(top, 'sub', 'c.txt'));
+		fn(first);
+		assert.equal(runs(), 3, 'a nested file renamed: a miss');
+		mkdirSync(join(top, 'empty'));
+		fn(first);
+		assert.equal(runs(), 4, 'an empty folder added: a miss');
+		rmSync(join(top, 'empty'), { recursive: true });
+		fn(first);
+		assert.equal(runs(), 4, 'back to the tree of the third call: a hit');
+	});
+
+	test('a missing path runs uncached with one warning', () => {
+		using _ = cache(memoryStore());
+		logs.clear();
+		const { fn, runs } = reader();
+		const missing = pathToFileURL(join(freshDir(), 'nope.csv'));
+		const plain = fleche((u: URL) => u.pathname.length, { name: 'missingPath' });
+		assert.equal(plain(missing), missing.pathname.length);
+		assert.equal(plain(missing), missing.pathname.length);
+		const warnings = logs.codes('FLECHE_INDIGESTIBLE');
+		assert.equal(warnings.length, 1, 'said once, not on every call');
+		assert.match(warnings[0]!.message, /nope\.csv: it does not exist/);
+		assert.throws(() => fn(missing), /ENOENT/, 'the body runs (and here fails to read it)');
+		assert.equal(runs(), 1);
+	});
+
+	test('a symbolic link is keyed as what it points to, under its own name; a link cycle runs uncached', () => {
+		using _ = cache(memoryStore());
+		logs.clear();
+		const dir = freshDir();
+		const target = put(join(dir, 'real', 'data.csv'), 'linked');
+		mkdirSync(join(dir, 'links'));
+		symlinkSync(fileURLToPath(target), join(dir, 'links', 'data.csv'));
+		assert.equal(digest(pathToFileURL(join(dir, 'links', 'data.csv'))), digest(target));
+		mkdirSync(join(dir, 'loop'));
+		symlinkSync(join(dir, 'loop'), join(dir, 'loop', 'again'));
+		let runs = 0;
+		const list = fleche((u: URL) => (runs++, readdirSync(u).length), { name: 'listLoop' });
+		list(pathToFileURL(join(dir, 'loop')));
+		list(pathToFileURL(join(dir, 'loop')));
+		assert.equal(runs, 2, 'uncached');
+		const warnings = logs.codes('FLECHE_INDIGESTIBLE');
+		assert.equal(warnings.length, 1);
+		assert.match(warnings[0]!.message, /cycle of symbolic links/);
+	});
+
+	test('files nested in arrays, plain objects, Maps and Sets are keyed by content too', () => {
+		using _ = cache(memoryStore());
+		const dir = freshDir();
+		let runs = 0;
+		const fn = fleche(
+			(_input: unknown) => {
+				runs++;
+				return runs;
+			},
+			{ name: 'nested' },
+		);
+		const shape = (at: string) => {
+			const f = put(join(dir, at, 'in.txt'), 'same');
+			return { list: [f], map: new Map([['k', f]]), set: new Set([f]), deep: { f } };
+		};
+		fn(shape('x'));
+		fn(shape('y'));
+		assert.equal(runs, 1, 'the same files elsewhere: a hit');
+		put(join(dir, 'y', 'in.txt'), 'diff');
+		fn(shape('z')); // rewrites z/in.txt as 'same'
+		assert.equal(runs, 1);
+		fn({
+			list: [pathToFileURL(join(dir, 'y', 'in.txt'))],
+			map: new Map([['k', pathToFileURL(join(dir, 'z', 'in.txt'))]]),
+			set: new Set([pathToFileURL(join(dir, 'z', 'in.txt'))]),
+			deep: { f: pathToFileURL(join(dir, 'z', 'in.txt')) },
+		});
+		assert.equal(runs, 2, 'one nested file differs: a miss');
+	});
+});
+
+describe('a file: URL result is stored by content', () => {
+	test('a hit materialises a fresh copy with the same basename and bytes; the miss returns the function’s own URL', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		const out = freshDir();
+		let runs = 0;
+		const render = fleche(
+			(text: string) => {
+				runs++;
+				return put(join(out, `run${runs}`, 'report.txt'), text.toUpperCase());
+			},
+			{ name: 'render' },
+		);
+		const miss = render('hello');
+		assert.equal(fileURLToPath(miss), join(out, 'run1', 'report.txt'));
+		const hit1 = render('hello');
+		const hit2 = render('hello');
+		assert.equal(runs, 1);
+		for (const hit of [hit1, hit2]) {
+			assert.ok(hit instanceof URL && hit.protocol === 'file:');
+			assert.equal(basename(fileURLToPath(hit)), 'report.txt');
+			assert.equal(readFileSync(hit, 'utf8'), 'HELLO');
+		}
+		assert.notEqual(dirname(fileURLToPath(hit1)), dirname(fileURLToPath(hit2)), 'each hit gets a fresh folder');
+		assert.notEqual(dirname(fileURLToPath(hit1)), join(out, 'run1'));
+		writeFileSync(hit1, 'scribbled');
+		rmSync(join(out, 'run1'), { recursive: true });
+		assert.equal(readFileSync(render('hello'), 'utf8'), 'HELLO', 'neither the caller’s edits nor the original matter');
+	});
+
+	test('equal bytes are stored once, shared by equal files and an equal Buffer', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		const out = freshDir();
+		const bytes = Buffer.alloc(100_000, 7);
+		const two = fleche(() => [put(join(out, 'a.bin'), bytes), new Map([['b', put(join(out, 'b.bin'), bytes)]]), { dir: pathToFileURL(out + '/') }], {
+			name: 'two',
+		});
+		two();
+		const values = store.values as ValueFile;
+		const buffer = digest(bytes);
+		assert.ok(values.contains(buffer), 'the bytes are stored under the digest an equal Buffer has');
+		const big = values.list().filter((k) => (values.sizeOf(k) ?? 0) >= bytes.length);
+		assert.deepEqual(big, [buffer], 'stored once for two files and a directory holding both');
+		const [a, m, d] = two() as [URL, Map<string, URL>, { dir: URL }];
+		assert.deepEqual(readFileSync(a), bytes);
+		assert.equal(basename(fileURLToPath(m.get('b')!)), 'b.bin');
+		assert.ok(d.dir.href.endsWith('/'), 'a directory URL written with a trailing slash keeps it');
+		assert.deepEqual(readFileSync(new URL('b.bin', d.dir)), bytes);
+		assert.equal(basename(fileURLToPath(d.dir)), basename(out), 'a directory keeps its own name');
+		// gc keeps the bytes the call's result refers to.
+		store.gc({ graceSeconds: 0 });
+		assert.ok(values.contains(buffer));
+		assert.deepEqual(readFileSync((two() as [URL])[0]), bytes);
+	});
+
+	test('a memory store materialises results too', () => {
+		using _ = cache(memoryStore());
+		const out = freshDir();
+		let runs = 0;
+		const f = fleche(() => (runs++, put(join(out, 'm.txt'), 'M')), { name: 'memoryFile' });
+		f();
+		const hit = f();
+		assert.equal(runs, 1);
+		assert.equal(basename(fileURLToPath(hit)), 'm.txt');
+		assert.notEqual(dirname(fileURLToPath(hit)), out);
+		assert.equal(readFileSync(hit, 'utf8'), 'M');
+	});
+
+	test('stored bytes that are gone make the call a miss with a warning; the recompute stores them again', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		logs.clear();
+		const out = freshDir();
+		let runs = 0;
+		const f = fleche(() => (runs++, put(join(out, 'gone.txt'), 'G')), { name: 'gone' });
+		f();
+		const values = store.values as ValueFile;
+		values.evict(digest(Buffer.from('G')));
+		f();
+		assert.equal(runs, 2, 'a miss');
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 1);
+		assert.equal(readFileSync(f(), 'utf8'), 'G');
+		assert.equal(runs, 2, 'repaired: a hit');
+	});
+
+	test('a storage that cannot hold bytes refuses a file result with a clear error; the caller still gets it', () => {
+		using _ = cache(new Cache(new ValueFile({ root: join(freshDir(), 'values'), serializer: 'json' }), new CallMemory()));
+		logs.clear();
+		const out = freshDir();
+		const f = fleche(() => put(join(out, 'r.txt'), 'R'), { name: 'jsonFile' });
+		assert.equal(fileURLToPath(f()), join(out, 'r.txt'));
+		const rejected = logs.codes('FLECHE_REJECTED');
+		assert.equal(rejected.length, 1);
+		assert.match(rejected[0]!.message, /cannot hold file bodies/);
+		assert.match(rejected[0]!.message, /never by its location/);
+	});
+
+	test('a file URL inside a class instance is refused, never stored as a location', () => {
+		using _ = cache(new Cache(new ValueMemory(), new CallMemory()));
+		logs.clear();
+		class Holder {
+			constructor(readonly file: URL) {}
+		}
+		const f = fleche(() => new Holder(put(join(freshDir(), 'h.txt'), 'H')), { name: 'holder' });
+		f();
+		assert.match(
+			logs.codes('FLECHE_REJECTED')[0]!.message,
+			/inside the Holder at value: file values are stored by content in arrays, plain objects, Maps and Sets only/,
+		);
+	});
+});
+
+describe('the stat cache', () => {
+	test('an unchanged file is hashed once: a repeat call (a hit) costs a stat; a changed one is hashed once more', () => {
+		using _ = cache(memoryStore());
+		const path = join(freshDir(), 'big.bin');
+		const url = put(path, Buffer.alloc(8 << 20, 1));
+		let runs = 0;
+		const size = fleche((u: URL) => (runs++, statSync(u).size), { name: 'size' });
+		const before = fileDigestCounters();
+		size(url);
+		const first = fileDigestCounters();
+		assert.equal(first.hashed - before.hashed, 1, 'the miss hashes it once (storing the argument does not hash it again)');
+		size(url);
+		size(url);
+		const repeat = fileDigestCounters();
+		assert.equal(runs, 1);
+		assert.equal(repeat.hashed, first.hashed, 'hits read nothing');
+		assert.equal(repeat.statOnly - first.statOnly, 2);
+		const fd = openSync(path, 'r+');
+		writeFileSync(fd, Buffer.from([2]), {});
+		closeSync(fd);
+		const old = Date.now() / 1000 - 1800;
+		utimesSync(path, old, old);
+		size(url);
+		assert.equal(fileDigestCounters().hashed - repeat.hashed, 1, 'a changed file is hashed once');
+		assert.equal(runs, 2);
+	});
+
+	test('racy: a file modified just before it was read is hashed again on its next use', () => {
+		const path = join(freshDir(), 'fresh.txt');
+		writeFileSync(path, 'new'); // mtime: now
+		const url = pathToFileURL(path);
+		const before = fileDigestCounters().hashed;
+		const d1 = digest(url);
+		const d2 = digest(url);
+		assert.equal(d1, d2);
+		assert.equal(fileDigestCounters().hashed - before, 2, 'not trusted while its mtime is as recent as the read');
+		const old = Date.now() / 1000 - 60;
+		utimesSync(path, old, old);
+		digest(url);
+		const settled = fileDigestCounters().hashed;
+		digest(url);
+		assert.equal(fileDigestCounters().hashed, settled, 'trusted once its mtime is well before the read');
+	});
+
+	test('a 1 GiB file: the repeat digest is stat-only', () => {
+		const path = join(freshDir(), 'gig.bin');
+		const fd = openSync(path, 'w');
+		ftruncateSync(fd, 1 << 30); // sparse: no gigabyte written to the test machine's disk
+		closeSync(fd);
+		const old = Date.now() / 1000 - 3600;
+		utimesSync(path, old, old);
+		const url = pathToFileURL(path);
+		const before = fileDigestCounters();
+		const d = digest(url);
+		const mid = fileDigestCounters();
+		assert.equal(mid.hashed - before.hashed, 1);
+		assert.equal(mid.bytesHashed - before.bytesHashed, 1 << 30);
+		assert.equal(digest(url), d);
+		const after = fileDigestCounters();
+		assert.equal(after.bytesHashed, mid.bytesHashed, 'no byte read again');
+		assert.equal(after.statOnly - mid.statOnly, 1);
+	});
+});
