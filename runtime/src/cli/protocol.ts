@@ -109,6 +109,16 @@ export interface ExplainLine extends Line<'explain'> {
 	readonly explanation: Explanation;
 }
 
+/** `worker`: once it serves its queue (it runs until SIGTERM or SIGINT). */
+export interface WorkerLine extends Line<'worker'> {
+	readonly queue: string;
+	/** The Redis URL, without credentials. */
+	readonly redis: string;
+	/** The project folder job modules are imported from. */
+	readonly project: string;
+	readonly concurrency: number;
+}
+
 /** Every line the CLI prints with `--json`. */
 export type CliMessage =
 	| ErrorLine
@@ -123,9 +133,10 @@ export type CliMessage =
 	| GcLine
 	| VerifyLine
 	| ModuleLine
-	| ExplainLine;
+	| ExplainLine
+	| WorkerLine;
 
-const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'verify', 'module', 'explain']);
+const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'verify', 'module', 'explain', 'worker']);
 
 /** Whether `value` is a line of this protocol version (the `type` is known; fields are trusted). */
 export function isCliMessage(value: unknown): value is CliMessage {
