@@ -44,7 +44,9 @@ async function runJob(project: string, data: unknown): Promise<BullmqReply> {
 	try {
 		JSON.stringify(reply.value);
 	} catch (err) {
-		throw new TypeError(`${call.name}'s result was not stored (see the worker's warnings) and cannot travel as JSON: ${(err as Error).message}`, { cause: err });
+		throw new TypeError(`${call.name}'s result was not stored (see the worker's warnings) and cannot travel as JSON: ${(err as Error).message}`, {
+			cause: err,
+		});
 	}
 	return { fleche: 'bullmqReply/1', key: reply.key, stored: false, value: reply.value };
 }

@@ -136,7 +136,22 @@ export type CliMessage =
 	| ExplainLine
 	| WorkerLine;
 
-const types = new Set<string>(['error', 'progress', 'rerun', 'done', 'functions', 'calls', 'call', 'stats', 'evicted', 'gc', 'verify', 'module', 'explain', 'worker']);
+const types = new Set<string>([
+	'error',
+	'progress',
+	'rerun',
+	'done',
+	'functions',
+	'calls',
+	'call',
+	'stats',
+	'evicted',
+	'gc',
+	'verify',
+	'module',
+	'explain',
+	'worker',
+]);
 
 /** Whether `value` is a line of this protocol version (the `type` is known; fields are trusted). */
 export function isCliMessage(value: unknown): value is CliMessage {

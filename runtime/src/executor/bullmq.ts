@@ -260,7 +260,10 @@ class BullmqQueue {
 			if (!isBullmqReply(reply)) throw new FlecheError(`Job ${jobId} of queue ${this.queue.name} answered something else than a fleche worker's reply`);
 			const value = read(reply);
 			if (value !== rereadMarker) return value;
-			if (rerun) throw new FlecheError(`The worker stored ${call.name}'s result under key ${reply.key ?? '?'}, but this process cannot read it there: submitters and workers must share the store`);
+			if (rerun)
+				throw new FlecheError(
+					`The worker stored ${call.name}'s result under key ${reply.key ?? '?'}, but this process cannot read it there: submitters and workers must share the store`,
+				);
 			rerun = true;
 		}
 	}
@@ -294,7 +297,10 @@ class BullmqQueue {
 			const onAbort = (): void => leave(abortError(signal!));
 			signal?.addEventListener('abort', onAbort, { once: true });
 			if (typeof timeout === 'number' && timeout > 0) {
-				timer = setTimeout(() => leave(new FlecheError(`Gave up waiting for job ${jobId} of queue ${this.queue.name} after ${timeout} ms (it keeps running)`)), timeout);
+				timer = setTimeout(
+					() => leave(new FlecheError(`Gave up waiting for job ${jobId} of queue ${this.queue.name} after ${timeout} ms (it keeps running)`)),
+					timeout,
+				);
 			}
 			let set = this.#waiters.get(jobId);
 			if (set === undefined) this.#waiters.set(jobId, (set = new Set()));
