@@ -413,7 +413,7 @@ class Cli {
 
 	/**
 	 * `fleche worker`: serves a BullMQ queue (fleche/bullmq) until SIGTERM or SIGINT, which finish the running jobs
-	 * and resolve with the signal's exit status (143, 130). A SIGKILL leaves the running jobs to BullMQ's stalled-job
+	 * and resolve with the signal's exit status (143, 130); a second signal exits at once. A SIGKILL leaves the running jobs to BullMQ's stalled-job
 	 * recovery: another worker takes them once their lock expires. Like `rerun`, it imports the user's modules
 	 * (`isRerun()` is true), and counts only the calls it runs.
 	 */
@@ -442,18 +442,26 @@ class Cli {
 		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'worker', queue: opts.queue, redis: where, project, concurrency: opts.concurrency });
 		else this.out(`fleche worker: serving queue ${opts.queue} on ${where} for ${project} (concurrency ${opts.concurrency})`);
 		return new Promise<number>((resolve) => {
+			let stopping = false;
+			// Listening until the end (not `once`): the runtime's own signal hook (shutdown.ts) re-raises a signal
+			// nobody else listens to, which would end the process before the running jobs finish.
 			const stop = (status: number): void => {
-				process.off('SIGTERM', onTerm);
-				process.off('SIGINT', onInt);
-				void worker.close().then(
-					() => resolve(status),
-					() => resolve(status),
-				);
+				if (stopping) {
+					// A second signal: stop now; the running jobs are left to BullMQ's stalled-job recovery.
+					process.exit(status);
+				}
+				stopping = true;
+				const done = (): void => {
+					process.off('SIGTERM', onTerm);
+					process.off('SIGINT', onInt);
+					resolve(status);
+				};
+				void worker.close().then(done, done);
 			};
 			const onTerm = (): void => stop(143);
 			const onInt = (): void => stop(130);
-			process.once('SIGTERM', onTerm);
-			process.once('SIGINT', onInt);
+			process.on('SIGTERM', onTerm);
+			process.on('SIGINT', onInt);
 		});
 	}
 

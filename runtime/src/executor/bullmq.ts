@@ -216,6 +216,15 @@ class BullmqQueue {
 	/** Resolves once both connections are up; rejects at once when one is down (never waits on a server that is gone). */
 	async #ready(): Promise<void> {
 		if (this.#closed) throw new QueueUnavailable('This BullMQ executor is closed');
+		if (this.#connections.every((c) => c.status === 'ready')) return;
+		// One wait for every submission made while connecting (not a listener each).
+		this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
+		await this.#connecting;
+	}
+
+	#connecting: Promise<void> | undefined;
+
+	async #connect(): Promise<void> {
 		for (const c of this.#connections) {
 			if (c.status === 'ready') continue;
 			if (c.status !== 'connecting' && c.status !== 'connect' && c.status !== 'wait') throw this.#unavailable('Cannot submit');
@@ -311,14 +320,14 @@ class BullmqQueue {
 	/** Reads a job's state once listeners are in place: it may have finished before anyone listened. */
 	async #check(jobId: string): Promise<void> {
 		try {
+			// The state first: a job read before it completes has no return value yet, and BullMQ sets both at once.
+			const state = await this.queue.getJobState(jobId);
+			if (state !== 'completed' && state !== 'failed') return;
 			const job = await this.queue.getJob(jobId);
 			if (job === undefined) return;
-			const state = await job.getState();
 			if (state === 'completed') this.#settle(jobId, (w) => w.resolve(job.returnvalue));
-			else if (state === 'failed') {
-				// Failed before this submission: a new submission is a new attempt. Another submitter may have retried it first.
-				await job.retry('failed').catch(() => undefined);
-			}
+			// Failed before this submission: a new submission is a new attempt. Another submitter may have retried it first.
+			else await job.retry('failed').catch(() => undefined);
 		} catch (err) {
 			this.#lastError = (err as Error).message;
 		}
