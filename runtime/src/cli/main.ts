@@ -421,7 +421,7 @@ class Cli {
 		if (opts.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
 		const project = projectRoot(opts.cwd);
 		this.#asRerun();
-		const { bullmqWorker } = await import('../bullmqWorker.js');
+		const { bullmqWorker } = await import('./worker.js');
 		const worker = await bullmqWorker({
 			url: opts.redis,
 			queue: opts.queue,

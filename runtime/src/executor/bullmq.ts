@@ -255,7 +255,7 @@ class BullmqQueue {
 		const keyed = validJobId(call.key);
 		let rerun = false;
 		for (;;) {
-			let jobId = keyed ? call.key! : undefined;
+			let jobId = keyed ? call.key : undefined;
 			let registered: Promise<unknown> | undefined;
 			if (jobId !== undefined) registered = this.#wait(jobId, options);
 			const job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
@@ -409,5 +409,5 @@ export function bullmqExecutor(options: BullmqExecutorOptions): BullmqExecutor {
 		close: () => q.close(),
 		[adapterKey]: () => adapter,
 	};
-	return wrapExecutor(executor) as unknown as BullmqExecutor;
+	return wrapExecutor(executor);
 }

@@ -1,20 +1,20 @@
 // docs/behaviour.md §3.3: the worker side of `fleche/bullmq` — a BullMQ Worker that runs the bound calls
 // bullmqExecutor() queues (`fleche worker`, or bullmqWorker() in a program of one's own). The reply format is in
-// ./executor/bullmq.ts.
+// ../executor/bullmq.ts.
 //
 // Trust. A job names a module and a cache configuration; whoever can add jobs to the queue can make the worker run
 // the project's cached functions and write to the stores it can open, as whoever can write the store can make
-// `fleche rerun` run them. The module is resolved inside the worker's project (cli/loadModule.ts, as for `rerun`):
+// `fleche rerun` run them. The module is resolved inside the worker's project (./loadModule.ts, as for `rerun`):
 // the absolute file the submitter loaded is never imported, so a job cannot make the worker load a file outside it,
 // and the project may sit at another path on another machine.
 import type * as BullMQ from 'bullmq';
 import type { RedisOptions } from 'ioredis';
-import { isBoundCall } from './bound.js';
-import { importUserModule, resolveModuleFile } from './cli/loadModule.js';
-import { loadBullmq, redisConnection, type BullmqReply } from './executor/bullmq.js';
-import { counted } from './stats.js';
-import { findFleche } from './wrapper.js';
-import { runBound } from './workerRun.js';
+import { isBoundCall } from '../bound.js';
+import { importUserModule, resolveModuleFile } from './loadModule.js';
+import { loadBullmq, redisConnection, type BullmqReply } from '../executor/bullmq.js';
+import { counted } from '../stats.js';
+import { findFleche } from '../wrapper.js';
+import { runBound } from '../workerRun.js';
 
 /** Options of {@link bullmqWorker}: the queue's, and BullMQ's own `WorkerOptions` but the connection. */
 export interface BullmqWorkerOptions extends Omit<BullMQ.WorkerOptions, 'connection'> {
