@@ -4,15 +4,16 @@
 // bounded by an outcome (a marker, a line, an exit, a settled promise), never by a sleep.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
+import { QueueEvents } from 'bullmq';
 import { cache, Cache, CallMemory, fileCache, ValueMemory, wrapExecutor } from 'fleche';
 import { bullmqExecutor, QueueUnavailable, RemoteCallFailed, type BullmqExecutor } from 'fleche/bullmq';
 import type * as Fns from '../fixtures/bullmqFns.ts';
 import { loadFixture } from '../support/fixtures.ts';
 import { pollCeilingMs, waitFor } from '../support/poll.ts';
-import { runtimeDir } from '../support/project.ts';
+import { runtimeDir, userProject } from '../support/project.ts';
 import { startRedis, type RedisServer } from '../support/servers.ts';
 import { runNode, tmpDir } from '../support/tmp.ts';
 
@@ -96,6 +97,29 @@ async function totalJobs(executor: BullmqExecutor): Promise<number> {
 	return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
+test("import 'fleche' loads neither bullmq nor ioredis; fleche/bullmq loads them on first use", async (t) => {
+	const project = userProject(
+		{
+			'probe.mjs': `import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const loaded = () => Object.keys(require.cache).filter((f) => /[\\/]node_modules[\\/](bullmq|ioredis)[\\/]/.test(f)).length;
+await import('fleche');
+const main = loaded();
+const { bullmqExecutor } = await import('fleche/bullmq');
+const entry = loaded();
+const executor = bullmqExecutor({ url: process.argv[2], queue: 'probe' });
+const used = loaded();
+await executor.close();
+console.log(JSON.stringify({ main, entry, used: used > 0 }));
+`,
+		},
+		t,
+	);
+	const run = await runNode(join(project, 'probe.mjs'), [redis.url], { cwd: project });
+	assert.equal(run.code, 0, run.stderr);
+	assert.deepEqual(JSON.parse(run.stdout), { main: 0, entry: 0, used: true });
+});
+
 test('3 workers, 2 submitting processes, the same 100 calls: each body runs once, every submitter gets every result; hits then create no job', async (t) => {
 	const queue = newQueue();
 	const root = tmpDir(t);
@@ -172,6 +196,25 @@ test('a memory cache and plain functions are refused: they cannot travel; no job
 		/runs only functions made by fleche\(\): a plain function \(a closure\) cannot travel/,
 	);
 	assert.equal(await totalJobs(executor), 0);
+});
+
+test("a job naming a module outside the worker's project fails with the reason, and nothing outside is imported", async (t) => {
+	const queue = newQueue();
+	const outside = tmpDir(t);
+	const marker = join(outside, 'imported');
+	const file = join(outside, 'evil.mjs');
+	writeFileSync(file, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\n`);
+	await startWorker(t, redis.url, queue);
+	const executor = executorFor(t, queue);
+	const events = new QueueEvents(queue, { connection: { url: redis.url } });
+	t.after(() => events.close());
+	await events.waitUntilReady();
+	for (const module of ['../../evil.mjs', file]) {
+		const call = { fleche: 'boundCall/1', module, name: 'f', file, cache: null, metadata: [], args: [], key: null };
+		const job = await executor.queue.add('evil', call);
+		await assert.rejects(job.waitUntilFinished(events), /Refusing to run module .*not a plain path inside the project/);
+	}
+	assert.equal(existsSync(marker), false, 'the file the job names was never imported');
 });
 
 test('a worker SIGKILLed mid-job: the job is recovered as stalled and finished by another worker; nothing is lost', async (t) => {
