@@ -1,4 +1,4 @@
-// Bench part (docs/behaviour.md §3.3, §7): fleche/bullmq against a bare BullMQ job round trip in the same run, on a
+// Bench part (docs/behaviour.md §3.5, §7): fleche/bullmq against a bare BullMQ job round trip in the same run, on a
 // throwaway Redis (test/support/servers.ts): submit-to-result of a miss (target: within 1.5× of the bare round trip),
 // throughput with 1 and 2 `fleche worker` processes, and 10,000 cached submissions (0 jobs, target ≤ 500 ms).
 import { spawn, type ChildProcess } from 'node:child_process';

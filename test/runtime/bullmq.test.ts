@@ -1,4 +1,4 @@
-// fleche/bullmq (docs/behaviour.md §3.3) against a real Redis (test/support/servers.ts) and real `fleche worker`
+// fleche/bullmq (docs/behaviour.md §3.5) against a real Redis (test/support/servers.ts) and real `fleche worker`
 // processes importing test/fixtures/bullmqFns.ts (TypeScript, transpiled by the worker as for `fleche rerun`). Every
 // body leaves a marker file, so the tests count runs; jobs are counted through BullMQ's Queue API. Every wait is
 // bounded by an outcome (a marker, a line, an exit, a settled promise), never by a sleep.

@@ -1,4 +1,4 @@
-// docs/behaviour.md §3.3: the worker side of `fleche/bullmq` — a BullMQ Worker that runs the bound calls
+// docs/behaviour.md §3.5: the worker side of `fleche/bullmq` — a BullMQ Worker that runs the bound calls
 // bullmqExecutor() queues (`fleche worker`, or bullmqWorker() in a program of one's own). The reply format is in
 // ../executor/bullmq.ts.
 //
@@ -52,7 +52,7 @@ async function runJob(project: string, data: unknown): Promise<BullmqReply> {
 }
 
 /**
- * Starts a BullMQ worker on `options.queue` that runs the calls `bullmqExecutor()` queues (docs/behaviour.md §3.3):
+ * Starts a BullMQ worker on `options.queue` that runs the calls `bullmqExecutor()` queues (docs/behaviour.md §3.5):
  * it imports each function's module from `options.project` (TypeScript transpiled as for `fleche rerun`), runs the
  * call with the bound cache and metadata, stores the result there and answers. `fleche worker` is this, with signal
  * handling; call `worker.close()` to finish the running jobs and stop.

@@ -1,4 +1,4 @@
-// docs/behaviour.md §3.2, §3.3: the BullMQ executor (`fleche/bullmq`) — wrapExecutor's misses become jobs of a BullMQ
+// docs/behaviour.md §3.2, §3.5: the BullMQ executor (`fleche/bullmq`) — wrapExecutor's misses become jobs of a BullMQ
 // queue on Redis, run by `fleche worker` processes on any machine that reaches the store.
 //
 // Job format. A job's data is the BoundCall of ../bound.ts (module, name, cache configuration, metadata, arguments);
@@ -377,7 +377,7 @@ function bullmqAdapter(q: BullmqQueue): Adapter {
 }
 
 /**
- * An executor on a BullMQ queue (docs/behaviour.md §3.3): cached calls submitted to it run on `fleche worker --redis
+ * An executor on a BullMQ queue (docs/behaviour.md §3.5): cached calls submitted to it run on `fleche worker --redis
  * URL --queue NAME` processes, on this machine or others, which import the function's module from their project,
  * run the call with the bound cache and metadata, and store the result there.
  *
