@@ -165,6 +165,32 @@ test('results come back as the store keeps them; executor options go to the job,
 	assert.equal(await executor.submit(fns.nothing, 1), undefined, 'an undefined result is not stored, and still answers');
 });
 
+test('a submission that gives up (timeout, signal) rejects; its job still runs, and a later submission joins it', async (t) => {
+	const queue = newQueue();
+	const root = tmpDir(t);
+	const marks = tmpDir(t);
+	const go = join(tmpDir(t), 'go');
+	const worker = await startWorker(t, redis.url, queue, ['--concurrency', '2']);
+	const executor = executorFor(t, queue);
+	using _ = cache(fileCache(root));
+	await assert.rejects(
+		executor.submit(fns.gated, marks, go, 3, { timeout: 50 }),
+		/Gave up waiting for job [0-9a-f]{64} of queue .* after 50 ms \(it keeps running\)/,
+	);
+	const controller = new AbortController();
+	const aborted = executor.submit(fns.gated, marks, go, 4, { signal: controller.signal });
+	await waitFor('both bodies to start', () => runsOf(marks, 'gated-3').length === 1 && runsOf(marks, 'gated-4').length === 1);
+	controller.abort();
+	await assert.rejects(aborted, { name: 'AbortError' });
+	const later = [executor.submit(fns.gated, marks, go, 3), executor.submit(fns.gated, marks, go, 4)];
+	writeFileSync(go, '');
+	assert.deepEqual(await Promise.all(later), [
+		{ x: 3, pid: worker.pid },
+		{ x: 4, pid: worker.pid },
+	]);
+	assert.equal(runsOf(marks, 'gated-3').length + runsOf(marks, 'gated-4').length, 2, 'each body ran once');
+});
+
 test("a failing call rejects the submitter with the remote error's message and stack; resubmitting runs it again", async (t) => {
 	const queue = newQueue();
 	const root = tmpDir(t);
@@ -222,8 +248,9 @@ test('a worker SIGKILLed mid-job: the job is recovered as stalled and finished b
 	const root = tmpDir(t);
 	const marks = tmpDir(t);
 	const go = join(tmpDir(t), 'go');
-	// Short locks, so the stalled job is found soon (BullMQ's options, passed by the CLI).
-	const fast = ['--lock-duration', '2000', '--stalled-interval', '500'];
+	// Short locks, so the stalled job is found soon (BullMQ's options, passed by the CLI); long enough that a live worker
+	// on a loaded machine still renews its lock in time (a second stall fails the job: BullMQ's maxStalledCount).
+	const fast = ['--lock-duration', '5000', '--stalled-interval', '1000'];
 	const workers = await Promise.all([startWorker(t, redis.url, queue, fast), startWorker(t, redis.url, queue, fast)]);
 	const executor = executorFor(t, queue);
 	using _ = cache(fileCache(root));
