@@ -13,3 +13,9 @@ export const cubeSne = fleche((x: number) => x ** 3);
 
 /** Notebook 3a. */
 export const triple = fleche((x: number) => x * 3);
+
+/** Notebook 4c: fails on the worker; the submitter gets its message. */
+export const failing = fleche(async (x: number): Promise<number> => {
+	await Promise.resolve();
+	throw new RangeError(`no cube for ${x}`);
+});

@@ -37,6 +37,14 @@ function openCache(call: BoundCall): BaseCache {
  * ```
  */
 export async function runBoundCall(call: BoundCall): Promise<BoundReply> {
+	return (await runBound(call)).reply;
+}
+
+/**
+ * {@link runBoundCall}, also saying whether the result is in the bound store (hit there, or committed): a worker on
+ * another machine then answers with the key only, and the caller reads the result from the store. @internal
+ */
+export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; stored: boolean }> {
 	if (!isBoundCall(call)) throw new TypeError('runBoundCall() takes a bound call made by describeBound() or wrapExecutor()');
 	let f = findFleche(call.module, call.name);
 	if (!f) {
@@ -60,7 +68,7 @@ export async function runBoundCall(call: BoundCall): Promise<BoundReply> {
 		}
 		const r = call.cache === null ? outcome.record : undefined;
 		const record: BoundReply['record'] = r === undefined ? null : { metadata: r.metadata, async: r.async === true };
-		return { fleche: 'boundReply/1', value, key, record };
+		return { reply: { fleche: 'boundReply/1', value, key, record }, stored: call.cache !== null && key !== null && outcome.record !== undefined };
 	} finally {
 		// A worker may be terminated at any moment: its hit counts must not wait for a batch.
 		flushStats();

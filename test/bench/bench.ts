@@ -14,6 +14,7 @@ import objectHash from 'object-hash';
 import pMemoize from 'p-memoize';
 import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile, CallFile, Runtime, setLogger } from 'fleche';
 import { formatNs } from './harness.ts';
+import { bullmqBench } from './bullmqBench.ts';
 import { executorBench } from './executorBench.ts';
 import { fileBench } from './fileBench.ts';
 import { extensionBench } from './extensionBench.ts';
@@ -230,6 +231,7 @@ try {
 		import: importTime,
 		digests,
 		executors: executorBench,
+		bullmq: bullmqBench,
 		sql: () => sqlBench({ run, target, info }),
 		inspect: () => inspectBench({ run, target, info }),
 		scale: () => scaleBench({ run, target, info }),

@@ -1,6 +1,7 @@
 // The runnable examples (runtime/examples/, built to out/examples/) print what the concurrency notebook states.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startRedis } from '../support/servers.ts';
 import { freshDir } from '../support/stores.ts';
 import { runNode } from '../support/tmp.ts';
 
@@ -44,4 +45,34 @@ test('concurrency.ts prints every result the notebook states', async () => {
 		'Result: 125',
 		'Resources went to the executor: [ { cores: 4 } ]',
 	]);
+});
+
+test('distributed.ts runs the notebook on two fleche workers through Redis, and says how to start Redis when there is none', async (t) => {
+	const redis = await startRedis();
+	t.after(() => redis.close());
+	const env = (REDIS_URL: string): NodeJS.ProcessEnv => {
+		const { NODE_TEST_CONTEXT: _, ...rest } = process.env;
+		return { ...rest, REDIS_URL };
+	};
+	const r = await runNode(new URL('distributed.js', examples), [], { cwd: freshDir(), env: env(redis.url), timeoutMs: 120_000 });
+	assert.equal(r.code, 0, r.stderr);
+	assert.equal(r.stderr, '');
+	assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+		'## 4. Distributed — fleche/bullmq: cached calls on worker processes, through Redis',
+		'### 4a. Misses run on the workers, one job per distinct call',
+		'Results: [0,1,8,27,64,64,64]',
+		'Jobs: 5',
+		'### 4b. Hits never make a job',
+		'Results: [0,1,8,27,64]',
+		'Jobs: 5',
+		'### 4c. A remote failure comes back with its message',
+		'Rejected: true no cube for 7',
+		'### 4d. A memory cache cannot travel',
+		'Refused: true',
+		'Workers stopped with: [ 143, 143 ]',
+	]);
+	await redis.stop();
+	const none = await runNode(new URL('distributed.js', examples), [], { cwd: freshDir(), env: env(redis.url), timeoutMs: 60_000 });
+	assert.equal(none.code, 0, none.stderr);
+	assert.match(none.stdout, /Redis is not reachable at redis:\/\/127\.0\.0\.1:\d+: this step needs one\.\nStart one with `redis-server/);
 });

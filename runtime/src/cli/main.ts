@@ -1,4 +1,4 @@
-// docs/behaviour.md §13 (the `fleche` CLI): `fleche ls|show|stats|evict|gc|verify|rerun|explain`, on `fleche/inspect`. Human output by
+// docs/behaviour.md §13 (the `fleche` CLI): `fleche ls|show|stats|evict|gc|verify|rerun|call|explain|worker`, on `fleche/inspect`. Human output by
 // default, JSON lines with `--json` (protocol.ts). Bad input is one line (stderr, or an `error` line on stdout with
 // --json) and exit code 1, or 2 for usage errors.
 import { statSync } from 'node:fs';
@@ -411,6 +411,60 @@ class Cli {
 		return failed > 0 ? 1 : 0;
 	}
 
+	/**
+	 * `fleche worker`: serves a BullMQ queue (fleche/bullmq) until SIGTERM or SIGINT, which finish the running jobs
+	 * and resolve with the signal's exit status (143, 130); a second signal exits at once. A SIGKILL leaves the running jobs to BullMQ's stalled-job
+	 * recovery: another worker takes them once their lock expires. Like `rerun`, it imports the user's modules
+	 * (`isRerun()` is true), and counts only the calls it runs.
+	 */
+	async worker(opts: GlobalOptions & { redis: string; queue: string; concurrency: number; lockDuration?: number; stalledInterval?: number }): Promise<number> {
+		if (opts.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+		const project = projectRoot(opts.cwd);
+		this.#asRerun();
+		const { bullmqWorker } = await import('./worker.js');
+		const worker = await bullmqWorker({
+			url: opts.redis,
+			queue: opts.queue,
+			project,
+			concurrency: opts.concurrency,
+			...(opts.lockDuration !== undefined ? { lockDuration: opts.lockDuration } : {}),
+			...(opts.stalledInterval !== undefined ? { stalledInterval: opts.stalledInterval } : {}),
+		});
+		let lastError = '';
+		worker.on('error', (err: Error) => {
+			// BullMQ reconnects by itself; say each new trouble once.
+			if (err.message !== lastError) this.note(`worker: ${(lastError = err.message)}`);
+		});
+		worker.on('failed', (job, err: Error) => {
+			if (job !== undefined) this.note(`job ${job.id ?? '?'} (${job.name}) failed: ${err.message}`);
+		});
+		const where = opts.redis.replace(/\/\/[^@/]*@/, '//');
+		if (this.#json) this.emit({ v: PROTOCOL_VERSION, type: 'worker', queue: opts.queue, redis: where, project, concurrency: opts.concurrency });
+		else this.out(`fleche worker: serving queue ${opts.queue} on ${where} for ${project} (concurrency ${opts.concurrency})`);
+		return new Promise<number>((resolve) => {
+			let stopping = false;
+			// Listening until the end (not `once`): the runtime's own signal hook (shutdown.ts) re-raises a signal
+			// nobody else listens to, which would end the process before the running jobs finish.
+			const stop = (status: number): void => {
+				if (stopping) {
+					// A second signal: stop now; the running jobs are left to BullMQ's stalled-job recovery.
+					process.exit(status);
+				}
+				stopping = true;
+				const done = (): void => {
+					process.off('SIGTERM', onTerm);
+					process.off('SIGINT', onInt);
+					resolve(status);
+				};
+				void worker.close().then(done, done);
+			};
+			const onTerm = (): void => stop(143);
+			const onInt = (): void => stop(130);
+			process.on('SIGTERM', onTerm);
+			process.on('SIGINT', onInt);
+		});
+	}
+
 	/** The function a `<function>` argument names: `module:name`, or a name that one stored function has. */
 	#functionRef(store: Store, spec: string): FunctionRef {
 		const at = spec.lastIndexOf(':');
@@ -591,6 +645,17 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 			code = await cli.call(cmd.optsWithGlobals(), spec, argsJson);
 		});
 	program
+		.command('worker')
+		.description("run the cached calls submitted to a BullMQ queue by bullmqExecutor() (fleche/bullmq); imports their modules from the project (--cwd), whose top-level code runs too: guard it with isRerun()")
+		.requiredOption('--redis <url>', 'Redis URL (redis://host:port)')
+		.requiredOption('--queue <name>', 'queue name, as given to bullmqExecutor()')
+		.option('--concurrency <n>', 'jobs run at once (async functions overlap; synchronous ones take turns)', positiveInt('--concurrency'), 1)
+		.option('--lock-duration <ms>', "how long a job's lock lasts without renewal (BullMQ lockDuration)", positiveInt('--lock-duration'))
+		.option('--stalled-interval <ms>', 'how often stalled jobs (of killed workers) are looked for (BullMQ stalledInterval)', positiveInt('--stalled-interval'))
+		.action(async (_o, cmd: Command) => {
+			code = await cli.worker(cmd.optsWithGlobals());
+		});
+	program
 		.command('explain')
 		.description('why a call misses: the nearest cached call and what differs (from the store alone when it can; else imports the module)')
 		.argument('<function>', 'name or module:name')
@@ -599,7 +664,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(cmd.optsWithGlobals<GlobalOptions & { import?: boolean }>(), spec, argsJson));
 
 	try {
-		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, rerun, call, explain); see fleche --help');
+		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, rerun, call, explain, worker); see fleche --help');
 		await program.parseAsync([...argv]);
 		return code;
 	} catch (err) {

@@ -123,6 +123,16 @@ export interface RanLine extends Line<'ran'> {
 	readonly error?: string;
 }
 
+/** `worker`: once it serves its queue (it runs until SIGTERM or SIGINT). */
+export interface WorkerLine extends Line<'worker'> {
+	readonly queue: string;
+	/** The Redis URL, without credentials. */
+	readonly redis: string;
+	/** The project folder job modules are imported from. */
+	readonly project: string;
+	readonly concurrency: number;
+}
+
 /** Every line the CLI prints with `--json`. */
 export type CliMessage =
 	| ErrorLine
@@ -138,7 +148,8 @@ export type CliMessage =
 	| VerifyLine
 	| ModuleLine
 	| ExplainLine
-	| RanLine;
+	| RanLine
+	| WorkerLine;
 
 const types = new Set<string>([
 	'error',
@@ -155,6 +166,7 @@ const types = new Set<string>([
 	'module',
 	'explain',
 	'ran',
+	'worker',
 ]);
 
 /** Whether `value` is a line of this protocol version (the `type` is known; fields are trusted). */

@@ -36,6 +36,13 @@ export interface WrapExecutorOptions {
 const wrappedMark = Symbol.for('fleche.wrappedSubmit');
 
 /**
+ * An executor that brings its own adapter (`fleche/bullmq`'s) carries a function under this key that returns it: the
+ * main entry recognizes such executors without importing what they are built on.
+ * @internal
+ */
+export const adapterKey = Symbol.for('fleche.executorAdapter');
+
+/**
  * Makes an executor cache-aware (docs/behaviour.md §3.2), in place: returns the same object, with a `submit(fn, ...args)`
  * that
  * - resolves at once from the active cache on a hit, without touching the executor;
@@ -67,7 +74,9 @@ export function wrapExecutor<E extends object>(executor: E, options: WrapExecuto
 	const target = executor as E & { submit?: unknown };
 	if (typeof target.submit === 'function' && (target.submit as { [wrappedMark]?: boolean })[wrappedMark]) return target as WrappedExecutor<E>;
 	let adapter: Adapter;
-	if (isThreadsPool(executor)) adapter = threadsAdapter(executor, options.respawn);
+	const own = (executor as { [adapterKey]?: unknown })[adapterKey];
+	if (typeof own === 'function') adapter = (own as () => Adapter)();
+	else if (isThreadsPool(executor)) adapter = threadsAdapter(executor, options.respawn);
 	else if (isPiscina(executor)) adapter = piscinaAdapter(executor);
 	else if (typeof target.submit === 'function') adapter = submitAdapter(executor, target.submit as (...args: unknown[]) => unknown);
 	else throw new TypeError('wrapExecutor() takes a threads.js Pool, a piscina pool or an object with submit(fn, ...args)');

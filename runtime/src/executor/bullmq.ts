@@ -1,0 +1,413 @@
+// docs/behaviour.md §3.2, §3.5: the BullMQ executor (`fleche/bullmq`) — wrapExecutor's misses become jobs of a BullMQ
+// queue on Redis, run by `fleche worker` processes on any machine that reaches the store.
+//
+// Job format. A job's data is the BoundCall of ../bound.ts (module, name, cache configuration, metadata, arguments);
+// its id is the call's key, so identical submissions from any number of processes make one job (BullMQ's `add` with an
+// existing id adds nothing). Its name is `module:name`, for dashboards. The job's return value is a BullmqReply: the
+// key and `stored: true` when the result landed in the bound store (the submitter reads it there, with the store's
+// own serialization: a Date stays a Date), or `stored: false` and the value itself as JSON when nothing was stored
+// (an `undefined` result, an uncached call). A failed job keeps the worker's message and stack; the submitter rejects
+// with both.
+//
+// Waiting. One QueueEvents per executor hears `completed` and `failed` for every job; a submission registers its
+// waiter before it adds the job, then reads the job's state once, for a job that finished before anyone listened. A
+// job found failed is retried (a new submission is a new attempt: failures are never cached); a job found completed
+// whose stored result this process cannot read (evicted since) is run again, once. A lost Redis connection rejects
+// every waiting submission at once, and later submissions until it is back: nothing waits on a server that is gone.
+import { createRequire } from 'node:module';
+import type * as BullMQ from 'bullmq';
+import type { Redis as IORedis, RedisOptions } from 'ioredis';
+import type { BoundCall } from '../bound.js';
+import { moduleFile } from '../bridge/moduleFile.js';
+import type { BaseCache } from '../caches/base.js';
+import { FlecheError } from '../errors.js';
+import { abortError, describe, type Adapter, type Job } from './adapter.js';
+import { adapterKey, wrapExecutor, type Submit } from './wrapExecutor.js';
+
+const thisFile: string = moduleFile(import.meta.url, () => __filename);
+
+/** The versions this package is tested with, for the install hint. */
+const versions = 'bullmq@6.7.6 ioredis@6.1.0';
+
+/** bullmq and ioredis, loaded on first use: `import 'fleche'` never loads them. @internal */
+export interface BullmqModules {
+	readonly bullmq: typeof BullMQ;
+	readonly Redis: new (url: string, options: RedisOptions) => IORedis;
+}
+
+let modules: BullmqModules | undefined;
+
+/** @internal */
+export function loadBullmq(who: string): BullmqModules {
+	if (modules !== undefined) return modules;
+	const require = createRequire(thisFile);
+	try {
+		const bullmq = require('bullmq') as typeof BullMQ;
+		const ioredis = require('ioredis') as { Redis?: BullmqModules['Redis']; default?: BullmqModules['Redis'] };
+		const Redis = ioredis.Redis ?? ioredis.default;
+		if (Redis === undefined) throw new Error('ioredis exports no Redis class');
+		return (modules = { bullmq, Redis });
+	} catch (err) {
+		throw new Error(`${who} needs the 'bullmq' and 'ioredis' packages (npm i ${versions}): ${(err as Error).message}`, { cause: err });
+	}
+}
+
+/** A Redis connection as BullMQ wants it for workers and event listeners (`maxRetriesPerRequest: null`). @internal */
+export function redisConnection(Redis: BullmqModules['Redis'], url: string, options: RedisOptions | undefined): IORedis {
+	return new Redis(url, { ...options, maxRetriesPerRequest: null });
+}
+
+/** What a `fleche worker` answers for a job (its BullMQ return value). @internal */
+export interface BullmqReply {
+	readonly fleche: 'bullmqReply/1';
+	/** The key the worker stored the call under (`null`: uncached). */
+	readonly key: string | null;
+	/** The result is in the bound store under `key`: read it there. */
+	readonly stored: boolean;
+	/** The result as JSON, when it was not stored. */
+	readonly value?: unknown;
+}
+
+/** @internal */
+export function isBullmqReply(value: unknown): value is BullmqReply {
+	return typeof value === 'object' && value !== null && (value as { fleche?: unknown }).fleche === 'bullmqReply/1';
+}
+
+/**
+ * A call run by a `fleche worker` failed there: the message is the remote error's, and `stack` is the remote stack
+ * (BullMQ keeps it with the failed job).
+ */
+export class RemoteCallFailed extends FlecheError {
+	/** The BullMQ job that failed (the call's key for a cached call). */
+	readonly jobId: string;
+
+	constructor(message: string, jobId: string, stack: string | undefined) {
+		super(message);
+		this.jobId = jobId;
+		if (stack !== undefined && stack !== '') this.stack = stack;
+	}
+
+	static override is(err: unknown): err is RemoteCallFailed {
+		return FlecheError.is(err) && err.name === 'RemoteCallFailed';
+	}
+}
+
+/**
+ * The BullMQ executor cannot reach Redis: it could not connect, or lost the connection while submissions waited
+ * (their jobs may still finish on a worker: submitting again finds the result, or joins the job).
+ */
+export class QueueUnavailable extends FlecheError {
+	static override is(err: unknown): err is QueueUnavailable {
+		return FlecheError.is(err) && err.name === 'QueueUnavailable';
+	}
+}
+
+/** Options of {@link bullmqExecutor}: the queue's, and BullMQ's own `QueueOptions` but the connection. */
+export interface BullmqExecutorOptions extends Omit<BullMQ.QueueOptions, 'connection'> {
+	/** Redis URL, as ioredis takes it: `redis://[[user]:password@]host[:port][/db]`, `rediss://` for TLS. */
+	readonly url: string;
+	/** The queue's name; `fleche worker --queue NAME` serves it. */
+	readonly queue: string;
+	/** Further ioredis options for the executor's connections. */
+	readonly redis?: RedisOptions;
+}
+
+/**
+ * Job options a submission may carry in its last argument (split off by wrapExecutor; see `executorOptions`):
+ * BullMQ's `priority`, `attempts`, `backoff`, `delay`, `lifo`, `removeOnComplete`, `removeOnFail`, and `timeout` (ms
+ * this submission waits for the result before it rejects; the job still runs) and `signal` (gives up this
+ * submission's wait; the job still runs, for whoever else waits for it). A job shared by identical submissions keeps
+ * the options of the one that added it.
+ */
+export const bullmqJobOptions = ['priority', 'attempts', 'backoff', 'delay', 'lifo', 'removeOnComplete', 'removeOnFail', 'timeout', 'signal'] as const;
+
+/** An executor on a BullMQ queue: `submit` runs cached calls on `fleche worker` processes. */
+export interface BullmqExecutor {
+	/**
+	 * Resolves with `fn(...args)`: from the cache on a hit (no job), else from the job the call became, shared with
+	 * every identical submission of any process. Only `fleche()` functions: a plain function cannot travel.
+	 */
+	readonly submit: Submit;
+	/** The BullMQ queue (to count jobs, pause, or clean it). */
+	readonly queue: BullMQ.Queue;
+	/** Stops listening and closes the executor's Redis connections; submissions still waiting reject. */
+	close(): Promise<void>;
+}
+
+interface Waiter {
+	resolve(reply: unknown): void;
+	reject(err: Error): void;
+}
+
+/** Job ids BullMQ refuses: integers, and ids with `:`. Such a key (never a fleche key) gets BullMQ's own id. */
+function validJobId(key: string | null): key is string {
+	return key !== null && !key.includes(':') && !/^\d+$/.test(key);
+}
+
+class BullmqQueue {
+	readonly queue: BullMQ.Queue;
+	readonly #events: BullMQ.QueueEvents;
+	readonly #connections: IORedis[];
+	readonly #waiters = new Map<string, Set<Waiter>>();
+	readonly #url: string;
+	#lastError: string | undefined;
+	#closed = false;
+
+	constructor(options: BullmqExecutorOptions) {
+		const { url, queue: name, redis, defaultJobOptions, ...queueOptions } = options;
+		if (typeof url !== 'string' || url === '') throw new TypeError('bullmqExecutor() needs the Redis url');
+		if (typeof name !== 'string' || name === '') throw new TypeError('bullmqExecutor() needs the queue name');
+		const { bullmq, Redis } = loadBullmq('bullmqExecutor()');
+		this.#url = url.replace(/\/\/[^@/]*@/, '//');
+		const queueConnection = redisConnection(Redis, url, redis);
+		const eventsConnection = redisConnection(Redis, url, redis);
+		this.#connections = [queueConnection, eventsConnection];
+		for (const c of this.#connections) {
+			c.on('error', (err: Error) => (this.#lastError = err.message));
+			// A connection lost under waiting submissions: their jobs' outcomes may never be heard (a restarted Redis
+			// without persistence has forgotten them), so they reject now rather than wait on nothing.
+			c.on('close', () => this.#lost());
+		}
+		this.queue = new bullmq.Queue(name, {
+			...queueOptions,
+			connection: queueConnection,
+			// Finished jobs stay a while, so a submission racing a job's end finds it rather than running it again.
+			defaultJobOptions: { removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 }, ...defaultJobOptions },
+		});
+		this.#events = new bullmq.QueueEvents(name, { prefix: queueOptions.prefix, connection: eventsConnection });
+		this.queue.on('error', (err: Error) => (this.#lastError = err.message));
+		this.#events.on('error', (err: Error) => (this.#lastError = err.message));
+		this.#events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => this.#settle(jobId, (w) => w.resolve(returnvalue)));
+		this.#events.on('failed', ({ jobId, failedReason }: { jobId: string; failedReason: string }) => {
+			if (!this.#waiters.has(jobId)) return;
+			void this.#failure(jobId, failedReason).then((err) => this.#settle(jobId, (w) => w.reject(err)));
+		});
+	}
+
+	#unavailable(what: string): QueueUnavailable {
+		return new QueueUnavailable(`${what}: Redis at ${this.#url} is unreachable${this.#lastError ? ` (${this.#lastError})` : ''}`);
+	}
+
+	#lost(): void {
+		if (this.#closed) return;
+		const err = this.#unavailable('Lost the connection to the job queue while waiting for a job (it may still finish on a worker: submit again)');
+		for (const id of [...this.#waiters.keys()]) this.#settle(id, (w) => w.reject(err));
+	}
+
+	#settle(jobId: string, how: (w: Waiter) => void): void {
+		const set = this.#waiters.get(jobId);
+		if (set === undefined) return;
+		this.#waiters.delete(jobId);
+		for (const w of set) how(w);
+	}
+
+	/** The remote error of a failed job: its message, and the worker's stack when BullMQ still has the job. */
+	async #failure(jobId: string, reason: string): Promise<RemoteCallFailed> {
+		let stack: string | undefined;
+		try {
+			const job = await this.queue.getJob(jobId);
+			stack = job?.stacktrace?.[job.stacktrace.length - 1];
+		} catch {
+			// The reason alone, then.
+		}
+		return new RemoteCallFailed(reason, jobId, stack);
+	}
+
+	/** Resolves once both connections are up; rejects at once when one is down (never waits on a server that is gone). */
+	async #ready(): Promise<void> {
+		if (this.#closed) throw new QueueUnavailable('This BullMQ executor is closed');
+		if (this.#connections.every((c) => c.status === 'ready')) return;
+		// One wait for every submission made while connecting (not a listener each).
+		this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
+		await this.#connecting;
+	}
+
+	#connecting: Promise<void> | undefined;
+
+	async #connect(): Promise<void> {
+		for (const c of this.#connections) {
+			if (c.status === 'ready') continue;
+			if (c.status !== 'connecting' && c.status !== 'connect' && c.status !== 'wait') throw this.#unavailable('Cannot submit');
+			await new Promise<void>((resolve, reject) => {
+				const onReady = (): void => {
+					c.off('error', onError);
+					resolve();
+				};
+				const onError = (err: Error): void => {
+					c.off('ready', onReady);
+					reject(this.#unavailable(`Cannot submit (${err.message})`));
+				};
+				c.once('ready', onReady);
+				c.once('error', onError);
+			});
+		}
+		await this.#events.waitUntilReady();
+	}
+
+	/** Submits a call as a job (or joins the job of an identical one) and resolves with the worker's reply. */
+	async run(call: BoundCall, options: Readonly<Record<string, unknown>>, read: (reply: BullmqReply) => unknown): Promise<unknown> {
+		const signal = options['signal'] as AbortSignal | undefined;
+		if (signal?.aborted) throw abortError(signal);
+		await this.#ready();
+		const jobOptions: Record<string, unknown> = {};
+		for (const name of bullmqJobOptions) if (name !== 'timeout' && name !== 'signal' && options[name] !== undefined) jobOptions[name] = options[name];
+		const name = `${call.module ?? ''}:${call.name}`;
+		const keyed = validJobId(call.key);
+		let rerun = false;
+		for (;;) {
+			let jobId = keyed ? call.key : undefined;
+			let registered: Promise<unknown> | undefined;
+			if (jobId !== undefined) registered = this.#wait(jobId, options);
+			const job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
+			jobId = job.id!;
+			registered ??= this.#wait(jobId, options);
+			// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
+			// submitter may have moved it first.
+			if (rerun) await job.retry('completed').catch(() => undefined);
+			void this.#check(jobId);
+			const reply = await registered;
+			if (!isBullmqReply(reply)) throw new FlecheError(`Job ${jobId} of queue ${this.queue.name} answered something else than a fleche worker's reply`);
+			const value = read(reply);
+			if (value !== rereadMarker) return value;
+			if (rerun)
+				throw new FlecheError(
+					`The worker stored ${call.name}'s result under key ${reply.key ?? '?'}, but this process cannot read it there: submitters and workers must share the store`,
+				);
+			rerun = true;
+		}
+	}
+
+	/** A waiter for `jobId`'s outcome, bounded by the submission's timeout and signal. */
+	#wait(jobId: string, options: Readonly<Record<string, unknown>>): Promise<unknown> {
+		const signal = options['signal'] as AbortSignal | undefined;
+		const timeout = options['timeout'];
+		return new Promise((resolve, reject) => {
+			let timer: NodeJS.Timeout | undefined;
+			const cleanup = (): void => {
+				clearTimeout(timer);
+				signal?.removeEventListener('abort', onAbort);
+			};
+			const waiter: Waiter = {
+				resolve: (v) => {
+					cleanup();
+					resolve(v);
+				},
+				reject: (e) => {
+					cleanup();
+					reject(e);
+				},
+			};
+			const leave = (err: Error): void => {
+				const set = this.#waiters.get(jobId);
+				set?.delete(waiter);
+				if (set?.size === 0) this.#waiters.delete(jobId);
+				waiter.reject(err);
+			};
+			const onAbort = (): void => leave(abortError(signal!));
+			signal?.addEventListener('abort', onAbort, { once: true });
+			if (typeof timeout === 'number' && timeout > 0) {
+				timer = setTimeout(
+					() => leave(new FlecheError(`Gave up waiting for job ${jobId} of queue ${this.queue.name} after ${timeout} ms (it keeps running)`)),
+					timeout,
+				);
+			}
+			let set = this.#waiters.get(jobId);
+			if (set === undefined) this.#waiters.set(jobId, (set = new Set()));
+			set.add(waiter);
+		});
+	}
+
+	/** Reads a job's state once listeners are in place: it may have finished before anyone listened. */
+	async #check(jobId: string): Promise<void> {
+		try {
+			// The state first: a job read before it completes has no return value yet, and BullMQ sets both at once.
+			const state = await this.queue.getJobState(jobId);
+			if (state !== 'completed' && state !== 'failed') return;
+			const job = await this.queue.getJob(jobId);
+			if (job === undefined) return;
+			if (state === 'completed') this.#settle(jobId, (w) => w.resolve(job.returnvalue));
+			// Failed before this submission: a new submission is a new attempt. Another submitter may have retried it first.
+			else await job.retry('failed').catch(() => undefined);
+		} catch (err) {
+			this.#lastError = (err as Error).message;
+		}
+	}
+
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		const err = new QueueUnavailable('The BullMQ executor was closed while waiting for a job');
+		for (const id of [...this.#waiters.keys()]) this.#settle(id, (w) => w.reject(err));
+		// The events connection may sit in a blocking read for seconds: cut it rather than wait for the read to end.
+		for (const c of this.#connections) c.disconnect();
+		await Promise.allSettled([this.#events.close(), this.queue.close()]);
+	}
+}
+
+const rereadMarker = Symbol('reread');
+
+/** Reads a stored result where the worker put it; {@link rereadMarker} when this process cannot find it there. */
+function readReply(c: BaseCache, reply: BullmqReply): unknown {
+	if (!reply.stored || reply.key === null) return reply.value;
+	const hit = c.lookup(reply.key);
+	return hit === undefined ? rereadMarker : hit.value;
+}
+
+function bullmqAdapter(q: BullmqQueue): Adapter {
+	return {
+		options: bullmqJobOptions,
+		run: async (job: Job, options) => {
+			const call = describe(job);
+			if (call.cache === null) {
+				throw new FlecheError(
+					`${call.name} is bound to a cache that holds memory storage, which a worker on another process or machine cannot reach: use a store every worker can open (a file store on a shared folder, SQL, PostgreSQL)`,
+				);
+			}
+			const value = await q.run(call, options, (reply) => readReply(job.cache, reply));
+			// The result is stored where the worker put it already: nothing for the caller to commit.
+			return { fleche: 'boundReply/1', value, key: call.key, record: null };
+		},
+		passThrough: () =>
+			Promise.reject(
+				new TypeError(
+					'A BullMQ executor runs only functions made by fleche(): a plain function (a closure) cannot travel to a worker process. Wrap it with fleche() in a module the workers can import.',
+				),
+			),
+	};
+}
+
+/**
+ * An executor on a BullMQ queue (docs/behaviour.md §3.5): cached calls submitted to it run on `fleche worker --redis
+ * URL --queue NAME` processes, on this machine or others, which import the function's module from their project,
+ * run the call with the bound cache and metadata, and store the result there.
+ *
+ * - A hit resolves from the cache here: no job.
+ * - A miss becomes a job whose id is the call's key: identical submissions from any number of processes make one
+ *   job, run once, and every submitter gets its result (read from the store the worker wrote it to).
+ * - Job options (priority, attempts, …, see {@link bullmqJobOptions}) go in a plain object as the last argument.
+ * - A failing call rejects with {@link RemoteCallFailed}: the remote message and stack.
+ * - The cache must be one every worker can open (file store on a shared folder, SQL, PostgreSQL): a memory cache
+ *   is refused; a plain function is refused (it cannot travel).
+ * - Redis unreachable, or lost while submissions wait: they reject with {@link QueueUnavailable}; none hang.
+ *
+ * The returned executor is already wrapped (`wrapExecutor` of it changes nothing).
+ * @example
+ * ```ts
+ * import { cache, fileCache } from 'fleche';
+ * import { bullmqExecutor } from 'fleche/bullmq';
+ * const executor = bullmqExecutor({ url: 'redis://127.0.0.1:6379', queue: 'fleche' });
+ * using _ = cache(fileCache('/shared/store'));
+ * const results = await Promise.all([1, 2, 3].map((x) => executor.submit(expensive, x, { priority: 1 })));
+ * await executor.close();
+ * ```
+ */
+export function bullmqExecutor(options: BullmqExecutorOptions): BullmqExecutor {
+	const q = new BullmqQueue(options);
+	const adapter = bullmqAdapter(q);
+	const executor = {
+		queue: q.queue,
+		close: () => q.close(),
+		[adapterKey]: () => adapter,
+	};
+	return wrapExecutor(executor);
+}

@@ -1,0 +1,126 @@
+// Bench part (docs/behaviour.md §3.5, §7): fleche/bullmq against a bare BullMQ job round trip in the same run, on a
+// throwaway Redis (test/support/servers.ts): submit-to-result of a miss (target: within 1.5× of the bare round trip),
+// throughput with 1 and 2 `fleche worker` processes, and 10,000 cached submissions (0 jobs, target ≤ 500 ms).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue, QueueEvents } from 'bullmq';
+import { cache, fileCache, meta, type Fleche } from 'fleche';
+import { bullmqExecutor } from 'fleche/bullmq';
+import { startRedis } from '../support/servers.ts';
+import { formatNs } from './harness.ts';
+import { info, run, target } from './report.ts';
+
+type Inc = Fleche<(x: number) => number>;
+
+const runtimeDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../runtime');
+
+/** A throwaway project whose module the workers import (by its path in the project), and a bare BullMQ worker. */
+function project(): string {
+	const dir = mkdtempSync(join(tmpdir(), 'fleche-bullmq-bench-'));
+	writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench', type: 'module', private: true }));
+	mkdirSync(join(dir, 'node_modules'));
+	symlinkSync(runtimeDir, join(dir, 'node_modules', 'fleche'), 'dir');
+	writeFileSync(join(dir, 'inc.mjs'), `import { fleche } from 'fleche';\nexport const inc = fleche((x) => x + 1);\n`);
+	writeFileSync(
+		join(dir, 'bare.mjs'),
+		`import { Worker } from ${JSON.stringify(import.meta.resolve('bullmq'))};
+const [url, queue] = process.argv.slice(2);
+const worker = new Worker(queue, async (job) => job.data.x + 1, { connection: { url, maxRetriesPerRequest: null } });
+await worker.waitUntilReady();
+console.log('serving queue');
+process.on('SIGTERM', () => void worker.close().then(() => process.exit(0)));\n`,
+	);
+	return dir;
+}
+
+/** Starts a process and resolves once it prints that it serves its queue. */
+function serve(args: readonly string[], cwd: string): Promise<ChildProcess> {
+	const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+	return new Promise((ok, fail) => {
+		let out = '';
+		child.stdout.setEncoding('utf8').on('data', (s: string) => {
+			out += s;
+			if (out.includes('serving queue')) ok(child);
+		});
+		child.once('exit', (code) => fail(new Error(`${args.join(' ')} exited with ${String(code)} before serving`)));
+	});
+}
+
+function stop(children: readonly ChildProcess[]): Promise<unknown> {
+	return Promise.all(
+		children.map((c) => {
+			const exited = new Promise((ok) => c.once('exit', ok));
+			c.kill('SIGTERM');
+			return exited;
+		}),
+	);
+}
+
+/** Submits `count` fresh misses at once; the rate of results. */
+async function throughput(submit: (x: number) => Promise<unknown>, from: number, count: number): Promise<number> {
+	const started = performance.now();
+	await Promise.all(Array.from({ length: count }, (_, i) => submit(from + i)));
+	return count / ((performance.now() - started) / 1000);
+}
+
+export async function bullmqBench(): Promise<void> {
+	console.log('\nfleche/bullmq: cached calls on `fleche worker` processes, beside bare BullMQ jobs (one Redis, this machine)');
+	const redis = await startRedis();
+	const dir = project();
+	const bin = join(runtimeDir, 'bin', 'fleche.mjs');
+	const worker = (queue: string): Promise<ChildProcess> => serve([bin, 'worker', '--redis', redis.url, '--queue', queue, '--cwd', dir], dir);
+	const children: ChildProcess[] = [];
+	const executor = bullmqExecutor({ url: redis.url, queue: 'fleche' });
+	const bareQueue = new Queue('bare', { connection: { url: redis.url } });
+	const events = new QueueEvents('bare', { connection: { url: redis.url } });
+	try {
+		using _meta = meta([]);
+		using _ = cache(fileCache(join(dir, 'store')));
+		const { inc } = (await import(join(dir, 'inc.mjs'))) as { inc: Inc };
+		children.push(await serve([join(dir, 'bare.mjs'), redis.url, 'bare'], dir), await worker('fleche'));
+		await events.waitUntilReady();
+		const opts = { samples: 9 };
+		const bare = await run('BullMQ', 'bare add + waitUntilFinished', (i) => bareQueue.add('inc', { x: i }).then((job) => job.waitUntilFinished(events)), opts);
+		const miss = await run('fleche/bullmq', 'submit, miss (1 worker)', (i) => executor.submit(inc, i), opts);
+		target('bullmq miss submit-to-result', miss.nsPerOp / bare.nsPerOp, 1.5, {
+			value: formatNs(miss.nsPerOp),
+			goal: '≤ 1.5× a bare BullMQ round trip',
+			note: `bare BullMQ job ${formatNs(bare.nsPerOp)} (×${(miss.nsPerOp / bare.nsPerOp).toFixed(2)}); the miss also keys, writes and reads the file store`,
+		});
+		// Fresh arguments far from those above: every submission is a miss.
+		const one = await throughput((x) => executor.submit(inc, x), 1e7, 400);
+		children.push(await worker('fleche'));
+		const two = await throughput((x) => executor.submit(inc, x), 2e7, 400);
+		info(
+			'bullmq throughput (1 / 2 workers)',
+			`${one.toFixed(0)} / ${two.toFixed(0)} calls/s`,
+			'400 misses submitted at once; workers at concurrency 1, on the same 2-core machine as Redis and the submitter',
+		);
+
+		// 10,000 cached submissions over 1,000 stored calls: no job, best of 5.
+		for (let x = 0; x < 1000; x++) inc(3e7 + x);
+		const jobs = async (): Promise<number> => Object.values(await executor.queue.getJobCounts()).reduce((a, b) => a + b, 0);
+		const before = await jobs();
+		let best = Infinity;
+		for (let round = 0; round < 5; round++) {
+			const started = performance.now();
+			await Promise.all(Array.from({ length: 10_000 }, (_v, i) => executor.submit(inc, 3e7 + (i % 1000))));
+			best = Math.min(best, performance.now() - started);
+		}
+		const made = (await jobs()) - before;
+		target('10,000 cached bullmq submissions', best, 500, {
+			value: `${best.toFixed(1)} ms`,
+			goal: '≤ 500 ms, 0 jobs',
+			note: `${made} jobs made (file store, 1,000 distinct calls)`,
+		});
+		if (made !== 0) target('jobs made by cached bullmq submissions', made, 0, { value: String(made), goal: '0' });
+	} finally {
+		await stop(children);
+		await Promise.allSettled([executor.close(), bareQueue.close(), events.close()]);
+		await redis.close();
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
