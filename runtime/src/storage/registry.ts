@@ -6,11 +6,12 @@ import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
 import { fileKind } from './file/kind.js';
 import type { StorageKind, StorageKinds, StorageRole } from './kinds.js';
 import { memoryKind } from './memory.js';
+import { postgresKind } from './postgres/kind.js';
 import { sqlKind } from './sql/kind.js';
 import { voidKind } from './void.js';
 
 /** The built-in kinds, in the order error messages list them. */
-const builtinKinds: readonly StorageKind[] = [memoryKind, voidKind, fileKind, sqlKind] as readonly StorageKind[];
+const builtinKinds: readonly StorageKind[] = [memoryKind, voidKind, fileKind, sqlKind, postgresKind] as readonly StorageKind[];
 
 const registeredKey = Symbol.for('fleche.storageKinds');
 
