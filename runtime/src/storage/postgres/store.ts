@@ -13,7 +13,9 @@
 //   `timeoutMs`), reads answer misses and writes are dropped, so cached functions run uncached; one warning says so
 //   per outage, and the server is tried again after a back-off (250 ms doubling to 5 s) until it answers, when hits
 //   resume. A configuration the server refuses (a wrong password, a missing database or role, a schema written by a
-//   newer fleche) is one clear error thrown by every operation, naming the URL without its password.
+//   newer fleche) is one clear error naming the URL without its password: logged once (`FLECHE_STORE_REFUSED`) for
+//   the cached calls, which run uncached, and thrown by every other operation (what tools and code asking the
+//   storage directly see).
 // - The password never leaves this module and the worker: configurations (`toConfig()`, so `String(cache)`, tools,
 //   `--json`) carry the URL without it, messages are scrubbed of it. A password written in a URL is remembered for
 //   this thread (by its URL without the password), so a configuration reopened here finds it; other processes and
@@ -105,6 +107,9 @@ function workerFile(): string {
 	return join(dirname(moduleFile(import.meta.url, () => __filename)), 'pgWorker.js');
 }
 
+/** What a cached call asks of the server: never an error for the call (it runs uncached instead). */
+const hotOps = new Set(['getCall', 'getValue', 'putCall', 'putValue', 'refreshValue', 'addStats']);
+
 /** A result value fetched with its call record: the next `get` of that digest on the same link takes it. */
 interface Prefetched {
 	readonly digest: string;
@@ -143,10 +148,23 @@ class Link {
 		return this.#worker;
 	}
 
-	/** Whether requests are answered without the server for now (an outage, within its back-off). */
-	#resting(): boolean {
-		if (this.#refused !== undefined) throw new FlecheError(this.#refused);
+	/**
+	 * Whether requests are answered without the server for now (an outage, within its back-off, or a refused
+	 * configuration on the hot path); a refused configuration throws elsewhere.
+	 */
+	#resting(hot: boolean): boolean {
+		if (this.#refused !== undefined) {
+			if (hot) return true;
+			throw new FlecheError(this.#refused);
+		}
 		return this.#down && performance.now() < this.#downUntil;
+	}
+
+	/** The refusal, said once as an error; the calls of cached functions then run uncached. */
+	#refuse(message: string): void {
+		this.#refused = message;
+		log('error', 'FLECHE_STORE_REFUSED', `${message}; cached functions run uncached`);
+		this.close();
 	}
 
 	#unreachable(message: string): void {
@@ -158,7 +176,7 @@ class Link {
 		this.#retryMs = Math.min(this.#retryMs * 2, lastRetryMs);
 	}
 
-	#settle<T>(answer: Answer, fallback: T): T {
+	#settle<T>(answer: Answer, fallback: T, hot: boolean): T {
 		if (answer.ok) {
 			if (this.#down) {
 				this.#down = false;
@@ -172,8 +190,8 @@ class Link {
 			return fallback;
 		}
 		if (answer.failure === 'config') {
-			this.#refused = answer.message;
-			this.close();
+			this.#refuse(answer.message);
+			if (hot) return fallback;
 		}
 		throw new FlecheError(answer.message);
 	}
@@ -186,28 +204,34 @@ class Link {
 		return fallback;
 	}
 
-	/** The worker's answer to `op`, or `fallback` while the server is unreachable. Blocks this thread. */
+	/**
+	 * The worker's answer to `op`, or `fallback` while the server is unreachable. Blocks this thread. Operations
+	 * named in {@link hotOps} (what a cached call does: lookups, saves, statistics) also answer `fallback` once the
+	 * server refused the configuration, which is then said once; every other operation throws the refusal.
+	 */
 	request<T>(fallback: T, op: string, ...args: unknown[]): T {
-		if (this.#resting()) return fallback;
+		const hot = hotOps.has(op);
+		if (this.#resting(hot)) return fallback;
 		let answer: Answer;
 		try {
 			answer = this.#client().request({ op, args } satisfies PgRequest) as Answer;
 		} catch (err) {
 			return this.#failed(err, fallback);
 		}
-		return this.#settle(answer, fallback);
+		return this.#settle(answer, fallback, hot);
 	}
 
 	/** As {@link request}, without blocking this thread. */
 	async call<T>(fallback: T, op: string, ...args: unknown[]): Promise<T> {
-		if (this.#resting()) return fallback;
+		const hot = hotOps.has(op);
+		if (this.#resting(hot)) return fallback;
 		let answer: Answer;
 		try {
 			answer = (await this.#client().call({ op, args } satisfies PgRequest)) as Answer;
 		} catch (err) {
 			return this.#failed(err, fallback);
 		}
-		return this.#settle(answer, fallback);
+		return this.#settle(answer, fallback, hot);
 	}
 
 	/** Takes the value fetched with a call record, if it is `digest`'s. */
@@ -309,7 +333,8 @@ const pageSize = 500;
  * Synchronous like every storage: each method waits for the server's answer (a worker thread talks to it);
  * {@link findAsync} does not block. While the server cannot be reached, reads miss and writes are dropped with one
  * warning per outage, and the server is tried again after a back-off. A refused configuration (wrong password,
- * missing database, a schema of a newer fleche) throws a `FlecheError` naming the URL without its password.
+ * missing database, a schema of a newer fleche) is a `FlecheError` naming the URL without its password: logged once
+ * for cached calls (which then run uncached), thrown by the other methods.
  * @example
  * ```ts
  * import { Cache, CallPostgres, ValuePostgres, fleche } from 'fleche';
