@@ -18,6 +18,7 @@ import { executorBench } from './executorBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
+import { pgBench } from './pgBench.ts';
 import { sqlBench } from './sqlBench.ts';
 
 setLogger(null);
@@ -218,6 +219,7 @@ try {
 		digests,
 		executors: executorBench,
 		sql: () => sqlBench({ run, target, info }),
+		postgres: () => pgBench({ run, target, info }),
 		inspect: () => inspectBench({ run, target, info }),
 		extension: extensionBench,
 	};
