@@ -53,7 +53,7 @@ export async function pgBench(report: Report): Promise<void> {
 		report.target('postgres saves/s (one process, small table)', rate, 5000, {
 			value: `${rate.toFixed(0)}/s`,
 			goal: '≥ 5,000 saves/s',
-			note: `one transaction per record, waited for; floor ${(1e9 / floor.nsPerOp).toFixed(0)} round trips/s. Not measured here: the same into 1,000,000 calls`,
+			note: `one transaction (one round trip) per record, waited for; floor ${(1e9 / floor.nsPerOp).toFixed(0)} round trips/s. Not measured here: the same into 1,000,000 calls`,
 		}, true);
 		calls.close();
 	} finally {

@@ -73,11 +73,21 @@ describe('PostgreSQL team store', () => {
 		assert.equal(double(21), 42);
 		assert.equal(double(21), 42);
 		assert.deepEqual(await later(5), { n: 5, at: 'server' });
-		// The async function's hit is awaited, not blocked on: the event loop turns while the server answers.
-		let turnedOnHit = false;
-		setImmediate(() => (turnedOnHit = true));
-		assert.deepEqual(await later(5), { n: 5, at: 'server' });
-		assert.ok(turnedOnHit, 'the event loop turned during the lookup');
+		// The async function's hit is awaited, not blocked on: with the table locked by another session for a moment,
+		// timers keep firing while the lookup waits (a blocked thread would fire none until it returned).
+		const locker = server.psql(`BEGIN; LOCK TABLE ${s}.calls IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.5); COMMIT`, db);
+		while ((await count(`SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = '${s}.calls'::regclass`)) === 0) {
+			await new Promise((r) => setTimeout(r, 20));
+		}
+		let ticks = 0;
+		const ticker = setInterval(() => ticks++, 5);
+		const locked = later(5);
+		const ticksAtCall = ticks;
+		assert.deepEqual(await locked, { n: 5, at: 'server' });
+		clearInterval(ticker);
+		await locker;
+		assert.equal(ticksAtCall, 0);
+		assert.ok(ticks > 0, 'timers fired while the async lookup waited for the server');
 		const both = await Promise.all([later(6), later(6)]);
 		assert.deepEqual(both, [{ n: 6, at: 'server' }, { n: 6, at: 'server' }]);
 		assert.equal(runs, 3, 'one run per distinct call, identical calls in flight shared');

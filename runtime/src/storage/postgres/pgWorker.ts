@@ -195,26 +195,6 @@ async function query(text: string, params: unknown[] = []): Promise<Row[]> {
 	return (await p.query<Row>(text, params)).rows;
 }
 
-/** Runs `work` in one transaction on one connection. */
-async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-	const p = await connected();
-	const client = await p.connect();
-	let broken = false;
-	try {
-		await client.query('BEGIN');
-		const out = await work(client);
-		await client.query('COMMIT');
-		return out;
-	} catch (err) {
-		await client.query('ROLLBACK').catch(() => {
-			broken = true;
-		});
-		throw err;
-	} finally {
-		client.release(broken);
-	}
-}
-
 /** A stored record as the calling thread checks it (`parseRecord`): arguments as pairs, metadata parsed. */
 function recordOf(row: Row): Record<string, unknown> {
 	const meta: Record<string, unknown> = {};
@@ -263,16 +243,33 @@ interface PutRecord {
 	readonly created: number | null;
 }
 
+const lit = (v: string | null): string => (v === null ? 'NULL' : pg.escapeLiteral(v));
+const textArray = (list: readonly string[]): string => `ARRAY[${list.map(lit).join(',')}]::text[]`;
+
+/** `text` with its `$n` placeholders replaced by `values[n - 1]` (SQL already escaped), in one pass over the template only. */
+function bind(text: string, values: readonly string[]): string {
+	return text.replace(/\$(\d+)/g, (_, n: string) => values[Number(n) - 1]!);
+}
+
+/**
+ * A record's row, arguments and metadata replaced, as one multi-statement simple query: the server runs it as one
+ * implicit transaction, in one round trip (the same statements with parameters take seven).
+ */
 async function putCall(r: PutRecord): Promise<null> {
-	await transaction(async (client) => {
-		await client.query(sql.upsertCall, [r.key, r.name, r.module, JSON.stringify(r.version ?? null), r.codeDigest, r.result, r.async ?? null, r.scheme ?? null, r.created]);
-		await client.query(sql.deleteArguments, [r.key]);
-		await client.query(sql.deleteMetadata, [r.key]);
-		const names = Object.keys(r.arguments);
-		if (names.length > 0) await client.query(sql.insertArguments, [r.key, names, names.map((n) => r.arguments[n])]);
-		const spaces = Object.keys(r.metadata);
-		if (spaces.length > 0) await client.query(sql.insertMetadata, [r.key, spaces, spaces.map((n) => JSON.stringify(r.metadata[n]))]);
-	});
+	const key = lit(r.key);
+	const names = Object.keys(r.arguments);
+	const spaces = Object.keys(r.metadata);
+	const created = typeof r.created === 'number' && Number.isFinite(r.created) ? String(r.created) : 'NULL';
+	const flag = r.async === true ? 'TRUE' : r.async === false ? 'FALSE' : 'NULL';
+	const upsert = [key, lit(r.name), lit(r.module), lit(JSON.stringify(r.version ?? null)), lit(r.codeDigest), lit(r.result), flag, lit(r.scheme ?? null), created];
+	const script = [
+		bind(sql.upsertCall, upsert),
+		bind(sql.deleteArguments, [key]),
+		bind(sql.deleteMetadata, [key]),
+		...(names.length > 0 ? [bind(sql.insertArguments, [key, textArray(names), textArray(names.map((n) => r.arguments[n]!))])] : []),
+		...(spaces.length > 0 ? [bind(sql.insertMetadata, [key, textArray(spaces), textArray(spaces.map((n) => JSON.stringify(r.metadata[n])))])] : []),
+	].join(';\n');
+	await (await connected()).query(script);
 	return null;
 }
 
