@@ -50,11 +50,17 @@ export async function pgBench(report: Report): Promise<void> {
 		for (let i = 0; i < batch; i++) calls.put(benchRecord(i));
 		const rate = batch / ((performance.now() - t0) / 1000);
 		console.log(`  ${batch} saves: ${rate.toFixed(0)} saves/s`);
-		report.target('postgres saves/s (one process, small table)', rate, 5000, {
-			value: `${rate.toFixed(0)}/s`,
-			goal: '≥ 5,000 saves/s',
-			note: `one transaction (one round trip) per record, waited for; floor ${(1e9 / floor.nsPerOp).toFixed(0)} round trips/s. Not measured here: the same into 1,000,000 calls`,
-		}, true);
+		report.target(
+			'postgres saves/s (one process, small table)',
+			rate,
+			5000,
+			{
+				value: `${rate.toFixed(0)}/s`,
+				goal: '≥ 5,000 saves/s',
+				note: `one transaction (one round trip) per record, waited for; floor ${(1e9 / floor.nsPerOp).toFixed(0)} round trips/s. Not measured here: the same into 1,000,000 calls`,
+			},
+			true,
+		);
 		calls.close();
 	} finally {
 		await server.close();

@@ -89,7 +89,10 @@ describe('PostgreSQL team store', () => {
 		assert.equal(ticksAtCall, 0);
 		assert.ok(ticks > 0, 'timers fired while the async lookup waited for the server');
 		const both = await Promise.all([later(6), later(6)]);
-		assert.deepEqual(both, [{ n: 6, at: 'server' }, { n: 6, at: 'server' }]);
+		assert.deepEqual(both, [
+			{ n: 6, at: 'server' },
+			{ n: 6, at: 'server' },
+		]);
 		assert.equal(runs, 3, 'one run per distinct call, identical calls in flight shared');
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 3);
 		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments`), 3);
@@ -162,7 +165,10 @@ describe('PostgreSQL team store', () => {
 
 	it('refuses a schema written by a newer fleche with one clear error', async () => {
 		const s = schema();
-		await server.psql(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.fleche_info (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO ${s}.fleche_info VALUES ('schema_version', '99')`, db);
+		await server.psql(
+			`CREATE SCHEMA ${s}; CREATE TABLE ${s}.fleche_info (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO ${s}.fleche_info VALUES ('schema_version', '99')`,
+			db,
+		);
 		const calls = new CallPostgres({ url, schema: s });
 		assert.throws(
 			() => calls.contains(digest('x')),
@@ -195,7 +201,10 @@ describe('PostgreSQL team store', () => {
 		assert.equal(refused[0]!.level, 'error');
 		assert.match(refused[0]!.message, /password authentication failed/);
 		assert.match(refused[0]!.message, shown);
-		assert.ok(logs.records.every((r) => clean(r.message)), 'no password in any log');
+		assert.ok(
+			logs.records.every((r) => clean(r.message)),
+			'no password in any log',
+		);
 		assert.equal(logs.codes('FLECHE_LOOKUP_FAILED').length, 0, 'no warning per call');
 		// Asked directly (as tools do), the storage throws the same clear error.
 		assert.throws(
@@ -204,7 +213,10 @@ describe('PostgreSQL team store', () => {
 		);
 		assert.ok(clean(String(cache)), 'String(cache) has no password');
 		const missing = new CallPostgres({ url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/no_such_db` });
-		assert.throws(() => missing.list(), (err: Error) => /database "no_such_db" does not exist/.test(err.message) && !err.message.includes(password));
+		assert.throws(
+			() => missing.list(),
+			(err: Error) => /database "no_such_db" does not exist/.test(err.message) && !err.message.includes(password),
+		);
 	});
 
 	it('4 processes × 2 threads writing distinct and identical calls: none lost, none duplicated', async () => {
@@ -213,7 +225,12 @@ describe('PostgreSQL team store', () => {
 		const full = `${url}`;
 		const runs = await Promise.all([0, 1, 2, 3].map((p) => runNode(writer, ['write', full, s, `p${p}`, String(n), '2'], { timeoutMs: 120_000 })));
 		for (const r of runs) assert.equal(r.code, 0, r.stderr);
-		const threads = runs.flatMap((r) => r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { runs: number; calls: number }));
+		const threads = runs.flatMap((r) =>
+			r.stdout
+				.trim()
+				.split('\n')
+				.map((l) => JSON.parse(l) as { runs: number; calls: number }),
+		);
 		assert.equal(threads.length, 8);
 		const distinct = 8 * n + n;
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), distinct, 'every distinct call once');
@@ -225,7 +242,10 @@ describe('PostgreSQL team store', () => {
 		assert.equal(calls, 8 * 2 * n);
 		// Every call was counted once, as a hit or a miss, by statistics flushed at each thread's exit.
 		assert.equal(await count(`SELECT sum(hits) + sum(misses) FROM ${s}.stats`), calls);
-		assert.equal(await count(`SELECT sum(misses) FROM ${s}.stats`), threads.reduce((a, t) => a + t.runs, 0));
+		assert.equal(
+			await count(`SELECT sum(misses) FROM ${s}.stats`),
+			threads.reduce((a, t) => a + t.runs, 0),
+		);
 	});
 
 	it('two machines (separate folders and fleche.toml, one server) hit each other’s results', async () => {
@@ -296,8 +316,16 @@ describe('PostgreSQL team store', () => {
 		await new Promise((r) => child.once('close', r));
 		const calls = await count(`SELECT count(*) FROM ${s}.calls`);
 		assert.ok(calls >= 20, `${calls} records`);
-		assert.equal(await count(`SELECT count(*) FROM ${s}.calls c WHERE (SELECT count(*) FROM ${s}.arguments a WHERE a.call_key = c.key) <> 10`), 0, 'every record has its 10 arguments');
-		assert.equal(await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.metadata m WHERE m.call_key = c.key)`), 0, 'and its metadata');
+		assert.equal(
+			await count(`SELECT count(*) FROM ${s}.calls c WHERE (SELECT count(*) FROM ${s}.arguments a WHERE a.call_key = c.key) <> 10`),
+			0,
+			'every record has its 10 arguments',
+		);
+		assert.equal(
+			await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.metadata m WHERE m.call_key = c.key)`),
+			0,
+			'and its metadata',
+		);
 		const cache = open(s);
 		assert.equal([...cache.records()].length, calls, 'every record reads back whole');
 	});
@@ -330,7 +358,7 @@ describe('PostgreSQL team store', () => {
 		}
 		// Once back (after the back-off), a stored call is a hit again and new calls are stored.
 		await waitFor('the server answers again', () => cache.calls.contains(f.fleche.digest(1)));
-		const settled = runs;
+		const settled: number = runs;
 		assert.equal(f(1), 2);
 		assert.equal(f(500), 501);
 		assert.equal(f(500), 501);

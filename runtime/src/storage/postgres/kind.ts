@@ -38,7 +38,9 @@ function read(table: TomlTable, role: StorageRole, toml: TomlReader): PostgresCo
 	// Opening checks the rest (and takes the password out of the URL): its errors name this file and line.
 	let config: PostgresConfig;
 	try {
-		config = (role === 'values' ? new ValuePostgres({ url, ...(serializer !== undefined ? { serializer } : {}), ...common() }) : new CallPostgres({ url, ...common() })).toConfig() as PostgresConfig;
+		config = (
+			role === 'values' ? new ValuePostgres({ url, ...(serializer !== undefined ? { serializer } : {}), ...common() }) : new CallPostgres({ url, ...common() })
+		).toConfig() as PostgresConfig;
 	} catch (err) {
 		throw toml.error(err instanceof Error ? err.message : String(err));
 	}
@@ -61,7 +63,9 @@ function open(config: PostgresConfig, role: StorageRole): ValuePostgres | CallPo
 		...(config.ssl !== undefined ? { ssl: config.ssl } : {}),
 		...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
 	};
-	return role === 'values' ? new ValuePostgres({ ...common, ...(config.serializer !== undefined ? { serializer: config.serializer } : {}) }) : new CallPostgres(common);
+	return role === 'values'
+		? new ValuePostgres({ ...common, ...(config.serializer !== undefined ? { serializer: config.serializer } : {}) })
+		: new CallPostgres(common);
 }
 
 /** The `postgres` storage kind. */

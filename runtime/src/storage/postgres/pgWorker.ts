@@ -67,7 +67,10 @@ function fromPgpass(url: URL): Promise<string | undefined> {
 	return new Promise((resolve) => {
 		try {
 			// The module `pg` itself uses (its own ~/.pgpass support is deprecated); it ships no types.
-			const pgpass = createRequire(moduleFile(import.meta.url, () => __filename))('pgpass') as (info: object, done: (password: string | undefined) => void) => void;
+			const pgpass = createRequire(moduleFile(import.meta.url, () => __filename))('pgpass') as (
+				info: object,
+				done: (password: string | undefined) => void,
+			) => void;
 			pgpass(info, (found) => resolve(found));
 		} catch {
 			resolve(undefined);
@@ -132,7 +135,8 @@ async function ensureSchema(p: pg.Pool): Promise<void> {
 			await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`fleche.schema:${schema}`]);
 			await client.query(createSchema(s));
 			let version = Number((await client.query<{ value: string }>(sql.schemaVersion)).rows[0]?.value ?? schemaVersion);
-			if (version > schemaVersion) throw new ConfigProblem(`The PostgreSQL cache ${shown} (schema ${schema}) was written by a newer fleche (schema version ${version})`);
+			if (version > schemaVersion)
+				throw new ConfigProblem(`The PostgreSQL cache ${shown} (schema ${schema}) was written by a newer fleche (schema version ${version})`);
 			for (; version < schemaVersion; version++) await client.query(migrations[version - 1] ?? '');
 			await client.query(sql.setVersion, [String(schemaVersion)]);
 			await client.query('COMMIT');
@@ -169,7 +173,20 @@ async function connected(): Promise<pg.Pool> {
 /** SQLSTATE classes and codes that no retry fixes: authentication, a missing database or role, privileges. */
 const configCodes = new Set(['28P01', '28000', '3D000', '42501', '3F000', '42P06', '0A000']);
 /** Node and driver failures of the connection itself: the server is down, restarting or unreachable. */
-const downCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+const downCodes = new Set([
+	'ECONNREFUSED',
+	'ECONNRESET',
+	'ETIMEDOUT',
+	'EHOSTUNREACH',
+	'ENETUNREACH',
+	'EPIPE',
+	'ENOTFOUND',
+	'EAI_AGAIN',
+	'57P01',
+	'57P02',
+	'57P03',
+	'53300',
+]);
 
 function classify(err: unknown): { failure: Failure; message: string } {
 	const code = (err as { code?: unknown } | null)?.code;
@@ -177,7 +194,8 @@ function classify(err: unknown): { failure: Failure; message: string } {
 	const text = scrub(raw, password);
 	if (err instanceof ConfigProblem) return { failure: 'config', message: text };
 	if (typeof code === 'string' && configCodes.has(code)) return { failure: 'config', message: `Cannot use the PostgreSQL cache ${shown}: ${text}` };
-	if (/password/i.test(raw) && typeof code !== 'string') return { failure: 'config', message: `Cannot log in to the PostgreSQL cache ${shown}: ${text} (give the password in the URL, PGPASSWORD or ~/.pgpass)` };
+	if (/password/i.test(raw) && typeof code !== 'string')
+		return { failure: 'config', message: `Cannot log in to the PostgreSQL cache ${shown}: ${text} (give the password in the URL, PGPASSWORD or ~/.pgpass)` };
 	const down =
 		(typeof code === 'string' && (downCodes.has(code) || code.startsWith('08'))) ||
 		/timeout|timed out|terminated|Connection ended|connect ECONN|socket|not queryable/i.test(raw);
@@ -261,7 +279,17 @@ async function putCall(r: PutRecord): Promise<null> {
 	const spaces = Object.keys(r.metadata);
 	const created = typeof r.created === 'number' && Number.isFinite(r.created) ? String(r.created) : 'NULL';
 	const flag = r.async === true ? 'TRUE' : r.async === false ? 'FALSE' : 'NULL';
-	const upsert = [key, lit(r.name), lit(r.module), lit(JSON.stringify(r.version ?? null)), lit(r.codeDigest), lit(r.result), flag, lit(r.scheme ?? null), created];
+	const upsert = [
+		key,
+		lit(r.name),
+		lit(r.module),
+		lit(JSON.stringify(r.version ?? null)),
+		lit(r.codeDigest),
+		lit(r.result),
+		flag,
+		lit(r.scheme ?? null),
+		created,
+	];
 	const script = [
 		bind(sql.upsertCall, upsert),
 		bind(sql.deleteArguments, [key]),

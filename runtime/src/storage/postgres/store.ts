@@ -262,9 +262,11 @@ function settle(options: PostgresOptions, what: string): Required<Pick<PostgresO
 	const url = publicUrl(options.url);
 	const schema = checkSchemaName(options.schema ?? defaultSchema);
 	const timeoutMs = options.timeoutMs ?? 5000;
-	if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new RangeError(`${what}: timeoutMs must be a positive number of milliseconds`);
+	if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))
+		throw new RangeError(`${what}: timeoutMs must be a positive number of milliseconds`);
 	const ssl = options.ssl;
-	if (ssl !== undefined && typeof ssl !== 'boolean' && (typeof ssl !== 'object' || ssl === null)) throw new TypeError(`${what}: ssl must be true, false or an object of TLS options`);
+	if (ssl !== undefined && typeof ssl !== 'boolean' && (typeof ssl !== 'object' || ssl === null))
+		throw new TypeError(`${what}: ssl must be true, false or an object of TLS options`);
 	return { url, schema, timeoutMs, ...(ssl !== undefined ? { ssl } : {}) };
 }
 
@@ -368,7 +370,10 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		} catch (err) {
 			if (!(err instanceof BadRecord)) throw err;
 			const bad = key ?? String((raw as { key?: unknown } | null)?.key);
-			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in the PostgreSQL cache ${this.url} (schema ${this.schema}): ${err.message}; it reads as a miss`);
+			warn(
+				'FLECHE_CORRUPT_ENTRY',
+				`Corrupt call record ${bad} in the PostgreSQL cache ${this.url} (schema ${this.schema}): ${err.message}; it reads as a miss`,
+			);
 			return undefined;
 		}
 	}
@@ -376,7 +381,8 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	#found(answer: [unknown, [string, Uint8Array] | null] | null, key: string): CallRecord | undefined {
 		if (answer === null) return undefined;
 		const record = this.#check(answer[0], key);
-		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.url} is corrupt`, { cause: new CorruptEntry(key, 'failed its checks') });
+		if (record === undefined)
+			throw new KeyError(key, `The call record ${key} in ${this.url} is corrupt`, { cause: new CorruptEntry(key, 'failed its checks') });
 		const value = answer[1];
 		if (value !== null && record.result !== null) this.#link.prefetched = { digest: record.result, serializer: value[0], data: value[1] };
 		return record;
@@ -409,7 +415,9 @@ export class CallPostgres implements CallStorage, StatsStorage {
 			// Refuse now what `get` would reject later; the worker receives exactly the checked copy.
 			checked = parseRecord(JSON.parse(JSON.stringify({ ...record, arguments: record.arguments })) as unknown, record.key);
 		} catch (err) {
-			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${err instanceof Error ? err.message : String(err)}`, {
+				cause: err,
+			});
 		}
 		this.#link.request(null, 'putCall', putShape(checked));
 	}
@@ -504,7 +512,13 @@ export class CallPostgres implements CallStorage, StatsStorage {
 			} catch {
 				// Shown as unknown; the full record's check reports it.
 			}
-			out.push({ key: key as string, module: module as string | null, name: name as string, version: typeof v === 'string' || typeof v === 'number' ? v : null, created: created as number | null });
+			out.push({
+				key: key as string,
+				module: module as string | null,
+				name: name as string,
+				version: typeof v === 'string' || typeof v === 'number' ? v : null,
+				created: created as number | null,
+			});
 		}
 		return out;
 	}
@@ -555,7 +569,9 @@ export class ValuePostgres implements ValueStorage {
 			bytes = this.#codec.serialize(value);
 		} catch (err) {
 			if (SaveError.is(err)) throw err;
-			throw new SaveError(`Cannot serialize a value with the '${this.serializer}' serializer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+			throw new SaveError(`Cannot serialize a value with the '${this.serializer}' serializer: ${err instanceof Error ? err.message : String(err)}`, {
+				cause: err,
+			});
 		}
 		this.#link.request(null, 'putValue', key, this.serializer, bytes);
 	}
@@ -564,7 +580,8 @@ export class ValuePostgres implements ValueStorage {
 		if (found === null) throw new KeyError(key);
 		const [name, data] = Array.isArray(found) ? found : [found.serializer, found.data];
 		const codec = name === this.serializer ? this.#codec : findSerializer(name);
-		if (codec === undefined) throw new KeyError(key, `The value ${key} in ${this.url} was written with serializer '${name}', which is not registered in this process`);
+		if (codec === undefined)
+			throw new KeyError(key, `The value ${key} in ${this.url} was written with serializer '${name}', which is not registered in this process`);
 		try {
 			return codec.deserialize(data);
 		} catch (err) {
