@@ -182,21 +182,35 @@ function lookup(c: BaseCache, profile: KeyProfile, key: string): Hit | undefined
 	return found(c, profile, key, hit);
 }
 
+/** Asynchronous lookups under way per cache and key: identical calls made meanwhile share one (see {@link lookupAsync}). */
+const lookingUp = new WeakMap<BaseCache, Map<string, Promise<Hit | undefined>>>();
+
 /**
  * {@link lookup} for an async function, without blocking the event loop, when the cache can (see
- * `BaseCache.lookupAsync`); `undefined` when it cannot.
+ * `BaseCache.lookupAsync`); `undefined` when it cannot. Identical calls made while it waits share it, so that on a
+ * miss the first to resume starts the computation and the others find it in flight (each counts its own hit).
  */
 function lookupAsync(c: BaseCache, profile: KeyProfile, key: string): Promise<Hit | undefined> | undefined {
-	let pending: Promise<Hit | undefined> | undefined;
-	try {
-		pending = c.lookupAsync(key);
-	} catch (err) {
-		return Promise.resolve(lookupFailed(profile, err));
+	let table = lookingUp.get(c);
+	let shared = table?.get(key);
+	if (shared === undefined) {
+		let pending: Promise<Hit | undefined> | undefined;
+		try {
+			pending = c.lookupAsync(key);
+		} catch (err) {
+			return Promise.resolve(lookupFailed(profile, err));
+		}
+		if (pending === undefined) return undefined;
+		const started = pending.then(undefined, (err: unknown) => lookupFailed(profile, err));
+		if (table === undefined) lookingUp.set(c, (table = new Map()));
+		const own = table;
+		own.set(key, started);
+		void started.then(() => {
+			if (own.get(key) === started) own.delete(key);
+		});
+		shared = started;
 	}
-	return pending?.then(
-		(hit) => found(c, profile, key, hit),
-		(err: unknown) => lookupFailed(profile, err),
-	);
+	return shared.then((hit) => found(c, profile, key, hit));
 }
 
 function lookupFailed(profile: KeyProfile, err: unknown): undefined {

@@ -5,10 +5,11 @@
 // itself through psql.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Cache, CallPostgres, FlecheError, ValuePostgres, cache as useCache, digest, fleche, flushStats } from 'fleche';
+import { Cache, CallPostgres, ConfigError, FlecheConfig, FlecheError, ValuePostgres, cache as useCache, digest, fleche, flushStats } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
@@ -217,6 +218,74 @@ describe('PostgreSQL team store', () => {
 			() => missing.list(),
 			(err: Error) => /database "no_such_db" does not exist/.test(err.message) && !err.message.includes(password),
 		);
+	});
+
+	it('reads `template = "postgres"` and typed tables from fleche.toml, with errors that name file and line', () => {
+		const config = FlecheConfig.fromToml(
+			[
+				'[team]',
+				'template = "postgres"',
+				`url = "${url}"`,
+				'schema = "proj_a"',
+				'ssl = { reject_unauthorized = false }',
+				'timeout_ms = 1500',
+				'serializer = "json"',
+				'',
+				'[split]',
+				`values = { type = "memory" }`,
+				`calls = { type = "postgres", url = "${url}" }`,
+				'',
+				'[bad]',
+				'template = "postgres"',
+				`url = "${url}"`,
+				'timeout_ms = -3',
+				'',
+				'[nourl]',
+				'template = "postgres"',
+				'',
+				'[notpg]',
+				'template = "postgres"',
+				'url = "mysql://x@y/z"',
+			].join('\n'),
+			{ file: '/proj/fleche.toml', home: '/home/u' },
+		);
+		const team = config.open('team') as Cache;
+		assert.ok(team.values instanceof ValuePostgres && team.calls instanceof CallPostgres);
+		assert.deepEqual(team.calls.toConfig(), { type: 'postgres', url: team.calls.url, schema: 'proj_a', ssl: { rejectUnauthorized: false }, timeoutMs: 1500 });
+		assert.equal(team.values.serializer, 'json');
+		assert.ok(!JSON.stringify(config.cacheConfig('team')).includes(encodeURIComponent(password)), 'the password is not in the configuration');
+		assert.ok((config.open('split') as Cache).calls instanceof CallPostgres);
+		const at = (name: string, line: number, pattern: RegExp): void =>
+			assert.throws(
+				() => config.open(name),
+				(err: Error) => ConfigError.is(err) && err.message.startsWith(`/proj/fleche.toml:${line}: `) && pattern.test(err.message),
+			);
+		at('bad', 16, /'timeout_ms' must be a positive whole number/);
+		at('nourl', 18, /needs a 'url'/);
+		at('notpg', 23, /must start with postgres:\/\//);
+	});
+
+	it('takes the password from PGPASSWORD or ~/.pgpass (PGPASSFILE) when the URL has none', async () => {
+		const s = schema();
+		const bare = new URL(url);
+		bare.password = '';
+		const job = [
+			"import { CallPostgres } from 'fleche';",
+			`const calls = new CallPostgres({ url: ${JSON.stringify(bare.toString())}, schema: ${JSON.stringify(s)} });`,
+			'console.log(JSON.stringify(calls.list()));',
+		].join('\n');
+		const dir = userProject({ 'job.mjs': job, pgpass: `127.0.0.1:${bare.port}:${db}:postgres:${password.replace(/:/g, '\\:')}\n` });
+		chmodSync(join(dir, 'pgpass'), 0o600);
+		const { PGPASSWORD: _, PGPASSFILE: __, NODE_TEST_CONTEXT: ___, ...env } = process.env;
+		const viaFile = await runNode(join(dir, 'job.mjs'), [], { cwd: dir, env: { ...env, PGPASSFILE: join(dir, 'pgpass') } });
+		assert.equal(viaFile.code, 0, viaFile.stderr);
+		assert.equal(viaFile.stdout.trim(), '[]', viaFile.stderr);
+		assert.ok(!viaFile.stderr.includes('FLECHE_STORE'), viaFile.stderr);
+		const viaEnv = await runNode(join(dir, 'job.mjs'), [], { cwd: dir, env: { ...env, PGPASSWORD: password, PGPASSFILE: join(dir, 'absent') } });
+		assert.equal(viaEnv.stdout.trim(), '[]', viaEnv.stderr);
+		const none = await runNode(join(dir, 'job.mjs'), [], { cwd: dir, env: { ...env, PGPASSFILE: join(dir, 'absent') } });
+		assert.notEqual(none.code, 0, 'without a password the server refuses');
+		assert.match(none.stderr, /PostgreSQL cache postgres:\/\/postgres@127\.0\.0\.1/);
 	});
 
 	it('4 processes × 2 threads writing distinct and identical calls: none lost, none duplicated', async () => {

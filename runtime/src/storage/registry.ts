@@ -32,7 +32,7 @@ const roles: readonly StorageRole[] = ['values', 'calls'];
 /**
  * Registers a storage kind (see {@link StorageKind}), so that configurations (`fleche.toml` sections, caches sent to
  * workers) can name its type and tools can ask what it offers. Registering a type again replaces the earlier kind.
- * @throws TypeError for a built-in type (`memory`, `void`, `file`, `sql`) or a record without `type`, `roles` or `open`.
+ * @throws TypeError for a built-in type (`memory`, `void`, `file`, `sql`, `postgres`) or a record without `type`, `roles` or `open`.
  * @example
  * ```ts
  * registerStorageKind({ type: 'redis', roles: ['calls'], open: (config) => new CallRedis(config) });

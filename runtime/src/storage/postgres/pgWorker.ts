@@ -7,10 +7,11 @@
 // (the server cannot be reached or went away: the caller runs uncached and tries again later), `config` (a wrong
 // password, a missing database or role, a schema of a newer fleche: nothing will work until someone fixes it) or
 // `error` (anything else: this request failed). Messages name the URL without its password and never contain it.
-import { createRequire } from 'node:module';
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- `pgpass` ships no types; every project that reaches this file must see them
+/// <reference path="./pgpass.d.ts" />
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import { moduleFile } from '../../bridge/moduleFile.js';
+import pgpass from 'pgpass';
 import { serve, workerInput } from '../../bridge/serve.js';
 import { checkSchemaName, createSchema, migrations, quoteIdent, redactUrl, schemaVersion, scrub, statements, urlPassword, type Statements } from './schema.js';
 
@@ -66,11 +67,6 @@ function fromPgpass(url: URL): Promise<string | undefined> {
 	};
 	return new Promise((resolve) => {
 		try {
-			// The module `pg` itself uses (its own ~/.pgpass support is deprecated); it ships no types.
-			const pgpass = createRequire(moduleFile(import.meta.url, () => __filename))('pgpass') as (
-				info: object,
-				done: (password: string | undefined) => void,
-			) => void;
 			pgpass(info, (found) => resolve(found));
 		} catch {
 			resolve(undefined);

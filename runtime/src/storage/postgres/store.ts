@@ -169,7 +169,7 @@ class Link {
 
 	#unreachable(message: string): void {
 		if (!this.#down) {
-			warn('FLECHE_STORE_UNREACHABLE', `${message}; cached functions run uncached until it answers again (tried again in the background of later calls)`);
+			warn('FLECHE_STORE_UNREACHABLE', `${message}; cached functions run uncached until it answers again (tried again with a back-off)`);
 		}
 		this.#down = true;
 		this.#downUntil = performance.now() + this.#retryMs;
