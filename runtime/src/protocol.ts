@@ -202,7 +202,7 @@ function lookupAsync(c: BaseCache, profile: KeyProfile, key: string): Promise<Hi
 		}
 		if (pending === undefined) return undefined;
 		const started = pending.then(undefined, (err: unknown) => lookupFailed(profile, err));
-		if (table === undefined) lookingUp.set(c, (table = new Map()));
+		if (table === undefined) lookingUp.set(c, (table = new Map<string, Promise<Hit | undefined>>()));
 		const own = table;
 		own.set(key, started);
 		void started.then(() => {

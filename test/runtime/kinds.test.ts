@@ -226,7 +226,8 @@ describe('storage kinds', () => {
 
 	test('an unknown storage type is reported with the kinds that are built in and registered', () => {
 		const config = FlecheConfig.fromToml('[x]\nvalues = "memory"\ncalls = { type = "redis" }\n', { file: '/proj/fleche.toml' });
-		const listed = /unknown storage type 'redis' \(built in: memory, void, file, sql, postgres; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/;
+		const listed =
+			/unknown storage type 'redis' \(built in: memory, void, file, sql, postgres; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/;
 		assert.throws(
 			() => config.open('x'),
 			(err: unknown) => ConfigError.is(err) && listed.test((err as Error).message),
