@@ -13,6 +13,7 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import pgpass from 'pgpass';
 import { serve, workerInput } from '../../bridge/serve.js';
+import type { CallStats } from '../base.js';
 import { checkSchemaName, createSchema, migrations, quoteIdent, redactUrl, schemaVersion, scrub, statements, urlPassword, type Statements } from './schema.js';
 
 /** What the store passes as the worker's input. */
@@ -297,19 +298,9 @@ async function putCall(r: PutRecord): Promise<null> {
 	return null;
 }
 
-interface StatsDelta {
-	readonly key: string;
-	readonly name: string;
-	readonly module: string | null;
-	readonly hits: number;
-	readonly misses: number;
-	readonly lastHit: number | null;
-	readonly computeSeconds: number;
-	readonly savedSeconds: number;
-}
 
-async function addStats(deltas: readonly StatsDelta[]): Promise<null> {
-	const cols = (f: (d: StatsDelta) => unknown): unknown[] => deltas.map(f);
+async function addStats(deltas: readonly CallStats[]): Promise<null> {
+	const cols = (f: (d: CallStats) => unknown): unknown[] => deltas.map(f);
 	await query(sql.addStats, [
 		cols((d) => d.key),
 		cols((d) => d.name),
@@ -360,7 +351,7 @@ async function handle(request: PgRequest): Promise<unknown> {
 		case 'evictCalls':
 			return (await query(sql.evictCalls, [a[0]])).map((r) => trim(r['key']));
 		case 'addStats':
-			return addStats(a[0] as StatsDelta[]);
+			return addStats(a[0] as CallStats[]);
 		case 'stats':
 			return (await query(sql.stats, [a[0] ?? null])).map((r) => [
 				trim(r['key']),
