@@ -298,7 +298,6 @@ async function putCall(r: PutRecord): Promise<null> {
 	return null;
 }
 
-
 async function addStats(deltas: readonly CallStats[]): Promise<null> {
 	const cols = (f: (d: CallStats) => unknown): unknown[] => deltas.map(f);
 	await query(sql.addStats, [
