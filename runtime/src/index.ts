@@ -54,6 +54,7 @@ export { ValueVoid, CallVoid } from './storage/void.js';
 export { ValueFile, type ValueFileOptions } from './storage/file/values.js';
 export { CallFile, type CallFileOptions } from './storage/file/calls.js';
 export { CallSql, type CallSqlOptions } from './storage/sql/store.js';
+export { CallPostgres, ValuePostgres, type PostgresOptions, type ValuePostgresOptions, type PostgresConfig } from './storage/postgres/store.js';
 export { registerSerializer, type Serializer } from './storage/serializers.js';
 export {
 	FlecheError,

@@ -178,12 +178,51 @@ function lookup(c: BaseCache, profile: KeyProfile, key: string): Hit | undefined
 	try {
 		hit = c.lookup(key);
 	} catch (err) {
-		warn('FLECHE_LOOKUP_FAILED', `Cache lookup failed for ${profile.identity.name}, treating it as a miss: ${(err as Error).message}`, {
-			fn: profile.label,
-			cause: err,
-		});
-		return undefined;
+		return lookupFailed(profile, err);
 	}
+	return found(c, profile, key, hit);
+}
+
+/** Asynchronous lookups under way per cache and key: identical calls made meanwhile share one (see {@link lookupAsync}). */
+const lookingUp = new WeakMap<BaseCache, Map<string, Promise<Hit | undefined>>>();
+
+/**
+ * {@link lookup} for an async function, without blocking the event loop, when the cache can (see
+ * `BaseCache.lookupAsync`); `undefined` when it cannot. Identical calls made while it waits share it, so that on a
+ * miss the first to resume starts the computation and the others find it in flight (each counts its own hit).
+ */
+function lookupAsync(c: BaseCache, profile: KeyProfile, key: string): Promise<Hit | undefined> | undefined {
+	let table = lookingUp.get(c);
+	let shared = table?.get(key);
+	if (shared === undefined) {
+		let pending: Promise<Hit | undefined> | undefined;
+		try {
+			pending = c.lookupAsync(key);
+		} catch (err) {
+			return Promise.resolve(lookupFailed(profile, err));
+		}
+		if (pending === undefined) return undefined;
+		const started = pending.then(undefined, (err: unknown) => lookupFailed(profile, err));
+		if (table === undefined) lookingUp.set(c, (table = new Map<string, Promise<Hit | undefined>>()));
+		const own = table;
+		own.set(key, started);
+		void started.then(() => {
+			if (own.get(key) === started) own.delete(key);
+		});
+		shared = started;
+	}
+	return shared.then((hit) => found(c, profile, key, hit));
+}
+
+function lookupFailed(profile: KeyProfile, err: unknown): undefined {
+	warn('FLECHE_LOOKUP_FAILED', `Cache lookup failed for ${profile.identity.name}, treating it as a miss: ${(err as Error).message}`, {
+		fn: profile.label,
+		cause: err,
+	});
+	return undefined;
+}
+
+function found(c: BaseCache, profile: KeyProfile, key: string, hit: Hit | undefined): Hit | undefined {
 	if (hit !== undefined) {
 		if (isDebug()) log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${key}`);
 		c.noteHit(hit.record);
@@ -356,6 +395,20 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 		return target.fn.apply(thisArg, given);
 	}
 	if (!hasRequired(profile, k, true)) return target.fn.apply(thisArg, k.args);
+	if (target.isAsync && outcome === undefined) {
+		// An async function's caller gets a promise anyway: a store that waits for a server is awaited, not blocked on.
+		const later = lookupAsync(c, profile, k.key);
+		if (later !== undefined) {
+			const keyed = k;
+			return later.then((hit) => {
+				if (hit !== undefined) return hit.value;
+				// Looked for again: an identical call may have started while this lookup waited.
+				const pending = inFlight.get(c)?.get(keyed.key);
+				if (pending !== undefined) return pending.join(callerSignal(keyed));
+				return runHere(target, c, profile, keyed, thisArg, undefined);
+			});
+		}
+	}
 	const hit = lookup(c, profile, k.key);
 	if (outcome !== undefined) {
 		outcome.key = k.key;

@@ -21,6 +21,7 @@ import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
 import { scaleBench } from './scaleBench.ts';
+import { pgBench } from './pgBench.ts';
 import { sqlBench } from './sqlBench.ts';
 
 setLogger(null);
@@ -233,6 +234,7 @@ try {
 		executors: executorBench,
 		bullmq: bullmqBench,
 		sql: () => sqlBench({ run, target, info }),
+		postgres: () => pgBench({ run, target, info }),
 		inspect: () => inspectBench({ run, target, info }),
 		scale: () => scaleBench({ run, target, info }),
 		files: () => fileBench({ run, target, info }),

@@ -89,6 +89,15 @@ export type CacheConfig =
 export abstract class BaseCache {
 	/** Hot path of a cached call: the record and result under a full key, or `undefined` on a miss. */
 	abstract lookup(key: string): Hit | undefined;
+	/**
+	 * {@link lookup} without blocking the event loop, for async functions, when the cache's storages can answer
+	 * asynchronously (a database server: `findAsync`, `getAsync`); `undefined` when they cannot, and the caller
+	 * looks up synchronously instead.
+	 */
+	lookupAsync(key: string): Promise<Hit | undefined> | undefined {
+		void key;
+		return undefined;
+	}
 	/** Stores the argument values and seals the key before the body runs. Throws `Rejected` when refused. */
 	abstract prepare(call: PendingCall): PreparedCall;
 	/** The record under a full key; `KeyError` on a miss. */

@@ -51,25 +51,54 @@ export class Cache extends BaseCache {
 		try {
 			record = this.calls.find === undefined ? this.calls.get(key) : this.calls.find(key);
 		} catch (err) {
-			if (KeyError.is(err)) {
-				if (CorruptEntry.is((err as Error).cause)) this.#suspectOf(key);
-				return undefined;
-			}
-			throw err;
+			return this.#recordMissed(key, err);
 		}
 		// A record of another key scheme is stale: a miss, recomputed and overwritten, never damage.
 		if (record === undefined || record.result === null || isStale(record)) return undefined;
 		try {
 			return { record, value: unpackFiles(this.values.get(record.result), this.values, record.result) };
 		} catch (err) {
-			// A record whose result value is gone or corrupt is a miss; the rerun writes both again. The record may name
-			// the wrong value (a damaged digest that still reads as one), so the rerun checks the values it writes.
-			if (KeyError.is(err)) {
-				this.#suspectOf(key);
-				return undefined;
-			}
-			throw err;
+			return this.#valueMissed(key, err);
 		}
+	}
+
+	/** {@link lookup} awaiting storages that answer asynchronously (both must); `undefined` otherwise. */
+	override lookupAsync(key: string): Promise<Hit | undefined> | undefined {
+		const { calls, values } = this;
+		// A subclass that looks up its own way is asked synchronously.
+		if (calls.findAsync === undefined || values.getAsync === undefined || this.lookup !== Cache.prototype.lookup) return undefined;
+		return (async () => {
+			let record: CallRecord | undefined;
+			try {
+				record = await calls.findAsync!(key);
+			} catch (err) {
+				return this.#recordMissed(key, err);
+			}
+			if (record === undefined || record.result === null || isStale(record)) return undefined;
+			try {
+				return { record, value: await values.getAsync!(record.result) };
+			} catch (err) {
+				return this.#valueMissed(key, err);
+			}
+		})();
+	}
+
+	#recordMissed(key: string, err: unknown): undefined {
+		if (KeyError.is(err)) {
+			if (CorruptEntry.is((err as Error).cause)) this.#suspectOf(key);
+			return undefined;
+		}
+		throw err;
+	}
+
+	#valueMissed(key: string, err: unknown): undefined {
+		// A record whose result value is gone or corrupt is a miss; the rerun writes both again. The record may name
+		// the wrong value (a damaged digest that still reads as one), so the rerun checks the values it writes.
+		if (KeyError.is(err)) {
+			this.#suspectOf(key);
+			return undefined;
+		}
+		throw err;
 	}
 
 	#suspectOf(key: string): void {

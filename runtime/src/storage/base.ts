@@ -58,6 +58,11 @@ export interface ValueStorage extends KeyManagement {
 	 */
 	get(key: string): unknown;
 	/**
+	 * As {@link get}, without blocking the event loop: what storages that wait for a server offer, so that async
+	 * cached functions look up without stopping the thread. Optional.
+	 */
+	getAsync?(key: string): Promise<unknown>;
+	/**
 	 * Marks the value under `key` as in use now, so that `gc`'s grace period counts from now (a call that refers to
 	 * it is about to be committed); returns whether it is held. Storages only one process uses need not have it.
 	 */
@@ -76,6 +81,8 @@ export interface CallStorage extends KeyManagement {
 	 * stack trace) for each one cost a memory miss more than a third of its time.
 	 */
 	find?(key: string): CallRecord | undefined;
+	/** As {@link find}, without blocking the event loop (see `ValueStorage.getAsync`). Optional. */
+	findAsync?(key: string): Promise<CallRecord | undefined>;
 	/** Every record, optionally only those of one function name (a backend may use an index for that). */
 	records(filter?: { readonly name?: string }): Iterable<CallRecord>;
 }

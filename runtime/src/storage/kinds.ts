@@ -1,5 +1,5 @@
 // The storage-kind contract: everything the rest of the runtime and its tools know about one type of storage
-// (`memory`, `void`, `file`, `sql`, or a kind a user registers) lives in one record of this shape, so that nothing
+// (`memory`, `void`, `file`, `sql`, `postgres`, or a kind a user registers) lives in one record of this shape, so that nothing
 // else switches on a storage's type or tests its class.
 //
 //   reading   fleche.toml table → plain configuration (`fromToml`, `template`): config/read.ts asks the record;
@@ -166,7 +166,7 @@ export interface StorageKinds {
 	get(type: string): StorageKind | undefined;
 	/** Every kind, built-ins first, then in registration order. */
 	list(): readonly StorageKind[];
-	/** For error messages: `built in: memory, void, file, sql; registered: …`, only kinds that can fill `role` when given. */
+	/** For error messages: `built in: memory, void, file, sql, postgres; registered: …`, only kinds that can fill `role` when given. */
 	known(role?: StorageRole): string;
 }
 

@@ -1,0 +1,88 @@
+// The `postgres` storage kind (see storage/kinds.ts): call records, values and statistics on a PostgreSQL server.
+//
+//   [team]                                          [team.calls]  /  [team.values]
+//   template = "postgres"                           type = "postgres"
+//   url = "postgres://ci@db.internal:5432/results"  url = "…", schema, ssl, timeout_ms (values: serializer)
+//   schema = "myproject"      # default "fleche"
+//   ssl = true                # or { reject_unauthorized = false, … }, passed to pg
+//   timeout_ms = 5000         # connect and statement bound
+//   serializer = "v8"         # values
+//
+// A password written in the URL is taken out of the configuration here (see store.ts): what tools show and send
+// elsewhere is the URL without it.
+import type { StorageKind, StorageRole, TomlReader, TomlTable } from '../kinds.js';
+import { CallPostgres, PostgresIndex, ValuePostgres, type PostgresConfig } from './store.js';
+
+const options = ['url', 'schema', 'ssl', 'timeout_ms'];
+
+/** snake_case TLS option names as TOML writes them → the camelCase `tls.connect` names pg expects. */
+function sslOption(value: unknown, toml: TomlReader): PostgresConfig['ssl'] {
+	if (value === undefined || typeof value === 'boolean') return value;
+	if (typeof value !== 'object' || value === null || Array.isArray(value)) throw toml.error(`'ssl' must be true, false or a table of TLS options`, 'ssl');
+	const out: Record<string, unknown> = {};
+	for (const [k, v] of Object.entries(value)) out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+	return out;
+}
+
+function read(table: TomlTable, role: StorageRole, toml: TomlReader): PostgresConfig {
+	const url = toml.string(table, 'url');
+	if (url === undefined) throw toml.error(`a 'postgres' storage needs a 'url' (postgres://user@host:5432/database)`);
+	if (!/^postgres(ql)?:\/\//.test(url)) throw toml.error(`'url' must start with postgres:// or postgresql://`, 'url');
+	const schema = toml.string(table, 'schema');
+	const timeout = table.timeout_ms;
+	if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0)) {
+		throw toml.error(`'timeout_ms' must be a positive whole number of milliseconds`, 'timeout_ms');
+	}
+	const serializer = role === 'values' ? toml.string(table, 'serializer') : undefined;
+	const ssl = sslOption(table.ssl, toml);
+	// Opening checks the rest (and takes the password out of the URL): its errors name this file and line.
+	let config: PostgresConfig;
+	try {
+		config = (
+			role === 'values' ? new ValuePostgres({ url, ...(serializer !== undefined ? { serializer } : {}), ...common() }) : new CallPostgres({ url, ...common() })
+		).toConfig() as PostgresConfig;
+	} catch (err) {
+		throw toml.error(err instanceof Error ? err.message : String(err));
+	}
+	return config;
+
+	function common(): { schema?: string; ssl?: PostgresConfig['ssl']; timeoutMs?: number } {
+		return {
+			...(schema !== undefined ? { schema } : {}),
+			...(ssl !== undefined ? { ssl } : {}),
+			...(typeof timeout === 'number' ? { timeoutMs: timeout } : {}),
+		};
+	}
+}
+
+function open(config: PostgresConfig, role: StorageRole): ValuePostgres | CallPostgres {
+	if (typeof config.url !== 'string') throw new TypeError(`A 'postgres' storage needs a 'url'`);
+	const common = {
+		url: config.url,
+		...(config.schema !== undefined ? { schema: config.schema } : {}),
+		...(config.ssl !== undefined ? { ssl: config.ssl } : {}),
+		...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
+	};
+	return role === 'values'
+		? new ValuePostgres({ ...common, ...(config.serializer !== undefined ? { serializer: config.serializer } : {}) })
+		: new CallPostgres(common);
+}
+
+/** The `postgres` storage kind. */
+export const postgresKind: StorageKind<PostgresConfig, ValuePostgres, CallPostgres> = {
+	type: 'postgres',
+	roles: ['values', 'calls'],
+	fromToml(table, role, toml) {
+		toml.keys(table, role === 'values' ? [...options, 'serializer'] : options, `a '${role}' storage of type 'postgres'`);
+		return read(table, role, toml);
+	},
+	template(table, toml) {
+		toml.keys(table, [...options, 'serializer'], `a 'postgres' template`);
+		return { values: read(table, 'values', toml), calls: read(table, 'calls', toml) };
+	},
+	open,
+	valueSize: (values, digest) => values.sizeOf(digest),
+	created: (calls, key) => calls.created(key),
+	summaryIndex: (calls) => new PostgresIndex(calls),
+	close: (storage) => storage.close(),
+};

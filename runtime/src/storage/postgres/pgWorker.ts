@@ -1,0 +1,406 @@
+// docs/behaviour.md §2.6 "PostgreSQL": the worker thread that talks to the server for `CallPostgres` and
+// `ValuePostgres` (see store.ts for why a worker): a small `pg` pool, the schema made on first use, and one handler
+// per request. Started through the synchronous bridge (bridge/syncWorker.ts): a synchronous store method blocks on
+// `request()`, an asynchronous one awaits `call()`; both arrive here through `serve()`.
+//
+// Every answer is an {@link Answer}: failures are classified here, where the driver's error codes are known — `down`
+// (the server cannot be reached or went away: the caller runs uncached and tries again later), `config` (a wrong
+// password, a missing database or role, a schema of a newer fleche: nothing will work until someone fixes it) or
+// `error` (anything else: this request failed). Messages name the URL without its password and never contain it.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- `pgpass` ships no types; every project that reaches this file must see them
+/// <reference path="./pgpass.d.ts" />
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import pgpass from 'pgpass';
+import { serve, workerInput } from '../../bridge/serve.js';
+import type { CallStats } from '../base.js';
+import { checkSchemaName, createSchema, migrations, quoteIdent, redactUrl, schemaVersion, scrub, statements, urlPassword, type Statements } from './schema.js';
+
+/** What the store passes as the worker's input. */
+export interface PgWorkerData {
+	/** The connection URL as given (it may hold the password). */
+	readonly url: string;
+	/** A password given apart from the URL (one written in a `fleche.toml` URL, kept out of configurations). */
+	readonly password?: string;
+	readonly schema: string;
+	/** Passed to `pg` as is (`true`, or an object of TLS options). */
+	readonly ssl?: unknown;
+	/** Bound on connecting and on each statement, in milliseconds. */
+	readonly timeoutMs: number;
+}
+
+/** A request from the store. */
+export interface PgRequest {
+	readonly op: string;
+	readonly args: readonly unknown[];
+}
+
+/** Why a request failed (see the top of this file). */
+export type Failure = 'down' | 'config' | 'error';
+
+/** The answer to every request. */
+export type Answer = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly failure: Failure; readonly message: string };
+
+const data = workerInput<PgWorkerData>();
+const shown = redactUrl(data.url);
+const schema = checkSchemaName(data.schema);
+const s = quoteIdent(schema);
+const sql: Statements = statements(s);
+
+class ConfigProblem extends Error {}
+
+/** ~/.pgpass (or `PGPASSFILE`) for the URL's host, port, database and user, with libpq's defaults. */
+function fromPgpass(url: URL): Promise<string | undefined> {
+	const env = process.env;
+	let user = decodeURIComponent(url.username) || env['PGUSER'];
+	if (user === undefined) {
+		try {
+			user = userInfo().username;
+		} catch {
+			user = '';
+		}
+	}
+	const info = {
+		host: url.hostname || url.searchParams.get('host') || env['PGHOST'] || 'localhost',
+		port: url.port || env['PGPORT'] || '5432',
+		database: decodeURIComponent(url.pathname.slice(1)) || env['PGDATABASE'] || user,
+		user,
+	};
+	return new Promise((resolve) => {
+		try {
+			pgpass(info, (found) => resolve(found));
+		} catch {
+			resolve(undefined);
+		}
+	});
+}
+
+/** The password this connection uses: the URL's, the one given apart, `PGPASSWORD`, then ~/.pgpass. */
+let password: string | undefined;
+
+async function connectionString(): Promise<string> {
+	password = urlPassword(data.url) ?? data.password ?? (process.env['PGPASSWORD'] || undefined);
+	let url: URL;
+	try {
+		url = new URL(data.url);
+	} catch {
+		throw new ConfigProblem(`The PostgreSQL cache URL is not a URL (expected postgres://user@host:5432/database)`);
+	}
+	if (!/^postgres(ql)?:$/.test(url.protocol)) throw new ConfigProblem(`The PostgreSQL cache URL ${shown} does not start with postgres:// or postgresql://`);
+	password ??= await fromPgpass(url);
+	if (password !== undefined && url.password === '' && !url.searchParams.has('password')) url.password = encodeURIComponent(password);
+	return url.toString();
+}
+
+let pool: pg.Pool | undefined;
+let ready: Promise<void> | undefined;
+
+async function openPool(): Promise<pg.Pool> {
+	const next = new pg.Pool({
+		connectionString: await connectionString(),
+		...(data.ssl !== undefined ? { ssl: data.ssl as pg.PoolConfig['ssl'] } : {}),
+		max: 4,
+		connectionTimeoutMillis: data.timeoutMs,
+		query_timeout: data.timeoutMs,
+		idleTimeoutMillis: 10_000,
+		allowExitOnIdle: true,
+		application_name: 'fleche',
+	});
+	// A pooled connection the server closes while idle (a restart) emits here; the next query opens another.
+	next.on('error', () => undefined);
+	return next;
+}
+
+/** Creates or checks the schema once per pool; a failure is retried by the next request. */
+async function ensureSchema(p: pg.Pool): Promise<void> {
+	const client = await p.connect();
+	try {
+		const found = await client.query<{ v: string | null }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${s}.fleche_info`]);
+		const present = (found.rows[0] as unknown as { present: boolean } | undefined)?.present === true;
+		if (present) {
+			const version = Number((await client.query<{ value: string }>(sql.schemaVersion)).rows[0]?.value ?? 0);
+			if (version > schemaVersion) {
+				throw new ConfigProblem(
+					`The PostgreSQL cache ${shown} (schema ${schema}) was written by a newer fleche (schema version ${version}; this one knows up to ${schemaVersion}): upgrade fleche, or give this project another 'schema'`,
+				);
+			}
+			if (version === schemaVersion) return;
+		}
+		await client.query('BEGIN');
+		try {
+			// Two first users must not race on CREATE TABLE (IF NOT EXISTS is not safe against a concurrent creation).
+			await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`fleche.schema:${schema}`]);
+			await client.query(createSchema(s));
+			let version = Number((await client.query<{ value: string }>(sql.schemaVersion)).rows[0]?.value ?? schemaVersion);
+			if (version > schemaVersion)
+				throw new ConfigProblem(`The PostgreSQL cache ${shown} (schema ${schema}) was written by a newer fleche (schema version ${version})`);
+			for (; version < schemaVersion; version++) await client.query(migrations[version - 1] ?? '');
+			await client.query(sql.setVersion, [String(schemaVersion)]);
+			await client.query('COMMIT');
+		} catch (err) {
+			await client.query('ROLLBACK').catch(() => undefined);
+			throw err;
+		}
+	} finally {
+		client.release();
+	}
+}
+
+async function connected(): Promise<pg.Pool> {
+	if (pool === undefined || ready === undefined) {
+		const p = (pool = await openPool());
+		ready = ensureSchema(p);
+		ready.catch(() => {
+			// Retried by the next request: the server may be back, or the password fixed.
+			if (pool === p) {
+				pool = undefined;
+				ready = undefined;
+				void p.end().catch(() => undefined);
+			}
+		});
+	}
+	const p = pool;
+	await ready;
+	return p;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Failures
+
+/** SQLSTATE classes and codes that no retry fixes: authentication, a missing database or role, privileges. */
+const configCodes = new Set(['28P01', '28000', '3D000', '42501', '3F000', '42P06', '0A000']);
+/** Node and driver failures of the connection itself: the server is down, restarting or unreachable. */
+const downCodes = new Set([
+	'ECONNREFUSED',
+	'ECONNRESET',
+	'ETIMEDOUT',
+	'EHOSTUNREACH',
+	'ENETUNREACH',
+	'EPIPE',
+	'ENOTFOUND',
+	'EAI_AGAIN',
+	'57P01',
+	'57P02',
+	'57P03',
+	'53300',
+]);
+
+function classify(err: unknown): { failure: Failure; message: string } {
+	const code = (err as { code?: unknown } | null)?.code;
+	const raw = err instanceof Error ? err.message : String(err);
+	const text = scrub(raw, password);
+	if (err instanceof ConfigProblem) return { failure: 'config', message: text };
+	if (typeof code === 'string' && configCodes.has(code)) return { failure: 'config', message: `Cannot use the PostgreSQL cache ${shown}: ${text}` };
+	if (/password/i.test(raw) && typeof code !== 'string')
+		return { failure: 'config', message: `Cannot log in to the PostgreSQL cache ${shown}: ${text} (give the password in the URL, PGPASSWORD or ~/.pgpass)` };
+	const down =
+		(typeof code === 'string' && (downCodes.has(code) || code.startsWith('08'))) ||
+		/timeout|timed out|terminated|Connection ended|connect ECONN|socket|not queryable/i.test(raw);
+	if (down) return { failure: 'down', message: `The PostgreSQL cache ${shown} is unreachable: ${text}` };
+	return { failure: 'error', message: `The PostgreSQL cache ${shown} failed: ${text}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+type Row = Record<string, unknown>;
+
+async function query(text: string, params: unknown[] = []): Promise<Row[]> {
+	const p = await connected();
+	return (await p.query<Row>(text, params)).rows;
+}
+
+/** A stored record as the calling thread checks it (`parseRecord`): arguments as pairs, metadata parsed. */
+function recordOf(row: Row): Record<string, unknown> {
+	const meta: Record<string, unknown> = {};
+	for (const [ns, text] of Object.entries((row['meta'] ?? {}) as Record<string, string>)) {
+		try {
+			meta[ns] = JSON.parse(text) as unknown;
+		} catch {
+			// Left out as text: the record check rejects it as damaged.
+			meta[ns] = text;
+		}
+	}
+	let version: unknown = null;
+	try {
+		version = row['version'] === null ? null : (JSON.parse(row['version'] as string) as unknown);
+	} catch {
+		version = { unreadable: row['version'] };
+	}
+	const flag = row['async'];
+	const scheme = row['scheme'];
+	return {
+		key: typeof row['key'] === 'string' ? row['key'].trimEnd() : row['key'],
+		name: row['name'],
+		module: row['module'],
+		version,
+		codeDigest: typeof row['code_digest'] === 'string' ? row['code_digest'].trimEnd() : row['code_digest'],
+		result: typeof row['result'] === 'string' ? row['result'].trimEnd() : row['result'],
+		arguments: row['args'],
+		metadata: meta,
+		...(flag === true || flag === false ? { async: flag } : {}),
+		...(typeof scheme === 'string' ? { scheme } : {}),
+	};
+}
+
+/** The record shape the store sends for a put (already checked by it). */
+interface PutRecord {
+	readonly key: string;
+	readonly name: string;
+	readonly module: string | null;
+	readonly version: unknown;
+	readonly codeDigest: string | null;
+	readonly result: string | null;
+	readonly async?: boolean;
+	readonly scheme?: string;
+	readonly arguments: Readonly<Record<string, string>>;
+	readonly metadata: Readonly<Record<string, unknown>>;
+	readonly created: number | null;
+}
+
+const lit = (v: string | null): string => (v === null ? 'NULL' : pg.escapeLiteral(v));
+const textArray = (list: readonly string[]): string => `ARRAY[${list.map(lit).join(',')}]::text[]`;
+
+/** `text` with its `$n` placeholders replaced by `values[n - 1]` (SQL already escaped), in one pass over the template only. */
+function bind(text: string, values: readonly string[]): string {
+	return text.replace(/\$(\d+)/g, (_, n: string) => values[Number(n) - 1]!);
+}
+
+/**
+ * A record's row, arguments and metadata replaced, as one multi-statement simple query: the server runs it as one
+ * implicit transaction, in one round trip (the same statements with parameters take seven).
+ */
+async function putCall(r: PutRecord): Promise<null> {
+	const key = lit(r.key);
+	const names = Object.keys(r.arguments);
+	const spaces = Object.keys(r.metadata);
+	const created = typeof r.created === 'number' && Number.isFinite(r.created) ? String(r.created) : 'NULL';
+	const flag = r.async === true ? 'TRUE' : r.async === false ? 'FALSE' : 'NULL';
+	const upsert = [
+		key,
+		lit(r.name),
+		lit(r.module),
+		lit(JSON.stringify(r.version ?? null)),
+		lit(r.codeDigest),
+		lit(r.result),
+		flag,
+		lit(r.scheme ?? null),
+		created,
+	];
+	const script = [
+		bind(sql.upsertCall, upsert),
+		bind(sql.deleteArguments, [key]),
+		bind(sql.deleteMetadata, [key]),
+		...(names.length > 0 ? [bind(sql.insertArguments, [key, textArray(names), textArray(names.map((n) => r.arguments[n]!))])] : []),
+		...(spaces.length > 0 ? [bind(sql.insertMetadata, [key, textArray(spaces), textArray(spaces.map((n) => JSON.stringify(r.metadata[n])))])] : []),
+	].join(';\n');
+	await (await connected()).query(script);
+	return null;
+}
+
+async function addStats(deltas: readonly CallStats[]): Promise<null> {
+	const cols = (f: (d: CallStats) => unknown): unknown[] => deltas.map(f);
+	await query(sql.addStats, [
+		cols((d) => d.key),
+		cols((d) => d.name),
+		cols((d) => d.module),
+		cols((d) => d.hits),
+		cols((d) => d.misses),
+		cols((d) => d.lastHit),
+		cols((d) => d.computeSeconds),
+		cols((d) => d.savedSeconds),
+	]);
+	return null;
+}
+
+const trim = (v: unknown): string => String(v).trimEnd();
+
+async function handle(request: PgRequest): Promise<unknown> {
+	const { op, args } = request;
+	const a = args as unknown[];
+	switch (op) {
+		case 'ping':
+			await connected();
+			return null;
+		case 'getCall': {
+			const row = (await query(sql.callByKey, [a[0]]))[0];
+			if (row === undefined) return null;
+			return [recordOf(row), row['value_data'] instanceof Uint8Array ? [row['value_serializer'], row['value_data']] : null];
+		}
+		case 'records':
+			return (await query(sql.recordsPage, [a[0], a[1], a[2]])).map(recordOf);
+		case 'entries':
+			return (await query(sql.entriesPage, [a[0], a[1]])).map((r) => [trim(r['key']), r['module'], r['name'], r['version'], r['created']]);
+		case 'probe': {
+			const row = (await query(sql.probe))[0]!;
+			return `${String(row['n'])}:${String(row['seq'])}`;
+		}
+		case 'containsCall':
+			return (await query(sql.containsCall, [a[0]])).length > 0;
+		case 'callKeys':
+			return (await query(sql.callKeys)).map((r) => trim(r['key']));
+		case 'callRange':
+			return (await query(sql.callRange, [a[0], a[1], a[2]])).map((r) => trim(r['key']));
+		case 'created': {
+			const v = (await query(sql.createdOf, [a[0]]))[0]?.['created'];
+			return typeof v === 'number' ? v : null;
+		}
+		case 'putCall':
+			return putCall(a[0] as PutRecord);
+		case 'evictCalls':
+			return (await query(sql.evictCalls, [a[0]])).map((r) => trim(r['key']));
+		case 'addStats':
+			return addStats(a[0] as CallStats[]);
+		case 'stats':
+			return (await query(sql.stats, [a[0] ?? null])).map((r) => [
+				trim(r['key']),
+				r['name'],
+				r['module'],
+				r['hits'],
+				r['misses'],
+				r['last_hit'],
+				r['compute_seconds'],
+				r['saved_seconds'],
+			]);
+		case 'getValue': {
+			const row = (await query(sql.getValue, [a[0]]))[0];
+			return row === undefined ? null : [row['serializer'], row['data']];
+		}
+		case 'putValue': {
+			const bytes = a[2] as Uint8Array;
+			await query(sql.putValue, [a[0], a[1], Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.byteLength]);
+			return null;
+		}
+		case 'refreshValue':
+			return (await query(sql.refreshValue, [a[0]])).length > 0;
+		case 'containsValue':
+			return (await query(sql.containsValue, [a[0]])).length > 0;
+		case 'valueKeys':
+			return (await query(sql.valueKeys)).map((r) => trim(r['digest']));
+		case 'valueRange':
+			return (await query(sql.valueRange, [a[0], a[1], a[2]])).map((r) => trim(r['digest']));
+		case 'valueSize': {
+			const v = (await query(sql.valueSize, [a[0]]))[0]?.['size'];
+			return typeof v === 'number' ? v : null;
+		}
+		case 'evictValue':
+			return (await query(sql.evictValue, [a[0]])).length > 0;
+		case 'evictIdleValue':
+			return (await query(sql.evictIdleValue, [a[0], a[1]])).length > 0;
+		case 'close':
+			if (pool !== undefined) await pool.end().catch(() => undefined);
+			pool = undefined;
+			ready = undefined;
+			return null;
+		default:
+			throw new Error(`unknown request ${op}`);
+	}
+}
+
+serve(async (message): Promise<Answer> => {
+	try {
+		return { ok: true, value: await handle(message as PgRequest) };
+	} catch (err) {
+		return { ok: false, ...classify(err) };
+	}
+});

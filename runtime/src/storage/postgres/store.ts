@@ -1,0 +1,696 @@
+// docs/behaviour.md §1.12, §2.6 "PostgreSQL": `CallPostgres` and `ValuePostgres`, a team cache on a PostgreSQL server
+// (tables in schema.ts), shared by every process and machine that can reach it.
+//
+// Design:
+// - Storages are synchronous (a cache lookup sits inside a synchronous function call) while `pg` answers
+//   asynchronously, so `pg` runs in a worker thread (pgWorker.ts) and the calling thread waits for each answer through
+//   the synchronous bridge (bridge/syncWorker.ts), from the very first call. The `…Async` methods (`findAsync`,
+//   `getAsync`) await the same worker instead, leaving the event loop free while the server answers.
+// - The storages of one server, schema and options in one thread share one worker (a {@link Link}) and so one small
+//   connection pool; a call lookup fetches the call's result value in the same round trip, which the value storage
+//   of the same link then takes instead of asking again (a hit is one round trip, not two).
+// - The server is a remote resource that goes away: when it cannot be reached (or does not answer within
+//   `timeoutMs`), reads answer misses and writes are dropped, so cached functions run uncached; one warning says so
+//   per outage, and the server is tried again after a back-off (250 ms doubling to 5 s) until it answers, when hits
+//   resume. A configuration the server refuses (a wrong password, a missing database or role, a schema written by a
+//   newer fleche) is one clear error naming the URL without its password: logged once (`FLECHE_STORE_REFUSED`) for
+//   the cached calls, which run uncached, and thrown by every other operation (what tools and code asking the
+//   storage directly see).
+// - The password never leaves this module and the worker: configurations (`toConfig()`, so `String(cache)`, tools,
+//   `--json`) carry the URL without it, messages are scrubbed of it. A password written in a URL is remembered for
+//   this thread (by its URL without the password), so a configuration reopened here finds it; other processes and
+//   threads take theirs from their own `fleche.toml`, `PGPASSWORD` or ~/.pgpass.
+import { dirname, join } from 'node:path';
+import { moduleFile } from '../../bridge/moduleFile.js';
+import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
+import type { CallRecord } from '../../call.js';
+import { CorruptEntry, FlecheError, KeyError, SaveError } from '../../errors.js';
+import { log, warn } from '../../log.js';
+import { createdOf, type SummaryIndex, type IndexEntry } from '../kinds.js';
+import { mergeStats, type CallStats, type CallStorage, type StatsStorage, type StorageConfig, type ValueStorage } from '../base.js';
+import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
+import { findSerializer, getSerializer, type Serializer } from '../serializers.js';
+import { BadRecord, parseRecord } from '../sql/schema.js';
+import type { Answer, PgRequest, PgWorkerData } from './pgWorker.js';
+import { checkSchemaName, defaultSchema, redactUrl, urlPassword } from './schema.js';
+
+/** Options of {@link CallPostgres} and {@link ValuePostgres}. */
+export interface PostgresOptions {
+	/**
+	 * `postgres://user[:password]@host:5432/database`. Without a password in it, `PGPASSWORD` or ~/.pgpass (`PGPASSFILE`)
+	 * gives it; the other `PG*` variables fill what the URL leaves out, as for `psql`.
+	 */
+	readonly url: string;
+	/**
+	 * The PostgreSQL schema (namespace) holding the tables, created on first use: several projects can share a
+	 * database, each in a schema of its own.
+	 * @default 'fleche'
+	 */
+	readonly schema?: string;
+	/** TLS, passed to `pg` as is: `true`, or an object of `tls.connect` options (`{ rejectUnauthorized: false }`…). */
+	readonly ssl?: boolean | Readonly<Record<string, unknown>>;
+	/**
+	 * Bound on connecting and on each statement, in milliseconds. A server slower than this counts as unreachable:
+	 * calls run uncached until it answers again.
+	 * @default 5000
+	 */
+	readonly timeoutMs?: number;
+}
+
+/** Options of {@link ValuePostgres}. */
+export interface ValuePostgresOptions extends PostgresOptions {
+	/**
+	 * How values become bytes (`'v8'`, `'json'` or a `registerSerializer` name); each value records the serializer
+	 * that wrote it, so stores written with another one stay readable.
+	 * @default 'v8'
+	 */
+	readonly serializer?: string;
+}
+
+/** The configuration of a PostgreSQL storage (what `toConfig()` returns): the URL never holds a password. */
+export type PostgresConfig = {
+	readonly type: 'postgres';
+	readonly url: string;
+	readonly schema?: string;
+	readonly ssl?: boolean | Readonly<Record<string, unknown>>;
+	readonly timeoutMs?: number;
+	readonly serializer?: string;
+};
+
+const firstRetryMs = 250;
+const lastRetryMs = 5000;
+
+const passwordsKey = Symbol.for('fleche.postgres.passwords');
+
+/** Passwords written in URLs, by the URL without them: per thread, never in a configuration. */
+function passwords(): Map<string, string> {
+	const g = globalThis as { [passwordsKey]?: Map<string, string> };
+	return (g[passwordsKey] ??= new Map<string, string>());
+}
+
+/**
+ * The URL as configurations carry it (without its password), remembering the password for this thread. @internal
+ * @throws TypeError when it is not a `postgres://` or `postgresql://` URL.
+ */
+export function publicUrl(url: unknown): string {
+	if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
+		throw new TypeError(`A PostgreSQL store needs a 'url' of the form postgres://user@host:5432/database`);
+	}
+	const shown = redactUrl(url);
+	const password = urlPassword(url);
+	if (password !== undefined) passwords().set(shown, password);
+	return shown;
+}
+
+/** The worker's module: beside this one, in whichever form this copy was built. */
+function workerFile(): string {
+	return join(dirname(moduleFile(import.meta.url, () => __filename)), 'pgWorker.js');
+}
+
+/** What a cached call asks of the server: never an error for the call (it runs uncached instead). */
+const hotOps = new Set(['getCall', 'getValue', 'putCall', 'putValue', 'refreshValue', 'addStats']);
+
+/** A result value fetched with its call record: the next `get` of that digest on the same link takes it. */
+interface Prefetched {
+	readonly digest: string;
+	readonly serializer: string;
+	readonly data: Uint8Array;
+}
+
+/**
+ * One server, schema and set of options in this thread: the worker that talks to it, and whether it is reachable.
+ * Shared by the storages opened on it; closing any of them ends the worker, and the next request starts another.
+ */
+class Link {
+	readonly shown: string;
+	readonly #input: PgWorkerData;
+	#worker: SyncWorker | undefined;
+	/** The server's refusal of this configuration, thrown by every request from then on. */
+	#refused: string | undefined;
+	/** Until when requests answer their fallback without trying the server (performance.now() time). */
+	#downUntil = 0;
+	#retryMs = firstRetryMs;
+	#down = false;
+	prefetched: Prefetched | undefined;
+
+	constructor(
+		shown: string,
+		input: PgWorkerData,
+		readonly timeoutMs: number,
+	) {
+		this.shown = shown;
+		this.#input = input;
+	}
+
+	#client(): SyncWorker {
+		// The worker bounds every step by `timeoutMs` itself; this is only a net for a worker that hangs.
+		this.#worker ??= new SyncWorker({ module: workerFile(), name: 'PostgreSQL cache', input: this.#input, timeoutMs: this.timeoutMs * 3 + 10_000 });
+		return this.#worker;
+	}
+
+	/**
+	 * Whether requests are answered without the server for now (an outage, within its back-off, or a refused
+	 * configuration on the hot path); a refused configuration throws elsewhere.
+	 */
+	#resting(hot: boolean): boolean {
+		if (this.#refused !== undefined) {
+			if (hot) return true;
+			throw new FlecheError(this.#refused);
+		}
+		return this.#down && performance.now() < this.#downUntil;
+	}
+
+	/** The refusal, said once as an error; the calls of cached functions then run uncached. */
+	#refuse(message: string): void {
+		this.#refused = message;
+		log('error', 'FLECHE_STORE_REFUSED', `${message}; cached functions run uncached`);
+		this.close();
+	}
+
+	#unreachable(message: string): void {
+		if (!this.#down) {
+			warn('FLECHE_STORE_UNREACHABLE', `${message}; cached functions run uncached until it answers again (tried again with a back-off)`);
+		}
+		this.#down = true;
+		this.#downUntil = performance.now() + this.#retryMs;
+		this.#retryMs = Math.min(this.#retryMs * 2, lastRetryMs);
+	}
+
+	#settle<T>(answer: Answer, fallback: T, hot: boolean): T {
+		if (answer.ok) {
+			if (this.#down) {
+				this.#down = false;
+				this.#retryMs = firstRetryMs;
+				log('info', 'FLECHE_STORE_BACK', `The PostgreSQL cache ${this.shown} answers again`);
+			}
+			return answer.value as T;
+		}
+		if (answer.failure === 'down') {
+			this.#unreachable(answer.message);
+			return fallback;
+		}
+		if (answer.failure === 'config') {
+			this.#refuse(answer.message);
+			if (hot) return fallback;
+		}
+		throw new FlecheError(answer.message);
+	}
+
+	#failed<T>(err: unknown, fallback: T): T {
+		if (!WorkerFailed.is(err)) throw err;
+		// The worker is gone (it hung past its net, or could not start): a new one is tried after the back-off.
+		this.close();
+		this.#unreachable(`The PostgreSQL cache ${this.shown} is unreachable: ${err.message}`);
+		return fallback;
+	}
+
+	/**
+	 * The worker's answer to `op`, or `fallback` while the server is unreachable. Blocks this thread. Operations
+	 * named in {@link hotOps} (what a cached call does: lookups, saves, statistics) also answer `fallback` once the
+	 * server refused the configuration, which is then said once; every other operation throws the refusal.
+	 */
+	request<T>(fallback: T, op: string, ...args: unknown[]): T {
+		const hot = hotOps.has(op);
+		if (this.#resting(hot)) return fallback;
+		let answer: Answer;
+		try {
+			answer = this.#client().request({ op, args } satisfies PgRequest) as Answer;
+		} catch (err) {
+			return this.#failed(err, fallback);
+		}
+		return this.#settle(answer, fallback, hot);
+	}
+
+	/** As {@link request}, without blocking this thread. */
+	async call<T>(fallback: T, op: string, ...args: unknown[]): Promise<T> {
+		const hot = hotOps.has(op);
+		if (this.#resting(hot)) return fallback;
+		let answer: Answer;
+		try {
+			answer = (await this.#client().call({ op, args } satisfies PgRequest)) as Answer;
+		} catch (err) {
+			return this.#failed(err, fallback);
+		}
+		return this.#settle(answer, fallback, hot);
+	}
+
+	/** Takes the value fetched with a call record, if it is `digest`'s. */
+	take(digest: string): Prefetched | undefined {
+		const p = this.prefetched;
+		if (p === undefined || p.digest !== digest) return undefined;
+		this.prefetched = undefined;
+		return p;
+	}
+
+	close(): void {
+		this.prefetched = undefined;
+		this.#worker?.close();
+		this.#worker = undefined;
+	}
+}
+
+const linksKey = Symbol.for('fleche.postgres.links');
+
+function links(): Map<string, Link> {
+	const g = globalThis as { [linksKey]?: Map<string, Link> };
+	return (g[linksKey] ??= new Map<string, Link>());
+}
+
+/** Checked options: the URL without its password, the schema, and the rest as given. */
+function settle(options: PostgresOptions, what: string): Required<Pick<PostgresOptions, 'url' | 'schema' | 'timeoutMs'>> & Pick<PostgresOptions, 'ssl'> {
+	if (typeof options !== 'object' || options === null) throw new TypeError(`${what} needs options: { url, schema? }`);
+	const url = publicUrl(options.url);
+	const schema = checkSchemaName(options.schema ?? defaultSchema);
+	const timeoutMs = options.timeoutMs ?? 5000;
+	if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))
+		throw new RangeError(`${what}: timeoutMs must be a positive number of milliseconds`);
+	const ssl = options.ssl;
+	if (ssl !== undefined && typeof ssl !== 'boolean' && (typeof ssl !== 'object' || ssl === null))
+		throw new TypeError(`${what}: ssl must be true, false or an object of TLS options`);
+	return { url, schema, timeoutMs, ...(ssl !== undefined ? { ssl } : {}) };
+}
+
+function linkFor(options: ReturnType<typeof settle>): Link {
+	const id = JSON.stringify([options.url, options.schema, options.ssl ?? null, options.timeoutMs]);
+	let link = links().get(id);
+	if (link === undefined) {
+		const password = passwords().get(options.url);
+		const input: PgWorkerData = {
+			url: options.url,
+			schema: options.schema,
+			timeoutMs: options.timeoutMs,
+			...(password !== undefined ? { password } : {}),
+			...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
+		};
+		links().set(id, (link = new Link(options.url, input, options.timeoutMs)));
+	}
+	return link;
+}
+
+function configOf(type: 'postgres', options: ReturnType<typeof settle>): PostgresConfig {
+	return {
+		type,
+		url: options.url,
+		...(options.schema !== defaultSchema ? { schema: options.schema } : {}),
+		...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
+		...(options.timeoutMs !== 5000 ? { timeoutMs: options.timeoutMs } : {}),
+	};
+}
+
+/** The full key for a prefix, by a range scan of `op` (keys are lowercase hex: every match sorts in [prefix, prefix + 'g')). */
+function expandBy(link: Link, op: string, prefix: string, contains: (key: string) => boolean): string {
+	if (typeof prefix !== 'string' || prefix.length < MIN_PREFIX_LENGTH) return expandPrefix(prefix, []);
+	if (isKey(prefix)) {
+		if (contains(prefix)) return prefix;
+		throw new KeyError(prefix);
+	}
+	return expandPrefix(prefix, link.request<string[]>([], op, prefix, `${prefix}g`, 2));
+}
+
+/** A record as the worker sends it for a put: the checked record, and when it was made. */
+function putShape(r: CallRecord): Record<string, unknown> {
+	const { key, name, module, version, codeDigest, result, metadata } = r;
+	return {
+		key,
+		name,
+		module,
+		version,
+		codeDigest,
+		result,
+		arguments: r.arguments,
+		metadata,
+		...(r.async !== undefined ? { async: r.async } : {}),
+		...(r.scheme !== undefined ? { scheme: r.scheme } : {}),
+		created: createdOf(r),
+	};
+}
+
+const pageSize = 500;
+
+/**
+ * Call storage on a PostgreSQL server (docs/behaviour.md §2.6 "PostgreSQL"): call records with their argument and
+ * metadata rows, and hit/miss statistics, shared by every process and machine that reaches the server. Usually paired
+ * with {@link ValuePostgres} on the same server (the `postgres` template of `fleche.toml`).
+ *
+ * Synchronous like every storage: each method waits for the server's answer (a worker thread talks to it);
+ * {@link findAsync} does not block. While the server cannot be reached, reads miss and writes are dropped with one
+ * warning per outage, and the server is tried again after a back-off. A refused configuration (wrong password,
+ * missing database, a schema of a newer fleche) is a `FlecheError` naming the URL without its password: logged once
+ * for cached calls (which then run uncached), thrown by the other methods.
+ * @example
+ * ```ts
+ * import { Cache, CallPostgres, ValuePostgres, fleche } from 'fleche';
+ * const team = { url: 'postgres://ci@db.internal:5432/results', schema: 'myproject' };
+ * const store = new Cache(new ValuePostgres(team), new CallPostgres(team));
+ * const slow = fleche((n: number) => n * 2, { cache: store });
+ * slow(21); // computed here, a hit on every machine that shares the server
+ * ```
+ */
+export class CallPostgres implements CallStorage, StatsStorage {
+	/** The server's URL without its password. */
+	readonly url: string;
+	/** The schema (namespace) holding the tables. */
+	readonly schema: string;
+	readonly #config: PostgresConfig;
+	readonly #link: Link;
+
+	/** Nothing is contacted until the first use. @throws TypeError or RangeError for bad options. */
+	constructor(options: PostgresOptions) {
+		const settled = settle(options, 'CallPostgres');
+		this.url = settled.url;
+		this.schema = settled.schema;
+		this.#config = configOf('postgres', settled);
+		this.#link = linkFor(settled);
+	}
+
+	/** Checks a stored record; a bad one is reported and `undefined` (left in place: reading never deletes). */
+	#check(raw: unknown, key?: string): CallRecord | undefined {
+		try {
+			return parseRecord(raw, key);
+		} catch (err) {
+			if (!(err instanceof BadRecord)) throw err;
+			const bad = key ?? String((raw as { key?: unknown } | null)?.key);
+			warn(
+				'FLECHE_CORRUPT_ENTRY',
+				`Corrupt call record ${bad} in the PostgreSQL cache ${this.url} (schema ${this.schema}): ${err.message}; it reads as a miss`,
+			);
+			return undefined;
+		}
+	}
+
+	#found(answer: [unknown, [string, Uint8Array] | null] | null, key: string): CallRecord | undefined {
+		if (answer === null) return undefined;
+		const record = this.#check(answer[0], key);
+		if (record === undefined)
+			throw new KeyError(key, `The call record ${key} in ${this.url} is corrupt`, { cause: new CorruptEntry(key, 'failed its checks') });
+		const value = answer[1];
+		if (value !== null && record.result !== null) this.#link.prefetched = { digest: record.result, serializer: value[0], data: value[1] };
+		return record;
+	}
+
+	/** The record under `key`, or `undefined` (a miss, or the server unreachable). */
+	find(key: string): CallRecord | undefined {
+		assertKey(key);
+		return this.#found(this.#link.request(null, 'getCall', key), key);
+	}
+
+	/** As {@link find}, without blocking the event loop while the server answers. */
+	async findAsync(key: string): Promise<CallRecord | undefined> {
+		assertKey(key);
+		return this.#found(await this.#link.call(null, 'getCall', key), key);
+	}
+
+	/** The record under `key`; {@link KeyError} on a miss. */
+	get(key: string): CallRecord {
+		const record = this.find(key);
+		if (record === undefined) throw new KeyError(key);
+		return record;
+	}
+
+	/** Writes (or replaces) the record in one transaction; dropped (after one warning) while the server is unreachable. */
+	put(record: CallRecord): void {
+		assertKey(record.key);
+		let checked: CallRecord;
+		try {
+			// Refuse now what `get` would reject later; the worker receives exactly the checked copy.
+			checked = parseRecord(JSON.parse(JSON.stringify({ ...record, arguments: record.arguments })) as unknown, record.key);
+		} catch (err) {
+			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${err instanceof Error ? err.message : String(err)}`, {
+				cause: err,
+			});
+		}
+		this.#link.request(null, 'putCall', putShape(checked));
+	}
+
+	/**
+	 * Every record, or those of one function name, read a page at a time in key order (never all at once); bad records
+	 * are reported and skipped.
+	 */
+	*records(filter?: { readonly name?: string }): Iterable<CallRecord> {
+		let after = '';
+		for (;;) {
+			const page = this.#link.request<unknown[]>([], 'records', after, filter?.name ?? null, pageSize);
+			for (const raw of page) {
+				const record = this.#check(raw);
+				if (record !== undefined) yield record;
+			}
+			if (page.length < pageSize) return;
+			after = String((page[page.length - 1] as { key: unknown }).key);
+		}
+	}
+
+	/** Whether a record for `key` is held; false for anything that is not a full key (or while unreachable). */
+	contains(key: string): boolean {
+		return isKey(key) && this.#link.request(false, 'containsCall', key);
+	}
+
+	/** Removes the record under `key` (its argument and metadata rows with it); {@link KeyError} when there is none. Its statistics stay. */
+	evict(key: string): void {
+		assertKey(key);
+		if (this.evictMany([key]) === 0) throw new KeyError(key);
+	}
+
+	/** Removes several records in one statement; returns how many were held. */
+	evictMany(keys: Iterable<string>): number {
+		const list = [...keys].filter(isKey);
+		if (list.length === 0) return 0;
+		return this.#link.request<string[]>([], 'evictCalls', list).length;
+	}
+
+	/** Every key held. */
+	list(): string[] {
+		return this.#link.request<string[]>([], 'callKeys');
+	}
+
+	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4), by an index range scan. */
+	expand(prefix: string): string {
+		return expandBy(this.#link, 'callRange', prefix, (key) => this.contains(key));
+	}
+
+	/** `{ type: 'postgres', url, schema? … }`, the URL without its password. */
+	toConfig(): StorageConfig {
+		return this.#config;
+	}
+
+	/** Adds statistics deltas in one statement (merged by key first). */
+	addStats(deltas: readonly CallStats[]): void {
+		if (deltas.length === 0) return;
+		const merged = new Map<string, CallStats>();
+		for (const d of deltas) mergeStats(merged, d);
+		this.#link.request(null, 'addStats', [...merged.values()]);
+	}
+
+	/** Summed statistics of every call counted here (evicted ones included), optionally of one function. */
+	stats(filter?: { readonly name?: string; readonly module?: string | null }): CallStats[] {
+		const rows = this.#link.request<unknown[][]>([], 'stats', filter?.name ?? null);
+		const out = rows.map(([key, name, module, hits, misses, lastHit, computeSeconds, savedSeconds]) => ({
+			key: key as string,
+			name: name as string,
+			module: module as string | null,
+			hits: hits as number,
+			misses: misses as number,
+			lastHit: lastHit as number | null,
+			computeSeconds: computeSeconds as number,
+			savedSeconds: savedSeconds as number,
+		}));
+		return filter?.module === undefined ? out : out.filter((s) => s.module === filter.module);
+	}
+
+	/** When the record `key` was stored (Runtime metadata, else the server's clock at the write); `null` when unknown. */
+	created(key: string): number | null {
+		return isKey(key) ? this.#link.request<number | null>(null, 'created', key) : null;
+	}
+
+	/** A page of what tools list, in key order after `after`. @internal */
+	entries(after: string, limit: number): IndexEntry[] {
+		const rows = this.#link.request<unknown[][]>([], 'entries', after, limit);
+		const out: IndexEntry[] = [];
+		for (const [key, module, name, version, created] of rows) {
+			let v: unknown = null;
+			try {
+				v = version === null ? null : JSON.parse(version as string);
+			} catch {
+				// Shown as unknown; the full record's check reports it.
+			}
+			out.push({
+				key: key as string,
+				module: module as string | null,
+				name: name as string,
+				version: typeof v === 'string' || typeof v === 'number' ? v : null,
+				created: created as number | null,
+			});
+		}
+		return out;
+	}
+
+	/** A token that changes whenever a record is written or removed. @internal */
+	probe(): string {
+		return this.#link.request('', 'probe');
+	}
+
+	/** Ends this thread's worker for the server (shared with the other storages on it); the next use starts another. */
+	close(): void {
+		this.#link.close();
+	}
+}
+
+/**
+ * Value storage on a PostgreSQL server (docs/behaviour.md §2.6 "PostgreSQL"): each value once under its digest,
+ * however many calls and machines return it. See {@link CallPostgres} for outages and errors.
+ */
+export class ValuePostgres implements ValueStorage {
+	/** The server's URL without its password. */
+	readonly url: string;
+	/** The schema (namespace) holding the tables. */
+	readonly schema: string;
+	/** The serializer new values are written with. */
+	readonly serializer: string;
+	readonly #codec: Serializer;
+	readonly #config: PostgresConfig;
+	readonly #link: Link;
+
+	/** Nothing is contacted until the first use. @throws TypeError for bad options or an unknown serializer. */
+	constructor(options: ValuePostgresOptions) {
+		const settled = settle(options, 'ValuePostgres');
+		this.url = settled.url;
+		this.schema = settled.schema;
+		this.serializer = options.serializer ?? 'v8';
+		this.#codec = getSerializer(this.serializer);
+		const config = configOf('postgres', settled);
+		this.#config = this.serializer === 'v8' ? config : { ...config, serializer: this.serializer };
+		this.#link = linkFor(settled);
+	}
+
+	/** Stores `value` under `key` unless already held (then only marks it in use, see `gc`'s grace period). */
+	put(key: string, value: unknown): void {
+		assertKey(key);
+		let bytes: Uint8Array;
+		try {
+			bytes = this.#codec.serialize(value);
+		} catch (err) {
+			if (SaveError.is(err)) throw err;
+			throw new SaveError(`Cannot serialize a value with the '${this.serializer}' serializer: ${err instanceof Error ? err.message : String(err)}`, {
+				cause: err,
+			});
+		}
+		this.#link.request(null, 'putValue', key, this.serializer, bytes);
+	}
+
+	#decode(key: string, found: Prefetched | [string, Uint8Array] | null): unknown {
+		if (found === null) throw new KeyError(key);
+		const [name, data] = Array.isArray(found) ? found : [found.serializer, found.data];
+		const codec = name === this.serializer ? this.#codec : findSerializer(name);
+		if (codec === undefined)
+			throw new KeyError(key, `The value ${key} in ${this.url} was written with serializer '${name}', which is not registered in this process`);
+		try {
+			return codec.deserialize(data);
+		} catch (err) {
+			const reason = `cannot be deserialized by '${name}': ${err instanceof Error ? err.message : String(err)}`;
+			warn('FLECHE_CORRUPT_ENTRY', `Corrupt value ${key} in the PostgreSQL cache ${this.url} (schema ${this.schema}): ${reason}; it reads as a miss`);
+			throw new KeyError(key, `The value ${key} in ${this.url} is corrupt`, { cause: new CorruptEntry(key, reason) });
+		}
+	}
+
+	/** A fresh copy of the value under `key`; {@link KeyError} on a miss (or while the server is unreachable). */
+	get(key: string): unknown {
+		assertKey(key);
+		return this.#decode(key, this.#link.take(key) ?? this.#link.request(null, 'getValue', key));
+	}
+
+	/** As {@link get}, without blocking the event loop while the server answers. */
+	async getAsync(key: string): Promise<unknown> {
+		assertKey(key);
+		return this.#decode(key, this.#link.take(key) ?? (await this.#link.call(null, 'getValue', key)));
+	}
+
+	/** Marks the value as in use now (see `gc`); whether it is held. */
+	refresh(key: string): boolean {
+		return isKey(key) && this.#link.request(false, 'refreshValue', key);
+	}
+
+	contains(key: string): boolean {
+		return isKey(key) && this.#link.request(false, 'containsValue', key);
+	}
+
+	/** Removes the value; {@link KeyError} when there is none. */
+	evict(key: string): void {
+		assertKey(key);
+		if (!this.#link.request(false, 'evictValue', key)) throw new KeyError(key);
+	}
+
+	/** Removes the value unless it was written or refreshed in the last `graceMs`; whether it did. */
+	evictIdle(key: string, graceMs: number): boolean {
+		assertKey(key);
+		if (this.#link.request(false, 'evictIdleValue', key, graceMs)) return true;
+		if (!this.contains(key)) throw new KeyError(key);
+		return false;
+	}
+
+	list(): string[] {
+		return this.#link.request<string[]>([], 'valueKeys');
+	}
+
+	expand(prefix: string): string {
+		return expandBy(this.#link, 'valueRange', prefix, (key) => this.contains(key));
+	}
+
+	/** Bytes stored for the value (its serialized form); `null` when it is not held. */
+	sizeOf(key: string): number | null {
+		return isKey(key) ? this.#link.request<number | null>(null, 'valueSize', key) : null;
+	}
+
+	/** `{ type: 'postgres', url, schema?, serializer? … }`, the URL without its password. */
+	toConfig(): StorageConfig {
+		return this.#config;
+	}
+
+	/** Ends this thread's worker for the server (shared with the other storages on it). */
+	close(): void {
+		this.#link.close();
+	}
+}
+
+/**
+ * What tools list of a PostgreSQL call storage, read from the server a page at a time (only the listed columns, never
+ * the full records), and its change probe: one small query per refresh.
+ */
+export class PostgresIndex implements SummaryIndex {
+	#generation = 0;
+	#token: string | undefined;
+
+	constructor(private readonly calls: CallPostgres) {}
+
+	get generation(): number {
+		return this.#generation;
+	}
+
+	refresh(): void {
+		const token = this.calls.probe();
+		if (token !== this.#token) {
+			this.#token = token;
+			this.#generation++;
+		}
+	}
+
+	*entries(): Iterable<IndexEntry> {
+		let after = '';
+		for (;;) {
+			const page = this.calls.entries(after, 2000);
+			yield* page;
+			if (page.length < 2000) return;
+			after = page[page.length - 1]!.key;
+		}
+	}
+
+	has(key: string): boolean {
+		return this.calls.contains(key);
+	}
+
+	*keys(): Iterable<string> {
+		for (const entry of this.entries()) yield entry.key;
+	}
+
+	close(): void {
+		// Nothing held: the storage's worker is closed with the storage.
+	}
+}

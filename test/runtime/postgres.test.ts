@@ -1,0 +1,437 @@
+// The PostgreSQL team store (CallPostgres, ValuePostgres, `template = "postgres"`) against a real server started for
+// this file (test/support/servers.ts): hits and misses, sync and async; values stored once; schemas kept apart; a
+// schema of a newer fleche refused; many processes and threads writing at once; two "machines"; a writer killed
+// mid-write; the server stopped and restarted mid-run; a wrong password; the CLI. Counts are checked in the database
+// itself through psql.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Cache, CallPostgres, ConfigError, FlecheConfig, FlecheError, ValuePostgres, cache as useCache, digest, fleche, flushStats } from 'fleche';
+import { openStore } from 'fleche/inspect';
+import { captureLogs } from '../support/logs.js';
+import { waitFor } from '../support/poll.js';
+import { userProject } from '../support/project.js';
+import { startPostgres, type PostgresServer } from '../support/servers.js';
+import { runNode } from '../support/tmp.js';
+
+const writer = fileURLToPath(new URL('../fixtures/pgWriter.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../../runtime/bin/fleche.mjs', import.meta.url));
+const password = 'pw-S3cret/with:odd@chars';
+const logs = captureLogs();
+
+let server: PostgresServer;
+let url: string;
+let db: string;
+let schemas = 0;
+
+before(async () => {
+	server = await startPostgres({ password });
+	url = await server.database();
+	db = new URL(url).pathname.slice(1);
+});
+after(async () => {
+	await server?.close();
+});
+
+/** A schema of its own per test: tests share the database, never their tables. */
+function schema(): string {
+	return `t${++schemas}_${process.pid}`;
+}
+
+function open(s: string, extra: { timeoutMs?: number } = {}): Cache {
+	const options = { url, schema: s, ...extra };
+	return new Cache(new ValuePostgres(options), new CallPostgres(options));
+}
+
+async function count(sql: string): Promise<number> {
+	return Number((await server.psql(sql, db)).trim());
+}
+
+describe('PostgreSQL team store', () => {
+	it('misses then hits, for sync and async functions, on the first call and through a second instance', async () => {
+		const s = schema();
+		const cache = open(s);
+		using _ = useCache(cache);
+		let runs = 0;
+		const double = fleche(
+			function double(n: number): number {
+				runs++;
+				return n * 2;
+			},
+			{ name: 'double' },
+		);
+		const later = fleche(
+			async function later(n: number): Promise<{ n: number; at: string }> {
+				runs++;
+				await new Promise((r) => setTimeout(r, 1));
+				return { n, at: 'server' };
+			},
+			{ name: 'later' },
+		);
+		assert.equal(double(21), 42);
+		assert.equal(double(21), 42);
+		assert.deepEqual(await later(5), { n: 5, at: 'server' });
+		// The async function's hit is awaited, not blocked on: with the table locked by another session for a moment,
+		// timers keep firing while the lookup waits (a blocked thread would fire none until it returned).
+		const locker = server.psql(`BEGIN; LOCK TABLE ${s}.calls IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.5); COMMIT`, db);
+		while ((await count(`SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = '${s}.calls'::regclass`)) === 0) {
+			await new Promise((r) => setTimeout(r, 20));
+		}
+		let ticks = 0;
+		const ticker = setInterval(() => ticks++, 5);
+		const locked = later(5);
+		const ticksAtCall = ticks;
+		assert.deepEqual(await locked, { n: 5, at: 'server' });
+		clearInterval(ticker);
+		await locker;
+		assert.equal(ticksAtCall, 0);
+		assert.ok(ticks > 0, 'timers fired while the async lookup waited for the server');
+		const both = await Promise.all([later(6), later(6)]);
+		assert.deepEqual(both, [
+			{ n: 6, at: 'server' },
+			{ n: 6, at: 'server' },
+		]);
+		assert.equal(runs, 3, 'one run per distinct call, identical calls in flight shared');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 3);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments`), 3);
+		assert.ok((await count(`SELECT count(*) FROM ${s}.metadata`)) >= 2, 'metadata rows');
+		// Another instance (as another process would) reads the same rows.
+		const other = open(s);
+		const record = [...other.records({ name: 'double' })];
+		assert.equal(record.length, 1);
+		assert.equal(other.loadValue(record[0]!.result!), 42);
+		const asyncRecord = [...other.records({ name: 'later' })].find((r) => r.arguments['n'] === digest(5))!;
+		assert.equal(asyncRecord.async, true);
+		// The asynchronous path does not block: both lookups run while the event loop turns.
+		const calls = other.calls as CallPostgres;
+		const values = other.values as ValuePostgres;
+		let turned = false;
+		const pending = calls.findAsync(asyncRecord.key);
+		setImmediate(() => (turned = true));
+		const found = await pending;
+		assert.ok(turned, 'the event loop turned while the server answered');
+		assert.deepEqual(await values.getAsync(found!.result!), { n: 5, at: 'server' });
+		assert.equal(await calls.findAsync(digest('absent')), undefined);
+		cache.calls.evict(record[0]!.key);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments WHERE call_key = '${record[0]!.key}'`), 0, 'evict removes its rows');
+		assert.equal(double(21), 42);
+		assert.equal(runs, 4, 'an evicted call runs again');
+	});
+
+	it('stores a value once however many calls return it, and keeps statistics', async () => {
+		const s = schema();
+		const cache = open(s);
+		using _ = useCache(cache);
+		const same = fleche((n: number) => ({ answer: 'the same', n: n > -1 }), { name: 'same' });
+		for (let i = 0; i < 10; i++) same(i);
+		for (let i = 0; i < 10; i++) same(i);
+		const result = digest({ answer: 'the same', n: true });
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 10);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.stored_values WHERE digest = '${result}'`), 1, 'one row for the shared result');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.stored_values`), 11, 'ten arguments and one result');
+		flushStats();
+		const stats = [...(cache.calls as CallPostgres).stats({ name: 'same' })];
+		assert.equal(
+			stats.reduce((a, x) => a + x.hits, 0),
+			10,
+		);
+		assert.equal(
+			stats.reduce((a, x) => a + x.misses, 0),
+			10,
+		);
+		assert.equal(await count(`SELECT sum(hits) FROM ${s}.stats`), 10);
+	});
+
+	it('keeps schemas apart, and configurations and messages never hold the password', async () => {
+		const a = schema();
+		const b = schema();
+		const inA = open(a);
+		const inB = open(b);
+		const upper = fleche((x: string) => x.toUpperCase(), { name: 'upper' });
+		useCache(inA, () => upper('alpha'));
+		assert.equal([...inB.records()].length, 0, 'schema b sees nothing of a');
+		assert.equal(await count(`SELECT count(*) FROM ${a}.calls`), 1);
+		assert.equal(await count(`SELECT count(*) FROM ${b}.calls`), 0);
+		for (const text of [String(inA), JSON.stringify(inA.toConfig()), String((inA.calls as CallPostgres).url)]) {
+			assert.ok(!text.includes(password) && !text.includes(encodeURIComponent(password)), `no password in ${text}`);
+			assert.match(text, /postgres:\/\/postgres@127\.0\.0\.1/);
+		}
+		// A configuration sent elsewhere in this thread still opens: the password is remembered by its URL.
+		const reopened = new CallPostgres(inA.calls.toConfig() as unknown as { url: string; schema: string });
+		assert.equal(reopened.list().length, 1);
+	});
+
+	it('refuses a schema written by a newer fleche with one clear error', async () => {
+		const s = schema();
+		await server.psql(
+			`CREATE SCHEMA ${s}; CREATE TABLE ${s}.fleche_info (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO ${s}.fleche_info VALUES ('schema_version', '99')`,
+			db,
+		);
+		const calls = new CallPostgres({ url, schema: s });
+		assert.throws(
+			() => calls.contains(digest('x')),
+			(err: Error) => FlecheError.is(err) && /newer fleche \(schema version 99/.test(err.message) && !err.message.includes(password),
+		);
+		assert.throws(() => calls.list(), /newer fleche/, 'every later operation too, without asking the server again');
+		assert.equal(await count(`SELECT count(*) FROM information_schema.tables WHERE table_schema = '${s}'`), 1, 'nothing was created beside it');
+	});
+
+	it('refuses a wrong password and a missing database with one error that names the URL without the password', () => {
+		const port = new URL(url).port;
+		const wrong = `postgres://postgres:${encodeURIComponent('not-' + password)}@127.0.0.1:${port}/${db}`;
+		const cache = new Cache(new ValuePostgres({ url: wrong, schema: 'wrong' }), new CallPostgres({ url: wrong, schema: 'wrong' }));
+		using _ = useCache(cache);
+		let runs = 0;
+		const f = fleche(
+			(n: number) => {
+				runs++;
+				return n;
+			},
+			{ name: 'refused' },
+		);
+		const shown = new RegExp(`postgres://postgres@127\\.0\\.0\\.1:${port}/${db}`);
+		const clean = (text: string): boolean => !text.includes('not-' + password) && !text.includes(encodeURIComponent('not-' + password));
+		logs.clear();
+		for (let i = 0; i < 5; i++) assert.equal(f(i), i, 'cached calls still run and return');
+		assert.equal(runs, 5);
+		const refused = logs.codes('FLECHE_STORE_REFUSED');
+		assert.equal(refused.length, 1, 'said once');
+		assert.equal(refused[0]!.level, 'error');
+		assert.match(refused[0]!.message, /password authentication failed/);
+		assert.match(refused[0]!.message, shown);
+		assert.ok(
+			logs.records.every((r) => clean(r.message)),
+			'no password in any log',
+		);
+		assert.equal(logs.codes('FLECHE_LOOKUP_FAILED').length, 0, 'no warning per call');
+		// Asked directly (as tools do), the storage throws the same clear error.
+		assert.throws(
+			() => cache.calls.list(),
+			(err: Error) => FlecheError.is(err) && shown.test(err.message) && clean(err.message),
+		);
+		assert.ok(clean(String(cache)), 'String(cache) has no password');
+		const missing = new CallPostgres({ url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/no_such_db` });
+		assert.throws(
+			() => missing.list(),
+			(err: Error) => /database "no_such_db" does not exist/.test(err.message) && !err.message.includes(password),
+		);
+	});
+
+	it('reads `template = "postgres"` and typed tables from fleche.toml, with errors that name file and line', () => {
+		const config = FlecheConfig.fromToml(
+			[
+				'[team]',
+				'template = "postgres"',
+				`url = "${url}"`,
+				'schema = "proj_a"',
+				'ssl = { reject_unauthorized = false }',
+				'timeout_ms = 1500',
+				'serializer = "json"',
+				'',
+				'[split]',
+				`values = { type = "memory" }`,
+				`calls = { type = "postgres", url = "${url}" }`,
+				'',
+				'[bad]',
+				'template = "postgres"',
+				`url = "${url}"`,
+				'timeout_ms = -3',
+				'',
+				'[nourl]',
+				'template = "postgres"',
+				'',
+				'[notpg]',
+				'template = "postgres"',
+				'url = "mysql://x@y/z"',
+			].join('\n'),
+			{ file: '/proj/fleche.toml', home: '/home/u' },
+		);
+		const team = config.open('team') as Cache;
+		assert.ok(team.values instanceof ValuePostgres && team.calls instanceof CallPostgres);
+		assert.deepEqual(team.calls.toConfig(), { type: 'postgres', url: team.calls.url, schema: 'proj_a', ssl: { rejectUnauthorized: false }, timeoutMs: 1500 });
+		assert.equal(team.values.serializer, 'json');
+		assert.ok(!JSON.stringify(config.cacheConfig('team')).includes(encodeURIComponent(password)), 'the password is not in the configuration');
+		assert.ok((config.open('split') as Cache).calls instanceof CallPostgres);
+		const at = (name: string, line: number, pattern: RegExp): void =>
+			assert.throws(
+				() => config.open(name),
+				(err: Error) => ConfigError.is(err) && err.message.startsWith(`/proj/fleche.toml:${line}: `) && pattern.test(err.message),
+			);
+		at('bad', 16, /'timeout_ms' must be a positive whole number/);
+		at('nourl', 18, /needs a 'url'/);
+		at('notpg', 23, /must start with postgres:\/\//);
+	});
+
+	it('takes the password from PGPASSWORD or ~/.pgpass (PGPASSFILE) when the URL has none', async () => {
+		const s = schema();
+		const bare = new URL(url);
+		bare.password = '';
+		const job = [
+			"import { CallPostgres } from 'fleche';",
+			`const calls = new CallPostgres({ url: ${JSON.stringify(bare.toString())}, schema: ${JSON.stringify(s)} });`,
+			'console.log(JSON.stringify(calls.list()));',
+		].join('\n');
+		const dir = userProject({ 'job.mjs': job, pgpass: `127.0.0.1:${bare.port}:${db}:postgres:${password.replace(/:/g, '\\:')}\n` });
+		chmodSync(join(dir, 'pgpass'), 0o600);
+		const { PGPASSWORD: _, PGPASSFILE: __, NODE_TEST_CONTEXT: ___, ...env } = process.env;
+		const viaFile = await runNode(join(dir, 'job.mjs'), [], { cwd: dir, env: { ...env, PGPASSFILE: join(dir, 'pgpass') } });
+		assert.equal(viaFile.code, 0, viaFile.stderr);
+		assert.equal(viaFile.stdout.trim(), '[]', viaFile.stderr);
+		assert.ok(!viaFile.stderr.includes('FLECHE_STORE'), viaFile.stderr);
+		const viaEnv = await runNode(join(dir, 'job.mjs'), [], { cwd: dir, env: { ...env, PGPASSWORD: password, PGPASSFILE: join(dir, 'absent') } });
+		assert.equal(viaEnv.stdout.trim(), '[]', viaEnv.stderr);
+		const none = await runNode(join(dir, 'job.mjs'), [], { cwd: dir, env: { ...env, PGPASSFILE: join(dir, 'absent') } });
+		assert.notEqual(none.code, 0, 'without a password the server refuses');
+		assert.match(none.stderr, /PostgreSQL cache postgres:\/\/postgres@127\.0\.0\.1/);
+	});
+
+	it('4 processes × 2 threads writing distinct and identical calls: none lost, none duplicated', async () => {
+		const s = schema();
+		const n = 25;
+		const full = `${url}`;
+		const runs = await Promise.all([0, 1, 2, 3].map((p) => runNode(writer, ['write', full, s, `p${p}`, String(n), '2'], { timeoutMs: 120_000 })));
+		for (const r of runs) assert.equal(r.code, 0, r.stderr);
+		const threads = runs.flatMap((r) =>
+			r.stdout
+				.trim()
+				.split('\n')
+				.map((l) => JSON.parse(l) as { runs: number; calls: number }),
+		);
+		assert.equal(threads.length, 8);
+		const distinct = 8 * n + n;
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), distinct, 'every distinct call once');
+		assert.equal(await count(`SELECT count(DISTINCT key) FROM ${s}.calls`), distinct);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments`), distinct, 'one argument row per call');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.stored_values`), 2 * distinct, 'each argument and result once');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.stored_values v WHERE v.digest = c.result)`), 0);
+		const calls = threads.reduce((a, t) => a + t.calls, 0);
+		assert.equal(calls, 8 * 2 * n);
+		// Every call was counted once, as a hit or a miss, by statistics flushed at each thread's exit.
+		assert.equal(await count(`SELECT sum(hits) + sum(misses) FROM ${s}.stats`), calls);
+		assert.equal(
+			await count(`SELECT sum(misses) FROM ${s}.stats`),
+			threads.reduce((a, t) => a + t.runs, 0),
+		);
+	});
+
+	it('two machines (separate folders and fleche.toml, one server) hit each other’s results', async () => {
+		const s = schema();
+		const job = [
+			"import { fleche } from 'fleche';",
+			'let runs = 0;',
+			'const area = fleche(function area(w, h) { runs++; return w * h; });',
+			'const out = [];',
+			'for (const [w, h] of JSON.parse(process.argv[2])) out.push(area(w, h));',
+			'console.log(JSON.stringify({ runs, out }));',
+		].join('\n');
+		const toml = `[default]\ncache = "team"\n\n[team]\ntemplate = "postgres"\nurl = "${url}"\nschema = "${s}"\n`;
+		const a = userProject({ 'job.mjs': job, 'fleche.toml': toml });
+		const b = userProject({ 'job.mjs': job, 'fleche.toml': toml });
+		const ra = await runNode(join(a, 'job.mjs'), ['[[2,3],[4,5]]'], { cwd: a });
+		assert.equal(ra.code, 0, ra.stderr);
+		assert.deepEqual(JSON.parse(ra.stdout), { runs: 2, out: [6, 20] });
+		const rb = await runNode(join(b, 'job.mjs'), ['[[2,3],[4,5],[6,7]]'], { cwd: b });
+		assert.equal(rb.code, 0, rb.stderr);
+		assert.deepEqual(JSON.parse(rb.stdout), { runs: 1, out: [6, 20, 42] }, 'b hits what a computed');
+		const again = await runNode(join(a, 'job.mjs'), ['[[6,7]]'], { cwd: a });
+		assert.deepEqual(JSON.parse(again.stdout), { runs: 0, out: [42] }, 'a hits what b computed');
+		assert.ok(!ra.stderr.includes(password) && !rb.stderr.includes(password));
+
+		// The CLI lists and counts the team cache from either folder, without the password anywhere.
+		const ls = await runNode(bin, ['ls', '--cache', 'team'], { cwd: b, execArgv: [] });
+		assert.equal(ls.code, 0, ls.stderr);
+		assert.match(ls.stdout, /area/);
+		const stats = await runNode(bin, ['stats', '--cache', 'team', '--json'], { cwd: a, execArgv: [] });
+		assert.equal(stats.code, 0, stats.stderr);
+		const totals = stats.stdout
+			.trim()
+			.split('\n')
+			.map((l) => JSON.parse(l) as { type: string; functions?: { name: string; calls: number; hits: number; misses: number }[] })
+			.find((m) => m.type === 'stats');
+		const area = totals?.functions?.find((f) => f.name === 'area');
+		assert.deepEqual({ calls: area?.calls, hits: area?.hits, misses: area?.misses }, { calls: 3, hits: 3, misses: 3 });
+		for (const out of [ls.stdout, ls.stderr, stats.stdout, stats.stderr]) {
+			assert.ok(!out.includes(password) && !out.includes(encodeURIComponent(password)), 'no password in CLI output');
+		}
+		const key = (await server.psql(`SELECT key FROM ${s}.calls ORDER BY key LIMIT 1`, db)).trim();
+		const show = await runNode(bin, ['show', '--cache', 'team', key.slice(0, 8)], { cwd: a, execArgv: [] });
+		assert.equal(show.code, 0, show.stderr);
+		assert.match(show.stdout, new RegExp(key));
+		const evicted = await runNode(bin, ['evict', '--cache', 'team', '--function', 'area', '--json'], { cwd: a, execArgv: [] });
+		assert.equal(evicted.code, 0, evicted.stderr);
+		assert.match(evicted.stdout, /"count":3/);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 0);
+		const gc = await runNode(bin, ['gc', '--cache', 'team', '--grace', '0', '--json'], { cwd: a, execArgv: [] });
+		assert.equal(gc.code, 0, gc.stderr);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.stored_values`), 0, 'gc removed the values no call refers to');
+		// fleche/inspect pages through the server.
+		const store = openStore({ name: 'team', root: null, kind: 'postgres', source: null, exists: true, readOnly: false, config: open(s).toConfig() });
+		assert.deepEqual(store.functions(), []);
+	});
+
+	it('a writer killed mid-write leaves whole records only', async () => {
+		const s = schema();
+		const child = spawn(process.execPath, [writer, 'forever', url, s], { stdio: ['ignore', 'pipe', 'pipe'] });
+		let err = '';
+		child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+		await new Promise<void>((resolve, reject) => {
+			child.stdout.on('data', (d: Buffer) => d.toString().includes('writing') && resolve());
+			child.on('exit', (code) => reject(new Error(`writer exited ${String(code)}: ${err}`)));
+		});
+		child.kill('SIGKILL');
+		await new Promise((r) => child.once('close', r));
+		const calls = await count(`SELECT count(*) FROM ${s}.calls`);
+		assert.ok(calls >= 20, `${calls} records`);
+		assert.equal(
+			await count(`SELECT count(*) FROM ${s}.calls c WHERE (SELECT count(*) FROM ${s}.arguments a WHERE a.call_key = c.key) <> 10`),
+			0,
+			'every record has its 10 arguments',
+		);
+		assert.equal(
+			await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.metadata m WHERE m.call_key = c.key)`),
+			0,
+			'and its metadata',
+		);
+		const cache = open(s);
+		assert.equal([...cache.records()].length, calls, 'every record reads back whole');
+	});
+
+	it('the server stopped mid-run: calls keep running with one warning, and hit again once it is back', async () => {
+		const s = schema();
+		const cache = open(s, { timeoutMs: 2000 });
+		using _ = useCache(cache);
+		let runs = 0;
+		const f = fleche(
+			(n: number) => {
+				runs++;
+				return n + 1;
+			},
+			{ name: 'resilient' },
+		);
+		assert.equal(f(1), 2);
+		assert.equal(f(1), 2);
+		assert.equal(runs, 1);
+		logs.clear();
+		await server.stop();
+		try {
+			for (let i = 0; i < 20; i++) assert.equal(f(i), i + 1);
+			assert.equal(runs, 21, 'every call ran uncached while the server was down');
+			assert.equal(logs.codes('FLECHE_STORE_UNREACHABLE').length, 1, 'one warning for the outage');
+			const warning = logs.codes('FLECHE_STORE_UNREACHABLE')[0]!.message;
+			assert.ok(!warning.includes(password), warning);
+		} finally {
+			await server.start();
+		}
+		// Once back (after the back-off), a stored call is a hit again and new calls are stored.
+		await waitFor('the server answers again', () => cache.calls.contains(f.fleche.digest(1)));
+		const settled: number = runs;
+		assert.equal(f(1), 2);
+		assert.equal(f(500), 501);
+		assert.equal(f(500), 501);
+		assert.equal(runs, settled + 1);
+		assert.equal(logs.codes('FLECHE_STORE_UNREACHABLE').length, 1, 'still one warning');
+	});
+});
