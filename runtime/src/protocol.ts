@@ -1,5 +1,6 @@
-// docs/behaviour.md §1.4, §1.11, §3.2: the cached-call protocol, written once — arguments → digests → key (./key.ts) →
-// lookup → hit, or share the call in flight, or prepare → run → commit → statistics. A direct call (wrapper.ts), a
+// docs/behaviour.md §1.4, §1.11, §3.2, §3.5: the cached-call protocol, written once — arguments → digests → key
+// (./key.ts) → lookup → hit, or share the call in flight (in this process, or through the store's lease with other
+// processes), or prepare → run → commit → statistics. A direct call (wrapper.ts), a
 // submission to an executor (executor/wrapExecutor.ts) and the worker entry that runs a submission (workerRun.ts) all
 // go through here, and share one table of calls in flight per cache: a direct call and a submission of the same call
 // while it runs make one computation.
@@ -16,6 +17,8 @@ import type { BaseCache, Hit, PreparedCall } from './caches/base.js';
 import type { Call, CallRecord, Metadata } from './call.js';
 import { FlecheError, Indigestible, KeyError } from './errors.js';
 import { byName, keyCall, type KeyedCall, type KeyProfile } from './key.js';
+import { sleepSync } from './clock.js';
+import { gaveUp, hold, leaseUse, nextPause, pauseAsync, take, type LeaseUse } from './leases.js';
 import { isDebug, log, warn, warnOnce } from './log.js';
 import type { MetaData } from './metadata.js';
 import { activeCache, activeMetadata } from './state.js';
@@ -292,7 +295,16 @@ function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Meta
  * Runs a missed call in this process: metadata, prepare, the body (given the computation's signal in place of its
  * AbortSignal arguments), then commit and statistics; a promise result is entered in the table of calls in flight.
  */
-function runHere(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined): unknown {
+function runHere(
+	target: CallTarget,
+	c: BaseCache,
+	profile: KeyProfile,
+	k: KeyedCall,
+	thisArg: unknown,
+	outcome: Outcome | undefined,
+	/** Runs once the call ended (committed, abandoned or thrown): a held lease is released there. */
+	ended?: () => void,
+): unknown {
 	const values = byName(k.names, k.values);
 	const meta = metadataRun(profile, { ...profile.identity, arguments: values });
 	const prepared = prepare(c, profile, k, values);
@@ -312,11 +324,13 @@ function runHere(target: CallTarget, c: BaseCache, profile: KeyProfile, k: Keyed
 		result = target.fn.apply(thisArg, args);
 	} catch (err) {
 		prepared?.abandon();
+		ended?.();
 		throw err;
 	}
 	if (!isThenable(result)) {
 		const record = commit(c, profile, k, prepared, result, () => meta.after(result), false, (performance.now() - started) / 1000);
 		if (outcome !== undefined) outcome.record = record;
+		ended?.();
 		return result;
 	}
 	const entry = new InFlight(tableOf(c), k.key, result, controller, true);
@@ -326,10 +340,12 @@ function runHere(target: CallTarget, c: BaseCache, profile: KeyProfile, k: Keyed
 			entry.settled();
 			const record = commit(c, profile, k, prepared, value, () => meta.after(value), true, (performance.now() - started) / 1000);
 			if (outcome !== undefined) outcome.record = record;
+			ended?.();
 		},
 		() => {
 			entry.settled();
 			prepared?.abandon();
+			ended?.();
 		},
 	);
 	return entry.join(signal);
@@ -364,7 +380,115 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 		if (pending !== undefined && (target.isAsync || pending.direct)) return pending.join(callerSignal(k));
 	}
 	if (hit !== undefined) return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
-	return runHere(target, c, profile, k, thisArg, outcome);
+	const use = leaseUse(c.leasing(), profile.options.lease, profile.label);
+	if (use === undefined) return runHere(target, c, profile, k, thisArg, outcome);
+	return target.isAsync ? leasedAsync(target, c, profile, k, thisArg, outcome, use) : leasedSync(target, c, profile, k, thisArg, outcome, use);
+}
+
+// One computation across processes (docs/behaviour.md §3.5): a miss takes the call's lease in the store and computes,
+// or waits for the process holding it and then reads the result from the store (a hit). Only misses get here.
+
+/** What a caller gets from a hit it found after waiting (as from a hit at once), with the worker entry told. */
+function deliver(target: CallTarget, hit: Hit, outcome: Outcome | undefined): unknown {
+	if (outcome !== undefined) outcome.record = hit.record;
+	return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
+}
+
+/**
+ * Computes a call whose lease this thread just took: the store is checked again first (the holder before may have
+ * finished between the miss and the lease), then the body runs and the lease is released once the result is stored.
+ */
+function runLeased(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined, use: LeaseUse): unknown {
+	const held = hold(use, k.key);
+	let result: unknown;
+	try {
+		const hit = lookup(c, profile, k.key);
+		if (hit !== undefined) {
+			held.release();
+			return deliver(target, hit, outcome);
+		}
+		result = runHere(target, c, profile, k, thisArg, outcome, held.release);
+	} catch (err) {
+		held.release();
+		throw err;
+	}
+	if (isThenable(result)) held.beat();
+	return result;
+}
+
+/**
+ * A synchronous function's miss: take the lease and compute, or sleep between checks of the store and the lease
+ * (`Atomics.wait`: no CPU, nothing else runs in this thread meanwhile) until the result is there, the lease is free
+ * or its holder gone, or the wait time is over.
+ */
+function leasedSync(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined, use: LeaseUse): unknown {
+	const deadline = performance.now() + use.times.waitMs;
+	let pause = 1;
+	for (;;) {
+		const taken = take(use, k.key, false);
+		if (taken === 'acquired') return runLeased(target, c, profile, k, thisArg, outcome, use);
+		if (taken === 'unleased') return runHere(target, c, profile, k, thisArg, outcome);
+		const left = deadline - performance.now();
+		if (left <= 0) {
+			gaveUp(use);
+			return runHere(target, c, profile, k, thisArg, outcome);
+		}
+		sleepSync(Math.min(pause, left));
+		pause = nextPause(pause, true);
+		const hit = lookup(c, profile, k.key);
+		if (hit !== undefined) return deliver(target, hit, outcome);
+	}
+}
+
+/**
+ * An async function's miss: take the lease and compute, or wait without blocking the event loop (woken by the
+ * lease's change where the storage can tell, else by a timer) as an entry of the table of calls in flight, so that
+ * this process's other callers of the same call wait with it.
+ */
+function leasedAsync(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined, use: LeaseUse): unknown {
+	const taken = take(use, k.key, true);
+	if (taken === 'acquired') return runLeased(target, c, profile, k, thisArg, outcome, use);
+	if (taken === 'unleased') return runHere(target, c, profile, k, thisArg, outcome);
+	const signal = callerSignal(k);
+	const controller = signal === undefined ? undefined : new AbortController();
+	if (signal?.aborted === true) controller!.abort(signal.reason);
+	const promise = waitLeased(target, c, profile, k, thisArg, outcome, use, controller?.signal);
+	const entry = new InFlight(tableOf(c), k.key, promise, controller, false);
+	const settled = (): void => entry.settled();
+	promise.then(settled, settled);
+	return entry.join(signal);
+}
+
+async function waitLeased(
+	target: CallTarget,
+	c: BaseCache,
+	profile: KeyProfile,
+	k: KeyedCall,
+	thisArg: unknown,
+	outcome: Outcome | undefined,
+	use: LeaseUse,
+	signal: AbortSignal | undefined,
+): Promise<unknown> {
+	// Computed here, the body gets the wait's own signal, which aborts once every caller waiting with it gave up.
+	const run: KeyedCall = signal === undefined || k.signals === undefined ? k : { ...k, args: k.args.map((a, i) => (k.signals!.includes(i) ? signal : a)) };
+	const deadline = performance.now() + use.times.waitMs;
+	let pause = 1;
+	for (;;) {
+		await pauseAsync(use, k.key, Math.min(pause, Math.max(0, deadline - performance.now())), signal, abortError);
+		pause = nextPause(pause, false);
+		const hit = lookup(c, profile, k.key);
+		if (hit !== undefined) {
+			if (outcome !== undefined) outcome.record = hit.record;
+			return hit.value;
+		}
+		if (performance.now() >= deadline) {
+			gaveUp(use);
+			return runHere(target, c, profile, run, thisArg, outcome);
+		}
+		const taken = take(use, k.key, true);
+		if (taken === 'acquired') return runLeased(target, c, profile, run, thisArg, outcome, use);
+		if (taken === 'unleased') return runHere(target, c, profile, run, thisArg, outcome);
+	}
 }
 
 /** How a submission's executor runs a missed call: with its key (`null`: uncached) and the computation's signal. */

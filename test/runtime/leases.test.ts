@@ -1,0 +1,215 @@
+// docs/behaviour.md §3.5: one computation per call across processes. Real child processes (test/fixtures/leaseChild.ts)
+// share a file or SQL store through its fleche.toml; the bodies count their runs with O_APPEND lines in a marker file.
+// Outcomes and counts are asserted, never wall time.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cache, cacheFromConfig, fleche, type CacheConfig, type LeaseOptions } from 'fleche';
+import { openStore } from 'fleche/inspect';
+import { captureLogs } from '../support/logs.js';
+import { waitFor } from '../support/poll.js';
+import { tmpDir } from '../support/tmp.js';
+
+const childScript = fileURLToPath(new URL('../fixtures/leaseChild.js', import.meta.url));
+const logs = captureLogs();
+
+type StoreKind = 'file' | 'sql';
+type Variant = 'sync' | 'async';
+
+/** A folder whose fleche.toml makes `store/` (of `kind`) the default cache, with `lease` written as given. */
+function project(t: { after(fn: () => void): void }, kind: StoreKind, lease = 'lease = { stale_seconds = 5 }'): { dir: string; marker: string; go: string } {
+	const dir = tmpDir(t);
+	writeFileSync(join(dir, 'fleche.toml'), `[default]\ncache = "shared"\n\n[shared]\ntemplate = "${kind}"\nroot = "store"\n${lease}\n`);
+	return { dir, marker: join(dir, 'ran.txt'), go: join(dir, 'go') };
+}
+
+function storeConfig(dir: string, kind: StoreKind): CacheConfig {
+	const root = join(dir, 'store');
+	return {
+		type: 'cache',
+		values: { type: 'file', root: join(root, 'values') },
+		calls: kind === 'file' ? { type: 'file', root: join(root, 'calls') } : { type: 'sql', path: join(root, 'calls.db') },
+	};
+}
+
+interface Child {
+	readonly proc: ChildProcessWithoutNullStreams;
+	readonly ready: Promise<void>;
+	readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+function start(where: { dir: string; marker: string; go: string }, variant: Variant, options: { bodyMs?: number; lease?: unknown } = {}): Child {
+	const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+	const args = [childScript, variant, where.marker, where.go, ...(options.lease === undefined ? [] : [JSON.stringify(options.lease)])];
+	const proc = spawn(process.execPath, ['--enable-source-maps', ...args], { cwd: where.dir, env: { ...env, BODY_MS: String(options.bodyMs ?? 600) } });
+	let stdout = '';
+	let stderr = '';
+	let onReady: () => void;
+	const ready = new Promise<void>((resolve) => (onReady = resolve));
+	proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+		stdout += chunk;
+		if (stdout.includes('ready\n')) onReady();
+	});
+	proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+	const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
+		proc.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+	});
+	return { proc, ready, done };
+}
+
+/** Starts `n` children, lets them call at once, and returns what each printed. */
+async function together(where: { dir: string; marker: string; go: string }, variant: Variant, n: number, options: { lease?: unknown } = {}): Promise<number[]> {
+	const children = Array.from({ length: n }, () => start(where, variant, options));
+	await Promise.all(children.map((c) => c.ready));
+	writeFileSync(where.go, '');
+	return results(children);
+}
+
+async function results(children: readonly Child[]): Promise<number[]> {
+	const out: number[] = [];
+	for (const child of children) {
+		const r = await child.done;
+		assert.equal(r.code, 0, r.stderr);
+		out.push((JSON.parse(r.stdout.split('\n').filter(Boolean).at(-1)!) as { result: number }).result);
+	}
+	return out;
+}
+
+/** How many times the body ran: lines of the marker file. */
+function runs(marker: string): number {
+	return existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0;
+}
+
+function leaseFiles(dir: string, kind: StoreKind): string[] {
+	const folder = kind === 'file' ? join(dir, 'store', 'calls', '.leases') : join(dir, 'store', 'calls.db.leases');
+	return existsSync(folder) ? readdirSync(folder) : [];
+}
+
+describe('one computation per call across processes (docs/behaviour.md §3.5)', () => {
+	for (const kind of ['file', 'sql'] as const) {
+		for (const variant of ['sync', 'async'] as const) {
+			test(`8 processes, ${variant} function, ${kind} store: the body runs once and every process gets the result`, async (t) => {
+				const where = project(t, kind);
+				assert.deepEqual(await together(where, variant, 8), Array(8).fill(42));
+				assert.equal(runs(where.marker), 1);
+				assert.deepEqual(leaseFiles(where.dir, kind), [], 'every lease was released');
+				// Leases never show as calls: the store holds the one call.
+				const store = openStore(join(where.dir, 'store'));
+				try {
+					assert.deepEqual(
+						store.functions().map((f) => [f.name, f.count]),
+						[[variant === 'sync' ? 'slowSync' : 'slowAsync', 1]],
+					);
+				} finally {
+					store.close();
+				}
+			});
+		}
+	}
+
+	for (const [kind, variant] of [
+		['file', 'async'],
+		['sql', 'sync'],
+	] as const) {
+		test(`a holder killed mid-run (${kind} store, ${variant}) is taken over: the body runs twice, every waiter gets the result`, async (t) => {
+			const where = project(t, kind);
+			writeFileSync(where.go, '');
+			const holder = start(where, variant, { bodyMs: 120_000 });
+			await waitFor('the holder to start its body', () => runs(where.marker) === 1);
+			const waiters = Array.from({ length: 7 }, () => start(where, variant, { bodyMs: 100 }));
+			await Promise.all(waiters.map((c) => c.ready));
+			holder.proc.kill('SIGKILL');
+			assert.equal((await holder.done).signal, 'SIGKILL');
+			assert.deepEqual(await results(waiters), Array(7).fill(42));
+			assert.equal(runs(where.marker), 2);
+		});
+	}
+
+	test('lease: false (function option) runs the body in every process', async (t) => {
+		const where = project(t, 'file');
+		assert.deepEqual(await together(where, 'async', 8, { lease: false }), Array(8).fill(42));
+		assert.equal(runs(where.marker), 8);
+	});
+
+	test('lease = false in fleche.toml runs the body in every process', async (t) => {
+		const where = project(t, 'sql', 'lease = false');
+		assert.deepEqual(await together(where, 'sync', 4), Array(4).fill(42));
+		assert.equal(runs(where.marker), 4);
+	});
+
+	test('waiters give up after waitSeconds and compute themselves when the holder never finishes', async (t) => {
+		const where = project(t, 'file');
+		writeFileSync(where.go, '');
+		const holder = start(where, 'sync', { bodyMs: 120_000 });
+		t.after(() => holder.proc.kill('SIGKILL'));
+		await waitFor('the holder to start its body', () => runs(where.marker) === 1);
+		const waiters = [
+			...Array.from({ length: 2 }, () => start(where, 'sync', { bodyMs: 50, lease: { waitSeconds: 0.3 } })),
+			...Array.from({ length: 2 }, () => start(where, 'async', { bodyMs: 50, lease: { waitSeconds: 0.3 } })),
+		];
+		// slowSync and slowAsync are different calls: the async pair waits for the first of them that leases it.
+		const got = await results(waiters);
+		assert.deepEqual(got, Array(4).fill(42));
+		assert.equal(runs(where.marker), 1 + 2 + 1);
+		holder.proc.kill('SIGKILL');
+	});
+});
+
+describe('leases held on another host (docs/behaviour.md §3.5)', () => {
+	function setUp(t: { after(fn: () => void): void }, name: string, lease?: LeaseOptions) {
+		const dir = tmpDir(t);
+		const c = cacheFromConfig(storeConfig(dir, 'file'));
+		let count = 0;
+		const fn = fleche(
+			async (x: number) => {
+				count++;
+				return x + 1;
+			},
+			{ name, ...(lease === undefined ? {} : { lease }) },
+		);
+		const leaseFile = (key: string): string => join(dir, 'store', 'calls', '.leases', key);
+		/** A lease as a process on another host writes it: its pid means nothing here. */
+		const foreignLease = (key: string, staleMs: number): string => {
+			mkdirSync(join(dir, 'store', 'calls', '.leases'), { recursive: true });
+			const file = leaseFile(key);
+			const owner = 'elsewhere.example:1:0:feedbeef';
+			writeFileSync(file, JSON.stringify({ format: 'fleche.lease/1', owner, host: 'elsewhere.example', pid: 1, since: Date.now(), staleMs, heartbeats: true }));
+			return file;
+		};
+		return { c, fn, runs: () => count, foreignLease };
+	}
+
+	test('a lease whose heartbeat stopped is taken over after its stale time', async (t) => {
+		const { c, fn, runs: count, foreignLease } = setUp(t, 'staleForeign');
+		const file = foreignLease(fn.fleche.digest(1), 200);
+		const result = await cache(c, () => fn(1));
+		assert.equal(result, 2);
+		assert.equal(count(), 1);
+		assert.equal(existsSync(file), false, 'released after the takeover');
+	});
+
+	test('a live holder (heartbeat moving) is waited for until waitSeconds, then the waiter computes and says so', async (t) => {
+		const { c, fn, runs: count, foreignLease } = setUp(t, 'liveForeign', { waitSeconds: 0.5 });
+		const file = foreignLease(fn.fleche.digest(1), 200);
+		const beat = setInterval(() => utimesSync(file, new Date(), new Date()), 40);
+		t.after(() => clearInterval(beat));
+		logs.clear();
+		assert.equal(await cache(c, () => fn(1)), 2);
+		assert.equal(count(), 1);
+		assert.equal(logs.codes('FLECHE_LEASE_WAIT').length, 1);
+		assert.equal(existsSync(file), true, "another's live lease is left alone");
+	});
+
+	test('gc removes leases whose holders are gone, and keeps live ones', (t) => {
+		const { c, fn, foreignLease } = setUp(t, 'gcForeign');
+		const stale = foreignLease(fn.fleche.digest(1), 200);
+		utimesSync(stale, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+		const live = foreignLease(fn.fleche.digest(2), 60_000);
+		c.gc();
+		assert.equal(existsSync(stale), false);
+		assert.equal(existsSync(live), true);
+	});
+});
