@@ -11,18 +11,21 @@
 //   its key's name, which fails if a lease is there (an atomic create-if-absent, like O_EXCL, but with the content in).
 // - The holder keeps the file open: heartbeats move its mtime through that descriptor (futimes), and releasing
 //   removes the name only while it still names the holder's inode.
-// - Removing a lease that someone else holds (a stale one, at takeover or in gc) renames it aside first and checks it
-//   is the inode that was judged stale; a fresh lease moved aside by a race is linked back. At worst two processes
-//   compute the same call, which a cache tolerates (the result is the same; writes are atomic); never none.
+// - Every removal (a release, a stale takeover, gc) checks and unlinks under the key's break lock `.<key>.break`
+//   (exclusive create, held for microseconds; one older than a second was left by a killed process), and only when
+//   the name still holds the inode it meant: a lease taken after the one judged stale is never removed. Only a break
+//   lock both stale and contended could let two processes compute the same call, which a cache tolerates (the result
+//   is the same; writes are atomic); none is never left computing.
 // - A holder is gone when its process is gone (same host: `kill(pid, 0)`), else when its heartbeat is older than the
 //   `staleMs` it promised. A holder that cannot beat (a synchronous body blocks its thread) on this host is alive as
 //   long as its process is; on another host it counts as gone after `staleMs`.
 // - Reading (`held`) never writes; a damaged lease file is a lease of unknown holder, gone after `staleMs` of default.
-// - Names are 64-hex keys, or dot-prefixed temporaries (`.<uuid>.tmp`, `.<uuid>.gone`) that gc sweeps.
+// - Names are 64-hex keys, or dot-prefixed temporaries and break locks (`.<uuid>.tmp`, `.<key>.break`) that gc sweeps.
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, type FSWatcher, futimesSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
+import { closeSync, fstatSync, type FSWatcher, futimesSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, sep } from 'node:path';
+import { sleepSync } from '../../clock.js';
 import type { CallLeases, HeldLease, LeaseAttempt, LeaseHolder, LeaseTerms } from '../base.js';
 import { errorCode, isAbsent, processAlive, removeQuietly } from '../fsUtil.js';
 import { assertKey, isKey } from '../keys.js';
@@ -270,27 +273,41 @@ function listNames(dir: string): string[] {
 	}
 }
 
+/** A break lock older than this was left by a process killed while holding it (it is held for microseconds). */
+const BREAK_STALE_MS = 1000;
+
 /**
- * Removes the lease `file` if it is still inode `ino`: moved aside first, then checked, and linked back when it was a
- * newer lease taken in between. Returns whether it removed `ino`.
+ * Removes the lease `file` if it is still inode `ino`, under the key's break lock (`.<key>.break`, exclusive create):
+ * every removal — a release, a takeover, gc — checks and unlinks under it, so none can remove a lease taken after the
+ * one it meant. Returns whether it removed `ino`.
  */
 function removeIfSame(dir: string, file: string, ino: number): boolean {
-	const aside = join(dir, `.${randomUUID()}.gone`);
-	try {
-		renameSync(file, aside);
-	} catch {
-		return false; // gone already
+	const lock = `${dir}${sep}.${basename(file)}.break`;
+	for (let tries = 0; ; tries++) {
+		let fd: number;
+		try {
+			fd = openSync(lock, 'wx');
+		} catch (err) {
+			if (errorCode(err) !== 'EEXIST' || tries >= 100) return false;
+			try {
+				if (Date.now() - statSync(lock).mtimeMs > BREAK_STALE_MS) unlinkSync(lock);
+			} catch {
+				// Released meanwhile.
+			}
+			sleepSync(1);
+			continue;
+		}
+		try {
+			if (statSync(file).ino !== ino) return false;
+			unlinkSync(file);
+			return true;
+		} catch {
+			return false; // gone already
+		} finally {
+			closeSync(fd);
+			removeQuietly(lock);
+		}
 	}
-	let same = false;
-	try {
-		same = statSync(aside).ino === ino;
-		if (!same) linkSync(aside, file);
-	} catch {
-		// EEXIST: yet another lease was taken meanwhile; it stands, and the one moved aside loses its file (its holder's
-		// heartbeat notices). Anything else: nothing more to do than remove what was moved aside.
-	}
-	removeQuietly(aside);
-	return same;
 }
 
 const byStorage = new WeakMap<object, CallLeases>();
