@@ -7,7 +7,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cache, cacheFromConfig, fleche, type CacheConfig, type LeaseOptions } from 'fleche';
+import { Cache, CallFile, ConfigError, FlecheConfig, ValueFile, cache, cacheFromConfig, fleche, type CacheConfig, type LeaseOptions } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
@@ -208,5 +208,61 @@ describe('leases held on another host (docs/behaviour.md §3.5)', () => {
 		c.gc();
 		assert.equal(existsSync(stale), false);
 		assert.equal(existsSync(live), true);
+	});
+});
+
+describe('the lease option (docs/behaviour.md §3.5)', () => {
+	const toml = (text: string): CacheConfig => FlecheConfig.fromToml(text, { file: '/proj/fleche.toml', home: '/home/u' }).cacheConfig('s');
+
+	test('fleche.toml: lease = false or a table of times, in values/calls and template sections; travels with toConfig()', () => {
+		const off = toml('[s]\ntemplate = "file"\nroot = "/st"\nlease = false\n');
+		assert.equal((off as { lease?: unknown }).lease, false);
+		const timed = toml('[s]\nlease = { wait_seconds = 60, stale_seconds = 2.5 }\n[s.values]\ntype = "file"\nroot = "/v"\n[s.calls]\ntype = "sql"\npath = "/c.db"\n');
+		assert.deepEqual((timed as { lease?: unknown }).lease, { waitSeconds: 60, staleSeconds: 2.5 });
+		assert.deepEqual((cacheFromConfig(timed).toConfig() as { lease?: unknown }).lease, { waitSeconds: 60, staleSeconds: 2.5 });
+	});
+
+	test('fleche.toml: a bad lease names the file and line', () => {
+		for (const [text, pattern] of [
+			['[s]\ntemplate = "file"\nroot = "/st"\nlease = "no"\n', /'lease' must be true, false or a table/],
+			['[s]\ntemplate = "file"\nroot = "/st"\nlease = { wait = 3 }\n', /unknown key 'wait' in 'lease'/],
+			['[s]\ntemplate = "file"\nroot = "/st"\nlease = { stale_seconds = 0 }\n', /'stale_seconds' must be a number of seconds > 0/],
+		] as const) {
+			assert.throws(
+				() => toml(text),
+				(err: unknown) => ConfigError.is(err) && err.line === 4 && pattern.test(err.message),
+			);
+		}
+	});
+
+	test('the function and cache options are checked when given', (t) => {
+		assert.throws(() => fleche((x: number) => x, { name: 'badLease', lease: { waitSeconds: -1 } }), /lease option 'waitSeconds' must be a number of seconds > 0/);
+		assert.throws(() => fleche((x: number) => x, { name: 'badLease2', lease: 'yes' as unknown as boolean }), TypeError);
+		const dir = tmpDir(t);
+		assert.throws(() => new Cache(new ValueFile({ root: join(dir, 'v') }), new CallFile({ root: join(dir, 'c') }), { lease: { often: 1 } as LeaseOptions }), /unknown lease option 'often'/);
+	});
+
+	test('lease: false on the cache runs the body even while another holds the lease', async (t) => {
+		const dir = tmpDir(t);
+		const c = new Cache(new ValueFile({ root: join(dir, 'store', 'values') }), new CallFile({ root: join(dir, 'store', 'calls') }), { lease: false });
+		let count = 0;
+		const fn = fleche(
+			(x: number) => {
+				count++;
+				return x * 3;
+			},
+			{ name: 'cacheOff' },
+		);
+		const key = fn.fleche.digest(2);
+		mkdirSync(join(dir, 'store', 'calls', '.leases'), { recursive: true });
+		const owner = 'elsewhere.example:1:0:feedbeef';
+		writeFileSync(
+			join(dir, 'store', 'calls', '.leases', key),
+			JSON.stringify({ format: 'fleche.lease/1', owner, host: 'elsewhere.example', pid: 1, since: Date.now(), staleMs: 600_000, heartbeats: true }),
+		);
+		assert.equal(cache(c, () => fn(2)), 6);
+		assert.equal(count, 1);
+		assert.equal(await Promise.resolve(cache(c, () => fn(2))), 6, 'then a hit');
+		assert.equal(count, 1);
 	});
 });
