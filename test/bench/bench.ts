@@ -17,6 +17,7 @@ import { formatNs } from './harness.ts';
 import { executorBench } from './executorBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
+import { leaseBench } from './leaseBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
 import { sqlBench } from './sqlBench.ts';
 
@@ -219,6 +220,7 @@ try {
 		executors: executorBench,
 		sql: () => sqlBench({ run, target, info }),
 		inspect: () => inspectBench({ run, target, info }),
+		leases: () => leaseBench({ target, info }),
 		extension: extensionBench,
 	};
 	const wanted = process.argv.slice(2);

@@ -7,22 +7,22 @@
 // Its mtime is the holder's heartbeat.
 //
 // Invariants:
-// - A lease file appears complete or not at all: it is written under a dot-prefixed temporary name and hard-linked to
-//   its key's name, which fails if a lease is there (an atomic create-if-absent, like O_EXCL, but with the content in).
+// - A lease is taken by creating its file exclusively (O_EXCL), then writing it: a reader that comes in between sees
+//   an empty file, which reads as a lease of unknown holder, held (a damaged lease counts as gone only when old).
 // - The holder keeps the file open: heartbeats move its mtime through that descriptor (futimes), and releasing
 //   removes the name only while it still names the holder's inode.
-// - Every removal (a release, a stale takeover, gc) checks and unlinks under the key's break lock `.<key>.break`
+// - Removing someone else's lease (a stale takeover, gc) checks and unlinks under the key's break lock `.<key>.break`
 //   (exclusive create, held for microseconds; one older than a second was left by a killed process), and only when
-//   the name still holds the inode it meant: a lease taken after the one judged stale is never removed. Only a break
+//   the name still holds the inode it meant: a lease taken after the one judged stale is never removed. A holder
+//   releases its own lease by inode without it: nobody takes over a live holder's lease. Only a break
 //   lock both stale and contended could let two processes compute the same call, which a cache tolerates (the result
 //   is the same; writes are atomic); none is never left computing.
 // - A holder is gone when its process is gone (same host: `kill(pid, 0)`), else when its heartbeat is older than the
 //   `staleMs` it promised. A holder that cannot beat (a synchronous body blocks its thread) on this host is alive as
 //   long as its process is; on another host it counts as gone after `staleMs`.
 // - Reading (`held`) never writes; a damaged lease file is a lease of unknown holder, gone after `staleMs` of default.
-// - Names are 64-hex keys, or dot-prefixed temporaries and break locks (`.<uuid>.tmp`, `.<key>.break`) that gc sweeps.
-import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, type FSWatcher, futimesSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
+// - Names are 64-hex keys, or break locks (`.<key>.break`) that gc sweeps when a killed process left one.
+import { closeSync, fstatSync, type FSWatcher, futimesSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join, sep } from 'node:path';
 import { sleepSync } from '../../clock.js';
@@ -35,7 +35,7 @@ const LEASE_FORMAT = 'fleche.lease/1';
 /** A damaged lease file (no holder to ask) counts as gone once it is this old. */
 const DAMAGED_STALE_MS = 30_000;
 
-/** Temporaries older than this were left by a process killed between writing and linking (a microsecond window). */
+/** Break locks older than this were left by a killed process (gc's margin; takers break them after a second). */
 const TEMP_STALE_MS = 60_000;
 
 const thisHost = hostname();
@@ -140,16 +140,16 @@ export class FileLeases implements CallLeases {
 		return { acquired: false, holder: found === null ? { owner: '(changing hands)', since: null, heartbeat: null } : holderOf(found) };
 	}
 
-	/** Creates the lease file with its content (link of a complete temporary); false when one is there. */
+	/** Creates the lease file (exclusive create) and writes the lease into it; false when one is there. */
 	#create(file: string, key: string, owner: string, terms: LeaseTerms): boolean {
-		const temp = join(this.dir, `.${randomUUID()}.tmp`);
 		let fd: number;
 		try {
-			fd = openSync(temp, 'wx');
+			fd = openSync(file, 'wx');
 		} catch (err) {
+			if (errorCode(err) === 'EEXIST') return false;
 			if (!isAbsent(err)) throw err;
 			mkdirSync(this.dir, { recursive: true });
-			fd = openSync(temp, 'wx');
+			return this.#create(file, key, owner, terms);
 		}
 		try {
 			const info: LeaseInfo & { format: string } = {
@@ -162,22 +162,12 @@ export class FileLeases implements CallLeases {
 				heartbeats: terms.heartbeats,
 			};
 			writeSync(fd, `${JSON.stringify(info)}\n`);
-			try {
-				linkSync(temp, file);
-			} catch (err) {
-				if (errorCode(err) === 'EEXIST') {
-					closeSync(fd);
-					return false;
-				}
-				throw err;
-			}
 			this.#held.set(key, { owner, fd, ino: fstatSync(fd).ino });
 			return true;
 		} catch (err) {
 			closeSync(fd);
+			removeQuietly(file);
 			throw err;
-		} finally {
-			removeQuietly(temp);
 		}
 	}
 
@@ -200,8 +190,15 @@ export class FileLeases implements CallLeases {
 			this.beforeRelease?.();
 		} finally {
 			this.#held.delete(key);
-			removeIfSame(this.dir, join(this.dir, key), held.ino);
-			closeSync(held.fd);
+			const file = join(this.dir, key);
+			try {
+				// Its own lease, which nobody takes over while its process lives and beats: no break lock needed.
+				if (statSync(file).ino === held.ino) unlinkSync(file);
+			} catch {
+				// Removed already (taken over and released, or by gc).
+			} finally {
+				closeSync(held.fd);
+			}
 		}
 	}
 
