@@ -60,7 +60,7 @@ const holding = new Map<string, () => void>();
  * Holds the lease of `key` just taken: heartbeats start with `beat()` (once the body turned out to be async), and
  * `release()` (idempotent) gives it up. A failing release is said: waiters then take over after the stale time.
  */
-export function hold(use: LeaseUse, key: string): { beat(): void; release(): void } {
+export function hold(use: LeaseUse, key: string): { beat(): void; readonly release: () => void } {
 	let timer: ReturnType<typeof setInterval> | undefined;
 	const id = `${key}:${Math.random()}`;
 	const release = (): void => {

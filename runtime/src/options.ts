@@ -77,7 +77,7 @@ export function checkLease(value: unknown, where: string): boolean | LeaseOption
 		if (k !== 'waitSeconds' && k !== 'staleSeconds') throw new TypeError(`${where}: unknown lease option '${k}' (allowed: waitSeconds, staleSeconds)`);
 		if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${where}: lease option '${k}' must be a number of seconds > 0`);
 	}
-	return value as LeaseOptions;
+	return value;
 }
 
 /** Lease times in milliseconds. @internal */

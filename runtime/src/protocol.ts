@@ -398,7 +398,15 @@ function deliver(target: CallTarget, hit: Hit, outcome: Outcome | undefined): un
  * Computes a call whose lease this thread just took: the store is checked again first (the holder before may have
  * finished between the miss and the lease), then the body runs and the lease is released once the result is stored.
  */
-function runLeased(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined, use: LeaseUse): unknown {
+function runLeased(
+	target: CallTarget,
+	c: BaseCache,
+	profile: KeyProfile,
+	k: KeyedCall,
+	thisArg: unknown,
+	outcome: Outcome | undefined,
+	use: LeaseUse,
+): unknown {
 	const held = hold(use, k.key);
 	let result: unknown;
 	try {
@@ -421,7 +429,15 @@ function runLeased(target: CallTarget, c: BaseCache, profile: KeyProfile, k: Key
  * (`Atomics.wait`: no CPU, nothing else runs in this thread meanwhile) until the result is there, the lease is free
  * or its holder gone, or the wait time is over.
  */
-function leasedSync(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined, use: LeaseUse): unknown {
+function leasedSync(
+	target: CallTarget,
+	c: BaseCache,
+	profile: KeyProfile,
+	k: KeyedCall,
+	thisArg: unknown,
+	outcome: Outcome | undefined,
+	use: LeaseUse,
+): unknown {
 	const deadline = performance.now() + use.times.waitMs;
 	let pause = 1;
 	for (;;) {
@@ -445,7 +461,15 @@ function leasedSync(target: CallTarget, c: BaseCache, profile: KeyProfile, k: Ke
  * lease's change where the storage can tell, else by a timer) as an entry of the table of calls in flight, so that
  * this process's other callers of the same call wait with it.
  */
-function leasedAsync(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined, use: LeaseUse): unknown {
+function leasedAsync(
+	target: CallTarget,
+	c: BaseCache,
+	profile: KeyProfile,
+	k: KeyedCall,
+	thisArg: unknown,
+	outcome: Outcome | undefined,
+	use: LeaseUse,
+): unknown {
 	const taken = take(use, k.key, true);
 	if (taken === 'acquired') return runLeased(target, c, profile, k, thisArg, outcome, use);
 	if (taken === 'unleased') return runHere(target, c, profile, k, thisArg, outcome);

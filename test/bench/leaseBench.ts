@@ -48,7 +48,7 @@ export async function leaseBench(report: Report): Promise<void> {
 	const next = async (): Promise<string> => {
 		const r = await lines.next();
 		if (r.done === true) throw new Error('the lease bench holder exited');
-		return r.value as string;
+		return r.value;
 	};
 	const c = new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') }));
 	// Never run here: the child always holds the lease first.

@@ -158,7 +158,7 @@ describe('one computation per call across processes (docs/behaviour.md §3.5)', 
 describe('leases held on another host (docs/behaviour.md §3.5)', () => {
 	function setUp(t: { after(fn: () => void): void }, name: string, lease?: LeaseOptions) {
 		const dir = tmpDir(t);
-		const c = cacheFromConfig(storeConfig(dir, 'file'));
+		const c = cacheFromConfig(storeConfig(dir, 'file')) as Cache;
 		let count = 0;
 		const fn = fleche(
 			async (x: number) => {
@@ -217,7 +217,9 @@ describe('the lease option (docs/behaviour.md §3.5)', () => {
 	test('fleche.toml: lease = false or a table of times, in values/calls and template sections; travels with toConfig()', () => {
 		const off = toml('[s]\ntemplate = "file"\nroot = "/st"\nlease = false\n');
 		assert.equal((off as { lease?: unknown }).lease, false);
-		const timed = toml('[s]\nlease = { wait_seconds = 60, stale_seconds = 2.5 }\n[s.values]\ntype = "file"\nroot = "/v"\n[s.calls]\ntype = "sql"\npath = "/c.db"\n');
+		const timed = toml(
+			'[s]\nlease = { wait_seconds = 60, stale_seconds = 2.5 }\n[s.values]\ntype = "file"\nroot = "/v"\n[s.calls]\ntype = "sql"\npath = "/c.db"\n',
+		);
 		assert.deepEqual((timed as { lease?: unknown }).lease, { waitSeconds: 60, staleSeconds: 2.5 });
 		assert.deepEqual((cacheFromConfig(timed).toConfig() as { lease?: unknown }).lease, { waitSeconds: 60, staleSeconds: 2.5 });
 	});
@@ -236,10 +238,16 @@ describe('the lease option (docs/behaviour.md §3.5)', () => {
 	});
 
 	test('the function and cache options are checked when given', (t) => {
-		assert.throws(() => fleche((x: number) => x, { name: 'badLease', lease: { waitSeconds: -1 } }), /lease option 'waitSeconds' must be a number of seconds > 0/);
+		assert.throws(
+			() => fleche((x: number) => x, { name: 'badLease', lease: { waitSeconds: -1 } }),
+			/lease option 'waitSeconds' must be a number of seconds > 0/,
+		);
 		assert.throws(() => fleche((x: number) => x, { name: 'badLease2', lease: 'yes' as unknown as boolean }), TypeError);
 		const dir = tmpDir(t);
-		assert.throws(() => new Cache(new ValueFile({ root: join(dir, 'v') }), new CallFile({ root: join(dir, 'c') }), { lease: { often: 1 } as LeaseOptions }), /unknown lease option 'often'/);
+		assert.throws(
+			() => new Cache(new ValueFile({ root: join(dir, 'v') }), new CallFile({ root: join(dir, 'c') }), { lease: { often: 1 } as LeaseOptions }),
+			/unknown lease option 'often'/,
+		);
 	});
 
 	test('lease: false on the cache runs the body even while another holds the lease', async (t) => {
@@ -260,7 +268,10 @@ describe('the lease option (docs/behaviour.md §3.5)', () => {
 			join(dir, 'store', 'calls', '.leases', key),
 			JSON.stringify({ format: 'fleche.lease/1', owner, host: 'elsewhere.example', pid: 1, since: Date.now(), staleMs: 600_000, heartbeats: true }),
 		);
-		assert.equal(cache(c, () => fn(2)), 6);
+		assert.equal(
+			cache(c, () => fn(2)),
+			6,
+		);
 		assert.equal(count, 1);
 		assert.equal(await Promise.resolve(cache(c, () => fn(2))), 6, 'then a hit');
 		assert.equal(count, 1);

@@ -22,7 +22,20 @@
 //   long as its process is; on another host it counts as gone after `staleMs`.
 // - Reading (`held`) never writes; a damaged lease file is a lease of unknown holder, gone after `staleMs` of default.
 // - Names are 64-hex keys, or break locks (`.<key>.break`) that gc sweeps when a killed process left one.
-import { closeSync, fstatSync, type FSWatcher, futimesSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
+import {
+	closeSync,
+	fstatSync,
+	type FSWatcher,
+	futimesSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	statSync,
+	unlinkSync,
+	watch,
+	writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join, sep } from 'node:path';
 import { sleepSync } from '../../clock.js';
@@ -73,7 +86,7 @@ function parseInfo(text: string): LeaseInfo | null {
 		Number.isSafeInteger(r.pid) &&
 		typeof r.since === 'number' &&
 		typeof r.staleMs === 'number' &&
-		(r.staleMs as number) > 0 &&
+		r.staleMs > 0 &&
 		typeof r.heartbeats === 'boolean';
 	return ok ? (raw as LeaseInfo) : null;
 }
