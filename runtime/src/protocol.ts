@@ -382,40 +382,51 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 	if (hit !== undefined) return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
 	const use = leaseUse(c.leasing(), profile.options.lease, profile.label);
 	if (use === undefined) return runHere(target, c, profile, k, thisArg, outcome);
-	return target.isAsync ? leasedAsync(target, c, profile, k, thisArg, outcome, use) : leasedSync(target, c, profile, k, thisArg, outcome, use);
+	const missed: Missed = { target, c, profile, k, thisArg, outcome, use };
+	return target.isAsync ? leasedAsync(missed) : leasedSync(missed);
 }
 
 // One computation across processes (docs/behaviour.md §3.5): a miss takes the call's lease in the store and computes,
 // or waits for the process holding it and then reads the result from the store (a hit). Only misses get here.
 
-/** What a caller gets from a hit it found after waiting (as from a hit at once), with the worker entry told. */
-function deliver(target: CallTarget, hit: Hit, outcome: Outcome | undefined): unknown {
-	if (outcome !== undefined) outcome.record = hit.record;
-	return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
+/** A missed call that leasing applies to: what the protocol's steps need, and how it leases. */
+interface Missed {
+	readonly target: CallTarget;
+	readonly c: BaseCache;
+	readonly profile: KeyProfile;
+	readonly k: KeyedCall;
+	readonly thisArg: unknown;
+	readonly outcome: Outcome | undefined;
+	readonly use: LeaseUse;
+}
+
+/** Runs the missed call here without a lease (or with the one held, released when `ended`). */
+function runMissed(m: Missed, ended?: () => void): unknown {
+	return runHere(m.target, m.c, m.profile, m.k, m.thisArg, m.outcome, ended);
+}
+
+/** The stored result, when another process stored it meanwhile (a hit), as the caller gets it, the worker entry told. */
+function storedNow(m: Missed): { readonly value: unknown } | undefined {
+	const hit = lookup(m.c, m.profile, m.k.key);
+	if (hit === undefined) return undefined;
+	if (m.outcome !== undefined) m.outcome.record = hit.record;
+	return { value: m.target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value };
 }
 
 /**
  * Computes a call whose lease this thread just took: the store is checked again first (the holder before may have
  * finished between the miss and the lease), then the body runs and the lease is released once the result is stored.
  */
-function runLeased(
-	target: CallTarget,
-	c: BaseCache,
-	profile: KeyProfile,
-	k: KeyedCall,
-	thisArg: unknown,
-	outcome: Outcome | undefined,
-	use: LeaseUse,
-): unknown {
-	const held = hold(use, k.key);
+function runLeased(m: Missed): unknown {
+	const held = hold(m.use, m.k.key);
 	let result: unknown;
 	try {
-		const hit = lookup(c, profile, k.key);
-		if (hit !== undefined) {
+		const stored = storedNow(m);
+		if (stored !== undefined) {
 			held.release();
-			return deliver(target, hit, outcome);
+			return stored.value;
 		}
-		result = runHere(target, c, profile, k, thisArg, outcome, held.release);
+		result = runMissed(m, held.release);
 	} catch (err) {
 		held.release();
 		throw err;
@@ -424,35 +435,33 @@ function runLeased(
 	return result;
 }
 
+/** Takes the lease and computes, or computes unleased; `undefined` when another holds the lease (wait). */
+function leaseOrRun(m: Missed, heartbeats: boolean): { readonly value: unknown } | undefined {
+	const taken = take(m.use, m.k.key, heartbeats);
+	if (taken === 'held') return undefined;
+	return { value: taken === 'acquired' ? runLeased(m) : runMissed(m) };
+}
+
 /**
  * A synchronous function's miss: take the lease and compute, or sleep between checks of the store and the lease
  * (`Atomics.wait`: no CPU, nothing else runs in this thread meanwhile) until the result is there, the lease is free
  * or its holder gone, or the wait time is over.
  */
-function leasedSync(
-	target: CallTarget,
-	c: BaseCache,
-	profile: KeyProfile,
-	k: KeyedCall,
-	thisArg: unknown,
-	outcome: Outcome | undefined,
-	use: LeaseUse,
-): unknown {
-	const deadline = performance.now() + use.times.waitMs;
+function leasedSync(m: Missed): unknown {
+	const deadline = performance.now() + m.use.times.waitMs;
 	let pause = 1;
 	for (;;) {
-		const taken = take(use, k.key, false);
-		if (taken === 'acquired') return runLeased(target, c, profile, k, thisArg, outcome, use);
-		if (taken === 'unleased') return runHere(target, c, profile, k, thisArg, outcome);
+		const done = leaseOrRun(m, false);
+		if (done !== undefined) return done.value;
 		const left = deadline - performance.now();
 		if (left <= 0) {
-			gaveUp(use);
-			return runHere(target, c, profile, k, thisArg, outcome);
+			gaveUp(m.use);
+			return runMissed(m);
 		}
 		sleepSync(Math.min(pause, left));
 		pause = nextPause(pause, true);
-		const hit = lookup(c, profile, k.key);
-		if (hit !== undefined) return deliver(target, hit, outcome);
+		const stored = storedNow(m);
+		if (stored !== undefined) return stored.value;
 	}
 }
 
@@ -461,57 +470,37 @@ function leasedSync(
  * lease's change where the storage can tell, else by a timer) as an entry of the table of calls in flight, so that
  * this process's other callers of the same call wait with it.
  */
-function leasedAsync(
-	target: CallTarget,
-	c: BaseCache,
-	profile: KeyProfile,
-	k: KeyedCall,
-	thisArg: unknown,
-	outcome: Outcome | undefined,
-	use: LeaseUse,
-): unknown {
-	const taken = take(use, k.key, true);
-	if (taken === 'acquired') return runLeased(target, c, profile, k, thisArg, outcome, use);
-	if (taken === 'unleased') return runHere(target, c, profile, k, thisArg, outcome);
-	const signal = callerSignal(k);
+function leasedAsync(m: Missed): unknown {
+	const done = leaseOrRun(m, true);
+	if (done !== undefined) return done.value;
+	const signal = callerSignal(m.k);
 	const controller = signal === undefined ? undefined : new AbortController();
 	if (signal?.aborted === true) controller!.abort(signal.reason);
-	const promise = waitLeased(target, c, profile, k, thisArg, outcome, use, controller?.signal);
-	const entry = new InFlight(tableOf(c), k.key, promise, controller, false);
+	const promise = waitLeased(m, controller?.signal);
+	const entry = new InFlight(tableOf(m.c), m.k.key, promise, controller, false);
 	const settled = (): void => entry.settled();
 	promise.then(settled, settled);
 	return entry.join(signal);
 }
 
-async function waitLeased(
-	target: CallTarget,
-	c: BaseCache,
-	profile: KeyProfile,
-	k: KeyedCall,
-	thisArg: unknown,
-	outcome: Outcome | undefined,
-	use: LeaseUse,
-	signal: AbortSignal | undefined,
-): Promise<unknown> {
+async function waitLeased(waiting: Missed, signal: AbortSignal | undefined): Promise<unknown> {
+	const k = waiting.k;
 	// Computed here, the body gets the wait's own signal, which aborts once every caller waiting with it gave up.
-	const run: KeyedCall = signal === undefined || k.signals === undefined ? k : { ...k, args: k.args.map((a, i) => (k.signals!.includes(i) ? signal : a)) };
-	const deadline = performance.now() + use.times.waitMs;
+	const m: Missed =
+		signal === undefined || k.signals === undefined ? waiting : { ...waiting, k: { ...k, args: k.args.map((a, i) => (k.signals!.includes(i) ? signal : a)) } };
+	const deadline = performance.now() + m.use.times.waitMs;
 	let pause = 1;
 	for (;;) {
-		await pauseAsync(use, k.key, Math.min(pause, Math.max(0, deadline - performance.now())), signal, abortError);
+		await pauseAsync(m.use, k.key, Math.min(pause, Math.max(0, deadline - performance.now())), signal, abortError);
 		pause = nextPause(pause, false);
-		const hit = lookup(c, profile, k.key);
-		if (hit !== undefined) {
-			if (outcome !== undefined) outcome.record = hit.record;
-			return hit.value;
-		}
+		const stored = storedNow(m);
+		if (stored !== undefined) return stored.value;
 		if (performance.now() >= deadline) {
-			gaveUp(use);
-			return runHere(target, c, profile, run, thisArg, outcome);
+			gaveUp(m.use);
+			return runMissed(m);
 		}
-		const taken = take(use, k.key, true);
-		if (taken === 'acquired') return runLeased(target, c, profile, run, thisArg, outcome, use);
-		if (taken === 'unleased') return runHere(target, c, profile, run, thisArg, outcome);
+		const done = leaseOrRun(m, true);
+		if (done !== undefined) return done.value;
 	}
 }
 
