@@ -205,6 +205,15 @@ describe('leases held on another host (docs/behaviour.md §3.5)', () => {
 		const stale = foreignLease(fn.fleche.digest(1), 200);
 		utimesSync(stale, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
 		const live = foreignLease(fn.fleche.digest(2), 60_000);
+		// Reading tools list no lease as a call and remove nothing.
+		const store = openStore(join(dir, 'store'));
+		try {
+			assert.deepEqual(store.functions(), []);
+			assert.equal(store.totals().calls, 0);
+		} finally {
+			store.close();
+		}
+		assert.equal(existsSync(stale), true);
 		c.gc();
 		assert.equal(existsSync(stale), false);
 		assert.equal(existsSync(live), true);
