@@ -10,7 +10,7 @@ import type { Leasing } from './caches/base.js';
 import { warn, warnOnce } from './log.js';
 import { leaseTimes, type LeaseOptions, type LeaseTimes } from './options.js';
 import { beforeShutdown, flushOrder } from './shutdown.js';
-import type { CallLeases } from './storage/base.js';
+import type { CallLeases, LeaseHolder } from './storage/base.js';
 
 /** A miss's view of leasing: where, and for how long. */
 export interface LeaseUse {
@@ -34,8 +34,16 @@ export function leaseOwner(): string {
 	return (owner ??= `${hostname()}:${process.pid}:${threadId}:${randomBytes(4).toString('hex')}`);
 }
 
-/** What taking a lease gave: it is ours, someone else holds it, or the call runs unleased (ours already, or failure). */
-export type Taken = 'acquired' | 'held' | 'unleased';
+/**
+ * What taking a lease gave: it is ours, someone else holds it (who: a waiter looks at the store again only when that
+ * changes), or the call runs unleased (ours already, or a failure).
+ */
+export type Taken = 'acquired' | 'unleased' | LeaseHolder;
+
+/** Whether two answers name the same holding of a lease (the same owner, since the same time). */
+export function sameHolder(a: Taken | undefined, b: LeaseHolder): boolean {
+	return typeof a === 'object' && a.owner === b.owner && a.since === b.since;
+}
 
 /** Tries to take the lease of `key`; a storage that fails is said once and the call runs unleased. */
 export function take(use: LeaseUse, key: string, heartbeats: boolean): Taken {
@@ -43,7 +51,7 @@ export function take(use: LeaseUse, key: string, heartbeats: boolean): Taken {
 		const got = use.leases.lease(key, leaseOwner(), { staleMs: use.times.staleMs, heartbeats });
 		if (got.acquired) return 'acquired';
 		// A lease of this thread's own: the call is in progress further up this thread's stack (a recursive call).
-		return got.holder.owner === leaseOwner() ? 'unleased' : 'held';
+		return got.holder.owner === leaseOwner() ? 'unleased' : got.holder;
 	} catch (err) {
 		warnOnce(`lease:${use.label}`, 'FLECHE_LEASE_FAILED', `Cannot take a lease for ${use.label}, computing without one: ${(err as Error).message}`, {
 			fn: use.label,

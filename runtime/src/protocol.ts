@@ -15,10 +15,11 @@ import { performance } from 'node:perf_hooks';
 import { isBoundReply } from './bound.js';
 import type { BaseCache, Hit, PreparedCall } from './caches/base.js';
 import type { Call, CallRecord, Metadata } from './call.js';
+import type { LeaseHolder } from './storage/base.js';
 import { FlecheError, Indigestible, KeyError } from './errors.js';
 import { byName, keyCall, type KeyedCall, type KeyProfile } from './key.js';
 import { sleepSync } from './clock.js';
-import { gaveUp, hold, leaseUse, nextPause, pauseAsync, take, type LeaseUse } from './leases.js';
+import { gaveUp, hold, leaseUse, nextPause, pauseAsync, sameHolder, take, type LeaseUse } from './leases.js';
 import { isDebug, log, warn, warnOnce } from './log.js';
 import type { MetaData } from './metadata.js';
 import { activeCache, activeMetadata } from './state.js';
@@ -415,13 +416,14 @@ function storedNow(m: Missed): { readonly value: unknown } | undefined {
 
 /**
  * Computes a call whose lease this thread just took: the store is checked again first (the holder before may have
- * finished between the miss and the lease), then the body runs and the lease is released once the result is stored.
+ * finished between the miss and the lease; not when this cache just found the entry damaged and took the lease at
+ * once), then the body runs and the lease is released once the result is stored.
  */
-function runLeased(m: Missed): unknown {
+function runLeased(m: Missed, waited: boolean): unknown {
 	const held = hold(m.use, m.k.key);
 	let result: unknown;
 	try {
-		const stored = storedNow(m);
+		const stored = waited || !m.c.damaged(m.k.key) ? storedNow(m) : undefined;
 		if (stored !== undefined) {
 			held.release();
 			return stored.value;
@@ -435,24 +437,34 @@ function runLeased(m: Missed): unknown {
 	return result;
 }
 
-/** Takes the lease and computes, or computes unleased; `undefined` when another holds the lease (wait). */
-function leaseOrRun(m: Missed, heartbeats: boolean): { readonly value: unknown } | undefined {
+/** Takes the lease and computes, or computes unleased; when another holds the lease, who it is (wait). */
+function leaseOrRun(m: Missed, heartbeats: boolean, waited: boolean): { readonly value: unknown } | LeaseHolder {
 	const taken = take(m.use, m.k.key, heartbeats);
-	if (taken === 'held') return undefined;
-	return { value: taken === 'acquired' ? runLeased(m) : runMissed(m) };
+	if (typeof taken === 'object') return taken;
+	return { value: taken === 'acquired' ? runLeased(m, waited) : runMissed(m) };
 }
 
 /**
- * A synchronous function's miss: take the lease and compute, or sleep between checks of the store and the lease
- * (`Atomics.wait`: no CPU, nothing else runs in this thread meanwhile) until the result is there, the lease is free
- * or its holder gone, or the wait time is over.
+ * One check of a waiter: the lease is taken (and the call computed or read), or the result is in the store — looked
+ * for only when the lease changed hands since the last check (`last`): a holder stores before it releases, so the
+ * store is not read while the same holder works (a damaged entry would be reported at every check).
+ */
+function check(m: Missed, heartbeats: boolean, last: LeaseHolder): { readonly value: unknown } | LeaseHolder {
+	const now = leaseOrRun(m, heartbeats, true);
+	if ('value' in now || sameHolder(last, now)) return now;
+	return storedNow(m) ?? now;
+}
+
+/**
+ * A synchronous function's miss: take the lease and compute, or sleep between checks (`Atomics.wait`: no CPU, nothing
+ * else runs in this thread meanwhile) until the result is there, the lease is free or its holder gone, or the wait
+ * time is over.
  */
 function leasedSync(m: Missed): unknown {
 	const deadline = performance.now() + m.use.times.waitMs;
 	let pause = 1;
-	for (;;) {
-		const done = leaseOrRun(m, false);
-		if (done !== undefined) return done.value;
+	let now = leaseOrRun(m, false, false);
+	while (!('value' in now)) {
 		const left = deadline - performance.now();
 		if (left <= 0) {
 			gaveUp(m.use);
@@ -460,9 +472,9 @@ function leasedSync(m: Missed): unknown {
 		}
 		sleepSync(Math.min(pause, left));
 		pause = nextPause(pause, true);
-		const stored = storedNow(m);
-		if (stored !== undefined) return stored.value;
+		now = check(m, false, now);
 	}
+	return now.value;
 }
 
 /**
@@ -471,37 +483,37 @@ function leasedSync(m: Missed): unknown {
  * this process's other callers of the same call wait with it.
  */
 function leasedAsync(m: Missed): unknown {
-	const done = leaseOrRun(m, true);
-	if (done !== undefined) return done.value;
+	const first = leaseOrRun(m, true, false);
+	if ('value' in first) return first.value;
 	const signal = callerSignal(m.k);
 	const controller = signal === undefined ? undefined : new AbortController();
 	if (signal?.aborted === true) controller!.abort(signal.reason);
-	const promise = waitLeased(m, controller?.signal);
+	const promise = waitLeased(m, first, controller?.signal);
 	const entry = new InFlight(tableOf(m.c), m.k.key, promise, controller, false);
 	const settled = (): void => entry.settled();
 	promise.then(settled, settled);
 	return entry.join(signal);
 }
 
-async function waitLeased(waiting: Missed, signal: AbortSignal | undefined): Promise<unknown> {
+async function waitLeased(waiting: Missed, holder: LeaseHolder, signal: AbortSignal | undefined): Promise<unknown> {
 	const k = waiting.k;
 	// Computed here, the body gets the wait's own signal, which aborts once every caller waiting with it gave up.
 	const m: Missed =
 		signal === undefined || k.signals === undefined ? waiting : { ...waiting, k: { ...k, args: k.args.map((a, i) => (k.signals!.includes(i) ? signal : a)) } };
 	const deadline = performance.now() + m.use.times.waitMs;
 	let pause = 1;
-	for (;;) {
-		await pauseAsync(m.use, k.key, Math.min(pause, Math.max(0, deadline - performance.now())), signal, abortError);
-		pause = nextPause(pause, false);
-		const stored = storedNow(m);
-		if (stored !== undefined) return stored.value;
-		if (performance.now() >= deadline) {
+	let now: { readonly value: unknown } | LeaseHolder = holder;
+	while (!('value' in now)) {
+		const left = deadline - performance.now();
+		if (left <= 0) {
 			gaveUp(m.use);
 			return runMissed(m);
 		}
-		const done = leaseOrRun(m, true);
-		if (done !== undefined) return done.value;
+		await pauseAsync(m.use, k.key, Math.min(pause, left), signal, abortError);
+		pause = nextPause(pause, false);
+		now = check(m, true, now);
 	}
+	return now.value;
 }
 
 /** How a submission's executor runs a missed call: with its key (`null`: uncached) and the computation's signal. */

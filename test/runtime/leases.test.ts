@@ -176,7 +176,7 @@ describe('leases held on another host (docs/behaviour.md §3.5)', () => {
 			writeFileSync(file, JSON.stringify({ format: 'fleche.lease/1', owner, host: 'elsewhere.example', pid: 1, since: Date.now(), staleMs, heartbeats: true }));
 			return file;
 		};
-		return { c, fn, runs: () => count, foreignLease };
+		return { dir, c, fn, runs: () => count, foreignLease };
 	}
 
 	test('a lease whose heartbeat stopped is taken over after its stale time', async (t) => {
@@ -201,7 +201,7 @@ describe('leases held on another host (docs/behaviour.md §3.5)', () => {
 	});
 
 	test('gc removes leases whose holders are gone, and keeps live ones', (t) => {
-		const { c, fn, foreignLease } = setUp(t, 'gcForeign');
+		const { dir, c, fn, foreignLease } = setUp(t, 'gcForeign');
 		const stale = foreignLease(fn.fleche.digest(1), 200);
 		utimesSync(stale, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
 		const live = foreignLease(fn.fleche.digest(2), 60_000);

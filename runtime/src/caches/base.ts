@@ -139,6 +139,15 @@ export abstract class BaseCache {
 	}
 
 	/**
+	 * Whether the last lookup of `key` found its entry damaged (reported then): the protocol does not read it again
+	 * right after taking the call's lease, where it would only be reported twice; the recompute replaces it. @internal
+	 */
+	damaged(key: string): boolean {
+		void key;
+		return false;
+	}
+
+	/**
 	 * Where a miss takes its lease so that processes sharing the store compute it once (docs/behaviour.md §3.5);
 	 * `undefined` when this cache's calls are not shared that way: nothing another process reads (memory), a cache
 	 * that stores nothing (read-only views, pools) or misses on purpose (reruns), or leasing turned off. @internal

@@ -101,6 +101,11 @@ export class Cache extends BaseCache {
 		}
 	}
 
+	/** @internal */
+	override damaged(key: string): boolean {
+		return this.#suspect.has(key);
+	}
+
 	#suspectOf(key: string): void {
 		// Damage is rare; a store that is damaged everywhere must not make this set grow without bound.
 		if (this.#suspect.size >= 1024) this.#suspect.clear();

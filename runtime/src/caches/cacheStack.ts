@@ -77,6 +77,11 @@ export class CacheStack extends BaseCache {
 		return this.first.prepare(call);
 	}
 
+	/** @internal */
+	override damaged(key: string): boolean {
+		return this.stack.some((layer) => layer.damaged(key));
+	}
+
 	/** The first layer's leases: a miss is stored there, so that is where other processes find it. @internal */
 	override leasing(): Leasing | undefined {
 		return this.first.leasing();

@@ -18,6 +18,10 @@ export abstract class CacheWrapper extends BaseCache {
 	override get refreshing(): boolean {
 		return this.inner.refreshing;
 	}
+	/** @internal */
+	override damaged(key: string): boolean {
+		return this.inner.damaged(key);
+	}
 	/** The inner cache's leases, unless this cache stores nothing or misses on purpose. @internal */
 	override leasing(): Leasing | undefined {
 		return this.readOnly || this.refreshing ? undefined : this.inner.leasing();
