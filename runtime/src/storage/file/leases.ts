@@ -142,7 +142,7 @@ export class FileLeases implements CallLeases {
 		assertKey(key);
 		const file = join(this.dir, key);
 		let found: Found | null = null;
-		// Two rounds: a stale lease removed in the first is replaced in the second, unless someone else was quicker.
+		// A few rounds: a stale lease removed in one is replaced in the next, unless someone else was quicker.
 		for (let round = 0; round < 3; round++) {
 			if (this.#create(file, key, owner, terms)) return { acquired: true };
 			found = read(file);
