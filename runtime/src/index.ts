@@ -11,7 +11,7 @@ export {
 	type MetadataFilter,
 	type CacheableFunction,
 } from './wrapper.js';
-export type { FlecheOptions } from './options.js';
+export type { FlecheOptions, LeaseOptions } from './options.js';
 export { cache, meta, tags, project, Scope, CacheScope, type MetaOptions, type CacheOptions } from './state.js';
 export { BoundWrapper, bind, type Bound, type BoundState } from './bound.js';
 export { describeBound, isBoundCall, isBoundReply, type BoundCall, type BoundReply } from './bound.js';
@@ -25,7 +25,7 @@ export { recordKey } from './key.js';
 export { LazyCall } from './lazyCall.js';
 export { QueryIterator, type QueryFilter, type CallKey, type TableRow, type TableOptions } from './query.js';
 export { BaseCache, type Hit, type PendingCall, type PreparedCall, type CacheConfig, type TransferOptions } from './caches/base.js';
-export { Cache, DEFAULT_GC_GRACE_SECONDS, type GcOptions } from './caches/cache.js';
+export { Cache, DEFAULT_GC_GRACE_SECONDS, type GcOptions, type CacheStoreOptions } from './caches/cache.js';
 export { CacheWrapper, RefreshingCache } from './caches/wrapper.js';
 export { CacheStack } from './caches/cacheStack.js';
 export { CachePool } from './caches/cachePool.js';
@@ -46,7 +46,7 @@ export { defaultRoot, ConfigError, ParsedConfig, type LoadConfigOptions, type Co
 export { registerStorage, registerStorageKind, type StorageFactory } from './storage/registry.js';
 export type { StorageKind, StorageRole, StorageSite, StoragePair, TomlReader, TomlTable, SummaryIndex, IndexEntry, Listing, ListedFunction, Disposable } from './storage/kinds.js';
 export { Runtime, Environment, Git, Tags, type MetaData, type MetaDataConfig, type MetaCall } from './metadata.js';
-export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats, StatsStorage } from './storage/base.js';
+export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats, StatsStorage, CallLeases, LeaseAttempt, LeaseHolder, LeaseTerms, HeldLease } from './storage/base.js';
 export { flushStats, isStatsStorage } from './stats.js';
 export { isRerun, RERUN_ENV } from './rerunMode.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';

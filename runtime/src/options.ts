@@ -48,6 +48,61 @@ export interface FlecheOptions {
 	 * minified code). A name starting with `...` collects the remaining arguments. @default read from `fn.toString()`
 	 */
 	readonly params?: readonly string[];
+	/**
+	 * Whether a miss waits for the same call computing in another process that shares the store, instead of running
+	 * the body too (docs/behaviour.md §3.6), and how long: `false` turns it off for this function; an object sets its
+	 * times (over the cache's). Off anywhere (here, the cache's `lease` option, `fleche.toml`) means off.
+	 * @default true (the cache's times, else {@link LeaseOptions}' defaults)
+	 */
+	readonly lease?: boolean | LeaseOptions;
+}
+
+/** How a miss waits for the same call computing in another process (docs/behaviour.md §3.6). */
+export interface LeaseOptions {
+	/**
+	 * Seconds a process waits for another's computation of the same call; then it gives up and computes it itself.
+	 * @default 600
+	 */
+	readonly waitSeconds?: number;
+	/**
+	 * Seconds without a heartbeat after which a computing process counts as gone (killed) and a waiter takes over. A
+	 * process of this host that was killed is noticed at once; this bounds the wait for one on another host.
+	 * @default 30
+	 */
+	readonly staleSeconds?: number;
+}
+
+/** The `lease` option as given, checked: `TypeError` naming `where` for anything else. @internal */
+export function checkLease(value: unknown, where: string): boolean | LeaseOptions | undefined {
+	if (value === undefined || typeof value === 'boolean') return value;
+	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+		throw new TypeError(`${where}: 'lease' must be true, false or { waitSeconds?, staleSeconds? }`);
+	}
+	for (const [k, v] of Object.entries(value)) {
+		if (k !== 'waitSeconds' && k !== 'staleSeconds') throw new TypeError(`${where}: unknown lease option '${k}' (allowed: waitSeconds, staleSeconds)`);
+		if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${where}: lease option '${k}' must be a number of seconds > 0`);
+	}
+	return value;
+}
+
+/** Lease times in milliseconds. @internal */
+export interface LeaseTimes {
+	readonly waitMs: number;
+	readonly staleMs: number;
+}
+
+/** The default {@link LeaseOptions}, in seconds. @internal */
+export const LEASE_DEFAULTS = { waitSeconds: 600, staleSeconds: 30 } as const;
+
+/** The lease times of a call: `false` in either place turns leasing off; the function's times win over the cache's. @internal */
+export function leaseTimes(fn: boolean | LeaseOptions | undefined, cache: boolean | LeaseOptions | undefined): LeaseTimes | null {
+	if (fn === false || cache === false) return null;
+	const f = typeof fn === 'object' ? fn : {};
+	const c = typeof cache === 'object' ? cache : {};
+	return {
+		waitMs: (f.waitSeconds ?? c.waitSeconds ?? LEASE_DEFAULTS.waitSeconds) * 1000,
+		staleMs: (f.staleSeconds ?? c.staleSeconds ?? LEASE_DEFAULTS.staleSeconds) * 1000,
+	};
 }
 
 /** The `version` option that asks for the version of the function's package. */
@@ -73,7 +128,7 @@ export function resolveVersion(version: ResolvedOptions['version'], loadedFile: 
 	return found;
 }
 
-const known = new Set(['name', 'module', 'version', 'hashVersion', 'hashModule', 'hashCode', 'ignore', 'require', 'meta', 'params']);
+const known = new Set(['name', 'module', 'version', 'hashVersion', 'hashModule', 'hashCode', 'ignore', 'require', 'meta', 'params', 'lease']);
 
 function names(value: unknown, option: string): string[] {
 	if (value === undefined) return [];
@@ -97,6 +152,7 @@ export interface ResolvedOptions {
 	readonly require: ReadonlySet<string>;
 	readonly meta: readonly MetaData[];
 	readonly params?: readonly string[];
+	readonly lease?: boolean | LeaseOptions;
 }
 
 /** Throws `TypeError` for anything that is not a valid option. @internal */
@@ -128,6 +184,7 @@ export function validateOptions(options: unknown): ResolvedOptions {
 		}
 	}
 	const params = o.params === undefined ? undefined : names(o.params, 'params');
+	const lease = checkLease(o.lease, 'fleche()');
 	return {
 		...(o.name !== undefined ? { name: o.name as string } : {}),
 		...(o.module !== undefined ? { module: o.module as string } : {}),
@@ -139,5 +196,6 @@ export function validateOptions(options: unknown): ResolvedOptions {
 		require: new Set(names(o.require, 'require')),
 		meta,
 		...(params !== undefined ? { params } : {}),
+		...(lease !== undefined ? { lease } : {}),
 	};
 }

@@ -1,5 +1,6 @@
-// docs/behaviour.md §1.4, §1.11, §3.2: the cached-call protocol, written once — arguments → digests → key (./key.ts) →
-// lookup → hit, or share the call in flight, or prepare → run → commit → statistics. A direct call (wrapper.ts), a
+// docs/behaviour.md §1.4, §1.11, §3.2, §3.6: the cached-call protocol, written once — arguments → digests → key
+// (./key.ts) → lookup → hit, or share the call in flight (in this process, or through the store's lease with other
+// processes), or prepare → run → commit → statistics. A direct call (wrapper.ts), a
 // submission to an executor (executor/wrapExecutor.ts) and the worker entry that runs a submission (workerRun.ts) all
 // go through here, and share one table of calls in flight per cache: a direct call and a submission of the same call
 // while it runs make one computation.
@@ -14,8 +15,11 @@ import { performance } from 'node:perf_hooks';
 import { isBoundReply } from './bound.js';
 import type { BaseCache, Hit, PreparedCall } from './caches/base.js';
 import type { Call, CallRecord, Metadata } from './call.js';
+import type { LeaseHolder } from './storage/base.js';
 import { FlecheError, Indigestible, KeyError } from './errors.js';
 import { byName, keyCall, type KeyedCall, type KeyProfile } from './key.js';
+import { sleepSync } from './clock.js';
+import { gaveUp, hold, leaseUse, nextPause, pauseAsync, sameHolder, take, type LeaseUse } from './leases.js';
 import { isDebug, log, warn, warnOnce } from './log.js';
 import type { MetaData } from './metadata.js';
 import { codeMetadata } from './deepCode.js';
@@ -333,7 +337,16 @@ function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Meta
  * Runs a missed call in this process: metadata, prepare, the body (given the computation's signal in place of its
  * AbortSignal arguments), then commit and statistics; a promise result is entered in the table of calls in flight.
  */
-function runHere(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined): unknown {
+function runHere(
+	target: CallTarget,
+	c: BaseCache,
+	profile: KeyProfile,
+	k: KeyedCall,
+	thisArg: unknown,
+	outcome: Outcome | undefined,
+	/** Runs once the call ended (committed, abandoned or thrown): a held lease is released there. */
+	ended?: () => void,
+): unknown {
 	const values = byName(k.names, k.values);
 	const meta = metadataRun(profile, { ...profile.identity, arguments: values });
 	const prepared = prepare(c, profile, k, values);
@@ -353,11 +366,13 @@ function runHere(target: CallTarget, c: BaseCache, profile: KeyProfile, k: Keyed
 		result = target.fn.apply(thisArg, args);
 	} catch (err) {
 		prepared?.abandon();
+		ended?.();
 		throw err;
 	}
 	if (!isThenable(result)) {
 		const record = commit(c, profile, k, prepared, result, () => meta.after(result), false, (performance.now() - started) / 1000);
 		if (outcome !== undefined) outcome.record = record;
+		ended?.();
 		return result;
 	}
 	const entry = new InFlight(tableOf(c), k.key, result, controller, true);
@@ -367,10 +382,12 @@ function runHere(target: CallTarget, c: BaseCache, profile: KeyProfile, k: Keyed
 			entry.settled();
 			const record = commit(c, profile, k, prepared, value, () => meta.after(value), true, (performance.now() - started) / 1000);
 			if (outcome !== undefined) outcome.record = record;
+			ended?.();
 		},
 		() => {
 			entry.settled();
 			prepared?.abandon();
+			ended?.();
 		},
 	);
 	return entry.join(signal);
@@ -419,7 +436,139 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 		if (pending !== undefined && (target.isAsync || pending.direct)) return pending.join(callerSignal(k));
 	}
 	if (hit !== undefined) return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
-	return runHere(target, c, profile, k, thisArg, outcome);
+	const use = leaseUse(c.leasing(), profile.options.lease, profile.label);
+	if (use === undefined) return runHere(target, c, profile, k, thisArg, outcome);
+	const missed: Missed = { target, c, profile, k, thisArg, outcome, use };
+	return target.isAsync ? leasedAsync(missed) : leasedSync(missed);
+}
+
+// One computation across processes (docs/behaviour.md §3.6): a miss takes the call's lease in the store and computes,
+// or waits for the process holding it and then reads the result from the store (a hit). Only misses get here.
+
+/** A missed call that leasing applies to: what the protocol's steps need, and how it leases. */
+interface Missed {
+	readonly target: CallTarget;
+	readonly c: BaseCache;
+	readonly profile: KeyProfile;
+	readonly k: KeyedCall;
+	readonly thisArg: unknown;
+	readonly outcome: Outcome | undefined;
+	readonly use: LeaseUse;
+}
+
+/** Runs the missed call here without a lease (or with the one held, released when `ended`). */
+function runMissed(m: Missed, ended?: () => void): unknown {
+	return runHere(m.target, m.c, m.profile, m.k, m.thisArg, m.outcome, ended);
+}
+
+/** The stored result, when another process stored it meanwhile (a hit), as the caller gets it, the worker entry told. */
+function storedNow(m: Missed): { readonly value: unknown } | undefined {
+	const hit = lookup(m.c, m.profile, m.k.key);
+	if (hit === undefined) return undefined;
+	if (m.outcome !== undefined) m.outcome.record = hit.record;
+	return { value: m.target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value };
+}
+
+/**
+ * Computes a call whose lease this thread just took: the store is checked again first (the holder before may have
+ * finished between the miss and the lease; not when this cache just found the entry damaged and took the lease at
+ * once), then the body runs and the lease is released once the result is stored.
+ */
+function runLeased(m: Missed, waited: boolean): unknown {
+	const held = hold(m.use, m.k.key);
+	let result: unknown;
+	try {
+		const stored = waited || !m.c.damaged(m.k.key) ? storedNow(m) : undefined;
+		if (stored !== undefined) {
+			held.release();
+			return stored.value;
+		}
+		result = runMissed(m, held.release);
+	} catch (err) {
+		held.release();
+		throw err;
+	}
+	if (isThenable(result)) held.beat();
+	return result;
+}
+
+/** Takes the lease and computes, or computes unleased; when another holds the lease, who it is (wait). */
+function leaseOrRun(m: Missed, heartbeats: boolean, waited: boolean): { readonly value: unknown } | LeaseHolder {
+	const taken = take(m.use, m.k.key, heartbeats);
+	if (typeof taken === 'object') return taken;
+	return { value: taken === 'acquired' ? runLeased(m, waited) : runMissed(m) };
+}
+
+/**
+ * One check of a waiter: the lease is taken (and the call computed or read), or the result is in the store — looked
+ * for only when the lease changed hands since the last check (`last`): a holder stores before it releases, so the
+ * store is not read while the same holder works (a damaged entry would be reported at every check).
+ */
+function check(m: Missed, heartbeats: boolean, last: LeaseHolder): { readonly value: unknown } | LeaseHolder {
+	const now = leaseOrRun(m, heartbeats, true);
+	if ('value' in now || sameHolder(last, now)) return now;
+	return storedNow(m) ?? now;
+}
+
+/**
+ * A synchronous function's miss: take the lease and compute, or sleep between checks (`Atomics.wait`: no CPU, nothing
+ * else runs in this thread meanwhile) until the result is there, the lease is free or its holder gone, or the wait
+ * time is over.
+ */
+function leasedSync(m: Missed): unknown {
+	const deadline = performance.now() + m.use.times.waitMs;
+	let pause = 1;
+	let now = leaseOrRun(m, false, false);
+	while (!('value' in now)) {
+		const left = deadline - performance.now();
+		if (left <= 0) {
+			gaveUp(m.use);
+			return runMissed(m);
+		}
+		sleepSync(Math.min(pause, left));
+		pause = nextPause(pause, true);
+		now = check(m, false, now);
+	}
+	return now.value;
+}
+
+/**
+ * An async function's miss: take the lease and compute, or wait without blocking the event loop (woken by the
+ * lease's change where the storage can tell, else by a timer) as an entry of the table of calls in flight, so that
+ * this process's other callers of the same call wait with it.
+ */
+function leasedAsync(m: Missed): unknown {
+	const first = leaseOrRun(m, true, false);
+	if ('value' in first) return first.value;
+	const signal = callerSignal(m.k);
+	const controller = signal === undefined ? undefined : new AbortController();
+	if (signal?.aborted === true) controller!.abort(signal.reason);
+	const promise = waitLeased(m, first, controller?.signal);
+	const entry = new InFlight(tableOf(m.c), m.k.key, promise, controller, false);
+	const settled = (): void => entry.settled();
+	promise.then(settled, settled);
+	return entry.join(signal);
+}
+
+async function waitLeased(waiting: Missed, holder: LeaseHolder, signal: AbortSignal | undefined): Promise<unknown> {
+	const k = waiting.k;
+	// Computed here, the body gets the wait's own signal, which aborts once every caller waiting with it gave up.
+	const m: Missed =
+		signal === undefined || k.signals === undefined ? waiting : { ...waiting, k: { ...k, args: k.args.map((a, i) => (k.signals!.includes(i) ? signal : a)) } };
+	const deadline = performance.now() + m.use.times.waitMs;
+	let pause = 1;
+	let now: { readonly value: unknown } | LeaseHolder = holder;
+	while (!('value' in now)) {
+		const left = deadline - performance.now();
+		if (left <= 0) {
+			gaveUp(m.use);
+			return runMissed(m);
+		}
+		await pauseAsync(m.use, k.key, Math.min(pause, left), signal, abortError);
+		pause = nextPause(pause, false);
+		now = check(m, true, now);
+	}
+	return now.value;
 }
 
 /** How a submission's executor runs a missed call: with its key (`null`: uncached) and the computation's signal. */

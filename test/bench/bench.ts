@@ -19,6 +19,7 @@ import { executorBench } from './executorBench.ts';
 import { fileBench } from './fileBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
+import { leaseBench } from './leaseBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
 import { scaleBench } from './scaleBench.ts';
 import { pgBench } from './pgBench.ts';
@@ -238,6 +239,7 @@ try {
 		inspect: () => inspectBench({ run, target, info }),
 		scale: () => scaleBench({ run, target, info }),
 		files: () => fileBench({ run, target, info }),
+		leases: () => leaseBench({ target, info }),
 		extension: extensionBench,
 	};
 	const wanted = process.argv.slice(2);

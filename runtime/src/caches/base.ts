@@ -3,7 +3,8 @@ import type { CallRecord, Metadata, Call } from '../call.js';
 import { Digest } from '../digest.js';
 import { argumentDigest, identityPrefix, lookupKey } from '../key.js';
 import { KeyError, Rejected, FlecheError } from '../errors.js';
-import type { StorageConfig } from '../storage/base.js';
+import type { CallLeases, StorageConfig } from '../storage/base.js';
+import type { LeaseOptions } from '../options.js';
 import { shrinkKeys } from '../storage/keys.js';
 import { warn } from '../log.js';
 import { LazyCall } from '../lazyCall.js';
@@ -76,9 +77,18 @@ declare module '../lazyCall.js' {
 	interface CallCache extends BaseCache {}
 }
 
+/**
+ * Where a miss of a cache takes its lease (docs/behaviour.md §3.6): the leases of the storage the call will be stored
+ * in, and the cache's `lease` option. @internal
+ */
+export interface Leasing {
+	readonly leases: CallLeases;
+	readonly option: boolean | LeaseOptions | undefined;
+}
+
 /** Plain-data description of a cache, from which a worker or another process can open the same store. */
 export type CacheConfig =
-	| { readonly type: 'cache'; readonly values: StorageConfig; readonly calls: StorageConfig }
+	| { readonly type: 'cache'; readonly values: StorageConfig; readonly calls: StorageConfig; readonly lease?: boolean | LeaseOptions }
 	| { readonly type: string; readonly [option: string]: unknown };
 
 
@@ -135,6 +145,24 @@ export abstract class BaseCache {
 	 */
 	get refreshing(): boolean {
 		return false;
+	}
+
+	/**
+	 * Whether the last lookup of `key` found its entry damaged (reported then): the protocol does not read it again
+	 * right after taking the call's lease, where it would only be reported twice; the recompute replaces it. @internal
+	 */
+	damaged(key: string): boolean {
+		void key;
+		return false;
+	}
+
+	/**
+	 * Where a miss takes its lease so that processes sharing the store compute it once (docs/behaviour.md §3.6);
+	 * `undefined` when this cache's calls are not shared that way: nothing another process reads (memory), a cache
+	 * that stores nothing (read-only views, pools) or misses on purpose (reruns), or leasing turned off. @internal
+	 */
+	leasing(): Leasing | undefined {
+		return undefined;
 	}
 
 	/** The class and its configuration, e.g. `Cache {"type":"cache","values":{…},"calls":{…}}`, for logs and messages. */

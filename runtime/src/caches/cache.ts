@@ -11,9 +11,22 @@ import { CallVoid } from '../storage/void.js';
 import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
 import { packFiles, unpackFiles, type Packed } from './fileValues.js';
-import { BaseCache, type CacheConfig, type GcOptions, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, type CacheConfig, type GcOptions, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
+import { checkLease, type LeaseOptions } from '../options.js';
+import { kindOf } from '../storage/registry.js';
 
 export type { GcOptions } from './base.js';
+
+/** Options of a {@link Cache}. */
+export interface CacheStoreOptions {
+	/**
+	 * Whether a miss waits for the same call computing in another process that shares the store (docs/behaviour.md
+	 * §3.6), and how long; `false` turns it off for every function using this cache. In `fleche.toml`: `lease = false`
+	 * or `lease = { wait_seconds = 60, stale_seconds = 10 }` in the cache's section. Only storages whose kind offers
+	 * leases (file, sql) share misses this way. @default true
+	 */
+	readonly lease?: boolean | LeaseOptions;
+}
 
 /**
  * A cache made of a value storage and a call storage (docs/behaviour.md §1.10). Values are content-addressed and stored
@@ -29,13 +42,30 @@ export class Cache extends BaseCache {
 	/** Created on the first hit or miss; `null` when the call storage keeps nothing (void). */
 	#counter: StatsCounter | null | undefined;
 
+	/** The `lease` option as given. */
+	readonly #lease: boolean | LeaseOptions | undefined;
+	/** Asked of the call storage's kind on the first miss; `null` when it offers none. */
+	#leasing: Leasing | null | undefined;
+
+	/** @throws TypeError for an invalid option. */
 	constructor(
 		/** Where argument values and results live, under their digests. */
 		readonly values: ValueStorage,
 		/** Where call records live, under their lookup keys. */
 		readonly calls: CallStorage,
+		options?: CacheStoreOptions,
 	) {
 		super();
+		this.#lease = checkLease(options?.lease, 'Cache');
+	}
+
+	/** The call storage's leases (its kind's `leases`), with this cache's `lease` option. @internal */
+	override leasing(): Leasing | undefined {
+		if (this.#leasing === undefined) {
+			const leases = this.#lease === false ? undefined : kindOf(this.calls)?.leases?.(this.calls);
+			this.#leasing = leases === undefined ? null : { leases, option: this.#lease };
+		}
+		return this.#leasing ?? undefined;
 	}
 
 	/**
@@ -99,6 +129,11 @@ export class Cache extends BaseCache {
 			return undefined;
 		}
 		throw err;
+	}
+
+	/** @internal */
+	override damaged(key: string): boolean {
+		return this.#suspect.has(key);
 	}
 
 	#suspectOf(key: string): void {
@@ -245,7 +280,7 @@ export class Cache extends BaseCache {
 
 	/**
 	 * Removes values no call record refers to (left behind by `evict`, abandoned calls, or interrupted runs), and
-	 * temporaries of writers that were killed. Safe beside writers in other processes: a value written or refreshed
+	 * temporaries of writers and leases of computations that were killed. Safe beside writers in other processes: a value written or refreshed
 	 * (stored again by a call that refers to it) within the grace period is kept, so a call being committed never loses
 	 * its arguments or result. Returns the digests it removed.
 	 * @example
@@ -280,11 +315,14 @@ export class Cache extends BaseCache {
 		}
 		values.sweep?.(graceMs);
 		this.calls.sweep?.(graceMs);
+		// Leases whose holders are gone (killed mid-call); live holders' leases stay, whatever the grace period.
+		kindOf(this.calls)?.leases?.(this.calls)?.sweep?.();
 		return removed;
 	}
 
 	toConfig(): CacheConfig {
-		return { type: 'cache', values: this.values.toConfig(), calls: this.calls.toConfig() };
+		const config = { type: 'cache', values: this.values.toConfig(), calls: this.calls.toConfig() } as const;
+		return this.#lease === undefined ? config : { ...config, lease: this.#lease };
 	}
 
 	#stats(): StatsCounter | null {

@@ -2,7 +2,7 @@
 import type { CallRecord } from '../call.js';
 import { KeyError, Rejected } from '../errors.js';
 import { warn } from '../log.js';
-import { BaseCache, compositions, isStack, stackBrand, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, compositions, isStack, stackBrand, type CacheConfig, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
 import type { GcOptions } from './base.js';
 import { allKeys, expandAcross, firstHit, uniqueRecords } from './members.js';
 
@@ -75,6 +75,16 @@ export class CacheStack extends BaseCache {
 
 	prepare(call: PendingCall): PreparedCall {
 		return this.first.prepare(call);
+	}
+
+	/** @internal */
+	override damaged(key: string): boolean {
+		return this.stack.some((layer) => layer.damaged(key));
+	}
+
+	/** The first layer's leases: a miss is stored there, so that is where other processes find it. @internal */
+	override leasing(): Leasing | undefined {
+		return this.first.leasing();
 	}
 
 	loadRecord(key: string): CallRecord {

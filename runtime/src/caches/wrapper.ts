@@ -1,7 +1,7 @@
 // docs/behaviour.md §1.10 `CacheWrapper`, `RefreshingCache`, §6 rerun: caches that change one policy of another cache.
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
-import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, type CacheConfig, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
 import type { GcOptions } from './base.js';
 
 /** A cache that forwards everything to `inner`; subclasses override the policy they change. */
@@ -17,6 +17,14 @@ export abstract class CacheWrapper extends BaseCache {
 	}
 	override get refreshing(): boolean {
 		return this.inner.refreshing;
+	}
+	/** @internal */
+	override damaged(key: string): boolean {
+		return this.inner.damaged(key);
+	}
+	/** The inner cache's leases, unless this cache stores nothing or misses on purpose. @internal */
+	override leasing(): Leasing | undefined {
+		return this.readOnly || this.refreshing ? undefined : this.inner.leasing();
 	}
 	lookup(key: string): Hit | undefined {
 		return this.inner.lookup(key);

@@ -90,7 +90,8 @@ export function cacheFromConfig(config: CacheConfig): BaseCache {
 		return factory(config);
 	}
 	const c = config as Extract<CacheConfig, { type: 'cache' }>;
-	return new Cache(openStorage(c.values, 'values') as ValueStorage, openStorage(c.calls, 'calls') as CallStorage);
+	const options = c.lease === undefined ? undefined : { lease: c.lease };
+	return new Cache(openStorage(c.values, 'values') as ValueStorage, openStorage(c.calls, 'calls') as CallStorage, options);
 }
 
 /** What config/read.ts consults: the storage kinds and the composite types, looked up when asked (so later registrations count). */

@@ -9,6 +9,7 @@ import { parse, TomlError } from 'smol-toml';
 import type { CacheConfig } from '../caches/base.js';
 import { FlecheError } from '../errors.js';
 import { Environment, Git, Runtime, type MetaData } from '../metadata.js';
+import type { LeaseOptions } from '../options.js';
 import { packageRoot } from '../profile.js';
 import type { StorageConfig } from '../storage/base.js';
 import type { StorageKinds, StorageRole, TomlReader, TomlTable } from '../storage/kinds.js';
@@ -273,6 +274,22 @@ function boolOption(table: Table, key: string, where: Where): boolean | undefine
 	return v;
 }
 
+/** `lease = false` or `lease = { wait_seconds = 60, stale_seconds = 10 }` of a cache section (docs/behaviour.md §3.6). */
+function leaseOption(table: Table, where: Where): boolean | LeaseOptions | undefined {
+	const v = table.lease;
+	if (v === undefined || typeof v === 'boolean') return v;
+	if (!isTable(v)) throw where.error(`'lease' must be true, false or a table { wait_seconds = …, stale_seconds = … }`, 'lease');
+	checkKeys(v, ['wait_seconds', 'stale_seconds'], where.at('lease'), "'lease'");
+	const out: { waitSeconds?: number; staleSeconds?: number } = {};
+	for (const key of ['wait_seconds', 'stale_seconds'] as const) {
+		const n = v[key];
+		if (n === undefined) continue;
+		if (typeof n !== 'number' || !(n > 0)) throw where.at('lease').error(`'${key}' must be a number of seconds > 0`, key);
+		out[key === 'wait_seconds' ? 'waitSeconds' : 'staleSeconds'] = n;
+	}
+	return out;
+}
+
 /** What reading asks of the building side (config/build.ts): the storage kinds, and which composite cache types exist. */
 export interface ConfigVocabulary {
 	readonly storages: StorageKinds;
@@ -349,7 +366,7 @@ function templateStorages(table: Table, where: Where, vocabulary: ConfigVocabula
 	if (kind?.template === undefined) {
 		throw where.error(`unknown template ${JSON.stringify(template)} (use one of: ${templateNames(vocabulary)})`, 'template');
 	}
-	return kind.template(table, new TableReader(where, vocabulary, ['template', 'read_only', 'max_size']));
+	return kind.template(table, new TableReader(where, vocabulary, ['template', 'read_only', 'max_size', 'lease']));
 }
 
 /**
@@ -375,7 +392,8 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 		if (!Array.isArray(pool)) throw where.error(`'pool' must be an array of tables ([[name.pool]])`, 'pool');
 		config = { type: 'pool', caches: pool.map((member, i) => sectionConfig(member, where.at('pool', i), vocabulary)) };
 	} else if ('template' in value) {
-		config = { type: 'cache', ...templateStorages(value, where, vocabulary) };
+		const lease = leaseOption(value, where);
+		config = { type: 'cache', ...templateStorages(value, where, vocabulary), ...(lease === undefined ? {} : { lease }) };
 	} else if ('type' in value) {
 		const type = value.type;
 		if (type === 'ssh') throw where.error(`'ssh' caches are not supported in this port`, 'type');
@@ -386,14 +404,16 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 		for (const key of Object.keys(value)) if (key !== 'type' && key !== 'read_only' && key !== 'max_size') out[snakeToCamel(key)] = value[key];
 		config = out as CacheConfig;
 	} else {
-		checkKeys(value, ['values', 'calls', 'read_only', 'max_size'], where, 'a cache');
+		checkKeys(value, ['values', 'calls', 'read_only', 'max_size', 'lease'], where, 'a cache');
 		if (value.values === undefined || value.calls === undefined) {
 			throw where.error(`a cache needs both 'values' and 'calls' storages (or a template: ${templateNames(vocabulary)})`);
 		}
+		const lease = leaseOption(value, where);
 		config = {
 			type: 'cache',
 			values: storageConfig(value.values, 'values', where.at('values'), vocabulary),
 			calls: storageConfig(value.calls, 'calls', where.at('calls'), vocabulary),
+			...(lease === undefined ? {} : { lease }),
 		};
 	}
 	if (maxSize !== undefined) config = { type: 'sizeLimited', cache: config, maxSize };

@@ -87,6 +87,73 @@ export interface CallStorage extends KeyManagement {
 	records(filter?: { readonly name?: string }): Iterable<CallRecord>;
 }
 
+/**
+ * Who holds a call's lease (docs/behaviour.md §3.6): what a process that could not take it learns, and what a tool
+ * lists as a call in flight.
+ */
+export interface LeaseHolder {
+	/** The holder's owner id, as it passed it to {@link CallLeases.lease} (host, process, thread and a random part). */
+	readonly owner: string;
+	/** When it took the lease, in milliseconds since the epoch; `null` when the storage cannot tell. */
+	readonly since: number | null;
+	/** Its last sign of life (heartbeat), in milliseconds since the epoch; `null` when the storage cannot tell. */
+	readonly heartbeat: number | null;
+}
+
+/** A held lease as a tool lists it: the call key with its holder. */
+export interface HeldLease extends LeaseHolder {
+	readonly key: string;
+}
+
+/** What {@link CallLeases.lease} answers: the lease is now the caller's, or someone else holds it. */
+export type LeaseAttempt = { readonly acquired: true } | { readonly acquired: false; readonly holder: LeaseHolder };
+
+/** What a holder promises when it takes a lease, so that others can tell a live holder from a dead one. */
+export interface LeaseTerms {
+	/** After this many milliseconds without a heartbeat, the holder counts as gone and its lease may be taken over. */
+	readonly staleMs: number;
+	/**
+	 * Whether the holder sends heartbeats. A synchronous body blocks its thread, so it cannot: a storage that can tell
+	 * whether the holder's process is alive (the same host) relies on that instead, and others on `staleMs`.
+	 */
+	readonly heartbeats: boolean;
+}
+
+/**
+ * Per-key leases that processes sharing a store use so that an uncached call runs in one of them while the others
+ * wait for its result (docs/behaviour.md §3.6): an optional capability of a call storage, offered through its kind
+ * (`StorageKind.leases`). A lease is advisory — it never guards the store's own consistency, which holds without it
+ * — so an implementation may err towards letting two processes compute (the result is the same), never towards
+ * letting none. Every method is synchronous and cheap; none is on the path of a hit.
+ *
+ * The file and SQL stores keep one lease file per key beside the store (atomic create, heartbeat by mtime, stale
+ * takeover); a database server can use its own locks (PostgreSQL advisory locks: `lease` is `pg_try_advisory_lock`,
+ * `release` `pg_advisory_unlock`, a heartbeat is the session being alive).
+ */
+export interface CallLeases {
+	/**
+	 * Takes the lease of `key` for `owner` when nobody holds it or its holder is gone (a stale lease is taken over);
+	 * otherwise says who holds it. A holder asking again gets `acquired: false` with itself as the holder.
+	 */
+	lease(key: string, owner: string, terms: LeaseTerms): LeaseAttempt;
+	/** Shows that `owner` still works on `key`; false when the lease is no longer its own (taken over, removed). */
+	heartbeat(key: string, owner: string): boolean;
+	/**
+	 * Gives the lease up, after the result is in the store where every process can read it (a storage that holds
+	 * writes back flushes them first). Leaves a lease that is no longer `owner`'s alone.
+	 */
+	release(key: string, owner: string): void;
+	/**
+	 * Calls `listener` (perhaps spuriously) when the lease of `key` may have changed, so that an async waiter wakes at
+	 * once instead of at its next poll; returns the function that stops it. Without it waiters poll alone.
+	 */
+	watch?(key: string, listener: () => void): () => void;
+	/** The leases held now (stale ones included), for tools that show calls in flight. Reading only. */
+	held?(): Iterable<HeldLease>;
+	/** Removes leases whose holders are gone (for `gc`); returns how many. */
+	sweep?(): number;
+}
+
 /** Per-call statistics, summed: what the editor shows. */
 export interface CallStats {
 	/** The call's lookup key. */

@@ -27,6 +27,16 @@ export function isAbsent(err: unknown): boolean {
 	return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** Whether process `pid` of this host is running (signal 0 checks without sending anything; EPERM: someone else's). */
+export function processAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (err) {
+		return errorCode(err) === 'EPERM';
+	}
+}
+
 export function removeQuietly(file: string): void {
 	try {
 		unlinkSync(file);

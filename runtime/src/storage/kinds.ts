@@ -6,14 +6,14 @@
 //   building  plain configuration → a storage (`open`): config/build.ts asks the record;
 //   tools     where it is, whether it exists, how to hear of changes (`locate`, `recognize`, `subscribe`), and what an
 //             open storage can tell beyond the storage interfaces (`valueSize`, `created`, `summaryIndex`, `listing`,
-//             `close`):
-//             fleche/inspect asks the record.
+//             `close`): fleche/inspect asks the record;
+//   leases    per-key leases that let processes sharing the store run a call once (`leases`): caches/cache.ts asks.
 //
 // Every member but `type`, `roles` and `open` is optional: a kind without `fromToml` takes its table's keys as they are
 // (snake_case turned to camelCase); a tool does without what a kind does not offer. The built-in records and the
 // registry of every kind are in registry.ts; this module imports no storage.
 import type { CallRecord } from '../call.js';
-import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
+import type { CallLeases, CallStorage, StorageConfig, ValueStorage } from './base.js';
 
 /** Which of a cache's two storages a configuration describes. */
 export type StorageRole = 'values' | 'calls';
@@ -31,7 +31,7 @@ export interface StoragePair {
 export interface TomlReader {
 	/** A `ConfigError` naming the file, the line of `key` (or of the table) and the section. Throw it. */
 	error(message: string, key?: string): Error;
-	/** Rejects every key of `table` outside `allowed` and the keys every such table may have (`type`; for a template `template`, `read_only`, `max_size`). */
+	/** Rejects every key of `table` outside `allowed` and the keys every such table may have (`type`; for a template `template`, `read_only`, `max_size`, `lease`). */
 	keys(table: TomlTable, allowed: readonly string[], what: string): void;
 	/** A non-empty string option, or `undefined` when absent; anything else is an error. */
 	string(table: TomlTable, key: string): string | undefined;
@@ -153,6 +153,13 @@ export interface StorageKind<C extends StorageConfig = StorageConfig, V extends 
 	summaryIndex?(storage: K): SummaryIndex;
 	/** The listing answered by the storage itself (see {@link Listing}); preferred over `summaryIndex`. */
 	listing?(storage: K): Listing;
+
+	/**
+	 * Per-key leases for the calls of this storage (see {@link CallLeases}), so that processes sharing the store run
+	 * an uncached call once; `undefined` when this storage cannot offer them (one only this process sees). Asked once
+	 * per open storage by the cache that uses it, and by tools listing calls in flight.
+	 */
+	leases?(storage: K): CallLeases | undefined;
 	/** Releases what an open storage holds (a worker thread, a connection). */
 	close?(storage: V | K): void;
 }

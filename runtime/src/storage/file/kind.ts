@@ -1,6 +1,6 @@
 // The `file` storage kind (see storage/kinds.ts): one file per value under `<store>/values`, one JSON record per call
-// under `<store>/calls`, statistics journals in `calls/.stats/`, and a summary index for tools (kept outside the store,
-// in the user's cache folder: summaryIndex.ts).
+// under `<store>/calls`, statistics journals in `calls/.stats/`, the leases of calls in flight in `calls/.leases/`,
+// and a summary index for tools (kept outside the store, in the user's cache folder: summaryIndex.ts).
 //
 //   [name]                                  [name.values]                      [name.calls]
 //   template = "file"                       type = "file"                      type = "file"
@@ -17,12 +17,16 @@ import { resolveRoot } from '../fsUtil.js';
 import { parseSecretKeys } from '../security.js';
 import type { StorageKind, StorageRole, StorageSite, TomlReader, TomlTable } from '../kinds.js';
 import { CallFile } from './calls.js';
+import { FileLeases, leasesOf } from './leases.js';
 import { STATS_DIR } from './statsJournal.js';
 import { FileIndex } from './summaryIndex.js';
 import { ValueFile } from './values.js';
 
 /** The configuration of a file storage (what {@link ValueFile.toConfig} and {@link CallFile.toConfig} return). */
 export type FileConfig = Extract<StorageConfig, { type: 'file' }>;
+
+/** The folder of the call leases (docs/behaviour.md §3.6) under a calls root. */
+export const LEASES_DIR = '.leases';
 
 const valueKeys = ['root', 'serializer', 'compress', 'secret_key'];
 
@@ -131,4 +135,6 @@ export const fileKind: StorageKind<FileConfig, ValueFile, CallFile> = {
 		}
 	},
 	summaryIndex: (calls) => new FileIndex(calls),
+	/** Lease files in `calls/.leases/` (a dot-folder: never listed as calls). */
+	leases: (calls) => leasesOf(calls, () => new FileLeases(join(calls.root, LEASES_DIR))),
 };

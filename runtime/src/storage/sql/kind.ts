@@ -1,5 +1,6 @@
 // The `sql` storage kind (see storage/kinds.ts): call records in one SQLite file (with its change log `<file>.log`
-// beside it); it holds no values, so its template keeps values in files.
+// beside it, and the leases of calls in flight in `<file>.leases/`); it holds no values, so its template keeps values
+// in files.
 //
 //   [name]                                  [name.calls]
 //   template = "sql"                        type = "sql"
@@ -10,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StorageConfig } from '../base.js';
 import { filePair, templateValues } from '../file/kind.js';
+import { FileLeases, leasesOf } from '../file/leases.js';
 import { resolveRoot } from '../fsUtil.js';
 import { entryOf, type StorageKind, type StorageSite, type TomlReader, type TomlTable } from '../kinds.js';
 import { CallSql } from './store.js';
@@ -76,4 +78,13 @@ export const sqlKind: StorageKind<SqlConfig & StorageConfig, never, CallSql> = {
 		},
 	}),
 	close: (calls) => calls.close(),
+	/**
+	 * Lease files in `<file>.leases/` beside the database: the store's own lock is a file, and a lease in the database
+	 * would be a log line per take and release. A release first writes the puts held back (`writeDelayMs`), so the
+	 * waiters it wakes find the result.
+	 */
+	leases(calls) {
+		if (calls.path === ':memory:') return undefined;
+		return leasesOf(calls, () => new FileLeases(`${calls.path}.leases`, () => calls.flush()));
+	},
 };

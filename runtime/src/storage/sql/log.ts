@@ -6,7 +6,9 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, re
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { errorCode, removeQuietly } from '../fsUtil.js';
+// The lock is held for microseconds, so waiting briefly in `sleepSync` beats an async API.
+import { sleepSync } from '../../clock.js';
+import { errorCode, processAlive, removeQuietly } from '../fsUtil.js';
 import { applicationId, lockStaleMs, logFormat, suffix } from './schema.js';
 
 /** First line of a log: which snapshot generations its body extends, and where it came from. */
@@ -249,25 +251,10 @@ export function freshHeader(base: number): LogHeader {
 	return { log: logFormat, id: randomUUID(), base, prev: null, merged: 0, from: null, skip: 0 };
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Blocks this thread for `ms` (the lock is held for microseconds, so waiting briefly beats an async API). */
-export function sleepSync(ms: number): void {
-	Atomics.wait(sleeper, 0, 0, ms);
-}
 
 const thisHost = hostname();
 /** Temp names carry this instead of the host name, which may be long or hold characters a file name cannot. */
 const hostTag = createHash('sha256').update(thisHost).digest('hex').slice(0, 8);
-
-function processAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (err) {
-		return errorCode(err) === 'EPERM';
-	}
-}
 
 /** Owner of a lock or marker file, as written into it. */
 interface LockOwner {

@@ -1,0 +1,330 @@
+// docs/behaviour.md §3.6: per-key leases as files, for the stores whose processes share a folder — the file store
+// (`calls/.leases/`) and the SQL store (`calls.db.leases/` beside the database, whose own lock is a file too).
+//
+// Lease file `<dir>/<call key>`: UTF-8 JSON
+//   { "format": "fleche.lease/1", "owner": "<host>:<pid>:<thread>:<random>", "host": "…", "pid": 123,
+//     "since": <ms since epoch>, "staleMs": 30000, "heartbeats": true }
+// Its mtime is the holder's heartbeat.
+//
+// Invariants:
+// - A lease is taken by creating its file exclusively (O_EXCL), then writing it: a reader that comes in between sees
+//   an empty file, which reads as a lease of unknown holder, held (a damaged lease counts as gone only when old).
+// - The holder keeps the file open: heartbeats move its mtime through that descriptor (futimes), and releasing
+//   removes the name only while it still names the holder's inode.
+// - Removing someone else's lease (a stale takeover, gc) checks and unlinks under the key's break lock `.<key>.break`
+//   (exclusive create, held for microseconds; one older than a second was left by a killed process), and only when
+//   the name still holds the inode it meant: a lease taken after the one judged stale is never removed. A holder
+//   releases its own lease by inode without it: nobody takes over a live holder's lease. Only a break
+//   lock both stale and contended could let two processes compute the same call, which a cache tolerates (the result
+//   is the same; writes are atomic); none is never left computing.
+// - A holder is gone when its process is gone (same host: `kill(pid, 0)`), else when its heartbeat is older than the
+//   `staleMs` it promised. A holder that cannot beat (a synchronous body blocks its thread) on this host is alive as
+//   long as its process is; on another host it counts as gone after `staleMs`.
+// - Reading (`held`) never writes; a damaged lease file is a lease of unknown holder, gone after `staleMs` of default.
+// - Names are 64-hex keys, or break locks (`.<key>.break`) that gc sweeps when a killed process left one.
+import {
+	closeSync,
+	fstatSync,
+	type FSWatcher,
+	futimesSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	statSync,
+	unlinkSync,
+	watch,
+	writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, join, sep } from 'node:path';
+import { sleepSync } from '../../clock.js';
+import type { CallLeases, HeldLease, LeaseAttempt, LeaseHolder, LeaseTerms } from '../base.js';
+import { errorCode, isAbsent, processAlive, removeQuietly } from '../fsUtil.js';
+import { assertKey, isKey } from '../keys.js';
+
+const LEASE_FORMAT = 'fleche.lease/1';
+
+/** A damaged lease file (no holder to ask) counts as gone once it is this old. */
+const DAMAGED_STALE_MS = 30_000;
+
+/** Break locks older than this were left by a killed process (gc's margin; takers break them after a second). */
+const TEMP_STALE_MS = 60_000;
+
+const thisHost = hostname();
+
+/** What a lease file says. */
+interface LeaseInfo {
+	readonly owner: string;
+	readonly host: string;
+	readonly pid: number;
+	readonly since: number;
+	readonly staleMs: number;
+	readonly heartbeats: boolean;
+}
+
+/** A lease file as found: what it says (`null`: damaged), its heartbeat and its inode. */
+interface Found {
+	readonly info: LeaseInfo | null;
+	readonly mtimeMs: number;
+	readonly ino: number;
+}
+
+function parseInfo(text: string): LeaseInfo | null {
+	let raw: unknown;
+	try {
+		raw = JSON.parse(text);
+	} catch {
+		return null;
+	}
+	if (typeof raw !== 'object' || raw === null) return null;
+	const r = raw as Record<string, unknown>;
+	const ok =
+		r.format === LEASE_FORMAT &&
+		typeof r.owner === 'string' &&
+		typeof r.host === 'string' &&
+		Number.isSafeInteger(r.pid) &&
+		typeof r.since === 'number' &&
+		typeof r.staleMs === 'number' &&
+		r.staleMs > 0 &&
+		typeof r.heartbeats === 'boolean';
+	return ok ? (raw as LeaseInfo) : null;
+}
+
+function read(file: string): Found | null {
+	try {
+		const st = statSync(file);
+		return { info: parseInfo(readFileSync(file, 'utf8')), mtimeMs: st.mtimeMs, ino: st.ino };
+	} catch (err) {
+		if (isAbsent(err)) return null;
+		throw err;
+	}
+}
+
+/** Whether the holder of a lease can no longer finish or release it (see the invariants above). */
+function isGone(found: Found, now: number): boolean {
+	const age = now - found.mtimeMs;
+	const info = found.info;
+	if (info === null) return age > DAMAGED_STALE_MS;
+	if (info.host === thisHost) {
+		if (!processAlive(info.pid)) return true;
+		if (!info.heartbeats) return false;
+	}
+	return age > info.staleMs;
+}
+
+function holderOf(found: Found): LeaseHolder {
+	const info = found.info;
+	return { owner: info?.owner ?? '(unreadable lease)', since: info?.since ?? null, heartbeat: found.mtimeMs };
+}
+
+/** One lease this process holds: its owner and the open lease file. */
+interface Held {
+	readonly owner: string;
+	readonly fd: number;
+	readonly ino: number;
+}
+
+/** Leases as files in one folder; see the top of this module. */
+export class FileLeases implements CallLeases {
+	readonly #held = new Map<string, Held>();
+	#watcher: FSWatcher | undefined;
+	readonly #listeners = new Map<string, Set<() => void>>();
+
+	constructor(
+		/** The folder of the lease files; created on the first lease. */
+		readonly dir: string,
+		/** Runs before a release: a storage that holds writes back writes them, so that the waiters find the result. */
+		private readonly beforeRelease?: () => void,
+	) {}
+
+	lease(key: string, owner: string, terms: LeaseTerms): LeaseAttempt {
+		assertKey(key);
+		const file = join(this.dir, key);
+		let found: Found | null = null;
+		// A few rounds: a stale lease removed in one is replaced in the next, unless someone else was quicker.
+		for (let round = 0; round < 3; round++) {
+			if (this.#create(file, key, owner, terms)) return { acquired: true };
+			found = read(file);
+			if (found === null) continue; // released in between
+			if (found.info?.owner === owner || !isGone(found, Date.now())) break;
+			removeIfSame(this.dir, file, found.ino);
+		}
+		return { acquired: false, holder: found === null ? { owner: '(changing hands)', since: null, heartbeat: null } : holderOf(found) };
+	}
+
+	/** Creates the lease file (exclusive create) and writes the lease into it; false when one is there. */
+	#create(file: string, key: string, owner: string, terms: LeaseTerms): boolean {
+		let fd: number;
+		try {
+			fd = openSync(file, 'wx');
+		} catch (err) {
+			if (errorCode(err) === 'EEXIST') return false;
+			if (!isAbsent(err)) throw err;
+			mkdirSync(this.dir, { recursive: true });
+			return this.#create(file, key, owner, terms);
+		}
+		try {
+			const info: LeaseInfo & { format: string } = {
+				format: LEASE_FORMAT,
+				owner,
+				host: thisHost,
+				pid: process.pid,
+				since: Date.now(),
+				staleMs: terms.staleMs,
+				heartbeats: terms.heartbeats,
+			};
+			writeSync(fd, `${JSON.stringify(info)}\n`);
+			this.#held.set(key, { owner, fd, ino: fstatSync(fd).ino });
+			return true;
+		} catch (err) {
+			closeSync(fd);
+			removeQuietly(file);
+			throw err;
+		}
+	}
+
+	heartbeat(key: string, owner: string): boolean {
+		const held = this.#held.get(key);
+		if (held === undefined || held.owner !== owner) return false;
+		try {
+			const now = new Date();
+			futimesSync(held.fd, now, now);
+			return statSync(join(this.dir, key)).ino === held.ino;
+		} catch {
+			return false;
+		}
+	}
+
+	release(key: string, owner: string): void {
+		const held = this.#held.get(key);
+		if (held === undefined || held.owner !== owner) return;
+		try {
+			this.beforeRelease?.();
+		} finally {
+			this.#held.delete(key);
+			const file = join(this.dir, key);
+			try {
+				// Its own lease, which nobody takes over while its process lives and beats: no break lock needed.
+				if (statSync(file).ino === held.ino) unlinkSync(file);
+			} catch {
+				// Removed already (taken over and released, or by gc).
+			} finally {
+				closeSync(held.fd);
+			}
+		}
+	}
+
+	watch(key: string, listener: () => void): () => void {
+		let set = this.#listeners.get(key);
+		if (set === undefined) this.#listeners.set(key, (set = new Set()));
+		set.add(listener);
+		if (this.#watcher === undefined) {
+			try {
+				// One watcher per folder, dispatching by name; it never keeps the process alive (waiters have timers).
+				this.#watcher = watch(this.dir, { persistent: false }, (_event, name) => this.#changed(name));
+				this.#watcher.on('error', () => this.#unwatch());
+			} catch {
+				// No folder yet, or no watching on this filesystem: the waiters' polling still finds the change.
+			}
+		}
+		return () => {
+			set.delete(listener);
+			if (set.size === 0) this.#listeners.delete(key);
+			if (this.#listeners.size === 0) this.#unwatch();
+		};
+	}
+
+	#changed(name: string | Buffer | null): void {
+		const keys = name === null ? [...this.#listeners.keys()] : [String(name)];
+		for (const key of keys) for (const listener of [...(this.#listeners.get(key) ?? [])]) listener();
+	}
+
+	#unwatch(): void {
+		this.#watcher?.close();
+		this.#watcher = undefined;
+	}
+
+	*held(): Iterable<HeldLease> {
+		for (const name of listNames(this.dir)) {
+			if (!isKey(name)) continue;
+			const found = read(join(this.dir, name));
+			if (found !== null) yield { key: name, ...holderOf(found) };
+		}
+	}
+
+	sweep(): number {
+		const now = Date.now();
+		let removed = 0;
+		for (const name of listNames(this.dir)) {
+			const file = join(this.dir, name);
+			try {
+				if (isKey(name)) {
+					const found = read(file);
+					if (found !== null && isGone(found, now) && removeIfSame(this.dir, file, found.ino)) removed++;
+				} else if (name.startsWith('.') && now - statSync(file).mtimeMs > TEMP_STALE_MS) {
+					unlinkSync(file);
+					removed++;
+				}
+			} catch {
+				// Released, replaced or swept by someone else meanwhile.
+			}
+		}
+		return removed;
+	}
+}
+
+function listNames(dir: string): string[] {
+	try {
+		return readdirSync(dir);
+	} catch (err) {
+		if (isAbsent(err)) return [];
+		throw err;
+	}
+}
+
+/** A break lock older than this was left by a process killed while holding it (it is held for microseconds). */
+const BREAK_STALE_MS = 1000;
+
+/**
+ * Removes the lease `file` if it is still inode `ino`, under the key's break lock (`.<key>.break`, exclusive create):
+ * every removal — a release, a takeover, gc — checks and unlinks under it, so none can remove a lease taken after the
+ * one it meant. Returns whether it removed `ino`.
+ */
+function removeIfSame(dir: string, file: string, ino: number): boolean {
+	const lock = `${dir}${sep}.${basename(file)}.break`;
+	for (let tries = 0; ; tries++) {
+		let fd: number;
+		try {
+			fd = openSync(lock, 'wx');
+		} catch (err) {
+			if (errorCode(err) !== 'EEXIST' || tries >= 100) return false;
+			try {
+				if (Date.now() - statSync(lock).mtimeMs > BREAK_STALE_MS) unlinkSync(lock);
+			} catch {
+				// Released meanwhile.
+			}
+			sleepSync(1);
+			continue;
+		}
+		try {
+			if (statSync(file).ino !== ino) return false;
+			unlinkSync(file);
+			return true;
+		} catch {
+			return false; // gone already
+		} finally {
+			closeSync(fd);
+			removeQuietly(lock);
+		}
+	}
+}
+
+const byStorage = new WeakMap<object, CallLeases>();
+
+/** The leases of an open storage, made once per storage (they hold this process's open lease files). */
+export function leasesOf(storage: object, make: () => CallLeases): CallLeases {
+	let leases = byStorage.get(storage);
+	if (leases === undefined) byStorage.set(storage, (leases = make()));
+	return leases;
+}

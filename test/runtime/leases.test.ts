@@ -1,0 +1,288 @@
+// docs/behaviour.md §3.6: one computation per call across processes. Real child processes (test/fixtures/leaseChild.ts)
+// share a file or SQL store through its fleche.toml; the bodies count their runs with O_APPEND lines in a marker file.
+// Outcomes and counts are asserted, never wall time.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cache, CallFile, ConfigError, FlecheConfig, ValueFile, cache, cacheFromConfig, fleche, type CacheConfig, type LeaseOptions } from 'fleche';
+import { openStore } from 'fleche/inspect';
+import { captureLogs } from '../support/logs.js';
+import { waitFor } from '../support/poll.js';
+import { tmpDir } from '../support/tmp.js';
+
+const childScript = fileURLToPath(new URL('../fixtures/leaseChild.js', import.meta.url));
+const logs = captureLogs();
+
+type StoreKind = 'file' | 'sql';
+type Variant = 'sync' | 'async';
+
+/** A folder whose fleche.toml makes `store/` (of `kind`) the default cache, with `lease` written as given. */
+function project(t: { after(fn: () => void): void }, kind: StoreKind, lease = 'lease = { stale_seconds = 5 }'): { dir: string; marker: string; go: string } {
+	const dir = tmpDir(t);
+	writeFileSync(join(dir, 'fleche.toml'), `[default]\ncache = "shared"\n\n[shared]\ntemplate = "${kind}"\nroot = "store"\n${lease}\n`);
+	return { dir, marker: join(dir, 'ran.txt'), go: join(dir, 'go') };
+}
+
+function storeConfig(dir: string, kind: StoreKind): CacheConfig {
+	const root = join(dir, 'store');
+	return {
+		type: 'cache',
+		values: { type: 'file', root: join(root, 'values') },
+		calls: kind === 'file' ? { type: 'file', root: join(root, 'calls') } : { type: 'sql', path: join(root, 'calls.db') },
+	};
+}
+
+interface Child {
+	readonly proc: ChildProcessWithoutNullStreams;
+	readonly ready: Promise<void>;
+	readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+function start(where: { dir: string; marker: string; go: string }, variant: Variant, options: { bodyMs?: number; lease?: unknown } = {}): Child {
+	const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+	const args = [childScript, variant, where.marker, where.go, ...(options.lease === undefined ? [] : [JSON.stringify(options.lease)])];
+	const proc = spawn(process.execPath, ['--enable-source-maps', ...args], { cwd: where.dir, env: { ...env, BODY_MS: String(options.bodyMs ?? 600) } });
+	let stdout = '';
+	let stderr = '';
+	let onReady: () => void;
+	const ready = new Promise<void>((resolve) => (onReady = resolve));
+	proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+		stdout += chunk;
+		if (stdout.includes('ready\n')) onReady();
+	});
+	proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+	const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
+		proc.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+	});
+	return { proc, ready, done };
+}
+
+/** Starts `n` children, lets them call at once, and returns what each printed. */
+async function together(where: { dir: string; marker: string; go: string }, variant: Variant, n: number, options: { lease?: unknown } = {}): Promise<number[]> {
+	const children = Array.from({ length: n }, () => start(where, variant, options));
+	await Promise.all(children.map((c) => c.ready));
+	writeFileSync(where.go, '');
+	return results(children);
+}
+
+async function results(children: readonly Child[]): Promise<number[]> {
+	const out: number[] = [];
+	for (const child of children) {
+		const r = await child.done;
+		assert.equal(r.code, 0, r.stderr);
+		out.push((JSON.parse(r.stdout.split('\n').filter(Boolean).at(-1)!) as { result: number }).result);
+	}
+	return out;
+}
+
+/** How many times the body ran: lines of the marker file. */
+function runs(marker: string): number {
+	return existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0;
+}
+
+function leaseFiles(dir: string, kind: StoreKind): string[] {
+	const folder = kind === 'file' ? join(dir, 'store', 'calls', '.leases') : join(dir, 'store', 'calls.db.leases');
+	return existsSync(folder) ? readdirSync(folder) : [];
+}
+
+describe('one computation per call across processes (docs/behaviour.md §3.6)', () => {
+	for (const kind of ['file', 'sql'] as const) {
+		for (const variant of ['sync', 'async'] as const) {
+			test(`8 processes, ${variant} function, ${kind} store: the body runs once and every process gets the result`, async (t) => {
+				const where = project(t, kind);
+				assert.deepEqual(await together(where, variant, 8), Array(8).fill(42));
+				assert.equal(runs(where.marker), 1);
+				assert.deepEqual(leaseFiles(where.dir, kind), [], 'every lease was released');
+				// Leases never show as calls: the store holds the one call.
+				const store = openStore(join(where.dir, 'store'));
+				try {
+					// One call stored, computed once (a miss); the seven others read it (hits).
+					assert.deepEqual(
+						store.functions().map((f) => [f.name, f.calls, f.misses, f.hits]),
+						[[variant === 'sync' ? 'slowSync' : 'slowAsync', 1, 1, 7]],
+					);
+				} finally {
+					store.close();
+				}
+			});
+		}
+	}
+
+	for (const [kind, variant] of [
+		['file', 'async'],
+		['sql', 'sync'],
+	] as const) {
+		test(`a holder killed mid-run (${kind} store, ${variant}) is taken over: the body runs twice, every waiter gets the result`, async (t) => {
+			const where = project(t, kind);
+			writeFileSync(where.go, '');
+			const holder = start(where, variant, { bodyMs: 120_000 });
+			await waitFor('the holder to start its body', () => runs(where.marker) === 1);
+			const waiters = Array.from({ length: 4 }, () => start(where, variant, { bodyMs: 100 }));
+			await Promise.all(waiters.map((c) => c.ready));
+			holder.proc.kill('SIGKILL');
+			assert.equal((await holder.done).signal, 'SIGKILL');
+			assert.deepEqual(await results(waiters), Array(4).fill(42));
+			assert.equal(runs(where.marker), 2);
+		});
+	}
+
+	test('lease: false (function option) runs the body in every process', async (t) => {
+		const where = project(t, 'file');
+		assert.deepEqual(await together(where, 'async', 4, { lease: false }), Array(4).fill(42));
+		assert.equal(runs(where.marker), 4);
+	});
+
+	test('lease = false in fleche.toml runs the body in every process', async (t) => {
+		const where = project(t, 'sql', 'lease = false');
+		assert.deepEqual(await together(where, 'sync', 4), Array(4).fill(42));
+		assert.equal(runs(where.marker), 4);
+	});
+
+	test('waiters give up after waitSeconds and compute themselves when the holder never finishes', async (t) => {
+		const where = project(t, 'file');
+		writeFileSync(where.go, '');
+		// Holders of both calls that never finish: nothing but the waiters themselves can store a result.
+		const holders = [start(where, 'sync', { bodyMs: 120_000 }), start(where, 'async', { bodyMs: 120_000 })];
+		t.after(() => holders.forEach((h) => h.proc.kill('SIGKILL')));
+		await waitFor('the holders to start their bodies', () => runs(where.marker) === 2);
+		const waiters = (['sync', 'async'] as const).map((variant) => start(where, variant, { bodyMs: 50, lease: { waitSeconds: 0.3 } }));
+		assert.deepEqual(await results(waiters), [42, 42]);
+		assert.equal(runs(where.marker), 2 + 2);
+		for (const waiter of waiters) assert.match((await waiter.done).stderr, /FLECHE_LEASE_WAIT|Waited 0\.3 s for another process/);
+	});
+});
+
+describe('leases held on another host (docs/behaviour.md §3.6)', () => {
+	function setUp(t: { after(fn: () => void): void }, name: string, lease?: LeaseOptions) {
+		const dir = tmpDir(t);
+		const c = cacheFromConfig(storeConfig(dir, 'file')) as Cache;
+		let count = 0;
+		const fn = fleche(
+			async (x: number) => {
+				count++;
+				return x + 1;
+			},
+			{ name, ...(lease === undefined ? {} : { lease }) },
+		);
+		const leaseFile = (key: string): string => join(dir, 'store', 'calls', '.leases', key);
+		/** A lease as a process on another host writes it: its pid means nothing here. */
+		const foreignLease = (key: string, staleMs: number): string => {
+			mkdirSync(join(dir, 'store', 'calls', '.leases'), { recursive: true });
+			const file = leaseFile(key);
+			const owner = 'elsewhere.example:1:0:feedbeef';
+			writeFileSync(file, JSON.stringify({ format: 'fleche.lease/1', owner, host: 'elsewhere.example', pid: 1, since: Date.now(), staleMs, heartbeats: true }));
+			return file;
+		};
+		return { dir, c, fn, runs: () => count, foreignLease };
+	}
+
+	test('a lease whose heartbeat stopped is taken over after its stale time', async (t) => {
+		const { c, fn, runs: count, foreignLease } = setUp(t, 'staleForeign');
+		const file = foreignLease(fn.fleche.digest(1), 200);
+		const result = await cache(c, () => fn(1));
+		assert.equal(result, 2);
+		assert.equal(count(), 1);
+		assert.equal(existsSync(file), false, 'released after the takeover');
+	});
+
+	test('a live holder (heartbeat moving) is waited for until waitSeconds, then the waiter computes and says so', async (t) => {
+		const { c, fn, runs: count, foreignLease } = setUp(t, 'liveForeign', { waitSeconds: 0.5 });
+		const file = foreignLease(fn.fleche.digest(1), 200);
+		const beat = setInterval(() => utimesSync(file, new Date(), new Date()), 40);
+		t.after(() => clearInterval(beat));
+		logs.clear();
+		assert.equal(await cache(c, () => fn(1)), 2);
+		assert.equal(count(), 1);
+		assert.equal(logs.codes('FLECHE_LEASE_WAIT').length, 1);
+		assert.equal(existsSync(file), true, "another's live lease is left alone");
+	});
+
+	test('gc removes leases whose holders are gone, and keeps live ones', (t) => {
+		const { dir, c, fn, foreignLease } = setUp(t, 'gcForeign');
+		const stale = foreignLease(fn.fleche.digest(1), 200);
+		utimesSync(stale, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+		const live = foreignLease(fn.fleche.digest(2), 60_000);
+		// Reading tools list no lease as a call and remove nothing.
+		const store = openStore(join(dir, 'store'));
+		try {
+			assert.deepEqual(store.functions(), []);
+			assert.equal(store.totals().calls, 0);
+		} finally {
+			store.close();
+		}
+		assert.equal(existsSync(stale), true);
+		c.gc();
+		assert.equal(existsSync(stale), false);
+		assert.equal(existsSync(live), true);
+	});
+});
+
+describe('the lease option (docs/behaviour.md §3.6)', () => {
+	const toml = (text: string): CacheConfig => FlecheConfig.fromToml(text, { file: '/proj/fleche.toml', home: '/home/u' }).cacheConfig('s');
+
+	test('fleche.toml: lease = false or a table of times, in values/calls and template sections; travels with toConfig()', () => {
+		const off = toml('[s]\ntemplate = "file"\nroot = "/st"\nlease = false\n');
+		assert.equal((off as { lease?: unknown }).lease, false);
+		const timed = toml(
+			'[s]\nlease = { wait_seconds = 60, stale_seconds = 2.5 }\n[s.values]\ntype = "file"\nroot = "/v"\n[s.calls]\ntype = "sql"\npath = "/c.db"\n',
+		);
+		assert.deepEqual((timed as { lease?: unknown }).lease, { waitSeconds: 60, staleSeconds: 2.5 });
+		assert.deepEqual((cacheFromConfig(timed).toConfig() as { lease?: unknown }).lease, { waitSeconds: 60, staleSeconds: 2.5 });
+	});
+
+	test('fleche.toml: a bad lease names the file and line', () => {
+		for (const [text, pattern] of [
+			['[s]\ntemplate = "file"\nroot = "/st"\nlease = "no"\n', /'lease' must be true, false or a table/],
+			['[s]\ntemplate = "file"\nroot = "/st"\nlease = { wait = 3 }\n', /unknown key 'wait' in 'lease'/],
+			['[s]\ntemplate = "file"\nroot = "/st"\nlease = { stale_seconds = 0 }\n', /'stale_seconds' must be a number of seconds > 0/],
+		] as const) {
+			assert.throws(
+				() => toml(text),
+				(err: unknown) => ConfigError.is(err) && err.line === 4 && pattern.test(err.message),
+			);
+		}
+	});
+
+	test('the function and cache options are checked when given', (t) => {
+		assert.throws(
+			() => fleche((x: number) => x, { name: 'badLease', lease: { waitSeconds: -1 } }),
+			/lease option 'waitSeconds' must be a number of seconds > 0/,
+		);
+		assert.throws(() => fleche((x: number) => x, { name: 'badLease2', lease: 'yes' as unknown as boolean }), TypeError);
+		const dir = tmpDir(t);
+		assert.throws(
+			() => new Cache(new ValueFile({ root: join(dir, 'v') }), new CallFile({ root: join(dir, 'c') }), { lease: { often: 1 } as LeaseOptions }),
+			/unknown lease option 'often'/,
+		);
+	});
+
+	test('lease: false on the cache runs the body even while another holds the lease', async (t) => {
+		const dir = tmpDir(t);
+		const c = new Cache(new ValueFile({ root: join(dir, 'store', 'values') }), new CallFile({ root: join(dir, 'store', 'calls') }), { lease: false });
+		let count = 0;
+		const fn = fleche(
+			(x: number) => {
+				count++;
+				return x * 3;
+			},
+			{ name: 'cacheOff' },
+		);
+		const key = fn.fleche.digest(2);
+		mkdirSync(join(dir, 'store', 'calls', '.leases'), { recursive: true });
+		const owner = 'elsewhere.example:1:0:feedbeef';
+		writeFileSync(
+			join(dir, 'store', 'calls', '.leases', key),
+			JSON.stringify({ format: 'fleche.lease/1', owner, host: 'elsewhere.example', pid: 1, since: Date.now(), staleMs: 600_000, heartbeats: true }),
+		);
+		assert.equal(
+			cache(c, () => fn(2)),
+			6,
+		);
+		assert.equal(count, 1);
+		assert.equal(await Promise.resolve(cache(c, () => fn(2))), 6, 'then a hit');
+		assert.equal(count, 1);
+	});
+});
