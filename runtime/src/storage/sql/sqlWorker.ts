@@ -25,7 +25,7 @@ import {
 	type StorePaths,
 } from './log.js';
 import { errorCode, errorText, removeQuietly, readRange, readRangeOf } from '../fsUtil.js';
-import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './schema.js';
+import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaProblem, schemaV1, schemaVersion, sql, type SchemaFacts } from './schema.js';
 
 /** What the store passes as the worker's input. */
 export interface SqlWorkerData {
@@ -123,6 +123,25 @@ function hasTable(d: Database, name: string): boolean {
 	return d.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${name}'`).length > 0;
 }
 
+/**
+ * What {@link schemaProblem} judges, read from the catalog alone (no table of the file is queried, nothing in it runs)
+ * — except `fleche_info`'s version, read only once the catalog showed no trigger or view.
+ */
+function schemaFacts(d: Database): SchemaFacts {
+	const objects = (d.exec('SELECT type, name, tbl_name, sql FROM sqlite_master')[0]?.values ?? []) as [string, string, string, string | null][];
+	const columns: Record<string, [string, number][]> = {};
+	const expressionIndexes: string[] = [];
+	if (objects.some(([type]) => type === 'trigger' || type === 'view')) return { objects, columns, expressionIndexes, version: 0 };
+	const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+	for (const [type, name] of objects) {
+		if (type === 'table') columns[name] = (d.exec(`PRAGMA table_xinfo(${quoted(name)})`)[0]?.values ?? []).map((r) => [String(r[1]), Number(r[6])]);
+		else if (type === 'index' && (d.exec(`PRAGMA index_xinfo(${quoted(name)})`)[0]?.values ?? []).some((r) => r[1] === -2)) expressionIndexes.push(name);
+	}
+	let version = 0;
+	if (hasTable(d, 'fleche_info') && columns['fleche_info']?.some(([c]) => c === 'value')) version = Number(d.exec(sql.schemaVersion)[0]?.values[0]?.[0] ?? 0) || 0;
+	return { objects, columns, expressionIndexes, version };
+}
+
 /** Brings a legacy store (Python fleche's three tables, no application id) or an older schema up to date, in memory. */
 function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
 	if (!hasTable(d, 'calls')) return 'foreign';
@@ -205,11 +224,21 @@ function loadSnapshot(): number {
 		return corrupt(errorText(err));
 	}
 	let state: 'ok' | 'foreign' | 'newer';
+	let problem: string | null;
 	try {
-		state = migrate(loaded);
+		// Before anything runs on it: migrating writes to it (in memory), which would fire its triggers.
+		problem = hasTable(loaded, 'calls') ? schemaProblem(schemaFacts(loaded)) : null;
+		state = problem === null ? migrate(loaded) : 'foreign';
 	} catch (err) {
 		loaded.close();
 		return corrupt(errorText(err));
+	}
+	if (problem !== null) {
+		loaded.close();
+		warn('FLECHE_FOREIGN_STORE', `${paths.db} is not a database fleche can use: ${problem}. fleche neither reads nor writes it (move it away to start afresh)`, `foreign:${paths.db}`);
+		snapshotState = 'foreign';
+		replaceDatabase(freshDatabase());
+		return head.generation;
 	}
 	if (state === 'foreign') {
 		loaded.close();
@@ -247,6 +276,7 @@ function applyPut(r: unknown): void {
 		typeof r['result'] === 'string' ? r['result'] : null,
 		flagValue,
 		typeof r['scheme'] === 'string' ? r['scheme'] : null,
+		typeof r['signature'] === 'string' ? r['signature'] : null,
 	]);
 	let position = 0;
 	for (const [name, digest] of Object.entries(r['arguments'])) run(sql.insertArgument, [key, position++, name, String(digest)]);
@@ -529,37 +559,45 @@ function compact(): boolean {
 // Requests
 
 /**
- * The records the three queries select (calls, their arguments, their metadata; each row led by the call key), as
- * the JSON text the calling thread parses: built here from plain columns, because SQLite's JSON functions with one
- * correlated subquery per call were the larger part of a query's time. `version` and metadata `data` are stored as
- * JSON and pasted in as they are; the caller checks every record anyway. `single`: the one record's object or null.
+ * The records the three queries select (calls, their arguments, their metadata; each row led by the call key), each as
+ * the JSON text the calling thread parses on its own (a damaged row spoils its record only): built here from plain
+ * columns, because SQLite's JSON functions with one correlated subquery per call were the larger part of a query's
+ * time. `version` and metadata `data` are stored as JSON and pasted in as they are; the caller checks every record
+ * anyway. A row with a field over the size cap (selected as NULL, flagged) makes its call `{"key":…,"oversized":true}`.
  */
-function recordsJson(calls: string, args: string, metadata: string, params: string[], single: boolean): string | null {
+function recordsJson(calls: string, args: string, metadata: string, params: string[]): string[] {
+	const big = new Set<unknown>();
 	const argumentsOf = new Map<string, [number, string][]>();
-	for (const [key, position, name, value] of rows(args, params) as [string, number, string, string][]) {
+	for (const [key, position, name, value, oversized] of rows(args, params) as [string, number, string, string, number][]) {
+		if (oversized === 1) big.add(key);
 		const list = argumentsOf.get(key);
 		const item: [number, string] = [position, `[${JSON.stringify(name)},${JSON.stringify(value)}]`];
 		if (list === undefined) argumentsOf.set(key, [item]);
 		else list.push(item);
 	}
 	const metadataOf = new Map<string, string[]>();
-	for (const [key, name, data] of rows(metadata, params) as [string, string, string][]) {
+	for (const [key, name, data, oversized] of rows(metadata, params) as [string, string, string, number][]) {
+		if (oversized === 1) big.add(key);
 		const item = `${JSON.stringify(name)}:${data}`;
 		const list = metadataOf.get(key);
 		if (list === undefined) metadataOf.set(key, [item]);
 		else list.push(item);
 	}
 	const out: string[] = [];
-	for (const [key, name, module, version, codeDigest, result, flag, scheme] of rows(calls, params) as [string, string, string | null, string | null, string | null, string | null, number | null, string | null][]) {
+	type CallRow = [string, string, string | null, string | null, string | null, string | null, string | null, string | null, number | null, number];
+	for (const [key, name, module, version, codeDigest, result, scheme, signature, flag, oversized] of rows(calls, params) as CallRow[]) {
+		if (oversized === 1 || big.has(key)) {
+			out.push(`{"key":${JSON.stringify(key)},"oversized":true}`);
+			continue;
+		}
 		const argumentList = (argumentsOf.get(key) ?? []).sort((a, b) => a[0] - b[0]).map((a) => a[1]);
 		out.push(
 			`{"key":${JSON.stringify(key)},"name":${JSON.stringify(name)},"module":${JSON.stringify(module)},"version":${version ?? 'null'},` +
 				`"codeDigest":${JSON.stringify(codeDigest)},"result":${JSON.stringify(result)},"async":${JSON.stringify(flag)},"scheme":${JSON.stringify(scheme)},` +
-				`"arguments":[${argumentList.join(',')}],"metadata":{${(metadataOf.get(key) ?? []).join(',')}}}`,
+				`"signature":${JSON.stringify(signature)},"arguments":[${argumentList.join(',')}],"metadata":{${(metadataOf.get(key) ?? []).join(',')}}}`,
 		);
 	}
-	if (single) return out[0] ?? null;
-	return `[${out.join(',')}]`;
+	return out;
 }
 
 function handle(request: SqlRequest): unknown {
@@ -574,7 +612,7 @@ function handle(request: SqlRequest): unknown {
 		case 'ready':
 			return null;
 		case 'get':
-			return recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [args[0] as string], true);
+			return recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [args[0] as string])[0] ?? null;
 		case 'contains':
 			return rows(sql.contains, [args[0] as string]).length > 0;
 		case 'keys':
@@ -583,8 +621,8 @@ function handle(request: SqlRequest): unknown {
 			return rows(sql.keyRange, args as [string, string, number]).map((r) => r[0]);
 		case 'records':
 			return args[0] === null
-				? recordsJson(sql.allCalls, sql.allArguments, sql.allMetadata, [], false)
-				: recordsJson(sql.callsByName, sql.argumentsByName, sql.metadataByName, [args[0] as string], false);
+				? recordsJson(sql.allCalls, sql.allArguments, sql.allMetadata, [])
+				: recordsJson(sql.callsByName, sql.argumentsByName, sql.metadataByName, [args[0] as string]);
 		case 'stats':
 			return args[0] === null ? rows(sql.allStats) : rows(sql.statsByName, [args[0] as string]);
 		case 'count':

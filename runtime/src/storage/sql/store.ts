@@ -49,7 +49,8 @@ import {
 	type StorePaths,
 } from './log.js';
 import { errorCode, errorText, readRange, resolveRoot } from '../fsUtil.js';
-import { BadRecord, parseRecord } from './schema.js';
+import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
+import { BadRecord, oversizedField, parseRecord } from './schema.js';
 import type { SqlRequest, SqlWorkerData } from './sqlWorker.js';
 
 /** Options of {@link CallSql}. */
@@ -91,6 +92,13 @@ export interface CallSqlOptions {
 	 * @default 60_000
 	 */
 	readonly timeoutMs?: number;
+	/**
+	 * Key(s) to sign new records with and to verify records against, as for `CallFile` (the same signature): with a
+	 * key, unsigned or wrongly signed records are misses (with a `FLECHE_BAD_SIGNATURE` warning), left in place for
+	 * the recompute's `put` to replace. An empty string turns signing off even when `FLECHE_SECRET_KEY` is set.
+	 * @default the colon-separated hex keys in `FLECHE_SECRET_KEY`, else no signing
+	 */
+	readonly secretKey?: SecretKeyOption;
 }
 
 /** The worker's module: beside this one, in whichever form this copy was built (one file per module, or a bundle). */
@@ -172,7 +180,8 @@ function deepFreeze<T>(value: T): T {
 export class CallSql implements CallStorage, StatsStorage {
 	/** Absolute path of the SQLite file, or `':memory:'`. */
 	readonly path: string;
-	readonly #options: Required<Omit<CallSqlOptions, 'path'>>;
+	readonly #options: Required<Omit<CallSqlOptions, 'path' | 'secretKey'>>;
+	readonly #signer: Signer | null;
 	readonly #paths: StorePaths;
 	readonly #memory: boolean;
 	#client: SyncWorker | undefined;
@@ -194,9 +203,13 @@ export class CallSql implements CallStorage, StatsStorage {
 	readonly #known = new Map<string, CallRecord>();
 	#seen: LogPosition | undefined;
 
-	/** Nothing is read or written, and no worker started, until the first use. */
+	/**
+	 * Nothing is read or written, and no worker started, until the first use.
+	 * @throws TypeError without a path, or for a secret key that is not hex.
+	 */
 	constructor(options: CallSqlOptions) {
 		if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('CallSql needs a `path` to the SQLite file');
+		this.#signer = signerFor(options.secretKey);
 		this.#memory = options.path === ':memory:';
 		this.path = this.#memory ? ':memory:' : resolveRoot(options.path);
 		this.#paths = storePaths(this.path);
@@ -457,13 +470,17 @@ export class CallSql implements CallStorage, StatsStorage {
 		try {
 			json = JSON.stringify(storedShape(record));
 			// Refuse now what `get` would reject later (a bad digest, metadata that is not an object, a key that is not
-			// the lookup key of the fields…); the checked copy is exactly what a later `get` returns.
+			// the lookup key of the fields, a field over the size cap…); the checked copy is exactly what a later `get`
+			// returns, and what the signature covers.
 			checked = deepFreeze(parseRecord(JSON.parse(json), record.key));
+			const tooLarge = oversizedField(checked);
+			if (tooLarge !== undefined) throw new Error(tooLarge);
+			if (this.#signer !== null) json = `${json.slice(0, -1)},"signature":${JSON.stringify(callRecordSignature(this.#signer, checked))}}`;
 		} catch (err) {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
 		}
 		if (this.#memory) {
-			this.#request('apply', [['put', checked]]);
+			this.#request('apply', [['put', JSON.parse(json)]]);
 			this.#remember(checked);
 			return;
 		}
@@ -482,15 +499,30 @@ export class CallSql implements CallStorage, StatsStorage {
 		this.#write(lines, what);
 	}
 
-	/** Checks one stored record; a bad one is reported, evicted and `undefined`. */
-	#check(raw: unknown, key?: string): CallRecord | undefined {
+	/**
+	 * Checks one stored record (its JSON text, as the worker sends it), and its signature when a secret key is
+	 * configured; a bad one is reported and `undefined`. It is left in place: reading never deletes (with another
+	 * secret key, or another version of fleche, it may be valid), and the recompute's `put` replaces it.
+	 */
+	#check(json: string, key?: string): CallRecord | undefined {
+		let raw: unknown;
 		try {
-			return parseRecord(raw, key);
+			try {
+				raw = JSON.parse(json);
+			} catch (err) {
+				throw new BadRecord(`not valid JSON (${errorText(err)})`);
+			}
+			const record = parseRecord(raw, key);
+			if (this.#signer !== null && !verifyCallRecord(this.#signer, record, (raw as { signature?: unknown }).signature)) {
+				const why = typeof (raw as { signature?: unknown }).signature === 'string' ? 'its signature does not match any configured secret key (tampered, or signed with another key)' : 'not signed, but a secret key is configured';
+				warn('FLECHE_BAD_SIGNATURE', `Rejected call record ${record.key} in ${this.path}: ${why}; treated as a miss (a recompute replaces it)`);
+				return undefined;
+			}
+			return record;
 		} catch (err) {
 			if (!(err instanceof BadRecord)) throw err;
-			const bad = key ?? String((raw as { key?: unknown } | null)?.key);
-			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in ${this.path}: ${err.message}; removed it so it is recomputed`);
-			if (isKey(bad)) this.#append([['evict', bad]], `the removal of ${bad}`, [bad]);
+			const bad = key ?? String((raw as { key?: unknown } | null | undefined)?.key);
+			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in ${this.path}: ${err.message}; treated as a miss (a recompute replaces it)`);
 			return undefined;
 		}
 	}
@@ -502,7 +534,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		return this.#known.get(key);
 	}
 
-	/** The record under `key`; a record that fails its checks is reported, removed and a miss. */
+	/** The record under `key`; a record that fails its checks (or with a secret key, its signature) is reported and a miss. */
 	get(key: string): CallRecord {
 		assertKey(key);
 		const known = this.#recall(key);
@@ -513,19 +545,19 @@ export class CallSql implements CallStorage, StatsStorage {
 		this.#sync();
 		const json = this.#read(null, 'get', key);
 		if (typeof json !== 'string') throw new KeyError(key);
-		const record = this.#check(JSON.parse(json), key);
-		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.path} was corrupt`);
+		const record = this.#check(json, key);
+		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.path} was rejected (damaged, or not signed by a configured key)`);
 		if (this.#seen !== undefined || this.#memory) this.#remember(deepFreeze(record));
 		return record;
 	}
 
-	/** Every record, or those of one function name (an index lookup); bad records are reported and skipped. */
+	/** Every record, or those of one function name (an index lookup); bad (or with a secret key, unsigned) records are reported and skipped. */
 	records(filter?: { readonly name?: string }): CallRecord[] {
 		if (this.#empty()) return [];
-		const json = this.#read('[]', 'records', filter?.name ?? null) as string;
+		const rows = this.#read([], 'records', filter?.name ?? null) as string[];
 		const out: CallRecord[] = [];
-		for (const raw of JSON.parse(json) as unknown[]) {
-			const record = this.#check(raw);
+		for (const json of rows) {
+			const record = this.#check(json);
 			if (record !== undefined) out.push(record);
 		}
 		return out;
@@ -573,9 +605,9 @@ export class CallSql implements CallStorage, StatsStorage {
 		return expandPrefix(prefix, this.#read([], 'range', prefix, `${prefix}g`, 2) as string[]);
 	}
 
-	/** `{ type: 'sql', path }`. */
+	/** `{ type: 'sql', path, secretKey? }`; the keys, when any, as hex strings. */
 	toConfig(): StorageConfig {
-		return { type: 'sql', path: this.path };
+		return this.#signer ? { type: 'sql', path: this.path, secretKey: this.#signer.hexKeys } : { type: 'sql', path: this.path };
 	}
 
 	/** Appends one batch of statistics deltas to the log (one write, with any held puts); they are summed into the `stats` table. */
