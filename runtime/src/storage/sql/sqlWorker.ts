@@ -12,6 +12,7 @@ import {
 	acquireLock,
 	decodeLines,
 	encodeLine,
+	lineKey,
 	openLog,
 	readLogHeader,
 	readSnapshotHeader,
@@ -72,8 +73,28 @@ let logFd: number | null = null;
 /** A log opened with its file kept open. */
 type OpenedLog = NonNullable<ReturnType<typeof openLog>>;
 let bodyStart = 0;
-/** Bytes of the followed log's body applied to `db`. */
+/**
+ * Bytes of the followed log's body taken in: their lines are applied to `db`, or queued to be ({@link queued}). Only
+ * with the queue empty (after {@link drain}) is `db` the snapshot plus exactly these bytes.
+ */
 let applied = 0;
+
+// Lines taken from the log but not applied yet. Applying a line (decode, check, several SQL statements) costs far
+// more than reading it, and while writers run, the lines since a reader's last request can be thousands: a key read
+// must not wait for all of them. So new lines are only split and indexed by the key at their fixed place when taken;
+// a `get`/`contains` answers from the latest queued line of its key, or from `db` when none touches it, and the
+// queue is applied a few milliseconds at a time between requests (and in full before any other query and before a
+// compaction).
+/** Complete lines (without their newline) taken and not applied, oldest first; `queued[queuedFrom]` is next. */
+let queued: string[] = [];
+let queuedFrom = 0;
+/** For each key a queued put or evict names: the index in {@link queued} of the latest such line. */
+const queuedKeys = new Map<string, number>();
+/** Queued lines of no known kind (see `lineKey`): they may touch any record, so a key read applies the queue first. */
+let queuedOpaque = 0;
+let drainScheduled = false;
+/** How long one background step of applying queued lines may keep a request waiting. */
+const drainStepMs = 4;
 let lastGrowth = Date.now();
 let lastSize = 0;
 
@@ -344,17 +365,87 @@ function holdLog(log: OpenedLog | null): void {
 	logIno = log?.ino ?? 0;
 }
 
-/** Applies the complete lines from `applied` on, read from the held file itself (never by path: see {@link holdLog}). */
+/**
+ * Takes the complete lines from `applied` on, read from the held file itself (never by path: see {@link holdLog}),
+ * into the queue, indexed by key; nothing is decoded or applied here.
+ */
 function readBody(): void {
 	if (logFd === null) return;
 	const { bytes } = readRangeOf(logFd, bodyStart + applied);
 	const end = bytes.lastIndexOf(10) + 1;
-	if (end > 0) {
-		const { entries, consumed, bad } = decodeLines(bytes.toString('utf8', 0, end));
+	if (end === 0) return;
+	const text = bytes.toString('utf8', 0, end);
+	for (let start = 0; start < text.length; ) {
+		const nl = text.indexOf('\n', start);
+		if (nl > start) {
+			const key = lineKey(text, start);
+			if (key === undefined) queuedOpaque++;
+			else if (key !== null) queuedKeys.set(key, queued.length);
+			queued.push(text.slice(start, nl));
+		}
+		start = nl + 1;
+	}
+	applied += end;
+	scheduleDrain();
+}
+
+function clearQueue(): void {
+	queued = [];
+	queuedFrom = 0;
+	queuedKeys.clear();
+	queuedOpaque = 0;
+}
+
+/** Applies queued lines, oldest first, for about `budgetMs` (all of them by default), in transactions of up to 256 lines. */
+function drain(budgetMs = Infinity): void {
+	const deadline = performance.now() + budgetMs;
+	while (queuedFrom < queued.length) {
+		const end = Math.min(queued.length, queuedFrom + 256);
+		const { entries, bad } = decodeLines(`${queued.slice(queuedFrom, end).join('\n')}\n`);
 		if (bad > 0) warn('FLECHE_CORRUPT_ENTRY', `Skipped ${bad} damaged line(s) in the cache log ${paths.log}`, `badline:${paths.log}`);
 		applyEntries(entries);
-		applied += consumed;
+		for (let i = queuedFrom; i < end; i++) {
+			const key = lineKey(queued[i]!);
+			if (key === undefined) queuedOpaque--;
+			else if (key !== null && queuedKeys.get(key) === i) queuedKeys.delete(key);
+		}
+		queuedFrom = end;
+		if (performance.now() >= deadline) break;
 	}
+	if (queuedFrom >= queued.length) clearQueue();
+}
+
+/** Applies the queue a step at a time between requests, so that what is queued never waits for a request that needs it all. */
+function scheduleDrain(): void {
+	if (drainScheduled || queuedFrom >= queued.length) return;
+	drainScheduled = true;
+	setImmediate(() => {
+		drainScheduled = false;
+		try {
+			drain(drainStepMs);
+		} catch (err) {
+			// The next request that needs the queue applies it, and reports what fails.
+			warn('FLECHE_READ_ERROR', `Could not apply the cache log ${paths.log}: ${errorText(err)}`, `drain:${paths.log}`);
+			return;
+		}
+		scheduleDrain();
+	});
+}
+
+/**
+ * What the queued lines say of `key`: the record's JSON text (a put), null (an evict), or undefined when no queued
+ * line touches it — then `db` holds its current state. Anything unclear (a line of no known kind queued, a damaged or
+ * mislabelled line of this key) applies the whole queue and answers undefined.
+ */
+function queuedRecord(key: string): string | null | undefined {
+	if (queuedOpaque > 0) drain();
+	const at = queuedKeys.get(key);
+	if (at === undefined) return undefined;
+	const [entry] = decodeLines(`${queued[at]!}\n`).entries as [unknown];
+	if (Array.isArray(entry) && entry[0] === 'evict' && entry[1] === key) return null;
+	if (Array.isArray(entry) && entry[0] === 'put' && isObject(entry[1]) && entry[1]['key'] === key) return JSON.stringify(entry[1]);
+	drain();
+	return undefined;
 }
 
 /** Starts following `log` from the point snapshot `generation` holds; false when the log does not extend it. */
@@ -369,6 +460,7 @@ function follow(log: OpenedLog, generation: number): boolean {
 
 /** Loads the snapshot and starts following the log if it extends it; false when they disagree. */
 function reloadOnce(): boolean {
+	clearQueue();
 	const generation = loadSnapshot();
 	const log = openLog(paths.log);
 	logId = null;
@@ -392,8 +484,9 @@ function reload(): void {
 }
 
 /**
- * Brings `db` up to date with the files; cheap (one `stat`) when nothing changed. Every line appended before it
- * started is applied when it returns: a caller's own put is visible to its next read, whatever compactions ran.
+ * Brings `db` and the queue up to date with the files; cheap (one `stat`) when nothing changed. Every line appended
+ * before it started is applied or queued when it returns: a caller's own put is visible to its next read, whatever
+ * compactions ran.
  */
 function catchUp(): void {
 	if (memory) return;
@@ -412,6 +505,10 @@ function catchUp(): void {
 		if (logId !== null && st.size > bodyStart + applied) readBody();
 		return;
 	}
+	// The log was replaced. The held file is the one followed so far, which nobody appends to any more: its last lines
+	// are taken first, so that a compaction that merged them continues it (`skip` is at most its length) and nothing
+	// needs reloading.
+	if (logId !== null) readBody();
 	const log = openLog(paths.log);
 	if (log !== null && logId !== null && log.header.from === logId && applied >= log.header.skip) {
 		// A compaction continued the log this database follows: keep going in the new file.
@@ -455,6 +552,8 @@ function maybeCompact(force = false): boolean {
 		}
 		if (unmerged <= 0) return false;
 		if (unmerged < data.compactBytes && Date.now() - lastGrowth < data.idleCompactMs) return false;
+		// A long queue is being applied between requests: compacting now would apply it all at once, with requests waiting.
+		if (queued.length - queuedFrom > 2048) return false;
 	}
 	const claim = tryAcquire(paths.compact, paths.breakLock, tempStaleMs);
 	if (claim === null) return false;
@@ -492,11 +591,13 @@ function compact(): boolean {
 	// Most of the catching up happens before the lock: a worker far behind may need seconds, and waiting writers would
 	// take a lock held that long for stale and break it.
 	catchUp();
+	drain();
 	let held = acquireLock(paths);
 	let log;
 	let head;
 	try {
 		catchUp();
+		drain();
 		log = readLogHeader(paths.log);
 		head = readSnapshotHeader(paths.db);
 	} finally {
@@ -608,13 +709,18 @@ function handle(request: SqlRequest): unknown {
 	}
 	if (op === 'compact') return maybeCompact(true);
 	catchUp();
+	if (op === 'get' || op === 'contains') {
+		const key = args[0] as string;
+		const last = queuedRecord(key);
+		if (last !== undefined) return op === 'get' ? last : last !== null;
+		if (op === 'get') return recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key])[0] ?? null;
+		return rows(sql.contains, [key]).length > 0;
+	}
+	// Every other query reads many records: everything taken is applied first.
+	drain();
 	switch (op) {
 		case 'ready':
 			return null;
-		case 'get':
-			return recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [args[0] as string])[0] ?? null;
-		case 'contains':
-			return rows(sql.contains, [args[0] as string]).length > 0;
 		case 'keys':
 			return rows(sql.allKeys).map((r) => r[0]);
 		case 'range':
@@ -679,6 +785,8 @@ function answer(request: SqlRequest): unknown {
 
 function compactIfDue(): void {
 	try {
+		// Following the log between requests keeps the next one short, and sees every log a compaction continues.
+		catchUp();
 		maybeCompact();
 	} catch (err) {
 		warn('FLECHE_COMPACT_FAILED', `Could not compact the cache log ${paths.log}: ${errorText(err)}`, `compact:${paths.log}`);

@@ -41,6 +41,7 @@ import {
 	encodeJsonLine,
 	encodeLine,
 	ensureLog,
+	lineKey,
 	readLogHeader,
 	readSnapshotHeader,
 	releaseLock,
@@ -144,11 +145,6 @@ interface LogPosition {
 	readonly bodyStart: number;
 	offset: number;
 }
-
-/** Log line prefixes after the 9 characters of checksum and space; the key follows at once (see `storedShape`). */
-const putPrefix = '["put",{"key":"';
-const evictPrefix = '["evict","';
-const statsPrefix = '["stats",';
 
 function deepFreeze<T>(value: T): T {
 	if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -297,10 +293,9 @@ export class CallSql implements CallStorage, StatsStorage {
 		const text = bytes.toString('latin1', 0, end);
 		for (let start = 0; start < end; ) {
 			const nl = text.indexOf('\n', start);
-			const body = start + 9;
-			if (text.startsWith(putPrefix, body)) this.#known.delete(text.slice(body + putPrefix.length, body + putPrefix.length + 64));
-			else if (text.startsWith(evictPrefix, body)) this.#known.delete(text.slice(body + evictPrefix.length, body + evictPrefix.length + 64));
-			else if (!text.startsWith(statsPrefix, body) && nl > start) {
+			const key = lineKey(text, start);
+			if (typeof key === 'string') this.#known.delete(key);
+			else if (key === undefined && nl > start) {
 				// A line of another kind (or a torn one): anything may have changed.
 				this.#known.clear();
 			}
