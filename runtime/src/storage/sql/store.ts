@@ -14,8 +14,10 @@
 //   A hit on one of them costs one `stat` of the log instead of a worker round trip: when the log grew, the new
 //   lines are scanned (not parsed: the key is at a fixed place in a put or evict line) and the keys they touch are
 //   forgotten; a compaction's continued log is followed like the worker follows it; anything else forgets all.
-// - Reads go to a worker thread that owns the sql.js database: it loads the snapshot, applies the log's new lines
-//   before each answer (one `stat` when nothing changed), and answers queries. The calling thread waits for the
+// - Reads go to a worker thread that owns the sql.js database: it loads the snapshot, follows the log (one `stat`
+//   when nothing changed), and answers queries. A key read is answered from the log's newest line of that key when
+//   one came since the worker last applied the log, so it never waits for the lines other writers appended to be
+//   applied (see sqlWorker.ts); other queries wait for them. The calling thread waits for the
 //   answer through the synchronous bridge (bridge/syncWorker.ts: `Atomics.wait`, fail-fast guard, time-out), so
 //   reads are synchronous too, including the very first one, which waits for sql.js to start (about 50–100 ms once
 //   per thread). A store with no files yet answers misses without starting it.
