@@ -19,6 +19,7 @@ import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
 import { anchor, anchors, info, results, rows, run, target } from './report.ts';
 import { sqlBench } from './sqlBench.ts';
+import { sqlReadsBench } from './sqlReadsBench.ts';
 
 setLogger(null);
 
@@ -218,6 +219,7 @@ try {
 		digests,
 		executors: executorBench,
 		sql: () => sqlBench({ run, target, info }),
+		sqlReads: () => sqlReadsBench({ target, info }),
 		inspect: () => inspectBench({ run, target, info }),
 		extension: extensionBench,
 	};
