@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import initSqlJs, { type Database } from 'sql.js';
 import type { Cache } from 'fleche';
 import { CallFile, CallSql, FlecheConfig, KeyError, SaveError, recordKey, type CallRecord } from 'fleche';
+import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { hexOf, writerRecord } from '../support/sqlRecord.js';
 import { tmpDir } from '../support/tmp.js';
@@ -370,5 +371,19 @@ describe('CallSql refuses hostile SQLite files whole, at once, and runs nothing 
 		assert.match(logs.codes('FLECHE_CORRUPT_ENTRY')[0]?.message ?? '', /do not hash to its key/);
 		assert.deepStrictEqual(reader.list(), [record.key]);
 		assert.deepStrictEqual(snapshotOf(dir), before, 'no evict line was appended');
+		// Removal is explicit: `fleche verify` reports the record, `--delete` removes it.
+		const store = openStore(dir);
+		t.after(() => store.close());
+		const report = store.verify();
+		assert.deepStrictEqual(
+			report.damaged.map((d) => [d.kind, d.key]),
+			[['call', record.key]],
+		);
+		assert.match(report.damaged[0]!.reason, /do not hash to its key/);
+		assert.deepStrictEqual(snapshotOf(dir), before, 'verify without --delete writes nothing');
+		assert.equal(store.verify({ remove: true }).removed, 1);
+		const after = open(dir);
+		t.after(() => after.close());
+		assert.deepStrictEqual(after.list(), []);
 	});
 });

@@ -32,7 +32,7 @@ import { dirname, join } from 'node:path';
 import { moduleFile } from '../../bridge/moduleFile.js';
 import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
 import type { CallRecord } from '../../call.js';
-import { KeyError, SaveError } from '../../errors.js';
+import { CorruptEntry, KeyError, SaveError, SignatureError } from '../../errors.js';
 import { warn, warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
 import { beforeShutdown, flushOrder } from '../../shutdown.js';
@@ -498,10 +498,11 @@ export class CallSql implements CallStorage, StatsStorage {
 
 	/**
 	 * Checks one stored record (its JSON text, as the worker sends it), and its signature when a secret key is
-	 * configured; a bad one is reported and `undefined`. It is left in place: reading never deletes (with another
-	 * secret key, or another version of fleche, it may be valid), and the recompute's `put` replaces it.
+	 * configured; a bad one is reported and returned as the {@link CorruptEntry} (or {@link SignatureError}) saying why.
+	 * It is left in place: reading never deletes (with another secret key, or another version of fleche, it may be
+	 * valid); the recompute's `put` replaces it, and `fleche verify --delete` removes it.
 	 */
-	#check(json: string, key?: string): CallRecord | undefined {
+	#check(json: string, key?: string): CallRecord | CorruptEntry {
 		let raw: unknown;
 		try {
 			try {
@@ -510,17 +511,19 @@ export class CallSql implements CallStorage, StatsStorage {
 				throw new BadRecord(`not valid JSON (${errorText(err)})`);
 			}
 			const record = parseRecord(raw, key);
-			if (this.#signer !== null && !verifyCallRecord(this.#signer, record, (raw as { signature?: unknown }).signature)) {
-				const why = typeof (raw as { signature?: unknown }).signature === 'string' ? 'its signature does not match any configured secret key (tampered, or signed with another key)' : 'not signed, but a secret key is configured';
-				warn('FLECHE_BAD_SIGNATURE', `Rejected call record ${record.key} in ${this.path}: ${why}; treated as a miss (a recompute replaces it)`);
-				return undefined;
-			}
-			return record;
+			const signature = (raw as { signature?: unknown }).signature;
+			if (this.#signer === null || verifyCallRecord(this.#signer, record, signature)) return record;
+			const why =
+				typeof signature === 'string'
+					? 'its signature does not match any configured secret key (tampered, or signed with another key)'
+					: 'not signed, but a secret key is configured';
+			warn('FLECHE_BAD_SIGNATURE', `Rejected call record ${record.key} in ${this.path}: ${why}; treated as a miss (a recompute replaces it)`);
+			return new SignatureError(record.key, why);
 		} catch (err) {
 			if (!(err instanceof BadRecord)) throw err;
 			const bad = key ?? String((raw as { key?: unknown } | null | undefined)?.key);
 			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in ${this.path}: ${err.message}; treated as a miss (a recompute replaces it)`);
-			return undefined;
+			return new CorruptEntry(bad, err.message);
 		}
 	}
 
@@ -543,7 +546,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		const json = this.#read(null, 'get', key);
 		if (typeof json !== 'string') throw new KeyError(key);
 		const record = this.#check(json, key);
-		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.path} was rejected (damaged, or not signed by a configured key)`);
+		if (CorruptEntry.is(record)) throw new KeyError(key, `The call record ${key} in ${this.path} was rejected: ${record.message}`, { cause: record });
 		if (this.#seen !== undefined || this.#memory) this.#remember(deepFreeze(record));
 		return record;
 	}
@@ -555,7 +558,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		const out: CallRecord[] = [];
 		for (const json of rows) {
 			const record = this.#check(json);
-			if (record !== undefined) out.push(record);
+			if (!CorruptEntry.is(record)) out.push(record);
 		}
 		return out;
 	}
