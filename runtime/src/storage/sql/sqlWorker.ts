@@ -186,7 +186,14 @@ function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
 			CREATE TABLE IF NOT EXISTS fleche_info (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);`);
 		version = 1;
 	}
-	for (; version < schemaVersion; version++) d.exec(migrations[version - 1] ?? '');
+	for (; version < schemaVersion; version++) {
+		const step = migrations[version - 1] ?? '';
+		// A column a step adds that is there already (a file edited by hand, or by a tool that knows the newer schema)
+		// is kept: adding it again would fail the whole migration.
+		const added = /^ALTER TABLE (\w+) ADD COLUMN (\w+)/.exec(step);
+		const columns = added === null ? [] : (d.exec(`PRAGMA table_info(${added[1]})`)[0]?.values.map((r) => r[1]) ?? []);
+		if (added === null || !columns.includes(added[2])) d.exec(step);
+	}
 	d.exec(`INSERT OR REPLACE INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion}');
 		PRAGMA application_id = ${applicationId}; COMMIT;`);
 	return 'ok';
