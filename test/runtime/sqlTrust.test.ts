@@ -66,6 +66,11 @@ function putLine(dir: string, key: string): { lines: string[]; index: number } {
 	return { lines, index };
 }
 
+/** The keys of `records`, sorted: what two listings are compared by. */
+function keysOf(records: readonly CallRecord[]): string[] {
+	return records.map((r) => r.key).sort();
+}
+
 /** A log line with its checksum recomputed, as a forger who knows the format would write it. */
 function reline(json: string): string {
 	return `${createHash('sha256').update(json).digest('hex').slice(0, 8)} ${json}`;
@@ -112,16 +117,7 @@ describe('CallSql signs its call records', () => {
 		t.after(() => signed.close());
 		assert.throws(() => signed.get(sand.key), isKeyError);
 		assert.deepStrictEqual(signed.get(gold.key), gold);
-		assert.deepStrictEqual(
-			signed
-				.records()
-				.map((r) => r.key)
-				.sort(),
-			records
-				.slice(1)
-				.map((r) => r.key)
-				.sort(),
-		);
+		assert.deepStrictEqual(keysOf(signed.records()), keysOf(records.slice(1)));
 		assert.ok(
 			logs.codes('FLECHE_BAD_SIGNATURE').some((r) => r.message.includes(sand.key)),
 			JSON.stringify(logs.records),
@@ -304,13 +300,7 @@ describe('CallSql refuses hostile SQLite files whole, at once, and runs nothing 
 		t.after(() => calls.close());
 		for (const r of [bigName, bigArgument, bigMetadata]) assert.throws(() => calls.get(r.key), isKeyError, r.key);
 		for (const r of fine) assert.deepStrictEqual(calls.get(r.key), r);
-		assert.deepStrictEqual(
-			calls
-				.records()
-				.map((r) => r.key)
-				.sort(),
-			fine.map((r) => r.key).sort(),
-		);
+		assert.deepStrictEqual(keysOf(calls.records()), keysOf(fine));
 		const damaged = logs.codes('FLECHE_CORRUPT_ENTRY').map((r) => r.message);
 		for (const r of [bigName, bigArgument, bigMetadata])
 			assert.ok(
@@ -337,16 +327,7 @@ describe('CallSql refuses hostile SQLite files whole, at once, and runs nothing 
 		const before = snapshotOf(dir);
 		const calls = open(dir);
 		t.after(() => calls.close());
-		assert.deepStrictEqual(
-			calls
-				.records()
-				.map((r) => r.key)
-				.sort(),
-			records
-				.slice(2)
-				.map((r) => r.key)
-				.sort(),
-		);
+		assert.deepStrictEqual(keysOf(calls.records()), keysOf(records.slice(2)));
 		assert.throws(() => calls.get(records[0]!.key), isKeyError);
 		assert.equal(calls.list().length, records.length, 'the damaged rows are still there');
 		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 3, JSON.stringify(logs.records));
