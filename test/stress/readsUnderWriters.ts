@@ -30,7 +30,7 @@ export interface ReadsUnderWriters {
 }
 
 /** The shape of the load: writer processes × threads, keys per thread, calls committed before the writers start. */
-export const readLoad = { processes: 4, threads: 2, n: 400, seeded: 300 } as const;
+export const readLoad = { processes: 4, threads: 2, n: 200, seeded: 300 } as const;
 
 /**
  * Runs the reader beside the writers on a new SQL store in `root`. `fixtures` are the built `loadWriter.js` and
@@ -43,13 +43,18 @@ export async function readsUnderWriters(root: string, fixtures: { readonly write
 		for (let i = 0; i < seeded; i++) work(99, 0, i);
 	});
 	(calls as CallSql).close();
-	const reading = runNode(fixtures.reader, [root, String(seeded), String(processes), String(threads), String(n)], { timeoutMs: 280_000 });
+	const reading = runNode(fixtures.reader, [root, String(seeded), String(processes), String(threads), String(n)], { timeoutMs: 600_000 });
 	const started = performance.now();
-	const writers = await Promise.all(
-		Array.from({ length: processes }, (_, p) => runNode(fixtures.writer, [root, 'sql', String(p), String(n)], { timeoutMs: 240_000 })),
-	);
+	let writers: RunNodeResult[];
+	try {
+		writers = await Promise.all(
+			Array.from({ length: processes }, (_, p) => runNode(fixtures.writer, [root, 'sql', String(p), String(n)], { timeoutMs: 480_000 })),
+		);
+	} finally {
+		// The reader stops whatever happened to the writers.
+		writeFileSync(join(root, 'stop'), '');
+	}
 	const writing = (performance.now() - started) / 1000;
-	writeFileSync(join(root, 'stop'), '');
 	const reader = await reading;
 	const report = (reader.code === 0 ? JSON.parse(reader.stdout) : { reads: 0, bad: [reader.stderr] }) as ReaderReport;
 	return { report, writing, writers, reader };

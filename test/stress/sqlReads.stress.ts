@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { tmpDir } from '../support/tmp.ts';
 import { readLoad, readsUnderWriters } from './readsUnderWriters.ts';
 
-test('SQL reads stay correct while 4 processes × 2 threads write; their latency is reported', { timeout: 300_000 }, async () => {
+test('SQL reads stay correct while 4 processes × 2 threads write; their latency is reported', { timeout: 660_000 }, async () => {
 	const {
 		report: r,
 		writing,
