@@ -24,6 +24,7 @@ import { anchor, anchors, info, results, rows, run, target } from './report.ts';
 import { scaleBench } from './scaleBench.ts';
 import { pgBench } from './pgBench.ts';
 import { sqlBench } from './sqlBench.ts';
+import { sqlReadsBench } from './sqlReadsBench.ts';
 
 setLogger(null);
 
@@ -236,6 +237,7 @@ try {
 		bullmq: bullmqBench,
 		sql: () => sqlBench({ run, target, info }),
 		postgres: () => pgBench({ run, target, info }),
+		sqlReads: () => sqlReadsBench({ target, info }),
 		inspect: () => inspectBench({ run, target, info }),
 		scale: () => scaleBench({ run, target, info }),
 		files: () => fileBench({ run, target, info }),

@@ -1,5 +1,6 @@
 // docs/behaviour.md §5: HMAC-SHA256 signing of stored files, with key rotation (first key signs, every key verifies).
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { CallRecord } from '../call.js';
 
 /**
  * Secret key(s) for signing: a hex string (several keys may be joined with `:`), an array of hex strings, or raw key
@@ -99,4 +100,22 @@ function hmacHex(key: Buffer, parts: readonly Uint8Array[]): Buffer {
 export function signerFor(option?: SecretKeyOption): Signer | null {
 	const keys = parseSecretKeys(option);
 	return keys.length === 0 ? null : new Signer(keys);
+}
+
+/** What a call record's signature starts with: the format name, so a signature of another kind of entry never verifies. */
+const CALL_SIGNED_PREFIX = Buffer.from('fleche.call/1\n', 'utf8');
+
+/**
+ * The signature of a validated call record, as hex text: over `fleche.call/1\n` and the record's JSON in the fixed
+ * field order the stores' record checks return (key, name, module, version, codeDigest, arguments, result, metadata,
+ * async?, scheme?), so it covers which call it is (the key), its result digest and its metadata. The file and SQL
+ * stores sign and verify with this one function: a record signed by either verifies in the other.
+ */
+export function callRecordSignature(signer: Signer, record: CallRecord): string {
+	return signer.sign([CALL_SIGNED_PREFIX, Buffer.from(JSON.stringify(record), 'utf8')]).toString('latin1');
+}
+
+/** Whether `signature` (as stored: any value) is a valid {@link callRecordSignature} of `record` under any configured key. */
+export function verifyCallRecord(signer: Signer, record: CallRecord, signature: unknown): boolean {
+	return typeof signature === 'string' && signer.verify([CALL_SIGNED_PREFIX, Buffer.from(JSON.stringify(record), 'utf8')], Buffer.from(signature, 'latin1'));
 }

@@ -20,7 +20,7 @@ import { warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
 import { assertKey, isKey } from '../keys.js';
 import { evictFile, expandIn, listKeys, readEntry, rejectEntry, sweepTemporaries, Unreadable, writeAtomic } from './entries.js';
-import { signerFor, type SecretKeyOption, type Signer } from '../security.js';
+import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
 import { COMPACT_AT, compactStats, CROWDED, listDir, readAppended, readStats, ROTATE_BYTES, STATS_DIR, type StatsRead, statsStamp, thisHost, toTuple } from './statsJournal.js';
 import { resolveRoot, errorText, isAbsent } from '../fsUtil.js';
 import { FileIndex } from './summaryIndex.js';
@@ -36,13 +36,6 @@ export interface CallFileOptions {
 	 * @default the colon-separated hex keys in `FLECHE_SECRET_KEY`, else no signing
 	 */
 	readonly secretKey?: SecretKeyOption;
-}
-
-const SIGNED_PREFIX = Buffer.from(`${CALL_FORMAT}\n`, 'utf8');
-
-/** The signature of a validated record: over its JSON, as {@link parseRecord} returns it (fixed field order). */
-function recordSignature(signer: Signer, record: CallRecord): string {
-	return signer.sign([SIGNED_PREFIX, Buffer.from(JSON.stringify(record), 'utf8')]).toString('latin1');
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -163,7 +156,7 @@ export class CallFile implements CallStorage, StatsStorage {
 			// Refuse now what `get` would reject as corrupt later (a bad digest, metadata that is not an object…), and
 			// sign the record as `get` will read it back.
 			const readBack = parseRecord(JSON.parse(JSON.stringify(envelope)), record.key);
-			if (this.#signer) envelope.signature = recordSignature(this.#signer, readBack);
+			if (this.#signer) envelope.signature = callRecordSignature(this.#signer, readBack);
 			text = JSON.stringify(envelope, null, 2);
 		} catch (err) {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
@@ -197,7 +190,7 @@ export class CallFile implements CallStorage, StatsStorage {
 	#verify(raw: unknown, record: CallRecord, key: string): void {
 		const signature = (raw as { signature?: unknown }).signature;
 		if (typeof signature !== 'string') throw new SignatureError(key, 'not signed, but a secret key is configured');
-		if (!this.#signer!.verify([SIGNED_PREFIX, Buffer.from(JSON.stringify(record), 'utf8')], Buffer.from(signature, 'latin1'))) {
+		if (!verifyCallRecord(this.#signer!, record, signature)) {
 			throw new SignatureError(key, 'signature does not match any configured secret key (tampered, or signed with another key)');
 		}
 	}

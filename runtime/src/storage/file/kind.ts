@@ -38,7 +38,8 @@ function isDir(path: string): boolean {
 	}
 }
 
-function secretKeyOption(table: TomlTable, toml: TomlReader): readonly string[] | undefined {
+/** The `secret_key` of a storage table, checked (the error names the file and line); undefined when absent. */
+export function secretKeyOption(table: TomlTable, toml: TomlReader): readonly string[] | undefined {
 	const v = table.secret_key;
 	if (v === undefined) return undefined;
 	const keys = typeof v === 'string' ? v.split(':') : Array.isArray(v) && v.every((s) => typeof s === 'string') ? v : undefined;

@@ -5,12 +5,13 @@
 //   [name]                                  [name.calls]
 //   template = "sql"                        type = "sql"
 //   root = ".results"    # values there     path = ".results/calls.db"    # or url = "sqlite:///…"
-//   path = "…"           # else <root>/calls.db
-//   serializer, compress, secret_key, values = { … }   (as for the file template)
+//   path = "…"           # else <root>/calls.db                   secret_key = "hex…"
+//   serializer, compress, secret_key, values = { … }   (as for the file template; secret_key signs the call
+//                                                       records too, as the file template's does)
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StorageConfig } from '../base.js';
-import { filePair, templateValues } from '../file/kind.js';
+import { filePair, secretKeyOption, templateValues } from '../file/kind.js';
 import { FileLeases, leasesOf } from '../file/leases.js';
 import { resolveRoot } from '../fsUtil.js';
 import { entryOf, type StorageKind, type StorageSite, type TomlReader, type TomlTable } from '../kinds.js';
@@ -21,6 +22,8 @@ export interface SqlConfig {
 	readonly type: 'sql';
 	/** The SQLite file, or `':memory:'`. */
 	readonly path: string;
+	/** Hex-encoded keys; the first signs, all verify. */
+	readonly secretKey?: readonly string[];
 }
 
 const sqliteUrl = /^sqlite:\/\/\/(.*)$/s;
@@ -47,18 +50,22 @@ export const sqlKind: StorageKind<SqlConfig & StorageConfig, never, CallSql> = {
 	type: 'sql',
 	roles: ['calls'],
 	fromToml(table, _role, toml) {
-		toml.keys(table, ['path', 'url'], `an 'sql' storage`);
-		return { type: 'sql', path: sqlPath(table, toml) };
+		toml.keys(table, ['path', 'url', 'secret_key'], `an 'sql' storage`);
+		const secretKey = secretKeyOption(table, toml);
+		return { type: 'sql', path: sqlPath(table, toml), ...(secretKey !== undefined ? { secretKey } : {}) };
 	},
 	template(table, toml) {
 		toml.keys(table, ['root', 'serializer', 'compress', 'secret_key', 'values', 'path', 'url'], `a 'sql' template`);
 		const { root, values } = templateValues(table, toml, 'sql');
 		const explicit = table.path !== undefined || table.url !== undefined;
-		return { values, calls: { type: 'sql', path: explicit ? sqlPath(table, toml) : join(root, 'calls.db') } };
+		// The template's key signs the call records as well as the values, as the file template's does.
+		const secretKey = secretKeyOption(table, toml);
+		const path = explicit ? sqlPath(table, toml) : join(root, 'calls.db');
+		return { values, calls: { type: 'sql', path, ...(secretKey !== undefined ? { secretKey } : {}) } };
 	},
 	open(config) {
 		if (typeof config.path !== 'string' || config.path === '') throw new TypeError(`An 'sql' storage needs a 'path'`);
-		return new CallSql({ path: config.path });
+		return new CallSql({ path: config.path, ...(config.secretKey !== undefined ? { secretKey: [...config.secretKey] } : {}) });
 	},
 	/** The store is the database's folder, where its change log and lock live too. */
 	locate(config): StorageSite {

@@ -92,10 +92,24 @@ export function sweepTemps(paths: StorePaths, now = Date.now()): string[] {
 	return removed;
 }
 
-
-
-
 const checksumLength = 8;
+
+/** Line prefixes after the checksum and its space; a put's or evict's key follows at once (the store writes it first). */
+const putPrefix = '["put",{"key":"';
+const evictPrefix = '["evict","';
+const statsPrefix = '["stats",';
+
+/**
+ * Which record the log line starting at `start` of `text` touches, read from its fixed place without decoding the
+ * line: the key of a put or evict, null for statistics (which touch no record), undefined for anything else (a line
+ * of another kind, or damaged: it may touch any record). Decoding the line is what tells whether it is valid.
+ */
+export function lineKey(text: string, start = 0): string | null | undefined {
+	const body = start + checksumLength + 1;
+	if (text.startsWith(putPrefix, body)) return text.slice(body + putPrefix.length, body + putPrefix.length + 64);
+	if (text.startsWith(evictPrefix, body)) return text.slice(body + evictPrefix.length, body + evictPrefix.length + 64);
+	return text.startsWith(statsPrefix, body) ? null : undefined;
+}
 
 function checksum(json: string): string {
 	return createHash('sha256').update(json).digest('hex').slice(0, checksumLength);

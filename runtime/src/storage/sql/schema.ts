@@ -26,14 +26,22 @@
 //   one a killed writer left) is not read; a writer that finds the log not ending in `\n` ends it before appending.
 //   A line with a wrong checksum or shape is skipped.
 // - Records are checked field by field on every read and against their own key ({@link parseRecord}); a row that
-//   fails is reported, removed and a miss.
+//   fails is reported once and a miss. Reading never deletes or rewrites: a `put` of the same key replaces the row.
+// - With a secret key, `calls.signature` (and a put line's `signature`) is the HMAC of the record as
+//   security.ts's `callRecordSignature` defines it, the same as the file store's; an unsigned or wrongly signed row
+//   is then a miss.
+// - A file is untrusted input (docs/behaviour.md §5): before anything runs on it, a snapshot with triggers or views, with
+//   expressions in its table definitions (CHECK, generated columns, expression defaults or indexes), or without the
+//   columns the queries read is refused as a whole with one warning, read as empty and never written
+//   ({@link schemaProblem}). No query copies a field larger than {@link maxFieldBytes} out of SQLite: such a row reads
+//   as damaged.
 //
 // Log lines (JSON, after the checksum):
 //
 //   {"log":"fleche.sql-log/1","base":<generation>,"id":"<uuid>"}    first line only
 //   ["put",<record>]               a call record (the CallRecord shape: key, name, module, version, codeDigest,
-//                                  arguments, result, metadata[, async][, scheme]); replaces any earlier record of
-//                                  its key
+//                                  arguments, result, metadata[, async][, scheme][, signature]); replaces any
+//                                  earlier record of its key
 //   ["evict","<key>"]              a tombstone: hides the key in the snapshot and in earlier lines
 //   ["stats",[<CallStats>, …]]     statistics deltas, added to what the snapshot holds
 //
@@ -47,7 +55,7 @@ import type { CallStats } from '../base.js';
 import { isKey } from '../keys.js';
 
 /** Schema version this runtime writes; {@link migrations} bring older files up to it. */
-export const schemaVersion = 2;
+export const schemaVersion = 3;
 
 /** `PRAGMA application_id` of every fleche store: ASCII "FLCH". */
 export const applicationId = 0x464c4348;
@@ -125,8 +133,79 @@ CREATE TABLE fleche_info (
  *
  * - 1 → 2: `calls.scheme`, the key scheme that computed the call's key (`NULL`: `fleche.call/1`, every row written
  *   before the column existed). A row of another scheme is stale: read without the key check, served as a miss.
+ * - 2 → 3: `calls.signature`, the record's HMAC when it was written with a secret key (`NULL`: unsigned, which every
+ *   row written before the column existed is; a reader with a secret key reads such rows as misses, and the
+ *   recompute's `put` signs them).
  */
-export const migrations: readonly string[] = ['ALTER TABLE calls ADD COLUMN scheme TEXT NULL;'];
+export const migrations: readonly string[] = ['ALTER TABLE calls ADD COLUMN scheme TEXT NULL;', 'ALTER TABLE calls ADD COLUMN signature TEXT NULL;'];
+
+/**
+ * The largest field (in bytes) a query copies out of SQLite: a row with a larger name, module, version, digest,
+ * argument or metadata namespace reads as damaged, without the field being copied into JavaScript. Far above what
+ * any record needs (digests are 64 characters); {@link CallSql.put} refuses such a record.
+ */
+export const maxFieldBytes = 1 << 20;
+
+/**
+ * The columns each table must have at a schema version (`0`: a Python fleche store), to be read at all. A snapshot
+ * that lacks one is refused whole (see {@link schemaProblem}), rather than failing query after query.
+ */
+export function requiredColumns(version: number): Readonly<Record<string, readonly string[]>> {
+	const calls = ['key', 'name', 'module', 'version', 'code_digest', 'result'];
+	if (version >= 1) calls.push('async');
+	if (version >= 2) calls.push('scheme');
+	if (version >= 3) calls.push('signature');
+	const own: Record<string, readonly string[]> =
+		version >= 1
+			? {
+					stats: ['key', 'name', 'module', 'hits', 'misses', 'last_hit', 'compute_seconds', 'saved_seconds'],
+					fleche_info: ['name', 'value'],
+				}
+			: {};
+	return { calls, arguments: ['call_key', 'position', 'name', 'value'], metadata: ['call_key', 'name', 'data'], ...own };
+}
+
+/** Expressions in a table's definition, which SQLite would evaluate on our reads or writes: refused in a snapshot. */
+const definitionExpression = /\b(?:CHECK|AS|DEFAULT)\s*\(/i;
+
+/** What a loaded snapshot's `sqlite_master` and table columns say, as {@link schemaProblem} needs them. */
+export interface SchemaFacts {
+	/** `sqlite_master` rows: `[type, name, tbl_name, sql]`. */
+	readonly objects: readonly (readonly [string, string, string, string | null])[];
+	/** Columns of each table by name: `[name, hidden]` from `PRAGMA table_xinfo` (hidden ≠ 0: generated or virtual). */
+	readonly columns: Readonly<Record<string, readonly (readonly [string, number])[]>>;
+	/** Index names whose columns include an expression (`PRAGMA index_xinfo` cid -2). */
+	readonly expressionIndexes: readonly string[];
+	/** `fleche_info.schema_version`, 0 without it. */
+	readonly version: number;
+}
+
+/**
+ * Why a snapshot must not be used, or null when it may: anything in it that SQLite would run on our behalf (a
+ * trigger, which fires on the writes that replay the log, recursively or not; a view; a CHECK, generated column,
+ * expression default or expression index), a virtual table, or a table of ours without a column the queries read.
+ * Checked on the loaded file before anything else runs on it, so a hostile file costs one warning, not a stall per call.
+ */
+export function schemaProblem(facts: SchemaFacts): string | null {
+	const ours = requiredColumns(Math.min(facts.version, schemaVersion));
+	for (const [type, name, , text] of facts.objects) {
+		if (type === 'trigger' || type === 'view') return `it holds a ${type} (${JSON.stringify(name)}), which fleche never creates`;
+		if (type === 'table' && text !== null && /^\s*CREATE\s+VIRTUAL\b/i.test(text)) return `table ${JSON.stringify(name)} is a virtual table`;
+		if (type === 'table' && name in ours && text !== null && definitionExpression.test(text)) {
+			return `table ${name} is defined with an expression (CHECK, generated column or expression default)`;
+		}
+	}
+	if (facts.expressionIndexes.length > 0) return `index ${JSON.stringify(facts.expressionIndexes[0])} is on an expression`;
+	for (const [table, wanted] of Object.entries(ours)) {
+		const have = facts.columns[table];
+		if (have === undefined) return `table ${table} is missing`;
+		const generated = have.find(([, hidden]) => hidden !== 0);
+		if (generated !== undefined) return `column ${table}.${generated[0]} is generated`;
+		const missing = wanted.find((column) => !have.some(([name]) => name === column));
+		if (missing !== undefined) return `table ${table} has no column ${missing}`;
+	}
+	return null;
+}
 
 /**
  * Connection settings (not stored in the file). The database lives in sql.js's in-memory file system, owned by one
@@ -134,31 +213,58 @@ export const migrations: readonly string[] = ['ALTER TABLE calls ADD COLUMN sche
  * every transaction (measured 7× faster small transactions and 2× faster lookups in sql.js).
  */
 export const connectionPragmas =
-	'PRAGMA foreign_keys = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -65536;';
+	'PRAGMA trusted_schema = OFF; PRAGMA recursive_triggers = OFF; PRAGMA foreign_keys = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -65536;';
 
-const callColumns = 'key, name, module, version, code_digest, result, async, scheme';
+/** `column`, or NULL when it holds more than {@link maxFieldBytes} (measured without reading it: `octet_length`). */
+function capped(column: string): string {
+	return `CASE WHEN octet_length(${column}) > ${maxFieldBytes} THEN NULL ELSE ${column} END`;
+}
+
+/** 1 when any of `columns` holds more than {@link maxFieldBytes}, else 0: the row is then damaged. */
+function oversized(columns: readonly string[]): string {
+	return `(${columns.map((c) => `ifnull(octet_length(${c}) > ${maxFieldBytes}, 0)`).join(' OR ')})`;
+}
+
+const callFields = ['key', 'name', 'module', 'version', 'code_digest', 'result', 'scheme', 'signature'];
+/** The calls' columns in the order `recordsJson` reads them, each capped, then the oversized flag. */
+const callColumns = (prefix: string): string =>
+	`${callFields.map((c) => capped(prefix + c)).join(', ')}, ${prefix}async, ${oversized(callFields.map((c) => prefix + c))}`;
+const argumentColumns = (prefix: string): string =>
+	`${capped(`${prefix}call_key`)}, ${prefix}position, ${capped(`${prefix}name`)}, ${capped(`${prefix}value`)}, ${oversized([`${prefix}name`, `${prefix}value`])}`;
+const metadataColumns = (prefix: string): string =>
+	`${capped(`${prefix}call_key`)}, ${capped(`${prefix}name`)}, ${capped(`${prefix}data`)}, ${oversized([`${prefix}name`, `${prefix}data`])}`;
+/** Keys a query may return to JavaScript: of a key's length at most (a longer one is no key). */
+const keyFits = 'octet_length(key) <= 64';
+/** Statistics rows a query may return: none of their text over {@link maxFieldBytes} (a larger one is skipped). */
+const statsFit = `${keyFits} AND octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes}`;
+
+/** Calls a listing may group: name, module and version within {@link maxFieldBytes} (a larger one is a damaged row). */
+const callFits = `${keyFits} AND octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes} AND ifnull(octet_length(version), 0) <= ${maxFieldBytes}`;
 
 /** Queries and statements, by use. `?` parameters in order. */
 export const sql = {
-	/** Plain columns of the calls, their arguments and their metadata, by key, by function name, or all (each row led by the call key). */
-	callByKey: `SELECT ${callColumns} FROM calls WHERE key = ?`,
-	argumentsByKey: 'SELECT call_key, position, name, value FROM arguments WHERE call_key = ?',
-	metadataByKey: 'SELECT call_key, name, data FROM metadata WHERE call_key = ?',
-	callsByName: `SELECT ${callColumns} FROM calls WHERE name = ?`,
-	argumentsByName: 'SELECT a.call_key, a.position, a.name, a.value FROM calls AS c JOIN arguments AS a ON a.call_key = c.key WHERE c.name = ?',
-	metadataByName: 'SELECT m.call_key, m.name, m.data FROM calls AS c JOIN metadata AS m ON m.call_key = c.key WHERE c.name = ?',
-	allCalls: `SELECT ${callColumns} FROM calls`,
-	allArguments: 'SELECT call_key, position, name, value FROM arguments',
-	allMetadata: 'SELECT call_key, name, data FROM metadata',
+	/**
+	 * Columns of the calls, their arguments and their metadata, by key, by function name, or all (each row led by the
+	 * call key, fields over {@link maxFieldBytes} NULL, and ending with a flag saying so).
+	 */
+	callByKey: `SELECT ${callColumns('')} FROM calls WHERE key = ?`,
+	argumentsByKey: `SELECT ${argumentColumns('')} FROM arguments WHERE call_key = ?`,
+	metadataByKey: `SELECT ${metadataColumns('')} FROM metadata WHERE call_key = ?`,
+	callsByName: `SELECT ${callColumns('')} FROM calls WHERE name = ?`,
+	argumentsByName: `SELECT ${argumentColumns('a.')} FROM calls AS c JOIN arguments AS a ON a.call_key = c.key WHERE c.name = ?`,
+	metadataByName: `SELECT ${metadataColumns('m.')} FROM calls AS c JOIN metadata AS m ON m.call_key = c.key WHERE c.name = ?`,
+	allCalls: `SELECT ${callColumns('')} FROM calls`,
+	allArguments: `SELECT ${argumentColumns('')} FROM arguments`,
+	allMetadata: `SELECT ${metadataColumns('')} FROM metadata`,
 	contains: 'SELECT 1 FROM calls WHERE key = ?',
 	/** Keys in `[?, ?)`, sorted, at most `?` of them: prefix expansion. */
-	keyRange: 'SELECT key FROM calls WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
-	allKeys: 'SELECT key FROM calls',
+	keyRange: `SELECT key FROM calls WHERE key >= ? AND key < ? AND ${keyFits} ORDER BY key LIMIT ?`,
+	allKeys: `SELECT key FROM calls WHERE ${keyFits}`,
 	countCalls: 'SELECT count(*) FROM calls',
 	deleteCall: 'DELETE FROM calls WHERE key = ?',
 	deleteArguments: 'DELETE FROM arguments WHERE call_key = ?',
 	deleteMetadata: 'DELETE FROM metadata WHERE call_key = ?',
-	insertCall: 'INSERT INTO calls (key, name, module, version, code_digest, result, async, scheme) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+	insertCall: 'INSERT INTO calls (key, name, module, version, code_digest, result, async, scheme, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
 	insertArgument: 'INSERT INTO arguments (call_key, position, name, value) VALUES (?, ?, ?, ?)',
 	insertMetadata: 'INSERT INTO metadata (call_key, name, data) VALUES (?, ?, ?)',
 	/** Adds a statistics delta: counts and seconds sum, `last_hit` keeps the latest. */
@@ -172,14 +278,14 @@ export const sql = {
 			compute_seconds = compute_seconds + excluded.compute_seconds,
 			saved_seconds = saved_seconds + excluded.saved_seconds`,
 	/** Statistics rows as `[key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds]`. */
-	allStats: 'SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats',
-	statsByName: 'SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE name = ?',
+	allStats: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE ${statsFit}`,
+	statsByName: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE name = ? AND ${statsFit}`,
 	/**
 	 * The tools' listing (docs/behaviour.md §12), answered by the database instead of every record: functions with their
 	 * number of calls and distinct versions (JSON texts), and their summed statistics.
 	 */
-	functions: 'SELECT module, name, count(*), json_group_array(DISTINCT version) FROM calls GROUP BY module, name',
-	functionStats: 'SELECT module, name, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds) FROM stats GROUP BY module, name',
+	functions: `SELECT module, name, count(*), json_group_array(DISTINCT version) FROM calls WHERE ${callFits} GROUP BY module, name`,
+	functionStats: `SELECT module, name, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds) FROM stats WHERE ${statsFit} GROUP BY module, name`,
 	/** How many calls one function (`name`, `module` — `IS`, so that null matches null) has. */
 	countFunction: 'SELECT count(*) FROM calls WHERE name = ? AND module IS ?',
 	/**
@@ -226,6 +332,7 @@ export function parseRecord(raw: unknown, expectedKey?: string): CallRecord {
 		throw new BadRecord(why);
 	};
 	if (!isPlainObject(raw)) return bad('not an object');
+	if (raw['oversized'] === true) bad(`a field is larger than ${maxFieldBytes} bytes`);
 	const { key, name, module, codeDigest, result, metadata } = raw;
 	const version = raw['version'];
 	if (!isKey(key)) bad('key is not 64 lowercase hex characters');
@@ -276,6 +383,17 @@ export function parseRecord(raw: unknown, expectedKey?: string): CallRecord {
 	// A record of another key scheme is stale, not edited: it is kept, and the cache reads it as a miss.
 	if (!keyHolds(record)) bad('record fields do not hash to its key (edited)');
 	return record;
+}
+
+/** What field of a checked record is over {@link maxFieldBytes}, or undefined: such a record would read back as damaged. */
+export function oversizedField(record: CallRecord): string | undefined {
+	const over = (text: string): boolean => text.length > maxFieldBytes / 3 && Buffer.byteLength(text) > maxFieldBytes;
+	for (const [field, value] of [['name', record.name], ['module', record.module], ['version', JSON.stringify(record.version)]] as const) {
+		if (typeof value === 'string' && over(value)) return `its ${field} is larger than ${maxFieldBytes} bytes`;
+	}
+	for (const name of Object.keys(record.arguments)) if (over(name)) return `an argument name is larger than ${maxFieldBytes} bytes`;
+	for (const [ns, values] of Object.entries(record.metadata)) if (over(ns) || over(JSON.stringify(values))) return `its metadata.${ns} is larger than ${maxFieldBytes} bytes`;
+	return undefined;
 }
 
 /** Checks a statistics delta; returns a clean copy. @throws BadRecord */

@@ -12,6 +12,7 @@ import {
 	acquireLock,
 	decodeLines,
 	encodeLine,
+	lineKey,
 	openLog,
 	readLogHeader,
 	readSnapshotHeader,
@@ -25,7 +26,7 @@ import {
 	type StorePaths,
 } from './log.js';
 import { errorCode, errorText, removeQuietly, readRange, readRangeOf } from '../fsUtil.js';
-import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaV1, schemaVersion, sql } from './schema.js';
+import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaProblem, schemaV1, schemaVersion, sql, type SchemaFacts } from './schema.js';
 
 /** What the store passes as the worker's input. */
 export interface SqlWorkerData {
@@ -72,8 +73,28 @@ let logFd: number | null = null;
 /** A log opened with its file kept open. */
 type OpenedLog = NonNullable<ReturnType<typeof openLog>>;
 let bodyStart = 0;
-/** Bytes of the followed log's body applied to `db`. */
+/**
+ * Bytes of the followed log's body taken in: their lines are applied to `db`, or queued to be ({@link queued}). Only
+ * with the queue empty (after {@link drain}) is `db` the snapshot plus exactly these bytes.
+ */
 let applied = 0;
+
+// Lines taken from the log but not applied yet. Applying a line (decode, check, several SQL statements) costs far
+// more than reading it, and while writers run, the lines since a reader's last request can be thousands: a key read
+// must not wait for all of them. So new lines are only split and indexed by the key at their fixed place when taken;
+// a `get`/`contains` answers from the latest queued line of its key, or from `db` when none touches it, and the
+// queue is applied a few milliseconds at a time between requests (and in full before any other query and before a
+// compaction).
+/** Complete lines (without their newline) taken and not applied, oldest first; `queued[queuedFrom]` is next. */
+let queued: string[] = [];
+let queuedFrom = 0;
+/** For each key a queued put or evict names: the index in {@link queued} of the latest such line. */
+const queuedKeys = new Map<string, number>();
+/** Queued lines of no known kind (see `lineKey`): they may touch any record, so a key read applies the queue first. */
+let queuedOpaque = 0;
+let drainScheduled = false;
+/** How long one background step of applying queued lines may keep a request waiting. */
+const drainStepMs = 4;
 let lastGrowth = Date.now();
 let lastSize = 0;
 
@@ -123,6 +144,25 @@ function hasTable(d: Database, name: string): boolean {
 	return d.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${name}'`).length > 0;
 }
 
+/**
+ * What {@link schemaProblem} judges, read from the catalog alone (no table of the file is queried, nothing in it runs)
+ * — except `fleche_info`'s version, read only once the catalog showed no trigger or view.
+ */
+function schemaFacts(d: Database): SchemaFacts {
+	const objects = (d.exec('SELECT type, name, tbl_name, sql FROM sqlite_master')[0]?.values ?? []) as [string, string, string, string | null][];
+	const columns: Record<string, [string, number][]> = {};
+	const expressionIndexes: string[] = [];
+	if (objects.some(([type]) => type === 'trigger' || type === 'view')) return { objects, columns, expressionIndexes, version: 0 };
+	const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+	for (const [type, name] of objects) {
+		if (type === 'table') columns[name] = (d.exec(`PRAGMA table_xinfo(${quoted(name)})`)[0]?.values ?? []).map((r) => [String(r[1]), Number(r[6])]);
+		else if (type === 'index' && (d.exec(`PRAGMA index_xinfo(${quoted(name)})`)[0]?.values ?? []).some((r) => r[1] === -2)) expressionIndexes.push(name);
+	}
+	let version = 0;
+	if (hasTable(d, 'fleche_info') && columns['fleche_info']?.some(([c]) => c === 'value')) version = Number(d.exec(sql.schemaVersion)[0]?.values[0]?.[0] ?? 0) || 0;
+	return { objects, columns, expressionIndexes, version };
+}
+
 /** Brings a legacy store (Python fleche's three tables, no application id) or an older schema up to date, in memory. */
 function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
 	if (!hasTable(d, 'calls')) return 'foreign';
@@ -146,7 +186,14 @@ function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
 			CREATE TABLE IF NOT EXISTS fleche_info (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);`);
 		version = 1;
 	}
-	for (; version < schemaVersion; version++) d.exec(migrations[version - 1] ?? '');
+	for (; version < schemaVersion; version++) {
+		const step = migrations[version - 1] ?? '';
+		// A column a step adds that is there already (a file edited by hand, or by a tool that knows the newer schema)
+		// is kept: adding it again would fail the whole migration.
+		const added = /^ALTER TABLE (\w+) ADD COLUMN (\w+)/.exec(step);
+		const columns = added === null ? [] : (d.exec(`PRAGMA table_info(${added[1]})`)[0]?.values.map((r) => r[1]) ?? []);
+		if (added === null || !columns.includes(added[2])) d.exec(step);
+	}
 	d.exec(`INSERT OR REPLACE INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion}');
 		PRAGMA application_id = ${applicationId}; COMMIT;`);
 	return 'ok';
@@ -205,11 +252,21 @@ function loadSnapshot(): number {
 		return corrupt(errorText(err));
 	}
 	let state: 'ok' | 'foreign' | 'newer';
+	let problem: string | null;
 	try {
-		state = migrate(loaded);
+		// Before anything runs on it: migrating writes to it (in memory), which would fire its triggers.
+		problem = hasTable(loaded, 'calls') ? schemaProblem(schemaFacts(loaded)) : null;
+		state = problem === null ? migrate(loaded) : 'foreign';
 	} catch (err) {
 		loaded.close();
 		return corrupt(errorText(err));
+	}
+	if (problem !== null) {
+		loaded.close();
+		warn('FLECHE_FOREIGN_STORE', `${paths.db} is not a database fleche can use: ${problem}. fleche neither reads nor writes it (move it away to start afresh)`, `foreign:${paths.db}`);
+		snapshotState = 'foreign';
+		replaceDatabase(freshDatabase());
+		return head.generation;
 	}
 	if (state === 'foreign') {
 		loaded.close();
@@ -247,6 +304,7 @@ function applyPut(r: unknown): void {
 		typeof r['result'] === 'string' ? r['result'] : null,
 		flagValue,
 		typeof r['scheme'] === 'string' ? r['scheme'] : null,
+		typeof r['signature'] === 'string' ? r['signature'] : null,
 	]);
 	let position = 0;
 	for (const [name, digest] of Object.entries(r['arguments'])) run(sql.insertArgument, [key, position++, name, String(digest)]);
@@ -314,17 +372,91 @@ function holdLog(log: OpenedLog | null): void {
 	logIno = log?.ino ?? 0;
 }
 
-/** Applies the complete lines from `applied` on, read from the held file itself (never by path: see {@link holdLog}). */
+/**
+ * Takes the complete lines from `applied` on, read from the held file itself (never by path: see {@link holdLog}),
+ * into the queue, indexed by key; nothing is decoded or applied here.
+ */
 function readBody(): void {
 	if (logFd === null) return;
 	const { bytes } = readRangeOf(logFd, bodyStart + applied);
 	const end = bytes.lastIndexOf(10) + 1;
-	if (end > 0) {
-		const { entries, consumed, bad } = decodeLines(bytes.toString('utf8', 0, end));
+	if (end === 0) return;
+	const text = bytes.toString('utf8', 0, end);
+	for (let start = 0; start < text.length; ) {
+		const nl = text.indexOf('\n', start);
+		if (nl > start) {
+			const key = lineKey(text, start);
+			if (key === undefined) queuedOpaque++;
+			else if (key !== null) queuedKeys.set(key, queued.length);
+			queued.push(text.slice(start, nl));
+		}
+		start = nl + 1;
+	}
+	applied += end;
+	scheduleDrain();
+}
+
+function clearQueue(): void {
+	queued = [];
+	queuedFrom = 0;
+	queuedKeys.clear();
+	queuedOpaque = 0;
+}
+
+/**
+ * Applies queued lines, oldest first, for about `budgetMs` (all of them by default): in one transaction per 1,024
+ * lines, or per 16 within a budget (a line costs tens of microseconds, and ten times that on a loaded machine).
+ */
+function drain(budgetMs = Infinity): void {
+	const deadline = performance.now() + budgetMs;
+	const step = budgetMs === Infinity ? 1024 : 16;
+	while (queuedFrom < queued.length) {
+		const end = Math.min(queued.length, queuedFrom + step);
+		const { entries, bad } = decodeLines(`${queued.slice(queuedFrom, end).join('\n')}\n`);
 		if (bad > 0) warn('FLECHE_CORRUPT_ENTRY', `Skipped ${bad} damaged line(s) in the cache log ${paths.log}`, `badline:${paths.log}`);
 		applyEntries(entries);
-		applied += consumed;
+		for (let i = queuedFrom; i < end; i++) {
+			const key = lineKey(queued[i]!);
+			if (key === undefined) queuedOpaque--;
+			else if (key !== null && queuedKeys.get(key) === i) queuedKeys.delete(key);
+		}
+		queuedFrom = end;
+		if (performance.now() >= deadline) break;
 	}
+	if (queuedFrom >= queued.length) clearQueue();
+}
+
+/** Applies the queue a step at a time between requests, so that what is queued never waits for a request that needs it all. */
+function scheduleDrain(): void {
+	if (drainScheduled || queuedFrom >= queued.length) return;
+	drainScheduled = true;
+	setImmediate(() => {
+		drainScheduled = false;
+		try {
+			drain(drainStepMs);
+		} catch (err) {
+			// The next request that needs the queue applies it, and reports what fails.
+			warn('FLECHE_READ_ERROR', `Could not apply the cache log ${paths.log}: ${errorText(err)}`, `drain:${paths.log}`);
+			return;
+		}
+		scheduleDrain();
+	});
+}
+
+/**
+ * What the queued lines say of `key`: the record's JSON text (a put), null (an evict), or undefined when no queued
+ * line touches it — then `db` holds its current state. Anything unclear (a line of no known kind queued, a damaged or
+ * mislabelled line of this key) applies the whole queue and answers undefined.
+ */
+function queuedRecord(key: string): string | null | undefined {
+	if (queuedOpaque > 0) drain();
+	const at = queuedKeys.get(key);
+	if (at === undefined) return undefined;
+	const [entry] = decodeLines(`${queued[at]!}\n`).entries as [unknown];
+	if (Array.isArray(entry) && entry[0] === 'evict' && entry[1] === key) return null;
+	if (Array.isArray(entry) && entry[0] === 'put' && isObject(entry[1]) && entry[1]['key'] === key) return JSON.stringify(entry[1]);
+	drain();
+	return undefined;
 }
 
 /** Starts following `log` from the point snapshot `generation` holds; false when the log does not extend it. */
@@ -339,6 +471,7 @@ function follow(log: OpenedLog, generation: number): boolean {
 
 /** Loads the snapshot and starts following the log if it extends it; false when they disagree. */
 function reloadOnce(): boolean {
+	clearQueue();
 	const generation = loadSnapshot();
 	const log = openLog(paths.log);
 	logId = null;
@@ -362,8 +495,9 @@ function reload(): void {
 }
 
 /**
- * Brings `db` up to date with the files; cheap (one `stat`) when nothing changed. Every line appended before it
- * started is applied when it returns: a caller's own put is visible to its next read, whatever compactions ran.
+ * Brings `db` and the queue up to date with the files; cheap (one `stat`) when nothing changed. Every line appended
+ * before it started is applied or queued when it returns: a caller's own put is visible to its next read, whatever
+ * compactions ran.
  */
 function catchUp(): void {
 	if (memory) return;
@@ -382,6 +516,10 @@ function catchUp(): void {
 		if (logId !== null && st.size > bodyStart + applied) readBody();
 		return;
 	}
+	// The log was replaced. The held file is the one followed so far, which nobody appends to any more: its last lines
+	// are taken first, so that a compaction that merged them continues it (`skip` is at most its length) and nothing
+	// needs reloading.
+	if (logId !== null) readBody();
 	const log = openLog(paths.log);
 	if (log !== null && logId !== null && log.header.from === logId && applied >= log.header.skip) {
 		// A compaction continued the log this database follows: keep going in the new file.
@@ -425,6 +563,8 @@ function maybeCompact(force = false): boolean {
 		}
 		if (unmerged <= 0) return false;
 		if (unmerged < data.compactBytes && Date.now() - lastGrowth < data.idleCompactMs) return false;
+		// A long queue is being applied between requests: compacting now would apply it all at once, with requests waiting.
+		if (queued.length - queuedFrom > 2048) return false;
 	}
 	const claim = tryAcquire(paths.compact, paths.breakLock, tempStaleMs);
 	if (claim === null) return false;
@@ -462,11 +602,13 @@ function compact(): boolean {
 	// Most of the catching up happens before the lock: a worker far behind may need seconds, and waiting writers would
 	// take a lock held that long for stale and break it.
 	catchUp();
+	drain();
 	let held = acquireLock(paths);
 	let log;
 	let head;
 	try {
 		catchUp();
+		drain();
 		log = readLogHeader(paths.log);
 		head = readSnapshotHeader(paths.db);
 	} finally {
@@ -529,37 +671,45 @@ function compact(): boolean {
 // Requests
 
 /**
- * The records the three queries select (calls, their arguments, their metadata; each row led by the call key), as
- * the JSON text the calling thread parses: built here from plain columns, because SQLite's JSON functions with one
- * correlated subquery per call were the larger part of a query's time. `version` and metadata `data` are stored as
- * JSON and pasted in as they are; the caller checks every record anyway. `single`: the one record's object or null.
+ * The records the three queries select (calls, their arguments, their metadata; each row led by the call key), each as
+ * the JSON text the calling thread parses on its own (a damaged row spoils its record only): built here from plain
+ * columns, because SQLite's JSON functions with one correlated subquery per call were the larger part of a query's
+ * time. `version` and metadata `data` are stored as JSON and pasted in as they are; the caller checks every record
+ * anyway. A row with a field over the size cap (selected as NULL, flagged) makes its call `{"key":…,"oversized":true}`.
  */
-function recordsJson(calls: string, args: string, metadata: string, params: string[], single: boolean): string | null {
+function recordsJson(calls: string, args: string, metadata: string, params: string[]): string[] {
+	const big = new Set<unknown>();
 	const argumentsOf = new Map<string, [number, string][]>();
-	for (const [key, position, name, value] of rows(args, params) as [string, number, string, string][]) {
+	for (const [key, position, name, value, oversized] of rows(args, params) as [string, number, string, string, number][]) {
+		if (oversized === 1) big.add(key);
 		const list = argumentsOf.get(key);
 		const item: [number, string] = [position, `[${JSON.stringify(name)},${JSON.stringify(value)}]`];
 		if (list === undefined) argumentsOf.set(key, [item]);
 		else list.push(item);
 	}
 	const metadataOf = new Map<string, string[]>();
-	for (const [key, name, data] of rows(metadata, params) as [string, string, string][]) {
+	for (const [key, name, data, oversized] of rows(metadata, params) as [string, string, string, number][]) {
+		if (oversized === 1) big.add(key);
 		const item = `${JSON.stringify(name)}:${data}`;
 		const list = metadataOf.get(key);
 		if (list === undefined) metadataOf.set(key, [item]);
 		else list.push(item);
 	}
 	const out: string[] = [];
-	for (const [key, name, module, version, codeDigest, result, flag, scheme] of rows(calls, params) as [string, string, string | null, string | null, string | null, string | null, number | null, string | null][]) {
+	type CallRow = [string, string, string | null, string | null, string | null, string | null, string | null, string | null, number | null, number];
+	for (const [key, name, module, version, codeDigest, result, scheme, signature, flag, oversized] of rows(calls, params) as CallRow[]) {
+		if (oversized === 1 || big.has(key)) {
+			out.push(`{"key":${JSON.stringify(key)},"oversized":true}`);
+			continue;
+		}
 		const argumentList = (argumentsOf.get(key) ?? []).sort((a, b) => a[0] - b[0]).map((a) => a[1]);
 		out.push(
 			`{"key":${JSON.stringify(key)},"name":${JSON.stringify(name)},"module":${JSON.stringify(module)},"version":${version ?? 'null'},` +
 				`"codeDigest":${JSON.stringify(codeDigest)},"result":${JSON.stringify(result)},"async":${JSON.stringify(flag)},"scheme":${JSON.stringify(scheme)},` +
-				`"arguments":[${argumentList.join(',')}],"metadata":{${(metadataOf.get(key) ?? []).join(',')}}}`,
+				`"signature":${JSON.stringify(signature)},"arguments":[${argumentList.join(',')}],"metadata":{${(metadataOf.get(key) ?? []).join(',')}}}`,
 		);
 	}
-	if (single) return out[0] ?? null;
-	return `[${out.join(',')}]`;
+	return out;
 }
 
 function handle(request: SqlRequest): unknown {
@@ -570,21 +720,26 @@ function handle(request: SqlRequest): unknown {
 	}
 	if (op === 'compact') return maybeCompact(true);
 	catchUp();
+	if (op === 'get' || op === 'contains') {
+		const key = args[0] as string;
+		const last = queuedRecord(key);
+		if (last !== undefined) return op === 'get' ? last : last !== null;
+		if (op === 'get') return recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key])[0] ?? null;
+		return rows(sql.contains, [key]).length > 0;
+	}
+	// Every other query reads many records: everything taken is applied first.
+	drain();
 	switch (op) {
 		case 'ready':
 			return null;
-		case 'get':
-			return recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [args[0] as string], true);
-		case 'contains':
-			return rows(sql.contains, [args[0] as string]).length > 0;
 		case 'keys':
 			return rows(sql.allKeys).map((r) => r[0]);
 		case 'range':
 			return rows(sql.keyRange, args as [string, string, number]).map((r) => r[0]);
 		case 'records':
 			return args[0] === null
-				? recordsJson(sql.allCalls, sql.allArguments, sql.allMetadata, [], false)
-				: recordsJson(sql.callsByName, sql.argumentsByName, sql.metadataByName, [args[0] as string], false);
+				? recordsJson(sql.allCalls, sql.allArguments, sql.allMetadata, [])
+				: recordsJson(sql.callsByName, sql.argumentsByName, sql.metadataByName, [args[0] as string]);
 		case 'stats':
 			return args[0] === null ? rows(sql.allStats) : rows(sql.statsByName, [args[0] as string]);
 		case 'count':
@@ -596,8 +751,9 @@ function handle(request: SqlRequest): unknown {
 			const [name, module, offset, limit] = args as [string, string | null, number, number];
 			const total = rows(sql.countFunction, [name, module])[0]?.[0] ?? 0;
 			const page = rows(sql.functionPage, [name, module, limit, offset]);
-			const records = page.map(([key]) => recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key as string], true) ?? 'null');
-			return `{"total":${Number(total)},"records":[${records.join(',')}]}`;
+			// One JSON text per record, checked one by one by the caller (a damaged row spoils its record only).
+			const records = page.flatMap(([key]) => recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key as string]));
+			return { total: Number(total), records };
 		}
 		default:
 			throw new Error(`unknown request ${op}`);
@@ -651,6 +807,8 @@ function answer(request: SqlRequest): unknown {
 
 function compactIfDue(): void {
 	try {
+		// Following the log between requests keeps the next one short, and sees every log a compaction continues.
+		catchUp();
 		maybeCompact();
 	} catch (err) {
 		warn('FLECHE_COMPACT_FAILED', `Could not compact the cache log ${paths.log}: ${errorText(err)}`, `compact:${paths.log}`);

@@ -14,8 +14,10 @@
 //   A hit on one of them costs one `stat` of the log instead of a worker round trip: when the log grew, the new
 //   lines are scanned (not parsed: the key is at a fixed place in a put or evict line) and the keys they touch are
 //   forgotten; a compaction's continued log is followed like the worker follows it; anything else forgets all.
-// - Reads go to a worker thread that owns the sql.js database: it loads the snapshot, applies the log's new lines
-//   before each answer (one `stat` when nothing changed), and answers queries. The calling thread waits for the
+// - Reads go to a worker thread that owns the sql.js database: it loads the snapshot, follows the log (one `stat`
+//   when nothing changed), and answers queries. A key read is answered from the log's newest line of that key when
+//   one came since the worker last applied the log, so it never waits for the lines other writers appended to be
+//   applied (see sqlWorker.ts); other queries wait for them. The calling thread waits for the
 //   answer through the synchronous bridge (bridge/syncWorker.ts: `Atomics.wait`, fail-fast guard, time-out), so
 //   reads are synchronous too, including the very first one, which waits for sql.js to start (about 50–100 ms once
 //   per thread). A store with no files yet answers misses without starting it.
@@ -30,7 +32,7 @@ import { dirname, join } from 'node:path';
 import { moduleFile } from '../../bridge/moduleFile.js';
 import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
 import type { CallRecord } from '../../call.js';
-import { KeyError, SaveError } from '../../errors.js';
+import { CorruptEntry, KeyError, SaveError, SignatureError } from '../../errors.js';
 import { warn, warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
 import type { ListedFunction } from '../kinds.js';
@@ -42,6 +44,7 @@ import {
 	encodeJsonLine,
 	encodeLine,
 	ensureLog,
+	lineKey,
 	readLogHeader,
 	readSnapshotHeader,
 	releaseLock,
@@ -50,7 +53,8 @@ import {
 	type StorePaths,
 } from './log.js';
 import { errorCode, errorText, readRange, resolveRoot } from '../fsUtil.js';
-import { BadRecord, parseRecord } from './schema.js';
+import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
+import { BadRecord, oversizedField, parseRecord } from './schema.js';
 import type { SqlRequest, SqlWorkerData } from './sqlWorker.js';
 
 /** Options of {@link CallSql}. */
@@ -92,6 +96,13 @@ export interface CallSqlOptions {
 	 * @default 60_000
 	 */
 	readonly timeoutMs?: number;
+	/**
+	 * Key(s) to sign new records with and to verify records against, as for `CallFile` (the same signature): with a
+	 * key, unsigned or wrongly signed records are misses (with a `FLECHE_BAD_SIGNATURE` warning), left in place for
+	 * the recompute's `put` to replace. An empty string turns signing off even when `FLECHE_SECRET_KEY` is set.
+	 * @default the colon-separated hex keys in `FLECHE_SECRET_KEY`, else no signing
+	 */
+	readonly secretKey?: SecretKeyOption;
 }
 
 /** The worker's module: beside this one, in whichever form this copy was built (one file per module, or a bundle). */
@@ -138,11 +149,6 @@ interface LogPosition {
 	offset: number;
 }
 
-/** Log line prefixes after the 9 characters of checksum and space; the key follows at once (see `storedShape`). */
-const putPrefix = '["put",{"key":"';
-const evictPrefix = '["evict","';
-const statsPrefix = '["stats",';
-
 function deepFreeze<T>(value: T): T {
 	if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
 		Object.freeze(value);
@@ -173,7 +179,8 @@ function deepFreeze<T>(value: T): T {
 export class CallSql implements CallStorage, StatsStorage {
 	/** Absolute path of the SQLite file, or `':memory:'`. */
 	readonly path: string;
-	readonly #options: Required<Omit<CallSqlOptions, 'path'>>;
+	readonly #options: Required<Omit<CallSqlOptions, 'path' | 'secretKey'>>;
+	readonly #signer: Signer | null;
 	readonly #paths: StorePaths;
 	readonly #memory: boolean;
 	#client: SyncWorker | undefined;
@@ -197,9 +204,13 @@ export class CallSql implements CallStorage, StatsStorage {
 	readonly #known = new Map<string, CallRecord>();
 	#seen: LogPosition | undefined;
 
-	/** Nothing is read or written, and no worker started, until the first use. */
+	/**
+	 * Nothing is read or written, and no worker started, until the first use.
+	 * @throws TypeError without a path, or for a secret key that is not hex.
+	 */
 	constructor(options: CallSqlOptions) {
 		if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('CallSql needs a `path` to the SQLite file');
+		this.#signer = signerFor(options.secretKey);
 		this.#memory = options.path === ':memory:';
 		this.path = this.#memory ? ':memory:' : resolveRoot(options.path);
 		this.#paths = storePaths(this.path);
@@ -310,10 +321,9 @@ export class CallSql implements CallStorage, StatsStorage {
 		const text = bytes.toString('latin1', 0, end);
 		for (let start = 0; start < end; ) {
 			const nl = text.indexOf('\n', start);
-			const body = start + 9;
-			if (text.startsWith(putPrefix, body)) this.#known.delete(text.slice(body + putPrefix.length, body + putPrefix.length + 64));
-			else if (text.startsWith(evictPrefix, body)) this.#known.delete(text.slice(body + evictPrefix.length, body + evictPrefix.length + 64));
-			else if (!text.startsWith(statsPrefix, body) && nl > start) {
+			const key = lineKey(text, start);
+			if (typeof key === 'string') this.#known.delete(key);
+			else if (key === undefined && nl > start) {
 				// A line of another kind (or a torn one): anything may have changed.
 				this.#known.clear();
 			}
@@ -487,13 +497,17 @@ export class CallSql implements CallStorage, StatsStorage {
 		try {
 			json = JSON.stringify(storedShape(record));
 			// Refuse now what `get` would reject later (a bad digest, metadata that is not an object, a key that is not
-			// the lookup key of the fields…); the checked copy is exactly what a later `get` returns.
+			// the lookup key of the fields, a field over the size cap…); the checked copy is exactly what a later `get`
+			// returns, and what the signature covers.
 			checked = deepFreeze(parseRecord(JSON.parse(json), record.key));
+			const tooLarge = oversizedField(checked);
+			if (tooLarge !== undefined) throw new Error(tooLarge);
+			if (this.#signer !== null) json = `${json.slice(0, -1)},"signature":${JSON.stringify(callRecordSignature(this.#signer, checked))}}`;
 		} catch (err) {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
 		}
 		if (this.#memory) {
-			this.#request('apply', [['put', checked]]);
+			this.#request('apply', [['put', JSON.parse(json)]]);
 			this.#remember(checked);
 			return;
 		}
@@ -512,16 +526,34 @@ export class CallSql implements CallStorage, StatsStorage {
 		this.#write(lines, what);
 	}
 
-	/** Checks one stored record; a bad one is reported, evicted and `undefined`. */
-	#check(raw: unknown, key?: string): CallRecord | undefined {
+	/**
+	 * Checks one stored record (its JSON text, as the worker sends it), and its signature when a secret key is
+	 * configured; a bad one is reported and returned as the {@link CorruptEntry} (or {@link SignatureError}) saying why.
+	 * It is left in place: reading never deletes (with another secret key, or another version of fleche, it may be
+	 * valid); the recompute's `put` replaces it, and `fleche verify --delete` removes it.
+	 */
+	#check(json: string, key?: string): CallRecord | CorruptEntry {
+		let raw: unknown;
 		try {
-			return parseRecord(raw, key);
+			try {
+				raw = JSON.parse(json);
+			} catch (err) {
+				throw new BadRecord(`not valid JSON (${errorText(err)})`);
+			}
+			const record = parseRecord(raw, key);
+			const signature = (raw as { signature?: unknown }).signature;
+			if (this.#signer === null || verifyCallRecord(this.#signer, record, signature)) return record;
+			const why =
+				typeof signature === 'string'
+					? 'its signature does not match any configured secret key (tampered, or signed with another key)'
+					: 'not signed, but a secret key is configured';
+			warn('FLECHE_BAD_SIGNATURE', `Rejected call record ${record.key} in ${this.path}: ${why}; treated as a miss (a recompute replaces it)`);
+			return new SignatureError(record.key, why);
 		} catch (err) {
 			if (!(err instanceof BadRecord)) throw err;
-			const bad = key ?? String((raw as { key?: unknown } | null)?.key);
-			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in ${this.path}: ${err.message}; removed it so it is recomputed`);
-			if (isKey(bad)) this.#append([['evict', bad]], `the removal of ${bad}`, [bad]);
-			return undefined;
+			const bad = key ?? String((raw as { key?: unknown } | null | undefined)?.key);
+			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in ${this.path}: ${err.message}; treated as a miss (a recompute replaces it)`);
+			return new CorruptEntry(bad, err.message);
 		}
 	}
 
@@ -532,7 +564,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		return this.#known.get(key);
 	}
 
-	/** The record under `key`; a record that fails its checks is reported, removed and a miss. */
+	/** The record under `key`; a record that fails its checks (or with a secret key, its signature) is reported and a miss. */
 	get(key: string): CallRecord {
 		assertKey(key);
 		const known = this.#recall(key);
@@ -542,20 +574,20 @@ export class CallSql implements CallStorage, StatsStorage {
 		this.#sync();
 		const json = this.#readKey(null, 'get', key);
 		if (typeof json !== 'string') throw new KeyError(key);
-		const record = this.#check(JSON.parse(json), key);
-		if (record === undefined) throw new KeyError(key, `The call record ${key} in ${this.path} was corrupt`);
+		const record = this.#check(json, key);
+		if (CorruptEntry.is(record)) throw new KeyError(key, `The call record ${key} in ${this.path} was rejected: ${record.message}`, { cause: record });
 		if (this.#seen !== undefined || this.#memory) this.#remember(deepFreeze(record));
 		return record;
 	}
 
-	/** Every record, or those of one function name (an index lookup); bad records are reported and skipped. */
+	/** Every record, or those of one function name (an index lookup); bad (or with a secret key, unsigned) records are reported and skipped. */
 	records(filter?: { readonly name?: string }): CallRecord[] {
 		if (this.#empty()) return [];
-		const json = this.#read('[]', 'records', filter?.name ?? null) as string;
+		const rows = this.#read([], 'records', filter?.name ?? null) as string[];
 		const out: CallRecord[] = [];
-		for (const raw of JSON.parse(json) as unknown[]) {
-			const record = this.#check(raw);
-			if (record !== undefined) out.push(record);
+		for (const json of rows) {
+			const record = this.#check(json);
+			if (!CorruptEntry.is(record)) out.push(record);
 		}
 		return out;
 	}
@@ -604,13 +636,11 @@ export class CallSql implements CallStorage, StatsStorage {
 	 */
 	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
 		if (this.#empty()) return { total: 0, records: [] };
-		const json = this.#read('{"total":0,"records":[]}', 'page', fn.name, fn.module, Math.max(0, offset), Math.max(0, limit)) as string;
-		const answer = JSON.parse(json) as { total: number; records: unknown[] };
+		const answer = this.#read({ total: 0, records: [] }, 'page', fn.name, fn.module, Math.max(0, offset), Math.max(0, limit)) as { total: number; records: string[] };
 		const records: CallRecord[] = [];
-		for (const raw of answer.records) {
-			if (raw === null) continue;
-			const record = this.#check(raw);
-			if (record !== undefined) records.push(record);
+		for (const json of answer.records) {
+			const record = this.#check(json);
+			if (!CorruptEntry.is(record)) records.push(record);
 		}
 		return { total: answer.total, records };
 	}
@@ -657,9 +687,9 @@ export class CallSql implements CallStorage, StatsStorage {
 		return expandPrefix(prefix, this.#read([], 'range', prefix, `${prefix}g`, 2) as string[]);
 	}
 
-	/** `{ type: 'sql', path }`. */
+	/** `{ type: 'sql', path, secretKey? }`; the keys, when any, as hex strings. */
 	toConfig(): StorageConfig {
-		return { type: 'sql', path: this.path };
+		return this.#signer ? { type: 'sql', path: this.path, secretKey: this.#signer.hexKeys } : { type: 'sql', path: this.path };
 	}
 
 	/** Appends one batch of statistics deltas to the log (one write, with any held puts); they are summed into the `stats` table. */
