@@ -54,10 +54,10 @@ suite('rerun', () => {
 
 	test('runWithArguments({ module, name }, args): a miss runs in a child process and is stored, the same arguments again are a hit', async () => {
 		const target = { module: seeded.greet.module, name: 'greet' };
-		const first = (await vscode.commands.executeCommand('fleche.runWithArguments', target, '{"name":"editor"}')) as Record<string, unknown>;
+		const first = await vscode.commands.executeCommand<Record<string, unknown>>('fleche.runWithArguments', target, '{"name":"editor"}');
 		assert.deepEqual({ ok: first.ok, hit: first.hit, resultText: first.resultText }, { ok: true, hit: false, resultText: "'hello editor'" });
 		await waitFor(`greet to list ${seeded.greet.calls + 1} calls`, async () => (await callNodes(fleche, 'greet')).length === seeded.greet.calls + 1 || undefined);
-		const again = (await vscode.commands.executeCommand('fleche.runWithArguments', target, '["editor"]')) as Record<string, unknown>;
+		const again = await vscode.commands.executeCommand<Record<string, unknown>>('fleche.runWithArguments', target, '["editor"]');
 		assert.deepEqual({ ok: again.ok, hit: again.hit, key: again.key }, { ok: true, hit: true, key: first.key });
 		const want = lensTitle(seeded.greet.hits + 1, seeded.greet.misses + 1, seeded.greet.calls + 1);
 		await waitFor(`the greet lens to read "${want}"`, async () => (await fleche.lensTitles(fileUri('src/math.js').toString())).includes(want) || undefined);
