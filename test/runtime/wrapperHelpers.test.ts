@@ -1,0 +1,270 @@
+// docs/behaviour.md §1.3, §1.4: the edges of fleche(fn) and @fleche() — option checks, parameter lists, the
+// registry of cached functions, the helpers of functions, static methods and instances, and the decorator contract;
+// the cases a mutation run of the wrapper (docs/mutation.md, group `wrapper`) showed no other test pinning down.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cache, digest, digestSymbol, fleche, findFleche, isFleche, KeyError, listFleche } from 'fleche';
+import { captureLogs } from '../support/logs.ts';
+import { memoryStore } from '../support/stores.ts';
+
+// Warnings go to the test's log, not the console (argument `this` of a static method cannot be stored, only digested).
+captureLogs();
+
+describe('fleche(fn): options and parameters', () => {
+	test("'ignore' and 'require' must name parameters; the message lists those there are", () => {
+		assert.throws(() => fleche((a: number, b: number) => a + b, { name: 'add', ignore: ['z'] }), {
+			name: 'TypeError',
+			message: "fleche(add): 'ignore' names 'z', which is not a parameter (a, b)",
+		});
+		assert.throws(() => fleche(() => 1, { name: 'nothing', require: ['q'] }), {
+			name: 'TypeError',
+			message: "fleche(nothing): 'require' names 'q', which is not a parameter (none)",
+		});
+		// Naming real parameters is fine, in both lists.
+		const f = fleche((a: number, b: number) => a - b, { name: 'sub', ignore: ['b'], require: ['a'] });
+		assert.deepEqual(f.fleche.call(1, 2).arguments, { a: 1 });
+	});
+
+	test("'params' names the parameters, '...' marking the rest parameter", () => {
+		const count = fleche((...xs: number[]) => xs.length, { name: 'count', params: ['first', '...rest'] });
+		assert.deepEqual(count.fleche.params, ['first', 'rest']);
+		assert.deepEqual(count.fleche.call(1, 2, 3).arguments, { first: 1, rest: [2, 3] });
+	});
+
+	test('options that are not an object are refused, also where a decorator context could be', () => {
+		assert.throws(() => fleche((x: number) => x, null as never), { name: 'TypeError', message: 'fleche(): options must be an object' });
+		assert.throws(() => fleche((x: number) => x, { kind: 'getter' } as never), { name: 'TypeError', message: "fleche(): unknown option 'kind'" });
+	});
+
+	test('wrapping a cached function again returns it unchanged', () => {
+		const once = fleche((x: number) => x + 1, { name: 'once' });
+		assert.equal(fleche(once), once);
+		assert.equal(fleche(once, { name: 'other' }), once);
+	});
+
+	test('a function with no name anywhere: the TypeError says where it was wrapped and how to name it', () => {
+		const anonymous = [(x: number) => x][0]!;
+		assert.equal(anonymous.name, '');
+		assert.throws(
+			() => [fleche(anonymous)],
+			(err: unknown) =>
+				err instanceof TypeError &&
+				/^fleche\(\) could not find a name for this function \(.+wrapperHelpers\.test\.ts:\d+\): pass one with fleche\(fn, \{ name: '\.\.\.' \}\)$/.test(
+					err.message,
+				),
+		);
+	});
+
+	test('identity: the code digest is the digest of the source text; the helpers are not enumerable', () => {
+		const body = (x: number) => x * 7;
+		const seven = fleche(body, { name: 'seven', hashCode: true });
+		assert.equal(seven.fleche.identity.codeDigest, digest(body.toString()));
+		assert.equal(fleche(body, { name: 'seven', hashCode: false }).fleche.identity.codeDigest, null);
+		assert.equal(seven.fleche.fn, body);
+		assert.deepEqual(Object.keys(seven), []);
+		assert.equal(typeof seven.fleche, 'object');
+	});
+
+	test('a cached function digests as its identity under the fleche.function/1 scheme (stored keys depend on it)', () => {
+		const inc = fleche((x: number) => x + 1, { name: 'inc', version: 4 });
+		const expected = createHash('sha256')
+			.update(`fleche.function/1\n${JSON.stringify(inc.fleche.identity)}`)
+			.digest('hex');
+		assert.equal((inc as unknown as Record<symbol, () => string>)[digestSymbol]!(), expected);
+	});
+});
+
+describe('the registry: isFleche, findFleche, listFleche', () => {
+	test('every cached function is registered under its module and name; the last one created wins', () => {
+		const plain = (x: number) => x;
+		const first = fleche(plain, { name: 'registered', module: 'reg/mod.ts' });
+		assert.equal(isFleche(first), true);
+		assert.equal(isFleche(plain), false);
+		assert.equal(isFleche(42), false);
+		assert.equal(findFleche('reg/mod.ts', 'registered'), first);
+		assert.equal(findFleche('reg/mod.ts', 'unknown'), undefined);
+		assert.equal(findFleche('reg/other.ts', 'registered'), undefined);
+		assert.ok(listFleche().includes(first));
+		const second = fleche((x: number) => x * 2, { name: 'registered', module: 'reg/mod.ts' });
+		assert.equal(findFleche('reg/mod.ts', 'registered'), second);
+		assert.ok(listFleche().includes(second));
+		assert.ok(!listFleche().includes(first), 'replaced under the same identity');
+		const unhashed = fleche((x: number) => x, { name: 'unhashed-reg', hashModule: false });
+		assert.equal(findFleche(null, 'unhashed-reg'), unhashed);
+	});
+});
+
+describe('helpers on f.fleche, edge by edge', () => {
+	test('load on a miss: a KeyError naming the function and the start of the key', () => {
+		using _ = cache(memoryStore());
+		const add = fleche((a: number, b: number) => a + b, { name: 'add' });
+		const key = add.fleche.digest(1, 2);
+		assert.throws(
+			() => add.fleche.load(1, 2),
+			(err: unknown) => KeyError.is(err) && (err as Error).message === `No cached result for add with these arguments (key ${key.slice(0, 12)}…)`,
+		);
+	});
+
+	test('evict answers false on a miss but lets any other failure through', () => {
+		const store = memoryStore();
+		const add = fleche((a: number, b: number) => a + b, { name: 'add' });
+		cache(store, () => add(1, 2));
+		cache(store.readonly(), () => {
+			assert.throws(
+				() => add.fleche.evict(1, 2),
+				(err: unknown) => err instanceof Error && !KeyError.is(err),
+			);
+			assert.throws(
+				() => add.fleche.evict(5, 5),
+				(err: unknown) => err instanceof Error && !KeyError.is(err),
+			);
+		});
+		cache(store, () => {
+			assert.equal(add.fleche.contains(1, 2), true, 'the read-only view removed nothing');
+			assert.equal(add.fleche.evict(5, 5), false);
+		});
+	});
+
+	test('query keeps to this function: same name with another version or code is another function', () => {
+		using _ = cache(memoryStore());
+		const v1 = fleche((x: number) => x, { name: 'same', version: 1 });
+		const v2 = fleche((x: number) => x, { name: 'same', version: 2 });
+		const code1 = fleche((x: number) => x + 1, { name: 'coded', hashCode: true });
+		const code2 = fleche((x: number) => x + 2, { name: 'coded', hashCode: true });
+		const moduleA = fleche((x: number) => x, { name: 'placed', module: 'a.ts' });
+		const moduleB = fleche((x: number) => x, { name: 'placed', module: 'b.ts' });
+		for (const f of [v1, v2, code1, code2, moduleA, moduleB]) f(1);
+		v1(2);
+		for (const f of [v2, code1, code2, moduleA, moduleB]) assert.equal(f.fleche.query().count(), 1, f.fleche.identity.name);
+		assert.equal(v1.fleche.query().count(), 2);
+		assert.equal(v1.fleche.query({ x: 2 }).only().result, 2);
+		assert.equal(code2.fleche.query().only().result, 3);
+		assert.equal(moduleB.fleche.query().only().module, 'b.ts');
+	});
+
+	test('bind pre-applies arguments and keeps the cache active at bind time', () => {
+		const store = memoryStore();
+		const sub = fleche((a: number, b: number) => a - b, { name: 'sub' });
+		const from10 = cache(store, () => sub.fleche.bind(10));
+		assert.equal(from10(3), 7);
+		assert.equal(
+			cache(store, () => sub.fleche.contains(10, 3)),
+			true,
+		);
+	});
+});
+
+describe('@fleche() on methods, edge by edge', () => {
+	test('a static method: identity Class.method, helpers bound to the class', () => {
+		using _ = cache(memoryStore());
+		let runs = 0;
+		class Scaler {
+			static factor = 3;
+			// A class is not digestible by itself; as `this` of a static method it says what it is.
+			static [Symbol.for('fleche.digest')]() {
+				return 'Scaler';
+			}
+			@fleche()
+			static scale(x: number): number {
+				runs++;
+				return x * this.factor;
+			}
+		}
+		assert.equal(Scaler.scale(2), 6);
+		assert.equal(Scaler.scale(2), 6);
+		assert.equal(runs, 1);
+		assert.equal(Scaler.scale.fleche.identity.name, 'Scaler.scale');
+		assert.equal(Scaler.scale.fleche.contains(2), true);
+		assert.equal(Scaler.scale.fleche.load(2), 6);
+		assert.deepEqual(Scaler.scale.fleche.params, ['x']);
+		assert.equal(Scaler.scale.fleche.bind()(2), 6, 'bind keeps the class as this');
+		assert.equal(runs, 1);
+	});
+
+	test('an instance gets its own hidden copy of the method, whose helpers are bound to it and made once', () => {
+		using _ = cache(memoryStore());
+		let runs = 0;
+		class Model {
+			constructor(readonly scale: number) {}
+			@fleche()
+			predict(x: number): number {
+				runs++;
+				return x * this.scale;
+			}
+		}
+		const m = new Model(3);
+		assert.deepEqual(Object.keys(m), ['scale'], 'the copy is not enumerable: not part of the key, not stored');
+		assert.notEqual(m.predict, Model.prototype.predict);
+		assert.equal(m.predict.name, 'predict');
+		assert.equal(isFleche(m.predict), true);
+		assert.equal(m.predict(2), 6);
+		const helpers = m.predict.fleche;
+		assert.equal(m.predict.fleche, helpers, 'made once per instance');
+		assert.equal(helpers.identity.name, 'Model.predict');
+		assert.equal(helpers.contains(2), true);
+		assert.equal(new Model(3).predict.fleche.contains(2), true, 'an equal instance makes the same key');
+		assert.equal(new Model(4).predict.fleche.contains(2), false);
+		assert.equal(helpers.load(2), 6);
+		assert.equal(helpers.bind(2)(), 6, 'bind keeps the instance');
+		assert.equal(helpers.call(2).name, 'Model.predict');
+		assert.equal(runs, 1);
+		assert.equal(helpers.evict(2), true);
+		assert.equal(m.predict(2), 6);
+		assert.equal(runs, 2);
+	});
+
+	test('an override in a subclass is left alone', () => {
+		using _ = cache(memoryStore());
+		class Base {
+			@fleche()
+			value(x: number): number {
+				return x + 1;
+			}
+		}
+		class Derived extends Base {
+			override value(x: number): number {
+				return -x;
+			}
+		}
+		assert.equal(new Derived().value(2), -2);
+		assert.equal(isFleche(new Derived().value), false);
+		assert.equal(new Base().value(2), 3);
+	});
+
+	test('a name option replaces Class.method; a decorator on anything but a method is a TypeError', () => {
+		using _ = cache(memoryStore());
+		class Named {
+			@fleche({ name: 'custom' })
+			run(x: number): number {
+				return x;
+			}
+		}
+		assert.equal(new Named().run.fleche.identity.name, 'custom');
+		const decorator = fleche() as unknown as (fn: unknown, context: unknown) => unknown;
+		assert.throws(() => decorator(() => 1, { kind: 'getter', name: 'g', static: false, private: false }), {
+			name: 'TypeError',
+			message: '@fleche() decorates methods only',
+		});
+	});
+
+	test('fleche(method, context) called directly is the decorator without options', () => {
+		using _ = cache(memoryStore());
+		const initializers: ((this: unknown) => void)[] = [];
+		const context = { kind: 'method', name: 'double', static: false, private: false, addInitializer: (f: (this: unknown) => void) => initializers.push(f) };
+		let runs = 0;
+		const method = function (this: { n: number }, x: number) {
+			runs++;
+			return x * 2 * this.n;
+		};
+		const wrapped = fleche(method, context as never) as typeof method;
+		assert.equal(wrapped.name, 'double');
+		assert.equal(isFleche(wrapped), true);
+		assert.equal(initializers.length, 1);
+		const owner = { n: 1, double: wrapped, [Symbol.for('fleche.digest')]: () => 'owner' };
+		assert.equal(owner.double(4), 8);
+		assert.equal(owner.double(4), 8);
+		assert.equal(runs, 1, 'the second call is a hit');
+		assert.equal(cache().query({ name: 'Object.double' }).count(), 1);
+	});
+});
