@@ -31,14 +31,14 @@ const tests = (...names) => names.map((n) => `out/test-node/runtime/${n}.test.js
 /** Module groups: the files Stryker mutates, and the test files that must notice. */
 export const groups = {
 	query: { mutate: ['runtime/src/query.ts'], tests: tests('query') },
-	digest: { mutate: ['runtime/src/digest.ts'], tests: tests('digest') },
+	digest: { mutate: ['runtime/src/digest.ts'], tests: tests('digest', 'digestApi') },
 	callKey: { mutate: ['runtime/src/call.ts', 'runtime/src/storage/keys.ts'], tests: tests('digest', 'wrapper', 'storage', 'keys') },
 	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'wrapperHelpers', 'compositions', 'cache') },
 	storages: {
 		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
-		tests: tests('storage', 'sql', 'stats'),
+		tests: tests('storage', 'memoryStorage', 'sql', 'stats'),
 	},
-	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency') },
+	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit') },
 };
 
 const { values: flags, positionals } = parseArgs({

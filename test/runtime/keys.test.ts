@@ -27,9 +27,10 @@ describe('storage keys, edge by edge (docs/behaviour.md §2.4)', () => {
 	test('a key that is not a string is refused with a KeyError naming its type, never a TypeError', () => {
 		const values = new ValueMemory();
 		for (const bad of [null, undefined, 42, { length: 64 }, [key('ab')]]) {
-			assert.throws(() => values.put(bad as never, 1), keyError(`Invalid cache key ${typeof bad}: expected 64 lowercase hex characters`), String(bad));
-			assert.throws(() => values.get(bad as never), KeyError, String(bad));
-			assert.equal(values.contains(bad as never), false, String(bad));
+			const label = `${typeof bad} ${JSON.stringify(bad) ?? ''}`;
+			assert.throws(() => values.put(bad as never, 1), keyError(`Invalid cache key ${typeof bad}: expected 64 lowercase hex characters`), label);
+			assert.throws(() => values.get(bad as never), KeyError, label);
+			assert.equal(values.contains(bad as never), false, label);
 		}
 	});
 
