@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { cache, digest, digestSymbol, fleche, findFleche, isFleche, KeyError, listFleche, type Fleche, type FlecheHelpers } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { memoryStore } from '../support/stores.ts';
@@ -75,6 +76,22 @@ describe('fleche(fn): options and parameters', () => {
 	});
 });
 
+describe('where a cached function was made', () => {
+	test('location: the source file, the file the process loaded and the line of the fleche() call', () => {
+		const here = new Error().stack!.split('\n')[1]!;
+		const located = fleche((x: number) => x, { name: 'located' });
+		const { location } = located.fleche;
+		assert.ok(location !== undefined);
+		assert.deepEqual(Object.keys(location), ['source', 'loaded', 'line']);
+		assert.match(location.source, /wrapperHelpers\.test\.ts$/);
+		assert.match(location.loaded, /wrapperHelpers\.test\.js$/);
+		// The line above the call, as the stack of this test saw it (source-mapped like the wrapper's).
+		const stackLine = /wrapperHelpers\.test\.ts:(\d+):/.exec(here)?.[1];
+		if (stackLine !== undefined) assert.equal(location.line, Number(stackLine) + 1);
+		assert.ok(Number.isInteger(location.line) && location.line > 0);
+	});
+});
+
 describe('the registry: isFleche, findFleche, listFleche', () => {
 	test('every cached function is registered under its module and name; the last one created wins', () => {
 		const plain = (x: number) => x;
@@ -92,6 +109,14 @@ describe('the registry: isFleche, findFleche, listFleche', () => {
 		assert.ok(!listFleche().includes(first), 'replaced under the same identity');
 		const unhashed = fleche((x: number) => x, { name: 'unhashed-reg', hashModule: false });
 		assert.equal(findFleche(null, 'unhashed-reg'), unhashed);
+	});
+
+	test('one registry per process: the CommonJS build of the package finds what the ES module build made', () => {
+		const cjs = createRequire(import.meta.url)('fleche') as { findFleche: typeof findFleche; isFleche: typeof isFleche };
+		assert.notEqual(cjs.findFleche, findFleche, 'two copies of the package');
+		const shared = fleche((x: number) => x, { name: 'shared-registry', module: 'reg/shared.ts' });
+		assert.equal(cjs.findFleche('reg/shared.ts', 'shared-registry'), shared);
+		assert.equal(cjs.isFleche(shared), true);
 	});
 });
 
@@ -229,6 +254,24 @@ describe('@fleche() on methods, edge by edge', () => {
 		assert.equal(helpers.evict(2), true);
 		assert.equal(m.predict(2), 6);
 		assert.equal(runs, 2);
+	});
+
+	test('a subclass that inherits the method keys it under its own name; a method called without this still runs', () => {
+		using _ = cache(memoryStore());
+		class Model {
+			@fleche()
+			predict(x: number): number {
+				return x * 2;
+			}
+		}
+		class Tuned extends Model {}
+		assert.equal(helpersOf(new Model(), 'predict').identity.name, 'Model.predict');
+		assert.equal(helpersOf(new Tuned(), 'predict').identity.name, 'Tuned.predict');
+		assert.equal(helpersOf(new Model(), 'predict').identity.name, 'Model.predict', 'one profile per class');
+		assert.equal(new Tuned().predict(2), 4);
+		assert.equal(cache().query({ name: 'Tuned.predict' }).count(), 1);
+		const detached = methodOf(Model.prototype, 'predict') as (this: unknown, x: number) => number;
+		assert.equal(detached.call(undefined, 5), 10);
 	});
 
 	test('an override in a subclass is left alone', () => {
