@@ -17,6 +17,8 @@ describe('Digest and D(), edge by edge', () => {
 		assert.equal(isHexDigest(`${full}0`), false);
 		assert.equal(isHexDigest(`${full.slice(1)}g`), false);
 		assert.equal(isHexDigest(['a'.repeat(64)] as never), false);
+		// Not a string, however much it looks like one: 64 long, and its text a digest.
+		assert.equal(isHexDigest({ length: 64, toString: () => full } as never), false);
 	});
 
 	test('new Digest: 1 to 64 hex characters of any case, kept lowercase; anything else a TypeError saying what it got', () => {
@@ -51,6 +53,7 @@ describe('Digest and D(), edge by edge', () => {
 		assert.equal(Digest.is({ [Symbol.for('fleche.Digest')]: true, hex: 'ab' }), true);
 		assert.equal(Digest.is({ [Symbol.for('fleche.Digest')]: 'yes', hex: 'ab' }), false, 'the brand is exactly true');
 		assert.equal(Digest.is(undefined), false);
+		assert.equal(Digest.is(Object.assign(() => full, { [Symbol.for('fleche.Digest')]: true, hex: full })), false, 'a function is no Digest');
 		assert.equal(Digest.is('ab'), false);
 		const { proxy, revoke } = Proxy.revocable({}, {});
 		revoke();
