@@ -101,6 +101,8 @@ for (const name of selected) {
 	};
 	// Stryker's `file:from-to` ranges narrow what is mutated; the type-check switch wants the files alone.
 	const files = [...new Set(group.mutate.map((m) => m.replace(/:\d+(:\d+)?-\d+(:\d+)?$/, '')))];
+	// A restricted run is kept beside the group's other runs in the summary, under its own entry.
+	const entry = restricted ? `${name} ${group.mutate.join(' ')} <- ${group.tests.map((t) => path.basename(t, '.test.js')).join(' ')}` : name;
 	const outDir = path.join('out', 'mutation', name);
 	mkdirSync(outDir, { recursive: true });
 	console.log(`\n=== mutation: ${name} (${group.mutate.join(', ')}) ===`);
@@ -130,7 +132,7 @@ for (const name of selected) {
 	const started = Date.now();
 	try {
 		const results = await stryker.runMutationTest();
-		summary[name] = {
+		summary[entry] = {
 			modules: group.mutate,
 			tests: group.tests,
 			restricted,
@@ -141,12 +143,12 @@ for (const name of selected) {
 				.map((r) => ({ file: r.fileName, line: r.location.start.line, mutator: r.mutatorName, replacement: r.replacement })),
 		};
 		console.log(
-			`mutation ${name}: ${(summary[name].score * 100).toFixed(1)} % killed (${summary[name].detected} of ${summary[name].detected + summary[name].undetected})`,
+			`mutation ${name}: ${(summary[entry].score * 100).toFixed(1)} % killed (${summary[entry].detected} of ${summary[entry].detected + summary[entry].undetected})`,
 		);
 	} catch (err) {
 		failed = true;
 		console.error(`mutation ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-		summary[name] = { modules: group.mutate, tests: group.tests, error: String(err) };
+		summary[entry] = { modules: group.mutate, tests: group.tests, error: String(err) };
 	}
 }
 const summaryFile = path.join('out', 'mutation', 'summary.json');

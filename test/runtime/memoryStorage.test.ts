@@ -174,6 +174,50 @@ describe('CallMemory, edge by edge', () => {
 		assert.deepEqual(back, { leaf: true });
 	});
 
+	test('the fast copy of plain records keeps holes, arrays, own __proto__ keys, and refuses symbols and functions', () => {
+		// Each record is plain data but for the one oddity, so that the fast copy, not structuredClone, decides.
+		const calls = new CallMemory();
+		calls.put(record('arr:1', { list: [1, [2, 3], { n: 4 }] }));
+		const list = (calls.get(k('arr:1')) as unknown as { list: unknown[] }).list;
+		assert.deepEqual(list, [1, [2, 3], { n: 4 }]);
+		assert.ok(Object.isFrozen(list) && Object.isFrozen(list[1]) && Object.isFrozen(list[2]));
+		// eslint-disable-next-line no-sparse-arrays -- the hole is the point
+		calls.put(record('hole:1', { holes: [1, , 3] }));
+		const holes = (calls.get(k('hole:1')) as unknown as { holes: unknown[] }).holes;
+		assert.equal(holes.length, 3);
+		assert.equal(1 in holes, false, 'the hole stays a hole');
+		calls.put(record('proto:1', { own: JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}') as unknown }));
+		const own = (calls.get(k('proto:1')) as unknown as { own: Record<string, unknown> }).own;
+		assert.deepEqual(Object.keys(own), ['__proto__', 'ok']);
+		assert.equal(Object.getPrototypeOf(own), Object.prototype);
+		for (const [label, bad] of [
+			['symbol', Symbol('s')],
+			['function in an array', [() => 1]],
+			['function in an object', { f: () => 1 }],
+		] as const) {
+			assert.throws(() => calls.put(record(`bad:${label}`, { bad })), saveError(/^Cannot store the call record of type Object in memory: /), label);
+			assert.equal(calls.contains(k(`bad:${label}`)), false, label);
+		}
+	});
+
+	test('a record holding an instance of a registered class is stored as plain data; a failed clone keeps its cause', () => {
+		@registerClass({ name: 'memoryStorage.test/Tag' })
+		class Tag {
+			constructor(readonly label: string) {}
+		}
+		const calls = new CallMemory();
+		calls.put(record('tagged:1', { tag: new Tag('x') }));
+		const got = calls.get(k('tagged:1')) as CallRecord & { tag: object };
+		assert.equal(got.name, 'tagged');
+		assert.equal(got.key, k('tagged:1'));
+		assert.deepEqual(got.tag, { label: 'x' });
+		assert.equal(got.tag instanceof Tag, false, 'records are plain data: classes are kept for values only');
+		assert.throws(
+			() => new ValueMemory().put(k('fn'), { f: () => 1 }),
+			(err: unknown) => SaveError.is(err) && (err as Error).cause instanceof Error && (err as Error & { cause: Error }).cause.name === 'DataCloneError',
+		);
+	});
+
 	test('put replaces; get, find, records, contains, evict, list, expand', () => {
 		const calls = new CallMemory();
 		calls.put(record('f:1'));
