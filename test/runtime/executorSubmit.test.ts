@@ -79,6 +79,9 @@ describe('wrapExecutor over a { submit } executor, edge by edge', () => {
 		assert.equal(boundStore.query({ name: 'add' }).count(), 1);
 		assert.equal(activeStore.query({ name: 'add' }).count(), 0);
 		assert.deepEqual(boundStore.query({ name: 'add' }).only().metadata['tags'], { origin: 'bound' });
+		// A bound call that is a hit resolves without the executor too.
+		assert.equal(await cache(activeStore, () => e.submit(add10, 5)), 15);
+		assert.equal(e.seen.length, 1);
 		// Unbound: the active cache and the active metadata at submission.
 		await cache(activeStore, () => tags({ origin: 'active' }, () => e.submit(add, 1, 2)));
 		assert.deepEqual(activeStore.query({ name: 'add' }).only().metadata['tags'], { origin: 'active' });
@@ -113,6 +116,11 @@ describe('wrapExecutor over a { submit } executor, edge by edge', () => {
 		assert.equal(await run(6, [{ cores: 1 }]), '[6,[{"cores":1}]]', 'an array too');
 		assert.equal(await run(7, null), '[7,null]');
 		assert.deepEqual(e.seen.at(-1), []);
+		const none = fleche(() => 'none', { name: 'noArguments' });
+		assert.equal(await cache(store, () => e.submit(none)), 'none', 'no last argument at all');
+		const three = fleche((a: number, b: number, o?: unknown) => JSON.stringify([a, b, o ?? null]), { name: 'three' });
+		assert.equal(await cache(store, () => e.submit(three, 1, 2, { cores: 1 })), '[1,2,null]', 'every argument before the options stays');
+		assert.deepEqual(e.seen.at(-1), [{ cores: 1 }]);
 		// Without declared names nothing is split, not even `signal`.
 		const plainExec = wrapExecutor({ submit: (fn: () => unknown) => Promise.resolve(fn()) });
 		const signal = new AbortController().signal;
