@@ -6,13 +6,17 @@
 //   node test/mutation/run.mjs                 every group
 //   node test/mutation/run.mjs query digest    some groups (names below)
 //   node test/mutation/run.mjs --list          the groups, their modules and tests
+//   node test/mutation/run.mjs digest --mutate runtime/src/digest.ts:100-300 --tests digest --concurrency 1
+//                                              one group, restricted: only these files/line ranges (Stryker's
+//                                              `mutate` syntax, repeatable), judged by only these of its test files
 //
 // How: Stryker instruments the group's modules in place (every mutant compiled in, one chosen per run by the
 // environment variable __STRYKER_ACTIVE_MUTANT__, which child processes and worker threads inherit), builds the
 // runtime and the tests once (`buildCommand`), then runs `node --test` on the group's test files per mutant
 // (`commandRunner`: node:test needs no plugin). In place, because the tests import the built package through the
 // workspace link `node_modules/fleche -> ../runtime`, which a sandbox copy would not redirect. The sources are
-// restored when the run ends; do not commit while it runs. Env: STRYKER_CONCURRENCY (default 2).
+// restored when the run ends; do not commit while it runs. Concurrency: --concurrency N, else the environment
+// variable STRYKER_CONCURRENCY, else 2 (use 1 on a shared machine).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,17 +31,25 @@ const tests = (...names) => names.map((n) => `out/test-node/runtime/${n}.test.js
 /** Module groups: the files Stryker mutates, and the test files that must notice. */
 export const groups = {
 	query: { mutate: ['runtime/src/query.ts'], tests: tests('query') },
-	digest: { mutate: ['runtime/src/digest.ts'], tests: tests('digest') },
-	callKey: { mutate: ['runtime/src/call.ts', 'runtime/src/storage/keys.ts'], tests: tests('digest', 'wrapper', 'storage') },
-	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'compositions', 'cache') },
+	digest: { mutate: ['runtime/src/digest.ts'], tests: tests('digest', 'digestApi') },
+	callKey: { mutate: ['runtime/src/call.ts', 'runtime/src/storage/keys.ts'], tests: tests('digest', 'wrapper', 'storage', 'keys') },
+	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'wrapperHelpers', 'compositions', 'cache') },
 	storages: {
 		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
-		tests: tests('storage', 'sql', 'stats'),
+		tests: tests('storage', 'memoryStorage', 'sql', 'stats'),
 	},
-	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency') },
+	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit') },
 };
 
-const { values: flags, positionals } = parseArgs({ options: { list: { type: 'boolean', default: false } }, allowPositionals: true });
+const { values: flags, positionals } = parseArgs({
+	options: {
+		list: { type: 'boolean', default: false },
+		mutate: { type: 'string', multiple: true },
+		tests: { type: 'string', multiple: true },
+		concurrency: { type: 'string' },
+	},
+	allowPositionals: true,
+});
 if (flags.list) {
 	for (const [name, g] of Object.entries(groups)) console.log(`${name}: ${g.mutate.join(' ')}  ←  ${g.tests.join(' ')}`);
 	process.exit(0);
@@ -48,6 +60,23 @@ if (unknown.length > 0) {
 	process.exit(2);
 }
 const selected = positionals.length > 0 ? positionals : Object.keys(groups);
+const restricted = flags.mutate !== undefined || flags.tests !== undefined;
+if (restricted && selected.length !== 1) {
+	console.error('test/mutation/run.mjs: --mutate and --tests restrict one group; name exactly one');
+	process.exit(2);
+}
+if (flags.tests) {
+	const extra = tests(...flags.tests).filter((t) => !groups[selected[0]].tests.includes(t));
+	if (extra.length > 0) {
+		console.error(`test/mutation/run.mjs: --tests outside the group: ${extra.join(', ')}`);
+		process.exit(2);
+	}
+}
+const concurrency = Number(flags.concurrency ?? process.env.STRYKER_CONCURRENCY ?? 2);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+	console.error(`test/mutation/run.mjs: concurrency must be a positive integer, not ${flags.concurrency ?? process.env.STRYKER_CONCURRENCY}`);
+	process.exit(2);
+}
 
 /** Stryker's score: detected (killed or timed out) over every valid mutant (those that compiled and were run). */
 function score(results) {
@@ -66,7 +95,14 @@ function score(results) {
 const summary = {};
 let failed = false;
 for (const name of selected) {
-	const group = groups[name];
+	const group = {
+		mutate: flags.mutate ?? groups[name].mutate,
+		tests: flags.tests ? tests(...flags.tests) : groups[name].tests,
+	};
+	// Stryker's `file:from-to` ranges narrow what is mutated; the type-check switch wants the files alone.
+	const files = [...new Set(group.mutate.map((m) => m.replace(/:\d+(:\d+)?-\d+(:\d+)?$/, '')))];
+	// A restricted run is kept beside the group's other runs in the summary, under its own entry.
+	const entry = restricted ? `${name} ${group.mutate.join(' ')} <- ${group.tests.map((t) => path.basename(t, '.test.js')).join(' ')}` : name;
 	const outDir = path.join('out', 'mutation', name);
 	mkdirSync(outDir, { recursive: true });
 	console.log(`\n=== mutation: ${name} (${group.mutate.join(', ')}) ===`);
@@ -77,9 +113,9 @@ for (const name of selected) {
 		inPlace: true,
 		mutate: group.mutate,
 		// Mutated sources are not type-correct: `// @ts-nocheck` on them (only), so the declaration step still emits.
-		disableTypeChecks: group.mutate.length === 1 ? group.mutate[0] : `{${group.mutate.join(',')}}`,
+		disableTypeChecks: files.length === 1 ? files[0] : `{${files.join(',')}}`,
 		coverageAnalysis: 'off',
-		concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
+		concurrency,
 		// A loaded machine varies a lot: a mutant that makes the tests hang is caught by a generous timeout, not a tight one.
 		timeoutFactor: 3,
 		timeoutMS: 30_000,
@@ -93,23 +129,26 @@ for (const name of selected) {
 		logLevel: 'info',
 		fileLogLevel: 'off',
 	});
+	const started = Date.now();
 	try {
 		const results = await stryker.runMutationTest();
-		summary[name] = {
+		summary[entry] = {
 			modules: group.mutate,
 			tests: group.tests,
+			restricted,
+			minutes: Math.round((Date.now() - started) / 6000) / 10,
 			...score(results),
 			survived: results
 				.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')
 				.map((r) => ({ file: r.fileName, line: r.location.start.line, mutator: r.mutatorName, replacement: r.replacement })),
 		};
 		console.log(
-			`mutation ${name}: ${(summary[name].score * 100).toFixed(1)} % killed (${summary[name].detected} of ${summary[name].detected + summary[name].undetected})`,
+			`mutation ${name}: ${(summary[entry].score * 100).toFixed(1)} % killed (${summary[entry].detected} of ${summary[entry].detected + summary[entry].undetected})`,
 		);
 	} catch (err) {
 		failed = true;
 		console.error(`mutation ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-		summary[name] = { modules: group.mutate, tests: group.tests, error: String(err) };
+		summary[entry] = { modules: group.mutate, tests: group.tests, error: String(err) };
 	}
 }
 const summaryFile = path.join('out', 'mutation', 'summary.json');

@@ -1,0 +1,134 @@
+// docs/behaviour.md §1.2: the Digest value, D(), hex checks and digest hooks, edge by edge — the cases a mutation run
+// of digest.ts (docs/mutation.md, group `digest`) showed no other test pinning down.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, isHexDigest, removeHook } from 'fleche';
+import { memoryStore } from '../support/stores.ts';
+
+const full = digest('some value');
+
+describe('Digest and D(), edge by edge', () => {
+	test('isHexDigest: exactly 64 lowercase hex characters, and only a string', () => {
+		assert.equal(DIGEST_LENGTH, 64);
+		assert.equal(isHexDigest(full), true);
+		assert.equal(isHexDigest(full.toUpperCase()), false);
+		assert.equal(isHexDigest(full.slice(1)), false);
+		assert.equal(isHexDigest(`${full}0`), false);
+		assert.equal(isHexDigest(`${full.slice(1)}g`), false);
+		assert.equal(isHexDigest(['a'.repeat(64)] as never), false);
+		// Not a string, however much it looks like one: 64 long, and its text a digest.
+		assert.equal(isHexDigest({ length: 64, toString: () => full } as never), false);
+	});
+
+	test('new Digest: 1 to 64 hex characters of any case, kept lowercase; anything else a TypeError saying what it got', () => {
+		assert.equal(new Digest('ABC123').hex, 'abc123');
+		assert.equal(new Digest('f').hex, 'f');
+		assert.equal(new Digest(full.toUpperCase()).hex, full);
+		const refused: [unknown, string][] = [
+			['', '""'],
+			['xyz', '"xyz"'],
+			[`${full}0`, JSON.stringify(`${full}0`)],
+			[' ab', '" ab"'],
+			[42, 'number'],
+			[null, 'object'],
+		];
+		for (const [bad, shown] of refused) {
+			assert.throws(() => new Digest(bad as string), { name: 'TypeError', message: `A Digest is 1 to 64 hex characters, got ${shown}` }, String(bad));
+		}
+	});
+
+	test('a Digest reads as its hex: in templates, in JSON and in the inspector', () => {
+		const d = new Digest('AB');
+		// eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- interpolating a Digest is what is tested
+		assert.equal(`${d}`, 'ab');
+		assert.equal(String(d), 'ab');
+		assert.equal(JSON.stringify({ k: d }), '{"k":"ab"}');
+		assert.equal(inspect(d), 'Digest(ab)');
+		assert.deepEqual(Object.keys(d), ['hex'], 'the brand is on the prototype, not on each instance');
+	});
+
+	test('Digest.is: by brand; a Proxy that throws is no Digest, and no error', () => {
+		assert.equal(Digest.is(D('ab')), true);
+		assert.equal(Digest.is({ [Symbol.for('fleche.Digest')]: true, hex: 'ab' }), true);
+		assert.equal(Digest.is({ [Symbol.for('fleche.Digest')]: 'yes', hex: 'ab' }), false, 'the brand is exactly true');
+		assert.equal(Digest.is(undefined), false);
+		assert.equal(Digest.is(Object.assign(() => full, { [Symbol.for('fleche.Digest')]: true, hex: full })), false, 'a function is no Digest');
+		assert.equal(Digest.is('ab'), false);
+		const { proxy, revoke } = Proxy.revocable({}, {});
+		revoke();
+		assert.equal(Digest.is(proxy), false);
+		const throwing = new Proxy(
+			{},
+			{
+				get() {
+					throw new Error('no reading me');
+				},
+			},
+		);
+		assert.equal(Digest.is(throwing), false);
+	});
+
+	test('D(): a Digest as is, a hex string verbatim, anything else (the empty string too) digested', () => {
+		const d = new Digest('abc');
+		assert.equal(D(d), d);
+		assert.equal(D('ABC').hex, 'abc');
+		assert.equal(D(full).hex, full);
+		assert.equal(D('xyz').hex, digest('xyz'));
+		assert.equal(D('').hex, digest(''));
+		assert.equal(D(`${full}0`).hex, digest(`${full}0`), '65 hex characters are a string, not a digest');
+		assert.equal(D(12).hex, digest(12));
+		assert.equal(digest(D(['x', 1])), digest(['x', 1]));
+	});
+
+	test('expand() and shrink(): on a given cache or the active one; a prefix is expanded before shrinking', () => {
+		const store = memoryStore();
+		const key = store.saveValue('held');
+		assert.equal(D(key.slice(0, 10)).expand(store).hex, key);
+		assert.equal(D(key.slice(0, 10)).shrink(store).hex, store.shrink(key));
+		assert.equal(D(key).shrink(store).hex, store.shrink(key));
+		cache(store, () => {
+			assert.equal(D(key.slice(0, 6)).expand().hex, key);
+			assert.equal(D(key.slice(0, 6)).shrink().hex, store.shrink(key));
+		});
+		assert.equal(Digest.is(D(key).expand(store)), true);
+	});
+});
+
+describe('digest hooks, edge by edge', () => {
+	test('addHook refuses what is not a class or not a function', () => {
+		assert.throws(() => addHook('Date' as never, () => 1), { name: 'TypeError', message: 'addHook(Class, fn): Class must be a class or constructor' });
+		assert.throws(() => addHook(Date, 'iso' as never), { name: 'TypeError', message: 'addHook(Class, fn): fn must be a function' });
+	});
+
+	test('the newest hook that matches wins, whichever class is more specific; registering again replaces', () => {
+		class Shape {
+			constructor(readonly sides: number) {}
+		}
+		class Square extends Shape {}
+		const plain = digest(new Square(4));
+		try {
+			addHook(Shape, () => 'shape hook');
+			const byShape = digest(new Square(4));
+			assert.equal(digest(new Square(5)), byShape, 'the hook decides, not the fields');
+			removeHook(Shape);
+			addHook(Square, () => 'square hook');
+			const bySquare = digest(new Square(4));
+			assert.notEqual(bySquare, byShape);
+			addHook(Shape, () => 'shape hook');
+			assert.equal(digest(new Square(4)), byShape, 'the newer Shape hook is asked first');
+			addHook(Square, () => 'square hook');
+			assert.equal(digest(new Square(4)), bySquare, 'registering Square again puts it first');
+			addHook(Square, () => 'square hook, second version');
+			const second = digest(new Square(4));
+			assert.ok(second !== bySquare && second !== byShape, 'the second registration replaced the first');
+			assert.equal(removeHook(Square), true);
+			assert.equal(digest(new Square(4)), byShape, 'only the Shape hook is left');
+			assert.equal(removeHook(Square), false, 'one registration per class');
+		} finally {
+			removeHook(Square);
+			removeHook(Shape);
+		}
+		assert.equal(digest(new Square(4)), plain);
+	});
+});

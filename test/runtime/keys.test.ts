@@ -1,0 +1,107 @@
+// docs/behaviour.md §2.4: what a storage key is, how a prefix expands and how far a key shrinks, edge by edge — the
+// cases a mutation run of the key module (docs/mutation.md, group `callKey`) showed no other test pinning down.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AmbiguousDigestError, Cache, CallMemory, KeyError, ValueMemory } from 'fleche';
+
+/** A 64-hex key that starts with `start` and is filled with `fill`: `key('abcd0', '1')` = "abcd0111…1". */
+const key = (start: string, fill = '0'): string => start + fill.repeat(64 - start.length);
+
+/** Every ordering of `items`, so that no answer can depend on the order a storage lists its keys in. */
+function permutations<T>(items: readonly T[]): T[][] {
+	if (items.length <= 1) return [[...items]];
+	return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}
+
+/** A memory cache holding values under exactly these keys, put in this order. */
+function cacheWith(keys: readonly string[]): Cache {
+	const values = new ValueMemory();
+	for (const k of keys) values.put(k, k);
+	return new Cache(values, new CallMemory());
+}
+
+const keyError = (message: string) => (err: unknown) => KeyError.is(err) && (err as Error).message === message;
+const ambiguous = (message: string) => (err: unknown) => AmbiguousDigestError.is(err) && (err as Error).message === message;
+
+describe('storage keys, edge by edge (docs/behaviour.md §2.4)', () => {
+	test('a key that is not a string is refused with a KeyError naming its type, never a TypeError', () => {
+		const values = new ValueMemory();
+		for (const bad of [null, undefined, 42, { length: 64 }, [key('ab')]]) {
+			const label = `${typeof bad} ${JSON.stringify(bad) ?? ''}`;
+			assert.throws(() => values.put(bad as never, 1), keyError(`Invalid cache key ${typeof bad}: expected 64 lowercase hex characters`), label);
+			assert.throws(() => values.get(bad as never), KeyError, label);
+			assert.equal(values.contains(bad as never), false, label);
+		}
+	});
+
+	test('an invalid key is quoted in the message, cut after 80 characters', () => {
+		const values = new ValueMemory();
+		const exactly80 = 'x'.repeat(80);
+		const longer = `${'y'.repeat(80)}z`;
+		assert.throws(() => values.put('../x', 1), keyError('Invalid cache key "../x": expected 64 lowercase hex characters'));
+		assert.throws(() => values.put(exactly80, 1), keyError(`Invalid cache key "${exactly80}": expected 64 lowercase hex characters`));
+		assert.throws(() => values.put(longer, 1), keyError(`Invalid cache key "${'y'.repeat(80)}…": expected 64 lowercase hex characters`));
+	});
+
+	test('a prefix must be a string of at least 4 characters; a number that spells a stored prefix is no prefix', () => {
+		const values = new ValueMemory();
+		const stored = key('12345');
+		values.put(stored, 1);
+		assert.equal(values.expand('1234'), stored, '4 characters are enough');
+		assert.throws(() => values.expand(12345 as never), keyError('Key prefix 12345 is too short: give at least 4 characters'));
+		assert.throws(() => values.expand('123'), keyError('Key prefix "123" is too short: give at least 4 characters'));
+		assert.throws(() => values.expand('5678'), keyError('No cache entry matches key prefix 5678'));
+		assert.throws(() => values.expand('2345'), KeyError, 'a prefix matches the start, not the middle');
+		assert.throws(() => values.expand('0000'), KeyError, 'nor the end');
+	});
+
+	test('an ambiguous prefix names the length that tells its two smallest matches apart, whatever the listing order', () => {
+		// The two smallest matches share "abcd00"; the largest shares only "abcd" with them.
+		const keys = [key('abcd1', '1'), key('abcd01', '1'), key('abcd00', '1')];
+		for (const order of permutations(keys)) {
+			const values = new ValueMemory();
+			for (const k of order) values.put(k, k);
+			assert.throws(() => values.expand('abcd'), ambiguous('Short digest abcd is ambiguous; need at least 6 characters.'), order.join(' '));
+			assert.throws(() => values.expand('abcd0'), ambiguous('Short digest abcd0 is ambiguous; need at least 6 characters.'), order.join(' '));
+			assert.equal(values.expand('abcd1'), keys[0]);
+			assert.equal(values.expand('abcd01'), keys[1]);
+		}
+	});
+
+	test('shrink: one more character than the longest prefix shared with the neighbours before and after', () => {
+		const a = key('abcdef1');
+		const b = key('abcdef2');
+		const c = key('abcdef21');
+		const d = key('abce');
+		const e = key('ffff');
+		for (const order of permutations([a, b, c, d, e])) {
+			const store = cacheWith(order);
+			const label = order.map((k) => k.slice(0, 8)).join(' ');
+			// a: its neighbour after shares 6. b: before shares 6, after shares 7. c: before shares 7, after 3.
+			// d: before shares 3, after 0: the minimum of 4. e: nothing after it, nothing shared before it.
+			assert.deepEqual(store.shrink(a, b, c, d, e), ['abcdef1', 'abcdef20', 'abcdef21', 'abce', 'ffff'], label);
+			assert.equal(store.shrink(c), 'abcdef21', label);
+		}
+	});
+
+	test('shrink of a lone key, of the first and of the last of many', () => {
+		assert.equal(cacheWith([key('0123')]).shrink(key('0123')), '0123');
+		const keys = Array.from({ length: 20 }, (_, i) => key(i.toString(16).padStart(2, '0') + 'aaaaa'));
+		const store = cacheWith([...keys].reverse());
+		assert.deepEqual(
+			store.shrink(...keys),
+			keys.map((k) => k.slice(0, 4)),
+		);
+	});
+
+	test('shrink of a key not held, and of a key no prefix can tell apart from another, are errors', () => {
+		const a = key('abcd', '1');
+		const b = `${a.slice(0, 63)}2`;
+		const store = cacheWith([b, a, key('ffff')]);
+		assert.throws(() => store.shrink(key('0000')), keyError(`No cache entry for key ${key('0000')}`));
+		assert.throws(() => store.shrink(key('ffff', '1')), KeyError, 'a key past the last one held');
+		assert.throws(() => store.shrink(a), AmbiguousDigestError, 'a and b differ only in the last character');
+		assert.throws(() => store.shrink(b), AmbiguousDigestError);
+		assert.equal(store.shrink(key('ffff')), 'ffff');
+	});
+});
