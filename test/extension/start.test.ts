@@ -218,4 +218,9 @@ test('esbuild.mjs prints [watch] lines only in watch mode', async (t) => {
 		child.on('exit', (code) => reject(new Error(`watch exited (${code}):\n${stdout}`)));
 	});
 	assert.match(stdout, /^\[watch\] build started\n\[watch\] build finished/m);
+	// Stopped, and gone, before the temporary folder is removed (that hook was registered first, so it runs first):
+	// a watcher still writing into it makes the removal fail.
+	const exited = new Promise((resolve) => child.once('close', resolve));
+	child.kill('SIGKILL');
+	await exited;
 });
