@@ -76,8 +76,32 @@ describe('PostgreSQL team store', () => {
 		assert.deepEqual(await later(5), { n: 5, at: 'server' });
 		// The async function's hit is awaited, not blocked on: with the table locked by another session for a moment,
 		// timers keep firing while the lookup waits (a blocked thread would fire none until it returned).
-		const locker = server.psql(`BEGIN; LOCK TABLE ${s}.calls IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.5); COMMIT`, db);
-		while ((await count(`SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = '${s}.calls'::regclass`)) === 0) {
+		// The lock is held until the lookup waits for it (a lock request of fleche's session on the table, not granted):
+		// a fixed window (it was 0.5 s) is missed by the polling below when psql starts slowly, which then polled
+		// forever. It is let go 0.3 s after the lookup queued, or after 60 s without one (then the lookup times out and
+		// the counts below fail).
+		const lockedTable = `'${s}.calls'::regclass`;
+		const locker = server.psql(
+			`BEGIN; LOCK TABLE ${s}.calls IN ACCESS EXCLUSIVE MODE;
+			DO $$ DECLARE until timestamptz := clock_timestamp() + interval '60 s'; BEGIN
+				WHILE clock_timestamp() < until AND NOT EXISTS (
+					SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = ${lockedTable} AND NOT l.granted AND a.application_name = 'fleche'
+				) LOOP
+					PERFORM pg_sleep(0.01);
+				END LOOP;
+				PERFORM pg_sleep(0.3);
+			END $$; COMMIT`,
+			db,
+		);
+		let lockerDone = false;
+		void locker.then(
+			() => (lockerDone = true),
+			() => (lockerDone = true),
+		);
+		while ((await count(`SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted AND relation = ${lockedTable}`)) === 0) {
+			// Its failure (psql's message) says more than the loop could.
+			if (lockerDone) await locker;
+			assert.ok(!lockerDone, 'the locking session ended before its lock was seen');
 			await new Promise((r) => setTimeout(r, 20));
 		}
 		let ticks = 0;
@@ -375,14 +399,20 @@ describe('PostgreSQL team store', () => {
 	it('a writer killed mid-write leaves whole records only', async () => {
 		const s = schema();
 		const child = spawn(process.execPath, [writer, 'forever', url, s], { stdio: ['ignore', 'pipe', 'pipe'] });
+		const closed = new Promise((r) => child.once('close', r));
 		let err = '';
 		child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-		await new Promise<void>((resolve, reject) => {
-			child.stdout.on('data', (d: Buffer) => d.toString().includes('writing') && resolve());
-			child.on('exit', (code) => reject(new Error(`writer exited ${String(code)}: ${err}`)));
-		});
-		child.kill('SIGKILL');
-		await new Promise((r) => child.once('close', r));
+		try {
+			await new Promise<void>((resolve, reject) => {
+				const ceiling = setTimeout(() => reject(new Error(`the writer printed no "writing" within 60 s; its stderr: ${err}`)), 60_000);
+				child.stdout.on('data', (d: Buffer) => d.toString().includes('writing') && (clearTimeout(ceiling), resolve()));
+				child.on('exit', (code, signal) => (clearTimeout(ceiling), reject(new Error(`writer exited ${String(code ?? signal)}: ${err}`))));
+			});
+		} finally {
+			// Killed whatever happened: a writer left running would hold this process (its pipes) until the runner's end.
+			child.kill('SIGKILL');
+			await closed;
+		}
 		const calls = await count(`SELECT count(*) FROM ${s}.calls`);
 		assert.ok(calls >= 20, `${calls} records`);
 		assert.equal(

@@ -2,6 +2,11 @@
 // packages (installed with apt when missing and root), on 127.0.0.1 with a random free port and a temporary data
 // folder, stopped and removed by `close()`. `stop()`/`start()` keep the port and the data, for outage tests.
 // Nothing here listens beyond loopback. Inlined into each test bundle by esbuild.
+//
+// Every wait is bounded: each command runs under a time-out (its failure says which command, after how long), and a
+// server never outlives the test process that started it: a detached reaper (a `sh` loop watching the test's pid)
+// stops it and removes its folder once that process is gone, even when it was killed before its `close()` ran
+// (`pg_ctl start` and `redis-server --daemonize` detach the server from the test process, so nothing else would).
 import { execFile, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -17,19 +22,51 @@ interface Run {
 	readonly stderr: string;
 }
 
-/** Runs a command to its end, never throwing for its exit status (the caller decides what a failure means). */
-function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+/** Longest any one command may run (apt-get, which waits for another apt's lock, has its own bound below). */
+const commandCeilingMs = 180_000;
+
+/**
+ * Runs a command to its end, never throwing for its exit status (the caller decides what a failure means); one that
+ * outlives `timeoutMs` is killed and answers code null with a message that says so.
+ */
+function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = commandCeilingMs): Promise<Run> {
 	return new Promise((resolve) => {
-		execFile(cmd, args, { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+		execFile(cmd, args, { env, maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
 			const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-			resolve({ code, stdout, stderr: err !== null && typeof err.code !== 'number' ? `${stderr}${err.message}` : stderr });
+			const why = err !== null && err.killed ? `${cmd} ${args.join(' ')} was killed after ${timeoutMs} ms without finishing; ` : '';
+			resolve({ code, stdout, stderr: err !== null && typeof err.code !== 'number' ? `${why}${stderr}${err.message}` : stderr });
 		});
 	});
 }
 
+/** Single-quoted for `sh`. */
+function shellQuote(arg: string): string {
+	return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Starts a detached `sh` that runs `cleanup` (shell commands) once this process is gone, however it ended; returns
+ * its pid, to be killed when the test cleans up itself. It holds no handle of this process (stdio ignored, unref'd).
+ */
+function reaper(cleanup: string): number {
+	const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${cleanup}`;
+	const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+	child.unref();
+	return child.pid!;
+}
+
+/** Ends a reaper that is no longer needed (the test cleaned up itself). */
+function dismiss(pid: number): void {
+	try {
+		process.kill(pid, 'SIGKILL');
+	} catch {
+		// already gone
+	}
+}
+
 /** Throws a named failure with what the command printed: a server that cannot start fails its tier, never skips. */
-async function must(what: string, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string> {
-	const r = await run(cmd, args, env);
+async function must(what: string, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<string> {
+	const r = await run(cmd, args, env, timeoutMs);
 	if (r.code !== 0) throw new Error(`${what} failed (${cmd} exited ${String(r.code)}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
 	return r.stdout;
 }
@@ -55,8 +92,9 @@ async function ensurePackage(binary: () => string | undefined, packages: readonl
 	}
 	const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 	const lock = ['-o', 'DPkg::Lock::Timeout=600'];
-	await must('apt-get update', 'apt-get', [...lock, 'update', '-qq'], env);
-	await must(`apt-get install ${packages.join(' ')}`, 'apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...packages], env);
+	const aptCeilingMs = 900_000;
+	await must('apt-get update', 'apt-get', [...lock, 'update', '-qq'], env, aptCeilingMs);
+	await must(`apt-get install ${packages.join(' ')}`, 'apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...packages], env, aptCeilingMs);
 	const installed = binary();
 	if (installed === undefined) throw new Error(`apt-get installed ${packages.join(' ')} but its binaries are still missing`);
 	return installed;
@@ -122,6 +160,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 	} else {
 		auth.push('-A', 'trust');
 	}
+	// From here on the folder, and soon the server, are the reaper's if this process dies before close().
+	const [ctl, ...ctlArgs] = as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).flat();
+	const guard = reaper(`${[ctl!, ...ctlArgs].map(shellQuote).join(' ')} >/dev/null 2>&1; rm -rf ${shellQuote(dir)}`);
 	await must('initdb', ...as('initdb', ['-D', data, ...auth]));
 	let port = 0;
 	const pgCtlStart = async (): Promise<Run> =>
@@ -146,7 +187,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 		if (r.code === 0) break;
 		const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '';
 		if (attempt >= 4 || !/could not (bind|create listen)/i.test(log)) {
+			// `pg_ctl -w` gave up waiting, but the server may still come up: stop it before the folder goes.
+			await run(...as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']));
 			rmSync(dir, { recursive: true, force: true });
+			dismiss(guard);
 			throw new Error(`PostgreSQL did not start on ${host}:${port}: ${(r.stderr || r.stdout).trim()}\n${log.slice(-2000)}`);
 		}
 	}
@@ -184,6 +228,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 				running = false;
 			} finally {
 				rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+				dismiss(guard);
 			}
 		},
 	};
@@ -237,6 +282,7 @@ export async function startRedis(): Promise<RedisServer> {
 	const bin = await ensurePackage(redisBin, ['redis-server']);
 	const dir = mkdtempSync(join(tmpdir(), 'fleche-redis-'));
 	const pidfile = join(dir, 'redis.pid');
+	const guard = reaper(`[ -f ${shellQuote(pidfile)} ] && kill "$(cat ${shellQuote(pidfile)})" 2>/dev/null; sleep 1; rm -rf ${shellQuote(dir)}`);
 	let port = 0;
 	const answers = async (): Promise<boolean> => (await redisCommand(port, 'PING').catch(() => '')) === '+PONG';
 	const launch = async (): Promise<void> => {
@@ -295,6 +341,7 @@ export async function startRedis(): Promise<RedisServer> {
 			await halt();
 			if (attempt >= 4) {
 				rmSync(dir, { recursive: true, force: true });
+				dismiss(guard);
 				throw err;
 			}
 		}
@@ -320,6 +367,7 @@ export async function startRedis(): Promise<RedisServer> {
 				running = false;
 			} finally {
 				rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+				dismiss(guard);
 			}
 		},
 	};
