@@ -13,10 +13,11 @@
 //   removes the name only while it still names the holder's inode.
 // - Removing someone else's lease (a stale takeover, gc) checks and unlinks under the key's break lock `.<key>.break`
 //   (exclusive create, held for microseconds; one older than a second was left by a killed process), and only when
-//   the name still holds the inode it meant: a lease taken after the one judged stale is never removed. A holder
-//   releases its own lease by inode without it: nobody takes over a live holder's lease. Only a break
-//   lock both stale and contended could let two processes compute the same call, which a cache tolerates (the result
-//   is the same; writes are atomic); none is never left computing.
+//   the name still holds the lease it meant — inode, owner, `since` and heartbeat, as a removed lease's inode is
+//   usually the next one created — : a lease taken after the one judged stale is never removed. A holder releases its
+//   own lease by inode without it (its open descriptor keeps the inode from reuse): nobody takes over a live holder's
+//   lease. Only a break lock both stale and contended could let two processes compute the same call, which a cache
+//   tolerates (the result is the same; writes are atomic); none is never left computing.
 // - A holder is gone when its process is gone (same host: `kill(pid, 0)`), else when its heartbeat is older than the
 //   `staleMs` it promised. A holder that cannot beat (a synchronous body blocks its thread) on this host is alive as
 //   long as its process is; on another host it counts as gone after `staleMs`.
@@ -92,13 +93,36 @@ function parseInfo(text: string): LeaseInfo | null {
 }
 
 function read(file: string): Found | null {
+	let fd: number;
 	try {
-		const st = statSync(file);
-		return { info: parseInfo(readFileSync(file, 'utf8')), mtimeMs: st.mtimeMs, ino: st.ino };
+		fd = openSync(file, 'r');
 	} catch (err) {
 		if (isAbsent(err)) return null;
 		throw err;
 	}
+	try {
+		// Through one descriptor: what it says and its inode are of the same file, whatever replaced the name since.
+		const st = fstatSync(fd);
+		return { info: parseInfo(readFileSync(fd, 'utf8')), mtimeMs: st.mtimeMs, ino: st.ino };
+	} finally {
+		closeSync(fd);
+	}
+}
+
+/**
+ * Whether `now` is the very lease `then` was: the same inode is not enough, as a lease file removed is a freed inode
+ * that the next lease file created in the folder usually gets (a waiter that judged the dead holder's lease stale
+ * would otherwise remove the lease another waiter just took over with it, and compute the call a third time). A
+ * lease's owner has a random part and its heartbeat moves only while its holder lives.
+ */
+function sameLease(now: Found, then: Found): boolean {
+	return (
+		now.ino === then.ino &&
+		now.mtimeMs === then.mtimeMs &&
+		now.info?.owner === then.info?.owner &&
+		now.info?.since === then.info?.since &&
+		(now.info === null) === (then.info === null)
+	);
 }
 
 /** Whether the holder of a lease can no longer finish or release it (see the invariants above). */
@@ -148,7 +172,7 @@ export class FileLeases implements CallLeases {
 			found = read(file);
 			if (found === null) continue; // released in between
 			if (found.info?.owner === owner || !isGone(found, Date.now())) break;
-			removeIfSame(this.dir, file, found.ino);
+			removeIfSame(this.dir, file, found);
 		}
 		return { acquired: false, holder: found === null ? { owner: '(changing hands)', since: null, heartbeat: null } : holderOf(found) };
 	}
@@ -261,7 +285,7 @@ export class FileLeases implements CallLeases {
 			try {
 				if (isKey(name)) {
 					const found = read(file);
-					if (found !== null && isGone(found, now) && removeIfSame(this.dir, file, found.ino)) removed++;
+					if (found !== null && isGone(found, now) && removeIfSame(this.dir, file, found)) removed++;
 				} else if (name.startsWith('.') && now - statSync(file).mtimeMs > TEMP_STALE_MS) {
 					unlinkSync(file);
 					removed++;
@@ -287,11 +311,11 @@ function listNames(dir: string): string[] {
 const BREAK_STALE_MS = 1000;
 
 /**
- * Removes the lease `file` if it is still inode `ino`, under the key's break lock (`.<key>.break`, exclusive create):
- * every removal — a release, a takeover, gc — checks and unlinks under it, so none can remove a lease taken after the
- * one it meant. Returns whether it removed `ino`.
+ * Removes the lease `file` if it is still the lease `found` (see {@link sameLease}), under the key's break lock
+ * (`.<key>.break`, exclusive create): every removal of someone else's lease — a takeover, gc — checks and unlinks
+ * under it, so none can remove a lease taken after the one it meant. Returns whether it removed `found`.
  */
-function removeIfSame(dir: string, file: string, ino: number): boolean {
+function removeIfSame(dir: string, file: string, found: Found): boolean {
 	const lock = `${dir}${sep}.${basename(file)}.break`;
 	for (let tries = 0; ; tries++) {
 		let fd: number;
@@ -308,7 +332,8 @@ function removeIfSame(dir: string, file: string, ino: number): boolean {
 			continue;
 		}
 		try {
-			if (statSync(file).ino !== ino) return false;
+			const now = read(file);
+			if (now === null || !sameLease(now, found)) return false;
 			unlinkSync(file);
 			return true;
 		} catch {
