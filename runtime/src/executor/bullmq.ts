@@ -286,7 +286,11 @@ class BullmqQueue {
 		for (;;) {
 			let jobId = keyed ? call.key : undefined;
 			let registered: Promise<unknown> | undefined;
-			if (jobId !== undefined) registered = this.#wait(jobId, options);
+			if (jobId !== undefined) {
+				registered = this.#wait(jobId, options);
+				// Its timeout or signal may end it while the job is being added: a rejection heard below, not unhandled.
+				registered.catch(() => undefined);
+			}
 			const job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
 			jobId = job.id!;
 			registered ??= this.#wait(jobId, options);
