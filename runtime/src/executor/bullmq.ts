@@ -10,7 +10,12 @@
 // with both.
 //
 // Waiting. One QueueEvents per executor hears `completed` and `failed` for every job; a submission registers its
-// waiter before it adds the job, then reads the job's state once, for a job that finished before anyone listened. A
+// waiter before it adds the job, then reads the job's state once, for a job that finished before anyone listened. The
+// events are read from the id the stream had when the executor connected, never from `$` (BullMQ's default, which
+// means "whatever comes after my next read": an event written before the listener's first read, or between two
+// reads after a quiet one, would be lost, and a job finishing in that gap — after its submission read its state —
+// would be waited for forever). As a last guard (events trimmed from the stream, …), the states of the jobs still
+// waited for are read again every few seconds while any are. A
 // job found failed is retried (a new submission is a new attempt: failures are never cached); a job found completed
 // whose stored result this process cannot read (evicted since) is run again, once. A lost Redis connection rejects
 // every waiting submission at once, and later submissions until it is back: nothing waits on a server that is gone.
@@ -174,7 +179,8 @@ class BullmqQueue {
 			// Finished jobs stay a while, so a submission racing a job's end finds it rather than running it again.
 			defaultJobOptions: { removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 }, ...defaultJobOptions },
 		});
-		this.#events = new bullmq.QueueEvents(name, { prefix: queueOptions.prefix, connection: eventsConnection });
+		// Started by #connect once it knows where the stream stands (see Waiting above).
+		this.#events = new bullmq.QueueEvents(name, { prefix: queueOptions.prefix, connection: eventsConnection, autorun: false });
 		this.queue.on('error', (err: Error) => (this.#lastError = err.message));
 		this.#events.on('error', (err: Error) => (this.#lastError = err.message));
 		this.#events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => this.#settle(jobId, (w) => w.resolve(returnvalue)));
@@ -242,6 +248,29 @@ class BullmqQueue {
 			});
 		}
 		await this.#events.waitUntilReady();
+		if (!this.#listening) {
+			// The newest event now: every job added from here on has its events after it.
+			const last = await this.#connections[0]!.xrevrange(this.queue.keys['events']!, '+', '-', 'COUNT', 1);
+			if (this.#listening) return;
+			this.#listening = true;
+			(this.#events.opts as BullMQ.QueueEventsOptions).lastEventId = last[0]?.[0] ?? '0-0';
+			this.#events.run().catch((err: Error) => (this.#lastError = err.message));
+			this.#sweeper = setInterval(() => this.#sweep(), sweepMs).unref();
+		}
+	}
+
+	#listening = false;
+	#sweeper: NodeJS.Timeout | undefined;
+	/** The jobs waited for at the last sweep. */
+	#swept = new Set<string>();
+
+	/**
+	 * Reads again the state of the jobs waited for since the last sweep at least (not a job a submission has just
+	 * retried, whose old failure it would report): settles those whose outcome went unheard.
+	 */
+	#sweep(): void {
+		for (const jobId of this.#waiters.keys()) if (this.#swept.has(jobId)) void this.#check(jobId, false);
+		this.#swept = new Set(this.#waiters.keys());
 	}
 
 	/** Submits a call as a job (or joins the job of an identical one) and resolves with the worker's reply. */
@@ -257,14 +286,18 @@ class BullmqQueue {
 		for (;;) {
 			let jobId = keyed ? call.key : undefined;
 			let registered: Promise<unknown> | undefined;
-			if (jobId !== undefined) registered = this.#wait(jobId, options);
+			if (jobId !== undefined) {
+				registered = this.#wait(jobId, options);
+				// Its timeout or signal may end it while the job is being added: a rejection heard below, not unhandled.
+				registered.catch(() => undefined);
+			}
 			const job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
 			jobId = job.id!;
 			registered ??= this.#wait(jobId, options);
 			// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
 			// submitter may have moved it first.
 			if (rerun) await job.retry('completed').catch(() => undefined);
-			void this.#check(jobId);
+			void this.#check(jobId, true);
 			const reply = await registered;
 			if (!isBullmqReply(reply)) throw new FlecheError(`Job ${jobId} of queue ${this.queue.name} answered something else than a fleche worker's reply`);
 			const value = read(reply);
@@ -317,8 +350,11 @@ class BullmqQueue {
 		});
 	}
 
-	/** Reads a job's state once listeners are in place: it may have finished before anyone listened. */
-	async #check(jobId: string): Promise<void> {
+	/**
+	 * Reads a job's state once listeners are in place: it may have finished before anyone listened. A failed job is
+	 * retried when `retry` (it failed before this submission), else its waiters reject with the failure.
+	 */
+	async #check(jobId: string, retry: boolean): Promise<void> {
 		try {
 			// The state first: a job read before it completes has no return value yet, and BullMQ sets both at once.
 			const state = await this.queue.getJobState(jobId);
@@ -327,7 +363,11 @@ class BullmqQueue {
 			if (job === undefined) return;
 			if (state === 'completed') this.#settle(jobId, (w) => w.resolve(job.returnvalue));
 			// Failed before this submission: a new submission is a new attempt. Another submitter may have retried it first.
-			else await job.retry('failed').catch(() => undefined);
+			else if (retry) await job.retry('failed').catch(() => undefined);
+			else if (this.#waiters.has(jobId)) {
+				const err = await this.#failure(jobId, job.failedReason);
+				this.#settle(jobId, (w) => w.reject(err));
+			}
 		} catch (err) {
 			this.#lastError = (err as Error).message;
 		}
@@ -336,6 +376,7 @@ class BullmqQueue {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		clearInterval(this.#sweeper);
 		const err = new QueueUnavailable('The BullMQ executor was closed while waiting for a job');
 		for (const id of [...this.#waiters.keys()]) this.#settle(id, (w) => w.reject(err));
 		// The events connection may sit in a blocking read for seconds: cut it rather than wait for the read to end.
@@ -345,6 +386,9 @@ class BullmqQueue {
 }
 
 const rereadMarker = Symbol('reread');
+
+/** How often the states of jobs still waited for are read again (a guard: their events normally settle them). */
+const sweepMs = 5000;
 
 /** Reads a stored result where the worker put it; {@link rereadMarker} when this process cannot find it there. */
 function readReply(c: BaseCache, reply: BullmqReply): unknown {
