@@ -3,7 +3,8 @@
 // function's module, which runs its top-level code too: the progress and the outcome say so, and name the file.
 import * as vscode from 'vscode';
 import { getConfig } from '../config.js';
-import { runCli } from '../data/cliRunner.js';
+import { runCli, type CliRun } from '../data/cliRunner.js';
+import type { CliMessage } from '../model/cliMessages.js';
 import { importedFiles, rerunRanText, rerunSummary } from '../model/cliMessages.js';
 import { functionLabel } from '../model/format.js';
 import { log, logChannel } from '../log.js';
@@ -29,29 +30,42 @@ export async function cacheArgs(s: Services, cache: string | undefined): Promise
 	return { args: [...args, '--cwd', folder], cwd: folder };
 }
 
+/**
+ * Runs a CLI command that imports the user's module (rerun, call) under a cancellable progress notification that says
+ * so and names the imported file; `onMessage` hears the rest of its JSON lines.
+ */
+export function runImportingCli(
+	s: Services,
+	title: string,
+	cliArgs: readonly string[],
+	cwd: string,
+	onMessage?: (m: CliMessage, progress: vscode.Progress<{ message?: string; increment?: number }>) => void,
+): Thenable<CliRun> {
+	return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
+		progress.report({ message: "importing the function's module: its top-level code runs too, unless guarded with isRerun()" });
+		return runCli(cliArgs, {
+			node: getConfig().nodePath,
+			cwd,
+			bundledCli: s.bundledCli,
+			token,
+			log: (line) => log.info(line),
+			onMessage: (m) => {
+				if (m.type === 'other' && m.raw.type === 'module' && typeof m.raw.file === 'string') progress.report({ message: `imported ${m.raw.file}` });
+				onMessage?.(m, progress);
+			},
+		});
+	});
+}
+
 async function rerun(s: Services, title: string, cliArgs: string[], cache: string | undefined): Promise<boolean> {
 	const { args, cwd } = await cacheArgs(s, cache);
-	const result = await vscode.window.withProgress(
-		{ location: vscode.ProgressLocation.Notification, title, cancellable: true },
-		async (progress, token) => {
-			let last = 0;
-			progress.report({ message: "importing the function's module: its top-level code runs too, unless guarded with isRerun()" });
-			return runCli(['rerun', ...cliArgs, ...args], {
-				node: getConfig().nodePath,
-				cwd,
-				bundledCli: s.bundledCli,
-				token,
-				log: (line) => log.info(line),
-				onMessage: (m) => {
-					if (m.type === 'other' && m.raw.type === 'module' && typeof m.raw.file === 'string') progress.report({ message: `imported ${m.raw.file}` });
-					if (m.type !== 'progress' || m.total <= 0) return;
-					const pct = (m.done / m.total) * 100;
-					progress.report({ message: `${m.done} of ${m.total}`, increment: pct - last });
-					last = pct;
-				},
-			});
-		},
-	);
+	let last = 0;
+	const result = await runImportingCli(s, title, ['rerun', ...cliArgs, ...args], cwd, (m, progress) => {
+		if (m.type !== 'progress' || m.total <= 0) return;
+		const pct = (m.done / m.total) * 100;
+		progress.report({ message: `${m.done} of ${m.total}`, increment: pct - last });
+		last = pct;
+	});
 	await s.refresh();
 	const summary = rerunSummary(result.messages, result.cancelled);
 	for (const f of summary.failures) log.error(`rerun ${f}`);

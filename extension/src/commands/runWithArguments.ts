@@ -3,12 +3,10 @@
 // and stores it — with a cancellable progress notification. The CLI imports the function's module, whose top-level
 // code runs too (guard it with isRerun()), exactly as for Rerun.
 import * as vscode from 'vscode';
-import { getConfig } from '../config.js';
-import { runCli } from '../data/cliRunner.js';
 import { functionLabel } from '../model/format.js';
 import { log, logChannel } from '../log.js';
 import { askArgs, argsJsonProblem } from './askArgs.js';
-import { cacheArgs, requireTrust } from './rerun.js';
+import { cacheArgs, requireTrust, runImportingCli } from './rerun.js';
 import type { Services } from './services.js';
 import { resolveFunction } from './targets.js';
 import { commandIds } from '../constants.js';
@@ -44,22 +42,7 @@ export async function runWithArguments(s: Services, arg?: unknown, argsJson?: un
 	if (problem !== undefined) throw new Error(`The arguments are not usable: ${problem}`);
 	const cache = fn.cache ?? (await s.client.cachesOf(fn))[0]?.id;
 	const { args, cwd } = await cacheArgs(s, cache);
-	const result = await vscode.window.withProgress(
-		{ location: vscode.ProgressLocation.Notification, title: `Running ${fn.name}…`, cancellable: true },
-		(progress, token) => {
-			progress.report({ message: "importing the function's module: its top-level code runs too, unless guarded with isRerun()" });
-			return runCli(['call', functionLabel(fn), text, ...args], {
-				node: getConfig().nodePath,
-				cwd,
-				bundledCli: s.bundledCli,
-				token,
-				log: (line) => log.info(line),
-				onMessage: (m) => {
-					if (m.type === 'other' && m.raw.type === 'module' && typeof m.raw.file === 'string') progress.report({ message: `imported ${m.raw.file}; running` });
-				},
-			});
-		},
-	);
+	const result = await runImportingCli(s, `Running ${fn.name}…`, ['call', functionLabel(fn), text, ...args], cwd);
 	await s.refresh();
 	if (result.cancelled) {
 		void vscode.window.showInformationMessage(`Run of ${fn.name} cancelled: nothing was stored for it.`);
