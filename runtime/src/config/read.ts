@@ -5,7 +5,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parse, TomlError } from 'smol-toml';
+import { createRequire } from 'node:module';
+import type { parse as Parse, TomlError as TomlErrorClass } from 'smol-toml';
 import type { CacheConfig } from '../caches/base.js';
 import { FlecheError } from '../errors.js';
 import { Environment, Git, Runtime, type MetaData } from '../metadata.js';
@@ -13,6 +14,20 @@ import type { LeaseOptions } from '../options.js';
 import { packageRoot } from '../profile.js';
 import type { StorageConfig } from '../storage/base.js';
 import type { StorageKinds, StorageRole, TomlReader, TomlTable } from '../storage/kinds.js';
+
+type Toml = { parse: typeof Parse; TomlError: typeof TomlErrorClass };
+
+/**
+ * smol-toml, loaded when the first `fleche.toml` is parsed rather than when `fleche` is imported: its ESM build is a
+ * dozen modules and was a fifth of the import. Its CommonJS build is one file and keeps no state, so the ESM build
+ * requires that from its own location; the CommonJS build calls `require` itself, which the extension's bundler sees.
+ */
+function loadToml(): Toml {
+	const url = import.meta.url as string | undefined;
+	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load, see above
+	return (url !== undefined ? createRequire(url)('smol-toml') : require('smol-toml')) as Toml;
+}
+let toml: Toml | undefined;
 
 export class ConfigError extends FlecheError {
 	/** The configuration file, when the problem is in one. */
@@ -182,10 +197,11 @@ function readDocument(file: string, home: string): ConfigDocument {
 /** @internal A configuration file's text, parsed, its relative paths rebased onto its folder. */
 export function parseDocument(text: string, file: string, home: string): ConfigDocument {
 	let data: Table;
+	toml ??= loadToml();
 	try {
-		data = parse(text);
+		data = toml.parse(text);
 	} catch (err) {
-		if (err instanceof TomlError) {
+		if (err instanceof toml.TomlError) {
 			const reason = err.message.split('\n')[0]!.replace(/^Invalid TOML document:\s*/, '');
 			throw new ConfigError(`invalid TOML (column ${err.column}): ${reason}\n${err.codeblock}`, { file, line: err.line }, { cause: err });
 		}
