@@ -422,7 +422,7 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 				// Looked for again: an identical call may have started while this lookup waited.
 				const pending = inFlight.get(c)?.get(keyed.key);
 				if (pending !== undefined) return pending.join(callerSignal(keyed));
-				return runHere(target, c, profile, keyed, thisArg, undefined);
+				return missed(target, c, profile, keyed, thisArg, undefined);
 			});
 		}
 	}
@@ -436,10 +436,15 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 		if (pending !== undefined && (target.isAsync || pending.direct)) return pending.join(callerSignal(k));
 	}
 	if (hit !== undefined) return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
+	return missed(target, c, profile, k, thisArg, outcome);
+}
+
+/** A miss: computed here, under the call's lease in the store when the cache has leases (see below). */
+function missed(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined): unknown {
 	const use = leaseUse(c.leasing(), profile.options.lease, profile.label);
 	if (use === undefined) return runHere(target, c, profile, k, thisArg, outcome);
-	const missed: Missed = { target, c, profile, k, thisArg, outcome, use };
-	return target.isAsync ? leasedAsync(missed) : leasedSync(missed);
+	const m: Missed = { target, c, profile, k, thisArg, outcome, use };
+	return target.isAsync ? leasedAsync(m) : leasedSync(m);
 }
 
 // One computation across processes (docs/behaviour.md §3.6): a miss takes the call's lease in the store and computes,

@@ -1,16 +1,30 @@
 // docs/behaviour.md §3.6: one computation per call across processes. Real child processes (test/fixtures/leaseChild.ts)
 // share a file or SQL store through its fleche.toml; the bodies count their runs with O_APPEND lines in a marker file.
 // Outcomes and counts are asserted, never wall time.
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cache, CallFile, ConfigError, FlecheConfig, ValueFile, cache, cacheFromConfig, fleche, type CacheConfig, type LeaseOptions } from 'fleche';
+import {
+	Cache,
+	CallFile,
+	CallPostgres,
+	ConfigError,
+	FlecheConfig,
+	ValueFile,
+	ValuePostgres,
+	cache,
+	cacheFromConfig,
+	fleche,
+	type CacheConfig,
+	type LeaseOptions,
+} from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
+import { startPostgres, type PostgresServer } from '../support/servers.js';
 import { tmpDir } from '../support/tmp.js';
 
 const childScript = fileURLToPath(new URL('../fixtures/leaseChild.js', import.meta.url));
@@ -19,11 +33,23 @@ const logs = captureLogs();
 type StoreKind = 'file' | 'sql';
 type Variant = 'sync' | 'async';
 
-/** A folder whose fleche.toml makes `store/` (of `kind`) the default cache, with `lease` written as given. */
-function project(t: { after(fn: () => void): void }, kind: StoreKind, lease = 'lease = { stale_seconds = 5 }'): { dir: string; marker: string; go: string } {
+/** The PostgreSQL server of the team-store tests, and the schema of the newest project on it. */
+let pg: { server: PostgresServer; url: string; schemas: number } | undefined;
+
+/**
+ * A folder whose fleche.toml makes `store/` (of `kind`) the default cache — or a schema of its own on the test's
+ * PostgreSQL server —, with `lease` written as given.
+ */
+function project(
+	t: { after(fn: () => void): void },
+	kind: StoreKind | 'postgres',
+	lease = 'lease = { stale_seconds = 5 }',
+): { dir: string; marker: string; go: string; schema: string } {
 	const dir = tmpDir(t);
-	writeFileSync(join(dir, 'fleche.toml'), `[default]\ncache = "shared"\n\n[shared]\ntemplate = "${kind}"\nroot = "store"\n${lease}\n`);
-	return { dir, marker: join(dir, 'ran.txt'), go: join(dir, 'go') };
+	const schema = pg === undefined ? '' : `lease${++pg.schemas}_${process.pid}`;
+	const store = kind === 'postgres' ? `template = "postgres"\nurl = "${pg!.url}"\nschema = "${schema}"` : `template = "${kind}"\nroot = "store"`;
+	writeFileSync(join(dir, 'fleche.toml'), `[default]\ncache = "shared"\n\n[shared]\n${store}\n${lease}\n`);
+	return { dir, marker: join(dir, 'ran.txt'), go: join(dir, 'go'), schema };
 }
 
 function storeConfig(dir: string, kind: StoreKind): CacheConfig {
@@ -152,6 +178,79 @@ describe('one computation per call across processes (docs/behaviour.md §3.6)', 
 		assert.deepEqual(await results(waiters), [42, 42]);
 		assert.equal(runs(where.marker), 2 + 2);
 		for (const waiter of waiters) assert.match((await waiter.done).stderr, /FLECHE_LEASE_WAIT|Waited 0\.3 s for another process/);
+	});
+});
+
+describe('one computation per call on a PostgreSQL team store: advisory locks (docs/behaviour.md §3.6)', () => {
+	before(async () => {
+		const server = await startPostgres();
+		pg = { server, url: await server.database(), schemas: 0 };
+	});
+	after(async () => {
+		await pg?.server.close();
+		pg = undefined;
+	});
+	const rows = async (sql: string): Promise<string> => (await pg!.server.psql(sql, new URL(pg!.url).pathname.slice(1))).trim();
+
+	for (const variant of ['sync', 'async'] as const) {
+		test(`8 processes, ${variant} function: the body runs once, every process gets the result, no lease is left`, async (t) => {
+			const where = project(t, 'postgres');
+			assert.deepEqual(await together(where, variant, 8), Array(8).fill(42));
+			assert.equal(runs(where.marker), 1);
+			assert.equal(await rows(`SELECT count(*) FROM ${where.schema}.leases`), '0', 'every holder row was removed at release');
+			// One call, computed once (a miss); the seven others read it (hits).
+			assert.equal(await rows(`SELECT count(*) || ':' || sum(misses) || ':' || sum(hits) FROM ${where.schema}.stats`), '1:1:7');
+		});
+	}
+
+	test('a holder killed mid-run is taken over as soon as the server ends its session: the body runs twice', async (t) => {
+		// A stale time far beyond the test's ceilings: only the freed lock can let a waiter in.
+		const where = project(t, 'postgres', 'lease = { stale_seconds = 600, wait_seconds = 600 }');
+		writeFileSync(where.go, '');
+		const holder = start(where, 'async', { bodyMs: 120_000 });
+		await waitFor('the holder to start its body', () => runs(where.marker) === 1);
+		assert.match(await rows(`SELECT owner FROM ${where.schema}.leases`), new RegExp(`:${holder.proc.pid}:`), 'the holder row names it');
+		const waiters = Array.from({ length: 4 }, () => start(where, 'async', { bodyMs: 100 }));
+		await Promise.all(waiters.map((c) => c.ready));
+		holder.proc.kill('SIGKILL');
+		assert.equal((await holder.done).signal, 'SIGKILL');
+		assert.deepEqual(await results(waiters), Array(4).fill(42));
+		assert.equal(runs(where.marker), 2);
+		assert.equal(await rows(`SELECT count(*) FROM ${where.schema}.leases`), '0');
+	});
+
+	test('gc removes holder rows whose lock nobody holds, and keeps the rows of live holders', async (t) => {
+		const where = project(t, 'postgres');
+		const options = { url: pg!.url, schema: where.schema };
+		const c = new Cache(new ValuePostgres(options), new CallPostgres(options));
+		t.after(() => (c.calls as CallPostgres).close());
+		let release!: () => void;
+		const gate = new Promise<void>((resolve) => (release = resolve));
+		let started!: () => void;
+		const inBody = new Promise<void>((resolve) => (started = resolve));
+		const slow = fleche(
+			async (x: number) => {
+				started();
+				await gate;
+				return x;
+			},
+			{ name: 'gcLeases' },
+		);
+		const running = cache(c, () => slow(1));
+		// The lease is taken before the body starts.
+		await inBody;
+		assert.equal(await rows(`SELECT count(*) FROM ${where.schema}.leases`), '1');
+		// A row left by a holder whose session ended without removing it (the lock is free).
+		await rows(`INSERT INTO ${where.schema}.leases VALUES ('${'e'.repeat(64)}', 12345, 'gone:1:0:x', 0, 0)`);
+		c.gc();
+		assert.equal(
+			await rows(`SELECT count(*) FILTER (WHERE owner LIKE 'gone%') || ':' || count(*) FROM ${where.schema}.leases`),
+			'0:1',
+			'the leftover went, the live lease stayed',
+		);
+		release();
+		assert.equal(await running, 1);
+		assert.equal(await rows(`SELECT count(*) FROM ${where.schema}.leases`), '0');
 	});
 });
 

@@ -203,6 +203,35 @@ describe('PostgreSQL team store', () => {
 		assert.equal(await count(`SELECT count(*) FROM information_schema.tables WHERE table_schema = '${s}'`), 1, 'nothing was created beside it');
 	});
 
+	it('brings a version-1 schema (no lease table) up to date, keeping its records', async () => {
+		const s = schema();
+		const first = open(s);
+		const stored = fleche((n: number) => n + 1, { name: 'migrated' });
+		assert.equal(
+			useCache(first, () => stored(1)),
+			2,
+		);
+		(first.calls as CallPostgres).close();
+		// What a fleche of schema version 1 left: the same tables without `leases`.
+		await server.psql(`DROP TABLE ${s}.leases; UPDATE ${s}.fleche_info SET value = '1' WHERE name = 'schema_version'`, db);
+		const again = open(s);
+		let runs = 0;
+		const counted = fleche(
+			(n: number) => {
+				runs++;
+				return n + 1;
+			},
+			{ name: 'migrated' },
+		);
+		assert.equal(
+			useCache(again, () => counted(1)),
+			2,
+		);
+		assert.equal(runs, 0, 'the record written before the migration still hits');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '2');
+		assert.equal(await count(`SELECT count(*) FROM information_schema.tables WHERE table_schema = '${s}' AND table_name = 'leases'`), 1);
+	});
+
 	it('refuses a wrong password and a missing database with one error that names the URL without the password', () => {
 		const port = new URL(url).port;
 		const wrong = `postgres://postgres:${encodeURIComponent('not-' + password)}@127.0.0.1:${port}/${db}`;

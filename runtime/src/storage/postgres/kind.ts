@@ -84,5 +84,6 @@ export const postgresKind: StorageKind<PostgresConfig, ValuePostgres, CallPostgr
 	valueSize: (values, digest) => values.sizeOf(digest),
 	created: (calls, key) => calls.created(key),
 	summaryIndex: (calls) => new PostgresIndex(calls),
+	leases: (calls) => calls.leases(),
 	close: (storage) => storage.close(),
 };

@@ -9,6 +9,7 @@
 // `error` (anything else: this request failed). Messages name the URL without its password and never contain it.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference -- `pgpass` ships no types; every project that reaches this file must see them
 /// <reference path="./pgpass.d.ts" />
+import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import pgpass from 'pgpass';
@@ -134,7 +135,7 @@ async function ensureSchema(p: pg.Pool): Promise<void> {
 			let version = Number((await client.query<{ value: string }>(sql.schemaVersion)).rows[0]?.value ?? schemaVersion);
 			if (version > schemaVersion)
 				throw new ConfigProblem(`The PostgreSQL cache ${shown} (schema ${schema}) was written by a newer fleche (schema version ${version})`);
-			for (; version < schemaVersion; version++) await client.query(migrations[version - 1] ?? '');
+			for (; version < schemaVersion; version++) await client.query(migrations[version - 1]?.(s) ?? '');
 			await client.query(sql.setVersion, [String(schemaVersion)]);
 			await client.query('COMMIT');
 		} catch (err) {
@@ -315,6 +316,94 @@ async function addStats(deltas: readonly CallStats[]): Promise<null> {
 
 const trim = (v: unknown): string => String(v).trimEnd();
 
+// ---------------------------------------------------------------------------------------------------------------
+// Leases (docs/behaviour.md §3.6; the rules are at the top of schema.ts)
+
+/**
+ * The connection whose session holds this thread's lease locks: its own, apart from the pool, whose connections come
+ * and go. When it is lost the server has freed every lock it held, so the leases it knew are forgotten with it.
+ */
+let lockSession: Promise<pg.Client> | undefined;
+/** Leases this session holds, by key: who took them (an owner id) and the lock. */
+const holding = new Map<string, { readonly owner: string; readonly lockId: string }>();
+
+function forgetSession(ended: Promise<pg.Client>): void {
+	if (lockSession !== ended) return;
+	lockSession = undefined;
+	holding.clear();
+}
+
+function session(): Promise<pg.Client> {
+	if (lockSession !== undefined) return lockSession;
+	const opening = (async () => {
+		await connected();
+		const client = new pg.Client({
+			connectionString: await connectionString(),
+			...(data.ssl !== undefined ? { ssl: data.ssl as pg.ClientConfig['ssl'] } : {}),
+			connectionTimeoutMillis: data.timeoutMs,
+			query_timeout: data.timeoutMs,
+			application_name: 'fleche leases',
+		});
+		client.on('error', () => forgetSession(opening));
+		client.on('end', () => forgetSession(opening));
+		await client.connect();
+		return client;
+	})();
+	lockSession = opening;
+	opening.catch(() => forgetSession(opening));
+	return opening;
+}
+
+/** The advisory lock of a call's lease: 63 bits of SHA-256 of schema and key (non-negative, as `pg_locks` shows it). */
+function lockIdOf(key: string): string {
+	const head = createHash('sha256').update(`${schema}:${key}`).digest().readBigUInt64BE(0);
+	return (head & 0x7fffffffffffffffn).toString();
+}
+
+const holderOf = (row: Row | undefined): { owner: unknown; since: unknown; heartbeat: unknown } =>
+	row === undefined ? { owner: null, since: null, heartbeat: null } : { owner: row['owner'], since: row['since'], heartbeat: row['heartbeat'] };
+
+async function takeLease(key: string, owner: string): Promise<unknown> {
+	const mine = holding.get(key);
+	if (mine !== undefined)
+		return { acquired: false, holder: holderOf((await query(sql.leaseOf, [key]))[0] ?? { owner: mine.owner, since: null, heartbeat: null }) };
+	const lockId = lockIdOf(key);
+	const client = await session();
+	const got = (await client.query<{ got: boolean }>(sql.tryLock, [lockId])).rows[0]?.got === true;
+	if (!got) return { acquired: false, holder: holderOf((await query(sql.leaseOf, [key]))[0]) };
+	holding.set(key, { owner, lockId });
+	try {
+		await client.query(sql.claimLease, [key, lockId, owner]);
+	} catch (err) {
+		await dropLock(key).catch(() => undefined);
+		throw err;
+	}
+	return { acquired: true };
+}
+
+async function dropLock(key: string): Promise<void> {
+	const mine = holding.get(key);
+	if (mine === undefined) return;
+	holding.delete(key);
+	const client = await session();
+	await client.query(sql.unlock, [mine.lockId]);
+}
+
+async function releaseLease(key: string, owner: string): Promise<null> {
+	if (holding.get(key)?.owner !== owner) return null;
+	// The row goes first: a waiter that takes the lock next never finds this holder's row and takes it for its own.
+	const client = await session();
+	await client.query(sql.dropLease, [key, owner]);
+	await dropLock(key);
+	return null;
+}
+
+async function beatLease(key: string, owner: string): Promise<boolean> {
+	if (holding.get(key)?.owner !== owner) return false;
+	const client = await session();
+	return (await client.query(sql.beatLease, [key, owner])).rows.length > 0 && holding.get(key)?.owner === owner;
+}
+
 async function handle(request: PgRequest): Promise<unknown> {
 	const { op, args } = request;
 	const a = args as unknown[];
@@ -387,7 +476,22 @@ async function handle(request: PgRequest): Promise<unknown> {
 			return (await query(sql.evictValue, [a[0]])).length > 0;
 		case 'evictIdleValue':
 			return (await query(sql.evictIdleValue, [a[0], a[1]])).length > 0;
+		case 'lease':
+			return takeLease(String(a[0]), String(a[1]));
+		case 'beatLease':
+			return beatLease(String(a[0]), String(a[1]));
+		case 'releaseLease':
+			return releaseLease(String(a[0]), String(a[1]));
+		case 'heldLeases':
+			return (await query(sql.heldLeases)).map((r) => [trim(r['key']), r['owner'], r['since'], r['heartbeat']]);
+		case 'sweepLeases':
+			return (await query(sql.sweepLeases)).length;
 		case 'close':
+			if (lockSession !== undefined) {
+				const ending = lockSession;
+				forgetSession(ending);
+				await ending.then((c) => c.end()).catch(() => undefined);
+			}
 			if (pool !== undefined) await pool.end().catch(() => undefined);
 			pool = undefined;
 			ready = undefined;

@@ -13,6 +13,8 @@
 //   <schema>.metadata     (call_key, name, data)        one JSON object per namespace (`runtime`, `tags`, …)
 //   <schema>.stats        summed hit/miss statistics by call key (kept when the call is evicted)
 //   <schema>.stored_values (digest, serializer, data, size, touched)   content-addressed values, stored once
+//   <schema>.leases       who holds the lease of a call in flight (docs/behaviour.md §3.6): key, lock_id, owner,
+//                         since and heartbeat (milliseconds since the epoch); the lease itself is the advisory lock
 //
 // Invariants:
 // - A call record is written in one transaction (its row, then its arguments and metadata replaced), so a reader or a
@@ -25,20 +27,34 @@
 // - The schema is created on first use, under a transaction-scoped advisory lock so two first users do not race on
 //   `CREATE TABLE`. A schema whose `schema_version` is above {@link schemaVersion} was written by a newer fleche: it is
 //   neither read nor written (one clear error). Older versions are brought up to date by {@link migrations}.
+// - A call's lease is the session-level advisory lock `lock_id` (63 bits of SHA-256 of `<schema>:<key>`), taken
+//   with `pg_try_advisory_lock` on a connection the holder keeps open: the server frees it when that session ends (a
+//   killed holder, a lost connection), so there is no stale time to wait out. The `leases` row only says who holds
+//   it, for waiters and tools; a row whose lock nobody holds (`pg_locks`) is a leftover that `gc` removes.
 // - Records and values are untrusted input: every record read is checked field by field and against its key
 //   (`parseRecord`, shared with the SQLite store); a value that cannot be decoded is a miss with a warning.
 
 /** Schema version this runtime writes; {@link migrations} bring older schemas up to it. */
-export const schemaVersion = 1;
+export const schemaVersion = 2;
 
 /** The schema (namespace) used when the configuration names none. */
 export const defaultSchema = 'fleche';
 
+/** Version 2: the table of lease holders (version 1 had none). */
+const leasesTable = (s: string): string => `
+CREATE TABLE IF NOT EXISTS ${s}.leases (
+	key CHAR(64) PRIMARY KEY,
+	lock_id BIGINT NOT NULL,
+	owner TEXT NOT NULL,
+	since DOUBLE PRECISION NOT NULL,
+	heartbeat DOUBLE PRECISION NOT NULL
+);`;
+
 /**
- * Numbered migrations: `migrations[n - 1]` turns a version-`n` schema into version `n + 1`, in the transaction that
- * updates `schema_version`. None yet.
+ * Numbered migrations: `migrations[n - 1](s)` turns a version-`n` schema in `s` (quoted) into version `n + 1`, in the
+ * transaction that updates `schema_version`.
  */
-export const migrations: readonly string[] = [];
+export const migrations: readonly ((s: string) => string)[] = [leasesTable];
 
 /** A PostgreSQL identifier, quoted (`"my ""odd"" name"`). */
 export function quoteIdent(name: string): string {
@@ -53,7 +69,7 @@ export function checkSchemaName(name: unknown): string {
 	return name;
 }
 
-/** The statements that create version 1 of the schema in `s` (quoted), all `IF NOT EXISTS`. */
+/** The statements that create the current version of the schema in `s` (quoted), all `IF NOT EXISTS`. */
 export function createSchema(s: string): string {
 	return `
 CREATE SCHEMA IF NOT EXISTS ${s};
@@ -103,11 +119,17 @@ CREATE TABLE IF NOT EXISTS ${s}.stored_values (
 	size INTEGER NOT NULL,
 	touched DOUBLE PRECISION NOT NULL
 );
+${leasesTable(s)}
 `;
 }
 
 const callColumns = 'key, name, module, version, code_digest, result, async, scheme';
 const now = 'extract(epoch from clock_timestamp())';
+const nowMs = `(${now} * 1000)`;
+/** Whether some session of this database holds the advisory lock `l.lock_id` (a bigint lock: classid high, objid low). */
+const lockHeld = `EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 1
+	AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND ((k.classid::bigint << 32) | k.objid::bigint) = l.lock_id)`;
 
 /** The statements of a store in schema `s` (quoted). `$n` parameters in order. */
 export function statements(s: string) {
@@ -170,6 +192,20 @@ export function statements(s: string) {
 		evictValue: `DELETE FROM ${s}.stored_values WHERE digest = $1 RETURNING 1`,
 		/** Removes the value unless it was written or refreshed in the last `$2` milliseconds. */
 		evictIdleValue: `DELETE FROM ${s}.stored_values WHERE digest = $1 AND touched < ${now} - $2::float8 / 1000 RETURNING 1`,
+		/** Takes the lease lock `$1` for this session, if no session holds it. */
+		tryLock: `SELECT pg_try_advisory_lock($1::bigint) AS got`,
+		unlock: `SELECT pg_advisory_unlock($1::bigint) AS released`,
+		/** The holder row of a lease just taken (key `$1`, lock `$2`, owner `$3`), replacing a leftover. */
+		claimLease: `INSERT INTO ${s}.leases (key, lock_id, owner, since, heartbeat) VALUES ($1, $2::bigint, $3, ${nowMs}, ${nowMs})
+			ON CONFLICT (key) DO UPDATE SET lock_id = excluded.lock_id, owner = excluded.owner, since = excluded.since, heartbeat = excluded.heartbeat
+			RETURNING since, heartbeat`,
+		leaseOf: `SELECT owner, since, heartbeat FROM ${s}.leases WHERE key = $1`,
+		beatLease: `UPDATE ${s}.leases SET heartbeat = ${nowMs} WHERE key = $1 AND owner = $2 RETURNING 1`,
+		dropLease: `DELETE FROM ${s}.leases WHERE key = $1 AND owner = $2`,
+		/** Leases whose lock is held now. */
+		heldLeases: `SELECT l.key, l.owner, l.since, l.heartbeat FROM ${s}.leases l WHERE ${lockHeld} ORDER BY l.since`,
+		/** Removes holder rows whose lock nobody holds (their holders are gone). */
+		sweepLeases: `DELETE FROM ${s}.leases l WHERE NOT ${lockHeld} RETURNING 1`,
 	} as const;
 }
 

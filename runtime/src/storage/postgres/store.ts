@@ -27,7 +27,18 @@ import type { CallRecord } from '../../call.js';
 import { CorruptEntry, FlecheError, KeyError, SaveError } from '../../errors.js';
 import { log, warn } from '../../log.js';
 import { createdOf, type SummaryIndex, type IndexEntry } from '../kinds.js';
-import { mergeStats, type CallStats, type CallStorage, type StatsStorage, type StorageConfig, type ValueStorage } from '../base.js';
+import {
+	mergeStats,
+	type CallLeases,
+	type CallStats,
+	type CallStorage,
+	type HeldLease,
+	type LeaseAttempt,
+	type LeaseHolder,
+	type StatsStorage,
+	type StorageConfig,
+	type ValueStorage,
+} from '../base.js';
 import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
 import { findSerializer, getSerializer, type Serializer } from '../serializers.js';
 import { BadRecord, parseRecord } from '../sql/schema.js';
@@ -528,9 +539,66 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		return this.#link.request('', 'probe');
 	}
 
+	/** This store's leases of calls in flight: advisory locks on the server (see {@link PostgresLeases}). @internal */
+	leases(): CallLeases {
+		return (this.#leases ??= new PostgresLeases(this.#link));
+	}
+	#leases: PostgresLeases | undefined;
+
 	/** Ends this thread's worker for the server (shared with the other storages on it); the next use starts another. */
 	close(): void {
 		this.#link.close();
+	}
+}
+
+const when = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** A holder as the server described it (untrusted: anything else reads as a holder of unknown identity). */
+function holderFrom(raw: unknown): LeaseHolder {
+	const h = (typeof raw === 'object' && raw !== null ? raw : {}) as { owner?: unknown; since?: unknown; heartbeat?: unknown };
+	return { owner: typeof h.owner === 'string' ? h.owner : 'unknown', since: when(h.since), heartbeat: when(h.heartbeat) };
+}
+
+/**
+ * Leases of calls in flight on a PostgreSQL server (docs/behaviour.md §3.6): a lease is a session-level advisory lock
+ * held by this thread's worker on a connection of its own, so the server frees it the moment its holder's session
+ * ends (a killed process, a lost connection) and waiters take over without waiting out a stale time. While the server
+ * cannot be reached, a miss computes without a lease (the store's own outage warning says so once).
+ */
+class PostgresLeases implements CallLeases {
+	readonly #link: Link;
+
+	constructor(link: Link) {
+		this.#link = link;
+	}
+
+	lease(key: string, owner: string): LeaseAttempt {
+		assertKey(key);
+		const answer = this.#link.request<unknown>(null, 'lease', key, owner);
+		if (answer === null) return { acquired: true };
+		const a = answer as { acquired?: unknown; holder?: unknown };
+		return a.acquired === true ? { acquired: true } : { acquired: false, holder: holderFrom(a.holder) };
+	}
+
+	heartbeat(key: string, owner: string): boolean {
+		return this.#link.request<unknown>(false, 'beatLease', key, owner) === true;
+	}
+
+	release(key: string, owner: string): void {
+		this.#link.request(null, 'releaseLease', key, owner);
+	}
+
+	*held(): Iterable<HeldLease> {
+		for (const row of this.#link.request<unknown[]>([], 'heldLeases')) {
+			if (!Array.isArray(row)) continue;
+			const [key, owner, since, heartbeat] = row as unknown[];
+			if (isKey(key)) yield { key: key as string, ...holderFrom({ owner, since, heartbeat }) };
+		}
+	}
+
+	sweep(): number {
+		const n = this.#link.request<unknown>(0, 'sweepLeases');
+		return typeof n === 'number' ? n : 0;
 	}
 }
 
