@@ -425,6 +425,57 @@ describe('PostgreSQL team store', () => {
 		assert.deepEqual(store.functions(), []);
 	});
 
+	it('fleche push and pull carry calls and their values between a local store and the team store', async () => {
+		const s = schema();
+		const job = [
+			"import { fleche } from 'fleche';",
+			'let runs = 0;',
+			'const area = fleche(function area(w, h) { runs++; return w * h; });',
+			'const perimeter = fleche(function perimeter(w, h) { runs++; return 2 * (w + h); });',
+			'const out = [];',
+			'for (const [w, h] of JSON.parse(process.argv[2])) out.push(area(w, h), perimeter(w, h));',
+			'console.log(JSON.stringify({ runs, out }));',
+		].join('\n');
+		const toml = `[default]\ncache = "local"\n\n[local]\ntemplate = "file"\nroot = "store"\n\n[team]\ntemplate = "postgres"\nurl = "${url}"\nschema = "${s}"\n`;
+		const laptop = userProject({ 'job.mjs': job, 'fleche.toml': toml });
+		const other = userProject({ 'job.mjs': job, 'fleche.toml': toml });
+		const cli = async (cwd: string, ...args: string[]): Promise<Record<string, unknown>> => {
+			const r = await runNode(bin, [...args, '--json'], { cwd, execArgv: [] });
+			assert.equal(r.code, 0, r.stderr);
+			assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password), 'no password in CLI output');
+			return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+		};
+		const counts = (line: Record<string, unknown>): unknown[] => [line['type'], line['from'], line['to'], line['copied'], line['present'], line['failed']];
+
+		const first = await runNode(join(laptop, 'job.mjs'), ['[[2,3],[4,5]]'], { cwd: laptop });
+		assert.deepEqual(JSON.parse(first.stdout), { runs: 4, out: [6, 10, 20, 18] });
+		assert.deepEqual(counts(await cli(laptop, 'push', 'team', '--dry-run')), ['transfer', 'default', 'team', 4, 0, 0]);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 0, 'a dry run copies nothing');
+		assert.deepEqual(counts(await cli(laptop, 'push', 'team', '--function', 'area')), ['transfer', 'default', 'team', 2, 0, 0]);
+		assert.deepEqual(counts(await cli(laptop, 'push', 'team')), ['transfer', 'default', 'team', 2, 2, 0], 'the calls already there are left alone');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 4);
+		assert.equal(
+			await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.stored_values v WHERE v.digest = c.result)`),
+			0,
+			'every result value travelled',
+		);
+
+		// Another machine takes them into its own store and hits them without the server.
+		assert.deepEqual(counts(await cli(other, 'pull', 'team')), ['transfer', 'team', 'default', 4, 0, 0]);
+		assert.deepEqual(counts(await cli(other, 'pull', 'team')), ['transfer', 'team', 'default', 0, 4, 0]);
+		await server.psql(`DELETE FROM ${s}.calls`, db);
+		const there = await runNode(join(other, 'job.mjs'), ['[[2,3],[4,5]]'], { cwd: other });
+		assert.equal(there.code, 0, there.stderr);
+		assert.deepEqual(JSON.parse(there.stdout), { runs: 0, out: [6, 10, 20, 18] }, 'every call hits in the pulled store');
+
+		const human = await runNode(bin, ['push', 'team', '--overwrite'], { cwd: other, execArgv: [] });
+		assert.equal(human.code, 0, human.stderr);
+		assert.match(human.stdout, /^Copied 4 calls from default to team\n$/);
+		const wrong = await runNode(bin, ['push', 'local'], { cwd: other, execArgv: [] });
+		assert.equal(wrong.code, 2, 'pushing a cache onto itself is a usage error');
+		assert.match(wrong.stderr, /two different caches/);
+	});
+
 	it('a writer killed mid-write leaves whole records only', async () => {
 		const s = schema();
 		const child = spawn(process.execPath, [writer, 'forever', url, s], { stdio: ['ignore', 'pipe', 'pipe'] });

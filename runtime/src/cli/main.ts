@@ -8,7 +8,7 @@ import { cache as useCache } from '../state.js';
 import { FlecheError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
 import { Digest } from '../digest.js';
-import { setLogger, type LogRecord, type LogSink } from '../log.js';
+import { setLogger, warn, type LogRecord, type LogSink } from '../log.js';
 import { findFleche, isFleche, methodParams } from '../wrapper.js';
 import { activeCache, runIn } from '../state.js';
 import { closeStatsGate, counted } from '../stats.js';
@@ -267,6 +267,52 @@ class Cli {
 		const removed = this.open(opts).gc(opts.grace !== undefined ? { graceSeconds: opts.grace } : undefined);
 		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'gc', removed });
 		this.out(`Removed ${removed} orphaned value${removed === 1 ? '' : 's'}`);
+	}
+
+	/**
+	 * `push OTHER` copies the calls of the selected cache to OTHER, `pull OTHER` the calls of OTHER into the selected
+	 * one (records with their values, through the storages' own checks: a damaged source entry is skipped with a
+	 * warning). Calls the target holds are left alone unless `overwrite`. Exit 1 when a call could not be copied.
+	 */
+	transfer(opts: GlobalOptions & { function?: string; overwrite?: boolean; dryRun?: boolean }, direction: 'push' | 'pull', other: string): number {
+		const here = this.open(opts);
+		const there = this.open({ cache: other, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
+		const [from, to] = direction === 'push' ? [here, there] : [there, here];
+		const same = (a: Store, b: Store): boolean => JSON.stringify(a.location.config) === JSON.stringify(b.location.config);
+		if (same(from, to)) throw new UsageError(`${direction} needs two different caches: ${from.location.name} and ${to.location.name} are the same store`);
+		if (to.location.readOnly) throw new UsageError(`Cannot ${direction} into ${to.location.name}: its configuration makes it read-only`);
+		const fn = opts.function !== undefined ? findFunction(from, opts.function) : undefined;
+		const dryRun = opts.dryRun === true;
+		let copied = 0;
+		let present = 0;
+		let failed = 0;
+		for (const call of from.cache.query(fn === undefined ? {} : { name: fn.name, module: fn.module })) {
+			if (opts.overwrite !== true && to.cache.contains(call.key)) {
+				present++;
+				continue;
+			}
+			if (dryRun) {
+				copied++;
+				continue;
+			}
+			try {
+				to.cache.importCall(call, true);
+				copied++;
+			} catch (err) {
+				failed++;
+				warn('FLECHE_TRANSFER_FAILED', `Cannot copy ${call.key} (${call.name}) to ${to.location.name}: ${err instanceof Error ? err.message : String(err)}`);
+			}
+		}
+		if (this.#json) {
+			this.emit({ v: PROTOCOL_VERSION, type: 'transfer', from: from.location.name, to: to.location.name, copied, present, failed, dryRun });
+		} else {
+			const calls = (n: number): string => `${n} call${n === 1 ? '' : 's'}`;
+			const parts = [`${dryRun ? 'Would copy' : 'Copied'} ${calls(copied)} from ${from.location.name} to ${to.location.name}`];
+			if (present > 0) parts.push(`${present} already there${opts.overwrite === true ? '' : ' (left alone; --overwrite replaces them)'}`);
+			if (failed > 0) parts.push(`${failed} failed`);
+			this.out(parts.join('; '));
+		}
+		return failed > 0 ? 1 : 0;
 	}
 
 	verify(opts: GlobalOptions & { delete?: boolean }, sink: LogSink): number {
@@ -628,6 +674,21 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.action((_o, cmd: Command) => {
 			code = cli.verify(cmd.optsWithGlobals<GlobalOptions & { delete?: boolean }>(), sink);
 		});
+	for (const [direction, what] of [
+		['push', 'copy the calls of this cache (--cache, --root; default "default") to another cache of fleche.toml, e.g. a team store'],
+		['pull', 'copy the calls of another cache of fleche.toml, e.g. a team store, into this one (--cache, --root; default "default")'],
+	] as const) {
+		program
+			.command(direction)
+			.description(`${what}, with their values; calls already there are left alone`)
+			.argument('<cache>', direction === 'push' ? 'the target cache (a section of fleche.toml)' : 'the source cache (a section of fleche.toml)')
+			.option('--function <f>', 'only the calls of this function (name or module:name)')
+			.option('--overwrite', 'replace calls the target already holds')
+			.option('--dry-run', 'count what would be copied, copy nothing')
+			.action((other: string, _o, cmd: Command) => {
+				code = cli.transfer(cmd.optsWithGlobals<GlobalOptions & { function?: string; overwrite?: boolean; dryRun?: boolean }>(), direction, other);
+			});
+	}
 	program
 		.command('rerun')
 		.description("run calls again with their stored arguments and overwrite them (imports the function's module, which runs its top-level code: guard it with isRerun())")
@@ -664,7 +725,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(cmd.optsWithGlobals<GlobalOptions & { import?: boolean }>(), spec, argsJson));
 
 	try {
-		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, rerun, call, explain, worker); see fleche --help');
+		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, push, pull, rerun, call, explain, worker); see fleche --help');
 		await program.parseAsync([...argv]);
 		return code;
 	} catch (err) {

@@ -86,6 +86,22 @@ export interface GcLine extends Line<'gc'> {
 	readonly removed: number;
 }
 
+/**
+ * `push`, `pull`: calls (records with their values) copied from one cache to another — a local store and a team
+ * store, say. Calls the target already held are `present` (left alone unless `--overwrite`); `failed` ones were
+ * said on stderr. With `dryRun`, `copied` counts what would have been.
+ */
+export interface TransferLine extends Line<'transfer'> {
+	/** The source cache's name. */
+	readonly from: string;
+	/** The target cache's name. */
+	readonly to: string;
+	readonly copied: number;
+	readonly present: number;
+	readonly failed: number;
+	readonly dryRun: boolean;
+}
+
 /** `rerun`, `explain`: the user's file about to be imported (and so run), before it is; once per file. */
 export interface ModuleLine extends Line<'module'> {
 	/** The module path the call record names. */
@@ -145,6 +161,7 @@ export type CliMessage =
 	| StatsLine
 	| EvictedLine
 	| GcLine
+	| TransferLine
 	| VerifyLine
 	| ModuleLine
 	| ExplainLine
@@ -162,6 +179,7 @@ const types = new Set<string>([
 	'stats',
 	'evicted',
 	'gc',
+	'transfer',
 	'verify',
 	'module',
 	'explain',
