@@ -3,9 +3,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire, findSourceMap } from 'node:module';
+import { createRequire, findSourceMap, SourceMap } from 'node:module';
 import type { Node as AcornNode, parse as Parse, parseExpressionAt as ParseExpressionAt } from 'acorn';
-import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
+import { moduleOf as moduleOfFile, packageRootOf, sourceMapOf, type PackageJsonProbe } from './identity.js';
 
 type Acorn = { parseExpressionAt: typeof ParseExpressionAt; parse: typeof Parse };
 
@@ -157,10 +157,46 @@ function toPath(file: string): string {
 	return file.startsWith('file:') ? fileURLToPath(file) : file;
 }
 
+function readText(file: string): string | undefined {
+	try {
+		return readFileSync(file, 'utf8');
+	} catch {
+		return undefined;
+	}
+}
+
+/** Source maps read from disk, by compiled file (`null`: it names none): read once per file and process. */
+const diskMaps = new Map<string, SourceMap | null>();
+
 /**
- * The first stack frame above `skip`. V8's structured call sites are raw (compiled) positions, so when a source
- * map is registered for the file (`--enable-source-maps`, tsx, ts-node) the original `.ts` position is used: the
- * identity must match what the editor sees.
+ * The source map a compiled file names on disk (identity.ts `sourceMapOf`), for when Node registered none: without
+ * `--enable-source-maps` the identity must still be the `.ts` file's (docs/behaviour.md §2.1).
+ */
+function diskSourceMap(file: string): SourceMap | undefined {
+	let map = diskMaps.get(file);
+	if (map === undefined) {
+		const found = sourceMapOf(file, readText);
+		try {
+			map = found === undefined ? null : new SourceMap(found.payload as unknown as ConstructorParameters<typeof SourceMap>[0]);
+		} catch {
+			map = null; // mappings Node cannot read: no map
+		}
+		diskMaps.set(file, map);
+	}
+	return map ?? undefined;
+}
+
+/** An original source as a map names it (a `file:` URL or an absolute path), as a path; else `undefined`. */
+function sourceFile(source: string): string | undefined {
+	if (source.startsWith('file:')) return fileURLToPath(source);
+	return isAbsolute(source) ? source : undefined;
+}
+
+/**
+ * The first stack frame above `skip`. V8's structured call sites are raw (compiled) positions, so the original
+ * position is used when the file has a source map: the one Node registered (`--enable-source-maps`, tsx, ts-node),
+ * else the one the file names on disk, so that the identity is the `.ts` file's however the program was started and
+ * matches what the editor sees.
  * @internal
  */
 export function callerSite(skip: (...args: never[]) => unknown): CallSite | undefined {
@@ -185,12 +221,11 @@ export function callerSite(skip: (...args: never[]) => unknown): CallSite | unde
 		const column = site.getColumnNumber() ?? 1;
 		const file = toPath(raw);
 		try {
-			const map = findSourceMap(raw) ?? findSourceMap(file);
+			const map = findSourceMap(raw) ?? findSourceMap(file) ?? diskSourceMap(file);
 			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(line - 1, column - 1);
-			if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
-				let source = entry.originalSource;
-				if (!source.startsWith('file:') && !isAbsolute(source)) source = join(dirname(file), source);
-				return { file: toPath(source), loadedFile: file, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+			const source = entry?.originalSource === undefined ? undefined : sourceFile(entry.originalSource);
+			if (source !== undefined && entry?.originalLine !== undefined) {
+				return { file: source, loadedFile: file, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
 			}
 		} catch {
 			// no usable source map: fall back to the raw position
