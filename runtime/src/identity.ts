@@ -6,7 +6,7 @@
 // folder, does it have a name; what does a compiled file's source map say) is injected as a `PackageJsonProbe` or a
 // `TextReader`, so the extension can answer from its editor state and the runtime from the file system.
 //
-// Compiled code (docs/behaviour.md §1.3, §2.1, "Identity of compiled code"): a function defined in `dist/math.js`
+// Compiled code (docs/behaviour.md §15.1): a function defined in `dist/math.js`
 // compiled from `src/math.ts` has the module `src/math.ts` however the program is started. The runtime maps the call
 // site through the source map Node registered (`--enable-source-maps`, tsx, ts-node) or else through the map the file
 // names on disk (`sourceMappingURL`, inline or a `.map` file: `sourceMapOf`), so the flags never change a key.

@@ -5,7 +5,7 @@ import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire, findSourceMap, SourceMap } from 'node:module';
 import type { Node as AcornNode, parse as Parse, parseExpressionAt as ParseExpressionAt } from 'acorn';
-import { moduleOf as moduleOfFile, packageRootOf, sourceMapOf, type PackageJsonProbe } from './identity.js';
+import { compiledFrom, moduleOf as moduleOfFile, packageRootOf, sourceMapOf, type PackageJsonProbe } from './identity.js';
 
 type Acorn = { parseExpressionAt: typeof ParseExpressionAt; parse: typeof Parse };
 
@@ -170,7 +170,7 @@ const diskMaps = new Map<string, SourceMap | null>();
 
 /**
  * The source map a compiled file names on disk (identity.ts `sourceMapOf`), for when Node registered none: without
- * `--enable-source-maps` the identity must still be the `.ts` file's (docs/behaviour.md §2.1).
+ * `--enable-source-maps` the identity must still be the `.ts` file's (docs/behaviour.md §15.1).
  */
 function diskSourceMap(file: string): SourceMap | undefined {
 	let map = diskMaps.get(file);
@@ -184,6 +184,14 @@ function diskSourceMap(file: string): SourceMap | undefined {
 		diskMaps.set(file, map);
 	}
 	return map ?? undefined;
+}
+
+/**
+ * The source files a compiled file was made from, by the source map it names on disk (identity.ts `compiledFrom`);
+ * empty when it names none. @internal
+ */
+export function compiledSources(file: string): string[] {
+	return compiledFrom(file, readText);
 }
 
 /** An original source as a map names it (a `file:` URL or an absolute path), as a path; else `undefined`. */
