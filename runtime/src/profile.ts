@@ -151,6 +151,8 @@ export interface CallSite {
 	readonly line: number;
 	/** 1-based. */
 	readonly column: number;
+	/** The position in `loadedFile` (1-based), where `line` and `column` are in a source map's original. */
+	readonly loaded?: { readonly line: number; readonly column: number };
 }
 
 function toPath(file: string): string {
@@ -233,7 +235,7 @@ export function callerSite(skip: (...args: never[]) => unknown): CallSite | unde
 			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(line - 1, column - 1);
 			const source = entry?.originalSource === undefined ? undefined : sourceFile(entry.originalSource);
 			if (source !== undefined && entry?.originalLine !== undefined) {
-				return { file: source, loadedFile: file, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+				return { file: source, loadedFile: file, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1, loaded: { line, column } };
 			}
 		} catch {
 			// no usable source map: fall back to the raw position
@@ -332,14 +334,20 @@ const assignment = [
  */
 export function assignedName(site: CallSite): string | undefined {
 	const text = readSource(site.file);
-	if (text === undefined) return undefined;
+	if (text !== undefined) return assignedAt(text, site.line, site.column);
+	// The original source is not on disk (a package that ships dist/ with maps but not src/): the compiled text.
+	const loaded = site.loaded === undefined ? undefined : readSource(site.loadedFile);
+	return loaded === undefined ? undefined : assignedAt(loaded, site.loaded!.line, site.loaded!.column);
+}
+
+function assignedAt(text: string, atLine: number, column: number): string | undefined {
 	let offset = 0;
-	for (let line = 1; line < site.line; line++) {
+	for (let line = 1; line < atLine; line++) {
 		const next = text.indexOf('\n', offset);
 		if (next < 0) return undefined;
 		offset = next + 1;
 	}
-	const before = text.slice(Math.max(0, offset - 400), offset + site.column - 1);
+	const before = text.slice(Math.max(0, offset - 400), offset + column - 1);
 	// The call site column points at the callee (`fleche` or `(0, fleche_1.fleche)`); drop it.
 	const head = before.replace(/(?:\(0,\s*)?[\w$.]*fleche[\w$]*\)?\s*$/, '');
 	for (const re of assignment) {

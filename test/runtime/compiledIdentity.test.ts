@@ -3,7 +3,7 @@
 // .ts through a loader. Real tsc (the repo's typescript), real child processes, the real `fleche` CLI.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -176,7 +176,7 @@ describe('identity of code compiled by tsc', () => {
 		assert.equal(runs(dir), 1);
 	});
 
-	test('rerun imports the recorded module and runs it: keys do not change', async (t) => {
+	test('rerun imports the recorded module and runs it, from dist/ alone too: keys do not change', async (t) => {
 		const dir = compiled(t);
 		const seen = await run(dir, 'dist/main.js', []);
 		const r = await fleche_(dir, 'rerun', '--function', 'src/math.ts:add', '--json');
@@ -188,6 +188,18 @@ describe('identity of code compiled by tsc', () => {
 			.filter((m) => m.type === 'rerun');
 		assert.deepEqual(reran, [{ v: 1, type: 'rerun', key: seen.key, ok: true }]);
 		assert.equal(runs(dir), 2, 'the body ran again');
+
+		// Only the compiled output shipped: the recorded src/math.ts is found as dist/math.js, by its map.
+		renameSync(join(dir, 'src'), join(dir, 'elsewhere'));
+		// As an installed package that ships dist/ and its maps but not src/: named from the compiled text, same key.
+		const noSources = await run(dir, 'dist/main.js', []);
+		assert.deepEqual(noSources.identity, seen.identity);
+		assert.equal(noSources.key, seen.key);
+		assert.equal(runs(dir), 2, 'a hit');
+		const shipped = await fleche_(dir, 'rerun', '--function', 'src/math.ts:add');
+		assert.equal(shipped.code, 0, shipped.stderr);
+		assert.match(shipped.stderr, /importing .*dist\/math\.js \(module src\/math\.ts/);
+		assert.equal(runs(dir), 3);
 	});
 
 	test('calls recorded under the compiled module (before identities followed maps): rerun finds them, rekey --source-maps carries them over', async (t) => {
