@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cache, Cache, CallMemory, fleche, KeyError, Rejected, rekey, ValueMemory } from 'fleche';
+import { cache, Cache, CallMemory, fleche, KeyError, Rejected, rekey, ValueMemory, type Fleche } from 'fleche';
 import { runNode } from '../support/tmp.ts';
 import { runtimeDir, userProject } from '../support/project.ts';
 
@@ -15,7 +15,9 @@ function memoryCache(calls = new CallMemory()): Cache {
 }
 
 /** `add` as first written, and the same body renamed and moved: runs counted. */
-function functions(): { runs: () => number; add: (a: number, b: number) => number; sum: (a: number, b: number) => number } {
+type Adder = Fleche<(a: number, b: number) => number>;
+
+function functions(): { runs: () => number; add: Adder; sum: Adder } {
 	let runs = 0;
 	const body = (a: number, b: number): number => {
 		runs++;
