@@ -3,11 +3,20 @@
 // `fleche/identity`. If the two computed identities differently, the CodeLens would silently show zero counts.
 //
 // Pure on purpose: no fs, no storage, no side effect at import. What needs the disk (is there a package.json in this
-// folder, does it have a name) is injected as a `PackageJsonProbe`, so the extension can answer from its editor
-// state and the runtime from the file system.
+// folder, does it have a name; what does a compiled file's source map say) is injected as a `PackageJsonProbe` or a
+// `TextReader`, so the extension can answer from its editor state and the runtime from the file system.
+//
+// Compiled code (docs/behaviour.md §15.1): a function defined in `dist/math.js`
+// compiled from `src/math.ts` has the module `src/math.ts` however the program is started. The runtime maps the call
+// site through the source map Node registered (`--enable-source-maps`, tsx, ts-node) or else through the map the file
+// names on disk (`sourceMappingURL`, inline or a `.map` file: `sourceMapOf`), so the flags never change a key.
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** What a folder's `package.json` says about package roots: absent, present without a `name` (or unreadable), or named. */
 export type PackageJsonProbe = (dir: string) => 'none' | 'unnamed' | 'named';
+
+/** A file's text, or `undefined` when it cannot be read: what finding a source map needs of the disk. */
+export type TextReader = (file: string) => string | undefined;
 
 /** The name of a class whose declaration has none (`export default class {}` used through an instance, `new (class {})()`). */
 export const ANONYMOUS_CLASS = '<anonymous class>';
@@ -108,4 +117,92 @@ export function identityModule(
  */
 export function identityKey(fn: { readonly module: string | null; readonly name: string }): string {
 	return `${fn.module ?? ''}\0${fn.name}`;
+}
+
+/** A compiled file's source map, as {@link sourceMapOf} finds it. */
+export interface FoundSourceMap {
+	/** The parsed map (version 3) with `sources` made absolute `file:` URLs where they name files, as Node makes them. */
+	readonly payload: { readonly sources: readonly string[]; readonly mappings: string; readonly [field: string]: unknown };
+	/** Absolute paths of its sources in `sources` order; `undefined` for a source that is no file (`webpack://…`). */
+	readonly files: readonly (string | undefined)[];
+}
+
+/** The last `//# sourceMappingURL=` (or `//@`, or in a block comment) of a file's text, as Node takes it. */
+function sourceMappingURL(text: string): string | undefined {
+	const marker = 'sourceMappingURL=';
+	for (let at = text.lastIndexOf(marker); at > 0; at = text.lastIndexOf(marker, at - 1)) {
+		if (!/\/[*/][#@][ \t]+$/.test(text.slice(Math.max(0, at - 12), at))) continue;
+		const url = /^[^\s*]+/.exec(text.slice(at + marker.length))?.[0];
+		return url === undefined || url === '' ? undefined : url;
+	}
+	return undefined;
+}
+
+function decodeDataUrl(url: string): string | undefined {
+	const comma = url.indexOf(',');
+	if (comma < 0) return undefined;
+	const meta = url.slice(5, comma);
+	const data = url.slice(comma + 1);
+	try {
+		if (!meta.split(';').includes('base64')) return decodeURIComponent(data);
+		const binary = atob(data);
+		const bytes = new Uint8Array(binary.length);
+		for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+		return new TextDecoder().decode(bytes);
+	} catch {
+		return undefined;
+	}
+}
+
+/** A map's source, resolved as Node resolves it: `sourceRoot` + source against the map's location. */
+function resolveSource(root: string, source: unknown, base: URL): { href: string; file: string | undefined } {
+	if (typeof source !== 'string') return { href: '', file: undefined };
+	try {
+		const url = new URL(root + source, base);
+		if (url.protocol === 'file:') return { href: url.href, file: fileURLToPath(url) };
+	} catch {
+		// not a URL relative to the map: no file
+	}
+	return { href: source, file: undefined };
+}
+
+/**
+ * The source map a compiled file names on disk: the last `sourceMappingURL` comment of its text, an inline `data:`
+ * URL or a file (`dist/math.js.map`) relative to it; `undefined` when there is none, it cannot be read, or it is not
+ * a plain version 3 map (index maps with `sections` are not followed). Sources resolve as Node resolves them with
+ * `--enable-source-maps`: `sourceRoot` + source, against the map's location (the file itself for an inline map).
+ * A map is untrusted input: anything malformed is no map, never an error.
+ * @example
+ * ```ts
+ * sourceMapOf('/repo/dist/math.js', (f) => readFileSync(f, 'utf8'))?.files; // ['/repo/src/math.ts']
+ * ```
+ */
+export function sourceMapOf(file: string, read: TextReader): FoundSourceMap | undefined {
+	const text = read(file);
+	const url = text === undefined ? undefined : sourceMappingURL(text);
+	if (url === undefined) return undefined;
+	try {
+		const fileUrl = pathToFileURL(file);
+		const base = url.startsWith('data:') ? fileUrl : new URL(url, fileUrl);
+		if (base.protocol !== 'file:') return undefined;
+		const json = url.startsWith('data:') ? decodeDataUrl(url) : read(fileURLToPath(base));
+		if (json === undefined) return undefined;
+		const raw = JSON.parse(json) as unknown;
+		if (typeof raw !== 'object' || raw === null) return undefined;
+		const map = raw as Record<string, unknown>;
+		if (!Array.isArray(map.sources) || typeof map.mappings !== 'string') return undefined;
+		const root = typeof map.sourceRoot === 'string' ? map.sourceRoot : '';
+		const resolved = (map.sources as unknown[]).map((source) => resolveSource(root, source, base));
+		return { payload: { ...map, sources: resolved.map((r) => r.href), mappings: map.mappings }, files: resolved.map((r) => r.file) };
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * The source files a compiled file was made from, by its source map on disk ({@link sourceMapOf}); empty when it
+ * has none. One file for a `tsc` output, several for a bundle.
+ */
+export function compiledFrom(file: string, read: TextReader): string[] {
+	return (sourceMapOf(file, read)?.files ?? []).filter((f): f is string => f !== undefined);
 }

@@ -32,6 +32,7 @@ export { CachePool } from './caches/cachePool.js';
 export { ReadOnlyCache } from './caches/readOnlyCache.js';
 export { FilteredCache } from './caches/filteredCache.js';
 export { SizeLimitedCache, type SizeLimitedOptions } from './caches/sizeLimitedCache.js';
+export { rekey, type RekeySource, type RekeyTarget, type RekeyOptions, type RekeyMove, type RekeyReport } from './rekey.js';
 export {
 	cacheByName,
 	cacheFromConfig,

@@ -3,9 +3,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire, findSourceMap } from 'node:module';
+import { createRequire, findSourceMap, SourceMap } from 'node:module';
 import type { Node as AcornNode, parse as Parse, parseExpressionAt as ParseExpressionAt } from 'acorn';
-import { moduleOf as moduleOfFile, packageRootOf, type PackageJsonProbe } from './identity.js';
+import { compiledFrom, moduleOf as moduleOfFile, packageRootOf, sourceMapOf, type PackageJsonProbe } from './identity.js';
 
 type Acorn = { parseExpressionAt: typeof ParseExpressionAt; parse: typeof Parse };
 
@@ -151,16 +151,62 @@ export interface CallSite {
 	readonly line: number;
 	/** 1-based. */
 	readonly column: number;
+	/** The position in `loadedFile` (1-based), where `line` and `column` are in a source map's original. */
+	readonly loaded?: { readonly line: number; readonly column: number };
 }
 
 function toPath(file: string): string {
 	return file.startsWith('file:') ? fileURLToPath(file) : file;
 }
 
+function readText(file: string): string | undefined {
+	try {
+		return readFileSync(file, 'utf8');
+	} catch {
+		return undefined;
+	}
+}
+
+/** Source maps read from disk, by compiled file (`null`: it names none): read once per file and process. */
+const diskMaps = new Map<string, SourceMap | null>();
+
 /**
- * The first stack frame above `skip`. V8's structured call sites are raw (compiled) positions, so when a source
- * map is registered for the file (`--enable-source-maps`, tsx, ts-node) the original `.ts` position is used: the
- * identity must match what the editor sees.
+ * The source map a compiled file names on disk (identity.ts `sourceMapOf`), for when Node registered none: without
+ * `--enable-source-maps` the identity must still be the `.ts` file's (docs/behaviour.md §15.1).
+ */
+function diskSourceMap(file: string): SourceMap | undefined {
+	let map = diskMaps.get(file);
+	if (map === undefined) {
+		const found = sourceMapOf(file, readText);
+		try {
+			map = found === undefined ? null : new SourceMap(found.payload as unknown as ConstructorParameters<typeof SourceMap>[0]);
+		} catch {
+			map = null; // mappings Node cannot read: no map
+		}
+		diskMaps.set(file, map);
+	}
+	return map ?? undefined;
+}
+
+/**
+ * The source files a compiled file was made from, by the source map it names on disk (identity.ts `compiledFrom`);
+ * empty when it names none. @internal
+ */
+export function compiledSources(file: string): string[] {
+	return compiledFrom(file, readText);
+}
+
+/** An original source as a map names it (a `file:` URL or an absolute path), as a path; else `undefined`. */
+function sourceFile(source: string): string | undefined {
+	if (source.startsWith('file:')) return fileURLToPath(source);
+	return isAbsolute(source) ? source : undefined;
+}
+
+/**
+ * The first stack frame above `skip`. V8's structured call sites are raw (compiled) positions, so the original
+ * position is used when the file has a source map: the one Node registered (`--enable-source-maps`, tsx, ts-node),
+ * else the one the file names on disk, so that the identity is the `.ts` file's however the program was started and
+ * matches what the editor sees.
  * @internal
  */
 export function callerSite(skip: (...args: never[]) => unknown): CallSite | undefined {
@@ -185,12 +231,11 @@ export function callerSite(skip: (...args: never[]) => unknown): CallSite | unde
 		const column = site.getColumnNumber() ?? 1;
 		const file = toPath(raw);
 		try {
-			const map = findSourceMap(raw) ?? findSourceMap(file);
+			const map = findSourceMap(raw) ?? findSourceMap(file) ?? diskSourceMap(file);
 			const entry: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined = map?.findEntry(line - 1, column - 1);
-			if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
-				let source = entry.originalSource;
-				if (!source.startsWith('file:') && !isAbsolute(source)) source = join(dirname(file), source);
-				return { file: toPath(source), loadedFile: file, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+			const source = entry?.originalSource === undefined ? undefined : sourceFile(entry.originalSource);
+			if (source !== undefined && entry?.originalLine !== undefined) {
+				return { file: source, loadedFile: file, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1, loaded: { line, column } };
 			}
 		} catch {
 			// no usable source map: fall back to the raw position
@@ -289,14 +334,20 @@ const assignment = [
  */
 export function assignedName(site: CallSite): string | undefined {
 	const text = readSource(site.file);
-	if (text === undefined) return undefined;
+	if (text !== undefined) return assignedAt(text, site.line, site.column);
+	// The original source is not on disk (a package that ships dist/ with maps but not src/): the compiled text.
+	const loaded = site.loaded === undefined ? undefined : readSource(site.loadedFile);
+	return loaded === undefined ? undefined : assignedAt(loaded, site.loaded!.line, site.loaded!.column);
+}
+
+function assignedAt(text: string, atLine: number, column: number): string | undefined {
 	let offset = 0;
-	for (let line = 1; line < site.line; line++) {
+	for (let line = 1; line < atLine; line++) {
 		const next = text.indexOf('\n', offset);
 		if (next < 0) return undefined;
 		offset = next + 1;
 	}
-	const before = text.slice(Math.max(0, offset - 400), offset + site.column - 1);
+	const before = text.slice(Math.max(0, offset - 400), offset + column - 1);
 	// The call site column points at the callee (`fleche` or `(0, fleche_1.fleche)`); drop it.
 	const head = before.replace(/(?:\(0,\s*)?[\w$.]*fleche[\w$]*\)?\s*$/, '');
 	for (const re of assignment) {

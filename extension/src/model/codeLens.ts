@@ -1,4 +1,5 @@
 // Pure: fleche sites + statistics → what each CodeLens shows and does.
+import { join } from 'node:path';
 import { commandIds } from '../constants.js';
 import { identityKey, type FlecheSite } from './flecheSites.js';
 import { lensTitle, type Counts } from './format.js';
@@ -47,16 +48,58 @@ export function mergeCounts(lists: readonly (readonly FunctionCounts[])[]): Map<
 
 const zero: Counts = { hits: 0, misses: 0, calls: 0 };
 
-/** One lens per site: counts of the function with exactly that identity (zeros until it is first called). */
-export function lensSpecs(sites: readonly FlecheSite[], counts: ReadonlyMap<string, Counts>, uri: string): LensSpec[] {
+/**
+ * Compiled files of a source file, as modules: calls a runtime recorded under `dist/math.js` before identities
+ * followed source maps belong to `src/math.ts` (docs/behaviour.md §15.1), and its lenses count them.
+ */
+export interface CompiledModules {
+	/** The document's own module (`src/math.ts`): only sites with this module take the compiled modules' counts. */
+	readonly module: string;
+	/** Modules whose compiled file's source map names the document (`dist/math.js`). */
+	readonly from: readonly string[];
+}
+
+/**
+ * The modules among `counted` that are compiled from the document `file`: `.js`/`.mjs`/`.cjs` modules of its package
+ * (`root`) whose source map, as `sourcesOf` reads it from disk, lists `file` among its sources.
+ */
+export function compiledModulesOf(file: string, root: string, counted: Iterable<string | null>, sourcesOf: (compiled: string) => readonly string[]): string[] {
+	const out = new Set<string>();
+	for (const module of counted) {
+		if (module === null || out.has(module) || !/\.[cm]?js$/.test(module)) continue;
+		if (sourcesOf(join(root, ...module.split('/'))).includes(file)) out.add(module);
+	}
+	return [...out];
+}
+
+function add(a: Counts, b: Counts | undefined): Counts {
+	return b === undefined ? a : { hits: a.hits + b.hits, misses: a.misses + b.misses, calls: a.calls + b.calls };
+}
+
+/**
+ * One lens per site: counts of the function with exactly that identity (zeros until it is first called), plus, for
+ * a site whose module is the document's, those recorded under the same name in its `compiled` modules.
+ */
+export function lensSpecs(sites: readonly FlecheSite[], counts: ReadonlyMap<string, Counts>, uri: string, compiled?: CompiledModules): LensSpec[] {
 	return sites.map((site) => {
-		const c = counts.get(identityKey(site)) ?? zero;
+		let c = counts.get(identityKey(site)) ?? zero;
+		const also: string[] = [];
+		if (compiled !== undefined && site.module === compiled.module) {
+			for (const module of compiled.from) {
+				const old = counts.get(identityKey({ module, name: site.name }));
+				if (old === undefined) continue;
+				c = add(c, old);
+				also.push(`${old.calls} recorded as ${module}`);
+			}
+		}
 		const target: LensTarget = { module: site.module, name: site.name, uri };
+		const note =
+			also.length === 0 ? '' : ` (counts include calls of its compiled code: ${also.join(', ')}; \`fleche rekey --source-maps\` moves them to ${site.module})`;
 		return {
 			line: site.line,
 			column: site.column,
 			title: lensTitle(c),
-			tooltip: `${site.module === null ? '' : `${site.module} · `}${site.name}: rerun, invalidate, explain a miss…`,
+			tooltip: `${site.module === null ? '' : `${site.module} · `}${site.name}: rerun, invalidate, explain a miss…${note}`,
 			command: commandIds.lensActions,
 			args: [target],
 		};

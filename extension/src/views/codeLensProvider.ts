@@ -1,11 +1,12 @@
 // CodeLensProvider adapter: fleche sites of the document (model/flecheSites.ts) + the folder's counts
 // (model/codeLens.ts) → one vscode.CodeLens per LensSpec, mapped field for field.
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { compiledFrom, packageRootOf } from 'fleche/identity';
 import * as vscode from 'vscode';
 import type { CacheClient } from '../data/cacheClient.js';
 import { Disposable } from '../disposable.js';
-import { lensSpecs, type LensSpec } from '../model/codeLens.js';
+import { compiledModulesOf, lensSpecs, type CompiledModules, type LensSpec } from '../model/codeLens.js';
 import { findFlecheSites, localModuleCandidates, moduleOf, type FlecheSite, type ImportResolver, type PackageJsonProbe } from '../model/flecheSites.js';
 
 export const lensSelector: vscode.DocumentSelector = [
@@ -23,6 +24,8 @@ export class CodeLensProvider extends Disposable implements vscode.CodeLensProvi
 	private readonly packageJsons = new Map<string, 'none' | 'unnamed' | 'named'>();
 	/** Local modules read for their re-exports of fleche, by file, valid while their stamp holds. */
 	private readonly modules = new Map<string, { stamp: string; text: string }>();
+	/** The sources of compiled files by their source maps, by compiled file, valid while its stamp holds. */
+	private readonly compiled = new Map<string, { stamp: string; sources: readonly string[] }>();
 
 	constructor(private readonly client: CacheClient) {
 		super();
@@ -39,6 +42,7 @@ export class CodeLensProvider extends Disposable implements vscode.CodeLensProvi
 	refresh(): void {
 		this.packageJsons.clear();
 		this.modules.clear();
+		this.compiled.clear();
 		this._onDidChangeCodeLenses.fire();
 	}
 
@@ -79,6 +83,37 @@ export class CodeLensProvider extends Disposable implements vscode.CodeLensProvi
 		return kind;
 	};
 
+	/** What a compiled file was made from, by the source map it names (read only when the file changed). */
+	private readonly sourcesOf = (file: string): readonly string[] => {
+		let stat;
+		try {
+			stat = statSync(file);
+		} catch {
+			return [];
+		}
+		const stamp = `${stat.mtimeMs}:${stat.size}`;
+		const known = this.compiled.get(file);
+		if (known?.stamp === stamp) return known.sources;
+		const sources = compiledFrom(file, (f) => {
+			try {
+				return readFileSync(f, 'utf8');
+			} catch {
+				return undefined;
+			}
+		});
+		this.compiled.set(file, { stamp, sources });
+		return sources;
+	};
+
+	/** The document's module and the counted modules compiled from it (see model/codeLens.ts `CompiledModules`). */
+	private compiledModules(document: vscode.TextDocument, counted: Iterable<string | null>): CompiledModules | undefined {
+		if (document.uri.scheme !== 'file') return undefined;
+		const file = document.uri.fsPath;
+		const root = packageRootOf(dirname(file), this.probe);
+		if (root === undefined) return undefined;
+		return { module: moduleOf(file, this.probe), from: compiledModulesOf(file, root, counted, this.sourcesOf) };
+	}
+
 	/** The fleche sites of a document (cached per version). */
 	sitesOf(document: vscode.TextDocument): FlecheSite[] {
 		const key = document.uri.toString();
@@ -96,7 +131,12 @@ export class CodeLensProvider extends Disposable implements vscode.CodeLensProvi
 		const sites = this.sitesOf(document);
 		if (sites.length === 0) return [];
 		const folder = vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath;
-		return lensSpecs(sites, await this.client.countsFor(folder), document.uri.toString());
+		const counts = await this.client.countsFor(folder);
+		const compiled = this.compiledModules(
+			document,
+			[...counts.values()].map((c) => c.module),
+		);
+		return lensSpecs(sites, counts, document.uri.toString(), compiled);
 	}
 
 	async provideCodeLenses(document: vscode.TextDocument, token: vscode.CancellationToken): Promise<vscode.CodeLens[]> {

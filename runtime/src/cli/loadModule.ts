@@ -2,11 +2,11 @@
 // `explain` run the user's own cached functions in the CLI's process (never in an editor's). TypeScript is
 // transpiled on the fly with esbuild, loaded lazily: plain JavaScript projects never load it.
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Esbuild from 'esbuild';
-import { packageRoot } from '../profile.js';
+import { compiledSources, packageRoot } from '../profile.js';
 
 const typescript = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
@@ -41,7 +41,8 @@ function isInside(folder: string, path: string): boolean {
 /**
  * The file of the module path a call record names, checked before anything runs: a plain relative path (no `..`,
  * no absolute path, no backslash), a file that exists under the project (see {@link projectRoot}), whose real path
- * (symbolic links followed) is still inside it and not inside the store's own folder.
+ * (symbolic links followed) is still inside it and not inside the store's own folder. A TypeScript module whose file
+ * is absent is found as the JavaScript file its `.map` names it the source of (only `dist/` shipped).
  * @throws ModuleLoadError naming the module and why it is refused.
  */
 export function resolveModuleFile(module: string, options: { project: string; storeRoot: string | null }): string {
@@ -65,17 +66,59 @@ export function resolveModuleFile(module: string, options: { project: string; st
 	// The store's own project, when it is a package inside this one (module paths are relative to a package root).
 	const storeProject = options.storeRoot === null ? undefined : packageRoot(dirname(options.storeRoot));
 	const roots = [project, ...(storeProject !== undefined && storeProject !== project && isInside(realProject, realOrSelf(storeProject)) ? [storeProject] : [])];
-	for (const root of roots) {
-		const file = join(root, ...parts);
-		if (!existsSync(file)) continue;
+	const checked = (file: string): string => {
 		const real = realOrSelf(file);
 		if (!isInside(realProject, real)) refuse(`${file} leads to ${real}, outside the project ${project}`);
 		if (realStore !== null && isInside(realStore, real)) refuse(`${file} is inside the store's own folder ${options.storeRoot}`);
 		return real;
+	};
+	for (const root of roots) {
+		const file = join(root, ...parts);
+		if (existsSync(file)) return checked(file);
+	}
+	// A source module (src/math.ts) whose file is not here, only its compiled output (dist/math.js + .map): the
+	// identity names the source (docs/behaviour.md §15.1), the compiled file runs.
+	if (typescript.has(extname(module))) {
+		for (const root of roots) {
+			const compiled = compiledFileOf(join(root, ...parts), root);
+			if (compiled !== undefined) return checked(compiled);
+		}
 	}
 	throw new ModuleLoadError(
 		`Cannot find module ${module} in the project ${roots.join(' or ')} (rerun and explain only run files of the project: give its folder with --cwd)`,
 	);
+}
+
+/** How many folder entries {@link compiledFileOf} looks at before it gives up: a project, not a disk. */
+const SCAN_LIMIT = 20_000;
+
+/**
+ * A JavaScript file under `root` compiled from `source`, by the `.map` file beside it (`dist/math.js.map` naming
+ * `../src/math.ts`); `node_modules` and dot-folders are not searched, nor more than {@link SCAN_LIMIT} entries.
+ */
+function compiledFileOf(source: string, root: string): string | undefined {
+	const pending = [root];
+	let seen = 0;
+	while (pending.length > 0 && seen < SCAN_LIMIT) {
+		const dir = pending.shift()!;
+		let entries;
+		try {
+			entries = readdirSync(dir, { withFileTypes: true });
+		} catch {
+			continue;
+		}
+		seen += entries.length;
+		for (const entry of entries) {
+			if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+			const path = join(dir, entry.name);
+			if (entry.isDirectory()) pending.push(path);
+			else if (/\.[cm]?js\.map$/.test(entry.name)) {
+				const compiled = path.slice(0, -'.map'.length);
+				if (existsSync(compiled) && compiledSources(compiled).includes(source)) return compiled;
+			}
+		}
+	}
+	return undefined;
 }
 
 const loaded = new Map<string, Promise<Record<string, unknown>>>();

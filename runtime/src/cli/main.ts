@@ -1,4 +1,4 @@
-// docs/behaviour.md §13 (the `fleche` CLI): `fleche ls|show|stats|evict|gc|verify|rerun|call|explain|worker`, on `fleche/inspect`. Human output by
+// docs/behaviour.md §13 (the `fleche` CLI): `fleche ls|show|stats|evict|gc|verify|rerun|call|explain|rekey|worker`, on `fleche/inspect`. Human output by
 // default, JSON lines with `--json` (protocol.ts). Bad input is one line (stderr, or an `error` line on stdout with
 // --json) and exit code 1, or 2 for usage errors.
 import { statSync } from 'node:fs';
@@ -18,6 +18,8 @@ import type { CallRecord } from '../call.js';
 import { explain, openStore, type FunctionRef, type FunctionSummary, type Store } from '../inspect/index.js';
 import { positionalArgs } from '../inspect/explain.js';
 import { importUserModule, projectRoot, resolveModuleFile } from './loadModule.js';
+import { compiledSources, moduleOf } from '../profile.js';
+import { rekey } from '../rekey.js';
 import { jsonSafe, PROTOCOL_VERSION, type CliMessage } from './protocol.js';
 
 /** A usage error: exit code 2. */
@@ -106,6 +108,30 @@ function findFunction(store: Store, spec: string): FunctionSummary {
 
 /** A failure with a message meant for the user as is (exit code 1). */
 class FlecheCliError extends Error {}
+
+/**
+ * The cached function `name` of the module just imported from `file`: registered under the recorded `module`, or,
+ * for a call recorded when identities did not follow source maps (module `dist/math.js`), under the source module
+ * the file is compiled from (`src/math.ts`; docs/behaviour.md §15.1), when exactly one of its sources has it.
+ */
+function registered(module: string, name: string, file: string): ReturnType<typeof findFleche> {
+	const f = findFleche(module, name);
+	if (f !== undefined) return f;
+	const found = compiledSources(file)
+		.map((source) => findFleche(moduleOf(source), name))
+		.filter((g) => g !== undefined);
+	return found.length === 1 ? found[0] : undefined;
+}
+
+/** `module:name`, `module:*` (every function of the module) or a bare `name`, as `rekey --from/--to` take them. */
+function rekeySpec(spec: string): { module?: string; name?: string } {
+	const at = spec.lastIndexOf(':');
+	if (at < 0) return { name: spec };
+	const module = spec.slice(0, at);
+	const name = spec.slice(at + 1);
+	if (module === '' || name === '') throw new UsageError(`${spec}: give module:name, module:* or name`);
+	return name === '*' ? { module } : { module, name };
+}
 
 /** The runner of one CLI invocation. */
 class Cli {
@@ -352,7 +378,7 @@ class Cli {
 		if (fn.module === null) throw new FlecheCliError(`${fn.name} was cached without a module (hashModule: false): there is no module to import`);
 		const file = this.#moduleFile(store, opts, fn.module);
 		await importUserModule(file);
-		const f = findFleche(fn.module, fn.name);
+		const f = registered(fn.module, fn.name, file);
 		if (f === undefined) {
 			if (fn.name.includes('.')) throw new FlecheCliError(`${fn.name} looks like an @fleche() class method: explain works on cached functions`);
 			throw new FlecheCliError(`${file} does not define a cached function ${fn.name} (module ${fn.module})`);
@@ -373,7 +399,7 @@ class Cli {
 		if (module === null) throw new FlecheCliError(`${name} was cached without a module (hashModule: false): there is no module to import`);
 		const file = this.#moduleFile(store, opts, module);
 		const exports = await importUserModule(file);
-		const f = findFleche(module, name);
+		const f = registered(module, name, file);
 		if (f !== undefined) {
 			const args = positionalArgs(f.fleche.params, named);
 			return () =>
@@ -455,6 +481,78 @@ class Cli {
 			this.out(`Reran ${ok} call${ok === 1 ? '' : 's'}${failed > 0 ? `, ${failed} failed` : ''}`);
 		}
 		return failed > 0 ? 1 : 0;
+	}
+
+	/**
+	 * `fleche rekey`: carries the stored calls of renamed or moved functions over to their new identity (../rekey.ts).
+	 * `--from`/`--to` name one move; `--source-maps` finds the moves itself: every stored function whose module is a
+	 * compiled file of the project naming a source map with one source goes to that source's module (stores written
+	 * before identities followed source maps; docs/behaviour.md §15).
+	 */
+	rekey(opts: GlobalOptions & { from?: string; to?: string; sourceMaps?: boolean; dryRun?: boolean; keep?: boolean }): void {
+		if (opts.sourceMaps === true ? opts.from !== undefined || opts.to !== undefined : opts.from === undefined || opts.to === undefined) {
+			throw new UsageError('rekey needs --from and --to, or --source-maps');
+		}
+		const store = this.open(opts);
+		const moves = opts.sourceMaps === true ? this.#sourceMapMoves(store, opts) : this.#namedMoves(store, opts.from!, opts.to!);
+		const dryRun = opts.dryRun === true;
+		const lines: string[] = [];
+		for (const { from, to } of moves) {
+			const report = rekey(store.cache, from, to, { dryRun, keep: opts.keep === true });
+			if (this.#json) {
+				const { matched, written, existing, removed, stale } = report;
+				this.emit({ v: PROTOCOL_VERSION, type: 'rekeyed', from, to, dryRun, matched, written, existing, removed, stale });
+				continue;
+			}
+			const extra = [
+				report.existing > 0 ? `${report.existing} already there` : '',
+				report.stale > 0 ? `${report.stale} of another key scheme left alone` : '',
+				`${report.removed} old record${report.removed === 1 ? '' : 's'} ${dryRun ? 'to remove' : 'removed'}`,
+			].filter((t) => t !== '');
+			lines.push(
+				`${from.module ?? '?'}:${from.name} → ${to.module ?? '?'}:${to.name}: ${report.written} call${report.written === 1 ? '' : 's'} ${dryRun ? 'to rekey' : 'rekeyed'} (${extra.join(', ')})`,
+			);
+		}
+		if (this.#json) return;
+		if (moves.length === 0) lines.push('Nothing to rekey');
+		else if (dryRun) lines.push('(dry run: nothing written)');
+		this.out(lines.join('\n'));
+	}
+
+	#namedMoves(store: Store, fromSpec: string, toSpec: string): { from: FunctionRef; to: FunctionRef }[] {
+		const from = rekeySpec(fromSpec);
+		const to = rekeySpec(toSpec);
+		const functions = store.functions();
+		if (from.name === undefined) {
+			if (to.name !== undefined) throw new UsageError('--from module:* moves every function of a module under its own name: give --to module:*');
+			const of = functions.filter((f) => f.module === from.module);
+			if (of.length === 0) throw new FlecheCliError(`No cached function in module ${from.module ?? '?'} in ${store.location.root ?? store.location.name}`);
+			return of.map((f) => ({ from: { module: f.module, name: f.name }, to: { module: to.module ?? f.module, name: f.name } }));
+		}
+		const fn = findFunction(store, from.module === undefined ? from.name : `${from.module}:${from.name}`);
+		return [{ from: { module: fn.module, name: fn.name }, to: { module: to.module ?? fn.module, name: to.name ?? fn.name } }];
+	}
+
+	#sourceMapMoves(store: Store, opts: GlobalOptions): { from: FunctionRef; to: FunctionRef }[] {
+		const project = projectRoot(opts.cwd);
+		const moves: { from: FunctionRef; to: FunctionRef }[] = [];
+		for (const f of store.functions()) {
+			if (f.module === null || !/\.[cm]?js$/.test(f.module)) continue;
+			let file: string;
+			try {
+				file = resolveModuleFile(f.module, { project, storeRoot: store.location.root });
+			} catch {
+				continue; // not a file of this project: nothing to read its map from
+			}
+			const sources = compiledSources(file);
+			if (sources.length > 1) {
+				this.note(`${f.module}:${f.name} is compiled from ${sources.length} sources (a bundle): give it --from and --to`);
+				continue;
+			}
+			const module = sources.length === 1 ? moduleOf(sources[0]!) : f.module;
+			if (module !== f.module) moves.push({ from: { module: f.module, name: f.name }, to: { module, name: f.name } });
+		}
+		return moves;
 	}
 
 	/**
@@ -717,6 +815,15 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 			code = await cli.worker(cmd.optsWithGlobals());
 		});
 	program
+		.command('rekey')
+		.description('carry the stored calls of a renamed or moved function over to its new name or module (writes new records, then removes the old ones)')
+		.option('--from <function>', 'the old identity: module:name, module:* (every function of the module) or name')
+		.option('--to <function>', 'the new identity: module:name, module:* (same names) or name (same module)')
+		.option('--source-maps', "every function recorded under a compiled file of the project (dist/math.js) goes to the source its source map names (src/math.ts)")
+		.option('--dry-run', 'report what would be rekeyed, write nothing')
+		.option('--keep', 'keep the old records too')
+		.action((_o, cmd: Command) => cli.rekey(cmd.optsWithGlobals()));
+	program
 		.command('explain')
 		.description('why a call misses: the nearest cached call and what differs (from the store alone when it can; else imports the module)')
 		.argument('<function>', 'name or module:name')
@@ -725,7 +832,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(cmd.optsWithGlobals<GlobalOptions & { import?: boolean }>(), spec, argsJson));
 
 	try {
-		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, push, pull, rerun, call, explain, worker); see fleche --help');
+		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, push, pull, rerun, call, explain, rekey, worker); see fleche --help');
 		await program.parseAsync([...argv]);
 		return code;
 	} catch (err) {

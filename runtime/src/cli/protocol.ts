@@ -149,6 +149,21 @@ export interface WorkerLine extends Line<'worker'> {
 	readonly concurrency: number;
 }
 
+/** `rekey`: one per function carried over (with `--source-maps`, one per compiled module's function found). */
+export interface RekeyedLine extends Line<'rekeyed'> {
+	readonly from: FunctionRef;
+	readonly to: FunctionRef;
+	/** Calls of `from` found; `written` new records (with `dryRun`: to write), `existing` already under the new key. */
+	readonly matched: number;
+	readonly written: number;
+	readonly existing: number;
+	/** Old records removed (0 with `--keep`). */
+	readonly removed: number;
+	/** Records of another key scheme, left alone. */
+	readonly stale: number;
+	readonly dryRun: boolean;
+}
+
 /** Every line the CLI prints with `--json`. */
 export type CliMessage =
 	| ErrorLine
@@ -166,7 +181,8 @@ export type CliMessage =
 	| ModuleLine
 	| ExplainLine
 	| RanLine
-	| WorkerLine;
+	| WorkerLine
+	| RekeyedLine;
 
 const types = new Set<string>([
 	'error',
@@ -185,6 +201,7 @@ const types = new Set<string>([
 	'explain',
 	'ran',
 	'worker',
+	'rekeyed',
 ]);
 
 /** Whether `value` is a line of this protocol version (the `type` is known; fields are trusted). */
