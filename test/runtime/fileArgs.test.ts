@@ -16,12 +16,15 @@ import {
 	utimesSync,
 	writeFileSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Cache, CallMemory, cache, digest, fleche, ValueFile, ValueMemory } from 'fleche';
-import { fileDigestCounters } from 'fleche/inspect';
+import { inspect } from 'node:util';
+import { Cache, CallMemory, cache, digest, fleche, flushStats, ValueFile, ValueMemory } from 'fleche';
+import { fileDigestCounters, openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
+import { runNode } from '../support/tmp.ts';
+import { runtimeDir } from '../support/project.ts';
 
 const logs = captureLogs();
 
@@ -339,5 +342,92 @@ describe('the stat cache', () => {
 		const after = fileDigestCounters();
 		assert.equal(after.bytesHashed, mid.bytesHashed, 'no byte read again');
 		assert.equal(after.statOnly - mid.statOnly, 1);
+	});
+});
+
+/** Every path under `root` with its size and mtime: what a reader must leave as it found it. */
+function snapshot(root: string): string[] {
+	const out: string[] = [];
+	const walk = (dir: string): void => {
+		for (const name of readdirSync(dir)) {
+			const p = join(dir, name);
+			const st = statSync(p);
+			out.push(`${relative(root, p)} ${st.isDirectory() ? 'dir' : st.size} ${st.mtimeMs}`);
+			if (st.isDirectory()) walk(p);
+		}
+	};
+	walk(root);
+	return out.sort();
+}
+
+describe('showing stored file values writes nothing', () => {
+	/** A file store holding one call: a 53-byte `data.txt` argument, a result folder `out/` of two files (3 + 4 bytes). */
+	function seeded(): { root: string; key: string } {
+		const { cache: store, root } = fileStore();
+		using _ = cache(store);
+		const dir = freshDir();
+		const data = put(join(dir, 'in', 'data.txt'), 'x'.repeat(53));
+		const render = fleche(
+			(input: URL) => {
+				const out = join(dir, 'out');
+				put(join(out, 'a.txt'), 'AAA');
+				put(join(out, 'sub', 'b.txt'), readFileSync(input, 'utf8').slice(0, 4));
+				return { report: pathToFileURL(out + '/'), count: 2 };
+			},
+			{ name: 'render' },
+		);
+		render(data);
+		flushStats(); // the writer's statistics, written now rather than while the reader is watched
+		return { root, key: render.fleche.digest(data) };
+	}
+
+	test('fleche/inspect shows a file as its name and size, a folder as its name, file count and size', () => {
+		const { root, key } = seeded();
+		const before = snapshot(root);
+		const store = openStore(root);
+		try {
+			const detail = store.call(key);
+			const input = detail.arguments['input'];
+			assert.ok(detail.result.ok);
+			const report = (detail.result.value as { report: unknown }).report;
+			assert.deepEqual({ ...(input as object) }, { kind: 'file', name: 'data.txt', size: 53 });
+			assert.deepEqual({ ...(report as object) }, { kind: 'directory', name: 'out', size: 7, files: 2 });
+			assert.deepEqual(JSON.parse(JSON.stringify(detail.result.value)), { report: { kind: 'directory', name: 'out', size: 7, files: 2 }, count: 2 });
+			assert.deepEqual(structuredClone(input), { kind: 'file', name: 'data.txt', size: 53 }, 'what the editor receives from its store worker');
+			assert.equal(inspect(input), 'data.txt (53 B)');
+			assert.equal(inspect(report), 'out/ (2 files, 7 B)');
+			const [summary] = store.calls({ name: 'render', module: detail.module }).calls;
+			assert.equal(summary!.argsText, 'input=data.txt (53 B)');
+		} finally {
+			store.close();
+		}
+		assert.deepEqual(snapshot(root), before, 'the store is left as it was');
+	});
+
+	test('fleche ls and show (human and --json) create no file anywhere, the temp folder included', async () => {
+		const { root, key } = seeded();
+		const tmp = freshDir('fleche-emptytmp-');
+		const before = snapshot(root);
+		const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+		// FLECHE_INDEX_DIR empty: inspect's summary index stays in memory, so the child has nowhere it may write.
+		const env = { ...inherited, TMPDIR: tmp, TMP: tmp, TEMP: tmp, FLECHE_INDEX_DIR: '' };
+		const cli = async (...args: string[]): Promise<string> => {
+			const r = await runNode(join(runtimeDir, 'bin', 'fleche.mjs'), ['--root', root, ...args], { env, cwd: tmp });
+			assert.equal(r.code, 0, r.stderr);
+			return r.stdout;
+		};
+		const listing = await cli('ls', 'render');
+		assert.match(listing, /input=data\.txt \(53 B\)/);
+		const shown = await cli('show', key.slice(0, 12));
+		assert.match(shown, /input = data\.txt \(53 B\)/);
+		assert.match(shown, /result: +\{ report: out\/ \(2 files, 7 B\), count: 2 \}/);
+		const json = (await cli('show', key, '--json')).split('\n').find((l) => l.includes('"type":"call"'))!;
+		const call = (JSON.parse(json) as { call: { arguments: unknown; result: unknown } }).call;
+		assert.deepEqual(call.arguments, { input: { kind: 'file', name: 'data.txt', size: 53 } });
+		assert.deepEqual(call.result, { ok: true, value: { report: { kind: 'directory', name: 'out', size: 7, files: 2 }, count: 2 } });
+		const calls = (await cli('ls', 'render', '--json')).split('\n').find((l) => l.includes('"type":"calls"'))!;
+		assert.match(calls, /"argsText":"input=data\.txt \(53 B\)"/);
+		assert.deepEqual(readdirSync(tmp), [], 'nothing materialised in the temp folder');
+		assert.deepEqual(snapshot(root), before, 'nor in the store');
 	});
 });
