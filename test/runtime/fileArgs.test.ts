@@ -24,7 +24,7 @@ import { fileDigestCounters, openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
 import { runNode } from '../support/tmp.ts';
-import { runtimeDir } from '../support/project.ts';
+import { runtimeDir, userProject } from '../support/project.ts';
 
 const logs = captureLogs();
 
@@ -308,6 +308,33 @@ describe('the stat cache', () => {
 		assert.equal(runs, 2);
 	});
 
+	test('a fresh result file is read and hashed once on the miss, and not at all on a hit', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		const out = join(freshDir(), 'fresh.bin');
+		const bytes = Buffer.alloc(4 << 20, 3);
+		const make = fleche(() => (writeFileSync(out, bytes), pathToFileURL(out)), { name: 'makeFresh' }); // mtime: now (racy)
+		const before = fileDigestCounters();
+		make();
+		const miss = fileDigestCounters();
+		assert.equal(miss.hashed - before.hashed, 1, 'keyed and stored from one read');
+		assert.equal(miss.bytesHashed - before.bytesHashed, bytes.length);
+		assert.ok((store.values as ValueFile).contains(digest(bytes)), 'the bytes hashed are the bytes stored');
+		assert.deepEqual(readFileSync(make()), bytes);
+		assert.equal(fileDigestCounters().hashed, miss.hashed, 'the hit hashed nothing');
+	});
+
+	test('a fresh argument file: hashed for its key, and once more as it is stored (a racy stat vouches for nothing), never a third time', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		const path = join(freshDir(), 'arg.bin');
+		writeFileSync(path, Buffer.alloc(1 << 20, 5));
+		const size = fleche((u: URL) => statSync(u).size, { name: 'freshArg' });
+		const before = fileDigestCounters().hashed;
+		size(pathToFileURL(path));
+		assert.equal(fileDigestCounters().hashed - before, 2);
+	});
+
 	test('racy: a file modified just before it was read is hashed again on its next use', () => {
 		const path = join(freshDir(), 'fresh.txt');
 		writeFileSync(path, 'new'); // mtime: now
@@ -342,6 +369,107 @@ describe('the stat cache', () => {
 		const after = fileDigestCounters();
 		assert.equal(after.bytesHashed, mid.bytesHashed, 'no byte read again');
 		assert.equal(after.statOnly - mid.statOnly, 1);
+	});
+});
+
+describe('the stat cache across processes (persisted in the user cache folder)', () => {
+	// The child: keys a file URL (`digest`) or calls a cached function on it with a file store (`call`), then reports
+	// the stat cache's counters of that process.
+	const child = [
+		"import { statSync } from 'node:fs';",
+		"import { pathToFileURL } from 'node:url';",
+		"import { cache, digest, fileCache, fleche } from 'fleche';",
+		"import { fileDigestCounters } from 'fleche/inspect';",
+		'const [mode, path, store] = process.argv.slice(2);',
+		'const url = pathToFileURL(path);',
+		'let out;',
+		"if (mode === 'digest') out = { digest: digest(url) };",
+		'else {',
+		'\tlet ran = false;',
+		"\tconst size = fleche((u) => ((ran = true), statSync(u).size), { name: 'size' });",
+		'\tout = cache(fileCache(store), () => ({ size: size(url), ran }));',
+		'}',
+		'console.log(JSON.stringify({ ...out, ...fileDigestCounters() }));',
+		'',
+	].join('\n');
+	const project = userProject({ 'child.mjs': child });
+
+	interface Report {
+		digest?: string;
+		ran?: boolean;
+		hashed: number;
+		bytesHashed: number;
+		statOnly: number;
+	}
+
+	async function inChild(indexDir: string, ...args: string[]): Promise<Report> {
+		const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+		const r = await runNode(join(project, 'child.mjs'), args, { cwd: project, env: { ...inherited, FLECHE_INDEX_DIR: indexDir }, timeoutMs: 120_000 });
+		assert.equal(r.code, 0, r.stderr);
+		assert.equal(r.stderr, '', 'no warning');
+		return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Report;
+	}
+
+	test('a 1 GiB file unchanged: the first process hashes it, a new process only stats it', async () => {
+		const indexDir = freshDir();
+		const path = join(freshDir(), 'gig.bin');
+		const fd = openSync(path, 'w');
+		ftruncateSync(fd, 1 << 30); // sparse: no gigabyte written to the test machine's disk
+		closeSync(fd);
+		const old = Date.now() / 1000 - 3600;
+		utimesSync(path, old, old);
+		const first = await inChild(indexDir, 'digest', path);
+		assert.equal(first.hashed, 1);
+		assert.equal(first.bytesHashed, 1 << 30);
+		assert.ok(readdirSync(indexDir).includes('file-digests.json'), 'persisted beside inspect’s index');
+		const second = await inChild(indexDir, 'digest', path);
+		assert.equal(second.digest, first.digest);
+		assert.deepEqual([second.hashed, second.bytesHashed, second.statOnly], [0, 0, 1], 'stat-only in a new process');
+	});
+
+	test('a cached call in a new process on an unchanged file hashes nothing; a changed file is hashed once', async () => {
+		const indexDir = freshDir();
+		const store = freshDir();
+		const path = fileURLToPath(put(join(freshDir(), 'data.csv'), 'a,b\n1,2\n'));
+		const miss = await inChild(indexDir, 'call', path, store);
+		assert.equal(miss.ran, true);
+		assert.equal(miss.hashed, 1, 'keyed and stored with one hash');
+		const hit = await inChild(indexDir, 'call', path, store);
+		assert.equal(hit.ran, false, 'a hit');
+		assert.deepEqual([hit.hashed, hit.statOnly], [0, 1]);
+		put(path, 'a,b\n1,3\n'); // the same size and an hour-old mtime: only the ctime and the bytes differ
+		const changed = await inChild(indexDir, 'call', path, store);
+		assert.equal(changed.ran, true, 'a miss');
+		assert.equal(changed.hashed, 1);
+	});
+
+	test('a damaged persisted file is ignored (hashed again, no crash) and replaced by a good one; FLECHE_INDEX_DIR= keeps nothing', async () => {
+		const indexDir = freshDir();
+		const path = put(join(freshDir(), 'x.txt'), 'x');
+		const file = join(indexDir, 'file-digests.json');
+		await inChild(indexDir, 'digest', fileURLToPath(path));
+		const good = JSON.parse(readFileSync(file, 'utf8')) as { format: string; entries: string[][] };
+		assert.equal(good.format, 'fleche.file-digests/1');
+		const entry = good.entries.find((e) => e[0] === fileURLToPath(path))!;
+		const damaged = [
+			'{"format":"fleche.file-digests/1","entries":[[',
+			'not json at all',
+			JSON.stringify({ format: 'fleche.file-digests/9', entries: good.entries }),
+			JSON.stringify({ format: good.format, entries: [[...entry.slice(0, 7), 'f'.repeat(63)]] }),
+			JSON.stringify({ format: good.format, entries: [[...entry.slice(0, 3), -1, ...entry.slice(4)]] }),
+			JSON.stringify({ format: good.format, entries: [['relative/x.txt', ...entry.slice(1)]] }),
+			JSON.stringify({ format: good.format, entries: { [entry[0]!]: entry } }),
+			'null',
+		];
+		for (const text of damaged) {
+			writeFileSync(file, text);
+			const r = await inChild(indexDir, 'digest', fileURLToPath(path));
+			assert.equal(r.hashed, 1, `ignored: ${text.slice(0, 40)}`);
+		}
+		const repaired = await inChild(indexDir, 'digest', fileURLToPath(path));
+		assert.equal(repaired.hashed, 0, 'the last run wrote a good file again');
+		await inChild('', 'digest', fileURLToPath(path));
+		assert.equal((await inChild('', 'digest', fileURLToPath(path))).hashed, 1, 'nothing persisted: hashed again');
 	});
 });
 

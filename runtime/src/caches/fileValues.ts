@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { isReadingForDisplay, pushContents, registerClass, walkObjects } from '../classes.js';
 import { CorruptEntry, KeyError, SaveError } from '../errors.js';
 import { warn } from '../log.js';
-import { bufferDigest, FileUnreadable, isFileUrl, readFileBytes, readFileNode, type FileLeaf, type FileNode } from '../fileDigest.js';
+import { bufferDigest, FileUnreadable, isFileUrl, readFileBytes, readFileNode, type FileLeaf, type FileNode, type ReadBodies } from '../fileDigest.js';
 import { beforeShutdown } from '../shutdown.js';
 import type { ValueStorage } from '../storage/base.js';
 
@@ -96,6 +96,18 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 	if (!holdsFile(value)) return undefined;
 	const bodies: Record<string, number> = {};
 	const copies = new Map<object, unknown>();
+	// A file that has to be hashed (new, changed, or modified a moment ago) is stored from the very bytes hashed, as
+	// soon as it is read: one read and one hash, and one file's bytes in memory at a time.
+	const written = new Set<string>();
+	const read: ReadBodies = {
+		upTo: MAX_BODY,
+		body(leaf, body) {
+			const key = bufferDigest(leaf.size, leaf.bytes);
+			if (written.has(key)) return;
+			putBytes(values, key, leaf, () => body);
+			written.add(key);
+		},
+	};
 	const store = (n: FileNode, slash: boolean): StoredFileShape => {
 		if (n.kind === 'dir') {
 			return new StoredFile(
@@ -108,7 +120,7 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 		}
 		const key = bufferDigest(n.size, n.bytes);
 		bodies[key] = n.size;
-		putBody(values, key, n);
+		if (!written.has(key)) putBytes(values, key, n, () => bytesOf(n));
 		return new StoredFile(n.name, key, n.size, null, false);
 	};
 	const walk = (v: unknown, at: string): unknown => {
@@ -118,7 +130,7 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 		if (isFileUrl(v)) {
 			let n: FileNode;
 			try {
-				n = readFileNode(v);
+				n = readFileNode(v, read);
 			} catch (err) {
 				if (!(err instanceof FileUnreadable)) throw err;
 				throw new SaveError(`Cannot store the file URL at ${at}: ${err.message}`, { cause: err });
@@ -169,19 +181,14 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 	return { envelope: new FileValue(walk(value, 'value')), bodies };
 }
 
-function putBody(values: ValueStorage, key: string, leaf: FileLeaf): void {
+/** Stores the bytes of `leaf` under `key` unless the storage holds them already (then they are kept from gc). */
+function putBytes(values: ValueStorage, key: string, leaf: FileLeaf, bytes: () => Buffer): void {
 	if (values.contains(key)) {
 		values.refresh?.(key);
 		return;
 	}
 	if (leaf.size > MAX_BODY) throw new SaveError(`Cannot store ${leaf.path}: ${leaf.size} bytes, more than the 2 GiB a stored value may hold`);
-	let body: Buffer;
-	try {
-		body = readFileBytes(leaf);
-	} catch (err) {
-		if (!(err instanceof FileUnreadable)) throw err;
-		throw new SaveError(`Cannot store ${leaf.path}: ${err.message}`, { cause: err });
-	}
+	const body = bytes();
 	try {
 		values.put(key, body);
 	} catch (err) {
@@ -190,6 +197,16 @@ function putBody(values: ValueStorage, key: string, leaf: FileLeaf): void {
 				`by its location; use a storage that holds Buffers, such as a file store with the 'v8' serializer): ${(err as Error).message}`,
 			{ cause: err },
 		);
+	}
+}
+
+/** The bytes of a file the stat cache vouched for, checked to be those it digested. */
+function bytesOf(leaf: FileLeaf): Buffer {
+	try {
+		return readFileBytes(leaf);
+	} catch (err) {
+		if (!(err instanceof FileUnreadable)) throw err;
+		throw new SaveError(`Cannot store ${leaf.path}: ${err.message}`, { cause: err });
 	}
 }
 
