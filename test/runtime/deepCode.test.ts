@@ -293,6 +293,86 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 	});
 });
 
+describe("hashCode: 'deep' (TypeScript aliases: tsconfig paths and baseUrl, package.json imports)", () => {
+	const dir = userProject({});
+	write(dir, 'package.json', JSON.stringify({ name: 'proj', type: 'module', private: true, imports: { '#conf': './src/conf.js' } }));
+	write(dir, 'fleche.toml', '[default]\nhash_code = "deep"\n');
+	write(dir, 'run.mjs', runner);
+	// `paths` in the config extended, `baseUrl` in the one extending it: the targets are relative to that baseUrl.
+	write(
+		dir,
+		'tsconfig.json',
+		'{\n\t// aliases live in the base\n\t"extends": "./tsconfig.base.json",\n\t"compilerOptions": { "baseUrl": ".", "strict": true, },\n}\n',
+	);
+	write(dir, 'tsconfig.base.json', JSON.stringify({ compilerOptions: { paths: { '@lib/*': ['src/lib/*'], '@consts': ['src/consts/index.ts'] } } }));
+	write(
+		dir,
+		'src/job.ts',
+		[
+			"import { fleche } from 'fleche';",
+			"import { appendFileSync } from 'node:fs';",
+			"import { twice } from '@lib/mid';",
+			'export const job = fleche((n: number): number => {',
+			"\tappendFileSync('runs.txt', 'job\\n');",
+			'\treturn twice(n);',
+			'});',
+			'export const other = fleche((n: number) => n);',
+			'',
+		].join('\n'),
+	);
+	write(
+		dir,
+		'src/lib/mid.ts',
+		[
+			"import { inc } from '@lib/helper';",
+			"import { offset } from '#conf';",
+			"import { base } from 'src/base';",
+			"import { zero } from '@consts';",
+			'export const twice = (n: number): number => (inc(n) + offset + base + zero) * 2;',
+			'',
+		].join('\n'),
+	);
+	write(dir, 'src/lib/helper.ts', '// adds one\nexport function inc(n: number): number {\n\treturn n + 1;\n}\n');
+	write(dir, 'src/conf.ts', 'export const offset: number = 0;\n');
+	write(dir, 'src/base.ts', 'export const base = 0;\n');
+	write(dir, 'src/consts/index.ts', 'export const zero = 0;\n');
+
+	async function bundle(): Promise<string> {
+		await bundleTypeScript(join(dir, 'src/job.ts'), join(dir, 'dist/job.mjs'));
+		return './dist/job.mjs';
+	}
+
+	let first: Run;
+	test('the graph follows a paths alias (from an extended config), baseUrl, an exact paths key and #imports to a TypeScript source', async () => {
+		first = await run(dir, [1], await bundle());
+		assert.deepEqual(first.out, [4]);
+		assert.deepEqual([...first.digested].sort(), ['src/base.ts', 'src/conf.ts', 'src/consts/index.ts', 'src/job.ts', 'src/lib/helper.ts', 'src/lib/mid.ts']);
+	});
+
+	test('a comment-only edit of the helper two aliased imports away: a hit', async () => {
+		write(dir, 'src/lib/helper.ts', '/** Adds one. */\nexport function inc(n: number): number { return n + 1 } // same code\n');
+		const r = await run(dir, [1], await bundle());
+		assert.deepEqual(r.digested, ['src/lib/helper.ts']);
+		assert.equal(r.digest, first.digest);
+		assert.equal(r.runs, 1, 'a hit');
+	});
+
+	test('a code edit of that helper: a miss, and explain names the file', async () => {
+		write(dir, 'src/lib/helper.ts', 'export function inc(n: number): number {\n\treturn n + 2;\n}\n');
+		const why = await explainJson(dir);
+		assert.equal(why.explanation.hit, false);
+		assert.deepEqual(
+			why.explanation.differences.map((d) => [d.field, d.name]),
+			[['file', 'src/lib/helper.ts']],
+		);
+		assert.match(why.explanation.message, /src\/lib\/helper\.ts changed/);
+		const r = await run(dir, [1], await bundle());
+		assert.notEqual(r.digest, first.digest);
+		assert.equal(r.runs, 2, 'a miss: the body ran');
+		assert.deepEqual(r.out, [6]);
+	});
+});
+
 describe("hashCode: 'deep': what cannot be remembered or resolved", () => {
 	const dir = userProject({});
 	write(dir, 'run.mjs', runner);
