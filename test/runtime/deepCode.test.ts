@@ -88,6 +88,31 @@ async function explainJson(dir: string, args = '{"n":1}', ...flags: string[]): P
 	return line as unknown as Explained;
 }
 
+/** Bundles src/job.ts as tsx or a build would run it: one file with an inline source map to the .ts sources. */
+async function bundleJob(dir: string): Promise<string> {
+	await bundleTypeScript(join(dir, 'src/job.ts'), join(dir, 'dist/job.mjs'));
+	return './dist/job.mjs';
+}
+
+/** src/job.ts of a TypeScript project: `job` (counting its runs in runs.txt) returns `result`, after `imports`. */
+function tsJob(dir: string, imports: readonly string[], result: string): void {
+	write(
+		dir,
+		'src/job.ts',
+		[
+			"import { fleche } from 'fleche';",
+			"import { appendFileSync } from 'node:fs';",
+			...imports,
+			'export const job = fleche((n: number): number => {',
+			"\tappendFileSync('runs.txt', 'job\\n');",
+			`\treturn ${result};`,
+			'});',
+			'export const other = fleche((n: number) => n);',
+			'',
+		].join('\n'),
+	);
+}
+
 function packageJson(dir: string, version: string): void {
 	write(dir, 'node_modules/padder/package.json', JSON.stringify({ name: 'padder', version, main: 'index.js' }));
 }
@@ -234,32 +259,12 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 	const dir = userProject({});
 	write(dir, 'fleche.toml', '[default]\nhash_code = "deep"\n');
 	write(dir, 'run.mjs', runner);
-	write(
-		dir,
-		'src/job.ts',
-		[
-			"import { fleche } from 'fleche';",
-			"import { appendFileSync } from 'node:fs';",
-			"import { area } from './geo.js';",
-			"import type { Shape } from './types.js';",
-			'const unit: Shape = { w: 1 };',
-			'export const job = fleche((n: number): number => {',
-			"\tappendFileSync('runs.txt', 'job\\n');",
-			'\treturn area(n) + unit.w;',
-			'});',
-			'export const other = fleche((n: number) => n);',
-			'',
-		].join('\n'),
-	);
+	tsJob(dir, ["import { area } from './geo.js';", "import type { Shape } from './types.js';", 'const unit: Shape = { w: 1 };'], 'area(n) + unit.w');
 	write(dir, 'src/types.ts', 'export interface Shape {\n\tw: number;\n}\n');
 	write(dir, 'src/geo.ts', "import { sq } from './math';\nexport function area(n: number): number {\n\treturn sq(n);\n}\n");
 	write(dir, 'src/math/index.ts', 'export const sq = (n: number): number => n * n;\n');
 
-	/** Bundles src/job.ts as tsx or a build would run it: one file with an inline source map to the .ts sources. */
-	async function bundle(): Promise<string> {
-		await bundleTypeScript(join(dir, 'src/job.ts'), join(dir, 'dist/job.mjs'));
-		return './dist/job.mjs';
-	}
+	const bundle = (): Promise<string> => bundleJob(dir);
 
 	let first: Run;
 	test('the graph is followed through TypeScript sources: .js specifiers, a folder index, type-only imports dropped', async () => {
@@ -305,21 +310,7 @@ describe("hashCode: 'deep' (TypeScript aliases: tsconfig paths and baseUrl, pack
 		'{\n\t// aliases live in the base\n\t"extends": "./tsconfig.base.json",\n\t"compilerOptions": { "baseUrl": ".", "strict": true, },\n}\n',
 	);
 	write(dir, 'tsconfig.base.json', JSON.stringify({ compilerOptions: { paths: { '@lib/*': ['src/lib/*'], '@consts': ['src/consts/index.ts'] } } }));
-	write(
-		dir,
-		'src/job.ts',
-		[
-			"import { fleche } from 'fleche';",
-			"import { appendFileSync } from 'node:fs';",
-			"import { twice } from '@lib/mid';",
-			'export const job = fleche((n: number): number => {',
-			"\tappendFileSync('runs.txt', 'job\\n');",
-			'\treturn twice(n);',
-			'});',
-			'export const other = fleche((n: number) => n);',
-			'',
-		].join('\n'),
-	);
+	tsJob(dir, ["import { twice } from '@lib/mid';"], 'twice(n)');
 	write(
 		dir,
 		'src/lib/mid.ts',
@@ -337,10 +328,7 @@ describe("hashCode: 'deep' (TypeScript aliases: tsconfig paths and baseUrl, pack
 	write(dir, 'src/base.ts', 'export const base = 0;\n');
 	write(dir, 'src/consts/index.ts', 'export const zero = 0;\n');
 
-	async function bundle(): Promise<string> {
-		await bundleTypeScript(join(dir, 'src/job.ts'), join(dir, 'dist/job.mjs'));
-		return './dist/job.mjs';
-	}
+	const bundle = (): Promise<string> => bundleJob(dir);
 
 	let first: Run;
 	test('the graph follows a paths alias (from an extended config), baseUrl, an exact paths key and #imports to a TypeScript source', async () => {

@@ -37,6 +37,17 @@ function put(path: string, text: string | Buffer): URL {
 	return pathToFileURL(path);
 }
 
+/** A new 1 GiB file, sparse (no gigabyte written to the test machine's disk), with an mtime an hour old. */
+function sparseGig(): string {
+	const path = join(freshDir(), 'gig.bin');
+	const fd = openSync(path, 'w');
+	ftruncateSync(fd, 1 << 30);
+	closeSync(fd);
+	const old = Date.now() / 1000 - 3600;
+	utimesSync(path, old, old);
+	return path;
+}
+
 /** A cached function that reads its file (or lists its directory) and counts its runs. */
 function reader() {
 	let runs = 0;
@@ -353,12 +364,7 @@ describe('the stat cache', () => {
 	});
 
 	test('a 1 GiB file: the repeat digest is stat-only', () => {
-		const path = join(freshDir(), 'gig.bin');
-		const fd = openSync(path, 'w');
-		ftruncateSync(fd, 1 << 30); // sparse: no gigabyte written to the test machine's disk
-		closeSync(fd);
-		const old = Date.now() / 1000 - 3600;
-		utimesSync(path, old, old);
+		const path = sparseGig();
 		const url = pathToFileURL(path);
 		const before = fileDigestCounters();
 		const d = digest(url);
@@ -412,12 +418,7 @@ describe('the stat cache across processes (persisted in the user cache folder)',
 
 	test('a 1 GiB file unchanged: the first process hashes it, a new process only stats it', async () => {
 		const indexDir = freshDir();
-		const path = join(freshDir(), 'gig.bin');
-		const fd = openSync(path, 'w');
-		ftruncateSync(fd, 1 << 30); // sparse: no gigabyte written to the test machine's disk
-		closeSync(fd);
-		const old = Date.now() / 1000 - 3600;
-		utimesSync(path, old, old);
+		const path = sparseGig();
 		const first = await inChild(indexDir, 'digest', path);
 		assert.equal(first.hashed, 1);
 		assert.equal(first.bytesHashed, 1 << 30);
