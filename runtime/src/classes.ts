@@ -381,6 +381,11 @@ export function readingForDisplay<T>(fn: () => T): T {
 	return forDisplay.run(fn);
 }
 
+/** Whether values are being read to be shown ({@link readingForDisplay}). @internal */
+export function isReadingForDisplay(): boolean {
+	return forDisplay.on;
+}
+
 function classNamed(name: unknown): AnyClass | undefined {
 	if (typeof name !== 'string') throw new Error('malformed class patch');
 	const Class = reg.byName.get(name);

@@ -7,8 +7,9 @@
 //   changes it. JSON is digested as parsed; other files by their bytes.
 // - Imports are read from that syntax tree (`import`/`export … from`, `import('x')` with a literal, `require('x')`),
 //   and resolved the way Node and TypeScript do: relative paths (with `./a.js` naming `./a.ts`, extensions and
-//   `index` files tried), `#subpath` imports through package.json "imports", bare names through the `node_modules`
-//   folders Node would search. A bare name is a package: its `name@version` counts, its code is not read. A
+//   `index` files tried), `#subpath` imports through package.json "imports" (a target not built yet found as its
+//   TypeScript source), bare names first through the nearest tsconfig.json's `paths` and `baseUrl` (tsconfigPaths.ts),
+//   then through the `node_modules` folders Node would search. A bare name is a package: its `name@version` counts, its code is not read. A
 //   specifier that resolves to nothing is recorded as missing (it counts as its text).
 // - Once per process per entry file. Across processes, each file's digest and imports are remembered by its stamp
 //   (size and mtime) in `node_modules/.cache/fleche/code.json` of the package root, when that `node_modules` exists;
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type * as Esbuild from 'esbuild';
 import { log, warnOnce } from './log.js';
 import { packageRoot, parseProgram } from './profile.js';
+import { tsconfigCandidates } from './tsconfigPaths.js';
 
 /** The code a function runs, as `hashCode: 'deep'` keys it. */
 export interface CodeGraph {
@@ -281,14 +283,21 @@ function resolveImport(spec: string, from: string): Resolved {
 	}
 	const require = createRequire(from);
 	if (spec.startsWith('#')) {
-		// package.json "imports": Node's own resolver reads the map and its conditions.
-		let file: string;
+		// package.json "imports": Node's own resolver reads the map and its conditions; when the target it names is not
+		// there (`./src/conf.js` of a TypeScript source not built), the same target as TypeScript finds it.
+		let file: string | undefined;
 		try {
 			file = require.resolve(spec);
 		} catch {
-			return undefined;
+			file = subpathImport(spec, from);
 		}
+		if (file === undefined) return undefined;
 		return packageOfPath(file) !== undefined ? packageOf(file) : { file };
+	}
+	// tsconfig.json `paths` and `baseUrl` come before node_modules, as TypeScript tries them.
+	for (const candidate of tsconfigCandidates(spec, from)) {
+		const file = resolveFile(candidate);
+		if (file !== undefined) return packageOfPath(file) !== undefined ? packageOf(file) : { file };
 	}
 	const name = packageName(spec);
 	for (const folder of require.resolve.paths(name) ?? []) {
@@ -296,6 +305,54 @@ function resolveImport(spec: string, from: string): Resolved {
 		if (version !== undefined) return { package: name, version };
 	}
 	return undefined;
+}
+
+/** The conditions a target of package.json "imports" is chosen by, as Node chooses it for this process. */
+const conditions = new Set(['node', 'import', 'require', 'module-sync', 'default']);
+
+/** The target string of a package.json "imports" or "exports" value: a string, or the first matching condition's. */
+function conditionalTarget(value: unknown, depth = 0): string | undefined {
+	if (typeof value === 'string') return value;
+	if (depth > 8 || typeof value !== 'object' || value === null) return undefined;
+	if (Array.isArray(value)) {
+		for (const v of value as unknown[]) {
+			const t = conditionalTarget(v, depth + 1);
+			if (t !== undefined) return t;
+		}
+		return undefined;
+	}
+	for (const [key, v] of Object.entries(value)) if (conditions.has(key)) return conditionalTarget(v, depth + 1);
+	return undefined;
+}
+
+/** `#name` through the nearest package.json "imports" (an exact key, or one `*` pattern), its target found as a source file. */
+function subpathImport(spec: string, from: string): string | undefined {
+	const root = packageRoot(dirname(from));
+	if (root === undefined) return undefined;
+	let imports: unknown;
+	try {
+		imports = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { imports?: unknown }).imports;
+	} catch {
+		return undefined;
+	}
+	if (typeof imports !== 'object' || imports === null) return undefined;
+	const map = imports as Record<string, unknown>;
+	let target = Object.hasOwn(map, spec) ? conditionalTarget(map[spec]) : undefined;
+	if (target === undefined) {
+		// Node's rule: of the `*` keys that match, the one with the longest part before its `*`.
+		let longest = -1;
+		for (const key of Object.keys(map)) {
+			const star = key.indexOf('*');
+			if (star <= longest) continue;
+			const [prefix, suffix] = [key.slice(0, star), key.slice(star + 1)];
+			if (spec.length < key.length - 1 || !spec.startsWith(prefix) || !spec.endsWith(suffix)) continue;
+			const t = conditionalTarget(map[key]);
+			if (t === undefined) continue;
+			longest = star;
+			target = t.replaceAll('*', spec.slice(prefix.length, spec.length - suffix.length));
+		}
+	}
+	return target?.startsWith('./') ? resolveFile(resolve(root, target)) : undefined;
 }
 
 function packageOf(file: string): Resolved {

@@ -88,6 +88,31 @@ async function explainJson(dir: string, args = '{"n":1}', ...flags: string[]): P
 	return line as unknown as Explained;
 }
 
+/** Bundles src/job.ts as tsx or a build would run it: one file with an inline source map to the .ts sources. */
+async function bundleJob(dir: string): Promise<string> {
+	await bundleTypeScript(join(dir, 'src/job.ts'), join(dir, 'dist/job.mjs'));
+	return './dist/job.mjs';
+}
+
+/** src/job.ts of a TypeScript project: `job` (counting its runs in runs.txt) returns `result`, after `imports`. */
+function tsJob(dir: string, imports: readonly string[], result: string): void {
+	write(
+		dir,
+		'src/job.ts',
+		[
+			"import { fleche } from 'fleche';",
+			"import { appendFileSync } from 'node:fs';",
+			...imports,
+			'export const job = fleche((n: number): number => {',
+			"\tappendFileSync('runs.txt', 'job\\n');",
+			`\treturn ${result};`,
+			'});',
+			'export const other = fleche((n: number) => n);',
+			'',
+		].join('\n'),
+	);
+}
+
 function packageJson(dir: string, version: string): void {
 	write(dir, 'node_modules/padder/package.json', JSON.stringify({ name: 'padder', version, main: 'index.js' }));
 }
@@ -234,32 +259,12 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 	const dir = userProject({});
 	write(dir, 'fleche.toml', '[default]\nhash_code = "deep"\n');
 	write(dir, 'run.mjs', runner);
-	write(
-		dir,
-		'src/job.ts',
-		[
-			"import { fleche } from 'fleche';",
-			"import { appendFileSync } from 'node:fs';",
-			"import { area } from './geo.js';",
-			"import type { Shape } from './types.js';",
-			'const unit: Shape = { w: 1 };',
-			'export const job = fleche((n: number): number => {',
-			"\tappendFileSync('runs.txt', 'job\\n');",
-			'\treturn area(n) + unit.w;',
-			'});',
-			'export const other = fleche((n: number) => n);',
-			'',
-		].join('\n'),
-	);
+	tsJob(dir, ["import { area } from './geo.js';", "import type { Shape } from './types.js';", 'const unit: Shape = { w: 1 };'], 'area(n) + unit.w');
 	write(dir, 'src/types.ts', 'export interface Shape {\n\tw: number;\n}\n');
 	write(dir, 'src/geo.ts', "import { sq } from './math';\nexport function area(n: number): number {\n\treturn sq(n);\n}\n");
 	write(dir, 'src/math/index.ts', 'export const sq = (n: number): number => n * n;\n');
 
-	/** Bundles src/job.ts as tsx or a build would run it: one file with an inline source map to the .ts sources. */
-	async function bundle(): Promise<string> {
-		await bundleTypeScript(join(dir, 'src/job.ts'), join(dir, 'dist/job.mjs'));
-		return './dist/job.mjs';
-	}
+	const bundle = (): Promise<string> => bundleJob(dir);
 
 	let first: Run;
 	test('the graph is followed through TypeScript sources: .js specifiers, a folder index, type-only imports dropped', async () => {
@@ -290,6 +295,69 @@ describe("hashCode: 'deep' (TypeScript, set once in fleche.toml)", () => {
 		const r = await run(dir, [3], await bundle());
 		assert.notEqual(r.digest, first.digest);
 		assert.equal(r.runs, 2);
+	});
+});
+
+describe("hashCode: 'deep' (TypeScript aliases: tsconfig paths and baseUrl, package.json imports)", () => {
+	const dir = userProject({});
+	write(dir, 'package.json', JSON.stringify({ name: 'proj', type: 'module', private: true, imports: { '#conf': './src/conf.js' } }));
+	write(dir, 'fleche.toml', '[default]\nhash_code = "deep"\n');
+	write(dir, 'run.mjs', runner);
+	// `paths` in the config extended, `baseUrl` in the one extending it: the targets are relative to that baseUrl.
+	write(
+		dir,
+		'tsconfig.json',
+		'{\n\t// aliases live in the base\n\t"extends": "./tsconfig.base.json",\n\t"compilerOptions": { "baseUrl": ".", "strict": true, },\n}\n',
+	);
+	write(dir, 'tsconfig.base.json', JSON.stringify({ compilerOptions: { paths: { '@lib/*': ['src/lib/*'], '@consts': ['src/consts/index.ts'] } } }));
+	tsJob(dir, ["import { twice } from '@lib/mid';"], 'twice(n)');
+	write(
+		dir,
+		'src/lib/mid.ts',
+		[
+			"import { inc } from '@lib/helper';",
+			"import { offset } from '#conf';",
+			"import { base } from 'src/base';",
+			"import { zero } from '@consts';",
+			'export const twice = (n: number): number => (inc(n) + offset + base + zero) * 2;',
+			'',
+		].join('\n'),
+	);
+	write(dir, 'src/lib/helper.ts', '// adds one\nexport function inc(n: number): number {\n\treturn n + 1;\n}\n');
+	write(dir, 'src/conf.ts', 'export const offset: number = 0;\n');
+	write(dir, 'src/base.ts', 'export const base = 0;\n');
+	write(dir, 'src/consts/index.ts', 'export const zero = 0;\n');
+
+	const bundle = (): Promise<string> => bundleJob(dir);
+
+	let first: Run;
+	test('the graph follows a paths alias (from an extended config), baseUrl, an exact paths key and #imports to a TypeScript source', async () => {
+		first = await run(dir, [1], await bundle());
+		assert.deepEqual(first.out, [4]);
+		assert.deepEqual([...first.digested].sort(), ['src/base.ts', 'src/conf.ts', 'src/consts/index.ts', 'src/job.ts', 'src/lib/helper.ts', 'src/lib/mid.ts']);
+	});
+
+	test('a comment-only edit of the helper two aliased imports away: a hit', async () => {
+		write(dir, 'src/lib/helper.ts', '/** Adds one. */\nexport function inc(n: number): number { return n + 1 } // same code\n');
+		const r = await run(dir, [1], await bundle());
+		assert.deepEqual(r.digested, ['src/lib/helper.ts']);
+		assert.equal(r.digest, first.digest);
+		assert.equal(r.runs, 1, 'a hit');
+	});
+
+	test('a code edit of that helper: a miss, and explain names the file', async () => {
+		write(dir, 'src/lib/helper.ts', 'export function inc(n: number): number {\n\treturn n + 2;\n}\n');
+		const why = await explainJson(dir);
+		assert.equal(why.explanation.hit, false);
+		assert.deepEqual(
+			why.explanation.differences.map((d) => [d.field, d.name]),
+			[['file', 'src/lib/helper.ts']],
+		);
+		assert.match(why.explanation.message, /src\/lib\/helper\.ts changed/);
+		const r = await run(dir, [1], await bundle());
+		assert.notEqual(r.digest, first.digest);
+		assert.equal(r.runs, 2, 'a miss: the body ran');
+		assert.deepEqual(r.out, [6]);
 	});
 });
 

@@ -16,12 +16,15 @@ import {
 	utimesSync,
 	writeFileSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Cache, CallMemory, cache, digest, fleche, ValueFile, ValueMemory } from 'fleche';
-import { fileDigestCounters } from 'fleche/inspect';
+import { inspect } from 'node:util';
+import { Cache, CallMemory, cache, digest, fleche, flushStats, ValueFile, ValueMemory } from 'fleche';
+import { fileDigestCounters, openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
+import { runNode } from '../support/tmp.ts';
+import { runtimeDir, userProject } from '../support/project.ts';
 
 const logs = captureLogs();
 
@@ -32,6 +35,17 @@ function put(path: string, text: string | Buffer): URL {
 	const old = Date.now() / 1000 - 3600;
 	utimesSync(path, old, old);
 	return pathToFileURL(path);
+}
+
+/** A new 1 GiB file, sparse (no gigabyte written to the test machine's disk), with an mtime an hour old. */
+function sparseGig(): string {
+	const path = join(freshDir(), 'gig.bin');
+	const fd = openSync(path, 'w');
+	ftruncateSync(fd, 1 << 30);
+	closeSync(fd);
+	const old = Date.now() / 1000 - 3600;
+	utimesSync(path, old, old);
+	return path;
 }
 
 /** A cached function that reads its file (or lists its directory) and counts its runs. */
@@ -305,6 +319,33 @@ describe('the stat cache', () => {
 		assert.equal(runs, 2);
 	});
 
+	test('a fresh result file is read and hashed once on the miss, and not at all on a hit', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		const out = join(freshDir(), 'fresh.bin');
+		const bytes = Buffer.alloc(4 << 20, 3);
+		const make = fleche(() => (writeFileSync(out, bytes), pathToFileURL(out)), { name: 'makeFresh' }); // mtime: now (racy)
+		const before = fileDigestCounters();
+		make();
+		const miss = fileDigestCounters();
+		assert.equal(miss.hashed - before.hashed, 1, 'keyed and stored from one read');
+		assert.equal(miss.bytesHashed - before.bytesHashed, bytes.length);
+		assert.ok((store.values as ValueFile).contains(digest(bytes)), 'the bytes hashed are the bytes stored');
+		assert.deepEqual(readFileSync(make()), bytes);
+		assert.equal(fileDigestCounters().hashed, miss.hashed, 'the hit hashed nothing');
+	});
+
+	test('a fresh argument file: hashed for its key, and once more as it is stored (a racy stat vouches for nothing), never a third time', () => {
+		const { cache: store } = fileStore();
+		using _ = cache(store);
+		const path = join(freshDir(), 'arg.bin');
+		writeFileSync(path, Buffer.alloc(1 << 20, 5));
+		const size = fleche((u: URL) => statSync(u).size, { name: 'freshArg' });
+		const before = fileDigestCounters().hashed;
+		size(pathToFileURL(path));
+		assert.equal(fileDigestCounters().hashed - before, 2);
+	});
+
 	test('racy: a file modified just before it was read is hashed again on its next use', () => {
 		const path = join(freshDir(), 'fresh.txt');
 		writeFileSync(path, 'new'); // mtime: now
@@ -323,12 +364,7 @@ describe('the stat cache', () => {
 	});
 
 	test('a 1 GiB file: the repeat digest is stat-only', () => {
-		const path = join(freshDir(), 'gig.bin');
-		const fd = openSync(path, 'w');
-		ftruncateSync(fd, 1 << 30); // sparse: no gigabyte written to the test machine's disk
-		closeSync(fd);
-		const old = Date.now() / 1000 - 3600;
-		utimesSync(path, old, old);
+		const path = sparseGig();
 		const url = pathToFileURL(path);
 		const before = fileDigestCounters();
 		const d = digest(url);
@@ -339,5 +375,188 @@ describe('the stat cache', () => {
 		const after = fileDigestCounters();
 		assert.equal(after.bytesHashed, mid.bytesHashed, 'no byte read again');
 		assert.equal(after.statOnly - mid.statOnly, 1);
+	});
+});
+
+describe('the stat cache across processes (persisted in the user cache folder)', () => {
+	// The child: keys a file URL (`digest`) or calls a cached function on it with a file store (`call`), then reports
+	// the stat cache's counters of that process.
+	const child = [
+		"import { statSync } from 'node:fs';",
+		"import { pathToFileURL } from 'node:url';",
+		"import { cache, digest, fileCache, fleche } from 'fleche';",
+		"import { fileDigestCounters } from 'fleche/inspect';",
+		'const [mode, path, store] = process.argv.slice(2);',
+		'const url = pathToFileURL(path);',
+		'let out;',
+		"if (mode === 'digest') out = { digest: digest(url) };",
+		'else {',
+		'\tlet ran = false;',
+		"\tconst size = fleche((u) => ((ran = true), statSync(u).size), { name: 'size' });",
+		'\tout = cache(fileCache(store), () => ({ size: size(url), ran }));',
+		'}',
+		'console.log(JSON.stringify({ ...out, ...fileDigestCounters() }));',
+		'',
+	].join('\n');
+	const project = userProject({ 'child.mjs': child });
+
+	interface Report {
+		digest?: string;
+		ran?: boolean;
+		hashed: number;
+		bytesHashed: number;
+		statOnly: number;
+	}
+
+	async function inChild(indexDir: string, ...args: string[]): Promise<Report> {
+		const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+		const r = await runNode(join(project, 'child.mjs'), args, { cwd: project, env: { ...inherited, FLECHE_INDEX_DIR: indexDir }, timeoutMs: 120_000 });
+		assert.equal(r.code, 0, r.stderr);
+		assert.equal(r.stderr, '', 'no warning');
+		return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Report;
+	}
+
+	test('a 1 GiB file unchanged: the first process hashes it, a new process only stats it', async () => {
+		const indexDir = freshDir();
+		const path = sparseGig();
+		const first = await inChild(indexDir, 'digest', path);
+		assert.equal(first.hashed, 1);
+		assert.equal(first.bytesHashed, 1 << 30);
+		assert.ok(readdirSync(indexDir).includes('file-digests.json'), 'persisted beside inspect’s index');
+		const second = await inChild(indexDir, 'digest', path);
+		assert.equal(second.digest, first.digest);
+		assert.deepEqual([second.hashed, second.bytesHashed, second.statOnly], [0, 0, 1], 'stat-only in a new process');
+	});
+
+	test('a cached call in a new process on an unchanged file hashes nothing; a changed file is hashed once', async () => {
+		const indexDir = freshDir();
+		const store = freshDir();
+		const path = fileURLToPath(put(join(freshDir(), 'data.csv'), 'a,b\n1,2\n'));
+		const miss = await inChild(indexDir, 'call', path, store);
+		assert.equal(miss.ran, true);
+		assert.equal(miss.hashed, 1, 'keyed and stored with one hash');
+		const hit = await inChild(indexDir, 'call', path, store);
+		assert.equal(hit.ran, false, 'a hit');
+		assert.deepEqual([hit.hashed, hit.statOnly], [0, 1]);
+		put(path, 'a,b\n1,3\n'); // the same size and an hour-old mtime: only the ctime and the bytes differ
+		const changed = await inChild(indexDir, 'call', path, store);
+		assert.equal(changed.ran, true, 'a miss');
+		assert.equal(changed.hashed, 1);
+	});
+
+	test('a damaged persisted file is ignored (hashed again, no crash) and replaced by a good one; FLECHE_INDEX_DIR= keeps nothing', async () => {
+		const indexDir = freshDir();
+		const path = put(join(freshDir(), 'x.txt'), 'x');
+		const file = join(indexDir, 'file-digests.json');
+		await inChild(indexDir, 'digest', fileURLToPath(path));
+		const good = JSON.parse(readFileSync(file, 'utf8')) as { format: string; entries: string[][] };
+		assert.equal(good.format, 'fleche.file-digests/1');
+		const entry = good.entries.find((e) => e[0] === fileURLToPath(path))!;
+		const damaged = [
+			'{"format":"fleche.file-digests/1","entries":[[',
+			'not json at all',
+			JSON.stringify({ format: 'fleche.file-digests/9', entries: good.entries }),
+			JSON.stringify({ format: good.format, entries: [[...entry.slice(0, 7), 'f'.repeat(63)]] }),
+			JSON.stringify({ format: good.format, entries: [[...entry.slice(0, 3), -1, ...entry.slice(4)]] }),
+			JSON.stringify({ format: good.format, entries: [['relative/x.txt', ...entry.slice(1)]] }),
+			JSON.stringify({ format: good.format, entries: { [entry[0]!]: entry } }),
+			'null',
+		];
+		for (const text of damaged) {
+			writeFileSync(file, text);
+			const r = await inChild(indexDir, 'digest', fileURLToPath(path));
+			assert.equal(r.hashed, 1, `ignored: ${text.slice(0, 40)}`);
+		}
+		const repaired = await inChild(indexDir, 'digest', fileURLToPath(path));
+		assert.equal(repaired.hashed, 0, 'the last run wrote a good file again');
+		await inChild('', 'digest', fileURLToPath(path));
+		assert.equal((await inChild('', 'digest', fileURLToPath(path))).hashed, 1, 'nothing persisted: hashed again');
+	});
+});
+
+/** Every path under `root` with its size and mtime: what a reader must leave as it found it. */
+function snapshot(root: string): string[] {
+	const out: string[] = [];
+	const walk = (dir: string): void => {
+		for (const name of readdirSync(dir)) {
+			const p = join(dir, name);
+			const st = statSync(p);
+			out.push(`${relative(root, p)} ${st.isDirectory() ? 'dir' : st.size} ${st.mtimeMs}`);
+			if (st.isDirectory()) walk(p);
+		}
+	};
+	walk(root);
+	return out.sort();
+}
+
+describe('showing stored file values writes nothing', () => {
+	/** A file store holding one call: a 53-byte `data.txt` argument, a result folder `out/` of two files (3 + 4 bytes). */
+	function seeded(): { root: string; key: string } {
+		const { cache: store, root } = fileStore();
+		using _ = cache(store);
+		const dir = freshDir();
+		const data = put(join(dir, 'in', 'data.txt'), 'x'.repeat(53));
+		const render = fleche(
+			(input: URL) => {
+				const out = join(dir, 'out');
+				put(join(out, 'a.txt'), 'AAA');
+				put(join(out, 'sub', 'b.txt'), readFileSync(input, 'utf8').slice(0, 4));
+				return { report: pathToFileURL(out + '/'), count: 2 };
+			},
+			{ name: 'render' },
+		);
+		render(data);
+		flushStats(); // the writer's statistics, written now rather than while the reader is watched
+		return { root, key: render.fleche.digest(data) };
+	}
+
+	test('fleche/inspect shows a file as its name and size, a folder as its name, file count and size', () => {
+		const { root, key } = seeded();
+		const before = snapshot(root);
+		const store = openStore(root);
+		try {
+			const detail = store.call(key);
+			const input = detail.arguments['input'];
+			assert.ok(detail.result.ok);
+			const report = (detail.result.value as { report: unknown }).report;
+			assert.deepEqual({ ...(input as object) }, { kind: 'file', name: 'data.txt', size: 53 });
+			assert.deepEqual({ ...(report as object) }, { kind: 'directory', name: 'out', size: 7, files: 2 });
+			assert.deepEqual(JSON.parse(JSON.stringify(detail.result.value)), { report: { kind: 'directory', name: 'out', size: 7, files: 2 }, count: 2 });
+			assert.deepEqual(structuredClone(input), { kind: 'file', name: 'data.txt', size: 53 }, 'what the editor receives from its store worker');
+			assert.equal(inspect(input), 'data.txt (53 B)');
+			assert.equal(inspect(report), 'out/ (2 files, 7 B)');
+			const [summary] = store.calls({ name: 'render', module: detail.module }).calls;
+			assert.equal(summary!.argsText, 'input=data.txt (53 B)');
+		} finally {
+			store.close();
+		}
+		assert.deepEqual(snapshot(root), before, 'the store is left as it was');
+	});
+
+	test('fleche ls and show (human and --json) create no file anywhere, the temp folder included', async () => {
+		const { root, key } = seeded();
+		const tmp = freshDir('fleche-emptytmp-');
+		const before = snapshot(root);
+		const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+		// FLECHE_INDEX_DIR empty: inspect's summary index stays in memory, so the child has nowhere it may write.
+		const env = { ...inherited, TMPDIR: tmp, TMP: tmp, TEMP: tmp, FLECHE_INDEX_DIR: '' };
+		const cli = async (...args: string[]): Promise<string> => {
+			const r = await runNode(join(runtimeDir, 'bin', 'fleche.mjs'), ['--root', root, ...args], { env, cwd: tmp });
+			assert.equal(r.code, 0, r.stderr);
+			return r.stdout;
+		};
+		const listing = await cli('ls', 'render');
+		assert.match(listing, /input=data\.txt \(53 B\)/);
+		const shown = await cli('show', key.slice(0, 12));
+		assert.match(shown, /input = data\.txt \(53 B\)/);
+		assert.match(shown, /result: +\{ report: out\/ \(2 files, 7 B\), count: 2 \}/);
+		const json = (await cli('show', key, '--json')).split('\n').find((l) => l.includes('"type":"call"'))!;
+		const call = (JSON.parse(json) as { call: { arguments: unknown; result: unknown } }).call;
+		assert.deepEqual(call.arguments, { input: { kind: 'file', name: 'data.txt', size: 53 } });
+		assert.deepEqual(call.result, { ok: true, value: { report: { kind: 'directory', name: 'out', size: 7, files: 2 }, count: 2 } });
+		const calls = (await cli('ls', 'render', '--json')).split('\n').find((l) => l.includes('"type":"calls"'))!;
+		assert.match(calls, /"argsText":"input=data\.txt \(53 B\)"/);
+		assert.deepEqual(readdirSync(tmp), [], 'nothing materialised in the temp folder');
+		assert.deepEqual(snapshot(root), before, 'nor in the store');
 	});
 });

@@ -5,17 +5,17 @@
 // itself through psql.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Cache, CallPostgres, ConfigError, FlecheConfig, FlecheError, ValuePostgres, cache as useCache, digest, fleche, flushStats } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
 import { userProject } from '../support/project.js';
 import { startPostgres, type PostgresServer } from '../support/servers.js';
-import { runNode } from '../support/tmp.js';
+import { runNode, tmpDir } from '../support/tmp.js';
 
 const writer = fileURLToPath(new URL('../fixtures/pgWriter.js', import.meta.url));
 const bin = fileURLToPath(new URL('../../../runtime/bin/fleche.mjs', import.meta.url));
@@ -51,6 +51,28 @@ async function count(sql: string): Promise<number> {
 }
 
 describe('PostgreSQL team store', () => {
+	it('a file result is stored by content, and an async hit (read without blocking) materialises it as a sync one does', async (t) => {
+		const cache = open(schema());
+		using _ = useCache(cache);
+		const dir = tmpDir(t);
+		let runs = 0;
+		const render = fleche(
+			async (text: string) => {
+				runs++;
+				const path = join(dir, 'report.txt');
+				writeFileSync(path, text);
+				return pathToFileURL(path);
+			},
+			{ name: 'renderPg' },
+		);
+		await render('pg');
+		const hit = await render('pg');
+		assert.equal(runs, 1);
+		assert.ok(hit instanceof URL, 'a URL, not the stored envelope');
+		assert.notEqual(fileURLToPath(hit), join(dir, 'report.txt'), 'a fresh copy');
+		assert.equal(readFileSync(hit, 'utf8'), 'pg');
+	});
+
 	it('misses then hits, for sync and async functions, on the first call and through a second instance', async () => {
 		const s = schema();
 		const cache = open(s);

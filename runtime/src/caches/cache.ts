@@ -106,7 +106,8 @@ export class Cache extends BaseCache {
 			}
 			if (record === undefined || record.result === null || isStale(record)) return undefined;
 			try {
-				return { record, value: await values.getAsync!(record.result) };
+				// A value holding files materialises them as a synchronous hit does (their bytes read synchronously).
+				return { record, value: unpackFiles(await values.getAsync!(record.result), values, record.result) };
 			} catch (err) {
 				return this.#valueMissed(key, err);
 			}

@@ -3,7 +3,8 @@
 // name and the key of its bytes, stored as a Buffer value of their own — under the digest an equal Buffer has, so
 // equal files and buffers share one copy of the bytes — or, for a directory, its name and entries. Reading the
 // envelope back materialises each file in a fresh private temporary folder, under its own name, and puts its URL
-// where the stored one was.
+// where the stored one was — except for tools that read it to show it (`readingForDisplay`): they get a ShownFile
+// (name, size, files) in its place, and nothing is read of the bytes or written anywhere.
 //
 //   StoredFile { name, body: <key of the bytes> | null, size, entries: StoredFile[] | null, slash }
 //   FileValue  { value: <the value with StoredFiles in place of the URLs> }
@@ -17,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { pushContents, registerClass, walkObjects } from '../classes.js';
+import { isReadingForDisplay, pushContents, registerClass, walkObjects } from '../classes.js';
 import { CorruptEntry, KeyError, SaveError } from '../errors.js';
 import { warn } from '../log.js';
-import { bufferDigest, FileUnreadable, isFileUrl, readFileBytes, readFileNode, type FileLeaf, type FileNode } from '../fileDigest.js';
+import { bufferDigest, FileUnreadable, isFileUrl, readFileBytes, readFileNode, type FileLeaf, type FileNode, type ReadBodies } from '../fileDigest.js';
 import { beforeShutdown } from '../shutdown.js';
 import type { ValueStorage } from '../storage/base.js';
 
@@ -95,6 +96,18 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 	if (!holdsFile(value)) return undefined;
 	const bodies: Record<string, number> = {};
 	const copies = new Map<object, unknown>();
+	// A file that has to be hashed (new, changed, or modified a moment ago) is stored from the very bytes hashed, as
+	// soon as it is read: one read and one hash, and one file's bytes in memory at a time.
+	const written = new Set<string>();
+	const read: ReadBodies = {
+		upTo: MAX_BODY,
+		body(leaf, body) {
+			const key = bufferDigest(leaf.size, leaf.bytes);
+			if (written.has(key)) return;
+			putBytes(values, key, leaf, () => body);
+			written.add(key);
+		},
+	};
 	const store = (n: FileNode, slash: boolean): StoredFileShape => {
 		if (n.kind === 'dir') {
 			return new StoredFile(
@@ -107,7 +120,7 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 		}
 		const key = bufferDigest(n.size, n.bytes);
 		bodies[key] = n.size;
-		putBody(values, key, n);
+		if (!written.has(key)) putBytes(values, key, n, () => bytesOf(n));
 		return new StoredFile(n.name, key, n.size, null, false);
 	};
 	const walk = (v: unknown, at: string): unknown => {
@@ -117,7 +130,7 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 		if (isFileUrl(v)) {
 			let n: FileNode;
 			try {
-				n = readFileNode(v);
+				n = readFileNode(v, read);
 			} catch (err) {
 				if (!(err instanceof FileUnreadable)) throw err;
 				throw new SaveError(`Cannot store the file URL at ${at}: ${err.message}`, { cause: err });
@@ -168,19 +181,14 @@ export function packFiles(value: unknown, values: ValueStorage): Packed | undefi
 	return { envelope: new FileValue(walk(value, 'value')), bodies };
 }
 
-function putBody(values: ValueStorage, key: string, leaf: FileLeaf): void {
+/** Stores the bytes of `leaf` under `key` unless the storage holds them already (then they are kept from gc). */
+function putBytes(values: ValueStorage, key: string, leaf: FileLeaf, bytes: () => Buffer): void {
 	if (values.contains(key)) {
 		values.refresh?.(key);
 		return;
 	}
 	if (leaf.size > MAX_BODY) throw new SaveError(`Cannot store ${leaf.path}: ${leaf.size} bytes, more than the 2 GiB a stored value may hold`);
-	let body: Buffer;
-	try {
-		body = readFileBytes(leaf);
-	} catch (err) {
-		if (!(err instanceof FileUnreadable)) throw err;
-		throw new SaveError(`Cannot store ${leaf.path}: ${err.message}`, { cause: err });
-	}
+	const body = bytes();
 	try {
 		values.put(key, body);
 	} catch (err) {
@@ -189,6 +197,16 @@ function putBody(values: ValueStorage, key: string, leaf: FileLeaf): void {
 				`by its location; use a storage that holds Buffers, such as a file store with the 'v8' serializer): ${(err as Error).message}`,
 			{ cause: err },
 		);
+	}
+}
+
+/** The bytes of a file the stat cache vouched for, checked to be those it digested. */
+function bytesOf(leaf: FileLeaf): Buffer {
+	try {
+		return readFileBytes(leaf);
+	} catch (err) {
+		if (!(err instanceof FileUnreadable)) throw err;
+		throw new SaveError(`Cannot store ${leaf.path}: ${err.message}`, { cause: err });
 	}
 }
 
@@ -207,12 +225,14 @@ function freshFolder(): string {
 
 /**
  * `stored` with each stored file materialised under a fresh private temporary folder and replaced by its URL; any
- * other value is returned as it is. A missing or malformed body is a `KeyError` (a miss), said as damage.
+ * other value is returned as it is. While tools read values to show them (`readingForDisplay`), each stored file is
+ * replaced by a {@link ShownFile} instead and nothing is written anywhere. A missing or malformed body is a
+ * `KeyError` (a miss), said as damage.
  */
 export function unpackFiles(stored: unknown, values: ValueStorage, key: string): unknown {
 	if (!(stored instanceof FileValue)) return stored;
 	try {
-		return materialise(stored, values, key);
+		return rebuild(stored, isReadingForDisplay() ? (f) => shown(f, key) : (f) => materialised(f, values, key));
 	} catch (err) {
 		if (!CorruptEntry.is(err)) throw err;
 		const message = `Corrupt file value ${key}: ${err.message}; treated as a miss (a recompute replaces it)`;
@@ -221,18 +241,87 @@ export function unpackFiles(stored: unknown, values: ValueStorage, key: string):
 	}
 }
 
-function materialise(stored: InstanceType<Classes['FileValue']>, values: ValueStorage, key: string): unknown {
-	const copies = new Map<object, unknown>();
+/** How tools show a stored file or directory: what it is, without its bytes or a copy of it anywhere. */
+export interface ShownFile {
+	readonly kind: 'file' | 'directory';
+	/** Its name (a directory's without a trailing `/`). */
+	readonly name: string;
+	/** Bytes: the file's, or those of every file in the directory's tree. */
+	readonly size: number;
+	/** Files in the directory's tree, recursively (a directory only). */
+	readonly files?: number;
+}
+
+const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
+
+/** `53 B`, `1.5 KiB`, `2.0 GiB`. */
+function bytesText(n: number): string {
+	const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+	let unit = 0;
+	let value = n;
+	while (value >= 1024 && unit < units.length - 1) {
+		value /= 1024;
+		unit++;
+	}
+	return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A {@link ShownFile}: plain own fields (what `--json`, `JSON.stringify` and a structured clone to the editor carry)
+ * and `data.txt (53 B)` or `out/ (3 files, 120 B)` for `util.inspect` (what `fleche ls` and `show` print).
+ */
+class FileShown implements ShownFile {
+	readonly kind: 'file' | 'directory';
+	readonly name: string;
+	readonly size: number;
+	// Declared only: a file has no `files` field at all (not one set to undefined, which --json would print as null).
+	declare readonly files?: number;
+	constructor(name: string, size: number, files: number | undefined) {
+		this.kind = files === undefined ? 'file' : 'directory';
+		this.name = name;
+		this.size = size;
+		if (files !== undefined) this.files = files;
+	}
+	[inspectCustom](): string {
+		if (this.files === undefined) return `${this.name} (${bytesText(this.size)})`;
+		return `${this.name}/ (${this.files} file${this.files === 1 ? '' : 's'}, ${bytesText(this.size)})`;
+	}
+}
+
+/** A stored file as read from a store (untrusted): its name must be one a folder can hold, its size a byte count. */
+function checked(f: unknown, key: string): StoredFileShape {
+	if (!(f instanceof StoredFile)) throw new CorruptEntry(key, 'a stored directory holds something else than files');
+	if (typeof f.name !== 'string' || f.name === '' || f.name === '.' || f.name === '..' || /[/\\\0]/.test(f.name)) {
+		throw new CorruptEntry(key, `a stored file has an invalid name ${JSON.stringify(f.name)}`);
+	}
+	if (f.body === null) {
+		if (!Array.isArray(f.entries)) throw new CorruptEntry(key, `the stored directory ${f.name} has no entries`);
+	} else if (typeof f.body !== 'string' || !Number.isSafeInteger(f.size) || f.size < 0) {
+		throw new CorruptEntry(key, `the stored file ${f.name} has no valid body`);
+	}
+	return f;
+}
+
+function shown(top: StoredFileShape, key: string): ShownFile {
+	let files = 0;
+	let size = 0;
+	const count = (f: StoredFileShape): void => {
+		if (f.body !== null) {
+			files++;
+			size += f.size;
+		} else for (const e of f.entries!) count(checked(e, key));
+	};
+	count(checked(top, key));
+	return new FileShown(top.name, size, top.body === null ? files : undefined);
+}
+
+function materialised(top: StoredFileShape, values: ValueStorage, key: string): URL {
 	const write = (f: StoredFileShape, path: string): void => {
-		if (typeof f.name !== 'string' || f.name === '' || f.name === '.' || f.name === '..' || /[/\\\0]/.test(f.name)) {
-			throw new CorruptEntry(key, `a stored file has an invalid name ${JSON.stringify(f.name)}`);
-		}
 		if (f.body === null) {
-			if (!Array.isArray(f.entries)) throw new CorruptEntry(key, `the stored directory ${f.name} has no entries`);
 			mkdirSync(path);
-			for (const e of f.entries) {
-				if (!(e instanceof StoredFile)) throw new CorruptEntry(key, `the stored directory ${f.name} holds something else`);
-				write(e, join(path, e.name));
+			for (const e of f.entries!) {
+				const c = checked(e, key);
+				write(c, join(path, c.name));
 			}
 			return;
 		}
@@ -248,17 +337,25 @@ function materialise(stored: InstanceType<Classes['FileValue']>, values: ValueSt
 		}
 		writeFileSync(path, body);
 	};
+	checked(top, key);
+	const path = join(freshFolder(), top.name);
+	write(top, path);
+	const url = pathToFileURL(path);
+	if (top.slash) url.pathname += '/';
+	return url;
+}
+
+/** The stored value with each stored file replaced by what `leaf` makes of it (each once, however often it is reached). */
+function rebuild(stored: InstanceType<Classes['FileValue']>, leaf: (f: StoredFileShape) => unknown): unknown {
+	const copies = new Map<object, unknown>();
 	const walk = (v: unknown): unknown => {
 		if (typeof v !== 'object' || v === null) return v;
 		const done = copies.get(v);
 		if (done !== undefined) return done;
 		if (v instanceof StoredFile) {
-			const path = join(freshFolder(), v.name);
-			write(v, path);
-			const url = pathToFileURL(path);
-			if (v.slash) url.pathname += '/';
-			copies.set(v, url);
-			return url;
+			const out = leaf(v);
+			copies.set(v, out);
+			return out;
 		}
 		if (Array.isArray(v)) {
 			copies.set(v, v);

@@ -13,6 +13,7 @@ export type { Disposable } from './watch.js';
 export { KeyError, AmbiguousDigestError, CorruptEntry } from '../errors.js';
 export { ConfigError } from '../config/read.js';
 export { fileDigestCounters, type FileDigestCounters } from '../fileDigest.js';
+export type { ShownFile } from '../caches/fileValues.js';
 
 /**
  * Opens a store for inspection: a {@link CacheLocation} (from `discoverCaches`), a cache name of the `fleche.toml`

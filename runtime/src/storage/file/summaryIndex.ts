@@ -24,8 +24,8 @@
 // that call; the listing shows what the last accepting reader saw, and showing a call reads and checks its record.
 import { closeSync, type FSWatcher, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
-import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
+import { userCacheFolder } from '../../cacheFolder.js';
 import type { CallRecord } from '../../call.js';
 import { KeyError } from '../../errors.js';
 import { isAbsent } from '../fsUtil.js';
@@ -58,20 +58,7 @@ const RACY_NS = 200_000_000n;
 const PERSIST_MS = 1000;
 
 /** The folder persisted indexes live in (see the top of this module); `null`: keep them in memory only. */
-export function indexFolder(env: NodeJS.ProcessEnv = process.env): string | null {
-	const chosen = env['FLECHE_INDEX_DIR'];
-	if (chosen !== undefined) return chosen === '' ? null : chosen;
-	const xdg = env['XDG_CACHE_HOME'];
-	const base =
-		xdg !== undefined && xdg.startsWith('/')
-			? xdg
-			: process.platform === 'win32'
-				? (env['LOCALAPPDATA'] ?? join(homedir(), 'AppData', 'Local'))
-				: process.platform === 'darwin'
-					? join(homedir(), 'Library', 'Caches')
-					: join(homedir(), '.cache');
-	return join(base, 'fleche', 'inspect');
-}
+export const indexFolder: (env?: NodeJS.ProcessEnv) => string | null = userCacheFolder;
 
 function stampOf(path: string): Stamp | undefined {
 	const st = lstatSync(path, { throwIfNoEntry: false });
