@@ -129,7 +129,21 @@ export function resolveVersion(version: ResolvedOptions['version'], loadedFile: 
 	return found;
 }
 
-const known = new Set(['name', 'module', 'version', 'hashVersion', 'hashModule', 'hashCode', 'ignore', 'require', 'meta', 'params', 'lease', 'maxAge', 'staleWhileRevalidate']);
+const known = new Set([
+	'name',
+	'module',
+	'version',
+	'hashVersion',
+	'hashModule',
+	'hashCode',
+	'ignore',
+	'require',
+	'meta',
+	'params',
+	'lease',
+	'maxAge',
+	'staleWhileRevalidate',
+]);
 
 function names(value: unknown, option: string): string[] {
 	if (value === undefined) return [];

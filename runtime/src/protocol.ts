@@ -241,7 +241,8 @@ function found(c: BaseCache, profile: KeyProfile, key: string, hit: Hit | undefi
 		if (isDebug()) log('debug', 'FLECHE_EXPIRED', `Cache entry of ${profile.label} with key ${key} is older than its max age: a miss`);
 		return undefined;
 	}
-	if (isDebug()) log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${key}${state === 'stale' ? ' (stale: recomputed in the background)' : ''}`);
+	if (isDebug())
+		log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${key}${state === 'stale' ? ' (stale: recomputed in the background)' : ''}`);
 	c.noteHit(hit.record);
 	return state === 'stale' ? { ...hit, stale: true } : hit;
 }
@@ -494,10 +495,14 @@ function refreshStale(target: CallTarget, c: BaseCache, profile: KeyProfile, k: 
 	const done = (): void => void own.delete(k.key);
 	const failed = (err: unknown): void => {
 		done();
-		warn('FLECHE_REFRESH_FAILED', `Recomputing an expired call of ${profile.identity.name} in the background failed (the stale result was served): ${(err as Error)?.message ?? String(err)}`, {
-			fn: profile.label,
-			cause: err,
-		});
+		warn(
+			'FLECHE_REFRESH_FAILED',
+			`Recomputing an expired call of ${profile.identity.name} in the background failed (the stale result was served): ${(err as Error)?.message ?? String(err)}`,
+			{
+				fn: profile.label,
+				cause: err,
+			},
+		);
 	};
 	const run = (keyed: () => KeyedCall): void => {
 		let result: unknown;

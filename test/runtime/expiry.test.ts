@@ -22,6 +22,7 @@ import {
 	ValueMemory,
 	digest,
 	type CallRecord,
+	type FlecheOptions,
 } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { freshDir, memoryStore } from '../support/stores.ts';
@@ -51,7 +52,7 @@ function clock(): { advance(ms: number): void; readonly now: number } {
 afterEach(() => setClock(null));
 
 /** A counting function: its result says which run made it. */
-function counted(options: Parameters<typeof fleche>[1], name: string) {
+function counted(options: FlecheOptions, name: string) {
 	const state = { runs: 0 };
 	const f = fleche((x: number) => `${x}#${++state.runs}`, { name, ...options });
 	return { f, state };
@@ -72,7 +73,10 @@ describe('maxAge', () => {
 		assert.equal(f.fleche.contains(1), true);
 		t.advance(2 * HOUR);
 		assert.equal(f.fleche.contains(1), false, 'contains answers as a call would');
-		assert.throws(() => f.fleche.load(1), KeyError.is);
+		assert.throws(
+			() => f.fleche.load(1),
+			(err: unknown) => KeyError.is(err),
+		);
 	});
 
 	test('seconds and duration strings are the same max age; bad ones are refused at wrap time', () => {
@@ -87,7 +91,7 @@ describe('maxAge', () => {
 		b.f(1);
 		assert.deepEqual([a.state.runs, b.state.runs], [2, 2]);
 		for (const bad of ['90', '-1h', 'soon', -1, Number.NaN, {}]) {
-			assert.throws(() => fleche((x: number) => x, { name: 'bad', maxAge: bad as never }), TypeError, String(bad));
+			assert.throws(() => fleche((x: number) => x, { name: 'bad', maxAge: bad as never }), TypeError, JSON.stringify(bad));
 		}
 		assert.throws(() => fleche((x: number) => x, { name: 'bad', staleWhileRevalidate: 'later' }), TypeError);
 	});
@@ -297,7 +301,10 @@ describe('gc --older-than', () => {
 			assert.equal(dry.code, 0, dry.stderr);
 			assert.deepEqual(JSON.parse(dry.stdout), { v: 1, type: 'gc', removed: 3, calls: 2, dryRun: true }, 'x=1, x=2, "old result"');
 			const reopened = (): Cache =>
-				new Cache(new ValueFile({ root: join(root, 'values') }), kind === 'file' ? new CallFile({ root: join(root, 'calls') }) : new CallSql({ path: join(root, 'calls.db') }));
+				new Cache(
+					new ValueFile({ root: join(root, 'values') }),
+					kind === 'file' ? new CallFile({ root: join(root, 'calls') }) : new CallSql({ path: join(root, 'calls.db') }),
+				);
 			const before = reopened();
 			assert.deepEqual([...before.records()].map((r) => r.key).sort(), [old, shared, fresh].sort(), 'the dry run removed nothing');
 			(before.calls as { close?: () => void }).close?.();
@@ -306,10 +313,15 @@ describe('gc --older-than', () => {
 			assert.equal(real.code, 0, real.stderr);
 			assert.match(real.stdout, /Removed 2 calls older than 7d and 3 orphaned values/);
 			const after = reopened();
-			assert.deepEqual([...after.records()].map((r) => r.key), [fresh]);
+			assert.deepEqual(
+				[...after.records()].map((r) => r.key),
+				[fresh],
+			);
 			assert.deepEqual(after.load(fresh).result, 'shared result', "the fresh call's values stay, the one it shares with an evicted call too");
 			assert.deepEqual(
-				readdirSync(join(root, 'values')).filter((n) => !n.startsWith('.')).sort(),
+				readdirSync(join(root, 'values'))
+					.filter((n) => !n.startsWith('.'))
+					.sort(),
 				[digest(3), digest('shared result')].sort(),
 			);
 			(after.calls as { close?: () => void }).close?.();
@@ -329,7 +341,11 @@ describe('gc --older-than', () => {
 		const undated = meta([], () => store.save({ name: 'job', module: null, version: null, codeDigest: null, arguments: { x: 9 }, result: 'undated' }));
 		t.advance(30 * DAY);
 		const report = store.collect({ olderThan: '7d' });
-		assert.deepEqual([...report.calls].sort(), [old, undated].sort(), "the old call, and the undated one by its file's mtime (real now, 30 days ago by the clock)");
+		assert.deepEqual(
+			[...report.calls].sort(),
+			[old, undated].sort(),
+			"the old call, and the undated one by its file's mtime (real now, 30 days ago by the clock)",
+		);
 		assert.equal(report.values.length, 0, 'its values were written just now: kept for the grace period');
 		setClock(null);
 		const undatedStore = new Cache(new ValueMemory(), new CallMemory());
@@ -393,10 +409,18 @@ describe('SizeLimitedCache', () => {
 
 	test('fleche.toml: max_bytes beside max_size', () => {
 		const config = FlecheConfig.fromToml('[small]\ntemplate = "memory"\nmax_size = 10\nmax_bytes = 1000000\n', { file: '/p/fleche.toml' });
-		assert.deepEqual(config.open('small').toConfig(), { type: 'sizeLimited', cache: { type: 'cache', values: { type: 'memory' }, calls: { type: 'memory' } }, maxSize: 10, maxBytes: 1_000_000 });
+		assert.deepEqual(config.open('small').toConfig(), {
+			type: 'sizeLimited',
+			cache: { type: 'cache', values: { type: 'memory' }, calls: { type: 'memory' } },
+			maxSize: 10,
+			maxBytes: 1_000_000,
+		});
 		const bytesOnly = FlecheConfig.fromToml('[small]\ntemplate = "memory"\nmax_bytes = 500\n', { file: '/p/fleche.toml' });
 		assert.equal((bytesOnly.open('small') as SizeLimitedCache).maxBytes, 500);
-		assert.throws(() => FlecheConfig.fromToml('[small]\ntemplate = "memory"\nmax_bytes = "1MB"\n', { file: '/p/fleche.toml' }).open('small'), ConfigError.is);
+		assert.throws(
+			() => FlecheConfig.fromToml('[small]\ntemplate = "memory"\nmax_bytes = "1MB"\n', { file: '/p/fleche.toml' }).open('small'),
+			(err: unknown) => ConfigError.is(err),
+		);
 	});
 });
 
@@ -442,10 +466,13 @@ describe('expiry for tools', () => {
 		assert.doesNotMatch(row(fresh), /expired/);
 		const json = await runNode(bin, ['ls', 'report', '--root', root, '--json'], { cwd: root });
 		const calls = (JSON.parse(json.stdout) as { calls: { key: string; expired: boolean }[] }).calls;
-		assert.deepEqual(calls.map((c) => [c.key, c.expired]).sort(), [
-			[stale, true],
-			[fresh, false],
-		].sort());
+		assert.deepEqual(
+			calls.map((c) => [c.key, c.expired]).sort(),
+			[
+				[stale, true],
+				[fresh, false],
+			].sort(),
+		);
 		const show = await runNode(bin, ['show', stale.slice(0, 12), '--root', root], { cwd: root });
 		assert.match(show.stdout, /expires:\s+expired \(max age /);
 	});

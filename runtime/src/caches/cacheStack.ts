@@ -3,7 +3,19 @@ import type { CallRecord } from '../call.js';
 import type { Expiry } from '../expiry.js';
 import { KeyError, Rejected } from '../errors.js';
 import { warn } from '../log.js';
-import { BaseCache, membersExpiry, compositions, isStack, stackBrand, type CacheConfig, type CollectedValues, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
+import {
+	BaseCache,
+	membersExpiry,
+	compositions,
+	isStack,
+	stackBrand,
+	type CacheConfig,
+	type CollectedValues,
+	type Hit,
+	type Leasing,
+	type PendingCall,
+	type PreparedCall,
+} from './base.js';
 import type { GcOptions } from './base.js';
 import { allKeys, expandAcross, firstHit, uniqueRecords } from './members.js';
 

@@ -102,9 +102,12 @@ export class SizeLimitedCache extends CacheWrapper {
 		super(inner);
 		const { maxSize, maxBytes, graceSeconds } = options ?? {};
 		if (maxSize === undefined && maxBytes === undefined) throw new TypeError('SizeLimitedCache needs maxSize, maxBytes or both');
-		if (maxSize !== undefined && (!Number.isSafeInteger(maxSize) || maxSize < 1)) throw new TypeError(`maxSize must be a positive integer, got ${String(maxSize)}`);
-		if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 1)) throw new TypeError(`maxBytes must be a positive integer, got ${String(maxBytes)}`);
-		if (graceSeconds !== undefined && !(typeof graceSeconds === 'number' && graceSeconds >= 0)) throw new TypeError(`graceSeconds must be a number ≥ 0, got ${String(graceSeconds)}`);
+		if (maxSize !== undefined && (!Number.isSafeInteger(maxSize) || maxSize < 1))
+			throw new TypeError(`maxSize must be a positive integer, got ${String(maxSize)}`);
+		if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 1))
+			throw new TypeError(`maxBytes must be a positive integer, got ${String(maxBytes)}`);
+		if (graceSeconds !== undefined && !(typeof graceSeconds === 'number' && graceSeconds >= 0))
+			throw new TypeError(`graceSeconds must be a number ≥ 0, got ${String(graceSeconds)}`);
 		if (options.pickEvictionTarget !== undefined && typeof options.pickEvictionTarget !== 'function') {
 			throw new TypeError('pickEvictionTarget must be a function');
 		}

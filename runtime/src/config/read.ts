@@ -433,7 +433,8 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 			throw where.error(`unknown cache type ${JSON.stringify(type)}: a cache section has 'values' and 'calls' tables, a 'template', or a 'pool'`, 'type');
 		}
 		const out: Record<string, unknown> = { type };
-		for (const key of Object.keys(value)) if (key !== 'type' && key !== 'read_only' && key !== 'max_size' && key !== 'max_bytes') out[snakeToCamel(key)] = value[key];
+		for (const key of Object.keys(value))
+			if (key !== 'type' && key !== 'read_only' && key !== 'max_size' && key !== 'max_bytes') out[snakeToCamel(key)] = value[key];
 		config = out as CacheConfig;
 	} else {
 		checkKeys(value, ['values', 'calls', ...CACHE_KEYS], where, 'a cache');
