@@ -1,5 +1,5 @@
 // The wall clock that orders uses of calls (`runtime.timestart`/`timestop` metadata, the statistics' `lastHit`) and
-// ages them (max ages, `gc --older-than`: docs/behaviour.md §15), and the one way this runtime waits without its event
+// ages them (max ages, `gc --older-than`: docs/behaviour.md §18), and the one way this runtime waits without its event
 // loop. The clock can be replaced (`setClock`) so that tests move time instead of sleeping; leases and locks, which
 // other processes read, keep the real one.
 

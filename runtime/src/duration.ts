@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: durations as users write them — a number of seconds, or a string with a unit (`"90s"`,
+// docs/behaviour.md §18: durations as users write them — a number of seconds, or a string with a unit (`"90s"`,
 // `"15m"`, `"12h"`, `"7d"`, `"2 weeks"`), parsed by the `ms` package. A bare number in a string (`"30"`) is refused:
 // `ms` would read it as milliseconds, and a max age off by a factor of 1000 is worse than an error.
 import ms from 'ms';

@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: max ages and stale-while-revalidate — when a stored call is too old to be served, and when it
+// docs/behaviour.md §18: max ages and stale-while-revalidate — when a stored call is too old to be served, and when it
 // is served while it is computed again. The rule is here once; the cached-call protocol (protocol.ts), the helpers
 // (wrapper.ts) and the read API for tools (inspect/) ask it.
 //

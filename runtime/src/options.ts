@@ -168,7 +168,7 @@ export interface ResolvedOptions {
 	readonly meta: readonly MetaData[];
 	readonly params?: readonly string[];
 	readonly lease?: boolean | LeaseOptions;
-	/** `maxAge` and `staleWhileRevalidate` in seconds (docs/behaviour.md §15). */
+	/** `maxAge` and `staleWhileRevalidate` in seconds (docs/behaviour.md §18). */
 	readonly expiry?: Expiry;
 }
 

@@ -231,7 +231,7 @@ function lookupFailed(profile: KeyProfile, err: unknown): undefined {
 type Found = Hit & { readonly stale?: true };
 
 /**
- * A hit is counted, unless it is older than its max age (docs/behaviour.md §15): then it is a miss, or, under
+ * A hit is counted, unless it is older than its max age (docs/behaviour.md §18): then it is a miss, or, under
  * stale-while-revalidate, a hit marked `stale` (a miss where it is not served: `serveStale` false).
  */
 function found(c: BaseCache, profile: KeyProfile, key: string, hit: Hit | undefined, serveStale = true): Found | undefined {
@@ -321,7 +321,7 @@ function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Meta
 	const sources: readonly MetaData[] = profile.options.meta.length ? [...activeMetadata(), ...profile.options.meta] : activeMetadata();
 	// hashCode 'deep': which files and packages the key covered, so that explain can name the one that changed.
 	const metadata: Metadata = profile.code === undefined ? {} : { code: codeMetadata(profile.code) };
-	// The function's max age, so that tools can tell when its calls expire without importing it (docs/behaviour.md §15).
+	// The function's max age, so that tools can tell when its calls expire without importing it (docs/behaviour.md §18).
 	const maxAge = profile.options.expiry?.maxAge;
 	if (maxAge !== undefined && maxAge !== null) metadata[EXPIRY_METADATA] = { maxAge };
 	for (const m of sources) {
@@ -471,7 +471,7 @@ function computeMiss(target: CallTarget, c: BaseCache, profile: KeyProfile, k: K
 	return target.isAsync ? leasedAsync(missed) : leasedSync(missed);
 }
 
-// Stale-while-revalidate (docs/behaviour.md §15): a call past its max age is served at once and computed again in the
+// Stale-while-revalidate (docs/behaviour.md §18): a call past its max age is served at once and computed again in the
 // background, once per cache and key in this process.
 
 /** Keys of stale calls being recomputed in the background, per cache (from scheduling to the end of the recompute). */
@@ -687,7 +687,7 @@ export function submitCall(
 		if (!Indigestible.is(err)) return Promise.reject(asError(err));
 	}
 	if (k === undefined) return start(run, null, signal, (reply) => (isBoundReply(reply) ? reply.value : reply));
-	// A submission waits for a fresh result: a stale entry is a miss here (docs/behaviour.md §15).
+	// A submission waits for a fresh result: a stale entry is a miss here (docs/behaviour.md §18).
 	const hit = lookup(c, profile, k.key, false);
 	if (hit !== undefined) return Promise.resolve(hit.value);
 	const pending = inFlight.get(c)?.get(k.key);

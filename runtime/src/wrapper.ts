@@ -167,7 +167,7 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 		contains: (...args: Parameters<F>) => {
 			const k = keyOf(args);
 			if (!k.c.contains(k.key)) return false;
-			// A call older than its max age is not there for a cached call (docs/behaviour.md §15): nor here.
+			// A call older than its max age is not there for a cached call (docs/behaviour.md §18): nor here.
 			const fn = k.profile.options.expiry;
 			if ((combineExpiry(fn, k.c.expiry())?.maxAge ?? null) === null) return true;
 			try {

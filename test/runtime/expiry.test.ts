@@ -1,4 +1,4 @@
-// docs/behaviour.md §15 (expiry): max ages per function, per cache and in fleche.toml, stale-while-revalidate, gc
+// docs/behaviour.md §18 (expiry): max ages per function, per cache and in fleche.toml, stale-while-revalidate, gc
 // --older-than, SizeLimitedCache's byte budget and the collection of the values of evicted calls, and expiry as tools
 // see it (fleche/inspect, `fleche ls`). Time moves through setClock, never by sleeping.
 import { afterEach, describe, test } from 'node:test';

@@ -101,7 +101,7 @@ export type CacheConfig =
 			readonly values: StorageConfig;
 			readonly calls: StorageConfig;
 			readonly lease?: boolean | LeaseOptions;
-			/** Seconds (docs/behaviour.md §15). */
+			/** Seconds (docs/behaviour.md §18). */
 			readonly maxAge?: number;
 			/** `true`, or seconds past the max age. */
 			readonly staleWhileRevalidate?: boolean | number;
@@ -183,7 +183,7 @@ export abstract class BaseCache {
 	}
 
 	/**
-	 * This cache's max age and stale-while-revalidate setting (docs/behaviour.md §15), `undefined` when it has none.
+	 * This cache's max age and stale-while-revalidate setting (docs/behaviour.md §18), `undefined` when it has none.
 	 * Compositions combine their members' (the shortest max age applies). @internal
 	 */
 	expiry(): Expiry | undefined {
@@ -192,7 +192,7 @@ export abstract class BaseCache {
 
 	/**
 	 * When the storage wrote the record of `key`, in seconds since the epoch, for records without Runtime metadata
-	 * (docs/behaviour.md §15); `null` when it cannot tell. @internal
+	 * (docs/behaviour.md §18); `null` when it cannot tell. @internal
 	 */
 	writtenAt(key: string): number | null {
 		void key;
@@ -385,7 +385,7 @@ export function storedAt(cache: BaseCache, record: CallRecord): number | null {
 }
 
 /**
- * Whether `record`, found in `cache`, may be served (docs/behaviour.md §15), under the function's own expiry `fn` and
+ * Whether `record`, found in `cache`, may be served (docs/behaviour.md §18), under the function's own expiry `fn` and
  * the cache's. Costs two property reads when neither has a max age. @internal
  */
 export function freshnessIn(cache: BaseCache, record: CallRecord, fn: Expiry | undefined): Freshness {
@@ -429,7 +429,7 @@ export interface GcOptions {
 	readonly graceSeconds?: number;
 	/**
 	 * First evict the calls computed longer ago than this (seconds, or a duration such as `"30d"`; docs/behaviour.md
-	 * §15); their values are then collected like any other orphan. A call whose age cannot be told stays.
+	 * §18); their values are then collected like any other orphan. A call whose age cannot be told stays.
 	 */
 	readonly olderThan?: number | string;
 	/** Remove nothing; report what would be removed. @default false */

@@ -47,7 +47,7 @@ export class Cache extends BaseCache {
 
 	/** The `lease` option as given. */
 	readonly #lease: boolean | LeaseOptions | undefined;
-	/** `maxAge` and `staleWhileRevalidate`, in seconds (docs/behaviour.md §15). */
+	/** `maxAge` and `staleWhileRevalidate`, in seconds (docs/behaviour.md §18). */
 	readonly #expiry: Expiry | undefined;
 	/** Asked of the call storage's kind on the first miss; `null` when it offers none. */
 	#leasing: Leasing | null | undefined;
@@ -310,7 +310,7 @@ export class Cache extends BaseCache {
 
 	/**
 	 * {@link gc} with a report: with `olderThan`, first evicts the calls computed longer ago than that (docs/behaviour.md
-	 * §15; a call whose age cannot be told stays), then removes the values no remaining call refers to. With `dryRun`,
+	 * §18; a call whose age cannot be told stays), then removes the values no remaining call refers to. With `dryRun`,
 	 * removes nothing and reports what it would remove (values: every unreferenced one, young ones included, which a
 	 * real run keeps for the grace period).
 	 * @example

@@ -1,4 +1,4 @@
-// docs/behaviour.md §1.10 `SizeLimitedCache`, §15 byte budgets: a cache that keeps at most `maxSize` calls and
+// docs/behaviour.md §1.10 `SizeLimitedCache`, §18 byte budgets: a cache that keeps at most `maxSize` calls and
 // `maxBytes` bytes of their values, and removes the values of the calls it evicts.
 import type { CallRecord, Metadata } from '../call.js';
 import { KeyError } from '../errors.js';
@@ -13,7 +13,7 @@ export interface SizeLimitedOptions {
 	readonly maxSize?: number;
 	/**
 	 * How many bytes of stored values the kept calls may refer to, each value counted once however many calls share
-	 * it (docs/behaviour.md §15): the sizes the value storage reports (files: their size on disk; memory: V8's
+	 * it (docs/behaviour.md §18): the sizes the value storage reports (files: their size on disk; memory: V8's
 	 * serialization), a value whose size cannot be told counting 0. The newest call is always kept, even alone over
 	 * the budget. A positive integer. @default no byte limit
 	 */
@@ -52,7 +52,7 @@ function lastHits(cache: BaseCache): Map<string, number> {
 
 /**
  * Keeps at most `maxSize` calls, and at most `maxBytes` bytes of the values they refer to, in `inner`
- * (docs/behaviour.md §1.10, §15; `max_size = N` and `max_bytes = N` in `fleche.toml`): after each save, while over a
+ * (docs/behaviour.md §1.10, §18; `max_size = N` and `max_bytes = N` in `fleche.toml`): after each save, while over a
  * limit, the least recently used call record is evicted. Lookups and loads count as use, unlike Python's random
  * choice. The values of evicted calls that no other call refers to are removed too (in batches, checked against every
  * stored record, with `gc`'s grace period in stores other processes share; see {@link SizeLimitedOptions.graceSeconds}).

@@ -194,7 +194,7 @@ class Cli {
 		const ref: FunctionRef = { module: fn.module, name: fn.name };
 		const page = store.calls(ref, { offset: opts.offset, limit: opts.limit });
 		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'calls', function: ref, total: page.total, offset: opts.offset, calls: page.calls });
-		// An EXPIRES column only where calls have a max age (docs/behaviour.md §15): `expired` once they are past it.
+		// An EXPIRES column only where calls have a max age (docs/behaviour.md §18): `expired` once they are past it.
 		const expiring = page.calls.some((c) => c.maxAge !== null);
 		const rows = [['KEY', 'CREATED', ...(expiring ? ['EXPIRES'] : []), 'DURATION', 'SIZE', 'HITS', 'ARGUMENTS']];
 		const keys = page.calls.length > 1 ? store.cache.shrink(...page.calls.map((c) => c.key)) : page.calls.map((c) => store.cache.shrink(c.key));

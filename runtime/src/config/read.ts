@@ -292,7 +292,7 @@ function leaseOption(table: Table, where: Where): boolean | LeaseOptions | undef
 }
 
 /**
- * `max_age` and `stale_while_revalidate` of a cache section (docs/behaviour.md §15): seconds, or a duration with a
+ * `max_age` and `stale_while_revalidate` of a cache section (docs/behaviour.md §18): seconds, or a duration with a
  * unit (`"7d"`); `stale_while_revalidate` also `true`/`false`. Normalised to seconds, as `toConfig()` gives them.
  */
 function expiryOptions(table: Table, where: Where): { maxAge?: number; staleWhileRevalidate?: boolean | number } {
@@ -310,7 +310,7 @@ function expiryOptions(table: Table, where: Where): { maxAge?: number; staleWhil
 	return out;
 }
 
-/** `max_bytes` of a cache section: a positive integer of bytes (docs/behaviour.md §15). */
+/** `max_bytes` of a cache section: a positive integer of bytes (docs/behaviour.md §18). */
 function maxBytesOption(table: Table, where: Where): number | undefined {
 	const v = table.max_bytes;
 	if (v === undefined) return undefined;

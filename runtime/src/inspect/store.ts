@@ -79,7 +79,7 @@ export interface CallSummary extends FunctionRef {
 	readonly misses: number;
 	readonly lastHit: number | null;
 	/**
-	 * The call's max age in seconds (docs/behaviour.md §15): the shorter of its function's, as recorded with the call,
+	 * The call's max age in seconds (docs/behaviour.md §18): the shorter of its function's, as recorded with the call,
 	 * and the store's (`max_age` of its configuration); `null` when neither is set.
 	 */
 	readonly maxAge: number | null;
@@ -139,7 +139,7 @@ export interface Store {
 	 */
 	gc(options?: GcOptions): number;
 	/**
-	 * {@link gc} with `olderThan` (evict the calls computed longer ago than that first, docs/behaviour.md §15) and
+	 * {@link gc} with `olderThan` (evict the calls computed longer ago than that first, docs/behaviour.md §18) and
 	 * `dryRun` (remove nothing, count what would go); returns how many calls and values were (or would be) removed.
 	 */
 	collect(options?: GcOptions): { readonly calls: number; readonly values: number; readonly dryRun: boolean };
@@ -323,7 +323,7 @@ export class InspectStore implements Store {
 		};
 	}
 
-	/** A call's max age, expiry time and whether it passed (docs/behaviour.md §15). */
+	/** A call's max age, expiry time and whether it passed (docs/behaviour.md §18). */
 	#expiry(record: CallRecord | null, created: number | null): Pick<CallSummary, 'maxAge' | 'expiresAt' | 'expired'> {
 		const own = record === null ? null : recordedMaxAge(record);
 		const store = this.cache.expiry()?.maxAge ?? null;

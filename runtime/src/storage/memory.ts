@@ -137,7 +137,7 @@ export class ValueMemory implements ValueStorage {
 
 	/**
 	 * Bytes of the value under `key` in V8's serialization (what a file store's default serializer writes, without the
-	 * header); `null` when it is not held. Serializes the value: for byte budgets (docs/behaviour.md §15), asked once per value.
+	 * header); `null` when it is not held. Serializes the value: for byte budgets (docs/behaviour.md §18), asked once per value.
 	 */
 	sizeOf(key: string): number | null {
 		if (!this.#values.has(key)) return null;
