@@ -61,9 +61,9 @@ function lastHits(cache: BaseCache): Map<string, number> {
  * every record of `inner`, ordered by when each was last used: its last hit in the hit/miss statistics of the store
  * (file and SQL stores keep them across processes), else when it was computed (`runtime.timestop`; calls without
  * it count as the oldest). For a file store that reads one file per call, about
- * 30 µs each, so 3 s for 100,000 calls; then about 100 bytes per call (with `maxBytes`, also one size per value: a
- * `stat` on a file store). Uses seen before that moment are replayed on
- * top. Calls saved by other processes are not seen until a cache reopens the store, so with several writers the limits
+ * 30 µs each, so 3 s for 100,000 calls; then a few hundred bytes per call (its place in the order and the digests of
+ * the values it refers to; with `maxBytes`, also one size per value: a `stat` on a file store). Uses seen before that
+ * moment are replayed on top. Calls saved by other processes are not seen until a cache reopens the store, so with several writers the limits
  * are approximate.
  * @example
  * ```ts
@@ -279,7 +279,8 @@ export class SizeLimitedCache extends CacheWrapper {
 		const custom = this.#pick !== undefined || this.pickEvictionTarget !== SizeLimitedCache.prototype.pickEvictionTarget;
 		while (order.size > this.maxSize || (this.#bytes > this.maxBytes && order.size > 1)) {
 			// The default needs only the oldest key: no array of every key on each save.
-			const keys = custom ? [...order.keys()].filter((k) => k !== newest || order.size <= this.maxSize) : undefined;
+			// Over the count, every key is a candidate (as ever); over the bytes only, the newest call stays.
+			const keys = custom ? [...order.keys()].filter((k) => k !== newest || order.size > this.maxSize) : undefined;
 			const target = keys !== undefined ? this.pickEvictionTarget(keys) : order.keys().next().value!;
 			if (!order.has(target)) throw new TypeError(`pickEvictionTarget returned ${String(target)}, which is not a tracked key`);
 			order.delete(target);
