@@ -405,6 +405,15 @@ export function membersExpiry(members: readonly BaseCache[]): Expiry | undefined
 	return out;
 }
 
+/** When the first member that can tell wrote the record of `key` (see `BaseCache.writtenAt`). @internal */
+export function membersWrittenAt(members: readonly BaseCache[], key: string): number | null {
+	for (const member of members) {
+		const t = member.writtenAt(key);
+		if (t !== null) return t;
+	}
+	return null;
+}
+
 /** @internal Marks a `CacheStack` without importing it (see {@link compositions}). */
 export const stackBrand = Symbol.for('fleche.cacheStack');
 

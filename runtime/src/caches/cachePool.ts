@@ -2,7 +2,7 @@
 import type { CallRecord } from '../call.js';
 import type { Expiry } from '../expiry.js';
 import { Rejected } from '../errors.js';
-import { BaseCache, membersExpiry, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, membersExpiry, membersWrittenAt, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
 import { allKeys, expandAcross, firstHit, refusedPrepare, uniqueRecords } from './members.js';
 
 /**
@@ -37,13 +37,9 @@ export class CachePool extends BaseCache {
 		return membersExpiry(this.caches);
 	}
 
-	/** @internal */
+	/** The first member's that can tell. @internal */
 	override writtenAt(key: string): number | null {
-		for (const member of this.caches) {
-			const t = member.writtenAt(key);
-			if (t !== null) return t;
-		}
-		return null;
+		return membersWrittenAt(this.caches, key);
 	}
 
 	lookup(key: string): Hit | undefined {

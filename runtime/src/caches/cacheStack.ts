@@ -6,6 +6,7 @@ import { warn } from '../log.js';
 import {
 	BaseCache,
 	membersExpiry,
+	membersWrittenAt,
 	compositions,
 	isStack,
 	stackBrand,
@@ -78,13 +79,9 @@ export class CacheStack extends BaseCache {
 		return membersExpiry(this.stack);
 	}
 
-	/** @internal */
+	/** The first member's that can tell. @internal */
 	override writtenAt(key: string): number | null {
-		for (const member of this.stack) {
-			const t = member.writtenAt(key);
-			if (t !== null) return t;
-		}
-		return null;
+		return membersWrittenAt(this.stack, key);
 	}
 
 	/** The first layer's (saves go there). @internal */
