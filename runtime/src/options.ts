@@ -1,6 +1,7 @@
 // docs/behaviour.md §1.3: the options of fleche(fn, options), validated eagerly so misuse fails at wrap time.
 import type { MetaData } from './metadata.js';
 import { packageVersion } from './profile.js';
+import { checkExpiry, type Expiry, type ExpiryOptions } from './expiry.js';
 
 /**
  * Options of {@link fleche}.
@@ -9,7 +10,7 @@ import { packageVersion } from './profile.js';
  * export const render = fleche(renderPage, { version: 2, ignore: ['logger'], hashCode: true });
  * ```
  */
-export interface FlecheOptions {
+export interface FlecheOptions extends ExpiryOptions {
 	/**
 	 * The function's name in its identity. @default the function's own name, else the variable it is assigned to
 	 * (`export const add = fleche((a, b) => a + b)` → `add`); a `TypeError` asks for it when neither exists.
@@ -128,7 +129,21 @@ export function resolveVersion(version: ResolvedOptions['version'], loadedFile: 
 	return found;
 }
 
-const known = new Set(['name', 'module', 'version', 'hashVersion', 'hashModule', 'hashCode', 'ignore', 'require', 'meta', 'params', 'lease']);
+const known = new Set([
+	'name',
+	'module',
+	'version',
+	'hashVersion',
+	'hashModule',
+	'hashCode',
+	'ignore',
+	'require',
+	'meta',
+	'params',
+	'lease',
+	'maxAge',
+	'staleWhileRevalidate',
+]);
 
 function names(value: unknown, option: string): string[] {
 	if (value === undefined) return [];
@@ -153,6 +168,8 @@ export interface ResolvedOptions {
 	readonly meta: readonly MetaData[];
 	readonly params?: readonly string[];
 	readonly lease?: boolean | LeaseOptions;
+	/** `maxAge` and `staleWhileRevalidate` in seconds (docs/behaviour.md §18). */
+	readonly expiry?: Expiry;
 }
 
 /** Throws `TypeError` for anything that is not a valid option. @internal */
@@ -185,6 +202,7 @@ export function validateOptions(options: unknown): ResolvedOptions {
 	}
 	const params = o.params === undefined ? undefined : names(o.params, 'params');
 	const lease = checkLease(o.lease, 'fleche()');
+	const expiry = checkExpiry(o.maxAge, o.staleWhileRevalidate, 'fleche()');
 	return {
 		...(o.name !== undefined ? { name: o.name as string } : {}),
 		...(o.module !== undefined ? { module: o.module as string } : {}),
@@ -197,5 +215,6 @@ export function validateOptions(options: unknown): ResolvedOptions {
 		meta,
 		...(params !== undefined ? { params } : {}),
 		...(lease !== undefined ? { lease } : {}),
+		...(expiry !== undefined ? { expiry } : {}),
 	};
 }

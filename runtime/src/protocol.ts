@@ -13,7 +13,7 @@
 // a later caller starts afresh instead of waiting for one being aborted.
 import { performance } from 'node:perf_hooks';
 import { isBoundReply } from './bound.js';
-import type { BaseCache, Hit, PreparedCall } from './caches/base.js';
+import { freshnessIn, type BaseCache, type Hit, type PreparedCall } from './caches/base.js';
 import type { Call, CallRecord, Metadata } from './call.js';
 import type { LeaseHolder } from './storage/base.js';
 import { FlecheError, Indigestible, KeyError } from './errors.js';
@@ -24,6 +24,7 @@ import { isDebug, log, warn, warnOnce } from './log.js';
 import type { MetaData } from './metadata.js';
 import { codeMetadata } from './deepCode.js';
 import { activeCache, activeMetadata } from './state.js';
+import { EXPIRY_METADATA } from './expiry.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
 type AnyFn = (...args: any[]) => any;
@@ -177,14 +178,14 @@ function hasRequired(profile: KeyProfile, k: KeyedCall, loud: boolean): boolean 
 }
 
 /** The lookup: a failing cache is a miss (said every time); a hit counts in the statistics. */
-function lookup(c: BaseCache, profile: KeyProfile, key: string): Hit | undefined {
+function lookup(c: BaseCache, profile: KeyProfile, key: string, serveStale = true): Found | undefined {
 	let hit: Hit | undefined;
 	try {
 		hit = c.lookup(key);
 	} catch (err) {
 		return lookupFailed(profile, err);
 	}
-	return found(c, profile, key, hit);
+	return found(c, profile, key, hit, serveStale);
 }
 
 /** Asynchronous lookups under way per cache and key: identical calls made meanwhile share one (see {@link lookupAsync}). */
@@ -195,7 +196,7 @@ const lookingUp = new WeakMap<BaseCache, Map<string, Promise<Hit | undefined>>>(
  * `BaseCache.lookupAsync`); `undefined` when it cannot. Identical calls made while it waits share it, so that on a
  * miss the first to resume starts the computation and the others find it in flight (each counts its own hit).
  */
-function lookupAsync(c: BaseCache, profile: KeyProfile, key: string): Promise<Hit | undefined> | undefined {
+function lookupAsync(c: BaseCache, profile: KeyProfile, key: string): Promise<Found | undefined> | undefined {
 	let table = lookingUp.get(c);
 	let shared = table?.get(key);
 	if (shared === undefined) {
@@ -226,12 +227,24 @@ function lookupFailed(profile: KeyProfile, err: unknown): undefined {
 	return undefined;
 }
 
-function found(c: BaseCache, profile: KeyProfile, key: string, hit: Hit | undefined): Hit | undefined {
-	if (hit !== undefined) {
-		if (isDebug()) log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${key}`);
-		c.noteHit(hit.record);
+/** A hit as the protocol hands it on: `stale` when it is past its max age but may be served while it is recomputed. */
+type Found = Hit & { readonly stale?: true };
+
+/**
+ * A hit is counted, unless it is older than its max age (docs/behaviour.md §18): then it is a miss, or, under
+ * stale-while-revalidate, a hit marked `stale` (a miss where it is not served: `serveStale` false).
+ */
+function found(c: BaseCache, profile: KeyProfile, key: string, hit: Hit | undefined, serveStale = true): Found | undefined {
+	if (hit === undefined) return undefined;
+	const state = freshnessIn(c, hit.record, profile.options.expiry);
+	if (state === 'expired' || (state === 'stale' && !serveStale)) {
+		if (isDebug()) log('debug', 'FLECHE_EXPIRED', `Cache entry of ${profile.label} with key ${key} is older than its max age: a miss`);
+		return undefined;
 	}
-	return hit;
+	if (isDebug())
+		log('debug', 'FLECHE_HIT', `Cache hit for ${profile.label} with key ${key}${state === 'stale' ? ' (stale: recomputed in the background)' : ''}`);
+	c.noteHit(hit.record);
+	return state === 'stale' ? { ...hit, stale: true } : hit;
 }
 
 /** The signal a caller waits with: its one AbortSignal argument, or one that aborts when any of several does. */
@@ -308,6 +321,9 @@ function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Meta
 	const sources: readonly MetaData[] = profile.options.meta.length ? [...activeMetadata(), ...profile.options.meta] : activeMetadata();
 	// hashCode 'deep': which files and packages the key covered, so that explain can name the one that changed.
 	const metadata: Metadata = profile.code === undefined ? {} : { code: codeMetadata(profile.code) };
+	// The function's max age, so that tools can tell when its calls expire without importing it (docs/behaviour.md §18).
+	const maxAge = profile.options.expiry?.maxAge;
+	if (maxAge !== undefined && maxAge !== null) metadata[EXPIRY_METADATA] = { maxAge };
 	for (const m of sources) {
 		if (!m.pre) continue;
 		try {
@@ -418,15 +434,19 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 		if (later !== undefined) {
 			const keyed = k;
 			return later.then((hit) => {
-				if (hit !== undefined) return hit.value;
+				if (hit !== undefined) {
+					if (hit.stale) refreshStale(target, c, profile, keyed, thisArg, given, true);
+					return hit.value;
+				}
 				// Looked for again: an identical call may have started while this lookup waited.
 				const pending = inFlight.get(c)?.get(keyed.key);
 				if (pending !== undefined) return pending.join(callerSignal(keyed));
-				return missed(target, c, profile, keyed, thisArg, undefined);
+				return computeMiss(target, c, profile, keyed, thisArg, undefined);
 			});
 		}
 	}
-	const hit = lookup(c, profile, k.key);
+	// The worker entry was sent to compute: a stale entry is a miss there.
+	const hit = lookup(c, profile, k.key, outcome === undefined);
 	if (outcome !== undefined) {
 		outcome.key = k.key;
 		outcome.record = hit?.record;
@@ -435,16 +455,76 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 		// A function that is not async can only wait for a computation that returned a promise in this process.
 		if (pending !== undefined && (target.isAsync || pending.direct)) return pending.join(callerSignal(k));
 	}
-	if (hit !== undefined) return target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value;
-	return missed(target, c, profile, k, thisArg, outcome);
+	if (hit !== undefined) {
+		const later = target.isAsync || hit.record.async === true;
+		if (hit.stale) refreshStale(target, c, profile, k, thisArg, given, later);
+		return later ? Promise.resolve(hit.value) : hit.value;
+	}
+	return computeMiss(target, c, profile, k, thisArg, outcome);
 }
 
-/** A miss: computed here, under the call's lease in the store when the cache has leases (see below). */
-function missed(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined): unknown {
+/** A miss: computed here, under the store's lease when it offers one (docs/behaviour.md §3.6). */
+function computeMiss(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, outcome: Outcome | undefined): unknown {
 	const use = leaseUse(c.leasing(), profile.options.lease, profile.label);
 	if (use === undefined) return runHere(target, c, profile, k, thisArg, outcome);
 	const m: Missed = { target, c, profile, k, thisArg, outcome, use };
 	return target.isAsync ? leasedAsync(m) : leasedSync(m);
+}
+
+// Stale-while-revalidate (docs/behaviour.md §18): a call past its max age is served at once and computed again in the
+// background, once per cache and key in this process.
+
+/** Keys of stale calls being recomputed in the background, per cache (from scheduling to the end of the recompute). */
+const refreshing = new WeakMap<BaseCache, Set<string>>();
+
+/**
+ * Starts the background recompute of a stale call unless one (or any computation of the call) is under way. A
+ * promise-returning function's body starts now, as any miss's, and its computation joins the table of calls in
+ * flight; a synchronous function's runs on the event loop right after the current job (`setImmediate`, in the
+ * caller's async context), with the arguments keyed again then — if the caller changed them meanwhile, the recompute
+ * is dropped rather than store a result under a key its arguments no longer have. The recompute waits for no caller
+ * signal, and its errors are logged (`FLECHE_REFRESH_FAILED`), never thrown at anyone.
+ */
+function refreshStale(target: CallTarget, c: BaseCache, profile: KeyProfile, k: KeyedCall, thisArg: unknown, given: readonly unknown[], now: boolean): void {
+	if (inFlight.get(c)?.has(k.key)) return;
+	let keys = refreshing.get(c);
+	if (keys === undefined) refreshing.set(c, (keys = new Set<string>()));
+	if (keys.has(k.key)) return;
+	keys.add(k.key);
+	const own = keys;
+	const done = (): void => void own.delete(k.key);
+	const failed = (err: unknown): void => {
+		done();
+		warn(
+			'FLECHE_REFRESH_FAILED',
+			`Recomputing an expired call of ${profile.identity.name} in the background failed (the stale result was served): ${(err as Error)?.message ?? String(err)}`,
+			{
+				fn: profile.label,
+				cause: err,
+			},
+		);
+	};
+	const run = (keyed: () => KeyedCall): void => {
+		let result: unknown;
+		try {
+			const again = keyed();
+			if (again.key !== k.key) return done();
+			result = computeMiss(target, c, profile, detached(again), thisArg, undefined);
+		} catch (err) {
+			return failed(err);
+		}
+		if (isThenable(result)) result.then(done, failed);
+		else done();
+	};
+	if (now) run(() => k);
+	else setImmediate(() => run(() => keyCall(profile, c, thisArg, [...given])));
+}
+
+/** The call with fresh, never-aborted signals in place of the caller's: a background recompute is nobody's wait. */
+function detached(k: KeyedCall): KeyedCall {
+	if (k.signals === undefined) return k;
+	const signal = new AbortController().signal;
+	return { ...k, args: k.args.map((a, i) => (k.signals!.includes(i) ? signal : a)) };
 }
 
 // One computation across processes (docs/behaviour.md §3.6): a miss takes the call's lease in the store and computes,
@@ -468,7 +548,8 @@ function runMissed(m: Missed, ended?: () => void): unknown {
 
 /** The stored result, when another process stored it meanwhile (a hit), as the caller gets it, the worker entry told. */
 function storedNow(m: Missed): { readonly value: unknown } | undefined {
-	const hit = lookup(m.c, m.profile, m.k.key);
+	// A stale entry is what this miss (or the holder it waited for) is replacing.
+	const hit = lookup(m.c, m.profile, m.k.key, false);
 	if (hit === undefined) return undefined;
 	if (m.outcome !== undefined) m.outcome.record = hit.record;
 	return { value: m.target.isAsync || hit.record.async === true ? Promise.resolve(hit.value) : hit.value };
@@ -606,7 +687,8 @@ export function submitCall(
 		if (!Indigestible.is(err)) return Promise.reject(asError(err));
 	}
 	if (k === undefined) return start(run, null, signal, (reply) => (isBoundReply(reply) ? reply.value : reply));
-	const hit = lookup(c, profile, k.key);
+	// A submission waits for a fresh result: a stale entry is a miss here (docs/behaviour.md §18).
+	const hit = lookup(c, profile, k.key, false);
 	if (hit !== undefined) return Promise.resolve(hit.value);
 	const pending = inFlight.get(c)?.get(k.key);
 	if (pending !== undefined) return Promise.resolve(pending.join(signal));

@@ -3,6 +3,8 @@ import { hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { type Call, type FunctionIdentity, type Json } from './call.js';
 import { RefreshingCache } from './caches/wrapper.js';
+import { freshnessIn } from './caches/base.js';
+import { combineExpiry } from './expiry.js';
 import { configuredHashCode } from './config/build.js';
 import { deepCode } from './deepCode.js';
 import { digest, digestSymbol } from './digest.js';
@@ -164,11 +166,21 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 		digest: (...args: Parameters<F>) => keyOf(args).key,
 		contains: (...args: Parameters<F>) => {
 			const k = keyOf(args);
-			return k.c.contains(k.key);
+			if (!k.c.contains(k.key)) return false;
+			// A call older than its max age is not there for a cached call (docs/behaviour.md §18): nor here.
+			const fn = k.profile.options.expiry;
+			if ((combineExpiry(fn, k.c.expiry())?.maxAge ?? null) === null) return true;
+			try {
+				return freshnessIn(k.c, k.c.loadRecord(k.key), fn) !== 'expired';
+			} catch (err) {
+				if (KeyError.is(err)) return false;
+				throw err;
+			}
 		},
 		load: (...args: Parameters<F>) => {
 			const k = keyOf(args);
-			const hit = k.c.lookup(k.key);
+			let hit = k.c.lookup(k.key);
+			if (hit !== undefined && freshnessIn(k.c, hit.record, k.profile.options.expiry) === 'expired') hit = undefined;
 			if (hit === undefined) throw new KeyError(k.key, `No cached result for ${k.profile.identity.name} with these arguments (key ${k.key.slice(0, 12)}…)`);
 			return hit.value as Awaited<ReturnType<F>>;
 		},

@@ -566,4 +566,23 @@ describe('PostgreSQL team store', () => {
 		assert.equal(runs, settled + 1);
 		assert.equal(logs.codes('FLECHE_STORE_UNREACHABLE').length, 1, 'still one warning');
 	});
+	it('gc --older-than (docs/behaviour.md §18): evicts the calls computed longer ago and the values only they used', async () => {
+		const s = schema();
+		const store = open(s);
+		const now = Date.now() / 1000;
+		const save = (x: number, result: string, at: number): string =>
+			store.save({ name: 'aged', module: 'src/aged.ts', version: null, codeDigest: null, arguments: { x }, result, metadata: { runtime: { timestop: at } } });
+		const old = save(1, 'old result', now - 10 * 86_400);
+		const fresh = save(2, 'fresh result', now - 3600);
+		assert.deepEqual(store.collect({ olderThan: '7d', dryRun: true }).calls, [old]);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 2, 'the dry run removed nothing');
+		const report = store.collect({ olderThan: '7d', graceSeconds: 0 });
+		assert.deepEqual(report.calls, [old]);
+		assert.deepEqual([...report.values].sort(), [digest(1), digest('old result')].sort());
+		assert.deepEqual(
+			[...store.records()].map((r) => r.key),
+			[fresh],
+		);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.stored_values`), 2, "the fresh call's argument and result");
+	});
 });

@@ -1,7 +1,8 @@
 // GC race: `gc` runs again and again while writer processes commit calls, into a file store (and an SQL
 // store). Every committed call keeps its arguments and result, including values that
 // were old orphans until a writer referred to them again (stored again: the write refreshes the file's age, which
-// gc's grace period counts from); orphans nobody refers to are still collected.
+// gc's grace period counts from); orphans nobody refers to are still collected. Every other round is `gc --older-than
+// 1d` (docs/behaviour.md §18): it evicts the calls computed two days ago and their values, and none of the writers'.
 import assert from 'node:assert/strict';
 import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,24 @@ async function race(kind: StoreKind): Promise<void> {
 	const reused = Array.from({ length: 50 }, (_, i) => store.saveValue(agedValue(i)));
 	const orphans = Array.from({ length: 50 }, (_, i) => store.saveValue({ orphan: i }));
 	for (const key of [...reused, ...orphans]) utimesSync(join(root, 'values', key), hourAgo, hourAgo);
+	// Calls computed two days ago, each with its own argument and result: `olderThan` evicts them, then their values go.
+	const twoDaysAgo = Date.now() / 1000 - 2 * 86_400;
+	const expired = Array.from({ length: 20 }, (_, i) =>
+		store.save({
+			name: 'expired',
+			module: 'stress',
+			version: null,
+			codeDigest: null,
+			arguments: { i: 1000 + i },
+			result: { expiredResult: i },
+			metadata: { runtime: { timestop: twoDaysAgo } },
+		}),
+	);
+	const expiredValues = expired.flatMap((key) => {
+		const r = store.loadRecord(key);
+		return [r.result!, ...Object.values(r.arguments)];
+	});
+	for (const key of expiredValues) utimesSync(join(root, 'values', key), hourAgo, hourAgo);
 
 	let running = PROCESSES;
 	const writers = Array.from({ length: PROCESSES }, (_, p) =>
@@ -32,7 +51,7 @@ async function race(kind: StoreKind): Promise<void> {
 	let collections = 0;
 	let collected = 0;
 	while (running > 0) {
-		collected += store.gc().size;
+		collected += collections % 2 === 0 ? store.gc().size : store.collect({ olderThan: '1d' }).values.length;
 		collections++;
 		await sleep(5);
 	}
@@ -59,7 +78,18 @@ async function race(kind: StoreKind): Promise<void> {
 		'old orphans nobody refers to are collected',
 	);
 	// The reused values may be collected before a writer first refers to them (then the writer stores them again).
-	assert.ok(collected >= orphans.length && collected <= orphans.length + reused.length, `collected ${collected}`);
+	assert.deepEqual(
+		[...store.records({ name: 'expired' })].map((r) => r.key),
+		[],
+		'the calls older than a day were evicted',
+	);
+	assert.deepEqual(
+		expiredValues.filter((key) => store.values.contains(key)),
+		[],
+		'and their values collected',
+	);
+	const fixed = orphans.length + expiredValues.length;
+	assert.ok(collected >= fixed && collected <= fixed + reused.length, `collected ${collected}`);
 	assert.ok(collections >= 5, `gc ran ${collections} times beside the writers`);
 	assert.deepEqual(
 		logs.records.map((r) => `${r.code}: ${r.message}`),

@@ -9,6 +9,8 @@ import { shrinkKeys } from '../storage/keys.js';
 import { warn } from '../log.js';
 import { LazyCall } from '../lazyCall.js';
 import { QueryIterator, matches, type QueryFilter, type TableOptions, type TableRow, type TransferOptions } from '../query.js';
+import { combineExpiry, freshness, type Expiry, type Freshness } from '../expiry.js';
+import { createdOf } from '../storage/kinds.js';
 
 export type { TransferOptions } from '../query.js';
 
@@ -86,9 +88,24 @@ export interface Leasing {
 	readonly option: boolean | LeaseOptions | undefined;
 }
 
+/** What `collectValues` did with its candidates: removed, or kept for being written or used within the grace period. @internal */
+export interface CollectedValues {
+	readonly removed: readonly string[];
+	readonly young: readonly string[];
+}
+
 /** Plain-data description of a cache, from which a worker or another process can open the same store. */
 export type CacheConfig =
-	| { readonly type: 'cache'; readonly values: StorageConfig; readonly calls: StorageConfig; readonly lease?: boolean | LeaseOptions }
+	| {
+			readonly type: 'cache';
+			readonly values: StorageConfig;
+			readonly calls: StorageConfig;
+			readonly lease?: boolean | LeaseOptions;
+			/** Seconds (docs/behaviour.md §18). */
+			readonly maxAge?: number;
+			/** `true`, or seconds past the max age. */
+			readonly staleWhileRevalidate?: boolean | number;
+	  }
 	| { readonly type: string; readonly [option: string]: unknown };
 
 
@@ -163,6 +180,40 @@ export abstract class BaseCache {
 	 */
 	leasing(): Leasing | undefined {
 		return undefined;
+	}
+
+	/**
+	 * This cache's max age and stale-while-revalidate setting (docs/behaviour.md §18), `undefined` when it has none.
+	 * Compositions combine their members' (the shortest max age applies). @internal
+	 */
+	expiry(): Expiry | undefined {
+		return undefined;
+	}
+
+	/**
+	 * When the storage wrote the record of `key`, in seconds since the epoch, for records without Runtime metadata
+	 * (docs/behaviour.md §18); `null` when it cannot tell. @internal
+	 */
+	writtenAt(key: string): number | null {
+		void key;
+		return null;
+	}
+
+	/** Bytes of the stored value `digest` where saves go, for byte budgets; `null` when unknown. @internal */
+	valueBytes(digest: string): number | null {
+		void digest;
+		return null;
+	}
+
+	/**
+	 * Removes those of `candidates` (value digests) that no stored call refers to, where saves go, keeping values
+	 * written or referred to within `graceMs` in storages other processes share (as `gc` does); returns the digests
+	 * removed. What a size-limited cache runs on the values of the calls it evicted. @internal
+	 */
+	collectValues(candidates: ReadonlySet<string>, graceMs: number): CollectedValues {
+		void candidates;
+		void graceMs;
+		return { removed: [], young: [] };
 	}
 
 	/** The class and its configuration, e.g. `Cache {"type":"cache","values":{…},"calls":{…}}`, for logs and messages. */
@@ -328,6 +379,41 @@ export abstract class BaseCache {
 	}
 }
 
+/** When a stored call was computed (Runtime metadata), else written (the storage's time), in seconds since the epoch. @internal */
+export function storedAt(cache: BaseCache, record: CallRecord): number | null {
+	return createdOf(record) ?? cache.writtenAt(record.key);
+}
+
+/**
+ * Whether `record`, found in `cache`, may be served (docs/behaviour.md §18), under the function's own expiry `fn` and
+ * the cache's. Costs two property reads when neither has a max age. @internal
+ */
+export function freshnessIn(cache: BaseCache, record: CallRecord, fn: Expiry | undefined): Freshness {
+	const expiry = combineExpiry(fn, cache.expiry());
+	if (expiry === undefined || expiry.maxAge === null) return 'fresh';
+	return freshness(storedAt(cache, record), expiry);
+}
+
+/** The expiry of several caches read as one (a stack, a pool): the shortest max age, the first stale setting. @internal */
+export function membersExpiry(members: readonly BaseCache[]): Expiry | undefined {
+	let out: Expiry | undefined;
+	for (const m of members) {
+		const e = m.expiry();
+		if (e === undefined) continue;
+		out = out === undefined ? e : combineExpiry(out, e);
+	}
+	return out;
+}
+
+/** When the first member that can tell wrote the record of `key` (see `BaseCache.writtenAt`). @internal */
+export function membersWrittenAt(members: readonly BaseCache[], key: string): number | null {
+	for (const member of members) {
+		const t = member.writtenAt(key);
+		if (t !== null) return t;
+	}
+	return null;
+}
+
 /** @internal Marks a `CacheStack` without importing it (see {@link compositions}). */
 export const stackBrand = Symbol.for('fleche.cacheStack');
 
@@ -350,4 +436,11 @@ export interface GcOptions {
 	 * @default 600
 	 */
 	readonly graceSeconds?: number;
+	/**
+	 * First evict the calls computed longer ago than this (seconds, or a duration such as `"30d"`; docs/behaviour.md
+	 * §18); their values are then collected like any other orphan. A call whose age cannot be told stays.
+	 */
+	readonly olderThan?: number | string;
+	/** Remove nothing; report what would be removed. @default false */
+	readonly dryRun?: boolean;
 }

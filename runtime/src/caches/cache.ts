@@ -11,14 +11,17 @@ import { CallVoid } from '../storage/void.js';
 import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
 import { packFiles, unpackFiles, type Packed } from './fileValues.js';
-import { BaseCache, type CacheConfig, type GcOptions, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, type CacheConfig, type GcOptions, type CollectedValues, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
 import { checkLease, type LeaseOptions } from '../options.js';
 import { kindOf } from '../storage/registry.js';
+import { checkExpiry, expiryConfig, nowSeconds, type Expiry, type ExpiryOptions } from '../expiry.js';
+import { durationSeconds } from '../duration.js';
+import { createdOf } from '../storage/kinds.js';
 
 export type { GcOptions } from './base.js';
 
 /** Options of a {@link Cache}. */
-export interface CacheStoreOptions {
+export interface CacheStoreOptions extends ExpiryOptions {
 	/**
 	 * Whether a miss waits for the same call computing in another process that shares the store (docs/behaviour.md
 	 * §3.6), and how long; `false` turns it off for every function using this cache. In `fleche.toml`: `lease = false`
@@ -44,6 +47,8 @@ export class Cache extends BaseCache {
 
 	/** The `lease` option as given. */
 	readonly #lease: boolean | LeaseOptions | undefined;
+	/** `maxAge` and `staleWhileRevalidate`, in seconds (docs/behaviour.md §18). */
+	readonly #expiry: Expiry | undefined;
 	/** Asked of the call storage's kind on the first miss; `null` when it offers none. */
 	#leasing: Leasing | null | undefined;
 
@@ -57,6 +62,17 @@ export class Cache extends BaseCache {
 	) {
 		super();
 		this.#lease = checkLease(options?.lease, 'Cache');
+		this.#expiry = checkExpiry(options?.maxAge, options?.staleWhileRevalidate, 'Cache');
+	}
+
+	/** @internal */
+	override expiry(): Expiry | undefined {
+		return this.#expiry;
+	}
+
+	/** When the call storage wrote the record (its kind's `created`: a file's mtime), for records without Runtime metadata. @internal */
+	override writtenAt(key: string): number | null {
+		return kindOf(this.calls)?.created?.(this.calls, key) ?? null;
 	}
 
 	/** The call storage's leases (its kind's `leases`), with this cache's `lease` option. @internal */
@@ -290,40 +306,117 @@ export class Cache extends BaseCache {
 	 * ```
 	 */
 	gc(options?: GcOptions): Set<string> {
+		return new Set(this.collect(options).values);
+	}
+
+	/**
+	 * {@link gc} with a report: with `olderThan`, first evicts the calls computed longer ago than that (docs/behaviour.md
+	 * §18; a call whose age cannot be told stays), then removes the values no remaining call refers to. With `dryRun`,
+	 * removes nothing and reports what it would remove (values: every unreferenced one, young ones included, which a
+	 * real run keeps for the grace period).
+	 * @example
+	 * ```ts
+	 * const { calls, values } = store.collect({ olderThan: '30d' });
+	 * ```
+	 */
+	collect(options?: GcOptions): GcReport {
 		const graceSeconds = options?.graceSeconds ?? DEFAULT_GC_GRACE_SECONDS;
 		if (!(graceSeconds >= 0)) throw new TypeError(`gc(): graceSeconds must be a number ≥ 0, got ${String(graceSeconds)}`);
+		const olderThan = options?.olderThan === undefined ? undefined : durationSeconds(options.olderThan, "gc(): 'olderThan'");
+		const dryRun = options?.dryRun === true;
 		const graceMs = graceSeconds * 1000;
+		const calls = olderThan === undefined ? [] : this.#evictOlderThan(olderThan, dryRun);
+		const doomed = new Set(calls);
 		// Values are listed before records are read: a value stored after the listing is not a candidate at all, and
 		// one stored before it belongs to a record written after it (its writer stores values first), or is young.
 		const candidates = [...this.values.list()];
 		const live = new Set<string>();
 		for (const record of this.calls.records()) {
-			for (const name in record.arguments) live.add(record.arguments[name]!);
-			if (record.result !== null) live.add(record.result);
-			// The bytes of the files a call's arguments and result hold (see ./fileValues.ts).
-			const files = record.metadata?.[FILES_METADATA];
-			if (files !== undefined && files !== null && typeof files === 'object') for (const body in files) live.add(body);
+			if (dryRun && doomed.has(record.key)) continue;
+			for (const key of referencedValues(record)) live.add(key);
 		}
-		const removed = new Set<string>();
+		const removed: string[] = [];
 		const values = this.values;
 		for (const key of candidates) {
 			if (live.has(key)) continue;
+			if (dryRun) {
+				removed.push(key);
+				continue;
+			}
 			try {
-				if (values.evictIdle !== undefined ? values.evictIdle(key, graceMs) : (values.evict(key), true)) removed.add(key);
+				if (values.evictIdle !== undefined ? values.evictIdle(key, graceMs) : (values.evict(key), true)) removed.push(key);
 			} catch (err) {
 				if (!KeyError.is(err)) throw err; // removed by someone else meanwhile
 			}
 		}
-		values.sweep?.(graceMs);
-		this.calls.sweep?.(graceMs);
-		// Leases whose holders are gone (killed mid-call); live holders' leases stay, whatever the grace period.
-		kindOf(this.calls)?.leases?.(this.calls)?.sweep?.();
-		return removed;
+		if (!dryRun) {
+			values.sweep?.(graceMs);
+			this.calls.sweep?.(graceMs);
+			// Leases whose holders are gone (killed mid-call); live holders' leases stay, whatever the grace period.
+			kindOf(this.calls)?.leases?.(this.calls)?.sweep?.();
+		}
+		return { calls, values: removed, dryRun };
+	}
+
+	/** @internal */
+	override valueBytes(digest: string): number | null {
+		return kindOf(this.values)?.valueSize?.(this.values, digest) ?? null;
+	}
+
+	/** @internal */
+	override collectValues(candidates: ReadonlySet<string>, graceMs: number): CollectedValues {
+		const removed: string[] = [];
+		const young: string[] = [];
+		if (candidates.size === 0) return { removed, young };
+		const left = new Set(candidates);
+		for (const record of this.calls.records()) for (const key of referencedValues(record)) left.delete(key);
+		const values = this.values;
+		for (const key of left) {
+			try {
+				if (values.evictIdle !== undefined ? values.evictIdle(key, graceMs) : (values.evict(key), true)) removed.push(key);
+				else young.push(key);
+			} catch (err) {
+				if (!KeyError.is(err)) throw err; // gone already
+			}
+		}
+		return { removed, young };
+	}
+
+	/** Evicts (or with `dryRun` lists) the calls computed more than `seconds` ago; returns their keys. */
+	#evictOlderThan(seconds: number, dryRun: boolean): string[] {
+		const cutoff = nowSeconds() - seconds;
+		const old = (record: CallRecord): boolean => {
+			const at = createdOf(record) ?? this.writtenAt(record.key);
+			return at !== null && at < cutoff;
+		};
+		const out: string[] = [];
+		for (const record of [...this.calls.records()]) {
+			if (!old(record)) continue;
+			if (dryRun) {
+				out.push(record.key);
+				continue;
+			}
+			try {
+				// Read again just before: another process may have computed the call afresh since the listing.
+				const now = this.calls.find === undefined ? this.calls.get(record.key) : this.calls.find(record.key);
+				if (now === undefined || !old(now)) continue;
+				this.calls.evict(record.key);
+				out.push(record.key);
+			} catch (err) {
+				if (!KeyError.is(err)) throw err; // gone or damaged meanwhile: not this gc's to judge
+			}
+		}
+		return out;
 	}
 
 	toConfig(): CacheConfig {
-		const config = { type: 'cache', values: this.values.toConfig(), calls: this.calls.toConfig() } as const;
-		return this.#lease === undefined ? config : { ...config, lease: this.#lease };
+		return {
+			type: 'cache',
+			values: this.values.toConfig(),
+			calls: this.calls.toConfig(),
+			...(this.#lease === undefined ? {} : { lease: this.#lease }),
+			...expiryConfig(this.#expiry),
+		};
 	}
 
 	#stats(): StatsCounter | null {
@@ -373,6 +466,25 @@ function digestForSave(value: unknown): string {
 		if (Indigestible.is(err)) throw new SaveError(`Cannot store a value fleche cannot digest: ${err.message}`, { cause: err });
 		throw err;
 	}
+}
+
+/** What {@link Cache.collect} removed, or with `dryRun` would remove. */
+export interface GcReport {
+	/** Keys of the calls evicted for being older than `olderThan`. */
+	readonly calls: readonly string[];
+	/** Digests of the values removed because no call refers to them. */
+	readonly values: readonly string[];
+	/** Whether nothing was removed (`dryRun`). */
+	readonly dryRun: boolean;
+}
+
+/** The values a call record refers to: its arguments, its result, and the bodies of the files they hold. @internal */
+export function* referencedValues(record: CallRecord): Iterable<string> {
+	for (const name in record.arguments) yield record.arguments[name]!;
+	if (record.result !== null) yield record.result;
+	// The bytes of the files a call's arguments and result hold (see ./fileValues.ts).
+	const files = record.metadata?.[FILES_METADATA];
+	if (files !== undefined && files !== null && typeof files === 'object') for (const body in files) yield body;
 }
 
 /** How long `gc()` keeps a value after it was last written or referred to, by default: 10 minutes. */

@@ -1,7 +1,8 @@
 // docs/behaviour.md §1.10 `CachePool`, §2.4, §6: a read-only union of caches.
 import type { CallRecord } from '../call.js';
+import type { Expiry } from '../expiry.js';
 import { Rejected } from '../errors.js';
-import { BaseCache, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, membersExpiry, membersWrittenAt, type CacheConfig, type Hit, type PendingCall, type PreparedCall } from './base.js';
 import { allKeys, expandAcross, firstHit, refusedPrepare, uniqueRecords } from './members.js';
 
 /**
@@ -29,6 +30,16 @@ export class CachePool extends BaseCache {
 		const members = [...caches];
 		for (const member of members) if (!(member instanceof BaseCache)) throw new TypeError('A CachePool takes caches only');
 		this.caches = Object.freeze(members);
+	}
+
+	/** The members' max ages (the shortest applies) and the first stale-while-revalidate setting. @internal */
+	override expiry(): Expiry | undefined {
+		return membersExpiry(this.caches);
+	}
+
+	/** The first member's that can tell. @internal */
+	override writtenAt(key: string): number | null {
+		return membersWrittenAt(this.caches, key);
 	}
 
 	lookup(key: string): Hit | undefined {

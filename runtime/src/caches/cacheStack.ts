@@ -1,8 +1,22 @@
 // docs/behaviour.md §1.10 `CacheStack`, §2.4, §3.4: layered caches — saves go to the first, reads fall through and back-fill it.
 import type { CallRecord } from '../call.js';
+import type { Expiry } from '../expiry.js';
 import { KeyError, Rejected } from '../errors.js';
 import { warn } from '../log.js';
-import { BaseCache, compositions, isStack, stackBrand, type CacheConfig, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
+import {
+	BaseCache,
+	membersExpiry,
+	membersWrittenAt,
+	compositions,
+	isStack,
+	stackBrand,
+	type CacheConfig,
+	type CollectedValues,
+	type Hit,
+	type Leasing,
+	type PendingCall,
+	type PreparedCall,
+} from './base.js';
 import type { GcOptions } from './base.js';
 import { allKeys, expandAcross, firstHit, uniqueRecords } from './members.js';
 
@@ -58,6 +72,26 @@ export class CacheStack extends BaseCache {
 
 	private get first(): BaseCache {
 		return this.stack[0]!;
+	}
+
+	/** The members' max ages (the shortest applies) and the first stale-while-revalidate setting. @internal */
+	override expiry(): Expiry | undefined {
+		return membersExpiry(this.stack);
+	}
+
+	/** The first member's that can tell. @internal */
+	override writtenAt(key: string): number | null {
+		return membersWrittenAt(this.stack, key);
+	}
+
+	/** The first layer's (saves go there). @internal */
+	override valueBytes(digest: string): number | null {
+		return this.first.valueBytes(digest);
+	}
+
+	/** The first layer's (saves go there). @internal */
+	override collectValues(candidates: ReadonlySet<string>, graceMs: number): CollectedValues {
+		return this.first.collectValues(candidates, graceMs);
 	}
 
 	lookup(key: string): Hit | undefined {

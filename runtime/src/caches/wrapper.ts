@@ -1,8 +1,9 @@
 // docs/behaviour.md §1.10 `CacheWrapper`, `RefreshingCache`, §6 rerun: caches that change one policy of another cache.
 import type { CallRecord } from '../call.js';
 import { KeyError } from '../errors.js';
-import { BaseCache, type CacheConfig, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
+import { BaseCache, type CacheConfig, type CollectedValues, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
 import type { GcOptions } from './base.js';
+import type { Expiry } from '../expiry.js';
 
 /** A cache that forwards everything to `inner`; subclasses override the policy they change. */
 export abstract class CacheWrapper extends BaseCache {
@@ -25,6 +26,22 @@ export abstract class CacheWrapper extends BaseCache {
 	/** The inner cache's leases, unless this cache stores nothing or misses on purpose. @internal */
 	override leasing(): Leasing | undefined {
 		return this.readOnly || this.refreshing ? undefined : this.inner.leasing();
+	}
+	/** @internal */
+	override expiry(): Expiry | undefined {
+		return this.inner.expiry();
+	}
+	/** @internal */
+	override writtenAt(key: string): number | null {
+		return this.inner.writtenAt(key);
+	}
+	/** @internal */
+	override valueBytes(digest: string): number | null {
+		return this.inner.valueBytes(digest);
+	}
+	/** @internal */
+	override collectValues(candidates: ReadonlySet<string>, graceMs: number): CollectedValues {
+		return this.readOnly ? { removed: [], young: [] } : this.inner.collectValues(candidates, graceMs);
 	}
 	lookup(key: string): Hit | undefined {
 		return this.inner.lookup(key);

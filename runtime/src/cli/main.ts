@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
+import { durationSeconds } from '../duration.js';
 import { cache as useCache } from '../state.js';
 import { FlecheError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
@@ -219,9 +220,21 @@ class Cli {
 		const ref: FunctionRef = { module: fn.module, name: fn.name };
 		const page = store.calls(ref, { offset: opts.offset, limit: opts.limit });
 		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'calls', function: ref, total: page.total, offset: opts.offset, calls: page.calls });
-		const rows = [['KEY', 'CREATED', 'DURATION', 'SIZE', 'HITS', 'ARGUMENTS']];
+		// An EXPIRES column only where calls have a max age (docs/behaviour.md §18): `expired` once they are past it.
+		const expiring = page.calls.some((c) => c.maxAge !== null);
+		const rows = [['KEY', 'CREATED', ...(expiring ? ['EXPIRES'] : []), 'DURATION', 'SIZE', 'HITS', 'ARGUMENTS']];
 		const keys = page.calls.length > 1 ? store.cache.shrink(...page.calls.map((c) => c.key)) : page.calls.map((c) => store.cache.shrink(c.key));
-		page.calls.forEach((c, i) => rows.push([keys[i]!, fmtTime(c.created), fmtSeconds(c.duration), fmtBytes(c.size), String(c.hits), c.argsText]));
+		page.calls.forEach((c, i) =>
+			rows.push([
+				keys[i]!,
+				fmtTime(c.created),
+				...(expiring ? [c.expired ? 'expired' : fmtTime(c.expiresAt)] : []),
+				fmtSeconds(c.duration),
+				fmtBytes(c.size),
+				String(c.hits),
+				c.argsText,
+			]),
+		);
 		this.out(table(rows));
 		const shown = page.calls.length;
 		if (shown === 0 && page.total > 0) this.out(`(0 of ${page.total} shown; --offset/--limit for more)`);
@@ -249,6 +262,7 @@ class Cli {
 			`version:     ${call.version === null ? '-' : String(call.version)}`,
 			`code digest: ${call.codeDigest ?? '-'}`,
 			`created:     ${fmtTime(call.created)}`,
+			...(call.maxAge !== null ? [`expires:     ${call.expired ? `expired (max age ${fmtSeconds(call.maxAge)})` : `${fmtTime(call.expiresAt)} (max age ${fmtSeconds(call.maxAge)})`}`] : []),
 			`duration:    ${fmtSeconds(call.duration)}`,
 			`size:        ${fmtBytes(call.size)}`,
 			`hits:        ${call.hits}   misses: ${call.misses}   last hit: ${fmtTime(call.lastHit)}`,
@@ -289,10 +303,33 @@ class Cli {
 		this.out(`Evicted ${count} call${count === 1 ? '' : 's'}`);
 	}
 
-	gc(opts: GlobalOptions & { grace?: number }): void {
-		const removed = this.open(opts).gc(opts.grace !== undefined ? { graceSeconds: opts.grace } : undefined);
-		if (this.#json) return this.emit({ v: PROTOCOL_VERSION, type: 'gc', removed });
-		this.out(`Removed ${removed} orphaned value${removed === 1 ? '' : 's'}`);
+	gc(opts: GlobalOptions & { grace?: number; olderThan?: string; dryRun?: boolean }): void {
+		let olderThan: number | undefined;
+		if (opts.olderThan !== undefined) {
+			try {
+				olderThan = durationSeconds(opts.olderThan, '--older-than');
+			} catch (err) {
+				throw new UsageError((err as Error).message);
+			}
+		}
+		const report = this.open(opts).collect({
+			...(opts.grace !== undefined ? { graceSeconds: opts.grace } : {}),
+			...(olderThan !== undefined ? { olderThan } : {}),
+			...(opts.dryRun === true ? { dryRun: true } : {}),
+		});
+		if (this.#json) {
+			return this.emit({
+				v: PROTOCOL_VERSION,
+				type: 'gc',
+				removed: report.values,
+				...(olderThan !== undefined ? { calls: report.calls } : {}),
+				...(report.dryRun ? { dryRun: true } : {}),
+			});
+		}
+		const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+		const calls = olderThan !== undefined ? `${plural(report.calls, 'call')} older than ${opts.olderThan!} and ` : '';
+		if (report.dryRun) this.out(`Would remove ${calls}up to ${plural(report.values, 'orphaned value')} (dry run: nothing removed; values written within the grace period stay)`);
+		else this.out(`Removed ${calls}${plural(report.values, 'orphaned value')}`);
 	}
 
 	/**
@@ -764,7 +801,9 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.command('gc')
 		.description('remove values no call refers to, and temporaries of killed writers')
 		.option('--grace <seconds>', 'keep values written or used this recently (a writer may be committing a call that needs them)', positiveInt('--grace'))
-		.action((_o, cmd: Command) => cli.gc(cmd.optsWithGlobals<GlobalOptions & { grace?: number }>()));
+		.option('--older-than <duration>', 'first evict the calls computed longer ago than this (seconds, or 90s, 15m, 12h, 7d, 2w)')
+		.option('--dry-run', 'remove nothing; say what would be removed')
+		.action((_o, cmd: Command) => cli.gc(cmd.optsWithGlobals<GlobalOptions & { grace?: number; olderThan?: string; dryRun?: boolean }>()));
 	program
 		.command('verify')
 		.description('read every call and value and report the damaged ones (exit 1 when there are); --delete removes them')

@@ -81,9 +81,13 @@ export interface EvictedLine extends Line<'evicted'> {
 	readonly count: number;
 }
 
-/** `gc`: how many orphaned values were removed. */
+/** `gc`: how many orphaned values were removed (with `--older-than`, also how many calls; with `--dry-run`, would be). */
 export interface GcLine extends Line<'gc'> {
 	readonly removed: number;
+	/** Calls evicted for being older than `--older-than`; present only with it. */
+	readonly calls?: number;
+	/** Present (true) with `--dry-run`: nothing was removed. */
+	readonly dryRun?: boolean;
 }
 
 /**

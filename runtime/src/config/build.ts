@@ -40,7 +40,16 @@ const builtinCacheTypes: ReadonlyMap<string, CacheFactory> = new Map<string, Cac
 	['stack', (config) => new CacheStack(membersOf(config, 'caches'))],
 	['pool', (config) => new CachePool(membersOf(config, 'caches'))],
 	['readonly', (config) => new ReadOnlyCache(innerOf(config))],
-	['sizeLimited', (config) => new SizeLimitedCache(innerOf(config), { maxSize: (config as Options).maxSize as number })],
+	[
+		'sizeLimited',
+		(config) => {
+			const { maxSize, maxBytes } = config as Options;
+			return new SizeLimitedCache(innerOf(config), {
+				...(maxSize !== undefined ? { maxSize: maxSize as number } : {}),
+				...(maxBytes !== undefined ? { maxBytes: maxBytes as number } : {}),
+			});
+		},
+	],
 	['filtered', (config) => new FilteredCache(innerOf(config), filterFromConfig((config as Options).filter as FilterConfig))],
 ]);
 
@@ -90,7 +99,11 @@ export function cacheFromConfig(config: CacheConfig): BaseCache {
 		return factory(config);
 	}
 	const c = config as Extract<CacheConfig, { type: 'cache' }>;
-	const options = c.lease === undefined ? undefined : { lease: c.lease };
+	const options = {
+		...(c.lease === undefined ? {} : { lease: c.lease }),
+		...(c.maxAge === undefined ? {} : { maxAge: c.maxAge }),
+		...(c.staleWhileRevalidate === undefined ? {} : { staleWhileRevalidate: c.staleWhileRevalidate }),
+	};
 	return new Cache(openStorage(c.values, 'values') as ValueStorage, openStorage(c.calls, 'calls') as CallStorage, options);
 }
 

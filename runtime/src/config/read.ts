@@ -11,6 +11,7 @@ import type { CacheConfig } from '../caches/base.js';
 import { FlecheError } from '../errors.js';
 import { Environment, Git, Runtime, type MetaData } from '../metadata.js';
 import type { LeaseOptions } from '../options.js';
+import { durationSeconds } from '../duration.js';
 import { packageRoot } from '../profile.js';
 import type { StorageConfig } from '../storage/base.js';
 import type { StorageKinds, StorageRole, TomlReader, TomlTable } from '../storage/kinds.js';
@@ -306,6 +307,36 @@ function leaseOption(table: Table, where: Where): boolean | LeaseOptions | undef
 	return out;
 }
 
+/**
+ * `max_age` and `stale_while_revalidate` of a cache section (docs/behaviour.md §18): seconds, or a duration with a
+ * unit (`"7d"`); `stale_while_revalidate` also `true`/`false`. Normalised to seconds, as `toConfig()` gives them.
+ */
+function expiryOptions(table: Table, where: Where): { maxAge?: number; staleWhileRevalidate?: boolean | number } {
+	const out: { maxAge?: number; staleWhileRevalidate?: boolean | number } = {};
+	const duration = (key: string): number => {
+		try {
+			return durationSeconds(table[key], `'${key}'`);
+		} catch (err) {
+			throw where.error((err as Error).message, key);
+		}
+	};
+	if (table.max_age !== undefined) out.maxAge = duration('max_age');
+	const stale = table.stale_while_revalidate;
+	if (stale !== undefined) out.staleWhileRevalidate = typeof stale === 'boolean' ? stale : duration('stale_while_revalidate');
+	return out;
+}
+
+/** `max_bytes` of a cache section: a positive integer of bytes (docs/behaviour.md §18). */
+function maxBytesOption(table: Table, where: Where): number | undefined {
+	const v = table.max_bytes;
+	if (v === undefined) return undefined;
+	if (!(Number.isSafeInteger(v) && (v as number) > 0)) throw where.error(`'max_bytes' must be a positive integer (bytes)`, 'max_bytes');
+	return v as number;
+}
+
+/** The keys a cache section of values and calls (or a template) may have whatever its storages. */
+const CACHE_KEYS = ['read_only', 'max_size', 'max_bytes', 'lease', 'max_age', 'stale_while_revalidate'] as const;
+
 /** What reading asks of the building side (config/build.ts): the storage kinds, and which composite cache types exist. */
 export interface ConfigVocabulary {
 	readonly storages: StorageKinds;
@@ -382,7 +413,7 @@ function templateStorages(table: Table, where: Where, vocabulary: ConfigVocabula
 	if (kind?.template === undefined) {
 		throw where.error(`unknown template ${JSON.stringify(template)} (use one of: ${templateNames(vocabulary)})`, 'template');
 	}
-	return kind.template(table, new TableReader(where, vocabulary, ['template', 'read_only', 'max_size', 'lease']));
+	return kind.template(table, new TableReader(where, vocabulary, ['template', ...CACHE_KEYS]));
 }
 
 /**
@@ -401,6 +432,7 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 	if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) {
 		throw where.error(`'max_size' must be a positive integer`, 'max_size');
 	}
+	const maxBytes = maxBytesOption(value, where);
 	let config: CacheConfig;
 	if ('pool' in value) {
 		checkKeys(value, ['pool', 'read_only'], where, 'a pool');
@@ -409,7 +441,7 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 		config = { type: 'pool', caches: pool.map((member, i) => sectionConfig(member, where.at('pool', i), vocabulary)) };
 	} else if ('template' in value) {
 		const lease = leaseOption(value, where);
-		config = { type: 'cache', ...templateStorages(value, where, vocabulary), ...(lease === undefined ? {} : { lease }) };
+		config = { type: 'cache', ...templateStorages(value, where, vocabulary), ...(lease === undefined ? {} : { lease }), ...expiryOptions(value, where) };
 	} else if ('type' in value) {
 		const type = value.type;
 		if (type === 'ssh') throw where.error(`'ssh' caches are not supported in this port`, 'type');
@@ -417,10 +449,11 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 			throw where.error(`unknown cache type ${JSON.stringify(type)}: a cache section has 'values' and 'calls' tables, a 'template', or a 'pool'`, 'type');
 		}
 		const out: Record<string, unknown> = { type };
-		for (const key of Object.keys(value)) if (key !== 'type' && key !== 'read_only' && key !== 'max_size') out[snakeToCamel(key)] = value[key];
+		for (const key of Object.keys(value))
+			if (key !== 'type' && key !== 'read_only' && key !== 'max_size' && key !== 'max_bytes') out[snakeToCamel(key)] = value[key];
 		config = out as CacheConfig;
 	} else {
-		checkKeys(value, ['values', 'calls', 'read_only', 'max_size', 'lease'], where, 'a cache');
+		checkKeys(value, ['values', 'calls', ...CACHE_KEYS], where, 'a cache');
 		if (value.values === undefined || value.calls === undefined) {
 			throw where.error(`a cache needs both 'values' and 'calls' storages (or a template: ${templateNames(vocabulary)})`);
 		}
@@ -430,9 +463,12 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 			values: storageConfig(value.values, 'values', where.at('values'), vocabulary),
 			calls: storageConfig(value.calls, 'calls', where.at('calls'), vocabulary),
 			...(lease === undefined ? {} : { lease }),
+			...expiryOptions(value, where),
 		};
 	}
-	if (maxSize !== undefined) config = { type: 'sizeLimited', cache: config, maxSize };
+	if (maxSize !== undefined || maxBytes !== undefined) {
+		config = { type: 'sizeLimited', cache: config, ...(maxSize !== undefined ? { maxSize } : {}), ...(maxBytes !== undefined ? { maxBytes } : {}) };
+	}
 	if (readOnly) config = { type: 'readonly', cache: config };
 	return config;
 }

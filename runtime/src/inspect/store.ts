@@ -20,6 +20,7 @@ import { mergeStats } from '../storage/base.js';
 import { durationOf, entryOf, type IndexEntry as Entry, type Listing, type SummaryIndex } from '../storage/kinds.js';
 import { kindOf } from '../storage/registry.js';
 import { argsText, shortText } from './format.js';
+import { freshness, recordedMaxAge } from '../expiry.js';
 import { siteOf, type CacheLocation } from './location.js';
 import { debounced, watchFolders, type Disposable } from './watch.js';
 
@@ -77,6 +78,15 @@ export interface CallSummary extends FunctionRef {
 	readonly hits: number;
 	readonly misses: number;
 	readonly lastHit: number | null;
+	/**
+	 * The call's max age in seconds (docs/behaviour.md §18): the shorter of its function's, as recorded with the call,
+	 * and the store's (`max_age` of its configuration); `null` when neither is set.
+	 */
+	readonly maxAge: number | null;
+	/** When it expires (`created` + `maxAge`), in seconds since the epoch; `null` without a max age or a known creation time. */
+	readonly expiresAt: number | null;
+	/** Whether it is older than its max age (a call of unknown age under a max age counts as expired): a cached call recomputes it. */
+	readonly expired: boolean;
 }
 
 /** One stored call with its values loaded. */
@@ -128,6 +138,11 @@ export interface Store {
 	 * referred to within the grace period are kept, so it is safe beside writers. @default graceSeconds 600
 	 */
 	gc(options?: GcOptions): number;
+	/**
+	 * {@link gc} with `olderThan` (evict the calls computed longer ago than that first, docs/behaviour.md §18) and
+	 * `dryRun` (remove nothing, count what would go); returns how many calls and values were (or would be) removed.
+	 */
+	collect(options?: GcOptions): { readonly calls: number; readonly values: number; readonly dryRun: boolean };
 	/**
 	 * Reads every call record and value and reports those that fail their checks (damaged, moved, tampered or signed
 	 * with a key this process does not have); removes them with `remove`. Entries written in a format this version
@@ -290,6 +305,7 @@ export class InspectStore implements Store {
 		const args: Record<string, string> = {};
 		for (const name in loaded) args[name] = shortText(loaded[name]);
 		const s = stats.get(entry.key);
+		const created = this.#created(entry);
 		return {
 			module: entry.module,
 			name: entry.name,
@@ -297,13 +313,24 @@ export class InspectStore implements Store {
 			version: entry.version,
 			args,
 			argsText: argsText(args),
-			created: this.#created(entry),
+			created,
 			duration: record === null ? null : durationOf(record),
 			size: this.#size(record?.result ?? null),
 			hits: s?.hits ?? 0,
 			misses: s?.misses ?? 0,
 			lastHit: s?.lastHit ?? null,
+			...this.#expiry(record, created),
 		};
+	}
+
+	/** A call's max age, expiry time and whether it passed (docs/behaviour.md §18). */
+	#expiry(record: CallRecord | null, created: number | null): Pick<CallSummary, 'maxAge' | 'expiresAt' | 'expired'> {
+		const own = record === null ? null : recordedMaxAge(record);
+		const store = this.cache.expiry()?.maxAge ?? null;
+		const maxAge = own === null ? store : store === null ? own : Math.min(own, store);
+		if (maxAge === null) return { maxAge, expiresAt: null, expired: false };
+		const expiresAt = created === null ? null : created + maxAge;
+		return { maxAge, expiresAt, expired: created === null || freshness(created, { maxAge }) === 'expired' };
 	}
 
 	calls(fn: FunctionRef, page: { offset?: number; limit?: number } = {}): { total: number; calls: CallSummary[] } {
@@ -418,9 +445,18 @@ export class InspectStore implements Store {
 	}
 
 	gc(options?: GcOptions): number {
-		let n = 0;
-		for (const leaf of this.#leaves) n += leaf.gc(options).size;
-		return n;
+		return this.collect(options).values;
+	}
+
+	collect(options?: GcOptions): { readonly calls: number; readonly values: number; readonly dryRun: boolean } {
+		let calls = 0;
+		let values = 0;
+		for (const leaf of this.#leaves) {
+			const report = leaf.collect(options);
+			calls += report.calls.length;
+			values += report.values.length;
+		}
+		return { calls, values, dryRun: options?.dryRun === true };
 	}
 
 	verify(options?: { remove?: boolean }): VerifyReport {

@@ -1,4 +1,5 @@
 // docs/behaviour.md §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
+import { serialize } from 'node:v8';
 import type { CallRecord } from '../call.js';
 import { applyPatches, ClassNotRegistered, findPatches } from '../classes.js';
 import { KeyError, SaveError } from '../errors.js';
@@ -134,6 +135,20 @@ export class ValueMemory implements ValueStorage {
 		return isKey(key) && this.#values.has(key);
 	}
 
+	/**
+	 * Bytes of the value under `key` in V8's serialization (what a file store's default serializer writes, without the
+	 * header); `null` when it is not held. Serializes the value: for byte budgets (docs/behaviour.md §18), asked once per value.
+	 */
+	sizeOf(key: string): number | null {
+		if (!this.#values.has(key)) return null;
+		const value = this.#values.get(key);
+		try {
+			return serialize(value instanceof Patched ? value.pair : value).byteLength;
+		} catch {
+			return null;
+		}
+	}
+
 	/** Removes `key`; {@link KeyError} when it is not held. */
 	evict(key: string): void {
 		assertKey(key);
@@ -248,4 +263,7 @@ export class CallMemory implements CallStorage {
 }
 
 /** The `memory` storage kind: each storage opened from `{ type: 'memory' }` starts empty (contents never travel). */
-export const memoryKind: StorageKind = optionlessKind('memory', (role) => (role === 'values' ? new ValueMemory() : new CallMemory()));
+export const memoryKind: StorageKind = {
+	...optionlessKind('memory', (role) => (role === 'values' ? new ValueMemory() : new CallMemory())),
+	valueSize: (values, digest) => (values instanceof ValueMemory ? values.sizeOf(digest) : null),
+};
