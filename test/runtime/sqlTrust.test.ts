@@ -189,7 +189,12 @@ describe('CallSql signs its call records', () => {
 		const SQL = await initSqlJs();
 		const d = new SQL.Database(fs.readFileSync(db));
 		t.after(() => d.close());
-		assert.equal(d.exec("SELECT value FROM fleche_info WHERE name = 'schema_version'")[0]?.values[0]?.[0], '3');
+		assert.equal(d.exec("SELECT value FROM fleche_info WHERE name = 'schema_version'")[0]?.values[0]?.[0], '4');
+		assert.deepStrictEqual(
+			d.exec("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('calls_function', 'stats_function') ORDER BY name")[0]?.values,
+			[['calls_function'], ['stats_function']],
+			'the listing’s covering indexes were added by the migration',
+		);
 		const rows = d.exec('SELECT key, signature FROM calls')[0]!.values;
 		assert.equal(rows.filter(([, signature]) => typeof signature === 'string').length, 1, 'the recomputed row is signed, the others were left as they were');
 		assert.deepStrictEqual(logs.codes('FLECHE_FOREIGN_STORE'), []);

@@ -203,6 +203,8 @@ export class CallSql implements CallStorage, StatsStorage {
 	/** Records known to be current as of {@link #seen} (insertion order = age, for the size cap). */
 	readonly #known = new Map<string, CallRecord>();
 	#seen: LogPosition | undefined;
+	/** Whether this instance wrote to the log: only then does its worker compact (a store that only reads writes nothing). */
+	#wrote = false;
 
 	/**
 	 * Nothing is read or written, and no worker started, until the first use.
@@ -227,7 +229,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		this.#client ??= new SyncWorker({
 			module: sqlWorkerFile(),
 			name: 'cache database',
-			input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs } satisfies SqlWorkerData,
+			input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs, writer: this.#wrote } satisfies SqlWorkerData,
 			timeoutMs: this.#options.timeoutMs,
 		});
 		return this.#client;
@@ -433,6 +435,15 @@ export class CallSql implements CallStorage, StatsStorage {
 		for (const l of lines) {
 			if (l.record !== undefined) this.#remember(l.record);
 			else if (l.evict !== undefined) this.#known.delete(l.evict);
+		}
+		if (!this.#wrote) {
+			this.#wrote = true;
+			try {
+				// A worker started by reads learns that it may compact now (one round trip per instance).
+				this.#client?.request({ op: 'writer', args: [] } satisfies SqlRequest);
+			} catch {
+				// The next read reports a worker that cannot answer.
+			}
 		}
 	}
 
