@@ -255,7 +255,11 @@ export async function scaleBench(report: Report): Promise<void> {
 				misses.push(performance.now() - t0);
 			}
 			const ms = median(misses);
-			report.info('SQL miss right after this process’s own put, 100,000 calls', `${(ms * 1000).toFixed(0)} µs`, `contains() of a new key after each of 2,000 puts, median; p90 ${(misses.sort((a, b) => a - b)[1800]! * 1000).toFixed(0)} µs`);
+			report.info(
+				'SQL miss right after this process’s own put, 100,000 calls',
+				`${(ms * 1000).toFixed(0)} µs`,
+				`contains() of a new key after each of 2,000 puts, median; p90 ${(misses.sort((a, b) => a - b)[1800]! * 1000).toFixed(0)} µs`,
+			);
 		} finally {
 			calls.close();
 			rmSync(dir, { recursive: true, force: true });
