@@ -116,6 +116,8 @@ const drainStepMs = 4;
  */
 const drainIdleMs = 25;
 const drainBacklog = 4096;
+/** Whether the queue reached {@link drainBacklog} since it was last empty. */
+let backlogged = false;
 /** When the last request came (for {@link drainIdleMs}). */
 let lastRequest = 0;
 /** Whether this worker compacts on its own (see {@link SqlWorkerData.writer}). */
@@ -518,6 +520,7 @@ function readBody(): void {
 }
 
 function clearQueue(): void {
+	backlogged = false;
 	queued = [];
 	queuedFrom = 0;
 	queuedKeys.clear();
@@ -557,7 +560,9 @@ function scheduleDrain(): void {
 	const step = (): void => {
 		drainScheduled = false;
 		const quietFor = performance.now() - lastRequest;
-		if (quietFor < drainIdleMs && queued.length - queuedFrom < drainBacklog) {
+		// A backlog, once reached, is applied to the end: a queue kept just under it would hold compactions off for good.
+		if (queued.length - queuedFrom >= drainBacklog) backlogged = true;
+		if (quietFor < drainIdleMs && !backlogged) {
 			drainScheduled = true;
 			setTimeout(step, drainIdleMs - quietFor).unref();
 			return;
@@ -694,8 +699,9 @@ function maybeCompact(force = false): boolean {
 		}
 		if (unmerged <= 0) return false;
 		if (unmerged < data.compactBytes && Date.now() - lastGrowth < data.idleCompactMs) return false;
-		// A long queue is being applied between requests: compacting now would apply it all at once, with requests waiting.
-		if (queued.length - queuedFrom > 2048) return false;
+		// A long queue is being applied between requests: compacting now would apply it all at once, with requests
+		// waiting — unless writers outpace the applying, which would let the log (and the queue) grow without bound.
+		if (queued.length - queuedFrom > 2048 && unmerged < 4 * data.compactBytes) return false;
 	}
 	const claim = tryAcquire(paths.compact, paths.breakLock, tempStaleMs);
 	if (claim === null) return false;
