@@ -4,51 +4,18 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import initSqlJs, { type Database } from 'sql.js';
+import type { Database } from 'sql.js';
 import { CallSql, type CallRecord } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { runtimeDir } from '../support/project.js';
 import { writerRecord } from '../support/sqlRecord.js';
+import { edit, inspectFile, snapshotOf } from '../support/sqlFiles.js';
 import { runNode, tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
 const bin = join(runtimeDir, 'bin', 'fleche.mjs');
-
-/** Every file of the folder with its SHA-256: what reading must leave exactly as it was. */
-function snapshotOf(dir: string): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (const name of fs.readdirSync(dir).sort())
-		out[name] = createHash('sha256')
-			.update(fs.readFileSync(join(dir, name)))
-			.digest('hex');
-	return out;
-}
-
-/** Runs `read` against a plain sql.js copy of the SQLite file. */
-async function inspectFile<T>(db: string, read: (d: Database) => T): Promise<T> {
-	const SQL = await initSqlJs();
-	const d = new SQL.Database(fs.readFileSync(db));
-	try {
-		return read(d);
-	} finally {
-		d.close();
-	}
-}
-
-/** Edits the SQLite file with a plain sql.js (the header's application id and generation are kept by the export). */
-async function edit(db: string, change: (d: Database) => void): Promise<void> {
-	const SQL = await initSqlJs();
-	const d = new SQL.Database(fs.readFileSync(db));
-	try {
-		change(d);
-		fs.writeFileSync(db, d.export());
-	} finally {
-		d.close();
-	}
-}
 
 /** `count` records (`label0`…) in a compacted store; the log is removed, so everything is in calls.db. */
 function compacted(t: TestContext, label: string, count: number): { dir: string; db: string; records: CallRecord[] } {

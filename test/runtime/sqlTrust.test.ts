@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import initSqlJs, { type Database } from 'sql.js';
+import initSqlJs from 'sql.js';
 import type { Cache } from 'fleche';
 import { CallFile, CallSql, FlecheConfig, KeyError, SaveError, recordKey, type CallRecord } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { hexOf, writerRecord } from '../support/sqlRecord.js';
+import { edit, snapshotOf } from '../support/sqlFiles.js';
 import { tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
@@ -34,28 +35,6 @@ function written(t: TestContext, secretKey = '', count = 5): { dir: string; db: 
 	calls.close();
 	fs.rmSync(join(dir, 'calls.db.log'));
 	return { dir, db: join(dir, 'calls.db'), records };
-}
-
-/** Edits the SQLite file with a plain sql.js (the header's application id and generation are kept by the export). */
-async function edit(db: string, change: (d: Database) => void): Promise<void> {
-	const SQL = await initSqlJs();
-	const d = new SQL.Database(fs.readFileSync(db));
-	try {
-		change(d);
-		fs.writeFileSync(db, d.export());
-	} finally {
-		d.close();
-	}
-}
-
-/** Every file of the folder with its SHA-256: what reading must leave exactly as it was. */
-function snapshotOf(dir: string): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (const name of fs.readdirSync(dir).sort())
-		out[name] = createHash('sha256')
-			.update(fs.readFileSync(join(dir, name)))
-			.digest('hex');
-	return out;
 }
 
 /** The log's put line for `key`, as the store wrote it (checksum, space, JSON). */
