@@ -40,7 +40,7 @@ export interface SqlWorkerData {
 	/**
 	 * Whether the store has written: only then does this worker compact (or finish a migration) on its own. A worker
 	 * of a store that only reads (`fleche ls`, the editor, `fleche/inspect`) never writes a file; the store says so
-	 * later with the request `writer` when it writes after its worker started.
+	 * later, with its next request, when it writes after its worker started.
 	 */
 	readonly writer?: boolean;
 }
@@ -49,6 +49,8 @@ export interface SqlWorkerData {
 export interface SqlRequest {
 	readonly op: string;
 	readonly args: readonly unknown[];
+	/** The store has written: this worker may compact on its own from now on (see {@link SqlWorkerData.writer}). */
+	readonly writer?: true;
 }
 
 const data = workerInput<SqlWorkerData>();
@@ -893,10 +895,7 @@ function recordsJson(calls: string, args: string, metadata: string, params: stri
 function handle(request: SqlRequest): unknown {
 	const { op, args } = request;
 	lastRequest = performance.now();
-	if (op === 'writer') {
-		writer = true;
-		return null;
-	}
+	if (request.writer === true) writer = true;
 	if (op === 'apply') {
 		applyEntries(args[0] as unknown[]);
 		return null;

@@ -209,6 +209,8 @@ export class CallSql implements CallStorage, StatsStorage {
 	#appendedTo = -1;
 	/** Whether this instance wrote to the log: only then does its worker compact (a store that only reads writes nothing). */
 	#wrote = false;
+	/** Whether this instance's worker knows that it writes (said with the next request, see {@link #message}). */
+	#told = false;
 
 	/**
 	 * Nothing is read or written, and no worker started, until the first use.
@@ -230,6 +232,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	}
 
 	#worker(): SyncWorker {
+		if (this.#client === undefined) this.#told = this.#wrote;
 		this.#client ??= new SyncWorker({
 			module: sqlWorkerFile(),
 			name: 'cache database',
@@ -251,7 +254,25 @@ export class CallSql implements CallStorage, StatsStorage {
 	#request(op: string, ...args: unknown[]): unknown {
 		// The worker reads the log: whatever this thread holds back must be in it first.
 		if (unwritten.size > 0) writeAllPending();
-		return this.#worker().request({ op, args } satisfies SqlRequest);
+		return this.#worker().request(this.#message(op, args));
+	}
+
+	/** A request; the first one after this instance wrote also tells its worker that it may compact from now on. */
+	#message(op: string, args: readonly unknown[]): SqlRequest {
+		// Called once the worker exists (the caller's `this.#worker()` runs first), so `#told` is set for it.
+		if (this.#told || !this.#wrote) return { op, args };
+		this.#told = true;
+		return { op, args, writer: true };
+	}
+
+	/** Tells a worker started by reads, in a request of its own, that its log is due for compaction (once). */
+	#tellWriter(): void {
+		this.#told = true;
+		try {
+			this.#client?.request({ op: 'ready', args: [], writer: true } satisfies SqlRequest);
+		} catch {
+			// The next read reports a worker that cannot answer.
+		}
 	}
 
 	/**
@@ -267,7 +288,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			}
 		}
 		try {
-			return this.#worker().request({ op, args: [key] } satisfies SqlRequest);
+			return this.#worker().request(this.#message(op, [key]));
 		} catch (err) {
 			return this.#failed(err, miss);
 		}
@@ -432,7 +453,10 @@ export class CallSql implements CallStorage, StatsStorage {
 			else this.#forgetAll();
 			// Only a worker compacts, and hits on remembered records need none: a writer whose log outgrows the
 			// compaction size starts its worker (in the background, nothing waits for it) to keep the log short.
-			if (this.#client === undefined && st.size + written > this.#options.compactBytes) this.#startCompactor();
+			if (st.size + written > this.#options.compactBytes) {
+				if (this.#client === undefined) this.#startCompactor();
+				else if (!this.#told) this.#tellWriter();
+			}
 		} catch (err) {
 			for (const l of lines) if (l.record !== undefined && this.#known.get(l.record.key) === l.record) this.#known.delete(l.record.key);
 			throw new SaveError(`Cannot write ${what} to the cache database ${this.path}: ${errorText(err)}`, { cause: err });
@@ -444,15 +468,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			if (l.record !== undefined) this.#remember(l.record);
 			else if (l.evict !== undefined) this.#known.delete(l.evict);
 		}
-		if (!this.#wrote) {
-			this.#wrote = true;
-			try {
-				// A worker started by reads learns that it may compact now (one round trip per instance).
-				this.#client?.request({ op: 'writer', args: [] } satisfies SqlRequest);
-			} catch {
-				// The next read reports a worker that cannot answer.
-			}
-		}
+		this.#wrote = true;
 	}
 
 	/**
