@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cache, CallFile, CallSql, ValueFile, cache, fileCache, fleche, flushStats, meta, Runtime } from 'fleche';
+import { Cache, CallFile, CallSql, ValueFile, cache, fileCache, fleche, flushStats, meta, recordKey, Runtime, type CallRecord } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { formatNs } from './harness.ts';
 import type * as reportModule from './report.ts';
@@ -83,6 +83,42 @@ function lsProcess(root: string, rounds: number): { ls: number; empty: number; l
 		lines = out.trim().split('\n').length;
 	}
 	return { ls: median(ls), empty: median(empty), lines };
+}
+
+const repoRoot = join(here, '..', '..');
+
+/**
+ * Runs an ES module `source` in a fresh node process (from the repository, so `fleche` resolves), interleaved with an
+ * empty node process; medians in ms, and the last run's printed JSON.
+ */
+function freshProcess(source: string, rounds: number): { ms: number; empty: number; out: Record<string, unknown> } {
+	const times: number[] = [];
+	const empty: number[] = [];
+	let out: Record<string, unknown> = {};
+	for (let round = 0; round < rounds; round++) {
+		let t0 = performance.now();
+		execFileSync(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+		empty.push(performance.now() - t0);
+		t0 = performance.now();
+		const text = execFileSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8', cwd: repoRoot });
+		times.push(performance.now() - t0);
+		out = JSON.parse(text.trim().split('\n').pop()!) as Record<string, unknown>;
+	}
+	return { ms: median(times), empty: median(empty), out };
+}
+
+/** A record of the bench's shape for call `i` of the 100,000-call fixture's functions (not stored there). */
+function freshRecord(i: number): CallRecord {
+	const hex = (salt: string): string => (salt + i.toString(16)).padStart(64, '0').slice(-64);
+	const identity = { name: `fn${i % FUNCTIONS}`, module: 'src/work.ts', version: null, codeDigest: null, arguments: { a: hex('a'), b: hex('b') } };
+	return { key: recordKey(identity), ...identity, result: hex('c'), metadata: { runtime: { timestart: 1.7e9 + i, timestop: 1.7e9 + i + 0.001 } } };
+}
+
+/** A private copy of the SQL fixture's database and log in a new temporary folder (timed work never changes the fixture). */
+function sqlCopy(): string {
+	const dir = mkdtempSync(join(tmpdir(), 'fleche-scalebench-'));
+	for (const name of readdirSync(sqlStore)) if (name.startsWith('calls.db')) copyFileSync(join(sqlStore, name), join(dir, name));
+	return dir;
 }
 
 /** The editor tree's first screen through `fleche/inspect`: open, the function list, the first page of 100 calls. */
@@ -159,38 +195,132 @@ export async function scaleBench(report: Report): Promise<void> {
 		}
 	}
 
-	// Saves through fleche(fn), values included, into a copy of the 100,000-call SQL store; the final flush is timed.
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-scalebench-'));
-	try {
-		for (const name of readdirSync(sqlStore)) if (name.startsWith('calls.db')) copyFileSync(join(sqlStore, name), join(dir, name));
-		const sqlCalls = new CallSql({ path: join(dir, 'calls.db') });
-		const target = new Cache(new ValueFile({ root: join(dir, 'values') }), sqlCalls);
-		const fns = workFunctions();
-		const SAVES = 3000;
-		let rate = 0;
-		cache(target, () => {
-			using _ = meta(new Runtime());
-			sqlCalls.contains('0'.repeat(64)); // the worker started and the store loaded: the rate is of saves alone
-			const t0 = performance.now();
-			for (let i = 0; i < SAVES; i++) fns[i % FUNCTIONS]!(CALLS + i, `new ${i}`);
-			sqlCalls.flush();
-			rate = SAVES / ((performance.now() - t0) / 1000);
-		});
-		sqlCalls.close();
-		report.target(
-			'SQL saves through fleche(fn) into 100,000 calls',
-			rate,
-			2000,
-			{
-				value: `${rate.toFixed(0)}/s`,
-				goal: '≥ 2,000/s',
-				note: `${SAVES} misses of a small function, default metadata, values in files, final flush timed`,
-			},
-			true,
-		);
-	} finally {
-		rmSync(dir, { recursive: true, force: true });
+	// The editor's first screen in a fresh process: the peak memory a tool pays for opening the SQL store.
+	const screenSource = `import { openStore } from 'fleche/inspect';
+		const store = openStore(${JSON.stringify(sqlStore)});
+		const fns = store.functions();
+		const page = store.calls(fns[0], { limit: 100 });
+		store.close();
+		console.log(JSON.stringify({ calls: page.calls.length, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`;
+	const screenProcess = freshProcess(screenSource, 3);
+	const rss = Number(screenProcess.out['maxRssMB']);
+	report.target('editor first screen peak RSS, sql store, 100,000 calls', rss, 300, {
+		value: `${rss.toFixed(0)} MB`,
+		goal: '≤ 300 MB',
+		note: `peak RSS (worker thread included) of a fresh process that opens the store, lists functions and a page of ${String(screenProcess.out['calls'])}; that process took ${screenProcess.ms.toFixed(0)} ms whole (empty node ${screenProcess.empty.toFixed(0)} ms)`,
+	});
+
+	// Hits on calls this process never touched: random keys, each read once, through a warm worker.
+	{
+		const calls = new CallSql({ path: join(sqlStore, 'calls.db') });
+		try {
+			const keys = calls.list();
+			if (keys.length !== CALLS) throw new Error(`hits: ${keys.length} keys`);
+			calls.contains(keys[0]!);
+			const untouched: number[] = [];
+			for (let i = 0; i < 2000; i++) {
+				const key = keys[(i * 7919 + 1) % keys.length]!;
+				const t0 = performance.now();
+				calls.get(key);
+				untouched.push(performance.now() - t0);
+			}
+			const repeated: number[] = [];
+			for (let i = 0; i < 2000; i++) {
+				const t0 = performance.now();
+				calls.get(keys[1]!);
+				repeated.push(performance.now() - t0);
+			}
+			const us = median(untouched) * 1000;
+			report.target('SQL hit on an untouched call, 100,000 calls', us, 100, {
+				value: `${us.toFixed(0)} µs`,
+				goal: '≤ 100 µs',
+				note: `CallSql.get of 2,000 random keys, each once, median (record checked; value read not included); the same key again: ${(median(repeated) * 1000).toFixed(1)} µs`,
+			});
+		} finally {
+			calls.close();
+		}
 	}
+
+	// Misses right after this process's own puts: the worker answers them from its queue's index, without applying them.
+	{
+		const dir = sqlCopy();
+		const calls = new CallSql({ path: join(dir, 'calls.db') });
+		try {
+			calls.contains('0'.repeat(64));
+			const misses: number[] = [];
+			for (let i = 0; i < 2000; i++) {
+				calls.put(freshRecord(CALLS + 2 * i));
+				const t0 = performance.now();
+				calls.contains(freshRecord(CALLS + 2 * i + 1).key);
+				misses.push(performance.now() - t0);
+			}
+			const ms = median(misses);
+			report.info(
+				'SQL miss right after this process’s own put, 100,000 calls',
+				`${(ms * 1000).toFixed(0)} µs`,
+				`contains() of a new key after each of 2,000 puts, median; p90 ${(misses.sort((a, b) => a - b)[1800]! * 1000).toFixed(0)} µs`,
+			);
+		} finally {
+			calls.close();
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}
+
+	// One hit in a fresh process: import fleche, open the SQL store, read one call record and its value.
+	{
+		const probe = new CallSql({ path: join(sqlStore, 'calls.db') });
+		const key = probe.list()[12_345]!;
+		probe.close();
+		const hitSource = `import { CallSql, ValueFile } from 'fleche';
+			const calls = new CallSql({ path: ${JSON.stringify(join(sqlStore, 'calls.db'))} });
+			const record = calls.get(${JSON.stringify(key)});
+			const value = new ValueFile({ root: ${JSON.stringify(join(fileStore, 'values'))} }).get(record.result);
+			calls.close();
+			console.log(JSON.stringify({ value: typeof value, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`;
+		const hit = freshProcess(hitSource, 5);
+		if (hit.out['value'] !== 'string') throw new Error(`fresh-process hit read ${JSON.stringify(hit.out)}`);
+		report.target('one SQL hit in a fresh process, 100,000 calls', hit.ms, 300, {
+			value: `${hit.ms.toFixed(0)} ms`,
+			goal: '≤ 300 ms',
+			note: `whole process (node start, import fleche, open, one record + its value), median of 5 interleaved with an empty node process (${hit.empty.toFixed(0)} ms); peak RSS ${Number(hit.out['maxRssMB']).toFixed(0)} MB`,
+		});
+	}
+
+	// Saves through fleche(fn), values included, into a copy of the 100,000-call SQL store; the final flush is timed.
+	// Median of three rounds, each into a fresh copy.
+	const SAVES = 3000;
+	const rates: number[] = [];
+	for (let round = 0; round < 3; round++) {
+		const dir = sqlCopy();
+		try {
+			const sqlCalls = new CallSql({ path: join(dir, 'calls.db') });
+			const target = new Cache(new ValueFile({ root: join(dir, 'values') }), sqlCalls);
+			const fns = workFunctions();
+			cache(target, () => {
+				using _ = meta(new Runtime());
+				sqlCalls.contains('0'.repeat(64)); // the worker started and the store loaded: the rate is of saves alone
+				const t0 = performance.now();
+				for (let i = 0; i < SAVES; i++) fns[i % FUNCTIONS]!(CALLS + round * SAVES + i, `new ${i}`);
+				sqlCalls.flush();
+				rates.push(SAVES / ((performance.now() - t0) / 1000));
+			});
+			sqlCalls.close();
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}
+	const rate = median(rates);
+	report.target(
+		'SQL saves through fleche(fn) into 100,000 calls',
+		rate,
+		2000,
+		{
+			value: `${rate.toFixed(0)}/s`,
+			goal: '≥ 2,000/s',
+			note: `${SAVES} misses of a small function per round, default metadata, values in files, final flush timed; median of 3 rounds (${rates.map((r) => r.toFixed(0)).join(', ')}/s), each into a fresh copy`,
+		},
+		true,
+	);
 
 	const perCall = filesPerCall(fileStore);
 	report.target('files per cached call, file store', perCall, 2, {

@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import initSqlJs, { type Database } from 'sql.js';
+import initSqlJs from 'sql.js';
 import type { Cache } from 'fleche';
 import { CallFile, CallSql, FlecheConfig, KeyError, SaveError, recordKey, type CallRecord } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { hexOf, writerRecord } from '../support/sqlRecord.js';
+import { edit, snapshotOf } from '../support/sqlFiles.js';
 import { tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
@@ -34,28 +35,6 @@ function written(t: TestContext, secretKey = '', count = 5): { dir: string; db: 
 	calls.close();
 	fs.rmSync(join(dir, 'calls.db.log'));
 	return { dir, db: join(dir, 'calls.db'), records };
-}
-
-/** Edits the SQLite file with a plain sql.js (the header's application id and generation are kept by the export). */
-async function edit(db: string, change: (d: Database) => void): Promise<void> {
-	const SQL = await initSqlJs();
-	const d = new SQL.Database(fs.readFileSync(db));
-	try {
-		change(d);
-		fs.writeFileSync(db, d.export());
-	} finally {
-		d.close();
-	}
-}
-
-/** Every file of the folder with its SHA-256: what reading must leave exactly as it was. */
-function snapshotOf(dir: string): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (const name of fs.readdirSync(dir).sort())
-		out[name] = createHash('sha256')
-			.update(fs.readFileSync(join(dir, name)))
-			.digest('hex');
-	return out;
 }
 
 /** The log's put line for `key`, as the store wrote it (checksum, space, JSON). */
@@ -189,7 +168,12 @@ describe('CallSql signs its call records', () => {
 		const SQL = await initSqlJs();
 		const d = new SQL.Database(fs.readFileSync(db));
 		t.after(() => d.close());
-		assert.equal(d.exec("SELECT value FROM fleche_info WHERE name = 'schema_version'")[0]?.values[0]?.[0], '3');
+		assert.equal(d.exec("SELECT value FROM fleche_info WHERE name = 'schema_version'")[0]?.values[0]?.[0], '4');
+		assert.deepStrictEqual(
+			d.exec("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('calls_function', 'stats_function') ORDER BY name")[0]?.values,
+			[['calls_function'], ['stats_function']],
+			'the listing’s covering indexes were added by the migration',
+		);
 		const rows = d.exec('SELECT key, signature FROM calls')[0]!.values;
 		assert.equal(rows.filter(([, signature]) => typeof signature === 'string').length, 1, 'the recomputed row is signed, the others were left as they were');
 		assert.deepStrictEqual(logs.codes('FLECHE_FOREIGN_STORE'), []);

@@ -410,11 +410,12 @@ export function ensureLog(paths: StorePaths): number {
 /**
  * Appends `text` (whole lines) to the open log `fd` whose size is `size`. Call under the lock, so `size` is exact. A
  * log that does not end in a newline (a writer was killed mid-append) is ended first, so the torn fragment becomes one
- * bad line instead of spoiling this one. Returns the number of bytes written.
+ * bad line instead of spoiling this one (`endsWithNewline`: the caller knows it does, as its own last append
+ * ended at `size`). Returns the number of bytes written.
  */
-export function appendToLog(fd: number, size: number, text: string): number {
+export function appendToLog(fd: number, size: number, text: string, endsWithNewline = false): number {
 	let out = text;
-	if (size > 0) {
+	if (size > 0 && !endsWithNewline) {
 		const last = Buffer.alloc(1);
 		readSync(fd, last, 0, 1, size - 1);
 		if (last[0] !== 10) out = `\n${text}`;

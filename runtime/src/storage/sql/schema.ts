@@ -55,7 +55,7 @@ import type { CallStats } from '../base.js';
 import { isKey } from '../keys.js';
 
 /** Schema version this runtime writes; {@link migrations} bring older files up to it. */
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 /** `PRAGMA application_id` of every fleche store: ASCII "FLCH". */
 export const applicationId = 0x464c4348;
@@ -136,8 +136,20 @@ CREATE TABLE fleche_info (
  * - 2 → 3: `calls.signature`, the record's HMAC when it was written with a secret key (`NULL`: unsigned, which every
  *   row written before the column existed is; a reader with a secret key reads such rows as misses, and the
  *   recompute's `put` signs them).
+ * - 3 → 4: covering indexes for the tools' listing (docs/behaviour.md §12): `calls_function` (module, name, version)
+ *   and `stats_function` (module, name and the summed columns), so that the function list reads the indexes alone,
+ *   already grouped, instead of every row. Building them reads whole tables, so this step (and any later one from
+ *   {@link indexMigrationsFrom} on) runs only in a worker that writes, right before it compacts; a reader of a
+ *   version-3 file answers the same queries without them.
  */
-export const migrations: readonly string[] = ['ALTER TABLE calls ADD COLUMN scheme TEXT NULL;', 'ALTER TABLE calls ADD COLUMN signature TEXT NULL;'];
+export const migrations: readonly string[] = [
+	'ALTER TABLE calls ADD COLUMN scheme TEXT NULL;',
+	'ALTER TABLE calls ADD COLUMN signature TEXT NULL;',
+	'CREATE INDEX IF NOT EXISTS calls_function ON calls (module, name, version); CREATE INDEX IF NOT EXISTS stats_function ON stats (module, name, hits, misses, last_hit, compute_seconds, saved_seconds);',
+];
+
+/** The first schema version whose migration only adds indexes: run before a compaction, never by a reader. */
+export const indexMigrationsFrom = 3;
 
 /**
  * The largest field (in bytes) a query copies out of SQLite: a row with a larger name, module, version, digest,
@@ -238,8 +250,13 @@ const keyFits = 'octet_length(key) <= 64';
 /** Statistics rows a query may return: none of their text over {@link maxFieldBytes} (a larger one is skipped). */
 const statsFit = `${keyFits} AND octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes}`;
 
-/** Calls a listing may group: name, module and version within {@link maxFieldBytes} (a larger one is a damaged row). */
-const callFits = `${keyFits} AND octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes} AND ifnull(octet_length(version), 0) <= ${maxFieldBytes}`;
+/**
+ * Calls a listing may group: name, module and version within {@link maxFieldBytes} (a larger one is a damaged row).
+ * Only columns of the covering index `calls_function`, so the listing never reads the table.
+ */
+const callFits = `octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes} AND ifnull(octet_length(version), 0) <= ${maxFieldBytes}`;
+/** {@link statsFit} without the key, which the covering index `stats_function` does not hold (grouping never returns it). */
+const statsGroupFit = `octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes}`;
 
 /** Queries and statements, by use. `?` parameters in order. */
 export const sql = {
@@ -285,7 +302,7 @@ export const sql = {
 	 * number of calls and distinct versions (JSON texts), and their summed statistics.
 	 */
 	functions: `SELECT module, name, count(*), json_group_array(DISTINCT version) FROM calls WHERE ${callFits} GROUP BY module, name`,
-	functionStats: `SELECT module, name, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds) FROM stats WHERE ${statsFit} GROUP BY module, name`,
+	functionStats: `SELECT module, name, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds) FROM stats WHERE ${statsGroupFit} GROUP BY module, name`,
 	/** How many calls one function (`name`, `module` — `IS`, so that null matches null) has. */
 	countFunction: 'SELECT count(*) FROM calls WHERE name = ? AND module IS ?',
 	/**

@@ -5,8 +5,9 @@
 // `serve()`, in order, and are answered once sql.js has started. Warnings found here travel back with the replies
 // (`warnCaller`): the caller's logger is the user's.
 import { randomUUID } from 'node:crypto';
-import { closeSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import initSqlJs, { type Database, type SqlJsStatic, type Statement } from 'sql.js';
+import { PagedFile } from './pagedFile.js';
 import { serve, warnCaller as warn, workerInput } from '../../bridge/serve.js';
 import {
 	acquireLock,
@@ -26,7 +27,7 @@ import {
 	type StorePaths,
 } from './log.js';
 import { errorCode, errorText, removeQuietly, readRange, readRangeOf } from '../fsUtil.js';
-import { applicationId, connectionPragmas, logFormat, migrations, parseStats, schemaProblem, schemaV1, schemaVersion, sql, type SchemaFacts } from './schema.js';
+import { applicationId, connectionPragmas, indexMigrationsFrom, logFormat, migrations, parseStats, schemaProblem, schemaV1, schemaVersion, sql, type SchemaFacts } from './schema.js';
 
 /** What the store passes as the worker's input. */
 export interface SqlWorkerData {
@@ -36,12 +37,20 @@ export interface SqlWorkerData {
 	readonly compactBytes: number;
 	/** A log idle this long with unmerged lines is compacted, so the SQLite file stays close to current. */
 	readonly idleCompactMs: number;
+	/**
+	 * Whether the store has written: only then does this worker compact (or finish a migration) on its own. A worker
+	 * of a store that only reads (`fleche ls`, the editor, `fleche/inspect`) never writes a file; the store says so
+	 * later, with its next request, when it writes after its worker started.
+	 */
+	readonly writer?: boolean;
 }
 
 /** A request from the store. */
 export interface SqlRequest {
 	readonly op: string;
 	readonly args: readonly unknown[];
+	/** The store has written: this worker may compact on its own from now on (see {@link SqlWorkerData.writer}). */
+	readonly writer?: true;
 }
 
 const data = workerInput<SqlWorkerData>();
@@ -50,6 +59,13 @@ const paths: StorePaths = storePaths(data.path);
 
 let SQL: SqlJsStatic;
 let db: Database;
+/** The snapshot file each database opened from one reads its pages from (none for a database built in memory). */
+const files = new WeakMap<Database, PagedFile>();
+/**
+ * A snapshot above this size is reported once when loaded: pages are read on demand, but each process's worker
+ * still applies and compacts alone, and a store this large belongs in PostgreSQL.
+ */
+const largeSnapshotBytes = 2 * 2 ** 30;
 /** Statements by SQL text, prepared once; `db.export()` frees them all, so they are dropped then. */
 let statements = new Map<string, Statement>();
 
@@ -95,6 +111,19 @@ let queuedOpaque = 0;
 let drainScheduled = false;
 /** How long one background step of applying queued lines may keep a request waiting. */
 const drainStepMs = 4;
+/**
+ * Queued lines are applied in the background only once requests have paused this long, or once this many are queued:
+ * while a process saves and looks up calls in turn, its lookups are answered from the queue's index and the database
+ * without waiting for its own lines to be applied.
+ */
+const drainIdleMs = 25;
+const drainBacklog = 4096;
+/** Whether the queue reached {@link drainBacklog} since it was last empty. */
+let backlogged = false;
+/** When the last request came (for {@link drainIdleMs}). */
+let lastRequest = 0;
+/** Whether this worker compacts on its own (see {@link SqlWorkerData.writer}). */
+let writer = data.writer === true;
 let lastGrowth = Date.now();
 let lastSize = 0;
 
@@ -136,8 +165,24 @@ function freshDatabase(): Database {
 function replaceDatabase(next: Database): void {
 	for (const s of statements.values()) s.free();
 	statements = new Map();
-	db?.close();
+	closeDatabase(db);
 	db = next;
+}
+
+function closeQuietly(fd: number): void {
+	try {
+		closeSync(fd);
+	} catch {
+		// Closed already (openDatabase closes what it took).
+	}
+}
+
+/** Closes a database and the snapshot file it reads from. */
+function closeDatabase(d: Database | undefined): void {
+	if (d === undefined) return;
+	d.close();
+	files.get(d)?.close();
+	files.delete(d);
 }
 
 function hasTable(d: Database, name: string): boolean {
@@ -172,7 +217,7 @@ function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
 		version = Number(found ?? 0);
 	}
 	if (version > schemaVersion) return 'newer';
-	if (version === schemaVersion) return 'ok';
+	if (version >= indexMigrationsFrom) return 'ok';
 	d.exec('BEGIN');
 	if (version === 0) {
 		// A Python fleche store: same three tables, without this port's additions.
@@ -186,7 +231,15 @@ function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
 			CREATE TABLE IF NOT EXISTS fleche_info (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);`);
 		version = 1;
 	}
-	for (; version < schemaVersion; version++) {
+	version = runMigrations(d, version, indexMigrationsFrom);
+	d.exec(`INSERT OR REPLACE INTO fleche_info (name, value) VALUES ('schema_version', '${version}');
+		PRAGMA application_id = ${applicationId}; COMMIT;`);
+	return 'ok';
+}
+
+/** Runs the numbered migrations from `version` up to `until` (inside the caller's transaction); returns the version reached. */
+function runMigrations(d: Database, version: number, until: number): number {
+	for (; version < until; version++) {
 		const step = migrations[version - 1] ?? '';
 		// A column a step adds that is there already (a file edited by hand, or by a tool that knows the newer schema)
 		// is kept: adding it again would fail the whole migration.
@@ -194,20 +247,74 @@ function migrate(d: Database): 'ok' | 'foreign' | 'newer' {
 		const columns = added === null ? [] : (d.exec(`PRAGMA table_info(${added[1]})`)[0]?.values.map((r) => r[1]) ?? []);
 		if (added === null || !columns.includes(added[2])) d.exec(step);
 	}
-	d.exec(`INSERT OR REPLACE INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion}');
-		PRAGMA application_id = ${applicationId}; COMMIT;`);
-	return 'ok';
+	return version;
 }
 
-/** Whether the file's own header says it is complete: its size is at least page size × page count. */
-function truncated(bytes: Uint8Array): boolean {
-	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/**
+ * The migrations a reader leaves out (indexes, see `indexMigrationsFrom`), run by a writer right before it compacts,
+ * so that the snapshot it writes is of the current schema.
+ */
+function completeMigrations(): void {
+	if (snapshotState !== 'ok' && snapshotState !== 'none' && snapshotState !== 'corrupt') return;
+	const version = Number(db.exec(sql.schemaVersion)[0]?.values[0]?.[0] ?? 0);
+	if (version >= schemaVersion || version < indexMigrationsFrom) return;
+	db.exec('BEGIN');
+	try {
+		runMigrations(db, version, schemaVersion);
+		db.exec(`INSERT OR REPLACE INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion}'); COMMIT;`);
+	} catch (err) {
+		db.exec('ROLLBACK');
+		throw err;
+	}
+}
+
+/** Whether the file's own header (its first 100 bytes) says it is longer than `size`, the file's size. */
+function truncated(header: Uint8Array, size: number): boolean {
+	const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
 	const rawPageSize = view.getUint16(16);
 	const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
 	const pages = view.getUint32(28);
 	// The in-header page count is only valid when the change counter matches "version-valid-for".
 	if (view.getUint32(24) !== view.getUint32(92)) return false;
-	return bytes.byteLength < pageSize * pages || pageSize < 512;
+	return size < pageSize * pages || pageSize < 512;
+}
+
+/** Header field "auto-vacuum" (largest root page, offset 52): non-zero when SQLite may shrink the file. */
+function autoVacuum(header: Uint8Array): boolean {
+	return new DataView(header.buffer, header.byteOffset, header.byteLength).getUint32(52) !== 0;
+}
+
+/**
+ * Opens the snapshot file `fd` as a database read page by page ({@link PagedFile}); one whose header allows SQLite to
+ * shrink the file (auto-vacuum, which fleche never sets) is read whole instead, as MEMFS would copy it on the first
+ * shrink anyway.
+ */
+function openDatabase(fd: number, size: number, header: Uint8Array): Database {
+	if (autoVacuum(header)) {
+		const bytes = new Uint8Array(size);
+		let done = 0;
+		try {
+			while (done < size) {
+				const n = readSync(fd, bytes, done, size - done, done);
+				if (n === 0) break;
+				done += n;
+			}
+		} finally {
+			closeSync(fd);
+		}
+		return new SQL.Database(bytes.subarray(0, done));
+	}
+	const file = new PagedFile(fd, size);
+	let opened: Database;
+	try {
+		opened = new SQL.Database(file as unknown as Uint8Array);
+	} catch (err) {
+		file.close();
+		throw err;
+	}
+	file.opened();
+	files.set(opened, file);
+	return opened;
 }
 
 /** Loads the snapshot into a new `db` (an empty one when missing or unusable) and returns its generation. */
@@ -233,22 +340,40 @@ function loadSnapshot(): number {
 		replaceDatabase(freshDatabase());
 		return head.generation;
 	}
-	let bytes: Uint8Array;
+	let fd: number;
 	try {
-		bytes = readFileSync(paths.db);
+		fd = openSync(paths.db, 'r');
 	} catch (err) {
 		if (errorCode(err) === 'ENOENT') return loadSnapshot();
 		throw err;
 	}
-	// The header was read from an earlier open: a compaction may have renamed a new snapshot in since, and these
-	// bytes must be read with their own generation or the log would be applied from the wrong point.
-	if (bytes.byteLength >= 100 && Buffer.from(bytes.buffer, bytes.byteOffset, 100).readInt32BE(60) !== head.generation) return loadSnapshot();
-	if (truncated(bytes)) return corrupt('truncated');
-	let loaded: Database;
+	let loaded: Database | undefined;
 	try {
-		loaded = new SQL.Database(bytes);
+		const size = fstatSync(fd).size;
+		const header = new Uint8Array(100);
+		const n = readSync(fd, header, 0, 100, 0);
+		// The header was read from an earlier open: a compaction may have renamed a new snapshot in since, and this file
+		// must be read with its own generation or the log would be applied from the wrong point.
+		if (n === 100 && Buffer.from(header.buffer).readInt32BE(60) !== head.generation) {
+			closeSync(fd);
+			return loadSnapshot();
+		}
+		if (n < 100 || truncated(header, size)) {
+			closeSync(fd);
+			return corrupt('truncated');
+		}
+		if (size > largeSnapshotBytes) {
+			warn(
+				'FLECHE_LARGE_STORE',
+				`${paths.db} holds ${(size / 2 ** 30).toFixed(1)} GiB: the SQL store (SQLite in WebAssembly, one worker per process) is built for up to ${largeSnapshotBytes / 2 ** 30} GiB; use template = "postgres" for a store this large`,
+				`large:${paths.db}`,
+			);
+		}
+		loaded = openDatabase(fd, size, header);
 		loaded.exec(connectionPragmas);
 	} catch (err) {
+		if (loaded !== undefined) closeDatabase(loaded);
+		else closeQuietly(fd);
 		return corrupt(errorText(err));
 	}
 	let state: 'ok' | 'foreign' | 'newer';
@@ -258,18 +383,18 @@ function loadSnapshot(): number {
 		problem = hasTable(loaded, 'calls') ? schemaProblem(schemaFacts(loaded)) : null;
 		state = problem === null ? migrate(loaded) : 'foreign';
 	} catch (err) {
-		loaded.close();
+		closeDatabase(loaded);
 		return corrupt(errorText(err));
 	}
 	if (problem !== null) {
-		loaded.close();
+		closeDatabase(loaded);
 		warn('FLECHE_FOREIGN_STORE', `${paths.db} is not a database fleche can use: ${problem}. fleche neither reads nor writes it (move it away to start afresh)`, `foreign:${paths.db}`);
 		snapshotState = 'foreign';
 		replaceDatabase(freshDatabase());
 		return head.generation;
 	}
 	if (state === 'foreign') {
-		loaded.close();
+		closeDatabase(loaded);
 		warn('FLECHE_FOREIGN_STORE', `${paths.db} is an SQLite database without fleche tables: fleche neither reads nor writes it`, `foreign:${paths.db}`);
 		snapshotState = 'foreign';
 		replaceDatabase(freshDatabase());
@@ -397,6 +522,7 @@ function readBody(): void {
 }
 
 function clearQueue(): void {
+	backlogged = false;
 	queued = [];
 	queuedFrom = 0;
 	queuedKeys.clear();
@@ -426,12 +552,23 @@ function drain(budgetMs = Infinity): void {
 	if (queuedFrom >= queued.length) clearQueue();
 }
 
-/** Applies the queue a step at a time between requests, so that what is queued never waits for a request that needs it all. */
+/**
+ * Applies the queue a step at a time between requests, once requests pause (or the backlog is long), so that what is
+ * queued never waits for a request that needs it all, and a request never waits for lines it does not need.
+ */
 function scheduleDrain(): void {
 	if (drainScheduled || queuedFrom >= queued.length) return;
 	drainScheduled = true;
-	setImmediate(() => {
+	const step = (): void => {
 		drainScheduled = false;
+		const quietFor = performance.now() - lastRequest;
+		// A backlog, once reached, is applied to the end: a queue kept just under it would hold compactions off for good.
+		if (queued.length - queuedFrom >= drainBacklog) backlogged = true;
+		if (quietFor < drainIdleMs && !backlogged) {
+			drainScheduled = true;
+			setTimeout(step, drainIdleMs - quietFor).unref();
+			return;
+		}
 		try {
 			drain(drainStepMs);
 		} catch (err) {
@@ -440,7 +577,8 @@ function scheduleDrain(): void {
 			return;
 		}
 		scheduleDrain();
-	});
+	};
+	setImmediate(step);
 }
 
 /**
@@ -563,8 +701,9 @@ function maybeCompact(force = false): boolean {
 		}
 		if (unmerged <= 0) return false;
 		if (unmerged < data.compactBytes && Date.now() - lastGrowth < data.idleCompactMs) return false;
-		// A long queue is being applied between requests: compacting now would apply it all at once, with requests waiting.
-		if (queued.length - queuedFrom > 2048) return false;
+		// A long queue is being applied between requests: compacting now would apply it all at once, with requests
+		// waiting — unless writers outpace the applying, which would let the log (and the queue) grow without bound.
+		if (queued.length - queuedFrom > 2048 && unmerged < 4 * data.compactBytes) return false;
 	}
 	const claim = tryAcquire(paths.compact, paths.breakLock, tempStaleMs);
 	if (claim === null) return false;
@@ -618,17 +757,14 @@ function compact(): boolean {
 	if (snapshotState === 'foreign' || snapshotState === 'newer' || head.kind === 'foreign') return false;
 	const skip = log.header.base === head.generation ? log.header.merged : log.header.prev === head.generation ? 0 : -1;
 	if (skip < 0 || applied < skip) return false;
+	completeMigrations();
 	const generation = newGeneration([head.generation, log.header.base, log.header.prev]);
 	db.exec(`PRAGMA user_version = ${generation}; PRAGMA application_id = ${applicationId};`);
-	for (const s of statements.values()) s.free();
-	statements = new Map();
-	const bytes = db.export();
-	// export() closes and reopens the connection: its settings are gone.
-	db.exec(connectionPragmas);
 	const snapshotTemp = tempSibling(paths.db);
 	const logTemp = tempSibling(paths.log);
+	let written: number | null = null;
 	try {
-		writeFileSync(snapshotTemp, bytes);
+		written = writeSnapshot(snapshotTemp);
 		held = acquireLock(paths);
 		try {
 			const nowLog = readLogHeader(paths.log);
@@ -650,6 +786,8 @@ function compact(): boolean {
 				}
 			}
 			renameSync(snapshotTemp, paths.db);
+			adopt(written);
+			written = null;
 			logId = header.id;
 			holdLog(openLog(paths.log));
 			bodyStart = Buffer.byteLength(encodeLine(header));
@@ -662,9 +800,51 @@ function compact(): boolean {
 			releaseLock(held);
 		}
 	} finally {
+		if (written !== null) closeQuietly(written);
 		removeQuietly(snapshotTemp);
 		removeQuietly(logTemp);
 	}
+}
+
+/**
+ * Writes the database as it is now to `temp` (created), and returns the file open for reading: the snapshot file read
+ * page by page with the changed chunks over it, streamed; or, for a database held in memory, `db.export()`.
+ */
+function writeSnapshot(temp: string): number {
+	const out = openSync(temp, 'wx+');
+	try {
+		const file = files.get(db);
+		if (file !== undefined && !file.detached) {
+			file.writeTo(out);
+		} else {
+			for (const s of statements.values()) s.free();
+			statements = new Map();
+			const bytes = db.export();
+			// export() closes and reopens the connection: its settings are gone.
+			db.exec(connectionPragmas);
+			let done = 0;
+			while (done < bytes.length) done += writeSync(out, bytes, done, bytes.length - done, done);
+		}
+		return out;
+	} catch (err) {
+		closeSync(out);
+		throw err;
+	}
+}
+
+/** Reads on from `fd`, the new snapshot {@link writeSnapshot} wrote (now renamed into place), which holds exactly `db`. */
+function adopt(fd: number): void {
+	const file = files.get(db);
+	if (file !== undefined && !file.detached) {
+		file.rebase(fd);
+		return;
+	}
+	// A database held in memory (a new store, or one MEMFS copied to shrink it): from now on paged, from its snapshot.
+	const header = new Uint8Array(100);
+	readSync(fd, header, 0, 100, 0);
+	const next = openDatabase(fd, fstatSync(fd).size, header);
+	next.exec(connectionPragmas);
+	replaceDatabase(next);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -714,6 +894,8 @@ function recordsJson(calls: string, args: string, metadata: string, params: stri
 
 function handle(request: SqlRequest): unknown {
 	const { op, args } = request;
+	lastRequest = performance.now();
+	if (request.writer === true) writer = true;
 	if (op === 'apply') {
 		applyEntries(args[0] as unknown[]);
 		return null;
@@ -809,7 +991,7 @@ function compactIfDue(): void {
 	try {
 		// Following the log between requests keeps the next one short, and sees every log a compaction continues.
 		catchUp();
-		maybeCompact();
+		if (writer) maybeCompact();
 	} catch (err) {
 		warn('FLECHE_COMPACT_FAILED', `Could not compact the cache log ${paths.log}: ${errorText(err)}`, `compact:${paths.log}`);
 	}

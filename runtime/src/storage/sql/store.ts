@@ -14,15 +14,17 @@
 //   A hit on one of them costs one `stat` of the log instead of a worker round trip: when the log grew, the new
 //   lines are scanned (not parsed: the key is at a fixed place in a put or evict line) and the keys they touch are
 //   forgotten; a compaction's continued log is followed like the worker follows it; anything else forgets all.
-// - Reads go to a worker thread that owns the sql.js database: it loads the snapshot, follows the log (one `stat`
+// - Reads go to a worker thread that owns the sql.js database: it opens the snapshot (its pages read from the file on
+//   demand, pagedFile.ts: a store of any size opens in milliseconds), follows the log (one `stat`
 //   when nothing changed), and answers queries. A key read is answered from the log's newest line of that key when
 //   one came since the worker last applied the log, so it never waits for the lines other writers appended to be
 //   applied (see sqlWorker.ts); other queries wait for them. The calling thread waits for the
 //   answer through the synchronous bridge (bridge/syncWorker.ts: `Atomics.wait`, fail-fast guard, time-out), so
 //   reads are synchronous too, including the very first one, which waits for sql.js to start (about 50–100 ms once
 //   per thread). A store with no files yet answers misses without starting it.
-// - The worker compacts: when the log's unmerged part passes `compactBytes` (or stops growing for a while) it
-//   exports its database as a new snapshot to a temporary file, and under the lock renames a continued log and then
+// - A worker whose store has written compacts (one that only reads never writes a file): when the log's unmerged
+//   part passes `compactBytes` (or stops growing for a while) it streams its database as a new snapshot to a temporary
+//   file, and under the lock renames a continued log and then
 //   the snapshot into place. Readers follow the continued log without reloading; a crash at any step loses nothing.
 // - The SQLite file is only ever replaced by a rename, never rewritten in place, and never uses WAL, so any reader
 //   (this runtime, Python fleche, the sqlite3 shell) opening it sees a complete database: everything up to the last
@@ -203,6 +205,12 @@ export class CallSql implements CallStorage, StatsStorage {
 	/** Records known to be current as of {@link #seen} (insertion order = age, for the size cap). */
 	readonly #known = new Map<string, CallRecord>();
 	#seen: LogPosition | undefined;
+	/** Where this instance's last append to the log file {@link #log} ended (-1: none yet). */
+	#appendedTo = -1;
+	/** Whether this instance wrote to the log: only then does its worker compact (a store that only reads writes nothing). */
+	#wrote = false;
+	/** Whether this instance's worker knows that it writes (said with the next request, see {@link #message}). */
+	#told = false;
 
 	/**
 	 * Nothing is read or written, and no worker started, until the first use.
@@ -224,10 +232,11 @@ export class CallSql implements CallStorage, StatsStorage {
 	}
 
 	#worker(): SyncWorker {
+		if (this.#client === undefined) this.#told = this.#wrote;
 		this.#client ??= new SyncWorker({
 			module: sqlWorkerFile(),
 			name: 'cache database',
-			input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs } satisfies SqlWorkerData,
+			input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs, writer: this.#wrote } satisfies SqlWorkerData,
 			timeoutMs: this.#options.timeoutMs,
 		});
 		return this.#client;
@@ -245,7 +254,25 @@ export class CallSql implements CallStorage, StatsStorage {
 	#request(op: string, ...args: unknown[]): unknown {
 		// The worker reads the log: whatever this thread holds back must be in it first.
 		if (unwritten.size > 0) writeAllPending();
-		return this.#worker().request({ op, args } satisfies SqlRequest);
+		return this.#worker().request(this.#message(op, args));
+	}
+
+	/** A request; the first one after this instance wrote also tells its worker that it may compact from now on. */
+	#message(op: string, args: readonly unknown[]): SqlRequest {
+		// Called once the worker exists (the caller's `this.#worker()` runs first), so `#told` is set for it.
+		if (this.#told || !this.#wrote) return { op, args };
+		this.#told = true;
+		return { op, args, writer: true };
+	}
+
+	/** Tells a worker started by reads, in a request of its own, that its log is due for compaction (once). */
+	#tellWriter(): void {
+		this.#told = true;
+		try {
+			this.#client?.request({ op: 'ready', args: [], writer: true } satisfies SqlRequest);
+		} catch {
+			// The next read reports a worker that cannot answer.
+		}
 	}
 
 	/**
@@ -261,7 +288,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			}
 		}
 		try {
-			return this.#worker().request({ op, args: [key] } satisfies SqlRequest);
+			return this.#worker().request(this.#message(op, [key]));
 		} catch (err) {
 			return this.#failed(err, miss);
 		}
@@ -336,11 +363,11 @@ export class CallSql implements CallStorage, StatsStorage {
 	 * Brings {@link #known} up to the log's current end: one `stat` when nothing changed, a scan of the new lines when
 	 * it grew, following a compaction's continued log; forgets everything when the log was replaced otherwise.
 	 */
-	#sync(): void {
+	#sync(known?: Stats): void {
 		if (this.#memory) return;
 		let st: Stats;
 		try {
-			st = statSync(this.#paths.log);
+			st = known ?? statSync(this.#paths.log);
 		} catch {
 			this.#forgetAll();
 			return;
@@ -413,16 +440,23 @@ export class CallSql implements CallStorage, StatsStorage {
 				const fd = openSync(this.#paths.log, 'a+');
 				st = fstatSync(fd);
 				this.#log = { fd, ino: st.ino };
+				this.#appendedTo = -1;
 			}
-			// Under the lock the log cannot change: what this instance remembers is brought up to its end first.
-			this.#sync();
-			const written = appendToLog(this.#log.fd, st.size, text);
+			// Under the lock the log cannot change: what this instance remembers is brought up to its end first (from the
+			// stat just taken).
+			this.#sync(st);
+			// A log that ends where this instance's last append ended ends with that append's newline.
+			const written = appendToLog(this.#log.fd, st.size, text, this.#appendedTo === st.size);
+			this.#appendedTo = st.size + written;
 			const seen = this.#seen;
 			if (seen !== undefined && seen.ino === this.#log.ino && seen.offset === st.size) seen.offset += written;
 			else this.#forgetAll();
 			// Only a worker compacts, and hits on remembered records need none: a writer whose log outgrows the
 			// compaction size starts its worker (in the background, nothing waits for it) to keep the log short.
-			if (this.#client === undefined && st.size + written > this.#options.compactBytes) this.#startCompactor();
+			if (st.size + written > this.#options.compactBytes) {
+				if (this.#client === undefined) this.#startCompactor();
+				else if (!this.#told) this.#tellWriter();
+			}
 		} catch (err) {
 			for (const l of lines) if (l.record !== undefined && this.#known.get(l.record.key) === l.record) this.#known.delete(l.record.key);
 			throw new SaveError(`Cannot write ${what} to the cache database ${this.path}: ${errorText(err)}`, { cause: err });
@@ -434,6 +468,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			if (l.record !== undefined) this.#remember(l.record);
 			else if (l.evict !== undefined) this.#known.delete(l.evict);
 		}
+		this.#wrote = true;
 	}
 
 	/**
