@@ -71,8 +71,8 @@ export function formatTimestamp(epochSeconds: number | null | undefined): string
  * are `util.inspect` output, which escapes them already; a store is untrusted input, so this does not rely on it.
  */
 export function displayText(text: string, max: number): string {
-	// eslint-disable-next-line no-control-regex -- finding control characters is the point
 	const visible = text.replace(
+		// eslint-disable-next-line no-control-regex -- finding control characters is the point
 		/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
 		(c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
 	);
