@@ -17,22 +17,10 @@ export type FunctionInfo = Pick<
 /** What the tree needs of a `CallSummary`. */
 export type CallInfo = Pick<
 	CallSummary,
-	| 'module'
-	| 'name'
-	| 'key'
-	| 'version'
-	| 'args'
-	| 'argsText'
-	| 'created'
-	| 'duration'
-	| 'size'
-	| 'hits'
-	| 'misses'
-	| 'lastHit'
-	| 'codeDigest'
-	| 'resultText'
-	| 'damaged'
->;
+	'module' | 'name' | 'key' | 'version' | 'args' | 'argsText' | 'created' | 'duration' | 'size' | 'hits' | 'misses' | 'lastHit'
+> &
+	// What decides a row's state and preview; absent reads as unknown (no preview, not damaged, same code).
+	Partial<Pick<CallSummary, 'codeDigest' | 'resultText' | 'damaged'>>;
 
 /**
  * What a call row's icon says, most urgent first (docs/behaviour.md §14 lists the same):
@@ -231,8 +219,8 @@ function newestCall(calls: readonly CallInfo[]): CallInfo | undefined {
 /** Which of {@link CallState} a call is in, the most urgent first. */
 export function callState(call: CallInfo, newest: CallInfo | undefined, running: ReadonlySet<string>): CallState {
 	if (running.has(call.key)) return 'running';
-	if (call.damaged !== null) return 'damaged';
-	if (newest !== undefined && (call.version !== newest.version || (call.codeDigest !== null && newest.codeDigest !== null && call.codeDigest !== newest.codeDigest))) {
+	if (call.damaged != null) return 'damaged';
+	if (newest !== undefined && (call.version !== newest.version || (call.codeDigest != null && newest.codeDigest != null && call.codeDigest !== newest.codeDigest))) {
 		return 'stale';
 	}
 	return 'fresh';
@@ -241,19 +229,19 @@ export function callState(call: CallInfo, newest: CallInfo | undefined, running:
 /** The result part of a call row's description: the preview, or what stands in for it. */
 function resultSummary(call: CallInfo, state: CallState): string {
 	if (state === 'damaged') return 'damaged';
-	if (call.resultText !== null) return `→ ${displayText(call.resultText, resultLength)}`;
+	if (call.resultText != null) return `→ ${displayText(call.resultText, resultLength)}`;
 	return call.size === null ? '→ …' : `→ ${formatBytes(call.size)}`;
 }
 
-export function callNode(cache: string, call: CallInfo, nowSeconds: number, state: CallState = call.damaged !== null ? 'damaged' : 'fresh'): TreeNodeSpec {
+export function callNode(cache: string, call: CallInfo, nowSeconds: number, state: CallState = call.damaged != null ? 'damaged' : 'fresh'): TreeNodeSpec {
 	const argLines = Object.entries(call.args).map(([name, text]) => `  ${name} = ${text}`);
 	const signature = argLines.length > 0 ? `${call.name}(\n${argLines.join('\n')}\n)` : `${call.name}()`;
 	const stats = `${plural(call.hits, 'hit')} · ${plural(call.misses, 'miss', 'misses')}${call.lastHit === null ? '' : ` · last hit ${formatAge(call.lastHit, nowSeconds)}`}`;
 	const status = `${state}: ${state === 'damaged' ? `cannot be a hit: ${call.damaged ?? 'its result is unreadable'}` : callStates[state].meaning}`;
 	const result =
-		call.resultText !== null ? call.resultText : call.damaged !== null ? '(unreadable)' : call.size === null ? '(not read)' : `(${formatBytes(call.size)}, not read for the list: open the call to see it)`;
+		call.resultText != null ? call.resultText : call.damaged != null ? '(unreadable)' : call.size === null ? '(not read)' : `(${formatBytes(call.size)}, not read for the list: open the call to see it)`;
 	const facts = [`created ${formatAge(call.created, nowSeconds)} (${formatTimestamp(call.created)})`, `took ${formatDuration(call.duration)} · result ${formatBytes(call.size)}`, stats];
-	const ids = `key ${call.key}${call.version === null ? '' : `\nversion ${call.version}`}${call.codeDigest === null ? '' : `\ncode ${call.codeDigest}`}`;
+	const ids = `key ${call.key}${call.version === null ? '' : `\nversion ${call.version}`}${call.codeDigest == null ? '' : `\ncode ${call.codeDigest}`}`;
 	const data: NodeData = { kind: 'call', cache, module: call.module, name: call.name, key: call.key };
 	const { icon, color } = callStates[state];
 	return {
