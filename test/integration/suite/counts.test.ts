@@ -4,6 +4,8 @@
 // suite, on a store whose calls were all cleared.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
 import { api, callNodes, fileUri, flecheLenses, functionNode, lensesOf, seeded, waitFor, workspaceFolder, type FlecheApi } from './support.js';
@@ -87,6 +89,22 @@ suite('counts: one source of truth', () => {
 		assert.equal(row?.label, 'a=9, b=9');
 		assert.equal(row?.description?.startsWith('→ 18 · 1 hit · '), true, String(row?.description));
 		assert.equal(row?.contextValue, 'fleche:call', 'a fresh call (no state suffix)');
+	});
+
+	test('a call whose stored result is gone shows as damaged (icon state, description, hover)', async () => {
+		const values = path.join(workspaceFolder().uri.fsPath, '.fleche', 'values');
+		const before = new Set(readdirSync(values));
+		await runInWorkspace("const { slowSquare } = await import('./src/math.js'); await slowSquare(12);");
+		// The new values are the argument 12 and the result 144: removing them leaves a call that cannot hit.
+		const added = readdirSync(values).filter((n) => !before.has(n) && /^[0-9a-f]{64}$/.test(n));
+		assert.equal(added.length, 2, JSON.stringify(added));
+		await waitFor('the slowSquare(12) row', async () => (await callNodes(fleche, 'slowSquare')).find((r) => r.label === 'x=12'));
+		for (const name of added) rmSync(path.join(values, name));
+		const row = await waitFor('the row to show damaged', async () =>
+			(await callNodes(fleche, 'slowSquare')).find((r) => r.contextValue === 'fleche:call+damaged'),
+		);
+		assert.equal(row.description?.startsWith('damaged · '), true, String(row.description));
+		assert.match(String(row.tooltip), /damaged: cannot be a hit: its result value [0-9a-f]{12}… is missing/);
 	});
 
 	test('after an invalidation the tree, the lens and the function details keep the same hits and misses; the next run adds to them', async () => {
