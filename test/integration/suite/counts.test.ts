@@ -95,9 +95,10 @@ suite('counts: one source of truth', () => {
 		const values = path.join(workspaceFolder().uri.fsPath, '.fleche', 'values');
 		const before = new Set(readdirSync(values));
 		await runInWorkspace("const { slowSquare } = await import('./src/math.js'); await slowSquare(12);");
-		// The new values are the argument 12 and the result 144: removing them leaves a call that cannot hit.
+		// The new value files hold the result 144 (and the argument, unless the record holds it): removing them leaves a
+		// call that cannot hit.
 		const added = readdirSync(values).filter((n) => !before.has(n) && /^[0-9a-f]{64}$/.test(n));
-		assert.equal(added.length, 2, JSON.stringify(added));
+		assert.ok(added.length >= 1, JSON.stringify(added));
 		await waitFor('the slowSquare(12) row', async () => (await callNodes(fleche, 'slowSquare')).find((r) => r.label === 'x=12'));
 		for (const name of added) rmSync(path.join(values, name));
 		const row = await waitFor('the row to show damaged', async () =>
