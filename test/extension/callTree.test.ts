@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { commandIds, treeContext } from '../../extension/src/constants.ts';
-import { callNodes, cacheId, cacheNodes, errorNode, functionNodes, viewNode, type CallInfo, type CacheInfo, type FunctionInfo } from '../../extension/src/model/callTree.ts';
+import { callNodes, callStates, cacheId, cacheNodes, errorNode, functionNodes, viewNode, type CallInfo, type CacheInfo, type FunctionInfo } from '../../extension/src/model/callTree.ts';
 import { markdownCode } from '../../extension/src/model/format.ts';
 import { arrangeFunctions, defaultTreeView, definitionGlob } from '../../extension/src/model/treeView.ts';
 
@@ -36,6 +36,9 @@ const call = (i: number, over: Partial<CallInfo> = {}): CallInfo => ({
 	hits: 1,
 	misses: 0,
 	lastHit: null,
+	codeDigest: 'c0de',
+	resultText: `${i + 1}`,
+	damaged: null,
 	...over,
 });
 
@@ -69,16 +72,18 @@ test('folder names appear only with several workspace folders; unreadable caches
 	assert.equal(err.command?.id, commandIds.showLog);
 });
 
-test('function rows: name, module and hits · misses · cached, sorted by name', () => {
+test('function rows: the name as label, hits · misses · cached (the module only to tell same names apart), sorted by name', () => {
 	const rows = functionNodes('/w/.fleche', [fn({ name: 'zeta', calls: 1, hits: 1, misses: 1 }), fn(), fn({ module: null, name: 'add', calls: 0 })], now);
 	assert.deepEqual(
-		rows.map((r) => [r.label, r.description, r.collapsible]),
+		rows.map((r) => [r.label, r.description, r.collapsible, r.icon]),
 		[
-			['add', '12 hits · 3 misses · 0 cached', false],
-			['add', '12 hits · 3 misses · 5 cached · src/math.ts', true],
-			['zeta', '1 hit · 1 miss · 1 cached · src/math.ts', true],
+			['add', '12 hits · 3 misses · 0 cached', false, 'circle-slash'],
+			['add', '12 hits · 3 misses · 5 cached · src/math.ts', true, 'symbol-function'],
+			['zeta', '1 hit · 1 miss · 1 cached', true, 'symbol-function'],
 		],
 	);
+	assert.match(rows[0]!.tooltip!, /no cached calls: every call was invalidated; hits and misses are kept/);
+	assert.match(rows[2]!.tooltip!, /^src\/math\.ts:zeta\n/, 'the module is in the hover');
 	assert.equal(rows[1]!.contextValue, treeContext.function);
 	assert.deepEqual(rows[1]!.data, { kind: 'function', cache: '/w/.fleche', module: 'src/math.ts', name: 'add' });
 	assert.match(rows[1]!.tooltip!, /hit ratio 80%/);
@@ -87,12 +92,17 @@ test('function rows: name, module and hits · misses · cached, sorted by name',
 	assert.equal(functionNodes('/w/.fleche', [], now)[0]!.label, 'Nothing cached yet');
 });
 
-test('call rows: argument summary, age · duration · hits, full arguments in the tooltip, click shows details', () => {
+test('call rows: argument summary, result preview · hits · age, the whole call in the hover, click shows details', () => {
 	const [row] = callNodes('/w/.fleche', { module: 'src/math.ts', name: 'add' }, { total: 1, offset: 0, calls: [call(7)] }, now);
 	assert.ok(row);
 	assert.equal(row.label, "a=7, b='x'");
-	assert.equal(row.description, '1 h ago · 250 ms · 1 hit');
+	assert.equal(row.description, '→ 8 · 1 hit · 1 h ago');
 	assert.match(row.tooltip!, /result 2\.0 KB/);
+	// The rich hover: arguments, result, state, duration, hits, age.
+	const md = row.markdown!;
+	for (const part of [/add\(\n {2}a = 7\n {2}b = 'x'\n\)/, /result:\n\n```\n8\n```/, /\*\*fresh\*\*: stored by the same code/, /took 250 ms/, /1 hit · 0 misses/, /created 1 h ago \(/]) {
+		assert.match(md, part);
+	}
 	assert.equal(row.contextValue, treeContext.call);
 	assert.match(row.tooltip!, /^add\(\n {2}a = 7\n {2}b = 'x'\n\)/);
 	assert.match(row.tooltip!, /key 0{63}7/);
@@ -117,25 +127,57 @@ test('a page of a long list ends with "Load more…", which asks for the next of
 test('call labels fit a default-width sidebar: long argument lists are cut, the whole call is in the hover', () => {
 	const long = call(3, { argsText: `rows=${'x'.repeat(200)}` });
 	const [row] = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 1, offset: 0, calls: [long] }, now);
-	assert.ok(row!.label.length <= 48, row!.label);
+	assert.ok(row!.label.length <= 28, row!.label);
 	assert.ok(row!.label.endsWith('…'));
 	assert.match(row!.markdown!, /a = 3/);
 });
 
-test('a call stored by another version than the newest call is marked stale (icon, context, hover); equal versions are not', () => {
-	const calls = [call(1, { version: '1.0', created: now - 7200 }), call(2, { version: '2.0', created: now - 60 }), call(3, { version: '2.0', created: now - 600 })];
-	const rows = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 3, offset: 0, calls }, now);
+test('call states: stale (other version or code than the newest call), damaged, running (its lease is held), fresh; most urgent first', () => {
+	const calls = [
+		call(1, { version: '1.0', created: now - 7200 }),
+		call(2, { version: '2.0', created: now - 60 }),
+		call(3, { version: '2.0', created: now - 600 }),
+		call(4, { version: '2.0', created: now - 900, codeDigest: 'old0' }),
+		call(5, { version: '2.0', created: now - 950, damaged: 'its result value 0123456789ab… is missing', resultText: null }),
+		call(6, { version: '1.0', created: now - 990 }),
+	];
+	const running = new Set([calls[5]!.key]);
+	const rows = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 6, offset: 0, calls }, now, running);
 	assert.deepEqual(
-		rows.map((r) => [r.icon, r.contextValue]),
+		rows.map((r) => [r.icon, r.iconColor, r.contextValue]),
 		[
-			['history', `${treeContext.call}+stale`],
-			['symbol-event', treeContext.call],
-			['symbol-event', treeContext.call],
+			['history', callStates.stale.color, `${treeContext.call}+stale`],
+			['pass', callStates.fresh.color, treeContext.call],
+			['pass', callStates.fresh.color, treeContext.call],
+			['history', callStates.stale.color, `${treeContext.call}+stale`],
+			['error', callStates.damaged.color, `${treeContext.call}+damaged`],
+			['sync~spin', callStates.running.color, `${treeContext.call}+running`],
 		],
 	);
-	assert.match(rows[0]!.markdown!, /stale: stored by version 1\.0; the newest calls are version 2\.0/);
-	// The menus that act on calls still match a stale row.
-	assert.match(rows[0]!.contextValue, /^fleche:call\b/);
+	assert.match(rows[0]!.markdown!, /\*\*stale\*\*: stored by other code or another version than the function's newest call/);
+	assert.equal(rows[4]!.description, 'damaged · 1 hit · 16 min ago');
+	assert.match(rows[4]!.markdown!, /\*\*damaged\*\*: cannot be a hit:\n\n```\nits result value 0123456789ab… is missing\n```/);
+	assert.match(rows[5]!.markdown!, /\*\*running\*\*: a process is computing this call now/);
+	// The menus that act on calls still match rows in every state.
+	for (const row of rows) assert.match(row.contextValue, /^fleche:call\b/);
+});
+
+test('result previews: one escaped line, never a raw control character; a result too large to preview shows its size', () => {
+	const hostile = call(8, { resultText: "'a\nb\u001b[31mred\u202eevil'", argsText: "s='\u0007bell'" });
+	const big = call(9, { resultText: null, size: 3 * 1024 * 1024 });
+	const [h, b] = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 2, offset: 0, calls: [hostile, big] }, now);
+	// eslint-disable-next-line no-control-regex -- finding control characters is the point
+	for (const text of [h!.label, h!.description!]) assert.doesNotMatch(text, /[\u0000-\u001f\u007f-\u009f\u202e]/);
+	assert.equal(h!.description, "→ 'a b\\u{1b}[31mred\\u{202… · 1 hit · 1 h ago");
+	assert.equal(h!.label, "s='\\u{7}bell'");
+	assert.equal(b!.description, '→ 3.0 MB · 1 hit · 1 h ago');
+	assert.match(b!.markdown!, /not read for the list: open the call to see it/);
+});
+
+test('cache rows count the calls being computed now', () => {
+	const [row] = cacheNodes([{ cache: defaultCache, folder: 'w', totals: { calls: 5, functions: 2 }, running: 2 }]);
+	assert.equal(row!.description, 'file · 2 functions · 5 cached · 2 running');
+	assert.match(row!.tooltip!, /2 calls being computed now/);
 });
 
 test('hovers carry store contents only inside code fences that the contents cannot close', () => {

@@ -31,7 +31,7 @@ export function makeWorkspace(dir, { corrupt = false, node = process.execPath } 
 		cwd: workspace,
 		encoding: 'utf8',
 		// The default store must be the workspace's own, whatever the caller's environment says.
-		env: { ...process.env, FLECHE_ROOT: '', NODE_OPTIONS: '', FLECHE_SEED_SQL: corrupt ? sqlStore(workspace) : '', FLECHE_SEED_BIG: corrupt ? bigStore(workspace) : '' },
+		env: { ...process.env, FLECHE_ROOT: '', NODE_OPTIONS: '', FLECHE_SEED_SQL: corrupt ? sqlStore(workspace) : '', FLECHE_SEED_BIG: corrupt && needsBigStore() ? bigStore(workspace) : '' },
 		timeout: 180_000,
 	});
 	if (result.status !== 0) {
@@ -44,6 +44,15 @@ export function makeWorkspace(dir, { corrupt = false, node = process.execPath } 
 /** The SQL store the suite variant adds through `fleche.caches`: `extra-stores/sql/` beside the workspace. */
 export function sqlStore(workspace) {
 	return path.join(path.dirname(workspace), 'extra-stores', 'sql');
+}
+
+/**
+ * Whether the suite run needs the store of 40,000 calls (the responsive suite does): seeding it takes minutes on a
+ * loaded machine, so a run of chosen suite files (`FLECHE_SUITES`, suite/index.ts) without it skips it.
+ */
+function needsBigStore() {
+	const only = (process.env.FLECHE_SUITES ?? '').split(',').filter((n) => n !== '');
+	return only.length === 0 || only.includes('responsive');
 }
 
 /** A file store of 40,000 calls (seed.mjs) beside the workspace: `extra-stores/big/`. */

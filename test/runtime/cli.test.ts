@@ -246,7 +246,53 @@ describe('fleche CLI', () => {
 		assert.match(byFunction.stdout, /Evicted 2 calls/);
 		const all = one(await fleche_(d, 'evict', '--all', '--json'), 'evicted');
 		assert.equal(all.count, 1, 'add(4, 4) was left');
-		assert.deepEqual((one(await fleche_(d, 'ls', '--json'), 'functions') as { functions: unknown[] }).functions, []);
+		assert.deepEqual(
+			(one(await fleche_(d, 'ls', '--json'), 'functions') as { functions: { name: string; calls: number }[] }).functions.map((f) => [f.name, f.calls]),
+			[
+				['area', 0],
+				['add', 0],
+			],
+			'no calls left; the functions stay listed with their statistics',
+		);
+	});
+
+	test('counts after an invalidation: ls and stats keep every statistic, list the function with 0 calls, and the next run adds to them', async () => {
+		const d = await project();
+		await seed(d, [
+			[1, 2],
+			[1, 2],
+			[1, 2],
+		]);
+		type Listed = { name: string; calls: number; hits: number; misses: number };
+		const listed = async (): Promise<Listed[]> =>
+			(one(await fleche_(d, 'ls', '--json'), 'functions') as { functions: Listed[] }).functions.map(({ name, calls, hits, misses }) => ({ name, calls, hits, misses }));
+		const totals = async () => (one(await fleche_(d, 'stats', '--json'), 'stats') as { totals: { calls: number; functions: number; hits: number; misses: number } }).totals;
+		const before = await listed();
+		// By module, then name: src/geo.ts before src/math.ts.
+		assert.deepEqual(before, [
+			{ name: 'area', calls: 2, hits: 0, misses: 2 },
+			{ name: 'add', calls: 1, hits: 2, misses: 1 },
+		]);
+		assert.equal(one(await fleche_(d, 'evict', '--all', '--json'), 'evicted').count, 3);
+		assert.deepEqual(
+			await listed(),
+			before.map((f) => ({ ...f, calls: 0 })),
+		);
+		const t = await totals();
+		assert.deepEqual([t.calls, t.functions, t.hits, t.misses], [0, 2, 2, 3]);
+		const table = await fleche_(d, 'ls');
+		assert.match(table.stdout, /\badd\s+src\/math\.js\s+0\s+2\s+1\b/, table.stdout);
+		const human = await fleche_(d, 'stats');
+		assert.match(human.stdout, /calls:\s+0 in 2 functions/);
+		assert.match(human.stdout, /hits:\s+2\s+misses: 3/);
+		// The next run computes again: one more miss each, nothing reset, nothing counted twice.
+		await seed(d, [[1, 2]]);
+		assert.deepEqual(await listed(), [
+			{ name: 'area', calls: 2, hits: 0, misses: 4 },
+			{ name: 'add', calls: 1, hits: 2, misses: 2 },
+		]);
+		assert.equal(one(await fleche_(d, 'evict', '--function', 'add', '--json'), 'evicted').count, 1);
+		assert.equal(one(await fleche_(d, 'evict', '--function', 'add', '--json'), 'evicted').count, 0, 'a function with statistics only has nothing to evict');
 	});
 
 	test('--root and --cache select the store; --cwd selects the project', async () => {

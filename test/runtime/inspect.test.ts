@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 'fleche';
@@ -154,12 +154,22 @@ describe('fleche/inspect', () => {
 		assert.equal(store.gc(), 0, 'young orphans stay for the grace period');
 		assert.ok(store.gc({ graceSeconds: 0 }) >= 1, 'values only the evicted calls used are orphaned');
 		assert.equal(store.evictFunction({ module: store.functions()[0]!.module, name: 'greet' }), 2);
+		// Its statistics stay (§11): still listed, with no calls.
 		assert.deepEqual(
-			store.functions().map((f) => f.name),
-			['square'],
+			store.functions().map((f) => [f.name, f.calls]),
+			[
+				['greet', 0],
+				['square', 3],
+			],
 		);
 		assert.equal(store.clear(), 3);
-		assert.deepEqual(store.functions(), []);
+		assert.deepEqual(
+			store.functions().map((f) => [f.name, f.calls, f.hits, f.misses]),
+			[
+				['greet', 0, 0, 2],
+				['square', 0, 3, 5],
+			],
+		);
 		assert.deepEqual(readdirSync(join(root, 'calls')).filter((n) => /^[0-9a-f]{64}$/.test(n)), []);
 		assert.deepEqual(readdirSync(join(root, 'values')).filter((n) => /^[0-9a-f]{64}$/.test(n)), [], 'clear() also removes the values');
 	});
@@ -513,6 +523,99 @@ describe('fleche/inspect', () => {
 		const none = explain(store, { module, name: 'nothing' }, {});
 		assert.equal(none.nearest, null);
 		assert.equal(none.key, null);
+	});
+
+	test('after an eviction every count stays as it was but the calls: file and SQL stores list the function with 0 calls, and the next call adds to its statistics', async (t) => {
+		const { store: file } = seeded();
+		t.after(() => file.close());
+		const { project, c } = sqlProject(t);
+		t.after(() => (c as unknown as { calls: { close(): void } }).calls.close());
+		const sql = openStore('db', { cwd: project });
+		t.after(() => sql.close());
+		await waitFor('the SQL statistics', () => sql.functions()[0]?.hits === 1);
+		const counts = (s: Store) => s.functions().map((f) => ({ name: f.name, calls: f.calls, hits: f.hits, misses: f.misses }));
+		const totals = (s: Store) => {
+			const { calls, functions, hits, misses } = s.totals();
+			return { calls, functions, hits, misses };
+		};
+		for (const [store, write] of [
+			[file, (fn: () => void) => cache(fileCache(file.location.root!), fn)],
+			[sql, (fn: () => void) => cache(c, fn)],
+		] as const) {
+			const before = counts(store).find((f) => f.name === 'square')!;
+			const total = totals(store);
+			assert.ok(before.calls > 0 && before.hits > 0, JSON.stringify(before));
+			assert.equal(store.evictFunction({ module: store.functions().find((f) => f.name === 'square')!.module, name: 'square' }), before.calls);
+			assert.deepEqual(counts(store).find((f) => f.name === 'square'), { ...before, calls: 0 }, store.location.kind);
+			assert.deepEqual(totals(store), { ...total, calls: total.calls - before.calls }, 'totals count the function too');
+			write(() => square(1));
+			flushStats();
+			await waitFor(`the ${store.location.kind} store to count the new miss`, () => counts(store).find((f) => f.name === 'square')?.misses === before.misses + 1);
+			assert.deepEqual(counts(store).find((f) => f.name === 'square'), { ...before, calls: 1, misses: before.misses + 1 }, 'no count went back to zero or jumped');
+		}
+	});
+
+	test('calls(): a one-line preview of each result, and why a call cannot hit when its result value is missing or damaged', (t) => {
+		const root = freshDir();
+		const echo = fleche((value: unknown) => value, { name: 'echo' });
+		cache(fileCache(root), () => {
+			echo('line one\nline two\u001b[31m');
+			echo({ big: 'x'.repeat(100_000) });
+			echo(1);
+			echo(2);
+		});
+		const store = openStore(root);
+		t.after(() => store.close());
+		const fn = { module: store.functions()[0]!.module, name: 'echo' };
+		const byArg = () => new Map(store.calls(fn).calls.map((c) => [c.argsText, c]));
+		const text = byArg().get("value='line one\\nline two\\x1B[31m'")!;
+		assert.equal(text.resultText, "'line one\\nline two\\x1B[31m'", 'escaped: no raw newline or control character');
+		assert.equal(text.damaged, null);
+		assert.equal(text.codeDigest, store.call(text.key).codeDigest);
+		const big = [...byArg().values()].find((c) => c.argsText.startsWith('value={ big:'))!;
+		assert.equal(big.resultText, null, 'a result over the preview size is not read for a listing');
+		assert.ok(big.size! > 64 * 1024);
+		// One result value removed, one altered: both calls are listed, each saying why it cannot hit.
+		const one = store.call(echo.fleche.digest(1));
+		const two = store.call(echo.fleche.digest(2));
+		rmSync(join(root, 'values', one.resultDigest!));
+		writeFileSync(join(root, 'values', two.resultDigest!), readFileSync(join(root, 'values', two.resultDigest!)).subarray(0, 3));
+		const after = new Map(store.calls(fn).calls.map((c) => [c.key, c]));
+		assert.equal(after.size, 4, 'damaged calls are still listed');
+		assert.match(String(after.get(one.key)!.damaged), /result value [0-9a-f]{12}… is missing/);
+		assert.equal(after.get(one.key)!.resultText, null);
+		assert.match(String(after.get(two.key)!.damaged), /^its result value fails its checks/);
+		assert.equal(after.get(text.key)!.damaged, null);
+	});
+
+	test('inFlight(): a call computing in another process is listed by key while its lease is held, and not after', async (t) => {
+		const project = userProject(
+			{
+			'slow.mjs': [
+				"import { fleche, fileCache, cache } from 'fleche';",
+				"import { writeFileSync, existsSync } from 'node:fs';",
+				"const slow = fleche(async (x) => { writeFileSync('started', ''); while (!existsSync('go')) await new Promise((r) => setTimeout(r, 20)); return x; }, { name: 'slow' });",
+				"await cache(fileCache('.fleche'), () => slow(7));",
+				'',
+			].join('\n'),
+			},
+			t,
+		);
+		const child = spawn(process.execPath, ['slow.mjs'], { cwd: project, stdio: 'ignore' });
+		// However the test ends, the child is let go (before the folder is removed, or after: then it is killed).
+		t.after(() => (existsSync(project) ? writeFileSync(join(project, 'go'), '') : child.kill()));
+		const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+		await waitFor('the computation to start', () => existsSync(join(project, 'started')));
+		const store = openStore(join(project, '.fleche'));
+		t.after(() => store.close());
+		const running = store.inFlight();
+		assert.equal(running.length, 1, JSON.stringify(running));
+		assert.match(running[0]!.key, /^[0-9a-f]{64}$/);
+		assert.match(running[0]!.owner, new RegExp(`:${child.pid}:`));
+		writeFileSync(join(project, 'go'), '');
+		assert.equal(await exited, 0);
+		assert.deepEqual(store.inFlight(), []);
+		assert.equal(store.calls({ module: store.functions()[0]!.module, name: 'slow' }).calls[0]!.key, running[0]!.key, 'the stored call has the key that was in flight');
 	});
 
 	test('an SQL store (template "sql") reads, evicts and watches like a file store', async (t) => {

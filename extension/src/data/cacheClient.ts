@@ -4,7 +4,7 @@
 // which every extension shares, must not wait for it. So every read here is asynchronous.
 import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
-import type { CallDetail, CallSummary, Explanation, FunctionRef, FunctionSummary } from 'fleche/inspect';
+import type { CallDetail, CallInFlight, CallSummary, Explanation, FunctionRef, FunctionSummary } from 'fleche/inspect';
 import { cacheId, type CacheInfo } from '../model/callTree.js';
 import { mergeCounts, type FunctionCounts } from '../model/codeLens.js';
 import { Disposable } from '../disposable.js';
@@ -20,7 +20,15 @@ export interface CacheEntry {
 	readonly folder: string | null;
 	readonly folderPath: string;
 	readonly functions?: readonly FunctionSummary[];
+	/** Calls being computed now (docs/behaviour.md §14: a running call's row, and the cache row's count). */
+	readonly inFlight?: readonly CallInFlight[];
 	readonly error?: string;
+}
+
+/** A snapshot of one cache's listing: its functions and the calls in flight, read together. */
+interface Listing {
+	readonly functions: FunctionSummary[];
+	readonly inFlight: CallInFlight[];
 }
 
 interface OpenCache {
@@ -28,9 +36,9 @@ interface OpenCache {
 	readonly located: LocatedCache;
 	/** Settles when the worker opened the store (true) or could not (false, with `error`). */
 	opened?: Promise<boolean>;
-	functions?: FunctionSummary[];
+	snapshot?: Listing;
 	/** The listing in progress, shared by concurrent readers. */
-	listing?: Promise<FunctionSummary[]>;
+	listing?: Promise<Listing>;
 	/** Bumped by every change, so that a listing started before it is not kept. */
 	version: number;
 	error?: string;
@@ -75,7 +83,7 @@ export class CacheClient extends Disposable {
 	/** Forgets snapshots but keeps stores open (they re-read what changed). */
 	invalidate(): void {
 		for (const c of this.caches.values()) {
-			c.functions = undefined;
+			c.snapshot = undefined;
 			c.listing = undefined;
 			c.version++;
 		}
@@ -116,7 +124,7 @@ export class CacheClient extends Disposable {
 			if (c === undefined) return;
 			// A store that did not exist at discovery may have a fleche.toml-declared sibling now: look again.
 			if (!c.located.location.exists) return this.reset();
-			c.functions = undefined;
+			c.snapshot = undefined;
 			c.listing = undefined;
 			c.version++;
 			this._onDidChange.fire();
@@ -207,21 +215,23 @@ export class CacheClient extends Disposable {
 			return { ...base, error: `No fleche store at ${location.root} (expected calls/ and values/, or calls.db)` };
 		}
 		if (!(await this.open(c))) return { ...base, error: c.error ?? 'cannot open' };
-		if (c.functions) return { ...base, functions: c.functions };
+		if (c.snapshot) return { ...base, ...c.snapshot };
 		try {
-			return { ...base, functions: await this.list(c) };
+			return { ...base, ...(await this.list(c)) };
 		} catch (err) {
 			log.error(`Cannot list ${c.located.location.name}: ${errorMessage(err)}`);
 			return { ...base, error: errorMessage(err) };
 		}
 	}
 
-	private list(c: OpenCache): Promise<FunctionSummary[]> {
+	private list(c: OpenCache): Promise<Listing> {
 		if (c.listing) return c.listing;
 		const version = c.version;
-		const listing = this.request('functions', { cache: c.id }).then((functions) => {
-			if (c.version === version) c.functions = functions;
-			return functions;
+		// Calls in flight are a hint: a lease folder that cannot be read must not hide the functions.
+		const listing = Promise.all([this.request('functions', { cache: c.id }), this.request('inFlight', { cache: c.id }).catch(() => [])]).then(([functions, inFlight]) => {
+			const snapshot = { functions, inFlight };
+			if (c.version === version) c.snapshot = snapshot;
+			return snapshot;
 		});
 		c.listing = listing;
 		// A failed listing is not kept: the next read tries again.

@@ -45,6 +45,7 @@ const handlers: Handlers = {
 		return null;
 	},
 	functions: ({ cache }) => store(cache).functions(),
+	inFlight: ({ cache }) => store(cache).inFlight(),
 	calls: ({ cache, fn, offset, limit }) => store(cache).calls(fn, { offset, limit }),
 	call: ({ cache, key }) => store(cache).call(key),
 	evict: ({ cache, keys }) => store(cache).evict(keys),

@@ -1,7 +1,7 @@
 // The messages between the extension host and its store worker (storeHost.ts), which owns every open fleche/inspect
 // Store: reading a store of 100,000 calls takes a large part of a second, and the extension host (shared with every
 // other extension) must not wait for it. Plain data only: each message crosses a worker boundary (structured clone).
-import type { CacheLocation, CallDetail, CallSummary, Explanation, FunctionRef, FunctionSummary } from 'fleche/inspect';
+import type { CacheLocation, CallDetail, CallInFlight, CallSummary, Explanation, FunctionRef, FunctionSummary } from 'fleche/inspect';
 
 /** The caches one workspace folder sees (fleche/inspect `discoverCaches`), or why its configuration cannot be read. */
 export type FolderCaches = { readonly locations: CacheLocation[] } | { readonly error: string };
@@ -13,6 +13,8 @@ export interface StoreOps {
 	open: { args: { cache: string; location: CacheLocation; cwd: string }; value: null };
 	close: { args: { cache: string }; value: null };
 	functions: { args: { cache: string }; value: FunctionSummary[] };
+	/** Calls being computed now (held leases), read with the functions so that one refresh shows both. */
+	inFlight: { args: { cache: string }; value: CallInFlight[] };
 	calls: { args: { cache: string; fn: FunctionRef; offset: number; limit: number }; value: { total: number; calls: CallSummary[] } };
 	call: { args: { cache: string; key: string }; value: CallDetail };
 	evict: { args: { cache: string; keys: string[] }; value: number };

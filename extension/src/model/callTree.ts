@@ -2,7 +2,7 @@
 // one-to-one onto a vscode.TreeItem and makes no decisions of its own.
 import type { CacheLocation, CallSummary, FunctionSummary } from 'fleche/inspect';
 import { commandIds, treeContext } from '../constants.js';
-import { countsText, formatAge, formatBytes, formatDuration, formatTimestamp, functionLabel, hitRatio, markdownCode, plural, truncate } from './format.js';
+import { countsText, displayText, formatAge, formatBytes, formatDuration, formatTimestamp, functionLabel, hitRatio, markdownCode, plural, truncate } from './format.js';
 import { arrangeFunctions, defaultTreeView, viewSummary, type TreeViewOptions } from './treeView.js';
 
 /** What the tree needs of a `CacheLocation`. */
@@ -18,7 +18,30 @@ export type FunctionInfo = Pick<
 export type CallInfo = Pick<
 	CallSummary,
 	'module' | 'name' | 'key' | 'version' | 'args' | 'argsText' | 'created' | 'duration' | 'size' | 'hits' | 'misses' | 'lastHit'
->;
+> &
+	// What decides a row's state and preview; absent reads as unknown (no preview, not damaged, same code).
+	Partial<Pick<CallSummary, 'codeDigest' | 'resultText' | 'damaged'>>;
+
+/**
+ * What a call row's icon says, most urgent first (docs/behaviour.md §14 lists the same):
+ * - running: a process is computing this call now: it holds the call's lease (fleche/inspect `inFlight`), as a
+ *   rerun does. A call never stored before has no row yet; the cache row counts it.
+ * - damaged: the call cannot be a hit: reading its result for the row found the value missing or failing its checks
+ *   (damaged, tampered, signed with another key), or its record went unreadable. Results over 64 KB are not read
+ *   for the listing, so their damage shows only when the call is opened.
+ * - stale: stored by other code or another version than the function's newest stored call (code digest or version
+ *   differ): the function changed since, and calling it now computes anew. The newest call stands for "the current
+ *   source" because the editor never imports user code to hash it.
+ * - fresh: none of the above.
+ */
+export type CallState = 'running' | 'damaged' | 'stale' | 'fresh';
+
+export const callStates: Readonly<Record<CallState, { readonly icon: string; readonly color?: string; readonly meaning: string }>> = {
+	running: { icon: 'sync~spin', color: 'charts.blue', meaning: 'a process is computing this call now (it holds its lease)' },
+	damaged: { icon: 'error', color: 'list.errorForeground', meaning: 'cannot be a hit: its stored result is missing or fails its checks' },
+	stale: { icon: 'history', color: 'list.deemphasizedForeground', meaning: "stored by other code or another version than the function's newest call" },
+	fresh: { icon: 'pass', color: 'testing.iconPassed', meaning: "stored by the same code and version as the function's newest call, its result intact" },
+};
 
 export type NodeData =
 	| { readonly kind: 'cache'; readonly cache: string; readonly folder: string | null }
@@ -42,6 +65,8 @@ export interface TreeNodeSpec {
 	readonly data?: NodeData;
 	/** A codicon id (`database`, `symbol-function`, …). */
 	readonly icon?: string;
+	/** A theme colour id for the icon (`list.errorForeground`, …). */
+	readonly iconColor?: string;
 	readonly command?: { readonly id: string; readonly title: string; readonly args: readonly unknown[] };
 }
 
@@ -52,10 +77,17 @@ export function cacheId(cache: CacheInfo): string {
 
 /** Root rows: one per cache; with a single workspace folder, `folder` is left out of labels. */
 export function cacheNodes(
-	caches: readonly { readonly cache: CacheInfo; readonly folder: string | null; readonly totals?: { calls: number; functions: number } | null; readonly error?: string }[],
+	caches: readonly {
+		readonly cache: CacheInfo;
+		readonly folder: string | null;
+		readonly totals?: { calls: number; functions: number } | null;
+		/** Calls being computed now. */
+		readonly running?: number;
+		readonly error?: string;
+	}[],
 ): TreeNodeSpec[] {
 	const many = new Set(caches.map((c) => c.folder)).size > 1;
-	return caches.map(({ cache, folder, totals, error }) => {
+	return caches.map(({ cache, folder, totals, running, error }) => {
 		const id = `cache:${cacheId(cache)}`;
 		const label = cache.name === 'default' && cache.source === null ? '.fleche' : cache.name;
 		const where = [many && folder ? folder : null, cache.kind].filter(Boolean).join(' · ');
@@ -74,7 +106,7 @@ export function cacheNodes(
 			};
 		}
 		const description = totals
-			? `${where} · ${plural(totals.functions, 'function')} · ${totals.calls} cached`
+			? `${where} · ${plural(totals.functions, 'function')} · ${totals.calls} cached${running ? ` · ${running} running` : ''}`
 			: cache.exists
 				? where
 				: `${where} · empty`;
@@ -82,7 +114,7 @@ export function cacheNodes(
 			id,
 			label,
 			description,
-			tooltip,
+			tooltip: running ? `${tooltip}\n${plural(running, 'call')} being computed now` : tooltip,
 			contextValue: treeContext.cache,
 			collapsible: true,
 			expanded: true,
@@ -92,8 +124,13 @@ export function cacheNodes(
 	});
 }
 
-/** Call rows are labelled by their arguments, cut to this many characters so a row fits a default-width sidebar. */
-const callLabelLength = 48;
+/**
+ * Call rows are labelled by their arguments, cut to this many characters, and the result preview in the description
+ * to `resultLength`, so that label and the start of the description fit a default-width sidebar (about 300 px, three
+ * levels deep); the whole call is in the hover.
+ */
+const callLabelLength = 28;
+const resultLength = 24;
 
 /**
  * Function rows of a cache, filtered and ordered as the view says (by name then module by default). When a filter
@@ -105,27 +142,34 @@ export function functionNodes(cache: string, functions: readonly FunctionInfo[],
 	if (shown.length === 0) {
 		return [messageNode(`${cache}:filtered`, `No function matches "${view.filter.trim()}"`, `${plural(functions.length, 'function')} hidden by the filter. Run "Fleche: Clear Filter" to show them.`)];
 	}
+	// The module is in the hover; the description names it only to tell apart rows of the same name.
+	const names = new Map<string, number>();
+	for (const fn of shown) names.set(fn.name, (names.get(fn.name) ?? 0) + 1);
 	return shown.map((fn) => {
 		const versions = fn.versions.filter((v) => v !== null);
 		const facts = [
 			`${countsText(fn)} (hit ratio ${hitRatio(fn.hits, fn.misses)})`,
 			`computing: ${formatDuration(fn.computeSeconds)} · saved: ${formatDuration(fn.savedSeconds)}`,
 			fn.lastHit === null ? 'never hit' : `last hit ${formatAge(fn.lastHit, nowSeconds)}`,
+			...(fn.calls === 0 ? [noCallsLeft] : []),
 		];
 		return {
 			id: `fn:${cache}\0${fn.module ?? ''}\0${fn.name}`,
-			label: fn.name,
-			// The counts first: a narrow sidebar cuts the description's end, and the module is in the hover.
-			description: `${countsText(fn)}${fn.module ? ` · ${fn.module}` : ''}`,
+			label: displayText(fn.name, 40),
+			// The counts first: a narrow sidebar cuts the description's end.
+			description: `${countsText(fn)}${fn.module && (names.get(fn.name) ?? 0) > 1 ? ` · ${displayText(fn.module, 40)}` : ''}`,
 			tooltip: [functionLabel(fn), ...facts, versions.length > 0 ? `versions: ${versions.join(', ')}` : ''].filter(Boolean).join('\n'),
 			markdown: [markdownCode(functionLabel(fn)), facts.join('  \n'), versions.length > 0 ? `versions:\n\n${markdownCode(versions.join(', '))}` : ''].filter(Boolean).join('\n\n'),
 			contextValue: treeContext.function,
 			collapsible: fn.calls > 0,
 			data: { kind: 'function', cache, module: fn.module, name: fn.name },
-			icon: 'symbol-function',
+			icon: fn.calls > 0 ? 'symbol-function' : 'circle-slash',
 		};
 	});
 }
+
+/** The hover line of a function whose calls were all invalidated (the rule of docs/behaviour.md §11). */
+const noCallsLeft = 'no cached calls: every call was invalidated; hits and misses are kept (they are the history of the function)';
 
 /** A row above a cache's functions that says how the view is narrowed or ordered; none when it is not. */
 export function viewNode(cache: string, view: TreeViewOptions, shown: number, total: number): TreeNodeSpec | undefined {
@@ -138,15 +182,16 @@ export function viewNode(cache: string, view: TreeViewOptions, shown: number, to
 	};
 }
 
-/** Call rows of one page, plus a "Load more…" row when more calls remain after it. */
+/** Call rows of one page, plus a "Load more…" row when more calls remain after it; `running` holds keys in flight. */
 export function callNodes(
 	cache: string,
 	fn: { readonly module: string | null; readonly name: string },
 	page: { readonly total: number; readonly offset: number; readonly calls: readonly CallInfo[] },
 	nowSeconds: number,
+	running: ReadonlySet<string> = new Set(),
 ): TreeNodeSpec[] {
-	const current = currentVersion(page.calls);
-	const rows: TreeNodeSpec[] = page.calls.map((call) => callNode(cache, call, nowSeconds, current));
+	const current = newestCall(page.calls);
+	const rows: TreeNodeSpec[] = page.calls.map((call) => callNode(cache, call, nowSeconds, callState(call, current, running)));
 	const shown = page.offset + page.calls.length;
 	if (shown < page.total) {
 		const data: NodeData = { kind: 'more', cache, module: fn.module, name: fn.name, offset: shown };
@@ -164,46 +209,59 @@ export function callNodes(
 	return rows;
 }
 
-/**
- * The version of the newest call on the page: calls stored under another version were computed by other code and
- * are shown as stale (they still hit when called with that version).
- */
-function currentVersion(calls: readonly CallInfo[]): CallInfo['version'] | undefined {
+/** The newest call on the page (pages are newest first from offset 0, so it is the function's newest call). */
+function newestCall(calls: readonly CallInfo[]): CallInfo | undefined {
 	let newest: CallInfo | undefined;
 	for (const call of calls) if (newest === undefined || (call.created ?? -Infinity) > (newest.created ?? -Infinity)) newest = call;
-	return newest?.version;
+	return newest;
 }
 
-export function callNode(cache: string, call: CallInfo, nowSeconds: number, current: CallInfo['version'] | undefined = call.version): TreeNodeSpec {
+/** Which of {@link CallState} a call is in, the most urgent first. */
+export function callState(call: CallInfo, newest: CallInfo | undefined, running: ReadonlySet<string>): CallState {
+	if (running.has(call.key)) return 'running';
+	if (call.damaged != null) return 'damaged';
+	if (newest !== undefined && (call.version !== newest.version || (call.codeDigest != null && newest.codeDigest != null && call.codeDigest !== newest.codeDigest))) {
+		return 'stale';
+	}
+	return 'fresh';
+}
+
+/** The result part of a call row's description: the preview, or what stands in for it. */
+function resultSummary(call: CallInfo, state: CallState): string {
+	if (state === 'damaged') return 'damaged';
+	if (call.resultText != null) return `→ ${displayText(call.resultText, resultLength)}`;
+	return call.size === null ? '→ …' : `→ ${formatBytes(call.size)}`;
+}
+
+export function callNode(cache: string, call: CallInfo, nowSeconds: number, state: CallState = call.damaged != null ? 'damaged' : 'fresh'): TreeNodeSpec {
 	const argLines = Object.entries(call.args).map(([name, text]) => `  ${name} = ${text}`);
 	const signature = argLines.length > 0 ? `${call.name}(\n${argLines.join('\n')}\n)` : `${call.name}()`;
-	const stale = call.version !== current;
-	const facts = [
-		`created ${formatAge(call.created, nowSeconds)} (${formatTimestamp(call.created)})`,
-		`took ${formatDuration(call.duration)} · result ${formatBytes(call.size)}`,
-		`${plural(call.hits, 'hit')} · ${plural(call.misses, 'miss', 'misses')}${call.lastHit === null ? '' : ` · last hit ${formatAge(call.lastHit, nowSeconds)}`}`,
-		...(stale ? [`stale: stored by version ${String(call.version)}; the newest calls are version ${String(current)}`] : []),
-	];
+	const stats = `${plural(call.hits, 'hit')} · ${plural(call.misses, 'miss', 'misses')}${call.lastHit === null ? '' : ` · last hit ${formatAge(call.lastHit, nowSeconds)}`}`;
+	const status = `${state}: ${state === 'damaged' ? `cannot be a hit: ${call.damaged ?? 'its result is unreadable'}` : callStates[state].meaning}`;
+	const result =
+		call.resultText != null ? call.resultText : call.damaged != null ? '(unreadable)' : call.size === null ? '(not read)' : `(${formatBytes(call.size)}, not read for the list: open the call to see it)`;
+	const facts = [`created ${formatAge(call.created, nowSeconds)} (${formatTimestamp(call.created)})`, `took ${formatDuration(call.duration)} · result ${formatBytes(call.size)}`, stats];
+	const ids = `key ${call.key}${call.version === null ? '' : `\nversion ${call.version}`}${call.codeDigest == null ? '' : `\ncode ${call.codeDigest}`}`;
 	const data: NodeData = { kind: 'call', cache, module: call.module, name: call.name, key: call.key };
+	const { icon, color } = callStates[state];
 	return {
 		id: `call:${cache}\0${call.key}`,
-		label: call.argsText === '' ? '()' : truncate(call.argsText, callLabelLength),
-		description: [formatAge(call.created, nowSeconds), formatDuration(call.duration), plural(call.hits, 'hit')].join(' · '),
-		tooltip: [
-			signature,
-			'',
-			`key ${call.key}`,
-			...(call.version === null ? [] : [`version ${call.version}`]),
-			`created ${formatTimestamp(call.created)}`,
-			`took ${formatDuration(call.duration)} · result ${formatBytes(call.size)}`,
-			`${plural(call.hits, 'hit')} · ${plural(call.misses, 'miss', 'misses')}${call.lastHit === null ? '' : ` · last hit ${formatAge(call.lastHit, nowSeconds)}`}`,
-			...(stale ? ['stale: stored by another version of the function'] : []),
-		].join('\n'),
-		markdown: [markdownCode(signature, 'ts'), facts.join('  \n'), markdownCode(`key ${call.key}${call.version === null ? '' : `\nversion ${call.version}`}`)].join('\n\n'),
-		contextValue: stale ? `${treeContext.call}+stale` : treeContext.call,
+		label: call.argsText === '' ? '()' : displayText(call.argsText, callLabelLength),
+		description: [resultSummary(call, state), plural(call.hits, 'hit'), formatAge(call.created, nowSeconds)].join(' · '),
+		tooltip: [signature, `→ ${result}`, '', status, ...facts, '', ids].join('\n'),
+		// The state's words are the extension's; why a call is damaged comes from the store, so it sits in a code block.
+		markdown: [
+			markdownCode(signature, 'ts'),
+			state === 'damaged' ? `**damaged**: cannot be a hit:\n\n${markdownCode(call.damaged ?? 'its result is unreadable')}` : `**${state}**: ${callStates[state].meaning}`,
+			`result:\n\n${markdownCode(result)}`,
+			facts.join('  \n'),
+			markdownCode(ids),
+		].join('\n\n'),
+		contextValue: state === 'fresh' ? treeContext.call : `${treeContext.call}+${state}`,
 		collapsible: false,
 		data,
-		icon: stale ? 'history' : 'symbol-event',
+		icon,
+		...(color !== undefined ? { iconColor: color } : {}),
 		command: { id: commandIds.showCallDetails, title: 'Show Details', args: [{ key: call.key, cache }] },
 	};
 }

@@ -65,6 +65,20 @@ export function formatTimestamp(epochSeconds: number | null | undefined): string
 	return new Date(epochSeconds * 1000).toISOString().slice(0, 19).replace('T', ' ') + ' UTC';
 }
 
+/**
+ * Store text made safe to show as a tree row's label or description: control characters (a raw newline, an ANSI
+ * escape) and bidirectional overrides become visible `\u{…}` escapes, whitespace runs one space. The runtime's texts
+ * are `util.inspect` output, which escapes them already; a store is untrusted input, so this does not rely on it.
+ */
+export function displayText(text: string, max: number): string {
+	const visible = text.replace(
+		// eslint-disable-next-line no-control-regex -- finding control characters is the point
+		/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+		(c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+	);
+	return truncate(visible, max);
+}
+
 /** One line of at most `max` characters, cut with `…`. */
 export function truncate(text: string, max: number): string {
 	const line = text.replace(/\s+/g, ' ');

@@ -74,7 +74,7 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 			item.tooltip = spec.tooltip;
 		}
 		item.contextValue = spec.contextValue;
-		if (spec.icon) item.iconPath = new vscode.ThemeIcon(spec.icon);
+		if (spec.icon) item.iconPath = new vscode.ThemeIcon(spec.icon, spec.iconColor === undefined ? undefined : new vscode.ThemeColor(spec.iconColor));
 		if (spec.command) item.command = { command: spec.command.id, title: spec.command.title, arguments: [...spec.command.args] };
 		return item;
 	}
@@ -105,6 +105,7 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 						cache: e.location,
 						folder: e.folder,
 						totals: e.functions ? { calls: e.functions.reduce((n, f) => n + f.calls, 0), functions: e.functions.length } : null,
+						running: e.inFlight?.length ?? 0,
 						...(e.error !== undefined ? { error: e.error } : {}),
 					})),
 				);
@@ -121,8 +122,9 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 				case 'function': {
 					const limit = this.shown.get(spec.id) ?? callPageSize;
 					const fn = { module: data.module, name: data.name };
-					const page = await this.client.calls(data.cache, fn, 0, limit);
-					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds());
+					const [page, entry] = await Promise.all([this.client.calls(data.cache, fn, 0, limit), this.client.entryOf(data.cache)]);
+					const running = new Set((entry?.inFlight ?? []).map((c) => c.key));
+					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds(), running);
 				}
 				case 'call':
 				case 'more':

@@ -7,7 +7,8 @@ import { resolveLocation, type CacheLocation } from './location.js';
 import { InspectStore, type Store } from './store.js';
 
 export { discoverCaches, type CacheLocation } from './location.js';
-export type { Store, FunctionRef, FunctionSummary, CallSummary, CallDetail, StoreTotals, VerifyReport } from './store.js';
+export type { Store, FunctionRef, FunctionSummary, CallSummary, CallDetail, CallInFlight, StoreTotals, VerifyReport } from './store.js';
+export { RESULT_PREVIEW_BYTES } from './store.js';
 export { explain, type Explanation, type Difference, type ExplainOptions } from './explain.js';
 export type { Disposable } from './watch.js';
 export { KeyError, AmbiguousDigestError, CorruptEntry } from '../errors.js';

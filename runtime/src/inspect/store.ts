@@ -15,7 +15,7 @@ import { readingForDisplay } from '../classes.js';
 import { Digest } from '../digest.js';
 import { AmbiguousDigestError, CorruptEntry, KeyError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
-import type { CallStats } from '../storage/base.js';
+import type { CallLeases, CallStats } from '../storage/base.js';
 import { mergeStats } from '../storage/base.js';
 import { durationOf, entryOf, type IndexEntry as Entry, type Listing, type SummaryIndex } from '../storage/kinds.js';
 import { kindOf } from '../storage/registry.js';
@@ -42,9 +42,13 @@ export interface FunctionRef {
 	readonly name: string;
 }
 
-/** A function with stored calls, and its statistics summed over every process that used the store. */
+/**
+ * A function with stored calls or recorded statistics, and its statistics summed over every process that used the
+ * store. Statistics outlive invalidation (docs/behaviour.md §11): a function whose calls were all evicted is still
+ * listed, with `calls: 0` and its hits and misses, so that every tool shows the same counts before and after.
+ */
 export interface FunctionSummary extends FunctionRef {
-	/** Cached calls now stored. */
+	/** Cached calls now stored (0 when every call was evicted). */
 	readonly calls: number;
 	/** Hits, over the function's lifetime (evicted calls included). */
 	readonly hits: number;
@@ -87,11 +91,23 @@ export interface CallSummary extends FunctionRef {
 	readonly expiresAt: number | null;
 	/** Whether it is older than its max age (a call of unknown age under a max age counts as expired): a cached call recomputes it. */
 	readonly expired: boolean;
+	/** Digest of the function's code when the call was stored (compare with newer calls' to tell stale ones). */
+	readonly codeDigest: string | null;
+	/**
+	 * The result as one short line (like an argument's text), or `null` when it was not read: still pending, damaged
+	 * (see `damaged`), or larger than {@link RESULT_PREVIEW_BYTES} (read in full only by `call`).
+	 */
+	readonly resultText: string | null;
+	/**
+	 * Why the call cannot be a hit, when reading it for this summary found out: its record went unreadable since the
+	 * listing, or its result value is missing or fails its checks (damaged, tampered, signed with another key).
+	 * `null` when nothing was found wrong (a result too large to preview is not read, so not checked).
+	 */
+	readonly damaged: string | null;
 }
 
 /** One stored call with its values loaded. */
 export interface CallDetail extends CallSummary {
-	readonly codeDigest: string | null;
 	/** Loaded argument values; the digest hex when a value cannot be loaded. */
 	readonly arguments: Readonly<Record<string, unknown>>;
 	/** The result, or why it cannot be loaded. */
@@ -101,6 +117,16 @@ export interface CallDetail extends CallSummary {
 	readonly argumentDigests: Readonly<Record<string, string>>;
 	/** Digest of the result value. */
 	readonly resultDigest: string | null;
+}
+
+/** A call being computed now by some process (its lease is held by a live holder, docs/behaviour.md §3.6). */
+export interface CallInFlight {
+	/** The call's key: a stored call being recomputed has the same key as its row; a new call has no row yet. */
+	readonly key: string;
+	/** The holder (host, process, thread and a random part). */
+	readonly owner: string;
+	/** When it started, in milliseconds since the epoch; `null` when the storage cannot tell. */
+	readonly since: number | null;
 }
 
 /** Totals of a store. */
@@ -118,7 +144,10 @@ export interface Store {
 	readonly location: CacheLocation;
 	/** The cache itself, for tools that run calls against it (`fleche rerun`). */
 	readonly cache: BaseCache;
-	/** Functions with at least one stored call, by module then name. */
+	/**
+	 * Functions with at least one stored call or recorded statistics (every call evicted, docs/behaviour.md §11), by
+	 * module then name.
+	 */
 	functions(): FunctionSummary[];
 	/** A page of the stored calls of `fn`, newest first, and how many there are. @default page `{ offset: 0, limit: 100 }` */
 	calls(fn: FunctionRef, page?: { offset?: number; limit?: number }): { total: number; calls: CallSummary[] };
@@ -150,6 +179,11 @@ export interface Store {
 	 */
 	verify(options?: { remove?: boolean }): VerifyReport;
 	totals(): StoreTotals;
+	/**
+	 * Calls in flight: keys whose lease a live holder holds (stores without leases, and leases of holders judged gone,
+	 * give none). Leases name only the key, so a call never stored before cannot be told apart by function.
+	 */
+	inFlight(): CallInFlight[];
 	/** Calls `listener` (debounced) after the store changed on disk, by this or another process. @default debounceMs 250 */
 	watch(listener: () => void, options?: { debounceMs?: number }): Disposable;
 	/** Releases watchers and the index. */
@@ -157,6 +191,9 @@ export interface Store {
 }
 
 const DEFAULT_LIMIT = 100;
+
+/** Results up to this many bytes are read for a call summary's `resultText` (and checked); larger ones are not. */
+export const RESULT_PREVIEW_BYTES = 64 * 1024;
 
 /** The `Cache`s under a composition (stack layers, pool members, wrapped caches). */
 export function leafCaches(cache: BaseCache): Cache[] {
@@ -231,13 +268,24 @@ export class InspectStore implements Store {
 		if (this.#listing !== null) return this.#listing.functions().sort(byFunction);
 		// Summed straight into per-function totals: a per-key map of 100,000 calls' statistics first cost more than
 		// reading them (sums and maxima do not depend on how keys are grouped, so leaves need no merging either).
-		const perFunction = new Map<string, { hits: number; misses: number; lastHit: number | null; computeSeconds: number; savedSeconds: number }>();
+		const perFunction = new Map<
+			string,
+			{ module: string | null; name: string; hits: number; misses: number; lastHit: number | null; computeSeconds: number; savedSeconds: number }
+		>();
 		for (const leaf of this.#leaves) {
 			for (const s of leaf.stats()) {
 				const id = functionId(s.module, s.name);
 				const have = perFunction.get(id);
 				if (have === undefined) {
-					perFunction.set(id, { hits: s.hits, misses: s.misses, lastHit: s.lastHit, computeSeconds: s.computeSeconds, savedSeconds: s.savedSeconds });
+					perFunction.set(id, {
+						module: s.module,
+						name: s.name,
+						hits: s.hits,
+						misses: s.misses,
+						lastHit: s.lastHit,
+						computeSeconds: s.computeSeconds,
+						savedSeconds: s.savedSeconds,
+					});
 					continue;
 				}
 				have.hits += s.hits;
@@ -248,7 +296,8 @@ export class InspectStore implements Store {
 			}
 		}
 		const out: FunctionSummary[] = [];
-		for (const [id, records] of this.#grouped()) {
+		const grouped = this.#grouped();
+		for (const [id, records] of grouped) {
 			const first = records[0]!;
 			const versions = [...new Set(records.map((r) => r.version))];
 			const s = perFunction.get(id);
@@ -263,6 +312,10 @@ export class InspectStore implements Store {
 				savedSeconds: s?.savedSeconds ?? 0,
 				versions,
 			});
+		}
+		// Every call evicted, statistics kept (docs/behaviour.md §11): still listed, with no calls.
+		for (const [id, s] of perFunction) {
+			if (!grouped.has(id)) out.push({ ...s, calls: 0, versions: [] });
 		}
 		return out.sort(byFunction);
 	}
@@ -299,6 +352,26 @@ export class InspectStore implements Store {
 		}
 	}
 
+	/**
+	 * The result's one-line text and, when reading it failed, why the call cannot hit. A result larger than
+	 * {@link RESULT_PREVIEW_BYTES} is not read here (a page of such calls would read them all).
+	 */
+	#resultPreview(record: CallRecord | null, size: number | null): { resultText: string | null; damaged: string | null } {
+		if (record === null) return { resultText: null, damaged: 'its call record is gone or unreadable since the listing' };
+		const digest = record.result;
+		if (digest === null || (size !== null && size > RESULT_PREVIEW_BYTES)) return { resultText: null, damaged: null };
+		try {
+			return { resultText: shortText(readingForDisplay(() => this.cache.loadValue(digest))), damaged: null };
+		} catch (err) {
+			if (!KeyError.is(err)) return { resultText: `<${messageOf(err)}>`, damaged: null };
+			const cause = (err as Error).cause;
+			return {
+				resultText: null,
+				damaged: CorruptEntry.is(cause) ? `its result value fails its checks: ${messageOf(cause)}` : `its result value ${digest.slice(0, 12)}… is missing`,
+			};
+		}
+	}
+
 	#summary(entry: Entry, stats: ReadonlyMap<string, CallStats>, values?: Record<string, unknown>): CallSummary {
 		const record = this.#record(entry);
 		const loaded = values ?? (record === null ? {} : readingForDisplay(() => new LazyCall(record, this.cache).arguments));
@@ -306,6 +379,7 @@ export class InspectStore implements Store {
 		for (const name in loaded) args[name] = shortText(loaded[name]);
 		const s = stats.get(entry.key);
 		const created = this.#created(entry);
+		const size = this.#size(record?.result ?? null);
 		return {
 			module: entry.module,
 			name: entry.name,
@@ -315,11 +389,13 @@ export class InspectStore implements Store {
 			argsText: argsText(args),
 			created,
 			duration: record === null ? null : durationOf(record),
-			size: this.#size(record?.result ?? null),
+			size,
 			hits: s?.hits ?? 0,
 			misses: s?.misses ?? 0,
 			lastHit: s?.lastHit ?? null,
 			...this.#expiry(record, created),
+			codeDigest: record?.codeDigest ?? null,
+			...this.#resultPreview(record, size),
 		};
 	}
 
@@ -403,7 +479,6 @@ export class InspectStore implements Store {
 		const stats = this.#stats({ name: record.name, module: record.module });
 		return {
 			...this.#summary(entryOf(record), stats, loaded),
-			codeDigest: record.codeDigest,
 			arguments: argumentsOut,
 			result,
 			metadata: record.metadata,
@@ -494,16 +569,18 @@ export class InspectStore implements Store {
 
 	totals(): StoreTotals {
 		let calls = 0;
-		let functions = 0;
+		// The functions `functions()` lists: with stored calls, or with statistics only (every call evicted).
+		const named = new Set<string>();
 		if (this.#listing !== null) {
 			for (const fn of this.#listing.functions()) {
 				calls += fn.calls;
-				functions++;
+				named.add(functionId(fn.module, fn.name));
 			}
 		} else {
-			const grouped = this.#grouped();
-			for (const records of grouped.values()) calls += records.length;
-			functions = grouped.size;
+			for (const [id, records] of this.#grouped()) {
+				calls += records.length;
+				named.add(id);
+			}
 		}
 		let hits = 0;
 		let misses = 0;
@@ -513,9 +590,28 @@ export class InspectStore implements Store {
 				hits += s.hits;
 				misses += s.misses;
 				savedSeconds += s.savedSeconds;
+				named.add(functionId(s.module, s.name));
 			}
 		}
-		return { calls, functions, hits, misses, savedSeconds };
+		return { calls, functions: named.size, hits, misses, savedSeconds };
+	}
+
+	/** The call leases of the leaves (kinds without leases have none). */
+	#leases(): CallLeases[] {
+		const out: CallLeases[] = [];
+		for (const leaf of this.#leaves) {
+			const leases = kindOf(leaf.calls)?.leases?.(leaf.calls);
+			if (leases !== undefined) out.push(leases);
+		}
+		return out;
+	}
+
+	inFlight(): CallInFlight[] {
+		const out: CallInFlight[] = [];
+		for (const leases of this.#leases()) {
+			for (const held of leases.held?.() ?? []) if (held.gone !== true) out.push({ key: held.key, owner: held.owner, since: held.since });
+		}
+		return out;
 	}
 
 	watch(listener: () => void, options: { debounceMs?: number } = {}): Disposable {
@@ -535,6 +631,8 @@ export class InspectStore implements Store {
 				else for (const folder of siteOf(config, role).watch) folders.add(folder);
 			}
 		}
+		// Leases taken and released: calls starting and ending in flight (`inFlight`).
+		for (const leases of this.#leases()) if (leases.folder !== undefined) folders.add(leases.folder);
 		const handle = watchFolders([...folders], listener, debounceMs);
 		const tracked: Disposable = {
 			dispose: () => {

@@ -63,17 +63,26 @@ export function watchFolders(folders: readonly string[], listener: () => void, d
 	};
 }
 
+/** However busy a store is, a burst of changes is told at most this long after its first change. */
+const MAX_WAIT_MS = 1000;
+
 /**
- * `listener`, called once `debounceMs` after the last of a burst of `fire()`s; `cancel()` drops a pending call for good.
- * A listener that throws does not stop later calls: tools report their own errors.
+ * `listener`, called once `debounceMs` after the last of a burst of `fire()`s, or {@link MAX_WAIT_MS} after its first
+ * when changes keep coming (a writer storing a call every 100 ms would otherwise never be seen); `cancel()` drops a
+ * pending call for good. A listener that throws does not stop later calls: tools report their own errors.
  */
 export function debounced(listener: () => void, debounceMs: number): { readonly fire: () => void; readonly cancel: () => void } {
 	let timer: NodeJS.Timeout | undefined;
+	/** When the pending burst began. */
+	let first = 0;
 	let cancelled = false;
 	return {
 		fire: (): void => {
 			if (cancelled) return;
+			const now = Date.now();
 			if (timer !== undefined) clearTimeout(timer);
+			else first = now;
+			const wait = Math.max(0, Math.min(debounceMs, first + Math.max(debounceMs, MAX_WAIT_MS) - now));
 			timer = setTimeout(() => {
 				timer = undefined;
 				try {
@@ -81,7 +90,7 @@ export function debounced(listener: () => void, debounceMs: number): { readonly 
 				} catch {
 					// see above
 				}
-			}, debounceMs);
+			}, wait);
 		},
 		cancel: (): void => {
 			cancelled = true;

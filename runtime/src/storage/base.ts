@@ -103,6 +103,11 @@ export interface LeaseHolder {
 /** A held lease as a tool lists it: the call key with its holder. */
 export interface HeldLease extends LeaseHolder {
 	readonly key: string;
+	/**
+	 * Whether the storage judges the holder gone (its process ended, or no sign of life within its stale time): its
+	 * call is no longer in flight, and the next taker takes the lease over. Absent when the storage cannot tell.
+	 */
+	readonly gone?: boolean;
 }
 
 /** What {@link CallLeases.lease} answers: the lease is now the caller's, or someone else holds it. */
@@ -148,8 +153,10 @@ export interface CallLeases {
 	 * once instead of at its next poll; returns the function that stops it. Without it waiters poll alone.
 	 */
 	watch?(key: string, listener: () => void): () => void;
-	/** The leases held now (stale ones included), for tools that show calls in flight. Reading only. */
+	/** The leases held now (stale ones included, marked `gone`), for tools that show calls in flight. Reading only. */
 	held?(): Iterable<HeldLease>;
+	/** A folder whose changes include every lease taken or released, for tools that watch calls in flight. */
+	readonly folder?: string;
 	/** Removes leases whose holders are gone (for `gc`); returns how many. */
 	sweep?(): number;
 }

@@ -106,7 +106,7 @@ export interface ListedFunction {
  * {@link SummaryIndex} when it can query.
  */
 export interface Listing {
-	/** Every function with stored calls, with counts and summed statistics. */
+	/** Every function with stored calls, with counts and summed statistics, and every one with statistics only (no calls). */
 	functions(): ListedFunction[];
 	/**
 	 * A page of one function's calls, newest first (`created` descending, unknown last, then by key), with full

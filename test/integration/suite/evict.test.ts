@@ -1,5 +1,6 @@
-// Invalidate from the editor: calls, whole functions and the whole cache leave the store, the tree and the lenses.
-// `{ confirm: false }` skips the modal (the browser end-to-end test clicks the real one).
+// Invalidate from the editor: calls, whole functions and the whole cache leave the store, the tree and the lenses;
+// the hit and miss counts stay (docs/behaviour.md §11), in the tree and the lenses alike. `{ confirm: false }` skips
+// the modal (the browser end-to-end test clicks the real one).
 import assert from 'node:assert/strict';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
@@ -39,20 +40,36 @@ suite('invalidate', () => {
 		await waitFor('slowSquare to list 1 call', async () => (await callNodes(fleche, 'slowSquare')).length === 1 || undefined);
 	});
 
-	test('evictFunction({ module, name }) removes the function row and its lens', async () => {
+	test('evictFunction({ module, name }) removes its calls; its row and its lens keep the hits and misses, with 0 cached', async () => {
+		// The earlier suites ran greet too: its counts now are whatever the tree says before.
+		const before = (await functionNode(fleche, 'greet'))?.description ?? '';
+		assert.match(before, /^\d+ hits? · \d+ miss(es)? · [1-9]\d* cached$/);
 		await vscode.commands.executeCommand('fleche.evictFunction', { module: seeded.greet.module, name: 'greet' }, { confirm: false });
-		await waitFor('greet to leave the tree', async () => (await functionNode(fleche, 'greet')) === undefined || undefined);
-		await waitFor('math.js to keep the lenses of add and slowSquare only', async () => {
-			const titles = flecheLenses(await lensesOf(fileUri('src/math.js'))).map((l) => l.command?.title ?? '');
-			return titles.filter((t) => !t.includes(' 0 cached')).length === 2 || undefined;
-		});
+		const counts = before.replace(/ · \d+ cached$/, ' · 0 cached');
+		const want = `fleche: ${counts}`;
+		await waitFor(`greet to show "${counts}"`, async () => (await functionNode(fleche, 'greet'))?.description === counts || undefined);
+		const row = await functionNode(fleche, 'greet');
+		assert.equal(row?.collapsible, false, 'nothing to expand');
+		await waitFor(`the greet lens to read "${want}"`, async () =>
+			flecheLenses(await lensesOf(fileUri('src/math.js')))
+				.map((l) => l.command?.title)
+				.includes(want) || undefined,
+		);
 	});
 
-	test('clearCache({ cache }) empties the store', async () => {
+	test('clearCache({ cache }) empties the store; every function row stays, with 0 cached and its counts', async () => {
+		const before = new Map((await functionNodes(fleche)).map((r) => [String(r.data?.name), r.description ?? '']));
 		const cache = await defaultCache(fleche);
 		await vscode.commands.executeCommand('fleche.clearCache', { cache: cache.data?.cache }, { confirm: false });
 		assert.deepEqual(storeCalls(), []);
-		await waitFor('no function rows', async () => (await functionNodes(fleche)).length === 0 || undefined);
+		await waitFor('every function row to show 0 cached', async () => {
+			const rows = await functionNodes(fleche);
+			return (rows.length === before.size && rows.every((r) => r.description?.endsWith(' · 0 cached'))) || undefined;
+		});
+		for (const row of await functionNodes(fleche)) {
+			const was = before.get(String(row.data?.name)) ?? '';
+			assert.equal(row.description, was.replace(/ · \d+ cached$/, ' · 0 cached'), `${String(row.data?.name)} keeps its hits and misses`);
+		}
 		assert.ok(existsSync(path.join(workspaceFolder().uri.fsPath, 'src', 'math.js')), 'user files are untouched');
 	});
 });

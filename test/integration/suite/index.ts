@@ -5,11 +5,13 @@ import Mocha from 'mocha';
 import path from 'node:path';
 
 /** Files in the order they run: read-only checks first, then broken stores, then those that rerun and invalidate. */
-const order = ['activation', 'tree', 'browse', 'codeLens', 'details', 'corrupt', 'sqlStore', 'responsive', 'rerun', 'evict'];
+const order = ['activation', 'tree', 'browse', 'codeLens', 'details', 'corrupt', 'sqlStore', 'responsive', 'rerun', 'evict', 'counts'];
 
 export function run(): Promise<void> {
 	const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60_000, reporter: 'spec' });
-	for (const name of order) mocha.addFile(path.join(__dirname, `${name}.test.js`));
+	// FLECHE_SUITES=rerun,evict (runSuite.mjs --suites) runs only those files, in this order: the tier is slow.
+	const only = (process.env.FLECHE_SUITES ?? '').split(',').filter((n) => n !== '');
+	for (const name of order) if (only.length === 0 || only.includes(name)) mocha.addFile(path.join(__dirname, `${name}.test.js`));
 	return new Promise((resolve, reject) => {
 		try {
 			mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));

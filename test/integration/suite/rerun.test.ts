@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
-import { api, callNodes, fileUri, functionNode, lensTitle, seeded, waitFor, type FlecheApi } from './support.js';
+import { api, callNodes, fileUri, functionNode, functionNodes, lensTitle, seeded, waitFor, type FlecheApi } from './support.js';
 
 /** The counts in a function row's label + description. */
 async function countsOf(fleche: FlecheApi, name: string): Promise<string> {
@@ -18,16 +18,26 @@ suite('rerun', () => {
 		await fleche.refresh();
 	});
 
-	test('rerunCall({ key }) recomputes one call in a child process: one more miss in the tree and the lens', async () => {
+	test('rerunCall({ key }) recomputes one call in a child process: one more miss in the tree and the lens, other functions untouched', async () => {
 		const calls = await callNodes(fleche, 'add');
 		const one = calls.find((c) => `${c.label} ${c.description ?? ''}`.includes('a=1, b=2'));
 		assert.ok(one, 'the add(1, 2) row');
 		assert.match(await countsOf(fleche, 'add'), /\b3 misses\b/);
+		const others = async (): Promise<string[]> =>
+			(await functionNodes(fleche)).filter((r) => r.data?.name !== 'add').map((r) => `${String(r.data?.name)}: ${r.description ?? ''}`);
+		const othersBefore = await others();
+		const lensesBefore = (await fleche.lensTitles(fileUri('src/math.js').toString())).filter((t) => !t.startsWith(lensTitle(seeded.add.hits, seeded.add.misses, seeded.add.calls)));
 		await vscode.commands.executeCommand('fleche.rerunCall', { key: one.data?.key });
 		await waitFor('add to show 4 misses', async () => /\b4 misses\b/.test(await countsOf(fleche, 'add')) || undefined);
 		const want = lensTitle(seeded.add.hits, seeded.add.misses + 1, seeded.add.calls);
 		await waitFor(`the add lens to read "${want}"`, async () =>
 			(await fleche.lensTitles(fileUri('src/math.js').toString())).includes(want) || undefined,
+		);
+		// The rerun imported math.js (its top-level code ran), yet no other function gained a hit or a miss.
+		assert.deepEqual(await others(), othersBefore);
+		assert.deepEqual(
+			(await fleche.lensTitles(fileUri('src/math.js').toString())).filter((t) => t !== want),
+			lensesBefore,
 		);
 	});
 

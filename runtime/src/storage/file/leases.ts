@@ -269,11 +269,15 @@ export class FileLeases implements CallLeases {
 		this.#watcher = undefined;
 	}
 
+	get folder(): string {
+		return this.dir;
+	}
+
 	*held(): Iterable<HeldLease> {
 		for (const name of listNames(this.dir)) {
 			if (!isKey(name)) continue;
 			const found = read(join(this.dir, name));
-			if (found !== null) yield { key: name, ...holderOf(found) };
+			if (found !== null) yield { key: name, ...holderOf(found), gone: isGone(found, Date.now()) };
 		}
 	}
 

@@ -629,7 +629,8 @@ export class CallSql implements CallStorage, StatsStorage {
 
 	/**
 	 * The functions with stored calls, counted by the database (docs/behaviour.md §12): how many calls each has, their
-	 * distinct versions and their summed statistics. What tools list first, without loading any record.
+	 * distinct versions and their summed statistics; and those with statistics only (every call evicted, §11), with
+	 * no calls. What tools list first, without loading any record.
 	 */
 	functions(): ListedFunction[] {
 		if (this.#empty()) return [];
@@ -637,6 +638,14 @@ export class CallSql implements CallStorage, StatsStorage {
 		const stats = new Map<string, unknown[]>();
 		for (const row of answer.stats) stats.set(JSON.stringify([row[0], row[1]]), row);
 		const out: ListedFunction[] = [];
+		const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+		const statsOf = (s: unknown[] | undefined) => ({
+			hits: num(s?.[2]),
+			misses: num(s?.[3]),
+			lastHit: typeof s?.[4] === 'number' ? s[4] : null,
+			computeSeconds: num(s?.[5]),
+			savedSeconds: num(s?.[6]),
+		});
 		for (const [module, name, calls, versionsJson] of answer.functions) {
 			if (typeof name !== 'string' || (module !== null && typeof module !== 'string')) continue;
 			const versions: (string | number | null)[] = [];
@@ -648,19 +657,14 @@ export class CallSql implements CallStorage, StatsStorage {
 			} catch {
 				// A version that is not JSON is the row's damage, reported when the record is read.
 			}
-			const s = stats.get(JSON.stringify([module, name]));
-			const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-			out.push({
-				module,
-				name,
-				calls: num(calls),
-				versions,
-				hits: num(s?.[2]),
-				misses: num(s?.[3]),
-				lastHit: typeof s?.[4] === 'number' ? s[4] : null,
-				computeSeconds: num(s?.[5]),
-				savedSeconds: num(s?.[6]),
-			});
+			const id = JSON.stringify([module, name]);
+			out.push({ module, name, calls: num(calls), versions, ...statsOf(stats.get(id)) });
+			stats.delete(id);
+		}
+		for (const row of stats.values()) {
+			const [module, name] = row;
+			if (typeof name !== 'string' || (module !== null && typeof module !== 'string')) continue;
+			out.push({ module, name, calls: 0, versions: [], ...statsOf(row) });
 		}
 		return out;
 	}
