@@ -133,7 +133,12 @@ test('metadata values get the kind their namespace gives them; the stored text s
 		return node;
 	};
 	assert.deepEqual(leaf('runtime', 'timestart'), { t: 'text', type: 'number', text: '1800000000.125', display: { kind: 'date', seconds: 1_800_000_000.125 } });
-	assert.deepEqual(leaf('runtime', 'cputime'), { t: 'text', type: 'number', text: '0.06417500000000004', display: { kind: 'duration', seconds: 0.06417500000000004 } });
+	assert.deepEqual(leaf('runtime', 'cputime'), {
+		t: 'text',
+		type: 'number',
+		text: '0.06417500000000004',
+		display: { kind: 'duration', seconds: 0.06417500000000004 },
+	});
 	assert.deepEqual(leaf('files', 'ab'.repeat(32)), { t: 'text', type: 'number', text: '2048', display: { kind: 'bytes', bytes: 2048 } });
 	assert.deepEqual(leaf('tags', 'ratio'), { t: 'text', type: 'number', text: String(0.1 + 0.2), display: { kind: 'number', value: 0.1 + 0.2 } });
 	assert.deepEqual(leaf('environment', 'hostname'), { t: 'text', type: 'string', text: '"box"' }, 'strings stay as they are');
@@ -154,9 +159,23 @@ test('metadata values get the kind their namespace gives them; the stored text s
 test('function details state: one point per call with its numbers, facts typed, the source passed through', () => {
 	const fn = { module: 'src/math.js', name: 'greet', calls: 2, hits: 3, misses: 2, lastHit: null, computeSeconds: 1, savedSeconds: 2, versions: [2] };
 	const source = { file: '/w/src/math.js', line: 4, column: 13, label: 'src/math.js:5' };
-	const state = functionDetailsState('c', fn, [detail, { ...detail, key: 'cd'.repeat(32), created: 1_800_000_600, duration: 2, hits: 0 }], 1_800_001_000, source);
+	const state = functionDetailsState(
+		'c',
+		fn,
+		[detail, { ...detail, key: 'cd'.repeat(32), created: 1_800_000_600, duration: 2, hits: 0 }],
+		1_800_001_000,
+		source,
+	);
 	assert.ok(isDetailsState(state));
-	assert.deepEqual(state.points[1], { key: 'cd'.repeat(32), argsText: detail.argsText, created: 1_800_000_600, duration: 2, hits: 0, misses: 1, lastHit: 1_800_000_100 });
+	assert.deepEqual(state.points[1], {
+		key: 'cd'.repeat(32),
+		argsText: detail.argsText,
+		created: 1_800_000_600,
+		duration: 2,
+		hits: 0,
+		misses: 1,
+		lastHit: 1_800_000_100,
+	});
 	assert.deepEqual(
 		state.facts.map((f) => [f.label, f.value.kind]),
 		[

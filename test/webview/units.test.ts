@@ -16,10 +16,18 @@ import {
 } from '../../webview/src/units.ts';
 
 test('durations read in µs, ms, s, min and h', () => {
-	assert.deepEqual(
-		[0, 4e-7, 0.00085, 0.0042, 0.25, 1.234, 42.4, 60, 184, 7500].map(formatDuration),
-		['0 s', '<1 µs', '850 µs', '4.2 ms', '250 ms', '1.2 s', '42 s', '1 min', '3 min 4 s', '2 h 5 min'],
-	);
+	assert.deepEqual([0, 4e-7, 0.00085, 0.0042, 0.25, 1.234, 42.4, 60, 184, 7500].map(formatDuration), [
+		'0 s',
+		'<1 µs',
+		'850 µs',
+		'4.2 ms',
+		'250 ms',
+		'1.2 s',
+		'42 s',
+		'1 min',
+		'3 min 4 s',
+		'2 h 5 min',
+	]);
 	assert.deepEqual([null, undefined, -1, NaN, Infinity].map(formatDuration), ['—', '—', '—', '—', '—']);
 	// The raw metadata value of the issue: CPU time with floating-point noise.
 	assert.equal(formatDuration(0.06417500000000004), '64 ms');
@@ -55,7 +63,10 @@ test('dates in a given zone, at the precision asked; the zone named for hovers',
 	const plusFiveThirty = (): number => 5.5 * 3600;
 	assert.equal(formatDateTime(t, 'minute', plusFiveThirty), '15 Jan 2027 13:30');
 	assert.equal(zoneName(t, plusFiveThirty), 'UTC+5:30');
-	assert.equal(zoneName(t, () => -3600), 'UTC−1');
+	assert.equal(
+		zoneName(t, () => -3600),
+		'UTC−1',
+	);
 	assert.equal(zoneName(t, utcZone), 'UTC');
 	assert.equal(isoUtc(t), '2027-01-15T08:00:00.250Z');
 	assert.equal(formatDateTime(null), '—');

@@ -8,7 +8,18 @@
 //   range, hits: the bin's sum), so 10,000 calls draw a hundred-odd marks that still mean something;
 // - a hover text per mark, and the key of the call a click opens (a bin opens its slowest, or most hit, call).
 import type { CallPoint } from './protocol.js';
-import { countOf, formatAge, formatCount, formatClock, formatDateTime, formatDuration, localZone, zoneName, type DatePrecision, type ZoneOffset } from './units.js';
+import {
+	countOf,
+	formatAge,
+	formatCount,
+	formatClock,
+	formatDateTime,
+	formatDuration,
+	localZone,
+	zoneName,
+	type DatePrecision,
+	type ZoneOffset,
+} from './units.js';
 
 /** Size of the drawing and the margins kept for the axes' labels, in SVG units. */
 export interface ChartBox {
@@ -73,10 +84,31 @@ export interface Chart {
 /** Steps between ticks, in seconds: 1-2-5 below a second, then round clock spans. */
 const steps: readonly number[] = [
 	...[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1].flatMap((d) => [d, 2 * d, 5 * d]),
-	1, 2, 5, 10, 15, 30,
-	60, 120, 300, 600, 900, 1800,
-	3600, 7200, 10_800, 21_600, 43_200,
-	86_400, 172_800, 604_800, 1_209_600, 2_592_000, 7_776_000, 15_552_000, 31_536_000,
+	1,
+	2,
+	5,
+	10,
+	15,
+	30,
+	60,
+	120,
+	300,
+	600,
+	900,
+	1800,
+	3600,
+	7200,
+	10_800,
+	21_600,
+	43_200,
+	86_400,
+	172_800,
+	604_800,
+	1_209_600,
+	2_592_000,
+	7_776_000,
+	15_552_000,
+	31_536_000,
 ];
 
 /** The smallest step from `list` that cuts `span` into at most `maxTicks` intervals (1-2-5 × 10^n beyond the list). */
@@ -278,9 +310,11 @@ export function hitsChart(points: readonly CallPoint[], box: ChartBox, options: 
 		const most = calls.reduce((a, b) => (b.hits > a.hits ? b : a));
 		const mid = calls.reduce((sum, c) => sum + c.created, 0) / calls.length;
 		const tip = binned
-			? [`${countOf(calls.length, 'call')} created ${binSpan(calls, zone)}`, `${countOf(sums[i]!, 'hit')} in all · most on one call: ${formatCountOrNone(most.hits)}`, 'click: the most hit call'].join(
-					'\n',
-				)
+			? [
+					`${countOf(calls.length, 'call')} created ${binSpan(calls, zone)}`,
+					`${countOf(sums[i]!, 'hit')} in all · most on one call: ${formatCountOrNone(most.hits)}`,
+					'click: the most hit call',
+				].join('\n')
 			: callTip(most, zone, options.now);
 		return { x: s.x(mid), y, y0, yLow: y, yHigh: y0, w, shape: 'bar' as const, count: calls.length, key: most.key, tip };
 	});

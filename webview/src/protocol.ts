@@ -250,11 +250,16 @@ function isPoint(value: unknown): value is CallPoint {
 }
 
 function isFacts(value: unknown): value is Fact[] {
-	return Array.isArray(value) && value.every((f) => isRecord(f) && typeof f.label === 'string' && isDisplay(f.value) && (f.note === undefined || typeof f.note === 'string'));
+	return (
+		Array.isArray(value) &&
+		value.every((f) => isRecord(f) && typeof f.label === 'string' && isDisplay(f.value) && (f.note === undefined || typeof f.note === 'string'))
+	);
 }
 
 function isSource(value: unknown): value is SourceLink | null {
-	return value === null || (isRecord(value) && typeof value.file === 'string' && position(value.line) && position(value.column) && typeof value.label === 'string');
+	return (
+		value === null || (isRecord(value) && typeof value.file === 'string' && position(value.line) && position(value.column) && typeof value.label === 'string')
+	);
 }
 
 export function isValueNode(value: unknown): value is ValueNode {

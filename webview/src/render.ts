@@ -118,7 +118,8 @@ export function valueTree(key: string | null, node: ValueNode, section: ValueSec
 	if (node.t === 'text') return el('div', { class: 'leaf' }, ...label, textValue(node, section, ctx));
 	const id = pathId(section, node.path);
 	const details = el('details', { class: 'node' });
-	details.open = ctx.open.has(id) || node.path.length === 0;
+	// The root is open, and so are metadata namespaces (`runtime`, `git`, …): short, and what people look for.
+	details.open = ctx.open.has(id) || node.path.length === 0 || (section === 'metadata' && node.path.length === 1);
 	const summary = el('summary', {}, ...label, el('span', { class: 'type' }, containerSummary(node.type, node.size)));
 	details.append(summary);
 	const body = el('div', { class: 'children' });
