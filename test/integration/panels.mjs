@@ -8,14 +8,13 @@
 //
 //   node test/integration/panels.mjs [--keep] [--screenshots]     (after `node esbuild.mjs`; exit 0 = all passed)
 
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageVsix } from './e2e.mjs';
-import { deadline, installVsix, launchChromium, repo, startCodeServer } from './harness.mjs';
+import { installVsix, launchChromium, repo, startCodeServer } from './harness.mjs';
 import { ensureTools } from './setup.mjs';
-import { makeWorkspace } from './workspace.mjs';
+import { checker, cleanUp, startRun, workbench } from './ui.mjs';
 
 const overallMs = 6 * 60_000;
 const shots = path.join(repo, 'out', 'integration', 'screenshots', 'panels');
@@ -27,17 +26,13 @@ const epochLike = /\b1[0-9]{9}(\.\d+)?\b/;
 /** Resolves `{ code, passed, failed }` (code 0 = all passed). */
 export async function runPanels({ tools, keep = false, screenshots = false } = {}) {
 	tools ??= await ensureTools();
-	const dir = mkdtempSync(path.join(tmpdir(), 'fleche-panels-'));
-	const run = path.join(dir, 'run');
-	mkdirSync(run, { recursive: true });
-	rmSync(shots, { recursive: true, force: true });
-	mkdirSync(shots, { recursive: true });
-	const workspace = makeWorkspace(path.join(dir, 'workspace'));
-	const started = performance.now();
-	const limit = deadline(overallMs, `the panels test did not finish within ${overallMs / 1000} s`);
+	const { dir, run, workspace, started, limit } = startRun({ name: 'panels', shots, overallMs });
 	let server;
 	let browser;
-	const checks = [];
+	const { check, summary, failure } = checker({
+		limit,
+		failedShot: async (name) => browser?.page.screenshot({ path: path.join(shots, `${name}.png`) }),
+	});
 	try {
 		const vsix = path.join(dir, 'fleche.vsix');
 		packageVsix(vsix);
@@ -45,59 +40,23 @@ export async function runPanels({ tools, keep = false, screenshots = false } = {
 		await installVsix({ tools, dir: run, vsix, extensionsDir });
 		const settings = { 'workbench.colorTheme': themes.light, 'window.commandCenter': false, 'workbench.layoutControl.enabled': false };
 		server = await startCodeServer({ tools, dir: run, extensionsDir, settings });
-		browser = await launchChromium({ tools, dir: run, viewport: { width: 1280, height: 800 } });
+		// Tall enough that a whole panel fits in the editor: element screenshots inside a webview's nested frames
+		// come out blank when the element must be scrolled.
+		browser = await launchChromium({ tools, dir: run, viewport: { width: 1200, height: 1500 } });
 		const { page } = browser;
 
 		/** Saves a PNG of `locator` to the run's screenshots and, with --screenshots, to docs/images/`name`.png. */
-		const shot = async (locator, name) => {
+		const shot = async (locator, name, maxHeight = Infinity) => {
 			const file = path.join(shots, `${name}.png`);
-			await locator.screenshot({ path: file });
+			const box = await locator.boundingBox();
+			if (box === null) throw new Error(`${name}: nothing to take a screenshot of`);
+			await page.screenshot({ path: file, clip: { ...box, height: Math.min(box.height, maxHeight) } });
 			if (screenshots) {
 				mkdirSync(docsImages, { recursive: true });
 				copyFileSync(file, path.join(docsImages, `${name}.png`));
 			}
 		};
-		const check = async (what, body) => {
-			const t0 = performance.now();
-			try {
-				await Promise.race([body(), limit.promise]);
-				checks.push({ what, ok: true });
-				console.log(`  ✔ ${what} (${Math.round(performance.now() - t0)} ms)`);
-			} catch (err) {
-				checks.push({ what, ok: false });
-				console.error(`  ✘ ${what}: ${err instanceof Error ? err.message : String(err)}`);
-				await page.screenshot({ path: path.join(shots, `FAILED-${what.replace(/\W+/g, '-').slice(0, 40)}.png`) }).catch(() => {});
-				throw err;
-			}
-		};
-		const quickInput = page.locator('.quick-input-widget .quick-input-box input');
-		const palette = async (command) => {
-			await page.keyboard.press('F1');
-			await quickInput.waitFor({ state: 'visible' });
-			await quickInput.fill(`>${command}`);
-			await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().waitFor();
-			await page.keyboard.press('Enter');
-		};
-		const pick = async (text) => {
-			const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
-			await row.waitFor({ state: 'visible' });
-			await row.click();
-		};
-		/** The webview frame whose text passes `test` (webviews are nested cross-origin iframes). */
-		const webviewFrame = async (what, test) => {
-			const end = Date.now() + 30_000;
-			while (Date.now() < end) {
-				for (const f of page.frames()) {
-					const text = await f
-						.locator('body')
-						.innerText({ timeout: 500 })
-						.catch(() => '');
-					if (test(text)) return f;
-				}
-				await page.waitForTimeout(300);
-			}
-			throw new Error(`no webview frame shows ${what}`);
-		};
+		const { quickInput, palette, pick, webviewFrame } = workbench(page);
 		/**
 		 * Runs `body` on the webview frame whose text passes `test`, again on a fresh search when the frame is replaced
 		 * meanwhile (VS Code swaps a webview's inner frame when it sets the panel's content).
@@ -129,8 +88,14 @@ export async function runPanels({ tools, keep = false, screenshots = false } = {
 
 		for (const theme of ['light', 'dark']) {
 			if (theme === 'dark') {
-				await check('the dark theme applies (user settings changed while running)', async () => {
-					writeFileSync(path.join(run, 'user', 'User', 'settings.json'), JSON.stringify({ ...settings, 'workbench.colorTheme': themes.dark }, null, '\t'));
+				await check('the dark theme applies (Ctrl+K Ctrl+T, the color theme picker)', async () => {
+					await page.keyboard.press('Escape');
+					await page.keyboard.press('Control+K');
+					await page.keyboard.press('Control+T');
+					await quickInput.waitFor({ state: 'visible' });
+					await quickInput.fill('Dark Modern');
+					await page.locator('.quick-input-widget .monaco-list-row[aria-label*="Dark Modern"]').first().waitFor();
+					await page.keyboard.press('Enter');
 					await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: 30_000 });
 				});
 			}
@@ -140,7 +105,7 @@ export async function runPanels({ tools, keep = false, screenshots = false } = {
 				const sidebar = page.locator('.part.sidebar');
 				if (!(await sidebar.locator('[role=treeitem]', { hasText: 'slowSquare' }).first().isVisible())) await activity.click();
 				await sidebar.locator('[role=treeitem]', { hasText: 'slowSquare' }).first().waitFor({ timeout: 60_000 });
-				await shot(sidebar, `tree-${theme}`);
+				await shot(sidebar, `tree-${theme}`, 260);
 			});
 
 			await check(`${theme}: function details show axes with units and distinct time labels, no epoch numbers`, async () => {
@@ -214,20 +179,11 @@ export async function runPanels({ tools, keep = false, screenshots = false } = {
 			});
 		}
 
-		const failed = checks.filter((c) => !c.ok).length;
-		console.log(
-			`details panels ${failed === 0 ? 'passed' : 'failed'}: ${checks.length - failed}/${checks.length} checks in ${((performance.now() - started) / 1000).toFixed(1)}s; screenshots in ${path.relative(repo, shots)}/${screenshots ? ' and docs/images/' : ''}`,
-		);
-		return { code: failed === 0 ? 0 : 1, passed: checks.length - failed, failed };
+		return summary('details panels', started, `screenshots in ${path.relative(repo, shots)}/${screenshots ? ' and docs/images/' : ''}`);
 	} catch (err) {
-		console.error(`details panels failed: ${err instanceof Error ? err.message : String(err)}`);
-		return { code: 1, passed: checks.filter((c) => c.ok).length, failed: Math.max(1, checks.filter((c) => !c.ok).length) };
+		return failure('details panels', err);
 	} finally {
-		limit.cancel();
-		await browser?.context.close().catch(() => {});
-		server?.stop();
-		if (keep) console.log(`kept ${dir}`);
-		else rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+		await cleanUp({ limit, browser, server, dir, keep });
 	}
 }
 
