@@ -9,6 +9,7 @@ import { settings, viewIds } from './constants.js';
 import { CacheClient } from './data/cacheClient.js';
 import { disposeLog, log, logChannel } from './log.js';
 import type { TreeNodeSpec } from './model/callTree.js';
+import { findDefinition } from './commands/goToDefinition.js';
 import { DetailsPanels } from './panels/detailsPanel.js';
 import { CallTreeProvider } from './views/callTreeProvider.js';
 import { CodeLensController } from './views/codeLensController.js';
@@ -38,7 +39,7 @@ export function activate(context: vscode.ExtensionContext): FlecheApi {
 	const tree = new CallTreeProvider(client);
 	const treeView = vscode.window.createTreeView(viewIds.calls, { treeDataProvider: tree, showCollapseAll: true });
 	const lenses = new CodeLensController(client);
-	const panels = new DetailsPanels(client, context.extensionUri);
+	const panels = new DetailsPanels(client, context.extensionUri, (fn) => findDefinition(lenses.provider, fn));
 	const onDidRefresh = new vscode.EventEmitter<void>();
 	context.subscriptions.push(client, tree, treeView, lenses, panels, onDidRefresh);
 

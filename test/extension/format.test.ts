@@ -25,7 +25,7 @@ test('lens titles follow the contract, singular for 1, always "N cached"', () =>
 test('durations', () => {
 	assert.equal(formatDuration(null), '—');
 	assert.equal(formatDuration(-1), '—');
-	assert.equal(formatDuration(0.0004), '<1 ms');
+	assert.equal(formatDuration(0.0004), '400 µs');
 	assert.equal(formatDuration(0.25), '250 ms');
 	assert.equal(formatDuration(1.234), '1.2 s');
 	assert.equal(formatDuration(42.4), '42 s');

@@ -7,13 +7,11 @@
 //   node test/integration/e2e.mjs [--keep]     (after `node esbuild.mjs`; exit 0 = all checks passed)
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadline, installVsix, launchChromium, repo, startCodeServer } from './harness.mjs';
+import { installVsix, launchChromium, repo, startCodeServer } from './harness.mjs';
 import { ensureTools } from './setup.mjs';
-import { makeWorkspace } from './workspace.mjs';
+import { checker, cleanUp, startRun, workbench } from './ui.mjs';
 
 const overallMs = 5 * 60_000;
 const shots = path.join(repo, 'out', 'integration', 'screenshots');
@@ -37,18 +35,16 @@ export function packageVsix(out) {
 /** Resolves `{ code, passed, failed }` over the checks below (code 0 = all passed). */
 export async function runE2e({ tools, keep = false } = {}) {
 	tools ??= await ensureTools();
-	const dir = mkdtempSync(path.join(tmpdir(), 'fleche-e2e-'));
-	const run = path.join(dir, 'run');
-	mkdirSync(run, { recursive: true });
-	rmSync(shots, { recursive: true, force: true });
-	mkdirSync(shots, { recursive: true });
-	const workspace = makeWorkspace(path.join(dir, 'workspace'));
-	const started = performance.now();
-	const limit = deadline(overallMs, `the end-to-end test did not finish within ${overallMs / 1000} s`);
+	const { dir, run, workspace, started, limit } = startRun({ name: 'e2e', shots, overallMs });
 	let server;
 	let browser;
 	let step = 0;
-	const checks = [];
+	const shot = async (name) => {
+		const file = path.join(shots, `${String(++step).padStart(2, '0')}-${name}.png`);
+		await browser?.page.screenshot({ path: file });
+		return file;
+	};
+	const { check, summary, failure } = checker({ limit, failedShot: shot });
 	try {
 		const vsix = path.join(dir, 'fleche.vsix');
 		packageVsix(vsix);
@@ -62,37 +58,7 @@ export async function runE2e({ tools, keep = false } = {}) {
 			dialogs.push(dialog.message());
 			void dialog.dismiss();
 		});
-		const shot = async (name) => {
-			const file = path.join(shots, `${String(++step).padStart(2, '0')}-${name}.png`);
-			await page.screenshot({ path: file });
-			return file;
-		};
-		const check = async (what, body) => {
-			const t0 = performance.now();
-			try {
-				await Promise.race([body(), limit.promise]);
-				checks.push({ what, ok: true });
-				console.log(`  ✔ ${what} (${Math.round(performance.now() - t0)} ms)`);
-			} catch (err) {
-				checks.push({ what, ok: false });
-				console.error(`  ✘ ${what}: ${err instanceof Error ? err.message : String(err)}`);
-				await shot(`FAILED-${what.replace(/\W+/g, '-').slice(0, 40)}`).catch(() => {});
-				throw err;
-			}
-		};
-		const palette = async (command) => {
-			await page.keyboard.press('F1');
-			const input = page.locator('.quick-input-widget .quick-input-box input');
-			await input.waitFor({ state: 'visible' });
-			await input.fill(`>${command}`);
-			await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().waitFor();
-			await page.keyboard.press('Enter');
-		};
-		const pick = async (text) => {
-			const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
-			await row.waitFor({ state: 'visible' });
-			await row.click();
-		};
+		const { palette, pick, webviewFrame } = workbench(page);
 		const lensText = () => page.locator('.codelens-decoration a').allInnerTexts();
 		const waitLens = (title) =>
 			page.locator('.codelens-decoration a', { hasText: title }).first().waitFor({ state: 'visible', timeout: 60_000 });
@@ -153,17 +119,7 @@ export async function runE2e({ tools, keep = false } = {}) {
 			await palette('Fleche: Show Call Details');
 			await pick('greet');
 			await pick('onerror');
-			const frame = await (async () => {
-				const end = Date.now() + 30_000;
-				while (Date.now() < end) {
-					for (const f of page.frames()) {
-						const text = await f.locator('body').innerText({ timeout: 500 }).catch(() => '');
-						if (text.includes(xss) && text.includes('hello')) return f;
-					}
-					await page.waitForTimeout(300);
-				}
-				throw new Error('no webview frame shows the argument text');
-			})();
+			const frame = await webviewFrame('the argument text', (text) => text.includes(xss) && text.includes('hello'));
 			// Rendered as text: no element was made from it, and no dialog fired.
 			const injected = await frame.locator('img[src="x"]').count();
 			if (injected !== 0) throw new Error(`${injected} <img src=x> element(s) in the webview`);
@@ -176,18 +132,11 @@ export async function runE2e({ tools, keep = false } = {}) {
 			await frame.locator('body').screenshot({ path: path.join(shots, `${String(++step).padStart(2, '0')}-details-webview-content.png`) });
 		});
 
-		const failed = checks.filter((c) => !c.ok).length;
-		console.log(`end-to-end ${failed === 0 ? 'passed' : 'failed'}: ${checks.length - failed}/${checks.length} checks in ${((performance.now() - started) / 1000).toFixed(1)}s; screenshots in ${path.relative(repo, shots)}/`);
-		return { code: failed === 0 ? 0 : 1, passed: checks.length - failed, failed };
+		return summary('end-to-end', started, `screenshots in ${path.relative(repo, shots)}/`);
 	} catch (err) {
-		console.error(`end-to-end failed: ${err instanceof Error ? err.message : String(err)}`);
-		return { code: 1, passed: checks.filter((c) => c.ok).length, failed: Math.max(1, checks.filter((c) => !c.ok).length) };
+		return failure('end-to-end', err);
 	} finally {
-		limit.cancel();
-		await browser?.context.close().catch(() => {});
-		server?.stop();
-		if (keep) console.log(`kept ${dir}`);
-		else rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+		await cleanUp({ limit, browser, server, dir, keep });
 	}
 }
 

@@ -23,7 +23,8 @@ const state: CallDetailsState = {
 	arguments: value,
 	result: { ok: true, value },
 	metadata: value,
-	facts: [],
+	facts: [{ label: 'took', value: { kind: 'duration', seconds: 0.5 }, note: 'x' }],
+	source: { file: '/w/src/a.js', line: 3, column: 0, label: 'src/a.js:4' },
 	now: 0,
 };
 
@@ -37,7 +38,14 @@ test('value nodes', () => {
 
 test('states and messages to the webview', () => {
 	assert.ok(isDetailsState(state));
-	assert.ok(!isDetailsState({ ...state, version: 2 }));
+	assert.ok(!isDetailsState({ ...state, version: protocolVersion - 1 }));
+	assert.ok(isDetailsState({ ...state, source: null }));
+	assert.ok(!isDetailsState({ ...state, source: { file: '/w/a.js', line: -1, column: 0, label: 'a' } }));
+	assert.ok(!isDetailsState({ ...state, facts: [{ label: 'took', value: '1 s' }] }), 'facts carry typed values');
+	assert.ok(!isDetailsState({ ...state, facts: [{ label: 'when', value: { kind: 'date', seconds: 'yesterday' } }] }));
+	assert.ok(!isDetailsState({ ...state, facts: [{ label: 'x', value: { kind: 'html', html: '<b>' } }] }));
+	assert.ok(isValueNode({ t: 'text', type: 'number', text: '1.5', display: { kind: 'duration', seconds: 1.5 } }));
+	assert.ok(!isValueNode({ t: 'text', type: 'number', text: '1.5', display: { kind: 'duration' } }));
 	assert.ok(!isDetailsState({ ...state, result: { ok: false } }));
 	assert.ok(isDetailsState({ ...state, result: { ok: false, error: 'x' } }));
 	assert.ok(toWebview.isState({ type: 'state', state }));
@@ -56,4 +64,7 @@ test('messages from the webview', () => {
 	assert.ok(fromWebview.isAction({ type: 'action', action: 'refresh' }));
 	assert.ok(!fromWebview.isAction({ type: 'action', action: 'eval', key: 'x' }));
 	assert.ok(!fromWebview.isAction(null));
+	assert.ok(fromWebview.isOpenSource({ type: 'openSource', file: '/w/src/a.js', line: 3, column: 2 }));
+	assert.ok(!fromWebview.isOpenSource({ type: 'openSource', file: '/w/src/a.js', line: 1.5, column: 0 }));
+	assert.ok(!fromWebview.isOpenSource({ type: 'openSource', file: 7, line: 1, column: 0 }));
 });

@@ -1,13 +1,16 @@
 // Entry of the details webview: restores the saved state, then follows the extension's messages.
 import { mergeMore } from './merge.js';
 import { isDetailsState, toWebview, type DetailsState } from './protocol.js';
-import { render, renderMessage, type RenderContext } from './render.js';
+import { refreshAges, render, renderMessage, type RenderContext } from './render.js';
 import { vscodeApi } from './vscodeApi.js';
 
 const api = vscodeApi();
 const root = document.getElementById('root')!;
 let requestId = 0;
-const ctx: RenderContext = { post: (m) => api.post(m), open: new Set(), nextRequestId: () => ++requestId };
+const now = (): number => Date.now() / 1000;
+const ctx: RenderContext = { post: (m) => api.post(m), open: new Set(), nextRequestId: () => ++requestId, now };
+// Ages ("3 min ago") follow the clock while the panel stays open.
+setInterval(() => refreshAges(root, now()), 30_000);
 
 let state: DetailsState | undefined;
 const saved = api.getState();

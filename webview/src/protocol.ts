@@ -2,7 +2,7 @@
 // with an `is` guard. The only module both sides import; it imports nothing.
 
 /** Version of this protocol, sent with every state so a stale webview can tell. */
-export const protocolVersion = 1;
+export const protocolVersion = 2;
 
 /**
  * A value rendered as a tree. Built by the extension (model/details.ts) with limits, so huge values cross the
@@ -20,6 +20,8 @@ export type ValueNode =
 			readonly fullLength?: number;
 			/** Where the value sits (for "load more"): keys from the root of its section. */
 			readonly path?: readonly (string | number)[];
+			/** How to show it when its kind is known (metadata: `runtime.timestart` is a date): `text` is then the hover. */
+			readonly display?: Display;
 	  }
 	| {
 			readonly t: 'tree';
@@ -39,10 +41,41 @@ export interface ValueEntry {
 /** Which section of a call a value path starts from. */
 export type ValueSection = 'arguments' | 'result' | 'metadata';
 
-/** A labelled, already formatted fact (`took` → `1.2 s`), shown in a table. */
+/**
+ * A quantity with its kind, formatted by the webview (webview/src/units.ts): dates in the reader's time zone and
+ * relative to the reader's clock, durations and sizes with units, counts with separators.
+ */
+export type Display =
+	| { readonly kind: 'text'; readonly text: string }
+	/** Seconds since the epoch: shown as a local date-time and an age (`5 Dec 2026 14:03:07 · 3 min ago`). */
+	| { readonly kind: 'date'; readonly seconds: number }
+	| { readonly kind: 'duration'; readonly seconds: number }
+	| { readonly kind: 'bytes'; readonly bytes: number }
+	/** `3 hits`: the unit in singular and plural. */
+	| { readonly kind: 'count'; readonly count: number; readonly unit: string; readonly units: string }
+	/** A number of unknown unit: shown without floating-point noise. */
+	| { readonly kind: 'number'; readonly value: number };
+
+/** A labelled fact (`took` → 1.2 s), shown in a table. */
 export interface Fact {
 	readonly label: string;
-	readonly value: string;
+	readonly value: Display;
+	/** A short note after the value: `hit ratio 75%`, `user 40 ms + system 4 ms`. */
+	readonly note?: string;
+}
+
+/**
+ * Where the function is defined, found the way the CodeLens finds it. Clicking it sends an
+ * {@link OpenSourceMessage}; the extension opens only files inside the workspace.
+ */
+export interface SourceLink {
+	/** Absolute path of the file. */
+	readonly file: string;
+	/** Zero-based line and column of the definition. */
+	readonly line: number;
+	readonly column: number;
+	/** What the link reads: `src/math.js:12` (relative to its workspace folder, one-based line). */
+	readonly label: string;
 }
 
 export interface CallDetailsState {
@@ -66,9 +99,11 @@ export interface CallDetailsState {
 	readonly arguments: ValueNode;
 	readonly result: { readonly ok: true; readonly value: ValueNode } | { readonly ok: false; readonly error: string };
 	readonly metadata: ValueNode;
-	/** Timings, size, hit statistics, version and digests as text, in display order. */
+	/** Timings, size, hit statistics, version and digests, in display order. */
 	readonly facts: readonly Fact[];
-	/** Seconds since the epoch when the state was made (ages are relative to it). */
+	/** The function's definition, or null when it cannot be found in the workspace. */
+	readonly source: SourceLink | null;
+	/** Seconds since the epoch when the state was made. */
 	readonly now: number;
 }
 
@@ -81,8 +116,6 @@ export interface CallPoint {
 	readonly hits: number;
 	readonly misses: number;
 	readonly lastHit: number | null;
-	/** Tooltip of the point: arguments, age, duration, hits. */
-	readonly label: string;
 }
 
 export interface FunctionDetailsState {
@@ -98,11 +131,10 @@ export interface FunctionDetailsState {
 	readonly computeSeconds: number;
 	readonly savedSeconds: number;
 	readonly versions: readonly (string | number | null)[];
-	/** The newest calls (at most a few hundred), newest first. */
+	/** The newest calls (at most ten thousand), newest first: the charts bin them when there are many. */
 	readonly points: readonly CallPoint[];
 	readonly facts: readonly Fact[];
-	/** Axis labels: oldest and newest creation time, longest duration, most hits. */
-	readonly axes: { readonly from: string; readonly to: string; readonly maxDuration: string; readonly maxHits: string };
+	readonly source: SourceLink | null;
 	readonly now: number;
 }
 
@@ -157,7 +189,15 @@ export interface ActionMessage {
 	readonly key?: string;
 }
 
-export type FromWebview = ReadyMessage | LoadMoreMessage | ActionMessage;
+/** A click on the source link: open `file` at the position. The extension opens it only inside the workspace. */
+export interface OpenSourceMessage {
+	readonly type: 'openSource';
+	readonly file: string;
+	readonly line: number;
+	readonly column: number;
+}
+
+export type FromWebview = ReadyMessage | LoadMoreMessage | ActionMessage | OpenSourceMessage;
 
 // Guards -------------------------------------------------------------------------------------------------------
 
@@ -172,9 +212,59 @@ function isPath(value: unknown): value is (string | number)[] {
 const sections: readonly string[] = ['arguments', 'result', 'metadata'] satisfies ValueSection[];
 const actions: readonly string[] = ['rerun', 'evict', 'openCall', 'refresh'] satisfies ActionMessage['action'][];
 
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const position = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+export function isDisplay(value: unknown): value is Display {
+	if (!isRecord(value)) return false;
+	switch (value.kind) {
+		case 'text':
+			return typeof value.text === 'string';
+		case 'date':
+		case 'duration':
+			return finite(value.seconds);
+		case 'bytes':
+			return finite(value.bytes);
+		case 'count':
+			return finite(value.count) && typeof value.unit === 'string' && typeof value.units === 'string';
+		case 'number':
+			return finite(value.value);
+		default:
+			return false;
+	}
+}
+
+const finiteOrNull = (v: unknown): boolean => v === null || finite(v);
+
+function isPoint(value: unknown): value is CallPoint {
+	return (
+		isRecord(value) &&
+		typeof value.key === 'string' &&
+		typeof value.argsText === 'string' &&
+		finiteOrNull(value.created) &&
+		finiteOrNull(value.duration) &&
+		finite(value.hits) &&
+		finite(value.misses) &&
+		finiteOrNull(value.lastHit)
+	);
+}
+
+function isFacts(value: unknown): value is Fact[] {
+	return (
+		Array.isArray(value) &&
+		value.every((f) => isRecord(f) && typeof f.label === 'string' && isDisplay(f.value) && (f.note === undefined || typeof f.note === 'string'))
+	);
+}
+
+function isSource(value: unknown): value is SourceLink | null {
+	return (
+		value === null || (isRecord(value) && typeof value.file === 'string' && position(value.line) && position(value.column) && typeof value.label === 'string')
+	);
+}
+
 export function isValueNode(value: unknown): value is ValueNode {
 	if (!isRecord(value)) return false;
-	if (value.t === 'text') return typeof value.type === 'string' && typeof value.text === 'string';
+	if (value.t === 'text') return typeof value.type === 'string' && typeof value.text === 'string' && (value.display === undefined || isDisplay(value.display));
 	if (value.t === 'tree') {
 		return (
 			typeof value.type === 'string' &&
@@ -189,6 +279,7 @@ export function isValueNode(value: unknown): value is ValueNode {
 
 export function isDetailsState(value: unknown): value is DetailsState {
 	if (!isRecord(value) || value.version !== protocolVersion || typeof value.name !== 'string' || typeof value.cache !== 'string') return false;
+	if (!isFacts(value.facts) || !isSource(value.source) || !finite(value.now)) return false;
 	if (value.view === 'call') {
 		const r = value.result;
 		return (
@@ -199,7 +290,7 @@ export function isDetailsState(value: unknown): value is DetailsState {
 			(r.ok === true ? isValueNode(r.value) : r.ok === false && typeof r.error === 'string')
 		);
 	}
-	if (value.view === 'function') return Array.isArray(value.points) && typeof value.calls === 'number';
+	if (value.view === 'function') return Array.isArray(value.points) && value.points.every(isPoint) && typeof value.calls === 'number';
 	return false;
 }
 
@@ -229,6 +320,8 @@ export const fromWebview = {
 		typeof m.offset === 'number' &&
 		Number.isInteger(m.offset) &&
 		m.offset >= 0,
+	isOpenSource: (m: unknown): m is OpenSourceMessage =>
+		isRecord(m) && m.type === 'openSource' && typeof m.file === 'string' && position(m.line) && position(m.column),
 	isAction: (m: unknown): m is ActionMessage =>
 		isRecord(m) && m.type === 'action' && typeof m.action === 'string' && actions.includes(m.action) && (m.key === undefined || typeof m.key === 'string'),
 };

@@ -1,5 +1,5 @@
-// Pure text helpers of the webview. Numbers, times and sizes arrive formatted in the state (the extension's
-// model/format.ts), so both sides show the same text.
+// Pure text helpers of the webview's value trees. Quantities (times, durations, sizes, counts) arrive with their kind
+// and are formatted by units.ts, which the extension's tree and lenses share.
 
 export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
 	return `${count} ${count === 1 ? singular : pluralForm}`;

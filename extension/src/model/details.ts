@@ -1,16 +1,21 @@
 // Pure: a call or function read through fleche/inspect → the details panel's state (webview/src/protocol.ts), and
 // loaded values → ValueNode trees in pages, so a million-element result never crosses to the webview at once.
+// Quantities travel with their kind (protocol `Display`) and the webview formats them: dates in the reader's time
+// zone, durations and sizes with units. Metadata values of a known kind (runtime timings, file sizes) get a kind too.
 import {
 	protocolVersion,
 	type CallDetailsState,
 	type CallPoint,
+	type Display,
 	type Fact,
 	type FunctionDetailsState,
+	type SourceLink,
 	type ValueEntry,
 	type ValueNode,
 } from '../../../webview/src/protocol.js';
+import path from 'node:path';
 import type { CallInfo, FunctionInfo } from './callTree.js';
-import { countsText, formatAge, formatBytes, formatDuration, formatTimestamp, hitRatio, plural, truncate } from './format.js';
+import { hitRatio } from './format.js';
 
 export interface ValueLimits {
 	/** Entries per container page. @default 100 */
@@ -153,7 +158,41 @@ export interface CallDetailInfo extends CallInfo {
 	readonly metadata: Readonly<Record<string, unknown>>;
 }
 
-export function callDetailsState(cache: string, call: CallDetailInfo, nowSeconds: number, limits: ValueLimits = defaultLimits): CallDetailsState {
+/** The kind of a metadata value at `path` (namespace first, docs/behaviour.md §1.9), for numbers only. */
+export function metadataDisplay(path: readonly (string | number)[], value: number): Display {
+	const [space, name] = path;
+	if (space === 'runtime' && path.length === 2) {
+		if (name === 'timestart' || name === 'timestop') return { kind: 'date', seconds: value };
+		if (name === 'walltime' || name === 'cputime' || name === 'systime') return { kind: 'duration', seconds: value };
+	}
+	// `files` maps a file value's key to its size in bytes.
+	if (space === 'files' && path.length === 2) return { kind: 'bytes', bytes: value };
+	return { kind: 'number', value };
+}
+
+/**
+ * `node` (a metadata section, or a page of it at `at`) with every finite number given its display kind. The raw
+ * text stays in `text` for the hover.
+ */
+export function withMetadataDisplays(node: ValueNode, at: readonly (string | number)[] = []): ValueNode {
+	if (node.t === 'text') {
+		const value = node.type === 'number' ? Number(node.text) : NaN;
+		return Number.isFinite(value) ? { ...node, display: metadataDisplay(at, value) } : node;
+	}
+	// Metadata is JSON: objects by key, arrays by index (an entry's key is its index, on any page).
+	const step = (key: string): string | number => (node.type === 'array' ? Number(key) : key);
+	return { ...node, entries: node.entries.map((e) => ({ key: e.key, value: withMetadataDisplays(e.value, [...node.path, step(e.key)]) })) };
+}
+
+/** What `x.y` of the metadata holds when it is a finite number. */
+function metaNumber(metadata: Readonly<Record<string, unknown>>, space: string, name: string): number | null {
+	const ns = metadata[space];
+	if (typeof ns !== 'object' || ns === null) return null;
+	const v = (ns as Record<string, unknown>)[name];
+	return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export function callDetailsState(cache: string, call: CallDetailInfo, nowSeconds: number, limits: ValueLimits = defaultLimits, source: SourceLink | null = null): CallDetailsState {
 	return {
 		view: 'call',
 		version: protocolVersion,
@@ -171,23 +210,50 @@ export function callDetailsState(cache: string, call: CallDetailInfo, nowSeconds
 		lastHit: call.lastHit,
 		arguments: toValueNode(call.arguments, limits),
 		result: call.result.ok ? { ok: true, value: toValueNode(call.result.value, limits) } : { ok: false, error: call.result.error },
-		metadata: toValueNode(call.metadata, limits),
-		facts: callFacts(call, nowSeconds),
+		metadata: withMetadataDisplays(toValueNode(call.metadata, limits)),
+		facts: callFacts(call),
+		source,
 		now: nowSeconds,
 	};
 }
 
-export function callFacts(call: CallDetailInfo, nowSeconds: number): Fact[] {
+const text = (t: string): Display => ({ kind: 'text', text: t });
+const orUnknown = (n: number | null, display: (n: number) => Display): Display => (n === null ? text('—') : display(n));
+const date = (seconds: number | null, none = '—'): Display => (seconds === null ? text(none) : { kind: 'date', seconds });
+const duration = (seconds: number | null): Display => orUnknown(seconds, (s) => ({ kind: 'duration', seconds: s }));
+const count = (n: number, unit: string, units = `${unit}s`): Display => ({ kind: 'count', count: n, unit, units });
+
+function hitFacts(hits: number, misses: number): Fact[] {
 	return [
-		{ label: 'function', value: call.module === null ? call.name : `${call.module} · ${call.name}` },
-		{ label: 'created', value: `${formatTimestamp(call.created)} (${formatAge(call.created, nowSeconds)})` },
-		{ label: 'took', value: formatDuration(call.duration) },
-		{ label: 'result size', value: formatBytes(call.size) },
-		{ label: 'hits', value: `${plural(call.hits, 'hit')} · ${plural(call.misses, 'miss', 'misses')} (hit ratio ${hitRatio(call.hits, call.misses)})` },
-		{ label: 'last hit', value: call.lastHit === null ? 'never' : `${formatTimestamp(call.lastHit)} (${formatAge(call.lastHit, nowSeconds)})` },
-		{ label: 'version', value: call.version === null ? '—' : String(call.version) },
-		{ label: 'key', value: call.key },
-		{ label: 'code digest', value: call.codeDigest ?? '—' },
+		{ label: 'hits', value: count(hits, 'hit'), note: `hit ratio ${hitRatio(hits, misses)}` },
+		{ label: 'misses', value: count(misses, 'miss', 'misses') },
+	];
+}
+
+export function callFacts(call: CallDetailInfo): Fact[] {
+	const user = metaNumber(call.metadata, 'runtime', 'cputime');
+	const system = metaNumber(call.metadata, 'runtime', 'systime');
+	const cpu: Fact[] =
+		user === null && system === null
+			? []
+			: [
+					{
+						label: 'CPU time',
+						value: duration((user ?? 0) + (system ?? 0)),
+						note: 'user + system of the whole process while the call ran',
+					},
+				];
+	return [
+		{ label: 'function', value: text(call.module === null ? call.name : `${call.module} · ${call.name}`) },
+		{ label: 'created', value: date(call.created) },
+		{ label: 'took', value: duration(call.duration) },
+		...cpu,
+		{ label: 'result size', value: orUnknown(call.size, (b) => ({ kind: 'bytes', bytes: b })) },
+		...hitFacts(call.hits, call.misses),
+		{ label: 'last hit', value: date(call.lastHit, 'never') },
+		{ label: 'version', value: text(call.version === null ? '—' : String(call.version)) },
+		{ label: 'key', value: text(call.key) },
+		{ label: 'code digest', value: text(call.codeDigest ?? '—') },
 	];
 }
 
@@ -198,7 +264,7 @@ export function sectionRoot(call: CallDetailInfo, section: 'arguments' | 'result
 	return call.result.ok ? call.result.value : notFound;
 }
 
-export function functionDetailsState(cache: string, fn: FunctionInfo, calls: readonly CallInfo[], nowSeconds: number): FunctionDetailsState {
+export function functionDetailsState(cache: string, fn: FunctionInfo, calls: readonly CallInfo[], nowSeconds: number, source: SourceLink | null = null): FunctionDetailsState {
 	const points: CallPoint[] = calls.map((c) => ({
 		key: c.key,
 		argsText: c.argsText,
@@ -207,10 +273,7 @@ export function functionDetailsState(cache: string, fn: FunctionInfo, calls: rea
 		hits: c.hits,
 		misses: c.misses,
 		lastHit: c.lastHit,
-		label: `${truncate(`${c.name}(${c.argsText})`, 100)}\n${formatTimestamp(c.created)} · took ${formatDuration(c.duration)} · ${plural(c.hits, 'hit')}`,
 	}));
-	const created = calls.map((c) => c.created).filter((t): t is number => t !== null);
-	const durations = calls.map((c) => c.duration).filter((t): t is number => t !== null);
 	return {
 		view: 'function',
 		version: protocolVersion,
@@ -226,19 +289,35 @@ export function functionDetailsState(cache: string, fn: FunctionInfo, calls: rea
 		versions: fn.versions,
 		points,
 		facts: [
-			{ label: 'function', value: fn.module === null ? fn.name : `${fn.module} · ${fn.name}` },
-			{ label: 'statistics', value: `${countsText(fn)} (hit ratio ${hitRatio(fn.hits, fn.misses)})` },
-			{ label: 'computing', value: formatDuration(fn.computeSeconds) },
-			{ label: 'saved by hits', value: formatDuration(fn.savedSeconds) },
-			{ label: 'last hit', value: fn.lastHit === null ? 'never' : `${formatTimestamp(fn.lastHit)} (${formatAge(fn.lastHit, nowSeconds)})` },
-			{ label: 'versions', value: fn.versions.length === 0 ? '—' : fn.versions.map((v) => (v === null ? '(none)' : String(v))).join(', ') },
+			{ label: 'function', value: text(fn.module === null ? fn.name : `${fn.module} · ${fn.name}`) },
+			{ label: 'cached calls', value: count(fn.calls, 'call') },
+			...hitFacts(fn.hits, fn.misses),
+			{ label: 'computing', value: duration(fn.computeSeconds) },
+			{ label: 'saved by hits', value: duration(fn.savedSeconds) },
+			{ label: 'last hit', value: date(fn.lastHit, 'never') },
+			{ label: 'versions', value: text(fn.versions.length === 0 ? '—' : fn.versions.map((v) => (v === null ? '(none)' : String(v))).join(', ')) },
 		],
-		axes: {
-			from: created.length > 0 ? formatTimestamp(Math.min(...created)) : '—',
-			to: created.length > 0 ? formatTimestamp(Math.max(...created)) : '—',
-			maxDuration: durations.length > 0 ? formatDuration(Math.max(...durations)) : '—',
-			maxHits: String(Math.max(0, ...calls.map((c) => c.hits))),
-		},
+		source,
 		now: nowSeconds,
 	};
+}
+
+/**
+ * The workspace folder that holds `file` (absolute; `..` resolved), or undefined: the details panel opens only such
+ * files when the webview asks (its message is untrusted input). Pass real paths, so a symbolic link cannot lead out.
+ */
+export function folderHolding(file: string, folders: readonly string[], paths: Pick<typeof path, 'resolve' | 'relative' | 'isAbsolute' | 'sep'> = path): string | undefined {
+	if (!paths.isAbsolute(file) || file.includes('\0')) return undefined;
+	const resolved = paths.resolve(file);
+	return folders.find((folder) => {
+		const rel = paths.relative(paths.resolve(folder), resolved);
+		return rel !== '' && rel !== '..' && !rel.startsWith(`..${paths.sep}`) && !paths.isAbsolute(rel);
+	});
+}
+
+/** The source link of a definition at zero-based `line`/`column` of `file`, labelled relative to its folder. */
+export function sourceLinkOf(file: string, line: number, column: number, folders: readonly string[]): SourceLink {
+	const folder = folderHolding(file, folders);
+	const shown = folder === undefined ? file : path.relative(folder, file).split(path.sep).join('/');
+	return { file, line, column, label: `${shown}:${line + 1}` };
 }

@@ -21,43 +21,9 @@ export function lensTitle(counts: Counts): string {
 	return `fleche: ${countsText(counts)}`;
 }
 
-/** Seconds → `850 ms`, `1.2 s`, `3 min 4 s`, `2 h 5 min`; `<1 ms` below a millisecond. */
-export function formatDuration(seconds: number | null | undefined): string {
-	if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '—';
-	if (seconds < 0.001) return '<1 ms';
-	if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-	if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
-	const minutes = Math.floor(seconds / 60);
-	if (minutes < 60) return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
-	const hours = Math.floor(minutes / 60);
-	return `${hours} h ${minutes - hours * 60} min`;
-}
-
-/** Bytes → `512 B`, `1.2 KB`, `3.4 MB` (powers of 1024, as file explorers show them). */
-export function formatBytes(bytes: number | null | undefined): string {
-	if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '—';
-	const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-	let value = bytes;
-	let unit = 0;
-	while (value >= 1024 && unit < units.length - 1) {
-		value /= 1024;
-		unit++;
-	}
-	if (unit === 0) return `${value} B`;
-	return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
-
-/** Seconds since the epoch → `just now`, `5 min ago`, `3 h ago`, `2 d ago`, `4 mo ago`, `1 y ago`. */
-export function formatAge(epochSeconds: number | null | undefined, nowSeconds: number): string {
-	if (epochSeconds === null || epochSeconds === undefined || !Number.isFinite(epochSeconds)) return '—';
-	const age = Math.max(0, nowSeconds - epochSeconds);
-	if (age < 45) return 'just now';
-	if (age < 3600) return `${Math.max(1, Math.round(age / 60))} min ago`;
-	if (age < 86_400) return `${Math.round(age / 3600)} h ago`;
-	if (age < 30 * 86_400) return `${Math.round(age / 86_400)} d ago`;
-	if (age < 365 * 86_400) return `${Math.round(age / (30 * 86_400))} mo ago`;
-	return `${Math.round(age / (365 * 86_400))} y ago`;
-}
+// Units are formatted by the one module the webview shares (webview/src/units.ts), so the tree, the lenses and the
+// details panels write `850 µs`, `1.5 KB` and `3 min ago` alike.
+export { formatAge, formatBytes, formatCount, formatDuration } from '../../../webview/src/units.js';
 
 /** Seconds since the epoch → `2026-11-25 10:15:36` in UTC (stable for tests and for people across zones). */
 export function formatTimestamp(epochSeconds: number | null | undefined): string {

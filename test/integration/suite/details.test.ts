@@ -35,7 +35,16 @@ suite('details and read-only commands', () => {
 	test('showFunctionDetails({ module, name }) opens the per-function webview with its counts and calls', async () => {
 		await vscode.commands.executeCommand('fleche.showFunctionDetails', { module: seeded.add.module, name: 'add' });
 		const panel = await waitFor('a function details panel', () => fleche.openPanels().find((p) => p.viewType === 'fleche.functionDetails'));
-		const state = panel.state as { view: string; module: string | null; name: string; calls: number; hits: number; misses: number; points: { key: string }[] };
+		const state = panel.state as {
+			view: string;
+			module: string | null;
+			name: string;
+			calls: number;
+			hits: number;
+			misses: number;
+			points: { key: string }[];
+			source: { file: string; line: number; label: string } | null;
+		};
 		assert.deepEqual(
 			{ view: state.view, name: state.name, calls: state.calls, hits: state.hits, misses: state.misses },
 			{ view: 'function', name: 'add', calls: seeded.add.calls, hits: seeded.add.hits, misses: seeded.add.misses },
@@ -43,6 +52,9 @@ suite('details and read-only commands', () => {
 		assert.ok(state.module?.endsWith(seeded.add.module), String(state.module));
 		const keys = (await callNodes(fleche, 'add')).map((c) => String(c.data?.key)).sort();
 		assert.deepEqual(state.points.map((p) => p.key).sort(), keys, 'one point per cached call');
+		// The source link: where the lens finds add (line 5 of src/math.js), a file inside the workspace.
+		assert.equal(state.source?.label, 'src/math.js:5');
+		assert.equal(state.source?.file, fileUri(seeded.add.module).fsPath);
 	});
 
 	test('explainMiss({ module, name }, args) opens the whole explanation as a document, computed from the store alone', async () => {
