@@ -606,8 +606,19 @@ export function submitCall(
 		if (!Indigestible.is(err)) return Promise.reject(asError(err));
 	}
 	if (k === undefined) return start(run, null, signal, (reply) => (isBoundReply(reply) ? reply.value : reply));
+	// A store that looks up without blocking is awaited (a server store batches the lookups of many submissions).
+	const later = lookupAsync(c, profile, k.key);
+	if (later !== undefined) {
+		const keyed = k;
+		return later.then((hit) => (hit !== undefined ? hit.value : submitMissed(c, profile, keyed, signal, share, run)));
+	}
 	const hit = lookup(c, profile, k.key);
 	if (hit !== undefined) return Promise.resolve(hit.value);
+	return submitMissed(c, profile, k, signal, share, run);
+}
+
+/** A submission that missed: joins the identical call in flight, or sends it off and commits the worker's reply. */
+function submitMissed(c: BaseCache, profile: KeyProfile, k: KeyedCall, signal: AbortSignal | undefined, share: boolean, run: RunSubmission): Promise<unknown> {
 	const pending = inFlight.get(c)?.get(k.key);
 	if (pending !== undefined) return Promise.resolve(pending.join(signal));
 	const controller = signal === undefined || !share ? undefined : new AbortController();
