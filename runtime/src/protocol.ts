@@ -196,7 +196,7 @@ const lookingUp = new WeakMap<BaseCache, Map<string, Promise<Hit | undefined>>>(
  * `BaseCache.lookupAsync`); `undefined` when it cannot. Identical calls made while it waits share it, so that on a
  * miss the first to resume starts the computation and the others find it in flight (each counts its own hit).
  */
-function lookupAsync(c: BaseCache, profile: KeyProfile, key: string): Promise<Found | undefined> | undefined {
+function lookupAsync(c: BaseCache, profile: KeyProfile, key: string, serveStale = true): Promise<Found | undefined> | undefined {
 	let table = lookingUp.get(c);
 	let shared = table?.get(key);
 	if (shared === undefined) {
@@ -216,7 +216,7 @@ function lookupAsync(c: BaseCache, profile: KeyProfile, key: string): Promise<Fo
 		});
 		shared = started;
 	}
-	return shared.then((hit) => found(c, profile, key, hit));
+	return shared.then((hit) => found(c, profile, key, hit, serveStale));
 }
 
 function lookupFailed(profile: KeyProfile, err: unknown): undefined {
@@ -687,9 +687,20 @@ export function submitCall(
 		if (!Indigestible.is(err)) return Promise.reject(asError(err));
 	}
 	if (k === undefined) return start(run, null, signal, (reply) => (isBoundReply(reply) ? reply.value : reply));
-	// A submission waits for a fresh result: a stale entry is a miss here (docs/behaviour.md §18).
+	// A store that looks up without blocking is awaited (a server store batches the lookups of many submissions). A
+	// submission waits for a fresh result: a stale entry is a miss here (docs/behaviour.md §18).
+	const later = lookupAsync(c, profile, k.key, false);
+	if (later !== undefined) {
+		const keyed = k;
+		return later.then((hit) => (hit !== undefined ? hit.value : submitMissed(c, profile, keyed, signal, share, run)));
+	}
 	const hit = lookup(c, profile, k.key, false);
 	if (hit !== undefined) return Promise.resolve(hit.value);
+	return submitMissed(c, profile, k, signal, share, run);
+}
+
+/** A submission that missed: joins the identical call in flight, or sends it off and commits the worker's reply. */
+function submitMissed(c: BaseCache, profile: KeyProfile, k: KeyedCall, signal: AbortSignal | undefined, share: boolean, run: RunSubmission): Promise<unknown> {
 	const pending = inFlight.get(c)?.get(k.key);
 	if (pending !== undefined) return Promise.resolve(pending.join(signal));
 	const controller = signal === undefined || !share ? undefined : new AbortController();

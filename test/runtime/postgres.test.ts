@@ -210,6 +210,41 @@ describe('PostgreSQL team store', () => {
 		assert.equal(reopened.list().length, 1);
 	});
 
+	it('async calls made together share batched lookups: hits, misses and repeats among 2,500 concurrent calls each get their own answer', async () => {
+		const s = schema();
+		const c = open(s);
+		using _ = useCache(c);
+		let runs = 0;
+		const square = fleche(
+			async function square(n: number): Promise<{ n: number; square: number }> {
+				runs++;
+				return { n, square: n * n };
+			},
+			{ name: 'square' },
+		);
+		// 1,200 stored calls (more than one batch statement holds), then 1,200 hits, 1,200 repeats of them and 100
+		// misses asked for in one turn of the event loop.
+		await Promise.all(Array.from({ length: 1200 }, (_v, i) => square(i)));
+		assert.equal(runs, 1200);
+		flushStats();
+		const asked = [
+			...Array.from({ length: 1200 }, (_v, i) => i),
+			...Array.from({ length: 1200 }, (_v, i) => 1199 - i),
+			...Array.from({ length: 100 }, (_v, i) => 5000 + i),
+		];
+		const answers = await Promise.all(asked.map((n) => square(n)));
+		assert.deepEqual(
+			answers.map((a) => a.n),
+			asked,
+			'each call gets its own result',
+		);
+		assert.ok(answers.every((a) => a.square === a.n * a.n));
+		assert.equal(runs, 1300, 'only the 100 new calls ran');
+		flushStats();
+		assert.equal(await count(`SELECT sum(hits) FROM ${s}.stats`), 2400);
+		assert.equal(await count(`SELECT sum(misses) FROM ${s}.stats`), 1300);
+	});
+
 	it('refuses a schema written by a newer fleche with one clear error', async () => {
 		const s = schema();
 		await server.psql(

@@ -416,6 +416,11 @@ async function handle(request: PgRequest): Promise<unknown> {
 			if (row === undefined) return null;
 			return [recordOf(row), row['value_data'] instanceof Uint8Array ? [row['value_serializer'], row['value_data']] : null];
 		}
+		case 'getCalls':
+			return (await query(sql.callsByKeys, [a[0]])).map((row) => [
+				trim(row['key']),
+				[recordOf(row), row['value_data'] instanceof Uint8Array ? [row['value_serializer'], row['value_data']] : null],
+			]);
 		case 'records':
 			return (await query(sql.recordsPage, [a[0], a[1], a[2]])).map(recordOf);
 		case 'entries':

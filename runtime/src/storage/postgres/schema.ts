@@ -146,6 +146,12 @@ export function statements(s: string) {
 			(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta,
 			v.serializer AS value_serializer, v.data AS value_data
 			FROM ${s}.calls c LEFT JOIN ${s}.stored_values v ON v.digest = c.result WHERE c.key = $1`,
+		/** As `callByKey`, for every key of the array `$1` that is stored, with the key first. */
+		callsByKeys: `SELECT c.${callColumns.replace(/, /g, ', c.')},
+			(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args,
+			(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta,
+			v.serializer AS value_serializer, v.data AS value_data
+			FROM ${s}.calls c LEFT JOIN ${s}.stored_values v ON v.digest = c.result WHERE c.key = ANY($1::bpchar[])`,
 		/** A page of records in key order after `$1` (`''` for the first), of function `$2` (null: all), at most `$3`. */
 		recordsPage: `SELECT ${callColumns},
 			(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args,

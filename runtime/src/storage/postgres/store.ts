@@ -119,7 +119,15 @@ function workerFile(): string {
 }
 
 /** What a cached call asks of the server: never an error for the call (it runs uncached instead). */
-const hotOps = new Set(['getCall', 'getValue', 'putCall', 'putValue', 'refreshValue', 'addStats']);
+const hotOps = new Set(['getCall', 'getCalls', 'getValue', 'putCall', 'putValue', 'refreshValue', 'addStats']);
+
+/** What the worker answers for a call lookup: the record as stored and its result value's row, or null (none). */
+type CallAnswer = [unknown, [string, Uint8Array] | null] | null;
+
+/** Keys per batched lookup statement (see {@link Link.lookup}). */
+const lookupBatch = 1000;
+/** Bounds on result values fetched with their records and not taken yet (a batch of lookups prefetches many). */
+const prefetchLimit = { entries: 4096, bytes: 64 * 1024 * 1024 };
 
 /** A result value fetched with its call record: the next `get` of that digest on the same link takes it. */
 interface Prefetched {
@@ -142,7 +150,11 @@ class Link {
 	#downUntil = 0;
 	#retryMs = firstRetryMs;
 	#down = false;
-	prefetched: Prefetched | undefined;
+	/** Result values fetched with their call records, by digest, until the value storage of this link takes them. */
+	readonly #prefetched = new Map<string, Prefetched>();
+	#prefetchedBytes = 0;
+	/** Asynchronous lookups asked for in this turn of the event loop, sent together (see {@link lookup}). */
+	#lookups = new Map<string, { resolve(answer: CallAnswer): void; reject(err: unknown): void }[]>();
 
 	constructor(
 		shown: string,
@@ -245,16 +257,69 @@ class Link {
 		return this.#settle(answer, fallback, hot);
 	}
 
+	/**
+	 * The record under `key` with its result value, without blocking: lookups asked for in the same turn of the event
+	 * loop go to the server together, a statement per {@link lookupBatch} keys (10,000 cached submissions are ten round
+	 * trips, not 10,000).
+	 */
+	lookup(key: string): Promise<CallAnswer> {
+		return new Promise((resolve, reject) => {
+			const waiting = this.#lookups.get(key);
+			if (waiting !== undefined) waiting.push({ resolve, reject });
+			else {
+				if (this.#lookups.size === 0) queueMicrotask(() => void this.#sendLookups());
+				this.#lookups.set(key, [{ resolve, reject }]);
+			}
+		});
+	}
+
+	async #sendLookups(): Promise<void> {
+		const asked = this.#lookups;
+		this.#lookups = new Map();
+		const keys = [...asked.keys()];
+		const chunks: string[][] = [];
+		for (let i = 0; i < keys.length; i += lookupBatch) chunks.push(keys.slice(i, i + lookupBatch));
+		await Promise.all(
+			chunks.map(async (chunk) => {
+				let found: Map<unknown, CallAnswer>;
+				try {
+					const rows =
+						chunk.length === 1 ? [[chunk[0], await this.call<CallAnswer>(null, 'getCall', chunk[0])]] : await this.call<unknown[][]>([], 'getCalls', chunk);
+					found = new Map(rows.map((row) => [row[0], row[1] as CallAnswer]));
+				} catch (err) {
+					for (const key of chunk) for (const w of asked.get(key)!) w.reject(err);
+					return;
+				}
+				for (const key of chunk) for (const w of asked.get(key)!) w.resolve(found.get(key) ?? null);
+			}),
+		);
+	}
+
+	/** Keeps a result value fetched with its record for the value storage's next `get` of its digest. */
+	prefetch(p: Prefetched): void {
+		if (this.#prefetched.has(p.digest)) return;
+		this.#prefetched.set(p.digest, p);
+		this.#prefetchedBytes += p.data.byteLength;
+		// The oldest go first: a record read without its value (a `contains`, a tool) leaves one behind.
+		for (const [digest, old] of this.#prefetched) {
+			if (this.#prefetched.size <= prefetchLimit.entries && this.#prefetchedBytes <= prefetchLimit.bytes) break;
+			this.#prefetched.delete(digest);
+			this.#prefetchedBytes -= old.data.byteLength;
+		}
+	}
+
 	/** Takes the value fetched with a call record, if it is `digest`'s. */
 	take(digest: string): Prefetched | undefined {
-		const p = this.prefetched;
-		if (p === undefined || p.digest !== digest) return undefined;
-		this.prefetched = undefined;
+		const p = this.#prefetched.get(digest);
+		if (p === undefined) return undefined;
+		this.#prefetched.delete(digest);
+		this.#prefetchedBytes -= p.data.byteLength;
 		return p;
 	}
 
 	close(): void {
-		this.prefetched = undefined;
+		this.#prefetched.clear();
+		this.#prefetchedBytes = 0;
 		this.#worker?.close();
 		this.#worker = undefined;
 	}
@@ -389,13 +454,13 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		}
 	}
 
-	#found(answer: [unknown, [string, Uint8Array] | null] | null, key: string): CallRecord | undefined {
+	#found(answer: CallAnswer, key: string): CallRecord | undefined {
 		if (answer === null) return undefined;
 		const record = this.#check(answer[0], key);
 		if (record === undefined)
 			throw new KeyError(key, `The call record ${key} in ${this.url} is corrupt`, { cause: new CorruptEntry(key, 'failed its checks') });
 		const value = answer[1];
-		if (value !== null && record.result !== null) this.#link.prefetched = { digest: record.result, serializer: value[0], data: value[1] };
+		if (value !== null && record.result !== null) this.#link.prefetch({ digest: record.result, serializer: value[0], data: value[1] });
 		return record;
 	}
 
@@ -405,10 +470,13 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		return this.#found(this.#link.request(null, 'getCall', key), key);
 	}
 
-	/** As {@link find}, without blocking the event loop while the server answers. */
+	/**
+	 * As {@link find}, without blocking the event loop while the server answers; lookups made in the same turn of the
+	 * event loop share a round trip.
+	 */
 	async findAsync(key: string): Promise<CallRecord | undefined> {
 		assertKey(key);
-		return this.#found(await this.#link.call(null, 'getCall', key), key);
+		return this.#found(await this.#link.lookup(key), key);
 	}
 
 	/** The record under `key`; {@link KeyError} on a miss. */
