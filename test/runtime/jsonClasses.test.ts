@@ -120,7 +120,11 @@ describe("the 'json' serializer and classes", () => {
 		);
 		const out = cache(c, () => f());
 		assert.ok(out.u instanceof Unregistered, 'the miss returns its own object');
-		assert.equal(cache(c, () => f.fleche.contains()), false, 'nothing stored');
+		assert.equal(
+			cache(c, () => f.fleche.contains()),
+			false,
+			'nothing stored',
+		);
 		const [warning] = logs.codes('FLECHE_REJECTED');
 		assert.match(warning!.message, /cannot store a Unregistered \(an unregistered class: registerClass\(Unregistered\) stores its instances\) at value\.u/);
 		cache(c, () => f());
@@ -158,7 +162,7 @@ describe("the 'json' serializer and classes", () => {
 			['"class"', '"klass"'],
 		] as const) {
 			writeFileSync(resultFile, rewritePayload(original, from, to));
-			const before = runs;
+			const before: number = runs;
 			assert.ok(cache(c, () => f()).m instanceof Money);
 			assert.equal(runs, before + 1, `${to}: a miss`);
 			assert.ok(cache(c, () => f()).m instanceof Money);

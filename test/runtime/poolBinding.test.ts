@@ -166,7 +166,10 @@ describe('classes survive the trip through a worker pool', () => {
 				assert.ok(hit instanceof fns.Point);
 				assert.equal(digest(hit), digest(miss));
 				// A downstream cached call keyed by it finds it under the same key.
-				assert.equal(cache(c, () => fns.normOf.fleche.digest(hit)), cache(c, () => fns.normOf.fleche.digest(new fns.Point(3, 4))));
+				assert.equal(
+					cache(c, () => fns.normOf.fleche.digest(hit)),
+					cache(c, () => fns.normOf.fleche.digest(new fns.Point(3, 4))),
+				);
 			});
 		}
 
@@ -199,5 +202,4 @@ describe('classes survive the trip through a worker pool', () => {
 			assert.equal(holds(mem, fns.square, 2), true);
 		});
 	}
-
 });

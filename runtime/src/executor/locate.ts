@@ -33,17 +33,14 @@ let session: InspectorSession | undefined;
 const scripts = new Map<string, string>();
 
 function post<T>(method: string, params: object = {}): T {
-	let error: Error | null = null;
-	let result: unknown;
-	let answered = false;
+	const answer: { error?: Error | null; result?: unknown } = {};
 	session!.post(method, params, (err, res) => {
-		error = err;
-		result = res;
-		answered = true;
+		answer.error = err;
+		answer.result = res;
 	});
-	if (!answered) throw new Error(`the inspector did not answer ${method} at once`);
-	if (error !== null) throw error;
-	return result as T;
+	if (!('error' in answer)) throw new Error(`the inspector did not answer ${method} at once`);
+	if (answer.error) throw answer.error;
+	return answer.result as T;
 }
 
 const holderKey = Symbol.for('fleche.locate');
@@ -122,18 +119,25 @@ export async function locate(fn: (...args: never[]) => unknown): Promise<Located
 	try {
 		file = toFile(scriptOf(fn));
 	} catch (err) {
-		throw new TypeError(`Cannot tell which module defines ${fn.name || 'this function'} (the inspector is unavailable: ${(err as Error).message}); wrap it with fleche() to send it to a worker`, {
-			cause: err,
-		});
+		throw new TypeError(
+			`Cannot tell which module defines ${fn.name || 'this function'} (the inspector is unavailable: ${(err as Error).message}); wrap it with fleche() to send it to a worker`,
+			{
+				cause: err,
+			},
+		);
 	}
 	const label = fn.name || 'an anonymous function';
 	if (file === undefined) {
-		throw new TypeError(`${label} is defined in no module file a worker could import (a built-in, an eval, or a bound function): export it from a module to submit it`);
+		throw new TypeError(
+			`${label} is defined in no module file a worker could import (a built-in, an eval, or a bound function): export it from a module to submit it`,
+		);
 	}
 	const ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 	const name = exportName(ns, fn);
 	if (name === undefined) {
-		throw new TypeError(`${label} is not exported by ${file}: a worker thread imports a plain function by its export name, so a closure or a local function cannot travel; export it`);
+		throw new TypeError(
+			`${label} is not exported by ${file}: a worker thread imports a plain function by its export name, so a closure or a local function cannot travel; export it`,
+		);
 	}
 	const found: Located = { file, export: name };
 	located.set(fn, found);
