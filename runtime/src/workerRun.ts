@@ -1,4 +1,4 @@
-// docs/behaviour.md §1.7, §3.2: running a BoundCall where it arrives — a worker thread, another process, or this one.
+// docs/behaviour.md §1.7, §3.2, §15: running a BoundCall where it arrives — a worker thread, another process, or this one.
 import { pathToFileURL } from 'node:url';
 import { isBoundCall, receivedArgs, type BoundCall, type BoundReply, type NestedRecord } from './bound.js';
 import type { BaseCache } from './caches/base.js';
