@@ -99,10 +99,13 @@ export interface BoundCall {
 	/** The key the binding process computed, so a worker can tell when cloning changed an argument; `null` if unknown. */
 	readonly key: string | null;
 	/**
-	 * A plain (not cached) function: the name `file` exports it under. The worker imports `file`, calls that export
-	 * with the bound cache and metadata in force, and caches nothing itself (nested fleche calls do). `name` is the same.
+	 * A plain (not cached) function: its name, which `file` exports it under (or under another name: see `source`).
+	 * The worker imports `file`, calls that export with the bound cache and metadata in force, and caches nothing
+	 * itself (nested fleche calls do). `name` is the same.
 	 */
 	readonly export?: string;
+	/** With `export`: the SHA-256 of the function's source text, by which the worker recognizes it among the exports. */
+	readonly source?: string;
 	/**
 	 * What a structured clone of `args` loses (registered classes, Error subclasses, `URL`s…), as class patches
 	 * (docs/behaviour.md §15) that point into `args`: they stay right only through a structured clone (postMessage),
@@ -220,20 +223,26 @@ function withClasses(call: BoundCall): BoundCall {
 }
 
 /**
- * @internal The plain-data call of a plain function a worker imports as the export `exported` of `file` (see
- * executor/locate.ts), bound to `c` and `metadata`.
+ * @internal The plain-data call of a plain function a worker imports from its module (see executor/locate.ts),
+ * bound to `c` and `metadata`.
  */
-export function describePlain(file: string, exported: string, c: BaseCache, metadata: readonly MetaData[], args: readonly unknown[]): BoundCall {
+export function describePlain(
+	plain: { readonly file: string; readonly export: string; readonly source: string },
+	c: BaseCache,
+	metadata: readonly MetaData[],
+	args: readonly unknown[],
+): BoundCall {
 	return withClasses({
 		fleche: 'boundCall/1',
 		module: null,
-		name: exported,
-		file,
+		name: plain.export,
+		file: plain.file,
 		cache: travellingConfig(c),
 		metadata: metadataConfigs(metadata),
 		args: args.map((a) => (Digest.is(a) ? { [digestTag]: a.hex } : a)),
 		key: null,
-		export: exported,
+		export: plain.export,
+		source: plain.source,
 	});
 }
 

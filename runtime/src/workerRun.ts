@@ -4,7 +4,7 @@ import { isBoundCall, receivedArgs, type BoundCall, type BoundReply, type Nested
 import type { BaseCache } from './caches/base.js';
 import { Cache } from './caches/cache.js';
 import { findPatches } from './classes.js';
-import { exportOf } from './executor/locate.js';
+import { findExport } from './executor/locate.js';
 import { cacheFromConfig } from './config/build.js';
 import { warnOnce } from './log.js';
 import { metadataFromConfig } from './metadata.js';
@@ -48,7 +48,7 @@ export async function runBoundCall(call: BoundCall): Promise<BoundReply> {
  */
 export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; stored: boolean }> {
 	if (!isBoundCall(call)) throw new TypeError('runBoundCall() takes a bound call made by describeBound() or wrapExecutor()');
-	if (call.export !== undefined) return { reply: await runPlain(call, call.export), stored: false };
+	if (call.export !== undefined) return { reply: await runPlain(call, call.export, call.source ?? ''), stored: false };
 	let f = findFleche(call.module, call.name);
 	if (!f) {
 		await import(pathToFileURL(call.file).href);
@@ -80,10 +80,14 @@ export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; st
 }
 
 /** A plain function's call (docs/behaviour.md §15): its module's export, run with the bound cache and metadata. */
-async function runPlain(call: BoundCall, exported: string): Promise<BoundReply> {
+async function runPlain(call: BoundCall, exported: string, source: string): Promise<BoundReply> {
 	const ns = (await import(pathToFileURL(call.file).href)) as Record<string, unknown>;
-	const fn = exportOf(ns, exported);
-	if (typeof fn !== 'function') throw new TypeError(`${call.file} does not export a function named ${exported}`);
+	const fn = findExport(ns, exported, source);
+	if (fn === undefined) {
+		throw new TypeError(
+			`${exported || 'The submitted function'} is not exported by ${call.file}: a worker imports a plain function from its module, so a closure or a local function cannot travel; export it`,
+		);
+	}
 	const c = openCache(call);
 	const metadata = call.metadata.map(metadataFromConfig);
 	try {

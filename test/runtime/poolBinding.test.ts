@@ -9,6 +9,7 @@ import { Pool, spawn } from 'threads';
 import { bind, cache, digest, fileCache, tags, threadsWorker, workerFile, wrapExecutor, type BaseCache } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { freshDir, memoryStore } from '../support/stores.ts';
+import { runNode } from '../support/tmp.ts';
 import type * as Fns from '../fixtures/poolFns.ts';
 
 const fns = (await import(new URL('../fixtures/poolFns.js', import.meta.url).href)) as typeof Fns;
@@ -20,7 +21,8 @@ interface Events {
 
 /** A wrapped pool of each kind, and how many tasks reached it. */
 function pools() {
-	const threads = wrapExecutor(Pool(() => spawn(threadsWorker()), 2));
+	// threads.js gives a worker 10 s to start by default: a loaded machine can take longer.
+	const threads = wrapExecutor(Pool(() => spawn(threadsWorker(), { timeout: 120_000 }), 2));
 	const counts = { threads: 0 };
 	(threads.events() as Events).subscribe({
 		next: (e) => {
@@ -84,18 +86,41 @@ describe('plain functions submitted to a worker pool are bound (Python #691)', (
 			assert.equal(holds(boundStore, fns.twice, 5), true);
 		});
 
-		test(`a function its module does not export cannot travel: a clear error, no task (${kind})`, async () => {
-			const before = tasks();
-			const local = (x: number) => x + 1;
+		test(`a function exported under another name is found by its source (${kind})`, async () => {
+			const store = fileCache(freshDir());
+			assert.equal(fns.renamed.name, 'hiddenName');
+			assert.equal(await cache(store, () => pool.submit(fns.renamed, 3)), 90);
+			assert.equal(holds(store, fns.square, 3), true);
+		});
+
+		test(`a function its module does not export cannot travel: a clear error, nothing stored (${kind})`, async () => {
+			const store = memoryStore();
+			const local = (x: number) => fns.square(x) + 1;
 			await assert.rejects(
-				cache(memoryStore(), () => pool.submit(local, 1)),
-				(err: Error) => err.name === 'TypeError' && /is not exported by .*poolBinding\.test\.js/.test(err.message) && /closure/.test(err.message),
+				cache(store, () => pool.submit(local, 1)),
+				(err: Error) => /local is not exported by .*poolBinding\.test\.js/.test(err.message) && /closure/.test(err.message),
+			);
+			assert.equal(holds(store, fns.square, 1), false);
+			// Defined in no file at all: refused before any task is queued.
+			const before = tasks();
+			await assert.rejects(
+				cache(store, () => pool.submit(Math.max, 1, 2)),
+				{ name: 'TypeError', message: /defined in no module file/ },
 			);
 			await assert.rejects(
-				cache(memoryStore(), () => pool.submit(Math.max, 1, 2)),
+				cache(store, () => pool.submit(fns.pipeline.bind(null), 1)),
 				{ name: 'TypeError', message: /defined in no module file/ },
 			);
 			assert.equal(tasks(), before);
+		});
+
+		test(`a script submits its own exported function from its top-level code: no deadlock (${kind})`, async () => {
+			const root = freshDir();
+			const r = await runNode(new URL('../fixtures/selfSubmit.js', import.meta.url), [root, kind === 'piscina' ? 'piscina' : 'threads'], {
+				timeoutMs: 120_000,
+			});
+			assert.equal(r.code, 0, r.stderr);
+			assert.deepEqual(JSON.parse(r.stdout), { out: 28, stored: true });
 		});
 	}
 

@@ -39,6 +39,6 @@ export { abortError, asError } from '../protocol.js';
  * classes its arguments lose travel beside them; not through JSON (another process).
  */
 export function describe(job: Job, cloned = true): BoundCall {
-	if (job.plain !== undefined) return describePlain(job.plain.file, job.plain.export, job.cache, job.metadata, job.args);
+	if (job.plain !== undefined) return describePlain(job.plain, job.cache, job.metadata, job.args);
 	return describeCall(job.fn, job.cache, job.metadata, job.args, job.key, cloned);
 }

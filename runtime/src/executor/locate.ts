@@ -6,19 +6,25 @@
 // that the inspector protocol exposes, and the debugger domain maps script ids to URLs. Both are asked through an
 // in-process inspector session, whose `post` answers synchronously. The debugger domain is enabled only for the
 // moment of the lookup (it lists the scripts loaded so far) and disabled at once, and each function is looked up
-// once per process. The export name is then found by importing that module (already loaded: no code runs) and
-// comparing its exports with the function.
+// once per process.
+//
+// The submitter never imports the module to find the export: the module may be the one still evaluating (a script
+// that submits its own function from its top-level code), and importing it would wait for itself. The worker, which
+// imports the module anyway, finds the export instead: the one named like the function whose source text is the
+// function's, else any export with that source (an export under another name).
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { moduleFile } from '../bridge/moduleFile.js';
 
 const thisFile: string = moduleFile(import.meta.url, () => __filename);
 
-/** A plain function as a worker finds it: the file to import and the export to call. */
+/** A plain function as a worker finds it: the file to import, and the export's likely name and source digest. */
 export interface Located {
 	readonly file: string;
 	readonly export: string;
+	readonly source: string;
 }
 
 interface InspectorSession {
@@ -89,30 +95,48 @@ function toFile(url: string | undefined): string | undefined {
 	return isAbsolute(url) ? url : undefined;
 }
 
-/** The name under which `ns` (a module namespace, or a CommonJS `module.exports` under `default`) exports `fn`. */
-export function exportName(ns: Record<string, unknown>, fn: unknown): string | undefined {
-	for (const name of Object.keys(ns)) if (ns[name] === fn) return name;
-	const cjs = ns['default'];
-	if ((typeof cjs === 'object' || typeof cjs === 'function') && cjs !== null) {
-		for (const name of Object.keys(cjs)) if ((cjs as Record<string, unknown>)[name] === fn) return name;
-	}
-	return undefined;
+/** The digest of a function's source text: how a worker recognizes the submitter's function among its module's exports. */
+export function sourceDigest(fn: (...args: never[]) => unknown): string {
+	let d = sources.get(fn);
+	if (d === undefined) sources.set(fn, (d = createHash('sha256').update(Function.prototype.toString.call(fn)).digest('hex')));
+	return d;
 }
 
-/** The export `name` of a module namespace found by {@link exportName}. */
-export function exportOf(ns: Record<string, unknown>, name: string): unknown {
-	if (Object.prototype.hasOwnProperty.call(ns, name)) return ns[name];
+const sources = new WeakMap<object, string>();
+
+/** Every function a module namespace exports (a CommonJS module's `module.exports` is its `default`), by name. */
+function* exportedFunctions(ns: Record<string, unknown>): Generator<[string, (...args: never[]) => unknown]> {
+	for (const name of Object.keys(ns)) if (typeof ns[name] === 'function') yield [name, ns[name] as () => unknown];
 	const cjs = ns['default'];
-	return (typeof cjs === 'object' || typeof cjs === 'function') && cjs !== null ? (cjs as Record<string, unknown>)[name] : undefined;
+	if ((typeof cjs === 'object' || typeof cjs === 'function') && cjs !== null) {
+		for (const name of Object.keys(cjs)) {
+			const v = (cjs as Record<string, unknown>)[name];
+			if (typeof v === 'function') yield [name, v as () => unknown];
+		}
+	}
+}
+
+/**
+ * The function a module namespace exports that the submitter located (see {@link locate}): the export `name` when
+ * its source is `source`, else any export with that source; `undefined` when none (a closure, a local function). @internal
+ */
+export function findExport(ns: Record<string, unknown>, name: string, source: string): ((...args: never[]) => unknown) | undefined {
+	let other: ((...args: never[]) => unknown) | undefined;
+	for (const [exported, fn] of exportedFunctions(ns)) {
+		if (sourceDigest(fn) !== source) continue;
+		if (exported === name) return fn;
+		other ??= fn;
+	}
+	return other;
 }
 
 const located = new WeakMap<object, Located>();
 
 /**
- * Where a worker finds `fn`: the file of the module that defines it and the name it exports it under.
- * @throws TypeError when `fn` is defined in no file, or its module does not export it (a closure cannot travel).
+ * Where a worker finds `fn`: the file of the module that defines it, its name and the digest of its source.
+ * @throws TypeError when `fn` is defined in no file (a built-in, a bound function), or the inspector is unavailable.
  */
-export async function locate(fn: (...args: never[]) => unknown): Promise<Located> {
+export function locate(fn: (...args: never[]) => unknown): Located {
 	const known = located.get(fn);
 	if (known !== undefined) return known;
 	let file: string | undefined;
@@ -121,25 +145,15 @@ export async function locate(fn: (...args: never[]) => unknown): Promise<Located
 	} catch (err) {
 		throw new TypeError(
 			`Cannot tell which module defines ${fn.name || 'this function'} (the inspector is unavailable: ${(err as Error).message}); wrap it with fleche() to send it to a worker`,
-			{
-				cause: err,
-			},
+			{ cause: err },
 		);
 	}
-	const label = fn.name || 'an anonymous function';
 	if (file === undefined) {
 		throw new TypeError(
-			`${label} is defined in no module file a worker could import (a built-in, an eval, or a bound function): export it from a module to submit it`,
+			`${fn.name || 'an anonymous function'} is defined in no module file a worker could import (a built-in, an eval, or a bound function): export it from a module to submit it`,
 		);
 	}
-	const ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-	const name = exportName(ns, fn);
-	if (name === undefined) {
-		throw new TypeError(
-			`${label} is not exported by ${file}: a worker thread imports a plain function by its export name, so a closure or a local function cannot travel; export it`,
-		);
-	}
-	const found: Located = { file, export: name };
+	const found: Located = { file, export: fn.name, source: sourceDigest(fn) };
 	located.set(fn, found);
 	return found;
 }

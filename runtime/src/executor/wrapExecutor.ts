@@ -143,7 +143,7 @@ async function submitPlain(
 	const c = bound ?? activeCache();
 	const meta = metadata ?? activeMetadata();
 	const { args, options } = splitOptions(all, declared);
-	const plain = await locate(fn as (...args: never[]) => unknown);
+	const plain = locate(fn as (...args: never[]) => unknown);
 	const job: Job = { fn: fn as (...args: never[]) => unknown, cache: c, metadata: meta, args, key: null, plain };
 	return acceptReply(c, await adapter.run(job, options));
 }
