@@ -9,6 +9,7 @@ import { crc32 } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { Cache, CallFile, cache, digest, fleche, registerClass, ValueFile } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
+import { missAndHit } from '../support/missAndHit.ts';
 import { freshDir } from '../support/stores.ts';
 
 const logs = captureLogs();
@@ -43,23 +44,6 @@ function jsonStore() {
 	const root = freshDir();
 	const values = new ValueFile({ root: join(root, 'values'), serializer: 'json' });
 	return { c: new Cache(values, new CallFile({ root: join(root, 'calls') })), valuesRoot: join(root, 'values') };
-}
-
-/** A cached function that counts its runs: a miss, then a hit, with `make` as the body. */
-function missAndHit<T>(c: Cache, name: string, make: () => T) {
-	let runs = 0;
-	const f = fleche(
-		() => {
-			runs++;
-			return make();
-		},
-		{ name },
-	);
-	return cache(c, () => {
-		const miss = f();
-		const hit = f();
-		return { miss, hit, runs };
-	});
 }
 
 describe("the 'json' serializer and classes", () => {
