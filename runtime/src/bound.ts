@@ -108,7 +108,7 @@ export interface BoundCall {
 	readonly source?: string;
 	/**
 	 * What a structured clone of `args` loses (registered classes, Error subclasses, `URL`s…), as class patches
-	 * (docs/behaviour.md §15) that point into `args`: they stay right only through a structured clone (postMessage),
+	 * (docs/behaviour.md §16) that point into `args`: they stay right only through a structured clone (postMessage),
 	 * never through JSON.
 	 */
 	readonly classes?: readonly unknown[];

@@ -628,7 +628,7 @@ export function submitCall(
 	return Promise.resolve(entry.join(signal));
 }
 
-/** A worker's reply with the classes its structured clone lost restored (docs/behaviour.md §15). */
+/** A worker's reply with the classes its structured clone lost restored (docs/behaviour.md §16). */
 function unpackReply(reply: BoundReply): { readonly value: unknown; readonly nested: readonly NestedRecord[] } {
 	const nested = reply.nested ?? [];
 	if (reply.classes === undefined) return { value: reply.value, nested };
@@ -654,7 +654,7 @@ function storeNested(c: BaseCache, nested: readonly NestedRecord[]): void {
 }
 
 /**
- * A worker's reply to a plain function's call (docs/behaviour.md §15): its value, classes restored; the nested cached
+ * A worker's reply to a plain function's call (docs/behaviour.md §16): its value, classes restored; the nested cached
  * calls it made in a memory cache of its own are stored in `c`. @internal
  */
 export function acceptReply(c: BaseCache, reply: unknown): unknown {

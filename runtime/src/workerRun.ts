@@ -1,4 +1,4 @@
-// docs/behaviour.md §1.7, §3.2, §15: running a BoundCall where it arrives — a worker thread, another process, or this one.
+// docs/behaviour.md §1.7, §3.2, §16: running a BoundCall where it arrives — a worker thread, another process, or this one.
 import { pathToFileURL } from 'node:url';
 import { isBoundCall, receivedArgs, type BoundCall, type BoundReply, type NestedRecord } from './bound.js';
 import type { BaseCache } from './caches/base.js';
@@ -79,7 +79,7 @@ export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; st
 	}
 }
 
-/** A plain function's call (docs/behaviour.md §15): its module's export, run with the bound cache and metadata. */
+/** A plain function's call (docs/behaviour.md §16): its module's export, run with the bound cache and metadata. */
 async function runPlain(call: BoundCall, exported: string, source: string): Promise<BoundReply> {
 	const ns = (await import(pathToFileURL(call.file).href)) as Record<string, unknown>;
 	const fn = findExport(ns, exported, source);

@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: the 'json' serializer and classes — instances of registered classes, URLs and
+// docs/behaviour.md §16: the 'json' serializer and classes — instances of registered classes, URLs and
 // URLSearchParams round-trip through a JSON file store (class named beside the value, the same digest); an
 // unregistered class is refused at save time with a message that says how to register it; the envelope never mixes
 // with user data of the same shape; damaged class lists are misses, never crashes.

@@ -1,4 +1,4 @@
-// docs/behaviour.md §15 (with §1.7, §3.2): what a worker pool gives back, over real worker threads (threads.js and
+// docs/behaviour.md §16 (with §1.7, §3.2): what a worker pool gives back, over real worker threads (threads.js and
 // piscina) — plain functions bound to the submitter's cache and run in a worker, the nested cached calls of a worker
 // that ran with a memory cache stored in the parent, and results and arguments of registered classes (and the
 // built-ins a structured clone loses) restored across the thread boundary with the same digests.

@@ -26,7 +26,7 @@ export interface Adapter {
 	readonly inProcess?: boolean;
 	/** Runs a job: a cached call, or with `plain`, a plain function its workers import (when `runsPlain`). */
 	run(job: Job, options: Readonly<Record<string, unknown>>): Promise<unknown>;
-	/** Its workers run plain functions too, imported by module and export name (docs/behaviour.md §15). */
+	/** Its workers run plain functions too, imported by module and export name (docs/behaviour.md §16). */
 	readonly runsPlain?: boolean;
 	/** What a plain function becomes when the workers cannot import it: given to the executor bound, or refused. */
 	passThrough(fn: unknown, args: readonly unknown[]): unknown;

@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: where a plain function submitted to a worker pool comes from — its module file and export
+// docs/behaviour.md §16: where a plain function submitted to a worker pool comes from — its module file and export
 // name — so that a worker thread can import it and run it bound to the submitter's cache (Python's BoundWrapper of a
 // plain callable, #691, pickled by reference).
 //

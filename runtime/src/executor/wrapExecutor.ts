@@ -127,7 +127,7 @@ function splitOptions(args: readonly unknown[], declared: ReadonlySet<string>): 
 }
 
 /**
- * A plain function submitted to a worker pool (docs/behaviour.md §15): located by module and export name, run in a
+ * A plain function submitted to a worker pool (docs/behaviour.md §16): located by module and export name, run in a
  * worker bound to the cache and metadata active now (or those a bound function carries), never cached itself.
  */
 async function submitPlain(
