@@ -1,7 +1,8 @@
 // docs/behaviour.md §1.7, §3.2: BoundWrapper — a callable that carries the cache and metadata that were active when it was
 // bound, and its plain-data form (a BoundCall) that a worker thread or another process can run.
 import type { BaseCache, CacheConfig } from './caches/base.js';
-import type { FunctionIdentity, Metadata } from './call.js';
+import type { CallRecord, FunctionIdentity, Metadata } from './call.js';
+import { applyPatches, findPatches } from './classes.js';
 import { Digest } from './digest.js';
 import { warnOnce } from './log.js';
 import type { MetaData, MetaDataConfig } from './metadata.js';
@@ -97,6 +98,27 @@ export interface BoundCall {
 	readonly args: readonly unknown[];
 	/** The key the binding process computed, so a worker can tell when cloning changed an argument; `null` if unknown. */
 	readonly key: string | null;
+	/**
+	 * A plain (not cached) function: its name, which `file` exports it under (or under another name: see `source`).
+	 * The worker imports `file`, calls that export with the bound cache and metadata in force, and caches nothing
+	 * itself (nested fleche calls do). `name` is the same.
+	 */
+	readonly export?: string;
+	/** With `export`: the SHA-256 of the function's source text, by which the worker recognizes it among the exports. */
+	readonly source?: string;
+	/**
+	 * What a structured clone of `args` loses (registered classes, Error subclasses, `URL`s…), as class patches
+	 * (docs/behaviour.md §16) that point into `args`: they stay right only through a structured clone (postMessage),
+	 * never through JSON.
+	 */
+	readonly classes?: readonly unknown[];
+}
+
+/** A call record made in a worker whose cache could not travel, with the values it names, sent back to be stored. */
+export interface NestedRecord {
+	readonly record: CallRecord;
+	/** The argument values and the result, by digest (those the worker's cache held). */
+	readonly values: Readonly<Record<string, unknown>>;
 }
 
 /** What running a {@link BoundCall} returns. */
@@ -113,6 +135,13 @@ export interface BoundReply {
 	 * nothing was cached (an `undefined` result).
 	 */
 	readonly record: { readonly metadata: Metadata; readonly async: boolean } | null;
+	/**
+	 * When the bound cache could not travel: the records of the other cached calls made in the worker while it ran
+	 * (nested fleche calls), with their values, for the caller to store in its own cache as well.
+	 */
+	readonly nested?: readonly NestedRecord[];
+	/** What a structured clone of `value` and `nested` loses, as class patches (see {@link BoundCall.classes}). */
+	readonly classes?: readonly unknown[];
 }
 
 /** A cached function as bound.ts sees it (wrapper.ts imports this module, so it is described, not imported). */
@@ -150,17 +179,14 @@ export function travellingConfig(c: BaseCache): CacheConfig | null {
 
 const digestTag = 'flecheDigest';
 
-/** @internal Builds the plain-data call; `key` is computed with `c` active when not given. */
-export function describeCall(fn: unknown, c: BaseCache, metadata: readonly MetaData[], args: readonly unknown[], key?: string | null): BoundCall {
+/**
+ * @internal Builds the plain-data call; `key` is computed with `c` active when not given. `cloned`: the call travels
+ * by structured clone (a worker thread), so the classes its arguments lose are listed for the worker to restore.
+ */
+export function describeCall(fn: unknown, c: BaseCache, metadata: readonly MetaData[], args: readonly unknown[], key?: string | null, cloned = true): BoundCall {
 	if (!isFlecheLike(fn)) throw new TypeError('Only functions wrapped by fleche() can be sent to a worker (it imports them by module and name)');
 	const { identity, location } = fn.fleche;
 	if (!location) throw new TypeError(`${identity.name} cannot be sent to a worker: the file that defines it is unknown`);
-	const configs: MetaDataConfig[] = [];
-	for (const m of metadata) {
-		const config = m.toConfig?.();
-		if (config) configs.push(config);
-		else warnOnce(`bound-meta:${m.name}`, 'FLECHE_METADATA_NOT_SENT', `Metadata '${m.name}' has no toConfig() and is not recorded for calls run in workers`);
-	}
 	if (key === undefined) {
 		try {
 			key = runIn({ cache: c }, () => fn.fleche.digest(...args));
@@ -168,21 +194,62 @@ export function describeCall(fn: unknown, c: BaseCache, metadata: readonly MetaD
 			key = null;
 		}
 	}
-	return {
+	const call: BoundCall = {
 		fleche: 'boundCall/1',
 		module: identity.module,
 		name: identity.name,
 		file: location.loaded,
 		cache: travellingConfig(c),
-		metadata: configs,
+		metadata: metadataConfigs(metadata),
 		args: args.map((a) => (Digest.is(a) ? { [digestTag]: a.hex } : a)),
 		key,
 	};
+	return cloned ? withClasses(call) : call;
 }
 
-/** @internal The arguments of a received call, `Digest`s restored. */
+function metadataConfigs(metadata: readonly MetaData[]): MetaDataConfig[] {
+	const configs: MetaDataConfig[] = [];
+	for (const m of metadata) {
+		const config = m.toConfig?.();
+		if (config) configs.push(config);
+		else warnOnce(`bound-meta:${m.name}`, 'FLECHE_METADATA_NOT_SENT', `Metadata '${m.name}' has no toConfig() and is not recorded for calls run in workers`);
+	}
+	return configs;
+}
+
+function withClasses(call: BoundCall): BoundCall {
+	const classes = findPatches(call.args);
+	return classes === undefined ? call : { ...call, classes };
+}
+
+/**
+ * @internal The plain-data call of a plain function a worker imports from its module (see executor/locate.ts),
+ * bound to `c` and `metadata`.
+ */
+export function describePlain(
+	plain: { readonly file: string; readonly export: string; readonly source: string },
+	c: BaseCache,
+	metadata: readonly MetaData[],
+	args: readonly unknown[],
+): BoundCall {
+	return withClasses({
+		fleche: 'boundCall/1',
+		module: null,
+		name: plain.export,
+		file: plain.file,
+		cache: travellingConfig(c),
+		metadata: metadataConfigs(metadata),
+		args: args.map((a) => (Digest.is(a) ? { [digestTag]: a.hex } : a)),
+		key: null,
+		export: plain.export,
+		source: plain.source,
+	});
+}
+
+/** @internal The arguments of a received call, their classes and `Digest`s restored. */
 export function receivedArgs(call: BoundCall): unknown[] {
-	return call.args.map((a) => {
+	const args = call.classes === undefined ? call.args : (applyPatches([...call.args], call.classes) as unknown[]);
+	return args.map((a) => {
 		const hex = typeof a === 'object' && a !== null ? (a as Record<string, unknown>)[digestTag] : undefined;
 		return typeof hex === 'string' && Object.keys(a as object).length === 1 ? new Digest(hex) : a;
 	});

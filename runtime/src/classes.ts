@@ -114,6 +114,21 @@ function register<C extends AnyClass>(Class: C, options: RegisterClassOptions): 
 	return Class;
 }
 
+/** The name the class of instances with prototype `proto` is registered under, or `undefined`. @internal */
+export function registeredNameOf(proto: object | null): string | undefined {
+	return proto === null ? undefined : reg.byPrototype.get(proto);
+}
+
+/**
+ * Gives `target` the prototype of the class registered under `name` (a value read from a store). Throws
+ * {@link ClassNotRegistered} when this process has not registered it, except while tools read values for display
+ * (then `target` stays a plain object). @internal
+ */
+export function restoreClass(target: object, name: string): void {
+	const Class = classNamed(name);
+	if (Class !== undefined) Object.setPrototypeOf(target, Class.prototype as object);
+}
+
 /** The name `Class` is registered under, or `undefined`. */
 export function registeredName(Class: AnyClass): string | undefined {
 	const proto = (Class as { prototype?: unknown }).prototype;

@@ -12,7 +12,8 @@
 // given up; a caller without a signal never gives up. A computation every caller gave up leaves the table at once, so
 // a later caller starts afresh instead of waiting for one being aborted.
 import { performance } from 'node:perf_hooks';
-import { isBoundReply } from './bound.js';
+import { isBoundReply, type BoundReply, type NestedRecord } from './bound.js';
+import { applyPatches } from './classes.js';
 import { freshnessIn, type BaseCache, type Hit, type PreparedCall } from './caches/base.js';
 import type { Call, CallRecord, Metadata } from './call.js';
 import type { LeaseHolder } from './storage/base.js';
@@ -686,7 +687,7 @@ export function submitCall(
 	} catch (err) {
 		if (!Indigestible.is(err)) return Promise.reject(asError(err));
 	}
-	if (k === undefined) return start(run, null, signal, (reply) => (isBoundReply(reply) ? reply.value : reply));
+	if (k === undefined) return start(run, null, signal, (reply) => acceptReply(c, reply));
 	// A store that looks up without blocking is awaited (a server store batches the lookups of many submissions). A
 	// submission waits for a fresh result: a stale entry is a miss here (docs/behaviour.md §18).
 	const later = lookupAsync(c, profile, k.key, false);
@@ -709,18 +710,56 @@ function submitMissed(c: BaseCache, profile: KeyProfile, k: KeyedCall, signal: A
 	const started = performance.now();
 	const promise = start(run, k.key, controller?.signal ?? signal, (reply) => {
 		if (!isBoundReply(reply)) return reply;
+		const { value, nested } = unpackReply(reply);
 		if (reply.record !== null) {
 			const { metadata, async } = reply.record;
 			const prepared = prepare(c, profile, keyed, byName(keyed.names, keyed.values));
-			commit(c, profile, keyed, prepared, reply.value, () => metadata, async, (performance.now() - started) / 1000);
+			commit(c, profile, keyed, prepared, value, () => metadata, async, (performance.now() - started) / 1000);
 		}
-		return reply.value;
+		storeNested(c, nested);
+		return value;
 	});
 	if (!share) return promise;
 	const entry = new InFlight(tableOf(c), k.key, promise, controller, false);
 	const settled = (): void => entry.settled();
 	promise.then(settled, settled);
 	return Promise.resolve(entry.join(signal));
+}
+
+/** A worker's reply with the classes its structured clone lost restored (docs/behaviour.md §16). */
+function unpackReply(reply: BoundReply): { readonly value: unknown; readonly nested: readonly NestedRecord[] } {
+	const nested = reply.nested ?? [];
+	if (reply.classes === undefined) return { value: reply.value, nested };
+	if (reply.nested === undefined) return { value: applyPatches(reply.value, reply.classes), nested };
+	const [value] = applyPatches([reply.value, reply.nested], reply.classes) as [unknown];
+	return { value, nested };
+}
+
+/**
+ * Stores the records of nested cached calls a worker made in its own memory cache (the caller's could not travel to
+ * it), as Python's thread pools leave them in the one memory cache they share. A record already held stays.
+ */
+function storeNested(c: BaseCache, nested: readonly NestedRecord[]): void {
+	for (const { record, values } of nested) {
+		try {
+			if (c.contains(record.key)) continue;
+			for (const digest of Object.keys(values)) c.saveValue(values[digest], digest);
+			c.saveRecord(record);
+		} catch (err) {
+			warn('FLECHE_REJECTED', `Cache rejected save: ${record.name} computed in a worker (${(err as Error).message})`, { cause: err });
+		}
+	}
+}
+
+/**
+ * A worker's reply to a plain function's call (docs/behaviour.md §16): its value, classes restored; the nested cached
+ * calls it made in a memory cache of its own are stored in `c`. @internal
+ */
+export function acceptReply(c: BaseCache, reply: unknown): unknown {
+	if (!isBoundReply(reply)) return reply;
+	const { value, nested } = unpackReply(reply);
+	storeNested(c, nested);
+	return value;
 }
 
 /** `run` started now, its reply turned into the caller's value; a synchronous throw is a rejection. */

@@ -1,8 +1,10 @@
-// docs/behaviour.md §1.7, §3.2: running a BoundCall where it arrives — a worker thread, another process, or this one.
+// docs/behaviour.md §1.7, §3.2, §16: running a BoundCall where it arrives — a worker thread, another process, or this one.
 import { pathToFileURL } from 'node:url';
-import { isBoundCall, receivedArgs, type BoundCall, type BoundReply } from './bound.js';
+import { isBoundCall, receivedArgs, type BoundCall, type BoundReply, type NestedRecord } from './bound.js';
 import type { BaseCache } from './caches/base.js';
 import { Cache } from './caches/cache.js';
+import { findPatches } from './classes.js';
+import { findExport } from './executor/locate.js';
 import { cacheFromConfig } from './config/build.js';
 import { warnOnce } from './log.js';
 import { metadataFromConfig } from './metadata.js';
@@ -46,6 +48,7 @@ export async function runBoundCall(call: BoundCall): Promise<BoundReply> {
  */
 export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; stored: boolean }> {
 	if (!isBoundCall(call)) throw new TypeError('runBoundCall() takes a bound call made by describeBound() or wrapExecutor()');
+	if (call.export !== undefined) return { reply: await runPlain(call, call.export, call.source ?? ''), stored: false };
 	let f = findFleche(call.module, call.name);
 	if (!f) {
 		await import(pathToFileURL(call.file).href);
@@ -68,9 +71,57 @@ export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; st
 		}
 		const r = call.cache === null ? outcome.record : undefined;
 		const record: BoundReply['record'] = r === undefined ? null : { metadata: r.metadata, async: r.async === true };
-		return { reply: { fleche: 'boundReply/1', value, key, record }, stored: call.cache !== null && key !== null && outcome.record !== undefined };
+		const reply = replyOf(value, key, record, call.cache === null ? nestedRecords(c, key) : undefined);
+		return { reply, stored: call.cache !== null && key !== null && outcome.record !== undefined };
 	} finally {
 		// A worker may be terminated at any moment: its hit counts must not wait for a batch.
 		flushStats();
 	}
+}
+
+/** A plain function's call (docs/behaviour.md §16): its module's export, run with the bound cache and metadata. */
+async function runPlain(call: BoundCall, exported: string, source: string): Promise<BoundReply> {
+	const ns = (await import(pathToFileURL(call.file).href)) as Record<string, unknown>;
+	const fn = findExport(ns, exported, source);
+	if (fn === undefined) {
+		throw new TypeError(
+			`${exported || 'The submitted function'} is not exported by ${call.file}: a worker imports a plain function from its module, so a closure or a local function cannot travel; export it`,
+		);
+	}
+	const c = openCache(call);
+	const metadata = call.metadata.map(metadataFromConfig);
+	try {
+		const value: unknown = await runIn({ cache: c, metadata }, () => (fn as (...a: unknown[]) => unknown)(...receivedArgs(call)));
+		return replyOf(value, null, null, call.cache === null ? nestedRecords(c, null) : undefined);
+	} finally {
+		flushStats();
+	}
+}
+
+/** The reply, with the classes a structured clone of its value and nested records would lose. */
+function replyOf(value: unknown, key: string | null, record: BoundReply['record'], nested: NestedRecord[] | undefined): BoundReply {
+	const reply: BoundReply = nested === undefined || nested.length === 0 ? { fleche: 'boundReply/1', value, key, record } : { fleche: 'boundReply/1', value, key, record, nested };
+	const classes = findPatches(reply.nested === undefined ? value : [value, reply.nested]);
+	return classes === undefined ? reply : { ...reply, classes };
+}
+
+/**
+ * The calls a worker's own memory cache (made because the bound one could not travel) recorded besides the
+ * submitted one (`key`): nested fleche calls, with the values they name, for the caller to store too.
+ */
+function nestedRecords(c: BaseCache, key: string | null): NestedRecord[] {
+	const nested: NestedRecord[] = [];
+	for (const record of c.records()) {
+		if (record.key === key) continue;
+		const values: Record<string, unknown> = {};
+		for (const digest of [...Object.values(record.arguments), ...(record.result === null ? [] : [record.result])]) {
+			try {
+				values[digest] = c.loadValue(digest);
+			} catch {
+				// A Digest argument stands for a value the worker never held: the caller's store has it or not.
+			}
+		}
+		nested.push({ record, values });
+	}
+	return nested;
 }

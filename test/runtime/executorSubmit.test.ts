@@ -4,7 +4,7 @@
 // threads.js and piscina pools over real worker threads are covered by concurrency.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bind, cache, fleche, tags, wrapExecutor } from 'fleche';
+import { BoundWrapper, bind, cache, fleche, tags, wrapExecutor } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { memoryStore } from '../support/stores.ts';
 
@@ -39,12 +39,16 @@ describe('wrapExecutor over a { submit } executor, edge by edge', () => {
 		assert.deepEqual(Object.keys(wrapped), ['seen'], 'the caching submit is not enumerable');
 	});
 
-	test('a function that is not cached goes to the executor untouched, bound or not', async () => {
+	test('a function that is not cached goes to the executor bound to the active cache (Python #691), arguments untouched', async () => {
 		const e = wrapExecutor(executor());
 		const plain = (a: number, b: number) => a * b;
-		assert.equal(await e.submit(plain, 6, 7), 42);
+		const store = memoryStore();
+		assert.equal(await cache(store, () => e.submit(plain, 6, 7)), 42);
 		assert.deepEqual(e.seen[0]!.rest, [6, 7]);
-		assert.equal(e.seen[0]!.fn, plain);
+		const state = BoundWrapper.stateOf(e.seen[0]!.fn);
+		assert.equal(state?.fn, plain, 'bound');
+		assert.equal(state?.cache, store, 'to the cache active at submission');
+		assert.deepEqual(state?.args, []);
 		const boundPlain = bind(plain, 2);
 		await e.submit(boundPlain, 5);
 		assert.equal(e.seen[1]!.fn, boundPlain, 'a bound plain function is passed on as it is');

@@ -6,9 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fleche, cache, digest, D, Digest, DIGEST_LENGTH, registerClass, type BaseCache, type Cache, type Fleche } from 'fleche';
+import { fleche, cache, digest, D, Digest, DIGEST_LENGTH, registerClass, type Cache, type Fleche } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.ts';
+import { missAndHit } from '../support/missAndHit.ts';
 import { prng } from '../support/prng.ts';
 import { fileStore, freshDir, memoryStore } from '../support/stores.ts';
 
@@ -53,23 +54,6 @@ function stores(): [string, Cache][] {
 		['file', fileStore().cache],
 		['memory', memoryStore()],
 	];
-}
-
-/** Calls `make()` through a cached function twice: the miss's result and the hit's. */
-function missAndHit<T>(c: BaseCache, name: string, make: () => T): { miss: T; hit: T; runs: number } {
-	let runs = 0;
-	const f = fleche(
-		() => {
-			runs++;
-			return make();
-		},
-		{ name },
-	);
-	return cache(c, () => {
-		const miss = f();
-		const hit = f();
-		return { miss, hit, runs };
-	});
 }
 
 describe('a hit returns what the miss returned', () => {

@@ -401,7 +401,8 @@ function bullmqAdapter(q: BullmqQueue): Adapter {
 	return {
 		options: bullmqJobOptions,
 		run: async (job: Job, options) => {
-			const call = describe(job);
+			// Jobs travel as JSON, which keeps no object identity: no class patches.
+			const call = describe(job, false);
 			if (call.cache === null) {
 				throw new FlecheError(
 					`${call.name} is bound to a cache that holds memory storage, which a worker on another process or machine cannot reach: use a store every worker can open (a file store on a shared folder, SQL, PostgreSQL)`,

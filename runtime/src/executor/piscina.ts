@@ -20,8 +20,9 @@ export function piscinaAdapter(pool: PiscinaLike): Adapter {
 	return {
 		options: ['signal', 'transferList'],
 		run: (job, options) => pool.run(describe(job), options),
+		runsPlain: true,
 		passThrough: () => {
-			throw new TypeError('A piscina pool runs fleche functions only through submit(): use pool.run() for its own tasks');
+			throw new TypeError('A piscina pool runs plain functions in its workers only');
 		},
 	};
 }
@@ -36,6 +37,7 @@ export function submitAdapter(executor: object, original: (...args: unknown[]) =
 			const result = Object.keys(options).length > 0 ? original.call(executor, bound, options) : original.call(executor, bound);
 			return Promise.resolve(result);
 		},
-		passThrough: (fn, args) => original.call(executor, fn, ...args),
+		// Python's wrap_executor binds plain callables too (#691): nested fleche calls use the submitter's cache.
+		passThrough: (fn, args) => original.call(executor, BoundWrapper.stateOf(fn) === undefined ? BoundWrapper.bind(fn as () => unknown) : fn, ...args),
 	};
 }

@@ -330,9 +330,9 @@ export function threadsAdapter(pool: ThreadsPool, respawn: (() => Promise<unknow
 				settle(done, ok, fail, () => signal.removeEventListener('abort', onAbort));
 			});
 		},
-		passThrough: (fn, args) => {
-			if (typeof fn !== 'function') throw new TypeError('submit() takes a function');
-			return Promise.resolve(pool.queue((thread) => Promise.resolve((fn as (t: unknown, ...a: unknown[]) => unknown)(thread, ...args))));
+		runsPlain: true,
+		passThrough: () => {
+			throw new TypeError('A threads.js pool runs plain functions in its workers only');
 		},
 	};
 }

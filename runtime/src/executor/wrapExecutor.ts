@@ -3,9 +3,10 @@
 import { BoundWrapper, isFlecheLike } from '../bound.js';
 import type { BaseCache } from '../caches/base.js';
 import type { MetaData } from '../metadata.js';
-import { submitCall, targetOf } from '../protocol.js';
+import { acceptReply, submitCall, targetOf } from '../protocol.js';
 import { activeCache, activeMetadata } from '../state.js';
 import type { Adapter, Job } from './adapter.js';
+import { locate } from './locate.js';
 import { isPiscina, piscinaAdapter, submitAdapter } from './piscina.js';
 import { isThreadsPool, threadsAdapter } from './threads.js';
 
@@ -52,12 +53,16 @@ export const adapterKey = Symbol.for('fleche.executorAdapter');
  *   function with the same arguments made directly while it runs (one table of calls in flight, ../protocol.ts);
  * - with a `signal` option, cancels only that submission's wait: the task is aborted once every submission (and
  *   direct call) waiting for it has given up;
- * - with a memory cache (which workers cannot reach), stores the result the worker computed in the parent;
- * - passes anything but cached functions to the executor untouched.
+ * - with a memory cache (which workers cannot reach), stores the result the worker computed in the parent, and the
+ *   results of the cached calls nested in it;
+ * - restores in the parent the classes a structured clone loses (registered classes, Error subclasses, `URL`…);
+ * - binds plain (uncached) functions too, as Python does: a worker pool imports the function by its module and export
+ *   name and runs it bound to the active cache, so the cached calls it makes use that cache; any other executor
+ *   gets it as a bound function.
  *
- * Works on a threads.js `Pool` of {@link threadsWorker} threads (a non-fleche function is queued as a threads.js
- * task `(thread, ...args) => …`), a piscina pool on {@link workerFile}`('piscina')`, and any object with a
- * `submit(fn, ...args)` (which receives an in-process bound function). Wrapping twice changes nothing.
+ * Works on a threads.js `Pool` of {@link threadsWorker} threads, a piscina pool on {@link workerFile}`('piscina')`,
+ * and any object with a `submit(fn, ...args)` (which receives an in-process bound function). Wrapping twice changes
+ * nothing.
  *
  * threads.js 1.7.0 defects are guarded: a worker that dies mid-task rejects its task with {@link WorkerExited}
  * and is replaced, and threads.js's SIGINT/SIGTERM handlers (which exit with code 0) are removed.
@@ -87,6 +92,9 @@ export function wrapExecutor<E extends object>(executor: E, options: WrapExecuto
 			return submitCached(adapter, declared, state.fn, state.cache, state.metadata, [...state.args, ...given]);
 		}
 		if (state === undefined && isFlecheLike(fn)) return submitCached(adapter, declared, fn, undefined, undefined, given);
+		if (adapter.runsPlain === true) {
+			return submitPlain(adapter, declared, state?.fn ?? fn, state?.cache, state?.metadata, state === undefined ? given : [...state.args, ...given]);
+		}
 		return adapter.passThrough(fn, given);
 	};
 	Object.defineProperty(submit, wrappedMark, { value: true });
@@ -116,6 +124,28 @@ function splitOptions(args: readonly unknown[], declared: ReadonlySet<string>): 
 	if (!found) return { args, options };
 	const head = args.slice(0, -1);
 	return { args: rest ? [...head, rest] : head, options };
+}
+
+/**
+ * A plain function submitted to a worker pool (docs/behaviour.md §16): located by module and export name, run in a
+ * worker bound to the cache and metadata active now (or those a bound function carries), never cached itself.
+ */
+async function submitPlain(
+	adapter: Adapter,
+	declared: ReadonlySet<string>,
+	fn: unknown,
+	bound: BaseCache | undefined,
+	metadata: readonly MetaData[] | undefined,
+	all: readonly unknown[],
+): Promise<unknown> {
+	if (typeof fn !== 'function') throw new TypeError('submit() takes a function');
+	// Read before the first await: the submitter's cache and metadata.
+	const c = bound ?? activeCache();
+	const meta = metadata ?? activeMetadata();
+	const { args, options } = splitOptions(all, declared);
+	const plain = locate(fn as (...args: never[]) => unknown);
+	const job: Job = { fn: fn as (...args: never[]) => unknown, cache: c, metadata: meta, args, key: null, plain };
+	return acceptReply(c, await adapter.run(job, options));
 }
 
 function submitCached(
