@@ -306,12 +306,18 @@ class Link {
 	/** Connects now, on a fresh connection when `fresh`, forgetting an outage or a refusal; what the far side says. */
 	connect(fresh: boolean): RemoteInfo {
 		if (fresh) {
+			// Tried now, whatever the back-off says; an outage stays one outage (no second warning) until it answers.
 			this.#refused = undefined;
-			this.#down = false;
-			this.#retryMs = firstRetryMs;
+			this.#downUntil = 0;
 			this.prefetched = undefined;
 		}
-		this.request(null, '#connect');
+		let answer: Answer;
+		try {
+			answer = this.#client().request({ op: '#connect', args: [], fresh } satisfies SshRequest) as Answer;
+		} catch (err) {
+			return this.#failed(err, this.info!, false);
+		}
+		this.#settle(answer, null, false);
 		return this.info!;
 	}
 
