@@ -374,7 +374,7 @@ describe('SSH remote cache', () => {
 		const make = fleche(
 			function make(n: number): URL {
 				runs++;
-				return pathToFileURL(`${file}`);
+				return pathToFileURL(n > 0 ? file : `${file}.none`);
 			},
 			{ name: 'makeFile' },
 		);

@@ -122,7 +122,7 @@ function checkStats(value: unknown): CallStats[] {
 		return {
 			key: key(r['key']),
 			name: r['name'],
-			module: r['module'] as string | null,
+			module: r['module'],
 			hits: n(r['hits']),
 			misses: n(r['misses']),
 			lastHit: r['lastHit'] === null ? null : n(r['lastHit']),

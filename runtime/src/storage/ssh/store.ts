@@ -252,7 +252,8 @@ class Link {
 				this.close();
 				if (hot) return fallback;
 				throw new RemoteConnectionError(message);
-			default:
+			case 'down':
+			case 'bad':
 				this.#unreachable(message);
 				if (hot) return fallback;
 				throw new RemoteConnectionError(message);
@@ -338,16 +339,10 @@ class Link {
 
 /** The local error for the far side's refusal of one request, by the name it gave. */
 function remoteError(name: string | undefined, message: string): Error {
-	switch (name) {
-		case 'KeyError':
-			return new KeyError('', message);
-		case 'SaveError':
-			return new SaveError(message);
-		case 'Rejected':
-			return new Rejected(message);
-		default:
-			return new FlecheError(message);
-	}
+	if (name === 'KeyError') return new KeyError('', message);
+	if (name === 'SaveError') return new SaveError(message);
+	if (name === 'Rejected') return new Rejected(message);
+	return new FlecheError(message);
 }
 
 const linksKey = Symbol.for('fleche.ssh.links');
