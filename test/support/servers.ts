@@ -83,6 +83,27 @@ function freePort(): Promise<number> {
 	});
 }
 
+/**
+ * Starts a server with `launch` on a free port (given to `use` first), trying again on another port when it fails:
+ * the port can be taken between the probe and the bind. `undo` runs after each failure; after the fifth, `giveUp`
+ * runs and the failure is thrown.
+ */
+async function onFreePort(use: (port: number) => void, launch: () => Promise<void>, undo: () => Promise<void>, giveUp: () => void): Promise<void> {
+	for (let attempt = 0; ; attempt++) {
+		use(await freePort());
+		try {
+			await launch();
+			return;
+		} catch (err) {
+			await undo();
+			if (attempt >= 4) {
+				giveUp();
+				throw err;
+			}
+		}
+	}
+}
+
 /** Installs Debian packages when `binary` is missing (root only; apt waits for another apt's lock up to 10 min). */
 async function ensurePackage(binary: () => string | undefined, packages: readonly string[]): Promise<string> {
 	const found = binary();
@@ -332,20 +353,15 @@ export async function startRedis(): Promise<RedisServer> {
 			}
 		});
 	};
-	for (let attempt = 0; ; attempt++) {
-		port = await freePort();
-		try {
-			await launch();
-			break;
-		} catch (err) {
-			await halt();
-			if (attempt >= 4) {
-				rmSync(dir, { recursive: true, force: true });
-				dismiss(guard);
-				throw err;
-			}
-		}
-	}
+	await onFreePort(
+		(p) => (port = p),
+		launch,
+		halt,
+		() => {
+			rmSync(dir, { recursive: true, force: true });
+			dismiss(guard);
+		},
+	);
 	let running = true;
 	return {
 		url: `redis://${host}:${port}`,
@@ -475,18 +491,13 @@ export async function startSshd(): Promise<SshServer> {
 		await exited;
 		if (guard !== undefined) dismiss(guard);
 	};
-	for (let attempt = 0; ; attempt++) {
-		port = await freePort();
-		try {
-			await launch();
-			break;
-		} catch (err) {
-			if (attempt >= 4) {
-				rmSync(dir, { recursive: true, force: true });
-				throw err;
-			}
-		}
-	}
+	// launch() stops what it started when it fails: nothing to undo between attempts.
+	await onFreePort(
+		(p) => (port = p),
+		launch,
+		async () => undefined,
+		() => rmSync(dir, { recursive: true, force: true }),
+	);
 	const user = userInfo().username;
 	return {
 		host,
