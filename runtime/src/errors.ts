@@ -132,7 +132,7 @@ export class SignatureError extends CorruptEntry {
 register('SignatureError', 'CorruptEntry');
 
 /**
- * The connection to a remote cache (`SshCache`, docs/behaviour.md §15) could not be made, was refused, or dropped.
+ * The connection to a remote cache (`SshCache`, docs/behaviour.md §17) could not be made, was refused, or dropped.
  * Cached functions never see it: their lookups miss and their saves are dropped, with one warning per outage. What
  * asks the remote directly (listing, evicting, `reconnect()`) gets it; `reconnect()` tries again at once.
  */

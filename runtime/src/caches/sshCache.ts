@@ -1,11 +1,11 @@
-// docs/behaviour.md §15: `SshCache`, a cache on another machine reached over `ssh` — a `Cache` of the `CallSsh` and
+// docs/behaviour.md §17: `SshCache`, a cache on another machine reached over `ssh` — a `Cache` of the `CallSsh` and
 // `ValueSsh` of one connection (storage/ssh/store.ts), with the connection's own operations.
 import type { RemoteInfo } from '../storage/ssh/protocol.js';
 import { CallSsh, ValueSsh, type SshOptions } from '../storage/ssh/store.js';
 import { Cache, type CacheStoreOptions } from './cache.js';
 
 /**
- * A cache on another machine, reached over the system's `ssh` (docs/behaviour.md §15; Python's `SshCache`): one
+ * A cache on another machine, reached over the system's `ssh` (docs/behaviour.md §17; Python's `SshCache`): one
  * long-lived connection runs `fleche remote --serve` there, which serves the cache its own fleche.toml names
  * (`remoteCache`, else its default cache) or a store folder there (`remoteRoot`). In `fleche.toml`: `template = "ssh"`.
  *

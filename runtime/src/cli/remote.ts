@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: `fleche remote --serve`, the far side of an SSH remote cache (storage/ssh/): it serves the
+// docs/behaviour.md §17: `fleche remote --serve`, the far side of an SSH remote cache (storage/ssh/): it serves the
 // storages of one cache — a section of its own fleche.toml (`--cache`), a store folder (`--root`), else its default
 // cache — to the one client at the other end of its stdin and stdout, in the line protocol of storage/ssh/protocol.ts,
 // until its stdin ends. Its warnings go to stderr (which ssh carries back, where the client keeps them for messages).

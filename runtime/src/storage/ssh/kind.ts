@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: the `ssh` storage kind (see storage/kinds.ts): a cache on another machine, reached over `ssh`.
+// docs/behaviour.md §17: the `ssh` storage kind (see storage/kinds.ts): a cache on another machine, reached over `ssh`.
 //
 //   [team]                                  [team.calls]  /  [team.values]
 //   template = "ssh"                        type = "ssh", and the same keys

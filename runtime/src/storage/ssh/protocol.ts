@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: the line protocol between an SSH remote cache (`CallSsh`/`ValueSsh`, `SshCache`) and
+// docs/behaviour.md §17: the line protocol between an SSH remote cache (`CallSsh`/`ValueSsh`, `SshCache`) and
 // `fleche remote --serve` on the far machine, over the stdin and stdout of one long-lived `ssh` process. Both sides
 // import this module; the far side may run another version of fleche, so everything here is versioned.
 //

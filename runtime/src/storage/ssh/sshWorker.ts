@@ -1,4 +1,4 @@
-// docs/behaviour.md §15: the worker thread that holds the `ssh` connection of `CallSsh` and `ValueSsh` (see store.ts
+// docs/behaviour.md §17: the worker thread that holds the `ssh` connection of `CallSsh` and `ValueSsh` (see store.ts
 // for why a worker): it starts `ssh … fleche remote --serve`, greets the far side (protocol.ts), and passes requests
 // one at a time, each answer bounded in size and time. Started through the synchronous bridge (bridge/syncWorker.ts).
 //

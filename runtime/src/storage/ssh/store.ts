@@ -1,4 +1,4 @@
-// docs/behaviour.md §1.12, §15: `CallSsh` and `ValueSsh`, the storages of a cache on another machine reached over the
+// docs/behaviour.md §1.12, §17: `CallSsh` and `ValueSsh`, the storages of a cache on another machine reached over the
 // system's `ssh`: `fleche remote --serve` runs there (cli/remote.ts) and serves whatever cache its own fleche.toml or
 // arguments name; this side forwards every storage operation to it over one long-lived connection (protocol.ts).
 //
@@ -384,7 +384,7 @@ function bool(value: unknown): boolean {
 const pageSize = 500;
 
 /**
- * Call storage of a cache on another machine, reached over `ssh` (docs/behaviour.md §15): `fleche remote --serve`
+ * Call storage of a cache on another machine, reached over `ssh` (docs/behaviour.md §17): `fleche remote --serve`
  * there serves the call storage of the cache its own fleche.toml or arguments name. Usually made by `SshCache` or
  * `template = "ssh"` in fleche.toml, with the {@link ValueSsh} of the same connection.
  *
@@ -576,7 +576,7 @@ export class CallSsh implements CallStorage, StatsStorage {
 }
 
 /**
- * Value storage of a cache on another machine, reached over `ssh` (docs/behaviour.md §15): values travel in fleche's
+ * Value storage of a cache on another machine, reached over `ssh` (docs/behaviour.md §17): values travel in fleche's
  * 'v8' form and are stored by the far side's own value storage (which refuses what it cannot hold, such as file bodies
  * in a 'json' store). See {@link CallSsh} for outages and errors.
  */
