@@ -161,7 +161,7 @@ const groups = {
 	// the fallback `fleche` the extension spawns when the workspace has none installed. Both bundles look for
 	// sqlWorker.js and sql-wasm.wasm beside themselves, so they share one copy of each.
 	extension: {
-		clean: ['dist/extension.js', 'dist/extension.js.map', 'dist/storeHost.js', 'dist/storeHost.js.map', 'dist/cli.js', 'dist/cli.js.map', 'dist/sqlWorker.js', 'dist/sqlWorker.js.map', 'dist/pgWorker.js', 'dist/pgWorker.js.map', 'dist/runtime'],
+		clean: ['dist/extension.js', 'dist/extension.js.map', 'dist/storeHost.js', 'dist/storeHost.js.map', 'dist/cli.js', 'dist/cli.js.map', 'dist/sqlWorker.js', 'dist/sqlWorker.js.map', 'dist/pgWorker.js', 'dist/pgWorker.js.map', 'dist/sshWorker.js', 'dist/sshWorker.js.map', 'dist/runtime'],
 		after: copySqlWasm,
 		targets: [
 			{
@@ -174,6 +174,8 @@ const groups = {
 					{ in: 'runtime/src/storage/sql/sqlWorker.ts', out: 'sqlWorker' },
 					// The PostgreSQL store's worker (pg), for a team cache listed in the editor or by the bundled CLI.
 					{ in: 'runtime/src/storage/postgres/pgWorker.ts', out: 'pgWorker' },
+					// The SSH remote cache's worker (it holds the ssh connection), for the same.
+					{ in: 'runtime/src/storage/ssh/sshWorker.ts', out: 'sshWorker' },
 				]),
 			},
 			{

@@ -130,3 +130,15 @@ export class SignatureError extends CorruptEntry {
 	}
 }
 register('SignatureError', 'CorruptEntry');
+
+/**
+ * The connection to a remote cache (`SshCache`, docs/behaviour.md §17) could not be made, was refused, or dropped.
+ * Cached functions never see it: their lookups miss and their saves are dropped, with one warning per outage. What
+ * asks the remote directly (listing, evicting, `reconnect()`) gets it; `reconnect()` tries again at once.
+ */
+export class RemoteConnectionError extends FlecheError {
+	static override is(err: unknown): err is RemoteConnectionError {
+		return hasBrand(err, 'RemoteConnectionError');
+	}
+}
+register('RemoteConnectionError', 'FlecheError');

@@ -59,6 +59,9 @@ export { ValueFile, type ValueFileOptions } from './storage/file/values.js';
 export { CallFile, type CallFileOptions } from './storage/file/calls.js';
 export { CallSql, type CallSqlOptions } from './storage/sql/store.js';
 export { CallPostgres, ValuePostgres, type PostgresOptions, type ValuePostgresOptions, type PostgresConfig } from './storage/postgres/store.js';
+export { CallSsh, ValueSsh, type SshOptions, type SshConfig } from './storage/ssh/store.js';
+export type { RemoteInfo } from './storage/ssh/protocol.js';
+export { SshCache } from './caches/sshCache.js';
 export { registerSerializer, type Serializer } from './storage/serializers.js';
 export {
 	FlecheError,
@@ -69,6 +72,7 @@ export {
 	AmbiguousDigestError,
 	CorruptEntry,
 	SignatureError,
+	RemoteConnectionError,
 } from './errors.js';
 export { setLogger, resetLogger, type LogRecord, type LogSink, type LogLevel } from './log.js';
 export { flecheVersion } from './version.js';

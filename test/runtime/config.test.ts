@@ -452,7 +452,7 @@ describe('errors name the file and the line, wherever the section is', () => {
 		const far = write(join(l.home, 'fleche.toml'), '# team store\n[team]\nvalues.type = "memory"\ncalls.type = "redis"\n');
 		write(join(l.project, 'fleche.toml'), '[default]\ncache = "team"\n');
 		const config = l.load();
-		throwsAt(() => config.open('team'), far, 4, /\[team\.calls\] unknown storage type 'redis' \(built in: memory, void, file, sql, postgres; others need registerStorage\(\)\)/);
+		throwsAt(() => config.open('team'), far, 4, /\[team\.calls\] unknown storage type 'redis' \(built in: memory, void, file, sql, postgres, ssh; others need registerStorage\(\)\)/);
 		throwsAt(() => config.cacheConfig('default'), far, 4, /unknown storage type 'redis'/);
 		const xdg = write(join(l.xdg, 'fleche', 'cache.toml'), '[a]\ntemplate = "memory"\n[a]\ntemplate = "void"\n');
 		throwsAt(() => l.load(), xdg, 3, /invalid TOML/);

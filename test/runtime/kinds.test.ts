@@ -216,7 +216,7 @@ describe('storage kinds', () => {
 		const roles = FlecheConfig.fromToml('[c]\nvalues = "callsonly"\ncalls = "callsonly"\n', { file: '/proj/fleche.toml' });
 		assert.throws(
 			() => roles.cacheConfig('c'),
-			/\[c\.values\] 'callsonly' stores call records only: use another type for values \(built in: memory, void, file, postgres; registered: jsondir\)/,
+			/\[c\.values\] 'callsonly' stores call records only: use another type for values \(built in: memory, void, file, postgres, ssh; registered: jsondir\)/,
 		);
 		assert.throws(
 			() => cacheFromConfig({ type: 'cache', values: { type: 'callsonly' }, calls: { type: 'memory' } }),
@@ -227,19 +227,19 @@ describe('storage kinds', () => {
 	test('an unknown storage type is reported with the kinds that are built in and registered', () => {
 		const config = FlecheConfig.fromToml('[x]\nvalues = "memory"\ncalls = { type = "redis" }\n', { file: '/proj/fleche.toml' });
 		const listed =
-			/unknown storage type 'redis' \(built in: memory, void, file, sql, postgres; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/;
+			/unknown storage type 'redis' \(built in: memory, void, file, sql, postgres, ssh; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/;
 		assert.throws(
 			() => config.open('x'),
 			(err: unknown) => ConfigError.is(err) && listed.test((err as Error).message),
 		);
 		assert.throws(
 			() => cacheFromConfig({ type: 'cache', values: { type: 'memory' }, calls: { type: 'redis' } }),
-			/Unknown storage type "redis" \(built in: memory, void, file, sql, postgres; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/,
+			/Unknown storage type "redis" \(built in: memory, void, file, sql, postgres, ssh; registered: jsondir(, callsonly)?; others need registerStorage\(\)\)/,
 		);
 		const templates = FlecheConfig.fromToml('[y]\ntemplate = "jsondir"\n', { file: '/proj/fleche.toml' });
 		assert.throws(
 			() => templates.cacheConfig('y'),
-			/unknown template "jsondir" \(use one of: memory, void, file, sql, postgres\)/,
+			/unknown template "jsondir" \(use one of: memory, void, file, sql, postgres, ssh\)/,
 			'a kind without template() is no template',
 		);
 	});

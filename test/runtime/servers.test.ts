@@ -1,18 +1,61 @@
-// The throwaway servers the team-store and distributed-executor tests run against (test/support/servers.ts): real
-// PostgreSQL and Redis on 127.0.0.1, started, stopped and restarted as those tests need them.
+// The throwaway servers the team-store, distributed-executor and remote-cache tests run against
+// (test/support/servers.ts): real PostgreSQL, Redis and sshd on 127.0.0.1, started, stopped and restarted as those
+// tests need them.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '../support/servers.ts';
+import { startPostgres, startRedis, startSshd, type PostgresServer, type RedisServer, type SshServer } from '../support/servers.ts';
 
 let pg: PostgresServer;
 let redis: RedisServer;
+let sshd: SshServer;
 
 before(async () => {
-	[pg, redis] = await Promise.all([startPostgres({ password: 's3cret pass' }), startRedis()]);
+	[pg, redis, sshd] = await Promise.all([startPostgres({ password: 's3cret pass' }), startRedis(), startSshd()]);
 });
 after(async () => {
-	await Promise.allSettled([pg?.close(), redis?.close()]);
+	await Promise.allSettled([pg?.close(), redis?.close(), sshd?.close()]);
+});
+
+/** Runs `echo` over ssh with `key` against the test's sshd; what it printed, or ssh's complaint. */
+function sshEcho(key: string): Promise<string> {
+	return new Promise((resolve) => {
+		execFile(
+			'ssh',
+			[
+				'-T',
+				'-o',
+				'BatchMode=yes',
+				'-p',
+				String(sshd.port),
+				'-l',
+				sshd.user,
+				'-i',
+				key,
+				'-o',
+				'IdentitiesOnly=yes',
+				...sshd.sshOptions.flatMap((o) => ['-o', o]),
+				'--',
+				sshd.host,
+				'echo hello over ssh',
+			],
+			{ timeout: 60_000 },
+			(err, out, stderr) => resolve(err ? `failed: ${stderr}` : out.trim()),
+		);
+	});
+}
+
+test('sshd: the throwaway key logs in on loopback, another key does not; a restart keeps the port and the host key', async () => {
+	assert.equal(sshd.host, '127.0.0.1');
+	assert.equal(await sshEcho(sshd.identityFile), 'hello over ssh');
+	const stranger = `${sshd.dir}/stranger`;
+	await new Promise((resolve) => execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger], resolve));
+	assert.match(await sshEcho(stranger), /Permission denied/);
+	await sshd.stop();
+	assert.match(await sshEcho(sshd.identityFile), /Connection refused/);
+	await sshd.start();
+	// The known-hosts file accepted the host key on first use: the same key after the restart, or ssh would refuse.
+	assert.equal(await sshEcho(sshd.identityFile), 'hello over ssh');
 });
 
 test('PostgreSQL: a fresh database per test, answering on loopback, with the data kept across a stop and a start', async () => {

@@ -1,6 +1,6 @@
-// Throwaway PostgreSQL and Redis servers for the tests of the team store and the distributed executor: Debian's
-// packages (installed with apt when missing and root), on 127.0.0.1 with a random free port and a temporary data
-// folder, stopped and removed by `close()`. `stop()`/`start()` keep the port and the data, for outage tests.
+// Throwaway PostgreSQL, Redis and SSH servers for the tests of the team store, the distributed executor and the remote
+// cache: Debian's packages (installed with apt when missing and root), on 127.0.0.1 with a random free port and a
+// temporary data folder, stopped and removed by `close()`. `stop()`/`start()` keep the port and the data, for outage tests.
 // Nothing here listens beyond loopback. Inlined into each test bundle by esbuild.
 //
 // Every wait is bounded: each command runs under a time-out (its failure says which command, after how long), and a
@@ -8,9 +8,9 @@
 // stops it and removes its folder once that process is gone, even when it was killed before its `close()` ran
 // (`pg_ctl start` and `redis-server --daemonize` detach the server from the test process, so nothing else would).
 import { execFile, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 const host = '127.0.0.1';
@@ -81,6 +81,27 @@ function freePort(): Promise<number> {
 			probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
 		});
 	});
+}
+
+/**
+ * Starts a server with `launch` on a free port (given to `use` first), trying again on another port when it fails:
+ * the port can be taken between the probe and the bind. `undo` runs after each failure; after the fifth, `giveUp`
+ * runs and the failure is thrown.
+ */
+async function onFreePort(use: (port: number) => void, launch: () => Promise<void>, undo: () => Promise<void>, giveUp: () => void): Promise<void> {
+	for (let attempt = 0; ; attempt++) {
+		use(await freePort());
+		try {
+			await launch();
+			return;
+		} catch (err) {
+			await undo();
+			if (attempt >= 4) {
+				giveUp();
+				throw err;
+			}
+		}
+	}
 }
 
 /** Installs Debian packages when `binary` is missing (root only; apt waits for another apt's lock up to 10 min). */
@@ -332,20 +353,15 @@ export async function startRedis(): Promise<RedisServer> {
 			}
 		});
 	};
-	for (let attempt = 0; ; attempt++) {
-		port = await freePort();
-		try {
-			await launch();
-			break;
-		} catch (err) {
-			await halt();
-			if (attempt >= 4) {
-				rmSync(dir, { recursive: true, force: true });
-				dismiss(guard);
-				throw err;
-			}
-		}
-	}
+	await onFreePort(
+		(p) => (port = p),
+		launch,
+		halt,
+		() => {
+			rmSync(dir, { recursive: true, force: true });
+			dismiss(guard);
+		},
+	);
 	let running = true;
 	return {
 		url: `redis://${host}:${port}`,
@@ -368,6 +384,139 @@ export async function startRedis(): Promise<RedisServer> {
 			} finally {
 				rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 				dismiss(guard);
+			}
+		},
+	};
+}
+
+/** A throwaway sshd on loopback that lets the current user in with a throwaway key. */
+export interface SshServer {
+	readonly host: string;
+	readonly port: number;
+	/** The current user's login name: sshd runs as this user and lets only it in. */
+	readonly user: string;
+	/** The private key it accepts. */
+	readonly identityFile: string;
+	/** `ssh -o` options a client needs here: its own known-hosts file (the throwaway host key is accepted on first use). */
+	readonly sshOptions: readonly string[];
+	/** The folder of its keys, configuration and log. */
+	readonly dir: string;
+	/** sshd's log (what it said about refused logins). */
+	log(): string;
+	/** Stops the listener (sessions already open stay: kill their processes to end them), keeping the port and the keys. */
+	stop(): Promise<void>;
+	/** Starts it again on the same port. */
+	start(): Promise<void>;
+	/** Stops it and removes its folder. */
+	close(): Promise<void>;
+}
+
+function sshdBin(): string | undefined {
+	return existsSync('/usr/sbin/sshd') && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/ssh-keygen') ? '/usr/sbin/sshd' : undefined;
+}
+
+/** Whether something accepts TCP connections on the loopback port. */
+function listening(port: number): Promise<boolean> {
+	return new Promise((resolve) => {
+		const socket = connect({ host, port });
+		socket.once('connect', () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.once('error', () => resolve(false));
+	});
+}
+
+/**
+ * Starts a throwaway sshd (Debian's `openssh-server`, installed when missing) on a random loopback port, in the
+ * foreground (`-D`) as the current user, with its own configuration, host key and a client key in a temporary folder;
+ * nothing of the machine's own ssh setup is read or changed.
+ */
+export async function startSshd(): Promise<SshServer> {
+	const bin = await ensurePackage(sshdBin, ['openssh-server', 'openssh-client']);
+	const dir = mkdtempSync(join(tmpdir(), 'fleche-sshd-'));
+	chmodSync(dir, 0o700);
+	// sshd as root checks for its privilege-separation folder even when it never uses it.
+	if (isRoot) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+	const hostKey = join(dir, 'host_key');
+	const identityFile = join(dir, 'user_key');
+	await must('ssh-keygen (host key)', 'ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+	await must('ssh-keygen (user key)', 'ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', identityFile]);
+	writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${identityFile}.pub`), { mode: 0o600 });
+	const logFile = join(dir, 'sshd.log');
+	let child: ReturnType<typeof spawn> | undefined;
+	let guard: number | undefined;
+	let port = 0;
+	const launch = async (): Promise<void> => {
+		const config = join(dir, 'sshd_config');
+		writeFileSync(
+			config,
+			[
+				`Port ${port}`,
+				`ListenAddress ${host}`,
+				`HostKey ${hostKey}`,
+				`AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+				'PasswordAuthentication no',
+				'KbdInteractiveAuthentication no',
+				`PidFile ${join(dir, 'sshd.pid')}`,
+				'StrictModes no',
+				'UsePAM no',
+				'PermitRootLogin prohibit-password',
+				'LogLevel VERBOSE',
+				'',
+			].join('\n'),
+		);
+		const started = spawn(bin, ['-D', '-f', config, '-E', logFile], { stdio: 'ignore' });
+		child = started;
+		const exited = new Promise<number | null>((resolve) => started.once('exit', resolve));
+		guard = reaper(`kill ${started.pid} 2>/dev/null; sleep 1; rm -rf ${shellQuote(dir)}`);
+		const until = Date.now() + 30_000;
+		for (;;) {
+			if (await listening(port)) return;
+			const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
+			if (code !== undefined || Date.now() > until) {
+				started.kill('SIGKILL');
+				dismiss(guard);
+				const said = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
+				throw new Error(`sshd did not listen on ${host}:${port} (${code === undefined ? 'waited 30 s' : `exited ${String(code)}`}): ${said}`);
+			}
+		}
+	};
+	const halt = async (): Promise<void> => {
+		const running = child;
+		child = undefined;
+		if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+		const exited = new Promise((resolve) => running.once('exit', resolve));
+		running.kill('SIGTERM');
+		await exited;
+		if (guard !== undefined) dismiss(guard);
+	};
+	// launch() stops what it started when it fails: nothing to undo between attempts.
+	await onFreePort(
+		(p) => (port = p),
+		launch,
+		async () => undefined,
+		() => rmSync(dir, { recursive: true, force: true }),
+	);
+	const user = userInfo().username;
+	return {
+		host,
+		port,
+		user,
+		identityFile,
+		sshOptions: ['StrictHostKeyChecking=accept-new', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, 'LogLevel=ERROR'],
+		dir,
+		log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+		stop: halt,
+		async start() {
+			if (child !== undefined) return;
+			await launch();
+		},
+		async close() {
+			try {
+				await halt();
+			} finally {
+				rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 			}
 		},
 	};

@@ -1,4 +1,4 @@
-// docs/behaviour.md §13 (the `fleche` CLI): `fleche ls|show|stats|evict|gc|verify|rerun|call|explain|rekey|worker`, on `fleche/inspect`. Human output by
+// docs/behaviour.md §13 (the `fleche` CLI): `fleche ls|show|stats|evict|gc|verify|push|pull|rerun|call|explain|rekey|worker|remote`, on `fleche/inspect`. Human output by
 // default, JSON lines with `--json` (protocol.ts). Bad input is one line (stderr, or an `error` line on stdout with
 // --json) and exit code 1, or 2 for usage errors.
 import { statSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { importUserModule, projectRoot, resolveModuleFile } from './loadModule.j
 import { compiledSources, moduleOf } from '../profile.js';
 import { rekey } from '../rekey.js';
 import { jsonSafe, PROTOCOL_VERSION, type CliMessage } from './protocol.js';
+import { serveRemote } from './remote.js';
 
 /** A usage error: exit code 2. */
 class UsageError extends Error {}
@@ -870,8 +871,24 @@ export async function main(argv: readonly string[] = process.argv, io: CliIO = {
 		.option('--import', "import the function's module even when the store alone can key the call (compares its current version and code)")
 		.action((spec: string, argsJson: string, _o, cmd: Command) => cli.explain(cmd.optsWithGlobals<GlobalOptions & { import?: boolean }>(), spec, argsJson));
 
+	program
+		.command('remote')
+		.description(
+			"serve a cache to an SshCache on another machine over stdin and stdout (ssh runs 'fleche remote --serve'); --cache names a section of this side's fleche.toml, --root a store folder",
+		)
+		.option('--serve', 'speak the remote-cache protocol on stdin and stdout until stdin ends')
+		.action(async (_o, cmd: Command) => {
+			const o = cmd.optsWithGlobals<GlobalOptions & { serve?: boolean }>();
+			if (o.serve !== true) throw new UsageError('fleche remote needs --serve (it is started by ssh for an SshCache on another machine)');
+			code = await serveRemote(
+				{ ...(o.cache !== undefined ? { cache: o.cache } : {}), ...(o.root !== undefined ? { root: o.root } : {}), ...(o.cwd !== undefined ? { cwd: o.cwd } : {}) },
+				process.stdin,
+				io.stdout,
+			);
+		});
+
 	try {
-		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, push, pull, rerun, call, explain, rekey, worker); see fleche --help');
+		if (argv.length <= 2) throw new UsageError('Missing command (ls, show, stats, evict, gc, verify, push, pull, rerun, call, explain, rekey, worker, remote); see fleche --help');
 		await program.parseAsync([...argv]);
 		return code;
 	} catch (err) {

@@ -11,8 +11,10 @@ import { CacheStack } from '../caches/cacheStack.js';
 import { FilteredCache, filterFromConfig, type FilterConfig } from '../caches/filteredCache.js';
 import { ReadOnlyCache } from '../caches/readOnlyCache.js';
 import { SizeLimitedCache } from '../caches/sizeLimitedCache.js';
+import { SshCache } from '../caches/sshCache.js';
 import type { MetaData } from '../metadata.js';
 import type { CallStorage, ValueStorage } from '../storage/base.js';
+import type { SshOptions } from '../storage/ssh/store.js';
 import { openStorage, storageKinds } from '../storage/registry.js';
 import { fileCacheConfig, ParsedConfig, parseDocument, readDocuments, type ConfigDocument, type ConfigVocabulary, type LoadConfigOptions } from './read.js';
 
@@ -104,6 +106,9 @@ export function cacheFromConfig(config: CacheConfig): BaseCache {
 		...(c.maxAge === undefined ? {} : { maxAge: c.maxAge }),
 		...(c.staleWhileRevalidate === undefined ? {} : { staleWhileRevalidate: c.staleWhileRevalidate }),
 	};
+	// Both storages over one SSH connection (`template = "ssh"`): the cache that can reconnect() and tell info().
+	if (c.values.type === 'ssh' && c.calls.type === 'ssh' && JSON.stringify(c.values) === JSON.stringify(c.calls))
+		return new SshCache(c.values as unknown as SshOptions, options);
 	return new Cache(openStorage(c.values, 'values') as ValueStorage, openStorage(c.calls, 'calls') as CallStorage, options);
 }
 

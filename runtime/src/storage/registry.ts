@@ -8,10 +8,11 @@ import type { StorageKind, StorageKinds, StorageRole } from './kinds.js';
 import { memoryKind } from './memory.js';
 import { postgresKind } from './postgres/kind.js';
 import { sqlKind } from './sql/kind.js';
+import { sshKind } from './ssh/kind.js';
 import { voidKind } from './void.js';
 
 /** The built-in kinds, in the order error messages list them. */
-const builtinKinds: readonly StorageKind[] = [memoryKind, voidKind, fileKind, sqlKind, postgresKind] as readonly StorageKind[];
+const builtinKinds: readonly StorageKind[] = [memoryKind, voidKind, fileKind, sqlKind, postgresKind, sshKind] as readonly StorageKind[];
 
 const registeredKey = Symbol.for('fleche.storageKinds');
 
@@ -32,7 +33,7 @@ const roles: readonly StorageRole[] = ['values', 'calls'];
 /**
  * Registers a storage kind (see {@link StorageKind}), so that configurations (`fleche.toml` sections, caches sent to
  * workers) can name its type and tools can ask what it offers. Registering a type again replaces the earlier kind.
- * @throws TypeError for a built-in type (`memory`, `void`, `file`, `sql`, `postgres`) or a record without `type`, `roles` or `open`.
+ * @throws TypeError for a built-in type (`memory`, `void`, `file`, `sql`, `postgres`, `ssh`) or a record without `type`, `roles` or `open`.
  * @example
  * ```ts
  * registerStorageKind({ type: 'redis', roles: ['calls'], open: (config) => new CallRedis(config) });
