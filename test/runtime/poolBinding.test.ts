@@ -95,10 +95,10 @@ describe('plain functions submitted to a worker pool are bound (Python #691)', (
 
 		test(`a function its module does not export cannot travel: a clear error, nothing stored (${kind})`, async () => {
 			const store = memoryStore();
-			const local = (x: number) => fns.square(x) + 1;
+			const local = fns.closure();
 			await assert.rejects(
 				cache(store, () => pool.submit(local, 1)),
-				(err: Error) => /local is not exported by .*poolBinding\.test\.js/.test(err.message) && /closure/.test(err.message),
+				(err: Error) => /local is not exported by .*poolFns\.js/.test(err.message) && /closure/.test(err.message),
 			);
 			assert.equal(holds(store, fns.square, 1), false);
 			// Defined in no file at all: refused before any task is queued.
