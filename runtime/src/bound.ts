@@ -142,6 +142,12 @@ export interface BoundReply {
 	readonly nested?: readonly NestedRecord[];
 	/** What a structured clone of `value` and `nested` loses, as class patches (see {@link BoundCall.classes}). */
 	readonly classes?: readonly unknown[];
+	/**
+	 * `[value, nested, classes]` as `v8.serialize` bytes, in place of those three fields, when the value holds objects
+	 * a worker's structured clone refuses (a `URL` or `URLSearchParams` on Node 22 and later): `v8.serialize` keeps
+	 * them as plain objects, with identity, so the class patches still point into the copy.
+	 */
+	readonly packed?: Uint8Array;
 }
 
 /** A cached function as bound.ts sees it (wrapper.ts imports this module, so it is described, not imported). */
