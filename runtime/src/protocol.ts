@@ -731,7 +731,7 @@ function submitMissed(c: BaseCache, profile: KeyProfile, k: KeyedCall, signal: A
 function unpackReply(reply: BoundReply): { readonly value: unknown; readonly nested: readonly NestedRecord[] } {
 	if (reply.packed !== undefined) {
 		const [value, packedNested, classes] = deserialize(reply.packed) as [unknown, NestedRecord[] | undefined, unknown[]];
-		return unpackReply({ ...reply, packed: undefined, value, ...(packedNested !== undefined ? { nested: packedNested } : {}), classes } as BoundReply);
+		return unpackReply({ ...reply, packed: undefined, value, ...(packedNested !== undefined ? { nested: packedNested } : {}), classes });
 	}
 	const nested = reply.nested ?? [];
 	if (reply.classes === undefined) return { value: reply.value, nested };

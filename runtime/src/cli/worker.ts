@@ -7,6 +7,7 @@
 // `fleche rerun` run them. The module is resolved inside the worker's project (./loadModule.ts, as for `rerun`):
 // the absolute file the submitter loaded is never imported, so a job cannot make the worker load a file outside it,
 // and the project may sit at another path on another machine.
+import { deserialize } from 'node:v8';
 import type * as BullMQ from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import { isBoundCall } from '../bound.js';
@@ -41,14 +42,16 @@ async function runJob(project: string, data: unknown): Promise<BullmqReply> {
 	}
 	const { reply, stored } = await counted(() => runBound(call));
 	if (stored) return { fleche: 'bullmqReply/1', key: reply.key, stored: true };
+	// A value packed for a thread's postMessage (see `BoundReply.packed`) travels here as JSON instead.
+	const value = reply.packed === undefined ? reply.value : (deserialize(reply.packed) as unknown[])[0];
 	try {
-		JSON.stringify(reply.value);
+		JSON.stringify(value);
 	} catch (err) {
 		throw new TypeError(`${call.name}'s result was not stored (see the worker's warnings) and cannot travel as JSON: ${(err as Error).message}`, {
 			cause: err,
 		});
 	}
-	return { fleche: 'bullmqReply/1', key: reply.key, stored: false, value: reply.value };
+	return { fleche: 'bullmqReply/1', key: reply.key, stored: false, value };
 }
 
 /**
