@@ -1,5 +1,6 @@
 // docs/behaviour.md §1.7, §3.2: BoundWrapper — a callable that carries the cache and metadata that were active when it was
 // bound, and its plain-data form (a BoundCall) that a worker thread or another process can run.
+import { deserialize, serialize } from 'node:v8';
 import type { BaseCache, CacheConfig } from './caches/base.js';
 import type { CallRecord, FunctionIdentity, Metadata } from './call.js';
 import { applyPatches, findPatches } from './classes.js';
@@ -112,6 +113,12 @@ export interface BoundCall {
 	 * never through JSON.
 	 */
 	readonly classes?: readonly unknown[];
+	/**
+	 * `[args, classes]` as `v8.serialize` bytes, in place of those two fields, when the arguments hold objects a
+	 * worker's structured clone refuses (a `URL` or `URLSearchParams` on Node 22 and later); see
+	 * {@link BoundReply.packed}.
+	 */
+	readonly packed?: Uint8Array;
 }
 
 /** A call record made in a worker whose cache could not travel, with the values it names, sent back to be stored. */
@@ -225,7 +232,10 @@ function metadataConfigs(metadata: readonly MetaData[]): MetaDataConfig[] {
 
 function withClasses(call: BoundCall): BoundCall {
 	const classes = findPatches(call.args);
-	return classes === undefined ? call : { ...call, classes };
+	if (classes === undefined) return call;
+	// Patches 3 and 4 replace a URL or URLSearchParams, which newer Nodes refuse to post: see `BoundCall.packed`.
+	if (classes.some((p) => p[0] === 3 || p[0] === 4)) return { ...call, args: [], packed: serialize([call.args, classes]) };
+	return { ...call, classes };
 }
 
 /**
@@ -254,6 +264,10 @@ export function describePlain(
 
 /** @internal The arguments of a received call, their classes and `Digest`s restored. */
 export function receivedArgs(call: BoundCall): unknown[] {
+	if (call.packed !== undefined) {
+		const [args, classes] = deserialize(call.packed) as [unknown[], unknown[]];
+		return receivedArgs({ ...call, packed: undefined, args, classes });
+	}
 	const args = call.classes === undefined ? call.args : (applyPatches([...call.args], call.classes) as unknown[]);
 	return args.map((a) => {
 		const hex = typeof a === 'object' && a !== null ? (a as Record<string, unknown>)[digestTag] : undefined;

@@ -211,6 +211,18 @@ describe('classes survive the trip through a worker pool', () => {
 			assert.equal(out.oops.code, 7);
 		});
 
+		test(`URL and URLSearchParams arguments arrive as themselves, under the caller's key (${kind})`, async () => {
+			const c = memoryStore();
+			const u = new URL('https://example.com/x?b=1');
+			const p = new URLSearchParams('b=2');
+			const out = await cache(c, () => pool.submit(fns.urlParts, u, p));
+			assert.notEqual(out.threadId, 0);
+			assert.deepEqual({ ...out, threadId: 0 }, { isUrl: true, host: 'example.com', isParams: true, b: '2', threadId: 0 });
+			const before = tasks();
+			assert.deepEqual(await cache(c, () => pool.submit(fns.urlParts, new URL(u.href), new URLSearchParams('b=2'))), out);
+			assert.equal(tasks(), before, 'the same URL is a hit in the caller: the worker keyed it as the caller does');
+		});
+
 		test(`a registered class argument arrives as that class, under the caller's key (${kind})`, async () => {
 			logs.clear();
 			const c = fileCache(freshDir());

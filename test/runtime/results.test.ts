@@ -80,7 +80,8 @@ describe('a hit returns what the miss returned', () => {
 				inSet: new Set([new URL('https://example.net/')]),
 				bare: Object.assign(Object.create(null) as object, { k: 1 }),
 			});
-			const { miss, hit } = missAndHit(c, 'mkBuiltins', make);
+			const { miss, hit, runs } = missAndHit(c, 'mkBuiltins', make);
+			assert.equal(runs, 1, 'the second call is a hit (Node 22+ refuse to structured-clone a URL)');
 			assert.ok(hit.type instanceof TypeError);
 			assert.equal(hit.type.message, 'bad type');
 			assert.ok(hit.range instanceof RangeError);
@@ -99,8 +100,29 @@ describe('a hit returns what the miss returned', () => {
 			assert.equal(digest(hit), digest(miss));
 		});
 
+		test(`URL and URLSearchParams arguments are stored with their call (${kind} store)`, () => {
+			logs.clear();
+			let runs = 0;
+			const f = fleche(
+				(u: URL, p: URLSearchParams) => {
+					runs++;
+					return `${u.host}?${p.get('b') ?? ''}`;
+				},
+				{ name: 'urlArgs' },
+			);
+			const [miss, hit] = cache(c, () => [
+				f(new URL('https://example.com/a'), new URLSearchParams('b=2')),
+				f(new URL('https://example.com/a'), new URLSearchParams('b=2')),
+			]);
+			assert.equal(miss, 'example.com?2');
+			assert.equal(hit, miss);
+			assert.equal(runs, 1);
+			assert.deepEqual(logs.codes('FLECHE_ARGUMENT_NOT_STORED'), [], 'the arguments were stored, not only their digests');
+		});
+
 		test(`a URL result itself comes back as a URL (${kind} store)`, () => {
-			const { hit } = missAndHit(c, 'mkUrl', () => new URL('https://example.com/root'));
+			const { hit, runs } = missAndHit(c, 'mkUrl', () => new URL('https://example.com/root'));
+			assert.equal(runs, 1);
 			assert.ok(hit instanceof URL);
 			assert.equal(hit.pathname, '/root');
 		});

@@ -1,5 +1,5 @@
 // docs/behaviour.md §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
-import { serialize } from 'node:v8';
+import { deserialize, serialize } from 'node:v8';
 import type { CallRecord } from '../call.js';
 import { applyPatches, ClassNotRegistered, findPatches } from '../classes.js';
 import { KeyError, SaveError } from '../errors.js';
@@ -8,9 +8,13 @@ import type { CallStorage, StorageConfig, ValueStorage } from './base.js';
 import { assertKey, expandPrefix, isKey } from './keys.js';
 import { optionlessKind, type StorageKind } from './kinds.js';
 
-/** A stored value that needs class patches to come back as it went in (see classes.ts). */
+/**
+ * A stored value that needs class patches to come back as it went in (see classes.ts), kept as the `v8.serialize`
+ * bytes of `[value, patches]`: structuredClone refuses a `URL` or `URLSearchParams` on Node 22 and later, while
+ * v8.serialize keeps them as plain objects with identity, so the patches still point into the copy.
+ */
 class Patched {
-	constructor(readonly pair: readonly [unknown, unknown[]]) {}
+	constructor(readonly bytes: Uint8Array) {}
 }
 
 function typeName(value: unknown): string {
@@ -67,7 +71,7 @@ function copyPlain(value: unknown, depth = 0): unknown {
 function copyIn(value: unknown, what: string, keepClasses = false): unknown {
 	try {
 		const patches = keepClasses ? findPatches(value) : undefined;
-		return patches === undefined ? copy(value) : new Patched(structuredClone([value, patches] as const));
+		return patches === undefined ? copy(value) : new Patched(serialize([value, patches]));
 	} catch (err) {
 		const reason = err instanceof Error ? err.message : String(err);
 		throw new SaveError(`Cannot store ${what} of type ${typeName(value)} in memory: ${reason}`, { cause: err });
@@ -77,7 +81,7 @@ function copyIn(value: unknown, what: string, keepClasses = false): unknown {
 /** A copy of a stored value with its classes restored, as the 'v8' serializer does (see classes.ts). */
 function copyOut(key: string, value: unknown): unknown {
 	if (!(value instanceof Patched)) return copy(value);
-	const [v, patches] = structuredClone(value.pair);
+	const [v, patches] = deserialize(value.bytes) as [unknown, unknown[]];
 	try {
 		return applyPatches(v, patches);
 	} catch (err) {
@@ -143,7 +147,7 @@ export class ValueMemory implements ValueStorage {
 		if (!this.#values.has(key)) return null;
 		const value = this.#values.get(key);
 		try {
-			return serialize(value instanceof Patched ? value.pair : value).byteLength;
+			return value instanceof Patched ? value.bytes.byteLength : serialize(value).byteLength;
 		} catch {
 			return null;
 		}
