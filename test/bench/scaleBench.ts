@@ -8,7 +8,7 @@
 // gets the same records through `CallSql.put` and shares the file store's values (a symlink), so both list alike.
 // Timed work never changes the fixture: the save rows write into copies.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,7 +22,8 @@ type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
 
 const CALLS = 100_000;
 const FUNCTIONS = 100;
-const FIXTURE_FORMAT = 'scale-100k/1';
+/** Bumped when the SQL store's schema changes: the SQL half is then rebuilt from the file half (kept). */
+const FIXTURE_FORMAT = 'scale-100k/2 sql-schema-5';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtureRoot = join(here, '..', '..', '.cache', 'bench', 'scale-100k');
@@ -36,21 +37,28 @@ function workFunctions(): ((a: number, b: string) => string)[] {
 /** Builds the two 100,000-call stores unless a complete fixture of this format is there. */
 function fixture(): void {
 	const ready = join(fixtureRoot, 'ready');
-	if (existsSync(ready)) return;
-	rmSync(fixtureRoot, { recursive: true, force: true });
+	if (existsSync(ready) && readFileSync(ready, 'utf8').trim() === FIXTURE_FORMAT) return;
+	const fileReady = join(fixtureRoot, 'file-ready');
+	// A fixture of the first format had no `file-ready`, but its `ready` says the file half is complete.
+	if (!existsSync(fileReady) && !existsSync(ready)) {
+		rmSync(fixtureRoot, { recursive: true, force: true });
+		console.log(`  building the ${CALLS.toLocaleString('en')}-call fixture in ${fixtureRoot} (once; minutes)…`);
+		const t0 = performance.now();
+		const fns = workFunctions();
+		cache(fileCache(fileStore), () => {
+			using _ = meta(new Runtime());
+			for (let i = 0; i < CALLS; i++) fns[i % FUNCTIONS]!(i, `text ${i}`);
+			// Hits too, so the statistics journals hold what a used store holds.
+			for (let i = 0; i < CALLS; i += 10) fns[i % FUNCTIONS]!(i, `text ${i}`);
+			flushStats();
+		});
+		console.log(`  file store filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+	}
+	writeFileSync(fileReady, `${CALLS}\n`);
+	rmSync(ready, { force: true });
+	rmSync(sqlStore, { recursive: true, force: true });
 	mkdirSync(sqlStore, { recursive: true });
-	console.log(`  building the ${CALLS.toLocaleString('en')}-call fixture in ${fixtureRoot} (once; minutes)…`);
-	let t0 = performance.now();
-	const fns = workFunctions();
-	cache(fileCache(fileStore), () => {
-		using _ = meta(new Runtime());
-		for (let i = 0; i < CALLS; i++) fns[i % FUNCTIONS]!(i, `text ${i}`);
-		// Hits too, so the statistics journals hold what a used store holds.
-		for (let i = 0; i < CALLS; i += 10) fns[i % FUNCTIONS]!(i, `text ${i}`);
-		flushStats();
-	});
-	console.log(`  file store filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-	t0 = performance.now();
+	const t0 = performance.now();
 	const sql = new CallSql({ path: join(sqlStore, 'calls.db') });
 	const source = new CallFile({ root: join(fileStore, 'calls') });
 	for (const record of source.records()) sql.put(record);
