@@ -596,7 +596,7 @@ let presenceScan = 0;
 /** The database was replaced since the filter was last filled: it is filled again once the reload is done. */
 let presenceStale = false;
 /** Keys read from the database per step of the scan (a few milliseconds). */
-const presenceStep = 2048;
+const presenceStep = 8192;
 
 /** Adds the key a taken line puts (a line of no known kind is decoded for it; an evict or stats line adds nothing). */
 function presenceLine(line: string, key: string | null | undefined): void {
@@ -635,8 +635,9 @@ function presenceBuffer(): SharedArrayBuffer {
 				// Missing: nothing to hold.
 			}
 		}
-		// A stored call takes a few hundred bytes of database: sized for about one key per 256 bytes, grown when wrong.
-		presence = new PresenceWriter(Math.max(65_536, Math.ceil(bytes / 256)));
+		// A stored call takes about a kilobyte of database (its row, arguments, metadata and their index entries): sized
+		// for one key per kilobyte of files, and replaced by a larger one when that was too few.
+		presence = new PresenceWriter(Math.max(65_536, Math.ceil(bytes / 1024)));
 		presenceFill();
 	}
 	return presence.buffer;

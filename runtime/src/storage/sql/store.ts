@@ -14,6 +14,8 @@
 //   A hit on one of them costs one `stat` of the log instead of a worker round trip: when the log grew, the new
 //   lines are scanned (not parsed: the key is at a fixed place in a put or evict line) and the keys they touch are
 //   forgotten; a compaction's continued log is followed like the worker follows it; anything else forgets all.
+// - A miss is answered in the calling thread when the worker's key-presence filter (presence.ts, shared memory) lacks
+//   the key and no log line this instance read or wrote since the point the filter reaches names it.
 // - Reads go to a worker thread that owns the sql.js database: it opens the snapshot (its pages read from the file on
 //   demand, pagedFile.ts: a store of any size opens in milliseconds), follows the log (one `stat`
 //   when nothing changed), and answers queries. A key read is answered from the log's newest line of that key when
@@ -89,7 +91,8 @@ export interface CallSqlOptions {
 	readonly writeDelayMs?: number;
 	/**
 	 * How many records written or read by this instance are remembered to answer hits without the worker (checked
-	 * against the log with one `stat` per read). 0 disables it.
+	 * against the log with one `stat` per read). 0 disables it, and with it answering misses in this thread from the
+	 * worker's key-presence filter (every read then goes to the worker).
 	 * @default 10_000
 	 */
 	readonly knownRecords?: number;
