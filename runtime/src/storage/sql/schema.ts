@@ -294,6 +294,17 @@ const callFits = `octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length
 /** {@link statsFit} without the key, which the covering index `stats_function` does not hold (grouping never returns it). */
 const statsGroupFit = `octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes}`;
 
+/** The upsert clause that adds a statistics delta to the row of `conflict`: counts and seconds sum, `last_hit` keeps the latest. */
+function sumStats(conflict: string): string {
+	return `ON CONFLICT (${conflict}) DO UPDATE SET
+		hits = hits + excluded.hits,
+		misses = misses + excluded.misses,
+		last_hit = CASE WHEN last_hit IS NULL THEN excluded.last_hit WHEN excluded.last_hit IS NULL THEN last_hit
+			ELSE max(last_hit, excluded.last_hit) END,
+		compute_seconds = compute_seconds + excluded.compute_seconds,
+		saved_seconds = saved_seconds + excluded.saved_seconds`;
+}
+
 /** Queries and statements, by use. `?` parameters in order. */
 export const sql = {
 	/**
@@ -325,13 +336,7 @@ export const sql = {
 	/** Adds a statistics delta: counts and seconds sum, `last_hit` keeps the latest. */
 	addStats: `INSERT INTO stats (key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET
-			hits = hits + excluded.hits,
-			misses = misses + excluded.misses,
-			last_hit = CASE WHEN last_hit IS NULL THEN excluded.last_hit WHEN excluded.last_hit IS NULL THEN last_hit
-				ELSE max(last_hit, excluded.last_hit) END,
-			compute_seconds = compute_seconds + excluded.compute_seconds,
-			saved_seconds = saved_seconds + excluded.saved_seconds`,
+		${sumStats('key')}`,
 	/** Statistics rows as `[key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds]`. */
 	allStats: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE ${statsFit}`,
 	statsByName: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE name = ? AND ${statsFit}`,
@@ -365,14 +370,7 @@ export const sql = {
 		clear: 'DELETE FROM function_calls',
 		/** A statistics delta summed into its function (`module`, `name`, then as {@link sql.addStats}). */
 		addStats: `INSERT INTO function_stats (id, module, name, hits, misses, last_hit, compute_seconds, saved_seconds)
-			VALUES (json_array(?1, ?2), ?1, ?2, ?3, ?4, ?5, ?6, ?7)
-			ON CONFLICT (id) DO UPDATE SET
-				hits = hits + excluded.hits,
-				misses = misses + excluded.misses,
-				last_hit = CASE WHEN last_hit IS NULL THEN excluded.last_hit WHEN excluded.last_hit IS NULL THEN last_hit
-					ELSE max(last_hit, excluded.last_hit) END,
-				compute_seconds = compute_seconds + excluded.compute_seconds,
-				saved_seconds = saved_seconds + excluded.saved_seconds`,
+			VALUES (json_array(?1, ?2), ?1, ?2, ?3, ?4, ?5, ?6, ?7) ${sumStats('id')}`,
 		functions: `SELECT module, name, sum(calls), json_group_array(version) FROM function_calls WHERE calls > 0 AND ${callFits} GROUP BY module, name`,
 		functionStats: `SELECT module, name, hits, misses, last_hit, compute_seconds, saved_seconds FROM function_stats WHERE ${statsGroupFit}`,
 		countFunction: 'SELECT ifnull(sum(calls), 0) FROM function_calls WHERE name = ? AND module IS ?',
