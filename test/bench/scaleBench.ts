@@ -8,7 +8,7 @@
 // gets the same records through `CallSql.put` and shares the file store's values (a symlink), so both list alike.
 // Timed work never changes the fixture: the save rows write into copies.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,7 +22,8 @@ type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
 
 const CALLS = 100_000;
 const FUNCTIONS = 100;
-const FIXTURE_FORMAT = 'scale-100k/1';
+/** Bumped when the SQL store's schema changes: the SQL half is then rebuilt from the file half (kept). */
+const FIXTURE_FORMAT = 'scale-100k/2 sql-schema-5';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtureRoot = join(here, '..', '..', '.cache', 'bench', 'scale-100k');
@@ -36,21 +37,28 @@ function workFunctions(): ((a: number, b: string) => string)[] {
 /** Builds the two 100,000-call stores unless a complete fixture of this format is there. */
 function fixture(): void {
 	const ready = join(fixtureRoot, 'ready');
-	if (existsSync(ready)) return;
-	rmSync(fixtureRoot, { recursive: true, force: true });
+	if (existsSync(ready) && readFileSync(ready, 'utf8').trim() === FIXTURE_FORMAT) return;
+	const fileReady = join(fixtureRoot, 'file-ready');
+	// A fixture of the first format had no `file-ready`, but its `ready` says the file half is complete.
+	if (!existsSync(fileReady) && !existsSync(ready)) {
+		rmSync(fixtureRoot, { recursive: true, force: true });
+		console.log(`  building the ${CALLS.toLocaleString('en')}-call fixture in ${fixtureRoot} (once; minutes)…`);
+		const t0 = performance.now();
+		const fns = workFunctions();
+		cache(fileCache(fileStore), () => {
+			using _ = meta(new Runtime());
+			for (let i = 0; i < CALLS; i++) fns[i % FUNCTIONS]!(i, `text ${i}`);
+			// Hits too, so the statistics journals hold what a used store holds.
+			for (let i = 0; i < CALLS; i += 10) fns[i % FUNCTIONS]!(i, `text ${i}`);
+			flushStats();
+		});
+		console.log(`  file store filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+	}
+	writeFileSync(fileReady, `${CALLS}\n`);
+	rmSync(ready, { force: true });
+	rmSync(sqlStore, { recursive: true, force: true });
 	mkdirSync(sqlStore, { recursive: true });
-	console.log(`  building the ${CALLS.toLocaleString('en')}-call fixture in ${fixtureRoot} (once; minutes)…`);
-	let t0 = performance.now();
-	const fns = workFunctions();
-	cache(fileCache(fileStore), () => {
-		using _ = meta(new Runtime());
-		for (let i = 0; i < CALLS; i++) fns[i % FUNCTIONS]!(i, `text ${i}`);
-		// Hits too, so the statistics journals hold what a used store holds.
-		for (let i = 0; i < CALLS; i += 10) fns[i % FUNCTIONS]!(i, `text ${i}`);
-		flushStats();
-	});
-	console.log(`  file store filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-	t0 = performance.now();
+	const t0 = performance.now();
 	const sql = new CallSql({ path: join(sqlStore, 'calls.db') });
 	const source = new CallFile({ root: join(fileStore, 'calls') });
 	for (const record of source.records()) sql.put(record);
@@ -236,6 +244,34 @@ export async function scaleBench(report: Report): Promise<void> {
 				goal: '≤ 100 µs',
 				note: `CallSql.get of 2,000 random keys, each once, median (record checked; value read not included); the same key again: ${(median(repeated) * 1000).toFixed(1)} µs`,
 			});
+		} finally {
+			calls.close();
+		}
+	}
+
+	// Misses on keys never stored, once the worker's key-presence filter is filled: answered in this thread.
+	{
+		const calls = new CallSql({ path: join(sqlStore, 'calls.db') });
+		try {
+			const absent = (i: number): string => freshRecord(10 * CALLS + i).key;
+			calls.contains(absent(0)); // the first miss asks the worker for its filter, which it fills between requests
+			const fill = performance.now();
+			let first = 0;
+			const misses: number[] = [];
+			for (let i = 1; misses.length < 2000; i++) {
+				const t0 = performance.now();
+				if (calls.contains(absent(i))) throw new Error('an absent key was found');
+				const ms = performance.now() - t0;
+				// Until the filter is complete, misses ask the worker: counted apart, as the time the filling took.
+				if (first === 0 && ms > 0.1) continue;
+				if (first === 0) first = performance.now() - fill;
+				misses.push(ms);
+			}
+			report.info(
+				'SQL miss on a key never stored, 100,000 calls',
+				`${(median(misses) * 1000).toFixed(1)} µs`,
+				`contains() of 2,000 new keys once the worker's key-presence filter is filled (about ${first.toFixed(0)} ms after the first miss, misses meanwhile asking the worker), median; p90 ${(misses.sort((a, b) => a - b)[1800]! * 1000).toFixed(1)} µs`,
+			);
 		} finally {
 			calls.close();
 		}

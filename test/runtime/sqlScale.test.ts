@@ -5,17 +5,19 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Database } from 'sql.js';
-import { CallSql, type CallRecord } from 'fleche';
+import { CallSql, recordKey, type CallRecord } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { runtimeDir } from '../support/project.js';
-import { writerRecord } from '../support/sqlRecord.js';
+import { hexOf, writerRecord } from '../support/sqlRecord.js';
 import { edit, inspectFile, snapshotOf } from '../support/sqlFiles.js';
 import { runNode, tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
 const bin = join(runtimeDir, 'bin', 'fleche.mjs');
+const writerFixture = fileURLToPath(new URL('../fixtures/sqlWriter.js', import.meta.url));
 
 /** `count` records (`label0`…) in a compacted store; the log is removed, so everything is in calls.db. */
 function compacted(t: TestContext, label: string, count: number): { dir: string; db: string; records: CallRecord[] } {
@@ -89,8 +91,9 @@ describe('CallSql schema 4: covering indexes for the listing', () => {
 		writer.put(added);
 		assert.equal(writer.compact(), true);
 		writer.close();
-		assert.equal(await inspectFile(db, schemaVersionOf), '4');
+		assert.equal(await inspectFile(db, schemaVersionOf), '5');
 		assert.deepStrictEqual(await inspectFile(db, listingIndexes), ['calls_function', 'stats_function']);
+		assert.deepStrictEqual(await inspectFile(db, summaryMismatch), [], 'the per-function tables of schema 5 are built from the rows');
 		assert.equal(await inspectFile(db, (d) => d.exec('PRAGMA integrity_check')[0]?.values[0]?.[0]), 'ok');
 
 		const after = new CallSql({ path: db });
@@ -111,6 +114,152 @@ describe('CallSql schema 4: covering indexes for the listing', () => {
 		assert.equal(calls.compact(), false);
 		assert.deepStrictEqual(fs.readFileSync(db), bytes, 'the newer file is left as it is');
 		assert.deepStrictEqual(calls.get(writerRecord('v9-added').key), writerRecord('v9-added'), 'what this process wrote is still read, from the log');
+	});
+});
+
+/** A call record of function `name` (version `version`) made at `timestop` (none when null). */
+function madeAt(label: string, name: string, version: number, timestop: number | null): CallRecord {
+	const identity = { name, module: 'made.js', version, codeDigest: null, arguments: { x: hexOf(label) } };
+	const runtime: Record<string, number> = timestop === null ? { walltime: 0.5 } : { timestart: timestop - 1, timestop };
+	return { key: recordKey(identity), ...identity, result: hexOf(`result ${label}`), metadata: { runtime } };
+}
+
+/** Where schema 5's per-function tables disagree with the rows they summarize (empty when they agree). */
+function summaryMismatch(d: Database): unknown[][] {
+	const calls = d.exec(`SELECT json_array(module, name, version), count(*) FROM calls GROUP BY module, name, version
+		EXCEPT SELECT id, calls FROM function_calls`)[0]?.values;
+	const groups = d.exec(`SELECT id, calls FROM function_calls
+		EXCEPT SELECT json_array(module, name, version), count(*) FROM calls GROUP BY module, name, version`)[0]?.values;
+	const stats = d.exec(`SELECT json_array(module, name), sum(hits), sum(misses), max(last_hit) FROM stats GROUP BY module, name
+		EXCEPT SELECT id, hits, misses, last_hit FROM function_stats`)[0]?.values;
+	return [...(calls ?? []), ...(groups ?? []), ...(stats ?? [])];
+}
+
+describe('CallSql schema 5: what the tools list first is kept as the log is applied', () => {
+	it('the function list and a page, read from the per-function tables, agree with the rows through puts, replacements, evictions and statistics; an older file lists the same from its rows until a writer migrates it', async (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const calls = new CallSql({ path: db });
+		const made: CallRecord[] = [];
+		for (let i = 0; i < 40; i++) made.push(madeAt(`m${i}`, `f${i % 3}`, i % 2, i % 7 === 0 ? null : 1000 + ((i * 13) % 40)));
+		for (const r of made) calls.put(r);
+		// The same call again, made later: replaced, counted once.
+		const replaced = madeAt('m1', 'f1', 1, 5000);
+		calls.put(replaced);
+		made[1] = replaced;
+		const evicted = [made[3]!, made[4]!, made[9]!];
+		calls.evictMany(evicted.map((r) => r.key));
+		const kept = made.filter((r) => !evicted.includes(r));
+		calls.addStats(
+			kept.slice(0, 6).map((r, i) => ({ key: r.key, name: r.name, module: r.module, hits: i, misses: 1, lastHit: 10 + i, computeSeconds: 1, savedSeconds: i })),
+		);
+		assert.equal(calls.compact(), true);
+		calls.close();
+		assert.deepStrictEqual(await inspectFile(db, summaryMismatch), []);
+
+		const expected = (): Record<string, { calls: number; versions: number[]; hits: number }> => {
+			const out: Record<string, { calls: number; versions: number[]; hits: number }> = {};
+			for (const r of kept) {
+				const fn = (out[r.name] ??= { calls: 0, versions: [], hits: 0 });
+				fn.calls++;
+				if (!fn.versions.includes(r.version as number)) fn.versions.push(r.version as number);
+				fn.versions.sort();
+			}
+			kept.slice(0, 6).forEach((r, i) => (out[r.name]!.hits += i));
+			return out;
+		};
+		// Newest first by `timestop`, calls without one last, then by key.
+		const newestFirst = (name: string): string[] =>
+			kept
+				.filter((r) => r.name === name)
+				.map((r) => ({ key: r.key, at: (r.metadata['runtime'] as { timestop?: number }).timestop ?? null }))
+				.sort((a, b) => ((a.at === null) !== (b.at === null) ? (a.at === null ? 1 : -1) : (b.at ?? 0) - (a.at ?? 0) || (a.key < b.key ? -1 : 1)))
+				.map((c) => c.key);
+		const listed = (store: CallSql): { fns: Record<string, { calls: number; versions: number[]; hits: number }>; pages: Record<string, string[]> } => {
+			const fns: Record<string, { calls: number; versions: number[]; hits: number }> = {};
+			const pages: Record<string, string[]> = {};
+			for (const f of store.functions()) {
+				fns[f.name] = { calls: f.calls, versions: [...(f.versions as number[])].sort(), hits: f.hits };
+				const first = store.page(f, 0, 5);
+				const rest = store.page(f, 5, 100);
+				assert.equal(first.total, f.calls);
+				pages[f.name] = [...first.records, ...rest.records].map((r) => r.key);
+			}
+			return { fns, pages };
+		};
+		const want = { fns: expected(), pages: Object.fromEntries(['f0', 'f1', 'f2'].map((n) => [n, newestFirst(n)])) };
+		const v5 = new CallSql({ path: db });
+		assert.deepStrictEqual(listed(v5), want);
+		v5.close();
+
+		// The same file as schema 4 (no per-function tables, no `created`): a reader lists the same from the rows.
+		await edit(db, (d) =>
+			d.run(`DROP TABLE function_calls; DROP TABLE function_stats; DROP INDEX calls_page; ALTER TABLE calls DROP COLUMN created;
+				UPDATE fleche_info SET value = '4' WHERE name = 'schema_version'`),
+		);
+		const before = snapshotOf(dir);
+		const v4 = new CallSql({ path: db });
+		assert.deepStrictEqual(listed(v4), want);
+		v4.close();
+		assert.deepStrictEqual(snapshotOf(dir), before, 'a reader of a schema-4 file writes nothing');
+
+		// A writer migrates it at its next compaction; what it wrote since is counted too.
+		const writer = new CallSql({ path: db });
+		const added = madeAt('added', 'f2', 0, 9000);
+		writer.put(added);
+		kept.push(added);
+		assert.equal(writer.compact(), true);
+		writer.close();
+		assert.equal(await inspectFile(db, schemaVersionOf), '5');
+		assert.deepStrictEqual(await inspectFile(db, summaryMismatch), []);
+		const migrated = new CallSql({ path: db });
+		t.after(() => migrated.close());
+		assert.deepStrictEqual(listed(migrated), { fns: expected(), pages: Object.fromEntries(['f0', 'f1', 'f2'].map((n) => [n, newestFirst(n)])) });
+		assert.deepStrictEqual(logs.codes('FLECHE_CORRUPT_ENTRY'), []);
+	});
+});
+
+describe('CallSql answers misses in the calling thread (the key-presence filter) and never hides a call', () => {
+	it('keys written by another process, by another instance of this thread, held back by this one, evicted and written again, or carried over by compactions are all found', async (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const seed = new CallSql({ path: db });
+		const seeded = Array.from({ length: 300 }, (_, i) => writerRecord(`seed${i}`));
+		for (const r of seeded) seed.put(r);
+		assert.equal(seed.compact(), true);
+		seed.close();
+
+		const reader = new CallSql({ path: db });
+		t.after(() => reader.close());
+		// Misses first: the first one through the worker asks for the filter, the ones after are answered here.
+		for (let i = 0; i < 50; i++) assert.equal(reader.contains(hexOf(`absent${i}`)), false);
+		for (const r of seeded) assert.equal(reader.contains(r.key), true);
+
+		// Another process writes (and compacts, every 4 KiB of log) while this reader's filter is in use.
+		const child = await runNode(writerFixture, [db, 'px', '60', '2', '4096', '1000'], { timeoutMs: 120_000 });
+		assert.equal(child.code, 0, child.stderr);
+		for (let th = 0; th < 2; th++) for (let i = 0; i < 60; i++) assert.equal(reader.contains(writerRecord(`px.${th}/${i}`).key), true, `px.${th}/${i}`);
+
+		// Another instance in this thread, and this instance's own puts held back by its write delay.
+		const other = new CallSql({ path: db });
+		t.after(() => other.close());
+		const mine = Array.from({ length: 20 }, (_, i) => writerRecord(`mine${i}`));
+		for (const [i, r] of mine.entries()) {
+			(i % 2 === 0 ? other : reader).put(r);
+			assert.equal(reader.contains(r.key), true);
+			assert.equal(other.contains(r.key), true);
+		}
+		// Evicted, then written again by the other instance.
+		reader.evict(mine[0]!.key);
+		assert.equal(other.contains(mine[0]!.key), false);
+		other.put(mine[0]!);
+		assert.equal(reader.contains(mine[0]!.key), true);
+		assert.deepStrictEqual(reader.get(mine[0]!.key), mine[0]);
+		// Past compactions of this process's own worker too.
+		assert.equal(reader.compact(), true);
+		for (const r of [...seeded, ...mine]) assert.equal(reader.contains(r.key), true);
+		for (let i = 0; i < 50; i++) assert.equal(reader.contains(hexOf(`still absent${i}`)), false);
+		assert.deepStrictEqual(logs.codes('FLECHE_READ_ERROR'), []);
 	});
 });
 

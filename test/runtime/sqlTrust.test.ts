@@ -168,7 +168,7 @@ describe('CallSql signs its call records', () => {
 		const SQL = await initSqlJs();
 		const d = new SQL.Database(fs.readFileSync(db));
 		t.after(() => d.close());
-		assert.equal(d.exec("SELECT value FROM fleche_info WHERE name = 'schema_version'")[0]?.values[0]?.[0], '4');
+		assert.equal(d.exec("SELECT value FROM fleche_info WHERE name = 'schema_version'")[0]?.values[0]?.[0], '5');
 		assert.deepStrictEqual(
 			d.exec("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('calls_function', 'stats_function') ORDER BY name")[0]?.values,
 			[['calls_function'], ['stats_function']],

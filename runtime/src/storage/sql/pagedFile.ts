@@ -40,6 +40,8 @@ export class PagedFile {
 	readonly #changed = new Map<number, Uint8Array>();
 	/** Blocks of the open file read lately, oldest first. */
 	readonly #blocks = new Map<number, Uint8Array>();
+	/** Where the last read ended: a read starting there is part of a scan. */
+	#lastEnd = -1;
 
 	/** @param fd - the snapshot file, open for reading; owned (closed) by this object from now on. */
 	constructor(fd: number, size: number) {
@@ -77,7 +79,13 @@ export class PagedFile {
 	#read(start: number, end: number): Uint8Array {
 		const out = new Uint8Array(Math.max(0, end - start));
 		const baseEnd = Math.min(end, this.#baseSize);
+		const sequential = start === this.#lastEnd;
+		this.#lastEnd = end;
 		if (baseEnd - start >= blockBytes) {
+			this.#readInto(out, 0, start, baseEnd);
+		} else if (!sequential && baseEnd > start && !this.#blocks.has(Math.floor(start / blockBytes))) {
+			// A lone page (a lookup's way down an index): read alone. A block would copy sixteen times the bytes into
+			// memory for pages SQLite's own cache keeps anyway once read; blocks serve scans, which read page after page.
 			this.#readInto(out, 0, start, baseEnd);
 		} else {
 			for (let b = Math.floor(start / blockBytes); b * blockBytes < baseEnd; b++) {

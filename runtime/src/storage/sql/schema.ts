@@ -55,7 +55,7 @@ import type { CallStats } from '../base.js';
 import { isKey } from '../keys.js';
 
 /** Schema version this runtime writes; {@link migrations} bring older files up to it. */
-export const schemaVersion = 4;
+export const schemaVersion = 5;
 
 /** `PRAGMA application_id` of every fleche store: ASCII "FLCH". */
 export const applicationId = 0x464c4348;
@@ -127,6 +127,16 @@ CREATE TABLE fleche_info (
 `;
 
 /**
+ * When a call was made, from its Runtime metadata's JSON text `data` (`timestop`, else `timestart`; checked numbers,
+ * since the JSON is untrusted and a malformed text must not fail the statement), or NULL.
+ */
+function createdOf(data: string): string {
+	return `CASE WHEN NOT json_valid(${data}) THEN NULL
+			WHEN json_type(${data}, '$.timestop') IN ('integer', 'real') THEN json_extract(${data}, '$.timestop')
+			WHEN json_type(${data}, '$.timestart') IN ('integer', 'real') THEN json_extract(${data}, '$.timestart') END`;
+}
+
+/**
  * Numbered migrations: `migrations[n - 1]` turns a version-`n` database into version `n + 1`, and runs in the same
  * transaction as the update of `fleche_info.schema_version`; a fresh database is {@link schemaV1} followed by all of
  * them. A file of a version above {@link schemaVersion} is read as is and never written (a newer runtime owns it).
@@ -141,12 +151,33 @@ CREATE TABLE fleche_info (
  *   already grouped, instead of every row. Building them reads whole tables, so this step (and any later one from
  *   {@link indexMigrationsFrom} on) runs only in a worker that writes, right before it compacts; a reader of a
  *   version-3 file answers the same queries without them.
+ * - 4 → 5: what the tools' first screen reads, kept current as the log is applied instead of computed from every row
+ *   (docs/behaviour.md §12): `calls.created` (the Runtime metadata's `timestop`, else `timestart`; NULL without one)
+ *   and the index `calls_page` (module, name, created DESC, key), which gives a function's page of calls newest first
+ *   without sorting them; `function_calls`, how many calls each (module, name, version) has; `function_stats`, the
+ *   statistics summed by function. Their `id` is SQLite's `json_array` of the columns, so that one row per group is
+ *   found by one key (a NULL module would not conflict in a composite key). Like the step before, run by a writer
+ *   before it compacts; a reader of an older file answers the same queries from the rows.
  */
 export const migrations: readonly string[] = [
 	'ALTER TABLE calls ADD COLUMN scheme TEXT NULL;',
 	'ALTER TABLE calls ADD COLUMN signature TEXT NULL;',
 	'CREATE INDEX IF NOT EXISTS calls_function ON calls (module, name, version); CREATE INDEX IF NOT EXISTS stats_function ON stats (module, name, hits, misses, last_hit, compute_seconds, saved_seconds);',
+	`ALTER TABLE calls ADD COLUMN created REAL NULL;
+	UPDATE calls SET created = (SELECT ${createdOf('m.data')} FROM metadata AS m WHERE m.call_key = calls.key AND m.name = 'runtime');
+	CREATE INDEX IF NOT EXISTS calls_page ON calls (module, name, created DESC, key);
+	CREATE TABLE IF NOT EXISTS function_calls (id TEXT PRIMARY KEY NOT NULL, module TEXT NULL, name TEXT NOT NULL, version TEXT NULL, calls INTEGER NOT NULL);
+	DELETE FROM function_calls;
+	INSERT INTO function_calls (id, module, name, version, calls) SELECT json_array(module, name, version), module, name, version, count(*) FROM calls GROUP BY module, name, version;
+	CREATE TABLE IF NOT EXISTS function_stats (id TEXT PRIMARY KEY NOT NULL, module TEXT NULL, name TEXT NOT NULL, hits INTEGER NOT NULL, misses INTEGER NOT NULL,
+		last_hit REAL NULL, compute_seconds REAL NOT NULL, saved_seconds REAL NOT NULL);
+	DELETE FROM function_stats;
+	INSERT INTO function_stats (id, module, name, hits, misses, last_hit, compute_seconds, saved_seconds)
+		SELECT json_array(module, name), module, name, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds) FROM stats GROUP BY module, name;`,
 ];
+
+/** The first schema version with `calls.created` and the per-function tables (`function_calls`, `function_stats`). */
+export const summaryFrom = 5;
 
 /** The first schema version whose migration only adds indexes: run before a compaction, never by a reader. */
 export const indexMigrationsFrom = 3;
@@ -167,6 +198,7 @@ export function requiredColumns(version: number): Readonly<Record<string, readon
 	if (version >= 1) calls.push('async');
 	if (version >= 2) calls.push('scheme');
 	if (version >= 3) calls.push('signature');
+	if (version >= summaryFrom) calls.push('created');
 	const own: Record<string, readonly string[]> =
 		version >= 1
 			? {
@@ -174,6 +206,10 @@ export function requiredColumns(version: number): Readonly<Record<string, readon
 					fleche_info: ['name', 'value'],
 				}
 			: {};
+	if (version >= summaryFrom) {
+		own['function_calls'] = ['id', 'module', 'name', 'version', 'calls'];
+		own['function_stats'] = ['id', 'module', 'name', 'hits', 'misses', 'last_hit', 'compute_seconds', 'saved_seconds'];
+	}
 	return { calls, arguments: ['call_key', 'position', 'name', 'value'], metadata: ['call_key', 'name', 'data'], ...own };
 }
 
@@ -258,6 +294,17 @@ const callFits = `octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length
 /** {@link statsFit} without the key, which the covering index `stats_function` does not hold (grouping never returns it). */
 const statsGroupFit = `octet_length(name) <= ${maxFieldBytes} AND ifnull(octet_length(module), 0) <= ${maxFieldBytes}`;
 
+/** The upsert clause that adds a statistics delta to the row of `conflict`: counts and seconds sum, `last_hit` keeps the latest. */
+function sumStats(conflict: string): string {
+	return `ON CONFLICT (${conflict}) DO UPDATE SET
+		hits = hits + excluded.hits,
+		misses = misses + excluded.misses,
+		last_hit = CASE WHEN last_hit IS NULL THEN excluded.last_hit WHEN excluded.last_hit IS NULL THEN last_hit
+			ELSE max(last_hit, excluded.last_hit) END,
+		compute_seconds = compute_seconds + excluded.compute_seconds,
+		saved_seconds = saved_seconds + excluded.saved_seconds`;
+}
+
 /** Queries and statements, by use. `?` parameters in order. */
 export const sql = {
 	/**
@@ -277,6 +324,8 @@ export const sql = {
 	/** Keys in `[?, ?)`, sorted, at most `?` of them: prefix expansion. */
 	keyRange: `SELECT key FROM calls WHERE key >= ? AND key < ? AND ${keyFits} ORDER BY key LIMIT ?`,
 	allKeys: `SELECT key FROM calls WHERE ${keyFits}`,
+	/** Keys above `?`, sorted, at most `?` of them: the presence filter's scan (presence.ts). */
+	keysAfter: `SELECT key FROM calls WHERE key > ? AND ${keyFits} ORDER BY key LIMIT ?`,
 	countCalls: 'SELECT count(*) FROM calls',
 	deleteCall: 'DELETE FROM calls WHERE key = ?',
 	deleteArguments: 'DELETE FROM arguments WHERE call_key = ?',
@@ -287,13 +336,7 @@ export const sql = {
 	/** Adds a statistics delta: counts and seconds sum, `last_hit` keeps the latest. */
 	addStats: `INSERT INTO stats (key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET
-			hits = hits + excluded.hits,
-			misses = misses + excluded.misses,
-			last_hit = CASE WHEN last_hit IS NULL THEN excluded.last_hit WHEN excluded.last_hit IS NULL THEN last_hit
-				ELSE max(last_hit, excluded.last_hit) END,
-			compute_seconds = compute_seconds + excluded.compute_seconds,
-			saved_seconds = saved_seconds + excluded.saved_seconds`,
+		${sumStats('key')}`,
 	/** Statistics rows as `[key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds]`. */
 	allStats: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE ${statsFit}`,
 	statsByName: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE name = ? AND ${statsFit}`,
@@ -310,12 +353,29 @@ export const sql = {
 	 * `timestop` (else `timestart`; a number, checked, since the JSON is untrusted and a malformed text must not fail
 	 * the query), calls without one last, then by key.
 	 */
-	functionPage: `SELECT c.key, CASE WHEN NOT json_valid(m.data) THEN NULL
-			WHEN json_type(m.data, '$.timestop') IN ('integer', 'real') THEN json_extract(m.data, '$.timestop')
-			WHEN json_type(m.data, '$.timestart') IN ('integer', 'real') THEN json_extract(m.data, '$.timestart') END AS created
+	functionPage: `SELECT c.key, ${createdOf('m.data')} AS created
 		FROM calls AS c LEFT JOIN metadata AS m ON m.call_key = c.key AND m.name = 'runtime'
 		WHERE c.name = ? AND c.module IS ?
 		ORDER BY created IS NULL, created DESC, c.key LIMIT ? OFFSET ?`,
+	/** From {@link summaryFrom} on: the same answers from the per-function tables and `calls_page`. */
+	summary: {
+		insertCall:
+			'INSERT INTO calls (key, name, module, version, code_digest, result, async, scheme, signature, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+		/** Before a call (by key) is replaced or removed: its function's count goes down, and its row when none is left. */
+		callGone: 'UPDATE function_calls SET calls = calls - 1 WHERE id = (SELECT json_array(module, name, version) FROM calls WHERE key = ?)',
+		groupGone: 'DELETE FROM function_calls WHERE id = (SELECT json_array(module, name, version) FROM calls WHERE key = ?) AND calls <= 0',
+		/** After a call was inserted (`module`, `name`, `version`). */
+		callAdded:
+			'INSERT INTO function_calls (id, module, name, version, calls) VALUES (json_array(?1, ?2, ?3), ?1, ?2, ?3, 1) ON CONFLICT (id) DO UPDATE SET calls = calls + 1',
+		clear: 'DELETE FROM function_calls',
+		/** A statistics delta summed into its function (`module`, `name`, then as {@link sql.addStats}). */
+		addStats: `INSERT INTO function_stats (id, module, name, hits, misses, last_hit, compute_seconds, saved_seconds)
+			VALUES (json_array(?1, ?2), ?1, ?2, ?3, ?4, ?5, ?6, ?7) ${sumStats('id')}`,
+		functions: `SELECT module, name, sum(calls), json_group_array(version) FROM function_calls WHERE calls > 0 AND ${callFits} GROUP BY module, name`,
+		functionStats: `SELECT module, name, hits, misses, last_hit, compute_seconds, saved_seconds FROM function_stats WHERE ${statsGroupFit}`,
+		countFunction: 'SELECT ifnull(sum(calls), 0) FROM function_calls WHERE name = ? AND module IS ?',
+		functionPage: 'SELECT key FROM calls WHERE name = ? AND module IS ? ORDER BY created DESC, key LIMIT ? OFFSET ?',
+	},
 	schemaVersion: "SELECT value FROM fleche_info WHERE name = 'schema_version'",
 	tables: "SELECT name FROM sqlite_master WHERE type = 'table'",
 } as const;

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import initSqlJs, { type Database, type SqlJsStatic, type Statement } from 'sql.js';
 import { PagedFile } from './pagedFile.js';
+import { PresenceWriter } from './presence.js';
 import { serve, warnCaller as warn, workerInput } from '../../bridge/serve.js';
 import {
 	acquireLock,
@@ -27,7 +28,20 @@ import {
 	type StorePaths,
 } from './log.js';
 import { errorCode, errorText, removeQuietly, readRange, readRangeOf } from '../fsUtil.js';
-import { applicationId, connectionPragmas, indexMigrationsFrom, logFormat, migrations, parseStats, schemaProblem, schemaV1, schemaVersion, sql, type SchemaFacts } from './schema.js';
+import {
+	applicationId,
+	connectionPragmas,
+	indexMigrationsFrom,
+	logFormat,
+	migrations,
+	parseStats,
+	schemaProblem,
+	schemaV1,
+	schemaVersion,
+	sql,
+	summaryFrom,
+	type SchemaFacts,
+} from './schema.js';
 
 /** What the store passes as the worker's input. */
 export interface SqlWorkerData {
@@ -167,6 +181,21 @@ function replaceDatabase(next: Database): void {
 	statements = new Map();
 	closeDatabase(db);
 	db = next;
+	readSummary();
+}
+
+/**
+ * Whether `db` keeps the per-function tables and `calls.created` (schema {@link summaryFrom}): then the log is applied
+ * to them too and the tools' queries read them; an older file is read from its rows until a writer migrates it.
+ */
+let summary = false;
+
+function readSummary(): void {
+	try {
+		summary = Number(db.exec(sql.schemaVersion)[0]?.values[0]?.[0] ?? 0) >= summaryFrom;
+	} catch {
+		summary = false;
+	}
 }
 
 function closeQuietly(fd: number): void {
@@ -243,9 +272,11 @@ function runMigrations(d: Database, version: number, until: number): number {
 		const step = migrations[version - 1] ?? '';
 		// A column a step adds that is there already (a file edited by hand, or by a tool that knows the newer schema)
 		// is kept: adding it again would fail the whole migration.
-		const added = /^ALTER TABLE (\w+) ADD COLUMN (\w+)/.exec(step);
+		const added = /^ALTER TABLE (\w+) ADD COLUMN (\w+)[^;]*;/.exec(step);
 		const columns = added === null ? [] : (d.exec(`PRAGMA table_info(${added[1]})`)[0]?.values.map((r) => r[1]) ?? []);
+		const rest = added === null ? '' : step.slice(added[0].length);
 		if (added === null || !columns.includes(added[2])) d.exec(step);
+		else if (rest.trim() !== '') d.exec(rest);
 	}
 	return version;
 }
@@ -266,6 +297,7 @@ function completeMigrations(): void {
 		db.exec('ROLLBACK');
 		throw err;
 	}
+	readSummary();
 }
 
 /** Whether the file's own header (its first 100 bytes) says it is longer than `size`, the file's size. */
@@ -418,22 +450,51 @@ function applyPut(r: unknown): void {
 		throw new Error('a put line without a record');
 	}
 	const key = r['key'];
-	run(sql.deleteCall, [key]);
+	presence?.add(key);
+	deleteCall(key);
 	const flagValue = r['async'] === true ? 1 : r['async'] === false ? 0 : null;
-	run(sql.insertCall, [
+	const module = typeof r['module'] === 'string' ? r['module'] : null;
+	const version = JSON.stringify(r['version'] ?? null);
+	const row = [
 		key,
 		r['name'],
-		typeof r['module'] === 'string' ? r['module'] : null,
-		JSON.stringify(r['version'] ?? null),
+		module,
+		version,
 		typeof r['codeDigest'] === 'string' ? r['codeDigest'] : null,
 		typeof r['result'] === 'string' ? r['result'] : null,
 		flagValue,
 		typeof r['scheme'] === 'string' ? r['scheme'] : null,
 		typeof r['signature'] === 'string' ? r['signature'] : null,
-	]);
+	];
+	if (summary) {
+		run(sql.summary.insertCall, [...row, createdOf(r['metadata'])]);
+		run(sql.summary.callAdded, [module, r['name'], version]);
+	} else {
+		run(sql.insertCall, row);
+	}
 	let position = 0;
 	for (const [name, digest] of Object.entries(r['arguments'])) run(sql.insertArgument, [key, position++, name, String(digest)]);
 	for (const [ns, value] of Object.entries(r['metadata'])) run(sql.insertMetadata, [key, ns, JSON.stringify(value)]);
+}
+
+/** When a call was made (Runtime metadata `timestop`, else `timestart`), as the page query orders calls; null without one. */
+function createdOf(metadata: Record<string, unknown>): number | null {
+	const runtime = metadata['runtime'];
+	if (!isObject(runtime)) return null;
+	for (const field of ['timestop', 'timestart']) {
+		const t = runtime[field];
+		if (typeof t === 'number' && Number.isFinite(t)) return t;
+	}
+	return null;
+}
+
+/** Removes a call (with its arguments and metadata, by cascade), counting it out of its function first. */
+function deleteCall(key: string): void {
+	if (summary) {
+		run(sql.summary.callGone, [key]);
+		run(sql.summary.groupGone, [key]);
+	}
+	run(sql.deleteCall, [key]);
 }
 
 function applyEntry(entry: unknown): void {
@@ -444,16 +505,18 @@ function applyEntry(entry: unknown): void {
 			return;
 		case 'evict':
 			if (typeof entry[1] !== 'string') throw new Error('an evict line without a key');
-			run(sql.deleteCall, [entry[1]]);
+			deleteCall(entry[1]);
 			return;
 		case 'clear':
 			db.exec('DELETE FROM calls');
+			if (summary) run(sql.summary.clear, []);
 			return;
 		case 'stats': {
 			if (!Array.isArray(entry[1])) throw new Error('a stats line without deltas');
 			for (const raw of entry[1] as unknown[]) {
 				const s = parseStats(raw);
 				run(sql.addStats, [s.key, s.name, s.module, s.hits, s.misses, s.lastHit, s.computeSeconds, s.savedSeconds]);
+				if (summary) run(sql.summary.addStats, [s.module, s.name, s.hits, s.misses, s.lastHit, s.computeSeconds, s.savedSeconds]);
 			}
 			return;
 		}
@@ -511,14 +574,106 @@ function readBody(): void {
 		const nl = text.indexOf('\n', start);
 		if (nl > start) {
 			const key = lineKey(text, start);
+			const line = text.slice(start, nl);
 			if (key === undefined) queuedOpaque++;
 			else if (key !== null) queuedKeys.set(key, queued.length);
-			queued.push(text.slice(start, nl));
+			if (presence !== undefined) presenceLine(line, key);
+			queued.push(line);
 		}
 		start = nl + 1;
 	}
 	applied += end;
 	scheduleDrain();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The key-presence filter (presence.ts): made when the store first asks for it (after a miss through the worker),
+// filled from the database's keys a step at a time between requests, and kept current with every line taken.
+
+let presence: PresenceWriter | undefined;
+/** Bumped by each restart of the scan: a step of an older scan stops. */
+let presenceScan = 0;
+/** The database was replaced since the filter was last filled: it is filled again once the reload is done. */
+let presenceStale = false;
+/** Keys read from the database per step of the scan (a few milliseconds). */
+const presenceStep = 8192;
+
+/** Adds the key a taken line puts (a line of no known kind is decoded for it; an evict or stats line adds nothing). */
+function presenceLine(line: string, key: string | null | undefined): void {
+	if (typeof key === 'string') {
+		presenceAdd(key);
+		return;
+	}
+	if (key === null) return;
+	const [entry] = decodeLines(`${line}\n`).entries;
+	if (Array.isArray(entry) && entry[0] === 'put' && isObject(entry[1]) && typeof entry[1]['key'] === 'string') presenceAdd(entry[1]['key']);
+}
+
+function presenceAdd(key: string): void {
+	if (presence === undefined) return;
+	presence.add(key);
+	growIfFull();
+}
+
+function growIfFull(): void {
+	if (presence !== undefined && presence.added > presence.capacity) {
+		// Too full to say "absent" often: a larger one replaces it (callers see the old one retired and ask again).
+		presence.retire();
+		presence = new PresenceWriter(presence.added * 2);
+		presenceFill();
+	}
+}
+
+/** Makes the filter (sized from the files) and starts filling it; returns its buffer. */
+function presenceBuffer(): SharedArrayBuffer {
+	if (presence === undefined) {
+		let bytes = 0;
+		for (const file of [paths.db, paths.log]) {
+			try {
+				bytes += statSync(file).size;
+			} catch {
+				// Missing: nothing to hold.
+			}
+		}
+		// A stored call takes about a kilobyte of database (its row, arguments, metadata and their index entries): sized
+		// for one key per kilobyte of files, and replaced by a larger one when that was too few.
+		presence = new PresenceWriter(Math.max(65_536, Math.ceil(bytes / 1024)));
+		presenceFill();
+	}
+	return presence.buffer;
+}
+
+/** Fills the filter afresh: the lines taken and not applied now, then the database's keys, a step at a time. */
+function presenceFill(): void {
+	const filter = presence;
+	if (filter === undefined) return;
+	const scan = ++presenceScan;
+	for (let i = queuedFrom; i < queued.length; i++) presenceLine(queued[i]!, lineKey(queued[i]!));
+	let after = '';
+	const step = (): void => {
+		if (scan !== presenceScan || presence !== filter) return;
+		try {
+			const keys = rows(sql.keysAfter, [after, presenceStep]);
+			for (const [key] of keys) filter.add(key as string);
+			if (keys.length < presenceStep) {
+				filter.complete();
+				publishPresence();
+				growIfFull();
+				return;
+			}
+			after = keys[keys.length - 1]![0] as string;
+		} catch {
+			// A damaged database: the filter stays incomplete (every miss asks the worker, which reports the damage).
+			return;
+		}
+		setImmediate(step);
+	};
+	step();
+}
+
+/** Says how far into the log the filter holds every key (after the lines were taken and their keys added). */
+function publishPresence(): void {
+	presence?.publish(logId === null ? 0 : logIno, bodyStart + applied);
 }
 
 function clearQueue(): void {
@@ -610,6 +765,12 @@ function follow(log: OpenedLog, generation: number): boolean {
 /** Loads the snapshot and starts following the log if it extends it; false when they disagree. */
 function reloadOnce(): boolean {
 	clearQueue();
+	if (presence !== undefined) {
+		// Another database: what the filter holds says nothing of it (refilled once the snapshot is loaded).
+		presence.restart();
+		presenceScan++;
+		presenceStale = true;
+	}
 	const generation = loadSnapshot();
 	const log = openLog(paths.log);
 	logId = null;
@@ -630,6 +791,11 @@ function reload(): void {
 		}
 	}
 	if (logId !== null) readBody();
+	if (presenceStale) {
+		presenceStale = false;
+		presenceFill();
+	}
+	publishPresence();
 }
 
 /**
@@ -638,6 +804,11 @@ function reload(): void {
  * compactions ran.
  */
 function catchUp(): void {
+	followFiles();
+	publishPresence();
+}
+
+function followFiles(): void {
 	if (memory) return;
 	let st;
 	try {
@@ -795,6 +966,7 @@ function compact(): boolean {
 			snapshotIno = statSync(paths.db).ino;
 			verifiedIno = snapshotIno;
 			snapshotState = 'ok';
+			publishPresence();
 			return true;
 		} finally {
 			releaseLock(held);
@@ -901,6 +1073,7 @@ function handle(request: SqlRequest): unknown {
 		return null;
 	}
 	if (op === 'compact') return maybeCompact(true);
+	if (op === 'presence') return memory ? null : presenceBuffer();
 	catchUp();
 	if (op === 'get' || op === 'contains') {
 		const key = args[0] as string;
@@ -927,12 +1100,14 @@ function handle(request: SqlRequest): unknown {
 		case 'count':
 			return rows(sql.countCalls)[0]?.[0] ?? 0;
 		case 'functions':
-			return { functions: rows(sql.functions), stats: rows(sql.functionStats) };
+			return summary
+				? { functions: rows(sql.summary.functions), stats: rows(sql.summary.functionStats) }
+				: { functions: rows(sql.functions), stats: rows(sql.functionStats) };
 		case 'page': {
 			// One function's calls, newest first, and the records of one page of them (checked by the caller).
 			const [name, module, offset, limit] = args as [string, string | null, number, number];
-			const total = rows(sql.countFunction, [name, module])[0]?.[0] ?? 0;
-			const page = rows(sql.functionPage, [name, module, limit, offset]);
+			const total = rows(summary ? sql.summary.countFunction : sql.countFunction, [name, module])[0]?.[0] ?? 0;
+			const page = rows(summary ? sql.summary.functionPage : sql.functionPage, [name, module, limit, offset]);
 			// One JSON text per record, checked one by one by the caller (a damaged row spoils its record only).
 			const records = page.flatMap(([key]) => recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key as string]));
 			return { total: Number(total), records };

@@ -14,6 +14,8 @@
 //   A hit on one of them costs one `stat` of the log instead of a worker round trip: when the log grew, the new
 //   lines are scanned (not parsed: the key is at a fixed place in a put or evict line) and the keys they touch are
 //   forgotten; a compaction's continued log is followed like the worker follows it; anything else forgets all.
+// - A miss is answered in the calling thread when the worker's key-presence filter (presence.ts, shared memory) lacks
+//   the key and no log line this instance read or wrote since the point the filter reaches names it.
 // - Reads go to a worker thread that owns the sql.js database: it opens the snapshot (its pages read from the file on
 //   demand, pagedFile.ts: a store of any size opens in milliseconds), follows the log (one `stat`
 //   when nothing changed), and answers queries. A key read is answered from the log's newest line of that key when
@@ -56,6 +58,7 @@ import {
 } from './log.js';
 import { errorCode, errorText, readRange, resolveRoot } from '../fsUtil.js';
 import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
+import { PresenceReader } from './presence.js';
 import { BadRecord, oversizedField, parseRecord } from './schema.js';
 import type { SqlRequest, SqlWorkerData } from './sqlWorker.js';
 
@@ -88,7 +91,8 @@ export interface CallSqlOptions {
 	readonly writeDelayMs?: number;
 	/**
 	 * How many records written or read by this instance are remembered to answer hits without the worker (checked
-	 * against the log with one `stat` per read). 0 disables it.
+	 * against the log with one `stat` per read). 0 disables it, and with it answering misses in this thread from the
+	 * worker's key-presence filter (every read then goes to the worker).
 	 * @default 10_000
 	 */
 	readonly knownRecords?: number;
@@ -211,6 +215,15 @@ export class CallSql implements CallStorage, StatsStorage {
 	#wrote = false;
 	/** Whether this instance's worker knows that it writes (said with the next request, see {@link #message}). */
 	#told = false;
+	/** The worker's key-presence filter (presence.ts), asked for after the first miss through the worker. */
+	#presence: PresenceReader | undefined;
+	#presenceAsked = false;
+	/**
+	 * The keys named by the log's lines from {@link #trackedFrom} to where {@link #seen} has read (-1: none tracked):
+	 * with the filter, which holds every key up to a point past `#trackedFrom`, they tell a miss without the worker.
+	 */
+	readonly #logKeys = new Set<string>();
+	#trackedFrom = -1;
 
 	/**
 	 * Nothing is read or written, and no worker started, until the first use.
@@ -287,11 +300,51 @@ export class CallSql implements CallStorage, StatsStorage {
 				break;
 			}
 		}
+		if (this.#absent(key)) return miss;
 		try {
-			return this.#worker().request(this.#message(op, [key]));
+			const answer = this.#worker().request(this.#message(op, [key]));
+			if (answer === miss && !this.#presenceAsked) this.#askPresence();
+			return answer;
 		} catch (err) {
 			return this.#failed(err, miss);
 		}
+	}
+
+	/** Asks the worker for its key-presence filter (once per worker; again when it replaced it by a larger one). */
+	#askPresence(): void {
+		this.#presenceAsked = true;
+		if (this.#memory || this.#options.knownRecords <= 0) return;
+		try {
+			const buffer = this.#worker().request(this.#message('presence', []));
+			if (buffer !== null) this.#presence = new PresenceReader(buffer);
+		} catch {
+			// Misses keep asking the worker, which reports what fails.
+		}
+	}
+
+	/**
+	 * Whether `key` is surely not stored, answered in this thread: the log read to its end (one `stat`), no line after
+	 * the point the filter reaches names the key, no put of this thread holds it, and the filter lacks it.
+	 */
+	#absent(key: string): boolean {
+		const presence = this.#presence;
+		if (presence === undefined) return false;
+		if (presence.retired) {
+			this.#presence = undefined;
+			this.#presenceAsked = false;
+			return false;
+		}
+		this.#sync();
+		const seen = this.#seen;
+		if (seen === undefined || this.#trackedFrom < 0 || this.#logKeys.has(key)) return false;
+		for (const other of unwritten.keys()) if (other.#pendingKeys.has(key)) return false;
+		return presence.absent(key, seen.ino, this.#trackedFrom);
+	}
+
+	/** Starts tracking the keys of the log's lines afresh from `offset` of the log {@link #seen} reads. */
+	#track(offset: number): void {
+		this.#logKeys.clear();
+		this.#trackedFrom = offset;
 	}
 
 	/**
@@ -339,20 +392,27 @@ export class CallSql implements CallStorage, StatsStorage {
 	#forgetAll(): void {
 		this.#known.clear();
 		this.#seen = undefined;
+		this.#track(-1);
 	}
 
-	/** Forgets the remembered records that the log's lines in `bytes` (complete lines only) touch; returns the bytes read. */
-	#scan(bytes: Buffer): number {
+	/**
+	 * Forgets the remembered records that the log's lines in `bytes` (complete lines only, from offset `at`) touch, and
+	 * tracks their keys; returns the bytes read.
+	 */
+	#scan(bytes: Buffer, at: number): number {
 		const end = bytes.lastIndexOf(10) + 1;
 		if (end === 0) return 0;
 		const text = bytes.toString('latin1', 0, end);
 		for (let start = 0; start < end; ) {
 			const nl = text.indexOf('\n', start);
 			const key = lineKey(text, start);
-			if (typeof key === 'string') this.#known.delete(key);
-			else if (key === undefined && nl > start) {
+			if (typeof key === 'string') {
+				this.#known.delete(key);
+				this.#logKeys.add(key);
+			} else if (key === undefined && nl > start) {
 				// A line of another kind (or a torn one): anything may have changed.
 				this.#known.clear();
+				this.#track(at + nl + 1);
 			}
 			start = nl + 1;
 		}
@@ -391,14 +451,17 @@ export class CallSql implements CallStorage, StatsStorage {
 				// Nothing remembered is known to be current in this log: start afresh from its end.
 				this.#known.clear();
 				this.#seen = { ino: open.ino, id: header.id, bodyStart: open.bodyStart, offset: open.size };
+				this.#track(open.size);
 				return;
 			}
 			// A compaction continued the log read so far: the same lines follow at a new place.
 			seen = this.#seen = { ino: open.ino, id: header.id, bodyStart: open.bodyStart, offset: open.bodyStart + read - header.skip };
+			this.#track(seen.offset);
 		}
-		if (this.#known.size === 0) {
+		if (this.#known.size === 0 && this.#presence === undefined) {
 			// `st` may be of a log replaced since: only the file `seen` names is measured again.
 			seen.offset = seen.ino === st.ino ? st.size : seen.offset;
+			this.#track(seen.offset);
 			return;
 		}
 		try {
@@ -407,7 +470,7 @@ export class CallSql implements CallStorage, StatsStorage {
 				this.#forgetAll();
 				return;
 			}
-			seen.offset += this.#scan(range.bytes);
+			seen.offset += this.#scan(range.bytes, seen.offset);
 		} catch {
 			this.#forgetAll();
 		}
@@ -467,6 +530,8 @@ export class CallSql implements CallStorage, StatsStorage {
 		for (const l of lines) {
 			if (l.record !== undefined) this.#remember(l.record);
 			else if (l.evict !== undefined) this.#known.delete(l.evict);
+			const key = l.record?.key ?? l.evict;
+			if (key !== undefined) this.#logKeys.add(key);
 		}
 		this.#wrote = true;
 	}
@@ -766,6 +831,8 @@ export class CallSql implements CallStorage, StatsStorage {
 	#closeWorker(): void {
 		this.#client?.close();
 		this.#client = undefined;
+		this.#presence = undefined;
+		this.#presenceAsked = false;
 		if (this.#log !== undefined) closeSync(this.#log.fd);
 		this.#log = undefined;
 	}
