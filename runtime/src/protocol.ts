@@ -27,6 +27,7 @@ import type { MetaData } from './metadata.js';
 import { codeMetadata } from './deepCode.js';
 import { activeCache, activeMetadata } from './state.js';
 import { EXPIRY_METADATA } from './expiry.js';
+import { inStoreWork } from './shutdown.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
 type AnyFn = (...args: any[]) => any;
@@ -380,13 +381,18 @@ function runHere(
 	}
 	const started = performance.now();
 	let result: unknown;
+	// The body is the program's own code, not a store's write: a flush at a signal may run while it does.
+	const depth = inStoreWork.depth;
+	inStoreWork.depth = 0;
 	try {
 		result = target.fn.apply(thisArg, args);
 	} catch (err) {
+		inStoreWork.depth = depth;
 		prepared?.abandon();
 		ended?.();
 		throw err;
 	}
+	inStoreWork.depth = depth;
 	if (!isThenable(result)) {
 		const record = commit(c, profile, k, prepared, result, () => meta.after(result), false, (performance.now() - started) / 1000);
 		if (outcome !== undefined) outcome.record = record;
@@ -420,6 +426,16 @@ function runHere(
  * @internal
  */
 export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, given: unknown[], outcome?: Outcome): unknown {
+	// A flush at a signal must not run in the middle of a store's write (see inStoreWork).
+	inStoreWork.depth++;
+	try {
+		return cachedCallIn(target, c, thisArg, given, outcome);
+	} finally {
+		inStoreWork.depth--;
+	}
+}
+
+function cachedCallIn(target: CallTarget, c: BaseCache, thisArg: unknown, given: unknown[], outcome?: Outcome): unknown {
 	const profile = target.profile(thisArg);
 	let k: KeyedCall;
 	try {
