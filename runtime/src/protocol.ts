@@ -712,9 +712,54 @@ export function submitCall(
 		const keyed = k;
 		return later.then((hit) => (hit !== undefined ? hit.value : submitMissed(c, profile, keyed, signal, share, run)));
 	}
-	const hit = lookup(c, profile, k.key, false);
+	const hit = lookupInTurn(c, profile, k.key);
 	if (hit !== undefined) return Promise.resolve(hit.value);
 	return submitMissed(c, profile, k, signal, share, run);
+}
+
+/** Entries found by submissions in this turn of the event loop, per cache and key (see {@link lookupInTurn}). */
+let foundInTurn: WeakMap<BaseCache, Map<string, Hit>> | undefined;
+/** When `foundInTurn` was started (`performance.now()`). */
+let turnStarted = 0;
+/** A turn that lasts longer than this (a program busy in synchronous code) reads the store again. */
+const turnShareMs = 1000;
+
+/**
+ * {@link lookup} for a submission: identical submissions made in one turn of the event loop (a `Promise.all` over
+ * many) share the entry the first one read, as identical calls made while an asynchronous lookup waits share it;
+ * each still counts its hit. The sharing ends with the turn (at the next microtask checkpoint, or after a second of a
+ * program busy in synchronous code), so a later submission reads the store again, and another process's write or eviction is seen as it would be anyway: a read
+ * that happened to come a little earlier. The submitters get the same value object, as they do from a shared lookup.
+ */
+function lookupInTurn(c: BaseCache, profile: KeyProfile, key: string): Found | undefined {
+	if (foundInTurn !== undefined) {
+		const now = performance.now();
+		if (now - turnStarted > turnShareMs) {
+			foundInTurn = new WeakMap();
+			turnStarted = now;
+		}
+	}
+	const shared = foundInTurn?.get(c)?.get(key);
+	if (shared !== undefined) return found(c, profile, key, shared, false);
+	let hit: Hit | undefined;
+	try {
+		hit = c.lookup(key);
+	} catch (err) {
+		return lookupFailed(profile, err);
+	}
+	if (hit !== undefined) {
+		if (foundInTurn === undefined) {
+			foundInTurn = new WeakMap();
+			turnStarted = performance.now();
+			queueMicrotask(() => {
+				foundInTurn = undefined;
+			});
+		}
+		let table = foundInTurn.get(c);
+		if (table === undefined) foundInTurn.set(c, (table = new Map<string, Hit>()));
+		table.set(key, hit);
+	}
+	return found(c, profile, key, hit, false);
 }
 
 /** A submission that missed: joins the identical call in flight, or sends it off and commits the worker's reply. */
