@@ -1,7 +1,7 @@
 // docs/behaviour.md §1.9: metadata recorded with every cached call — Runtime, Environment, Git, Tags.
-import { execFileSync } from 'node:child_process';
 import { hostname, userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { childProcess } from './builtins.js';
 import type { Call, Json } from './call.js';
 import { epochSeconds } from './clock.js';
 import { flecheVersion } from './version.js';
@@ -129,7 +129,9 @@ const gitTtlMs = 2000;
 
 function git(args: string[], cwd: string): string | null {
 	try {
-		return execFileSync('git', args, { cwd, timeout: 2000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+		return childProcess()
+			.execFileSync('git', args, { cwd, timeout: 2000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+			.trim();
 	} catch {
 		return null;
 	}

@@ -12,7 +12,7 @@
 // given up; a caller without a signal never gives up. A computation every caller gave up leaves the table at once, so
 // a later caller starts afresh instead of waiting for one being aborted.
 import { performance } from 'node:perf_hooks';
-import { deserialize } from 'node:v8';
+import { v8 } from './builtins.js';
 import { isBoundReply, type BoundReply, type NestedRecord } from './bound.js';
 import { applyPatches } from './classes.js';
 import { freshnessIn, type BaseCache, type Hit, type PreparedCall } from './caches/base.js';
@@ -791,7 +791,7 @@ function submitMissed(c: BaseCache, profile: KeyProfile, k: KeyedCall, signal: A
 /** A worker's reply with the classes its structured clone lost restored (docs/behaviour.md §16). */
 function unpackReply(reply: BoundReply): { readonly value: unknown; readonly nested: readonly NestedRecord[] } {
 	if (reply.packed !== undefined) {
-		const [value, packedNested, classes] = deserialize(reply.packed) as [unknown, NestedRecord[] | undefined, unknown[]];
+		const [value, packedNested, classes] = v8().deserialize(reply.packed) as [unknown, NestedRecord[] | undefined, unknown[]];
 		return unpackReply({ ...reply, packed: undefined, value, ...(packedNested !== undefined ? { nested: packedNested } : {}), classes });
 	}
 	const nested = reply.nested ?? [];

@@ -21,7 +21,7 @@
 // write, in parallel: a signal that comes before it listens (its first milliseconds) reaches only the listener, as
 // without a watchdog. A watchdog that cannot start (no worker threads, no inspector, a Node without the signal
 // binding) leaves the listener-only behaviour.
-import { isMainThread, Worker } from 'node:worker_threads';
+import { workerThreads } from './builtins.js';
 
 /**
  * How deep this thread is in fleche's own work on its stores (a cached call, minus the body it runs). The watchdog's
@@ -170,7 +170,7 @@ function startWatchdog(build: Hooked): Watchdog | null {
 			answered(state, end);
 			return end;
 		};
-		const worker = new Worker(watchdogSource(watchdogGraceMs, forceAfterTries), { eval: true, workerData: { state } });
+		const worker = new (workerThreads().Worker)(watchdogSource(watchdogGraceMs, forceAfterTries), { eval: true, workerData: { state } });
 		worker.unref();
 		const watchdog: Watchdog = { state, builds, flushAll, failed: false };
 		// A watchdog that fails (no signal binding) ends quietly: the listeners still flush.
@@ -201,7 +201,7 @@ export function beforeShutdown(order: number, task: () => void): void {
 	if (hooked) return;
 	hooked = true;
 	process.on('exit', runAll);
-	if (!isMainThread) return;
+	if (!workerThreads().isMainThread) return;
 	const handlers = new Map<Signal, () => void>();
 	const ours = (signal: Signal): boolean => {
 		runAll();

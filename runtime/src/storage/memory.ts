@@ -1,5 +1,5 @@
 // docs/behaviour.md §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
-import { serialize } from 'node:v8';
+import { v8 } from '../builtins.js';
 import type { CallRecord } from '../call.js';
 import { applyPatches, ClassNotRegistered, findPatches } from '../classes.js';
 import { KeyError, SaveError } from '../errors.js';
@@ -143,7 +143,7 @@ export class ValueMemory implements ValueStorage {
 		if (!this.#values.has(key)) return null;
 		const value = this.#values.get(key);
 		try {
-			return serialize(value instanceof Patched ? value.pair : value).byteLength;
+			return v8().serialize(value instanceof Patched ? value.pair : value).byteLength;
 		} catch {
 			return null;
 		}
