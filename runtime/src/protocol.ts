@@ -27,7 +27,7 @@ import type { MetaData } from './metadata.js';
 import { codeMetadata } from './deepCode.js';
 import { activeCache, activeMetadata } from './state.js';
 import { EXPIRY_METADATA } from './expiry.js';
-import { inStoreWork } from './shutdown.js';
+import { inStoreWork, leftStoreWork } from './shutdown.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
 type AnyFn = (...args: any[]) => any;
@@ -384,6 +384,7 @@ function runHere(
 	// The body is the program's own code, not a store's write: a flush at a signal may run while it does.
 	const depth = inStoreWork.depth;
 	inStoreWork.depth = 0;
+	if (inStoreWork.then !== null) leftStoreWork();
 	try {
 		result = target.fn.apply(thisArg, args);
 	} catch (err) {
@@ -431,7 +432,7 @@ export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, g
 	try {
 		return cachedCallIn(target, c, thisArg, given, outcome);
 	} finally {
-		inStoreWork.depth--;
+		if (--inStoreWork.depth === 0 && inStoreWork.then !== null) leftStoreWork();
 	}
 }
 

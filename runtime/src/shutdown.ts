@@ -16,8 +16,8 @@
 //               listening and raises it once more, so a raise that met its listener is not lost
 //
 // The interrupt can land anywhere in the main thread's JavaScript; in the middle of a store's write (a cached call's
-// own work, `inStoreWork`) the flush would see half of it, so it is put off and asked again a millisecond later, until
-// the thread is in the program's own code (between calls, or in a body). The watchdog starts with the first held-back
+// own work, `inStoreWork`) the flush would see half of it, so it is put off: the main thread runs it itself as it
+// leaves that work (into the program's own code: between calls, or a body), and the watchdog asks again meanwhile. The watchdog starts with the first held-back
 // write, in parallel: a signal that comes before it listens (its first milliseconds) reaches only the listener, as
 // without a watchdog. A watchdog that cannot start (no worker threads, no inspector, a Node without the signal
 // binding) leaves the listener-only behaviour.
@@ -28,7 +28,15 @@ import { workerThreads } from './builtins.js';
  * flush interrupts the main thread wherever its JavaScript is: in the middle of a store's write, a flush could write
  * half of what that write holds, so it is put off until the thread is out of it. @internal
  */
-export const inStoreWork = { depth: 0 };
+export const inStoreWork: { depth: number; then: (() => void) | null } = { depth: 0, then: null };
+
+/** The protocol left a store's work (depth back to 0): runs the flush the watchdog put off meanwhile, if any. @internal */
+export function leftStoreWork(): void {
+	const run = inStoreWork.then;
+	if (run === null) return;
+	inStoreWork.then = null;
+	run();
+}
 
 /** Flush tasks by order: statistics first, because flushing them may hand more lines to the SQL store's batch. */
 const tasks = new Map<number, () => void>();
@@ -40,8 +48,8 @@ type Signal = (typeof signals)[number];
 
 /** How long the watchdog lets the main thread's own listener answer a signal before it interrupts the main thread. */
 const watchdogGraceMs = 250;
-/** How many times the watchdog asks a main thread in the middle of a store's write before it flushes anyway (~0.5 s). */
-const forceAfterTries = 300;
+/** How many times the watchdog asks a main thread in the middle of a store's write before it flushes anyway (a second or more). */
+const forceAfterTries = 1000;
 
 const WATCHING = 0;
 const HANDLED = 1;
@@ -63,6 +71,8 @@ interface Hooked {
 	flush(signal: Signal): boolean;
 	/** Whether the main thread is in the middle of this build's work on a store (a flush now is put off). */
 	busy(): boolean;
+	/** Runs `run` as soon as the main thread leaves this build's work on a store (`null`: nothing to run). */
+	defer(run: (() => void) | null): void;
 }
 
 interface Watchdog {
@@ -163,12 +173,23 @@ function startWatchdog(build: Hooked): Watchdog | null {
 	try {
 		const state = new Int32Array(new SharedArrayBuffer(12));
 		const builds = new Set<Hooked>([build]);
-		const flushAll = (signal: Signal, force: boolean): boolean | 'later' => {
-			if (!force) for (const b of builds) if (b.busy()) return 'later';
+		const flushNow = (signal: Signal): boolean => {
+			for (const b of builds) b.defer(null);
 			let end = true;
 			for (const b of builds) end = b.flush(signal) && end;
 			answered(state, end);
 			return end;
+		};
+		const flushAll = (signal: Signal, force: boolean): boolean | 'later' => {
+			if (!force && [...builds].some((b) => b.busy())) {
+				// Run by the main thread itself the moment it leaves the store's work, or by the watchdog's next ask.
+				const later = (): void => {
+					if (flushNow(signal)) process.kill(process.pid, signal);
+				};
+				for (const b of builds) b.defer(later);
+				return 'later';
+			}
+			return flushNow(signal);
 		};
 		const worker = new (workerThreads().Worker)(watchdogSource(watchdogGraceMs, forceAfterTries), { eval: true, workerData: { state } });
 		worker.unref();
@@ -209,7 +230,13 @@ export function beforeShutdown(order: number, task: () => void): void {
 		process.removeListener(signal, handlers.get(signal)!);
 		return true;
 	};
-	const dog = startWatchdog({ flush: ours, busy: () => inStoreWork.depth > 0 });
+	const dog = startWatchdog({
+		flush: ours,
+		busy: () => inStoreWork.depth > 0,
+		defer: (run) => {
+			inStoreWork.then = run;
+		},
+	});
 	for (const signal of signals) {
 		handlers.set(signal, () => {
 			const end = ours(signal);
