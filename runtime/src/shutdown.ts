@@ -173,14 +173,23 @@ function startWatchdog(build: Hooked): Watchdog | null {
 	try {
 		const state = new Int32Array(new SharedArrayBuffer(12));
 		const builds = new Set<Hooked>([build]);
+		// The watchdog's next ask can interrupt a flush under way (the main thread's own, put off): it must not flush
+		// again inside it, nor end the process before that flush is written.
+		let flushing = false;
 		const flushNow = (signal: Signal): boolean => {
 			for (const b of builds) b.defer(null);
-			let end = true;
-			for (const b of builds) end = b.flush(signal) && end;
-			answered(state, end);
-			return end;
+			flushing = true;
+			try {
+				let end = true;
+				for (const b of builds) end = b.flush(signal) && end;
+				answered(state, end);
+				return end;
+			} finally {
+				flushing = false;
+			}
 		};
 		const flushAll = (signal: Signal, force: boolean): boolean | 'later' => {
+			if (flushing) return 'later';
 			if (!force && [...builds].some((b) => b.busy())) {
 				// Run by the main thread itself the moment it leaves the store's work, or by the watchdog's next ask.
 				const later = (): void => {
