@@ -99,9 +99,12 @@ async function overheads(): Promise<void> {
 		using _default = meta([new Runtime()]);
 		// Interleaved with memoizee's miss, the peer that does the least a miss can (a Map insert): what fleche adds is
 		// the key's SHA-256, storing argument and result values, the call record with its metadata, and statistics.
+		// Fresh arguments across rounds (a measurement's own counter restarts with each round).
+		let fresh = 5e6;
+		let mzFresh = 5e6;
 		const [withMeta, mzMissAB] = await interleaved(
-			{ group: 'fleche memory', name: 'miss, default metadata', op: (i) => add(i + 5e6, 3) },
-			{ group: 'memoizee', name: 'miss (interleaved)', op: (i) => mz(i + 5e6, 4) },
+			{ group: 'fleche memory', name: 'miss, default metadata', op: () => add(fresh++, 3) },
+			{ group: 'memoizee', name: 'miss (interleaved)', op: () => mz(mzFresh++, 4) },
 		);
 		const over = withMeta.nsPerOp - bare.nsPerOp;
 		target('memory miss overhead (default metadata)', over, 5000, {
