@@ -68,7 +68,42 @@ const nodeProgram = {
 	sourcesContent: false,
 };
 
-/** The runtime library: one output file per source file (no bundling), in two module formats. */
+/**
+ * The ES module build of the runtime, bundled: importing `fleche` loads a couple of files instead of eighty (resolving
+ * and compiling each one was most of what the import cost). Every public entry point keeps its path; code shared by
+ * several goes into chunks beside dist/esm/index.js, so one copy of each module (and of its state) serves them all.
+ * The worker scripts that stores start by path (`join(dirname(thisFile), 'sqlWorker.js')`) are entries at the top,
+ * beside the chunks and index.js that hold the stores' code, as in the extension's bundle.
+ */
+function runtimeBundle(outdir) {
+	return {
+		...nodeDefaults,
+		entryPoints: [
+			// The package's entry points, the CLI (bin/fleche.mjs) and what the extension's scripts import
+			// (extension/scripts/runModule.mjs: cli/loadModule).
+			...['index', 'worker', 'workerPiscina', 'bullmq', 'identity', 'bridge/index', 'inspect/index', 'cli/protocol', 'cli/main', 'cli/loadModule'].map((name) => ({
+				in: `runtime/src/${name}.ts`,
+				out: name,
+			})),
+			{ in: 'runtime/src/storage/sql/sqlWorker.ts', out: 'sqlWorker' },
+			{ in: 'runtime/src/storage/postgres/pgWorker.ts', out: 'pgWorker' },
+			{ in: 'runtime/src/storage/ssh/sshWorker.ts', out: 'sshWorker' },
+		],
+		outdir,
+		bundle: true,
+		splitting: true,
+		chunkNames: 'chunk-[hash]',
+		packages: 'external',
+		format: 'esm',
+		// The runtime's typed errors are named after their classes (`new.target.name`): a bundle must not rename them.
+		keepNames: true,
+		sourcemap: 'linked',
+		sourcesContent: production,
+		logOverride: { 'unsupported-require-call': 'silent' },
+	};
+}
+
+/** The CommonJS build of the runtime: one output file per source file (no bundling). */
 function runtimeLibrary(format, outdir) {
 	return {
 		...nodeDefaults,
@@ -97,7 +132,7 @@ const groups = {
 		clean: ['runtime/dist'],
 		after: emitRuntimeDeclarations,
 		targets: [
-			{ name: 'runtime-esm', packageType: 'module', options: runtimeLibrary('esm', 'runtime/dist/esm') },
+			{ name: 'runtime-esm', packageType: 'module', options: runtimeBundle('runtime/dist/esm') },
 			{ name: 'runtime-cjs', packageType: 'commonjs', options: runtimeLibrary('cjs', 'runtime/dist/cjs') },
 		],
 	},

@@ -1,6 +1,6 @@
 // docs/behaviour.md §1.7, §3.2: BoundWrapper — a callable that carries the cache and metadata that were active when it was
 // bound, and its plain-data form (a BoundCall) that a worker thread or another process can run.
-import { deserialize, serialize } from 'node:v8';
+import { v8 } from './builtins.js';
 import type { BaseCache, CacheConfig } from './caches/base.js';
 import type { CallRecord, FunctionIdentity, Metadata } from './call.js';
 import { applyPatches, findPatches } from './classes.js';
@@ -234,7 +234,7 @@ function withClasses(call: BoundCall): BoundCall {
 	const classes = findPatches(call.args);
 	if (classes === undefined) return call;
 	// Patches 3 and 4 replace a URL or URLSearchParams, which newer Nodes refuse to post: see `BoundCall.packed`.
-	if (classes.some((p) => p[0] === 3 || p[0] === 4)) return { ...call, args: [], packed: serialize([call.args, classes]) };
+	if (classes.some((p) => p[0] === 3 || p[0] === 4)) return { ...call, args: [], packed: v8().serialize([call.args, classes]) };
 	return { ...call, classes };
 }
 
@@ -265,7 +265,7 @@ export function describePlain(
 /** @internal The arguments of a received call, their classes and `Digest`s restored. */
 export function receivedArgs(call: BoundCall): unknown[] {
 	if (call.packed !== undefined) {
-		const [args, classes] = deserialize(call.packed) as [unknown[], unknown[]];
+		const [args, classes] = v8().deserialize(call.packed) as [unknown[], unknown[]];
 		return receivedArgs({ ...call, packed: undefined, args, classes });
 	}
 	const args = call.classes === undefined ? call.args : (applyPatches([...call.args], call.classes) as unknown[]);

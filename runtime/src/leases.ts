@@ -5,7 +5,7 @@
 // `Atomics.wait`, clock.ts `sleepSync`).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { threadId } from 'node:worker_threads';
+import { workerThreads } from './builtins.js';
 import type { Leasing } from './caches/base.js';
 import { warn, warnOnce } from './log.js';
 import { leaseTimes, type LeaseOptions, type LeaseTimes } from './options.js';
@@ -31,7 +31,7 @@ let owner: string | undefined;
 
 /** This thread's owner id: host, process, thread and a random part (a pid can be reused). */
 export function leaseOwner(): string {
-	return (owner ??= `${hostname()}:${process.pid}:${threadId}:${randomBytes(4).toString('hex')}`);
+	return (owner ??= `${hostname()}:${process.pid}:${workerThreads().threadId}:${randomBytes(4).toString('hex')}`);
 }
 
 /**

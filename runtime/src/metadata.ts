@@ -1,7 +1,7 @@
 // docs/behaviour.md §1.9: metadata recorded with every cached call — Runtime, Environment, Git, Tags.
-import { execFileSync } from 'node:child_process';
 import { hostname, userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { childProcess } from './builtins.js';
 import type { Call, Json } from './call.js';
 import { epochSeconds } from './clock.js';
 import { flecheVersion } from './version.js';
@@ -33,6 +33,11 @@ export type MetaDataConfig =
 
 /** Readings of the process CPU clock closer together than this are taken as one (see {@link Runtime}). */
 const cpuReuseMs = 0.1;
+
+/** The CPU clock as of at most {@link cpuReuseMs} ago: read again only when the last reading is older. */
+function recentCpu(): void {
+	if (performance.now() - cpuAt > cpuReuseMs) readCpu();
+}
 /** The last reading of the process CPU clock, in seconds, and when it was taken (`performance.now()`). */
 let cpuAt = -Infinity;
 let cpuUser = 0;
@@ -50,10 +55,11 @@ function readCpu(): void {
  * `systime` (seconds of user and system CPU of the whole process over the call; overlapping async calls bleed into
  * each other's CPU figures, as in Python). The default metadata.
  *
- * Reading the process CPU clock is a system call that cost more than the rest of a memory-cache miss, so a call that
- * starts within 0.1 ms of the last reading (typically the end of the previous cached call) starts from that reading:
- * `cputime` and `systime` may then include up to 0.1 ms of the process's CPU just before the call. A call reads the
- * clock once when it ends, and once more at its start only when no reading is that recent.
+ * Reading the process CPU clock is a system call (`getrusage`, 1–6 µs) that cost more than the rest of a memory-cache
+ * miss, so readings closer together than 0.1 ms are taken as one, at both ends of a call: a call that starts or ends
+ * within 0.1 ms of the last reading uses that reading. `cputime` and `systime` are therefore exact to 0.1 ms of process
+ * CPU either way (a call shorter than that may show 0, or the CPU of the calls just before it); a run of short misses
+ * reads the clock about once per 0.1 ms instead of once or twice per call. Wall times are exact.
  * @example
  * ```ts
  * meta(new Runtime(), new Environment());
@@ -63,13 +69,13 @@ export class Runtime implements MetaData {
 	readonly name = 'runtime';
 
 	pre(): Record<string, Json> {
-		if (performance.now() - cpuAt > cpuReuseMs) readCpu();
+		recentCpu();
 		return { timestart: epochSeconds(), cputime: cpuUser, systime: cpuSystem };
 	}
 
 	post(pre: Record<string, Json>): Record<string, Json> {
 		const stop = epochSeconds();
-		readCpu();
+		recentCpu();
 		const start = typeof pre.timestart === 'number' ? pre.timestart : stop;
 		return {
 			timestart: start,
@@ -123,7 +129,9 @@ const gitTtlMs = 2000;
 
 function git(args: string[], cwd: string): string | null {
 	try {
-		return execFileSync('git', args, { cwd, timeout: 2000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+		return childProcess()
+			.execFileSync('git', args, { cwd, timeout: 2000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+			.trim();
 	} catch {
 		return null;
 	}

@@ -12,7 +12,7 @@
 // given up; a caller without a signal never gives up. A computation every caller gave up leaves the table at once, so
 // a later caller starts afresh instead of waiting for one being aborted.
 import { performance } from 'node:perf_hooks';
-import { deserialize } from 'node:v8';
+import { v8 } from './builtins.js';
 import { isBoundReply, type BoundReply, type NestedRecord } from './bound.js';
 import { applyPatches } from './classes.js';
 import { freshnessIn, type BaseCache, type Hit, type PreparedCall } from './caches/base.js';
@@ -27,6 +27,7 @@ import type { MetaData } from './metadata.js';
 import { codeMetadata } from './deepCode.js';
 import { activeCache, activeMetadata } from './state.js';
 import { EXPIRY_METADATA } from './expiry.js';
+import { inStoreWork, leftStoreWork } from './shutdown.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function's own types flow through
 type AnyFn = (...args: any[]) => any;
@@ -380,13 +381,19 @@ function runHere(
 	}
 	const started = performance.now();
 	let result: unknown;
+	// The body is the program's own code, not a store's write: a flush at a signal may run while it does.
+	const depth = inStoreWork.depth;
+	inStoreWork.depth = 0;
+	if (inStoreWork.then !== null) leftStoreWork();
 	try {
 		result = target.fn.apply(thisArg, args);
 	} catch (err) {
+		inStoreWork.depth = depth;
 		prepared?.abandon();
 		ended?.();
 		throw err;
 	}
+	inStoreWork.depth = depth;
 	if (!isThenable(result)) {
 		const record = commit(c, profile, k, prepared, result, () => meta.after(result), false, (performance.now() - started) / 1000);
 		if (outcome !== undefined) outcome.record = record;
@@ -420,6 +427,16 @@ function runHere(
  * @internal
  */
 export function cachedCall(target: CallTarget, c: BaseCache, thisArg: unknown, given: unknown[], outcome?: Outcome): unknown {
+	// A flush at a signal must not run in the middle of a store's write (see inStoreWork).
+	inStoreWork.depth++;
+	try {
+		return cachedCallIn(target, c, thisArg, given, outcome);
+	} finally {
+		if (--inStoreWork.depth === 0 && inStoreWork.then !== null) leftStoreWork();
+	}
+}
+
+function cachedCallIn(target: CallTarget, c: BaseCache, thisArg: unknown, given: unknown[], outcome?: Outcome): unknown {
 	const profile = target.profile(thisArg);
 	let k: KeyedCall;
 	try {
@@ -696,9 +713,54 @@ export function submitCall(
 		const keyed = k;
 		return later.then((hit) => (hit !== undefined ? hit.value : submitMissed(c, profile, keyed, signal, share, run)));
 	}
-	const hit = lookup(c, profile, k.key, false);
+	const hit = lookupInTurn(c, profile, k.key);
 	if (hit !== undefined) return Promise.resolve(hit.value);
 	return submitMissed(c, profile, k, signal, share, run);
+}
+
+/** Entries found by submissions in this turn of the event loop, per cache and key (see {@link lookupInTurn}). */
+let foundInTurn: WeakMap<BaseCache, Map<string, Hit>> | undefined;
+/** When `foundInTurn` was started (`performance.now()`). */
+let turnStarted = 0;
+/** A turn that lasts longer than this (a program busy in synchronous code) reads the store again. */
+const turnShareMs = 1000;
+
+/**
+ * {@link lookup} for a submission: identical submissions made in one turn of the event loop (a `Promise.all` over
+ * many) share the entry the first one read, as identical calls made while an asynchronous lookup waits share it;
+ * each still counts its hit. The sharing ends with the turn (at the next microtask checkpoint, or after a second of a
+ * program busy in synchronous code), so a later submission reads the store again, and another process's write or eviction is seen as it would be anyway: a read
+ * that happened to come a little earlier. The submitters get the same value object, as they do from a shared lookup.
+ */
+function lookupInTurn(c: BaseCache, profile: KeyProfile, key: string): Found | undefined {
+	if (foundInTurn !== undefined) {
+		const now = performance.now();
+		if (now - turnStarted > turnShareMs) {
+			foundInTurn = new WeakMap();
+			turnStarted = now;
+		}
+	}
+	const shared = foundInTurn?.get(c)?.get(key);
+	if (shared !== undefined) return found(c, profile, key, shared, false);
+	let hit: Hit | undefined;
+	try {
+		hit = c.lookup(key);
+	} catch (err) {
+		return lookupFailed(profile, err);
+	}
+	if (hit !== undefined) {
+		if (foundInTurn === undefined) {
+			foundInTurn = new WeakMap();
+			turnStarted = performance.now();
+			queueMicrotask(() => {
+				foundInTurn = undefined;
+			});
+		}
+		let table = foundInTurn.get(c);
+		if (table === undefined) foundInTurn.set(c, (table = new Map<string, Hit>()));
+		table.set(key, hit);
+	}
+	return found(c, profile, key, hit, false);
 }
 
 /** A submission that missed: joins the identical call in flight, or sends it off and commits the worker's reply. */
@@ -730,7 +792,7 @@ function submitMissed(c: BaseCache, profile: KeyProfile, k: KeyedCall, signal: A
 /** A worker's reply with the classes its structured clone lost restored (docs/behaviour.md §16). */
 function unpackReply(reply: BoundReply): { readonly value: unknown; readonly nested: readonly NestedRecord[] } {
 	if (reply.packed !== undefined) {
-		const [value, packedNested, classes] = deserialize(reply.packed) as [unknown, NestedRecord[] | undefined, unknown[]];
+		const [value, packedNested, classes] = v8().deserialize(reply.packed) as [unknown, NestedRecord[] | undefined, unknown[]];
 		return unpackReply({ ...reply, packed: undefined, value, ...(packedNested !== undefined ? { nested: packedNested } : {}), classes });
 	}
 	const nested = reply.nested ?? [];

@@ -1,6 +1,6 @@
 // docs/behaviour.md §1.7, §3.2, §16: running a BoundCall where it arrives — a worker thread, another process, or this one.
 import { pathToFileURL } from 'node:url';
-import { serialize } from 'node:v8';
+import { v8 } from './builtins.js';
 import { isBoundCall, receivedArgs, type BoundCall, type BoundReply, type NestedRecord } from './bound.js';
 import type { BaseCache } from './caches/base.js';
 import { Cache } from './caches/cache.js';
@@ -107,7 +107,7 @@ function replyOf(value: unknown, key: string | null, record: BoundReply['record'
 	// Patches 3 and 4 replace a URL or URLSearchParams, which newer Nodes refuse to post: see `BoundReply.packed`.
 	if (classes.some((p) => p[0] === 3 || p[0] === 4)) {
 		const { value: _v, nested: _n, ...rest } = reply;
-		return { ...rest, value: undefined, packed: serialize([value, reply.nested, classes]) };
+		return { ...rest, value: undefined, packed: v8().serialize([value, reply.nested, classes]) };
 	}
 	return { ...reply, classes };
 }

@@ -1,5 +1,6 @@
 // Bench part (docs/behaviour.md §3.2, §7): submit-to-result through wrapExecutor over threads.js and piscina, against the bare pools,
-// and 10,000 cached submissions (target ≤ 50 ms, zero tasks queued).
+// and 10,000 cached submissions on the default (file) store (target ≤ 100 ms, zero tasks queued), beside its floor.
+import { hash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
 	CallMemory,
 	CallVoid,
 	describeBound,
+	fileCache,
 	meta,
 	threadsWorker,
 	ValueMemory,
@@ -72,19 +74,30 @@ export async function executorBench(): Promise<void> {
 		info('threads.js submit (miss / hit)', `${formatNs(tMiss.nsPerOp)} / ${formatNs(tHit.nsPerOp)}`, `bare pool ${formatNs(tBare.nsPerOp)} per task`);
 		info('piscina submit (miss / hit)', `${formatNs(pMiss.nsPerOp)} / ${formatNs(pHit.nsPerOp)}`, `bare pool ${formatNs(pBare.nsPerOp)} per task`);
 
-		// 10,000 cached submissions at once; best of 5 (the first warms the path).
+		// 10,000 cached submissions at once on the default store, a file store: the entry is on disk, each submission
+		// keys its call and counts its hit. The floor, in interleaved rounds: 10,000 × (SHA-256 of a key text + a Map
+		// lookup + a resolved promise), what any cache must do per submission. Medians of the rounds.
+		const files = fileCache(join(dir, 'store'));
+		await cache(files, () => threads.submit(inc, 1));
+		const keyText = `fleche.call/1\n["inc","bench/executor",1,null]\n"x":${'0'.repeat(64)}\n`;
+		const table = new Map([[hash('sha256', keyText, 'hex'), 2]]);
 		const before = queued;
-		let best = Infinity;
-		for (let round = 0; round < 5; round++) {
-			const started = performance.now();
-			await cache(memory, () => Promise.all(Array.from({ length: 10_000 }, () => threads.submit(inc, 1))));
-			best = Math.min(best, performance.now() - started);
+		const ours: number[] = [];
+		const floors: number[] = [];
+		for (let round = 0; round < 9; round++) {
+			let started = performance.now();
+			await cache(files, () => Promise.all(Array.from({ length: 10_000 }, () => threads.submit(inc, 1))));
+			ours.push(performance.now() - started);
+			started = performance.now();
+			await Promise.all(Array.from({ length: 10_000 }, (_, i) => Promise.resolve(table.get(hash('sha256', keyText + (i & 1), 'hex')))));
+			floors.push(performance.now() - started);
 		}
+		const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 		const tasks = queued - before;
-		target('10,000 cached submissions', best, 50, {
-			value: `${best.toFixed(1)} ms`,
-			goal: '≤ 50 ms, 0 tasks',
-			note: `${tasks} tasks queued (threads.js pool)`,
+		target('10,000 cached submissions (default file store)', median(ours), 100, {
+			value: `${median(ours).toFixed(1)} ms`,
+			goal: '≤ 100 ms, 0 tasks',
+			note: `${tasks} tasks queued (threads.js pool); floor (sha256 of a key + Map.get + a resolved promise, ×10,000, interleaved) ${median(floors).toFixed(1)} ms; identical submissions in one turn share one read of the store; median of 9 rounds`,
 		});
 		if (tasks !== 0) target('tasks queued by cached submissions', tasks, 0, { value: String(tasks), goal: '0' });
 	} finally {

@@ -1,5 +1,6 @@
 // The bench's shared record: every measurement and target row of one run, so each bench part (bench.ts,
 // sqlBench.ts, executorBench.ts, …) reports into the same table.
+import { cpus, loadavg } from 'node:os';
 import { measure, formatNs, type Measurement, type MeasureOptions } from './harness.ts';
 
 /** One row of the targets table. `met` is null for rows that only inform (no target). */
@@ -53,7 +54,42 @@ export function target(
 	const margin = met
 		? `${ratio.toFixed(ratio < 10 ? 2 : 0)}× ${higherIsBetter ? 'above' : 'under'}`
 		: `${((1 / ratio - 1) * 100).toFixed(0)} % ${higherIsBetter ? 'short' : 'over'}`;
-	rows.push({ target: name, value: text.value, goal: text.goal, met, margin, note: text.note ?? '' });
+	rows.push({ target: name, value: text.value, goal: text.goal, met, margin, note: withLoad(text.note ?? '') });
+}
+
+/** The note, with the load average when the machine was loaded while the row was measured (more runnable than cpus). */
+function withLoad(note: string): string {
+	const load = loadavg()[0]!;
+	if (load <= cpus().length) return note;
+	return `${note}${note === '' ? '' : '; '}**measured on a loaded machine** (load average ${load.toFixed(1)} on ${cpus().length} cpus)`;
+}
+
+/**
+ * Measures `a` and `b` in alternating rounds (a, b, a, b, …), each round a full measurement, and records both with the
+ * median of their rounds: a loaded machine slows both sides of a ratio alike, where back-to-back blocks would not.
+ */
+export async function interleaved(
+	a: { group: string; name: string; op: (i: number) => unknown },
+	b: { group: string; name: string; op: (i: number) => unknown },
+	opts: MeasureOptions & { rounds?: number } = {},
+): Promise<[Measurement, Measurement]> {
+	const rounds = opts.rounds ?? 5;
+	const as: Measurement[] = [];
+	const bs: Measurement[] = [];
+	for (let r = 0; r < rounds; r++) {
+		as.push(await measure(a.group, a.name, a.op, { samples: 5, ...opts }));
+		bs.push(await measure(b.group, b.name, b.op, { samples: 5, ...opts }));
+	}
+	const median = (ms: Measurement[]): Measurement => {
+		const sorted = [...ms].sort((x, y) => x.nsPerOp - y.nsPerOp);
+		return sorted[sorted.length >> 1]!;
+	};
+	const out: [Measurement, Measurement] = [median(as), median(bs)];
+	for (const m of out) {
+		results.push(m);
+		console.log(`  ${m.group.padEnd(22)} ${m.name.padEnd(38)} ${formatNs(m.nsPerOp).padStart(10)}  (median of ${rounds} interleaved rounds)`);
+	}
+	return out;
 }
 
 /** Records an informational row (no target). */

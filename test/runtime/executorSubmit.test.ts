@@ -4,9 +4,11 @@
 // threads.js and piscina pools over real worker threads are covered by concurrency.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BoundWrapper, bind, cache, fleche, tags, wrapExecutor } from 'fleche';
+import { join } from 'node:path';
+import { BoundWrapper, bind, Cache, cache, CallFile, fleche, tags, ValueFile, wrapExecutor, type Hit } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { memoryStore } from '../support/stores.ts';
+import { tmpDir } from '../support/tmp.ts';
 
 captureLogs();
 
@@ -176,5 +178,34 @@ describe('wrapExecutor over a { submit } executor, edge by edge', () => {
 			{ name: 'TypeError', message: 'submit() takes functions made by fleche()' },
 		);
 		assert.equal(e.seen.length, 0);
+	});
+
+	test('identical submissions in one turn share one read of the store, each counting its hit; the next turn reads again', async (t) => {
+		const root = tmpDir(t);
+		/** A file store that counts its lookups. */
+		class Counting extends Cache {
+			reads = 0;
+			override lookup(key: string): Hit | undefined {
+				this.reads++;
+				return super.lookup(key);
+			}
+		}
+		const open = () => new Counting(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') }));
+		const store = open();
+		const e = wrapExecutor(executor());
+		let runs = 0;
+		const square = fleche((x: number) => (runs++, { squared: x * x }), { name: 'square' });
+		await cache(store, () => e.submit(square, 3));
+		store.reads = 0;
+		const results = await cache(store, () => Promise.all(Array.from({ length: 100 }, () => e.submit(square, 3))));
+		assert.deepEqual(results[99], { squared: 9 });
+		assert.equal(store.reads, 1, 'one read for the hundred');
+		assert.deepEqual([runs, e.seen.length], [1, 1], 'no task');
+		assert.equal(store.stats({ name: 'square' })[0]?.hits, 100, 'each submission counts its hit');
+		// Another process (here another instance on the same folder) evicts it: the next turn reads the store again.
+		cache(open(), () => square.fleche.evict(3));
+		assert.deepEqual(await cache(store, () => e.submit(square, 3)), { squared: 9 });
+		assert.deepEqual([runs, e.seen.length], [2, 2], 'a miss');
+		assert.ok(store.reads > 1, 'the store was read again');
 	});
 });

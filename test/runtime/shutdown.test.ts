@@ -10,20 +10,60 @@ import { tmpDir } from '../support/tmp.ts';
 
 const child = fileURLToPath(new URL('../fixtures/signalChild.js', import.meta.url));
 
-/** Starts the child, waits for "ready", sends `signal`; resolves how it ended and what it printed. */
-async function signalled(root: string, mode: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+/** A child still running this long after the signal hangs: it is killed and the test fails (a ceiling, not a timing). */
+const hangMs = 30_000;
+
+/**
+ * Starts the child, waits for "ready" (and for `busyCalls` lines after it: calls made in its busy loop), sends
+ * `signal`; resolves how it ended and what it printed.
+ */
+async function signalled(
+	root: string,
+	mode: string,
+	signal: NodeJS.Signals,
+	busyCalls = 0,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
 	const { NODE_TEST_CONTEXT: _, ...env } = process.env;
 	const proc = spawn(process.execPath, [child, root, mode], { stdio: ['ignore', 'pipe', 'inherit'], env });
 	let stdout = '';
+	const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+		proc.once('exit', (code, sig) => resolve({ code, signal: sig })),
+	);
 	await new Promise<void>((resolve, reject) => {
 		proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
 			stdout += chunk;
-			if (stdout.includes('ready')) resolve();
+			if (stdout.includes('ready') && stdout.split('ready')[1]!.split('\n').length > busyCalls + 1) resolve();
 		});
-		proc.once('exit', (code) => reject(new Error(`exited (${code}) before it was ready`)));
+		void ended.then(({ code }) => reject(new Error(`exited (${code}) before it was ready`)));
 	});
 	proc.kill(signal);
-	return new Promise((resolve) => proc.once('exit', (code, sig) => resolve({ code, signal: sig, stdout })));
+	// A busy child's watchdog thread starts with its first cached call: a signal before it listens reaches only the
+	// listener, which a busy loop never runs (runtime/src/shutdown.ts), so the signal is sent again until it ends.
+	const again = busyCalls > 0 ? setInterval(() => proc.kill(signal), 2000) : undefined;
+	const hang = setTimeout(() => proc.kill('SIGKILL'), hangMs);
+	const how = await ended;
+	clearInterval(again);
+	clearTimeout(hang);
+	assert.notEqual(how.signal, 'SIGKILL', `still running ${hangMs / 1000} s after ${signal}: killed`);
+	return { ...how, stdout };
+}
+
+/** The arguments the busy child printed after "ready": calls that returned before the signal. */
+const busyDone = (stdout: string): number[] =>
+	stdout
+		.split('ready')[1]!
+		.split('\n')
+		.filter((line) => /^\d+$/.test(line))
+		.map(Number);
+
+/** Every `square` record of the store, as argument → result, each read whole (value files included). */
+function squares(store: Cache): Map<number, number> {
+	const out = new Map<number, number>();
+	for (const record of store.records()) {
+		if (record.name !== 'square' || record.result === null) continue;
+		out.set(store.loadValue(record.arguments['x']!) as number, store.loadValue(record.result) as number);
+	}
+	return out;
 }
 
 const totals = (stats: readonly CallStats[]) => ({ hits: stats.reduce((n, s) => n + s.hits, 0), misses: stats.reduce((n, s) => n + s.misses, 0) });
@@ -47,6 +87,27 @@ describe('writes held back at a signal', () => {
 		assert.equal([...store.records()].length, 3, 'square(3), square(4) and square(5)');
 		assert.deepEqual(totals(store.stats()), { hits: 2, misses: 3 });
 	});
+
+	// A program busy in synchronous code never returns to its event loop, where signal listeners run: the watchdog
+	// thread has it flush and end (runtime/src/shutdown.ts).
+	for (const kind of ['file', 'sql'] as const) {
+		test(`SIGTERM ends a program busy in synchronous code (${kind} store), its held-back writes written`, async (t) => {
+			const root = tmpDir(t);
+			const ended = await signalled(root, `${kind}-busy`, 'SIGTERM', 20);
+			assert.deepEqual([ended.code, ended.signal], [null, 'SIGTERM']);
+			const done = busyDone(ended.stdout);
+			assert.ok(done.length >= 20, `${done.length} calls reported`);
+			const store = kind === 'file' ? fileCache(root) : new Cache(new ValueFile({ root: join(root, 'values') }), new CallSql({ path: join(root, 'calls.db') }));
+			if (kind === 'sql') t.after(() => (store.calls as CallSql).close());
+			const stored = squares(store);
+			// Every call that returned is stored whole; the signal may also have come between a call and its line.
+			for (const x of [3, 4, 5, ...done]) assert.equal(stored.get(x), x * x, `square(${x}) stored`);
+			const last = done.at(-1)!;
+			assert.ok(stored.size === done.length + 3 || (stored.size === done.length + 4 && stored.get(last + 1) === (last + 1) ** 2), `${stored.size} entries`);
+			// The statistics, held in memory for a flush that a busy loop never lets run, count every call.
+			assert.deepEqual(totals(store.stats()), { hits: 2, misses: stored.size });
+		});
+	}
 
 	test("a program's own signal listener decides: the writes happen, and its exit code stands", async (t) => {
 		const root = tmpDir(t);

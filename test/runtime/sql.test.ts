@@ -501,7 +501,8 @@ describe('CallSql never waits out its timeout', () => {
 		const dir = tmpDir(t);
 		const pkg = join(dir, 'pkg');
 		fs.cpSync(dirname(fileURLToPath(import.meta.resolve('fleche'))), pkg, { recursive: true });
-		fs.writeFileSync(join(pkg, 'storage', 'sql', 'sqlWorker.js'), worker);
+		// The ES module build is bundled: its SQL worker sits at the top, beside the code that starts it.
+		fs.writeFileSync(join(pkg, 'sqlWorker.js'), worker);
 		// Bare imports of the copy (sql.js…) resolve through the repository's node_modules.
 		fs.symlinkSync(join(dirname(createRequire(import.meta.url).resolve('sql.js')), '..', '..'), join(dir, 'node_modules'), 'dir');
 		const store = join(dir, 'store');

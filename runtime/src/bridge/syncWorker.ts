@@ -17,7 +17,8 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { workerThreads } from '../builtins.js';
 import { FlecheError } from '../errors.js';
 import { warn, warnOnce } from '../log.js';
 import {
@@ -208,6 +209,7 @@ export class SyncWorker {
 		if (!existsSync(module))
 			throw new WorkerFailed(`Cannot start the ${name} worker: its module ${module} is missing (a bundle must ship it beside the code that starts it)`);
 		const flag = new SharedArrayBuffer(8);
+		const { MessageChannel, Worker } = workerThreads();
 		const { port1, port2 } = new MessageChannel();
 		this.#signal = new Int32Array(flag);
 		this.#port = port1;
@@ -307,7 +309,7 @@ export class SyncWorker {
 	#drain(wanted: number | undefined): BridgeReply | undefined {
 		let found: BridgeReply | undefined;
 		while (this.#failure === null) {
-			const next = receiveMessageOnPort(this.#port);
+			const next = workerThreads().receiveMessageOnPort(this.#port);
 			if (next === undefined) break;
 			const reply = next.message as BridgeReply;
 			if (this.#receive(reply, wanted)) found = reply;

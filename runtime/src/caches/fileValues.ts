@@ -16,8 +16,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
+import { workerThreads } from '../builtins.js';
 import { isReadingForDisplay, pushContents, registerClass, walkObjects } from '../classes.js';
 import { CorruptEntry, KeyError, SaveError } from '../errors.js';
 import { warn } from '../log.js';
@@ -218,7 +218,7 @@ function freshFolder(): string {
 		const root = mkdtempSync(join(tmpdir(), 'fleche-files-'));
 		privateRoot = root;
 		// Only the main thread removes it: a worker's hit may hand its URLs to the main thread.
-		if (isMainThread) beforeShutdown(90, () => rmSync(root, { recursive: true, force: true }));
+		if (workerThreads().isMainThread) beforeShutdown(90, () => rmSync(root, { recursive: true, force: true }));
 	}
 	return mkdtempSync(join(privateRoot, 'hit-'));
 }

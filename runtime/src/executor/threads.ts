@@ -2,7 +2,7 @@
 // dies mid-task, terminate after a death, respawning), and the worker entries' paths.
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { BoundCall, BoundReply } from '../bound.js';
 import { moduleFile } from '../bridge/moduleFile.js';
 import { FlecheError } from '../errors.js';
@@ -115,8 +115,11 @@ const exitWatched = new WeakSet<RawWorker>();
  * ```
  */
 export function workerFile(kind: 'threads' | 'piscina'): string {
-	// The ES module build serves both builds: piscina imports its file, and threads.js threads are ESM-agnostic.
-	return join(dirname(thisFile), '..', '..', 'esm', kind === 'threads' ? 'worker.js' : 'workerPiscina.js');
+	// The ES module build serves both builds: piscina imports its file, and threads.js threads are ESM-agnostic. This
+	// module is dist/cjs/executor/threads.js in the CommonJS build, and bundled at the top of dist/esm in the ESM one.
+	const here = dirname(thisFile);
+	const esm = basename(here) === 'executor' ? join(here, '..', '..', 'esm') : here;
+	return join(esm, kind === 'threads' ? 'worker.js' : 'workerPiscina.js');
 }
 
 /**

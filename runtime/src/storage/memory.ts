@@ -1,5 +1,5 @@
 // docs/behaviour.md §1.12, §2.6 "Memory": in-process value and call storage in a Map, deep-copied on the way in and out.
-import { deserialize, serialize } from 'node:v8';
+import { v8 } from '../builtins.js';
 import type { CallRecord } from '../call.js';
 import { applyPatches, ClassNotRegistered, findPatches } from '../classes.js';
 import { KeyError, SaveError } from '../errors.js';
@@ -71,7 +71,7 @@ function copyPlain(value: unknown, depth = 0): unknown {
 function copyIn(value: unknown, what: string, keepClasses = false): unknown {
 	try {
 		const patches = keepClasses ? findPatches(value) : undefined;
-		return patches === undefined ? copy(value) : new Patched(serialize([value, patches]));
+		return patches === undefined ? copy(value) : new Patched(v8().serialize([value, patches]));
 	} catch (err) {
 		const reason = err instanceof Error ? err.message : String(err);
 		throw new SaveError(`Cannot store ${what} of type ${typeName(value)} in memory: ${reason}`, { cause: err });
@@ -81,7 +81,7 @@ function copyIn(value: unknown, what: string, keepClasses = false): unknown {
 /** A copy of a stored value with its classes restored, as the 'v8' serializer does (see classes.ts). */
 function copyOut(key: string, value: unknown): unknown {
 	if (!(value instanceof Patched)) return copy(value);
-	const [v, patches] = deserialize(value.bytes) as [unknown, unknown[]];
+	const [v, patches] = v8().deserialize(value.bytes) as [unknown, unknown[]];
 	try {
 		return applyPatches(v, patches);
 	} catch (err) {
@@ -147,7 +147,7 @@ export class ValueMemory implements ValueStorage {
 		if (!this.#values.has(key)) return null;
 		const value = this.#values.get(key);
 		try {
-			return value instanceof Patched ? value.bytes.byteLength : serialize(value).byteLength;
+			return value instanceof Patched ? value.bytes.byteLength : v8().serialize(value).byteLength;
 		} catch {
 			return null;
 		}

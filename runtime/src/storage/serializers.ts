@@ -1,5 +1,5 @@
 // docs/behaviour.md §1.12, §2.6, §10: value codecs for file storage, the TypeScript stand-in for pickle/cloudpickle/dill.
-import * as v8 from 'node:v8';
+import { v8 } from '../builtins.js';
 import { applyPatches, findPatches, registeredNameOf, restoreClass } from '../classes.js';
 import { SaveError } from '../errors.js';
 
@@ -32,14 +32,14 @@ const classEnvelope = Buffer.from([0x46, 0x4c, 0x43, 0x01]); // "FLC" 1
 const v8Serializer: Serializer = {
 	serialize(value) {
 		const patches = findPatches(value);
-		if (patches === undefined) return v8.serialize(value);
-		return Buffer.concat([classEnvelope, v8.serialize([value, patches])]);
+		if (patches === undefined) return v8().serialize(value);
+		return Buffer.concat([classEnvelope, v8().serialize([value, patches])]);
 	},
 	deserialize(bytes) {
 		if (bytes.length < classEnvelope.length || bytes[0] !== classEnvelope[0] || !classEnvelope.equals(bytes.subarray(0, 4))) {
-			return v8.deserialize(bytes) as unknown;
+			return v8().deserialize(bytes) as unknown;
 		}
-		const pair = v8.deserialize(bytes.subarray(classEnvelope.length)) as unknown;
+		const pair = v8().deserialize(bytes.subarray(classEnvelope.length)) as unknown;
 		if (!Array.isArray(pair) || pair.length !== 2) throw new Error('malformed class envelope');
 		return applyPatches(pair[0], pair[1]);
 	},

@@ -27,7 +27,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
 import { sep } from 'node:path';
-import * as zlib from 'node:zlib';
+import { zlib } from '../../builtins.js';
 import { KeyError, Rejected, SaveError, SignatureError } from '../../errors.js';
 import { warn, warnOnce } from '../../log.js';
 import { assertKey, expandPrefix, isKey } from '../keys.js';
@@ -43,8 +43,17 @@ export function typeName(value: unknown): string {
 	return typeof name === 'string' && name !== '' ? name : 'object';
 }
 
-export const crc32: (data: Uint8Array, value?: number) => number =
-	typeof zlib.crc32 === 'function' ? zlib.crc32 : softwareCrc32;
+type Crc32 = (data: Uint8Array, value?: number) => number;
+let crcOf: Crc32 | undefined;
+
+/** CRC-32 of `data` (continuing from `value`), zlib's when this Node has it. */
+export function crc32(data: Uint8Array, value?: number): number {
+	if (crcOf === undefined) {
+		const native = zlib().crc32 as Crc32 | undefined;
+		crcOf = typeof native === 'function' ? native : softwareCrc32;
+	}
+	return crcOf(data, value);
+}
 
 let crcTable: Int32Array | undefined;
 

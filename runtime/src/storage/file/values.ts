@@ -29,7 +29,7 @@
 // value a writer is about to refer to from a new call record is not collected under it.
 import { existsSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
-import * as zlib from 'node:zlib';
+import { zlib } from '../../builtins.js';
 import { ClassNotRegistered } from '../../classes.js';
 import { CorruptEntry, SaveError, SignatureError } from '../../errors.js';
 import type { StorageConfig, ValueStorage } from '../base.js';
@@ -135,7 +135,7 @@ export class ValueFile implements ValueStorage {
 		let payload: Uint8Array;
 		try {
 			payload = this.#codec.serialize(value);
-			if (this.compress) payload = zlib.gzipSync(payload);
+			if (this.compress) payload = zlib().gzipSync(payload);
 		} catch (err) {
 			throw new SaveError(`Cannot serialize a value of type ${typeName(value)} with the '${this.serializer}' serializer: ${errorText(err)}`, {
 				cause: err,
@@ -225,7 +225,7 @@ export class ValueFile implements ValueStorage {
 		if (codec === undefined) throw new Unreadable(`written with serializer '${name}', which is not registered in this process`);
 		let payload: Uint8Array = bytes.subarray(headerLength, payloadEnd);
 		try {
-			if ((flags & FLAG_GZIP) !== 0) payload = zlib.gunzipSync(payload);
+			if ((flags & FLAG_GZIP) !== 0) payload = zlib().gunzipSync(payload);
 		} catch (err) {
 			corrupt(`cannot be decompressed: ${errorText(err)}`);
 		}
