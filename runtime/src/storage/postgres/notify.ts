@@ -7,20 +7,24 @@
 //              a lease of a call in flight taken or released), it sends `pg_notify(channel, '')`. Throttled: the
 //              first write after a quiet {@link announceEveryMs} notifies before its answer returns (a one-off write —
 //              `fleche evict` — is heard even if its process exits right after); later writes within the interval
-//              share one trailing notification. A save in a busy loop so costs no extra round trip; a failed
+//              share one trailing notification, which the store also asks for before its process ends
+//              (`flushNoticesOp`, run by beforeShutdown). A save in a busy loop so costs no extra round trip; a failed
 //              notification is ignored (the write itself committed; watchers re-list when they reconnect).
 //   channel    one per schema (`fleche:<schema>`, notifications are per database already), so projects sharing a
 //              database do not wake each other.
 //   listeners  `listenForChanges` keeps one dedicated connection per server, schema and TLS options in this thread,
 //              shared by every subscription, `LISTEN`ing on the channel. Lost (a restart, a dropped network, a failed
-//              heartbeat) it is opened again with a back-off (250 ms doubling to 5 s), and every subscriber is told
-//              once it is back: what was written meanwhile was not heard. Subscribers debounce (fleche/inspect
-//              `watch`).
+//              heartbeat) it is opened again with a back-off (250 ms doubling to 5 s); every subscriber is told when
+//              it is lost (a tool then shows the server unreachable) and once it is back (what was written meanwhile
+//              was not heard). Subscribers debounce (fleche/inspect `watch`).
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Disposable } from '../kinds.js';
 import { connectionOf } from './connect.js';
 import { quoteIdent } from './schema.js';
+
+/** The request that sends a held-back notification now (the store asks before its process ends). */
+export const flushNoticesOp = 'flushNotices';
 
 /** The least time between two notifications from one worker. */
 export const announceEveryMs = 100;
@@ -60,7 +64,8 @@ export function writeAnnouncer(
 		await send();
 	};
 	return async (op, run) => {
-		if (op === 'close') await flush();
+		if (op === 'close' || op === flushNoticesOp) await flush();
+		if (op === flushNoticesOp) return null as never;
 		const value = await run();
 		if (changing.test(op) && timer === undefined) {
 			const wait = lastSent + announceEveryMs - performance.now();
@@ -166,6 +171,8 @@ class Listener {
 		this.#client = undefined;
 		clearInterval(this.#heartbeat);
 		void client.end().catch(() => undefined);
+		// Subscribers look again now (a tool then shows the server as unreachable), and again once it is back.
+		this.#tell();
 		this.#retry();
 	}
 

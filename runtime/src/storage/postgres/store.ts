@@ -26,6 +26,7 @@ import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
 import type { CallRecord } from '../../call.js';
 import { CorruptEntry, FlecheError, KeyError, SaveError } from '../../errors.js';
 import { log, warn } from '../../log.js';
+import { beforeShutdown } from '../../shutdown.js';
 import { createdOf, type SummaryIndex, type IndexEntry } from '../kinds.js';
 import {
 	mergeStats,
@@ -42,6 +43,7 @@ import {
 import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
 import { findSerializer, getSerializer, type Serializer } from '../serializers.js';
 import { BadRecord, parseRecord } from '../sql/schema.js';
+import { flushNoticesOp } from './notify.js';
 import type { Answer, PgRequest, PgWorkerData } from './pgWorker.js';
 import { checkSchemaName, defaultSchema, redactUrl, urlPassword } from './schema.js';
 
@@ -173,6 +175,8 @@ class Link {
 	}
 
 	#client(): SyncWorker {
+		// A change notification held back by the worker (notify.ts) is sent before the process ends, after every flush.
+		if (this.#worker === undefined) beforeShutdown(50, flushNotices);
 		// The worker bounds every step by `timeoutMs` itself; this is only a net for a worker that hangs.
 		this.#worker ??= new SyncWorker({ module: workerFile(), name: 'PostgreSQL cache', input: this.#input, timeoutMs: this.timeoutMs * 3 + 10_000 });
 		return this.#worker;
@@ -334,6 +338,16 @@ class Link {
 		return this.#down ? this.#reason : undefined;
 	}
 
+	/** Sends the change notification the worker still holds back, if it is running and the server answers. */
+	flushNotices(): void {
+		if (this.#worker === undefined || this.#down || this.#refused !== undefined) return;
+		try {
+			this.#worker.request({ op: flushNoticesOp, args: [] } satisfies PgRequest);
+		} catch {
+			// Ending anyway: watchers miss only this last notification.
+		}
+	}
+
 	close(): void {
 		this.#prefetched.clear();
 		this.#prefetchedBytes = 0;
@@ -347,6 +361,10 @@ const linksKey = Symbol.for('fleche.postgres.links');
 function links(): Map<string, Link> {
 	const g = globalThis as { [linksKey]?: Map<string, Link> };
 	return (g[linksKey] ??= new Map<string, Link>());
+}
+
+function flushNotices(): void {
+	for (const link of links().values()) link.flushNotices();
 }
 
 /** Checked options: the URL without its password, the schema, and the rest as given. */
