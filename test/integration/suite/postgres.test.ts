@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
 import { startPostgres, type PostgresServer } from '../../support/servers.js';
-import { api, defaultCache, fileUri, flecheLenses, lensesOf, waitFor, workspaceFolder, type FlecheApi, type TreeNodeSpec } from './support.js';
+import { api, defaultCache, fileUri, flecheLenses, lensesOf, logText, waitFor, workspaceFolder, type FlecheApi, type TreeNodeSpec } from './support.js';
 
 /** Runs ESM `code` with Node in the workspace (a user's process on "another machine"): the real runtime writes the server. */
 function runInWorkspace(code: string, url: string): Promise<void> {
@@ -50,6 +50,24 @@ async function addLens(): Promise<string | undefined> {
 	return flecheLenses(await lensesOf(uri)).find((l) => l.range.start.line === line)?.command?.title;
 }
 
+/**
+ * A throwaway server. The drivers point TMPDIR into their scratch folder, which the `postgres` user (the server runs as
+ * it under root) cannot enter: its data folder goes to the system's temporary folder instead (removed by close(), or
+ * by its reaper).
+ */
+async function serverFor(password?: string): Promise<PostgresServer> {
+	const scratch = process.env.TMPDIR;
+	process.env.TMPDIR = '/tmp';
+	try {
+		return await startPostgres(password === undefined ? {} : { password });
+	} finally {
+		process.env.TMPDIR = scratch;
+	}
+}
+
+const misses = async (server: PostgresServer, db: string): Promise<number> =>
+	Number((await server.psql("SELECT coalesce(sum(misses), 0) FROM fleche.stats WHERE name = 'add'", db)).trim());
+
 suite('PostgreSQL team cache', () => {
 	let fleche: FlecheApi;
 	let server: PostgresServer;
@@ -62,7 +80,7 @@ suite('PostgreSQL team cache', () => {
 	suiteSetup(async function () {
 		this.timeout(300_000);
 		fleche = await api();
-		server = await startPostgres();
+		server = await serverFor();
 		url = await server.database();
 		db = new URL(url).pathname.slice(1);
 		// add(7, 7) twice and add(8, 8): 2 calls, 1 hit, 2 misses.
@@ -140,7 +158,7 @@ suite('PostgreSQL team cache', () => {
 	test('a server that is down is a row "unreachable" with the reason; the rest of the tree works; it comes back', async function () {
 		this.timeout(120_000);
 		await server.stop();
-		await fleche.refresh();
+		// No refresh: the store host's listener loses its connection and has the cache listed again.
 		const t0 = performance.now();
 		const row = await waitFor('the row to say unreachable', async () => {
 			const r = await root();
@@ -152,7 +170,7 @@ suite('PostgreSQL team cache', () => {
 		assert.match(String(child?.label), /^Unreachable: /);
 		// The other caches are listed as ever.
 		assert.ok((await fleche.tree.getChildren(await defaultCache(fleche))).some((n) => n.data?.name === 'add'));
-		console.log(`postgres down → tree row "unreachable" after a refresh: ${listed} ms`);
+		console.log(`postgres down → tree row "unreachable" (no refresh): ${listed} ms`);
 		await server.start();
 		// Its listener reconnects and tells the store host, which lists it again; a refresh would too.
 		await waitFor(
@@ -160,5 +178,78 @@ suite('PostgreSQL team cache', () => {
 			async () => /^postgres · 1 function · 2 cached$/.test(String((await root()).description)) || undefined,
 			60_000,
 		);
+	});
+});
+
+suite('PostgreSQL team cache with a password', () => {
+	const password = 'team-S3cret/with:odd@chars';
+	let fleche: FlecheApi;
+	let server: PostgresServer;
+	let db: string;
+	/** The URL as the setting names it: without the password. */
+	let bare: string;
+	const config = () => vscode.workspace.getConfiguration('fleche');
+
+	suiteSetup(async function () {
+		this.timeout(300_000);
+		fleche = await api();
+		server = await serverFor(password);
+		const url = await server.database();
+		db = new URL(url).pathname.slice(1);
+		const u = new URL(url);
+		u.password = '';
+		bare = u.toString();
+		await runInWorkspace(callAdd([[21, 21]]), url);
+	});
+	suiteTeardown(async () => {
+		await config().update('caches', undefined, vscode.ConfigurationTarget.Workspace);
+		await server?.close();
+	});
+
+	test('asked once, kept in SecretStorage, never shown; the CLI gets it through its environment', async () => {
+		// The person at the keyboard types the password into the input box: this stands in for them (the input box is
+		// VS Code's own; everything after it — SecretStorage, the store worker, the server's SCRAM login — is real).
+		const window = vscode.window as { showInputBox: typeof vscode.window.showInputBox };
+		const real = window.showInputBox;
+		const asked: (vscode.InputBoxOptions | undefined)[] = [];
+		window.showInputBox = (async (options?: vscode.InputBoxOptions) => {
+			asked.push(options);
+			return password;
+		}) as typeof vscode.window.showInputBox;
+		try {
+			await config().update('caches', [bare], vscode.ConfigurationTarget.Workspace);
+			const listed = async (): Promise<TreeNodeSpec | undefined> => {
+				const row = (await fleche.tree.getChildren()).find((r) => r.data?.cache === bare);
+				return row !== undefined && /^postgres · 1 function · 1 cached$/.test(String(row.description)) ? row : undefined;
+			};
+			const row = await waitFor('the cache listed once the password was given', listed, 60_000);
+			assert.equal(asked.length, 1, 'asked once');
+			assert.equal(asked[0]?.password, true, 'typed into a password box');
+			assert.match(String(asked[0]?.prompt), new RegExp(bare.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+			// Kept: a refresh (a new store worker session reopens the cache) does not ask again.
+			await fleche.refresh();
+			await waitFor('the cache listed again after a refresh', listed, 60_000);
+			assert.equal(asked.length, 1, 'not asked again: the password is kept');
+			// Rerun in the user's Node: the CLI logs in with the kept password (PGPASSWORD), never on its command line.
+			const fn = (await fleche.tree.getChildren(row)).find((c) => c.data?.name === 'add');
+			assert.ok(fn, 'the add row');
+			const [call] = await fleche.tree.getChildren(fn);
+			assert.ok(call?.data?.key, 'the add(21, 21) row');
+			const before = await misses(server, db);
+			await vscode.commands.executeCommand('fleche.rerunCall', call);
+			await waitFor('the rerun to count one more miss on the server', async () => (await misses(server, db)) === before + 1 || undefined);
+			// Nothing shown holds the password: the rows and the Fleche log.
+			const shown = JSON.stringify(await fleche.tree.getChildren()) + JSON.stringify(await fleche.tree.getChildren(row));
+			const log = await waitFor("the Fleche log with the CLI's command line", async () => {
+				const text = await logText();
+				return text?.includes(' rerun ') ? text : undefined;
+			});
+			for (const form of [password, encodeURIComponent(password)]) {
+				assert.ok(!shown.includes(form), 'no tree row holds the password');
+				assert.ok(!log.includes(form), 'the log does not hold the password');
+			}
+		} finally {
+			window.showInputBox = real;
+		}
 	});
 });
