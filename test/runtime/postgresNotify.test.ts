@@ -1,4 +1,4 @@
-// Hearing another machine's writes to a PostgreSQL team store (docs/behaviour.md §2.6, "Hearing of other machines'
+// Hearing another machine's writes to a PostgreSQL team store (docs/behaviour.md §19, "Hearing other machines'
 // writes"): fleche/inspect's `watch()` on a PostgreSQL cache fires when another process writes (LISTEN/NOTIFY on the
 // schema's channel, no folder involved), keeps quiet for other schemas, fires again after the server restarted, and
 // `unreachable()` tells an outage (URL without its password) apart from an empty store. Real server, real processes.

@@ -1,4 +1,4 @@
-// Passwords of PostgreSQL team caches (docs/behaviour.md §2.6) whose URL has none and whose server wants one that
+// Passwords of PostgreSQL team caches (docs/behaviour.md §19) whose URL has none and whose server wants one that
 // neither PGPASSWORD nor ~/.pgpass gives: asked once in an input box, kept in VS Code's SecretStorage (by the URL
 // without password), handed to the store worker in its `open` request and to CLI child processes as PGPASSWORD — never
 // on a command line, in a log line, a label or an error message.

@@ -1,5 +1,5 @@
 // Pure: what the extension needs to know of the database servers a cache configuration names (PostgreSQL team caches,
-// docs/behaviour.md §2.6): their URLs (configurations carry them without a password), the configuration with the
+// docs/behaviour.md §19): their URLs (configurations carry them without a password), the configuration with the
 // passwords the user gave put back in (handed to the store worker only, never shown), and whether a failure asks for a
 // password.
 

@@ -1,4 +1,4 @@
-// A PostgreSQL team cache in the editor (docs/behaviour.md §2.6; README "PostgreSQL in the editor"): a real server
+// A PostgreSQL team cache in the editor (docs/behaviour.md §19): a real server
 // started by this suite (test/support/servers.ts), written by the runtime in other processes, named by its URL in the
 // `fleche.caches` setting. Listed with its counts and summed into the lens; a call invalidated and rerun through it;
 // a write by another process reaching the tree through LISTEN/NOTIFY with no refresh (the time it took printed); the

@@ -1,4 +1,4 @@
-// docs/behaviour.md §2.6 "PostgreSQL", "Hearing of other machines' writes": a PostgreSQL store tells its watchers of
+// docs/behaviour.md §19 "Hearing other machines' writes": a PostgreSQL store tells its watchers of
 // changes through the server itself (LISTEN/NOTIFY), since no folder on this machine changes when another machine
 // writes.
 //
