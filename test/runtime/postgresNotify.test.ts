@@ -9,7 +9,7 @@ import { Cache, CallPostgres, FlecheError, ValuePostgres } from 'fleche';
 import { openStore, type Store } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
-import { startPostgres, type PostgresServer } from '../support/servers.js';
+import { startPostgresDatabase, type PostgresServer } from '../support/servers.js';
 import { runNode } from '../support/tmp.js';
 
 const writer = fileURLToPath(new URL('../fixtures/pgWriter.js', import.meta.url));
@@ -21,9 +21,7 @@ let url: string;
 let db: string;
 
 before(async () => {
-	server = await startPostgres({ password });
-	url = await server.database();
-	db = new URL(url).pathname.slice(1);
+	({ server, url, db } = await startPostgresDatabase({ password }));
 });
 after(async () => {
 	await server?.close();

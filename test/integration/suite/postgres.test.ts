@@ -215,7 +215,7 @@ suite('PostgreSQL team cache with a password', () => {
 		window.showInputBox = (async (options?: vscode.InputBoxOptions) => {
 			asked.push(options);
 			return password;
-		}) as typeof vscode.window.showInputBox;
+		});
 		try {
 			await config().update('caches', [bare], vscode.ConfigurationTarget.Workspace);
 			const listed = async (): Promise<TreeNodeSpec | undefined> => {
