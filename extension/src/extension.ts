@@ -7,6 +7,7 @@ import type { Services } from './commands/services.js';
 import { affects, getConfig } from './config.js';
 import { settings, viewIds } from './constants.js';
 import { CacheClient } from './data/cacheClient.js';
+import { ServerPasswords } from './data/serverPasswords.js';
 import { disposeLog, log, logChannel } from './log.js';
 import type { TreeNodeSpec } from './model/callTree.js';
 import { findDefinition } from './commands/goToDefinition.js';
@@ -35,7 +36,8 @@ export function activate(context: vscode.ExtensionContext): FlecheApi {
 	setLogger((record) => (record.level === 'error' ? log.error : log.warn)(`[${record.code}] ${record.message}`));
 	context.subscriptions.push({ dispose: resetLogger });
 
-	const client = new CacheClient(() => getConfig().caches, vscode.Uri.joinPath(context.extensionUri, 'dist', 'storeHost.js').fsPath);
+	const passwords = new ServerPasswords(context.secrets);
+	const client = new CacheClient(() => getConfig().caches, vscode.Uri.joinPath(context.extensionUri, 'dist', 'storeHost.js').fsPath, passwords);
 	const tree = new CallTreeProvider(client);
 	const treeView = vscode.window.createTreeView(viewIds.calls, { treeDataProvider: tree, showCollapseAll: true });
 	const lenses = new CodeLensController(client);
@@ -52,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): FlecheApi {
 	);
 
 	const refresh = (): Promise<void> => {
+		passwords.retry();
 		client.reset();
 		return Promise.resolve();
 	};

@@ -14,7 +14,7 @@ import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
 import { userProject } from '../support/project.js';
-import { startPostgres, type PostgresServer } from '../support/servers.js';
+import { startPostgresDatabase, type PostgresServer } from '../support/servers.js';
 import { runNode, tmpDir } from '../support/tmp.js';
 
 const writer = fileURLToPath(new URL('../fixtures/pgWriter.js', import.meta.url));
@@ -28,9 +28,7 @@ let db: string;
 let schemas = 0;
 
 before(async () => {
-	server = await startPostgres({ password });
-	url = await server.database();
-	db = new URL(url).pathname.slice(1);
+	({ server, url, db } = await startPostgresDatabase({ password }));
 });
 after(async () => {
 	await server?.close();

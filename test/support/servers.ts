@@ -255,6 +255,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 	};
 }
 
+/** A throwaway PostgreSQL cluster with a fresh database: its URL (with the password, if any) and name. */
+export async function startPostgresDatabase(options: PostgresOptions = {}): Promise<{ server: PostgresServer; url: string; db: string }> {
+	const server = await startPostgres(options);
+	const url = await server.database();
+	return { server, url, db: new URL(url).pathname.slice(1) };
+}
+
 /** A throwaway Redis server, without persistence. */
 export interface RedisServer {
 	/** `redis://127.0.0.1:<port>` */

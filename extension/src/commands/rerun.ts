@@ -22,12 +22,15 @@ export function requireTrust(action: string): boolean {
 	return false;
 }
 
-/** `--root PATH` for a cache with a folder, `--cache NAME` otherwise; `--cwd` the folder it was found from. */
-export async function cacheArgs(s: Services, cache: string | undefined): Promise<{ args: string[]; cwd: string }> {
+/**
+ * `--root PATH` for a cache with a folder, `--cache NAME` otherwise; `--cwd` the folder it was found from; `env` the
+ * kept password of its database server (PGPASSWORD), if any.
+ */
+export async function cacheArgs(s: Services, cache: string | undefined): Promise<{ args: string[]; cwd: string; env: Record<string, string> }> {
 	const entry = cache === undefined ? undefined : await s.client.entryOf(cache);
 	const folder = entry?.folderPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
 	const args = entry === undefined ? [] : entry.location.root !== null ? ['--root', entry.location.root] : ['--cache', entry.location.name];
-	return { args: [...args, '--cwd', folder], cwd: folder };
+	return { args: [...args, '--cwd', folder], cwd: folder, env: cache === undefined ? {} : await s.client.childEnv(cache) };
 }
 
 /**
@@ -40,6 +43,7 @@ export function runImportingCli(
 	cliArgs: readonly string[],
 	cwd: string,
 	onMessage?: (m: CliMessage, progress: vscode.Progress<{ message?: string; increment?: number }>) => void,
+	env: Readonly<Record<string, string>> = {},
 ): Thenable<CliRun> {
 	return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
 		progress.report({ message: "importing the function's module: its top-level code runs too, unless guarded with isRerun()" });
@@ -47,6 +51,7 @@ export function runImportingCli(
 			node: getConfig().nodePath,
 			cwd,
 			bundledCli: s.bundledCli,
+			env,
 			token,
 			log: (line) => log.info(line),
 			onMessage: (m) => {
@@ -58,14 +63,14 @@ export function runImportingCli(
 }
 
 async function rerun(s: Services, title: string, cliArgs: string[], cache: string | undefined): Promise<boolean> {
-	const { args, cwd } = await cacheArgs(s, cache);
+	const { args, cwd, env } = await cacheArgs(s, cache);
 	let last = 0;
 	const result = await runImportingCli(s, title, ['rerun', ...cliArgs, ...args], cwd, (m, progress) => {
 		if (m.type !== 'progress' || m.total <= 0) return;
 		const pct = (m.done / m.total) * 100;
 		progress.report({ message: `${m.done} of ${m.total}`, increment: pct - last });
 		last = pct;
-	});
+	}, env);
 	await s.refresh();
 	const summary = rerunSummary(result.messages, result.cancelled);
 	for (const f of summary.failures) log.error(`rerun ${f}`);

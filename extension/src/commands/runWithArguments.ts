@@ -41,8 +41,8 @@ export async function runWithArguments(s: Services, arg?: unknown, argsJson?: un
 	const problem = argsJsonProblem(text, true);
 	if (problem !== undefined) throw new Error(`The arguments are not usable: ${problem}`);
 	const cache = fn.cache ?? (await s.client.cachesOf(fn))[0]?.id;
-	const { args, cwd } = await cacheArgs(s, cache);
-	const result = await runImportingCli(s, `Running ${fn.name}…`, ['call', functionLabel(fn), text, ...args], cwd);
+	const { args, cwd, env } = await cacheArgs(s, cache);
+	const result = await runImportingCli(s, `Running ${fn.name}…`, ['call', functionLabel(fn), text, ...args], cwd, undefined, env);
 	await s.refresh();
 	if (result.cancelled) {
 		void vscode.window.showInformationMessage(`Run of ${fn.name} cancelled: nothing was stored for it.`);

@@ -9,8 +9,10 @@ import { cacheId, type CacheInfo } from '../model/callTree.js';
 import { mergeCounts, type FunctionCounts } from '../model/codeLens.js';
 import { Disposable } from '../disposable.js';
 import { errorMessage, log } from '../log.js';
+import { asksForPassword, serverUrls, withoutPasswords } from '../model/teamServers.js';
 import { locateCaches, type LocatedCache } from './cacheLocator.js';
-import type { StoreChanged, StoreLog, StoreOp, StoreOps, StoreReply, StoreRequest } from './storeProtocol.js';
+import type { ServerPasswords } from './serverPasswords.js';
+import { unreachableError, type StoreChanged, type StoreLog, type StoreOp, type StoreOps, type StoreReply, type StoreRequest } from './storeProtocol.js';
 
 /** One cache as the views see it: where it is, and its functions or why they cannot be read. */
 export interface CacheEntry {
@@ -19,10 +21,14 @@ export interface CacheEntry {
 	/** The workspace folder it was found from (its name), or null for a path from the settings. */
 	readonly folder: string | null;
 	readonly folderPath: string;
+	/** Whether it lives on a database server (no folder to exist: listed while the configuration names it). */
+	readonly onServer: boolean;
 	readonly functions?: readonly FunctionSummary[];
 	/** Calls being computed now (docs/behaviour.md §14: a running call's row, and the cache row's count). */
 	readonly inFlight?: readonly CallInFlight[];
 	readonly error?: string;
+	/** Why its database server cannot be reached now (its URL without password): listed again at the next refresh. */
+	readonly unreachable?: string;
 }
 
 /** A snapshot of one cache's listing: its functions and the calls in flight, read together. */
@@ -63,10 +69,12 @@ export class CacheClient extends Disposable {
 	/**
 	 * @param extraCaches the `fleche.caches` setting.
 	 * @param workerFile dist/storeHost.js inside the extension.
+	 * @param passwords where passwords of PostgreSQL team caches are kept and asked for.
 	 */
 	constructor(
 		private readonly extraCaches: () => readonly string[],
 		private readonly workerFile: string,
+		private readonly passwords?: ServerPasswords,
 	) {
 		super();
 		this._register({ dispose: () => this.stop('the extension was deactivated') });
@@ -122,8 +130,9 @@ export class CacheClient extends Disposable {
 		if ('changed' in message) {
 			const c = this.caches.get(message.changed);
 			if (c === undefined) return;
-			// A store that did not exist at discovery may have a fleche.toml-declared sibling now: look again.
-			if (!c.located.location.exists) return this.reset();
+			// A store that did not exist at discovery may have a fleche.toml-declared sibling now: look again. (A store on a
+			// server has no folder: it is simply listed again.)
+			if (!c.located.location.exists && c.located.location.root !== null) return this.reset();
 			c.snapshot = undefined;
 			c.listing = undefined;
 			c.version++;
@@ -188,13 +197,45 @@ export class CacheClient extends Disposable {
 		return discovered;
 	}
 
+	private async openArgs(c: OpenCache): Promise<StoreOps['open']['args']> {
+		const args = { cache: c.id, location: c.located.location, cwd: c.located.folderPath };
+		const urls = serverUrls(c.located.location.config);
+		const passwords = urls.length > 0 && this.passwords !== undefined ? await this.passwords.get(urls) : {};
+		return Object.keys(passwords).length > 0 ? { ...args, passwords } : args;
+	}
+
+	/** What is shown of a store's error: never a password the user gave, even if a message carried one. */
+	private shown(err: unknown): string {
+		return withoutPasswords(errorMessage(err), this.passwords?.known() ?? []);
+	}
+
+	/** A server refused or wanted a password: ask for it (once), then read every cache again. */
+	private offerPassword(c: OpenCache, message: string): void {
+		const urls = serverUrls(c.located.location.config);
+		if (this.passwords === undefined || urls.length === 0 || !asksForPassword(message)) return;
+		const keeper = this.passwords;
+		const url = urls.find((u) => message.includes(u)) ?? urls[0]!;
+		void (async () => {
+			const kept = url in (await keeper.get([url]));
+			if (await keeper.ask(url, kept)) this.reset();
+		})();
+	}
+
+	/** Environment variables for a CLI child process working on cache `id` (PGPASSWORD of its server, if kept). */
+	async childEnv(id: string): Promise<Record<string, string>> {
+		await this.discover();
+		const c = this.caches.get(id);
+		const urls = c === undefined ? [] : serverUrls(c.located.location.config);
+		return urls.length > 0 && this.passwords !== undefined ? this.passwords.env(urls) : {};
+	}
+
 	private open(c: OpenCache): Promise<boolean> {
 		if (c.error !== undefined) return Promise.resolve(false);
-		c.opened ??= this.request('open', { cache: c.id, location: c.located.location, cwd: c.located.folderPath }).then(
+		c.opened ??= this.openArgs(c).then((args) => this.request('open', args)).then(
 			() => true,
 			(err: unknown) => {
-				c.error = errorMessage(err);
-				log.error(`Cannot open cache ${c.located.location.name} (${c.located.location.root ?? c.located.location.kind}): ${errorMessage(err)}`);
+				c.error = this.shown(err);
+				log.error(`Cannot open cache ${c.located.location.name} (${c.located.location.root ?? c.located.location.kind}): ${c.error}`);
 				return false;
 			},
 		);
@@ -208,7 +249,13 @@ export class CacheClient extends Disposable {
 	}
 
 	private async entry(c: OpenCache): Promise<CacheEntry> {
-		const base = { id: c.id, location: c.located.location, folder: c.located.folder, folderPath: c.located.folderPath };
+		const base = {
+			id: c.id,
+			location: c.located.location,
+			folder: c.located.folder,
+			folderPath: c.located.folderPath,
+			onServer: serverUrls(c.located.location.config).length > 0,
+		};
 		const { location } = c.located;
 		// A folder named in the `fleche.caches` setting that holds no store is a mistake to show, not an empty cache.
 		if (!location.exists && location.source === null && location.name !== 'default' && location.root !== null) {
@@ -219,8 +266,12 @@ export class CacheClient extends Disposable {
 		try {
 			return { ...base, ...(await this.list(c)) };
 		} catch (err) {
-			log.error(`Cannot list ${c.located.location.name}: ${errorMessage(err)}`);
-			return { ...base, error: errorMessage(err) };
+			const message = this.shown(err);
+			// A server that is down: the row says so, and the next refresh (or its coming back) lists it again.
+			if ((err as Error).name === unreachableError) return { ...base, unreachable: message };
+			log.error(`Cannot list ${c.located.location.name}: ${message}`);
+			this.offerPassword(c, message);
+			return { ...base, error: message };
 		}
 	}
 

@@ -23,6 +23,8 @@ export interface CliOptions {
 	readonly cwd: string;
 	/** The CLI file shipped inside the extension (`dist/cli.js`), used when the workspace has no fleche. */
 	readonly bundledCli: string;
+	/** Added to the child's environment (a kept PGPASSWORD: never on its command line). */
+	readonly env?: Readonly<Record<string, string>>;
 	readonly token?: vscode.CancellationToken;
 	readonly onMessage?: (message: CliMessage) => void;
 	readonly log?: (line: string) => void;
@@ -49,7 +51,11 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
 	const argv = [cli, ...args, '--json'];
 	options.log?.(`$ ${options.node} ${argv.join(' ')}  (in ${options.cwd})`);
 	return new Promise((resolve, reject) => {
-		const child = spawn(options.node, argv, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+		const child = spawn(options.node, argv, {
+			cwd: options.cwd,
+			stdio: ['ignore', 'pipe', 'pipe'],
+			env: { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1' },
+		});
 		const messages: CliMessage[] = [];
 		let stderr = '';
 		let buffered = '';

@@ -3,7 +3,8 @@
 import { parentPort } from 'node:worker_threads';
 import { setLogger } from 'fleche';
 import { discoverCaches, explain, openStore, type Store } from 'fleche/inspect';
-import type { StoreChanged, StoreLog, StoreOps, StoreReply, StoreRequest } from './storeProtocol.js';
+import { withPasswords } from '../model/teamServers.js';
+import { unreachableError, type StoreChanged, type StoreLog, type StoreOps, type StoreReply, type StoreRequest } from './storeProtocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('storeHost.js runs as a worker thread of the Fleche extension');
@@ -30,9 +31,9 @@ const handlers: Handlers = {
 				return { error: err instanceof Error ? err.message : String(err) };
 			}
 		}),
-	open({ cache, location, cwd }) {
+	open({ cache, location, cwd, passwords }) {
 		if (open.has(cache)) return null;
-		const s = openStore(location, { cwd });
+		const s = openStore(passwords === undefined ? location : { ...location, config: withPasswords(location.config, passwords) }, { cwd });
 		const watch = s.watch(() => port.postMessage({ changed: cache } satisfies StoreChanged));
 		open.set(cache, { store: s, watch });
 		return null;
@@ -44,7 +45,13 @@ const handlers: Handlers = {
 		entry?.store.close();
 		return null;
 	},
-	functions: ({ cache }) => store(cache).functions(),
+	functions({ cache }) {
+		const s = store(cache);
+		// While a database server is down its storages answer like empty ones: say so instead (bounded by its time-out).
+		const why = s.unreachable();
+		if (why !== undefined) throw Object.assign(new Error(why), { name: unreachableError });
+		return s.functions();
+	},
 	inFlight: ({ cache }) => store(cache).inFlight(),
 	calls: ({ cache, fn, offset, limit }) => store(cache).calls(fn, { offset, limit }),
 	call: ({ cache, key }) => store(cache).call(key),

@@ -10,8 +10,13 @@ export type FolderCaches = { readonly locations: CacheLocation[] } | { readonly 
 export interface StoreOps {
 	/** Discovery reads fleche.toml files and looks at store folders: storage code, so it runs here too. */
 	discover: { args: { folders: string[]; extra: string[] }; value: FolderCaches[] };
-	open: { args: { cache: string; location: CacheLocation; cwd: string }; value: null };
+	/**
+	 * `passwords`: what the user gave for the PostgreSQL URLs of the location (by URL without password, from VS Code's
+	 * SecretStorage), put into the configuration only here, so that no message back, log or label holds one.
+	 */
+	open: { args: { cache: string; location: CacheLocation; cwd: string; passwords?: Record<string, string> }; value: null };
 	close: { args: { cache: string }; value: null };
+	/** Fails with the error name {@link unreachableError} (and the reason) while the store's server cannot be reached. */
 	functions: { args: { cache: string }; value: FunctionSummary[] };
 	/** Calls being computed now (held leases), read with the functions so that one refresh shows both. */
 	inFlight: { args: { cache: string }; value: CallInFlight[] };
@@ -24,6 +29,9 @@ export interface StoreOps {
 }
 
 export type StoreOp = keyof StoreOps;
+
+/** The error name of a listing whose store cannot be reached now (fleche/inspect `Store.unreachable()`). */
+export const unreachableError = 'StoreUnreachable';
 
 export interface StoreRequest<K extends StoreOp = StoreOp> {
 	readonly id: number;

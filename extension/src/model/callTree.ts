@@ -84,10 +84,12 @@ export function cacheNodes(
 		/** Calls being computed now. */
 		readonly running?: number;
 		readonly error?: string;
+		/** Why its database server cannot be reached now. */
+		readonly unreachable?: string;
 	}[],
 ): TreeNodeSpec[] {
 	const many = new Set(caches.map((c) => c.folder)).size > 1;
-	return caches.map(({ cache, folder, totals, running, error }) => {
+	return caches.map(({ cache, folder, totals, running, error, unreachable }) => {
 		const id = `cache:${cacheId(cache)}`;
 		const label = cache.name === 'default' && cache.source === null ? '.fleche' : cache.name;
 		const where = [many && folder ? folder : null, cache.kind].filter(Boolean).join(' · ');
@@ -103,6 +105,19 @@ export function cacheNodes(
 				expanded: true,
 				data: { kind: 'cache', cache: cacheId(cache), folder },
 				icon: 'warning',
+			};
+		}
+		if (unreachable !== undefined) {
+			return {
+				id,
+				label,
+				description: `${where} · unreachable`,
+				tooltip: `${tooltip}\n\n${unreachable}\n\nListed again when it answers (or on Refresh).`,
+				contextValue: `${treeContext.cache}+unreachable`,
+				collapsible: true,
+				expanded: true,
+				data: { kind: 'cache', cache: cacheId(cache), folder },
+				icon: 'debug-disconnect',
 			};
 		}
 		const description = totals
@@ -269,6 +284,19 @@ export function callNode(cache: string, call: CallInfo, nowSeconds: number, stat
 /** A row that explains (empty cache, an unreadable store) instead of listing. */
 export function messageNode(id: string, label: string, tooltip?: string): TreeNodeSpec {
 	return { id: `msg:${id}`, label, ...(tooltip ? { tooltip } : {}), contextValue: treeContext.empty, collapsible: false, data: { kind: 'message' }, icon: 'info' };
+}
+
+/** The row shown under a cache whose server cannot be reached now: the reason, which names the server. */
+export function unreachableNode(id: string, reason: string): TreeNodeSpec {
+	return {
+		id: `unreachable:${id}`,
+		label: truncate(`Unreachable: ${reason}`, 120),
+		tooltip: `${reason}\n\nListed again when it answers (or on Refresh).`,
+		contextValue: treeContext.error,
+		collapsible: false,
+		data: { kind: 'message' },
+		icon: 'debug-disconnect',
+	};
 }
 
 /** The row shown under a cache that could not be read; the rest of the tree keeps working. */

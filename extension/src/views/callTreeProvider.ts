@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { callPageSize, contextKeys } from '../constants.js';
 import type { CacheClient } from '../data/cacheClient.js';
 import { Disposable } from '../disposable.js';
-import { callNodes, cacheNodes, errorNode, functionNodes, viewNode, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
+import { callNodes, cacheNodes, errorNode, functionNodes, unreachableNode, viewNode, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
 import { arrangeFunctions, defaultTreeView, type TreeViewOptions } from '../model/treeView.js';
 import { errorMessage, log } from '../log.js';
 
@@ -93,7 +93,8 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 		const data = spec?.data;
 		try {
 			if (!data) {
-				const entries = (await this.client.entries()).filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined);
+				// A cache on a database server has no folder that "exists": it is listed while the configuration names it.
+				const entries = (await this.client.entries()).filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined || e.onServer);
 				void vscode.commands.executeCommand('setContext', contextKeys.cacheFound, entries.length > 0);
 				if (!this.loaded) {
 					this.loaded = true;
@@ -107,6 +108,7 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 						totals: e.functions ? { calls: e.functions.reduce((n, f) => n + f.calls, 0), functions: e.functions.length } : null,
 						running: e.inFlight?.length ?? 0,
 						...(e.error !== undefined ? { error: e.error } : {}),
+						...(e.unreachable !== undefined ? { unreachable: e.unreachable } : {}),
 					})),
 				);
 			}
@@ -115,6 +117,7 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 					const entry = await this.client.entryOf(data.cache);
 					if (!entry) return [];
 					if (entry.error !== undefined) return [errorNode(data.cache, entry.error)];
+					if (entry.unreachable !== undefined) return [unreachableNode(data.cache, entry.unreachable)];
 					const functions = entry.functions ?? [];
 					const header = viewNode(data.cache, this.viewOptions, arrangeFunctions(functions, this.viewOptions).length, functions.length);
 					return [...(header ? [header] : []), ...functionNodes(data.cache, functions, nowSeconds(), this.viewOptions)];

@@ -112,6 +112,23 @@ function sourceOf(config: FlecheConfig, name: string): string | null {
 	return config.source(name)?.file ?? null;
 }
 
+/**
+ * A cache on a PostgreSQL server named by its URL (`postgres://user@host/db`, a user setting), both storages there in
+ * the default schema; named by the URL without its password (one written in it is remembered for this thread only).
+ */
+function serverLocation(url: string): CacheLocation | undefined {
+	const kind = storageKinds.get('postgres');
+	if (kind === undefined) return undefined;
+	try {
+		const values = kind.open({ type: 'postgres', url }, 'values').toConfig();
+		const calls = kind.open({ type: 'postgres', url }, 'calls').toConfig();
+		return locationOf(String((calls as { url?: unknown }).url), { type: 'cache', values, calls }, null);
+	} catch (err) {
+		warn('FLECHE_CONFIG_ERROR', `Cannot use ${url.replace(/\/\/[^@/]*@/, '//…@')} as a cache: ${err instanceof Error ? err.message : String(err)}`);
+		return undefined;
+	}
+}
+
 function configLocation(config: FlecheConfig, name: string): CacheLocation | undefined {
 	try {
 		return locationOf(name, config.cacheConfig(name), sourceOf(config, name));
@@ -129,7 +146,7 @@ function looksLikePath(text: string): boolean {
 
 /**
  * Caches visible from `folder`: `default` first, then every section of the `fleche.toml` files found from `folder`
- * upward (docs/behaviour.md §4), then `extra` cache names or store paths (a user setting). Entries with the same store root
+ * upward (docs/behaviour.md §4), then `extra` cache names, store paths or `postgres://` URLs (a user setting). Entries with the same store root
  * are listed once.
  * @throws ConfigError when a `fleche.toml` is not valid TOML; a single invalid section is skipped with a warning.
  * @example
@@ -154,6 +171,10 @@ export function discoverCaches(folder: string, extra: readonly string[] = []): C
 	for (const name of config.names()) add(configLocation(config, name));
 	for (const item of extra) {
 		if (typeof item !== 'string' || item === '') continue;
+		if (/^postgres(ql)?:\/\//.test(item)) {
+			add(serverLocation(item));
+			continue;
+		}
 		if (!looksLikePath(item) && (config.names().includes(item) || item === 'default')) {
 			add(configLocation(config, item));
 			continue;
@@ -170,9 +191,9 @@ export function discoverCaches(folder: string, extra: readonly string[] = []): C
 }
 
 /**
- * The location a tool means by `target`: a {@link CacheLocation} as is; a string that looks like a path (or names an
- * existing folder that is no cache name) is a store folder; anything else is a cache name of the `fleche.toml` seen
- * from `cwd`.
+ * The location a tool means by `target`: a {@link CacheLocation} as is; a `postgres://` URL is a team cache on that
+ * server (default schema); a string that looks like a path (or names an existing folder that is no cache name) is a
+ * store folder; anything else is a cache name of the `fleche.toml` seen from `cwd`.
  * @throws ConfigError for an unknown cache name or a folder that holds no store.
  */
 export function resolveLocation(target: CacheLocation | string, cwd: string): CacheLocation {
@@ -182,6 +203,11 @@ export function resolveLocation(target: CacheLocation | string, cwd: string): Ca
 		return resolveLocation(target.name, cwd);
 	}
 	if (target === '') throw new ConfigError('An empty cache name or path');
+	if (/^postgres(ql)?:\/\//.test(target)) {
+		const location = serverLocation(target);
+		if (location === undefined) throw new ConfigError(`Cannot use ${target.replace(/\/\/[^@/]*@/, '//…@')} as a cache (see the warning above)`);
+		return location;
+	}
 	if (!looksLikePath(target)) {
 		const config = loadConfig({ cwd });
 		if (target === 'default' || target === 'memory' || target === 'void' || config.names().includes(target)) {

@@ -184,7 +184,17 @@ export interface Store {
 	 * give none). Leases name only the key, so a call never stored before cannot be told apart by function.
 	 */
 	inFlight(): CallInFlight[];
-	/** Calls `listener` (debounced) after the store changed on disk, by this or another process. @default debounceMs 250 */
+	/**
+	 * Why the store cannot be reached now (a database server that is down: the message names it without a password),
+	 * or `undefined` when every storage answers or has nothing to reach. Ask it before listing: while a server is down
+	 * its storages answer like empty ones. Bounded by the storages' own time-outs (`timeout_ms`).
+	 * @throws FlecheError when a server refuses the configuration (a wrong password, a missing database).
+	 */
+	unreachable(): string | undefined;
+	/**
+	 * Calls `listener` (debounced) after the store changed, by this or another process: on disk, or on a database
+	 * server that tells (PostgreSQL's LISTEN/NOTIFY). @default debounceMs 250
+	 */
 	watch(listener: () => void, options?: { debounceMs?: number }): Disposable;
 	/** Releases watchers and the index. */
 	close(): void;
@@ -612,6 +622,16 @@ export class InspectStore implements Store {
 			for (const held of leases.held?.() ?? []) if (held.gone !== true) out.push({ key: held.key, owner: held.owner, since: held.since });
 		}
 		return out;
+	}
+
+	unreachable(): string | undefined {
+		for (const leaf of this.#leaves) {
+			for (const storage of [leaf.calls, leaf.values]) {
+				const problem = kindOf(storage)?.problem?.(storage);
+				if (problem !== undefined) return problem;
+			}
+		}
+		return undefined;
 	}
 
 	watch(listener: () => void, options: { debounceMs?: number } = {}): Disposable {

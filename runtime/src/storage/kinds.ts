@@ -160,6 +160,12 @@ export interface StorageKind<C extends StorageConfig = StorageConfig, V extends 
 	 * per open storage by the cache that uses it, and by tools listing calls in flight.
 	 */
 	leases?(storage: K): CallLeases | undefined;
+	/**
+	 * Why an open storage cannot be reached now (a server that is down: the message names it, never a password), or
+	 * `undefined` when it answers; asked by tools before they list, so that an outage is not shown as an empty store.
+	 * Bounded by the storage's own time-outs. A storage that refuses its configuration throws instead.
+	 */
+	problem?(storage: V | K): string | undefined;
 	/** Releases what an open storage holds (a worker thread, a connection). */
 	close?(storage: V | K): void;
 }

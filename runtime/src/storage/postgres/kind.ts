@@ -11,7 +11,9 @@
 // A password written in the URL is taken out of the configuration here (see store.ts): what tools show and send
 // elsewhere is the URL without it.
 import type { StorageKind, StorageRole, TomlReader, TomlTable } from '../kinds.js';
-import { CallPostgres, PostgresIndex, ValuePostgres, type PostgresConfig } from './store.js';
+import { listenForChanges } from './notify.js';
+import { defaultSchema } from './schema.js';
+import { CallPostgres, PostgresIndex, ValuePostgres, passwordOf, type PostgresConfig } from './store.js';
 
 const options = ['url', 'schema', 'ssl', 'timeout_ms'];
 
@@ -85,5 +87,21 @@ export const postgresKind: StorageKind<PostgresConfig, ValuePostgres, CallPostgr
 	created: (calls, key) => calls.created(key),
 	summaryIndex: (calls) => new PostgresIndex(calls),
 	leases: (calls) => calls.leases(),
+	// LISTEN/NOTIFY (notify.ts): the call storage's subscription hears every write; the values' would hear the same.
+	subscribe(config, role, listener) {
+		if (role !== 'calls') return { dispose: () => undefined };
+		const password = passwordOf(config.url);
+		return listenForChanges(
+			{
+				url: config.url,
+				schema: config.schema ?? defaultSchema,
+				timeoutMs: config.timeoutMs ?? 5000,
+				...(password !== undefined ? { password } : {}),
+				...(config.ssl !== undefined ? { ssl: config.ssl } : {}),
+			},
+			listener,
+		);
+	},
+	problem: (storage) => storage.problem(),
 	close: (storage) => storage.close(),
 };

@@ -7,15 +7,13 @@
 // (the server cannot be reached or went away: the caller runs uncached and tries again later), `config` (a wrong
 // password, a missing database or role, a schema of a newer fleche: nothing will work until someone fixes it) or
 // `error` (anything else: this request failed). Messages name the URL without its password and never contain it.
-// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- `pgpass` ships no types; every project that reaches this file must see them
-/// <reference path="./pgpass.d.ts" />
 import { createHash } from 'node:crypto';
-import { userInfo } from 'node:os';
 import pg from 'pg';
-import pgpass from 'pgpass';
 import { serve, workerInput } from '../../bridge/serve.js';
 import type { CallStats } from '../base.js';
-import { checkSchemaName, createSchema, migrations, quoteIdent, redactUrl, schemaVersion, scrub, statements, urlPassword, type Statements } from './schema.js';
+import { ConfigProblem, connectionOf } from './connect.js';
+import { writeAnnouncer } from './notify.js';
+import { checkSchemaName, createSchema, migrations, quoteIdent, redactUrl, schemaVersion, scrub, statements, type Statements } from './schema.js';
 
 /** What the store passes as the worker's input. */
 export interface PgWorkerData {
@@ -48,49 +46,13 @@ const schema = checkSchemaName(data.schema);
 const s = quoteIdent(schema);
 const sql: Statements = statements(s);
 
-class ConfigProblem extends Error {}
-
-/** ~/.pgpass (or `PGPASSFILE`) for the URL's host, port, database and user, with libpq's defaults. */
-function fromPgpass(url: URL): Promise<string | undefined> {
-	const env = process.env;
-	let user = decodeURIComponent(url.username) || env['PGUSER'];
-	if (user === undefined) {
-		try {
-			user = userInfo().username;
-		} catch {
-			user = '';
-		}
-	}
-	const info = {
-		host: url.hostname || url.searchParams.get('host') || env['PGHOST'] || 'localhost',
-		port: url.port || env['PGPORT'] || '5432',
-		database: decodeURIComponent(url.pathname.slice(1)) || env['PGDATABASE'] || user,
-		user,
-	};
-	return new Promise((resolve) => {
-		try {
-			pgpass(info, (found) => resolve(found));
-		} catch {
-			resolve(undefined);
-		}
-	});
-}
-
-/** The password this connection uses: the URL's, the one given apart, `PGPASSWORD`, then ~/.pgpass. */
+/** The password this connection uses (see connect.ts), to scrub it from messages. */
 let password: string | undefined;
 
 async function connectionString(): Promise<string> {
-	password = urlPassword(data.url) ?? data.password ?? (process.env['PGPASSWORD'] || undefined);
-	let url: URL;
-	try {
-		url = new URL(data.url);
-	} catch {
-		throw new ConfigProblem(`The PostgreSQL cache URL is not a URL (expected postgres://user@host:5432/database)`);
-	}
-	if (!/^postgres(ql)?:$/.test(url.protocol)) throw new ConfigProblem(`The PostgreSQL cache URL ${shown} does not start with postgres:// or postgresql://`);
-	password ??= await fromPgpass(url);
-	if (password !== undefined && url.password === '' && !url.searchParams.has('password')) url.password = encodeURIComponent(password);
-	return url.toString();
+	const found = await connectionOf(data.url, data.password);
+	password = found.password;
+	return found.connectionString;
 }
 
 let pool: pg.Pool | undefined;
@@ -409,7 +371,8 @@ async function handle(request: PgRequest): Promise<unknown> {
 	const a = args as unknown[];
 	switch (op) {
 		case 'ping':
-			await connected();
+			// A round trip, not only the pool: a pool whose server went away still looks connected.
+			await query('SELECT 1');
 			return null;
 		case 'getCall': {
 			const row = (await query(sql.callByKey, [a[0]]))[0];
@@ -506,9 +469,12 @@ async function handle(request: PgRequest): Promise<unknown> {
 	}
 }
 
+/** Tells listeners (notify.ts) that a write committed: watchers on other machines refresh. */
+const announce = writeAnnouncer(schema, (text, params) => query(text, params));
+
 serve(async (message): Promise<Answer> => {
 	try {
-		return { ok: true, value: await handle(message as PgRequest) };
+		return { ok: true, value: await announce((message as PgRequest).op, () => handle(message as PgRequest)) };
 	} catch (err) {
 		return { ok: false, ...classify(err) };
 	}

@@ -26,6 +26,7 @@ import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
 import type { CallRecord } from '../../call.js';
 import { CorruptEntry, FlecheError, KeyError, SaveError } from '../../errors.js';
 import { log, warn } from '../../log.js';
+import { beforeShutdown } from '../../shutdown.js';
 import { createdOf, type SummaryIndex, type IndexEntry } from '../kinds.js';
 import {
 	mergeStats,
@@ -42,6 +43,7 @@ import {
 import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
 import { findSerializer, getSerializer, type Serializer } from '../serializers.js';
 import { BadRecord, parseRecord } from '../sql/schema.js';
+import { flushNoticesOp } from './notify.js';
 import type { Answer, PgRequest, PgWorkerData } from './pgWorker.js';
 import { checkSchemaName, defaultSchema, redactUrl, urlPassword } from './schema.js';
 
@@ -99,6 +101,11 @@ function passwords(): Map<string, string> {
 	return (g[passwordsKey] ??= new Map<string, string>());
 }
 
+/** The password remembered in this thread for a URL without it (written in a URL this thread opened). @internal */
+export function passwordOf(shown: string): string | undefined {
+	return passwords().get(shown);
+}
+
 /**
  * The URL as configurations carry it (without its password), remembering the password for this thread. @internal
  * @throws TypeError when it is not a `postgres://` or `postgresql://` URL.
@@ -150,6 +157,8 @@ class Link {
 	#downUntil = 0;
 	#retryMs = firstRetryMs;
 	#down = false;
+	/** Why the server was last found unreachable. */
+	#reason = '';
 	/** Result values fetched with their call records, by digest, until the value storage of this link takes them. */
 	readonly #prefetched = new Map<string, Prefetched>();
 	#prefetchedBytes = 0;
@@ -166,6 +175,8 @@ class Link {
 	}
 
 	#client(): SyncWorker {
+		// A change notification held back by the worker (notify.ts) is sent before the process ends, after every flush.
+		if (this.#worker === undefined) beforeShutdown(50, flushNotices);
 		// The worker bounds every step by `timeoutMs` itself; this is only a net for a worker that hangs.
 		this.#worker ??= new SyncWorker({ module: workerFile(), name: 'PostgreSQL cache', input: this.#input, timeoutMs: this.timeoutMs * 3 + 10_000 });
 		return this.#worker;
@@ -191,6 +202,7 @@ class Link {
 	}
 
 	#unreachable(message: string): void {
+		this.#reason = message;
 		if (!this.#down) {
 			warn('FLECHE_STORE_UNREACHABLE', `${message}; cached functions run uncached until it answers again (tried again with a back-off)`);
 		}
@@ -317,6 +329,25 @@ class Link {
 		return p;
 	}
 
+	/**
+	 * Why the server cannot be used now (the outage's message), or `undefined` when it answers; asks it unless within
+	 * the back-off of an outage. @throws FlecheError when it refused this configuration.
+	 */
+	problem(): string | undefined {
+		this.request(null, 'ping');
+		return this.#down ? this.#reason : undefined;
+	}
+
+	/** Sends the change notification the worker still holds back, if it is running and the server answers. */
+	flushNotices(): void {
+		if (this.#worker === undefined || this.#down || this.#refused !== undefined) return;
+		try {
+			this.#worker.request({ op: flushNoticesOp, args: [] } satisfies PgRequest);
+		} catch {
+			// Ending anyway: watchers miss only this last notification.
+		}
+	}
+
 	close(): void {
 		this.#prefetched.clear();
 		this.#prefetchedBytes = 0;
@@ -330,6 +361,10 @@ const linksKey = Symbol.for('fleche.postgres.links');
 function links(): Map<string, Link> {
 	const g = globalThis as { [linksKey]?: Map<string, Link> };
 	return (g[linksKey] ??= new Map<string, Link>());
+}
+
+function flushNotices(): void {
+	for (const link of links().values()) link.flushNotices();
 }
 
 /** Checked options: the URL without its password, the schema, and the rest as given. */
@@ -347,10 +382,11 @@ function settle(options: PostgresOptions, what: string): Required<Pick<PostgresO
 }
 
 function linkFor(options: ReturnType<typeof settle>): Link {
-	const id = JSON.stringify([options.url, options.schema, options.ssl ?? null, options.timeoutMs]);
+	const password = passwords().get(options.url);
+	// A password given later (a user asked for it after a refusal) makes a new link: the old one stays refused.
+	const id = JSON.stringify([options.url, options.schema, options.ssl ?? null, options.timeoutMs, password ?? null]);
 	let link = links().get(id);
 	if (link === undefined) {
-		const password = passwords().get(options.url);
 		const input: PgWorkerData = {
 			url: options.url,
 			schema: options.schema,
@@ -602,6 +638,11 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		return out;
 	}
 
+	/** Why the server cannot be reached now, `undefined` when it answers (see {@link Link.problem}). @internal */
+	problem(): string | undefined {
+		return this.#link.problem();
+	}
+
 	/** A token that changes whenever a record is written or removed. @internal */
 	probe(): string {
 		return this.#link.request('', 'probe');
@@ -773,6 +814,11 @@ export class ValuePostgres implements ValueStorage {
 	/** Bytes stored for the value (its serialized form); `null` when it is not held. */
 	sizeOf(key: string): number | null {
 		return isKey(key) ? this.#link.request<number | null>(null, 'valueSize', key) : null;
+	}
+
+	/** Why the server cannot be reached now, `undefined` when it answers (see {@link Link.problem}). @internal */
+	problem(): string | undefined {
+		return this.#link.problem();
 	}
 
 	/** `{ type: 'postgres', url, schema?, serializer? … }`, the URL without its password. */
