@@ -10,7 +10,7 @@
 //
 // A password written in the URL is taken out of the configuration here (see store.ts): what tools show and send
 // elsewhere is the URL without it.
-import type { StorageKind, StorageRole, TomlReader, TomlTable } from '../kinds.js';
+import { entryOf, type StorageKind, type StorageRole, type TomlReader, type TomlTable } from '../kinds.js';
 import { CallPostgres, PostgresIndex, ValuePostgres, type PostgresConfig } from './store.js';
 
 const options = ['url', 'schema', 'ssl', 'timeout_ms'];
@@ -84,6 +84,14 @@ export const postgresKind: StorageKind<PostgresConfig, ValuePostgres, CallPostgr
 	valueSize: (values, digest) => values.sizeOf(digest),
 	created: (calls, key) => calls.created(key),
 	summaryIndex: (calls) => new PostgresIndex(calls),
+	// Answered by the server from its summaries and indexes (a listing of 1,000,000 calls reads neither them all nor their records).
+	listing: (calls) => ({
+		functions: () => calls.functions(),
+		page(fn, offset, limit) {
+			const { total, records } = calls.page(fn, offset, limit);
+			return { total, entries: records.map(entryOf) };
+		},
+	}),
 	leases: (calls) => calls.leases(),
 	close: (storage) => storage.close(),
 };
