@@ -356,9 +356,26 @@ describe('PostgreSQL team store', () => {
 		const cache = open(s);
 		const calls = cache.calls as CallPostgres;
 		for (let i = 0; i < 30; i++)
-			cache.save({ name: i % 3 === 0 ? 'third' : 'rest', module: i % 2 === 0 ? 'even.ts' : null, version: i % 5 === 0 ? 2 : 1, codeDigest: null, arguments: { i }, result: i, metadata: { runtime: { timestop: 1000 + i } } });
+			cache.save({
+				name: i % 3 === 0 ? 'third' : 'rest',
+				module: i % 2 === 0 ? 'even.ts' : null,
+				version: i % 5 === 0 ? 2 : 1,
+				codeDigest: null,
+				arguments: { i },
+				result: i,
+				metadata: { runtime: { timestop: 1000 + i } },
+			});
 		// Rewrites of stored keys count once.
-		for (let i = 0; i < 30; i += 7) cache.save({ name: i % 3 === 0 ? 'third' : 'rest', module: i % 2 === 0 ? 'even.ts' : null, version: i % 5 === 0 ? 2 : 1, codeDigest: null, arguments: { i }, result: i, metadata: { runtime: { timestop: 1000 + i } } });
+		for (let i = 0; i < 30; i += 7)
+			cache.save({
+				name: i % 3 === 0 ? 'third' : 'rest',
+				module: i % 2 === 0 ? 'even.ts' : null,
+				version: i % 5 === 0 ? 2 : 1,
+				codeDigest: null,
+				arguments: { i },
+				result: i,
+				metadata: { runtime: { timestop: 1000 + i } },
+			});
 		calls.addStats([{ key: digest('k'), name: 'rest', module: null, hits: 3, misses: 1, lastHit: 5, computeSeconds: 1, savedSeconds: 2 }]);
 		calls.addStats([{ key: digest('k'), name: 'rest', module: null, hits: 1, misses: 0, lastHit: 9, computeSeconds: 0, savedSeconds: 1 }]);
 		calls.addStats([{ key: digest('gone'), name: 'evicted', module: 'e.ts', hits: 1, misses: 1, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
@@ -387,7 +404,10 @@ describe('PostgreSQL team store', () => {
 		const byId = (a: { module: string | null; name: string }, b: { module: string | null; name: string }): number =>
 			JSON.stringify([a.module, a.name]).localeCompare(JSON.stringify([b.module, b.name]));
 		assert.deepEqual(listed().sort(byId), expected().sort(byId));
-		assert.equal(expected().reduce((n, f) => n + f.calls, 0), 30);
+		assert.equal(
+			expected().reduce((n, f) => n + f.calls, 0),
+			30,
+		);
 		const store = inspect(cache);
 		try {
 			const fns = store.functions();
@@ -422,7 +442,9 @@ describe('PostgreSQL team store', () => {
 		const s = schema();
 		const first = open(s);
 		for (let i = 0; i < 12; i++) first.save({ name: `f${i % 3}`, module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} });
-		(first.calls as CallPostgres).addStats([{ key: digest('s'), name: 'f1', module: null, hits: 2, misses: 0, lastHit: 1, computeSeconds: 0, savedSeconds: 0 }]);
+		(first.calls as CallPostgres).addStats([
+			{ key: digest('s'), name: 'f1', module: null, hits: 2, misses: 0, lastHit: 1, computeSeconds: 0, savedSeconds: 0 },
+		]);
 		(first.calls as CallPostgres).close();
 		// What a fleche of schema version 2 left: no summaries, no triggers, the index `calls_name`.
 		await server.psql(

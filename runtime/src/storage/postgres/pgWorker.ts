@@ -206,9 +206,19 @@ function classify(err: unknown): { failure: Failure; message: string } {
 
 type Row = Record<string, unknown>;
 
+/** Names of the statements sent so far: each connection prepares a statement once and then runs it unparsed and, after a few runs, unplanned. */
+const prepared = new Map<string, string>();
+
+/** The statement `text` as a prepared one (the store's statements are a fixed set: one name each). */
+function named(text: string, values: unknown[]): pg.QueryConfig {
+	let name = prepared.get(text);
+	if (name === undefined) prepared.set(text, (name = `fleche_${prepared.size}`));
+	return { name, text, values };
+}
+
 async function query(text: string, params: unknown[] = []): Promise<Row[]> {
 	const p = await connected();
-	return (await p.query<Row>(text, params)).rows;
+	return (await p.query<Row>(named(text, params))).rows;
 }
 
 /** A stored record as the calling thread checks it (`parseRecord`): arguments as pairs, metadata parsed. */
@@ -307,11 +317,11 @@ async function writeBatch(values: readonly PutValue[], records: readonly PutReco
 		let broken = false;
 		try {
 			await client.query('BEGIN');
-			if (values.length > 0) await client.query(sql.putValues, [values.map((v) => v[0]), values.map((v) => v[1]), bytes]);
+			if (values.length > 0) await client.query(named(sql.putValues, [values.map((v) => v[0]), values.map((v) => v[1]), bytes]));
 			if (records.length > 0) {
-				await client.query(sql.upsertCalls, cols);
-				await client.query(sql.clearRows, [keys]);
-				await client.query(sql.insertRows, [...args, ...meta]);
+				await client.query(named(sql.upsertCalls, cols));
+				await client.query(named(sql.clearRows, [keys]));
+				await client.query(named(sql.insertRows, [...args, ...meta]));
 			}
 			// The one commit point of every put: what must happen with the writes (a change notification) goes here.
 			await client.query('COMMIT');
@@ -534,7 +544,7 @@ async function handle(request: PgRequest): Promise<unknown> {
 		case 'functions':
 			return functions();
 		case 'page':
-			return page(String(a[0]), a[1] === null ? null : String(a[1]), Number(a[2]), Number(a[3]));
+			return page(String(a[0]), typeof a[1] === 'string' ? a[1] : null, Number(a[2]), Number(a[3]));
 		case 'entries':
 			return (await query(sql.entriesPage, [a[0], a[1]])).map((r) => [trim(r['key']), r['module'], r['name'], r['version'], r['created']]);
 		case 'probe': {

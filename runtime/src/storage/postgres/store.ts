@@ -144,7 +144,22 @@ const hotOps = new Set(['getCall', 'getCalls', 'getValue', 'putBatch', 'refreshV
  * Requests whose answer the puts queued in this thread do not change (the store answers queued keys itself), or
  * that write them: every other request sends the queue first.
  */
-const queueBlind = new Set(['getCall', 'getCalls', 'getValue', 'containsCall', 'containsValue', 'refreshValue', 'valueSize', 'created', 'putBatch', 'addStats', 'stats', 'lease', 'beatLease', 'ping']);
+const queueBlind = new Set([
+	'getCall',
+	'getCalls',
+	'getValue',
+	'containsCall',
+	'containsValue',
+	'refreshValue',
+	'valueSize',
+	'created',
+	'putBatch',
+	'addStats',
+	'stats',
+	'lease',
+	'beatLease',
+	'ping',
+]);
 /** Bounds on a batch of puts: entries (values and records) and bytes of values. */
 const batchEntries = 1000;
 const batchBytes = 8 * 1024 * 1024;
@@ -419,9 +434,13 @@ class Link {
 	}
 
 	#saveFailed(err: unknown, n: number): void {
-		warn('FLECHE_SAVE_FAILED', `${n} saves to the PostgreSQL cache ${this.shown} were lost: ${err instanceof Error ? err.message : String(err)}; these calls will be recomputed`, {
-			cause: err,
-		});
+		warn(
+			'FLECHE_SAVE_FAILED',
+			`${n} saves to the PostgreSQL cache ${this.shown} were lost: ${err instanceof Error ? err.message : String(err)}; these calls will be recomputed`,
+			{
+				cause: err,
+			},
+		);
 	}
 
 	/**
@@ -831,7 +850,14 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	 * and cut by the server on an index, so only the page's records are read and checked. @internal
 	 */
 	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
-		const answer = this.#link.request<{ total: number; records: unknown[] }>({ total: 0, records: [] }, 'page', fn.name, fn.module, Math.max(0, offset), Math.max(0, limit));
+		const answer = this.#link.request<{ total: number; records: unknown[] }>(
+			{ total: 0, records: [] },
+			'page',
+			fn.name,
+			fn.module,
+			Math.max(0, offset),
+			Math.max(0, limit),
+		);
 		const records: CallRecord[] = [];
 		for (const raw of answer.records) {
 			const record = this.#check(raw);
