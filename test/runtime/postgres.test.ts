@@ -355,7 +355,7 @@ describe('PostgreSQL team store', () => {
 		const s = schema();
 		const cache = open(s);
 		const calls = cache.calls as CallPostgres;
-		for (let i = 0; i < 30; i++)
+		const save = (i: number): string =>
 			cache.save({
 				name: i % 3 === 0 ? 'third' : 'rest',
 				module: i % 2 === 0 ? 'even.ts' : null,
@@ -365,17 +365,9 @@ describe('PostgreSQL team store', () => {
 				result: i,
 				metadata: { runtime: { timestop: 1000 + i } },
 			});
+		for (let i = 0; i < 30; i++) save(i);
 		// Rewrites of stored keys count once.
-		for (let i = 0; i < 30; i += 7)
-			cache.save({
-				name: i % 3 === 0 ? 'third' : 'rest',
-				module: i % 2 === 0 ? 'even.ts' : null,
-				version: i % 5 === 0 ? 2 : 1,
-				codeDigest: null,
-				arguments: { i },
-				result: i,
-				metadata: { runtime: { timestop: 1000 + i } },
-			});
+		for (let i = 0; i < 30; i += 7) save(i);
 		calls.addStats([{ key: digest('k'), name: 'rest', module: null, hits: 3, misses: 1, lastHit: 5, computeSeconds: 1, savedSeconds: 2 }]);
 		calls.addStats([{ key: digest('k'), name: 'rest', module: null, hits: 1, misses: 0, lastHit: 9, computeSeconds: 0, savedSeconds: 1 }]);
 		calls.addStats([{ key: digest('gone'), name: 'evicted', module: 'e.ts', hits: 1, misses: 1, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
