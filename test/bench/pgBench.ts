@@ -143,6 +143,7 @@ export async function pgBench(report: Report): Promise<void> {
 		const url = await server.database('bench').catch(() => server.url.replace(/\/postgres$/, '/bench'));
 		await fixture(url);
 		const client = new pg.Client({ connectionString: url });
+		client.on('error', (err) => console.error(`  the bench's own connection failed: ${err.message}`));
 		await client.connect();
 		const floors: number[] = [];
 		const floor = async (): Promise<number> => {
