@@ -57,7 +57,7 @@ async function buildFixture(client: pg.Client): Promise<void> {
 		FROM generate_series(0, ${CALLS - 1}) i`);
 	await q(`ALTER TABLE gen ADD COLUMN key TEXT`);
 	await q(
-		`UPDATE gen SET key = encode(sha256(convert_to(E'fleche.call/1\\n["' || name || '","src/work.ts",null,null]\\n"x":' || arg || E'\\n', 'UTF8')), 'hex')`,
+		`UPDATE gen SET key = encode(sha256(convert_to(E'fleche.call/1\\n["' || name || E'","src/work.ts",null,null]\\n"x":' || arg || E'\\n', 'UTF8')), 'hex')`,
 	);
 	await q(`INSERT INTO ${s}.stored_values (digest, serializer, data, size, touched)
 		SELECT arg, 'json', convert_to(i::text, 'UTF8'), length(i::text), 1.7e9 FROM gen
@@ -105,7 +105,7 @@ async function fixture(url: string): Promise<void> {
 		const info = async (name: string): Promise<string | undefined> =>
 			(await client.query<{ value: string }>(`SELECT value FROM ${big}.fleche_info WHERE name = $1`, [name])).rows[0]?.value;
 		const version = await info('schema_version');
-		const marker = `${CALLS}/${FUNCTIONS}/schema ${version}`;
+		const marker = `${CALLS}/${FUNCTIONS}/schema ${version}/fixture 2`;
 		if ((await info('bench_fixture')) === marker) {
 			await tidy(client);
 			return;
@@ -117,6 +117,12 @@ async function fixture(url: string): Promise<void> {
 		fresh.contains('0'.repeat(64));
 		fresh.close();
 		await buildFixture(client);
+		// Every record must pass the read check (its fields hash to its key): one read back proves the key text.
+		const sample = (await client.query<{ key: string }>(`SELECT key FROM ${big}.calls LIMIT 1`)).rows[0]!.key;
+		const check = new CallPostgres({ url, schema: big });
+		const readable = check.find(sample) !== undefined;
+		check.close();
+		if (!readable) throw new Error(`the fixture's record ${sample} does not read back (its key text differs from the runtime's)`);
 		await client.query(`INSERT INTO ${big}.fleche_info (name, value) VALUES ('bench_fixture', $1)`, [marker]);
 		console.log(`  built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 	} finally {
