@@ -418,13 +418,22 @@ async function functions(): Promise<unknown[][]> {
 }
 
 /** One function's calls, newest first: how many, and the page's records. */
-async function page(name: string, module: string | null, offset: number, limit: number): Promise<{ total: number; records: unknown[] }> {
+async function page(name: string, module: string | null, offset: number, limit: number): Promise<{ total: number; records: unknown[]; values: unknown[][] }> {
 	const moduleKey = module === null ? '' : `/${module}`;
 	const [total, rows] = await Promise.all([
 		query(sql.functionTotal, [name, moduleKey]),
 		query(module === null ? sql.functionPageNoModule : sql.functionPage, [name, module, limit, offset]),
 	]);
-	return { total: Number(total[0]?.['n'] ?? 0), records: rows.map(recordOf) };
+	const records = rows.map(recordOf);
+	// The values a page shows (results and arguments, up to the preview size) come with it: one round trip, not one per value.
+	const digests = new Set<string>();
+	for (const r of records) {
+		if (typeof r['result'] === 'string') digests.add(r['result']);
+		for (const pair of Array.isArray(r['arguments']) ? (r['arguments'] as unknown[]) : [])
+			if (Array.isArray(pair) && typeof pair[1] === 'string') digests.add(pair[1]);
+	}
+	const values = digests.size === 0 ? [] : await query(sql.previewValues, [[...digests]]);
+	return { total: Number(total[0]?.['n'] ?? 0), records, values: values.map((v) => [trim(v['digest']), v['serializer'], v['data']]) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -316,6 +316,8 @@ export function statements(s: string) {
 		stats: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats
 			WHERE $1::text IS NULL OR name = $1`,
 		getValue: `SELECT serializer, data FROM ${s}.stored_values WHERE digest = $1`,
+		/** The values of digests `$1` that a listing previews (64 KiB at most each). */
+		previewValues: `SELECT digest, serializer, data FROM ${s}.stored_values WHERE digest = ANY($1::bpchar[]) AND size <= 65536`,
 		refreshValue: `UPDATE ${s}.stored_values SET touched = ${now} WHERE digest = $1 RETURNING 1`,
 		containsValue: `SELECT 1 FROM ${s}.stored_values WHERE digest = $1`,
 		valueKeys: `SELECT digest FROM ${s}.stored_values`,

@@ -506,6 +506,11 @@ class Link {
 		}
 	}
 
+	/** The value fetched with a call record or a page, if any, left for its `get`. */
+	peek(digest: string): Prefetched | undefined {
+		return this.#prefetched.get(digest);
+	}
+
 	/** Takes the value fetched with a call record, if it is `digest`'s. */
 	take(digest: string): Prefetched | undefined {
 		const p = this.#prefetched.get(digest);
@@ -850,7 +855,7 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	 * and cut by the server on an index, so only the page's records are read and checked. @internal
 	 */
 	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
-		const answer = this.#link.request<{ total: number; records: unknown[] }>(
+		const answer = this.#link.request<{ total: number; records: unknown[]; values?: unknown[][] }>(
 			{ total: 0, records: [] },
 			'page',
 			fn.name,
@@ -858,6 +863,9 @@ export class CallPostgres implements CallStorage, StatsStorage {
 			Math.max(0, offset),
 			Math.max(0, limit),
 		);
+		// Kept for the value storage of this link: a tool shows the page's results and arguments next.
+		for (const [digest, serializer, data] of answer.values ?? [])
+			if (typeof digest === 'string' && typeof serializer === 'string' && data instanceof Uint8Array) this.#link.prefetch({ digest, serializer, data });
 		const records: CallRecord[] = [];
 		for (const raw of answer.records) {
 			const record = this.#check(raw);
@@ -1064,8 +1072,8 @@ export class ValuePostgres implements ValueStorage {
 	/** Bytes stored for the value (its serialized form); `null` when it is not held. */
 	sizeOf(key: string): number | null {
 		if (!isKey(key)) return null;
-		const mine = this.#link.queuedValue(key);
-		return mine !== undefined ? mine[1].byteLength : this.#link.request<number | null>(null, 'valueSize', key);
+		const known = this.#link.queuedValue(key)?.[1] ?? this.#link.peek(key)?.data;
+		return known !== undefined ? known.byteLength : this.#link.request<number | null>(null, 'valueSize', key);
 	}
 
 	/** `{ type: 'postgres', url, schema?, serializer? … }`, the URL without its password. */
