@@ -39,9 +39,14 @@ function schema(): string {
 	return `t${++schemas}_${process.pid}`;
 }
 
-function open(s: string, extra: { timeoutMs?: number } = {}): Cache {
+function open(s: string, extra: { timeoutMs?: number; writeDelayMs?: number } = {}): Cache {
 	const options = { url, schema: s, ...extra };
 	return new Cache(new ValuePostgres(options), new CallPostgres(options));
+}
+
+/** fleche/inspect on a cache of this file (as the tree opens a `fleche.toml` section). */
+function inspect(cache: Cache): ReturnType<typeof openStore> {
+	return openStore({ name: 'team', root: null, kind: 'postgres', source: null, exists: true, readOnly: false, config: cache.toConfig() });
 }
 
 async function count(sql: string): Promise<number> {
@@ -283,8 +288,181 @@ describe('PostgreSQL team store', () => {
 			2,
 		);
 		assert.equal(runs, 0, 'the record written before the migration still hits');
-		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '2');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
 		assert.equal(await count(`SELECT count(*) FROM information_schema.tables WHERE table_schema = '${s}' AND table_name = 'leases'`), 1);
+	});
+
+	it('batched saves: queued in this process, read back from the queue at once, written in one transaction when due', async () => {
+		const s = schema();
+		const cache = open(s, { writeDelayMs: 60_000 });
+		const calls = cache.calls as CallPostgres;
+		const values = cache.values as ValuePostgres;
+		const key = cache.save({ name: 'queuedFn', module: 'm.ts', version: 1, codeDigest: null, arguments: { x: 41 }, result: 'forty-two', metadata: {} });
+		const server0 = await count(`SELECT count(*) FROM ${s}.calls`).catch(() => 0);
+		assert.equal(server0, 0, 'nothing is on the server before the batch is due');
+		const record = calls.find(key);
+		assert.equal(record?.key, key, 'this process reads its own write');
+		assert.equal(values.get(record.result!), 'forty-two', 'and its values');
+		assert.ok(calls.contains(key));
+		// A second put of the same key before the batch: the later record wins, written once.
+		const again = cache.save({ name: 'queuedFn', module: 'm.ts', version: 1, codeDigest: null, arguments: { x: 41 }, result: 'forty-three', metadata: {} });
+		assert.equal(again, key);
+		// A listing sends the queue first: what it answers includes this process's writes.
+		assert.deepEqual(
+			[...calls.records({ name: 'queuedFn' })].map((r) => r.key),
+			[key],
+		);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 1);
+		assert.equal(values.get(calls.get(key).result!), 'forty-three');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments`), 1);
+		// Many puts: batches are sent as they fill (bounded), without waiting; flush() waits for all of them.
+		for (let i = 0; i < 2500; i++) cache.save({ name: 'many', module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} });
+		calls.flush();
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE name = 'many'`), 2500);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.stored_values v WHERE v.digest = c.result)`), 0);
+		calls.close();
+	});
+
+	it('queued saves are written at the end of the process: process.exit(), running out of work, SIGTERM', async () => {
+		for (const end of ['exit', 'natural'] as const) {
+			const s = schema();
+			const r = await runNode(writer, ['queue', url, s, '300', end], { timeoutMs: 120_000 });
+			assert.equal(r.code, 0, r.stderr);
+			assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 300, `every queued call written (${end})`);
+			assert.equal(await count(`SELECT count(*) FROM ${s}.stored_values`), 600, `with its values (${end})`);
+		}
+		const s = schema();
+		const child = spawn(process.execPath, [writer, 'queue', url, s, '300', 'signal'], { stdio: ['ignore', 'pipe', 'pipe'] });
+		const closed = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (code, signal) => r([code, signal])));
+		try {
+			await new Promise<void>((resolve, reject) => {
+				child.stdout.on('data', (d: Buffer) => d.toString().includes('queued') && resolve());
+				child.once('exit', () => reject(new Error('the writer ended before it queued')));
+			});
+			assert.equal(await count(`SELECT count(*) FROM ${s}.calls`).catch(() => 0), 0, 'still queued');
+			child.kill('SIGTERM');
+		} finally {
+			setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+		}
+		const [, signal] = await closed;
+		assert.equal(signal, 'SIGTERM', 'it still ends by the signal');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 300, 'every queued call written at SIGTERM');
+	});
+
+	it('the listing (fleche/inspect) is answered from the server’s summaries, kept by every write and eviction', async () => {
+		const s = schema();
+		const cache = open(s);
+		const calls = cache.calls as CallPostgres;
+		const save = (i: number): string =>
+			cache.save({
+				name: i % 3 === 0 ? 'third' : 'rest',
+				module: i % 2 === 0 ? 'even.ts' : null,
+				version: i % 5 === 0 ? 2 : 1,
+				codeDigest: null,
+				arguments: { i },
+				result: i,
+				metadata: { runtime: { timestop: 1000 + i } },
+			});
+		for (let i = 0; i < 30; i++) save(i);
+		// Rewrites of stored keys count once.
+		for (let i = 0; i < 30; i += 7) save(i);
+		calls.addStats([{ key: digest('k'), name: 'rest', module: null, hits: 3, misses: 1, lastHit: 5, computeSeconds: 1, savedSeconds: 2 }]);
+		calls.addStats([{ key: digest('k'), name: 'rest', module: null, hits: 1, misses: 0, lastHit: 9, computeSeconds: 0, savedSeconds: 1 }]);
+		calls.addStats([{ key: digest('gone'), name: 'evicted', module: 'e.ts', hits: 1, misses: 1, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
+		const expected = (): { module: string | null; name: string; calls: number; versions: (string | number | null)[] }[] => {
+			const groups = new Map<string, { module: string | null; name: string; calls: number; versions: Set<string | number | null> }>();
+			for (const r of calls.records()) {
+				const id = JSON.stringify([r.module, r.name]);
+				const g = groups.get(id) ?? { module: r.module, name: r.name, calls: 0, versions: new Set() };
+				g.calls++;
+				g.versions.add(r.version);
+				groups.set(id, g);
+			}
+			return [...groups.values()].map((g) => ({ ...g, versions: [...g.versions].sort() }));
+		};
+		const listed = (): { module: string | null; name: string; calls: number; versions: (string | number | null)[] }[] => {
+			const store = inspect(cache);
+			try {
+				return store
+					.functions()
+					.filter((f) => f.calls > 0)
+					.map((f) => ({ module: f.module, name: f.name, calls: f.calls, versions: [...f.versions].sort() }));
+			} finally {
+				store.close();
+			}
+		};
+		const byId = (a: { module: string | null; name: string }, b: { module: string | null; name: string }): number =>
+			JSON.stringify([a.module, a.name]).localeCompare(JSON.stringify([b.module, b.name]));
+		assert.deepEqual(listed().sort(byId), expected().sort(byId));
+		assert.equal(
+			expected().reduce((n, f) => n + f.calls, 0),
+			30,
+		);
+		const store = inspect(cache);
+		try {
+			const fns = store.functions();
+			const rest = fns.find((f) => f.name === 'rest' && f.module === null)!;
+			assert.deepEqual([rest.hits, rest.misses, rest.lastHit, rest.savedSeconds], [4, 1, 9, 3], 'statistics summed by function');
+			const evicted = fns.find((f) => f.name === 'evicted')!;
+			assert.deepEqual([evicted.calls, evicted.module, evicted.hits], [0, 'e.ts', 1], 'a function with statistics only is listed with no calls');
+			const page = store.calls({ module: 'even.ts', name: 'rest' }, { limit: 3 });
+			const all = [...calls.records({ name: 'rest' })].filter((r) => r.module === 'even.ts');
+			assert.equal(page.total, all.length);
+			const newest = all
+				.map((r) => r.metadata['runtime']?.['timestop'] as number | undefined)
+				.filter((v): v is number => v !== undefined)
+				.sort((a, b) => b - a)
+				.slice(0, 3);
+			assert.deepEqual(
+				page.calls.map((c) => c.created),
+				newest,
+				'newest first',
+			);
+		} finally {
+			store.close();
+		}
+		// Evictions move the counts too.
+		const victims = [...calls.records({ name: 'third' })].slice(0, 4).map((r) => r.key);
+		assert.equal(calls.evictMany(victims), 4);
+		assert.deepEqual(listed().sort(byId), expected().sort(byId));
+		calls.close();
+	});
+
+	it('brings a version-2 schema (no listing summaries) up to date: the summaries counted from the rows there', async () => {
+		const s = schema();
+		const first = open(s);
+		for (let i = 0; i < 12; i++) first.save({ name: `f${i % 3}`, module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} });
+		(first.calls as CallPostgres).addStats([
+			{ key: digest('s'), name: 'f1', module: null, hits: 2, misses: 0, lastHit: 1, computeSeconds: 0, savedSeconds: 0 },
+		]);
+		(first.calls as CallPostgres).close();
+		// What a fleche of schema version 2 left: no summaries, no triggers, the index `calls_name`.
+		await server.psql(
+			`DROP TABLE ${s}.functions, ${s}.function_stats; DROP FUNCTION ${s}.fleche_count_calls() CASCADE; DROP INDEX ${s}.calls_name_key, ${s}.calls_listing;
+			CREATE INDEX calls_name ON ${s}.calls (name); UPDATE ${s}.fleche_info SET value = '2' WHERE name = 'schema_version'`,
+			db,
+		);
+		const again = open(s);
+		const store = inspect(again);
+		try {
+			const fns = store.functions();
+			assert.deepEqual(
+				fns.map((f) => [f.name, f.calls, f.hits]),
+				[
+					['f0', 4, 0],
+					['f1', 4, 2],
+					['f2', 4, 0],
+				],
+			);
+		} finally {
+			store.close();
+		}
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
+		assert.equal(await count(`SELECT count(*) FROM pg_indexes WHERE schemaname = '${s}' AND indexname = 'calls_name'`), 0, 'the old index dropped');
+		again.save({ name: 'f0', module: null, version: null, codeDigest: null, arguments: { i: 99 }, result: 99, metadata: {} });
+		(again.calls as CallPostgres).flush();
+		assert.equal(await count(`SELECT calls FROM ${s}.functions WHERE name = 'f0'`), 5, 'and kept by the triggers from then on');
+		(again.calls as CallPostgres).close();
 	});
 
 	it('refuses a wrong password and a missing database with one error that names the URL without the password', () => {
@@ -548,6 +726,8 @@ describe('PostgreSQL team store', () => {
 				child.stdout.on('data', (d: Buffer) => d.toString().includes('writing') && (clearTimeout(ceiling), resolve()));
 				child.on('exit', (code, signal) => (clearTimeout(ceiling), reject(new Error(`writer exited ${String(code ?? signal)}: ${err}`))));
 			});
+			// Batches go on being written (one transaction each, sent without waiting): the kill lands amid them.
+			await new Promise((r) => setTimeout(r, 300));
 		} finally {
 			// Killed whatever happened: a writer left running would hold this process (its pipes) until the runner's end.
 			child.kill('SIGKILL');
@@ -565,6 +745,12 @@ describe('PostgreSQL team store', () => {
 			0,
 			'and its metadata',
 		);
+		assert.equal(
+			await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.stored_values v WHERE v.digest = c.result)`),
+			0,
+			'and its result value (written in the same batch or before)',
+		);
+		assert.equal(await count(`SELECT coalesce(sum(calls), 0) FROM ${s}.functions`), calls, 'the listing counted exactly the records committed');
 		const cache = open(s);
 		assert.equal([...cache.records()].length, calls, 'every record reads back whole');
 	});

@@ -157,6 +157,11 @@ export interface PostgresServer {
 export interface PostgresOptions {
 	/** With a password, the cluster authenticates with SCRAM-SHA-256 (wrong passwords are refused); without, trust. */
 	readonly password?: string;
+	/**
+	 * A folder that keeps the cluster between runs (a bench's fixture): created and initialised when it holds none,
+	 * reused otherwise; `close()` stops the server (fast shutdown) and leaves the folder.
+	 */
+	readonly folder?: string;
 }
 
 let databases = 0;
@@ -167,7 +172,9 @@ let databases = 0;
  */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
 	const bin = await ensurePackage(postgresBin, ['postgresql']);
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-pg-'));
+	const kept = options.folder !== undefined;
+	if (kept) mkdirSync(options.folder, { recursive: true });
+	const dir = options.folder ?? mkdtempSync(join(tmpdir(), 'fleche-pg-'));
 	const as = (cmd: string, args: readonly string[]): [string, string[]] =>
 		isRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), [...args]];
 	if (isRoot) chownSync(dir, Number(await must('id -u postgres', 'id', ['-u', 'postgres'])), Number(await must('id -g postgres', 'id', ['-g', 'postgres'])));
@@ -182,9 +189,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 		auth.push('-A', 'trust');
 	}
 	// From here on the folder, and soon the server, are the reaper's if this process dies before close().
-	const [ctl, ...ctlArgs] = as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).flat();
-	const guard = reaper(`${[ctl!, ...ctlArgs].map(shellQuote).join(' ')} >/dev/null 2>&1; rm -rf ${shellQuote(dir)}`);
-	await must('initdb', ...as('initdb', ['-D', data, ...auth]));
+	const [ctl, ...ctlArgs] = as('pg_ctl', ['-D', data, '-m', kept ? 'fast' : 'immediate', '-w', 'stop']).flat();
+	const guard = reaper(`${[ctl!, ...ctlArgs].map(shellQuote).join(' ')} >/dev/null 2>&1${kept ? '' : `; rm -rf ${shellQuote(dir)}`}`);
+	if (!existsSync(join(data, 'PG_VERSION'))) {
+		rmSync(data, { recursive: true, force: true });
+		await must('initdb', ...as('initdb', ['-D', data, ...auth]));
+	}
 	let port = 0;
 	const pgCtlStart = async (): Promise<Run> =>
 		run(
@@ -210,7 +220,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 		if (attempt >= 4 || !/could not (bind|create listen)/i.test(log)) {
 			// `pg_ctl -w` gave up waiting, but the server may still come up: stop it before the folder goes.
 			await run(...as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']));
-			rmSync(dir, { recursive: true, force: true });
+			if (!kept) rmSync(dir, { recursive: true, force: true });
 			dismiss(guard);
 			throw new Error(`PostgreSQL did not start on ${host}:${port}: ${(r.stderr || r.stdout).trim()}\n${log.slice(-2000)}`);
 		}
@@ -245,10 +255,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 		},
 		async close() {
 			try {
-				if (running) await run(...as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']));
+				if (running) await run(...as('pg_ctl', ['-D', data, '-m', kept ? 'fast' : 'immediate', '-w', 'stop']));
 				running = false;
 			} finally {
-				rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+				if (!kept) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 				dismiss(guard);
 			}
 		},

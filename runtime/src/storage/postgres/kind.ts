@@ -6,16 +6,17 @@
 //   schema = "myproject"      # default "fleche"
 //   ssl = true                # or { reject_unauthorized = false, … }, passed to pg
 //   timeout_ms = 5000         # connect and statement bound
+//   write_delay_ms = 20       # saves batched for up to this long (0: each written before it returns)
 //   serializer = "v8"         # values
 //
 // A password written in the URL is taken out of the configuration here (see store.ts): what tools show and send
 // elsewhere is the URL without it.
-import type { StorageKind, StorageRole, TomlReader, TomlTable } from '../kinds.js';
+import { entryOf, type StorageKind, type StorageRole, type TomlReader, type TomlTable } from '../kinds.js';
 import { listenForChanges } from './notify.js';
 import { defaultSchema } from './schema.js';
 import { CallPostgres, PostgresIndex, ValuePostgres, passwordOf, type PostgresConfig } from './store.js';
 
-const options = ['url', 'schema', 'ssl', 'timeout_ms'];
+const options = ['url', 'schema', 'ssl', 'timeout_ms', 'write_delay_ms'];
 
 /** snake_case TLS option names as TOML writes them → the camelCase `tls.connect` names pg expects. */
 function sslOption(value: unknown, toml: TomlReader): PostgresConfig['ssl'] {
@@ -35,6 +36,10 @@ function read(table: TomlTable, role: StorageRole, toml: TomlReader): PostgresCo
 	if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0)) {
 		throw toml.error(`'timeout_ms' must be a positive whole number of milliseconds`, 'timeout_ms');
 	}
+	const delay = table.write_delay_ms;
+	if (delay !== undefined && (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0)) {
+		throw toml.error(`'write_delay_ms' must be a whole number of milliseconds (0 writes each save before it returns)`, 'write_delay_ms');
+	}
 	const serializer = role === 'values' ? toml.string(table, 'serializer') : undefined;
 	const ssl = sslOption(table.ssl, toml);
 	// Opening checks the rest (and takes the password out of the URL): its errors name this file and line.
@@ -48,11 +53,12 @@ function read(table: TomlTable, role: StorageRole, toml: TomlReader): PostgresCo
 	}
 	return config;
 
-	function common(): { schema?: string; ssl?: PostgresConfig['ssl']; timeoutMs?: number } {
+	function common(): { schema?: string; ssl?: PostgresConfig['ssl']; timeoutMs?: number; writeDelayMs?: number } {
 		return {
 			...(schema !== undefined ? { schema } : {}),
 			...(ssl !== undefined ? { ssl } : {}),
 			...(typeof timeout === 'number' ? { timeoutMs: timeout } : {}),
+			...(typeof delay === 'number' ? { writeDelayMs: delay } : {}),
 		};
 	}
 }
@@ -64,6 +70,7 @@ function open(config: PostgresConfig, role: StorageRole): ValuePostgres | CallPo
 		...(config.schema !== undefined ? { schema: config.schema } : {}),
 		...(config.ssl !== undefined ? { ssl: config.ssl } : {}),
 		...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
+		...(config.writeDelayMs !== undefined ? { writeDelayMs: config.writeDelayMs } : {}),
 	};
 	return role === 'values'
 		? new ValuePostgres({ ...common, ...(config.serializer !== undefined ? { serializer: config.serializer } : {}) })
@@ -86,6 +93,14 @@ export const postgresKind: StorageKind<PostgresConfig, ValuePostgres, CallPostgr
 	valueSize: (values, digest) => values.sizeOf(digest),
 	created: (calls, key) => calls.created(key),
 	summaryIndex: (calls) => new PostgresIndex(calls),
+	// Answered by the server from its summaries and indexes (a listing of 1,000,000 calls reads neither them all nor their records).
+	listing: (calls) => ({
+		functions: () => calls.functions(),
+		page(fn, offset, limit) {
+			const { total, records } = calls.page(fn, offset, limit);
+			return { total, entries: records.map(entryOf) };
+		},
+	}),
 	leases: (calls) => calls.leases(),
 	// LISTEN/NOTIFY (notify.ts): the call storage's subscription hears every write; the values' would hear the same.
 	subscribe(config, role, listener) {

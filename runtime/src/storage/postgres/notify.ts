@@ -29,8 +29,8 @@ export const flushNoticesOp = 'flushNotices';
 /** The least time between two notifications from one worker. */
 export const announceEveryMs = 100;
 
-/** Requests that change what tools show (this module's header); a prefix covers batched forms (`putCalls`…). */
-const changing = /^(putCall|evict|addStats|lease$|releaseLease|sweepLeases)/;
+/** Requests that change what tools show (this module's header); `putBatch` answers once its batch has committed. */
+const changing = /^(putCall|putBatch|evict|addStats|lease$|releaseLease|sweepLeases)/;
 
 /** The notification channel of a schema: at most 63 bytes, PostgreSQL's limit for names. */
 export function channelOf(schema: string): string {

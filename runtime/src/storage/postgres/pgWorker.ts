@@ -168,9 +168,19 @@ function classify(err: unknown): { failure: Failure; message: string } {
 
 type Row = Record<string, unknown>;
 
+/** Names of the statements sent so far: each connection prepares a statement once and then runs it unparsed and, after a few runs, unplanned. */
+const prepared = new Map<string, string>();
+
+/** The statement `text` as a prepared one (the store's statements are a fixed set: one name each). */
+function named(text: string, values: unknown[]): pg.QueryConfig {
+	let name = prepared.get(text);
+	if (name === undefined) prepared.set(text, (name = `fleche_${prepared.size}`));
+	return { name, text, values };
+}
+
 async function query(text: string, params: unknown[] = []): Promise<Row[]> {
 	const p = await connected();
-	return (await p.query<Row>(text, params)).rows;
+	return (await p.query<Row>(named(text, params))).rows;
 }
 
 /** A stored record as the calling thread checks it (`parseRecord`): arguments as pairs, metadata parsed. */
@@ -221,49 +231,113 @@ interface PutRecord {
 	readonly created: number | null;
 }
 
-const lit = (v: string | null): string => (v === null ? 'NULL' : pg.escapeLiteral(v));
-const textArray = (list: readonly string[]): string => `ARRAY[${list.map(lit).join(',')}]::text[]`;
+/** A value as the store sends it in a batch: digest, serializer, bytes. */
+type PutValue = readonly [string, string, Uint8Array];
 
-/** `text` with its `$n` placeholders replaced by `values[n - 1]` (SQL already escaped), in one pass over the template only. */
-function bind(text: string, values: readonly string[]): string {
-	return text.replace(/\$(\d+)/g, (_, n: string) => values[Number(n) - 1]!);
-}
+/** Whether a failed transaction is worth running again as is: a deadlock or serialization failure the server broke. */
+const retryable = (err: unknown): boolean => ['40P01', '40001'].includes(String((err as { code?: unknown } | null)?.code));
 
 /**
- * A record's row, arguments and metadata replaced, as one multi-statement simple query: the server runs it as one
- * implicit transaction, in one round trip (the same statements with parameters take seven).
+ * One batch of puts — values, then call records with their arguments and metadata — in one transaction: a writer
+ * killed at any point leaves all of it or none (a record never without its values, arguments or metadata). Rows are
+ * sent sorted by key (see schema.ts), and a deadlock the server still breaks runs the batch again.
  */
-async function putCall(r: PutRecord): Promise<null> {
-	const key = lit(r.key);
-	const names = Object.keys(r.arguments);
-	const spaces = Object.keys(r.metadata);
-	const created = typeof r.created === 'number' && Number.isFinite(r.created) ? String(r.created) : 'NULL';
-	const flag = r.async === true ? 'TRUE' : r.async === false ? 'FALSE' : 'NULL';
-	const upsert = [
-		key,
-		lit(r.name),
-		lit(r.module),
-		lit(JSON.stringify(r.version ?? null)),
-		lit(r.codeDigest),
-		lit(r.result),
-		flag,
-		lit(r.scheme ?? null),
-		created,
-	];
-	const script = [
-		bind(sql.upsertCall, upsert),
-		bind(sql.deleteArguments, [key]),
-		bind(sql.deleteMetadata, [key]),
-		...(names.length > 0 ? [bind(sql.insertArguments, [key, textArray(names), textArray(names.map((n) => r.arguments[n]!))])] : []),
-		...(spaces.length > 0 ? [bind(sql.insertMetadata, [key, textArray(spaces), textArray(spaces.map((n) => JSON.stringify(r.metadata[n])))])] : []),
-	].join(';\n');
-	await (await connected()).query(script);
-	return null;
+async function writeBatch(values: readonly PutValue[], records: readonly PutRecord[]): Promise<void> {
+	const keys: string[] = [];
+	const cols: (string | boolean | number | null)[][] = [[], [], [], [], [], [], [], [], []];
+	const args: (string | number)[][] = [[], [], [], []];
+	const meta: string[][] = [[], [], []];
+	for (const r of records) {
+		keys.push(r.key);
+		const row = [
+			r.key,
+			r.name,
+			r.module,
+			JSON.stringify(r.version ?? null),
+			r.codeDigest,
+			r.result,
+			r.async === true || r.async === false ? r.async : null,
+			r.scheme ?? null,
+			typeof r.created === 'number' && Number.isFinite(r.created) ? r.created : null,
+		];
+		row.forEach((v, i) => cols[i]!.push(v));
+		Object.keys(r.arguments).forEach((name, position) => {
+			args[0]!.push(r.key);
+			args[1]!.push(position);
+			args[2]!.push(name);
+			args[3]!.push(r.arguments[name]!);
+		});
+		for (const ns of Object.keys(r.metadata)) {
+			meta[0]!.push(r.key);
+			meta[1]!.push(ns);
+			meta[2]!.push(JSON.stringify(r.metadata[ns]));
+		}
+	}
+	const bytes = values.map(([, , data]) => Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+	for (let attempt = 1; ; attempt++) {
+		const client = await (await connected()).connect();
+		let broken = false;
+		try {
+			await client.query('BEGIN');
+			if (values.length > 0) await client.query(named(sql.putValues, [values.map((v) => v[0]), values.map((v) => v[1]), bytes]));
+			if (records.length > 0) {
+				await client.query(named(sql.upsertCalls, cols));
+				await client.query(named(sql.clearRows, [keys]));
+				await client.query(named(sql.insertRows, [...args, ...meta]));
+			}
+			// The one commit point of every put: what must happen with the writes (a change notification) goes here.
+			await client.query('COMMIT');
+			return;
+		} catch (err) {
+			await client.query('ROLLBACK').catch(() => {
+				broken = true;
+			});
+			if (attempt < 4 && retryable(err)) continue;
+			throw err;
+		} finally {
+			client.release(broken);
+		}
+	}
+}
+
+/** Batches in the order they came, each after the one before (an `await` of it waits for every earlier one). */
+let batches: Promise<unknown> = Promise.resolve();
+/** Keys and digests of the batches not committed yet, each with its batch: a read of one waits for it. */
+const writing = new Map<string, Promise<unknown>>();
+
+/**
+ * Writes a batch after the batches before it; then lets go of the leases released while it was queued (whether it
+ * was written or not: a lease is never kept by a failed save).
+ */
+function putBatch(values: readonly PutValue[], records: readonly PutRecord[], releases: readonly (readonly [string, string])[] = []): Promise<null> {
+	const done = batches.then(async () => {
+		try {
+			await writeBatch(values, records);
+		} finally {
+			for (const [key, owner] of releases) await releaseLease(key, owner).catch(() => undefined);
+		}
+	});
+	const settled = done.catch(() => undefined);
+	batches = settled;
+	const names = [...values.map((v) => v[0]), ...records.map((r) => r.key)];
+	for (const name of names) writing.set(name, settled);
+	void settled.then(() => {
+		for (const name of names) if (writing.get(name) === settled) writing.delete(name);
+	});
+	return done.then(() => null);
+}
+
+/** Waits for the batches that write any of `names` (this process reads its own writes). */
+async function written(names: readonly unknown[]): Promise<void> {
+	for (const name of names) {
+		const pending = writing.get(String(name));
+		if (pending !== undefined) await pending;
+	}
 }
 
 async function addStats(deltas: readonly CallStats[]): Promise<null> {
 	const cols = (f: (d: CallStats) => unknown): unknown[] => deltas.map(f);
-	await query(sql.addStats, [
+	await retried(sql.addStats, [
 		cols((d) => d.key),
 		cols((d) => d.name),
 		cols((d) => d.module),
@@ -277,6 +351,52 @@ async function addStats(deltas: readonly CallStats[]): Promise<null> {
 }
 
 const trim = (v: unknown): string => String(v).trimEnd();
+
+/** A statement run again when the server broke a deadlock with another writer (statistics rows, sorted, rarely do). */
+async function retried(text: string, params: unknown[]): Promise<void> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			await query(text, params);
+			return;
+		} catch (err) {
+			if (attempt >= 4 || !retryable(err)) throw err;
+		}
+	}
+}
+
+/** The functions of the listing (docs/behaviour.md §12) as the store reads them. */
+async function functions(): Promise<unknown[][]> {
+	return (await query(sql.functions)).map((r) => [
+		r['module'],
+		r['name'],
+		r['calls'],
+		r['versions'],
+		r['hits'],
+		r['misses'],
+		r['last_hit'],
+		r['compute_seconds'],
+		r['saved_seconds'],
+	]);
+}
+
+/** One function's calls, newest first: how many, and the page's records. */
+async function page(name: string, module: string | null, offset: number, limit: number): Promise<{ total: number; records: unknown[]; values: unknown[][] }> {
+	const moduleKey = module === null ? '' : `/${module}`;
+	const [total, rows] = await Promise.all([
+		query(sql.functionTotal, [name, moduleKey]),
+		query(module === null ? sql.functionPageNoModule : sql.functionPage, [name, module, limit, offset]),
+	]);
+	const records = rows.map(recordOf);
+	// The values a page shows (results and arguments, up to the preview size) come with it: one round trip, not one per value.
+	const digests = new Set<string>();
+	for (const r of records) {
+		if (typeof r['result'] === 'string') digests.add(r['result']);
+		for (const pair of Array.isArray(r['arguments']) ? (r['arguments'] as unknown[]) : [])
+			if (Array.isArray(pair) && typeof pair[1] === 'string') digests.add(pair[1]);
+	}
+	const values = digests.size === 0 ? [] : await query(sql.previewValues, [[...digests]]);
+	return { total: Number(total[0]?.['n'] ?? 0), records, values: values.map((v) => [trim(v['digest']), v['serializer'], v['data']]) };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Leases (docs/behaviour.md §3.6; the rules are at the top of schema.ts)
@@ -366,9 +486,16 @@ async function beatLease(key: string, owner: string): Promise<boolean> {
 	return (await client.query(sql.beatLease, [key, owner])).rows.length > 0 && holding.get(key)?.owner === owner;
 }
 
+/** Requests about given keys or digests: they wait only for the batches that write those. */
+const keyed = new Set(['getCall', 'getCalls', 'containsCall', 'created', 'getValue', 'refreshValue', 'containsValue', 'valueSize']);
+/** Requests that need no earlier batch written. */
+const unordered = new Set(['ping', 'putBatch', 'addStats', 'lease', 'beatLease', 'stats']);
+
 async function handle(request: PgRequest): Promise<unknown> {
 	const { op, args } = request;
 	const a = args as unknown[];
+	if (keyed.has(op)) await written(Array.isArray(a[0]) ? a[0] : [a[0]]);
+	else if (!unordered.has(op)) await batches;
 	switch (op) {
 		case 'ping':
 			// A round trip, not only the pool: a pool whose server went away still looks connected.
@@ -385,7 +512,11 @@ async function handle(request: PgRequest): Promise<unknown> {
 				[recordOf(row), row['value_data'] instanceof Uint8Array ? [row['value_serializer'], row['value_data']] : null],
 			]);
 		case 'records':
-			return (await query(sql.recordsPage, [a[0], a[1], a[2]])).map(recordOf);
+			return (await query(a[1] === null ? sql.recordsPage : sql.recordsPageByName, a[1] === null ? [a[0], a[2]] : [a[0], a[2], a[1]])).map(recordOf);
+		case 'functions':
+			return functions();
+		case 'page':
+			return page(String(a[0]), typeof a[1] === 'string' ? a[1] : null, Number(a[2]), Number(a[3]));
 		case 'entries':
 			return (await query(sql.entriesPage, [a[0], a[1]])).map((r) => [trim(r['key']), r['module'], r['name'], r['version'], r['created']]);
 		case 'probe': {
@@ -402,8 +533,10 @@ async function handle(request: PgRequest): Promise<unknown> {
 			const v = (await query(sql.createdOf, [a[0]]))[0]?.['created'];
 			return typeof v === 'number' ? v : null;
 		}
-		case 'putCall':
-			return putCall(a[0] as PutRecord);
+		case 'putBatch':
+			return putBatch(a[0] as PutValue[], a[1] as PutRecord[], (a[2] ?? []) as [string, string][]);
+		case 'flush':
+			return null;
 		case 'evictCalls':
 			return (await query(sql.evictCalls, [a[0]])).map((r) => trim(r['key']));
 		case 'addStats':
@@ -422,11 +555,6 @@ async function handle(request: PgRequest): Promise<unknown> {
 		case 'getValue': {
 			const row = (await query(sql.getValue, [a[0]]))[0];
 			return row === undefined ? null : [row['serializer'], row['data']];
-		}
-		case 'putValue': {
-			const bytes = a[2] as Uint8Array;
-			await query(sql.putValue, [a[0], a[1], Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.byteLength]);
-			return null;
 		}
 		case 'refreshValue':
 			return (await query(sql.refreshValue, [a[0]])).length > 0;

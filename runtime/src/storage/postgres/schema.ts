@@ -15,11 +15,21 @@
 //   <schema>.stored_values (digest, serializer, data, size, touched)   content-addressed values, stored once
 //   <schema>.leases       who holds the lease of a call in flight (docs/behaviour.md §3.6): key, lock_id, owner,
 //                         since and heartbeat (milliseconds since the epoch); the lease itself is the advisory lock
+//   <schema>.functions    (name, module, version, module_key, version_key, calls): how many calls each function
+//                         version has, kept by statement triggers on `calls` (what the tools list first: a listing of
+//                         1,000,000 calls reads this small table, not the calls)
+//   <schema>.function_stats  statistics summed by function (name, module, module_key), added with each delta
+//
+// `module_key`/`version_key` are the nullable columns made keys: '' for NULL, '/' + the text otherwise (portable to
+// servers before PostgreSQL 15's NULLS NOT DISTINCT). Indexes beyond the keys: `calls_name_key` (name, key) pages one
+// function's records in key order; `calls_listing` (name, module, created DESC NULLS LAST, key) pages them newest first.
 //
 // Invariants:
 // - A call record is written in one transaction (its row, then its arguments and metadata replaced), so a reader or a
 //   writer killed at any point sees the whole record or none of it. Two writers of one key serialise on its row lock:
-//   the later record wins, with exactly its own arguments and metadata.
+//   the later record wins, with exactly its own arguments and metadata. A batch of puts (values, then records) is one
+//   transaction (`writeBatch` in pgWorker.ts): its rows are sent sorted by key, so that two writers of overlapping
+//   batches take their row locks in the same order (a deadlock the server still reports is retried).
 // - A value is inserted `ON CONFLICT DO NOTHING` on its digest (only its `touched` time moves): stored once however
 //   many calls or machines return it.
 // - Statistics are deltas added `ON CONFLICT DO UPDATE` (counts and seconds sum, `last_hit` keeps the latest), merged
@@ -35,7 +45,7 @@
 //   (`parseRecord`, shared with the SQLite store); a value that cannot be decoded is a miss with a warning.
 
 /** Schema version this runtime writes; {@link migrations} bring older schemas up to it. */
-export const schemaVersion = 2;
+export const schemaVersion = 3;
 
 /** The schema (namespace) used when the configuration names none. */
 export const defaultSchema = 'fleche';
@@ -50,11 +60,87 @@ CREATE TABLE IF NOT EXISTS ${s}.leases (
 	heartbeat DOUBLE PRECISION NOT NULL
 );`;
 
+/** A nullable column as a key column ('' for NULL, '/' + the text otherwise: NULL and '' stay apart). */
+const keyOf = (column: string): string => `CASE WHEN ${column} IS NULL THEN '' ELSE '/' || ${column} END`;
+
+/**
+ * Version 3: the listing's summaries and their triggers, and the indexes of by-name reads. Created by
+ * {@link createSchema} (`IF NOT EXISTS`, triggers replaced); the migration drops the old `calls_name` index and fills
+ * the summaries from what the tables hold (emptied first: running it twice counts once).
+ */
+const listingObjects = (s: string): string => `
+CREATE INDEX IF NOT EXISTS calls_name_key ON ${s}.calls (name, key);
+CREATE INDEX IF NOT EXISTS calls_listing ON ${s}.calls (name, module, created DESC NULLS LAST, key);
+CREATE TABLE IF NOT EXISTS ${s}.functions (
+	name TEXT NOT NULL,
+	module TEXT NULL,
+	version TEXT NULL,
+	module_key TEXT NOT NULL,
+	version_key TEXT NOT NULL,
+	calls BIGINT NOT NULL,
+	PRIMARY KEY (name, module_key, version_key)
+);
+CREATE TABLE IF NOT EXISTS ${s}.function_stats (
+	name TEXT NOT NULL,
+	module TEXT NULL,
+	module_key TEXT NOT NULL,
+	hits BIGINT NOT NULL DEFAULT 0,
+	misses BIGINT NOT NULL DEFAULT 0,
+	last_hit DOUBLE PRECISION NULL,
+	compute_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+	saved_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+	PRIMARY KEY (name, module_key)
+);
+CREATE OR REPLACE FUNCTION ${s}.fleche_count_calls() RETURNS trigger LANGUAGE plpgsql AS $fleche$
+BEGIN
+	-- Counts move by the rows this statement changed, grouped and sorted (one lock order for every writer).
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO ${s}.functions AS f (name, module, version, module_key, version_key, calls)
+			SELECT name, module, version, ${keyOf('module')}, ${keyOf('version')}, count(*) FROM new_rows
+			GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 4, 5
+			ON CONFLICT (name, module_key, version_key) DO UPDATE SET calls = f.calls + excluded.calls;
+	ELSIF TG_OP = 'DELETE' THEN
+		UPDATE ${s}.functions AS f SET calls = f.calls - d.n
+			FROM (SELECT name, ${keyOf('module')} AS mk, ${keyOf('version')} AS vk, count(*) AS n FROM old_rows GROUP BY 1, 2, 3) d
+			WHERE f.name = d.name AND f.module_key = d.mk AND f.version_key = d.vk;
+	ELSE
+		-- A rewrite keeps its identity (the key hashes it): only a row whose name, module or version changed moves.
+		INSERT INTO ${s}.functions AS f (name, module, version, module_key, version_key, calls)
+			SELECT name, min(module), min(version), mk, vk, sum(n) FROM (
+				SELECT name, module, version, ${keyOf('module')} AS mk, ${keyOf('version')} AS vk, 1 AS n FROM new_rows
+				UNION ALL SELECT name, module, version, ${keyOf('module')}, ${keyOf('version')}, -1 FROM old_rows) d
+			GROUP BY name, mk, vk HAVING sum(n) <> 0 ORDER BY 1, 4, 5
+			ON CONFLICT (name, module_key, version_key) DO UPDATE SET calls = f.calls + excluded.calls;
+	END IF;
+	RETURN NULL;
+END
+$fleche$;
+DROP TRIGGER IF EXISTS calls_counted_insert ON ${s}.calls;
+DROP TRIGGER IF EXISTS calls_counted_update ON ${s}.calls;
+DROP TRIGGER IF EXISTS calls_counted_delete ON ${s}.calls;
+CREATE TRIGGER calls_counted_insert AFTER INSERT ON ${s}.calls REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ${s}.fleche_count_calls();
+CREATE TRIGGER calls_counted_update AFTER UPDATE ON ${s}.calls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ${s}.fleche_count_calls();
+CREATE TRIGGER calls_counted_delete AFTER DELETE ON ${s}.calls REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ${s}.fleche_count_calls();`;
+
+/** 2 → 3: the summaries filled from the rows already there (see {@link listingObjects}, created just before). */
+const fillListing = (s: string): string => `
+DROP INDEX IF EXISTS ${s}.calls_name;
+TRUNCATE ${s}.functions, ${s}.function_stats;
+INSERT INTO ${s}.functions (name, module, version, module_key, version_key, calls)
+	SELECT name, min(module), min(version), ${keyOf('module')}, ${keyOf('version')}, count(*) FROM ${s}.calls
+	GROUP BY name, ${keyOf('module')}, ${keyOf('version')};
+INSERT INTO ${s}.function_stats (name, module, module_key, hits, misses, last_hit, compute_seconds, saved_seconds)
+	SELECT name, min(module), ${keyOf('module')}, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds)
+	FROM ${s}.stats GROUP BY name, ${keyOf('module')};`;
+
 /**
  * Numbered migrations: `migrations[n - 1](s)` turns a version-`n` schema in `s` (quoted) into version `n + 1`, in the
- * transaction that updates `schema_version`.
+ * transaction that updates `schema_version`, after {@link createSchema} made what is missing of the current version.
  */
-export const migrations: readonly ((s: string) => string)[] = [leasesTable];
+export const migrations: readonly ((s: string) => string)[] = [leasesTable, fillListing];
 
 /** A PostgreSQL identifier, quoted (`"my ""odd"" name"`). */
 export function quoteIdent(name: string): string {
@@ -87,7 +173,6 @@ CREATE TABLE IF NOT EXISTS ${s}.calls (
 	created DOUBLE PRECISION NULL,
 	seq BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS calls_name ON ${s}.calls (name);
 CREATE TABLE IF NOT EXISTS ${s}.arguments (
 	call_key CHAR(64) NOT NULL REFERENCES ${s}.calls (key) ON DELETE CASCADE,
 	position INTEGER NOT NULL,
@@ -120,10 +205,18 @@ CREATE TABLE IF NOT EXISTS ${s}.stored_values (
 	touched DOUBLE PRECISION NOT NULL
 );
 ${leasesTable(s)}
+${listingObjects(s)}
 `;
 }
 
 const callColumns = 'key, name, module, version, code_digest, result, async, scheme';
+/** A statistics row `t` plus its delta `excluded`: counts and seconds sum, `last_hit` keeps the latest. */
+const sumStats = `hits = t.hits + excluded.hits,
+	misses = t.misses + excluded.misses,
+	last_hit = CASE WHEN t.last_hit IS NULL THEN excluded.last_hit WHEN excluded.last_hit IS NULL THEN t.last_hit
+		ELSE greatest(t.last_hit, excluded.last_hit) END,
+	compute_seconds = t.compute_seconds + excluded.compute_seconds,
+	saved_seconds = t.saved_seconds + excluded.saved_seconds`;
 const now = 'extract(epoch from clock_timestamp())';
 const nowMs = `(${now} * 1000)`;
 /** Whether some session of this database holds the advisory lock `l.lock_id` (a bigint lock: classid high, objid low). */
@@ -133,6 +226,8 @@ const lockHeld = `EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory'
 
 /** The statements of a store in schema `s` (quoted). `$n` parameters in order. */
 export function statements(s: string) {
+	const argsJson = `(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args`;
+	const metaJson = `(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta`;
 	return {
 		schemaVersion: `SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`,
 		setVersion: `INSERT INTO ${s}.fleche_info (name, value) VALUES ('schema_version', $1), ('created_by', 'fleche for TypeScript')
@@ -152,11 +247,30 @@ export function statements(s: string) {
 			(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta,
 			v.serializer AS value_serializer, v.data AS value_data
 			FROM ${s}.calls c LEFT JOIN ${s}.stored_values v ON v.digest = c.result WHERE c.key = ANY($1::bpchar[])`,
-		/** A page of records in key order after `$1` (`''` for the first), of function `$2` (null: all), at most `$3`. */
-		recordsPage: `SELECT ${callColumns},
-			(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args,
-			(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta
-			FROM ${s}.calls c WHERE c.key > $1 AND ($2::text IS NULL OR c.name = $2) ORDER BY c.key LIMIT $3`,
+		/** A page of records in key order after `$1` (`''` for the first), at most `$2`. */
+		recordsPage: `SELECT ${callColumns}, ${argsJson}, ${metaJson}
+			FROM ${s}.calls c WHERE c.key > $1 ORDER BY c.key LIMIT $2`,
+		/** As `recordsPage`, of function `$3` only (the index `calls_name_key`). */
+		recordsPageByName: `SELECT ${callColumns}, ${argsJson}, ${metaJson}
+			FROM ${s}.calls c WHERE c.name = $3 AND c.key > $1 ORDER BY c.key LIMIT $2`,
+		/**
+		 * The tools' listing (docs/behaviour.md §12) from the summaries: functions with their number of calls and their
+		 * versions (JSON texts), and with their summed statistics; a function with statistics only has no calls.
+		 */
+		functions: `SELECT coalesce(f.name, t.name) AS name, CASE WHEN f.name IS NULL THEN t.module ELSE f.module END AS module,
+				coalesce(f.calls, 0)::float8 AS calls, coalesce(f.versions, '[]') AS versions, t.hits::float8 AS hits, t.misses::float8 AS misses,
+				t.last_hit, t.compute_seconds, t.saved_seconds
+			FROM (SELECT name, module_key, min(module) AS module, sum(calls) AS calls, json_agg(version) AS versions
+				FROM ${s}.functions WHERE calls > 0 GROUP BY name, module_key) f
+			FULL JOIN ${s}.function_stats t ON t.name = f.name AND t.module_key = f.module_key`,
+		/** How many calls function `$1` of module key `$2` has (from the summary). */
+		functionTotal: `SELECT coalesce(sum(calls), 0)::float8 AS n FROM ${s}.functions WHERE name = $1 AND module_key = $2`,
+		/** A page of function `$1` (module `$2`)'s records, newest first, then by key: `$3` of them from `$4` (the index `calls_listing`). */
+		functionPage: `SELECT ${callColumns}, ${argsJson}, ${metaJson} FROM ${s}.calls c WHERE c.name = $1 AND c.module = $2
+			ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`,
+		/** As `functionPage`, of a function without a module (`$2` unused, NULL). */
+		functionPageNoModule: `SELECT ${callColumns}, ${argsJson}, ${metaJson} FROM ${s}.calls c WHERE c.name = $1 AND c.module IS NULL AND $2::text IS NULL
+			ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`,
 		/** A page of what tools list, in key order after `$1`, at most `$2`. */
 		entriesPage: `SELECT key, module, name, version, created FROM ${s}.calls WHERE key > $1 ORDER BY key LIMIT $2`,
 		/** Changes at least one of the two whenever a record is written or removed. */
@@ -165,31 +279,45 @@ export function statements(s: string) {
 		callKeys: `SELECT key FROM ${s}.calls`,
 		callRange: `SELECT key FROM ${s}.calls WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3`,
 		createdOf: `SELECT created FROM ${s}.calls WHERE key = $1`,
-		upsertCall: `INSERT INTO ${s}.calls (${callColumns}, created, seq)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, ${now}), nextval('${s}.call_seq'))
+		/** A batch's values (`$1` digests, `$2` serializers, `$3` bytes), sorted; a value held already is only touched. */
+		putValues: `INSERT INTO ${s}.stored_values AS t (digest, serializer, data, size, touched)
+			SELECT d, z, v, octet_length(v), ${now} FROM unnest($1::text[], $2::text[], $3::bytea[]) AS x(d, z, v) ORDER BY d
+			ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched`,
+		/** A batch's call rows, one array per column (`$9` created, null: the server's clock), sorted by key. */
+		upsertCalls: `INSERT INTO ${s}.calls (${callColumns}, created, seq)
+			SELECT k, n, m, v, d, r, a, z, coalesce(w, ${now}), nextval('${s}.call_seq')
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::float8[])
+				AS x(k, n, m, v, d, r, a, z, w) ORDER BY k
 			ON CONFLICT (key) DO UPDATE SET name = excluded.name, module = excluded.module, version = excluded.version,
 				code_digest = excluded.code_digest, result = excluded.result, async = excluded.async, scheme = excluded.scheme,
 				created = excluded.created, seq = excluded.seq`,
-		deleteArguments: `DELETE FROM ${s}.arguments WHERE call_key = $1`,
-		deleteMetadata: `DELETE FROM ${s}.metadata WHERE call_key = $1`,
-		insertArguments: `INSERT INTO ${s}.arguments (call_key, position, name, value)
-			SELECT $1, p - 1, n, v FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(n, v, p)`,
-		insertMetadata: `INSERT INTO ${s}.metadata (call_key, name, data) SELECT $1, n, d FROM unnest($2::text[], $3::text[]) AS t(n, d)`,
+		/** The argument and metadata rows of the batch's keys `$1`, removed before theirs are inserted. */
+		clearRows: `WITH a AS (DELETE FROM ${s}.arguments WHERE call_key = ANY($1::bpchar[]))
+			DELETE FROM ${s}.metadata WHERE call_key = ANY($1::bpchar[])`,
+		/** A batch's argument rows (`$1`–`$4`: key, position, name, digest) and metadata rows (`$5`–`$7`: key, namespace, JSON). */
+		insertRows: `WITH a AS (INSERT INTO ${s}.arguments (call_key, position, name, value)
+				SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]))
+			INSERT INTO ${s}.metadata (call_key, name, data) SELECT * FROM unnest($5::text[], $6::text[], $7::text[])`,
 		evictCalls: `DELETE FROM ${s}.calls WHERE key = ANY($1::text[]) RETURNING key`,
-		addStats: `INSERT INTO ${s}.stats AS t (key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[])
-			ON CONFLICT (key) DO UPDATE SET
-				hits = t.hits + excluded.hits,
-				misses = t.misses + excluded.misses,
-				last_hit = CASE WHEN t.last_hit IS NULL THEN excluded.last_hit WHEN excluded.last_hit IS NULL THEN t.last_hit
-					ELSE greatest(t.last_hit, excluded.last_hit) END,
-				compute_seconds = t.compute_seconds + excluded.compute_seconds,
-				saved_seconds = t.saved_seconds + excluded.saved_seconds`,
+		/**
+		 * Statistics deltas (merged by key) added to their keys' rows and to their functions' sums, rows sorted (one lock
+		 * order for every writer).
+		 */
+		addStats: `WITH d AS (
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[])
+					AS d(key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds)),
+			f AS (INSERT INTO ${s}.function_stats AS t (name, module, module_key, hits, misses, last_hit, compute_seconds, saved_seconds)
+				SELECT name, min(module), ${keyOf('module')}, sum(hits), sum(misses), max(last_hit), sum(compute_seconds), sum(saved_seconds)
+				FROM d GROUP BY name, ${keyOf('module')} ORDER BY 1, 3
+				ON CONFLICT (name, module_key) DO UPDATE SET ${sumStats})
+			INSERT INTO ${s}.stats AS t (key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds)
+			SELECT * FROM d ORDER BY key
+			ON CONFLICT (key) DO UPDATE SET ${sumStats}`,
 		stats: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats
 			WHERE $1::text IS NULL OR name = $1`,
 		getValue: `SELECT serializer, data FROM ${s}.stored_values WHERE digest = $1`,
-		putValue: `INSERT INTO ${s}.stored_values AS t (digest, serializer, data, size, touched) VALUES ($1, $2, $3, $4, ${now})
-			ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched`,
+		/** The values of digests `$1` that a listing previews (64 KiB at most each). */
+		previewValues: `SELECT digest, serializer, data FROM ${s}.stored_values WHERE digest = ANY($1::bpchar[]) AND size <= 65536`,
 		refreshValue: `UPDATE ${s}.stored_values SET touched = ${now} WHERE digest = $1 RETURNING 1`,
 		containsValue: `SELECT 1 FROM ${s}.stored_values WHERE digest = $1`,
 		valueKeys: `SELECT digest FROM ${s}.stored_values`,

@@ -16,6 +16,16 @@
 //   newer fleche) is one clear error naming the URL without its password: logged once (`FLECHE_STORE_REFUSED`) for
 //   the cached calls, which run uncached, and thrown by every other operation (what tools and code asking the
 //   storage directly see).
+// - Saves are batched (docs/behaviour.md §2.6 "PostgreSQL", write batching): a put is queued in this thread and
+//   returns; the queue (values and records, the latest put of a key winning) goes to the worker, and to the server in
+//   one transaction, `writeDelayMs` after its first put, when it holds `batchEntries` puts or `batchBytes` bytes,
+//   before any request that is not about given keys (listings, evictions, a lease released: what they answer
+//   includes these writes), at `flush()`/`close()`, at the exit of the process and at SIGINT/SIGTERM/SIGHUP
+//   (`beforeShutdown`). Batches go without waiting for their commit, at most `maxUnconfirmed` ahead of the server
+//   (then the put waits for them). A read of a key this thread queued is answered from the queue; a read of one in a
+//   batch on its way waits for that batch in the worker: this process always reads its own writes. A batch is
+//   written whole or not at all (a killed writer loses its last batch, never half a record); SIGKILL can lose the
+//   last `writeDelayMs` of saves, which are then recomputed.
 // - The password never leaves this module and the worker: configurations (`toConfig()`, so `String(cache)`, tools,
 //   `--json`) carry the URL without it, messages are scrubbed of it. A password written in a URL is remembered for
 //   this thread (by its URL without the password), so a configuration reopened here finds it; other processes and
@@ -26,8 +36,8 @@ import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
 import type { CallRecord } from '../../call.js';
 import { CorruptEntry, FlecheError, KeyError, SaveError } from '../../errors.js';
 import { log, warn } from '../../log.js';
-import { beforeShutdown } from '../../shutdown.js';
-import { createdOf, type SummaryIndex, type IndexEntry } from '../kinds.js';
+import { beforeShutdown, flushOrder } from '../../shutdown.js';
+import { createdOf, type SummaryIndex, type IndexEntry, type ListedFunction } from '../kinds.js';
 import {
 	mergeStats,
 	type CallLeases,
@@ -68,6 +78,13 @@ export interface PostgresOptions {
 	 * @default 5000
 	 */
 	readonly timeoutMs?: number;
+	/**
+	 * How long a put may wait in this process to be written with the puts that follow it, in milliseconds: saves go
+	 * to the server in batches, one transaction each (other processes see a save at most this much later; this one
+	 * sees its own at once). 0 writes each put before it returns.
+	 * @default 20
+	 */
+	readonly writeDelayMs?: number;
 }
 
 /** Options of {@link ValuePostgres}. */
@@ -87,9 +104,11 @@ export type PostgresConfig = {
 	readonly schema?: string;
 	readonly ssl?: boolean | Readonly<Record<string, unknown>>;
 	readonly timeoutMs?: number;
+	readonly writeDelayMs?: number;
 	readonly serializer?: string;
 };
 
+const defaultWriteDelayMs = 20;
 const firstRetryMs = 250;
 const lastRetryMs = 5000;
 
@@ -126,7 +145,42 @@ function workerFile(): string {
 }
 
 /** What a cached call asks of the server: never an error for the call (it runs uncached instead). */
-const hotOps = new Set(['getCall', 'getCalls', 'getValue', 'putCall', 'putValue', 'refreshValue', 'addStats']);
+const hotOps = new Set(['getCall', 'getCalls', 'getValue', 'putBatch', 'refreshValue', 'addStats']);
+/**
+ * Requests whose answer the puts queued in this thread do not change (the store answers queued keys itself), or
+ * that write them: every other request sends the queue first.
+ */
+const queueBlind = new Set([
+	'getCall',
+	'getCalls',
+	'getValue',
+	'containsCall',
+	'containsValue',
+	'refreshValue',
+	'valueSize',
+	'created',
+	'putBatch',
+	'addStats',
+	'stats',
+	'lease',
+	'beatLease',
+	'ping',
+]);
+/** Bounds on a batch of puts: entries (values and records) and bytes of values. */
+const batchEntries = 1000;
+const batchBytes = 8 * 1024 * 1024;
+/** Batches sent without waiting for their commit before a put waits for them (back-pressure on a thread that only saves). */
+const maxUnconfirmed = 4;
+
+/** A record queued for the next batch: the checked record (what reads of its key answer) and the shape sent. */
+interface QueuedCall {
+	readonly record: CallRecord;
+	readonly shape: Record<string, unknown>;
+}
+
+/** The links with puts queued, written at the exit of the process or thread. */
+const queued = new Set<Link>();
+let exitHooked = false;
 
 /** What the worker answers for a call lookup: the record as stored and its result value's row, or null (none). */
 type CallAnswer = [unknown, [string, Uint8Array] | null] | null;
@@ -164,11 +218,23 @@ class Link {
 	#prefetchedBytes = 0;
 	/** Asynchronous lookups asked for in this turn of the event loop, sent together (see {@link lookup}). */
 	#lookups = new Map<string, { resolve(answer: CallAnswer): void; reject(err: unknown): void }[]>();
+	/** Puts not sent yet (see the top of this file): values by digest, records by key. */
+	#values = new Map<string, readonly [string, Uint8Array]>();
+	#calls = new Map<string, QueuedCall>();
+	/** Leases released while puts were queued: let go by the worker once the batch that follows them is committed. */
+	#releases: (readonly [string, string])[] = [];
+	#queuedBytes = 0;
+	#queuedSince = 0;
+	#timer: ReturnType<typeof setTimeout> | undefined;
+	/** Batches sent and not known to be committed, counted since {@link #epoch} began. */
+	#unconfirmed = 0;
+	#epoch = 0;
 
 	constructor(
 		shown: string,
 		input: PgWorkerData,
 		readonly timeoutMs: number,
+		readonly writeDelayMs: number,
 	) {
 		this.shown = shown;
 		this.#input = input;
@@ -198,7 +264,7 @@ class Link {
 	#refuse(message: string): void {
 		this.#refused = message;
 		log('error', 'FLECHE_STORE_REFUSED', `${message}; cached functions run uncached`);
-		this.close();
+		this.#end();
 	}
 
 	#unreachable(message: string): void {
@@ -234,7 +300,7 @@ class Link {
 	#failed<T>(err: unknown, fallback: T): T {
 		if (!WorkerFailed.is(err)) throw err;
 		// The worker is gone (it hung past its net, or could not start): a new one is tried after the back-off.
-		this.close();
+		this.#end();
 		this.#unreachable(`The PostgreSQL cache ${this.shown} is unreachable: ${err.message}`);
 		return fallback;
 	}
@@ -245,6 +311,8 @@ class Link {
 	 * server refused the configuration, which is then said once; every other operation throws the refusal.
 	 */
 	request<T>(fallback: T, op: string, ...args: unknown[]): T {
+		// Sent ahead on the same port: the worker answers this request once the batch is written.
+		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
 		if (this.#resting(hot)) return fallback;
 		let answer: Answer;
@@ -258,6 +326,7 @@ class Link {
 
 	/** As {@link request}, without blocking this thread. */
 	async call<T>(fallback: T, op: string, ...args: unknown[]): Promise<T> {
+		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
 		if (this.#resting(hot)) return fallback;
 		let answer: Answer;
@@ -307,6 +376,134 @@ class Link {
 		);
 	}
 
+	/** Queues a value for the next batch (a value queued already stays as it is: same digest, same bytes). */
+	queueValue(digest: string, serializer: string, data: Uint8Array): void {
+		if (this.#values.has(digest)) return;
+		this.#values.set(digest, [serializer, data]);
+		this.#queuedBytes += data.byteLength;
+		this.#queued();
+	}
+
+	/** Queues a checked record for the next batch, replacing one of its key queued before. */
+	queueCall(record: CallRecord, shape: Record<string, unknown>): void {
+		this.#calls.delete(record.key);
+		this.#calls.set(record.key, { record, shape });
+		this.#queued();
+	}
+
+	/**
+	 * Releases a lease: at once when nothing is queued, else with the next batch, after its commit (a waiter woken by
+	 * the release finds the result the holder saved; sending the queue at every release would undo the batching).
+	 */
+	release(key: string, owner: string): void {
+		if (this.#values.size === 0 && this.#calls.size === 0) this.request(null, 'releaseLease', key, owner);
+		else this.#releases.push([key, owner]);
+	}
+
+	/** The record queued under `key`, if any. */
+	queuedCall(key: string): CallRecord | undefined {
+		return this.#calls.get(key)?.record;
+	}
+
+	/** The value queued under `digest`, if any. */
+	queuedValue(digest: string): readonly [string, Uint8Array] | undefined {
+		return this.#values.get(digest);
+	}
+
+	/** After a put was queued: sends the batch when it is due (size or age), else makes sure it will be. */
+	#queued(): void {
+		const now = performance.now();
+		if (this.#timer === undefined) {
+			this.#queuedSince = now;
+			queued.add(this);
+			if (!exitHooked) {
+				exitHooked = true;
+				beforeShutdown(flushOrder.postgres, flushAll);
+			}
+			this.#timer = setTimeout(() => this.#send(false), this.writeDelayMs);
+			this.#timer.unref();
+		}
+		const entries = this.#values.size + this.#calls.size;
+		if (this.writeDelayMs <= 0) this.#send(true);
+		else if (entries >= batchEntries || this.#queuedBytes >= batchBytes || now - this.#queuedSince >= this.writeDelayMs) this.#send(false);
+	}
+
+	/** Takes the queue: values first, then records (so a batch never holds a record without the values it names). */
+	#take(): [(readonly [string, string, Uint8Array])[], Record<string, unknown>[], (readonly [string, string])[]] | undefined {
+		if (this.#timer !== undefined) clearTimeout(this.#timer);
+		this.#timer = undefined;
+		queued.delete(this);
+		if (this.#values.size === 0 && this.#calls.size === 0 && this.#releases.length === 0) return undefined;
+		const values = [...this.#values].map(([digest, [serializer, data]]) => [digest, serializer, data] as const);
+		const calls = [...this.#calls.values()].map((c) => c.shape);
+		const releases = this.#releases;
+		this.#values = new Map();
+		this.#calls = new Map();
+		this.#releases = [];
+		this.#queuedBytes = 0;
+		return [values, calls, releases];
+	}
+
+	#saveFailed(err: unknown, n: number): void {
+		warn(
+			'FLECHE_SAVE_FAILED',
+			`${n} saves to the PostgreSQL cache ${this.shown} were lost: ${err instanceof Error ? err.message : String(err)}; these calls will be recomputed`,
+			{
+				cause: err,
+			},
+		);
+	}
+
+	/**
+	 * Sends the queue as one batch: waiting for its commit (`wait`: exit, `flush()`, write-through), or not, up to
+	 * {@link maxUnconfirmed} batches ahead of the server.
+	 */
+	#send(wait: boolean): void {
+		const batch = this.#take();
+		if (batch === undefined) return;
+		const n = batch[0].length + batch[1].length;
+		if (wait) {
+			try {
+				this.request(null, 'putBatch', ...batch);
+			} catch (err) {
+				this.#saveFailed(err, n);
+			}
+			return;
+		}
+		if (this.#unconfirmed >= maxUnconfirmed) this.#confirm();
+		const epoch = this.#epoch;
+		this.#unconfirmed++;
+		// Answers come on the event loop, or with the next request this thread blocks on; a thread that only saves
+		// never sees them, and so waits for all its batches every `maxUnconfirmed` (see `#confirm`).
+		this.call(null, 'putBatch', ...batch).then(
+			() => {
+				if (epoch === this.#epoch) this.#unconfirmed--;
+			},
+			(err: unknown) => {
+				if (epoch === this.#epoch) this.#unconfirmed--;
+				this.#saveFailed(err, n);
+			},
+		);
+	}
+
+	/** Waits until every batch sent so far is committed (or failed). */
+	#confirm(): void {
+		try {
+			// Straight to the worker: its answer says the batches settled, not that the server answers (an outage's end).
+			this.#worker?.request({ op: 'flush', args: [] } satisfies PgRequest);
+		} catch {
+			// A failed batch reports itself; a failed worker or server, its own outage.
+		}
+		this.#epoch++;
+		this.#unconfirmed = 0;
+	}
+
+	/** Writes the queued puts now and waits for every batch of this thread to be committed. */
+	flush(): void {
+		if (this.#values.size > 0 || this.#calls.size > 0 || this.#releases.length > 0) this.#send(true);
+		else if (this.#unconfirmed > 0) this.#confirm();
+	}
+
 	/** Keeps a result value fetched with its record for the value storage's next `get` of its digest. */
 	prefetch(p: Prefetched): void {
 		if (this.#prefetched.has(p.digest)) return;
@@ -318,6 +515,11 @@ class Link {
 			this.#prefetched.delete(digest);
 			this.#prefetchedBytes -= old.data.byteLength;
 		}
+	}
+
+	/** The value fetched with a call record or a page, if any, left for its `get`. */
+	peek(digest: string): Prefetched | undefined {
+		return this.#prefetched.get(digest);
 	}
 
 	/** Takes the value fetched with a call record, if it is `digest`'s. */
@@ -348,12 +550,25 @@ class Link {
 		}
 	}
 
+	/** Writes what is queued, then ends the worker. */
 	close(): void {
+		this.flush();
+		this.#end();
+	}
+
+	#end(): void {
+		this.#epoch++;
+		this.#unconfirmed = 0;
 		this.#prefetched.clear();
 		this.#prefetchedBytes = 0;
 		this.#worker?.close();
 		this.#worker = undefined;
 	}
+}
+
+/** Writes the puts queued in this thread, on every link (the exit of the process or thread). */
+function flushAll(): void {
+	for (const link of [...queued]) link.flush();
 }
 
 const linksKey = Symbol.for('fleche.postgres.links');
@@ -368,23 +583,29 @@ function flushNotices(): void {
 }
 
 /** Checked options: the URL without its password, the schema, and the rest as given. */
-function settle(options: PostgresOptions, what: string): Required<Pick<PostgresOptions, 'url' | 'schema' | 'timeoutMs'>> & Pick<PostgresOptions, 'ssl'> {
+function settle(
+	options: PostgresOptions,
+	what: string,
+): Required<Pick<PostgresOptions, 'url' | 'schema' | 'timeoutMs' | 'writeDelayMs'>> & Pick<PostgresOptions, 'ssl'> {
 	if (typeof options !== 'object' || options === null) throw new TypeError(`${what} needs options: { url, schema? }`);
 	const url = publicUrl(options.url);
 	const schema = checkSchemaName(options.schema ?? defaultSchema);
 	const timeoutMs = options.timeoutMs ?? 5000;
 	if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))
 		throw new RangeError(`${what}: timeoutMs must be a positive number of milliseconds`);
+	const writeDelayMs = options.writeDelayMs ?? defaultWriteDelayMs;
+	if (typeof writeDelayMs !== 'number' || !(writeDelayMs >= 0) || !Number.isFinite(writeDelayMs))
+		throw new RangeError(`${what}: writeDelayMs must be 0 or a positive number of milliseconds`);
 	const ssl = options.ssl;
 	if (ssl !== undefined && typeof ssl !== 'boolean' && (typeof ssl !== 'object' || ssl === null))
 		throw new TypeError(`${what}: ssl must be true, false or an object of TLS options`);
-	return { url, schema, timeoutMs, ...(ssl !== undefined ? { ssl } : {}) };
+	return { url, schema, timeoutMs, writeDelayMs, ...(ssl !== undefined ? { ssl } : {}) };
 }
 
 function linkFor(options: ReturnType<typeof settle>): Link {
 	const password = passwords().get(options.url);
 	// A password given later (a user asked for it after a refusal) makes a new link: the old one stays refused.
-	const id = JSON.stringify([options.url, options.schema, options.ssl ?? null, options.timeoutMs, password ?? null]);
+	const id = JSON.stringify([options.url, options.schema, options.ssl ?? null, options.timeoutMs, options.writeDelayMs, password ?? null]);
 	let link = links().get(id);
 	if (link === undefined) {
 		const input: PgWorkerData = {
@@ -394,7 +615,7 @@ function linkFor(options: ReturnType<typeof settle>): Link {
 			...(password !== undefined ? { password } : {}),
 			...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
 		};
-		links().set(id, (link = new Link(options.url, input, options.timeoutMs)));
+		links().set(id, (link = new Link(options.url, input, options.timeoutMs, options.writeDelayMs)));
 	}
 	return link;
 }
@@ -406,6 +627,7 @@ function configOf(type: 'postgres', options: ReturnType<typeof settle>): Postgre
 		...(options.schema !== defaultSchema ? { schema: options.schema } : {}),
 		...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
 		...(options.timeoutMs !== 5000 ? { timeoutMs: options.timeoutMs } : {}),
+		...(options.writeDelayMs !== defaultWriteDelayMs ? { writeDelayMs: options.writeDelayMs } : {}),
 	};
 }
 
@@ -503,7 +725,7 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	/** The record under `key`, or `undefined` (a miss, or the server unreachable). */
 	find(key: string): CallRecord | undefined {
 		assertKey(key);
-		return this.#found(this.#link.request(null, 'getCall', key), key);
+		return this.#link.queuedCall(key) ?? this.#found(this.#link.request(null, 'getCall', key), key);
 	}
 
 	/**
@@ -512,7 +734,7 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	 */
 	async findAsync(key: string): Promise<CallRecord | undefined> {
 		assertKey(key);
-		return this.#found(await this.#link.lookup(key), key);
+		return this.#link.queuedCall(key) ?? this.#found(await this.#link.lookup(key), key);
 	}
 
 	/** The record under `key`; {@link KeyError} on a miss. */
@@ -522,7 +744,11 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		return record;
 	}
 
-	/** Writes (or replaces) the record in one transaction; dropped (after one warning) while the server is unreachable. */
+	/**
+	 * Writes (or replaces) the record: queued, and written with the puts around it in one transaction within
+	 * `writeDelayMs` (see {@link flush}); this process reads it back at once. Dropped (after one warning) while the
+	 * server is unreachable.
+	 */
 	put(record: CallRecord): void {
 		assertKey(record.key);
 		let checked: CallRecord;
@@ -534,7 +760,12 @@ export class CallPostgres implements CallStorage, StatsStorage {
 				cause: err,
 			});
 		}
-		this.#link.request(null, 'putCall', putShape(checked));
+		this.#link.queueCall(checked, putShape(checked));
+	}
+
+	/** Writes the puts this thread queued (values included) and waits until they are committed. */
+	flush(): void {
+		this.#link.flush();
 	}
 
 	/**
@@ -556,7 +787,7 @@ export class CallPostgres implements CallStorage, StatsStorage {
 
 	/** Whether a record for `key` is held; false for anything that is not a full key (or while unreachable). */
 	contains(key: string): boolean {
-		return isKey(key) && this.#link.request(false, 'containsCall', key);
+		return isKey(key) && (this.#link.queuedCall(key) !== undefined || this.#link.request(false, 'containsCall', key));
 	}
 
 	/** Removes the record under `key` (its argument and metadata rows with it); {@link KeyError} when there is none. Its statistics stay. */
@@ -613,7 +844,69 @@ export class CallPostgres implements CallStorage, StatsStorage {
 
 	/** When the record `key` was stored (Runtime metadata, else the server's clock at the write); `null` when unknown. */
 	created(key: string): number | null {
-		return isKey(key) ? this.#link.request<number | null>(null, 'created', key) : null;
+		if (!isKey(key)) return null;
+		const mine = this.#link.queuedCall(key);
+		if (mine !== undefined) return createdOf(mine) ?? Date.now() / 1000;
+		return this.#link.request<number | null>(null, 'created', key);
+	}
+
+	/**
+	 * The functions with stored calls, counted by the server from its summaries (docs/behaviour.md §12): how many calls
+	 * each has, their versions and their summed statistics; and those with statistics only (every call evicted, §11),
+	 * with no calls. What tools list first, without reading any call. @internal
+	 */
+	functions(): ListedFunction[] {
+		const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+		const out: ListedFunction[] = [];
+		for (const row of this.#link.request<unknown[][]>([], 'functions')) {
+			const [module, name, calls, versionTexts, hits, misses, lastHit, computeSeconds, savedSeconds] = row;
+			if (typeof name !== 'string' || (module !== null && typeof module !== 'string')) continue;
+			const versions: (string | number | null)[] = [];
+			for (const text of Array.isArray(versionTexts) ? versionTexts : []) {
+				try {
+					const v = typeof text === 'string' ? (JSON.parse(text) as unknown) : null;
+					if (v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) versions.push(v);
+				} catch {
+					// A version that is not JSON is the row's damage, reported when the record is read.
+				}
+			}
+			out.push({
+				module,
+				name,
+				calls: num(calls),
+				versions: [...new Set(versions)],
+				hits: num(hits),
+				misses: num(misses),
+				lastHit: typeof lastHit === 'number' ? lastHit : null,
+				computeSeconds: num(computeSeconds),
+				savedSeconds: num(savedSeconds),
+			});
+		}
+		return out;
+	}
+
+	/**
+	 * A page of one function's calls, newest first (`created`, unknown last, then by key), and how many it has: sorted
+	 * and cut by the server on an index, so only the page's records are read and checked. @internal
+	 */
+	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
+		const answer = this.#link.request<{ total: number; records: unknown[]; values?: unknown[][] }>(
+			{ total: 0, records: [] },
+			'page',
+			fn.name,
+			fn.module,
+			Math.max(0, offset),
+			Math.max(0, limit),
+		);
+		// Kept for the value storage of this link: a tool shows the page's results and arguments next.
+		for (const [digest, serializer, data] of answer.values ?? [])
+			if (typeof digest === 'string' && typeof serializer === 'string' && data instanceof Uint8Array) this.#link.prefetch({ digest, serializer, data });
+		const records: CallRecord[] = [];
+		for (const raw of answer.records) {
+			const record = this.#check(raw);
+			if (record !== undefined) records.push(record);
+		}
+		return { total: answer.total, records };
 	}
 
 	/** A page of what tools list, in key order after `after`. @internal */
@@ -694,7 +987,7 @@ class PostgresLeases implements CallLeases {
 	}
 
 	release(key: string, owner: string): void {
-		this.#link.request(null, 'releaseLease', key, owner);
+		this.#link.release(key, owner);
 	}
 
 	*held(): Iterable<HeldLease> {
@@ -750,12 +1043,17 @@ export class ValuePostgres implements ValueStorage {
 				cause: err,
 			});
 		}
-		this.#link.request(null, 'putValue', key, this.serializer, bytes);
+		this.#link.queueValue(key, this.serializer, bytes);
 	}
 
-	#decode(key: string, found: Prefetched | [string, Uint8Array] | null): unknown {
+	/** Writes the puts this thread queued (call records included) and waits until they are committed. */
+	flush(): void {
+		this.#link.flush();
+	}
+
+	#decode(key: string, found: Prefetched | readonly [string, Uint8Array] | null): unknown {
 		if (found === null) throw new KeyError(key);
-		const [name, data] = Array.isArray(found) ? found : [found.serializer, found.data];
+		const [name, data] = 'serializer' in found ? [found.serializer, found.data] : found;
 		const codec = name === this.serializer ? this.#codec : findSerializer(name);
 		if (codec === undefined)
 			throw new KeyError(key, `The value ${key} in ${this.url} was written with serializer '${name}', which is not registered in this process`);
@@ -771,22 +1069,22 @@ export class ValuePostgres implements ValueStorage {
 	/** A fresh copy of the value under `key`; {@link KeyError} on a miss (or while the server is unreachable). */
 	get(key: string): unknown {
 		assertKey(key);
-		return this.#decode(key, this.#link.take(key) ?? this.#link.request(null, 'getValue', key));
+		return this.#decode(key, this.#link.queuedValue(key) ?? this.#link.take(key) ?? this.#link.request(null, 'getValue', key));
 	}
 
 	/** As {@link get}, without blocking the event loop while the server answers. */
 	async getAsync(key: string): Promise<unknown> {
 		assertKey(key);
-		return this.#decode(key, this.#link.take(key) ?? (await this.#link.call(null, 'getValue', key)));
+		return this.#decode(key, this.#link.queuedValue(key) ?? this.#link.take(key) ?? (await this.#link.call(null, 'getValue', key)));
 	}
 
 	/** Marks the value as in use now (see `gc`); whether it is held. */
 	refresh(key: string): boolean {
-		return isKey(key) && this.#link.request(false, 'refreshValue', key);
+		return isKey(key) && (this.#link.queuedValue(key) !== undefined || this.#link.request(false, 'refreshValue', key));
 	}
 
 	contains(key: string): boolean {
-		return isKey(key) && this.#link.request(false, 'containsValue', key);
+		return isKey(key) && (this.#link.queuedValue(key) !== undefined || this.#link.request(false, 'containsValue', key));
 	}
 
 	/** Removes the value; {@link KeyError} when there is none. */
@@ -813,7 +1111,9 @@ export class ValuePostgres implements ValueStorage {
 
 	/** Bytes stored for the value (its serialized form); `null` when it is not held. */
 	sizeOf(key: string): number | null {
-		return isKey(key) ? this.#link.request<number | null>(null, 'valueSize', key) : null;
+		if (!isKey(key)) return null;
+		const known = this.#link.queuedValue(key)?.[1] ?? this.#link.peek(key)?.data;
+		return known !== undefined ? known.byteLength : this.#link.request<number | null>(null, 'valueSize', key);
 	}
 
 	/** Why the server cannot be reached now, `undefined` when it answers (see {@link Link.problem}). @internal */
