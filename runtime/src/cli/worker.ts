@@ -72,7 +72,11 @@ export async function bullmqWorker(options: BullmqWorkerOptions): Promise<BullMQ
 	const connection = redisConnection(Redis, url, redis);
 	// Named `host:pid` unless told otherwise: BullMQ records the name with each job it runs (`processedBy`), which is
 	// how tools say where a call runs (fleche/inspect `inFlightAll`).
-	const worker = new bullmq.Worker(queue, (job: BullMQ.Job) => runJob(project, job.data), { name: `${hostname()}:${process.pid}`, ...workerOptions, connection });
+	const worker = new bullmq.Worker(queue, (job: BullMQ.Job) => runJob(project, job.data), {
+		name: `${hostname()}:${process.pid}`,
+		...workerOptions,
+		connection,
+	});
 	// An unheard 'error' would crash the process; BullMQ reconnects by itself, and its errors are only reported.
 	worker.on('error', () => undefined);
 	worker.on('closed', () => connection.disconnect());

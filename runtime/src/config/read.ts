@@ -355,7 +355,8 @@ export interface QueueRef {
 function queuesOption(table: Table, where: Where): QueueRef[] {
 	const v = table.queues;
 	if (v === undefined) return [];
-	if (!Array.isArray(v) || !v.every(isTable)) throw where.error(`'queues' must be an array of tables such as [{ url = "redis://host:6379", queue = "fleche" }]`, 'queues');
+	if (!Array.isArray(v) || !v.every(isTable))
+		throw where.error(`'queues' must be an array of tables such as [{ url = "redis://host:6379", queue = "fleche" }]`, 'queues');
 	return v.map((q, i) => {
 		const at = where.at('queues', i);
 		checkKeys(q, ['url', 'queue', 'prefix'], at, 'a queue');
