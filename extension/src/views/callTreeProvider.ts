@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { callPageSize, contextKeys } from '../constants.js';
 import type { CacheClient } from '../data/cacheClient.js';
 import { Disposable } from '../disposable.js';
-import { callNodes, cacheNodes, errorNode, functionNodes, viewNode, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
+import { callNodes, cacheNodes, errorNode, functionNodes, inFlightByKey, viewNode, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
 import { arrangeFunctions, defaultTreeView, type TreeViewOptions } from '../model/treeView.js';
 import { errorMessage, log } from '../log.js';
 
@@ -93,7 +93,9 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 		const data = spec?.data;
 		try {
 			if (!data) {
-				const entries = (await this.client.entries()).filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined);
+				const entries = (await this.client.entries()).filter(
+					(e) => e.location.exists || (e.functions?.length ?? 0) > 0 || (e.inFlight?.length ?? 0) > 0 || e.error !== undefined,
+				);
 				void vscode.commands.executeCommand('setContext', contextKeys.cacheFound, entries.length > 0);
 				if (!this.loaded) {
 					this.loaded = true;
@@ -117,14 +119,13 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 					if (entry.error !== undefined) return [errorNode(data.cache, entry.error)];
 					const functions = entry.functions ?? [];
 					const header = viewNode(data.cache, this.viewOptions, arrangeFunctions(functions, this.viewOptions).length, functions.length);
-					return [...(header ? [header] : []), ...functionNodes(data.cache, functions, nowSeconds(), this.viewOptions)];
+					return [...(header ? [header] : []), ...functionNodes(data.cache, functions, nowSeconds(), this.viewOptions, entry.inFlight)];
 				}
 				case 'function': {
 					const limit = this.shown.get(spec.id) ?? callPageSize;
 					const fn = { module: data.module, name: data.name };
 					const [page, entry] = await Promise.all([this.client.calls(data.cache, fn, 0, limit), this.client.entryOf(data.cache)]);
-					const running = new Set((entry?.inFlight ?? []).map((c) => c.key));
-					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds(), running);
+					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds(), inFlightByKey(entry?.inFlight));
 				}
 				case 'call':
 				case 'more':
