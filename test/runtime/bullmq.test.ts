@@ -453,3 +453,16 @@ test('a job removed as it completes (removeOnComplete) before another submitter 
 	assert.equal(runsOf(marks, 'gated-5').length, 1, 'the body ran once');
 	assert.equal(await totalJobs(late), 1, 'only the re-added job: the late submitter made none');
 });
+
+test('a first submission made long after the executor connected still hears its job finish', async (t) => {
+	const queue = newQueue();
+	const root = tmpDir(t);
+	const marks = tmpDir(t);
+	await startWorker(t, redis.url, queue);
+	const executor = executorFor(t, queue);
+	// Both of the executor's connections come up on their own before anything is submitted.
+	await executor.queue.waitUntilReady();
+	for (let i = 0; i < 3; i++) await executor.queue.getJobCounts();
+	using _ = cache(fileCache(root));
+	assert.equal(await executor.submit(fns.square, marks, 12, { timeout: 15_000 }), 144);
+});

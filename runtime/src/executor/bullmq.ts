@@ -243,7 +243,8 @@ class BullmqQueue {
 	/** Resolves once both connections are up; rejects at once when one is down (never waits on a server that is gone). */
 	async #ready(): Promise<void> {
 		if (this.#closed) throw new QueueUnavailable('This BullMQ executor is closed');
-		if (this.#connections.every((c) => c.status === 'ready')) return;
+		// Connections ready on their own (the first submission came late) still need the listener started.
+		if (this.#listening && this.#connections.every((c) => c.status === 'ready')) return;
 		// One wait for every submission made while connecting (not a listener each).
 		this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
 		await this.#connecting;
