@@ -2,7 +2,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { commandIds, treeContext } from '../../extension/src/constants.ts';
-import { callNodes, callStates, cacheId, cacheNodes, errorNode, functionNodes, viewNode, type CallInfo, type CacheInfo, type FunctionInfo } from '../../extension/src/model/callTree.ts';
+import {
+	callNodes,
+	callStates,
+	cacheId,
+	cacheNodes,
+	errorNode,
+	functionNodes,
+	inFlightByKey,
+	viewNode,
+	type CallInfo,
+	type CacheInfo,
+	type FunctionInfo,
+	type InFlightInfo,
+} from '../../extension/src/model/callTree.ts';
 import { markdownCode } from '../../extension/src/model/format.ts';
 import { arrangeFunctions, defaultTreeView, definitionGlob } from '../../extension/src/model/treeView.ts';
 
@@ -141,7 +154,7 @@ test('call states: stale (other version or code than the newest call), damaged, 
 		call(5, { version: '2.0', created: now - 950, damaged: 'its result value 0123456789ab… is missing', resultText: null }),
 		call(6, { version: '1.0', created: now - 990 }),
 	];
-	const running = new Set([calls[5]!.key]);
+	const running = inFlightByKey([{ key: calls[5]!.key, since: (now - 75) * 1000, state: 'computing', where: 'host:42' }]);
 	const rows = callNodes('c', { module: 'src/math.ts', name: 'add' }, { total: 6, offset: 0, calls }, now, running);
 	assert.deepEqual(
 		rows.map((r) => [r.icon, r.iconColor, r.contextValue]),
@@ -157,7 +170,8 @@ test('call states: stale (other version or code than the newest call), damaged, 
 	assert.match(rows[0]!.markdown!, /\*\*stale\*\*: stored by other code or another version than the function's newest call/);
 	assert.equal(rows[4]!.description, 'damaged · 1 hit · 16 min ago');
 	assert.match(rows[4]!.markdown!, /\*\*damaged\*\*: cannot be a hit:\n\n```\nits result value 0123456789ab… is missing\n```/);
-	assert.match(rows[5]!.markdown!, /\*\*running\*\*: a process is computing this call now/);
+	assert.match(rows[5]!.markdown!, /\*\*running\*\*: in flight: computing in a process \(it holds its lease\), queued, or running on a worker\n\n```\ncomputing in host:42 for 1 min 15 s\n```/);
+	assert.equal(rows[5]!.description, 'computing in host:42 for 1 min 15 s · → 7 · 1 hit · 17 min ago', 'where and for how long, first');
 	// The menus that act on calls still match rows in every state.
 	for (const row of rows) assert.match(row.contextValue, /^fleche:call\b/);
 });
@@ -223,4 +237,33 @@ test('definitionGlob: a module path matched literally under any folder; none for
 	assert.equal(definitionGlob('src/[id]/page{1}.ts'), '**/src/[[]id[]]/page[{]1[}].ts');
 	assert.equal(definitionGlob('src\\win.ts'), '**/src/win.ts');
 	assert.equal(definitionGlob(null), undefined);
+});
+
+test('calls in flight on a queue: a new call of the function gets a running or queued row with where and for how long; the function row counts them', () => {
+	const addRef = { module: 'src/math.ts', name: 'add' };
+	const flights: InFlightInfo[] = [
+		{ key: 'a'.repeat(64), since: (now - 12) * 1000, state: 'running', where: 'vm:1234', fn: addRef, queue: 'q at redis://h:6379' },
+		{ key: 'b'.repeat(64), since: (now - 3) * 1000, state: 'queued', where: 'queue q at redis://h:6379', fn: addRef, queue: 'q at redis://h:6379' },
+		// Another function's job, and a lease of a call never stored (no function known): not under `add`.
+		{ key: 'c'.repeat(64), since: null, state: 'queued', fn: { module: 'src/math.ts', name: 'mul' }, queue: 'q at redis://h:6379' },
+		{ key: 'd'.repeat(64), since: null, state: 'computing', where: 'vm:9' },
+	];
+	const rows = callNodes('c', addRef, { total: 1, offset: 0, calls: [call(1)] }, now, inFlightByKey(flights));
+	assert.deepEqual(
+		rows.map((r) => [r.label, r.description, r.icon, r.contextValue]),
+		[
+			['running', 'running on vm:1234 for 12 s', 'sync~spin', treeContext.empty],
+			['queued', 'queued in q at redis://h:6379 for 3.0 s', 'sync~spin', treeContext.empty],
+			["a=1, b='x'", '→ 2 · 1 hit · 1 h ago', 'pass', treeContext.call],
+		],
+	);
+	const fns = functionNodes('c', [fn()], now, defaultTreeView, flights);
+	assert.deepEqual(
+		fns.map((r) => [r.label, r.description, r.icon, r.collapsible]),
+		[
+			['add', '12 hits · 3 misses · 5 cached · 2 running', 'symbol-function', true],
+			// Nothing stored yet, but a job in flight: a row to expand, with a running icon.
+			['mul', '0 hits · 0 misses · 0 cached · 1 running', 'sync~spin', true],
+		],
+	);
 });

@@ -97,3 +97,19 @@ test('calls recorded under a compiled module (dist/math.js, by its source map on
 	// Without the compiled modules (the old behaviour) the lens saw only the calls recorded as src/math.ts.
 	assert.equal(lensSpecs(sites, counts, pathToFileURL(src).href)[0]!.title, 'fleche: 1 hit · 1 miss · 1 cached');
 });
+
+test('calls in flight count on their function\'s lens, summed over caches: "· 2 running"', () => {
+	const sites = findFlecheSites(source, { fileName: '/p/src/math.js', module: 'src/math.js' })!;
+	const counts = mergeCounts([
+		[{ module: 'src/math.js', name: 'add', hits: 10, misses: 2, calls: 4 }],
+		[{ module: 'src/math.js', name: 'add', hits: 0, misses: 0, calls: 0, running: 1 }],
+		[
+			{ module: 'src/math.js', name: 'add', hits: 0, misses: 0, calls: 0, running: 1 },
+			{ module: 'src/math.js', name: 'fresh', hits: 0, misses: 0, calls: 0, running: 1 },
+		],
+	]);
+	assert.deepEqual(
+		lensSpecs(sites, counts, 'file:///p/src/math.js').map((s) => s.title),
+		['fleche: 10 hits · 2 misses · 4 cached · 2 running', 'fleche: 0 hits · 0 misses · 0 cached · 1 running', 'fleche: 0 hits · 0 misses · 0 cached'],
+	);
+});

@@ -8,8 +8,10 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { QueueEvents } from 'bullmq';
-import { cache, Cache, CallMemory, fileCache, ValueMemory, wrapExecutor } from 'fleche';
+import { hostname } from 'node:os';
+import { cache, Cache, CallMemory, fileCache, setLogger, ValueMemory, wrapExecutor } from 'fleche';
 import { bullmqExecutor, QueueUnavailable, RemoteCallFailed, type BullmqExecutor } from 'fleche/bullmq';
+import { discoverCaches, openStore, type CallInFlight } from 'fleche/inspect';
 import type * as Fns from '../fixtures/bullmqFns.ts';
 import { loadFixture } from '../support/fixtures.ts';
 import { pollCeilingMs, waitFor } from '../support/poll.ts';
@@ -314,4 +316,153 @@ test('Redis stopped mid-run: waiting submissions and new ones reject with a clea
 	// The executor and the worker reconnect by themselves: submissions fail fast until they have, then go through.
 	const value = await untilReachable(() => executor.submit(fns.square, marks, 3));
 	assert.equal(value, 9);
+});
+
+/** Polls an async read until `accept` takes its value (bounded by the poll ceiling). */
+async function until<T>(what: string, read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
+	const started = Date.now();
+	for (;;) {
+		const value = await read();
+		if (accept(value)) return value;
+		if (Date.now() - started > pollCeilingMs) throw new Error(`Timed out waiting for ${what}: last ${JSON.stringify(value)}`);
+		await new Promise((r) => setTimeout(r, 50));
+	}
+}
+
+/** A project whose fleche.toml names the file store `root` as cache `team`, and the queues its jobs run on. */
+function teamProject(t: TestContext, root: string, queues: readonly { url: string; queue: string }[]): string {
+	const list = queues.map((q) => `{ url = ${JSON.stringify(q.url)}, queue = ${JSON.stringify(q.queue)} }`).join(', ');
+	return userProject({ 'fleche.toml': `[team]\ntemplate = "file"\nroot = ${JSON.stringify(root)}\nqueues = [${list}]\n` }, t);
+}
+
+test('fleche/inspect inFlightAll(): a queued and a running job with function, where and since, watched by queue events; gone once finished; never the password', async (t) => {
+	const queue = newQueue();
+	const root = tmpDir(t);
+	const marks = tmpDir(t);
+	const go = join(tmpDir(t), 'go');
+	// The server has no password: ioredis says so and goes on, which lets the test check that the URL's is never shown.
+	const secretUrl = redis.url.replace('redis://', 'redis://:s3cret-pw@');
+	const project = teamProject(t, root, [{ url: secretUrl, queue }]);
+	const [location] = discoverCaches(project).filter((l) => l.name === 'team');
+	assert.deepEqual(location?.queues, [{ url: secretUrl, queue }], 'discovery reads the queues of the section');
+	const store = openStore('team', { cwd: project });
+	t.after(() => store.close());
+	let changes = 0;
+	const watching = store.watch(() => changes++, { debounceMs: 20 });
+	t.after(() => watching.dispose());
+	assert.deepEqual(await store.inFlightAll(), [], 'nothing in flight yet');
+
+	const worker = await startWorker(t, redis.url, queue, ['--concurrency', '1']);
+	const executor = executorFor(t, queue);
+	using _ = cache(fileCache(root));
+	const startedAt = Date.now();
+	const first = executor.submit(fns.gated, marks, go, 1);
+	await waitFor('the first body to start', () => runsOf(marks, 'gated-1').length === 1);
+	const second = executor.submit(fns.gated, marks, go, 2);
+	const both = await until(
+		'a running and a queued call',
+		() => store.inFlightAll(),
+		(calls) => calls.length === 2,
+	);
+	const byKey = new Map<string, CallInFlight>(both.map((c) => [c.key, c]));
+	const running = byKey.get(fns.gated.fleche.digest(marks, go, 1));
+	const queued = byKey.get(fns.gated.fleche.digest(marks, go, 2));
+	const module = 'test/fixtures/bullmqFns.ts';
+	assert.ok(running && queued, JSON.stringify(both));
+	assert.equal(running.state, 'running');
+	assert.equal(running.where, `${hostname()}:${worker.pid}`, 'the worker that runs it, by host and pid');
+	assert.deepEqual(running.fn, { module, name: 'gated' });
+	assert.equal(queued.state, 'queued');
+	assert.deepEqual(queued.fn, { module, name: 'gated' });
+	for (const call of both) {
+		assert.ok(call.since !== null && call.since >= startedAt - 1000 && call.since <= Date.now(), `since ${call.since}`);
+		assert.equal(call.queue, `${queue} at ${redis.url}`);
+	}
+	assert.doesNotMatch(JSON.stringify(both), /s3cret-pw/, 'the Redis password is never shown');
+	await waitFor('queue events to reach the watcher', () => changes > 0);
+
+	const seen = changes;
+	writeFileSync(go, '');
+	assert.deepEqual(await Promise.all([first, second]), [
+		{ x: 1, pid: worker.pid },
+		{ x: 2, pid: worker.pid },
+	]);
+	assert.deepEqual(await store.inFlightAll(), [], 'finished calls are no longer in flight');
+	assert.deepEqual(
+		store.functions().map((f) => [f.name, f.calls]),
+		[['gated', 2]],
+		'they are cached calls now',
+	);
+	await waitFor('the completions to reach the watcher', () => changes > seen);
+});
+
+test('fleche/inspect inFlightAll(): an unreachable queue is warned about once, without its password, and the listing answers without it', async (t) => {
+	const own = await startRedis();
+	const url = own.url.replace('redis://', 'redis://user:s3cret-pw@');
+	await own.close();
+	const root = tmpDir(t);
+	const project = teamProject(t, root, [{ url, queue: 'gone' }]);
+	const store = openStore('team', { cwd: project });
+	t.after(() => store.close());
+	const warnings: string[] = [];
+	setLogger((record) => warnings.push(`${record.code}: ${record.message}`));
+	t.after(() => setLogger(null));
+	assert.deepEqual(await store.inFlightAll(), []);
+	assert.equal(warnings.length, 1, warnings.join('\n'));
+	assert.match(warnings[0]!, /^FLECHE_QUEUE_UNREADABLE: Cannot read the jobs of queue gone at redis:\/\/127\.0\.0\.1:\d+/);
+	assert.doesNotMatch(warnings[0]!, /s3cret-pw|user/);
+});
+
+test('a job removed as it completes (removeOnComplete) before another submitter looks: that submitter still gets the result, from the store, and no body runs again', async (t) => {
+	const queue = newQueue();
+	const root = tmpDir(t);
+	const marks = tmpDir(t);
+	const go = join(tmpDir(t), 'go');
+	await startWorker(t, redis.url, queue, ['--concurrency', '2']);
+	const first = executorFor(t, queue);
+	const joining = executorFor(t, queue);
+	using _ = cache(fileCache(root));
+	const added = first.submit(fns.gated, marks, go, 5, { removeOnComplete: true });
+	await waitFor('the body to start', () => runsOf(marks, 'gated-5').length === 1);
+	// Joins the running job, then the job completes and is removed at once.
+	const joined = joining.submit(fns.gated, marks, go, 5);
+	writeFileSync(go, '');
+	const [a, b] = await Promise.all([added, joined]);
+	assert.deepEqual(a, b);
+	assert.equal(await first.queue.getJob(fns.gated.fleche.digest(marks, go, 5)), undefined, 'the job was removed');
+	// A submitter that connects only now finds no job, only the stored result: a hit, no job made.
+	const late = executorFor(t, queue);
+	assert.deepEqual(await late.submit(fns.gated, marks, go, 5), a);
+	// The window where a submitter missed in the store just before the result landed, and adds its job only after
+	// the first was removed: its job is a new one, and the worker answers it from the store (a hit, no run).
+	const call = {
+		fleche: 'boundCall/1',
+		module: 'test/fixtures/bullmqFns.ts',
+		name: 'gated',
+		file: '',
+		cache: fileCache(root).toConfig(),
+		metadata: [],
+		args: [marks, go, 5],
+		key: fns.gated.fleche.digest(marks, go, 5),
+	};
+	const events = new QueueEvents(queue, { connection: { url: redis.url } });
+	t.after(() => events.close());
+	await events.waitUntilReady();
+	const again = await late.queue.add('again', call, { jobId: call.key });
+	assert.deepEqual(await again.waitUntilFinished(events), { fleche: 'bullmqReply/1', key: call.key, stored: true });
+	assert.equal(runsOf(marks, 'gated-5').length, 1, 'the body ran once');
+	assert.equal(await totalJobs(late), 1, 'only the re-added job: the late submitter made none');
+});
+
+test('a first submission made long after the executor connected still hears its job finish', async (t) => {
+	const queue = newQueue();
+	const root = tmpDir(t);
+	const marks = tmpDir(t);
+	await startWorker(t, redis.url, queue);
+	const executor = executorFor(t, queue);
+	// Both of the executor's connections come up on their own before anything is submitted.
+	await executor.queue.waitUntilReady();
+	for (let i = 0; i < 3; i++) await executor.queue.getJobCounts();
+	using _ = cache(fileCache(root));
+	assert.equal(await executor.submit(fns.square, marks, 12, { timeout: 15_000 }), 144);
 });

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, uti
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
+import { hostname } from 'node:os';
 import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 'fleche';
 import { openStore, discoverCaches, explain, KeyError, AmbiguousDigestError, ConfigError, type Store } from 'fleche/inspect';
 import { freshDir } from '../support/stores.ts';
@@ -612,6 +613,9 @@ describe('fleche/inspect', () => {
 		assert.equal(running.length, 1, JSON.stringify(running));
 		assert.match(running[0]!.key, /^[0-9a-f]{64}$/);
 		assert.match(running[0]!.owner, new RegExp(`:${child.pid}:`));
+		assert.equal(running[0]!.state, 'computing');
+		assert.equal(running[0]!.where, `${hostname()}:${child.pid}`, 'where: host and process of the holder');
+		assert.deepEqual(await store.inFlightAll(), running, 'no queue configured, and a call never stored: the leases as they are');
 		writeFileSync(join(project, 'go'), '');
 		assert.equal(await exited, 0);
 		assert.deepEqual(store.inFlight(), []);
@@ -642,4 +646,26 @@ describe('fleche/inspect', () => {
 		assert.equal(reopened.totals().calls, 2);
 		(c as unknown as { calls: { close(): void } }).calls.close();
 	});
+});
+
+test('queues of a cache section: read for tools, not part of the cache; a malformed entry is a ConfigError naming the line', (t) => {
+	const root = freshDir();
+	const good = `[team]\ntemplate = "file"\nroot = ${JSON.stringify(root)}\nqueues = [{ url = "redis://:pw@127.0.0.1:6379/2", queue = "fleche", prefix = "b" }]\n`;
+	const project = userProject({ 'fleche.toml': good }, t);
+	const [team] = discoverCaches(project).filter((l) => l.name === 'team');
+	assert.deepEqual(team?.queues, [{ url: 'redis://:pw@127.0.0.1:6379/2', queue: 'fleche', prefix: 'b' }]);
+	assert.doesNotMatch(JSON.stringify(team?.config), /queues|6379/, "the cache's description stays as it was: a queue never travels with jobs");
+	for (const [entry, message] of [
+		['queues = { url = "redis://h", queue = "q" }', /'queues' must be an array of tables/],
+		['queues = [{ url = "http://h", queue = "q" }]', /a queue needs 'url', a redis:\/\/ or rediss:\/\/ URL/],
+		['queues = [{ url = "redis://h" }]', /a queue needs 'queue'/],
+		['queues = [{ url = "redis://h", queue = "q", host = "x" }]', /unknown key 'host' in a queue/],
+	] as const) {
+		const bad = userProject({ 'fleche.toml': `[team]\ntemplate = "file"\nroot = ${JSON.stringify(root)}\n${entry}\n` }, t);
+		assert.throws(
+			() => openStore('team', { cwd: bad }),
+			(err: unknown) => ConfigError.is(err) && message.test((err as Error).message) && /fleche\.toml:4/.test((err as Error).message),
+			entry,
+		);
+	}
 });

@@ -342,10 +342,11 @@ export class CacheClient extends Disposable {
 	 * that folder (and the caches from the settings).
 	 */
 	async countsFor(folderPath: string | undefined): Promise<Map<string, FunctionCounts>> {
-		const lists = (await this.entries())
-			.filter((e) => folderPath === undefined || e.folderPath === folderPath || e.folder === null)
-			.map((e) => (e.functions ?? []).map((f) => ({ module: f.module, name: f.name, hits: f.hits, misses: f.misses, calls: f.calls })));
-		return mergeCounts(lists);
+		const entries = (await this.entries()).filter((e) => folderPath === undefined || e.folderPath === folderPath || e.folder === null);
+		const lists = entries.map((e) => (e.functions ?? []).map((f) => ({ module: f.module, name: f.name, hits: f.hits, misses: f.misses, calls: f.calls })));
+		// Calls in flight count on their function's lens ("· 1 running"), when their function is known.
+		const flying = entries.flatMap((e) => (e.inFlight ?? []).flatMap((c) => (c.fn === undefined ? [] : [{ ...c.fn, hits: 0, misses: 0, calls: 0, running: 1 }])));
+		return mergeCounts([...lists, flying]);
 	}
 
 	/** Evicts calls by key or prefix from cache `id`; returns how many. */

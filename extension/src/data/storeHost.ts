@@ -6,8 +6,8 @@ import { discoverCaches, explain, openStore, type Store } from 'fleche/inspect';
 import { withPasswords } from '../model/teamServers.js';
 import { unreachableError, type StoreChanged, type StoreLog, type StoreOps, type StoreReply, type StoreRequest } from './storeProtocol.js';
 
+if (parentPort === null) throw new Error('storeHost.js runs as a worker thread of the Fleche extension');
 const port = parentPort;
-if (port === null) throw new Error('storeHost.js runs as a worker thread of the Fleche extension');
 
 // The runtime's warnings go to the Fleche log in the extension host, not to this thread's stderr.
 setLogger((record) => port.postMessage({ log: { level: record.level, code: record.code, message: record.message } } satisfies StoreLog));
@@ -20,7 +20,8 @@ function store(cache: string): Store {
 	return entry.store;
 }
 
-type Handlers = { [K in keyof StoreOps]: (args: StoreOps[K]['args']) => StoreOps[K]['value'] };
+/** Reads of a store are synchronous; listing the jobs of its queues (inFlight) is not. */
+type Handlers = { [K in keyof StoreOps]: (args: StoreOps[K]['args']) => StoreOps[K]['value'] | Promise<StoreOps[K]['value']> };
 
 const handlers: Handlers = {
 	discover: ({ folders, extra }) =>
@@ -52,7 +53,7 @@ const handlers: Handlers = {
 		if (why !== undefined) throw Object.assign(new Error(why), { name: unreachableError });
 		return s.functions();
 	},
-	inFlight: ({ cache }) => store(cache).inFlight(),
+	inFlight: ({ cache }) => store(cache).inFlightAll(),
 	calls: ({ cache, fn, offset, limit }) => store(cache).calls(fn, { offset, limit }),
 	call: ({ cache, key }) => store(cache).call(key),
 	evict: ({ cache, keys }) => store(cache).evict(keys),
@@ -62,17 +63,24 @@ const handlers: Handlers = {
 };
 
 port.on('message', (request: StoreRequest) => {
-	let reply: StoreReply;
+	const failure = (err: unknown): StoreReply => ({ id: request.id, ok: false, name: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) });
+	let value: unknown;
 	try {
 		const handler = handlers[request.op] as (args: unknown) => unknown;
-		reply = { id: request.id, ok: true, value: handler(request.args) };
+		value = handler(request.args);
 	} catch (err) {
-		reply = { id: request.id, ok: false, name: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) };
+		send(request, failure(err));
+		return;
 	}
+	if (value instanceof Promise) value.then((v: unknown) => send(request, { id: request.id, ok: true, value: v }), (err: unknown) => send(request, failure(err)));
+	else send(request, { id: request.id, ok: true, value });
+});
+
+function send(request: StoreRequest, reply: StoreReply): void {
 	try {
 		port.postMessage(reply);
 	} catch (err) {
 		// A value that cannot be cloned (a stored result no structured clone can carry) is an error for that request.
 		port.postMessage({ id: request.id, ok: false, name: 'DataCloneError', message: `Cannot send the answer to the editor: ${err instanceof Error ? err.message : String(err)}` } satisfies StoreReply);
 	}
-});
+}

@@ -18,7 +18,7 @@ export interface StoreOps {
 	close: { args: { cache: string }; value: null };
 	/** Fails with the error name {@link unreachableError} (and the reason) while the store's server cannot be reached. */
 	functions: { args: { cache: string }; value: FunctionSummary[] };
-	/** Calls being computed now (held leases), read with the functions so that one refresh shows both. */
+	/** Calls in flight (held leases, jobs of the cache's queues: fleche/inspect `inFlightAll`), read with the functions so that one refresh shows both. */
 	inFlight: { args: { cache: string }; value: CallInFlight[] };
 	calls: { args: { cache: string; fn: FunctionRef; offset: number; limit: number }; value: { total: number; calls: CallSummary[] } };
 	call: { args: { cache: string; key: string }; value: CallDetail };

@@ -35,12 +35,15 @@ export function mergeCounts(lists: readonly (readonly FunctionCounts[])[]): Map<
 		for (const fn of list) {
 			const key = identityKey(fn);
 			const prev = out.get(key);
-			out.set(
-				key,
-				prev
-					? { module: fn.module, name: fn.name, hits: prev.hits + fn.hits, misses: prev.misses + fn.misses, calls: prev.calls + fn.calls }
-					: { module: fn.module, name: fn.name, hits: fn.hits, misses: fn.misses, calls: fn.calls },
-			);
+			const running = (prev?.running ?? 0) + (fn.running ?? 0);
+			out.set(key, {
+				module: fn.module,
+				name: fn.name,
+				hits: (prev?.hits ?? 0) + fn.hits,
+				misses: (prev?.misses ?? 0) + fn.misses,
+				calls: (prev?.calls ?? 0) + fn.calls,
+				...(running > 0 ? { running } : {}),
+			});
 		}
 	}
 	return out;
@@ -73,7 +76,9 @@ export function compiledModulesOf(file: string, root: string, counted: Iterable<
 }
 
 function add(a: Counts, b: Counts | undefined): Counts {
-	return b === undefined ? a : { hits: a.hits + b.hits, misses: a.misses + b.misses, calls: a.calls + b.calls };
+	if (b === undefined) return a;
+	const running = (a.running ?? 0) + (b.running ?? 0);
+	return { hits: a.hits + b.hits, misses: a.misses + b.misses, calls: a.calls + b.calls, ...(running > 0 ? { running } : {}) };
 }
 
 /**

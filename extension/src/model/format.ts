@@ -9,11 +9,13 @@ export interface Counts {
 	readonly hits: number;
 	readonly misses: number;
 	readonly calls: number;
+	/** Calls in flight (computing, queued or running on a worker); absent: none. */
+	readonly running?: number;
 }
 
-/** `12 hits · 3 misses · 5 cached` */
+/** `12 hits · 3 misses · 5 cached`, and `· 1 running` while calls are in flight. */
 export function countsText(counts: Counts): string {
-	return `${plural(counts.hits, 'hit')} · ${plural(counts.misses, 'miss', 'misses')} · ${counts.calls} cached`;
+	return `${plural(counts.hits, 'hit')} · ${plural(counts.misses, 'miss', 'misses')} · ${counts.calls} cached${counts.running ? ` · ${counts.running} running` : ''}`;
 }
 
 /** The CodeLens title of the contract: `fleche: 12 hits · 3 misses · 5 cached`. */

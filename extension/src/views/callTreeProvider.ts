@@ -4,7 +4,17 @@ import * as vscode from 'vscode';
 import { callPageSize, contextKeys } from '../constants.js';
 import type { CacheClient } from '../data/cacheClient.js';
 import { Disposable } from '../disposable.js';
-import { callNodes, cacheNodes, errorNode, functionNodes, unreachableNode, viewNode, type NodeData, type TreeNodeSpec } from '../model/callTree.js';
+import {
+	callNodes,
+	cacheNodes,
+	errorNode,
+	functionNodes,
+	inFlightByKey,
+	unreachableNode,
+	viewNode,
+	type NodeData,
+	type TreeNodeSpec,
+} from '../model/callTree.js';
 import { arrangeFunctions, defaultTreeView, type TreeViewOptions } from '../model/treeView.js';
 import { errorMessage, log } from '../log.js';
 
@@ -94,7 +104,9 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 		try {
 			if (!data) {
 				// A cache on a database server has no folder that "exists": it is listed while the configuration names it.
-				const entries = (await this.client.entries()).filter((e) => e.location.exists || (e.functions?.length ?? 0) > 0 || e.error !== undefined || e.onServer);
+				const entries = (await this.client.entries()).filter(
+					(e) => e.location.exists || (e.functions?.length ?? 0) > 0 || (e.inFlight?.length ?? 0) > 0 || e.error !== undefined || e.onServer,
+				);
 				void vscode.commands.executeCommand('setContext', contextKeys.cacheFound, entries.length > 0);
 				if (!this.loaded) {
 					this.loaded = true;
@@ -120,14 +132,13 @@ export class CallTreeProvider extends Disposable implements vscode.TreeDataProvi
 					if (entry.unreachable !== undefined) return [unreachableNode(data.cache, entry.unreachable)];
 					const functions = entry.functions ?? [];
 					const header = viewNode(data.cache, this.viewOptions, arrangeFunctions(functions, this.viewOptions).length, functions.length);
-					return [...(header ? [header] : []), ...functionNodes(data.cache, functions, nowSeconds(), this.viewOptions)];
+					return [...(header ? [header] : []), ...functionNodes(data.cache, functions, nowSeconds(), this.viewOptions, entry.inFlight)];
 				}
 				case 'function': {
 					const limit = this.shown.get(spec.id) ?? callPageSize;
 					const fn = { module: data.module, name: data.name };
 					const [page, entry] = await Promise.all([this.client.calls(data.cache, fn, 0, limit), this.client.entryOf(data.cache)]);
-					const running = new Set((entry?.inFlight ?? []).map((c) => c.key));
-					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds(), running);
+					return callNodes(data.cache, fn, { total: page.total, offset: 0, calls: page.calls }, nowSeconds(), inFlightByKey(entry?.inFlight));
 				}
 				case 'call':
 				case 'more':

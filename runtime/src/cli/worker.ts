@@ -7,6 +7,7 @@
 // `fleche rerun` run them. The module is resolved inside the worker's project (./loadModule.ts, as for `rerun`):
 // the absolute file the submitter loaded is never imported, so a job cannot make the worker load a file outside it,
 // and the project may sit at another path on another machine.
+import { hostname } from 'node:os';
 import { deserialize } from 'node:v8';
 import type * as BullMQ from 'bullmq';
 import type { RedisOptions } from 'ioredis';
@@ -69,7 +70,13 @@ export async function bullmqWorker(options: BullmqWorkerOptions): Promise<BullMQ
 	const { url, queue, project, redis, ...workerOptions } = options;
 	const { bullmq, Redis } = loadBullmq('fleche worker');
 	const connection = redisConnection(Redis, url, redis);
-	const worker = new bullmq.Worker(queue, (job: BullMQ.Job) => runJob(project, job.data), { ...workerOptions, connection });
+	// Named `host:pid` unless told otherwise: BullMQ records the name with each job it runs (`processedBy`), which is
+	// how tools say where a call runs (fleche/inspect `inFlightAll`).
+	const worker = new bullmq.Worker(queue, (job: BullMQ.Job) => runJob(project, job.data), {
+		name: `${hostname()}:${process.pid}`,
+		...workerOptions,
+		connection,
+	});
 	// An unheard 'error' would crash the process; BullMQ reconnects by itself, and its errors are only reported.
 	worker.on('error', () => undefined);
 	worker.on('closed', () => connection.disconnect());

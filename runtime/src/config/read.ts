@@ -335,7 +335,39 @@ function maxBytesOption(table: Table, where: Where): number | undefined {
 }
 
 /** The keys a cache section of values and calls (or a template) may have whatever its storages. */
-const CACHE_KEYS = ['read_only', 'max_size', 'max_bytes', 'lease', 'max_age', 'stale_while_revalidate'] as const;
+const CACHE_KEYS = ['read_only', 'max_size', 'max_bytes', 'lease', 'max_age', 'stale_while_revalidate', 'queues'] as const;
+
+/**
+ * A BullMQ queue whose jobs compute calls of a cache (docs/behaviour.md §3.7): what tools read to show calls queued
+ * and running on `fleche worker` processes. Not part of the cache's description: a queue is where calls run, not
+ * where they are kept.
+ */
+export interface QueueRef {
+	/** Redis URL, as ioredis takes it (it may hold a password: tools show {@link QueueRef.where} instead). */
+	readonly url: string;
+	/** The queue's name, as given to `bullmqExecutor` and `fleche worker --queue`. */
+	readonly queue: string;
+	/** BullMQ's key prefix, when not the default `bull`. */
+	readonly prefix?: string;
+}
+
+/** `queues = [{ url = "redis://…", queue = "fleche" }]` of a cache section (docs/behaviour.md §3.7). */
+function queuesOption(table: Table, where: Where): QueueRef[] {
+	const v = table.queues;
+	if (v === undefined) return [];
+	if (!Array.isArray(v) || !v.every(isTable))
+		throw where.error(`'queues' must be an array of tables such as [{ url = "redis://host:6379", queue = "fleche" }]`, 'queues');
+	return v.map((q, i) => {
+		const at = where.at('queues', i);
+		checkKeys(q, ['url', 'queue', 'prefix'], at, 'a queue');
+		const url = stringOption(q, 'url', at);
+		const queue = stringOption(q, 'queue', at);
+		if (url === undefined || !/^rediss?:\/\//.test(url)) throw at.error(`a queue needs 'url', a redis:// or rediss:// URL`, 'url');
+		if (queue === undefined) throw at.error(`a queue needs 'queue', the queue's name`, 'queue');
+		const prefix = stringOption(q, 'prefix', at);
+		return { url, queue, ...(prefix === undefined ? {} : { prefix }) };
+	});
+}
 
 /** What reading asks of the building side (config/build.ts): the storage kinds, and which composite cache types exist. */
 export interface ConfigVocabulary {
@@ -450,7 +482,7 @@ function sectionConfig(value: unknown, where: Where, vocabulary: ConfigVocabular
 		}
 		const out: Record<string, unknown> = { type };
 		for (const key of Object.keys(value))
-			if (key !== 'type' && key !== 'read_only' && key !== 'max_size' && key !== 'max_bytes') out[snakeToCamel(key)] = value[key];
+			if (key !== 'type' && key !== 'read_only' && key !== 'max_size' && key !== 'max_bytes' && key !== 'queues') out[snakeToCamel(key)] = value[key];
 		config = out as CacheConfig;
 	} else {
 		checkKeys(value, ['values', 'calls', ...CACHE_KEYS], where, 'a cache');
@@ -585,6 +617,25 @@ export class ParsedConfig {
 		}
 		if (!(name in this.tables)) throw new ConfigError(`Unknown cache name '${name}': ${this.known()}`);
 		return sectionConfig(this.tables[name], this.where(name), this.#vocabulary);
+	}
+
+	/**
+	 * The BullMQ queues the cache called `name` names (`queues = [...]`, in each layer of a stack; docs/behaviour.md
+	 * §3.7), for tools that show calls in flight; `[]` for none, and for a `default` that is no section.
+	 * @throws ConfigError for a malformed `queues`.
+	 */
+	queues(name = 'default'): QueueRef[] {
+		if (name === 'default') {
+			const def = this.tables.default;
+			const ref = isTable(def) ? def.cache : undefined;
+			if (process.env.FLECHE_ROOT || ref === undefined) return [];
+			if (typeof ref !== 'string') return isTable(ref) ? queuesOption(ref, this.where('default').at('cache')) : [];
+			return ref === 'default' ? [] : this.queues(ref);
+		}
+		const value = this.tables[name];
+		const where = this.where(name);
+		const layers = Array.isArray(value) ? value.map((layer, i) => [layer, where.at(i)] as const) : [[value, where] as const];
+		return layers.flatMap(([layer, at]) => (isTable(layer) ? queuesOption(layer, at) : []));
 	}
 
 	private known(): string {

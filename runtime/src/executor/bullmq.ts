@@ -20,6 +20,7 @@
 // whose stored result this process cannot read (evicted since) is run again, once. A lost Redis connection rejects
 // every waiting submission at once, and later submissions until it is back: nothing waits on a server that is gone.
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type * as BullMQ from 'bullmq';
 import type { Redis as IORedis, RedisOptions } from 'ioredis';
 import type { BoundCall } from '../bound.js';
@@ -42,19 +43,39 @@ export interface BullmqModules {
 
 let modules: BullmqModules | undefined;
 
-/** @internal */
-export function loadBullmq(who: string): BullmqModules {
+/**
+ * Loads them from this package's place, else from `project` (a tool bundled without them, such as the editor's,
+ * finds the project's own). @internal
+ */
+export function loadBullmq(who: string, project?: string): BullmqModules {
 	if (modules !== undefined) return modules;
-	const require = createRequire(thisFile);
 	try {
-		const bullmq = require('bullmq') as typeof BullMQ;
-		const ioredis = require('ioredis') as { Redis?: BullmqModules['Redis']; default?: BullmqModules['Redis'] };
-		const Redis = ioredis.Redis ?? ioredis.default;
-		if (Redis === undefined) throw new Error('ioredis exports no Redis class');
-		return (modules = { bullmq, Redis });
+		return loadFrom(thisFile);
 	} catch (err) {
+		if (project !== undefined) {
+			try {
+				return loadFrom(join(project, 'package.json'));
+			} catch {
+				// The first reason is the one to tell.
+			}
+		}
 		throw new Error(`${who} needs the 'bullmq' and 'ioredis' packages (npm i ${versions}): ${(err as Error).message}`, { cause: err });
 	}
+}
+
+function loadFrom(file: string): BullmqModules {
+	const require = createRequire(file);
+	const bullmq = require('bullmq') as typeof BullMQ;
+	const ioredis = require('ioredis') as { Redis?: BullmqModules['Redis']; default?: BullmqModules['Redis'] };
+	const Redis = ioredis.Redis ?? ioredis.default;
+	if (Redis === undefined) throw new Error('ioredis exports no Redis class');
+	return (modules = { bullmq, Redis });
+}
+
+/** A Redis URL fit to show: without its user and password (in the authority or as a `password` parameter). @internal */
+export function redisWhere(url: string): string {
+	const shown = url.replace(/\/\/[^@/]*@/, '//');
+	return /[?&]password=/i.test(shown) ? shown.replace(/\?.*$/s, '') : shown;
 }
 
 /** A Redis connection as BullMQ wants it for workers and event listeners (`maxRetriesPerRequest: null`). @internal */
@@ -144,8 +165,8 @@ interface Waiter {
 	reject(err: Error): void;
 }
 
-/** Job ids BullMQ refuses: integers, and ids with `:`. Such a key (never a fleche key) gets BullMQ's own id. */
-function validJobId(key: string | null): key is string {
+/** Job ids BullMQ refuses: integers, and ids with `:`. Such a key (never a fleche key) gets BullMQ's own id. @internal */
+export function validJobId(key: string | null): key is string {
 	return key !== null && !key.includes(':') && !/^\d+$/.test(key);
 }
 
@@ -163,7 +184,7 @@ class BullmqQueue {
 		if (typeof url !== 'string' || url === '') throw new TypeError('bullmqExecutor() needs the Redis url');
 		if (typeof name !== 'string' || name === '') throw new TypeError('bullmqExecutor() needs the queue name');
 		const { bullmq, Redis } = loadBullmq('bullmqExecutor()');
-		this.#url = url.replace(/\/\/[^@/]*@/, '//');
+		this.#url = redisWhere(url);
 		const queueConnection = redisConnection(Redis, url, redis);
 		const eventsConnection = redisConnection(Redis, url, redis);
 		this.#connections = [queueConnection, eventsConnection];
@@ -222,7 +243,8 @@ class BullmqQueue {
 	/** Resolves once both connections are up; rejects at once when one is down (never waits on a server that is gone). */
 	async #ready(): Promise<void> {
 		if (this.#closed) throw new QueueUnavailable('This BullMQ executor is closed');
-		if (this.#connections.every((c) => c.status === 'ready')) return;
+		// Connections ready on their own (the first submission came late) still need the listener started.
+		if (this.#listening && this.#connections.every((c) => c.status === 'ready')) return;
 		// One wait for every submission made while connecting (not a listener each).
 		this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
 		await this.#connecting;

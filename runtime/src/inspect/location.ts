@@ -4,7 +4,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { CacheConfig } from '../caches/base.js';
 import { loadConfig, type FlecheConfig } from '../config/build.js';
-import { ConfigError, fileCacheConfig } from '../config/read.js';
+import { ConfigError, fileCacheConfig, type QueueRef } from '../config/read.js';
 import { warn } from '../log.js';
 import type { StorageConfig } from '../storage/base.js';
 import { resolveRoot } from '../storage/fsUtil.js';
@@ -27,6 +27,11 @@ export interface CacheLocation {
 	readonly readOnly: boolean;
 	/** The plain-data description `openStore` opens (JSON-safe, so a location can cross a process boundary). */
 	readonly config: CacheConfig;
+	/**
+	 * The BullMQ queues whose jobs compute this cache's calls (`queues` of its fleche.toml section, docs/behaviour.md
+	 * §3.7): `Store.inFlightAll` lists their waiting and active jobs. Absent: none.
+	 */
+	readonly queues?: readonly QueueRef[];
 }
 
 interface Described {
@@ -99,8 +104,8 @@ export function folderConfig(folder: string): CacheConfig | undefined {
 	return undefined;
 }
 
-function locationOf(name: string, config: CacheConfig, source: string | null): CacheLocation {
-	return { name, source, config, ...describeConfig(config) };
+function locationOf(name: string, config: CacheConfig, source: string | null, queues: readonly QueueRef[] = []): CacheLocation {
+	return { name, source, config, ...describeConfig(config), ...(queues.length > 0 ? { queues } : {}) };
 }
 
 /** The file that declared a cache; for `default`, only when `[default] cache` chose it (else it is built in). */
@@ -131,7 +136,7 @@ function serverLocation(url: string): CacheLocation | undefined {
 
 function configLocation(config: FlecheConfig, name: string): CacheLocation | undefined {
 	try {
-		return locationOf(name, config.cacheConfig(name), sourceOf(config, name));
+		return locationOf(name, config.cacheConfig(name), sourceOf(config, name), config.queues(name));
 	} catch (err) {
 		// One broken section must not hide the other caches from a tool; the error names file and line.
 		if (!ConfigError.is(err)) throw err;
@@ -211,7 +216,7 @@ export function resolveLocation(target: CacheLocation | string, cwd: string): Ca
 	if (!looksLikePath(target)) {
 		const config = loadConfig({ cwd });
 		if (target === 'default' || target === 'memory' || target === 'void' || config.names().includes(target)) {
-			return locationOf(target, config.cacheConfig(target), sourceOf(config, target));
+			return locationOf(target, config.cacheConfig(target), sourceOf(config, target), config.queues(target));
 		}
 		if (!isDir(resolve(cwd, target))) return locationOf(target, config.cacheConfig(target), null); // throws, naming the known caches
 	}

@@ -8,6 +8,7 @@
 // asked, and one whose kind offers a summary index (the file store's, persisted outside the store, verified cheaply on
 // open, kept current by fs.watch while open) is listed through it. Full records are read only for the calls a page
 // shows. Nothing here writes to the store unless a change is asked for.
+import { dirname } from 'node:path';
 import type { CallRecord } from '../call.js';
 import type { BaseCache } from '../caches/base.js';
 import { Cache, type GcOptions } from '../caches/cache.js';
@@ -23,6 +24,8 @@ import { argsText, shortText } from './format.js';
 import { freshness, recordedMaxAge } from '../expiry.js';
 import { siteOf, type CacheLocation } from './location.js';
 import { debounced, watchFolders, type Disposable } from './watch.js';
+import { StoreQueues, type QueuedCall } from './queues.js';
+import { warnOnce } from '../log.js';
 
 /** What `Store.verify` found. */
 export interface VerifyReport {
@@ -119,14 +122,25 @@ export interface CallDetail extends CallSummary {
 	readonly resultDigest: string | null;
 }
 
-/** A call being computed now by some process (its lease is held by a live holder, docs/behaviour.md §3.6). */
+/**
+ * A call in flight: being computed now by some process (its lease is held by a live holder, docs/behaviour.md §3.6),
+ * or a job of a configured BullMQ queue waiting for a worker or running on one (§3.7).
+ */
 export interface CallInFlight {
 	/** The call's key: a stored call being recomputed has the same key as its row; a new call has no row yet. */
 	readonly key: string;
-	/** The holder (host, process, thread and a random part). */
+	/** The lease's holder (host, process, thread and a random part), or the worker or queue of a job. */
 	readonly owner: string;
-	/** When it started, in milliseconds since the epoch; `null` when the storage cannot tell. */
+	/** When it started (a job: was queued, or started on its worker), in milliseconds since the epoch; `null` when unknown. */
 	readonly since: number | null;
+	/** `computing`: a process holds its lease; `queued`: a job waits for a worker; `running`: a worker runs its job. Absent: `computing`. */
+	readonly state?: 'computing' | 'queued' | 'running';
+	/** Where, for people: `host:pid` of a lease's holder, the worker's name (`host:pid` for `fleche worker`), or the queue. */
+	readonly where?: string;
+	/** The function, when known: a job names it; a lease names it only when the call is stored already (a recomputation). */
+	readonly fn?: FunctionRef;
+	/** The job's queue, `name at redis://host:port` (never a password). */
+	readonly queue?: string;
 }
 
 /** Totals of a store. */
@@ -184,6 +198,12 @@ export interface Store {
 	 * give none). Leases name only the key, so a call never stored before cannot be told apart by function.
 	 */
 	inFlight(): CallInFlight[];
+	/**
+	 * {@link inFlight} and the waiting and active jobs of the BullMQ queues the cache's configuration names
+	 * (`queues`, docs/behaviour.md §3.7), one entry per key (a job names its function; a running job's entry stands
+	 * for its worker's lease). A queue that cannot be read is warned about (`FLECHE_QUEUE_UNREADABLE`) and left out.
+	 */
+	inFlightAll(): Promise<CallInFlight[]>;
 	/**
 	 * Why the store cannot be reached now (a database server that is down: the message names it without a password),
 	 * or `undefined` when every storage answers or has nothing to reach. Ask it before listing: while a server is down
@@ -619,7 +639,12 @@ export class InspectStore implements Store {
 	inFlight(): CallInFlight[] {
 		const out: CallInFlight[] = [];
 		for (const leases of this.#leases()) {
-			for (const held of leases.held?.() ?? []) if (held.gone !== true) out.push({ key: held.key, owner: held.owner, since: held.since });
+			for (const held of leases.held?.() ?? []) {
+				if (held.gone === true) continue;
+				// Owners are `host:pid:thread:random` (leases.ts `leaseOwner`); other holders are shown as they are.
+				const where = /^(.*):(\d+):\d+:[0-9a-f]+$/.exec(held.owner);
+				out.push({ key: held.key, owner: held.owner, since: held.since, state: 'computing', where: where ? `${where[1]}:${where[2]}` : held.owner });
+			}
 		}
 		return out;
 	}
@@ -632,6 +657,42 @@ export class InspectStore implements Store {
 			}
 		}
 		return undefined;
+	}
+
+	#queues: StoreQueues | undefined;
+
+	#storeQueues(): StoreQueues {
+		return new StoreQueues(this.location.queues ?? [], this.location.source === null ? undefined : dirname(this.location.source));
+	}
+
+	async inFlightAll(): Promise<CallInFlight[]> {
+		const out = new Map<string, CallInFlight>();
+		for (const held of this.inFlight()) {
+			let fn: FunctionRef | undefined;
+			try {
+				const record = this.cache.loadRecord(held.key);
+				fn = { module: record.module, name: record.name };
+			} catch {
+				// A call never stored before: its lease names only the key.
+			}
+			out.set(held.key, fn === undefined ? held : { ...held, fn });
+		}
+		this.#queues ??= this.#storeQueues();
+		if (this.#queues.empty) return [...out.values()];
+		let jobs: QueuedCall[] = [];
+		try {
+			jobs = await this.#queues.jobs();
+		} catch (err) {
+			warnOnce(`queue:${this.location.name}`, 'FLECHE_QUEUE_UNREADABLE', `${messageOf(err)} (calls in flight there are not shown)`);
+		}
+		for (const job of jobs) {
+			const fn = { module: job.module, name: job.name };
+			const lease = out.get(job.key);
+			// A call waiting in the queue while some process computes it anyway (a submitter without the queue).
+			if (lease !== undefined && job.state === 'queued') out.set(job.key, { ...lease, fn });
+			else out.set(job.key, { key: job.key, owner: job.where, since: job.since, state: job.state, where: job.where, fn, queue: job.queue });
+		}
+		return [...out.values()];
 	}
 
 	watch(listener: () => void, options: { debounceMs?: number } = {}): Disposable {
@@ -654,6 +715,15 @@ export class InspectStore implements Store {
 		// Leases taken and released: calls starting and ending in flight (`inFlight`).
 		for (const leases of this.#leases()) if (leases.folder !== undefined) folders.add(leases.folder);
 		const handle = watchFolders([...folders], listener, debounceMs);
+		// Jobs of the configured queues added, started, finished (§3.7).
+		this.#queues ??= this.#storeQueues();
+		if (!this.#queues.empty) {
+			try {
+				subscriptions.push(this.#queues.subscribe(notified.fire));
+			} catch (err) {
+				warnOnce(`queue-watch:${this.location.name}`, 'FLECHE_QUEUE_UNREADABLE', `${messageOf(err)} (calls in flight there are not shown)`);
+			}
+		}
 		const tracked: Disposable = {
 			dispose: () => {
 				handle.dispose();
@@ -670,6 +740,7 @@ export class InspectStore implements Store {
 	close(): void {
 		for (const w of [...this.#watches]) w.dispose();
 		this.#index?.close();
+		this.#queues?.close();
 		for (const leaf of this.#leaves) for (const storage of [leaf.calls, leaf.values]) kindOf(storage)?.close?.(storage);
 	}
 }

@@ -5,7 +5,7 @@ import Mocha from 'mocha';
 import path from 'node:path';
 
 /** Files in the order they run: read-only checks first, then broken stores, then those that rerun and invalidate. */
-const order = ['activation', 'tree', 'browse', 'codeLens', 'details', 'corrupt', 'sqlStore', 'responsive', 'rerun', 'evict', 'counts', 'postgres'];
+const order = ['activation', 'tree', 'browse', 'codeLens', 'details', 'corrupt', 'sqlStore', 'responsive', 'rerun', 'evict', 'counts', 'postgres', 'queue'];
 
 export function run(): Promise<void> {
 	const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60_000, reporter: 'spec' });
