@@ -23,7 +23,7 @@ function rec(name: string, arg: string, extra: { version?: string | number; time
 		codeDigest: null,
 		arguments: { x: hexOf(arg) },
 	};
-	const metadata = extra.timestop === undefined ? { tags: { arg } } : { runtime: { timestop: extra.timestop } };
+	const metadata: CallRecord['metadata'] = extra.timestop === undefined ? { tags: { arg } } : { runtime: { timestop: extra.timestop } };
 	return { key: recordKey(identity), ...identity, result: hexOf(`r ${arg}`), metadata };
 }
 
