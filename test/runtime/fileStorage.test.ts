@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KeyError, SaveError, ValueFile, resetLogger, setLogger, type LogRecord } from 'fleche';
+import { KeyError, Rejected, SaveError, ValueFile, resetLogger, setLogger, type LogRecord } from 'fleche';
 
 let dir = '';
 let root = '';
@@ -144,6 +144,60 @@ describe('ValueFile housekeeping (what gc uses)', () => {
 			(err) => KeyError.is(err),
 		);
 		assert.deepStrictEqual(new ValueFile({ root: path.join(dir, 'none') }).list(), []);
+	});
+});
+
+describe('ValueFile on odd file systems: failures other than "not there" are reported, not taken for a miss', () => {
+	it('a key whose path loops (a symlink to itself) is written over by put, and refreshes nothing', () => {
+		const values = new ValueFile({ root });
+		values.put(k('a'), 'a');
+		fs.symlinkSync(fileOf(k('loop')), fileOf(k('loop')));
+		assert.equal(values.refresh(k('loop')), false, 'a path that cannot be touched and does not exist');
+		values.put(k('loop'), 'written');
+		assert.equal(values.get(k('loop')), 'written', 'the put did not take the loop for a stored value');
+		assert.equal(fs.lstatSync(fileOf(k('loop'))).isFile(), true);
+	});
+
+	it('a root that loops makes list, sweep and expand throw, not answer "empty"', () => {
+		fs.symlinkSync(root, root);
+		const values = new ValueFile({ root });
+		assert.throws(
+			() => values.list(),
+			(err) => (err as NodeJS.ErrnoException).code === 'ELOOP',
+		);
+		assert.throws(
+			() => values.sweep(0),
+			(err) => (err as NodeJS.ErrnoException).code === 'ELOOP',
+		);
+		assert.throws(
+			() => values.expand(k('a').slice(0, 6)),
+			(err) => (err as NodeJS.ErrnoException).code === 'ELOOP',
+		);
+		// A root that is a file holds nothing.
+		fs.writeFileSync(path.join(dir, 'plain'), '');
+		const inFile = new ValueFile({ root: path.join(dir, 'plain') });
+		assert.deepStrictEqual(inFile.list(), []);
+		assert.equal(inFile.sweep(0), 0);
+		assert.equal(inFile.refresh(k('a')), false);
+		assert.throws(
+			() => inFile.evict(k('a')),
+			(err) => KeyError.is(err),
+		);
+	});
+
+	it('evicting a key that names a folder is a Rejected naming the file, not a miss', () => {
+		const values = new ValueFile({ root });
+		values.put(k('a'), 'a');
+		fs.mkdirSync(fileOf(k('dir')));
+		assert.throws(
+			() => values.evict(k('dir')),
+			(err) => Rejected.is(err) && !KeyError.is(err) && err.message.startsWith(`Cannot remove cache file ${fileOf(k('dir'))}: `) && err.cause !== undefined,
+		);
+		assert.equal(fs.statSync(fileOf(k('dir'))).isDirectory(), true);
+		assert.throws(
+			() => values.evict('../a'),
+			(err) => KeyError.is(err),
+		);
 	});
 });
 
