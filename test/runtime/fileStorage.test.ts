@@ -96,7 +96,15 @@ describe('ValueFile housekeeping (what gc uses)', () => {
 		const oldTmp = `.${randomUUID()}.tmp`;
 		const oldGc = `.${randomUUID()}.gc`;
 		const youngTmp = `.${randomUUID()}.tmp`;
-		const others = ['.not-a-uuid.tmp', `${randomUUID()}.tmp`, `.${randomUUID()}.txt`, 'notes.tmp', `.${randomUUID().toUpperCase()}.tmp`];
+		const others = [
+			'.not-a-uuid.tmp',
+			`${randomUUID()}.tmp`,
+			`x.${randomUUID()}.tmp`,
+			`.${randomUUID()}.tmp.bak`,
+			`.${randomUUID()}.txt`,
+			'notes.tmp',
+			`.${randomUUID().toUpperCase()}.tmp`,
+		];
 		for (const name of [oldTmp, oldGc, youngTmp, ...others]) fs.writeFileSync(path.join(root, name), 'x');
 		const dirLike = `.${randomUUID()}.tmp`;
 		fs.mkdirSync(path.join(root, dirLike));
@@ -156,6 +164,11 @@ describe('ValueFile on odd file systems: failures other than "not there" are rep
 		values.put(k('loop'), 'written');
 		assert.equal(values.get(k('loop')), 'written', 'the put did not take the loop for a stored value');
 		assert.equal(fs.lstatSync(fileOf(k('loop'))).isFile(), true);
+		fs.symlinkSync(fileOf(k('loop2')), fileOf(k('loop2')));
+		assert.throws(
+			() => values.evictIdle(k('loop2'), 60_000),
+			(err) => Rejected.is(err) && !KeyError.is(err) && err.message.startsWith(`Cannot remove cache file ${fileOf(k('loop2'))}: `) && err.cause !== undefined,
+		);
 	});
 
 	it('a root that loops makes list, sweep and expand throw, not answer "empty"', () => {
@@ -291,6 +304,62 @@ describe('ValueFile messages', () => {
 		assert.equal(fs.statSync(fileOf(k('ok'))).ino, okIno);
 	});
 
+	it('every damaged key this instance read is replaced by its next put, not only the last one', () => {
+		const values = new ValueFile({ root });
+		for (const label of ['d1', 'd2', 'ok']) values.put(k(label), label);
+		for (const label of ['d1', 'd2']) {
+			fs.writeFileSync(fileOf(k(label)), 'garbage garbage');
+			assert.throws(
+				() => values.get(k(label)),
+				(err) => KeyError.is(err) && err.cause instanceof Error,
+			);
+		}
+		const okIno = fs.statSync(fileOf(k('ok'))).ino;
+		values.put(k('ok'), 'ok');
+		assert.equal(fs.statSync(fileOf(k('ok'))).ino, okIno, 'a sound file is not rewritten while others are damaged');
+		values.put(k('d1'), 'd1');
+		values.put(k('d2'), 'd2');
+		assert.equal(values.get(k('d1')), 'd1');
+		assert.equal(values.get(k('d2')), 'd2');
+	});
+
+	it('a wrongly signed file is "Rejected", with the signature error as the cause; each unreadable reason is reported once', () => {
+		const values = new ValueFile({ root, secretKey: '00ff' });
+		values.put(k('s'), 's');
+		logs = [];
+		assert.throws(
+			() => new ValueFile({ root, secretKey: 'ff00' }).get(k('s')),
+			(err) => KeyError.is(err) && err.message.startsWith(`Rejected cache file ${fileOf(k('s'))}: `) && err.cause instanceof Error,
+		);
+		assert.deepStrictEqual(
+			logs.map((l) => [l.code, l.cause instanceof Error]),
+			[['FLECHE_BAD_SIGNATURE', true]],
+		);
+		const plain = new ValueFile({ root });
+		for (const [label, version] of [
+			['n8', 8],
+			['n9', 9],
+		] as const) {
+			plain.put(k(label), label);
+			const bytes = fs.readFileSync(fileOf(k(label)));
+			bytes[4] = version;
+			fs.writeFileSync(fileOf(k(label)), bytes);
+		}
+		logs = [];
+		for (const label of ['n8', 'n9', 'n8'])
+			assert.throws(
+				() => plain.get(k(label)),
+				(err) => KeyError.is(err) && err.cause instanceof Error,
+			);
+		assert.deepStrictEqual(
+			logs.map((l) => l.message),
+			[
+				`Cannot read cache file ${fileOf(k('n8'))}: written in value file format 8; this fleche reads format 2`,
+				`Cannot read cache file ${fileOf(k('n9'))}: written in value file format 9; this fleche reads format 2`,
+			],
+		);
+	});
+
 	it('a file that cannot be read at all (a folder under a key) is a reported miss; a missing one a silent miss', () => {
 		const values = new ValueFile({ root });
 		values.put(k('a'), 'a');
@@ -301,8 +370,8 @@ describe('ValueFile messages', () => {
 			(err) => KeyError.is(err) && err.message.startsWith(`Cannot read cache file ${fileOf(k('dir'))}: `) && err.cause !== undefined,
 		);
 		assert.deepStrictEqual(
-			logs.map((l) => l.code),
-			['FLECHE_READ_ERROR'],
+			logs.map((l) => [l.code, l.cause instanceof Error]),
+			[['FLECHE_READ_ERROR', true]],
 		);
 		logs = [];
 		assert.throws(
@@ -349,7 +418,7 @@ describe('ValueFile messages', () => {
 		const blocked = new ValueFile({ root: path.join(dir, 'file', 'values') });
 		assert.throws(
 			() => blocked.put(k('x'), 'x'),
-			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write to the cache folder ${blocked.root}: `),
+			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write to the cache folder ${blocked.root}: `) && err.cause instanceof Error,
 		);
 	});
 
