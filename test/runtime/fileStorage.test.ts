@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { KeyError, Rejected, SaveError, ValueFile, resetLogger, setLogger, type LogRecord } from 'fleche';
 
 let dir = '';
@@ -241,6 +242,7 @@ describe('ValueFile messages', () => {
 		const cases: [string, (b: Buffer) => Buffer, string][] = [
 			['cut', (b) => b.subarray(0, b.length - 3), `truncated (${original.length - 3} of ${original.length} bytes)`],
 			['cut in the header', (b) => b.subarray(0, 12), 'truncated (12 bytes)'],
+			['cut after the header', (b) => b.subarray(0, 11 + nameLength + 32), `truncated (${11 + nameLength + 32} of ${original.length} bytes)`],
 			['cut to the magic', (b) => b.subarray(0, 5), 'truncated (5 bytes)'],
 			['text', () => Buffer.from('plain text, long enough'), 'not a fleche value file'],
 			['short text', () => Buffer.from('abc'), 'not a fleche value file'],
@@ -254,7 +256,7 @@ describe('ValueFile messages', () => {
 		for (const [label, edit, reason] of cases) {
 			fresh();
 			const { message, warnings } = damaged(values, key, edit);
-			assert.ok(message.includes(reason), `${label}: ${message}`);
+			assert.ok(message.includes(`: ${reason}`), `${label}: ${message}`);
 			assert.ok(message.startsWith(`Corrupt cache file ${fileOf(key)}: `), `${label}: ${message}`);
 			assert.ok(message.endsWith('; treated as a miss (a recompute replaces it)'), `${label}: ${message}`);
 			assert.deepStrictEqual(warnings, [`FLECHE_CORRUPT_ENTRY: ${message}`], label);
@@ -329,7 +331,10 @@ describe('ValueFile messages', () => {
 		logs = [];
 		assert.throws(
 			() => new ValueFile({ root, secretKey: 'ff00' }).get(k('s')),
-			(err) => KeyError.is(err) && err.message.startsWith(`Rejected cache file ${fileOf(k('s'))}: `) && err.cause instanceof Error,
+			(err) =>
+				KeyError.is(err) &&
+				err.message.startsWith(`Rejected cache file ${fileOf(k('s'))}: signature does not match any configured secret key`) &&
+				err.cause instanceof Error,
 		);
 		assert.deepStrictEqual(
 			logs.map((l) => [l.code, l.cause instanceof Error]),
@@ -358,6 +363,36 @@ describe('ValueFile messages', () => {
 				`Cannot read cache file ${fileOf(k('n9'))}: written in value file format 9; this fleche reads format 2`,
 			],
 		);
+	});
+
+	it('a payload that passes its checksum but cannot be decompressed or deserialized is damaged, and named so', () => {
+		/** Replaces the payload of a stored file (same length) and recomputes its checksum, as a writer with a bug would. */
+		const rewrite = (values: ValueFile, key: string, fill: number): void => {
+			const bytes = fs.readFileSync(fileOf(key));
+			const nameLength = bytes[6]!;
+			const headerLength = 7 + nameLength + 32 + 4;
+			const payloadEnd = headerLength + bytes.readUInt32LE(headerLength - 4);
+			bytes.fill(fill, headerLength, payloadEnd);
+			bytes.writeUInt32LE(zlib.crc32(bytes.subarray(0, payloadEnd)), payloadEnd);
+			fs.writeFileSync(fileOf(key), bytes);
+			logs = [];
+			assert.throws(
+				() => values.get(key),
+				(err) => KeyError.is(err) && err.message.startsWith(`Corrupt cache file ${fileOf(key)}: `),
+			);
+			assert.deepStrictEqual(
+				logs.map((l) => l.code),
+				['FLECHE_CORRUPT_ENTRY'],
+			);
+		};
+		const zipped = new ValueFile({ root, compress: true });
+		zipped.put(k('z'), { text: 'compressible '.repeat(20) });
+		rewrite(zipped, k('z'), 0x41);
+		assert.match(logs[0]!.message, /: cannot be decompressed: /);
+		const plain = new ValueFile({ root });
+		plain.put(k('p'), { text: 'a value of some length' });
+		rewrite(plain, k('p'), 0xff);
+		assert.match(logs[0]!.message, /: cannot be deserialized by 'v8': /);
 	});
 
 	it('a file that cannot be read at all (a folder under a key) is a reported miss; a missing one a silent miss', () => {
