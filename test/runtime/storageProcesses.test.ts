@@ -1,31 +1,17 @@
 // Several processes writing one ValueFile root at once (split from storage.test, which stays fast enough to judge the
 // file storages' mutants in test/mutation/run.mjs: this one spawns 4 child processes).
-import { describe, it, beforeEach, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { ValueFile, resetLogger, setLogger, type LogRecord } from 'fleche';
+import { ValueFile } from 'fleche';
+import { captureLogs } from '../support/logs.js';
+import { hexOf as k } from '../support/sqlRecord.js';
+import { tmpDir } from '../support/tmp.js';
 
-let dir = '';
-let logs: LogRecord[] = [];
-beforeEach(() => {
-	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleche-'));
-	logs = [];
-	setLogger((r) => logs.push(r));
-});
-afterEach(() => {
-	resetLogger();
-	fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A 64-hex key for a label. */
-function k(label: string): string {
-	return createHash('sha256').update(label).digest('hex');
-}
+const logs = captureLogs();
 
 /** Temporary files a writer left in a values root. */
 function tempFiles(root: string): string[] {
@@ -56,7 +42,8 @@ for (let i = 0; i < 200; i++) {
 `;
 
 describe('several processes sharing one root', () => {
-	it('4 children writing 200 distinct and 50 identical values each: all 850 load, no temporaries remain', async () => {
+	it('4 children writing 200 distinct and 50 identical values each: all 850 load, no temporaries remain', async (t) => {
+		const dir = tmpDir(t);
 		const root = path.join(dir, 'values');
 		const script = path.join(dir, 'child.mjs');
 		fs.writeFileSync(script, childScript);
@@ -85,6 +72,6 @@ describe('several processes sharing one root', () => {
 		}
 		for (let s = 0; s < 50; s++) assert.deepStrictEqual(values.get(k(`shared ${s}`)), { shared: s, text: 'y'.repeat(2000) });
 		assert.deepStrictEqual(tempFiles(root), []);
-		assert.deepStrictEqual(logs, []);
+		assert.deepStrictEqual(logs.records, []);
 	});
 });
