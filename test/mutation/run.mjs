@@ -36,7 +36,7 @@ export const groups = {
 	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'wrapperHelpers', 'compositions', 'cache') },
 	storages: {
 		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
-		tests: tests('storage', 'memoryStorage', 'sql', 'stats'),
+		tests: tests('storage', 'memoryStorage', 'fileStorage', 'sqlStorage', 'sql', 'stats'),
 	},
 	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit') },
 };
@@ -47,6 +47,8 @@ const { values: flags, positionals } = parseArgs({
 		mutate: { type: 'string', multiple: true },
 		tests: { type: 'string', multiple: true },
 		concurrency: { type: 'string' },
+		// node:test's --test-name-pattern (a regular expression): leaves slow tests of a test file out of a restricted run.
+		'name-pattern': { type: 'string' },
 	},
 	allowPositionals: true,
 });
@@ -60,7 +62,7 @@ if (unknown.length > 0) {
 	process.exit(2);
 }
 const selected = positionals.length > 0 ? positionals : Object.keys(groups);
-const restricted = flags.mutate !== undefined || flags.tests !== undefined;
+const restricted = flags.mutate !== undefined || flags.tests !== undefined || flags['name-pattern'] !== undefined;
 if (restricted && selected.length !== 1) {
 	console.error('test/mutation/run.mjs: --mutate and --tests restrict one group; name exactly one');
 	process.exit(2);
@@ -98,17 +100,22 @@ for (const name of selected) {
 	const group = {
 		mutate: flags.mutate ?? groups[name].mutate,
 		tests: flags.tests ? tests(...flags.tests) : groups[name].tests,
+		pattern: flags['name-pattern'],
 	};
 	// Stryker's `file:from-to` ranges narrow what is mutated; the type-check switch wants the files alone.
 	const files = [...new Set(group.mutate.map((m) => m.replace(/:\d+(:\d+)?-\d+(:\d+)?$/, '')))];
 	// A restricted run is kept beside the group's other runs in the summary, under its own entry.
-	const entry = restricted ? `${name} ${group.mutate.join(' ')} <- ${group.tests.map((t) => path.basename(t, '.test.js')).join(' ')}` : name;
+	const entry = restricted
+		? `${name} ${group.mutate.join(' ')} <- ${group.tests.map((t) => path.basename(t, '.test.js')).join(' ')}${group.pattern ? ` /${group.pattern}/` : ''}`
+		: name;
 	const outDir = path.join('out', 'mutation', name);
 	mkdirSync(outDir, { recursive: true });
 	console.log(`\n=== mutation: ${name} (${group.mutate.join(', ')}) ===`);
 	const stryker = new Stryker({
 		testRunner: 'command',
-		commandRunner: { command: `node --test --enable-source-maps --test-concurrency=1 --test-reporter=dot ${group.tests.join(' ')}` },
+		commandRunner: {
+			command: `node --test --enable-source-maps --test-concurrency=1 --test-reporter=dot${group.pattern ? ` --test-name-pattern=${JSON.stringify(group.pattern)}` : ''} ${group.tests.join(' ')}`,
+		},
 		buildCommand: 'node esbuild.mjs --only runtime --only tests',
 		inPlace: true,
 		mutate: group.mutate,
@@ -135,6 +142,7 @@ for (const name of selected) {
 		summary[entry] = {
 			modules: group.mutate,
 			tests: group.tests,
+			...(group.pattern ? { namePattern: group.pattern } : {}),
 			restricted,
 			minutes: Math.round((Date.now() - started) / 6000) / 10,
 			...score(results),

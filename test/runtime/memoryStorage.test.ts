@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { serialize } from 'node:v8';
 import { CallMemory, KeyError, registerClass, SaveError, ValueMemory, type CallRecord } from 'fleche';
 
 const k = (label: string): string => createHash('sha256').update(label).digest('hex');
@@ -118,6 +119,22 @@ describe('ValueMemory, edge by edge', () => {
 		a.put(k('4'), 4);
 		assert.equal(b.expand(k('4').slice(0, 8)), k('4'));
 		assert.deepEqual(a.toConfig(), { type: 'memory' });
+	});
+
+	test('sizeOf is the value’s V8 serialization in bytes (a registered class’s too), null when not held', () => {
+		class Sized {
+			constructor(readonly n: number) {}
+		}
+		registerClass(Sized, { name: 'memoryStorage.Sized' });
+		const values = new ValueMemory();
+		assert.equal(values.sizeOf(k('none')), null);
+		values.put(k('s'), 'x'.repeat(1000));
+		assert.equal(values.sizeOf(k('s')), serialize('x'.repeat(1000)).byteLength);
+		values.put(k('u'), undefined);
+		assert.equal(values.sizeOf(k('u')), serialize(undefined).byteLength, 'a value stored as undefined is held');
+		values.put(k('c'), new Sized(3));
+		const size = values.sizeOf(k('c'));
+		assert.ok(typeof size === 'number' && size > serialize({ n: 3 }).byteLength, `the value and its class patches: ${size}`);
 	});
 });
 

@@ -1,10 +1,8 @@
 // docs/behaviour.md §1.12, §2.4, §2.6, §5: behaviour of the memory, void and file storages, on real files (no fs mocks).
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -915,65 +913,5 @@ describe('CallFile', () => {
 		const text = fs.readFileSync(fileOf(record.key), 'utf8');
 		fs.writeFileSync(fileOf(record.key), text.replace('"name": "add"', '"name": "add", "extra": 1'));
 		assert.deepStrictEqual(calls.get(record.key), record);
-	});
-});
-
-// ---------------------------------------------------------------------------------------------------------------
-// Several processes writing one root
-
-/** The built package for child processes: `FLECHE_MODULE` when set (ad-hoc runs), else the installed `fleche`. */
-function flecheModulePath(): string {
-	const fromEnv = process.env['FLECHE_MODULE'];
-	if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
-	return createRequire(import.meta.url).resolve('fleche');
-}
-
-const childScript = `
-import { createHash } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-const [root, id, startAt, modulePath] = process.argv.slice(2);
-const mod = await import(pathToFileURL(modulePath).href);
-const { ValueFile } = mod.ValueFile ? mod : mod.default;
-const store = new ValueFile({ root });
-const key = (label) => createHash('sha256').update(label).digest('hex');
-// Start together so that the writes really overlap.
-while (Date.now() < Number(startAt)) {}
-for (let i = 0; i < 200; i++) {
-	store.put(key('child ' + id + ' ' + i), { child: Number(id), i, text: 'x'.repeat(i * 10), m: new Map([[i, id]]) });
-	if (i % 4 === 0) store.put(key('shared ' + i / 4), { shared: i / 4, text: 'y'.repeat(2000) });
-}
-`;
-
-describe('several processes sharing one root', () => {
-	it('4 children writing 200 distinct and 50 identical values each: all 850 load, no temporaries remain', async () => {
-		const root = path.join(dir, 'values');
-		const script = path.join(dir, 'child.mjs');
-		fs.writeFileSync(script, childScript);
-		const modulePath = flecheModulePath();
-		const startAt = Date.now() + 400;
-		const runs = [0, 1, 2, 3].map(
-			(id) =>
-				new Promise<void>((resolve, reject) => {
-					const child = spawn(process.execPath, [script, root, String(id), String(startAt), modulePath], {
-						stdio: ['ignore', 'ignore', 'pipe'],
-					});
-					let stderr = '';
-					child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-					child.on('error', reject);
-					child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${id} exited ${code}: ${stderr}`))));
-				}),
-		);
-		await Promise.all(runs);
-
-		const values = new ValueFile({ root });
-		assert.equal(values.list().length, 850);
-		for (let id = 0; id < 4; id++) {
-			for (let i = 0; i < 200; i++) {
-				assert.deepStrictEqual(values.get(k(`child ${id} ${i}`)), { child: id, i, text: 'x'.repeat(i * 10), m: new Map([[i, String(id)]]) });
-			}
-		}
-		for (let s = 0; s < 50; s++) assert.deepStrictEqual(values.get(k(`shared ${s}`)), { shared: s, text: 'y'.repeat(2000) });
-		assert.deepStrictEqual(tempFiles(root), []);
-		assert.deepStrictEqual(logs, []);
 	});
 });
