@@ -212,10 +212,10 @@ suite('PostgreSQL team cache with a password', () => {
 		const window = vscode.window as { showInputBox: typeof vscode.window.showInputBox };
 		const real = window.showInputBox;
 		const asked: (vscode.InputBoxOptions | undefined)[] = [];
-		window.showInputBox = (async (options?: vscode.InputBoxOptions) => {
+		window.showInputBox = async (options?: vscode.InputBoxOptions) => {
 			asked.push(options);
 			return password;
-		});
+		};
 		try {
 			await config().update('caches', [bare], vscode.ConfigurationTarget.Workspace);
 			const listed = async (): Promise<TreeNodeSpec | undefined> => {
