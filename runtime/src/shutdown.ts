@@ -11,6 +11,8 @@
 //
 //   [WATCHING]  1 while the watchdog listens for signals
 //   [HANDLED]   how many signals the main thread has answered (ran the flush tasks), by its listener or interrupted
+//   [STARTED]   how many flushes the main thread has begun: a listener that began within the grace is waited for
+//               (a slow flush on a loaded machine), never interrupted — a second flush inside it would write twice
 //   [ENDING]    1 once the main thread decided to end (no listener of the program's own): whoever raises the signal
 //               again then, main thread or watchdog, ends the process — the watchdog, which heard it too, stops
 //               listening and raises it once more, so a raise that met its listener is not lost
@@ -54,6 +56,7 @@ const forceAfterTries = 1000;
 const WATCHING = 0;
 const HANDLED = 1;
 const ENDING = 2;
+const STARTED = 3;
 
 function runAll(): void {
 	for (const order of [...tasks.keys()].sort((a, b) => a - b)) {
@@ -83,6 +86,11 @@ interface Watchdog {
 	 * when the thread is in the middle of a store's write (asked again shortly).
 	 */
 	readonly flushAll: (signal: Signal, force: boolean) => boolean | 'later';
+	/**
+	 * What a build's own signal listener runs: every build's flush tasks, marked as under way, so that a watchdog ask
+	 * arriving meanwhile (a flush slower than the grace, on a loaded machine) waits instead of flushing again inside it.
+	 */
+	readonly flushNow: (signal: Signal) => boolean;
 	/** The watchdog thread failed or ended: the main thread's listeners are all there is. */
 	failed: boolean;
 }
@@ -105,8 +113,10 @@ const numbers = require('node:os').constants.signals;
 const names = ${JSON.stringify(signals)};
 const watchers = [];
 let seen = 0;
+let begun = 0;
 function listen() {
 	seen = Atomics.load(state, ${HANDLED});
+	begun = Atomics.load(state, ${STARTED});
 	for (const name of names) {
 		const w = new Signal();
 		w.onsignal = () => heard(name);
@@ -123,7 +133,9 @@ function stop() {
 }
 function heard(name) {
 	stop();
-	const answered = Atomics.wait(state, ${HANDLED}, seen, ${grace}) !== 'timed-out';
+	let answered = Atomics.wait(state, ${HANDLED}, seen, ${grace}) !== 'timed-out';
+	// The listener is flushing, only slowly: wait for it rather than flush again inside it.
+	while (!answered && Atomics.load(state, ${STARTED}) !== begun) answered = Atomics.wait(state, ${HANDLED}, seen, ${grace}) !== 'timed-out';
 	if (Atomics.load(state, ${ENDING}) === 1) return void process.kill(process.pid, name);
 	if (answered) return listen();
 	const session = new Session();
@@ -171,7 +183,7 @@ function startWatchdog(build: Hooked): Watchdog | null {
 	}
 	let dog: Watchdog | null = null;
 	try {
-		const state = new Int32Array(new SharedArrayBuffer(12));
+		const state = new Int32Array(new SharedArrayBuffer(16));
 		const builds = new Set<Hooked>([build]);
 		// The watchdog's next ask can interrupt a flush under way (the main thread's own, put off): it must not flush
 		// again inside it, nor end the process before that flush is written.
@@ -179,6 +191,7 @@ function startWatchdog(build: Hooked): Watchdog | null {
 		const flushNow = (signal: Signal): boolean => {
 			for (const b of builds) b.defer(null);
 			flushing = true;
+			Atomics.add(state, STARTED, 1);
 			try {
 				let end = true;
 				for (const b of builds) end = b.flush(signal) && end;
@@ -190,6 +203,8 @@ function startWatchdog(build: Hooked): Watchdog | null {
 		};
 		const flushAll = (signal: Signal, force: boolean): boolean | 'later' => {
 			if (flushing) return 'later';
+			// The listener already flushed and decided to end: the watchdog raises the signal again.
+			if (Atomics.load(state, ENDING) === 1) return true;
 			if (!force && [...builds].some((b) => b.busy())) {
 				// Run by the main thread itself the moment it leaves the store's work, or by the watchdog's next ask.
 				const later = (): void => {
@@ -202,7 +217,7 @@ function startWatchdog(build: Hooked): Watchdog | null {
 		};
 		const worker = new (workerThreads().Worker)(watchdogSource(watchdogGraceMs, forceAfterTries), { eval: true, workerData: { state } });
 		worker.unref();
-		const watchdog: Watchdog = { state, builds, flushAll, failed: false };
+		const watchdog: Watchdog = { state, builds, flushAll, flushNow, failed: false };
 		// A watchdog that fails (no signal binding) ends quietly: the listeners still flush.
 		const failed = (): void => {
 			watchdog.failed = true;
@@ -248,12 +263,9 @@ export function beforeShutdown(order: number, task: () => void): void {
 	});
 	for (const signal of signals) {
 		handlers.set(signal, () => {
-			const end = ours(signal);
-			if (dog !== null) {
-				answered(dog.state, end);
-				// The watchdog heard it too and stops listening; until it has, the raised signal would meet its listener.
-				if (end) Atomics.wait(dog.state, WATCHING, 1, watchdogGraceMs);
-			}
+			const end = dog !== null ? dog.flushNow(signal) : ours(signal);
+			// The watchdog heard it too and stops listening; until it has, the raised signal would meet its listener.
+			if (end && dog !== null) Atomics.wait(dog.state, WATCHING, 1, watchdogGraceMs);
 			if (end) process.kill(process.pid, signal);
 		});
 	}
