@@ -93,6 +93,9 @@ describe('PostgreSQL change notifications', () => {
 			await until('both listening connections again', async () => (await listening()) === 2);
 			await waitFor('the store to answer again', () => watched.unreachable() === undefined);
 
+			// The other watcher was told once of the loss and once of the return; the return is told after LISTEN, which
+			// can come after its connection shows as listening: wait for it before counting.
+			await waitFor('the other watcher to be told its connection is back', () => otherFired >= 2);
 			const otherAfterRestart = otherFired;
 			await writeElsewhere('notify_a', 'second');
 			// Three more calls (the shared ones were stored already): only a fire after the write's commit sees 9.
