@@ -3,6 +3,7 @@
 // schema's channel, no folder involved), keeps quiet for other schemas, fires again after the server restarted, and
 // `unreachable()` tells an outage (URL without its password) apart from an empty store. Real server, real processes.
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Cache, CallPostgres, FlecheError, ValuePostgres } from 'fleche';
@@ -155,6 +156,67 @@ describe('PostgreSQL change notifications', () => {
 			);
 		} finally {
 			store.close();
+		}
+	});
+});
+
+describe('PostgreSQL caches named by URL, and servers that never answer', () => {
+	it('a URL with ?schema=name opens that schema, shown with the parameter and without the password', async () => {
+		await writeElsewhere('url_schema', 'u', 2);
+		const named = new URL(url);
+		named.searchParams.set('schema', 'url_schema');
+		const store = openStore(named.toString());
+		const plain = openStore(url);
+		try {
+			assert.equal(store.totals().calls, 4, 'the calls written in schema url_schema');
+			assert.ok(store.location.name.endsWith('?schema=url_schema'), store.location.name);
+			assert.ok(!store.location.name.includes(encodeURIComponent(password)) && !store.location.name.includes(password));
+			// The same server without the parameter is the default schema, which holds none of them.
+			assert.ok(!plain.location.name.includes('schema='));
+			assert.equal(plain.totals().calls, 0, 'the default schema is another store (no test writes there)');
+			// The name the tree shows is itself a URL a tool accepts (reruns pass it back as --cache).
+			const again = openStore(store.location.name);
+			try {
+				assert.equal(again.totals().calls, 4);
+			} finally {
+				again.close();
+			}
+		} finally {
+			store.close();
+			plain.close();
+		}
+	});
+
+	it('a schema parameter that is not a plain name, or given twice, is refused with a clear error', () => {
+		const bad = new URL(url);
+		bad.searchParams.set('schema', 'x; DROP TABLE y');
+		assert.throws(() => openStore(bad.toString()), /Cannot use postgres:\/\/.* as a cache: A PostgreSQL schema name is letters/);
+		const twice = new URL(url);
+		twice.searchParams.append('schema', 'a');
+		twice.searchParams.append('schema', 'b');
+		assert.throws(() => openStore(twice.toString()), /2 schemas/);
+	});
+
+	it('a host that accepts the connection and never answers is unreachable within timeout_ms, and reads stay empty', { timeout: 120_000 }, async () => {
+		// A TCP listener that takes connections and says nothing: a server hung, or a firewall holding the connection.
+		const held: Socket[] = [];
+		const silent = createServer((socket) => held.push(socket));
+		await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+		const { port } = silent.address() as { port: number };
+		const store = storeOf('silent', `postgres://someone:secret-pw@127.0.0.1:${port}/nothing`, 500);
+		try {
+			const reason = store.unreachable();
+			assert.ok(reason !== undefined, 'a silent server is an outage, not an empty store');
+			assert.match(reason, new RegExp(`127\\.0\\.0\\.1:${port}`));
+			assert.ok(!reason.includes('secret-pw'), reason);
+			// The listing answers (empty) rather than waiting on the server; the listener did take a connection.
+			assert.deepEqual(store.functions(), []);
+			// The store's thread waited on the listener while this one was blocked: its accept shows once this one yields.
+			await waitFor('the silent listener to have been reached', () => held.length >= 1);
+		} finally {
+			store.close();
+			for (const socket of held) socket.destroy();
+			await new Promise((r) => silent.close(r));
 		}
 	});
 });

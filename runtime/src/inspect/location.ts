@@ -119,19 +119,41 @@ function sourceOf(config: FlecheConfig, name: string): string | null {
 
 /**
  * A cache on a PostgreSQL server named by its URL (`postgres://user@host/db`, a user setting), both storages there in
- * the default schema; named by the URL without its password (one written in it is remembered for this thread only).
+ * the default schema or the one a `?schema=name` parameter names (a setting has no other place to say it); named by
+ * the URL without its password (one written in it is remembered for this thread only), the parameter kept so that
+ * two projects' schemas on one server are two rows.
  */
-function serverLocation(url: string): CacheLocation | undefined {
+function serverLocation(url: string): CacheLocation {
 	const kind = storageKinds.get('postgres');
-	if (kind === undefined) return undefined;
+	if (kind === undefined) throw new ConfigError('This build of fleche has no postgres storage kind');
 	try {
-		const values = kind.open({ type: 'postgres', url }, 'values').toConfig();
-		const calls = kind.open({ type: 'postgres', url }, 'calls').toConfig();
-		return locationOf(String((calls as { url?: unknown }).url), { type: 'cache', values, calls }, null);
+		const { server, schema } = schemaParameter(url);
+		const table = { type: 'postgres', url: server, ...(schema !== undefined ? { schema } : {}) };
+		const values = kind.open(table, 'values').toConfig();
+		const calls = kind.open(table, 'calls').toConfig();
+		const shown = String((calls as { url?: unknown }).url);
+		return locationOf(schema !== undefined ? `${shown}${shown.includes('?') ? '&' : '?'}schema=${schema}` : shown, { type: 'cache', values, calls }, null);
 	} catch (err) {
-		warn('FLECHE_CONFIG_ERROR', `Cannot use ${url.replace(/\/\/[^@/]*@/, '//…@')} as a cache: ${err instanceof Error ? err.message : String(err)}`);
-		return undefined;
+		throw new ConfigError(`Cannot use ${url.replace(/\/\/[^@/]*@/, '//…@')} as a cache: ${err instanceof Error ? err.message : String(err)}`);
 	}
+}
+
+/**
+ * Splits `?schema=name` off a server URL: pg would pass an unknown parameter on to the server as a start-up option
+ * (refused there), and the schema is the store's option, checked by the storage kind like one from fleche.toml.
+ */
+function schemaParameter(url: string): { server: string; schema?: string } {
+	let parsed: URL;
+	try {
+		parsed = new URL(url);
+	} catch {
+		return { server: url }; // the storage kind says what is wrong with it
+	}
+	const schemas = parsed.searchParams.getAll('schema');
+	if (schemas.length === 0) return { server: url };
+	if (schemas.length > 1) throw new ConfigError(`The URL names ${schemas.length} schemas; give one ?schema=name`);
+	parsed.searchParams.delete('schema');
+	return { server: parsed.toString(), schema: schemas[0]! };
 }
 
 function configLocation(config: FlecheConfig, name: string): CacheLocation | undefined {
@@ -177,7 +199,11 @@ export function discoverCaches(folder: string, extra: readonly string[] = []): C
 	for (const item of extra) {
 		if (typeof item !== 'string' || item === '') continue;
 		if (/^postgres(ql)?:\/\//.test(item)) {
-			add(serverLocation(item));
+			try {
+				add(serverLocation(item));
+			} catch (err) {
+				warn('FLECHE_CONFIG_ERROR', (err as Error).message); // one bad setting entry; the rest are listed
+			}
 			continue;
 		}
 		if (!looksLikePath(item) && (config.names().includes(item) || item === 'default')) {
@@ -209,9 +235,7 @@ export function resolveLocation(target: CacheLocation | string, cwd: string): Ca
 	}
 	if (target === '') throw new ConfigError('An empty cache name or path');
 	if (/^postgres(ql)?:\/\//.test(target)) {
-		const location = serverLocation(target);
-		if (location === undefined) throw new ConfigError(`Cannot use ${target.replace(/\/\/[^@/]*@/, '//…@')} as a cache (see the warning above)`);
-		return location;
+		return serverLocation(target);
 	}
 	if (!looksLikePath(target)) {
 		const config = loadConfig({ cwd });
