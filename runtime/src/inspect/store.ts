@@ -577,7 +577,10 @@ export class InspectStore implements Store {
 					checked++;
 					try {
 						storage.get(key);
-						continue;
+						// A call file's values inside it are checked as value files are (docs/behaviour.md §2.6).
+						const reason = kind === 'call' ? leaf.heldDamage(key) : undefined;
+						if (reason === undefined) continue;
+						damaged.push({ kind, key, reason });
 					} catch (err) {
 						const cause = (err as Error).cause;
 						// Gone meanwhile, or unreadable here but not damaged (a newer format): not this report's business.

@@ -25,6 +25,9 @@
 //
 // Reading never removes or rewrites a file (another reader, with another key or a newer fleche, may read it). A
 // damaged file is a miss; the instance remembers its key, so the recompute's `put` of the same key replaces it.
+// `pack` gives these very bytes without writing them, for a call file to hold a small value inside itself (./calls.ts,
+// format 2), and `unpack` reads them back with every check above.
+//
 // A `put` of a value that exists refreshes its mtime instead: `gc` keeps values younger than its grace period, so a
 // value a writer is about to refer to from a new call record is not collected under it.
 import { existsSync, statSync } from 'node:fs';
@@ -132,6 +135,33 @@ export class ValueFile implements ValueStorage {
 		assertKey(key);
 		const file = this.#dir + key;
 		if (!(this.#rejected.size > 0 && this.#rejected.has(key)) && refreshIfPresent(file)) return;
+		writeAtomic(this.root, file, this.#frame(key, value, MAX_FILE_LENGTH, true)!, true);
+		this.#rejected.delete(key);
+	}
+
+	/**
+	 * The bytes a file of `value` under `key` would hold, for a call file to keep inside itself (./calls.ts); `undefined`
+	 * when more than `limit`. Nothing is written.
+	 */
+	pack(key: string, value: unknown, limit: number): Uint8Array | undefined {
+		assertKey(key);
+		const chunks = this.#frame(key, value, limit, false);
+		return chunks === undefined ? undefined : Buffer.concat(chunks);
+	}
+
+	/** The value in bytes from {@link pack} (held in the call file `where`), checked as a file is; a miss when they fail. */
+	unpack(key: string, bytes: Uint8Array, where: string): unknown {
+		assertKey(key);
+		const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+		try {
+			return this.#decode(buffer, key);
+		} catch (err) {
+			throw rejectEntry(`${where} (value ${key})`, key, err);
+		}
+	}
+
+	/** The chunks of the file of `value` (header, payload, trailer); `undefined` (or with `must`, SaveError) above `limit` bytes. */
+	#frame(key: string, value: unknown, limit: number, must: boolean): Uint8Array[] | undefined {
 		let payload: Uint8Array;
 		try {
 			payload = this.#codec.serialize(value);
@@ -144,7 +174,8 @@ export class ValueFile implements ValueStorage {
 		const start = this.#headerStart;
 		const headerLength = start.length + KEY_BYTES + 4;
 		const total = headerLength + payload.byteLength + CRC_LENGTH + (this.#signer ? SIGNATURE_LENGTH : 0);
-		if (total > MAX_FILE_LENGTH) {
+		if (total > limit) {
+			if (!must) return undefined;
 			throw new SaveError(`Cannot store a value of type ${typeName(value)}: ${total} bytes serialized, more than the 2 GiB a file may hold`);
 		}
 		// Header and trailer share one allocation; the payload is written from where the serializer left it (writev).
@@ -157,8 +188,7 @@ export class ValueFile implements ValueStorage {
 		crc.writeUInt32LE(crc32(payload, crc32(header)), 0);
 		const chunks: Uint8Array[] = [header, payload, crc];
 		if (this.#signer) chunks.push(this.#signer.sign(chunks));
-		writeAtomic(this.root, file, chunks, true);
-		this.#rejected.delete(key);
+		return chunks;
 	}
 
 	/**
