@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cache, CallFile, KeyError, ValueFile, cache, digest, fileCache, fleche } from 'fleche';
+import { Cache, CallFile, ConfigError, FlecheConfig, KeyError, ValueFile, cache, cacheFromConfig, digest, fileCache, fleche } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { runNode, tmpDir } from '../support/tmp.js';
@@ -194,6 +194,27 @@ describe('file store layout: one file per small call', () => {
 		assert.equal(callJson(root, key).values, undefined);
 	});
 
+	it('fleche.toml: `inline_values` of a file template or calls table, carried by toConfig (0 turns it off)', (t) => {
+		const root = tmpDir(t);
+		const config = FlecheConfig.fromToml(
+			`[off]\ntemplate = "file"\nroot = "${root.replaceAll('\\', '/')}"\ninline_values = 0\n\n[bad]\ntemplate = "file"\nroot = "x"\ninline_values = -1\n`,
+			{
+				file: path.join(root, 'fleche.toml'),
+			},
+		);
+		const off = cacheFromConfig(config.cacheConfig('off')) as Cache;
+		assert.equal(off.calls.held, undefined);
+		assert.deepEqual(off.calls.toConfig(), { type: 'file', root: path.join(root, 'calls'), inlineValues: 0 });
+		const { add } = counted();
+		cache(off, () => add(1, 0.5));
+		assert.equal([...filesUnder(root).keys()].filter((f) => f.startsWith('values/')).length, 3);
+		assert.throws(
+			() => config.cacheConfig('bad'),
+			(err: unknown) => ConfigError.is(err) && /inline_values/.test((err as Error).message),
+		);
+		assert.equal('inlineValues' in fileCache(root).calls.toConfig(), false, 'the default is not written out');
+	});
+
 	it('a value inside a call file is found by its digest alone, by a fresh cache and by fleche/inspect', (t) => {
 		const root = tmpDir(t);
 		const { add } = counted();
@@ -283,7 +304,7 @@ describe('file store layout: damage inside a call file', () => {
 		const json = callJson(root, key);
 		const result = json.record['result'] as string;
 		// The same value, packed by a value storage that does not sign: what someone without the key could write.
-		const unsigned = new ValueFile({ root: path.join(root, 'elsewhere'), secretKey: '' }).pack(result, 1.5, 4096)!;
+		const unsigned = new ValueFile({ root: path.join(root, 'elsewhere'), secretKey: '' }).packOrPut(result, 1.5, 4096)!;
 		json.values![result] = Buffer.from(unsigned).toString('base64');
 		writeCallJson(root, key, json);
 		logs.clear();

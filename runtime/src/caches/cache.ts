@@ -68,7 +68,7 @@ export class Cache extends BaseCache {
 		super();
 		this.#lease = checkLease(options?.lease, 'Cache');
 		this.#expiry = checkExpiry(options?.maxAge, options?.staleWhileRevalidate, 'Cache');
-		this.#held = calls.held !== undefined && values.pack !== undefined && values.unpack !== undefined ? calls.held : null;
+		this.#held = calls.held !== undefined && values.packOrPut !== undefined && values.unpack !== undefined ? calls.held : null;
 	}
 
 	/** @internal */
@@ -242,16 +242,14 @@ export class Cache extends BaseCache {
 		return undefined;
 	}
 
-	/** Stores a value under `digest`: inside the call's entry (`inside`) when it is small enough, else in the value storage. */
+	/** Stores a value under `digest`: inside the call's entry (`inside`) when it is new and small enough, else in the value storage. */
 	#store(digest: string, value: unknown, inside: Map<string, Uint8Array> | null): void {
-		if (inside !== null) {
-			const bytes = this.values.pack!(digest, value, this.#held!.limit);
-			if (bytes !== undefined) {
-				inside.set(digest, bytes);
-				return;
-			}
+		if (inside === null) {
+			this.values.put(digest, value);
+			return;
 		}
-		this.values.put(digest, value);
+		const bytes = this.values.packOrPut!(digest, value, this.#held!.limit);
+		if (bytes !== undefined) inside.set(digest, bytes);
 	}
 
 	/**

@@ -70,19 +70,19 @@ export interface ValueStorage extends KeyManagement {
 	 */
 	refresh?(key: string): boolean;
 	/**
-	 * The bytes an entry of `value` under `key` would hold (format, checksum and signature included), for a call
-	 * storage to keep inside the call's own entry instead of a file of its own (see {@link HeldValues}); `undefined`
-	 * when they would be more than `limit` bytes. Nothing is written. Throws {@link SaveError} as `put` does. Optional.
+	 * Stores `value` under `key` as {@link put} does, unless it is not held yet and its entry would be at most `limit`
+	 * bytes (format, checksum and signature included): then returns those bytes, unwritten, for a call storage to keep
+	 * inside the call's own entry (see {@link HeldValues}). Throws {@link SaveError} as `put` does. Optional.
 	 */
-	pack?(key: string, value: unknown, limit: number): Uint8Array | undefined;
+	packOrPut?(key: string, value: unknown, limit: number): Uint8Array | undefined;
 	/**
-	 * The value in bytes made by {@link pack}, checked as `get` checks an entry: damaged, tampered or another key's
+	 * The value in bytes made by {@link packOrPut}, checked as `get` checks an entry: damaged, tampered or another key's
 	 * bytes are reported (naming `where`) and thrown as `KeyError`. Optional; storages with `pack` have it.
 	 */
 	unpack?(key: string, bytes: Uint8Array, where: string): unknown;
 }
 
-/** A call record with the values its own entry holds (digest → bytes from {@link ValueStorage.pack}). */
+/** A call record with the values its own entry holds (digest → bytes from {@link ValueStorage.packOrPut}). */
 export interface RecordWithValues {
 	readonly record: CallRecord;
 	readonly values: ReadonlyMap<string, Uint8Array>;
@@ -99,7 +99,7 @@ export interface RecordWithValues {
 export interface HeldValues {
 	/** Largest value (its packed bytes) an entry holds; larger ones go to the value storage. */
 	readonly limit: number;
-	/** Writes the record with `values` inside its entry, in one atomic write. */
+	/** Writes the record with `values` (bytes from `ValueStorage.packOrPut`) inside its entry, in one atomic write. */
 	put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>): void;
 	/** The record under `key` with the values its entry holds; `undefined` when none is stored; damaged entries as `find`. */
 	find(key: string): RecordWithValues | undefined;

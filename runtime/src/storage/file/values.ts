@@ -25,7 +25,7 @@
 //
 // Reading never removes or rewrites a file (another reader, with another key or a newer fleche, may read it). A
 // damaged file is a miss; the instance remembers its key, so the recompute's `put` of the same key replaces it.
-// `pack` gives these very bytes without writing them, for a call file to hold a small value inside itself (./calls.ts,
+// `packOrPut` gives these very bytes without writing them when they are few, for a call file to hold a small value inside itself (./calls.ts,
 // format 2), and `unpack` reads them back with every check above.
 //
 // A `put` of a value that exists refreshes its mtime instead: `gc` keeps values younger than its grace period, so a
@@ -135,21 +135,32 @@ export class ValueFile implements ValueStorage {
 		assertKey(key);
 		const file = this.#dir + key;
 		if (!(this.#rejected.size > 0 && this.#rejected.has(key)) && refreshIfPresent(file)) return;
-		writeAtomic(this.root, file, this.#frame(key, value, MAX_FILE_LENGTH, true)!, true);
+		writeAtomic(this.root, file, this.#frame(key, value), true);
 		this.#rejected.delete(key);
 	}
 
 	/**
-	 * The bytes a file of `value` under `key` would hold, for a call file to keep inside itself (./calls.ts); `undefined`
-	 * when more than `limit`. Nothing is written.
+	 * Stores `value` under `key` as {@link put} does, unless it is new and its file would hold at most `limit` bytes:
+	 * then returns those bytes, unwritten, for a call file to keep inside itself (./calls.ts, format 2). A value whose
+	 * file exists stays there (refreshed) and is not serialized at all; a large one is serialized once.
 	 */
-	pack(key: string, value: unknown, limit: number): Uint8Array | undefined {
+	packOrPut(key: string, value: unknown, limit: number): Uint8Array | undefined {
 		assertKey(key);
-		const chunks = this.#frame(key, value, limit, false);
-		return chunks === undefined ? undefined : Buffer.concat(chunks);
+		const file = this.#dir + key;
+		// A value plainly small (a number, a short string…) is packed without asking the disk; any other is looked for
+		// first, as `put` does, so that a large value already stored costs no serialization.
+		const plainlySmall = typeof value !== 'object' && typeof value !== 'function' && !(typeof value === 'string' && value.length * 3 + 256 > limit);
+		if (!plainlySmall && !(this.#rejected.size > 0 && this.#rejected.has(key)) && refreshIfPresent(file)) return undefined;
+		const chunks = this.#frame(key, value);
+		let total = 0;
+		for (const chunk of chunks) total += chunk.byteLength;
+		if (total <= limit) return Buffer.concat(chunks, total);
+		writeAtomic(this.root, file, chunks, true);
+		this.#rejected.delete(key);
+		return undefined;
 	}
 
-	/** The value in bytes from {@link pack} (held in the call file `where`), checked as a file is; a miss when they fail. */
+	/** The value in bytes from {@link packOrPut} (held in the call file `where`), checked as a file is; a miss when they fail. */
 	unpack(key: string, bytes: Uint8Array, where: string): unknown {
 		assertKey(key);
 		const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -160,8 +171,8 @@ export class ValueFile implements ValueStorage {
 		}
 	}
 
-	/** The chunks of the file of `value` (header, payload, trailer); `undefined` (or with `must`, SaveError) above `limit` bytes. */
-	#frame(key: string, value: unknown, limit: number, must: boolean): Uint8Array[] | undefined {
+	/** The chunks of the file of `value` under `key`: header, payload (as the serializer left it), trailer. */
+	#frame(key: string, value: unknown): Uint8Array[] {
 		let payload: Uint8Array;
 		try {
 			payload = this.#codec.serialize(value);
@@ -174,8 +185,7 @@ export class ValueFile implements ValueStorage {
 		const start = this.#headerStart;
 		const headerLength = start.length + KEY_BYTES + 4;
 		const total = headerLength + payload.byteLength + CRC_LENGTH + (this.#signer ? SIGNATURE_LENGTH : 0);
-		if (total > limit) {
-			if (!must) return undefined;
+		if (total > MAX_FILE_LENGTH) {
 			throw new SaveError(`Cannot store a value of type ${typeName(value)}: ${total} bytes serialized, more than the 2 GiB a file may hold`);
 		}
 		// Header and trailer share one allocation; the payload is written from where the serializer left it (writev).
