@@ -42,7 +42,8 @@ describe('Cache', () => {
 	});
 
 	test('values are content-addressed and stored once; call records are separate', () => {
-		const { cache: store, root } = fileStore();
+		// Value files: what every value is with inlineValues 0, and large values are by default (docs/behaviour.md §2.6).
+		const { cache: store, root } = fileStore({ inlineValues: 0 });
 		const same = fleche((x: number[]) => x, { name: 'same' });
 		cache(store, () => {
 			same([1, 2]);
@@ -89,7 +90,7 @@ describe('Cache', () => {
 	});
 
 	test('gc removes values no record refers to', () => {
-		const { cache: store } = fileStore();
+		const { cache: store } = fileStore({ inlineValues: 0 });
 		cache(store, () => {
 			cube(3);
 			cube(4);
@@ -103,7 +104,7 @@ describe('Cache', () => {
 	});
 
 	test('a corrupt value or record is a miss with a warning: the function runs again and overwrites it', () => {
-		const { cache: store, root } = fileStore();
+		const { cache: store, root } = fileStore({ inlineValues: 0 });
 		runs = 0;
 		cache(store, () => cube(5));
 		writeFileSync(join(root, 'values', digest(125)), 'garbage');
@@ -123,7 +124,7 @@ describe('Cache', () => {
 
 	test('signed values (docs/behaviour.md §5): tampered, unsigned or wrong-key entries are misses that rerun and overwrite', () => {
 		const keyA = 'aa'.repeat(32);
-		const { cache: signed, root } = fileStore({ secretKey: keyA });
+		const { cache: signed, root } = fileStore({ secretKey: keyA, inlineValues: 0 });
 		runs = 0;
 		cache(signed, () => cube(6));
 		const valueFile = join(root, 'values', digest(216));
@@ -236,7 +237,7 @@ test('a cache prints as its class and configuration, so a log line says which st
 });
 
 test('one recompute repairs a damaged record together with the damaged values it names', () => {
-	const { cache: store, root } = fileStore();
+	const { cache: store, root } = fileStore({ inlineValues: 0 });
 	let runs = 0;
 	const label = fleche(
 		(n: number) => {

@@ -397,7 +397,8 @@ describe('SizeLimitedCache', () => {
 
 	test('file store: the values of evicted calls are removed from disk (grace 0: nothing else writes it)', () => {
 		const root = freshDir();
-		const inner = new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') }));
+		// Value files of their own (inlineValues 0; values inside a call file go with it).
+		const inner = new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls'), inlineValues: 0 }));
 		using _ = cache(new SizeLimitedCache(inner, { maxSize: 1, graceSeconds: 0 }));
 		const square = fleche((n: number) => ({ n, sq: n * n }), { name: 'square' });
 		square(1);

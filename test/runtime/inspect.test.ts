@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { hostname } from 'node:os';
-import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 'fleche';
+import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta, Cache, CallFile, ValueFile } from 'fleche';
 import { openStore, discoverCaches, explain, KeyError, AmbiguousDigestError, ConfigError, type Store } from 'fleche/inspect';
 import { freshDir } from '../support/stores.ts';
 import { captureLogs } from '../support/logs.ts';
@@ -559,7 +559,8 @@ describe('fleche/inspect', () => {
 	test('calls(): a one-line preview of each result, and why a call cannot hit when its result value is missing or damaged', (t) => {
 		const root = freshDir();
 		const echo = fleche((value: unknown) => value, { name: 'echo' });
-		cache(fileCache(root), () => {
+		// Value files of their own (inlineValues 0), to remove and damage one (fileLayout.test.ts damages values inside call files).
+		cache(new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls'), inlineValues: 0 })), () => {
 			echo('line one\nline two\u001b[31m');
 			echo({ big: 'x'.repeat(100_000) });
 			echo(1);

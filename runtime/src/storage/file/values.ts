@@ -142,10 +142,15 @@ export class ValueFile implements ValueStorage {
 	/**
 	 * Stores `value` under `key` as {@link put} does, unless it is new and its file would hold at most `limit` bytes:
 	 * then returns those bytes, unwritten, for a call file to keep inside itself (./calls.ts, format 2). A value whose
-	 * file exists stays there (refreshed) and is not serialized at all; a large one is serialized once.
+	 * file exists stays there (refreshed) and is not serialized at all; a large one is serialized once. With the
+	 * 'json' serializer every value is a file of its own: it was chosen so that other tools can read the files.
 	 */
 	packOrPut(key: string, value: unknown, limit: number): Uint8Array | undefined {
 		assertKey(key);
+		if (this.serializer === 'json') {
+			this.put(key, value);
+			return undefined;
+		}
 		const file = this.#dir + key;
 		// A value plainly small (a number, a short string…) is packed without asking the disk; any other is looked for
 		// first, as `put` does, so that a large value already stored costs no serialization.
