@@ -161,7 +161,7 @@ describe('file store layout: one file per small call', () => {
 	it('a value too large to go inside stays a value file, shared by every call that names it', (t) => {
 		const root = tmpDir(t);
 		let runs = 0;
-		const pad = fleche((n: number, tag: string) => (runs++, `${'x'.repeat(n)}`), { name: 'pad', module: 'layout' });
+		const pad = fleche((n: number, _tag: string) => (runs++, 'x'.repeat(n)), { name: 'pad', module: 'layout' });
 		const len = fleche((s: string) => s.length, { name: 'len', module: 'layout' });
 		const big = 'y'.repeat(10_000);
 		cache(fileCache(root), () => {
@@ -230,7 +230,7 @@ describe('file store layout: one file per small call', () => {
 		t.after(() => store.close());
 		const [fn] = store.functions();
 		assert.equal(fn?.name, 'add');
-		const page = store.calls(fn!);
+		const page = store.calls(fn);
 		assert.equal(page.total, 1);
 		const detail = store.call(page.calls[0]!.key);
 		assert.deepEqual(detail.arguments, { a: 41, b: 1 });

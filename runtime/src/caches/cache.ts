@@ -6,7 +6,7 @@ import { digest, Digest } from '../digest.js';
 import { AmbiguousDigestError, CorruptEntry, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
 import { isStale, KEY_SCHEME } from '../key.js';
 import { warnOnce } from '../log.js';
-import type { CallStats, CallStorage, HeldValues, ValueStorage } from '../storage/base.js';
+import type { CallStats, CallStorage, HeldValues, RecordWithValues, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
 import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
@@ -223,16 +223,17 @@ export class Cache extends BaseCache {
 	 * damaged (a class not registered here) pass. @internal
 	 */
 	heldDamage(key: string): string | undefined {
-		let found;
+		let found: RecordWithValues | undefined;
 		try {
 			found = this.#held?.find(key);
 		} catch (err) {
 			if (KeyError.is(err)) return undefined; // the record itself: verify's own check of it reports it
 			throw err;
 		}
-		for (const [digest, bytes] of found?.values ?? []) {
+		if (found === undefined) return undefined;
+		for (const [digest, bytes] of found.values) {
 			try {
-				this.values.unpack!(digest, bytes, found!.where);
+				this.values.unpack!(digest, bytes, found.where);
 			} catch (err) {
 				if (!KeyError.is(err)) throw err;
 				const cause = (err as Error).cause;
