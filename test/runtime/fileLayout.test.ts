@@ -351,7 +351,11 @@ describe('file store layout: a store written before call file format 2', () => {
 		return {
 			add: fleche((a: number, b: number) => (runs++, a + b), { name: 'add', module: 'fixture', version: 1 }),
 			big: fleche((n: number) => (runs++, 'x'.repeat(n)), { name: 'big', module: 'fixture', version: 1 }),
-			pair: fleche((label: string, tags: string[]) => (runs++, { label, tags, size: tags.length }), { name: 'pair', module: 'fixture', version: 1 }),
+			pair: fleche((label: string, tagList: string[]) => (runs++, { label, tags: tagList, size: tagList.length }), {
+				name: 'pair',
+				module: 'fixture',
+				version: 1,
+			}),
 			runs: () => runs,
 		};
 	}
