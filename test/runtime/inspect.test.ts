@@ -23,9 +23,10 @@ const square = fleche((x: number) => x * x, { name: 'square' });
 const greet = fleche((name: string, punctuation = '!') => `hello ${name}${punctuation}`, { name: 'greet', version: 2 });
 
 /** A file store (in a `.fleche`-like folder) holding 5 calls of `square` and 2 of `greet`, 3 hits of square(1). */
-function seeded(): { root: string; store: Store } {
+/** `inlineValues: 0`: every value a file of its own, for tests of what happens to value files (docs/behaviour.md §2.6). */
+function seeded(inlineValues?: number): { root: string; store: Store } {
 	const root = join(freshDir(), '.fleche');
-	const c = fileCache(root);
+	const c = inlineValues === undefined ? fileCache(root) : new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls'), inlineValues }));
 	cache(c, () => {
 		using _ = meta(new Runtime());
 		for (let x = 1; x <= 5; x++) {
@@ -144,7 +145,7 @@ describe('fleche/inspect', () => {
 	});
 
 	test('evict(), evictFunction(), gc() and clear() change the store and return counts', (t) => {
-		const { root, store } = seeded();
+		const { root, store } = seeded(0);
 		t.after(() => store.close());
 		const k1 = square.fleche.digest(1);
 		const k2 = square.fleche.digest(2);

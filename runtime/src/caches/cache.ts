@@ -56,6 +56,12 @@ export class Cache extends BaseCache {
 	 * can pack them (the file store: one file per small call, docs/behaviour.md §2.6); `null` otherwise.
 	 */
 	readonly #held: HeldValues | null;
+	/**
+	 * Bytes of values inside call entries that this process could not read but that are not damaged (a class it has
+	 * not registered, a newer format): a recompute here keeps them instead of writing its own reading of the value, as
+	 * a value file that exists is never rewritten (left for the readers that can read it).
+	 */
+	readonly #kept = new Map<string, Uint8Array>();
 
 	/** @throws TypeError for an invalid option. */
 	constructor(
@@ -114,13 +120,19 @@ export class Cache extends BaseCache {
 		}
 		// A record of another key scheme is stale: a miss, recomputed and overwritten, never damage.
 		if (record === undefined || record.result === null || isStale(record)) return undefined;
+		const bytes = inside?.get(record.result);
 		try {
-			const bytes = inside?.get(record.result);
 			const stored = bytes === undefined ? this.values.get(record.result) : this.values.unpack!(record.result, bytes, where);
 			return { record, value: unpackFiles(stored, this.values, record.result) };
 		} catch (err) {
+			if (bytes !== undefined && KeyError.is(err) && !CorruptEntry.is((err as Error).cause)) this.#keep(inside!);
 			return this.#valueMissed(key, err);
 		}
+	}
+
+	#keep(inside: ReadonlyMap<string, Uint8Array>): void {
+		if (this.#kept.size >= 1024) this.#kept.clear();
+		for (const [digest, bytes] of inside) this.#kept.set(digest, bytes);
 	}
 
 	/** {@link lookup} awaiting storages that answer asynchronously (both must); `undefined` otherwise. */
@@ -249,7 +261,7 @@ export class Cache extends BaseCache {
 			this.values.put(digest, value);
 			return;
 		}
-		const bytes = this.values.packOrPut!(digest, value, this.#held!.limit);
+		const bytes = this.#kept.get(digest) ?? this.values.packOrPut!(digest, value, this.#held!.limit);
 		if (bytes !== undefined) inside.set(digest, bytes);
 	}
 
@@ -318,13 +330,28 @@ export class Cache extends BaseCache {
 	}
 
 	saveRecord(record: CallRecord): void {
-		this.calls.put(record);
+		const held = this.#held;
+		if (held === null) {
+			this.calls.put(record);
+			return;
+		}
+		// A record copied from another (rekey, a transfer within the store) names values that may be inside the call
+		// file it was read from, and not in the value storage: they come along into its own.
+		const inside = new Map<string, Uint8Array>();
+		for (const digest of [...Object.values(record.arguments), ...(record.result === null ? [] : [record.result])]) {
+			if (inside.has(digest)) continue;
+			const found = held.value(digest, false);
+			if (found !== undefined) inside.set(digest, found.bytes);
+		}
+		if (inside.size > 0) held.put(record, inside);
+		else this.calls.put(record);
 	}
 
 	/** Writes a committed call's record, with the values that go inside its entry. */
 	#saveCall(record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null): void {
-		if (inside !== null && inside.size > 0) this.#held!.put(record, inside);
-		else this.saveRecord(record);
+		if (inside === null) this.saveRecord(record);
+		else if (inside.size > 0) this.#held!.put(record, inside);
+		else this.calls.put(record);
 	}
 
 	contains(key: string | Digest): boolean {

@@ -365,7 +365,8 @@ export class InspectStore implements Store {
 	#size(digest: string | null): number | null {
 		if (digest === null) return null;
 		for (const leaf of this.#leaves) {
-			const size = kindOf(leaf.values)?.valueSize?.(leaf.values, digest) ?? null;
+			// A value file's size, or that of a value inside the call file just read (docs/behaviour.md §2.6).
+			const size = leaf.valueBytes(digest);
 			if (size !== null) return size;
 		}
 		return null;

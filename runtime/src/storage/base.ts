@@ -103,8 +103,11 @@ export interface HeldValues {
 	put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>): void;
 	/** The record under `key` with the values its entry holds; `undefined` when none is stored; damaged entries as `find`. */
 	find(key: string): RecordWithValues | undefined;
-	/** The bytes of the value `digest` held in some call entry, and which entry (for messages); `undefined` when none holds it. */
-	value(digest: string): { readonly bytes: Uint8Array; readonly where: string } | undefined;
+	/**
+	 * The bytes of the value `digest` held in some call entry, and which entry (for messages); `undefined` when none
+	 * holds it. With `search` false, only where this storage last saw it is looked at (no pass over the store).
+	 */
+	value(digest: string, search?: boolean): { readonly bytes: Uint8Array; readonly where: string } | undefined;
 	/** Bytes of the held value `digest` when this storage has seen it (nothing is read); `undefined` otherwise. */
 	sizeOf(digest: string): number | undefined;
 }

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, opendirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import type { CallRecord, Metadata } from '../../call.js';
-import { isSchemeName, keyHolds } from '../../key.js';
+import { isSchemeName, isStale, keyHolds } from '../../key.js';
 import { CorruptEntry, KeyError, SaveError, SignatureError } from '../../errors.js';
 import { warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, HeldValues, RecordWithValues, StatsStorage, StorageConfig } from '../base.js';
@@ -131,6 +131,8 @@ function parseHeld(raw: Record<string, unknown>, record: CallRecord, key: string
 		if (raw['values'] !== undefined) throw new CorruptEntry(key, `values inside a ${CALL_FORMAT} record`);
 		return NO_VALUES;
 	}
+	// A record of another key scheme is never served (a miss, not damage: ../../key.ts), nor are its values.
+	if (isStale(record)) return NO_VALUES;
 	const held = raw['values'];
 	if (!isPlainObject(held)) throw new CorruptEntry(key, 'values is not an object');
 	const out = new Map<string, Uint8Array>();
@@ -205,7 +207,7 @@ export class CallFile implements CallStorage, StatsStorage {
 						limit,
 						put: (record, values) => this.#put(record, values),
 						find: (key) => this.#find(key),
-						value: (digest) => this.#heldValue(digest),
+						value: (digest, search) => this.#heldValue(digest, search ?? true),
 						sizeOf: (digest) => this.#heldAt.get(digest)?.size,
 					};
 	}
@@ -309,7 +311,7 @@ export class CallFile implements CallStorage, StatsStorage {
 	 * The value `digest` held inside a call file: where this instance last saw it, else the first file of the folder
 	 * that holds it (a pass over the folder, skipped while the folder is unchanged since one found nothing).
 	 */
-	#heldValue(digest: string): { bytes: Uint8Array; where: string } | undefined {
+	#heldValue(digest: string, search: boolean): { bytes: Uint8Array; where: string } | undefined {
 		if (!isKey(digest)) return undefined;
 		const known = this.#heldAt.get(digest)?.key;
 		if (known !== undefined) {
@@ -317,6 +319,7 @@ export class CallFile implements CallStorage, StatsStorage {
 			if (bytes !== undefined) return { bytes, where: this.#dir + known };
 			this.#heldAt.delete(digest);
 		}
+		if (!search) return undefined;
 		let stamp: number;
 		try {
 			stamp = statSync(this.root).mtimeMs;
