@@ -50,7 +50,7 @@ export { defaultRoot, ConfigError, ParsedConfig, type LoadConfigOptions, type Co
 export { registerStorage, registerStorageKind, type StorageFactory } from './storage/registry.js';
 export type { StorageKind, StorageRole, StorageSite, StoragePair, TomlReader, TomlTable, SummaryIndex, IndexEntry, Listing, ListedFunction, Disposable } from './storage/kinds.js';
 export { Runtime, Environment, Git, Tags, type MetaData, type MetaDataConfig, type MetaCall } from './metadata.js';
-export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats, StatsStorage, CallLeases, LeaseAttempt, LeaseHolder, LeaseTerms, HeldLease } from './storage/base.js';
+export type { ValueStorage, CallStorage, KeyManagement, StorageConfig, CallStats, StatsStorage, CallLeases, LeaseAttempt, LeaseHolder, LeaseTerms, HeldLease, HeldValues, RecordWithValues } from './storage/base.js';
 export { flushStats, isStatsStorage } from './stats.js';
 export { isRerun, RERUN_ENV } from './rerunMode.js';
 export { ValueMemory, CallMemory } from './storage/memory.js';

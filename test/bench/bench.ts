@@ -161,7 +161,7 @@ async function overheads(): Promise<void> {
 		target('files on disk per small call', made, 2, {
 			value: made.toFixed(1),
 			goal: '≤ 2',
-			note: 'add(a, 0.5) with a fresh each call: a file per new argument value, one for the result, one call record (the peer writes 1); not changed here',
+			note: 'add(a, 0.5) with a fresh each call, every file under values/ and calls/ counted (statistics journal and leases included): the call file holds its small values inside it (docs/behaviour.md §2.6, call file format 2; before it, 3 files a call); the peer writes 1',
 		});
 		anchor('file: miss overhead / hit (Python Pickle+Sql)', '3.5 ms / 1.2 ms', `${formatNs(miss.nsPerOp - bare.nsPerOp)} / ${formatNs(hit.nsPerOp)}`);
 	});

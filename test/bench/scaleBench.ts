@@ -5,10 +5,11 @@
 // Filling 100,000 calls takes minutes, so the two stores are built once into `.cache/bench/scale-100k/` (ignored by
 // git) and reused by later runs; a `ready` file written last marks a complete fixture (delete the folder to rebuild).
 // The file store is filled through `fleche(fn)` with default metadata (what a project's store holds); the SQL store
-// gets the same records through `CallSql.put` and shares the file store's values (a symlink), so both list alike.
+// gets the same records through `CallSql.put` and their values as value files of its own (the file store keeps small
+// values inside its call files, docs/behaviour.md §2.6), so both list alike.
 // Timed work never changes the fixture: the save rows write into copies.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,7 +24,7 @@ type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
 const CALLS = 100_000;
 const FUNCTIONS = 100;
 /** Bumped when the SQL store's schema changes: the SQL half is then rebuilt from the file half (kept). */
-const FIXTURE_FORMAT = 'scale-100k/2 sql-schema-5';
+const FIXTURE_FORMAT = 'scale-100k/3 sql-schema-5 call-file-2';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtureRoot = join(here, '..', '..', '.cache', 'bench', 'scale-100k');
@@ -60,13 +61,16 @@ function fixture(): void {
 	mkdirSync(sqlStore, { recursive: true });
 	const t0 = performance.now();
 	const sql = new CallSql({ path: join(sqlStore, 'calls.db') });
-	const source = new CallFile({ root: join(fileStore, 'calls') });
-	for (const record of source.records()) sql.put(record);
-	sql.addStats(source.stats());
+	const source = fileCache(fileStore);
+	const values = new ValueFile({ root: join(sqlStore, 'values') });
+	for (const record of source.records()) {
+		sql.put(record);
+		for (const digest of [...Object.values(record.arguments), record.result]) if (digest !== null) values.put(digest, source.loadValue(digest));
+	}
+	sql.addStats(new CallFile({ root: join(fileStore, 'calls') }).stats());
 	sql.flush();
 	sql.compact();
 	sql.close();
-	symlinkSync(join('..', 'file', 'values'), join(sqlStore, 'values'), 'dir');
 	console.log(`  SQL store filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 	writeFileSync(ready, `${FIXTURE_FORMAT}\n`);
 }

@@ -1,7 +1,7 @@
 // docs/behaviour.md §1.10, §2.4, §5: Cache over real storages — keys, gc, corrupt and tampered entries seen from a function.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -42,7 +42,8 @@ describe('Cache', () => {
 	});
 
 	test('values are content-addressed and stored once; call records are separate', () => {
-		const { cache: store, root } = fileStore();
+		// Value files: what every value is with inlineValues 0, and large values are by default (docs/behaviour.md §2.6).
+		const { cache: store, root } = fileStore({ inlineValues: 0 });
 		const same = fleche((x: number[]) => x, { name: 'same' });
 		cache(store, () => {
 			same([1, 2]);
@@ -89,7 +90,7 @@ describe('Cache', () => {
 	});
 
 	test('gc removes values no record refers to', () => {
-		const { cache: store } = fileStore();
+		const { cache: store } = fileStore({ inlineValues: 0 });
 		cache(store, () => {
 			cube(3);
 			cube(4);
@@ -103,7 +104,7 @@ describe('Cache', () => {
 	});
 
 	test('a corrupt value or record is a miss with a warning: the function runs again and overwrites it', () => {
-		const { cache: store, root } = fileStore();
+		const { cache: store, root } = fileStore({ inlineValues: 0 });
 		runs = 0;
 		cache(store, () => cube(5));
 		writeFileSync(join(root, 'values', digest(125)), 'garbage');
@@ -123,7 +124,7 @@ describe('Cache', () => {
 
 	test('signed values (docs/behaviour.md §5): tampered, unsigned or wrong-key entries are misses that rerun and overwrite', () => {
 		const keyA = 'aa'.repeat(32);
-		const { cache: signed, root } = fileStore({ secretKey: keyA });
+		const { cache: signed, root } = fileStore({ secretKey: keyA, inlineValues: 0 });
 		runs = 0;
 		cache(signed, () => cube(6));
 		const valueFile = join(root, 'values', digest(216));
@@ -190,7 +191,11 @@ cache(c, () => { for (let i = 0; i < 150; i++) { f(i); f(1000 * (id + 1) + i); }
 		assert.equal(c.query({ name: 'f' }).count(), 150 + 4 * 150);
 		const f = fleche((x: number) => ({ x, sq: -1 }), { name: 'f', module: c.query().any()!.module ?? undefined });
 		assert.deepEqual(cache(c, () => f.fleche.load(3012)), { x: 3012, sq: 3012 * 3012 });
-		assert.ok(!readdirSync(join(root, 'v')).some((n) => n.startsWith('.')), 'no temp files left');
+		// Small values are inside the call files (docs/behaviour.md §2.6): temporaries are looked for in both folders.
+		for (const dir of ['v', 'c']) {
+			const names = existsSync(join(root, dir)) ? readdirSync(join(root, dir)) : [];
+			assert.ok(!names.some((n) => n.endsWith('.tmp')), `no temp files left in ${dir}`);
+		}
 	});
 });
 
@@ -236,7 +241,7 @@ test('a cache prints as its class and configuration, so a log line says which st
 });
 
 test('one recompute repairs a damaged record together with the damaged values it names', () => {
-	const { cache: store, root } = fileStore();
+	const { cache: store, root } = fileStore({ inlineValues: 0 });
 	let runs = 0;
 	const label = fleche(
 		(n: number) => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { fleche } from 'fleche';
+import { ValueFile, digest, fleche } from 'fleche';
 import { runNode, type RunNodeResult } from '../support/tmp.ts';
 import { bundleTypeScript, runtimeDir, userProject } from '../support/project.ts';
 
@@ -13,7 +13,7 @@ const bin = join(runtimeDir, 'bin', 'fleche.mjs');
 
 const sources = {
 	'src/math.js': [
-		"import { fleche } from 'fleche';",
+		"import { ValueFile, digest, fleche } from 'fleche';",
 		"import { appendFileSync } from 'node:fs';",
 		"const runs = new URL('../runs.txt', import.meta.url);",
 		'export const add = fleche((a, b) => {',
@@ -23,7 +23,7 @@ const sources = {
 		'',
 	].join('\n'),
 	'src/geo.ts': [
-		"import { fleche } from 'fleche';",
+		"import { ValueFile, digest, fleche } from 'fleche';",
 		"import { appendFileSync } from 'node:fs';",
 		"const runs = new URL('../runs.txt', import.meta.url);",
 		'export const area = fleche(async (w: number, h: number = 2): Promise<number> => {',
@@ -238,6 +238,9 @@ describe('fleche CLI', () => {
 		const byKeys = one(await fleche_(d, 'evict', k2.slice(0, 8), k3.slice(0, 8), '--json'), 'evicted');
 		assert.equal(byKeys.count, 2);
 		for (const gone of [k, k2, k3]) assertOneLineError(await fleche_(d, 'show', gone.slice(0, 8)), 1, /No cached call matches/);
+		// The evicted calls' small values were inside their call files (docs/behaviour.md §2.6) and went with them; a
+		// value file no call names is what gc removes.
+		new ValueFile({ root: join(d, '.fleche', 'values') }).put(digest('orphan'), 'orphan');
 		assert.equal(one(await fleche_(d, 'gc', '--json'), 'gc').removed, 0, 'values younger than the grace period stay');
 		const gc = one(await fleche_(d, 'gc', '--grace', '0', '--json'), 'gc');
 		assert.ok((gc.removed as number) >= 1, JSON.stringify(gc));
@@ -371,7 +374,7 @@ describe('fleche CLI', () => {
 		const d = userProject(
 			{
 				'src/shapes.mjs': [
-					"import { fleche } from 'fleche';",
+					"import { ValueFile, digest, fleche } from 'fleche';",
 					'export class Shapes {',
 					'\tscale = 2;',
 					'\t@fleche() area(w, h) { globalThis.areaRuns = (globalThis.areaRuns ?? 0) + 1; return w * h * this.scale; }',

@@ -200,7 +200,7 @@ describe('CachePool (docs/behaviour.md §1.10)', () => {
 
 describe('ReadOnlyCache (docs/behaviour.md §1.10)', () => {
 	test('reads through; a miss runs the body and returns its result with a warning; nothing is written', () => {
-		const { cache: inner, root } = fileStore();
+		const { cache: inner, root } = fileStore({ inlineValues: 0 });
 		const { f, runs } = squares();
 		cache(inner, () => f(2));
 		const view = inner.readonly();
@@ -372,7 +372,8 @@ describe('transfer (docs/behaviour.md §6)', () => {
 
 describe('gc (docs/behaviour.md §1.10)', () => {
 	test('removes only values no call refers to; shared values and every remaining call stay whole', () => {
-		const { cache: store, root } = fileStore();
+		// Value files (inlineValues 0): values inside a call file go with their call and are never gc's to collect.
+		const { cache: store, root } = fileStore({ inlineValues: 0 });
 		const pair = fleche((a: number[], b: string) => `${a.length}${b}`, { name: 'pair' });
 		cache(store, () => {
 			pair([1, 2], 'x'); // values: [1,2], 'x', '2x'

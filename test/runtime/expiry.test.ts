@@ -289,7 +289,8 @@ describe('gc --older-than', () => {
 	for (const kind of ['file', 'sql'] as const) {
 		test(`${kind} store: evicts the calls older than the duration and the values only they used; --dry-run removes nothing`, async () => {
 			const root = freshDir();
-			const calls = kind === 'file' ? new CallFile({ root: join(root, 'calls') }) : new CallSql({ path: join(root, 'calls.db') });
+			// Value files of their own (inlineValues 0), for gc to count: values inside call files go with their calls.
+			const calls = kind === 'file' ? new CallFile({ root: join(root, 'calls'), inlineValues: 0 }) : new CallSql({ path: join(root, 'calls.db') });
 			const store = new Cache(new ValueFile({ root: join(root, 'values') }), calls);
 			const now = Date.now();
 			const old = saveAt(store, 'job', 1, 'old result', now - 10 * DAY);
@@ -397,7 +398,8 @@ describe('SizeLimitedCache', () => {
 
 	test('file store: the values of evicted calls are removed from disk (grace 0: nothing else writes it)', () => {
 		const root = freshDir();
-		const inner = new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') }));
+		// Value files of their own (inlineValues 0; values inside a call file go with it).
+		const inner = new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls'), inlineValues: 0 }));
 		using _ = cache(new SizeLimitedCache(inner, { maxSize: 1, graceSeconds: 0 }));
 		const square = fleche((n: number) => ({ n, sq: n * n }), { name: 'square' });
 		square(1);

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { hostname } from 'node:os';
-import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta } from 'fleche';
+import { fleche, cache, flushStats, fileCache, loadConfig, Runtime, meta, Cache, CallFile, ValueFile } from 'fleche';
 import { openStore, discoverCaches, explain, KeyError, AmbiguousDigestError, ConfigError, type Store } from 'fleche/inspect';
 import { freshDir } from '../support/stores.ts';
 import { captureLogs } from '../support/logs.ts';
@@ -23,9 +23,10 @@ const square = fleche((x: number) => x * x, { name: 'square' });
 const greet = fleche((name: string, punctuation = '!') => `hello ${name}${punctuation}`, { name: 'greet', version: 2 });
 
 /** A file store (in a `.fleche`-like folder) holding 5 calls of `square` and 2 of `greet`, 3 hits of square(1). */
-function seeded(): { root: string; store: Store } {
+/** `inlineValues: 0`: every value a file of its own, for tests of what happens to value files (docs/behaviour.md §2.6). */
+function seeded(inlineValues?: number): { root: string; store: Store } {
 	const root = join(freshDir(), '.fleche');
-	const c = fileCache(root);
+	const c = inlineValues === undefined ? fileCache(root) : new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls'), inlineValues }));
 	cache(c, () => {
 		using _ = meta(new Runtime());
 		for (let x = 1; x <= 5; x++) {
@@ -144,7 +145,7 @@ describe('fleche/inspect', () => {
 	});
 
 	test('evict(), evictFunction(), gc() and clear() change the store and return counts', (t) => {
-		const { root, store } = seeded();
+		const { root, store } = seeded(0);
 		t.after(() => store.close());
 		const k1 = square.fleche.digest(1);
 		const k2 = square.fleche.digest(2);
@@ -559,7 +560,8 @@ describe('fleche/inspect', () => {
 	test('calls(): a one-line preview of each result, and why a call cannot hit when its result value is missing or damaged', (t) => {
 		const root = freshDir();
 		const echo = fleche((value: unknown) => value, { name: 'echo' });
-		cache(fileCache(root), () => {
+		// Value files of their own (inlineValues 0), to remove and damage one (fileLayout.test.ts damages values inside call files).
+		cache(new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls'), inlineValues: 0 })), () => {
 			echo('line one\nline two\u001b[31m');
 			echo({ big: 'x'.repeat(100_000) });
 			echo(1);

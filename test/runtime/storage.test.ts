@@ -882,7 +882,7 @@ describe('CallFile', () => {
 		const record = makeRecord();
 		calls.put(record);
 		const text = fs.readFileSync(fileOf(record.key), 'utf8');
-		fs.writeFileSync(fileOf(record.key), text.replace('fleche.call/1', 'fleche.call/2'));
+		fs.writeFileSync(fileOf(record.key), text.replace('fleche.call/1', 'fleche.call/3'));
 		assert.throws(() => calls.get(record.key), isKeyError);
 		assert.equal(fs.existsSync(fileOf(record.key)), true);
 		assert.deepStrictEqual(codes(), ['FLECHE_UNREADABLE_ENTRY']);

@@ -18,12 +18,16 @@ export function freshDir(prefix = 'fleche-test-'): string {
 	return d;
 }
 
-/** A file cache in a new temp folder (values under `root/values`, calls under `root/calls`). */
-export function fileStore(options: { secretKey?: string } = {}): { cache: Cache; root: string } {
+/**
+ * A file cache in a new temp folder (values under `root/values`, calls under `root/calls`). `inlineValues: 0` keeps
+ * every value in a value file of its own, for tests of value files (by default a call's small values are inside its
+ * call file, docs/behaviour.md §2.6).
+ */
+export function fileStore(options: { secretKey?: string; inlineValues?: number } = {}): { cache: Cache; root: string } {
 	const root = freshDir();
 	const cache = new Cache(
 		new ValueFile({ root: join(root, 'values'), ...(options.secretKey ? { secretKey: options.secretKey } : {}) }),
-		new CallFile({ root: join(root, 'calls') }),
+		new CallFile({ root: join(root, 'calls'), ...(options.inlineValues === undefined ? {} : { inlineValues: options.inlineValues }) }),
 	);
 	return { cache, root };
 }

@@ -6,7 +6,7 @@ import { digest, Digest } from '../digest.js';
 import { AmbiguousDigestError, CorruptEntry, KeyError, Rejected, SaveError, Indigestible } from '../errors.js';
 import { isStale, KEY_SCHEME } from '../key.js';
 import { warnOnce } from '../log.js';
-import type { CallStats, CallStorage, ValueStorage } from '../storage/base.js';
+import type { CallStats, CallStorage, HeldValues, RecordWithValues, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
 import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
@@ -51,6 +51,17 @@ export class Cache extends BaseCache {
 	readonly #expiry: Expiry | undefined;
 	/** Asked of the call storage's kind on the first miss; `null` when it offers none. */
 	#leasing: Leasing | null | undefined;
+	/**
+	 * Where small values go: inside the call's own entry when the call storage can hold them and the value storage
+	 * can pack them (the file store: one file per small call, docs/behaviour.md §2.6); `null` otherwise.
+	 */
+	readonly #held: HeldValues | null;
+	/**
+	 * Bytes of values inside call entries that this process could not read but that are not damaged (a class it has
+	 * not registered, a newer format): a recompute here keeps them instead of writing its own reading of the value, as
+	 * a value file that exists is never rewritten (left for the readers that can read it).
+	 */
+	readonly #kept = new Map<string, Uint8Array>();
 
 	/** @throws TypeError for an invalid option. */
 	constructor(
@@ -63,6 +74,7 @@ export class Cache extends BaseCache {
 		super();
 		this.#lease = checkLease(options?.lease, 'Cache');
 		this.#expiry = checkExpiry(options?.maxAge, options?.staleWhileRevalidate, 'Cache');
+		this.#held = calls.held !== undefined && values.packOrPut !== undefined && values.unpack !== undefined ? calls.held : null;
 	}
 
 	/** @internal */
@@ -94,18 +106,33 @@ export class Cache extends BaseCache {
 
 	lookup(key: string): Hit | undefined {
 		let record: CallRecord | undefined;
+		let inside: ReadonlyMap<string, Uint8Array> | undefined;
+		let where = '';
 		try {
-			record = this.calls.find === undefined ? this.calls.get(key) : this.calls.find(key);
+			if (this.#held !== null) {
+				const found = this.#held.find(key);
+				record = found?.record;
+				inside = found?.values;
+				where = found?.where ?? '';
+			} else record = this.calls.find === undefined ? this.calls.get(key) : this.calls.find(key);
 		} catch (err) {
 			return this.#recordMissed(key, err);
 		}
 		// A record of another key scheme is stale: a miss, recomputed and overwritten, never damage.
 		if (record === undefined || record.result === null || isStale(record)) return undefined;
+		const bytes = inside?.get(record.result);
 		try {
-			return { record, value: unpackFiles(this.values.get(record.result), this.values, record.result) };
+			const stored = bytes === undefined ? this.values.get(record.result) : this.values.unpack!(record.result, bytes, where);
+			return { record, value: unpackFiles(stored, this.values, record.result) };
 		} catch (err) {
+			if (bytes !== undefined && KeyError.is(err) && !CorruptEntry.is((err as Error).cause)) this.#keep(inside!);
 			return this.#valueMissed(key, err);
 		}
+	}
+
+	#keep(inside: ReadonlyMap<string, Uint8Array>): void {
+		if (this.#kept.size >= 1024) this.#kept.clear();
+		for (const [digest, bytes] of inside) this.#kept.set(digest, bytes);
 	}
 
 	/** {@link lookup} awaiting storages that answer asynchronously (both must); `undefined` otherwise. */
@@ -176,13 +203,16 @@ export class Cache extends BaseCache {
 
 	prepare(call: PendingCall): PreparedCall {
 		const bodies: Record<string, number> = {};
+		// Values small enough to go inside the call's entry, serialized now (the body may change the objects it is given).
+		const inside = this.#held === null ? null : new Map<string, Uint8Array>();
 		for (const name in call.values) {
 			const value = call.values[name];
 			if (Digest.is(value)) continue;
 			try {
-				this.verifyValue(call.key, call.digests[name]!);
+				const digest = call.digests[name]!;
+				this.verifyValue(call.key, digest);
 				const packed = packFiles(value, this.values);
-				this.values.put(call.digests[name]!, packed === undefined ? value : packed.envelope);
+				this.#store(digest, packed === undefined ? value : packed.envelope, inside);
 				if (packed !== undefined) Object.assign(bodies, packed.bodies);
 			} catch (err) {
 				if (!SaveError.is(err)) throw err;
@@ -196,7 +226,43 @@ export class Cache extends BaseCache {
 				);
 			}
 		}
-		return new Prepared(this, call, bodies);
+		return new Prepared(this, call, bodies, inside, (record, held) => this.#saveCall(record, held));
+	}
+
+	/**
+	 * Why a value held inside the entry of call `key` fails its checks (damaged, tampered), for `verify`; `undefined`
+	 * when every one passes, or the entry is gone or holds none. Values this process cannot read but that are not
+	 * damaged (a class not registered here) pass. @internal
+	 */
+	heldDamage(key: string): string | undefined {
+		let found: RecordWithValues | undefined;
+		try {
+			found = this.#held?.find(key);
+		} catch (err) {
+			if (KeyError.is(err)) return undefined; // the record itself: verify's own check of it reports it
+			throw err;
+		}
+		if (found === undefined) return undefined;
+		for (const [digest, bytes] of found.values) {
+			try {
+				this.values.unpack!(digest, bytes, found.where);
+			} catch (err) {
+				if (!KeyError.is(err)) throw err;
+				const cause = (err as Error).cause;
+				if (CorruptEntry.is(cause)) return `value ${digest} inside it: ${(cause as Error).message}`;
+			}
+		}
+		return undefined;
+	}
+
+	/** Stores a value under `digest`: inside the call's entry (`inside`) when it is new and small enough, else in the value storage. */
+	#store(digest: string, value: unknown, inside: Map<string, Uint8Array> | null): void {
+		if (inside === null) {
+			this.values.put(digest, value);
+			return;
+		}
+		const bytes = this.#kept.get(digest) ?? this.values.packOrPut!(digest, value, this.#held!.limit);
+		if (bytes !== undefined) inside.set(digest, bytes);
 	}
 
 	/**
@@ -204,10 +270,13 @@ export class Cache extends BaseCache {
 	 * call started, perhaps longer ago than a concurrent gc's grace period. (Never written again here: the function
 	 * may have changed the objects it was given.) @internal
 	 */
-	refreshArguments(call: PendingCall): void {
+	refreshArguments(call: PendingCall, inside?: ReadonlyMap<string, Uint8Array> | null): void {
 		const values = this.values;
 		if (values.refresh === undefined) return;
-		for (const name in call.values) if (!Digest.is(call.values[name])) values.refresh(call.digests[name]!);
+		for (const name in call.values) {
+			const digest = call.digests[name]!;
+			if (!Digest.is(call.values[name]) && !(inside?.has(digest) ?? false)) values.refresh(digest);
+		}
 	}
 
 	loadRecord(key: string): CallRecord {
@@ -217,7 +286,19 @@ export class Cache extends BaseCache {
 	loadValue(key: string | Digest): unknown {
 		const text = Digest.is(key) ? key.hex : key;
 		const full = text.length === 64 ? text : this.values.expand(text);
-		return unpackFiles(this.values.get(full), this.values, full);
+		return unpackFiles(this.#valueOf(full), this.values, full);
+	}
+
+	/** The stored value under `digest`: its value file, else where a call's entry holds it (with no record at hand). */
+	#valueOf(digest: string): unknown {
+		try {
+			return this.values.get(digest);
+		} catch (err) {
+			if (this.#held === null || !KeyError.is(err)) throw err;
+			const found = this.#held.value(digest);
+			if (found === undefined) throw err;
+			return this.values.unpack!(digest, found.bytes, found.where);
+		}
 	}
 
 	saveValue(value: unknown, key?: string): string {
@@ -239,17 +320,38 @@ export class Cache extends BaseCache {
 	}
 
 	/** Stores a result: its key, and the keys of the file bodies it refers to. @internal */
-	saveResult(value: unknown, callKey: string): { key: string; bodies: Readonly<Record<string, number>> } {
+	saveResult(value: unknown, callKey: string, inside?: Map<string, Uint8Array> | null): { key: string; bodies: Readonly<Record<string, number>> } {
 		const packed = packFiles(value, this.values);
-		const key = digestForSave(packed === undefined ? value : packed.envelope);
+		const stored = packed === undefined ? value : packed.envelope;
+		const key = digestForSave(stored);
 		this.verifyValue(callKey, key);
-		if (packed === undefined) this.values.put(key, value);
-		else this.#savePacked(packed, key);
+		this.#store(key, stored, inside ?? null);
 		return { key, bodies: packed?.bodies ?? {} };
 	}
 
 	saveRecord(record: CallRecord): void {
-		this.calls.put(record);
+		const held = this.#held;
+		if (held === null) {
+			this.calls.put(record);
+			return;
+		}
+		// A record copied from another (rekey, a transfer within the store) names values that may be inside the call
+		// file it was read from, and not in the value storage: they come along into its own.
+		const inside = new Map<string, Uint8Array>();
+		for (const digest of [...Object.values(record.arguments), ...(record.result === null ? [] : [record.result])]) {
+			if (inside.has(digest)) continue;
+			const found = held.value(digest, false);
+			if (found !== undefined) inside.set(digest, found.bytes);
+		}
+		if (inside.size > 0) held.put(record, inside);
+		else this.calls.put(record);
+	}
+
+	/** Writes a committed call's record, with the values that go inside its entry. */
+	#saveCall(record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null): void {
+		if (inside === null) this.saveRecord(record);
+		else if (inside.size > 0) this.#held!.put(record, inside);
+		else this.calls.put(record);
 	}
 
 	contains(key: string | Digest): boolean {
@@ -360,7 +462,7 @@ export class Cache extends BaseCache {
 
 	/** @internal */
 	override valueBytes(digest: string): number | null {
-		return kindOf(this.values)?.valueSize?.(this.values, digest) ?? null;
+		return kindOf(this.values)?.valueSize?.(this.values, digest) ?? this.#held?.sizeOf(digest) ?? null;
 	}
 
 	/** @internal */
@@ -501,6 +603,10 @@ class Prepared implements PreparedCall {
 		private readonly call: PendingCall,
 		/** File bodies the argument values refer to. */
 		private readonly bodies: Record<string, number>,
+		/** Values that go inside the call's entry (`null`: its storages keep every value apart). */
+		private readonly inside: Map<string, Uint8Array> | null,
+		/** Writes the record (with `inside`). */
+		private readonly saveCall: (record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null) => void,
 	) {}
 
 	get key(): string {
@@ -513,14 +619,14 @@ class Prepared implements PreparedCall {
 		let resultKey: string;
 		let bodies = this.bodies;
 		try {
-			const saved = savingResult(() => this.cache.saveResult(result, this.call.key));
+			const saved = savingResult(() => this.cache.saveResult(result, this.call.key, this.inside));
 			resultKey = saved.key;
 			bodies = { ...bodies, ...saved.bodies };
 		} catch (err) {
 			if (Rejected.is(err)) throw err;
 			throw new SaveError(`Could not store the result of ${this.call.name}: ${(err as Error).message}`, { cause: err });
 		}
-		this.cache.refreshArguments(this.call);
+		this.cache.refreshArguments(this.call, this.inside);
 		const record: CallRecord = {
 			key: this.call.key,
 			name: this.call.name,
@@ -533,7 +639,7 @@ class Prepared implements PreparedCall {
 			...(options?.async ? { async: true } : {}),
 			scheme: KEY_SCHEME,
 		};
-		this.cache.saveRecord(record);
+		this.saveCall(record, this.inside);
 		this.cache.repaired(this.call.key);
 		return record;
 	}

@@ -99,10 +99,22 @@ function base64(bytes: Uint8Array): string {
 	return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-/** The value under `k` in the 'v8' form, or null when it is not held (a damaged one reads as not held, as for any reader). */
-function valueText(values: ValueStorage, k: string): string | null {
+/**
+ * The value under `k` in the 'v8' form, or null when it is not held (a damaged one reads as not held, as for any
+ * reader): from its value file, else from inside the call file that holds it (docs/behaviour.md §2.6).
+ */
+function valueText(values: ValueStorage, calls: CallStorage, k: string): string | null {
+	const read = (): unknown => {
+		try {
+			return values.get(k);
+		} catch (err) {
+			const found = KeyError.is(err) && values.unpack !== undefined ? calls.held?.value(k) : undefined;
+			if (found === undefined) throw err;
+			return values.unpack!(k, found.bytes, found.where);
+		}
+	};
 	try {
-		return base64(codec.serialize(withStandIns(() => values.get(k))));
+		return base64(codec.serialize(withStandIns(read)));
 	} catch (err) {
 		if (KeyError.is(err)) return null;
 		throw err;
@@ -150,7 +162,7 @@ function perform(served: Served, op: Operation, args: readonly unknown[], room: 
 			const record = calls.find === undefined ? (calls.contains(k) ? calls.get(k) : undefined) : calls.find(k);
 			if (record === undefined) return null;
 			// The result value comes along when it fits the client's line: a hit is one round trip.
-			const value = record.result === null ? null : valueText(values, record.result);
+			const value = record.result === null ? null : valueText(values, calls, record.result);
 			return [record, value !== null && value.length + 4096 < room - JSON.stringify(record).length ? value : null];
 		}
 		case 'putCall':
@@ -204,7 +216,7 @@ function perform(served: Served, op: Operation, args: readonly unknown[], room: 
 			if (!served.readOnly && isStatsStorage(calls)) calls.addStats(checkStats(args[0]));
 			return null;
 		case 'getValue':
-			return valueText(values, key(args[0]));
+			return valueText(values, calls, key(args[0]));
 		case 'putValue': {
 			const k = key(args[0]);
 			if (typeof args[1] !== 'string') throw new TypeError('putValue takes a key and base64 text');

@@ -365,7 +365,8 @@ export class InspectStore implements Store {
 	#size(digest: string | null): number | null {
 		if (digest === null) return null;
 		for (const leaf of this.#leaves) {
-			const size = kindOf(leaf.values)?.valueSize?.(leaf.values, digest) ?? null;
+			// A value file's size, or that of a value inside the call file just read (docs/behaviour.md §2.6).
+			const size = leaf.valueBytes(digest);
 			if (size !== null) return size;
 		}
 		return null;
@@ -577,7 +578,10 @@ export class InspectStore implements Store {
 					checked++;
 					try {
 						storage.get(key);
-						continue;
+						// A call file's values inside it are checked as value files are (docs/behaviour.md §2.6).
+						const reason = kind === 'call' ? leaf.heldDamage(key) : undefined;
+						if (reason === undefined) continue;
+						damaged.push({ kind, key, reason });
 					} catch (err) {
 						const cause = (err as Error).cause;
 						// Gone meanwhile, or unreadable here but not damaged (a newer format): not this report's business.

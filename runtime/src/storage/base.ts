@@ -16,6 +16,8 @@ export type StorageConfig =
 			readonly compress?: boolean;
 			/** Hex-encoded keys; the first signs, all verify. */
 			readonly secretKey?: readonly string[];
+			/** Calls only: the largest value kept inside a call file (`CallFileOptions.inlineValues`). */
+			readonly inlineValues?: number;
 	  }
 	| { readonly type: string; readonly [option: string]: unknown };
 
@@ -67,6 +69,47 @@ export interface ValueStorage extends KeyManagement {
 	 * it is about to be committed); returns whether it is held. Storages only one process uses need not have it.
 	 */
 	refresh?(key: string): boolean;
+	/**
+	 * Stores `value` under `key` as {@link put} does, unless it is not held yet and its entry would be at most `limit`
+	 * bytes (format, checksum and signature included): then returns those bytes, unwritten, for a call storage to keep
+	 * inside the call's own entry (see {@link HeldValues}). Throws {@link SaveError} as `put` does. Optional.
+	 */
+	packOrPut?(key: string, value: unknown, limit: number): Uint8Array | undefined;
+	/**
+	 * The value in bytes made by {@link packOrPut}, checked as `get` checks an entry: damaged, tampered or another key's
+	 * bytes are reported (naming `where`) and thrown as `KeyError`. Optional; storages with `pack` have it.
+	 */
+	unpack?(key: string, bytes: Uint8Array, where: string): unknown;
+}
+
+/** A call record with the values its own entry holds (digest → bytes from {@link ValueStorage.packOrPut}). */
+export interface RecordWithValues {
+	readonly record: CallRecord;
+	readonly values: ReadonlyMap<string, Uint8Array>;
+	/** Where the entry is (a file's path), for messages about a damaged value in it. */
+	readonly where: string;
+}
+
+/**
+ * What a call storage offers that can keep a call's small values inside the call's own entry (docs/behaviour.md
+ * §2.6, the file store: one file per small call): the cache stores the values of at most `limit` bytes there, and the
+ * rest in the value storage as before. A value held this way is still found by its digest alone (`value`), for the
+ * readers that have no record at hand (tools, transfers).
+ */
+export interface HeldValues {
+	/** Largest value (its packed bytes) an entry holds; larger ones go to the value storage. */
+	readonly limit: number;
+	/** Writes the record with `values` (bytes from `ValueStorage.packOrPut`) inside its entry, in one atomic write. */
+	put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>): void;
+	/** The record under `key` with the values its entry holds; `undefined` when none is stored; damaged entries as `find`. */
+	find(key: string): RecordWithValues | undefined;
+	/**
+	 * The bytes of the value `digest` held in some call entry, and which entry (for messages); `undefined` when none
+	 * holds it. With `search` false, only where this storage last saw it is looked at (no pass over the store).
+	 */
+	value(digest: string, search?: boolean): { readonly bytes: Uint8Array; readonly where: string } | undefined;
+	/** Bytes of the held value `digest` when this storage has seen it (nothing is read); `undefined` otherwise. */
+	sizeOf(digest: string): number | undefined;
 }
 
 /** Call-record storage, queryable without loading any value (docs/behaviour.md §2.1). */
@@ -85,6 +128,8 @@ export interface CallStorage extends KeyManagement {
 	findAsync?(key: string): Promise<CallRecord | undefined>;
 	/** Every record, optionally only those of one function name (a backend may use an index for that). */
 	records(filter?: { readonly name?: string }): Iterable<CallRecord>;
+	/** Small values kept inside the calls' own entries (see {@link HeldValues}); absent when this storage cannot. */
+	readonly held?: HeldValues;
 }
 
 /**

@@ -10,22 +10,42 @@
 // JSON of the validated record as read back (fields in the order above, `scheme` included), so it covers the key, the
 // result digest and the metadata: a record edited to name another result is a miss. Without a key it is not written
 // and not checked; with one, an unsigned or wrongly signed record is a miss (the recompute rewrites it).
+//
+// Format `fleche.call/2` (docs/behaviour.md §2.6, one file per small call): the same envelope with the call's small
+// values inside it, `{ "format": "fleche.call/2", "record": …[, "signature": hex], "values": { "<digest>": "<base64>" } }`.
+// Each value is the exact bytes its value file would hold (./values.ts: magic, version, serializer, its own key,
+// length, CRC-32, and the value storage's signature when it signs), so it is checked as a value file is, and a
+// value moved to another digest or edited is a miss; every digest held must be one the record names (an argument or
+// the result). Values whose bytes exceed `inlineValues` (4 KiB by default) are value files as before, shared by
+// every call that refers to them. A record with no value inside is written as `fleche.call/1`, byte for byte as
+// before. Readers read both formats; a reader older than format 2 finds a `fleche.call/2` file unreadable (one
+// warning, a miss) and leaves it. Values held inside call files are found by digest alone too (`held.value`): from
+// the digests of the files this instance read or wrote, else by one pass over the folder.
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, opendirSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, opendirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import type { CallRecord, Metadata } from '../../call.js';
-import { isSchemeName, keyHolds } from '../../key.js';
+import { isSchemeName, isStale, keyHolds } from '../../key.js';
 import { CorruptEntry, KeyError, SaveError, SignatureError } from '../../errors.js';
 import { warnOnce } from '../../log.js';
-import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
+import type { CallStats, CallStorage, HeldValues, RecordWithValues, StatsStorage, StorageConfig } from '../base.js';
 import { assertKey, isKey } from '../keys.js';
-import { evictFile, expandIn, listKeys, readEntry, rejectEntry, sweepTemporaries, Unreadable, writeAtomic } from './entries.js';
+import { evictFile, expandIn, listKeys, readEntry, readIfPresent, rejectEntry, sweepTemporaries, Unreadable, writeAtomic } from './entries.js';
 import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
 import { COMPACT_AT, compactStats, CROWDED, listDir, readAppended, readStats, ROTATE_BYTES, STATS_DIR, type StatsRead, statsStamp, thisHost, toTuple } from './statsJournal.js';
 import { resolveRoot, errorText, isAbsent } from '../fsUtil.js';
 import { FileIndex } from './summaryIndex.js';
 
 const CALL_FORMAT = 'fleche.call/1';
+/** A call file with values inside it (see the top of this module). */
+const HELD_FORMAT = 'fleche.call/2';
+/** The newest call file format this version reads. */
+const NEWEST_FORMAT = 2;
+/** Default largest value (its value-file bytes) kept inside a call file. */
+const INLINE_VALUES = 4096;
+/** Digests of held values this instance remembers where to find; a store with more is searched past them. */
+const HELD_REMEMBERED = 65_536;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export interface CallFileOptions {
 	/** Folder that holds one JSON file per call record; a leading `~` means the home folder. Created on the first write. */
@@ -36,6 +56,13 @@ export interface CallFileOptions {
 	 * @default the colon-separated hex keys in `FLECHE_SECRET_KEY`, else no signing
 	 */
 	readonly secretKey?: SecretKeyOption;
+	/**
+	 * Largest value, in the bytes its value file would hold, that a call file keeps inside itself instead of a value
+	 * file of its own (when the cache's value storage is a `ValueFile`): a small call is then one file. `0` keeps every
+	 * value in the value storage (one file per value and one per record, as before format 2).
+	 * @default 4096
+	 */
+	readonly inlineValues?: number;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -53,9 +80,11 @@ function parseRecord(raw: unknown, key: string): CallRecord {
 	};
 	if (!isPlainObject(raw)) return corrupt('not a JSON object');
 	const format = raw['format'];
-	if (format !== CALL_FORMAT) {
+	if (format !== CALL_FORMAT && format !== HELD_FORMAT) {
 		const version = typeof format === 'string' ? /^fleche\.call\/(\d+)$/.exec(format)?.[1] : undefined;
-		if (version !== undefined && Number(version) > 1) throw new Unreadable(`written in call record format ${String(format)}; this fleche reads ${CALL_FORMAT}`);
+		if (version !== undefined && Number(version) > NEWEST_FORMAT) {
+			throw new Unreadable(`written in call record format ${String(format)}; this fleche reads ${CALL_FORMAT} and ${HELD_FORMAT}`);
+		}
 		corrupt(`unknown format ${JSON.stringify(format)}`);
 	}
 	const r = raw['record'];
@@ -94,6 +123,31 @@ function parseRecord(raw: unknown, key: string): CallRecord {
 	return record;
 }
 
+const NO_VALUES: ReadonlyMap<string, Uint8Array> = new Map();
+
+/** The values a format-2 envelope holds, checked to be named by `record`; an empty map for format 1. */
+function parseHeld(raw: Record<string, unknown>, record: CallRecord, key: string): ReadonlyMap<string, Uint8Array> {
+	if (raw['format'] === CALL_FORMAT) {
+		if (raw['values'] !== undefined) throw new CorruptEntry(key, `values inside a ${CALL_FORMAT} record`);
+		return NO_VALUES;
+	}
+	// A record of another key scheme is never served (a miss, not damage: ../../key.ts), nor are its values.
+	if (isStale(record)) return NO_VALUES;
+	const held = raw['values'];
+	if (!isPlainObject(held)) throw new CorruptEntry(key, 'values is not an object');
+	const out = new Map<string, Uint8Array>();
+	for (const digest in held) {
+		const text = held[digest];
+		if (!isKey(digest)) throw new CorruptEntry(key, `values holds ${JSON.stringify(digest.slice(0, 80))}, not a 64-hex digest`);
+		if (record.result !== digest && !Object.values(record.arguments).includes(digest)) {
+			throw new CorruptEntry(key, `values holds ${digest}, which the record does not name`);
+		}
+		if (typeof text !== 'string' || !BASE64.test(text)) throw new CorruptEntry(key, `values.${digest} is not base64 text`);
+		out.set(digest, Buffer.from(text, 'base64'));
+	}
+	return out;
+}
+
 /**
  * Call storage with one UTF-8 JSON file per record under `root` (docs/behaviour.md §2.6), readable by other tools. Records
  * are checked against their own key on read, so an edited, misplaced or damaged file is a miss, reported and removed.
@@ -122,6 +176,17 @@ export class CallFile implements CallStorage, StatsStorage {
 	#statsRead: { readonly stamp: { readonly all: string; readonly snapshot: string }; readonly read: StatsRead } | undefined;
 	/** Which file holds which function, for queries by name; made by the first such query. */
 	#index: FileIndex | undefined;
+	/** Where this instance last saw each held value: digest → call key and bytes (bounded; see `#heldValue`). */
+	readonly #heldAt = new Map<string, { readonly key: string; readonly size: number }>();
+	/** The folder's mtime when a pass over it last found a digest in none of its files: not searched again until it changes. */
+	#searched: number | undefined;
+	/**
+	 * Small values kept inside call files (see the top of this module); `undefined` when `inlineValues` is 0.
+	 * The cache that pairs this storage with a `ValueFile` uses it.
+	 */
+	readonly held: HeldValues | undefined;
+	/** The `inlineValues` option. */
+	readonly inlineValues: number;
 
 	/**
 	 * Nothing is touched on disk until the first `put`.
@@ -132,10 +197,28 @@ export class CallFile implements CallStorage, StatsStorage {
 		this.#signer = signerFor(options.secretKey);
 		this.#dir = this.root + sep;
 		this.#statsDir = this.#dir + STATS_DIR;
+		const limit = options.inlineValues ?? INLINE_VALUES;
+		if (!(Number.isSafeInteger(limit) && limit >= 0)) throw new TypeError(`CallFile: inlineValues must be a whole number of bytes ≥ 0, got ${String(limit)}`);
+		this.inlineValues = limit;
+		this.held =
+			limit === 0
+				? undefined
+				: {
+						limit,
+						put: (record, values) => this.#put(record, values),
+						find: (key) => this.#find(key),
+						value: (digest, search) => this.#heldValue(digest, search ?? true),
+						sizeOf: (digest) => this.#heldAt.get(digest)?.size,
+					};
 	}
 
 	/** Writes (or atomically replaces) the file for `record.key`. */
 	put(record: CallRecord): void {
+		this.#put(record, NO_VALUES);
+	}
+
+	/** Writes the file for `record.key`, with `values` (digest → value-file bytes) inside it when there are any. */
+	#put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>): void {
 		assertKey(record.key);
 		let text: string;
 		try {
@@ -152,16 +235,31 @@ export class CallFile implements CallStorage, StatsStorage {
 				...(record.async === undefined ? {} : { async: record.async }),
 				...(record.scheme === undefined ? {} : { scheme: record.scheme }),
 			};
-			const envelope: { format: string; record: CallRecord; signature?: string } = { format: CALL_FORMAT, record: stored };
+			const held = values.size > 0;
+			const envelope: { format: string; record: CallRecord; signature?: string; values?: Record<string, string> } = {
+				format: held ? HELD_FORMAT : CALL_FORMAT,
+				record: stored,
+			};
 			// Refuse now what `get` would reject as corrupt later (a bad digest, metadata that is not an object…), and
 			// sign the record as `get` will read it back.
 			const readBack = parseRecord(JSON.parse(JSON.stringify(envelope)), record.key);
 			if (this.#signer) envelope.signature = callRecordSignature(this.#signer, readBack);
+			if (held) {
+				const named = new Set(Object.values(readBack.arguments));
+				if (readBack.result !== null) named.add(readBack.result);
+				const out: Record<string, string> = {};
+				for (const [digest, bytes] of values) {
+					if (!named.has(digest)) throw new Error(`value ${digest} is not one the record names`);
+					out[digest] = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+				}
+				envelope.values = out;
+			}
 			text = JSON.stringify(envelope, null, 2);
 		} catch (err) {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
 		}
 		writeAtomic(this.root, this.#dir + record.key, [Buffer.from(`${text}\n`, 'utf8')], false);
+		for (const [digest, bytes] of values) this.#remember(digest, record.key, bytes.byteLength);
 	}
 
 	/**
@@ -170,8 +268,23 @@ export class CallFile implements CallStorage, StatsStorage {
 	 */
 	get(key: string): CallRecord {
 		assertKey(key);
-		const file = this.#dir + key;
-		const bytes = readEntry(file, key);
+		const found = this.#read(key, readEntry(this.#dir + key, key));
+		return found.record;
+	}
+
+	/** As {@link get}, with `undefined` for a key that has no file (a miss costs no `KeyError`). */
+	find(key: string): CallRecord | undefined {
+		return this.#find(key)?.record;
+	}
+
+	#find(key: string): RecordWithValues | undefined {
+		assertKey(key);
+		const bytes = readIfPresent(this.#dir + key, key);
+		return bytes === undefined ? undefined : this.#read(key, bytes);
+	}
+
+	/** The checked record in the bytes of the file of `key`, with the values it holds; damage reported, as a miss. */
+	#read(key: string, bytes: Buffer): RecordWithValues {
 		try {
 			let raw: unknown;
 			try {
@@ -181,9 +294,65 @@ export class CallFile implements CallStorage, StatsStorage {
 			}
 			const record = parseRecord(raw, key);
 			if (this.#signer) this.#verify(raw, record, key);
-			return record;
+			const values = parseHeld(raw as Record<string, unknown>, record, key);
+			for (const [digest, bytes] of values) this.#remember(digest, key, bytes.byteLength);
+			return { record, values, where: this.#dir + key };
 		} catch (err) {
-			throw rejectEntry(file, key, err);
+			throw rejectEntry(this.#dir + key, key, err);
+		}
+	}
+
+	#remember(digest: string, key: string, size: number): void {
+		if (this.#heldAt.size >= HELD_REMEMBERED && !this.#heldAt.has(digest)) this.#heldAt.clear();
+		this.#heldAt.set(digest, { key, size });
+	}
+
+	/**
+	 * The value `digest` held inside a call file: where this instance last saw it, else the first file of the folder
+	 * that holds it (a pass over the folder, skipped while the folder is unchanged since one found nothing).
+	 */
+	#heldValue(digest: string, search: boolean): { bytes: Uint8Array; where: string } | undefined {
+		if (!isKey(digest)) return undefined;
+		const known = this.#heldAt.get(digest)?.key;
+		if (known !== undefined) {
+			const bytes = this.#heldIn(known, digest);
+			if (bytes !== undefined) return { bytes, where: this.#dir + known };
+			this.#heldAt.delete(digest);
+		}
+		if (!search) return undefined;
+		let stamp: number;
+		try {
+			stamp = statSync(this.root).mtimeMs;
+		} catch (err) {
+			if (isAbsent(err)) return undefined;
+			throw err;
+		}
+		if (this.#searched === stamp) return undefined;
+		for (const name of readdirSync(this.root)) {
+			if (!isKey(name) || name === known) continue;
+			let text: Buffer;
+			try {
+				text = readFileSync(this.#dir + name);
+			} catch {
+				continue; // removed meanwhile
+			}
+			// Only a file that names the digest can hold it; most are passed over without being parsed.
+			if (text.indexOf(digest, 0, 'latin1') < 0) continue;
+			const bytes = this.#heldIn(name, digest, text);
+			if (bytes !== undefined) return { bytes, where: this.#dir + name };
+		}
+		this.#searched = stamp;
+		return undefined;
+	}
+
+	/** The bytes of `digest` inside the call file of `key` (read now unless given); `undefined` when it holds none or is damaged. */
+	#heldIn(key: string, digest: string, text?: Buffer): Uint8Array | undefined {
+		try {
+			const bytes = text ?? readIfPresent(this.#dir + key, key);
+			return bytes === undefined ? undefined : this.#read(key, bytes).values.get(digest);
+		} catch (err) {
+			if (KeyError.is(err)) return undefined; // damaged (reported)
+			throw err;
 		}
 	}
 
@@ -275,9 +444,14 @@ export class CallFile implements CallStorage, StatsStorage {
 		return expandIn(this.root, prefix);
 	}
 
-	/** `{ type: 'file', root, secretKey? }`; the keys, when any, as hex strings. */
+	/** `{ type: 'file', root, secretKey?, inlineValues? }`; the keys, when any, as hex strings; `inlineValues` when not the default. */
 	toConfig(): StorageConfig {
-		return this.#signer ? { type: 'file', root: this.root, secretKey: this.#signer.hexKeys } : { type: 'file', root: this.root };
+		return {
+			type: 'file',
+			root: this.root,
+			...(this.#signer ? { secretKey: this.#signer.hexKeys } : {}),
+			...(this.inlineValues === INLINE_VALUES ? {} : { inlineValues: this.inlineValues }),
+		};
 	}
 
 	/**

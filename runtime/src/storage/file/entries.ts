@@ -1,6 +1,7 @@
 // docs/behaviour.md §1.12, §2.6, §5: the file store keeps values and call records one file per key (the pickle family's
 // layout); this module holds what both kinds of entry share: atomic writes, reads, listing and removal by key.
-// Formats: values in ./values.ts, call records in ./calls.ts, hit/miss statistics in ./statsJournal.ts.
+// Formats: values in ./values.ts, call records in ./calls.ts, hit/miss statistics in ./statsJournal.ts. A call's small
+// values live inside its call file (call file format 2, ./calls.ts): a small call is one file.
 //
 // Sample on-disk paths (values and calls live in separate roots):
 //
@@ -150,10 +151,20 @@ export function refreshIfPresent(file: string): boolean {
 
 /** Reads `file`, turning "not there" into a plain miss and any other read failure into a reported miss. */
 export function readEntry(file: string, key: string): Buffer {
+	const bytes = readIfPresent(file, key);
+	if (bytes === undefined) throw new KeyError(key);
+	return bytes;
+}
+
+/**
+ * Reads `file`; `undefined` when it is not there (a lookup's common case: no `KeyError` and its stack are made for
+ * it), any other read failure a reported miss.
+ */
+export function readIfPresent(file: string, key: string): Buffer | undefined {
 	try {
 		return readFileSync(file);
 	} catch (err) {
-		if (isAbsent(err)) throw new KeyError(key);
+		if (isAbsent(err)) return undefined;
 		const message = `Cannot read cache file ${file}: ${errorText(err)}`;
 		warn('FLECHE_READ_ERROR', message, { cause: err });
 		throw new KeyError(key, message, { cause: err });

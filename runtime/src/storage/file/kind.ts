@@ -8,6 +8,7 @@
 //   serializer = "json"  # values           serializer, compress, secret_key
 //   compress = true      # values
 //   secret_key = "hex…"  # values
+//   inline_values = 4096 # calls: largest value kept inside a call file (0: none)
 //   values = { … }       # instead of <root>/values
 //   calls = { … }        # instead of <root>/calls
 import { statSync } from 'node:fs';
@@ -29,6 +30,8 @@ export type FileConfig = Extract<StorageConfig, { type: 'file' }>;
 export const LEASES_DIR = '.leases';
 
 const valueKeys = ['root', 'serializer', 'compress', 'secret_key'];
+/** `inline_values`: the largest value a call file keeps inside itself (docs/behaviour.md §2.6). */
+const callKeys = ['root', 'secret_key', 'inline_values'];
 
 function isDir(path: string): boolean {
 	try {
@@ -55,18 +58,23 @@ export function secretKeyOption(table: TomlTable, toml: TomlReader): readonly st
 
 function fromToml(table: TomlTable, role: StorageRole, toml: TomlReader): FileConfig {
 	// Call records are signed with the same keys as values (signed records prove which call they are).
-	toml.keys(table, role === 'values' ? valueKeys : ['root', 'secret_key'], `a '${role}' storage of type 'file'`);
+	toml.keys(table, role === 'values' ? valueKeys : callKeys, `a '${role}' storage of type 'file'`);
 	const root = toml.string(table, 'root');
 	if (root === undefined) throw toml.error(`a 'file' storage needs a 'root' folder`);
 	const serializer = toml.string(table, 'serializer');
 	const compress = toml.boolean(table, 'compress');
 	const secretKey = secretKeyOption(table, toml);
+	const inline = table.inline_values;
+	if (inline !== undefined && !(typeof inline === 'number' && Number.isSafeInteger(inline) && inline >= 0)) {
+		throw toml.error(`'inline_values' must be a whole number of bytes ≥ 0 (0: every value in its own file)`, 'inline_values');
+	}
 	return {
 		type: 'file',
 		root,
 		...(serializer !== undefined ? { serializer: serializer as FileConfig['serializer'] } : {}),
 		...(compress !== undefined ? { compress } : {}),
 		...(secretKey !== undefined ? { secretKey } : {}),
+		...(inline !== undefined ? { inlineValues: inline } : {}),
 	};
 }
 
@@ -94,17 +102,31 @@ export const fileKind: StorageKind<FileConfig, ValueFile, CallFile> = {
 	roles: ['values', 'calls'],
 	fromToml,
 	template(table, toml) {
-		toml.keys(table, [...valueKeys, 'values', 'calls'], `a 'file' template`);
+		toml.keys(table, [...valueKeys, 'inline_values', 'values', 'calls'], `a 'file' template`);
 		const { root, values } = templateValues(table, toml, 'file');
 		const calls =
 			table.calls !== undefined
 				? toml.storage(table.calls, 'calls', 'calls')
-				: fromToml({ root: filePair(root).calls.root, ...(table.secret_key !== undefined ? { secret_key: table.secret_key } : {}) }, 'calls', toml);
+				: fromToml(
+						{
+							root: filePair(root).calls.root,
+							...(table.secret_key !== undefined ? { secret_key: table.secret_key } : {}),
+							...(table.inline_values !== undefined ? { inline_values: table.inline_values } : {}),
+						},
+						'calls',
+						toml,
+					);
 		return { values, calls };
 	},
 	open(config, role) {
 		if (typeof config.root !== 'string' || config.root === '') throw new TypeError(`A file storage needs a 'root'`);
-		if (role === 'calls') return new CallFile({ root: config.root, ...(config.secretKey !== undefined ? { secretKey: [...config.secretKey] } : {}) });
+		if (role === 'calls') {
+			return new CallFile({
+				root: config.root,
+				...(config.secretKey !== undefined ? { secretKey: [...config.secretKey] } : {}),
+				...(config.inlineValues !== undefined ? { inlineValues: config.inlineValues } : {}),
+			});
+		}
 		return new ValueFile({
 			root: config.root,
 			...(config.serializer !== undefined ? { serializer: config.serializer } : {}),

@@ -25,6 +25,9 @@
 //
 // Reading never removes or rewrites a file (another reader, with another key or a newer fleche, may read it). A
 // damaged file is a miss; the instance remembers its key, so the recompute's `put` of the same key replaces it.
+// `packOrPut` gives these very bytes without writing them when they are few, for a call file to hold a small value inside itself (./calls.ts,
+// format 2), and `unpack` reads them back with every check above.
+//
 // A `put` of a value that exists refreshes its mtime instead: `gc` keeps values younger than its grace period, so a
 // value a writer is about to refer to from a new call record is not collected under it.
 import { existsSync, statSync } from 'node:fs';
@@ -132,6 +135,49 @@ export class ValueFile implements ValueStorage {
 		assertKey(key);
 		const file = this.#dir + key;
 		if (!(this.#rejected.size > 0 && this.#rejected.has(key)) && refreshIfPresent(file)) return;
+		writeAtomic(this.root, file, this.#frame(key, value), true);
+		this.#rejected.delete(key);
+	}
+
+	/**
+	 * Stores `value` under `key` as {@link put} does, unless it is new and its file would hold at most `limit` bytes:
+	 * then returns those bytes, unwritten, for a call file to keep inside itself (./calls.ts, format 2). A value whose
+	 * file exists stays there (refreshed) and is not serialized at all; a large one is serialized once. With the
+	 * 'json' serializer every value is a file of its own: it was chosen so that other tools can read the files.
+	 */
+	packOrPut(key: string, value: unknown, limit: number): Uint8Array | undefined {
+		assertKey(key);
+		if (this.serializer === 'json') {
+			this.put(key, value);
+			return undefined;
+		}
+		const file = this.#dir + key;
+		// A value plainly small (a number, a short string…) is packed without asking the disk; any other is looked for
+		// first, as `put` does, so that a large value already stored costs no serialization.
+		const plainlySmall = typeof value !== 'object' && typeof value !== 'function' && !(typeof value === 'string' && value.length * 3 + 256 > limit);
+		if (!plainlySmall && !(this.#rejected.size > 0 && this.#rejected.has(key)) && refreshIfPresent(file)) return undefined;
+		const chunks = this.#frame(key, value);
+		let total = 0;
+		for (const chunk of chunks) total += chunk.byteLength;
+		if (total <= limit) return Buffer.concat(chunks, total);
+		writeAtomic(this.root, file, chunks, true);
+		this.#rejected.delete(key);
+		return undefined;
+	}
+
+	/** The value in bytes from {@link packOrPut} (held in the call file `where`), checked as a file is; a miss when they fail. */
+	unpack(key: string, bytes: Uint8Array, where: string): unknown {
+		assertKey(key);
+		const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+		try {
+			return this.#decode(buffer, key);
+		} catch (err) {
+			throw rejectEntry(`${where} (value ${key})`, key, err);
+		}
+	}
+
+	/** The chunks of the file of `value` under `key`: header, payload (as the serializer left it), trailer. */
+	#frame(key: string, value: unknown): Uint8Array[] {
 		let payload: Uint8Array;
 		try {
 			payload = this.#codec.serialize(value);
@@ -157,8 +203,7 @@ export class ValueFile implements ValueStorage {
 		crc.writeUInt32LE(crc32(payload, crc32(header)), 0);
 		const chunks: Uint8Array[] = [header, payload, crc];
 		if (this.#signer) chunks.push(this.#signer.sign(chunks));
-		writeAtomic(this.root, file, chunks, true);
-		this.#rejected.delete(key);
+		return chunks;
 	}
 
 	/**
