@@ -358,6 +358,8 @@ export class CallSql implements CallStorage, StatsStorage {
 		for (const other of unwritten.keys()) {
 			if (other.#pendingKeys.has(key)) {
 				writeAllPending();
+				// The log grew past the point the read started from: its new lines name the key.
+				this.#sync();
 				break;
 			}
 		}
