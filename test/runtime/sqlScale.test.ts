@@ -312,7 +312,8 @@ describe('CallSql pages and compactions', () => {
 		const dir = tmpDir(t);
 		const db = join(dir, 'calls.db');
 		const capacityBytes = 16 * 1024;
-		const filesBytes = (): number => ['calls.db', 'calls.db.log'].reduce((sum, name) => sum + (fs.existsSync(join(dir, name)) ? fs.statSync(join(dir, name)).size : 0), 0);
+		const filesBytes = (): number =>
+			['calls.db', 'calls.db.log'].reduce((sum, name) => sum + (fs.existsSync(join(dir, name)) ? fs.statSync(join(dir, name)).size : 0), 0);
 		logs.clear();
 		// Every put written at once (writeDelayMs 0): the write that takes the files past the capacity is that put's.
 		const writer = new CallSql({ path: db, capacityBytes, writeDelayMs: 0 });
