@@ -107,7 +107,7 @@ export interface CallSqlOptions {
 	 * "SQL", Size). Past it the store says so once per process (`FLECHE_LARGE_STORE`, pointing to the PostgreSQL store,
 	 * `template = "postgres"`): when it is opened, or at the write that takes it past. It goes on storing and answering
 	 * every call; `Infinity` turns the warning off.
-	 * @default 2 GiB (about 1.5 million calls of typical size)
+	 * @default 2 GiB (about 1.6 million calls of typical size: 1.26 KB of SQLite file each, measured at 100,000)
 	 */
 	readonly capacityBytes?: number;
 	/**
