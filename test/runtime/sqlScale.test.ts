@@ -303,7 +303,7 @@ describe('CallSql pages and compactions', () => {
 		const warned = logs.codes('FLECHE_LARGE_STORE');
 		assert.equal(warned.length, 1);
 		assert.match(warned[0]!.message, /2\.0 GiB/);
-		assert.match(warned[0]!.message, /up to 2 GiB/);
+		assert.match(warned[0]!.message, /up to 256 MiB/);
 		assert.match(warned[0]!.message, /template = "postgres"/);
 		assert.deepStrictEqual(logs.codes('FLECHE_READ_ERROR'), []);
 	});

@@ -107,7 +107,7 @@ export interface CallSqlOptions {
 	 * "SQL", Size). Past it the store says so once per process (`FLECHE_LARGE_STORE`, pointing to the PostgreSQL store,
 	 * `template = "postgres"`): when it is opened, or at the write that takes it past. It goes on storing and answering
 	 * every call; `Infinity` turns the warning off.
-	 * @default 2 GiB (about 1.6 million calls of typical size: 1.26 KB of SQLite file each, measured at 100,000)
+	 * @default 256 MiB (about 200,000 calls of typical size: 1.26 KB of SQLite file each, measured at 100,000)
 	 */
 	readonly capacityBytes?: number;
 	/**
@@ -120,7 +120,7 @@ export interface CallSqlOptions {
 }
 
 /** See {@link CallSqlOptions.capacityBytes}. */
-const defaultCapacityBytes = 2 * 2 ** 30;
+const defaultCapacityBytes = 256 * 2 ** 20;
 
 /** `bytes` for people: GiB, MiB or KiB with one decimal where it is not whole. */
 function sizeText(bytes: number): string {
