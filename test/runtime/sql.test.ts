@@ -228,6 +228,41 @@ describe('CallSql write batching and remembered records', () => {
 		assert.equal(fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"put"')).length, 5, 'each put once');
 	});
 
+	it('saves through fleche(fn) are written together: each call keeps its lease until its put is written, and a waiter then finds it', (t) => {
+		const dir = tmpDir(t);
+		const log = join(dir, 'calls.db.log');
+		const leases = join(dir, 'calls.db.leases');
+		const putLines = (): number => fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"put"')).length;
+		const leaseFiles = (): string[] => (fs.existsSync(leases) ? fs.readdirSync(leases) : []);
+		const calls = new CallSql({ path: join(dir, 'calls.db'), writeDelayMs: 600_000 });
+		t.after(() => calls.close());
+		let runs = 0;
+		const double = fleche(
+			(n: number) => {
+				runs++;
+				return n * 2;
+			},
+			{ name: 'double', module: 'batch.js' },
+		);
+		cache(new Cache(new ValueFile({ root: join(dir, 'values') }), calls), () => {
+			assert.equal(double(1), 2);
+			assert.equal(putLines(), 1, 'a put into an idle store is on disk when its call returns');
+			assert.deepStrictEqual(leaseFiles(), [], 'and its lease released');
+			for (let n = 2; n <= 5; n++) assert.equal(double(n), 2 * n);
+			assert.equal(putLines(), 1, 'the saves that follow are held, not written one by one');
+			assert.equal(leaseFiles().length, 4, 'each held save keeps its lease: a waiter would not find the result yet');
+			calls.flush();
+			assert.equal(putLines(), 5, 'written together');
+			assert.deepStrictEqual(leaseFiles(), [], 'every lease released once its put is on disk');
+			for (let n = 1; n <= 5; n++) assert.equal(double(n), 2 * n);
+		});
+		assert.equal(runs, 5, 'the repeated calls were hits');
+		// Another process's instance (a waiter woken by the release) reads every result.
+		const other = open(dir);
+		t.after(() => other.close());
+		assert.equal(other.records({ name: 'double' }).length, 5);
+	});
+
 	it('a remembered record is forgotten when another instance evicts or replaces it, across compactions', (t) => {
 		const dir = tmpDir(t);
 		const a = open(dir);

@@ -3,6 +3,7 @@
 // byte for byte, hits, counts, warnings), never on time. The timings are rows of `npm run bench -- scale`.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -302,8 +303,62 @@ describe('CallSql pages and compactions', () => {
 		const warned = logs.codes('FLECHE_LARGE_STORE');
 		assert.equal(warned.length, 1);
 		assert.match(warned[0]!.message, /2\.0 GiB/);
-		assert.match(warned[0]!.message, /up to 2 GiB/);
+		assert.match(warned[0]!.message, /up to 256 MiB/);
 		assert.match(warned[0]!.message, /template = "postgres"/);
 		assert.deepStrictEqual(logs.codes('FLECHE_READ_ERROR'), []);
+	});
+
+	it('a store that grows past its capacityBytes says so once, at the write that takes it past, naming the PostgreSQL store; every call stays a hit, and a process that opens it is told too', (t) => {
+		const dir = tmpDir(t);
+		const db = join(dir, 'calls.db');
+		const capacityBytes = 16 * 1024;
+		const filesBytes = (): number =>
+			['calls.db', 'calls.db.log'].reduce((sum, name) => sum + (fs.existsSync(join(dir, name)) ? fs.statSync(join(dir, name)).size : 0), 0);
+		logs.clear();
+		// Every put written at once (writeDelayMs 0): the write that takes the files past the capacity is that put's.
+		const writer = new CallSql({ path: db, capacityBytes, writeDelayMs: 0 });
+		t.after(() => writer.close());
+		const records: CallRecord[] = [];
+		let passedAt = -1;
+		for (let i = 0; i < 120; i++) {
+			const r = writerRecord(`capacity-${i}`);
+			writer.put(r);
+			records.push(r);
+			if (passedAt < 0 && filesBytes() > capacityBytes) passedAt = i;
+			assert.equal(logs.codes('FLECHE_LARGE_STORE').length, passedAt < 0 ? 0 : 1, `after put ${i} (${filesBytes()} bytes)`);
+		}
+		assert.ok(passedAt > 0 && passedAt < 100, `the files passed ${capacityBytes} bytes at put ${passedAt}`);
+		const [said] = logs.codes('FLECHE_LARGE_STORE');
+		assert.match(said!.message, /up to 16 KiB/);
+		assert.match(said!.message, /PostgreSQL store \(template = "postgres"\)/);
+		assert.equal(writer.compact(), true);
+
+		// Nothing lost, nothing a miss: a reader that remembers nothing reads every record through its worker.
+		const reader = new CallSql({ path: db, capacityBytes, knownRecords: 0 });
+		t.after(() => reader.close());
+		for (const r of records) assert.deepStrictEqual(reader.get(r.key), r);
+		assert.equal(reader.list().length, records.length);
+		assert.deepStrictEqual(logs.codes('FLECHE_READ_ERROR'), []);
+		assert.equal(logs.codes('FLECHE_LARGE_STORE').length, 1, 'once per process and store');
+
+		// A fresh process is told when it opens the store, and hits every call; with the default capacity it is not told.
+		const opened = (capacity: number | null): { warned: string[]; hits: number } => {
+			const script = `const { CallSql, setLogger } = await import(${JSON.stringify(import.meta.resolve('fleche'))});
+				const warned = [];
+				setLogger((r) => { if (r.code === 'FLECHE_LARGE_STORE') warned.push(r.message); });
+				const calls = new CallSql({ path: ${JSON.stringify(db)}${capacity === null ? '' : `, capacityBytes: ${capacity}`} });
+				let hits = 0;
+				for (const key of ${JSON.stringify(records.map((r) => r.key))}) if (calls.get(key).key === key) hits++;
+				calls.close();
+				console.log(JSON.stringify({ warned, hits }));`;
+			const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+			assert.equal(run.status, 0, run.stderr);
+			return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { warned: string[]; hits: number };
+		};
+		const small = opened(capacityBytes);
+		assert.equal(small.hits, records.length);
+		assert.equal(small.warned.length, 1);
+		assert.match(small.warned[0]!, /template = "postgres"/);
+		assert.deepStrictEqual(opened(null), { warned: [], hits: records.length });
 	});
 });

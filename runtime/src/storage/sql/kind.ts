@@ -14,6 +14,7 @@ import type { StorageConfig } from '../base.js';
 import { filePair, secretKeyOption, templateValues } from '../file/kind.js';
 import { FileLeases, leasesOf } from '../file/leases.js';
 import { resolveRoot } from '../fsUtil.js';
+import { warn } from '../../log.js';
 import { entryOf, type StorageKind, type StorageSite, type TomlReader, type TomlTable } from '../kinds.js';
 import { CallSql } from './store.js';
 
@@ -43,6 +44,31 @@ function sqlPath(table: TomlTable, toml: TomlReader): string {
 /** The SQL storage writes its change log (`calls.db.log`) before the first snapshot (`calls.db`). */
 function sqlExists(path: string): boolean {
 	return existsSync(path) || existsSync(`${path}.log`);
+}
+
+/**
+ * File leases whose release waits for the store's held puts to be written ({@link CallSql.afterWrite}), at most
+ * `writeDelayMs` later: a release that wrote them at once (as `FileLeases`' `beforeRelease` would) made every save
+ * through `fleche(fn)` a write of its own, taking the log's lock each time. A lease kept a little longer only makes
+ * a waiter wait a little longer; one whose process dies meanwhile is gone at once (its pid).
+ */
+class SqlLeases extends FileLeases {
+	constructor(
+		dir: string,
+		private readonly calls: CallSql,
+	) {
+		super(dir);
+	}
+
+	override release(key: string, owner: string): void {
+		this.calls.afterWrite(() => {
+			try {
+				super.release(key, owner);
+			} catch (err) {
+				warn('FLECHE_LEASE_FAILED', `Cannot release the lease of ${key} in ${this.dir}: ${(err as Error).message}`, { cause: err });
+			}
+		});
+	}
 }
 
 /** The `sql` storage kind. */
@@ -87,11 +113,11 @@ export const sqlKind: StorageKind<SqlConfig & StorageConfig, never, CallSql> = {
 	close: (calls) => calls.close(),
 	/**
 	 * Lease files in `<file>.leases/` beside the database: the store's own lock is a file, and a lease in the database
-	 * would be a log line per take and release. A release first writes the puts held back (`writeDelayMs`), so the
-	 * waiters it wakes find the result.
+	 * would be a log line per take and release. A release waits for the puts held back (`writeDelayMs`) to be written,
+	 * so the waiters it wakes find the result.
 	 */
 	leases(calls) {
 		if (calls.path === ':memory:') return undefined;
-		return leasesOf(calls, () => new FileLeases(`${calls.path}.leases`, () => calls.flush()));
+		return leasesOf(calls, () => new SqlLeases(`${calls.path}.leases`, calls));
 	},
 };

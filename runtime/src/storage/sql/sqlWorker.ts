@@ -75,11 +75,6 @@ let SQL: SqlJsStatic;
 let db: Database;
 /** The snapshot file each database opened from one reads its pages from (none for a database built in memory). */
 const files = new WeakMap<Database, PagedFile>();
-/**
- * A snapshot above this size is reported once when loaded: pages are read on demand, but each process's worker
- * still applies and compacts alone, and a store this large belongs in PostgreSQL.
- */
-const largeSnapshotBytes = 2 * 2 ** 30;
 /** Statements by SQL text, prepared once; `db.export()` frees them all, so they are dropped then. */
 let statements = new Map<string, Statement>();
 
@@ -393,13 +388,6 @@ function loadSnapshot(): number {
 		if (n < 100 || truncated(header, size)) {
 			closeSync(fd);
 			return corrupt('truncated');
-		}
-		if (size > largeSnapshotBytes) {
-			warn(
-				'FLECHE_LARGE_STORE',
-				`${paths.db} holds ${(size / 2 ** 30).toFixed(1)} GiB: the SQL store (SQLite in WebAssembly, one worker per process) is built for up to ${largeSnapshotBytes / 2 ** 30} GiB; use template = "postgres" for a store this large`,
-				`large:${paths.db}`,
-			);
 		}
 		loaded = openDatabase(fd, size, header);
 		loaded.exec(connectionPragmas);

@@ -103,12 +103,35 @@ export interface CallSqlOptions {
 	 */
 	readonly timeoutMs?: number;
 	/**
+	 * The size, in bytes of the SQLite file and its log together, the store is built for (docs/behaviour.md §2.6
+	 * "SQL", Size). Past it the store says so once per process (`FLECHE_LARGE_STORE`, pointing to the PostgreSQL store,
+	 * `template = "postgres"`): when it is opened, or at the write that takes it past. It goes on storing and answering
+	 * every call; `Infinity` turns the warning off.
+	 * @default 256 MiB (about 200,000 calls of typical size: 1.26 KB of SQLite file each, measured at 100,000)
+	 */
+	readonly capacityBytes?: number;
+	/**
 	 * Key(s) to sign new records with and to verify records against, as for `CallFile` (the same signature): with a
 	 * key, unsigned or wrongly signed records are misses (with a `FLECHE_BAD_SIGNATURE` warning), left in place for
 	 * the recompute's `put` to replace. An empty string turns signing off even when `FLECHE_SECRET_KEY` is set.
 	 * @default the colon-separated hex keys in `FLECHE_SECRET_KEY`, else no signing
 	 */
 	readonly secretKey?: SecretKeyOption;
+}
+
+/** See {@link CallSqlOptions.capacityBytes}. */
+const defaultCapacityBytes = 256 * 2 ** 20;
+
+/** `bytes` for people: GiB, MiB or KiB with one decimal where it is not whole. */
+function sizeText(bytes: number): string {
+	for (const [unit, size] of [
+		['GiB', 2 ** 30],
+		['MiB', 2 ** 20],
+		['KiB', 2 ** 10],
+	] as const) {
+		if (bytes >= size) return `${Number.isInteger(bytes / size) ? bytes / size : (bytes / size).toFixed(1)} ${unit}`;
+	}
+	return `${bytes} bytes`;
 }
 
 /** The worker's module: beside this one, in whichever form this copy was built (one file per module, or a bundle). */
@@ -196,6 +219,8 @@ export class CallSql implements CallStorage, StatsStorage {
 	#pending: PendingLine[] = [];
 	/** The keys {@link #pending} puts. */
 	readonly #pendingKeys = new Set<string>();
+	/** What waits for {@link #pending} to be written (see {@link CallSql.afterWrite}). */
+	#afterWrite: (() => void)[] = [];
 	#pendingSince = 0;
 	#lastWrite = -Infinity;
 	#timer: ReturnType<typeof setTimeout> | undefined;
@@ -224,6 +249,8 @@ export class CallSql implements CallStorage, StatsStorage {
 	 */
 	readonly #logKeys = new Set<string>();
 	#trackedFrom = -1;
+	/** Whether this instance found the store past its capacity (and said so). */
+	#outgrown = false;
 
 	/**
 	 * Nothing is read or written, and no worker started, until the first use.
@@ -241,11 +268,45 @@ export class CallSql implements CallStorage, StatsStorage {
 			writeDelayMs: options.writeDelayMs ?? 25,
 			knownRecords: options.knownRecords ?? 10_000,
 			timeoutMs: options.timeoutMs ?? 60_000,
+			capacityBytes: options.capacityBytes ?? defaultCapacityBytes,
 		};
+		const capacity = this.#options.capacityBytes;
+		if (typeof capacity !== 'number' || !(capacity > 0)) throw new RangeError(`CallSql capacityBytes must be a positive number of bytes, not ${String(capacity)}`);
+	}
+
+	/**
+	 * Says once (per process and store) that the store outgrew {@link CallSqlOptions.capacityBytes}: checked when the
+	 * store is opened (its worker starts) and after each write, from the sizes of its two files (`logBytes`: the log's,
+	 * when the caller knows it).
+	 */
+	#checkSize(logBytes?: number): void {
+		if (this.#outgrown || this.#memory) return;
+		let bytes = 0;
+		for (const [file, known] of [
+			[this.#paths.db, undefined],
+			[this.#paths.log, logBytes],
+		] as const) {
+			try {
+				bytes += known ?? statSync(file).size;
+			} catch {
+				// Missing: holds nothing.
+			}
+		}
+		const capacity = this.#options.capacityBytes;
+		if (bytes <= capacity) return;
+		this.#outgrown = true;
+		warnOnce(
+			`large:${this.path}`,
+			'FLECHE_LARGE_STORE',
+			`${this.path} holds ${sizeText(bytes)} (with its log): the SQL store (SQLite in WebAssembly, one worker per process that applies and compacts alone) is built for up to ${sizeText(capacity)}; it goes on storing and answering, but each compaction rewrites the whole file and every process pays for it. Use the PostgreSQL store (template = "postgres") for a store this large`,
+		);
 	}
 
 	#worker(): SyncWorker {
-		if (this.#client === undefined) this.#told = this.#wrote;
+		if (this.#client === undefined) {
+			this.#told = this.#wrote;
+			this.#checkSize();
+		}
 		this.#client ??= new SyncWorker({
 			module: sqlWorkerFile(),
 			name: 'cache database',
@@ -297,6 +358,8 @@ export class CallSql implements CallStorage, StatsStorage {
 		for (const other of unwritten.keys()) {
 			if (other.#pendingKeys.has(key)) {
 				writeAllPending();
+				// The log grew past the point the read started from: its new lines name the key.
+				this.#sync();
 				break;
 			}
 		}
@@ -323,7 +386,8 @@ export class CallSql implements CallStorage, StatsStorage {
 	}
 
 	/**
-	 * Whether `key` is surely not stored, answered in this thread: the log read to its end (one `stat`), no line after
+	 * Whether `key` is surely not stored, answered in this thread: the log read to its end (by the read's
+	 * {@link #recall}), no line after
 	 * the point the filter reaches names the key, no put of this thread holds it, and the filter lacks it.
 	 */
 	#absent(key: string): boolean {
@@ -334,7 +398,6 @@ export class CallSql implements CallStorage, StatsStorage {
 			this.#presenceAsked = false;
 			return false;
 		}
-		this.#sync();
 		const seen = this.#seen;
 		if (seen === undefined || this.#trackedFrom < 0 || this.#logKeys.has(key)) return false;
 		for (const other of unwritten.keys()) if (other.#pendingKeys.has(key)) return false;
@@ -511,6 +574,7 @@ export class CallSql implements CallStorage, StatsStorage {
 			// A log that ends where this instance's last append ended ends with that append's newline.
 			const written = appendToLog(this.#log.fd, st.size, text, this.#appendedTo === st.size);
 			this.#appendedTo = st.size + written;
+			this.#checkSize(st.size + written);
 			const seen = this.#seen;
 			if (seen !== undefined && seen.ino === this.#log.ino && seen.offset === st.size) seen.offset += written;
 			else this.#forgetAll();
@@ -575,9 +639,31 @@ export class CallSql implements CallStorage, StatsStorage {
 		return lines;
 	}
 
+	/** Writes lines that include the held ones, then runs what waited for them, whether the write succeeded or not. */
+	#writeHeld(lines: readonly PendingLine[], what: string): void {
+		const waiting = this.#afterWrite;
+		this.#afterWrite = [];
+		try {
+			if (lines.length > 0) this.#write(lines, what);
+		} finally {
+			for (const then of waiting) then();
+		}
+	}
+
 	#flushPending(): void {
 		const lines = this.#takePending();
-		if (lines.length > 0) this.#write(lines, `${lines.length} call records`);
+		this.#writeHeld(lines, `${lines.length} call records`);
+	}
+
+	/**
+	 * Runs `then` once the puts held back now (see {@link CallSqlOptions.writeDelayMs}) are written or failed to be; at
+	 * once when none are held. The SQL kind releases its leases through it: a waiter woken by a release finds the
+	 * result, without each release writing the held puts on its own (which undid their batching).
+	 * @internal
+	 */
+	afterWrite(then: () => void): void {
+		if (this.#pending.length === 0) then();
+		else this.#afterWrite.push(then);
 	}
 
 	/**
@@ -623,7 +709,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		}
 		const lines: PendingLine[] = [...this.#takePending(), ...entries.map((entry) => ({ line: encodeLine(entry) }))];
 		for (const key of evicted) lines.push({ line: '', evict: key });
-		this.#write(lines, what);
+		this.#writeHeld(lines, what);
 	}
 
 	/**
@@ -657,9 +743,11 @@ export class CallSql implements CallStorage, StatsStorage {
 		}
 	}
 
-	/** A remembered record still current, after one `stat` of the log. */
+	/**
+	 * A remembered record still current, after one `stat` of the log — the only one a read takes: the rest of the read
+	 * (remembering what the worker answers, {@link #absent}) relies on this point of the log.
+	 */
 	#recall(key: string): CallRecord | undefined {
-		if (this.#known.size === 0) return undefined;
 		this.#sync();
 		return this.#known.get(key);
 	}
@@ -670,8 +758,7 @@ export class CallSql implements CallStorage, StatsStorage {
 		const known = this.#recall(key);
 		if (known !== undefined) return known;
 		if (this.#empty()) throw new KeyError(key);
-		// Where the log is now: the answer is at least that current, so it can be remembered from here on.
-		this.#sync();
+		// The log was read up to its end by #recall: the answer is at least that current, so it can be remembered.
 		const json = this.#readKey(null, 'get', key);
 		if (typeof json !== 'string') throw new KeyError(key);
 		const record = this.#check(json, key);
