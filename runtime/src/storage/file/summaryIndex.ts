@@ -335,6 +335,8 @@ export class FileIndex implements SummaryIndex, Listing {
 	 * current); `null` after watch events were applied (events for changes before them may not have been polled).
 	 */
 	#claim: bigint | null = null;
+	/** The folder mtime at the last refresh that listed the folder or applied events. */
+	#seen: bigint | null = null;
 	/** The inode of the calls folder the watcher watches. */
 	#ino: bigint | null = null;
 	#built = false;
@@ -503,13 +505,15 @@ export class FileIndex implements SummaryIndex, Listing {
 				g.dirty = true;
 			}
 			if (had) this.generation++;
-			this.#claim = null;
+			this.#claim = this.#seen = null;
 			this.#stopWatch();
 			return;
 		}
 		if (this.#built && this.#ino !== dir.ino) this.#stopWatch(); // the folder was replaced: its watcher sees nothing
 		if (!this.#built || this.#watcher === null || this.#dirty === null) this.#load(dir);
-		else if (this.#dirty.size > 0) this.#update(dir.mtime);
+		// Events name what changed. Without events, a changed folder mtime means a change whose events are not polled
+		// yet (a write by this process, or one just made): the listing tells, so a refresh is never behind the disk.
+		else if (this.#dirty.size > 0 || dir.mtime !== this.#seen) this.#update(dir.mtime);
 	}
 
 	/** Trusted: an mtime old enough that no later change can hide behind it (see the top of this module). */
@@ -532,6 +536,7 @@ export class FileIndex implements SummaryIndex, Listing {
 				this.generation++;
 				if (saved.dir !== null && saved.dir === String(dir.mtime)) {
 					this.#built = true;
+					this.#seen = dir.mtime;
 					this.#claim = trusted;
 					return;
 				}
@@ -549,6 +554,7 @@ export class FileIndex implements SummaryIndex, Listing {
 		// Stat-ed before listing: a change made meanwhile gives the folder a later mtime than the one claimed.
 		const dir = this.#dirStat();
 		const trusted = dir === undefined ? null : this.#trusted(dir.mtime);
+		this.#seen = dir?.mtime ?? null;
 		const known = new Map<string, Indexed>();
 		let statsLost = false;
 		for (const g of this.#groups.values()) {
@@ -615,13 +621,30 @@ export class FileIndex implements SummaryIndex, Listing {
 		if (changed || persistedFor !== trusted) this.#persist(trusted);
 	}
 
-	/** Applies the files watch events named (see the top of this module). */
+	/**
+	 * Applies the files watch events named (see the top of this module); with no events, diffs the listing first (every
+	 * shard loaded: a key gone from the folder is looked for in all of them).
+	 */
 	#update(mtime: bigint): void {
 		const trusted = this.#trusted(mtime);
 		const dirty = this.#dirty!;
 		this.#dirty = new Set();
 		this.#events = 0;
+		this.#seen = mtime;
 		let changed = false;
+		if (dirty.size === 0) {
+			for (const g of this.#groups.values()) if (!this.#ensure(g)) return; // rebuilt from the folder
+			const names = new Set(this.calls.list());
+			for (const g of this.#groups.values()) {
+				let gone = false;
+				for (const key of g.calls!.keys()) if (!names.has(key)) gone = g.calls!.delete(key) || gone;
+				if (gone) this.#changed(g);
+				changed ||= gone;
+				for (const key of g.calls!.keys()) names.delete(key);
+			}
+			// What is left is new.
+			for (const key of names) dirty.add(key);
+		}
 		for (const key of dirty) {
 			if (!isKey(key)) continue; // temporaries, `.stats`, `.leases`
 			const c = this.#read(key);
