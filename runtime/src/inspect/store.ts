@@ -270,7 +270,11 @@ export class InspectStore implements Store {
 		this.#listing =
 			listing ??
 			(index?.functions !== undefined && index.page !== undefined
-				? { functions: () => index.functions!(), page: (fn, offset, limit) => index.page!(fn, offset, limit), ...(index.keyStats ? { keyStats: (fn) => index.keyStats!(fn) } : {}) }
+				? {
+						functions: () => index.functions!(),
+						page: (fn, offset, limit) => index.page!(fn, offset, limit),
+						...(index.keyStats ? { keyStats: (fn) => index.keyStats!(fn) } : {}),
+					}
 				: null);
 	}
 

@@ -40,7 +40,20 @@
 //   compaction replaced the snapshot, everything is read again.
 // A reader that rejected a record (damaged, or signed with a key it lacks) does not persist its entries, which lack
 // that call; the listing shows what the last accepting reader saw, and showing a call reads and checks its record.
-import { closeSync, type FSWatcher, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
+import {
+	closeSync,
+	type FSWatcher,
+	lstatSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	statSync,
+	unlinkSync,
+	watch,
+	writeSync,
+} from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { join, sep } from 'node:path';
 import { userCacheFolder } from '../../cacheFolder.js';
@@ -241,7 +254,8 @@ function readSummary(file: string, root: string): { dir: string | null; stats: S
 		if (!Array.isArray(f) || f.length !== 11) return undefined;
 		const [module, name, count, versions, shard, statKeys, hits, misses, lastHit, computeSeconds, savedSeconds] = f as unknown[];
 		if ((module !== null && typeof module !== 'string') || typeof name !== 'string' || !isCount(count) || !isCount(statKeys)) return undefined;
-		if (!Array.isArray(versions) || !versions.every(isVersion) || (shard !== null && (typeof shard !== 'string' || !/^[0-9a-f]{32}$/.test(shard)))) return undefined;
+		if (!Array.isArray(versions) || !versions.every(isVersion) || (shard !== null && (typeof shard !== 'string' || !/^[0-9a-f]{32}$/.test(shard))))
+			return undefined;
 		if (!isCount(hits) || !isCount(misses) || !isCount(computeSeconds) || !isCount(savedSeconds) || !(lastHit === null || isCount(lastHit))) return undefined;
 		// A function with calls or statistics has a shard holding them.
 		if (shard === null && (count > 0 || statKeys > 0)) return undefined;
@@ -276,7 +290,12 @@ function statsStateOf(raw: unknown): StatsState | null | undefined {
 }
 
 /** A shard's calls and statistics, checked against its name and its function; `undefined` when unusable. */
-function readShard(folder: string, shard: string, root: string, group: Group): { calls: Map<string, Indexed>; stats: Map<string, CallStats> | null } | undefined {
+function readShard(
+	folder: string,
+	shard: string,
+	root: string,
+	group: Group,
+): { calls: Map<string, Indexed>; stats: Map<string, CallStats> | null } | undefined {
 	let text: string;
 	try {
 		text = readFileSync(join(folder, `${shard}.json`), 'utf8');
@@ -291,7 +310,8 @@ function readShard(folder: string, shard: string, root: string, group: Group): {
 		return undefined;
 	}
 	const doc = raw as { format?: unknown; root?: unknown; module?: unknown; name?: unknown; calls?: unknown; stats?: unknown } | null;
-	if (doc === null || typeof doc !== 'object' || doc.format !== FORMAT || doc.root !== root || doc.module !== group.module || doc.name !== group.name) return undefined;
+	if (doc === null || typeof doc !== 'object' || doc.format !== FORMAT || doc.root !== root || doc.module !== group.module || doc.name !== group.name)
+		return undefined;
 	if (!Array.isArray(doc.calls) || (doc.stats !== null && !Array.isArray(doc.stats))) return undefined;
 	const calls = new Map<string, Indexed>();
 	for (const c of doc.calls as unknown[]) {
@@ -307,7 +327,8 @@ function readShard(folder: string, shard: string, root: string, group: Group): {
 		for (const s of doc.stats as unknown[]) {
 			if (!Array.isArray(s) || s.length !== 6) return undefined;
 			const [key, hits, misses, lastHit, computeSeconds, savedSeconds] = s as unknown[];
-			if (!isKey(key) || !isCount(hits) || !isCount(misses) || !isCount(computeSeconds) || !isCount(savedSeconds) || !(lastHit === null || isCount(lastHit))) return undefined;
+			if (!isKey(key) || !isCount(hits) || !isCount(misses) || !isCount(computeSeconds) || !isCount(savedSeconds) || !(lastHit === null || isCount(lastHit)))
+				return undefined;
 			stats.set(key as string, { key: key as string, name: group.name, module: group.module, hits, misses, lastHit, computeSeconds, savedSeconds });
 		}
 	}
@@ -746,7 +767,10 @@ export class FileIndex implements SummaryIndex, Listing {
 					module: g.module,
 					name: g.name,
 					calls: [...g.calls.values()].map(({ entry, stamp }) => [entry.key, entry.version, stamp.ino, stamp.size, stamp.mtimeMs, entry.created]),
-					stats: g.keyStats === null || this.#stats === null ? null : [...g.keyStats.values()].map((s) => [s.key, s.hits, s.misses, s.lastHit, s.computeSeconds, s.savedSeconds]),
+					stats:
+						g.keyStats === null || this.#stats === null
+							? null
+							: [...g.keyStats.values()].map((s) => [s.key, s.hits, s.misses, s.lastHit, s.computeSeconds, s.savedSeconds]),
 				});
 				const shard = sha(text).slice(0, 32);
 				// Written even when a file of that name exists: it may be the damaged copy that sent a reader here.
@@ -756,7 +780,19 @@ export class FileIndex implements SummaryIndex, Listing {
 			}
 			if (g.versions === null) g.versions = versionsOf(g.calls!);
 			const stats = this.#stats === null ? emptySums() : g.sums;
-			functions.push([g.module, g.name, g.count, g.versions, g.shard, this.#stats === null ? 0 : g.statKeys, stats.hits, stats.misses, stats.lastHit, stats.computeSeconds, stats.savedSeconds]);
+			functions.push([
+				g.module,
+				g.name,
+				g.count,
+				g.versions,
+				g.shard,
+				this.#stats === null ? 0 : g.statKeys,
+				stats.hits,
+				stats.misses,
+				stats.lastHit,
+				stats.computeSeconds,
+				stats.savedSeconds,
+			]);
 		}
 		const s = this.#stats;
 		const body = JSON.stringify({
