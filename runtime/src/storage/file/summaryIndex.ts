@@ -263,7 +263,7 @@ function readSummary(file: string, root: string): { dir: string | null; stats: S
 			module,
 			name,
 			count,
-			versions: versions as Version[],
+			versions: versions,
 			statKeys,
 			sums: { hits, misses, lastHit, computeSeconds, savedSeconds },
 			shard,
@@ -278,15 +278,17 @@ function readSummary(file: string, root: string): { dir: string | null; stats: S
 
 function statsStateOf(raw: unknown): StatsState | null | undefined {
 	if (raw === null) return null;
-	const s = raw as { all?: unknown; snapshot?: unknown; merged?: unknown; journals?: unknown } | undefined;
-	if (s === undefined || typeof s !== 'object' || typeof s.all !== 'string' || typeof s.snapshot !== 'string') return undefined;
-	if (!Array.isArray(s.merged) || !s.merged.every((n) => typeof n === 'string') || !Array.isArray(s.journals)) return undefined;
+	if (typeof raw !== 'object' || raw === undefined) return undefined;
+	const s = raw as { all?: unknown; snapshot?: unknown; merged?: unknown; journals?: unknown };
+	if (typeof s.all !== 'string' || typeof s.snapshot !== 'string') return undefined;
+	const merged: unknown = s.merged;
+	if (!Array.isArray(merged) || !merged.every((n): n is string => typeof n === 'string') || !Array.isArray(s.journals)) return undefined;
 	const journals = new Map<string, { ino: number; offset: number }>();
 	for (const j of s.journals as unknown[]) {
 		if (!Array.isArray(j) || typeof j[0] !== 'string' || !isCount(j[1]) || !isCount(j[2])) return undefined;
 		journals.set(j[0], { ino: j[1], offset: j[2] });
 	}
-	return { all: s.all, snapshot: s.snapshot, merged: s.merged as string[], journals };
+	return { all: s.all, snapshot: s.snapshot, merged, journals };
 }
 
 /** A shard's calls and statistics, checked against its name and its function; `undefined` when unusable. */
@@ -600,7 +602,7 @@ export class FileIndex implements SummaryIndex, Listing {
 			if (c === undefined) continue;
 			const id = functionId(c.entry.module, c.entry.name);
 			let calls = next.get(id);
-			if (calls === undefined) next.set(id, (calls = new Map()));
+			if (calls === undefined) next.set(id, (calls = new Map<string, Indexed>()));
 			calls.set(key, c);
 		}
 		if (statsLost) this.#stats = null;
