@@ -436,6 +436,7 @@ export class FileIndex implements SummaryIndex, Listing {
 
 	/** The statistics of `fn`'s keys (evicted calls included), by key (reads its shard only). */
 	keyStats(fn: { readonly module: string | null; readonly name: string }): ReadonlyMap<string, CallStats> {
+		this.refresh();
 		this.#refreshStats();
 		return this.#loaded(functionId(fn.module, fn.name))?.keyStats ?? new Map();
 	}
