@@ -8,7 +8,8 @@
 // `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows). `FLECHE_INDEX_DIR=` (empty) keeps it in memory only.
 // It holds two kinds of file, so that a tool reads only what it shows:
 // - `summary.json`: the first line is the SHA-256 hex of the rest, a JSON document `{ format, root, dir, stats,
-//   functions: [[module, name, calls, versions, shard, statKeys, hits, misses, lastHit, computeSeconds, savedSeconds]…] }`
+//   functions: [[module, name, calls, versions, shard, statKeys, hits, misses, lastHit, computeSeconds, savedSeconds,
+//   checked]…] }`
 //   — per function its number of calls, versions and summed statistics, and the name of its shard. `root` names the
 //   calls folder it describes (one naming another folder — a hash collision, a copied cache folder — is not used);
 //   `dir` the folder mtime it is current for; `stats` how far the statistics journals were read (below).
@@ -26,8 +27,11 @@
 //   The summary carries the folder mtime it is current for; when the folder still has it, the index is used without
 //   listing or stat-ing anything. An mtime within the last moment is not trusted (coarse filesystem clocks), like
 //   git's racy-index rule.
-// - Otherwise each listed file is stat-ed and read again only when new or when its inode, size or mtime differ (a
-//   rename into place always brings a new inode); files gone from the listing are dropped.
+// - Otherwise the folder is listed: files gone are dropped and new files read. A file still there keeps its entry
+//   unchecked: it may have been replaced since (a rename into place always brings a new inode), but a record's
+//   fields hash to its key, so a replacement has the same function and version — the counts and the function list are
+//   right — and only its creation time can differ. Its function is marked unchecked (in the summary too), and its
+//   first page stats each of its files and reads again those whose inode, size or mtime differ.
 // - While open, fs.watch events name the files created, replaced and removed, so a refresh reads only those (a key's
 //   record names its function, so only that function's shard is loaded; a removal loads every shard once, to find
 //   the key). An event without a name, a burst of events large enough that the kernel's queue could have overflowed
@@ -117,6 +121,12 @@ interface Group {
 	sorted: Entry[] | null;
 	/** Changed since the shard was written. */
 	dirty: boolean;
+	/**
+	 * Whether its calls' stamps were checked since the folder last changed without events: a listing that found them
+	 * still there keeps them unchecked (a file replaced since has the same key, so the same function and version, and
+	 * only its creation time can differ), and the first page of the function checks them (see the top of this module).
+	 */
+	verified: boolean;
 }
 
 /** How far the statistics folder was read (see the top of this module). */
@@ -192,6 +202,7 @@ function newGroup(module: string | null, name: string, statsKnown: boolean): Gro
 		keyStats: statsKnown ? new Map() : null,
 		sorted: null,
 		dirty: true,
+		verified: true,
 	};
 }
 
@@ -251,8 +262,9 @@ function readSummary(file: string, root: string): { dir: string | null; stats: S
 	if (stats === undefined) return undefined;
 	const groups = new Map<string, Group>();
 	for (const f of doc.functions as unknown[]) {
-		if (!Array.isArray(f) || f.length !== 11) return undefined;
-		const [module, name, count, versions, shard, statKeys, hits, misses, lastHit, computeSeconds, savedSeconds] = f as unknown[];
+		if (!Array.isArray(f) || f.length !== 12) return undefined;
+		const [module, name, count, versions, shard, statKeys, hits, misses, lastHit, computeSeconds, savedSeconds, verified] = f as unknown[];
+		if (typeof verified !== 'boolean') return undefined;
 		if ((module !== null && typeof module !== 'string') || typeof name !== 'string' || !isCount(count) || !isCount(statKeys)) return undefined;
 		if (!Array.isArray(versions) || !versions.every(isVersion) || (shard !== null && (typeof shard !== 'string' || !/^[0-9a-f]{32}$/.test(shard))))
 			return undefined;
@@ -271,6 +283,7 @@ function readSummary(file: string, root: string): { dir: string | null; stats: S
 			keyStats: shard === null ? (stats === null ? null : new Map()) : null,
 			sorted: null,
 			dirty: false,
+			verified,
 		});
 	}
 	return { dir: doc.dir, stats, groups };
@@ -428,7 +441,11 @@ export class FileIndex implements SummaryIndex, Listing {
 
 	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; entries: Entry[] } {
 		this.refresh();
-		const g = this.#loaded(functionId(fn.module, fn.name));
+		let g = this.#loaded(functionId(fn.module, fn.name));
+		if (g !== undefined && !g.verified) {
+			this.#checkStamps(g);
+			g = this.#groups.get(functionId(fn.module, fn.name));
+		}
 		if (g === undefined) return { total: 0, entries: [] };
 		g.sorted ??= newestFirst(g.calls!);
 		return { total: g.sorted.length, entries: g.sorted.slice(offset, offset + limit) };
@@ -439,6 +456,26 @@ export class FileIndex implements SummaryIndex, Listing {
 		this.refresh();
 		this.#refreshStats();
 		return this.#loaded(functionId(fn.module, fn.name))?.keyStats ?? new Map();
+	}
+
+	/** Stats the calls of `g` (its shard loaded), reading again those whose file was replaced or is gone. */
+	#checkStamps(g: Group): void {
+		let changed = false;
+		for (const [key, old] of g.calls!) {
+			const stamp = stampOf(join(this.calls.root, key));
+			if (stamp !== undefined && sameStamp(old.stamp, stamp)) continue;
+			const c = this.#read(key);
+			if (c === undefined) g.calls!.delete(key);
+			else g.calls!.set(key, c);
+			changed = true;
+		}
+		g.verified = true;
+		if (changed) {
+			this.#changed(g);
+			this.generation++;
+		}
+		// The flag (and any new stamps) are persisted; the folder mtime claimed is as true as before.
+		this.#schedulePersist(this.#claim);
 	}
 
 	/** The group `id` with its shard loaded (the slow path rebuilds everything when the shard is unusable). */
@@ -579,71 +616,53 @@ export class FileIndex implements SummaryIndex, Listing {
 		const dir = this.#dirStat();
 		const trusted = dir === undefined ? null : this.#trusted(dir.mtime);
 		this.#seen = dir?.mtime ?? null;
-		const known = new Map<string, Indexed>();
 		let statsLost = false;
+		let changed = false;
 		for (const g of this.#groups.values()) {
 			if (g.calls === null || (g.keyStats === null && this.#stats !== null)) {
 				const shard = g.shard === null || this.#folder === null ? undefined : readShard(this.#folder, g.shard, this.calls.root, g);
-				g.calls ??= shard?.calls ?? null;
 				g.keyStats ??= shard?.stats ?? null;
+				if (g.calls === null) {
+					// An unusable shard: its calls are read from the folder like new ones.
+					g.calls = shard?.calls ?? new Map();
+					if (shard === undefined) this.#changed(g);
+				}
 			}
-			if (g.calls !== null) for (const [key, c] of g.calls) known.set(key, c);
 			if (g.keyStats === null) statsLost = true;
 		}
-		const next = new Map<string, Map<string, Indexed>>();
-		let read = 0;
-		for (const key of this.calls.list()) {
-			const old = known.get(key);
-			const stamp = old === undefined ? undefined : stampOf(join(this.calls.root, key));
-			let c: Indexed | undefined = old;
-			if (old === undefined || stamp === undefined || !sameStamp(old.stamp, stamp)) {
-				read++;
-				c = this.#read(key);
+		if (statsLost) this.#stats = null;
+		// Known calls gone from the folder are dropped; those still there are kept unchecked (their function's first
+		// page checks them); what is left of the listing is new, and read.
+		const names = new Set(this.calls.list());
+		for (const g of this.#groups.values()) {
+			let gone = false;
+			for (const key of g.calls!.keys()) {
+				if (names.delete(key)) g.verified = false;
+				else gone = g.calls!.delete(key) || gone;
 			}
+			if (gone) this.#changed(g);
+		}
+		for (const key of names) {
+			const c = this.#read(key);
 			if (c === undefined) continue;
 			const id = functionId(c.entry.module, c.entry.name);
-			let calls = next.get(id);
-			if (calls === undefined) next.set(id, (calls = new Map<string, Indexed>()));
-			calls.set(key, c);
-		}
-		if (statsLost) this.#stats = null;
-		const groups = new Map<string, Group>();
-		let changed = read > 0;
-		for (const [id, calls] of next) {
-			const first = calls.values().next().value!.entry;
-			const old = this.#groups.get(id);
-			const g = old ?? newGroup(first.module, first.name, this.#stats !== null);
-			const same = old !== undefined && old.calls !== null && old.calls.size === calls.size && [...calls].every(([k, c]) => old.calls!.get(k) === c);
-			if (!same) {
-				g.calls = calls;
-				g.count = calls.size;
-				g.versions = null;
-				g.sorted = null;
-				g.dirty = true;
-				changed = true;
-			}
-			groups.set(id, g);
+			let g = this.#groups.get(id);
+			if (g === undefined) this.#groups.set(id, (g = newGroup(c.entry.module, c.entry.name, this.#stats !== null)));
+			g.calls!.set(key, c);
+			this.#changed(g);
 		}
 		for (const [id, g] of this.#groups) {
-			if (groups.has(id)) continue;
-			if (g.count > 0) changed = true;
-			if (g.statKeys === 0 && g.keyStats !== null) continue;
-			// Every call gone, statistics kept (docs/behaviour.md §11).
-			g.calls = new Map();
-			g.count = 0;
-			g.versions = [];
-			g.sorted = null;
-			g.dirty = true;
-			groups.set(id, g);
+			if (g.dirty) changed = true;
+			// Every call gone: listed while it has statistics (docs/behaviour.md §11).
+			if (g.count === 0 && g.statKeys === 0 && g.keyStats !== null) this.#groups.delete(id);
 		}
-		for (const g of groups.values()) if (g.dirty) changed = true;
-		this.#groups = groups;
 		this.generation++;
 		this.#built = true;
 		const persistedFor = this.#claim;
 		this.#claim = trusted;
 		if (changed || persistedFor !== trusted) this.#persist(trusted);
 	}
+
 
 	/**
 	 * Applies the files watch events named (see the top of this module); with no events, diffs the listing first (every
@@ -795,6 +814,7 @@ export class FileIndex implements SummaryIndex, Listing {
 				stats.lastHit,
 				stats.computeSeconds,
 				stats.savedSeconds,
+				g.verified,
 			]);
 		}
 		const s = this.#stats;
