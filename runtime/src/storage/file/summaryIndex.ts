@@ -663,7 +663,6 @@ export class FileIndex implements SummaryIndex, Listing {
 		if (changed || persistedFor !== trusted) this.#persist(trusted);
 	}
 
-
 	/**
 	 * Applies the files watch events named (see the top of this module); with no events, diffs the listing first (every
 	 * shard loaded: a key gone from the folder is looked for in all of them).
