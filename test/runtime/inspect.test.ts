@@ -203,6 +203,30 @@ describe('fleche/inspect', () => {
 		};
 		/** The keys of the calls in the persisted index (statistics name evicted keys too: not these). */
 		const persisted = (root: string): string[] => [...shards(root).values()].flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { calls: string[][] }).calls.map((c) => c[0]!));
+		/**
+		 * A store under a project of its own, and `run(...xs)`: another process that calls `square(x)` for each in it and
+		 * flushes its statistics.
+		 */
+		const writer = (t: Parameters<typeof tmpDir>[0]): { root: string; run: (...xs: number[]) => void } => {
+			const project = userProject(
+				{
+					'src/write.js': [
+						"import { fleche, cache, fileCache, flushStats } from 'fleche';",
+						"const square = fleche((x) => x * x, { name: 'square' });",
+						'cache(fileCache(process.argv[2]), () => { for (const x of process.argv.slice(3)) square(Number(x)); });',
+						'flushStats();',
+					].join('\n'),
+				},
+				t,
+			);
+			const root = join(project, '.fleche');
+			const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+			const run = (...xs: number[]): void => {
+				const child = spawnSync(process.execPath, [join(project, 'src/write.js'), root, ...xs.map(String)], { cwd: project, env, encoding: 'utf8', timeout: 60_000 });
+				assert.equal(child.status, 0, child.stderr);
+			};
+			return { root, run };
+		};
 		/** Waits out the racy window: a folder mtime this old is trusted and persisted with the index. */
 		const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
 		/** Lists the store in a store of its own, so the index is built and persisted. */
@@ -367,23 +391,7 @@ describe('fleche/inspect', () => {
 		});
 
 		test('statistics recorded between opens are added to the persisted sums, and a compacted journal is read again', async (t) => {
-			const project = userProject(
-				{
-					'src/hits.js': [
-						"import { fleche, cache, fileCache, flushStats } from 'fleche';",
-						"const square = fleche((x) => x * x, { name: 'square' });",
-						'cache(fileCache(process.argv[2]), () => { for (const x of process.argv.slice(3)) square(Number(x)); });',
-						'flushStats();',
-					].join('\n'),
-				},
-				t,
-			);
-			const root = join(project, '.fleche');
-			const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-			const run = (...xs: number[]): void => {
-				const child = spawnSync(process.execPath, [join(project, 'src/hits.js'), root, ...xs.map(String)], { cwd: project, env, encoding: 'utf8', timeout: 60_000 });
-				assert.equal(child.status, 0, child.stderr);
-			};
+			const { root, run } = writer(t);
 			run(1, 2, 1);
 			assert.deepEqual(listing(root).fns, [['square', 2, 1, 2]]);
 			await settle();
@@ -409,23 +417,7 @@ describe('fleche/inspect', () => {
 		});
 
 		test('a write by another process is seen by an open store after its next re-list, counts and statistics included', async (t) => {
-			const project = userProject(
-				{
-					'src/write.js': [
-						"import { fleche, cache, fileCache, flushStats } from 'fleche';",
-						"const square = fleche((x) => x * x, { name: 'square' });",
-						'cache(fileCache(process.argv[2]), () => { for (const x of process.argv.slice(3)) square(Number(x)); });',
-						'flushStats();',
-					].join('\n'),
-				},
-				t,
-			);
-			const root = join(project, '.fleche');
-			const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-			const run = (...xs: number[]): void => {
-				const child = spawnSync(process.execPath, [join(project, 'src/write.js'), root, ...xs.map(String)], { cwd: project, env, encoding: 'utf8', timeout: 60_000 });
-				assert.equal(child.status, 0, child.stderr);
-			};
+			const { root, run } = writer(t);
 			run(1, 2, 3, 1);
 			await settle();
 			list(root);
