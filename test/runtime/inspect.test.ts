@@ -238,6 +238,15 @@ describe('fleche/inspect', () => {
 				s.close();
 			}
 		};
+		/** A seeded store whose index was persisted for a trusted folder mtime (listed twice, around the racy window). */
+		const indexed = async (): Promise<string> => {
+			const { root, store } = seeded();
+			store.close();
+			list(root);
+			await settle();
+			list(root);
+			return root;
+		};
 		/** What a fresh open lists: per function `[name, calls, hits, misses]`, and the calls of `square` newest first. */
 		const listing = (root: string): { fns: [string, number, number, number][]; square: [string, number, number][] } => {
 			const s = openStore(root);
@@ -286,11 +295,7 @@ describe('fleche/inspect', () => {
 		});
 
 		test('calls added, replaced and evicted between opens are seen, and the index is brought up to date', async () => {
-			const { root, store } = seeded();
-			store.close();
-			list(root);
-			await settle();
-			list(root);
+			const root = await indexed();
 			const c = fileCache(root);
 			const before = openStore(root);
 			const sqModule = before.functions().find((f) => f.name === 'square')!.module;
@@ -331,11 +336,7 @@ describe('fleche/inspect', () => {
 		});
 
 		test('a corrupt, foreign or unwritable summary only costs the slow path', async () => {
-			const { root, store } = seeded();
-			store.close();
-			list(root);
-			await settle();
-			list(root);
+			const root = await indexed();
 			const want = listing(root);
 			const good = readFileSync(summaryFile(root), 'utf8');
 			const body = good.slice(good.indexOf('\n') + 1);
@@ -362,11 +363,7 @@ describe('fleche/inspect', () => {
 		});
 
 		test('a damaged or missing shard is the slow path: the same counts, calls and statistics, never wrong ones', async () => {
-			const { root, store } = seeded();
-			store.close();
-			list(root);
-			await settle();
-			list(root);
+			const root = await indexed();
 			const want = listing(root);
 			assert.deepEqual(
 				want.fns,
