@@ -760,13 +760,21 @@ export class FileIndex implements SummaryIndex, Listing {
 
 	/** Adds per-key statistics deltas to their functions; false when a shard was unusable (then read everything). */
 	#addStats(deltas: ReadonlyMap<string, CallStats>): boolean {
+		// Every shard the deltas touch is loaded before any is added: an unusable one rebuilds (and persists) the index,
+		// which must not hold deltas its statistics state does not account for yet.
+		const touched = new Map<string, Group>();
 		for (const d of deltas.values()) {
 			const id = functionId(d.module, d.name);
+			if (touched.has(id)) continue;
 			let g = this.#groups.get(id);
 			if (g === undefined) this.#groups.set(id, (g = newGroup(d.module, d.name, true)));
 			if (!this.#ensure(g) || g.keyStats === null || this.#stats === null) return false;
-			if (!g.keyStats.has(d.key)) g.statKeys++;
-			mergeStats(g.keyStats, d);
+			touched.set(id, g);
+		}
+		for (const d of deltas.values()) {
+			const g = touched.get(functionId(d.module, d.name))!;
+			if (!g.keyStats!.has(d.key)) g.statKeys++;
+			mergeStats(g.keyStats!, d);
 			addSums(g.sums, d);
 			g.dirty = true;
 		}
