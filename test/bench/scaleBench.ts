@@ -9,7 +9,7 @@
 // values inside its call files, docs/behaviour.md §2.6), so both list alike.
 // Timed work never changes the fixture: the save rows write into copies.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -152,6 +152,22 @@ function filesPerCall(root: string): number {
 	return (count(join(root, 'calls')) + count(join(root, 'values'))) / count(join(root, 'calls'));
 }
 
+/**
+ * What a tool that only reads could have changed in a file store: the folders' mtimes (any file created, renamed or
+ * removed in them) and every file of the statistics and lease folders (CallFile never writes a file in place).
+ */
+function storeStamp(root: string): string {
+	const parts: string[] = [];
+	for (const dir of ['calls', 'values', join('calls', '.stats'), join('calls', '.leases')]) {
+		const path = join(root, dir);
+		if (!existsSync(path)) continue;
+		parts.push(`${dir} ${statSync(path).mtimeMs}`);
+		if (dir.includes('.'))
+			for (const name of readdirSync(path).sort()) parts.push(`${dir}/${name} ${statSync(join(path, name)).size} ${statSync(join(path, name)).mtimeMs}`);
+	}
+	return parts.join('\n');
+}
+
 /** Measures the tools and stores on the 100,000-call fixture. */
 export async function scaleBench(report: Report): Promise<void> {
 	console.log(`\ntools and stores at ${CALLS.toLocaleString('en')} calls (${FUNCTIONS} functions; fixture in .cache/bench/scale-100k)`);
@@ -161,6 +177,7 @@ export async function scaleBench(report: Report): Promise<void> {
 		['sql', sqlStore],
 	] as const;
 
+	const before = storeStamp(fileStore);
 	for (const [kind, root] of stores) {
 		firstScreen(root); // a first open may build what later opens reuse; the rows are about a store already seen
 		const screen = await report.run(`scale ${kind}`, 'first screen: open + functions + page of 100', () => firstScreen(root), { ops: 1, samples: 5 });
@@ -179,6 +196,12 @@ export async function scaleBench(report: Report): Promise<void> {
 			note: `median of 5, interleaved with an empty node process (${empty.toFixed(0)} ms); ${lines} lines printed`,
 		});
 	}
+	if (storeStamp(fileStore) !== before) throw new Error('the file store changed while tools only read it');
+	report.info(
+		'tools that only read write nothing into the file store',
+		'nothing written (checked)',
+		'first screens and `fleche ls` runs above: the calls and values folders, statistics journals and leases are as they were (their index lives in the user cache folder)',
+	);
 
 	const values = new ValueFile({ root: join(fileStore, 'values') });
 	for (const [kind, calls] of [

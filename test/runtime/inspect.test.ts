@@ -194,7 +194,40 @@ describe('fleche/inspect', () => {
 	});
 
 	describe('the persisted summary index (in FLECHE_INDEX_DIR, outside the store)', () => {
-		const indexFile = (root: string): string => join(indexDir, `${createHash('sha256').update(join(root, 'calls')).digest('hex').slice(0, 32)}.json`);
+		const indexFolder = (root: string): string => join(indexDir, createHash('sha256').update(join(root, 'calls')).digest('hex').slice(0, 32));
+		const summaryFile = (root: string): string => join(indexFolder(root), 'summary.json');
+		/** The shards the persisted summary names, by function name (the format at the top of summaryIndex.ts). */
+		const shards = (root: string): Map<string, string> => {
+			const text = readFileSync(summaryFile(root), 'utf8');
+			const body = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { functions: unknown[][] };
+			return new Map(body.functions.filter((f) => typeof f[4] === 'string').map((f) => [f[1] as string, join(indexFolder(root), `${f[4] as string}.json`)]));
+		};
+		/** The keys of the calls in the persisted index (statistics name evicted keys too: not these). */
+		const persisted = (root: string): string[] => [...shards(root).values()].flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { calls: string[][] }).calls.map((c) => c[0]!));
+		/**
+		 * A store under a project of its own, and `run(...xs)`: another process that calls `square(x)` for each in it and
+		 * flushes its statistics.
+		 */
+		const writer = (t: Parameters<typeof tmpDir>[0]): { root: string; run: (...xs: number[]) => void } => {
+			const project = userProject(
+				{
+					'src/write.js': [
+						"import { fleche, cache, fileCache, flushStats } from 'fleche';",
+						"const square = fleche((x) => x * x, { name: 'square' });",
+						'cache(fileCache(process.argv[2]), () => { for (const x of process.argv.slice(3)) square(Number(x)); });',
+						'flushStats();',
+					].join('\n'),
+				},
+				t,
+			);
+			const root = join(project, '.fleche');
+			const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+			const run = (...xs: number[]): void => {
+				const child = spawnSync(process.execPath, [join(project, 'src/write.js'), root, ...xs.map(String)], { cwd: project, env, encoding: 'utf8', timeout: 60_000 });
+				assert.equal(child.status, 0, child.stderr);
+			};
+			return { root, run };
+		};
 		/** Waits out the racy window: a folder mtime this old is trusted and persisted with the index. */
 		const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
 		/** Lists the store in a store of its own, so the index is built and persisted. */
@@ -206,16 +239,43 @@ describe('fleche/inspect', () => {
 				s.close();
 			}
 		};
+		/** A seeded store whose index was persisted for a trusted folder mtime (listed twice, around the racy window). */
+		const indexed = async (): Promise<string> => {
+			const { root, store } = seeded();
+			store.close();
+			list(root);
+			await settle();
+			list(root);
+			return root;
+		};
+		/** What a fresh open lists: per function `[name, calls, hits, misses]`, and the calls of `square` newest first. */
+		const listing = (root: string): { fns: [string, number, number, number][]; square: [string, number, number][] } => {
+			const s = openStore(root);
+			try {
+				const fns = s.functions();
+				const sq = fns.find((f) => f.name === 'square');
+				return {
+					fns: fns.map((f) => [f.name, f.calls, f.hits, f.misses]),
+					square: sq === undefined ? [] : s.calls(sq).calls.map((c) => [c.args.x!, c.hits, c.misses]),
+				};
+			} finally {
+				s.close();
+			}
+		};
 
 		test('a later open lists from the index without reading a call file', async () => {
 			const { root, store } = seeded();
 			store.close();
 			assert.equal(list(root), 7);
-			assert.ok(existsSync(indexFile(root)), 'the first open persisted its index');
-			// The calls were written too recently for their folder's mtime to be trusted; a later open verifies by
-			// stat and then persists the folder state the index is current for.
+			assert.ok(existsSync(summaryFile(root)), 'the first open persisted its index');
+			// The calls were written too recently for their folder's mtime to be trusted; a later open lists the
+			// folder and then persists the folder state the index is current for, and its page of square's calls
+			// checks their files' stamps (a file still listed may have been replaced).
 			await settle();
-			assert.equal(list(root), 7);
+			assert.deepEqual(listing(root).fns, [
+				['greet', 2, 0, 2],
+				['square', 5, 3, 5],
+			]);
 			// Damage a call file in place (same inode, size and mtime): CallFile never writes in place, so only a
 			// reader that opens the file can notice. The index is trusted because the folder did not change.
 			const victim = square.fleche.digest(4);
@@ -228,18 +288,15 @@ describe('fleche/inspect', () => {
 			try {
 				assert.equal(second.totals().calls, 7);
 				assert.deepEqual(logs.codes('FLECHE_CORRUPT_ENTRY'), [], 'no call file was read to list the store');
-				assert.ok(second.calls({ module: second.functions()[1]!.module, name: 'square' }).calls.some((c) => c.key === victim));
+				const page = second.calls({ module: second.functions()[1]!.module, name: 'square' }).calls;
+				assert.ok(page.find((c) => c.key === victim)!.damaged !== null, 'showing the call reads and checks its record');
 			} finally {
 				second.close();
 			}
 		});
 
 		test('calls added, replaced and evicted between opens are seen, and the index is brought up to date', async () => {
-			const { root, store } = seeded();
-			store.close();
-			list(root);
-			await settle();
-			list(root);
+			const root = await indexed();
 			const c = fileCache(root);
 			const before = openStore(root);
 			const sqModule = before.functions().find((f) => f.name === 'square')!.module;
@@ -259,8 +316,8 @@ describe('fleche/inspect', () => {
 			} finally {
 				after.close();
 			}
-			const persisted = readFileSync(indexFile(root), 'utf8');
-			assert.ok(persisted.includes(square.fleche.digest(6)) && !persisted.includes(square.fleche.digest(2)), 'the index on disk follows');
+			const keys = persisted(root);
+			assert.ok(keys.includes(square.fleche.digest(6)) && !keys.includes(square.fleche.digest(2)), 'the index on disk follows');
 		});
 
 		test('a changed call seen by a watching store is persisted for the next open', async () => {
@@ -269,7 +326,7 @@ describe('fleche/inspect', () => {
 			const c = fileCache(root);
 			cache(c, () => square(7));
 			assert.equal(store.calls(fn).total, 6);
-			await waitFor('the index persisted from the timer', () => existsSync(indexFile(root)) && readFileSync(indexFile(root), 'utf8').includes(square.fleche.digest(7)));
+			await waitFor('the index persisted from the timer', () => existsSync(summaryFile(root)) && persisted(root).includes(square.fleche.digest(7)));
 			store.close();
 			const next = openStore(root);
 			try {
@@ -279,35 +336,122 @@ describe('fleche/inspect', () => {
 			}
 		});
 
-		test('a corrupt, foreign or unwritable index only costs the slow path', () => {
-			const { root, store } = seeded();
-			store.close();
-			list(root);
-			for (const text of ['{ not json', JSON.stringify({ format: 'something else', calls: [] }), JSON.stringify({ format: 'fleche.inspect-index/2', root: join(root, 'calls'), dir: null, functions: [], calls: [['k', 5, 1, 1, 1, null]] }),
+		test('a corrupt, foreign or unwritable summary only costs the slow path', async () => {
+			const root = await indexed();
+			const want = listing(root);
+			const good = readFileSync(summaryFile(root), 'utf8');
+			const body = good.slice(good.indexOf('\n') + 1);
+			const signed = (text: string): string => `${createHash('sha256').update(text).digest('hex')}\n${text}`;
+			for (const text of [
+				'{ not json',
+				good.slice(0, good.length >> 1), // cut short
+				good.replace(/"calls"|,2,/, (m) => (m === ',2,' ? ',3,' : m)), // a count changed: fails its checksum
+				signed(JSON.stringify({ format: 'something else', functions: [] })),
 				// Another folder's index (a copied cache folder): trusted, it would list that folder's calls here.
-				JSON.stringify({ format: 'fleche.inspect-index/2', root: '/elsewhere/calls', dir: String(statSync(join(root, 'calls'), { bigint: true }).mtimeNs), functions: [], calls: [] })]) {
-				writeFileSync(indexFile(root), text);
+				signed(body.replace(JSON.stringify(join(root, 'calls')), JSON.stringify('/elsewhere/calls'))),
+			]) {
+				writeFileSync(summaryFile(root), text);
 				logs.clear();
-				const s = openStore(root);
-				try {
-					assert.equal(s.totals().calls, 7, text);
-					assert.deepEqual(logs.records, [], 'an unusable index is not worth a warning');
-				} finally {
-					s.close();
-				}
-				assert.doesNotThrow(() => JSON.parse(readFileSync(indexFile(root), 'utf8')) as unknown, 'rewritten');
+				assert.deepEqual(listing(root), want, text);
+				assert.deepEqual(logs.records, [], 'an unusable index is not worth a warning');
+				assert.ok(readFileSync(summaryFile(root), 'utf8') !== text, 'rewritten');
 			}
-			// A folder in the index file's place: it cannot be written, and listing still works.
-			rmSync(indexFile(root), { force: true });
-			mkdirSync(indexFile(root), { recursive: true });
-			assert.equal(list(root), 7);
+			// A file in the index folder's place: nothing can be written there, and listing still works.
+			rmSync(indexFolder(root), { recursive: true, force: true });
+			writeFileSync(indexFolder(root), 'not a folder');
+			assert.deepEqual(listing(root), want);
+			rmSync(indexFolder(root), { force: true });
+		});
+
+		test('a damaged or missing shard is the slow path: the same counts, calls and statistics, never wrong ones', async () => {
+			const root = await indexed();
+			const want = listing(root);
+			assert.deepEqual(
+				want.fns,
+				[
+					['greet', 2, 0, 2],
+					['square', 5, 3, 5],
+				],
+			);
+			const damage: ((file: string) => void)[] = [
+				(file) => writeFileSync(file, readFileSync(file, 'utf8').replace(/\d(?=,)/, (d) => String((Number(d) + 1) % 10))), // one digit changed
+				(file) => writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40)), // cut short
+				(file) => rmSync(file), // removed
+			];
+			for (const hurt of damage) {
+				hurt(shards(root).get('square')!);
+				logs.clear();
+				assert.deepEqual(listing(root), want);
+				assert.deepEqual(logs.records, [], 'a damaged shard is not worth a warning');
+				// The slow path persisted a sound index again: the next open is served from it.
+				assert.deepEqual(listing(root), want);
+			}
+		});
+
+		test('statistics recorded between opens are added to the persisted sums, and a compacted journal is read again', async (t) => {
+			const { root, run } = writer(t);
+			run(1, 2, 1);
+			assert.deepEqual(listing(root).fns, [['square', 2, 1, 2]]);
+			await settle();
+			list(root);
+			// Another process's journal: new lines and a new file since the index was persisted.
+			run(2, 2, 3);
+			const now = listing(root);
+			assert.deepEqual(now.fns, [['square', 3, 3, 3]]);
+			assert.deepEqual(now.square.sort(), [
+				['1', 1, 1],
+				['2', 2, 1],
+				['3', 0, 1],
+			]);
+			// Many finished journals make the next writer compact them into a new snapshot: read in full again.
+			for (let i = 0; i < 17; i++) run(1);
+			const after = listing(root);
+			assert.deepEqual(after.fns, [['square', 3, 20, 3]]);
+			assert.deepEqual(after.square.sort(), [
+				['1', 18, 1],
+				['2', 2, 1],
+				['3', 0, 1],
+			]);
+		});
+
+		test('a write by another process is seen by an open store after its next re-list, counts and statistics included', async (t) => {
+			const { root, run } = writer(t);
+			run(1, 2, 3, 1);
+			await settle();
+			list(root);
+			const store = openStore(root);
+			t.after(() => store.close());
+			const fn = { module: store.functions()[0]!.module, name: 'square' };
+			assert.equal(store.calls(fn).total, 3);
+			let notified = 0;
+			const sub = store.watch(() => notified++, { debounceMs: 50 });
+			t.after(() => sub.dispose());
+			run(40, 2);
+			await waitFor('the watch listener', () => notified > 0);
+			await waitFor('the re-list to show the new call', () => store.calls(fn).total === 4);
+			const sq = store.functions()[0]!;
+			assert.deepEqual([sq.calls, sq.hits, sq.misses], [4, 2, 4]);
+			assert.deepEqual(
+				store
+					.calls(fn)
+					.calls.map((c) => [c.args.x, c.hits, c.misses])
+					.sort(),
+				[
+					['1', 1, 1],
+					['2', 1, 1],
+					['3', 0, 1],
+					['40', 0, 1],
+				],
+			);
+			// And a process started afterwards (the CLI) lists the same.
+			assert.deepEqual(listing(root).fns, [['square', 4, 2, 4]]);
 		});
 
 		test('the index is invisible to the cache: not a call, not in statistics, gone with clear()', async () => {
 			const { root, store } = seeded();
 			store.close();
 			list(root);
-			assert.ok(existsSync(indexFile(root)));
+			assert.ok(existsSync(summaryFile(root)));
 			const c = fileCache(root);
 			assert.equal([...c.records()].length, 7);
 			const again = openStore(root);

@@ -262,8 +262,20 @@ export class InspectStore implements Store {
 		this.#leaves = leafCaches(cache);
 		const only = cache instanceof Cache ? cache : undefined;
 		const kind = only === undefined ? undefined : kindOf(only.calls);
-		this.#listing = only === undefined ? null : (kind?.listing?.(only.calls) ?? null);
-		this.#index = only === undefined || this.#listing !== null ? null : (kind?.summaryIndex?.(only.calls) ?? null);
+		const listing = only === undefined ? null : (kind?.listing?.(only.calls) ?? null);
+		this.#index = only === undefined || listing !== null ? null : (kind?.summaryIndex?.(only.calls) ?? null);
+		// An index that answers the listing itself (the file store's: counts and statistics per function persisted
+		// beside per-function shards) is asked, so a first screen reads one function's entries, not every one.
+		const index = this.#index;
+		this.#listing =
+			listing ??
+			(index?.functions !== undefined && index.page !== undefined
+				? {
+						functions: () => index.functions!(),
+						page: (fn, offset, limit) => index.page!(fn, offset, limit),
+						...(index.keyStats ? { keyStats: (fn) => index.keyStats!(fn) } : {}),
+					}
+				: null);
 	}
 
 	/** Every stored call (the index's, kept current, or read afresh from storages that query fast themselves). */
@@ -288,7 +300,11 @@ export class InspectStore implements Store {
 		return map;
 	}
 
-	#stats(filter?: { name?: string; module?: string | null }): Map<string, CallStats> {
+	#stats(filter?: { name?: string; module?: string | null }): ReadonlyMap<string, CallStats> {
+		// A listing that keeps its keys' statistics answers for one function without reading every key's.
+		if (filter?.name !== undefined && filter.module !== undefined && this.#listing?.keyStats !== undefined) {
+			return this.#listing.keyStats({ module: filter.module, name: filter.name });
+		}
 		const out = new Map<string, CallStats>();
 		for (const leaf of this.#leaves) for (const s of leaf.stats(filter)) mergeStats(out, s);
 		return out;
@@ -603,6 +619,19 @@ export class InspectStore implements Store {
 
 	totals(): StoreTotals {
 		let calls = 0;
+		if (this.#index !== null && this.#listing !== null) {
+			// An index's listing keeps every function's summed statistics (statistics-only functions included): the
+			// totals need not read every key's.
+			const totals = { calls, functions: 0, hits: 0, misses: 0, savedSeconds: 0 };
+			for (const fn of this.#listing.functions()) {
+				totals.calls += fn.calls;
+				totals.functions++;
+				totals.hits += fn.hits;
+				totals.misses += fn.misses;
+				totals.savedSeconds += fn.savedSeconds;
+			}
+			return totals;
+		}
 		// The functions `functions()` lists: with stored calls, or with statistics only (every call evicted).
 		const named = new Set<string>();
 		if (this.#listing !== null) {

@@ -13,7 +13,7 @@
 // (snake_case turned to camelCase); a tool does without what a kind does not offer. The built-in records and the
 // registry of every kind are in registry.ts; this module imports no storage.
 import type { CallRecord } from '../call.js';
-import type { CallLeases, CallStorage, StorageConfig, ValueStorage } from './base.js';
+import type { CallLeases, CallStats, CallStorage, StorageConfig, ValueStorage } from './base.js';
 
 /** Which of a cache's two storages a configuration describes. */
 export type StorageRole = 'values' | 'calls';
@@ -70,9 +70,11 @@ export interface IndexEntry {
 
 /**
  * A kept-current summary of every record of a call storage, for listing 100,000 calls without reading each: what a
- * kind offers when reading all its records is slow and it can do better (the file store's persisted index).
+ * kind offers when reading all its records is slow and it can do better (the file store's persisted index). An index
+ * that also answers the {@link Listing} questions (`functions` and `page` both) is listed through them, so that a tool
+ * never groups every entry itself.
  */
-export interface SummaryIndex {
+export interface SummaryIndex extends Partial<Listing> {
 	/** Bumped whenever the entries change, so that a tool can keep what it derived from them. */
 	readonly generation: number;
 	/** Brings the entries up to date with the storage (cheap when nothing changed). */
@@ -113,6 +115,11 @@ export interface Listing {
 	 * records, and how many calls the function has.
 	 */
 	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; entries: IndexEntry[] };
+	/**
+	 * The statistics of one function's keys (evicted calls included), by key, when the listing keeps them (so a page
+	 * need not read every key's statistics); else the tool asks the cache.
+	 */
+	keyStats?(fn: { readonly module: string | null; readonly name: string }): ReadonlyMap<string, CallStats>;
 }
 
 /**
