@@ -18,10 +18,22 @@
 //              it is lost (a tool then shows the server unreachable) and once it is back (what was written meanwhile
 //              was not heard). Subscribers debounce (fleche/inspect `watch`).
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import type { Disposable } from '../kinds.js';
 import { connectionOf } from './connect.js';
 import { quoteIdent } from './schema.js';
+
+/**
+ * `pg`, loaded by the first listener rather than when `fleche` is imported (it was a fifth of the import). The ES
+ * module build requires it from its own location; the CommonJS build, where `import.meta.url` is undefined, calls
+ * `require('pg')` itself, which a bundler (the extension's) still sees and bundles.
+ */
+function loadPg(): typeof pg {
+	const url = import.meta.url as string | undefined;
+	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load, see above
+	return (url !== undefined ? createRequire(url)('pg') : require('pg')) as typeof pg;
+}
 
 /** The request that sends a held-back notification now (the store asks before its process ends). */
 export const flushNoticesOp = 'flushNotices';
@@ -124,7 +136,7 @@ class Listener {
 		try {
 			const { connectionString } = await connectionOf(this.#target.url, this.#target.password);
 			if (this.#closed) return;
-			client = new pg.Client({
+			client = new (loadPg().Client)({
 				connectionString,
 				...(this.#target.ssl !== undefined ? { ssl: this.#target.ssl as pg.ClientConfig['ssl'] } : {}),
 				connectionTimeoutMillis: this.#target.timeoutMs,
