@@ -11,7 +11,6 @@
 // arguments, or what the executor receives as the submission's `signal` — which aborts only once every caller has
 // given up; a caller without a signal never gives up. A computation every caller gave up leaves the table at once, so
 // a later caller starts afresh instead of waiting for one being aborted.
-import { performance } from 'node:perf_hooks';
 import { v8 } from './builtins.js';
 import { isBoundReply, type BoundReply, type NestedRecord } from './bound.js';
 import { applyPatches } from './classes.js';

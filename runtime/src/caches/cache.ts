@@ -525,8 +525,29 @@ class Prepared implements PreparedCall {
 		const withFiles = bodies === undefined || Object.keys(bodies).length === 0 ? metadata : { ...metadata, [FILES_METADATA]: bodies };
 		// Two literals rather than a spread of `{ async: true }`: this is on the hot path of every miss.
 		const record: CallRecord = options?.async
-			? { key: call.key, name: call.name, module: call.module, version: call.version, codeDigest: call.codeDigest, arguments: call.digests, result: resultKey, metadata: withFiles, async: true, scheme: KEY_SCHEME }
-			: { key: call.key, name: call.name, module: call.module, version: call.version, codeDigest: call.codeDigest, arguments: call.digests, result: resultKey, metadata: withFiles, scheme: KEY_SCHEME };
+			? {
+					key: call.key,
+					name: call.name,
+					module: call.module,
+					version: call.version,
+					codeDigest: call.codeDigest,
+					arguments: call.digests,
+					result: resultKey,
+					metadata: withFiles,
+					async: true,
+					scheme: KEY_SCHEME,
+				}
+			: {
+					key: call.key,
+					name: call.name,
+					module: call.module,
+					version: call.version,
+					codeDigest: call.codeDigest,
+					arguments: call.digests,
+					result: resultKey,
+					metadata: withFiles,
+					scheme: KEY_SCHEME,
+				};
 		this.cache.saveRecord(record);
 		this.cache.repaired(this.call.key);
 		return record;
