@@ -26,9 +26,11 @@ function defaultSink(record: LogRecord): void {
 	process.emitWarning(record.message, { type, code: record.code });
 }
 
+/** The process's one log state, made by whichever copy of the package loads first and never replaced. */
+const shared: LogState = ((globalThis as { [stateKey]?: LogState })[stateKey] ??= { sink: defaultSink, level: 'warn', once: new Set() });
+
 function state(): LogState {
-	const g = globalThis as { [stateKey]?: LogState };
-	return (g[stateKey] ??= { sink: defaultSink, level: 'warn', once: new Set() });
+	return shared;
 }
 
 /**

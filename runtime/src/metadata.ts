@@ -1,6 +1,5 @@
 // docs/behaviour.md §1.9: metadata recorded with every cached call — Runtime, Environment, Git, Tags.
 import { hostname, userInfo } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { childProcess } from './builtins.js';
 import type { Call, Json } from './call.js';
 import { epochSeconds } from './clock.js';

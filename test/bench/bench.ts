@@ -20,7 +20,7 @@ import { fileBench } from './fileBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { inspectBench } from './inspectBench.ts';
 import { leaseBench } from './leaseBench.ts';
-import { anchor, anchors, info, interleaved, results, rows, run, target } from './report.ts';
+import { anchor, anchors, info, interleaved, interleavedRounds, loadNote, median, results, rows, run, target } from './report.ts';
 import { shutdownBench } from './shutdownBench.ts';
 import { scaleBench } from './scaleBench.ts';
 import { pgBench } from './pgBench.ts';
@@ -81,6 +81,7 @@ async function overheads(): Promise<void> {
 		// The floor of a hit: the SHA-256 of a key text of the same length, and a Map lookup; in interleaved rounds.
 		const keyText = `fleche.call/1\n["trivial","bench",1,null]\n"a":${'0'.repeat(64)}\n"b":${'1'.repeat(64)}\n`;
 		const table = new Map([[hash('sha256', keyText, 'hex'), 3]]);
+		const hitLoad = loadavg()[0]!;
 		const [hitAB, floor] = await interleaved(
 			{ group: 'fleche memory', name: 'hit (interleaved with its floor)', op: () => add(1, 2) },
 			{ group: 'baseline', name: 'sha256 of a key text + Map.get', op: (i) => table.get(hash('sha256', keyText + (i & 1), 'hex')) },
@@ -88,7 +89,7 @@ async function overheads(): Promise<void> {
 		target('memory hit', hitAB.nsPerOp, 500, {
 			value: formatNs(hitAB.nsPerOp),
 			goal: '≤ 0.5 µs',
-			note: `floor (sha256 of the key + Map.get) ${formatNs(floor.nsPerOp)}, ${ratio(hitAB.nsPerOp, floor.nsPerOp)} it (interleaved rounds); async ${formatNs(hitAsync.nsPerOp)}; ${ratio(hit.nsPerOp, mzHit.nsPerOp)} memoizee, ${ratio(hitAsync.nsPerOp, pmHit.nsPerOp)} p-memoize (async)`,
+			note: `median of 5 rounds interleaved with its floor (sha256 of the key + Map.get) ${formatNs(floor.nsPerOp)}, ${ratio(hitAB.nsPerOp, floor.nsPerOp)} it; async ${formatNs(hitAsync.nsPerOp)}; ${ratio(hit.nsPerOp, mzHit.nsPerOp)} memoizee, ${ratio(hitAsync.nsPerOp, pmHit.nsPerOp)} p-memoize (async); ${loadNote(hitLoad)}`,
 		});
 		info(
 			'memory miss overhead',
@@ -97,20 +98,27 @@ async function overheads(): Promise<void> {
 		);
 		// The goal is with default metadata (Runtime: times and CPU of each call), which the rows above leave out.
 		using _default = meta([new Runtime()]);
-		// Interleaved with memoizee's miss, the peer that does the least a miss can (a Map insert): what fleche adds is
-		// the key's SHA-256, storing argument and result values, the call record with its metadata, and statistics.
-		// Fresh arguments across rounds (a measurement's own counter restarts with each round).
+		// The overhead is the miss minus its floor, the bare function, measured in the same rounds: each round times the
+		// miss, the bare function and memoizee's miss (the peer that does the least a miss can: a Map insert) in turn,
+		// and the row is the median of the rounds' differences. What fleche adds is the key's SHA-256, storing argument
+		// and result values, the call record with its metadata, and statistics. Fresh arguments across rounds (a
+		// measurement's own counter restarts with each round).
 		let fresh = 5e6;
 		let mzFresh = 5e6;
-		const [withMeta, mzMissAB] = await interleaved(
+		const missLoad = loadavg()[0]!;
+		const {
+			medians: [withMeta, bareAB, mzMissAB],
+			rounds,
+		} = await interleavedRounds([
 			{ group: 'fleche memory', name: 'miss, default metadata', op: () => add(fresh++, 3) },
+			{ group: 'baseline', name: 'bare function (interleaved)', op: (i) => trivial(i, 3) },
 			{ group: 'memoizee', name: 'miss (interleaved)', op: () => mz(mzFresh++, 4) },
-		);
-		const over = withMeta.nsPerOp - bare.nsPerOp;
+		]);
+		const over = median(rounds.map(([m, b]) => m!.nsPerOp - b!.nsPerOp));
 		target('memory miss overhead (default metadata)', over, 5000, {
 			value: formatNs(over),
 			goal: '≤ 5 µs',
-			note: `${formatNs(miss.nsPerOp - bare.nsPerOp)} without metadata; memoizee miss ${formatNs(mzMissAB.nsPerOp)} (${ratio(withMeta.nsPerOp, mzMissAB.nsPerOp)}, interleaved rounds); Runtime reads the CPU clock at most once per 0.1 ms`,
+			note: `median over 5 rounds of (miss − bare function), each round timing both in turn (miss ${formatNs(withMeta!.nsPerOp)}, bare ${formatNs(bareAB!.nsPerOp)}); ${formatNs(miss.nsPerOp - bare.nsPerOp)} without metadata (not interleaved); memoizee miss ${formatNs(mzMissAB!.nsPerOp)} (${ratio(withMeta!.nsPerOp, mzMissAB!.nsPerOp)}, same rounds); Runtime reads the CPU clock at most once per 0.1 ms; every miss stores a value, a record and statistics, so the cache grew by ${(fresh - 5e6).toLocaleString('en-US')} calls over the rounds; ${loadNote(missLoad)}`,
 		});
 		anchor('memory: miss overhead / hit (lightweight function)', '310 µs / 190 µs', `${formatNs(miss.nsPerOp - bare.nsPerOp)} / ${formatNs(hit.nsPerOp)}`);
 	});
@@ -202,23 +210,29 @@ async function importTime(): Promise<void> {
 	const req = createRequire(import.meta.url);
 	const cjs = req.resolve('fleche');
 	const esm = pathToFileURL(cjs.replace(/cjs([/\\])index\.js$/, 'esm$1index.js')).href;
-	const scripts = { empty: '0', esm: `import(${JSON.stringify(esm)})`, cjs: `require(${JSON.stringify(cjs)})` };
+	// Each child prints the CPU time it used (user + system, bootstrap included), so the CPU the import adds is
+	// reported beside the wall time: on a loaded machine the wall time also holds the time spent waiting for a cpu.
+	const cpu = `const c = process.cpuUsage(); process.stdout.write(String(c.user + c.system))`;
+	const scripts = { empty: cpu, esm: `import(${JSON.stringify(esm)}).then(() => { ${cpu} })`, cjs: `require(${JSON.stringify(cjs)}); ${cpu}` };
 	const times: Record<keyof typeof scripts, number[]> = { empty: [], esm: [], cjs: [] };
-	const once = (script: string): number => {
+	const cpuMs: Record<keyof typeof scripts, number[]> = { empty: [], esm: [], cjs: [] };
+	const once = (k: keyof typeof scripts): void => {
 		const t0 = performance.now();
-		execFileSync(process.execPath, ['-e', script], { stdio: 'ignore' });
-		return performance.now() - t0;
+		const used = execFileSync(process.execPath, ['-e', scripts[k]], { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
+		times[k].push(performance.now() - t0);
+		cpuMs[k].push(Number(used) / 1000);
 	};
-	for (let round = 0; round < 11; round++) for (const k of Object.keys(scripts) as (keyof typeof scripts)[]) times[k].push(once(scripts[k]));
-	const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
-	const diffs = (k: 'esm' | 'cjs'): number[] => times[k].map((t, i) => t - times.empty[i]!);
-	const esmMs = median(diffs('esm'));
-	const cjsMs = median(diffs('cjs'));
-	console.log(`  node -e '' ${median(times.empty).toFixed(0)} ms; import adds ${esmMs.toFixed(0)} ms (ESM), ${cjsMs.toFixed(0)} ms (CJS)`);
+	const load = loadavg()[0]!;
+	for (let round = 0; round < 11; round++) for (const k of Object.keys(scripts) as (keyof typeof scripts)[]) once(k);
+	const diffs = (of: Record<keyof typeof scripts, number[]>, k: 'esm' | 'cjs'): number[] => of[k].map((t, i) => t - of.empty[i]!);
+	const esmMs = median(diffs(times, 'esm'));
+	const cjsMs = median(diffs(times, 'cjs'));
+	const esmCpu = median(diffs(cpuMs, 'esm'));
+	console.log(`  node -e '' ${median(times.empty).toFixed(0)} ms; import adds ${esmMs.toFixed(0)} ms (ESM; ${esmCpu.toFixed(0)} ms of CPU), ${cjsMs.toFixed(0)} ms (CJS)`);
 	target('importing fleche (whole process)', esmMs, 60, {
 		value: `${esmMs.toFixed(0)} ms`,
 		goal: '≤ 60 ms',
-		note: `ESM import; CJS require adds ${cjsMs.toFixed(0)} ms; an empty node process ${median(times.empty).toFixed(0)} ms (medians of 11 interleaved rounds)`,
+		note: `ESM import, wall time, median over 11 rounds of (import − empty process), each round running both in turn; CPU time it adds ${esmCpu.toFixed(0)} ms; CJS require adds ${cjsMs.toFixed(0)} ms (CPU ${median(diffs(cpuMs, 'cjs')).toFixed(0)} ms); an empty node process ${median(times.empty).toFixed(0)} ms; ${loadNote(load)}`,
 	});
 }
 

@@ -69,27 +69,56 @@ function withLoad(note: string): string {
  * median of their rounds: a loaded machine slows both sides of a ratio alike, where back-to-back blocks would not.
  */
 export async function interleaved(
-	a: { group: string; name: string; op: (i: number) => unknown },
-	b: { group: string; name: string; op: (i: number) => unknown },
+	a: InterleavedCase,
+	b: InterleavedCase,
 	opts: MeasureOptions & { rounds?: number } = {},
 ): Promise<[Measurement, Measurement]> {
-	const rounds = opts.rounds ?? 5;
-	const as: Measurement[] = [];
-	const bs: Measurement[] = [];
-	for (let r = 0; r < rounds; r++) {
-		as.push(await measure(a.group, a.name, a.op, { samples: 5, ...opts }));
-		bs.push(await measure(b.group, b.name, b.op, { samples: 5, ...opts }));
+	const { medians } = await interleavedRounds([a, b], opts);
+	return [medians[0]!, medians[1]!];
+}
+
+/** One side of an interleaved measurement. */
+export interface InterleavedCase {
+	readonly group: string;
+	readonly name: string;
+	readonly op: (i: number) => unknown;
+}
+
+/**
+ * {@link interleaved} for any number of cases: each round measures every case in turn. Returns each case's median
+ * round, and every round (`rounds[r][c]`), so that a difference can be taken within each round and its median used.
+ */
+export async function interleavedRounds(
+	cases: readonly InterleavedCase[],
+	opts: MeasureOptions & { rounds?: number } = {},
+): Promise<{ medians: Measurement[]; rounds: Measurement[][] }> {
+	const count = opts.rounds ?? 5;
+	const rounds: Measurement[][] = [];
+	for (let r = 0; r < count; r++) {
+		const round: Measurement[] = [];
+		for (const c of cases) round.push(await measure(c.group, c.name, c.op, { samples: 5, ...opts }));
+		rounds.push(round);
 	}
-	const median = (ms: Measurement[]): Measurement => {
-		const sorted = [...ms].sort((x, y) => x.nsPerOp - y.nsPerOp);
+	const medians = cases.map((_, i) => {
+		const sorted = rounds.map((round) => round[i]!).sort((x, y) => x.nsPerOp - y.nsPerOp);
 		return sorted[sorted.length >> 1]!;
-	};
-	const out: [Measurement, Measurement] = [median(as), median(bs)];
-	for (const m of out) {
+	});
+	for (const m of medians) {
 		results.push(m);
-		console.log(`  ${m.group.padEnd(22)} ${m.name.padEnd(38)} ${formatNs(m.nsPerOp).padStart(10)}  (median of ${rounds} interleaved rounds)`);
+		console.log(`  ${m.group.padEnd(22)} ${m.name.padEnd(38)} ${formatNs(m.nsPerOp).padStart(10)}  (median of ${count} interleaved rounds)`);
 	}
-	return out;
+	return { medians, rounds };
+}
+
+/** The median of some numbers (the upper middle one of an even count). */
+export function median(values: readonly number[]): number {
+	return [...values].sort((x, y) => x - y)[values.length >> 1]!;
+}
+
+/** The 1-minute load average now, and the machine's cpus, for a row's note: `load average 1.2 on 2 cpus`. */
+export function loadNote(start?: number): string {
+	const now = loadavg()[0]!;
+	return `load average ${start === undefined ? '' : `${start.toFixed(1)} → `}${now.toFixed(1)} on ${cpus().length} cpus`;
 }
 
 /** Records an informational row (no target). */

@@ -93,7 +93,8 @@ export interface Packed {
  *   bytes), or a file URL sits inside something other than an array, plain object, Map or Set.
  */
 export function packFiles(value: unknown, values: ValueStorage): Packed | undefined {
-	if (!holdsFile(value)) return undefined;
+	// A primitive holds no file: the common case, answered before any walk is set up.
+	if (typeof value !== 'object' || value === null || !holdsFile(value)) return undefined;
 	const bodies: Record<string, number> = {};
 	const copies = new Map<object, unknown>();
 	// A file that has to be hashed (new, changed, or modified a moment ago) is stored from the very bytes hashed, as

@@ -69,6 +69,8 @@ function copyPlain(value: unknown, depth = 0): unknown {
 }
 
 function copyIn(value: unknown, what: string, keepClasses = false): unknown {
+	// An immutable primitive is kept as it is (what `copy` does too), without looking for classes to patch first.
+	if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return value;
 	try {
 		const patches = keepClasses ? findPatches(value) : undefined;
 		return patches === undefined ? copy(value) : new Patched(v8().serialize([value, patches]));

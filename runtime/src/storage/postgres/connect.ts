@@ -4,12 +4,23 @@
 // store's worker (pgWorker.ts) and the change listener (notify.ts), which open their own connections.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference -- `pgpass` ships no types; every project that reaches this file must see them
 /// <reference path="./pgpass.d.ts" />
+import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
-import pgpass from 'pgpass';
+import type pgpass from 'pgpass';
 import { redactUrl, urlPassword } from './schema.js';
 
 /** A connection setting the server can never accept: a bad URL. */
 export class ConfigProblem extends Error {}
+
+/**
+ * `pgpass`, loaded on the first connection rather than when `fleche` is imported; as `pg` in notify.ts, the CommonJS
+ * build's literal `require('pgpass')` is what a bundler sees.
+ */
+function loadPgpass(): typeof pgpass {
+	const url = import.meta.url as string | undefined;
+	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load, see above
+	return (url !== undefined ? createRequire(url)('pgpass') : require('pgpass')) as typeof pgpass;
+}
 
 /** ~/.pgpass (or `PGPASSFILE`) for the URL's host, port, database and user, with libpq's defaults. */
 function fromPgpass(url: URL): Promise<string | undefined> {
@@ -30,7 +41,7 @@ function fromPgpass(url: URL): Promise<string | undefined> {
 	};
 	return new Promise((resolve) => {
 		try {
-			pgpass(info, (found) => resolve(found));
+			loadPgpass()(info, (found) => resolve(found));
 		} catch {
 			resolve(undefined);
 		}

@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { threadId } from 'node:worker_threads';
+import { workerThreads } from '../../builtins.js';
 // The lock is held for microseconds, so waiting briefly in `sleepSync` beats an async API.
 import { sleepSync } from '../../clock.js';
 import { errorCode, processAlive, removeQuietly } from '../fsUtil.js';
@@ -319,7 +319,7 @@ function tryCreate(path: string, token: string): HeldLock | null {
 		throw err;
 	}
 	try {
-		const owner: LockOwner = { pid: process.pid, host: thisHost, thread: threadId, time: Date.now(), token };
+		const owner: LockOwner = { pid: process.pid, host: thisHost, thread: workerThreads().threadId, time: Date.now(), token };
 		writeSync(fd, JSON.stringify(owner));
 	} catch (err) {
 		closeSync(fd);
