@@ -323,6 +323,76 @@ describe('PostgreSQL team store', () => {
 		calls.close();
 	});
 
+	it('records of one function come a page at a time: exactly a page, a page and one, none lost or repeated', async () => {
+		const s = schema();
+		const cache = open(s);
+		const calls = cache.calls as CallPostgres;
+		const save = (name: string, i: number): string =>
+			cache.save({ name, module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} });
+		for (let i = 0; i < 1000; i++) save('onePage', i);
+		for (let i = 0; i < 1001; i++) save('pageAndOne', i);
+		for (let i = 0; i < 3; i++) save('few', i);
+		calls.flush();
+		for (const [name, n] of [
+			['onePage', 1000],
+			['pageAndOne', 1001],
+			['few', 3],
+			['none', 0],
+		] as const) {
+			const keys = [...calls.records({ name })].map((r) => r.key);
+			assert.equal(keys.length, n, name);
+			assert.equal(new Set(keys).size, n, `${name}: no record twice`);
+		}
+		assert.equal(new Set([...calls.records()].map((r) => r.key)).size, 2004, 'every record, each once');
+		calls.close();
+	});
+
+	it('a lease brings the check that follows it: a result stored between the miss and the lease is read, and only then', async () => {
+		const s = schema();
+		const here = open(s);
+		// Another process, as far as the server can tell: a link of its own (other options), with its own connections.
+		const there = open(s, { timeoutMs: 4999 });
+		const calls = here.calls as CallPostgres;
+		const record = { name: 'raced', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 'stored there', metadata: {} };
+		const key = there.save(record);
+		(there.calls as CallPostgres).evict(key);
+		assert.equal(calls.find(key), undefined, 'a miss here');
+		there.save(record);
+		(there.calls as CallPostgres).flush();
+		const leases = calls.leases();
+		assert.deepEqual(leases.lease(key, 'owner-here', { staleMs: 30_000, heartbeats: false }), { acquired: true });
+		const found = calls.find(key);
+		assert.equal(found?.key, key, 'the check after the lease finds what was stored meanwhile');
+		assert.equal(here.values.get(found.result!), 'stored there', 'with its value');
+		leases.release(key, 'owner-here');
+		// The lookup that came with the lease answers only the check in the same turn: later ones ask the server.
+		assert.deepEqual(leases.lease(key, 'owner-here', { staleMs: 30_000, heartbeats: false }), { acquired: true });
+		(there.calls as CallPostgres).evict(key);
+		await new Promise((resolve) => setImmediate(resolve));
+		assert.equal(calls.find(key), undefined, 'a later lookup sees the eviction');
+		leases.release(key, 'owner-here');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.leases`), 0, 'released');
+		calls.close();
+		(there.calls as CallPostgres).close();
+	});
+
+	it('a schema dropped while this process knew it is made again by the next request, which then answers', async () => {
+		const s = schema();
+		const first = open(s);
+		const key = first.save({ name: 'dropped', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 1, metadata: {} });
+		(first.calls as CallPostgres).flush();
+		assert.ok(first.calls.contains(key));
+		(first.calls as CallPostgres).close();
+		await server.psql(`DROP SCHEMA ${s} CASCADE`, db);
+		const again = open(s);
+		assert.equal(again.calls.contains(key), false, 'a miss, not an error');
+		again.save({ name: 'dropped', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 1, metadata: {} });
+		(again.calls as CallPostgres).flush();
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 1);
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
+		(again.calls as CallPostgres).close();
+	});
+
 	it('queued saves are written at the end of the process: process.exit(), running out of work, SIGTERM', async () => {
 		for (const end of ['exit', 'natural'] as const) {
 			const s = schema();
@@ -405,9 +475,20 @@ describe('PostgreSQL team store', () => {
 			assert.deepEqual([rest.hits, rest.misses, rest.lastHit, rest.savedSeconds], [4, 1, 9, 3], 'statistics summed by function');
 			const evicted = fns.find((f) => f.name === 'evicted')!;
 			assert.deepEqual([evicted.calls, evicted.module, evicted.hits], [0, 'e.ts', 1], 'a function with statistics only is listed with no calls');
-			const page = store.calls({ module: 'even.ts', name: 'rest' }, { limit: 3 });
 			const all = [...calls.records({ name: 'rest' })].filter((r) => r.module === 'even.ts');
+			const counted = all.find((r) => r.metadata['runtime']?.['timestop'] === 1028)!;
+			calls.addStats([{ key: counted.key, name: 'rest', module: 'even.ts', hits: 7, misses: 2, lastHit: 11, computeSeconds: 0, savedSeconds: 0 }]);
+			const page = store.calls({ module: 'even.ts', name: 'rest' }, { limit: 3 });
 			assert.equal(page.total, all.length);
+			assert.deepEqual(
+				page.calls.map((c) => [c.created, c.hits, c.misses, c.lastHit]),
+				[
+					[1028, 7, 2, 11],
+					[1026, 0, 0, null],
+					[1022, 0, 0, null],
+				],
+				'each call of the page with its own statistics',
+			);
 			const newest = all
 				.map((r) => r.metadata['runtime']?.['timestop'] as number | undefined)
 				.filter((v): v is number => v !== undefined)

@@ -13,7 +13,7 @@
 // (snake_case turned to camelCase); a tool does without what a kind does not offer. The built-in records and the
 // registry of every kind are in registry.ts; this module imports no storage.
 import type { CallRecord } from '../call.js';
-import type { CallLeases, CallStorage, StorageConfig, ValueStorage } from './base.js';
+import type { CallLeases, CallStats, CallStorage, StorageConfig, ValueStorage } from './base.js';
 
 /** Which of a cache's two storages a configuration describes. */
 export type StorageRole = 'values' | 'calls';
@@ -110,9 +110,14 @@ export interface Listing {
 	functions(): ListedFunction[];
 	/**
 	 * A page of one function's calls, newest first (`created` descending, unknown last, then by key), with full
-	 * records, and how many calls the function has.
+	 * records, and how many calls the function has; and, when the storage reads them with the page, the statistics it
+	 * holds of the page's calls (then a tool asks for no others).
 	 */
-	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; entries: IndexEntry[] };
+	page(
+		fn: { readonly module: string | null; readonly name: string },
+		offset: number,
+		limit: number,
+	): { total: number; entries: IndexEntry[]; stats?: readonly CallStats[] };
 }
 
 /**

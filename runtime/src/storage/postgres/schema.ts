@@ -228,6 +228,14 @@ const lockHeld = `EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory'
 export function statements(s: string) {
 	const argsJson = `(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args`;
 	const metaJson = `(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta`;
+	const pageOf = (moduleIs: string): string => `SELECT ${callColumns}, ${argsJson}, ${metaJson},
+			(SELECT coalesce(sum(f.calls), 0)::float8 FROM ${s}.functions f WHERE f.name = $1 AND f.module_key = $5) AS total,
+			(SELECT json_build_array(t.hits, t.misses, t.last_hit, t.compute_seconds, t.saved_seconds) FROM ${s}.stats t WHERE t.key = c.key) AS stat,
+			(SELECT coalesce(json_agg(json_build_array(v.digest, v.serializer, encode(v.data, 'base64'))), '[]')
+				FROM (SELECT c.result AS d UNION SELECT a.value FROM ${s}.arguments a WHERE a.call_key = c.key) x
+				JOIN ${s}.stored_values v ON v.digest = x.d WHERE v.size <= 65536) AS shown
+		FROM ${s}.calls c WHERE c.name = $1 AND ${moduleIs}
+		ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`;
 	return {
 		schemaVersion: `SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`,
 		setVersion: `INSERT INTO ${s}.fleche_info (name, value) VALUES ('schema_version', $1), ('created_by', 'fleche for TypeScript')
@@ -265,12 +273,16 @@ export function statements(s: string) {
 			FULL JOIN ${s}.function_stats t ON t.name = f.name AND t.module_key = f.module_key`,
 		/** How many calls function `$1` of module key `$2` has (from the summary). */
 		functionTotal: `SELECT coalesce(sum(calls), 0)::float8 AS n FROM ${s}.functions WHERE name = $1 AND module_key = $2`,
-		/** A page of function `$1` (module `$2`)'s records, newest first, then by key: `$3` of them from `$4` (the index `calls_listing`). */
-		functionPage: `SELECT ${callColumns}, ${argsJson}, ${metaJson} FROM ${s}.calls c WHERE c.name = $1 AND c.module = $2
-			ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`,
+		/**
+		 * A page of function `$1` (module `$2`)'s records, newest first, then by key: `$3` of them from `$4` (the index
+		 * `calls_listing`), with what a listing shows beside each — in one statement, so one round trip: the function's
+		 * number of calls (`total`, module key `$5`, from the summary: the same in every row), the call's statistics
+		 * (`stat`: `[hits, misses, last_hit, compute_seconds, saved_seconds]` or null) and the values it shows, its result
+		 * and arguments up to the preview size (`shown`: `[[digest, serializer, base64 data], …]`).
+		 */
+		functionPage: pageOf('c.module = $2'),
 		/** As `functionPage`, of a function without a module (`$2` unused, NULL). */
-		functionPageNoModule: `SELECT ${callColumns}, ${argsJson}, ${metaJson} FROM ${s}.calls c WHERE c.name = $1 AND c.module IS NULL AND $2::text IS NULL
-			ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`,
+		functionPageNoModule: pageOf('c.module IS NULL AND $2::text IS NULL'),
 		/** A page of what tools list, in key order after `$1`, at most `$2`. */
 		entriesPage: `SELECT key, module, name, version, created FROM ${s}.calls WHERE key > $1 ORDER BY key LIMIT $2`,
 		/** Changes at least one of the two whenever a record is written or removed. */
@@ -316,8 +328,6 @@ export function statements(s: string) {
 		stats: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats
 			WHERE $1::text IS NULL OR name = $1`,
 		getValue: `SELECT serializer, data FROM ${s}.stored_values WHERE digest = $1`,
-		/** The values of digests `$1` that a listing previews (64 KiB at most each). */
-		previewValues: `SELECT digest, serializer, data FROM ${s}.stored_values WHERE digest = ANY($1::bpchar[]) AND size <= 65536`,
 		refreshValue: `UPDATE ${s}.stored_values SET touched = ${now} WHERE digest = $1 RETURNING 1`,
 		containsValue: `SELECT 1 FROM ${s}.stored_values WHERE digest = $1`,
 		valueKeys: `SELECT digest FROM ${s}.stored_values`,
@@ -326,13 +336,17 @@ export function statements(s: string) {
 		evictValue: `DELETE FROM ${s}.stored_values WHERE digest = $1 RETURNING 1`,
 		/** Removes the value unless it was written or refreshed in the last `$2` milliseconds. */
 		evictIdleValue: `DELETE FROM ${s}.stored_values WHERE digest = $1 AND touched < ${now} - $2::float8 / 1000 RETURNING 1`,
-		/** Takes the lease lock `$1` for this session, if no session holds it. */
-		tryLock: `SELECT pg_try_advisory_lock($1::bigint) AS got`,
+		/**
+		 * Takes the lease of key `$1` (lock `$2`) for owner `$3`, in one statement: the lock for this session if no
+		 * session holds it, then its holder row (replacing a leftover); `got`, and when not got who holds it (no row: a
+		 * holder of unknown identity, or one that just let go).
+		 */
+		takeLease: `WITH t AS (SELECT pg_try_advisory_lock($2::bigint) AS got),
+			c AS (INSERT INTO ${s}.leases (key, lock_id, owner, since, heartbeat) SELECT $1::bpchar, $2::bigint, $3::text, ${nowMs}, ${nowMs} FROM t WHERE t.got
+				ON CONFLICT (key) DO UPDATE SET lock_id = excluded.lock_id, owner = excluded.owner, since = excluded.since, heartbeat = excluded.heartbeat
+				RETURNING 1)
+			SELECT t.got, l.owner, l.since, l.heartbeat FROM t LEFT JOIN ${s}.leases l ON NOT t.got AND l.key = $1::bpchar`,
 		unlock: `SELECT pg_advisory_unlock($1::bigint) AS released`,
-		/** The holder row of a lease just taken (key `$1`, lock `$2`, owner `$3`), replacing a leftover. */
-		claimLease: `INSERT INTO ${s}.leases (key, lock_id, owner, since, heartbeat) VALUES ($1, $2::bigint, $3, ${nowMs}, ${nowMs})
-			ON CONFLICT (key) DO UPDATE SET lock_id = excluded.lock_id, owner = excluded.owner, since = excluded.since, heartbeat = excluded.heartbeat
-			RETURNING since, heartbeat`,
 		leaseOf: `SELECT owner, since, heartbeat FROM ${s}.leases WHERE key = $1`,
 		beatLease: `UPDATE ${s}.leases SET heartbeat = ${nowMs} WHERE key = $1 AND owner = $2 RETURNING 1`,
 		dropLease: `DELETE FROM ${s}.leases WHERE key = $1 AND owner = $2`,

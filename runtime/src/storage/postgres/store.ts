@@ -204,6 +204,8 @@ interface Prefetched {
 class Link {
 	readonly shown: string;
 	readonly #input: PgWorkerData;
+	/** The server and schema, as {@link checkedSchemas} knows them. */
+	readonly #schemaId: string;
 	#worker: SyncWorker | undefined;
 	/** The server's refusal of this configuration, thrown by every request from then on. */
 	#refused: string | undefined;
@@ -216,6 +218,8 @@ class Link {
 	/** Result values fetched with their call records, by digest, until the value storage of this link takes them. */
 	readonly #prefetched = new Map<string, Prefetched>();
 	#prefetchedBytes = 0;
+	/** Lookups that came with leases in this turn of the event loop, by key (see {@link looked}). */
+	readonly #looked = new Map<string, CallAnswer>();
 	/** Asynchronous lookups asked for in this turn of the event loop, sent together (see {@link lookup}). */
 	#lookups = new Map<string, { resolve(answer: CallAnswer): void; reject(err: unknown): void }[]>();
 	/** Puts not sent yet (see the top of this file): values by digest, records by key. */
@@ -238,13 +242,20 @@ class Link {
 	) {
 		this.shown = shown;
 		this.#input = input;
+		this.#schemaId = JSON.stringify([shown, input.schema]);
 	}
 
 	#client(): SyncWorker {
 		// A change notification held back by the worker (notify.ts) is sent before the process ends, after every flush.
 		if (this.#worker === undefined) beforeShutdown(50, flushNotices);
 		// The worker bounds every step by `timeoutMs` itself; this is only a net for a worker that hangs.
-		this.#worker ??= new SyncWorker({ module: workerFile(), name: 'PostgreSQL cache', input: this.#input, timeoutMs: this.timeoutMs * 3 + 10_000 });
+		this.#worker ??= new SyncWorker({
+			module: workerFile(),
+			name: 'PostgreSQL cache',
+			// A schema a worker of this process found current is not checked again (tools open and close stores often).
+			input: checkedSchemas().has(this.#schemaId) ? { ...this.#input, schemaKnown: true } : this.#input,
+			timeoutMs: this.timeoutMs * 3 + 10_000,
+		});
 		return this.#worker;
 	}
 
@@ -279,6 +290,7 @@ class Link {
 
 	#settle<T>(answer: Answer, fallback: T, hot: boolean): T {
 		if (answer.ok) {
+			if (answer.schemaChecked === true) checkedSchemas().add(this.#schemaId);
 			if (this.#down) {
 				this.#down = false;
 				this.#retryMs = firstRetryMs;
@@ -504,6 +516,24 @@ class Link {
 		else if (this.#unconfirmed > 0) this.#confirm();
 	}
 
+	/**
+	 * Keeps the lookup that came with a lease (see `takeLease` in pgWorker.ts) for the next lookup of `key` in this
+	 * turn: the protocol checks the store right after taking a lease, in the same synchronous step, and that check is
+	 * then answered without a round trip of its own. Forgotten at the end of the turn (a later lookup asks the server).
+	 */
+	looked(key: string, answer: CallAnswer): void {
+		if (this.#looked.size === 0) queueMicrotask(() => this.#looked.clear());
+		this.#looked.set(key, answer);
+	}
+
+	/** The lookup kept by {@link looked} for `key` (taken: it answers once), or `undefined`. */
+	recall(key: string): { readonly answer: CallAnswer } | undefined {
+		if (!this.#looked.has(key)) return undefined;
+		const answer = this.#looked.get(key)!;
+		this.#looked.delete(key);
+		return { answer };
+	}
+
 	/** Keeps a result value fetched with its record for the value storage's next `get` of its digest. */
 	prefetch(p: Prefetched): void {
 		if (this.#prefetched.has(p.digest)) return;
@@ -569,6 +599,14 @@ class Link {
 /** Writes the puts queued in this thread, on every link (the exit of the process or thread). */
 function flushAll(): void {
 	for (const link of [...queued]) link.flush();
+}
+
+const checkedKey = Symbol.for('fleche.postgres.checkedSchemas');
+
+/** Servers and schemas that a worker of this process found at this runtime's schema version (see `schemaKnown`). */
+function checkedSchemas(): Set<string> {
+	const g = globalThis as { [checkedKey]?: Set<string> };
+	return (g[checkedKey] ??= new Set<string>());
 }
 
 const linksKey = Symbol.for('fleche.postgres.links');
@@ -659,7 +697,8 @@ function putShape(r: CallRecord): Record<string, unknown> {
 	};
 }
 
-const pageSize = 500;
+/** Records per page of `records()`: a function's thousand calls in one round trip. */
+const pageSize = 1000;
 
 /**
  * Call storage on a PostgreSQL server (docs/behaviour.md §2.6 "PostgreSQL"): call records with their argument and
@@ -725,7 +764,10 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	/** The record under `key`, or `undefined` (a miss, or the server unreachable). */
 	find(key: string): CallRecord | undefined {
 		assertKey(key);
-		return this.#link.queuedCall(key) ?? this.#found(this.#link.request(null, 'getCall', key), key);
+		const queued = this.#link.queuedCall(key);
+		if (queued !== undefined) return queued;
+		const kept = this.#link.recall(key);
+		return this.#found(kept !== undefined ? kept.answer : this.#link.request(null, 'getCall', key), key);
 	}
 
 	/**
@@ -734,7 +776,10 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	 */
 	async findAsync(key: string): Promise<CallRecord | undefined> {
 		assertKey(key);
-		return this.#link.queuedCall(key) ?? this.#found(await this.#link.lookup(key), key);
+		const queued = this.#link.queuedCall(key);
+		if (queued !== undefined) return queued;
+		const kept = this.#link.recall(key);
+		return this.#found(kept !== undefined ? kept.answer : await this.#link.lookup(key), key);
 	}
 
 	/** The record under `key`; {@link KeyError} on a miss. */
@@ -775,13 +820,13 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	*records(filter?: { readonly name?: string }): Iterable<CallRecord> {
 		let after = '';
 		for (;;) {
-			const page = this.#link.request<unknown[]>([], 'records', after, filter?.name ?? null, pageSize);
-			for (const raw of page) {
+			const page = this.#link.request<{ records: unknown[]; more: boolean }>({ records: [], more: false }, 'records', after, filter?.name ?? null, pageSize);
+			for (const raw of page.records) {
 				const record = this.#check(raw);
 				if (record !== undefined) yield record;
 			}
-			if (page.length < pageSize) return;
-			after = String((page[page.length - 1] as { key: unknown }).key);
+			if (page.more !== true || page.records.length === 0) return;
+			after = String((page.records[page.records.length - 1] as { key: unknown }).key);
 		}
 	}
 
@@ -886,11 +931,16 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	}
 
 	/**
-	 * A page of one function's calls, newest first (`created`, unknown last, then by key), and how many it has: sorted
-	 * and cut by the server on an index, so only the page's records are read and checked. @internal
+	 * A page of one function's calls, newest first (`created`, unknown last, then by key), how many it has, and the
+	 * page's statistics as stored: sorted and cut by the server on an index, so only the page's records are read and
+	 * checked, all in one round trip. @internal
 	 */
-	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
-		const answer = this.#link.request<{ total: number; records: unknown[]; values?: unknown[][] }>(
+	page(
+		fn: { readonly module: string | null; readonly name: string },
+		offset: number,
+		limit: number,
+	): { total: number; records: CallRecord[]; stats: CallStats[] } {
+		const answer = this.#link.request<{ total: number; records: unknown[]; values?: unknown[][]; stats?: unknown[][] }>(
 			{ total: 0, records: [] },
 			'page',
 			fn.name,
@@ -906,7 +956,25 @@ export class CallPostgres implements CallStorage, StatsStorage {
 			const record = this.#check(raw);
 			if (record !== undefined) records.push(record);
 		}
-		return { total: answer.total, records };
+		const stats: CallStats[] = [];
+		const byKey = new Map(records.map((r) => [r.key, r]));
+		for (const row of answer.stats ?? []) {
+			const record = Array.isArray(row) ? byKey.get(row[0] as string) : undefined;
+			if (record === undefined) continue;
+			const [, hits, misses, lastHit, computeSeconds, savedSeconds] = row;
+			const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+			stats.push({
+				key: record.key,
+				name: record.name,
+				module: record.module,
+				hits: num(hits),
+				misses: num(misses),
+				lastHit: when(lastHit),
+				computeSeconds: num(computeSeconds),
+				savedSeconds: num(savedSeconds),
+			});
+		}
+		return { total: answer.total, records, stats };
 	}
 
 	/** A page of what tools list, in key order after `after`. @internal */
@@ -978,7 +1046,8 @@ class PostgresLeases implements CallLeases {
 		assertKey(key);
 		const answer = this.#link.request<unknown>(null, 'lease', key, owner);
 		if (answer === null) return { acquired: true };
-		const a = answer as { acquired?: unknown; holder?: unknown };
+		const a = answer as { acquired?: unknown; holder?: unknown; found?: unknown };
+		if ('found' in a) this.#link.looked(key, a.found as CallAnswer);
 		return a.acquired === true ? { acquired: true } : { acquired: false, holder: holderFrom(a.holder) };
 	}
 
