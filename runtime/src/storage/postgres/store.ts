@@ -185,6 +185,8 @@ let exitHooked = false;
 /** What the worker answers for a call lookup: the record as stored and its result value's row, or null (none). */
 type CallAnswer = [unknown, [string, Uint8Array] | null] | null;
 
+/** How long the lookup that came with a lease may answer the check after it (see {@link Link.looked}), in milliseconds. */
+const lookedMs = 50;
 /** Keys per batched lookup statement (see {@link Link.lookup}). */
 const lookupBatch = 1000;
 /** Bounds on result values fetched with their records and not taken yet (a batch of lookups prefetches many). */
@@ -218,8 +220,8 @@ class Link {
 	/** Result values fetched with their call records, by digest, until the value storage of this link takes them. */
 	readonly #prefetched = new Map<string, Prefetched>();
 	#prefetchedBytes = 0;
-	/** Lookups that came with leases in this turn of the event loop, by key (see {@link looked}). */
-	readonly #looked = new Map<string, CallAnswer>();
+	/** The lookup that came with the last lease, until the next request (see {@link looked}). */
+	#looked: { readonly key: string; readonly answer: CallAnswer; readonly at: number } | undefined;
 	/** Asynchronous lookups asked for in this turn of the event loop, sent together (see {@link lookup}). */
 	#lookups = new Map<string, { resolve(answer: CallAnswer): void; reject(err: unknown): void }[]>();
 	/** Puts not sent yet (see the top of this file): values by digest, records by key. */
@@ -323,6 +325,7 @@ class Link {
 	 * server refused the configuration, which is then said once; every other operation throws the refusal.
 	 */
 	request<T>(fallback: T, op: string, ...args: unknown[]): T {
+		this.#looked = undefined;
 		// Sent ahead on the same port: the worker answers this request once the batch is written.
 		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
@@ -338,6 +341,7 @@ class Link {
 
 	/** As {@link request}, without blocking this thread. */
 	async call<T>(fallback: T, op: string, ...args: unknown[]): Promise<T> {
+		this.#looked = undefined;
 		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
 		if (this.#resting(hot)) return fallback;
@@ -517,21 +521,24 @@ class Link {
 	}
 
 	/**
-	 * Keeps the lookup that came with a lease (see `takeLease` in pgWorker.ts) for the next lookup of `key` in this
-	 * turn: the protocol checks the store right after taking a lease, in the same synchronous step, and that check is
-	 * then answered without a round trip of its own. Forgotten at the end of the turn (a later lookup asks the server).
+	 * Keeps the lookup that came with a lease (see `takeLease` in pgWorker.ts) for the next lookup of `key`: the
+	 * protocol checks the store right after taking a lease, in the same synchronous step, and that check is then
+	 * answered without a round trip of its own. It answers that one lookup only, and only if it comes next (any other
+	 * request, a lookup of another key, a later turn of the event loop or {@link lookedMs} forget it).
 	 */
 	looked(key: string, answer: CallAnswer): void {
-		if (this.#looked.size === 0) queueMicrotask(() => this.#looked.clear());
-		this.#looked.set(key, answer);
+		const kept = { key, answer, at: performance.now() };
+		this.#looked = kept;
+		queueMicrotask(() => {
+			if (this.#looked === kept) this.#looked = undefined;
+		});
 	}
 
-	/** The lookup kept by {@link looked} for `key` (taken: it answers once), or `undefined`. */
+	/** The lookup kept by {@link looked} if it is `key`'s (it answers once), or `undefined`. */
 	recall(key: string): { readonly answer: CallAnswer } | undefined {
-		if (!this.#looked.has(key)) return undefined;
-		const answer = this.#looked.get(key)!;
-		this.#looked.delete(key);
-		return { answer };
+		const kept = this.#looked;
+		this.#looked = undefined;
+		return kept !== undefined && kept.key === key && performance.now() - kept.at < lookedMs ? kept : undefined;
 	}
 
 	/** Keeps a result value fetched with its record for the value storage's next `get` of its digest. */
