@@ -288,7 +288,7 @@ describe('PostgreSQL team store', () => {
 			2,
 		);
 		assert.equal(runs, 0, 'the record written before the migration still hits');
-		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
 		assert.equal(await count(`SELECT count(*) FROM information_schema.tables WHERE table_schema = '${s}' AND table_name = 'leases'`), 1);
 	});
 
@@ -376,7 +376,7 @@ describe('PostgreSQL team store', () => {
 		(there.calls as CallPostgres).close();
 	});
 
-	it('a schema dropped while this process knew it is made again by the next request, which then answers', async () => {
+	it('a schema dropped between two uses is made again by the next worker, which then answers', async () => {
 		const s = schema();
 		const first = open(s);
 		const key = first.save({ name: 'dropped', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 1, metadata: {} });
@@ -389,8 +389,53 @@ describe('PostgreSQL team store', () => {
 		again.save({ name: 'dropped', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 1, metadata: {} });
 		(again.calls as CallPostgres).flush();
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 1);
-		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
 		(again.calls as CallPostgres).close();
+	});
+
+	it('brings a version-3 schema (no record copies in the call rows) up to date: old rows read from the tables, new ones from the copies', async () => {
+		const s = schema();
+		const first = open(s);
+		const make = (x: number) => ({
+			name: 'copied',
+			module: 'm.ts',
+			version: 1,
+			codeDigest: null,
+			arguments: { x },
+			result: x * 2,
+			metadata: { runtime: { timestop: 10 + x } },
+		});
+		const old = first.save(make(1));
+		(first.calls as CallPostgres).close();
+		// What a fleche of schema version 3 left: call rows without the copies.
+		await server.psql(
+			`ALTER TABLE ${s}.calls DROP COLUMN args_json, DROP COLUMN meta_json; UPDATE ${s}.fleche_info SET value = '3' WHERE name = 'schema_version'`,
+			db,
+		);
+		const again = open(s);
+		const calls = again.calls as CallPostgres;
+		const record = calls.find(old);
+		assert.deepEqual([Object.keys(record?.arguments ?? {}), record?.metadata['runtime']?.['timestop']], [['x'], 11], 'read from the tables');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE args_json IS NULL`), 1, 'the old row left as it was');
+		const fresh = again.save(make(2));
+		calls.flush();
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE key = '${fresh}' AND args_json IS NOT NULL AND meta_json IS NOT NULL`), 1);
+		const both = [...calls.records({ name: 'copied' })].map((r) => [r.metadata['runtime']?.['timestop'], Object.keys(r.arguments)]);
+		assert.deepEqual(both.sort(), [
+			[11, ['x']],
+			[12, ['x']],
+		]);
+		// A damaged copy is a damaged record (a miss, said once), never an error for the others.
+		await server.psql(`UPDATE ${s}.calls SET args_json = 'not json' WHERE key = '${fresh}'`, db);
+		const before = logs.records.length;
+		assert.equal(calls.find(fresh), undefined);
+		assert.ok(logs.records.slice(before).some((r) => r.code === 'FLECHE_CORRUPT_ENTRY'));
+		assert.deepEqual(
+			[...calls.records({ name: 'copied' })].map((r) => r.key),
+			[old],
+		);
+		calls.close();
 	});
 
 	it('queued saves are written at the end of the process: process.exit(), running out of work, SIGTERM', async () => {
@@ -538,7 +583,7 @@ describe('PostgreSQL team store', () => {
 		} finally {
 			store.close();
 		}
-		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
 		assert.equal(await count(`SELECT count(*) FROM pg_indexes WHERE schemaname = '${s}' AND indexname = 'calls_name'`), 0, 'the old index dropped');
 		again.save({ name: 'f0', module: null, version: null, codeDigest: null, arguments: { i: 99 }, result: 99, metadata: {} });
 		(again.calls as CallPostgres).flush();

@@ -26,8 +26,6 @@ export interface PgWorkerData {
 	readonly ssl?: unknown;
 	/** Bound on connecting and on each statement, in milliseconds. */
 	readonly timeoutMs: number;
-	/** A worker of this process already found the schema at this version: it is not checked again (see `assumed`). */
-	readonly schemaKnown?: boolean;
 }
 
 /** A request from the store. */
@@ -40,9 +38,7 @@ export interface PgRequest {
 export type Failure = 'down' | 'config' | 'error';
 
 /** The answer to every request. */
-export type Answer =
-	| { readonly ok: true; readonly value: unknown; readonly schemaChecked?: true }
-	| { readonly ok: false; readonly failure: Failure; readonly message: string };
+export type Answer = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly failure: Failure; readonly message: string };
 
 const data = workerInput<PgWorkerData>();
 const shown = redactUrl(data.url);
@@ -132,13 +128,6 @@ async function ensureSchema(p: pg.Pool): Promise<void> {
 	}
 }
 
-/**
- * Whether the schema is taken as checked: another worker of this process found it at this version (`schemaKnown`),
- * until a statement finds a table or function of it missing (someone dropped it), which checks it again (see the
- * handler at the end of this file).
- */
-let assumed = data.schemaKnown === true;
-
 /** Checks the schema of pool `p` (creating or migrating it); a failure ends the pool, and the next request starts again. */
 function check(p: pg.Pool): void {
 	const checking = (ready = ensureSchema(p));
@@ -155,17 +144,12 @@ function check(p: pg.Pool): void {
 async function connected(): Promise<pg.Pool> {
 	if (pool === undefined || ready === undefined) {
 		const p = (pool = await openPool());
-		if (assumed) ready = Promise.resolve();
-		else check(p);
+		check(p);
 	}
 	const p = pool;
 	await ready;
-	if (!assumed) schemaChecked = true;
 	return p;
 }
-
-/** Whether this worker found the schema current (answers say so: the store then tells its next workers, see `schemaKnown`). */
-let schemaChecked = false;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Failures
@@ -225,8 +209,25 @@ async function query(text: string, params: unknown[] = []): Promise<Row[]> {
 
 /** A stored record as the calling thread checks it (`parseRecord`): arguments as pairs, metadata parsed. */
 function recordOf(row: Row): Record<string, unknown> {
+	// The row's copies (schema.ts), else the tables' rows; a copy that does not parse fails the record's check.
+	const copy = (column: string): unknown => {
+		const text = row[column];
+		if (typeof text !== 'string') return undefined;
+		try {
+			return JSON.parse(text) as unknown;
+		} catch {
+			return { unreadable: text };
+		}
+	};
+	const args = copy('args_json') ?? row['args'];
+	const metaRows = copy('meta_json') ?? row['meta'] ?? {};
+	if (typeof metaRows !== 'object' || metaRows === null || Array.isArray(metaRows)) return { key: row['key'], metadata: 'unreadable' };
 	const meta: Record<string, unknown> = {};
-	for (const [ns, text] of Object.entries((row['meta'] ?? {}) as Record<string, string>)) {
+	for (const [ns, text] of Object.entries(metaRows as Record<string, unknown>)) {
+		if (typeof text !== 'string') {
+			meta[ns] = text;
+			continue;
+		}
 		try {
 			meta[ns] = JSON.parse(text) as unknown;
 		} catch {
@@ -249,7 +250,7 @@ function recordOf(row: Row): Record<string, unknown> {
 		version,
 		codeDigest: typeof row['code_digest'] === 'string' ? row['code_digest'].trimEnd() : row['code_digest'],
 		result: typeof row['result'] === 'string' ? row['result'].trimEnd() : row['result'],
-		arguments: row['args'],
+		arguments: args,
 		metadata: meta,
 		...(flag === true || flag === false ? { async: flag } : {}),
 		...(typeof scheme === 'string' ? { scheme } : {}),
@@ -290,7 +291,7 @@ const retryable = (err: unknown): boolean => ['40P01', '40001'].includes(String(
  */
 async function writeBatch(values: readonly PutValue[], records: readonly PutRecord[]): Promise<void> {
 	const keys: string[] = [];
-	const cols: (string | boolean | number | null)[][] = [[], [], [], [], [], [], [], [], []];
+	const cols: (string | boolean | number | null)[][] = [[], [], [], [], [], [], [], [], [], [], []];
 	const args: (string | number)[][] = [[], [], [], []];
 	const meta: string[][] = [[], [], []];
 	for (const r of records) {
@@ -306,18 +307,25 @@ async function writeBatch(values: readonly PutValue[], records: readonly PutReco
 			r.scheme ?? null,
 			typeof r.created === 'number' && Number.isFinite(r.created) ? r.created : null,
 		];
-		row.forEach((v, i) => cols[i]!.push(v));
+		const pairs: [string, string][] = [];
 		Object.keys(r.arguments).forEach((name, position) => {
 			args[0]!.push(r.key);
 			args[1]!.push(position);
 			args[2]!.push(name);
 			args[3]!.push(r.arguments[name]!);
+			pairs.push([name, r.arguments[name]!]);
 		});
+		const texts: Record<string, string> = {};
 		for (const ns of Object.keys(r.metadata)) {
+			const text = JSON.stringify(r.metadata[ns]);
 			meta[0]!.push(r.key);
 			meta[1]!.push(ns);
-			meta[2]!.push(JSON.stringify(r.metadata[ns]));
+			meta[2]!.push(text);
+			texts[ns] = text;
 		}
+		// The copies in the call's row (schema.ts): the same arguments and metadata, read with the row.
+		row.push(JSON.stringify(pairs), JSON.stringify(texts));
+		row.forEach((v, i) => cols[i]!.push(v));
 	}
 	const bytes = values.map(([, , data]) => Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 	for (let attempt = 1; ; attempt++) {
@@ -570,7 +578,7 @@ async function beatLease(key: string, owner: string): Promise<boolean> {
 /** Requests about given keys or digests: they wait only for the batches that write those. */
 const keyed = new Set(['getCall', 'getCalls', 'containsCall', 'created', 'getValue', 'refreshValue', 'containsValue', 'valueSize']);
 /** Requests that need no earlier batch written. */
-const unordered = new Set(['ping', 'putBatch', 'addStats', 'lease', 'beatLease', 'stats']);
+const unordered = new Set(['ping', 'putBatch', 'addStats', 'lease', 'beatLease']);
 
 async function handle(request: PgRequest): Promise<unknown> {
 	const { op, args } = request;
@@ -618,10 +626,14 @@ async function handle(request: PgRequest): Promise<unknown> {
 			return null;
 		case 'evictCalls':
 			return (await query(sql.evictCalls, [a[0]])).map((r) => trim(r['key']));
-		case 'addStats':
-			return addStats(a[0] as CallStats[]);
+		case 'addStats': {
+			// In the order of the batches (a `flush` waits for statistics sent ahead too).
+			const done = batches.then(() => addStats(a[0] as CallStats[]));
+			batches = done.catch(() => undefined);
+			return done;
+		}
 		case 'stats':
-			return (await query(sql.stats, [a[0] ?? null])).map((r) => [
+			return (await (a[0] === null || a[0] === undefined ? query(sql.stats) : query(sql.statsByName, [a[0]]))).map((r) => [
 				trim(r['key']),
 				r['name'],
 				r['module'],
@@ -679,25 +691,10 @@ async function handle(request: PgRequest): Promise<unknown> {
 /** Tells listeners (notify.ts) that a write committed: watchers on other machines refresh. */
 const announce = writeAnnouncer(schema, (text, params) => query(text, params));
 
-/** SQLSTATEs of a missing schema, table or function: the schema taken as checked is gone (see `assumed`). */
-const missingCodes = new Set(['3F000', '42P01', '42883']);
-
 serve(async (message): Promise<Answer> => {
-	const request = message as PgRequest;
 	try {
-		const value = await announce(request.op, () => handle(request));
-		return schemaChecked ? { ok: true, value, schemaChecked } : { ok: true, value };
+		return { ok: true, value: await announce((message as PgRequest).op, () => handle(message as PgRequest)) };
 	} catch (err) {
-		if (assumed && missingCodes.has(String((err as { code?: unknown } | null)?.code))) {
-			// Checked (and made again) now, then the request once more: what failed wrote nothing.
-			assumed = false;
-			if (pool !== undefined) check(pool);
-			try {
-				return { ok: true, value: await announce(request.op, () => handle(request)) };
-			} catch (again) {
-				return { ok: false, ...classify(again) };
-			}
-		}
 		return { ok: false, ...classify(err) };
 	}
 });

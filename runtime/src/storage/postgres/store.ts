@@ -206,8 +206,6 @@ interface Prefetched {
 class Link {
 	readonly shown: string;
 	readonly #input: PgWorkerData;
-	/** The server and schema, as {@link checkedSchemas} knows them. */
-	readonly #schemaId: string;
 	#worker: SyncWorker | undefined;
 	/** The server's refusal of this configuration, thrown by every request from then on. */
 	#refused: string | undefined;
@@ -232,6 +230,9 @@ class Link {
 	#queuedBytes = 0;
 	#queuedSince = 0;
 	#timer: ReturnType<typeof setTimeout> | undefined;
+	/** Values in batches sent and not known to be committed, by digest: the batch (see {@link sentValue}). */
+	readonly #sent = new Map<string, number>();
+	#sentCount = 0;
 	/** Batches sent and not known to be committed, counted since {@link #epoch} began. */
 	#unconfirmed = 0;
 	#epoch = 0;
@@ -244,7 +245,6 @@ class Link {
 	) {
 		this.shown = shown;
 		this.#input = input;
-		this.#schemaId = JSON.stringify([shown, input.schema]);
 	}
 
 	#client(): SyncWorker {
@@ -254,8 +254,7 @@ class Link {
 		this.#worker ??= new SyncWorker({
 			module: workerFile(),
 			name: 'PostgreSQL cache',
-			// A schema a worker of this process found current is not checked again (tools open and close stores often).
-			input: checkedSchemas().has(this.#schemaId) ? { ...this.#input, schemaKnown: true } : this.#input,
+			input: this.#input,
 			timeoutMs: this.timeoutMs * 3 + 10_000,
 		});
 		return this.#worker;
@@ -292,7 +291,6 @@ class Link {
 
 	#settle<T>(answer: Answer, fallback: T, hot: boolean): T {
 		if (answer.ok) {
-			if (answer.schemaChecked === true) checkedSchemas().add(this.#schemaId);
 			if (this.#down) {
 				this.#down = false;
 				this.#retryMs = firstRetryMs;
@@ -432,10 +430,7 @@ class Link {
 		if (this.#timer === undefined) {
 			this.#queuedSince = now;
 			queued.add(this);
-			if (!exitHooked) {
-				exitHooked = true;
-				beforeShutdown(flushOrder.postgres, flushAll);
-			}
+			hookExit();
 			this.#timer = setTimeout(() => this.#send(false), this.writeDelayMs);
 			this.#timer.unref();
 		}
@@ -486,19 +481,45 @@ class Link {
 			}
 			return;
 		}
+		const digests = batch[0].map((v) => v[0]);
+		this.#ahead('putBatch', batch, (err) => this.#saveFailed(err, n), digests);
+	}
+
+	/**
+	 * Sends a write without waiting for its commit, at most {@link maxUnconfirmed} ahead of the server (then it waits
+	 * for them); `digests` are values it writes, which {@link sentValue} knows until it settles.
+	 */
+	#ahead(op: string, args: readonly unknown[], failed: (err: unknown) => void, digests: readonly string[] = []): void {
+		hookExit();
 		if (this.#unconfirmed >= maxUnconfirmed) this.#confirm();
 		const epoch = this.#epoch;
+		const id = ++this.#sentCount;
+		for (const d of digests) this.#sent.set(d, id);
 		this.#unconfirmed++;
+		const settled = (): void => {
+			if (epoch === this.#epoch) this.#unconfirmed--;
+			for (const d of digests) if (this.#sent.get(d) === id) this.#sent.delete(d);
+		};
 		// Answers come on the event loop, or with the next request this thread blocks on; a thread that only saves
 		// never sees them, and so waits for all its batches every `maxUnconfirmed` (see `#confirm`).
-		this.call(null, 'putBatch', ...batch).then(
-			() => {
-				if (epoch === this.#epoch) this.#unconfirmed--;
-			},
-			(err: unknown) => {
-				if (epoch === this.#epoch) this.#unconfirmed--;
-				this.#saveFailed(err, n);
-			},
+		this.call(null, op, ...args).then(settled, (err: unknown) => {
+			settled();
+			failed(err);
+		});
+	}
+
+	/** Whether the value `digest` is in a batch on its way to the server (it is written, or its `touched` time moved, with it). */
+	sentValue(digest: string): boolean {
+		return this.#sent.has(digest);
+	}
+
+	/** Statistics sent without waiting (the counter's periodic flush): {@link flush} and the exit wait for them. */
+	sendStats(deltas: readonly CallStats[]): void {
+		this.#ahead('addStats', [deltas], (err) =>
+			warn(
+				'FLECHE_STATS_NOT_SAVED',
+				`Could not save cache statistics to the PostgreSQL cache ${this.shown}: ${err instanceof Error ? err.message : String(err)}`,
+			),
 		);
 	}
 
@@ -512,6 +533,7 @@ class Link {
 		}
 		this.#epoch++;
 		this.#unconfirmed = 0;
+		this.#sent.clear();
 	}
 
 	/** Writes the queued puts now and waits for every batch of this thread to be committed. */
@@ -596,6 +618,7 @@ class Link {
 	#end(): void {
 		this.#epoch++;
 		this.#unconfirmed = 0;
+		this.#sent.clear();
 		this.#prefetched.clear();
 		this.#prefetchedBytes = 0;
 		this.#worker?.close();
@@ -603,17 +626,16 @@ class Link {
 	}
 }
 
-/** Writes the puts queued in this thread, on every link (the exit of the process or thread). */
+/** Writes the puts queued in this thread and waits for what was sent ahead, on every link (the exit of the process or thread). */
 function flushAll(): void {
-	for (const link of [...queued]) link.flush();
+	for (const link of [...links().values()]) link.flush();
 }
 
-const checkedKey = Symbol.for('fleche.postgres.checkedSchemas');
-
-/** Servers and schemas that a worker of this process found at this runtime's schema version (see `schemaKnown`). */
-function checkedSchemas(): Set<string> {
-	const g = globalThis as { [checkedKey]?: Set<string> };
-	return (g[checkedKey] ??= new Set<string>());
+/** Makes sure {@link flushAll} runs at the exit of the process. */
+function hookExit(): void {
+	if (exitHooked) return;
+	exitHooked = true;
+	beforeShutdown(flushOrder.postgres, flushAll);
 }
 
 const linksKey = Symbol.for('fleche.postgres.links');
@@ -870,12 +892,18 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		return this.#config;
 	}
 
-	/** Adds statistics deltas in one statement (merged by key first). */
-	addStats(deltas: readonly CallStats[]): void {
+	/**
+	 * Adds statistics deltas in one statement (merged by key first). With `wait: false` (the counter's periodic flush)
+	 * they are sent without waiting: a thread that hits in a loop never stops for them; this process reads them back,
+	 * and {@link flush}, an explicit `flushStats()` and the exit wait for them.
+	 */
+	addStats(deltas: readonly CallStats[], options?: { readonly wait?: boolean }): void {
 		if (deltas.length === 0) return;
 		const merged = new Map<string, CallStats>();
 		for (const d of deltas) mergeStats(merged, d);
-		this.#link.request(null, 'addStats', [...merged.values()]);
+		if (options?.wait === false) this.#link.sendStats([...merged.values()]);
+		// The worker writes statistics after what was sent before them: when this returns, those are written too.
+		else this.#link.request(null, 'addStats', [...merged.values()]);
 	}
 
 	/** Summed statistics of every call counted here (evicted ones included), optionally of one function. */
@@ -1156,7 +1184,8 @@ export class ValuePostgres implements ValueStorage {
 
 	/** Marks the value as in use now (see `gc`); whether it is held. */
 	refresh(key: string): boolean {
-		return isKey(key) && (this.#link.queuedValue(key) !== undefined || this.#link.request(false, 'refreshValue', key));
+		// A value queued here, or in a batch on its way, is touched by that batch's write: no round trip of its own.
+		return isKey(key) && (this.#link.queuedValue(key) !== undefined || this.#link.sentValue(key) || this.#link.request(false, 'refreshValue', key));
 	}
 
 	contains(key: string): boolean {
