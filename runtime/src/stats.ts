@@ -166,7 +166,8 @@ export class StatsCounter {
 		this.#scheduled = true;
 		dirty.add(this);
 		installExitHook();
-		setTimeout(() => this.flush(), this.#flushMs).unref();
+		// The periodic flush need not wait for a server's answer (see StatsStorage.addStats): a hit never does.
+		setTimeout(() => this.flush(false), this.#flushMs).unref();
 	}
 
 	#stamp(): void {
@@ -179,8 +180,11 @@ export class StatsCounter {
 		this.#unstamped = [];
 	}
 
-	/** Writes the pending deltas to the target now (one batch); without a target, only stamps `lastHit`. */
-	flush(): void {
+	/**
+	 * Writes the pending deltas to the target now (one batch); without a target, only stamps `lastHit`. `wait` false
+	 * lets a storage send them without waiting for its server (the periodic flush).
+	 */
+	flush(wait = true): void {
 		this.#scheduled = false;
 		dirty.delete(this);
 		this.#stamp();
@@ -188,7 +192,8 @@ export class StatsCounter {
 		const batch = [...this.#counts.values()];
 		this.#counts = new Map();
 		try {
-			this.#target.addStats(batch);
+			if (wait) this.#target.addStats(batch);
+			else this.#target.addStats(batch, { wait: false });
 		} catch (err) {
 			// Statistics are advisory: a full disk or a read-only store must not break the program that counts.
 			warnOnce(`stats-flush:${(err as Error)?.message}`, 'FLECHE_STATS_NOT_SAVED', `Could not save cache statistics: ${(err as Error)?.message ?? String(err)}`, {

@@ -288,7 +288,7 @@ describe('PostgreSQL team store', () => {
 			2,
 		);
 		assert.equal(runs, 0, 'the record written before the migration still hits');
-		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
 		assert.equal(await count(`SELECT count(*) FROM information_schema.tables WHERE table_schema = '${s}' AND table_name = 'leases'`), 1);
 	});
 
@@ -320,6 +320,121 @@ describe('PostgreSQL team store', () => {
 		calls.flush();
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE name = 'many'`), 2500);
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.stored_values v WHERE v.digest = c.result)`), 0);
+		calls.close();
+	});
+
+	it('records of one function come a page at a time: exactly a page, a page and one, none lost or repeated', async () => {
+		const s = schema();
+		const cache = open(s);
+		const calls = cache.calls as CallPostgres;
+		const save = (name: string, i: number): string =>
+			cache.save({ name, module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} });
+		for (let i = 0; i < 1000; i++) save('onePage', i);
+		for (let i = 0; i < 1001; i++) save('pageAndOne', i);
+		for (let i = 0; i < 3; i++) save('few', i);
+		calls.flush();
+		for (const [name, n] of [
+			['onePage', 1000],
+			['pageAndOne', 1001],
+			['few', 3],
+			['none', 0],
+		] as const) {
+			const keys = [...calls.records({ name })].map((r) => r.key);
+			assert.equal(keys.length, n, name);
+			assert.equal(new Set(keys).size, n, `${name}: no record twice`);
+		}
+		assert.equal(new Set([...calls.records()].map((r) => r.key)).size, 2004, 'every record, each once');
+		calls.close();
+	});
+
+	it('a lease brings the check that follows it: a result stored between the miss and the lease is read, and only then', async () => {
+		const s = schema();
+		const here = open(s);
+		// Another process, as far as the server can tell: a link of its own (other options), with its own connections.
+		const there = open(s, { timeoutMs: 4999 });
+		const calls = here.calls as CallPostgres;
+		const record = { name: 'raced', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 'stored there', metadata: {} };
+		const key = there.save(record);
+		(there.calls as CallPostgres).evict(key);
+		assert.equal(calls.find(key), undefined, 'a miss here');
+		there.save(record);
+		(there.calls as CallPostgres).flush();
+		const leases = calls.leases();
+		assert.deepEqual(leases.lease(key, 'owner-here', { staleMs: 30_000, heartbeats: false }), { acquired: true });
+		const found = calls.find(key);
+		assert.equal(found?.key, key, 'the check after the lease finds what was stored meanwhile');
+		assert.equal(here.values.get(found.result!), 'stored there', 'with its value');
+		leases.release(key, 'owner-here');
+		// The lookup that came with the lease answers only the check in the same turn: later ones ask the server.
+		assert.deepEqual(leases.lease(key, 'owner-here', { staleMs: 30_000, heartbeats: false }), { acquired: true });
+		(there.calls as CallPostgres).evict(key);
+		await new Promise((resolve) => setImmediate(resolve));
+		assert.equal(calls.find(key), undefined, 'a later lookup sees the eviction');
+		leases.release(key, 'owner-here');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.leases`), 0, 'released');
+		calls.close();
+		(there.calls as CallPostgres).close();
+	});
+
+	it('a schema dropped between two uses is made again by the next worker, which then answers', async () => {
+		const s = schema();
+		const first = open(s);
+		const key = first.save({ name: 'dropped', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 1, metadata: {} });
+		(first.calls as CallPostgres).flush();
+		assert.ok(first.calls.contains(key));
+		(first.calls as CallPostgres).close();
+		await server.psql(`DROP SCHEMA ${s} CASCADE`, db);
+		const again = open(s);
+		assert.equal(again.calls.contains(key), false, 'a miss, not an error');
+		again.save({ name: 'dropped', module: null, version: null, codeDigest: null, arguments: { x: 1 }, result: 1, metadata: {} });
+		(again.calls as CallPostgres).flush();
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 1);
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
+		(again.calls as CallPostgres).close();
+	});
+
+	it('brings a version-3 schema (no record copies in the call rows) up to date: old rows read from the tables, new ones from the copies', async () => {
+		const s = schema();
+		const first = open(s);
+		const make = (x: number) => ({
+			name: 'copied',
+			module: 'm.ts',
+			version: 1,
+			codeDigest: null,
+			arguments: { x },
+			result: x * 2,
+			metadata: { runtime: { timestop: 10 + x } },
+		});
+		const old = first.save(make(1));
+		(first.calls as CallPostgres).close();
+		// What a fleche of schema version 3 left: call rows without the copies.
+		await server.psql(
+			`ALTER TABLE ${s}.calls DROP COLUMN args_json, DROP COLUMN meta_json; UPDATE ${s}.fleche_info SET value = '3' WHERE name = 'schema_version'`,
+			db,
+		);
+		const again = open(s);
+		const calls = again.calls as CallPostgres;
+		const record = calls.find(old);
+		assert.deepEqual([Object.keys(record?.arguments ?? {}), record?.metadata['runtime']?.['timestop']], [['x'], 11], 'read from the tables');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE args_json IS NULL`), 1, 'the old row left as it was');
+		const fresh = again.save(make(2));
+		calls.flush();
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE key = '${fresh}' AND args_json IS NOT NULL AND meta_json IS NOT NULL`), 1);
+		const both = [...calls.records({ name: 'copied' })].map((r) => [r.metadata['runtime']?.['timestop'], Object.keys(r.arguments)]);
+		assert.deepEqual(both.sort(), [
+			[11, ['x']],
+			[12, ['x']],
+		]);
+		// A damaged copy is a damaged record (reported; a cached call misses and recomputes it), never an error for the others.
+		await server.psql(`UPDATE ${s}.calls SET args_json = 'not json' WHERE key = '${fresh}'`, db);
+		const before = logs.records.length;
+		assert.throws(() => calls.find(fresh), /is corrupt/);
+		assert.ok(logs.records.slice(before).some((r) => r.code === 'FLECHE_CORRUPT_ENTRY'));
+		assert.deepEqual(
+			[...calls.records({ name: 'copied' })].map((r) => r.key),
+			[old],
+		);
 		calls.close();
 	});
 
@@ -405,9 +520,20 @@ describe('PostgreSQL team store', () => {
 			assert.deepEqual([rest.hits, rest.misses, rest.lastHit, rest.savedSeconds], [4, 1, 9, 3], 'statistics summed by function');
 			const evicted = fns.find((f) => f.name === 'evicted')!;
 			assert.deepEqual([evicted.calls, evicted.module, evicted.hits], [0, 'e.ts', 1], 'a function with statistics only is listed with no calls');
-			const page = store.calls({ module: 'even.ts', name: 'rest' }, { limit: 3 });
 			const all = [...calls.records({ name: 'rest' })].filter((r) => r.module === 'even.ts');
+			const counted = all.find((r) => r.metadata['runtime']?.['timestop'] === 1028)!;
+			calls.addStats([{ key: counted.key, name: 'rest', module: 'even.ts', hits: 7, misses: 2, lastHit: 11, computeSeconds: 0, savedSeconds: 0 }]);
+			const page = store.calls({ module: 'even.ts', name: 'rest' }, { limit: 3 });
 			assert.equal(page.total, all.length);
+			assert.deepEqual(
+				page.calls.map((c) => [c.created, c.hits, c.misses, c.lastHit]),
+				[
+					[1028, 7, 2, 11],
+					[1026, 0, 0, null],
+					[1022, 0, 0, null],
+				],
+				'each call of the page with its own statistics',
+			);
 			const newest = all
 				.map((r) => r.metadata['runtime']?.['timestop'] as number | undefined)
 				.filter((v): v is number => v !== undefined)
@@ -457,7 +583,7 @@ describe('PostgreSQL team store', () => {
 		} finally {
 			store.close();
 		}
-		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '3');
+		assert.equal((await server.psql(`SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`, db)).trim(), '4');
 		assert.equal(await count(`SELECT count(*) FROM pg_indexes WHERE schemaname = '${s}' AND indexname = 'calls_name'`), 0, 'the old index dropped');
 		again.save({ name: 'f0', module: null, version: null, codeDigest: null, arguments: { i: 99 }, result: 99, metadata: {} });
 		(again.calls as CallPostgres).flush();

@@ -461,8 +461,11 @@ export class InspectStore implements Store {
 		const limit = Math.max(0, Math.floor(page.limit ?? DEFAULT_LIMIT));
 		let total: number;
 		let slice: readonly Entry[];
+		let stored: readonly CallStats[] | undefined;
 		if (this.#listing !== null) {
-			({ total, entries: slice } = this.#listing.page({ module: fn.module ?? null, name: fn.name }, offset, limit));
+			// Counts this cache still holds go first, so that the statistics read with the page include them.
+			if (this.cache instanceof Cache) this.cache.flushStats();
+			({ total, entries: slice, stats: stored } = this.#listing.page({ module: fn.module ?? null, name: fn.name }, offset, limit));
 		} else {
 			const records = this.#grouped().get(functionId(fn.module ?? null, fn.name)) ?? [];
 			const dated = records.map((r) => [this.#created(r) ?? -Infinity, r] as const);
@@ -470,7 +473,12 @@ export class InspectStore implements Store {
 			total = records.length;
 			slice = dated.slice(offset, offset + limit).map(([, r]) => r);
 		}
-		const stats = slice.length > 0 ? this.#stats({ name: fn.name, module: fn.module ?? null }) : new Map<string, CallStats>();
+		const stats =
+			stored !== undefined
+				? new Map(stored.map((s) => [s.key, s]))
+				: slice.length > 0
+					? this.#stats({ name: fn.name, module: fn.module ?? null })
+					: new Map<string, CallStats>();
 		return { total, calls: slice.map((r) => this.#summary(r, stats)) };
 	}
 

@@ -228,8 +228,12 @@ export interface CallStats {
 
 /** Storages that persist statistics implement this; deltas are added, never replaced, so processes can share. */
 export interface StatsStorage {
-	/** Adds these deltas (counts and seconds are summed, `lastHit` takes the latest). */
-	addStats(deltas: readonly CallStats[]): void;
+	/**
+	 * Adds these deltas (counts and seconds are summed, `lastHit` takes the latest). With `wait: false` (the counter's
+	 * periodic flush) a storage that writes to a server may send them without waiting, as long as this process reads
+	 * them back and a later flush without it (`flushStats()`, the exit) waits for them too.
+	 */
+	addStats(deltas: readonly CallStats[], options?: { readonly wait?: boolean }): void;
 	/** The summed statistics of every call (evicted ones included), optionally of one function. */
 	stats(filter?: { readonly name?: string; readonly module?: string | null }): Iterable<CallStats>;
 }

@@ -112,9 +112,14 @@ export interface Listing {
 	functions(): ListedFunction[];
 	/**
 	 * A page of one function's calls, newest first (`created` descending, unknown last, then by key), with full
-	 * records, and how many calls the function has.
+	 * records, and how many calls the function has; and, when the storage reads them with the page, the statistics it
+	 * holds of the page's calls (then a tool asks for no others).
 	 */
-	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; entries: IndexEntry[] };
+	page(
+		fn: { readonly module: string | null; readonly name: string },
+		offset: number,
+		limit: number,
+	): { total: number; entries: IndexEntry[]; stats?: readonly CallStats[] };
 	/**
 	 * The statistics of one function's keys (evicted calls included), by key, when the listing keeps them (so a page
 	 * need not read every key's statistics); else the tool asks the cache.

@@ -97,8 +97,8 @@ export const postgresKind: StorageKind<PostgresConfig, ValuePostgres, CallPostgr
 	listing: (calls) => ({
 		functions: () => calls.functions(),
 		page(fn, offset, limit) {
-			const { total, records } = calls.page(fn, offset, limit);
-			return { total, entries: records.map(entryOf) };
+			const { total, records, stats } = calls.page(fn, offset, limit);
+			return { total, entries: records.map(entryOf), stats };
 		},
 	}),
 	leases: (calls) => calls.leases(),

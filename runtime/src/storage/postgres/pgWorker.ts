@@ -58,6 +58,16 @@ async function connectionString(): Promise<string> {
 let pool: pg.Pool | undefined;
 let ready: Promise<void> | undefined;
 
+/**
+ * Settings of this worker's sessions, sent ahead of the first statement of each new connection (pipelined: no round
+ * trip of their own; set with SET rather than startup options, which poolers such as PgBouncer refuse; a server that
+ * does not know one ignores it): no JIT compilation, which a server starts for statements it estimates costly (a page
+ * of a thousand records) and which costs more than such a statement's whole run.
+ */
+function configure(client: pg.Client | pg.PoolClient, settings: readonly string[] = []): void {
+	for (const setting of ['jit = off', ...settings]) void client.query(`SET ${setting}`).catch(() => undefined);
+}
+
 async function openPool(): Promise<pg.Pool> {
 	const next = new pg.Pool({
 		connectionString: await connectionString(),
@@ -68,9 +78,12 @@ async function openPool(): Promise<pg.Pool> {
 		idleTimeoutMillis: 10_000,
 		allowExitOnIdle: true,
 		application_name: 'fleche',
+		// Statements of one checkout (a batch's, see writeBatch) go out together: one round trip, not one each.
+		pipeline: true,
 	});
 	// A pooled connection the server closes while idle (a restart) emits here; the next query opens another.
 	next.on('error', () => undefined);
+	next.on('connect', (client) => configure(client));
 	return next;
 }
 
@@ -78,10 +91,16 @@ async function openPool(): Promise<pg.Pool> {
 async function ensureSchema(p: pg.Pool): Promise<void> {
 	const client = await p.connect();
 	try {
-		const found = await client.query<{ v: string | null }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${s}.fleche_info`]);
-		const present = (found.rows[0] as unknown as { present: boolean } | undefined)?.present === true;
+		// Both questions in one round trip (the connection is pipelined): the version's fails when there is no table yet.
+		const asked = client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${s}.fleche_info`]);
+		const versionRow = client.query<{ value: string }>(sql.schemaVersion).then(
+			(r) => r.rows[0],
+			() => undefined,
+		);
+		const present = (await asked).rows[0]?.present === true;
+		const known = await versionRow;
 		if (present) {
-			const version = Number((await client.query<{ value: string }>(sql.schemaVersion)).rows[0]?.value ?? 0);
+			const version = Number(known?.value ?? 0);
 			if (version > schemaVersion) {
 				throw new ConfigProblem(
 					`The PostgreSQL cache ${shown} (schema ${schema}) was written by a newer fleche (schema version ${version}; this one knows up to ${schemaVersion}): upgrade fleche, or give this project another 'schema'`,
@@ -109,18 +128,23 @@ async function ensureSchema(p: pg.Pool): Promise<void> {
 	}
 }
 
+/** Checks the schema of pool `p` (creating or migrating it); a failure ends the pool, and the next request starts again. */
+function check(p: pg.Pool): void {
+	const checking = (ready = ensureSchema(p));
+	checking.catch(() => {
+		// Retried by the next request: the server may be back, or the password fixed.
+		if (pool === p && ready === checking) {
+			pool = undefined;
+			ready = undefined;
+			void p.end().catch(() => undefined);
+		}
+	});
+}
+
 async function connected(): Promise<pg.Pool> {
 	if (pool === undefined || ready === undefined) {
 		const p = (pool = await openPool());
-		ready = ensureSchema(p);
-		ready.catch(() => {
-			// Retried by the next request: the server may be back, or the password fixed.
-			if (pool === p) {
-				pool = undefined;
-				ready = undefined;
-				void p.end().catch(() => undefined);
-			}
-		});
+		check(p);
 	}
 	const p = pool;
 	await ready;
@@ -185,8 +209,25 @@ async function query(text: string, params: unknown[] = []): Promise<Row[]> {
 
 /** A stored record as the calling thread checks it (`parseRecord`): arguments as pairs, metadata parsed. */
 function recordOf(row: Row): Record<string, unknown> {
+	// The row's copies (schema.ts), else the tables' rows; a copy that does not parse fails the record's check.
+	const copy = (column: string): unknown => {
+		const text = row[column];
+		if (typeof text !== 'string') return undefined;
+		try {
+			return JSON.parse(text) as unknown;
+		} catch {
+			return { unreadable: text };
+		}
+	};
+	const args = copy('args_json') ?? row['args'];
+	const metaRows = copy('meta_json') ?? row['meta'] ?? {};
+	if (typeof metaRows !== 'object' || metaRows === null || Array.isArray(metaRows)) return { key: row['key'], metadata: 'unreadable' };
 	const meta: Record<string, unknown> = {};
-	for (const [ns, text] of Object.entries((row['meta'] ?? {}) as Record<string, string>)) {
+	for (const [ns, text] of Object.entries(metaRows as Record<string, unknown>)) {
+		if (typeof text !== 'string') {
+			meta[ns] = text;
+			continue;
+		}
 		try {
 			meta[ns] = JSON.parse(text) as unknown;
 		} catch {
@@ -209,11 +250,17 @@ function recordOf(row: Row): Record<string, unknown> {
 		version,
 		codeDigest: typeof row['code_digest'] === 'string' ? row['code_digest'].trimEnd() : row['code_digest'],
 		result: typeof row['result'] === 'string' ? row['result'].trimEnd() : row['result'],
-		arguments: row['args'],
+		arguments: args,
 		metadata: meta,
 		...(flag === true || flag === false ? { async: flag } : {}),
 		...(typeof scheme === 'string' ? { scheme } : {}),
 	};
+}
+
+/** A call lookup's answer (see `callByKey`): the record as stored and its result value's row, or null (none). */
+function callAnswer(row: Row | undefined): unknown {
+	if (row === undefined) return null;
+	return [recordOf(row), row['value_data'] instanceof Uint8Array ? [row['value_serializer'], row['value_data']] : null];
 }
 
 /** The record shape the store sends for a put (already checked by it). */
@@ -244,7 +291,7 @@ const retryable = (err: unknown): boolean => ['40P01', '40001'].includes(String(
  */
 async function writeBatch(values: readonly PutValue[], records: readonly PutRecord[]): Promise<void> {
 	const keys: string[] = [];
-	const cols: (string | boolean | number | null)[][] = [[], [], [], [], [], [], [], [], []];
+	const cols: (string | boolean | number | null)[][] = [[], [], [], [], [], [], [], [], [], [], []];
 	const args: (string | number)[][] = [[], [], [], []];
 	const meta: string[][] = [[], [], []];
 	for (const r of records) {
@@ -260,33 +307,49 @@ async function writeBatch(values: readonly PutValue[], records: readonly PutReco
 			r.scheme ?? null,
 			typeof r.created === 'number' && Number.isFinite(r.created) ? r.created : null,
 		];
-		row.forEach((v, i) => cols[i]!.push(v));
+		const pairs: [string, string][] = [];
 		Object.keys(r.arguments).forEach((name, position) => {
 			args[0]!.push(r.key);
 			args[1]!.push(position);
 			args[2]!.push(name);
 			args[3]!.push(r.arguments[name]!);
+			pairs.push([name, r.arguments[name]!]);
 		});
+		const texts: Record<string, string> = {};
 		for (const ns of Object.keys(r.metadata)) {
+			const text = JSON.stringify(r.metadata[ns]);
 			meta[0]!.push(r.key);
 			meta[1]!.push(ns);
-			meta[2]!.push(JSON.stringify(r.metadata[ns]));
+			meta[2]!.push(text);
+			texts[ns] = text;
 		}
+		// The copies in the call's row (schema.ts): the same arguments and metadata, read with the row.
+		row.push(JSON.stringify(pairs), JSON.stringify(texts));
+		row.forEach((v, i) => cols[i]!.push(v));
 	}
 	const bytes = values.map(([, , data]) => Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 	for (let attempt = 1; ; attempt++) {
 		const client = await (await connected()).connect();
 		let broken = false;
 		try {
-			await client.query('BEGIN');
-			if (values.length > 0) await client.query(named(sql.putValues, [values.map((v) => v[0]), values.map((v) => v[1]), bytes]));
+			// Pipelined (the pool's connections are): every statement is on the wire before the first answer, so a batch
+			// is one round trip. A statement that fails aborts the transaction; those after it fail too, and the COMMIT
+			// rolls back. The first failure is the batch's.
+			const steps: Promise<unknown>[] = [client.query('BEGIN')];
+			if (values.length > 0) steps.push(client.query(named(sql.putValues, [values.map((v) => v[0]), values.map((v) => v[1]), bytes])));
 			if (records.length > 0) {
-				await client.query(named(sql.upsertCalls, cols));
-				await client.query(named(sql.clearRows, [keys]));
-				await client.query(named(sql.insertRows, [...args, ...meta]));
+				steps.push(client.query(named(sql.upsertCalls, cols)));
+				steps.push(client.query(named(sql.clearRows, [keys])));
+				steps.push(client.query(named(sql.insertRows, [...args, ...meta])));
 			}
 			// The one commit point of every put: what must happen with the writes (a change notification) goes here.
-			await client.query('COMMIT');
+			const commit = client.query('COMMIT');
+			steps.push(commit);
+			const settled = await Promise.allSettled(steps);
+			const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+			if (failed !== undefined) throw failed.reason;
+			// A COMMIT of an aborted transaction answers ROLLBACK without an error: nothing was written.
+			if ((settled[settled.length - 1] as PromiseFulfilledResult<pg.QueryResult>).value.command !== 'COMMIT') throw new Error('the batch was rolled back');
 			return;
 		} catch (err) {
 			await client.query('ROLLBACK').catch(() => {
@@ -379,23 +442,27 @@ async function functions(): Promise<unknown[][]> {
 	]);
 }
 
-/** One function's calls, newest first: how many, and the page's records. */
-async function page(name: string, module: string | null, offset: number, limit: number): Promise<{ total: number; records: unknown[]; values: unknown[][] }> {
+/** One function's calls, newest first: how many, the page's records, the values they show, their statistics. */
+async function page(
+	name: string,
+	module: string | null,
+	offset: number,
+	limit: number,
+): Promise<{ total: number; records: unknown[]; values: unknown[][]; stats: unknown[][] }> {
 	const moduleKey = module === null ? '' : `/${module}`;
-	const [total, rows] = await Promise.all([
-		query(sql.functionTotal, [name, moduleKey]),
-		query(module === null ? sql.functionPageNoModule : sql.functionPage, [name, module, limit, offset]),
-	]);
-	const records = rows.map(recordOf);
-	// The values a page shows (results and arguments, up to the preview size) come with it: one round trip, not one per value.
-	const digests = new Set<string>();
-	for (const r of records) {
-		if (typeof r['result'] === 'string') digests.add(r['result']);
-		for (const pair of Array.isArray(r['arguments']) ? (r['arguments'] as unknown[]) : [])
-			if (Array.isArray(pair) && typeof pair[1] === 'string') digests.add(pair[1]);
+	// One statement (see `functionPage`); the total comes with every row, so only a page past the end asks for it apart.
+	const rows = await query(module === null ? sql.functionPageNoModule : sql.functionPage, [name, module, limit, offset, moduleKey]);
+	const total = rows.length > 0 ? rows[0]!['total'] : (await query(sql.functionTotal, [name, moduleKey]))[0]?.['n'];
+	const values: unknown[][] = [];
+	const stats: unknown[][] = [];
+	for (const row of rows) {
+		for (const shown of Array.isArray(row['shown']) ? (row['shown'] as unknown[]) : []) {
+			if (!Array.isArray(shown) || typeof shown[0] !== 'string' || typeof shown[2] !== 'string') continue;
+			values.push([trim(shown[0]), shown[1], Buffer.from(shown[2], 'base64')]);
+		}
+		if (Array.isArray(row['stat'])) stats.push([trim(row['key']), ...(row['stat'] as unknown[])]);
 	}
-	const values = digests.size === 0 ? [] : await query(sql.previewValues, [[...digests]]);
-	return { total: Number(total[0]?.['n'] ?? 0), records, values: values.map((v) => [trim(v['digest']), v['serializer'], v['data']]) };
+	return { total: Number(total ?? 0), records: rows.map(recordOf), values, stats };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -425,10 +492,14 @@ function session(): Promise<pg.Client> {
 			connectionTimeoutMillis: data.timeoutMs,
 			query_timeout: data.timeoutMs,
 			application_name: 'fleche leases',
+			// A lease and the lookup after it go out together (see takeLease).
+			pipeline: true,
 		});
 		client.on('error', () => forgetSession(opening));
 		client.on('end', () => forgetSession(opening));
 		await client.connect();
+		// Holder rows need no flush to disk before the answer: a server that crashes loses the locks they describe too.
+		configure(client, ['synchronous_commit = off']);
 		return client;
 	})();
 	lockSession = opening;
@@ -445,22 +516,40 @@ function lockIdOf(key: string): string {
 const holderOf = (row: Row | undefined): { owner: unknown; since: unknown; heartbeat: unknown } =>
 	row === undefined ? { owner: null, since: null, heartbeat: null } : { owner: row['owner'], since: row['since'], heartbeat: row['heartbeat'] };
 
+/**
+ * Takes the lease (one statement, see `takeLease` in schema.ts) and, pipelined behind it on the same connection, looks
+ * the call up again: the protocol's check after a lease (the holder before may have stored the result and let go
+ * between the miss and this lease) travels in the same round trip, a statement later (so with a snapshot taken after
+ * the lock). The answer carries that lookup (`found`, as `getCall` answers) for the store to answer the check with.
+ */
 async function takeLease(key: string, owner: string): Promise<unknown> {
 	const mine = holding.get(key);
 	if (mine !== undefined)
 		return { acquired: false, holder: holderOf((await query(sql.leaseOf, [key]))[0] ?? { owner: mine.owner, since: null, heartbeat: null }) };
 	const lockId = lockIdOf(key);
 	const client = await session();
-	const got = (await client.query<{ got: boolean }>(sql.tryLock, [lockId])).rows[0]?.got === true;
-	if (!got) return { acquired: false, holder: holderOf((await query(sql.leaseOf, [key]))[0]) };
-	holding.set(key, { owner, lockId });
+	const taking = client.query<Row>(named(sql.takeLease, [key, lockId, owner]));
+	const looking = client.query<Row>(named(sql.callByKey, [key]));
+	let row: Row | undefined;
 	try {
-		await client.query(sql.claimLease, [key, lockId, owner]);
+		row = (await taking).rows[0];
 	} catch (err) {
-		await dropLock(key).catch(() => undefined);
+		looking.catch(() => undefined);
+		// A session lock outlives a failed statement: let it go in case the statement took it before failing.
+		await client.query(sql.unlock, [lockId]).catch(() => undefined);
 		throw err;
 	}
-	return { acquired: true };
+	const got = row?.['got'] === true;
+	if (got) holding.set(key, { owner, lockId });
+	let found: unknown;
+	try {
+		found = callAnswer((await looking).rows[0]);
+	} catch {
+		// The check is then made by its own request.
+		found = undefined;
+	}
+	const answer = got ? { acquired: true } : { acquired: false, holder: holderOf(row?.['owner'] === null ? undefined : row) };
+	return found === undefined ? answer : { ...answer, found };
 }
 
 async function dropLock(key: string): Promise<void> {
@@ -489,7 +578,7 @@ async function beatLease(key: string, owner: string): Promise<boolean> {
 /** Requests about given keys or digests: they wait only for the batches that write those. */
 const keyed = new Set(['getCall', 'getCalls', 'containsCall', 'created', 'getValue', 'refreshValue', 'containsValue', 'valueSize']);
 /** Requests that need no earlier batch written. */
-const unordered = new Set(['ping', 'putBatch', 'addStats', 'lease', 'beatLease', 'stats']);
+const unordered = new Set(['ping', 'putBatch', 'addStats', 'lease', 'beatLease']);
 
 async function handle(request: PgRequest): Promise<unknown> {
 	const { op, args } = request;
@@ -501,18 +590,16 @@ async function handle(request: PgRequest): Promise<unknown> {
 			// A round trip, not only the pool: a pool whose server went away still looks connected.
 			await query('SELECT 1');
 			return null;
-		case 'getCall': {
-			const row = (await query(sql.callByKey, [a[0]]))[0];
-			if (row === undefined) return null;
-			return [recordOf(row), row['value_data'] instanceof Uint8Array ? [row['value_serializer'], row['value_data']] : null];
-		}
+		case 'getCall':
+			return callAnswer((await query(sql.callByKey, [a[0]]))[0]);
 		case 'getCalls':
-			return (await query(sql.callsByKeys, [a[0]])).map((row) => [
-				trim(row['key']),
-				[recordOf(row), row['value_data'] instanceof Uint8Array ? [row['value_serializer'], row['value_data']] : null],
-			]);
-		case 'records':
-			return (await query(a[1] === null ? sql.recordsPage : sql.recordsPageByName, a[1] === null ? [a[0], a[2]] : [a[0], a[2], a[1]])).map(recordOf);
+			return (await query(sql.callsByKeys, [a[0]])).map((row) => [trim(row['key']), callAnswer(row)]);
+		case 'records': {
+			// One row more than the page: whether another page follows is known without asking for it.
+			const limit = Number(a[2]);
+			const rows = await query(a[1] === null ? sql.recordsPage : sql.recordsPageByName, a[1] === null ? [a[0], limit + 1] : [a[0], limit + 1, a[1]]);
+			return { records: rows.slice(0, limit).map(recordOf), more: rows.length > limit };
+		}
 		case 'functions':
 			return functions();
 		case 'page':
@@ -539,10 +626,14 @@ async function handle(request: PgRequest): Promise<unknown> {
 			return null;
 		case 'evictCalls':
 			return (await query(sql.evictCalls, [a[0]])).map((r) => trim(r['key']));
-		case 'addStats':
-			return addStats(a[0] as CallStats[]);
+		case 'addStats': {
+			// In the order of the batches (a `flush` waits for statistics sent ahead too).
+			const done = batches.then(() => addStats(a[0] as CallStats[]));
+			batches = done.catch(() => undefined);
+			return done;
+		}
 		case 'stats':
-			return (await query(sql.stats, [a[0] ?? null])).map((r) => [
+			return (await (a[0] === null || a[0] === undefined ? query(sql.stats) : query(sql.statsByName, [a[0]]))).map((r) => [
 				trim(r['key']),
 				r['name'],
 				r['module'],

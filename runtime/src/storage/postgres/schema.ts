@@ -8,7 +8,9 @@
 //   <schema>.calls        one row per call record       key, name, module, version (JSON text), code_digest, result,
 //                                                       async, scheme, created (seconds since the epoch: Runtime
 //                                                       metadata, else the server's clock at the write), seq (from
-//                                                       <schema>.call_seq, new at every write: tools' change probe)
+//                                                       <schema>.call_seq, new at every write: tools' change probe),
+//                                                       args_json and meta_json (since version 4: copies of the
+//                                                       record's argument and metadata rows, see below)
 //   <schema>.arguments    (call_key, position, name, value)   argument digests in signature order
 //   <schema>.metadata     (call_key, name, data)        one JSON object per namespace (`runtime`, `tags`, …)
 //   <schema>.stats        summed hit/miss statistics by call key (kept when the call is evicted)
@@ -23,6 +25,13 @@
 // `module_key`/`version_key` are the nullable columns made keys: '' for NULL, '/' + the text otherwise (portable to
 // servers before PostgreSQL 15's NULLS NOT DISTINCT). Indexes beyond the keys: `calls_name_key` (name, key) pages one
 // function's records in key order; `calls_listing` (name, module, created DESC NULLS LAST, key) pages them newest first.
+//
+// `args_json` (`[[name, digest], …]` in position order) and `meta_json` (`{namespace: data as JSON text}`) repeat the
+// argument and metadata rows in the call's own row, written with them: reading a record (a hit, a page of a thousand)
+// reads one row instead of three scattered ones. Rows written before version 4 (or by a writer that leaves them
+// NULL) are read from the argument and metadata tables, as before; the tables stay the reference (§2.6) and what
+// queries by argument use. Both copies are untrusted input like the rest: a copy that does not parse is a damaged
+// record, and the arguments are checked against the key either way.
 //
 // Invariants:
 // - A call record is written in one transaction (its row, then its arguments and metadata replaced), so a reader or a
@@ -45,7 +54,7 @@
 //   (`parseRecord`, shared with the SQLite store); a value that cannot be decoded is a miss with a warning.
 
 /** Schema version this runtime writes; {@link migrations} bring older schemas up to it. */
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 /** The schema (namespace) used when the configuration names none. */
 export const defaultSchema = 'fleche';
@@ -125,6 +134,11 @@ CREATE TRIGGER calls_counted_update AFTER UPDATE ON ${s}.calls REFERENCING OLD T
 CREATE TRIGGER calls_counted_delete AFTER DELETE ON ${s}.calls REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION ${s}.fleche_count_calls();`;
 
+/** Version 4: the argument and metadata copies in the call row (NULL in rows written before: read from the tables). */
+const recordCopies = (s: string): string => `
+ALTER TABLE ${s}.calls ADD COLUMN IF NOT EXISTS args_json TEXT NULL;
+ALTER TABLE ${s}.calls ADD COLUMN IF NOT EXISTS meta_json TEXT NULL;`;
+
 /** 2 → 3: the summaries filled from the rows already there (see {@link listingObjects}, created just before). */
 const fillListing = (s: string): string => `
 DROP INDEX IF EXISTS ${s}.calls_name;
@@ -140,7 +154,7 @@ INSERT INTO ${s}.function_stats (name, module, module_key, hits, misses, last_hi
  * Numbered migrations: `migrations[n - 1](s)` turns a version-`n` schema in `s` (quoted) into version `n + 1`, in the
  * transaction that updates `schema_version`, after {@link createSchema} made what is missing of the current version.
  */
-export const migrations: readonly ((s: string) => string)[] = [leasesTable, fillListing];
+export const migrations: readonly ((s: string) => string)[] = [leasesTable, fillListing, recordCopies];
 
 /** A PostgreSQL identifier, quoted (`"my ""odd"" name"`). */
 export function quoteIdent(name: string): string {
@@ -171,7 +185,9 @@ CREATE TABLE IF NOT EXISTS ${s}.calls (
 	async BOOLEAN NULL,
 	scheme TEXT NULL,
 	created DOUBLE PRECISION NULL,
-	seq BIGINT NOT NULL
+	seq BIGINT NOT NULL,
+	args_json TEXT NULL,
+	meta_json TEXT NULL
 );
 CREATE TABLE IF NOT EXISTS ${s}.arguments (
 	call_key CHAR(64) NOT NULL REFERENCES ${s}.calls (key) ON DELETE CASCADE,
@@ -226,32 +242,38 @@ const lockHeld = `EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory'
 
 /** The statements of a store in schema `s` (quoted). `$n` parameters in order. */
 export function statements(s: string) {
-	const argsJson = `(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args`;
-	const metaJson = `(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta`;
+	// The copies in the row, else (a row without them) the rows of the tables: a CASE runs its subquery only then.
+	const argsJson = `c.args_json, CASE WHEN c.args_json IS NULL THEN (SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) END AS args`;
+	const metaJson = `c.meta_json, CASE WHEN c.meta_json IS NULL THEN (SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) END AS meta`;
+	const pageOf = (moduleIs: string): string => `SELECT c.${callColumns.replace(/, /g, ', c.')}, ${argsJson}, ${metaJson},
+			(SELECT coalesce(sum(f.calls), 0)::float8 FROM ${s}.functions f WHERE f.name = $1 AND f.module_key = $5) AS total,
+			(SELECT json_build_array(t.hits, t.misses, t.last_hit, t.compute_seconds, t.saved_seconds) FROM ${s}.stats t WHERE t.key = c.key) AS stat,
+			(SELECT coalesce(json_agg(json_build_array(v.digest, v.serializer, encode(v.data, 'base64'))), '[]')
+				FROM (SELECT c.result AS d UNION SELECT a.value FROM ${s}.arguments a WHERE a.call_key = c.key) x
+				JOIN ${s}.stored_values v ON v.digest = x.d WHERE v.size <= 65536) AS shown
+		FROM ${s}.calls c WHERE c.name = $1 AND ${moduleIs}
+		ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`;
 	return {
 		schemaVersion: `SELECT value FROM ${s}.fleche_info WHERE name = 'schema_version'`,
 		setVersion: `INSERT INTO ${s}.fleche_info (name, value) VALUES ('schema_version', $1), ('created_by', 'fleche for TypeScript')
 			ON CONFLICT (name) DO UPDATE SET value = CASE WHEN ${s}.fleche_info.name = 'schema_version' THEN excluded.value ELSE ${s}.fleche_info.value END`,
 		/**
-		 * One record's columns, its arguments (`[[name, digest], …]` in position order), metadata (`{ns: data}` as JSON
-		 * text), and its result value's row when there is one: a hit is one round trip.
+		 * One record's columns, its arguments (`[[name, digest], …]` in position order) and metadata (`{ns: data}` as
+		 * JSON text) — the row's copies, or the tables' rows when it has none — and its result value's row when there is
+		 * one: a hit is one round trip.
 		 */
-		callByKey: `SELECT c.${callColumns.replace(/, /g, ', c.')},
-			(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args,
-			(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta,
+		callByKey: `SELECT c.${callColumns.replace(/, /g, ', c.')}, ${argsJson}, ${metaJson},
 			v.serializer AS value_serializer, v.data AS value_data
 			FROM ${s}.calls c LEFT JOIN ${s}.stored_values v ON v.digest = c.result WHERE c.key = $1`,
 		/** As `callByKey`, for every key of the array `$1` that is stored, with the key first. */
-		callsByKeys: `SELECT c.${callColumns.replace(/, /g, ', c.')},
-			(SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) AS args,
-			(SELECT coalesce(json_object_agg(m.name, m.data), '{}') FROM ${s}.metadata m WHERE m.call_key = c.key) AS meta,
+		callsByKeys: `SELECT c.${callColumns.replace(/, /g, ', c.')}, ${argsJson}, ${metaJson},
 			v.serializer AS value_serializer, v.data AS value_data
 			FROM ${s}.calls c LEFT JOIN ${s}.stored_values v ON v.digest = c.result WHERE c.key = ANY($1::bpchar[])`,
 		/** A page of records in key order after `$1` (`''` for the first), at most `$2`. */
-		recordsPage: `SELECT ${callColumns}, ${argsJson}, ${metaJson}
+		recordsPage: `SELECT c.${callColumns.replace(/, /g, ', c.')}, ${argsJson}, ${metaJson}
 			FROM ${s}.calls c WHERE c.key > $1 ORDER BY c.key LIMIT $2`,
 		/** As `recordsPage`, of function `$3` only (the index `calls_name_key`). */
-		recordsPageByName: `SELECT ${callColumns}, ${argsJson}, ${metaJson}
+		recordsPageByName: `SELECT c.${callColumns.replace(/, /g, ', c.')}, ${argsJson}, ${metaJson}
 			FROM ${s}.calls c WHERE c.name = $3 AND c.key > $1 ORDER BY c.key LIMIT $2`,
 		/**
 		 * The tools' listing (docs/behaviour.md §12) from the summaries: functions with their number of calls and their
@@ -265,12 +287,16 @@ export function statements(s: string) {
 			FULL JOIN ${s}.function_stats t ON t.name = f.name AND t.module_key = f.module_key`,
 		/** How many calls function `$1` of module key `$2` has (from the summary). */
 		functionTotal: `SELECT coalesce(sum(calls), 0)::float8 AS n FROM ${s}.functions WHERE name = $1 AND module_key = $2`,
-		/** A page of function `$1` (module `$2`)'s records, newest first, then by key: `$3` of them from `$4` (the index `calls_listing`). */
-		functionPage: `SELECT ${callColumns}, ${argsJson}, ${metaJson} FROM ${s}.calls c WHERE c.name = $1 AND c.module = $2
-			ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`,
+		/**
+		 * A page of function `$1` (module `$2`)'s records, newest first, then by key: `$3` of them from `$4` (the index
+		 * `calls_listing`), with what a listing shows beside each — in one statement, so one round trip: the function's
+		 * number of calls (`total`, module key `$5`, from the summary: the same in every row), the call's statistics
+		 * (`stat`: `[hits, misses, last_hit, compute_seconds, saved_seconds]` or null) and the values it shows, its result
+		 * and arguments up to the preview size (`shown`: `[[digest, serializer, base64 data], …]`).
+		 */
+		functionPage: pageOf('c.module = $2'),
 		/** As `functionPage`, of a function without a module (`$2` unused, NULL). */
-		functionPageNoModule: `SELECT ${callColumns}, ${argsJson}, ${metaJson} FROM ${s}.calls c WHERE c.name = $1 AND c.module IS NULL AND $2::text IS NULL
-			ORDER BY c.created DESC NULLS LAST, c.key LIMIT $3 OFFSET $4`,
+		functionPageNoModule: pageOf('c.module IS NULL AND $2::text IS NULL'),
 		/** A page of what tools list, in key order after `$1`, at most `$2`. */
 		entriesPage: `SELECT key, module, name, version, created FROM ${s}.calls WHERE key > $1 ORDER BY key LIMIT $2`,
 		/** Changes at least one of the two whenever a record is written or removed. */
@@ -283,14 +309,17 @@ export function statements(s: string) {
 		putValues: `INSERT INTO ${s}.stored_values AS t (digest, serializer, data, size, touched)
 			SELECT d, z, v, octet_length(v), ${now} FROM unnest($1::text[], $2::text[], $3::bytea[]) AS x(d, z, v) ORDER BY d
 			ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched`,
-		/** A batch's call rows, one array per column (`$9` created, null: the server's clock), sorted by key. */
-		upsertCalls: `INSERT INTO ${s}.calls (${callColumns}, created, seq)
-			SELECT k, n, m, v, d, r, a, z, coalesce(w, ${now}), nextval('${s}.call_seq')
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::float8[])
-				AS x(k, n, m, v, d, r, a, z, w) ORDER BY k
+		/**
+		 * A batch's call rows, one array per column (`$9` created, null: the server's clock; `$10`, `$11` the copies of
+		 * the arguments and metadata), sorted by key.
+		 */
+		upsertCalls: `INSERT INTO ${s}.calls (${callColumns}, created, seq, args_json, meta_json)
+			SELECT k, n, m, v, d, r, a, z, coalesce(w, ${now}), nextval('${s}.call_seq'), aj, mj
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::float8[], $10::text[], $11::text[])
+				AS x(k, n, m, v, d, r, a, z, w, aj, mj) ORDER BY k
 			ON CONFLICT (key) DO UPDATE SET name = excluded.name, module = excluded.module, version = excluded.version,
 				code_digest = excluded.code_digest, result = excluded.result, async = excluded.async, scheme = excluded.scheme,
-				created = excluded.created, seq = excluded.seq`,
+				created = excluded.created, seq = excluded.seq, args_json = excluded.args_json, meta_json = excluded.meta_json`,
 		/** The argument and metadata rows of the batch's keys `$1`, removed before theirs are inserted. */
 		clearRows: `WITH a AS (DELETE FROM ${s}.arguments WHERE call_key = ANY($1::bpchar[]))
 			DELETE FROM ${s}.metadata WHERE call_key = ANY($1::bpchar[])`,
@@ -313,11 +342,10 @@ export function statements(s: string) {
 			INSERT INTO ${s}.stats AS t (key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds)
 			SELECT * FROM d ORDER BY key
 			ON CONFLICT (key) DO UPDATE SET ${sumStats}`,
-		stats: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats
-			WHERE $1::text IS NULL OR name = $1`,
+		stats: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats`,
+		/** As `stats`, of function `$1` (its own statement: a generic plan of `$1 IS NULL OR name = $1` reads every row). */
+		statsByName: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats WHERE name = $1`,
 		getValue: `SELECT serializer, data FROM ${s}.stored_values WHERE digest = $1`,
-		/** The values of digests `$1` that a listing previews (64 KiB at most each). */
-		previewValues: `SELECT digest, serializer, data FROM ${s}.stored_values WHERE digest = ANY($1::bpchar[]) AND size <= 65536`,
 		refreshValue: `UPDATE ${s}.stored_values SET touched = ${now} WHERE digest = $1 RETURNING 1`,
 		containsValue: `SELECT 1 FROM ${s}.stored_values WHERE digest = $1`,
 		valueKeys: `SELECT digest FROM ${s}.stored_values`,
@@ -326,13 +354,17 @@ export function statements(s: string) {
 		evictValue: `DELETE FROM ${s}.stored_values WHERE digest = $1 RETURNING 1`,
 		/** Removes the value unless it was written or refreshed in the last `$2` milliseconds. */
 		evictIdleValue: `DELETE FROM ${s}.stored_values WHERE digest = $1 AND touched < ${now} - $2::float8 / 1000 RETURNING 1`,
-		/** Takes the lease lock `$1` for this session, if no session holds it. */
-		tryLock: `SELECT pg_try_advisory_lock($1::bigint) AS got`,
+		/**
+		 * Takes the lease of key `$1` (lock `$2`) for owner `$3`, in one statement: the lock for this session if no
+		 * session holds it, then its holder row (replacing a leftover); `got`, and when not got who holds it (no row: a
+		 * holder of unknown identity, or one that just let go).
+		 */
+		takeLease: `WITH t AS (SELECT pg_try_advisory_lock($2::bigint) AS got),
+			c AS (INSERT INTO ${s}.leases (key, lock_id, owner, since, heartbeat) SELECT $1::bpchar, $2::bigint, $3::text, ${nowMs}, ${nowMs} FROM t WHERE t.got
+				ON CONFLICT (key) DO UPDATE SET lock_id = excluded.lock_id, owner = excluded.owner, since = excluded.since, heartbeat = excluded.heartbeat
+				RETURNING 1)
+			SELECT t.got, l.owner, l.since, l.heartbeat FROM t LEFT JOIN ${s}.leases l ON NOT t.got AND l.key = $1::bpchar`,
 		unlock: `SELECT pg_advisory_unlock($1::bigint) AS released`,
-		/** The holder row of a lease just taken (key `$1`, lock `$2`, owner `$3`), replacing a leftover. */
-		claimLease: `INSERT INTO ${s}.leases (key, lock_id, owner, since, heartbeat) VALUES ($1, $2::bigint, $3, ${nowMs}, ${nowMs})
-			ON CONFLICT (key) DO UPDATE SET lock_id = excluded.lock_id, owner = excluded.owner, since = excluded.since, heartbeat = excluded.heartbeat
-			RETURNING since, heartbeat`,
 		leaseOf: `SELECT owner, since, heartbeat FROM ${s}.leases WHERE key = $1`,
 		beatLease: `UPDATE ${s}.leases SET heartbeat = ${nowMs} WHERE key = $1 AND owner = $2 RETURNING 1`,
 		dropLease: `DELETE FROM ${s}.leases WHERE key = $1 AND owner = $2`,

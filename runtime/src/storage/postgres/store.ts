@@ -185,6 +185,8 @@ let exitHooked = false;
 /** What the worker answers for a call lookup: the record as stored and its result value's row, or null (none). */
 type CallAnswer = [unknown, [string, Uint8Array] | null] | null;
 
+/** How long the lookup that came with a lease may answer the check after it (see {@link Link.looked}), in milliseconds. */
+const lookedMs = 50;
 /** Keys per batched lookup statement (see {@link Link.lookup}). */
 const lookupBatch = 1000;
 /** Bounds on result values fetched with their records and not taken yet (a batch of lookups prefetches many). */
@@ -216,6 +218,8 @@ class Link {
 	/** Result values fetched with their call records, by digest, until the value storage of this link takes them. */
 	readonly #prefetched = new Map<string, Prefetched>();
 	#prefetchedBytes = 0;
+	/** The lookup that came with the last lease, until the next request (see {@link looked}). */
+	#looked: { readonly key: string; readonly answer: CallAnswer; readonly at: number } | undefined;
 	/** Asynchronous lookups asked for in this turn of the event loop, sent together (see {@link lookup}). */
 	#lookups = new Map<string, { resolve(answer: CallAnswer): void; reject(err: unknown): void }[]>();
 	/** Puts not sent yet (see the top of this file): values by digest, records by key. */
@@ -226,6 +230,9 @@ class Link {
 	#queuedBytes = 0;
 	#queuedSince = 0;
 	#timer: ReturnType<typeof setTimeout> | undefined;
+	/** Values in batches sent and not known to be committed, by digest: the batch (see {@link sentValue}). */
+	readonly #sent = new Map<string, number>();
+	#sentCount = 0;
 	/** Batches sent and not known to be committed, counted since {@link #epoch} began. */
 	#unconfirmed = 0;
 	#epoch = 0;
@@ -244,7 +251,12 @@ class Link {
 		// A change notification held back by the worker (notify.ts) is sent before the process ends, after every flush.
 		if (this.#worker === undefined) beforeShutdown(50, flushNotices);
 		// The worker bounds every step by `timeoutMs` itself; this is only a net for a worker that hangs.
-		this.#worker ??= new SyncWorker({ module: workerFile(), name: 'PostgreSQL cache', input: this.#input, timeoutMs: this.timeoutMs * 3 + 10_000 });
+		this.#worker ??= new SyncWorker({
+			module: workerFile(),
+			name: 'PostgreSQL cache',
+			input: this.#input,
+			timeoutMs: this.timeoutMs * 3 + 10_000,
+		});
 		return this.#worker;
 	}
 
@@ -311,6 +323,7 @@ class Link {
 	 * server refused the configuration, which is then said once; every other operation throws the refusal.
 	 */
 	request<T>(fallback: T, op: string, ...args: unknown[]): T {
+		this.#looked = undefined;
 		// Sent ahead on the same port: the worker answers this request once the batch is written.
 		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
@@ -326,6 +339,7 @@ class Link {
 
 	/** As {@link request}, without blocking this thread. */
 	async call<T>(fallback: T, op: string, ...args: unknown[]): Promise<T> {
+		this.#looked = undefined;
 		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
 		if (this.#resting(hot)) return fallback;
@@ -416,10 +430,7 @@ class Link {
 		if (this.#timer === undefined) {
 			this.#queuedSince = now;
 			queued.add(this);
-			if (!exitHooked) {
-				exitHooked = true;
-				beforeShutdown(flushOrder.postgres, flushAll);
-			}
+			hookExit();
 			this.#timer = setTimeout(() => this.#send(false), this.writeDelayMs);
 			this.#timer.unref();
 		}
@@ -470,19 +481,45 @@ class Link {
 			}
 			return;
 		}
+		const digests = batch[0].map((v) => v[0]);
+		this.#ahead('putBatch', batch, (err) => this.#saveFailed(err, n), digests);
+	}
+
+	/**
+	 * Sends a write without waiting for its commit, at most {@link maxUnconfirmed} ahead of the server (then it waits
+	 * for them); `digests` are values it writes, which {@link sentValue} knows until it settles.
+	 */
+	#ahead(op: string, args: readonly unknown[], failed: (err: unknown) => void, digests: readonly string[] = []): void {
+		hookExit();
 		if (this.#unconfirmed >= maxUnconfirmed) this.#confirm();
 		const epoch = this.#epoch;
+		const id = ++this.#sentCount;
+		for (const d of digests) this.#sent.set(d, id);
 		this.#unconfirmed++;
+		const settled = (): void => {
+			if (epoch === this.#epoch) this.#unconfirmed--;
+			for (const d of digests) if (this.#sent.get(d) === id) this.#sent.delete(d);
+		};
 		// Answers come on the event loop, or with the next request this thread blocks on; a thread that only saves
 		// never sees them, and so waits for all its batches every `maxUnconfirmed` (see `#confirm`).
-		this.call(null, 'putBatch', ...batch).then(
-			() => {
-				if (epoch === this.#epoch) this.#unconfirmed--;
-			},
-			(err: unknown) => {
-				if (epoch === this.#epoch) this.#unconfirmed--;
-				this.#saveFailed(err, n);
-			},
+		this.call(null, op, ...args).then(settled, (err: unknown) => {
+			settled();
+			failed(err);
+		});
+	}
+
+	/** Whether the value `digest` is in a batch on its way to the server (it is written, or its `touched` time moved, with it). */
+	sentValue(digest: string): boolean {
+		return this.#sent.has(digest);
+	}
+
+	/** Statistics sent without waiting (the counter's periodic flush): {@link flush} and the exit wait for them. */
+	sendStats(deltas: readonly CallStats[]): void {
+		this.#ahead('addStats', [deltas], (err) =>
+			warn(
+				'FLECHE_STATS_NOT_SAVED',
+				`Could not save cache statistics to the PostgreSQL cache ${this.shown}: ${err instanceof Error ? err.message : String(err)}`,
+			),
 		);
 	}
 
@@ -496,12 +533,34 @@ class Link {
 		}
 		this.#epoch++;
 		this.#unconfirmed = 0;
+		this.#sent.clear();
 	}
 
 	/** Writes the queued puts now and waits for every batch of this thread to be committed. */
 	flush(): void {
 		if (this.#values.size > 0 || this.#calls.size > 0 || this.#releases.length > 0) this.#send(true);
 		else if (this.#unconfirmed > 0) this.#confirm();
+	}
+
+	/**
+	 * Keeps the lookup that came with a lease (see `takeLease` in pgWorker.ts) for the next lookup of `key`: the
+	 * protocol checks the store right after taking a lease, in the same synchronous step, and that check is then
+	 * answered without a round trip of its own. It answers that one lookup only, and only if it comes next (any other
+	 * request, a lookup of another key, a later turn of the event loop or {@link lookedMs} forget it).
+	 */
+	looked(key: string, answer: CallAnswer): void {
+		const kept = { key, answer, at: performance.now() };
+		this.#looked = kept;
+		queueMicrotask(() => {
+			if (this.#looked === kept) this.#looked = undefined;
+		});
+	}
+
+	/** The lookup kept by {@link looked} if it is `key`'s (it answers once), or `undefined`. */
+	recall(key: string): { readonly answer: CallAnswer } | undefined {
+		const kept = this.#looked;
+		this.#looked = undefined;
+		return kept !== undefined && kept.key === key && performance.now() - kept.at < lookedMs ? kept : undefined;
 	}
 
 	/** Keeps a result value fetched with its record for the value storage's next `get` of its digest. */
@@ -559,6 +618,7 @@ class Link {
 	#end(): void {
 		this.#epoch++;
 		this.#unconfirmed = 0;
+		this.#sent.clear();
 		this.#prefetched.clear();
 		this.#prefetchedBytes = 0;
 		this.#worker?.close();
@@ -566,9 +626,16 @@ class Link {
 	}
 }
 
-/** Writes the puts queued in this thread, on every link (the exit of the process or thread). */
+/** Writes the puts queued in this thread and waits for what was sent ahead, on every link (the exit of the process or thread). */
 function flushAll(): void {
-	for (const link of [...queued]) link.flush();
+	for (const link of [...links().values()]) link.flush();
+}
+
+/** Makes sure {@link flushAll} runs at the exit of the process. */
+function hookExit(): void {
+	if (exitHooked) return;
+	exitHooked = true;
+	beforeShutdown(flushOrder.postgres, flushAll);
 }
 
 const linksKey = Symbol.for('fleche.postgres.links');
@@ -659,7 +726,8 @@ function putShape(r: CallRecord): Record<string, unknown> {
 	};
 }
 
-const pageSize = 500;
+/** Records per page of `records()`: a function's thousand calls in one round trip. */
+const pageSize = 1000;
 
 /**
  * Call storage on a PostgreSQL server (docs/behaviour.md §2.6 "PostgreSQL"): call records with their argument and
@@ -725,7 +793,10 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	/** The record under `key`, or `undefined` (a miss, or the server unreachable). */
 	find(key: string): CallRecord | undefined {
 		assertKey(key);
-		return this.#link.queuedCall(key) ?? this.#found(this.#link.request(null, 'getCall', key), key);
+		const queued = this.#link.queuedCall(key);
+		if (queued !== undefined) return queued;
+		const kept = this.#link.recall(key);
+		return this.#found(kept !== undefined ? kept.answer : this.#link.request(null, 'getCall', key), key);
 	}
 
 	/**
@@ -734,7 +805,10 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	 */
 	async findAsync(key: string): Promise<CallRecord | undefined> {
 		assertKey(key);
-		return this.#link.queuedCall(key) ?? this.#found(await this.#link.lookup(key), key);
+		const queued = this.#link.queuedCall(key);
+		if (queued !== undefined) return queued;
+		const kept = this.#link.recall(key);
+		return this.#found(kept !== undefined ? kept.answer : await this.#link.lookup(key), key);
 	}
 
 	/** The record under `key`; {@link KeyError} on a miss. */
@@ -775,13 +849,13 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	*records(filter?: { readonly name?: string }): Iterable<CallRecord> {
 		let after = '';
 		for (;;) {
-			const page = this.#link.request<unknown[]>([], 'records', after, filter?.name ?? null, pageSize);
-			for (const raw of page) {
+			const page = this.#link.request<{ records: unknown[]; more: boolean }>({ records: [], more: false }, 'records', after, filter?.name ?? null, pageSize);
+			for (const raw of page.records) {
 				const record = this.#check(raw);
 				if (record !== undefined) yield record;
 			}
-			if (page.length < pageSize) return;
-			after = String((page[page.length - 1] as { key: unknown }).key);
+			if (page.more !== true || page.records.length === 0) return;
+			after = String((page.records[page.records.length - 1] as { key: unknown }).key);
 		}
 	}
 
@@ -818,12 +892,18 @@ export class CallPostgres implements CallStorage, StatsStorage {
 		return this.#config;
 	}
 
-	/** Adds statistics deltas in one statement (merged by key first). */
-	addStats(deltas: readonly CallStats[]): void {
+	/**
+	 * Adds statistics deltas in one statement (merged by key first). With `wait: false` (the counter's periodic flush)
+	 * they are sent without waiting: a thread that hits in a loop never stops for them; this process reads them back,
+	 * and {@link flush}, an explicit `flushStats()` and the exit wait for them.
+	 */
+	addStats(deltas: readonly CallStats[], options?: { readonly wait?: boolean }): void {
 		if (deltas.length === 0) return;
 		const merged = new Map<string, CallStats>();
 		for (const d of deltas) mergeStats(merged, d);
-		this.#link.request(null, 'addStats', [...merged.values()]);
+		if (options?.wait === false) this.#link.sendStats([...merged.values()]);
+		// The worker writes statistics after what was sent before them: when this returns, those are written too.
+		else this.#link.request(null, 'addStats', [...merged.values()]);
 	}
 
 	/** Summed statistics of every call counted here (evicted ones included), optionally of one function. */
@@ -886,11 +966,16 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	}
 
 	/**
-	 * A page of one function's calls, newest first (`created`, unknown last, then by key), and how many it has: sorted
-	 * and cut by the server on an index, so only the page's records are read and checked. @internal
+	 * A page of one function's calls, newest first (`created`, unknown last, then by key), how many it has, and the
+	 * page's statistics as stored: sorted and cut by the server on an index, so only the page's records are read and
+	 * checked, all in one round trip. @internal
 	 */
-	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
-		const answer = this.#link.request<{ total: number; records: unknown[]; values?: unknown[][] }>(
+	page(
+		fn: { readonly module: string | null; readonly name: string },
+		offset: number,
+		limit: number,
+	): { total: number; records: CallRecord[]; stats: CallStats[] } {
+		const answer = this.#link.request<{ total: number; records: unknown[]; values?: unknown[][]; stats?: unknown[][] }>(
 			{ total: 0, records: [] },
 			'page',
 			fn.name,
@@ -906,7 +991,25 @@ export class CallPostgres implements CallStorage, StatsStorage {
 			const record = this.#check(raw);
 			if (record !== undefined) records.push(record);
 		}
-		return { total: answer.total, records };
+		const stats: CallStats[] = [];
+		const byKey = new Map(records.map((r) => [r.key, r]));
+		for (const row of answer.stats ?? []) {
+			const record = Array.isArray(row) ? byKey.get(row[0] as string) : undefined;
+			if (record === undefined) continue;
+			const [, hits, misses, lastHit, computeSeconds, savedSeconds] = row;
+			const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+			stats.push({
+				key: record.key,
+				name: record.name,
+				module: record.module,
+				hits: num(hits),
+				misses: num(misses),
+				lastHit: when(lastHit),
+				computeSeconds: num(computeSeconds),
+				savedSeconds: num(savedSeconds),
+			});
+		}
+		return { total: answer.total, records, stats };
 	}
 
 	/** A page of what tools list, in key order after `after`. @internal */
@@ -978,7 +1081,8 @@ class PostgresLeases implements CallLeases {
 		assertKey(key);
 		const answer = this.#link.request<unknown>(null, 'lease', key, owner);
 		if (answer === null) return { acquired: true };
-		const a = answer as { acquired?: unknown; holder?: unknown };
+		const a = answer as { acquired?: unknown; holder?: unknown; found?: unknown };
+		if ('found' in a) this.#link.looked(key, a.found as CallAnswer);
 		return a.acquired === true ? { acquired: true } : { acquired: false, holder: holderFrom(a.holder) };
 	}
 
@@ -1080,7 +1184,8 @@ export class ValuePostgres implements ValueStorage {
 
 	/** Marks the value as in use now (see `gc`); whether it is held. */
 	refresh(key: string): boolean {
-		return isKey(key) && (this.#link.queuedValue(key) !== undefined || this.#link.request(false, 'refreshValue', key));
+		// A value queued here, or in a batch on its way, is touched by that batch's write: no round trip of its own.
+		return isKey(key) && (this.#link.queuedValue(key) !== undefined || this.#link.sentValue(key) || this.#link.request(false, 'refreshValue', key));
 	}
 
 	contains(key: string): boolean {
