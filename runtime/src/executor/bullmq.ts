@@ -126,7 +126,10 @@ function jsonWalk(v: unknown, budget: { left: number; readonly seen: Set<object>
 			return Number.isFinite(v) && !Object.is(v, -0);
 		case 'object':
 			break;
-		default:
+		case 'bigint':
+		case 'function':
+		case 'symbol':
+		case 'undefined':
 			return false;
 	}
 	if (v === null) return true;
