@@ -489,12 +489,20 @@ function cachedCallIn(target: CallTarget, c: BaseCache, thisArg: unknown, given:
 			});
 		}
 	}
-	// The worker entry was sent to compute: a stale entry is a miss there.
-	const hit = lookup(c, profile, k.key, outcome === undefined);
 	if (outcome !== undefined) {
 		outcome.key = k.key;
-		outcome.record = hit?.record;
-	} else if (hit === undefined) {
+		// The worker entry was sent because its caller missed: under a lease, the store is read once the lease is taken
+		// (a holder before may have stored the result meanwhile), not before too.
+		const use = leaseUse(c.leasing(), profile.options.lease, profile.label);
+		if (use !== undefined) {
+			const m: Missed = { target, c, profile, k, thisArg, outcome, use, unread: true };
+			return target.isAsync ? leasedAsync(m) : leasedSync(m);
+		}
+	}
+	// The worker entry was sent to compute: a stale entry is a miss there.
+	const hit = lookup(c, profile, k.key, outcome === undefined);
+	if (outcome !== undefined) outcome.record = hit?.record;
+	else if (hit === undefined) {
 		const pending = inFlight.get(c)?.get(k.key);
 		// A function that is not async can only wait for a computation that returned a promise in this process.
 		if (pending !== undefined && (target.isAsync || pending.direct)) return pending.join(callerSignal(k));
@@ -583,6 +591,8 @@ interface Missed {
 	readonly thisArg: unknown;
 	readonly outcome: Outcome | undefined;
 	readonly use: LeaseUse;
+	/** The store was not read for this call yet (the worker entry leases first): it is, before computing. */
+	readonly unread?: boolean;
 }
 
 /** Runs the missed call here without a lease (or with the one held, released when `ended`). */
@@ -608,7 +618,7 @@ function runLeased(m: Missed, waited: boolean): unknown {
 	const held = hold(m.use, m.k.key);
 	let result: unknown;
 	try {
-		const stored = waited || !m.c.damaged(m.k.key) ? storedNow(m) : undefined;
+		const stored = waited || m.unread === true || !m.c.damaged(m.k.key) ? storedNow(m) : undefined;
 		if (stored !== undefined) {
 			held.release();
 			return stored.value;
@@ -622,11 +632,16 @@ function runLeased(m: Missed, waited: boolean): unknown {
 	return result;
 }
 
-/** Takes the lease and computes, or computes unleased; when another holds the lease, who it is (wait). */
+/**
+ * Takes the lease and computes, or computes unleased; when another holds the lease, who it is (wait). The first
+ * attempt of a call whose store was not read yet (`unread`) reads it, whoever holds the lease.
+ */
 function leaseOrRun(m: Missed, heartbeats: boolean, waited: boolean): { readonly value: unknown } | LeaseHolder {
 	const taken = take(m.use, m.k.key, heartbeats);
-	if (typeof taken === 'object') return taken;
-	return { value: taken === 'acquired' ? runLeased(m, waited) : runMissed(m) };
+	if (taken === 'acquired') return { value: runLeased(m, waited) };
+	const stored = m.unread === true && !waited ? storedNow(m) : undefined;
+	if (stored !== undefined) return stored;
+	return typeof taken === 'object' ? taken : { value: runMissed(m) };
 }
 
 /**

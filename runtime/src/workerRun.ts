@@ -45,9 +45,10 @@ export async function runBoundCall(call: BoundCall): Promise<BoundReply> {
 
 /**
  * {@link runBoundCall}, also saying whether the result is in the bound store (hit there, or committed): a worker on
- * another machine then answers with the key only, and the caller reads the result from the store. @internal
+ * another machine then need not send the result back in a form that loses what the store keeps (the caller can read
+ * it there). `flushLater`: the statistics are written right after, not before the reply (see below). @internal
  */
-export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; stored: boolean }> {
+export async function runBound(call: BoundCall, flushLater = false): Promise<{ reply: BoundReply; stored: boolean }> {
 	if (!isBoundCall(call)) throw new TypeError('runBoundCall() takes a bound call made by describeBound() or wrapExecutor()');
 	if (call.export !== undefined) return { reply: await runPlain(call, call.export, call.source ?? ''), stored: false };
 	let f = findFleche(call.module, call.name);
@@ -75,8 +76,10 @@ export async function runBound(call: BoundCall): Promise<{ reply: BoundReply; st
 		const reply = replyOf(value, key, record, call.cache === null ? nestedRecords(c, key) : undefined);
 		return { reply, stored: call.cache !== null && key !== null && outcome.record !== undefined };
 	} finally {
-		// A worker may be terminated at any moment: its hit counts must not wait for a batch.
-		flushStats();
+		// A worker may be terminated at any moment: its hit counts must not wait for a batch. A process that answers
+		// over the network writes them while its answer travels (`flushLater`), off the caller's wait.
+		if (flushLater) setImmediate(flushStats);
+		else flushStats();
 	}
 }
 

@@ -161,9 +161,18 @@ test('results come back as the store keeps them; executor options go to the job,
 	assert.equal(job.opts.priority, 3);
 	assert.equal(job.opts.attempts, 2);
 	assert.deepEqual((job.data as { args: unknown[] }).args, [marks, 7], 'the options are not an argument');
+	assert.deepEqual(
+		job.returnvalue,
+		{ fleche: 'bullmqReply/1', key: job.id, stored: true, value: 49 },
+		'stored before the job completed, and the result JSON keeps travels in the reply as well',
+	);
 	const date = await executor.submit(fns.when, 1234);
 	assert.ok(date instanceof Date, 'read from the store: a Date stays a Date');
 	assert.equal(date.getTime(), 1234);
+	const dateJob = await executor.queue.getJob(fns.when.fleche.digest(1234));
+	const dateReply = dateJob?.returnvalue as Record<string, unknown>;
+	assert.equal(dateReply['stored'], true);
+	assert.equal('value' in dateReply, false, 'a Date does not travel as JSON: only its key does');
 	assert.equal(await executor.submit(fns.nothing, 1), undefined, 'an undefined result is not stored, and still answers');
 });
 
@@ -449,9 +458,32 @@ test('a job removed as it completes (removeOnComplete) before another submitter 
 	t.after(() => events.close());
 	await events.waitUntilReady();
 	const again = await late.queue.add('again', call, { jobId: call.key });
-	assert.deepEqual(await again.waitUntilFinished(events), { fleche: 'bullmqReply/1', key: call.key, stored: true });
+	assert.deepEqual(
+		await again.waitUntilFinished(events),
+		{ fleche: 'bullmqReply/1', key: call.key, stored: true, value: a },
+		'answered from the store, the JSON-faithful result along',
+	);
 	assert.equal(runsOf(marks, 'gated-5').length, 1, 'the body ran once');
 	assert.equal(await totalJobs(late), 1, 'only the re-added job: the late submitter made none');
+});
+
+test('a result evicted from the store after its job completed is run again by the next submission, once (the copy in the finished job is not served)', async (t) => {
+	const queue = newQueue();
+	const root = tmpDir(t);
+	const marks = tmpDir(t);
+	await startWorker(t, redis.url, queue);
+	const executor = executorFor(t, queue);
+	using _ = cache(fileCache(root));
+	assert.equal(await executor.submit(fns.square, marks, 9), 81);
+	const key = fns.square.fleche.digest(marks, 9);
+	assert.equal(((await executor.queue.getJob(key))?.returnvalue as { value?: unknown }).value, 81, 'the finished job carries the result');
+	fileCache(root).evict(key);
+	assert.equal(await executor.submit(fns.square, marks, 9), 81);
+	assert.equal(runsOf(marks, 'square-9').length, 2, 'the evicted call ran again');
+	assert.equal(fileCache(root).lookup(key)?.value, 81, 'and its result is back in the store');
+	assert.equal(await executor.submit(fns.square, marks, 9), 81);
+	assert.equal(runsOf(marks, 'square-9').length, 2, 'a hit then: no third run');
+	assert.equal(await totalJobs(executor), 1, 'one job throughout, run twice');
 });
 
 test('a first submission made long after the executor connected still hears its job finish', async (t) => {

@@ -13,7 +13,7 @@ import type * as BullMQ from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import { isBoundCall } from '../bound.js';
 import { importUserModule, resolveModuleFile } from './loadModule.js';
-import { loadBullmq, redisConnection, type BullmqReply } from '../executor/bullmq.js';
+import { loadBullmq, redisConnection, travelsAsJson, type BullmqReply } from '../executor/bullmq.js';
 import { counted } from '../stats.js';
 import { findFleche } from '../wrapper.js';
 import { runBound } from '../workerRun.js';
@@ -41,8 +41,13 @@ async function runJob(project: string, data: unknown): Promise<BullmqReply> {
 			throw new TypeError(`Module ${call.module} of ${project} does not define the cached function ${call.name} (is it created when the module loads?)`);
 		}
 	}
-	const { reply, stored } = await counted(() => runBound(call));
-	if (stored) return { fleche: 'bullmqReply/1', key: reply.key, stored: true };
+	const { reply, stored } = await counted(() => runBound(call, true));
+	if (stored) {
+		// Already in the store (written before this reply): a small JSON-faithful result travels along, so the submitter
+		// need not read it back (../executor/bullmq.ts).
+		const inline = reply.classes === undefined && reply.packed === undefined && travelsAsJson(reply.value);
+		return inline ? { fleche: 'bullmqReply/1', key: reply.key, stored: true, value: reply.value } : { fleche: 'bullmqReply/1', key: reply.key, stored: true };
+	}
 	// A value packed for a thread's postMessage (see `BoundReply.packed`) travels here as JSON instead.
 	const value = reply.packed === undefined ? reply.value : (deserialize(reply.packed) as unknown[])[0];
 	try {

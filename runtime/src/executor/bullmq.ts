@@ -4,10 +4,17 @@
 // Job format. A job's data is the BoundCall of ../bound.ts (module, name, cache configuration, metadata, arguments);
 // its id is the call's key, so identical submissions from any number of processes make one job (BullMQ's `add` with an
 // existing id adds nothing). Its name is `module:name`, for dashboards. The job's return value is a BullmqReply: the
-// key and `stored: true` when the result landed in the bound store (the submitter reads it there, with the store's
-// own serialization: a Date stays a Date), or `stored: false` and the value itself as JSON when nothing was stored
-// (an `undefined` result, an uncached call). A failed job keeps the worker's message and stack; the submitter rejects
-// with both.
+// key and `stored: true` when the result landed in the bound store — the worker stores it before it answers, so a
+// miss anywhere after the job completed finds it —, or `stored: false` and the value itself as JSON when nothing was
+// stored (an `undefined` result, an uncached call). A stored result that JSON gives back as it is (plain objects,
+// dense arrays, strings, finite numbers, booleans, null; see `travelsAsJson`) and is small travels in the reply too,
+// and a submission that heard its job complete takes it from there, without reading the store (its write is on the
+// critical path of a miss already; a read would add a second). Anything else (a Date, a Map, a class instance, a
+// large value) is read from the store, with the store's own serialization: a Date stays a Date. So is the first
+// result per cache of each executor, which checks that the submitter reads the store the workers write (else every
+// later submission would miss here again), and a result found in a job that completed before the submission looked
+// (the store may have evicted it since: it is run again, below). A failed job keeps the worker's message and stack;
+// the submitter rejects with both.
 //
 // Waiting. One QueueEvents per executor hears `completed` and `failed` for every job; a submission registers its
 // waiter before it adds the job, then reads the job's state once, for a job that finished before anyone listened. The
@@ -88,10 +95,56 @@ export interface BullmqReply {
 	readonly fleche: 'bullmqReply/1';
 	/** The key the worker stored the call under (`null`: uncached). */
 	readonly key: string | null;
-	/** The result is in the bound store under `key`: read it there. */
+	/** The result is in the bound store under `key`: read it there (unless `value` carries it as well). */
 	readonly stored: boolean;
-	/** The result as JSON, when it was not stored. */
+	/** The result as JSON: when it was not stored, or when it was and {@link travelsAsJson}. */
 	readonly value?: unknown;
+}
+
+/** Up to about how many characters of JSON a stored result also travels in its job's return value. @internal */
+export const inlineChars = 16 * 1024;
+
+/**
+ * Whether JSON gives `value` back as it is, and it is small (about `limit` characters at most): plain objects (of
+ * `Object.prototype`) and dense arrays without other properties, of strings, finite numbers but -0, booleans and
+ * null, each object met once (JSON would copy a shared one). Such a stored result travels in the worker's reply
+ * too; anything else is read from the store. @internal
+ */
+export function travelsAsJson(value: unknown, limit = inlineChars): boolean {
+	return jsonWalk(value, { left: limit, seen: new Set() });
+}
+
+/** {@link travelsAsJson}'s walk (a function of the module: a closure made per call costs more than the walk). */
+function jsonWalk(v: unknown, budget: { left: number; readonly seen: Set<object> }): boolean {
+	if (--budget.left < 0) return false;
+	switch (typeof v) {
+		case 'string':
+			return (budget.left -= v.length) >= 0;
+		case 'boolean':
+			return true;
+		case 'number':
+			return Number.isFinite(v) && !Object.is(v, -0);
+		case 'object':
+			break;
+		case 'bigint':
+		case 'function':
+		case 'symbol':
+		case 'undefined':
+			return false;
+	}
+	if (v === null) return true;
+	if (budget.seen.has(v)) return false;
+	budget.seen.add(v);
+	const proto = Object.getPrototypeOf(v) as unknown;
+	if (Object.getOwnPropertySymbols(v).length > 0) return false;
+	if (Array.isArray(v)) {
+		if (proto !== Array.prototype || Object.keys(v).length !== v.length) return false;
+		for (const item of v as unknown[]) if (!jsonWalk(item, budget)) return false;
+		return true;
+	}
+	if (proto !== Object.prototype) return false;
+	for (const [k, item] of Object.entries(v)) if ((budget.left -= k.length) < 0 || !jsonWalk(item, budget)) return false;
+	return true;
 }
 
 /** @internal */
@@ -160,8 +213,15 @@ export interface BullmqExecutor {
 	close(): Promise<void>;
 }
 
+/** What a submission waits for: the job's return value, and whether its completion was heard (not found done). */
+interface Outcome {
+	readonly reply: unknown;
+	/** Heard as the job completed; `false`: read from a job found completed (perhaps long before the submission). */
+	readonly heard: boolean;
+}
+
 interface Waiter {
-	resolve(reply: unknown): void;
+	resolve(outcome: Outcome): void;
 	reject(err: Error): void;
 }
 
@@ -204,7 +264,9 @@ class BullmqQueue {
 		this.#events = new bullmq.QueueEvents(name, { prefix: queueOptions.prefix, connection: eventsConnection, autorun: false });
 		this.queue.on('error', (err: Error) => (this.#lastError = err.message));
 		this.#events.on('error', (err: Error) => (this.#lastError = err.message));
-		this.#events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => this.#settle(jobId, (w) => w.resolve(returnvalue)));
+		this.#events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) =>
+			this.#settle(jobId, (w) => w.resolve({ reply: returnvalue, heard: true })),
+		);
 		this.#events.on('failed', ({ jobId, failedReason }: { jobId: string; failedReason: string }) => {
 			if (!this.#waiters.has(jobId)) return;
 			void this.#failure(jobId, failedReason).then((err) => this.#settle(jobId, (w) => w.reject(err)));
@@ -296,7 +358,7 @@ class BullmqQueue {
 	}
 
 	/** Submits a call as a job (or joins the job of an identical one) and resolves with the worker's reply. */
-	async run(call: BoundCall, options: Readonly<Record<string, unknown>>, read: (reply: BullmqReply) => unknown): Promise<unknown> {
+	async run(call: BoundCall, options: Readonly<Record<string, unknown>>, read: (reply: BullmqReply, heard: boolean) => unknown): Promise<unknown> {
 		const signal = options['signal'] as AbortSignal | undefined;
 		if (signal?.aborted) throw abortError(signal);
 		await this.#ready();
@@ -307,7 +369,7 @@ class BullmqQueue {
 		let rerun = false;
 		for (;;) {
 			let jobId = keyed ? call.key : undefined;
-			let registered: Promise<unknown> | undefined;
+			let registered: Promise<Outcome> | undefined;
 			if (jobId !== undefined) {
 				registered = this.#wait(jobId, options);
 				// Its timeout or signal may end it while the job is being added: a rejection heard below, not unhandled.
@@ -320,9 +382,10 @@ class BullmqQueue {
 			// submitter may have moved it first.
 			if (rerun) await job.retry('completed').catch(() => undefined);
 			void this.#check(jobId, true);
-			const reply = await registered;
+			const { reply, heard } = await registered;
 			if (!isBullmqReply(reply)) throw new FlecheError(`Job ${jobId} of queue ${this.queue.name} answered something else than a fleche worker's reply`);
-			const value = read(reply);
+			// A job run again because its result was gone is read from the store: that is what it was run for.
+			const value = read(reply, heard && !rerun);
 			if (value !== rereadMarker) return value;
 			if (rerun)
 				throw new FlecheError(
@@ -333,7 +396,7 @@ class BullmqQueue {
 	}
 
 	/** A waiter for `jobId`'s outcome, bounded by the submission's timeout and signal. */
-	#wait(jobId: string, options: Readonly<Record<string, unknown>>): Promise<unknown> {
+	#wait(jobId: string, options: Readonly<Record<string, unknown>>): Promise<Outcome> {
 		const signal = options['signal'] as AbortSignal | undefined;
 		const timeout = options['timeout'];
 		return new Promise((resolve, reject) => {
@@ -383,7 +446,7 @@ class BullmqQueue {
 			if (state !== 'completed' && state !== 'failed') return;
 			const job = await this.queue.getJob(jobId);
 			if (job === undefined) return;
-			if (state === 'completed') this.#settle(jobId, (w) => w.resolve(job.returnvalue));
+			if (state === 'completed') this.#settle(jobId, (w) => w.resolve({ reply: job.returnvalue, heard: false }));
 			// Failed before this submission: a new submission is a new attempt. Another submitter may have retried it first.
 			else if (retry) await job.retry('failed').catch(() => undefined);
 			else if (this.#waiters.has(jobId)) {
@@ -412,14 +475,22 @@ const rereadMarker = Symbol('reread');
 /** How often the states of jobs still waited for are read again (a guard: their events normally settle them). */
 const sweepMs = 5000;
 
-/** Reads a stored result where the worker put it; {@link rereadMarker} when this process cannot find it there. */
-function readReply(c: BaseCache, reply: BullmqReply): unknown {
+/**
+ * The result of a worker's reply (see the top of this module): the value it carries, or the one it stored, read from
+ * the store; {@link rereadMarker} when this process cannot find it there. `checked` holds the caches this executor
+ * has read a stored result from.
+ */
+function readReply(c: BaseCache, reply: BullmqReply, heard: boolean, checked: WeakSet<BaseCache>): unknown {
 	if (!reply.stored || reply.key === null) return reply.value;
+	if (heard && 'value' in reply && checked.has(c)) return reply.value;
 	const hit = c.lookup(reply.key);
-	return hit === undefined ? rereadMarker : hit.value;
+	if (hit === undefined) return rereadMarker;
+	checked.add(c);
+	return hit.value;
 }
 
 function bullmqAdapter(q: BullmqQueue): Adapter {
+	const checked = new WeakSet<BaseCache>();
 	return {
 		options: bullmqJobOptions,
 		run: async (job: Job, options) => {
@@ -430,7 +501,7 @@ function bullmqAdapter(q: BullmqQueue): Adapter {
 					`${call.name} is bound to a cache that holds memory storage, which a worker on another process or machine cannot reach: use a store every worker can open (a file store on a shared folder, SQL, PostgreSQL)`,
 				);
 			}
-			const value = await q.run(call, options, (reply) => readReply(job.cache, reply));
+			const value = await q.run(call, options, (reply, heard) => readReply(job.cache, reply, heard, checked));
 			// The result is stored where the worker put it already: nothing for the caller to commit.
 			return { fleche: 'boundReply/1', value, key: call.key, record: null };
 		},
