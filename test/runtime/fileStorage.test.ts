@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { KeyError, Rejected, SaveError, ValueFile, resetLogger, setLogger, type LogRecord } from 'fleche';
+import { KeyError, Rejected, SaveError, ValueFile, registerSerializer, resetLogger, setLogger, type LogRecord } from 'fleche';
 
 let dir = '';
 let root = '';
@@ -455,6 +455,38 @@ describe('ValueFile messages', () => {
 			() => blocked.put(k('x'), 'x'),
 			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write to the cache folder ${blocked.root}: `) && err.cause instanceof Error,
 		);
+	});
+
+	it('a SaveError names the type of what could not be stored: null, primitives, classes, and "object" when nothing names it', () => {
+		// A serializer that refuses everything, so that any value (null included) reaches the message.
+		registerSerializer('fileStorage.test/refuse', {
+			serialize: () => {
+				throw new Error('refused');
+			},
+			deserialize: () => undefined,
+		});
+		const refusing = new ValueFile({ root, serializer: 'fileStorage.test/refuse' });
+		const Anonymous = [class {}][0]!;
+		class Renamed {}
+		Object.defineProperty(Renamed, 'name', { value: 42 });
+		const cases: [string, unknown, string][] = [
+			['null', null, 'null'],
+			['a number', 12, 'number'],
+			['a string', 'text', 'string'],
+			['a Map', new Map(), 'Map'],
+			['an instance of an anonymous class', new Anonymous(), 'object'],
+			['an instance of a class whose name is not a string', new Renamed(), 'object'],
+			['an object whose prototype has no constructor', Object.create(Object.create(null) as object) as object, 'object'],
+			['an object with no prototype', Object.create(null) as object, 'object'],
+		];
+		for (const [i, [label, value, type]] of cases.entries()) {
+			assert.throws(
+				() => refusing.put(k(`refused ${i}`), value),
+				(err) => SaveError.is(err) && err.message === `Cannot serialize a value of type ${type} with the 'fileStorage.test/refuse' serializer: refused`,
+				label,
+			);
+		}
+		assert.deepStrictEqual(fs.existsSync(root) ? fs.readdirSync(root) : [], []);
 	});
 
 	it('the file layout: magic, version 2, flags, serializer name, key, length, payload, checksum (and signature)', () => {
