@@ -344,12 +344,19 @@ describe('ValueFile messages', () => {
 		const keys = Array.from({ length: 1025 }, (_, i) => k(`damaged ${i}`));
 		fs.mkdirSync(root, { recursive: true });
 		for (const key of keys) fs.writeFileSync(fileOf(key), 'garbage garbage');
-		for (const key of keys) assert.throws(() => values.get(key), (err) => KeyError.is(err));
+		for (const key of keys)
+			assert.throws(
+				() => values.get(key),
+				(err) => KeyError.is(err),
+			);
 		values.put(keys[1024]!, 'last');
 		assert.equal(values.get(keys[1024]!), 'last', 'the last one rejected is replaced');
 		values.put(keys[0]!, 'first');
 		assert.equal(fs.readFileSync(fileOf(keys[0]!), 'latin1'), 'garbage garbage', 'the first one was forgotten: the put took it for stored');
-		assert.throws(() => values.get(keys[0]!), (err) => KeyError.is(err));
+		assert.throws(
+			() => values.get(keys[0]!),
+			(err) => KeyError.is(err),
+		);
 		values.put(keys[0]!, 'first');
 		assert.equal(values.get(keys[0]!), 'first');
 	});
