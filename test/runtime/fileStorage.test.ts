@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { KeyError, Rejected, SaveError, ValueFile, resetLogger, setLogger, type LogRecord } from 'fleche';
+import { KeyError, Rejected, SaveError, ValueFile, registerClass, registerSerializer, resetLogger, setLogger, type LogRecord } from 'fleche';
 
 let dir = '';
 let root = '';
@@ -87,6 +87,18 @@ describe('ValueFile housekeeping (what gc uses)', () => {
 			() => values.evictIdle('../x', 60_000),
 			(err) => KeyError.is(err),
 		);
+	});
+
+	it('with no grace period evictIdle removes a file whatever its mtime, one from a clock running ahead too', () => {
+		const values = new ValueFile({ root });
+		values.put(k('ahead'), 'ahead');
+		// A shared store written from a host whose clock runs an hour ahead.
+		const future = new Date(Date.now() + 3_600_000);
+		fs.utimesSync(fileOf(k('ahead')), future, future);
+		assert.equal(values.evictIdle(k('ahead'), 60_000), false, 'younger than a grace period');
+		assert.equal(fs.existsSync(fileOf(k('ahead'))), true);
+		assert.equal(values.evictIdle(k('ahead'), 0), true);
+		assert.equal(fs.existsSync(fileOf(k('ahead'))), false);
 	});
 
 	it('sweep removes only the temporaries of the documented names that are older than the grace period', () => {
@@ -325,6 +337,30 @@ describe('ValueFile messages', () => {
 		assert.equal(values.get(k('d2')), 'd2');
 	});
 
+	it('the damaged keys an instance remembers are bounded: the 1,025th forgets the 1,024 before it', () => {
+		// A long-running reader of a store damaged everywhere must not grow without limit. What it forgot is reported
+		// again by its next read, and replaced by the put after that.
+		const values = new ValueFile({ root });
+		const keys = Array.from({ length: 1025 }, (_, i) => k(`damaged ${i}`));
+		fs.mkdirSync(root, { recursive: true });
+		for (const key of keys) fs.writeFileSync(fileOf(key), 'garbage garbage');
+		for (const key of keys)
+			assert.throws(
+				() => values.get(key),
+				(err) => KeyError.is(err),
+			);
+		values.put(keys[1024]!, 'last');
+		assert.equal(values.get(keys[1024]!), 'last', 'the last one rejected is replaced');
+		values.put(keys[0]!, 'first');
+		assert.equal(fs.readFileSync(fileOf(keys[0]!), 'latin1'), 'garbage garbage', 'the first one was forgotten: the put took it for stored');
+		assert.throws(
+			() => values.get(keys[0]!),
+			(err) => KeyError.is(err),
+		);
+		values.put(keys[0]!, 'first');
+		assert.equal(values.get(keys[0]!), 'first');
+	});
+
 	it('a wrongly signed file is "Rejected", with the signature error as the cause; each unreadable reason is reported once', () => {
 		const values = new ValueFile({ root, secretKey: '00ff' });
 		values.put(k('s'), 's');
@@ -395,6 +431,39 @@ describe('ValueFile messages', () => {
 		assert.match(logs[0]!.message, /: cannot be deserialized by 'v8': /);
 	});
 
+	it('a value of a class this process has not registered is unreadable, not damaged: the miss says why, and the file stays', () => {
+		class Known {
+			constructor(readonly n: number) {}
+		}
+		registerClass(Known, { name: 'fileStorage.test/Known' });
+		const values = new ValueFile({ root });
+		values.put(k('c'), new Known(1));
+		assert.ok(values.get(k('c')) instanceof Known);
+		// The same file as written by a process that registered a class this one never did (same name length, new checksum).
+		const bytes = fs.readFileSync(fileOf(k('c')));
+		const at = bytes.indexOf('fileStorage.test/Known', 0, 'latin1');
+		assert.ok(at > 0 && bytes.lastIndexOf('fileStorage.test/Known', undefined, 'latin1') === at, 'the class name, once');
+		bytes.write('fileStorage.test/Other', at, 'latin1');
+		const payloadEnd = bytes.length - 4;
+		bytes.writeUInt32LE(zlib.crc32(bytes.subarray(0, payloadEnd)), payloadEnd);
+		fs.writeFileSync(fileOf(k('c')), bytes);
+		logs = [];
+		assert.throws(
+			() => values.get(k('c')),
+			(err) =>
+				KeyError.is(err) &&
+				err.message.startsWith(`Cannot read cache file ${fileOf(k('c'))}: it holds an instance of class 'fileStorage.test/Other', which is not registered`) &&
+				err.cause instanceof Error &&
+				err.cause.cause instanceof Error,
+		);
+		assert.deepStrictEqual(
+			logs.map((l) => l.code),
+			['FLECHE_UNREADABLE_ENTRY'],
+		);
+		values.put(k('c'), new Known(1));
+		assert.deepStrictEqual(fs.readFileSync(fileOf(k('c'))), bytes, 'left for a process that has the class');
+	});
+
 	it('a file that cannot be read at all (a folder under a key) is a reported miss; a missing one a silent miss', () => {
 		const values = new ValueFile({ root });
 		values.put(k('a'), 'a');
@@ -455,6 +524,38 @@ describe('ValueFile messages', () => {
 			() => blocked.put(k('x'), 'x'),
 			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write to the cache folder ${blocked.root}: `) && err.cause instanceof Error,
 		);
+	});
+
+	it('a SaveError names the type of what could not be stored: null, primitives, classes, and "object" when nothing names it', () => {
+		// A serializer that refuses everything, so that any value (null included) reaches the message.
+		registerSerializer('fileStorage.test/refuse', {
+			serialize: () => {
+				throw new Error('refused');
+			},
+			deserialize: () => undefined,
+		});
+		const refusing = new ValueFile({ root, serializer: 'fileStorage.test/refuse' });
+		const Anonymous = [class {}][0]!;
+		class Renamed {}
+		Object.defineProperty(Renamed, 'name', { value: 42 });
+		const cases: [string, unknown, string][] = [
+			['null', null, 'null'],
+			['a number', 12, 'number'],
+			['a string', 'text', 'string'],
+			['a Map', new Map(), 'Map'],
+			['an instance of an anonymous class', new Anonymous(), 'object'],
+			['an instance of a class whose name is not a string', new Renamed(), 'object'],
+			['an object whose prototype has no constructor', Object.create(Object.create(null) as object) as object, 'object'],
+			['an object with no prototype', Object.create(null) as object, 'object'],
+		];
+		for (const [i, [label, value, type]] of cases.entries()) {
+			assert.throws(
+				() => refusing.put(k(`refused ${i}`), value),
+				(err) => SaveError.is(err) && err.message === `Cannot serialize a value of type ${type} with the 'fileStorage.test/refuse' serializer: refused`,
+				label,
+			);
+		}
+		assert.deepStrictEqual(fs.existsSync(root) ? fs.readdirSync(root) : [], []);
 	});
 
 	it('the file layout: magic, version 2, flags, serializer name, key, length, payload, checksum (and signature)', () => {

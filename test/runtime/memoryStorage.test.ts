@@ -4,8 +4,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { types } from 'node:util';
 import { serialize } from 'node:v8';
-import { CallMemory, KeyError, registerClass, SaveError, ValueMemory, type CallRecord } from 'fleche';
+import { CallFile, CallMemory, KeyError, recordKey, registerClass, SaveError, ValueMemory, type CallRecord } from 'fleche';
+import { tmpDir } from '../support/tmp.js';
 
 const k = (label: string): string => createHash('sha256').update(label).digest('hex');
 
@@ -233,6 +236,47 @@ describe('CallMemory, edge by edge', () => {
 			() => new ValueMemory().put(k('fn'), { f: () => 1 }),
 			(err: unknown) => SaveError.is(err) && (err as Error).cause instanceof Error && (err as Error & { cause: Error }).cause.name === 'DataCloneError',
 		);
+	});
+
+	test('a record holding proxies of plain data (reactive state) is stored as a plain frozen copy, the one a file store keeps', (t) => {
+		// structuredClone refuses a Proxy, and the file and SQL stores write a record as JSON, which reads through one: the
+		// memory store copies plain data field by field, so a record one store takes is taken by the others too.
+		const steps = new Proxy([1, { n: 2 }], {});
+		const tags = new Proxy({ env: 'prod', steps }, {});
+		const runtime = Object.assign(Object.create(null) as Record<string, number>, { walltime: 0.5 });
+		const identity = { name: 'reactive', module: 'm.ts', version: 1, codeDigest: null, arguments: { x: k('reactive/x') } };
+		const held = { key: recordKey(identity), ...identity, result: k('reactive/result'), metadata: { runtime, tags } } as CallRecord;
+		const calls = new CallMemory();
+		calls.put(held);
+		const files = new CallFile({ root: join(tmpDir(t), 'calls') });
+		files.put(held);
+		const got = calls.get(held.key);
+		assert.deepEqual(got, files.get(held.key));
+		assert.deepEqual(got.metadata, { runtime: { walltime: 0.5 }, tags: { env: 'prod', steps: [1, { n: 2 }] } });
+		const copied = got.metadata['tags'] as { steps: unknown[] };
+		assert.equal(types.isProxy(copied) || types.isProxy(copied.steps), false, 'a copy, not the proxies');
+		assert.equal(Object.getPrototypeOf(got.metadata['runtime']), Object.prototype);
+		assert.ok(Object.isFrozen(copied) && Object.isFrozen(copied.steps) && Object.isFrozen(copied.steps[1]));
+		(steps[1] as { n: number }).n = 3;
+		assert.deepEqual((calls.get(held.key).metadata['tags'] as { steps: unknown[] }).steps, [1, { n: 2 }]);
+	});
+
+	test('a record with a cycle, through an object or an array, is stored with its cycle, not followed until the stack ends', () => {
+		const loop: Record<string, unknown> = { label: 'loop' };
+		loop['self'] = loop;
+		const ring: unknown[] = ['ring'];
+		ring.push(ring);
+		const calls = new CallMemory();
+		for (const [label, extra] of [
+			['loop:1', { loop }],
+			['ring:1', { ring }],
+		] as const) {
+			calls.put(record(label, extra));
+			const got = calls.get(k(label)) as unknown as { loop?: Record<string, unknown>; ring?: unknown[] };
+			if (got.loop) assert.equal(got.loop['self'], got.loop, label);
+			if (got.ring) assert.equal(got.ring[1], got.ring, label);
+			assert.ok(Object.isFrozen(got.loop ?? got.ring), label);
+		}
 	});
 
 	test('put replaces; get, find, records, contains, evict, list, expand', () => {

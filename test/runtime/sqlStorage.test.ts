@@ -329,6 +329,37 @@ describe('CallSql, method by method', () => {
 		logs.clear();
 	});
 
+	it('removals that cannot be written are a SaveError naming them; the records stay', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const writer = new CallSql({ path, writeDelayMs: 0 });
+		const reader = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => (writer.close(), reader.close()));
+		const [r1, r2] = [rec('f', 'stays 1'), rec('f', 'stays 2')];
+		writer.put(r1);
+		writer.put(r2);
+		// The reader remembers both (it knows they are held without asking its worker), and has never written: its first
+		// write reads the snapshot's header, which now names another application's database.
+		assert.deepStrictEqual([reader.get(r1.key), reader.get(r2.key)], [r1, r2]);
+		const foreign = Buffer.alloc(100);
+		foreign.write('SQLite format 3\0', 0, 'latin1');
+		foreign.writeUInt32BE(0x12345678, 68);
+		fs.writeFileSync(path, foreign);
+		assert.throws(
+			() => reader.evictMany([r1.key, r2.key, hexOf('never stored')]),
+			(err) =>
+				SaveError.is(err) &&
+				err.message.startsWith(`Cannot write the removal of 2 calls to the cache database ${path}: `) &&
+				err.message.includes("another application's SQLite database") &&
+				err.cause instanceof Error,
+		);
+		fs.rmSync(path);
+		assert.equal(reader.contains(r1.key), true);
+		assert.deepStrictEqual(writer.get(r2.key), r2);
+		assert.equal(writer.evictMany([r1.key, r2.key]), 2);
+		assert.deepStrictEqual(reader.list(), []);
+	});
+
 	it("':memory:' keeps the records in this instance's worker only", (t) => {
 		const calls = new CallSql({ path: ':memory:' });
 		t.after(() => calls.close());
