@@ -172,6 +172,7 @@ test('results come back as the store keeps them; executor options go to the job,
 	const dateJob = await executor.queue.getJob(fns.when.fleche.digest(1234));
 	const dateReply = dateJob?.returnvalue as Record<string, unknown>;
 	assert.equal(dateReply['stored'], true);
+	assert.equal(dateReply['key'], dateJob?.id, 'the worker stored it under the key the submitter asked for');
 	assert.equal('value' in dateReply, false, 'a Date does not travel as JSON: only its key does');
 	assert.equal(await executor.submit(fns.nothing, 1), undefined, 'an undefined result is not stored, and still answers');
 });
