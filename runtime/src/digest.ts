@@ -50,7 +50,9 @@
  */
 
 import { createHash, hash, type Hash } from 'node:crypto';
-import { types as nodeTypes } from 'node:util';
+// `node:util/types`, not `node:util`: an ES import of `node:util` makes Node 22+ load its lazy parts (worker_threads,
+// streams, net through the colour check), which `import 'fleche'` must not pay for.
+import * as nodeTypes from 'node:util/types';
 import { Indigestible } from './errors.js';
 import { fileNodeDigest, FileUnreadable, readFileNode } from './fileDigest.js';
 
