@@ -1,6 +1,6 @@
 // File-system helpers shared by the on-disk stores (the file store's entries and journals, the SQL store's database,
 // log and temporaries): where a root is, how a failure is named, how a file is removed or its appended tail read.
-import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve, sep } from 'node:path';
 
@@ -19,6 +19,27 @@ export function errorCode(err: unknown): string | undefined {
 
 export function errorText(err: unknown): string {
 	return err instanceof Error ? err.message : String(err);
+}
+
+/** Whether this realm lets `Error.stackTraceLimit` be set (a locked-down realm may have frozen it). */
+const canLimitStacks = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true;
+
+/**
+ * Reads `file` whole, or `undefined` when it is not there. A miss is the common answer of a lookup, and the stack trace
+ * Node captures for its ENOENT error costs about as much as the failed open itself: none is captured while reading. Any
+ * other failure is thrown (its message names the file and the reason; its stack is not needed to act on it).
+ */
+export function readFileIfPresent(file: string): Buffer | undefined {
+	const limit = Error.stackTraceLimit;
+	if (canLimitStacks) Error.stackTraceLimit = 0;
+	try {
+		return readFileSync(file);
+	} catch (err) {
+		if (isAbsent(err)) return undefined;
+		throw err;
+	} finally {
+		if (canLimitStacks) Error.stackTraceLimit = limit;
+	}
 }
 
 /** The path, or a folder on it, does not exist. */

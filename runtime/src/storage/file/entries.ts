@@ -26,13 +26,13 @@
 // - Temporaries of writers that were killed mid-write stay behind; `gc` removes the ones older than its grace period
 //   (a live writer's temporary is younger: its mtime moves with every write).
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
 import { sep } from 'node:path';
 import { zlib } from '../../builtins.js';
 import { KeyError, Rejected, SaveError, SignatureError } from '../../errors.js';
 import { warn, warnOnce } from '../../log.js';
 import { assertKey, expandPrefix, isKey } from '../keys.js';
-import { errorCode, errorText, isAbsent, removeQuietly } from '../fsUtil.js';
+import { errorCode, errorText, isAbsent, readFileIfPresent, removeQuietly } from '../fsUtil.js';
 
 /** Why an entry cannot be read here although it is not damaged; it is left on disk for a reader that can. */
 export class Unreadable extends Error {}
@@ -162,9 +162,8 @@ export function readEntry(file: string, key: string): Buffer {
  */
 export function readIfPresent(file: string, key: string): Buffer | undefined {
 	try {
-		return readFileSync(file);
+		return readFileIfPresent(file);
 	} catch (err) {
-		if (isAbsent(err)) return undefined;
 		const message = `Cannot read cache file ${file}: ${errorText(err)}`;
 		warn('FLECHE_READ_ERROR', message, { cause: err });
 		throw new KeyError(key, message, { cause: err });
