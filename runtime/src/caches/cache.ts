@@ -10,7 +10,7 @@ import type { CallStats, CallStorage, HeldValues, RecordWithValues, ValueStorage
 import { CallVoid } from '../storage/void.js';
 import { expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
-import { packFiles, unpackFiles, type Packed } from './fileValues.js';
+import { packFiles, unpackFiles } from './fileValues.js';
 import { BaseCache, type CacheConfig, type GcOptions, type CollectedValues, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
 import { checkLease, type LeaseOptions } from '../options.js';
 import { kindOf } from '../storage/registry.js';
@@ -302,20 +302,12 @@ export class Cache extends BaseCache {
 	}
 
 	saveValue(value: unknown, key?: string): string {
+		// A value holding files is stored under the digest of its stored form, which names every file and directory: a
+		// directory's own name is not part of its digest as an argument, but a hit must give it back.
 		const packed = packFiles(value, this.values);
-		if (packed !== undefined) return this.#savePacked(packed, key);
-		const k = key ?? digestForSave(value);
-		this.values.put(k, value);
-		return k;
-	}
-
-	/**
-	 * A value holding files is stored under the digest of its stored form, which names every file and directory: a
-	 * directory's own name is not part of its digest as an argument, but a hit must give it back.
-	 */
-	#savePacked(packed: Packed, key: string | undefined): string {
-		const k = key ?? digestForSave(packed.envelope);
-		this.values.put(k, packed.envelope);
+		const stored = packed === undefined ? value : packed.envelope;
+		const k = key ?? digestForSave(stored);
+		this.values.put(k, stored);
 		return k;
 	}
 
