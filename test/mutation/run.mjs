@@ -38,7 +38,7 @@ export const groups = {
 		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
 		tests: tests('storage', 'memoryStorage', 'fileStorage', 'sqlStorage', 'sql', 'stats'),
 	},
-	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit') },
+	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit', 'poolBinding', 'bullmq') },
 };
 
 const { values: flags, positionals } = parseArgs({

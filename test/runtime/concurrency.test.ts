@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn as spawnChild } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -315,6 +315,29 @@ describe('failures', () => {
 		await assert.rejects(p, { name: 'AbortError' });
 		// Had the abort left the task running, this would wait behind it.
 		assert.equal(await cache(myCache, () => piscina.submit(fns.cube, 6)), 216);
+	});
+
+	// The shared task gets a signal of its own, aborted only when every submission waiting for it gave up: a pool given
+	// the first submission's signal would cancel the task under the second.
+	test('two identical submissions with signals of their own share one task: aborting the first leaves it running for the second (threads.js, piscina)', { timeout: 120_000 }, async () => {
+		const threads = threadsPool(1);
+		for (const [kind, pool] of [['threads.js', threads.pool], ['piscina', piscinaPool(1)]] as const) {
+			const myCache = memoryStore();
+			const dir = freshDir();
+			const started = join(dir, 'started');
+			const go = join(dir, 'go');
+			const first = new AbortController();
+			const second = new AbortController();
+			const a = cache(myCache, () => pool.submit(fns.gated, started, go, 7, { signal: first.signal }));
+			const b = cache(myCache, () => pool.submit(fns.gated, started, go, 7, { signal: second.signal }));
+			await waitFor(`the shared task to run (${kind})`, () => existsSync(started));
+			first.abort();
+			await assert.rejects(a, { name: 'AbortError' });
+			writeFileSync(go, '');
+			assert.equal(await b, 7, `the second submission gets the result (${kind})`);
+			assert.equal(cache(myCache, () => fns.gated.fleche.contains(started, go, 7)), true, `and it is stored (${kind})`);
+		}
+		assert.equal(threads.counts.queued, 1, 'one task for both submissions (threads.js)');
 	});
 
 	test(
