@@ -17,9 +17,7 @@
 // the submitter rejects with both.
 //
 // Waiting. One QueueEvents per executor hears `completed` and `failed` for every job; a submission registers its
-// waiter before it adds the job. An add that finds the job there already (BullMQ's `duplicated` event, written by the
-// add itself) reads the job's state once, for a job that finished before anyone listened; a new job's outcome is
-// heard, so a miss costs no more Redis commands than a bare job's add and wait (whose wait reads the state too). The
+// waiter before it adds the job, then reads the job's state once, for a job that finished before anyone listened. The
 // events are read from the id the stream had when the executor connected, never from `$` (BullMQ's default, which
 // means "whatever comes after my next read": an event written before the listener's first read, or between two
 // reads after a quiet one, would be lost, and a job finishing in that gap — after its submission read its state —
@@ -237,8 +235,6 @@ class BullmqQueue {
 	readonly #events: BullMQ.QueueEvents;
 	readonly #connections: IORedis[];
 	readonly #waiters = new Map<string, Set<Waiter>>();
-	/** Jobs that submissions of this process are moving from `completed` to run again, and how many. */
-	readonly #rerunning = new Map<string, number>();
 	readonly #url: string;
 	#lastError: string | undefined;
 	#closed = false;
@@ -271,11 +267,6 @@ class BullmqQueue {
 		this.#events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) =>
 			this.#settle(jobId, (w) => w.resolve({ reply: returnvalue, heard: true })),
 		);
-		this.#events.on('duplicated', ({ jobId }: { jobId: string }) => {
-			// Added before (perhaps finished before anyone listened): its state, once. Not while a submission of this
-			// process moves it from `completed` to run again: the old outcome it would read is the one being replaced.
-			if (this.#waiters.has(jobId) && !this.#rerunning.has(jobId)) void this.#check(jobId, true);
-		});
 		this.#events.on('failed', ({ jobId, failedReason }: { jobId: string; failedReason: string }) => {
 			if (!this.#waiters.has(jobId)) return;
 			void this.#failure(jobId, failedReason).then((err) => this.#settle(jobId, (w) => w.reject(err)));
@@ -384,25 +375,13 @@ class BullmqQueue {
 				// Its timeout or signal may end it while the job is being added: a rejection heard below, not unhandled.
 				registered.catch(() => undefined);
 			}
-			// Run again (see below): this process's `duplicated` handler must not read the old outcome being replaced.
-			const again = rerun ? jobId : undefined;
-			if (again !== undefined) this.#rerunning.set(again, (this.#rerunning.get(again) ?? 0) + 1);
-			try {
-				const job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
-				jobId = job.id!;
-				registered ??= this.#wait(jobId, options);
-				// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
-				// submitter may have moved it first.
-				if (rerun) await job.retry('completed').catch(() => undefined);
-			} finally {
-				if (again !== undefined) {
-					const left = this.#rerunning.get(again)! - 1;
-					if (left === 0) this.#rerunning.delete(again);
-					else this.#rerunning.set(again, left);
-				}
-			}
-			// A new job's outcome is heard, and one added before is read on its `duplicated` event; one run again, now.
-			if (rerun) void this.#check(jobId, true);
+			const job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
+			jobId = job.id!;
+			registered ??= this.#wait(jobId, options);
+			// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
+			// submitter may have moved it first.
+			if (rerun) await job.retry('completed').catch(() => undefined);
+			void this.#check(jobId, true);
 			const { reply, heard } = await registered;
 			if (!isBullmqReply(reply)) throw new FlecheError(`Job ${jobId} of queue ${this.queue.name} answered something else than a fleche worker's reply`);
 			// A job run again because its result was gone is read from the store: that is what it was run for.
