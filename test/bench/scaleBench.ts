@@ -152,7 +152,8 @@ function firstScreen(root: string): number {
 
 /** Files per stored call, values included (statistics journals and tool indexes not counted). */
 function filesPerCall(root: string): number {
-	const count = (dir: string) => readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
+	// No `values` folder at all when every value went inside its call file.
+	const count = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)).length : 0);
 	return (count(join(root, 'calls')) + count(join(root, 'values'))) / count(join(root, 'calls'));
 }
 
@@ -207,12 +208,11 @@ export async function scaleBench(report: Report): Promise<void> {
 		'first screens and `fleche ls` runs above: the calls and values folders, statistics journals and leases are as they were (their index lives in the user cache folder)',
 	);
 
-	const values = new ValueFile({ root: join(fileStore, 'values') });
-	for (const [kind, calls] of [
-		['file', new CallFile({ root: join(fileStore, 'calls') })],
-		['sql', new CallSql({ path: join(sqlStore, 'calls.db') })],
+	for (const [kind, root, calls] of [
+		['file', fileStore, new CallFile({ root: join(fileStore, 'calls') })],
+		['sql', sqlStore, new CallSql({ path: join(sqlStore, 'calls.db') })],
 	] as const) {
-		const store = new Cache(values, calls);
+		const store = new Cache(new ValueFile({ root: join(root, 'values') }), calls);
 		try {
 			let found = 0;
 			const q = await report.run(
@@ -341,7 +341,7 @@ export async function scaleBench(report: Report): Promise<void> {
 		const hitSource = `import { CallSql, ValueFile } from 'fleche';
 			const calls = new CallSql({ path: ${JSON.stringify(join(sqlStore, 'calls.db'))} });
 			const record = calls.get(${JSON.stringify(key)});
-			const value = new ValueFile({ root: ${JSON.stringify(join(fileStore, 'values'))} }).get(record.result);
+			const value = new ValueFile({ root: ${JSON.stringify(join(sqlStore, 'values'))} }).get(record.result);
 			calls.close();
 			console.log(JSON.stringify({ value: typeof value, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`;
 		const hit = freshProcess(hitSource, 5);
