@@ -33,7 +33,7 @@ export const groups = {
 	query: { mutate: ['runtime/src/query.ts'], tests: tests('query') },
 	digest: { mutate: ['runtime/src/digest.ts'], tests: tests('digest', 'digestApi') },
 	callKey: { mutate: ['runtime/src/call.ts', 'runtime/src/storage/keys.ts'], tests: tests('digest', 'wrapper', 'storage', 'keys') },
-	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'wrapperHelpers', 'compositions', 'cache') },
+	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'wrapperHelpers', 'compositions', 'cache', 'deepCode', 'expiry') },
 	storages: {
 		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
 		tests: tests('storage', 'memoryStorage', 'fileStorage', 'sqlStorage', 'sql', 'stats'),
