@@ -3,7 +3,7 @@
 // see it (fleche/inspect, `fleche ls`). Time moves through setClock, never by sleeping.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
 	fleche,
@@ -59,6 +59,16 @@ function counted(options: FlecheOptions, name: string) {
 }
 
 describe('maxAge', () => {
+	test('contains() under a max age: a call whose record is damaged is not there (a reported miss, as a call would find it), and nothing throws', () => {
+		const root = freshDir();
+		using _ = cache(new Cache(new ValueFile({ root: join(root, 'values') }), new CallFile({ root: join(root, 'calls') })));
+		const { f } = counted({ maxAge: '1h' }, 'damagedRecord');
+		assert.equal(f(1), '1#1');
+		assert.equal(f.fleche.contains(1), true);
+		writeFileSync(join(root, 'calls', f.fleche.digest(1)), '{ not a record');
+		assert.equal(f.fleche.contains(1), false);
+	});
+
 	test('per function: a call older than its max age is a miss, recomputed and replaced; one exactly that old is still served', () => {
 		const t = clock();
 		using _ = cache(memoryStore());
