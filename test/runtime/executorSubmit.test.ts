@@ -41,6 +41,19 @@ describe('wrapExecutor over a { submit } executor, edge by edge', () => {
 		assert.deepEqual(Object.keys(wrapped), ['seen'], 'the caching submit is not enumerable');
 	});
 
+	// A pool is recognized by all three of its traits (piscina: run, queueSize, threads); an executor with `submit`
+	// and only some of them is an executor with `submit`, not a pool whose `run` would be called.
+	test("an executor with submit and some, not all, of a piscina pool's traits is a { submit } executor", async () => {
+		const run = () => Promise.reject(new Error('run() is not how this executor takes tasks'));
+		const lookalikes = [{ queueSize: 0, threads: [] }, { run, threads: [] }, { run, queueSize: 0 }, { threads: [] }, { run }];
+		for (const traits of lookalikes) {
+			const e = wrapExecutor(Object.assign(executor(), traits));
+			const store = memoryStore();
+			assert.equal(await cache(store, () => e.submit((a: number, b: number) => a + b, 2, 3)), 5, Object.keys(traits).join(', '));
+			assert.equal(e.seen.length, 1, `its submit took the task (${Object.keys(traits).join(', ')})`);
+		}
+	});
+
 	test('a function that is not cached goes to the executor bound to the active cache (Python #691), arguments untouched', async () => {
 		const e = wrapExecutor(executor());
 		const plain = (a: number, b: number) => a * b;
