@@ -213,7 +213,12 @@ function startWatchdog(build: Hooked): Watchdog | null {
 				for (const b of builds) b.defer(later);
 				return 'later';
 			}
-			return flushNow(signal);
+			// Raised here, by the main thread itself, not by the watchdog once this reply reaches it: a busy program
+			// goes on with its loop as soon as this returns, and calls made before the watchdog's raise landed would be
+			// written (a call file) or held (statistics, a SQL batch) after the flush, so lost or miscounted.
+			if (!flushNow(signal)) return false;
+			process.kill(process.pid, signal);
+			return true;
 		};
 		const worker = new (workerThreads().Worker)(watchdogSource(watchdogGraceMs, forceAfterTries), { eval: true, workerData: { state } });
 		worker.unref();
