@@ -160,6 +160,18 @@ describe('PostgreSQL change notifications', () => {
 	});
 });
 
+describe('loading pg', () => {
+	// pg asks whether it runs in a Cloudflare Worker when it loads; without a `navigator` (Node 20) it builds a
+	// `Response`, loading undici with http, http2 and zlib: 30–40 ms of every store's start. loadPg (connect.ts) lends
+	// it Node's own `navigator` for the load and takes it back.
+	it('a watcher and a store load pg without loading undici, and leave the globals as they were', async () => {
+		const run = await runNode(writer, ['loads', url, 'loads'], { execArgv: [], timeoutMs: 60_000 });
+		assert.equal(run.code, 0, run.stderr);
+		const report = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { navigatorBefore: string; navigator: string; pgHere: boolean; undici: boolean };
+		assert.deepEqual(report, { navigatorBefore: report.navigatorBefore, navigator: report.navigatorBefore, pgHere: true, undici: false });
+	});
+});
+
 describe('PostgreSQL caches named by URL, and servers that never answer', () => {
 	it('a URL with ?schema=name opens that schema, shown with the parameter and without the password', async () => {
 		await writeElsewhere('url_schema', 'u', 2);

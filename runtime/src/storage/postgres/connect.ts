@@ -6,6 +6,7 @@
 /// <reference path="./pgpass.d.ts" />
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
+import type pg from 'pg';
 import type pgpass from 'pgpass';
 import { redactUrl, urlPassword } from './schema.js';
 
@@ -20,6 +21,34 @@ function loadPgpass(): typeof pgpass {
 	const url = import.meta.url as string | undefined;
 	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load, see above
 	return (url !== undefined ? createRequire(url)('pgpass') : require('pgpass')) as typeof pgpass;
+}
+
+let pgModule: typeof pg | undefined;
+
+/**
+ * The `pg` client library, loaded when the first connection opens rather than when `fleche` is imported (every
+ * program and every `fleche` command imports the built-in storage kinds; `pg` took a fifth of a `fleche ls`). The ESM
+ * build requires it from its own location; the CommonJS build calls `require` itself, which is what a bundler sees.
+ *
+ * `pg` asks at load time whether it runs in a Cloudflare Worker: where there is no `navigator` (Node 20; Node 21 and
+ * later define one) it constructs a `Response`, whose first use loads undici, and with it http, http2, zlib and
+ * worker_threads — 30–40 ms, two fifths of a PostgreSQL store's start, for an answer that is always no here. A
+ * `navigator` with Node's own user agent (what Node 21 and later define) stands in while `pg` loads, and is removed
+ * again: no code of the program runs in between.
+ */
+export function loadPg(): typeof pg {
+	if (pgModule !== undefined) return pgModule;
+	const g = globalThis as { navigator?: unknown };
+	const stand = g.navigator === undefined && !('navigator' in g);
+	if (stand)
+		Object.defineProperty(g, 'navigator', { value: { userAgent: `Node.js/${process.versions.node.split('.')[0]!}` }, configurable: true, writable: true });
+	try {
+		const url = import.meta.url as string | undefined;
+		// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load, see above
+		return (pgModule = (url !== undefined ? createRequire(url)('pg') : require('pg')) as typeof pg);
+	} finally {
+		if (stand) delete g.navigator;
+	}
 }
 
 /** ~/.pgpass (or `PGPASSFILE`) for the URL's host, port, database and user, with libpq's defaults. */

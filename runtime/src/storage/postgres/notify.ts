@@ -18,24 +18,10 @@
 //              it is lost (a tool then shows the server unreachable) and once it is back (what was written meanwhile
 //              was not heard). Subscribers debounce (fleche/inspect `watch`).
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type { Disposable } from '../kinds.js';
-import { connectionOf } from './connect.js';
+import { connectionOf, loadPg } from './connect.js';
 import { quoteIdent } from './schema.js';
-
-let pgModule: typeof pg | undefined;
-
-/**
- * The `pg` client library, loaded when the first listener connects rather than when `fleche` is imported (every
- * program and every `fleche` command imports this module through the built-in storage kinds; `pg` took a fifth of a
- * `fleche ls`). The ESM build requires it from its own location; the CommonJS build calls `require` itself.
- */
-function loadPg(): typeof pg {
-	const url = import.meta.url as string | undefined;
-	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS build's lazy load, see above
-	return (pgModule ??= (url !== undefined ? createRequire(url)('pg') : require('pg')) as typeof pg);
-}
 
 /** The request that sends a held-back notification now (the store asks before its process ends). */
 export const flushNoticesOp = 'flushNotices';

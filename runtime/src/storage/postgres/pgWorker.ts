@@ -8,10 +8,10 @@
 // password, a missing database or role, a schema of a newer fleche: nothing will work until someone fixes it) or
 // `error` (anything else: this request failed). Messages name the URL without its password and never contain it.
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { serve, workerInput } from '../../bridge/serve.js';
 import type { CallStats } from '../base.js';
-import { ConfigProblem, connectionOf } from './connect.js';
+import { ConfigProblem, connectionOf, loadPg } from './connect.js';
 import { writeAnnouncer } from './notify.js';
 import { checkSchemaName, createSchema, migrations, quoteIdent, redactUrl, schemaVersion, scrub, statements, type Statements } from './schema.js';
 
@@ -69,7 +69,7 @@ function configure(client: pg.Client | pg.PoolClient, settings: readonly string[
 }
 
 async function openPool(): Promise<pg.Pool> {
-	const next = new pg.Pool({
+	const next = new (loadPg().Pool)({
 		connectionString: await connectionString(),
 		...(data.ssl !== undefined ? { ssl: data.ssl as pg.PoolConfig['ssl'] } : {}),
 		max: 4,
@@ -486,7 +486,7 @@ function session(): Promise<pg.Client> {
 	if (lockSession !== undefined) return lockSession;
 	const opening = (async () => {
 		await connected();
-		const client = new pg.Client({
+		const client = new (loadPg().Client)({
 			connectionString: await connectionString(),
 			...(data.ssl !== undefined ? { ssl: data.ssl as pg.ClientConfig['ssl'] } : {}),
 			connectionTimeoutMillis: data.timeoutMs,
