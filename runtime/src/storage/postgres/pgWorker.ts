@@ -427,19 +427,9 @@ async function retried(text: string, params: unknown[]): Promise<void> {
 	}
 }
 
-/** The functions of the listing (docs/behaviour.md §12) as the store reads them. */
-async function functions(): Promise<unknown[][]> {
-	return (await query(sql.functions)).map((r) => [
-		r['module'],
-		r['name'],
-		r['calls'],
-		r['versions'],
-		r['hits'],
-		r['misses'],
-		r['last_hit'],
-		r['compute_seconds'],
-		r['saved_seconds'],
-	]);
+/** The functions of the listing (docs/behaviour.md §12) as the store reads them: one JSON text (see `functions` in schema.ts). */
+async function functions(): Promise<unknown> {
+	return (await query(sql.functions))[0]?.['listing'];
 }
 
 /** One function's calls, newest first: how many, the page's records, the values they show, their statistics. */

@@ -938,8 +938,18 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	functions(): ListedFunction[] {
 		const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 		const out: ListedFunction[] = [];
-		for (const row of this.#link.request<unknown[][]>([], 'functions')) {
-			const [module, name, calls, versionTexts, hits, misses, lastHit, computeSeconds, savedSeconds] = row;
+		const listing = this.#link.request<unknown>('[]', 'functions');
+		let rows: unknown;
+		try {
+			rows = typeof listing === 'string' ? JSON.parse(listing) : null;
+		} catch {
+			rows = null;
+		}
+		if (!Array.isArray(rows))
+			throw new Error(`The PostgreSQL cache ${this.#config.url} (schema ${this.#config.schema}) answered its function list with something other than a list`);
+		for (const row of rows as unknown[]) {
+			if (!Array.isArray(row)) continue;
+			const [module, name, calls, versionTexts, hits, misses, lastHit, computeSeconds, savedSeconds] = row as unknown[];
 			if (typeof name !== 'string' || (module !== null && typeof module !== 'string')) continue;
 			const versions: (string | number | null)[] = [];
 			for (const text of Array.isArray(versionTexts) ? versionTexts : []) {
