@@ -72,8 +72,8 @@ const nodeProgram = {
  * The ES module build of the runtime, bundled: importing `fleche` loads a couple of files instead of eighty (resolving
  * and compiling each one was most of what the import cost). Every public entry point keeps its path; code shared by
  * several goes into chunks beside dist/esm/index.js, so one copy of each module (and of its state) serves them all.
- * The worker scripts that stores start by path (`join(dirname(thisFile), 'sqlWorker.js')`) are entries at the top,
- * beside the chunks and index.js that hold the stores' code, as in the extension's bundle.
+ * The worker scripts that stores start by path (`join(dirname(thisFile), 'sqlWorker.js')`) are built apart (see
+ * `runtime-esm-workers`), each one file beside index.js.
  */
 function runtimeBundle(outdir) {
 	return {
@@ -85,9 +85,6 @@ function runtimeBundle(outdir) {
 				in: `runtime/src/${name}.ts`,
 				out: name,
 			})),
-			{ in: 'runtime/src/storage/sql/sqlWorker.ts', out: 'sqlWorker' },
-			{ in: 'runtime/src/storage/postgres/pgWorker.ts', out: 'pgWorker' },
-			{ in: 'runtime/src/storage/ssh/sshWorker.ts', out: 'sshWorker' },
 		],
 		outdir,
 		bundle: true,
@@ -133,6 +130,22 @@ const groups = {
 		after: emitRuntimeDeclarations,
 		targets: [
 			{ name: 'runtime-esm', packageType: 'module', options: runtimeBundle('runtime/dist/esm') },
+			{
+				// The stores' worker threads, each bundled whole: a thread shares no module state with the one that
+				// started it, and code shared with the workers split the main entries' code into more, smaller chunks
+				// (14 files to load for `import 'fleche'` instead of 9); a worker so also starts from one file.
+				name: 'runtime-esm-workers',
+				packageType: 'module',
+				options: {
+					...runtimeBundle('runtime/dist/esm'),
+					entryPoints: [
+						{ in: 'runtime/src/storage/sql/sqlWorker.ts', out: 'sqlWorker' },
+						{ in: 'runtime/src/storage/postgres/pgWorker.ts', out: 'pgWorker' },
+						{ in: 'runtime/src/storage/ssh/sshWorker.ts', out: 'sshWorker' },
+					],
+					splitting: false,
+				},
+			},
 			{ name: 'runtime-cjs', packageType: 'commonjs', options: runtimeLibrary('cjs', 'runtime/dist/cjs') },
 		],
 	},
