@@ -72,6 +72,20 @@ describe('plain functions submitted to a worker pool are bound (Python #691)', (
 			assert.equal(mem.loadValue(mem.loadRecord(cache(mem, () => fns.square.fleche.digest(6))).result!), 36);
 		});
 
+		if (kind === 'piscina') {
+			test("a transferList given to a piscina submission is piscina's option: the bytes move to the worker, not copied", async () => {
+				const bytes = new Uint8Array([1, 2, 3, 250]);
+				const out = await cache(memoryStore(), () => pool.submit(fns.byteSum, bytes, { transferList: [bytes.buffer] }));
+				// The option is not an argument of the function, and the worker got the bytes whole.
+				assert.deepEqual(out, { sum: 256, length: 4, extra: 0 });
+				assert.equal(bytes.byteLength, 0, 'transferred: the submitting thread no longer holds them');
+				// Without the option they are copied.
+				const kept = new Uint8Array([5, 6]);
+				assert.deepEqual(await cache(memoryStore(), () => pool.submit(fns.byteSum, kept)), { sum: 11, length: 2, extra: 0 });
+				assert.equal(kept.byteLength, 2);
+			});
+		}
+
 		test(`a bound plain function carries its own cache and metadata, whatever is active at submission (${kind})`, async () => {
 			const boundStore = fileCache(freshDir());
 			const active = fileCache(freshDir());
