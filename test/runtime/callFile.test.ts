@@ -94,6 +94,28 @@ describe('CallFile: a damaged record is a miss that says what is wrong', () => {
 		});
 	}
 
+	it('a file that is JSON but no object: a number, a text, null', () => {
+		for (const text of ['5', '"area"', 'null']) {
+			const { calls, key, file } = saved(false);
+			fs.writeFileSync(file, text);
+			rejected(calls, key, file, /not a JSON object/);
+		}
+	});
+
+	it('formats that only look like ours are unknown, not newer', () => {
+		for (const format of ['fleche.call/0', 'fleche.call/02', 'old.fleche.call/9', 'fleche.call/3.1', 'fleche.call/']) {
+			const { calls, key, file, envelope } = saved(false);
+			fs.writeFileSync(file, JSON.stringify({ ...envelope, format }));
+			rejected(calls, key, file, new RegExp(`unknown format "${format.replace(/[./]/g, (c) => `\\${c}`)}"`));
+		}
+	});
+
+	it('a format with a number of two digits above ours is newer', () => {
+		const { calls, key, file, envelope } = saved(false);
+		fs.writeFileSync(file, JSON.stringify({ ...envelope, format: 'fleche.call/10' }));
+		rejected(calls, key, file, /written in call record format fleche\.call\/10;/);
+	});
+
 	it('a file that is not JSON', () => {
 		const { calls, key, file } = saved(false);
 		fs.writeFileSync(file, '{"format":"fleche.call/1",');
@@ -148,6 +170,13 @@ describe('CallFile: the values inside a fleche.call/2 file are checked before th
 		});
 	}
 
+	it('a long name that is not a digest is cut in the message', () => {
+		const { calls, key, file, envelope } = saved(true);
+		const name = 'n'.repeat(200);
+		fs.writeFileSync(file, JSON.stringify({ ...envelope, values: { ...(envelope.values as object), [name]: 'AAAA' } }));
+		rejected(calls, key, file, new RegExp(`values holds "${'n'.repeat(80)}", not a 64-hex digest`));
+	});
+
 	it('an argument value held inside is one the record names: read back whole', () => {
 		const { calls, key, envelope } = saved(true);
 		const args = Object.values(envelope.record['arguments'] as Record<string, string>);
@@ -178,6 +207,20 @@ describe('CallFile: what a record may hold, read back as written', () => {
 			assert.deepEqual(logs, []);
 		});
 	}
+
+	it('a record keeps its key scheme, and one written before records named it has none', () => {
+		const { calls, key, file, envelope } = saved(false);
+		assert.equal(envelope.record['scheme'], 'fleche.call/1', 'written with the scheme that made its key');
+		assert.equal(calls.get(key).scheme, 'fleche.call/1');
+		// A file from before the field (and the async flag) existed: the same key, read back without either.
+		const { scheme: _s, async: _a, ...older } = envelope.record;
+		fs.writeFileSync(file, JSON.stringify({ ...envelope, record: older }));
+		const record = calls.get(key);
+		assert.equal('scheme' in record, false);
+		assert.equal('async' in record, false);
+		assert.equal(record.name, 'area');
+		assert.deepEqual(logs, []);
+	});
 
 	it('an async call keeps its flag', () => {
 		const { calls, key, file, envelope } = saved(false);
