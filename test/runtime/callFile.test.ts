@@ -35,12 +35,13 @@ const call = (extra: Partial<Call> = {}): Call => ({
 type Envelope = { format: unknown; record: Record<string, unknown>; values?: unknown };
 
 /** A call saved through a cache whose values are kept apart (a `fleche.call/1` file), or inside the call file. */
-function saved(inline: boolean, extra: Partial<Call> = {}): { calls: CallFile; key: string; file: string; envelope: Envelope } {
+function saved(inline: boolean, extra: Partial<Call> = {}): { calls: CallFile; cache: Cache; key: string; file: string; envelope: Envelope } {
 	const calls = new CallFile({ root: path.join(dir, 'calls') });
 	const values = inline ? new ValueFile({ root: path.join(dir, 'values') }) : new ValueMemory();
-	const key = new Cache(values, calls).save(call(extra));
+	const cache = new Cache(values, calls);
+	const key = cache.save(call(extra));
 	const file = path.join(dir, 'calls', key);
-	return { calls, key, file, envelope: JSON.parse(fs.readFileSync(file, 'utf8')) as Envelope };
+	return { calls, cache, key, file, envelope: JSON.parse(fs.readFileSync(file, 'utf8')) as Envelope };
 }
 
 /** Reading `key`, by `get` or `find`, is a miss (a KeyError) whose message matches `reason`; the file stays. */
@@ -133,11 +134,23 @@ describe('CallFile: a damaged record is a miss that says what is wrong', () => {
 		assert.equal(logs.filter((r) => /fleche\.call\/3/.test(r.message)).length, 1, 'said once');
 	});
 
-	it('the formats this fleche reads and wrote are not "newer": fleche.call/2 read back whole', () => {
-		const { calls, key, envelope } = saved(true);
-		assert.equal(envelope.format, 'fleche.call/2');
-		assert.equal(calls.get(key).name, 'area');
+	it('the formats this fleche reads and wrote are not "newer": fleche.call/2 read back whole, its values too', () => {
+		// Results whose held bytes end in base64 with no, one and two padding characters.
+		for (const result of ['a', 'ab', 'abc', 'abcd', 12]) {
+			const { calls, cache, key, envelope } = saved(true, { result });
+			assert.equal(envelope.format, 'fleche.call/2');
+			assert.equal(calls.get(key).name, 'area');
+			assert.deepEqual(cache.load(key).result, result);
+			assert.deepEqual(cache.load(key).arguments, { w: 3, h: 4 });
+		}
 		assert.deepEqual(logs, []);
+	});
+
+	it('a record of another key scheme is stale: read back unchecked, its values left alone', () => {
+		const { calls, key, file, envelope } = saved(true);
+		fs.writeFileSync(file, JSON.stringify({ ...envelope, record: { ...envelope.record, scheme: 'fleche.call/9' }, values: [] }));
+		assert.equal(calls.get(key).scheme, 'fleche.call/9');
+		assert.deepEqual(logs, [], 'not damage: a miss the cache decides on, said nowhere');
 	});
 });
 
