@@ -946,7 +946,9 @@ export class CallPostgres implements CallStorage, StatsStorage {
 			rows = null;
 		}
 		if (!Array.isArray(rows))
-			throw new Error(`The PostgreSQL cache ${this.#config.url} (schema ${this.#config.schema}) answered its function list with something other than a list`);
+			throw new FlecheError(
+				`The PostgreSQL cache ${this.#config.url} (schema ${this.#config.schema}) answered its function list with something other than a list`,
+			);
 		for (const row of rows as unknown[]) {
 			if (!Array.isArray(row)) continue;
 			const [module, name, calls, versionTexts, hits, misses, lastHit, computeSeconds, savedSeconds] = row as unknown[];
