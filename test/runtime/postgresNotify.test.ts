@@ -86,6 +86,10 @@ describe('PostgreSQL change notifications', () => {
 			const beforeStop = seen.length;
 			await server.stop();
 			await waitFor('the watcher to be told the connection was lost', () => seen.length > beforeStop);
+			// And once more when its first try to connect again failed: a look taken at the moment of the loss may still
+			// have reached the server through another connection; this one sees the outage.
+			await waitFor('the watcher to be told again once reconnecting failed', () => seen.length > beforeStop + 1);
+			await waitFor('the other watcher to be told of the loss and the failed reconnection', () => otherFired >= 2);
 			const down = watched.unreachable();
 			assert.ok(down !== undefined, 'an outage is told apart from an empty store');
 			assert.match(down, /postgres:\/\/postgres@127\.0\.0\.1/);
@@ -94,9 +98,9 @@ describe('PostgreSQL change notifications', () => {
 			await until('both listening connections again', async () => (await listening()) === 2);
 			await waitFor('the store to answer again', () => watched.unreachable() === undefined);
 
-			// The other watcher was told once of the loss and once of the return; the return is told after LISTEN, which
-			// can come after its connection shows as listening: wait for it before counting.
-			await waitFor('the other watcher to be told its connection is back', () => otherFired >= 2);
+			// The other watcher was told of the loss, of the failed reconnection and of the return; the return is told
+			// after LISTEN, which can come after its connection shows as listening: wait for it before counting.
+			await waitFor('the other watcher to be told its connection is back', () => otherFired >= 3);
 			const otherAfterRestart = otherFired;
 			await writeElsewhere('notify_a', 'second');
 			// Three more calls (the shared ones were stored already): only a fire after the write's commit sees 9.

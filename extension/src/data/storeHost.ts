@@ -49,9 +49,21 @@ const handlers: Handlers = {
 	functions({ cache }) {
 		const s = store(cache);
 		// While a database server is down its storages answer like empty ones: say so instead (bounded by its time-out).
-		const why = s.unreachable();
-		if (why !== undefined) throw Object.assign(new Error(why), { name: unreachableError });
-		return s.functions();
+		// Asked again after listing: a server that went away between the two answered the listing empty, or failed it.
+		const down = (): void => {
+			const why = s.unreachable();
+			if (why !== undefined) throw Object.assign(new Error(why), { name: unreachableError });
+		};
+		down();
+		let listed: ReturnType<Store['functions']>;
+		try {
+			listed = s.functions();
+		} catch (err) {
+			down();
+			throw err;
+		}
+		down();
+		return listed;
 	},
 	inFlight: ({ cache }) => store(cache).inFlightAll(),
 	calls: ({ cache, fn, offset, limit }) => store(cache).calls(fn, { offset, limit }),

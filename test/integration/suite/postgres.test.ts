@@ -160,9 +160,13 @@ suite('PostgreSQL team cache', () => {
 		await server.stop();
 		// No refresh: the store host's listener loses its connection and has the cache listed again.
 		const t0 = performance.now();
+		let said = '';
 		const row = await waitFor('the row to say unreachable', async () => {
 			const r = await root();
+			said = `${String(r.description)} (${String(r.tooltip)})`;
 			return / · unreachable$/.test(String(r.description)) ? r : undefined;
+		}).catch((err: unknown) => {
+			throw new Error(`${err instanceof Error ? err.message : String(err)}; the row said: ${said}`);
 		});
 		const listed = Math.round(performance.now() - t0);
 		assert.match(String(row.tooltip), new RegExp(`${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is unreachable`));

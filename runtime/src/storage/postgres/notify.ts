@@ -15,8 +15,9 @@
 //   listeners  `listenForChanges` keeps one dedicated connection per server, schema and TLS options in this thread,
 //              shared by every subscription, `LISTEN`ing on the channel. Lost (a restart, a dropped network, a failed
 //              heartbeat) it is opened again with a back-off (250 ms doubling to 5 s); every subscriber is told when
-//              it is lost (a tool then shows the server unreachable) and once it is back (what was written meanwhile
-//              was not heard). Subscribers debounce (fleche/inspect `watch`).
+//              it is lost (a tool then shows the server unreachable), again when the first try to open it again
+//              fails (the outage confirmed), and once it is back (what was written meanwhile was not heard).
+//              Subscribers debounce (fleche/inspect `watch`).
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Disposable } from '../kinds.js';
@@ -106,6 +107,8 @@ class Listener {
 	#heartbeat: ReturnType<typeof setInterval> | undefined;
 	#retryMs = firstRetryMs;
 	#heard = false;
+	/** Lost and not yet tried again: the first failed try tells the subscribers once more (see {@link #lost}). */
+	#unconfirmed = false;
 	#closed = false;
 
 	constructor(target: ListenTarget) {
@@ -142,6 +145,10 @@ class Listener {
 			await client.query(`LISTEN ${quoteIdent(this.#channel)}`);
 		} catch {
 			if (client !== undefined) void client.end().catch(() => undefined);
+			if (this.#unconfirmed) {
+				this.#unconfirmed = false;
+				this.#tell();
+			}
 			this.#retry();
 			return;
 		}
@@ -151,6 +158,7 @@ class Listener {
 		}
 		this.#client = client;
 		this.#retryMs = firstRetryMs;
+		this.#unconfirmed = false;
 		this.#heartbeat = setInterval(() => {
 			const c = this.#client;
 			c?.query('SELECT 1').catch(() => this.#lost(c));
@@ -171,7 +179,10 @@ class Listener {
 		this.#client = undefined;
 		clearInterval(this.#heartbeat);
 		void client.end().catch(() => undefined);
-		// Subscribers look again now (a tool then shows the server as unreachable), and again once it is back.
+		// Subscribers look again now (a tool then shows the server as unreachable), again once a new connection failed
+		// (a look at the very moment of the loss may still have found the server answering on another connection), and
+		// again once it is back.
+		this.#unconfirmed = true;
 		this.#tell();
 		this.#retry();
 	}
