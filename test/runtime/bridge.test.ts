@@ -185,6 +185,20 @@ describe('SyncWorker', () => {
 		assert.deepEqual(order, ['timer', 'answer']);
 	});
 
+	it("a burst of queued requests, answered at once or promised, leaves the worker's event loop its turns", async (t) => {
+		// The worker serves a caller's next request without a turn of its event loop when it is already there
+		// (bridge/protocol.ts), within a budget: without it, a long queue would keep the worker's timers and I/O from
+		// running until it is empty. The queue is made while the worker is busy, so it is whole when serving starts.
+		const worker = start(t);
+		for (const promised of [false, true]) {
+			const busy = worker.call({ op: 'block', ms: 100 });
+			const answers = Array.from({ length: 20_000 }, () => worker.call({ op: 'ticks', promised }));
+			await busy;
+			const ticks = (await Promise.all(answers)) as number[];
+			assert.ok(ticks.at(-1)! > ticks[0]!, `the worker's timer ran while it served the queue (${promised ? 'promised' : 'immediate'} answers)`);
+		}
+	});
+
 	it('a request answered during a synchronous wait settles the waiting call too', async (t) => {
 		const worker = start(t);
 		const pending = worker.call({ op: 'later', ms: 50, value: 'async' });

@@ -7,7 +7,30 @@
 //     it looks at the port, so a reply posted in between wakes it at once.
 //   word {@link stateWord}: {@link stateFailed} once the worker can no longer answer (its module did not load, an
 //     uncaught exception, an exit), set by the guard that wraps the worker's module, with a fatal reply on the port.
+//
+// Waking a sleeping thread costs tens of microseconds on a virtual machine (a futex or an event-loop wake-up), more
+// than a sql.js point read takes. So both sides poll for a while before they sleep, where that pays:
+//   the worker, after an answer, polls its port for the next request for {@link serveSpinMs} (a caller in a loop of
+//     requests sends it within that), serving what comes, for at most {@link serveSpinBudgetMs} in a row before its
+//     event loop runs again (its timers and I/O must not starve), and never after a handler that answers later
+//     (a network round trip: the event loop must run for it);
+//   the caller, in `request()`, polls the reply word before `Atomics.wait` while this worker's recent answers came
+//     within {@link waitSpinLimitMs} (twice their typical time, at most that), and sleeps at once when they came slower.
+// Neither polls on a machine with one CPU, where the polling thread would keep the other from running.
+import { availableParallelism } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
+
+/** Whether polling can pay: another CPU runs the other side meanwhile. */
+export const spinning = availableParallelism() > 1 && process.env['FLECHE_BRIDGE_POLL'] !== '0';
+
+/** How long the worker polls for the next request after an answer, in milliseconds. */
+export const serveSpinMs = 0.05;
+
+/** The longest run of requests served while polling before the worker's event loop runs again, in milliseconds. */
+export const serveSpinBudgetMs = 2;
+
+/** The longest a caller polls for an answer before it sleeps, in milliseconds. */
+export const waitSpinLimitMs = 0.25;
 
 /** Index of the word in the shared Int32Array that says a reply was posted. */
 export const replyWord = 0;

@@ -1,7 +1,18 @@
 // The worker's side of a SyncWorker (see syncWorker.ts): the module a SyncWorker starts calls `serve(handler)` once,
 // reads its `workerInput()`, and raises warnings for the caller with `warnCaller()`.
-import { isMainThread, workerData } from 'node:worker_threads';
-import { type BridgeData, type BridgeReply, type BridgeRequest, type BridgeWarning, isBridgeData, replyWord, servingKey } from './protocol.js';
+import { isMainThread, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import {
+	type BridgeData,
+	type BridgeReply,
+	type BridgeRequest,
+	type BridgeWarning,
+	isBridgeData,
+	replyWord,
+	serveSpinBudgetMs,
+	serveSpinMs,
+	servingKey,
+	spinning,
+} from './protocol.js';
 
 let warnings: BridgeWarning[] = [];
 
@@ -76,19 +87,51 @@ export function serve(handler: (message: unknown) => unknown): void {
 		warnings = [];
 		send({ id, ok: false, error: text(err), warnings: sent });
 	};
-	port.on('message', ({ id, message }: BridgeRequest) => {
+	/** Handles one request; true when it was answered at once (the handler returned a value or threw). */
+	const handle = ({ id, message }: BridgeRequest): boolean => {
 		let result: unknown;
 		try {
 			result = handler(message);
 		} catch (err) {
 			refuse(id, err);
-			return;
+			return true;
 		}
 		if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
 			Promise.resolve(result).then(
-				(value: unknown) => answer(id, value),
-				(err: unknown) => refuse(id, err),
+				(value: unknown) => {
+					answer(id, value);
+					poll();
+				},
+				(err: unknown) => {
+					refuse(id, err);
+					poll();
+				},
 			);
-		} else answer(id, result);
+			return false;
+		}
+		answer(id, result);
+		return true;
+	};
+	// After an answer: the next request of a caller in a loop, served without waking this thread (protocol.ts). A run
+	// of requests served so (answered at once, or in a chain of promise callbacks) counts against one budget, renewed
+	// once the event loop has had its turn.
+	let runStarted: number | undefined;
+	const poll = (): void => {
+		if (!spinning) return;
+		let now = performance.now();
+		if (runStarted === undefined) {
+			runStarted = now;
+			setImmediate(() => (runStarted = undefined));
+		}
+		let until = now + serveSpinMs;
+		for (; now < until && now - runStarted < serveSpinBudgetMs; now = performance.now()) {
+			const next = receiveMessageOnPort(port);
+			if (next === undefined) continue;
+			if (!handle(next.message as BridgeRequest)) return;
+			until = performance.now() + serveSpinMs;
+		}
+	};
+	port.on('message', (request: BridgeRequest) => {
+		if (handle(request)) poll();
 	});
 }

@@ -29,8 +29,10 @@ import {
 	fatalId,
 	replyWord,
 	servingKey,
+	spinning,
 	stateFailed,
 	stateWord,
+	waitSpinLimitMs,
 } from './protocol.js';
 
 /** Options of {@link SyncWorker}. */
@@ -191,6 +193,9 @@ export class SyncWorker {
 	readonly #signal: Int32Array;
 	readonly #timeoutMs: number;
 	#nextId = 1;
+	/** How long this worker's answers to `request()` typically take (a moving average), in milliseconds. */
+	#typicalMs = 0;
+	#requests = 0;
 	#failure: string | null = null;
 	readonly #waiting = new Map<number, Waiting>();
 	#listening = false;
@@ -244,19 +249,28 @@ export class SyncWorker {
 		this.#throwIfFailed();
 		const id = this.#nextId++;
 		this.#port.postMessage({ id, message } satisfies BridgeRequest);
-		const deadline = performance.now() + timeoutMs;
+		const sent = performance.now();
+		const deadline = sent + timeoutMs;
+		// Polled for while answers come quickly, slept for otherwise (protocol.ts); every 32nd request polls anyway, to
+		// notice answers that became quick again.
+		const poll = spinning && (this.#typicalMs <= waitSpinLimitMs || ++this.#requests % 32 === 0);
+		const spinUntil = poll ? sent + waitSpinLimitMs : sent;
 		for (;;) {
 			// Cleared before the port is read: a reply posted after the read sets it again, and the wait returns at once.
 			Atomics.store(this.#signal, replyWord, 0);
 			const reply = this.#drain(id);
 			if (reply !== undefined) {
+				// Only a polled-for answer's time is its own: a slept-for one's includes the wake-up.
+				if (poll) this.#typicalMs = this.#typicalMs * 0.75 + (performance.now() - sent) * 0.25;
 				if (reply.ok) return reply.value;
 				throw new WorkerRequestError(reply.error);
 			}
 			this.#throwIfFailed();
-			const left = deadline - performance.now();
+			let now = performance.now();
+			const left = deadline - now;
 			if (left <= 0) this.#failNow(`${this.#describe()} did not answer within ${timeoutMs} ms`);
-			Atomics.wait(this.#signal, replyWord, 0, left);
+			while (now < spinUntil && Atomics.load(this.#signal, replyWord) === 0) now = performance.now();
+			if (Atomics.load(this.#signal, replyWord) === 0) Atomics.wait(this.#signal, replyWord, 0, left);
 		}
 	}
 

@@ -1117,12 +1117,20 @@ ready.catch((err: unknown) => {
 	failed = `Cannot open the cache database ${data.path}: ${errorText(err)}`;
 });
 
-// Every request waits for the same start, so they are answered in the order they came.
+// Every request waits for the same start, so they are answered in the order they came; once it is over, at once (an
+// answer returned rather than promised lets the bridge serve a caller's next request without a turn of the event loop).
+let started = false;
+const markStarted = (): void => {
+	started = true;
+};
+ready.then(markStarted, markStarted);
 serve((request) =>
-	ready.then(
-		() => answer(request as SqlRequest),
-		() => answer(request as SqlRequest),
-	),
+	started
+		? answer(request as SqlRequest)
+		: ready.then(
+				() => answer(request as SqlRequest),
+				() => answer(request as SqlRequest),
+			),
 );
 
 function answer(request: SqlRequest): unknown {
