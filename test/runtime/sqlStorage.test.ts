@@ -329,6 +329,36 @@ describe('CallSql, method by method', () => {
 		logs.clear();
 	});
 
+	it('find() answers as get does, with undefined where get throws for a key without a record (no KeyError built)', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const writer = new CallSql({ path, secretKey: '', writeDelayMs: 0 });
+		const plain = new CallSql({ path, secretKey: '' });
+		const checking = new CallSql({ path, secretKey: 'a1'.repeat(32) });
+		const absent = new CallSql({ path: join(dir, 'none.db') });
+		t.after(() => (writer.close(), plain.close(), checking.close(), absent.close()));
+		const stored = rec('f', 'stored');
+		const never = rec('f', 'never');
+		assert.equal(absent.find(stored.key), undefined, 'a store with no file yet');
+		writer.put(stored);
+		assert.deepStrictEqual(plain.find(stored.key), stored, 'read through the worker');
+		assert.deepStrictEqual(writer.find(stored.key), stored, 'remembered by its writer');
+		assert.equal(plain.find(never.key), undefined, 'asked of the worker');
+		assert.throws(() => plain.get(never.key), isKeyError);
+		logs.clear();
+		// A record that fails its checks is not an absent one: it throws, as get does, and is reported.
+		assert.throws(
+			() => checking.find(stored.key),
+			(err) => KeyError.is(err) && /not signed/.test(err.message),
+		);
+		assert.deepStrictEqual(
+			logs.records.map((l) => l.code),
+			['FLECHE_BAD_SIGNATURE'],
+		);
+		assert.throws(() => plain.find('../x'), isKeyError);
+		logs.clear();
+	});
+
 	it('removals that cannot be written are a SaveError naming them; the records stay', (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
