@@ -2,7 +2,7 @@
 // processes sharing one file store, evicted calls, and damaged journals.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -368,6 +368,144 @@ describe('journals on disk', () => {
 		assert.equal(first.get(key(7))?.hits, 40);
 		assert.equal(first.get(key(7))?.misses, 20);
 		assert.equal([0, 1, 2].reduce((n, i) => n + (first.get(key(i))?.hits ?? 0), 0), 20);
+	});
+
+	test('every field of a delta is checked: a delta with one field wrong is skipped and counted, module and lastHit may be null', () => {
+		const root = freshDir();
+		const good: unknown[] = [key(1), 'f', 'm', 1, 1, 100, 0.5, 0.5];
+		const bad: unknown[][] = [
+			good.slice(0, 7),
+			[...good, 0],
+			['zz', ...good.slice(1)],
+			[key(1), 5, ...good.slice(2)],
+			[key(1), 'f', 5, ...good.slice(3)],
+			[...good.slice(0, 3), -1, ...good.slice(4)],
+			[...good.slice(0, 4), '1', ...good.slice(5)],
+			[...good.slice(0, 5), 'x', ...good.slice(6)],
+			[...good.slice(0, 5), -1, ...good.slice(6)],
+			[...good.slice(0, 6), -0.5, good[7]],
+			[...good.slice(0, 7), null],
+		];
+		const lines = bad.map((t) => `${JSON.stringify({ t: 1, d: [t] })}\n`);
+		// Lines that parse but hold no list of deltas, and a delta that is no tuple.
+		lines.push('{"t":1}\n', 'null\n', '{"t":1,"d":{}}\n', `${JSON.stringify({ t: 1, d: ['x'] })}\n`);
+		lines.push(`${JSON.stringify({ t: 1, d: [[key(2), 'g', null, 2, 0, null, 0, 0]] })}\n`);
+		const name = `${host}-${deadPid}-0000f1e1.jsonl`;
+		writeJournal(root, name, lines);
+		logs.clear();
+		const s = byKey(fileCache(root).stats());
+		assert.equal(s.get(key(1)), undefined, 'no delta of key 1 was whole');
+		assert.deepEqual(s.get(key(2)), { key: key(2), name: 'g', module: null, hits: 2, misses: 0, lastHit: null, computeSeconds: 0, savedSeconds: 0 });
+		const warned = logs.codes('FLECHE_CORRUPT_ENTRY');
+		assert.equal(warned.length, 1);
+		assert.ok(warned[0]!.message.includes(name) && /: 15 damaged/.test(warned[0]!.message), warned[0]!.message);
+	});
+
+	test('journals nobody appends to are read to their end (a rotated one, another host’s idle for an hour); a recent one of another host is not', () => {
+		const root = freshDir();
+		const torn = '{"t":1,"d":[["torn';
+		const rotated = `${host}-${process.pid}-0000000d.3.closed.jsonl`;
+		const idle = `elsewhere-123-0000000e.jsonl`;
+		const recent = `elsewhere-124-0000000f.jsonl`;
+		writeJournal(root, rotated, [line(4, 1), torn]);
+		writeJournal(root, idle, [line(4, 2), torn]);
+		writeJournal(root, recent, [line(4, 4), torn]);
+		const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+		utimesSync(join(root, 'calls', '.stats', idle), twoHoursAgo, twoHoursAgo);
+		logs.clear();
+		assert.equal(byKey(fileCache(root).stats()).get(key(4))?.hits, 7);
+		// A finished journal's unfinished last line is damage (its writer died mid-append); a live writer's is an append in progress.
+		const named = logs.codes('FLECHE_CORRUPT_ENTRY').map((r) => [rotated, idle, recent].find((n) => r.message.includes(n)));
+		assert.deepEqual(named.sort(), [idle, rotated].sort());
+	});
+
+	test('a compaction under way elsewhere (a fresh lock) is left alone; a lock older than 30 s is taken over', () => {
+		const root = freshDir();
+		const dir = join(root, 'calls', '.stats');
+		for (let j = 0; j < 17; j++) writeJournal(root, `${host}-${deadPid}-${(0x100 + j).toString(16).padStart(8, '0')}.jsonl`, [line(6, 1)]);
+		writeFileSync(join(dir, '.compact.lock'), '');
+		const writer = fileCache(root).calls as CallFile;
+		writer.addStats([{ key: key(6), name: 'f', module: 'm', hits: 1, misses: 0, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
+		assert.equal(byKey(writer.stats()).get(key(6))?.hits, 18);
+		assert.equal(existsSync(join(dir, 'snapshot.json')), false, 'not compacted while another process holds the lock');
+		assert.ok(existsSync(join(dir, '.compact.lock')), 'the lock is not taken from its holder');
+		const minuteAgo = new Date(Date.now() - 60_000);
+		utimesSync(join(dir, '.compact.lock'), minuteAgo, minuteAgo);
+		assert.equal(byKey(writer.stats()).get(key(6))?.hits, 18);
+		assert.ok(existsSync(join(dir, 'snapshot.json')), 'compacted once the lock was stale');
+		assert.equal(existsSync(join(dir, '.compact.lock')), false, 'and the lock let go');
+		assert.equal(readdirSync(dir).filter((n) => n.endsWith('.jsonl')).length, 1, "only the writer's own journal is left");
+		assert.equal(byKey(fileCache(root).stats()).get(key(6))?.hits, 18, 'same total for a fresh reader');
+	});
+
+	test('a snapshot naming journals still on disk (a compaction that died before its deletes) counts them once; the next compaction deletes them', () => {
+		const root = freshDir();
+		const dir = join(root, 'calls', '.stats');
+		const leftover = `${host}-${deadPid}-0000a11e.jsonl`;
+		writeJournal(root, leftover, [line(5, 3)]);
+		const tuple = [key(5), 'f', 'm', 3, 1, 103, 0.5, 1.5];
+		writeFileSync(join(dir, 'snapshot.json'), JSON.stringify({ format: 'fleche.stats/1', merged: [leftover, 5, null], stats: [tuple, ['not', 'a', 'tuple']] }));
+		logs.clear();
+		assert.equal(byKey(fileCache(root).stats()).get(key(5))?.hits, 3, 'the merged journal is not counted again');
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 0, 'a bad tuple or name in a snapshot is skipped quietly');
+		for (let j = 0; j < 16; j++) writeJournal(root, `${host}-${deadPid}-${(0x200 + j).toString(16).padStart(8, '0')}.jsonl`, [line(5, 1)]);
+		const writer = fileCache(root).calls as CallFile;
+		writer.addStats([{ key: key(5), name: 'f', module: 'm', hits: 0, misses: 0, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
+		assert.equal(byKey(writer.stats()).get(key(5))?.hits, 19);
+		assert.equal(existsSync(join(dir, leftover)), false, 'the journal the old snapshot held is deleted');
+		const snapshot = JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8')) as { merged: string[] };
+		assert.equal(snapshot.merged.length, 16, 'the new snapshot names what it merged');
+		assert.ok(!snapshot.merged.includes(leftover));
+		assert.equal(byKey(fileCache(root).stats()).get(key(5))?.hits, 19);
+	});
+
+	test('a writer that starts on a crowded folder compacts it before its first append', () => {
+		const root = freshDir();
+		const dir = join(root, 'calls', '.stats');
+		for (let j = 0; j < 70; j++) writeJournal(root, `${host}-${deadPid}-${(0x300 + j).toString(16).padStart(8, '0')}.jsonl`, [line(9, 1)]);
+		const writer = fileCache(root).calls as CallFile;
+		writer.addStats([{ key: key(9), name: 'f', module: 'm', hits: 1, misses: 0, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
+		assert.ok(existsSync(join(dir, 'snapshot.json')));
+		assert.deepEqual(
+			readdirSync(dir).filter((n) => n.endsWith('.jsonl')).map((n) => n.split('-')[1]),
+			[String(process.pid)],
+			"only the writer's own journal is left",
+		);
+		assert.equal(byKey(fileCache(root).stats()).get(key(9))?.hits, 71);
+	});
+
+	test('a reader that stays open reads only what was appended, and reads everything again when a journal was replaced, shrank or went away', () => {
+		const root = freshDir();
+		const dir = join(root, 'calls', '.stats');
+		// Another host's journal, recent: a live writer's, whose unfinished last line is not read yet.
+		const name = `elsewhere-125-0000b0b0.jsonl`;
+		writeJournal(root, name, [line(8, 1)]);
+		const other = `elsewhere-126-0000b0b1.jsonl`;
+		writeJournal(root, other, [line(10, 1)]);
+		const reader = fileCache(root).calls as CallFile;
+		const hits = (k: number): number | undefined => byKey(reader.stats()).get(key(k))?.hits;
+		assert.equal(hits(8), 1);
+		appendFileSync(join(dir, name), line(8, 2));
+		assert.equal(hits(8), 3, 'the appended line');
+		const half = line(8, 4);
+		appendFileSync(join(dir, name), half.slice(0, 10));
+		assert.equal(hits(8), 3, 'an append in progress is not read');
+		appendFileSync(join(dir, name), half.slice(10));
+		assert.equal(hits(8), 7, 'read once it is whole, and only once');
+		assert.equal(hits(10), 1, 'the other journal counted once throughout');
+		// Replaced by another file (a new inode): read in full.
+		writeFileSync(join(dir, `${name}.new`), line(8, 5));
+		renameSync(join(dir, `${name}.new`), join(dir, name));
+		assert.equal(hits(8), 5);
+		// Shrunk in place (the same inode, fewer bytes than were read): read in full.
+		const shorter = `${JSON.stringify({ t: 1, d: [[key(8), 'f', 'm', 6, 0, null, 0, 0]] })}\n`;
+		assert.ok(shorter.length < line(8, 5).length);
+		writeFileSync(join(dir, name), shorter);
+		assert.equal(hits(8), 6);
+		// Gone: read in full, without it.
+		rmSync(join(dir, name));
+		assert.equal(hits(8), undefined);
+		assert.equal(hits(10), 1);
 	});
 });
 
