@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fleche, cache, meta, fileCache, flushStats, Runtime, CallFile, CacheStack, type CallStats, type Cache } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { waitFor } from '../support/poll.ts';
@@ -474,6 +474,76 @@ describe('journals on disk', () => {
 		assert.equal(byKey(fileCache(root).stats()).get(key(9))?.hits, 71);
 	});
 
+	test('only files named as journals are read: a stray copy is not, a rotated journal is whatever its number', () => {
+		const root = freshDir();
+		writeJournal(root, `${host}-${deadPid}-0000c0c0.jsonl.bak`, [line(11, 100)]);
+		writeJournal(root, `${host}-${deadPid}-0000c0c1.jsonl`, [line(11, 1)]);
+		writeJournal(root, `${host}-${process.pid}-0000c0c2.12.closed.jsonl`, [line(11, 2)]);
+		writeJournal(root, `${host}-${process.pid}-0000c0c2.3.closed.jsonl`, [line(11, 4)]);
+		logs.clear();
+		assert.equal(byKey(fileCache(root).stats()).get(key(11))?.hits, 7);
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 0);
+	});
+
+	test('blank lines in a journal are skipped quietly, at its start too', () => {
+		const root = freshDir();
+		writeJournal(root, `elsewhere-127-0000d0d0.jsonl`, ['\n', line(12, 1), '\n\n', line(12, 2)]);
+		writeJournal(root, `${host}-${deadPid}-0000d0d1.jsonl`, ['\n', line(12, 4), '\n']);
+		logs.clear();
+		assert.equal(byKey(fileCache(root).stats()).get(key(12))?.hits, 7);
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 0);
+	});
+
+	test('a snapshot of another format, or whose lists are not lists, is ignored with a warning', () => {
+		const tuple = [key(13), 'f', 'm', 50, 0, null, 0, 0];
+		for (const snapshot of [
+			{ format: 'fleche.stats/2', merged: [], stats: [tuple] },
+			{ format: 'fleche.stats/1', merged: 'none', stats: [tuple] },
+			{ format: 'fleche.stats/1', merged: [], stats: { tuple } },
+		]) {
+			const root = freshDir();
+			writeJournal(root, `${host}-${deadPid}-0000e0e0.jsonl`, [line(13, 1)]);
+			writeFileSync(join(root, 'calls', '.stats', 'snapshot.json'), JSON.stringify(snapshot));
+			logs.clear();
+			assert.equal(byKey(fileCache(root).stats()).get(key(13))?.hits, 1, JSON.stringify(snapshot));
+			assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 1, JSON.stringify(snapshot));
+		}
+	});
+
+	test('a snapshot cannot make compaction delete a file outside the statistics folder', () => {
+		const root = freshDir();
+		const dir = join(root, 'calls', '.stats');
+		const victim = join(root, 'calls', 'precious.txt');
+		for (let j = 0; j < 16; j++) writeJournal(root, `${host}-${deadPid}-${(0x400 + j).toString(16).padStart(8, '0')}.jsonl`, [line(14, 1)]);
+		writeFileSync(victim, 'kept');
+		writeFileSync(join(dir, 'snapshot.json'), JSON.stringify({ format: 'fleche.stats/1', merged: ['../precious.txt', `..${sep}precious.txt`], stats: [] }));
+		const writer = fileCache(root).calls as CallFile;
+		writer.addStats([{ key: key(14), name: 'f', module: 'm', hits: 0, misses: 0, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
+		assert.equal(byKey(writer.stats()).get(key(14))?.hits, 16);
+		assert.equal((JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8')) as { merged: string[] }).merged.length, 16, 'compacted');
+		assert.equal(readFileSync(victim, 'utf8'), 'kept');
+	});
+
+	test("a live process's journal on this host is not compacted; nothing to merge writes no snapshot", () => {
+		const root = freshDir();
+		const dir = join(root, 'calls', '.stats');
+		// pid 1 is always alive: its journals can grow, however many there are.
+		for (let j = 0; j < 20; j++) writeJournal(root, `${host}-1-${(0x500 + j).toString(16).padStart(8, '0')}.jsonl`, [line(15, 1)]);
+		writeJournal(root, `${host}-1-0000f0f0.jsonl`, [line(15, 1), '{"t":1,"d":[["torn']);
+		logs.clear();
+		const writer = fileCache(root).calls as CallFile;
+		writer.addStats([{ key: key(15), name: 'f', module: 'm', hits: 0, misses: 0, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
+		assert.equal(byKey(writer.stats()).get(key(15))?.hits, 21);
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 0, "a live writer's last line is an append in progress");
+		assert.equal(existsSync(join(dir, 'snapshot.json')), false);
+		assert.equal(readdirSync(dir).filter((n) => n.endsWith('.jsonl')).length, 22);
+		// A crowded folder of live journals: a new writer tries to compact before its first append, finds nothing to merge.
+		for (let j = 0; j < 50; j++) writeJournal(root, `${host}-1-${(0x600 + j).toString(16).padStart(8, '0')}.jsonl`, [line(15, 1)]);
+		(fileCache(root).calls as CallFile).addStats([{ key: key(15), name: 'f', module: 'm', hits: 1, misses: 0, lastHit: null, computeSeconds: 0, savedSeconds: 0 }]);
+		assert.equal(existsSync(join(dir, 'snapshot.json')), false);
+		assert.equal(byKey(fileCache(root).stats()).get(key(15))?.hits, 72);
+	});
+
 	test('a reader that stays open reads only what was appended, and reads everything again when a journal was replaced, shrank or went away', () => {
 		const root = freshDir();
 		const dir = join(root, 'calls', '.stats');
@@ -484,9 +554,16 @@ describe('journals on disk', () => {
 		writeJournal(root, other, [line(10, 1)]);
 		const reader = fileCache(root).calls as CallFile;
 		const hits = (k: number): number | undefined => byKey(reader.stats()).get(key(k))?.hits;
-		assert.equal(hits(8), 1);
+		const first = byKey(reader.stats()).get(key(8))!;
+		assert.equal(first.hits, 1);
 		appendFileSync(join(dir, name), line(8, 2));
 		assert.equal(hits(8), 3, 'the appended line');
+		assert.equal(first.hits, 1, 'what an earlier read returned is not changed by a later one');
+		// A file that is no journal, added later, is not read as one.
+		writeFileSync(join(dir, 'notes.txt'), 'not json\n');
+		logs.clear();
+		assert.equal(hits(8), 3);
+		assert.equal(logs.codes('FLECHE_CORRUPT_ENTRY').length, 0);
 		const half = line(8, 4);
 		appendFileSync(join(dir, name), half.slice(0, 10));
 		assert.equal(hits(8), 3, 'an append in progress is not read');
