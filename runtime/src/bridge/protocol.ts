@@ -14,8 +14,10 @@
 //     requests sends it within that), serving what comes, for at most {@link serveSpinBudgetMs} in a row before its
 //     event loop runs again (its timers and I/O must not starve), and never after a handler that answers later
 //     (a network round trip: the event loop must run for it);
-//   the caller, in `request()`, polls the reply word before `Atomics.wait` while this worker's recent answers came
-//     within {@link waitSpinLimitMs} (twice their typical time, at most that), and sleeps at once when they came slower.
+//   the caller, in `request()`, polls the reply word for up to {@link waitSpinLimitMs} before `Atomics.wait` while
+//     this worker's recent answers came within that (a moving average of the answers it polled for), and sleeps at
+//     once when they came slower (a server across a network).
+// `FLECHE_BRIDGE_POLL=0` in the environment turns both off.
 // Neither polls on a machine with one CPU, where the polling thread would keep the other from running.
 import { availableParallelism } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
