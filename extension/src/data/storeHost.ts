@@ -48,13 +48,13 @@ const handlers: Handlers = {
 	},
 	functions({ cache }) {
 		const s = store(cache);
-		// While a database server is down its storages answer like empty ones: say so instead (bounded by its time-out).
-		// Asked again after listing: a server that went away between the two answered the listing empty, or failed it.
+		// While a database server is down its storages answer like empty ones: say so instead. Asked after listing, so
+		// that a server that went away during the listing (answered empty, or failed) is seen; a listing that found it
+		// down leaves it within its back-off, so asking costs no second wait.
 		const down = (): void => {
 			const why = s.unreachable();
 			if (why !== undefined) throw Object.assign(new Error(why), { name: unreachableError });
 		};
-		down();
 		let listed: ReturnType<Store['functions']>;
 		try {
 			listed = s.functions();
