@@ -3,17 +3,17 @@
 // into report.ts; the Python fleche figures of docs/behaviour.md §7 are fixed anchors beside ours.
 import { createHash, hash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir, cpus, loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import cacache from 'cacache';
 import memoize from 'memoizee';
 import objectHash from 'object-hash';
 import pMemoize from 'p-memoize';
-import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile, CallFile, Runtime, setLogger } from 'fleche';
-import { formatNs } from './harness.ts';
+import { fleche, cache, digest, meta, Cache, ValueMemory, CallMemory, ValueFile, CallFile, Runtime, setLogger, flushStats } from 'fleche';
+import { formatNs, removeScratch, scratchDir } from './harness.ts';
 import { bullmqBench } from './bullmqBench.ts';
 import { executorBench } from './executorBench.ts';
 import { fileBench } from './fileBench.ts';
@@ -31,7 +31,7 @@ setLogger(null);
 
 const trivial = (a: number, b: number) => a + b;
 const trivialAsync = async (a: number, b: number) => a + b;
-const tmp = mkdtempSync(join(tmpdir(), 'fleche-bench-'));
+const tmp = scratchDir('fleche-bench-');
 const ratio = (a: number, b: number) => `×${(a / b).toFixed(a / b < 10 ? 2 : 0)}`;
 
 async function overheads(): Promise<void> {
@@ -324,7 +324,9 @@ try {
 	if (unknown.length > 0) throw new Error(`unknown bench part(s) ${unknown.join(', ')}; the parts are ${Object.keys(parts).join(', ')}`);
 	for (const [name, part] of Object.entries(parts)) if (wanted.length === 0 || wanted.includes(name)) await part();
 } finally {
-	rmSync(tmp, { recursive: true, force: true });
+	// Statistics counted in memory would otherwise be flushed at exit, into a store folder just removed.
+	flushStats();
+	removeScratch();
 }
 
 const table = [

@@ -3,8 +3,7 @@
 // throughput with 1 and 2 `fleche worker` processes, and 10,000 cached submissions (0 jobs, target ≤ 500 ms) on a file
 // store and on the PostgreSQL team store (a throwaway server too), beside a bare pg read of the same rows.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
@@ -12,7 +11,7 @@ import pg from 'pg';
 import { Cache, CallPostgres, ValuePostgres, cache, fileCache, meta, type Fleche } from 'fleche';
 import { bullmqExecutor, type BullmqExecutor } from 'fleche/bullmq';
 import { startPostgres, startRedis } from '../support/servers.ts';
-import { formatNs } from './harness.ts';
+import { formatNs, scratchDir } from './harness.ts';
 import { info, interleaved, target } from './report.ts';
 
 type Inc = Fleche<(x: number) => number>;
@@ -21,7 +20,7 @@ const runtimeDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../runti
 
 /** A throwaway project whose module the workers import (by its path in the project), and a bare BullMQ worker. */
 function project(): string {
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-bullmq-bench-'));
+	const dir = scratchDir('fleche-bullmq-bench-');
 	writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench', type: 'module', private: true }));
 	mkdirSync(join(dir, 'node_modules'));
 	symlinkSync(runtimeDir, join(dir, 'node_modules', 'fleche'), 'dir');
@@ -129,7 +128,6 @@ export async function bullmqBench(): Promise<void> {
 		await stop(children);
 		await Promise.allSettled([executor.close(), bareQueue.close(), events.close()]);
 		await redis.close();
-		rmSync(dir, { recursive: true, force: true });
 	}
 }
 

@@ -1,8 +1,7 @@
 // Bench part (docs/behaviour.md §3.2, §7): submit-to-result through wrapExecutor over threads.js and piscina, against the bare pools,
 // and 10,000 cached submissions on the default (file) store (target ≤ 100 ms, zero tasks queued), beside its floor.
 import { hash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { Pool, spawn } from 'threads';
@@ -24,7 +23,7 @@ import {
 	type BoundReply,
 	type Fleche,
 } from 'fleche';
-import { formatNs } from './harness.ts';
+import { formatNs, scratchDir } from './harness.ts';
 import { info, run, target } from './report.ts';
 
 type Runner = { run(call: BoundCall): Promise<BoundReply> };
@@ -43,7 +42,7 @@ async function benchFunction(dir: string): Promise<Inc> {
 /** Measures submit-to-result over threads.js and piscina, bare and wrapped, hits and misses. */
 export async function executorBench(): Promise<void> {
 	console.log('\nwrapExecutor: submit-to-result over worker pools (2 threads), one submission at a time');
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-executor-bench-'));
+	const dir = scratchDir('fleche-executor-bench-');
 	using _meta = meta([]);
 	const inc = await benchFunction(dir);
 	const nowhere = new Cache(new ValueVoid(), new CallVoid());
@@ -102,6 +101,5 @@ export async function executorBench(): Promise<void> {
 		if (tasks !== 0) target('tasks queued by cached submissions', tasks, 0, { value: String(tasks), goal: '0' });
 	} finally {
 		await Promise.all([bareThreads.terminate(true), threads.terminate(true), barePiscina.destroy(), piscina.destroy()]);
-		rmSync(dir, { recursive: true, force: true });
 	}
 }

@@ -6,13 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cache, digest, fileCache, fleche } from 'fleche';
 import { fileDigestCounters } from 'fleche/inspect';
-import { formatNs } from './harness.ts';
+import { formatNs, scratchDir } from './harness.ts';
 import type * as reportModule from './report.ts';
 
 type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
@@ -80,52 +79,48 @@ function inChild(path: string, store: string, indexDir: string): { ns: number; h
 
 export async function fileBench(report: Report): Promise<void> {
 	console.log('\na cached call whose argument is a 1 GiB file (file: URL)');
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-filebench-'));
-	try {
-		const path = join(dir, 'input.bin');
-		writeBig(path);
-		const url = pathToFileURL(path);
-		const bare = await report.run('bare sha256', 'streaming SHA-256 of the 1 GiB file', () => bareSha(path), { ops: 1, samples: 3 });
-		const size = fleche((u: URL) => statSync(u).size, { name: 'size', module: 'bench' });
-		await cache(fileCache(join(dir, 'store')), async () => {
-			size(url); // the miss: hashes the file once and stores its bytes
-			const before = fileDigestCounters();
-			const hit = await report.run('fleche file', 'hit, 1 GiB file argument unchanged', () => size(url), { samples: 9 });
-			const during = fileDigestCounters();
-			report.target('1 GiB file argument, unchanged: hit', hit.nsPerOp, 1_000_000, {
-				value: formatNs(hit.nsPerOp),
-				goal: 'stat only (≤ 1 ms, no hash)',
-				note: `${during.hashed - before.hashed} hashes and ${during.statOnly - before.statOnly} stat-only answers during the hits; bare SHA-256 of the file ${formatNs(bare.nsPerOp)} (×${(bare.nsPerOp / hit.nsPerOp).toFixed(0)})`,
-			});
+	const dir = scratchDir('fleche-filebench-');
+	const path = join(dir, 'input.bin');
+	writeBig(path);
+	const url = pathToFileURL(path);
+	const bare = await report.run('bare sha256', 'streaming SHA-256 of the 1 GiB file', () => bareSha(path), { ops: 1, samples: 3 });
+	const size = fleche((u: URL) => statSync(u).size, { name: 'size', module: 'bench' });
+	await cache(fileCache(join(dir, 'store')), async () => {
+		size(url); // the miss: hashes the file once and stores its bytes
+		const before = fileDigestCounters();
+		const hit = await report.run('fleche file', 'hit, 1 GiB file argument unchanged', () => size(url), { samples: 9 });
+		const during = fileDigestCounters();
+		report.target('1 GiB file argument, unchanged: hit', hit.nsPerOp, 1_000_000, {
+			value: formatNs(hit.nsPerOp),
+			goal: 'stat only (≤ 1 ms, no hash)',
+			note: `${during.hashed - before.hashed} hashes and ${during.statOnly - before.statOnly} stat-only answers during the hits; bare SHA-256 of the file ${formatNs(bare.nsPerOp)} (×${(bare.nsPerOp / hit.nsPerOp).toFixed(0)})`,
 		});
-		// A new process, the file unchanged: the stat cache persisted by the process before it (in its FLECHE_INDEX_DIR)
-		// answers with a stat. The first child hashes the file (nothing persisted yet in its folder), the second must not.
-		const indexDir = join(dir, 'index');
-		const first = inChild(path, join(dir, 'store'), indexDir);
-		const second = inChild(path, join(dir, 'store'), indexDir);
-		report.target('1 GiB file argument, unchanged, new process: hit', second.ns, 50_000_000, {
-			value: `${formatNs(second.ns)}, ${second.hashed} hashes`,
-			goal: 'stat only (0 hashes; ≤ 50 ms, the first call of a process)',
-			note: `the process before it hashed it (${first.hashed} hash, ${formatNs(first.ns)}) and persisted its stamp; ${second.statOnly} stat-only answer`,
-		});
-		// A changed file: one byte rewritten and the mtime set back before each sample, so every digest hashes it once.
-		let flip = 0;
-		const changed = await report.run('digest', 'digest(file URL) after a change, 1 GiB', () => digest(url), {
-			ops: 1,
-			samples: 3,
-			setup: () => {
-				const fd = openSync(path, 'r+');
-				writeSync(fd, Buffer.from([++flip & 0xff]), 0, 1, SIZE - 1);
-				closeSync(fd);
-				age(path);
-			},
-		});
-		report.target('1 GiB file argument, changed: one streaming hash', changed.nsPerOp, bare.nsPerOp * 1.25, {
-			value: formatNs(changed.nsPerOp),
-			goal: '≤ 1.25× bare SHA-256',
-			note: `bare streaming SHA-256 ${formatNs(bare.nsPerOp)} (×${(changed.nsPerOp / bare.nsPerOp).toFixed(2)})`,
-		});
-	} finally {
-		rmSync(dir, { recursive: true, force: true });
-	}
+	});
+	// A new process, the file unchanged: the stat cache persisted by the process before it (in its FLECHE_INDEX_DIR)
+	// answers with a stat. The first child hashes the file (nothing persisted yet in its folder), the second must not.
+	const indexDir = join(dir, 'index');
+	const first = inChild(path, join(dir, 'store'), indexDir);
+	const second = inChild(path, join(dir, 'store'), indexDir);
+	report.target('1 GiB file argument, unchanged, new process: hit', second.ns, 50_000_000, {
+		value: `${formatNs(second.ns)}, ${second.hashed} hashes`,
+		goal: 'stat only (0 hashes; ≤ 50 ms, the first call of a process)',
+		note: `the process before it hashed it (${first.hashed} hash, ${formatNs(first.ns)}) and persisted its stamp; ${second.statOnly} stat-only answer`,
+	});
+	// A changed file: one byte rewritten and the mtime set back before each sample, so every digest hashes it once.
+	let flip = 0;
+	const changed = await report.run('digest', 'digest(file URL) after a change, 1 GiB', () => digest(url), {
+		ops: 1,
+		samples: 3,
+		setup: () => {
+			const fd = openSync(path, 'r+');
+			writeSync(fd, Buffer.from([++flip & 0xff]), 0, 1, SIZE - 1);
+			closeSync(fd);
+			age(path);
+		},
+	});
+	report.target('1 GiB file argument, changed: one streaming hash', changed.nsPerOp, bare.nsPerOp * 1.25, {
+		value: formatNs(changed.nsPerOp),
+		goal: '≤ 1.25× bare SHA-256',
+		note: `bare streaming SHA-256 ${formatNs(bare.nsPerOp)} (×${(changed.nsPerOp / bare.nsPerOp).toFixed(2)})`,
+	});
 }

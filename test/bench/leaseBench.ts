@@ -2,13 +2,12 @@
 // the result. A child process holds the lease and computes; this process waits for the same call, and the time from
 // the child's call returning (committed and released) to this process's call returning is the latency waiting adds.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Cache, CallFile, ValueFile, cache, fleche } from 'fleche';
+import { scratchDir } from './harness.ts';
 import type * as reportModule from './report.ts';
 
 type Report = Pick<typeof reportModule, 'target' | 'info'>;
@@ -40,7 +39,7 @@ for await (const line of createInterface({ input: process.stdin })) {
 
 export async function leaseBench(report: Report): Promise<void> {
 	console.log('\none computation across processes: a waiting process gets the result after the holder is done');
-	const root = mkdtempSync(join(tmpdir(), 'fleche-lease-bench-'));
+	const root = scratchDir('fleche-lease-bench-');
 	const cjs = createRequire(import.meta.url).resolve('fleche');
 	const esm = pathToFileURL(cjs.replace(/cjs([/\\])index\.js$/, 'esm$1index.js')).href;
 	const child = spawn(process.execPath, ['--input-type=module', '-e', holderScript(esm, root)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -74,7 +73,6 @@ export async function leaseBench(report: Report): Promise<void> {
 		}
 	} finally {
 		child.stdin.end();
-		rmSync(root, { recursive: true, force: true });
 	}
 	const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 	const p90 = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length * 0.9)]!;

@@ -13,15 +13,14 @@
 // the key text, so every record passes the read check) into a cluster kept in `.cache/bench/pg-1m/` (ignored by git)
 // and reused by later runs; it is rebuilt when the store's schema version changes (a marker row names the version it
 // was built for). Timed work adds rows only under names starting `pgbench`, removed before and after.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Cache, CallFile, CallPostgres, CallSql, ValueFile, ValuePostgres, cache, fleche, meta, Runtime, type CallStorage } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { startPostgres } from '../support/servers.ts';
-import { formatNs, measure } from './harness.ts';
+import { formatNs, measure, scratchDir } from './harness.ts';
 import type * as reportModule from './report.ts';
 
 type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
@@ -147,7 +146,7 @@ export async function pgBench(report: Report): Promise<void> {
 	let peakRss = process.memoryUsage().rss;
 	const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 	const server = await startPostgres({ folder: clusterFolder });
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-pgbench-'));
+	const dir = scratchDir('fleche-pgbench-');
 	try {
 		const url = await server.database('bench').catch(() => server.url.replace(/\/postgres$/, '/bench'));
 		await fixture(url);
@@ -338,7 +337,6 @@ export async function pgBench(report: Report): Promise<void> {
 		await client.end();
 	} finally {
 		clearInterval(sampler);
-		rmSync(dir, { recursive: true, force: true });
 		await server.close();
 	}
 }

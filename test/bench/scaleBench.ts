@@ -15,7 +15,6 @@ import {
 	existsSync,
 	fsyncSync,
 	mkdirSync,
-	mkdtempSync,
 	openSync,
 	readdirSync,
 	readFileSync,
@@ -24,12 +23,11 @@ import {
 	writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cache, CallFile, CallSql, ValueFile, cache, fileCache, fleche, flushStats, meta, recordKey, Runtime, type CallRecord } from 'fleche';
 import { openStore } from 'fleche/inspect';
-import { formatNs } from './harness.ts';
+import { formatNs, scratchDir } from './harness.ts';
 import type * as reportModule from './report.ts';
 
 type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
@@ -143,18 +141,13 @@ function freshRecord(i: number): CallRecord {
 	return { key: recordKey(identity), ...identity, result: hex('c'), metadata: { runtime: { timestart: 1.7e9 + i, timestop: 1.7e9 + i + 0.001 } } };
 }
 
-/** Folders of {@link sqlCopy}, removed once every row is measured (see there). */
-const copies: string[] = [];
-
 /**
- * A private copy of the SQL fixture's database and log in a new temporary folder (timed work never changes the
- * fixture). Written through to the disk before it is used, and removed only at the end of the bench: on a disk that
- * discards freed blocks (a VM's, mounted `discard`), removing 150 MB slowed every file created in the next seconds
- * five- to tenfold, and the copy's write-back would be billed to the timed work that follows it.
+ * A private copy of the SQL fixture's database and log in a new scratch folder (timed work never changes the
+ * fixture), written through to the disk before it is used (its write-back would be billed to the timed work that
+ * follows it) and removed only when the bench ends ({@link scratchDir}).
  */
 function sqlCopy(): string {
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-scalebench-'));
-	copies.push(dir);
+	const dir = scratchDir('fleche-scalebench-');
 	for (const name of readdirSync(sqlStore)) {
 		if (!name.startsWith('calls.db')) continue;
 		copyFileSync(join(sqlStore, name), join(dir, name));
@@ -206,11 +199,7 @@ function storeStamp(root: string): string {
 
 /** Measures the tools and stores on the 100,000-call fixture. */
 export async function scaleBench(report: Report): Promise<void> {
-	try {
-		await scaleRows(report);
-	} finally {
-		for (const dir of copies.splice(0)) rmSync(dir, { recursive: true, force: true });
-	}
+	await scaleRows(report);
 }
 
 async function scaleRows(report: Report): Promise<void> {

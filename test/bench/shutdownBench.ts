@@ -4,11 +4,11 @@
 // milliseconds, while its watchdog thread starts), and the time is taken from the signal to the child's exit. The
 // floor is the same child without fleche's listener: ended by the default action at once.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileCache } from 'fleche';
 import type * as reportModule from './report.ts';
+import { scratchDir } from './harness.ts';
 
 type Report = Pick<typeof reportModule, 'target' | 'info'>;
 
@@ -56,30 +56,26 @@ async function round(script: string, root: string): Promise<{ ms: number; signal
 
 export async function shutdownBench(report: Report): Promise<void> {
 	console.log('\nSIGTERM to a program busy in synchronous code (file store)');
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-shutdown-bench-'));
-	try {
-		const script = childScript(dir);
-		const times: number[] = [];
-		const problems: string[] = [];
-		for (let r = 0; r < 5; r++) {
-			const root = join(dir, `store${r}`);
-			const { ms, signal, last } = await round(script, root);
-			times.push(ms);
-			// Held-back writes: every call it reported is stored, and counted in the statistics it flushed.
-			const store = fileCache(root);
-			const misses = store.stats({ name: 'square' }).reduce((n, s) => n + s.misses, 0);
-			const records = [...store.records({ name: 'square' })].length;
-			if (signal !== 'SIGTERM') problems.push(`round ${r} ended by ${signal}`);
-			if (records < last + 1 || misses !== records) problems.push(`round ${r}: ${records} records, ${misses} misses counted, ${last + 1}+ calls reported`);
-			console.log(`  round ${r}: ended by ${signal} ${ms.toFixed(0)} ms after SIGTERM; ${records} calls stored, ${misses} misses counted`);
-		}
-		const median = [...times].sort((a, b) => a - b)[times.length >> 1]!;
-		report.target('SIGTERM ends a busy synchronous program', problems.length === 0 ? median : Infinity, 1000, {
-			value: `${median.toFixed(0)} ms`,
-			goal: '≤ 1 s, held-back writes flushed',
-			note: `${problems.length === 0 ? 'every round ended by SIGTERM with every reported call stored and counted' : problems.join('; ')}; median of 5 rounds (${times.map((t) => t.toFixed(0)).join(', ')} ms); the watchdog gives the listener 250 ms first`,
-		});
-	} finally {
-		rmSync(dir, { recursive: true, force: true });
+	const dir = scratchDir('fleche-shutdown-bench-');
+	const script = childScript(dir);
+	const times: number[] = [];
+	const problems: string[] = [];
+	for (let r = 0; r < 5; r++) {
+		const root = join(dir, `store${r}`);
+		const { ms, signal, last } = await round(script, root);
+		times.push(ms);
+		// Held-back writes: every call it reported is stored, and counted in the statistics it flushed.
+		const store = fileCache(root);
+		const misses = store.stats({ name: 'square' }).reduce((n, s) => n + s.misses, 0);
+		const records = [...store.records({ name: 'square' })].length;
+		if (signal !== 'SIGTERM') problems.push(`round ${r} ended by ${signal}`);
+		if (records < last + 1 || misses !== records) problems.push(`round ${r}: ${records} records, ${misses} misses counted, ${last + 1}+ calls reported`);
+		console.log(`  round ${r}: ended by ${signal} ${ms.toFixed(0)} ms after SIGTERM; ${records} calls stored, ${misses} misses counted`);
 	}
+	const median = [...times].sort((a, b) => a - b)[times.length >> 1]!;
+	report.target('SIGTERM ends a busy synchronous program', problems.length === 0 ? median : Infinity, 1000, {
+		value: `${median.toFixed(0)} ms`,
+		goal: '≤ 1 s, held-back writes flushed',
+		note: `${problems.length === 0 ? 'every round ended by SIGTERM with every reported call stored and counted' : problems.join('; ')}; median of 5 rounds (${times.map((t) => t.toFixed(0)).join(', ')} ms); the watchdog gives the listener 250 ms first`,
+	});
 }

@@ -1,10 +1,8 @@
 // Bench of the SQL call store (docs/behaviour.md §2.6, §7): sustained saves/s and query-by-name latency at 1k, 10k and 100k stored
 // calls, open time, peak memory, and fleche hit/miss on SQL beside the file store.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cache, CallFile, CallSql, ValueFile, cache, fleche, recordKey, type CallRecord } from 'fleche';
-import { formatNs } from './harness.ts';
+import { formatNs, scratchDir } from './harness.ts';
 import type * as reportModule from './report.ts';
 
 type Report = Pick<typeof reportModule, 'run' | 'target' | 'info'>;
@@ -23,7 +21,7 @@ function benchRecord(i: number): CallRecord {
 /** Measures the SQL store and reports it beside the file store. */
 export async function sqlBench(report: Report): Promise<void> {
 	console.log('\nSQL call store (sql.js; snapshot + append log, reads in a worker thread)');
-	const dir = mkdtempSync(join(tmpdir(), 'fleche-sqlbench-'));
+	const dir = scratchDir('fleche-sqlbench-');
 	let peak = process.memoryUsage().rss;
 	const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
 	try {
@@ -83,6 +81,5 @@ export async function sqlBench(report: Report): Promise<void> {
 		report.info('sql bench peak memory (RSS)', `${(peak / 1024 / 1024).toFixed(0)} MB`, 'whole process, worker threads included');
 	} finally {
 		clearInterval(sample);
-		rmSync(dir, { recursive: true, force: true });
 	}
 }
