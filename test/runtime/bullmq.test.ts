@@ -175,6 +175,10 @@ test('results come back as the store keeps them; executor options go to the job,
 	assert.equal(dateReply['key'], dateJob?.id, 'the worker stored it under the key the submitter asked for');
 	assert.equal('value' in dateReply, false, 'a Date does not travel as JSON: only its key does');
 	assert.equal(await executor.submit(fns.nothing, 1), undefined, 'an undefined result is not stored, and still answers');
+	// A second submission misses in the store again, and its add finds the job finished (BullMQ's `duplicated` event):
+	// the answer is read from the job then, not left to the sweep of unheard jobs (every 5 s, beyond the timeout).
+	assert.equal(await executor.submit(fns.nothing, 1, { timeout: 4000 }), undefined, 'the finished job answers a later submission');
+	assert.equal((await executor.queue.getJob(fns.nothing.fleche.digest(1)))?.attemptsMade, 1, 'as it finished: not run again');
 });
 
 test('a submission that gives up (timeout, signal) rejects; its job still runs, and a later submission joins it', async (t) => {

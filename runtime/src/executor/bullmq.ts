@@ -17,11 +17,12 @@
 // the submitter rejects with both.
 //
 // Waiting. One QueueEvents per executor hears `completed` and `failed` for every job; a submission registers its
-// waiter before it adds the job, then reads the job's state once, for a job that finished before anyone listened. The
+// waiter before it adds the job. An add that finds the job there already writes a `duplicated` event (in the same
+// script), on which the job's state is read once: it may have finished before anyone listened. A fresh job costs no
+// such read (a round trip of the queue's connection per miss, which it used to cost). The
 // events are read from the id the stream had when the executor connected, never from `$` (BullMQ's default, which
 // means "whatever comes after my next read": an event written before the listener's first read, or between two
-// reads after a quiet one, would be lost, and a job finishing in that gap — after its submission read its state —
-// would be waited for forever). As a last guard (events trimmed from the stream, …), the states of the jobs still
+// reads after a quiet one, would be lost, and a job finishing in that gap would be waited for forever). As a last guard (events trimmed from the stream, …), the states of the jobs still
 // waited for are read again every few seconds while any are. A
 // job found failed is retried (a new submission is a new attempt: failures are never cached); a job found completed
 // whose stored result this process cannot read (evicted since) is run again, once. A lost Redis connection rejects
@@ -235,6 +236,8 @@ class BullmqQueue {
 	readonly #events: BullMQ.QueueEvents;
 	readonly #connections: IORedis[];
 	readonly #waiters = new Map<string, Set<Waiter>>();
+	/** Jobs a submission of this process is running again (see `run`). */
+	readonly #rerunning = new Set<string>();
 	readonly #url: string;
 	#lastError: string | undefined;
 	#closed = false;
@@ -267,6 +270,12 @@ class BullmqQueue {
 		this.#events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) =>
 			this.#settle(jobId, (w) => w.resolve({ reply: returnvalue, heard: true })),
 		);
+		// An add that found the job there already (BullMQ writes this event in the same script): it may have finished
+		// before anyone listened, so its state is read once. A fresh job needs no read: its end is an event to come.
+		this.#events.on('duplicated', ({ jobId }: { jobId: string }) => {
+			// A job being run again reads its state itself, after the retry: read before, it is the old result.
+			if (this.#waiters.has(jobId) && !this.#rerunning.has(jobId)) void this.#check(jobId, true);
+		});
 		this.#events.on('failed', ({ jobId, failedReason }: { jobId: string; failedReason: string }) => {
 			if (!this.#waiters.has(jobId)) return;
 			void this.#failure(jobId, failedReason).then((err) => this.#settle(jobId, (w) => w.reject(err)));
@@ -375,13 +384,19 @@ class BullmqQueue {
 				// Its timeout or signal may end it while the job is being added: a rejection heard below, not unhandled.
 				registered.catch(() => undefined);
 			}
-			const job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
-			jobId = job.id!;
+			if (rerun && jobId !== undefined) this.#rerunning.add(jobId);
+			let job: BullMQ.Job;
+			try {
+				job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
+				jobId = job.id!;
+				// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
+				// submitter may have moved it first.
+				if (rerun) await job.retry('completed').catch(() => undefined);
+			} finally {
+				if (jobId !== undefined) this.#rerunning.delete(jobId);
+			}
 			registered ??= this.#wait(jobId, options);
-			// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
-			// submitter may have moved it first.
-			if (rerun) await job.retry('completed').catch(() => undefined);
-			void this.#check(jobId, true);
+			if (rerun) void this.#check(jobId, true);
 			const { reply, heard } = await registered;
 			if (!isBullmqReply(reply)) throw new FlecheError(`Job ${jobId} of queue ${this.queue.name} answered something else than a fleche worker's reply`);
 			// A job run again because its result was gone is read from the store: that is what it was run for.
