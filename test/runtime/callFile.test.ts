@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Cache, CallFile, KeyError, ValueFile, ValueMemory, resetLogger, setLogger, type Call, type LogRecord } from 'fleche';
+import { Cache, CallFile, KeyError, SaveError, ValueFile, ValueMemory, resetLogger, setLogger, type Call, type CallStats, type LogRecord } from 'fleche';
 
 let dir = '';
 let logs: LogRecord[] = [];
@@ -243,5 +243,212 @@ describe('CallFile: what a record may hold, read back as written', () => {
 		fs.writeFileSync(file, JSON.stringify({ ...envelope, record: { ...envelope.record, async: false } }));
 		assert.equal(calls.get(key).async, false);
 		assert.deepEqual(logs, []);
+	});
+});
+
+describe('CallFile: writing, held values and housekeeping', () => {
+	const root = (): string => path.join(dir, 'calls');
+	const delta = (i: number, extra: Partial<CallStats> = {}): CallStats => ({
+		key: i.toString(16).padStart(64, '0'),
+		name: 'area',
+		module: 'src/shapes.ts',
+		hits: 1,
+		misses: 0,
+		lastHit: null,
+		computeSeconds: 0,
+		savedSeconds: 0,
+		...extra,
+	});
+	const statsFiles = (): string[] => (fs.existsSync(path.join(root(), '.stats')) ? fs.readdirSync(path.join(root(), '.stats')).sort() : []);
+
+	it('inlineValues must be a whole number of bytes ≥ 0; 0 keeps every value in a file of its own', () => {
+		for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+			assert.throws(
+				() => new CallFile({ root: root(), inlineValues: bad }),
+				(err) => err instanceof TypeError && err.message === `CallFile: inlineValues must be a whole number of bytes ≥ 0, got ${String(bad)}`,
+			);
+		}
+		assert.equal(new CallFile({ root: root(), inlineValues: 0 }).held, undefined);
+		assert.equal(new CallFile({ root: root(), inlineValues: 1 }).held?.limit, 1);
+		assert.equal(new CallFile({ root: root() }).held?.limit, 4096);
+		assert.deepEqual(new CallFile({ root: root() }).toConfig(), { type: 'file', root: root() });
+		assert.deepEqual(new CallFile({ root: root(), inlineValues: 4096 }).toConfig(), { type: 'file', root: root() }, 'the default is not named');
+		assert.deepEqual(new CallFile({ root: root(), inlineValues: 0 }).toConfig(), { type: 'file', root: root(), inlineValues: 0 });
+	});
+
+	it('a record whose key is not its lookup key, or that holds a value it does not name, is refused with the reason; nothing is written', () => {
+		const { calls, key } = saved(true);
+		const record = calls.get(key);
+		const other = hex('a');
+		assert.throws(
+			() => calls.put({ ...record, key: other }),
+			(err) =>
+				SaveError.is(err) &&
+				(err as Error).message === `Cannot store the call record ${other} of area: record.key is not the lookup key of its fields` &&
+				(err as Error).cause instanceof Error,
+		);
+		assert.equal(fs.existsSync(path.join(root(), other)), false);
+		const before = fs.readFileSync(path.join(root(), key), 'utf8');
+		assert.throws(
+			() => calls.held!.put(record, new Map([[hex('b'), new Uint8Array([1, 2])]])),
+			(err) => SaveError.is(err) && (err as Error).message === `Cannot store the call record ${key} of area: value ${hex('b')} is not one the record names`,
+		);
+		assert.equal(fs.readFileSync(path.join(root(), key), 'utf8'), before, 'the file as it was');
+	});
+
+	it('find answers undefined for a key without a file, warning of nothing', () => {
+		const calls = new CallFile({ root: root() });
+		assert.equal(calls.find(hex('c')), undefined, 'no folder yet');
+		const { calls: used } = saved(true);
+		assert.equal(used.find(hex('c')), undefined, 'a folder without it');
+		assert.deepEqual(logs, []);
+	});
+
+	it('a held value is found where it was seen, else by one pass over the folder that reads only call files naming it', () => {
+		const { calls, key, envelope } = saved(true);
+		const held = envelope.values as Record<string, string>;
+		const digest = (envelope.record['arguments'] as Record<string, string>)['w']!;
+		const bytes = Buffer.from(held[digest]!, 'base64');
+		assert.equal(calls.held!.sizeOf(digest), bytes.byteLength, 'remembered when written');
+		const seen = calls.held!.value(digest);
+		assert.deepEqual([seen?.where, Buffer.from(seen!.bytes)], [path.join(root(), key), bytes]);
+		// Another instance (another process) has seen nothing: it finds the value only by a pass over the folder.
+		const fresh = new CallFile({ root: root() });
+		assert.equal(fresh.held!.sizeOf(digest), undefined);
+		assert.equal(fresh.held!.value(digest, false), undefined, 'no pass asked for');
+		const found = fresh.held!.value(digest);
+		assert.deepEqual([found?.where, Buffer.from(found!.bytes)], [path.join(root(), key), bytes]);
+		assert.equal(fresh.held!.sizeOf(digest), bytes.byteLength, 'and remembered where');
+		assert.equal(fresh.held!.value('not a digest'), undefined);
+		assert.equal(fresh.held!.value(hex('9')), undefined, 'a digest no file names');
+		// A call file that names a digest without holding it (its values kept apart) is passed over: no value.
+		const apart = new Cache(new ValueMemory(), new CallFile({ root: root(), inlineValues: 0 }));
+		const named = (JSON.parse(fs.readFileSync(path.join(root(), apart.save(call({ arguments: { w: 'apart' }, result: 'kept apart' }))), 'utf8')) as Envelope).record;
+		assert.equal(new CallFile({ root: root() }).held!.value((named['arguments'] as Record<string, string>)['w']!), undefined);
+		assert.deepEqual(logs, []);
+	});
+
+	it('the pass skips files that are not call files, and a damaged holder is a miss said once per pass', () => {
+		const { key, envelope } = saved(true);
+		const digest = (envelope.record['arguments'] as Record<string, string>)['w']!;
+		const file = path.join(root(), key);
+		// The only holder moved under a name that is not a key (a copy someone made): not a call file, not read.
+		fs.renameSync(file, path.join(root(), 'copy.json'));
+		assert.equal(new CallFile({ root: root() }).held!.value(digest), undefined);
+		fs.renameSync(path.join(root(), 'copy.json'), file);
+		// Damaged (cut short: it still names the digest, but is no JSON): it holds nothing; the warning names the file.
+		fs.writeFileSync(file, JSON.stringify(envelope).slice(0, -1));
+		const fresh = new CallFile({ root: root() });
+		assert.equal(fresh.held!.value(digest), undefined);
+		const warned = (): number => logs.filter((r) => r.message.includes(file)).length;
+		assert.equal(warned(), 1, logs.map((r) => r.message).join(' | '));
+		// The folder has not changed since that pass found nothing: the next one is skipped (nothing read, nothing said).
+		assert.equal(fresh.held!.value(digest), undefined);
+		assert.equal(warned(), 1);
+		// Once it changes, the folder is passed over again.
+		fs.writeFileSync(path.join(root(), 'another'), '');
+		assert.equal(fresh.held!.value(digest), undefined);
+		assert.equal(warned(), 2);
+	});
+
+	it("records({ name }) reads only that function's files; records() only call files; a damaged one is skipped with a warning", () => {
+		const calls = new CallFile({ root: root() });
+		const cache = new Cache(new ValueFile({ root: path.join(dir, 'values') }), calls);
+		const areas = [cache.save(call()), cache.save(call({ arguments: { w: 5, h: 6 }, result: 30 }))].sort();
+		const other = cache.save(call({ name: 'perimeter', arguments: { w: 1, h: 2 }, result: 6 }));
+		calls.addStats([delta(1)]);
+		fs.writeFileSync(path.join(root(), 'notes.txt'), 'not a call');
+		fs.writeFileSync(path.join(root(), '.0f8fad5b-d9cb-469f-a165-70867728950e.tmp'), '{');
+		const keys = (it: Iterable<{ key: string }>): string[] => [...it].map((r) => r.key).sort();
+		assert.deepEqual(keys(calls.records({ name: 'area' })), areas);
+		assert.deepEqual(keys(calls.records({ name: 'perimeter' })), [other]);
+		assert.deepEqual(keys(calls.records({ name: 'nothing' })), []);
+		assert.deepEqual(keys(calls.records()), [...areas, other].sort());
+		assert.deepEqual(logs, []);
+		fs.writeFileSync(path.join(root(), areas[0]!), '{ damaged');
+		assert.deepEqual(keys(calls.records({ name: 'area' })), [areas[1]]);
+		assert.deepEqual(keys(new CallFile({ root: root() }).records()), [areas[1]!, other].sort());
+		assert.ok((logs as LogRecord[]).some((r) => r.message.includes(areas[0]!)));
+		assert.deepEqual([...new CallFile({ root: path.join(dir, 'absent') }).records()], []);
+	});
+
+	it('sweep removes temporaries older than the grace and says how many', () => {
+		const { calls } = saved(true);
+		const old = path.join(root(), '.0f8fad5b-d9cb-469f-a165-70867728950e.tmp');
+		const recent = path.join(root(), '.1f8fad5b-d9cb-469f-a165-70867728950e.tmp');
+		fs.writeFileSync(old, '{');
+		fs.writeFileSync(recent, '{');
+		const hourAgo = new Date(Date.now() - 3_600_000);
+		fs.utimesSync(old, hourAgo, hourAgo);
+		assert.equal(calls.sweep(60_000), 1);
+		assert.deepEqual([fs.existsSync(old), fs.existsSync(recent)], [false, true]);
+		assert.equal(calls.sweep(60_000), 0);
+		assert.equal(calls.list().length, 1, 'the call itself stays');
+	});
+
+	it('statistics: an empty batch writes nothing; a journal past 1 MiB is rotated to numbered closed journals; totals stay exact', () => {
+		const calls = new CallFile({ root: root() });
+		calls.addStats([]);
+		assert.deepEqual(statsFiles(), [], 'nothing written, not even the folder');
+		assert.deepEqual(calls.stats(), []);
+		assert.deepEqual(calls.stats(), [], 'asked twice with no folder');
+		// One batch of 12,000 deltas is one line of about 1.3 MB: the next append starts a new journal.
+		const big = Array.from({ length: 12_000 }, (_v, i) => delta(i + 1));
+		for (let round = 1; round <= 2; round++) {
+			calls.addStats(big);
+			calls.addStats([delta(1, { misses: 1 })]);
+			const closed = statsFiles().filter((n) => n.endsWith('.closed.jsonl'));
+			assert.deepEqual(
+				closed.map((n) => /\.(\d+)\.closed\.jsonl$/.exec(n)?.[1]),
+				Array.from({ length: round }, (_v, i) => String(i + 1)),
+				statsFiles().join(', '),
+			);
+			assert.equal(statsFiles().length, round + 1, 'the closed ones and the live one');
+		}
+		const stats = new Map(new CallFile({ root: root() }).stats().map((s) => [s.key, s]));
+		assert.equal(stats.size, 12_000);
+		assert.deepEqual([stats.get(delta(1).key)?.hits, stats.get(delta(1).key)?.misses, stats.get(delta(12_000).key)?.hits], [4, 2, 2]);
+	});
+
+	it('statistics that cannot be written are a SaveError naming the folder', () => {
+		fs.mkdirSync(root(), { recursive: true });
+		fs.writeFileSync(path.join(root(), '.stats'), 'a file where the folder goes');
+		assert.throws(
+			() => new CallFile({ root: root() }).addStats([delta(1)]),
+			(err) =>
+				SaveError.is(err) && (err as Error).message.startsWith(`Cannot write cache statistics to ${path.join(root(), '.stats')}: `) && (err as Error).cause instanceof Error,
+		);
+	});
+
+	it('a writer compacts a crowded folder (more than 64 journals) before its first append, not one of exactly 64', () => {
+		const stats = path.join(root(), '.stats');
+		fs.mkdirSync(stats, { recursive: true });
+		const line = (i: number): string => `${JSON.stringify({ t: 1, d: [[delta(i).key, 'area', 'm.ts', 1, 0, null, 0, 0]] })}\n`;
+		for (let i = 1; i <= 64; i++) fs.writeFileSync(path.join(stats, `elsewhere-1-${i.toString(16).padStart(8, '0')}.1.closed.jsonl`), line(i));
+		new CallFile({ root: root() }).addStats([delta(100)]);
+		assert.equal(statsFiles().length, 65, 'exactly 64: left as they were, and its own journal');
+		fs.writeFileSync(path.join(stats, 'elsewhere-1-ffffffff.1.closed.jsonl'), line(65));
+		new CallFile({ root: root() }).addStats([delta(101)]);
+		assert.ok(statsFiles().length < 10, `more than 64: compacted first (${statsFiles().length} files)`);
+		assert.equal(new CallFile({ root: root() }).stats().length, 67, 'no count lost');
+	});
+
+	it('a reader sees every change; only an instance that writes statistics compacts finished journals', () => {
+		const stats = path.join(root(), '.stats');
+		fs.mkdirSync(stats, { recursive: true });
+		const line = (i: number): string => `${JSON.stringify({ t: 1, d: [[delta(i).key, 'area', 'm.ts', 1, 0, null, 0, 0]] })}\n`;
+		for (let i = 1; i <= 20; i++) fs.writeFileSync(path.join(stats, `elsewhere-1-${i.toString(16).padStart(8, '0')}.1.closed.jsonl`), line(i));
+		const reader = new CallFile({ root: root() });
+		const files = statsFiles();
+		assert.equal(reader.stats().length, 20);
+		assert.deepEqual(statsFiles(), files, 'a reader never rewrites the journals');
+		const writer = new CallFile({ root: root() });
+		writer.addStats([delta(21)]);
+		assert.equal(reader.stats().length, 21, "the reader sees the writer's append");
+		assert.equal(writer.stats().length, 21);
+		assert.ok(statsFiles().length < files.length, `the writer compacted (${statsFiles().join(', ')})`);
+		assert.equal(reader.stats().length, 21, 'and the reader reads the compacted folder alike');
+		writer.addStats([delta(21)]);
+		assert.equal(reader.stats().find((s) => s.key === delta(21).key)?.hits, 2);
 	});
 });
