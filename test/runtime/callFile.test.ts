@@ -320,6 +320,10 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		assert.deepEqual([found?.where, Buffer.from(found!.bytes)], [path.join(root(), key), bytes]);
 		assert.equal(fresh.held!.sizeOf(digest), bytes.byteLength, 'and remembered where');
 		assert.equal(fresh.held!.value('not a digest'), undefined);
+		// The file where it was seen is gone: looked for again (found nowhere), quietly — an absent file is no damage.
+		fresh.evict(key);
+		assert.equal(fresh.held!.value(digest), undefined);
+		assert.equal(fresh.held!.sizeOf(digest), undefined, 'and forgotten, found nowhere');
 		assert.equal(fresh.held!.value(hex('9')), undefined, 'a digest no file names');
 		// A call file that names a digest without holding it (its values kept apart) is passed over: no value.
 		const apart = new Cache(new ValueMemory(), new CallFile({ root: root(), inlineValues: 0 }));
@@ -335,6 +339,7 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		// The only holder moved under a name that is not a key (a copy someone made): not a call file, not read.
 		fs.renameSync(file, path.join(root(), 'copy.json'));
 		assert.equal(new CallFile({ root: root() }).held!.value(digest), undefined);
+		assert.equal(logs.length, 0, 'not read, so not reported either');
 		fs.renameSync(path.join(root(), 'copy.json'), file);
 		// Damaged (cut short: it still names the digest, but is no JSON): it holds nothing; the warning names the file.
 		fs.writeFileSync(file, JSON.stringify(envelope).slice(0, -1));
@@ -392,6 +397,10 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		assert.deepEqual(statsFiles(), [], 'nothing written, not even the folder');
 		assert.deepEqual(calls.stats(), []);
 		assert.deepEqual(calls.stats(), [], 'asked twice with no folder');
+		calls.addStats([delta(1, { hits: 0, misses: 1 })]);
+		assert.deepEqual(calls.stats().map((s) => [s.hits, s.misses]), [[0, 1]], 'the same instance sees the folder once it is there');
+		fs.rmSync(path.join(root(), '.stats'), { recursive: true });
+		assert.deepEqual(calls.stats(), [], 'and sees it gone (cleared by hand)');
 		// One batch of 12,000 deltas is one line of about 1.3 MB: the next append starts a new journal.
 		const big = Array.from({ length: 12_000 }, (_v, i) => delta(i + 1));
 		for (let round = 1; round <= 2; round++) {
@@ -431,6 +440,19 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		new CallFile({ root: root() }).addStats([delta(101)]);
 		assert.ok(statsFiles().length < 10, `more than 64: compacted first (${statsFiles().length} files)`);
 		assert.equal(new CallFile({ root: root() }).stats().length, 67, 'no count lost');
+	});
+
+	it('a writer leaves fewer than 16 finished journals as they are', () => {
+		const stats = path.join(root(), '.stats');
+		fs.mkdirSync(stats, { recursive: true });
+		for (let i = 1; i <= 15; i++) {
+			const line = `${JSON.stringify({ t: 1, d: [[delta(i).key, 'area', 'm.ts', 1, 0, null, 0, 0]] })}\n`;
+			fs.writeFileSync(path.join(stats, `elsewhere-1-${i.toString(16).padStart(8, '0')}.1.closed.jsonl`), line);
+		}
+		const writer = new CallFile({ root: root() });
+		writer.addStats([delta(16)]);
+		assert.equal(writer.stats().length, 16);
+		assert.equal(statsFiles().length, 16, 'the 15 and its own journal, none merged');
 	});
 
 	it('a reader sees every change; only an instance that writes statistics compacts finished journals', () => {

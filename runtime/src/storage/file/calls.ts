@@ -472,7 +472,16 @@ export class CallFile implements CallStorage, StatsStorage {
 				renameSync(`${this.#statsDir}${sep}${this.#journal}`, `${this.#statsDir}${sep}${closed}`);
 				this.#journalBytes = 0;
 			}
-			appendFileSync(`${this.#statsDir}${sep}${this.#journal}`, line);
+			const journal = `${this.#statsDir}${sep}${this.#journal}`;
+			try {
+				appendFileSync(journal, line);
+			} catch (err) {
+				// The folder was removed under this writer (the statistics cleared by hand): made again, and the journal with it.
+				if (!isAbsent(err)) throw err;
+				mkdirSync(this.#statsDir, { recursive: true });
+				appendFileSync(journal, line);
+				this.#journalBytes = 0;
+			}
 			this.#journalBytes += line.length;
 		} catch (err) {
 			throw new SaveError(`Cannot write cache statistics to ${this.#statsDir}: ${errorText(err)}`, { cause: err });
