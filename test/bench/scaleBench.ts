@@ -9,19 +9,7 @@
 // values inside its call files, docs/behaviour.md §2.6), so both list alike.
 // Timed work never changes the fixture: the save rows write into copies.
 import { execFileSync } from 'node:child_process';
-import {
-	closeSync,
-	copyFileSync,
-	existsSync,
-	fsyncSync,
-	mkdirSync,
-	openSync,
-	readdirSync,
-	readFileSync,
-	rmSync,
-	statSync,
-	writeFileSync,
-} from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

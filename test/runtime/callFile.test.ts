@@ -183,6 +183,18 @@ describe('CallFile: the values inside a fleche.call/2 file are checked before th
 		});
 	}
 
+	it('held bytes that are damaged are a miss when the value is served, said with the call file that holds them', () => {
+		const { cache, key, file, envelope } = saved(true);
+		const named = envelope.record['result'] as string;
+		fs.writeFileSync(file, JSON.stringify({ ...envelope, values: { ...(envelope.values as object), [named]: 'AAAA' } }));
+		assert.equal(cache.lookup(key), undefined);
+		assert.ok(
+			logs.some((r) => r.message.includes(`${file} (value ${named})`)),
+			logs.map((r) => r.message).join(' | '),
+		);
+		assert.ok(fs.existsSync(file));
+	});
+
 	it('a long name that is not a digest is cut in the message', () => {
 		const { calls, key, file, envelope } = saved(true);
 		const name = 'n'.repeat(200);
@@ -327,7 +339,8 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		assert.equal(fresh.held!.value(hex('9')), undefined, 'a digest no file names');
 		// A call file that names a digest without holding it (its values kept apart) is passed over: no value.
 		const apart = new Cache(new ValueMemory(), new CallFile({ root: root(), inlineValues: 0 }));
-		const named = (JSON.parse(fs.readFileSync(path.join(root(), apart.save(call({ arguments: { w: 'apart' }, result: 'kept apart' }))), 'utf8')) as Envelope).record;
+		const named = (JSON.parse(fs.readFileSync(path.join(root(), apart.save(call({ arguments: { w: 'apart' }, result: 'kept apart' }))), 'utf8')) as Envelope)
+			.record;
 		assert.equal(new CallFile({ root: root() }).held!.value((named['arguments'] as Record<string, string>)['w']!), undefined);
 		assert.deepEqual(logs, []);
 	});
@@ -398,7 +411,11 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		assert.deepEqual(calls.stats(), []);
 		assert.deepEqual(calls.stats(), [], 'asked twice with no folder');
 		calls.addStats([delta(1, { hits: 0, misses: 1 })]);
-		assert.deepEqual(calls.stats().map((s) => [s.hits, s.misses]), [[0, 1]], 'the same instance sees the folder once it is there');
+		assert.deepEqual(
+			calls.stats().map((s) => [s.hits, s.misses]),
+			[[0, 1]],
+			'the same instance sees the folder once it is there',
+		);
 		fs.rmSync(path.join(root(), '.stats'), { recursive: true });
 		assert.deepEqual(calls.stats(), [], 'and sees it gone (cleared by hand)');
 		// One batch of 12,000 deltas is one line of about 1.3 MB: the next append starts a new journal.
@@ -425,7 +442,9 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		assert.throws(
 			() => new CallFile({ root: root() }).addStats([delta(1)]),
 			(err) =>
-				SaveError.is(err) && (err as Error).message.startsWith(`Cannot write cache statistics to ${path.join(root(), '.stats')}: `) && (err as Error).cause instanceof Error,
+				SaveError.is(err) &&
+				(err as Error).message.startsWith(`Cannot write cache statistics to ${path.join(root(), '.stats')}: `) &&
+				(err as Error).cause instanceof Error,
 		);
 	});
 
