@@ -95,7 +95,7 @@ const scratch: string[] = [];
 /**
  * A fresh folder under the OS temp folder for one part's stores, removed only by {@link removeScratch} when the
  * whole bench ends. Removing a store of thousands of files right after a part would bill the next part: ext4 without
- * a journal (this project's VMs) skips every inode freed in the last ~30 s when it makes a file, and creating a file
+ * a journal (this project's VMs) skips every inode freed in the last 60–360 s when it makes a file, and creating a file
  * was measured at 0.2–1.5 ms for a while after a removal of 20,000 files, against 20–60 µs otherwise.
  */
 export function scratchDir(prefix: string): string {

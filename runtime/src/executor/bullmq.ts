@@ -18,15 +18,15 @@
 //
 // Waiting. One QueueEvents per executor hears `completed` and `failed` for every job; a submission registers its
 // waiter before it adds the job. An add that finds the job there already writes a `duplicated` event (in the same
-// script), on which the job's state is read once: it may have finished before anyone listened. A fresh job costs no
-// such read (a round trip of the queue's connection per miss, which it used to cost). The
-// events are read from the id the stream had when the executor connected, never from `$` (BullMQ's default, which
-// means "whatever comes after my next read": an event written before the listener's first read, or between two
-// reads after a quiet one, would be lost, and a job finishing in that gap would be waited for forever). As a last guard (events trimmed from the stream, …), the states of the jobs still
-// waited for are read again every few seconds while any are. A
-// job found failed is retried (a new submission is a new attempt: failures are never cached); a job found completed
-// whose stored result this process cannot read (evicted since) is run again, once. A lost Redis connection rejects
-// every waiting submission at once, and later submissions until it is back: nothing waits on a server that is gone.
+// script), on which the job's state is read once: it may have finished before anyone listened. A fresh job needs no
+// such read, which would cost every miss a round trip on the queue's connection. The events are read from the id the
+// stream had when the executor connected, never from `$` (BullMQ's default, which means "whatever comes after my next
+// read": an event written before the listener's first read, or between two reads after a quiet one, would be lost,
+// and a job finishing in that gap would be waited for forever). As a last guard (events trimmed from the stream, …),
+// the states of the jobs still waited for are read again every few seconds while any are. A job found failed is
+// retried (a new submission is a new attempt: failures are never cached); a job found completed whose stored result
+// this process cannot read (evicted since) is run again, once. A lost Redis connection rejects every waiting
+// submission at once, and later submissions until it is back: nothing waits on a server that is gone.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as BullMQ from 'bullmq';
@@ -384,17 +384,18 @@ class BullmqQueue {
 				// Its timeout or signal may end it while the job is being added: a rejection heard below, not unhandled.
 				registered.catch(() => undefined);
 			}
-			if (rerun && jobId !== undefined) this.#rerunning.add(jobId);
+			// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
+			// submitter may have moved it first. Meanwhile its `duplicated` event must not read the old result.
+			const rerunning = rerun && jobId !== undefined ? jobId : undefined;
+			if (rerunning !== undefined) this.#rerunning.add(rerunning);
 			let job: BullMQ.Job;
 			try {
 				job = await this.queue.add(name, call, { ...jobOptions, ...(jobId !== undefined ? { jobId } : {}) });
-				jobId = job.id!;
-				// Completed before, and its result is gone from the store since (evicted): run it again, once. Another
-				// submitter may have moved it first.
 				if (rerun) await job.retry('completed').catch(() => undefined);
 			} finally {
-				if (jobId !== undefined) this.#rerunning.delete(jobId);
+				if (rerunning !== undefined) this.#rerunning.delete(rerunning);
 			}
+			jobId = job.id!;
 			registered ??= this.#wait(jobId, options);
 			if (rerun) void this.#check(jobId, true);
 			const { reply, heard } = await registered;
