@@ -73,12 +73,15 @@ describe('PostgreSQL change notifications', () => {
 		const otherWatch = other.watch(() => otherFired++, { debounceMs: 50 });
 		try {
 			await until('both listening connections', async () => (await listening()) === 2);
-			assert.equal(seen.length, 0, 'nothing written yet');
+			// Each is told once its connection listens (a write between a listing and LISTEN would not have been heard),
+			// and nothing more: nothing is written yet.
+			await waitFor('each watcher to be told once it listens', () => seen.length === 1 && otherFired === 1);
+			assert.deepEqual(seen, [0], 'the store was empty when the watcher was told');
 
 			await writeElsewhere('notify_a', 'first');
 			await waitFor('the watcher to hear the other process', () => seen.includes(6));
-			// The other schema's watcher heard nothing: its channel is its own. Its store is empty to prove it.
-			assert.equal(otherFired, 0);
+			// The other schema's watcher heard nothing more: its channel is its own. Its store is empty to prove it.
+			assert.equal(otherFired, 1);
 			assert.equal(other.totals().calls, 0);
 
 			// The server restarts: the listening connection is lost (subscribers are told, and see the outage), opened
@@ -89,7 +92,7 @@ describe('PostgreSQL change notifications', () => {
 			// And once more when its first try to connect again failed: a look taken at the moment of the loss may still
 			// have reached the server through another connection; this one sees the outage.
 			await waitFor('the watcher to be told again once reconnecting failed', () => seen.length > beforeStop + 1);
-			await waitFor('the other watcher to be told of the loss and the failed reconnection', () => otherFired >= 2);
+			await waitFor('the other watcher to be told of the loss and the failed reconnection', () => otherFired >= 3);
 			const down = watched.unreachable();
 			assert.ok(down !== undefined, 'an outage is told apart from an empty store');
 			assert.match(down, /postgres:\/\/postgres@127\.0\.0\.1/);
@@ -100,7 +103,7 @@ describe('PostgreSQL change notifications', () => {
 
 			// The other watcher was told of the loss, of the failed reconnection and of the return; the return is told
 			// after LISTEN, which can come after its connection shows as listening: wait for it before counting.
-			await waitFor('the other watcher to be told its connection is back', () => otherFired >= 3);
+			await waitFor('the other watcher to be told its connection is back', () => otherFired >= 4);
 			const otherAfterRestart = otherFired;
 			await writeElsewhere('notify_a', 'second');
 			// Three more calls (the shared ones were stored already): only a fire after the write's commit sees 9.
@@ -122,8 +125,9 @@ describe('PostgreSQL change notifications', () => {
 		const watch = watched.watch(() => fired++, { debounceMs: 50 });
 		try {
 			await until('the listening connection', async () => (await listening()) === 1);
+			await waitFor('the watcher to be told once it listens', () => fired === 1);
 			await writeElsewhere('notify_c', 'x', 2);
-			await waitFor('the write to be heard', () => fired > 0);
+			await waitFor('the write to be heard', () => fired > 1);
 			// The same calls again from another process: only hits, whose statistics flush at exit.
 			const beforeHits = fired;
 			const hitsBefore = watched.totals().hits;
@@ -145,6 +149,36 @@ describe('PostgreSQL change notifications', () => {
 		} finally {
 			watch.dispose();
 			watched.close();
+		}
+	});
+
+	it('a watcher whose first connection fails is told so, and again once the server is back', async () => {
+		// The editor lists a store, then its listener connects: a server gone in between must not leave that listing
+		// shown as current until someone refreshes (the outage is told when the first try fails, not only after a loss).
+		const watched = storeOf('notify_first');
+		assert.deepEqual(watched.functions(), [], 'listed while the server answers');
+		await server.stop();
+		let fired = 0;
+		let sawOutage = false;
+		const watch = watched.watch(
+			() => {
+				fired++;
+				if (watched.unreachable() !== undefined) sawOutage = true;
+			},
+			{ debounceMs: 50 },
+		);
+		try {
+			await waitFor('the watcher to be told its first try failed', () => fired >= 1);
+			assert.ok(sawOutage, 'the look it was told to take saw the outage');
+			const beforeStart = fired;
+			await server.start();
+			await until('the listening connection', async () => (await listening()) === 1);
+			await waitFor('the watcher to be told the server is back', () => fired > beforeStart);
+			await waitFor('the store to answer again', () => watched.unreachable() === undefined);
+		} finally {
+			watch.dispose();
+			watched.close();
+			await server.start();
 		}
 	});
 

@@ -16,7 +16,10 @@
 //              shared by every subscription, `LISTEN`ing on the channel. Lost (a restart, a dropped network, a failed
 //              heartbeat) it is opened again with a back-off (250 ms doubling to 5 s); every subscriber is told when
 //              it is lost (a tool then shows the server unreachable), again when the first try to open it again
-//              fails (the outage confirmed), and once it is back (what was written meanwhile was not heard).
+//              fails (the outage confirmed), and once it is back (what was written meanwhile was not heard). The
+//              first connection is such a return too: a tool lists a store before its listener is connected, so it
+//              is told once that connection listens (a write in between was not heard) or once it first fails (the
+//              server went away since the listing; a watcher told nothing would show that listing until a refresh).
 //              Subscribers debounce (fleche/inspect `watch`).
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -106,9 +109,16 @@ class Listener {
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	#heartbeat: ReturnType<typeof setInterval> | undefined;
 	#retryMs = firstRetryMs;
-	#heard = false;
-	/** Lost and not yet tried again: the first failed try tells the subscribers once more (see {@link #lost}). */
-	#unconfirmed = false;
+	/**
+	 * Subscribers may have missed a write since they last looked: they are told once the connection listens. True at
+	 * first, since a tool lists before its listener is connected, and after every loss.
+	 */
+	#missed = true;
+	/**
+	 * No try since the last look: the first failed try tells the subscribers (see {@link #lost}). True at first too:
+	 * the server may have gone away between the tool's listing and this connection's first try.
+	 */
+	#unconfirmed = true;
 	#closed = false;
 
 	constructor(target: ListenTarget) {
@@ -163,9 +173,11 @@ class Listener {
 			const c = this.#client;
 			c?.query('SELECT 1').catch(() => this.#lost(c));
 		}, heartbeatMs);
-		// Back after an outage: what was written meanwhile was not heard.
-		if (this.#heard) this.#tell();
-		this.#heard = true;
+		// Listening now, after an outage or for the first time: what was written meanwhile was not heard.
+		if (this.#missed) {
+			this.#missed = false;
+			this.#tell();
+		}
 	}
 
 	#retry(): void {
@@ -183,6 +195,7 @@ class Listener {
 		// (a look at the very moment of the loss may still have found the server answering on another connection), and
 		// again once it is back.
 		this.#unconfirmed = true;
+		this.#missed = true;
 		this.#tell();
 		this.#retry();
 	}
@@ -205,8 +218,9 @@ function listeners(): Map<string, Listener> {
 }
 
 /**
- * Calls `fire` whenever a process anywhere commits a change to the store of `target` (and once after the listening
- * connection came back from an outage), until disposed. Subscriptions to one server and schema share a connection.
+ * Calls `fire` whenever a process anywhere commits a change to the store of `target`, until disposed; also once the
+ * listening connection first listens or first fails, and when it is lost and back (see the top of this file).
+ * Subscriptions to one server and schema share a connection.
  */
 export function listenForChanges(target: ListenTarget, fire: () => void): Disposable {
 	const id = JSON.stringify([target.url, target.schema, target.ssl ?? null]);
