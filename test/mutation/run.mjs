@@ -18,7 +18,8 @@
 // restored when the run ends; do not commit while it runs. Concurrency: --concurrency N, else the environment
 // variable STRYKER_CONCURRENCY, else 2 (use 1 on a shared machine).
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Stryker } from '@stryker-mutator/core';
@@ -73,6 +74,13 @@ if (flags.tests) {
 		console.error(`test/mutation/run.mjs: --tests outside the group: ${extra.join(', ')}`);
 		process.exit(2);
 	}
+}
+// As in test/run.mjs: the summary indexes the tests' thousands of temporary stores would leave in the user's cache
+// folder (docs/behaviour.md §12), one per store and mutant, go to a throwaway folder (the runs inherit it).
+if (process.env.FLECHE_INDEX_DIR === undefined) {
+	const indexes = mkdtempSync(path.join(tmpdir(), 'fleche-mutation-indexes-'));
+	process.env.FLECHE_INDEX_DIR = indexes;
+	process.on('exit', () => rmSync(indexes, { recursive: true, force: true }));
 }
 const concurrency = Number(flags.concurrency ?? process.env.STRYKER_CONCURRENCY ?? 2);
 if (!Number.isInteger(concurrency) || concurrency < 1) {

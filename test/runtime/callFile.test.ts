@@ -436,6 +436,32 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		assert.deepEqual([stats.get(delta(1).key)?.hits, stats.get(delta(1).key)?.misses, stats.get(delta(12_000).key)?.hits], [4, 2, 2]);
 	});
 
+	it('statistics of a store removed under its writer are dropped, not written into a store made again for them', () => {
+		const calls = new CallFile({ root: root() });
+		// A writer that never wrote into the store makes it for its first statistics (misses of calls never stored).
+		calls.addStats([delta(1, { hits: 0, misses: 1 })]);
+		assert.equal(statsFiles().length, 1);
+		fs.rmSync(root(), { recursive: true });
+		calls.addStats([delta(2)]);
+		assert.equal(fs.existsSync(root()), false, 'the store deleted stays deleted');
+		// A writer that saved a call, its store then deleted before its first flush: the same.
+		const saver = saved(false);
+		fs.rmSync(root(), { recursive: true });
+		saver.calls.addStats([delta(3)]);
+		assert.equal(fs.existsSync(root()), false, 'nor is it made again by a first flush');
+		// A later save makes the store again, and the counting resumes, for both.
+		saver.cache.save(call({ arguments: { w: 5, h: 6 }, result: 30 }));
+		saver.calls.addStats([delta(4)]);
+		calls.addStats([delta(5)]);
+		assert.deepEqual(
+			new CallFile({ root: root() })
+				.stats()
+				.map((s) => s.key)
+				.sort(),
+			[delta(4).key, delta(5).key],
+		);
+	});
+
 	it('statistics that cannot be written are a SaveError naming the folder', () => {
 		fs.mkdirSync(root(), { recursive: true });
 		fs.writeFileSync(path.join(root(), '.stats'), 'a file where the folder goes');

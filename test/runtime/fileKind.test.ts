@@ -3,6 +3,7 @@
 // tools read through the kind — where the store is and whether it exists, which folders are watched, a folder
 // recognized as a store, value sizes and the dates of undated calls.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -13,6 +14,9 @@ import { freshDir } from '../support/stores.ts';
 import { waitFor } from '../support/poll.ts';
 
 const file = '/proj/fleche.toml';
+// Tools keep their summary index of a file store in the user's cache folder: here, a folder of this test's own.
+const indexDir = freshDir('fleche-index-');
+process.env['FLECHE_INDEX_DIR'] = indexDir;
 
 function configOf(text: string): unknown {
 	return FlecheConfig.fromToml(text, { file, home: '/home/u' }).cacheConfig('a');
@@ -97,6 +101,13 @@ describe('the file kind in fleche.toml, word for word', () => {
 			values: { type: 'file', root: '/proj/r/values', secretKey: ['00ff'] },
 			calls: { type: 'memory' },
 		});
+		// A storage table inside the template is named as such in its errors.
+		refused('[a]\ntemplate = "file"\nroot = "r"\nvalues = { type = "file" }\n', 4, "[a.values] a 'file' storage needs a 'root' folder");
+		refused(
+			'[a]\ntemplate = "file"\nroot = "r"\ncalls = { type = "file", root = "c", serializer = "json" }\n',
+			4,
+			"[a.calls] unknown key 'serializer' in a 'calls' storage of type 'file' (allowed: type, root, secret_key, inline_values)",
+		);
 		// The template's own options are checked as a storage's are, at their line.
 		refused(
 			'[a]\ntemplate = "file"\nroot = "r"\ninline_values = -1\n',
@@ -146,8 +157,10 @@ describe('the file kind in fleche.toml, word for word', () => {
 describe('the file kind opened', () => {
 	test('a storage without a root is refused when it opens', () => {
 		for (const role of ['values', 'calls'] as const) {
-			const config = { type: 'cache' as const, values: { type: 'memory' as const }, calls: { type: 'memory' as const }, [role]: { type: 'file', root: '' } };
-			assert.throws(() => cacheFromConfig(config), { name: 'TypeError', message: "A file storage needs a 'root'" });
+			for (const storage of [{ type: 'file', root: '' }, { type: 'file' }, { type: 'file', root: 5 }]) {
+				const config = { type: 'cache', values: { type: 'memory' }, calls: { type: 'memory' }, [role]: storage };
+				assert.throws(() => cacheFromConfig(config), { name: 'TypeError', message: "A file storage needs a 'root'" }, JSON.stringify(storage));
+			}
 		}
 	});
 
@@ -200,7 +213,7 @@ describe('the file kind seen by tools', () => {
 		const config = {
 			type: 'cache' as const,
 			values: { type: 'file' as const, root: join(root, 'values') },
-			calls: { type: 'file' as const, root: join(root, 'calls') },
+			calls: { type: 'file' as const, root: join(root, 'calls'), inlineValues: 0 },
 		};
 		const named = (): CacheLocation | undefined => discoverCaches(dir, [root]).find((l) => l.root === root);
 		assert.equal(named()?.exists, false, 'nothing written yet');
@@ -227,10 +240,43 @@ describe('the file kind seen by tools', () => {
 			await waitFor('a statistics flush to be heard', () => fired > quiet);
 			// And a call saved into the calls folder.
 			const afterStats = fired;
-			saveUndated(writer, 2, 'two');
+			const two = saveUndated(writer, 2, 'two');
 			await waitFor('a new call to be heard', () => fired > afterStats);
+			// And a value gone from the values folder alone (a result removed by hand or by gc: the call shows damaged).
+			await new Promise((r) => setTimeout(r, 100));
+			const afterCall = fired;
+			rmSync(join(root, 'values', writer.loadRecord(two).result!));
+			await waitFor('a value removed to be heard', () => fired > afterCall);
 		} finally {
 			watch.dispose();
+			store.close();
+		}
+	});
+
+	test('a call in flight holds a lease that tools list, and lets go of it when done', async () => {
+		const root = join(freshDir(), 'store');
+		const c = cacheFromConfig({ type: 'cache', values: { type: 'file', root: join(root, 'values') }, calls: { type: 'file', root: join(root, 'calls') } });
+		saveUndated(c, 0, 'zero');
+		let go!: () => void;
+		const gate = new Promise<void>((r) => (go = r));
+		const slow = fleche(
+			async (x: number) => {
+				await gate;
+				return x;
+			},
+			{ name: 'slow' },
+		);
+		const running = cache(c, () => slow(7));
+		const store = openStore(root);
+		try {
+			const [held] = store.inFlight();
+			assert.equal(held?.key, slow.fleche.digest(7));
+			assert.equal(held?.state, 'computing');
+			go();
+			assert.equal(await running, 7);
+			assert.deepEqual(store.inFlight(), []);
+		} finally {
+			go();
 			store.close();
 		}
 	});
@@ -292,9 +338,18 @@ describe('the file kind seen by tools', () => {
 				store.close();
 			}
 		};
+		// One call's details, read first in a fresh store: dated by its call file too.
+		const fresh = openStore(root);
+		try {
+			assert.equal(fresh.call(key).created, when.getTime() / 1000);
+		} finally {
+			fresh.close();
+		}
 		const seen = read();
 		assert.equal(seen.size, statSync(join(root, 'values', digest)).size);
 		assert.equal(seen.created, when.getTime() / 1000);
+		// The listing came from a summary index kept in the user's cache folder, named by the calls folder.
+		assert.ok(readdirSync(indexDir).includes(createHash('sha256').update(join(root, 'calls')).digest('hex').slice(0, 32)), 'the summary index of this store');
 		// A value file gone: its size is unknown, not 0; the call is still dated by its file.
 		rmSync(join(root, 'values', digest));
 		assert.deepEqual(read(), { size: null, created: when.getTime() / 1000 });

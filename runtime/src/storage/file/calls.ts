@@ -169,6 +169,8 @@ export class CallFile implements CallStorage, StatsStorage {
 	#journal: string | undefined;
 	#journalBytes = 0;
 	#journalSeq = 0;
+	/** This instance read from or wrote into the store (a record, a journal): a calls folder missing since was removed. */
+	#sawStore = false;
 	/**
 	 * The last statistics read and the stamp of the folder they were read from. A tool lists functions, then pages of
 	 * calls, each with statistics: parsing 100,000 calls' journal lines again for each took longer than the listing.
@@ -259,6 +261,7 @@ export class CallFile implements CallStorage, StatsStorage {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
 		}
 		writeAtomic(this.root, this.#dir + record.key, [Buffer.from(`${text}\n`, 'utf8')], false);
+		this.#sawStore = true;
 		for (const [digest, bytes] of values) this.#remember(digest, record.key, bytes.byteLength);
 	}
 
@@ -285,6 +288,7 @@ export class CallFile implements CallStorage, StatsStorage {
 
 	/** The checked record in the bytes of the file of `key`, with the values it holds; damage reported, as a miss. */
 	#read(key: string, bytes: Buffer): RecordWithValues {
+		this.#sawStore = true;
 		try {
 			let raw: unknown;
 			try {
@@ -456,13 +460,16 @@ export class CallFile implements CallStorage, StatsStorage {
 
 	/**
 	 * Appends one batch of statistics deltas to this instance's journal under `root/.stats/` (one write; see the top
-	 * of this module). Throws {@link SaveError} when it cannot be written.
+	 * of this module). Throws {@link SaveError} when it cannot be written. Dropped when the calls folder this instance
+	 * read or wrote was removed since (the store deleted: the calls they count are gone, and a process still running
+	 * does not make the store again for its statistics alone, docs/behaviour.md §11).
 	 */
 	addStats(deltas: readonly CallStats[]): void {
 		if (deltas.length === 0) return;
 		const line = `${JSON.stringify({ t: Date.now() / 1000, d: deltas.map(toTuple) })}\n`;
 		try {
 			if (this.#journal === undefined) {
+				if (this.#sawStore && !existsSync(this.root)) return;
 				mkdirSync(this.#statsDir, { recursive: true });
 				if (listDir(this.#statsDir).length > CROWDED) compactStats(this.#statsDir, undefined);
 				this.#journal = `${thisHost}-${process.pid}-${randomBytes(4).toString('hex')}.jsonl`;
@@ -476,12 +483,15 @@ export class CallFile implements CallStorage, StatsStorage {
 			try {
 				appendFileSync(journal, line);
 			} catch (err) {
-				// The folder was removed under this writer (the statistics cleared by hand): made again, and the journal with it.
+				// The folder was removed under this writer (the statistics cleared by hand): made again, and the journal with
+				// it; unless the whole store was removed.
 				if (!isAbsent(err)) throw err;
+				if (!existsSync(this.root)) return;
 				mkdirSync(this.#statsDir, { recursive: true });
 				appendFileSync(journal, line);
 				this.#journalBytes = 0;
 			}
+			this.#sawStore = true;
 			this.#journalBytes += line.length;
 		} catch (err) {
 			throw new SaveError(`Cannot write cache statistics to ${this.#statsDir}: ${errorText(err)}`, { cause: err });
