@@ -112,6 +112,29 @@ describe('counting', () => {
 		close(s.savedSeconds, 2 * s.computeSeconds, 'each hit saved the time its miss took');
 	});
 
+	test('without Runtime metadata, the compute times of the last 10,000 misses at least are remembered for their hits', () => {
+		const { f } = slow('remembered', 5);
+		const quick = fleche((x: number) => x, { name: 'quick' });
+		const store = memoryStore();
+		using _m = meta([]);
+		using _c = cache(store);
+		f(1);
+		// f(1)'s miss is followed by 39,998 others (forgotten: at most 20,000 are kept), f(2)'s by 9,998 (remembered).
+		for (let i = 0; i < 30_000; i++) quick(i);
+		f(2);
+		for (let i = 30_000; i < 39_998; i++) quick(i);
+		// Two hits.
+		f(1);
+		f(2);
+		const s = byKey(store.stats({ name: 'remembered' }));
+		const [one, two] = [s.get(f.fleche.digest(1))!, s.get(f.fleche.digest(2))!];
+		assert.deepEqual([one.hits, one.misses, two.hits, two.misses], [1, 1, 1, 1]);
+		assert.equal(one.savedSeconds, 0, 'a miss 39,998 misses before is not remembered');
+		assert.ok(two.computeSeconds >= 0.005, `computeSeconds ${two.computeSeconds}`);
+		close(two.savedSeconds, two.computeSeconds, 'a miss 9,998 misses before is');
+		assert.equal(store.stats({ name: 'quick' }).length, 39_998);
+	});
+
 	test('what this process has not flushed yet is included; a memory store counts for this process only', () => {
 		const root = freshDir();
 		const store = fileCache(root);
