@@ -73,6 +73,13 @@ describe('ValueMemory, edge by edge', () => {
 			[{ f: () => 1 }, /^Cannot store a value of type Object in memory: /],
 			[new Widget(() => {}), /^Cannot store a value of type Widget in memory: /],
 			[bare, /^Cannot store a value of type object in memory: /],
+			// A class without a name (an anonymous class expression) is named as any object.
+			[
+				new (class {
+					readonly f = () => 1;
+				})(),
+				/^Cannot store a value of type object in memory: /,
+			],
 		];
 		for (const [i, [value, message]] of cases.entries()) {
 			assert.throws(() => values.put(k(`bad${i}`), value), saveError(message), String(message));
