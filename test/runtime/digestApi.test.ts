@@ -2,6 +2,7 @@
 // of digest.ts (docs/mutation.md, group `digest`) showed no other test pinning down.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, isHexDigest, removeHook } from 'fleche';
 import { memoryStore } from '../support/stores.ts';
@@ -130,5 +131,42 @@ describe('digest hooks, edge by edge', () => {
 			removeHook(Shape);
 		}
 		assert.equal(digest(new Square(4)), plain);
+	});
+});
+
+describe('digest(): fixed encodings, and nothing left behind by a failure', () => {
+	const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+	test('false, zero and strings that UTF-8 cannot carry have fixed digests (cache keys must not change between versions)', () => {
+		assert.equal(digest(false), sha('false'));
+		assert.equal(digest(true), sha('true'));
+		assert.equal(digest(0), sha('n:0'));
+		assert.equal(digest(-0), sha('n:-0'));
+		assert.equal(digest(''), sha('s:'));
+		// A lone surrogate: its JSON text, under a prefix of its own (a well-formed string's is `s:`).
+		assert.equal(digest('\uD800'), sha('su:"\\ud800"'));
+		assert.equal(digest('a\uDC00b'), sha('su:"a\\udc00b"'));
+		// The same inside an object's key and an array, pinned: if these change, keys of such calls change.
+		assert.equal(digest({ ['\uD800']: 1 }), '5ff69ebb07fd59421fcc14e98074a8bda07ba44ab4e1527fbbb131f5eea014f1');
+		assert.equal(digest(['\uDFFF']), 'dcb3ca7c2835a76a58987cf5bbb9773c5969c8a8dd3d55611d13512e6d3d6408');
+	});
+
+	test('a digest that fails part-way leaves nothing behind: the same values digest as they did before', () => {
+		const cyclic: Record<string, unknown> = { n: 1 };
+		cyclic['self'] = cyclic;
+		const nested = { o: { x: 1 }, list: [{ y: 2 }, { y: 2 }] };
+		const before = [digest(cyclic), digest(nested)];
+		// A cycle holding a function is refused part-way through its cycle.
+		const bad: Record<string, unknown> = { a: 1 };
+		bad['self'] = bad;
+		bad['f'] = () => 1;
+		assert.throws(() => digest(bad));
+		assert.throws(() => digest([bad, { z: () => 2 }]));
+		assert.deepEqual([digest(cyclic), digest(nested)], before);
+		// An object changed between two digests is digested anew, not remembered from the last one.
+		nested.o.x = 2;
+		assert.notEqual(digest(nested), before[1]);
+		nested.o.x = 1;
+		assert.equal(digest(nested), before[1]);
 	});
 });
