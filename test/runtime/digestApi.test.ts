@@ -163,10 +163,20 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 		assert.throws(() => digest(bad));
 		assert.throws(() => digest([bad, { z: () => 2 }]));
 		assert.deepEqual([digest(cyclic), digest(nested)], before);
-		// An object changed between two digests is digested anew, not remembered from the last one.
+		// An object changed between two digests is digested anew, not remembered from the last one: small ones, and
+		// subtrees big enough to be remembered within one digest.
 		nested.o.x = 2;
 		assert.notEqual(digest(nested), before[1]);
 		nested.o.x = 1;
 		assert.equal(digest(nested), before[1]);
+		const big = { rows: Array.from({ length: 50 }, (_v, i) => ({ i, tags: ['a', 'b', { deep: [i, i + 1] }] })) };
+		const bigBefore = digest(big);
+		(big.rows[7]!.tags[2] as { deep: number[] }).deep[1] = -1;
+		assert.notEqual(digest(big), bigBefore);
+		// The refused cycle, its function taken out, digests as the same cycle made afresh.
+		delete bad['f'];
+		const fresh: Record<string, unknown> = { a: 1 };
+		fresh['self'] = fresh;
+		assert.equal(digest(bad), digest(fresh));
 	});
 });
