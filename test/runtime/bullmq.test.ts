@@ -240,7 +240,7 @@ test('a memory cache and plain functions are refused: they cannot travel; no job
 	assert.equal(await totalJobs(executor), 0);
 });
 
-test("a job naming a module outside the worker's project fails with the reason, and nothing outside is imported", async (t) => {
+test("a job naming a module outside the worker's project fails with the reason, and nothing outside is imported", { timeout: 120_000 }, async (t) => {
 	const queue = newQueue();
 	const outside = tmpDir(t);
 	const marker = join(outside, 'imported');
@@ -248,7 +248,10 @@ test("a job naming a module outside the worker's project fails with the reason, 
 	writeFileSync(file, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\n`);
 	await startWorker(t, redis.url, queue);
 	const executor = executorFor(t, queue);
-	const events = new QueueEvents(queue, { connection: { url: redis.url } });
+	// Read from the start of this fresh queue's event stream: a QueueEvents reads from `$` by default, from its first
+	// XREAD, which may come after `waitUntilReady()` and after a job refused in milliseconds; its `failed` event was
+	// then never heard, and `waitUntilFinished` waited forever (a CI run hung here).
+	const events = new QueueEvents(queue, { connection: { url: redis.url }, lastEventId: '0-0' });
 	t.after(() => events.close());
 	await events.waitUntilReady();
 	for (const module of ['../../evil.mjs', file]) {
