@@ -142,6 +142,9 @@ async function nodeTier(name, nodeBin, files = testFiles(), concurrency = 2) {
 			'--test',
 			'--enable-source-maps',
 			`--test-concurrency=${concurrency}`,
+			// A test that hangs fails (cancelled, counted as failed below) after 10 minutes instead of holding the run until
+			// CI's own limit: the longest test or suite took 36 s in the last clean-clone run.
+			'--test-timeout=600000',
 			'--test-reporter=spec',
 			'--test-reporter-destination=stdout',
 			'--test-reporter=tap',
