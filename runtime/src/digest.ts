@@ -74,7 +74,12 @@ export { Indigestible } from './errors.js';
 export const digestSymbol: unique symbol = Symbol.for('fleche.digest');
 
 const digestBrand = Symbol.for('fleche.Digest');
-const fullHex = /^[0-9a-f]{64}$/;
+/**
+ * 1 at the character codes of lowercase hex digits. Checking a digest through this table costs about a third of
+ * `/^[0-9a-f]{64}$/.test` (130 against 290 ns), and a memory-cache miss checks five keys (storage/keys.ts `isKey`).
+ */
+const hexDigit = new Uint8Array(128);
+for (const c of '0123456789abcdef') hexDigit[c.charCodeAt(0)] = 1;
 const lowerHexPrefix = /^[0-9a-f]{1,64}$/;
 const hexPrefix = /^[0-9a-fA-F]{1,64}$/;
 
@@ -86,7 +91,12 @@ const hexPrefix = /^[0-9a-fA-F]{1,64}$/;
  * isHexDigest('ABC');     // false
  */
 export function isHexDigest(s: string): boolean {
-	return typeof s === 'string' && s.length === 64 && fullHex.test(s);
+	if (typeof s !== 'string' || s.length !== 64) return false;
+	for (let i = 0; i < 64; i++) {
+		const c = s.charCodeAt(i);
+		if (c > 127 || hexDigit[c] !== 1) return false;
+	}
+	return true;
 }
 
 /**
@@ -928,7 +938,7 @@ function pushError(ctx: Ctx, e: Error, depth: number, proto: object | null): nul
 /** A hook's or [digestSymbol]()'s result: a digest verbatim, else digested in turn under the class-name salt. */
 function custom(ctx: Ctx, v: object, depth: number, r: unknown, segment: string): string | null {
 	if (Digest.is(r)) return brandedHex(r);
-	if (typeof r === 'string' && r.length === 64 && fullHex.test(r)) return r;
+	if (isHexDigest(r as string)) return r as string;
 	const f = push(ctx, depth, oneFrame, v, 1, 'h:' + txt(className(v)) + '|');
 	f.items = [r];
 	f.label = segment;
