@@ -66,6 +66,51 @@ export function composeKey(prefix: string, heads: readonly string[], digests: re
 	return hash('sha256', text, 'hex');
 }
 
+/**
+ * Keys already computed in this thread: per profile, a tree of maps by argument digest, the key under `''` (never a
+ * digest) at the node of its last digest. A key is a pure function of its text, and a profile's text of its digests
+ * (their count fixes the argument heads), so a call repeated in a process skips composing the text and its SHA-256,
+ * two thirds of a memory hit. The digests are looked up as they are (a digest from digest()'s caches carries its
+ * string hash with it), never concatenated. Bounded: every profile's tree is emptied once they hold
+ * {@link KEY_MEMO_MAX} keys between them, which only costs the next calls the hash they would have paid anyway.
+ */
+type KeyMemo = Map<string, KeyMemo | string>;
+const memoRoots = new Set<KeyMemo>();
+const KEY_MEMO_MAX = 10_000;
+let memoKeys = 0;
+
+/** {@link composeKey} for a profile's call, through its memo. */
+function profileKey(profile: KeyProfile, heads: readonly string[], digests: readonly string[]): string {
+	let node: KeyMemo = profile.memo;
+	for (let i = 0; i < digests.length; i++) {
+		const next = node.get(digests[i]!);
+		if (next === undefined || typeof next === 'string') return remember(profile, heads, digests);
+		node = next;
+	}
+	const key = node.get('');
+	return typeof key === 'string' ? key : remember(profile, heads, digests);
+}
+
+function remember(profile: KeyProfile, heads: readonly string[], digests: readonly string[]): string {
+	const key = composeKey(profile.prefix, heads, digests);
+	if (memoKeys >= KEY_MEMO_MAX) {
+		for (const root of memoRoots) root.clear();
+		memoRoots.clear();
+		memoKeys = 0;
+	}
+	let node = profile.memo;
+	if (node.size === 0) memoRoots.add(node);
+	for (let i = 0; i < digests.length; i++) {
+		const d = digests[i]!;
+		let next = node.get(d);
+		if (next === undefined || typeof next === 'string') node.set(d, (next = new Map()));
+		node = next;
+	}
+	node.set('', key);
+	memoKeys++;
+	return key;
+}
+
 /** The key of a call from its identity prefix and its argument digests by name (in signature order). @internal */
 export function lookupKey(prefix: string, argumentDigests: Readonly<Record<string, string>>): string {
 	const heads: string[] = [];
@@ -132,6 +177,8 @@ export class KeyProfile {
 	 * two fewer arrays to build per call); `undefined` otherwise.
 	 */
 	readonly plain: { readonly names: readonly string[]; readonly heads: readonly string[] } | undefined;
+	/** The keys of this profile's calls so far, by digests (see {@link profileKey}). */
+	readonly memo: KeyMemo = new Map();
 
 	constructor(
 		readonly identity: FunctionIdentity,
@@ -234,7 +281,7 @@ export function keyCall(profile: KeyProfile, c: ValueSource, thisArg: unknown, g
 	}
 	const digests = new Array<string>(values.length);
 	for (let j = 0; j < values.length; j++) digests[j] = argumentDigest(values[j], names[j]!);
-	return { key: composeKey(profile.prefix, heads, digests), names, values, digests, args, signals };
+	return { key: profileKey(profile, heads, digests), names, values, digests, args, signals };
 }
 
 /** {@link keyCall} of a profile whose declared parameters are all keyed (see `KeyProfile.plain`): the same key, fewer arrays. */
@@ -258,7 +305,7 @@ function keyPlain(
 		values[i] = v;
 		digests[i] = argumentDigest(v, plain.names[i]!);
 	}
-	return { key: composeKey(profile.prefix, plain.heads, digests), names: plain.names, values, digests, args, signals };
+	return { key: profileKey(profile, plain.heads, digests), names: plain.names, values, digests, args, signals };
 }
 
 /** `{ name: item }` for parallel lists of names and items. @internal */

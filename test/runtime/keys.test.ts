@@ -2,7 +2,7 @@
 // cases a mutation run of the key module (docs/mutation.md, group `callKey`) showed no other test pinning down.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AmbiguousDigestError, Cache, CallMemory, KeyError, ValueMemory } from 'fleche';
+import { AmbiguousDigestError, Cache, CallMemory, KeyError, ValueMemory, cache, digest, fleche, recordKey, type FunctionIdentity } from 'fleche';
 
 /** A 64-hex key that starts with `start` and is filled with `fill`: `key('abcd0', '1')` = "abcd0111…1". */
 const key = (start: string, fill = '0'): string => start + fill.repeat(64 - start.length);
@@ -103,5 +103,55 @@ describe('storage keys, edge by edge (docs/behaviour.md §2.4)', () => {
 		assert.throws(() => store.shrink(a), AmbiguousDigestError, 'a and b differ only in the last character');
 		assert.throws(() => store.shrink(b), AmbiguousDigestError);
 		assert.equal(store.shrink(key('ffff')), 'ffff');
+	});
+});
+
+describe('call keys repeated in a process (docs/behaviour.md §2.2)', () => {
+	// A process remembers the keys it computed (a call repeated skips hashing its key text): whatever it remembers,
+	// and however much it forgot, a key must be the hash of its call's text, never another call's key.
+	test("every key is its text's, for calls repeated far apart, past what a process remembers", () => {
+		const add = fleche((a: number, b: number) => a + b, { name: 'add', module: 'keys' });
+		const expected = (a: number, b: number) => recordKey({ ...add.fleche.identity, arguments: { a: digest(a), b: digest(b) } });
+		const c = new Cache(new ValueMemory(), new CallMemory());
+		cache(c, () => {
+			// 3 passes over 12,000 calls: more than a process remembers, so later passes meet both remembered and
+			// forgotten keys.
+			for (let pass = 0; pass < 3; pass++) {
+				for (let i = 0; i < 12_000; i++) {
+					const key = add.fleche.digest(i, pass % 2);
+					if (key !== expected(i, pass % 2)) assert.fail(`pass ${pass}, call ${i}: ${key}`);
+				}
+			}
+			// Each call a hit from its store under the key it was saved with.
+			for (let i = 0; i < 12_000; i += 997) {
+				assert.equal(add(i, 1), i + 1);
+				assert.ok(c.calls.contains(expected(i, 1)));
+				assert.equal(add(i, 1), i + 1);
+				assert.equal(add.fleche.load(i, 1), i + 1);
+			}
+		});
+	});
+
+	test("functions with the same arguments, and calls whose arguments extend another's, keep their own keys", () => {
+		const mul = fleche((a: number, b: number) => a * b, { name: 'mul', module: 'keys' });
+		const sub = fleche((a: number, b: number) => a - b, { name: 'sub', module: 'keys' });
+		// Arguments past the declared ones are keyed as #1, #2, …: count(1), count(1, 2) and count(1, 2, 3) have three
+		// keys, the digests of each call's arguments starting with those of the one before.
+		const count = fleche(
+			function count(a: number) {
+				return arguments.length + a;
+			},
+			{ name: 'count', module: 'keys' },
+		);
+		const extra = count.fleche as unknown as { digest(...args: number[]): string };
+		const key = (f: { fleche: { identity: FunctionIdentity } }, args: Record<string, string>) => recordKey({ ...f.fleche.identity, arguments: args });
+		for (let round = 0; round < 3; round++) {
+			assert.equal(mul.fleche.digest(1, 2), key(mul, { a: digest(1), b: digest(2) }));
+			assert.equal(sub.fleche.digest(1, 2), key(sub, { a: digest(1), b: digest(2) }));
+			assert.notEqual(mul.fleche.digest(1, 2), sub.fleche.digest(1, 2));
+			assert.equal(extra.digest(1, 2, 3), key(count, { a: digest(1), '#1': digest(2), '#2': digest(3) }));
+			assert.equal(extra.digest(1, 2), key(count, { a: digest(1), '#1': digest(2) }));
+			assert.equal(extra.digest(1), key(count, { a: digest(1) }));
+		}
 	});
 });
