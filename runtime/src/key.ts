@@ -67,11 +67,12 @@ export function composeKey(prefix: string, heads: readonly string[], digests: re
 }
 
 /**
- * Keys already computed in this thread: per profile, a tree of maps by argument digest, the key under `''` (never a
+ * Keys of calls that hit in this thread: per profile, a tree of maps by argument digest, the key under `''` (never a
  * digest) at the node of its last digest. A key is a pure function of its text, and a profile's text of its digests
  * (their count fixes the argument heads), so a call repeated in a process skips composing the text and its SHA-256,
- * two thirds of a memory hit. The digests are looked up as they are (a digest from digest()'s caches carries its
- * string hash with it), never concatenated. Bounded: every profile's tree is emptied once they hold
+ * two thirds of a memory hit. Only hits are remembered (see {@link rememberKey}): a miss pays nothing for it, and the
+ * tree holds the calls that are repeated. The digests are looked up as they are (a digest from digest()'s caches
+ * carries its string hash with it), never concatenated. Bounded: every profile's tree is emptied once they hold
  * {@link KEY_MEMO_MAX} keys between them, which only costs the next calls the hash they would have paid anyway.
  */
 type KeyMemo = Map<string, KeyMemo | string>;
@@ -79,20 +80,21 @@ const memoRoots = new Set<KeyMemo>();
 const KEY_MEMO_MAX = 10_000;
 let memoKeys = 0;
 
-/** {@link composeKey} for a profile's call, through its memo. */
-function profileKey(profile: KeyProfile, heads: readonly string[], digests: readonly string[]): string {
+/** The key a profile's call had when it last hit, or `undefined`. */
+function recall(profile: KeyProfile, digests: readonly string[]): string | undefined {
 	let node: KeyMemo = profile.memo;
 	for (let i = 0; i < digests.length; i++) {
 		const next = node.get(digests[i]!);
-		if (next === undefined || typeof next === 'string') return remember(profile, heads, digests);
+		if (next === undefined || typeof next === 'string') return undefined;
 		node = next;
 	}
 	const key = node.get('');
-	return typeof key === 'string' ? key : remember(profile, heads, digests);
+	return typeof key === 'string' ? key : undefined;
 }
 
-function remember(profile: KeyProfile, heads: readonly string[], digests: readonly string[]): string {
-	const key = composeKey(profile.prefix, heads, digests);
+/** Remembers the key of a call that hit, so that its next call in this thread skips hashing it. @internal */
+export function rememberKey(profile: KeyProfile, k: KeyedCall): void {
+	if (k.recalled) return;
 	if (memoKeys >= KEY_MEMO_MAX) {
 		for (const root of memoRoots) root.clear();
 		memoRoots.clear();
@@ -100,15 +102,15 @@ function remember(profile: KeyProfile, heads: readonly string[], digests: readon
 	}
 	let node = profile.memo;
 	if (node.size === 0) memoRoots.add(node);
+	const digests = k.digests;
 	for (let i = 0; i < digests.length; i++) {
 		const d = digests[i]!;
 		let next = node.get(d);
 		if (next === undefined || typeof next === 'string') node.set(d, (next = new Map()));
 		node = next;
 	}
-	node.set('', key);
-	memoKeys++;
-	return key;
+	if (!node.has('')) memoKeys++;
+	node.set('', k.key);
 }
 
 /** The key of a call from its identity prefix and its argument digests by name (in signature order). @internal */
@@ -177,7 +179,7 @@ export class KeyProfile {
 	 * two fewer arrays to build per call); `undefined` otherwise.
 	 */
 	readonly plain: { readonly names: readonly string[]; readonly heads: readonly string[] } | undefined;
-	/** The keys of this profile's calls so far, by digests (see {@link profileKey}). */
+	/** The keys of this profile's calls that hit, by digests (see {@link rememberKey}). */
 	readonly memo: KeyMemo = new Map();
 
 	constructor(
@@ -213,6 +215,8 @@ export interface KeyedCall {
 	readonly args: unknown[];
 	/** Positions in `args` of AbortSignal arguments; `undefined` when there are none. */
 	readonly signals: readonly number[] | undefined;
+	/** Whether the key came from the keys of calls that hit before (see {@link rememberKey}). */
+	readonly recalled: boolean;
 }
 
 const thisHead = argumentHead('this');
@@ -281,7 +285,8 @@ export function keyCall(profile: KeyProfile, c: ValueSource, thisArg: unknown, g
 	}
 	const digests = new Array<string>(values.length);
 	for (let j = 0; j < values.length; j++) digests[j] = argumentDigest(values[j], names[j]!);
-	return { key: profileKey(profile, heads, digests), names, values, digests, args, signals };
+	const known = recall(profile, digests);
+	return { key: known ?? composeKey(profile.prefix, heads, digests), names, values, digests, args, signals, recalled: known !== undefined };
 }
 
 /** {@link keyCall} of a profile whose declared parameters are all keyed (see `KeyProfile.plain`): the same key, fewer arrays. */
@@ -305,7 +310,16 @@ function keyPlain(
 		values[i] = v;
 		digests[i] = argumentDigest(v, plain.names[i]!);
 	}
-	return { key: profileKey(profile, plain.heads, digests), names: plain.names, values, digests, args, signals };
+	const known = recall(profile, digests);
+	return {
+		key: known ?? composeKey(profile.prefix, plain.heads, digests),
+		names: plain.names,
+		values,
+		digests,
+		args,
+		signals,
+		recalled: known !== undefined,
+	};
 }
 
 /** `{ name: item }` for parallel lists of names and items. @internal */

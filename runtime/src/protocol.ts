@@ -18,7 +18,7 @@ import { freshnessIn, type BaseCache, type Hit, type PreparedCall } from './cach
 import type { Call, CallRecord, Metadata } from './call.js';
 import type { LeaseHolder } from './storage/base.js';
 import { FlecheError, Indigestible, KeyError } from './errors.js';
-import { byName, keyCall, type KeyedCall, type KeyProfile } from './key.js';
+import { byName, keyCall, rememberKey, type KeyedCall, type KeyProfile } from './key.js';
 import { sleepSync } from './clock.js';
 import { gaveUp, hold, leaseUse, nextPause, pauseAsync, sameHolder, take, type LeaseUse } from './leases.js';
 import { isDebug, log, warn, warnOnce } from './log.js';
@@ -479,6 +479,7 @@ function cachedCallIn(target: CallTarget, c: BaseCache, thisArg: unknown, given:
 			const keyed = k;
 			return later.then((hit) => {
 				if (hit !== undefined) {
+					rememberKey(profile, keyed);
 					if (hit.stale) refreshStale(target, c, profile, keyed, thisArg, given, true);
 					return hit.value;
 				}
@@ -508,6 +509,7 @@ function cachedCallIn(target: CallTarget, c: BaseCache, thisArg: unknown, given:
 		if (pending !== undefined && (target.isAsync || pending.direct)) return pending.join(callerSignal(k));
 	}
 	if (hit !== undefined) {
+		rememberKey(profile, k);
 		const later = target.isAsync || hit.record.async === true;
 		if (hit.stale) refreshStale(target, c, profile, k, thisArg, given, later);
 		return later ? Promise.resolve(hit.value) : hit.value;
@@ -751,10 +753,17 @@ export function submitCall(
 	const later = lookupAsync(c, profile, k.key, false);
 	if (later !== undefined) {
 		const keyed = k;
-		return later.then((hit) => (hit !== undefined ? hit.value : submitMissed(c, profile, keyed, signal, share, run)));
+		return later.then((hit) => {
+			if (hit === undefined) return submitMissed(c, profile, keyed, signal, share, run);
+			rememberKey(profile, keyed);
+			return hit.value;
+		});
 	}
 	const hit = lookupInTurn(c, profile, k.key);
-	if (hit !== undefined) return Promise.resolve(hit.value);
+	if (hit !== undefined) {
+		rememberKey(profile, k);
+		return Promise.resolve(hit.value);
+	}
 	return submitMissed(c, profile, k, signal, share, run);
 }
 
