@@ -73,9 +73,12 @@ export interface FlecheLocation {
 /** A cached function: the same signature as `F`, plus its helpers on `.fleche`. */
 export type Fleche<F extends CacheableFunction> = F & { readonly fleche: FlecheHelpers<F> };
 
+/**
+ * An `async function`: its caller gets a promise anyway, so a store that answers asynchronously is awaited instead of
+ * blocked on. Not an async generator function: its caller gets an iterator, which must stay one (it is never stored).
+ */
 function isAsyncFunction(fn: AnyFn): boolean {
-	const ctor = (fn as { constructor?: { name?: string } }).constructor?.name;
-	return ctor === 'AsyncFunction' || ctor === 'AsyncGeneratorFunction';
+	return (fn as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction';
 }
 
 /** The state of one wrapped function: what the cached-call protocol (./protocol.ts) calls. */
@@ -223,7 +226,6 @@ function makeHelpers<F extends AnyFn>(w: Wrapped<F>, wrapped: F, site: CallSite 
 }
 
 function wrapFunction<F extends AnyFn>(fn: F, options: ResolvedOptions, site: CallSite | undefined): Fleche<F> {
-	if (typeof fn !== 'function') throw new TypeError('fleche() takes a function to cache');
 	if (targetOf(fn) !== undefined) return fn as Fleche<F>;
 	const params = resolveParams(fn, options);
 	const name = functionIdentityName(options.name, ownFunctionName(fn.name), site ? assignedName(site) : undefined);

@@ -5,7 +5,22 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { cache, digest, digestSymbol, fleche, findFleche, isFleche, KeyError, listFleche, type Fleche, type FlecheHelpers } from 'fleche';
+import {
+	Cache,
+	CallMemory,
+	ValueMemory,
+	cache,
+	digest,
+	digestSymbol,
+	fleche,
+	findFleche,
+	isFleche,
+	KeyError,
+	listFleche,
+	type CallRecord,
+	type Fleche,
+	type FlecheHelpers,
+} from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { memoryStore } from '../support/stores.ts';
 
@@ -326,5 +341,150 @@ describe('@fleche() on methods, edge by edge', () => {
 		assert.equal(owner.double(4), 8);
 		assert.equal(runs, 1, 'the second call is a hit');
 		assert.equal(cache().query({ name: 'Object.double' }).count(), 1);
+	});
+});
+
+/** Memory storage that also answers asynchronously, as a database server's does, counting how it was asked. */
+class AsyncCalls extends CallMemory {
+	finds = 0;
+	asyncFinds = 0;
+	override find(key: string): CallRecord | undefined {
+		this.finds++;
+		return super.find(key);
+	}
+	findAsync(key: string): Promise<CallRecord | undefined> {
+		this.asyncFinds++;
+		return Promise.resolve(super.find(key));
+	}
+}
+class AsyncValues extends ValueMemory {
+	getAsync(key: string): Promise<unknown> {
+		return Promise.resolve(this.get(key));
+	}
+}
+
+describe('how a cached function looks up, and what it gives back', () => {
+	test('an async function awaits a store that answers asynchronously; a function returning a promise is asked synchronously', async () => {
+		const calls = new AsyncCalls();
+		using _ = cache(new Cache(new AsyncValues(), calls));
+		const later = fleche(async (x: number) => x + 1, { name: 'later', module: 'looks' });
+		const promised = fleche((x: number) => Promise.resolve(x + 2), { name: 'promised', module: 'looks' });
+		assert.equal(await later(1), 2);
+		assert.equal(await later(1), 2);
+		assert.deepEqual([calls.asyncFinds, calls.finds], [2, 0], 'both calls of the async function looked up without blocking');
+		assert.equal(await promised(1), 3);
+		assert.equal(await promised(1), 3);
+		assert.equal(calls.asyncFinds, 2, 'a function that is not async is looked up synchronously, however it returns');
+		assert.ok(calls.finds >= 2);
+	});
+
+	test('a generator function, async or not, gives its caller the iterator, uncached, whatever the store', async () => {
+		using _ = cache(new Cache(new AsyncValues(), new AsyncCalls()));
+		const numbers = fleche(
+			async function* numbers(n: number) {
+				for (let i = 0; i < n; i++) yield i;
+			},
+			{ name: 'numbers', module: 'looks' },
+		);
+		const syncNumbers = fleche(
+			function* syncNumbers(n: number) {
+				for (let i = 0; i < n; i++) yield i;
+			},
+			{ name: 'syncNumbers', module: 'looks' },
+		);
+		for (let round = 0; round < 2; round++) {
+			const got: number[] = [];
+			for await (const i of numbers(3)) got.push(i);
+			assert.deepEqual(got, [0, 1, 2]);
+			assert.deepEqual([...syncNumbers(2)], [0, 1]);
+		}
+		assert.equal(cache().query({ name: 'numbers' }).count(), 0);
+	});
+
+	test('contains() without a max age asks whether the call is there, without reading its record', () => {
+		class Counted extends CallMemory {
+			reads = 0;
+			override get(key: string): CallRecord {
+				this.reads++;
+				return super.get(key);
+			}
+			override find(key: string): CallRecord | undefined {
+				this.reads++;
+				return super.find(key);
+			}
+		}
+		const counted = new Counted();
+		using _ = cache(new Cache(new ValueMemory(), counted));
+		const f = fleche((x: number) => x * 3, { name: 'tripled', module: 'looks' });
+		f(2);
+		counted.reads = 0;
+		assert.equal(f.fleche.contains(2), true);
+		assert.equal(f.fleche.contains(5), false);
+		assert.equal(counted.reads, 0);
+	});
+
+	test('contains() under a max age: a call gone between asking and reading its record is not there', () => {
+		// A store that still lists a call another process evicted a moment ago: its record is gone when read.
+		class Lagging extends CallMemory {
+			override contains(): boolean {
+				return true;
+			}
+		}
+		using _ = cache(new Cache(new ValueMemory(), new Lagging()));
+		const f = fleche((x: number) => x * 4, { name: 'quadrupled', module: 'looks', maxAge: '1h' });
+		assert.equal(f.fleche.contains(2), false);
+		f(2);
+		assert.equal(f.fleche.contains(2), true);
+	});
+
+	test('a function whose parameters cannot be read (a bound or native one) keys its arguments as one rest list', () => {
+		using _ = cache(memoryStore());
+		const larger = fleche(Math.max.bind(null), { name: 'larger', module: 'looks' });
+		assert.deepEqual(larger.fleche.params, ['args']);
+		assert.equal(larger(1, 5, 3), 5);
+		assert.deepEqual(larger.fleche.call(1, 5, 3).arguments, { args: [1, 5, 3] });
+		assert.notEqual(larger.fleche.digest(1, 5), larger.fleche.digest(1, 5, 3));
+		assert.equal(larger.fleche.contains(1, 5, 3), true);
+	});
+
+	test('fleche() called from code with no file (eval): a name is needed, a version works, deep code hashing says why it cannot', () => {
+		// Three frames of code without a file name above fleche() (as many as it looks at): no call site to name the
+		// function or its module by.
+		type Wrap = (fn: (x: number) => number, options?: object) => Fleche<(x: number) => number>;
+		/* eslint-disable @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- code without a file is what this test is about */
+		const l3 = new Function('fleche', 'fn', 'o', 'return fleche(fn, o)');
+		const l2 = new Function('l3', 'fleche', 'fn', 'o', 'return l3(fleche, fn, o)');
+		const l1 = new Function('l2', 'l3', 'fleche', 'fn', 'o', 'return l2(l3, fleche, fn, o)');
+		const fromEval: Wrap = (fn, options) => l1(l2, l3, fleche, fn, options) as Fleche<(x: number) => number>;
+		/* eslint-enable @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call */
+		assert.throws(() => fromEval([(x: number) => x][0]!), {
+			name: 'TypeError',
+			message: "fleche() could not find a name for this function: pass one with fleche(fn, { name: '...' })",
+		});
+		using _ = cache(memoryStore());
+		const versioned = fromEval((x: number) => x + 1, { name: 'versioned', version: 2 });
+		assert.equal(versioned(1), 2);
+		assert.deepEqual([versioned.fleche.identity.version, versioned.fleche.identity.module, versioned.fleche.location], [2, null, undefined]);
+		const deep = fromEval((x: number) => x + 1, { name: 'deepNoFile', hashCode: 'deep' });
+		assert.throws(() => deep(1), {
+			name: 'TypeError',
+			message: "fleche(deepNoFile): hashCode: 'deep' needs the file that called fleche(), and it could not be found",
+		});
+	});
+
+	test("an instance's cached method can be replaced and deleted like any own method (tests stub them)", () => {
+		using _ = cache(memoryStore());
+		class Model {
+			@fleche()
+			predict(x: number): number {
+				return x * 2;
+			}
+		}
+		const m = new Model();
+		assert.equal(m.predict(2), 4);
+		m.predict = (x: number) => x * 100;
+		assert.equal(m.predict(2), 200);
+		assert.equal(Reflect.deleteProperty(m, 'predict'), true);
+		assert.equal(m.predict(2), 4, 'back to the class method');
 	});
 });
