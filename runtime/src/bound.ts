@@ -51,7 +51,7 @@ export const BoundWrapper = {
 			: { fn, args, cache: activeCache(), metadata: activeMetadata() };
 		const bound = function (this: unknown, ...rest: unknown[]) {
 			return runIn({ cache: state.cache, metadata: state.metadata }, () =>
-				(state.fn as unknown as (...a: unknown[]) => unknown).apply(this, [...state.args, ...rest]),
+				Reflect.apply(state.fn as unknown as (...a: unknown[]) => unknown, this, [...state.args, ...rest]),
 			);
 		};
 		Object.defineProperty(bound, boundKey, { value: state });

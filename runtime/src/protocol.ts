@@ -411,7 +411,7 @@ function runHere(
 	inStoreWork.depth = 0;
 	if (inStoreWork.then !== null) leftStoreWork();
 	try {
-		result = target.fn.apply(thisArg, args);
+		result = Reflect.apply(target.fn, thisArg, args);
 	} catch (err) {
 		inStoreWork.depth = depth;
 		prepared?.abandon();
@@ -469,9 +469,9 @@ function cachedCallIn(target: CallTarget, c: BaseCache, thisArg: unknown, given:
 	} catch (err) {
 		if (!Indigestible.is(err)) throw err;
 		warnIndigestible(profile, err);
-		return target.fn.apply(thisArg, given);
+		return Reflect.apply(target.fn, thisArg, given);
 	}
-	if (!hasRequired(profile, k, true)) return target.fn.apply(thisArg, k.args);
+	if (!hasRequired(profile, k, true)) return Reflect.apply(target.fn, thisArg, k.args);
 	if (target.isAsync && outcome === undefined) {
 		// An async function's caller gets a promise anyway: a store that waits for a server is awaited, not blocked on.
 		const later = lookupAsync(c, profile, k.key);

@@ -437,6 +437,33 @@ describe('how a cached function looks up, and what it gives back', () => {
 		assert.equal(f.fleche.contains(2), true);
 	});
 
+	test('contains() under a max age lets a failure to read a record through: only a call not there is false', () => {
+		class Failing extends CallMemory {
+			override contains(): boolean {
+				return true;
+			}
+			override get(): CallRecord {
+				throw new Error('the disk is on fire');
+			}
+		}
+		using _ = cache(new Cache(new ValueMemory(), new Failing()));
+		const f = fleche((x: number) => x * 5, { name: 'quintupled', module: 'looks', maxAge: '1h' });
+		assert.throws(() => f.fleche.contains(2), { message: 'the disk is on fire' });
+	});
+
+	test('a function without a prototype chain (no constructor to ask whether it is async) is cached as a plain one', () => {
+		using _ = cache(memoryStore());
+		let runs = 0;
+		const bare = Object.setPrototypeOf(function bare(x: number) {
+			runs++;
+			return x + 1;
+		}, null) as (x: number) => number;
+		const f = fleche(bare, { name: 'bare', module: 'looks' });
+		assert.equal(f(1), 2);
+		assert.equal(f(1), 2);
+		assert.equal(runs, 1);
+	});
+
 	test('a function whose parameters cannot be read (a bound or native one) keys its arguments as one rest list', () => {
 		using _ = cache(memoryStore());
 		const larger = fleche(Math.max.bind(null), { name: 'larger', module: 'looks' });
