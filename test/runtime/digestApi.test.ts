@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, isHexDigest, removeHook } from 'fleche';
+import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, Indigestible, isHexDigest, removeHook } from 'fleche';
 import { memoryStore } from '../support/stores.ts';
 
 const full = digest('some value');
@@ -179,4 +179,114 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 		fresh['self'] = fresh;
 		assert.equal(digest(bad), digest(fresh));
 	});
+});
+
+describe('digest(): every refusal word for word, with the path to the value refused (docs/behaviour.md §2.3)', () => {
+	// What a user reads when an argument cannot be keyed: what the value is, where it sits, and what to do instead.
+	const advice = {
+		consume: 'reading it would consume it; pass an array instead, or register a digest with addHook()',
+		enumerate: 'its entries cannot be enumerated, or register a digest with addHook()',
+		symbol: 'symbols have no content that is stable across processes',
+		fn: "pass a fleche function or give it a [Symbol.for('fleche.digest')]() method",
+	};
+	class Klass {}
+	const nested = (depth: number, leaf: unknown): unknown[] => {
+		const root: unknown[] = [];
+		let cur = root;
+		for (let i = 0; i < depth - 1; i++) {
+			const next: unknown[] = [];
+			cur.push(next);
+			cur = next;
+		}
+		cur.push(leaf);
+		return root;
+	};
+	const longPath = (n: number) => `${'[0]'.repeat(20)}…(${n - 30} more)…${'[0]'.repeat(10)}`;
+	const withError = Object.assign(new Error('m'), { extra: Symbol('q') });
+	const throwsString = {
+		get y(): number {
+			// eslint-disable-next-line @typescript-eslint/only-throw-error -- user code may throw anything, a string included
+			throw 'plain';
+		},
+	};
+	const cases: [string, unknown, string, string][] = [
+		['a symbol in an object in an array', { a: [1, { b: Symbol('x') }] }, '.a[1].b', `Cannot digest a symbol at .a[1].b: ${advice.symbol}`],
+		[
+			'a Promise under a string key of a Map',
+			new Map([['k', Promise.resolve(1)]]),
+			'.get("k")',
+			'Cannot digest a Promise at .get("k"): await it first and pass the result, or register a digest with addHook()',
+		],
+		['a WeakMap under a bigint key', new Map([[5n, new WeakMap()]]), '.get(5n)', `Cannot digest a WeakMap at .get(5n): ${advice.enumerate}`],
+		['a WeakSet under a boolean key', new Map([[true, new WeakSet()]]), '.get(true)', `Cannot digest a WeakSet at .get(true): ${advice.enumerate}`],
+		[
+			'a WeakRef under a null key',
+			new Map([[null, new WeakRef({})]]),
+			'.get(null)',
+			'Cannot digest a WeakRef at .get(null): its target can vanish at any time, or register a digest with addHook()',
+		],
+		['a FinalizationRegistry', [new FinalizationRegistry(() => {})], '[0]', `Cannot digest a FinalizationRegistry at [0]: ${advice.enumerate}`],
+		['a symbol under an object key', new Map([[{}, Symbol('v')]]), '.get(<key #0>)', `Cannot digest a symbol at .get(<key #0>): ${advice.symbol}`],
+		['a symbol as a Map key', new Map([[Symbol('s'), 1]]), '.keys()[0]', `Cannot digest a symbol at .keys()[0]: ${advice.symbol}`],
+		[
+			'a symbol in a Set in a Map',
+			new Map([['s', new Set([2, Symbol('t')])]]),
+			'.get("s").values()[1]',
+			`Cannot digest a symbol at .get("s").values()[1]: ${advice.symbol}`,
+		],
+		['a key that is not an identifier', { 'a b': new WeakSet() }, '["a b"]', `Cannot digest a WeakSet at ["a b"]: ${advice.enumerate}`],
+		['a field of an Error', { e: withError }, '.e.extra', `Cannot digest a symbol at .e.extra: ${advice.symbol}`],
+		['a named function in a Set', new Set([1, function named() {}]), '.values()[1]', `Cannot digest a function (named) at .values()[1]: ${advice.fn}`],
+		['a class', [Klass], '[0]', `Cannot digest a class (Klass) at [0]: ${advice.fn}`],
+		['an anonymous function', [[() => 1][0]], '[0]', `Cannot digest a function at [0]: ${advice.fn}`],
+		['an array iterator (an article for a vowel)', { it: [1].values() }, '.it', `Cannot digest an Array Iterator at .it: ${advice.consume}`],
+		['a string iterator, at the top', 'ab'[Symbol.iterator](), '', `Cannot digest a String Iterator: ${advice.consume}`],
+		['a Map iterator', new Map([[1, 2]]).entries(), '', `Cannot digest a Map Iterator: ${advice.consume}`],
+		['a Set iterator', new Set([1]).values(), '', `Cannot digest a Set Iterator: ${advice.consume}`],
+		['a RegExp string iterator', 'ab'.matchAll(/a/g), '', `Cannot digest a RegExp String Iterator: ${advice.consume}`],
+		['a generator', { g: (function* () {})() }, '.g', `Cannot digest a Generator at .g: ${advice.consume}`],
+		['an async generator', { g: (async function* () {})() }, '.g', `Cannot digest an AsyncGenerator at .g: ${advice.consume}`],
+		[
+			'a Blob',
+			{ b: new Blob(['x']) },
+			'.b',
+			'Cannot digest a Blob at .b: its bytes are only readable asynchronously; pass await blob.arrayBuffer() instead, or register a digest with addHook()',
+		],
+		[
+			'a File',
+			{ f: new File(['x'], 'x.txt') },
+			'.f',
+			'Cannot digest a File at .f: its bytes are only readable asynchronously; pass await file.arrayBuffer() instead, or register a digest with addHook()',
+		],
+		// prettier-ignore
+		['a getter that throws an Error', { get x(): number { throw new TypeError('nope'); } }, '.x', 'Cannot digest the value at .x: reading it threw TypeError: nope'],
+		['a getter that throws a string', throwsString, '.y', 'Cannot digest the value at .y: reading it threw plain'],
+		// prettier-ignore
+		['a getter that throws what cannot be printed', { get z(): number { throw Object.create(null); } }, '.z', 'Cannot digest the value at .z: reading it threw an unprintable value'],
+		[
+			'a symbol 5,001 levels deep: the path keeps its two ends',
+			nested(5001, Symbol('end')),
+			longPath(5001),
+			`Cannot digest a symbol at ${longPath(5001)}: ${advice.symbol}`,
+		],
+		[
+			'a value nested more than 100,000 levels deep',
+			nested(100_002, 1),
+			longPath(100_000),
+			`Cannot digest a value nested more than 100000 levels deep at ${longPath(100_000)} (an endlessly generated structure?); give the outer object a [Symbol.for('fleche.digest')]() method`,
+		],
+	];
+	for (const [what, value, path, message] of cases) {
+		test(what, () => {
+			assert.throws(
+				() => digest(value),
+				(err: unknown) => {
+					assert.ok(Indigestible.is(err), `an Indigestible, not ${String(err)}`);
+					assert.equal(err.path, path);
+					assert.equal(err.message, message);
+					return true;
+				},
+			);
+		});
+	}
 });
