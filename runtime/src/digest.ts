@@ -810,8 +810,8 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 	for (let i = 0; i < hooks.length; i++) {
 		const hook = hooks[i]!;
 		if (v instanceof hook.cls) {
-			const who = `the digest hook for ${hook.cls.name || 'an anonymous class'}`;
-			return custom(ctx, v, depth, callUser(() => hook.fn(v as never), who), `<digest hook for ${hook.cls.name}>`);
+			const cls = hook.cls.name || 'an anonymous class';
+			return custom(ctx, v, depth, callUser(() => hook.fn(v as never), `the digest hook for ${cls}`), `<digest hook for ${cls}>`);
 		}
 	}
 	const method = (v as { [digestSymbol]?: unknown })[digestSymbol];

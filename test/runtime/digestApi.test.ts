@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, Indigestible, isHexDigest, removeHook } from 'fleche';
+import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, digestSymbol, Indigestible, isHexDigest, removeHook } from 'fleche';
 import { memoryStore } from '../support/stores.ts';
 
 const full = digest('some value');
@@ -151,6 +151,32 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 		assert.equal(digest(['\uDFFF']), 'dcb3ca7c2835a76a58987cf5bbb9773c5969c8a8dd3d55611d13512e6d3d6408');
 	});
 
+	test('buffers, URLs, boxed primitives and Array subclasses digest as the scheme at the top of digest.ts says', () => {
+		const bytes = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+		const txt = (t: string): string => `${t.length}:${t}`;
+		const three = new Uint8Array([1, 2, 3]);
+		assert.equal(digest(three.slice().buffer), sha('AB:3:' + bytes(three)));
+		const shared = new SharedArrayBuffer(3);
+		new Uint8Array(shared).set(three);
+		assert.equal(digest(shared), sha('SAB:3:' + bytes(three)));
+		assert.equal(digest(new DataView(three.slice().buffer)), sha('V:3:' + bytes(three)));
+		const href = 'https://example.com/a?b=1';
+		assert.equal(digest(new URL(href)), sha('U:' + txt(href)));
+		assert.equal(digest(new URLSearchParams('b=1&a=2')), sha('Q:' + txt('b=1&a=2')));
+		for (const p of [1, 's', true, 5n]) assert.equal(digest(Object(p)), sha('X:' + digest(p)), `boxed ${typeof p}`);
+		class Row extends Array<number> {}
+		assert.equal(digest(Row.from([1, 2])), sha('a~' + txt('Row') + ':' + digest(1) + ',' + digest(2) + ','));
+		assert.equal(digest(Object.assign(Object.create(null) as object, { a: 1 })), digest({ a: 1 }), 'no prototype: a plain object');
+		// A big typed array met twice in one value is read once, and digests the same both times.
+		const big = new Uint8Array(1 << 16);
+		big[5] = 7;
+		const h = sha('T:Uint8Array:65536:' + bytes(big));
+		assert.equal(digest(big), h);
+		assert.equal(digest([big, big]), sha(`a:${h},${h},`));
+		big[6] = 1;
+		assert.notEqual(digest([big, big]), sha(`a:${h},${h},`), 'remembered within one digest only');
+	});
+
 	test('a digest that fails part-way leaves nothing behind: the same values digest as they did before', () => {
 		const cyclic: Record<string, unknown> = { n: 1 };
 		cyclic['self'] = cyclic;
@@ -276,6 +302,58 @@ describe('digest(): every refusal word for word, with the path to the value refu
 			`Cannot digest a value nested more than 100000 levels deep at ${longPath(100_000)} (an endlessly generated structure?); give the outer object a [Symbol.for('fleche.digest')]() method`,
 		],
 	];
+	test('what a digest hook or a [digestSymbol]() method threw or returned is said with whose it was', () => {
+		class Hooked {}
+		const Anonymous = [class {}][0]!;
+		class Throws {
+			[digestSymbol](): never {
+				throw new RangeError('bad');
+			}
+		}
+		class Returns {
+			[digestSymbol](): symbol {
+				return Symbol('s');
+			}
+		}
+		addHook(Hooked, () => {
+			throw new Error('hook broke');
+		});
+		addHook(Anonymous, () => Symbol('z'));
+		try {
+			const refused = (value: unknown): [string, string] => {
+				try {
+					digest(value);
+				} catch (err) {
+					assert.ok(Indigestible.is(err));
+					return [err.path, err.message];
+				}
+				return assert.fail('digested');
+			};
+			assert.deepEqual(refused({ k: new Hooked() }), ['.k', 'Cannot digest the value at .k: the digest hook for Hooked threw Error: hook broke']);
+			assert.deepEqual(refused({ a: new Anonymous() }), [
+				'.a<digest hook for an anonymous class>',
+				`Cannot digest a symbol at .a<digest hook for an anonymous class>: ${advice.symbol}`,
+			]);
+			assert.deepEqual(refused({ m: new Throws() }), [
+				'.m',
+				"Cannot digest the value at .m: the [Symbol.for('fleche.digest')]() method of Throws threw RangeError: bad",
+			]);
+			assert.deepEqual(refused({ n: new Returns() }), [
+				".n[Symbol.for('fleche.digest')]()",
+				`Cannot digest a symbol at .n[Symbol.for('fleche.digest')](): ${advice.symbol}`,
+			]);
+			const bare = Object.assign(Object.create(null) as object, {
+				[digestSymbol]: () => {
+					throw new Error('q');
+				},
+			});
+			assert.deepEqual(refused({ o: bare }), ['.o', "Cannot digest the value at .o: the [Symbol.for('fleche.digest')]() method of an object threw Error: q"]);
+		} finally {
+			removeHook(Hooked);
+			removeHook(Anonymous);
+		}
+	});
+
 	for (const [what, value, path, message] of cases) {
 		test(what, () => {
 			assert.throws(
