@@ -177,6 +177,51 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 		assert.notEqual(digest([big, big]), sha(`a:${h},${h},`), 'remembered within one digest only');
 	});
 
+	test('cycles have fixed digests, and neither a Map in a cycle nor an Error depends on the order of its entries', () => {
+		const txt = (t: string): string => `${t.length}:${t}`;
+		// A self-reference: the cycle entered at its only member, `^0` standing for the member itself.
+		const self: Record<string, unknown> = { n: 1 };
+		self['me'] = self;
+		assert.equal(digest(self), sha('G:' + sha(`o:${txt('me')}=^0,${txt('n')}=${digest(1)},`)));
+		// Pinned: if these change, the keys of calls with such arguments change.
+		const a: Record<string, unknown> = { name: 'a' };
+		const b: Record<string, unknown> = { name: 'b', next: a };
+		a['next'] = b;
+		assert.equal(digest(a), '7bf1ddad2a941ce826a393af44ae1262694623b5b4fb5d0e7e719f423fd92406');
+		assert.equal(digest(b), '9ab35c42f63d18d516f3e1f0abee9d67ea7d22fa6fb95945223d5367fb705ca2');
+		const list: unknown[] = [1];
+		list.push(list);
+		assert.equal(digest(list), '9a26aa58b426ca378eddcb61989de4ec0e468b8d41cafe67331a41fc76bcef33');
+		const set = new Set<unknown>();
+		set.add(set);
+		assert.equal(digest(set), '2c71d5da9ef89f78b5cc4dee3fb9a64102e6f385828f0c2980d9fa6d9b1b471a');
+		assert.equal(digest({ outer: [self, a] }), 'f8896b5fac8218ce98bd9640745c492b27ac5edd1bf69d7fb54fbdaf23ce74f8');
+		// Sharing inside a cycle is visible: a→b→a is not a→b→a'→b'→a.
+		const [a2, b2, a3, b3] = [{ name: 'a' }, { name: 'b' }, { name: 'a' }, { name: 'b' }] as Record<string, unknown>[];
+		[a2!['next'], b2!['next'], a3!['next'], b3!['next']] = [b2, a3, b3, a2];
+		assert.notEqual(digest(a2), digest(a));
+		// A Map whose values reach it again: its values are visited in key-digest order, whatever the order they were set.
+		const cyclicMap = (order: readonly string[]): Map<string, unknown> => {
+			const m = new Map<string, unknown>();
+			const values: Record<string, unknown> = { k1: { m, v: 1 }, k2: { m, v: 2 }, k3: { m, v: 3 } };
+			for (const k of order) m.set(k, values[k]);
+			return m;
+		};
+		const first = digest(cyclicMap(['k1', 'k2', 'k3']));
+		for (const order of [
+			['k2', 'k1', 'k3'],
+			['k3', 'k2', 'k1'],
+			['k2', 'k3', 'k1'],
+		])
+			assert.equal(digest(cyclicMap(order)), first, order.join());
+		// An Error's own fields are sorted like an object's.
+		const e1 = Object.assign(new Error('m'), { a: 1, b: 2 });
+		const e2 = Object.assign(new Error('m'), { b: 2, a: 1 });
+		e2.stack = e1.stack!;
+		assert.equal(digest(e1), digest(e2));
+		assert.notEqual(digest(e1), digest(Object.assign(new Error('m'), { a: 1, b: 3, stack: e1.stack })));
+	});
+
 	test('a digest that fails part-way leaves nothing behind: the same values digest as they did before', () => {
 		const cyclic: Record<string, unknown> = { n: 1 };
 		cyclic['self'] = cyclic;
