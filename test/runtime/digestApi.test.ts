@@ -347,6 +347,24 @@ describe('digest(): every refusal word for word, with the path to the value refu
 			`Cannot digest a value nested more than 100000 levels deep at ${longPath(100_000)} (an endlessly generated structure?); give the outer object a [Symbol.for('fleche.digest')]() method`,
 		],
 	];
+	test('a Digest made by another copy of the package stands for its hex, lowercased; a malformed one is refused', () => {
+		// Another copy (another version, the CommonJS build) brands its Digests with the same registered symbol.
+		const foreign = (hex: unknown) => ({ [Symbol.for('fleche.Digest')]: true, hex });
+		const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+		assert.equal(digest(foreign('abc123')), 'abc123');
+		assert.equal(digest(foreign('ABC123')), 'abc123');
+		assert.equal(digest([foreign('f'.repeat(64))]), sha(`a:${'f'.repeat(64)},`));
+		for (const bad of ['zz12', 'ab-c', 'abc\n', '', 'a'.repeat(65), 42]) {
+			assert.throws(
+				() => digest({ d: foreign(bad) }),
+				{
+					message: 'Cannot digest a malformed Digest at .d: its hex is not 1 to 64 hex characters, or register a digest with addHook()',
+				},
+				JSON.stringify(bad),
+			);
+		}
+	});
+
 	test('what a digest hook or a [digestSymbol]() method threw or returned is said with whose it was', () => {
 		class Hooked {}
 		const Anonymous = [class {}][0]!;
