@@ -365,6 +365,38 @@ describe('digest(): every refusal word for word, with the path to the value refu
 		}
 	});
 
+	test("an object of the user's own iterator class is refused like the built-in iterators", () => {
+		const iteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()) as object) as object;
+		class Countdown {}
+		Object.setPrototypeOf(Countdown.prototype, iteratorPrototype);
+		for (const [value, path] of [
+			[{ c: new Countdown() }, '.c'],
+			[[Object.create(iteratorPrototype) as object], '[0]'],
+		] as const) {
+			assert.throws(() => digest(value), { message: `Cannot digest an iterator at ${path}: ${advice.consume}` });
+		}
+	});
+
+	test('what a digest hook or a [digestSymbol]() method returns is digested under its class name (h:)', () => {
+		const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+		class Point {
+			constructor(readonly x: number) {}
+		}
+		class Version {
+			constructor(readonly n: number) {}
+			[digestSymbol](): string {
+				return `v${this.n}`;
+			}
+		}
+		addHook(Point, (p) => [p.x]);
+		try {
+			assert.equal(digest(new Point(3)), sha(`h:5:Point|${digest([3])}`));
+			assert.equal(digest(new Version(3)), sha(`h:7:Version|${digest('v3')}`));
+		} finally {
+			removeHook(Point);
+		}
+	});
+
 	test('what a digest hook or a [digestSymbol]() method threw or returned is said with whose it was', () => {
 		class Hooked {}
 		const Anonymous = [class {}][0]!;
