@@ -7,6 +7,11 @@ import { inspect } from 'node:util';
 import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, digestSymbol, Indigestible, isHexDigest, removeHook } from 'fleche';
 import { memoryStore } from '../support/stores.ts';
 
+/** The SHA-256 (lowercase hex) of a text or of bytes: what the digest scheme hashes its encodings with. */
+const sha = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+/** `txt(s)` of the digest scheme (digest.ts): `<length>:<s>` for well-formed text. */
+const txt = (t: string): string => `${t.length}:${t}`;
+
 const full = digest('some value');
 
 describe('Digest and D(), edge by edge', () => {
@@ -135,8 +140,6 @@ describe('digest hooks, edge by edge', () => {
 });
 
 describe('digest(): fixed encodings, and nothing left behind by a failure', () => {
-	const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
-
 	test('false, zero and strings that UTF-8 cannot carry have fixed digests (cache keys must not change between versions)', () => {
 		assert.equal(digest(false), sha('false'));
 		assert.equal(digest(true), sha('true'));
@@ -152,14 +155,12 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 	});
 
 	test('buffers, URLs, boxed primitives and Array subclasses digest as the scheme at the top of digest.ts says', () => {
-		const bytes = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-		const txt = (t: string): string => `${t.length}:${t}`;
 		const three = new Uint8Array([1, 2, 3]);
-		assert.equal(digest(three.slice().buffer), sha('AB:3:' + bytes(three)));
+		assert.equal(digest(three.slice().buffer), sha('AB:3:' + sha(three)));
 		const shared = new SharedArrayBuffer(3);
 		new Uint8Array(shared).set(three);
-		assert.equal(digest(shared), sha('SAB:3:' + bytes(three)));
-		assert.equal(digest(new DataView(three.slice().buffer)), sha('V:3:' + bytes(three)));
+		assert.equal(digest(shared), sha('SAB:3:' + sha(three)));
+		assert.equal(digest(new DataView(three.slice().buffer)), sha('V:3:' + sha(three)));
 		const href = 'https://example.com/a?b=1';
 		assert.equal(digest(new URL(href)), sha('U:' + txt(href)));
 		assert.equal(digest(new URLSearchParams('b=1&a=2')), sha('Q:' + txt('b=1&a=2')));
@@ -170,7 +171,7 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 		// A big typed array met twice in one value is read once, and digests the same both times.
 		const big = new Uint8Array(1 << 16);
 		big[5] = 7;
-		const h = sha('T:Uint8Array:65536:' + bytes(big));
+		const h = sha('T:Uint8Array:65536:' + sha(big));
 		assert.equal(digest(big), h);
 		assert.equal(digest([big, big]), sha(`a:${h},${h},`));
 		big[6] = 1;
@@ -178,7 +179,6 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 	});
 
 	test('cycles have fixed digests, and neither a Map in a cycle nor an Error depends on the order of its entries', () => {
-		const txt = (t: string): string => `${t.length}:${t}`;
 		// A self-reference: the cycle entered at its only member, `^0` standing for the member itself.
 		const self: Record<string, unknown> = { n: 1 };
 		self['me'] = self;
@@ -350,7 +350,6 @@ describe('digest(): every refusal word for word, with the path to the value refu
 	test('a Digest made by another copy of the package stands for its hex, lowercased; a malformed one is refused', () => {
 		// Another copy (another version, the CommonJS build) brands its Digests with the same registered symbol.
 		const foreign = (hex: unknown) => ({ [Symbol.for('fleche.Digest')]: true, hex });
-		const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 		assert.equal(digest(foreign('abc123')), 'abc123');
 		assert.equal(digest(foreign('ABC123')), 'abc123');
 		assert.equal(digest([foreign('f'.repeat(64))]), sha(`a:${'f'.repeat(64)},`));
@@ -380,7 +379,6 @@ describe('digest(): every refusal word for word, with the path to the value refu
 	});
 
 	test('what a digest hook or a [digestSymbol]() method returns is digested under its class name (h:)', () => {
-		const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 		class Point {
 			constructor(readonly x: number) {}
 		}
