@@ -430,50 +430,60 @@ test('fleche/inspect inFlightAll(): an unreachable queue is warned about once, w
 	assert.doesNotMatch(warnings[0]!, /s3cret-pw|user/);
 });
 
-test('a job removed as it completes (removeOnComplete) before another submitter looks: that submitter still gets the result, from the store, and no body runs again', async (t) => {
-	const queue = newQueue();
-	const root = tmpDir(t);
-	const marks = tmpDir(t);
-	const go = join(tmpDir(t), 'go');
-	await startWorker(t, redis.url, queue, ['--concurrency', '2']);
-	const first = executorFor(t, queue);
-	const joining = executorFor(t, queue);
-	using _ = cache(fileCache(root));
-	const added = first.submit(fns.gated, marks, go, 5, { removeOnComplete: true });
-	await waitFor('the body to start', () => runsOf(marks, 'gated-5').length === 1);
-	// Joins the running job, then the job completes and is removed at once.
-	const joined = joining.submit(fns.gated, marks, go, 5);
-	writeFileSync(go, '');
-	const [a, b] = await Promise.all([added, joined]);
-	assert.deepEqual(a, b);
-	assert.equal(await first.queue.getJob(fns.gated.fleche.digest(marks, go, 5)), undefined, 'the job was removed');
-	// A submitter that connects only now finds no job, only the stored result: a hit, no job made.
-	const late = executorFor(t, queue);
-	assert.deepEqual(await late.submit(fns.gated, marks, go, 5), a);
-	// The window where a submitter missed in the store just before the result landed, and adds its job only after
-	// the first was removed: its job is a new one, and the worker answers it from the store (a hit, no run).
-	const call = {
-		fleche: 'boundCall/1',
-		module: 'test/fixtures/bullmqFns.ts',
-		name: 'gated',
-		file: '',
-		cache: fileCache(root).toConfig(),
-		metadata: [],
-		args: [marks, go, 5],
-		key: fns.gated.fleche.digest(marks, go, 5),
-	};
-	const events = new QueueEvents(queue, { connection: { url: redis.url } });
-	t.after(() => events.close());
-	await events.waitUntilReady();
-	const again = await late.queue.add('again', call, { jobId: call.key });
-	assert.deepEqual(
-		await again.waitUntilFinished(events),
-		{ fleche: 'bullmqReply/1', key: call.key, stored: true, value: a },
-		'answered from the store, the JSON-faithful result along',
-	);
-	assert.equal(runsOf(marks, 'gated-5').length, 1, 'the body ran once');
-	assert.equal(await totalJobs(late), 1, 'only the re-added job: the late submitter made none');
-});
+test(
+	'a job removed as it completes (removeOnComplete) before another submitter looks: that submitter still gets the result, from the store, and no body runs again',
+	{ timeout: 120_000 },
+	async (t) => {
+		const queue = newQueue();
+		const root = tmpDir(t);
+		const marks = tmpDir(t);
+		const go = join(tmpDir(t), 'go');
+		await startWorker(t, redis.url, queue, ['--concurrency', '2']);
+		const first = executorFor(t, queue);
+		const joining = executorFor(t, queue);
+		using _ = cache(fileCache(root));
+		const added = first.submit(fns.gated, marks, go, 5, { removeOnComplete: true });
+		await waitFor('the body to start', () => runsOf(marks, 'gated-5').length === 1);
+		// Joins the running job, then the job completes and is removed at once.
+		const joined = joining.submit(fns.gated, marks, go, 5);
+		writeFileSync(go, '');
+		const [a, b] = await Promise.all([added, joined]);
+		assert.deepEqual(a, b);
+		assert.equal(await first.queue.getJob(fns.gated.fleche.digest(marks, go, 5)), undefined, 'the job was removed');
+		// A submitter that connects only now finds no job, only the stored result: a hit, no job made.
+		const late = executorFor(t, queue);
+		assert.deepEqual(await late.submit(fns.gated, marks, go, 5), a);
+		// The window where a submitter missed in the store just before the result landed, and adds its job only after
+		// the first was removed: its job is a new one, and the worker answers it from the store (a hit, no run).
+		const call = {
+			fleche: 'boundCall/1',
+			module: 'test/fixtures/bullmqFns.ts',
+			name: 'gated',
+			file: '',
+			cache: fileCache(root).toConfig(),
+			metadata: [],
+			args: [marks, go, 5],
+			key: fns.gated.fleche.digest(marks, go, 5),
+		};
+		const again = await late.queue.add('again', call, { jobId: call.key });
+		// Polled, not heard: a QueueEvents started now reads from `$` at its first read, after a job answered from the
+		// store in milliseconds may already have completed (a CI run hung here), and reading from the stream's start
+		// would hear the first job's completion, which has the same id.
+		let finished = await late.queue.getJob(again.id!);
+		while (finished?.finishedOn === undefined) {
+			await new Promise((resolve) => setTimeout(resolve, 20));
+			finished = await late.queue.getJob(again.id!);
+		}
+		assert.equal(finished.failedReason, undefined, 'the re-added job did not fail');
+		assert.deepEqual(
+			finished.returnvalue,
+			{ fleche: 'bullmqReply/1', key: call.key, stored: true, value: a },
+			'answered from the store, the JSON-faithful result along',
+		);
+		assert.equal(runsOf(marks, 'gated-5').length, 1, 'the body ran once');
+		assert.equal(await totalJobs(late), 1, 'only the re-added job: the late submitter made none');
+	},
+);
 
 test('a result evicted from the store after its job completed is run again by the next submission, once (the copy in the finished job is not served)', async (t) => {
 	const queue = newQueue();
