@@ -4,6 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { addHook, cache, D, Digest, digest, DIGEST_LENGTH, digestSymbol, Indigestible, isHexDigest, removeHook } from 'fleche';
 import { memoryStore } from '../support/stores.ts';
 
@@ -462,4 +464,157 @@ describe('digest(): every refusal word for word, with the path to the value refu
 			);
 		});
 	}
+});
+
+describe('digest(): long encodings, deep and re-entered cycles, and nothing kept once a digest returns', () => {
+	/** `{ name, next }` objects linked into a cycle, in this order: the last one's `next` is the first. */
+	const ring = (...names: string[]): Record<string, unknown>[] => {
+		const nodes: Record<string, unknown>[] = names.map((name) => ({ name }));
+		nodes.forEach((n, i) => (n['next'] = nodes[(i + 1) % nodes.length]));
+		return nodes;
+	};
+	/** A list of `length` objects `{ i, next }` from depth 1 down; the last one's `next` is `last`. */
+	const chain = (length: number, last: (nodes: Record<string, unknown>[]) => unknown = () => null): Record<string, unknown>[] => {
+		const nodes: Record<string, unknown>[] = Array.from({ length }, (_v, i) => ({ i }));
+		nodes.forEach((n, i) => (n['next'] = nodes[i + 1]));
+		nodes[length - 1]!['next'] = last(nodes);
+		return nodes;
+	};
+
+	test('booleans, undefined and null inside containers have the digests they have alone', () => {
+		const parts = [true, false, undefined, null];
+		assert.equal(digest(parts), sha(`a:${parts.map((p) => digest(p) + ',').join('')}`));
+		assert.equal(digest({ t: true, f: false, u: undefined }), sha(`o:${txt('f')}=${sha('false')},${txt('t')}=${sha('true')},${txt('u')}=${sha('undefined')},`));
+		assert.notEqual(digest([true]), digest([false]));
+	});
+
+	test('encodings longer than the hashing chunk (64 KiB of text) digest as one text: arrays, objects, Sets and Maps', () => {
+		const n = 3000; // 65 characters an element: about 195,000 characters of encoding
+		const numbers = Array.from({ length: n }, (_v, i) => i);
+		const hexes = numbers.map((i) => digest(i));
+		assert.equal(digest(numbers), sha(`a:${hexes.map((h) => h + ',').join('')}`));
+		const keys = numbers.map((i) => `k${i}`).sort();
+		const object = Object.fromEntries(numbers.map((i) => [`k${i}`, i]));
+		assert.equal(digest(object), sha(`o:${keys.map((k) => `${txt(k)}=${digest(object[k])},`).join('')}`));
+		assert.equal(
+			digest(new Set(numbers)),
+			sha(
+				`S:${[...hexes]
+					.sort()
+					.map((h) => h + ',')
+					.join('')}`,
+			),
+		);
+		const pairs = numbers.map((i) => `${digest(`k${i}`)}:${digest(-i)}`).sort();
+		assert.equal(digest(new Map(numbers.map((i) => [`k${i}`, -i]))), sha(`M:${pairs.map((p) => p + ',').join('')}`));
+	});
+
+	test('a registered symbol is the digest method: a class needs no import of digestSymbol', () => {
+		class Tagged {
+			[Symbol.for('fleche.digest')](): string {
+				return 'tag';
+			}
+		}
+		assert.equal(digest(new Tagged()), sha(`h:${txt('Tagged')}|${digest('tag')}`));
+	});
+
+	test('cycles of three, with a forward reference and a member referring back twice, digest as the scheme says', () => {
+		const body = (s: string): string => sha(`o:${s}`);
+		const [a] = ring('a', 'b', 'c');
+		// Members in first-met order a, b, c; `^d` is the parent's position minus the target's.
+		const next = (ref: string, name: string): string => `${txt('name')}=${digest(name)},${txt('next')}=${ref},`;
+		assert.equal(digest(a), sha(`G:${body(next('^-1', 'a'))},${body(next('^-1', 'b'))},${body(next('^2', 'c'))}`));
+		// c refers back to both a (position 0) and b (position 1): b is still inside the cycle entered at a.
+		const x = { name: 'x' } as Record<string, unknown>;
+		const y = { name: 'y', next: null } as Record<string, unknown>;
+		const z = { name: 'z', back: x, prev: y } as Record<string, unknown>;
+		x['next'] = y;
+		y['next'] = z;
+		assert.equal(
+			digest(x),
+			sha(`G:${body(next('^-1', 'x'))},${body(next('^-1', 'y'))},${body(`${txt('back')}=^2,${txt('name')}=${digest('z')},${txt('prev')}=^1,`)}`),
+		);
+	});
+
+	test('a cycle entered again in one digest: walked again from the new member, up to twice; then R: with its first walk', () => {
+		const [a, b, c] = ring('a', 'b', 'c');
+		const [da, db, dc] = [digest(a), digest(b), digest(c)];
+		assert.equal(new Set([da, db, dc]).size, 3, 'each member enters the cycle where it is');
+		assert.equal(digest([a, b]), sha(`a:${da},${db},`));
+		assert.equal(digest([b, a]), sha(`a:${db},${da},`));
+		// A third walk is not taken: the member is named by the first walk's digest and its position in that walk.
+		assert.equal(digest([a, b, c]), sha(`a:${da},${db},${sha(`R:${da}:2`)},`));
+		assert.equal(digest([c, a, b]), sha(`a:${dc},${da},${sha(`R:${dc}:2`)},`));
+		// Members already walked from are remembered, not walked again.
+		assert.equal(digest([a, b, a, b, c]), sha(`a:${da},${db},${da},${db},${sha(`R:${da}:2`)},`));
+		// Each digest starts afresh: the same value digests the same every time.
+		for (let i = 0; i < 4; i++) assert.equal(digest([a, b, c]), sha(`a:${da},${db},${sha(`R:${da}:2`)},`), `time ${i}`);
+		assert.equal(digest(c), dc);
+	});
+
+	test('a Map in a cycle whose keys digest alike walks their values in the order they were set', () => {
+		// Keys with equal digests (equal content, other objects) leave only the insertion order to go by, as for Sets
+		// (a miss at worst, never a wrong hit): the value set first is met first, and its position says so.
+		const letters = ['a', 'b', 'c'];
+		const tied = (order: number[]): Map<unknown, unknown> => {
+			const m = new Map<unknown, unknown>();
+			for (const i of order) m.set({ k: 1 }, { m, v: letters[i] });
+			return m;
+		};
+		const kh = digest({ k: 1 });
+		const mapBody = sha(`M:${[1, 2, 3].map((k) => `${kh}:^-${k},`).join('')}`);
+		const member = (k: number, v: string): string => sha(`o:${txt('m')}=^${k},${txt('v')}=${digest(v)},`);
+		for (const order of [
+			[0, 1, 2],
+			[1, 0, 2],
+			[2, 1, 0],
+			[1, 2, 0],
+		])
+			assert.equal(digest(tied(order)), sha(`G:${mapBody},${order.map((i, k) => member(k + 1, letters[i]!)).join(',')}`), order.join());
+	});
+
+	test('a cycle closed deep in a value (past depth 32) is a cycle, and a deep object met again after it finished is not', () => {
+		for (const depth of [31, 32, 33, 34, 40]) {
+			// head at depth 1 (inside the array), so node k is at depth k + 1; the last one points back at depth `depth`.
+			const make = (): unknown => [chain(45, (nodes) => nodes[depth - 1])[0]];
+			assert.equal(digest(make()), digest(make()), `a cycle back to depth ${depth}`);
+			// Shared, not cyclic: the node at `depth`, met again after its subtree finished, digests as a copy of it would.
+			const nodes = chain(45);
+			const shared = { a: nodes[0], b: nodes[depth - 1] };
+			assert.equal(digest(shared), digest({ a: nodes[0], b: structuredClone(nodes[depth - 1]) }), `shared at depth ${depth}`);
+		}
+		const back33 = digest([chain(45, (nodes) => nodes[32])[0]]);
+		const back34 = digest([chain(45, (nodes) => nodes[33])[0]]);
+		assert.notEqual(back33, back34, 'cycles of other lengths');
+	});
+
+	test('a digest keeps nothing it read alive once it returns, or once it refused a value', async () => {
+		// What the traversal remembers within one digest (finished subtrees, cycle members, its pooled frames) must not
+		// outlive it: a value digested once as an argument would otherwise stay in memory for the life of the process.
+		setFlagsFromString('--expose-gc');
+		const gc = runInNewContext('gc') as () => void;
+		const digested = (): WeakRef<object>[] => {
+			const tree = { rows: Array.from({ length: 20 }, (_v, i) => ({ i, tags: [i, { deep: [i] }] })) };
+			const [a, b, c] = ring('a', 'b', 'c');
+			const refused: Record<string, unknown> = { n: 1, f: () => 1 };
+			refused['self'] = refused;
+			const deep = chain(60, (nodes) => nodes[40]);
+			digest(tree);
+			digest([a, b, c]);
+			digest([deep[0]]);
+			assert.throws(() => digest({ list: [refused] }), Indigestible);
+			return [tree, a!, b!, c!, refused, deep[0]!, deep[40]!].map((o) => new WeakRef(o));
+		};
+		const refs = digested();
+		// WeakRef targets stay alive until the current job ends: collect after yielding, a few times over.
+		for (let i = 0; i < 10 && refs.some((r) => r.deref() !== undefined); i++) {
+			await new Promise((resolve) => setImmediate(resolve));
+			gc();
+		}
+		assert.deepEqual(
+			refs.map((r) => r.deref() !== undefined),
+			refs.map(() => false),
+			'every value digested was collected',
+		);
+	});
 });
