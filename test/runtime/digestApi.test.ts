@@ -246,6 +246,15 @@ describe('digest(): fixed encodings, and nothing left behind by a failure', () =
 		const bigBefore = digest(big);
 		(big.rows[7]!.tags[2] as { deep: number[] }).deep[1] = -1;
 		assert.notEqual(digest(big), bigBefore);
+		// Refused after a member of the cycle (y) had finished: y, digested next, is not taken for part of that cycle.
+		const x: Record<string, unknown> = { z: () => 1 };
+		const y = { back: x };
+		x['a'] = y;
+		assert.throws(() => digest(x), Indigestible);
+		delete x['z'];
+		const [x2, y2] = [{} as Record<string, unknown>, { back: {} as unknown }];
+		[x2['a'], y2.back] = [y2, x2];
+		assert.deepEqual([digest(y), digest([y, x])], [digest(y2), digest([y2, x2])]);
 		// The refused cycle, its function taken out, digests as the same cycle made afresh.
 		delete bad['f'];
 		const fresh: Record<string, unknown> = { a: 1 };
@@ -588,6 +597,49 @@ describe('digest(): long encodings, deep and re-entered cycles, and nothing kept
 		assert.notEqual(back33, back34, 'cycles of other lengths');
 	});
 
+	test('a cycle deep in a value digests as the same cycle alone, composed into its parents, wherever it closes', () => {
+		// Node k of the list sits at depth k + 1 inside the array; the last node points back at node `depth - 1`.
+		const link = (i: number, next: string): string => sha(`o:${txt('i')}=${digest(i)},${txt('next')}=${next},`);
+		for (const depth of [31, 32, 33, 40]) {
+			const nodes = chain(45, (all) => all[depth - 1]);
+			let h = digest(nodes[depth - 1]); // the cycle alone, entered where the list enters it
+			for (let k = depth - 2; k >= 0; k--) h = link(k, h);
+			assert.equal(digest([nodes[0]]), sha(`a:${h},`), `a cycle closing at depth ${depth}`);
+		}
+	});
+
+	test('objects met again deep in a value after they finished are shared, not cycles: at depth 1, 32 and past it', () => {
+		// Each is first met and finished somewhere, then met again below depth 32 through a second list of wrappers.
+		const below = (v: unknown, levels: number): unknown => {
+			let w = v;
+			for (let i = 0; i < levels; i++) w = [w];
+			return w;
+		};
+		const nodes = chain(45);
+		for (const at of [0, 31, 32, 40]) {
+			const again = nodes[at]!;
+			const value = { a: nodes[0], b: below(again, 38) };
+			assert.equal(digest(value), digest({ a: nodes[0], b: below(structuredClone(again), 38) }), `node ${at}, at depth ${at + 1} first`);
+		}
+		const shallow = { x: 1 };
+		assert.equal(digest({ a: shallow, b: below(shallow, 40) }), digest({ a: shallow, b: below({ x: 1 }, 40) }), 'met at depth 1 first');
+	});
+
+	test('a member that gets the lowest reference from its first child keeps it when a later child refers less far back', () => {
+		// x → y → z → x, and y → w → y: w refers back to y only, after z had made y part of the cycle through x.
+		const [x, y, z] = ring('x', 'y', 'z');
+		const w: Record<string, unknown> = { name: 'w', next: y };
+		y!['w'] = w;
+		const named = (name: string, rest: string): string => sha(`o:${txt('name')}=${digest(name)},${rest}`);
+		assert.equal(
+			digest(x),
+			sha(
+				`G:${named('x', `${txt('next')}=^-1,`)},${named('y', `${txt('next')}=^-1,${txt('w')}=^-2,`)},${named('z', `${txt('next')}=^2,`)},${named('w', `${txt('next')}=^2,`)}`,
+			),
+		);
+		assert.ok(z);
+	});
+
 	test('a digest keeps nothing it read alive once it returns, or once it refused a value', async () => {
 		// What the traversal remembers within one digest (finished subtrees, cycle members, its pooled frames) must not
 		// outlive it: a value digested once as an argument would otherwise stay in memory for the life of the process.
@@ -596,14 +648,15 @@ describe('digest(): long encodings, deep and re-entered cycles, and nothing kept
 		const digested = (): WeakRef<object>[] => {
 			const tree = { rows: Array.from({ length: 20 }, (_v, i) => ({ i, tags: [i, { deep: [i] }] })) };
 			const [a, b, c] = ring('a', 'b', 'c');
-			const refused: Record<string, unknown> = { n: 1, f: () => 1 };
-			refused['self'] = refused;
+			// Refused after a member of its cycle finished: y is done, then x's function is met.
+			const refused: Record<string, unknown> = { z: () => 1 };
+			refused['a'] = { back: refused };
 			const deep = chain(60, (nodes) => nodes[40]);
 			digest(tree);
 			digest([a, b, c]);
 			digest([deep[0]]);
 			assert.throws(() => digest({ list: [refused] }), Indigestible);
-			return [tree, a!, b!, c!, refused, deep[0]!, deep[40]!].map((o) => new WeakRef(o));
+			return [tree, a!, b!, c!, refused, refused['a'] as object, deep[0]!, deep[40]!].map((o) => new WeakRef(o));
 		};
 		const refs = digested();
 		// WeakRef targets stay alive until the current job ends: collect after yielding, a few times over.
