@@ -615,8 +615,9 @@ describe('digest(): long encodings, deep and re-entered cycles, and nothing kept
 			for (let i = 0; i < levels; i++) w = [w];
 			return w;
 		};
-		const nodes = chain(45);
 		for (const at of [0, 31, 32, 40]) {
+			// Four nodes below it at most: subtrees that big are remembered whole, and met again by what they digested to.
+			const nodes = chain(at + 4);
 			const again = nodes[at]!;
 			const value = { a: nodes[0], b: below(again, 38) };
 			assert.equal(digest(value), digest({ a: nodes[0], b: below(structuredClone(again), 38) }), `node ${at}, at depth ${at + 1} first`);
