@@ -641,6 +641,35 @@ describe('digest(): long encodings, deep and re-entered cycles, and nothing kept
 		assert.ok(z);
 	});
 
+	test('a shared subtree of eight objects or more is read once in a digest, however many paths lead to it', () => {
+		// Each layer holds the layer below twice, behind counting getters. Big subtrees are remembered within one digest;
+		// small ones (under 8 objects) are cheaper to read again than to remember.
+		const layers = 30;
+		const reads = Array.from({ length: layers }, () => 0);
+		let node: object = { leaf: true };
+		for (let i = 0; i < layers; i++) {
+			const below = node;
+			const layer = {};
+			for (const key of ['l', 'r'])
+				Object.defineProperty(layer, key, {
+					enumerable: true,
+					get: () => {
+						reads[i]!++;
+						return below;
+					},
+				});
+			node = layer;
+		}
+		const h = digest(node);
+		// Layer i has i + 2 objects below and in it: from layer 7 up, every layer is met once and its getters read once.
+		assert.deepEqual(
+			reads.slice(7),
+			Array.from({ length: layers - 7 }, () => 2),
+			reads.join(),
+		);
+		assert.equal(digest(node), h);
+	});
+
 	test('a digest keeps nothing it read alive once it returns, or once it refused a value', async () => {
 		// What the traversal remembers within one digest (finished subtrees, cycle members, its pooled frames) must not
 		// outlive it: a value digested once as an argument would otherwise stay in memory for the life of the process.
