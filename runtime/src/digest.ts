@@ -780,7 +780,64 @@ const typedArrayTag = intrinsicGetter<string | undefined>(typedArrayProto, Symbo
 const typedArrayLength = intrinsicGetter<number>(typedArrayProto, 'length');
 const dataViewByteLength = intrinsicGetter<number>(DataView.prototype, 'byteLength');
 const iteratorProto = getPrototypeOf(getPrototypeOf([][Symbol.iterator]())!)!;
-const asyncIteratorProto = getPrototypeOf(getPrototypeOf((async function* () {})())!)!;
+/** %AsyncIteratorPrototype%: above the async generators' own prototype, whose tag already refuses them. */
+const asyncIteratorProto = getPrototypeOf(getPrototypeOf(getPrototypeOf((async function* () {})())!)!)!;
+/** Contents read through the built-ins' own methods: a subclass overriding iteration, or no prototype, changes nothing. */
+const mapEntries = intrinsic<IterableIterator<[unknown, unknown]>>(Map.prototype, 'entries');
+const setValues = intrinsic<IterableIterator<unknown>>(Set.prototype, 'values');
+const regExpSource = intrinsicGetter<string>(RegExp.prototype, 'source');
+const arrayBufferByteLength = intrinsicGetter<number>(ArrayBuffer.prototype, 'byteLength');
+const sharedArrayBufferByteLength = intrinsicGetter<number>(SharedArrayBuffer.prototype, 'byteLength');
+/** The flag getters in the order of `RegExp.prototype.flags` ("dgimsuvy"), those this Node has. */
+const regExpFlagGetters = (
+	[
+		['d', 'hasIndices'],
+		['g', 'global'],
+		['i', 'ignoreCase'],
+		['m', 'multiline'],
+		['s', 'dotAll'],
+		['u', 'unicode'],
+		['v', 'unicodeSets'],
+		['y', 'sticky'],
+	] as const
+)
+	.filter(([, key]) => Object.getOwnPropertyDescriptor(RegExp.prototype, key) !== undefined)
+	.map(([flag, key]) => [flag, intrinsicGetter<boolean>(RegExp.prototype, key)] as const);
+
+/** What `re.flags` says of a built-in RegExp, read from its slots. */
+function regExpFlags(re: RegExp): string {
+	let flags = '';
+	for (const [flag, get] of regExpFlagGetters) if (get.call(re)) flags += flag;
+	return flags;
+}
+
+/**
+ * The `Object.prototype.toString` tag of a null-prototype object that is a built-in underneath (its tag lived on the
+ * prototype it lost), from its internal slots; null for an ordinary object, a plain dictionary.
+ */
+function slotTag(v: object): string | null {
+	if (Array.isArray(v)) return '[object Array]';
+	if (ArrayBuffer.isView(v)) return '[object ArrayBufferView]';
+	if (nodeTypes.isMap(v)) return '[object Map]';
+	if (nodeTypes.isSet(v)) return '[object Set]';
+	if (nodeTypes.isDate(v)) return '[object Date]';
+	if (nodeTypes.isRegExp(v)) return '[object RegExp]';
+	if (nodeTypes.isNativeError(v)) return '[object Error]';
+	if (nodeTypes.isArrayBuffer(v)) return '[object ArrayBuffer]';
+	if (nodeTypes.isSharedArrayBuffer(v)) return '[object SharedArrayBuffer]';
+	if (nodeTypes.isNumberObject(v)) return '[object Number]';
+	if (nodeTypes.isStringObject(v)) return '[object String]';
+	if (nodeTypes.isBooleanObject(v)) return '[object Boolean]';
+	if (nodeTypes.isBigIntObject(v)) return '[object BigInt]';
+	if (nodeTypes.isSymbolObject(v)) return '[object Symbol]';
+	if (nodeTypes.isPromise(v)) return '[object Promise]';
+	if (nodeTypes.isWeakMap(v)) return '[object WeakMap]';
+	if (nodeTypes.isWeakSet(v)) return '[object WeakSet]';
+	if (nodeTypes.isGeneratorObject(v)) return '[object Generator]';
+	if (nodeTypes.isMapIterator(v)) return '[object Map Iterator]';
+	if (nodeTypes.isSetIterator(v)) return '[object Set Iterator]';
+	return null;
+}
 
 function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 	const memo = ctx.memo.get(v);
@@ -822,7 +879,11 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 	if (typeof v === 'function') throw functionRefusal(v);
 
 	const proto: object | null = getPrototypeOf(v);
-	if (proto === objectProto || proto === null) return pushBody(ctx, v, depth, 'o:');
+	if (proto === objectProto) return pushBody(ctx, v, depth, 'o:');
+	// Without a prototype a built-in loses its tag too: a null-prototype Map, Date or Error is told from a dictionary
+	// by its internal slots, or every such Map would digest as the same empty object.
+	const tag = proto === null ? slotTag(v) : objectToString.call(v);
+	if (tag === null) return pushBody(ctx, v, depth, 'o:');
 	if (Array.isArray(v)) {
 		// Read the length before opening the frame: on a Proxy it can throw.
 		const n = v.length;
@@ -835,7 +896,7 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 		return h;
 	}
 
-	switch (objectToString.call(v)) {
+	switch (tag) {
 		case '[object Map]':
 			if (v instanceof Map || nodeTypes.isMap(v)) return pushMap(ctx, v as Map<unknown, unknown>, depth, proto);
 			break;
@@ -847,18 +908,18 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 			return sha('d' + sub(proto, 'Date') + ':' + dateGetTime.call(v));
 		case '[object RegExp]': {
 			const re = v as RegExp;
-			return sha('r' + sub(proto, 'RegExp') + ':' + txt(String(re.source)) + String(re.flags));
+			return sha('r' + sub(proto, 'RegExp') + ':' + txt(regExpSource.call(re)) + regExpFlags(re));
 		}
 		case '[object Error]':
 			return pushError(ctx, v as Error, depth, proto);
 		case '[object ArrayBuffer]':
 			if (nodeTypes.isArrayBuffer(v)) {
-				return sha('AB:' + v.byteLength + ':' + hash('sha256', new Uint8Array(v), 'hex'));
+				return sha('AB:' + arrayBufferByteLength.call(v) + ':' + hash('sha256', new Uint8Array(v), 'hex'));
 			}
 			break;
 		case '[object SharedArrayBuffer]':
 			if (nodeTypes.isSharedArrayBuffer(v)) {
-				return sha('SAB:' + v.byteLength + ':' + hash('sha256', new Uint8Array(v), 'hex'));
+				return sha('SAB:' + sharedArrayBufferByteLength.call(v) + ':' + hash('sha256', new Uint8Array(v), 'hex'));
 			}
 			break;
 		case '[object URL]':
@@ -877,12 +938,12 @@ function enterObject(ctx: Ctx, v: object, depth: number): string | null {
 		default:
 			break;
 	}
-	const tag = objectToString.call(v).slice(8, -1);
-	if (Object.hasOwn(indigestibleBuiltins, tag)) throw builtinRefusal(article(tag), indigestibleBuiltins[tag]!);
+	const kind = tag.slice(8, -1);
+	if (Object.hasOwn(indigestibleBuiltins, kind)) throw builtinRefusal(article(kind), indigestibleBuiltins[kind]!);
 	if (isIterator(proto)) throw builtinRefusal('an iterator', indigestibleBuiltins['Iterator']!);
 	const name = proto === null ? '' : protoName(proto);
 	// A plain object from another realm (a vm context) has that realm's Object.prototype but is still plain.
-	if (name === 'Object' && getPrototypeOf(proto) === null) return pushBody(ctx, v, depth, 'o:');
+	if (name === 'Object' && proto !== null && getPrototypeOf(proto) === null) return pushBody(ctx, v, depth, 'o:');
 	return pushBody(ctx, v, depth, 'i:' + txt(name) + '|');
 }
 
@@ -905,7 +966,7 @@ function pushMap(ctx: Ctx, m: Map<unknown, unknown>, depth: number, proto: objec
 	// Snapshot first: a getter reached while digesting could otherwise mutate the Map under the iteration.
 	const keys: unknown[] = [];
 	const values: unknown[] = [];
-	for (const [k, val] of m) {
+	for (const [k, val] of mapEntries.call(m)) {
 		keys.push(k);
 		values.push(val);
 	}
@@ -918,7 +979,7 @@ function pushMap(ctx: Ctx, m: Map<unknown, unknown>, depth: number, proto: objec
 }
 
 function pushSet(ctx: Ctx, set: Set<unknown>, depth: number, proto: object | null): null {
-	const items = Array.from(set);
+	const items = Array.from(setValues.call(set));
 	const f = push(ctx, depth, setFrame, set, items.length, '');
 	f.items = items;
 	f.hexes = new Array<string>(items.length);

@@ -3,6 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -350,6 +354,65 @@ describe('digest(): every refusal word for word, with the path to the value refu
 			nested(5001, Symbol('end')),
 			longPath(5001),
 			`Cannot digest a symbol at ${longPath(5001)}: ${advice.symbol}`,
+		],
+		['a boxed symbol', [Object(Symbol('s'))], '[0]', `Cannot digest a symbol at [0]: ${advice.symbol}`],
+		[
+			"a symbol as an Error's name",
+			{ e: Object.assign(new Error('m'), { name: Symbol('n') }) },
+			'.e.name',
+			`Cannot digest a symbol at .e.name: ${advice.symbol}`,
+		],
+		[
+			"a symbol as an Error's message",
+			{ e: Object.assign(new Error('m'), { message: Symbol('m') }) },
+			'.e.message',
+			`Cannot digest a symbol at .e.message: ${advice.symbol}`,
+		],
+		[
+			'a symbol 40 levels deep: the whole path, up to 40 steps',
+			nested(40, Symbol('end')),
+			'[0]'.repeat(40),
+			`Cannot digest a symbol at ${'[0]'.repeat(40)}: ${advice.symbol}`,
+		],
+		[
+			'a symbol under a Map key that is a function with a digest method',
+			new Map([[Object.assign(() => 1, { [digestSymbol]: () => 'key' }), Symbol('v')]]),
+			'.get(<key #0>)',
+			`Cannot digest a symbol at .get(<key #0>): ${advice.symbol}`,
+		],
+		['a function whose name is not text', { f: Object.defineProperty(() => 1, 'name', { value: 42 }) }, '.f', `Cannot digest a function at .f: ${advice.fn}`],
+		[
+			'a function whose body mentions a class',
+			{
+				f: function named(): string {
+					return 'class x';
+				},
+			},
+			'.f',
+			`Cannot digest a function (named) at .f: ${advice.fn}`,
+		],
+		[
+			'a function whose name cannot be read (a Proxy)',
+			{
+				f: new Proxy(function hidden() {}, {
+					get: (target, key) => {
+						if (key === 'name') throw new Error('no');
+						return Reflect.get(target, key) as unknown;
+					},
+				}),
+			},
+			'.f',
+			`Cannot digest a function at .f: ${advice.fn}`,
+		],
+		[
+			'a getter that throws an Error printing itself otherwise',
+			{
+				get x(): number {
+					throw Object.assign(new RangeError('far'), { toString: () => 'custom text' });
+				},
+			},
+			'.x',
+			'Cannot digest the value at .x: reading it threw RangeError: far',
 		],
 		[
 			'a value nested more than 100,000 levels deep',
@@ -699,5 +762,159 @@ describe('digest(): long encodings, deep and re-entered cycles, and nothing kept
 			refs.map(() => false),
 			'every value digested was collected',
 		);
+	});
+});
+
+describe('digest(): what an object is, whatever it says of itself', () => {
+	const instance = (cls: string, body = ''): string => sha(`i:${txt(cls)}|${body}`);
+
+	test('objects whose toStringTag names a built-in digest as instances of their own class', () => {
+		for (const tag of ['Map', 'Set', 'ArrayBuffer', 'SharedArrayBuffer', 'URL', 'URLSearchParams', 'Number', 'Symbol']) {
+			class Pretender {
+				get [Symbol.toStringTag](): string {
+					return tag;
+				}
+			}
+			assert.equal(Object.prototype.toString.call(new Pretender()), `[object ${tag}]`);
+			assert.equal(digest(new Pretender()), instance('Pretender'), tag);
+		}
+	});
+
+	test('objects without the usual prototype: null-prototype arrays, typed arrays and Errors, prototypes without a constructor or its name', () => {
+		const list = Object.setPrototypeOf([1], null) as unknown[];
+		assert.equal(digest(list), sha(`a~${txt('')}:${digest(1)},`));
+		const bytes = new Uint8Array([1, 2]);
+		assert.equal(digest(Object.setPrototypeOf(new Uint8Array([1, 2]), null)), sha(`T~${txt('')}Uint8Array:2:${sha(bytes)}`));
+		class Bytes extends Uint8Array {}
+		assert.equal(digest(new Bytes([1, 2])), sha(`T~${txt('Bytes')}Uint8Array:2:${sha(bytes)}`));
+		class Chunk extends Buffer {}
+		const chunk = Object.setPrototypeOf(Buffer.from([1, 2]), Chunk.prototype) as Buffer;
+		assert.equal(digest(chunk), sha(`T~${txt('Chunk')}Uint8Array:2:${sha(bytes)}`), 'a subclass of Buffer is not a Buffer');
+		const error = Object.setPrototypeOf(Object.assign(new Error('m'), { code: 1 }), null) as Error;
+		assert.equal(digest(error), sha(`E:${txt('')}|${digest(undefined)},${digest('m')},${txt('code')}=${digest(1)},`));
+		// Built-ins whose prototype is gone are told by their slots, and read through the built-ins' own methods: two such
+		// Maps with other contents never digest alike (they did, as the same empty object, before).
+		const bare = <T extends object>(v: T): T => Object.setPrototypeOf(v, null) as T;
+		const none = txt('');
+		assert.equal(digest(bare(new Map([[1, 2]]))), sha(`M~${none}:${digest(1)}:${digest(2)},`));
+		assert.notEqual(digest(bare(new Map([[1, 2]]))), digest(bare(new Map([[1, 3]]))));
+		assert.equal(digest(bare(new Set([1]))), sha(`S~${none}:${digest(1)},`));
+		assert.equal(digest(bare(new Date(5))), sha(`d~${none}:5`));
+		assert.equal(digest(bare(/a/gi)), sha(`r~${none}:${txt('a')}gi`));
+		assert.equal(digest(bare(new Uint8Array([1, 2]).buffer)), sha(`AB:2:${sha(bytes)}`));
+		assert.equal(digest(bare(Object(5) as object)), sha(`X:${digest(5)}`));
+		assert.throws(() => digest(bare(Promise.resolve(1))), { message: /^Cannot digest a Promise: / });
+		assert.equal(digest(Object.assign(bare({}), { a: 1 })), digest({ a: 1 }), 'a dictionary is a plain object');
+		// A subclass that overrides iteration or flags cannot change what its contents digest as.
+		class Liar extends Map<number, number> {
+			override *[Symbol.iterator](): MapIterator<[number, number]> {}
+		}
+		assert.equal(digest(new Liar([[1, 2]])), sha(`M~${txt('Liar')}:${digest(1)}:${digest(2)},`));
+		class Flagless extends RegExp {
+			override get flags(): string {
+				return '';
+			}
+		}
+		assert.equal(digest(new Flagless('a', 'g')), sha(`r~${txt('Flagless')}:${txt('a')}g`));
+		// A prototype that is itself a null-prototype object: no constructor, no name, and not a plain object.
+		const orphan = Object.assign(Object.create(Object.create(null) as object) as object, { a: 1 });
+		assert.equal(digest(orphan), instance('', `${txt('a')}=${digest(1)},`));
+		class Odd {}
+		Object.defineProperty(Odd, 'name', { value: 7 });
+		assert.equal(digest(new Odd()), instance(''), 'a class name that is not text counts as none');
+		// A user class that happens to be called Object is still a class.
+		const Object_ = class Object {};
+		assert.equal(digest(new Object_()), instance('Object'));
+		// An object made in another realm is plain there too.
+		assert.equal(digest(runInNewContext('({ a: 1 })')), digest({ a: 1 }));
+	});
+
+	test('an object inheriting from the async iterator prototype is refused as an iterator', () => {
+		// %AsyncIteratorPrototype%, above the async generators' prototype (whose own tag refuses them already).
+		const asyncIterator = Object.getPrototypeOf(Object.getPrototypeOf(Object.getPrototypeOf((async function* () {})()))) as object;
+		assert.throws(() => digest({ it: Object.create(asyncIterator) as object }), {
+			message: 'Cannot digest an iterator at .it: reading it would consume it; pass an array instead, or register a digest with addHook()',
+		});
+	});
+
+	test('a file: URL digests as the file it names; one that names nothing is refused with the reason', () => {
+		const dir = mkdtempSync(join(tmpdir(), 'fleche-digest-url-'));
+		try {
+			mkdirSync(join(dir, 'b'));
+			writeFileSync(join(dir, 'data.txt'), 'abc');
+			writeFileSync(join(dir, 'b', 'data.txt'), 'abc');
+			const url = pathToFileURL(join(dir, 'data.txt'));
+			assert.equal(digest(url), sha(`F:${txt('data.txt')}:3:${sha('abc')}`));
+			assert.equal(digest(pathToFileURL(join(dir, 'b', 'data.txt'))), digest(url), 'by name and bytes, wherever it is');
+			assert.notEqual(digest(url), sha(`U:${txt(url.href)}`));
+			const missing = pathToFileURL(join(dir, 'missing.txt'));
+			assert.throws(
+				() => digest({ f: missing }),
+				(err: unknown) => {
+					assert.ok(Indigestible.is(err), String(err));
+					assert.equal(err.path, '.f');
+					assert.match(err.message, /^Cannot digest the file URL at \.f: .*missing\.txt/);
+					return true;
+				},
+			);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	test('what a hook refuses in a digest of its own is said inside the hook, at the path of both', () => {
+		class Outer {
+			[digestSymbol](): string {
+				return digest({ inner: Symbol('deep') });
+			}
+		}
+		assert.throws(
+			() => digest({ o: new Outer() }),
+			(err: unknown) => {
+				assert.ok(Indigestible.is(err), String(err));
+				assert.equal(err.path, '.o.inner');
+				assert.equal(
+					err.message,
+					`Cannot digest a symbol at .inner: ${'symbols have no content that is stable across processes'} (inside the [Symbol.for('fleche.digest')]() method of Outer at .o)`,
+				);
+				assert.ok(Indigestible.is(err.cause), 'caused by the refusal inside');
+				return true;
+			},
+		);
+		const thrown = new RangeError('bad');
+		class Throws {
+			[digestSymbol](): never {
+				throw thrown;
+			}
+		}
+		assert.throws(
+			() => digest(new Throws()),
+			(err: unknown) => Indigestible.is(err) && err.cause === thrown,
+		);
+	});
+
+	test('an Indigestible thrown by a getter comes out as it was thrown', () => {
+		let inner: unknown;
+		const value = {
+			get g(): string {
+				try {
+					return digest(Symbol('s'));
+				} catch (err) {
+					inner = err;
+					throw err;
+				}
+			},
+		};
+		assert.throws(
+			() => digest([value]),
+			(err: unknown) => err === inner && Indigestible.is(err),
+		);
+	});
+
+	test('a remembered subtree met again after a cycle closed in the same digest', () => {
+		const a: Record<string, unknown> = { name: 'a' };
+		a['next'] = { name: 'b', next: a };
+		const big = { rows: Array.from({ length: 10 }, (_v, i) => ({ i })) };
+		assert.equal(digest([a, big, big]), sha(`a:${digest(a)},${digest(big)},${digest(big)},`));
 	});
 });
