@@ -803,7 +803,20 @@ describe('digest(): what an object is, whatever it says of itself', () => {
 		assert.equal(digest(bare(/a/gi)), sha(`r~${none}:${txt('a')}gi`));
 		assert.equal(digest(bare(new Uint8Array([1, 2]).buffer)), sha(`AB:2:${sha(bytes)}`));
 		assert.equal(digest(bare(Object(5) as object)), sha(`X:${digest(5)}`));
-		assert.throws(() => digest(bare(Promise.resolve(1))), { message: /^Cannot digest a Promise: / });
+		const shared = new SharedArrayBuffer(2);
+		new Uint8Array(shared).set(bytes);
+		assert.equal(digest(bare(shared)), sha(`SAB:2:${sha(bytes)}`));
+		for (const p of ['s', true, 5n]) assert.equal(digest(bare(Object(p) as object)), sha(`X:${digest(p)}`), typeof p);
+		const refusedBare: [object, string][] = [
+			[Object(Symbol('s')) as object, 'a symbol: symbols have no content that is stable across processes'],
+			[Promise.resolve(1), 'a Promise: await it first'],
+			[new WeakMap(), 'a WeakMap: its entries cannot be enumerated'],
+			[new WeakSet(), 'a WeakSet: its entries cannot be enumerated'],
+			[(function* () {})(), 'a Generator: reading it would consume it'],
+			[new Map().keys(), 'a Map Iterator: reading it would consume it'],
+			[new Set().values(), 'a Set Iterator: reading it would consume it'],
+		];
+		for (const [value, said] of refusedBare) assert.throws(() => digest(bare(value)), { message: new RegExp(`^Cannot digest ${said}`) }, said);
 		assert.equal(digest(Object.assign(bare({}), { a: 1 })), digest({ a: 1 }), 'a dictionary is a plain object');
 		// A subclass that overrides iteration or flags cannot change what its contents digest as.
 		class Liar extends Map<number, number> {
