@@ -823,11 +823,8 @@ function slotTag(v: object): string | null {
 	if (nodeTypes.isNativeError(v)) return '[object Error]';
 	if (nodeTypes.isArrayBuffer(v)) return '[object ArrayBuffer]';
 	if (nodeTypes.isSharedArrayBuffer(v)) return '[object SharedArrayBuffer]';
-	if (nodeTypes.isNumberObject(v)) return '[object Number]';
-	if (nodeTypes.isStringObject(v)) return '[object String]';
-	if (nodeTypes.isBooleanObject(v)) return '[object Boolean]';
-	if (nodeTypes.isBigIntObject(v)) return '[object BigInt]';
-	if (nodeTypes.isSymbolObject(v)) return '[object Symbol]';
+	// Any boxed primitive: the switch sends all five to digestBoxed, which tells them apart.
+	if (nodeTypes.isBoxedPrimitive(v)) return '[object Number]';
 	if (nodeTypes.isPromise(v)) return '[object Promise]';
 	if (nodeTypes.isWeakMap(v)) return '[object WeakMap]';
 	if (nodeTypes.isWeakSet(v)) return '[object WeakSet]';
