@@ -76,18 +76,28 @@ export class Runtime implements MetaData {
 		const stop = epochSeconds();
 		recentCpu();
 		const start = typeof pre.timestart === 'number' ? pre.timestart : stop;
+		// Every key of `pre`, in its order, then the new ones: what merging this over `pre` makes (see takesAsReturned).
 		return {
 			timestart: start,
-			timestop: stop,
-			walltime: stop - start,
 			cputime: cpuUser - (typeof pre.cputime === 'number' ? pre.cputime : 0),
 			systime: cpuSystem - (typeof pre.systime === 'number' ? pre.systime : 0),
+			timestop: stop,
+			walltime: stop - start,
 		};
 	}
 
 	toConfig(): MetaDataConfig {
 		return { type: 'Runtime' };
 	}
+}
+
+/**
+ * Whether a metadata source returns a new object from each `pre` and `post`, and from `post` every key of its `pre`
+ * in the same order: then its objects go into the record as they are, instead of copied and merged (a tenth of a
+ * memory-cache miss). Only the built-in {@link Runtime} itself, its methods its own; a subclass may return what it keeps. @internal
+ */
+export function takesAsReturned(m: MetaData): boolean {
+	return Object.getPrototypeOf(m) === Runtime.prototype && !Object.hasOwn(m, 'pre') && !Object.hasOwn(m, 'post');
 }
 
 /**

@@ -22,7 +22,7 @@ import { byName, keyCall, rememberKey, type KeyedCall, type KeyProfile } from '.
 import { sleepSync } from './clock.js';
 import { gaveUp, hold, leaseUse, nextPause, pauseAsync, sameHolder, take, type LeaseUse } from './leases.js';
 import { isDebug, log, warn, warnOnce } from './log.js';
-import type { MetaData } from './metadata.js';
+import { takesAsReturned, type MetaData } from './metadata.js';
 import { codeMetadata } from './deepCode.js';
 import { activeCache, activeMetadata } from './state.js';
 import { EXPIRY_METADATA } from './expiry.js';
@@ -351,10 +351,15 @@ function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Meta
 	// The function's max age, so that tools can tell when its calls expire without importing it (docs/behaviour.md §18).
 	const maxAge = profile.options.expiry?.maxAge;
 	if (maxAge !== undefined && maxAge !== null) metadata[EXPIRY_METADATA] = { maxAge };
+	// The namespace object a source whose objects are taken as returned (the default Runtime) made, while it is that.
+	let taken: Metadata[string] | undefined;
 	for (const m of sources) {
 		if (!m.pre) continue;
 		try {
-			metadata[m.name] = merged(metadata[m.name], m.pre(view));
+			const values = m.pre(view);
+			const earlier = metadata[m.name];
+			if (earlier === undefined && takesAsReturned(m)) metadata[m.name] = taken = values;
+			else metadata[m.name] = merged(earlier, values);
 		} catch (err) {
 			warnOnce(`meta-pre:${m.name}`, 'FLECHE_METADATA_FAILED', `Metadata '${m.name}' failed: ${(err as Error).message}`, { cause: err });
 		}
@@ -366,7 +371,9 @@ function metadataRun(profile: KeyProfile, view: Call): { readonly metadata: Meta
 			for (const m of sources) {
 				if (!m.post) continue;
 				try {
-					metadata[m.name] = merged(metadata[m.name], m.post(metadata[m.name] ?? {}, done));
+					const earlier = metadata[m.name];
+					const values = m.post(earlier ?? {}, done);
+					metadata[m.name] = earlier !== undefined && earlier === taken && takesAsReturned(m) ? values : merged(earlier, values);
 				} catch (err) {
 					warnOnce(`meta-post:${m.name}`, 'FLECHE_METADATA_FAILED', `Metadata '${m.name}' failed: ${(err as Error).message}`, { cause: err });
 				}

@@ -286,6 +286,58 @@ describe('CallMemory, edge by edge', () => {
 		}
 	});
 
+	test('a record of the shape the cache writes, and every shape next to it, is stored as an equal frozen copy in its key order', () => {
+		// The shape a miss writes (its fields in this order, with or without `async`) is copied as one literal; any
+		// difference in order, fields, field kinds or prototype is copied the general way. Both must give the same copy.
+		const base = (): Record<string, unknown> => ({
+			key: k('shape'),
+			name: 'shape',
+			module: 'm.ts',
+			version: 2,
+			codeDigest: null,
+			arguments: { a: k('shape/a'), b: k('shape/b') },
+			result: k('shape/result'),
+			metadata: { runtime: { timestart: 1, cputime: 0, systime: 0, timestop: 2, walltime: 1 }, tags: { run: { n: 1 } } },
+			scheme: 'fleche.call/1',
+		});
+		const withAsync = (): Record<string, unknown> => {
+			const { scheme, ...rest } = base();
+			return { ...rest, async: true, scheme };
+		};
+		const variants: [string, Record<string, unknown>][] = [
+			['as a miss writes it', base()],
+			['with async, as an async miss writes it', withAsync()],
+			['async in another place', { ...base(), async: true }],
+			['fields in another order', (({ key, ...rest }) => ({ ...rest, key }))(base())],
+			['no scheme (an old record)', (({ scheme: _scheme, ...rest }) => rest)(base())],
+			['an extra field', { ...base(), extra: 1 }],
+			['an object version', { ...base(), version: { major: 2 } }],
+			['a number among the arguments', { ...base(), arguments: { a: k('shape/a'), b: 7 } }],
+			['arguments inherited from a prototype', { ...base(), arguments: Object.assign(Object.create({ a: k('shape/a') }) as object, { b: k('shape/b') }) }],
+			['a getter for the result', Object.defineProperty(base(), 'result', { get: () => k('shape/got'), enumerable: true })],
+			['no prototype', Object.assign(Object.create(null) as object, base())],
+		];
+		for (const [label, given] of variants) {
+			const calls = new CallMemory();
+			calls.put(given as unknown as CallRecord);
+			const got = calls.get(k('shape')) as unknown as Record<string, unknown>;
+			const plain = JSON.parse(JSON.stringify(given)) as Record<string, unknown>;
+			if (label === 'arguments inherited from a prototype') plain['arguments'] = { b: k('shape/b') };
+			assert.deepEqual(got, plain, label);
+			assert.deepEqual(Object.keys(got), Object.keys(given), label);
+			assert.equal(Object.getPrototypeOf(got), Object.prototype, label);
+			assert.notEqual(got, given, label);
+			assert.notEqual(got['arguments'], given['arguments'], label);
+			assert.notEqual(got['metadata'], given['metadata'], label);
+			const tags = (got['metadata'] as { tags: { run: object } }).tags;
+			assert.ok(Object.isFrozen(got) && Object.isFrozen(got['arguments']) && Object.isFrozen(got['metadata']) && Object.isFrozen(tags) && Object.isFrozen(tags.run), label);
+			((given['metadata'] as { tags: { run: { n: number } } }).tags.run).n = 9;
+			(given['arguments'] as Record<string, unknown>)['b'] = 'changed';
+			assert.deepEqual((calls.get(k('shape')).metadata['tags'] as { run: object }).run, { n: 1 }, `${label}: the caller's later change is not seen`);
+			assert.notEqual(calls.get(k('shape')).arguments['b'], 'changed', label);
+		}
+	});
+
 	test('put replaces; get, find, records, contains, evict, list, expand', () => {
 		const calls = new CallMemory();
 		calls.put(record('f:1'));

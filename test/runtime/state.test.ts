@@ -149,6 +149,47 @@ describe('meta(), tags(), project()', () => {
 		assert.ok((rt.timestop as number) >= (rt.timestart as number));
 	});
 
+	test("Runtime's own objects go into the record; anything else in the namespace is merged, and nothing a source keeps is shared", () => {
+		using _ = cache(memoryStore());
+		const order = ['timestart', 'cputime', 'systime', 'timestop', 'walltime'];
+		add(21, 1);
+		assert.deepEqual(Object.keys(add.fleche.query({ a: 21 }).only().metadata.runtime!), order, "pre's keys, then post's new ones");
+		// A source that keeps what it returns, under the same name: merged, in the order the sources ran.
+		const kept = { host: 'h1' };
+		const alsoRuntime = { name: 'runtime', pre: () => kept };
+		meta([new Runtime(), alsoRuntime], () => add(22, 1));
+		meta([alsoRuntime, new Runtime()], () => add(23, 1));
+		kept.host = 'h2';
+		const after = add.fleche.query({ a: 22 }).only().metadata.runtime!;
+		assert.deepEqual(Object.keys(after), [...order.slice(0, 3), 'host', ...order.slice(3)]);
+		assert.equal(after.host, 'h1');
+		const before = add.fleche.query({ a: 23 }).only().metadata.runtime!;
+		assert.deepEqual(Object.keys(before), ['host', ...order]);
+		assert.equal(before.host, 'h1');
+		// A Runtime given a method of its own, or a subclass, may return fewer keys, or what it keeps: merged, not taken.
+		const own = Object.assign(new Runtime(), { post: () => ({ timestop: 7 }) });
+		const keptPost = { timestop: 5 };
+		class Stamped extends Runtime {
+			override post(): Record<string, number> {
+				return keptPost;
+			}
+		}
+		meta([own], () => add(24, 1));
+		meta([new Stamped()], () => add(25, 1));
+		keptPost.timestop = 99;
+		for (const [a, stop] of [
+			[24, 7],
+			[25, 5],
+		] as const) {
+			const rt = add.fleche.query({ a }).only().metadata.runtime!;
+			assert.deepEqual(Object.keys(rt), ['timestart', 'cputime', 'systime', 'timestop'], `a=${a}`);
+			assert.equal(rt.timestop, stop);
+		}
+		// Two Runtimes: the second merges over the first, whose objects are not shared with it.
+		meta([new Runtime(), new Runtime()], () => add(26, 1));
+		assert.deepEqual(Object.keys(add.fleche.query({ a: 26 }).only().metadata.runtime!), order);
+	});
+
 	test('Runtime cputime counts the CPU a call spends, also when calls follow each other closely', () => {
 		using _ = cache(memoryStore());
 		const spin = fleche((n: number) => {

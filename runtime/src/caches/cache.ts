@@ -318,7 +318,7 @@ export class Cache extends BaseCache {
 		const key = digestForSave(stored);
 		this.verifyValue(callKey, key);
 		this.#store(key, stored, inside ?? null);
-		return { key, bodies: packed?.bodies ?? {} };
+		return { key, bodies: packed?.bodies ?? noBodies };
 	}
 
 	saveRecord(record: CallRecord): void {
@@ -584,6 +584,9 @@ export function* referencedValues(record: CallRecord): Iterable<string> {
 /** How long `gc()` keeps a value after it was last written or referred to, by default: 10 minutes. */
 export const DEFAULT_GC_GRACE_SECONDS = 600;
 
+/** The file bodies of a value that holds no file (most of them). */
+const noBodies: Readonly<Record<string, number>> = Object.freeze({});
+
 /** The metadata namespace naming the file bodies (key → bytes) a call's stored values refer to; gc keeps them. */
 export const FILES_METADATA = 'files';
 
@@ -613,7 +616,8 @@ class Prepared implements PreparedCall {
 		try {
 			const saved = savingResult(() => this.cache.saveResult(result, this.call.key, this.inside));
 			resultKey = saved.key;
-			bodies = { ...bodies, ...saved.bodies };
+			// Most results hold no file: no new object for them on every miss.
+			if (saved.bodies !== noBodies) bodies = { ...bodies, ...saved.bodies };
 		} catch (err) {
 			if (Rejected.is(err)) throw err;
 			throw new SaveError(`Could not store the result of ${this.call.name}: ${(err as Error).message}`, { cause: err });
