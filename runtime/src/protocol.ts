@@ -271,7 +271,7 @@ function prepare(c: BaseCache, profile: KeyProfile, k: KeyedCall, values: Readon
 	try {
 		const { name, module, version, codeDigest } = profile.identity;
 		// Written out rather than spread: on the hot path of a miss, spreading the identity cost more than the rest of this step.
-		return c.prepare({ name, module, version, codeDigest, key: k.key, values, digests: byName(k.names, k.digests) });
+		return c.prepare({ name, module, version, codeDigest, key: k.key, values, digests: byName(k.names, k.digests), owned: true });
 	} catch (err) {
 		warn('FLECHE_REJECTED', `Cache rejected save: ${profile.identity.name} runs uncached (${(err as Error).message})`, { fn: profile.label, cause: err });
 		return undefined;

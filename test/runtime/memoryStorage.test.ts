@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { types } from 'node:util';
 import { serialize } from 'node:v8';
-import { CallFile, CallMemory, KeyError, recordKey, registerClass, SaveError, ValueMemory, type CallRecord } from 'fleche';
+import { Cache, cache, CallFile, CallMemory, fleche, KeyError, meta, recordKey, registerClass, Runtime, SaveError, tags, ValueMemory, type CallRecord } from 'fleche';
+import { captureLogs } from '../support/logs.ts';
 import { tmpDir } from '../support/tmp.js';
 
 const k = (label: string): string => createHash('sha256').update(label).digest('hex');
@@ -25,6 +26,8 @@ function record(label: string, extra: Record<string, unknown> = {}): CallRecord 
 		...extra,
 	} as CallRecord;
 }
+
+const logs = captureLogs();
 
 const saveError = (message: RegExp) => (err: unknown) => SaveError.is(err) && message.test((err as Error).message);
 
@@ -365,5 +368,56 @@ describe('CallMemory, edge by edge', () => {
 		assert.throws(() => calls.evict(k('g:1')), KeyError);
 		assert.throws(() => calls.evict('../x'), KeyError);
 		assert.deepEqual(calls.toConfig(), { type: 'memory' });
+	});
+});
+
+describe('the record a miss makes, in a memory store', () => {
+	const memory = () => new Cache(new ValueMemory(), new CallMemory());
+	const add = fleche((a: number, b: number) => a + b, { name: 'memoryStorage.add' });
+
+	test('is stored deeply frozen; the objects of the program in its metadata are copied, never frozen or shared', () => {
+		const c = memory();
+		using _ = cache(c);
+		add(1, 2);
+		const plain = add.fleche.query({ a: 1 }).only();
+		const stored = c.calls.get(plain.key);
+		assert.ok(Object.isFrozen(stored) && Object.isFrozen(stored.arguments) && Object.isFrozen(stored.metadata) && Object.isFrozen(stored.metadata['runtime']));
+		assert.deepEqual(Object.keys(stored.metadata['runtime']!), ['timestart', 'cputime', 'systime', 'timestop', 'walltime']);
+		// A tag whose value is the program's own object: the record holds a copy, and the program's object stays its own.
+		const settings = { depth: 3, names: ['a'] };
+		tags({ settings }, () => add(2, 2));
+		assert.equal(Object.isFrozen(settings) || Object.isFrozen(settings.names), false, "the program's objects are never frozen");
+		settings.depth = 4;
+		settings.names.push('b');
+		const tagged = c.calls.get(add.fleche.digest(2, 2));
+		assert.deepEqual(tagged.metadata['tags'], { settings: { depth: 3, names: ['a'] } });
+		assert.ok(Object.isFrozen(tagged.metadata['tags']) && Object.isFrozen((tagged.metadata['tags'] as { settings: object }).settings));
+	});
+
+	test('a record given to the cache by the program (prepare and commit) is copied: its objects stay its own and unfrozen', () => {
+		const c = memory();
+		const digests = { x: k('given/x') };
+		const metadata = { mine: { n: 1 } };
+		const record = c.prepare({ key: k('given'), name: 'given', module: 'm.ts', version: null, codeDigest: null, values: { x: 1 }, digests }).commit(5, metadata);
+		assert.equal(Object.isFrozen(digests) || Object.isFrozen(metadata) || Object.isFrozen(metadata.mine) || Object.isFrozen(record), false);
+		metadata.mine.n = 2;
+		digests.x = 'changed';
+		const stored = c.calls.get(k('given'));
+		assert.deepEqual(stored.metadata, { mine: { n: 1 } });
+		assert.equal(stored.arguments['x'], k('given/x'));
+		assert.ok(Object.isFrozen(stored) && Object.isFrozen(stored.metadata['mine']));
+	});
+
+	test('metadata that is not plain data (a symbol) is refused as it always was: the result is returned, not stored', () => {
+		const c = memory();
+		using _ = cache(c);
+		logs.clear();
+		const odd = { name: 'odd', pre: () => ({ mark: Symbol('mark') as unknown as string }) };
+		assert.equal(
+			meta([new Runtime(), odd], () => add(3, 3)),
+			6,
+		);
+		assert.equal(add.fleche.contains(3, 3), false);
+		assert.equal(logs.codes('FLECHE_REJECTED').length, 1);
 	});
 });

@@ -59,6 +59,11 @@ export interface PendingCall {
 	readonly values: Readonly<Record<string, unknown>>;
 	/** Digests of those values, same order. */
 	readonly digests: Readonly<Record<string, string>>;
+	/**
+	 * `digests`, and the metadata the commit is given, were made for this call by the cached-call protocol and are held
+	 * by nothing else: the record made of them may be frozen as it is, instead of copied by a storage. @internal
+	 */
+	readonly owned?: boolean;
 }
 
 /**

@@ -226,7 +226,7 @@ export class Cache extends BaseCache {
 				);
 			}
 		}
-		return new Prepared(this, call, bodies, inside, (record, held) => this.#saveCall(record, held));
+		return new Prepared(this, call, bodies, inside, (record, held, adoptable) => this.#saveCall(record, held, adoptable));
 	}
 
 	/**
@@ -340,8 +340,12 @@ export class Cache extends BaseCache {
 	}
 
 	/** Writes a committed call's record, with the values that go inside its entry. */
-	#saveCall(record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null): void {
-		if (inside === null) this.saveRecord(record);
+	#saveCall(record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null, adoptable: boolean): void {
+		if (inside === null) {
+			const calls = this.calls;
+			if (adoptable && calls.adopt !== undefined) calls.adopt(record);
+			else this.saveRecord(record);
+		}
 		else if (inside.size > 0) this.#held!.put(record, inside);
 		else this.calls.put(record);
 	}
@@ -584,6 +588,31 @@ export function* referencedValues(record: CallRecord): Iterable<string> {
 /** How long `gc()` keeps a value after it was last written or referred to, by default: 10 minutes. */
 export const DEFAULT_GC_GRACE_SECONDS = 600;
 
+/** Immutable as it is, and what a copy of plain data keeps: not an object, a function or a symbol. */
+function isAtom(v: unknown): boolean {
+	return v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol');
+}
+
+/**
+ * Freezes a record a miss just made of parts the protocol owns (`PendingCall.owned`): its arguments, its metadata and
+ * each namespace in it, when every namespace holds atoms only; then it is deeply frozen plain data, which a memory
+ * store keeps without copying it (copying was a tenth of a memory-cache miss). Nothing is frozen, and the storage
+ * copies, when a namespace holds an object (a tag's nested value may be the program's own).
+ */
+function frozenAsMade(record: CallRecord): boolean {
+	const metadata = record.metadata;
+	for (const name in metadata) {
+		const space = metadata[name]!;
+		if (typeof space !== 'object' || space === null || Object.getPrototypeOf(space) !== Object.prototype) return false;
+		for (const key in space) if (!isAtom(space[key])) return false;
+	}
+	for (const name in metadata) Object.freeze(metadata[name]);
+	Object.freeze(metadata);
+	Object.freeze(record.arguments);
+	Object.freeze(record);
+	return true;
+}
+
 /** The file bodies of a value that holds no file (most of them). */
 const noBodies: Readonly<Record<string, number>> = Object.freeze({});
 
@@ -600,8 +629,8 @@ class Prepared implements PreparedCall {
 		private readonly bodies: Record<string, number>,
 		/** Values that go inside the call's entry (`null`: its storages keep every value apart). */
 		private readonly inside: Map<string, Uint8Array> | null,
-		/** Writes the record (with `inside`). */
-		private readonly saveCall: (record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null) => void,
+		/** Writes the record (with `inside`); `adoptable` when it is deeply frozen plain data (see {@link frozenAsMade}). */
+		private readonly saveCall: (record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null, adoptable: boolean) => void,
 	) {}
 
 	get key(): string {
@@ -635,7 +664,7 @@ class Prepared implements PreparedCall {
 			...(options?.async ? { async: true } : {}),
 			scheme: KEY_SCHEME,
 		};
-		this.saveCall(record, this.inside);
+		this.saveCall(record, this.inside, this.call.owned === true && frozenAsMade(record));
 		this.cache.repaired(this.call.key);
 		return record;
 	}

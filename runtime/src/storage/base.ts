@@ -116,6 +116,12 @@ export interface HeldValues {
 export interface CallStorage extends KeyManagement {
 	/** Writes (or overwrites) the record under `record.key`. Throws {@link SaveError} when it cannot be written. */
 	put(record: CallRecord): void;
+	/**
+	 * {@link put} of a record that is deeply frozen plain data which the cache made for a miss, with nothing else
+	 * holding a part that is not frozen: a storage that keeps records as objects keeps this one as it is, where `put`
+	 * would keep a copy. Optional. @internal
+	 */
+	adopt?(record: CallRecord): void;
 	/** The record under `key`; `KeyError` on a miss; corrupt records are reported and thrown as misses (left in place). */
 	get(key: string): CallRecord;
 	/**

@@ -255,6 +255,12 @@ export class CallMemory implements CallStorage {
 		this.#records.set(record.key, (plain === notPlain ? deepFreeze(copyIn(record, 'the call record')) : plain) as CallRecord);
 	}
 
+	/** Stores a record the cache made deeply frozen, as it is (see `CallStorage.adopt`). @internal */
+	adopt(record: CallRecord): void {
+		assertKey(record.key);
+		this.#records.set(record.key, record);
+	}
+
 	/**
 	 * The record under `key`; {@link KeyError} on a miss. Records are plain data and frozen, so the stored object
 	 * itself is returned: copying it would cost more than the rest of a cache hit.
