@@ -664,7 +664,8 @@ class Prepared implements PreparedCall {
 			...(options?.async ? { async: true } : {}),
 			scheme: KEY_SCHEME,
 		};
-		this.saveCall(record, this.inside, this.call.owned === true && frozenAsMade(record));
+		// Only a storage that keeps every value apart (`inside` null) may keep records as objects (a memory storage).
+		this.saveCall(record, this.inside, this.inside === null && this.call.owned === true && frozenAsMade(record));
 		this.cache.repaired(this.call.key);
 		return record;
 	}

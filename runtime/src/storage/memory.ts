@@ -159,8 +159,10 @@ export class ValueMemory implements ValueStorage {
 
 	/** Stores a copy of `value` unless `key` is held; {@link SaveError} when it cannot be structured-cloned. */
 	put(key: string, value: unknown): void {
-		assertKey(key);
+		// Only full keys are ever put, so a key held is one: checking it again (64 characters of a string met for the
+		// first time) cost as much as the lookup, and a miss stores every argument's value, most of them held already.
 		if (this.#values.has(key)) return;
+		assertKey(key);
 		this.#values.set(key, copyIn(value, 'a value', true));
 	}
 
@@ -255,9 +257,11 @@ export class CallMemory implements CallStorage {
 		this.#records.set(record.key, (plain === notPlain ? deepFreeze(copyIn(record, 'the call record')) : plain) as CallRecord);
 	}
 
-	/** Stores a record the cache made deeply frozen, as it is (see `CallStorage.adopt`). @internal */
+	/**
+	 * Stores a record the cache made deeply frozen, as it is (see `CallStorage.adopt`). Its key is the one the cache
+	 * computed and looked up for this call, a full key: not checked again. @internal
+	 */
 	adopt(record: CallRecord): void {
-		assertKey(record.key);
 		this.#records.set(record.key, record);
 	}
 
