@@ -39,7 +39,7 @@ export const groups = {
 		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
 		tests: tests('storage', 'memoryStorage', 'fileStorage', 'callFile', 'fileLayout', 'fileKind', 'kinds', 'config', 'expiry', 'sqlStorage', 'sql', 'stats'),
 	},
-	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit', 'poolBinding', 'bullmq') },
+	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit', 'poolBinding', 'bullmq', 'untrusted') },
 };
 
 const { values: flags, positionals } = parseArgs({

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn as spawnChild } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -20,6 +21,7 @@ import {
 	fileCache,
 	fleche,
 	isBoundReply,
+	KeyError,
 	threadsWorker,
 	ValueFile,
 	workerFile,
@@ -375,6 +377,76 @@ describe('failures', () => {
 		const exits = fileURLToPath(new URL('exitWorker.js', fixtures));
 		// threads.js's own rejection would say "Timeout: Did not receive an init message from worker after 10000ms".
 		await assert.rejects(spawn(threadsWorker(exits)), (err: Error) => /exited with code 3 while loading/.test(err.message));
+	});
+});
+
+// Pool terminations in every state are tested in untrusted.test.ts ("pool.terminate() in every state").
+describe('the threads.js adapter, edge by edge', () => {
+	test('threads.js adapter: WorkerExited.is knows its own errors, not any fleche error or any error of that name', () => {
+		assert.equal(WorkerExited.is(new WorkerExited('gone', 3)), true);
+		assert.equal(WorkerExited.is(new KeyError('k')), false, 'another fleche error');
+		assert.equal(WorkerExited.is(Object.assign(new Error('gone'), { name: 'WorkerExited' })), false, 'an error named alike');
+		assert.equal(WorkerExited.is(undefined), false);
+	});
+
+	test("threads.js adapter: the program's own SIGINT and SIGTERM listeners stay", async () => {
+		const mine = (): void => undefined;
+		process.on('SIGINT', mine);
+		process.on('SIGTERM', mine);
+		try {
+			const { pool } = threadsPool(1);
+			assert.equal(await cache(memoryStore(), () => pool.submit(fns.cube, 2)), 8);
+			assert.equal(process.listeners('SIGINT').includes(mine), true);
+			assert.equal(process.listeners('SIGTERM').includes(mine), true);
+		} finally {
+			process.off('SIGINT', mine);
+			process.off('SIGTERM', mine);
+		}
+	});
+
+	test('threads.js adapter: the worker files are the same files of the ES module build, from the CommonJS build too', () => {
+		const cjs = createRequire(import.meta.url)('fleche') as { workerFile: typeof workerFile };
+		assert.notEqual(cjs.workerFile, workerFile, 'two builds');
+		for (const [kind, name] of [
+			['threads', 'worker.js'],
+			['piscina', 'workerPiscina.js'],
+		] as const) {
+			assert.equal(cjs.workerFile(kind), workerFile(kind), kind);
+			assert.equal(workerFile(kind), join(fileURLToPath(new URL('.', import.meta.resolve('fleche'))), name), kind);
+			assert.equal(existsSync(workerFile(kind)), true, kind);
+		}
+	});
+
+	test('threads.js adapter: a worker that died says which call it was running and its exit code', async () => {
+		const { pool } = threadsPool(1);
+		await assert.rejects(cache(memoryStore(), () => pool.submit(fns.crash, 5)), (err: unknown) => {
+			assert.ok(WorkerExited.is(err));
+			assert.equal((err as Error).message, 'The worker thread running crash exited with code 5');
+			assert.equal((err as Error).cause, undefined, 'it exited by itself, reporting no error');
+			return true;
+		});
+	});
+
+	test('threads.js adapter: a submission whose signal has aborted already rejects at once and queues no task', async () => {
+		const { pool, counts } = threadsPool(1);
+		const reason = new Error('not wanted');
+		await assert.rejects(cache(memoryStore(), () => pool.submit(fns.cube, 3, { signal: AbortSignal.abort(reason) })), (err: unknown) => err === reason);
+		await assert.rejects(cache(memoryStore(), () => pool.submit(fns.cube, 3, { signal: AbortSignal.abort() })), { name: 'AbortError' });
+		assert.equal(await cache(memoryStore(), () => pool.submit(fns.cube, 4)), 64);
+		assert.equal(counts.queued, 1, 'only the call without an aborted signal');
+	});
+
+	test('threads.js adapter: terminate() without force lets the running task finish and answer', async () => {
+		const { pool } = threadsPool(1);
+		const dir = freshDir();
+		const started = join(dir, 'started');
+		const go = join(dir, 'go');
+		const running = cache(memoryStore(), () => pool.submit(fns.gated, started, go, 11));
+		await waitFor('the task to run in the worker', () => existsSync(started));
+		const closing = pool.terminate();
+		writeFileSync(go, '');
+		assert.equal(await running, 11, 'the task was waited for, not terminated');
+		await closing;
 	});
 });
 
