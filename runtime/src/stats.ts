@@ -73,6 +73,8 @@ class Entry implements CallStats {
 
 /** How long a counter waits before writing what it counted. */
 const defaultFlushMs = 1000;
+/** Entries a counter without a target keeps before it sums those of evicted calls (see `StatsCounter.#sumGone`). */
+const summedAt = 10_000;
 /** Keys whose compute time a counter remembers (at least; at most twice) when their records carry no `runtime.walltime`. */
 const rememberedComputes = 10_000;
 
@@ -122,15 +124,34 @@ export class StatsCounter {
 	#computed = new Map<string, number>();
 	readonly #target: StatsStorage | null;
 	readonly #flushMs: number;
+	/** Whether the cache still holds a call (no target only): the entries of calls it evicted are summed per function. */
+	readonly #held: ((key: string) => boolean) | undefined;
+	/** Calls evicted since the entries were last summed. */
+	#evictions = 0;
+	/** How many entries there may be before those of evicted calls are summed. */
+	#limit = summedAt;
+	/** The summed entries of evicted calls, one per function (key ''), by function. */
+	readonly #gone = new Map<string, Entry>();
 
-	constructor(target: StatsStorage | null, flushMs = defaultFlushMs) {
+	/**
+	 * @param held - without a target: whether the cache holds a call, so that a cache that evicts (a size-limited memory
+	 *   cache) does not keep an entry for every call it ever made.
+	 */
+	constructor(target: StatsStorage | null, flushMs = defaultFlushMs, held?: (key: string) => boolean) {
 		this.#target = target;
 		this.#flushMs = flushMs;
+		this.#held = target === null ? held : undefined;
+	}
+
+	/** The cache evicted a call. */
+	evicted(): void {
+		this.#evictions++;
 	}
 
 	#entry(record: CallRecord): Entry {
 		let e = this.#counts.get(record.key);
 		if (e === undefined) {
+			if (this.#evictions > 0 && this.#held !== undefined && this.#counts.size >= this.#limit) this.#sumGone(this.#held);
 			e = new Entry(record.key, record.name, record.module);
 			this.#counts.set(record.key, e);
 		}
@@ -172,6 +193,29 @@ export class StatsCounter {
 		setTimeout(() => this.flush(false), this.#flushMs).unref();
 	}
 
+	/**
+	 * Sums the entries of calls the cache no longer holds into one entry per function (key ''), and waits for the entries
+	 * to double before it looks again: a size-limited memory cache's statistics then stay about as many as its calls,
+	 * and every count is kept. Only after an eviction: a cache that evicts nothing has nothing to sum.
+	 */
+	#sumGone(held: (key: string) => boolean): void {
+		this.#stamp();
+		for (const [key, e] of this.#counts) {
+			if (held(key)) continue;
+			this.#counts.delete(key);
+			const id = JSON.stringify([e.module, e.name]);
+			let sum = this.#gone.get(id);
+			if (sum === undefined) this.#gone.set(id, (sum = new Entry('', e.name, e.module)));
+			sum.hits += e.hits;
+			sum.misses += e.misses;
+			if (e.lastHit !== null && (sum.lastHit === null || e.lastHit > sum.lastHit)) sum.lastHit = e.lastHit;
+			sum.computeSeconds += e.computeSeconds;
+			sum.savedSeconds += e.savedSeconds;
+		}
+		this.#evictions = 0;
+		this.#limit = Math.max(summedAt, 2 * this.#counts.size);
+	}
+
 	#stamp(): void {
 		if (this.#unstamped.length === 0) return;
 		const now = epochSeconds();
@@ -210,6 +254,9 @@ export class StatsCounter {
 		const out = new Map<string, CallStats>();
 		if (this.#target !== null) for (const s of this.#target.stats(filter)) mergeStats(out, s);
 		for (const e of this.#counts.values()) if (matchesFilter(e, filter)) mergeStats(out, e);
-		return [...out.values()];
+		const all = [...out.values()];
+		// One entry per function, each with key '': kept apart from the per-call entries, which merge by key.
+		for (const e of this.#gone.values()) if (matchesFilter(e, filter)) all.push({ key: '', name: e.name, module: e.module, hits: e.hits, misses: e.misses, lastHit: e.lastHit, computeSeconds: e.computeSeconds, savedSeconds: e.savedSeconds });
+		return all;
 	}
 }

@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renam
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join, sep } from 'node:path';
-import { fleche, cache, meta, fileCache, flushStats, Runtime, CallFile, CacheStack, type CallStats, type Cache } from 'fleche';
+import { fleche, cache, meta, fileCache, flushStats, Runtime, CallFile, CacheStack, SizeLimitedCache, type CallStats, type Cache } from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { waitFor } from '../support/poll.ts';
 import { freshDir, memoryStore } from '../support/stores.ts';
@@ -149,6 +149,43 @@ describe('counting', () => {
 		const memory = memoryStore();
 		cache(memory, () => [f(3), f(3), f(3)]);
 		assert.deepEqual([sum(memory.stats()).hits, sum(memory.stats()).misses], [2, 1]);
+	});
+
+	test('a memory cache that evicts keeps statistics of about as many calls as it holds, those of the calls it evicted summed per function', () => {
+		const inner = memoryStore();
+		const limited = new SizeLimitedCache(inner, { maxSize: 100 });
+		const f = fleche((x: number) => x * 2, { name: 'bounded.f' });
+		const g = fleche((x: number) => x + 1, { name: 'bounded.g' });
+		cache(limited, () => {
+			for (let i = 0; i < 25_000; i++) {
+				f(i);
+				if (i % 5 === 0) g(i);
+			}
+			// Calls still held: their hits stay on their own keys.
+			for (let i = 24_990; i < 25_000; i++) f(i);
+		});
+		const all = inner.stats();
+		assert.ok(all.length <= 20_000 + 2, `entries are bounded: ${all.length} for 30,000 calls`);
+		const gone = all.filter((s) => s.key === '');
+		assert.deepEqual(gone.map((s) => s.name).sort(), ['bounded.f', 'bounded.g'], 'one summed entry per function');
+		const totals = (name: string) => sum(all.filter((s) => s.name === name));
+		assert.deepEqual([totals('bounded.f').misses, totals('bounded.f').hits], [25_000, 10], 'every count is kept');
+		assert.deepEqual([totals('bounded.g').misses, totals('bounded.g').hits], [5_000, 0]);
+		const last = byKey(all.filter((s) => s.key !== '')).get(cache(limited, () => f.fleche.digest(24_999)));
+		assert.deepEqual([last?.hits, last?.misses], [1, 1], 'a call held keeps its own entry');
+		assert.deepEqual(
+			inner.stats({ name: 'bounded.g' }).map((s) => s.name),
+			inner.stats({ name: 'bounded.g' }).map(() => 'bounded.g'),
+			'the filter applies to the summed entries too',
+		);
+		// A memory cache that evicts nothing keeps an entry for every call, past the same number.
+		const plain = memoryStore();
+		cache(plain, () => {
+			for (let i = 0; i < 12_000; i++) f(i);
+		});
+		const kept = plain.stats();
+		assert.equal(kept.length, 12_000);
+		assert.equal(kept.some((s) => s.key === ''), false);
 	});
 
 	test('evicted calls keep their statistics, and a recomputation adds a miss', () => {

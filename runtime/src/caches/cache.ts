@@ -364,6 +364,7 @@ export class Cache extends BaseCache {
 	evict(key: string | Digest): void {
 		const text = Digest.is(key) ? key.hex : key;
 		this.calls.evict(text.length === 64 ? text : this.calls.expand(text));
+		this.#counter?.evicted();
 	}
 
 	records(filter?: { readonly name?: string }): Iterable<CallRecord> {
@@ -520,7 +521,7 @@ export class Cache extends BaseCache {
 	#stats(): StatsCounter | null {
 		if (this.#counter === undefined) {
 			const calls = this.calls;
-			this.#counter = calls instanceof CallVoid ? null : new StatsCounter(isStatsStorage(calls) ? calls : null);
+			this.#counter = calls instanceof CallVoid ? null : new StatsCounter(isStatsStorage(calls) ? calls : null, undefined, (key) => calls.contains(key));
 		}
 		return this.#counter;
 	}
@@ -538,7 +539,9 @@ export class Cache extends BaseCache {
 	/**
 	 * Hit/miss statistics per call, summed over every process that used this store: what the call storage persisted
 	 * (file and SQL storages do) plus what this process counted and has not written yet. With a call storage that
-	 * persists nothing (memory), the counts of this process only. Calls evicted since keep their statistics.
+	 * persists nothing (memory), the counts of this process only. Calls evicted since keep their statistics; in a cache
+	 * that evicts (a size-limited memory cache), those of the calls it no longer holds are summed per function, once
+	 * there are more than 10,000 entries and twice as many as it holds, into one entry per function with key `''`.
 	 * @example
 	 * ```ts
 	 * const hits = cache().stats({ name: 'fetchPage' }).reduce((n, s) => n + s.hits, 0);

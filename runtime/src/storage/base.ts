@@ -214,7 +214,10 @@ export interface CallLeases {
 
 /** Per-call statistics, summed: what the editor shows. */
 export interface CallStats {
-	/** The call's lookup key. */
+	/**
+	 * The call's lookup key; `''` for the summed statistics of one function's calls that a cache without stored
+	 * statistics (memory) evicted (see `Cache.stats`).
+	 */
 	readonly key: string;
 	/** Function name of the call. */
 	readonly name: string;
