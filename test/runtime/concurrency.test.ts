@@ -436,6 +436,27 @@ describe('the threads.js adapter, edge by edge', () => {
 		assert.equal(counts.queued, 1, 'only the call without an aborted signal');
 	});
 
+	test('threads.js adapter: a worker that ran many tasks keeps no listener of theirs (no MaxListenersExceededWarning)', async () => {
+		const { pool } = threadsPool(1);
+		const warnings: string[] = [];
+		const onWarning = (w: Error): void => {
+			warnings.push(w.name);
+		};
+		process.on('warning', onWarning);
+		try {
+			const store = memoryStore();
+			for (let i = 0; i < 15; i++) assert.equal(await cache(store, () => pool.submit(fns.cube, 100 + i)), (100 + i) ** 3);
+			// Node says it on a later tick.
+			await new Promise((resolve) => setImmediate(resolve));
+		} finally {
+			process.off('warning', onWarning);
+		}
+		assert.deepEqual(
+			warnings.filter((name) => name === 'MaxListenersExceededWarning'),
+			[],
+		);
+	});
+
 	test('threads.js adapter: terminate() without force lets the running task finish and answer', async () => {
 		const { pool } = threadsPool(1);
 		const dir = freshDir();

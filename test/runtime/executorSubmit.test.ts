@@ -54,6 +54,22 @@ describe('wrapExecutor over a { submit } executor, edge by edge', () => {
 		}
 	});
 
+	// The same for a threads.js pool, recognized by queue, events and its workers array: an executor with some of them
+	// would otherwise have its queue() given the task.
+	test("an executor with submit and some, not all, of a threads.js pool's traits is a { submit } executor", async () => {
+		const queue = () => {
+			throw new Error('queue() is not how this executor takes tasks');
+		};
+		const events = () => undefined;
+		const lookalikes = [{ queue, events }, { queue, workers: [] }, { events, workers: [] }, { queue, events, workers: {} }, { queue }];
+		for (const traits of lookalikes) {
+			const e = wrapExecutor(Object.assign(executor(), traits));
+			const store = memoryStore();
+			assert.equal(await cache(store, () => e.submit((a: number, b: number) => a + b, 2, 3)), 5, Object.keys(traits).join(', '));
+			assert.equal(e.seen.length, 1, `its submit took the task (${Object.keys(traits).join(', ')})`);
+		}
+	});
+
 	test('a function that is not cached goes to the executor bound to the active cache (Python #691), arguments untouched', async () => {
 		const e = wrapExecutor(executor());
 		const plain = (a: number, b: number) => a * b;
