@@ -376,7 +376,7 @@ describe('failures', () => {
 	test('a worker file that exits while loading rejects at once, not at the init timeout', async () => {
 		const exits = fileURLToPath(new URL('exitWorker.js', fixtures));
 		// threads.js's own rejection would say "Timeout: Did not receive an init message from worker after 10000ms".
-		await assert.rejects(spawn(threadsWorker(exits)), (err: Error) => /exited with code 3 while loading/.test(err.message));
+		await assert.rejects(spawn(threadsWorker(exits)), (err: Error) => /exited with code 3 while loading/.test(err.message) && err.name === 'WorkerExited');
 	});
 });
 
