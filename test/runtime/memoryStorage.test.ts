@@ -7,7 +7,22 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { types } from 'node:util';
 import { serialize } from 'node:v8';
-import { Cache, cache, CallFile, CallMemory, fleche, KeyError, meta, recordKey, registerClass, Runtime, SaveError, tags, ValueMemory, type CallRecord } from 'fleche';
+import {
+	Cache,
+	cache,
+	CallFile,
+	CallMemory,
+	fleche,
+	KeyError,
+	meta,
+	recordKey,
+	registerClass,
+	Runtime,
+	SaveError,
+	tags,
+	ValueMemory,
+	type CallRecord,
+} from 'fleche';
 import { captureLogs } from '../support/logs.ts';
 import { tmpDir } from '../support/tmp.js';
 
@@ -333,8 +348,11 @@ describe('CallMemory, edge by edge', () => {
 			assert.notEqual(got['arguments'], given['arguments'], label);
 			assert.notEqual(got['metadata'], given['metadata'], label);
 			const tags = (got['metadata'] as { tags: { run: object } }).tags;
-			assert.ok(Object.isFrozen(got) && Object.isFrozen(got['arguments']) && Object.isFrozen(got['metadata']) && Object.isFrozen(tags) && Object.isFrozen(tags.run), label);
-			((given['metadata'] as { tags: { run: { n: number } } }).tags.run).n = 9;
+			assert.ok(
+				Object.isFrozen(got) && Object.isFrozen(got['arguments']) && Object.isFrozen(got['metadata']) && Object.isFrozen(tags) && Object.isFrozen(tags.run),
+				label,
+			);
+			(given['metadata'] as { tags: { run: { n: number } } }).tags.run.n = 9;
 			(given['arguments'] as Record<string, unknown>)['b'] = 'changed';
 			assert.deepEqual((calls.get(k('shape')).metadata['tags'] as { run: object }).run, { n: 1 }, `${label}: the caller's later change is not seen`);
 			assert.notEqual(calls.get(k('shape')).arguments['b'], 'changed', label);
@@ -398,7 +416,9 @@ describe('the record a miss makes, in a memory store', () => {
 		const c = memory();
 		const digests = { x: k('given/x') };
 		const metadata = { mine: { n: 1 } };
-		const record = c.prepare({ key: k('given'), name: 'given', module: 'm.ts', version: null, codeDigest: null, values: { x: 1 }, digests }).commit(5, metadata);
+		const record = c
+			.prepare({ key: k('given'), name: 'given', module: 'm.ts', version: null, codeDigest: null, values: { x: 1 }, digests })
+			.commit(5, metadata);
 		assert.equal(Object.isFrozen(digests) || Object.isFrozen(metadata) || Object.isFrozen(metadata.mine) || Object.isFrozen(record), false);
 		metadata.mine.n = 2;
 		digests.x = 'changed';

@@ -345,8 +345,7 @@ export class Cache extends BaseCache {
 			const calls = this.calls;
 			if (adoptable && calls.adopt !== undefined) calls.adopt(record);
 			else this.saveRecord(record);
-		}
-		else if (inside.size > 0) this.#held!.put(record, inside);
+		} else if (inside.size > 0) this.#held!.put(record, inside);
 		else this.calls.put(record);
 	}
 

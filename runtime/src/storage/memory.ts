@@ -90,7 +90,8 @@ function copyRecord(r: CallRecord): unknown {
 	// Own and inherited enumerable keys: anything but these fields in this order is another shape.
 	for (const k in r) if (k !== fields[n++]) return notPlain;
 	if (n !== fields.length) return notPlain;
-	if (!isAtom(key) || !isAtom(name) || !isAtom(module) || !isAtom(version) || !isAtom(codeDigest) || !isAtom(result) || !isAtom(scheme) || !isAtom(async)) return notPlain;
+	if (!isAtom(key) || !isAtom(name) || !isAtom(module) || !isAtom(version) || !isAtom(codeDigest) || !isAtom(result) || !isAtom(scheme) || !isAtom(async))
+		return notPlain;
 	if (typeof args !== 'object' || args === null || Object.getPrototypeOf(args) !== Object.prototype) return notPlain;
 	const argsCopy: Record<string, string> = {};
 	for (const k in args) {
