@@ -262,10 +262,11 @@ const terminateGuarded = new WeakSet<object>();
 
 /**
  * Replaces threads.js's `terminate` on `pool` with one that works in every state and lets the process end. threads.js
- * 1.7.0's rejects with the failure of any task still running (an aborted task's worker exits as it is stopped), and
- * then terminates no thread; and it gives up at the first slot whose worker died and could not be replaced (its
- * `init` rejected), or that holds no thread (`thread[$terminate] is not a function`), leaving the other threads
- * alive and the process running. Here: wait for the queue and running tasks unless `force`, whatever their outcome;
+ * 1.7.0's, unless forced, rejects with the failure of any task still running (an aborted task's worker exits as it is
+ * stopped) and then terminates no thread; forced, it ends every slot's thread at once but rejects at the first slot
+ * whose worker died and could not be replaced (its `init` rejected), or that holds no thread (`thread[$terminate] is
+ * not a function`), and a replacement spawned meanwhile (a worker that died just before) is left alive, keeping the
+ * process running. Here: wait for the queue and running tasks unless `force`, whatever their outcome;
  * close the pool (threads.js's own terminate, its errors ignored); then terminate every thread any slot holds or
  * comes to hold (a replacement spawned as a worker died), each on its own.
  */
