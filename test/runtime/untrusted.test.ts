@@ -299,6 +299,12 @@ describe('5. pool.terminate() in every state', () => {
 			assert.match(r.stdout, /terminated\n$/);
 			if (mode !== 'aborted') assert.match(r.stdout, /died: WorkerExited/);
 			if (mode === 'aborted' || mode === 'both') assert.match(r.stdout, /aborted: AbortError/);
+			if (mode === 'unreplaced') {
+				assert.match(
+					r.stdout,
+					/next: WorkerExited: A worker of this pool died and cannot be replaced: create workers with threadsWorker\(\) or pass wrapExecutor\(pool, \{ respawn \}\)\n/,
+				);
+			}
 		});
 	}
 });
