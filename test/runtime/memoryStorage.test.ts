@@ -305,8 +305,8 @@ describe('CallMemory, edge by edge', () => {
 	});
 
 	test('a record of the shape the cache writes, and every shape next to it, is stored as an equal frozen copy in its key order', () => {
-		// The shape a miss writes (its fields in this order, with or without `async`) is copied as one literal; any
-		// difference in order, fields, field kinds or prototype is copied the general way. Both must give the same copy.
+		// The shape a miss writes (its fields in this order, with or without `async`), and every difference in order,
+		// fields, field kinds or prototype: `put` must give each an equal, frozen copy of its own.
 		const base = (): Record<string, unknown> => ({
 			key: k('shape'),
 			name: 'shape',

@@ -68,47 +68,6 @@ function copyPlain(value: unknown, depth = 0): unknown {
 	return Object.freeze(out);
 }
 
-/** A record's fields as the cache writes them, in order, without and with `async`. */
-const recordFields = ['key', 'name', 'module', 'version', 'codeDigest', 'arguments', 'result', 'metadata', 'scheme'];
-const asyncRecordFields = ['key', 'name', 'module', 'version', 'codeDigest', 'arguments', 'result', 'metadata', 'async', 'scheme'];
-
-/** Neither an object nor what a copy refuses: kept as it is by `copyPlain`. */
-function isAtom(v: unknown): boolean {
-	return v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol');
-}
-
-/**
- * What `copyPlain` makes of a record of the shape the cache writes (its fields in order, atoms but for flat string
- * arguments and metadata), built as one literal, which is a third cheaper than copying it key by key on every miss;
- * `notPlain` for any other shape, which `copyPlain` then copies (or refuses) as it is.
- */
-function copyRecord(r: CallRecord): unknown {
-	if (Object.getPrototypeOf(r) !== Object.prototype) return notPlain;
-	const { key, name, module, version, codeDigest, arguments: args, result, metadata, async, scheme } = r;
-	const fields = async === undefined ? recordFields : asyncRecordFields;
-	let n = 0;
-	// Own and inherited enumerable keys: anything but these fields in this order is another shape.
-	for (const k in r) if (k !== fields[n++]) return notPlain;
-	if (n !== fields.length) return notPlain;
-	if (!isAtom(key) || !isAtom(name) || !isAtom(module) || !isAtom(version) || !isAtom(codeDigest) || !isAtom(result) || !isAtom(scheme) || !isAtom(async))
-		return notPlain;
-	if (typeof args !== 'object' || args === null || Object.getPrototypeOf(args) !== Object.prototype) return notPlain;
-	const argsCopy: Record<string, string> = {};
-	for (const k in args) {
-		const v = args[k];
-		if (typeof v !== 'string' || k === '__proto__' || !Object.hasOwn(args, k)) return notPlain;
-		argsCopy[k] = v;
-	}
-	const metadataCopy = copyPlain(metadata);
-	if (metadataCopy === notPlain) return notPlain;
-	Object.freeze(argsCopy);
-	return Object.freeze(
-		async === undefined
-			? { key, name, module, version, codeDigest, arguments: argsCopy, result, metadata: metadataCopy, scheme }
-			: { key, name, module, version, codeDigest, arguments: argsCopy, result, metadata: metadataCopy, async, scheme },
-	);
-}
-
 function copyIn(value: unknown, what: string, keepClasses = false): unknown {
 	// An immutable primitive is kept as it is (what `copy` does too), without looking for classes to patch first.
 	if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return value;
@@ -253,8 +212,7 @@ export class CallMemory implements CallStorage {
 	/** Stores (or replaces) a deeply frozen copy of `record` under `record.key`. */
 	put(record: CallRecord): void {
 		assertKey(record.key);
-		let plain = copyRecord(record);
-		if (plain === notPlain) plain = copyPlain(record);
+		const plain = copyPlain(record);
 		this.#records.set(record.key, (plain === notPlain ? deepFreeze(copyIn(record, 'the call record')) : plain) as CallRecord);
 	}
 
