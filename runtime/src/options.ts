@@ -185,8 +185,14 @@ export function validateOptions(options: unknown): ResolvedOptions {
 			throw new TypeError(`fleche(): option '${k}' must be a non-empty string`);
 		}
 	}
-	if (o.version !== undefined && typeof o.version !== 'string' && typeof o.version !== 'number' && !isPackageVersion(o.version)) {
-		throw new TypeError("fleche(): option 'version' must be a string, a number or { from: 'package.json' }");
+	// A number that is not finite has no JSON form: every record would read back under another key.
+	if (
+		o.version !== undefined &&
+		typeof o.version !== 'string' &&
+		!(typeof o.version === 'number' && Number.isFinite(o.version)) &&
+		!isPackageVersion(o.version)
+	) {
+		throw new TypeError("fleche(): option 'version' must be a string, a finite number or { from: 'package.json' }");
 	}
 	for (const k of ['hashVersion', 'hashModule'] as const) {
 		if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`fleche(): option '${k}' must be a boolean`);

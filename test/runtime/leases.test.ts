@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -391,5 +391,74 @@ describe('the lease option (docs/behaviour.md §3.6)', () => {
 		assert.equal(count, 1);
 		assert.equal(await Promise.resolve(cache(c, () => fn(2))), 6, 'then a hit');
 		assert.equal(count, 1);
+	});
+});
+
+describe("a miss's call file, written through its lease (docs/behaviour.md §3.6)", () => {
+	function setUp(t: { after(fn: () => void): void }) {
+		const dir = tmpDir(t);
+		const calls = join(dir, 'store', 'calls');
+		// A new Cache each time: its lookups read the files, not what an earlier one remembers.
+		const open = (): Cache => new Cache(new ValueFile({ root: join(dir, 'store', 'values') }), new CallFile({ root: calls }));
+		return { calls, open, leaseFile: (key: string): string => join(calls, '.leases', key) };
+	}
+
+	for (const variant of ['sync', 'async'] as const) {
+		test(`the lease file becomes the call file (${variant}): one file made, no lease left, read back as a hit`, async (t) => {
+			const { calls, open, leaseFile } = setUp(t);
+			let count = 0;
+			let leaseIno: number | undefined;
+			const body = (x: number): number => {
+				count++;
+				leaseIno = statSync(leaseFile(key)).ino;
+				return x * 2;
+			};
+			const fn =
+				variant === 'sync' ? fleche(body, { name: 'throughSync' }) : fleche(async (x: number) => body(await Promise.resolve(x)), { name: 'throughAsync' });
+			const key = fn.fleche.digest(4);
+			assert.equal(await cache(open(), () => fn(4)), 8);
+			assert.equal(count, 1);
+			assert.notEqual(leaseIno, undefined, 'the body ran under a lease');
+			assert.equal(statSync(join(calls, key)).ino, leaseIno, 'the call file is the lease file, renamed');
+			assert.deepEqual(readdirSync(join(calls, '.leases')), [], 'no lease is left');
+			assert.equal(await cache(open(), () => fn(4)), 8);
+			assert.equal(count, 1, 'a hit, from the file');
+		});
+	}
+
+	test("a lease taken over while the body runs stays its new holder's: the call file is written apart", async (t) => {
+		const { calls, open, leaseFile } = setUp(t);
+		const foreign = JSON.stringify({
+			format: 'fleche.lease/1',
+			owner: 'elsewhere.example:1:0:feedbeef',
+			host: 'elsewhere.example',
+			pid: 1,
+			since: Date.now(),
+			staleMs: 600_000,
+			heartbeats: true,
+		});
+		let count = 0;
+		const fn = fleche(
+			(x: number) => {
+				count++;
+				// What a takeover from another host does: the lease removed, and taken anew under the same name.
+				unlinkSync(leaseFile(key));
+				writeFileSync(leaseFile(key), foreign);
+				return x * 2;
+			},
+			{ name: 'takenOver' },
+		);
+		const key = fn.fleche.digest(5);
+		assert.equal(
+			cache(open(), () => fn(5)),
+			10,
+		);
+		assert.equal(readFileSync(leaseFile(key), 'utf8'), foreign, "the new holder's lease is left as it was");
+		assert.notEqual(statSync(join(calls, key)).ino, statSync(leaseFile(key)).ino);
+		assert.equal(
+			cache(open(), () => fn(5)),
+			10,
+		);
+		assert.equal(count, 1, 'the call file holds the record: a hit');
 	});
 });

@@ -53,6 +53,16 @@ describe('fleche(fn): options and parameters', () => {
 		assert.throws(() => fleche((x: number) => x, { kind: 'getter' } as never), { name: 'TypeError', message: "fleche(): unknown option 'kind'" });
 	});
 
+	test("a 'version' that is a number without a JSON form (NaN, ±Infinity) is refused when wrapping, not at every save", () => {
+		for (const version of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+			assert.throws(() => fleche((x: number) => x, { name: 'v', version }), {
+				name: 'TypeError',
+				message: "fleche(): option 'version' must be a string, a finite number or { from: 'package.json' }",
+			});
+		}
+		assert.equal(fleche((x: number) => x, { name: 'v', version: -1.5 }).fleche.identity.version, -1.5);
+	});
+
 	test('wrapping a cached function again returns it unchanged', () => {
 		const once = fleche((x: number) => x + 1, { name: 'once' });
 		assert.equal(fleche(once), once);

@@ -226,7 +226,7 @@ export class Cache extends BaseCache {
 				);
 			}
 		}
-		return new Prepared(this, call, bodies, inside, (record, held, adoptable) => this.#saveCall(record, held, adoptable));
+		return new Prepared(this, call, bodies, inside, (record, held, made) => this.#saveCall(record, held, made));
 	}
 
 	/**
@@ -339,14 +339,17 @@ export class Cache extends BaseCache {
 		else this.calls.put(record);
 	}
 
-	/** Writes a committed call's record, with the values that go inside its entry. */
-	#saveCall(record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null, adoptable: boolean): void {
+	/**
+	 * Writes a committed call's record, with the values that go inside its entry; `made` when it is the record a miss
+	 * made, deeply frozen (see {@link frozenAsMade}).
+	 */
+	#saveCall(record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null, made: boolean): void {
 		if (inside === null) {
 			const calls = this.calls;
-			if (adoptable && calls.adopt !== undefined) calls.adopt(record);
+			// Only a storage that keeps every value apart may keep records as objects (a memory storage).
+			if (made && calls.adopt !== undefined) calls.adopt(record);
 			else this.saveRecord(record);
-		} else if (inside.size > 0) this.#held!.put(record, inside);
-		else this.calls.put(record);
+		} else this.#held!.put(record, inside, made);
 	}
 
 	contains(key: string | Digest): boolean {
@@ -598,8 +601,9 @@ function isAtom(v: unknown): boolean {
 /**
  * Freezes a record a miss just made of parts the protocol owns (`PendingCall.owned`): its arguments, its metadata and
  * each namespace in it, when every namespace holds atoms only; then it is deeply frozen plain data, which a memory
- * store keeps without copying it (copying was a tenth of a memory-cache miss). Nothing is frozen, and the storage
- * copies, when a namespace holds an object (a tag's nested value may be the program's own).
+ * store keeps without copying it (copying was a tenth of a memory-cache miss) and a file store writes without checking
+ * it again (its key recomputed, its JSON read back: a sixth of a file-store miss's own work). Nothing is frozen, and
+ * the storage copies and checks, when a namespace holds an object (a tag's nested value may be the program's own).
  */
 function frozenAsMade(record: CallRecord): boolean {
 	const metadata = record.metadata;
@@ -631,8 +635,8 @@ class Prepared implements PreparedCall {
 		private readonly bodies: Record<string, number>,
 		/** Values that go inside the call's entry (`null`: its storages keep every value apart). */
 		private readonly inside: Map<string, Uint8Array> | null,
-		/** Writes the record (with `inside`); `adoptable` when it is deeply frozen plain data (see {@link frozenAsMade}). */
-		private readonly saveCall: (record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null, adoptable: boolean) => void,
+		/** Writes the record (with `inside`); `made` when it is deeply frozen plain data (see {@link frozenAsMade}). */
+		private readonly saveCall: (record: CallRecord, inside: ReadonlyMap<string, Uint8Array> | null, made: boolean) => void,
 	) {}
 
 	get key(): string {
@@ -666,8 +670,7 @@ class Prepared implements PreparedCall {
 			...(options?.async ? { async: true } : {}),
 			scheme: KEY_SCHEME,
 		};
-		// Only a storage that keeps every value apart (`inside` null) may keep records as objects (a memory storage).
-		this.saveCall(record, this.inside, this.inside === null && this.call.owned === true && frozenAsMade(record));
+		this.saveCall(record, this.inside, this.call.owned === true && frozenAsMade(record));
 		this.cache.repaired(this.call.key);
 		return record;
 	}

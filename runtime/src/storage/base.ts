@@ -99,8 +99,12 @@ export interface RecordWithValues {
 export interface HeldValues {
 	/** Largest value (its packed bytes) an entry holds; larger ones go to the value storage. */
 	readonly limit: number;
-	/** Writes the record with `values` (bytes from `ValueStorage.packOrPut`) inside its entry, in one atomic write. */
-	put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>): void;
+	/**
+	 * Writes the record with `values` (bytes from `ValueStorage.packOrPut`) inside its entry, in one atomic write.
+	 * `made`: the record is one the cache made for a miss, deeply frozen, its key computed from its fields; the
+	 * storage may skip the checks it makes of a record a program gives it (recomputing the key, reading it back).
+	 */
+	put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>, made?: boolean): void;
 	/** The record under `key` with the values its entry holds; `undefined` when none is stored; damaged entries as `find`. */
 	find(key: string): RecordWithValues | undefined;
 	/**

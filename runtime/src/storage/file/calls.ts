@@ -34,6 +34,7 @@ import { evictFile, expandIn, listKeys, readEntry, readIfPresent, rejectEntry, s
 import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
 import { COMPACT_AT, compactStats, CROWDED, listDir, readAppended, readStats, ROTATE_BYTES, STATS_DIR, type StatsRead, statsStamp, thisHost, toTuple } from './statsJournal.js';
 import { resolveRoot, errorText, isAbsent } from '../fsUtil.js';
+import { writeThroughLease } from './leases.js';
 import { FileIndex } from './summaryIndex.js';
 
 const CALL_FORMAT = 'fleche.call/1';
@@ -74,7 +75,7 @@ function isDigestOrNull(value: unknown): value is string | null {
 }
 
 /** A fresh, validated record with only the known fields, or throws {@link CorruptEntry} saying what is wrong. */
-function parseRecord(raw: unknown, key: string): CallRecord {
+function parseRecord(raw: unknown, key: string, rehash = true): CallRecord {
 	const corrupt = (reason: string): never => {
 		throw new CorruptEntry(key, reason);
 	};
@@ -119,7 +120,7 @@ function parseRecord(raw: unknown, key: string): CallRecord {
 		...(r['scheme'] === undefined ? {} : { scheme: r['scheme'] as string }),
 	};
 	if (record.key !== key) corrupt(`holds the record of key ${record.key} (misplaced or edited)`);
-	if (!keyHolds(record)) corrupt('record fields do not hash to its key (edited)');
+	if (rehash && !keyHolds(record)) corrupt('record fields do not hash to its key (edited)');
 	return record;
 }
 
@@ -207,7 +208,7 @@ export class CallFile implements CallStorage, StatsStorage {
 				? undefined
 				: {
 						limit,
-						put: (record, values) => this.#put(record, values),
+						put: (record, values, made) => this.#put(record, values, made === true),
 						find: (key) => this.#find(key),
 						value: (digest, search) => this.#heldValue(digest, search ?? true),
 						sizeOf: (digest) => this.#heldAt.get(digest)?.size,
@@ -216,15 +217,19 @@ export class CallFile implements CallStorage, StatsStorage {
 
 	/** Writes (or atomically replaces) the file for `record.key`. */
 	put(record: CallRecord): void {
-		this.#put(record, NO_VALUES);
+		this.#put(record, NO_VALUES, false);
 	}
 
-	/** Writes the file for `record.key`, with `values` (digest → value-file bytes) inside it when there are any. */
-	#put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>): void {
+	/**
+	 * Writes the file for `record.key`, with `values` (digest → value-file bytes) inside it when there are any. A
+	 * record the cache `made` for a miss has its key computed from its fields and holds JSON atoms only: its shape is
+	 * checked, its key is not recomputed, nor is its JSON read back (unless it is signed, over what is read back).
+	 */
+	#put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>, made: boolean): void {
 		assertKey(record.key);
 		let text: string;
 		try {
-			if (!keyHolds(record)) throw new Error('record.key is not the lookup key of its fields');
+			if (!made && !keyHolds(record)) throw new Error('record.key is not the lookup key of its fields');
 			const stored: CallRecord = {
 				key: record.key,
 				name: record.name,
@@ -244,7 +249,8 @@ export class CallFile implements CallStorage, StatsStorage {
 			};
 			// Refuse now what `get` would reject as corrupt later (a bad digest, metadata that is not an object…), and
 			// sign the record as `get` will read it back.
-			const readBack = parseRecord(JSON.parse(JSON.stringify(envelope)), record.key);
+			const readBack =
+				made && this.#signer === null ? parseRecord(envelope, record.key, false) : parseRecord(JSON.parse(JSON.stringify(envelope)), record.key);
 			if (this.#signer) envelope.signature = callRecordSignature(this.#signer, readBack);
 			if (held) {
 				const named = new Set(Object.values(readBack.arguments));
@@ -260,7 +266,10 @@ export class CallFile implements CallStorage, StatsStorage {
 		} catch (err) {
 			throw new SaveError(`Cannot store the call record ${record.key} of ${String(record.name)}: ${errorText(err)}`, { cause: err });
 		}
-		writeAtomic(this.root, this.#dir + record.key, [Buffer.from(`${text}\n`, 'utf8')], false);
+		const bytes = Buffer.from(`${text}\n`, 'utf8');
+		const file = this.#dir + record.key;
+		// A miss holding the call's lease turns the lease file into the entry: one file created instead of two.
+		if (!writeThroughLease(this, record.key, bytes, file)) writeAtomic(this.root, file, [bytes], false);
 		this.#sawStore = true;
 		for (const [digest, bytes] of values) this.#remember(digest, record.key, bytes.byteLength);
 	}

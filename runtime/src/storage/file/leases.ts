@@ -22,16 +22,23 @@
 //   `staleMs` it promised. A holder that cannot beat (a synchronous body blocks its thread) on this host is alive as
 //   long as its process is; on another host it counts as gone after `staleMs`.
 // - Reading (`held`) never writes; a damaged lease file is a lease of unknown holder, gone after `staleMs` of default.
+// - The file store writes a miss's call file through its lease (`writeThrough`): the record replaces the lease's text
+//   in the holder's open file, which is then renamed to the call's name. One file is created per miss instead of two
+//   (a lease file and a temporary), and the lease ends the instant the entry appears. Only while the name still holds
+//   the holder's inode; otherwise the store writes a temporary as usual. A holder killed between the write and the
+//   rename leaves a damaged lease (taken over after `DAMAGED_STALE_MS`), never a half entry.
 // - Names are 64-hex keys, or break locks (`.<key>.break`) that gc sweeps when a killed process left one.
 import {
 	closeSync,
 	fstatSync,
 	type FSWatcher,
+	ftruncateSync,
 	futimesSync,
 	mkdirSync,
 	openSync,
 	readdirSync,
 	readFileSync,
+	renameSync,
 	statSync,
 	unlinkSync,
 	watch,
@@ -146,7 +153,14 @@ function holderOf(found: Found): LeaseHolder {
 interface Held {
 	readonly owner: string;
 	readonly fd: number;
-	readonly ino: number;
+	/** The lease file's inode, read when first needed (a miss that writes through its lease never needs it twice). */
+	ino: number | undefined;
+	/** Bytes of the lease's text: a shorter record is cut to its own length. */
+	readonly size: number;
+}
+
+function inodeOf(held: Held): number {
+	return (held.ino ??= fstatSync(held.fd).ino);
 }
 
 /** Leases as files in one folder; see the top of this module. */
@@ -198,8 +212,8 @@ export class FileLeases implements CallLeases {
 				staleMs: terms.staleMs,
 				heartbeats: terms.heartbeats,
 			};
-			writeSync(fd, `${JSON.stringify(info)}\n`);
-			this.#held.set(key, { owner, fd, ino: fstatSync(fd).ino });
+			const size = writeSync(fd, `${JSON.stringify(info)}\n`);
+			this.#held.set(key, { owner, fd, ino: undefined, size });
 			return true;
 		} catch (err) {
 			closeSync(fd);
@@ -214,10 +228,42 @@ export class FileLeases implements CallLeases {
 		try {
 			const now = new Date();
 			futimesSync(held.fd, now, now);
-			return statSync(join(this.dir, key)).ino === held.ino;
+			return statSync(join(this.dir, key)).ino === inodeOf(held);
 		} catch {
 			return false;
 		}
+	}
+
+	/**
+	 * Makes `bytes` the file `dest` through this process's lease of `key`, if it holds one whose name is still its own:
+	 * the bytes replace the lease's text in the open lease file, which is renamed to `dest` (see the top of this
+	 * module). Returns false, having changed nothing the store reads, when it holds no such lease or cannot; the caller
+	 * then writes `dest` its own way. Once written, the lease is no longer held: its `release` has nothing left to do.
+	 */
+	writeThrough(key: string, bytes: Uint8Array, dest: string): boolean {
+		const held = this.#held.get(key);
+		if (held === undefined) return false;
+		const file = join(this.dir, key);
+		try {
+			const ino = inodeOf(held);
+			let offset = 0;
+			while (offset < bytes.byteLength) offset += writeSync(held.fd, bytes, offset, bytes.byteLength - offset, offset);
+			if (bytes.byteLength < held.size) ftruncateSync(held.fd, bytes.byteLength);
+			// Checked just before the rename: a lease taken over (its name now someone else's) must not become the
+			// entry. Written before the check, a record in an inode that lost its name is read by nobody.
+			if (statSync(file).ino !== ino) return false;
+			renameSync(file, dest);
+		} catch {
+			// The lease file may now hold part of the record: a damaged lease, still this holder's, removed at release.
+			return false;
+		}
+		this.#held.delete(key);
+		try {
+			closeSync(held.fd);
+		} catch {
+			// The entry is written; a descriptor that fails to close leaks nothing the store reads.
+		}
+		return true;
 	}
 
 	release(key: string, owner: string): void {
@@ -230,7 +276,7 @@ export class FileLeases implements CallLeases {
 			const file = join(this.dir, key);
 			try {
 				// Its own lease, which nobody takes over while its process lives and beats: no break lock needed.
-				if (statSync(file).ino === held.ino) unlinkSync(file);
+				if (statSync(file).ino === inodeOf(held)) unlinkSync(file);
 			} catch {
 				// Removed already (taken over and released, or by gc).
 			} finally {
@@ -356,4 +402,13 @@ export function leasesOf(storage: object, make: () => CallLeases): CallLeases {
 	let leases = byStorage.get(storage);
 	if (leases === undefined) byStorage.set(storage, (leases = make()));
 	return leases;
+}
+
+/**
+ * Writes `bytes` as the file `dest` through the lease of `key` that this process holds in `storage`'s file leases
+ * ({@link FileLeases.writeThrough}); false when there is none, or it cannot.
+ */
+export function writeThroughLease(storage: object, key: string, bytes: Uint8Array, dest: string): boolean {
+	const leases = byStorage.get(storage);
+	return leases instanceof FileLeases && leases.writeThrough(key, bytes, dest);
 }
