@@ -40,6 +40,8 @@ export const groups = {
 		tests: tests('storage', 'memoryStorage', 'fileStorage', 'callFile', 'fileLayout', 'fileKind', 'kinds', 'config', 'expiry', 'sqlStorage', 'sql', 'stats'),
 	},
 	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit', 'poolBinding', 'bullmq', 'untrusted') },
+	// One computation per call across processes: the lease files, and how a miss takes, holds and waits for a lease.
+	leases: { mutate: ['runtime/src/storage/file/leases.ts', 'runtime/src/leases.ts'], tests: tests('leases', 'fileKind', 'protocol') },
 };
 
 const { values: flags, positionals } = parseArgs({
