@@ -3,6 +3,10 @@
 // that ran with a memory cache stored in the parent, and results and arguments of registered classes (and the
 // built-ins a structured clone loses) restored across the thread boundary with the same digests.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { Piscina } from 'piscina';
 import { Pool, spawn } from 'threads';
@@ -117,15 +121,61 @@ describe('plain functions submitted to a worker pool are bound (Python #691)', (
 			assert.equal(holds(store, fns.square, 1), false);
 			// Defined in no file at all: refused before any task is queued.
 			const before = tasks();
+			const nowhere = (what: string): { name: string; message: string } => ({
+				name: 'TypeError',
+				message: `${what} is defined in no module file a worker could import (a built-in, an eval, or a bound function): export it from a module to submit it`,
+			});
 			await assert.rejects(
 				cache(store, () => pool.submit(Math.max, 1, 2)),
-				{ name: 'TypeError', message: /defined in no module file/ },
+				nowhere('max'),
 			);
 			await assert.rejects(
 				cache(store, () => pool.submit(fns.pipeline.bind(null), 1)),
-				{ name: 'TypeError', message: /defined in no module file/ },
+				nowhere('bound pipeline'),
+			);
+			// A built-in without a name, a function made from text, one of a module that is no file.
+			await assert.rejects(
+				cache(store, () => pool.submit(Function.prototype as () => unknown)),
+				nowhere('an anonymous function'),
+			);
+			await assert.rejects(
+				cache(store, () => pool.submit(new Function('x', 'return x') as (x: number) => number, 1)),
+				nowhere('anonymous'),
+			);
+			// Built as a string so that the bundler leaves the import alone.
+			const dataUrl = `data:text/javascript,${encodeURIComponent('export function fromData(x) { return x; }')}`;
+			const inData = (await import(dataUrl)) as { fromData: (x: number) => number };
+			await assert.rejects(
+				cache(store, () => pool.submit(inData.fromData, 1)),
+				nowhere('fromData'),
 			);
 			assert.equal(tasks(), before);
+		});
+
+		test(`a function of a CommonJS module that only its module.exports names is found there (${kind})`, async () => {
+			// `module.exports = api`: Node's import of the module names no export but `default`, the object itself.
+			const file = join(freshDir(), 'cjsFns.cjs');
+			writeFileSync(file, "'use strict';\nconst api = {};\napi.tripled = function tripled(x) { return x * 3; };\nmodule.exports = api;\n");
+			const mod = createRequire(import.meta.url)(file) as { tripled: (x: number) => number };
+			assert.equal(await cache(memoryStore(), () => pool.submit(mod.tripled, 4)), 12);
+		});
+
+		test(`a module whose default export is not an object still gives its named functions (${kind})`, async () => {
+			const file = join(freshDir(), 'nullDefault.mjs');
+			// Exported under another name than its own: the worker looks past the named exports, into the default one.
+			writeFileSync(file, 'export default null;\nexport const halved = function half(x) { return x / 2; };\n');
+			const mod = (await import(pathToFileURL(file).href)) as { halved: (x: number) => number };
+			assert.equal(mod.halved.name, 'half');
+			assert.equal(await cache(memoryStore(), () => pool.submit(mod.halved, 9)), 4.5);
+		});
+
+		test(`of two exports with the same source, the one named like the submitted function runs (${kind})`, async () => {
+			// Both closures print alike; the namespace lists \`alpha\` first, so only the name tells them apart.
+			const file = join(freshDir(), 'twins.mjs');
+			writeFileSync(file, 'function make(k) { return function scale(x) { return x * k; }; }\nexport const alpha = make(3);\nexport const scale = make(2);\n');
+			const mod = (await import(pathToFileURL(file).href)) as { alpha: (x: number) => number; scale: (x: number) => number };
+			assert.equal(mod.alpha.toString(), mod.scale.toString());
+			assert.equal(await cache(memoryStore(), () => pool.submit(mod.scale, 5)), 10);
 		});
 
 		test(`a script submits its own exported function from its top-level code: no deadlock (${kind})`, async () => {
