@@ -395,6 +395,16 @@ export function methodParams(method: unknown, thisArg: unknown): string[] | unde
 	return profile.method ? profile.params.map((p) => p.name) : undefined;
 }
 
+/**
+ * The key of calling `method` (decorated with `@fleche()`) on `thisArg` with `args` in the active cache, as a call
+ * would compute it: a rerun compares it with the key it reruns. @internal
+ */
+export function methodKey(method: unknown, thisArg: unknown, args: readonly unknown[]): string {
+	const w = targetOf(method);
+	if (w === undefined) throw new TypeError('methodKey() takes a function wrapped by fleche()');
+	return keyCallOf(w, [...args], activeCache(), thisArg).key;
+}
+
 /** Whether a value is a function wrapped by {@link fleche}. */
 export function isFleche(value: unknown): value is Fleche<AnyFn> {
 	return targetOf(value) !== undefined;

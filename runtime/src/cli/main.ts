@@ -10,7 +10,7 @@ import { FlecheError } from '../errors.js';
 import { LazyCall } from '../lazyCall.js';
 import { Digest } from '../digest.js';
 import { setLogger, warn, type LogRecord, type LogSink } from '../log.js';
-import { findFleche, isFleche, methodParams } from '../wrapper.js';
+import { findFleche, isFleche, methodKey, methodParams } from '../wrapper.js';
 import { activeCache, runIn } from '../state.js';
 import { closeStatsGate, counted } from '../stats.js';
 import { enterRerun } from '../rerunMode.js';
@@ -460,7 +460,12 @@ class Cli {
 		const method = (owner.prototype as Record<string, (...a: unknown[]) => unknown>)[methodName]!;
 		const { this: _, ...rest } = named;
 		const args = positionalArgs(methodParams(method, instance) ?? [], rest);
-		return () => useCache(store.cache, () => runIn({ cache: new RefreshingCache(activeCache()) }, () => method.apply(instance, args)));
+		return () =>
+			useCache(store.cache, () => {
+				const k = methodKey(method, instance, args);
+				if (k !== record.key) onNewKey(k);
+				return runIn({ cache: new RefreshingCache(activeCache()) }, () => method.apply(instance, args));
+			});
 	}
 
 	/**
