@@ -416,7 +416,9 @@ describe("a miss's call file, written through its lease (docs/behaviour.md §3.6
 			const fn =
 				variant === 'sync' ? fleche(body, { name: 'throughSync' }) : fleche(async (x: number) => body(await Promise.resolve(x)), { name: 'throughAsync' });
 			const key = fn.fleche.digest(4);
+			logs.clear();
 			assert.equal(await cache(open(), () => fn(4)), 8);
+			assert.deepEqual(logs.records, [], 'taken, written through and let go without a warning');
 			assert.equal(count, 1);
 			assert.notEqual(leaseIno, undefined, 'the body ran under a lease');
 			assert.equal(statSync(join(calls, key)).ino, leaseIno, 'the call file is the lease file, renamed');
@@ -449,10 +451,12 @@ describe("a miss's call file, written through its lease (docs/behaviour.md §3.6
 			{ name: 'takenOver' },
 		);
 		const key = fn.fleche.digest(5);
+		logs.clear();
 		assert.equal(
 			cache(open(), () => fn(5)),
 			10,
 		);
+		assert.deepEqual(logs.records, [], 'a lease taken over is no failure of its first holder');
 		assert.equal(readFileSync(leaseFile(key), 'utf8'), foreign, "the new holder's lease is left as it was");
 		assert.notEqual(statSync(join(calls, key)).ino, statSync(leaseFile(key)).ino);
 		assert.equal(
