@@ -155,6 +155,21 @@ describe('one computation per call across processes (docs/behaviour.md §3.6)', 
 		});
 	}
 
+	test('an async holder beats while its body outlasts its stale time: waiters wait, and the body runs once', async (t) => {
+		const where = project(t, 'file');
+		writeFileSync(where.go, '');
+		// A heartbeat a second (a third of the stale time): a waiter would take over only after three missed beats.
+		const lease = { staleSeconds: 3 };
+		const holder = start(where, 'async', { bodyMs: 7000, lease });
+		await waitFor('the holder to start its body', () => runs(where.marker) === 1);
+		const leaseFile = join(where.dir, 'store', 'calls', '.leases', readdirSync(join(where.dir, 'store', 'calls', '.leases'))[0]!);
+		const taken = statSync(leaseFile).mtimeMs;
+		const waiters = Array.from({ length: 2 }, () => start(where, 'async', { bodyMs: 100, lease }));
+		await waitFor("the holder's heartbeat to move its lease", () => !existsSync(leaseFile) || statSync(leaseFile).mtimeMs > taken);
+		assert.deepEqual(await results([holder, ...waiters]), [42, 42, 42]);
+		assert.equal(runs(where.marker), 1, 'nobody took the lease over');
+	});
+
 	test('lease: false (function option) runs the body in every process', async (t) => {
 		const where = project(t, 'file');
 		assert.deepEqual(await together(where, 'async', 4, { lease: false }), Array(4).fill(42));
@@ -465,4 +480,89 @@ describe("a miss's call file, written through its lease (docs/behaviour.md §3.6
 		);
 		assert.equal(count, 1, 'the call file holds the record: a hit');
 	});
+
+	test('a lease removed while the body runs (gc, a takeover let go): the call file is written apart', (t) => {
+		const { calls, open, leaseFile } = setUp(t);
+		let count = 0;
+		const fn = fleche(
+			(x: number) => {
+				count++;
+				unlinkSync(leaseFile(key));
+				return x * 2;
+			},
+			{ name: 'leaseGone' },
+		);
+		const key = fn.fleche.digest(6);
+		logs.clear();
+		assert.equal(
+			cache(open(), () => fn(6)),
+			12,
+		);
+		assert.deepEqual(logs.records, []);
+		assert.equal(existsSync(join(calls, key)), true);
+		assert.equal(
+			cache(open(), () => fn(6)),
+			12,
+		);
+		assert.equal(count, 1, 'a hit');
+	});
+
+	test('beside leased calls, a call that takes no lease (lease: false) is written as a file of its own', (t) => {
+		const { open } = setUp(t);
+		let count = 0;
+		const leased = fleche((x: number) => x + 1, { name: 'leasedOne' });
+		const unleased = fleche(
+			(x: number) => {
+				count++;
+				return x - 1;
+			},
+			{ name: 'unleasedOne', lease: false },
+		);
+		const c = open();
+		// The store's leases are in use (a leased miss first), and hold nothing for the unleased call.
+		assert.equal(
+			cache(c, () => leased(1)),
+			2,
+		);
+		assert.equal(
+			cache(c, () => unleased(1)),
+			0,
+		);
+		assert.equal(
+			cache(open(), () => unleased(1)),
+			0,
+		);
+		assert.equal(count, 1, 'a hit, from the file');
+	});
+
+	test(
+		'misses written through their leases, or apart, leave no file open',
+		{ skip: existsSync('/proc/self/fd') ? false : 'machine lacks: /proc/self/fd' },
+		(t) => {
+			const { open, leaseFile } = setUp(t);
+			const openFiles = (): number => readdirSync('/proc/self/fd').length;
+			let takeOver = false;
+			const fn = fleche(
+				(x: number) => {
+					if (takeOver) {
+						unlinkSync(leaseFile(fn.fleche.digest(x)));
+						writeFileSync(leaseFile(fn.fleche.digest(x)), '');
+					}
+					return x * 2;
+				},
+				{ name: 'noLeak' },
+			);
+			const c = open();
+			cache(c, () => fn(0));
+			const before = openFiles();
+			for (let i = 1; i <= 20; i++) {
+				takeOver = i % 2 === 0;
+				assert.equal(
+					cache(c, () => fn(i)),
+					i * 2,
+				);
+			}
+			assert.equal(openFiles(), before);
+		},
+	);
 });

@@ -172,8 +172,6 @@ export class FileLeases implements CallLeases {
 	constructor(
 		/** The folder of the lease files; created on the first lease. */
 		readonly dir: string,
-		/** Runs before a release: a storage that holds writes back writes them, so that the waiters find the result. */
-		private readonly beforeRelease?: () => void,
 	) {}
 
 	lease(key: string, owner: string, terms: LeaseTerms): LeaseAttempt {
@@ -269,19 +267,15 @@ export class FileLeases implements CallLeases {
 	release(key: string, owner: string): void {
 		const held = this.#held.get(key);
 		if (held === undefined || held.owner !== owner) return;
+		this.#held.delete(key);
+		const file = join(this.dir, key);
 		try {
-			this.beforeRelease?.();
+			// Its own lease, which nobody takes over while its process lives and beats: no break lock needed.
+			if (statSync(file).ino === inodeOf(held)) unlinkSync(file);
+		} catch {
+			// Removed already (taken over and released, or by gc).
 		} finally {
-			this.#held.delete(key);
-			const file = join(this.dir, key);
-			try {
-				// Its own lease, which nobody takes over while its process lives and beats: no break lock needed.
-				if (statSync(file).ino === inodeOf(held)) unlinkSync(file);
-			} catch {
-				// Removed already (taken over and released, or by gc).
-			} finally {
-				closeSync(held.fd);
-			}
+			closeSync(held.fd);
 		}
 	}
 
