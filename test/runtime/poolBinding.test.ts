@@ -156,9 +156,18 @@ describe('plain functions submitted to a worker pool are bound (Python #691)', (
 		test(`a function of a CommonJS module that only its module.exports names is found there (${kind})`, async () => {
 			// `module.exports = api`: Node's import of the module names no export but `default`, the object itself.
 			const file = join(freshDir(), 'cjsFns.cjs');
-			writeFileSync(file, "'use strict';\nconst api = {};\napi.tripled = function tripled(x) { return x * 3; };\nmodule.exports = api;\n");
+			// Its first property is no function: only functions are candidates.
+			writeFileSync(file, "'use strict';\nconst api = {};\napi.label = 'fns';\napi.tripled = function tripled(x) { return x * 3; };\nmodule.exports = api;\n");
 			const mod = createRequire(import.meta.url)(file) as { tripled: (x: number) => number };
 			assert.equal(await cache(memoryStore(), () => pool.submit(mod.tripled, 4)), 12);
+			assert.equal((globalThis as Record<symbol, unknown>)[Symbol.for('fleche.locate')], undefined, 'the lookup leaves nothing on the global object');
+		});
+
+		test(`a function hung on a CommonJS module.exports that is itself a function is found there (${kind})`, async () => {
+			const file = join(freshDir(), 'cjsMain.cjs');
+			writeFileSync(file, "'use strict';\nfunction main() { return 0; }\nmain.quartered = function quartered(x) { return x / 4; };\nmodule.exports = main;\n");
+			const mod = createRequire(import.meta.url)(file) as { quartered: (x: number) => number };
+			assert.equal(await cache(memoryStore(), () => pool.submit(mod.quartered, 10)), 2.5);
 		});
 
 		test(`a module whose default export is not an object still gives its named functions (${kind})`, async () => {
