@@ -14,6 +14,7 @@ import { bind, cache, digest, fileCache, tags, threadsWorker, workerFile, wrapEx
 import { captureLogs } from '../support/logs.ts';
 import { freshDir, memoryStore } from '../support/stores.ts';
 import { runNode } from '../support/tmp.ts';
+import type * as Fleche from 'fleche';
 import type * as Fns from '../fixtures/poolFns.ts';
 
 const fns = (await import(new URL('../fixtures/poolFns.js', import.meta.url).href)) as typeof Fns;
@@ -197,6 +198,18 @@ describe('plain functions submitted to a worker pool are bound (Python #691)', (
 			assert.deepEqual(JSON.parse(r.stdout), { out: 28, stored: true });
 		});
 	}
+
+	test('a plain function submitted through the CommonJS build is found as through the ES module build', async () => {
+		const cjs = createRequire(import.meta.url)('fleche') as typeof Fleche;
+		assert.notEqual(cjs.wrapExecutor, wrapExecutor, 'two builds');
+		const pool = cjs.wrapExecutor(new Piscina({ filename: cjs.workerFile('piscina'), maxThreads: 1 }));
+		try {
+			const store = new cjs.Cache(new cjs.ValueMemory(), new cjs.CallMemory());
+			assert.equal(await cjs.cache(store, () => pool.submit(fns.byteSum, new Uint8Array([1, 2, 3]))).then((r) => (r as { sum: number }).sum), 6);
+		} finally {
+			await pool.destroy();
+		}
+	});
 
 	test('an in-process { submit } executor gets the plain function bound to the submitter: nested calls use its cache', async () => {
 		// The executor runs its queue later, from outside the submitter's cache scope.
