@@ -171,7 +171,7 @@ async function overheads(): Promise<void> {
 		target('file miss', miss.nsPerOp, 150_000, {
 			value: formatNs(miss.nsPerOp),
 			goal: '≤ 150 µs (median)',
-			note: `async ${formatNs(missAsync.nsPerOp)}; the JSON-file-per-key peer ${formatNs(peerMiss.nsPerOp)} (interleaved); ${ratio(miss.nsPerOp, ccMiss.nsPerOp)} cacache put`,
+			note: `async ${formatNs(missAsync.nsPerOp)}; the JSON-file-per-key peer ${formatNs(peerMiss.nsPerOp)} (interleaved; it creates one file a miss, as fleche does: the call file is its lease file, renamed); ${ratio(miss.nsPerOp, ccMiss.nsPerOp)} cacache put; creating a file is what varies most here: on ext4 without a journal (this VM's disk) it costs several times more for a minute or more after many files were removed (a previous run's scratch folder), which the peer's figure shows`,
 		});
 		target('files on disk per small call', made, 2, {
 			value: made.toFixed(1),
