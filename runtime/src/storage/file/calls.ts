@@ -75,7 +75,7 @@ function isDigestOrNull(value: unknown): value is string | null {
 }
 
 /** A fresh, validated record with only the known fields, or throws {@link CorruptEntry} saying what is wrong. */
-function parseRecord(raw: unknown, key: string, rehash = true): CallRecord {
+function parseRecord(raw: unknown, key: string): CallRecord {
 	const corrupt = (reason: string): never => {
 		throw new CorruptEntry(key, reason);
 	};
@@ -120,7 +120,7 @@ function parseRecord(raw: unknown, key: string, rehash = true): CallRecord {
 		...(r['scheme'] === undefined ? {} : { scheme: r['scheme'] as string }),
 	};
 	if (record.key !== key) corrupt(`holds the record of key ${record.key} (misplaced or edited)`);
-	if (rehash && !keyHolds(record)) corrupt('record fields do not hash to its key (edited)');
+	if (!keyHolds(record)) corrupt('record fields do not hash to its key (edited)');
 	return record;
 }
 
@@ -222,8 +222,8 @@ export class CallFile implements CallStorage, StatsStorage {
 
 	/**
 	 * Writes the file for `record.key`, with `values` (digest → value-file bytes) inside it when there are any. A
-	 * record the cache `made` for a miss has its key computed from its fields and holds JSON atoms only: its shape is
-	 * checked, its key is not recomputed, nor is its JSON read back (unless it is signed, over what is read back).
+	 * record the cache `made` for a miss has its key computed from its fields and holds JSON atoms only: its key is not
+	 * recomputed, nor is its JSON read back (unless it is signed, over what is read back).
 	 */
 	#put(record: CallRecord, values: ReadonlyMap<string, Uint8Array>, made: boolean): void {
 		assertKey(record.key);
@@ -248,9 +248,10 @@ export class CallFile implements CallStorage, StatsStorage {
 				record: stored,
 			};
 			// Refuse now what `get` would reject as corrupt later (a bad digest, metadata that is not an object…), and
-			// sign the record as `get` will read it back.
-			const readBack =
-				made && this.#signer === null ? parseRecord(envelope, record.key, false) : parseRecord(JSON.parse(JSON.stringify(envelope)), record.key);
+			// sign the record as `get` will read it back. A record the cache made is of that shape by construction (its
+			// digests and key computed, its version checked when the function was wrapped, its metadata atoms in plain
+			// namespaces: frozenAsMade), so only a signature needs it read back.
+			const readBack = made && this.#signer === null ? record : parseRecord(JSON.parse(JSON.stringify(envelope)), record.key);
 			if (this.#signer) envelope.signature = callRecordSignature(this.#signer, readBack);
 			if (held) {
 				const named = new Set(Object.values(readBack.arguments));
