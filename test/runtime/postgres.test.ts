@@ -104,14 +104,18 @@ describe('PostgreSQL team store', () => {
 		// The lock is held until the lookup waits for it (a lock request of fleche's session on the table, not granted):
 		// a fixed window (it was 0.5 s) is missed by the polling below when psql starts slowly, which then polled
 		// forever. It is let go 0.3 s after the lookup queued, or after 60 s without one (then the lookup times out and
-		// the counts below fail).
+		// the counts below fail). pg_stat_activity is read once per transaction and kept until it ends, so the loop drops
+		// that snapshot each round: a session the pool opened for the lookup after the first round (its idle ones close
+		// after 10 s) would otherwise never be seen, and the lock was held the whole 60 s.
 		const lockedTable = `'${s}.calls'::regclass`;
 		const locker = server.psql(
 			`BEGIN; LOCK TABLE ${s}.calls IN ACCESS EXCLUSIVE MODE;
 			DO $$ DECLARE until timestamptz := clock_timestamp() + interval '60 s'; BEGIN
-				WHILE clock_timestamp() < until AND NOT EXISTS (
-					SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = ${lockedTable} AND NOT l.granted AND a.application_name = 'fleche'
-				) LOOP
+				LOOP
+					PERFORM pg_stat_clear_snapshot();
+					EXIT WHEN clock_timestamp() >= until OR EXISTS (
+						SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = ${lockedTable} AND NOT l.granted AND a.application_name = 'fleche'
+					);
 					PERFORM pg_sleep(0.01);
 				END LOOP;
 				PERFORM pg_sleep(0.3);
