@@ -320,7 +320,15 @@ describe('PostgreSQL team store', () => {
 		assert.equal(values.get(calls.get(key).result!), 'forty-three');
 		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments`), 1);
 		// Many puts: batches are sent as they fill (bounded), without waiting; flush() waits for all of them.
-		for (let i = 0; i < 2500; i++) cache.save({ name: 'many', module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} });
+		const many: string[] = [];
+		for (let i = 0; i < 2500; i++)
+			many.push(cache.save({ name: 'many', module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} }));
+		// Two batches are on their way and not committed (this thread has not yielded since), 500 puts still queued: an
+		// awaited read of any of them finds it (the worker orders it after the batch that writes it; a read of this
+		// thread's own, made while batches are on their way, would miss them).
+		const found = await Promise.all(many.map((key) => calls.findAsync(key)));
+		assert.equal(found.filter((r, i) => r?.key === many[i]).length, 2500, 'every save read back, awaited, while its batch was on its way');
+		assert.equal(await values.getAsync(found[1234]!.result!), 1234);
 		calls.flush();
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE name = 'many'`), 2500);
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.stored_values v WHERE v.digest = c.result)`), 0);
@@ -473,6 +481,27 @@ describe('PostgreSQL team store', () => {
 		const [, signal] = await closed;
 		assert.equal(signal, 'SIGTERM', 'it still ends by the signal');
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 300, 'every queued call written at SIGTERM');
+	});
+
+	it('a process whose cached calls are awaited ends by itself: its own connections do not hold it', async () => {
+		const s = schema();
+		for (const expected of [50, 0]) {
+			const r = await runNode(writer, ['awaited', url, s, '50'], { timeoutMs: 120_000 });
+			assert.equal(r.code, 0, r.stderr);
+			const report = JSON.parse(r.stdout) as { runs: number; holding: string[] };
+			assert.equal(report.runs, expected, expected === 0 ? 'every call a hit in the second process' : 'every call a miss in the first');
+			// Once its awaited hits are answered, nothing of fleche's keeps the event loop alive: idle connections (the
+			// calling thread's pool) and their timers are unreferenced, so the process ends once the program's work does.
+			// (The first process may still be writing its last batch, which does hold it until committed.)
+			if (expected === 0)
+				assert.deepEqual(
+					report.holding.filter((h) => /TCP|Timeout|MessagePort|Worker/i.test(h)),
+					[],
+					report.holding.join(', '),
+				);
+		}
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 50);
+		assert.equal(await count(`SELECT sum(hits) FROM ${s}.stats`), 50);
 	});
 
 	it('the listing (fleche/inspect) is answered from the server’s summaries, kept by every write and eviction', async () => {
@@ -904,15 +933,30 @@ describe('PostgreSQL team store', () => {
 			},
 			{ name: 'resilient' },
 		);
+		let awaitedRuns = 0;
+		const g = fleche(
+			async (n: number) => {
+				awaitedRuns++;
+				return n - 1;
+			},
+			{ name: 'resilientAsync' },
+		);
 		assert.equal(f(1), 2);
 		assert.equal(f(1), 2);
 		assert.equal(runs, 1);
+		assert.equal(await g(1), 0);
 		// Written before the outage (saves are batched, and a batch the outage meets is dropped, not kept).
 		(cache.calls as CallPostgres).flush();
 		assert.ok(cache.calls.contains(f.fleche.digest(1)));
+		// An awaited hit, read by this thread's own engine (nothing of this thread is on its way to the server).
+		assert.equal(await g(1), 0);
+		assert.equal(awaitedRuns, 1);
 		logs.clear();
 		await server.stop();
 		try {
+			// Awaited calls first: this thread's engine meets the outage before the worker does; one warning for both.
+			for (let i = 0; i < 5; i++) assert.equal(await g(i), i - 1);
+			assert.equal(awaitedRuns, 6, 'every awaited call ran uncached while the server was down');
 			for (let i = 0; i < 20; i++) assert.equal(f(i), i + 1);
 			assert.equal(runs, 21, 'every call ran uncached while the server was down');
 			assert.equal(logs.codes('FLECHE_STORE_UNREACHABLE').length, 1, 'one warning for the outage');
@@ -928,6 +972,11 @@ describe('PostgreSQL team store', () => {
 		assert.equal(f(500), 501);
 		assert.equal(f(500), 501);
 		assert.equal(runs, settled + 1);
+		const awaitedSettled: number = awaitedRuns;
+		assert.equal(await g(1), 0, 'an awaited hit again');
+		assert.equal(await g(500), 499);
+		assert.equal(await g(500), 499);
+		assert.equal(awaitedRuns, awaitedSettled + 1);
 		assert.equal(logs.codes('FLECHE_STORE_UNREACHABLE').length, 1, 'still one warning');
 	});
 	it('gc --older-than (docs/behaviour.md §18): evicts the calls computed longer ago and the values only they used', async () => {

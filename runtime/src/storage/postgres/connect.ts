@@ -1,7 +1,7 @@
 // docs/behaviour.md §2.6 "PostgreSQL": the connection string a PostgreSQL store connects with, from its URL (which
 // configurations carry without a password) and where libpq-minded users keep passwords: the URL, a password given
 // apart from it (one written in a `fleche.toml` URL), `PGPASSWORD`, then ~/.pgpass (`PGPASSFILE`). Shared by the
-// store's worker (pgWorker.ts) and the change listener (notify.ts), which open their own connections.
+// store's engines (pgEngine.ts) and the change listener (notify.ts), which open their own connections.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference -- `pgpass` ships no types; every project that reaches this file must see them
 /// <reference path="./pgpass.d.ts" />
 import { createRequire } from 'node:module';

@@ -2,7 +2,7 @@
 // changes through the server itself (LISTEN/NOTIFY), since no folder on this machine changes when another machine
 // writes.
 //
-//   writers    the store's worker (pgWorker.ts) runs every request through `writeAnnouncer`: after a request that
+//   writers    the store's engine (pgEngine.ts) runs every request through `writeAnnouncer`: after a request that
 //              changed what tools show committed (a call record saved or evicted, values evicted, statistics flushed,
 //              a lease of a call in flight taken or released), it sends `pg_notify(channel, '')`. Throttled: the
 //              first write after a quiet {@link announceEveryMs} notifies before its answer returns (a one-off write —

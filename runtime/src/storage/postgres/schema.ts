@@ -37,7 +37,7 @@
 // - A call record is written in one transaction (its row, then its arguments and metadata replaced), so a reader or a
 //   writer killed at any point sees the whole record or none of it. Two writers of one key serialise on its row lock:
 //   the later record wins, with exactly its own arguments and metadata. A batch of puts (values, then records) is one
-//   transaction (`writeBatch` in pgWorker.ts): its rows are sent sorted by key, so that two writers of overlapping
+//   transaction (`writeBatch` in pgEngine.ts): its rows are sent sorted by key, so that two writers of overlapping
 //   batches take their row locks in the same order (a deadlock the server still reports is retried).
 // - A value is inserted `ON CONFLICT DO NOTHING` on its digest (only its `touched` time moves): stored once however
 //   many calls or machines return it.

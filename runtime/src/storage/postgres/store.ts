@@ -5,7 +5,8 @@
 // - Storages are synchronous (a cache lookup sits inside a synchronous function call) while `pg` answers
 //   asynchronously, so `pg` runs in a worker thread (pgWorker.ts) and the calling thread waits for each answer through
 //   the synchronous bridge (bridge/syncWorker.ts), from the very first call. The `…Async` methods (`findAsync`,
-//   `getAsync`) await the same worker instead, leaving the event loop free while the server answers.
+//   `getAsync`) await an answer instead, leaving the event loop free while the server answers: from an engine of
+//   this thread (pgEngine.ts, as the worker runs) while every write of this thread is committed, else from the worker.
 // - The storages of one server, schema and options in one thread share one worker (a {@link Link}) and so one small
 //   connection pool; a call lookup fetches the call's result value in the same round trip, which the value storage
 //   of the same link then takes instead of asking again (a hit is one round trip, not two).
@@ -54,7 +55,7 @@ import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
 import { findSerializer, getSerializer, type Serializer } from '../serializers.js';
 import { BadRecord, parseRecord } from '../sql/schema.js';
 import { flushNoticesOp } from './notify.js';
-import type { Answer, PgRequest, PgWorkerData } from './pgWorker.js';
+import { pgEngine, type Answer, type PgEngine, type PgRequest, type PgWorkerData } from './pgEngine.js';
 import { checkSchemaName, defaultSchema, redactUrl, urlPassword } from './schema.js';
 
 /** Options of {@link CallPostgres} and {@link ValuePostgres}. */
@@ -166,6 +167,11 @@ const queueBlind = new Set([
 	'beatLease',
 	'ping',
 ]);
+/**
+ * Reads an awaited call asks of this thread's own engine rather than the worker (see {@link Link.call}): what an async
+ * hit needs, one round trip to the server with no hand-over between threads on either side of it.
+ */
+const localReads = new Set(['getCall', 'getCalls', 'getValue']);
 /** Bounds on a batch of puts: entries (values and records) and bytes of values. */
 const batchEntries = 1000;
 const batchBytes = 8 * 1024 * 1024;
@@ -207,6 +213,10 @@ class Link {
 	readonly shown: string;
 	readonly #input: PgWorkerData;
 	#worker: SyncWorker | undefined;
+	/** This thread's engine, for {@link localReads} while every write of this thread is committed; opened on first use. */
+	#reader: PgEngine | undefined;
+	/** Whether the worker has answered from the server: the schema is made and checked, so this thread's engine may read. */
+	#schemaReady = false;
 	/** The server's refusal of this configuration, thrown by every request from then on. */
 	#refused: string | undefined;
 	/** Until when requests answer their fallback without trying the server (performance.now() time). */
@@ -334,21 +344,34 @@ class Link {
 		} catch (err) {
 			return this.#failed(err, fallback);
 		}
+		// Every request of the store reaches the server, after the worker made and checked the schema.
+		if (answer.ok) this.#schemaReady = true;
 		return this.#settle(answer, fallback, hot);
 	}
 
-	/** As {@link request}, without blocking this thread. */
+	/**
+	 * As {@link request}, without blocking this thread. The reads of an awaited hit ({@link localReads}) are made by
+	 * this thread's own engine once the worker has answered (it made and checked the schema) and while no write of
+	 * this thread is on its way (the worker, which orders reads after the batches that write them, answers them
+	 * otherwise): the hit then costs its round trip to the server and not, on top of it, a wake-up of the worker and
+	 * one of this thread.
+	 */
 	async call<T>(fallback: T, op: string, ...args: unknown[]): Promise<T> {
 		this.#looked = undefined;
 		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
 		if (this.#resting(hot)) return fallback;
 		let answer: Answer;
+		if (this.#schemaReady && localReads.has(op) && this.#unconfirmed === 0) {
+			this.#reader ??= pgEngine(this.#input, false);
+			return this.#settle(await this.#reader({ op, args }), fallback, hot);
+		}
 		try {
 			answer = (await this.#client().call({ op, args } satisfies PgRequest)) as Answer;
 		} catch (err) {
 			return this.#failed(err, fallback);
 		}
+		if (answer.ok) this.#schemaReady = true;
 		return this.#settle(answer, fallback, hot);
 	}
 
@@ -543,7 +566,7 @@ class Link {
 	}
 
 	/**
-	 * Keeps the lookup that came with a lease (see `takeLease` in pgWorker.ts) for the next lookup of `key`: the
+	 * Keeps the lookup that came with a lease (see `takeLease` in pgEngine.ts) for the next lookup of `key`: the
 	 * protocol checks the store right after taking a lease, in the same synchronous step, and that check is then
 	 * answered without a round trip of its own. It answers that one lookup only, and only if it comes next (any other
 	 * request, a lookup of another key, a later turn of the event loop or {@link lookedMs} forget it).
@@ -623,6 +646,9 @@ class Link {
 		this.#prefetchedBytes = 0;
 		this.#worker?.close();
 		this.#worker = undefined;
+		void this.#reader?.({ op: 'close', args: [] });
+		this.#reader = undefined;
+		this.#schemaReady = false;
 	}
 }
 
