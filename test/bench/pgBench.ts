@@ -142,7 +142,7 @@ interface Contender {
 
 /** Measures the PostgreSQL store beside the file and SQL stores. */
 export async function pgBench(report: Report): Promise<void> {
-	console.log(`\nPostgreSQL team store (pg in a worker thread; server on loopback; ${CALLS.toLocaleString('en')}-call fixture in .cache/bench/pg-1m)`);
+	console.log(`\nPostgreSQL team store (pg in a worker thread, and in this thread for awaited reads; server on loopback; ${CALLS.toLocaleString('en')}-call fixture in .cache/bench/pg-1m)`);
 	let peakRss = process.memoryUsage().rss;
 	const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 	const server = await startPostgres({ folder: clusterFolder });
@@ -223,7 +223,7 @@ export async function pgBench(report: Report): Promise<void> {
 		report.target('postgres hit (async), 1,000,000 calls', median(pgHits.async), 300_000, {
 			value: formatNs(median(pgHits.async)),
 			goal: '≤ 300 µs',
-			note: `await addAsync(1, 2) on a stored call, one awaited at a time: as the sync hit, the lookup awaited on the event loop instead of blocking (${side((h) => h.async)}); ${floorNote}`,
+			note: `await addAsync(1, 2) on a stored call, one awaited at a time: as the sync hit, the lookup awaited on the event loop instead of blocking, made by this thread's own pg pool (no hand-over to the worker) (${side((h) => h.async)}); ${floorNote}`,
 		});
 		report.info(
 			`postgres: ${CONCURRENT} async hits at once, per hit`,
