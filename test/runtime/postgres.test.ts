@@ -320,6 +320,8 @@ describe('PostgreSQL team store', () => {
 		assert.equal(values.get(calls.get(key).result!), 'forty-three');
 		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments`), 1);
 		// Many puts: batches are sent as they fill (bounded), without waiting; flush() waits for all of them.
+		// Enough awaited reads for this thread's own engine to take them over (see localReadsAfter in store.ts).
+		for (let i = 0; i < 300; i++) assert.equal((await calls.findAsync(key))?.key, key);
 		const many: string[] = [];
 		for (let i = 0; i < 2500; i++)
 			many.push(cache.save({ name: 'many', module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} }));
@@ -485,8 +487,9 @@ describe('PostgreSQL team store', () => {
 
 	it('a process whose cached calls are awaited ends by itself: its own connections do not hold it', async () => {
 		const s = schema();
-		for (const expected of [50, 0]) {
-			const r = await runNode(writer, ['awaited', url, s, '50'], { timeoutMs: 120_000 });
+		// 300 calls: more than the worker answers before this thread's own engine takes awaited reads over.
+		for (const expected of [300, 0]) {
+			const r = await runNode(writer, ['awaited', url, s, '300'], { timeoutMs: 120_000 });
 			assert.equal(r.code, 0, r.stderr);
 			const report = JSON.parse(r.stdout) as { runs: number; holding: string[] };
 			assert.equal(report.runs, expected, expected === 0 ? 'every call a hit in the second process' : 'every call a miss in the first');
@@ -500,8 +503,8 @@ describe('PostgreSQL team store', () => {
 					report.holding.join(', '),
 				);
 		}
-		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 50);
-		assert.equal(await count(`SELECT sum(hits) FROM ${s}.stats`), 50);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 300);
+		assert.equal(await count(`SELECT sum(hits) FROM ${s}.stats`), 300);
 	});
 
 	it('the listing (fleche/inspect) is answered from the server’s summaries, kept by every write and eviction', async () => {
@@ -948,9 +951,14 @@ describe('PostgreSQL team store', () => {
 		// Written before the outage (saves are batched, and a batch the outage meets is dropped, not kept).
 		(cache.calls as CallPostgres).flush();
 		assert.ok(cache.calls.contains(f.fleche.digest(1)));
-		// An awaited hit, read by this thread's own engine (nothing of this thread is on its way to the server).
-		assert.equal(await g(1), 0);
+		// Awaited hits, read by this thread's own engine once there were enough of them (nothing of this thread is on
+		// its way to the server).
+		for (let i = 0; i < 300; i++) assert.equal(await g(1), 0);
 		assert.equal(awaitedRuns, 1);
+		assert.ok(
+			(await count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fleche reads' AND query LIKE '%"${s}".calls%'`)) >= 1,
+			"this thread's engine read them",
+		);
 		logs.clear();
 		await server.stop();
 		try {

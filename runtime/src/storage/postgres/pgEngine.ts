@@ -86,7 +86,8 @@ export function pgEngine(data: PgWorkerData, makesSchema = true): PgEngine {
 			query_timeout: data.timeoutMs,
 			idleTimeoutMillis: 10_000,
 			allowExitOnIdle: true,
-			application_name: 'fleche',
+			// The calling thread's engine is told apart on the server (pg_stat_activity).
+			application_name: makesSchema ? 'fleche' : 'fleche reads',
 			// Statements of one checkout (a batch's, see writeBatch) go out together: one round trip, not one each.
 			pipeline: true,
 		});

@@ -172,6 +172,12 @@ const queueBlind = new Set([
  * hit needs, one round trip to the server with no hand-over between threads on either side of it.
  */
 const localReads = new Set(['getCall', 'getCalls', 'getValue']);
+/**
+ * Awaited reads the worker answers before this thread's engine takes them over: that engine costs this thread `pg`'s
+ * load (about 30 ms of blocked event loop, once) and a connection, more than a short program's few hits would save
+ * (about 250 µs each); a program that goes on hitting pays it once.
+ */
+const localReadsAfter = 256;
 /** Bounds on a batch of puts: entries (values and records) and bytes of values. */
 const batchEntries = 1000;
 const batchBytes = 8 * 1024 * 1024;
@@ -217,6 +223,8 @@ class Link {
 	#reader: PgEngine | undefined;
 	/** Whether the worker has answered from the server: the schema is made and checked, so this thread's engine may read. */
 	#schemaReady = false;
+	/** Awaited reads asked of this link so far (see {@link localReadsAfter}). */
+	#awaitedReads = 0;
 	/** The server's refusal of this configuration, thrown by every request from then on. */
 	#refused: string | undefined;
 	/** Until when requests answer their fallback without trying the server (performance.now() time). */
@@ -351,10 +359,10 @@ class Link {
 
 	/**
 	 * As {@link request}, without blocking this thread. The reads of an awaited hit ({@link localReads}) are made by
-	 * this thread's own engine once the worker has answered (it made and checked the schema) and while no write of
-	 * this thread is on its way (the worker, which orders reads after the batches that write them, answers them
-	 * otherwise): the hit then costs its round trip to the server and not, on top of it, a wake-up of the worker and
-	 * one of this thread.
+	 * this thread's own engine after the first {@link localReadsAfter}, once the worker has answered (it made and
+	 * checked the schema) and while no write of this thread is on its way (the worker, which orders reads after the
+	 * batches that write them, answers them otherwise): the hit then costs its round trip to the server and not, on
+	 * top of it, a wake-up of the worker and one of this thread.
 	 */
 	async call<T>(fallback: T, op: string, ...args: unknown[]): Promise<T> {
 		this.#looked = undefined;
@@ -362,7 +370,7 @@ class Link {
 		const hot = hotOps.has(op);
 		if (this.#resting(hot)) return fallback;
 		let answer: Answer;
-		if (this.#schemaReady && localReads.has(op) && this.#unconfirmed === 0) {
+		if (localReads.has(op) && ++this.#awaitedReads > localReadsAfter && this.#schemaReady && this.#unconfirmed === 0) {
 			this.#reader ??= pgEngine(this.#input, false);
 			return this.#settle(await this.#reader({ op, args }), fallback, hot);
 		}
