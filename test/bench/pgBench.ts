@@ -145,7 +145,9 @@ interface Contender {
 
 /** Measures the PostgreSQL store beside the file and SQL stores. */
 export async function pgBench(report: Report): Promise<void> {
-	console.log(`\nPostgreSQL team store (pg in a worker thread, and in this thread for awaited reads; server on loopback; ${CALLS.toLocaleString('en')}-call fixture in .cache/bench/pg-1m)`);
+	console.log(
+		`\nPostgreSQL team store (pg in a worker thread, and in this thread for awaited reads; server on loopback; ${CALLS.toLocaleString('en')}-call fixture in .cache/bench/pg-1m)`,
+	);
 	let peakRss = process.memoryUsage().rss;
 	const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 	const server = await startPostgres({ folder: clusterFolder });
