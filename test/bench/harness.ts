@@ -54,6 +54,10 @@ export async function measure(
 	};
 	let ops = options.ops;
 	if (ops === undefined) {
+		// Warm up first, untimed, for 5 ms: a first operation that pays for something once (a connection the pool
+		// closed while idle, a server process whose caches are cold) would otherwise size the samples at a few
+		// operations each, which then time that slow start rather than the operation.
+		for (const until = performance.now() + 5; performance.now() < until; ) await runBatch(1);
 		// Calibrate: double until a batch takes ≥ 5 ms, then size for ~20 ms samples.
 		let n = 1;
 		for (;;) {
