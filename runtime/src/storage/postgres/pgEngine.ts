@@ -44,12 +44,17 @@ export type Answer = { readonly ok: true; readonly value: unknown } | { readonly
 export type PgEngine = (request: PgRequest) => Promise<Answer>;
 
 /**
- * An engine for the server, schema and options of `data`; it connects on its first request.
- * @param makesSchema - whether its first connection creates, migrates or checks the schema (the worker's does). The
- *   calling thread's engine is used only once the worker has done so, and must not: its schema transaction, under an
- *   advisory lock, would wait on a thread that may be blocked on the worker, itself waiting for that lock.
+ * What an engine is for: the store's `worker` (every request; it creates, migrates and checks the schema on its first
+ * connection), or a thread's `reader` of awaited hits (store.ts `Link`), which never touches the schema — its schema
+ * transaction, under an advisory lock, would wait on a thread that may be blocked on the worker, itself waiting for
+ * that lock — and keeps two connections (its lookups are small and pipelined; a team of processes must not double
+ * its connections to the server), named `fleche reads` on the server.
  */
-export function pgEngine(data: PgWorkerData, makesSchema = true): PgEngine {
+export type PgEngineRole = 'worker' | 'reader';
+
+/** An engine for the server, schema and options of `data`, in the given role; it connects on its first request. */
+export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgEngine {
+	const makesSchema = role === 'worker';
 	const shown = redactUrl(data.url);
 	const schema = checkSchemaName(data.schema);
 	const s = quoteIdent(schema);
@@ -81,12 +86,12 @@ export function pgEngine(data: PgWorkerData, makesSchema = true): PgEngine {
 		const next = new (loadPg().Pool)({
 			connectionString: await connectionString(),
 			...(data.ssl !== undefined ? { ssl: data.ssl as pg.PoolConfig['ssl'] } : {}),
-			max: 4,
+			max: makesSchema ? 4 : 2,
 			connectionTimeoutMillis: data.timeoutMs,
 			query_timeout: data.timeoutMs,
 			idleTimeoutMillis: 10_000,
 			allowExitOnIdle: true,
-			// The calling thread's engine is told apart on the server (pg_stat_activity).
+			// A thread's reader is told apart on the server (pg_stat_activity).
 			application_name: makesSchema ? 'fleche' : 'fleche reads',
 			// Statements of one checkout (a batch's, see writeBatch) go out together: one round trip, not one each.
 			pipeline: true,

@@ -371,7 +371,7 @@ class Link {
 		if (this.#resting(hot)) return fallback;
 		let answer: Answer;
 		if (localReads.has(op) && ++this.#awaitedReads > localReadsAfter && this.#schemaReady && this.#unconfirmed === 0) {
-			this.#reader ??= pgEngine(this.#input, false);
+			this.#reader ??= pgEngine(this.#input, 'reader');
 			return this.#settle(await this.#reader({ op, args }), fallback, hot);
 		}
 		try {
