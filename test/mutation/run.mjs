@@ -42,6 +42,8 @@ export const groups = {
 	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit', 'poolBinding', 'bullmq', 'untrusted') },
 	// One computation per call across processes: the lease files, and how a miss takes, holds and waits for a lease.
 	leases: { mutate: ['runtime/src/storage/file/leases.ts', 'runtime/src/leases.ts'], tests: tests('leases', 'fileKind', 'protocol') },
+	// The file store's summary index: what fleche/inspect lists, kept current and persisted apart from the store.
+	summaryIndex: { mutate: ['runtime/src/storage/file/summaryIndex.ts'], tests: tests('inspectPaging', 'fileKind', 'inspect', 'fileArgs') },
 };
 
 const { values: flags, positionals } = parseArgs({
