@@ -334,6 +334,12 @@ describe('PostgreSQL team store', () => {
 		calls.flush();
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls WHERE name = 'many'`), 2500);
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls c WHERE NOT EXISTS (SELECT 1 FROM ${s}.stored_values v WHERE v.digest = c.result)`), 0);
+		// Everything committed: the same reads, three statements of up to 1,000 keys at once, are this thread's reader's,
+		// which keeps at most two connections to the server.
+		const reread = await Promise.all(many.map((key) => calls.findAsync(key)));
+		assert.equal(reread.filter((r, i) => r?.key === many[i]).length, 2500);
+		const readers = await count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fleche reads' AND query LIKE '%"${s}".calls%'`);
+		assert.ok(readers >= 1 && readers <= 2, `${readers} reader connections`);
 		calls.close();
 	});
 
