@@ -54,7 +54,7 @@ export type PgEngineRole = 'worker' | 'reader';
 
 /** An engine for the server, schema and options of `data`, in the given role; it connects on its first request. */
 export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgEngine {
-	const makesSchema = role === 'worker';
+	const reader = role === 'reader';
 	const shown = redactUrl(data.url);
 	const schema = checkSchemaName(data.schema);
 	const s = quoteIdent(schema);
@@ -86,13 +86,13 @@ export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgE
 		const next = new (loadPg().Pool)({
 			connectionString: await connectionString(),
 			...(data.ssl !== undefined ? { ssl: data.ssl as pg.PoolConfig['ssl'] } : {}),
-			max: makesSchema ? 4 : 2,
+			max: reader ? 2 : 4,
 			connectionTimeoutMillis: data.timeoutMs,
 			query_timeout: data.timeoutMs,
 			idleTimeoutMillis: 10_000,
 			allowExitOnIdle: true,
 			// A thread's reader is told apart on the server (pg_stat_activity).
-			application_name: makesSchema ? 'fleche' : 'fleche reads',
+			application_name: reader ? 'fleche reads' : 'fleche',
 			// Statements of one checkout (a batch's, see writeBatch) go out together: one round trip, not one each.
 			pipeline: true,
 		});
@@ -145,7 +145,7 @@ export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgE
 
 	/** Checks the schema of pool `p` (creating or migrating it); a failure ends the pool, and the next request starts again. */
 	function check(p: pg.Pool): void {
-		const checking = (ready = makesSchema ? ensureSchema(p) : Promise.resolve());
+		const checking = (ready = reader ? Promise.resolve() : ensureSchema(p));
 		checking.catch(() => {
 			// Retried by the next request: the server may be back, or the password fixed.
 			if (pool === p && ready === checking) {

@@ -309,6 +309,8 @@ class Link {
 
 	#settle<T>(answer: Answer, fallback: T, hot: boolean): T {
 		if (answer.ok) {
+			// Every request reaches the server, after the worker made and checked the schema (the reader is asked after).
+			this.#schemaReady = true;
 			if (this.#down) {
 				this.#down = false;
 				this.#retryMs = firstRetryMs;
@@ -352,8 +354,6 @@ class Link {
 		} catch (err) {
 			return this.#failed(err, fallback);
 		}
-		// Every request of the store reaches the server, after the worker made and checked the schema.
-		if (answer.ok) this.#schemaReady = true;
 		return this.#settle(answer, fallback, hot);
 	}
 
@@ -369,17 +369,16 @@ class Link {
 		if (!queueBlind.has(op)) this.#send(false);
 		const hot = hotOps.has(op);
 		if (this.#resting(hot)) return fallback;
-		let answer: Answer;
 		if (localReads.has(op) && ++this.#awaitedReads > localReadsAfter && this.#schemaReady && this.#unconfirmed === 0) {
 			this.#reader ??= pgEngine(this.#input, 'reader');
 			return this.#settle(await this.#reader({ op, args }), fallback, hot);
 		}
+		let answer: Answer;
 		try {
 			answer = (await this.#client().call({ op, args } satisfies PgRequest)) as Answer;
 		} catch (err) {
 			return this.#failed(err, fallback);
 		}
-		if (answer.ok) this.#schemaReady = true;
 		return this.#settle(answer, fallback, hot);
 	}
 

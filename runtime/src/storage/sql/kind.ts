@@ -48,9 +48,9 @@ function sqlExists(path: string): boolean {
 
 /**
  * File leases whose release waits for the store's held puts to be written ({@link CallSql.afterWrite}), at most
- * `writeDelayMs` later: a release that wrote them at once made every save
- * through `fleche(fn)` a write of its own, taking the log's lock each time. A lease kept a little longer only makes
- * a waiter wait a little longer; one whose process dies meanwhile is gone at once (its pid).
+ * `writeDelayMs` later: a release that wrote them at once made every save through `fleche(fn)` a write of its own,
+ * taking the log's lock each time. A lease kept a little longer only makes a waiter wait a little longer; one whose
+ * process dies meanwhile is gone at once (its pid).
  */
 class SqlLeases extends FileLeases {
 	constructor(
