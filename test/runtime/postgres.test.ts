@@ -53,6 +53,43 @@ async function count(sql: string): Promise<number> {
 	return Number((await server.psql(sql, db)).trim());
 }
 
+/**
+ * Locks `table` from a psql session until one of fleche's sessions waits for that lock, and lets go 0.3 s later (or
+ * after 60 s without one: the request waiting then times out, and the test's counts fail). Resolves once the lock is
+ * held. A fixed window (it was 0.5 s) was missed by the polling when psql started slowly, which then polled forever.
+ * pg_stat_activity is read once per transaction and kept until it ends, so the loop drops that snapshot each round:
+ * a session the pool opened after the first round (its idle ones close after 10 s) would otherwise never be seen.
+ */
+async function lockUntilWaitedOn(table: string): Promise<{ released: Promise<string> }> {
+	const locked = `'${table}'::regclass`;
+	const released = server.psql(
+		`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE;
+		DO $$ DECLARE until timestamptz := clock_timestamp() + interval '60 s'; BEGIN
+			LOOP
+				PERFORM pg_stat_clear_snapshot();
+				EXIT WHEN clock_timestamp() >= until OR EXISTS (
+					SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = ${locked} AND NOT l.granted AND a.application_name = 'fleche'
+				);
+				PERFORM pg_sleep(0.01);
+			END LOOP;
+			PERFORM pg_sleep(0.3);
+		END $$; COMMIT`,
+		db,
+	);
+	let done = false;
+	void released.then(
+		() => (done = true),
+		() => (done = true),
+	);
+	while ((await count(`SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted AND relation = ${locked}`)) === 0) {
+		// Its failure (psql's message) says more than the loop could.
+		if (done) await released;
+		assert.ok(!done, 'the locking session ended before its lock was seen');
+		await new Promise((r) => setTimeout(r, 20));
+	}
+	return { released };
+}
+
 describe('PostgreSQL team store', () => {
 	it('a file result is stored by content, and an async hit (read without blocking) materialises it as a sync one does', async (t) => {
 		const cache = open(schema());
@@ -101,45 +138,14 @@ describe('PostgreSQL team store', () => {
 		assert.deepEqual(await later(5), { n: 5, at: 'server' });
 		// The async function's hit is awaited, not blocked on: with the table locked by another session for a moment,
 		// timers keep firing while the lookup waits (a blocked thread would fire none until it returned).
-		// The lock is held until the lookup waits for it (a lock request of fleche's session on the table, not granted):
-		// a fixed window (it was 0.5 s) is missed by the polling below when psql starts slowly, which then polled
-		// forever. It is let go 0.3 s after the lookup queued, or after 60 s without one (then the lookup times out and
-		// the counts below fail). pg_stat_activity is read once per transaction and kept until it ends, so the loop drops
-		// that snapshot each round: a session the pool opened for the lookup after the first round (its idle ones close
-		// after 10 s) would otherwise never be seen, and the lock was held the whole 60 s.
-		const lockedTable = `'${s}.calls'::regclass`;
-		const locker = server.psql(
-			`BEGIN; LOCK TABLE ${s}.calls IN ACCESS EXCLUSIVE MODE;
-			DO $$ DECLARE until timestamptz := clock_timestamp() + interval '60 s'; BEGIN
-				LOOP
-					PERFORM pg_stat_clear_snapshot();
-					EXIT WHEN clock_timestamp() >= until OR EXISTS (
-						SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = ${lockedTable} AND NOT l.granted AND a.application_name = 'fleche'
-					);
-					PERFORM pg_sleep(0.01);
-				END LOOP;
-				PERFORM pg_sleep(0.3);
-			END $$; COMMIT`,
-			db,
-		);
-		let lockerDone = false;
-		void locker.then(
-			() => (lockerDone = true),
-			() => (lockerDone = true),
-		);
-		while ((await count(`SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted AND relation = ${lockedTable}`)) === 0) {
-			// Its failure (psql's message) says more than the loop could.
-			if (lockerDone) await locker;
-			assert.ok(!lockerDone, 'the locking session ended before its lock was seen');
-			await new Promise((r) => setTimeout(r, 20));
-		}
+		const locker = await lockUntilWaitedOn(`${s}.calls`);
 		let ticks = 0;
 		const ticker = setInterval(() => ticks++, 5);
 		const locked = later(5);
 		const ticksAtCall = ticks;
 		assert.deepEqual(await locked, { n: 5, at: 'server' });
 		clearInterval(ticker);
-		await locker;
+		await locker.released;
 		assert.equal(ticksAtCall, 0);
 		assert.ok(ticks > 0, 'timers fired while the async lookup waited for the server');
 		const both = await Promise.all([later(6), later(6)]);
@@ -601,6 +607,29 @@ describe('PostgreSQL team store', () => {
 		assert.equal(calls.evictMany(victims), 4);
 		assert.deepEqual(listed().sort(byId), expected().sort(byId));
 		calls.close();
+	});
+
+	it('close() right after statistics sent ahead waits for them, and says nothing of an outage', async () => {
+		const s = schema();
+		const calls = open(s).calls as CallPostgres;
+		assert.equal(calls.contains(digest('absent')), false, 'the schema is made');
+		// Held until the statistics' statement waits for it: the close's flush then reaches the worker while they are
+		// on their way. The worker's answer to the flush came before the one to the statistics, and close() ended the
+		// worker with that call still waiting, which warned that the store was unreachable (and rested it).
+		const locker = await lockUntilWaitedOn(`${s}.function_stats`);
+		logs.clear();
+		calls.addStats([{ key: digest('ahead'), name: 'ahead', module: null, hits: 3, misses: 1, lastHit: 5, computeSeconds: 0, savedSeconds: 0 }], {
+			wait: false,
+		});
+		calls.close();
+		await locker.released;
+		assert.equal(await count(`SELECT hits FROM ${s}.stats WHERE key = '${digest('ahead')}'`), 3, 'written: close() waited for them');
+		await new Promise((r) => setTimeout(r, 50));
+		assert.deepEqual(
+			logs.records.filter((r) => r.level !== 'debug').map((r) => r.code),
+			[],
+			'no warning',
+		);
 	});
 
 	it('brings a version-2 schema (no listing summaries) up to date: the summaries counted from the rows there', async () => {

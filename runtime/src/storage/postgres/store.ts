@@ -374,9 +374,14 @@ class Link {
 			return this.#settle(await this.#reader({ op, args }), fallback, hot);
 		}
 		let answer: Answer;
+		const client = this.#client();
 		try {
-			answer = (await this.#client().call({ op, args } satisfies PgRequest)) as Answer;
+			answer = (await client.call({ op, args } satisfies PgRequest)) as Answer;
 		} catch (err) {
+			// Its worker was ended by this link meanwhile (close(), or another request's failure, said once): not an
+			// outage of its own. A close() right after a flush meets this: the worker answers a write sent ahead as its
+			// promise settles, which can be after the flush's answer that waited for the same write.
+			if (WorkerFailed.is(err) && client !== this.#worker) return fallback;
 			return this.#failed(err, fallback);
 		}
 		return this.#settle(answer, fallback, hot);
