@@ -42,6 +42,9 @@ export const groups = {
 	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit', 'poolBinding', 'bullmq', 'untrusted') },
 	// One computation per call across processes: the lease files, and how a miss takes, holds and waits for a lease.
 	leases: { mutate: ['runtime/src/storage/file/leases.ts', 'runtime/src/leases.ts'], tests: tests('leases', 'fileKind', 'protocol') },
+	// The SQL store's snapshot read page by page (the worker's database file) and its key-presence filter (misses
+	// answered in the calling thread): judged by the method-by-method tests and the scale tests that page and compact.
+	sqlPages: { mutate: ['runtime/src/storage/sql/pagedFile.ts', 'runtime/src/storage/sql/presence.ts'], tests: tests('sqlStorage', 'sqlScale') },
 	// The file store's summary index: what fleche/inspect lists, kept current and persisted apart from the store.
 	summaryIndex: { mutate: ['runtime/src/storage/file/summaryIndex.ts'], tests: tests('inspectPaging', 'fileKind', 'inspect', 'fileArgs') },
 };
