@@ -5,7 +5,8 @@
 // itself through psql.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -697,6 +698,11 @@ describe('PostgreSQL team store', () => {
 			'no password in any log',
 		);
 		assert.equal(logs.codes('FLECHE_LOOKUP_FAILED').length, 0, 'no warning per call');
+		assert.deepEqual(
+			logs.records.map((r) => r.code),
+			['FLECHE_STORE_REFUSED'],
+			'nothing else either (no lease warning per function)',
+		);
 		// Asked directly (as tools do), the storage throws the same clear error.
 		assert.throws(
 			() => cache.calls.list(),
@@ -708,6 +714,43 @@ describe('PostgreSQL team store', () => {
 			() => missing.list(),
 			(err: Error) => /database "no_such_db" does not exist/.test(err.message) && !err.message.includes(password),
 		);
+	});
+
+	it('a copy of fleche without `pg` beside it (a bundle shipped without it) says so once, as an error, and its cached calls still run', async (t) => {
+		// The runtime's build copied where `pg` cannot be found (the temporary folder has no node_modules above it).
+		const copy = join(tmpDir(t), 'dist');
+		cpSync(fileURLToPath(new URL('../../../runtime/dist', import.meta.url)), copy, { recursive: true });
+		assert.throws(() => createRequire(join(copy, 'esm', 'index.js')).resolve('pg'), /Cannot find module/, 'pg must not be found from the copy');
+		const script = join(copy, 'nopg.mjs');
+		writeFileSync(
+			script,
+			`import { Cache, CallPostgres, ValuePostgres, cache, fleche } from './esm/index.js';
+			const url = process.argv[2];
+			const store = new Cache(new ValuePostgres({ url, schema: 'nopg' }), new CallPostgres({ url, schema: 'nopg' }));
+			let runs = 0;
+			const double = fleche((n) => { runs++; return n * 2; }, { name: 'double' });
+			const results = cache(store, () => {
+				const out = [];
+				for (let i = 0; i < 20; i++) out.push(double(i));
+				for (let i = 0; i < 3000; i++) store.save({ name: 'saved', module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} });
+				store.calls.flush();
+				return out;
+			});
+			console.log(JSON.stringify({ results, runs }));`,
+		);
+		const run = await runNode(script, [url], { execArgv: [] });
+		assert.equal(run.code, 0, run.stderr);
+		const { results, runs } = JSON.parse(run.stdout) as { results: number[]; runs: number };
+		assert.deepEqual(
+			results,
+			Array.from({ length: 20 }, (_, i) => i * 2),
+		);
+		assert.equal(runs, 20, 'every call ran');
+		const said = run.stderr.split('\n').filter((line) => line.includes('[FLECHE_'));
+		assert.equal(said.length, 1, run.stderr);
+		assert.match(said[0]!, /\[FLECHE_STORE_REFUSED\].*the package 'pg' cannot be loaded beside fleche/);
+		assert.match(said[0]!, new RegExp(`postgres://postgres@127\\.0\\.0\\.1:${new URL(url).port}/${db}`), 'the URL named');
+		assert.ok(!run.stderr.includes(password) && !run.stderr.includes(encodeURIComponent(password)), 'without its password');
 	});
 
 	it('reads `template = "postgres"` and typed tables from fleche.toml, with errors that name file and line', () => {

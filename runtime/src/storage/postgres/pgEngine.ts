@@ -200,6 +200,15 @@ export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgE
 		const raw = err instanceof Error ? err.message : String(err);
 		const text = scrub(raw, password);
 		if (err instanceof ConfigProblem) return { failure: 'config', message: text };
+		// `pg` or `pgpass` missing where this copy of fleche runs (a bundle shipped without them): it will not come back
+		// by itself, so it is said once, as an error, rather than as a failed save per batch.
+		if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
+			const name = /Cannot find (?:module|package) '([^']+)'/.exec(raw)?.[1] ?? 'pg';
+			return {
+				failure: 'config',
+				message: `Cannot use the PostgreSQL cache ${shown}: the package '${name}' cannot be loaded beside fleche (a dependency of fleche: install fleche with its dependencies, or ship '${name}' with a bundle)`,
+			};
+		}
 		if (typeof code === 'string' && configCodes.has(code)) return { failure: 'config', message: `Cannot use the PostgreSQL cache ${shown}: ${text}` };
 		if (/password/i.test(raw) && typeof code !== 'string')
 			return { failure: 'config', message: `Cannot log in to the PostgreSQL cache ${shown}: ${text} (give the password in the URL, PGPASSWORD or ~/.pgpass)` };

@@ -145,8 +145,11 @@ function workerFile(): string {
 	return join(dirname(moduleFile(import.meta.url, () => __filename)), 'pgWorker.js');
 }
 
-/** What a cached call asks of the server: never an error for the call (it runs uncached instead). */
-const hotOps = new Set(['getCall', 'getCalls', 'getValue', 'putBatch', 'refreshValue', 'addStats']);
+/**
+ * What a cached call asks of the server: never an error for the call (it runs uncached instead, without a lease: the
+ * refusal was said once, and a lease warning per function would only repeat it).
+ */
+const hotOps = new Set(['getCall', 'getCalls', 'getValue', 'putBatch', 'refreshValue', 'addStats', 'lease', 'beatLease', 'releaseLease']);
 /**
  * Requests whose answer the puts queued in this thread do not change (the store answers queued keys itself), or
  * that write them: every other request sends the queue first.
