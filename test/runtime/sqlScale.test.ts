@@ -291,6 +291,45 @@ describe('CallSql pages and compactions', () => {
 		assert.equal(await inspectFile(db, (d) => d.exec('SELECT count(*) FROM calls')[0]?.values[0]?.[0]), kept.length);
 	});
 
+	for (const pageSize of [1024, 65_536]) {
+		it(`a snapshot of ${pageSize}-byte pages (another tool's VACUUM) keeps every record through writes, evictions and compactions`, async (t) => {
+			// SQLite writes whole pages: pages smaller than the store's 4 KiB chunks change chunks in part (the rest kept from
+			// the file), pages larger than them span several chunks and are the longest reads the file serves.
+			const { dir, db, records } = compacted(t, `pages${pageSize}-`, 120);
+			await edit(db, (d) => d.exec(`PRAGMA page_size = ${pageSize}; VACUUM`));
+			assert.equal(await inspectFile(db, (d) => d.exec('PRAGMA page_size')[0]?.values[0]?.[0]), pageSize);
+			const calls = new CallSql({ path: db });
+			t.after(() => calls.close());
+			for (const r of records) assert.deepStrictEqual(calls.get(r.key), r, 'read from the edited snapshot');
+			const all = [...records];
+			const evicted = new Set<string>();
+			for (let round = 0; round < 3; round++) {
+				for (let i = 0; i < 80; i++) {
+					const r = writerRecord(`pages${pageSize}-r${round}-${i}`);
+					calls.put(r);
+					all.push(r);
+				}
+				for (const victim of [all[round * 7]!, all[all.length - 1 - round]!]) {
+					calls.evict(victim.key);
+					evicted.add(victim.key);
+				}
+				// Read back between the writes and the compaction: from the changed chunks over the file.
+				for (const r of all) assert.equal(calls.contains(r.key), !evicted.has(r.key), `round ${round}, before compacting`);
+				assert.equal(calls.compact(), true);
+			}
+			const kept = all.filter((r) => !evicted.has(r.key));
+			const reader = new CallSql({ path: db });
+			t.after(() => reader.close());
+			for (const r of kept) assert.deepStrictEqual(reader.get(r.key), r);
+			for (const key of evicted) assert.equal(reader.contains(key), false);
+			assert.equal(await inspectFile(db, (d) => d.exec('PRAGMA integrity_check')[0]?.values[0]?.[0]), 'ok');
+			assert.equal(await inspectFile(db, (d) => d.exec('SELECT count(*) FROM calls')[0]?.values[0]?.[0]), kept.length);
+			assert.equal(await inspectFile(db, (d) => d.exec('PRAGMA page_size')[0]?.values[0]?.[0]), pageSize, 'compactions keep its pages');
+			assert.deepStrictEqual(logs.codes('FLECHE_READ_ERROR'), []);
+			assert.ok(fs.existsSync(dir));
+		});
+	}
+
 	it('a snapshot above the size the store is built for is reported once, up front, naming the limit and the PostgreSQL store, and still answers', (t) => {
 		const { db, records } = compacted(t, 'big-', 3);
 		// A sparse file: the database's own pages, then zeros past the pages its header counts (never read).
