@@ -330,6 +330,34 @@ describe('CallSql pages and compactions', () => {
 		});
 	}
 
+	it('a snapshot cut short under an open store (another program truncated it) reads as damaged: misses, one warning, no crash, nothing rewritten', async (t) => {
+		const { dir, db, records } = compacted(t, 'cut-', 400);
+		const calls = new CallSql({ path: db });
+		t.after(() => calls.close());
+		assert.deepStrictEqual(calls.get(records[0]!.key), records[0], 'read before the cut');
+		// Pages past the cut read as nothing (the store never writes the snapshot it reads: its descriptor stays open).
+		fs.truncateSync(db, Math.floor(fs.statSync(db).size / 3));
+		const before = snapshotOf(dir);
+		logs.clear();
+		let found = 0;
+		for (const r of records) {
+			const got = calls.find(r.key);
+			if (got !== undefined) {
+				assert.deepStrictEqual(got, r, 'what is still found is the record');
+				found++;
+			}
+		}
+		assert.ok(found < records.length / 2, `${found} of ${records.length} found past the cut`);
+		assert.deepStrictEqual([...calls.records()].length, 0);
+		const warned = logs.records.filter((r) => r.code !== undefined);
+		assert.deepStrictEqual(
+			warned.map((r) => r.code),
+			['FLECHE_CORRUPT_ENTRY'],
+		);
+		assert.match(warned[0]!.message, /malformed/);
+		assert.deepStrictEqual(snapshotOf(dir), before, 'reading rewrote nothing');
+	});
+
 	it('a snapshot above the size the store is built for is reported once, up front, naming the limit and the PostgreSQL store, and still answers', (t) => {
 		const { db, records } = compacted(t, 'big-', 3);
 		// A sparse file: the database's own pages, then zeros past the pages its header counts (never read).
