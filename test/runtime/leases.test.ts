@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -25,7 +25,7 @@ import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
 import { startPostgres, type PostgresServer } from '../support/servers.js';
-import { tmpDir } from '../support/tmp.js';
+import { openFilesIn, tmpDir } from '../support/tmp.js';
 
 const childScript = fileURLToPath(new URL('../fixtures/leaseChild.js', import.meta.url));
 const logs = captureLogs();
@@ -542,14 +542,7 @@ describe("a miss's call file, written through its lease (docs/behaviour.md §3.6
 			const { calls, open, leaseFile } = setUp(t);
 			// This process's open files in the store (lease files, call files): a count of all its descriptors would also
 			// see the runtime's and the test runner's own, opened by other threads meanwhile.
-			const openFiles = (): number =>
-				readdirSync('/proc/self/fd').filter((fd) => {
-					try {
-						return readlinkSync(`/proc/self/fd/${fd}`).startsWith(calls);
-					} catch {
-						return false;
-					}
-				}).length;
+			const openFiles = (): number => openFilesIn(calls).length;
 			let takeOver = false;
 			const fn = fleche(
 				(x: number) => {

@@ -11,10 +11,11 @@ import type { Database } from 'sql.js';
 import { CallSql, recordKey, type CallRecord } from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
+import { waitFor } from '../support/poll.js';
 import { runtimeDir } from '../support/project.js';
 import { hexOf, writerRecord } from '../support/sqlRecord.js';
 import { edit, inspectFile, snapshotOf } from '../support/sqlFiles.js';
-import { runNode, tmpDir } from '../support/tmp.js';
+import { openFilesIn, runNode, tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
 const bin = join(runtimeDir, 'bin', 'fleche.mjs');
@@ -294,6 +295,49 @@ describe('CallSql pages and compactions', () => {
 		}
 		await readsBackWhole(t, db, all, new Set([10, 20, 30].map((i) => all[i]!.key)));
 	});
+
+	it(
+		"compactions, its own and other processes', leave no descriptor behind (one snapshot and one log held at most besides the current ones) and write the file exactly as long as its pages; close() lets go of every file",
+		{ skip: fs.existsSync('/proc/self/fd') ? false : 'machine lacks: /proc/self/fd' },
+		async (t) => {
+			const dir = tmpDir(t);
+			const db = join(dir, 'calls.db');
+			const calls = new CallSql({ path: db });
+			t.after(() => calls.close());
+			const all: CallRecord[] = [];
+			for (let round = 0; round < 6; round++) {
+				if (round % 2 === 0) {
+					for (let i = 0; i < 60; i++) {
+						const r = writerRecord(`fd${round}-${i}`);
+						calls.put(r);
+						all.push(r);
+					}
+					assert.equal(calls.compact(), true);
+				} else {
+					// Another process writes and compacts (every 4 KiB of log) while this store is open.
+					const child = await runNode(writerFixture, [db, `fd${round}`, '60', '1', '4096'], { timeoutMs: 120_000 });
+					assert.equal(child.code, 0, child.stderr);
+					for (let i = 0; i < 60; i++) all.push(writerRecord(`fd${round}.0/${i}`));
+				}
+				for (const r of all) assert.deepStrictEqual(calls.get(r.key), r, `round ${round}`);
+				// The snapshot read page by page and the log, each replaced by a compaction. A store reads on from the generation
+				// it loaded while the lines it applied keep it current, so the one it holds may be a replaced file, and the log
+				// replaced last stays open until this thread next reads the log; but never more than one of each kind: a
+				// descriptor kept per compaction would hold every replaced snapshot's disk space.
+				const open = openFilesIn(dir);
+				assert.ok(open.filter((target) => !target.startsWith(`${db}.log`)).length <= 2, `round ${round}: ${open.join(', ')}`);
+				assert.ok(open.filter((target) => target.startsWith(`${db}.log`)).length <= 2, `round ${round}: ${open.join(', ')}`);
+			}
+			// The other process's last lines are in the log: compacted into the snapshot, which then holds every record.
+			assert.equal(calls.compact(), true);
+			const [pages, pageSize] = await inspectFile(db, (d) => [d.exec('PRAGMA page_count')[0]?.values[0]?.[0], d.exec('PRAGMA page_size')[0]?.values[0]?.[0]]);
+			assert.equal(fs.statSync(db).size, Number(pages) * Number(pageSize), 'the snapshot is its pages, no more');
+			calls.close();
+			// The store's worker thread ends after close() returns; its files are closed as it does.
+			await waitFor('close() to let go of every file', () => openFilesIn(dir).length === 0);
+			await readsBackWhole(t, db, all, new Set());
+		},
+	);
 
 	for (const pageSize of [1024, 65_536]) {
 		it(`a snapshot of ${pageSize}-byte pages (another tool's VACUUM) keeps every record through writes, evictions and compactions`, async (t) => {

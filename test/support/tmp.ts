@@ -1,7 +1,7 @@
 // Test helpers for the filesystem and child processes. Inlined into each test bundle by esbuild.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, type TestContext } from 'node:test';
@@ -106,4 +106,21 @@ export function runNode(
 			}
 		});
 	});
+}
+
+/**
+ * This process's open descriptors (those of every thread) on files under `dir`, as /proc/self/fd names them (a file
+ * removed or renamed over while open ends in " (deleted)"). Linux only: callers skip where /proc/self/fd is missing.
+ */
+export function openFilesIn(dir: string): string[] {
+	const open: string[] = [];
+	for (const fd of readdirSync('/proc/self/fd')) {
+		try {
+			const target = readlinkSync(`/proc/self/fd/${fd}`);
+			if (target.startsWith(dir)) open.push(target);
+		} catch {
+			// Closed meanwhile (the listing's own descriptor among them).
+		}
+	}
+	return open;
 }

@@ -159,11 +159,6 @@ export class PagedFile {
 		this.size = Math.max(this.size, end);
 	}
 
-	/** Bytes held in changed chunks (what a compaction folds into the next snapshot). */
-	get changedBytes(): number {
-		return this.#changed.size * chunkBytes;
-	}
-
 	/** Writes the whole database file (the open file with the changed chunks over it) to `fd`, in large blocks. */
 	writeTo(fd: number): void {
 		const block = 1 << 22;
