@@ -276,6 +276,21 @@ describe('CallSql answers misses in the calling thread (the key-presence filter)
 	});
 });
 
+describe('CallSql answers misses in the calling thread while its filter is still being filled', () => {
+	it('a store of 20,000 calls: the keys not yet in the filter are asked of the worker, and every one is found', (t) => {
+		// The worker fills the filter 8,192 keys at a time in key order, between requests: right after the first miss
+		// made it, the keys at the end of the order are not in it yet, and a filter that answered while incomplete would
+		// call them absent.
+		const { db, records } = compacted(t, 'filling-', 20_000);
+		const reader = new CallSql({ path: db });
+		t.after(() => reader.close());
+		assert.equal(reader.contains(hexOf('absent, asked first')), false);
+		const lastFirst = [...records].sort((a, b) => (a.key < b.key ? 1 : -1));
+		for (const r of lastFirst) assert.equal(reader.contains(r.key), true, r.key);
+		for (let i = 0; i < 100; i++) assert.equal(reader.contains(hexOf(`absent${i}`)), false);
+	});
+});
+
 describe('CallSql pages and compactions', () => {
 	it('pages are read on demand from the snapshot: compactions over it keep every record, and the file stays a complete database', async (t) => {
 		const dir = tmpDir(t);
