@@ -44,7 +44,10 @@ export const groups = {
 	leases: { mutate: ['runtime/src/storage/file/leases.ts', 'runtime/src/leases.ts'], tests: tests('leases', 'fileKind', 'protocol') },
 	// The SQL store's snapshot read page by page (the worker's database file) and its key-presence filter (misses
 	// answered in the calling thread): judged by the method-by-method tests and the scale tests that page and compact.
-	sqlPages: { mutate: ['runtime/src/storage/sql/pagedFile.ts', 'runtime/src/storage/sql/presence.ts'], tests: tests('sqlStorage', 'sqlScale') },
+	sqlPages: {
+		mutate: ['runtime/src/storage/sql/pagedFile.ts', 'runtime/src/storage/sql/presence.ts'],
+		tests: tests('sqlPresence', 'sqlPagedFile', 'sqlStorage', 'sqlScale'),
+	},
 	// The file store's summary index: what fleche/inspect lists, kept current and persisted apart from the store.
 	summaryIndex: { mutate: ['runtime/src/storage/file/summaryIndex.ts'], tests: tests('inspectPaging', 'fileKind', 'inspect', 'fileArgs') },
 };
@@ -89,6 +92,12 @@ if (process.env.FLECHE_INDEX_DIR === undefined) {
 	process.env.FLECHE_INDEX_DIR = indexes;
 	process.on('exit', () => rmSync(indexes, { recursive: true, force: true }));
 }
+// A mutant that makes a test hang is killed at its timeout, before the test removes its temporary folders: one of
+// pagedFile.ts's (a compaction that never stops writing) left a 5.5 GB file in /tmp. Every run's temporary folders go
+// to one throwaway folder (the test processes inherit TMPDIR), removed when this run ends.
+const scratch = mkdtempSync(path.join(tmpdir(), 'fleche-mutation-tmp-'));
+process.env.TMPDIR = scratch;
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 const concurrency = Number(flags.concurrency ?? process.env.STRYKER_CONCURRENCY ?? 2);
 if (!Number.isInteger(concurrency) || concurrency < 1) {
 	console.error(`test/mutation/run.mjs: concurrency must be a positive integer, not ${flags.concurrency ?? process.env.STRYKER_CONCURRENCY}`);
