@@ -37,7 +37,21 @@ export const groups = {
 	wrapper: { mutate: ['runtime/src/wrapper.ts'], tests: tests('wrapper', 'wrapperHelpers', 'compositions', 'cache', 'deepCode', 'expiry') },
 	storages: {
 		mutate: ['runtime/src/storage/memory.ts', 'runtime/src/storage/file/*.ts', 'runtime/src/storage/sql/*.ts'],
-		tests: tests('storage', 'memoryStorage', 'fileStorage', 'callFile', 'fileLayout', 'fileKind', 'kinds', 'config', 'expiry', 'sqlStorage', 'sql', 'stats'),
+		tests: tests(
+			'storage',
+			'memoryStorage',
+			'fileStorage',
+			'callFile',
+			'fileLayout',
+			'fileKind',
+			'kinds',
+			'config',
+			'expiry',
+			'sqlStorage',
+			'sqlLog',
+			'sql',
+			'stats',
+		),
 	},
 	executor: { mutate: ['runtime/src/executor/*.ts'], tests: tests('concurrency', 'executorSubmit', 'poolBinding', 'bullmq', 'untrusted') },
 	// One computation per call across processes: the lease files, and how a miss takes, holds and waits for a lease.
