@@ -49,6 +49,7 @@ export const groups = {
 			'expiry',
 			'sqlStorage',
 			'sqlLog',
+			'sqlSchema',
 			'sql',
 			'stats',
 		),
