@@ -5,9 +5,24 @@
 // files a damaged, foreign or concurrent world leaves: every one is read as untrusted input.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+	closeSync,
+	existsSync,
+	fstatSync,
+	lstatSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	statSync,
+	symlinkSync,
+	unlinkSync,
+	utimesSync,
+	writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -31,7 +46,7 @@ import {
 	writeAtomic,
 } from '../../runtime/src/storage/sql/log.ts';
 import { applicationId, logFormat } from '../../runtime/src/storage/sql/schema.ts';
-import { tmpDir } from '../support/tmp.js';
+import { openFilesIn, tmpDir } from '../support/tmp.js';
 
 const key = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -84,6 +99,7 @@ describe('the sql store log: lines', () => {
 		]);
 		assert.equal(good.bad, 0);
 		assert.equal(good.consumed, Buffer.byteLength(a + '\n' + b), 'bytes, not characters (é is two)');
+		assert.deepEqual(decodeLines('\n\n' + a).entries, [['put', { key: key('a'), n: 'é' }]], 'empty lines first');
 
 		// A last line without its newline is not read (a writer may be appending it): consumed stops before it.
 		const torn = decodeLines(a + b.slice(0, -1));
@@ -217,6 +233,9 @@ describe('the sql store log: headers', () => {
 			assert.deepEqual(h, { generation, kind, ino: statSync(path).ino, size: bytes.length }, `${kind} ${bytes.length}`);
 		}
 		assert.throws(() => readSnapshotHeader(dir), { code: 'EISDIR' }, 'an error other than a missing file is not hidden');
+		assert.throws(() => readSnapshotHeader(join(path, 'calls.db')), { code: 'ENOTDIR' }, 'nor one of opening it');
+		assert.throws(() => openLog(join(path, 'calls.db.log')), { code: 'ENOTDIR' });
+		assert.deepEqual(openFilesIn(dir), [], 'no file left open');
 	});
 
 	it('keeps a log that extends the snapshot or the one before, and replaces any other by a fresh one', (t: TestContext) => {
@@ -332,8 +351,14 @@ describe('the sql store log: temporary files left by a killed writer', () => {
 			notOurs: join(dir, `.calls.db.${tag}-${dead}.not-a-uuid.tmp`),
 			notTmp: join(dir, `.calls.db.${tag}-${dead}.${uuid}.tmpx`),
 			noDot: join(dir, `calls.db.${tag}-${dead}.${uuid}.tmp`),
+			// Names that hold a dead writer's name but are not one: more before it, more after it.
+			prefixed: join(dir, `.calls.db.x${tag}-${dead}.${uuid}.tmp`),
+			suffixed: join(dir, `.calls.db.${tag}-${dead}.${uuid}.tmp.tmp`),
 		};
 		for (const f of Object.values(files)) writeFileSync(f, 'x');
+		// A dangling link with a dead writer's name: nothing to judge its age by, nothing of a writer's: left alone.
+		const dangling = join(dir, `.calls.db.${tag}-${dead}.0b75bba5-6668-4a16-8413-70c38e605cad.tmp`);
+		symlinkSync(join(dir, 'nowhere'), dangling);
 		const old = new Date(Date.now() - tempStaleMs - 5000);
 		utimesSync(files.otherHostOld, old, old);
 		utimesSync(files.liveOld, old, old);
@@ -345,6 +370,13 @@ describe('the sql store log: temporary files left by a killed writer', () => {
 		const later = sweepTemps(paths, Date.now() + tempStaleMs + 60_000).sort();
 		assert.deepEqual(later, [files.mine, files.otherHostFresh].map((f) => f.slice(dir.length + 1)).sort());
 		assert.ok(existsSync(files.otherStore) && existsSync(files.notOurs) && existsSync(files.notTmp) && existsSync(files.noDot));
+		assert.ok(existsSync(files.prefixed) && existsSync(files.suffixed) && lstatSync(dangling).isSymbolicLink());
+		// Stale means older than tempStaleMs, to the millisecond: a temp exactly that old is kept.
+		const exact = join(dir, `.calls.db.ffffffff-1.${uuid}.tmp`);
+		writeFileSync(exact, 'x');
+		utimesSync(exact, 1_000_000, 1_000_000);
+		assert.deepEqual(sweepTemps(paths, 1_000_000_000 + tempStaleMs), []);
+		assert.deepEqual(sweepTemps(paths, 1_000_000_000 + tempStaleMs + 1), [exact.slice(dir.length + 1)]);
 		assert.deepEqual(sweepTemps(storePaths(join(dir, 'missing', 'calls.db'))), [], 'no folder: nothing to sweep');
 	});
 });
@@ -364,6 +396,7 @@ describe('the sql store log: the lock', () => {
 		assert.throws(() => acquireLock(paths, 50), /timed out after 50 ms waiting for the lock/);
 		releaseLock(lock);
 		assert.equal(existsSync(paths.lock), false);
+		assert.throws(() => fstatSync(lock.fd), { code: 'EBADF' }, 'releasing closes the lock file');
 		// Broken as stale meanwhile and taken by another: releasing leaves the other's lock in place.
 		const again = acquireLock(paths, 1000);
 		writeFileSync(join(dir, 'other'), lockOwner(process.pid, host, 'other'));
@@ -405,7 +438,7 @@ describe('the sql store log: the lock', () => {
 		utimesSync(paths.lock, old, old);
 		assert.equal(take(), true, 'this live process, older than 10 s');
 		// Created but never written (its writer killed in between): kept for a second, then broken.
-		for (const text of ['', '{"pid":1}', 'not json', '{"pid":"1","host":"h","token":"t"}']) {
+		for (const text of ['', '{"pid":1}', 'not json', '{"pid":"1","host":"h","token":"t"}', '{"pid":1,"token":"t"}', '{"pid":1,"host":"h"}']) {
 			writeFileSync(paths.lock, text);
 			young(paths.lock);
 			assert.equal(take(), false, `unwritten (${text}), young`);
@@ -445,5 +478,47 @@ describe('the sql store log: the lock', () => {
 		const l = tryAcquire(paths.lock, paths.breakLock, 10_000);
 		assert.ok(l !== null);
 		releaseLock(l);
+	});
+
+	it('waits for a live holder to let go, then takes the lock — never breaking it', async (t: TestContext) => {
+		const dir = tmpDir(t);
+		const paths = storePaths(join(dir, 'calls.db'));
+		writeFileSync(paths.lock, lockOwner(process.pid, host, 'live'));
+		young(paths.lock);
+		// Another process lets go after a while (this thread is blocked waiting: the release must come from outside).
+		const released = join(dir, 'released');
+		const holder = spawn('sh', ['-c', `sleep 0.3; : > '${released}'; rm '${paths.lock}'`], { stdio: 'ignore' });
+		const exited = new Promise((resolve) => holder.once('exit', resolve));
+		const lock = acquireLock(paths, 60_000);
+		assert.equal(existsSync(released), true, 'taken only after the holder let go');
+		assert.equal((JSON.parse(readFileSync(paths.lock, 'utf8')) as { pid: number }).pid, process.pid);
+		releaseLock(lock);
+		await exited;
+	});
+
+	it('reports a lock it cannot read as the error it is, and takes a dangling or missing one as held by nobody it can judge', (t: TestContext) => {
+		const dir = tmpDir(t);
+		const paths = storePaths(join(dir, 'calls.db'));
+		// A folder that does not exist: the error at once, not a wait until the timeout.
+		const missing = storePaths(join(dir, 'missing', 'calls.db'));
+		assert.throws(() => acquireLock(missing, 60_000), { code: 'ENOENT' });
+		assert.throws(() => tryAcquire(missing.lock, missing.breakLock, 10_000), { code: 'ENOENT' });
+		// A lock that is a link to itself: it exists (it cannot be created) but cannot be read.
+		symlinkSync(paths.lock, paths.lock);
+		assert.throws(() => tryAcquire(paths.lock, paths.breakLock, 10_000), { code: 'ELOOP' });
+		assert.throws(() => acquireLock(paths, 60_000), { code: 'ELOOP' });
+		unlinkSync(paths.lock);
+		// A dangling link: it cannot be created, and there is nothing to read — not taken, not broken, no error.
+		symlinkSync(join(dir, 'nowhere'), paths.lock);
+		assert.equal(tryAcquire(paths.lock, paths.breakLock, 10_000), null);
+		assert.throws(() => acquireLock(paths, 30), /timed out after 30 ms/);
+		assert.ok(lstatSync(paths.lock).isSymbolicLink());
+		unlinkSync(paths.lock);
+		// A dangling break lock beside a stale lock: nothing to judge its age by, so it is left, and the lock with it.
+		writeFileSync(paths.lock, lockOwner(deadPid(), host, 'stale'));
+		symlinkSync(join(dir, 'nowhere'), paths.breakLock);
+		assert.equal(tryAcquire(paths.lock, paths.breakLock, 10_000), null);
+		assert.ok(lstatSync(paths.breakLock).isSymbolicLink(), 'the break lock is left');
+		assert.equal((JSON.parse(readFileSync(paths.lock, 'utf8')) as { token: string }).token, 'stale');
 	});
 });
