@@ -112,6 +112,13 @@ describe('sql store schema: a snapshot refused whole', () => {
 		assert.equal(schemaProblem(add(['view', 'v', 'v', 'CREATE VIEW v AS SELECT 1'])), 'it holds a view ("v"), which fleche never creates');
 		assert.equal(schemaProblem(add(['table', 'fts', 'fts', '  create virtual table fts USING fts5(x)'])), 'table "fts" is a virtual table');
 		assert.equal(schemaProblem(add(['table', 'fts', 'fts', 'CREATE VIRTUALTABLE'])), null, 'not the word VIRTUAL');
+		assert.equal(
+			schemaProblem(add(['table', 'fts', 'fts', 'CREATE\n\t VIRTUAL TABLE fts USING fts5(x)'])),
+			'table "fts" is a virtual table',
+			'any white space',
+		);
+		assert.equal(schemaProblem(add(['table', 'notes', 'notes', 'CREATE TABLE notes (t TEXT) -- not CREATE VIRTUAL'])), null, 'the words later in the text');
+		assert.equal(schemaProblem(add(['index', 'i', 'notes', 'CREATE VIRTUAL'])), null, 'only a table is virtual');
 		for (const text of [
 			'CREATE TABLE calls (key CHECK (length(key) = 64))',
 			'CREATE TABLE calls (k, n AS (k || 1))',
@@ -272,6 +279,8 @@ describe('sql store schema: records read back', () => {
 		refuses({ ...r, metadata: { runtime: { f: () => 1 } } }, 'metadata.runtime is not a JSON object');
 		refuses({ ...r, metadata: { runtime: { n: 1n } } }, 'metadata.runtime is not a JSON object');
 		refuses({ ...r, metadata: { runtime: { u: undefined } } }, 'metadata.runtime is not a JSON object');
+		refuses({ ...r, metadata: { runtime: { t: 1, u: undefined } } }, 'metadata.runtime is not a JSON object');
+		refuses({ ...r, metadata: { runtime: { t: [1, 2, undefined] } } }, 'metadata.runtime is not a JSON object');
 	});
 });
 
