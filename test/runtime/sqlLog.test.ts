@@ -12,6 +12,7 @@ import {
 	existsSync,
 	fstatSync,
 	lstatSync,
+	lutimesSync,
 	mkdirSync,
 	openSync,
 	readdirSync,
@@ -496,29 +497,50 @@ describe('the sql store log: the lock', () => {
 		await exited;
 	});
 
-	it('reports a lock it cannot read as the error it is, and takes a dangling or missing one as held by nobody it can judge', (t: TestContext) => {
+	it('reports a missing folder at once, and breaks a lock or break lock that is not a file fleche made once it is old', (t: TestContext) => {
 		const dir = tmpDir(t);
 		const paths = storePaths(join(dir, 'calls.db'));
 		// A folder that does not exist: the error at once, not a wait until the timeout.
 		const missing = storePaths(join(dir, 'missing', 'calls.db'));
 		assert.throws(() => acquireLock(missing, 60_000), { code: 'ENOENT' });
 		assert.throws(() => tryAcquire(missing.lock, missing.breakLock, 10_000), { code: 'ENOENT' });
-		// A lock that is a link to itself: it exists (it cannot be created) but cannot be read.
-		symlinkSync(paths.lock, paths.lock);
-		assert.throws(() => tryAcquire(paths.lock, paths.breakLock, 10_000), { code: 'ELOOP' });
-		assert.throws(() => acquireLock(paths, 60_000), { code: 'ELOOP' });
-		unlinkSync(paths.lock);
-		// A dangling link: it cannot be created, and there is nothing to read — not taken, not broken, no error.
-		symlinkSync(join(dir, 'nowhere'), paths.lock);
-		assert.equal(tryAcquire(paths.lock, paths.breakLock, 10_000), null);
-		assert.throws(() => acquireLock(paths, 30), /timed out after 30 ms/);
-		assert.ok(lstatSync(paths.lock).isSymbolicLink());
-		unlinkSync(paths.lock);
-		// A dangling break lock beside a stale lock: nothing to judge its age by, so it is left, and the lock with it.
+		// Links where the lock should be — to itself, to nothing, to an endless device: they exist (no lock can be
+		// created over them) but are not a lock fleche wrote. Judged by their own age like a lock whose writer died
+		// before writing it: kept while young (someone may be at work), broken after a second. Never followed: reading
+		// /dev/zero as an owner would never end.
+		const aged = new Date(Date.now() - 2000);
+		for (const target of [paths.lock, join(dir, 'nowhere'), '/dev/zero']) {
+			symlinkSync(target, paths.lock);
+			const future = new Date(Date.now() + 60_000);
+			lutimesSync(paths.lock, future, future);
+			assert.equal(tryAcquire(paths.lock, paths.breakLock, 10_000), null, `${target}, young`);
+			assert.throws(() => acquireLock(paths, 30), /timed out after 30 ms/);
+			assert.ok(lstatSync(paths.lock).isSymbolicLink());
+			lutimesSync(paths.lock, aged, aged);
+			const taken = tryAcquire(paths.lock, paths.breakLock, 10_000);
+			assert.ok(taken !== null, `${target}, old`);
+			assert.ok(lstatSync(paths.lock).isFile(), 'a lock of ours in its place');
+			releaseLock(taken);
+		}
+		// A lock file longer than any owner: only its first 4 KiB are read, which are no owner — unwritten, so old is stale.
+		writeFileSync(paths.lock, lockOwner(process.pid, host).replace('}', `,"pad":"${'x'.repeat(8192)}"}`));
+		utimesSync(paths.lock, aged, aged);
+		const taken = tryAcquire(paths.lock, paths.breakLock, 10_000);
+		assert.ok(taken !== null, 'a lock too long to be an owner');
+		releaseLock(taken);
+		// A dangling break lock beside a stale lock: left while young, then removed, and the stale lock broken.
 		writeFileSync(paths.lock, lockOwner(deadPid(), host, 'stale'));
 		symlinkSync(join(dir, 'nowhere'), paths.breakLock);
+		const future = new Date(Date.now() + 60_000);
+		lutimesSync(paths.breakLock, future, future);
 		assert.equal(tryAcquire(paths.lock, paths.breakLock, 10_000), null);
-		assert.ok(lstatSync(paths.breakLock).isSymbolicLink(), 'the break lock is left');
+		assert.ok(lstatSync(paths.breakLock).isSymbolicLink(), 'a young break lock is left');
 		assert.equal((JSON.parse(readFileSync(paths.lock, 'utf8')) as { token: string }).token, 'stale');
+		lutimesSync(paths.breakLock, aged, aged);
+		assert.equal(tryAcquire(paths.lock, paths.breakLock, 10_000), null, 'this try removes the old break lock');
+		assert.equal(lstatSync(paths.breakLock, { throwIfNoEntry: false }), undefined, 'the old break lock is gone');
+		const last = tryAcquire(paths.lock, paths.breakLock, 10_000);
+		assert.ok(last !== null, 'the next breaks the stale lock');
+		releaseLock(last);
 	});
 });

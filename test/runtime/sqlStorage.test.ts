@@ -359,6 +359,29 @@ describe('CallSql, method by method', () => {
 		logs.clear();
 	});
 
+	it('a link left where the lock goes (dangling, looping) is broken once old, not waited on by every write', (t) => {
+		// Before: the link could not be created over and had no owner or age to judge, so every write waited out the
+		// lock's 30 s timeout and failed, as long as the link stayed.
+		for (const target of ['nowhere', 'calls.db.lock']) {
+			const dir = tmpDir(t);
+			const path = join(dir, 'calls.db');
+			const store = new CallSql({ path, writeDelayMs: 0 });
+			t.after(() => store.close());
+			fs.symlinkSync(join(dir, target), join(dir, 'calls.db.lock'));
+			const old = new Date(Date.now() - 5000);
+			fs.lutimesSync(join(dir, 'calls.db.lock'), old, old);
+			const r = rec('f', `past a link to ${target}`);
+			const started = logs.records.length;
+			store.put(r);
+			store.flush();
+			assert.deepEqual(logs.records.slice(started), [], target);
+			assert.equal(fs.existsSync(join(dir, 'calls.db.lock')), false, 'the store released its own lock');
+			const reader = new CallSql({ path });
+			t.after(() => reader.close());
+			assert.deepStrictEqual(reader.get(r.key), r, target);
+		}
+	});
+
 	it('removals that cannot be written are a SaveError naming them; the records stay', (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');

@@ -2,7 +2,7 @@
 // the lock, the change log (header, checksummed lines, appends) and the snapshot header. Plain `node:fs`, no sql.js,
 // so the calling thread can append synchronously and the sql worker can read and compact with the same rules.
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { workerThreads } from '../../builtins.js';
@@ -279,20 +279,42 @@ interface LockOwner {
 	readonly token: string;
 }
 
+/** A lock's owner is a line of JSON: anything longer is not one, and is not read further. */
+const ownerBytes = 4096;
+
+/**
+ * Who holds the lock or marker at `path`, and its age; null when there is none. Only a regular file is one fleche
+ * made: anything else there (a link, dangling or looping, a folder, a device) was put there by someone else and has
+ * no owner to read, so it is judged by its own age, like a lock whose writer died before writing it — and broken
+ * then, instead of wedging the store for good (a link has no age of its target, and cannot be created over).
+ */
 function readOwner(path: string): { owner: LockOwner | null; mtimeMs: number } | null {
 	try {
-		const mtimeMs = statSync(path).mtimeMs;
+		const st = lstatSync(path);
 		let owner: LockOwner | null = null;
-		try {
-			const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-			if (typeof raw.pid === 'number' && typeof raw.host === 'string' && typeof raw.token === 'string') owner = raw as LockOwner;
-		} catch {
-			// Created but not written yet (or the writer was killed in between): judged by its age alone.
+		if (st.isFile()) {
+			try {
+				const raw = JSON.parse(readHead(path, ownerBytes)) as Partial<LockOwner>;
+				if (typeof raw.pid === 'number' && typeof raw.host === 'string' && typeof raw.token === 'string') owner = raw as LockOwner;
+			} catch {
+				// Created but not written yet (or the writer was killed in between): judged by its age alone.
+			}
 		}
-		return { owner, mtimeMs };
+		return { owner, mtimeMs: st.mtimeMs };
 	} catch (err) {
 		if (errorCode(err) === 'ENOENT') return null;
 		throw err;
+	}
+}
+
+/** The first `max` bytes of `path` as UTF-8. */
+function readHead(path: string, max: number): string {
+	const fd = openSync(path, 'r');
+	try {
+		const buf = Buffer.alloc(max);
+		return buf.toString('utf8', 0, readSync(fd, buf, 0, max, 0));
+	} finally {
+		closeSync(fd);
 	}
 }
 
