@@ -3,8 +3,20 @@
 // Outcomes and counts are asserted, never wall time.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import {
+	existsSync,
+	lstatSync,
+	lutimesSync,
+	mkdirSync,
+	readdirSync,
+	readFileSync,
+	statSync,
+	symlinkSync,
+	unlinkSync,
+	utimesSync,
+	writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -320,6 +332,31 @@ describe('leases held on another host (docs/behaviour.md §3.6)', () => {
 		assert.equal(count(), 1);
 		assert.equal(logs.codes('FLECHE_LEASE_WAIT').length, 1);
 		assert.equal(existsSync(file), true, "another's live lease is left alone");
+	});
+
+	test('a link or a FIFO at a lease’s name is never read through, and is taken over once as old as a damaged lease', async (t) => {
+		// Before: the lease was opened through the link — a link to /dev/zero was read without end, a FIFO waited for a
+		// writer forever, and a dangling link (nothing to read, nothing can be created over it) made every call of that
+		// key wait out waitSeconds.
+		const { dir, c, fn, runs: count } = setUp(t, 'notALease', { waitSeconds: 600 });
+		const leases = join(dir, 'store', 'calls', '.leases');
+		mkdirSync(leases, { recursive: true });
+		const old = new Date(Date.now() - 3_600_000);
+		const makers: [string, (file: string) => void][] = [
+			['a link to /dev/zero', (file) => symlinkSync('/dev/zero', file)],
+			['a dangling link', (file) => symlinkSync(join(dir, 'nowhere'), file)],
+			['a FIFO', (file) => execFileSync('mkfifo', [file])],
+		];
+		for (const [i, [what, make]] of makers.entries()) {
+			const file = join(leases, fn.fleche.digest(i));
+			make(file);
+			lutimesSync(file, old, old);
+			logs.clear();
+			assert.equal(await cache(c, () => fn(i)), i + 1, what);
+			assert.equal(count(), i + 1, `${what}: the body ran once`);
+			assert.equal(logs.codes('FLECHE_LEASE_WAIT').length, 0, `${what}: nobody was waited for`);
+			assert.equal(lstatSync(file, { throwIfNoEntry: false }), undefined, `${what}: taken over and let go`);
+		}
 	});
 
 	test('gc removes leases whose holders are gone, and keeps live ones', (t) => {

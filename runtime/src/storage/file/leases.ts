@@ -30,14 +30,16 @@
 // - Names are 64-hex keys, or break locks (`.<key>.break`) that gc sweeps when a killed process left one.
 import {
 	closeSync,
+	constants,
 	fstatSync,
 	type FSWatcher,
 	ftruncateSync,
 	futimesSync,
+	lstatSync,
 	mkdirSync,
 	openSync,
 	readdirSync,
-	readFileSync,
+	readSync,
 	renameSync,
 	statSync,
 	unlinkSync,
@@ -99,20 +101,45 @@ function parseInfo(text: string): LeaseInfo | null {
 	return ok ? (raw as LeaseInfo) : null;
 }
 
+/** A lease's text is a line of JSON; a lease file written through holds a call record for an instant. Read no more. */
+const leaseReadBytes = 1 << 16;
+
+/**
+ * Never through a link, and never blocking: a lease is a regular file fleche made, and anything else at its name (a
+ * link, dangling or to a device; a FIFO) was put there by someone else. Following it could read without end or wait
+ * forever; ignoring it would wedge the key (nothing can be created over it).
+ */
+const openLeaseFlags = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
 function read(file: string): Found | null {
 	let fd: number;
 	try {
-		fd = openSync(file, 'r');
+		fd = openSync(file, openLeaseFlags);
 	} catch (err) {
+		if (errorCode(err) === 'ELOOP') return unreadable(file);
 		if (isAbsent(err)) return null;
 		throw err;
 	}
 	try {
 		// Through one descriptor: what it says and its inode are of the same file, whatever replaced the name since.
 		const st = fstatSync(fd);
-		return { info: parseInfo(readFileSync(fd, 'utf8')), mtimeMs: st.mtimeMs, ino: st.ino };
+		if (!st.isFile()) return { info: null, mtimeMs: st.mtimeMs, ino: st.ino };
+		const buf = Buffer.alloc(Math.min(st.size, leaseReadBytes));
+		const text = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0));
+		return { info: parseInfo(text), mtimeMs: st.mtimeMs, ino: st.ino };
 	} finally {
 		closeSync(fd);
+	}
+}
+
+/** A link at a lease's name: no lease to read, judged by its own age like a damaged lease (and removed once stale). */
+function unreadable(file: string): Found | null {
+	try {
+		const st = lstatSync(file);
+		return { info: null, mtimeMs: st.mtimeMs, ino: st.ino };
+	} catch (err) {
+		if (isAbsent(err)) return null;
+		throw err;
 	}
 }
 
@@ -368,7 +395,7 @@ function removeIfSame(dir: string, file: string, found: Found): boolean {
 		} catch (err) {
 			if (errorCode(err) !== 'EEXIST' || tries >= 100) return false;
 			try {
-				if (Date.now() - statSync(lock).mtimeMs > BREAK_STALE_MS) unlinkSync(lock);
+				if (Date.now() - lstatSync(lock).mtimeMs > BREAK_STALE_MS) unlinkSync(lock);
 			} catch {
 				// Released meanwhile.
 			}
