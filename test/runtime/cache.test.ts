@@ -1,7 +1,7 @@
 // docs/behaviour.md §1.10, §2.4, §5: Cache over real storages — keys, gc, corrupt and tampered entries seen from a function.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, writeFileSync, readFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -120,6 +120,33 @@ describe('Cache', () => {
 		assert.equal(runs, 3);
 		assert.equal(cache(store, () => cube(5)), 125);
 		assert.equal(runs, 3);
+	});
+
+	test('a value or record that is a link to /dev/zero or a FIFO is a miss with a warning, never read: the function runs again and overwrites it', () => {
+		// Before: the hit followed the link and read /dev/zero without end, or waited on the FIFO for a writer: it hung.
+		const { cache: store, root } = fileStore({ inlineValues: 0 });
+		runs = 0;
+		cache(store, () => cube(7));
+		const entries: [string, string][] = [
+			[join(root, 'values', digest(343)), 'a value'],
+			[join(root, 'calls', cube.fleche.digest(7)), 'a call record'],
+		];
+		let expected = 1;
+		for (const [file, what] of entries) {
+			for (const make of [(f: string) => symlinkSync('/dev/zero', f), (f: string) => execFileSync('mkfifo', [f])]) {
+				rmSync(file);
+				make(file);
+				logs.clear();
+				assert.equal(cache(store, () => cube(7)), 343, what);
+				assert.equal(runs, ++expected, `${what}: the function ran again`);
+				// Read errors, and nothing else (the value is read by the lookup, then checked again before the save reuses it).
+				const codes = logs.records.map((r) => r.code);
+				assert.ok(codes.length >= 1 && codes.every((c) => c === 'FLECHE_READ_ERROR'), `${what}: ${codes.join(', ')}`);
+				assert.equal(lstatSync(file).isFile(), true, `${what}: overwritten with a file`);
+				assert.equal(cache(store, () => cube(7)), 343);
+				assert.equal(runs, expected, `${what}: the rewritten entry hits`);
+			}
+		}
 	});
 
 	test('signed values (docs/behaviour.md §5): tampered, unsigned or wrong-key entries are misses that rerun and overwrite', () => {

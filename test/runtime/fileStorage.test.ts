@@ -3,6 +3,7 @@
 // of storage/file/values.ts and entries.ts with it (storage.test covers the shared storage contract and the formats).
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -483,6 +484,30 @@ describe('ValueFile messages', () => {
 			(err) => KeyError.is(err) && err.cause === undefined,
 		);
 		assert.deepStrictEqual(logs, []);
+	});
+
+	it('a link to a device or a FIFO under a key is a reported miss at once, never read: the reader does not hang', () => {
+		// Before: readFileSync followed the link and read /dev/zero without end, or waited on the FIFO for a writer.
+		const values = new ValueFile({ root });
+		fs.mkdirSync(path.dirname(fileOf(k('zero'))), { recursive: true });
+		fs.symlinkSync('/dev/zero', fileOf(k('zero')));
+		execFileSync('mkfifo', [fileOf(k('fifo'))]);
+		for (const name of ['zero', 'fifo']) {
+			logs = [];
+			assert.throws(
+				() => values.get(k(name)),
+				(err) => KeyError.is(err) && err.message === `Cannot read cache file ${fileOf(k(name))}: ${fileOf(k(name))} is not a regular file`,
+				name,
+			);
+			assert.deepStrictEqual(
+				logs.map((l) => l.code),
+				['FLECHE_READ_ERROR'],
+			);
+			assert.equal(values.contains(k(name)), true, 'it is there (a lookup answers on what a read shows)');
+			values.put(k(name), `${name} replaced`);
+			assert.equal(values.get(k(name)), `${name} replaced`, 'a write replaces the entry, not what it pointed to');
+			assert.equal(fs.lstatSync(fileOf(k(name))).isFile(), true);
+		}
 	});
 
 	it('values that cannot be stored are a SaveError naming the type and the serializer, and leave nothing behind', () => {

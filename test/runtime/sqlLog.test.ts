@@ -436,6 +436,7 @@ describe('the sql store log: the lock', () => {
 		writeFileSync(paths.lock, lockOwner(process.pid, host));
 		young(paths.lock);
 		assert.equal(take(), false, 'this live process');
+		assert.deepEqual(openFilesIn(dir), [], 'the owner was read and its file closed');
 		utimesSync(paths.lock, old, old);
 		assert.equal(take(), true, 'this live process, older than 10 s');
 		// Created but never written (its writer killed in between): kept for a second, then broken.

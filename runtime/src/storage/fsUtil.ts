@@ -1,6 +1,6 @@
 // File-system helpers shared by the on-disk stores (the file store's entries and journals, the SQL store's database,
 // log and temporaries): where a root is, how a failure is named, how a file is removed or its appended tail read.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve, sep } from 'node:path';
 
@@ -27,18 +27,49 @@ const canLimitStacks = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')
 /**
  * Reads `file` whole, or `undefined` when it is not there. A miss is the common answer of a lookup, and the stack trace
  * Node captures for its ENOENT error costs about as much as the failed open itself: none is captured while reading. Any
- * other failure is thrown (its message names the file and the reason; its stack is not needed to act on it).
+ * other failure is thrown (its message names the file and the reason; its stack is not needed to act on it), and so is
+ * an entry that is not a regular file (see {@link readRegularFile}).
  */
 export function readFileIfPresent(file: string): Buffer | undefined {
 	const limit = Error.stackTraceLimit;
 	if (canLimitStacks) Error.stackTraceLimit = 0;
 	try {
-		return readFileSync(file);
+		return readRegularFile(file);
 	} catch (err) {
 		if (isAbsent(err)) return undefined;
 		throw err;
 	} finally {
 		if (canLimitStacks) Error.stackTraceLimit = limit;
+	}
+}
+
+/** Opening never waits: on a FIFO, a plain open would wait for a writer. Regular files are unaffected. */
+export const openFlags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+/** What `readFileSync` refuses too (2 GiB): a larger entry could be written but never read back whole. */
+const maxFileBytes = 2 ** 31 - 1;
+
+/**
+ * Reads a file of a store whole, as `readFileSync` would (the same system calls: open, fstat, read, close), but only a
+ * regular file: a store is untrusted input, and a link there to a device (`/dev/zero` reads without end) or a FIFO
+ * (which blocks until someone writes) would hang the reader. Throws `ENOTREG` for those, `EISDIR` for a folder.
+ */
+export function readRegularFile(file: string): Buffer {
+	const fd = openSync(file, openFlags);
+	try {
+		const st = fstatSync(fd);
+		if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${file}'`), { code: 'EISDIR' });
+		if (!st.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: 'ENOTREG' });
+		if (st.size > maxFileBytes) throw Object.assign(new RangeError(`${file} is larger than 2 GiB`), { code: 'ERR_FS_FILE_TOO_LARGE' });
+		const bytes = Buffer.allocUnsafe(st.size);
+		let done = 0;
+		while (done < bytes.length) {
+			const n = readSync(fd, bytes, done, bytes.length - done, done);
+			if (n === 0) break;
+			done += n;
+		}
+		return done === bytes.length ? bytes : bytes.subarray(0, done);
+	} finally {
+		closeSync(fd);
 	}
 }
 
@@ -85,7 +116,7 @@ export function readRangeOf(fd: number, from: number): { bytes: Buffer; size: nu
 
 /** Bytes `[from, end)` of the file at `path`, with the file's identity. */
 export function readRange(path: string, from: number): { bytes: Buffer; ino: number; size: number } {
-	const fd = openSync(path, 'r');
+	const fd = openSync(path, openFlags);
 	try {
 		return readRangeOf(fd, from);
 	} finally {

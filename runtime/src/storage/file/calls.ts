@@ -22,7 +22,7 @@
 // warning, a miss) and leaves it. Values held inside call files are found by digest alone too (`held.value`): from
 // the digests of the files this instance read or wrote, else by one pass over the folder.
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, opendirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, opendirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import type { CallRecord, Metadata } from '../../call.js';
 import { isSchemeName, isStale, keyHolds } from '../../key.js';
@@ -33,7 +33,7 @@ import { assertKey, isKey } from '../keys.js';
 import { evictFile, expandIn, listKeys, readEntry, readIfPresent, rejectEntry, sweepTemporaries, Unreadable, writeAtomic } from './entries.js';
 import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
 import { COMPACT_AT, compactStats, CROWDED, listDir, readAppended, readStats, ROTATE_BYTES, STATS_DIR, type StatsRead, statsStamp, thisHost, toTuple } from './statsJournal.js';
-import { resolveRoot, errorText, isAbsent } from '../fsUtil.js';
+import { resolveRoot, errorText, isAbsent, readRegularFile } from '../fsUtil.js';
 import { writeThroughLease } from './leases.js';
 import { FileIndex } from './summaryIndex.js';
 
@@ -346,7 +346,7 @@ export class CallFile implements CallStorage, StatsStorage {
 			if (!isKey(name) || name === known) continue;
 			let text: Buffer;
 			try {
-				text = readFileSync(this.#dir + name);
+				text = readRegularFile(this.#dir + name);
 			} catch {
 				continue; // removed meanwhile
 			}

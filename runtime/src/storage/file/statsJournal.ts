@@ -20,12 +20,12 @@
 // Journal line: `{"t":<epoch s>,"d":[[key, name, module, hits, misses, lastHit|null, computeSeconds, savedSeconds], …]}`.
 // Snapshot: `{"format":"fleche.stats/1","merged":[journal names],"stats":[[same tuple], …]}`.
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { sep } from 'node:path';
 import { warnOnce } from '../../log.js';
 import { mergeStats, type CallStats } from '../base.js';
-import { errorCode, errorText, isAbsent, readRange, removeQuietly } from '../fsUtil.js';
+import { errorCode, errorText, isAbsent, readRange, readRegularFile, removeQuietly } from '../fsUtil.js';
 import { isKey } from '../keys.js';
 
 export const STATS_DIR = '.stats';
@@ -107,7 +107,7 @@ interface Snapshot {
 function readSnapshot(dir: string): Snapshot {
 	let text: string;
 	try {
-		text = readFileSync(`${dir}${sep}${SNAPSHOT}`, 'utf8');
+		text = readRegularFile(`${dir}${sep}${SNAPSHOT}`).toString('utf8');
 	} catch (err) {
 		if (isAbsent(err)) return { merged: [], stats: new Map() };
 		throw err;
@@ -192,7 +192,7 @@ export function compactStats(dir: string, ownJournal: string | undefined): void 
 			if (already.has(name) || !journalFinished(dir, name, ownJournal)) continue;
 			let text: string;
 			try {
-				text = readFileSync(`${dir}${sep}${name}`, 'utf8');
+				text = readRegularFile(`${dir}${sep}${name}`).toString('utf8');
 			} catch {
 				continue;
 			}

@@ -44,27 +44,14 @@
 //   compaction replaced the snapshot, everything is read again.
 // A reader that rejected a record (damaged, or signed with a key it lacks) does not persist its entries, which lack
 // that call; the listing shows what the last accepting reader saw, and showing a call reads and checks its record.
-import {
-	closeSync,
-	type FSWatcher,
-	lstatSync,
-	mkdirSync,
-	openSync,
-	readdirSync,
-	readFileSync,
-	renameSync,
-	statSync,
-	unlinkSync,
-	watch,
-	writeSync,
-} from 'node:fs';
+import { closeSync, type FSWatcher, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { join, sep } from 'node:path';
 import { userCacheFolder } from '../../cacheFolder.js';
 import type { CallRecord } from '../../call.js';
 import { KeyError } from '../../errors.js';
 import { type CallStats, mergeStats } from '../base.js';
-import { isAbsent } from '../fsUtil.js';
+import { isAbsent, readRegularFile } from '../fsUtil.js';
 import { isKey } from '../keys.js';
 import { entryOf, type IndexEntry as Entry, type ListedFunction, type Listing, type SummaryIndex } from '../kinds.js';
 import { readAppended, readStats, STATS_DIR, statsStamp } from './statsJournal.js';
@@ -243,7 +230,7 @@ function removeQuietly(path: string): void {
 function readSummary(file: string, root: string): { dir: string | null; stats: StatsState | null; groups: Map<string, Group> } | undefined {
 	let text: string;
 	try {
-		text = readFileSync(file, 'utf8');
+		text = readRegularFile(file).toString('utf8');
 	} catch {
 		return undefined;
 	}
@@ -313,7 +300,7 @@ function readShard(
 ): { calls: Map<string, Indexed>; stats: Map<string, CallStats> | null } | undefined {
 	let text: string;
 	try {
-		text = readFileSync(join(folder, `${shard}.json`), 'utf8');
+		text = readRegularFile(join(folder, `${shard}.json`)).toString('utf8');
 	} catch {
 		return undefined;
 	}

@@ -40,7 +40,7 @@ import { assertKey, isKey } from '../keys.js';
 import { signerFor, SIGNATURE_LENGTH, type SecretKeyOption, type Signer } from '../security.js';
 import { findSerializer, getSerializer, type BuiltinSerializerName, type Serializer } from '../serializers.js';
 import { crc32, evictFile, evictIdle, expandIn, listKeys, readEntry, refreshIfPresent, rejectEntry, sweepTemporaries, typeName, Unreadable, writeAtomic } from './entries.js';
-import { resolveRoot, errorText } from '../fsUtil.js';
+import { resolveRoot, errorCode, errorText } from '../fsUtil.js';
 
 const MAGIC = Buffer.from('FLCH', 'latin1');
 const FORMAT_VERSION = 2;
@@ -213,17 +213,27 @@ export class ValueFile implements ValueStorage {
 	get(key: string): unknown {
 		assertKey(key);
 		const file = this.#dir + key;
-		const bytes = readEntry(file, key);
+		let bytes: Buffer;
+		try {
+			bytes = readEntry(file, key);
+		} catch (err) {
+			// Something else than a file under the key (a link to a device, a FIFO): the next write replaces it.
+			if (errorCode((err as Error).cause) === 'ENOTREG') this.#reject(key);
+			throw err;
+		}
 		try {
 			return this.#decode(bytes, key);
 		} catch (err) {
-			if (!(err instanceof Unreadable)) {
-				// Bounded: a store damaged everywhere must not make this grow without limit.
-				if (this.#rejected.size >= 1024) this.#rejected.clear();
-				this.#rejected.add(key);
-			}
+			if (!(err instanceof Unreadable)) this.#reject(key);
 			throw rejectEntry(file, key, err);
 		}
+	}
+
+	/** Marks `key` for rewriting by the next write of it (its entry failed its read or its checks). */
+	#reject(key: string): void {
+		// Bounded: a store damaged everywhere must not make this grow without limit.
+		if (this.#rejected.size >= 1024) this.#rejected.clear();
+		this.#rejected.add(key);
 	}
 
 	#decode(bytes: Buffer, key: string): unknown {

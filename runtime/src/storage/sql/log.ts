@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { workerThreads } from '../../builtins.js';
 // The lock is held for microseconds, so waiting briefly in `sleepSync` beats an async API.
 import { sleepSync } from '../../clock.js';
-import { errorCode, processAlive, removeQuietly } from '../fsUtil.js';
+import { errorCode, openFlags, processAlive, removeQuietly } from '../fsUtil.js';
 import { applicationId, lockStaleMs, logFormat, suffix } from './schema.js';
 
 /** First line of a log: which snapshot generations its body extends, and where it came from. */
@@ -183,7 +183,7 @@ export interface OpenLog {
 export function openLog(path: string): (OpenLog & { readonly fd: number }) | null {
 	let fd: number;
 	try {
-		fd = openSync(path, 'r');
+		fd = openSync(path, openFlags);
 	} catch (err) {
 		if (errorCode(err) === 'ENOENT') return null;
 		throw err;
@@ -230,7 +230,7 @@ const sqliteMagic = 'SQLite format 3\u0000';
 export function readSnapshotHeader(path: string): SnapshotHeader {
 	let fd: number;
 	try {
-		fd = openSync(path, 'r');
+		fd = openSync(path, openFlags);
 	} catch (err) {
 		if (errorCode(err) === 'ENOENT') return { generation: 0, kind: 'none', ino: 0, size: 0 };
 		throw err;
@@ -309,7 +309,7 @@ function readOwner(path: string): { owner: LockOwner | null; mtimeMs: number } |
 
 /** The first `max` bytes of `path` as UTF-8. */
 function readHead(path: string, max: number): string {
-	const fd = openSync(path, 'r');
+	const fd = openSync(path, openFlags);
 	try {
 		const buf = Buffer.alloc(max);
 		return buf.toString('utf8', 0, readSync(fd, buf, 0, max, 0));
