@@ -4,6 +4,7 @@
 // a value inside a call file is checked as a value file is. Real files, real child processes, files counted on disk.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -236,6 +237,40 @@ describe('file store layout: one file per small call', () => {
 		assert.deepEqual(detail.arguments, { a: 41, b: 1 });
 		assert.deepEqual(detail.result, { ok: true, value: 42 });
 		assert.deepEqual(store.verify(), { checked: 1, damaged: [], removed: 0 });
+	});
+});
+
+describe('file store layout: entries that are not files', () => {
+	it('fleche verify reports a link to a device or a FIFO under a key as damaged, never reading it, and --delete removes the entry alone', (t) => {
+		const root = tmpDir(t);
+		const { add } = counted('notFiles');
+		cache(open(root, { inlineValues: 0 }), () => [add(1, 2), add(3, 4)]);
+		const values = path.join(root, 'values');
+		const [zero, fifo] = [digest(3), digest(7)];
+		for (const key of [zero, fifo]) fs.rmSync(path.join(values, key));
+		fs.symlinkSync('/dev/zero', path.join(values, zero));
+		execFileSync('mkfifo', [path.join(values, fifo)]);
+		const store = openStore(root);
+		try {
+			const report = store.verify();
+			assert.equal(report.checked, 7, 'two calls, five values (1, 2, 3, 4 and 7)');
+			assert.deepEqual(
+				report.damaged.map((d) => [d.kind, d.key, d.reason]).sort(),
+				[
+					['value', fifo, 'not a regular file (a link or a FIFO, never read)'],
+					['value', zero, 'not a regular file (a link or a FIFO, never read)'],
+				].sort(),
+			);
+			assert.equal(report.removed, 0);
+			assert.equal(fs.lstatSync(path.join(values, zero)).isSymbolicLink(), true, 'verify alone changes nothing');
+			const removed = store.verify({ remove: true });
+			assert.equal(removed.removed, 2);
+			assert.equal(fs.existsSync(path.join(values, zero)) || fs.existsSync(path.join(values, fifo)), false);
+			assert.equal(fs.statSync('/dev/zero').isCharacterDevice(), true, 'the link was removed, not what it named');
+			assert.deepEqual(store.verify(), { checked: 5, damaged: [], removed: 0 });
+		} finally {
+			store.close();
+		}
 	});
 });
 

@@ -15,6 +15,7 @@ import { Cache, type GcOptions } from '../caches/cache.js';
 import { readingForDisplay } from '../classes.js';
 import { Digest } from '../digest.js';
 import { AmbiguousDigestError, CorruptEntry, KeyError } from '../errors.js';
+import { errorCode } from '../storage/fsUtil.js';
 import { LazyCall } from '../lazyCall.js';
 import type { CallLeases, CallStats } from '../storage/base.js';
 import { mergeStats } from '../storage/base.js';
@@ -608,9 +609,11 @@ export class InspectStore implements Store {
 						damaged.push({ kind, key, reason });
 					} catch (err) {
 						const cause = (err as Error).cause;
+						// Not a file at all (a link to a device, a FIFO: never read, see readRegularFile) is damage too.
+						const notAFile = KeyError.is(err) && errorCode(cause) === 'ENOTREG';
 						// Gone meanwhile, or unreadable here but not damaged (a newer format): not this report's business.
-						if (!KeyError.is(err) || !CorruptEntry.is(cause)) continue;
-						damaged.push({ kind, key, reason: messageOf(cause) });
+						if (!KeyError.is(err) || !(CorruptEntry.is(cause) || notAFile)) continue;
+						damaged.push({ kind, key, reason: notAFile ? 'not a regular file (a link or a FIFO, never read)' : messageOf(cause) });
 					}
 					if (!options?.remove) continue;
 					try {
