@@ -277,5 +277,5 @@ export function beforeShutdown(order: number, task: () => void): void {
 	for (const [signal, handler] of handlers) process.on(signal, handler);
 }
 
-/** Order of the tasks in {@link beforeShutdown}: statistics, SQL puts, PostgreSQL puts, then leases (released once their results are written), then the stat cache of file digests (fileDigest.ts). @internal */
-export const flushOrder = { stats: 0, sql: 1, postgres: 1.5, leases: 2, fileDigests: 3 } as const;
+/** Order of the tasks in {@link beforeShutdown}: statistics, SQL puts, the SQL workers of a worker thread (ended between two steps), PostgreSQL puts, then leases (released once their results are written), then the stat cache of file digests (fileDigest.ts). @internal */
+export const flushOrder = { stats: 0, sql: 1, sqlWorkers: 1.2, postgres: 1.5, leases: 2, fileDigests: 3 } as const;

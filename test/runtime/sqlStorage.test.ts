@@ -6,12 +6,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { CallSql, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
 import { captureLogs } from '../support/logs.js';
 import { hexOf } from '../support/sqlRecord.js';
+import { waitFor } from '../support/poll.js';
 import { tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
+const threadExit = fileURLToPath(new URL('../fixtures/sqlThreadExit.js', import.meta.url));
 const isKeyError = (err: unknown): boolean => KeyError.is(err);
 
 /** A record of `name` with one argument; `timestop` orders pages (newest first). */
@@ -272,6 +276,56 @@ describe('CallSql, method by method', () => {
 		const mid = logSize(dir);
 		now.put(rec('g', '2'));
 		assert.ok(before < mid && mid < logSize(dir), 'writeDelayMs 0: every put is written before it returns');
+	});
+
+	it('close() during a compaction lets it finish: no lock, claim to compact or temporary copy is left behind', async (t) => {
+		// A compaction cut short by the end of its thread left the lock (every writer of the store waited 10 s for it to go
+		// stale), the claim to compact (no compaction anywhere while this process lived) and a copy as large as the store.
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const fill = new CallSql({ path, compactBytes: 2 ** 30 });
+		const count = 8000;
+		for (let i = 0; i < count; i++) fill.put(rec(`f${i % 7}`, `fill ${i}`));
+		fill.close();
+		assert.ok(!fs.existsSync(path), 'the log alone holds them: the next compaction applies every line');
+		const writer = new CallSql({ path, compactBytes: 64 * 1024 });
+		t.after(() => writer.close());
+		// The put outgrows the compaction size: the writer starts its worker, which compacts on its own.
+		writer.put(rec('g', 'last'));
+		const claim = join(dir, 'calls.db.compact');
+		await waitFor('the worker to start compacting', () => fs.existsSync(claim));
+		writer.close();
+		const left = fs.readdirSync(dir).filter((n) => n.endsWith('.lock') || n.endsWith('.compact') || n.endsWith('.tmp'));
+		assert.deepStrictEqual(left, [], 'the compaction finished before its thread ended');
+		assert.ok(fs.existsSync(path), 'and wrote the snapshot');
+		const reader = new CallSql({ path });
+		t.after(() => reader.close());
+		assert.equal(reader.list().length, count + 1);
+	});
+
+	it('a worker thread that ends while its store compacts (no close()) lets the compaction finish first', async (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const fill = new CallSql({ path, compactBytes: 2 ** 30 });
+		const count = 8000;
+		for (let i = 0; i < count; i++) fill.put(rec(`f${i % 7}`, `fill ${i}`));
+		fill.close();
+		const thread = new Worker(threadExit, { workerData: { path } });
+		const said: unknown[] = [];
+		thread.on('message', (m) => said.push(m));
+		const code = await new Promise<number>((resolve, reject) => {
+			thread.once('error', reject);
+			thread.once('exit', resolve);
+		});
+		assert.equal(code, 0);
+		assert.deepStrictEqual(said, ['compacting'], 'the thread ended while its store was compacting');
+		// This process lives on: what a cut-short compaction held would wait for staleness (lock, claim) or stay (copy).
+		const left = fs.readdirSync(dir).filter((n) => n.endsWith('.lock') || n.endsWith('.compact') || n.endsWith('.tmp'));
+		assert.deepStrictEqual(left, [], 'the compaction finished before the thread ended');
+		assert.ok(fs.existsSync(path), 'and wrote the snapshot');
+		const reader = new CallSql({ path });
+		t.after(() => reader.close());
+		assert.equal(reader.list().length, count + 1);
 	});
 
 	it('refuses bad keys and records before writing anything', (t) => {

@@ -133,6 +133,8 @@ let backlogged = false;
 let lastRequest = 0;
 /** Whether this worker compacts on its own (see {@link SqlWorkerData.writer}). */
 let writer = data.writer === true;
+/** The store asked this thread to end (see {@link close}): nothing is started from then on. */
+let closing = false;
 let lastGrowth = Date.now();
 let lastSize = 0;
 
@@ -1125,13 +1127,27 @@ const markStarted = (): void => {
 };
 ready.then(markStarted, markStarted);
 serve((request) =>
-	started
-		? answer(request as SqlRequest)
-		: ready.then(
-				() => answer(request as SqlRequest),
-				() => answer(request as SqlRequest),
-			),
+	(request as SqlRequest).op === 'close'
+		? close()
+		: started
+			? answer(request as SqlRequest)
+			: ready.then(
+					() => answer(request as SqlRequest),
+					() => answer(request as SqlRequest),
+				),
 );
+
+/**
+ * The store is about to end this thread. Answered between two steps of this thread's work, so never in the middle of a
+ * compaction: a compaction cut short by the thread's end left the store's lock (every writer of the store then waited
+ * for it to go stale, 10 s), its claim to compact (no compaction anywhere until this process ended) and a temporary
+ * copy as large as the store. Nothing compacts after it, and it needs no database: a worker still starting answers at
+ * once.
+ */
+function close(): null {
+	closing = true;
+	return null;
+}
 
 function answer(request: SqlRequest): unknown {
 	if (failed !== null) throw new Error(failed);
@@ -1159,6 +1175,7 @@ function answer(request: SqlRequest): unknown {
 }
 
 function compactIfDue(): void {
+	if (closing) return;
 	try {
 		// Following the log between requests keeps the next one short, and sees every log a compaction continues.
 		catchUp();

@@ -41,6 +41,7 @@ import { warn, warnOnce } from '../../log.js';
 import type { CallStats, CallStorage, StatsStorage, StorageConfig } from '../base.js';
 import type { ListedFunction } from '../kinds.js';
 import { beforeShutdown, flushOrder } from '../../shutdown.js';
+import { workerThreads } from '../../builtins.js';
 import { assertKey, expandPrefix, isKey, MIN_PREFIX_LENGTH } from '../keys.js';
 import {
 	acquireLock,
@@ -161,6 +162,18 @@ let exitHooked = false;
 
 function writeAllPending(): void {
 	for (const writeLater of [...unwritten.values()]) writeLater();
+}
+
+/**
+ * Instances of this worker thread whose own worker runs, each with its way to end it gently (see `#closeWorker`):
+ * when the thread ends, a compaction under way finishes first. In the main thread the process ends with it, and a
+ * dead process's lock, claim and temporary files are taken over or removed at once by the others: nothing to wait for.
+ */
+const running = new Map<CallSql, () => void>();
+let runningHooked = false;
+
+function closeAllWorkers(): void {
+	for (const close of [...running.values()]) close();
 }
 
 /** One change waiting to be appended: its log line, and the record it puts (remembered once on disk). */
@@ -307,12 +320,21 @@ export class CallSql implements CallStorage, StatsStorage {
 			this.#told = this.#wrote;
 			this.#checkSize();
 		}
-		this.#client ??= new SyncWorker({
-			module: sqlWorkerFile(),
-			name: 'cache database',
-			input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs, writer: this.#wrote } satisfies SqlWorkerData,
-			timeoutMs: this.#options.timeoutMs,
-		});
+		if (this.#client === undefined) {
+			this.#client = new SyncWorker({
+				module: sqlWorkerFile(),
+				name: 'cache database',
+				input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs, writer: this.#wrote } satisfies SqlWorkerData,
+				timeoutMs: this.#options.timeoutMs,
+			});
+			if (!workerThreads().isMainThread) {
+				running.set(this, this.#closeWorkerLater);
+				if (!runningHooked) {
+					runningHooked = true;
+					beforeShutdown(flushOrder.sqlWorkers, closeAllWorkers);
+				}
+			}
+		}
 		return this.#client;
 	}
 
@@ -543,6 +565,7 @@ export class CallSql implements CallStorage, StatsStorage {
 	#write(lines: readonly PendingLine[], what: string): void {
 		const text = lines.length === 1 ? lines[0]!.line : lines.map((l) => l.line).join('');
 		let held: HeldLock | undefined;
+		let outgrown = false;
 		try {
 			try {
 				held = acquireLock(this.#paths);
@@ -573,17 +596,13 @@ export class CallSql implements CallStorage, StatsStorage {
 			this.#sync(st);
 			// A log that ends where this instance's last append ended ends with that append's newline.
 			const written = appendToLog(this.#log.fd, st.size, text, this.#appendedTo === st.size);
+			this.#wrote = true;
 			this.#appendedTo = st.size + written;
 			this.#checkSize(st.size + written);
 			const seen = this.#seen;
 			if (seen !== undefined && seen.ino === this.#log.ino && seen.offset === st.size) seen.offset += written;
 			else this.#forgetAll();
-			// Only a worker compacts, and hits on remembered records need none: a writer whose log outgrows the
-			// compaction size starts its worker (in the background, nothing waits for it) to keep the log short.
-			if (st.size + written > this.#options.compactBytes) {
-				if (this.#client === undefined) this.#startCompactor();
-				else if (!this.#told) this.#tellWriter();
-			}
+			outgrown = st.size + written > this.#options.compactBytes;
 		} catch (err) {
 			for (const l of lines) if (l.record !== undefined && this.#known.get(l.record.key) === l.record) this.#known.delete(l.record.key);
 			throw new SaveError(`Cannot write ${what} to the cache database ${this.path}: ${errorText(err)}`, { cause: err });
@@ -597,7 +616,13 @@ export class CallSql implements CallStorage, StatsStorage {
 			const key = l.record?.key ?? l.evict;
 			if (key !== undefined) this.#logKeys.add(key);
 		}
-		this.#wrote = true;
+		// Only a worker compacts, and hits on remembered records need none: a writer whose log outgrows the compaction
+		// size starts its worker (in the background, nothing waits for it) to keep the log short — after the lock is let
+		// go, as telling a running worker waits for its answer.
+		if (outgrown) {
+			if (this.#client === undefined) this.#startCompactor();
+			else if (!this.#told) this.#tellWriter();
+		}
 	}
 
 	/**
@@ -925,8 +950,20 @@ export class CallSql implements CallStorage, StatsStorage {
 		}
 	}
 
+	readonly #closeWorkerLater = (): void => this.#closeWorker();
+
 	#closeWorker(): void {
-		this.#client?.close();
+		const client = this.#client;
+		running.delete(this);
+		if (client !== undefined && client.failure === null) {
+			try {
+				// Answered once the worker is between two steps: a compaction under way is finished, not cut short.
+				client.request({ op: 'close', args: [] } satisfies SqlRequest);
+			} catch {
+				// A worker that cannot answer is ended all the same; what it held goes stale.
+			}
+		}
+		client?.close();
 		this.#client = undefined;
 		this.#presence = undefined;
 		this.#presenceAsked = false;
