@@ -81,12 +81,14 @@ let statements = new Map<string, Statement>();
 /** State of the snapshot behind `db`: `'corrupt'` and `'garbage'` are replaced by the next compaction, `'foreign'` and `'newer'` never written. */
 let snapshotState: 'none' | 'ok' | 'corrupt' | 'foreign' | 'newer' = 'none';
 let snapshotIno = 0;
+/** The generation of the snapshot behind `db` (with its inode, what names it: a freed inode is soon reused). */
+let snapshotGeneration = 0;
 /**
  * The snapshot (by inode) whose pages proved damaged after it loaded: it then reads as empty. Opening does not
  * check every page (that was most of the time to open a large store); damage shows as an SQLite error on the query
  * that meets it, or in the check that runs before a compaction rewrites the file, and the request is answered again.
  */
-let distrustedIno = -1;
+let distrusted: string | null = null;
 /** The snapshot (by inode) whose every page was checked: one this worker wrote, or one checked before compacting. */
 let verifiedIno = -1;
 
@@ -350,6 +352,7 @@ function openDatabase(fd: number, size: number, header: Uint8Array): Database {
 function loadSnapshot(): number {
 	const head = readSnapshotHeader(paths.db);
 	snapshotIno = head.ino;
+	snapshotGeneration = head.generation;
 	if (head.kind === 'none') {
 		snapshotState = 'none';
 		replaceDatabase(freshDatabase());
@@ -361,8 +364,15 @@ function loadSnapshot(): number {
 		replaceDatabase(freshDatabase());
 		return head.generation;
 	};
+	// Only what SQLite says of the file itself judges it: a failure of this thread (out of memory, too many open files)
+	// is thrown, and the request fails. Judged damaged, the file reads as empty and the next compaction replaces it,
+	// with everything it held.
+	const corruptOrThrow = (err: unknown): number => {
+		if (!isDamage(errorText(err))) throw err;
+		return corrupt(errorText(err));
+	};
 	if (head.kind === 'garbage') return corrupt('not an SQLite database');
-	if (head.ino === distrustedIno) return corrupt('damaged pages');
+	if (`${head.ino}:${head.generation}` === distrusted) return corrupt('damaged pages');
 	if (head.kind === 'foreign') {
 		warn('FLECHE_FOREIGN_STORE', `${paths.db} is another application's SQLite database: fleche neither reads nor writes it`, `foreign:${paths.db}`);
 		snapshotState = 'foreign';
@@ -396,7 +406,7 @@ function loadSnapshot(): number {
 	} catch (err) {
 		if (loaded !== undefined) closeDatabase(loaded);
 		else closeQuietly(fd);
-		return corrupt(errorText(err));
+		return corruptOrThrow(err);
 	}
 	let state: 'ok' | 'foreign' | 'newer';
 	let problem: string | null;
@@ -406,7 +416,7 @@ function loadSnapshot(): number {
 		state = problem === null ? migrate(loaded) : 'foreign';
 	} catch (err) {
 		closeDatabase(loaded);
-		return corrupt(errorText(err));
+		return corruptOrThrow(err);
 	}
 	if (problem !== null) {
 		closeDatabase(loaded);
@@ -879,7 +889,7 @@ function maybeCompact(force = false): boolean {
 /** Reads the snapshot as empty from now on, after its pages proved damaged. */
 function distrust(why: string): void {
 	warn('FLECHE_CORRUPT_ENTRY', `Corrupt cache database ${paths.db} (${why}): it reads as empty and is replaced by the next write`, `corrupt:${paths.db}:${snapshotIno}`);
-	distrustedIno = snapshotIno;
+	distrusted = `${snapshotIno}:${snapshotGeneration}`;
 	reload();
 }
 
@@ -894,6 +904,8 @@ function compact(): boolean {
 		try {
 			check = db.exec('PRAGMA quick_check(1)')[0]?.values[0]?.[0];
 		} catch (err) {
+			// The check's report (a row) judges the pages; a failure to run it (out of memory) is not damage: no compaction.
+			if (!isDamage(errorText(err))) throw err;
 			check = errorText(err);
 		}
 		verifiedIno = snapshotIno;
@@ -954,6 +966,7 @@ function compact(): boolean {
 			bodyStart = Buffer.byteLength(encodeLine(header));
 			applied -= skip;
 			snapshotIno = statSync(paths.db).ino;
+			snapshotGeneration = generation;
 			verifiedIno = snapshotIno;
 			snapshotState = 'ok';
 			publishPresence();
