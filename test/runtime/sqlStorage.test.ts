@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { CallSql, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
 import { captureLogs } from '../support/logs.js';
 import { hexOf } from '../support/sqlRecord.js';
-import { pollCeilingMs } from '../support/poll.js';
+import { pollCeilingMs, waitFor } from '../support/poll.js';
 import { tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
@@ -332,6 +332,35 @@ describe('CallSql, method by method', () => {
 		const reader = new CallSql({ path });
 		t.after(() => reader.close());
 		assert.equal(reader.list().length, count + 1);
+	});
+
+	it('held puts whose write fails with no caller to tell (the timer) are held again, and written with the next write', async (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const log = join(dir, 'calls.db.log');
+		const w = new CallSql({ path, writeDelayMs: 1000 });
+		t.after(() => w.close());
+		const [p0, p1, p2] = [0, 1, 2].map((i) => rec('f', `again ${i}`));
+		w.put(p0!);
+		w.put(p1!);
+		w.put(p2!);
+		// Nothing can be written while a folder stands where the log goes.
+		fs.renameSync(log, `${log}.away`);
+		fs.mkdirSync(log);
+		logs.clear();
+		await waitFor('the held write to fail', () => logs.codes('FLECHE_SAVE_FAILED').length > 0);
+		assert.match(logs.codes('FLECHE_SAVE_FAILED')[0]!.message, /held and written with the next write/);
+		// A folder where the log goes is no log to a reader: it answers from what else there is (nothing), not EISDIR.
+		const blind = new CallSql({ path });
+		t.after(() => blind.close());
+		assert.equal(blind.contains(p0!.key), false);
+		assert.deepStrictEqual(blind.list(), []);
+		fs.rmdirSync(log);
+		fs.renameSync(`${log}.away`, log);
+		w.flush();
+		const reader = new CallSql({ path });
+		t.after(() => reader.close());
+		assert.deepStrictEqual(reader.list().sort(), [p0!.key, p1!.key, p2!.key].sort(), 'written, not dropped');
 	});
 
 	it('refuses bad keys and records before writing anything', (t) => {

@@ -191,6 +191,9 @@ export function openLog(path: string): (OpenLog & { readonly fd: number }) | nul
 	let kept = false;
 	try {
 		const st = fstatSync(fd);
+		// A folder (or anything else but a file) where the log goes is no log: reads go on without one, and a write
+		// fails when it tries to put a log there.
+		if (!st.isFile()) return null;
 		const buf = Buffer.alloc(Math.min(st.size, 4096));
 		const n = readSync(fd, buf, 0, buf.length, 0);
 		const nl = buf.subarray(0, n).indexOf(10);

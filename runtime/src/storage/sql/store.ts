@@ -157,11 +157,11 @@ function storedShape(r: CallRecord): CallRecord {
  * Instances of this thread holding unwritten lines, each with its way to write them: every read through a worker,
  * and the thread's exit, writes them all (a failure is a warning: the caller of those puts is gone).
  */
-const unwritten = new Map<CallSql, () => void>();
+const unwritten = new Map<CallSql, (final?: boolean) => void>();
 let exitHooked = false;
 
-function writeAllPending(): void {
-	for (const writeLater of [...unwritten.values()]) writeLater();
+function writeAllPending(final = false): void {
+	for (const writeLater of [...unwritten.values()]) writeLater(final);
 }
 
 /**
@@ -237,11 +237,18 @@ export class CallSql implements CallStorage, StatsStorage {
 	#pendingSince = 0;
 	#lastWrite = -Infinity;
 	#timer: ReturnType<typeof setTimeout> | undefined;
-	readonly #writeLater = (): void => {
+	/**
+	 * Writes the held puts for callers that are gone (the timer, a read through the worker, the end of the thread). One
+	 * that fails is a warning, and the puts are held again for the next write, read, `flush()` or exit — a lock that
+	 * stayed busy past its time-out lost them, though their calls had returned — unless this is the last chance.
+	 */
+	readonly #writeLater = (final = false): void => {
+		const lines = this.#takePending();
 		try {
-			this.#flushPending();
+			this.#writeHeld(lines, `${lines.length} call records`);
 		} catch (err) {
-			warn('FLECHE_SAVE_FAILED', `${errorText(err)}; these calls will be recomputed`, { cause: err });
+			const kept = !final && this.#holdAgain(lines);
+			warn('FLECHE_SAVE_FAILED', `${errorText(err)}; ${kept ? 'they are held and written with the next write' : 'these calls will be recomputed'}`, { cause: err });
 		}
 	};
 	/** Records known to be current as of {@link #seen} (insertion order = age, for the size cap). */
@@ -641,9 +648,9 @@ export class CallSql implements CallStorage, StatsStorage {
 			unwritten.set(this, this.#writeLater);
 			if (!exitHooked) {
 				exitHooked = true;
-				beforeShutdown(flushOrder.sql, writeAllPending);
+				beforeShutdown(flushOrder.sql, () => writeAllPending(true));
 			}
-			this.#timer = setTimeout(this.#writeLater, delay);
+			this.#timer = setTimeout(() => this.#writeLater(), delay);
 			this.#timer.unref();
 		}
 		this.#pending.push(line);
@@ -652,6 +659,21 @@ export class CallSql implements CallStorage, StatsStorage {
 			this.#remember(line.record);
 		}
 		if (now - this.#pendingSince >= delay || this.#pending.length >= 10_000) this.#flushPending();
+	}
+
+	/** Holds `lines` again (a write of them failed), before any held since; false when that would hold over 10,000. */
+	#holdAgain(lines: readonly PendingLine[]): boolean {
+		if (lines.length + this.#pending.length > 10_000) return false;
+		this.#pending = [...lines, ...this.#pending];
+		for (const l of lines) {
+			if (l.record === undefined) continue;
+			this.#pendingKeys.add(l.record.key);
+			// The failed write forgot it: this instance reads its own held puts.
+			if (!this.#known.has(l.record.key)) this.#remember(l.record);
+		}
+		if (this.#pending.length === lines.length) this.#pendingSince = performance.now();
+		unwritten.set(this, this.#writeLater);
+		return true;
 	}
 
 	#takePending(): PendingLine[] {
