@@ -778,7 +778,7 @@ describe('the summary index of a file store', () => {
 				assert.ok(ix.generation > g0);
 				// A file replaced (same key, a new creation time): seen from the watch events that name it.
 				fx.calls.put({ ...a1, metadata: { runtime: { timestop: 3 } } });
-				await waitFor('the replaced call read again', () => ix.page(fnA, 0, 10).entries[0]!.created === 3);
+				await waitFor('the replaced call read again', () => ix.page(fnA, 0, 10).entries[0]!.created === 3, 10_000);
 				assert.deepEqual(
 					ix.page(fnA, 0, 10).entries.map((e) => [e.key, e.created]),
 					[
@@ -791,7 +791,7 @@ describe('the summary index of a file store', () => {
 				ix.refresh();
 				assert.equal(ix.generation, g1, 'events already applied change nothing more');
 				fx.calls.evict(a2.key);
-				await waitFor('the removal', () => !ix.has(a2.key));
+				await waitFor('the removal', () => !ix.has(a2.key), 10_000);
 				assert.deepEqual(keysOf(ix), [a1.key]);
 				assert.deepEqual([...ix.keys()], [a1.key]);
 				assert.deepEqual(
@@ -799,7 +799,7 @@ describe('the summary index of a file store', () => {
 					[[a1.key, 3, 'a', 'src/m.ts', 1]],
 				);
 				fx.calls.evict(a1.key);
-				await waitFor('the last removal', () => ix.functions().length === 0);
+				await waitFor('the last removal', () => ix.functions().length === 0, 10_000);
 				assert.deepEqual(ix.page(fnA, 0, 10), { total: 0, entries: [] });
 			} finally {
 				ix.close();
@@ -841,8 +841,8 @@ describe('the summary index of a file store', () => {
 				const a2 = rec('a', 2);
 				fx.calls.put(a2);
 				// Let the watcher's events for the write arrive, then refresh from them.
-				await waitFor('the write applied', () => (ix.refresh(), ix.has(a2.key)));
-				await waitFor('the timer to persist', () => ix.persisted >= 2);
+				await waitFor('the write applied', () => (ix.refresh(), ix.has(a2.key)), 10_000);
+				await waitFor('the timer to persist', () => ix.persisted >= 2, 10_000);
 				const doc = readBody(fx);
 				assert.equal(row(doc, 'a')[2], 2);
 				const shard = readShard(fx, row(doc, 'a')[4] as string);
@@ -921,7 +921,7 @@ describe('the summary index of a file store', () => {
 				// The new folder's changes are seen through the new watcher (or the listing): never missed.
 				const a3 = rec('a', 3);
 				fx.calls.put(a3);
-				await waitFor('the new call', () => keysOf(ix).includes(a3.key));
+				await waitFor('the new call', () => keysOf(ix).includes(a3.key), 10_000);
 				rmSync(moved, { recursive: true });
 			} finally {
 				ix.close();
