@@ -5,7 +5,7 @@
 // fileKind, fileArgs) reach it through whole stores and other processes; here every rule is held to its edges with
 // real files, and every persisted file is read as untrusted input: a damaged, foreign or cut-short one must be
 // ignored (the folder is the truth again), never believed.
-import { describe, it } from 'node:test';
+import { describe, it as test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,25 @@ setLogger((r) => logged.push(r.code), 'warn');
 process.on('exit', () => resetLogger());
 
 type Version = string | number | null;
+
+/**
+ * Under a mutation run (Stryker names the active mutant in the environment), the first failure skips the tests after
+ * it: one failure kills the mutant, and the rest of the file would only cost time, over a thousand times. Elsewhere
+ * every test runs.
+ */
+const mutant = process.env['__STRYKER_ACTIVE_MUTANT__'] !== undefined;
+let failed = false;
+function it(name: string, fn: (t: TestContext) => void | Promise<void>): void {
+	test(name, async (t) => {
+		if (failed) return t.skip('a mutation run stops at the first failure');
+		try {
+			await fn(t);
+		} catch (err) {
+			failed = mutant;
+			throw err;
+		}
+	});
+}
 
 /** A valid call record of `name` for argument `x` (its key computed from its fields), created at `created` seconds. */
 function rec(name: string, x: number | string, opts: { module?: string | null; version?: Version; created?: number } = {}): CallRecord {
