@@ -8,7 +8,7 @@
 import { describe, it as test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallRecord } from '../../runtime/src/call.ts';
 import { recordKey } from '../../runtime/src/key.ts';
@@ -510,6 +510,47 @@ describe('the summary index of a file store', () => {
 			assert.deepEqual(logged, [], 'the file with an unchanged stamp was not read');
 		});
 
+		it('the first page of an unchecked function reads again a file whose inode, size or mtime alone changed', () => {
+			const { fx, a, b } = stale();
+			const b2 = rec('b', 2, { version: 'v2', created: 40 });
+			fx.calls.put(b2);
+			fx.pin(1);
+			once(fx, (ix) => ix.refresh());
+			/** The bytes CallFile writes for `r` (written into a folder of their own). */
+			const elsewhere = new CallFile({ root: join(tmpDir(), 'calls'), inlineValues: 0 });
+			const bytesOf = (r: CallRecord): Buffer => (elsewhere.put(r), readFileSync(join(elsewhere.root, r.key)));
+			const file = (r: CallRecord): string => join(fx.root, r.key);
+			const mtime = (r: CallRecord): number => statSync(file(r)).mtimeMs / 1000;
+			// A new inode only: replaced by a rename, same size, mtime set back.
+			const m1 = mtime(a[1]!);
+			fx.calls.put({ ...a[1]!, metadata: { runtime: { timestop: 301 } } });
+			utimesSync(file(a[1]!), m1, m1);
+			// A new size only: written in place, mtime set back.
+			const m2 = mtime(a[2]!);
+			writeFileSync(file(a[2]!), bytesOf({ ...a[2]!, metadata: { runtime: { timestop: 2000 } } }));
+			utimesSync(file(a[2]!), m2, m2);
+			// A new mtime only: written in place with as many bytes.
+			writeFileSync(file(b), bytesOf({ ...b, metadata: { runtime: { timestop: 51 } } }));
+			utimesSync(file(b), mtime(b) + 7, mtime(b) + 7);
+			fx.pin(1);
+			once(fx, (ix) => {
+				assert.deepEqual(
+					ix.page(fnA, 0, 10).entries.map((e) => [e.key, e.created]),
+					[
+						[a[2]!.key, 2000],
+						[a[1]!.key, 301],
+					],
+				);
+				assert.deepEqual(
+					ix.page(fnB, 0, 10).entries.map((e) => [e.key, e.created]),
+					[
+						[b.key, 51],
+						[b2.key, 40],
+					],
+				);
+			});
+		});
+
 		it('every usable summary field is believed: counts, versions and statistics are listed as persisted', () => {
 			const { fx, good } = stale();
 			const doc = JSON.parse(good.slice(65)) as SummaryDoc;
@@ -947,6 +988,56 @@ describe('the summary index of a file store', () => {
 			}
 		});
 
+		it('more watch events than the kernel queue is trusted with between two refreshes: the folder is listed again', async () => {
+			const fx = fixture();
+			const a1 = rec('a', 1, { created: 1 });
+			fx.calls.put(a1);
+			fx.pin();
+			const ix = fx.open();
+			// A watcher of the test's own on the same folder: when it has heard the last file, so has the index's.
+			let heard = false;
+			const mine = watch(fx.root, { persistent: false }, (_event, name) => (heard ||= name === 'last'));
+			try {
+				ix.refresh();
+				assert.equal(row(readBody(fx), 'a')[11], true);
+				fx.calls.put({ ...a1, metadata: { runtime: { timestop: 2 } } });
+				for (let i = 0; i < 5000; i++) writeFileSync(join(fx.root, `n${i}`), '');
+				writeFileSync(join(fx.root, 'last'), '');
+				await waitFor('the events to be heard', () => heard, 10_000);
+				// Too many to trust: listed and persisted at once, the calls still there kept unchecked (checked by a page).
+				ix.refresh();
+				assert.equal(ix.persisted, 2);
+				assert.equal(row(readBody(fx), 'a')[11], false);
+				assert.equal(ix.page(fnA, 0, 1).entries[0]!.created, 2);
+			} finally {
+				mine.close();
+				ix.close();
+			}
+		});
+
+		it('a few watch events are applied as they name the files: a replaced call is read again, nothing persisted until the timer', async () => {
+			const fx = fixture();
+			const a1 = rec('a', 1, { created: 1 });
+			fx.calls.put(a1);
+			fx.pin();
+			const ix = fx.open();
+			let heard = false;
+			const mine = watch(fx.root, { persistent: false }, (_event, name) => (heard ||= name === 'last'));
+			try {
+				ix.refresh();
+				fx.calls.put({ ...a1, metadata: { runtime: { timestop: 2 } } });
+				writeFileSync(join(fx.root, 'last'), '');
+				await waitFor('the events to be heard', () => heard, 10_000);
+				ix.refresh();
+				assert.equal(ix.persisted, 1);
+				assert.equal(ix.page(fnA, 0, 1).entries[0]!.created, 2);
+			} finally {
+				mine.close();
+				ix.close();
+			}
+			assert.equal(row(readBody(fx), 'a')[11], true);
+		});
+
 		it('files that are not call keys (temporaries, the statistics folder, names of other lengths) are never calls', () => {
 			const fx = fixture();
 			const a1 = rec('a', 1);
@@ -1209,6 +1300,25 @@ describe('the summary index of a file store', () => {
 				});
 			}
 			assert.deepEqual(snap(), before);
+		});
+
+		it('anything but a regular file at a key name (a folder, a link) is no call, not read, and no reason not to persist', () => {
+			const fx = fixture();
+			const a1 = rec('a', 1);
+			fx.calls.put(a1);
+			const linked = rec('a', 2);
+			const elsewhere = new CallFile({ root: join(tmpDir(), 'calls'), inlineValues: 0 });
+			elsewhere.put(linked);
+			symlinkSync(join(elsewhere.root, linked.key), join(fx.root, linked.key));
+			mkdirSync(join(fx.root, rec('a', 3).key));
+			fx.pin();
+			logged.length = 0;
+			once(fx, (ix) => {
+				assert.deepEqual([...ix.keys()], [a1.key]);
+				assert.equal(ix.persisted, 1);
+			});
+			assert.deepEqual(logged, []);
+			assert.equal(row(readBody(fx), 'a')[2], 1);
 		});
 
 		it('a reader that rejected a record never persists: its entries lack a call another reader may accept', () => {
