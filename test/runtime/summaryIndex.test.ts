@@ -8,7 +8,20 @@
 import { describe, it as test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, watch, writeFileSync } from 'node:fs';
+import {
+	chmodSync,
+	existsSync,
+	mkdirSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	statSync,
+	symlinkSync,
+	utimesSync,
+	watch,
+	writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { CallRecord } from '../../runtime/src/call.ts';
 import { recordKey } from '../../runtime/src/key.ts';
@@ -343,7 +356,15 @@ describe('the summary index of a file store', () => {
 			const youngShard = `${'b'.repeat(32)}.json`;
 			const oldTemp = '.0123-abc.tmp';
 			const youngTemp = '.4567-def.tmp';
-			const foreign = ['notes.txt', `${'c'.repeat(31)}.json`, `${'D'.repeat(32)}.json`, `${'e'.repeat(32)}.json.bak`, 'x.tmp'];
+			const foreign = [
+				'notes.txt',
+				`${'c'.repeat(31)}.json`,
+				`${'D'.repeat(32)}.json`,
+				`${'e'.repeat(32)}.json.bak`,
+				'x.tmp',
+				`keep-${'f'.repeat(32)}.json`,
+				'a.b.tmp',
+			];
 			for (const name of [oldShard, youngShard, oldTemp, youngTemp, ...foreign]) {
 				writeFileSync(join(fx.folder, name), '{}');
 				const t = name === youngShard || name === youngTemp ? young : old;
@@ -374,6 +395,8 @@ describe('the summary index of a file store', () => {
 			once(fx, (ix) => ix.refresh());
 			assert.ok(!existsSync(legacy));
 			assert.ok(existsSync(fx.summary));
+			// A function first seen by a refresh has its shard written with the summary.
+			assert.equal(readShard(fx, row(readBody(fx), 'a')[4] as string).calls.length, 1);
 		});
 
 		it('FLECHE_INDEX_DIR empty keeps the index in memory: nothing is written anywhere, and it still lists', () => {
@@ -506,6 +529,7 @@ describe('the summary index of a file store', () => {
 					[a[1]!.key],
 				);
 				assert.equal(ix.page(fnA, 0, 10).total, 1);
+				assert.equal(ix.functions().find((f) => f.name === 'a')!.calls, 1, 'the count follows what the page found');
 			});
 			assert.deepEqual(logged, [], 'the file with an unchanged stamp was not read');
 		});
@@ -667,10 +691,13 @@ describe('the summary index of a file store', () => {
 				['checked not a boolean', set(11, 1)],
 				['checked missing', set(11, null)],
 				['module a number', set(0, 1)],
-				['name null', set(1, null)],
+				['name null', { ...doc, functions: [ra, [rb[0], null, ...rb.slice(2)]] }],
+				['name a number', { ...doc, functions: [ra, [rb[0], 7, ...rb.slice(2)]] }],
 				['calls negative', set(2, -1)],
 				['calls a text', set(2, '3')],
 				['calls infinite', set(2, INF)],
+				['hits infinite', set(6, INF)],
+				['lastHit infinite', set(8, INF)],
 				['versions not a list', set(3, 1)],
 				['a version an object', set(3, [1, {}])],
 				['a version infinite', set(3, [INF])],
@@ -850,8 +877,10 @@ describe('the summary index of a file store', () => {
 				await new Promise((resolve) => setImmediate(resolve));
 				ix.refresh();
 				assert.equal(ix.generation, g1, 'events already applied change nothing more');
+				// A removal seen before its events: the folder mtime changed, so the listing tells.
 				fx.calls.evict(a2.key);
-				await waitFor('the removal', () => !ix.has(a2.key), 10_000);
+				fx.pin(2);
+				assert.ok(!ix.has(a2.key));
 				assert.deepEqual(keysOf(ix), [a1.key]);
 				assert.deepEqual([...ix.keys()], [a1.key]);
 				assert.deepEqual(
@@ -881,10 +910,15 @@ describe('the summary index of a file store', () => {
 				assert.deepEqual(
 					ix
 						.functions()
-						.map((f) => f.name)
+						.map((f) => [f.name, f.calls, f.versions])
 						.sort(),
-					['a', 'c'],
+					[
+						['a', 1, [1]],
+						['c', 1, [1]],
+					],
 				);
+				fx.calls.put(rec('c', 2, { module: null, version: 'two' }));
+				assert.deepEqual(ix.functions().find((f) => f.name === 'c')!.versions, [1, 'two']);
 			} finally {
 				ix.close();
 			}
@@ -982,6 +1016,9 @@ describe('the summary index of a file store', () => {
 				const a3 = rec('a', 3);
 				fx.calls.put(a3);
 				await waitFor('the new call', () => keysOf(ix).includes(a3.key), 10_000);
+				// A call replaced in the new folder (same name: no listing shows it) is seen only through its events.
+				fx.calls.put({ ...a2, metadata: { runtime: { timestop: 77 } } });
+				await waitFor('the replaced call', () => ix.page(fnA, 0, 10).entries.some((e) => e.created === 77), 10_000);
 				rmSync(moved, { recursive: true });
 			} finally {
 				ix.close();
@@ -1019,18 +1056,37 @@ describe('the summary index of a file store', () => {
 			const fx = fixture();
 			const a1 = rec('a', 1, { created: 1 });
 			fx.calls.put(a1);
-			fx.pin();
 			const ix = fx.open();
 			let heard = false;
 			const mine = watch(fx.root, { persistent: false }, (_event, name) => (heard ||= name === 'last'));
+			const a2 = rec('a', 2, { created: 5 });
+			const b1 = rec('b', 1);
+			fx.calls.put(a2);
+			fx.calls.put(b1);
+			fx.pin();
 			try {
 				ix.refresh();
 				fx.calls.put({ ...a1, metadata: { runtime: { timestop: 2 } } });
+				// A removal named by its event: the key is looked for in every function (`a` is not the last one).
+				fx.calls.evict(a2.key);
 				writeFileSync(join(fx.root, 'last'), '');
 				await waitFor('the events to be heard', () => heard, 10_000);
 				ix.refresh();
 				assert.equal(ix.persisted, 1);
-				assert.equal(ix.page(fnA, 0, 1).entries[0]!.created, 2);
+				assert.ok(!ix.has(a2.key));
+				assert.deepEqual(
+					ix.page(fnA, 0, 9).entries.map((e) => [e.key, e.created]),
+					[[a1.key, 2]],
+				);
+				assert.equal(ix.functions().find((f) => f.name === 'a')!.calls, 1);
+				// An event for a file whose stamp did not change (its mode): nothing changed.
+				heard = false;
+				const g = ix.generation;
+				chmodSync(join(fx.root, b1.key), 0o600);
+				writeFileSync(join(fx.root, 'last'), 'x');
+				await waitFor('the events to be heard', () => heard, 10_000);
+				ix.refresh();
+				assert.equal(ix.generation, g);
 			} finally {
 				mine.close();
 				ix.close();
@@ -1113,11 +1169,14 @@ describe('the summary index of a file store', () => {
 			other.addStats([stats(a1, 1, 0, 200, 0, 2)]);
 			const third = ix.functions()[0]!;
 			assert.deepEqual([third.hits, third.lastHit, third.savedSeconds], [4, 200, 3.5]);
+			const g = ix.generation;
+			ix.functions();
+			assert.equal(ix.generation, g, 'nothing new: nothing read, nothing changed');
 			assert.equal(ix.keyStats(fnA).get(a1.key)!.hits, 4);
 			ix.close();
 			// The state and sums persisted: a fresh index reads no line again (its sums match) and adds new ones.
 			const doc = readBody(fx);
-			assert.deepEqual(row(doc, 'a').slice(6, 11), [4, 1, 200, 1.5, 3.5]);
+			assert.deepEqual(row(doc, 'a').slice(5, 11), [1, 4, 1, 200, 1.5, 3.5], 'one key with statistics, however many lines');
 			assert.equal((doc.stats as { journals: unknown[] }).journals.length, 2);
 			other.addStats([stats(a1, 5, 0)]);
 			once(fx, (ix2) => {
@@ -1222,7 +1281,12 @@ describe('the summary index of a file store', () => {
 			const ra = row(doc, 'a');
 			const shard = readShard(fx, ra[4] as string);
 			const ra2 = [...ra];
-			ra2[4] = writeShard(fx, { ...shard, calls: shard.calls.map((c) => (c[0] === n1.key || c[0] === n2.key ? [...c.slice(0, 5), null] : c)) });
+			// The calls without a creation time first in the shard, so that sorting has to move them.
+			const unknown = (c: unknown[]): boolean => c[0] === n1.key || c[0] === n2.key;
+			ra2[4] = writeShard(fx, {
+				...shard,
+				calls: [...shard.calls.filter(unknown).map((c) => [...c.slice(0, 5), null]), ...shard.calls.filter((c) => !unknown(c))],
+			});
 			writeBody(fx, { ...doc, functions: [ra2] });
 			const fives = [rs[0]!.key, rs[2]!.key, rs[3]!.key].sort();
 			const nulls = [n1.key, n2.key].sort();
