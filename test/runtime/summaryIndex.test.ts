@@ -878,9 +878,11 @@ describe('the summary index of a file store', () => {
 				ix.refresh();
 				assert.equal(ix.generation, g1, 'events already applied change nothing more');
 				// A removal seen before its events: the folder mtime changed, so the listing tells.
+				const g2 = ix.generation;
 				fx.calls.evict(a2.key);
 				fx.pin(2);
 				assert.ok(!ix.has(a2.key));
+				assert.ok(ix.generation > g2, 'a removal is a change');
 				assert.deepEqual(keysOf(ix), [a1.key]);
 				assert.deepEqual([...ix.keys()], [a1.key]);
 				assert.deepEqual(
@@ -1071,7 +1073,9 @@ describe('the summary index of a file store', () => {
 				fx.calls.evict(a2.key);
 				writeFileSync(join(fx.root, 'last'), '');
 				await waitFor('the events to be heard', () => heard, 10_000);
+				const g0 = ix.generation;
 				ix.refresh();
+				assert.ok(ix.generation > g0);
 				assert.equal(ix.persisted, 1);
 				assert.ok(!ix.has(a2.key));
 				assert.deepEqual(
@@ -1285,7 +1289,11 @@ describe('the summary index of a file store', () => {
 			const unknown = (c: unknown[]): boolean => c[0] === n1.key || c[0] === n2.key;
 			ra2[4] = writeShard(fx, {
 				...shard,
-				calls: [...shard.calls.filter(unknown).map((c) => [...c.slice(0, 5), null]), ...shard.calls.filter((c) => !unknown(c))],
+				// The rest in descending key order, so that ties by creation time have to be put in key order.
+				calls: [
+					...shard.calls.filter(unknown).map((c) => [...c.slice(0, 5), null]),
+					...shard.calls.filter((c) => !unknown(c)).sort((x, y) => (String(x[0]) < String(y[0]) ? 1 : -1)),
+				],
 			});
 			writeBody(fx, { ...doc, functions: [ra2] });
 			const fives = [rs[0]!.key, rs[2]!.key, rs[3]!.key].sort();
