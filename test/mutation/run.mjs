@@ -64,7 +64,7 @@ export const groups = {
 		tests: tests('sqlPresence', 'sqlPagedFile', 'sqlStorage', 'sqlScale'),
 	},
 	// The file store's summary index: what fleche/inspect lists, kept current and persisted apart from the store.
-	summaryIndex: { mutate: ['runtime/src/storage/file/summaryIndex.ts'], tests: tests('inspectPaging', 'fileKind', 'inspect', 'fileArgs') },
+	summaryIndex: { mutate: ['runtime/src/storage/file/summaryIndex.ts'], tests: tests('summaryIndex', 'inspectPaging', 'fileKind', 'inspect', 'fileArgs') },
 };
 
 const { values: flags, positionals } = parseArgs({
