@@ -46,7 +46,7 @@ describe('CallSql, method by method', () => {
 		assert.deepStrictEqual(calls.records(), []);
 		assert.deepStrictEqual(calls.records({ name: 'f' }), []);
 		assert.deepStrictEqual(calls.functions(), []);
-		assert.deepStrictEqual(calls.page({ module: 'm.js', name: 'f' }, 0, 10), { total: 0, records: [] });
+		assert.deepStrictEqual(calls.page({ module: 'm.js', name: 'f' }, 0, 10), { total: 0, records: [], stats: [] });
 		assert.deepStrictEqual(calls.list(), []);
 		assert.deepStrictEqual(calls.stats(), []);
 		assert.equal(calls.contains(key), false);
@@ -101,12 +101,12 @@ describe('CallSql, method by method', () => {
 
 		// A page: newest first by timestop, the undated call last; offset and limit below 0 count as 0.
 		const page = (offset: number, limit: number) => b.page({ module: 'm.js', name: 'add' }, offset, limit);
-		assert.deepStrictEqual(page(0, 10), { total: 4, records: [add2, add3, add1, undated] });
-		assert.deepStrictEqual(page(1, 2), { total: 4, records: [add3, add1] });
-		assert.deepStrictEqual(page(-3, 1), { total: 4, records: [add2] });
-		assert.deepStrictEqual(page(0, -1), { total: 4, records: [] });
-		assert.deepStrictEqual(b.page({ module: null, name: 'mul' }, 0, 5), { total: 1, records: [mul] });
-		assert.deepStrictEqual(b.page({ module: 'other.js', name: 'add' }, 0, 5), { total: 0, records: [] });
+		assert.deepStrictEqual(page(0, 10), { total: 4, records: [add2, add3, add1, undated], stats: [] });
+		assert.deepStrictEqual(page(1, 2), { total: 4, records: [add3, add1], stats: [] });
+		assert.deepStrictEqual(page(-3, 1), { total: 4, records: [add2], stats: [] });
+		assert.deepStrictEqual(page(0, -1), { total: 4, records: [], stats: [] });
+		assert.deepStrictEqual(b.page({ module: null, name: 'mul' }, 0, 5), { total: 1, records: [mul], stats: [] });
+		assert.deepStrictEqual(b.page({ module: 'other.js', name: 'add' }, 0, 5), { total: 0, records: [], stats: [] });
 
 		// Statistics: summed over instances, filtered by name and by module (null included).
 		const gone = rec('gone', '1', { module: null });
@@ -114,6 +114,13 @@ describe('CallSql, method by method', () => {
 		b.addStats([stats(add1, 3, 50), stats(add2, 1, 400), stats(gone, 4, 10)]);
 		const byKey = new Map(a.stats().map((s) => [s.key, s]));
 		assert.equal(byKey.size, 4);
+		// A page carries the statistics of its own calls (those that have any), in its order, and no others.
+		assert.deepStrictEqual(
+			page(0, 10).stats,
+			[add2, add1].map((r) => byKey.get(r.key)),
+		);
+		assert.deepStrictEqual(page(1, 1).stats, [], 'add3 has none');
+		assert.deepStrictEqual(b.page({ module: null, name: 'mul' }, 0, 5).stats, [byKey.get(mul.key)]);
 		assert.deepStrictEqual(byKey.get(add1.key), {
 			key: add1.key,
 			name: 'add',
@@ -361,6 +368,25 @@ describe('CallSql, method by method', () => {
 		const reader = new CallSql({ path });
 		t.after(() => reader.close());
 		assert.deepStrictEqual(reader.list().sort(), [p0!.key, p1!.key, p2!.key].sort(), 'written, not dropped');
+	});
+
+	it('workers started one after another in a thread answer alike (the first compiles sql.js, later ones reuse it)', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const writer = new CallSql({ path });
+		const records = [0, 1, 2].map((i) => rec('again', `worker ${i}`, { timestop: i }));
+		for (const r of records) writer.put(r);
+		writer.compact();
+		writer.close();
+		for (let round = 0; round < 3; round++) {
+			const reader = new CallSql({ path });
+			try {
+				assert.deepStrictEqual(reader.page({ module: 'm.js', name: 'again' }, 0, 10).records, [...records].reverse(), `round ${round}`);
+				assert.deepStrictEqual(reader.get(records[1]!.key), records[1]);
+			} finally {
+				reader.close();
+			}
+		}
 	});
 
 	it('refuses bad keys and records before writing anything', (t) => {

@@ -106,8 +106,8 @@ export const sqlKind: StorageKind<SqlConfig & StorageConfig, never, CallSql> = {
 	listing: (calls) => ({
 		functions: () => calls.functions(),
 		page(fn, offset, limit) {
-			const { total, records } = calls.page(fn, offset, limit);
-			return { total, entries: records.map(entryOf) };
+			const { total, records, stats } = calls.page(fn, offset, limit);
+			return { total, entries: records.map(entryOf), stats };
 		},
 	}),
 	close: (calls) => calls.close(),

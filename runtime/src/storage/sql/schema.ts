@@ -340,6 +340,7 @@ export const sql = {
 	/** Statistics rows as `[key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds]`. */
 	allStats: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE ${statsFit}`,
 	statsByName: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE name = ? AND ${statsFit}`,
+	statsByKey: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE key = ? AND ${statsFit}`,
 	/**
 	 * The tools' listing (docs/behaviour.md §12), answered by the database instead of every record: functions with their
 	 * number of calls and distinct versions (JSON texts), and their summed statistics.

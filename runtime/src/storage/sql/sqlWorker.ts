@@ -9,6 +9,7 @@ import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, writeFi
 import initSqlJs, { type Database, type SqlJsStatic, type Statement } from 'sql.js';
 import { PagedFile } from './pagedFile.js';
 import { PresenceWriter } from './presence.js';
+import { isCompiledWasm, wasmApi, type CompiledWasm } from './wasm.js';
 import { serve, warnCaller as warn, workerInput } from '../../bridge/serve.js';
 import {
 	acquireLock,
@@ -57,6 +58,8 @@ export interface SqlWorkerData {
 	 * later, with its next request, when it writes after its worker started.
 	 */
 	readonly writer?: boolean;
+	/** sql.js's WebAssembly, compiled by an earlier worker of the calling thread (see {@link compiled}). */
+	readonly wasm?: CompiledWasm;
 }
 
 /** A request from the store. */
@@ -1113,15 +1116,62 @@ function handle(request: SqlRequest): unknown {
 			const page = rows(summary ? sql.summary.functionPage : sql.functionPage, [name, module, limit, offset]);
 			// One JSON text per record, checked one by one by the caller (a damaged row spoils its record only).
 			const records = page.flatMap(([key]) => recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key as string]));
-			return { total: Number(total), records };
+			// The page's statistics by key, with it: the tools read them for these calls only (by name they read every call
+			// of the function, a page of the file per row at 100,000 calls, and asked again).
+			const stats = page.flatMap(([key]) => rows(sql.statsByKey, [key as string]));
+			return { total: Number(total), records, stats };
 		}
 		default:
 			throw new Error(`unknown request ${op}`);
 	}
 }
 
+/**
+ * sql.js's WebAssembly, compiled: handed to the store when it closes this worker, so that the next worker of its thread
+ * instantiates it instead of compiling it again — and runs the code V8 has optimized meanwhile, where a fresh compile
+ * runs SQLite unoptimized for its first hundreds of milliseconds (a first screen of the editor took twice as long).
+ */
+let compiled: CompiledWasm | null = null;
+
+/** Starts sql.js from the module the store passed, else from its file (keeping the module it compiles). */
+async function loadSqlJs(): Promise<SqlJsStatic> {
+	const given = data.wasm;
+	if (given !== undefined) {
+		try {
+			const started = await new Promise<SqlJsStatic>((resolve, reject) => {
+				initSqlJs({
+					instantiateWasm(imports, ok) {
+						// Emscripten's callback takes the module as a second argument (its type declares only the instance).
+						const done = ok as (instance: unknown, module: CompiledWasm) => void;
+						wasmApi.instantiate(given, imports).then((instance) => done(instance, given), reject);
+						return {};
+					},
+				}).then(resolve, reject);
+			});
+			compiled = given;
+			return started;
+		} catch {
+			// Not a module this sql.js can use: compiled afresh below.
+		}
+	}
+	// sql.js compiles its file with WebAssembly.instantiate(bytes, imports), which answers the module too: kept. This
+	// thread runs nothing else while it starts.
+	const original = Object.getOwnPropertyDescriptor(wasmApi, 'instantiate');
+	const instantiate = wasmApi.instantiate.bind(wasmApi);
+	(wasmApi as { instantiate: typeof instantiate }).instantiate = async (source, imports) => {
+		const result = await instantiate(source, imports);
+		if (typeof result === 'object' && result !== null && 'module' in result && isCompiledWasm(result.module)) compiled = result.module;
+		return result;
+	};
+	try {
+		return await initSqlJs();
+	} finally {
+		if (original !== undefined) Object.defineProperty(wasmApi, 'instantiate', original);
+	}
+}
+
 async function start(): Promise<void> {
-	SQL = await initSqlJs();
+	SQL = await loadSqlJs();
 	if (memory) replaceDatabase(freshDatabase());
 	else reload();
 }
@@ -1157,9 +1207,9 @@ serve((request) =>
  * copy as large as the store. Nothing compacts after it, and it needs no database: a worker still starting answers at
  * once.
  */
-function close(): null {
+function close(): CompiledWasm | null {
 	closing = true;
-	return null;
+	return compiled;
 }
 
 function answer(request: SqlRequest): unknown {

@@ -60,6 +60,7 @@ import {
 import { errorCode, errorText, readRange, resolveRoot } from '../fsUtil.js';
 import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
 import { PresenceReader } from './presence.js';
+import { isCompiledWasm, type CompiledWasm } from './wasm.js';
 import { BadRecord, oversizedField, parseRecord } from './schema.js';
 import type { SqlRequest, SqlWorkerData } from './sqlWorker.js';
 
@@ -170,6 +171,12 @@ function writeAllPending(final = false): void {
  * dead process's lock, claim and temporary files are taken over or removed at once by the others: nothing to wait for.
  */
 const running = new Map<CallSql, () => void>();
+
+/**
+ * sql.js's WebAssembly as compiled (and since optimized) by a worker of this thread, which handed it over when it was
+ * closed: later workers instantiate it instead of compiling it again (see `compiled` in sqlWorker.ts).
+ */
+let sqlWasm: CompiledWasm | undefined;
 let runningHooked = false;
 
 function closeAllWorkers(): void {
@@ -331,7 +338,13 @@ export class CallSql implements CallStorage, StatsStorage {
 			this.#client = new SyncWorker({
 				module: sqlWorkerFile(),
 				name: 'cache database',
-				input: { path: this.path, compactBytes: this.#options.compactBytes, idleCompactMs: this.#options.idleCompactMs, writer: this.#wrote } satisfies SqlWorkerData,
+				input: {
+					path: this.path,
+					compactBytes: this.#options.compactBytes,
+					idleCompactMs: this.#options.idleCompactMs,
+					writer: this.#wrote,
+					...(sqlWasm !== undefined ? { wasm: sqlWasm } : {}),
+				} satisfies SqlWorkerData,
 				timeoutMs: this.#options.timeoutMs,
 			});
 			if (!workerThreads().isMainThread) {
@@ -880,17 +893,26 @@ export class CallSql implements CallStorage, StatsStorage {
 
 	/**
 	 * A page of one function's stored calls, newest first (Runtime metadata `timestop`, calls without one last, then by
-	 * key), and how many it has: sorted and cut by the database, so only the page's records are read and checked.
+	 * key), and how many it has: sorted and cut by the database, so only the page's records are read and checked; with
+	 * the statistics held of the page's calls (those that have any).
 	 */
-	page(fn: { readonly module: string | null; readonly name: string }, offset: number, limit: number): { total: number; records: CallRecord[] } {
-		if (this.#empty()) return { total: 0, records: [] };
-		const answer = this.#read({ total: 0, records: [] }, 'page', fn.name, fn.module, Math.max(0, offset), Math.max(0, limit)) as { total: number; records: string[] };
+	page(
+		fn: { readonly module: string | null; readonly name: string },
+		offset: number,
+		limit: number,
+	): { total: number; records: CallRecord[]; stats: CallStats[] } {
+		if (this.#empty()) return { total: 0, records: [], stats: [] };
+		const answer = this.#read({ total: 0, records: [], stats: [] }, 'page', fn.name, fn.module, Math.max(0, offset), Math.max(0, limit)) as {
+			total: number;
+			records: string[];
+			stats: unknown[][];
+		};
 		const records: CallRecord[] = [];
 		for (const json of answer.records) {
 			const record = this.#check(json);
 			if (!CorruptEntry.is(record)) records.push(record);
 		}
-		return { total: answer.total, records };
+		return { total: answer.total, records, stats: answer.stats.map(toStats) };
 	}
 
 	/** Whether a record for `key` is held; false for anything that is not a full key. */
@@ -980,7 +1002,8 @@ export class CallSql implements CallStorage, StatsStorage {
 		if (client !== undefined && client.failure === null) {
 			try {
 				// Answered once the worker is between two steps: a compaction under way is finished, not cut short.
-				client.request({ op: 'close', args: [] } satisfies SqlRequest);
+				const module = client.request({ op: 'close', args: [] } satisfies SqlRequest);
+				if (isCompiledWasm(module)) sqlWasm ??= module;
 			} catch {
 				// A worker that cannot answer is ended all the same; what it held goes stale.
 			}
