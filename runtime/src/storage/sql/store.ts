@@ -574,6 +574,9 @@ export class CallSql implements CallStorage, StatsStorage {
 			// A log that ends where this instance's last append ended ends with that append's newline.
 			const written = appendToLog(this.#log.fd, st.size, text, this.#appendedTo === st.size);
 			this.#appendedTo = st.size + written;
+			// Set before the worker below may start: one started by this instance's first write must know that it writes,
+			// or it never compacts (until a second write or a read tells it).
+			this.#wrote = true;
 			this.#checkSize(st.size + written);
 			const seen = this.#seen;
 			if (seen !== undefined && seen.ino === this.#log.ino && seen.offset === st.size) seen.offset += written;
@@ -597,7 +600,6 @@ export class CallSql implements CallStorage, StatsStorage {
 			const key = l.record?.key ?? l.evict;
 			if (key !== undefined) this.#logKeys.add(key);
 		}
-		this.#wrote = true;
 	}
 
 	/**
