@@ -687,8 +687,55 @@ describe('CallSql, method by method', () => {
 		fs.rmSync(`${path}.log`);
 		w.put(rec('f', 'fd 2'));
 		assert.deepStrictEqual(openFilesIn(dir), [`${path}.log`], 'the removed log closed');
+		// Replaced by another writer's new log: the next write goes to that one, not to the removed file still open.
+		fs.rmSync(`${path}.log`);
+		const other = new CallSql({ path, writeDelayMs: 0 });
+		other.put(rec('f', 'fd other'));
+		const third = rec('f', 'fd 3');
+		w.put(third);
+		assert.deepStrictEqual(
+			openFilesIn(dir).filter((f) => f.endsWith('(deleted)')),
+			[],
+		);
+		other.close();
 		w.close();
 		assert.deepStrictEqual(openFilesIn(dir), []);
+		const reader = new CallSql({ path });
+		t.after(() => reader.close());
+		assert.deepStrictEqual(reader.get(third.key), third);
+	});
+
+	it('a write makes the folders of the database; one that cannot take the lock (a file where a folder goes) is a SaveError', (t) => {
+		const dir = tmpDir(t);
+		const deep = new CallSql({ path: join(dir, 'a', 'b', 'calls.db'), writeDelayMs: 0 });
+		t.after(() => deep.close());
+		const r = rec('f', 'deep');
+		deep.put(r);
+		assert.ok(fs.existsSync(join(dir, 'a', 'b', 'calls.db.log')));
+		fs.writeFileSync(join(dir, 'file'), '');
+		const under = new CallSql({ path: join(dir, 'file', 'calls.db'), writeDelayMs: 0 });
+		t.after(() => under.close());
+		assert.throws(
+			() => under.put(r),
+			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write the call record ${r.key} to the cache database ${join(dir, 'file', 'calls.db')}: `),
+		);
+	});
+
+	it('a record this instance wrote and no longer remembers (knownRecords) is found, not taken as absent from the filter', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const a = new CallSql({ path, writeDelayMs: 0, knownRecords: 1 });
+		t.after(() => a.close());
+		const [seed, r1, r2] = [rec('f', 'known 0'), rec('f', 'known 1'), rec('f', 'known 2')];
+		a.put(seed);
+		// A miss through the worker: from now on this instance holds the worker's key-presence filter.
+		assert.equal(a.find(hexOf('never stored')), undefined);
+		a.put(r1);
+		a.put(r2);
+		assert.deepStrictEqual(a.get(r1.key), r1);
+		assert.equal(a.contains(r2.key), true);
+		assert.deepStrictEqual(a.get(seed.key), seed);
+		assert.equal(a.find(hexOf('never stored either')), undefined);
 	});
 
 	it('a worker that does not answer within timeoutMs makes reads misses, with one warning', (t) => {
