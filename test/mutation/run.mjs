@@ -45,6 +45,7 @@ export const groups = {
 			'fileLayout',
 			'fileKind',
 			'kinds',
+			'sqlKind',
 			'config',
 			'expiry',
 			'sqlStorage',

@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CallSql, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
+import { encodeLine } from '../../runtime/src/storage/sql/log.ts';
 import { captureLogs } from '../support/logs.js';
-import { hexOf } from '../support/sqlRecord.js';
 import { pollCeilingMs, waitFor } from '../support/poll.js';
-import { tmpDir } from '../support/tmp.js';
+import { hexOf } from '../support/sqlRecord.js';
+import { openFilesIn, runNode, tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
 const threadExit = fileURLToPath(new URL('../fixtures/sqlThreadExit.js', import.meta.url));
@@ -58,8 +59,10 @@ describe('CallSql, method by method', () => {
 		calls.flush();
 		assert.deepStrictEqual(fs.readdirSync(dir), [], 'nothing written: not even the folder');
 		assert.deepStrictEqual(calls.toConfig(), { type: 'sql', path: join(dir, 'sub', 'calls.db') });
-		assert.throws(() => new CallSql({ path: '' }), TypeError);
-		assert.throws(() => new CallSql({} as { path: string }), TypeError);
+		const needsPath = (err: unknown) => err instanceof TypeError && err.message === 'CallSql needs a `path` to the SQLite file';
+		assert.throws(() => new CallSql({ path: '' }), needsPath);
+		assert.throws(() => new CallSql({} as { path: string }), needsPath);
+		assert.throws(() => new CallSql(undefined as unknown as { path: string }), needsPath);
 	});
 
 	it('put, get, records, functions, page, stats, expand, evict and compact agree across two instances', (t) => {
@@ -540,5 +543,387 @@ describe('CallSql, method by method', () => {
 		calls.evict(r.key);
 		assert.equal(calls.contains(r.key), false);
 		assert.deepStrictEqual(calls.toConfig(), { type: 'sql', path: ':memory:' });
+	});
+
+	it('a remembered record is forgotten when the log holds a line of another kind, is cut short, removed or replaced', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const log = `${path}.log`;
+		const a = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => a.close());
+		const [r1, r2, r3, r4] = [rec('f', 'forgotten 1'), rec('f', 'forgotten 2'), rec('f', 'forgotten 3'), rec('f', 'forgotten 4')];
+		a.put(r1);
+		assert.deepStrictEqual(a.get(r1.key), r1);
+		// A line of no kind this instance scans for (a `clear`): anything may have changed.
+		fs.appendFileSync(log, encodeLine(['clear']));
+		assert.equal(a.find(r1.key), undefined, 'cleared');
+		a.put(r2);
+		a.put(r3);
+		assert.deepStrictEqual(a.get(r2.key), r2);
+		// A statistics line after it changes no record.
+		fs.appendFileSync(log, encodeLine(['stats', []]));
+		assert.deepStrictEqual(a.get(r2.key), r2);
+		// The log cut back to before the records: they are not in it any more.
+		const header = fs.readFileSync(log, 'latin1').split('\n')[0]!;
+		fs.truncateSync(log, Buffer.byteLength(header, 'latin1') + 1);
+		assert.equal(a.find(r2.key), undefined, 'cut short');
+		assert.equal(a.contains(r3.key), false);
+		// Removed, then written afresh by another instance: the records of the old log are gone.
+		a.put(r4);
+		assert.deepStrictEqual(a.get(r4.key), r4);
+		fs.rmSync(log);
+		assert.equal(a.find(r4.key), undefined, 'removed');
+		const b = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => b.close());
+		a.put(r4);
+		fs.rmSync(log);
+		b.put(r1);
+		assert.equal(a.find(r4.key), undefined, 'replaced');
+		assert.deepStrictEqual(a.get(r1.key), r1);
+		const log2 = `${path}.log`;
+		assert.ok(fs.existsSync(log2));
+	});
+
+	it('a record that fails its checks (a log line from elsewhere) is rejected and reported, by get, records and page', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const good = rec('f', 'good', { timestop: 1 });
+		const w = new CallSql({ path, writeDelayMs: 0 });
+		const r = new CallSql({ path });
+		t.after(() => (w.close(), r.close()));
+		w.put(good);
+		// A well-formed line whose record's key is not the lookup key of its fields.
+		const bad = { ...rec('f', 'bad', { timestop: 2 }), key: hexOf('not its key') };
+		fs.appendFileSync(`${path}.log`, encodeLine(['put', bad]));
+		logs.clear();
+		assert.throws(
+			() => r.get(bad.key),
+			(err) => KeyError.is(err) && err.message.includes(`The call record ${bad.key} in ${path} was rejected: `),
+		);
+		assert.throws(() => r.find(bad.key), isKeyError);
+		assert.deepStrictEqual(r.records(), [good]);
+		assert.deepStrictEqual(r.page({ module: 'm.js', name: 'f' }, 0, 10), { total: 2, records: [good], stats: [] });
+		const corrupt = logs.codes('FLECHE_CORRUPT_ENTRY');
+		assert.equal(corrupt.length, 4);
+		for (const l of corrupt) assert.ok(l.message.startsWith(`Corrupt call record ${bad.key} in ${path}: `), l.message);
+		assert.equal(logs.records.length, 4);
+		logs.clear();
+	});
+
+	it('capacityBytes: a positive number; past it the store says so once, at the write that takes it past, or when opened', (t) => {
+		const dir = tmpDir(t);
+		for (const bad of [0, -1, Number.NaN, '2048']) {
+			assert.throws(
+				() => new CallSql({ path: join(dir, 'x.db'), capacityBytes: bad as number }),
+				(err) => err instanceof RangeError && err.message === `CallSql capacityBytes must be a positive number of bytes, not ${String(bad)}`,
+				String(bad),
+			);
+		}
+		// The log after one put, measured in one store, is the capacity of another: full, not past it.
+		const first = rec('f', 'capacity 0');
+		const measure = new CallSql({ path: join(dir, 'measure', 'calls.db'), writeDelayMs: 0 });
+		t.after(() => measure.close());
+		measure.put(first);
+		const capacityBytes = logSize(join(dir, 'measure'));
+		const path = join(dir, 'full', 'calls.db');
+		const store = new CallSql({ path, writeDelayMs: 0, capacityBytes });
+		t.after(() => store.close());
+		logs.clear();
+		store.put(first);
+		assert.equal(logSize(join(dir, 'full')), capacityBytes);
+		assert.equal(logs.records.length, 0, 'at its capacity, not past it');
+		store.put(rec('f', 'capacity 1'));
+		const bytes = logSize(join(dir, 'full'));
+		const kib = (n: number) => (Number.isInteger(n / 1024) ? `${n / 1024}` : (n / 1024).toFixed(1));
+		assert.deepStrictEqual(
+			logs.records.map((l) => [l.code, l.message]),
+			[
+				[
+					'FLECHE_LARGE_STORE',
+					`${path} holds ${bytes >= 1024 ? `${kib(bytes)} KiB` : `${bytes} bytes`} (with its log): the SQL store (SQLite in WebAssembly, one worker per process that applies and compacts alone) is built for up to ${capacityBytes >= 1024 ? `${kib(capacityBytes)} KiB` : `${capacityBytes} bytes`}; it goes on storing and answering, but each compaction rewrites the whole file and every process pays for it. Use the PostgreSQL store (template = "postgres") for a store this large`,
+				],
+			],
+		);
+		store.put(rec('f', 'capacity 2'));
+		assert.deepStrictEqual(store.get(first.key), first);
+		assert.equal(logs.records.length, 1, 'once');
+		logs.clear();
+
+		// Opened: a database file of 1.25 GiB (sparse) for a store built for less, said before the first read.
+		for (const [capacity, text] of [
+			[1.5 * 2 ** 20, 'up to 1.5 MiB'],
+			[1024, 'up to 1 KiB'],
+			[1000, 'up to 1000 bytes'],
+		] as const) {
+			const big = join(dir, `big ${capacity}`);
+			fs.mkdirSync(big);
+			fs.writeFileSync(join(big, 'calls.db'), '');
+			fs.truncateSync(join(big, 'calls.db'), 1.25 * 2 ** 30);
+			const opened = new CallSql({ path: join(big, 'calls.db'), capacityBytes: capacity });
+			t.after(() => opened.close());
+			opened.find(first.key);
+			const said = logs.codes('FLECHE_LARGE_STORE');
+			assert.equal(said.length, 1, text);
+			assert.ok(said[0]!.message.startsWith(`${join(big, 'calls.db')} holds 1.3 GiB (with its log)`), said[0]!.message);
+			assert.ok(said[0]!.message.includes(`is built for ${text};`), said[0]!.message);
+			logs.clear();
+		}
+	});
+
+	it('held puts: written together once writeDelayMs has passed at the next put, or by the timer with no call at all', async (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 200 });
+		const r = new CallSql({ path });
+		t.after(() => (w.close(), r.close()));
+		const [p0, p1, p2, p3] = [rec('f', 'timed 0'), rec('f', 'timed 1'), rec('f', 'timed 2'), rec('f', 'timed 3')];
+		w.put(p0);
+		const first = logSize(dir);
+		w.put(p1);
+		assert.equal(logSize(dir), first, 'held');
+		// The thread busy past the delay (the timer cannot run): the next put writes both.
+		const since = performance.now();
+		while (performance.now() - since < 250);
+		w.put(p2);
+		const second = logSize(dir);
+		const text = fs.readFileSync(`${path}.log`, 'latin1');
+		assert.ok(text.includes(p1.key) && text.includes(p2.key), 'both written at the put after the delay');
+		assert.ok(text.indexOf(p1.key) < text.indexOf(p2.key), 'in the order they were made');
+		w.put(p3);
+		await waitFor('the timer to write the held put', () => logSize(dir) > second);
+		assert.deepStrictEqual(r.list().sort(), [p0, p1, p2, p3].map((p) => p.key).sort());
+	});
+
+	it('a writer compacts: started by a write past compactBytes, told by a write or by its next read after reading first', async (t) => {
+		const dir = tmpDir(t);
+		// Read first (its worker starts as a reader), then a write past compactBytes tells it.
+		const readFirst = join(dir, 'b.db');
+		const seed = new CallSql({ path: readFirst, writeDelayMs: 0 });
+		const b = new CallSql({ path: readFirst, writeDelayMs: 0, compactBytes: 1 });
+		t.after(() => (seed.close(), b.close()));
+		const s = rec('f', 'seed');
+		seed.put(s);
+		assert.deepStrictEqual(b.get(s.key), s);
+		assert.equal(fs.existsSync(readFirst), false, 'a reader does not compact');
+		b.put(rec('f', 'b'));
+		await waitFor('the compaction once the reader wrote past compactBytes', () => fs.existsSync(readFirst));
+
+		// Read first, write a little, read again: that read tells the worker, which compacts the idle log.
+		const idle = join(dir, 'c.db');
+		const seed2 = new CallSql({ path: idle, writeDelayMs: 0 });
+		const c = new CallSql({ path: idle, writeDelayMs: 0, idleCompactMs: 50 });
+		t.after(() => (seed2.close(), c.close()));
+		seed2.put(s);
+		assert.deepStrictEqual(c.get(s.key), s);
+		c.put(rec('f', 'c'));
+		assert.equal(c.list().length, 2);
+		await waitFor('the idle compaction once the reader wrote', () => fs.existsSync(idle));
+
+		// Only writes, past compactBytes: its worker starts in the background and compacts.
+		const onlyWrites = join(dir, 'a.db');
+		const a = new CallSql({ path: onlyWrites, writeDelayMs: 0, compactBytes: 1 });
+		t.after(() => a.close());
+		a.put(rec('f', 'a'));
+		await waitFor('the compaction of a store that was only written', () => fs.existsSync(onlyWrites));
+	});
+
+	it('afterWrite runs at once with nothing held, else once the held puts are written, even when that write fails', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 60_000 });
+		t.after(() => w.close());
+		const ran: string[] = [];
+		w.afterWrite(() => ran.push('idle'));
+		assert.deepStrictEqual(ran, ['idle']);
+		const [p0, p1, p2] = [rec('f', 'after 0'), rec('f', 'after 1'), rec('f', 'after 2')];
+		w.put(p0);
+		w.put(p1);
+		w.afterWrite(() => ran.push('held'));
+		assert.deepStrictEqual(ran, ['idle']);
+		w.flush();
+		assert.deepStrictEqual(ran, ['idle', 'held']);
+		// The held put's write fails (the log gone and the snapshot another application's): what waited runs anyway.
+		w.put(p2);
+		w.afterWrite(() => ran.push('failed'));
+		fs.rmSync(`${path}.log`);
+		const foreign = Buffer.alloc(100);
+		foreign.write('SQLite format 3\0', 0, 'latin1');
+		foreign.writeUInt32BE(0x12345678, 68);
+		fs.writeFileSync(path, foreign);
+		assert.throws(
+			() => w.flush(),
+			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write 1 call records to the cache database ${path}: `),
+		);
+		assert.deepStrictEqual(ran, ['idle', 'held', 'failed']);
+		fs.rmSync(path);
+		w.afterWrite(() => ran.push('none held'));
+		assert.deepStrictEqual(ran, ['idle', 'held', 'failed', 'none held']);
+	});
+
+	it('10,000 held puts are written at once, without waiting for writeDelayMs', (t) => {
+		const dir = tmpDir(t);
+		const w = new CallSql({ path: join(dir, 'calls.db'), writeDelayMs: 600_000 });
+		t.after(() => w.close());
+		w.put(rec('f', 'first'));
+		const first = logSize(dir);
+		const identity = { name: 'many', module: 'm.js', version: 1, codeDigest: null };
+		for (let i = 1; i < 10_000; i++) {
+			const args = { x: hexOf(`many ${i}`) };
+			w.put({ key: recordKey({ ...identity, arguments: args }), ...identity, arguments: args, result: null, metadata: {} });
+		}
+		assert.equal(logSize(dir), first, '9,999 held');
+		const args = { x: hexOf('many 10000') };
+		w.put({ key: recordKey({ ...identity, arguments: args }), ...identity, arguments: args, result: null, metadata: {} });
+		assert.ok(logSize(dir) > first, 'the 10,000th writes them');
+	});
+
+	it('a torn line at the end of the log (a writer killed mid-append) does not swallow the next put', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 0 });
+		const r = new CallSql({ path });
+		t.after(() => (w.close(), r.close()));
+		const [r1, r2] = [rec('f', 'before the tear'), rec('f', 'after the tear')];
+		w.put(r1);
+		fs.appendFileSync(`${path}.log`, '0123abcd ["put",{"key":"');
+		w.put(r2);
+		assert.deepStrictEqual(r.get(r2.key), r2);
+		assert.deepStrictEqual(r.get(r1.key), r1);
+		logs.clear();
+	});
+
+	it('a writer keeps one descriptor on the log, closed when the log is replaced and at close()', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 0 });
+		w.put(rec('f', 'fd 1'));
+		assert.deepStrictEqual(openFilesIn(dir), [`${path}.log`]);
+		fs.rmSync(`${path}.log`);
+		w.put(rec('f', 'fd 2'));
+		assert.deepStrictEqual(openFilesIn(dir), [`${path}.log`], 'the removed log closed');
+		// Replaced by another writer's new log: the next write goes to that one, not to the removed file still open.
+		fs.rmSync(`${path}.log`);
+		const other = new CallSql({ path, writeDelayMs: 0 });
+		other.put(rec('f', 'fd other'));
+		const third = rec('f', 'fd 3');
+		w.put(third);
+		assert.deepStrictEqual(
+			openFilesIn(dir).filter((f) => f.endsWith('(deleted)')),
+			[],
+		);
+		other.close();
+		w.close();
+		assert.deepStrictEqual(openFilesIn(dir), []);
+		const reader = new CallSql({ path });
+		t.after(() => reader.close());
+		assert.deepStrictEqual(reader.get(third.key), third);
+	});
+
+	it('a write makes the folders of the database; one that cannot take the lock (a file where a folder goes) is a SaveError', (t) => {
+		const dir = tmpDir(t);
+		const deep = new CallSql({ path: join(dir, 'a', 'b', 'calls.db'), writeDelayMs: 0 });
+		t.after(() => deep.close());
+		const r = rec('f', 'deep');
+		deep.put(r);
+		assert.ok(fs.existsSync(join(dir, 'a', 'b', 'calls.db.log')));
+		fs.writeFileSync(join(dir, 'file'), '');
+		const under = new CallSql({ path: join(dir, 'file', 'calls.db'), writeDelayMs: 0 });
+		t.after(() => under.close());
+		assert.throws(
+			() => under.put(r),
+			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write the call record ${r.key} to the cache database ${join(dir, 'file', 'calls.db')}: `),
+		);
+	});
+
+	it('a record this instance wrote and no longer remembers (knownRecords) is found, not taken as absent from the filter', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const a = new CallSql({ path, writeDelayMs: 0, knownRecords: 1 });
+		t.after(() => a.close());
+		const [seed, r1, r2] = [rec('f', 'known 0'), rec('f', 'known 1'), rec('f', 'known 2')];
+		a.put(seed);
+		// A miss through the worker: from now on this instance holds the worker's key-presence filter.
+		assert.equal(a.find(hexOf('never stored')), undefined);
+		a.put(r1);
+		a.put(r2);
+		assert.deepStrictEqual(a.get(r1.key), r1);
+		assert.equal(a.contains(r2.key), true);
+		assert.deepStrictEqual(a.get(seed.key), seed);
+		assert.equal(a.find(hexOf('never stored either')), undefined);
+	});
+
+	it('a worker that does not answer within timeoutMs makes reads misses, with one warning', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 0 });
+		const r1 = rec('f', 'timed out');
+		w.put(r1);
+		w.close();
+		const slow = new CallSql({ path, timeoutMs: 1 });
+		t.after(() => slow.close());
+		logs.clear();
+		assert.equal(slow.find(r1.key), undefined);
+		assert.equal(slow.contains(r1.key), false);
+		assert.deepStrictEqual(slow.records(), []);
+		assert.deepStrictEqual(slow.list(), []);
+		assert.deepStrictEqual(slow.functions(), []);
+		assert.deepStrictEqual(slow.page({ module: 'm.js', name: 'f' }, 0, 5), { total: 0, records: [], stats: [] });
+		assert.deepStrictEqual(slow.stats(), []);
+		assert.deepStrictEqual(
+			logs.records.map((l) => l.code),
+			['FLECHE_READ_ERROR'],
+		);
+		assert.ok(logs.records[0]!.message.startsWith(`Cannot read the cache database ${path}: `), logs.records[0]!.message);
+		logs.clear();
+	});
+
+	it('a held put whose timed write fails is a warning (nobody is left to catch it), and held for the next write', async (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 100 });
+		t.after(() => w.close());
+		w.put(rec('f', 'timer 0'));
+		const held = rec('f', 'timer 1');
+		w.put(held);
+		fs.rmSync(`${path}.log`);
+		const foreign = Buffer.alloc(100);
+		foreign.write('SQLite format 3\0', 0, 'latin1');
+		foreign.writeUInt32BE(0x12345678, 68);
+		fs.writeFileSync(path, foreign);
+		logs.clear();
+		await waitFor('the timer to try the held put', () => logs.records.length > 0);
+		assert.deepStrictEqual(
+			logs.records.map((l) => l.code),
+			['FLECHE_SAVE_FAILED'],
+		);
+		const [said] = logs.records;
+		assert.ok(said!.message.startsWith(`Cannot write 1 call records to the cache database ${path}: `), said!.message);
+		assert.ok(said!.message.endsWith('; they are held and written with the next write'), said!.message);
+		assert.ok(SaveError.is(said!.cause));
+		logs.clear();
+		fs.rmSync(path);
+		w.flush();
+		const reader = new CallSql({ path });
+		t.after(() => reader.close());
+		assert.deepStrictEqual(reader.get(held.key), held, 'written once the store could take it');
+	});
+
+	it('puts held when the process ends are written as it exits', async (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const records = [rec('f', 'exit 0'), rec('f', 'exit 1'), rec('f', 'exit 2')];
+		const script = join(dir, 'writer.mjs');
+		fs.writeFileSync(
+			script,
+			`const { CallSql } = await import(${JSON.stringify(import.meta.resolve('fleche'))});
+const w = new CallSql({ path: process.argv[2], writeDelayMs: 600000 });
+for (const r of JSON.parse(process.argv[3])) w.put(r);
+`,
+		);
+		const run = await runNode(script, [path, JSON.stringify(records)]);
+		assert.equal(run.code, 0, run.stderr);
+		const r = new CallSql({ path });
+		t.after(() => r.close());
+		assert.deepStrictEqual(r.list().sort(), records.map((x) => x.key).sort());
 	});
 });

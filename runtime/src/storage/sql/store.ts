@@ -616,6 +616,8 @@ export class CallSql implements CallStorage, StatsStorage {
 			this.#sync(st);
 			// A log that ends where this instance's last append ended ends with that append's newline.
 			const written = appendToLog(this.#log.fd, st.size, text, this.#appendedTo === st.size);
+			// Set before the worker below may start: one started by this instance's first write must know that it writes,
+			// or it never compacts (until a second write or a read tells it).
 			this.#wrote = true;
 			this.#appendedTo = st.size + written;
 			this.#checkSize(st.size + written);
