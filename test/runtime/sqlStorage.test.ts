@@ -2,10 +2,10 @@
 // a few seconds (two or three workers in all), so that test/mutation/run.mjs can judge storage/sql/store.ts's mutants
 // with it. The slow cases (several processes, SIGKILL, compaction races, damaged files) stay in sql.test and
 // sqlTrust.test.
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CallSql, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
@@ -37,6 +37,25 @@ function stats(r: CallRecord, hits: number, lastHit: number | null): CallStats {
 }
 
 const logSize = (dir: string): number => fs.statSync(join(dir, 'calls.db.log')).size;
+
+/** Puts 8,000 records into a log that no compaction merged yet (the next one applies every line); returns the count. */
+function fillLog(path: string): number {
+	const fill = new CallSql({ path, compactBytes: 2 ** 30 });
+	const count = 8000;
+	for (let i = 0; i < count; i++) fill.put(rec(`f${i % 7}`, `fill ${i}`));
+	fill.close();
+	return count;
+}
+
+/** A compaction ran to its end: nothing of it left beside the store (lock, claim, temporary copy), every record kept. */
+function assertCompacted(t: TestContext, path: string, records: number): void {
+	const left = fs.readdirSync(dirname(path)).filter((n) => n.endsWith('.lock') || n.endsWith('.compact') || n.endsWith('.tmp'));
+	assert.deepStrictEqual(left, [], 'the compaction finished before its worker ended');
+	assert.ok(fs.existsSync(path), 'and wrote the snapshot');
+	const reader = new CallSql({ path });
+	t.after(() => reader.close());
+	assert.equal(reader.list().length, records);
+}
 
 describe('CallSql, method by method', () => {
 	it('an empty store answers every read without a worker or a file', (t) => {
@@ -293,10 +312,7 @@ describe('CallSql, method by method', () => {
 		// stale), the claim to compact (no compaction anywhere while this process lived) and a copy as large as the store.
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
-		const fill = new CallSql({ path, compactBytes: 2 ** 30 });
-		const count = 8000;
-		for (let i = 0; i < count; i++) fill.put(rec(`f${i % 7}`, `fill ${i}`));
-		fill.close();
+		const count = fillLog(path);
 		assert.ok(!fs.existsSync(path), 'the log alone holds them: the next compaction applies every line');
 		const writer = new CallSql({ path, compactBytes: 64 * 1024 });
 		t.after(() => writer.close());
@@ -311,21 +327,13 @@ describe('CallSql, method by method', () => {
 			Atomics.wait(pause, 0, 0, 1);
 		}
 		writer.close();
-		const left = fs.readdirSync(dir).filter((n) => n.endsWith('.lock') || n.endsWith('.compact') || n.endsWith('.tmp'));
-		assert.deepStrictEqual(left, [], 'the compaction finished before its thread ended');
-		assert.ok(fs.existsSync(path), 'and wrote the snapshot');
-		const reader = new CallSql({ path });
-		t.after(() => reader.close());
-		assert.equal(reader.list().length, count + 1);
+		assertCompacted(t, path, count + 1);
 	});
 
 	it('a worker thread that ends while its store compacts (no close()) lets the compaction finish first', async (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
-		const fill = new CallSql({ path, compactBytes: 2 ** 30 });
-		const count = 8000;
-		for (let i = 0; i < count; i++) fill.put(rec(`f${i % 7}`, `fill ${i}`));
-		fill.close();
+		const count = fillLog(path);
 		const thread = new Worker(threadExit, { workerData: { path } });
 		const said: unknown[] = [];
 		thread.on('message', (m) => said.push(m));
@@ -336,12 +344,7 @@ describe('CallSql, method by method', () => {
 		assert.equal(code, 0);
 		assert.deepStrictEqual(said, ['compacting'], 'the thread ended while its store was compacting');
 		// This process lives on: what a cut-short compaction held would wait for staleness (lock, claim) or stay (copy).
-		const left = fs.readdirSync(dir).filter((n) => n.endsWith('.lock') || n.endsWith('.compact') || n.endsWith('.tmp'));
-		assert.deepStrictEqual(left, [], 'the compaction finished before the thread ended');
-		assert.ok(fs.existsSync(path), 'and wrote the snapshot');
-		const reader = new CallSql({ path });
-		t.after(() => reader.close());
-		assert.equal(reader.list().length, count + 1);
+		assertCompacted(t, path, count + 1);
 	});
 
 	it('held puts whose write fails with no caller to tell (the timer) are held again, and written with the next write', async (t) => {
