@@ -1189,7 +1189,8 @@ describe('the summary index of a file store', () => {
 			});
 		});
 
-		it('with the statistics folder unchanged, the persisted sums are believed as they are', () => {
+		/** A store whose persisted summary says 41 hits for `a` where its statistics hold 1: what a reader shows tells which it believed. */
+		const plantedSum = (): { fx: Fixture; a1: ReturnType<typeof rec> } => {
 			const fx = fixture();
 			const a1 = rec('a', 1);
 			fx.calls.put(a1);
@@ -1199,6 +1200,11 @@ describe('the summary index of a file store', () => {
 			const doc = readBody(fx);
 			row(doc, 'a')[6] = 41;
 			writeBody(fx, doc);
+			return { fx, a1 };
+		};
+
+		it('with the statistics folder unchanged, the persisted sums are believed as they are', () => {
+			const { fx, a1 } = plantedSum();
 			once(fx, (ix) => assert.equal(ix.functions()[0]!.hits, 41));
 			// The statistics changed: still only the new lines are read, added to the persisted sum.
 			fx.calls.addStats([stats(a1, 1, 0)]);
@@ -1206,15 +1212,7 @@ describe('the summary index of a file store', () => {
 		});
 
 		it('a compaction that replaced the snapshot makes everything be read again', () => {
-			const fx = fixture();
-			const a1 = rec('a', 1);
-			fx.calls.put(a1);
-			fx.calls.addStats([stats(a1, 1, 1)]);
-			fx.pin();
-			once(fx, (ix) => ix.functions());
-			const doc = readBody(fx);
-			row(doc, 'a')[6] = 41;
-			writeBody(fx, doc);
+			const { fx, a1 } = plantedSum();
 			// A snapshot written by hand in the statistics format: the stamp of the snapshot differs.
 			writeFileSync(
 				join(fx.root, '.stats', 'snapshot.json'),

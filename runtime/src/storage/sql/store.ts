@@ -171,17 +171,17 @@ function writeAllPending(final = false): void {
  * dead process's lock, claim and temporary files are taken over or removed at once by the others: nothing to wait for.
  */
 const running = new Map<CallSql, () => void>();
+let runningHooked = false;
+
+function closeAllWorkers(): void {
+	for (const close of [...running.values()]) close();
+}
 
 /**
  * sql.js's WebAssembly as compiled (and since optimized) by a worker of this thread, which handed it over when it was
  * closed: later workers instantiate it instead of compiling it again (see `compiled` in sqlWorker.ts).
  */
 let sqlWasm: CompiledWasm | undefined;
-let runningHooked = false;
-
-function closeAllWorkers(): void {
-	for (const close of [...running.values()]) close();
-}
 
 /** One change waiting to be appended: its log line, and the record it puts (remembered once on disk). */
 interface PendingLine {
