@@ -1341,6 +1341,38 @@ describe('the summary index of a file store', () => {
 			const persisted = row(readBody(fx), 'a')[3] as Version[];
 			assert.deepEqual(persisted.map((v) => JSON.stringify(v)).sort(), ['"1"', '"x"', '1', 'null']);
 		});
+
+		// A query by name (CallFile.records({ name })) reads the keys of that name only: its own shards, not the store's.
+		it('keysNamed: the keys of every function of that name, in any module; none for a name with no calls', () => {
+			const fx = fixture();
+			const a = [rec('a', 1), rec('a', 2, { module: 'src/other.ts' }), rec('a', 3, { module: null })];
+			for (const r of [...a, rec('b', 1), rec('ab', 1)]) fx.calls.put(r);
+			once(fx, (ix) => {
+				assert.deepEqual(ix.keysNamed('a').sort(), a.map((r) => r.key).sort());
+				assert.deepEqual(ix.keysNamed('c'), []);
+			});
+		});
+
+		it('keysNamed reads the shards of that name only: an unusable shard of another function is never read', () => {
+			const { fx, a, gone } = stale();
+			writeFileSync(join(fx.folder, `${row(readBody(fx), 'b')[4] as string}.json`), 'x');
+			once(fx, (ix) => {
+				// Served from a's trusted shard (which still has the call removed behind its back): b's was never read, or
+				// its damage would have rebuilt the index from the folder.
+				assert.deepEqual(ix.keysNamed('a').sort(), a.map((r) => r.key).sort());
+				assert.ok(ix.keysNamed('a').includes(gone));
+			});
+		});
+
+		it('keysNamed with its own shard unusable: the index is rebuilt from the folder, and the keys are those on disk', () => {
+			const { fx, a, b, gone } = stale();
+			writeFileSync(join(fx.folder, `${row(readBody(fx), 'a')[4] as string}.json`), 'x');
+			once(fx, (ix) => {
+				const want = a.map((r) => r.key).filter((key) => key !== gone);
+				assert.deepEqual(ix.keysNamed('a').sort(), want.sort());
+				assert.deepEqual(ix.keysNamed('b'), [b.key]);
+			});
+		});
 	});
 
 	describe('what a reader never writes, and what it does not persist', () => {

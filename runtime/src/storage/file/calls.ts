@@ -136,7 +136,7 @@ function parseHeld(raw: Record<string, unknown>, record: CallRecord, key: string
 	if (isStale(record)) return NO_VALUES;
 	const held = raw['values'];
 	if (!isPlainObject(held)) throw new CorruptEntry(key, 'values is not an object');
-	const out = new Map<string, Uint8Array>();
+	const out = new Map<string, string>();
 	for (const digest in held) {
 		const text = held[digest];
 		if (!isKey(digest)) throw new CorruptEntry(key, `values holds ${JSON.stringify(digest.slice(0, 80))}, not a 64-hex digest`);
@@ -144,9 +144,54 @@ function parseHeld(raw: Record<string, unknown>, record: CallRecord, key: string
 			throw new CorruptEntry(key, `values holds ${digest}, which the record does not name`);
 		}
 		if (typeof text !== 'string' || !BASE64.test(text)) throw new CorruptEntry(key, `values.${digest} is not base64 text`);
-		out.set(digest, Buffer.from(text, 'base64'));
+		out.set(digest, text);
 	}
-	return out;
+	return new HeldTexts(out);
+}
+
+/**
+ * The values an entry holds, kept as their checked base64 text and decoded when first asked for: a query reads
+ * thousands of records and rarely their values, a hit only its result.
+ */
+class HeldTexts implements ReadonlyMap<string, Uint8Array> {
+	readonly #decoded = new Map<string, Uint8Array>();
+	constructor(readonly texts: ReadonlyMap<string, string>) {}
+
+	get size(): number {
+		return this.texts.size;
+	}
+	has(digest: string): boolean {
+		return this.texts.has(digest);
+	}
+	get(digest: string): Uint8Array | undefined {
+		let bytes = this.#decoded.get(digest);
+		if (bytes !== undefined) return bytes;
+		const text = this.texts.get(digest);
+		if (text === undefined) return undefined;
+		this.#decoded.set(digest, (bytes = Buffer.from(text, 'base64')));
+		return bytes;
+	}
+	*entries(): MapIterator<[string, Uint8Array]> {
+		for (const digest of this.texts.keys()) yield [digest, this.get(digest)!];
+	}
+	keys(): MapIterator<string> {
+		return this.texts.keys();
+	}
+	*values(): MapIterator<Uint8Array> {
+		for (const digest of this.texts.keys()) yield this.get(digest)!;
+	}
+	[Symbol.iterator](): MapIterator<[string, Uint8Array]> {
+		return this.entries();
+	}
+	forEach(callback: (value: Uint8Array, key: string, map: ReadonlyMap<string, Uint8Array>) => void, thisArg?: unknown): void {
+		for (const [digest, bytes] of this.entries()) callback.call(thisArg, bytes, digest, this);
+	}
+}
+
+/** The bytes a base64 text (checked by {@link BASE64}) decodes to, without decoding it. */
+function decodedSize(text: string): number {
+	const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+	return Math.floor(((text.length - padding) * 3) / 4);
 }
 
 /**
@@ -309,7 +354,7 @@ export class CallFile implements CallStorage, StatsStorage {
 			const record = parseRecord(raw, key);
 			if (this.#signer) this.#verify(raw, record, key);
 			const values = parseHeld(raw as Record<string, unknown>, record, key);
-			for (const [digest, bytes] of values) this.#remember(digest, key, bytes.byteLength);
+			if (values instanceof HeldTexts) for (const [digest, text] of values.texts) this.#remember(digest, key, decodedSize(text));
 			return { record, values, where: this.#dir + key };
 		} catch (err) {
 			throw rejectEntry(this.#dir + key, key, err);
@@ -417,10 +462,7 @@ export class CallFile implements CallStorage, StatsStorage {
 	/** The records of one function name: the index's keys of that name, each file read and checked. */
 	*#named(name: string): Generator<CallRecord, void, undefined> {
 		this.#index ??= new FileIndex(this);
-		this.#index.refresh();
-		const keys: string[] = [];
-		for (const entry of this.#index.entries()) if (entry.name === name) keys.push(entry.key);
-		for (const key of keys) {
+		for (const key of this.#index.keysNamed(name)) {
 			let record: CallRecord;
 			try {
 				record = this.get(key);

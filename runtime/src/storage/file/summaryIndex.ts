@@ -400,6 +400,18 @@ export class FileIndex implements SummaryIndex, Listing {
 		})([...this.#groups.values()]);
 	}
 
+	/**
+	 * The keys of every call of the functions named `name` (in any module), current: reads only their shards, so a
+	 * query by name costs its own function's calls, not the whole store's.
+	 */
+	keysNamed(name: string): string[] {
+		this.refresh();
+		const named = (): Group[] => [...this.#groups.values()].filter((g) => g.name === name);
+		// An unusable shard rebuilds every group from the folder, each with its calls (as #loadAll relies on too).
+		for (const g of named()) if (!this.#ensure(g)) break;
+		return named().flatMap((g) => [...(g.calls?.keys() ?? [])]);
+	}
+
 	has(key: string): boolean {
 		this.#loadAll();
 		for (const g of this.#groups.values()) if (g.calls!.has(key)) return true;
