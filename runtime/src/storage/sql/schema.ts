@@ -314,6 +314,10 @@ export const sql = {
 	callByKey: `SELECT ${callColumns('')} FROM calls WHERE key = ?`,
 	argumentsByKey: `SELECT ${argumentColumns('')} FROM arguments WHERE call_key = ?`,
 	metadataByKey: `SELECT ${metadataColumns('')} FROM metadata WHERE call_key = ?`,
+	/** As the three above, for every key of the JSON array `?` (a page of the tools' listing: one query, not one a key). */
+	callsByKeys: `SELECT ${callColumns('')} FROM calls WHERE key IN (SELECT value FROM json_each(?))`,
+	argumentsByKeys: `SELECT ${argumentColumns('')} FROM arguments WHERE call_key IN (SELECT value FROM json_each(?))`,
+	metadataByKeys: `SELECT ${metadataColumns('')} FROM metadata WHERE call_key IN (SELECT value FROM json_each(?))`,
 	callsByName: `SELECT ${callColumns('')} FROM calls WHERE name = ?`,
 	argumentsByName: `SELECT ${argumentColumns('a.')} FROM calls AS c JOIN arguments AS a ON a.call_key = c.key WHERE c.name = ?`,
 	metadataByName: `SELECT ${metadataColumns('m.')} FROM calls AS c JOIN metadata AS m ON m.call_key = c.key WHERE c.name = ?`,
@@ -340,7 +344,8 @@ export const sql = {
 	/** Statistics rows as `[key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds]`. */
 	allStats: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE ${statsFit}`,
 	statsByName: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE name = ? AND ${statsFit}`,
-	statsByKey: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE key = ? AND ${statsFit}`,
+	/** The statistics of every key of the JSON array `?`. */
+	statsByKeys: `SELECT key, name, module, hits, misses, last_hit, compute_seconds, saved_seconds FROM stats WHERE key IN (SELECT value FROM json_each(?)) AND ${statsFit}`,
 	/**
 	 * The tools' listing (docs/behaviour.md §12), answered by the database instead of every record: functions with their
 	 * number of calls and distinct versions (JSON texts), and their summed statistics.

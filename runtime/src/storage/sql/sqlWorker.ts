@@ -1034,8 +1034,9 @@ function adopt(fd: number): void {
  * columns, because SQLite's JSON functions with one correlated subquery per call were the larger part of a query's
  * time. `version` and metadata `data` are stored as JSON and pasted in as they are; the caller checks every record
  * anyway. A row with a field over the size cap (selected as NULL, flagged) makes its call `{"key":…,"oversized":true}`.
+ * With `order`, the records of those keys in that order (a key with no record left out); else in the calls' rows' order.
  */
-function recordsJson(calls: string, args: string, metadata: string, params: string[]): string[] {
+function recordsJson(calls: string, args: string, metadata: string, params: string[], order?: readonly string[]): string[] {
 	const big = new Set<unknown>();
 	const argumentsOf = new Map<string, [number, string][]>();
 	for (const [key, position, name, value, oversized] of rows(args, params) as [string, number, string, string, number][]) {
@@ -1053,21 +1054,24 @@ function recordsJson(calls: string, args: string, metadata: string, params: stri
 		if (list === undefined) metadataOf.set(key, [item]);
 		else list.push(item);
 	}
-	const out: string[] = [];
+	const out: [key: string, json: string][] = [];
 	type CallRow = [string, string, string | null, string | null, string | null, string | null, string | null, string | null, number | null, number];
 	for (const [key, name, module, version, codeDigest, result, scheme, signature, flag, oversized] of rows(calls, params) as CallRow[]) {
 		if (oversized === 1 || big.has(key)) {
-			out.push(`{"key":${JSON.stringify(key)},"oversized":true}`);
+			out.push([key, `{"key":${JSON.stringify(key)},"oversized":true}`]);
 			continue;
 		}
 		const argumentList = (argumentsOf.get(key) ?? []).sort((a, b) => a[0] - b[0]).map((a) => a[1]);
-		out.push(
+		out.push([
+			key,
 			`{"key":${JSON.stringify(key)},"name":${JSON.stringify(name)},"module":${JSON.stringify(module)},"version":${version ?? 'null'},` +
 				`"codeDigest":${JSON.stringify(codeDigest)},"result":${JSON.stringify(result)},"async":${JSON.stringify(flag)},"scheme":${JSON.stringify(scheme)},` +
 				`"signature":${JSON.stringify(signature)},"arguments":[${argumentList.join(',')}],"metadata":{${(metadataOf.get(key) ?? []).join(',')}}}`,
-		);
+		]);
 	}
-	return out;
+	if (order === undefined) return out.map(([, json]) => json);
+	const byKey = new Map(out);
+	return order.flatMap((key) => byKey.get(key) ?? []);
 }
 
 function handle(request: SqlRequest): unknown {
@@ -1114,11 +1118,14 @@ function handle(request: SqlRequest): unknown {
 			const [name, module, offset, limit] = args as [string, string | null, number, number];
 			const total = rows(summary ? sql.summary.countFunction : sql.countFunction, [name, module])[0]?.[0] ?? 0;
 			const page = rows(summary ? sql.summary.functionPage : sql.functionPage, [name, module, limit, offset]);
-			// One JSON text per record, checked one by one by the caller (a damaged row spoils its record only).
-			const records = page.flatMap(([key]) => recordsJson(sql.callByKey, sql.argumentsByKey, sql.metadataByKey, [key as string]));
+			// One JSON text per record, checked one by one by the caller (a damaged row spoils its record only), in the
+			// page's order. Four queries for the page, not four for each of its calls.
+			const keys = page.map(([key]) => key as string);
+			const records = recordsJson(sql.callsByKeys, sql.argumentsByKeys, sql.metadataByKeys, [JSON.stringify(keys)], keys);
 			// The page's statistics by key, with it: the tools read them for these calls only (by name they read every call
 			// of the function, a page of the file per row at 100,000 calls, and asked again).
-			const stats = page.flatMap(([key]) => rows(sql.statsByKey, [key as string]));
+			const at = new Map(keys.map((key, i) => [key, i]));
+			const stats = rows(sql.statsByKeys, [JSON.stringify(keys)]).sort((a, b) => at.get(a[0] as string)! - at.get(b[0] as string)!);
 			return { total: Number(total), records, stats };
 		}
 		default:
