@@ -238,8 +238,12 @@ function functionId(module: string | null, name: string): string {
 	return `${module ?? ''}\0${name}`;
 }
 
+/** `localeCompare`'s order, from one collator (`localeCompare` makes one per comparison), made on first use. */
+let collator: Intl.Collator | undefined;
+
 function byFunction(a: FunctionRef, b: FunctionRef): number {
-	return (a.module ?? '').localeCompare(b.module ?? '') || a.name.localeCompare(b.name);
+	collator ??= new Intl.Collator();
+	return collator.compare(a.module ?? '', b.module ?? '') || collator.compare(a.name, b.name);
 }
 
 function messageOf(err: unknown): string {
