@@ -345,6 +345,40 @@ describe('CallFile: writing, held values and housekeeping', () => {
 		assert.deepEqual(logs, []);
 	});
 
+	it('the values held in a call file just read are served from that read: a tool showing the call reads its file once', () => {
+		const { key, file, envelope } = saved(true);
+		const result = envelope.record['result'] as string;
+		const w = (envelope.record['arguments'] as Record<string, string>)['w']!;
+		const reader = new Cache(new ValueFile({ root: path.join(dir, 'values') }), new CallFile({ root: path.join(dir, 'calls') }));
+		const record = reader.loadRecord(key);
+		// Replaced on disk after the read (another process's damage): the values come from the bytes read, checked as ever.
+		fs.writeFileSync(file, JSON.stringify({ ...envelope, values: { [result]: 'AAAA', [w]: 'AAAA' } }));
+		assert.deepEqual([reader.loadValue(record.result!), reader.loadValue(w)], [12, 3]);
+		assert.deepEqual(logs, []);
+		// Evicted by this instance: nothing is served from what it read before.
+		reader.calls.evict(key);
+		assert.throws(
+			() => reader.loadValue(result),
+			(err) => KeyError.is(err),
+		);
+	});
+
+	it('a damaged value held in a call file: the copy in the value storage when it has one, else a miss said once, naming the call file', () => {
+		const { key, file, envelope } = saved(true);
+		const result = envelope.record['result'] as string;
+		fs.writeFileSync(file, JSON.stringify({ ...envelope, values: { ...(envelope.values as object), [result]: 'AAAA' } }));
+		const values = new ValueFile({ root: path.join(dir, 'values') });
+		const reader = new Cache(values, new CallFile({ root: path.join(dir, 'calls') }));
+		reader.loadRecord(key);
+		assert.throws(
+			() => reader.loadValue(result),
+			(err) => KeyError.is(err) && (err as Error).message.includes(`${file} (value ${result})`),
+		);
+		assert.equal(logs.filter((r) => r.message.includes(file)).length, 1, logs.map((r) => r.message).join(' | '));
+		values.put(result, 12);
+		assert.equal(reader.loadValue(result), 12);
+	});
+
 	it('the pass skips files that are not call files, and a damaged holder is a miss said once per pass', () => {
 		const { key, envelope } = saved(true);
 		const digest = (envelope.record['arguments'] as Record<string, string>)['w']!;

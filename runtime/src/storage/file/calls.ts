@@ -46,6 +46,8 @@ const NEWEST_FORMAT = 2;
 const INLINE_VALUES = 4096;
 /** Digests of held values this instance remembers where to find; a store with more is searched past them. */
 const HELD_REMEMBERED = 65_536;
+/** How many call files' held values `#recent` keeps (see there). */
+const RECENT_ENTRIES = 16;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export interface CallFileOptions {
@@ -226,6 +228,12 @@ export class CallFile implements CallStorage, StatsStorage {
 	#index: FileIndex | undefined;
 	/** Where this instance last saw each held value: digest → call key and bytes (bounded; see `#heldValue`). */
 	readonly #heldAt = new Map<string, { readonly key: string; readonly size: number }>();
+	/**
+	 * The held values of the last few call files read, by call key: a tool that shows a call reads its record, then its
+	 * arguments' and result's values one by one, each held in that same file (read once, not once per value). Values are
+	 * content-addressed: bytes read for a digest moments ago are that digest's bytes still.
+	 */
+	readonly #recent = new Map<string, ReadonlyMap<string, Uint8Array>>();
 	/** The folder's mtime when a pass over it last found a digest in none of its files: not searched again until it changes. */
 	#searched: number | undefined;
 	/**
@@ -354,7 +362,12 @@ export class CallFile implements CallStorage, StatsStorage {
 			const record = parseRecord(raw, key);
 			if (this.#signer) this.#verify(raw, record, key);
 			const values = parseHeld(raw as Record<string, unknown>, record, key);
-			if (values instanceof HeldTexts) for (const [digest, text] of values.texts) this.#remember(digest, key, decodedSize(text));
+			if (values instanceof HeldTexts) {
+				for (const [digest, text] of values.texts) this.#remember(digest, key, decodedSize(text));
+				this.#recent.delete(key);
+				if (this.#recent.size >= RECENT_ENTRIES) this.#recent.delete(this.#recent.keys().next().value!);
+				this.#recent.set(key, values);
+			}
 			return { record, values, where: this.#dir + key };
 		} catch (err) {
 			throw rejectEntry(this.#dir + key, key, err);
@@ -374,7 +387,7 @@ export class CallFile implements CallStorage, StatsStorage {
 		if (!isKey(digest)) return undefined;
 		const known = this.#heldAt.get(digest)?.key;
 		if (known !== undefined) {
-			const bytes = this.#heldIn(known, digest);
+			const bytes = this.#recent.get(known)?.get(digest) ?? this.#heldIn(known, digest);
 			if (bytes !== undefined) return { bytes, where: this.#dir + known };
 			this.#heldAt.delete(digest);
 		}
@@ -482,6 +495,7 @@ export class CallFile implements CallStorage, StatsStorage {
 
 	/** Deletes the file for `key`; {@link KeyError} when there is none. */
 	evict(key: string): void {
+		this.#recent.delete(key);
 		evictFile(this.root, key);
 	}
 
