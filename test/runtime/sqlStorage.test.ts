@@ -297,6 +297,9 @@ describe('CallSql, method by method', () => {
 		assert.equal(logSize(dir), second, 'a flush with nothing held writes nothing');
 		w.put(p3!);
 		assert.equal(logSize(dir), second);
+		// A miss of another key asks the worker without writing them: only a held put of that key would change its answer.
+		assert.equal(r.find(hexOf('not held')), undefined);
+		assert.equal(logSize(dir), second, 'still held');
 		// Another instance of this thread asking for that key gets it: the held line is written first.
 		assert.deepStrictEqual(r.get(p3!.key), p3);
 		const third = logSize(dir);
@@ -612,6 +615,26 @@ describe('CallSql, method by method', () => {
 		assert.deepStrictEqual(a.get(r1.key), r1);
 		const log2 = `${path}.log`;
 		assert.ok(fs.existsSync(log2));
+	});
+
+	it("a remembered record follows a compaction's continued log: a line written there after it replaces it", (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const a = new CallSql({ path, writeDelayMs: 0 });
+		const b = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => (a.close(), b.close()));
+		const r = rec('f', 'continued');
+		a.put(r);
+		assert.deepStrictEqual(a.get(r.key), r);
+		// The other instance compacts twice (the first continued log keeps the lines it merged, the second drops them:
+		// its header's `skip`), then replaces the record in the continued log: the first instance, which followed the
+		// first continued log, reads on from the same point in the second.
+		assert.equal(b.compact(), true);
+		assert.deepStrictEqual(a.get(r.key), r);
+		assert.equal(b.compact(), true);
+		const replaced = { ...r, result: hexOf('continued, replaced') };
+		b.put(replaced);
+		assert.deepStrictEqual(a.get(r.key), replaced);
 	});
 
 	it('a record that fails its checks (a log line from elsewhere) is rejected and reported, by get, records and page', (t) => {
@@ -967,6 +990,27 @@ describe('CallSql, method by method', () => {
 		logs.clear();
 	});
 
+	it("a miss is answered from the worker's key-presence filter only for keys no log line since names", (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const a = new CallSql({ path, writeDelayMs: 0 });
+		const b = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => (a.close(), b.close()));
+		const seed = rec('f', 'presence seed');
+		b.put(seed);
+		// A miss through the worker: from now on `a` holds its filter, complete up to the log's end.
+		assert.equal(a.find(hexOf('presence never')), undefined);
+		// Written after that point: the filter lacks it, the line names it.
+		const later = rec('f', 'presence later');
+		b.put(later);
+		assert.deepStrictEqual(a.get(later.key), later);
+		// The log removed (its lines compacted into the snapshot): nothing tracked, the snapshot answers.
+		assert.equal(b.compact(), true);
+		fs.rmSync(`${path}.log`);
+		assert.deepStrictEqual(a.get(seed.key), seed);
+		assert.equal(a.find(hexOf('presence never either')), undefined);
+	});
+
 	it('a worker that does not answer within timeoutMs makes reads misses, with one warning', (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
@@ -991,6 +1035,7 @@ describe('CallSql, method by method', () => {
 			['FLECHE_READ_ERROR'],
 		);
 		assert.ok(logs.records[0]!.message.startsWith(`Cannot read the cache database ${path}: `), logs.records[0]!.message);
+		assert.ok(logs.records[0]!.cause instanceof Error, 'with the worker failure as its cause');
 		logs.clear();
 	});
 
