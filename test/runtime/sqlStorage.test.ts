@@ -576,6 +576,10 @@ describe('CallSql, method by method', () => {
 		calls.evict(r.key);
 		assert.equal(calls.contains(r.key), false);
 		assert.deepStrictEqual(calls.toConfig(), { type: 'sql', path: ':memory:' });
+		// The key scheme a record names is stored with it (the record as read back is the one checked at the put).
+		const schemed = { ...rec('f', 'mem scheme'), scheme: 'fleche.call/1' };
+		calls.put(schemed);
+		assert.deepStrictEqual(calls.get(schemed.key), schemed);
 	});
 
 	it('a remembered record is forgotten when the log holds a line of another kind, is cut short, removed or replaced', (t) => {
