@@ -5,13 +5,15 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CallSql, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
+import { CallSql, CorruptEntry, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
 import { encodeLine } from '../../runtime/src/storage/sql/log.ts';
 import { captureLogs } from '../support/logs.js';
 import { pollCeilingMs, waitFor } from '../support/poll.js';
+import { edit } from '../support/sqlFiles.js';
 import { hexOf } from '../support/sqlRecord.js';
 import { openFilesIn, runNode, tmpDir } from '../support/tmp.js';
 
@@ -60,9 +62,11 @@ function assertCompacted(t: TestContext, path: string, records: number): void {
 describe('CallSql, method by method', () => {
 	it('an empty store answers every read without a worker or a file', (t) => {
 		const dir = tmpDir(t);
-		const calls = new CallSql({ path: join(dir, 'sub', 'calls.db') });
+		// A read that asked a worker would time out at once and say so (FLECHE_READ_ERROR): none is asked.
+		const calls = new CallSql({ path: join(dir, 'sub', 'calls.db'), timeoutMs: 1 });
 		t.after(() => calls.close());
 		const key = hexOf('none');
+		logs.clear();
 		assert.deepStrictEqual(calls.records(), []);
 		assert.deepStrictEqual(calls.records({ name: 'f' }), []);
 		assert.deepStrictEqual(calls.functions(), []);
@@ -77,6 +81,7 @@ describe('CallSql, method by method', () => {
 		calls.addStats([]);
 		calls.flush();
 		assert.deepStrictEqual(fs.readdirSync(dir), [], 'nothing written: not even the folder');
+		assert.deepStrictEqual(logs.records, [], 'no worker asked');
 		assert.deepStrictEqual(calls.toConfig(), { type: 'sql', path: join(dir, 'sub', 'calls.db') });
 		const needsPath = (err: unknown) => err instanceof TypeError && err.message === 'CallSql needs a `path` to the SQLite file';
 		assert.throws(() => new CallSql({ path: '' }), needsPath);
@@ -260,6 +265,10 @@ describe('CallSql, method by method', () => {
 		assert.deepStrictEqual(b.get(add2.key), replaced);
 		assert.equal(b.list().length, 3);
 		assert.equal(b.stats().length, 4);
+		// Another compaction under way (its claim, held by a live process): this one does not run.
+		fs.writeFileSync(`${path}.compact`, JSON.stringify({ pid: process.pid, host: hostname(), thread: 0, time: Date.now(), token: 'other' }));
+		assert.equal(a.compact(), false, 'another one compacts');
+		fs.rmSync(`${path}.compact`);
 		// After close, the next read starts a new worker.
 		a.close();
 		assert.deepStrictEqual(a.get(undated.key), undated);
@@ -288,6 +297,9 @@ describe('CallSql, method by method', () => {
 		assert.equal(logSize(dir), second, 'a flush with nothing held writes nothing');
 		w.put(p3!);
 		assert.equal(logSize(dir), second);
+		// A miss of another key asks the worker without writing them: only a held put of that key would change its answer.
+		assert.equal(r.find(hexOf('not held')), undefined);
+		assert.equal(logSize(dir), second, 'still held');
 		// Another instance of this thread asking for that key gets it: the held line is written first.
 		assert.deepStrictEqual(r.get(p3!.key), p3);
 		const third = logSize(dir);
@@ -295,7 +307,9 @@ describe('CallSql, method by method', () => {
 		w.put(p4!);
 		assert.equal(r.list().length, 5, 'any read through a worker writes what is held first');
 		w.put({ ...p0!, result: null });
+		const fourth = logSize(dir);
 		w.close();
+		assert.ok(logSize(dir) > fourth, 'close writes what is held (on disk before any read, which would write it too)');
 		assert.equal(r.get(p0!.key).result, null, 'close writes what is held');
 
 		const now = new CallSql({ path, writeDelayMs: 0 });
@@ -413,6 +427,11 @@ describe('CallSql, method by method', () => {
 			() => calls.put({ ...good, metadata: 'text' as unknown as CallRecord['metadata'] }),
 			(err) => SaveError.is(err),
 		);
+		// A field over the size cap is refused too (the worker would store it as a row no read returns).
+		assert.throws(
+			() => calls.put({ ...good, metadata: { tags: { pad: 'x'.repeat(2 ** 20 + 1) } } }),
+			(err) => SaveError.is(err) && err.message.includes(`the call record ${good.key}`) && /its metadata\.tags is larger than 1048576 bytes/.test(err.message),
+		);
 		assert.deepStrictEqual(fs.readdirSync(dir), []);
 	});
 
@@ -447,6 +466,9 @@ describe('CallSql, method by method', () => {
 			logs.records.map((l) => l.code),
 			Array(5).fill('FLECHE_BAD_SIGNATURE'),
 		);
+		const said = (key: string, why: string) => `Rejected call record ${key} in ${path}: ${why}; treated as a miss (a recompute replaces it)`;
+		assert.equal(logs.records[0]!.message, said(r2.key, 'not signed, but a secret key is configured'));
+		assert.equal(logs.records[2]!.message, said(r1.key, 'its signature does not match any configured secret key (tampered, or signed with another key)'));
 		logs.clear();
 	});
 
@@ -527,6 +549,14 @@ describe('CallSql, method by method', () => {
 				err.message.includes("another application's SQLite database") &&
 				err.cause instanceof Error,
 		);
+		assert.throws(
+			() => reader.evict(r1.key),
+			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write the removal of ${r1.key} to the cache database ${path}: `),
+		);
+		assert.throws(
+			() => reader.addStats([stats(r1, 1, null)]),
+			(err) => SaveError.is(err) && err.message.startsWith(`Cannot write cache statistics to the cache database ${path}: `),
+		);
 		fs.rmSync(path);
 		assert.equal(reader.contains(r1.key), true);
 		assert.deepStrictEqual(writer.get(r2.key), r2);
@@ -546,6 +576,10 @@ describe('CallSql, method by method', () => {
 		calls.evict(r.key);
 		assert.equal(calls.contains(r.key), false);
 		assert.deepStrictEqual(calls.toConfig(), { type: 'sql', path: ':memory:' });
+		// The key scheme a record names is stored with it (the record as read back is the one checked at the put).
+		const schemed = { ...rec('f', 'mem scheme'), scheme: 'fleche.call/1' };
+		calls.put(schemed);
+		assert.deepStrictEqual(calls.get(schemed.key), schemed);
 	});
 
 	it('a remembered record is forgotten when the log holds a line of another kind, is cut short, removed or replaced', (t) => {
@@ -587,6 +621,26 @@ describe('CallSql, method by method', () => {
 		assert.ok(fs.existsSync(log2));
 	});
 
+	it("a remembered record follows a compaction's continued log: a line written there after it replaces it", (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const a = new CallSql({ path, writeDelayMs: 0 });
+		const b = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => (a.close(), b.close()));
+		const r = rec('f', 'continued');
+		a.put(r);
+		assert.deepStrictEqual(a.get(r.key), r);
+		// The other instance compacts twice (the first continued log keeps the lines it merged, the second drops them:
+		// its header's `skip`), then replaces the record in the continued log: the first instance, which followed the
+		// first continued log, reads on from the same point in the second.
+		assert.equal(b.compact(), true);
+		assert.deepStrictEqual(a.get(r.key), r);
+		assert.equal(b.compact(), true);
+		const replaced = { ...r, result: hexOf('continued, replaced') };
+		b.put(replaced);
+		assert.deepStrictEqual(a.get(r.key), replaced);
+	});
+
 	it('a record that fails its checks (a log line from elsewhere) is rejected and reported, by get, records and page', (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
@@ -603,7 +657,10 @@ describe('CallSql, method by method', () => {
 			() => r.get(bad.key),
 			(err) => KeyError.is(err) && err.message.includes(`The call record ${bad.key} in ${path} was rejected: `),
 		);
-		assert.throws(() => r.find(bad.key), isKeyError);
+		assert.throws(
+			() => r.find(bad.key),
+			(err) => KeyError.is(err) && CorruptEntry.is(err.cause) && err.cause.key === bad.key,
+		);
 		assert.deepStrictEqual(r.records(), [good]);
 		assert.deepStrictEqual(r.page({ module: 'm.js', name: 'f' }, 0, 10), { total: 2, records: [good], stats: [] });
 		const corrupt = logs.codes('FLECHE_CORRUPT_ENTRY');
@@ -611,6 +668,65 @@ describe('CallSql, method by method', () => {
 		for (const l of corrupt) assert.ok(l.message.startsWith(`Corrupt call record ${bad.key} in ${path}: `), l.message);
 		assert.equal(logs.records.length, 4);
 		logs.clear();
+	});
+
+	it('a row of the SQLite file whose JSON is broken is rejected as not valid JSON by get and records, each time naming its key', async (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 0 });
+		const [good, broken] = [rec('f', 'json good'), rec('f', 'json broken')];
+		w.put(good);
+		w.put(broken);
+		assert.equal(w.compact(), true);
+		w.close();
+		// The version column is written into the record's JSON as it is.
+		await edit(path, (d) => d.run('UPDATE calls SET version = \'1,"result":\' WHERE key = ?', [broken.key]));
+		const r = new CallSql({ path });
+		t.after(() => r.close());
+		logs.clear();
+		assert.throws(
+			() => r.get(broken.key),
+			(err) => KeyError.is(err) && err.message.includes(`The call record ${broken.key} in ${path} was rejected: not valid JSON (`),
+		);
+		assert.deepStrictEqual(r.records(), [good]);
+		assert.deepStrictEqual(
+			logs.records.map((l) => [l.code, l.message.slice(0, l.message.indexOf(': '))]),
+			[
+				['FLECHE_CORRUPT_ENTRY', `Corrupt call record ${broken.key} in ${path}`],
+				['FLECHE_CORRUPT_ENTRY', `Corrupt call record ${broken.key} in ${path}`],
+			],
+		);
+		logs.clear();
+	});
+
+	it('functions() leaves out what a damaged SQLite file lists: names or modules not text, versions no record can have', async (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 0 });
+		const kept = rec('kept', '1');
+		const statsOnly = rec('stats only', '1');
+		w.put(kept);
+		w.addStats([stats(kept, 1, 5), stats(statsOnly, 2, 6)]);
+		assert.equal(w.compact(), true);
+		w.close();
+		await edit(path, (d) => {
+			// Versions as the tables hold them (JSON text): a boolean, a number past a double, a missing one (NULL).
+			d.run("INSERT INTO function_calls VALUES ('v1', 'm.js', 'kept', 'true', 1), ('v2', 'm.js', 'kept', '1e999', 1), ('v3', 'm.js', 'kept', NULL, 1)");
+			// A name or module that is not text (a blob), in either table.
+			d.run("INSERT INTO function_calls VALUES ('b1', 'm.js', X'00', '1', 1), ('b2', X'01', 'blob module', '1', 1)");
+			d.run("INSERT INTO function_stats VALUES ('b3', 'm.js', X'02', 1, 1, NULL, 1, 1), ('b4', X'03', 'blob module', 1, 1, NULL, 1, 1)");
+			d.run("UPDATE function_stats SET compute_seconds = 1e999 WHERE name = 'kept'");
+		});
+		const r = new CallSql({ path });
+		t.after(() => r.close());
+		const listed = r.functions().sort((a, b) => a.name.localeCompare(b.name));
+		assert.deepStrictEqual(
+			listed.map((f) => ({ ...f, versions: [...f.versions].sort() })),
+			[
+				{ module: 'm.js', name: 'kept', calls: 4, versions: [1, null], hits: 1, misses: 1, lastHit: 5, computeSeconds: 0, savedSeconds: 2 },
+				{ module: 'm.js', name: 'stats only', calls: 0, versions: [], hits: 2, misses: 1, lastHit: 6, computeSeconds: 2, savedSeconds: 4 },
+			],
+		);
 	});
 
 	it('capacityBytes: a positive number; past it the store says so once, at the write that takes it past, or when opened', (t) => {
@@ -855,6 +971,50 @@ describe('CallSql, method by method', () => {
 		assert.equal(a.find(hexOf('never stored either')), undefined);
 	});
 
+	it('remembered records answer without the worker, the oldest forgotten past knownRecords', (t) => {
+		// A worker that cannot answer (timeoutMs: 1) tells what is answered from memory from what is asked of it.
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 0, timeoutMs: 1, knownRecords: 2 });
+		t.after(() => w.close());
+		const [r1, r2, r3] = [rec('f', 'cap 1'), rec('f', 'cap 2'), rec('f', 'cap 3')];
+		w.put(r1);
+		w.put(r2);
+		w.put(r3);
+		logs.clear();
+		assert.equal(w.contains(r3.key), true);
+		assert.deepStrictEqual(w.get(r2.key), r2);
+		assert.deepStrictEqual(w.find(r3.key), r3);
+		assert.equal(logs.records.length, 0, 'remembered: no worker asked');
+		assert.equal(w.find(r1.key), undefined, 'the oldest is forgotten: asked of the worker, which does not answer');
+		assert.deepStrictEqual(
+			logs.records.map((l) => l.code),
+			['FLECHE_READ_ERROR'],
+		);
+		logs.clear();
+	});
+
+	it("a miss is answered from the worker's key-presence filter only for keys no log line since names", (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const a = new CallSql({ path, writeDelayMs: 0 });
+		const b = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => (a.close(), b.close()));
+		const seed = rec('f', 'presence seed');
+		b.put(seed);
+		// A miss through the worker: from now on `a` holds its filter, complete up to the log's end.
+		assert.equal(a.find(hexOf('presence never')), undefined);
+		// Written after that point: the filter lacks it, the line names it.
+		const later = rec('f', 'presence later');
+		b.put(later);
+		assert.deepStrictEqual(a.get(later.key), later);
+		// The log removed (its lines compacted into the snapshot): nothing tracked, the snapshot answers.
+		assert.equal(b.compact(), true);
+		fs.rmSync(`${path}.log`);
+		assert.deepStrictEqual(a.get(seed.key), seed);
+		assert.equal(a.find(hexOf('presence never either')), undefined);
+	});
+
 	it('a worker that does not answer within timeoutMs makes reads misses, with one warning', (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
@@ -865,6 +1025,8 @@ describe('CallSql, method by method', () => {
 		const slow = new CallSql({ path, timeoutMs: 1 });
 		t.after(() => slow.close());
 		logs.clear();
+		assert.equal(slow.contains('nope'), false);
+		assert.equal(logs.records.length, 0, 'what is not a key is not asked of the worker');
 		assert.equal(slow.find(r1.key), undefined);
 		assert.equal(slow.contains(r1.key), false);
 		assert.deepStrictEqual(slow.records(), []);
@@ -877,6 +1039,7 @@ describe('CallSql, method by method', () => {
 			['FLECHE_READ_ERROR'],
 		);
 		assert.ok(logs.records[0]!.message.startsWith(`Cannot read the cache database ${path}: `), logs.records[0]!.message);
+		assert.ok(logs.records[0]!.cause instanceof Error, 'with the worker failure as its cause');
 		logs.clear();
 	});
 

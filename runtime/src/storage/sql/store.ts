@@ -799,7 +799,9 @@ export class CallSql implements CallStorage, StatsStorage {
 			return new SignatureError(record.key, why);
 		} catch (err) {
 			if (!(err instanceof BadRecord)) throw err;
-			const bad = key ?? String((raw as { key?: unknown } | null | undefined)?.key);
+			// A row whose JSON is broken is still named: the worker writes its key first.
+			const parsed = raw as { key?: unknown } | null | undefined;
+			const bad = key ?? String(parsed === undefined ? /^\{"key":"([^"]*)"/.exec(json)?.[1] : parsed?.key);
 			warn('FLECHE_CORRUPT_ENTRY', `Corrupt call record ${bad} in ${this.path}: ${err.message}; treated as a miss (a recompute replaces it)`);
 			return new CorruptEntry(bad, err.message);
 		}
