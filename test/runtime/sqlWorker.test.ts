@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import initSqlJs from 'sql.js';
-import { CallSql, KeyError, recordKey, type CallRecord, type CallStats } from 'fleche';
+import { CallSql, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
 import { encodeJsonLine, encodeLine, readLogHeader, readSnapshotHeader } from '../../runtime/src/storage/sql/log.ts';
 import { captureLogs } from '../support/logs.js';
+import { applicationId, migrations, schemaV1, schemaVersion } from '../../runtime/src/storage/sql/schema.ts';
 import { inspectFile } from '../support/sqlFiles.js';
 import { hexOf } from '../support/sqlRecord.js';
+import { waitFor } from '../support/poll.js';
 import { tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
@@ -20,8 +22,12 @@ const isKeyError = (err: unknown): boolean => KeyError.is(err);
 const secretKey = 'c3'.repeat(32);
 
 /** A record of `name` (module `m.js` unless given) with one argument and the given metadata. */
-function rec(name: string, arg: string, extra: Partial<Pick<CallRecord, 'module' | 'version' | 'metadata' | 'async' | 'scheme'>> = {}): CallRecord {
-	const identity = { name, module: extra.module === undefined ? 'm.js' : extra.module, version: extra.version ?? 1, codeDigest: null };
+function rec(
+	name: string,
+	arg: string,
+	extra: Partial<Pick<CallRecord, 'module' | 'version' | 'codeDigest' | 'metadata' | 'async' | 'scheme'>> = {},
+): CallRecord {
+	const identity = { name, module: extra.module === undefined ? 'm.js' : extra.module, version: extra.version ?? 1, codeDigest: extra.codeDigest ?? null };
 	const base = { ...identity, arguments: { x: hexOf(arg), y: hexOf(`${arg} y`) } };
 	const record: CallRecord = { key: recordKey(base), ...base, result: hexOf(`r ${arg}`), metadata: extra.metadata ?? { tags: { arg } } };
 	return {
@@ -73,7 +79,7 @@ describe('the SQL store worker', () => {
 			metadata: { runtime: { timestop: 30, timestart: 1 }, tags: { a: [1, 2] } },
 		});
 		const sync = rec('f', '2', { async: false, metadata: { runtime: { timestart: 20 } } });
-		const bare = rec('f', '3', { metadata: {} });
+		const bare = rec('f', '3', { metadata: {}, codeDigest: hexOf('code') });
 		const noModule = rec('g', '1', { module: null, metadata: { runtime: { timestop: 5 } } });
 		for (const x of [full, sync, bare, noModule]) w.put(x);
 
@@ -90,6 +96,8 @@ describe('the SQL store worker', () => {
 		assert.deepStrictEqual(r.page({ module: 'm.js', name: 'f' }, 1, 1), { total: 3, records: [sync], stats: [] });
 		assert.deepStrictEqual(r.page({ module: null, name: 'g' }, 0, 10), { total: 1, records: [noModule], stats: [] });
 		assert.deepStrictEqual(r.page({ module: 'm.js', name: 'g' }, 0, 10), { total: 0, records: [], stats: [] });
+		assert.equal(r.expand(full.key.slice(0, 6)), full.key);
+		assert.throws(() => r.expand(hexOf('absent').slice(0, 8)), isKeyError);
 		const listed = (): Record<string, { calls: number; versions: unknown[]; hits: number; lastHit: number | null }> =>
 			Object.fromEntries(
 				r.functions().map((f) => [`${f.module}:${f.name}`, { calls: f.calls, versions: [...f.versions].sort(), hits: f.hits, lastHit: f.lastHit }]),
@@ -121,6 +129,12 @@ describe('the SQL store worker', () => {
 		});
 		w.evict(noModule.key);
 		assert.deepStrictEqual(listed()['null:g'], { calls: 0, versions: [], hits: 1, lastHit: null }, 'statistics only, once its calls are gone');
+
+		// Another tool's put without the optional fields: held with NULL columns.
+		const hand = hexOf('by hand');
+		appendLines(path, ['put', { key: hand, name: 'h', arguments: {}, metadata: {} }]);
+		assert.deepStrictEqual(r.list().sort(), [hand, replaced.key, full.key].sort());
+		assert.deepStrictEqual(listed()['null:h'], { calls: 1, versions: [null], hits: 0, lastHit: null });
 
 		// A `clear` line (another tool's) removes every call, and the statistics stay.
 		appendLines(path, ['clear']);
@@ -164,6 +178,33 @@ describe('the SQL store worker', () => {
 		assert.ok(logs.records.every((l) => l.code === 'FLECHE_CORRUPT_ENTRY'));
 	});
 
+	it('warns of each bad line, once per store, with what is wrong with it', (t) => {
+		const dir = tmpDir(t);
+		const cases: [unknown, RegExp][] = [
+			[['evict', 5], /an evict line without a key$/],
+			[['frob', hexOf('x')], /unknown entry "frob"$/],
+			['not an entry', /not an entry$/],
+			[['stats', 'none'], /a stats line without deltas$/],
+			[['put', { key: hexOf('x'), name: 'f' }], /a put line without a record$/],
+		];
+		cases.forEach(([bad, why], i) => {
+			const path = join(dir, `${i}.db`);
+			const s = new CallSql({ path, writeDelayMs: 0, knownRecords: 0, idleCompactMs: 1e9 });
+			t.after(() => s.close());
+			const a = rec('f', `a ${i}`);
+			const b = rec('f', `b ${i}`);
+			s.put(a);
+			appendLines(path, bad, ['put', JSON.parse(JSON.stringify(b))], bad);
+			logs.clear();
+			assert.deepStrictEqual(s.list().sort(), sortedKeys([a, b]), JSON.stringify(bad));
+			assert.deepStrictEqual(
+				logs.records.map((l) => [l.code, l.message.startsWith(`Skipped a bad line in the cache log ${path}.log: `), why.test(l.message)]),
+				[['FLECHE_CORRUPT_ENTRY', true, true]],
+				JSON.stringify(logs.records),
+			);
+		});
+	});
+
 	it('answers a read from the lines taken and not applied yet: the latest put or evict of its key, or after a line of another kind', (t) => {
 		const path = join(tmpDir(t), 'calls.db');
 		const { w, r } = pair(t, path, false);
@@ -203,7 +244,7 @@ describe('the SQL store worker', () => {
 		assert.deepStrictEqual(sortedKeys(r.records({ name: 'f' })), sortedKeys([a, b, c]));
 	});
 
-	it('compacts into a snapshot and continues the log; readers follow it and a new one reads the same', (t) => {
+	it('compacts into a snapshot and continues the log; readers follow it and a new one reads the same', async (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
 		const { w, r } = pair(t, path);
@@ -237,8 +278,17 @@ describe('the SQL store worker', () => {
 		assert.deepStrictEqual(fresh.page({ module: 'm.js', name: 'f' }, 0, 2).records, [first[4], first[3]]);
 		assert.deepStrictEqual(fresh.stats(), [delta(first[0]!, 1, 10)]);
 
+		// A function whose every call was evicted is no longer counted in the file.
+		const gone = rec('gone', '1');
+		w.put(gone);
+		w.evict(gone.key);
 		// A second compaction: the SQLite file alone holds everything, as a plain SQLite reader sees it.
 		assert.equal(w.compact(), true);
+		const counted = await inspectFile(path, (s) => s.exec('SELECT name, calls FROM function_calls ORDER BY name')[0]?.values);
+		assert.deepStrictEqual(counted, [
+			['f', 4],
+			['g', 3],
+		]);
 		const again = readSnapshotHeader(path);
 		assert.notEqual(again.generation, head.generation);
 		assert.equal(readLogHeader(`${path}.log`)!.header.base, again.generation);
@@ -291,6 +341,12 @@ describe('the SQL store worker', () => {
 			[['m.js', 'p', 2, [1], 2]],
 		);
 		assert.equal(fs.readFileSync(path).readUInt32BE(68), 0, 'a reader writes nothing: still without an application id');
+		// A `clear` line applies to the old tables too; the calls put again are counted as before.
+		appendLines(path, ['clear']);
+		assert.deepStrictEqual(r.list(), []);
+		w.put(old);
+		w.put(added);
+		assert.deepStrictEqual(r.list().sort(), sortedKeys([old, added]));
 
 		assert.equal(w.compact(), true);
 		const version = await inspectFile(path, (s) => s.exec("SELECT value FROM fleche_info WHERE name = 'schema_version'")[0]?.values[0]?.[0]);
@@ -314,5 +370,137 @@ describe('the SQL store worker', () => {
 			[['p', 1, 2]],
 		);
 		assert.deepStrictEqual(logs.records, []);
+	});
+
+	it('a writer’s worker compacts on its own, past compactBytes or once the log is idle; a reader’s does not', async (t) => {
+		const dir = tmpDir(t);
+		// Past compactBytes: compacted soon after, with nothing left beside the store.
+		const big = join(dir, 'big.db');
+		const w = new CallSql({ path: big, writeDelayMs: 0, compactBytes: 2000, idleCompactMs: 1e9 });
+		const reader = new CallSql({ path: big, knownRecords: 0, compactBytes: 1, idleCompactMs: 0 });
+		t.after(() => (w.close(), reader.close()));
+		const records = Array.from({ length: 6 }, (_, i) => rec('f', `big ${i}`));
+		w.put(records[0]!);
+		assert.deepStrictEqual(reader.list(), [records[0]!.key]);
+		assert.equal(fs.existsSync(big), false, 'a reader does not compact');
+		for (const x of records.slice(1)) w.put(x);
+		assert.deepStrictEqual(w.list().sort(), sortedKeys(records));
+		await waitFor('the compaction past compactBytes', () => fs.existsSync(big));
+		const head = readSnapshotHeader(big);
+		await waitFor('the log to continue the snapshot', () => readLogHeader(`${big}.log`)?.header.base === head.generation);
+		assert.deepStrictEqual(reader.list().sort(), sortedKeys(records));
+
+		// Below compactBytes, once the log stopped growing for idleCompactMs.
+		const idle = join(dir, 'idle.db');
+		const i = new CallSql({ path: idle, writeDelayMs: 0, idleCompactMs: 300 });
+		t.after(() => i.close());
+		i.put(records[0]!);
+		assert.deepStrictEqual(i.list(), [records[0]!.key]);
+		await waitFor('the idle compaction', () => fs.existsSync(idle));
+		const fresh = new CallSql({ path: idle, knownRecords: 0 });
+		t.after(() => fresh.close());
+		assert.deepStrictEqual(fresh.get(records[0]!.key), records[0]);
+	});
+
+	it('a snapshot that is not SQLite reads as empty; the next compaction keeps it aside as .corrupt and replaces it', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const garbage = Buffer.from('not a database '.repeat(20));
+		fs.writeFileSync(path, garbage);
+		const { w, r } = pair(t, path, false);
+		const a = rec('f', 'a');
+		w.put(a);
+		assert.deepStrictEqual(r.list(), [a.key]);
+		assert.deepStrictEqual(r.get(a.key), a);
+		assert.ok(logs.codes('FLECHE_CORRUPT_ENTRY').some((l) => /not an SQLite database/.test(l.message)));
+		assert.equal(w.compact(), true);
+		assert.deepStrictEqual(fs.readFileSync(`${path}.corrupt`), garbage);
+		assert.equal(readSnapshotHeader(path).kind, 'fleche');
+		const fresh = new CallSql({ path, knownRecords: 0 });
+		t.after(() => fresh.close());
+		assert.deepStrictEqual(fresh.get(a.key), a);
+		assert.deepStrictEqual(r.get(a.key), a);
+	});
+
+	it('never writes over a snapshot of another application, one without fleche tables, or one of a newer fleche', async (t) => {
+		const dir = tmpDir(t);
+		const SQL = await initSqlJs();
+		const make = (name: string, sqlText: string): string => {
+			const d = new SQL.Database();
+			d.exec(sqlText);
+			const file = join(dir, name);
+			fs.writeFileSync(file, d.export());
+			d.close();
+			return file;
+		};
+		const cases = [
+			{ path: make('foreign.db', 'CREATE TABLE calls (key TEXT); PRAGMA application_id = 1234;'), warning: /another application/, writable: false },
+			{ path: make('plain.db', 'CREATE TABLE notes (text TEXT);'), warning: /without fleche tables/, writable: true },
+			{
+				path: make(
+					'newer.db',
+					`${schemaV1} ${migrations.join('\n')} INSERT INTO fleche_info (name, value) VALUES ('schema_version', '${schemaVersion + 1}'); PRAGMA application_id = ${applicationId};`,
+				),
+				warning: /newer fleche/,
+				writable: true,
+			},
+		];
+		for (const { path, warning, writable } of cases) {
+			logs.clear();
+			const before = fs.readFileSync(path);
+			const { w, r } = pair(t, path, false);
+			const a = rec('f', path);
+			if (writable) {
+				// Its calls are kept in the log alone, and read from there.
+				w.put(a);
+				assert.deepStrictEqual(r.get(a.key), a, path);
+				assert.deepStrictEqual(r.list(), [a.key], path);
+			} else {
+				assert.throws(
+					() => w.put(a),
+					(err: unknown) => SaveError.is(err),
+					path,
+				);
+				assert.deepStrictEqual(r.list(), [], path);
+			}
+			assert.ok(
+				logs.records.some((l) => warning.test(l.message)),
+				`${path}: ${JSON.stringify(logs.records)}`,
+			);
+			assert.equal(w.compact(), false, path);
+			assert.deepStrictEqual(fs.readFileSync(path), before, `${path} is left as it was`);
+			w.close();
+			r.close();
+		}
+	});
+
+	it('follows the files as they are removed or replaced by another store’s', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const { w, r } = pair(t, path, false);
+		const a = rec('f', 'a');
+		const b = rec('f', 'b');
+		w.put(a);
+		assert.equal(w.compact(), true);
+		w.put(b);
+		assert.deepStrictEqual(r.list().sort(), sortedKeys([a, b]));
+		// The log removed: what the snapshot holds, and no more.
+		fs.rmSync(`${path}.log`);
+		assert.deepStrictEqual(r.list(), [a.key]);
+		assert.equal(r.contains(b.key), false);
+		assert.deepStrictEqual(r.get(a.key), a);
+		// Both removed and a new store written in their place: its calls only.
+		fs.rmSync(path);
+		const other = new CallSql({ path, writeDelayMs: 0 });
+		t.after(() => other.close());
+		const c = rec('g', 'c');
+		other.put(c);
+		assert.deepStrictEqual(r.list(), [c.key]);
+		assert.equal(r.find(a.key), undefined);
+		assert.deepStrictEqual(r.get(c.key), c);
+		assert.deepStrictEqual(
+			r.functions().map((f) => [f.name, f.calls]),
+			[['g', 1]],
+		);
 	});
 });
