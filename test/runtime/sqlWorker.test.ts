@@ -298,7 +298,34 @@ describe('the SQL store worker', () => {
 		const later = rec('h', 'later');
 		w.put(later);
 		assert.deepStrictEqual(fresh.get(later.key), later);
+		// The writer's worker went on from its own snapshot: a third compaction writes everything, read by a new reader.
+		assert.equal(w.compact(), true);
+		const third = new CallSql({ path, knownRecords: 0, secretKey });
+		t.after(() => third.close());
+		assert.deepStrictEqual(third.list().sort(), [...all, later.key].sort());
+		assert.deepStrictEqual(third.get(later.key), later);
 		assert.deepStrictEqual(logs.records, []);
+	});
+
+	it('a reader goes on in the log a compaction continued, without reading the new snapshot again', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const { w, r } = pair(t, path, false);
+		const a = rec('f', 'a');
+		const b = rec('f', 'b');
+		w.put(a);
+		assert.deepStrictEqual(r.list(), [a.key]);
+		assert.equal(w.compact(), true);
+		// The snapshot spoiled behind the reader's back (same file, same size): a reader that reloaded would read it
+		// as empty; one that goes on in the continued log never looks at it.
+		const size = fs.statSync(path).size;
+		const fd = fs.openSync(path, 'r+');
+		fs.writeSync(fd, Buffer.alloc(size, 0x21), 0, size, 0);
+		fs.closeSync(fd);
+		w.put(b);
+		assert.deepStrictEqual(r.list().sort(), sortedKeys([a, b]));
+		assert.deepStrictEqual(r.get(a.key), a);
+		assert.deepStrictEqual(logs.records, [], 'nothing read the spoiled file');
 	});
 
 	it('reads an older snapshot (Python fleche’s tables) from its rows; a writer’s compaction brings it to the current schema', async (t) => {
@@ -489,6 +516,7 @@ describe('the SQL store worker', () => {
 		assert.deepStrictEqual(r.list(), [a.key]);
 		assert.equal(r.contains(b.key), false);
 		assert.deepStrictEqual(r.get(a.key), a);
+		assert.equal(r.compact(), false, 'no log, nothing to compact');
 		// Both removed and a new store written in their place: its calls only.
 		fs.rmSync(path);
 		const other = new CallSql({ path, writeDelayMs: 0 });
