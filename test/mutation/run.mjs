@@ -49,6 +49,7 @@ export const groups = {
 			'config',
 			'expiry',
 			'sqlStorage',
+			'sqlWorker',
 			'sqlLog',
 			'sqlSchema',
 			'sql',
