@@ -53,6 +53,12 @@ function pair(t: TestContext, path: string, signed = true): { w: CallSql; r: Cal
 	return { w, r };
 }
 
+/** An unsigned writer and reader over a new store, and two records of `f` not yet written. */
+function unsignedPair(t: TestContext): { path: string; w: CallSql; r: CallSql; a: CallRecord; b: CallRecord } {
+	const path = join(tmpDir(t), 'calls.db');
+	return { path, ...pair(t, path, false), a: rec('f', 'a'), b: rec('f', 'b') };
+}
+
 /** A log line as it is, rather than an entry to encode. */
 class Raw {
 	constructor(readonly text: string) {}
@@ -308,11 +314,7 @@ describe('the SQL store worker', () => {
 	});
 
 	it('a reader goes on in the log a compaction continued, without reading the new snapshot again', (t) => {
-		const dir = tmpDir(t);
-		const path = join(dir, 'calls.db');
-		const { w, r } = pair(t, path, false);
-		const a = rec('f', 'a');
-		const b = rec('f', 'b');
+		const { path, w, r, a, b } = unsignedPair(t);
 		w.put(a);
 		assert.deepStrictEqual(r.list(), [a.key]);
 		assert.equal(w.compact(), true);
@@ -502,11 +504,7 @@ describe('the SQL store worker', () => {
 	});
 
 	it('follows the files as they are removed or replaced by another store’s', (t) => {
-		const dir = tmpDir(t);
-		const path = join(dir, 'calls.db');
-		const { w, r } = pair(t, path, false);
-		const a = rec('f', 'a');
-		const b = rec('f', 'b');
+		const { path, w, r, a, b } = unsignedPair(t);
 		w.put(a);
 		assert.equal(w.compact(), true);
 		w.put(b);
