@@ -293,8 +293,7 @@ export class Cache extends BaseCache {
 	#valueOf(digest: string): unknown {
 		// Seen inside a call's entry lately (a small value: most are): read from there first, sparing the value storage
 		// a lookup that fails.
-		const held = this.#held;
-		const inside = held === null || held.sizeOf(digest) === undefined ? undefined : held.value(digest, false);
+		const inside = this.#held?.value(digest, false);
 		if (inside !== undefined) {
 			let damage: unknown;
 			try {
