@@ -10,7 +10,19 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Cache, CallPostgres, ConfigError, FlecheConfig, FlecheError, ValuePostgres, cache as useCache, digest, fleche, flushStats } from 'fleche';
+import {
+	Cache,
+	CallPostgres,
+	ConfigError,
+	FlecheConfig,
+	FlecheError,
+	ValuePostgres,
+	cache as useCache,
+	digest,
+	fleche,
+	flushStats,
+	type Metadata,
+} from 'fleche';
 import { openStore } from 'fleche/inspect';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
@@ -347,6 +359,38 @@ describe('PostgreSQL team store', () => {
 		assert.equal(reread.filter((r, i) => r?.key === many[i]).length, 2500);
 		const readers = await count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fleche reads' AND query LIKE '%"${s}".calls%'`);
 		assert.ok(readers >= 1 && readers <= 2, `${readers} reader connections`);
+		calls.close();
+	});
+
+	it('a record written over a stored one replaces its argument and metadata rows; a new record in the same batch keeps its own', async () => {
+		const s = schema();
+		const cache = open(s);
+		const calls = cache.calls as CallPostgres;
+		const call = (metadata: Metadata, result: string, x = 1) => ({
+			name: 'replaced',
+			module: 'm.ts',
+			version: 1,
+			codeDigest: null,
+			arguments: { x, y: 2 },
+			result,
+			metadata,
+		});
+		const key = cache.save(call({ runtime: { timestop: 1 }, tags: { team: 'a' } }, 'first'));
+		calls.flush();
+		const rows = async (k: string): Promise<string> =>
+			(await server.psql(`SELECT string_agg(name || '=' || data, ' ' ORDER BY name) FROM ${s}.metadata WHERE call_key = '${k}'`, db)).trim();
+		assert.equal(await rows(key), 'runtime={"timestop":1} tags={"team":"a"}');
+		// One batch: the same key again (without its `tags`), and a call new to the store.
+		assert.equal(cache.save(call({ runtime: { timestop: 2 } }, 'second')), key);
+		const other = cache.save(call({ runtime: { timestop: 3 }, tags: { team: 'b' } }, 'other', 5));
+		calls.flush();
+		assert.equal(await rows(key), 'runtime={"timestop":2}', 'the earlier record leaves none of its metadata rows');
+		assert.equal(await rows(other), 'runtime={"timestop":3} tags={"team":"b"}');
+		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments WHERE call_key = '${key}'`), 2);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.arguments WHERE call_key = '${other}'`), 2);
+		assert.equal(await count(`SELECT calls FROM ${s}.functions WHERE name = 'replaced'`), 2, 'counted once each');
+		assert.deepEqual(calls.get(key).metadata, { runtime: { timestop: 2 } });
+		assert.equal(cache.values.get(calls.get(key).result!), 'second');
 		calls.close();
 	});
 

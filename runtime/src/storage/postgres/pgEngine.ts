@@ -322,12 +322,10 @@ export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgE
 	 * sent sorted by key (see schema.ts), and a deadlock the server still breaks runs the batch again.
 	 */
 	async function writeBatch(values: readonly PutValue[], records: readonly PutRecord[]): Promise<void> {
-		const keys: string[] = [];
 		const cols: (string | boolean | number | null)[][] = [[], [], [], [], [], [], [], [], [], [], []];
 		const args: (string | number)[][] = [[], [], [], []];
 		const meta: string[][] = [[], [], []];
 		for (const r of records) {
-			keys.push(r.key);
 			const row = [
 				r.key,
 				r.name,
@@ -371,7 +369,6 @@ export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgE
 				if (values.length > 0) steps.push(client.query(named(sql.putValues, [values.map((v) => v[0]), values.map((v) => v[1]), bytes])));
 				if (records.length > 0) {
 					steps.push(client.query(named(sql.upsertCalls, cols)));
-					steps.push(client.query(named(sql.clearRows, [keys])));
 					steps.push(client.query(named(sql.insertRows, [...args, ...meta])));
 				}
 				// The one commit point of every put: what must happen with the writes (a change notification) goes here.

@@ -36,7 +36,8 @@
 // Invariants:
 // - A call record is written in one transaction (its row, then its arguments and metadata replaced), so a reader or a
 //   writer killed at any point sees the whole record or none of it. Two writers of one key serialise on its row lock:
-//   the later record wins, with exactly its own arguments and metadata. A batch of puts (values, then records) is one
+//   the later record wins, with its own arguments and metadata (its row's copies exactly; in the tables, a metadata
+//   namespace only the earlier of two concurrent writers had stays beside them, `upsertCalls`). A batch of puts (values, then records) is one
 //   transaction (`writeBatch` in pgEngine.ts): its rows are sent sorted by key, so that two writers of overlapping
 //   batches take their row locks in the same order (a deadlock the server still reports is retried).
 // - A value is inserted `ON CONFLICT DO NOTHING` on its digest (only its `touched` time moves): stored once however
@@ -316,22 +317,31 @@ export function statements(s: string) {
 			ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched`,
 		/**
 		 * A batch's call rows, one array per column (`$9` created, null: the server's clock; `$10`, `$11` the copies of
-		 * the arguments and metadata), sorted by key.
+		 * the arguments and metadata), sorted by key; and the argument and metadata rows of the calls it replaced (not of
+		 * new ones: a batch of new calls probes neither table here). An updated row is told from an inserted one by its
+		 * `xmax` (the lock its update took; 0 for an insert). Another writer's record of the same key committed while
+		 * this statement waited for its row is not in this statement's snapshot: `insertRows` overwrites its rows.
 		 */
-		upsertCalls: `INSERT INTO ${s}.calls (${callColumns}, created, seq, args_json, meta_json)
-			SELECT k, n, m, v, d, r, a, z, coalesce(w, ${now}), nextval('${s}.call_seq'), aj, mj
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::float8[], $10::text[], $11::text[])
-				AS x(k, n, m, v, d, r, a, z, w, aj, mj) ORDER BY k
-			ON CONFLICT (key) DO UPDATE SET name = excluded.name, module = excluded.module, version = excluded.version,
-				code_digest = excluded.code_digest, result = excluded.result, async = excluded.async, scheme = excluded.scheme,
-				created = excluded.created, seq = excluded.seq, args_json = excluded.args_json, meta_json = excluded.meta_json`,
-		/** The argument and metadata rows of the batch's keys `$1`, removed before theirs are inserted. */
-		clearRows: `WITH a AS (DELETE FROM ${s}.arguments WHERE call_key = ANY($1::bpchar[]))
-			DELETE FROM ${s}.metadata WHERE call_key = ANY($1::bpchar[])`,
-		/** A batch's argument rows (`$1`–`$4`: key, position, name, digest) and metadata rows (`$5`–`$7`: key, namespace, JSON). */
-		insertRows: `WITH a AS (INSERT INTO ${s}.arguments (call_key, position, name, value)
-				SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]))
-			INSERT INTO ${s}.metadata (call_key, name, data) SELECT * FROM unnest($5::text[], $6::text[], $7::text[])`,
+		upsertCalls: `WITH up AS (INSERT INTO ${s}.calls AS t (${callColumns}, created, seq, args_json, meta_json)
+				SELECT k, n, m, v, d, r, a, z, coalesce(w, ${now}), nextval('${s}.call_seq'), aj, mj
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::float8[], $10::text[], $11::text[])
+					AS x(k, n, m, v, d, r, a, z, w, aj, mj) ORDER BY k
+				ON CONFLICT (key) DO UPDATE SET name = excluded.name, module = excluded.module, version = excluded.version,
+					code_digest = excluded.code_digest, result = excluded.result, async = excluded.async, scheme = excluded.scheme,
+					created = excluded.created, seq = excluded.seq, args_json = excluded.args_json, meta_json = excluded.meta_json
+				RETURNING t.key, t.xmax::text <> '0' AS replaced),
+			gone AS (SELECT coalesce(array_agg(key), '{}') AS keys FROM up WHERE replaced),
+			a AS (DELETE FROM ${s}.arguments WHERE call_key = ANY((SELECT keys FROM gone)::bpchar[]))
+			DELETE FROM ${s}.metadata WHERE call_key = ANY((SELECT keys FROM gone)::bpchar[])`,
+		/**
+		 * A batch's argument rows (`$1`–`$4`: key, position, name, digest) and metadata rows (`$5`–`$7`: key, namespace,
+		 * JSON); a row already there (a record of the same key another writer committed meanwhile) is overwritten.
+		 */
+		insertRows: `WITH a AS (INSERT INTO ${s}.arguments AS t (call_key, position, name, value)
+				SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[])
+				ON CONFLICT (call_key, name) DO UPDATE SET position = excluded.position, value = excluded.value)
+			INSERT INTO ${s}.metadata AS t (call_key, name, data) SELECT * FROM unnest($5::text[], $6::text[], $7::text[])
+			ON CONFLICT (call_key, name) DO UPDATE SET data = excluded.data`,
 		evictCalls: `DELETE FROM ${s}.calls WHERE key = ANY($1::text[]) RETURNING key`,
 		/**
 		 * Statistics deltas (merged by key) added to their keys' rows and to their functions' sums, rows sorted (one lock
