@@ -390,6 +390,31 @@ describe('CallSql, method by method', () => {
 		assert.deepStrictEqual(reader.list().sort(), [p0!.key, p1!.key, p2!.key].sort(), 'written, not dropped');
 	});
 
+	it('a store whose path lies under a file reads as misses from its first read, with one warning; a put fails', (t) => {
+		const dir = tmpDir(t);
+		fs.writeFileSync(join(dir, 'file'), 'not a folder');
+		const path = join(dir, 'file', 'calls.db');
+		const blind = new CallSql({ path });
+		t.after(() => blind.close());
+		logs.clear();
+		const key = rec('f', 'under a file').key;
+		assert.equal(blind.find(key), undefined, 'a miss, not the worker\'s "cannot open"');
+		assert.throws(
+			() => blind.get(key),
+			(err: unknown) => KeyError.is(err),
+		);
+		assert.equal(blind.contains(key), false);
+		assert.deepStrictEqual(blind.list(), []);
+		assert.deepStrictEqual([...blind.records()], []);
+		const warned = logs.codes('FLECHE_READ_ERROR');
+		assert.equal(warned.length, 1, 'one warning for the store');
+		assert.match(warned[0]!.message, /Cannot open the cache database .*ENOTDIR.*its calls read as misses/);
+		assert.throws(
+			() => blind.put(rec('f', 'under a file')),
+			(err: unknown) => SaveError.is(err) && /ENOTDIR/.test((err as Error).message),
+		);
+	});
+
 	it('workers started one after another in a thread answer alike (the first compiles sql.js, later ones reuse it)', (t) => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');

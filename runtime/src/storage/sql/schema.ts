@@ -256,6 +256,12 @@ export function schemaProblem(facts: SchemaFacts): string | null {
 }
 
 /**
+ * How the worker's answer to every request begins when it could not open the store (a path under a file, a folder it
+ * may not read): the calling thread reads it as it reads a failed worker, its calls as misses (store.ts).
+ */
+export const openFailedText = 'Cannot open the cache database ';
+
+/**
  * Connection settings (not stored in the file). The database lives in sql.js's in-memory file system, owned by one
  * worker: no journal file, no fsync, and an exclusive lock, which spares SQLite re-reading page 1 and re-locking at
  * every transaction (measured 7× faster small transactions and 2× faster lookups in sql.js).

@@ -35,6 +35,7 @@ import {
 	indexMigrationsFrom,
 	logFormat,
 	migrations,
+	openFailedText,
 	parseStats,
 	schemaProblem,
 	schemaV1,
@@ -1186,7 +1187,7 @@ async function start(): Promise<void> {
 const ready = start();
 let failed: string | null = null;
 ready.catch((err: unknown) => {
-	failed = `Cannot open the cache database ${data.path}: ${errorText(err)}`;
+	failed = `${openFailedText}${data.path}: ${errorText(err)}`;
 });
 
 // Every request waits for the same start, so they are answered in the order they came; once it is over, at once (an
@@ -1256,9 +1257,14 @@ function compactIfDue(): void {
 }
 
 if (!memory) {
-	const timer = setInterval(() => void ready.then(compactIfDue), 500);
+	// A store that could not be opened has nothing to compact, and its failure is every request's answer: the ticks
+	// stop (a rejection left unhandled here ended the thread).
+	const timer = setInterval(() => void ready.then(compactIfDue, () => clearInterval(timer)), 500);
 	timer.unref();
 	// A writer starts its worker when the log has outgrown `compactBytes` and may not live another tick: check soon
 	// after the start, once the requests already waiting are answered.
-	void ready.then(() => setTimeout(compactIfDue, 20).unref());
+	void ready.then(
+		() => setTimeout(compactIfDue, 20).unref(),
+		() => undefined,
+	);
 }

@@ -34,7 +34,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { moduleFile } from '../../bridge/moduleFile.js';
-import { SyncWorker, WorkerFailed } from '../../bridge/syncWorker.js';
+import { SyncWorker, WorkerFailed, WorkerRequestError } from '../../bridge/syncWorker.js';
 import type { CallRecord } from '../../call.js';
 import { CorruptEntry, KeyError, SaveError, SignatureError } from '../../errors.js';
 import { warn, warnOnce } from '../../log.js';
@@ -61,7 +61,7 @@ import { errorCode, errorText, readRange, resolveRoot } from '../fsUtil.js';
 import { callRecordSignature, signerFor, verifyCallRecord, type SecretKeyOption, type Signer } from '../security.js';
 import { PresenceReader } from './presence.js';
 import { isCompiledWasm, type CompiledWasm } from './wasm.js';
-import { BadRecord, oversizedField, parseRecord } from './schema.js';
+import { BadRecord, openFailedText, oversizedField, parseRecord } from './schema.js';
 import type { SqlRequest, SqlWorkerData } from './sqlWorker.js';
 
 /** Options of {@link CallSql}. */
@@ -465,8 +465,11 @@ export class CallSql implements CallStorage, StatsStorage {
 	}
 
 	#failed(err: unknown, miss: unknown): unknown {
-		if (!WorkerFailed.is(err)) throw err;
-		warnOnce(`sqlworker:${this.path}`, 'FLECHE_READ_ERROR', `Cannot read the cache database ${this.path}: ${err.message}; its calls read as misses`, { cause: err });
+		// A worker that could not open the store answers each request with why: the same as a worker that failed.
+		const unopened = WorkerRequestError.is(err) && err.message.startsWith(openFailedText);
+		if (!unopened && !WorkerFailed.is(err)) throw err;
+		const why = unopened ? err.message : `Cannot read the cache database ${this.path}: ${err.message}`;
+		warnOnce(`sqlworker:${this.path}`, 'FLECHE_READ_ERROR', `${why}; its calls read as misses`, { cause: err });
 		return miss;
 	}
 
