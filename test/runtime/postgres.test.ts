@@ -24,6 +24,7 @@ import {
 	type Metadata,
 } from 'fleche';
 import { openStore } from 'fleche/inspect';
+import { quoteIdent, statements } from '../../runtime/src/storage/postgres/schema.ts';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
 import { userProject } from '../support/project.js';
@@ -392,6 +393,36 @@ describe('PostgreSQL team store', () => {
 		assert.deepEqual(calls.get(key).metadata, { runtime: { timestop: 2 } });
 		assert.equal(cache.values.get(calls.get(key).result!), 'second');
 		calls.close();
+	});
+
+	it('statements over keys or digests (pages, prefixes, evictions) seek in their index, their parameters sent as the driver sends them', async () => {
+		const s = schema();
+		const cache = open(s);
+		const keys: string[] = [];
+		for (let i = 0; i < 40; i++)
+			keys.push(cache.save({ name: 'ranged', module: null, version: null, codeDigest: null, arguments: { i }, result: i, metadata: {} }));
+		(cache.calls as CallPostgres).flush();
+		keys.sort();
+		const digests = (await server.psql(`SELECT digest FROM ${s}.stored_values ORDER BY digest`, db)).trim().split('\n');
+		const sql = statements(quoteIdent(s));
+		const middle = keys[20]!;
+		// Prepared without parameter types, as the driver sends them; the plan with sequential scans made costly, so that
+		// a table this small is read through its index whenever the statement lets it.
+		const cases: [string, string, string][] = [
+			['recordsPage', sql.recordsPage, `'${middle}', 5`],
+			['recordsPageByName', sql.recordsPageByName, `'${middle}', 5, 'ranged'`],
+			['entriesPage', sql.entriesPage, `'${middle}', 5`],
+			['callRange', sql.callRange, `'${middle.slice(0, 6)}', '${middle.slice(0, 6)}g', 2`],
+			['evictCalls', sql.evictCalls, `ARRAY['${middle}']`],
+			['valueRange', sql.valueRange, `'${digests[3]!.slice(0, 6)}', '${digests[3]!.slice(0, 6)}g', 2`],
+		];
+		for (const [name, text, params] of cases) {
+			const plan = await server.psql(`SET enable_seqscan = off; PREPARE q AS ${text}; EXPLAIN EXECUTE q(${params})`, db);
+			assert.doesNotMatch(plan, /\((key|digest)\)::text/, `${name} casts its column to text:\n${plan}`);
+			assert.match(plan, /Index Cond: .*\b(key|digest) (>|>=|= ANY)/, `${name} does not seek:\n${plan}`);
+		}
+		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 40, 'nothing evicted (EXPLAIN runs nothing)');
+		(cache.calls as CallPostgres).close();
 	});
 
 	it('records of one function come a page at a time: exactly a page, a page and one, none lost or repeated', async () => {

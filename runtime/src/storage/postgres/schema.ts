@@ -241,7 +241,12 @@ const lockHeld = `EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory'
 	AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	AND ((k.classid::bigint << 32) | k.objid::bigint) = l.lock_id)`;
 
-/** The statements of a store in schema `s` (quoted). `$n` parameters in order. */
+/**
+ * The statements of a store in schema `s` (quoted). `$n` parameters in order. A parameter compared with a key or
+ * digest column is `bpchar`, as the column: one typed `text` (an array `$1::text[]`, as evictions had) makes the server
+ * cast the column to `text` for each row, and the index cannot seek (an eviction read all 1,000,000 rows). Parameters
+ * the server types from the column (`key > $1`) are cast all the same, so that none depends on that inference.
+ */
 export function statements(s: string) {
 	// The copies in the row, else (a row without them) the rows of the tables: a CASE runs its subquery only then.
 	const argsJson = `c.args_json, CASE WHEN c.args_json IS NULL THEN (SELECT coalesce(json_agg(json_build_array(a.name, a.value) ORDER BY a.position), '[]') FROM ${s}.arguments a WHERE a.call_key = c.key) END AS args`;
@@ -272,10 +277,10 @@ export function statements(s: string) {
 			FROM ${s}.calls c LEFT JOIN ${s}.stored_values v ON v.digest = c.result WHERE c.key = ANY($1::bpchar[])`,
 		/** A page of records in key order after `$1` (`''` for the first), at most `$2`. */
 		recordsPage: `SELECT c.${callColumns.replace(/, /g, ', c.')}, ${argsJson}, ${metaJson}
-			FROM ${s}.calls c WHERE c.key > $1 ORDER BY c.key LIMIT $2`,
+			FROM ${s}.calls c WHERE c.key > $1::bpchar ORDER BY c.key LIMIT $2`,
 		/** As `recordsPage`, of function `$3` only (the index `calls_name_key`). */
 		recordsPageByName: `SELECT c.${callColumns.replace(/, /g, ', c.')}, ${argsJson}, ${metaJson}
-			FROM ${s}.calls c WHERE c.name = $3 AND c.key > $1 ORDER BY c.key LIMIT $2`,
+			FROM ${s}.calls c WHERE c.name = $3 AND c.key > $1::bpchar ORDER BY c.key LIMIT $2`,
 		/**
 		 * The tools' listing (docs/behaviour.md §12) from the summaries: functions with their number of calls and their
 		 * versions (JSON texts), and with their summed statistics; a function with statistics only has no calls. One
@@ -304,12 +309,12 @@ export function statements(s: string) {
 		/** As `functionPage`, of a function without a module (`$2` unused, NULL). */
 		functionPageNoModule: pageOf('c.module IS NULL AND $2::text IS NULL'),
 		/** A page of what tools list, in key order after `$1`, at most `$2`. */
-		entriesPage: `SELECT key, module, name, version, created FROM ${s}.calls WHERE key > $1 ORDER BY key LIMIT $2`,
+		entriesPage: `SELECT key, module, name, version, created FROM ${s}.calls WHERE key > $1::bpchar ORDER BY key LIMIT $2`,
 		/** Changes at least one of the two whenever a record is written or removed. */
 		probe: `SELECT count(*)::text AS n, coalesce(max(seq), 0)::text AS seq FROM ${s}.calls`,
 		containsCall: `SELECT 1 FROM ${s}.calls WHERE key = $1`,
 		callKeys: `SELECT key FROM ${s}.calls`,
-		callRange: `SELECT key FROM ${s}.calls WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3`,
+		callRange: `SELECT key FROM ${s}.calls WHERE key >= $1::bpchar AND key < $2::bpchar ORDER BY key LIMIT $3`,
 		createdOf: `SELECT created FROM ${s}.calls WHERE key = $1`,
 		/** A batch's values (`$1` digests, `$2` serializers, `$3` bytes), sorted; a value held already is only touched. */
 		putValues: `INSERT INTO ${s}.stored_values AS t (digest, serializer, data, size, touched)
@@ -342,7 +347,7 @@ export function statements(s: string) {
 				ON CONFLICT (call_key, name) DO UPDATE SET position = excluded.position, value = excluded.value)
 			INSERT INTO ${s}.metadata AS t (call_key, name, data) SELECT * FROM unnest($5::text[], $6::text[], $7::text[])
 			ON CONFLICT (call_key, name) DO UPDATE SET data = excluded.data`,
-		evictCalls: `DELETE FROM ${s}.calls WHERE key = ANY($1::text[]) RETURNING key`,
+		evictCalls: `DELETE FROM ${s}.calls WHERE key = ANY($1::bpchar[]) RETURNING key`,
 		/**
 		 * Statistics deltas (merged by key) added to their keys' rows and to their functions' sums, rows sorted (one lock
 		 * order for every writer).
@@ -364,7 +369,7 @@ export function statements(s: string) {
 		refreshValue: `UPDATE ${s}.stored_values SET touched = ${now} WHERE digest = $1 RETURNING 1`,
 		containsValue: `SELECT 1 FROM ${s}.stored_values WHERE digest = $1`,
 		valueKeys: `SELECT digest FROM ${s}.stored_values`,
-		valueRange: `SELECT digest FROM ${s}.stored_values WHERE digest >= $1 AND digest < $2 ORDER BY digest LIMIT $3`,
+		valueRange: `SELECT digest FROM ${s}.stored_values WHERE digest >= $1::bpchar AND digest < $2::bpchar ORDER BY digest LIMIT $3`,
 		valueSize: `SELECT size FROM ${s}.stored_values WHERE digest = $1`,
 		evictValue: `DELETE FROM ${s}.stored_values WHERE digest = $1 RETURNING 1`,
 		/** Removes the value unless it was written or refreshed in the last `$2` milliseconds. */
