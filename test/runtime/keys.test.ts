@@ -104,6 +104,46 @@ describe('storage keys, edge by edge (docs/behaviour.md §2.4)', () => {
 		assert.throws(() => store.shrink(b), AmbiguousDigestError);
 		assert.equal(store.shrink(key('ffff')), 'ffff');
 	});
+
+	test('a storage whose prefixes come from an index is asked key by key, and shrinks exactly as a listing does', () => {
+		/** The same memory storage, saying that its `expand` reads an index: `shrink` asks it instead of listing it. */
+		class IndexedValues extends ValueMemory {
+			readonly expandsByIndex = true;
+			listed = 0;
+			override list(): string[] {
+				this.listed++;
+				return super.list();
+			}
+		}
+		const held = [
+			key('abcd', '1'),
+			key('abcd1', '2'),
+			key('abcd12', '3'),
+			key('abce'),
+			key('ffff'),
+			key('fffe', 'f'),
+			key('0123456789', 'a'),
+			key('012345678', 'b'),
+		];
+		const b = `${held[0]!.slice(0, 63)}2`;
+		const indexedCache = (keys: readonly string[]): [Cache, IndexedValues] => {
+			const values = new IndexedValues();
+			for (const k of keys) values.put(k, k);
+			return [new Cache(values, new CallMemory()), values];
+		};
+		const [indexed, values] = indexedCache(held);
+		const shrunk = indexed.shrink(...held);
+		assert.deepEqual(shrunk, cacheWith(held).shrink(...held));
+		assert.deepEqual(shrunk.slice(0, 3), ['abcd11', 'abcd122', 'abcd123'], 'one more than the longest prefix shared');
+		assert.deepEqual(
+			held.map((k) => indexed.shrink(k)),
+			shrunk,
+		);
+		assert.equal(values.listed, 0, 'the indexed storage is never listed');
+		assert.throws(() => indexed.shrink(key('0000')), keyError(`No cache entry for key ${key('0000')}`));
+		const [close] = indexedCache([held[0]!, b]);
+		assert.throws(() => close.shrink(b), AmbiguousDigestError, 'b and the first key differ only in the last character');
+	});
 });
 
 describe('call keys repeated in a process (docs/behaviour.md §2.2)', () => {

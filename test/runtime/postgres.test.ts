@@ -24,6 +24,7 @@ import {
 	type Metadata,
 } from 'fleche';
 import { openStore } from 'fleche/inspect';
+import { shrinkKeys } from '../../runtime/src/storage/keys.ts';
 import { quoteIdent, statements } from '../../runtime/src/storage/postgres/schema.ts';
 import { captureLogs } from '../support/logs.js';
 import { waitFor } from '../support/poll.js';
@@ -422,6 +423,27 @@ describe('PostgreSQL team store', () => {
 			assert.match(plan, /Index Cond: .*\b(key|digest) (>|>=|= ANY)/, `${name} does not seek:\n${plan}`);
 		}
 		assert.equal(await count(`SELECT count(*) FROM ${s}.calls`), 40, 'nothing evicted (EXPLAIN runs nothing)');
+		(cache.calls as CallPostgres).close();
+	});
+
+	it('shrinks keys by asking the server about each (both storages answer prefixes from their index), as a listing would', async () => {
+		const s = schema();
+		const cache = open(s);
+		const keys: string[] = [];
+		for (let i = 0; i < 300; i++)
+			keys.push(cache.save({ name: 'short', module: null, version: null, codeDigest: null, arguments: { i }, result: -i, metadata: {} }));
+		(cache.calls as CallPostgres).flush();
+		const all = [...cache.keys()];
+		assert.equal(all.length, 300 + 600, 'calls, argument values and results');
+		const page = keys.slice(0, 50);
+		assert.deepEqual(cache.shrink(...page), shrinkKeys(page, all));
+		const digestOf = cache.calls.get(keys[7]!).result!;
+		assert.equal(cache.shrink(digestOf), shrinkKeys([digestOf], all)[0], 'a value digest too');
+		assert.equal(cache.expand(cache.shrink(keys[9]!)), keys[9], 'what it shrinks to expands back');
+		assert.throws(
+			() => cache.shrink('0'.repeat(64)),
+			(err: unknown) => FlecheError.is(err) && /No cache entry/.test((err as Error).message),
+		);
 		(cache.calls as CallPostgres).close();
 	});
 

@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CallSql, CorruptEntry, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
+import { Cache, CallSql, CorruptEntry, KeyError, SaveError, ValueFile, recordKey, type CallRecord, type CallStats } from 'fleche';
+import { shrinkKeys } from '../../runtime/src/storage/keys.ts';
 import { encodeLine } from '../../runtime/src/storage/sql/log.ts';
 import { captureLogs } from '../support/logs.js';
 import { pollCeilingMs, waitFor } from '../support/poll.js';
@@ -412,6 +413,26 @@ describe('CallSql, method by method', () => {
 		assert.throws(
 			() => blind.put(rec('f', 'under a file')),
 			(err: unknown) => SaveError.is(err) && /ENOTDIR/.test((err as Error).message),
+		);
+	});
+
+	it('a cache over it shrinks keys by asking its index about each, listing only the value files, as a listing would', (t) => {
+		const dir = tmpDir(t);
+		const calls = new CallSql({ path: join(dir, 'calls.db') });
+		t.after(() => calls.close());
+		const cache = new Cache(new ValueFile({ root: join(dir, 'values') }), calls);
+		const keys: string[] = [];
+		for (let i = 0; i < 300; i++)
+			keys.push(cache.save({ name: 'short', module: null, version: null, codeDigest: null, arguments: { i }, result: -i, metadata: {} }));
+		calls.flush();
+		const all = [...cache.keys()];
+		assert.equal(all.length, 900);
+		assert.deepEqual(cache.shrink(...keys.slice(0, 50)), shrinkKeys(keys.slice(0, 50), all));
+		const value = calls.get(keys[3]!).result!;
+		assert.equal(cache.shrink(value), shrinkKeys([value], all)[0]);
+		assert.throws(
+			() => cache.shrink('f'.repeat(64)),
+			(err: unknown) => KeyError.is(err),
 		);
 	});
 

@@ -8,7 +8,7 @@ import { isStale, KEY_SCHEME } from '../key.js';
 import { warnOnce } from '../log.js';
 import type { CallStats, CallStorage, HeldValues, RecordWithValues, ValueStorage } from '../storage/base.js';
 import { CallVoid } from '../storage/void.js';
-import { expandPrefix } from '../storage/keys.js';
+import { distinctLength, distinctLengthBy, expandPrefix } from '../storage/keys.js';
 import { isStatsStorage, StatsCounter } from '../stats.js';
 import { packFiles, unpackFiles } from './fileValues.js';
 import { BaseCache, type CacheConfig, type GcOptions, type CollectedValues, type Hit, type Leasing, type PendingCall, type PreparedCall } from './base.js';
@@ -412,6 +412,33 @@ export class Cache extends BaseCache {
 	*keys(): Iterable<string> {
 		yield* this.calls.list();
 		yield* this.values.list();
+	}
+
+	/**
+	 * As {@link BaseCache.shrink}, asking a storage whose prefixes are answered from an index (a database) about each
+	 * key, and listing only the others: shrinking the page of keys `fleche ls` shows read every key of a
+	 * 1,000,000-call PostgreSQL store (12 s, 1 GB).
+	 */
+	override shrink(key: string): string;
+	override shrink(...keys: string[]): string[];
+	override shrink(...keys: string[]): string | string[] {
+		const storages = [this.calls, this.values];
+		if (!storages.some((s) => s.expandsByIndex === true)) return keys.length === 1 ? super.shrink(keys[0]!) : super.shrink(...keys);
+		const listed = storages.filter((s) => s.expandsByIndex !== true).flatMap((s) => [...s.list()]);
+		const sorted = [...new Set(listed)].sort();
+		const shrunk = keys.map((key) => {
+			if (!storages.some((s) => s.contains(key))) throw new KeyError(key, `No cache entry for key ${key}`);
+			let length = distinctLength(key, sorted);
+			for (const s of storages)
+				if (s.expandsByIndex === true)
+					length = Math.max(
+						length,
+						distinctLengthBy(key, (prefix) => s.expand(prefix)),
+					);
+			if (length >= key.length) throw new AmbiguousDigestError(key, length);
+			return key.slice(0, length);
+		});
+		return keys.length === 1 ? shrunk[0]! : shrunk;
 	}
 
 	/**

@@ -34,6 +34,11 @@ export interface KeyManagement {
 	 * matches and `AmbiguousDigestError` when several keys do.
 	 */
 	expand(prefix: string): string;
+	/**
+	 * Whether {@link expand} answers from an index (a database's range read) rather than from a listing: a cache's
+	 * `shrink` then asks it about each key instead of listing every key held. Optional.
+	 */
+	readonly expandsByIndex?: boolean;
 	/** Plain-data description of this storage, or where it cannot be reopened elsewhere, its type alone. */
 	toConfig(): StorageConfig;
 	/**

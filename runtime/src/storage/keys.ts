@@ -77,14 +77,42 @@ export function expandPrefix(prefix: string, keys: Iterable<string>): string {
 export function shrinkKeys(keys: readonly string[], all: Iterable<string>): string[] {
 	const sorted = [...new Set(all)].sort();
 	return keys.map((key) => {
-		const i = lowerBound(sorted, key);
-		if (sorted[i] !== key) throw new KeyError(key, `No cache entry for key ${key}`);
-		const before = i > 0 ? commonPrefixLength(key, sorted[i - 1] ?? '') : 0;
-		const after = i + 1 < sorted.length ? commonPrefixLength(key, sorted[i + 1] ?? '') : 0;
-		const length = Math.max(MIN_PREFIX_LENGTH, Math.max(before, after) + 1);
+		if (sorted[lowerBound(sorted, key)] !== key) throw new KeyError(key, `No cache entry for key ${key}`);
+		const length = distinctLength(key, sorted);
 		if (length >= key.length) throw new AmbiguousDigestError(key, length);
 		return key.slice(0, length);
 	});
+}
+
+/**
+ * How many characters of `key` tell it apart from every other key of `sorted` (a sorted, duplicate-free list that may or
+ * may not hold `key`): one more than the longest prefix it shares with its neighbours there, at least
+ * {@link MIN_PREFIX_LENGTH}.
+ */
+export function distinctLength(key: string, sorted: readonly string[]): number {
+	const i = lowerBound(sorted, key);
+	const next = sorted[i] === key ? i + 1 : i;
+	const before = i > 0 ? commonPrefixLength(key, sorted[i - 1]!) : 0;
+	const after = next < sorted.length ? commonPrefixLength(key, sorted[next]!) : 0;
+	return Math.max(MIN_PREFIX_LENGTH, Math.max(before, after) + 1);
+}
+
+/**
+ * As {@link distinctLength}, among the keys of a storage that answers a prefix from an index (`expand`, a range read of
+ * a database): asked one length at a time, from {@link MIN_PREFIX_LENGTH}, until no key but `key` starts with it — a
+ * few reads for a store of millions, where listing them all to shrink a page of keys read every one.
+ */
+export function distinctLengthBy(key: string, expand: (prefix: string) => string): number {
+	for (let length = MIN_PREFIX_LENGTH; length < key.length; length++) {
+		try {
+			if (expand(key.slice(0, length)) === key) return length;
+		} catch (err) {
+			if (AmbiguousDigestError.is(err)) continue;
+			if (KeyError.is(err)) return length;
+			throw err;
+		}
+	}
+	return key.length;
 }
 
 function lowerBound(sorted: readonly string[], key: string): number {

@@ -924,6 +924,9 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	}
 
 	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4), by an index range scan. */
+	/** True: {@link expand} is a range read of the key index (see `KeyManagement.expandsByIndex`). */
+	readonly expandsByIndex = true;
+
 	expand(prefix: string): string {
 		return expandBy(this.#link, 'callRange', prefix, (key) => this.contains(key));
 	}
@@ -1262,6 +1265,9 @@ export class ValuePostgres implements ValueStorage {
 	list(): string[] {
 		return this.#link.request<string[]>([], 'valueKeys');
 	}
+
+	/** True: {@link expand} is a range read of the key index (see `KeyManagement.expandsByIndex`). */
+	readonly expandsByIndex = true;
 
 	expand(prefix: string): string {
 		return expandBy(this.#link, 'valueRange', prefix, (key) => this.contains(key));

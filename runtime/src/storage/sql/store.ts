@@ -954,6 +954,9 @@ export class CallSql implements CallStorage, StatsStorage {
 	}
 
 	/** The full key for a prefix of at least 4 characters (docs/behaviour.md §2.4), by an index range scan. */
+	/** True: {@link expand} is a range read of the key index (see `KeyManagement.expandsByIndex`). */
+	readonly expandsByIndex = true;
+
 	expand(prefix: string): string {
 		if (typeof prefix !== 'string' || prefix.length < MIN_PREFIX_LENGTH || this.#empty()) return expandPrefix(prefix, []);
 		if (isKey(prefix)) {
