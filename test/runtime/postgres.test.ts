@@ -673,6 +673,15 @@ describe('PostgreSQL team store', () => {
 			assert.deepEqual([rest.hits, rest.misses, rest.lastHit, rest.savedSeconds], [4, 1, 9, 3], 'statistics summed by function');
 			const evicted = fns.find((f) => f.name === 'evicted')!;
 			assert.deepEqual([evicted.calls, evicted.module, evicted.hits], [0, 'e.ts', 1], 'a function with statistics only is listed with no calls');
+			// The totals are the summaries' sums (statistics-only functions included): what every call's statistics add up to.
+			const perKey = [...calls.stats()];
+			assert.deepEqual(store.totals(), {
+				calls: 30,
+				functions: fns.length,
+				hits: perKey.reduce((n, s) => n + s.hits, 0),
+				misses: perKey.reduce((n, s) => n + s.misses, 0),
+				savedSeconds: perKey.reduce((n, s) => n + s.savedSeconds, 0),
+			});
 			const all = [...calls.records({ name: 'rest' })].filter((r) => r.module === 'even.ts');
 			const counted = all.find((r) => r.metadata['runtime']?.['timestop'] === 1028)!;
 			calls.addStats([{ key: counted.key, name: 'rest', module: 'even.ts', hits: 7, misses: 2, lastHit: 11, computeSeconds: 0, savedSeconds: 0 }]);
