@@ -1749,7 +1749,7 @@ describe('the summary index of a file store', () => {
 			assert.deepEqual((readBody(fx).stats as { merged: string[] }).merged, [merged]);
 		});
 
-		it('a timer whose refresh applied more changes leaves the persisting to the next one: one persist, with them all', async () => {
+		it('a timer whose refresh applied more changes leaves the persisting to the next one: one persist, with them all, for the later mtime', async () => {
 			const fx = fixture();
 			fx.calls.put(rec('a', 1));
 			fx.pin();
@@ -1759,10 +1759,12 @@ describe('the summary index of a file store', () => {
 				assert.equal(ix.persisted, 1);
 				fx.calls.put(rec('a', 2));
 				ix.refresh();
-				// Written before the timer runs: its refresh applies it, and schedules the next persist.
+				// Written before the timer runs: its refresh applies it, and schedules the next persist, which claims the
+				// folder mtime of that refresh (trusted by then: a second old), not the racy one of the first change.
 				fx.calls.put(rec('a', 3));
 				await waitFor('the timer to persist', () => ix.persisted >= 2, 10_000);
 				assert.equal(row(readBody(fx), 'a')[2], 3);
+				assert.equal(readBody(fx).dir, String(statSync(fx.root, { bigint: true }).mtimeNs));
 				await pastPersistTimer();
 				assert.equal(ix.persisted, 2);
 			} finally {
