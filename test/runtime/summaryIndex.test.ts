@@ -7,8 +7,10 @@
 // ignored (the folder is the truth again), never believed.
 import { describe, it as test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+	appendFileSync,
 	chmodSync,
 	existsSync,
 	mkdirSync,
@@ -23,6 +25,7 @@ import {
 	writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CallRecord } from '../../runtime/src/call.ts';
 import { recordKey } from '../../runtime/src/key.ts';
 import { resetLogger, setLogger } from '../../runtime/src/log.ts';
@@ -1460,6 +1463,379 @@ describe('the summary index of a file store', () => {
 				ix2.refresh();
 				assert.equal(ix2.persisted, 1);
 			});
+		});
+	});
+
+	describe('rebuilds, the persist timer and the process', () => {
+		/**
+		 * Waits past the index's persist timer: it persists PERSIST_MS (1 s) after it was scheduled, and a timer of
+		 * 1.5 s set after it is due later, so the event loop runs the index's first (an ordering, not a guess at load).
+		 */
+		const pastPersistTimer = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1500));
+
+		/** A watcher of the test's own on the calls folder: when it has heard `last`, so has the index's (one inotify watch). */
+		function hearing(fx: Fixture): { heard: () => boolean; reset: () => void; close: () => void } {
+			let heard = false;
+			const mine = watch(fx.root, { persistent: false }, (_event, name) => (heard ||= name === 'last'));
+			return { heard: () => heard, reset: () => (heard = false), close: () => mine.close() };
+		}
+
+		it('an index never closed keeps no process alive: a tool that forgets close() still exits', async () => {
+			const fx = fixture();
+			fx.calls.put(rec('a', 1));
+			const script = fileURLToPath(new URL('../fixtures/indexChild.js', import.meta.url));
+			const child = spawn(process.execPath, [script, fx.root], {
+				env: { ...process.env, FLECHE_INDEX_DIR: fx.indexDir },
+				stdio: ['ignore', 'pipe', 'pipe'],
+			});
+			let out = '';
+			let err = '';
+			child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+			child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+			let exit: number | null | undefined;
+			child.on('exit', (code) => (exit = code));
+			try {
+				await waitFor('the child to exit by itself (its index watching the folder, never closed)', () => exit !== undefined);
+			} finally {
+				if (exit === undefined) child.kill('SIGKILL');
+			}
+			assert.equal(exit, 0, err);
+			assert.equal(out, '1\n', 'it listed the store, so its watcher was running');
+		});
+
+		it('an unusable shard met while applying events rebuilds from the folder, which stands for every event: the summary claims its mtime', async () => {
+			const fx = fixture();
+			fx.calls.put(rec('a', 1));
+			fx.calls.put(rec('b', 1));
+			fx.pin();
+			once(fx, (ix) => ix.functions());
+			const ix = fx.open();
+			const ear = hearing(fx);
+			try {
+				ix.refresh();
+				assert.equal(ix.persisted, 0, 'served from the summary');
+				// `a` changes first (its shard is sound), then `b`, whose shard is gone: the events name both, in that order.
+				const a2 = rec('a', 2);
+				const b2 = rec('b', 2);
+				fx.calls.put(a2);
+				fx.calls.put(b2);
+				rmSync(join(fx.folder, `${row(readBody(fx), 'b')[4] as string}.json`));
+				writeFileSync(join(fx.root, 'last'), '');
+				fx.pin(1);
+				await waitFor('the events to be heard', ear.heard, 10_000);
+				ix.refresh();
+				assert.equal(ix.persisted, 1, 'the rebuild persisted');
+				assert.deepEqual([...ix.keys()].sort(), [rec('a', 1).key, a2.key, rec('b', 1).key, b2.key].sort());
+			} finally {
+				ear.close();
+				ix.close();
+			}
+			// Nothing was left to persist after the rebuild: the summary it wrote stands, current for the folder's mtime.
+			assert.equal(ix.persisted, 1);
+			assert.equal(readBody(fx).dir, String(statSync(fx.root, { bigint: true }).mtimeNs));
+		});
+
+		it('a removal applied from its event alone is a change: generation moves, and the timer persists it', async () => {
+			const fx = fixture();
+			const a1 = rec('a', 1);
+			const a2 = rec('a', 2);
+			fx.calls.put(a1);
+			fx.calls.put(a2);
+			fx.pin();
+			const ix = fx.open();
+			const ear = hearing(fx);
+			try {
+				ix.refresh();
+				assert.equal(ix.persisted, 1);
+				fx.calls.evict(a2.key);
+				writeFileSync(join(fx.root, 'last'), '');
+				await waitFor('the events to be heard', ear.heard, 10_000);
+				const g = ix.generation;
+				ix.refresh();
+				assert.ok(ix.generation > g, 'a removal is a change');
+				assert.deepEqual(keysOf(ix), [a1.key]);
+				await waitFor('the timer to persist', () => ix.persisted >= 2, 10_000);
+				assert.equal(row(readBody(fx), 'a')[2], 1);
+			} finally {
+				ear.close();
+				ix.close();
+			}
+		});
+
+		it('more watch events than trusted that changed nothing (files written in place): listed again, nothing persisted', async () => {
+			const fx = fixture();
+			const a1 = rec('a', 1);
+			fx.calls.put(a1);
+			// Files that exist before the index opens: writing into them later changes no folder mtime.
+			for (let i = 0; i < 5000; i++) writeFileSync(join(fx.root, `n${i}`), '');
+			writeFileSync(join(fx.root, 'last'), '');
+			fx.pin();
+			once(fx, (ix) => ix.functions());
+			const ix = fx.open();
+			const ear = hearing(fx);
+			try {
+				ix.refresh();
+				assert.equal(ix.persisted, 0, 'served from the summary');
+				for (let i = 0; i < 5000; i++) appendFileSync(join(fx.root, `n${i}`), 'x');
+				appendFileSync(join(fx.root, 'last'), 'x');
+				await waitFor('the events to be heard', ear.heard, 10_000);
+				ix.refresh();
+				assert.deepEqual([...ix.keys()], [a1.key]);
+				assert.equal(ix.persisted, 0, 'the listing found what the summary says, for the mtime it claims');
+			} finally {
+				ear.close();
+				ix.close();
+			}
+			assert.equal(ix.persisted, 0);
+		});
+
+		it('a function whose shard is unusable and whose calls are all gone is not listed', () => {
+			const fx = fixture();
+			const a1 = rec('a', 1);
+			const b1 = rec('b', 1);
+			fx.calls.put(a1);
+			fx.calls.put(b1);
+			fx.pin();
+			once(fx, (ix) => ix.functions());
+			fx.calls.evict(b1.key);
+			rmSync(join(fx.folder, `${row(readBody(fx), 'b')[4] as string}.json`));
+			fx.pin(1);
+			once(fx, (ix) => {
+				assert.deepEqual(
+					ix.functions().map((f) => [f.name, f.calls]),
+					[['a', 1]],
+				);
+				assert.deepEqual(ix.page(fnB, 0, 10), { total: 0, entries: [] });
+			});
+		});
+
+		it('a function whose last call is gone, without statistics, leaves the persisted summary', () => {
+			const fx = fixture();
+			const b1 = rec('b', 1);
+			fx.calls.put(rec('a', 1));
+			fx.calls.put(b1);
+			fx.pin();
+			once(fx, (ix) => ix.functions());
+			assert.deepEqual(
+				readBody(fx)
+					.functions.map((f) => f[1])
+					.sort(),
+				['a', 'b'],
+			);
+			fx.calls.evict(b1.key);
+			fx.pin(1);
+			once(fx, (ix) => {
+				ix.refresh();
+				assert.equal(ix.persisted, 1);
+			});
+			assert.deepEqual(
+				readBody(fx).functions.map((f) => f[1]),
+				['a'],
+			);
+		});
+
+		/** A store whose persisted summary says 41 hits for `a` where its statistics hold 1: what a reader shows tells which it believed. */
+		const planted = (): { fx: Fixture; a1: CallRecord } => {
+			const fx = fixture();
+			const a1 = rec('a', 1);
+			fx.calls.put(a1);
+			fx.calls.addStats([stats(a1, 1, 1)]);
+			fx.pin();
+			once(fx, (ix) => ix.functions());
+			const doc = readBody(fx);
+			row(doc, 'a')[6] = 41;
+			writeBody(fx, doc);
+			return { fx, a1 };
+		};
+		const fnC = { module: 'src/m.ts', name: 'c' };
+
+		it('a listing with every shard sound keeps the statistics read: new functions found by it too', () => {
+			const { fx } = planted();
+			fx.calls.put(rec('a', 2));
+			fx.calls.put(rec('c', 1));
+			fx.pin(1);
+			once(fx, (ix) => {
+				const hits = (): number => ix.functions().find((f) => f.name === 'a')!.hits;
+				assert.equal(hits(), 41, 'the statistics folder is unchanged: the persisted sums stand');
+				assert.equal(ix.persisted, 1, 'the listing persisted');
+				assert.deepEqual(
+					ix
+						.functions()
+						.map((f) => [f.name, f.calls])
+						.sort(),
+					[
+						['a', 2],
+						['c', 1],
+					],
+				);
+				// `c`, new, has statistics known (none): its keys' statistics need no shard and no rebuild.
+				assert.deepEqual(ix.keyStats(fnC), new Map());
+				assert.equal(hits(), 41);
+				assert.equal(ix.persisted, 1);
+			});
+		});
+
+		it('a page meeting an unusable shard rebuilds, and the statistics are then read again in full', () => {
+			const { fx, a1 } = planted();
+			rmSync(join(fx.folder, `${row(readBody(fx), 'a')[4] as string}.json`));
+			once(fx, (ix) => {
+				assert.deepEqual(
+					ix.page(fnA, 0, 10).entries.map((e) => e.key),
+					[a1.key],
+				);
+				assert.equal(ix.functions()[0]!.hits, 1, 'the statistics of the shard lost are read again: the planted sum is not believed');
+			});
+			assert.equal(row(readBody(fx), 'a')[6], 1);
+		});
+
+		it('a new function applied from its events keeps the statistics read', async () => {
+			const { fx } = planted();
+			const ix = fx.open();
+			const ear = hearing(fx);
+			try {
+				assert.equal(ix.functions()[0]!.hits, 41);
+				const c1 = rec('c', 1);
+				fx.calls.put(c1);
+				writeFileSync(join(fx.root, 'last'), '');
+				await waitFor('the events to be heard', ear.heard, 10_000);
+				ix.refresh();
+				assert.deepEqual(keysOf(ix, fnC), [c1.key]);
+				assert.equal(ix.functions().find((f) => f.name === 'a')!.hits, 41, 'no rebuild: the statistics read stand');
+				assert.deepEqual(ix.keyStats(fnC), new Map());
+				assert.equal(ix.persisted, 0);
+			} finally {
+				ear.close();
+				ix.close();
+			}
+		});
+
+		it('a journal rotated away (renamed) while the snapshot is the same is read again in full', () => {
+			const fx = fixture();
+			const a1 = rec('a', 1);
+			fx.calls.put(a1);
+			const writer = new CallFile({ root: fx.root });
+			writer.addStats([stats(a1, 2, 1)]);
+			once(fx, (ix) => {
+				assert.equal(ix.functions()[0]!.hits, 2);
+				const dir = join(fx.root, '.stats');
+				const journal = readdirSync(dir).find((n) => n.endsWith('.jsonl'))!;
+				renameSync(join(dir, journal), join(dir, journal.replace(/\.jsonl$/, '.1.closed.jsonl')));
+				const f = ix.functions()[0]!;
+				assert.deepEqual([f.hits, f.misses], [2, 1]);
+			});
+		});
+
+		it('journals a compaction merged but has not deleted yet are never counted again after a full read', () => {
+			const fx = fixture();
+			const a1 = rec('a', 1);
+			fx.calls.put(a1);
+			const writer = new CallFile({ root: fx.root });
+			writer.addStats([stats(a1, 2, 0)]);
+			const dir = join(fx.root, '.stats');
+			const merged = readdirSync(dir).find((n) => n.endsWith('.jsonl'))!;
+			// The snapshot names the journal it merged; the crash came before the journal was deleted.
+			writeFileSync(
+				join(dir, 'snapshot.json'),
+				JSON.stringify({ format: 'fleche.stats/1', merged: [merged], stats: [[a1.key, a1.name, a1.module, 2, 0, null, 0, 0]] }),
+			);
+			const ix = fx.open();
+			try {
+				assert.equal(ix.functions()[0]!.hits, 2, 'read in full: the merged journal is in the snapshot only');
+				fx.calls.addStats([stats(a1, 1, 0)]);
+				assert.equal(ix.functions()[0]!.hits, 3, 'the appended line alone is added');
+			} finally {
+				ix.close();
+			}
+			assert.deepEqual((readBody(fx).stats as { merged: string[] }).merged, [merged]);
+		});
+
+		it('a timer whose refresh applied more changes leaves the persisting to the next one: one persist, with them all, for the later mtime', async () => {
+			const fx = fixture();
+			fx.calls.put(rec('a', 1));
+			fx.pin();
+			const ix = fx.open();
+			try {
+				ix.refresh();
+				assert.equal(ix.persisted, 1);
+				fx.calls.put(rec('a', 2));
+				ix.refresh();
+				// Written before the timer runs: its refresh applies it, and schedules the next persist, which claims the
+				// folder mtime of that refresh (trusted by then: a second old), not the racy one of the first change.
+				fx.calls.put(rec('a', 3));
+				await waitFor('the timer to persist', () => ix.persisted >= 2, 10_000);
+				assert.equal(row(readBody(fx), 'a')[2], 3);
+				assert.equal(readBody(fx).dir, String(statSync(fx.root, { bigint: true }).mtimeNs));
+				await pastPersistTimer();
+				assert.equal(ix.persisted, 2);
+			} finally {
+				ix.close();
+			}
+		});
+
+		it('a pending persist finds the index persisted meanwhile (the folder replaced and listed): it writes nothing', async () => {
+			const fx = fixture();
+			fx.calls.put(rec('a', 1));
+			fx.pin();
+			const ix = fx.open();
+			try {
+				ix.refresh();
+				fx.calls.put(rec('a', 2));
+				ix.refresh();
+				assert.equal(ix.persisted, 1, 'a change applied incrementally waits for the timer');
+				const moved = `${fx.root}.old`;
+				renameSync(fx.root, moved);
+				const a3 = rec('a', 3);
+				fx.calls.put(a3);
+				ix.refresh();
+				assert.equal(ix.persisted, 2, 'the new folder listed and persisted at once');
+				assert.deepEqual(keysOf(ix), [a3.key]);
+				await pastPersistTimer();
+				assert.equal(ix.persisted, 2);
+				rmSync(moved, { recursive: true });
+			} finally {
+				ix.close();
+			}
+		});
+
+		it('a pending persist finds the calls folder removed (no watcher): it writes nothing', async () => {
+			const fx = fixture();
+			fx.calls.put(rec('a', 1));
+			fx.pin();
+			const ix = fx.open();
+			try {
+				ix.refresh();
+				fx.calls.put(rec('a', 2));
+				ix.refresh();
+				assert.equal(ix.persisted, 1);
+				rmSync(fx.root, { recursive: true });
+				ix.refresh();
+				assert.equal(ix.functions().length, 0);
+				await pastPersistTimer();
+				assert.equal(ix.persisted, 1);
+				assert.equal(row(readBody(fx), 'a')[2], 1, 'the summary is the last one persisted');
+			} finally {
+				ix.close();
+			}
+		});
+
+		it('close() cancels the pending persist: a change after it is never persisted by the closed index', async () => {
+			const fx = fixture();
+			fx.calls.put(rec('a', 1));
+			fx.pin();
+			const ix = fx.open();
+			ix.refresh();
+			fx.calls.put(rec('a', 2));
+			ix.refresh();
+			// A second change while the persist is pending: still one timer.
+			fx.calls.put(rec('a', 3));
+			ix.refresh();
+			assert.equal(ix.persisted, 1);
+			ix.close();
+			assert.equal(ix.persisted, 2, 'closing persisted the pending changes');
+			fx.calls.put(rec('a', 4));
+			await pastPersistTimer();
+			assert.equal(ix.persisted, 2);
+			assert.equal(row(readBody(fx), 'a')[2], 3);
 		});
 	});
 });
