@@ -447,6 +447,39 @@ describe('PostgreSQL team store', () => {
 		(cache.calls as CallPostgres).close();
 	});
 
+	it('gc asks the server which values no call refers to: results, arguments and file bodies stay, the rest goes', async () => {
+		const s = schema();
+		const cache = open(s);
+		const calls = cache.calls as CallPostgres;
+		const keys: string[] = [];
+		for (let i = 0; i < 20; i++)
+			keys.push(cache.save({ name: 'kept', module: null, version: null, codeDigest: null, arguments: { i }, result: `r${i}`, metadata: {} }));
+		const body = cache.saveValue('the bytes of a file a call returned');
+		const withFile = cache.save({
+			name: 'file',
+			module: null,
+			version: null,
+			codeDigest: null,
+			arguments: {},
+			result: 'f',
+			metadata: { files: { [body]: { size: 35 } } },
+		});
+		const orphans = ['left behind', 'and another', 42].map((v) => cache.saveValue(v));
+		// A call whose row no longer matches its key (renamed on the server): it reads as damaged, but its values are
+		// still referenced by its row, and gc leaves them (a store's gc removes what nothing names, not what it distrusts).
+		const tampered = keys[3]!;
+		const tamperedResult = calls.get(tampered).result!;
+		calls.flush();
+		await server.psql(`UPDATE ${s}.calls SET name = 'renamed' WHERE key = '${tampered}'`, db);
+		assert.deepEqual([...cache.collect({ dryRun: true }).values].sort(), [...orphans].sort());
+		const removed = cache.gc({ graceSeconds: 0 });
+		assert.deepEqual([...removed].sort(), [...orphans].sort());
+		for (const o of orphans) assert.equal(cache.values.contains(o), false);
+		for (const kept of [body, tamperedResult, calls.get(withFile).result!, calls.get(keys[0]!).arguments['i']!]) assert.ok(cache.values.contains(kept), kept);
+		assert.equal(await count(`SELECT count(*) FROM ${s}.stored_values`), 20 + 20 + 1 + 1, 'results, arguments, the file call’s result and its body');
+		calls.close();
+	});
+
 	it('records of one function come a page at a time: exactly a page, a page and one, none lost or repeated', async () => {
 		const s = schema();
 		const cache = open(s);

@@ -473,13 +473,18 @@ export class Cache extends BaseCache {
 		const graceMs = graceSeconds * 1000;
 		const calls = olderThan === undefined ? [] : this.#evictOlderThan(olderThan, dryRun);
 		const doomed = new Set(calls);
+		// A store that tells its unreferenced values itself (a database) is asked, unless a dry run's doomed calls are
+		// still there to be left out.
+		const told = dryRun && doomed.size > 0 ? undefined : kindOf(this.calls)?.orphans?.(this.calls, this.values, FILES_METADATA);
 		// Values are listed before records are read: a value stored after the listing is not a candidate at all, and
 		// one stored before it belongs to a record written after it (its writer stores values first), or is young.
-		const candidates = [...this.values.list()];
+		const candidates = told !== undefined ? [...told] : [...this.values.list()];
 		const live = new Set<string>();
-		for (const record of this.calls.records()) {
-			if (dryRun && doomed.has(record.key)) continue;
-			for (const key of referencedValues(record)) live.add(key);
+		if (told === undefined) {
+			for (const record of this.calls.records()) {
+				if (dryRun && doomed.has(record.key)) continue;
+				for (const key of referencedValues(record)) live.add(key);
+			}
 		}
 		const removed: string[] = [];
 		const values = this.values;

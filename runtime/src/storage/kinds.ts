@@ -165,6 +165,12 @@ export interface StorageKind<C extends StorageConfig = StorageConfig, V extends 
 	summaryIndex?(storage: K): SummaryIndex;
 	/** The listing answered by the storage itself (see {@link Listing}); preferred over `summaryIndex`. */
 	listing?(storage: K): Listing;
+	/**
+	 * The keys of `values` that no call of `calls` refers to (as its result, an argument, or a file body named in the
+	 * metadata namespace `filesNamespace`), when the store answers that itself in one consistent read (a database's
+	 * anti-join); `undefined` when it cannot (the values live elsewhere). `gc` then reads no record.
+	 */
+	orphans?(calls: K, values: unknown, filesNamespace: string): Iterable<string> | undefined;
 
 	/**
 	 * Per-key leases for the calls of this storage (see {@link CallLeases}), so that processes sharing the store run

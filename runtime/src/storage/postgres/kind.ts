@@ -102,6 +102,7 @@ export const postgresKind: StorageKind<PostgresConfig, ValuePostgres, CallPostgr
 		},
 	}),
 	leases: (calls) => calls.leases(),
+	orphans: (calls, values, filesNamespace) => calls.orphanValues(values, filesNamespace),
 	// LISTEN/NOTIFY (notify.ts): the call storage's subscription hears every write; the values' would hear the same.
 	subscribe(config, role, listener) {
 		if (role !== 'calls') return { dispose: () => undefined };

@@ -594,6 +594,37 @@ export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgE
 		return (await client.query(sql.beatLease, [key, owner])).rows.length > 0 && holding.get(key)?.owner === owner;
 	}
 
+	/**
+	 * The values no call refers to (`orphanValues`), the file bodies named in metadata namespace `ns` read first, both in
+	 * one snapshot: a batch (values and the calls naming them, one transaction) is seen whole or not at all. A metadata
+	 * text that is not an object of digests names nothing (the record is damaged; its reads fail too).
+	 */
+	async function orphans(ns: string): Promise<string[]> {
+		const client = await (await connected()).connect();
+		try {
+			await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+			const bodies = new Set<string>();
+			for (const row of (await client.query<Row>(named(sql.fileBodies, [ns]))).rows) {
+				let files: unknown;
+				try {
+					files = JSON.parse(String(row['data']));
+				} catch {
+					continue;
+				}
+				if (typeof files !== 'object' || files === null || Array.isArray(files)) continue;
+				for (const body of Object.keys(files)) if (/^[0-9a-f]{64}$/.test(body)) bodies.add(body);
+			}
+			const rows = (await client.query<Row>(named(sql.orphanValues, [[...bodies]]))).rows;
+			await client.query('COMMIT');
+			return rows.map((r) => trim(r['digest']));
+		} catch (err) {
+			await client.query('ROLLBACK').catch(() => undefined);
+			throw err;
+		} finally {
+			client.release();
+		}
+	}
+
 	/** Requests about given keys or digests: they wait only for the batches that write those. */
 	const keyed = new Set(['getCall', 'getCalls', 'containsCall', 'created', 'getValue', 'refreshValue', 'containsValue', 'valueSize']);
 	/** Requests that need no earlier batch written. */
@@ -621,6 +652,8 @@ export function pgEngine(data: PgWorkerData, role: PgEngineRole = 'worker'): PgE
 			}
 			case 'functions':
 				return functions();
+			case 'orphans':
+				return orphans(String(a[0]));
 			case 'page':
 				return page(String(a[0]), typeof a[1] === 'string' ? a[1] : null, Number(a[2]), Number(a[3]));
 			case 'entries':

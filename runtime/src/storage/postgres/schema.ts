@@ -365,6 +365,17 @@ export function statements(s: string) {
 		stats: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats`,
 		/** As `stats`, of function `$1` (its own statement: a generic plan of `$1 IS NULL OR name = $1` reads every row). */
 		statsByName: `SELECT key, name, module, hits::float8, misses::float8, last_hit, compute_seconds, saved_seconds FROM ${s}.stats WHERE name = $1`,
+		/** The metadata texts of namespace `$1` (the `files` calls hold: their bodies' digests are its keys), for `orphanValues`. */
+		fileBodies: `SELECT data FROM ${s}.metadata WHERE name = $1`,
+		/**
+		 * The values no call refers to, as its result or an argument, and not among `$1` (the file bodies calls name in
+		 * their metadata): `gc`'s question, answered by anti-joins on the server, which reads for it what it must and
+		 * sends only the answer.
+		 */
+		orphanValues: `SELECT v.digest FROM ${s}.stored_values v
+			WHERE NOT EXISTS (SELECT 1 FROM ${s}.calls c WHERE c.result = v.digest)
+				AND NOT EXISTS (SELECT 1 FROM ${s}.arguments a WHERE a.value = v.digest)
+				AND v.digest <> ALL($1::bpchar[])`,
 		getValue: `SELECT serializer, data FROM ${s}.stored_values WHERE digest = $1`,
 		refreshValue: `UPDATE ${s}.stored_values SET touched = ${now} WHERE digest = $1 RETURNING 1`,
 		containsValue: `SELECT 1 FROM ${s}.stored_values WHERE digest = $1`,

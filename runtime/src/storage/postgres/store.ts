@@ -975,6 +975,17 @@ export class CallPostgres implements CallStorage, StatsStorage {
 	}
 
 	/**
+	 * The values of `values` that no call of this store refers to (as its result, an argument, or a file body named in
+	 * metadata namespace `filesNamespace`), found by the server in one snapshot: `gc` reads no record and lists no value
+	 * (a 1,000,000-call store's took 39 s and 1.5 GB). `undefined` when `values` is not this store's (another server or
+	 * schema); none while the server cannot be reached. @internal
+	 */
+	orphanValues(values: unknown, filesNamespace: string): string[] | undefined {
+		if (!(values instanceof ValuePostgres) || values.url !== this.url || values.schema !== this.schema) return undefined;
+		return this.#link.request<string[]>([], 'orphans', filesNamespace);
+	}
+
+	/**
 	 * The functions with stored calls, counted by the server from its summaries (docs/behaviour.md §12): how many calls
 	 * each has, their versions and their summed statistics; and those with statistics only (every call evicted, §11),
 	 * with no calls. What tools list first, without reading any call. @internal
