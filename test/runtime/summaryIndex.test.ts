@@ -205,6 +205,20 @@ function writeShard(fx: Fixture, doc: unknown): string {
 	return name;
 }
 
+/** A store whose persisted summary says 41 hits for `a` where its statistics hold 1: what a reader shows tells which it believed. */
+function plantedSum(): { fx: Fixture; a1: CallRecord } {
+	const fx = fixture();
+	const a1 = rec('a', 1);
+	fx.calls.put(a1);
+	fx.calls.addStats([stats(a1, 1, 1)]);
+	fx.pin();
+	once(fx, (ix) => ix.functions());
+	const doc = readBody(fx);
+	row(doc, 'a')[6] = 41;
+	writeBody(fx, doc);
+	return { fx, a1 };
+}
+
 const fnA = { module: 'src/m.ts', name: 'a' };
 const fnB = { module: 'src/m.ts', name: 'b' };
 const keysOf = (ix: FileIndex, fn = fnA): string[] => ix.page(fn, 0, 1000).entries.map((e) => e.key);
@@ -1192,20 +1206,6 @@ describe('the summary index of a file store', () => {
 			});
 		});
 
-		/** A store whose persisted summary says 41 hits for `a` where its statistics hold 1: what a reader shows tells which it believed. */
-		const plantedSum = (): { fx: Fixture; a1: ReturnType<typeof rec> } => {
-			const fx = fixture();
-			const a1 = rec('a', 1);
-			fx.calls.put(a1);
-			fx.calls.addStats([stats(a1, 1, 1)]);
-			fx.pin();
-			once(fx, (ix) => ix.functions());
-			const doc = readBody(fx);
-			row(doc, 'a')[6] = 41;
-			writeBody(fx, doc);
-			return { fx, a1 };
-		};
-
 		it('with the statistics folder unchanged, the persisted sums are believed as they are', () => {
 			const { fx, a1 } = plantedSum();
 			once(fx, (ix) => assert.equal(ix.functions()[0]!.hits, 41));
@@ -1472,6 +1472,17 @@ describe('the summary index of a file store', () => {
 		 * 1.5 s set after it is due later, so the event loop runs the index's first (an ordering, not a guess at load).
 		 */
 		const pastPersistTimer = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1500));
+		/** An index persisted over call `a` 1, then call `a` 2 applied by a refresh: its persist left to the timer. */
+		const pendingPersist = (): { fx: ReturnType<typeof fixture>; ix: ReturnType<ReturnType<typeof fixture>['open']> } => {
+			const fx = fixture();
+			fx.calls.put(rec('a', 1));
+			fx.pin();
+			const ix = fx.open();
+			ix.refresh();
+			fx.calls.put(rec('a', 2));
+			ix.refresh();
+			return { fx, ix };
+		};
 
 		/** A watcher of the test's own on the calls folder: when it has heard `last`, so has the index's (one inotify watch). */
 		function hearing(fx: Fixture): { heard: () => boolean; reset: () => void; close: () => void } {
@@ -1634,23 +1645,10 @@ describe('the summary index of a file store', () => {
 			);
 		});
 
-		/** A store whose persisted summary says 41 hits for `a` where its statistics hold 1: what a reader shows tells which it believed. */
-		const planted = (): { fx: Fixture; a1: CallRecord } => {
-			const fx = fixture();
-			const a1 = rec('a', 1);
-			fx.calls.put(a1);
-			fx.calls.addStats([stats(a1, 1, 1)]);
-			fx.pin();
-			once(fx, (ix) => ix.functions());
-			const doc = readBody(fx);
-			row(doc, 'a')[6] = 41;
-			writeBody(fx, doc);
-			return { fx, a1 };
-		};
 		const fnC = { module: 'src/m.ts', name: 'c' };
 
 		it('a listing with every shard sound keeps the statistics read: new functions found by it too', () => {
-			const { fx } = planted();
+			const { fx } = plantedSum();
 			fx.calls.put(rec('a', 2));
 			fx.calls.put(rec('c', 1));
 			fx.pin(1);
@@ -1676,7 +1674,7 @@ describe('the summary index of a file store', () => {
 		});
 
 		it('a page meeting an unusable shard rebuilds, and the statistics are then read again in full', () => {
-			const { fx, a1 } = planted();
+			const { fx, a1 } = plantedSum();
 			rmSync(join(fx.folder, `${row(readBody(fx), 'a')[4] as string}.json`));
 			once(fx, (ix) => {
 				assert.deepEqual(
@@ -1689,7 +1687,7 @@ describe('the summary index of a file store', () => {
 		});
 
 		it('a new function applied from its events keeps the statistics read', async () => {
-			const { fx } = planted();
+			const { fx } = plantedSum();
 			const ix = fx.open();
 			const ear = hearing(fx);
 			try {
@@ -1773,14 +1771,8 @@ describe('the summary index of a file store', () => {
 		});
 
 		it('a pending persist finds the index persisted meanwhile (the folder replaced and listed): it writes nothing', async () => {
-			const fx = fixture();
-			fx.calls.put(rec('a', 1));
-			fx.pin();
-			const ix = fx.open();
+			const { fx, ix } = pendingPersist();
 			try {
-				ix.refresh();
-				fx.calls.put(rec('a', 2));
-				ix.refresh();
 				assert.equal(ix.persisted, 1, 'a change applied incrementally waits for the timer');
 				const moved = `${fx.root}.old`;
 				renameSync(fx.root, moved);
@@ -1798,14 +1790,8 @@ describe('the summary index of a file store', () => {
 		});
 
 		it('a pending persist finds the calls folder removed (no watcher): it writes nothing', async () => {
-			const fx = fixture();
-			fx.calls.put(rec('a', 1));
-			fx.pin();
-			const ix = fx.open();
+			const { fx, ix } = pendingPersist();
 			try {
-				ix.refresh();
-				fx.calls.put(rec('a', 2));
-				ix.refresh();
 				assert.equal(ix.persisted, 1);
 				rmSync(fx.root, { recursive: true });
 				ix.refresh();
@@ -1819,13 +1805,7 @@ describe('the summary index of a file store', () => {
 		});
 
 		it('close() cancels the pending persist: a change after it is never persisted by the closed index', async () => {
-			const fx = fixture();
-			fx.calls.put(rec('a', 1));
-			fx.pin();
-			const ix = fx.open();
-			ix.refresh();
-			fx.calls.put(rec('a', 2));
-			ix.refresh();
+			const { fx, ix } = pendingPersist();
 			// A second change while the persist is pending: still one timer.
 			fx.calls.put(rec('a', 3));
 			ix.refresh();
