@@ -827,6 +827,9 @@ function followFiles(): void {
 	// The held file: whatever a compaction renamed since the stat, every line appended before it is in there.
 	if (st.ino === logIno) {
 		if (logId !== null && st.size > bodyStart + applied) readBody();
+		// Cut short in place (by hand: fleche only appends, and renames a compacted log in): lines already taken are no
+		// longer the log's, and the database is read again from the files, as the calling thread forgets what it read.
+		else if (logId !== null && st.size < bodyStart + applied) reload();
 		return;
 	}
 	// The log was replaced. The held file is the one followed so far, which nobody appends to any more: its last lines
