@@ -6,16 +6,16 @@
 import { beforeEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import initSqlJs from 'sql.js';
 import { CallSql, KeyError, SaveError, recordKey, type CallRecord, type CallStats } from 'fleche';
 import { encodeJsonLine, encodeLine, readLogHeader, readSnapshotHeader } from '../../runtime/src/storage/sql/log.ts';
 import { captureLogs } from '../support/logs.js';
-import { applicationId, migrations, schemaV1, schemaVersion } from '../../runtime/src/storage/sql/schema.ts';
+import { applicationId, maxFieldBytes, migrations, schemaV1, schemaVersion } from '../../runtime/src/storage/sql/schema.ts';
 import { inspectFile } from '../support/sqlFiles.js';
 import { hexOf } from '../support/sqlRecord.js';
-import { waitFor } from '../support/poll.js';
-import { tmpDir } from '../support/tmp.js';
+import { pollCeilingMs, waitFor } from '../support/poll.js';
+import { openFilesIn, tmpDir } from '../support/tmp.js';
 
 const logs = captureLogs();
 const isKeyError = (err: unknown): boolean => KeyError.is(err);
@@ -70,6 +70,14 @@ function appendLines(path: string, ...entries: unknown[]): void {
 }
 
 const sortedKeys = (records: readonly CallRecord[]): string[] => records.map((r) => r.key).sort();
+
+/** Python fleche's three tables (an older snapshot: no application id, no summary tables). */
+const pythonTables = `CREATE TABLE calls (key VARCHAR(64) PRIMARY KEY NOT NULL, name TEXT NOT NULL, module TEXT NULL, version TEXT NULL,
+				code_digest TEXT NULL, result VARCHAR(64) NULL);
+			CREATE TABLE arguments (id INTEGER PRIMARY KEY AUTOINCREMENT, call_key VARCHAR(64) NOT NULL REFERENCES calls (key) ON DELETE CASCADE,
+				position INTEGER NOT NULL, name TEXT NOT NULL, value VARCHAR(64) NOT NULL, UNIQUE (call_key, name));
+			CREATE TABLE metadata (id INTEGER PRIMARY KEY AUTOINCREMENT, call_key VARCHAR(64) NOT NULL REFERENCES calls (key) ON DELETE CASCADE,
+				name TEXT NOT NULL, data JSON NOT NULL, UNIQUE (call_key, name));`;
 
 describe('the SQL store worker', () => {
 	// Warnings of a test's workers may come with their last answers, at close.
@@ -209,6 +217,24 @@ describe('the SQL store worker', () => {
 				JSON.stringify(logs.records),
 			);
 		});
+		// Lines whose checksum is wrong are not decoded: counted, and reported with their count.
+		const path = join(dir, 'damaged.db');
+		const s = new CallSql({ path, writeDelayMs: 0, knownRecords: 0, idleCompactMs: 1e9 });
+		t.after(() => s.close());
+		const a = rec('f', 'a damaged');
+		const b = rec('f', 'b damaged');
+		s.put(a);
+		appendLines(path, new Raw(`0badc0de ["evict","${a.key}"]\n`), ['put', JSON.parse(JSON.stringify(b))], new Raw('0badc0de ["clear"]\n'));
+		logs.clear();
+		assert.deepStrictEqual(s.list().sort(), sortedKeys([a, b]));
+		assert.deepStrictEqual(
+			logs.records.map((l) => [l.code, l.message]),
+			[['FLECHE_CORRUPT_ENTRY', `Skipped 2 damaged line(s) in the cache log ${path}.log`]],
+		);
+		// One warning of bad lines per store, damaged or not.
+		appendLines(path, ['frob']);
+		assert.deepStrictEqual(s.list().sort(), sortedKeys([a, b]));
+		assert.equal(logs.records.length, 1, JSON.stringify(logs.records));
 	});
 
 	it('answers a read from the lines taken and not applied yet: the latest put or evict of its key, or after a line of another kind', (t) => {
@@ -236,6 +262,11 @@ describe('the SQL store worker', () => {
 		appendLines(path, ['clear']);
 		assert.equal(r.find(a.key), undefined);
 		assert.equal(r.contains(b.key), false);
+		// Even when it is all the queue holds (the key's put applied before it).
+		w.put(a);
+		assert.deepStrictEqual(r.list(), [a.key]);
+		appendLines(path, ['clear']);
+		assert.equal(r.find(a.key), undefined);
 		w.put(a);
 		appendLines(path, ['frob']);
 		assert.deepStrictEqual(r.get(a.key), a);
@@ -304,7 +335,8 @@ describe('the SQL store worker', () => {
 		const later = rec('h', 'later');
 		w.put(later);
 		assert.deepStrictEqual(fresh.get(later.key), later);
-		// The writer's worker went on from its own snapshot: a third compaction writes everything, read by a new reader.
+		// The writer's worker went on from its own snapshot (the first one's file, read page by page from then on, replaced
+		// by the second's): a third compaction writes everything, read by a new reader.
 		assert.equal(w.compact(), true);
 		const third = new CallSql({ path, knownRecords: 0, secretKey });
 		t.after(() => third.close());
@@ -328,6 +360,11 @@ describe('the SQL store worker', () => {
 		assert.deepStrictEqual(r.list().sort(), sortedKeys([a, b]));
 		assert.deepStrictEqual(r.get(a.key), a);
 		assert.deepStrictEqual(logs.records, [], 'nothing read the spoiled file');
+		// The log the compaction replaced is closed by both workers (each holds only the log it follows).
+		assert.deepStrictEqual(
+			openFilesIn(dirname(path)).filter((f) => f.endsWith('.log (deleted)')),
+			[],
+		);
 	});
 
 	it('reads an older snapshot (Python fleche’s tables) from its rows; a writer’s compaction brings it to the current schema', async (t) => {
@@ -336,12 +373,7 @@ describe('the SQL store worker', () => {
 		const old = rec('p', 'old', { metadata: { runtime: { timestop: 7 } } });
 		const SQL = await initSqlJs();
 		const d = new SQL.Database();
-		d.exec(`CREATE TABLE calls (key VARCHAR(64) PRIMARY KEY NOT NULL, name TEXT NOT NULL, module TEXT NULL, version TEXT NULL,
-				code_digest TEXT NULL, result VARCHAR(64) NULL);
-			CREATE TABLE arguments (id INTEGER PRIMARY KEY AUTOINCREMENT, call_key VARCHAR(64) NOT NULL REFERENCES calls (key) ON DELETE CASCADE,
-				position INTEGER NOT NULL, name TEXT NOT NULL, value VARCHAR(64) NOT NULL, UNIQUE (call_key, name));
-			CREATE TABLE metadata (id INTEGER PRIMARY KEY AUTOINCREMENT, call_key VARCHAR(64) NOT NULL REFERENCES calls (key) ON DELETE CASCADE,
-				name TEXT NOT NULL, data JSON NOT NULL, UNIQUE (call_key, name));`);
+		d.exec(pythonTables);
 		d.run('INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)', [old.key, old.name, old.module, '1', null, old.result]);
 		d.run('INSERT INTO arguments (call_key, position, name, value) VALUES (?, 0, ?, ?), (?, 1, ?, ?)', [
 			old.key,
@@ -503,12 +535,174 @@ describe('the SQL store worker', () => {
 		}
 	});
 
+	it('answers each record as stored: arguments in their order, none, a NULL version of an older snapshot, a field over the size cap', async (t) => {
+		const dir = tmpDir(t);
+		/** A record whose arguments are `names` in that order (not alphabetical: the arguments' index is by name). */
+		const withArguments = (label: string, names: string[], version: CallRecord['version'] = 1): CallRecord => {
+			const base = { name: 'o', module: 'm.js', version, codeDigest: null, arguments: Object.fromEntries(names.map((n) => [n, hexOf(`${label} ${n}`)])) };
+			return { key: recordKey(base), ...base, result: hexOf(`r ${label}`), metadata: {} };
+		};
+		const ordered = withArguments('ordered', ['zeta', 'alpha', 'mu']);
+		const none = withArguments('none', []);
+		const { path, w, r } = unsignedPair(t);
+		w.put(ordered);
+		w.put(none);
+		for (const x of [ordered, none]) assert.deepStrictEqual(r.get(x.key), x);
+		assert.deepStrictEqual(Object.keys(r.get(ordered.key).arguments), ['zeta', 'alpha', 'mu']);
+		assert.deepStrictEqual(
+			r.records({ name: 'o' }).map((x) => Object.keys(x.arguments)),
+			[['zeta', 'alpha', 'mu'], []],
+		);
+
+		// An older snapshot's row may have no version at all (NULL): read as null.
+		const old = withArguments('old', ['b', 'a'], null);
+		const SQL = await initSqlJs();
+		const d = new SQL.Database();
+		d.exec(pythonTables);
+		d.run('INSERT INTO calls VALUES (?, ?, ?, NULL, NULL, ?)', [old.key, old.name, old.module, old.result]);
+		d.run('INSERT INTO arguments (call_key, position, name, value) VALUES (?, 0, ?, ?), (?, 1, ?, ?)', [
+			old.key,
+			'b',
+			old.arguments['b']!,
+			old.key,
+			'a',
+			old.arguments['a']!,
+		]);
+		const oldPath = join(dir, 'old.db');
+		fs.writeFileSync(oldPath, d.export());
+		d.close();
+		const oldReader = new CallSql({ path: oldPath, knownRecords: 0, idleCompactMs: 1e9 });
+		t.after(() => oldReader.close());
+		assert.deepStrictEqual(oldReader.get(old.key), old);
+		assert.deepStrictEqual(Object.keys(oldReader.get(old.key).arguments), ['b', 'a']);
+
+		// Another tool's puts with a field over the size cap (the result, an argument, metadata), applied (a listing
+		// applies what the worker took): each row read as a record too large, the others as they are.
+		const big = 'x'.repeat(maxFieldBytes + 1);
+		const keys = [hexOf('big result'), hexOf('big argument'), hexOf('big metadata')];
+		appendLines(
+			path,
+			['put', { key: keys[0], name: 'o', module: 'm.js', arguments: {}, metadata: {}, result: big }],
+			['put', { key: keys[1], name: 'o', module: 'm.js', arguments: { x: big }, metadata: {} }],
+			['put', { key: keys[2], name: 'o', module: 'm.js', arguments: {}, metadata: { tags: big } }],
+		);
+		assert.deepStrictEqual(r.list().sort(), [...sortedKeys([ordered, none]), ...keys].sort());
+		for (const key of keys) {
+			assert.throws(
+				() => r.get(key),
+				(err: unknown) => isKeyError(err) && (err as Error).message.endsWith(`was rejected: a field is larger than ${maxFieldBytes} bytes`),
+				key,
+			);
+		}
+		assert.deepStrictEqual(sortedKeys(r.records({ name: 'o' })), sortedKeys([ordered, none]));
+	});
+
+	it('applies the lines it took on its own once requests pause, and all of them for a request that needs them, however many', async (t) => {
+		const path = join(tmpDir(t), 'calls.db');
+		const s = new CallSql({ path, writeDelayMs: 0, knownRecords: 0, compactBytes: 2 ** 30, idleCompactMs: 1e9 });
+		t.after(() => s.close());
+		const [a, b, c] = ['a', 'b', 'c'].map((x) => rec('f', x)) as [CallRecord, CallRecord, CallRecord];
+		s.put(a);
+		assert.deepStrictEqual(s.list(), [a.key]);
+		// More lines than one transaction of the queue holds (1,024), statistics first: a listing applies them all, once.
+		const evictions = (from: number): unknown[] => Array.from({ length: 1100 }, (_, i) => ['evict', hexOf(`absent ${from + i}`)]);
+		appendLines(path, ['stats', [delta(a, 1, 5)]], ...evictions(0), ['put', JSON.parse(JSON.stringify(b))]);
+		assert.deepStrictEqual(s.list().sort(), sortedKeys([a, b]));
+		assert.deepStrictEqual(s.stats(), [delta(a, 1, 5)]);
+		// As many again, then a damaged line: a read of one key takes them and answers from the queue, and the worker
+		// applies the rest once requests pause (a step at a time); the damaged line is reported when it is reached.
+		appendLines(path, ['stats', [delta(a, 1, 5)]], ...evictions(1100), ['put', JSON.parse(JSON.stringify(c))], new Raw(`0badc0de ["evict","${a.key}"]\n`));
+		logs.clear();
+		assert.deepStrictEqual(s.get(c.key), c);
+		// Its warnings come with its answers: a miss (answered from the database, the queue left as it is) every 100 ms
+		// brings them, and leaves the worker the pauses it applies the queue in.
+		const started = Date.now();
+		while (logs.records.length === 0) {
+			assert.ok(Date.now() - started < pollCeilingMs, 'the worker applies the lines it took (the damaged one reported)');
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			assert.equal(s.contains(hexOf('absent')), false);
+		}
+		assert.deepStrictEqual(
+			logs.records.map((l) => [l.code, l.message]),
+			[['FLECHE_CORRUPT_ENTRY', `Skipped 1 damaged line(s) in the cache log ${path}.log`]],
+		);
+		assert.deepStrictEqual(s.list().sort(), sortedKeys([a, b, c]));
+		assert.deepStrictEqual(s.stats(), [{ ...delta(a, 2, 5), misses: 2, computeSeconds: 4 }]);
+	});
+
+	it('keeps a key-presence filter of every key held or taken, for a reader that remembers records and asks for it', (t) => {
+		const { path, w, a, b } = unsignedPair(t);
+		// A reader that remembers records (the default) asks for the worker's filter after its first miss, and from then
+		// on answers a miss itself when the filter lacks the key: a key left out of the filter reads as absent.
+		const r = new CallSql({ path, idleCompactMs: 1e9 });
+		t.after(() => r.close());
+		const [c, d, e] = ['c', 'd', 'e'].map((x) => rec('f', x)) as [CallRecord, CallRecord, CallRecord];
+		// Applied (a listing applies what the worker took): keys of every first hex digit, as the scan of the database reads them.
+		const held = [a, ...Array.from({ length: 15 }, (_, i) => rec('f', `held ${i}`))];
+		for (const x of held) w.put(x);
+		assert.deepStrictEqual(r.list().sort(), sortedKeys(held));
+		w.put(b);
+		w.put(c);
+		// The miss: the worker takes b and c (queued, the request just came) and makes the filter of the queue and the
+		// database; the reader knows no line after the log's end as it read it before the miss.
+		assert.equal(r.find(hexOf('absent')), undefined);
+		for (const x of [...held, b, c]) assert.equal(r.contains(x.key), true, `${x.name} ${x.arguments['x']}`);
+		// A line taken once the filter is made: its key added as it is taken (before it is applied). A compaction continues
+		// the log, and the reader, which keeps the keys of the lines after the point it continues from, asks the filter of
+		// the line before it once the worker took it (the miss) and followed into the continued log.
+		w.put(d);
+		assert.equal(w.compact(), true);
+		assert.equal(r.contains(hexOf('absent after')), false);
+		assert.equal(r.contains(d.key), true);
+		// A put whose key is not first (decoded for it: a line of no known kind, after which the reader tracks the log
+		// afresh) and a put whose key is not a string (not added: a bad line).
+		const { key, ...rest } = e;
+		appendLines(path, ['put', { ...rest, key }], ['put', { name: 'f', key: 5 }]);
+		assert.equal(r.contains(d.key), true);
+		assert.equal(r.contains(e.key), true);
+		assert.deepStrictEqual(r.get(e.key), e);
+		for (const x of [...held, b, c]) assert.equal(r.contains(x.key), true, `${x.name} ${x.arguments['x']}`);
+		assert.equal(r.find(hexOf('absent again')), undefined);
+		assert.ok(logs.records.length > 0, 'the bad put is reported');
+		assert.ok(
+			logs.records.every((l) => l.code === 'FLECHE_CORRUPT_ENTRY' && /a put line without a record$/.test(l.message)),
+			JSON.stringify(logs.records),
+		);
+	});
+
+	it('a writer’s worker reads on from the snapshot it wrote, holding no file a compaction replaced', (t) => {
+		const dir = tmpDir(t);
+		const path = join(dir, 'calls.db');
+		const w = new CallSql({ path, writeDelayMs: 0, knownRecords: 0, compactBytes: 2 ** 30, idleCompactMs: 1e9 });
+		t.after(() => w.close());
+		const records = ['a', 'b', 'c'].map((x) => rec('f', x));
+		// The first compaction writes the database held in memory; the second the file the first wrote, page by page.
+		for (const x of records) {
+			w.put(x);
+			assert.equal(w.compact(), true);
+		}
+		// A put after them: the writer's own descriptor moves to the continued log.
+		const last = rec('f', 'last');
+		w.put(last);
+		records.push(last);
+		assert.deepStrictEqual(w.list().sort(), sortedKeys(records));
+		assert.deepStrictEqual(w.get(records[0]!.key), records[0]);
+		assert.deepStrictEqual(
+			openFilesIn(dir).filter((f) => f.endsWith('(deleted)')),
+			[],
+		);
+	});
+
 	it('follows the files as they are removed or replaced by another store’s', (t) => {
 		const { path, w, r, a, b } = unsignedPair(t);
 		w.put(a);
 		assert.equal(w.compact(), true);
 		w.put(b);
 		assert.deepStrictEqual(r.list().sort(), sortedKeys([a, b]));
+		// A put taken by a read and not applied yet when the log goes: dropped with it.
+		const c0 = rec('f', 'c0');
+		w.put(c0);
+		assert.equal(r.contains(c0.key), true);
 		// The log removed: what the snapshot holds, and no more.
 		fs.rmSync(`${path}.log`);
 		assert.deepStrictEqual(r.list(), [a.key]);
