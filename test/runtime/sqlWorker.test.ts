@@ -79,6 +79,24 @@ const pythonTables = `CREATE TABLE calls (key VARCHAR(64) PRIMARY KEY NOT NULL, 
 			CREATE TABLE metadata (id INTEGER PRIMARY KEY AUTOINCREMENT, call_key VARCHAR(64) NOT NULL REFERENCES calls (key) ON DELETE CASCADE,
 				name TEXT NOT NULL, data JSON NOT NULL, UNIQUE (call_key, name));`;
 
+/**
+ * Writes at `path` an older snapshot (Python fleche's tables) holding `record`: its call row (version text, or NULL),
+ * its argument rows in their order, a metadata row per namespace.
+ */
+async function writeOlderSnapshot(path: string, record: CallRecord, version: string | null): Promise<void> {
+	const SQL = await initSqlJs();
+	const d = new SQL.Database();
+	d.exec(pythonTables);
+	d.run('INSERT INTO calls VALUES (?, ?, ?, ?, NULL, ?)', [record.key, record.name, record.module, version, record.result]);
+	Object.entries(record.arguments).forEach(([name, value], position) =>
+		d.run('INSERT INTO arguments (call_key, position, name, value) VALUES (?, ?, ?, ?)', [record.key, position, name, value]),
+	);
+	for (const [ns, data] of Object.entries(record.metadata))
+		d.run('INSERT INTO metadata (call_key, name, data) VALUES (?, ?, ?)', [record.key, ns, JSON.stringify(data)]);
+	fs.writeFileSync(path, d.export());
+	d.close();
+}
+
 describe('the SQL store worker', () => {
 	// Warnings of a test's workers may come with their last answers, at close.
 	beforeEach(() => logs.clear());
@@ -371,21 +389,7 @@ describe('the SQL store worker', () => {
 		const dir = tmpDir(t);
 		const path = join(dir, 'calls.db');
 		const old = rec('p', 'old', { metadata: { runtime: { timestop: 7 } } });
-		const SQL = await initSqlJs();
-		const d = new SQL.Database();
-		d.exec(pythonTables);
-		d.run('INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)', [old.key, old.name, old.module, '1', null, old.result]);
-		d.run('INSERT INTO arguments (call_key, position, name, value) VALUES (?, 0, ?, ?), (?, 1, ?, ?)', [
-			old.key,
-			'x',
-			old.arguments['x']!,
-			old.key,
-			'y',
-			old.arguments['y']!,
-		]);
-		d.run('INSERT INTO metadata (call_key, name, data) VALUES (?, ?, ?)', [old.key, 'runtime', JSON.stringify(old.metadata['runtime'])]);
-		fs.writeFileSync(path, d.export());
-		d.close();
+		await writeOlderSnapshot(path, old, '1');
 
 		// Unsigned, as a Python store's rows are.
 		const w = new CallSql({ path, writeDelayMs: 0, compactBytes: 2 ** 30, idleCompactMs: 1e9 });
@@ -556,21 +560,8 @@ describe('the SQL store worker', () => {
 
 		// An older snapshot's row may have no version at all (NULL): read as null.
 		const old = withArguments('old', ['b', 'a'], null);
-		const SQL = await initSqlJs();
-		const d = new SQL.Database();
-		d.exec(pythonTables);
-		d.run('INSERT INTO calls VALUES (?, ?, ?, NULL, NULL, ?)', [old.key, old.name, old.module, old.result]);
-		d.run('INSERT INTO arguments (call_key, position, name, value) VALUES (?, 0, ?, ?), (?, 1, ?, ?)', [
-			old.key,
-			'b',
-			old.arguments['b']!,
-			old.key,
-			'a',
-			old.arguments['a']!,
-		]);
 		const oldPath = join(dir, 'old.db');
-		fs.writeFileSync(oldPath, d.export());
-		d.close();
+		await writeOlderSnapshot(oldPath, old, null);
 		const oldReader = new CallSql({ path: oldPath, knownRecords: 0, idleCompactMs: 1e9 });
 		t.after(() => oldReader.close());
 		assert.deepStrictEqual(oldReader.get(old.key), old);
